@@ -1,0 +1,152 @@
+"""Summaries of simulated ensembles: pure functions, xarray in, xarray out.
+
+The same functions run inside each sweep task (on a block's raw output) and in
+``lifbatch summarize`` (on a store). Conventions (docs/store-layout.md):
+
+- a spike at time t counts after warmup when t > warmup;
+- ``rate`` is the trial mean of (spikes after warmup) / (duration - warmup),
+  ``rate_std`` their standard deviation (ddof=1);
+- ISIs are intervals between consecutive spikes of one trial, both after
+  warmup, pooled over trials; ``isi_std`` has ddof=1 and NaN below 2 ISIs;
+- ``v_var`` is the sample variance over trials (ddof=1);
+- ``v_autocov(lag)`` is the ensemble autocovariance C(t, t+lag) (NMA eq. 6,
+  ddof=1) averaged over all sample times t >= warmup with t+lag <= duration.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from .kernel import spike_train_stats
+
+__all__ = ["spike_summary", "moment_summary", "spike_times"]
+
+
+def _as_points(a: np.ndarray, core: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    lead = a.shape[: a.ndim - core]
+    return a.reshape((int(np.prod(lead, dtype=np.int64)),) + a.shape[a.ndim - core:]), lead
+
+
+def spike_summary(spike_bits: xr.DataArray, *, dt: float, n_steps: int, warmup: float,
+                  isi_edges) -> xr.Dataset:
+    """Rate and ISI statistics from packed spike rasters.
+
+    Parameters
+    ----------
+    spike_bits : DataArray (..., trial, spike_byte) uint8
+    dt, warmup : float  (s)
+    n_steps : int
+    isi_edges : (n_bins + 1,) array  ISI histogram edges (s)
+
+    Returns
+    -------
+    Dataset with rate, rate_std (Hz), isi_mean, isi_std (s), isi_cv, isi_hist (..., isi_bin)
+    """
+    edges = np.asarray(isi_edges, float)
+    warmup_steps = int(round(warmup / dt))
+    window = (n_steps - warmup_steps) * dt
+
+    def core(bits):
+        flat, lead = _as_points(np.ascontiguousarray(bits), 2)
+        counts, n, s, ss, hist = spike_train_stats(flat, n_steps, warmup_steps, edges / dt)
+        rates = counts / window
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rate = rates.mean(axis=1)
+            rate_std = rates.std(axis=1, ddof=1) if rates.shape[1] > 1 else np.full(len(rate), np.nan)
+            mean_steps = s / n
+            var_steps = (n * ss - s.astype(float) ** 2) / (n * (n - 1.0))
+        ok = n >= 2
+        isi_mean = np.where(ok, mean_steps * dt, np.nan)
+        isi_std = np.where(ok, np.sqrt(np.maximum(var_steps, 0)) * dt, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            isi_cv = np.where(ok, isi_std / isi_mean, np.nan)
+        shape = lead
+        return (rate.reshape(shape), rate_std.reshape(shape), isi_mean.reshape(shape),
+                isi_std.reshape(shape), isi_cv.reshape(shape), hist.reshape(shape + (hist.shape[-1],)))
+
+    out = xr.apply_ufunc(
+        core, spike_bits,
+        input_core_dims=[["trial", "spike_byte"]],
+        output_core_dims=[[], [], [], [], [], ["isi_bin"]],
+        dask="parallelized",
+        output_dtypes=[float, float, float, float, float, np.int64],
+        dask_gufunc_kwargs={"output_sizes": {"isi_bin": len(edges) - 1}},
+    )
+    names = ["rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist"]
+    attrs = [
+        {"units": "Hz", "long_name": "firing rate (mean over trials)"},
+        {"units": "Hz", "long_name": "std of per-trial firing rates (ddof=1)"},
+        {"units": "s", "display_units": "ms", "long_name": "mean ISI (pooled over trials)"},
+        {"units": "s", "display_units": "ms", "long_name": "ISI standard deviation (ddof=1)"},
+        {"units": "1", "long_name": "ISI coefficient of variation"},
+        {"units": "1", "long_name": "ISI histogram (counts)"},
+    ]
+    return xr.Dataset({n: o.assign_attrs(a) for n, o, a in zip(names, out, attrs)})
+
+
+def moment_summary(v_samples: xr.DataArray, *, warmup: float, every: float, max_lag: float) -> xr.Dataset:
+    """V mean / variance over trials, and ensemble autocovariance after warmup.
+
+    Parameters
+    ----------
+    v_samples : DataArray (..., trial, time)  V sampled every ``every`` seconds from t=0
+    warmup, every, max_lag : float (s)
+    """
+    n_lag = int(round(max_lag / every)) + 1
+    j0 = int(np.ceil(warmup / every - 1e-9))
+
+    def autocov(v):
+        n_tr = v.shape[-2]
+        n_t = v.shape[-1]
+        out = np.full(v.shape[:-2] + (n_lag,), np.nan)
+        if n_tr < 2:
+            return out
+        dev = v - v.mean(axis=-2, keepdims=True)
+        for lag in range(n_lag):
+            if j0 + lag >= n_t:
+                break
+            prod = (dev[..., j0:n_t - lag] * dev[..., j0 + lag:n_t]).sum(axis=-2) / (n_tr - 1)
+            out[..., lag] = prod.mean(axis=-1)
+        return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = v_samples.mean("trial")
+        var = v_samples.var("trial", ddof=1)
+    ac = xr.apply_ufunc(
+        autocov, v_samples, input_core_dims=[["trial", "time"]], output_core_dims=[["lag"]],
+        dask="parallelized", output_dtypes=[float], dask_gufunc_kwargs={"output_sizes": {"lag": n_lag}},
+    )
+    units = v_samples.attrs.get("units", "1")
+    disp = v_samples.attrs.get("display_units", units)
+    sq = f"{units}**2" if units != "1" else "1"
+    return xr.Dataset({
+        "v_mean": mean.assign_attrs(units=units, display_units=disp, long_name="V mean over trials"),
+        "v_var": var.assign_attrs(units=sq, long_name="V variance over trials (ddof=1)"),
+        "v_autocov": ac.assign_attrs(units=sq, long_name="ensemble autocovariance of V after warmup"),
+    })
+
+
+def spike_times(ds: xr.Dataset, **sel) -> dict[int, np.ndarray] | np.ndarray:
+    """Spike times (s) of one grid point, decoded losslessly from ``spike_bits``.
+
+    ``sel`` picks the point by coordinate value (nearest), e.g. ``tau=0.005``;
+    with ``trial=k`` an array is returned, otherwise a dict trial -> array.
+    """
+    dt = float(ds.attrs["dt"])
+    n_steps = int(ds.attrs["n_steps"])
+    trial = sel.pop("trial", None)
+    bits = ds["spike_bits"]
+    if sel:
+        bits = bits.sel(sel, method="nearest")
+    extra = [d for d in bits.dims if d not in ("trial", "spike_byte")]
+    if extra:
+        raise ValueError(f"select one grid point: give a value for {extra}")
+    raw = np.asarray(bits.values)
+    steps = np.unpackbits(raw, axis=-1, count=n_steps)
+    times = {int(t): (np.nonzero(steps[i])[0] + 1) * dt for i, t in enumerate(bits["trial"].values)}
+    return times[int(trial)] if trial is not None else times

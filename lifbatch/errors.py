@@ -1,0 +1,37 @@
+"""Exceptions raised by lifbatch.
+
+They subclass built-ins (as ``zarr.errors`` does) and are picklable, because
+they travel back from Dask workers.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LifbatchError", "WorkflowError", "StoreError", "LifbatchWarning"]
+
+
+class LifbatchError(Exception):
+    """Base class of lifbatch's own errors."""
+
+
+class WorkflowError(LifbatchError, ValueError):
+    """An invalid workflow, override or option.
+
+    ``field`` names the offending workflow key (dot path), ``value`` the value
+    as written. The message is one line: what is wrong, the value, the fix.
+    """
+
+    def __init__(self, message: str, field: str | None = None, value: object = None):
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+    def __reduce__(self):
+        return (type(self), (self.args[0], self.field, self.value))
+
+
+class StoreError(LifbatchError, ValueError):
+    """A store that cannot be used as asked (other workflow, not a lifbatch store...)."""
+
+
+class LifbatchWarning(UserWarning):
+    """Warnings from lifbatch itself (the test suite turns them into errors)."""

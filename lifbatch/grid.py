@@ -1,0 +1,82 @@
+"""The sweep grid: coordinates, blocks of points (one Dask task and one Zarr chunk each)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Blocking", "block_chunks", "coords"]
+
+
+def block_chunks(shape: tuple[int, ...], points_per_task: int) -> tuple[int, ...]:
+    """Chunk shape along the sweep axes holding at most ``points_per_task`` points.
+
+    The last (fastest) axis is filled first, as in C order, so that a block is a
+    contiguous run of the grid whenever possible.
+    """
+    points_per_task = max(1, int(points_per_task))
+    chunks = [1] * len(shape)
+    room = points_per_task
+    for i in range(len(shape) - 1, -1, -1):
+        c = max(1, min(shape[i], room))
+        chunks[i] = c
+        if c < shape[i]:
+            break
+        room //= c
+    return tuple(chunks)
+
+
+@dataclass(frozen=True)
+class Blocking:
+    """How the grid is cut into blocks."""
+
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+
+    @property
+    def grid(self) -> tuple[int, ...]:
+        return tuple(math.ceil(n / c) for n, c in zip(self.shape, self.chunks))
+
+    @property
+    def n_blocks(self) -> int:
+        return int(np.prod(self.grid, dtype=np.int64)) if self.shape else 1
+
+    def block_ids(self):
+        """Block indices in C order (an iterator: O(1) memory, O(blocks) time)."""
+        return itertools.product(*(range(g) for g in self.grid))
+
+    def slices(self, block_id: tuple[int, ...]) -> tuple[slice, ...]:
+        return tuple(slice(b * c, min(n, (b + 1) * c)) for b, c, n in zip(block_id, self.chunks, self.shape))
+
+    def flat_index(self, block_id: tuple[int, ...]) -> int:
+        return int(np.ravel_multi_index(block_id, self.grid)) if self.shape else 0
+
+    def block_id(self, flat: int) -> tuple[int, ...]:
+        return tuple(int(i) for i in np.unravel_index(flat, self.grid)) if self.shape else ()
+
+
+def coords(wf) -> dict:
+    """Coordinates of a results Dataset (see docs/store-layout.md)."""
+    out: dict = {}
+    for ax in wf.sweep:
+        out[ax.name] = (ax.name, np.asarray(ax.values[0], float),
+                        {"units": ax.units[0], "display_units": ax.display_units[0], "param": ax.params[0]})
+        for p, vals, un, disp in zip(ax.params[1:], ax.values[1:], ax.units[1:], ax.display_units[1:]):
+            out[p] = (ax.name, np.asarray(vals, float), {"units": un, "display_units": disp, "param": p})
+    n = wf.n_steps
+    out["trial"] = ("trial", np.arange(wf.trials))
+    out["time"] = ("time", np.arange(n // wf.moments_stride + 1) * wf.moments_every,
+                   {"units": "s", "display_units": "ms"})
+    out["trace_trial"] = ("trace_trial", np.asarray(wf.record_trials, dtype=np.int64))
+    out["trace_time"] = ("trace_time", np.arange(n // wf.record_stride + 1) * wf.record_every,
+                         {"units": "s", "display_units": "ms"})
+    n_lag = int(round(wf.max_lag / wf.moments_every)) + 1
+    out["lag"] = ("lag", np.arange(n_lag) * wf.moments_every, {"units": "s", "display_units": "ms"})
+    edges = np.asarray(wf.isi_edges)
+    out["isi_bin"] = ("isi_bin", (edges[:-1] + edges[1:]) / 2, {"units": "s", "display_units": "ms"})
+    out["isi_bin_lower"] = ("isi_bin", edges[:-1], {"units": "s"})
+    out["isi_bin_upper"] = ("isi_bin", edges[1:], {"units": "s"})
+    return out

@@ -1,0 +1,240 @@
+"""Drives and random streams of one grid point, and the point's simulation (numpy only).
+
+Each drive's physical dimension decides how it enters the membrane equation
+(DESIGN.md): with ``tau_m dV/dt = e_l - V + x`` the kernel's ``x`` is
+``r_m * I`` for a current, ``mu`` for a voltage and ``tau_m * r`` for a
+voltage per time. Without leak (``tau_m = inf``) ``dV/dt = r`` and ``x = r``.
+
+Random numbers: every point owns a :class:`numpy.random.SeedSequence` keyed by
+the workflow seed and the values of the point's swept parameters (minus the axes
+listed in ``noise.shared_across``). Four independent child streams feed the
+white noise, uniform drives, Poisson inputs and random steps, each consumed in
+(trial, step, drive) order, so a point's numbers never depend on its block,
+its neighbours or the chunking of trials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .kernel import EMPTY2, EMPTY3, EMPTY3I, lif_trials
+
+__all__ = ["read_timed_array", "point_key", "point_streams", "drive_values", "simulate_point", "PointResult"]
+
+# Trials per kernel call: keeps the random-number buffers of a chunk in L2 cache.
+_CHUNK_NUMBERS = 1 << 16
+
+
+def read_timed_array(path: str) -> np.ndarray:
+    """Read a recorded waveform: .npy, or .csv/.txt of numbers; 1-D or (time, trial)."""
+    return _read_timed_array_cached(str(path))
+
+
+@lru_cache(maxsize=16)
+def _read_timed_array_cached(path: str) -> np.ndarray:
+    if path.endswith(".npy"):
+        data = np.load(path, allow_pickle=False)
+    else:
+        data = np.loadtxt(path, delimiter="," if path.endswith(".csv") else None, ndmin=1)
+    data = np.asarray(data, dtype=float)
+    if data.ndim == 2 and data.shape[1] == 1:
+        data = data[:, 0]
+    if data.ndim not in (1, 2) or data.shape[0] == 0:
+        raise ValueError(f"expected a 1-D array or a (time, trial) table, got shape {data.shape}")
+    data.setflags(write=False)
+    return data
+
+
+def point_key(wf, params: dict[str, float]) -> int:
+    """The integer entropy of a point's random streams."""
+    swept = []
+    for ax in wf.sweep:
+        if ax.name in wf.shared_across:
+            continue
+        for p in ax.params:
+            swept.append([p, repr(float(params[p]))])
+    text = json.dumps([wf.seed, sorted(swept)], separators=(",", ":"))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest(), "little")
+
+
+def point_streams(wf, params: dict[str, float]) -> dict[str, np.random.Generator]:
+    children = np.random.SeedSequence(point_key(wf, params)).spawn(4)
+    return {name: np.random.Generator(np.random.SFC64(ss))
+            for name, ss in zip(("noise", "uniform", "poisson", "steps"), children)}
+
+
+def _x_scale(wf, params, role: str) -> float:
+    """Factor turning a drive value of ``role`` into the kernel's ``x``."""
+    tau = params["neuron.tau_m"]
+    if role == "current":
+        return params["neuron.r_m"]
+    if role == "voltage":
+        return 1.0
+    return 1.0 if math.isinf(tau) else tau  # voltage per time
+
+
+def drive_values(wf, name: str, params: dict[str, float] | None = None, *, trial: int = 0,
+                 streams=None) -> tuple[np.ndarray, np.ndarray]:
+    """The value of one deterministic or tabulated drive at the start of every step.
+
+    Returns ``(t, value)`` with ``t = step * dt`` (s) and the drive in its own SI
+    unit (e.g. A for a current). Stochastic per-step drives (uniform, white
+    noise, poisson) have no single trace and raise ValueError.
+
+    Examples
+    --------
+    The NMA sinusoidal current, I(t) = I_mean (1 + sin(2 pi t / 0.01 s)):
+
+    >>> wf = load_workflow("workflows/nma-lif-sine.yaml")   # doctest: +SKIP
+    >>> t, i = drive_values(wf, "sine")                       # doctest: +SKIP
+    """
+    params = dict(wf.params) if params is None else params
+    drive = next((d for d in wf.drives if d.name == name), None)
+    if drive is None:
+        raise KeyError(f"no input named {name!r}; inputs: {[d.name for d in wf.drives]}")
+    n = wf.n_steps
+    t = np.arange(n) * wf.dt
+    p = f"inputs.{name}"
+    if drive.kind == "constant":
+        return t, np.full(n, params[f"{p}.value"])
+    if drive.kind == "sine":
+        return t, _sine(t, params[f"{p}.mean"], params[f"{p}.amplitude"], params[f"{p}.frequency"],
+                        params[f"{p}.phase"])
+    if drive.kind in ("random_steps", "timed_array"):
+        streams = streams or point_streams(wf, params)
+        table, _ = _table(wf, drive, params, streams["steps"])
+        return t, table[min(trial, table.shape[0] - 1)]
+    raise ValueError(f"input {name!r} of kind {drive.kind} is drawn afresh every step; it has no single trace")
+
+
+def _sine(t, mean, amplitude, frequency, phase):
+    # Written as mean * (1 + (amplitude/mean) * sin(2 pi (f t) + phase)): with
+    # amplitude == mean this is I_mean*(1 + sin(...)) bit for bit (NMA exercise 2).
+    s = np.sin(2 * np.pi * (t * frequency) + phase)
+    if mean != 0:
+        return mean * (1 + (amplitude / mean) * s)
+    return amplitude * s
+
+
+def _table(wf, drive, params, gen) -> tuple[np.ndarray, bool]:
+    """(rows, n_steps) values of a random_steps / timed_array drive; rows = 1 or trials."""
+    n = wf.n_steps
+    t = np.arange(n) * wf.dt
+    p = f"inputs.{drive.name}"
+    if drive.kind == "random_steps":
+        interval = params[f"{p}.interval"]
+        idx = np.floor(t / interval + 1e-9).astype(np.int64)
+        n_int = int(idx[-1]) + 1
+        rows = 1 if drive.option("shared") else wf.trials
+        low, high = params[f"{p}.low"], params[f"{p}.high"]
+        values = low + (high - low) * gen.random((rows, n_int))
+        return values[:, idx], rows > 1
+    data = read_timed_array(drive.option("file"))
+    from .units import convert, si_unit, unit_dimensionality
+
+    unit = drive.option("unit", "1")
+    factor = convert(1.0, unit, si_unit(unit_dimensionality(unit))) if unit not in ("", "1") else 1.0
+    table = data.T if data.ndim == 2 else data[None, :]
+    idx = np.minimum(np.floor(t / params[f"{p}.dt"] + 1e-9).astype(np.int64), table.shape[1] - 1)
+    return table[:, idx] * factor, table.shape[0] > 1
+
+
+@dataclass
+class PointResult:
+    """Raw output of one point: the kernel's outputs for all trials."""
+
+    bits: np.ndarray        # (trials, n_bytes) uint8
+    counts: np.ndarray      # (trials,) int64
+    moments: np.ndarray     # (trials, n_mom) V every moments.every
+    traces: np.ndarray      # (n_recorded, n_rec) V of recorded trials every record.every
+
+
+def simulate_point(wf, params: dict[str, float]) -> PointResult:
+    """Simulate all trials of one grid point (``params`` from ``wf.point_params``)."""
+    n = wf.n_steps
+    dt = wf.dt
+    trials = wf.trials
+    tau = params["neuron.tau_m"]
+    leaky = not math.isinf(tau)
+    streams = point_streams(wf, params)
+
+    x_base = np.zeros(n)
+    x_rows = []
+    uni_mean, uni_half, lam, weights = [], [], [], []
+    sigma2 = 0.0
+    t = np.arange(n) * dt
+    for d in wf.drives:
+        p = f"inputs.{d.name}"
+        if d.kind == "poisson":
+            lam.append(params[f"{p}.n"] * params[f"{p}.rate"] * dt)
+            weights.append(params[f"{p}.weight"])
+            continue
+        scale = _x_scale(wf, params, d.role)
+        if d.kind == "constant":
+            x_base += scale * params[f"{p}.value"]
+        elif d.kind == "sine":
+            x_base += scale * _sine(t, params[f"{p}.mean"], params[f"{p}.amplitude"],
+                                    params[f"{p}.frequency"], params[f"{p}.phase"])
+        elif d.kind == "uniform":
+            uni_mean.append(scale * params[f"{p}.mean"])
+            uni_half.append(scale * params[f"{p}.half_width"])
+        elif d.kind == "white_noise":
+            sigma2 += (scale * params[f"{p}.sigma"]) ** 2
+        else:  # random_steps, timed_array
+            table, per_trial = _table(wf, d, params, streams["steps"])
+            if per_trial:
+                x_rows.append(scale * table)
+            else:
+                x_base += scale * table[0]
+    x_trial_all = np.sum(x_rows, axis=0) if x_rows else None
+
+    if leaky:
+        a, leak, decay = dt / tau, 1.0, math.exp(-dt / tau)
+    else:
+        a, leak, decay = dt, 0.0, 1.0
+    exact = wf.method == "exact"
+    sigma = math.sqrt(sigma2)
+    if sigma2 > 0:
+        noise_scale = sigma * math.sqrt((1 - decay * decay) / 2) if exact else sigma * math.sqrt(dt / tau)
+    else:
+        noise_scale = 0.0
+    uni_mean_a = np.asarray(uni_mean, float)
+    uni_half_a = np.asarray(uni_half, float)
+    lam_a = np.asarray(lam, float)
+    weights_a = np.asarray(weights, float)
+
+    n_bytes = (n + 7) // 8
+    bits = np.zeros((trials, n_bytes), np.uint8)
+    counts = np.zeros(trials, np.int64)
+    mom_stride = wf.moments_stride
+    moments = np.empty((trials, n // mom_stride + 1))
+    rec_stride = wf.record_stride
+    rec_rows_all = np.full(trials, -1, np.int64)
+    for i, tr in enumerate(wf.record_trials):
+        rec_rows_all[tr] = i
+    traces = np.empty((len(wf.record_trials), n // rec_stride + 1))
+
+    per_trial_numbers = n * (1 + len(uni_mean) + len(lam))
+    chunk = max(1, min(trials, _CHUNK_NUMBERS // max(per_trial_numbers, 1)))
+    for start in range(0, trials, chunk):
+        stop = min(trials, start + chunk)
+        m = stop - start
+        z = streams["noise"].standard_normal((m, n)) if sigma2 > 0 else EMPTY2
+        uni = streams["uniform"].random((m, n, len(uni_mean))) if uni_mean else EMPTY3
+        cnt = streams["poisson"].poisson(lam_a, (m, n, len(lam))) if lam else EMPTY3I
+        x_trial = x_trial_all[start:stop] if x_trial_all is not None else EMPTY2
+        lif_trials(
+            params["neuron.v_init"], x_base, x_trial, a, leak, decay, exact,
+            params["neuron.e_l"], params["neuron.v_th"], params["neuron.v_reset"],
+            int(round(params["neuron.t_ref"] / dt)),
+            z, noise_scale, uni, uni_mean_a, uni_half_a, cnt, weights_a,
+            mom_stride, moments[start:stop], rec_stride, rec_rows_all[start:stop], traces,
+            bits[start:stop], counts[start:stop],
+        )
+    return PointResult(bits=bits, counts=counts, moments=moments, traces=traces)

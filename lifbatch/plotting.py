@@ -1,0 +1,761 @@
+"""HoloViews figures of sweep results, labelled in the user's units.
+
+Every function takes a results Dataset (``lifbatch.open_results(store)`` or
+``lifbatch.simulate(workflow)``) or a store path, and returns a HoloViews object
+(rendered by the bokeh backend; in a notebook run ``hv.extension("bokeh")`` or
+``import hvplot.xarray`` first). Coordinates and values are stored in SI; the
+figures convert them to ``attrs["display_units"]`` (what the workflow was written
+in: ms, mV, pA, ...). Where a variable has no ``display_units`` the defaults are
+mV for volts, ms for seconds and SI otherwise.
+
+Selection keyword arguments (``tau_m=0.02, I=2.5e-10``) are SI coordinate values,
+matched with ``method="nearest"``. Summary figures (``rate_curve``, ``isi_cv``, ...)
+take the axes they plot as arguments; any other sweep axis with more than one value
+that is not selected becomes a HoloMap dimension (a slider in a notebook). Figures of
+one point (``raster``, ``v_ensemble``, ...) need every axis with more than one value
+selected.
+
+Examples
+--------
+>>> import lifbatch.plotting as lp                                # doctest: +SKIP
+>>> lp.rate_curve("results/pypet.zarr", "I", by="t_ref")          # doctest: +SKIP
+>>> lp.raster(ds, t_ref=5e-3, I=0.5e3)                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable, Mapping
+from os import PathLike
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+__all__ = [
+    "rate_curve",
+    "rate_heatmap",
+    "isi_histogram",
+    "isi_errorbar",
+    "isi_cv",
+    "v_ensemble",
+    "v_variance",
+    "v_autocov",
+    "raster",
+    "overview",
+    "open_dataset",
+    "sweep_axes",
+    "display_scale",
+]
+
+#: colours of successive curves (bokeh's Category10)
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+#: display unit used when a variable has no ``display_units`` attribute
+_DEFAULT_DISPLAY = {"V": "mV", "V^2": "mV^2", "V**2": "mV^2", "s": "ms"}
+
+#: human labels of the contract's variables
+_LABELS = {
+    "rate": "firing rate",
+    "rate_std": "rate std",
+    "isi_mean": "ISI mean",
+    "isi_std": "ISI std",
+    "isi_cv": "ISI CV",
+    "v_mean": "V mean",
+    "v_var": "V variance",
+    "v_autocov": "V autocovariance",
+    "v": "V",
+    "time": "time",
+    "trace_time": "time",
+    "lag": "lag",
+    "isi_bin": "ISI",
+}
+
+_WIDTH, _HEIGHT = 460, 320
+#: a HoloMap over unselected axes is built eagerly; beyond this many frames, ask for a selection
+_MAX_FRAMES = 200
+
+
+# --------------------------------------------------------------------------- imports
+def _hv():
+    """Import HoloViews with the bokeh backend loaded, or explain how to install it."""
+    try:
+        import holoviews as hv
+        import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend)
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "lifbatch.plotting needs holoviews, hvplot and bokeh, which are optional. "
+            "Install them with: pip install 'lifbatch[review]' "
+            "(or: pip install hvplot holoviews bokeh panel)"
+        ) from err
+    if hv.Store.current_backend != "bokeh":
+        hv.Store.set_current_backend("bokeh")
+    return hv
+
+
+# --------------------------------------------------------------------------- data access
+def open_dataset(ds: xr.Dataset | str | PathLike) -> xr.Dataset:
+    """Return ``ds`` unchanged, or open the store at path ``ds`` lazily.
+
+    Uses ``lifbatch.open_results`` when available, else ``xarray.open_zarr``.
+    """
+    if isinstance(ds, xr.Dataset):
+        return ds
+    if isinstance(ds, (str, PathLike)):
+        try:
+            from lifbatch import open_results
+        except ImportError:
+            return xr.open_zarr(str(ds))
+        return open_results(ds)
+    raise TypeError(
+        f"expected an xarray.Dataset or a store path, got {type(ds).__name__}. "
+        "Example: rate_curve('results/sweep.zarr', 'I')"
+    )
+
+
+def sweep_axes(ds: xr.Dataset) -> list[str]:
+    """Names of the sweep axes of a results Dataset, in workflow order (last fastest)."""
+    for name in ("rate", "status", "spike_count"):
+        if name in ds:
+            return [d for d in ds[name].dims if d != "trial"]
+    raise ValueError(
+        "not a lifbatch results Dataset: it has none of the variables 'rate', 'status', "
+        f"'spike_count' (variables: {sorted(ds.data_vars)})"
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _ureg():
+    import pint
+
+    return pint.UnitRegistry()
+
+
+@functools.lru_cache(maxsize=256)
+def _scale(si: str, display: str) -> float:
+    try:
+        return float(_ureg().Quantity(1.0, si).to(display).magnitude)
+    except Exception:  # unknown or inconsistent unit strings: show SI rather than fail
+        return math.nan
+
+
+def display_scale(attrs: Mapping[str, Any], *, default: str | None = None) -> tuple[float, str]:
+    """Factor from SI to the display unit, and the display unit.
+
+    Parameters
+    ----------
+    attrs : mapping
+        Attributes with ``units`` (SI) and optionally ``display_units``.
+    default : str, optional
+        Display unit to use when ``display_units`` is absent (else mV for V, ms for s,
+        or SI).
+
+    Returns
+    -------
+    factor : float
+        Multiply SI values by it.
+    unit : str
+        Display unit ("1" for dimensionless).
+    """
+    si = str(attrs.get("units") or "1")
+    display = attrs.get("display_units") or default or _DEFAULT_DISPLAY.get(si, si)
+    display = str(display)
+    factor = _scale(si, display)
+    if math.isnan(factor):
+        return 1.0, si
+    return factor, display
+
+
+def _pretty(unit: str) -> str | None:
+    """Axis-label form of a unit string; None for dimensionless."""
+    if unit in ("1", "", "dimensionless"):
+        return None
+    return unit.replace("**2", "²").replace("^2", "²").replace(" ** ", "^").replace("**", "^")
+
+
+def _dim(name: str, attrs: Mapping[str, Any], *, label: str | None = None,
+         default: str | None = None) -> tuple[float, Any]:
+    """(SI-to-display factor, hv.Dimension) of a coordinate or variable."""
+    hv = _hv()
+    factor, unit = display_scale(attrs, default=default)
+    dim = hv.Dimension(name, label=label or attrs.get("long_name") or _LABELS.get(name, name),
+                       unit=_pretty(unit))
+    return factor, dim
+
+
+def _voltage_display(ds: xr.Dataset) -> str | None:
+    """Display unit of voltage (``v_mean``'s, else ``v``'s), or None for the defaults."""
+    for name in ("v_mean", "v"):
+        if name in ds and ds[name].attrs.get("display_units"):
+            return str(ds[name].attrs["display_units"])
+    return None
+
+
+def _square_attrs(ds: xr.Dataset, name: str) -> dict:
+    """Attributes of a V^2 variable, with display units the square of V's."""
+    attrs = dict(ds[name].attrs)
+    vdisp = _voltage_display(ds)
+    if not attrs.get("display_units") and vdisp and vdisp != "1":
+        attrs["display_units"] = f"({vdisp})^2" if " " in vdisp else f"{vdisp}^2"
+    return attrs
+
+
+def _fmt_value(value: float, factor: float, unit: str) -> str:
+    text = f"{value * factor:.4g}"
+    pretty = _pretty(unit)
+    return f"{text} {pretty}" if pretty else text
+
+
+def _point_label(ds: xr.Dataset, fixed: Mapping[str, float]) -> str:
+    """'tau_m = 10 ms, I = 250 pA' for the selected coordinate values."""
+    parts = []
+    for axis, value in fixed.items():
+        factor, unit = display_scale(ds[axis].attrs)
+        parts.append(f"{axis} = {_fmt_value(float(value), factor, unit)}")
+    return ", ".join(parts)
+
+
+def _select(ds: xr.Dataset, sel: Mapping[str, Any]) -> tuple[xr.Dataset, dict[str, float]]:
+    """Select sweep-axis values (SI, nearest) and squeeze length-1 axes.
+
+    Returns the selection and the {axis: value} it fixed (for titles).
+    """
+    axes = sweep_axes(ds)
+    unknown = [k for k in sel if k not in axes]
+    if unknown:
+        raise ValueError(
+            f"unknown sweep axis {unknown[0]!r}; this sweep's axes are {axes}. "
+            f"Example: {axes[0] if axes else 'axis'}=<SI value>"
+        )
+    fixed: dict[str, float] = {}
+    if sel:
+        ds = ds.sel({k: v for k, v in sel.items()}, method="nearest")
+        fixed.update({k: float(ds[k].values) for k in sel})
+    for axis in axes:
+        if axis in ds.dims and ds.sizes[axis] == 1:
+            fixed[axis] = float(ds[axis].values[0])
+            ds = ds.isel({axis: 0})
+    return ds, fixed
+
+
+def _axis_range(ds: xr.Dataset, axis: str) -> str:
+    values = ds[axis].values
+    factor, unit = display_scale(ds[axis].attrs)
+    return (f"{axis} has {values.size} values from {values.min():.4g} to {values.max():.4g} "
+            f"(SI {ds[axis].attrs.get('units', '1')}; {_fmt_value(values.min(), factor, unit)}"
+            f" .. {_fmt_value(values.max(), factor, unit)})")
+
+
+def _need_point(ds: xr.Dataset, func: str) -> None:
+    """Raise unless every sweep axis has been reduced to one value."""
+    left = [a for a in sweep_axes(ds) if a in ds.dims]
+    if left:
+        ranges = "; ".join(_axis_range(ds, a) for a in left)
+        raise ValueError(
+            f"{func} shows one point: select every sweep axis with more than one value, "
+            f"missing {left}. Example: {func}(ds, "
+            + ", ".join(f"{a}={float(ds[a].values[0]):.4g}" for a in left)
+            + f"). {ranges}"
+        )
+
+
+def _over_free_axes(ds: xr.Dataset, fixed: dict[str, float], plotted: list[str],
+                    build: Callable[[xr.Dataset, dict[str, float]], Any], func: str):
+    """Call ``build`` on ``ds``, or build a HoloMap over the sweep axes left unselected."""
+    hv = _hv()
+    axes = sweep_axes(ds)
+    for name in plotted:
+        if name not in axes:
+            raise ValueError(f"{func}: {name!r} is not a sweep axis with more than one value "
+                             f"left after selection; axes are {axes}")
+    free = [a for a in axes if a not in plotted and a in ds.dims]
+    if not free:
+        return build(ds, fixed)
+    n_frames = int(np.prod([ds.sizes[a] for a in free]))
+    if n_frames > _MAX_FRAMES:
+        raise ValueError(
+            f"{func}: axes {free} are neither plotted nor selected ({n_frames} combinations); "
+            f"select them, e.g. {func}(ds, ..., "
+            + ", ".join(f"{a}={float(ds[a].values[0]):.4g}" for a in free) + ")"
+        )
+    kdims, factors = [], []
+    for a in free:
+        factor, dim = _dim(a, ds[a].attrs)
+        kdims.append(dim)
+        factors.append(factor)
+    frames = {}
+    for index in np.ndindex(*[ds.sizes[a] for a in free]):
+        point = {a: float(ds[a].values[i]) for a, i in zip(free, index)}
+        key = tuple(point[a] * f for a, f in zip(free, factors))
+        frames[key] = build(ds.sel(point), {**fixed, **point})
+    return hv.HoloMap(frames, kdims=kdims)
+
+
+def _title(prefix: str, ds: xr.Dataset, fixed: Mapping[str, float]) -> str:
+    where = _point_label(ds, fixed)
+    return f"{prefix} ({where})" if where else prefix
+
+
+def _si_attr(ds: xr.Dataset, name: str) -> float | None:
+    """A root attribute (or workflow key) in SI: a float, or a pint string."""
+    value = ds.attrs.get(name)
+    if value is None:
+        value = _workflow(ds).get(name)
+    return _to_si(value)
+
+
+def _to_si(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float, np.number)):
+        return float(value)
+    try:
+        q = _ureg().Quantity(str(value))
+        return float(q.to_base_units().magnitude)
+    except Exception:
+        return None
+
+
+def _workflow(ds: xr.Dataset) -> dict:
+    raw = ds.attrs.get("workflow")
+    if isinstance(raw, dict):
+        return raw
+    try:
+        parsed = json.loads(raw) if raw else {}
+    except (TypeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _neuron_param(ds: xr.Dataset, name: str) -> float | None:
+    neuron = _workflow(ds).get("neuron")
+    return _to_si(neuron.get(name)) if isinstance(neuron, dict) else None
+
+
+def _groups(ds: xr.Dataset, by: str | None) -> list[tuple[str, xr.Dataset]]:
+    """[(legend label, sub-dataset)] for one curve per value of ``by``."""
+    if by is None:
+        return [("", ds)]
+    factor, unit = display_scale(ds[by].attrs)
+    return [(f"{by} = {_fmt_value(float(v), factor, unit)}", ds.isel({by: i}))
+            for i, v in enumerate(ds[by].values)]
+
+
+def _curve_opts(element, color: str, **extra):
+    return element.opts(color=color, **extra)
+
+
+def _finish(overlay, title: str, *, legend: bool = True):
+    opts: dict[str, Any] = dict(title=title, width=_WIDTH, height=_HEIGHT, show_grid=True)
+    if legend:
+        opts["legend_position"] = "top_left"
+    return overlay.opts(**opts)
+
+
+# --------------------------------------------------------------------------- summary figures
+def rate_curve(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None,
+               theory: bool | xr.DataArray = True, **sel: float):
+    """Firing rate vs one sweep axis, with a ±1 std band over trials.
+
+    Parameters
+    ----------
+    ds : Dataset or store path
+        Results (``rate``, ``rate_std``).
+    x : str
+        Sweep axis on the horizontal axis.
+    by : str, optional
+        Second sweep axis: one curve per value (the pypet figure).
+    theory : bool or DataArray
+        Draw the closed-form rate (``lifbatch.theory.theory_rate``) as black dashed
+        lines where it applies; or a DataArray of the theoretical rate (Hz) over the
+        sweep axes to draw instead; False for none.
+    **sel : float
+        SI values of other sweep axes (nearest match).
+
+    Returns
+    -------
+    holoviews.Overlay (or HoloMap over unselected axes)
+    """
+    hv = _hv()
+    full = open_dataset(ds)
+    ds, fixed = _select(full, sel)
+    theory_da = _theory(full, theory)
+    plotted = [x] + ([by] if by else [])
+
+    def build(d: xr.Dataset, where: dict[str, float]):
+        d = d[["rate", "rate_std"]].compute()
+        xfac, xdim = _dim(x, d[x].attrs)
+        yfac, ydim = _dim("rate", d["rate"].attrs, default="Hz")
+        xs = d[x].values * xfac
+        layers = []
+        for i, (label, g) in enumerate(_groups(d, by)):
+            color = PALETTE[i % len(PALETTE)]
+            rate = g["rate"].values * yfac
+            std = g["rate_std"].values * yfac
+            if np.isfinite(std).any():
+                band = hv.Spread((xs, rate, np.nan_to_num(std)), [xdim], [ydim, "rate_std"],
+                                 label=label)
+                layers.append(band.opts(color=color, alpha=0.2, line_alpha=0))
+            curve = hv.Curve((xs, rate), [xdim], [ydim], label=label or "simulation")
+            layers.append(curve.opts(color=color, line_width=2, tools=["hover", "tap"]))
+            layers.append(hv.Scatter((xs, rate), [xdim], [ydim], label=label or "simulation")
+                          .opts(color=color, size=5, tools=["hover", "tap"]))
+        if theory_da is not None:
+            layers.extend(_theory_layers(theory_da, d, x, by, where, xfac, xdim, ydim))
+        return _finish(hv.Overlay(layers), _title("Firing rate", full, where))
+
+    return _over_free_axes(ds, fixed, plotted, build, "rate_curve")
+
+
+def _theory(full: xr.Dataset, theory: bool | xr.DataArray) -> xr.DataArray | None:
+    if isinstance(theory, xr.DataArray):
+        return theory
+    if not theory:
+        return None
+    try:
+        from lifbatch.theory import theory_rate
+    except ImportError:
+        return None
+    try:
+        return theory_rate(full)
+    except Exception:  # theory is an overlay: never let it break the figure
+        return None
+
+
+def _theory_layers(theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None,
+                   where: Mapping[str, float], xfac: float, xdim, ydim) -> list:
+    hv = _hv()
+    if x not in theory.dims:
+        return []
+    point = {a: v for a, v in where.items() if a in theory.dims}
+    if point:
+        theory = theory.sel(point, method="nearest")
+    if by is not None and by in theory.dims:
+        curves = [theory.sel({by: float(v)}, method="nearest") for v in d[by].values]
+    else:
+        curves = [theory]
+    layers = []
+    for i, t in enumerate(curves):
+        extra = [a for a in t.dims if a != x]
+        if extra:  # axes the simulation does not vary here: drop rather than guess
+            t = t.isel({a: 0 for a in extra})
+        tfac = display_scale(t.attrs, default="Hz")[0] if t.attrs.get("units") else 1.0
+        layers.append(hv.Curve((t[x].values * xfac, np.asarray(t.values, dtype=float) * tfac),
+                               [xdim], [ydim], label="theory")
+                      .opts(color="black", line_dash="dashed", line_width=1.5))
+    return layers
+
+
+def rate_heatmap(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float):
+    """Firing rate as a heatmap over two sweep axes (QuadMesh; irregular grids allowed).
+
+    Parameters
+    ----------
+    ds : Dataset or store path
+    x, y : str
+        Sweep axes on the horizontal and vertical axis.
+    **sel : float
+        SI values of other sweep axes (nearest match).
+
+    Returns
+    -------
+    holoviews.QuadMesh (or HoloMap over unselected axes)
+    """
+    hv = _hv()
+    full = open_dataset(ds)
+    ds, fixed = _select(full, sel)
+
+    def build(d: xr.Dataset, where: dict[str, float]):
+        rate = d["rate"].transpose(y, x).values
+        xfac, xdim = _dim(x, d[x].attrs)
+        yfac, ydim = _dim(y, d[y].attrs)
+        zfac, zdim = _dim("rate", d["rate"].attrs, default="Hz")
+        mesh = hv.QuadMesh((_edges(d[x].values * xfac), _edges(d[y].values * yfac),
+                            rate * zfac), [xdim, ydim], [zdim])
+        return mesh.opts(title=_title("Firing rate", full, where), width=_WIDTH + 60,
+                         height=_HEIGHT, colorbar=True, cmap="viridis",
+                         tools=["hover", "tap"], clipping_colors={"NaN": "#dddddd"})
+
+    return _over_free_axes(ds, fixed, [x, y], build, "rate_heatmap")
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges around (possibly irregular) coordinate values."""
+    c = np.asarray(centres, dtype=float)
+    if c.size == 1:
+        half = abs(c[0]) * 0.5 or 0.5
+        return np.array([c[0] - half, c[0] + half])
+    mid = (c[1:] + c[:-1]) / 2
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+def isi_errorbar(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None,
+                 **sel: float):
+    """ISI mean ± std vs a sweep axis (the Brian2 errorbar figure).
+
+    Parameters
+    ----------
+    ds : Dataset or store path
+    x : str
+        Sweep axis on the horizontal axis.
+    by : str, optional
+        One curve per value of this axis.
+    **sel : float
+        SI values of other sweep axes.
+
+    Returns
+    -------
+    holoviews.Overlay (or HoloMap)
+    """
+    hv = _hv()
+    full = open_dataset(ds)
+    ds, fixed = _select(full, sel)
+
+    def build(d: xr.Dataset, where: dict[str, float]):
+        d = d[["isi_mean", "isi_std"]].compute()
+        xfac, xdim = _dim(x, d[x].attrs)
+        yfac, ydim = _dim("isi_mean", d["isi_mean"].attrs)
+        xs = d[x].values * xfac
+        layers = []
+        for i, (label, g) in enumerate(_groups(d, by)):
+            color = PALETTE[i % len(PALETTE)]
+            mean = g["isi_mean"].values * yfac
+            std = g["isi_std"].values * yfac
+            layers.append(hv.ErrorBars((xs, mean, np.nan_to_num(std)), [xdim],
+                                       [ydim, "isi_std"], label=label).opts(color=color))
+            layers.append(hv.Curve((xs, mean), [xdim], [ydim], label=label or "ISI mean")
+                          .opts(color=color, tools=["hover"]))
+            layers.append(hv.Scatter((xs, mean), [xdim], [ydim], label=label or "ISI mean")
+                          .opts(color=color, size=5))
+        return _finish(hv.Overlay(layers), _title("ISI mean ± std", full, where))
+
+    return _over_free_axes(ds, fixed, [x] + ([by] if by else []), build, "isi_errorbar")
+
+
+def isi_cv(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None, **sel: float):
+    """Coefficient of variation of the ISIs vs a sweep axis.
+
+    Parameters
+    ----------
+    ds : Dataset or store path
+    x : str
+        Sweep axis on the horizontal axis.
+    by : str, optional
+        One curve per value of this axis.
+    **sel : float
+        SI values of other sweep axes.
+
+    Returns
+    -------
+    holoviews.Overlay (or HoloMap)
+    """
+    hv = _hv()
+    full = open_dataset(ds)
+    ds, fixed = _select(full, sel)
+
+    def build(d: xr.Dataset, where: dict[str, float]):
+        d = d[["isi_cv"]].compute()
+        xfac, xdim = _dim(x, d[x].attrs)
+        _, ydim = _dim("isi_cv", d["isi_cv"].attrs)
+        xs = d[x].values * xfac
+        layers = []
+        for i, (label, g) in enumerate(_groups(d, by)):
+            color = PALETTE[i % len(PALETTE)]
+            cv = g["isi_cv"].values
+            layers.append(hv.Curve((xs, cv), [xdim], [ydim], label=label or "ISI CV")
+                          .opts(color=color, tools=["hover"]))
+            layers.append(hv.Scatter((xs, cv), [xdim], [ydim], label=label or "ISI CV")
+                          .opts(color=color, size=5))
+        return _finish(hv.Overlay(layers), _title("ISI CV", full, where))
+
+    return _over_free_axes(ds, fixed, [x] + ([by] if by else []), build, "isi_cv")
+
+
+# --------------------------------------------------------------------------- one point
+def _point(ds, sel, func: str) -> tuple[xr.Dataset, xr.Dataset, dict[str, float]]:
+    full = open_dataset(ds)
+    d, fixed = _select(full, sel)
+    _need_point(d, func)
+    return full, d, fixed
+
+
+def isi_histogram(ds: xr.Dataset | str | PathLike, **sel: float):
+    """Histogram of the pooled ISIs of one point.
+
+    Parameters
+    ----------
+    ds : Dataset or store path
+    **sel : float
+        SI value of every sweep axis with more than one value.
+
+    Returns
+    -------
+    holoviews.Histogram
+    """
+    hv = _hv()
+    full, d, fixed = _point(ds, sel, "isi_histogram")
+    counts = np.asarray(d["isi_hist"].values, dtype=float)
+    factor, xdim = _dim("isi", d["isi_bin"].attrs, label="ISI")
+    if "isi_bin_lower" in d.coords and "isi_bin_upper" in d.coords:
+        edges = np.append(d["isi_bin_lower"].values, d["isi_bin_upper"].values[-1])
+    else:
+        edges = _edges(d["isi_bin"].values)
+    hist = hv.Histogram((edges * factor, counts), kdims=[xdim],
+                        vdims=[hv.Dimension("count", label="ISI count")])
+    n = int(np.nansum(counts))
+    return hist.opts(title=_title(f"ISI histogram, {n} ISIs", full, fixed), width=_WIDTH,
+                     height=_HEIGHT, color=PALETTE[0], tools=["hover"], show_grid=True)
+
+
+def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
+    """Membrane potential mean ± std over trials vs time, recorded traces behind it.
+
+    Parameters
+    ----------
+    ds : Dataset or store path
+    **sel : float
+        SI value of every sweep axis with more than one value.
+
+    Returns
+    -------
+    holoviews.Overlay
+        ``Path`` (recorded traces, grey), ``Spread`` (mean ± std), ``Curve`` (mean),
+        and an ``HLine`` at the threshold when the workflow gives one.
+    """
+    hv = _hv()
+    full, d, fixed = _point(ds, sel, "v_ensemble")
+    vdisp = _voltage_display(full)
+    layers = []
+    tfac, tdim = _dim("time", d["time"].attrs, default="ms")
+    vfac, vdim = _dim("v", d["v_mean"].attrs, label="V", default=vdisp)
+    if "v" in d and "trace_time" in d.dims:
+        traces = d["v"].transpose("trace_trial", "trace_time").values * vfac
+        ttime = d["trace_time"].values * display_scale(d["trace_time"].attrs, default="ms")[0]
+        paths = [np.column_stack([ttime, tr]) for tr in traces]
+        layers.append(hv.Path(paths, [tdim, vdim], label="recorded trials")
+                      .opts(color="#888888", alpha=0.5, line_width=1))
+    time = d["time"].values * tfac
+    mean = d["v_mean"].values * vfac
+    std = np.sqrt(np.clip(d["v_var"].values, 0, None)) * vfac
+    layers.append(hv.Spread((time, mean, np.nan_to_num(std)), [tdim], [vdim, "v_std"],
+                            label="mean ± std").opts(color=PALETTE[0], alpha=0.3, line_alpha=0))
+    layers.append(hv.Curve((time, mean), [tdim], [vdim], label="mean")
+                  .opts(color=PALETTE[0], line_width=2, tools=["hover"]))
+    v_th = _neuron_param(full, "v_th")
+    if v_th is not None and np.isfinite(v_th):
+        layers.append(hv.HLine(v_th * vfac, label="threshold")
+                      .opts(color=PALETTE[3], line_dash="dashed", line_width=1))
+    return _finish(hv.Overlay(layers), _title("Membrane potential", full, fixed))
+
+
+def v_variance(ds: xr.Dataset | str | PathLike, **sel: float):
+    """Variance of the membrane potential over trials vs time.
+
+    Returns
+    -------
+    holoviews.Curve
+    """
+    hv = _hv()
+    full, d, fixed = _point(ds, sel, "v_variance")
+    tfac, tdim = _dim("time", d["time"].attrs, default="ms")
+    vfac, vdim = _dim("v_var", _square_attrs(full, "v_var"))
+    curve = hv.Curve((d["time"].values * tfac, d["v_var"].values * vfac), [tdim], [vdim])
+    return curve.opts(title=_title("V variance", full, fixed), width=_WIDTH, height=_HEIGHT,
+                      color=PALETTE[1], tools=["hover"], show_grid=True)
+
+
+def v_autocov(ds: xr.Dataset | str | PathLike, **sel: float):
+    """Ensemble autocovariance of the membrane potential vs lag.
+
+    Returns
+    -------
+    holoviews.Curve
+    """
+    hv = _hv()
+    full, d, fixed = _point(ds, sel, "v_autocov")
+    lfac, ldim = _dim("lag", d["lag"].attrs, default="ms")
+    vfac, vdim = _dim("v_autocov", _square_attrs(full, "v_autocov"))
+    curve = hv.Curve((d["lag"].values * lfac, d["v_autocov"].values * vfac), [ldim], [vdim])
+    return curve.opts(title=_title("V autocovariance", full, fixed), width=_WIDTH,
+                      height=_HEIGHT, color=PALETTE[2], tools=["hover"], show_grid=True)
+
+
+def spike_raster_times(ds: xr.Dataset, d: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(times in s, trial index) of every spike of one point, from ``spike_bits``."""
+    dt = _si_attr(ds, "dt")
+    duration = _si_attr(ds, "duration")
+    if dt is None:
+        raise ValueError("the Dataset has no 'dt' attribute (nor workflow.dt); "
+                         "cannot place spikes in time")
+    bits = np.asarray(d["spike_bits"].transpose("trial", "spike_byte").values, dtype=np.uint8)
+    raster = np.unpackbits(bits, axis=-1)
+    if duration is not None:
+        raster = raster[:, : int(round(duration / dt))]
+    trial_idx, step = np.nonzero(raster)
+    # bit k set = spike at time (k+1)*dt (docs/store-layout.md)
+    return (step + 1) * dt, d["trial"].values[trial_idx]
+
+
+def raster(ds: xr.Dataset | str | PathLike, **sel: float):
+    """Spike raster of all trials of one point.
+
+    Returns
+    -------
+    holoviews.Segments
+        One vertical tick per spike: x = spike time, y = trial index.
+    """
+    hv = _hv()
+    full, d, fixed = _point(ds, sel, "raster")
+    times, trials = spike_raster_times(full, d)
+    tfac, tdim = _dim("time", {"units": "s"}, default="ms")
+    seg = hv.Segments((times * tfac, trials - 0.4, times * tfac, trials + 0.4),
+                      [tdim, hv.Dimension("trial"), "x1", "y1"])
+    n_trials = d.sizes.get("trial", 1)
+    xmax = (_si_attr(full, "duration") or (times.max() if times.size else 1.0)) * tfac
+    return seg.opts(title=_title(f"Spike raster, {times.size} spikes", full, fixed),
+                    width=_WIDTH, height=_HEIGHT, color="black", line_width=1,
+                    xlim=(0, xmax), ylim=(-0.6, n_trials - 0.4))
+
+
+# --------------------------------------------------------------------------- overview
+def _thin(ds: xr.Dataset, axis: str, max_n: int = 6) -> xr.Dataset:
+    """Keep at most ``max_n`` evenly spaced values of ``axis`` (readable legends)."""
+    n = ds.sizes[axis]
+    if n <= max_n:
+        return ds
+    idx = np.unique(np.round(np.linspace(0, n - 1, max_n)).astype(int))
+    return ds.isel({axis: idx})
+
+
+def overview(ds: xr.Dataset | str | PathLike):
+    """A Layout of the main figures for a sweep of any number of axes.
+
+    - no sweep axis (or all of length 1): V ensemble, raster, ISI histogram, autocovariance;
+    - one axis: rate (with theory), ISI mean ± std and CV vs the axis;
+    - two or more: the last two axes; heatmap of the rate, and curves vs the last axis
+      with one curve per (at most 6) value of the other; further axes at their first value.
+
+    Returns
+    -------
+    holoviews.Layout
+    """
+    hv = _hv()
+    full = open_dataset(ds)
+    axes = [a for a in sweep_axes(full) if full.sizes[a] > 1]
+    if not axes:
+        point = {a: float(full[a].values.ravel()[0]) for a in sweep_axes(full)}
+        figs = [v_ensemble(full, **point), raster(full, **point),
+                isi_histogram(full, **point), v_autocov(full, **point)]
+        return hv.Layout(figs).cols(2)
+    if len(axes) == 1:
+        x = axes[0]
+        return hv.Layout([rate_curve(full, x), isi_errorbar(full, x), isi_cv(full, x)]).cols(2)
+    x, y = axes[-1], axes[-2]
+    rest = {a: float(full[a].values[0]) for a in axes[:-2]}
+    thin = _thin(full, y)
+    figs = [rate_heatmap(full, x, y, **rest), rate_curve(thin, x, by=y, **rest),
+            isi_errorbar(thin, x, by=y, **rest), isi_cv(thin, x, by=y, **rest)]
+    return hv.Layout(figs).cols(2)

@@ -1,0 +1,108 @@
+"""Quantities with units, parsed with pint and converted exactly to SI floats.
+
+The registry uses :class:`decimal.Decimal` magnitudes, so "250 pA" becomes
+exactly ``2.5e-10`` (the correctly rounded float), not ``250 * 1e-12``.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from functools import lru_cache
+
+import pint
+
+from .errors import WorkflowError
+
+__all__ = ["parse_quantity", "Quantity", "si_unit", "convert", "dimension_of", "to_si", "unit_dimensionality"]
+
+_UREG = pint.UnitRegistry(non_int_type=Decimal)
+Quantity = _UREG.Quantity
+
+# Readable SI names for the dimensions lifbatch meets; anything else falls back
+# to pint's base units.
+_PRETTY_SI = ["1", "s", "V", "A", "ohm", "Hz", "V/s", "A/s", "S", "F", "V**2", "s**-0.5"]
+
+
+def _ureg() -> pint.UnitRegistry:
+    return _UREG
+
+
+@lru_cache(maxsize=256)
+def _parse(text: str):
+    return _UREG.parse_expression(text)
+
+
+def parse_quantity(value: object, field: str, *, example: str = "") -> Quantity:
+    """Parse ``value`` (a string like ``"12 ms"`` or a bare number) into a pint Quantity.
+
+    Raises WorkflowError naming ``field`` when it cannot be parsed.
+    """
+    hint = f" Example: {field.rsplit('.', 1)[-1]}: {example}" if example else ""
+    if isinstance(value, bool):
+        raise WorkflowError(
+            f"`{field}` must be a number or a quantity with units, got {value!r}.{hint}", field, value
+        )
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            return _UREG.Quantity(Decimal(str(value)), "")
+        return _UREG.Quantity(Decimal(str(value)), "")
+    if isinstance(value, Decimal):
+        return _UREG.Quantity(value, "")
+    if not isinstance(value, str):
+        raise WorkflowError(
+            f"`{field}` must be a number or a quantity string such as '12 ms', got {value!r}.{hint}",
+            field,
+            value,
+        )
+    text = value.strip()
+    low = text.lower()
+    if low in {"inf", "+inf", "infinity", ".inf"}:
+        return _UREG.Quantity(Decimal("Infinity"), "")
+    if low.startswith("inf ") or low.startswith("infinity "):
+        return _UREG.Quantity(Decimal("Infinity"), text.split(None, 1)[1])
+    try:
+        q = _parse(text)
+    except Exception as exc:  # pint raises many kinds of errors for bad text
+        raise WorkflowError(
+            f"`{field}` could not be parsed as a quantity: {value!r} ({type(exc).__name__}: {exc}).{hint}",
+            field,
+            value,
+        ) from None
+    if not isinstance(q, _UREG.Quantity):
+        q = _UREG.Quantity(Decimal(str(q)), "")
+    return q
+
+
+def dimension_of(q: Quantity) -> str:
+    return str(q.dimensionality)
+
+
+def to_si(q: Quantity) -> float:
+    """The magnitude of ``q`` in SI base units, as a correctly rounded float."""
+    base = q.to_base_units()
+    return float(base.magnitude)
+
+
+def convert(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert a float between two unit strings (used for display)."""
+    if from_unit == to_unit:
+        return value
+    return float(_UREG.Quantity(Decimal(repr(float(value))), from_unit or "").to(to_unit or "").magnitude)
+
+
+@lru_cache(maxsize=256)
+def si_unit(dimensionality: str) -> str:
+    """A readable SI unit string for a pint dimensionality string ("[time]" -> "s")."""
+    for name in _PRETTY_SI:
+        if str(_UREG.Quantity(1, name).dimensionality) == dimensionality:
+            return name
+    return dimensionality
+
+
+def unit_dimensionality(unit: str) -> str:
+    return str(_UREG.Quantity(1, unit).dimensionality)
+
+
+def is_dimensionless(q: Quantity) -> bool:
+    return q.dimensionless

@@ -1,0 +1,893 @@
+"""Workflow files: load, validate once, freeze.
+
+A workflow is parsed into a frozen :class:`Workflow` whose numbers are SI
+floats (or dimensionless). Numeric code downstream trusts it. Every error is a
+one-line :class:`~lifbatch.errors.WorkflowError` naming the field, the value
+and the fix.
+
+Examples
+--------
+>>> wf = load_workflow({"name": "demo", "duration": "100 ms",
+...                     "neuron": {"tau_m": "10 ms", "v_th": 1},
+...                     "inputs": {"drive": {"kind": "constant", "value": "0.12 / ms"}}})
+>>> wf.n_steps, wf.params["neuron.tau_m"]
+(1000, 0.01)
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import yaml
+
+from . import units as u
+from .errors import WorkflowError
+
+__all__ = ["Workflow", "SweepAxis", "Drive", "load_workflow", "apply_overrides", "DRIVE_KINDS"]
+
+NAME_RE = re.compile(r"^[a-z0-9_-]+$")
+AXIS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED_DIMS = {"trial", "time", "lag", "isi_bin", "trace_trial", "trace_time", "spike_byte"}
+
+TOP_KEYS = {"name", "description", "seed", "trials", "duration", "dt", "method", "neuron",
+            "inputs", "sweep", "noise", "record", "summaries"}
+NEURON_KEYS = {"tau_m", "e_l", "v_th", "v_reset", "v_init", "t_ref", "r_m"}
+VOLTAGE_FIELDS = ("v_th", "e_l", "v_reset", "v_init")
+
+# kind -> {field: (role, default)}; role says which dimension the field has:
+#   "drive"  - the drive's own dimension (current, voltage or voltage/time), all such fields agree
+#   "voltage", "time", "rate", "1" (dimensionless), "int", "bool", "file", "unit"
+DRIVE_KINDS: dict[str, dict[str, tuple[str, Any]]] = {
+    "constant": {"value": ("drive", None)},
+    "sine": {"mean": ("drive", 0), "amplitude": ("drive", None), "frequency": ("rate", None),
+             "phase": ("1", 0)},
+    "uniform": {"mean": ("drive", None), "half_width": ("drive", None)},
+    "white_noise": {"sigma": ("noise", None)},
+    "poisson": {"rate": ("rate", None), "weight": ("voltage", None), "n": ("int", 1)},
+    "random_steps": {"low": ("drive", None), "high": ("drive", None), "interval": ("time", None),
+                     "shared": ("bool", False)},
+    "timed_array": {"file": ("file", None), "dt": ("time", None), "unit": ("unit", "1")},
+}
+# How a continuous drive enters dV/dt, decided by its dimension (DESIGN.md).
+DRIVE_ROLES = ("current", "voltage", "voltage_rate")
+EXAMPLES = {
+    "duration": "1000 ms", "dt": "0.1 ms", "tau_m": "20 ms", "t_ref": "2 ms", "r_m": "100 Mohm",
+    "v_th": "-50 mV", "e_l": "-60 mV", "v_reset": "-70 mV", "v_init": "-60 mV",
+    "rate": "10 Hz", "frequency": "10 Hz", "interval": "10 ms", "weight": "0.1",
+    "value": "250 pA", "mean": "250 pA", "amplitude": "250 pA", "half_width": "100 pA",
+    "sigma": "0.5 mV", "low": "0 nA", "high": "50 nA", "every": "1 ms", "warmup": "100 ms",
+    "max_lag": "50 ms", "phase": "0",
+}
+
+
+def _err(field: str, value: Any, what: str, fix: str = "") -> WorkflowError:
+    shown = value if isinstance(value, str) else json.dumps(value, default=str)
+    msg = f"`{field}` {what}, got {shown!r}." if not isinstance(value, str) else f"`{field}` {what}, got '{value}'."
+    if fix:
+        msg += f" {fix}"
+    return WorkflowError(msg, field, value)
+
+
+def _example(field: str) -> str:
+    leaf = field.rsplit(".", 1)[-1]
+    return f"Example: {leaf}: {EXAMPLES[leaf]}" if leaf in EXAMPLES else ""
+
+
+def _check_keys(raw: Mapping, allowed: set[str], where: str) -> None:
+    if not isinstance(raw, Mapping):
+        raise _err(where or "workflow", raw, "must be a mapping of keys to values",
+                   "Check the indentation of the YAML file.")
+    for key in raw:
+        if key not in allowed:
+            close = sorted(allowed)
+            path = f"{where}.{key}" if where else str(key)
+            raise WorkflowError(
+                f"`{path}` is not a known key (value {raw[key]!r}). Allowed here: {', '.join(close)}.",
+                path, raw[key])
+
+
+# --------------------------------------------------------------------------- #
+# frozen spec objects
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class Drive:
+    """One named input: ``kind`` and its parameters (SI floats, or flags)."""
+
+    name: str
+    kind: str
+    role: str | None          # current / voltage / voltage_rate for continuous drives
+    options: tuple = ()        # non-numeric fields: (("shared", True), ("file", "/abs/x.npy"), ...)
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return dict(self.options).get(key, default)
+
+
+@dataclass(frozen=True)
+class SweepAxis:
+    """One grid dimension. A zipped axis moves several parameters together."""
+
+    name: str
+    params: tuple[str, ...]
+    values: tuple[tuple[float, ...], ...]  # one tuple of SI values per param
+    units: tuple[str, ...]                 # SI unit string per param
+    display_units: tuple[str, ...]         # unit as written by the user, per param
+
+    @property
+    def size(self) -> int:
+        return len(self.values[0])
+
+    @property
+    def coord(self) -> np.ndarray:
+        return np.asarray(self.values[0], dtype=float)
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A validated workflow. Build it with :func:`load_workflow`."""
+
+    name: str
+    description: str
+    seed: int
+    trials: int
+    duration: float
+    dt: float
+    method: str
+    params: Mapping[str, float]          # every numeric parameter by dot path, SI
+    param_units: Mapping[str, str]       # SI unit string per parameter
+    display_units: Mapping[str, str]     # as written, per parameter ("" when bare)
+    drives: tuple[Drive, ...]
+    sweep: tuple[SweepAxis, ...]
+    shared_across: tuple[str, ...]
+    record_trials: tuple[int, ...]
+    record_every: float
+    warmup: float
+    isi_edges: tuple[float, ...]
+    moments_every: float
+    max_lag: float
+    voltage_unit: str                    # "V" or "1"
+    voltage_display: str                 # e.g. "mV"
+    canonical: str = field(repr=False)   # canonical JSON of everything that changes results
+    source: str = field(repr=False, default="")  # the raw workflow (after overrides), JSON
+
+    # ---- derived sizes ------------------------------------------------------
+    @property
+    def n_steps(self) -> int:
+        return int(round(self.duration / self.dt))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(ax.size for ax in self.sweep)
+
+    @property
+    def n_points(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) if self.sweep else 1
+
+    @property
+    def axis_names(self) -> tuple[str, ...]:
+        return tuple(ax.name for ax in self.sweep)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.canonical.encode()).hexdigest()[:16]
+
+    @property
+    def moments_stride(self) -> int:
+        return int(round(self.moments_every / self.dt))
+
+    @property
+    def record_stride(self) -> int:
+        return int(round(self.record_every / self.dt))
+
+    @property
+    def warmup_steps(self) -> int:
+        return int(round(self.warmup / self.dt))
+
+    @property
+    def ref_steps(self) -> int:
+        return int(round(self.params["neuron.t_ref"] / self.dt))
+
+    def to_dict(self) -> dict:
+        """The raw workflow (after overrides) as a plain dict, loadable again."""
+        return json.loads(self.source)
+
+    def point_params(self, index: tuple[int, ...]) -> dict[str, float]:
+        """All numeric parameters at one grid point (``index`` into :attr:`shape`)."""
+        params = dict(self.params)
+        for ax, i in zip(self.sweep, index):
+            for p, vals in zip(ax.params, ax.values):
+                params[p] = vals[i]
+        return params
+
+    def prune(self, n: int = 2) -> "Workflow":
+        """A copy whose every sweep axis keeps only its first ``n`` values (smoke tests)."""
+        raw = self.to_dict()
+        for name, spec in (raw.get("sweep") or {}).items():
+            ax = next(a for a in self.sweep if a.name == name)
+            keep = min(n, ax.size)
+            if "zip" in spec:
+                for p, sub in spec["zip"].items():
+                    spec["zip"][p] = _pruned_axis_spec(sub, keep)
+            else:
+                raw["sweep"][name] = _pruned_axis_spec(spec, keep)
+        return load_workflow(raw)
+
+
+def _pruned_axis_spec(spec: dict, keep: int) -> dict:
+    vals = _axis_raw_values(spec, "sweep")
+    out = {k: v for k, v in spec.items() if k not in {"values", "linspace", "logspace", "range"}}
+    out["values"] = [float(v) for v in vals[:keep]]
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# overrides
+# --------------------------------------------------------------------------- #
+def apply_overrides(raw: dict, overrides: Mapping[str, Any] | list[str] | None) -> dict:
+    """Set dot-path keys in a raw workflow dict (``--set neuron.tau_m="20 ms"``).
+
+    ``overrides`` is a mapping path -> value or a list of "KEY=VALUE" strings;
+    a string VALUE is read as YAML ("5" is a number, "20 ms" a string).
+    """
+    if not overrides:
+        return raw
+    raw = copy.deepcopy(raw)
+    items: list[tuple[str, Any]] = []
+    if isinstance(overrides, Mapping):
+        items = list(overrides.items())
+    else:
+        for item in overrides:
+            if "=" not in item:
+                raise WorkflowError(
+                    f"`--set` expects KEY=VALUE, got '{item}'. Example: --set neuron.tau_m=\"20 ms\"",
+                    "--set", item)
+            key, text = item.split("=", 1)
+            try:
+                value = yaml.safe_load(text) if text.strip() else ""
+            except yaml.YAMLError:
+                value = text
+            items.append((key.strip(), value))
+    for key, value in items:
+        parts = key.split(".")
+        if not key or any(not p for p in parts):
+            raise WorkflowError(f"`--set` key '{key}' is not a dot path. Example: --set neuron.tau_m=\"20 ms\"",
+                                "--set", key)
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                raise WorkflowError(
+                    f"`--set {key}`: `{'.'.join(parts[:i + 1])}` is {nxt!r}, not a section that can hold "
+                    f"'{parts[i + 1]}'. Set the whole value instead.", key, value)
+            node = nxt
+        node[parts[-1]] = value
+    return raw
+
+
+# --------------------------------------------------------------------------- #
+# loading
+# --------------------------------------------------------------------------- #
+def load_workflow(path_or_dict: str | os.PathLike | Mapping, overrides=None) -> Workflow:
+    """Load, validate and freeze a workflow.
+
+    Parameters
+    ----------
+    path_or_dict : path to a YAML file, or the already parsed mapping
+    overrides : mapping of dot paths to values, or list of "KEY=VALUE" strings
+
+    Raises
+    ------
+    WorkflowError
+        with a one-line message naming the field, the value and the fix.
+    """
+    base_dir = Path.cwd()
+    if isinstance(path_or_dict, Mapping):
+        raw = copy.deepcopy(dict(path_or_dict))
+    else:
+        path = Path(path_or_dict)
+        if not path.is_file():
+            raise WorkflowError(f"workflow file '{path}' does not exist. Check the path.", "workflow", str(path))
+        base_dir = path.resolve().parent
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise WorkflowError(f"workflow file '{path}' is not valid YAML{where}: "
+                                f"{getattr(exc, 'problem', exc)}.", "workflow", str(path)) from None
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise WorkflowError(f"workflow file '{path}' must hold a mapping of keys, got {type(raw).__name__}.",
+                                "workflow", str(path))
+    raw = apply_overrides(raw, overrides)
+    return _Parser(raw, base_dir).parse()
+
+
+class _Parser:
+    def __init__(self, raw: dict, base_dir: Path):
+        self.raw = raw
+        self.base_dir = base_dir
+        self.params: dict[str, float] = {}
+        self.dims: dict[str, str] = {}        # pint dimensionality per param
+        self.display: dict[str, str] = {}
+        self.written: dict[str, Any] = {}     # the value as written, for messages
+        self.files: dict[str, str] = {}       # drive name -> sha256 of its file
+
+    # -- scalars -------------------------------------------------------------
+    def quantity(self, value, field):
+        return u.parse_quantity(value, field, example=EXAMPLES.get(field.rsplit(".", 1)[-1], ""))
+
+    def set_param(self, path: str, value, q=None):
+        q = q if q is not None else self.quantity(value, path)
+        self.params[path] = u.to_si(q)
+        self.dims[path] = u.dimension_of(q)
+        self.display[path] = "" if q.dimensionless else f"{q.units:~}".replace(" ", "")
+        self.written[path] = value
+        return q
+
+    def time(self, value, field, *, positive=True, allow_zero=False):
+        q = self.quantity(value, field)
+        if u.dimension_of(q) != "[time]":
+            raise _err(field, value, "must be a time", _example(field) or "Example: 10 ms")
+        x = u.to_si(q)
+        if math.isnan(x) or (positive and (x < 0 or (x == 0 and not allow_zero))):
+            raise _err(field, value, "must be a positive time" if not allow_zero else "must be a time >= 0",
+                       _example(field))
+        return x, q
+
+    def integer(self, value, field, minimum: int):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+            raise _err(field, value, f"must be an integer >= {minimum}", f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}")
+        if int(value) < minimum:
+            raise _err(field, value, f"must be an integer >= {minimum}", f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}")
+        return int(value)
+
+    # -- sections ------------------------------------------------------------
+    def parse(self) -> Workflow:
+        raw = self.raw
+        _check_keys(raw, TOP_KEYS, "")
+        name = raw.get("name")
+        if name is None:
+            raise WorkflowError("`name` is required (lowercase letters, digits, '-' and '_'). Example: name: my-sweep",
+                                "name", None)
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise _err("name", name, "must match [a-z0-9_-]+", "Example: name: pypet-firing-rate")
+        description = raw.get("description", "") or ""
+        if not isinstance(description, str):
+            raise _err("description", description, "must be text")
+        seed = self.integer(raw.get("seed", 0), "seed", 0)
+        trials = self.integer(raw.get("trials", 1), "trials", 1)
+        if "duration" not in raw:
+            raise WorkflowError("`duration` is required. Example: duration: 1000 ms", "duration", None)
+        duration, _ = self.time(raw["duration"], "duration")
+        dt, _ = self.time(raw.get("dt", "0.1 ms"), "dt")
+        if not math.isfinite(duration):
+            raise _err("duration", raw["duration"], "must be finite", "Example: duration: 1000 ms")
+        if dt > duration:
+            raise _err("dt", raw.get("dt"), f"must not exceed duration ({raw['duration']})", "Example: dt: 0.1 ms")
+        n_steps = duration / dt
+        if abs(n_steps - round(n_steps)) > 1e-6 * max(1.0, n_steps):
+            raise _err("duration", raw["duration"], f"must be a whole number of steps of dt ({raw.get('dt', '0.1 ms')})",
+                       "Make duration a multiple of dt.")
+        method = raw.get("method", "euler")
+        if method not in ("euler", "exact"):
+            raise _err("method", method, "must be 'euler' or 'exact'", "Example: method: exact")
+
+        self.dt = dt
+        self.duration = duration
+        self.method = method
+        self.trials = trials
+        voltage_dim, voltage_display = self.parse_neuron(raw.get("neuron"))
+        self.voltage_dim = voltage_dim
+        drives = self.parse_inputs(raw.get("inputs") or {})
+        sweep = self.parse_sweep(raw.get("sweep") or {})
+        shared = self.parse_noise(raw.get("noise") or {}, sweep)
+        rec_trials, rec_every = self.parse_record(raw.get("record") or {})
+        warmup, isi_edges, mom_every, max_lag = self.parse_summaries(raw.get("summaries") or {})
+        self.check_values(sweep, drives)
+
+        canonical = {
+            "seed": seed, "trials": trials, "duration": duration, "dt": dt, "method": method,
+            "params": {k: self.params[k] for k in sorted(self.params)},
+            "drives": [{"name": d.name, "kind": d.kind, "role": d.role,
+                        "options": {k: v for k, v in d.options if k != "file"},
+                        "file_sha256": self.files.get(d.name)} for d in drives],
+            "sweep": [{"name": a.name, "params": list(a.params), "values": [list(v) for v in a.values]}
+                      for a in sweep],
+            "shared_across": list(shared),
+            "record": {"trials": list(rec_trials), "every": rec_every},
+            "summaries": {"warmup": warmup, "isi_edges": list(isi_edges), "moments_every": mom_every,
+                          "max_lag": max_lag},
+        }
+        return Workflow(
+            name=name, description=description, seed=seed, trials=trials, duration=duration, dt=dt,
+            method=method, params=dict(self.params),
+            param_units={k: u.si_unit(v) for k, v in self.dims.items()},
+            display_units=dict(self.display), drives=tuple(drives), sweep=tuple(sweep),
+            shared_across=shared, record_trials=rec_trials, record_every=rec_every, warmup=warmup,
+            isi_edges=isi_edges, moments_every=mom_every, max_lag=max_lag,
+            voltage_unit=u.si_unit(voltage_dim), voltage_display=voltage_display,
+            canonical=json.dumps(canonical, sort_keys=True, separators=(",", ":")),
+            source=json.dumps(self.raw, sort_keys=True, default=str),
+        )
+
+    def parse_neuron(self, raw):
+        if raw is None:
+            raise WorkflowError("`neuron` is required, with at least tau_m and v_th. "
+                                "Example: neuron: {tau_m: 20 ms, v_th: 1}", "neuron", None)
+        _check_keys(raw, NEURON_KEYS, "neuron")
+        for key in ("tau_m", "v_th"):
+            if key not in raw:
+                raise WorkflowError(f"`neuron.{key}` is required. {_example('neuron.' + key)}", f"neuron.{key}", None)
+        # tau_m: a positive time or inf (no leak)
+        q = self.quantity(raw["tau_m"], "neuron.tau_m")
+        if u.dimension_of(q) not in ("[time]",) and not (q.dimensionless and math.isinf(u.to_si(q))):
+            raise _err("neuron.tau_m", raw["tau_m"], "must be a positive time (or inf for no leak)",
+                       "Example: tau_m: 20 ms")
+        tau = u.to_si(q)
+        if not tau > 0:
+            raise _err("neuron.tau_m", raw["tau_m"], "must be a positive time (or inf for no leak)",
+                       "Example: tau_m: 20 ms")
+        self.params["neuron.tau_m"] = tau
+        self.dims["neuron.tau_m"] = "[time]"
+        self.display["neuron.tau_m"] = "" if q.dimensionless else f"{q.units:~}".replace(" ", "")
+        self.written["neuron.tau_m"] = raw["tau_m"]
+        # voltages: one dimension for all (volt, or dimensionless)
+        q_th = self.set_param("neuron.v_th", raw["v_th"])
+        vdim = u.dimension_of(q_th)
+        vdisplay = self.display["neuron.v_th"]
+        for key in ("e_l", "v_reset", "v_init"):
+            if key in raw:
+                q = self.quantity(raw[key], f"neuron.{key}")
+                if u.dimension_of(q) != vdim and not (q.dimensionless and u.to_si(q) == 0):
+                    raise _err(f"neuron.{key}", raw[key], f"must have the dimension of v_th ({raw['v_th']})",
+                               f"Write it in the same unit as v_th, e.g. {key}: {EXAMPLES[key] if vdim != 'dimensionless' else 0}")
+                self.set_param(f"neuron.{key}", raw[key], q)
+                self.dims[f"neuron.{key}"] = vdim
+        self.params.setdefault("neuron.e_l", 0.0)
+        self.params.setdefault("neuron.v_reset", self.params["neuron.e_l"])
+        self.params.setdefault("neuron.v_init", self.params["neuron.e_l"])
+        for key in ("e_l", "v_reset", "v_init"):
+            self.dims.setdefault(f"neuron.{key}", vdim)
+            self.display.setdefault(f"neuron.{key}", vdisplay)
+        t_ref, q = self.time(raw.get("t_ref", "0 ms"), "neuron.t_ref", allow_zero=True)
+        self.params["neuron.t_ref"] = t_ref
+        self.dims["neuron.t_ref"] = "[time]"
+        self.display["neuron.t_ref"] = f"{q.units:~}".replace(" ", "") if not q.dimensionless else "s"
+        q = self.set_param("neuron.r_m", raw.get("r_m", 1))
+        if not self.params["neuron.r_m"] > 0:
+            raise _err("neuron.r_m", raw.get("r_m"), "must be a positive resistance", "Example: r_m: 100 Mohm")
+        self.r_dim = u.dimension_of(q)
+        return vdim, vdisplay or ("mV" if vdim != "dimensionless" else "")
+
+    def drive_role(self, q, field, value) -> str:
+        dim = u.dimension_of(q)
+        vdim = self.voltage_dim
+        if q.dimensionless and vdim == "dimensionless" or (not q.dimensionless and dim == vdim):
+            return "voltage"
+        if q.dimensionless and u.to_si(q) == 0:
+            return "voltage"
+        vq = u.Quantity(1, "V" if vdim != "dimensionless" else "")
+        rate_dim = str((vq / u.Quantity(1, "s")).dimensionality)
+        r_dim = self.r_dim
+        cur_dim = str((vq / u.Quantity(1, "ohm" if r_dim != "dimensionless" else "")).dimensionality)
+        if dim == rate_dim:
+            return "voltage_rate"
+        if dim == cur_dim:
+            return "current"
+        raise _err(field, value,
+                   "must be a current (multiplied by neuron.r_m), a voltage or a voltage per time "
+                   f"in the units of neuron.v_th ({self.written['neuron.v_th']})",
+                   "Example: value: 250 pA with r_m: 100 Mohm, or value: 0.1 / ms for a dimensionless model")
+
+    def parse_inputs(self, raw) -> list[Drive]:
+        if not isinstance(raw, Mapping):
+            raise _err("inputs", raw, "must be a mapping of named drives",
+                       "Example: inputs: {drive: {kind: constant, value: 250 pA}}")
+        drives = []
+        for name, spec in raw.items():
+            where = f"inputs.{name}"
+            if not isinstance(name, str) or not AXIS_RE.match(name):
+                raise _err(where, name, "must be named with letters, digits and '_'", "Example: inputs: {drive: ...}")
+            if not isinstance(spec, Mapping) or "kind" not in spec:
+                raise _err(where, spec, "must be a mapping with a `kind`",
+                           f"Kinds: {', '.join(DRIVE_KINDS)}. Example: {{kind: constant, value: 250 pA}}")
+            kind = spec["kind"]
+            if kind not in DRIVE_KINDS:
+                raise _err(f"{where}.kind", kind, f"must be one of {', '.join(DRIVE_KINDS)}",
+                           "Example: kind: white_noise")
+            schema = DRIVE_KINDS[kind]
+            _check_keys(spec, set(schema) | {"kind"}, where)
+            role = None
+            options = []
+            for key, (frole, default) in schema.items():
+                path = f"{where}.{key}"
+                value = spec.get(key, default)
+                if value is None:
+                    raise WorkflowError(f"`{path}` is required for kind {kind}. {_example(path)}".rstrip(), path, None)
+                if frole == "bool":
+                    if not isinstance(value, bool):
+                        raise _err(path, value, "must be true or false", f"Example: {key}: true")
+                    options.append((key, value))
+                elif frole == "unit":
+                    try:
+                        u.unit_dimensionality(str(value))
+                    except Exception:
+                        raise _err(path, value, "must be a unit", "Example: unit: nA") from None
+                    options.append((key, str(value)))
+                elif frole == "file":
+                    options.append((key, str(value)))
+                elif frole == "int":
+                    n = self.integer(value, path, 1)
+                    self.params[path] = float(n)
+                    self.dims[path] = "dimensionless"
+                    self.display[path] = ""
+                elif frole == "time":
+                    x, q = self.time(value, path)
+                    self.params[path] = x
+                    self.dims[path] = "[time]"
+                    self.display[path] = f"{q.units:~}".replace(" ", "")
+                elif frole == "rate":
+                    q = self.quantity(value, path)
+                    if u.dimension_of(q) != "1 / [time]":
+                        raise _err(path, value, "must be a frequency", f"Example: {key}: 10 Hz")
+                    self.set_param(path, value, q)
+                elif frole == "1":
+                    q = self.quantity(value, path)
+                    if not q.dimensionless:
+                        raise _err(path, value, "must be dimensionless (radians)", "Example: phase: 0.5")
+                    self.set_param(path, value, q)
+                elif frole == "voltage":
+                    q = self.quantity(value, path)
+                    if not (u.dimension_of(q) == self.voltage_dim or (q.dimensionless and u.to_si(q) == 0)):
+                        raise _err(path, value, f"must be a voltage jump in the units of neuron.v_th ({self.written['neuron.v_th']})",
+                                   "Example: weight: 0.1 (dimensionless model) or weight: 0.5 mV")
+                    self.set_param(path, value, q)
+                    self.dims[path] = self.voltage_dim
+                elif frole == "noise":
+                    q = self.quantity(value, path)
+                    r = self.drive_role(q, path, value)
+                    if r == "voltage_rate":
+                        raise _err(path, value, "must be a voltage (or a current, times r_m)",
+                                   "Example: sigma: 0.5 mV, or sigma: 0.3 for a dimensionless model")
+                    role = r
+                    self.set_param(path, value, q)
+                elif frole == "drive":
+                    q = self.quantity(value, path)
+                    if key in ("mean",) and kind == "sine" and key not in spec:
+                        continue  # default 0, dimension taken from amplitude below
+                    r = self.drive_role(q, path, value)
+                    if role is not None and r != role and not (q.dimensionless and u.to_si(q) == 0):
+                        raise _err(path, value, f"must have the same dimension as the drive's other values ({role})",
+                                   "Write all values of one drive in one unit.")
+                    role = role or r
+                    self.set_param(path, value, q)
+            if kind == "sine" and "mean" not in spec:
+                self.params[f"{where}.mean"] = 0.0
+                self.dims[f"{where}.mean"] = self.dims[f"{where}.amplitude"]
+                self.display[f"{where}.mean"] = self.display[f"{where}.amplitude"]
+            if kind == "timed_array":
+                role = self.load_timed_array(name, dict(options), where)
+                options = [(k, v) for k, v in options if k != "file"] + [("file", self.resolved_file(dict(options)["file"]))]
+            if kind == "poisson":
+                role = None
+            drives.append(Drive(name=name, kind=kind, role=role, options=tuple(sorted(options))))
+        return drives
+
+    def resolved_file(self, file: str) -> str:
+        p = Path(file)
+        return str(p if p.is_absolute() else (self.base_dir / p).resolve())
+
+    def load_timed_array(self, name, options, where) -> str:
+        from .inputs import read_timed_array  # numpy only
+
+        path = self.resolved_file(options["file"])
+        if not Path(path).is_file():
+            raise _err(f"{where}.file", options["file"], f"does not exist (looked for {path})",
+                       "Give a path to a .npy or .csv file, relative to the workflow file.")
+        try:
+            data = read_timed_array(path)
+        except Exception as exc:
+            raise _err(f"{where}.file", options["file"], f"could not be read ({exc})",
+                       "Use a .npy file or a .csv of numbers (1 column, or one column per trial).") from None
+        if data.ndim == 2 and data.shape[1] not in (1, self.trials):
+            raise _err(f"{where}.file", options["file"],
+                       f"has {data.shape[1]} columns but the workflow has {self.trials} trials",
+                       "Give 1 column (all trials) or one column per trial.")
+        if not np.all(np.isfinite(data)):
+            raise _err(f"{where}.file", options["file"], "contains NaN or inf", "Clean the recording.")
+        self.files[name] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        q = u.Quantity(1, options.get("unit", "1"))
+        return self.drive_role(q, f"{where}.unit", options.get("unit", "1"))
+
+    # -- sweep ---------------------------------------------------------------
+    def axis_values(self, spec, where: str, param: str) -> tuple[tuple[float, ...], str, str]:
+        allowed = {"values", "linspace", "logspace", "range", "unit"}
+        _check_keys(spec, allowed | {"param"}, where)
+        raw_vals = _axis_raw_values(spec, where)
+        unit = spec.get("unit", "")
+        if unit is None:
+            unit = ""
+        try:
+            uq = u.Quantity(Decimal(1), str(unit)) if unit != "" else u.Quantity(Decimal(1), "")
+        except Exception:
+            raise _err(f"{where}.unit", unit, "is not a unit pint understands", "Example: unit: ms") from None
+        target_dim = self.dims[param]
+        out = []
+        for v in raw_vals:
+            if isinstance(v, str):
+                q = self.quantity(v, where)
+            else:
+                q = u.Quantity(Decimal(repr(float(v))) if not isinstance(v, int) else Decimal(v), "") * uq
+            dim = u.dimension_of(q)
+            zero_ok = q.dimensionless and u.to_si(q) == 0
+            if dim != target_dim and not zero_ok:
+                raise _err(f"{where}.unit", unit or "(none)",
+                           f"gives {dim} but {param} is {target_dim}",
+                           f"Set the unit of {param}, e.g. unit: {self.display.get(param) or 'ms'}")
+            out.append(u.to_si(q))
+        if len(out) == 0:
+            raise _err(where, raw_vals, "is an empty axis", "Give at least one value.")
+        if len(set(out)) != len(out):
+            dup = sorted({x for x in out if out.count(x) > 1})
+            raise _err(where, raw_vals, f"has duplicated values {dup}", "Each value of an axis must be distinct.")
+        if any(math.isnan(x) for x in out):
+            raise _err(where, raw_vals, "contains NaN", "Give numbers.")
+        display = str(unit) if unit else self.display.get(param, "")
+        return tuple(out), u.si_unit(target_dim), display
+
+    def parse_sweep(self, raw) -> list[SweepAxis]:
+        if not isinstance(raw, Mapping):
+            raise _err("sweep", raw, "must be a mapping of axis names to axes",
+                       "Example: sweep: {tau: {param: neuron.tau_m, values: [10, 20], unit: ms}}")
+        axes, seen = [], {}
+        sweepable = sorted(p for p in self.params if p not in ("neuron.r_m",) or True)
+        for name, spec in raw.items():
+            where = f"sweep.{name}"
+            if not isinstance(name, str) or not AXIS_RE.match(name) or name in RESERVED_DIMS:
+                raise _err(where, name, "must be a name of letters, digits and '_' other than "
+                           + ", ".join(sorted(RESERVED_DIMS)), "Example: sweep: {tau: ...}")
+            if not isinstance(spec, Mapping):
+                raise _err(where, spec, "must be a mapping", "Example: {param: neuron.tau_m, values: [10, 20], unit: ms}")
+            if "zip" in spec:
+                _check_keys(spec, {"zip"}, where)
+                if not isinstance(spec["zip"], Mapping) or not spec["zip"]:
+                    raise _err(f"{where}.zip", spec["zip"], "must map parameters to axes",
+                               "Example: zip: {neuron.tau_m: {values: [10, 20], unit: ms}, neuron.t_ref: {values: [1, 2], unit: ms}}")
+                items = list(spec["zip"].items())
+            else:
+                if "param" not in spec:
+                    raise WorkflowError(f"`{where}.param` is required (the dot path of the swept parameter). "
+                                        "Example: param: neuron.tau_m", f"{where}.param", None)
+                items = [(spec["param"], {k: v for k, v in spec.items() if k != "param"})]
+            params, values, units_, displays = [], [], [], []
+            for param, sub in items:
+                pwhere = f"{where}.zip.{param}" if "zip" in spec else where
+                if param not in self.params:
+                    raise _err(f"{where}.param" if "zip" not in spec else pwhere, param,
+                               "is not a numeric parameter of this workflow",
+                               f"Sweepable: {', '.join(sweepable)}")
+                if param in seen:
+                    raise _err(f"{where}.param", param, f"is already swept by axis '{seen[param]}'",
+                               "Sweep each parameter on one axis (zip parameters that move together).")
+                seen[param] = name
+                if not isinstance(sub, Mapping):
+                    raise _err(pwhere, sub, "must be a mapping", "Example: {values: [10, 20], unit: ms}")
+                vals, si, disp = self.axis_values(sub, pwhere, param)
+                if param.endswith(".n") and any(v != int(v) or v < 1 for v in vals):
+                    raise _err(pwhere, list(vals), "must be integers >= 1", "Example: values: [1, 10, 100]")
+                params.append(param)
+                values.append(vals)
+                units_.append(si)
+                displays.append(disp)
+            if len({len(v) for v in values}) != 1:
+                raise _err(f"{where}.zip", {p: len(v) for p, v in zip(params, values)},
+                           "has parameters of different lengths", "Zipped parameters need the same number of values.")
+            axes.append(SweepAxis(name=name, params=tuple(params), values=tuple(values), units=tuple(units_),
+                                  display_units=tuple(displays)))
+        return axes
+
+    def parse_noise(self, raw, sweep) -> tuple[str, ...]:
+        _check_keys(raw, {"shared_across"}, "noise")
+        shared = raw.get("shared_across", []) or []
+        if isinstance(shared, str):
+            shared = [shared]
+        names = {a.name for a in sweep}
+        for s in shared:
+            if s not in names:
+                raise _err("noise.shared_across", s, "is not a sweep axis",
+                           f"Axes: {', '.join(sorted(names)) or '(none)'}")
+        return tuple(shared)
+
+    def parse_record(self, raw) -> tuple[tuple[int, ...], float]:
+        _check_keys(raw, {"v"}, "record")
+        if "v" not in raw or raw["v"] is None:
+            return (), self.dt
+        spec = raw["v"]
+        _check_keys(spec, {"trials", "every"}, "record.v")
+        trials = spec.get("trials", [0])
+        if trials == "all":
+            trials = list(range(self.trials))
+        if isinstance(trials, int) and not isinstance(trials, bool):
+            trials = [trials]
+        if not isinstance(trials, list) or any(isinstance(t, bool) or not isinstance(t, int) for t in trials):
+            raise _err("record.v.trials", trials, "must be a list of trial indices or 'all'", "Example: trials: [0, 1]")
+        for t in trials:
+            if not 0 <= t < self.trials:
+                raise _err("record.v.trials", trials, f"must be within 0..{self.trials - 1}",
+                           f"The workflow has {self.trials} trials.")
+        if len(set(trials)) != len(trials):
+            raise _err("record.v.trials", trials, "has duplicates", "List each trial once.")
+        every = self.multiple_of_dt(spec.get("every", self.dt if "every" not in spec else spec["every"]), "record.v.every")
+        return tuple(sorted(trials)), every
+
+    def multiple_of_dt(self, value, field) -> float:
+        x = value if isinstance(value, float) and field and value == self.dt else self.time(value, field)[0]
+        k = x / self.dt
+        if abs(k - round(k)) > 1e-6 * max(1.0, k) or round(k) < 1:
+            raise _err(field, value, f"must be a positive multiple of dt ({self.raw.get('dt', '0.1 ms')})",
+                       "Example: every: 1 ms")
+        if x > self.duration:
+            raise _err(field, value, f"must not exceed duration ({self.raw['duration']})", "Example: every: 1 ms")
+        return round(k) * self.dt
+
+    def parse_summaries(self, raw):
+        _check_keys(raw, {"warmup", "isi_bins", "moments", "autocov"}, "summaries")
+        warmup, _ = self.time(raw.get("warmup", "0 ms"), "summaries.warmup", allow_zero=True)
+        if warmup >= self.duration:
+            raise _err("summaries.warmup", raw.get("warmup"), f"must be shorter than duration ({self.raw['duration']})",
+                       "Example: warmup: 100 ms")
+        k = warmup / self.dt
+        if abs(k - round(k)) > 1e-6 * max(1, k):
+            raise _err("summaries.warmup", raw.get("warmup"), "must be a multiple of dt", "Example: warmup: 100 ms")
+        warmup = round(k) * self.dt
+        if "isi_bins" in raw:
+            spec = raw["isi_bins"]
+            if not isinstance(spec, Mapping):
+                raise _err("summaries.isi_bins", spec, "must be a mapping", "Example: isi_bins: {linspace: [0, 100, 51], unit: ms}")
+            _check_keys(spec, {"values", "linspace", "logspace", "range", "unit"}, "summaries.isi_bins")
+            self.dims["_isi"] = "[time]"
+            edges, _, _ = self.axis_values(spec, "summaries.isi_bins", "_isi")
+            del self.dims["_isi"]
+            edges = tuple(sorted(edges))
+            if len(edges) < 2 or edges[0] < 0:
+                raise _err("summaries.isi_bins", spec, "must give at least 2 bin edges >= 0",
+                           "Example: isi_bins: {linspace: [0, 100, 51], unit: ms}")
+        else:
+            hi = self.duration - warmup
+            edges = tuple(float(x) for x in np.linspace(0.0, hi, 51))
+        mom = raw.get("moments") or {}
+        _check_keys(mom, {"every"}, "summaries.moments")
+        if "every" in mom:
+            every = self.multiple_of_dt(mom["every"], "summaries.moments.every")
+        else:
+            n = int(round(self.duration / self.dt))
+            every = self.dt * max(1, math.ceil(n / 1000))
+        ac = raw.get("autocov") or {}
+        _check_keys(ac, {"max_lag"}, "summaries.autocov")
+        if "max_lag" in ac:
+            max_lag, _ = self.time(ac["max_lag"], "summaries.autocov.max_lag", allow_zero=True)
+            k = max_lag / every
+            if abs(k - round(k)) > 1e-6 * max(1, k):
+                raise _err("summaries.autocov.max_lag", ac["max_lag"],
+                           "must be a multiple of summaries.moments.every", "Example: max_lag: 50 ms")
+            if max_lag > self.duration - warmup:
+                raise _err("summaries.autocov.max_lag", ac["max_lag"], "must not exceed duration - warmup",
+                           "Example: max_lag: 50 ms")
+            max_lag = round(k) * every
+        else:
+            n_after = int(round((self.duration - warmup) / every))
+            max_lag = every * min(50, n_after)
+        return warmup, edges, every, max_lag
+
+    # -- constraints over every value a parameter takes -------------------------
+    def check_values(self, sweep: list[SweepAxis], drives: list[Drive]) -> None:
+        shape = tuple(a.size for a in sweep)
+
+        def grid(path):
+            for i, ax in enumerate(sweep):
+                if path in ax.params:
+                    vals = np.asarray(ax.values[ax.params.index(path)])
+                    sh = [1] * len(shape)
+                    sh[i] = ax.size
+                    return vals.reshape(sh)
+            return np.asarray(self.params[path])
+
+        def where_of(path):
+            for ax in sweep:
+                if path in ax.params:
+                    return f"sweep.{ax.name}", list(ax.values[ax.params.index(path)])
+            return path, self.written.get(path, self.params[path])
+
+        def require(path, ok, what, fix=""):
+            if not np.all(ok):
+                field_, value = where_of(path)
+                raise _err(field_, value, what if field_ == path else f"sets {path}, which {what}", fix)
+
+        tau = grid("neuron.tau_m")
+        require("neuron.tau_m", tau > 0, "must be a positive time (or inf)", "Example: tau_m: 20 ms")
+        if self.method == "euler":
+            field_, value = where_of("neuron.tau_m")
+            if np.any(self.dt > tau):
+                raise _err(field_, value, f"is shorter than dt ({self.raw.get('dt', '0.1 ms')}); Euler needs dt <= tau_m",
+                           "Use a smaller dt, or method: exact.")
+        require("neuron.t_ref", grid("neuron.t_ref") >= 0, "must be a time >= 0", "Example: t_ref: 2 ms")
+        require("neuron.r_m", grid("neuron.r_m") > 0, "must be positive", "Example: r_m: 100 Mohm")
+        th, reset = grid("neuron.v_th"), grid("neuron.v_reset")
+        if np.any(np.broadcast_to(reset >= th, np.broadcast_shapes(np.shape(reset), np.shape(th)))):
+            field_, value = where_of("neuron.v_reset")
+            raise _err(field_, value, "must be below neuron.v_th", "Example: v_reset: -70 mV with v_th: -50 mV")
+        for d in drives:
+            p = f"inputs.{d.name}"
+            if d.kind == "poisson":
+                require(f"{p}.rate", grid(f"{p}.rate") >= 0, "must be a rate >= 0", "Example: rate: 10 Hz")
+                require(f"{p}.n", grid(f"{p}.n") >= 1, "must be an integer >= 1", "Example: n: 100")
+            elif d.kind == "uniform":
+                require(f"{p}.half_width", grid(f"{p}.half_width") >= 0, "must be >= 0", "Example: half_width: 100 pA")
+            elif d.kind == "white_noise":
+                require(f"{p}.sigma", grid(f"{p}.sigma") >= 0, "must be >= 0", "Example: sigma: 0.5 mV")
+                if np.any(np.isinf(tau)):
+                    raise _err(f"{p}.sigma", self.written.get(f"{p}.sigma"),
+                               "needs a finite neuron.tau_m (sigma*sqrt(tau_m)*xi)", "Set neuron.tau_m.")
+            elif d.kind == "random_steps":
+                if np.any(grid(f"{p}.high") < grid(f"{p}.low")):
+                    raise _err(f"{p}.high", self.written.get(f"{p}.high"), "must be >= low", "Example: low: 0 nA, high: 50 nA")
+                require(f"{p}.interval", grid(f"{p}.interval") >= self.dt, "must be at least dt", "Example: interval: 10 ms")
+            elif d.kind == "sine":
+                require(f"{p}.frequency", grid(f"{p}.frequency") >= 0, "must be >= 0", "Example: frequency: 10 Hz")
+            if d.role in ("current", "voltage") and np.any(np.isinf(tau)) and d.kind != "white_noise":
+                raise _err(f"inputs.{d.name}", d.kind,
+                           f"is a {d.role}, which has no effect without a leak (neuron.tau_m is inf)",
+                           "Give the drive as a voltage per time (e.g. 0.1 / ms), or set a finite tau_m.")
+
+
+def _axis_raw_values(spec: Mapping, where: str) -> list:
+    forms = [k for k in ("values", "linspace", "logspace", "range") if k in spec]
+    if len(forms) != 1:
+        raise _err(where, dict(spec), "needs exactly one of values, linspace, logspace, range",
+                   "Example: linspace: [0, 1, 21]")
+    form = forms[0]
+    arg = spec[form]
+    if form == "values":
+        if isinstance(arg, (int, float, str)) and not isinstance(arg, bool):
+            arg = [arg]
+        if not isinstance(arg, list):
+            raise _err(f"{where}.values", arg, "must be a list", "Example: values: [5, 7.5, 10]")
+        for v in arg:
+            if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+                raise _err(f"{where}.values", arg, "must be a list of numbers or quantities", "Example: values: [5, 7.5, 10]")
+        return list(arg)
+    if (not isinstance(arg, list) or len(arg) != 3
+            or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in arg)):
+        raise _err(f"{where}.{form}", arg, "must be [start, stop, num]" if form != "range" else "must be [start, stop, step]",
+                   f"Example: {form}: " + ("[0, 1, 0.05]" if form == "range" else "[0, 1, 21]"))
+    start, stop, third = arg
+    if form in ("linspace", "logspace"):
+        if float(third) != int(third) or int(third) < 1:
+            raise _err(f"{where}.{form}", arg, "needs a whole number of points >= 1 as third entry",
+                       f"Example: {form}: [1, 10, 30]")
+        if form == "linspace":
+            return [float(x) for x in np.linspace(start, stop, int(third))]
+        if start <= 0 or stop <= 0:
+            raise _err(f"{where}.logspace", arg, "needs positive start and stop (values, not exponents)",
+                       "Example: logspace: [1, 100, 3] gives 1, 10, 100")
+        return [float(x) for x in np.geomspace(start, stop, int(third))]
+    step = third
+    if step == 0 or (stop - start) * step < 0:
+        raise _err(f"{where}.range", arg, "needs a step that goes from start towards stop", "Example: range: [0, 1, 0.05]")
+    n = int(math.floor((stop - start) / step * (1 + 1e-12) + 1e-9)) + 1
+    # start + k*step, computed with decimals so that 0.05*3 is 0.15, not 0.15000000000000002
+    d0, ds = Decimal(repr(float(start))), Decimal(repr(float(step)))
+    return [float(d0 + k * ds) for k in range(n)]
