@@ -146,7 +146,7 @@ def spike_times(ds: xr.Dataset, **sel) -> dict[int, np.ndarray] | np.ndarray:
     extra = [d for d in bits.dims if d not in ("trial", "spike_byte")]
     if extra:
         raise ValueError(f"select one grid point: give a value for {extra}")
-    raw = np.asarray(bits.values)
+    raw = np.asarray(bits.values, dtype=np.uint8)
     steps = np.unpackbits(raw, axis=-1, count=n_steps)
     times = {int(t): (np.nonzero(steps[i])[0] + 1) * dt for i, t in enumerate(bits["trial"].values)}
     return times[int(trial)] if trial is not None else times

@@ -75,6 +75,7 @@ _LABELS = {
 }
 
 _WIDTH, _HEIGHT = 460, 320
+_TITLE_SIZE = "10pt"
 #: a HoloMap over unselected axes is built eagerly; beyond this many frames, ask for a selection
 _MAX_FRAMES = 200
 
@@ -348,11 +349,10 @@ def _curve_opts(element, color: str, **extra):
     return element.opts(color=color, **extra)
 
 
-def _finish(overlay, title: str, *, legend: bool = True):
-    opts: dict[str, Any] = dict(title=title, width=_WIDTH, height=_HEIGHT, show_grid=True)
-    if legend:
-        opts["legend_position"] = "top_left"
-    return overlay.opts(**opts)
+def _finish(overlay, title: str):
+    """Common size, grid, title font and an outside legend (curves often fill the frame)."""
+    return overlay.opts(title=title, width=_WIDTH + 140, height=_HEIGHT, show_grid=True,
+                        legend_position="right", fontsize={"title": _TITLE_SIZE})
 
 
 # --------------------------------------------------------------------------- summary figures
@@ -475,8 +475,8 @@ def rate_heatmap(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float):
         zfac, zdim = _dim("rate", d["rate"].attrs, default="Hz")
         mesh = hv.QuadMesh((_edges(d[x].values * xfac), _edges(d[y].values * yfac),
                             rate * zfac), [xdim, ydim], [zdim])
-        return mesh.opts(title=_title("Firing rate", full, where), width=_WIDTH + 60,
-                         height=_HEIGHT, colorbar=True, cmap="viridis",
+        return mesh.opts(title=_title("Firing rate", full, where), width=_WIDTH + 80,
+                         height=_HEIGHT, fontsize={"title": _TITLE_SIZE}, colorbar=True, cmap="viridis",
                          tools=["hover", "tap"], clipping_colors={"NaN": "#dddddd"})
 
     return _over_free_axes(ds, fixed, [x, y], build, "rate_heatmap")
@@ -607,7 +607,7 @@ def isi_histogram(ds: xr.Dataset | str | PathLike, **sel: float):
                         vdims=[hv.Dimension("count", label="ISI count")])
     n = int(np.nansum(counts))
     return hist.opts(title=_title(f"ISI histogram, {n} ISIs", full, fixed), width=_WIDTH,
-                     height=_HEIGHT, color=PALETTE[0], tools=["hover"], show_grid=True)
+                     height=_HEIGHT, color=PALETTE[0], tools=["hover"], show_grid=True, fontsize={"title": _TITLE_SIZE})
 
 
 def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
@@ -664,7 +664,7 @@ def v_variance(ds: xr.Dataset | str | PathLike, **sel: float):
     vfac, vdim = _dim("v_var", _square_attrs(full, "v_var"))
     curve = hv.Curve((d["time"].values * tfac, d["v_var"].values * vfac), [tdim], [vdim])
     return curve.opts(title=_title("V variance", full, fixed), width=_WIDTH, height=_HEIGHT,
-                      color=PALETTE[1], tools=["hover"], show_grid=True)
+                      color=PALETTE[1], tools=["hover"], show_grid=True, fontsize={"title": _TITLE_SIZE})
 
 
 def v_autocov(ds: xr.Dataset | str | PathLike, **sel: float):
@@ -680,7 +680,7 @@ def v_autocov(ds: xr.Dataset | str | PathLike, **sel: float):
     vfac, vdim = _dim("v_autocov", _square_attrs(full, "v_autocov"))
     curve = hv.Curve((d["lag"].values * lfac, d["v_autocov"].values * vfac), [ldim], [vdim])
     return curve.opts(title=_title("V autocovariance", full, fixed), width=_WIDTH,
-                      height=_HEIGHT, color=PALETTE[2], tools=["hover"], show_grid=True)
+                      height=_HEIGHT, color=PALETTE[2], tools=["hover"], show_grid=True, fontsize={"title": _TITLE_SIZE})
 
 
 def spike_raster_times(ds: xr.Dataset, d: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -717,7 +717,7 @@ def raster(ds: xr.Dataset | str | PathLike, **sel: float):
     xmax = (_si_attr(full, "duration") or (times.max() if times.size else 1.0)) * tfac
     return seg.opts(title=_title(f"Spike raster, {times.size} spikes", full, fixed),
                     width=_WIDTH, height=_HEIGHT, color="black", line_width=1,
-                    xlim=(0, xmax), ylim=(-0.6, n_trials - 0.4))
+                    xlim=(0, xmax), ylim=(-0.6, n_trials - 0.4), fontsize={"title": _TITLE_SIZE})
 
 
 # --------------------------------------------------------------------------- overview

@@ -1,0 +1,20 @@
+"""Execution configuration in ``dask.config`` (namespace ``lifbatch``), defaults in lifbatch.yaml."""
+
+from __future__ import annotations
+
+import os
+
+import dask.config
+import yaml
+
+__all__ = ["get"]
+
+_fn = os.path.join(os.path.dirname(__file__), "lifbatch.yaml")
+with open(_fn) as _f:
+    _defaults = yaml.safe_load(_f)
+dask.config.update_defaults(_defaults)
+
+
+def get(key: str, default=None):
+    """``dask.config.get("lifbatch." + key)``."""
+    return dask.config.get(f"lifbatch.{key}", default=default)

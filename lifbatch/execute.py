@@ -1,0 +1,333 @@
+"""Running sweeps: a block of points -> Dataset, and the Dask execution of all blocks.
+
+``simulate_block`` is the unit of work (numpy kernel + xarray summaries);
+``simulate`` runs the whole grid in this process; ``run_sweep`` runs one Dask
+task per block on a local or remote cluster, each writing its own Zarr region.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from . import config
+from .analysis import moment_summary, spike_summary
+from .errors import StoreError, WorkflowError
+from .grid import Blocking, block_chunks, coords
+from .inputs import simulate_point
+from .store import (STATUS_DONE, STATUS_FAILED, create_store, done_blocks, read_markers, root_attrs,
+                    store_workflow, variable_specs, write_block)
+from .workflow import Workflow, load_workflow
+
+__all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "estimate"]
+
+
+# --------------------------------------------------------------------------- #
+# one block
+# --------------------------------------------------------------------------- #
+def simulate_block(wf: Workflow, slices: tuple[slice, ...]) -> tuple[xr.Dataset, dict[int, str]]:
+    """Simulate the points of one block and summarize them.
+
+    Returns the block's Dataset (sweep dims restricted to ``slices``) and the
+    failures as {flat grid index: "ErrorType: message"}; a failed point keeps
+    fill values and ``status`` 2, the others are unaffected.
+    """
+    shape = tuple(s.stop - s.start for s in slices)
+    n = wf.n_steps
+    trials = wf.trials
+    n_mom = n // wf.moments_stride + 1
+    n_rec = n // wf.record_stride + 1
+    n_bytes = (n + 7) // 8
+    bits = np.zeros(shape + (trials, n_bytes), np.uint8)
+    counts = np.zeros(shape + (trials,), np.int32)
+    moments = np.full(shape + (trials, n_mom), np.nan)
+    traces = np.full(shape + (len(wf.record_trials), n_rec), np.nan)
+    status = np.full(shape, STATUS_DONE, np.int8)
+    failures: dict[int, str] = {}
+    for local in np.ndindex(shape) if shape else [()]:
+        index = tuple(s.start + i for s, i in zip(slices, local))
+        try:
+            res = simulate_point(wf, wf.point_params(index))
+            if not np.all(np.isfinite(res.moments)):
+                raise FloatingPointError("V became NaN or infinite (numerical blow-up); reduce dt or check the inputs")
+        except Exception as exc:  # isolate the point: record, keep going
+            flat = int(np.ravel_multi_index(index, wf.shape)) if wf.shape else 0
+            failures[flat] = f"{type(exc).__name__}: {exc}"
+            status[local] = STATUS_FAILED
+            continue
+        bits[local] = res.bits
+        counts[local] = res.counts
+        moments[local] = res.moments
+        traces[local] = res.traces
+    return _block_dataset(wf, slices, bits, counts, moments, traces, status), failures
+
+
+def _block_dataset(wf, slices, bits, counts, moments, traces, status) -> xr.Dataset:
+    axes = wf.axis_names
+    c = coords(wf)
+    block_coords = {}
+    for name, (dim, vals, *attrs) in c.items():
+        if dim in axes:
+            sl = slices[axes.index(dim)]
+            block_coords[name] = (dim, vals[sl], *attrs)
+        else:
+            block_coords[name] = (dim, vals, *attrs)
+    specs = variable_specs(wf)
+    vunit = wf.voltage_unit
+    ds = xr.Dataset(coords=block_coords)
+    spike_bits = xr.DataArray(bits, dims=axes + ("trial", "spike_byte"), coords={k: ds.coords[k] for k in ds.coords if set(ds[k].dims) <= set(axes + ("trial",))})
+    v_samples = xr.DataArray(moments, dims=axes + ("trial", "time"),
+                             coords={k: ds.coords[k] for k in ds.coords if set(ds[k].dims) <= set(axes + ("trial", "time"))},
+                             attrs={"units": vunit, "display_units": wf.voltage_display or vunit})
+    spikes = spike_summary(spike_bits, dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges)
+    mom = moment_summary(v_samples, warmup=wf.warmup, every=wf.moments_every, max_lag=wf.max_lag)
+    failed = status == STATUS_FAILED
+    data = {
+        "spike_count": (axes + ("trial",), counts),
+        "spike_bits": (axes + ("trial", "spike_byte"), bits),
+        "status": (axes, status),
+    }
+    if wf.record_trials:
+        data["v"] = (axes + ("trace_trial", "trace_time"), traces)
+    ds = ds.assign({k: v for k, v in data.items()})
+    for name in ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist"):
+        var = spikes[name]
+        if failed.any():
+            mask = xr.DataArray(failed, dims=axes)
+            var = var.where(~mask, np.nan if var.dtype.kind == "f" else 0).astype(var.dtype)
+        ds[name] = var
+    for name in ("v_mean", "v_var", "v_autocov"):
+        ds[name] = mom[name]
+    for name, (_, dtype, _, attrs) in specs.items():
+        ds[name] = ds[name].astype(dtype)
+        ds[name].attrs = dict(attrs)
+    return ds.drop_vars("spike_byte", errors="ignore")
+
+
+# --------------------------------------------------------------------------- #
+# in memory
+# --------------------------------------------------------------------------- #
+def simulate(workflow, *, overrides=None) -> xr.Dataset:
+    """Simulate a whole workflow in this process (no cluster, no store).
+
+    Gives the same numbers as ``run_sweep`` (bit for bit), in memory.
+
+    Examples
+    --------
+    >>> ds = simulate("workflows/quickstart.yaml")            # doctest: +SKIP
+    >>> ds.rate                                               # doctest: +SKIP
+    """
+    wf = workflow if isinstance(workflow, Workflow) else load_workflow(workflow, overrides)
+    slices = tuple(slice(0, n) for n in wf.shape)
+    ds, failures = simulate_block(wf, slices)
+    ds.attrs = root_attrs(wf)
+    if failures:
+        ds.attrs["failures"] = str(failures)
+    return ds
+
+
+# --------------------------------------------------------------------------- #
+# planning
+# --------------------------------------------------------------------------- #
+def _point_bytes(wf: Workflow) -> int:
+    n = wf.n_steps
+    n_mom = n // wf.moments_stride + 1
+    n_rec = n // wf.record_stride + 1
+    per_trial = n_mom * 8 * 3 + (n + 7) // 8 + 8
+    return int(wf.trials * per_trial + len(wf.record_trials) * n_rec * 8 * 2 + n * 8 * 4)
+
+
+def plan_blocks(wf: Workflow, *, points_per_task: int | None = None, workers: int = 1) -> Blocking:
+    """Cut the grid into blocks: from ``points_per_task``, or sized automatically.
+
+    Automatic sizing keeps a task's memory under ``lifbatch.task.memory-budget``
+    and its work near ``lifbatch.task.target-neuron-steps``, with at least
+    ``tasks-per-worker`` tasks per worker and at most ``max-tasks`` tasks.
+    """
+    if points_per_task is not None:
+        if int(points_per_task) < 1:
+            raise WorkflowError(f"`--points-per-task` must be >= 1, got {points_per_task}. Example: --points-per-task 50",
+                                "--points-per-task", points_per_task)
+        ppt = int(points_per_task)
+    else:
+        from dask.utils import parse_bytes
+
+        budget = parse_bytes(config.get("task.memory-budget"))
+        ppt_mem = max(1, budget // max(1, _point_bytes(wf)))
+        steps = wf.trials * wf.n_steps
+        ppt_time = max(1, int(float(config.get("task.target-neuron-steps")) // max(1, steps)))
+        ppt = min(ppt_mem, ppt_time)
+        spread = math.ceil(wf.n_points / max(1, int(config.get("task.tasks-per-worker")) * max(1, workers)))
+        ppt = max(1, min(ppt, spread))
+        ppt = max(ppt, math.ceil(wf.n_points / int(config.get("task.max-tasks"))))
+    return Blocking(shape=wf.shape, chunks=block_chunks(wf.shape, ppt))
+
+
+def estimate(wf: Workflow, blocking: Blocking) -> dict:
+    """Sizes shown by ``lifbatch validate``."""
+    per_point = _point_bytes(wf)
+    specs = variable_specs(wf)
+    from .store import _sizes
+
+    sizes = _sizes(wf)
+    store = 0
+    for dims, dtype, _, _ in specs.values():
+        store += wf.n_points * int(np.prod([sizes[d] for d in dims] or [1])) * dtype.itemsize
+    return {
+        "shape": wf.shape, "axes": wf.axis_names, "points": wf.n_points, "trials": wf.trials,
+        "steps": wf.n_steps, "neuron_steps": wf.n_points * wf.trials * wf.n_steps,
+        "tasks": blocking.n_blocks, "points_per_task": int(np.prod(blocking.chunks or (1,))),
+        "memory_per_task": per_point * int(np.prod(blocking.chunks or (1,))), "store_bytes": store,
+    }
+
+
+# --------------------------------------------------------------------------- #
+# the sweep on a Dask cluster
+# --------------------------------------------------------------------------- #
+@dataclass
+class SweepResult:
+    store: str
+    points: int
+    blocks: int
+    blocks_run: int
+    blocks_skipped: int
+    failures: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int) -> dict:
+    started = time.time()
+    blocking = Blocking(shape=wf.shape, chunks=tuple(chunks))
+    block_id = blocking.block_id(flat)
+    ds, failures = simulate_block(wf, blocking.slices(block_id))
+    return write_block(wf, store, blocking, block_id, ds, failures=failures, started=started)
+
+
+def _check_store_visible(store: str) -> bool:
+    return os.path.isdir(os.path.join(store, "_lifbatch", "blocks"))
+
+
+def prepare_store(wf: Workflow, store: str, *, overwrite: bool, points_per_task=None, workers=1) -> Blocking:
+    """Create the store, or check that an existing one is this workflow's (resume)."""
+    attrs = None if overwrite else store_workflow(store)
+    if attrs is not None:
+        if attrs["fingerprint"] != wf.fingerprint:
+            raise StoreError(
+                f"store '{store}' holds another workflow ('{attrs.get('name')}', fingerprint {attrs['fingerprint']}, "
+                f"this one is {wf.fingerprint}). Use another --store, or --overwrite to replace it.")
+        import json
+
+        chunks = tuple(json.loads(attrs["chunks"]))
+        if points_per_task is not None and int(np.prod(chunks or (1,))) != int(points_per_task) and \
+                block_chunks(wf.shape, points_per_task) != chunks:
+            raise WorkflowError(
+                f"`--points-per-task` {points_per_task} differs from the existing store's blocks {list(chunks)}; "
+                "a store keeps its blocks. Drop --points-per-task to resume, or --overwrite.", "--points-per-task",
+                points_per_task)
+        return Blocking(shape=wf.shape, chunks=chunks)
+    if overwrite and Path(store).exists():
+        shutil.rmtree(store)
+    blocking = plan_blocks(wf, points_per_task=points_per_task, workers=workers)
+    create_store(wf, store, blocking)
+    return blocking
+
+
+def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None, workers: int | None = None,
+              points_per_task: int | None = None, overwrite: bool = False, progress: bool = True,
+              overrides=None, log=None) -> SweepResult:
+    """Run a sweep on a Dask cluster and write it to a Zarr store.
+
+    Parameters
+    ----------
+    workflow : Workflow, path or mapping
+    store : path of the Zarr store (default ``results/<name>.zarr``); every worker must see it
+    client : an existing ``distributed.Client``; else ``scheduler`` (address) or an embedded
+        ``LocalCluster`` with ``workers`` processes (default: one per core)
+    points_per_task : block size; default sized from the memory budget (see :func:`plan_blocks`)
+    overwrite : replace a store of another workflow instead of refusing it
+
+    Re-running on an existing store of the same workflow resumes: finished
+    blocks are skipped.
+    """
+    wf = workflow if isinstance(workflow, Workflow) else load_workflow(workflow, overrides)
+    store = str(Path(store if store is not None else Path("results") / f"{wf.name}.zarr").resolve())
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    started = time.time()
+    n_workers = workers or os.cpu_count() or 1
+    blocking = prepare_store(wf, store, overwrite=overwrite, points_per_task=points_per_task, workers=n_workers)
+    done = done_blocks(store)
+    todo = [f for f in range(blocking.n_blocks) if f not in done]
+    result = SweepResult(store=store, points=wf.n_points, blocks=blocking.n_blocks, blocks_run=len(todo),
+                         blocks_skipped=blocking.n_blocks - len(todo))
+    if done:
+        log(f"resuming: {len(done)} of {blocking.n_blocks} blocks already done")
+    own_client = None
+    if todo:
+        from dask import delayed
+        from distributed import Client, LocalCluster, as_completed
+
+        if client is None:
+            if scheduler:
+                own_client = client = Client(scheduler, timeout="30s")
+            else:
+                import logging
+
+                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=int(config.get("cluster.threads-per-worker")),
+                                       processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                       silence_logs=logging.ERROR)
+                own_client = client = Client(cluster)
+            log(f"dask dashboard: {client.dashboard_link}")
+        try:
+            visible = client.run(_check_store_visible, store)
+            blind = [w for w, ok in visible.items() if not ok]
+            if blind:
+                raise StoreError(f"workers {blind} cannot see the store '{store}'. Put the store on a file system "
+                                 "every worker mounts at the same path (see cluster/README.md).")
+            wf_node = delayed(wf, traverse=False)
+            tasks = [delayed(_run_block, pure=False)(wf_node, store, blocking.chunks, flat,
+                                                      dask_key_name=f"lifbatch-block-{wf.fingerprint}-{flat}")
+                     for flat in todo]
+            futures = client.compute(tasks, retries=2)
+            bar = None
+            if progress:
+                from tqdm import tqdm
+
+                bar = tqdm(total=wf.n_points, initial=sum(m.get("points", 0) for m in read_markers(store)),
+                           unit="pt", desc=wf.name, file=sys.stderr, dynamic_ncols=True)
+            try:
+                for fut in as_completed(futures):
+                    marker = fut.result()
+                    result.failures.update({int(k): v for k, v in marker["failures"].items()})
+                    if bar is not None:
+                        bar.update(marker["points"])
+            except KeyboardInterrupt:
+                client.cancel(futures)
+                log(f"interrupted: finished blocks are kept; run the same command again to resume ({store})")
+                raise
+            finally:
+                if bar is not None:
+                    bar.close()
+        finally:
+            if own_client is not None:
+                cluster = own_client.cluster
+                own_client.close()
+                if cluster is not None:
+                    cluster.close()
+    # failures of blocks done in earlier runs count too
+    for m in read_markers(store):
+        result.failures.update({int(k): v for k, v in m["failures"].items()})
+    result.seconds = time.time() - started
+    return result

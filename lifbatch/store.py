@@ -1,0 +1,200 @@
+"""The Zarr store of a sweep: template written once, one region write per block.
+
+Layout: docs/store-layout.md. Besides the Zarr arrays, the store directory
+holds ``_lifbatch/blocks/<n>/zarr.json``, one marker per finished block: an
+empty Zarr group whose attributes hold the block's failures and timing, written
+atomically (rename) after the block's region write, so the store stays a valid
+Zarr hierarchy. A block is done when its marker exists; ``status`` in the arrays
+says the same per point and is readable while the sweep runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from . import __version__
+from .errors import StoreError
+from .grid import Blocking, coords
+
+__all__ = ["open_results", "create_store", "write_block", "done_blocks", "read_markers", "store_workflow",
+           "STATUS_PENDING", "STATUS_DONE", "STATUS_FAILED"]
+
+STATUS_PENDING, STATUS_DONE, STATUS_FAILED = 0, 1, 2
+_MARKERS = Path("_lifbatch") / "blocks"
+
+
+def _versions() -> dict:
+    import dask
+    import numba
+    import zarr
+
+    return {"lifbatch": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "numba": numba.__version__, "xarray": xr.__version__, "zarr": zarr.__version__,
+            "dask": dask.__version__}
+
+
+def variable_specs(wf) -> dict[str, tuple[tuple[str, ...], np.dtype, object, dict]]:
+    """name -> (dims after the sweep axes, dtype, fill value, attrs)."""
+    vunit = wf.voltage_unit
+    vdisp = wf.voltage_display or vunit
+    sq = f"{vunit}**2" if vunit != "1" else "1"
+    specs = {
+        "spike_count": (("trial",), np.dtype("int32"), 0, {"units": "1", "long_name": "spikes per trial (whole run)"}),
+        "spike_bits": (("trial", "spike_byte"), np.dtype("uint8"), 0,
+                       {"units": "1", "long_name": "packed spike raster",
+                        "encoding": "numpy.packbits along time: bit s set = spike at time (s+1)*dt"}),
+        "rate": ((), np.dtype("float64"), np.nan, {"units": "Hz", "long_name": "firing rate (mean over trials)"}),
+        "rate_std": ((), np.dtype("float64"), np.nan, {"units": "Hz", "long_name": "std of per-trial firing rates (ddof=1)"}),
+        "isi_mean": ((), np.dtype("float64"), np.nan, {"units": "s", "display_units": "ms", "long_name": "mean ISI (pooled over trials)"}),
+        "isi_std": ((), np.dtype("float64"), np.nan, {"units": "s", "display_units": "ms", "long_name": "ISI standard deviation (ddof=1)"}),
+        "isi_cv": ((), np.dtype("float64"), np.nan, {"units": "1", "long_name": "ISI coefficient of variation"}),
+        "isi_hist": (("isi_bin",), np.dtype("int64"), 0, {"units": "1", "long_name": "ISI histogram (counts)"}),
+        "v_mean": (("time",), np.dtype("float64"), np.nan, {"units": vunit, "display_units": vdisp, "long_name": "V mean over trials"}),
+        "v_var": (("time",), np.dtype("float64"), np.nan, {"units": sq, "long_name": "V variance over trials (ddof=1)"}),
+        "v_autocov": (("lag",), np.dtype("float64"), np.nan, {"units": sq, "long_name": "ensemble autocovariance of V after warmup"}),
+        "status": ((), np.dtype("int8"), STATUS_PENDING,
+                   {"flag_values": [0, 1, 2], "flag_meanings": "pending done failed", "long_name": "point status"}),
+    }
+    if wf.record_trials:
+        specs["v"] = (("trace_trial", "trace_time"), np.dtype("float64"), np.nan,
+                      {"units": vunit, "display_units": vdisp, "long_name": "recorded V traces"})
+    return specs
+
+
+def root_attrs(wf) -> dict:
+    return {
+        "name": wf.name, "description": wf.description, "workflow": wf.source, "canonical": wf.canonical,
+        "fingerprint": wf.fingerprint, "lifbatch_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dt": wf.dt, "duration": wf.duration, "n_steps": wf.n_steps, "method": wf.method, "seed": wf.seed,
+        "trials": wf.trials, "versions": json.dumps(_versions()),
+        "reproduce": f"lifbatch run <workflow> with the `workflow` attribute saved as YAML (fingerprint {wf.fingerprint})",
+    }
+
+
+def _sizes(wf) -> dict[str, int]:
+    c = coords(wf)
+    sizes = {dim: len(val[1]) for dim, val in c.items() if val[0] == dim}
+    sizes["spike_byte"] = (wf.n_steps + 7) // 8
+    return sizes
+
+
+def template(wf, blocking: Blocking) -> xr.Dataset:
+    """A lazy Dataset with the store's full shape and chunks (nothing computed)."""
+    sizes = _sizes(wf)
+    axes = wf.axis_names
+    data_vars = {}
+    for name, (dims, dtype, fill, attrs) in variable_specs(wf).items():
+        shape = tuple(wf.shape) + tuple(sizes[d] for d in dims)
+        chunks = tuple(blocking.chunks) + tuple(sizes[d] for d in dims)
+        arr = da.full(shape, fill, dtype=dtype, chunks=chunks)
+        data_vars[name] = (axes + dims, arr, attrs)
+    ds = xr.Dataset(data_vars, coords=coords(wf), attrs=root_attrs(wf))
+    ds.attrs["chunks"] = json.dumps(list(blocking.chunks))
+    return ds
+
+
+def _encoding(ds: xr.Dataset) -> dict:
+    # Floats: NaN where not written yet. Integers: no _FillValue, so that xarray
+    # does not mask their zeros into NaN floats (zarr fills unwritten chunks with 0).
+    return {name: {"_FillValue": np.nan} for name, var in ds.data_vars.items() if var.dtype.kind == "f"}
+
+
+def create_store(wf, store: str | os.PathLike, blocking: Blocking) -> None:
+    """Write the template (metadata, coordinates, fill values) of a new store."""
+    ds = template(wf, blocking)
+    ds.to_zarr(store, mode="w", compute=False, encoding=_encoding(ds), consolidated=False)
+    for sub in (_MARKERS.parent, _MARKERS):
+        _write_group(Path(store) / sub, {})
+
+
+def _write_group(path: Path, attributes: dict) -> None:
+    """Write a Zarr v3 group's metadata atomically (write a temporary file, rename)."""
+    path.mkdir(parents=True, exist_ok=True)
+    meta = {"zarr_format": 3, "node_type": "group", "attributes": attributes}
+    tmp = path / f".zarr.json.tmp{os.getpid()}"
+    tmp.write_text(json.dumps(meta))
+    os.replace(tmp, path / "zarr.json")
+
+
+def store_workflow(store: str | os.PathLike) -> dict | None:
+    """The root attributes of an existing lifbatch store, or None when there is none."""
+    path = Path(store)
+    if not path.exists():
+        return None
+    try:
+        ds = xr.open_zarr(path, consolidated=False)
+    except Exception as exc:
+        raise StoreError(f"'{path}' exists but is not a readable Zarr store ({exc}). "
+                         "Choose another --store or pass --overwrite to replace it.") from None
+    if "fingerprint" not in ds.attrs:
+        raise StoreError(f"'{path}' is a Zarr store but not a lifbatch store. "
+                         "Choose another --store or pass --overwrite to replace it.")
+    return dict(ds.attrs)
+
+
+def write_block(wf, store, blocking: Blocking, block_id, ds_block: xr.Dataset, *, failures=None,
+                started=None) -> dict:
+    """Write one block's Dataset into its region, then its done-marker."""
+    region = {ax: sl for ax, sl in zip(wf.axis_names, blocking.slices(block_id))}
+    if region:
+        keep = [v for v in ds_block.data_vars]
+        out = ds_block[keep].drop_vars([c for c in ds_block.coords if not set(ds_block[c].dims) & set(region)])
+        out.attrs = {}
+        out.to_zarr(store, region=region, mode="r+", consolidated=False)
+    else:
+        out = ds_block.drop_vars(list(ds_block.coords))
+        out.attrs = {}
+        out.to_zarr(store, mode="r+", consolidated=False)
+    flat = blocking.flat_index(block_id)
+    marker = {"block": flat, "index": list(block_id), "points": int(np.prod([s.stop - s.start for s in region.values()] or [1])),
+              "failures": failures or {}, "finished": time.time(),
+              "seconds": (time.time() - started) if started else None}
+    _write_group(Path(store) / _MARKERS / str(flat), marker)
+    return marker
+
+
+def read_markers(store) -> list[dict]:
+    d = Path(store) / _MARKERS
+    out = []
+    if d.is_dir():
+        for p in d.glob("*/zarr.json"):
+            try:
+                out.append(json.loads(p.read_text())["attributes"])
+            except (OSError, ValueError, KeyError):
+                continue  # unreadable marker: the block counts as not done
+    return out
+
+
+def done_blocks(store) -> set[int]:
+    d = Path(store) / _MARKERS
+    return {int(p.parent.name) for p in d.glob("*/zarr.json")} if d.is_dir() else set()
+
+
+def open_results(store: str | os.PathLike, **kwargs) -> xr.Dataset:
+    """Open a sweep's store lazily (Dask-backed ``xarray.Dataset``).
+
+    Works while the sweep is running: ``status`` tells which points are done.
+
+    Examples
+    --------
+    >>> ds = open_results("results/quickstart.zarr")        # doctest: +SKIP
+    >>> ds.rate.sel(tau_m=0.02, method="nearest").values     # doctest: +SKIP
+    """
+    path = Path(store)
+    if not path.exists():
+        raise StoreError(f"no store at '{path}'. Run `lifbatch run WORKFLOW --store {path}` first.")
+    ds = xr.open_zarr(path, consolidated=False, **kwargs)
+    if "fingerprint" not in ds.attrs:
+        raise StoreError(f"'{path}' is not a lifbatch store (no fingerprint attribute).")
+    ds.encoding["source"] = str(path)
+    return ds
