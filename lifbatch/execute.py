@@ -247,7 +247,7 @@ def prepare_store(wf: Workflow, store: str, *, overwrite: bool, points_per_task=
 
 def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None, workers: int | None = None,
               points_per_task: int | None = None, overwrite: bool = False, progress: bool = True,
-              overrides=None, log=None) -> SweepResult:
+              overrides=None, log=None, retry_failed: bool = False) -> SweepResult:
     """Run a sweep on a Dask cluster and write it to a Zarr store.
 
     Parameters
@@ -258,6 +258,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         ``LocalCluster`` with ``workers`` processes (default: one per core)
     points_per_task : block size; default sized from the memory budget (see :func:`plan_blocks`)
     overwrite : replace a store of another workflow instead of refusing it
+    retry_failed : run again the blocks whose points failed in an earlier run
 
     Re-running on an existing store of the same workflow resumes: finished
     blocks are skipped.
@@ -269,6 +270,8 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     n_workers = workers or os.cpu_count() or 1
     blocking = prepare_store(wf, store, overwrite=overwrite, points_per_task=points_per_task, workers=n_workers)
     done = done_blocks(store)
+    if retry_failed:
+        done -= {int(m["block"]) for m in read_markers(store) if m.get("failures")}
     todo = [f for f in range(blocking.n_blocks) if f not in done]
     result = SweepResult(store=store, points=wf.n_points, blocks=blocking.n_blocks, blocks_run=len(todo),
                          blocks_skipped=blocking.n_blocks - len(todo))
@@ -327,6 +330,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
                 if cluster is not None:
                     cluster.close()
     # failures of blocks done in earlier runs count too
+    result.failures = {}
     for m in read_markers(store):
         result.failures.update({int(k): v for k, v in m["failures"].items()})
     result.seconds = time.time() - started

@@ -524,8 +524,9 @@ def isi_errorbar(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = No
             color = PALETTE[i % len(PALETTE)]
             mean = g["isi_mean"].values * yfac
             std = g["isi_std"].values * yfac
-            layers.append(hv.ErrorBars((xs, mean, np.nan_to_num(std)), [xdim],
-                                       [ydim, "isi_std"], label=label).opts(color=color))
+            if np.isfinite(mean).any():  # (all-NaN error bars make HoloViews warn)
+                layers.append(hv.ErrorBars((xs, mean, np.nan_to_num(std)), [xdim],
+                                           [ydim, "isi_std"], label=label).opts(color=color))
             layers.append(hv.Curve((xs, mean), [xdim], [ydim], label=label or "ISI mean")
                           .opts(color=color, tools=["hover"]))
             layers.append(hv.Scatter((xs, mean), [xdim], [ydim], label=label or "ISI mean")

@@ -1,0 +1,235 @@
+"""The ``lifbatch`` command line.
+
+Exit codes: 0 success; 2 invalid input (one line naming the field, the value
+and the fix, no traceback, nothing written); 1 runtime failure (e.g. failed
+points), after everything that succeeded was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import LifbatchError
+
+__all__ = ["main"]
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _load(args):
+    from .workflow import load_workflow
+
+    return load_workflow(args.workflow, overrides=args.set)
+
+
+def cmd_validate(args) -> int:
+    from .execute import estimate, plan_blocks
+
+    wf = _load(args)
+    blocking = plan_blocks(wf, points_per_task=args.points_per_task, workers=args.workers or 2)
+    e = estimate(wf, blocking)
+    grid = " x ".join(f"{a.name}={a.size}" for a in wf.sweep) or "(single point)"
+    print(f"workflow    {wf.name} (fingerprint {wf.fingerprint}): valid")
+    print(f"grid        {grid}  -> {e['points']} points x {e['trials']} trials")
+    print(f"time        {wf.duration * 1e3:g} ms in {e['steps']} steps of {wf.dt * 1e3:g} ms ({wf.method})")
+    print(f"work        {e['neuron_steps']:.3e} neuron-steps in {e['tasks']} tasks of <= {e['points_per_task']} points")
+    print(f"memory      ~{_bytes(e['memory_per_task'])} per task")
+    print(f"store       ~{_bytes(e['store_bytes'])} uncompressed (results/{wf.name}.zarr by default)")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .execute import run_sweep
+
+    wf = _load(args)
+    store = args.store or str(Path("results") / f"{wf.name}.zarr")
+    result = run_sweep(wf, store, scheduler=args.scheduler, workers=args.workers,
+                       points_per_task=args.points_per_task, overwrite=args.overwrite,
+                       progress=not args.no_progress, retry_failed=args.retry_failed)
+    n_failed = len(result.failures)
+    print(f"done: {result.points - n_failed} of {result.points} points in {result.seconds:.1f} s "
+          f"({result.blocks_run} blocks run, {result.blocks_skipped} already done)")
+    print(f"results: {result.store}")
+    print(f"  summary:  lifbatch status {result.store}")
+    print(f"  table:    lifbatch query {result.store} --var rate")
+    print(f"  review:   lifbatch review {result.store}")
+    print(f"  python:   lifbatch.open_results({result.store!r})")
+    if n_failed:
+        from .store import open_results
+
+        ds = open_results(result.store)
+        shown = 0
+        print(f"{n_failed} points failed:", file=sys.stderr)
+        for flat, msg in sorted(result.failures.items()):
+            if shown == 10:
+                print(f"  ... and {n_failed - 10} more (lifbatch status {result.store})", file=sys.stderr)
+                break
+            print(f"  {_point_label(ds, flat)}: {msg}", file=sys.stderr)
+            shown += 1
+        print("fix the cause, then retry only the failed points' blocks with the same command and "
+              "--retry-failed (finished points are kept).", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _point_label(ds, flat: int) -> str:
+    import numpy as np
+
+    axes = [d for d in ds["status"].dims]
+    if not axes:
+        return "the point"
+    idx = np.unravel_index(flat, ds["status"].shape)
+    parts = []
+    for ax, i in zip(axes, idx):
+        v = float(ds[ax].values[i])
+        parts.append(f"{ax}={_display(ds[ax], v)}")
+    return ", ".join(parts)
+
+
+def _display(coord, value: float) -> str:
+    from .units import convert
+
+    unit = coord.attrs.get("units", "")
+    disp = coord.attrs.get("display_units", "") or unit
+    if unit and disp and disp != unit:
+        try:
+            return f"{convert(value, unit, disp):.6g} {disp}"
+        except Exception:
+            pass
+    return f"{value:.6g}{(' ' + unit) if unit not in ('', '1') else ''}"
+
+
+def cmd_status(args) -> int:
+    from .status import store_status
+
+    st = store_status(args.store)
+    print(st.format())
+    return 0
+
+
+def cmd_query(args) -> int:
+    from .query import query
+
+    print(query(args.store, variables=args.var, sel=args.sel, fmt=args.format), end="")
+    return 0
+
+
+def cmd_summarize(args) -> int:
+    from .summarize import summarize_store
+
+    summarize_store(args.store, overrides=args.set)
+    print(f"summaries recomputed in {args.store}")
+    return 0
+
+
+def cmd_review(args) -> int:
+    from .review import serve
+
+    serve(args.store, port=args.port, open_browser=not args.no_browser)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    write_report(args.store, args.output)
+    print(f"report: {Path(args.output).resolve()}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lifbatch", description="Batch sweeps of leaky integrate-and-fire ensembles.")
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"lifbatch {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add_wf(sp):
+        sp.add_argument("workflow", help="workflow YAML file")
+        sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help='override a workflow key by dot path, e.g. --set neuron.tau_m="20 ms"')
+        sp.add_argument("--points-per-task", type=int, default=None, metavar="N", help="points per task (block size)")
+        sp.add_argument("--workers", type=int, default=None, metavar="N", help="workers of the embedded local cluster")
+
+    sp = sub.add_parser("validate", help="check a workflow; print grid shape, tasks, neuron-steps, sizes")
+    add_wf(sp)
+    sp.set_defaults(func=cmd_validate)
+
+    sp = sub.add_parser("run", help="run a sweep into a Zarr store (resumes an existing store)")
+    add_wf(sp)
+    sp.add_argument("--store", default=None, help="Zarr store path (default results/<name>.zarr)")
+    sp.add_argument("--scheduler", default=None, metavar="ADDRESS", help="use a running Dask scheduler (tcp://host:port)")
+    sp.add_argument("--overwrite", action="store_true", help="replace a store of another workflow")
+    sp.add_argument("--retry-failed", action="store_true", help="run again the blocks that had failed points")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("status", help="progress of a sweep, from its store alone")
+    sp.add_argument("store")
+    sp.set_defaults(func=cmd_status)
+
+    sp = sub.add_parser("query", help="print variables of a store as a table, CSV or JSON")
+    sp.add_argument("store")
+    sp.add_argument("--var", action="append", default=[], metavar="NAME", help="variable (repeatable; default rate)")
+    sp.add_argument("--sel", action="append", default=[], metavar="AXIS=VALUE",
+                    help='select by coordinate in your units, e.g. --sel tau="5 ms" (nearest)')
+    sp.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sp.set_defaults(func=cmd_query)
+
+    sp = sub.add_parser("summarize", help="recompute summaries from stored spikes and traces")
+    sp.add_argument("store")
+    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help='e.g. --set summaries.warmup="200 ms"')
+    sp.set_defaults(func=cmd_summarize)
+
+    sp = sub.add_parser("review", help="interactive review app in the browser")
+    sp.add_argument("store")
+    sp.add_argument("--port", type=int, default=0)
+    sp.add_argument("--no-browser", action="store_true")
+    sp.set_defaults(func=cmd_review)
+
+    sp = sub.add_parser("report", help="write a self-contained HTML report")
+    sp.add_argument("store")
+    sp.add_argument("-o", "--output", default="report.html")
+    sp.set_defaults(func=cmd_report)
+
+    sp = sub.add_parser("bench", help="kernel throughput against a numpy baseline")
+    sp.add_argument("--neurons", type=int, default=10_000)
+    sp.add_argument("--steps", type=int, default=10_000)
+    sp.add_argument("--repeat", type=int, default=3)
+    sp.add_argument("--json", action="store_true", help="print the figures as JSON")
+    sp.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except LifbatchError as exc:
+        print(f"lifbatch: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lifbatch: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

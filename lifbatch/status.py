@@ -1,0 +1,68 @@
+"""Progress of a sweep, read from its store alone (any machine that can read it)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from .store import STATUS_DONE, STATUS_FAILED, STATUS_PENDING, open_results, read_markers
+
+__all__ = ["store_status", "StoreStatus"]
+
+
+@dataclass
+class StoreStatus:
+    store: str
+    name: str
+    points: int
+    done: int
+    failed: int
+    pending: int
+    elapsed: float | None
+    remaining: float | None
+    failures: dict = field(default_factory=dict)
+
+    def format(self) -> str:
+        pct = 100.0 * (self.done + self.failed) / max(1, self.points)
+        lines = [f"store     {self.store} ({self.name})",
+                 f"points    {self.points}: {self.done} done, {self.failed} failed, {self.pending} pending ({pct:.0f}%)"]
+        if self.elapsed is not None:
+            lines.append(f"elapsed   {_hms(self.elapsed)}")
+        if self.pending and self.remaining is not None:
+            lines.append(f"remaining ~{_hms(self.remaining)} at the rate so far")
+        for flat, msg in sorted(self.failures.items())[:10]:
+            lines.append(f"failed    point {flat}: {msg}")
+        if len(self.failures) > 10:
+            lines.append(f"failed    ... and {len(self.failures) - 10} more")
+        return "\n".join(lines)
+
+
+def _hms(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def store_status(store) -> StoreStatus:
+    ds = open_results(store)
+    status = np.asarray(ds["status"].values)
+    done = int(np.count_nonzero(status == STATUS_DONE))
+    failed = int(np.count_nonzero(status == STATUS_FAILED))
+    pending = int(np.count_nonzero(status == STATUS_PENDING))
+    markers = read_markers(store)
+    failures = {}
+    for m in markers:
+        failures.update({int(k): v for k, v in m.get("failures", {}).items()})
+    elapsed = remaining = None
+    finished = [m["finished"] for m in markers if m.get("finished")]
+    starts = [m["finished"] - (m.get("seconds") or 0) for m in markers if m.get("finished")]
+    if finished:
+        t0 = min(starts)
+        t1 = max(finished) if not pending else time.time()
+        elapsed = t1 - t0
+        rate = (done + failed) / max(max(finished) - t0, 1e-9)
+        remaining = pending / rate if rate > 0 else None
+    return StoreStatus(store=str(store), name=ds.attrs.get("name", "?"), points=int(status.size), done=done,
+                       failed=failed, pending=pending, elapsed=elapsed, remaining=remaining, failures=failures)
