@@ -1,0 +1,270 @@
+"""Unit tests of lifbatch.plotting: elements, labels, display units, dimensions, values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+hv = pytest.importorskip("holoviews", reason="plotting needs holoviews (pip install hvplot)")
+
+from lifbatch import plotting  # noqa: E402
+
+try:  # tests/ may or may not be a package
+    from tests._synthetic import synthetic_dataset, write_synthetic_store
+except ImportError:  # pragma: no cover
+    from _synthetic import synthetic_dataset, write_synthetic_store
+
+
+@pytest.fixture(scope="module")
+def ds() -> xr.Dataset:
+    return synthetic_dataset(n_x=3, n_y=4, trials=4, duration=0.2, seed=1)
+
+
+@pytest.fixture(scope="module")
+def ds_pypet() -> xr.Dataset:
+    return synthetic_dataset(preset="pypet", n_x=3, n_y=5, trials=3, duration=0.2, seed=2)
+
+
+def elements(obj, kind):
+    """All elements of type ``kind`` in an Overlay / Layout (or the object itself)."""
+    if isinstance(obj, kind):
+        return [obj]
+    return [e for e in obj.traverse(lambda x: x, [kind])]
+
+
+def point_of(ds, i=1, j=2):
+    return {"tau_m": float(ds.tau_m[i]), "I": float(ds.I[j])}
+
+
+# ----------------------------------------------------------------------------- units
+def test_display_scale_converts_si_to_display_units():
+    assert plotting.display_scale({"units": "s", "display_units": "ms"}) == (1000.0, "ms")
+    f, u = plotting.display_scale({"units": "A", "display_units": "pA"})
+    assert u == "pA" and f == pytest.approx(1e12)
+    f, u = plotting.display_scale({"units": "1 / s", "display_units": "1 / ms"})
+    assert u == "1 / ms" and f == pytest.approx(1e-3)
+    # defaults when display_units is missing: mV for volts, ms for seconds, else SI
+    assert plotting.display_scale({"units": "V"}) == (pytest.approx(1e3), "mV")
+    assert plotting.display_scale({"units": "s"}) == (pytest.approx(1e3), "ms")
+    assert plotting.display_scale({"units": "Hz"}) == (1.0, "Hz")
+    assert plotting.display_scale({"units": "1"}) == (1.0, "1")
+    # inconsistent units fall back to SI instead of failing
+    assert plotting.display_scale({"units": "s", "display_units": "mV"}) == (1.0, "s")
+
+
+# ----------------------------------------------------------------------------- rate
+def test_rate_curve_one_curve_per_value_with_band(ds):
+    fig = plotting.rate_curve(ds, "I", by="tau_m", theory=False)
+    assert isinstance(fig, hv.Overlay)
+    curves = elements(fig, hv.Curve)
+    spreads = elements(fig, hv.Spread)
+    assert len(curves) == ds.sizes["tau_m"] == len(spreads)
+    assert [c.label for c in curves] == ["tau_m = 10 ms", "tau_m = 20 ms", "tau_m = 30 ms"]
+    c = curves[1]
+    assert c.kdims[0].name == "I" and c.kdims[0].unit == "pA"
+    assert c.vdims[0].name == "rate" and c.vdims[0].unit == "Hz"
+    assert c.vdims[0].label == "firing rate"
+    np.testing.assert_allclose(c.dimension_values("I"), ds.I.values * 1e12)
+    np.testing.assert_allclose(c.dimension_values("rate"), ds.rate.isel(tau_m=1).values)
+    np.testing.assert_allclose(spreads[1].dimension_values("rate_std"),
+                               ds.rate_std.isel(tau_m=1).values)
+    assert not [c for c in curves if c.label == "theory"]
+
+
+def test_rate_curve_draws_given_theory_dashed(ds):
+    theory = xr.full_like(ds.rate, 42.0)
+    fig = plotting.rate_curve(ds, "I", by="tau_m", theory=theory)
+    th = [c for c in elements(fig, hv.Curve) if c.label == "theory"]
+    assert len(th) == ds.sizes["tau_m"]
+    np.testing.assert_allclose(th[0].dimension_values("rate"), 42.0)
+    np.testing.assert_allclose(th[0].dimension_values("I"), ds.I.values * 1e12)
+    assert hv.Store.lookup_options("bokeh", th[0], "style").kwargs["line_dash"] == "dashed"
+
+
+def test_rate_curve_selection_is_nearest_si_and_titled(ds):
+    fig = plotting.rate_curve(ds, "I", tau_m=0.0201, theory=False)
+    assert "tau_m = 20 ms" in fig.opts.get().kwargs["title"]
+    c = elements(fig, hv.Curve)[0]
+    np.testing.assert_allclose(c.dimension_values("rate"), ds.rate.sel(tau_m=0.02).values)
+
+
+def test_rate_curve_over_unselected_axis_is_a_holomap(ds):
+    fig = plotting.rate_curve(ds, "I", theory=False)
+    assert isinstance(fig, hv.HoloMap)
+    assert fig.kdims[0].name == "tau_m" and fig.kdims[0].unit == "ms"
+    np.testing.assert_allclose(sorted(fig.keys()), [10.0, 20.0, 30.0])
+
+
+def test_rate_curve_reads_a_store_path(ds, tmp_path):
+    store = write_synthetic_store(tmp_path / "s.zarr", ds, block=2)
+    from_store = elements(plotting.rate_curve(str(store), "I", by="tau_m", theory=False), hv.Curve)
+    in_memory = elements(plotting.rate_curve(ds, "I", by="tau_m", theory=False), hv.Curve)
+    for a, b in zip(from_store, in_memory):
+        np.testing.assert_allclose(a.dimension_values("rate"), b.dimension_values("rate"))
+
+
+def test_rate_heatmap_grid_and_labels(ds):
+    fig = plotting.rate_heatmap(ds, "I", "tau_m")
+    assert isinstance(fig, hv.QuadMesh)
+    assert [(d.name, d.unit) for d in fig.kdims] == [("I", "pA"), ("tau_m", "ms")]
+    assert (fig.vdims[0].name, fig.vdims[0].unit) == ("rate", "Hz")
+    grid = fig.dimension_values("rate", flat=False)
+    assert grid.shape == (ds.sizes["tau_m"], ds.sizes["I"])
+    np.testing.assert_allclose(grid, ds.rate.transpose("tau_m", "I").values)
+    # cell centres are the sweep values in display units
+    xs = np.unique(fig.dimension_values("I"))
+    np.testing.assert_allclose(xs, ds.I.values * 1e12)
+
+
+def test_heatmap_renders_with_unit_axis_labels(ds):
+    fig = hv.render(plotting.rate_heatmap(ds, "I", "tau_m"), backend="bokeh")
+    assert fig.xaxis[0].axis_label == "I (pA)"
+    assert fig.yaxis[0].axis_label == "tau_m (ms)"
+
+
+# ----------------------------------------------------------------------------- ISI
+def test_isi_histogram_of_one_point(ds):
+    pt = point_of(ds)
+    fig = plotting.isi_histogram(ds, **pt)
+    assert isinstance(fig, hv.Histogram)
+    assert fig.kdims[0].unit == "ms" and fig.kdims[0].label == "ISI"
+    edges = fig.edges
+    assert edges[0] == pytest.approx(0.0) and edges[-1] == pytest.approx(100.0)
+    counts = fig.dimension_values(1)
+    expected = ds.isi_hist.sel(pt).values
+    np.testing.assert_array_equal(counts, expected)
+    assert f"{int(expected.sum())} ISIs" in fig.opts.get().kwargs["title"]
+
+
+def test_isi_errorbar_mean_and_std_in_ms(ds):
+    fig = plotting.isi_errorbar(ds, "I", by="tau_m")
+    bars = elements(fig, hv.ErrorBars)
+    assert len(bars) == ds.sizes["tau_m"]
+    b = bars[2]
+    assert b.vdims[0].unit == "ms" and b.kdims[0].unit == "pA"
+    np.testing.assert_allclose(b.dimension_values("isi_mean"),
+                               ds.isi_mean.isel(tau_m=2).values * 1e3)
+    # a point without ISIs has no error bar (NaN std drawn as 0)
+    np.testing.assert_allclose(b.dimension_values("isi_std"),
+                               np.nan_to_num(ds.isi_std.isel(tau_m=2).values * 1e3))
+
+
+def test_isi_cv_is_dimensionless(ds):
+    fig = plotting.isi_cv(ds, "tau_m", by="I")
+    curves = elements(fig, hv.Curve)
+    assert len(curves) == ds.sizes["I"]
+    assert curves[0].vdims[0].unit is None and curves[0].vdims[0].label == "ISI CV"
+    assert curves[0].kdims[0].unit == "ms"
+    np.testing.assert_allclose(curves[3].dimension_values("isi_cv"),
+                               ds.isi_cv.isel(I=3).values, equal_nan=True)
+
+
+# ----------------------------------------------------------------------------- V
+def test_v_ensemble_band_traces_threshold(ds):
+    pt = point_of(ds)
+    fig = plotting.v_ensemble(ds, **pt)
+    (path,) = elements(fig, hv.Path)
+    assert len(path.split()) == ds.sizes["trace_trial"]
+    (spread,) = elements(fig, hv.Spread)
+    mean = [c for c in elements(fig, hv.Curve) if c.label == "mean"][0]
+    assert mean.kdims[0].unit == "ms" and mean.vdims[0].unit == "mV"
+    np.testing.assert_allclose(mean.dimension_values(0), ds.time.values * 1e3)
+    np.testing.assert_allclose(mean.dimension_values(1), ds.v_mean.sel(pt).values * 1e3)
+    np.testing.assert_allclose(spread.dimension_values("v_std"),
+                               np.sqrt(ds.v_var.sel(pt).values) * 1e3)
+    trace0 = path.split()[0].dimension_values(1)
+    np.testing.assert_allclose(trace0, ds.v.sel(pt).isel(trace_trial=0).values * 1e3)
+    (hline,) = elements(fig, hv.HLine)
+    assert hline.data == pytest.approx(-50.0)
+
+
+def test_v_variance_and_autocov_in_squared_display_units(ds):
+    pt = point_of(ds)
+    var = plotting.v_variance(ds, **pt)
+    assert var.vdims[0].unit == "mV²"
+    np.testing.assert_allclose(var.dimension_values(1), ds.v_var.sel(pt).values * 1e6)
+    ac = plotting.v_autocov(ds, **pt)
+    assert ac.kdims[0].name == "lag" and ac.kdims[0].unit == "ms"
+    assert ac.vdims[0].unit == "mV²"
+    np.testing.assert_allclose(ac.dimension_values(0), ds.lag.values * 1e3)
+    np.testing.assert_allclose(ac.dimension_values(1), ds.v_autocov.sel(pt).values * 1e6)
+
+
+def test_dimensionless_model_has_no_voltage_unit(ds_pypet):
+    pt = {"t_ref": float(ds_pypet.t_ref[0]), "I": float(ds_pypet.I[-1])}
+    fig = plotting.v_ensemble(ds_pypet, **pt)
+    mean = [c for c in elements(fig, hv.Curve) if c.label == "mean"][0]
+    assert mean.vdims[0].unit is None
+    np.testing.assert_allclose(mean.dimension_values(1), ds_pypet.v_mean.sel(pt).values)
+    (hline,) = elements(fig, hv.HLine)
+    assert hline.data == pytest.approx(1.0)
+    curve = elements(plotting.rate_curve(ds_pypet, "I", by="t_ref", theory=False), hv.Curve)[0]
+    assert curve.kdims[0].unit == "1 / ms"
+    np.testing.assert_allclose(curve.dimension_values("I"), np.linspace(0, 1, 5))
+
+
+# ----------------------------------------------------------------------------- raster
+def test_raster_has_one_tick_per_spike(ds):
+    pt = point_of(ds, 2, 3)
+    fig = plotting.raster(ds, **pt)
+    assert isinstance(fig, hv.Segments)
+    n_spikes = int(ds.spike_count.sel(pt).sum())
+    assert n_spikes > 10
+    assert len(fig) == n_spikes
+    times = fig.dimension_values(0)
+    assert fig.kdims[0].unit == "ms"
+    assert times.min() > 0 and times.max() <= 200.0 + 1e-9
+    trials = np.round((fig.dimension_values(1) + fig.dimension_values(3)) / 2).astype(int)
+    per_trial = np.bincount(trials, minlength=ds.sizes["trial"])
+    np.testing.assert_array_equal(per_trial, ds.spike_count.sel(pt).values)
+    # ticks sit on the dt grid: bit k is a spike at (k+1)*dt
+    steps = times / (ds.attrs["dt"] * 1e3)
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- errors
+@pytest.mark.parametrize("func", [plotting.raster, plotting.v_ensemble, plotting.isi_histogram,
+                                  plotting.v_variance, plotting.v_autocov])
+def test_point_figures_need_every_axis(ds, func):
+    with pytest.raises(ValueError, match=r"missing \['I'\].*I=5e-11"):
+        func(ds, tau_m=0.02)
+
+
+def test_unknown_axis_is_named(ds):
+    with pytest.raises(ValueError, match=r"unknown sweep axis 'tau'.*\['tau_m', 'I'\]"):
+        plotting.rate_curve(ds, "I", tau=0.02)
+    with pytest.raises(ValueError, match="'foo' is not a sweep axis"):
+        plotting.rate_curve(ds, "foo")
+
+
+# ----------------------------------------------------------------------------- overview
+def test_overview_for_zero_one_two_three_axes(ds):
+    two = plotting.overview(ds)
+    assert isinstance(two, hv.Layout) and len(two) == 4
+    assert isinstance(two[0] if not hasattr(two, "values") else two.values()[0], hv.QuadMesh)
+
+    one = plotting.overview(ds.isel(tau_m=1))
+    assert len(one) == 3
+    assert elements(one, hv.Curve)[0].kdims[0].name == "I"
+
+    zero = plotting.overview(ds.isel(tau_m=1, I=2))
+    kinds = {type(e) for e in zero.values()}
+    assert hv.Segments in kinds and hv.Histogram in kinds and hv.Overlay in kinds
+
+    three = ds.expand_dims(seed_axis=[1.0, 2.0]).transpose("seed_axis", ...)
+    three["seed_axis"].attrs.update({"units": "1", "param": "seed"})
+    lay = plotting.overview(three)
+    heat = lay.values()[0]
+    assert isinstance(heat, hv.QuadMesh)
+    assert "seed_axis = 1" in heat.opts.get().kwargs["title"]
+    # an axis neither plotted nor selected becomes a HoloMap dimension
+    hm = plotting.rate_curve(three, "I", by="tau_m", theory=False)
+    assert isinstance(hm, hv.HoloMap) and hm.kdims[0].name == "seed_axis"
+
+
+def test_overview_limits_curves_on_long_axes():
+    big = synthetic_dataset(n_x=12, n_y=3, trials=2, duration=0.05, record_trials=(0,))
+    lay = plotting.overview(big)
+    curves = [c for c in elements(lay.values()[1], hv.Curve) if c.label != "theory"]
+    assert 2 <= len(curves) <= 6
