@@ -114,9 +114,13 @@ def drive_values(wf, name: str, params: dict[str, float] | None = None, *, trial
 
 
 def _sine(t, mean, amplitude, frequency, phase):
-    # Written as mean * (1 + (amplitude/mean) * sin(2 pi (f t) + phase)): with
-    # amplitude == mean this is I_mean*(1 + sin(...)) bit for bit (NMA exercise 2).
-    s = np.sin(2 * np.pi * (t * frequency) + phase)
+    # Written as mean * (1 + (amplitude/mean) * sin((t 2 pi) / period + phase)), the
+    # NMA tutorial's own expression: with amplitude == mean and period = 1/f it is
+    # I_mean*(1 + np.sin((t * 2 * np.pi) / 0.01)) bit for bit (exercises 2-6).
+    if frequency == 0:
+        s = np.full(np.shape(t), np.sin(phase))
+    else:
+        s = np.sin((t * 2 * np.pi) / (1 / frequency) + phase)
     if mean != 0:
         return mean * (1 + (amplitude / mean) * s)
     return amplitude * s

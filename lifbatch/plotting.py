@@ -401,8 +401,6 @@ def rate_curve(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None
                 layers.append(band.opts(color=color, alpha=0.2, line_alpha=0))
             curve = hv.Curve((xs, rate), [xdim], [ydim], label=label or "simulation")
             layers.append(curve.opts(color=color, line_width=2, tools=["hover", "tap"]))
-            layers.append(hv.Scatter((xs, rate), [xdim], [ydim], label=label or "simulation")
-                          .opts(color=color, size=5, tools=["hover", "tap"]))
         if theory_da is not None:
             layers.extend(_theory_layers(theory_da, d, x, by, where, xfac, xdim, ydim))
         return _finish(hv.Overlay(layers), _title("Firing rate", full, where))
@@ -529,8 +527,6 @@ def isi_errorbar(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = No
                                            [ydim, "isi_std"], label=label).opts(color=color))
             layers.append(hv.Curve((xs, mean), [xdim], [ydim], label=label or "ISI mean")
                           .opts(color=color, tools=["hover"]))
-            layers.append(hv.Scatter((xs, mean), [xdim], [ydim], label=label or "ISI mean")
-                          .opts(color=color, size=5))
         return _finish(hv.Overlay(layers), _title("ISI mean ± std", full, where))
 
     return _over_free_axes(ds, fixed, [x] + ([by] if by else []), build, "isi_errorbar")
@@ -568,8 +564,6 @@ def isi_cv(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None, **
             cv = g["isi_cv"].values
             layers.append(hv.Curve((xs, cv), [xdim], [ydim], label=label or "ISI CV")
                           .opts(color=color, tools=["hover"]))
-            layers.append(hv.Scatter((xs, cv), [xdim], [ydim], label=label or "ISI CV")
-                          .opts(color=color, size=5))
         return _finish(hv.Overlay(layers), _title("ISI CV", full, where))
 
     return _over_free_axes(ds, fixed, [x] + ([by] if by else []), build, "isi_cv")

@@ -97,8 +97,21 @@ class ReviewApp:
         self.status_md = pn.pane.Markdown("", css_classes=["lb-status"])
         self.point_md = pn.pane.Markdown("", css_classes=["lb-point"])
         self.slider_box = pn.Column()
-        self.overview_box = pn.FlexBox(css_classes=["lb-overview"])
-        self.drill_box = pn.FlexBox(css_classes=["lb-drilldown"])
+        self.message = pn.pane.Alert("", alert_type="warning", visible=False,
+                                     css_classes=["lb-message"])
+        pane = pn.pane.HoloViews
+        self.heat_pane = pane(None, css_classes=["lb-heatmap"])
+        self.rate_pane = pane(None, css_classes=["lb-rate-curve"])
+        self.isi_pane = pane(None, css_classes=["lb-isi-errorbar"])
+        self.cv_pane = pane(None, css_classes=["lb-isi-cv"])
+        self.point_panes = {name: pane(None, css_classes=[f"lb-{name.replace('_', '-')}"])
+                            for name in ("v_ensemble", "raster", "isi_histogram", "v_autocov")}
+        # dynamic tabs render only the visible tab: a fast first page on big stores
+        self.overview_tabs = pn.Tabs(
+            ("Firing rate", pn.FlexBox(self.heat_pane, self.rate_pane)),
+            ("ISI", pn.FlexBox(self.isi_pane, self.cv_pane)),
+            dynamic=True, css_classes=["lb-overview"])
+        self.drill_box = pn.FlexBox(*self.point_panes.values(), css_classes=["lb-drilldown"])
         self._taps: list[Any] = []
         self._update_sliders()
         self._render_overview()
@@ -115,8 +128,8 @@ class ReviewApp:
             pn.pane.Markdown("**Other sweep axes**"), self.slider_box,
             width=300, css_classes=["lb-sidebar"])
         main = pn.Column(
-            pn.pane.Markdown("## Overview  \n*tap a heatmap cell or a curve point to drill down*"),
-            self.overview_box,
+                pn.pane.Markdown("## Overview  \n*tap a heatmap cell or a curve to drill down*"),
+            self.message, self.overview_tabs,
             pn.pane.Markdown("## Point"), self.point_md, self.drill_box,
             sizing_mode="stretch_width")
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
@@ -179,37 +192,38 @@ class ReviewApp:
         return text
 
     def _render_overview(self) -> None:
-        pn, hv = self._pn, self._hv
+        hv = self._hv
         self.status_md.object = self._status_text()
         x, y = self._plot_axes()
         fixed = self._fixed()
         self._taps = []
+        self.message.visible = False
         if x is None:  # a single point: the drill-down is the whole story
-            self.overview_box.objects = [pn.pane.Markdown("*single-point sweep*")]
+            self.overview_tabs.visible = False
             return
-        figures = []
         try:
             if y is not None:
                 heat = plotting.rate_heatmap(self.ds, x, y, **fixed)
                 tap = hv.streams.Tap(source=heat, x=None, y=None)
-                tap.add_subscriber(lambda x=None, y=None, _x=x, _y=y: self._tap_heatmap(_x, _y, x, y))
+                tap.add_subscriber(
+                    lambda x=None, y=None, _x=x, _y=y: self._tap_heatmap(_x, _y, x, y))
                 self._taps.append(tap)
-                figures.append(pn.pane.HoloViews(heat, css_classes=["lb-heatmap"]))
+                self.heat_pane.object = heat
                 curves_ds = plotting._thin(self.ds, y, MAX_CURVES)
             else:
                 curves_ds = self.ds
+            self.heat_pane.visible = y is not None
             rate = plotting.rate_curve(curves_ds, x, by=y, **fixed)
             tap = hv.streams.Tap(source=rate, x=None, y=None)
             tap.add_subscriber(
                 lambda x=None, y=None, _x=x, _by=y, _d=curves_ds: self._tap_curve(_d, _x, _by, x, y))
             self._taps.append(tap)
-            figures.append(pn.pane.HoloViews(rate, css_classes=["lb-rate-curve"]))
-            figures.append(pn.pane.HoloViews(plotting.isi_errorbar(curves_ds, x, by=y, **fixed)))
-            figures.append(pn.pane.HoloViews(plotting.isi_cv(curves_ds, x, by=y, **fixed)))
+            self.rate_pane.object = rate
+            self.isi_pane.object = plotting.isi_errorbar(curves_ds, x, by=y, **fixed)
+            self.cv_pane.object = plotting.isi_cv(curves_ds, x, by=y, **fixed)
         except Exception as err:  # keep the app alive; say what failed
-            figures.append(pn.pane.Alert(f"Could not draw the overview: {err}",
-                                         alert_type="danger"))
-        self.overview_box.objects = figures
+            self.message.object = f"Could not draw the overview: {err}"
+            self.message.visible = True
 
     def _tap_heatmap(self, xname: str, yname: str, x: float | None, y: float | None) -> None:
         if x is None or y is None:
@@ -243,15 +257,12 @@ class ReviewApp:
             code = int(self.ds["status"].sel(self.point, method="nearest").values)
             state = {0: " (pending)", 1: "", 2: " (failed)"}.get(code, "")
         self.point_md.object = f"**Selected point:** {label}{state}"
-        figures = []
-        for func, css in ((plotting.v_ensemble, "lb-v-ensemble"), (plotting.raster, "lb-raster"),
-                          (plotting.isi_histogram, "lb-isi-hist"),
-                          (plotting.v_autocov, "lb-autocov")):
+        for name, pane in self.point_panes.items():
             try:
-                figures.append(pn.pane.HoloViews(func(self.ds, **sel), css_classes=[css]))
+                pane.object = getattr(plotting, name)(self.ds, **sel)
             except Exception as err:
-                figures.append(pn.pane.Alert(f"{func.__name__}: {err}", alert_type="warning"))
-        self.drill_box.objects = figures
+                pane.object = None
+                self.point_md.object += f"  \n*{name}: {err}*"
 
 
 def make_app(store_or_ds: xr.Dataset | str | PathLike):

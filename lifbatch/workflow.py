@@ -581,6 +581,8 @@ class _Parser:
             if kind == "timed_array":
                 role = self.load_timed_array(name, dict(options), where)
                 options = [(k, v) for k, v in options if k != "file"] + [("file", self.resolved_file(dict(options)["file"]))]
+                # keep the resolved path in the saved workflow, so that it loads again from anywhere
+                spec["file"] = dict(options)["file"]
             if kind == "poisson":
                 role = None
             drives.append(Drive(name=name, kind=kind, role=role, options=tuple(sorted(options))))
