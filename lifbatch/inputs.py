@@ -23,11 +23,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from .kernel import EMPTY2, EMPTY3, EMPTY3I, lif_trials
+from .kernel import EMPTY2, EMPTY3, EMPTY3I, FUSED_NORMALS, NO_STATE, lif_trials
 
 __all__ = ["read_timed_array", "point_key", "point_streams", "drive_values", "simulate_point", "PointResult"]
 
-# Trials per kernel call: keeps the random-number buffers of a chunk in L2 cache.
+# Trials per kernel call: keeps the random-number buffers of a chunk (uniform and
+# Poisson numbers; normals are drawn inside the kernel) in L2 cache.
 _CHUNK_NUMBERS = 1 << 16
 
 
@@ -224,21 +225,37 @@ def simulate_point(wf, params: dict[str, float]) -> PointResult:
         rec_rows_all[tr] = i
     traces = np.empty((len(wf.record_trials), n // rec_stride + 1))
 
-    per_trial_numbers = n * (1 + len(uni_mean) + len(lam))
-    chunk = max(1, min(trials, _CHUNK_NUMBERS // max(per_trial_numbers, 1)))
+    noise_gen = streams["noise"]
+    # The kernel draws the normals itself, bit for bit as the noise stream's own
+    # standard_normal would, from the stream's state (written back afterwards).
+    fused = sigma2 > 0 and FUSED_NORMALS and isinstance(noise_gen.bit_generator, np.random.SFC64)
+    if fused:
+        noise_bg_state = noise_gen.bit_generator.state
+        noise_state = np.array(noise_bg_state["state"]["state"], dtype=np.uint64)
+    else:
+        noise_state = NO_STATE
+    buffered_noise = sigma2 > 0 and not fused
+    per_trial_numbers = n * (int(buffered_noise) + len(uni_mean) + len(lam))
+    chunk = trials if per_trial_numbers == 0 else max(1, min(trials, _CHUNK_NUMBERS // per_trial_numbers))
+    # Buffers reused across chunks (drawing with out= gives the same numbers).
+    z_buf = np.empty((chunk, n)) if buffered_noise else EMPTY2
+    uni_buf = np.empty((chunk, n, len(uni_mean))) if uni_mean else EMPTY3
     for start in range(0, trials, chunk):
         stop = min(trials, start + chunk)
         m = stop - start
-        z = streams["noise"].standard_normal((m, n)) if sigma2 > 0 else EMPTY2
-        uni = streams["uniform"].random((m, n, len(uni_mean))) if uni_mean else EMPTY3
+        z = noise_gen.standard_normal(out=z_buf[:m]) if buffered_noise else EMPTY2
+        uni = streams["uniform"].random(out=uni_buf[:m]) if uni_mean else EMPTY3
         cnt = streams["poisson"].poisson(lam_a, (m, n, len(lam))) if lam else EMPTY3I
         x_trial = x_trial_all[start:stop] if x_trial_all is not None else EMPTY2
         lif_trials(
             params["neuron.v_init"], x_base, x_trial, a, leak, decay, exact,
             params["neuron.e_l"], params["neuron.v_th"], params["neuron.v_reset"],
             int(round(params["neuron.t_ref"] / dt)),
-            z, noise_scale, uni, uni_mean_a, uni_half_a, cnt, weights_a,
+            z, noise_state, noise_scale, uni, uni_mean_a, uni_half_a, cnt, weights_a,
             mom_stride, moments[start:stop], rec_stride, rec_rows_all[start:stop], traces,
             bits[start:stop], counts[start:stop],
         )
+    if fused:
+        noise_bg_state["state"]["state"] = noise_state
+        noise_gen.bit_generator.state = noise_bg_state
     return PointResult(bits=bits, counts=counts, moments=moments, traces=traces)

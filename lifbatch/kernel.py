@@ -1,9 +1,13 @@
 """The fused LIF time-step loop and the spike-train reductions (numpy + numba only).
 
 One call advances a chunk of independent trials of one grid point through all
-time steps. Random numbers are drawn beforehand by numpy's Generator into
-per-chunk buffers (numpy's C samplers are fast; numba's are not), then the loop
-reads them; nothing here knows about dask, xarray or zarr.
+time steps. Uniform and Poisson numbers are drawn beforehand by numpy's
+Generator into per-chunk buffers, then the loop reads them. White-noise normals
+are drawn inside the loop by :func:`sfc64_normal`, a transcription of numpy's
+SFC64 bit generator and ziggurat sampler giving the very same numbers as
+``Generator(SFC64).standard_normal`` (tests/test_bench.py checks this bit for
+bit): the normals dominate the cost, and fused they cost a few ns instead of
+numpy's ~20 ns, with no buffer. Nothing here knows about dask, xarray or zarr.
 
 The step order is part of the contract (DESIGN.md): a refractory neuron stays
 at ``v_reset`` and counts down; otherwise V is advanced by leak and drives
@@ -14,20 +18,101 @@ spike is recorded at t+dt when V > v_th, after which V = v_reset for
 
 from __future__ import annotations
 
+import hashlib
+import math
+
 import numba
 import numpy as np
 
-__all__ = ["lif_trials", "spike_train_stats", "EMPTY2", "EMPTY3", "EMPTY3I"]
+__all__ = ["lif_trials", "spike_train_stats", "sfc64_normal", "FUSED_NORMALS",
+           "EMPTY2", "EMPTY3", "EMPTY3I", "NO_STATE"]
 
 EMPTY2 = np.zeros((0, 0))
 EMPTY3 = np.zeros((0, 0, 0))
 EMPTY3I = np.zeros((0, 0, 0), dtype=np.int64)
+NO_STATE = np.zeros(0, dtype=np.uint64)
+
+
+def _ziggurat_tables():
+    """numpy's ziggurat tables of the normal distribution (ziggurat_constants.h).
+
+    numba keeps a verbatim copy; the digest pins the copy whose output was checked
+    against numpy bit for bit. Any other copy (or none) turns the fused normals
+    off (``FUSED_NORMALS = False``) and numpy draws them, with the same results.
+    """
+    try:
+        from numba.np.random._constants import (fi_double, ki_double, wi_double, ziggurat_nor_inv_r,
+                                                ziggurat_nor_r)
+    except ImportError:  # pragma: no cover - other numba versions
+        return None
+    ki = np.ascontiguousarray(ki_double, dtype=np.uint64)
+    wi = np.ascontiguousarray(wi_double, dtype=np.float64)
+    fi = np.ascontiguousarray(fi_double, dtype=np.float64)
+    consts = np.array([ziggurat_nor_r, ziggurat_nor_inv_r], dtype=np.float64)
+    digest = hashlib.sha256(ki.tobytes() + wi.tobytes() + fi.tobytes() + consts.tobytes()).hexdigest()
+    if digest != "be2df104f9983119c6286df9d3e96a4e2755b4d7c96f0c6cd115b9bc38a59d42":
+        return None  # pragma: no cover
+    return ki, wi, fi, float(consts[0]), float(consts[1])
+
+
+_TABLES = _ziggurat_tables()
+FUSED_NORMALS = _TABLES is not None
+if _TABLES is None:  # pragma: no cover - placeholders; lif_trials is then never given a state
+    _TABLES = (np.zeros(256, np.uint64), np.zeros(256), np.zeros(256), 0.0, 0.0)
+_KI, _WI, _FI, _NOR_R, _NOR_INV_R = _TABLES
+_TWO_M53 = 1.0 / 9007199254740992.0
+# lif_trials advances up to _LOCKSTEP trials together, and holds the normals of
+# that many trials (at most _LOCKSTEP_NUMBERS of them, 2 MiB, unless one trial alone is longer).
+_LOCKSTEP = 16
+_LOCKSTEP_NUMBERS = 1 << 18
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sfc64_next(s0, s1, s2, s3):  # pragma: no cover - compiled
+    """numpy's sfc64_next64 (random/src/sfc64/sfc64.h): output and the new state."""
+    tmp = s0 + s1 + s3
+    return (tmp, s1 ^ (s1 >> np.uint64(11)), s2 + (s2 << np.uint64(3)),
+            ((s2 << np.uint64(24)) | (s2 >> np.uint64(40))) + tmp, s3 + np.uint64(1))
+
+
+@numba.njit(cache=True, nogil=True)
+def sfc64_normal(s0, s1, s2, s3):  # pragma: no cover - compiled
+    """One standard normal from an SFC64 state, as numpy's ``random_standard_normal``.
+
+    A line-by-line transcription of numpy/random/src/distributions/distributions.c
+    (ziggurat; next_double = (next_uint64 >> 11) * 2**-53); ``exp`` and ``log1p``
+    are the C library's, as in numpy. Returns ``(x, s0, s1, s2, s3)``.
+    """
+    while True:
+        r, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
+        idx = np.intp(r & np.uint64(0xFF))
+        r = r >> np.uint64(8)
+        rabs = (r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
+        x = rabs * _WI[idx]
+        if r & np.uint64(1):
+            x = -x
+        if rabs < _KI[idx]:
+            return x, s0, s1, s2, s3  # 99.3% of the time
+        if idx == 0:
+            while True:
+                u, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
+                xx = -_NOR_INV_R * math.log1p(-((u >> np.uint64(11)) * _TWO_M53))
+                u, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
+                yy = -math.log1p(-((u >> np.uint64(11)) * _TWO_M53))
+                if yy + yy > xx * xx:
+                    if (rabs >> np.uint64(8)) & np.uint64(1):
+                        return -(_NOR_R + xx), s0, s1, s2, s3
+                    return _NOR_R + xx, s0, s1, s2, s3
+        else:
+            u, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
+            if (_FI[idx - 1] - _FI[idx]) * ((u >> np.uint64(11)) * _TWO_M53) + _FI[idx] < math.exp(-0.5 * x * x):
+                return x, s0, s1, s2, s3
 
 
 @numba.njit(cache=True, nogil=True)
 def lif_trials(
     v_init, x_base, x_trial, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps,
-    z, noise_scale, uni, uni_mean, uni_half, counts, weights,
+    z, noise_state, noise_scale, uni, uni_mean, uni_half, counts, weights,
     mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out,
 ):  # pragma: no cover - compiled
     """Advance ``n_trials`` neurons through ``n_steps`` steps.
@@ -42,6 +127,10 @@ def lif_trials(
                                             (no leak, leak == 0: V += a*x)
     exact : bool
     z : (n_trials, n_steps) or (0, 0)       standard normals, times ``noise_scale``
+    noise_state : (4,) uint64 or (0,)       with z empty: SFC64 state of the noise stream; one normal
+                                            is drawn per trial and step (also when refractory), in
+                                            (trial, step) order, exactly as numpy's Generator would;
+                                            the advanced state is written back
     uni : (n_trials, n_steps, K1)           uniforms in [0, 1) of K1 uniform drives
     uni_mean, uni_half : (K1,)              in x units
     counts : (n_trials, n_steps, K2) int    Poisson input counts, jump ``weights`` (K2,) each
@@ -55,61 +144,95 @@ def lif_trials(
     n_steps = x_base.shape[0]
     has_xt = x_trial.shape[0] > 0
     has_z = z.shape[0] > 0
+    fused = not has_z and noise_state.shape[0] == 4
     k1 = uni_mean.shape[0]
     k2 = weights.shape[0]
-    for tr in range(n_trials):
-        v = v_init
-        ref = 0
-        nspk = 0
-        row = rec_rows[tr]
-        mom_out[tr, 0] = v
-        if row >= 0:
-            rec_out[row, 0] = v
+    # Trials advance in lockstep, a block of `nb` at a time: each trial's V is a
+    # serial chain of dependent float operations, and interleaving independent
+    # trials lets the CPU overlap their latencies. Every trial still sees the
+    # same operations on the same numbers, so results do not depend on `nb`.
+    nb = max(1, min(n_trials, _LOCKSTEP, _LOCKSTEP_NUMBERS // max(n_steps, 1)))
+    if fused:
+        # Normals of a block, drawn in the stream's (trial, step) order.
+        noise = np.empty((nb, n_steps))
+        s0, s1, s2, s3 = noise_state[0], noise_state[1], noise_state[2], noise_state[3]
+    else:
+        noise = z
+        s0 = s1 = s2 = s3 = np.uint64(0)
+    v = np.empty(nb)
+    ref = np.zeros(nb, np.int64)
+    nspk = np.zeros(nb, np.int64)
+    for b0 in range(0, n_trials, nb):
+        m = min(nb, n_trials - b0)
+        off = 0 if fused else b0
+        if fused:
+            for i in range(m):
+                for s in range(n_steps):
+                    noise[i, s], s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
+        for i in range(m):
+            v[i] = v_init
+            ref[i] = 0
+            nspk[i] = 0
+            mom_out[b0 + i, 0] = v_init
+            row = rec_rows[b0 + i]
+            if row >= 0:
+                rec_out[row, 0] = v_init
         mom_next = mom_stride
         mom_i = 1
         rec_next = rec_stride
         rec_i = 1
         for s in range(n_steps):
-            if ref > 0:
-                ref -= 1
-                v = v_reset
-            else:
-                x = x_base[s]
-                if has_xt:
-                    x += x_trial[tr, s]
-                for k in range(k1):
-                    x += uni_mean[k] + uni_half[k] * (2.0 * uni[tr, s, k] - 1.0)
-                if exact:
-                    if leak != 0.0:
-                        v_inf = e_l + x
-                        v = v_inf + (v - v_inf) * decay
-                    else:
-                        v = v + a * x
-                else:
-                    v = v + a * (leak * (e_l - v) + x)
-                if has_z:
-                    v += noise_scale * z[tr, s]
-                for k in range(k2):
-                    c = counts[tr, s, k]
-                    if c != 0:
-                        v += weights[k] * c
-                if v > v_th:
-                    bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
-                    nspk += 1
-                    v = v_reset
-                    ref = ref_steps
             mom_next -= 1
+            rec_next -= 1
+            xs = x_base[s]
+            for i in range(m):
+                tr = b0 + i
+                vi = v[i]
+                if ref[i] > 0:
+                    ref[i] -= 1
+                    vi = v_reset
+                else:
+                    x = xs
+                    if has_xt:
+                        x += x_trial[tr, s]
+                    for k in range(k1):
+                        x += uni_mean[k] + uni_half[k] * (2.0 * uni[tr, s, k] - 1.0)
+                    if exact:
+                        if leak != 0.0:
+                            v_inf = e_l + x
+                            vi = v_inf + (vi - v_inf) * decay
+                        else:
+                            vi = vi + a * x
+                    else:
+                        vi = vi + a * (leak * (e_l - vi) + x)
+                    if has_z or fused:
+                        vi += noise_scale * noise[off + i, s]
+                    for k in range(k2):
+                        c = counts[tr, s, k]
+                        if c != 0:
+                            vi += weights[k] * c
+                    if vi > v_th:
+                        bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
+                        nspk[i] += 1
+                        vi = v_reset
+                        ref[i] = ref_steps
+                v[i] = vi
+                if mom_next == 0:
+                    mom_out[tr, mom_i] = vi
+                if rec_next == 0:
+                    row = rec_rows[tr]
+                    if row >= 0:
+                        rec_out[row, rec_i] = vi
             if mom_next == 0:
-                mom_out[tr, mom_i] = v
                 mom_i += 1
                 mom_next = mom_stride
-            if row >= 0:
-                rec_next -= 1
-                if rec_next == 0:
-                    rec_out[row, rec_i] = v
-                    rec_i += 1
-                    rec_next = rec_stride
-        count_out[tr] = nspk
+            if rec_next == 0:
+                rec_i += 1
+                rec_next = rec_stride
+        for i in range(m):
+            count_out[b0 + i] = nspk[i]
+    if fused:
+        noise_state[0], noise_state[1], noise_state[2], noise_state[3] = s0, s1, s2, s3
 
 
 @numba.njit(cache=True, nogil=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import sys
 
 import numpy as np
 
@@ -88,8 +89,12 @@ def query(store, *, variables=None, sel=None, fmt: str = "table") -> str:
         if unit and unit != "1":
             df = df.rename(columns={c: f"{c} [{unit}]"})
     out = io.StringIO()
-    for n in notes:
-        out.write(n + "\n")
+    if fmt == "table":
+        for n in notes:
+            out.write(n + "\n")
+    else:  # keep CSV / JSON on stdout parseable; notes go to stderr (and into the JSON)
+        for n in notes:
+            print(n, file=sys.stderr)
     if fmt == "csv":
         df.to_csv(out)
     elif fmt == "json":

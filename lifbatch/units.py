@@ -38,10 +38,10 @@ def parse_quantity(value: object, field: str, *, example: str = "") -> Quantity:
 
     Raises WorkflowError naming ``field`` when it cannot be parsed.
     """
-    hint = f" Example: {field.rsplit('.', 1)[-1]}: {example}" if example else ""
+    hint = f" Example: {field.rsplit('.', 1)[-1]}: {example}" if example else " Example: 20 ms"
     if isinstance(value, bool):
         raise WorkflowError(
-            f"`{field}` must be a number or a quantity with units, got {value!r}.{hint}", field, value
+            f"`{field}` must be a number or a quantity with units, got '{str(value).lower()}'.{hint}", field, value
         )
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
@@ -51,11 +51,15 @@ def parse_quantity(value: object, field: str, *, example: str = "") -> Quantity:
         return _UREG.Quantity(value, "")
     if not isinstance(value, str):
         raise WorkflowError(
-            f"`{field}` must be a number or a quantity string such as '12 ms', got {value!r}.{hint}",
+            f"`{field}` must be a number or a quantity string such as '12 ms', got {_quoted(value)}.{hint}",
             field,
             value,
         )
     text = value.strip()
+    if not text:
+        # pint reads "" as 1: an empty override (--set neuron.v_th=) must not become 1
+        raise WorkflowError(f"`{field}` must be a number or a quantity such as '12 ms', got ''.{hint}",
+                            field, value)
     low = text.lower()
     if low in {"inf", "+inf", "infinity", ".inf"}:
         return _UREG.Quantity(Decimal("Infinity"), "")
@@ -64,14 +68,22 @@ def parse_quantity(value: object, field: str, *, example: str = "") -> Quantity:
     try:
         q = _parse(text)
     except Exception as exc:  # pint raises many kinds of errors for bad text
+        # name the cause when pint's message is readable (unknown unit, mixed dimensions)
+        detail = (f" ({' '.join(str(exc).split())})"
+                  if isinstance(exc, (pint.UndefinedUnitError, pint.DimensionalityError)) else "")
         raise WorkflowError(
-            f"`{field}` could not be parsed as a quantity: {value!r} ({type(exc).__name__}: {exc}).{hint}",
+            f"`{field}` could not be parsed as a quantity, got {_quoted(value)}{detail}.{hint}",
             field,
             value,
         ) from None
     if not isinstance(q, _UREG.Quantity):
         q = _UREG.Quantity(Decimal(str(q)), "")
     return q
+
+
+def _quoted(value: object) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return f"'{text}'" if text.isprintable() else repr(text)
 
 
 def dimension_of(q: Quantity) -> str:

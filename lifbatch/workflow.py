@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import difflib
 import hashlib
 import json
 import math
@@ -70,12 +71,23 @@ EXAMPLES = {
 }
 
 
+def _shown(value: Any) -> str:
+    """``value`` quoted for a one-line message: 'text' as written, other values as JSON."""
+    if isinstance(value, str):
+        # a YAML block scalar or an override may hold newlines: never break the line
+        return f"'{value}'" if value.isprintable() else repr(value)
+    return repr(json.dumps(value, default=str))
+
+
 def _err(field: str, value: Any, what: str, fix: str = "") -> WorkflowError:
-    shown = value if isinstance(value, str) else json.dumps(value, default=str)
-    msg = f"`{field}` {what}, got {shown!r}." if not isinstance(value, str) else f"`{field}` {what}, got '{value}'."
+    msg = f"`{field}` {what}, got {_shown(value)}."
     if fix:
         msg += f" {fix}"
     return WorkflowError(msg, field, value)
+
+
+def _one_line(text: str) -> str:
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def _example(field: str) -> str:
@@ -89,11 +101,12 @@ def _check_keys(raw: Mapping, allowed: set[str], where: str) -> None:
                    "Check the indentation of the YAML file.")
     for key in raw:
         if key not in allowed:
-            close = sorted(allowed)
             path = f"{where}.{key}" if where else str(key)
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f"Did you mean `{close[0]}`? " if close else ""
             raise WorkflowError(
-                f"`{path}` is not a known key (value {raw[key]!r}). Allowed here: {', '.join(close)}.",
-                path, raw[key])
+                f"`{_one_line(path)}` is not a known key (value {_shown(raw[key])}). "
+                f"{hint}Allowed here: {', '.join(sorted(allowed))}.", path, raw[key])
 
 
 # --------------------------------------------------------------------------- #
@@ -225,7 +238,7 @@ class Workflow:
 def _pruned_axis_spec(spec: dict, keep: int) -> dict:
     vals = _axis_raw_values(spec, "sweep")
     out = {k: v for k, v in spec.items() if k not in {"values", "linspace", "logspace", "range"}}
-    out["values"] = [float(v) for v in vals[:keep]]
+    out["values"] = [v if isinstance(v, str) else float(v) for v in vals[:keep]]
     return out
 
 
@@ -348,9 +361,8 @@ class _Parser:
         return x, q
 
     def integer(self, value, field, minimum: int):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
-            raise _err(field, value, f"must be an integer >= {minimum}", f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}")
-        if int(value) < minimum:
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or float(value) != int(value) or int(value) < minimum):
             raise _err(field, value, f"must be an integer >= {minimum}", f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}")
         return int(value)
 
@@ -467,6 +479,9 @@ class _Parser:
         self.dims["neuron.t_ref"] = "[time]"
         self.display["neuron.t_ref"] = f"{q.units:~}".replace(" ", "") if not q.dimensionless else "s"
         q = self.set_param("neuron.r_m", raw.get("r_m", 1))
+        if not (q.dimensionless or u.dimension_of(q) == u.unit_dimensionality("ohm")):
+            raise _err("neuron.r_m", raw.get("r_m"), "must be a resistance (or a bare number)",
+                       "Example: r_m: 100 Mohm")
         if not self.params["neuron.r_m"] > 0:
             raise _err("neuron.r_m", raw.get("r_m"), "must be a positive resistance", "Example: r_m: 100 Mohm")
         self.r_dim = u.dimension_of(q)
@@ -615,9 +630,10 @@ class _Parser:
         return self.drive_role(q, f"{where}.unit", options.get("unit", "1"))
 
     # -- sweep ---------------------------------------------------------------
-    def axis_values(self, spec, where: str, param: str) -> tuple[tuple[float, ...], str, str]:
+    def axis_values(self, spec, where: str, param: str, *, with_param: bool = True
+                    ) -> tuple[tuple[float, ...], str, str]:
         allowed = {"values", "linspace", "logspace", "range", "unit"}
-        _check_keys(spec, allowed | {"param"}, where)
+        _check_keys(spec, allowed | {"param"} if with_param else allowed, where)
         raw_vals = _axis_raw_values(spec, where)
         unit = spec.get("unit", "")
         if unit is None:
@@ -627,24 +643,34 @@ class _Parser:
         except Exception:
             raise _err(f"{where}.unit", unit, "is not a unit pint understands", "Example: unit: ms") from None
         target_dim = self.dims[param]
+        example_unit = self.display.get(param) or u.si_unit(target_dim)
         out = []
         for v in raw_vals:
             if isinstance(v, str):
-                q = self.quantity(v, where)
+                # a quantity written out ("5 ms") carries its own unit
+                q = self.quantity(v, f"{where}.values")
+                if u.dimension_of(q) != target_dim and not (q.dimensionless and u.to_si(q) == 0):
+                    raise _err(f"{where}.values", v, f"must be {_dim_name(target_dim)} like {param}, "
+                               f"not {_dim_name(u.dimension_of(q))}",
+                               f"Example: values: [10, 20], unit: {example_unit}")
             else:
                 q = u.Quantity(Decimal(repr(float(v))) if not isinstance(v, int) else Decimal(v), "") * uq
-            dim = u.dimension_of(q)
-            zero_ok = q.dimensionless and u.to_si(q) == 0
-            if dim != target_dim and not zero_ok:
-                raise _err(f"{where}.unit", unit or "(none)",
-                           f"gives {dim} but {param} is {target_dim}",
-                           f"Set the unit of {param}, e.g. unit: {self.display.get(param) or 'ms'}")
+                dim = u.dimension_of(q)
+                if dim != target_dim and not (q.dimensionless and u.to_si(q) == 0):
+                    what = (f"is {_dim_name(dim)}, but {param} is {_dim_name(target_dim)}" if unit != "" else
+                            f"is missing: bare numbers are dimensionless, but {param} is {_dim_name(target_dim)}")
+                    raise _err(f"{where}.unit", unit if unit != "" else "(none)", what,
+                               f"Example: unit: {example_unit}")
             out.append(u.to_si(q))
         if len(out) == 0:
-            raise _err(where, raw_vals, "is an empty axis", "Give at least one value.")
+            raise _err(where, spec.get("values", raw_vals), "is an empty axis", "Give at least one value.")
         if len(set(out)) != len(out):
-            dup = sorted({x for x in out if out.count(x) > 1})
-            raise _err(where, raw_vals, f"has duplicated values {dup}", "Each value of an axis must be distinct.")
+            dup = next(x for x in out if out.count(x) > 1)
+            same = " = ".join(v if isinstance(v, str) else f"{v:g} {unit}".strip()
+                              for v, x in zip(raw_vals, out) if x == dup)
+            form = next(k for k in ("values", "linspace", "logspace", "range") if k in spec)
+            raise _err(where, spec[form], f"has duplicated values ({same})",
+                       "Each value of an axis must be distinct.")
         if any(math.isnan(x) for x in out):
             raise _err(where, raw_vals, "contains NaN", "Give numbers.")
         display = str(unit) if unit else self.display.get(param, "")
@@ -655,7 +681,7 @@ class _Parser:
             raise _err("sweep", raw, "must be a mapping of axis names to axes",
                        "Example: sweep: {tau: {param: neuron.tau_m, values: [10, 20], unit: ms}}")
         axes, seen = [], {}
-        sweepable = sorted(p for p in self.params if p not in ("neuron.r_m",) or True)
+        sweepable = sorted(self.params)
         for name, spec in raw.items():
             where = f"sweep.{name}"
             if not isinstance(name, str) or not AXIS_RE.match(name) or name in RESERVED_DIMS:
@@ -677,7 +703,7 @@ class _Parser:
             params, values, units_, displays = [], [], [], []
             for param, sub in items:
                 pwhere = f"{where}.zip.{param}" if "zip" in spec else where
-                if param not in self.params:
+                if not isinstance(param, str) or param not in self.params:
                     raise _err(f"{where}.param" if "zip" not in spec else pwhere, param,
                                "is not a numeric parameter of this workflow",
                                f"Sweepable: {', '.join(sweepable)}")
@@ -687,7 +713,7 @@ class _Parser:
                 seen[param] = name
                 if not isinstance(sub, Mapping):
                     raise _err(pwhere, sub, "must be a mapping", "Example: {values: [10, 20], unit: ms}")
-                vals, si, disp = self.axis_values(sub, pwhere, param)
+                vals, si, disp = self.axis_values(sub, pwhere, param, with_param="zip" not in spec)
                 if param.endswith(".n") and any(v != int(v) or v < 1 for v in vals):
                     raise _err(pwhere, list(vals), "must be integers >= 1", "Example: values: [1, 10, 100]")
                 params.append(param)
@@ -706,12 +732,18 @@ class _Parser:
         shared = raw.get("shared_across", []) or []
         if isinstance(shared, str):
             shared = [shared]
-        names = {a.name for a in sweep}
+        names = [a.name for a in sweep]
+        if not isinstance(shared, list):
+            raise _err("noise.shared_across", shared, "must be a list of sweep axis names",
+                       f"Example: shared_across: [{names[0] if names else 'tau'}]")
         for s in shared:
-            if s not in names:
+            if not isinstance(s, str) or s not in names:
                 raise _err("noise.shared_across", s, "is not a sweep axis",
                            f"Axes: {', '.join(sorted(names)) or '(none)'}")
-        return tuple(shared)
+        if len(set(shared)) != len(shared):
+            raise _err("noise.shared_across", shared, "has duplicates", "Name each axis once.")
+        # in grid order, so that the same axes written in another order give the same fingerprint
+        return tuple(n for n in names if n in shared)
 
     def parse_record(self, raw) -> tuple[tuple[int, ...], float]:
         _check_keys(raw, {"v"}, "record")
@@ -807,24 +839,37 @@ class _Parser:
                     return vals.reshape(sh)
             return np.asarray(self.params[path])
 
-        def where_of(path):
+        def where_of(path, bad=None):
+            """The field to blame and its value as written; for a swept parameter, the axis
+            and its first value for which ``bad`` (a predicate on SI values) holds."""
             for ax in sweep:
                 if path in ax.params:
-                    return f"sweep.{ax.name}", list(ax.values[ax.params.index(path)])
+                    i = ax.params.index(path)
+                    vals = ax.values[i]
+                    x = next((v for v in vals if bad is None or bad(v)), vals[0])
+                    disp = ax.display_units[i]
+                    try:
+                        shown = f"{u.convert(x, ax.units[i], disp):g} {disp}" if disp else f"{x:g}"
+                    except Exception:  # a display unit pint cannot convert to: show SI
+                        shown = f"{x:g} {ax.units[i]}"
+                    return f"sweep.{ax.name}", shown.strip()
             return path, self.written.get(path, self.params[path])
 
         def require(path, ok, what, fix=""):
+            ok = np.asarray(ok)
             if not np.all(ok):
-                field_, value = where_of(path)
+                bad = grid(path)[~ok] if ok.shape == np.shape(grid(path)) else None
+                first = bad.flat[0] if bad is not None and bad.size else None
+                field_, value = where_of(path, None if first is None else (lambda v: v == first))
                 raise _err(field_, value, what if field_ == path else f"sets {path}, which {what}", fix)
 
         tau = grid("neuron.tau_m")
         require("neuron.tau_m", tau > 0, "must be a positive time (or inf)", "Example: tau_m: 20 ms")
-        if self.method == "euler":
-            field_, value = where_of("neuron.tau_m")
-            if np.any(self.dt > tau):
-                raise _err(field_, value, f"is shorter than dt ({self.raw.get('dt', '0.1 ms')}); Euler needs dt <= tau_m",
-                           "Use a smaller dt, or method: exact.")
+        if self.method == "euler" and np.any(self.dt > tau):
+            field_, value = where_of("neuron.tau_m", lambda v: self.dt > v)
+            what = f"must be at least dt ({self.raw.get('dt', '0.1 ms')}) with method: euler"
+            raise _err(field_, value, what if field_ == "neuron.tau_m" else f"sets neuron.tau_m, which {what}",
+                       "Use a smaller dt, or method: exact.")
         require("neuron.t_ref", grid("neuron.t_ref") >= 0, "must be a time >= 0", "Example: t_ref: 2 ms")
         require("neuron.r_m", grid("neuron.r_m") > 0, "must be positive", "Example: r_m: 100 Mohm")
         th, reset = grid("neuron.v_th"), grid("neuron.v_reset")
@@ -855,6 +900,20 @@ class _Parser:
                            "Give the drive as a voltage per time (e.g. 0.1 / ms), or set a finite tau_m.")
 
 
+_DIM_NAMES = {u.unit_dimensionality(unit): name for unit, name in [
+    ("s", "a time"), ("Hz", "a frequency"), ("A", "a current"), ("V", "a voltage"),
+    ("V/s", "a voltage per time"), ("ohm", "a resistance"), ("1", "dimensionless")]}
+
+
+def _dim_name(dim: str) -> str:
+    """'[time]' -> 'a time (s)': a dimension as a reader knows it."""
+    si = u.si_unit(dim)
+    name = _DIM_NAMES.get(dim)
+    if name == "dimensionless":
+        return name
+    return f"{name} ({si})" if name else f"in {si}"
+
+
 def _axis_raw_values(spec: Mapping, where: str) -> list:
     forms = [k for k in ("values", "linspace", "logspace", "range") if k in spec]
     if len(forms) != 1:
@@ -876,20 +935,42 @@ def _axis_raw_values(spec: Mapping, where: str) -> list:
         raise _err(f"{where}.{form}", arg, "must be [start, stop, num]" if form != "range" else "must be [start, stop, step]",
                    f"Example: {form}: " + ("[0, 1, 0.05]" if form == "range" else "[0, 1, 21]"))
     start, stop, third = arg
+    if not all(math.isfinite(x) for x in arg):
+        raise _err(f"{where}.{form}", arg, "must hold finite numbers",
+                   f"Example: {form}: " + ("[0, 1, 0.05]" if form == "range" else "[0, 1, 21]"))
     if form in ("linspace", "logspace"):
         if float(third) != int(third) or int(third) < 1:
             raise _err(f"{where}.{form}", arg, "needs a whole number of points >= 1 as third entry",
                        f"Example: {form}: [1, 10, 30]")
+        n = int(third)
+        _check_axis_size(n, f"{where}.{form}", arg)
+        d0, d1 = Decimal(repr(float(start))), Decimal(repr(float(stop)))
         if form == "linspace":
-            return [float(x) for x in np.linspace(start, stop, int(third))]
+            # start + k*(stop - start)/(n - 1) in decimals, so that [0, 1, 21] gives 0.15, not
+            # numpy's 0.15000000000000002 (coordinates are selected by value)
+            if n == 1:
+                return [float(d0)]
+            return [float(d0 + (d1 - d0) * k / (n - 1)) for k in range(n)]
         if start <= 0 or stop <= 0:
             raise _err(f"{where}.logspace", arg, "needs positive start and stop (values, not exponents)",
                        "Example: logspace: [1, 100, 3] gives 1, 10, 100")
-        return [float(x) for x in np.geomspace(start, stop, int(third))]
+        return [float(x) for x in np.geomspace(start, stop, n)]
     step = third
     if step == 0 or (stop - start) * step < 0:
         raise _err(f"{where}.range", arg, "needs a step that goes from start towards stop", "Example: range: [0, 1, 0.05]")
-    n = int(math.floor((stop - start) / step * (1 + 1e-12) + 1e-9)) + 1
-    # start + k*step, computed with decimals so that 0.05*3 is 0.15, not 0.15000000000000002
-    d0, ds = Decimal(repr(float(start))), Decimal(repr(float(step)))
+    # start + k*step, computed with decimals so that 0.05*3 is 0.15, not 0.15000000000000002,
+    # and stop is included when it is on the grid ([0, 1, 0.05] has 21 values)
+    d0, d1, ds = (Decimal(repr(float(x))) for x in arg)
+    n = int((d1 - d0) / ds) + 1
+    _check_axis_size(n, f"{where}.range", arg)
     return [float(d0 + k * ds) for k in range(n)]
+
+
+MAX_AXIS_SIZE = 1_000_000
+
+
+def _check_axis_size(n: int, where: str, arg) -> None:
+    # before materializing: range [0, 1e9, 1e-9] would otherwise hang and exhaust memory
+    if n > MAX_AXIS_SIZE:
+        raise _err(where, arg, f"gives {n} values, more than the {MAX_AXIS_SIZE} an axis may have",
+                   "Use a coarser step or fewer points.")

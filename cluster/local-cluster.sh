@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Start a Dask scheduler and N single-threaded workers on this host.
+#   cluster/local-cluster.sh [N_WORKERS] [PORT]     (defaults: 2 workers, port 8786, bound to 127.0.0.1)
+# Then: lifbatch run WORKFLOW --scheduler tcp://127.0.0.1:PORT
+# Stop with Ctrl-C (all processes are stopped together).
+set -euo pipefail
+N=${1:-2}
+PORT=${2:-8786}
+HOST=${LIFBATCH_HOST:-127.0.0.1}
+trap 'kill 0' EXIT INT TERM
+dask scheduler --host "$HOST" --port "$PORT" --dashboard-address "$HOST:0" &
+sleep 2
+for i in $(seq 1 "$N"); do
+    dask worker "tcp://$HOST:$PORT" --host "$HOST" --nthreads 1 --nworkers 1 --name "lifbatch-$i" &
+done
+wait

@@ -1,0 +1,139 @@
+"""`lifbatch run / status / query` through the real command line, with real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import lifbatch
+from lifbatch.store import done_blocks
+
+from conftest import assert_identical
+
+SMALL = {
+    "name": "cli-small", "seed": 5, "trials": 3, "duration": "200 ms", "dt": "0.1 ms",
+    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
+               "r_m": "100 Mohm"},
+    "inputs": {"i": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
+    "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 6], "unit": "pA"},
+              "sigma": {"param": "inputs.n.sigma", "values": [1, 4], "unit": "mV"}},
+    "record": {"v": {"trials": [0], "every": "1 ms"}},
+}
+
+
+def lifbatch_cli(*args, cwd=None, timeout=300, **kw):
+    return subprocess.run([sys.executable, "-m", "lifbatch.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout, **kw)
+
+
+@pytest.fixture
+def small_yaml(tmp_path) -> Path:
+    p = tmp_path / "small.yaml"
+    p.write_text(yaml.safe_dump(SMALL))
+    return p
+
+
+@pytest.mark.slow
+def test_run_status_query_and_resume(small_yaml, tmp_path):
+    store = tmp_path / "out.zarr"
+    r = lifbatch_cli("run", small_yaml, "--store", store, "--workers", "2", "--points-per-task", "2", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "done: 12 of 12 points" in r.stdout and "6 blocks run, 0 already done" in r.stdout
+    assert f"lifbatch review {store}" in r.stdout
+    assert_identical(lifbatch.open_results(store).load(), lifbatch.simulate(lifbatch.load_workflow(small_yaml)))
+
+    st = lifbatch_cli("status", store)
+    assert st.returncode == 0
+    assert "12: 12 done, 0 failed, 0 pending (100%)" in st.stdout
+
+    q = lifbatch_cli("query", store, "--var", "rate", "--sel", "sigma=4 mV", "--sel", "I=185 pA", "--format", "json")
+    assert q.returncode == 0, q.stderr
+    out = json.loads(q.stdout)
+    assert out["notes"] == ["note: I=185 pA is not on the grid; nearest is 180 pA"]
+    ds = lifbatch.open_results(store)
+    assert out["rows"][0]["rate [Hz]"] == pytest.approx(float(ds.rate.sel(I=180e-12, sigma=0.004, method="nearest")))
+    csv = lifbatch_cli("query", store, "--var", "rate", "--var", "isi_cv", "--sel", "sigma=1", "--format", "csv")
+    lines = csv.stdout.strip().splitlines()
+    assert lines[0] == "I [pA],rate [Hz],isi_cv" and len(lines) == 7
+    assert lines[1].startswith("100.0,")
+
+    # resume: nothing to do
+    r2 = lifbatch_cli("run", small_yaml, "--store", store, "--workers", "1", "--no-progress")
+    assert r2.returncode == 0 and "0 blocks run, 6 already done" in r2.stdout
+
+    # another workflow on the same store is refused (exit 2), unless --overwrite
+    r3 = lifbatch_cli("run", small_yaml, "--store", store, "--set", "seed=6", "--no-progress")
+    assert r3.returncode == 2
+    assert r3.stderr.startswith("lifbatch: error: store") and "--overwrite" in r3.stderr
+    assert "Traceback" not in r3.stderr and len(r3.stderr.strip().splitlines()) == 1
+    r4 = lifbatch_cli("run", small_yaml, "--store", store, "--set", "seed=6", "--overwrite", "--workers", "1",
+                      "--no-progress")
+    assert r4.returncode == 0
+    assert lifbatch.open_results(store).attrs["seed"] == 6
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_identical_store(tmp_path):
+    """SIGKILL the whole `lifbatch run` (client and its local workers) mid-sweep, run again."""
+    wf = dict(SMALL, trials=20, duration="1 s")
+    wf["sweep"] = {"I": {"param": "inputs.i.value", "linspace": [100, 300, 16], "unit": "pA"}}
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump(wf))
+    store = tmp_path / "long.zarr"
+    proc = subprocess.Popen([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
+                             "--workers", "1", "--points-per-task", "1", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(done_blocks(store)) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = len(done_blocks(store))
+    assert 3 <= before < 16, before
+    status = lifbatch_cli("status", store)
+    assert f"{before} done" in status.stdout and "pending" in status.stdout
+
+    r = lifbatch_cli("run", path, "--store", store, "--workers", "2", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    # only the missing blocks were computed
+    assert f"{16 - before} blocks run, {before} already done" in r.stdout
+    assert_identical(lifbatch.open_results(store).load(), lifbatch.simulate(lifbatch.load_workflow(path)))
+
+
+@pytest.mark.slow
+def test_failing_point_is_isolated(tmp_path):
+    """One point blows up (Euler with dt >> tau, made legal through method exact? no: a NaN input file)."""
+    data = np.ones(100)
+    data[50] = np.nan  # a bad sample: this point's V becomes NaN
+    bad = tmp_path / "bad.npy"
+    np.save(bad, data)
+    good = tmp_path / "good.npy"
+    np.save(good, np.ones(100))
+    wf = {"name": "fail", "duration": "10 ms", "dt": "0.1 ms", "neuron": {"tau_m": "5 ms", "v_th": 1},
+          "inputs": {"rec": {"kind": "timed_array", "file": str(good), "dt": "0.1 ms"},
+                     "c": {"kind": "constant", "value": 0.5}},
+          "sweep": {"c": {"param": "inputs.c.value", "values": [0.1, 0.2, 0.3, 0.4]}}}
+    path = tmp_path / "fail.yaml"
+    path.write_text(yaml.safe_dump(wf))
+    # make point c=0.3 fail at run time: a huge constant makes V overflow to inf
+    wf["sweep"]["c"]["values"] = [0.1, 0.2, 1e308, 0.4]
+    path.write_text(yaml.safe_dump(wf))
+    store = tmp_path / "fail.zarr"
+    r = lifbatch_cli("run", path, "--store", store, "--workers", "1", "--points-per-task", "2", "--no-progress")
+    assert r.returncode == 1
+    assert "1 points failed" in r.stderr and "c=1e+308" in r.stderr and "FloatingPointError" in r.stderr
+    assert "--retry-failed" in r.stderr
+    ds = lifbatch.open_results(store)
+    assert ds.status.values.tolist() == [1, 1, 2, 1]
+    assert np.isnan(ds.rate.values[2]) and np.all(np.isfinite(ds.rate.values[[0, 1, 3]]))
+    st = lifbatch_cli("status", store)
+    assert "3 done, 1 failed, 0 pending" in st.stdout and "FloatingPointError" in st.stdout
