@@ -55,7 +55,12 @@ def cmd_run(args) -> int:
     store = args.store or str(Path("results") / f"{wf.name}.zarr")
     result = run_sweep(wf, store, scheduler=args.scheduler, workers=args.workers,
                        points_per_task=args.points_per_task, overwrite=args.overwrite,
-                       progress=not args.no_progress, retry_failed=args.retry_failed)
+                       progress=not args.no_progress, retry_failed=args.retry_failed, detach=args.detach)
+    if result.detached:
+        print(f"submitted: {result.blocks_run} blocks of {result.points} points to {args.scheduler}")
+        print(f"results: {result.store}")
+        print(f"  follow:   lifbatch status {result.store}")
+        return 0
     n_failed = len(result.failures)
     print(f"done: {result.points - n_failed} of {result.points} points in {result.seconds:.1f} s "
           f"({result.blocks_run} blocks run, {result.blocks_skipped} already done)")
@@ -69,7 +74,7 @@ def cmd_run(args) -> int:
 
         ds = open_results(result.store)
         shown = 0
-        print(f"{n_failed} points failed:", file=sys.stderr)
+        print(f"{n_failed} point{'s' if n_failed > 1 else ''} failed:", file=sys.stderr)
         for flat, msg in sorted(result.failures.items()):
             if shown == 10:
                 print(f"  ... and {n_failed - 10} more (lifbatch status {result.store})", file=sys.stderr)
@@ -177,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--scheduler", default=None, metavar="ADDRESS", help="use a running Dask scheduler (tcp://host:port)")
     sp.add_argument("--overwrite", action="store_true", help="replace a store of another workflow")
     sp.add_argument("--retry-failed", action="store_true", help="run again the blocks that had failed points")
+    sp.add_argument("--detach", action="store_true", help="submit to --scheduler and return at once")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_run)
 

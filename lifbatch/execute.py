@@ -202,6 +202,7 @@ class SweepResult:
     blocks_skipped: int
     failures: dict = field(default_factory=dict)
     seconds: float = 0.0
+    detached: bool = False
 
     @property
     def ok(self) -> bool:
@@ -247,7 +248,7 @@ def prepare_store(wf: Workflow, store: str, *, overwrite: bool, points_per_task=
 
 def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None, workers: int | None = None,
               points_per_task: int | None = None, overwrite: bool = False, progress: bool = True,
-              overrides=None, log=None, retry_failed: bool = False) -> SweepResult:
+              overrides=None, log=None, retry_failed: bool = False, detach: bool = False) -> SweepResult:
     """Run a sweep on a Dask cluster and write it to a Zarr store.
 
     Parameters
@@ -259,6 +260,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     points_per_task : block size; default sized from the memory budget (see :func:`plan_blocks`)
     overwrite : replace a store of another workflow instead of refusing it
     retry_failed : run again the blocks whose points failed in an earlier run
+    detach : submit to the (remote) cluster and return at once; follow with ``lifbatch status``
 
     Re-running on an existing store of the same workflow resumes: finished
     blocks are skipped.
@@ -278,6 +280,9 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     if done:
         log(f"resuming: {len(done)} of {blocking.n_blocks} blocks already done")
     own_client = None
+    if detach and client is None and not scheduler:
+        raise WorkflowError("`--detach` needs a running cluster: give --scheduler tcp://HOST:PORT "
+                            "(an embedded cluster ends with this process).", "--detach", True)
     if todo:
         from dask import delayed
         from distributed import Client, LocalCluster, as_completed
@@ -304,6 +309,14 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
                                                       dask_key_name=f"lifbatch-block-{wf.fingerprint}-{flat}")
                      for flat in todo]
             futures = client.compute(tasks, retries=2)
+            if detach:
+                from distributed import fire_and_forget
+
+                fire_and_forget(futures)
+                log(f"submitted {len(futures)} blocks; follow with: lifbatch status {store}")
+                result.seconds = time.time() - started
+                result.detached = True
+                return result
             bar = None
             if progress:
                 from tqdm import tqdm

@@ -617,7 +617,7 @@ class _Parser:
         try:
             data = read_timed_array(path)
         except Exception as exc:
-            raise _err(f"{where}.file", options["file"], f"could not be read ({exc})",
+            raise _err(f"{where}.file", options["file"], f"could not be read ({' '.join(str(exc).split())})",
                        "Use a .npy file or a .csv of numbers (1 column, or one column per trial).") from None
         if data.ndim == 2 and data.shape[1] not in (1, self.trials):
             raise _err(f"{where}.file", options["file"],
@@ -708,7 +708,7 @@ class _Parser:
                                "is not a numeric parameter of this workflow",
                                f"Sweepable: {', '.join(sweepable)}")
                 if param in seen:
-                    raise _err(f"{where}.param", param, f"is already swept by axis '{seen[param]}'",
+                    raise _err(f"{where}.param" if "zip" not in spec else pwhere, param, f"is already swept by axis '{seen[param]}'",
                                "Sweep each parameter on one axis (zip parameters that move together).")
                 seen[param] = name
                 if not isinstance(sub, Mapping):

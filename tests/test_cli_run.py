@@ -130,7 +130,7 @@ def test_failing_point_is_isolated(tmp_path):
     store = tmp_path / "fail.zarr"
     r = lifbatch_cli("run", path, "--store", store, "--workers", "1", "--points-per-task", "2", "--no-progress")
     assert r.returncode == 1
-    assert "1 points failed" in r.stderr and "c=1e+308" in r.stderr and "FloatingPointError" in r.stderr
+    assert "1 point failed" in r.stderr and "c=1e+308" in r.stderr and "FloatingPointError" in r.stderr
     assert "--retry-failed" in r.stderr
     ds = lifbatch.open_results(store)
     assert ds.status.values.tolist() == [1, 1, 2, 1]
