@@ -105,13 +105,10 @@ def numpy_lif(neurons: int, steps: int, *, dt: float, tau_m: float, e_l: float, 
     return counts
 
 
-def _best_of(fn, repeat: int) -> tuple[float, object]:
-    best, out = math.inf, None
-    for _ in range(max(1, repeat)):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+def _timed(fn) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
 
 
 def _rng_bound(gen: np.random.Generator, n: int) -> None:
@@ -155,20 +152,25 @@ def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3) ->
     small = bench_workflow(2, min(n, 100))
     simulate_point(small, small.point_params(()))
 
-    t_kernel, res = _best_of(lambda: simulate_point(wf, params), repeat)
-
     tau = params["neuron.tau_m"]
     sigma = params["inputs.noise.sigma"]
     x = params["neuron.r_m"] * params["inputs.current.value"]
     model = dict(dt=wf.dt, tau_m=tau, e_l=params["neuron.e_l"], v_th=params["neuron.v_th"],
                  v_reset=params["neuron.v_reset"], v_init=params["neuron.v_init"], ref_steps=wf.ref_steps,
                  x=x, noise_scale=sigma * math.sqrt(wf.dt / tau))
-    seeds = iter(range(1, 10**6))
-    t_numpy, counts_np = _best_of(
-        lambda: numpy_lif(neurons, n, rng=np.random.Generator(np.random.SFC64(next(seeds))), **model), repeat)
 
-    gen = point_streams(wf, params)["noise"]
-    t_rng, _ = _best_of(lambda: _rng_bound(gen, int(work)), repeat)
+    # Rounds interleave the three measurements, so that load from other
+    # processes hits all of them alike; each figure is its best round.
+    t_kernel = t_numpy = t_rng = math.inf
+    for i in range(max(1, repeat)):
+        t, res = _timed(lambda: simulate_point(wf, params))
+        t_kernel = min(t_kernel, t)
+        rng = np.random.Generator(np.random.SFC64(i + 1))
+        t, counts_np = _timed(lambda: numpy_lif(neurons, n, rng=rng, **model))
+        t_numpy = min(t_numpy, t)
+        gen = point_streams(wf, params)["noise"]
+        t, _ = _timed(lambda: _rng_bound(gen, int(work)))
+        t_rng = min(t_rng, t)
 
     rate_k, sem_k = _rate_stats(res.counts, duration)
     rate_n, sem_n = _rate_stats(counts_np, duration)

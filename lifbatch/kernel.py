@@ -75,38 +75,61 @@ def _sfc64_next(s0, s1, s2, s3):  # pragma: no cover - compiled
             ((s2 << np.uint64(24)) | (s2 >> np.uint64(40))) + tmp, s3 + np.uint64(1))
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
+def _to_double(u):  # pragma: no cover - compiled
+    """numpy's next_double from a uint64: (u >> 11) * 2**-53 (signed conversion: exact, faster)."""
+    return np.float64(np.int64(u >> np.uint64(11))) * _TWO_M53
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def sfc64_normal(s0, s1, s2, s3):  # pragma: no cover - compiled
     """One standard normal from an SFC64 state, as numpy's ``random_standard_normal``.
 
-    A line-by-line transcription of numpy/random/src/distributions/distributions.c
-    (ziggurat; next_double = (next_uint64 >> 11) * 2**-53); ``exp`` and ``log1p``
-    are the C library's, as in numpy. Returns ``(x, s0, s1, s2, s3)``.
+    A transcription of numpy/random/src/distributions/distributions.c (ziggurat),
+    split into this inlined fast path (99.3% of draws) and
+    :func:`_sfc64_normal_rejected`. Returns ``(x, s0, s1, s2, s3)``. Integers
+    below 2**53 become doubles by a signed conversion: exact, so the same bits.
+    """
+    r, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
+    idx = np.intp(r & np.uint64(0xFF))
+    rabs = (r >> np.uint64(9)) & np.uint64(0x000FFFFFFFFFFFFF)
+    if rabs < _KI[idx]:
+        x = np.float64(np.int64(rabs)) * _WI[idx]
+        if (r >> np.uint64(8)) & np.uint64(1):
+            x = -x
+        return x, s0, s1, s2, s3
+    return _sfc64_normal_rejected(r, s0, s1, s2, s3)
+
+
+@numba.njit(cache=True, nogil=True)
+def _sfc64_normal_rejected(r, s0, s1, s2, s3):  # pragma: no cover - compiled
+    """The rest of numpy's ziggurat loop for a first draw ``r`` outside its rectangle.
+
+    ``exp`` and ``log1p`` are the C library's, as in numpy.
     """
     while True:
-        r, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
         idx = np.intp(r & np.uint64(0xFF))
         r = r >> np.uint64(8)
         rabs = (r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
-        x = rabs * _WI[idx]
+        x = np.float64(np.int64(rabs)) * _WI[idx]
         if r & np.uint64(1):
             x = -x
         if rabs < _KI[idx]:
-            return x, s0, s1, s2, s3  # 99.3% of the time
-        if idx == 0:
+            return x, s0, s1, s2, s3
+        if idx == 0:  # the tail
             while True:
                 u, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
-                xx = -_NOR_INV_R * math.log1p(-((u >> np.uint64(11)) * _TWO_M53))
+                xx = -_NOR_INV_R * math.log1p(-_to_double(u))
                 u, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
-                yy = -math.log1p(-((u >> np.uint64(11)) * _TWO_M53))
+                yy = -math.log1p(-_to_double(u))
                 if yy + yy > xx * xx:
                     if (rabs >> np.uint64(8)) & np.uint64(1):
                         return -(_NOR_R + xx), s0, s1, s2, s3
                     return _NOR_R + xx, s0, s1, s2, s3
-        else:
-            u, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
-            if (_FI[idx - 1] - _FI[idx]) * ((u >> np.uint64(11)) * _TWO_M53) + _FI[idx] < math.exp(-0.5 * x * x):
-                return x, s0, s1, s2, s3
+        u, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
+        if (_FI[idx - 1] - _FI[idx]) * _to_double(u) + _FI[idx] < math.exp(-0.5 * x * x):
+            return x, s0, s1, s2, s3
+        r, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
 
 
 @numba.njit(cache=True, nogil=True)

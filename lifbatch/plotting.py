@@ -448,7 +448,7 @@ def _theory_layers(theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None,
 
 
 def rate_heatmap(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float):
-    """Firing rate as a heatmap over two sweep axes (QuadMesh; irregular grids allowed).
+    """Firing rate as a heatmap over two sweep axes (irregular grids allowed).
 
     Parameters
     ----------
@@ -460,7 +460,7 @@ def rate_heatmap(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float):
 
     Returns
     -------
-    holoviews.QuadMesh (or HoloMap over unselected axes)
+    holoviews.Image (evenly spaced axes) or QuadMesh (or a HoloMap over unselected axes)
     """
     hv = _hv()
     full = open_dataset(ds)
@@ -471,13 +471,30 @@ def rate_heatmap(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float):
         xfac, xdim = _dim(x, d[x].attrs)
         yfac, ydim = _dim(y, d[y].attrs)
         zfac, zdim = _dim("rate", d["rate"].attrs, default="Hz")
-        mesh = hv.QuadMesh((_edges(d[x].values * xfac), _edges(d[y].values * yfac),
-                            rate * zfac), [xdim, ydim], [zdim])
+        xs, ys = d[x].values * xfac, d[y].values * yfac
+        if _regular(xs) and _regular(ys):
+            # one image glyph instead of n_x*n_y quads: much lighter for 10^4-point grids
+            xe, ye = _edges(xs), _edges(ys)
+            order_x, order_y = np.argsort(xs), np.argsort(ys)
+            img = rate[order_y][:, order_x][::-1] * zfac  # Image rows run from the top
+            mesh = hv.Image(img, bounds=(xe.min(), ye.min(), xe.max(), ye.max()),
+                            kdims=[xdim, ydim], vdims=[zdim])
+        else:
+            mesh = hv.QuadMesh((_edges(xs), _edges(ys), rate * zfac), [xdim, ydim], [zdim])
         return mesh.opts(title=_title("Firing rate", full, where), width=_WIDTH + 80,
                          height=_HEIGHT, fontsize={"title": _TITLE_SIZE}, colorbar=True, cmap="viridis",
                          tools=["hover", "tap"], clipping_colors={"NaN": "#dddddd"})
 
     return _over_free_axes(ds, fixed, [x, y], build, "rate_heatmap")
+
+
+def _regular(values: np.ndarray) -> bool:
+    """True for at least two finite, evenly spaced values (a linspace axis)."""
+    v = np.sort(np.asarray(values, dtype=float))
+    if v.size < 2 or not np.isfinite(v).all():
+        return False
+    step = np.diff(v)
+    return bool(step[0] > 0 and np.allclose(step, step[0], rtol=1e-6, atol=0))
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:

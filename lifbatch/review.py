@@ -30,6 +30,7 @@ __all__ = ["make_app", "serve"]
 #: at most this many curves in the overview (evenly spaced values of the second axis)
 MAX_CURVES = 8
 _NONE = "(none)"
+_SUMMARIES = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "status")
 
 
 def _pn():
@@ -202,16 +203,23 @@ class ReviewApp:
             self.overview_tabs.visible = False
             return
         try:
+            # read the slice's summaries once (each store chunk once), then plot from memory
+            names = [n for n in _SUMMARIES if n in self.ds]
+            # (lists keep the fixed axes as length-1 dims, so titles still name them)
+            summary = self.ds[names].sel({a: [v] for a, v in fixed.items()},
+                                         method="nearest").compute()
+            summary.attrs = self.ds.attrs
+            fixed = {}
             if y is not None:
-                heat = plotting.rate_heatmap(self.ds, x, y, **fixed)
+                heat = plotting.rate_heatmap(summary, x, y)
                 tap = hv.streams.Tap(source=heat, x=None, y=None)
                 tap.add_subscriber(
                     lambda x=None, y=None, _x=x, _y=y: self._tap_heatmap(_x, _y, x, y))
                 self._taps.append(tap)
                 self.heat_pane.object = heat
-                curves_ds = plotting._thin(self.ds, y, MAX_CURVES)
+                curves_ds = plotting._thin(summary, y, MAX_CURVES)
             else:
-                curves_ds = self.ds
+                curves_ds = summary
             self.heat_pane.visible = y is not None
             rate = plotting.rate_curve(curves_ds, x, by=y, **fixed)
             tap = hv.streams.Tap(source=rate, x=None, y=None)

@@ -432,7 +432,8 @@ class _Parser:
             isi_edges=isi_edges, moments_every=mom_every, max_lag=max_lag,
             voltage_unit=u.si_unit(voltage_dim), voltage_display=voltage_display,
             canonical=json.dumps(canonical, sort_keys=True, separators=(",", ":")),
-            source=json.dumps(self.raw, sort_keys=True, default=str),
+            # not sort_keys: the order of the sweep axes is the order of the grid
+            source=json.dumps(self.raw, default=str),
         )
 
     def parse_neuron(self, raw):

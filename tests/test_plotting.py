@@ -104,17 +104,21 @@ def test_rate_curve_reads_a_store_path(ds, tmp_path):
         np.testing.assert_allclose(a.dimension_values("rate"), b.dimension_values("rate"))
 
 
-def test_rate_heatmap_grid_and_labels(ds):
-    fig = plotting.rate_heatmap(ds, "I", "tau_m")
-    assert isinstance(fig, hv.QuadMesh)
-    assert [(d.name, d.unit) for d in fig.kdims] == [("I", "pA"), ("tau_m", "ms")]
+@pytest.mark.parametrize("irregular", [False, True])
+def test_rate_heatmap_grid_and_labels(ds, irregular):
+    d = ds.isel(I=[0, 1, 3]) if irregular else ds
+    fig = plotting.rate_heatmap(d, "I", "tau_m")
+    # evenly spaced axes draw one image; irregular ones a mesh of cells
+    assert isinstance(fig, hv.QuadMesh if irregular else hv.Image)
+    assert [(k.name, k.unit) for k in fig.kdims] == [("I", "pA"), ("tau_m", "ms")]
     assert (fig.vdims[0].name, fig.vdims[0].unit) == ("rate", "Hz")
-    grid = fig.dimension_values("rate", flat=False)
-    assert grid.shape == (ds.sizes["tau_m"], ds.sizes["I"])
-    np.testing.assert_allclose(grid, ds.rate.transpose("tau_m", "I").values)
-    # cell centres are the sweep values in display units
-    xs = np.unique(fig.dimension_values("I"))
-    np.testing.assert_allclose(xs, ds.I.values * 1e12)
+    assert fig.dimension_values("rate", flat=False).shape == (d.sizes["tau_m"], d.sizes["I"])
+    # every cell sits at its sweep values (display units) with that point's rate
+    for i, tau in enumerate(d.tau_m.values):
+        for j, cur in enumerate(d.I.values):
+            value = (fig[cur * 1e12, tau * 1e3] if not irregular
+                     else fig.select(I=cur * 1e12, tau_m=tau * 1e3))
+            assert float(value) == pytest.approx(float(d.rate[i, j]))
 
 
 def test_heatmap_renders_with_unit_axis_labels(ds):
@@ -242,7 +246,7 @@ def test_unknown_axis_is_named(ds):
 def test_overview_for_zero_one_two_three_axes(ds):
     two = plotting.overview(ds)
     assert isinstance(two, hv.Layout) and len(two) == 4
-    assert isinstance(two[0] if not hasattr(two, "values") else two.values()[0], hv.QuadMesh)
+    assert isinstance(two.values()[0], hv.Image)
 
     one = plotting.overview(ds.isel(tau_m=1))
     assert len(one) == 3
@@ -256,7 +260,7 @@ def test_overview_for_zero_one_two_three_axes(ds):
     three["seed_axis"].attrs.update({"units": "1", "param": "seed"})
     lay = plotting.overview(three)
     heat = lay.values()[0]
-    assert isinstance(heat, hv.QuadMesh)
+    assert isinstance(heat, hv.Image)
     assert "seed_axis = 1" in heat.opts.get().kwargs["title"]
     # an axis neither plotted nor selected becomes a HoloMap dimension
     hm = plotting.rate_curve(three, "I", by="tau_m", theory=False)

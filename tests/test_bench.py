@@ -1,0 +1,97 @@
+"""``lifbatch bench`` and the kernel's fused normals (no timing assertions: the machine is shared)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lifbatch import cli, inputs
+from lifbatch.bench import bench_workflow, kernel_bench
+from lifbatch.kernel import FUSED_NORMALS, sfc64_normal
+
+numba = pytest.importorskip("numba")
+
+
+@pytest.fixture(scope="module")
+def tiny() -> dict:
+    return kernel_bench(neurons=200, steps=500, repeat=1)
+
+
+def test_kernel_bench_figures_positive(tiny):
+    for key in ("numpy", "kernel", "rng"):
+        assert tiny[key]["seconds"] > 0
+        assert tiny[key]["neuron_steps_per_s"] > 0
+    assert tiny["ratio_kernel_numpy"] > 0 and tiny["ratio_kernel_rng"] > 0
+    assert (tiny["neurons"], tiny["steps"]) == (200, 500)
+
+
+def test_kernel_and_numpy_rates_agree(tiny):
+    q = tiny["rate"]
+    assert q["kernel"] > 0 and q["numpy"] > 0
+    assert q["agree"], q
+    assert abs(q["kernel"] - q["numpy"]) < 4 * np.hypot(q["kernel_sem"], q["numpy_sem"])
+
+
+def test_rates_agree_closely_on_a_larger_ensemble():
+    q = kernel_bench(neurons=2000, steps=2000, repeat=1)["rate"]
+    assert q["agree"], q
+    assert abs(q["relative_difference"]) < 0.05
+    # discrete time (dt = 0.1 ms) fires a little less than the continuous-time Siegert rate
+    assert 0.85 < q["kernel"] / q["siegert"] < 1.02
+
+
+def test_cli_bench_json(capsys):
+    assert cli.main(["bench", "--neurons", "100", "--steps", "300", "--repeat", "1", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["kernel"]["neuron_steps_per_s"] > 0 and r["rate"]["agree"]
+
+
+def test_cli_bench_table(capsys):
+    assert cli.main(["bench", "--neurons", "100", "--steps", "300", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "numpy vectorized (baseline)" in out and "kernel / numpy" in out and "agree" in out
+
+
+@numba.njit
+def _fill(state, out):  # pragma: no cover - compiled
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for i in range(out.shape[0]):
+        out[i], s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+@pytest.mark.skipif(not FUSED_NORMALS, reason="this numba has no ziggurat tables matching numpy's")
+@pytest.mark.parametrize("seed", [0, 12345])
+def test_fused_normals_are_numpys_bit_for_bit(seed):
+    # 2e6 draws: ~14000 wedge tests (exp) and ~500 tail draws (log1p)
+    n = 2_000_000
+    gen = np.random.Generator(np.random.SFC64(seed))
+    state = np.array(gen.bit_generator.state["state"]["state"], np.uint64)
+    ours = np.empty(n)
+    _fill(state, ours)
+    ref = gen.standard_normal(n)
+    assert np.array_equal(ours.view(np.uint64), ref.view(np.uint64))
+    assert np.array_equal(state, gen.bit_generator.state["state"]["state"])
+    assert (np.abs(ref) > 3.6541528853610087).sum() > 100  # the tail was exercised
+
+
+@pytest.mark.parametrize("overrides", [
+    {"trials": 37},
+    {"trials": 5, "record": {"v": {"trials": [1, 4], "every": "0.3 ms"}}},
+    {"trials": 9, "method": "exact"},
+])
+def test_fused_and_numpy_drawn_noise_give_identical_points(monkeypatch, overrides):
+    from lifbatch.workflow import load_workflow
+
+    raw = bench_workflow(2, 1000).to_dict()
+    raw.update(overrides)
+    wf = load_workflow(raw)
+    params = wf.point_params(())
+    fused = inputs.simulate_point(wf, params)
+    monkeypatch.setattr(inputs, "FUSED_NORMALS", False)
+    drawn = inputs.simulate_point(wf, params)
+    for name in ("bits", "counts", "moments", "traces"):
+        assert np.array_equal(getattr(fused, name), getattr(drawn, name)), name
+    assert fused.counts.sum() > 0

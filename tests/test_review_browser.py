@@ -1,0 +1,307 @@
+"""The review app and the static report in a real headless Chromium.
+
+A real Panel server (``lifbatch.review.serve`` in a subprocess on 127.0.0.1) serves a
+real Zarr store; Debian's ``chromium`` driven by playwright loads the page. Plots are
+read back from Bokeh's live views (titles, axis labels), not from screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("panel", reason="the review app needs panel (pip install 'lifbatch[review]')")
+
+try:  # tests/ may or may not be a package
+    from tests._synthetic import synthetic_dataset, write_synthetic_store
+except ImportError:  # pragma: no cover
+    from _synthetic import synthetic_dataset, write_synthetic_store
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+needs_chromium = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM),
+    reason="no /usr/bin/chromium: run .ci/install-browser.sh (Debian package 'chromium')")
+
+#: titles and axis labels of the plots currently on the page (live Bokeh views only)
+PLOTS_JS = """() => { const out = {titles: [], axes: [], finished: 0};
+  if (!(window.Bokeh && Bokeh.index)) return out;
+  const walk = (v) => {
+    if (v.frame && v.model.title) {
+      out.titles.push(v.model.title.text);
+      if (v.has_finished()) out.finished++;
+      for (const a of [...v.model.below, ...v.model.left]) if (a.axis_label) out.axes.push(a.axis_label);
+    }
+    for (const c of (v.child_views || [])) walk(c);
+  };
+  for (const v of Bokeh.index.roots) walk(v);
+  return out; }"""
+
+#: page coordinates of the heatmap's data frame (the plot with a colour bar)
+HEATMAP_FRAME_JS = """() => { let found = null;
+  const walk = (v) => {
+    if (v.frame && v.model.right && v.model.right.some(m => String(m).startsWith('ColorBar'))) {
+      const r = v.canvas_view.el.getBoundingClientRect(); const b = v.frame.bbox;
+      found = {left: r.left + b.left, top: r.top + b.top, width: b.width, height: b.height};
+    }
+    for (const c of (v.child_views || [])) walk(c);
+  };
+  for (const v of Bokeh.index.roots) walk(v);
+  return found; }"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``lifbatch.review.serve(store)`` in a subprocess; stopped by its own pid."""
+
+    def __init__(self, store: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from lifbatch.review import serve; "
+             f"serve(sys.argv[1], port={self.port}, open_browser=False)", str(store)],
+            env=env, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        end = time.time() + 120
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"review server exited: {self.proc.stdout.read()}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.2)
+        self.stop()
+        raise TimeoutError("review server did not start within 120 s")
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            out, _ = self.proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        return out or ""
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    ds = synthetic_dataset(n_x=5, n_y=4, trials=6, duration=0.2, pending=3, seed=3)
+    return write_synthetic_store(tmp_path_factory.mktemp("review") / "sweep.zarr", ds, block=2)
+
+
+@pytest.fixture(scope="module")
+def server(store):
+    srv = Server(store)
+    yield srv
+    log = srv.stop()
+    assert "Traceback" not in log, log
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("no /usr/bin/chromium: run .ci/install-browser.sh (Debian package 'chromium')")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def open_page(browser, url: str, n_plots: int = 6):
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.errors = []  # console errors and uncaught exceptions
+    page.requests = []
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("request", lambda r: page.requests.append(r.url))
+    page.goto(url)
+    page.wait_for_function(f"() => ({PLOTS_JS})().finished >= {n_plots}", timeout=120_000)
+    return page
+
+
+def plots(page) -> dict:
+    return page.evaluate(PLOTS_JS)
+
+
+def wait_titles(page, predicate, timeout: float = 60) -> dict:
+    end = time.time() + timeout
+    while time.time() < end:
+        state = plots(page)
+        if predicate(state["titles"]):
+            return state
+        page.wait_for_timeout(200)
+    raise AssertionError(f"plots never matched; titles now: {plots(page)['titles']}")
+
+
+def point_text(page) -> str:
+    return page.locator(".lb-point p").inner_text()
+
+
+# ----------------------------------------------------------------------------- tests
+@pytest.mark.browser
+@pytest.mark.slow
+@needs_chromium
+def test_review_serves_and_renders_plots_without_errors(server, browser):
+    page = open_page(browser, server.url)
+    state = plots(page)
+    titles = state["titles"]
+    # overview (first tab) and the drill-down of the middle point
+    assert titles[:2] == ["Firing rate", "Firing rate"]
+    assert any(t.startswith("Membrane potential (tau_m = 20 ms, I = ") for t in titles)
+    assert any(t.startswith("Spike raster") for t in titles)
+    assert any(t.startswith("ISI histogram") for t in titles)
+    for label in ("I (pA)", "tau_m (ms)", "firing rate (Hz)", "V (mV)", "time (ms)", "ISI (ms)",
+                  "V autocovariance (mV²)"):
+        assert label in state["axes"]
+    assert page.locator(".lb-status p").inner_text().startswith("17 / 20 points done")
+    assert page.errors == []
+    # everything the page loaded came from the local server
+    assert [u for u in page.requests if not u.startswith(server.url)] == []
+    page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@needs_chromium
+def test_changing_widgets_changes_the_plots(server, browser):
+    page = open_page(browser, server.url)
+    # no second plot axis: one curve, and a slider appears for tau_m
+    page.locator(".lb-y-select select").select_option("(none)")
+    state = wait_titles(page, lambda t: "Firing rate (tau_m = 20 ms)" in t)
+    assert state["titles"].count("Firing rate") == 0  # the heatmap and by-curves are gone
+    handle = page.locator(".lb-slider-tau_m .noUi-handle")
+    assert handle.count() == 1
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    wait_titles(page, lambda t: "Firing rate (tau_m = 25 ms)" in t)
+    # the slider also moves the drill-down point
+    assert "tau_m = 25 ms" in point_text(page)
+    # x axis switch: curves over tau_m, labelled in ms
+    page.locator(".lb-x-select select").select_option("tau_m")
+    state = wait_titles(page, lambda t: any(x.startswith("Firing rate (I = ") for x in t))
+    assert "tau_m (ms)" in state["axes"]
+    assert page.errors == []
+    page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@needs_chromium
+def test_tapping_the_heatmap_drills_down(server, browser):
+    page = open_page(browser, server.url)
+    assert point_text(page).endswith("tau_m = 20 ms, I = 283.3 pA")
+    frame = page.evaluate(HEATMAP_FRAME_JS)
+    assert frame is not None
+    # bottom-left cell: smallest tau_m (y) and smallest I (x)
+    page.mouse.click(frame["left"] + 0.1 * frame["width"], frame["top"] + 0.9 * frame["height"])
+    wait_titles(page, lambda t: any(x.startswith("Spike raster") and "tau_m = 10 ms, I = 50 pA" in x
+                                    for x in t))
+    assert point_text(page).endswith("tau_m = 10 ms, I = 50 pA")
+    titles = plots(page)["titles"]
+    assert any(t.startswith("Membrane potential (tau_m = 10 ms, I = 50 pA)") for t in titles)
+    assert any(t.startswith("ISI histogram") and "tau_m = 10 ms, I = 50 pA" in t for t in titles)
+    # top-right cell: the pending points of the store still being written
+    page.mouse.click(frame["left"] + 0.9 * frame["width"], frame["top"] + 0.1 * frame["height"])
+    page.wait_for_function("() => true")
+    end = time.time() + 60
+    while "(pending)" not in point_text(page) and time.time() < end:
+        page.wait_for_timeout(200)
+    assert point_text(page).endswith("tau_m = 30 ms, I = 400 pA (pending)")
+    assert page.errors == []
+    page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@needs_chromium
+def test_refresh_shows_points_written_since(tmp_path, browser):
+    complete = synthetic_dataset(n_x=3, n_y=3, trials=3, duration=0.1, seed=4)
+    partial = synthetic_dataset(n_x=3, n_y=3, trials=3, duration=0.1, seed=4, pending=4)
+    path = write_synthetic_store(tmp_path / "live.zarr", partial, block=3)
+    srv = Server(path)
+    try:
+        page = open_page(browser, srv.url)
+        assert page.locator(".lb-status p").inner_text().startswith("5 / 9 points done")
+        # the sweep goes on: the remaining points land in the store (same chunks, new data)
+        names = ["rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "status", "v_mean",
+                 "v_var", "v_autocov", "v"]
+        complete[names].chunk({"tau_m": 3, "I": 3}).to_zarr(str(path), mode="r+")
+        page.locator(".lb-refresh button").click()
+        end = time.time() + 60
+        while not page.locator(".lb-status p").inner_text().startswith("9 / 9 points done"):
+            assert time.time() < end, page.locator(".lb-status p").inner_text()
+            page.wait_for_timeout(200)
+        assert page.errors == []
+        page.close()
+    finally:
+        log = srv.stop()
+    assert "Traceback" not in log, log
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_static_report_opens_from_disk_offline(store, browser, tmp_path):
+    from lifbatch.report import external_urls, write_report
+
+    out = write_report(store, tmp_path / "report.html")
+    text = out.read_text(encoding="utf-8")
+    assert external_urls(text) == []
+    assert "cdn.holoviz.org" not in text
+    assert "synthetic-nma" in text and '"neuron.tau_m"' in text.replace("&quot;", '"')
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors, external = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: external.append(r.url)
+            if not r.url.startswith(("file:", "data:", "blob:")) else None)
+    page.goto(out.as_uri())
+    page.wait_for_function(f"() => ({PLOTS_JS})().finished >= 8", timeout=120_000)
+    titles = plots(page)["titles"]
+    assert "Firing rate" in titles
+    assert any(t.startswith("Membrane potential (tau_m = 20 ms") for t in titles)
+    assert any(t.startswith("Spike raster") for t in titles)
+    assert errors == [] and external == []
+    page.close()
+
+
+def test_report_embeds_sliders_for_a_third_axis(tmp_path):
+    from lifbatch.report import external_urls, write_report
+
+    ds = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, record_trials=(0,))
+    three = ds.expand_dims(seed_axis=[1.0, 2.0]).transpose("seed_axis", ...)
+    three["seed_axis"].attrs.update({"units": "1", "param": "seed"})
+    text = write_report(three, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert external_urls(text) == []
+    # an embedded slider over the axis that is neither plotted nor fixed
+    assert re.search(r"seed_axis", text) and "Slider" in text
+
+
+def test_make_app_state_without_a_browser(store):
+    from lifbatch.review import make_app
+
+    app = make_app(str(store))._lifbatch_app
+    assert app.x_select.value == "I" and app.y_select.value == "tau_m"
+    assert "17 / 20 points done" in app.status_md.object
+    app.select_point(tau_m=0.0101, I=4e-10)
+    assert app.point_md.object.endswith("tau_m = 10 ms, I = 400 pA")
+    raster = app.point_panes["raster"].object
+    assert len(raster) == int(np.asarray(
+        synthetic_dataset(n_x=5, n_y=4, trials=6, duration=0.2, pending=3, seed=3)
+        .spike_count.sel(tau_m=0.01, I=4e-10).sum()))
