@@ -64,10 +64,29 @@ def point_key(wf, params: dict[str, float]) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest(), "little")
 
 
+STREAMS = ("noise", "uniform", "poisson", "steps")
+
+
+class _Streams(dict):
+    """The point's four child streams, each made on first use.
+
+    ``SeedSequence(key, spawn_key=(i,))`` is exactly ``SeedSequence(key).spawn(4)[i]``;
+    making only the streams a point uses saves most of the per-point set-up cost.
+    """
+
+    def __init__(self, key: int):
+        super().__init__()
+        self.key = key
+
+    def __missing__(self, name: str) -> np.random.Generator:
+        ss = np.random.SeedSequence(self.key, spawn_key=(STREAMS.index(name),))
+        gen = self[name] = np.random.Generator(np.random.SFC64(ss))
+        return gen
+
+
 def point_streams(wf, params: dict[str, float]) -> dict[str, np.random.Generator]:
-    children = np.random.SeedSequence(point_key(wf, params)).spawn(4)
-    return {name: np.random.Generator(np.random.SFC64(ss))
-            for name, ss in zip(("noise", "uniform", "poisson", "steps"), children)}
+    """Generators "noise", "uniform", "poisson", "steps" of one point (made lazily)."""
+    return _Streams(point_key(wf, params))
 
 
 def _x_scale(wf, params, role: str) -> float:

@@ -6,8 +6,8 @@ Generator into per-chunk buffers, then the loop reads them. White-noise normals
 are drawn inside the loop by :func:`sfc64_normal`, a transcription of numpy's
 SFC64 bit generator and ziggurat sampler giving the very same numbers as
 ``Generator(SFC64).standard_normal`` (tests/test_bench.py checks this bit for
-bit): the normals dominate the cost, and fused they cost a few ns instead of
-numpy's ~20 ns, with no buffer. Nothing here knows about dask, xarray or zarr.
+bit): the normals dominate the cost, and drawn in the step they need no
+buffer and overlap with the V update. Nothing here knows about dask, xarray or zarr.
 
 The step order is part of the contract (DESIGN.md): a refractory neuron stays
 at ``v_reset`` and counts down; otherwise V is advanced by leak and drives
@@ -61,10 +61,6 @@ if _TABLES is None:  # pragma: no cover - placeholders; lif_trials is then never
     _TABLES = (np.zeros(256, np.uint64), np.zeros(256), np.zeros(256), 0.0, 0.0)
 _KI, _WI, _FI, _NOR_R, _NOR_INV_R = _TABLES
 _TWO_M53 = 1.0 / 9007199254740992.0
-# lif_trials advances up to _LOCKSTEP trials together, and holds the normals of
-# that many trials (at most _LOCKSTEP_NUMBERS of them, 2 MiB, unless one trial alone is longer).
-_LOCKSTEP = 16
-_LOCKSTEP_NUMBERS = 1 << 18
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -167,95 +163,140 @@ def lif_trials(
     n_steps = x_base.shape[0]
     has_xt = x_trial.shape[0] > 0
     has_z = z.shape[0] > 0
+    # Fused: the normal of a step is drawn in the step itself. Its dependency chain
+    # (the SFC64 state) is independent of V's, so the CPU overlaps the two.
     fused = not has_z and noise_state.shape[0] == 4
+    if fused and not has_xt and uni_mean.shape[0] == 0 and weights.shape[0] == 0:
+        _lif_trials_white_noise(v_init, x_base, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps,
+                                noise_state, noise_scale, mom_stride, mom_out, rec_stride, rec_rows, rec_out,
+                                bits_out, count_out)
+        return
+    s0 = s1 = s2 = s3 = np.uint64(0)
+    if fused:
+        s0, s1, s2, s3 = noise_state[0], noise_state[1], noise_state[2], noise_state[3]
+    zs = 0.0
     k1 = uni_mean.shape[0]
     k2 = weights.shape[0]
-    # Trials advance in lockstep, a block of `nb` at a time: each trial's V is a
-    # serial chain of dependent float operations, and interleaving independent
-    # trials lets the CPU overlap their latencies. Every trial still sees the
-    # same operations on the same numbers, so results do not depend on `nb`.
-    nb = max(1, min(n_trials, _LOCKSTEP, _LOCKSTEP_NUMBERS // max(n_steps, 1)))
-    if fused:
-        # Normals of a block, drawn in the stream's (trial, step) order.
-        noise = np.empty((nb, n_steps))
-        s0, s1, s2, s3 = noise_state[0], noise_state[1], noise_state[2], noise_state[3]
-    else:
-        noise = z
-        s0 = s1 = s2 = s3 = np.uint64(0)
-    v = np.empty(nb)
-    ref = np.zeros(nb, np.int64)
-    nspk = np.zeros(nb, np.int64)
-    for b0 in range(0, n_trials, nb):
-        m = min(nb, n_trials - b0)
-        off = 0 if fused else b0
-        if fused:
-            for i in range(m):
-                for s in range(n_steps):
-                    noise[i, s], s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
-        for i in range(m):
-            v[i] = v_init
-            ref[i] = 0
-            nspk[i] = 0
-            mom_out[b0 + i, 0] = v_init
-            row = rec_rows[b0 + i]
-            if row >= 0:
-                rec_out[row, 0] = v_init
+    for tr in range(n_trials):
+        v = v_init
+        ref = 0
+        nspk = 0
+        row = rec_rows[tr]
+        mom_out[tr, 0] = v
+        if row >= 0:
+            rec_out[row, 0] = v
         mom_next = mom_stride
         mom_i = 1
         rec_next = rec_stride
         rec_i = 1
         for s in range(n_steps):
-            mom_next -= 1
-            rec_next -= 1
-            xs = x_base[s]
-            for i in range(m):
-                tr = b0 + i
-                vi = v[i]
-                if ref[i] > 0:
-                    ref[i] -= 1
-                    vi = v_reset
-                else:
-                    x = xs
-                    if has_xt:
-                        x += x_trial[tr, s]
-                    for k in range(k1):
-                        x += uni_mean[k] + uni_half[k] * (2.0 * uni[tr, s, k] - 1.0)
-                    if exact:
-                        if leak != 0.0:
-                            v_inf = e_l + x
-                            vi = v_inf + (vi - v_inf) * decay
-                        else:
-                            vi = vi + a * x
+            if fused:  # drawn also when refractory, as numpy's buffer would be
+                zs, s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
+            if ref > 0:
+                ref -= 1
+                v = v_reset
+            else:
+                x = x_base[s]
+                if has_xt:
+                    x += x_trial[tr, s]
+                for k in range(k1):
+                    x += uni_mean[k] + uni_half[k] * (2.0 * uni[tr, s, k] - 1.0)
+                if exact:
+                    if leak != 0.0:
+                        v_inf = e_l + x
+                        v = v_inf + (v - v_inf) * decay
                     else:
-                        vi = vi + a * (leak * (e_l - vi) + x)
-                    if has_z or fused:
-                        vi += noise_scale * noise[off + i, s]
-                    for k in range(k2):
-                        c = counts[tr, s, k]
-                        if c != 0:
-                            vi += weights[k] * c
-                    if vi > v_th:
-                        bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
-                        nspk[i] += 1
-                        vi = v_reset
-                        ref[i] = ref_steps
-                v[i] = vi
-                if mom_next == 0:
-                    mom_out[tr, mom_i] = vi
-                if rec_next == 0:
-                    row = rec_rows[tr]
-                    if row >= 0:
-                        rec_out[row, rec_i] = vi
+                        v = v + a * x
+                else:
+                    v = v + a * (leak * (e_l - v) + x)
+                if has_z:
+                    v += noise_scale * z[tr, s]
+                elif fused:
+                    v += noise_scale * zs
+                for k in range(k2):
+                    c = counts[tr, s, k]
+                    if c != 0:
+                        v += weights[k] * c
+                if v > v_th:
+                    bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
+                    nspk += 1
+                    v = v_reset
+                    ref = ref_steps
+            mom_next -= 1
             if mom_next == 0:
+                mom_out[tr, mom_i] = v
                 mom_i += 1
                 mom_next = mom_stride
-            if rec_next == 0:
-                rec_i += 1
-                rec_next = rec_stride
-        for i in range(m):
-            count_out[b0 + i] = nspk[i]
+            if row >= 0:
+                rec_next -= 1
+                if rec_next == 0:
+                    rec_out[row, rec_i] = v
+                    rec_i += 1
+                    rec_next = rec_stride
+        count_out[tr] = nspk
     if fused:
         noise_state[0], noise_state[1], noise_state[2], noise_state[3] = s0, s1, s2, s3
+
+
+@numba.njit(cache=True, nogil=True)
+def _lif_trials_white_noise(
+    v_init, x_base, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps, noise_state, noise_scale,
+    mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out,
+):  # pragma: no cover - compiled
+    """:func:`lif_trials` specialized to fused white noise and shared drives only.
+
+    The same operations in the same order (so the same bits) without the branches
+    of the other drive kinds, which otherwise stay in the step loop and slow it.
+    """
+    n_trials = bits_out.shape[0]
+    n_steps = x_base.shape[0]
+    s0, s1, s2, s3 = noise_state[0], noise_state[1], noise_state[2], noise_state[3]
+    for tr in range(n_trials):
+        v = v_init
+        ref = 0
+        nspk = 0
+        row = rec_rows[tr]
+        mom_out[tr, 0] = v
+        if row >= 0:
+            rec_out[row, 0] = v
+        mom_next = mom_stride
+        mom_i = 1
+        rec_next = rec_stride
+        rec_i = 1
+        for s in range(n_steps):
+            zs, s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
+            if ref > 0:
+                ref -= 1
+                v = v_reset
+            else:
+                x = x_base[s]
+                if exact:
+                    if leak != 0.0:
+                        v_inf = e_l + x
+                        v = v_inf + (v - v_inf) * decay
+                    else:
+                        v = v + a * x
+                else:
+                    v = v + a * (leak * (e_l - v) + x)
+                v += noise_scale * zs
+                if v > v_th:
+                    bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
+                    nspk += 1
+                    v = v_reset
+                    ref = ref_steps
+            mom_next -= 1
+            if mom_next == 0:
+                mom_out[tr, mom_i] = v
+                mom_i += 1
+                mom_next = mom_stride
+            if row >= 0:
+                rec_next -= 1
+                if rec_next == 0:
+                    rec_out[row, rec_i] = v
+                    rec_i += 1
+                    rec_next = rec_stride
+        count_out[tr] = nspk
+    noise_state[0], noise_state[1], noise_state[2], noise_state[3] = s0, s1, s2, s3
 
 
 @numba.njit(cache=True, nogil=True)

@@ -395,7 +395,7 @@ def rate_curve(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None
             color = PALETTE[i % len(PALETTE)]
             rate = g["rate"].values * yfac
             std = g["rate_std"].values * yfac
-            if np.isfinite(std).any():
+            if np.isfinite(std).any() and np.isfinite(rate).any():
                 band = hv.Spread((xs, rate, np.nan_to_num(std)), [xdim], [ydim, "rate_std"],
                                  label=label)
                 layers.append(band.opts(color=color, alpha=0.2, line_alpha=0))
@@ -652,8 +652,10 @@ def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
     time = d["time"].values * tfac
     mean = d["v_mean"].values * vfac
     std = np.sqrt(np.clip(d["v_var"].values, 0, None)) * vfac
-    layers.append(hv.Spread((time, mean, np.nan_to_num(std)), [tdim], [vdim, "v_std"],
-                            label="mean ± std").opts(color=PALETTE[0], alpha=0.3, line_alpha=0))
+    if np.isfinite(mean).any():  # (a pending point has no moments yet)
+        layers.append(hv.Spread((time, mean, np.nan_to_num(std)), [tdim], [vdim, "v_std"],
+                                label="mean ± std")
+                      .opts(color=PALETTE[0], alpha=0.3, line_alpha=0))
     layers.append(hv.Curve((time, mean), [tdim], [vdim], label="mean")
                   .opts(color=PALETTE[0], line_width=2, tools=["hover"]))
     v_th = _neuron_param(full, "v_th")

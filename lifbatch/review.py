@@ -48,6 +48,11 @@ def _pn():
     return pn, hv
 
 
+def _label(cls, text: str) -> dict:
+    """Widget title keyword: ``label`` in Panel >= 1.9 (``name`` is deprecated there)."""
+    return {"label": text} if "label" in cls.param else {"name": text}
+
+
 def _nearest_index(values: np.ndarray, value: float) -> int:
     return int(np.nanargmin(np.abs(np.asarray(values, dtype=float) - value)))
 
@@ -73,11 +78,11 @@ class ReviewApp:
         }
 
         self.x_select = pn.widgets.Select(
-            name="x axis", options=varying or [_NONE], value=varying[-1] if varying else _NONE,
+            **_label(pn.widgets.Select, "x axis"), options=varying or [_NONE], value=varying[-1] if varying else _NONE,
             css_classes=["lb-x-select"])
         y_options = [_NONE] + varying
         self.y_select = pn.widgets.Select(
-            name="curves / heatmap axis", options=y_options,
+            **_label(pn.widgets.Select, "curves / heatmap axis"), options=y_options,
             value=varying[-2] if len(varying) >= 2 else _NONE, css_classes=["lb-y-select"])
         self.sliders: dict[str, Any] = {}
         for axis in self.axes:
@@ -85,11 +90,14 @@ class ReviewApp:
             options = {plotting._fmt_value(float(v), factor, unit): float(v)
                        for v in self.ds[axis].values}
             slider = pn.widgets.DiscreteSlider(
-                name=axis, options=options, value=self.point[axis],
+                **_label(pn.widgets.DiscreteSlider, axis), options=options, value=self.point[axis],
                 css_classes=[f"lb-slider-{axis}"], sizing_mode="stretch_width")
-            slider.param.watch(self._on_slider, "value")
+            slider.param.watch(lambda event, _axis=axis: self._on_slider(_axis, event.new),
+                               "value")
             self.sliders[axis] = slider
-        self.refresh_button = pn.widgets.Button(name="Refresh", button_type="primary",
+        style = ({"color": "primary"} if "color" in pn.widgets.Button.param
+                 else {"button_type": "primary"})
+        self.refresh_button = pn.widgets.Button(**_label(pn.widgets.Button, "Refresh"), **style,
                                                 css_classes=["lb-refresh"])
         self.refresh_button.on_click(lambda event: self.refresh())
         self.x_select.param.watch(self._on_axes, "value")
@@ -158,8 +166,8 @@ class ReviewApp:
         self._update_sliders()
         self._render_overview()
 
-    def _on_slider(self, event) -> None:
-        self.point[event.obj.name] = float(event.new)
+    def _on_slider(self, axis: str, value: float) -> None:
+        self.point[axis] = float(value)
         self._render_overview()
         self._render_drilldown()
 

@@ -148,7 +148,8 @@ def write_block(wf, store, blocking: Blocking, block_id, ds_block: xr.Dataset, *
     region = {ax: sl for ax, sl in zip(wf.axis_names, blocking.slices(block_id))}
     if region:
         keep = [v for v in ds_block.data_vars]
-        out = ds_block[keep].drop_vars([c for c in ds_block.coords if not set(ds_block[c].dims) & set(region)])
+        out = ds_block[keep].drop_vars([c for c in ds_block.coords if not set(ds_block[c].dims) & set(region)],
+                                       errors="ignore")
         out.attrs = {}
         out.to_zarr(store, region=region, mode="r+", consolidated=False)
     else:

@@ -86,8 +86,12 @@ def _err(field: str, value: Any, what: str, fix: str = "") -> WorkflowError:
     return WorkflowError(msg, field, value)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _one_line(text: str) -> str:
-    return text if text.isprintable() else repr(text)[1:-1]
+    """``text`` with line breaks and other control characters escaped ('\\n')."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def _example(field: str) -> str:
@@ -324,8 +328,14 @@ def load_workflow(path_or_dict: str | os.PathLike | Mapping, overrides=None) -> 
         if not isinstance(raw, dict):
             raise WorkflowError(f"workflow file '{path}' must hold a mapping of keys, got {type(raw).__name__}.",
                                 "workflow", str(path))
-    raw = apply_overrides(raw, overrides)
-    return _Parser(raw, base_dir).parse()
+    try:
+        return _Parser(apply_overrides(raw, overrides), base_dir).parse()
+    except WorkflowError as exc:
+        # messages quote values as written; a value with a line break must not break the line
+        msg = str(exc)
+        if _CONTROL.search(msg):
+            raise WorkflowError(_one_line(msg), exc.field, exc.value) from None
+        raise
 
 
 class _Parser:
@@ -355,6 +365,8 @@ class _Parser:
         if u.dimension_of(q) != "[time]":
             raise _err(field, value, "must be a time", _example(field) or "Example: 10 ms")
         x = u.to_si(q)
+        if math.isinf(x):
+            raise _err(field, value, "must be a finite time", _example(field) or "Example: 10 ms")
         if math.isnan(x) or (positive and (x < 0 or (x == 0 and not allow_zero))):
             raise _err(field, value, "must be a positive time" if not allow_zero else "must be a time >= 0",
                        _example(field))
@@ -521,7 +533,7 @@ class _Parser:
                 raise _err(where, spec, "must be a mapping with a `kind`",
                            f"Kinds: {', '.join(DRIVE_KINDS)}. Example: {{kind: constant, value: 250 pA}}")
             kind = spec["kind"]
-            if kind not in DRIVE_KINDS:
+            if not isinstance(kind, str) or kind not in DRIVE_KINDS:
                 raise _err(f"{where}.kind", kind, f"must be one of {', '.join(DRIVE_KINDS)}",
                            "Example: kind: white_noise")
             schema = DRIVE_KINDS[kind]
