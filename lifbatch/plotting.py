@@ -482,7 +482,8 @@ def rate_heatmap(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float):
         else:
             mesh = hv.QuadMesh((_edges(xs), _edges(ys), rate * zfac), [xdim, ydim], [zdim])
         return mesh.opts(title=_title("Firing rate", full, where), width=_WIDTH + 80,
-                         height=_HEIGHT, fontsize={"title": _TITLE_SIZE}, colorbar=True, cmap="viridis",
+                         height=_HEIGHT, fontsize={"title": _TITLE_SIZE}, colorbar=True,
+                         cmap="viridis",
                          tools=["hover", "tap"], clipping_colors={"NaN": "#dddddd"})
 
     return _over_free_axes(ds, fixed, [x, y], build, "rate_heatmap")
@@ -619,7 +620,8 @@ def isi_histogram(ds: xr.Dataset | str | PathLike, **sel: float):
                         vdims=[hv.Dimension("count", label="ISI count")])
     n = int(np.nansum(counts))
     return hist.opts(title=_title(f"ISI histogram, {n} ISIs", full, fixed), width=_WIDTH,
-                     height=_HEIGHT, color=PALETTE[0], tools=["hover"], show_grid=True, fontsize={"title": _TITLE_SIZE})
+                     height=_HEIGHT, color=PALETTE[0], tools=["hover"], show_grid=True,
+                     fontsize={"title": _TITLE_SIZE})
 
 
 def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
@@ -678,7 +680,8 @@ def v_variance(ds: xr.Dataset | str | PathLike, **sel: float):
     vfac, vdim = _dim("v_var", _square_attrs(full, "v_var"))
     curve = hv.Curve((d["time"].values * tfac, d["v_var"].values * vfac), [tdim], [vdim])
     return curve.opts(title=_title("V variance", full, fixed), width=_WIDTH, height=_HEIGHT,
-                      color=PALETTE[1], tools=["hover"], show_grid=True, fontsize={"title": _TITLE_SIZE})
+                      color=PALETTE[1], tools=["hover"], show_grid=True,
+                      fontsize={"title": _TITLE_SIZE})
 
 
 def v_autocov(ds: xr.Dataset | str | PathLike, **sel: float):
@@ -694,7 +697,8 @@ def v_autocov(ds: xr.Dataset | str | PathLike, **sel: float):
     vfac, vdim = _dim("v_autocov", _square_attrs(full, "v_autocov"))
     curve = hv.Curve((d["lag"].values * lfac, d["v_autocov"].values * vfac), [ldim], [vdim])
     return curve.opts(title=_title("V autocovariance", full, fixed), width=_WIDTH,
-                      height=_HEIGHT, color=PALETTE[2], tools=["hover"], show_grid=True, fontsize={"title": _TITLE_SIZE})
+                      height=_HEIGHT, color=PALETTE[2], tools=["hover"], show_grid=True,
+                      fontsize={"title": _TITLE_SIZE})
 
 
 def spike_raster_times(ds: xr.Dataset, d: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -731,7 +735,8 @@ def raster(ds: xr.Dataset | str | PathLike, **sel: float):
     xmax = (_si_attr(full, "duration") or (times.max() if times.size else 1.0)) * tfac
     return seg.opts(title=_title(f"Spike raster, {times.size} spikes", full, fixed),
                     width=_WIDTH, height=_HEIGHT, color="black", line_width=1,
-                    xlim=(0, xmax), ylim=(-0.6, n_trials - 0.4), fontsize={"title": _TITLE_SIZE})
+                    xlim=(0, xmax), ylim=(-0.6, n_trials - 0.4),
+                    fontsize={"title": _TITLE_SIZE})
 
 
 # --------------------------------------------------------------------------- overview

@@ -32,7 +32,8 @@ MAX_EMBEDDED_FRAMES = 24
 _CDN = re.compile(r"https?://cdn\.holoviz\.org/panel/[^/\"']+/dist/([^\"'?\s)]+)(\?[^\"'\s)]*)?")
 #: tags that would make the browser fetch something from the network when the file opens
 _EXTERNAL_TAG = re.compile(
-    r"<(?:link|script|img|iframe)\b[^>]*?\b(?:href|src)\s*=\s*[\"'](?:https?:)?//[^\"']+[\"'][^>]*>",
+    r"<(?:link|script|img|iframe)\b[^>]*?\b(?:href|src)\s*=\s*"
+    r"[\"'](?:https?:)?//[^\"']+[\"'][^>]*>",
     re.IGNORECASE)
 _STYLESHEET_URL = re.compile(r"\"url\"\s*:\s*\"((?:https?:)?//[^\"]+)\"")
 

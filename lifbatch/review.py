@@ -78,7 +78,8 @@ class ReviewApp:
         }
 
         self.x_select = pn.widgets.Select(
-            **_label(pn.widgets.Select, "x axis"), options=varying or [_NONE], value=varying[-1] if varying else _NONE,
+            **_label(pn.widgets.Select, "x axis"), options=varying or [_NONE],
+            value=varying[-1] if varying else _NONE,
             css_classes=["lb-x-select"])
         y_options = [_NONE] + varying
         self.y_select = pn.widgets.Select(
@@ -132,7 +133,8 @@ class ReviewApp:
         pn = self._pn
         name = self.ds.attrs.get("name", "lifbatch sweep")
         sidebar = pn.Column(
-            pn.pane.Markdown(f"### {name}\n\nfingerprint `{self.ds.attrs.get('fingerprint', '?')}`"),
+            pn.pane.Markdown(
+                f"### {name}\n\nfingerprint `{self.ds.attrs.get('fingerprint', '?')}`"),
             self.status_md, self.refresh_button, self.x_select, self.y_select,
             pn.pane.Markdown("**Other sweep axes**"), self.slider_box,
             width=300, css_classes=["lb-sidebar"])
@@ -232,7 +234,8 @@ class ReviewApp:
             rate = plotting.rate_curve(curves_ds, x, by=y, **fixed)
             tap = hv.streams.Tap(source=rate, x=None, y=None)
             tap.add_subscriber(
-                lambda x=None, y=None, _x=x, _by=y, _d=curves_ds: self._tap_curve(_d, _x, _by, x, y))
+                lambda x=None, y=None, _x=x, _by=y, _d=curves_ds:
+                self._tap_curve(_d, _x, _by, x, y))
             self._taps.append(tap)
             self.rate_pane.object = rate
             self.isi_pane.object = plotting.isi_errorbar(curves_ds, x, by=y, **fixed)

@@ -974,7 +974,8 @@ def _axis_raw_values(spec: Mapping, where: str) -> list:
     # start + k*step, computed with decimals so that 0.05*3 is 0.15, not 0.15000000000000002,
     # and stop is included when it is on the grid ([0, 1, 0.05] has 21 values)
     d0, d1, ds = (Decimal(repr(float(x))) for x in arg)
-    n = int((d1 - d0) / ds) + 1
+    # a stop within 1e-9 steps of a grid point is on the grid (1/3-steps written as floats)
+    n = int((d1 - d0) / ds + Decimal("1e-9")) + 1
     _check_axis_size(n, f"{where}.range", arg)
     return [float(d0 + k * ds) for k in range(n)]
 

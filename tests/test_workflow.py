@@ -208,6 +208,7 @@ def test_axis_range_includes_stop_on_the_grid():
     ([1, 0, -0.25], [1, 0.75, 0.5, 0.25, 0]),   # downwards
     ([2, 2, 1], [2]),                           # a single point
     ([0.1, 0.3, 0.1], [0.1, 0.2, 0.3]),         # 0.3 is on the grid (in decimals)
+    ([0, 1, 1 / 3], [0, 1 / 3, 2 / 3, 0.9999999999999999]),  # stop within float error of the grid
 ])
 def test_axis_range_forms(spec, expected):
     raw = base(sweep={"x": {"param": "inputs.drive.value", "range": spec, "unit": "A"}})
