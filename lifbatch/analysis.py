@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from .kernel import spike_train_stats
+from .kernel import ensemble_autocov, spike_train_stats
 
 __all__ = ["spike_summary", "moment_summary", "spike_times"]
 
@@ -100,18 +100,8 @@ def moment_summary(v_samples: xr.DataArray, *, warmup: float, every: float, max_
     j0 = int(np.ceil(warmup / every - 1e-9))
 
     def autocov(v):
-        n_tr = v.shape[-2]
-        n_t = v.shape[-1]
-        out = np.full(v.shape[:-2] + (n_lag,), np.nan)
-        if n_tr < 2:
-            return out
-        dev = v - v.mean(axis=-2, keepdims=True)
-        for lag in range(n_lag):
-            if j0 + lag >= n_t:
-                break
-            prod = (dev[..., j0:n_t - lag] * dev[..., j0 + lag:n_t]).sum(axis=-2) / (n_tr - 1)
-            out[..., lag] = prod.mean(axis=-1)
-        return out
+        flat, lead = _as_points(np.ascontiguousarray(v, dtype=float), 2)
+        return ensemble_autocov(flat, j0, n_lag).reshape(lead + (n_lag,))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

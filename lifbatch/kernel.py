@@ -24,7 +24,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["lif_trials", "spike_train_stats", "sfc64_normal", "FUSED_NORMALS",
+__all__ = ["lif_trials", "spike_train_stats", "ensemble_autocov", "sfc64_normal", "FUSED_NORMALS",
            "EMPTY2", "EMPTY3", "EMPTY3I", "NO_STATE"]
 
 EMPTY2 = np.zeros((0, 0))
@@ -350,3 +350,59 @@ def spike_train_stats(bits, n_steps, warmup_steps, edges_steps):  # pragma: no c
                                 hist[p, k] += 1
                         last = s
     return counts, isi_n, isi_sum, isi_sumsq, hist
+
+
+@numba.njit(cache=True, nogil=True)
+def ensemble_autocov(v, j0, n_lag):  # pragma: no cover - compiled
+    """Ensemble autocovariance of V, averaged over sample times from ``j0`` on.
+
+    Parameters
+    ----------
+    v : (n_points, n_trials, n_times) float   V sampled on the moments grid
+    j0 : int                                  first sample after warmup
+    n_lag : int                               lags 0 .. n_lag-1 (in samples)
+
+    Returns
+    -------
+    (n_points, n_lag) float: mean over j >= j0 (j + lag < n_times) of
+    sum_n (v[n, j] - <v[j]>)(v[n, j+lag] - <v[j+lag]>) / (n_trials - 1); NaN for
+    fewer than 2 trials or no such j.
+    """
+    n_points, n_trials, n_t = v.shape
+    out = np.full((n_points, n_lag), np.nan)
+    if n_trials < 2:
+        return out
+    dev = np.empty((n_trials, n_t))
+    acc = np.empty(n_lag)
+    for p in range(n_points):
+        for j in range(n_t):
+            m = 0.0
+            for n in range(n_trials):
+                m += v[p, n, j]
+            m /= n_trials
+            for n in range(n_trials):
+                dev[n, j] = v[p, n, j] - m
+        acc[:] = 0.0
+        for n in range(n_trials):
+            row = dev[n]
+            for lag in range(min(n_lag, n_t - j0)):
+                # four independent partial sums: a fixed summation order that the
+                # CPU can pipeline (a single running sum is latency-bound)
+                s0 = s1 = s2 = s3 = 0.0
+                j = j0
+                end = n_t - lag
+                while j + 3 < end:
+                    s0 += row[j] * row[j + lag]
+                    s1 += row[j + 1] * row[j + 1 + lag]
+                    s2 += row[j + 2] * row[j + 2 + lag]
+                    s3 += row[j + 3] * row[j + 3 + lag]
+                    j += 4
+                while j < end:
+                    s0 += row[j] * row[j + lag]
+                    j += 1
+                acc[lag] += (s0 + s1) + (s2 + s3)
+        for lag in range(n_lag):
+            count = n_t - lag - j0
+            if count > 0:
+                out[p, lag] = acc[lag] / (n_trials - 1) / count
+    return out
