@@ -77,16 +77,14 @@ class ReviewApp:
             a: float(self.ds[a].values[self.ds.sizes[a] // 2]) for a in self.axes
         }
 
-        # the longest axis on x, the next longest as curves (ties: the later axis)
-        by_size = sorted(varying, key=lambda a: (self.ds.sizes[a], self.axes.index(a)), reverse=True)
         self.x_select = pn.widgets.Select(
             **_label(pn.widgets.Select, "x axis"), options=varying or [_NONE],
-            value=by_size[0] if by_size else _NONE,
+            value=varying[-1] if varying else _NONE,
             css_classes=["lb-x-select"])
         y_options = [_NONE] + varying
         self.y_select = pn.widgets.Select(
             **_label(pn.widgets.Select, "curves / heatmap axis"), options=y_options,
-            value=by_size[1] if len(by_size) >= 2 else _NONE, css_classes=["lb-y-select"])
+            value=varying[-2] if len(varying) >= 2 else _NONE, css_classes=["lb-y-select"])
         self.sliders: dict[str, Any] = {}
         for axis in self.axes:
             factor, unit = plotting.display_scale(self.ds[axis].attrs)
