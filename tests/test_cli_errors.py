@@ -113,7 +113,7 @@ def test_cli_validate_valid_workflow(cli_runs):
     rc, out, err = results["valid"]
     assert rc == 0, err
     assert "Traceback" not in err
-    assert "quickstart" in out and "valid" in out and "I=26 x sigma=3" in out
+    assert "quickstart" in out and "valid" in out and "sigma=3 x I=26" in out
     assert not (cwd / "results").exists()  # validate writes nothing
 
 
