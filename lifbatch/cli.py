@@ -90,6 +90,8 @@ def cmd_run(args) -> int:
 def _point_label(ds, flat: int) -> str:
     import numpy as np
 
+    from .query import format_coord
+
     axes = [d for d in ds["status"].dims]
     if not axes:
         return "the point"
@@ -97,21 +99,8 @@ def _point_label(ds, flat: int) -> str:
     parts = []
     for ax, i in zip(axes, idx):
         v = float(ds[ax].values[i])
-        parts.append(f"{ax}={_display(ds[ax], v)}")
+        parts.append(f"{ax}={format_coord(ds[ax], v)}")
     return ", ".join(parts)
-
-
-def _display(coord, value: float) -> str:
-    from .units import convert
-
-    unit = coord.attrs.get("units", "")
-    disp = coord.attrs.get("display_units", "") or unit
-    if unit and disp and disp != unit:
-        try:
-            return f"{convert(value, unit, disp):.6g} {disp}"
-        except Exception:
-            pass
-    return f"{value:.6g}{(' ' + unit) if unit not in ('', '1') else ''}"
 
 
 def cmd_status(args) -> int:

@@ -110,7 +110,7 @@ def _block_dataset(wf, slices, bits, counts, moments, traces, status) -> xr.Data
     for name, (_, dtype, _, attrs) in specs.items():
         ds[name] = ds[name].astype(dtype)
         ds[name].attrs = dict(attrs)
-    return ds.drop_vars("spike_byte", errors="ignore")
+    return ds
 
 
 # --------------------------------------------------------------------------- #
@@ -326,7 +326,6 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
             try:
                 for fut in as_completed(futures):
                     marker = fut.result()
-                    result.failures.update({int(k): v for k, v in marker["failures"].items()})
                     if bar is not None:
                         bar.update(marker["points"])
             except KeyboardInterrupt:
@@ -342,8 +341,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
                 own_client.close()
                 if cluster is not None:
                     cluster.close()
-    # failures of blocks done in earlier runs count too
-    result.failures = {}
+    # the block markers hold every failure, of this run and of earlier ones
     for m in read_markers(store):
         result.failures.update({int(k): v for k, v in m["failures"].items()})
     result.seconds = time.time() - started

@@ -45,17 +45,21 @@ def parse_selection(ds, items: list[str]) -> tuple[dict, list[str]]:
         values = np.asarray(coord.values)
         i = int(np.argmin(np.abs(values - value)))
         if not math.isclose(values[i], value, rel_tol=1e-9, abs_tol=1e-300):
-            notes.append(f"note: {axis}={text} is not on the grid; nearest is {_fmt(coord, values[i])}")
+            notes.append(f"note: {axis}={text} is not on the grid; nearest is {format_coord(coord, values[i])}")
         sel[axis] = values[i]
     return sel, notes
 
 
-def _fmt(coord, v) -> str:
+def format_coord(coord, value) -> str:
+    """A coordinate value in the unit the user wrote ("180 pA"), else in SI."""
     unit = coord.attrs.get("units", "")
     disp = coord.attrs.get("display_units") or unit
     if unit and disp and disp != unit:
-        return f"{convert(float(v), unit, disp):.6g} {disp}"
-    return f"{float(v):.6g}"
+        try:
+            return f"{convert(float(value), unit, disp):.6g} {disp}"
+        except Exception:
+            pass
+    return f"{float(value):.6g}{(' ' + unit) if unit not in ('', '1') else ''}"
 
 
 def query(store, *, variables=None, sel=None, fmt: str = "table") -> str:

@@ -777,11 +777,11 @@ class _Parser:
                            f"The workflow has {self.trials} trials.")
         if len(set(trials)) != len(trials):
             raise _err("record.v.trials", trials, "has duplicates", "List each trial once.")
-        every = self.multiple_of_dt(spec.get("every", self.dt if "every" not in spec else spec["every"]), "record.v.every")
+        every = self.multiple_of_dt(spec["every"], "record.v.every") if "every" in spec else self.dt
         return tuple(sorted(trials)), every
 
     def multiple_of_dt(self, value, field) -> float:
-        x = value if isinstance(value, float) and field and value == self.dt else self.time(value, field)[0]
+        x = self.time(value, field)[0]
         k = x / self.dt
         if abs(k - round(k)) > 1e-6 * max(1.0, k) or round(k) < 1:
             raise _err(field, value, f"must be a positive multiple of dt ({self.raw.get('dt', '0.1 ms')})",
