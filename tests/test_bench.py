@@ -81,6 +81,8 @@ def test_fused_normals_are_numpys_bit_for_bit(seed):
     {"trials": 37},
     {"trials": 5, "record": {"v": {"trials": [1, 4], "every": "0.3 ms"}}},
     {"trials": 9, "method": "exact"},
+    # two whole groups of the white-noise loop, recorded trials in both
+    {"trials": 8, "record": {"v": {"trials": [0, 3, 6], "every": "0.5 ms"}}},
 ])
 def test_fused_and_numpy_drawn_noise_give_identical_points(monkeypatch, overrides):
     from lifbatch.workflow import load_workflow
