@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from .kernel import ensemble_autocov, spike_train_stats
+from .kernel import ensemble_moments, spike_train_stats
 
 __all__ = ["spike_summary", "moment_summary", "spike_times"]
 
@@ -99,17 +99,15 @@ def moment_summary(v_samples: xr.DataArray, *, warmup: float, every: float, max_
     n_lag = int(round(max_lag / every)) + 1
     j0 = int(np.ceil(warmup / every - 1e-9))
 
-    def autocov(v):
+    def moments(v):
         flat, lead = _as_points(np.ascontiguousarray(v, dtype=float), 2)
-        return ensemble_autocov(flat, j0, n_lag).reshape(lead + (n_lag,))
+        mean, var, ac = ensemble_moments(flat, j0, n_lag)
+        return mean.reshape(lead + mean.shape[-1:]), var.reshape(lead + var.shape[-1:]), ac.reshape(lead + (n_lag,))
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = v_samples.mean("trial")
-        var = v_samples.var("trial", ddof=1)
-    ac = xr.apply_ufunc(
-        autocov, v_samples, input_core_dims=[["trial", "time"]], output_core_dims=[["lag"]],
-        dask="parallelized", output_dtypes=[float], dask_gufunc_kwargs={"output_sizes": {"lag": n_lag}},
+    mean, var, ac = xr.apply_ufunc(
+        moments, v_samples, input_core_dims=[["trial", "time"]],
+        output_core_dims=[["time"], ["time"], ["lag"]], dask="parallelized",
+        output_dtypes=[float, float, float], dask_gufunc_kwargs={"output_sizes": {"lag": n_lag}},
     )
     units = v_samples.attrs.get("units", "1")
     disp = v_samples.attrs.get("display_units", units)

@@ -72,45 +72,39 @@ def simulate_block(wf: Workflow, slices: tuple[slice, ...]) -> tuple[xr.Dataset,
 
 
 def _block_dataset(wf, slices, bits, counts, moments, traces, status) -> xr.Dataset:
+    """The block's labelled Dataset: raw outputs, their summaries, coordinates, attrs.
+
+    Built from ``xarray.Variable`` objects in one constructor call: assigning
+    DataArrays one by one aligns their indexes each time, which cost more than
+    the summaries themselves.
+    """
     axes = wf.axis_names
-    c = coords(wf)
     block_coords = {}
-    for name, (dim, vals, *attrs) in c.items():
+    for name, (dim, vals, *attrs) in coords(wf).items():
         if dim in axes:
-            sl = slices[axes.index(dim)]
-            block_coords[name] = (dim, vals[sl], *attrs)
-        else:
-            block_coords[name] = (dim, vals, *attrs)
-    specs = variable_specs(wf)
+            vals = vals[slices[axes.index(dim)]]
+        block_coords[name] = (dim, vals, *attrs)
     vunit = wf.voltage_unit
-    ds = xr.Dataset(coords=block_coords)
-    spike_bits = xr.DataArray(bits, dims=axes + ("trial", "spike_byte"), coords={k: ds.coords[k] for k in ds.coords if set(ds[k].dims) <= set(axes + ("trial",))})
-    v_samples = xr.DataArray(moments, dims=axes + ("trial", "time"),
-                             coords={k: ds.coords[k] for k in ds.coords if set(ds[k].dims) <= set(axes + ("trial", "time"))},
-                             attrs={"units": vunit, "display_units": wf.voltage_display or vunit})
+    # the summaries see plain arrays with dimension names only (no indexes to align)
+    spike_bits = xr.DataArray(bits, dims=axes + ("trial", "spike_byte"))
+    v_samples = xr.DataArray(moments, dims=axes + ("trial", "time"), attrs={"units": vunit})
     spikes = spike_summary(spike_bits, dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges)
     mom = moment_summary(v_samples, warmup=wf.warmup, every=wf.moments_every, max_lag=wf.max_lag)
     failed = status == STATUS_FAILED
-    data = {
-        "spike_count": (axes + ("trial",), counts),
-        "spike_bits": (axes + ("trial", "spike_byte"), bits),
-        "status": (axes, status),
-    }
+    values = {"spike_count": counts, "spike_bits": bits, "status": status}
     if wf.record_trials:
-        data["v"] = (axes + ("trace_trial", "trace_time"), traces)
-    ds = ds.assign({k: v for k, v in data.items()})
+        values["v"] = traces
     for name in ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist"):
-        var = spikes[name]
+        arr = spikes[name].values
         if failed.any():
-            mask = xr.DataArray(failed, dims=axes)
-            var = var.where(~mask, np.nan if var.dtype.kind == "f" else 0).astype(var.dtype)
-        ds[name] = var
+            arr = arr.copy()
+            arr[failed] = np.nan if arr.dtype.kind == "f" else 0
+        values[name] = arr
     for name in ("v_mean", "v_var", "v_autocov"):
-        ds[name] = mom[name]
-    for name, (_, dtype, _, attrs) in specs.items():
-        ds[name] = ds[name].astype(dtype)
-        ds[name].attrs = dict(attrs)
-    return ds
+        values[name] = mom[name].values
+    data_vars = {name: xr.Variable(axes + dims, np.asarray(values[name]).astype(dtype, copy=False), dict(attrs))
+                 for name, (dims, dtype, _, attrs) in variable_specs(wf).items()}
+    return xr.Dataset(data_vars, coords=block_coords)
 
 
 # --------------------------------------------------------------------------- #

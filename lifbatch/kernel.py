@@ -24,7 +24,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["lif_trials", "spike_train_stats", "ensemble_autocov", "sfc64_normal", "FUSED_NORMALS",
+__all__ = ["lif_trials", "spike_train_stats", "ensemble_moments", "sfc64_normal", "FUSED_NORMALS",
            "EMPTY2", "EMPTY3", "EMPTY3I", "NO_STATE"]
 
 EMPTY2 = np.zeros((0, 0))
@@ -450,8 +450,8 @@ def spike_train_stats(bits, n_steps, warmup_steps, edges_steps):  # pragma: no c
 
 
 @numba.njit(cache=True, nogil=True)
-def ensemble_autocov(v, j0, n_lag):  # pragma: no cover - compiled
-    """Ensemble autocovariance of V, averaged over sample times from ``j0`` on.
+def ensemble_moments(v, j0, n_lag):  # pragma: no cover - compiled
+    """V mean and variance over trials, and the ensemble autocovariance after ``j0``.
 
     Parameters
     ----------
@@ -461,45 +461,57 @@ def ensemble_autocov(v, j0, n_lag):  # pragma: no cover - compiled
 
     Returns
     -------
-    (n_points, n_lag) float: mean over j >= j0 (j + lag < n_times) of
-    sum_n (v[n, j] - <v[j]>)(v[n, j+lag] - <v[j+lag]>) / (n_trials - 1); NaN for
-    fewer than 2 trials or no such j.
+    mean, var : (n_points, n_times) float     over trials (var: ddof=1, NaN for one trial)
+    autocov : (n_points, n_lag) float         mean over j >= j0 (j + lag < n_times) of
+        sum_n (v[n, j] - <v[j]>)(v[n, j+lag] - <v[j+lag]>) / (n_trials - 1); NaN for
+        fewer than 2 trials or no such j.
+
+    Every sum runs in a fixed order (trials, then sample times), with the loops
+    arranged as elementwise updates over times or lags, which the compiler
+    vectorizes without reordering any sum.
     """
     n_points, n_trials, n_t = v.shape
+    mean = np.empty((n_points, n_t))
+    var = np.full((n_points, n_t), np.nan)
     out = np.full((n_points, n_lag), np.nan)
-    if n_trials < 2:
-        return out
     dev = np.empty((n_trials, n_t))
+    sq = np.empty(n_t)
     acc = np.empty(n_lag)
     for p in range(n_points):
+        m = mean[p]
+        m[:] = 0.0
+        for n in range(n_trials):
+            row = v[p, n]
+            for j in range(n_t):
+                m[j] += row[j]
         for j in range(n_t):
-            m = 0.0
-            for n in range(n_trials):
-                m += v[p, n, j]
-            m /= n_trials
-            for n in range(n_trials):
-                dev[n, j] = v[p, n, j] - m
+            m[j] /= n_trials
+        for n in range(n_trials):
+            row = v[p, n]
+            d = dev[n]
+            for j in range(n_t):
+                d[j] = row[j] - m[j]
+        if n_trials < 2:
+            continue
+        sq[:] = 0.0
+        for n in range(n_trials):
+            d = dev[n]
+            for j in range(n_t):
+                sq[j] += d[j] * d[j]
+        for j in range(n_t):
+            var[p, j] = sq[j] / (n_trials - 1)
         acc[:] = 0.0
         for n in range(n_trials):
-            row = dev[n]
-            for lag in range(min(n_lag, n_t - j0)):
-                # four independent partial sums: a fixed summation order that the
-                # CPU can pipeline (a single running sum is latency-bound)
-                s0 = s1 = s2 = s3 = 0.0
-                j = j0
-                end = n_t - lag
-                while j + 3 < end:
-                    s0 += row[j] * row[j + lag]
-                    s1 += row[j + 1] * row[j + 1 + lag]
-                    s2 += row[j + 2] * row[j + 2 + lag]
-                    s3 += row[j + 3] * row[j + 3 + lag]
-                    j += 4
-                while j < end:
-                    s0 += row[j] * row[j + lag]
-                    j += 1
-                acc[lag] += (s0 + s1) + (s2 + s3)
+            d = dev[n]
+            for j in range(j0, n_t):
+                dj = d[j]
+                k = min(n_lag, n_t - j)
+                seg = d[j:j + k]
+                a = acc[:k]
+                for lag in range(k):
+                    a[lag] += dj * seg[lag]
         for lag in range(n_lag):
             count = n_t - lag - j0
             if count > 0:
                 out[p, lag] = acc[lag] / (n_trials - 1) / count
-    return out
+    return mean, var, out

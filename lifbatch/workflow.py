@@ -39,6 +39,9 @@ __all__ = ["Workflow", "SweepAxis", "Drive", "load_workflow", "apply_overrides",
 NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 AXIS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_DIMS = {"trial", "time", "lag", "isi_bin", "trace_trial", "trace_time", "spike_byte"}
+#: names of the store's variables and other coordinates: an axis of that name would clash with them
+RESERVED_VARS = {"status", "spike_count", "spike_bits", "rate", "rate_std", "isi_mean", "isi_std", "isi_cv",
+                 "isi_hist", "v_mean", "v_var", "v_autocov", "v", "isi_bin_lower", "isi_bin_upper"}
 
 TOP_KEYS = {"name", "description", "seed", "trials", "duration", "dt", "method", "neuron",
             "inputs", "sweep", "noise", "record", "summaries"}
@@ -700,6 +703,9 @@ class _Parser:
             if not isinstance(name, str) or not AXIS_RE.match(name) or name in RESERVED_DIMS:
                 raise _err(where, name, "must be a name of letters, digits and '_' other than "
                            + ", ".join(sorted(RESERVED_DIMS)), "Example: sweep: {tau: ...}")
+            if name in RESERVED_VARS:
+                raise _err(where, name, "is the name of a variable of the results store",
+                           f"Rename the axis, e.g. sweep: {{input_{name}: ...}}")
             if not isinstance(spec, Mapping):
                 raise _err(where, spec, "must be a mapping", "Example: {param: neuron.tau_m, values: [10, 20], unit: ms}")
             if "zip" in spec:

@@ -84,8 +84,9 @@ def test_run_status_query_and_resume(small_yaml, tmp_path):
 @pytest.mark.slow
 def test_killed_run_resumes_to_identical_store(tmp_path):
     """SIGKILL the whole `lifbatch run` (client and its local workers) mid-sweep, run again."""
-    wf = dict(SMALL, trials=20, duration="1 s")
-    wf["sweep"] = {"I": {"param": "inputs.i.value", "linspace": [100, 300, 16], "unit": "pA"}}
+    # 64 one-point blocks of ~40 ms each: the run is still going when the signal comes
+    wf = dict(SMALL, trials=400, duration="1 s")
+    wf["sweep"] = {"I": {"param": "inputs.i.value", "linspace": [100, 300, 64], "unit": "pA"}}
     path = tmp_path / "long.yaml"
     path.write_text(yaml.safe_dump(wf))
     store = tmp_path / "long.zarr"
@@ -105,7 +106,7 @@ def test_killed_run_resumes_to_identical_store(tmp_path):
     r = lifbatch_cli("run", path, "--store", store, "--workers", "2", "--no-progress")
     assert r.returncode == 0, r.stderr
     # only the missing blocks were computed
-    assert f"{16 - before} blocks run, {before} already done" in r.stdout
+    assert f"{64 - before} blocks run, {before} already done" in r.stdout
     assert_identical(lifbatch.open_results(store).load(), lifbatch.simulate(lifbatch.load_workflow(path)))
 
 
@@ -138,8 +139,9 @@ def test_failing_point_is_isolated(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     """SIGINT (Ctrl-C) to `lifbatch run`: exit 130 with a resume hint; the store resumes to the full result."""
-    wf = dict(SMALL, trials=20, duration="1 s")
-    wf["sweep"] = {"I": {"param": "inputs.i.value", "linspace": [100, 300, 16], "unit": "pA"}}
+    # 64 one-point blocks of ~40 ms each: the run is still going when the signal comes
+    wf = dict(SMALL, trials=400, duration="1 s")
+    wf["sweep"] = {"I": {"param": "inputs.i.value", "linspace": [100, 300, 64], "unit": "pA"}}
     path = tmp_path / "int.yaml"
     path.write_text(yaml.safe_dump(wf))
     store = tmp_path / "int.zarr"
@@ -155,7 +157,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     assert "run the same command again to resume" in err
     assert "Traceback" not in err
     before = len(done_blocks(store))
-    assert 2 <= before < 16
+    assert 2 <= before < 64
     r = lifbatch_cli("run", path, "--store", store, "--workers", "2", "--no-progress")
-    assert r.returncode == 0 and f"{16 - before} blocks run, {before} already done" in r.stdout
+    assert r.returncode == 0 and f"{64 - before} blocks run, {before} already done" in r.stdout
     assert_identical(lifbatch.open_results(store).load(), lifbatch.simulate(lifbatch.load_workflow(path)))

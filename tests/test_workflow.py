@@ -489,6 +489,9 @@ BAD = {
     "missing param": (_without("sweep.tau.param"), "sweep.tau.param", None),
     "reserved axis name": (base(sweep={"time": {"param": "neuron.tau_m", "values": [1], "unit": "ms"}}),
                            "sweep.time", "time"),
+    # an axis named like a store variable would replace that variable's values or its own
+    "axis named like a variable": (base(sweep={"rate": {"param": "neuron.tau_m", "values": [1], "unit": "ms"}}),
+                                   "sweep.rate", "rate"),
     "axis name with a dot": (base(sweep={"a.b": {"param": "neuron.tau_m", "values": [1], "unit": "ms"}}),
                              "sweep.a.b", "a.b"),
     # timed arrays
@@ -635,7 +638,7 @@ nice = st.integers(-10_000, 10_000).map(lambda k: k / 100)
 @given(start=nice, stop=nice, num=st.integers(1, 60))
 def test_linspace_axis_round_trips(start, stop, num):
     assume(num == 1 or start != stop)
-    raw = base(sweep={"v": {"param": "neuron.e_l", "linspace": [start, stop, num], "unit": "mV"}})
+    raw = base(sweep={"e_l": {"param": "neuron.e_l", "linspace": [start, stop, num], "unit": "mV"}})
     raw["neuron"].update(v_th="200 mV", v_reset="-200 mV")
     wf = load(raw)
     (ax,) = wf.sweep
@@ -657,7 +660,7 @@ def test_range_axis_includes_stop_on_the_grid(start, step, n, down, off_grid):
     stop = Decimal(repr(start)) + n * Decimal(repr(step))
     if off_grid:
         stop += Decimal(repr(step)) / 2
-    raw = base(sweep={"v": {"param": "neuron.e_l", "range": [start, float(stop), step], "unit": "mV"}})
+    raw = base(sweep={"e_l": {"param": "neuron.e_l", "range": [start, float(stop), step], "unit": "mV"}})
     raw["neuron"].update(v_th="1000 mV", v_reset="-1000 mV")
     (ax,) = load(raw).sweep
     assert ax.size == n + 1
