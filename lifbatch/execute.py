@@ -23,7 +23,8 @@ from . import config
 from .analysis import moment_summary, spike_summary
 from .errors import StoreError, WorkflowError
 from .grid import Blocking, block_chunks, coords
-from .inputs import simulate_point
+from .inputs import PointResult, simulate_point
+from .kernel import scratch_size
 from .store import (STATUS_DONE, STATUS_FAILED, create_store, done_blocks, read_markers, root_attrs,
                     store_workflow, variable_specs, write_block)
 from .workflow import Workflow, load_workflow
@@ -53,21 +54,27 @@ def simulate_block(wf: Workflow, slices: tuple[slice, ...]) -> tuple[xr.Dataset,
     traces = np.full(shape + (len(wf.record_trials), n_rec), np.nan)
     status = np.full(shape, STATUS_DONE, np.int8)
     failures: dict[int, str] = {}
+    # the kernel writes straight into the block's arrays, and one work space serves
+    # every point: no per-point allocations (dask workers return freed memory to
+    # the OS eagerly, MALLOC_TRIM_THRESHOLD_, so each one would cost page faults)
+    scratch = np.empty(scratch_size(n))
+    point_counts = np.zeros(trials, np.int64)
     for local in np.ndindex(shape) if shape else [()]:
         index = tuple(s.start + i for s, i in zip(slices, local))
+        out = PointResult(bits=bits[local], counts=point_counts, moments=moments[local], traces=traces[local])
         try:
-            res = simulate_point(wf, wf.point_params(index))
-            if not np.all(np.isfinite(res.moments)):
+            simulate_point(wf, wf.point_params(index), out=out, scratch=scratch)
+            if not np.all(np.isfinite(out.moments)):
                 raise FloatingPointError("V became NaN or infinite (numerical blow-up); reduce dt or check the inputs")
         except Exception as exc:  # isolate the point: record, keep going
             flat = int(np.ravel_multi_index(index, wf.shape)) if wf.shape else 0
             failures[flat] = f"{type(exc).__name__}: {exc}"
             status[local] = STATUS_FAILED
+            bits[local] = 0  # fill values again: a failed point has no data
+            moments[local] = np.nan
+            traces[local] = np.nan
             continue
-        bits[local] = res.bits
-        counts[local] = res.counts
-        moments[local] = res.moments
-        traces[local] = res.traces
+        counts[local] = point_counts
     return _block_dataset(wf, slices, bits, counts, moments, traces, status), failures
 
 

@@ -23,9 +23,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from .kernel import EMPTY2, EMPTY3, EMPTY3I, FUSED_NORMALS, NO_STATE, lif_trials
+from .kernel import EMPTY2, EMPTY3, EMPTY3I, FUSED_NORMALS, NO_STATE, lif_trials, scratch_size
 
-__all__ = ["read_timed_array", "point_key", "point_streams", "drive_values", "simulate_point", "PointResult"]
+__all__ = ["read_timed_array", "point_key", "point_streams", "drive_values", "simulate_point", "point_buffers", "PointResult"]
 
 # Trials per kernel call: keeps the random-number buffers of a chunk (uniform and
 # Poisson numbers; normals are drawn inside the kernel) in L2 cache.
@@ -179,8 +179,24 @@ class PointResult:
     traces: np.ndarray      # (n_recorded, n_rec) V of recorded trials every record.every
 
 
-def simulate_point(wf, params: dict[str, float]) -> PointResult:
-    """Simulate all trials of one grid point (``params`` from ``wf.point_params``)."""
+def point_buffers(wf) -> PointResult:
+    """Output arrays of one point for :func:`simulate_point` (``bits`` zeroed, as it needs)."""
+    n = wf.n_steps
+    return PointResult(bits=np.zeros((wf.trials, (n + 7) // 8), np.uint8),
+                       counts=np.zeros(wf.trials, np.int64),
+                       moments=np.empty((wf.trials, n // wf.moments_stride + 1)),
+                       traces=np.empty((len(wf.record_trials), n // wf.record_stride + 1)))
+
+
+def simulate_point(wf, params: dict[str, float], *, out: PointResult | None = None,
+                   scratch: np.ndarray | None = None) -> PointResult:
+    """Simulate all trials of one grid point (``params`` from ``wf.point_params``).
+
+    ``out`` (arrays shaped as :func:`point_buffers` gives, ``bits`` zeroed) receives
+    the results, e.g. views into a block's arrays; ``scratch`` is the kernel's
+    work space (``kernel.scratch_size(wf.n_steps)`` doubles), reused across points.
+    Neither changes the results.
+    """
     n = wf.n_steps
     dt = wf.dt
     trials = wf.trials
@@ -192,7 +208,6 @@ def simulate_point(wf, params: dict[str, float]) -> PointResult:
     x_rows = []
     uni_mean, uni_half, lam, weights = [], [], [], []
     sigma2 = 0.0
-    t = np.arange(n) * dt
     for d in wf.drives:
         p = f"inputs.{d.name}"
         if d.kind == "poisson":
@@ -203,7 +218,7 @@ def simulate_point(wf, params: dict[str, float]) -> PointResult:
         if d.kind == "constant":
             x_base += scale * params[f"{p}.value"]
         elif d.kind == "sine":
-            x_base += scale * _sine(t, params[f"{p}.mean"], params[f"{p}.amplitude"],
+            x_base += scale * _sine(np.arange(n) * dt, params[f"{p}.mean"], params[f"{p}.amplitude"],
                                     params[f"{p}.frequency"], params[f"{p}.phase"])
         elif d.kind == "uniform":
             uni_mean.append(scale * params[f"{p}.mean"])
@@ -233,16 +248,15 @@ def simulate_point(wf, params: dict[str, float]) -> PointResult:
     lam_a = np.asarray(lam, float)
     weights_a = np.asarray(weights, float)
 
-    n_bytes = (n + 7) // 8
-    bits = np.zeros((trials, n_bytes), np.uint8)
-    counts = np.zeros(trials, np.int64)
+    res = out if out is not None else point_buffers(wf)
+    bits, counts, moments, traces = res.bits, res.counts, res.moments, res.traces
+    if scratch is None:
+        scratch = np.empty(scratch_size(n))
     mom_stride = wf.moments_stride
-    moments = np.empty((trials, n // mom_stride + 1))
     rec_stride = wf.record_stride
     rec_rows_all = np.full(trials, -1, np.int64)
     for i, tr in enumerate(wf.record_trials):
         rec_rows_all[tr] = i
-    traces = np.empty((len(wf.record_trials), n // rec_stride + 1))
 
     noise_gen = streams["noise"]
     # The kernel draws the normals itself, bit for bit as the noise stream's own
@@ -272,9 +286,9 @@ def simulate_point(wf, params: dict[str, float]) -> PointResult:
             int(round(params["neuron.t_ref"] / dt)),
             z, noise_state, noise_scale, uni, uni_mean_a, uni_half_a, cnt, weights_a,
             mom_stride, moments[start:stop], rec_stride, rec_rows_all[start:stop], traces,
-            bits[start:stop], counts[start:stop],
+            bits[start:stop], counts[start:stop], scratch,
         )
     if fused:
         noise_bg_state["state"]["state"] = noise_state
         noise_gen.bit_generator.state = noise_bg_state
-    return PointResult(bits=bits, counts=counts, moments=moments, traces=traces)
+    return res

@@ -24,7 +24,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["lif_trials", "spike_train_stats", "ensemble_moments", "sfc64_normal", "FUSED_NORMALS",
+__all__ = ["lif_trials", "scratch_size", "spike_train_stats", "ensemble_moments", "sfc64_normal", "FUSED_NORMALS",
            "EMPTY2", "EMPTY3", "EMPTY3I", "NO_STATE"]
 
 EMPTY2 = np.zeros((0, 0))
@@ -132,7 +132,7 @@ def _sfc64_normal_rejected(r, s0, s1, s2, s3):  # pragma: no cover - compiled
 def lif_trials(
     v_init, x_base, x_trial, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps,
     z, noise_state, noise_scale, uni, uni_mean, uni_half, counts, weights,
-    mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out,
+    mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out, scratch,
 ):  # pragma: no cover - compiled
     """Advance ``n_trials`` neurons through ``n_steps`` steps.
 
@@ -158,6 +158,8 @@ def lif_trials(
                                             rec_out, or -1
     bits_out : (n_trials, ceil(n_steps/8)) uint8, zeroed; bit s set = spike at (s+1)*dt
     count_out : (n_trials,) int64           spikes per trial
+    scratch : (k,) float                    work space of the white-noise loop, reused across
+                                            calls (allocated here when k < scratch_size(n_steps))
     """
     n_trials = bits_out.shape[0]
     n_steps = x_base.shape[0]
@@ -169,7 +171,7 @@ def lif_trials(
     if fused and not has_xt and uni_mean.shape[0] == 0 and weights.shape[0] == 0:
         _lif_trials_white_noise(v_init, x_base, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps,
                                 noise_state, noise_scale, mom_stride, mom_out, rec_stride, rec_rows, rec_out,
-                                bits_out, count_out)
+                                bits_out, count_out, scratch)
         return
     s0 = s1 = s2 = s3 = np.uint64(0)
     if fused:
@@ -242,6 +244,11 @@ def lif_trials(
 _GROUP = 4
 
 
+def scratch_size(n_steps: int) -> int:
+    """Length of the ``scratch`` work space :func:`lif_trials` needs for ``n_steps`` steps."""
+    return 2 * _GROUP * int(n_steps)
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _lif_step(v, ref, x, z, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps, noise_scale):
     """One step of one neuron in the contract's order; returns ``(v, ref, spiked)``.
@@ -267,7 +274,7 @@ def _lif_step(v, ref, x, z, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps
 @numba.njit(cache=True, nogil=True)
 def _lif_trials_white_noise(
     v_init, x_base, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps, noise_state, noise_scale,
-    mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out,
+    mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out, scratch,
 ):  # pragma: no cover - compiled
     """:func:`lif_trials` specialized to fused white noise and shared drives only.
 
@@ -282,14 +289,19 @@ def _lif_trials_white_noise(
     - the remaining ``n_trials % _GROUP`` trials run one at a time, drawing
       their normals in the step.
 
-    The buffers hold ``2 * _GROUP * n_steps`` doubles, whatever the number of trials.
+    The buffers hold ``2 * _GROUP * n_steps`` doubles, whatever the number of
+    trials: ``scratch`` when it is that large (callers reuse one across points,
+    sparing an allocation and its page faults per call), else allocated here.
     """
     n_trials = bits_out.shape[0]
     n_steps = x_base.shape[0]
     s0, s1, s2, s3 = noise_state[0], noise_state[1], noise_state[2], noise_state[3]
     n_groups = n_trials // _GROUP
     if n_groups > 0:
-        zbuf = np.empty((2, _GROUP * n_steps))
+        if scratch.shape[0] >= 2 * _GROUP * n_steps:
+            zbuf = scratch[: 2 * _GROUP * n_steps].reshape((2, _GROUP * n_steps))
+        else:
+            zbuf = np.empty((2, _GROUP * n_steps))
         for k in range(_GROUP * n_steps):  # the first group's normals
             zbuf[0, k], s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
     for g in range(n_groups):

@@ -147,7 +147,9 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     store = tmp_path / "int.zarr"
     proc = subprocess.Popen([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
                              "--workers", "1", "--points-per-task", "1", "--no-progress"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a shell's background job ignores SIGINT, and so would its children
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and len(done_blocks(store)) < 2:
         time.sleep(0.05)
