@@ -29,7 +29,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from os import PathLike
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -98,10 +98,12 @@ def _hv():
 
 
 # --------------------------------------------------------------------------- data access
-def open_dataset(ds: xr.Dataset | str | PathLike) -> xr.Dataset:
+def open_dataset(ds: xr.Dataset | str | PathLike, **kwargs: Any) -> xr.Dataset:
     """Return ``ds`` unchanged, or open the store at path ``ds`` lazily.
 
-    Uses ``lifbatch.open_results`` when available, else ``xarray.open_zarr``.
+    Uses ``lifbatch.open_results`` when available, else ``xarray.open_zarr``;
+    ``kwargs`` are passed on (``chunks=None``: lazy arrays without Dask, which read
+    small selections much faster).
     """
     if isinstance(ds, xr.Dataset):
         return ds
@@ -109,8 +111,8 @@ def open_dataset(ds: xr.Dataset | str | PathLike) -> xr.Dataset:
         try:
             from lifbatch import open_results
         except ImportError:
-            return xr.open_zarr(str(ds))
-        return open_results(ds)
+            return xr.open_zarr(str(ds), **kwargs)
+        return open_results(ds, **kwargs)
     raise TypeError(
         f"expected an xarray.Dataset or a store path, got {type(ds).__name__}. "
         "Example: rate_curve('results/sweep.zarr', 'I')"
@@ -177,14 +179,33 @@ def _pretty(unit: str) -> str | None:
     return unit.replace("**2", "²").replace("^2", "²").replace(" ** ", "^").replace("**", "^")
 
 
+class _Axis(NamedTuple):
+    """How a coordinate or variable is shown: SI-to-display factor, name, label, unit."""
+
+    factor: float
+    name: str
+    label: str
+    unit: str | None  # axis-label form; None for dimensionless
+
+    @property
+    def text(self) -> str:
+        """Axis title as HoloViews writes it: ``label (unit)``."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+
+def _axis(name: str, attrs: Mapping[str, Any], *, label: str | None = None,
+          default: str | None = None) -> _Axis:
+    factor, unit = display_scale(attrs, default=default)
+    return _Axis(factor, name, label or attrs.get("long_name") or _LABELS.get(name, name),
+                 _pretty(unit))
+
+
 def _dim(name: str, attrs: Mapping[str, Any], *, label: str | None = None,
          default: str | None = None) -> tuple[float, Any]:
     """(SI-to-display factor, hv.Dimension) of a coordinate or variable."""
     hv = _hv()
-    factor, unit = display_scale(attrs, default=default)
-    dim = hv.Dimension(name, label=label or attrs.get("long_name") or _LABELS.get(name, name),
-                       unit=_pretty(unit))
-    return factor, dim
+    ax = _axis(name, attrs, label=label, default=default)
+    return ax.factor, hv.Dimension(name, label=ax.label, unit=ax.unit)
 
 
 def _voltage_display(ds: xr.Dataset) -> str | None:
@@ -324,6 +345,12 @@ def _workflow(ds: xr.Dataset) -> dict:
     raw = ds.attrs.get("workflow")
     if isinstance(raw, dict):
         return raw
+    return _parse_workflow(raw) if isinstance(raw, str) else {}
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_workflow(raw: str) -> dict:
+    """The stored workflow JSON, parsed once (callers must not modify the result)."""
     try:
         parsed = json.loads(raw) if raw else {}
     except (TypeError, ValueError):
@@ -423,9 +450,9 @@ def _theory(full: xr.Dataset, theory: bool | xr.DataArray) -> xr.DataArray | Non
         return None
 
 
-def _theory_layers(theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None,
-                   where: Mapping[str, float], xfac: float, xdim, ydim) -> list:
-    hv = _hv()
+def _theory_lines(theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None,
+                  where: Mapping[str, float]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """[(x values in SI, theoretical rate in Hz)], one per curve of ``by`` drawn."""
     if x not in theory.dims:
         return []
     point = {a: v for a, v in where.items() if a in theory.dims}
@@ -435,16 +462,23 @@ def _theory_layers(theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None,
         curves = [theory.sel({by: float(v)}, method="nearest") for v in d[by].values]
     else:
         curves = [theory]
-    layers = []
-    for i, t in enumerate(curves):
+    lines = []
+    for t in curves:
         extra = [a for a in t.dims if a != x]
         if extra:  # axes the simulation does not vary here: drop rather than guess
             t = t.isel({a: 0 for a in extra})
         tfac = display_scale(t.attrs, default="Hz")[0] if t.attrs.get("units") else 1.0
-        layers.append(hv.Curve((t[x].values * xfac, np.asarray(t.values, dtype=float) * tfac),
-                               [xdim], [ydim], label="theory")
-                      .opts(color="black", line_dash="dashed", line_width=1.5))
-    return layers
+        lines.append((np.asarray(t[x].values, dtype=float),
+                      np.asarray(t.values, dtype=float) * tfac))
+    return lines
+
+
+def _theory_layers(theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None,
+                   where: Mapping[str, float], xfac: float, xdim, ydim) -> list:
+    hv = _hv()
+    return [hv.Curve((xs * xfac, rate), [xdim], [ydim], label="theory")
+            .opts(color="black", line_dash="dashed", line_width=1.5)
+            for xs, rate in _theory_lines(theory, d, x, by, where)]
 
 
 def rate_heatmap(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float):
@@ -595,6 +629,17 @@ def _point(ds, sel, func: str) -> tuple[xr.Dataset, xr.Dataset, dict[str, float]
     return full, d, fixed
 
 
+def _isi_hist_data(d: xr.Dataset) -> tuple[_Axis, np.ndarray, np.ndarray]:
+    """(ISI axis, bin edges in display units, counts) of one selected point."""
+    counts = np.asarray(d["isi_hist"].values, dtype=float)
+    ax = _axis("isi", d["isi_bin"].attrs, label="ISI")
+    if "isi_bin_lower" in d.coords and "isi_bin_upper" in d.coords:
+        edges = np.append(d["isi_bin_lower"].values, d["isi_bin_upper"].values[-1])
+    else:
+        edges = _edges(d["isi_bin"].values)
+    return ax, edges * ax.factor, counts
+
+
 def isi_histogram(ds: xr.Dataset | str | PathLike, **sel: float):
     """Histogram of the pooled ISIs of one point.
 
@@ -610,18 +655,43 @@ def isi_histogram(ds: xr.Dataset | str | PathLike, **sel: float):
     """
     hv = _hv()
     full, d, fixed = _point(ds, sel, "isi_histogram")
-    counts = np.asarray(d["isi_hist"].values, dtype=float)
-    factor, xdim = _dim("isi", d["isi_bin"].attrs, label="ISI")
-    if "isi_bin_lower" in d.coords and "isi_bin_upper" in d.coords:
-        edges = np.append(d["isi_bin_lower"].values, d["isi_bin_upper"].values[-1])
-    else:
-        edges = _edges(d["isi_bin"].values)
-    hist = hv.Histogram((edges * factor, counts), kdims=[xdim],
+    ax, edges, counts = _isi_hist_data(d)
+    xdim = hv.Dimension(ax.name, label=ax.label, unit=ax.unit)
+    hist = hv.Histogram((edges, counts), kdims=[xdim],
                         vdims=[hv.Dimension("count", label="ISI count")])
     n = int(np.nansum(counts))
     return hist.opts(title=_title(f"ISI histogram, {n} ISIs", full, fixed), width=_WIDTH,
                      height=_HEIGHT, color=PALETTE[0], tools=["hover"], show_grid=True,
                      fontsize={"title": _TITLE_SIZE})
+
+
+class _Ensemble(NamedTuple):
+    """The V ensemble of one point in display units."""
+
+    t: _Axis
+    v: _Axis
+    trace_time: np.ndarray | None
+    traces: np.ndarray | None  # (recorded trial, trace_time)
+    time: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    v_th: float | None
+
+
+def _ensemble_data(full: xr.Dataset, d: xr.Dataset) -> _Ensemble:
+    """V traces, mean and std over trials, threshold of one selected point ``d``."""
+    t = _axis("time", d["time"].attrs, default="ms")
+    v = _axis("v", d["v_mean"].attrs, label="V", default=_voltage_display(full))
+    trace_time = traces = None
+    if "v" in d and "trace_time" in d.dims:
+        traces = d["v"].transpose("trace_trial", "trace_time").values * v.factor
+        trace_time = (d["trace_time"].values
+                      * display_scale(d["trace_time"].attrs, default="ms")[0])
+    v_th = _neuron_param(full, "v_th")
+    return _Ensemble(
+        t, v, trace_time, traces, d["time"].values * t.factor, d["v_mean"].values * v.factor,
+        np.sqrt(np.clip(d["v_var"].values, 0, None)) * v.factor,
+        v_th * v.factor if v_th is not None and np.isfinite(v_th) else None)
 
 
 def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
@@ -641,28 +711,22 @@ def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
     """
     hv = _hv()
     full, d, fixed = _point(ds, sel, "v_ensemble")
-    vdisp = _voltage_display(full)
+    e = _ensemble_data(full, d)
+    tdim = hv.Dimension(e.t.name, label=e.t.label, unit=e.t.unit)
+    vdim = hv.Dimension(e.v.name, label=e.v.label, unit=e.v.unit)
     layers = []
-    tfac, tdim = _dim("time", d["time"].attrs, default="ms")
-    vfac, vdim = _dim("v", d["v_mean"].attrs, label="V", default=vdisp)
-    if "v" in d and "trace_time" in d.dims:
-        traces = d["v"].transpose("trace_trial", "trace_time").values * vfac
-        ttime = d["trace_time"].values * display_scale(d["trace_time"].attrs, default="ms")[0]
-        paths = [np.column_stack([ttime, tr]) for tr in traces]
+    if e.traces is not None:
+        paths = [np.column_stack([e.trace_time, tr]) for tr in e.traces]
         layers.append(hv.Path(paths, [tdim, vdim], label="recorded trials")
                       .opts(color="#888888", alpha=0.5, line_width=1))
-    time = d["time"].values * tfac
-    mean = d["v_mean"].values * vfac
-    std = np.sqrt(np.clip(d["v_var"].values, 0, None)) * vfac
-    if np.isfinite(mean).any():  # (a pending point has no moments yet)
-        layers.append(hv.Spread((time, mean, np.nan_to_num(std)), [tdim], [vdim, "v_std"],
-                                label="mean ± std")
+    if np.isfinite(e.mean).any():  # (a pending point has no moments yet)
+        layers.append(hv.Spread((e.time, e.mean, np.nan_to_num(e.std)), [tdim],
+                                [vdim, "v_std"], label="mean ± std")
                       .opts(color=PALETTE[0], alpha=0.3, line_alpha=0))
-    layers.append(hv.Curve((time, mean), [tdim], [vdim], label="mean")
+    layers.append(hv.Curve((e.time, e.mean), [tdim], [vdim], label="mean")
                   .opts(color=PALETTE[0], line_width=2, tools=["hover"]))
-    v_th = _neuron_param(full, "v_th")
-    if v_th is not None and np.isfinite(v_th):
-        layers.append(hv.HLine(v_th * vfac, label="threshold")
+    if e.v_th is not None:
+        layers.append(hv.HLine(e.v_th, label="threshold")
                       .opts(color=PALETTE[3], line_dash="dashed", line_width=1))
     return _finish(hv.Overlay(layers), _title("Membrane potential", full, fixed))
 
@@ -717,6 +781,11 @@ def spike_raster_times(ds: xr.Dataset, d: xr.Dataset) -> tuple[np.ndarray, np.nd
     return (step + 1) * dt, d["trial"].values[trial_idx]
 
 
+def _raster_xmax(full: xr.Dataset, times: np.ndarray) -> float:
+    """Right end of a raster's time axis (s): the duration, else the last spike."""
+    return _si_attr(full, "duration") or (float(times.max()) if times.size else 1.0)
+
+
 def raster(ds: xr.Dataset | str | PathLike, **sel: float):
     """Spike raster of all trials of one point.
 
@@ -732,7 +801,7 @@ def raster(ds: xr.Dataset | str | PathLike, **sel: float):
     seg = hv.Segments((times * tfac, trials - 0.4, times * tfac, trials + 0.4),
                       [tdim, hv.Dimension("trial"), "x1", "y1"])
     n_trials = d.sizes.get("trial", 1)
-    xmax = (_si_attr(full, "duration") or (times.max() if times.size else 1.0)) * tfac
+    xmax = _raster_xmax(full, times) * tfac
     return seg.opts(title=_title(f"Spike raster, {times.size} spikes", full, fixed),
                     width=_WIDTH, height=_HEIGHT, color="black", line_width=1,
                     xlim=(0, xmax), ylim=(-0.6, n_trials - 0.4),

@@ -10,14 +10,22 @@ point.
 The store is read lazily: a slice's summaries and one point's traces are read when
 shown, so the app opens quickly on large grids and on a store still being written
 (Refresh re-opens it and shows the points finished since).
+
+The figures are the ones of :mod:`lifbatch.plotting` (same data, units, labels and
+titles), drawn with Bokeh directly rather than through HoloViews: converting
+HoloViews overlays to Bokeh took most of a page's time on a 10^4-point store.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from os import PathLike
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,13 +38,17 @@ __all__ = ["make_app", "serve"]
 #: at most this many curves in the overview (evenly spaced values of the second axis)
 MAX_CURVES = 8
 _NONE = "(none)"
-_SUMMARIES = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "status")
+#: summaries read for the first tab (and the progress), and for the ISI tab when opened
+_RATE_VARS = ("rate", "rate_std", "status")
+_ISI_VARS = ("isi_mean", "isi_std", "isi_cv", "status")  # (status names the sweep axes)
+_TOOLS = "pan,wheel_zoom,box_zoom,save,reset"
+_CURVE_WIDTH = plotting._WIDTH + 140  # room for a legend outside the frame
 
 
 def _pn():
-    """Import Panel and HoloViews (bokeh backend), or explain how to install them."""
+    """Import Panel (and Bokeh), or explain how to install them."""
     try:
-        import holoviews as hv
+        import bokeh  # noqa: F401
         import panel as pn
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError(
@@ -44,8 +56,7 @@ def _pn():
             "Install them with: pip install 'lifbatch[review]' "
             "(or: pip install hvplot holoviews bokeh panel)"
         ) from err
-    plotting._hv()
-    return pn, hv
+    return pn
 
 
 def _label(cls, text: str) -> dict:
@@ -57,6 +68,309 @@ def _nearest_index(values: np.ndarray, value: float) -> int:
     return int(np.nanargmin(np.abs(np.asarray(values, dtype=float) - value)))
 
 
+def _open(source: xr.Dataset | str | PathLike) -> xr.Dataset:
+    """The results Dataset; a store is opened lazily without Dask (small reads are faster)."""
+    return plotting.open_dataset(source, chunks=None)
+
+
+#: closed-form rate per workflow JSON: it depends on the workflow only
+_THEORY: dict[str, Any] = {}
+
+
+def _theory(ds: xr.Dataset) -> xr.DataArray | None:
+    """The theoretical rate over the whole grid (Hz), computed once per workflow."""
+    key = ds.attrs.get("workflow")
+    if not isinstance(key, str):
+        return plotting._theory(ds, True)
+    if key not in _THEORY:
+        if len(_THEORY) >= 16:
+            _THEORY.clear()
+        _THEORY[key] = plotting._theory(ds, True)
+    return _THEORY[key]
+
+
+# --------------------------------------------------------------------------- reading
+#: {(store, variable, selection): (chunk files signature, values)} shared by the sessions
+_SLICES: dict[tuple, tuple[tuple, np.ndarray]] = {}
+_SLICES_MAX = 64
+#: chunk files modified this recently are not trusted to show a later change (mtime steps)
+_SETTLE_S = 2.0
+
+
+def _chunk_signature(store: Path, name: str) -> tuple | None:
+    """(path, mtime, size, inode) of every file of one variable; None when not cacheable.
+
+    Zarr rewrites a chunk by writing a new file and renaming it over the old one, so a
+    point finished since shows as a new signature. Files written in the last couple of
+    seconds make the variable uncacheable (coarse file-system clocks).
+    """
+    root = store / name
+    if not root.is_dir():
+        return None
+    now = time.time_ns()
+    sig = []
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            st = os.stat(os.path.join(dirpath, f))
+            if now - st.st_mtime_ns < _SETTLE_S * 1e9:
+                return None
+            sig.append((dirpath, f, st.st_mtime_ns, st.st_size, st.st_ino))
+    sig.sort()
+    return tuple(sig)
+
+
+def _read(ds: xr.Dataset, store: Path | None, names: list[str],
+          index: Mapping[str, int]) -> xr.Dataset:
+    """``ds[names]`` at the given positions of some axes (kept as length-1 dims), in memory.
+
+    A store's variables are cached across sessions and pages while their chunk files are
+    unchanged, so a reload does not read the store again, and Refresh does read the
+    points finished since.
+    """
+    sub = ds[names].isel({a: [i] for a, i in index.items()})
+    out = {}
+    for name in names:
+        var = sub[name]
+        sig = _chunk_signature(store, name) if store is not None else None
+        key = (str(store), name, tuple(sorted(index.items())))
+        hit = _SLICES.get(key)
+        if sig is not None and hit is not None and hit[0] == sig:
+            values = hit[1]
+        else:
+            values = np.array(var.values)
+            values.flags.writeable = False  # (shared by the sessions)
+            if sig is not None:
+                if len(_SLICES) >= _SLICES_MAX:
+                    _SLICES.clear()
+                _SLICES[key] = (sig, values)
+        out[name] = xr.Variable(var.dims, values, var.attrs)
+    return xr.Dataset(out, coords=sub.coords, attrs=ds.attrs)
+
+
+# --------------------------------------------------------------------------- Bokeh figures
+# The figures of lifbatch.plotting, built with Bokeh: few glyphs, few models (each model
+# costs time on the server, in the page's JSON and in the browser).
+def _figure(title: str, x: plotting._Axis | str, y: plotting._Axis | str, *,
+            width: int = plotting._WIDTH, grid: bool = True, **kwargs: Any):
+    from bokeh.plotting import figure
+
+    fig = figure(title=title, width=width, height=plotting._HEIGHT, tools=_TOOLS,
+                 toolbar_location="right",
+                 x_axis_label=x if isinstance(x, str) else x.text,
+                 y_axis_label=y if isinstance(y, str) else y.text, **kwargs)
+    fig.title.text_font_size = plotting._TITLE_SIZE
+    if not grid:
+        fig.grid.visible = False
+    return fig
+
+
+def _source(**columns: Any):
+    from bokeh.models import ColumnDataSource
+
+    return ColumnDataSource(data={k: v if isinstance(v, list) else np.asarray(v)
+                                  for k, v in columns.items()})
+
+
+def _glyph(fig, source, glyph):
+    """Add one glyph renderer (its selection / muted looks derived in the browser)."""
+    return fig.add_glyph(source, glyph)
+
+
+def _legend(fig, items: list[tuple[str, list]]) -> None:
+    """A legend outside the frame, right; clicking an entry hides it."""
+    from bokeh.models import Legend, LegendItem
+
+    items = [LegendItem(label=label, renderers=rs) for label, rs in items if rs]
+    if items:
+        fig.add_layout(Legend(items=items, click_policy="hide"), "right")
+
+
+def _hover(fig, renderers: list, tooltips: list[tuple[str, str]]) -> None:
+    from bokeh.models import HoverTool
+
+    if renderers:
+        fig.add_tools(HoverTool(renderers=renderers, tooltips=tooltips))
+
+
+def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], full: xr.Dataset):
+    """Rate over two axes (``plotting.rate_heatmap``): one image, or quads if irregular."""
+    from bokeh.models import ColorBar, Image, LinearColorMapper, Quad, Range1d
+    from bokeh.palettes import Viridis256
+
+    xa, ya = plotting._axis(x, d[x].attrs), plotting._axis(y, d[y].attrs)
+    za = plotting._axis("rate", d["rate"].attrs, default="Hz")
+    rate = np.asarray(d["rate"].transpose(y, x).values, dtype=float) * za.factor
+    xs, ys = d[x].values * xa.factor, d[y].values * ya.factor
+    finite = rate[np.isfinite(rate)]
+    mapper = LinearColorMapper(palette=Viridis256, nan_color="#dddddd",
+                               low=float(finite.min()) if finite.size else 0.0,
+                               high=float(finite.max()) if finite.size else 1.0)
+    ox, oy = np.argsort(xs), np.argsort(ys)
+    xe, ye = plotting._edges(xs[ox]), plotting._edges(ys[oy])
+    fig = _figure(plotting._title("Firing rate", full, where), xa, ya,
+                  width=plotting._WIDTH + 80, grid=False,
+                  x_range=Range1d(xe[0], xe[-1]), y_range=Range1d(ye[0], ye[-1]))
+    tips = [(xa.text, "$x{0.[000]}"), (ya.text, "$y{0.[000]}")]
+    if plotting._regular(xs) and plotting._regular(ys):
+        # one image glyph instead of n_x*n_y quads (rows run from the bottom)
+        r = _glyph(fig, _source(image=[rate[oy][:, ox]]),
+                   Image(image="image", x=xe[0], y=ye[0], dw=xe[-1] - xe[0], dh=ye[-1] - ye[0],
+                         color_mapper=mapper))
+        tips.append((za.text, "@image{0.[00]}"))
+    else:
+        gx, gy = np.meshgrid(np.arange(xs.size), np.arange(ys.size))
+        xe_, ye_ = plotting._edges(xs), plotting._edges(ys)
+        src = _source(left=xe_[:-1][gx].ravel(), right=xe_[1:][gx].ravel(),
+                      bottom=ye_[:-1][gy].ravel(), top=ye_[1:][gy].ravel(), rate=rate.ravel())
+        r = _glyph(fig, src, Quad(left="left", right="right", bottom="bottom", top="top",
+                                  fill_color={"field": "rate", "transform": mapper},
+                                  line_color=None))
+        tips.append((za.text, "@rate{0.[00]}"))
+    _hover(fig, [r], tips)
+    fig.add_layout(ColorBar(color_mapper=mapper, title=za.text), "right")
+    return fig
+
+
+def curves_figure(kind: str, d: xr.Dataset, x: str, by: str | None,
+                  where: Mapping[str, float], full: xr.Dataset,
+                  theory: xr.DataArray | None = None):
+    """Rate with ±std band (``rate``), ISI mean ± std (``isi``) or ISI CV (``cv``) vs ``x``.
+
+    One curve per value of ``by``; ``plotting.rate_curve``, ``isi_errorbar``, ``isi_cv``.
+    """
+    from bokeh.models import Line, Segment, VArea
+
+    var, err, title, single, default = {
+        "rate": ("rate", "rate_std", "Firing rate", "simulation", "Hz"),
+        "isi": ("isi_mean", "isi_std", "ISI mean ± std", "ISI mean", None),
+        "cv": ("isi_cv", None, "ISI CV", "ISI CV", None),
+    }[kind]
+    xa = plotting._axis(x, d[x].attrs)
+    ya = plotting._axis(var, d[var].attrs, default=default)
+    xs = d[x].values * xa.factor
+    fig = _figure(plotting._title(title, full, where), xa, ya, width=_CURVE_WIDTH)
+    items, lines = [], []
+    for i, (label, g) in enumerate(plotting._groups(d, by)):
+        color = plotting.PALETTE[i % len(plotting.PALETTE)]
+        y = np.asarray(g[var].values, dtype=float) * ya.factor
+        cols: dict[str, Any] = {"x": xs, "y": y, "label": [label or single] * xs.size}
+        band = err is not None and np.isfinite(y).any()
+        if band:
+            e = np.nan_to_num(np.asarray(g[err].values, dtype=float) * ya.factor)
+            cols.update(lower=y - e, upper=y + e)
+        src = _source(**cols)
+        rs = []
+        if band and kind == "rate":
+            rs.append(_glyph(fig, src, VArea(x="x", y1="lower", y2="upper", fill_color=color,
+                                             fill_alpha=0.2)))
+        elif band:
+            rs.append(_glyph(fig, src, Segment(x0="x", y0="lower", x1="x", y1="upper",
+                                               line_color=color, line_width=1)))
+        rs.append(_glyph(fig, src, Line(x="x", y="y", line_color=color, line_width=2)))
+        lines.append(rs[-1])
+        items.append((label or single, rs))
+    if theory is not None:
+        th = [_glyph(fig, _source(x=tx * xa.factor, y=ty),
+                     Line(x="x", y="y", line_color="black", line_dash="dashed", line_width=1.5))
+              for tx, ty in plotting._theory_lines(theory, d, x, by, where)]
+        items.append(("theory", th))
+    _legend(fig, items)
+    tips = [(by, "@label")] if by else []
+    _hover(fig, lines, tips + [(xa.text, "@x{0.[000]}"), (ya.text, "@y{0.[000]}")])
+    return fig
+
+
+def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
+    """V traces, mean ± std over trials and threshold (``plotting.v_ensemble``)."""
+    from bokeh.models import Line, MultiLine, VArea
+
+    e = plotting._ensemble_data(full, d)
+    fig = _figure(plotting._title("Membrane potential", full, where), e.t, e.v,
+                  width=_CURVE_WIDTH)
+    items = []
+    if e.traces is not None:
+        src = _source(xs=[e.trace_time] * len(e.traces), ys=list(e.traces))
+        items.append(("recorded trials", [_glyph(fig, src, MultiLine(
+            xs="xs", ys="ys", line_color="#888888", line_alpha=0.5, line_width=1))]))
+    std = np.nan_to_num(e.std)
+    src = _source(x=e.time, y=e.mean, lower=e.mean - std, upper=e.mean + std)
+    if np.isfinite(e.mean).any():  # (a pending point has no moments yet)
+        items.append(("mean ± std", [_glyph(fig, src, VArea(
+            x="x", y1="lower", y2="upper", fill_color=plotting.PALETTE[0], fill_alpha=0.3))]))
+    mean = _glyph(fig, src, Line(x="x", y="y", line_color=plotting.PALETTE[0], line_width=2))
+    items.append(("mean", [mean]))
+    if e.v_th is not None:
+        t = e.time if e.trace_time is None else np.concatenate([e.time, e.trace_time])
+        t0, t1 = (float(np.nanmin(t)), float(np.nanmax(t))) if t.size else (0.0, 1.0)
+        items.append(("threshold", [_glyph(fig, _source(x=[t0, t1], y=[e.v_th, e.v_th]), Line(
+            x="x", y="y", line_color=plotting.PALETTE[3], line_dash="dashed", line_width=1))]))
+    _legend(fig, items)
+    _hover(fig, [mean], [(e.t.text, "@x{0.[000]}"), (e.v.text, "@y{0.[000]}")])
+    return fig
+
+
+def raster_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
+    """One tick per spike, trials on the y axis (``plotting.raster``)."""
+    from bokeh.models import Range1d, Segment
+
+    times, trials = plotting.spike_raster_times(full, d)
+    ta = plotting._axis("time", {"units": "s"}, default="ms")
+    t = times * ta.factor
+    fig = _figure(plotting._title(f"Spike raster, {times.size} spikes", full, where), ta,
+                  "trial", grid=False,
+                  x_range=Range1d(0, plotting._raster_xmax(full, times) * ta.factor),
+                  y_range=Range1d(-0.6, d.sizes.get("trial", 1) - 0.4))
+    _glyph(fig, _source(x0=t, y0=trials - 0.4, x1=t, y1=trials + 0.4),
+           Segment(x0="x0", y0="y0", x1="x1", y1="y1", line_color="black", line_width=1))
+    return fig
+
+
+def isi_histogram_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
+    """Pooled ISI histogram of one point (``plotting.isi_histogram``)."""
+    from bokeh.models import Quad, Range1d
+
+    ax, edges, counts = plotting._isi_hist_data(d)
+    n = int(np.nansum(counts))
+    fig = _figure(plotting._title(f"ISI histogram, {n} ISIs", full, where), ax, "ISI count",
+                  x_range=Range1d(edges[0], edges[-1]))
+    bars = np.nan_to_num(counts) > 0  # (no outline along the axis for empty bins)
+    r = _glyph(fig, _source(left=edges[:-1][bars], right=edges[1:][bars], top=counts[bars]),
+               Quad(left="left", right="right", bottom=0, top="top",
+                    fill_color=plotting.PALETTE[0], line_color="black", line_width=0.5))
+    _hover(fig, [r], [(ax.text, "@left{0.[00]} .. @right{0.[00]}"), ("count", "@top")])
+    return fig
+
+
+def autocov_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
+    """Ensemble autocovariance of V vs lag (``plotting.v_autocov``)."""
+    from bokeh.models import Line
+
+    la = plotting._axis("lag", d["lag"].attrs, default="ms")
+    va = plotting._axis("v_autocov", plotting._square_attrs(full, "v_autocov"))
+    fig = _figure(plotting._title("V autocovariance", full, where), la, va)
+    r = _glyph(fig, _source(x=d["lag"].values * la.factor, y=d["v_autocov"].values * va.factor),
+               Line(x="x", y="y", line_color=plotting.PALETTE[2], line_width=2))
+    _hover(fig, [r], [(la.text, "@x{0.[000]}"), (va.text, "@y{0.[000]}")])
+    return fig
+
+
+#: drill-down figures, in page order
+POINT_FIGURES: dict[str, Callable] = {
+    "v_ensemble": ensemble_figure,
+    "raster": raster_figure,
+    "isi_histogram": isi_histogram_figure,
+    "v_autocov": autocov_figure,
+}
+
+
+def _on_tap(fig, callback: Callable[[float | None, float | None], None]) -> None:
+    """Call ``callback(x, y)`` (display units) when the plot is tapped."""
+    from bokeh.events import Tap
+
+    fig.on_event(Tap, lambda event: callback(event.x, event.y))
+
+
+# --------------------------------------------------------------------------- the app
 class ReviewApp:
     """State and widgets of one browser session of the review app.
 
@@ -67,10 +381,12 @@ class ReviewApp:
     """
 
     def __init__(self, source: xr.Dataset | str | PathLike):
-        pn, hv = _pn()
-        self._pn, self._hv = pn, hv
+        pn = _pn()
+        self._pn = pn
         self.source = source
-        self.ds = plotting.open_dataset(source)
+        self.ds = _open(source)
+        self._store = (Path(source) if isinstance(source, (str, PathLike))
+                       and Path(source).is_dir() else None)
         self.axes = plotting.sweep_axes(self.ds)
         varying = [a for a in self.axes if self.ds.sizes[a] > 1]
         self.point: dict[str, float] = {
@@ -109,20 +425,21 @@ class ReviewApp:
         self.slider_box = pn.Column()
         self.message = pn.pane.Alert("", alert_type="warning", visible=False,
                                      css_classes=["lb-message"])
-        pane = pn.pane.HoloViews
+        pane = pn.pane.Bokeh
         self.heat_pane = pane(None, css_classes=["lb-heatmap"])
         self.rate_pane = pane(None, css_classes=["lb-rate-curve"])
         self.isi_pane = pane(None, css_classes=["lb-isi-errorbar"])
         self.cv_pane = pane(None, css_classes=["lb-isi-cv"])
         self.point_panes = {name: pane(None, css_classes=[f"lb-{name.replace('_', '-')}"])
-                            for name in ("v_ensemble", "raster", "isi_histogram", "v_autocov")}
+                            for name in POINT_FIGURES}
         # dynamic tabs render only the visible tab: a fast first page on big stores
         self.overview_tabs = pn.Tabs(
             ("Firing rate", pn.FlexBox(self.heat_pane, self.rate_pane)),
             ("ISI", pn.FlexBox(self.isi_pane, self.cv_pane)),
             dynamic=True, css_classes=["lb-overview"])
+        self.overview_tabs.param.watch(self._on_tab, "active")
         self.drill_box = pn.FlexBox(*self.point_panes.values(), css_classes=["lb-drilldown"])
-        self._taps: list[Any] = []
+        self._isi_args: tuple | None = None  # what the ISI tab shows once opened
         self._update_sliders()
         self._render_overview()
         self._render_drilldown()
@@ -139,7 +456,7 @@ class ReviewApp:
             pn.pane.Markdown("**Other sweep axes**"), self.slider_box,
             width=300, css_classes=["lb-sidebar"])
         main = pn.Column(
-                pn.pane.Markdown("## Overview  \n*tap a heatmap cell or a curve to drill down*"),
+            pn.pane.Markdown("## Overview  \n*tap a heatmap cell or a curve to drill down*"),
             self.message, self.overview_tabs,
             pn.pane.Markdown("## Point"), self.point_md, self.drill_box,
             sizing_mode="stretch_width")
@@ -157,6 +474,11 @@ class ReviewApp:
         return {a: float(self.sliders[a].value) for a in self.axes if a not in (x, y)
                 and self.ds.sizes[a] > 1}
 
+    def _slice(self, names: tuple[str, ...]) -> xr.Dataset:
+        """The summaries ``names`` over the plotted axes, at the sliders' values."""
+        index = {a: _nearest_index(self.ds[a].values, v) for a, v in self._fixed().items()}
+        return _read(self.ds, self._store, [n for n in names if n in self.ds], index)
+
     def _update_sliders(self) -> None:
         x, y = self._plot_axes()
         self.slider_box.objects = [self.sliders[a] for a in self.axes
@@ -164,14 +486,24 @@ class ReviewApp:
         if not self.slider_box.objects:
             self.slider_box.objects = [self._pn.pane.Markdown("*none: every axis is plotted*")]
 
+    def _hold(self):
+        """Send the changes of one user action to the browser together (one redraw)."""
+        return self._pn.io.hold()
+
     def _on_axes(self, event) -> None:
-        self._update_sliders()
-        self._render_overview()
+        with self._hold():
+            self._update_sliders()
+            self._render_overview()
+
+    def _on_tab(self, event) -> None:
+        with self._hold():
+            self._render_isi()
 
     def _on_slider(self, axis: str, value: float) -> None:
         self.point[axis] = float(value)
-        self._render_overview()
-        self._render_drilldown()
+        with self._hold():
+            self._render_overview()
+            self._render_drilldown()
 
     def select_point(self, **coords: float) -> None:
         """Set the drill-down point (SI values, nearest grid value) and redraw it."""
@@ -179,21 +511,22 @@ class ReviewApp:
             if axis in self.axes and value is not None and np.isfinite(value):
                 values = self.ds[axis].values
                 self.point[axis] = float(values[_nearest_index(values, value)])
-        self._render_drilldown()
+        with self._hold():
+            self._render_drilldown()
 
     def refresh(self) -> None:
         """Re-open the store (new points of a running sweep) and redraw everything."""
         if not isinstance(self.source, xr.Dataset):
-            self.ds = plotting.open_dataset(self.source)
-        self._render_overview()
-        self._render_drilldown()
+            self.ds = _open(self.source)
+        with self._hold():
+            self._render_overview()
+            self._render_drilldown()
 
     # ------------------------------------------------------------------ rendering
-    def _status_text(self) -> str:
+    def _status_text(self, status: np.ndarray | None) -> str:
         n_total = int(np.prod([self.ds.sizes[a] for a in self.axes])) if self.axes else 1
-        if "status" not in self.ds:
+        if status is None:
             return f"{n_total} points"
-        status = np.asarray(self.ds["status"].values)
         done, failed = int((status == 1).sum()), int((status == 2).sum())
         text = f"**{done} / {n_total} points done**"
         if failed:
@@ -203,45 +536,74 @@ class ReviewApp:
         return text
 
     def _render_overview(self) -> None:
-        hv = self._hv
-        self.status_md.object = self._status_text()
+        self._apply_overview(self._overview())
+
+    def _overview(self) -> dict[str, Any]:
+        """Read the slice shown and build the overview figures (no widget changes)."""
         x, y = self._plot_axes()
         fixed = self._fixed()
-        self._taps = []
-        self.message.visible = False
+        # the slice's summaries, read once (the fixed axes stay as length-1 dims, so titles
+        # still name them); the progress counts the whole grid
+        summary = self._slice(_RATE_VARS) if x is not None else None
+        status = None
+        if "status" in self.ds:
+            whole = not fixed and summary is not None
+            status = (summary if whole else _read(self.ds, self._store, ["status"], {}))
+            status = status["status"].values
+        out: dict[str, Any] = {"status": self._status_text(status), "x": x, "y": y}
         if x is None:  # a single point: the drill-down is the whole story
+            return out
+        try:
+            d, where = plotting._select(summary, {})
+            if y is not None:
+                heat = heatmap_figure(d, x, y, where, summary)
+                _on_tap(heat, lambda tx, ty, _x=x, _y=y: self._tap_heatmap(_x, _y, tx, ty))
+                out["heat"] = heat
+                curves = plotting._thin(d, y, MAX_CURVES)
+            else:
+                curves = d
+            rate = curves_figure("rate", curves, x, y, where, summary, _theory(self.ds))
+            _on_tap(rate, lambda tx, ty, _x=x, _by=y, _d=curves:
+                    self._tap_curve(_d, _x, _by, tx, ty))
+            out["rate"] = rate
+        except Exception as err:  # keep the app alive; say what failed
+            out["error"] = f"Could not draw the overview: {err}"
+        return out
+
+    def _apply_overview(self, out: dict[str, Any]) -> None:
+        self.status_md.object = out["status"]
+        x, y = out["x"], out["y"]
+        if x is None:
             self.overview_tabs.visible = False
             return
+        self.message.visible = "error" in out
+        if "error" in out:
+            self.message.object = out["error"]
+            return
+        if y is not None:
+            self.heat_pane.object = out["heat"]
+        self.heat_pane.visible = y is not None
+        self.rate_pane.object = out["rate"]
+        # the ISI tab is read and drawn when opened (dynamic tabs do not show it before)
+        self._isi_args = (x, y)
+        self.isi_pane.object = self.cv_pane.object = None
+        if self.overview_tabs.active == 1:
+            self._render_isi()
+
+    def _render_isi(self) -> None:
+        if self.overview_tabs.active != 1 or self._isi_args is None:
+            return
+        x, y = self._isi_args
+        self._isi_args = None
         try:
-            # read the slice's summaries once (each store chunk once), then plot from memory
-            names = [n for n in _SUMMARIES if n in self.ds]
-            # (lists keep the fixed axes as length-1 dims, so titles still name them)
-            summary = self.ds[names].sel({a: [v] for a, v in fixed.items()},
-                                         method="nearest").compute()
-            summary.attrs = self.ds.attrs
-            fixed = {}
+            summary = self._slice(_ISI_VARS)
+            curves, where = plotting._select(summary, {})
             if y is not None:
-                heat = plotting.rate_heatmap(summary, x, y)
-                tap = hv.streams.Tap(source=heat, x=None, y=None)
-                tap.add_subscriber(
-                    lambda x=None, y=None, _x=x, _y=y: self._tap_heatmap(_x, _y, x, y))
-                self._taps.append(tap)
-                self.heat_pane.object = heat
-                curves_ds = plotting._thin(summary, y, MAX_CURVES)
-            else:
-                curves_ds = summary
-            self.heat_pane.visible = y is not None
-            rate = plotting.rate_curve(curves_ds, x, by=y, **fixed)
-            tap = hv.streams.Tap(source=rate, x=None, y=None)
-            tap.add_subscriber(
-                lambda x=None, y=None, _x=x, _by=y, _d=curves_ds:
-                self._tap_curve(_d, _x, _by, x, y))
-            self._taps.append(tap)
-            self.rate_pane.object = rate
-            self.isi_pane.object = plotting.isi_errorbar(curves_ds, x, by=y, **fixed)
-            self.cv_pane.object = plotting.isi_cv(curves_ds, x, by=y, **fixed)
+                curves = plotting._thin(curves, y, MAX_CURVES)
+            self.isi_pane.object = curves_figure("isi", curves, x, y, where, summary)
+            self.cv_pane.object = curves_figure("cv", curves, x, y, where, summary)
         except Exception as err:  # keep the app alive; say what failed
-            self.message.object = f"Could not draw the overview: {err}"
+            self.message.object = f"Could not draw the ISI figures: {err}"
             self.message.visible = True
 
     def _tap_heatmap(self, xname: str, yname: str, x: float | None, y: float | None) -> None:
@@ -268,20 +630,32 @@ class ReviewApp:
         self.select_point(**coords)
 
     def _render_drilldown(self) -> None:
-        pn = self._pn
+        self._apply_point(self._point_figures())
+
+    def _point_figures(self) -> dict[str, Any]:
+        """Read the selected point and build its figures (no widget changes)."""
         sel = {a: v for a, v in self.point.items() if self.ds.sizes[a] > 1}
         label = plotting._point_label(self.ds, self.point) or "the only point"
-        state = ""
-        if "status" in self.ds:
-            code = int(self.ds["status"].sel(self.point, method="nearest").values)
-            state = {0: " (pending)", 1: "", 2: " (failed)"}.get(code, "")
-        self.point_md.object = f"**Selected point:** {label}{state}"
-        for name, pane in self.point_panes.items():
+        state, notes, figs = "", "", {}
+        try:
+            full, d, where = plotting._point(self.ds, sel, "review")
+            if "status" in d:
+                state = {0: " (pending)", 1: "", 2: " (failed)"}.get(int(d["status"].values), "")
+        except Exception as err:
+            d = None
+            notes += f"  \n*{err}*"
+        for name, build in POINT_FIGURES.items():
             try:
-                pane.object = getattr(plotting, name)(self.ds, **sel)
+                figs[name] = None if d is None else build(full, d, where)
             except Exception as err:
-                pane.object = None
-                self.point_md.object += f"  \n*{name}: {err}*"
+                figs[name] = None
+                notes += f"  \n*{name}: {err}*"
+        return {"text": f"**Selected point:** {label}{state}{notes}", "figs": figs}
+
+    def _apply_point(self, out: dict[str, Any]) -> None:
+        for name, pane in self.point_panes.items():
+            pane.object = out["figs"][name]
+        self.point_md.object = out["text"]
 
 
 def make_app(store_or_ds: xr.Dataset | str | PathLike):
@@ -302,8 +676,12 @@ def make_app(store_or_ds: xr.Dataset | str | PathLike):
     >>> app = make_app("results/pypet-firing-rate.zarr")   # doctest: +SKIP
     >>> app.servable()                                      # doctest: +SKIP
     """
-    pn, _ = _pn()
+    pn = _pn()
     pn.extension(notifications=False)
+    return _build(store_or_ds)
+
+
+def _build(store_or_ds: xr.Dataset | str | PathLike):
     app = ReviewApp(store_or_ds)
     layout = app.view()
     layout._lifbatch_app = app  # handle for tests and notebooks
@@ -314,6 +692,97 @@ def _free_port(address: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((address, 0))
         return int(s.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- serving
+#: {store path: (store signature, app layout)}: the app of the next browser session,
+#: built in advance (before serving, then after each page has loaded)
+_SPARE: dict[str, tuple[tuple, Any]] = {}
+_SPARE_LOCK = threading.Lock()
+#: {store path: thread building its next app}
+_PREPARING: dict[str, threading.Thread] = {}
+
+
+def _store_signature(store: Path) -> tuple | None:
+    """(path, mtime, size, inode) of every file of a store; None while it is being written."""
+    now = time.time_ns()
+    sig = []
+    for dirpath, _, files in os.walk(store):
+        for f in files:
+            st = os.stat(os.path.join(dirpath, f))
+            if now - st.st_mtime_ns < _SETTLE_S * 1e9:
+                return None
+            sig.append((dirpath, f, st.st_mtime_ns, st.st_size, st.st_ino))
+    sig.sort()
+    return tuple(sig)
+
+
+def _prepare(store: str | PathLike) -> None:
+    """Build the app of the next session now, if the store is not being written."""
+    path = Path(store)
+    try:
+        sig = _store_signature(path)
+        if sig is None:
+            return
+        layout = _build(store)
+        if _store_signature(path) != sig:  # (changed while reading it)
+            return
+    except Exception:  # (the session then builds its own app, and shows what fails)
+        return
+    with _SPARE_LOCK:
+        _SPARE[str(path)] = (sig, layout)
+
+
+def _session_app(store: xr.Dataset | str | PathLike):
+    """The app of a new browser session (called by the server for each page).
+
+    A store's app is built in advance while the browser of the previous page is idle, and
+    used if the store has not changed since (every file's modification time, size and
+    inode); otherwise, and for a Dataset, it is built now. Either way the page shows the
+    store as it is when the page is requested.
+    """
+    pn = _pn()
+    if isinstance(store, xr.Dataset):
+        return _build(store)
+    path = Path(store)
+    preparing = _PREPARING.pop(str(path), None)
+    if preparing is not None:  # nearly ready: finishing it is quicker than starting again
+        preparing.join()
+    with _SPARE_LOCK:
+        spare = _SPARE.pop(str(path), None)
+    layout = None
+    if spare is not None and _store_signature(path) == spare[0]:
+        layout = spare[1]
+    if layout is None:
+        layout = _build(store)
+    pn.state.onload(lambda: _prepare_next(store))
+    return layout
+
+
+def _prepare_next(store: str | PathLike) -> None:
+    """Build the next page's app in a thread, once this page is drawn (the server is idle)."""
+    key = str(Path(store))
+    if key in _PREPARING:
+        return
+    thread = threading.Thread(target=_prepare, args=(store,), name="lifbatch-review-next-page",
+                              daemon=True)
+    _PREPARING[key] = thread
+    thread.start()
+
+
+def _warm_up(store: xr.Dataset | str | PathLike) -> float:
+    """Build one page before serving (imports, unit registry, theory, Bokeh models).
+
+    The first page a browser opens is then as fast as the next ones: the app built here
+    is the first session's, if the store does not change meanwhile. Returns seconds.
+    """
+    from bokeh.document import Document
+
+    t0 = time.perf_counter()
+    make_app(store).server_doc(Document())  # (models once: Bokeh's and Panel's first uses)
+    if not isinstance(store, xr.Dataset):
+        _prepare(store)
+    return time.perf_counter() - t0
 
 
 def serve(store: xr.Dataset | str | PathLike, *, port: int = 0, open_browser: bool = True,
@@ -332,15 +801,17 @@ def serve(store: xr.Dataset | str | PathLike, *, port: int = 0, open_browser: bo
     **kwargs
         Passed to ``panel.serve``.
     """
-    pn, _ = _pn()
+    pn = _pn()
     if isinstance(store, (str, PathLike)):
         plotting.open_dataset(store)  # fail now, with the store's error, not in the browser
     port = port or _free_port(address)
     origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"}
     url = f"http://{address}:{port}/"
-    print(f"lifbatch review: serving {store if not isinstance(store, xr.Dataset) else 'dataset'} "
-          f"at {url} (Ctrl+C to stop)", flush=True)
-    pn.serve({"/": lambda: make_app(store)}, port=port, address=address,
+    print(f"lifbatch review: preparing {store if not isinstance(store, xr.Dataset) else 'dataset'}"
+          " ...", flush=True)
+    _warm_up(store)
+    print(f"lifbatch review: serving at {url} (Ctrl+C to stop)", flush=True)
+    pn.serve({"/": lambda: _session_app(store)}, port=port, address=address,
              websocket_origin=sorted(origins), show=open_browser, title="lifbatch review",
              verbose=False, **kwargs)
     sys.stdout.flush()

@@ -306,7 +306,100 @@ def test_make_app_state_without_a_browser(store):
     assert "17 / 20 points done" in app.status_md.object
     app.select_point(tau_m=0.0101, I=4e-10)
     assert app.point_md.object.endswith("tau_m = 10 ms, I = 400 pA")
-    raster = app.point_panes["raster"].object
-    assert len(raster) == int(np.asarray(
-        synthetic_dataset(n_x=5, n_y=4, trials=6, duration=0.2, pending=3, seed=3)
-        .spike_count.sel(tau_m=0.01, I=4e-10).sum()))
+    ds = synthetic_dataset(n_x=5, n_y=4, trials=6, duration=0.2, pending=3, seed=3)
+    (ticks,) = app.point_panes["raster"].object.renderers
+    assert len(ticks.data_source.data["x0"]) == int(ds.spike_count.sel(tau_m=0.01, I=4e-10).sum())
+
+
+def test_app_figures_show_the_plotting_figures_data(store):
+    """The app draws with Bokeh directly: same values, units and titles as lifbatch.plotting."""
+    import holoviews as hv
+
+    from lifbatch import plotting
+    from lifbatch.review import make_app
+
+    ds = plotting.open_dataset(str(store))
+    app = make_app(str(store))._lifbatch_app
+    rate = app.rate_pane.object
+    assert rate.title.text == "Firing rate"
+    assert (rate.xaxis[0].axis_label, rate.yaxis[0].axis_label) == ("I (pA)", "firing rate (Hz)")
+    lines = [r for r in rate.renderers
+             if type(r.glyph).__name__ == "Line" and "label" in r.data_source.data]
+    expected = [c for c in plotting.rate_curve(ds, "I", by="tau_m", theory=False)
+                .traverse(lambda e: e, [hv.Curve])]
+    assert [r.data_source.data["label"][0] for r in lines] == [c.label for c in expected]
+    for r, c in zip(lines, expected):
+        np.testing.assert_allclose(r.data_source.data["x"], c.dimension_values(0))
+        np.testing.assert_allclose(r.data_source.data["y"], c.dimension_values(1))
+    heat = app.heat_pane.object
+    (image,) = [r for r in heat.renderers]
+    np.testing.assert_allclose(image.data_source.data["image"][0],
+                               ds.rate.transpose("tau_m", "I").values)
+    # the ISI tab is read and drawn when it is opened
+    assert app.isi_pane.object is None
+    app.overview_tabs.active = 1
+    assert app.isi_pane.object.title.text == "ISI mean ± std"
+    assert app.cv_pane.object.yaxis[0].axis_label == "ISI CV"
+    # drill-down: V ensemble in mV with the threshold of the workflow
+    ens = app.point_panes["v_ensemble"].object
+    assert ens.yaxis[0].axis_label == "V (mV)"
+    threshold = [r for item in ens.legend[0].items if item.label.value == "threshold"
+                 for r in item.renderers]
+    assert threshold and threshold[0].data_source.data["y"][0] == pytest.approx(-50.0)
+
+
+def test_slices_are_cached_until_the_store_changes(tmp_path, monkeypatch):
+    """Pages share what they read, and still see the points a running sweep writes."""
+    from lifbatch import review
+
+    partial = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, seed=5, pending=4)
+    complete = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, seed=5)
+    path = write_synthetic_store(tmp_path / "live.zarr", partial, block=3)
+    monkeypatch.setattr(review, "_SETTLE_S", 0.0)
+    ds = review._open(path)
+    first = review._read(ds, path, ["status", "rate"], {})
+    again = review._read(ds, path, ["status", "rate"], {})
+    assert again["status"].values is first["status"].values  # from the cache
+    assert int((first["status"].values == 1).sum()) == 5
+    complete[["rate", "status"]].chunk({"tau_m": 3, "I": 3}).to_zarr(str(path), mode="r+")
+    now = review._read(review._open(path), path, ["status", "rate"], {})
+    assert int((now["status"].values == 1).sum()) == 9
+    np.testing.assert_allclose(now["rate"].values, complete.rate.values)
+    # files younger than the settle time are read every time
+    monkeypatch.setattr(review, "_SETTLE_S", 3600.0)
+    assert review._chunk_signature(path, "rate") is None
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@needs_chromium
+def test_isi_tab_is_drawn_when_opened(server, browser):
+    page = open_page(browser, server.url)
+    assert not any(t.startswith("ISI mean") for t in plots(page)["titles"])
+    page.locator(".lb-overview .bk-tab").filter(has_text="ISI").click()
+    state = wait_titles(page, lambda t: "ISI mean ± std" in t and "ISI CV" in t)
+    assert "ISI mean (ms)" in state["axes"] and "ISI CV" in state["axes"]
+    assert page.errors == []
+    page.close()
+
+
+def test_next_page_app_is_prepared_and_used_only_if_the_store_is_unchanged(tmp_path, monkeypatch):
+    from lifbatch import review
+
+    partial = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, seed=6, pending=4)
+    complete = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, seed=6)
+    path = write_synthetic_store(tmp_path / "live.zarr", partial, block=3)
+    monkeypatch.setattr(review, "_SETTLE_S", 0.0)
+    monkeypatch.setattr(review, "_prepare_next", lambda store: None)  # (no thread here)
+    review._prepare(path)
+    spare = review._SPARE[str(path)][1]
+    assert review._session_app(path) is spare  # unchanged store: the prepared app
+    review._prepare(path)
+    complete[["rate", "status"]].chunk({"tau_m": 3, "I": 3}).to_zarr(str(path), mode="r+")
+    layout = review._session_app(path)  # the store changed since: a new app, new points
+    assert layout is not spare
+    assert "9 / 9 points done" in layout._lifbatch_app.status_md.object
+    # a store being written (files younger than the settle time) gets no prepared app
+    monkeypatch.setattr(review, "_SETTLE_S", 3600.0)
+    review._prepare(path)
+    assert str(path) not in review._SPARE
