@@ -59,11 +59,14 @@ def simulate_block(wf: Workflow, slices: tuple[slice, ...]) -> tuple[xr.Dataset,
     # the OS eagerly, MALLOC_TRIM_THRESHOLD_, so each one would cost page faults)
     scratch = np.empty(scratch_size(n))
     point_counts = np.zeros(trials, np.int64)
+    kernel_seconds = 0.0
     for local in np.ndindex(shape) if shape else [()]:
         index = tuple(s.start + i for s, i in zip(slices, local))
         out = PointResult(bits=bits[local], counts=point_counts, moments=moments[local], traces=traces[local])
         try:
+            t0 = time.perf_counter()
             simulate_point(wf, wf.point_params(index), out=out, scratch=scratch)
+            kernel_seconds += time.perf_counter() - t0
             if not np.all(np.isfinite(out.moments)):
                 raise FloatingPointError("V became NaN or infinite (numerical blow-up); reduce dt or check the inputs")
         except Exception as exc:  # isolate the point: record, keep going
@@ -75,7 +78,9 @@ def simulate_block(wf: Workflow, slices: tuple[slice, ...]) -> tuple[xr.Dataset,
             traces[local] = np.nan
             continue
         counts[local] = point_counts
-    return _block_dataset(wf, slices, bits, counts, moments, traces, status), failures
+    ds = _block_dataset(wf, slices, bits, counts, moments, traces, status)
+    ds.attrs["kernel_seconds"] = kernel_seconds  # time in simulate_point, for the block marker
+    return ds, failures
 
 
 def _block_dataset(wf, slices, bits, counts, moments, traces, status) -> xr.Dataset:
@@ -215,7 +220,8 @@ def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int) -> 
     blocking = Blocking(shape=wf.shape, chunks=tuple(chunks))
     block_id = blocking.block_id(flat)
     ds, failures = simulate_block(wf, blocking.slices(block_id))
-    return write_block(wf, store, blocking, block_id, ds, failures=failures, started=started)
+    return write_block(wf, store, blocking, block_id, ds, failures=failures, started=started,
+                       kernel_seconds=ds.attrs.get("kernel_seconds"))
 
 
 def _check_store_visible(store: str) -> bool:

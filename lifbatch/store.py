@@ -166,7 +166,7 @@ def store_workflow(store: str | os.PathLike) -> dict | None:
 
 
 def write_block(wf, store, blocking: Blocking, block_id, ds_block: xr.Dataset, *, failures=None,
-                started=None) -> dict:
+                started=None, kernel_seconds=None) -> dict:
     """Write one block's Dataset into its region of every array, then its done-marker.
 
     The template fixed every array's shape, chunks, dtype, fill value and
@@ -182,7 +182,8 @@ def write_block(wf, store, blocking: Blocking, block_id, ds_block: xr.Dataset, *
     marker = {"block": flat, "index": list(block_id),
               "points": int(np.prod([s.stop - s.start for s in region] or [1])),
               "failures": failures or {}, "finished": time.time(),
-              "seconds": (time.time() - started) if started else None}
+              "seconds": (time.time() - started) if started else None,
+              "kernel_seconds": kernel_seconds}
     _write_group(Path(store) / _MARKERS / str(flat), marker)
     return marker
 
