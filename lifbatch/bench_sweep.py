@@ -17,6 +17,7 @@ Zarr's codecs load once per process), and sweeps are timed best of ``repeat``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -52,6 +53,8 @@ def _kernel_rate(wf, seconds: float = 1.0, start_at: float | None = None) -> flo
     except the summaries and the store. ``start_at`` (a ``time.time()``) makes
     processes measuring together start together.
     """
+    import numpy as np
+
     from .inputs import simulate_point
 
     simulate_point(wf, wf.point_params((0,) * len(wf.shape)))  # compile / warm up
@@ -60,18 +63,12 @@ def _kernel_rate(wf, seconds: float = 1.0, start_at: float | None = None) -> flo
     n = i = 0
     t = time.perf_counter()
     while True:
-        simulate_point(wf, wf.point_params(tuple(int(k) for k in divmod_index(i % wf.n_points, wf.shape))))
+        simulate_point(wf, wf.point_params(tuple(int(k) for k in np.unravel_index(i % wf.n_points, wf.shape))))
         n += wf.trials * wf.n_steps
         i += 1
         elapsed = time.perf_counter() - t
         if elapsed >= seconds:
             return n / elapsed
-
-
-def divmod_index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    import numpy as np
-
-    return tuple(np.unravel_index(flat, shape)) if shape else ()
 
 
 def _parallel_kernel_rate(client, wf) -> float:
@@ -92,12 +89,15 @@ def _warm_up(tmp: str, client) -> None:
     shutil.rmtree(store, ignore_errors=True)
 
 
-def _cluster(workers: int):
+@contextlib.contextmanager
+def _cluster(workers: int, tmp: str):
+    """A fresh embedded cluster, warmed up (see :func:`_warm_up`), closed on exit."""
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, silence_logs=logging.ERROR)
-    return cluster, Client(cluster)
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        _warm_up(tmp, client)
+        yield client
 
 
 def _run(wf, client, tmp: str, repeat: int = 1) -> dict:
@@ -150,35 +150,20 @@ def sweep_bench(points: int = 1000, trials: int = 20, steps: int = 10_000, worke
     try:
         wf = load_workflow(_workflow(points, trials, steps, "bench-sweep"))
         kernel = _kernel_rate(wf)
-        cluster, client = _cluster(workers)
-        try:
-            _warm_up(tmp, client)
+        with _cluster(workers, tmp) as client:
             parallel = _parallel_kernel_rate(client, wf)
             big = _run(wf, client, tmp, repeat)
             parallel = max(parallel, _parallel_kernel_rate(client, wf))
-        finally:
-            client.close()
-            cluster.close()
         kernel = max(kernel, _kernel_rate(wf))
 
         small_wf = load_workflow(_workflow(max(2, points // 10), trials, steps, "bench-small"))
-        cluster, client = _cluster(workers)
-        try:
-            _warm_up(tmp, client)
+        with _cluster(workers, tmp) as client:
             small = _run(small_wf, client, tmp, 1)
-        finally:
-            client.close()
-            cluster.close()
 
         tiny = load_workflow(_workflow(tiny_points, 1, 10, "bench-tiny"))
         tiny_kernel = _kernel_rate(tiny)
-        cluster, client = _cluster(workers)
-        try:
-            _warm_up(tmp, client)
+        with _cluster(workers, tmp) as client:
             tiny_run = _run(tiny, client, tmp, repeat)
-        finally:
-            client.close()
-            cluster.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     neuron_steps = wf.n_points * trials * steps

@@ -58,6 +58,11 @@ class Blocking:
         return tuple(int(i) for i in np.unravel_index(flat, self.grid)) if self.shape else ()
 
 
+#: the results' data variables, in the contract's order (docs/store-layout.md)
+VARIABLES = ("status", "spike_count", "spike_bits", "rate", "rate_std", "isi_mean", "isi_std", "isi_cv",
+             "isi_hist", "v_mean", "v_var", "v_autocov", "v")
+
+
 def coords(wf) -> dict:
     """Coordinates of a results Dataset (see docs/store-layout.md)."""
     out: dict = {}

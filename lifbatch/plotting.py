@@ -372,10 +372,6 @@ def _groups(ds: xr.Dataset, by: str | None) -> list[tuple[str, xr.Dataset]]:
             for i, v in enumerate(ds[by].values)]
 
 
-def _curve_opts(element, color: str, **extra):
-    return element.opts(color=color, **extra)
-
-
 def _finish(overlay, title: str):
     """Common size, grid, title font and an outside legend (curves often fill the frame)."""
     return overlay.opts(title=title, width=_WIDTH + 140, height=_HEIGHT, show_grid=True,

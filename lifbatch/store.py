@@ -22,14 +22,12 @@ import xarray as xr
 
 from . import __version__
 from .errors import StoreError
-from .grid import Blocking, coords
+from .grid import VARIABLES, Blocking, coords
 
 __all__ = ["open_results", "create_store", "write_block", "done_blocks", "read_markers", "store_workflow",
            "STATUS_PENDING", "STATUS_DONE", "STATUS_FAILED"]
 
 STATUS_PENDING, STATUS_DONE, STATUS_FAILED = 0, 1, 2
-_VARIABLE_ORDER = ("status", "spike_count", "spike_bits", "rate", "rate_std", "isi_mean", "isi_std", "isi_cv",
-                   "isi_hist", "v_mean", "v_var", "v_autocov", "v")
 _MARKERS = Path("_lifbatch") / "blocks"
 
 
@@ -113,29 +111,20 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking) -> None:
     integers (integers get no ``_FillValue`` attribute, so that xarray does not
     mask their zeros into NaN floats), ``status`` 0 = pending.
     """
-    import asyncio
-
-    import zarr.api.asynchronous
-    from zarr.core.sync import sync
-
     base = xr.Dataset(coords=coords(wf), attrs=root_attrs(wf))
     base.attrs["chunks"] = json.dumps(list(blocking.chunks))
     base.to_zarr(store, mode="w", consolidated=False)
     sizes = _sizes(wf)
     axes = wf.axis_names
 
-    async def create_all():
-        group = await zarr.api.asynchronous.open_group(store=str(store), mode="r+", zarr_format=3)
-        jobs = []
-        for name, (dims, dtype, fill, attrs) in variable_specs(wf).items():
-            tail = tuple(sizes[d] for d in dims)
-            jobs.append(group.create_array(
-                name, shape=tuple(wf.shape) + tail, chunks=tuple(blocking.chunks) + tail, dtype=dtype,
-                fill_value=fill, compressors=_compressors(dtype), attributes=dict(attrs),
-                dimension_names=axes + dims))
-        await asyncio.gather(*jobs)
+    def create(group, name, spec):
+        dims, dtype, fill, attrs = spec
+        tail = tuple(sizes[d] for d in dims)
+        return group.create_array(
+            name, shape=tuple(wf.shape) + tail, chunks=tuple(blocking.chunks) + tail, dtype=dtype,
+            fill_value=fill, compressors=_compressors(dtype), attributes=dict(attrs), dimension_names=axes + dims)
 
-    sync(create_all())
+    _gather_on_group(store, create, variable_specs(wf))
     for sub in (_MARKERS.parent, _MARKERS):
         _write_group(Path(store) / sub, {})
 
@@ -190,11 +179,6 @@ def write_block(wf, store, blocking: Blocking, block_id, ds_block: xr.Dataset, *
 
 def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray]) -> None:
     """``array[region] = value`` for every array of the store, concurrently."""
-    import asyncio
-
-    import zarr.api.asynchronous
-    from zarr.core.sync import sync
-
     selection = region if region else Ellipsis
 
     async def write(group, name, value):
@@ -206,11 +190,21 @@ def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray
         # e.g. no spikes), which spares zarr comparing every chunk with the fill value
         await array.with_config({"write_empty_chunks": True}).setitem(selection, value)
 
-    async def write_all():
-        group = await zarr.api.asynchronous.open_group(store=str(store), mode="r+", zarr_format=3)
-        await asyncio.gather(*(write(group, name, value) for name, value in values.items()))
+    _gather_on_group(store, write, values)
 
-    sync(write_all())
+
+def _gather_on_group(store, job, items: dict) -> None:
+    """Run ``job(group, name, item)`` for every item at once on the store's root group (zarr's async API)."""
+    import asyncio
+
+    import zarr.api.asynchronous
+    from zarr.core.sync import sync
+
+    async def run_all():
+        group = await zarr.api.asynchronous.open_group(store=str(store), mode="r+", zarr_format=3)
+        await asyncio.gather(*(job(group, name, item) for name, item in items.items()))
+
+    sync(run_all())
 
 
 def read_markers(store) -> list[dict]:
@@ -247,7 +241,7 @@ def open_results(store: str | os.PathLike, **kwargs) -> xr.Dataset:
     if "fingerprint" not in ds.attrs:
         raise StoreError(f"'{path}' is not a lifbatch store (no fingerprint attribute).")
     # the contract's order (a directory listing has none)
-    order = {name: i for i, name in enumerate(_VARIABLE_ORDER)}
+    order = {name: i for i, name in enumerate(VARIABLES)}
     ds = ds[sorted(ds.data_vars, key=lambda n: (order.get(n, len(order)), n))]
     ds.encoding["source"] = str(path)
     return ds

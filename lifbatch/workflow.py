@@ -33,6 +33,7 @@ import yaml
 
 from . import units as u
 from .errors import WorkflowError
+from .grid import VARIABLES
 
 __all__ = ["Workflow", "SweepAxis", "Drive", "load_workflow", "apply_overrides", "DRIVE_KINDS"]
 
@@ -40,8 +41,7 @@ NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 AXIS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_DIMS = {"trial", "time", "lag", "isi_bin", "trace_trial", "trace_time", "spike_byte"}
 #: names of the store's variables and other coordinates: an axis of that name would clash with them
-RESERVED_VARS = {"status", "spike_count", "spike_bits", "rate", "rate_std", "isi_mean", "isi_std", "isi_cv",
-                 "isi_hist", "v_mean", "v_var", "v_autocov", "v", "isi_bin_lower", "isi_bin_upper"}
+RESERVED_VARS = set(VARIABLES) | {"isi_bin_lower", "isi_bin_upper"}
 
 TOP_KEYS = {"name", "description", "seed", "trials", "duration", "dt", "method", "neuron",
             "inputs", "sweep", "noise", "record", "summaries"}
