@@ -1,6 +1,6 @@
 """Running sweeps: a block of points -> Dataset, and the Dask execution of all blocks.
 
-``simulate_block`` is the unit of work (numpy kernel + xarray summaries);
+``simulate_block`` is the unit of work (kernel + summaries);
 ``simulate`` runs the whole grid in this process; ``run_sweep`` runs one Dask
 task per block on a local or remote cluster, each writing its own Zarr region.
 """
@@ -23,7 +23,7 @@ from . import config
 from .analysis import moment_summary, spike_summary
 from .errors import StoreError, WorkflowError
 from .grid import Blocking, block_chunks, coords
-from .inputs import PointResult, simulate_point
+from .inputs import PointResult, point_streams, simulate_point
 from .kernel import scratch_size
 from .store import (STATUS_DONE, STATUS_FAILED, create_store, done_blocks, read_markers, root_attrs,
                     store_workflow, variable_specs, write_block)
@@ -42,6 +42,13 @@ def simulate_block(wf: Workflow, slices: tuple[slice, ...]) -> tuple[xr.Dataset,
     failures as {flat grid index: "ErrorType: message"}; a failed point keeps
     fill values and ``status`` 2, the others are unaffected.
     """
+    values, failures, _ = _block_values(wf, slices)
+    return _block_dataset(wf, slices, values), failures
+
+
+def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np.ndarray], dict[int, str], float]:
+    """The block's store variables as plain arrays (as the store holds them), its
+    failures, and the seconds spent in the kernel."""
     shape = tuple(s.stop - s.start for s in slices)
     n = wf.n_steps
     trials = wf.trials
@@ -49,57 +56,58 @@ def simulate_block(wf: Workflow, slices: tuple[slice, ...]) -> tuple[xr.Dataset,
     n_rec = n // wf.record_stride + 1
     n_bytes = (n + 7) // 8
     bits = np.zeros(shape + (trials, n_bytes), np.uint8)
-    counts = np.zeros(shape + (trials,), np.int32)
+    counts = np.zeros(shape + (trials,), np.int64)
     moments = np.full(shape + (trials, n_mom), np.nan)
     traces = np.full(shape + (len(wf.record_trials), n_rec), np.nan)
     status = np.full(shape, STATUS_DONE, np.int8)
-    failures: dict[int, str] = {}
-    # the kernel writes straight into the block's arrays, and one work space serves
-    # every point: no per-point allocations (dask workers return freed memory to
-    # the OS eagerly, MALLOC_TRIM_THRESHOLD_, so each one would cost page faults)
-    scratch = np.empty(scratch_size(n))
-    point_counts = np.zeros(trials, np.int64)
-    kernel_seconds = 0.0
+    errors: dict[tuple, Exception] = {}
+    # Each point's parameters and random streams first, then the kernel point
+    # after point with as little Python as possible in between: the kernel
+    # evicts the interpreter from the CPU caches, so per-point Python set-up
+    # interleaved with it ran several times slower than in a batch.
+    points = []
     for local in np.ndindex(shape) if shape else [()]:
         index = tuple(s.start + i for s, i in zip(slices, local))
-        out = PointResult(bits=bits[local], counts=point_counts, moments=moments[local], traces=traces[local])
         try:
-            t0 = time.perf_counter()
-            simulate_point(wf, wf.point_params(index), out=out, scratch=scratch)
-            kernel_seconds += time.perf_counter() - t0
-            if not np.all(np.isfinite(out.moments)):
-                raise FloatingPointError("V became NaN or infinite (numerical blow-up); reduce dt or check the inputs")
+            params = wf.point_params(index)
+            points.append((local, params, point_streams(wf, params, make=True)))
         except Exception as exc:  # isolate the point: record, keep going
-            flat = int(np.ravel_multi_index(index, wf.shape)) if wf.shape else 0
-            failures[flat] = f"{type(exc).__name__}: {exc}"
-            status[local] = STATUS_FAILED
-            bits[local] = 0  # fill values again: a failed point has no data
-            moments[local] = np.nan
-            traces[local] = np.nan
-            continue
-        counts[local] = point_counts
-    ds = _block_dataset(wf, slices, bits, counts, moments, traces, status)
-    ds.attrs["kernel_seconds"] = kernel_seconds  # time in simulate_point, for the block marker
-    return ds, failures
+            errors[local] = exc
+    # The kernel writes straight into the block's arrays, and one work space serves
+    # every point: no per-point allocations (dask workers return freed memory to
+    # the OS eagerly, MALLOC_TRIM_THRESHOLD_, so each one would cost page faults).
+    scratch = np.empty(scratch_size(n))
+    t0 = time.perf_counter()
+    for local, params, streams in points:
+        out = PointResult(bits=bits[local], counts=counts[local], moments=moments[local], traces=traces[local])
+        try:
+            simulate_point(wf, params, out=out, scratch=scratch, streams=streams)
+        except Exception as exc:
+            errors[local] = exc
+    kernel_seconds = time.perf_counter() - t0
+    blown_up = ~np.isfinite(moments).all(axis=(-2, -1))
+    for local in np.argwhere(blown_up):  # (also for a grid of one point: shape ())
+        errors.setdefault(tuple(int(i) for i in local), FloatingPointError(
+            "V became NaN or infinite (numerical blow-up); reduce dt or check the inputs"))
+    failures: dict[int, str] = {}
+    for local, exc in sorted(errors.items()):
+        index = tuple(s.start + i for s, i in zip(slices, local))
+        flat = int(np.ravel_multi_index(index, wf.shape)) if wf.shape else 0
+        failures[flat] = f"{type(exc).__name__}: {exc}"
+        status[local] = STATUS_FAILED
+        bits[local] = 0  # fill values again: a failed point has no data
+        counts[local] = 0
+        moments[local] = np.nan
+        traces[local] = np.nan
+    return _summarized(wf, bits, counts, moments, traces, status), failures, kernel_seconds
 
 
-def _block_dataset(wf, slices, bits, counts, moments, traces, status) -> xr.Dataset:
-    """The block's labelled Dataset: raw outputs, their summaries, coordinates, attrs.
-
-    Built from ``xarray.Variable`` objects in one constructor call: assigning
-    DataArrays one by one aligns their indexes each time, which cost more than
-    the summaries themselves.
-    """
+def _summarized(wf, bits, counts, moments, traces, status) -> dict[str, np.ndarray]:
+    """Raw outputs and their summaries, each as the store holds it (``variable_specs``)."""
     axes = wf.axis_names
-    block_coords = {}
-    for name, (dim, vals, *attrs) in coords(wf).items():
-        if dim in axes:
-            vals = vals[slices[axes.index(dim)]]
-        block_coords[name] = (dim, vals, *attrs)
-    vunit = wf.voltage_unit
     # the summaries see plain arrays with dimension names only (no indexes to align)
     spike_bits = xr.DataArray(bits, dims=axes + ("trial", "spike_byte"))
-    v_samples = xr.DataArray(moments, dims=axes + ("trial", "time"), attrs={"units": vunit})
+    v_samples = xr.DataArray(moments, dims=axes + ("trial", "time"), attrs={"units": wf.voltage_unit})
     spikes = spike_summary(spike_bits, dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges)
     mom = moment_summary(v_samples, warmup=wf.warmup, every=wf.moments_every, max_lag=wf.max_lag)
     failed = status == STATUS_FAILED
@@ -114,8 +122,25 @@ def _block_dataset(wf, slices, bits, counts, moments, traces, status) -> xr.Data
         values[name] = arr
     for name in ("v_mean", "v_var", "v_autocov"):
         values[name] = mom[name].values
-    data_vars = {name: xr.Variable(axes + dims, np.asarray(values[name]).astype(dtype, copy=False), dict(attrs))
-                 for name, (dims, dtype, _, attrs) in variable_specs(wf).items()}
+    return {name: np.asarray(values[name]).astype(dtype, copy=False)
+            for name, (_, dtype, _, _) in variable_specs(wf).items()}
+
+
+def _block_dataset(wf, slices, values: dict[str, np.ndarray]) -> xr.Dataset:
+    """The block's labelled Dataset: its variables, coordinates and attrs.
+
+    Built from ``xarray.Variable`` objects in one constructor call: assigning
+    DataArrays one by one aligns their indexes each time, which cost more than
+    the summaries themselves. Sweep tasks skip it: they write the arrays.
+    """
+    axes = wf.axis_names
+    block_coords = {}
+    for name, (dim, vals, *attrs) in coords(wf).items():
+        if dim in axes:
+            vals = vals[slices[axes.index(dim)]]
+        block_coords[name] = (dim, vals, *attrs)
+    data_vars = {name: xr.Variable(axes + dims, values[name], dict(attrs))
+                 for name, (dims, _, _, attrs) in variable_specs(wf).items()}
     return xr.Dataset(data_vars, coords=block_coords)
 
 
@@ -219,9 +244,9 @@ def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int) -> 
     started = time.time()
     blocking = Blocking(shape=wf.shape, chunks=tuple(chunks))
     block_id = blocking.block_id(flat)
-    ds, failures = simulate_block(wf, blocking.slices(block_id))
-    return write_block(wf, store, blocking, block_id, ds, failures=failures, started=started,
-                       kernel_seconds=ds.attrs.get("kernel_seconds"))
+    values, failures, kernel_seconds = _block_values(wf, blocking.slices(block_id))
+    return write_block(wf, store, blocking, block_id, values, failures=failures, started=started,
+                       kernel_seconds=kernel_seconds)
 
 
 def _check_store_visible(store: str) -> bool:

@@ -84,9 +84,22 @@ class _Streams(dict):
         return gen
 
 
-def point_streams(wf, params: dict[str, float]) -> dict[str, np.random.Generator]:
-    """Generators "noise", "uniform", "poisson", "steps" of one point (made lazily)."""
-    return _Streams(point_key(wf, params))
+# the stream each kind of drive draws from
+_STREAM_OF_KIND = {"white_noise": "noise", "uniform": "uniform", "poisson": "poisson", "random_steps": "steps"}
+
+
+def point_streams(wf, params: dict[str, float], *, make: bool = False) -> dict[str, np.random.Generator]:
+    """Generators "noise", "uniform", "poisson", "steps" of one point.
+
+    Made lazily, or with ``make=True`` at once those the workflow's drives use
+    (the same generators either way).
+    """
+    streams = _Streams(point_key(wf, params))
+    if make:
+        for d in wf.drives:
+            if d.kind in _STREAM_OF_KIND:
+                streams[_STREAM_OF_KIND[d.kind]]
+    return streams
 
 
 def _x_scale(wf, params, role: str) -> float:
@@ -189,20 +202,21 @@ def point_buffers(wf) -> PointResult:
 
 
 def simulate_point(wf, params: dict[str, float], *, out: PointResult | None = None,
-                   scratch: np.ndarray | None = None) -> PointResult:
+                   scratch: np.ndarray | None = None, streams=None) -> PointResult:
     """Simulate all trials of one grid point (``params`` from ``wf.point_params``).
 
     ``out`` (arrays shaped as :func:`point_buffers` gives, ``bits`` zeroed) receives
     the results, e.g. views into a block's arrays; ``scratch`` is the kernel's
-    work space (``kernel.scratch_size(wf.n_steps)`` doubles), reused across points.
-    Neither changes the results.
+    work space (``kernel.scratch_size(wf.n_steps)`` doubles), reused across points;
+    ``streams`` the point's :func:`point_streams`, made beforehand. None of them
+    changes the results.
     """
     n = wf.n_steps
     dt = wf.dt
     trials = wf.trials
     tau = params["neuron.tau_m"]
     leaky = not math.isinf(tau)
-    streams = point_streams(wf, params)
+    streams = point_streams(wf, params) if streams is None else streams
 
     x_base = np.zeros(n)
     x_rows = []

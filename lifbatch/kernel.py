@@ -515,13 +515,24 @@ def ensemble_moments(v, j0, n_lag):  # pragma: no cover - compiled
         acc[:] = 0.0
         for n in range(n_trials):
             d = dev[n]
-            for j in range(j0, n_t):
+            j = j0
+            # four sample times at a time while all their lags exist: each acc[lag]
+            # gets the same additions in the same order (j ascending), with one load
+            # and store of it per four
+            while j + 3 + n_lag <= n_t:
+                d0, d1, d2, d3 = d[j], d[j + 1], d[j + 2], d[j + 3]
+                s0, s1, s2, s3 = d[j:j + n_lag], d[j + 1:j + 1 + n_lag], d[j + 2:j + 2 + n_lag], d[j + 3:j + 3 + n_lag]
+                for lag in range(n_lag):
+                    acc[lag] = (((acc[lag] + d0 * s0[lag]) + d1 * s1[lag]) + d2 * s2[lag]) + d3 * s3[lag]
+                j += 4
+            while j < n_t:
                 dj = d[j]
                 k = min(n_lag, n_t - j)
                 seg = d[j:j + k]
                 a = acc[:k]
                 for lag in range(k):
                     a[lag] += dj * seg[lag]
+                j += 1
         for lag in range(n_lag):
             count = n_t - lag - j0
             if count > 0:

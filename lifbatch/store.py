@@ -154,9 +154,11 @@ def store_workflow(store: str | os.PathLike) -> dict | None:
     return dict(ds.attrs)
 
 
-def write_block(wf, store, blocking: Blocking, block_id, ds_block: xr.Dataset, *, failures=None,
+def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
                 started=None, kernel_seconds=None) -> dict:
-    """Write one block's Dataset into its region of every array, then its done-marker.
+    """Write one block's variables into their region of every array, then its done-marker.
+
+    ``data`` is the block's Dataset, or a mapping of variable name -> array.
 
     The template fixed every array's shape, chunks, dtype, fill value and
     attributes, so the block's values go straight to Zarr: all arrays at once in
@@ -166,7 +168,9 @@ def write_block(wf, store, blocking: Blocking, block_id, ds_block: xr.Dataset, *
     is whole chunks along the sweep axes, so no chunk is shared with another task.
     """
     region = tuple(blocking.slices(block_id))
-    _write_region(store, region, {name: var.values for name, var in ds_block.data_vars.items()})
+    if isinstance(data, xr.Dataset):
+        data = {name: var.values for name, var in data.data_vars.items()}
+    _write_region(store, region, data)
     flat = blocking.flat_index(block_id)
     marker = {"block": flat, "index": list(block_id),
               "points": int(np.prod([s.stop - s.start for s in region] or [1])),
@@ -177,20 +181,54 @@ def write_block(wf, store, blocking: Blocking, block_id, ds_block: xr.Dataset, *
     return marker
 
 
+# The store's opened Zarr arrays, kept in each worker process from one block to the
+# next (opening 12 arrays cost a quarter of a block's write). Keyed by the store's
+# path and the identity of its marker group, which create_store writes last:
+# a store created again (--overwrite) gets a new marker group, so a new entry.
+_ARRAYS: dict[tuple, dict] = {}
+
+
+def _template_id(store) -> tuple:
+    st = os.stat(Path(store) / _MARKERS / "zarr.json")
+    return str(store), st.st_ino, st.st_mtime_ns, st.st_dev
+
+
 def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray]) -> None:
     """``array[region] = value`` for every array of the store, concurrently."""
+    import asyncio
+
+    import zarr.api.asynchronous
+    from zarr.core.sync import sync
+
     selection = region if region else Ellipsis
+    try:
+        key = _template_id(store)
+    except OSError as exc:
+        raise StoreError(f"store '{store}' has no template here ({exc.strerror}): it was removed, or this "
+                         "machine does not see it (see cluster/README.md)") from None
+    arrays = _ARRAYS.get(key, {})
 
     async def write(group, name, value):
-        array = await group.getitem(name)
+        array = arrays.get(name)
+        if array is None:
+            # write_empty_chunks: a block's chunks are all written (also when all zeros,
+            # e.g. no spikes), which spares zarr comparing every chunk with the fill value
+            array = (await group.getitem(name)).with_config({"write_empty_chunks": True})
         if array.dtype != value.dtype or array.shape[len(region):] != value.shape[len(region):]:
             raise StoreError(f"block variable '{name}' {value.dtype}{value.shape} does not match the store's "
                              f"{array.dtype}{array.shape}; the store is not this workflow's")
-        # write_empty_chunks: a block's chunks are all written (also when all zeros,
-        # e.g. no spikes), which spares zarr comparing every chunk with the fill value
-        await array.with_config({"write_empty_chunks": True}).setitem(selection, value)
+        await array.setitem(selection, value)
+        return name, array
 
-    _gather_on_group(store, write, values)
+    async def write_all():
+        group = None
+        if any(name not in arrays for name in values):
+            group = await zarr.api.asynchronous.open_group(store=str(store), mode="r+", zarr_format=3)
+        return await asyncio.gather(*(write(group, name, value) for name, value in values.items()))
+
+    opened = dict(sync(write_all()))
+    _ARRAYS.clear()  # one store at a time: a worker serves one sweep's blocks in turn
+    _ARRAYS[key] = opened
 
 
 def _gather_on_group(store, job, items: dict) -> None:

@@ -97,3 +97,29 @@ def test_fused_and_numpy_drawn_noise_give_identical_points(monkeypatch, override
     for name in ("bits", "counts", "moments", "traces"):
         assert np.array_equal(getattr(fused, name), getattr(drawn, name)), name
     assert fused.counts.sum() > 0
+
+
+@pytest.mark.parametrize("n_t, j0, n_lag", [(1001, 0, 51), (1001, 37, 51), (60, 3, 51), (54, 0, 51), (50, 0, 51),
+                                            (10, 0, 1), (9, 9, 4), (30, 2, 7)])
+def test_ensemble_moments_sums_in_the_documented_order(n_t, j0, n_lag):
+    """The kernel's autocovariance (four sample times per pass) is bit for bit the plain loop's."""
+    from lifbatch.kernel import ensemble_moments
+
+    v = np.random.default_rng(n_t + j0).normal(-0.06, 2e-3, size=(3, 6, n_t))
+    mean, var, ac = ensemble_moments(v, j0, n_lag)
+    for p in range(v.shape[0]):
+        m = np.zeros(n_t)
+        for row in v[p]:
+            m += row
+        m /= v.shape[1]
+        dev = v[p] - m
+        acc = np.zeros(n_lag)
+        for d in dev:  # trials, then sample times, each adding to every lag at once
+            for j in range(j0, n_t):
+                k = min(n_lag, n_t - j)
+                acc[:k] += d[j] * d[j:j + k]
+        count = n_t - np.arange(n_lag) - j0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            expected = np.where(count > 0, acc / (v.shape[1] - 1) / count, np.nan)
+        np.testing.assert_array_equal(mean[p], m)
+        np.testing.assert_array_equal(ac[p], expected)
