@@ -25,7 +25,7 @@ from .errors import StoreError, WorkflowError
 from .grid import Blocking, block_chunks, coords
 from .inputs import PointResult, point_streams, simulate_point
 from .kernel import scratch_size
-from .store import (STATUS_DONE, STATUS_FAILED, create_store, done_blocks, read_markers, root_attrs,
+from .store import (MARKERS, STATUS_DONE, STATUS_FAILED, create_store, done_blocks, read_markers, root_attrs,
                     store_workflow, variable_specs, write_block)
 from .workflow import Workflow, load_workflow
 
@@ -250,32 +250,28 @@ def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int) -> 
 
 
 def _check_store_visible(store: str) -> bool:
-    return os.path.isdir(os.path.join(store, "_lifbatch", "blocks"))
+    return os.path.isdir(os.path.join(store, MARKERS))
 
 
-def prepare_store(wf: Workflow, store: str, *, overwrite: bool, points_per_task=None, workers=1) -> Blocking:
-    """Create the store, or check that an existing one is this workflow's (resume)."""
-    attrs = None if overwrite else store_workflow(store)
-    if attrs is not None:
-        if attrs["fingerprint"] != wf.fingerprint:
-            raise StoreError(
-                f"store '{store}' holds another workflow ('{attrs.get('name')}', fingerprint {attrs['fingerprint']}, "
-                f"this one is {wf.fingerprint}). Use another --store, or --overwrite to replace it.")
-        import json
+def _existing_blocking(wf: Workflow, store: str, *, points_per_task=None) -> Blocking | None:
+    """The blocks of an existing store of this workflow (to resume), or None when there is no store."""
+    attrs = store_workflow(store)
+    if attrs is None:
+        return None
+    if attrs["fingerprint"] != wf.fingerprint:
+        raise StoreError(
+            f"store '{store}' holds another workflow ('{attrs.get('name')}', fingerprint {attrs['fingerprint']}, "
+            f"this one is {wf.fingerprint}). Use another --store, or --overwrite to replace it.")
+    import json
 
-        chunks = tuple(json.loads(attrs["chunks"]))
-        if points_per_task is not None and int(np.prod(chunks or (1,))) != int(points_per_task) and \
-                block_chunks(wf.shape, points_per_task) != chunks:
-            raise WorkflowError(
-                f"`--points-per-task` {points_per_task} differs from the existing store's blocks {list(chunks)}; "
-                "a store keeps its blocks. Drop --points-per-task to resume, or --overwrite.", "--points-per-task",
-                points_per_task)
-        return Blocking(shape=wf.shape, chunks=chunks)
-    if overwrite and Path(store).exists():
-        shutil.rmtree(store)
-    blocking = plan_blocks(wf, points_per_task=points_per_task, workers=workers)
-    create_store(wf, store, blocking)
-    return blocking
+    chunks = tuple(json.loads(attrs["chunks"]))
+    if points_per_task is not None and int(np.prod(chunks or (1,))) != int(points_per_task) and \
+            block_chunks(wf.shape, points_per_task) != chunks:
+        raise WorkflowError(
+            f"`--points-per-task` {points_per_task} differs from the existing store's blocks {list(chunks)}; "
+            "a store keeps its blocks. Drop --points-per-task to resume, or --overwrite.", "--points-per-task",
+            points_per_task)
+    return Blocking(shape=wf.shape, chunks=chunks)
 
 
 def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None, workers: int | None = None,
@@ -302,8 +298,11 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     log = log or (lambda msg: print(msg, file=sys.stderr))
     started = time.time()
     n_workers = workers or os.cpu_count() or 1
-    blocking = prepare_store(wf, store, overwrite=overwrite, points_per_task=points_per_task, workers=n_workers)
-    done = done_blocks(store)
+    blocking = None if overwrite else _existing_blocking(wf, store, points_per_task=points_per_task)
+    new_store = blocking is None
+    if new_store:
+        blocking = plan_blocks(wf, points_per_task=points_per_task, workers=n_workers)
+    done = set() if new_store else done_blocks(store)
     if retry_failed:
         done -= {int(m["block"]) for m in read_markers(store) if m.get("failures")}
     todo = [f for f in range(blocking.n_blocks) if f not in done]
@@ -315,6 +314,13 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     if detach and client is None and not scheduler:
         raise WorkflowError("`--detach` needs a running cluster: give --scheduler tcp://HOST:PORT "
                             "(an embedded cluster ends with this process).", "--detach", True)
+    if new_store:
+        # The template is written once the tasks are submitted, while they compute
+        # (they wait for it before writing); until then the store is the directory
+        # that workers are checked to see.
+        if Path(store).exists():
+            shutil.rmtree(store)
+        (Path(store) / MARKERS).mkdir(parents=True)
     if todo:
         from dask import delayed
         from distributed import Client, LocalCluster, as_completed
@@ -334,6 +340,8 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
             visible = client.run(_check_store_visible, store)
             blind = [w for w, ok in visible.items() if not ok]
             if blind:
+                if new_store:
+                    shutil.rmtree(store, ignore_errors=True)  # nothing written
                 raise StoreError(f"workers {blind} cannot see the store '{store}'. Put the store on a file system "
                                  "every worker mounts at the same path (see cluster/README.md).")
             wf_node = delayed(wf, traverse=False)
@@ -341,6 +349,12 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
                                                       dask_key_name=f"lifbatch-block-{wf.fingerprint}-{flat}")
                      for flat in todo]
             futures = client.compute(tasks, retries=2)
+            if new_store:
+                try:
+                    create_store(wf, store, blocking)
+                except BaseException:
+                    client.cancel(futures)
+                    raise
             if detach:
                 from distributed import fire_and_forget
 

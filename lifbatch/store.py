@@ -28,7 +28,7 @@ __all__ = ["open_results", "create_store", "write_block", "done_blocks", "read_m
            "STATUS_PENDING", "STATUS_DONE", "STATUS_FAILED"]
 
 STATUS_PENDING, STATUS_DONE, STATUS_FAILED = 0, 1, 2
-_MARKERS = Path("_lifbatch") / "blocks"
+MARKERS = Path("_lifbatch") / "blocks"
 
 
 def _versions() -> dict:
@@ -125,7 +125,7 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking) -> None:
             fill_value=fill, compressors=_compressors(dtype), attributes=dict(attrs), dimension_names=axes + dims)
 
     _gather_on_group(store, create, variable_specs(wf))
-    for sub in (_MARKERS.parent, _MARKERS):
+    for sub in (MARKERS.parent, MARKERS):
         _write_group(Path(store) / sub, {})
 
 
@@ -177,7 +177,7 @@ def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
               "failures": failures or {}, "finished": time.time(),
               "seconds": (time.time() - started) if started else None,
               "kernel_seconds": kernel_seconds}
-    _write_group(Path(store) / _MARKERS / str(flat), marker)
+    _write_group(Path(store) / MARKERS / str(flat), marker)
     return marker
 
 
@@ -189,8 +189,32 @@ _ARRAYS: dict[tuple, dict] = {}
 
 
 def _template_id(store) -> tuple:
-    st = os.stat(Path(store) / _MARKERS / "zarr.json")
-    return str(store), st.st_ino, st.st_mtime_ns, st.st_dev
+    """Identity of the store's template, waiting for it if it is being written.
+
+    ``run_sweep`` writes a new store's template while the first tasks compute;
+    its marker group is written last, so a task finding it may write.
+    """
+    from dask.utils import parse_timedelta
+
+    from . import config
+
+    path = Path(store) / MARKERS / "zarr.json"
+    deadline = None
+    delay = 0.005
+    while True:
+        try:
+            st = os.stat(path)
+            return str(store), st.st_ino, st.st_mtime_ns, st.st_dev
+        except FileNotFoundError:
+            now = time.monotonic()
+            if deadline is None:
+                wait = parse_timedelta(config.get("task.template-wait"))
+                deadline = now + wait
+            if now >= deadline:
+                raise StoreError(f"store '{store}' has no template after {wait:g} s: this machine does not see "
+                                 "the store, or it was removed (see cluster/README.md)") from None
+            time.sleep(delay)
+            delay = min(0.1, 2 * delay)
 
 
 def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray]) -> None:
@@ -201,11 +225,7 @@ def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray
     from zarr.core.sync import sync
 
     selection = region if region else Ellipsis
-    try:
-        key = _template_id(store)
-    except OSError as exc:
-        raise StoreError(f"store '{store}' has no template here ({exc.strerror}): it was removed, or this "
-                         "machine does not see it (see cluster/README.md)") from None
+    key = _template_id(store)
     arrays = _ARRAYS.get(key, {})
 
     async def write(group, name, value):
@@ -246,7 +266,7 @@ def _gather_on_group(store, job, items: dict) -> None:
 
 
 def read_markers(store) -> list[dict]:
-    d = Path(store) / _MARKERS
+    d = Path(store) / MARKERS
     out = []
     if d.is_dir():
         for p in d.glob("*/zarr.json"):
@@ -258,7 +278,7 @@ def read_markers(store) -> list[dict]:
 
 
 def done_blocks(store) -> set[int]:
-    d = Path(store) / _MARKERS
+    d = Path(store) / MARKERS
     return {int(p.parent.name) for p in d.glob("*/zarr.json")} if d.is_dir() else set()
 
 
