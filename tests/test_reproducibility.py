@@ -91,3 +91,41 @@ def test_distributed_equals_serial_any_workers_and_blocks(full, local_client, tm
     store = tmp_path / "w1.zarr"
     lifbatch.run_sweep(wf, store, workers=1, points_per_task=6, progress=False)
     assert_identical(lifbatch.open_results(store).load(), full)
+
+
+def test_block_waits_for_the_template_written_meanwhile(full, tmp_path):
+    """run_sweep writes a new store's template while the first tasks compute: a block done first waits for it."""
+    import threading
+
+    from lifbatch.execute import _block_values, plan_blocks
+    from lifbatch.store import MARKERS, create_store, done_blocks, write_block
+
+    wf = lifbatch.load_workflow(NOISY)
+    blocking = plan_blocks(wf, points_per_task=3)
+    store = tmp_path / "late.zarr"
+    (store / MARKERS).mkdir(parents=True)
+    writer = threading.Timer(0.3, create_store, (wf, store, blocking))
+    writer.start()
+    for block_id in blocking.block_ids():
+        values, failures, _ = _block_values(wf, blocking.slices(block_id))
+        write_block(wf, store, blocking, block_id, values, failures=failures)
+    writer.join()
+    assert done_blocks(store) == set(range(blocking.n_blocks))
+    assert_identical(lifbatch.open_results(store).load(), full)
+
+
+def test_block_without_template_fails_after_the_wait(tmp_path):
+    import dask
+
+    from lifbatch.errors import StoreError
+    from lifbatch.execute import _block_values, plan_blocks
+    from lifbatch.store import MARKERS, write_block
+
+    wf = lifbatch.load_workflow(NOISY)
+    blocking = plan_blocks(wf, points_per_task=6)
+    (tmp_path / "s.zarr" / MARKERS).mkdir(parents=True)
+    values, failures, _ = _block_values(wf, blocking.slices((0, 0)))
+    with dask.config.set({"lifbatch.task.template-wait": "0.2s"}), \
+            pytest.raises(StoreError, match=r"has no template after 0.2 s: this machine does not see the store"):
+        write_block(wf, tmp_path / "s.zarr", blocking, (0, 0), values)
+    assert not any((tmp_path / "s.zarr" / MARKERS).iterdir())
