@@ -116,9 +116,10 @@ def _run(wf, client, tmp: str, repeat: int = 1) -> dict:
         if seconds < best["seconds"]:
             markers = read_markers(store)
             best = {"seconds": seconds, "blocks": res.blocks,
-                    # worker time, from the block markers: in tasks, and in the kernel within them
+                    # worker time, from the block markers: in tasks, and by phase within them
                     "task_seconds": sum(m["seconds"] for m in markers),
-                    "kernel_seconds": sum(m["kernel_seconds"] for m in markers)}
+                    **{f"{phase}_seconds": sum(m[f"{phase}_seconds"] for m in markers)
+                       for phase in ("kernel", "summaries", "write")}}
         shutil.rmtree(store, ignore_errors=True)
     rss = client.run(_peak_rss)
     return {**best, "peak_worker_rss": max(rss.values())}
@@ -140,9 +141,10 @@ def sweep_bench(points: int = 1000, trials: int = 20, steps: int = 10_000, worke
       single core x workers).
 
     And, from the block markers of the best sweep, where the workers' time went:
-    the share of wall time x workers spent in tasks, and the share of task time
-    spent in the kernel (``simulate_point``); their product is the sweep's
-    efficiency measured on the workers' own clock, whatever the host's speed.
+    the share of wall time x workers spent in tasks, and the shares of task time
+    spent in the kernel loop, the summaries and the Zarr write; kernel share x
+    task share is the sweep's efficiency measured on the workers' own clock,
+    whatever the host's speed.
     """
     from .workflow import load_workflow
 
@@ -180,6 +182,8 @@ def sweep_bench(points: int = 1000, trials: int = 20, steps: int = 10_000, worke
         "seconds": big["seconds"], "blocks": big["blocks"],
         # where the workers' time went (hardware-independent: shares of the same clock)
         "kernel_share_of_tasks": big["kernel_seconds"] / big["task_seconds"],
+        "summaries_share_of_tasks": big["summaries_seconds"] / big["task_seconds"],
+        "write_share_of_tasks": big["write_seconds"] / big["task_seconds"],
         "task_share_of_workers": big["task_seconds"] / (big["seconds"] * workers),
         "kernel_share_of_workers": big["kernel_seconds"] / (big["seconds"] * workers),
         "peak_worker_rss": big["peak_worker_rss"], "peak_worker_rss_small": small["peak_worker_rss"],
@@ -207,7 +211,11 @@ def main(args) -> int:
     print(f"    = {100 * r['efficiency_parallel']:.0f}% of the kernel on {w} workers at once")
     print(f"  workers' time               {100 * r['kernel_share_of_workers']:.0f}% in the kernel: "
           f"{100 * r['task_share_of_workers']:.0f}% in tasks x {100 * r['kernel_share_of_tasks']:.0f}% "
-          f"of a task in the kernel (the rest: summaries, Zarr writes)")
+          f"of a task in the kernel")
+    rest = 1 - r["kernel_share_of_tasks"] - r["summaries_share_of_tasks"] - r["write_share_of_tasks"]
+    print(f"  a task's time               kernel {100 * r['kernel_share_of_tasks']:.0f}%, summaries "
+          f"{100 * r['summaries_share_of_tasks']:.0f}%, Zarr write {100 * r['write_share_of_tasks']:.0f}%, "
+          f"other {100 * rest:.0f}% (streams, buffers, checks)")
     print(f"  peak worker RSS             {r['peak_worker_rss'] * mib:.0f} MiB; with a 10x smaller grid "
           f"{r['peak_worker_rss_small'] * mib:.0f} MiB (ratio {r['memory_growth']:.2f}, flat = 1)")
     print(f"tiny sweep: {r['tiny_points']} points x 1 trial x 10 steps, {r['tiny_blocks']} tasks, "

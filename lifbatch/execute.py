@@ -46,9 +46,9 @@ def simulate_block(wf: Workflow, slices: tuple[slice, ...]) -> tuple[xr.Dataset,
     return _block_dataset(wf, slices, values), failures
 
 
-def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np.ndarray], dict[int, str], float]:
+def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np.ndarray], dict[int, str], dict]:
     """The block's store variables as plain arrays (as the store holds them), its
-    failures, and the seconds spent in the kernel."""
+    failures, and the seconds spent in the kernel loop and in the summaries."""
     shape = tuple(s.stop - s.start for s in slices)
     n = wf.n_steps
     trials = wf.trials
@@ -99,7 +99,9 @@ def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np
         counts[local] = 0
         moments[local] = np.nan
         traces[local] = np.nan
-    return _summarized(wf, bits, counts, moments, traces, status), failures, kernel_seconds
+    t0 = time.perf_counter()
+    values = _summarized(wf, bits, counts, moments, traces, status)
+    return values, failures, {"kernel": kernel_seconds, "summaries": time.perf_counter() - t0}
 
 
 def _summarized(wf, bits, counts, moments, traces, status) -> dict[str, np.ndarray]:
@@ -244,9 +246,8 @@ def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int) -> 
     started = time.time()
     blocking = Blocking(shape=wf.shape, chunks=tuple(chunks))
     block_id = blocking.block_id(flat)
-    values, failures, kernel_seconds = _block_values(wf, blocking.slices(block_id))
-    return write_block(wf, store, blocking, block_id, values, failures=failures, started=started,
-                       kernel_seconds=kernel_seconds)
+    values, failures, timing = _block_values(wf, blocking.slices(block_id))
+    return write_block(wf, store, blocking, block_id, values, failures=failures, started=started, timing=timing)
 
 
 def _check_store_visible(store: str) -> bool:

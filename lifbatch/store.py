@@ -155,10 +155,12 @@ def store_workflow(store: str | os.PathLike) -> dict | None:
 
 
 def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
-                started=None, kernel_seconds=None) -> dict:
+                started=None, timing=None) -> dict:
     """Write one block's variables into their region of every array, then its done-marker.
 
-    ``data`` is the block's Dataset, or a mapping of variable name -> array.
+    ``data`` is the block's Dataset, or a mapping of variable name -> array;
+    ``started`` (a ``time.time()``) and ``timing`` (seconds by phase, e.g.
+    ``{"kernel": ..., "summaries": ...}``) go into the marker, with the write's own.
 
     The template fixed every array's shape, chunks, dtype, fill value and
     attributes, so the block's values go straight to Zarr: all arrays at once in
@@ -170,13 +172,15 @@ def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
     region = tuple(blocking.slices(block_id))
     if isinstance(data, xr.Dataset):
         data = {name: var.values for name, var in data.data_vars.items()}
+    t0 = time.perf_counter()
     _write_region(store, region, data)
+    timing = {**(timing or {}), "write": time.perf_counter() - t0}
     flat = blocking.flat_index(block_id)
     marker = {"block": flat, "index": list(block_id),
               "points": int(np.prod([s.stop - s.start for s in region] or [1])),
               "failures": failures or {}, "finished": time.time(),
               "seconds": (time.time() - started) if started else None,
-              "kernel_seconds": kernel_seconds}
+              **{f"{phase}_seconds": t for phase, t in timing.items()}}
     _write_group(Path(store) / MARKERS / str(flat), marker)
     return marker
 

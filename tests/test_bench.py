@@ -123,3 +123,20 @@ def test_ensemble_moments_sums_in_the_documented_order(n_t, j0, n_lag):
             expected = np.where(count > 0, acc / (v.shape[1] - 1) / count, np.nan)
         np.testing.assert_array_equal(mean[p], m)
         np.testing.assert_array_equal(ac[p], expected)
+
+
+def test_sweep_bench_accounts_for_the_workers_time():
+    """``lifbatch bench --sweep`` on a small grid: its figures are consistent with each other."""
+    from lifbatch.bench_sweep import sweep_bench
+
+    r = sweep_bench(points=16, trials=2, steps=200, workers=2, tiny_points=40, repeat=1)
+    assert r["blocks"] == 8 and r["points"] == 16 and r["workers"] == 2
+    assert r["end_to_end"] == pytest.approx(16 * 2 * 200 / r["seconds"])
+    assert r["efficiency"] == pytest.approx(r["end_to_end"] / (2 * r["kernel_single_core"]))
+    assert r["efficiency_parallel"] == pytest.approx(r["end_to_end"] / r["kernel_parallel"])
+    shares = [r[f"{p}_share_of_tasks"] for p in ("kernel", "summaries", "write")]
+    assert all(0 < s < 1 for s in shares) and sum(shares) <= 1
+    assert 0 < r["task_share_of_workers"] <= 1
+    assert r["kernel_share_of_workers"] == pytest.approx(r["task_share_of_workers"] * r["kernel_share_of_tasks"])
+    assert r["peak_worker_rss"] > 50 * 2**20 and r["memory_growth"] > 0
+    assert r["tiny_points"] == 40 and np.isfinite(r["overhead_per_point_s"])
