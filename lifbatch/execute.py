@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -57,7 +58,8 @@ def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np
     n_bytes = (n + 7) // 8
     bits = np.zeros(shape + (trials, n_bytes), np.uint8)
     counts = np.zeros(shape + (trials,), np.int64)
-    moments = np.full(shape + (trials, n_mom), np.nan)
+    moments = _work_array(shape + (trials, n_mom))
+    moments.fill(np.nan)
     traces = np.full(shape + (len(wf.record_trials), n_rec), np.nan)
     status = np.full(shape, STATUS_DONE, np.int8)
     errors: dict[tuple, Exception] = {}
@@ -102,6 +104,21 @@ def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np
     t0 = time.perf_counter()
     values = _summarized(wf, bits, counts, moments, traces, status)
     return values, failures, {"kernel": kernel_seconds, "summaries": time.perf_counter() - t0}
+
+
+_WORK = threading.local()
+
+
+def _work_array(shape: tuple[int, ...]) -> np.ndarray:
+    """The block's V samples for the summaries (its largest array, not stored): kept
+    by the thread from one block to the next. Dask workers return freed memory to
+    the OS at once (``MALLOC_TRIM_THRESHOLD_``), so a fresh array per block paid
+    its page faults every time."""
+    buf = getattr(_WORK, "moments", None)
+    if buf is None or buf.shape != shape:
+        _WORK.moments = None  # free the old one first
+        buf = _WORK.moments = np.empty(shape)
+    return buf
 
 
 def _summarized(wf, bits, counts, moments, traces, status) -> dict[str, np.ndarray]:
