@@ -129,8 +129,11 @@ def test_sweep_bench_accounts_for_the_workers_time():
     """``lifbatch bench --sweep`` on a small grid: its figures are consistent with each other."""
     from lifbatch.bench_sweep import sweep_bench
 
-    r = sweep_bench(points=16, trials=2, steps=200, workers=2, tiny_points=40, repeat=1)
-    assert r["blocks"] == 8 and r["points"] == 16 and r["workers"] == 2
+    r = sweep_bench(points=16, trials=2, steps=200, workers=2, tiny_points=40, repeat=3)
+    assert r["blocks"] == 8 and r["points"] == 16 and r["workers"] == 2 and r["repeat"] == 3
+    assert r["efficiency_range"][0] <= r["efficiency"] <= r["efficiency_range"][1]
+    lo, hi = r["efficiency_parallel_range"]
+    assert lo <= r["efficiency_parallel"] <= hi
     assert r["end_to_end"] == pytest.approx(16 * 2 * 200 / r["seconds"])
     assert r["efficiency"] == pytest.approx(r["end_to_end"] / (2 * r["kernel_single_core"]))
     assert r["efficiency_parallel"] == pytest.approx(r["end_to_end"] / r["kernel_parallel"])
