@@ -12,7 +12,8 @@ peak RSS belongs to that run alone), against baselines measured in the same run:
    time per point minus the kernel's own time per point.
 
 Every cluster is warmed up by a small sweep first (imports, numba's cache and
-Zarr's codecs load once per process), and sweeps are timed best of ``repeat``.
+Zarr's codecs load once per process). Throughput is measured in rounds, each a
+sweep right after its own baselines; the tiny sweep is timed best of ``repeat``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import resource
 import shutil
@@ -46,29 +48,30 @@ def _peak_rss() -> int:
 
 
 def _kernel_rate(wf, seconds: float = 1.0, start_at: float | None = None) -> float:
-    """Single-core neuron-steps/s of the real per-point code path (in this process).
+    """Single-core neuron-steps/s of the sweep's own kernel loop (in this process).
 
-    ``simulate_point`` on the grid's points in turn for about ``seconds``: the
-    kernel with its random streams and buffers, everything a task does per point
-    except the summaries and the store. ``start_at`` (a ``time.time()``) makes
-    processes measuring together start together.
+    Blocks of 16 of the grid's points in turn for about ``seconds``, through the
+    task's code (``execute._block_values``), counting only the time its kernel
+    loop reports: the kernel with its buffers, as in a task, without the random
+    streams' set-up, the summaries and the store. ``start_at`` (a ``time.time()``)
+    makes processes measuring together start together.
     """
-    import numpy as np
+    from .execute import _block_values
+    from .grid import Blocking, block_chunks
 
-    from .inputs import simulate_point
-
-    simulate_point(wf, wf.point_params((0,) * len(wf.shape)))  # compile / warm up
+    blocking = Blocking(shape=wf.shape, chunks=block_chunks(wf.shape, 16))
+    _block_values(wf, blocking.slices(blocking.block_id(0)))  # compile / warm up
     if start_at is not None:
         time.sleep(max(0.0, start_at - time.time()))
-    n = i = 0
+    steps = kernel = 0.0
+    i = 0
     t = time.perf_counter()
-    while True:
-        simulate_point(wf, wf.point_params(tuple(int(k) for k in np.unravel_index(i % wf.n_points, wf.shape))))
-        n += wf.trials * wf.n_steps
+    while time.perf_counter() - t < seconds:
+        slices = blocking.slices(blocking.block_id(i % blocking.n_blocks))
+        kernel += _block_values(wf, slices)[2]["kernel"]
+        steps += math.prod(s.stop - s.start for s in slices) * wf.trials * wf.n_steps
         i += 1
-        elapsed = time.perf_counter() - t
-        if elapsed >= seconds:
-            return n / elapsed
+    return steps / kernel
 
 
 def _parallel_kernel_rate(client, wf) -> float:
