@@ -299,7 +299,13 @@ def open_results(store: str | os.PathLike, **kwargs) -> xr.Dataset:
     path = Path(store)
     if not path.exists():
         raise StoreError(f"no store at '{path}'. Run `lifbatch run WORKFLOW --store {path}` first.")
-    ds = xr.open_zarr(path, consolidated=False, **kwargs)
+    try:
+        ds = xr.open_zarr(path, consolidated=False, **kwargs)
+    except Exception as exc:
+        if (path / MARKERS).is_dir() and not (path / MARKERS / "zarr.json").exists():
+            raise StoreError(f"store '{path}' is being created (its template is written while the first tasks "
+                             "compute): try again in a moment.") from None
+        raise StoreError(f"'{path}' is not a readable Zarr store ({type(exc).__name__}: {exc}).") from None
     if "fingerprint" not in ds.attrs:
         raise StoreError(f"'{path}' is not a lifbatch store (no fingerprint attribute).")
     # the contract's order (a directory listing has none)

@@ -181,3 +181,15 @@ def test_missing_workflow_file_in_process(capsys, tmp_path, monkeypatch):
     out, err = capsys.readouterr()
     _assert_one_line_error(rc, out, err, "workflow file 'missing.yaml' does not exist")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("layout, message", [
+    ("_lifbatch/blocks", "is being created (its template is written while the first tasks compute): try again"),
+    ("not-zarr", "is not a readable Zarr store (GroupNotFoundError"),
+])
+def test_status_of_a_store_without_template_is_one_line(layout, message, capsys, tmp_path):
+    store = tmp_path / "s.zarr"
+    (store / layout).mkdir(parents=True)
+    assert main(["status", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
