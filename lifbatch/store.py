@@ -138,16 +138,29 @@ def _write_group(path: Path, attributes: dict) -> None:
     os.replace(tmp, path / "zarr.json")
 
 
+def _open_zarr(path: Path, unreadable: str, **kwargs) -> xr.Dataset:
+    """``xarray.open_zarr``, its failures as one-line StoreErrors.
+
+    ``unreadable`` is the message (``{path}``, ``{type}`` and ``{exc}`` filled in) for a path
+    that is not a Zarr store; a store whose template ``run_sweep`` is still
+    writing (while the first tasks compute) says so instead.
+    """
+    try:
+        return xr.open_zarr(path, consolidated=False, **kwargs)
+    except Exception as exc:
+        if (path / MARKERS).is_dir() and not (path / MARKERS / "zarr.json").exists():
+            raise StoreError(f"store '{path}' is being created (its template is written while the first tasks "
+                             "compute): try again in a moment.") from None
+        raise StoreError(unreadable.format(path=path, type=type(exc).__name__, exc=exc)) from None
+
+
 def store_workflow(store: str | os.PathLike) -> dict | None:
     """The root attributes of an existing lifbatch store, or None when there is none."""
     path = Path(store)
     if not path.exists():
         return None
-    try:
-        ds = xr.open_zarr(path, consolidated=False)
-    except Exception as exc:
-        raise StoreError(f"'{path}' exists but is not a readable Zarr store ({exc}). "
-                         "Choose another --store or pass --overwrite to replace it.") from None
+    ds = _open_zarr(path, "'{path}' exists but is not a readable Zarr store ({exc}). "
+                          "Choose another --store or pass --overwrite to replace it.")
     if "fingerprint" not in ds.attrs:
         raise StoreError(f"'{path}' is a Zarr store but not a lifbatch store. "
                          "Choose another --store or pass --overwrite to replace it.")
@@ -223,11 +236,6 @@ def _template_id(store) -> tuple:
 
 def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray]) -> None:
     """``array[region] = value`` for every array of the store, concurrently."""
-    import asyncio
-
-    import zarr.api.asynchronous
-    from zarr.core.sync import sync
-
     selection = region if region else Ellipsis
     key = _template_id(store)
     arrays = _ARRAYS.get(key, {})
@@ -244,29 +252,25 @@ def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray
         await array.setitem(selection, value)
         return name, array
 
-    async def write_all():
-        group = None
-        if any(name not in arrays for name in values):
-            group = await zarr.api.asynchronous.open_group(store=str(store), mode="r+", zarr_format=3)
-        return await asyncio.gather(*(write(group, name, value) for name, value in values.items()))
-
-    opened = dict(sync(write_all()))
+    opened = dict(_gather_on_group(store, write, values, open_group=any(name not in arrays for name in values)))
     _ARRAYS.clear()  # one store at a time: a worker serves one sweep's blocks in turn
     _ARRAYS[key] = opened
 
 
-def _gather_on_group(store, job, items: dict) -> None:
-    """Run ``job(group, name, item)`` for every item at once on the store's root group (zarr's async API)."""
+def _gather_on_group(store, job, items: dict, *, open_group: bool = True) -> list:
+    """Run ``job(group, name, item)`` for every item at once on the store's root group
+    (zarr's async API); ``group`` is None with ``open_group=False``. Returns their results."""
     import asyncio
 
     import zarr.api.asynchronous
     from zarr.core.sync import sync
 
     async def run_all():
-        group = await zarr.api.asynchronous.open_group(store=str(store), mode="r+", zarr_format=3)
-        await asyncio.gather(*(job(group, name, item) for name, item in items.items()))
+        group = await zarr.api.asynchronous.open_group(store=str(store), mode="r+", zarr_format=3) \
+            if open_group else None
+        return await asyncio.gather(*(job(group, name, item) for name, item in items.items()))
 
-    sync(run_all())
+    return sync(run_all())
 
 
 def read_markers(store) -> list[dict]:
@@ -299,13 +303,7 @@ def open_results(store: str | os.PathLike, **kwargs) -> xr.Dataset:
     path = Path(store)
     if not path.exists():
         raise StoreError(f"no store at '{path}'. Run `lifbatch run WORKFLOW --store {path}` first.")
-    try:
-        ds = xr.open_zarr(path, consolidated=False, **kwargs)
-    except Exception as exc:
-        if (path / MARKERS).is_dir() and not (path / MARKERS / "zarr.json").exists():
-            raise StoreError(f"store '{path}' is being created (its template is written while the first tasks "
-                             "compute): try again in a moment.") from None
-        raise StoreError(f"'{path}' is not a readable Zarr store ({type(exc).__name__}: {exc}).") from None
+    ds = _open_zarr(path, "'{path}' is not a readable Zarr store ({type}: {exc}).", **kwargs)
     if "fingerprint" not in ds.attrs:
         raise StoreError(f"'{path}' is not a lifbatch store (no fingerprint attribute).")
     # the contract's order (a directory listing has none)
