@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import math
 import os
 import resource
@@ -94,11 +93,12 @@ def _warm_up(tmp: str, client) -> None:
 
 @contextlib.contextmanager
 def _cluster(workers: int, tmp: str):
-    """A fresh embedded cluster, warmed up (see :func:`_warm_up`), closed on exit."""
-    from distributed import Client, LocalCluster
+    """A fresh embedded cluster (as ``lifbatch run`` starts it), warmed up (see :func:`_warm_up`), closed on exit."""
+    from distributed import Client
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    from .execute import embedded_cluster
+
+    with embedded_cluster(workers, dashboard_address=None) as cluster, Client(cluster) as client:
         _warm_up(tmp, client)
         yield client
 

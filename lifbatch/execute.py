@@ -30,7 +30,7 @@ from .store import (MARKERS, STATUS_DONE, STATUS_FAILED, create_store, done_bloc
                     store_workflow, variable_specs, write_block)
 from .workflow import Workflow, load_workflow
 
-__all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "estimate"]
+__all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "estimate", "embedded_cluster"]
 
 
 # --------------------------------------------------------------------------- #
@@ -292,6 +292,22 @@ def _existing_blocking(wf: Workflow, store: str, *, points_per_task=None) -> Blo
     return Blocking(shape=wf.shape, chunks=chunks)
 
 
+def embedded_cluster(n_workers: int, *, dashboard_address: str | None = "127.0.0.1:0"):
+    """The ``LocalCluster`` that ``run_sweep`` starts without a scheduler: ``n_workers``
+    processes of ``lifbatch.cluster.threads-per-worker`` threads on 127.0.0.1, with the
+    Dask settings of ``lifbatch.cluster.dask-config`` (lifbatch.yaml: Dask's monitoring
+    less often, no sampling profiler), which its processes take when they start."""
+    import logging
+
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(config.get("cluster.dask-config") or {}):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=int(config.get("cluster.threads-per-worker")),
+                            processes=True, host="127.0.0.1", dashboard_address=dashboard_address,
+                            silence_logs=logging.ERROR)
+
+
 def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None, workers: int | None = None,
               points_per_task: int | None = None, overwrite: bool = False, progress: bool = True,
               overrides=None, log=None, retry_failed: bool = False, detach: bool = False) -> SweepResult:
@@ -341,18 +357,13 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         (Path(store) / MARKERS).mkdir(parents=True)
     if todo:
         from dask import delayed
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, as_completed
 
         if client is None:
             if scheduler:
                 own_client = client = Client(scheduler, timeout="30s")
             else:
-                import logging
-
-                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=int(config.get("cluster.threads-per-worker")),
-                                       processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                                       silence_logs=logging.ERROR)
-                own_client = client = Client(cluster)
+                own_client = client = Client(embedded_cluster(n_workers))
             log(f"dask dashboard: {client.dashboard_link}")
         try:
             visible = client.run(_check_store_visible, store)

@@ -17,13 +17,13 @@ def workflows_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def local_client():
-    """A real LocalCluster with 2 single-threaded worker processes, shared by the session."""
-    import logging
+    """A real LocalCluster with 2 single-threaded worker processes, shared by the session:
+    the embedded cluster of ``lifbatch run`` (its Dask settings included)."""
+    from distributed import Client
 
-    from distributed import Client, LocalCluster
+    from lifbatch.execute import embedded_cluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, silence_logs=logging.ERROR)
+    cluster = embedded_cluster(2, dashboard_address=None)
     client = Client(cluster)
     yield client
     client.close()

@@ -93,6 +93,27 @@ def test_distributed_equals_serial_any_workers_and_blocks(full, local_client, tm
     assert_identical(lifbatch.open_results(store).load(), full)
 
 
+def test_embedded_cluster_runs_with_dasks_monitoring_quieted(local_client):
+    """lifbatch.cluster.dask-config reaches the scheduler and the worker processes, not the caller's config."""
+    import dask
+
+    from lifbatch import config
+
+    settings = config.get("cluster.dask-config")
+    assert settings["distributed.worker.profile.enabled"] is False
+    workers = local_client.run(lambda dask_worker: {k: pc.callback_time for k, pc in dask_worker.periodic_callbacks.items()})
+    assert len(workers) == 2
+    for callbacks in workers.values():
+        assert "profile" not in callbacks and "profile-cycle" not in callbacks
+        assert callbacks["tick"] == 1000 and callbacks["monitor"] == 2000
+    scheduler = local_client.run_on_scheduler(
+        lambda dask_scheduler: {k: pc.callback_time for k, pc in dask_scheduler.periodic_callbacks.items()})
+    assert scheduler["tick"] == 1000
+    # this process keeps its own Dask configuration
+    assert dask.config.get("distributed.worker.profile.enabled") is True
+    assert dask.config.get("distributed.admin.tick.interval") == "20ms"
+
+
 def test_block_waits_for_the_template_written_meanwhile(full, tmp_path):
     """run_sweep writes a new store's template while the first tasks compute: a block done first waits for it."""
     import threading
