@@ -166,7 +166,10 @@ def sweep_bench(points: int = 1000, trials: int = 20, steps: int = 10_000, worke
     workers spent in tasks, and the shares of task time spent in the kernel
     loop, the summaries and the Zarr write; kernel share x task share is the
     sweep's efficiency measured on the workers' own clock, whatever the host's
-    speed. The 10x smaller grid (memory) is one sweep; the tiny sweep (overhead)
+    speed. The efficiency is that share times ``kernel_speed_in_sweep``, the
+    kernel's speed inside the tasks over its one-core baseline: the host's part
+    (below 1 when the cores slow each other down or the host is busier during
+    the sweep, above 1 when it was busier during the baseline). The 10x smaller grid (memory) is one sweep; the tiny sweep (overhead)
     is best of ``repeat``.
     """
     from .workflow import load_workflow
@@ -214,6 +217,9 @@ def sweep_bench(points: int = 1000, trials: int = 20, steps: int = 10_000, worke
         "write_share_of_tasks": med["write_seconds"] / med["task_seconds"],
         "task_share_of_workers": med["task_seconds"] / (med["seconds"] * workers),
         "kernel_share_of_workers": med["kernel_seconds"] / (med["seconds"] * workers),
+        # the kernel's speed inside the sweep's tasks over its one-core baseline: the
+        # host's part of the efficiency (= kernel share of the workers' time x this)
+        "kernel_speed_in_sweep": neuron_steps / med["kernel_seconds"] / med["kernel"],
         "peak_worker_rss": rss, "peak_worker_rss_small": small["peak_worker_rss"],
         "memory_growth": rss / small["peak_worker_rss"],
         "tiny_points": tiny_points, "tiny_seconds": tiny_run["seconds"], "tiny_blocks": tiny_run["blocks"],
@@ -242,6 +248,9 @@ def main(args) -> int:
     lo, hi = r["efficiency_parallel_range"]
     print(f"    = {100 * r['efficiency_parallel']:.0f}% of the kernel on {w} workers at once "
           f"(rounds {100 * lo:.0f}-{100 * hi:.0f}%)")
+    print(f"    = {100 * r['kernel_share_of_workers']:.0f}% of the workers' time in the kernel x "
+          f"{r['kernel_speed_in_sweep']:.2f}, the kernel's speed in the sweep over its one-core figure "
+          f"(the host's part: 1 with a steady core per worker)")
     print(f"  workers' time               {100 * r['kernel_share_of_workers']:.0f}% in the kernel: "
           f"{100 * r['task_share_of_workers']:.0f}% in tasks x {100 * r['kernel_share_of_tasks']:.0f}% "
           f"of a task in the kernel")

@@ -141,5 +141,7 @@ def test_sweep_bench_accounts_for_the_workers_time():
     assert all(0 < s < 1 for s in shares) and sum(shares) <= 1
     assert 0 < r["task_share_of_workers"] <= 1
     assert r["kernel_share_of_workers"] == pytest.approx(r["task_share_of_workers"] * r["kernel_share_of_tasks"])
+    # the efficiency splits into the workers' own clock and the host's speed during the sweep
+    assert r["efficiency"] == pytest.approx(r["kernel_share_of_workers"] * r["kernel_speed_in_sweep"])
     assert r["peak_worker_rss"] > 50 * 2**20 and r["memory_growth"] > 0
     assert r["tiny_points"] == 40 and np.isfinite(r["overhead_per_point_s"])
