@@ -23,7 +23,7 @@ import xarray as xr
 from . import config
 from .analysis import moment_summary, spike_summary
 from .errors import StoreError, WorkflowError
-from .grid import Blocking, block_chunks, coords
+from .grid import Blocking, balanced_chunks, block_chunks, coords
 from .inputs import PointResult, point_streams, simulate_point
 from .kernel import scratch_size
 from .store import (MARKERS, STATUS_DONE, STATUS_FAILED, create_store, done_blocks, read_markers, root_attrs,
@@ -201,7 +201,9 @@ def plan_blocks(wf: Workflow, *, points_per_task: int | None = None, workers: in
 
     Automatic sizing keeps a task's memory under ``lifbatch.task.memory-budget``
     and its work near ``lifbatch.task.target-neuron-steps``, with at least
-    ``tasks-per-worker`` tasks per worker and at most ``max-tasks`` tasks.
+    ``tasks-per-worker`` tasks per worker and at most ``max-tasks`` tasks; the
+    blocks are then evened out over the workers (:func:`grid.balanced_chunks`),
+    so that no worker sits out the last wave.
     """
     if points_per_task is not None:
         if int(points_per_task) < 1:
@@ -218,7 +220,9 @@ def plan_blocks(wf: Workflow, *, points_per_task: int | None = None, workers: in
         ppt = min(ppt_mem, ppt_time)
         spread = math.ceil(wf.n_points / max(1, int(config.get("task.tasks-per-worker")) * max(1, workers)))
         ppt = max(1, min(ppt, spread))
-        ppt = max(ppt, math.ceil(wf.n_points / int(config.get("task.max-tasks"))))
+        max_tasks = int(config.get("task.max-tasks"))
+        ppt = max(ppt, math.ceil(wf.n_points / max_tasks))
+        return Blocking(shape=wf.shape, chunks=balanced_chunks(wf.shape, ppt, workers, max_tasks))
     return Blocking(shape=wf.shape, chunks=block_chunks(wf.shape, ppt))
 
 
@@ -319,7 +323,8 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     store : path of the Zarr store (default ``results/<name>.zarr``); every worker must see it
     client : an existing ``distributed.Client``; else ``scheduler`` (address) or an embedded
         ``LocalCluster`` with ``workers`` processes (default: one per core)
-    points_per_task : block size; default sized from the memory budget (see :func:`plan_blocks`)
+    points_per_task : block size; default sized from the memory budget (see :func:`plan_blocks`),
+        for the cluster's task slots (its workers' threads)
     overwrite : replace a store of another workflow instead of refusing it
     retry_failed : run again the blocks whose points failed in an earlier run
     detach : submit to the (remote) cluster and return at once; follow with ``lifbatch status``
@@ -366,6 +371,12 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
                 own_client = client = Client(embedded_cluster(n_workers))
             log(f"dask dashboard: {client.dashboard_link}")
         try:
+            slots = sum(client.nthreads().values())
+            if new_store and points_per_task is None and slots and slots != n_workers:
+                # a new store's blocks evened out over the cluster's own task slots
+                blocking = plan_blocks(wf, workers=slots)
+                todo = list(range(blocking.n_blocks))
+                result.blocks = result.blocks_run = blocking.n_blocks
             visible = client.run(_check_store_visible, store)
             blind = [w for w, ok in visible.items() if not ok]
             if blind:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Blocking", "block_chunks", "coords"]
+__all__ = ["Blocking", "block_chunks", "balanced_chunks", "coords"]
 
 
 def block_chunks(shape: tuple[int, ...], points_per_task: int) -> tuple[int, ...]:
@@ -27,6 +27,40 @@ def block_chunks(shape: tuple[int, ...], points_per_task: int) -> tuple[int, ...
             break
         room //= c
     return tuple(chunks)
+
+
+def balanced_chunks(shape: tuple[int, ...], max_points: int, workers: int,
+                    max_blocks: int | None = None) -> tuple[int, ...]:
+    """Chunks of at most ``max_points`` points, evened out over ``workers`` workers.
+
+    ``block_chunks(shape, max_points)`` can leave a last wave with fewer blocks
+    than workers: 10^4 points in blocks of 325 on 2 workers make 31 blocks, and
+    one worker sits out the last one. Among block sizes from ``max_points`` down
+    to half of it that give no worker more blocks than that plan does (so no more
+    per-task cost), this takes the one whose busiest worker has the fewest points,
+    ceil(blocks / workers) x points per block (10^4 points: 32 blocks of 313), the
+    largest of equals, with at most ``max_blocks`` blocks.
+    """
+    max_points = max(1, int(max_points))
+    workers = max(1, int(workers))
+    plain = block_chunks(shape, max_points)
+    if not shape:
+        return plain
+    limit = math.ceil(Blocking(shape, plain).n_blocks / workers) * workers
+    if max_blocks is not None:
+        limit = min(limit, max_blocks)
+    lo = max(1, (max_points + 1) // 2)
+    sizes = set(range(max_points, lo - 1, -max(1, (max_points - lo) // 2000)))
+    sizes.add(max(lo, math.ceil(math.prod(shape) / limit)))  # the even split of a run of the grid
+    best = None
+    for size in sorted(sizes, reverse=True):
+        chunks = block_chunks(shape, size)
+        blocks = Blocking(shape, chunks).n_blocks
+        if blocks <= limit:
+            cost = math.ceil(blocks / workers) * math.prod(chunks)
+            if best is None or cost < best[0]:
+                best = (cost, chunks)
+    return best[1] if best is not None else plain
 
 
 @dataclass(frozen=True)
