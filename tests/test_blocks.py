@@ -63,3 +63,18 @@ def test_plan_blocks_from_the_memory_budget_and_task_limits():
     few = lifbatch.load_workflow(_workflow(40, 20, 10_000, "plan-few"))
     assert plan_blocks(few, workers=2).n_blocks == 8            # tasks-per-worker: 4 tasks per worker
     assert plan_blocks(few, workers=2, points_per_task=7).chunks == (7,)  # --points-per-task: as given
+
+
+def test_run_plans_for_the_clusters_own_workers(local_client, tmp_path, monkeypatch):
+    """With a client (or --scheduler), blocks are planned for its task slots, not this machine's cores."""
+    import os
+
+    wf = lifbatch.load_workflow(_workflow(40, 2, 100, "plan-slots"))
+    assert sum(local_client.nthreads().values()) == 2
+    on_two, on_three = plan_blocks(wf, workers=2), plan_blocks(wf, workers=3)
+    assert on_two.n_blocks != on_three.n_blocks
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)  # this machine: 3 cores; the cluster: 2 workers
+    res = lifbatch.run_sweep(wf, tmp_path / "s.zarr", client=local_client, progress=False)
+    assert res.ok and res.blocks == res.blocks_run == on_two.n_blocks
+    ds = lifbatch.open_results(tmp_path / "s.zarr")
+    assert ds.rate.chunks[0][0] == on_two.chunks[0] and int((ds.status == 1).sum()) == 40
