@@ -169,8 +169,8 @@ def sweep_bench(points: int = 1000, trials: int = 20, steps: int = 10_000, worke
     speed. The efficiency is that share times ``kernel_speed_in_sweep``, the
     kernel's speed inside the tasks over its one-core baseline: the host's part
     (below 1 when the cores slow each other down or the host is busier during
-    the sweep, above 1 when it was busier during the baseline). The 10x smaller grid (memory) is one sweep; the tiny sweep (overhead)
-    is best of ``repeat``.
+    the sweep, above 1 when it was busier during the baseline). The 10x smaller
+    grid (memory) is one sweep; the tiny sweep (overhead) is best of ``repeat``.
     """
     from .workflow import load_workflow
 

@@ -51,7 +51,7 @@ def balanced_chunks(shape: tuple[int, ...], max_points: int, workers: int,
         limit = min(limit, max_blocks)
     lo = max(1, (max_points + 1) // 2)
     sizes = set(range(max_points, lo - 1, -max(1, (max_points - lo) // 2000)))
-    sizes.add(max(lo, math.ceil(math.prod(shape) / limit)))  # the even split of a run of the grid
+    sizes.add(min(max_points, max(lo, math.ceil(math.prod(shape) / limit))))  # the even split of a run
     best = None
     for size in sorted(sizes, reverse=True):
         chunks = block_chunks(shape, size)
