@@ -296,6 +296,20 @@ def _existing_blocking(wf: Workflow, store: str, *, points_per_task=None) -> Blo
     return Blocking(shape=wf.shape, chunks=chunks)
 
 
+def _cluster_dask_config() -> dict:
+    """``lifbatch.cluster.dask-config`` as dotted keys, whether written dotted (as in
+    lifbatch.yaml) or nested (as ``DASK_LIFBATCH__CLUSTER__DASK_CONFIG__...`` variables
+    give it): ``dask.config.set`` would replace a whole subtree given as a mapping."""
+    def dotted(mapping, prefix=""):
+        for key, value in mapping.items():
+            if isinstance(value, dict):
+                yield from dotted(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}", value
+
+    return dict(dotted(config.get("cluster.dask-config") or {}))
+
+
 def embedded_cluster(n_workers: int, *, dashboard_address: str | None = "127.0.0.1:0"):
     """The ``LocalCluster`` that ``run_sweep`` starts without a scheduler: ``n_workers``
     processes of ``lifbatch.cluster.threads-per-worker`` threads on 127.0.0.1, with the
@@ -306,7 +320,7 @@ def embedded_cluster(n_workers: int, *, dashboard_address: str | None = "127.0.0
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set(config.get("cluster.dask-config") or {}):
+    with dask.config.set(_cluster_dask_config()):
         return LocalCluster(n_workers=n_workers, threads_per_worker=int(config.get("cluster.threads-per-worker")),
                             processes=True, host="127.0.0.1", dashboard_address=dashboard_address,
                             silence_logs=logging.ERROR)

@@ -114,6 +114,28 @@ def test_embedded_cluster_runs_with_dasks_monitoring_quieted(local_client):
     assert dask.config.get("distributed.admin.tick.interval") == "20ms"
 
 
+
+def test_cluster_dask_config_nested_or_dotted(monkeypatch):
+    """Nested settings (as environment variables give them) become dotted keys: set as a
+    mapping, ``dask.config.set`` would replace all of ``distributed`` with it."""
+    import dask
+
+    from lifbatch.execute import _cluster_dask_config
+
+    monkeypatch.setenv("DASK_LIFBATCH__CLUSTER__DASK_CONFIG__DISTRIBUTED__ADMIN__TICK__INTERVAL", "2s")
+    dask.config.refresh()
+    try:
+        settings = _cluster_dask_config()
+        assert settings["distributed.admin.tick.interval"] == "2s"
+        assert settings["distributed.worker.profile.enabled"] is False  # lifbatch.yaml's, still there
+        with dask.config.set(settings):
+            assert dask.config.get("distributed.admin.tick.interval") == "2s"
+            assert dask.config.get("distributed.scheduler.work-stealing") is True  # the rest kept
+    finally:
+        monkeypatch.delenv("DASK_LIFBATCH__CLUSTER__DASK_CONFIG__DISTRIBUTED__ADMIN__TICK__INTERVAL")
+        dask.config.refresh()
+
+
 def test_block_waits_for_the_template_written_meanwhile(full, tmp_path):
     """run_sweep writes a new store's template while the first tasks compute: a block done first waits for it."""
     import threading
