@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -36,13 +37,15 @@ def cmd_validate(args) -> int:
     from .execute import estimate, plan_blocks
 
     wf = _load(args)
-    blocking = plan_blocks(wf, points_per_task=args.points_per_task, workers=args.workers or 2)
+    workers = args.workers or os.cpu_count() or 1  # as `run` sizes its embedded cluster
+    blocking = plan_blocks(wf, points_per_task=args.points_per_task, workers=workers)
     e = estimate(wf, blocking)
     grid = " x ".join(f"{a.name}={a.size}" for a in wf.sweep) or "(single point)"
     print(f"workflow    {wf.name} (fingerprint {wf.fingerprint}): valid")
     print(f"grid        {grid}  -> {e['points']} points x {e['trials']} trials")
     print(f"time        {wf.duration * 1e3:g} ms in {e['steps']} steps of {wf.dt * 1e3:g} ms ({wf.method})")
-    print(f"work        {e['neuron_steps']:.3e} neuron-steps in {e['tasks']} tasks of <= {e['points_per_task']} points")
+    print(f"work        {e['neuron_steps']:.3e} neuron-steps in {e['tasks']} tasks of <= {e['points_per_task']} points"
+          f" (for {workers} workers)")
     print(f"memory      ~{_bytes(e['memory_per_task'])} per task")
     print(f"store       ~{_bytes(e['store_bytes'])} uncompressed (results/{wf.name}.zarr by default)")
     return 0

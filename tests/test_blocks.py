@@ -79,3 +79,16 @@ def test_run_plans_for_the_clusters_own_workers(local_client, tmp_path, monkeypa
     assert res.ok and res.blocks == res.blocks_run == on_two.n_blocks
     ds = lifbatch.open_results(tmp_path / "s.zarr")
     assert ds.rate.chunks[0][0] == on_two.chunks[0] and int((ds.status == 1).sum()) == 40
+
+
+def test_validate_prints_the_plan_run_would_make(capsys):
+    from lifbatch.cli import main
+
+    from conftest import WORKFLOWS
+
+    wf = lifbatch.load_workflow(WORKFLOWS / "quickstart.yaml")
+    for workers in (2, 3):
+        assert main(["validate", str(WORKFLOWS / "quickstart.yaml"), "--workers", str(workers)]) == 0
+        plan = plan_blocks(wf, workers=workers)
+        line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("work "))
+        assert line.endswith(f"in {plan.n_blocks} tasks of <= {math.prod(plan.chunks)} points (for {workers} workers)")
