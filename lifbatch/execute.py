@@ -271,8 +271,34 @@ def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int) -> 
     return write_block(wf, store, blocking, block_id, values, failures=failures, started=started, timing=timing)
 
 
-def _check_store_visible(store: str) -> bool:
-    return os.path.isdir(os.path.join(store, MARKERS))
+def _reads(path: str, token: str) -> bool:
+    try:
+        return Path(path).read_text() == token
+    except OSError:
+        return False
+
+
+def _check_workers_see(client, store: str) -> None:
+    """StoreError unless every worker reads a file this process writes at the store's
+    path (the same file system, not only a directory of the same name); nothing is
+    left behind: the file goes, and so does the store's directory if made for it."""
+    import uuid
+
+    root = Path(store)
+    made = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    probe = root / f".lifbatch-visible-{uuid.uuid4().hex}"
+    token = uuid.uuid4().hex
+    try:
+        probe.write_text(token)
+        blind = [w for w, ok in client.run(_reads, str(probe), token).items() if not ok]
+    finally:
+        probe.unlink(missing_ok=True)
+        if made:
+            shutil.rmtree(root, ignore_errors=True)
+    if blind:
+        raise StoreError(f"workers {blind} cannot see the store '{store}'. Put the store on a file system "
+                         "every worker mounts at the same path (see cluster/README.md).")
 
 
 def _existing_blocking(wf: Workflow, store: str, *, points_per_task=None) -> Blocking | None:
@@ -367,20 +393,20 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     if detach and client is None and not scheduler:
         raise WorkflowError("`--detach` needs a running cluster: give --scheduler tcp://HOST:PORT "
                             "(an embedded cluster ends with this process).", "--detach", True)
-    if new_store:
-        # The template is written once the tasks are submitted, while they compute
-        # (they wait for it before writing); until then the store is the directory
-        # that workers are checked to see.
-        if Path(store).exists():
-            shutil.rmtree(store)
-        (Path(store) / MARKERS).mkdir(parents=True)
     if todo:
         from dask import delayed
         from distributed import Client, as_completed
 
         if client is None:
             if scheduler:
-                own_client = client = Client(scheduler, timeout="30s")
+                try:
+                    own_client = client = Client(scheduler, timeout="30s")
+                except Exception as exc:  # nothing is touched before the cluster answers
+                    reason = (str(exc).strip().splitlines() or [""])[0][:200]
+                    raise WorkflowError(
+                        f"`--scheduler {scheduler}`: cannot connect ({type(exc).__name__}: {reason}). Give the "
+                        "address of a running `dask scheduler` (tcp://HOST:PORT); for tls://, the client's "
+                        "certificate in Dask's configuration (cluster/tls.md).", "--scheduler", scheduler) from None
             else:
                 own_client = client = Client(embedded_cluster(n_workers))
             log(f"dask dashboard: {client.dashboard_link}")
@@ -391,13 +417,14 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
                 blocking = plan_blocks(wf, workers=slots)
                 todo = list(range(blocking.n_blocks))
                 result.blocks = result.blocks_run = blocking.n_blocks
-            visible = client.run(_check_store_visible, store)
-            blind = [w for w, ok in visible.items() if not ok]
-            if blind:
-                if new_store:
-                    shutil.rmtree(store, ignore_errors=True)  # nothing written
-                raise StoreError(f"workers {blind} cannot see the store '{store}'. Put the store on a file system "
-                                 "every worker mounts at the same path (see cluster/README.md).")
+            _check_workers_see(client, store)
+            if new_store:
+                # --overwrite: the old store goes only now that the workers see its path. The
+                # template is written once the tasks are submitted, while they compute (they
+                # wait for it before writing).
+                if Path(store).exists():
+                    shutil.rmtree(store)
+                (Path(store) / MARKERS).mkdir(parents=True)
             wf_node = delayed(wf, traverse=False)
             tasks = [delayed(_run_block, pure=False)(wf_node, store, blocking.chunks, flat,
                                                       dask_key_name=f"lifbatch-block-{wf.fingerprint}-{flat}")

@@ -46,7 +46,7 @@ class Cluster:
         self.address = f"tcp://127.0.0.1:{self.port}"
         dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
         self.scheduler = subprocess.Popen(dask + ["--host", "127.0.0.1", "--port", str(self.port),
-                                                  "--dashboard-address", ":0"],
+                                                  "--dashboard-address", "127.0.0.1:0"],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         self.workers = [self.start_worker(i) for i in range(n_workers)]
         from distributed import Client
@@ -140,9 +140,17 @@ def test_store_invisible_to_workers_fails_early(cluster, tmp_path):
     cluster.client.wait_for_workers(3, timeout=120)
     wf = lifbatch.load_workflow(WF)
     store = tmp_path / "vis.zarr"
-    with pytest.raises(StoreError, match=r"workers \[.*\] cannot see the store .*shared|cannot see the store"):
+    with pytest.raises(StoreError, match=r"workers \['tcp://[^]]*'\] cannot see the store .*cluster/README.md"):
         lifbatch.run_sweep(wf, store, scheduler=cluster.address, progress=False)
-    assert done_blocks(store) == set()
+    assert not store.exists()  # nothing written
+    # --overwrite of an existing store: refused the same way, and the old store is kept
+    other = lifbatch.load_workflow(WF, overrides={"seed": 10})
+    lifbatch.run_sweep(other, store, workers=1, progress=False)
+    before = sorted(str(p.relative_to(store)) for p in store.rglob("*"))
+    with pytest.raises(StoreError, match="cannot see the store"):
+        lifbatch.run_sweep(wf, store, scheduler=cluster.address, overwrite=True, progress=False)
+    assert sorted(str(p.relative_to(store)) for p in store.rglob("*")) == before
+    assert lifbatch.open_results(store).attrs["fingerprint"] == other.fingerprint
 
 
 def test_detach_then_status(cluster, tmp_path, reference):
@@ -160,3 +168,69 @@ def test_detach_then_status(cluster, tmp_path, reference):
     st = subprocess.run([sys.executable, "-m", "lifbatch.cli", "status", str(store)], capture_output=True, text=True)
     assert "24: 24 done, 0 failed, 0 pending" in st.stdout
     assert_identical(lifbatch.open_results(store).load(), reference)
+
+
+def _tls_recipe(directory: Path) -> dict:
+    """cluster/tls.md as written: its openssl commands run in ``directory``, its Dask
+    configuration written there with the certificates' paths; the environment to use it."""
+    import shlex
+
+    text = (Path(__file__).parents[1] / "cluster" / "tls.md").read_text()
+    commands, current = [], ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("openssl") or current:
+            current += line.rstrip("\\").strip() + " "
+            if not line.endswith("\\"):
+                commands.append(current.strip())
+                current = ""
+    assert len(commands) == 3
+    for command in commands:
+        subprocess.run(shlex.split(command), cwd=directory, check=True, capture_output=True)
+    config = text.split("```yaml")[1].split("```")[0].replace("/etc/lifbatch", str(directory))
+    (directory / "dask").mkdir()
+    (directory / "dask" / "distributed.yaml").write_text(config)
+    return {**os.environ, "DASK_CONFIG": str(directory / "dask")}
+
+
+def test_tls_cluster_as_cluster_tls_md_says(tmp_path, reference):
+    """A scheduler and 2 workers on tls:// with the certificates and configuration of
+    cluster/tls.md; `lifbatch run --scheduler tls://...` gives the exact store. Without
+    the client certificate, or over tcp://, the run is refused in one line, nothing written."""
+    env = _tls_recipe(tmp_path)
+    port = free_port()
+    address = f"tls://127.0.0.1:{port}"
+    dask = [sys.executable, "-m", "distributed.cli."]
+    procs = [subprocess.Popen(dask[:2] + [dask[2] + "dask_scheduler", "--protocol", "tls", "--host", "127.0.0.1",
+                                          "--port", str(port), "--dashboard-address", "127.0.0.1:0"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    try:
+        time.sleep(2)
+        procs += [subprocess.Popen(dask[:2] + [dask[2] + "dask_worker", address, "--host", "127.0.0.1",
+                                               "--nthreads", "1", "--no-nanny", "--name", f"tls{i}"],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True) for i in range(2)]
+        path = tmp_path / "wf.yaml"
+        path.write_text(yaml.safe_dump(WF))
+        store = tmp_path / "tls.zarr"
+        run = [sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store), "--no-progress",
+               "--points-per-task", "5"]
+        r = subprocess.run(run + ["--scheduler", address], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert_identical(lifbatch.open_results(store).load(), reference)
+        # no client certificate (Dask's configuration without the tls section)
+        bare = {k: v for k, v in env.items() if k != "DASK_CONFIG"}
+        bare["DASK_CONFIG"] = str(tmp_path / "no-config")
+        for scheduler in (address, address.replace("tls://", "tcp://")):
+            other = tmp_path / "refused.zarr"
+            r = subprocess.run(run[:6] + [str(other), "--no-progress", "--scheduler", scheduler], env=bare,
+                               capture_output=True, text=True, timeout=120)
+            assert r.returncode == 2, r.stderr
+            assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+            assert f"`--scheduler {scheduler}`: cannot connect" in r.stderr and "cluster/tls.md" in r.stderr
+            assert not other.exists()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
