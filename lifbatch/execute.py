@@ -196,6 +196,13 @@ def _point_bytes(wf: Workflow) -> int:
     return int(wf.trials * per_trial + len(wf.record_trials) * n_rec * 8 * 2 + n * 8 * 4)
 
 
+def _check_points_per_task(points_per_task) -> int:
+    if int(points_per_task) < 1:
+        raise WorkflowError(f"`--points-per-task` must be >= 1, got {points_per_task}. Example: --points-per-task 50",
+                            "--points-per-task", points_per_task)
+    return int(points_per_task)
+
+
 def plan_blocks(wf: Workflow, *, points_per_task: int | None = None, workers: int = 1) -> Blocking:
     """Cut the grid into blocks: from ``points_per_task``, or sized automatically.
 
@@ -206,10 +213,7 @@ def plan_blocks(wf: Workflow, *, points_per_task: int | None = None, workers: in
     so that no worker sits out the last wave.
     """
     if points_per_task is not None:
-        if int(points_per_task) < 1:
-            raise WorkflowError(f"`--points-per-task` must be >= 1, got {points_per_task}. Example: --points-per-task 50",
-                                "--points-per-task", points_per_task)
-        ppt = int(points_per_task)
+        ppt = _check_points_per_task(points_per_task)
     else:
         from dask.utils import parse_bytes
 
@@ -377,23 +381,27 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     log = log or (lambda msg: print(msg, file=sys.stderr))
     started = time.time()
     n_workers = workers or os.cpu_count() or 1
+    if points_per_task is not None:
+        _check_points_per_task(points_per_task)  # before any cluster starts
+    # an existing store keeps its blocks; a new one is planned once the cluster is known
     blocking = None if overwrite else _existing_blocking(wf, store, points_per_task=points_per_task)
     new_store = blocking is None
-    if new_store:
-        blocking = plan_blocks(wf, points_per_task=points_per_task, workers=n_workers)
-    done = set() if new_store else done_blocks(store)
-    if retry_failed:
-        done -= {int(m["block"]) for m in read_markers(store) if m.get("failures")}
-    todo = [f for f in range(blocking.n_blocks) if f not in done]
-    result = SweepResult(store=store, points=wf.n_points, blocks=blocking.n_blocks, blocks_run=len(todo),
-                         blocks_skipped=blocking.n_blocks - len(todo))
-    if done:
-        log(f"resuming: {len(done)} of {blocking.n_blocks} blocks already done")
+    todo = []
+    if not new_store:
+        done = done_blocks(store)
+        if retry_failed:
+            done -= {int(m["block"]) for m in read_markers(store) if m.get("failures")}
+        todo = [f for f in range(blocking.n_blocks) if f not in done]
+        if done:
+            log(f"resuming: {len(done)} of {blocking.n_blocks} blocks already done")
     own_client = None
     if detach and client is None and not scheduler:
         raise WorkflowError("`--detach` needs a running cluster: give --scheduler tcp://HOST:PORT "
                             "(an embedded cluster ends with this process).", "--detach", True)
-    if todo:
+    n_blocks = 0 if new_store else blocking.n_blocks
+    result = SweepResult(store=store, points=wf.n_points, blocks=n_blocks, blocks_run=len(todo),
+                         blocks_skipped=n_blocks - len(todo))
+    if new_store or todo:
         from dask import delayed
         from distributed import Client, as_completed
 
@@ -411,10 +419,10 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
                 own_client = client = Client(embedded_cluster(n_workers))
             log(f"dask dashboard: {client.dashboard_link}")
         try:
-            slots = sum(client.nthreads().values())
-            if new_store and points_per_task is None and slots and slots != n_workers:
-                # a new store's blocks evened out over the cluster's own task slots
-                blocking = plan_blocks(wf, workers=slots)
+            if new_store:
+                # evened out over the cluster's own task slots (its workers' threads)
+                slots = sum(client.nthreads().values()) or n_workers
+                blocking = plan_blocks(wf, points_per_task=points_per_task, workers=slots)
                 todo = list(range(blocking.n_blocks))
                 result.blocks = result.blocks_run = blocking.n_blocks
             _check_workers_see(client, store)

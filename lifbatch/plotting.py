@@ -192,6 +192,10 @@ class _Axis(NamedTuple):
         """Axis title as HoloViews writes it: ``label (unit)``."""
         return f"{self.label} ({self.unit})" if self.unit else self.label
 
+    def dimension(self):
+        """The ``holoviews.Dimension`` of this axis."""
+        return _hv().Dimension(self.name, label=self.label, unit=self.unit)
+
 
 def _axis(name: str, attrs: Mapping[str, Any], *, label: str | None = None,
           default: str | None = None) -> _Axis:
@@ -203,9 +207,8 @@ def _axis(name: str, attrs: Mapping[str, Any], *, label: str | None = None,
 def _dim(name: str, attrs: Mapping[str, Any], *, label: str | None = None,
          default: str | None = None) -> tuple[float, Any]:
     """(SI-to-display factor, hv.Dimension) of a coordinate or variable."""
-    hv = _hv()
     ax = _axis(name, attrs, label=label, default=default)
-    return ax.factor, hv.Dimension(name, label=ax.label, unit=ax.unit)
+    return ax.factor, ax.dimension()
 
 
 def _voltage_display(ds: xr.Dataset) -> str | None:
@@ -652,7 +655,7 @@ def isi_histogram(ds: xr.Dataset | str | PathLike, **sel: float):
     hv = _hv()
     full, d, fixed = _point(ds, sel, "isi_histogram")
     ax, edges, counts = _isi_hist_data(d)
-    xdim = hv.Dimension(ax.name, label=ax.label, unit=ax.unit)
+    xdim = ax.dimension()
     hist = hv.Histogram((edges, counts), kdims=[xdim],
                         vdims=[hv.Dimension("count", label="ISI count")])
     n = int(np.nansum(counts))
@@ -708,8 +711,8 @@ def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
     hv = _hv()
     full, d, fixed = _point(ds, sel, "v_ensemble")
     e = _ensemble_data(full, d)
-    tdim = hv.Dimension(e.t.name, label=e.t.label, unit=e.t.unit)
-    vdim = hv.Dimension(e.v.name, label=e.v.label, unit=e.v.unit)
+    tdim = e.t.dimension()
+    vdim = e.v.dimension()
     layers = []
     if e.traces is not None:
         paths = [np.column_stack([e.trace_time, tr]) for tr in e.traces]

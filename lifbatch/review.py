@@ -105,18 +105,7 @@ def _chunk_signature(store: Path, name: str) -> tuple | None:
     seconds make the variable uncacheable (coarse file-system clocks).
     """
     root = store / name
-    if not root.is_dir():
-        return None
-    now = time.time_ns()
-    sig = []
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            st = os.stat(os.path.join(dirpath, f))
-            if now - st.st_mtime_ns < _SETTLE_S * 1e9:
-                return None
-            sig.append((dirpath, f, st.st_mtime_ns, st.st_size, st.st_ino))
-    sig.sort()
-    return tuple(sig)
+    return _store_signature(root) if root.is_dir() else None
 
 
 def _read(ds: xr.Dataset, store: Path | None, names: list[str],
@@ -171,11 +160,6 @@ def _source(**columns: Any):
                                   for k, v in columns.items()})
 
 
-def _glyph(fig, source, glyph):
-    """Add one glyph renderer (its selection / muted looks derived in the browser)."""
-    return fig.add_glyph(source, glyph)
-
-
 def _legend(fig, items: list[tuple[str, list]]) -> None:
     """A legend outside the frame, right; clicking an entry hides it."""
     from bokeh.models import Legend, LegendItem
@@ -213,18 +197,18 @@ def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], fu
     tips = [(xa.text, "$x{0.[000]}"), (ya.text, "$y{0.[000]}")]
     if plotting._regular(xs) and plotting._regular(ys):
         # one image glyph instead of n_x*n_y quads (rows run from the bottom)
-        r = _glyph(fig, _source(image=[rate[oy][:, ox]]),
-                   Image(image="image", x=xe[0], y=ye[0], dw=xe[-1] - xe[0], dh=ye[-1] - ye[0],
-                         color_mapper=mapper))
+        r = fig.add_glyph(_source(image=[rate[oy][:, ox]]),
+                          Image(image="image", x=xe[0], y=ye[0], dw=xe[-1] - xe[0], dh=ye[-1] - ye[0],
+                                color_mapper=mapper))
         tips.append((za.text, "@image{0.[00]}"))
     else:
         gx, gy = np.meshgrid(np.arange(xs.size), np.arange(ys.size))
         xe_, ye_ = plotting._edges(xs), plotting._edges(ys)
         src = _source(left=xe_[:-1][gx].ravel(), right=xe_[1:][gx].ravel(),
                       bottom=ye_[:-1][gy].ravel(), top=ye_[1:][gy].ravel(), rate=rate.ravel())
-        r = _glyph(fig, src, Quad(left="left", right="right", bottom="bottom", top="top",
-                                  fill_color={"field": "rate", "transform": mapper},
-                                  line_color=None))
+        r = fig.add_glyph(src, Quad(left="left", right="right", bottom="bottom", top="top",
+                                    fill_color={"field": "rate", "transform": mapper},
+                                    line_color=None))
         tips.append((za.text, "@rate{0.[00]}"))
     _hover(fig, [r], tips)
     fig.add_layout(ColorBar(color_mapper=mapper, title=za.text), "right")
@@ -261,17 +245,17 @@ def curves_figure(kind: str, d: xr.Dataset, x: str, by: str | None,
         src = _source(**cols)
         rs = []
         if band and kind == "rate":
-            rs.append(_glyph(fig, src, VArea(x="x", y1="lower", y2="upper", fill_color=color,
-                                             fill_alpha=0.2)))
+            rs.append(fig.add_glyph(src, VArea(x="x", y1="lower", y2="upper", fill_color=color,
+                                               fill_alpha=0.2)))
         elif band:
-            rs.append(_glyph(fig, src, Segment(x0="x", y0="lower", x1="x", y1="upper",
-                                               line_color=color, line_width=1)))
-        rs.append(_glyph(fig, src, Line(x="x", y="y", line_color=color, line_width=2)))
+            rs.append(fig.add_glyph(src, Segment(x0="x", y0="lower", x1="x", y1="upper",
+                                                 line_color=color, line_width=1)))
+        rs.append(fig.add_glyph(src, Line(x="x", y="y", line_color=color, line_width=2)))
         lines.append(rs[-1])
         items.append((label or single, rs))
     if theory is not None:
-        th = [_glyph(fig, _source(x=tx * xa.factor, y=ty),
-                     Line(x="x", y="y", line_color="black", line_dash="dashed", line_width=1.5))
+        th = [fig.add_glyph(_source(x=tx * xa.factor, y=ty),
+                            Line(x="x", y="y", line_color="black", line_dash="dashed", line_width=1.5))
               for tx, ty in plotting._theory_lines(theory, d, x, by, where)]
         items.append(("theory", th))
     _legend(fig, items)
@@ -290,19 +274,19 @@ def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float])
     items = []
     if e.traces is not None:
         src = _source(xs=[e.trace_time] * len(e.traces), ys=list(e.traces))
-        items.append(("recorded trials", [_glyph(fig, src, MultiLine(
+        items.append(("recorded trials", [fig.add_glyph(src, MultiLine(
             xs="xs", ys="ys", line_color="#888888", line_alpha=0.5, line_width=1))]))
     std = np.nan_to_num(e.std)
     src = _source(x=e.time, y=e.mean, lower=e.mean - std, upper=e.mean + std)
     if np.isfinite(e.mean).any():  # (a pending point has no moments yet)
-        items.append(("mean ± std", [_glyph(fig, src, VArea(
+        items.append(("mean ± std", [fig.add_glyph(src, VArea(
             x="x", y1="lower", y2="upper", fill_color=plotting.PALETTE[0], fill_alpha=0.3))]))
-    mean = _glyph(fig, src, Line(x="x", y="y", line_color=plotting.PALETTE[0], line_width=2))
+    mean = fig.add_glyph(src, Line(x="x", y="y", line_color=plotting.PALETTE[0], line_width=2))
     items.append(("mean", [mean]))
     if e.v_th is not None:
         t = e.time if e.trace_time is None else np.concatenate([e.time, e.trace_time])
         t0, t1 = (float(np.nanmin(t)), float(np.nanmax(t))) if t.size else (0.0, 1.0)
-        items.append(("threshold", [_glyph(fig, _source(x=[t0, t1], y=[e.v_th, e.v_th]), Line(
+        items.append(("threshold", [fig.add_glyph(_source(x=[t0, t1], y=[e.v_th, e.v_th]), Line(
             x="x", y="y", line_color=plotting.PALETTE[3], line_dash="dashed", line_width=1))]))
     _legend(fig, items)
     _hover(fig, [mean], [(e.t.text, "@x{0.[000]}"), (e.v.text, "@y{0.[000]}")])
@@ -320,8 +304,8 @@ def raster_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
                   "trial", grid=False,
                   x_range=Range1d(0, plotting._raster_xmax(full, times) * ta.factor),
                   y_range=Range1d(-0.6, d.sizes.get("trial", 1) - 0.4))
-    _glyph(fig, _source(x0=t, y0=trials - 0.4, x1=t, y1=trials + 0.4),
-           Segment(x0="x0", y0="y0", x1="x1", y1="y1", line_color="black", line_width=1))
+    fig.add_glyph(_source(x0=t, y0=trials - 0.4, x1=t, y1=trials + 0.4),
+                  Segment(x0="x0", y0="y0", x1="x1", y1="y1", line_color="black", line_width=1))
     return fig
 
 
@@ -334,9 +318,9 @@ def isi_histogram_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, fl
     fig = _figure(plotting._title(f"ISI histogram, {n} ISIs", full, where), ax, "ISI count",
                   x_range=Range1d(edges[0], edges[-1]))
     bars = np.nan_to_num(counts) > 0  # (no outline along the axis for empty bins)
-    r = _glyph(fig, _source(left=edges[:-1][bars], right=edges[1:][bars], top=counts[bars]),
-               Quad(left="left", right="right", bottom=0, top="top",
-                    fill_color=plotting.PALETTE[0], line_color="black", line_width=0.5))
+    r = fig.add_glyph(_source(left=edges[:-1][bars], right=edges[1:][bars], top=counts[bars]),
+                      Quad(left="left", right="right", bottom=0, top="top",
+                           fill_color=plotting.PALETTE[0], line_color="black", line_width=0.5))
     _hover(fig, [r], [(ax.text, "@left{0.[00]} .. @right{0.[00]}"), ("count", "@top")])
     return fig
 
@@ -348,8 +332,8 @@ def autocov_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
     la = plotting._axis("lag", d["lag"].attrs, default="ms")
     va = plotting._axis("v_autocov", plotting._square_attrs(full, "v_autocov"))
     fig = _figure(plotting._title("V autocovariance", full, where), la, va)
-    r = _glyph(fig, _source(x=d["lag"].values * la.factor, y=d["v_autocov"].values * va.factor),
-               Line(x="x", y="y", line_color=plotting.PALETTE[2], line_width=2))
+    r = fig.add_glyph(_source(x=d["lag"].values * la.factor, y=d["v_autocov"].values * va.factor),
+                      Line(x="x", y="y", line_color=plotting.PALETTE[2], line_width=2))
     _hover(fig, [r], [(la.text, "@x{0.[000]}"), (va.text, "@y{0.[000]}")])
     return fig
 
@@ -623,8 +607,7 @@ class ReviewApp:
             # which curve was tapped: the one whose rate at that x is closest to the tap
             xi = _nearest_index(d[xname].values, x / xfac)
             rfac = plotting.display_scale(d["rate"].attrs, default="Hz")[0]
-            sel = {a: v for a, v in self._fixed().items() if a in d["rate"].dims}
-            rates = d["rate"].sel(sel, method="nearest").isel({xname: xi}).values * rfac
+            rates = d["rate"].isel({xname: xi}).values * rfac  # (the fixed axes are squeezed out)
             if np.isfinite(rates).any():
                 coords[by] = float(d[by].values[int(np.nanargmin(np.abs(rates - y)))])
         self.select_point(**coords)
@@ -770,19 +753,15 @@ def _prepare_next(store: str | PathLike) -> None:
     thread.start()
 
 
-def _warm_up(store: xr.Dataset | str | PathLike) -> float:
-    """Build one page before serving (imports, unit registry, theory, Bokeh models).
-
-    The first page a browser opens is then as fast as the next ones: the app built here
-    is the first session's, if the store does not change meanwhile. Returns seconds.
-    """
+def _warm_up(store: xr.Dataset | str | PathLike) -> None:
+    """Build one page before serving (imports, unit registry, theory, Bokeh models), and
+    start preparing the first session's app (:func:`_prepare`): the first page a browser
+    opens is then as fast as the next ones."""
     from bokeh.document import Document
 
-    t0 = time.perf_counter()
     make_app(store).server_doc(Document())  # (models once: Bokeh's and Panel's first uses)
     if not isinstance(store, xr.Dataset):
         _prepare(store)
-    return time.perf_counter() - t0
 
 
 def serve(store: xr.Dataset | str | PathLike, *, port: int = 0, open_browser: bool = True,
