@@ -14,7 +14,7 @@ import pint
 
 from .errors import WorkflowError
 
-__all__ = ["parse_quantity", "Quantity", "si_unit", "convert", "dimension_of", "to_si", "unit_dimensionality"]
+__all__ = ["parse_quantity", "Quantity", "si_unit", "convert", "dimension_of", "to_si", "unit_dimensionality", "linear_si_factor"]
 
 _UREG = pint.UnitRegistry(non_int_type=Decimal)
 Quantity = _UREG.Quantity
@@ -94,6 +94,16 @@ def to_si(q: Quantity) -> float:
     """The magnitude of ``q`` in SI base units, as a correctly rounded float."""
     base = q.to_base_units()
     return float(base.magnitude)
+
+
+def linear_si_factor(q: Quantity) -> Decimal | None:
+    """The Decimal factor pint's ``to_base_units`` multiplies magnitudes in ``q``'s unit by
+    (``to_si(x * unit) == float(Decimal(x) * factor)`` for every x), or None for a unit
+    with an offset (degC), which is not a plain factor."""
+    unit = q.units
+    if _UREG.Quantity(Decimal(0), unit).to_base_units().magnitude != 0:
+        return None
+    return Decimal(_UREG.Quantity(Decimal(1), unit).to_base_units().magnitude)
 
 
 def convert(value: float, from_unit: str, to_unit: str) -> float:

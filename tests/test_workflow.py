@@ -161,6 +161,37 @@ def test_axis_values_as_quantities():
     assert ax.values == ((0.01, 0.02, 0.03),)
 
 
+@pytest.mark.parametrize("unit, param", [("ms", "neuron.tau_m"), ("pA", "inputs.drive.value"),
+                                         ("Mohm", "neuron.r_m"), ("minute", "neuron.tau_m"),
+                                         ("mV", "neuron.e_l"), ("us", "neuron.t_ref")])
+def test_axis_numbers_convert_as_the_same_quantities_written_out(unit, param):
+    # numbers with an axis unit take one Decimal factor per unit (fast); a quantity
+    # written out goes through pint value by value: the floats must be the same
+    rng = np.random.default_rng(7)
+    numbers = sorted(set([0.3, 1, 3, 12345] + [float(x) for x in rng.uniform(0.2, 500, 300)]))
+    by_unit = load(base(sweep={"x": {"param": param, "values": numbers, "unit": unit}})).sweep[0]
+    written = load(base(sweep={"x": {"param": param, "values": [f"{x!r} {unit}" for x in numbers]}})).sweep[0]
+    assert by_unit.values == written.values
+    assert by_unit.display_units == (unit,)
+
+
+def test_axis_of_10_4_points_parses_without_a_quantity_per_value(monkeypatch):
+    import lifbatch.units as u
+
+    calls = 0
+    real = u.to_si
+
+    def counting(q):
+        nonlocal calls
+        calls += 1
+        return real(q)
+
+    monkeypatch.setattr(u, "to_si", counting)
+    (ax,) = load(axis(linspace=[1, 100, 10_000], unit="ms")).sweep
+    assert ax.size == 10_000 and ax.coord[0] == 0.001 and ax.coord[-1] == 0.1
+    assert calls < 50  # the neuron's and inputs' own parameters, not one per axis value
+
+
 def test_axis_single_value():
     (ax,) = load(axis(values=15, unit="ms")).sweep
     assert ax.values == ((0.015,),)
