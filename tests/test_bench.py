@@ -145,3 +145,17 @@ def test_sweep_bench_accounts_for_the_workers_time():
     assert r["efficiency"] == pytest.approx(r["kernel_share_of_workers"] * r["kernel_speed_in_sweep"])
     assert r["peak_worker_rss"] > 50 * 2**20 and r["memory_growth"] > 0
     assert r["tiny_points"] == 40 and np.isfinite(r["overhead_per_point_s"])
+
+
+@pytest.mark.parametrize("speed, parallel, flagged", [(0.93, 1.84, False), (1.0, 2.0, False), (1.40, 2.58, True),
+                                                      (0.95, 2.3, True), (1.1, 1.9, True)])
+def test_sweep_bench_flags_a_baseline_slower_than_the_sweep(speed, parallel, flagged):
+    """A kernel faster in the sweep than alone means the baseline met a busier host: said, not hidden."""
+    from lifbatch.bench_sweep import baseline_caveat
+
+    r = {"workers": 2, "kernel_single_core": 1e8, "kernel_parallel": parallel * 1e8,
+         "kernel_speed_in_sweep": speed, "kernel_share_of_workers": 0.72, "efficiency": 0.72 * speed}
+    caveat = baseline_caveat(r)
+    assert (caveat is not None) == flagged
+    if flagged:
+        assert f"{100 * 0.72 * speed:.0f}% overstates" in caveat and "own clock says 72%" in caveat
