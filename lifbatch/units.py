@@ -14,7 +14,8 @@ import pint
 
 from .errors import WorkflowError
 
-__all__ = ["parse_quantity", "Quantity", "si_unit", "convert", "dimension_of", "to_si", "unit_dimensionality", "linear_si_factor"]
+__all__ = ["parse_quantity", "Quantity", "si_unit", "convert", "dimension_of", "to_si", "unit_dimensionality",
+           "linear_si_factor"]
 
 _UREG = pint.UnitRegistry(non_int_type=Decimal)
 Quantity = _UREG.Quantity
