@@ -419,14 +419,13 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
                 own_client = client = Client(embedded_cluster(n_workers))
             log(f"dask dashboard: {client.dashboard_link}")
         try:
+            _check_workers_see(client, store)
             if new_store:
                 # evened out over the cluster's own task slots (its workers' threads)
                 slots = sum(client.nthreads().values()) or n_workers
                 blocking = plan_blocks(wf, points_per_task=points_per_task, workers=slots)
                 todo = list(range(blocking.n_blocks))
                 result.blocks = result.blocks_run = blocking.n_blocks
-            _check_workers_see(client, store)
-            if new_store:
                 # --overwrite: the old store goes only now that the workers see its path. The
                 # template is written once the tasks are submitted, while they compute (they
                 # wait for it before writing).

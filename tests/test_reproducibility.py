@@ -114,7 +114,6 @@ def test_embedded_cluster_runs_with_dasks_monitoring_quieted(local_client):
     assert dask.config.get("distributed.admin.tick.interval") == "20ms"
 
 
-
 def test_cluster_dask_config_nested_or_dotted(monkeypatch):
     """Nested settings (as environment variables give them) become dotted keys: set as a
     mapping, ``dask.config.set`` would replace all of ``distributed`` with it."""
