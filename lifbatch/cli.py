@@ -34,7 +34,7 @@ def _load(args):
 
 
 def cmd_validate(args) -> int:
-    from .execute import estimate, plan_blocks
+    from .plan import estimate, plan_blocks
 
     wf = _load(args)
     workers = args.workers or os.cpu_count() or 1  # as `run` sizes its embedded cluster
@@ -58,7 +58,8 @@ def cmd_run(args) -> int:
     store = args.store or str(Path("results") / f"{wf.name}.zarr")
     result = run_sweep(wf, store, scheduler=args.scheduler, workers=args.workers,
                        points_per_task=args.points_per_task, overwrite=args.overwrite,
-                       progress=not args.no_progress, retry_failed=args.retry_failed, detach=args.detach)
+                       progress=not args.no_progress, retry_failed=args.retry_failed, detach=args.detach,
+                       processes=True if args.processes else None)
     if result.detached:
         print(f"submitted: {result.blocks_run} blocks of {result.points} points to {args.scheduler}")
         print(f"results: {result.store}")
@@ -166,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help='override a workflow key by dot path, e.g. --set neuron.tau_m="20 ms"')
         sp.add_argument("--points-per-task", type=int, default=None, metavar="N", help="points per task (block size)")
-        sp.add_argument("--workers", type=int, default=None, metavar="N", help="workers of the embedded local cluster")
+        sp.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="threads (or with --processes, worker processes) of the embedded execution; "
+                             "default one per core")
 
     sp = sub.add_parser("validate", help="check a workflow; print grid shape, tasks, neuron-steps, sizes")
     add_wf(sp)
@@ -180,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--retry-failed", action="store_true", help="run again the blocks that had failed points")
     sp.add_argument("--detach", action="store_true", help="submit to --scheduler and return at once")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.add_argument("--processes", action="store_true",
+                    help="embedded execution on a local Dask cluster of worker processes instead of threads "
+                         "of this process (same results; see README, Performance)")
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("status", help="progress of a sweep, from its store alone")

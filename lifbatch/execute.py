@@ -7,7 +7,6 @@ task per block on a local or remote cluster, each writing its own Zarr region.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import sys
@@ -23,11 +22,12 @@ import xarray as xr
 from . import config
 from .analysis import moment_summary, spike_summary
 from .errors import StoreError, WorkflowError
-from .grid import Blocking, balanced_chunks, block_chunks, coords
+from .grid import Blocking, block_chunks, coords
 from .inputs import PointResult, point_streams, simulate_point
 from .kernel import scratch_size
-from .store import (MARKERS, STATUS_DONE, STATUS_FAILED, create_store, done_blocks, read_markers, root_attrs,
-                    store_workflow, variable_specs, write_block)
+from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, variable_specs
+from .plan import _check_points_per_task, estimate, plan_blocks
+from .store import create_store, done_blocks, read_markers, root_attrs, store_workflow, write_block
 from .workflow import Workflow, load_workflow
 
 __all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "estimate", "embedded_cluster"]
@@ -186,69 +186,6 @@ def simulate(workflow, *, overrides=None) -> xr.Dataset:
 
 
 # --------------------------------------------------------------------------- #
-# planning
-# --------------------------------------------------------------------------- #
-def _point_bytes(wf: Workflow) -> int:
-    n = wf.n_steps
-    n_mom = n // wf.moments_stride + 1
-    n_rec = n // wf.record_stride + 1
-    per_trial = n_mom * 8 * 3 + (n + 7) // 8 + 8
-    return int(wf.trials * per_trial + len(wf.record_trials) * n_rec * 8 * 2 + n * 8 * 4)
-
-
-def _check_points_per_task(points_per_task) -> int:
-    if int(points_per_task) < 1:
-        raise WorkflowError(f"`--points-per-task` must be >= 1, got {points_per_task}. Example: --points-per-task 50",
-                            "--points-per-task", points_per_task)
-    return int(points_per_task)
-
-
-def plan_blocks(wf: Workflow, *, points_per_task: int | None = None, workers: int = 1) -> Blocking:
-    """Cut the grid into blocks: from ``points_per_task``, or sized automatically.
-
-    Automatic sizing keeps a task's memory under ``lifbatch.task.memory-budget``
-    and its work near ``lifbatch.task.target-neuron-steps``, with at least
-    ``tasks-per-worker`` tasks per worker and at most ``max-tasks`` tasks; the
-    blocks are then evened out over the workers (:func:`grid.balanced_chunks`),
-    so that no worker sits out the last wave.
-    """
-    if points_per_task is not None:
-        ppt = _check_points_per_task(points_per_task)
-    else:
-        from dask.utils import parse_bytes
-
-        budget = parse_bytes(config.get("task.memory-budget"))
-        ppt_mem = max(1, budget // max(1, _point_bytes(wf)))
-        steps = wf.trials * wf.n_steps
-        ppt_time = max(1, int(float(config.get("task.target-neuron-steps")) // max(1, steps)))
-        ppt = min(ppt_mem, ppt_time)
-        spread = math.ceil(wf.n_points / max(1, int(config.get("task.tasks-per-worker")) * max(1, workers)))
-        ppt = max(1, min(ppt, spread))
-        max_tasks = int(config.get("task.max-tasks"))
-        ppt = max(ppt, math.ceil(wf.n_points / max_tasks))
-        return Blocking(shape=wf.shape, chunks=balanced_chunks(wf.shape, ppt, workers, max_tasks))
-    return Blocking(shape=wf.shape, chunks=block_chunks(wf.shape, ppt))
-
-
-def estimate(wf: Workflow, blocking: Blocking) -> dict:
-    """Sizes shown by ``lifbatch validate``."""
-    per_point = _point_bytes(wf)
-    specs = variable_specs(wf)
-    from .store import _sizes
-
-    sizes = _sizes(wf)
-    store = 0
-    for dims, dtype, _, _ in specs.values():
-        store += wf.n_points * int(np.prod([sizes[d] for d in dims] or [1])) * dtype.itemsize
-    return {
-        "shape": wf.shape, "axes": wf.axis_names, "points": wf.n_points, "trials": wf.trials,
-        "steps": wf.n_steps, "neuron_steps": wf.n_points * wf.trials * wf.n_steps,
-        "tasks": blocking.n_blocks, "points_per_task": int(np.prod(blocking.chunks or (1,))),
-        "memory_per_task": per_point * int(np.prod(blocking.chunks or (1,))), "store_bytes": store,
-    }
-
-
-# --------------------------------------------------------------------------- #
 # the sweep on a Dask cluster
 # --------------------------------------------------------------------------- #
 @dataclass
@@ -356,22 +293,94 @@ def embedded_cluster(n_workers: int, *, dashboard_address: str | None = "127.0.0
                             silence_logs=logging.ERROR)
 
 
+def _cluster_processes(processes: bool | None) -> bool:
+    return bool(config.get("cluster.processes") if processes is None else processes)
+
+
+class _BlockThreads:
+    """The embedded execution without a cluster: ``n`` daemon threads of this process
+    run the blocks (the kernel and the summaries' loops release the GIL).
+
+    ``results()`` yields each block's marker as it finishes; the first block that
+    raises stops the others from starting, and its exception is raised there once the
+    running ones have ended. ``cancel()`` keeps blocks not yet started from starting.
+    Daemon threads: an interrupted run does not wait for its running blocks at exit
+    (a block whose marker is not written is simply run again on resume).
+    """
+
+    def __init__(self, fn, items, n: int):
+        import queue
+
+        self._todo = queue.SimpleQueue()
+        for item in items:
+            self._todo.put(item)
+        self._n_items = len(items)
+        self._done = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._work, args=(fn,), name=f"lifbatch-block-{i}", daemon=True)
+                         for i in range(max(1, min(n, len(items))))]
+        for t in self._threads:
+            t.start()
+
+    def _work(self, fn):
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                item = self._todo.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                self._done.put((fn(item), None))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                self._stop.set()
+                self._done.put((None, exc))
+        self._done.put(None)  # this thread has ended
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    def results(self):
+        running = len(self._threads)
+        error = None
+        while running:
+            # a timeout, so that Ctrl-C reaches the main thread at once
+            try:
+                item = self._done.get(timeout=0.2)
+            except Exception:  # queue.Empty
+                continue
+            if item is None:
+                running -= 1
+                continue
+            marker, exc = item
+            if exc is not None:
+                error = error or exc
+            else:
+                yield marker
+        if error is not None:
+            raise error
+
+
 def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None, workers: int | None = None,
               points_per_task: int | None = None, overwrite: bool = False, progress: bool = True,
-              overrides=None, log=None, retry_failed: bool = False, detach: bool = False) -> SweepResult:
-    """Run a sweep on a Dask cluster and write it to a Zarr store.
+              overrides=None, log=None, retry_failed: bool = False, detach: bool = False,
+              processes: bool | None = None) -> SweepResult:
+    """Run a sweep and write it to a Zarr store: in threads of this process, or on a Dask cluster.
 
     Parameters
     ----------
     workflow : Workflow, path or mapping
     store : path of the Zarr store (default ``results/<name>.zarr``); every worker must see it
-    client : an existing ``distributed.Client``; else ``scheduler`` (address) or an embedded
-        ``LocalCluster`` with ``workers`` processes (default: one per core)
+    client : an existing ``distributed.Client``; else ``scheduler`` (address); else the
+        embedded execution: ``workers`` threads of this process (default: one per core), or
+        with ``processes=True`` an embedded ``LocalCluster`` of ``workers`` processes
     points_per_task : block size; default sized from the memory budget (see :func:`plan_blocks`),
         for the cluster's task slots (its workers' threads)
     overwrite : replace a store of another workflow instead of refusing it
     retry_failed : run again the blocks whose points failed in an earlier run
     detach : submit to the (remote) cluster and return at once; follow with ``lifbatch status``
+    processes : embedded execution in worker processes (default ``lifbatch.cluster.processes``,
+        false: threads, which start in no time; the results are the same bit for bit)
 
     Re-running on an existing store of the same workflow resumes: finished
     blocks are skipped.
@@ -380,9 +389,15 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     store = str(Path(store if store is not None else Path("results") / f"{wf.name}.zarr").resolve())
     log = log or (lambda msg: print(msg, file=sys.stderr))
     started = time.time()
+    if workers is not None and int(workers) < 1:
+        raise WorkflowError(f"`--workers` must be >= 1, got {workers}. Example: --workers 2", "--workers", workers)
     n_workers = workers or os.cpu_count() or 1
     if points_per_task is not None:
         _check_points_per_task(points_per_task)  # before any cluster starts
+    if detach and client is None and not scheduler:
+        raise WorkflowError("`--detach` needs a running cluster: give --scheduler tcp://HOST:PORT "
+                            "(an embedded cluster ends with this process).", "--detach", True)
+    threaded = client is None and not scheduler and not _cluster_processes(processes)
     # an existing store keeps its blocks; a new one is planned once the cluster is known
     blocking = None if overwrite else _existing_blocking(wf, store, points_per_task=points_per_task)
     new_store = blocking is None
@@ -394,89 +409,128 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         todo = [f for f in range(blocking.n_blocks) if f not in done]
         if done:
             log(f"resuming: {len(done)} of {blocking.n_blocks} blocks already done")
-    own_client = None
-    if detach and client is None and not scheduler:
-        raise WorkflowError("`--detach` needs a running cluster: give --scheduler tcp://HOST:PORT "
-                            "(an embedded cluster ends with this process).", "--detach", True)
     n_blocks = 0 if new_store else blocking.n_blocks
     result = SweepResult(store=store, points=wf.n_points, blocks=n_blocks, blocks_run=len(todo),
                          blocks_skipped=n_blocks - len(todo))
-    if new_store or todo:
-        from dask import delayed
-        from distributed import Client, as_completed
-
-        if client is None:
-            if scheduler:
-                try:
-                    own_client = client = Client(scheduler, timeout="30s")
-                except Exception as exc:  # nothing is touched before the cluster answers
-                    reason = (str(exc).strip().splitlines() or [""])[0][:200]
-                    raise WorkflowError(
-                        f"`--scheduler {scheduler}`: cannot connect ({type(exc).__name__}: {reason}). Give the "
-                        "address of a running `dask scheduler` (tcp://HOST:PORT); for tls://, the client's "
-                        "certificate in Dask's configuration (cluster/tls.md).", "--scheduler", scheduler) from None
-            else:
-                own_client = client = Client(embedded_cluster(n_workers))
-            log(f"dask dashboard: {client.dashboard_link}")
+    if not (new_store or todo):
+        pass
+    elif threaded:
+        if new_store:
+            blocking = _new_store(wf, store, points_per_task, n_workers, result)
+            todo = list(range(blocking.n_blocks))
+        log(f"running in {min(n_workers, len(todo))} threads of this process")
+        chunks = blocking.chunks
+        pool = _BlockThreads(lambda flat: _run_block(wf, store, chunks, flat), todo, n_workers)
         try:
-            _check_workers_see(client, store)
             if new_store:
-                # evened out over the cluster's own task slots (its workers' threads)
-                slots = sum(client.nthreads().values()) or n_workers
-                blocking = plan_blocks(wf, points_per_task=points_per_task, workers=slots)
-                todo = list(range(blocking.n_blocks))
-                result.blocks = result.blocks_run = blocking.n_blocks
-                # --overwrite: the old store goes only now that the workers see its path. The
-                # template is written once the tasks are submitted, while they compute (they
-                # wait for it before writing).
-                if Path(store).exists():
-                    shutil.rmtree(store)
-                (Path(store) / MARKERS).mkdir(parents=True)
-            wf_node = delayed(wf, traverse=False)
-            tasks = [delayed(_run_block, pure=False)(wf_node, store, blocking.chunks, flat,
-                                                      dask_key_name=f"lifbatch-block-{wf.fingerprint}-{flat}")
-                     for flat in todo]
-            futures = client.compute(tasks, retries=2)
-            if new_store:
-                try:
-                    create_store(wf, store, blocking)
-                except BaseException:
-                    client.cancel(futures)
-                    raise
-            if detach:
-                from distributed import fire_and_forget
-
-                fire_and_forget(futures)
-                log(f"submitted {len(futures)} blocks; follow with: lifbatch status {store}")
-                result.seconds = time.time() - started
-                result.detached = True
-                return result
-            bar = None
-            if progress:
-                from tqdm import tqdm
-
-                bar = tqdm(total=wf.n_points, initial=sum(m.get("points", 0) for m in read_markers(store)),
-                           unit="pt", desc=wf.name, file=sys.stderr, dynamic_ncols=True)
-            try:
-                for fut in as_completed(futures):
-                    marker = fut.result()
-                    if bar is not None:
-                        bar.update(marker["points"])
-            except KeyboardInterrupt:
-                client.cancel(futures)
-                log(f"interrupted: finished blocks are kept; run the same command again to resume ({store})")
-                raise
-            finally:
-                if bar is not None:
-                    bar.close()
-        finally:
-            if own_client is not None:
-                cluster = own_client.cluster
-                own_client.close()
-                if cluster is not None:
-                    cluster.close()
+                _create_template(wf, store, blocking, pool.cancel)
+            _follow(wf, store, pool.results(), progress, log, pool.cancel)
+        except BaseException:
+            pool.cancel()
+            raise
+    else:
+        _run_on_cluster(wf, store, blocking, todo, result, client=client, scheduler=scheduler,
+                        n_workers=n_workers, points_per_task=points_per_task, progress=progress, log=log,
+                        detach=detach)
+        if result.detached:
+            result.seconds = time.time() - started
+            return result
     # the block markers hold every failure, of this run and of earlier ones
     for m in read_markers(store):
         result.failures.update({int(k): v for k, v in m["failures"].items()})
     result.seconds = time.time() - started
     return result
+
+
+def _new_store(wf, store: str, points_per_task, slots: int, result: SweepResult) -> Blocking:
+    """Plan a new store's blocks for ``slots`` task slots and make its directory (the old
+    store goes only now: with a cluster, once its workers are known to see the path)."""
+    blocking = plan_blocks(wf, points_per_task=points_per_task, workers=slots)
+    result.blocks = result.blocks_run = blocking.n_blocks
+    if Path(store).exists():
+        shutil.rmtree(store)
+    (Path(store) / MARKERS).mkdir(parents=True)
+    return blocking
+
+
+def _create_template(wf, store: str, blocking: Blocking, cancel) -> None:
+    """Write a new store's template while the first blocks compute (they wait for it
+    before writing); ``cancel()`` the blocks when it cannot be written."""
+    try:
+        create_store(wf, store, blocking)
+    except BaseException:
+        cancel()
+        raise
+
+
+def _follow(wf, store: str, markers, progress: bool, log, cancel) -> None:
+    """Consume the finished blocks' markers, with a progress bar; Ctrl-C cancels the rest."""
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=wf.n_points, initial=sum(m.get("points", 0) for m in read_markers(store)),
+                   unit="pt", desc=wf.name, file=sys.stderr, dynamic_ncols=True)
+    try:
+        for marker in markers:
+            if bar is not None:
+                bar.update(marker["points"])
+    except KeyboardInterrupt:
+        cancel()
+        log(f"interrupted: finished blocks are kept; run the same command again to resume ({store})")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _run_on_cluster(wf, store, blocking, todo, result, *, client, scheduler, n_workers, points_per_task,
+                    progress, log, detach) -> None:
+    """The sweep as one Dask task per block, on a given, remote or embedded process cluster."""
+    from dask import delayed
+    from distributed import Client, as_completed
+
+    new_store = blocking is None
+    own_client = None
+    if client is None:
+        if scheduler:
+            try:
+                own_client = client = Client(scheduler, timeout="30s")
+            except Exception as exc:  # nothing is touched before the cluster answers
+                reason = (str(exc).strip().splitlines() or [""])[0][:200]
+                raise WorkflowError(
+                    f"`--scheduler {scheduler}`: cannot connect ({type(exc).__name__}: {reason}). Give the "
+                    "address of a running `dask scheduler` (tcp://HOST:PORT); for tls://, the client's "
+                    "certificate in Dask's configuration (cluster/tls.md).", "--scheduler", scheduler) from None
+        else:
+            own_client = client = Client(embedded_cluster(n_workers))
+        log(f"dask dashboard: {client.dashboard_link}")
+    try:
+        _check_workers_see(client, store)
+        if new_store:
+            # evened out over the cluster's own task slots (its workers' threads)
+            slots = sum(client.nthreads().values()) or n_workers
+            blocking = _new_store(wf, store, points_per_task, slots, result)
+            todo = list(range(blocking.n_blocks))
+        wf_node = delayed(wf, traverse=False)
+        tasks = [delayed(_run_block, pure=False)(wf_node, store, blocking.chunks, flat,
+                                                  dask_key_name=f"lifbatch-block-{wf.fingerprint}-{flat}")
+                 for flat in todo]
+        futures = client.compute(tasks, retries=2)
+        if new_store:
+            _create_template(wf, store, blocking, lambda: client.cancel(futures))
+        if detach:
+            from distributed import fire_and_forget
+
+            fire_and_forget(futures)
+            log(f"submitted {len(futures)} blocks; follow with: lifbatch status {store}")
+            result.detached = True
+            return
+        _follow(wf, store, (fut.result() for fut in as_completed(futures)), progress, log,
+                lambda: client.cancel(futures))
+    finally:
+        if own_client is not None:
+            cluster = own_client.cluster
+            own_client.close()
+            if cluster is not None:
+                cluster.close()

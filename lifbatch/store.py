@@ -23,12 +23,12 @@ import xarray as xr
 from . import __version__
 from .errors import StoreError
 from .grid import VARIABLES, Blocking, coords
+from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, STATUS_PENDING, variable_specs
+from .layout import sizes as sizes_of
 
 __all__ = ["open_results", "create_store", "write_block", "done_blocks", "read_markers", "store_workflow",
            "STATUS_PENDING", "STATUS_DONE", "STATUS_FAILED"]
 
-STATUS_PENDING, STATUS_DONE, STATUS_FAILED = 0, 1, 2
-MARKERS = Path("_lifbatch") / "blocks"
 
 
 def _versions() -> dict:
@@ -41,34 +41,6 @@ def _versions() -> dict:
             "dask": dask.__version__}
 
 
-def variable_specs(wf) -> dict[str, tuple[tuple[str, ...], np.dtype, object, dict]]:
-    """name -> (dims after the sweep axes, dtype, fill value, attrs)."""
-    vunit = wf.voltage_unit
-    vdisp = wf.voltage_display or vunit
-    sq = f"{vunit}**2" if vunit != "1" else "1"
-    specs = {
-        "spike_count": (("trial",), np.dtype("int32"), 0, {"units": "1", "long_name": "spikes per trial (whole run)"}),
-        "spike_bits": (("trial", "spike_byte"), np.dtype("uint8"), 0,
-                       {"units": "1", "long_name": "packed spike raster",
-                        "encoding": "numpy.packbits along time: bit s set = spike at time (s+1)*dt"}),
-        "rate": ((), np.dtype("float64"), np.nan, {"units": "Hz", "long_name": "firing rate (mean over trials)"}),
-        "rate_std": ((), np.dtype("float64"), np.nan, {"units": "Hz", "long_name": "std of per-trial firing rates (ddof=1)"}),
-        "isi_mean": ((), np.dtype("float64"), np.nan, {"units": "s", "display_units": "ms", "long_name": "mean ISI (pooled over trials)"}),
-        "isi_std": ((), np.dtype("float64"), np.nan, {"units": "s", "display_units": "ms", "long_name": "ISI standard deviation (ddof=1)"}),
-        "isi_cv": ((), np.dtype("float64"), np.nan, {"units": "1", "long_name": "ISI coefficient of variation"}),
-        "isi_hist": (("isi_bin",), np.dtype("int64"), 0, {"units": "1", "long_name": "ISI histogram (counts)"}),
-        "v_mean": (("time",), np.dtype("float64"), np.nan, {"units": vunit, "display_units": vdisp, "long_name": "V mean over trials"}),
-        "v_var": (("time",), np.dtype("float64"), np.nan, {"units": sq, "long_name": "V variance over trials (ddof=1)"}),
-        "v_autocov": (("lag",), np.dtype("float64"), np.nan, {"units": sq, "long_name": "ensemble autocovariance of V after warmup"}),
-        "status": ((), np.dtype("int8"), STATUS_PENDING,
-                   {"flag_values": [0, 1, 2], "flag_meanings": "pending done failed", "long_name": "point status"}),
-    }
-    if wf.record_trials:
-        specs["v"] = (("trace_trial", "trace_time"), np.dtype("float64"), np.nan,
-                      {"units": vunit, "display_units": vdisp, "long_name": "recorded V traces"})
-    return specs
-
-
 def root_attrs(wf) -> dict:
     return {
         "name": wf.name, "description": wf.description, "workflow": wf.source, "canonical": wf.canonical,
@@ -78,13 +50,6 @@ def root_attrs(wf) -> dict:
         "trials": wf.trials, "versions": json.dumps(_versions()),
         "reproduce": f"lifbatch run <workflow> with the `workflow` attribute saved as YAML (fingerprint {wf.fingerprint})",
     }
-
-
-def _sizes(wf) -> dict[str, int]:
-    c = coords(wf)
-    sizes = {dim: len(val[1]) for dim, val in c.items() if val[0] == dim}
-    sizes["spike_byte"] = (wf.n_steps + 7) // 8
-    return sizes
 
 
 def _compressors(dtype: np.dtype) -> list:
@@ -114,7 +79,7 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking) -> None:
     base = xr.Dataset(coords=coords(wf), attrs=root_attrs(wf))
     base.attrs["chunks"] = json.dumps(list(blocking.chunks))
     base.to_zarr(store, mode="w", consolidated=False)
-    sizes = _sizes(wf)
+    sizes = sizes_of(wf)
     axes = wf.axis_names
 
     def create(group, name, spec):

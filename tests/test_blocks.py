@@ -9,7 +9,8 @@ import pytest
 
 import lifbatch
 from lifbatch.bench_sweep import _workflow
-from lifbatch.execute import _point_bytes, plan_blocks
+from lifbatch.layout import point_bytes as _point_bytes
+from lifbatch.plan import plan_blocks
 from lifbatch.grid import Blocking, balanced_chunks, block_chunks
 
 

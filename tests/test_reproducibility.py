@@ -87,10 +87,40 @@ def test_distributed_equals_serial_any_workers_and_blocks(full, local_client, tm
         res = lifbatch.run_sweep(wf, store, client=local_client, points_per_task=ppt, progress=False)
         assert res.ok and res.blocks_run == {1: 6, 4: 2}[ppt]
         assert_identical(lifbatch.open_results(store).load(), full)
-    # and with an embedded cluster of one worker
-    store = tmp_path / "w1.zarr"
-    lifbatch.run_sweep(wf, store, workers=1, points_per_task=6, progress=False)
+
+
+@pytest.mark.parametrize("workers, ppt, processes", [(1, 6, False), (2, 1, False), (3, 2, False), (2, 4, True)])
+def test_embedded_threads_or_processes_equal_serial(full, tmp_path, workers, ppt, processes):
+    """The embedded execution, in threads of this process (the default) or in worker processes."""
+    wf = lifbatch.load_workflow(NOISY)
+    store = tmp_path / "s.zarr"
+    logged = []
+    res = lifbatch.run_sweep(wf, store, workers=workers, points_per_task=ppt, progress=False, processes=processes,
+                             log=logged.append)
+    assert res.ok and res.blocks_run == -(-6 // ppt)
+    assert any(("dask dashboard" if processes else f"threads of this process") in m for m in logged), logged
     assert_identical(lifbatch.open_results(store).load(), full)
+
+
+def test_threaded_block_error_is_raised_and_the_rest_stop(tmp_path, monkeypatch):
+    """A block that raises (not a point failure: e.g. the store vanished) ends the threaded run with
+    that exception; blocks not yet started are not started."""
+    from lifbatch import execute
+
+    wf = lifbatch.load_workflow(NOISY)
+    ran = []
+    real = execute._run_block
+
+    def failing(wf_, store, chunks, flat):
+        ran.append(flat)
+        if flat == 0:
+            raise OSError("disk on fire")
+        return real(wf_, store, chunks, flat)
+
+    monkeypatch.setattr(execute, "_run_block", failing)
+    with pytest.raises(OSError, match="disk on fire"):
+        lifbatch.run_sweep(wf, tmp_path / "s.zarr", workers=1, points_per_task=1, progress=False, log=lambda m: None)
+    assert ran == [0]
 
 
 def test_embedded_cluster_runs_with_dasks_monitoring_quieted(local_client):
