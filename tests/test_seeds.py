@@ -1,4 +1,4 @@
-"""The seeds' printed sample outputs, reproduced by their workflows (shared/seeds/)."""
+"""The seed tutorials' printed sample outputs, reproduced by their workflows (docs/workflow.md, "The seed workflows")."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def test_nma_ex4_matches_the_tutorial_loop_bit_for_bit(nma_sine):
 
 
 def euler_neuron(V_init, I, tau_V, tau_ref, dt, duration):
-    """The pypet seed's simulator, verbatim (shared/seeds/002_*.txt)."""
+    """The pypet tutorial's simulator, verbatim (the pypet tutorial, "firing rate of a LIF neuron")."""
     times = np.arange(0, duration, dt)
     steps = len(times)
     V_array = np.zeros(steps)
