@@ -1,7 +1,7 @@
 """Drives and random streams of one grid point, and the point's simulation (numpy only).
 
 Each drive's physical dimension decides how it enters the membrane equation
-(DESIGN.md): with ``tau_m dV/dt = e_l - V + x`` the kernel's ``x`` is
+(docs/workflow.md, "How a drive enters the equation"): with ``tau_m dV/dt = e_l - V + x`` the kernel's ``x`` is
 ``r_m * I`` for a current, ``mu`` for a voltage and ``tau_m * r`` for a
 voltage per time. Without leak (``tau_m = inf``) ``dV/dt = r`` and ``x = r``.
 
@@ -23,12 +23,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from .kernel import EMPTY2, EMPTY3, EMPTY3I, FUSED_NORMALS, NO_STATE, lif_trials, scratch_size
+from .kernel import EMPTY2, FUSED_NORMALS, NO_STATE, lif_trials, scratch_size
 
 __all__ = ["read_timed_array", "point_key", "point_streams", "drive_values", "simulate_point", "point_buffers", "PointResult"]
 
-# Trials per kernel call: keeps the random-number buffers of a chunk (uniform and
-# Poisson numbers; normals are drawn inside the kernel) in L2 cache.
+# Trials per kernel call when numpy draws the normals (see simulate_point): keeps a
+# chunk's buffer in L2 cache. Otherwise every random number is drawn in the kernel.
 _CHUNK_NUMBERS = 1 << 16
 
 
@@ -273,36 +273,43 @@ def simulate_point(wf, params: dict[str, float], *, out: PointResult | None = No
         rec_rows_all[tr] = i
 
     noise_gen = streams["noise"]
-    # The kernel draws the normals itself, bit for bit as the noise stream's own
-    # standard_normal would, from the stream's state (written back afterwards).
-    fused = sigma2 > 0 and FUSED_NORMALS and isinstance(noise_gen.bit_generator, np.random.SFC64)
-    if fused:
-        noise_bg_state = noise_gen.bit_generator.state
-        noise_state = np.array(noise_bg_state["state"]["state"], dtype=np.uint64)
-    else:
-        noise_state = NO_STATE
+    # The kernel draws every random number itself, bit for bit as the streams' own
+    # Generator methods would (standard_normal, random, poisson), from the streams'
+    # SFC64 states, written back afterwards. Only when numba's ziggurat tables are
+    # not numpy's (FUSED_NORMALS) does numpy draw the normals, into a buffer.
+    fused = sigma2 > 0 and FUSED_NORMALS
+    noise_state = _sfc64_state(noise_gen) if fused else NO_STATE
+    uni_state = _sfc64_state(streams["uniform"]) if uni_mean else NO_STATE
+    poi_state = _sfc64_state(streams["poisson"]) if lam else NO_STATE
+    enlam_a = np.array([math.exp(-x) for x in lam], float)  # the C library's exp, as numpy's sampler
     buffered_noise = sigma2 > 0 and not fused
-    per_trial_numbers = n * (int(buffered_noise) + len(uni_mean) + len(lam))
-    chunk = trials if per_trial_numbers == 0 else max(1, min(trials, _CHUNK_NUMBERS // per_trial_numbers))
-    # Buffers reused across chunks (drawing with out= gives the same numbers).
+    chunk = trials if not buffered_noise else max(1, min(trials, _CHUNK_NUMBERS // n))
     z_buf = np.empty((chunk, n)) if buffered_noise else EMPTY2
-    uni_buf = np.empty((chunk, n, len(uni_mean))) if uni_mean else EMPTY3
     for start in range(0, trials, chunk):
         stop = min(trials, start + chunk)
         m = stop - start
         z = noise_gen.standard_normal(out=z_buf[:m]) if buffered_noise else EMPTY2
-        uni = streams["uniform"].random(out=uni_buf[:m]) if uni_mean else EMPTY3
-        cnt = streams["poisson"].poisson(lam_a, (m, n, len(lam))) if lam else EMPTY3I
         x_trial = x_trial_all[start:stop] if x_trial_all is not None else EMPTY2
         lif_trials(
             params["neuron.v_init"], x_base, x_trial, a, leak, decay, exact,
             params["neuron.e_l"], params["neuron.v_th"], params["neuron.v_reset"],
             int(round(params["neuron.t_ref"] / dt)),
-            z, noise_state, noise_scale, uni, uni_mean_a, uni_half_a, cnt, weights_a,
+            z, noise_state, noise_scale, uni_state, uni_mean_a, uni_half_a, poi_state, lam_a, enlam_a, weights_a,
             mom_stride, moments[start:stop], rec_stride, rec_rows_all[start:stop], traces,
             bits[start:stop], counts[start:stop], scratch,
         )
-    if fused:
-        noise_bg_state["state"]["state"] = noise_state
-        noise_gen.bit_generator.state = noise_bg_state
+    for name, state in (("noise", noise_state), ("uniform", uni_state), ("poisson", poi_state)):
+        if state.shape[0]:
+            _set_sfc64_state(streams[name], state)
     return res
+
+
+def _sfc64_state(gen: np.random.Generator) -> np.ndarray:
+    """The (4,) uint64 state of a Generator's SFC64 bit generator, for the kernel."""
+    return np.array(gen.bit_generator.state["state"]["state"], dtype=np.uint64)
+
+
+def _set_sfc64_state(gen: np.random.Generator, state: np.ndarray) -> None:
+    st = gen.bit_generator.state
+    st["state"]["state"] = state
+    gen.bit_generator.state = st

@@ -1,19 +1,20 @@
 """The fused LIF time-step loop and the spike-train reductions (numpy + numba only).
 
 One call advances a chunk of independent trials of one grid point through all
-time steps. Uniform and Poisson numbers are drawn beforehand by numpy's
-Generator into per-chunk buffers, then the loop reads them. White-noise normals
-are drawn inside the loop by :func:`sfc64_normal`, a transcription of numpy's
-SFC64 bit generator and ziggurat sampler giving the very same numbers as
-``Generator(SFC64).standard_normal`` (tests/test_bench.py checks this bit for
-bit): the normals dominate the cost, and drawn in the step they need no
-buffer and overlap with the V update. Nothing here knows about dask, xarray or zarr.
+time steps. Every random number is drawn inside the loop, in the step that uses
+it, from the SFC64 state of its stream: normals by :func:`sfc64_normal` (numpy's
+ziggurat), uniforms by :func:`sfc64_double` and Poisson counts by
+:func:`sfc64_poisson` (numpy's multiplication method and PTRS), transcriptions
+of numpy's samplers giving the very same numbers as ``Generator(SFC64)``'s
+``standard_normal``, ``random`` and ``poisson`` (tests/test_bench.py checks them
+bit for bit): drawn in the step, they need no per-step buffers and overlap with
+the V update. Nothing here knows about dask, xarray or zarr.
 
-The step order is part of the contract (DESIGN.md): a refractory neuron stays
-at ``v_reset`` and counts down; otherwise V is advanced by leak and drives
-(continuous drives evaluated at the start of the step), jumps are added, and a
-spike is recorded at t+dt when V > v_th, after which V = v_reset for
-``ref_steps`` steps.
+The step order is part of the contract (docs/workflow.md, "One time step"): a
+refractory neuron stays at ``v_reset`` and counts down; otherwise V is advanced
+by leak and drives (continuous drives evaluated at the start of the step), jumps
+are added, and a spike is recorded at t+dt when V > v_th, after which
+V = v_reset for ``ref_steps`` steps.
 """
 
 from __future__ import annotations
@@ -24,12 +25,10 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["lif_trials", "scratch_size", "spike_train_stats", "ensemble_moments", "sfc64_normal", "FUSED_NORMALS",
-           "EMPTY2", "EMPTY3", "EMPTY3I", "NO_STATE"]
+__all__ = ["lif_trials", "scratch_size", "spike_train_stats", "ensemble_moments", "sfc64_normal", "sfc64_double",
+           "sfc64_poisson", "FUSED_NORMALS", "EMPTY2", "NO_STATE"]
 
 EMPTY2 = np.zeros((0, 0))
-EMPTY3 = np.zeros((0, 0, 0))
-EMPTY3I = np.zeros((0, 0, 0), dtype=np.int64)
 NO_STATE = np.zeros(0, dtype=np.uint64)
 
 
@@ -61,6 +60,11 @@ if _TABLES is None:  # pragma: no cover - placeholders; lif_trials is then never
     _TABLES = (np.zeros(256, np.uint64), np.zeros(256), np.zeros(256), 0.0, 0.0)
 _KI, _WI, _FI, _NOR_R, _NOR_INV_R = _TABLES
 _TWO_M53 = 1.0 / 9007199254740992.0
+# numpy's random_loggam coefficients (distributions.c)
+_LOGGAM_A = np.array([8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04,
+                      -5.952380952380952e-04, 8.417508417508418e-04, -1.917526917526918e-03,
+                      6.410256410256410e-03, -2.955065359477124e-02, 1.796443723688307e-01,
+                      -1.39243221690590e+00])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -128,13 +132,97 @@ def _sfc64_normal_rejected(r, s0, s1, s2, s3):  # pragma: no cover - compiled
         r, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def sfc64_double(s0, s1, s2, s3):  # pragma: no cover - compiled
+    """One double in [0, 1) from an SFC64 state, as numpy's ``Generator.random``
+    (``next_double``). Returns ``(u, s0, s1, s2, s3)``."""
+    r, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
+    return _to_double(r), s0, s1, s2, s3
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def sfc64_poisson(lam, enlam, s0, s1, s2, s3):  # pragma: no cover - compiled
+    """One Poisson(lam) count from an SFC64 state, as numpy's ``Generator.poisson``.
+
+    A transcription of ``random_poisson`` (numpy/random/src/distributions/
+    distributions.c): nothing drawn for ``lam == 0``; the multiplication method for
+    ``lam < 10`` (inlined here: uniforms multiplied until their product is at most
+    ``enlam = exp(-lam)``, which the caller computes once, with the C library's
+    ``exp`` as numpy does per call); Hoermann's transformed rejection (PTRS) for
+    ``lam >= 10`` (:func:`_sfc64_poisson_ptrs`). Returns ``(k, s0, s1, s2, s3)``.
+    """
+    if lam >= 10.0:
+        return _sfc64_poisson_ptrs(lam, s0, s1, s2, s3)
+    k = 0
+    if lam == 0.0:
+        return k, s0, s1, s2, s3
+    prod = 1.0
+    while True:
+        r, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
+        prod *= _to_double(r)
+        if prod > enlam:
+            k += 1
+        else:
+            return k, s0, s1, s2, s3
+
+
+@numba.njit(cache=True, nogil=True)
+def _loggam(x):  # pragma: no cover - compiled
+    """numpy's ``random_loggam`` (distributions.c): log Gamma(x), as its PTRS uses it."""
+    if x == 1.0 or x == 2.0:
+        return 0.0
+    n = np.int64(7 - x) if x < 7.0 else np.int64(0)
+    x0 = x + n
+    x2 = (1.0 / x0) * (1.0 / x0)
+    gl0 = _LOGGAM_A[9]
+    for k in range(8, -1, -1):
+        gl0 *= x2
+        gl0 += _LOGGAM_A[k]
+    gl = gl0 / x0 + 0.5 * 1.8378770664093453 + (x0 - 0.5) * math.log(x0) - x0
+    if x < 7.0:
+        for k in range(1, n + 1):
+            gl -= math.log(x0 - 1.0)
+            x0 -= 1.0
+    return gl
+
+
+@numba.njit(cache=True, nogil=True)
+def _sfc64_poisson_ptrs(lam, s0, s1, s2, s3):  # pragma: no cover - compiled
+    """numpy's ``random_poisson_ptrs`` (W. Hoermann 1993), for ``lam >= 10``."""
+    slam = math.sqrt(lam)
+    loglam = math.log(lam)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    invalpha = 1.1239 + 1.1328 / (b - 3.4)
+    vr = 0.9277 - 3.6224 / (b - 2)
+    while True:
+        r, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
+        u = _to_double(r) - 0.5
+        r, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
+        v = _to_double(r)
+        us = 0.5 - abs(u)
+        k = np.int64(np.floor((2 * a / us + b) * u + lam + 0.43))
+        if us >= 0.07 and v <= vr:
+            return k, s0, s1, s2, s3
+        if k < 0 or (us < 0.013 and v > us):
+            continue
+        if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)) <= \
+                (-lam + k * loglam - _loggam(np.float64(k + 1))):
+            return k, s0, s1, s2, s3
+
+
 @numba.njit(cache=True, nogil=True)
 def lif_trials(
     v_init, x_base, x_trial, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps,
-    z, noise_state, noise_scale, uni, uni_mean, uni_half, counts, weights,
+    z, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam, enlam, weights,
     mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out, scratch,
 ):  # pragma: no cover - compiled
     """Advance ``n_trials`` neurons through ``n_steps`` steps.
+
+    Every random number is drawn here, in the step that uses it, from the SFC64
+    state of its stream (written back afterwards), bit for bit as numpy's
+    Generator on that stream would draw it: per stream in (trial, step, drive)
+    order, and also in refractory steps, as a buffer filled by numpy would be.
 
     Parameters
     ----------
@@ -146,13 +234,15 @@ def lif_trials(
                                             (no leak, leak == 0: V += a*x)
     exact : bool
     z : (n_trials, n_steps) or (0, 0)       standard normals, times ``noise_scale``
-    noise_state : (4,) uint64 or (0,)       with z empty: SFC64 state of the noise stream; one normal
-                                            is drawn per trial and step (also when refractory), in
-                                            (trial, step) order, exactly as numpy's Generator would;
-                                            the advanced state is written back
-    uni : (n_trials, n_steps, K1)           uniforms in [0, 1) of K1 uniform drives
-    uni_mean, uni_half : (K1,)              in x units
-    counts : (n_trials, n_steps, K2) int    Poisson input counts, jump ``weights`` (K2,) each
+    noise_state : (4,) uint64 or (0,)       with z empty: SFC64 state of the noise stream; one
+                                            ``standard_normal`` per trial and step
+    uni_state : (4,) uint64 or (0,)         SFC64 state of the uniform stream: one ``random()`` per
+                                            trial, step and uniform drive
+    uni_mean, uni_half : (K1,)              the K1 uniform drives, in x units
+    poi_state : (4,) uint64 or (0,)         SFC64 state of the Poisson stream: one ``poisson(lam[k])``
+                                            per trial, step and Poisson drive k
+    lam, enlam, weights : (K2,)             the K2 Poisson drives: mean count per step, exp(-lam)
+                                            (the C library's exp), jump per input spike
     mom_stride : int                        store V every ``mom_stride`` steps in mom_out (n_trials, n_mom)
     rec_stride, rec_rows, rec_out           same for recorded trials: rec_rows[trial] is the row of
                                             rec_out, or -1
@@ -165,20 +255,32 @@ def lif_trials(
     n_steps = x_base.shape[0]
     has_xt = x_trial.shape[0] > 0
     has_z = z.shape[0] > 0
+    k1 = uni_mean.shape[0]
+    k2 = weights.shape[0]
     # Fused: the normal of a step is drawn in the step itself. Its dependency chain
     # (the SFC64 state) is independent of V's, so the CPU overlaps the two.
     fused = not has_z and noise_state.shape[0] == 4
-    if fused and not has_xt and uni_mean.shape[0] == 0 and weights.shape[0] == 0:
+    if fused and not has_xt and k1 == 0 and k2 == 0:
         _lif_trials_white_noise(v_init, x_base, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps,
                                 noise_state, noise_scale, mom_stride, mom_out, rec_stride, rec_rows, rec_out,
                                 bits_out, count_out, scratch)
         return
+    if not has_z and not fused and not has_xt and k1 == 0 and k2 > 0 and leak != 0.0:
+        _lif_trials_poisson(v_init, x_base, a, decay, exact, e_l, v_th, v_reset, ref_steps, poi_state, lam, enlam,
+                            weights, mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out)
+        return
     s0 = s1 = s2 = s3 = np.uint64(0)
     if fused:
         s0, s1, s2, s3 = noise_state[0], noise_state[1], noise_state[2], noise_state[3]
+    u0 = u1 = u2 = u3 = np.uint64(0)
+    if k1 > 0:
+        u0, u1, u2, u3 = uni_state[0], uni_state[1], uni_state[2], uni_state[3]
+    p0 = p1 = p2 = p3 = np.uint64(0)
+    if k2 > 0:
+        p0, p1, p2, p3 = poi_state[0], poi_state[1], poi_state[2], poi_state[3]
+    uni = np.empty(k1)
+    cnt = np.empty(k2, np.int64)
     zs = 0.0
-    k1 = uni_mean.shape[0]
-    k2 = weights.shape[0]
     for tr in range(n_trials):
         v = v_init
         ref = 0
@@ -192,8 +294,13 @@ def lif_trials(
         rec_next = rec_stride
         rec_i = 1
         for s in range(n_steps):
-            if fused:  # drawn also when refractory, as numpy's buffer would be
+            # every stream is drawn also when refractory, as numpy's buffers would be
+            if fused:
                 zs, s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
+            for k in range(k1):
+                uni[k], u0, u1, u2, u3 = sfc64_double(u0, u1, u2, u3)
+            for k in range(k2):
+                cnt[k], p0, p1, p2, p3 = sfc64_poisson(lam[k], enlam[k], p0, p1, p2, p3)
             if ref > 0:
                 ref -= 1
                 v = v_reset
@@ -202,7 +309,7 @@ def lif_trials(
                 if has_xt:
                     x += x_trial[tr, s]
                 for k in range(k1):
-                    x += uni_mean[k] + uni_half[k] * (2.0 * uni[tr, s, k] - 1.0)
+                    x += uni_mean[k] + uni_half[k] * (2.0 * uni[k] - 1.0)
                 if exact:
                     if leak != 0.0:
                         v_inf = e_l + x
@@ -216,7 +323,7 @@ def lif_trials(
                 elif fused:
                     v += noise_scale * zs
                 for k in range(k2):
-                    c = counts[tr, s, k]
+                    c = cnt[k]
                     if c != 0:
                         v += weights[k] * c
                 if v > v_th:
@@ -238,6 +345,74 @@ def lif_trials(
         count_out[tr] = nspk
     if fused:
         noise_state[0], noise_state[1], noise_state[2], noise_state[3] = s0, s1, s2, s3
+    if k1 > 0:
+        uni_state[0], uni_state[1], uni_state[2], uni_state[3] = u0, u1, u2, u3
+    if k2 > 0:
+        poi_state[0], poi_state[1], poi_state[2], poi_state[3] = p0, p1, p2, p3
+
+
+@numba.njit(cache=True, nogil=True)
+def _lif_trials_poisson(
+    v_init, x_base, a, decay, exact, e_l, v_th, v_reset, ref_steps, poi_state, lam, enlam, weights,
+    mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out,
+):  # pragma: no cover - compiled
+    """:func:`lif_trials` specialized to Poisson inputs and shared continuous drives of a
+    leaky neuron: the same operations in the same order (so the same bits)."""
+    n_trials = bits_out.shape[0]
+    n_steps = x_base.shape[0]
+    k2 = weights.shape[0]
+    p0, p1, p2, p3 = poi_state[0], poi_state[1], poi_state[2], poi_state[3]
+    cnt = np.empty(k2, np.int64)
+    for tr in range(n_trials):
+        v = v_init
+        ref = 0
+        nspk = 0
+        row = rec_rows[tr]
+        mom_out[tr, 0] = v
+        if row >= 0:
+            rec_out[row, 0] = v
+        mom_next = mom_stride
+        mom_i = 1
+        rec_next = rec_stride
+        rec_i = 1
+        for s in range(n_steps):
+            hit = False
+            for k in range(k2):
+                cnt[k], p0, p1, p2, p3 = sfc64_poisson(lam[k], enlam[k], p0, p1, p2, p3)
+                hit |= cnt[k] != 0
+            if ref > 0:
+                ref -= 1
+                v = v_reset
+            else:
+                x = x_base[s]
+                if exact:
+                    v_inf = e_l + x
+                    v = v_inf + (v - v_inf) * decay
+                else:
+                    v = v + a * ((e_l - v) + x)
+                if hit:  # one jump per drive, added in turn (as lif_trials does)
+                    for k in range(k2):
+                        c = cnt[k]
+                        if c != 0:
+                            v += weights[k] * c
+                if v > v_th:
+                    bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
+                    nspk += 1
+                    v = v_reset
+                    ref = ref_steps
+            mom_next -= 1
+            if mom_next == 0:
+                mom_out[tr, mom_i] = v
+                mom_i += 1
+                mom_next = mom_stride
+            if row >= 0:
+                rec_next -= 1
+                if rec_next == 0:
+                    rec_out[row, rec_i] = v
+                    rec_i += 1
+                    rec_next = rec_stride
+        count_out[tr] = nspk
+    poi_state[0], poi_state[1], poi_state[2], poi_state[3] = p0, p1, p2, p3
 
 
 #: trials advanced together by the white-noise loop (independent V chains in flight)

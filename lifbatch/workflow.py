@@ -62,7 +62,7 @@ DRIVE_KINDS: dict[str, dict[str, tuple[str, Any]]] = {
                      "shared": ("bool", False)},
     "timed_array": {"file": ("file", None), "dt": ("time", None), "unit": ("unit", "1")},
 }
-# How a continuous drive enters dV/dt, decided by its dimension (DESIGN.md).
+# How a continuous drive enters dV/dt, decided by its dimension (docs/workflow.md).
 DRIVE_ROLES = ("current", "voltage", "voltage_rate")
 EXAMPLES = {
     "duration": "1000 ms", "dt": "0.1 ms", "tau_m": "20 ms", "t_ref": "2 ms", "r_m": "100 Mohm",

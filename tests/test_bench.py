@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 
 from lifbatch import cli, inputs
 from lifbatch.bench import bench_workflow, kernel_bench
-from lifbatch.kernel import FUSED_NORMALS, sfc64_normal
+from lifbatch.kernel import FUSED_NORMALS, sfc64_double, sfc64_normal, sfc64_poisson
 
 numba = pytest.importorskip("numba")
 
@@ -159,3 +160,112 @@ def test_sweep_bench_flags_a_baseline_slower_than_the_sweep(speed, parallel, fla
     assert (caveat is not None) == flagged
     if flagged:
         assert f"{100 * 0.72 * speed:.0f}% overstates" in caveat and "own clock says 72%" in caveat
+
+
+@numba.njit
+def _fill_poisson(lam, state, out):  # pragma: no cover - compiled
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    enlam = math.exp(-lam)
+    for i in range(out.shape[0]):
+        out[i], s0, s1, s2, s3 = sfc64_poisson(lam, enlam, s0, s1, s2, s3)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+@numba.njit
+def _fill_double(state, out):  # pragma: no cover - compiled
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for i in range(out.shape[0]):
+        out[i], s0, s1, s2, s3 = sfc64_double(s0, s1, s2, s3)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+# 0: nothing drawn; < 10: the multiplication method; >= 10: PTRS (with loggam below 7 and above)
+@pytest.mark.parametrize("lam", [0.0, 1e-4, 0.1, 1.0, 9.999999, 10.0, 13.7, 250.0, 1e6])
+def test_kernel_poisson_is_numpys_bit_for_bit(lam):
+    gen = np.random.Generator(np.random.SFC64(int(lam * 1000) + 1))
+    state = np.array(gen.bit_generator.state["state"]["state"], np.uint64)
+    ours = np.empty(300_000, np.int64)
+    _fill_poisson(lam, state, ours)
+    assert np.array_equal(ours, gen.poisson(lam, ours.shape[0]))
+    assert np.array_equal(state, gen.bit_generator.state["state"]["state"])  # as many numbers consumed
+    # and they are Poisson counts: mean lam within 5 standard errors
+    assert abs(ours.mean() - lam) <= 5 * math.sqrt(lam / ours.shape[0])
+
+
+def test_kernel_uniform_is_numpys_bit_for_bit():
+    gen = np.random.Generator(np.random.SFC64(5))
+    state = np.array(gen.bit_generator.state["state"]["state"], np.uint64)
+    ours = np.empty(100_000)
+    _fill_double(state, ours)
+    assert np.array_equal(ours.view(np.uint64), gen.random(ours.shape[0]).view(np.uint64))
+
+
+def _reference_point(wf, streams) -> tuple[np.ndarray, np.ndarray]:
+    """The contract's step order in plain Python, its random numbers drawn by numpy into
+    whole (trial, step, drive) arrays, as lifbatch did before the kernel drew them: V
+    samples and spike counts of every trial."""
+    p = wf.point_params(())
+    n, dt = wf.n_steps, wf.dt
+    drives = {d.kind: [] for d in wf.drives}
+    for d in wf.drives:
+        drives[d.kind].append(d.name)
+    pois = drives.get("poisson", [])
+    unis = drives.get("uniform", [])
+    lam = np.array([p[f"inputs.{k}.n"] * p[f"inputs.{k}.rate"] * dt for k in pois])
+    w = [p[f"inputs.{k}.weight"] for k in pois]
+    r_m, tau = p["neuron.r_m"], p["neuron.tau_m"]
+    umean = [r_m * p[f"inputs.{k}.mean"] for k in unis]
+    uhalf = [r_m * p[f"inputs.{k}.half_width"] for k in unis]
+    x0 = sum(r_m * p[f"inputs.{d.name}.value"] for d in wf.drives if d.kind == "constant")
+    cnt = streams["poisson"].poisson(lam, (wf.trials, n, len(pois)))
+    uni = streams["uniform"].random((wf.trials, n, len(unis)))
+    ref_steps = int(round(p["neuron.t_ref"] / dt))
+    vs = np.empty((wf.trials, n + 1))
+    counts = np.zeros(wf.trials, np.int64)
+    for tr in range(wf.trials):
+        v, ref = p["neuron.v_init"], 0
+        vs[tr, 0] = v
+        for s in range(n):
+            if ref > 0:
+                ref -= 1
+                v = p["neuron.v_reset"]
+            else:
+                x = x0
+                for k in range(len(unis)):
+                    x += umean[k] + uhalf[k] * (2.0 * uni[tr, s, k] - 1.0)
+                v = v + dt / tau * (1.0 * (p["neuron.e_l"] - v) + x)
+                for k in range(len(pois)):
+                    if cnt[tr, s, k] != 0:
+                        v += w[k] * cnt[tr, s, k]
+                if v > p["neuron.v_th"]:
+                    counts[tr] += 1
+                    v = p["neuron.v_reset"]
+                    ref = ref_steps
+            vs[tr, s + 1] = v
+    return vs, counts
+
+
+@pytest.mark.parametrize("inputs_", [
+    {"e": {"kind": "poisson", "rate": "800 Hz", "weight": "2 mV", "n": 10}},
+    {"e": {"kind": "poisson", "rate": "800 Hz", "weight": "2 mV", "n": 10},
+     "i": {"kind": "poisson", "rate": "120 kHz", "weight": "-0.01 mV", "n": 1},   # lam = 12: PTRS
+     "u": {"kind": "uniform", "mean": "100 pA", "half_width": "80 pA"}},
+    {"u": {"kind": "uniform", "mean": "200 pA", "half_width": "150 pA"},
+     "u2": {"kind": "uniform", "mean": "-20 pA", "half_width": "40 pA"}},
+])
+def test_kernel_draws_poisson_and_uniform_inputs_as_numpy_buffers_did(inputs_):
+    """Bit for bit the numbers (and V) of numpy's samplers filling (trial, step, drive)
+    buffers, also through refractory steps."""
+    from lifbatch.workflow import load_workflow
+
+    wf = load_workflow({
+        "name": "in-kernel", "seed": 9, "trials": 3, "duration": "30 ms", "dt": "0.1 ms",
+        "neuron": {"tau_m": "10 ms", "e_l": "-65 mV", "v_th": "-55 mV", "v_reset": "-70 mV", "t_ref": "2 ms",
+                   "r_m": "100 Mohm"},
+        "inputs": {"c": {"kind": "constant", "value": "50 pA"}, **inputs_},
+        "summaries": {"moments": {"every": "0.1 ms"}},
+    })
+    out = inputs.simulate_point(wf, wf.point_params(()))
+    vs, counts = _reference_point(wf, inputs.point_streams(wf, wf.point_params(())))
+    assert np.array_equal(out.moments.view(np.uint64), vs.view(np.uint64))
+    assert np.array_equal(out.counts, counts) and counts.min() > 2  # spikes and refractory steps happened

@@ -1,4 +1,4 @@
-"""Workflow loading and validation (DESIGN.md, "Workflow file").
+"""Workflow loading and validation (docs/workflow.md).
 
 Every bad input gives a one-line WorkflowError naming the field, quoting the
 value as written and saying how to fix it; the tests pin the field and the
