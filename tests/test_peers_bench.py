@@ -1,0 +1,174 @@
+"""benchmarks/peers/: the harness's parsing, ratios and table, and the seed loop against lifbatch.
+
+None of this needs the peer venv (Brian2, pypet): the harness is imported
+as a module and fed synthetic timings; the seed's euler_neuron script runs
+with this Python (it needs only numpy).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import lifbatch
+
+PEERS = Path(__file__).resolve().parents[1] / "benchmarks" / "peers"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("peers_run", PEERS / "run.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look the module up
+    spec.loader.exec_module(mod)
+    yield mod
+    sys.modules.pop(spec.name, None)
+
+
+# ---------------------------------------------------------------- parsing
+
+def test_parse_rate_reads_the_last_line(bench):
+    assert bench.parse_rate("compiling...\nRATE 12.345\n\n") == 12.345
+    assert bench.parse_rate("RATE 1.5e1") == 15.0
+    assert bench.parse_rate("RATE 0") == 0.0
+
+
+@pytest.mark.parametrize("out", ["", "\n\n", "RATE 12.3\ndone", "RATE twelve", "rate 12", "RATE 12 Hz",
+                                 "the RATE 12"])
+def test_parse_rate_refuses_anything_else(bench, out):
+    with pytest.raises(bench.BenchError):
+        bench.parse_rate(out)
+
+
+def test_parse_time(bench):
+    assert bench.parse_time("TIME 0.25\nRATE 3") == 0.25
+    assert bench.parse_time("TIME 9\nTIME 0.5\nRATE 3") == 0.5
+    with pytest.raises(bench.BenchError):
+        bench.parse_time("RATE 3")
+
+
+# ---------------------------------------------------------------- ratios and table
+
+def _contenders(bench):
+    C = bench.Contender
+    return [C("w", "lifbatch run", [], baseline=True), C("w", "slow peer", [], short="Slow"),
+            C("w", "fast peer", [], short="Fast")]
+
+
+def _rounds(bench, lif, slow, fast, rates=(10.0, 11.6, 11.4)):
+    O = bench.Outcome
+    return [{"w/lifbatch run": O(a, rates[0]), "w/slow peer": O(b, rates[1]), "w/fast peer": O(c, rates[2])}
+            for a, b, c in zip(lif, slow, fast)]
+
+
+def test_ratios_are_taken_in_the_same_round(bench):
+    # per round: 4/2, 4/4, 12/3 -> median 2; the ratio of the medians would be 4/3
+    rows = bench.summarize(_contenders(bench), _rounds(bench, [2, 4, 3], [4, 4, 12], [1, 1, 1]))
+    base, slow, fast = rows
+    assert base["median"] == 3 and (base["min"], base["max"]) == (2, 4)
+    assert slow["ratios"] == [2, 1, 4]
+    assert slow["ratio_median"] == 2 and (slow["ratio_min"], slow["ratio_max"]) == (1, 4)
+    assert slow["median"] == 4 and slow["max"] == 12
+    assert slow["faster"] == "lifbatch run, 2x"
+    assert fast["ratio_median"] == pytest.approx(1 / 3)
+    assert fast["faster"] == "Fast, 3x"
+    assert base["faster"] == "(baseline)"
+
+
+def test_rate_mismatch_is_flagged_beyond_tolerance(bench):
+    rows = bench.summarize(_contenders(bench), _rounds(bench, [2, 2], [3, 3], [1, 1]))
+    base, slow, fast = rows
+    assert slow["rate_rel"] == pytest.approx(0.16) and slow["rate_mismatch"]
+    assert fast["rate_rel"] == pytest.approx(0.14) and not fast["rate_mismatch"]
+    assert not base["rate_mismatch"]
+    table = bench.format_table(rows).splitlines()
+    assert table[0].startswith("| workload | contender | wall time")
+    assert len(table) == 2 + 3
+    assert "MISMATCH +16.0 %" in table[3] and "MISMATCH" not in table[4] and "ok, +14.0 %" in table[4]
+    assert "| w | slow peer | 3 (3-3) | 1.5 (1.5-1.5) | lifbatch run, 1.5x | 11.600 |" in table[3]
+    assert "| w | fast peer | 1 (1-1) | 0.5 (0.5-0.5) | Fast, 2x | 11.400 |" in table[4]
+    # a slower rate is flagged the same way
+    rows = bench.summarize(_contenders(bench), _rounds(bench, [2], [3], [1], rates=(10.0, 8.0, 9.0)))
+    assert rows[1]["rate_mismatch"] and not rows[2]["rate_mismatch"]
+
+
+def test_a_failed_run_drops_out_of_its_rounds_ratio(bench):
+    rounds = _rounds(bench, [2, 4, 3], [4, 4, 12], [1, 1, 1])
+    rounds[1]["w/slow peer"] = bench.Outcome(error="exit 1: boom")
+    rows = bench.summarize(_contenders(bench), rounds)
+    slow = rows[1]
+    assert slow["ratios"] == [2, 4] and slow["ratio_median"] == 3 and slow["runs"] == 2
+    assert slow["errors"] == ["exit 1: boom"]
+    assert "1 failed: exit 1: boom" in bench.format_table(rows).splitlines()[3]
+    # a baseline failing in a round takes that round out of every ratio
+    rounds[2]["w/lifbatch run"] = bench.Outcome(error="exit 2")
+    assert bench.summarize(_contenders(bench), rounds)[2]["ratios"] == [0.5, 0.25]
+
+
+def test_run_once_times_the_process_and_reads_its_rate(bench, tmp_path):
+    C = bench.Contender
+    py = sys.executable
+    o = bench.run_once(C("w", "x", [py, "-c", "import time; time.sleep(0.2); print('RATE 7.5')"], peer=False))
+    assert o.error is None and o.rate == 7.5 and 0.2 <= o.time < 10
+    o = bench.run_once(C("w", "x", [py, "-c", "print('TIME 0.125'); print('RATE 2')"], peer=False,
+                         reports_time=True))
+    assert o.time == 0.125 and o.rate == 2
+    o = bench.run_once(C("w", "x", [py, "-c", "import sys; sys.exit(3)"], peer=False))
+    assert o.error.startswith("exit 3") and o.time is None
+    o = bench.run_once(C("w", "x", [py, "-c", "print('RATE 2'); print('bye')"], peer=False))
+    assert "not 'RATE <Hz>'" in o.error
+    o = bench.run_once(C("w", "x", [py, "-c", "pass"], peer=False, rate_cmd=[py, "-c", "print('RATE 4.25')"]))
+    assert o.error is None and o.rate == 4.25
+    rdir = tmp_path / "r1"
+    c = bench.for_round(C("w", "x", ["a", "{round}/s.zarr"], rate_cmd=["{round}"]), rdir)
+    assert c.cmd == ["a", f"{rdir}/s.zarr"] and c.rate_cmd == [str(rdir)]
+
+
+# ---------------------------------------------------------------- the seed loop vs lifbatch
+
+# points of the tutorial's grid where euler_neuron and lifbatch count the same
+# spikes (tests/test_seeds.py: a few other points differ by one spike)
+T_REF = [5.0, 7.5]
+I_VALUES = [0.1, 0.65]
+
+
+def _tiny_workflow(workflows_dir):
+    doc = yaml.safe_load((workflows_dir / "pypet-firing-rate.yaml").read_text())
+    doc = copy.deepcopy(doc)
+    doc["sweep"] = {"t_ref": {"param": "neuron.t_ref", "values": T_REF, "unit": "ms"},
+                    "I": {"param": "inputs.drive.value", "values": I_VALUES, "unit": "1 / ms"}}
+    doc.pop("record", None)
+    return doc
+
+
+def test_seed_loop_script_counts_the_spikes_lifbatch_counts(bench, workflows_dir, tmp_path):
+    p = subprocess.run([sys.executable, str(PEERS / "seed_loop.py"), "--per-point", "--tau-ref",
+                        *map(str, T_REF), "--I", *map(str, I_VALUES)],
+                       capture_output=True, text=True, timeout=60, check=True)
+    points = [line.split() for line in p.stdout.splitlines() if line.startswith("POINT")]
+    assert [(float(t), float(i)) for _, t, i, _ in points] == [(t, i) for t in T_REF for i in I_VALUES]
+    loop = np.array([int(n) for *_, n in points]).reshape(len(T_REF), len(I_VALUES))
+    assert loop.min() > 30  # real spiking, not an empty comparison
+
+    doc = _tiny_workflow(workflows_dir)
+    ds = lifbatch.simulate(lifbatch.load_workflow(doc))
+    ours = ds.spike_count.isel(trial=0).transpose("t_ref", "I").values
+    np.testing.assert_array_equal(ours, loop)
+
+    # the RATE line the harness reads: mean of nspikes / 1000 ms * 1000
+    assert bench.parse_rate(p.stdout) == pytest.approx(loop.mean(), abs=1e-6)
+
+    # lifbatch's in-process row on the same points gives the same mean rate
+    wf = tmp_path / "tiny.yaml"
+    wf.write_text(yaml.safe_dump(doc))
+    q = subprocess.run([sys.executable, str(PEERS / "lifbatch_side.py"), "inprocess", str(wf)],
+                       capture_output=True, text=True, timeout=120, check=True)
+    assert bench.parse_rate(q.stdout) == pytest.approx(loop.mean(), abs=1e-6)
+    assert 0 < bench.parse_time(q.stdout) < 60
