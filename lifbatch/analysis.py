@@ -1,7 +1,9 @@
-"""Summaries of simulated ensembles: pure functions, xarray in, xarray out.
+"""Summaries of simulated ensembles: pure functions, numpy in and out
+(:func:`spike_values`, :func:`moment_values`), or xarray in and out
+(:func:`spike_summary`, :func:`moment_summary`, the same numbers).
 
-The same functions run inside each sweep task (on a block's raw output) and in
-``lifbatch summarize`` (on a store). Conventions (docs/store-layout.md):
+The same numpy functions run inside each sweep task (on a block's raw output,
+without xarray) and, through the xarray ones, in ``lifbatch summarize`` (on a store). Conventions (docs/store-layout.md):
 
 - a spike at time t counts after warmup when t > warmup;
 - ``rate`` is the trial mean of (spikes after warmup) / (duration - warmup),
@@ -16,13 +18,21 @@ The same functions run inside each sweep task (on a block's raw output) and in
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from .kernel import ensemble_moments, spike_train_stats
 
-__all__ = ["spike_summary", "moment_summary", "spike_times"]
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["spike_values", "moment_values", "spike_summary", "moment_summary", "spike_times"]
+
+#: the outputs of :func:`spike_values`, in order
+SPIKE_SUMMARIES = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist")
+#: the outputs of :func:`moment_values`, in order
+MOMENT_SUMMARIES = ("v_mean", "v_var", "v_autocov")
 
 
 def _as_points(a: np.ndarray, core: int) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -30,53 +40,81 @@ def _as_points(a: np.ndarray, core: int) -> tuple[np.ndarray, tuple[int, ...]]:
     return a.reshape((int(np.prod(lead, dtype=np.int64)),) + a.shape[a.ndim - core:]), lead
 
 
-def spike_summary(spike_bits: xr.DataArray, *, dt: float, n_steps: int, warmup: float,
-                  isi_edges) -> xr.Dataset:
-    """Rate and ISI statistics from packed spike rasters.
+def spike_values(bits: np.ndarray, *, dt: float, n_steps: int, warmup: float, isi_edges) -> tuple[np.ndarray, ...]:
+    """Rate and ISI statistics from packed spike rasters (numpy).
 
     Parameters
     ----------
-    spike_bits : DataArray (..., trial, spike_byte) uint8
+    bits : (..., trial, spike_byte) uint8  packed rasters
     dt, warmup : float  (s)
     n_steps : int
     isi_edges : (n_bins + 1,) array  ISI histogram edges (s)
 
     Returns
     -------
-    Dataset with rate, rate_std (Hz), isi_mean, isi_std (s), isi_cv, isi_hist (..., isi_bin)
+    rate, rate_std (Hz), isi_mean, isi_std (s), isi_cv : (...) float;
+    isi_hist : (..., n_bins) int64 (the order of ``SPIKE_SUMMARIES``)
     """
     edges = np.asarray(isi_edges, float)
     warmup_steps = int(round(warmup / dt))
     window = (n_steps - warmup_steps) * dt
+    flat, lead = _as_points(np.ascontiguousarray(bits), 2)
+    counts, n, s, ss, hist = spike_train_stats(flat, n_steps, warmup_steps, edges / dt)
+    rates = counts / window
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rate = rates.mean(axis=1)
+        rate_std = rates.std(axis=1, ddof=1) if rates.shape[1] > 1 else np.full(len(rate), np.nan)
+        mean_steps = s / n
+        var_steps = (n * ss - s.astype(float) ** 2) / (n * (n - 1.0))
+    ok = n >= 2
+    isi_mean = np.where(ok, mean_steps * dt, np.nan)
+    isi_std = np.where(ok, np.sqrt(np.maximum(var_steps, 0)) * dt, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        isi_cv = np.where(ok, isi_std / isi_mean, np.nan)
+    shape = lead
+    return (rate.reshape(shape), rate_std.reshape(shape), isi_mean.reshape(shape),
+            isi_std.reshape(shape), isi_cv.reshape(shape), hist.reshape(shape + (hist.shape[-1],)))
 
-    def core(bits):
-        flat, lead = _as_points(np.ascontiguousarray(bits), 2)
-        counts, n, s, ss, hist = spike_train_stats(flat, n_steps, warmup_steps, edges / dt)
-        rates = counts / window
-        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            rate = rates.mean(axis=1)
-            rate_std = rates.std(axis=1, ddof=1) if rates.shape[1] > 1 else np.full(len(rate), np.nan)
-            mean_steps = s / n
-            var_steps = (n * ss - s.astype(float) ** 2) / (n * (n - 1.0))
-        ok = n >= 2
-        isi_mean = np.where(ok, mean_steps * dt, np.nan)
-        isi_std = np.where(ok, np.sqrt(np.maximum(var_steps, 0)) * dt, np.nan)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            isi_cv = np.where(ok, isi_std / isi_mean, np.nan)
-        shape = lead
-        return (rate.reshape(shape), rate_std.reshape(shape), isi_mean.reshape(shape),
-                isi_std.reshape(shape), isi_cv.reshape(shape), hist.reshape(shape + (hist.shape[-1],)))
 
+def moment_values(v: np.ndarray, *, warmup: float, every: float, max_lag: float) -> tuple[np.ndarray, ...]:
+    """V mean / variance over trials and ensemble autocovariance after warmup (numpy).
+
+    Parameters
+    ----------
+    v : (..., trial, time) float  V sampled every ``every`` seconds from t=0
+    warmup, every, max_lag : float (s)
+
+    Returns
+    -------
+    v_mean, v_var : (..., time); v_autocov : (..., lag) (the order of ``MOMENT_SUMMARIES``)
+    """
+    n_lag = int(round(max_lag / every)) + 1
+    j0 = int(np.ceil(warmup / every - 1e-9))
+    flat, lead = _as_points(np.ascontiguousarray(v, dtype=float), 2)
+    mean, var, ac = ensemble_moments(flat, j0, n_lag)
+    return mean.reshape(lead + mean.shape[-1:]), var.reshape(lead + var.shape[-1:]), ac.reshape(lead + (n_lag,))
+
+
+def spike_summary(spike_bits: xr.DataArray, *, dt: float, n_steps: int, warmup: float,
+                  isi_edges) -> xr.Dataset:
+    """:func:`spike_values` of a DataArray (..., trial, spike_byte), lazily on Dask arrays.
+
+    Returns
+    -------
+    Dataset with rate, rate_std (Hz), isi_mean, isi_std (s), isi_cv, isi_hist (..., isi_bin)
+    """
+    import xarray as xr
+
+    n_bins = len(np.asarray(isi_edges)) - 1
     out = xr.apply_ufunc(
-        core, spike_bits,
+        lambda bits: spike_values(bits, dt=dt, n_steps=n_steps, warmup=warmup, isi_edges=isi_edges), spike_bits,
         input_core_dims=[["trial", "spike_byte"]],
         output_core_dims=[[], [], [], [], [], ["isi_bin"]],
         dask="parallelized",
         output_dtypes=[float, float, float, float, float, np.int64],
-        dask_gufunc_kwargs={"output_sizes": {"isi_bin": len(edges) - 1}},
+        dask_gufunc_kwargs={"output_sizes": {"isi_bin": n_bins}},
     )
-    names = ["rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist"]
     attrs = [
         {"units": "Hz", "long_name": "firing rate (mean over trials)"},
         {"units": "Hz", "long_name": "std of per-trial firing rates (ddof=1)"},
@@ -85,27 +123,17 @@ def spike_summary(spike_bits: xr.DataArray, *, dt: float, n_steps: int, warmup: 
         {"units": "1", "long_name": "ISI coefficient of variation"},
         {"units": "1", "long_name": "ISI histogram (counts)"},
     ]
-    return xr.Dataset({n: o.assign_attrs(a) for n, o, a in zip(names, out, attrs)})
+    return xr.Dataset({n: o.assign_attrs(a) for n, o, a in zip(SPIKE_SUMMARIES, out, attrs)})
 
 
 def moment_summary(v_samples: xr.DataArray, *, warmup: float, every: float, max_lag: float) -> xr.Dataset:
-    """V mean / variance over trials, and ensemble autocovariance after warmup.
+    """:func:`moment_values` of a DataArray (..., trial, time), lazily on Dask arrays."""
+    import xarray as xr
 
-    Parameters
-    ----------
-    v_samples : DataArray (..., trial, time)  V sampled every ``every`` seconds from t=0
-    warmup, every, max_lag : float (s)
-    """
     n_lag = int(round(max_lag / every)) + 1
-    j0 = int(np.ceil(warmup / every - 1e-9))
-
-    def moments(v):
-        flat, lead = _as_points(np.ascontiguousarray(v, dtype=float), 2)
-        mean, var, ac = ensemble_moments(flat, j0, n_lag)
-        return mean.reshape(lead + mean.shape[-1:]), var.reshape(lead + var.shape[-1:]), ac.reshape(lead + (n_lag,))
-
     mean, var, ac = xr.apply_ufunc(
-        moments, v_samples, input_core_dims=[["trial", "time"]],
+        lambda v: moment_values(v, warmup=warmup, every=every, max_lag=max_lag), v_samples,
+        input_core_dims=[["trial", "time"]],
         output_core_dims=[["time"], ["time"], ["lag"]], dask="parallelized",
         output_dtypes=[float, float, float], dask_gufunc_kwargs={"output_sizes": {"lag": n_lag}},
     )

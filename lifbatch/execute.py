@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 from . import config
-from .analysis import moment_summary, spike_summary
+from .analysis import MOMENT_SUMMARIES, SPIKE_SUMMARIES, moment_values, spike_values
 from .errors import StoreError, WorkflowError
 from .grid import Blocking, block_chunks, coords
 from .inputs import PointResult, point_streams, simulate_point
@@ -36,7 +35,7 @@ __all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResul
 # --------------------------------------------------------------------------- #
 # one block
 # --------------------------------------------------------------------------- #
-def simulate_block(wf: Workflow, slices: tuple[slice, ...]) -> tuple[xr.Dataset, dict[int, str]]:
+def simulate_block(wf: Workflow, slices: tuple[slice, ...]) -> tuple["xr.Dataset", dict[int, str]]:
     """Simulate the points of one block and summarize them.
 
     Returns the block's Dataset (sweep dims restricted to ``slices``) and the
@@ -122,36 +121,36 @@ def _work_array(shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _summarized(wf, bits, counts, moments, traces, status) -> dict[str, np.ndarray]:
-    """Raw outputs and their summaries, each as the store holds it (``variable_specs``)."""
-    axes = wf.axis_names
-    # the summaries see plain arrays with dimension names only (no indexes to align)
-    spike_bits = xr.DataArray(bits, dims=axes + ("trial", "spike_byte"))
-    v_samples = xr.DataArray(moments, dims=axes + ("trial", "time"), attrs={"units": wf.voltage_unit})
-    spikes = spike_summary(spike_bits, dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges)
-    mom = moment_summary(v_samples, warmup=wf.warmup, every=wf.moments_every, max_lag=wf.max_lag)
+    """Raw outputs and their summaries, each as the store holds it (``variable_specs``).
+
+    numpy only (:mod:`analysis`' numpy functions, which ``lifbatch summarize`` runs
+    through xarray): a sweep task needs no xarray.
+    """
+    spikes = spike_values(bits, dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges)
+    mom = moment_values(moments, warmup=wf.warmup, every=wf.moments_every, max_lag=wf.max_lag)
     failed = status == STATUS_FAILED
     values = {"spike_count": counts, "spike_bits": bits, "status": status}
     if wf.record_trials:
         values["v"] = traces
-    for name in ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist"):
-        arr = spikes[name].values
+    for name, arr in zip(SPIKE_SUMMARIES, spikes):
         if failed.any():
             arr = arr.copy()
             arr[failed] = np.nan if arr.dtype.kind == "f" else 0
         values[name] = arr
-    for name in ("v_mean", "v_var", "v_autocov"):
-        values[name] = mom[name].values
+    values.update(zip(MOMENT_SUMMARIES, mom))
     return {name: np.asarray(values[name]).astype(dtype, copy=False)
             for name, (_, dtype, _, _) in variable_specs(wf).items()}
 
 
-def _block_dataset(wf, slices, values: dict[str, np.ndarray]) -> xr.Dataset:
+def _block_dataset(wf, slices, values: dict[str, np.ndarray]) -> "xr.Dataset":
     """The block's labelled Dataset: its variables, coordinates and attrs.
 
     Built from ``xarray.Variable`` objects in one constructor call: assigning
     DataArrays one by one aligns their indexes each time, which cost more than
     the summaries themselves. Sweep tasks skip it: they write the arrays.
     """
+    import xarray as xr
+
     axes = wf.axis_names
     block_coords = {}
     for name, (dim, vals, *attrs) in coords(wf).items():
@@ -166,7 +165,7 @@ def _block_dataset(wf, slices, values: dict[str, np.ndarray]) -> xr.Dataset:
 # --------------------------------------------------------------------------- #
 # in memory
 # --------------------------------------------------------------------------- #
-def simulate(workflow, *, overrides=None) -> xr.Dataset:
+def simulate(workflow, *, overrides=None) -> "xr.Dataset":
     """Simulate a whole workflow in this process (no cluster, no store).
 
     Gives the same numbers as ``run_sweep`` (bit for bit), in memory.

@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 from . import __version__
 from .errors import StoreError
@@ -32,13 +31,10 @@ __all__ = ["open_results", "create_store", "write_block", "done_blocks", "read_m
 
 
 def _versions() -> dict:
-    import dask
-    import numba
-    import zarr
+    from importlib.metadata import version  # (xarray's own import costs half a second)
 
-    return {"lifbatch": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "numba": numba.__version__, "xarray": xr.__version__, "zarr": zarr.__version__,
-            "dask": dask.__version__}
+    return {"lifbatch": __version__, "python": platform.python_version(),
+            **{name: version(name) for name in ("numpy", "numba", "xarray", "zarr", "dask")}}
 
 
 def root_attrs(wf) -> dict:
@@ -67,29 +63,56 @@ def _compressors(dtype: np.dtype) -> list:
     return [ZstdCodec(level=1)]
 
 
+#: ``_FillValue`` of a float coordinate, as xarray writes it (NaN, base64 of its 8 bytes)
+_NAN_FILL = "AAAAAAAA+H8="
+
+
 def create_store(wf, store: str | os.PathLike, blocking: Blocking) -> None:
     """Write the template of a new store: coordinates, attributes, and empty arrays.
 
-    xarray writes the coordinates and root attributes; the data variables are
-    created by Zarr directly, all at once, with the block chunks along the sweep
-    axes. Unwritten chunks read as the fill value: NaN for floats, 0 for
-    integers (integers get no ``_FillValue`` attribute, so that xarray does not
-    mask their zeros into NaN floats), ``status`` 0 = pending.
+    Written by Zarr directly, all arrays at once, exactly as ``xarray.Dataset.to_zarr``
+    would write the coordinates (their attributes with xarray's ``_FillValue``, the
+    non-index coordinates named in the root's ``coordinates`` attribute; tested
+    against xarray's own template), so that a sweep needs no xarray. The data
+    variables get the block chunks along the sweep axes. Unwritten chunks read as
+    the fill value: NaN for floats, 0 for integers (integers get no ``_FillValue``
+    attribute, so that xarray does not mask their zeros into NaN floats), ``status``
+    0 = pending.
     """
-    base = xr.Dataset(coords=coords(wf), attrs=root_attrs(wf))
-    base.attrs["chunks"] = json.dumps(list(blocking.chunks))
-    base.to_zarr(store, mode="w", consolidated=False)
+    import zarr
+    from zarr.codecs import ZstdCodec
+
+    crd = coords(wf)
+    attrs = {**root_attrs(wf), "chunks": json.dumps(list(blocking.chunks))}
+    extra = sorted(name for name, (dim, *_) in crd.items() if name != dim)
+    if extra:
+        attrs["coordinates"] = " ".join(extra)
+    zarr.open_group(store=str(store), mode="w", zarr_format=3, attributes=attrs)
     sizes = sizes_of(wf)
     axes = wf.axis_names
 
+    async def write_coord(group, name, spec):
+        dim, values, *rest = spec
+        values = np.asarray(values)
+        attributes = dict(rest[0]) if rest else {}
+        if values.dtype.kind == "f":
+            attributes["_FillValue"] = _NAN_FILL
+        array = await group.create_array(
+            name, shape=values.shape, chunks=values.shape or (1,), dtype=values.dtype,
+            fill_value=np.nan if values.dtype.kind == "f" else 0, compressors=[ZstdCodec(level=0, checksum=False)],
+            attributes=attributes, dimension_names=(dim,))
+        await array.setitem(Ellipsis, values)
+
     def create(group, name, spec):
+        if name in crd:
+            return write_coord(group, name, spec)
         dims, dtype, fill, attrs = spec
         tail = tuple(sizes[d] for d in dims)
         return group.create_array(
             name, shape=tuple(wf.shape) + tail, chunks=tuple(blocking.chunks) + tail, dtype=dtype,
             fill_value=fill, compressors=_compressors(dtype), attributes=dict(attrs), dimension_names=axes + dims)
 
-    _gather_on_group(store, create, variable_specs(wf))
+    _gather_on_group(store, create, {**crd, **variable_specs(wf)})
     for sub in (MARKERS.parent, MARKERS):
         _write_group(Path(store) / sub, {})
 
@@ -103,13 +126,15 @@ def _write_group(path: Path, attributes: dict) -> None:
     os.replace(tmp, path / "zarr.json")
 
 
-def _open_zarr(path: Path, unreadable: str, **kwargs) -> xr.Dataset:
+def _open_zarr(path: Path, unreadable: str, **kwargs) -> "xr.Dataset":
     """``xarray.open_zarr``, its failures as one-line StoreErrors.
 
     ``unreadable`` is the message (``{path}``, ``{type}`` and ``{exc}`` filled in) for a path
     that is not a Zarr store; a store whose template ``run_sweep`` is still
     writing (while the first tasks compute) says so instead.
     """
+    import xarray as xr
+
     try:
         return xr.open_zarr(path, consolidated=False, **kwargs)
     except Exception as exc:
@@ -120,16 +145,28 @@ def _open_zarr(path: Path, unreadable: str, **kwargs) -> xr.Dataset:
 
 
 def store_workflow(store: str | os.PathLike) -> dict | None:
-    """The root attributes of an existing lifbatch store, or None when there is none."""
+    """The root attributes of an existing lifbatch store, or None when there is none.
+
+    Read from the root group's ``zarr.json`` (what xarray would read as the
+    Dataset's attributes), so that resuming needs no xarray.
+    """
     path = Path(store)
     if not path.exists():
         return None
-    ds = _open_zarr(path, "'{path}' exists but is not a readable Zarr store ({exc}). "
-                          "Choose another --store or pass --overwrite to replace it.")
-    if "fingerprint" not in ds.attrs:
+    try:
+        meta = json.loads((path / "zarr.json").read_text())
+        attrs = meta["attributes"] if meta.get("node_type") == "group" else None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if (path / MARKERS).is_dir() and not (path / MARKERS / "zarr.json").exists():
+            raise StoreError(f"store '{path}' is being created (its template is written while the first tasks "
+                             "compute): try again in a moment.") from None
+        reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, FileNotFoundError) else "no zarr.json"
+        raise StoreError(f"'{path}' exists but is not a readable Zarr store ({reason}). "
+                         "Choose another --store or pass --overwrite to replace it.") from None
+    if not isinstance(attrs, dict) or "fingerprint" not in attrs:
         raise StoreError(f"'{path}' is a Zarr store but not a lifbatch store. "
                          "Choose another --store or pass --overwrite to replace it.")
-    return dict(ds.attrs)
+    return dict(attrs)
 
 
 def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
@@ -148,7 +185,7 @@ def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
     is whole chunks along the sweep axes, so no chunk is shared with another task.
     """
     region = tuple(blocking.slices(block_id))
-    if isinstance(data, xr.Dataset):
+    if hasattr(data, "data_vars"):  # an xarray.Dataset
         data = {name: var.values for name, var in data.data_vars.items()}
     t0 = time.perf_counter()
     _write_region(store, region, data)
@@ -255,7 +292,7 @@ def done_blocks(store) -> set[int]:
     return {int(p.parent.name) for p in d.glob("*/zarr.json")} if d.is_dir() else set()
 
 
-def open_results(store: str | os.PathLike, **kwargs) -> xr.Dataset:
+def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
     """Open a sweep's store lazily (Dask-backed ``xarray.Dataset``).
 
     Works while the sweep is running: ``status`` tells which points are done.
