@@ -8,6 +8,11 @@ figures convert them to ``attrs["display_units"]`` (what the workflow was writte
 in: ms, mV, pA, ...). Where a variable has no ``display_units`` the defaults are
 mV for volts, ms for seconds and SI otherwise.
 
+Closed-form theory (:mod:`lifbatch.theory`) is drawn as black dashed lines wherever it
+applies: the Siegert rate and ISI CV for constant and white-noise input ("theory
+(Siegert)"), and for a neuron without threshold the Ornstein-Uhlenbeck mean, variance and
+autocovariance of V ("theory (OU)"). Where it does not apply there is no overlay.
+
 Selection keyword arguments (``tau_m=0.02, I=2.5e-10``) are SI coordinate values,
 matched with ``method="nearest"``. Summary figures (``rate_curve``, ``isi_cv``, ...)
 take the axes they plot as arguments; any other sweep axis with more than one value
@@ -37,6 +42,7 @@ import xarray as xr
 __all__ = [
     "rate_curve",
     "rate_heatmap",
+    "cv_heatmap",
     "isi_histogram",
     "isi_errorbar",
     "isi_cv",
@@ -88,9 +94,9 @@ def _hv():
         import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend)
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "lifbatch.plotting needs holoviews, hvplot and bokeh, which are optional. "
-            "Install them with: pip install 'lifbatch[review]' "
-            "(or: pip install hvplot holoviews bokeh panel)"
+            "lifbatch.plotting needs holoviews and bokeh, dependencies of lifbatch that are "
+            "missing from this environment; reinstall lifbatch (pip install -e .) "
+            "or install them: pip install hvplot holoviews bokeh panel"
         ) from err
     if hv.Store.current_backend != "bokeh":
         hv.Store.set_current_backend("bokeh")
@@ -257,7 +263,13 @@ def _select(ds: xr.Dataset, sel: Mapping[str, Any]) -> tuple[xr.Dataset, dict[st
         )
     fixed: dict[str, float] = {}
     if sel:
-        ds = ds.sel({k: v for k, v in sel.items()}, method="nearest")
+        # values on the grid exactly (inf too: "nearest" would compute inf - inf), then nearest
+        exact = {k: v for k, v in sel.items() if np.any(ds[k].values == v)}
+        if exact:
+            ds = ds.sel(exact)
+        near = {k: v for k, v in sel.items() if k not in exact}
+        if near:
+            ds = ds.sel(near, method="nearest")
         fixed.update({k: float(ds[k].values) for k in sel})
     for axis in axes:
         if axis in ds.dims and ds.sizes[axis] == 1:
@@ -434,24 +446,53 @@ def rate_curve(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None
     return _over_free_axes(ds, fixed, plotted, build, "rate_curve")
 
 
-def _theory(full: xr.Dataset, theory: bool | xr.DataArray) -> xr.DataArray | None:
+# --------------------------------------------------------------------------- theory
+#: style of every closed-form overlay
+_THEORY_STYLE = {"color": "black", "line_dash": "dashed", "line_width": 1.5}
+#: legend label of the Ornstein-Uhlenbeck overlays (no threshold)
+OU_LABEL = "theory (OU)"
+
+
+def _theory(full: xr.Dataset, theory: bool | xr.DataArray, kind: str = "rate") -> xr.DataArray | None:
+    """The closed-form ``rate`` (Hz) or ISI ``cv`` over ``full``'s points, or None.
+
+    ``theory`` may be a DataArray to draw instead, True for :mod:`lifbatch.theory`'s,
+    or False for none.
+    """
     if isinstance(theory, xr.DataArray):
         return theory
     if not theory:
         return None
     try:
-        from lifbatch.theory import theory_rate
-    except ImportError:
-        return None
-    try:
-        return theory_rate(full)
+        from lifbatch.theory import theory_cv, theory_rate
+
+        return {"rate": theory_rate, "cv": theory_cv}[kind](full)
     except Exception:  # theory is an overlay: never let it break the figure
         return None
 
 
+def theory_ou(d: xr.Dataset) -> xr.Dataset | None:
+    """``lifbatch.theory.theory_ou`` of a selection, or None where (or when) it does not apply."""
+    try:
+        from lifbatch.theory import theory_ou as ou
+
+        th = ou(d)
+    except Exception:  # an overlay: never let it break the figure
+        return None
+    if th is None or not np.isfinite(th["v_var"].values).any():
+        return None
+    return th
+
+
+def _theory_label(theory: xr.DataArray) -> str:
+    """Legend label of a theory DataArray: its ``long_name`` when it names a theory."""
+    name = str(theory.attrs.get("long_name", ""))
+    return name if name.startswith("theory") else "theory"
+
+
 def _theory_lines(theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None,
                   where: Mapping[str, float]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """[(x values in SI, theoretical rate in Hz)], one per curve of ``by`` drawn."""
+    """[(x values in SI, theory in display units)], one per curve of ``by`` drawn."""
     if x not in theory.dims:
         return []
     point = {a: v for a, v in where.items() if a in theory.dims}
@@ -475,11 +516,12 @@ def _theory_lines(theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None,
 def _theory_layers(theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None,
                    where: Mapping[str, float], xfac: float, xdim, ydim) -> list:
     hv = _hv()
-    return [hv.Curve((xs * xfac, rate), [xdim], [ydim], label="theory")
-            .opts(color="black", line_dash="dashed", line_width=1.5)
-            for xs, rate in _theory_lines(theory, d, x, by, where)]
+    label = _theory_label(theory)
+    return [hv.Curve((xs * xfac, values), [xdim], [ydim], label=label).opts(**_THEORY_STYLE)
+            for xs, values in _theory_lines(theory, d, x, by, where) if np.isfinite(values).any()]
 
 
+# --------------------------------------------------------------------------- heatmaps
 def rate_heatmap(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float):
     """Firing rate as a heatmap over two sweep axes (irregular grids allowed).
 
@@ -493,33 +535,66 @@ def rate_heatmap(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float):
 
     Returns
     -------
-    holoviews.Image (evenly spaced axes) or QuadMesh (or a HoloMap over unselected axes)
+    holoviews.Image (evenly spaced axes), or HeatMap (one equal cell per grid value,
+    categorical axes labelled with the values); or a HoloMap over unselected axes
     """
+    return _heatmap(ds, "rate", x, y, sel, title="Firing rate", default="Hz", func="rate_heatmap")
+
+
+def cv_heatmap(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float):
+    """ISI coefficient of variation as a heatmap over two sweep axes (see :func:`rate_heatmap`).
+
+    Points with fewer than two ISIs have no CV (grey).
+    """
+    return _heatmap(ds, "isi_cv", x, y, sel, title="ISI CV", default=None, func="cv_heatmap")
+
+
+def _heatmap(ds, var: str, x: str, y: str, sel: Mapping[str, float], *, title: str,
+             default: str | None, func: str):
     hv = _hv()
     full = open_dataset(ds)
     ds, fixed = _select(full, sel)
 
     def build(d: xr.Dataset, where: dict[str, float]):
-        rate = d["rate"].transpose(y, x).values
+        z = np.asarray(d[var].transpose(y, x).values, dtype=float)
         xfac, xdim = _dim(x, d[x].attrs)
         yfac, ydim = _dim(y, d[y].attrs)
-        zfac, zdim = _dim("rate", d["rate"].attrs, default="Hz")
+        zfac, zdim = _dim(var, d[var].attrs, default=default)
         xs, ys = d[x].values * xfac, d[y].values * yfac
         if _regular(xs) and _regular(ys):
             # one image glyph instead of n_x*n_y quads: much lighter for 10^4-point grids
-            xe, ye = _edges(xs), _edges(ys)
+            xe, ye = _edges(np.sort(xs)), _edges(np.sort(ys))
             order_x, order_y = np.argsort(xs), np.argsort(ys)
-            img = rate[order_y][:, order_x][::-1] * zfac  # Image rows run from the top
+            img = z[order_y][:, order_x][::-1] * zfac  # Image rows run from the top
             mesh = hv.Image(img, bounds=(xe.min(), ye.min(), xe.max(), ye.max()),
                             kdims=[xdim, ydim], vdims=[zdim])
         else:
-            mesh = hv.QuadMesh((_edges(xs), _edges(ys), rate * zfac), [xdim, ydim], [zdim])
-        return mesh.opts(title=_title("Firing rate", full, where), width=_WIDTH + 80,
+            # Cells sized by the gaps between uneven values (sigma = 1, 4, 8 mV) would give
+            # the values very different areas (a numeric HeatMap does that too): one equal
+            # cell per grid value instead, on categorical axes of the values' labels
+            # (which the tooltip shows), in increasing order (categories keep the order
+            # of their first appearance)
+            order_x, order_y = np.argsort(xs), np.argsort(ys)
+            gx, gy = np.meshgrid(grid_labels(xs[order_x]), grid_labels(ys[order_y]))
+            cells = z[order_y][:, order_x].ravel() * zfac
+            mesh = hv.HeatMap((gx.ravel(), gy.ravel(), cells), [xdim, ydim], [zdim])
+        return mesh.opts(title=_title(title, full, where), width=_WIDTH + 80,
                          height=_HEIGHT, fontsize={"title": _TITLE_SIZE}, colorbar=True,
                          cmap="viridis",
                          tools=["hover", "tap"], clipping_colors={"NaN": "#dddddd"})
 
-    return _over_free_axes(ds, fixed, [x, y], build, "rate_heatmap")
+    return _over_free_axes(ds, fixed, [x, y], build, func)
+
+
+def grid_labels(values: np.ndarray) -> list[str]:
+    """Tick / category labels of grid values in display units (4 significant digits,
+    more where that would make two values look the same)."""
+    values = np.asarray(values, dtype=float)
+    for digits in (4, 6, 9, 12, 17):
+        labels = [f"{v:.{digits}g}" for v in values]
+        if len(set(labels)) == len(set(values.tolist())):
+            return labels
+    return labels
 
 
 def _regular(values: np.ndarray) -> bool:
@@ -541,6 +616,7 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
 
 
+# --------------------------------------------------------------------------- ISI summaries
 def isi_errorbar(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None,
                  **sel: float):
     """ISI mean ± std vs a sweep axis (the Brian2 errorbar figure).
@@ -583,7 +659,8 @@ def isi_errorbar(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = No
     return _over_free_axes(ds, fixed, [x] + ([by] if by else []), build, "isi_errorbar")
 
 
-def isi_cv(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None, **sel: float):
+def isi_cv(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None,
+           theory: bool | xr.DataArray = True, **sel: float):
     """Coefficient of variation of the ISIs vs a sweep axis.
 
     Parameters
@@ -593,6 +670,10 @@ def isi_cv(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None, **
         Sweep axis on the horizontal axis.
     by : str, optional
         One curve per value of this axis.
+    theory : bool or DataArray
+        Draw the Siegert CV (``lifbatch.theory.theory_cv``, constant and white-noise
+        input) as black dashed lines where it applies; or a DataArray of the CV over
+        the sweep axes to draw instead; False for none.
     **sel : float
         SI values of other sweep axes.
 
@@ -603,6 +684,8 @@ def isi_cv(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None, **
     hv = _hv()
     full = open_dataset(ds)
     ds, fixed = _select(full, sel)
+    # (over the points drawn only: the CV integral costs ~1 ms a point)
+    theory_da = _theory(ds, theory, "cv")
 
     def build(d: xr.Dataset, where: dict[str, float]):
         d = d[["isi_cv"]].compute()
@@ -615,6 +698,8 @@ def isi_cv(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None, **
             cv = g["isi_cv"].values
             layers.append(hv.Curve((xs, cv), [xdim], [ydim], label=label or "ISI CV")
                           .opts(color=color, tools=["hover"]))
+        if theory_da is not None:
+            layers.extend(_theory_layers(theory_da, d, x, by, where, xfac, xdim, ydim))
         return _finish(hv.Overlay(layers), _title("ISI CV", full, where))
 
     return _over_free_axes(ds, fixed, [x] + ([by] if by else []), build, "isi_cv")
@@ -626,6 +711,46 @@ def _point(ds, sel, func: str) -> tuple[xr.Dataset, xr.Dataset, dict[str, float]
     d, fixed = _select(full, sel)
     _need_point(d, func)
     return full, d, fixed
+
+
+def point_note(d: xr.Dataset, what: str) -> str | None:
+    """Why a figure of one point has nothing to show, or None when it has.
+
+    Parameters
+    ----------
+    d : Dataset
+        One selected point.
+    what : {"spikes", "isi", "moments", "mean"}
+        What the figure draws: spike times, the ISI histogram, variance or
+        autocovariance across trials, the trial mean of V.
+
+    Returns
+    -------
+    str or None
+        A sentence for the empty panel.
+    """
+    status = int(d["status"].values) if "status" in d and d["status"].size == 1 else None
+    if status == 0:
+        return "pending point: not simulated yet (press Refresh later)"
+    if status == 2:
+        return "failed point: no results"
+    if what == "spikes":
+        if "spike_bits" in d and not np.asarray(d["spike_bits"].values).any():
+            return "no spikes at this point"
+    elif what == "isi":
+        if "isi_hist" in d and not np.nansum(np.asarray(d["isi_hist"].values, dtype=float)):
+            if "isi_mean" in d and np.isfinite(float(d["isi_mean"].values)):
+                return "no ISI within the histogram's range"
+            return "no ISIs: no trial has two spikes after warmup"
+    elif what == "moments":
+        if d.sizes.get("trial", 2) < 2:
+            return "one trial: no variance or covariance across trials (needs 2 or more)"
+    return None
+
+
+def _note(text: str, x: float, y: float):
+    """A text in the middle of an empty figure (at data coordinates x, y)."""
+    return _hv().Text(x, y, text).opts(color="#555555", text_font_size="11pt")
 
 
 def _isi_hist_data(d: xr.Dataset) -> tuple[_Axis, np.ndarray, np.ndarray]:
@@ -650,7 +775,8 @@ def isi_histogram(ds: xr.Dataset | str | PathLike, **sel: float):
 
     Returns
     -------
-    holoviews.Histogram
+    holoviews.Overlay
+        A ``Histogram``, and a ``Text`` saying why when there is no ISI.
     """
     hv = _hv()
     full, d, fixed = _point(ds, sel, "isi_histogram")
@@ -659,9 +785,15 @@ def isi_histogram(ds: xr.Dataset | str | PathLike, **sel: float):
     hist = hv.Histogram((edges, counts), kdims=[xdim],
                         vdims=[hv.Dimension("count", label="ISI count")])
     n = int(np.nansum(counts))
-    return hist.opts(title=_title(f"ISI histogram, {n} ISIs", full, fixed), width=_WIDTH,
-                     height=_HEIGHT, color=PALETTE[0], tools=["hover"], show_grid=True,
-                     fontsize={"title": _TITLE_SIZE})
+    layers = [hist.opts(color=PALETTE[0], tools=["hover"])]
+    note = point_note(d, "isi")
+    opts = {}
+    if note:
+        layers.append(_note(note, (edges[0] + edges[-1]) / 2, 0.5))
+        opts["ylim"] = (0, 1)
+    return hv.Overlay(layers).opts(title=_title(f"ISI histogram, {n} ISIs", full, fixed), width=_WIDTH,
+                                   height=_HEIGHT, show_grid=True, fontsize={"title": _TITLE_SIZE},
+                                   show_legend=False, **opts)
 
 
 class _Ensemble(NamedTuple):
@@ -675,10 +807,12 @@ class _Ensemble(NamedTuple):
     mean: np.ndarray
     std: np.ndarray
     v_th: float | None
+    theory_mean: np.ndarray | None  # OU theory (no threshold), else None
+    theory_std: np.ndarray | None
 
 
 def _ensemble_data(full: xr.Dataset, d: xr.Dataset) -> _Ensemble:
-    """V traces, mean and std over trials, threshold of one selected point ``d``."""
+    """V traces, mean and std over trials, threshold and OU theory of one selected point ``d``."""
     t = _axis("time", d["time"].attrs, default="ms")
     v = _axis("v", d["v_mean"].attrs, label="V", default=_voltage_display(full))
     trace_time = traces = None
@@ -687,10 +821,13 @@ def _ensemble_data(full: xr.Dataset, d: xr.Dataset) -> _Ensemble:
         trace_time = (d["trace_time"].values
                       * display_scale(d["trace_time"].attrs, default="ms")[0])
     v_th = _neuron_param(full, "v_th")
+    th = theory_ou(d)
     return _Ensemble(
         t, v, trace_time, traces, d["time"].values * t.factor, d["v_mean"].values * v.factor,
         np.sqrt(np.clip(d["v_var"].values, 0, None)) * v.factor,
-        v_th * v.factor if v_th is not None and np.isfinite(v_th) else None)
+        v_th * v.factor if v_th is not None and np.isfinite(v_th) else None,
+        th["v_mean"].values * v.factor if th is not None else None,
+        np.sqrt(np.clip(th["v_var"].values, 0, None)) * v.factor if th is not None else None)
 
 
 def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
@@ -706,7 +843,9 @@ def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
     -------
     holoviews.Overlay
         ``Path`` (recorded traces, grey), ``Spread`` (mean ± std), ``Curve`` (mean),
-        and an ``HLine`` at the threshold when the workflow gives one.
+        an ``HLine`` at the threshold when the workflow gives one, and without threshold
+        the Ornstein-Uhlenbeck mean (``Curve``, "theory (OU)") and mean ± std (``Path``,
+        "theory (OU) ± std"), dashed, where :func:`lifbatch.theory.theory_ou` applies.
     """
     hv = _hv()
     full, d, fixed = _point(ds, sel, "v_ensemble")
@@ -724,44 +863,79 @@ def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
                       .opts(color=PALETTE[0], alpha=0.3, line_alpha=0))
     layers.append(hv.Curve((e.time, e.mean), [tdim], [vdim], label="mean")
                   .opts(color=PALETTE[0], line_width=2, tools=["hover"]))
+    if e.theory_mean is not None:
+        layers.append(hv.Curve((e.time, e.theory_mean), [tdim], [vdim], label=OU_LABEL)
+                      .opts(**_THEORY_STYLE))
+        band = [np.column_stack([e.time, e.theory_mean + sign * e.theory_std]) for sign in (-1, 1)]
+        layers.append(hv.Path(band, [tdim, vdim], label=f"{OU_LABEL} ± std")
+                      .opts(color="black", line_dash="dotted", line_width=1))
     if e.v_th is not None:
         layers.append(hv.HLine(e.v_th, label="threshold")
                       .opts(color=PALETTE[3], line_dash="dashed", line_width=1))
+    note = point_note(d, "mean")
+    if note:
+        layers.append(_note(note, float(np.mean(e.time[[0, -1]])), e.v_th or 0.0))
     return _finish(hv.Overlay(layers), _title("Membrane potential", full, fixed))
+
+
+def _moment_figure(ds, sel, func: str, var: str, coord: str, title: str, color: str):
+    """Variance vs time or autocovariance vs lag of one point, with the OU theory."""
+    hv = _hv()
+    full, d, fixed = _point(ds, sel, func)
+    xfac, xdim = _dim(coord, d[coord].attrs, default="ms")
+    vfac, vdim = _dim(var, _square_attrs(full, var))
+    xs = d[coord].values * xfac
+    values = np.asarray(d[var].values, dtype=float) * vfac
+    layers = [hv.Curve((xs, values), [xdim], [vdim], label="simulation")
+              .opts(color=color, line_width=2, tools=["hover"])]
+    th = theory_ou(d)
+    if th is not None:
+        layers.append(hv.Curve((xs, th[var].values * vfac), [xdim], [vdim], label=OU_LABEL)
+                      .opts(**_THEORY_STYLE))
+    opts = {}
+    note = point_note(d, "moments")
+    if note is None and not np.isfinite(values).any():
+        note = "no values at this point"
+    if note:
+        layers.append(_note(note, float(np.mean(xs[[0, -1]])) if xs.size else 0.0, 0.0))
+        opts["ylim"] = (-1, 1)
+    return _finish(hv.Overlay(layers), _title(title, full, fixed)).opts(**opts)
 
 
 def v_variance(ds: xr.Dataset | str | PathLike, **sel: float):
     """Variance of the membrane potential over trials vs time.
 
+    Parameters
+    ----------
+    ds : Dataset or store path
+    **sel : float
+        SI value of every sweep axis with more than one value.
+
     Returns
     -------
-    holoviews.Curve
+    holoviews.Overlay
+        The simulated variance (``Curve``, "simulation"), and the Ornstein-Uhlenbeck
+        variance ("theory (OU)", dashed) where it applies (no threshold, constant and
+        white-noise input); a ``Text`` saying why when there is nothing to draw.
     """
-    hv = _hv()
-    full, d, fixed = _point(ds, sel, "v_variance")
-    tfac, tdim = _dim("time", d["time"].attrs, default="ms")
-    vfac, vdim = _dim("v_var", _square_attrs(full, "v_var"))
-    curve = hv.Curve((d["time"].values * tfac, d["v_var"].values * vfac), [tdim], [vdim])
-    return curve.opts(title=_title("V variance", full, fixed), width=_WIDTH, height=_HEIGHT,
-                      color=PALETTE[1], tools=["hover"], show_grid=True,
-                      fontsize={"title": _TITLE_SIZE})
+    return _moment_figure(ds, sel, "v_variance", "v_var", "time", "V variance", PALETTE[1])
 
 
 def v_autocov(ds: xr.Dataset | str | PathLike, **sel: float):
     """Ensemble autocovariance of the membrane potential vs lag.
 
+    Parameters
+    ----------
+    ds : Dataset or store path
+    **sel : float
+        SI value of every sweep axis with more than one value.
+
     Returns
     -------
-    holoviews.Curve
+    holoviews.Overlay
+        As :func:`v_variance`: simulation, and "theory (OU)" where it applies.
     """
-    hv = _hv()
-    full, d, fixed = _point(ds, sel, "v_autocov")
-    lfac, ldim = _dim("lag", d["lag"].attrs, default="ms")
-    vfac, vdim = _dim("v_autocov", _square_attrs(full, "v_autocov"))
-    curve = hv.Curve((d["lag"].values * lfac, d["v_autocov"].values * vfac), [ldim], [vdim])
-    return curve.opts(title=_title("V autocovariance", full, fixed), width=_WIDTH,
-                      height=_HEIGHT, color=PALETTE[2], tools=["hover"], show_grid=True,
-                      fontsize={"title": _TITLE_SIZE})
+    return _moment_figure(ds, sel, "v_autocov", "v_autocov", "lag", "V autocovariance", PALETTE[2])
 
 
 def spike_raster_times(ds: xr.Dataset, d: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -790,8 +964,9 @@ def raster(ds: xr.Dataset | str | PathLike, **sel: float):
 
     Returns
     -------
-    holoviews.Segments
-        One vertical tick per spike: x = spike time, y = trial index.
+    holoviews.Overlay
+        ``Segments``, one vertical tick per spike: x = spike time, y = trial index;
+        a ``Text`` saying why when there is no spike.
     """
     hv = _hv()
     full, d, fixed = _point(ds, sel, "raster")
@@ -801,10 +976,14 @@ def raster(ds: xr.Dataset | str | PathLike, **sel: float):
                       [tdim, hv.Dimension("trial"), "x1", "y1"])
     n_trials = d.sizes.get("trial", 1)
     xmax = _raster_xmax(full, times) * tfac
-    return seg.opts(title=_title(f"Spike raster, {times.size} spikes", full, fixed),
-                    width=_WIDTH, height=_HEIGHT, color="black", line_width=1,
-                    xlim=(0, xmax), ylim=(-0.6, n_trials - 0.4),
-                    fontsize={"title": _TITLE_SIZE})
+    layers = [seg.opts(color="black", line_width=1)]
+    note = point_note(d, "spikes")
+    if note:
+        layers.append(_note(note, xmax / 2, (n_trials - 1) / 2))
+    return hv.Overlay(layers).opts(
+        title=_title(f"Spike raster, {times.size} spikes", full, fixed), width=_WIDTH,
+        height=_HEIGHT, xlim=(0, xmax), ylim=(-0.6, n_trials - 0.4), show_legend=False,
+        fontsize={"title": _TITLE_SIZE})
 
 
 # --------------------------------------------------------------------------- overview
@@ -817,13 +996,21 @@ def _thin(ds: xr.Dataset, axis: str, max_n: int = 6) -> xr.Dataset:
     return ds.isel({axis: idx})
 
 
+def point_figures(ds: xr.Dataset | str | PathLike, **sel: float) -> list:
+    """The figures of one point: V ensemble, raster, ISI histogram, V variance, autocovariance."""
+    return [v_ensemble(ds, **sel), raster(ds, **sel), isi_histogram(ds, **sel),
+            v_variance(ds, **sel), v_autocov(ds, **sel)]
+
+
 def overview(ds: xr.Dataset | str | PathLike):
     """A Layout of the main figures for a sweep of any number of axes.
 
-    - no sweep axis (or all of length 1): V ensemble, raster, ISI histogram, autocovariance;
-    - one axis: rate (with theory), ISI mean ± std and CV vs the axis;
-    - two or more: the last two axes; heatmap of the rate, and curves vs the last axis
-      with one curve per (at most 6) value of the other; further axes at their first value.
+    - no sweep axis (or all of length 1): V ensemble, raster, ISI histogram, V variance
+      and autocovariance (:func:`point_figures`);
+    - one axis: rate (with theory), ISI mean ± std and CV (with theory) vs the axis;
+    - two or more: the last two axes; heatmaps of the rate and of the ISI CV, and curves
+      vs the last axis with one curve per (at most 6) value of the other; further axes at
+      their first value.
 
     Returns
     -------
@@ -834,15 +1021,27 @@ def overview(ds: xr.Dataset | str | PathLike):
     axes = [a for a in sweep_axes(full) if full.sizes[a] > 1]
     if not axes:
         point = {a: float(full[a].values.ravel()[0]) for a in sweep_axes(full)}
-        figs = [v_ensemble(full, **point), raster(full, **point),
-                isi_histogram(full, **point), v_autocov(full, **point)]
-        return hv.Layout(figs).cols(2)
+        return hv.Layout(point_figures(full, **point)).cols(2)
     if len(axes) == 1:
         x = axes[0]
         return hv.Layout([rate_curve(full, x), isi_errorbar(full, x), isi_cv(full, x)]).cols(2)
     x, y = axes[-1], axes[-2]
     rest = {a: float(full[a].values[0]) for a in axes[:-2]}
+    return summary_layout(full, x, y, **rest)
+
+
+def summary_layout(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float):
+    """Rate and ISI-CV heatmaps over ``x`` and ``y``, and rate, ISI and CV curves vs ``x``
+    with one curve per (at most 6) value of ``y``; HoloMaps over unselected axes.
+
+    Returns
+    -------
+    holoviews.Layout
+    """
+    hv = _hv()
+    full = open_dataset(ds)
     thin = _thin(full, y)
-    figs = [rate_heatmap(full, x, y, **rest), rate_curve(thin, x, by=y, **rest),
-            isi_errorbar(thin, x, by=y, **rest), isi_cv(thin, x, by=y, **rest)]
+    figs = [rate_heatmap(full, x, y, **sel), cv_heatmap(full, x, y, **sel),
+            rate_curve(thin, x, by=y, **sel), isi_errorbar(thin, x, by=y, **sel),
+            isi_cv(thin, x, by=y, **sel)]
     return hv.Layout(figs).cols(2)

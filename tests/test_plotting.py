@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -69,7 +71,7 @@ def test_rate_curve_one_curve_per_value_with_band(ds):
     np.testing.assert_allclose(c.dimension_values("rate"), ds.rate.isel(tau_m=1).values)
     np.testing.assert_allclose(spreads[1].dimension_values("rate_std"),
                                ds.rate_std.isel(tau_m=1).values)
-    assert not [c for c in curves if c.label == "theory"]
+    assert not [c for c in curves if c.label.startswith("theory")]
 
 
 def test_rate_curve_draws_given_theory_dashed(ds):
@@ -108,17 +110,44 @@ def test_rate_curve_reads_a_store_path(ds, tmp_path):
 def test_rate_heatmap_grid_and_labels(ds, irregular):
     d = ds.isel(I=[0, 1, 3]) if irregular else ds
     fig = plotting.rate_heatmap(d, "I", "tau_m")
-    # evenly spaced axes draw one image; irregular ones a mesh of cells
-    assert isinstance(fig, hv.QuadMesh if irregular else hv.Image)
+    # evenly spaced axes draw one image; irregular ones a categorical heatmap
+    assert isinstance(fig, hv.HeatMap if irregular else hv.Image)
     assert [(k.name, k.unit) for k in fig.kdims] == [("I", "pA"), ("tau_m", "ms")]
     assert (fig.vdims[0].name, fig.vdims[0].unit) == ("rate", "Hz")
-    assert fig.dimension_values("rate", flat=False).shape == (d.sizes["tau_m"], d.sizes["I"])
-    # every cell sits at its sweep values (display units) with that point's rate
+    if not irregular:
+        assert fig.dimension_values("rate", flat=False).shape == (d.sizes["tau_m"], d.sizes["I"])
+    # every cell sits at its sweep values (display units, labels on a categorical axis)
+    # with that point's rate
     for i, tau in enumerate(d.tau_m.values):
         for j, cur in enumerate(d.I.values):
             value = (fig[cur * 1e12, tau * 1e3] if not irregular
-                     else fig.select(I=cur * 1e12, tau_m=tau * 1e3))
+                     else fig.select(I=f"{cur * 1e12:.4g}", tau_m=f"{tau * 1e3:.4g}"))
             assert float(value) == pytest.approx(float(d.rate[i, j]))
+
+
+def test_irregular_heatmap_has_one_equal_cell_per_grid_value(ds):
+    """sigma = 1, 4, 8 mV style axis: cells sized by the gaps would be 3 and 4 wide at the
+    ends and uneven inside; the figure has one category per grid value, in order, so the
+    cells are equal and labelled (and hovered) with the grid values."""
+    d = ds.isel(I=[0, 1, 3])  # 50, 166.7, 400 pA
+    plot = hv.render(plotting.rate_heatmap(d, "I", "tau_m"), backend="bokeh")
+    assert type(plot.x_range).__name__ == "FactorRange"
+    assert list(plot.x_range.factors) == ["50", "166.7", "400"]
+    assert list(plot.y_range.factors) == ["10", "20", "30"]
+    (cells,) = [r for r in plot.renderers if "zvalues" in r.data_source.data]
+    assert len(cells.data_source.data["zvalues"]) == 9
+    (hover,) = [t for t in plot.tools if type(t).__name__ == "HoverTool"]
+    assert ("I (pA)" in str(hover.tooltips) or "@{I}" in str(hover.tooltips))
+    # labels keep apart values that 4 digits would merge
+    assert plotting.grid_labels(np.array([1.00001, 1.00002, 3.0])) == ["1.00001", "1.00002", "3"]
+
+
+def test_cv_heatmap_is_the_isi_cv(ds):
+    fig = plotting.cv_heatmap(ds, "I", "tau_m")
+    assert isinstance(fig, hv.Image) and fig.vdims[0].name == "isi_cv" and fig.vdims[0].unit is None
+    assert fig.opts.get().kwargs["title"] == "ISI CV"
+    np.testing.assert_allclose(fig.dimension_values("isi_cv", flat=False),
+                               ds.isi_cv.transpose("tau_m", "I").values, equal_nan=True)
 
 
 def test_heatmap_renders_with_unit_axis_labels(ds):
@@ -130,15 +159,14 @@ def test_heatmap_renders_with_unit_axis_labels(ds):
 # ----------------------------------------------------------------------------- ISI
 def test_isi_histogram_of_one_point(ds):
     pt = point_of(ds)
-    fig = plotting.isi_histogram(ds, **pt)
-    assert isinstance(fig, hv.Histogram)
+    (fig,) = elements(plotting.isi_histogram(ds, **pt), hv.Histogram)
     assert fig.kdims[0].unit == "ms" and fig.kdims[0].label == "ISI"
     edges = fig.edges
     assert edges[0] == pytest.approx(0.0) and edges[-1] == pytest.approx(100.0)
     counts = fig.dimension_values(1)
     expected = ds.isi_hist.sel(pt).values
     np.testing.assert_array_equal(counts, expected)
-    assert f"{int(expected.sum())} ISIs" in fig.opts.get().kwargs["title"]
+    assert f"{int(expected.sum())} ISIs" in plotting.isi_histogram(ds, **pt).opts.get().kwargs["title"]
 
 
 def test_isi_errorbar_mean_and_std_in_ms(ds):
@@ -185,10 +213,10 @@ def test_v_ensemble_band_traces_threshold(ds):
 
 def test_v_variance_and_autocov_in_squared_display_units(ds):
     pt = point_of(ds)
-    var = plotting.v_variance(ds, **pt)
+    (var,) = elements(plotting.v_variance(ds, **pt), hv.Curve)  # (a threshold: no OU theory)
     assert var.vdims[0].unit == "mV²"
     np.testing.assert_allclose(var.dimension_values(1), ds.v_var.sel(pt).values * 1e6)
-    ac = plotting.v_autocov(ds, **pt)
+    (ac,) = elements(plotting.v_autocov(ds, **pt), hv.Curve)
     assert ac.kdims[0].name == "lag" and ac.kdims[0].unit == "ms"
     assert ac.vdims[0].unit == "mV²"
     np.testing.assert_allclose(ac.dimension_values(0), ds.lag.values * 1e3)
@@ -211,8 +239,9 @@ def test_dimensionless_model_has_no_voltage_unit(ds_pypet):
 # ----------------------------------------------------------------------------- raster
 def test_raster_has_one_tick_per_spike(ds):
     pt = point_of(ds, 2, 3)
-    fig = plotting.raster(ds, **pt)
-    assert isinstance(fig, hv.Segments)
+    overlay = plotting.raster(ds, **pt)
+    (fig,) = elements(overlay, hv.Segments)
+    assert not elements(overlay, hv.Text)  # (no note when there are spikes)
     n_spikes = int(ds.spike_count.sel(pt).sum())
     assert n_spikes > 10
     assert len(fig) == n_spikes
@@ -245,16 +274,18 @@ def test_unknown_axis_is_named(ds):
 # ----------------------------------------------------------------------------- overview
 def test_overview_for_zero_one_two_three_axes(ds):
     two = plotting.overview(ds)
-    assert isinstance(two, hv.Layout) and len(two) == 4
-    assert isinstance(two.values()[0], hv.Image)
+    assert isinstance(two, hv.Layout) and len(two) == 5
+    assert isinstance(two.values()[0], hv.Image) and isinstance(two.values()[1], hv.Image)
+    assert two.values()[1].vdims[0].name == "isi_cv"
 
     one = plotting.overview(ds.isel(tau_m=1))
     assert len(one) == 3
     assert elements(one, hv.Curve)[0].kdims[0].name == "I"
 
     zero = plotting.overview(ds.isel(tau_m=1, I=2))
-    kinds = {type(e) for e in zero.values()}
-    assert hv.Segments in kinds and hv.Histogram in kinds and hv.Overlay in kinds
+    assert len(zero) == 5
+    kinds = {type(e) for fig in zero.values() for e in fig}
+    assert hv.Segments in kinds and hv.Histogram in kinds and hv.Curve in kinds
 
     three = ds.expand_dims(seed_axis=[1.0, 2.0]).transpose("seed_axis", ...)
     three["seed_axis"].attrs.update({"units": "1", "param": "seed"})
@@ -270,5 +301,103 @@ def test_overview_for_zero_one_two_three_axes(ds):
 def test_overview_limits_curves_on_long_axes():
     big = synthetic_dataset(n_x=12, n_y=3, trials=2, duration=0.05, record_trials=(0,))
     lay = plotting.overview(big)
-    curves = [c for c in elements(lay.values()[1], hv.Curve) if c.label != "theory"]
+    curves = [c for c in elements(lay.values()[2], hv.Curve) if not c.label.startswith("theory")]
     assert 2 <= len(curves) <= 6
+
+
+# ----------------------------------------------------------------------------- theory overlays
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def ou_ds() -> xr.Dataset:
+    """ccnss-white-noise (an OU process without threshold) next to the same neuron with a
+    threshold, and an uneven sigma axis: theory applies at v_th = inf only."""
+    import lifbatch
+
+    wf = lifbatch.load_workflow(ROOT / "workflows" / "ccnss-white-noise.yaml", overrides={
+        "trials": 40, "sweep": {"v_th": {"param": "neuron.v_th", "values": ["inf mV", -45], "unit": "mV"},
+                                "sigma": {"param": "inputs.noise.sigma", "values": [1, 4, 8], "unit": "mV"}}})
+    return lifbatch.simulate(wf)
+
+
+def theory_curves(fig, label="theory (OU)"):
+    return [c for c in elements(fig, hv.Curve) if c.label == label]
+
+
+def test_ou_theory_is_drawn_over_v_mean_variance_and_autocov(ou_ds):
+    from lifbatch.theory import theory_ou
+
+    pt = {"v_th": np.inf, "sigma": 0.004}
+    th = theory_ou(ou_ds.sel(pt))
+    (mean,) = theory_curves(plotting.v_ensemble(ou_ds, **pt))
+    np.testing.assert_allclose(mean.dimension_values(0), ou_ds.time.values * 1e3)
+    np.testing.assert_allclose(mean.dimension_values(1), th.v_mean.values * 1e3)
+    assert hv.Store.lookup_options("bokeh", mean, "style").kwargs["line_dash"] == "dashed"
+    (band,) = [p for p in elements(plotting.v_ensemble(ou_ds, **pt), hv.Path) if p.label == "theory (OU) ± std"]
+    np.testing.assert_allclose(band.split()[1].dimension_values(1), (th.v_mean + np.sqrt(th.v_var)).values * 1e3)
+    (var,) = theory_curves(plotting.v_variance(ou_ds, **pt))
+    np.testing.assert_allclose(var.dimension_values(1), th.v_var.values * 1e6)
+    # sigma = 4 mV: the stationary variance sigma^2/2 = 8 mV^2, e-folding of the autocovariance in tau_m
+    assert var.dimension_values(1)[-1] == pytest.approx(8.0, rel=1e-6)
+    (ac,) = theory_curves(plotting.v_autocov(ou_ds, **pt))
+    np.testing.assert_allclose(ac.dimension_values(1), th.v_autocov.values * 1e6)
+    assert ac.dimension_values(1)[20] / ac.dimension_values(1)[0] == pytest.approx(math.exp(-1), rel=1e-3)
+    # the simulation is drawn beside it, and the legend names the theory
+    (sim,) = [c for c in elements(plotting.v_variance(ou_ds, **pt), hv.Curve) if c.label == "simulation"]
+    np.testing.assert_allclose(sim.dimension_values(1), ou_ds.v_var.sel(pt).values * 1e6)
+    plot = hv.render(plotting.v_autocov(ou_ds, **pt), backend="bokeh")
+    assert "theory (OU)" in [item.label.value for item in plot.legend[0].items]
+
+
+def test_no_ou_theory_where_a_threshold_resets_v(ou_ds, ds):
+    pt = {"v_th": -0.045, "sigma": 0.004}
+    for func in (plotting.v_ensemble, plotting.v_variance, plotting.v_autocov):
+        assert theory_curves(func(ou_ds, **pt)) == []
+        assert theory_curves(func(ds, **point_of(ds))) == []  # (synthetic: a threshold too)
+
+
+@pytest.fixture(scope="module")
+def siegert_ds() -> xr.Dataset:
+    import lifbatch
+
+    return lifbatch.simulate(lifbatch.load_workflow({
+        "name": "siegert", "seed": 3, "trials": 20, "duration": "500 ms",
+        "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
+                   "r_m": "100 Mohm"},
+        "inputs": {"c": {"kind": "constant", "value": "140 pA"}, "n": {"kind": "white_noise", "sigma": "4 mV"}},
+        "sweep": {"sigma": {"param": "inputs.n.sigma", "values": [2, 4], "unit": "mV"},
+                  "I": {"param": "inputs.c.value", "values": [120, 150, 180], "unit": "pA"}},
+        "summaries": {"warmup": "100 ms"}}))
+
+
+def test_isi_cv_draws_the_siegert_cv(siegert_ds):
+    from lifbatch.theory import theory_cv
+
+    fig = plotting.isi_cv(siegert_ds, "I", by="sigma")
+    th = theory_curves(fig, "theory (Siegert)")
+    assert len(th) == 2
+    expected = theory_cv(siegert_ds)
+    for curve, sigma in zip(th, siegert_ds.sigma.values):
+        np.testing.assert_allclose(curve.dimension_values("I"), siegert_ds.I.values * 1e12)
+        np.testing.assert_allclose(curve.dimension_values("isi_cv"), expected.sel(sigma=sigma).values)
+    assert hv.Store.lookup_options("bokeh", th[0], "style").kwargs["line_dash"] == "dashed"
+    # the rate overlay beside it is labelled the same way
+    assert len(theory_curves(plotting.rate_curve(siegert_ds, "I", by="sigma"), "theory (Siegert)")) == 2
+    assert theory_curves(plotting.isi_cv(siegert_ds, "I", by="sigma", theory=False), "theory (Siegert)") == []
+
+
+def test_empty_point_figures_say_why(ou_ds, ds):
+    pt = {"v_th": np.inf, "sigma": 0.004}  # no threshold: no spikes, no ISIs
+    (note,) = elements(plotting.raster(ou_ds, **pt), hv.Text)
+    assert note.text == "no spikes at this point"
+    (note,) = elements(plotting.isi_histogram(ou_ds, **pt), hv.Text)
+    assert note.text.startswith("no ISIs")
+    one = ds.isel(trial=[0])  # one trial: no variance across trials
+    one["v_var"] = one["v_var"] * np.nan
+    one["v_autocov"] = one["v_autocov"] * np.nan
+    for func in (plotting.v_variance, plotting.v_autocov):
+        (note,) = elements(func(one, **point_of(ds)), hv.Text)
+        assert note.text.startswith("one trial")
+    # a figure with something to show has no note
+    assert elements(plotting.v_autocov(ds, **point_of(ds)), hv.Text) == []
