@@ -22,7 +22,7 @@ from . import config
 from .analysis import MOMENT_SUMMARIES, SPIKE_SUMMARIES, moment_values, spike_values
 from .errors import StoreError, WorkflowError
 from .grid import Blocking, block_chunks, coords
-from .inputs import PointResult, point_streams, simulate_point
+from .inputs import PointResult, block_streams, simulate_point
 from .kernel import scratch_size
 from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, variable_specs
 from .plan import _check_points_per_task, estimate, plan_blocks
@@ -70,10 +70,12 @@ def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np
     for local in np.ndindex(shape) if shape else [()]:
         index = tuple(s.start + i for s, i in zip(slices, local))
         try:
-            params = wf.point_params(index)
-            points.append((local, params, point_streams(wf, params, make=True)))
+            points.append((local, wf.point_params(index)))
         except Exception as exc:  # isolate the point: record, keep going
             errors[local] = exc
+    # every point's stream states in one kernel call per stream (numpy's seeding, bit for bit)
+    points = [(local, params, streams)
+              for (local, params), streams in zip(points, block_streams(wf, [p for _, p in points]))]
     # The kernel writes straight into the block's arrays, and one work space serves
     # every point: no per-point allocations (dask workers return freed memory to
     # the OS eagerly, MALLOC_TRIM_THRESHOLD_, so each one would cost page faults).

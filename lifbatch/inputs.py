@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,7 +26,8 @@ import numpy as np
 
 from .kernel import EMPTY2, FUSED_NORMALS, NO_STATE, lif_trials, scratch_size
 
-__all__ = ["read_timed_array", "point_key", "point_streams", "drive_values", "simulate_point", "point_buffers", "PointResult"]
+__all__ = ["read_timed_array", "point_key", "point_streams", "block_streams", "drive_values", "simulate_point",
+           "point_buffers", "PointResult"]
 
 # Trials per kernel call when numpy draws the normals (see simulate_point): keeps a
 # chunk's buffer in L2 cache. Otherwise every random number is drawn in the kernel.
@@ -54,52 +56,119 @@ def _read_timed_array_cached(path: str) -> np.ndarray:
 
 def point_key(wf, params: dict[str, float]) -> int:
     """The integer entropy of a point's random streams."""
-    swept = []
-    for ax in wf.sweep:
-        if ax.name in wf.shared_across:
-            continue
-        for p in ax.params:
-            swept.append([p, repr(float(params[p]))])
-    text = json.dumps([wf.seed, sorted(swept)], separators=(",", ":"))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest(), "little")
+    return int.from_bytes(_point_digest(wf, params), "little")
+
+
+def _point_digest(wf, params: dict[str, float]) -> bytes:
+    """sha256 of the canonical JSON ``[seed, [[param, repr(value)], ...]]`` of the point's
+    swept parameters (sorted by name; those of ``noise.shared_across`` axes left out)."""
+    names, head = _key_layout(wf.seed, tuple(p for ax in wf.sweep if ax.name not in wf.shared_across
+                                            for p in ax.params))
+    if head is None:  # names JSON would escape: the general path
+        swept = sorted([p, repr(float(params[p]))] for p in names)
+        text = json.dumps([wf.seed, swept], separators=(",", ":"))
+    else:  # the same text, formatted directly (json.dumps cost half of the per-point set-up)
+        text = head + ",".join(f'["{p}","{float(params[p])!r}"]' for p in names) + "]]"
+    return hashlib.sha256(text.encode()).digest()
+
+
+@lru_cache(maxsize=64)
+def _key_layout(seed: int, names: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
+    """The swept parameters in key order, and the key text's head; None for the head
+    when the direct formatting might differ from json.dumps (a name JSON would escape,
+    or a name twice)."""
+    plain = len(set(names)) == len(names) and all(re.fullmatch(r"[A-Za-z0-9_.-]+", p) for p in names)
+    return tuple(sorted(names)), (f"[{json.dumps(seed)},[" if plain else None)
 
 
 STREAMS = ("noise", "uniform", "poisson", "steps")
-
-
-class _Streams(dict):
-    """The point's four child streams, each made on first use.
-
-    ``SeedSequence(key, spawn_key=(i,))`` is exactly ``SeedSequence(key).spawn(4)[i]``;
-    making only the streams a point uses saves most of the per-point set-up cost.
-    """
-
-    def __init__(self, key: int):
-        super().__init__()
-        self.key = key
-
-    def __missing__(self, name: str) -> np.random.Generator:
-        ss = np.random.SeedSequence(self.key, spawn_key=(STREAMS.index(name),))
-        gen = self[name] = np.random.Generator(np.random.SFC64(ss))
-        return gen
-
 
 # the stream each kind of drive draws from
 _STREAM_OF_KIND = {"white_noise": "noise", "uniform": "uniform", "poisson": "poisson", "random_steps": "steps"}
 
 
-def point_streams(wf, params: dict[str, float], *, make: bool = False) -> dict[str, np.random.Generator]:
-    """Generators "noise", "uniform", "poisson", "steps" of one point.
+class _Streams(dict):
+    """The point's four child streams: ``SeedSequence(key).spawn(4)[i]`` seeds stream i
+    (``SeedSequence(key, spawn_key=(i,))`` is the same sequence).
 
-    Made lazily, or with ``make=True`` at once those the workflow's drives use
-    (the same generators either way).
+    The kernel needs only a stream's SFC64 state: :meth:`state` gives it (computed
+    by :func:`kernel.sfc64_seed_states`, bit for bit numpy's seeding, without
+    numpy's objects: most of the per-point set-up cost), :meth:`set_state` takes
+    the advanced one back. Indexing (``streams["steps"]``) gives a numpy Generator
+    in the same state, made on first use.
+    """
+
+    def __init__(self, key: int, states: dict[str, np.ndarray] | None = None):
+        super().__init__()
+        self.key = key
+        self.states = dict(states or {})
+
+    def __missing__(self, name: str) -> np.random.Generator:
+        ss = np.random.SeedSequence(self.key, spawn_key=(STREAMS.index(name),))
+        gen = self[name] = np.random.Generator(np.random.SFC64(ss))
+        if name in self.states:
+            _set_sfc64_state(gen, self.states.pop(name))
+        return gen
+
+    def state(self, name: str) -> np.ndarray:
+        """The (4,) uint64 SFC64 state of stream ``name``, for the kernel to draw from."""
+        if name in self:
+            return _sfc64_state(self[name])
+        if name not in self.states:
+            self.states[name] = _seed_states([self.key], STREAMS.index(name))[0]
+        return self.states[name].copy()
+
+    def set_state(self, name: str, state: np.ndarray) -> None:
+        if name in self:
+            _set_sfc64_state(self[name], state)
+        else:
+            self.states[name] = state.copy()
+
+
+def _key_words(keys: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Keys as numpy's SeedSequence reads an int: 32-bit words, least significant first."""
+    entropy = np.zeros((len(keys), max(8, *(((k.bit_length() + 31) // 32) for k in keys)) if keys else 8),
+                       np.uint64)
+    lengths = np.empty(len(keys), np.int64)
+    for i, k in enumerate(keys):
+        n = max(1, (k.bit_length() + 31) // 32)
+        entropy[i, :n] = np.frombuffer(k.to_bytes(4 * n, "little"), "<u4")
+        lengths[i] = n
+    return entropy, lengths
+
+
+def _seed_states(keys: list[int], stream: int) -> np.ndarray:
+    from .kernel import sfc64_seed_states
+
+    entropy, lengths = _key_words(keys)
+    return sfc64_seed_states(entropy, lengths, stream)
+
+
+def _used_streams(wf) -> list[str]:
+    return sorted({_STREAM_OF_KIND[d.kind] for d in wf.drives if d.kind in _STREAM_OF_KIND}, key=STREAMS.index)
+
+
+def point_streams(wf, params: dict[str, float], *, make: bool = False) -> dict[str, np.random.Generator]:
+    """The streams "noise", "uniform", "poisson", "steps" of one point (see :class:`_Streams`).
+
+    With ``make=True`` the states of those the workflow's drives use are made at once
+    (the same numbers either way).
     """
     streams = _Streams(point_key(wf, params))
     if make:
-        for d in wf.drives:
-            if d.kind in _STREAM_OF_KIND:
-                streams[_STREAM_OF_KIND[d.kind]]
+        for name in _used_streams(wf):
+            streams.states[name] = _seed_states([streams.key], STREAMS.index(name))[0]
     return streams
+
+
+def block_streams(wf, params: list[dict[str, float]]) -> list[_Streams]:
+    """:func:`point_streams` of many points, their states made in one kernel call per stream."""
+    keys = [point_key(wf, p) for p in params]
+    out = [_Streams(k) for k in keys]
+    for name in _used_streams(wf):
+        for streams, state in zip(out, _seed_states(keys, STREAMS.index(name))):
+            streams.states[name] = state
+    return out
 
 
 def _x_scale(wf, params, role: str) -> float:
@@ -272,15 +341,14 @@ def simulate_point(wf, params: dict[str, float], *, out: PointResult | None = No
     for i, tr in enumerate(wf.record_trials):
         rec_rows_all[tr] = i
 
-    noise_gen = streams["noise"]
     # The kernel draws every random number itself, bit for bit as the streams' own
     # Generator methods would (standard_normal, random, poisson), from the streams'
     # SFC64 states, written back afterwards. Only when numba's ziggurat tables are
     # not numpy's (FUSED_NORMALS) does numpy draw the normals, into a buffer.
     fused = sigma2 > 0 and FUSED_NORMALS
-    noise_state = _sfc64_state(noise_gen) if fused else NO_STATE
-    uni_state = _sfc64_state(streams["uniform"]) if uni_mean else NO_STATE
-    poi_state = _sfc64_state(streams["poisson"]) if lam else NO_STATE
+    noise_state = streams.state("noise") if fused else NO_STATE
+    uni_state = streams.state("uniform") if uni_mean else NO_STATE
+    poi_state = streams.state("poisson") if lam else NO_STATE
     enlam_a = np.array([math.exp(-x) for x in lam], float)  # the C library's exp, as numpy's sampler
     buffered_noise = sigma2 > 0 and not fused
     chunk = trials if not buffered_noise else max(1, min(trials, _CHUNK_NUMBERS // n))
@@ -288,7 +356,7 @@ def simulate_point(wf, params: dict[str, float], *, out: PointResult | None = No
     for start in range(0, trials, chunk):
         stop = min(trials, start + chunk)
         m = stop - start
-        z = noise_gen.standard_normal(out=z_buf[:m]) if buffered_noise else EMPTY2
+        z = streams["noise"].standard_normal(out=z_buf[:m]) if buffered_noise else EMPTY2
         x_trial = x_trial_all[start:stop] if x_trial_all is not None else EMPTY2
         lif_trials(
             params["neuron.v_init"], x_base, x_trial, a, leak, decay, exact,
@@ -300,7 +368,7 @@ def simulate_point(wf, params: dict[str, float], *, out: PointResult | None = No
         )
     for name, state in (("noise", noise_state), ("uniform", uni_state), ("poisson", poi_state)):
         if state.shape[0]:
-            _set_sfc64_state(streams[name], state)
+            streams.set_state(name, state)
     return res
 
 

@@ -26,7 +26,7 @@ import numba
 import numpy as np
 
 __all__ = ["lif_trials", "scratch_size", "spike_train_stats", "ensemble_moments", "sfc64_normal", "sfc64_double",
-           "sfc64_poisson", "FUSED_NORMALS", "EMPTY2", "NO_STATE"]
+           "sfc64_poisson", "sfc64_seed_states", "FUSED_NORMALS", "EMPTY2", "NO_STATE"]
 
 EMPTY2 = np.zeros((0, 0))
 NO_STATE = np.zeros(0, dtype=np.uint64)
@@ -209,6 +209,92 @@ def _sfc64_poisson_ptrs(lam, s0, s1, s2, s3):  # pragma: no cover - compiled
         if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)) <= \
                 (-lam + k * loglam - _loggam(np.float64(k + 1))):
             return k, s0, s1, s2, s3
+
+
+# numpy's SeedSequence constants (numpy/random/bit_generator.pyx)
+# (as uint64: numba would turn uint64 mixed with int64 into float64)
+_INIT_A, _MULT_A = np.uint64(0x43B0D7E5), np.uint64(0x931E8875)
+_INIT_B, _MULT_B = np.uint64(0x8B51F9DD), np.uint64(0x58F38DED)
+_MIX_L, _MIX_R = np.uint64(0xCA01F9DD), np.uint64(0x4973F715)
+_M32, _SHIFT16, _SHIFT32 = np.uint64(0xFFFFFFFF), np.uint64(16), np.uint64(32)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _hashmix(value, h):  # pragma: no cover - compiled
+    """SeedSequence's ``hashmix`` in 64-bit arithmetic, masked to 32 bits: ``(value, h)``."""
+    value = (value ^ h) & _M32
+    h = (h * _MULT_A) & _M32
+    value = (value * h) & _M32
+    return value ^ (value >> _SHIFT16), h
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mix(x, y):  # pragma: no cover - compiled
+    r = ((_MIX_L * x) - (_MIX_R * y)) & _M32
+    return r ^ (r >> _SHIFT16)
+
+
+@numba.njit(cache=True, nogil=True)
+def sfc64_seed_states(entropy, lengths, stream):  # pragma: no cover - compiled
+    """The initial states of ``SFC64(SeedSequence(key, spawn_key=(stream,)))``, one per key.
+
+    A transcription of numpy's ``SeedSequence`` (``_int_to_uint32_array``,
+    ``get_assembled_entropy``, ``mix_entropy``, ``generate_state(3, np.uint64)``;
+    pool size 4) and of SFC64's seeding (``sfc64_set_seed``: the three words, a
+    counter of 1, twelve rounds), for many keys in one call: numpy's objects cost
+    about 100 us per point and stream, this a fraction of a microsecond
+    (tests/test_bench.py compares them bit for bit).
+
+    Parameters
+    ----------
+    entropy : (n, w) uint64   each key's 32-bit words, least significant first
+    lengths : (n,) int64      the number of words of each key (at least 1: ``0`` is one word)
+    stream : int              the spawn key's one word
+
+    Returns
+    -------
+    (n, 4) uint64 SFC64 states
+    """
+    n = entropy.shape[0]
+    out = np.empty((n, 4), np.uint64)
+    ent = np.zeros(max(entropy.shape[1], 4) + 1, np.uint64)
+    pool = np.empty(4, np.uint64)
+    words = np.empty(6, np.uint64)
+    for p in range(n):
+        m = lengths[p]
+        for i in range(m):
+            ent[i] = entropy[p, i]
+        while m < 4:  # a spawned sequence pads short run entropy with zeros to the pool size
+            ent[m] = np.uint64(0)
+            m += 1
+        ent[m] = np.uint64(stream)
+        m += 1
+        h = _INIT_A
+        for i in range(4):
+            pool[i], h = _hashmix(ent[i], h)
+        for src in range(4):
+            for dst in range(4):
+                if src != dst:
+                    hv, h = _hashmix(pool[src], h)
+                    pool[dst] = _mix(pool[dst], hv)
+        for src in range(4, m):
+            for dst in range(4):
+                hv, h = _hashmix(ent[src], h)
+                pool[dst] = _mix(pool[dst], hv)
+        hb = _INIT_B
+        for i in range(6):
+            d = (pool[i % 4] ^ hb) & _M32
+            hb = (hb * _MULT_B) & _M32
+            d = (d * hb) & _M32
+            words[i] = d ^ (d >> _SHIFT16)
+        s0 = words[0] | (words[1] << _SHIFT32)
+        s1 = words[2] | (words[3] << _SHIFT32)
+        s2 = words[4] | (words[5] << _SHIFT32)
+        s3 = np.uint64(1)
+        for _ in range(12):
+            _, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
+        out[p, 0], out[p, 1], out[p, 2], out[p, 3] = s0, s1, s2, s3
+    return out
 
 
 @numba.njit(cache=True, nogil=True)

@@ -269,3 +269,33 @@ def test_kernel_draws_poisson_and_uniform_inputs_as_numpy_buffers_did(inputs_):
     vs, counts = _reference_point(wf, inputs.point_streams(wf, wf.point_params(())))
     assert np.array_equal(out.moments.view(np.uint64), vs.view(np.uint64))
     assert np.array_equal(out.counts, counts) and counts.min() > 2  # spikes and refractory steps happened
+
+
+@pytest.mark.parametrize("stream", [0, 1, 2, 3])
+def test_stream_seeding_is_numpys_bit_for_bit(stream):
+    """kernel.sfc64_seed_states == SFC64(SeedSequence(key, spawn_key=(stream,))).state, for keys of
+    every length (one word for 0, short keys padded to the pool size, 256-bit digests)."""
+    rng = np.random.default_rng(stream)
+    keys = [0, 1, 2**32 - 1, 2**32, 2**64 + 3, 2**96 - 1, 2**96, 2**128, 2**255 + 12345, 2**300 + 7]
+    keys += [int.from_bytes(rng.bytes(32), "little") for _ in range(300)]
+    ours = inputs._seed_states(keys, stream)
+    ref = [np.random.SFC64(np.random.SeedSequence(k, spawn_key=(stream,))).state["state"]["state"] for k in keys]
+    assert np.array_equal(ours, np.array(ref, np.uint64))
+
+
+def test_streams_states_and_generators_agree():
+    """A point's stream state is its Generator's, before and after the kernel advanced it."""
+    from lifbatch.workflow import load_workflow
+
+    wf = load_workflow(bench_workflow(2, 200).to_dict())
+    params = wf.point_params(())
+    streams = inputs.point_streams(wf, params, make=True)
+    state = streams.state("noise")
+    assert np.array_equal(state, inputs.point_streams(wf, params)["noise"].bit_generator.state["state"]["state"])
+    inputs.simulate_point(wf, params, streams=streams)
+    advanced = streams.state("noise")
+    gen = streams["noise"]  # made now, in the advanced state
+    ref = inputs.point_streams(wf, params)["noise"]
+    ref.standard_normal(wf.trials * wf.n_steps)
+    assert not np.array_equal(advanced, state)
+    assert np.array_equal(gen.bit_generator.state["state"]["state"], ref.bit_generator.state["state"]["state"])

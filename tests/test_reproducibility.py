@@ -201,3 +201,20 @@ def test_block_without_template_fails_after_the_wait(tmp_path):
             pytest.raises(StoreError, match=r"has no template after 0.2 s: this machine does not see the store"):
         write_block(wf, tmp_path / "s.zarr", blocking, (0, 0), values)
     assert not any((tmp_path / "s.zarr" / MARKERS).iterdir())
+
+
+def test_point_key_text_is_the_canonical_json():
+    """The key's text, formatted directly, is json.dumps([seed, sorted([[param, repr(value)], ...])])."""
+    import hashlib
+    import json
+
+    from lifbatch.inputs import _point_digest
+
+    for raw, overrides in ((NOISY, None), (NOISY, {"noise": {"shared_across": ["tau"]}, "seed": 2**40})):
+        wf = lifbatch.load_workflow(raw, overrides=overrides)
+        for index in np.ndindex(wf.shape):
+            p = wf.point_params(index)
+            swept = sorted([q, repr(float(p[q]))] for ax in wf.sweep if ax.name not in wf.shared_across
+                           for q in ax.params)
+            text = json.dumps([wf.seed, swept], separators=(",", ":"))
+            assert _point_digest(wf, p) == hashlib.sha256(text.encode()).digest(), (overrides, index)
