@@ -223,10 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--repeat", type=int, default=3)
     sp.add_argument("--json", action="store_true", help="print the figures as JSON")
     sp.add_argument("--sweep", action="store_true",
-                    help="end-to-end sweep on an embedded cluster: throughput, worker memory, per-point overhead")
+                    help="end-to-end sweep as `lifbatch run` runs it: throughput, memory, per-point overhead")
     sp.add_argument("--points", type=int, default=1000, help="--sweep: grid points (x 20 trials x 10^4 steps)")
     sp.add_argument("--tiny-points", type=int, default=10_000, help="--sweep: points of the overhead sweep")
-    sp.add_argument("--workers", type=int, default=2, help="--sweep: local workers")
+    sp.add_argument("--workers", type=int, default=2, help="--sweep: threads (or worker processes)")
+    sp.add_argument("--processes", action="store_true",
+                    help="--sweep: on an embedded cluster of worker processes, as `run --processes`")
     sp.set_defaults(func=cmd_bench)
     return p
 

@@ -126,11 +126,14 @@ def test_ensemble_moments_sums_in_the_documented_order(n_t, j0, n_lag):
         np.testing.assert_array_equal(ac[p], expected)
 
 
-def test_sweep_bench_accounts_for_the_workers_time():
-    """``lifbatch bench --sweep`` on a small grid: its figures are consistent with each other."""
+@pytest.mark.parametrize("processes", [False, True])
+def test_sweep_bench_accounts_for_the_workers_time(processes):
+    """``lifbatch bench --sweep`` on a small grid, in threads (as ``run``) and in worker
+    processes (as ``run --processes``): its figures are consistent with each other."""
     from lifbatch.bench_sweep import sweep_bench
 
-    r = sweep_bench(points=16, trials=2, steps=200, workers=2, tiny_points=40, repeat=3)
+    r = sweep_bench(points=16, trials=2, steps=200, workers=2, tiny_points=40, repeat=3, processes=processes)
+    assert r["execution"] == ("processes" if processes else "threads")
     assert r["blocks"] == 8 and r["points"] == 16 and r["workers"] == 2 and r["repeat"] == 3
     assert r["efficiency_range"][0] <= r["efficiency"] <= r["efficiency_range"][1]
     lo, hi = r["efficiency_parallel_range"]
