@@ -249,6 +249,16 @@ def _point_label(ds: xr.Dataset, fixed: Mapping[str, float]) -> str:
     return ", ".join(parts)
 
 
+def _sel_nearest(obj, sel: Mapping[str, float]):
+    """``obj.sel(sel, method="nearest")``, taking values on the grid exactly first (inf too:
+    "nearest" would compute inf - inf)."""
+    exact = {k: v for k, v in sel.items() if np.any(obj[k].values == v)}
+    if exact:
+        obj = obj.sel(exact)
+    near = {k: v for k, v in sel.items() if k not in exact}
+    return obj.sel(near, method="nearest") if near else obj
+
+
 def _select(ds: xr.Dataset, sel: Mapping[str, Any]) -> tuple[xr.Dataset, dict[str, float]]:
     """Select sweep-axis values (SI, nearest) and squeeze length-1 axes.
 
@@ -263,13 +273,7 @@ def _select(ds: xr.Dataset, sel: Mapping[str, Any]) -> tuple[xr.Dataset, dict[st
         )
     fixed: dict[str, float] = {}
     if sel:
-        # values on the grid exactly (inf too: "nearest" would compute inf - inf), then nearest
-        exact = {k: v for k, v in sel.items() if np.any(ds[k].values == v)}
-        if exact:
-            ds = ds.sel(exact)
-        near = {k: v for k, v in sel.items() if k not in exact}
-        if near:
-            ds = ds.sel(near, method="nearest")
+        ds = _sel_nearest(ds, sel)
         fixed.update({k: float(ds[k].values) for k in sel})
     for axis in axes:
         if axis in ds.dims and ds.sizes[axis] == 1:
@@ -376,6 +380,15 @@ def _parse_workflow(raw: str) -> dict:
 def _neuron_param(ds: xr.Dataset, name: str) -> float | None:
     neuron = _workflow(ds).get("neuron")
     return _to_si(neuron.get(name)) if isinstance(neuron, dict) else None
+
+
+def _point_param(full: xr.Dataset, d: xr.Dataset, param: str) -> float | None:
+    """A parameter (SI) at the selected point ``d``: its sweep coordinate if it is swept,
+    else the workflow's value."""
+    for name in d.coords:
+        if d[name].attrs.get("param") == param and d[name].size == 1:
+            return float(d[name].values)
+    return _neuron_param(full, param.split(".", 1)[1]) if param.startswith("neuron.") else None
 
 
 def _groups(ds: xr.Dataset, by: str | None) -> list[tuple[str, xr.Dataset]]:
@@ -497,9 +510,9 @@ def _theory_lines(theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None,
         return []
     point = {a: v for a, v in where.items() if a in theory.dims}
     if point:
-        theory = theory.sel(point, method="nearest")
+        theory = _sel_nearest(theory, point)
     if by is not None and by in theory.dims:
-        curves = [theory.sel({by: float(v)}, method="nearest") for v in d[by].values]
+        curves = [_sel_nearest(theory, {by: float(v)}) for v in d[by].values]
     else:
         curves = [theory]
     lines = []
@@ -820,7 +833,7 @@ def _ensemble_data(full: xr.Dataset, d: xr.Dataset) -> _Ensemble:
         traces = d["v"].transpose("trace_trial", "trace_time").values * v.factor
         trace_time = (d["trace_time"].values
                       * display_scale(d["trace_time"].attrs, default="ms")[0])
-    v_th = _neuron_param(full, "v_th")
+    v_th = _point_param(full, d, "neuron.v_th")
     th = theory_ou(d)
     return _Ensemble(
         t, v, trace_time, traces, d["time"].values * t.factor, d["v_mean"].values * v.factor,

@@ -2,10 +2,12 @@
 
 Layout: a side bar with the plot-axis choices (x axis, curves/heatmap axis), one
 slider for every other sweep axis, a Refresh button and the store's progress; the
-overview figures of the selected slice (rate heatmap, rate / ISI curves); and the
-drill-down figures of one point (V ensemble, spike raster, ISI histogram, V
-autocovariance). Tapping a heatmap cell or a curve point selects the drill-down
-point.
+overview figures of the selected slice (rate and ISI-CV heatmaps, rate / ISI curves);
+and the drill-down figures of one point (V ensemble, spike raster, ISI histogram, V
+variance and autocovariance). Tapping a heatmap cell or a curve point selects the
+drill-down point. Closed-form theory is drawn dashed where it applies (Siegert rate and
+CV; without threshold the Ornstein-Uhlenbeck mean, variance and autocovariance), and a
+panel with nothing to show says why.
 
 The store is read lazily: a slice's summaries and one point's traces are read when
 shown, so the app opens quickly on large grids and on a store still being written
@@ -26,7 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -39,7 +41,7 @@ __all__ = ["make_app", "serve"]
 MAX_CURVES = 8
 _NONE = "(none)"
 #: summaries read for the first tab (and the progress), and for the ISI tab when opened
-_RATE_VARS = ("rate", "rate_std", "status")
+_RATE_VARS = ("rate", "rate_std", "isi_cv", "status")
 _ISI_VARS = ("isi_mean", "isi_std", "isi_cv", "status")  # (status names the sweep axes)
 _TOOLS = "pan,wheel_zoom,box_zoom,save,reset"
 _CURVE_WIDTH = plotting._WIDTH + 140  # room for a legend outside the frame
@@ -52,9 +54,9 @@ def _pn():
         import panel as pn
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "lifbatch review needs panel, holoviews, hvplot and bokeh, which are optional. "
-            "Install them with: pip install 'lifbatch[review]' "
-            "(or: pip install hvplot holoviews bokeh panel)"
+            "lifbatch review needs panel and bokeh, dependencies of lifbatch that are missing "
+            "from this environment; reinstall lifbatch (pip install -e .) or install them: "
+            "pip install hvplot holoviews bokeh panel"
         ) from err
     return pn
 
@@ -65,7 +67,13 @@ def _label(cls, text: str) -> dict:
 
 
 def _nearest_index(values: np.ndarray, value: float) -> int:
-    return int(np.nanargmin(np.abs(np.asarray(values, dtype=float) - value)))
+    """Index of ``value`` on an axis: the equal value (inf too), else the nearest finite one."""
+    values = np.asarray(values, dtype=float)
+    same = np.flatnonzero(values == value)
+    if same.size:
+        return int(same[0])
+    with np.errstate(invalid="ignore"):
+        return int(np.nanargmin(np.abs(values - value)))
 
 
 def _open(source: xr.Dataset | str | PathLike) -> xr.Dataset:
@@ -73,8 +81,9 @@ def _open(source: xr.Dataset | str | PathLike) -> xr.Dataset:
     return plotting.open_dataset(source, chunks=None)
 
 
-#: closed-form rate per workflow JSON: it depends on the workflow only
-_THEORY: dict[str, Any] = {}
+#: closed-form rate per workflow JSON (it depends on the workflow only), and ISI CV per
+#: workflow and slice
+_THEORY: dict[Any, Any] = {}
 
 
 def _theory(ds: xr.Dataset) -> xr.DataArray | None:
@@ -83,9 +92,28 @@ def _theory(ds: xr.Dataset) -> xr.DataArray | None:
     if not isinstance(key, str):
         return plotting._theory(ds, True)
     if key not in _THEORY:
-        if len(_THEORY) >= 16:
+        if len(_THEORY) >= 64:
             _THEORY.clear()
         _THEORY[key] = plotting._theory(ds, True)
+    return _THEORY[key]
+
+
+def _theory_cv(d: xr.Dataset) -> xr.DataArray | None:
+    """The Siegert ISI CV at the points of a slice ``d``, cached per workflow and slice.
+
+    Over the slice only, unlike the rate: the CV integral costs about 1 ms a point,
+    10 s on a 10^4-point grid.
+    """
+    raw = d.attrs.get("workflow")
+    if not isinstance(raw, str):
+        return plotting._theory(d, True, "cv")
+    axes = [a for a in plotting.sweep_axes(d) if a in d.coords] + [
+        a for a in d.coords if a not in d.dims and d[a].size == 1]
+    key = ("cv", raw, tuple((a, tuple(np.atleast_1d(d[a].values).tolist())) for a in axes))
+    if key not in _THEORY:
+        if len(_THEORY) >= 64:
+            _THEORY.clear()
+        _THEORY[key] = plotting._theory(d, True, "cv")
     return _THEORY[key]
 
 
@@ -176,41 +204,94 @@ def _hover(fig, renderers: list, tooltips: list[tuple[str, str]]) -> None:
         fig.add_tools(HoverTool(renderers=renderers, tooltips=tooltips))
 
 
-def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], full: xr.Dataset):
-    """Rate over two axes (``plotting.rate_heatmap``): one image, or quads if irregular."""
-    from bokeh.models import ColorBar, Image, LinearColorMapper, Quad, Range1d
+class _Cells(NamedTuple):
+    """Where the cells of one heatmap axis sit: one equal cell per grid value."""
+
+    values: np.ndarray    # grid values in display units, in the Dataset's order
+    centres: np.ndarray   # each value's cell centre on the axis (same order)
+    categorical: bool     # cells at 0, 1, 2, ... labelled with the values (uneven axis)
+
+    @property
+    def labels(self) -> list[str]:
+        """Labels of the values in increasing order (as the cells sit)."""
+        return plotting.grid_labels(np.sort(self.values))
+
+    def index(self, position: float) -> int:
+        """Index (Dataset order) of the cell at an axis position."""
+        return int(np.argmin(np.abs(self.centres - position)))
+
+
+def heat_cells(values: np.ndarray) -> _Cells:
+    """Cells of a heatmap axis with these grid values (display units).
+
+    An evenly spaced axis keeps its numbers (cells centred on the values); an uneven
+    one (sigma = 1, 4, 8 mV, or one with inf) gets one equal cell per value at
+    0, 1, 2, ...: cells sized by the gaps would give the values very different areas.
+    """
+    v = np.asarray(values, dtype=float)
+    if v.size < 2 or plotting._regular(v):
+        return _Cells(v, v, False)
+    centres = np.empty(v.size)
+    centres[np.argsort(v, kind="stable")] = np.arange(v.size)
+    return _Cells(v, centres, True)
+
+
+#: the grid value (label) of the cell under the cursor: Bokeh's $x / $y are the cursor position
+_SNAP_JS = """
+let best = 0, dist = Infinity;
+for (let i = 0; i < centres.length; i++) {
+  const e = Math.abs(centres[i] - value);
+  if (e < dist) { dist = e; best = i; }
+}
+return labels[best];
+"""
+
+
+def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], full: xr.Dataset,
+                   var: str = "rate"):
+    """``var`` (rate, or isi_cv) over two axes (``plotting.rate_heatmap`` / ``cv_heatmap``).
+
+    One image glyph with one equal cell per grid value; an uneven axis is drawn with
+    equal cells labelled with its values (:func:`heat_cells`), and the tooltip shows
+    the grid values of the cell under the cursor, not the cursor's position.
+    """
+    from bokeh.models import ColorBar, CustomJSHover, FixedTicker, Image, LinearColorMapper, Range1d
     from bokeh.palettes import Viridis256
 
+    title, default = {"rate": ("Firing rate", "Hz"), "isi_cv": ("ISI CV", None)}[var]
     xa, ya = plotting._axis(x, d[x].attrs), plotting._axis(y, d[y].attrs)
-    za = plotting._axis("rate", d["rate"].attrs, default="Hz")
-    rate = np.asarray(d["rate"].transpose(y, x).values, dtype=float) * za.factor
-    xs, ys = d[x].values * xa.factor, d[y].values * ya.factor
-    finite = rate[np.isfinite(rate)]
+    za = plotting._axis(var, d[var].attrs, default=default,
+                        label="ISI CV" if var == "isi_cv" else None)  # (fits the colour bar)
+    z = np.asarray(d[var].transpose(y, x).values, dtype=float) * za.factor
+    cx, cy = heat_cells(d[x].values * xa.factor), heat_cells(d[y].values * ya.factor)
+    finite = z[np.isfinite(z)]
     mapper = LinearColorMapper(palette=Viridis256, nan_color="#dddddd",
                                low=float(finite.min()) if finite.size else 0.0,
                                high=float(finite.max()) if finite.size else 1.0)
-    ox, oy = np.argsort(xs), np.argsort(ys)
-    xe, ye = plotting._edges(xs[ox]), plotting._edges(ys[oy])
-    fig = _figure(plotting._title("Firing rate", full, where), xa, ya,
+    ox, oy = np.argsort(cx.centres, kind="stable"), np.argsort(cy.centres, kind="stable")
+    xe, ye = plotting._edges(cx.centres[ox]), plotting._edges(cy.centres[oy])
+    fig = _figure(plotting._title(title, full, where), xa, ya,
                   width=plotting._WIDTH + 80, grid=False,
                   x_range=Range1d(xe[0], xe[-1]), y_range=Range1d(ye[0], ye[-1]))
-    tips = [(xa.text, "$x{0.[000]}"), (ya.text, "$y{0.[000]}")]
-    if plotting._regular(xs) and plotting._regular(ys):
-        # one image glyph instead of n_x*n_y quads (rows run from the bottom)
-        r = fig.add_glyph(_source(image=[rate[oy][:, ox]]),
-                          Image(image="image", x=xe[0], y=ye[0], dw=xe[-1] - xe[0], dh=ye[-1] - ye[0],
-                                color_mapper=mapper))
-        tips.append((za.text, "@image{0.[00]}"))
-    else:
-        gx, gy = np.meshgrid(np.arange(xs.size), np.arange(ys.size))
-        xe_, ye_ = plotting._edges(xs), plotting._edges(ys)
-        src = _source(left=xe_[:-1][gx].ravel(), right=xe_[1:][gx].ravel(),
-                      bottom=ye_[:-1][gy].ravel(), top=ye_[1:][gy].ravel(), rate=rate.ravel())
-        r = fig.add_glyph(src, Quad(left="left", right="right", bottom="bottom", top="top",
-                                    fill_color={"field": "rate", "transform": mapper},
-                                    line_color=None))
-        tips.append((za.text, "@rate{0.[00]}"))
-    _hover(fig, [r], tips)
+    for cells, axis in ((cx, fig.xaxis[0]), (cy, fig.yaxis[0])):
+        if cells.categorical:  # ticks on the cells, labelled with the grid values
+            n = cells.values.size
+            ticks = np.unique(np.round(np.linspace(0, n - 1, min(n, 10))).astype(int))
+            axis.ticker = FixedTicker(ticks=[float(t) for t in ticks])
+            axis.major_label_overrides = {float(t): cells.labels[t] for t in ticks}
+    # rows run from the bottom; cells in increasing order of the values on both axes
+    r = fig.add_glyph(_source(image=[z[oy][:, ox]]),
+                      Image(image="image", x=xe[0], y=ye[0], dw=xe[-1] - xe[0], dh=ye[-1] - ye[0],
+                            color_mapper=mapper))
+    snap = {
+        name: CustomJSHover(args={"centres": [float(c) for c in np.sort(cells.centres)],
+                                  "labels": cells.labels}, code=_SNAP_JS)
+        for name, cells in (("$x", cx), ("$y", cy))}
+    tips = [(xa.text, "$x{custom}"), (ya.text, "$y{custom}"),
+            (za.text, "@image{0.[00]}" if var == "rate" else "@image{0.[000]}")]
+    from bokeh.models import HoverTool
+
+    fig.add_tools(HoverTool(renderers=[r], tooltips=tips, formatters=snap))
     fig.add_layout(ColorBar(color_mapper=mapper, title=za.text), "right")
     return fig
 
@@ -254,18 +335,42 @@ def curves_figure(kind: str, d: xr.Dataset, x: str, by: str | None,
         lines.append(rs[-1])
         items.append((label or single, rs))
     if theory is not None:
-        th = [fig.add_glyph(_source(x=tx * xa.factor, y=ty),
-                            Line(x="x", y="y", line_color="black", line_dash="dashed", line_width=1.5))
-              for tx, ty in plotting._theory_lines(theory, d, x, by, where)]
-        items.append(("theory", th))
+        th = [fig.add_glyph(_source(x=tx * xa.factor, y=ty), Line(x="x", y="y", **_THEORY_LINE))
+              for tx, ty in plotting._theory_lines(theory, d, x, by, where) if np.isfinite(ty).any()]
+        items.append((plotting._theory_label(theory), th))
     _legend(fig, items)
     tips = [(by, "@label")] if by else []
     _hover(fig, lines, tips + [(xa.text, "@x{0.[000]}"), (ya.text, "@y{0.[000]}")])
     return fig
 
 
+#: closed-form overlays (``plotting._THEORY_STYLE``)
+_THEORY_LINE = {"line_color": "black", "line_dash": "dashed", "line_width": 1.5}
+
+
+def _note(fig, text: str | None, x_range: tuple[float, float] | None = None) -> None:
+    """Write why a panel is empty in the middle of its frame (``plotting.point_note``).
+
+    ``x_range`` (display units) fixes a data range for figures whose ranges would
+    otherwise come from glyphs with no data.
+    """
+    from bokeh.models import Label, Range1d
+
+    if not text:
+        return
+    if x_range is not None:
+        fig.x_range = Range1d(*x_range)
+    if not isinstance(fig.y_range, Range1d):
+        fig.y_range = Range1d(0, 1)
+    x0, x1 = fig.x_range.start, fig.x_range.end
+    y0, y1 = fig.y_range.start, fig.y_range.end
+    fig.add_layout(Label(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=text, text_align="center",
+                         text_baseline="middle", text_color="#555555", text_font_size="11pt",
+                         name="lb-note"))
+
+
 def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
-    """V traces, mean ± std over trials and threshold (``plotting.v_ensemble``)."""
+    """V traces, mean ± std over trials, threshold and OU theory (``plotting.v_ensemble``)."""
     from bokeh.models import Line, MultiLine, VArea
 
     e = plotting._ensemble_data(full, d)
@@ -283,6 +388,12 @@ def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float])
             x="x", y1="lower", y2="upper", fill_color=plotting.PALETTE[0], fill_alpha=0.3))]))
     mean = fig.add_glyph(src, Line(x="x", y="y", line_color=plotting.PALETTE[0], line_width=2))
     items.append(("mean", [mean]))
+    if e.theory_mean is not None:
+        items.append((plotting.OU_LABEL, [fig.add_glyph(_source(x=e.time, y=e.theory_mean),
+                                                        Line(x="x", y="y", **_THEORY_LINE))]))
+        band = _source(xs=[e.time, e.time], ys=[e.theory_mean - e.theory_std, e.theory_mean + e.theory_std])
+        items.append((f"{plotting.OU_LABEL} ± std", [fig.add_glyph(band, MultiLine(
+            xs="xs", ys="ys", line_color="black", line_dash="dotted", line_width=1))]))
     if e.v_th is not None:
         t = e.time if e.trace_time is None else np.concatenate([e.time, e.trace_time])
         t0, t1 = (float(np.nanmin(t)), float(np.nanmax(t))) if t.size else (0.0, 1.0)
@@ -290,6 +401,8 @@ def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float])
             x="x", y="y", line_color=plotting.PALETTE[3], line_dash="dashed", line_width=1))]))
     _legend(fig, items)
     _hover(fig, [mean], [(e.t.text, "@x{0.[000]}"), (e.v.text, "@y{0.[000]}")])
+    if e.time.size:
+        _note(fig, plotting.point_note(d, "mean"), (float(e.time[0]), float(e.time[-1])))
     return fig
 
 
@@ -306,6 +419,7 @@ def raster_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
                   y_range=Range1d(-0.6, d.sizes.get("trial", 1) - 0.4))
     fig.add_glyph(_source(x0=t, y0=trials - 0.4, x1=t, y1=trials + 0.4),
                   Segment(x0="x0", y0="y0", x1="x1", y1="y1", line_color="black", line_width=1))
+    _note(fig, plotting.point_note(d, "spikes"))
     return fig
 
 
@@ -322,20 +436,43 @@ def isi_histogram_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, fl
                       Quad(left="left", right="right", bottom=0, top="top",
                            fill_color=plotting.PALETTE[0], line_color="black", line_width=0.5))
     _hover(fig, [r], [(ax.text, "@left{0.[00]} .. @right{0.[00]}"), ("count", "@top")])
+    _note(fig, plotting.point_note(d, "isi"))
     return fig
+
+
+def _moment_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float], var: str,
+                   coord: str, title: str, color: str):
+    """Variance vs time or autocovariance vs lag, with the OU theory (``plotting._moment_figure``)."""
+    from bokeh.models import Line
+
+    ca = plotting._axis(coord, d[coord].attrs, default="ms")
+    va = plotting._axis(var, plotting._square_attrs(full, var))
+    xs = d[coord].values * ca.factor
+    values = np.asarray(d[var].values, dtype=float) * va.factor
+    th = plotting.theory_ou(d)
+    fig = _figure(plotting._title(title, full, where), ca, va,
+                  width=_CURVE_WIDTH if th is not None else plotting._WIDTH)
+    r = fig.add_glyph(_source(x=xs, y=values), Line(x="x", y="y", line_color=color, line_width=2))
+    if th is not None:
+        t = fig.add_glyph(_source(x=xs, y=th[var].values * va.factor), Line(x="x", y="y", **_THEORY_LINE))
+        _legend(fig, [("simulation", [r]), (plotting.OU_LABEL, [t])])
+    _hover(fig, [r], [(ca.text, "@x{0.[000]}"), (va.text, "@y{0.[000]}")])
+    note = plotting.point_note(d, "moments")
+    if note is None and not np.isfinite(values).any():
+        note = "no values at this point"
+    if xs.size:
+        _note(fig, note, (float(xs[0]), float(xs[-1])))
+    return fig
+
+
+def variance_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
+    """Variance of V over trials vs time (``plotting.v_variance``)."""
+    return _moment_figure(full, d, where, "v_var", "time", "V variance", plotting.PALETTE[1])
 
 
 def autocov_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
     """Ensemble autocovariance of V vs lag (``plotting.v_autocov``)."""
-    from bokeh.models import Line
-
-    la = plotting._axis("lag", d["lag"].attrs, default="ms")
-    va = plotting._axis("v_autocov", plotting._square_attrs(full, "v_autocov"))
-    fig = _figure(plotting._title("V autocovariance", full, where), la, va)
-    r = fig.add_glyph(_source(x=d["lag"].values * la.factor, y=d["v_autocov"].values * va.factor),
-                      Line(x="x", y="y", line_color=plotting.PALETTE[2], line_width=2))
-    _hover(fig, [r], [(la.text, "@x{0.[000]}"), (va.text, "@y{0.[000]}")])
-    return fig
+    return _moment_figure(full, d, where, "v_autocov", "lag", "V autocovariance", plotting.PALETTE[2])
 
 
 #: drill-down figures, in page order
@@ -343,6 +480,7 @@ POINT_FIGURES: dict[str, Callable] = {
     "v_ensemble": ensemble_figure,
     "raster": raster_figure,
     "isi_histogram": isi_histogram_figure,
+    "v_variance": variance_figure,
     "v_autocov": autocov_figure,
 }
 
@@ -377,14 +515,18 @@ class ReviewApp:
             a: float(self.ds[a].values[self.ds.sizes[a] // 2]) for a in self.axes
         }
 
+        self.varying = varying
+        # (widgets stretch to the side bar's width: their default 300 px plus margins
+        # overflowed its 300 px column)
         self.x_select = pn.widgets.Select(
             **_label(pn.widgets.Select, "x axis"), options=varying or [_NONE],
             value=varying[-1] if varying else _NONE,
-            css_classes=["lb-x-select"])
+            css_classes=["lb-x-select"], sizing_mode="stretch_width")
         y_options = [_NONE] + varying
         self.y_select = pn.widgets.Select(
             **_label(pn.widgets.Select, "curves / heatmap axis"), options=y_options,
-            value=varying[-2] if len(varying) >= 2 else _NONE, css_classes=["lb-y-select"])
+            value=varying[-2] if len(varying) >= 2 else _NONE, css_classes=["lb-y-select"],
+            sizing_mode="stretch_width")
         self.sliders: dict[str, Any] = {}
         for axis in self.axes:
             factor, unit = plotting.display_scale(self.ds[axis].attrs)
@@ -399,18 +541,19 @@ class ReviewApp:
         style = ({"color": "primary"} if "color" in pn.widgets.Button.param
                  else {"button_type": "primary"})
         self.refresh_button = pn.widgets.Button(**_label(pn.widgets.Button, "Refresh"), **style,
-                                                css_classes=["lb-refresh"])
+                                                css_classes=["lb-refresh"], sizing_mode="stretch_width")
         self.refresh_button.on_click(lambda event: self.refresh())
         self.x_select.param.watch(self._on_axes, "value")
         self.y_select.param.watch(self._on_axes, "value")
 
         self.status_md = pn.pane.Markdown("", css_classes=["lb-status"])
         self.point_md = pn.pane.Markdown("", css_classes=["lb-point"])
-        self.slider_box = pn.Column()
+        self.slider_box = pn.Column(sizing_mode="stretch_width")
         self.message = pn.pane.Alert("", alert_type="warning", visible=False,
                                      css_classes=["lb-message"])
         pane = pn.pane.Bokeh
         self.heat_pane = pane(None, css_classes=["lb-heatmap"])
+        self.cv_heat_pane = pane(None, css_classes=["lb-cv-heatmap"])
         self.rate_pane = pane(None, css_classes=["lb-rate-curve"])
         self.isi_pane = pane(None, css_classes=["lb-isi-errorbar"])
         self.cv_pane = pane(None, css_classes=["lb-isi-cv"])
@@ -418,7 +561,7 @@ class ReviewApp:
                             for name in POINT_FIGURES}
         # dynamic tabs render only the visible tab: a fast first page on big stores
         self.overview_tabs = pn.Tabs(
-            ("Firing rate", pn.FlexBox(self.heat_pane, self.rate_pane)),
+            ("Firing rate", pn.FlexBox(self.heat_pane, self.cv_heat_pane, self.rate_pane)),
             ("ISI", pn.FlexBox(self.isi_pane, self.cv_pane)),
             dynamic=True, css_classes=["lb-overview"])
         self.overview_tabs.param.watch(self._on_tab, "active")
@@ -433,17 +576,19 @@ class ReviewApp:
         """The Panel layout of the app."""
         pn = self._pn
         name = self.ds.attrs.get("name", "lifbatch sweep")
-        sidebar = pn.Column(
-            pn.pane.Markdown(
-                f"### {name}\n\nfingerprint `{self.ds.attrs.get('fingerprint', '?')}`"),
-            self.status_md, self.refresh_button, self.x_select, self.y_select,
-            pn.pane.Markdown("**Other sweep axes**"), self.slider_box,
-            width=300, css_classes=["lb-sidebar"])
-        main = pn.Column(
-            pn.pane.Markdown("## Overview  \n*tap a heatmap cell or a curve to drill down*"),
-            self.message, self.overview_tabs,
-            pn.pane.Markdown("## Point"), self.point_md, self.drill_box,
-            sizing_mode="stretch_width")
+        head = [pn.pane.Markdown(f"### {name}\n\nfingerprint `{self.ds.attrs.get('fingerprint', '?')}`"),
+                self.status_md, self.refresh_button]
+        overview = [pn.pane.Markdown("## Overview  \n*tap a heatmap cell or a curve to drill down*"),
+                    self.message, self.overview_tabs]
+        if self.varying:
+            head += [self.x_select, self.y_select, pn.pane.Markdown("**Other sweep axes**"),
+                     self.slider_box]
+        else:  # a single point: no axis to choose, no overview (and no empty selectors)
+            head.append(pn.pane.Markdown("*a single point: no sweep axis*", css_classes=["lb-single"]))
+            overview = [self.message]
+        sidebar = pn.Column(*head, width=300, css_classes=["lb-sidebar"])
+        main = pn.Column(*overview, pn.pane.Markdown("## Point"), self.point_md, self.drill_box,
+                         sizing_mode="stretch_width")
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
     # ------------------------------------------------------------------ state changes
@@ -492,7 +637,7 @@ class ReviewApp:
     def select_point(self, **coords: float) -> None:
         """Set the drill-down point (SI values, nearest grid value) and redraw it."""
         for axis, value in coords.items():
-            if axis in self.axes and value is not None and np.isfinite(value):
+            if axis in self.axes and value is not None and not np.isnan(value):  # (inf is a value)
                 values = self.ds[axis].values
                 self.point[axis] = float(values[_nearest_index(values, value)])
         with self._hold():
@@ -540,9 +685,12 @@ class ReviewApp:
         try:
             d, where = plotting._select(summary, {})
             if y is not None:
-                heat = heatmap_figure(d, x, y, where, summary)
-                _on_tap(heat, lambda tx, ty, _x=x, _y=y: self._tap_heatmap(_x, _y, tx, ty))
-                out["heat"] = heat
+                for key, var in (("heat", "rate"), ("cv_heat", "isi_cv")):
+                    if var not in d:
+                        continue
+                    heat = heatmap_figure(d, x, y, where, summary, var=var)
+                    _on_tap(heat, lambda tx, ty, _x=x, _y=y, _d=d: self._tap_heatmap(_d, _x, _y, tx, ty))
+                    out[key] = heat
                 curves = plotting._thin(d, y, MAX_CURVES)
             else:
                 curves = d
@@ -566,7 +714,9 @@ class ReviewApp:
             return
         if y is not None:
             self.heat_pane.object = out["heat"]
+            self.cv_heat_pane.object = out.get("cv_heat")
         self.heat_pane.visible = y is not None
+        self.cv_heat_pane.visible = y is not None and out.get("cv_heat") is not None
         self.rate_pane.object = out["rate"]
         # the ISI tab is read and drawn when opened (dynamic tabs do not show it before)
         self._isi_args = (x, y)
@@ -585,17 +735,22 @@ class ReviewApp:
             if y is not None:
                 curves = plotting._thin(curves, y, MAX_CURVES)
             self.isi_pane.object = curves_figure("isi", curves, x, y, where, summary)
-            self.cv_pane.object = curves_figure("cv", curves, x, y, where, summary)
+            self.cv_pane.object = curves_figure("cv", curves, x, y, where, summary, _theory_cv(curves))
         except Exception as err:  # keep the app alive; say what failed
             self.message.object = f"Could not draw the ISI figures: {err}"
             self.message.visible = True
 
-    def _tap_heatmap(self, xname: str, yname: str, x: float | None, y: float | None) -> None:
+    def _tap_heatmap(self, d: xr.Dataset, xname: str, yname: str, x: float | None,
+                     y: float | None) -> None:
+        """Select the grid point of the heatmap cell at (x, y) (axis positions, :func:`heat_cells`)."""
         if x is None or y is None:
             return
-        xfac = plotting.display_scale(self.ds[xname].attrs)[0]
-        yfac = plotting.display_scale(self.ds[yname].attrs)[0]
-        self.select_point(**{xname: x / xfac, yname: y / yfac, **self._fixed()})
+        coords = dict(self._fixed())
+        for name, pos in ((xname, x), (yname, y)):
+            values = d[name].values
+            cells = heat_cells(values * plotting.display_scale(d[name].attrs)[0])
+            coords[name] = float(values[cells.index(pos)])
+        self.select_point(**coords)
 
     def _tap_curve(self, d: xr.Dataset, xname: str, by: str | None,
                    x: float | None, y: float | None) -> None:

@@ -26,6 +26,7 @@ exact for the simulation and also given here.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -269,6 +270,14 @@ class _Grid(NamedTuple):
     points: list[_Point]
 
 
+@functools.lru_cache(maxsize=16)
+def _load(raw: str):
+    """The stored workflow JSON, parsed once (Workflow is frozen: safe to share)."""
+    from .workflow import load_workflow
+
+    return load_workflow(json.loads(raw))
+
+
 def _white_noise_points(ds) -> _Grid | None:
     """The Dataset's grid points when every drive is constant or white noise and tau_m is
     finite, else None.
@@ -283,7 +292,8 @@ def _white_noise_points(ds) -> _Grid | None:
     from .workflow import load_workflow
 
     try:
-        wf = load_workflow(json.loads(ds.attrs["workflow"]))
+        raw = ds.attrs["workflow"]
+        wf = _load(raw) if isinstance(raw, str) else load_workflow(raw)
     except Exception:
         return None
     if not wf.drives or any(d.kind not in ("constant", "white_noise") for d in wf.drives):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("panel", reason="the review app needs panel (pip install 'lifbatch[review]')")
+pytest.importorskip("panel", reason="the review app needs panel (a dependency of lifbatch)")
 
 try:  # tests/ may or may not be a package
     from tests._synthetic import synthetic_dataset, write_synthetic_store
@@ -47,10 +47,10 @@ PLOTS_JS = """() => { const out = {titles: [], axes: [], finished: 0};
   for (const v of Bokeh.index.roots) walk(v);
   return out; }"""
 
-#: page coordinates of the heatmap's data frame (the plot with a colour bar)
+#: page coordinates of the rate heatmap's data frame (the first plot with a colour bar)
 HEATMAP_FRAME_JS = """() => { let found = null;
   const walk = (v) => {
-    if (v.frame && v.model.right && v.model.right.some(m => String(m).startsWith('ColorBar'))) {
+    if (!found && v.frame && v.model.right && v.model.right.some(m => String(m).startsWith('ColorBar'))) {
       const r = v.canvas_view.el.getBoundingClientRect(); const b = v.frame.bbox;
       found = {left: r.left + b.left, top: r.top + b.top, width: b.width, height: b.height};
     }
@@ -58,6 +58,29 @@ HEATMAP_FRAME_JS = """() => { let found = null;
   };
   for (const v of Bokeh.index.roots) walk(v);
   return found; }"""
+
+
+#: [{title, legend: [labels], notes: [texts of the empty-panel notes], ...}] of the live plots
+PLOT_DETAILS_JS = """() => { const out = [];
+  const text = (l) => (l == null ? null : (typeof l === 'string' ? l : (l.value !== undefined ? l.value : String(l))));
+  const walk = (v) => {
+    if (v.frame && v.model.title) {
+      const m = v.model, info = {title: m.title.text, legend: [], notes: [], x_range: [m.x_range.start, m.x_range.end],
+                                 x_labels: null, glyphs: []};
+      for (const a of [...m.center, ...m.right, ...m.left, ...m.above, ...m.below]) {
+        const name = String(a);
+        if (name.startsWith('Legend(')) for (const it of a.items) info.legend.push(text(it.label));
+        if (name.startsWith('Label(') && a.name === 'lb-note') info.notes.push(a.text);
+      }
+      const ov = m.below.length ? m.below[0].major_label_overrides : null;
+      if (ov && ov.size) info.x_labels = [...ov.entries()].sort((a, b) => Number(a[0]) - Number(b[0])).map(e => e[1]);
+      for (const r of m.renderers) if (r.glyph) info.glyphs.push(String(r.glyph).split('(')[0]);
+      out.push(info);
+    }
+    for (const c of (v.child_views || [])) walk(c);
+  };
+  for (const v of Bokeh.index.roots) walk(v);
+  return out; }"""
 
 
 def _free_port() -> int:
@@ -163,11 +186,12 @@ def test_review_serves_and_renders_plots_without_errors(server, browser):
     page = open_page(browser, server.url)
     state = plots(page)
     titles = state["titles"]
-    # overview (first tab) and the drill-down of the middle point
-    assert titles[:2] == ["Firing rate", "Firing rate"]
+    # overview (first tab: rate and CV heatmaps, rate curves) and the drill-down of the middle point
+    assert titles[:3] == ["Firing rate", "ISI CV", "Firing rate"]
     assert any(t.startswith("Membrane potential (tau_m = 20 ms, I = ") for t in titles)
     assert any(t.startswith("Spike raster") for t in titles)
     assert any(t.startswith("ISI histogram") for t in titles)
+    assert any(t.startswith("V variance (tau_m = 20 ms, I = ") for t in titles)
     for label in ("I (pA)", "tau_m (ms)", "firing rate (Hz)", "V (mV)", "time (ms)", "ISI (ms)",
                   "V autocovariance (mV²)"):
         assert label in state["axes"]
@@ -403,3 +427,112 @@ def test_next_page_app_is_prepared_and_used_only_if_the_store_is_unchanged(tmp_p
     monkeypatch.setattr(review, "_SETTLE_S", 3600.0)
     review._prepare(path)
     assert str(path) not in review._SPARE
+
+
+# ----------------------------------------------------------------------------- theory, cells, notes
+def simulated_store(path: Path, overrides: dict) -> Path:
+    """A store of ``lifbatch.simulate`` of ccnss-white-noise (no threshold: an OU process)."""
+    import warnings
+
+    import lifbatch
+
+    ds = lifbatch.simulate(lifbatch.load_workflow(ROOT / "workflows" / "ccnss-white-noise.yaml",
+                                                  overrides=overrides))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        ds.to_zarr(str(path), mode="w")
+    return path
+
+
+@pytest.fixture(scope="module")
+def ou_server(tmp_path_factory):
+    """No threshold next to a threshold, over an uneven sigma axis (1, 4, 8 mV)."""
+    path = simulated_store(tmp_path_factory.mktemp("ou") / "ou.zarr", {
+        "trials": 40, "sweep": {"v_th": {"param": "neuron.v_th", "values": ["inf mV", -45], "unit": "mV"},
+                                "sigma": {"param": "inputs.noise.sigma", "values": [1, 4, 8], "unit": "mV"}}})
+    srv = Server(path)
+    yield srv
+    log = srv.stop()
+    assert not re.search(r'File "[^"]*lifbatch/', log), log
+
+
+def details(page) -> list[dict]:
+    return page.evaluate(PLOT_DETAILS_JS)
+
+
+def of(state: list[dict], prefix: str) -> dict:
+    (info,) = [v for v in state if v["title"].startswith(prefix)]
+    return info
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@needs_chromium
+def test_theory_cv_heatmap_equal_cells_and_empty_panels_in_the_browser(ou_server, browser):
+    page = open_page(browser, ou_server.url, n_plots=8)
+    state = details(page)
+    # the CV heatmap beside the rate heatmap; the Siegert CV and rate beside the simulation
+    rate_heat, cv_heat, rate = state[:3]
+    assert [rate_heat["title"], cv_heat["title"], rate["title"]] == ["Firing rate", "ISI CV", "Firing rate"]
+    assert "theory (Siegert)" in rate["legend"]
+    # an uneven axis (sigma = 1, 4, 8 mV): one equal cell per value, labelled with it
+    for heat in (rate_heat, cv_heat):
+        assert heat["glyphs"] == ["Image"]
+        assert heat["x_range"] == [-0.5, 2.5] and heat["x_labels"] == ["1", "4", "8"]
+    # the tooltip shows the grid values of the cell under the cursor (not the cursor's position)
+    frame = page.evaluate(HEATMAP_FRAME_JS)
+    page.mouse.move(frame["left"] + 0.6 * frame["width"], frame["top"] + 0.3 * frame["height"])
+    tip = page.locator(".bk-tooltip-content").first
+    tip.wait_for(state="visible", timeout=10_000)
+    assert re.search(r"sigma \(mV\):\s*4\s+v_th \(mV\):\s*inf\s+firing rate .*:\s*0\b", tip.inner_text()), \
+        tip.inner_text()
+    # tap that cell: the point without threshold, drawn with the OU theory; no spikes, and
+    # the empty panels say why
+    page.mouse.click(frame["left"] + 0.6 * frame["width"], frame["top"] + 0.3 * frame["height"])
+    wait_titles(page, lambda t: any(x.startswith("V variance (v_th = inf mV, sigma = 4 mV)") for x in t))
+    state = details(page)
+    for prefix in ("Membrane potential", "V variance", "V autocovariance"):
+        assert "theory (OU)" in of(state, prefix)["legend"], (prefix, of(state, prefix))
+    assert of(state, "Spike raster")["notes"] == ["no spikes at this point"]
+    assert of(state, "ISI histogram")["notes"][0].startswith("no ISIs")
+    assert of(state, "V variance")["notes"] == []
+    # a point with a threshold: no OU overlay
+    page.mouse.click(frame["left"] + 0.6 * frame["width"], frame["top"] + 0.8 * frame["height"])
+    wait_titles(page, lambda t: any(x.startswith("V variance (v_th = -45 mV, sigma = 4 mV)") for x in t))
+    state = details(page)
+    assert "theory (OU)" not in of(state, "Membrane potential")["legend"]
+    assert "theory (OU)" not in of(state, "V variance")["legend"]
+    assert of(state, "Spike raster")["notes"] == []
+    # the side bar's selectors fit their column
+    bar = page.locator(".lb-sidebar").first.bounding_box()
+    for sel in (".lb-x-select select", ".lb-y-select select", ".lb-refresh button"):
+        box = page.locator(sel).first.bounding_box()
+        assert bar["x"] <= box["x"] and box["x"] + box["width"] <= bar["x"] + bar["width"] + 0.5, (sel, box, bar)
+    assert page.errors == []
+    page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@needs_chromium
+def test_single_point_one_trial_store_in_the_browser(tmp_path, browser):
+    """No sweep axis: no axis selectors; one trial: the variance and autocovariance say why
+    they are empty."""
+    path = simulated_store(tmp_path / "one.zarr", {"trials": 1, "record.v.trials": [0]})
+    srv = Server(path)
+    try:
+        page = open_page(browser, srv.url, n_plots=5)
+        assert page.locator(".lb-x-select").count() == 0
+        assert page.locator(".lb-y-select").count() == 0
+        assert page.locator("text=Other sweep axes").count() == 0
+        assert page.locator(".lb-single").first.is_visible()
+        state = details(page)
+        for prefix in ("V variance", "V autocovariance"):
+            (note,) = of(state, prefix)["notes"]
+            assert note.startswith("one trial"), note
+        assert of(state, "Spike raster")["notes"] == ["no spikes at this point"]
+        assert page.errors == []
+        page.close()
+    finally:
+        log = srv.stop()
+    assert not re.search(r'File "[^"]*lifbatch/', log), log
