@@ -22,8 +22,8 @@ from . import config
 from .analysis import MOMENT_SUMMARIES, SPIKE_SUMMARIES, moment_values, spike_values
 from .errors import StoreError, WorkflowError
 from .grid import Blocking, block_chunks, coords
-from .inputs import PointResult, block_streams, simulate_point
-from .kernel import scratch_size
+from .inputs import block_streams
+from .point import PointModel, PointResult
 from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, variable_specs
 from .plan import _check_points_per_task, estimate, plan_blocks
 from .store import create_store, done_blocks, read_markers, root_attrs, store_workflow, write_block
@@ -79,12 +79,13 @@ def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np
     # The kernel writes straight into the block's arrays, and one work space serves
     # every point: no per-point allocations (dask workers return freed memory to
     # the OS eagerly, MALLOC_TRIM_THRESHOLD_, so each one would cost page faults).
-    scratch = np.empty(scratch_size(n))
+    model = PointModel(wf)
+    scratch = model.scratch()
     t0 = time.perf_counter()
     for local, params, streams in points:
         out = PointResult(bits=bits[local], counts=counts[local], moments=moments[local], traces=traces[local])
         try:
-            simulate_point(wf, params, out=out, scratch=scratch, streams=streams)
+            model.simulate(params, out=out, scratch=scratch, streams=streams)
         except Exception as exc:
             errors[local] = exc
     kernel_seconds = time.perf_counter() - t0

@@ -32,6 +32,7 @@ import numpy as np
 import yaml
 
 from . import units as u
+from .drives import DRIVES
 from .errors import WorkflowError
 from .grid import VARIABLES
 
@@ -48,20 +49,11 @@ TOP_KEYS = {"name", "description", "seed", "trials", "duration", "dt", "method",
 NEURON_KEYS = {"tau_m", "e_l", "v_th", "v_reset", "v_init", "t_ref", "r_m"}
 VOLTAGE_FIELDS = ("v_th", "e_l", "v_reset", "v_init")
 
-# kind -> {field: (role, default)}; role says which dimension the field has:
-#   "drive"  - the drive's own dimension (current, voltage or voltage/time), all such fields agree
-#   "voltage", "time", "rate", "1" (dimensionless), "int", "bool", "file", "unit"
-DRIVE_KINDS: dict[str, dict[str, tuple[str, Any]]] = {
-    "constant": {"value": ("drive", None)},
-    "sine": {"mean": ("drive", 0), "amplitude": ("drive", None), "frequency": ("rate", None),
-             "phase": ("1", 0)},
-    "uniform": {"mean": ("drive", None), "half_width": ("drive", None)},
-    "white_noise": {"sigma": ("noise", None)},
-    "poisson": {"rate": ("rate", None), "weight": ("voltage", None), "n": ("int", 1)},
-    "random_steps": {"low": ("drive", None), "high": ("drive", None), "interval": ("time", None),
-                     "shared": ("bool", False)},
-    "timed_array": {"file": ("file", None), "dt": ("time", None), "unit": ("unit", "1")},
-}
+# kind -> {field: (role, default)}, from the drive kinds' registry (drives.py), where
+# each kind says its fields' dimensions: "drive" (the drive's own dimension: current,
+# voltage or voltage/time, all such fields agree), "voltage", "time", "rate", "noise",
+# "1" (dimensionless), "int", "bool", "file", "unit"; a default of None: required
+DRIVE_KINDS: dict[str, dict[str, tuple[str, Any]]] = {name: dict(kind.fields) for name, kind in DRIVES.items()}
 # How a continuous drive enters dV/dt, decided by its dimension (docs/workflow.md).
 DRIVE_ROLES = ("current", "voltage", "voltage_rate")
 EXAMPLES = {

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from lifbatch import cli, inputs
+from lifbatch import cli, inputs, point
 from lifbatch.bench import bench_workflow, kernel_bench
 from lifbatch.kernel import FUSED_NORMALS, sfc64_double, sfc64_normal, sfc64_poisson
 
@@ -93,7 +93,7 @@ def test_fused_and_numpy_drawn_noise_give_identical_points(monkeypatch, override
     wf = load_workflow(raw)
     params = wf.point_params(())
     fused = inputs.simulate_point(wf, params)
-    monkeypatch.setattr(inputs, "FUSED_NORMALS", False)
+    monkeypatch.setattr(point, "FUSED_NORMALS", False)
     drawn = inputs.simulate_point(wf, params)
     for name in ("bits", "counts", "moments", "traces"):
         assert np.array_equal(getattr(fused, name), getattr(drawn, name)), name

@@ -1,0 +1,164 @@
+"""The point model: the simulation of all trials of one grid point (numpy and the kernel).
+
+:class:`PointModel` works out once per workflow what does not change from point
+to point (the time axis, recorded rows, strides, the drives' kinds and parameter
+names); :meth:`PointModel.simulate` then turns one point's parameters and random
+streams into the kernel's inputs (each drive through its kind in
+:mod:`lifbatch.drives`) and runs :func:`kernel.lif_trials`. Every random number
+is drawn inside the kernel from the point's streams (:mod:`lifbatch.inputs`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .drives import DRIVES, PointInputs, x_scale
+from .kernel import EMPTY2, FUSED_NORMALS, NO_STATE, lif_trials, scratch_size
+
+__all__ = ["PointModel", "PointResult", "point_buffers", "simulate_point"]
+
+# Trials per kernel call when numpy draws the normals (FUSED_NORMALS false): keeps a
+# chunk's buffer in L2 cache. Otherwise every random number is drawn in the kernel.
+_CHUNK_NUMBERS = 1 << 16
+
+
+@dataclass
+class PointResult:
+    """Raw output of one point: the kernel's outputs for all trials."""
+
+    bits: np.ndarray        # (trials, n_bytes) uint8
+    counts: np.ndarray      # (trials,) int64
+    moments: np.ndarray     # (trials, n_mom) V every moments.every
+    traces: np.ndarray      # (n_recorded, n_rec) V of recorded trials every record.every
+
+
+def point_buffers(wf) -> PointResult:
+    """Output arrays of one point for :func:`simulate_point` (``bits`` zeroed, as it needs)."""
+    n = wf.n_steps
+    return PointResult(bits=np.zeros((wf.trials, (n + 7) // 8), np.uint8),
+                       counts=np.zeros(wf.trials, np.int64),
+                       moments=np.empty((wf.trials, n // wf.moments_stride + 1)),
+                       traces=np.empty((len(wf.record_trials), n // wf.record_stride + 1)))
+
+
+class PointModel:
+    """The simulation of one workflow's grid points, set up once for all of them.
+
+    Examples
+    --------
+    >>> model = PointModel(load_workflow("workflows/quickstart.yaml"))   # doctest: +SKIP
+    >>> res = model.simulate(model.wf.point_params((0, 3)))                # doctest: +SKIP
+    """
+
+    def __init__(self, wf):
+        self.wf = wf
+        self.n = wf.n_steps
+        self.dt = wf.dt
+        self.trials = wf.trials
+        self.exact = wf.method == "exact"
+        self.drives = [(DRIVES[d.kind], d, f"inputs.{d.name}.") for d in wf.drives]
+        self.rec_rows = np.full(wf.trials, -1, np.int64)
+        for i, tr in enumerate(wf.record_trials):
+            self.rec_rows[tr] = i
+        self._t = None
+        self._streams = None
+
+    @property
+    def t(self) -> np.ndarray:
+        """The start of every step (s)."""
+        if self._t is None:
+            self._t = np.arange(self.n) * self.dt
+        return self._t
+
+    def streams_gen(self, name: str):
+        """A function giving the current point's numpy Generator of stream ``name``."""
+        return lambda: self._streams[name]
+
+    def scratch(self) -> np.ndarray:
+        """A kernel work space for this workflow's points (reuse it across points)."""
+        return np.empty(scratch_size(self.n))
+
+    def inputs(self, params: dict[str, float], streams) -> PointInputs:
+        """What the point's drives hand the kernel (each through its kind)."""
+        acc = PointInputs(self.n)
+        self._streams = streams
+        try:
+            for kind, drive, prefix in self.drives:
+                scale = 1.0 if kind.name == "poisson" else x_scale(params, drive.role)
+                kind.apply(acc, drive, lambda field, _p=prefix: params[_p + field], scale, self)
+        finally:
+            self._streams = None
+        return acc
+
+    def simulate(self, params: dict[str, float], *, out: PointResult | None = None,
+                 scratch: np.ndarray | None = None, streams=None) -> PointResult:
+        """Simulate all trials of one point (``params`` from ``wf.point_params``); see
+        :func:`simulate_point`."""
+        from .inputs import point_streams
+
+        wf = self.wf
+        n, dt, trials = self.n, self.dt, self.trials
+        tau = params["neuron.tau_m"]
+        streams = point_streams(wf, params) if streams is None else streams
+        acc = self.inputs(params, streams)
+        x_base = acc.shared_drive()
+        x_trial_all = np.sum(acc.x_rows, axis=0) if acc.x_rows else None
+        if not math.isinf(tau):
+            a, leak, decay = dt / tau, 1.0, math.exp(-dt / tau)
+        else:
+            a, leak, decay = dt, 0.0, 1.0
+        exact = self.exact
+        sigma2 = acc.sigma2
+        if sigma2 > 0:
+            sigma = math.sqrt(sigma2)
+            noise_scale = sigma * math.sqrt((1 - decay * decay) / 2) if exact else sigma * math.sqrt(dt / tau)
+        else:
+            noise_scale = 0.0
+        res = out if out is not None else point_buffers(wf)
+        if scratch is None:
+            scratch = self.scratch()
+        # The kernel draws every random number itself, bit for bit as the streams' own
+        # Generator methods would (standard_normal, random, poisson), from the streams'
+        # SFC64 states, written back afterwards. Only when numba's ziggurat tables are
+        # not numpy's (FUSED_NORMALS) does numpy draw the normals, into a buffer.
+        fused = sigma2 > 0 and FUSED_NORMALS
+        noise_state = streams.state("noise") if fused else NO_STATE
+        uni_state = streams.state("uniform") if acc.uni_mean else NO_STATE
+        poi_state = streams.state("poisson") if acc.lam else NO_STATE
+        lam = np.array(acc.lam, float)
+        enlam = np.array([math.exp(-x) for x in acc.lam], float)  # the C library's exp, as numpy's sampler
+        uni_mean, uni_half = np.array(acc.uni_mean, float), np.array(acc.uni_half, float)
+        weights = np.array(acc.weights, float)
+        v_init, e_l, v_th = params["neuron.v_init"], params["neuron.e_l"], params["neuron.v_th"]
+        v_reset, ref_steps = params["neuron.v_reset"], int(round(params["neuron.t_ref"] / dt))
+        buffered_noise = sigma2 > 0 and not fused
+        chunk = trials if not buffered_noise else max(1, min(trials, _CHUNK_NUMBERS // n))
+        z_buf = np.empty((chunk, n)) if buffered_noise else EMPTY2
+        for start in range(0, trials, chunk):
+            stop = min(trials, start + chunk)
+            z = streams["noise"].standard_normal(out=z_buf[:stop - start]) if buffered_noise else EMPTY2
+            x_trial = x_trial_all[start:stop] if x_trial_all is not None else EMPTY2
+            lif_trials(v_init, x_base, x_trial, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps,
+                       z, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam, enlam, weights,
+                       wf.moments_stride, res.moments[start:stop], wf.record_stride, self.rec_rows[start:stop],
+                       res.traces, res.bits[start:stop], res.counts[start:stop], scratch)
+        for name, state in (("noise", noise_state), ("uniform", uni_state), ("poisson", poi_state)):
+            if state.shape[0]:
+                streams.set_state(name, state)
+        return res
+
+
+def simulate_point(wf, params: dict[str, float], *, out: PointResult | None = None,
+                   scratch: np.ndarray | None = None, streams=None) -> PointResult:
+    """Simulate all trials of one grid point (``params`` from ``wf.point_params``).
+
+    ``out`` (arrays shaped as :func:`point_buffers` gives, ``bits`` zeroed) receives
+    the results, e.g. views into a block's arrays; ``scratch`` is the kernel's
+    work space (:meth:`PointModel.scratch`), reused across points; ``streams`` the
+    point's :func:`inputs.point_streams`, made beforehand. None of them changes the
+    results. For many points, make one :class:`PointModel` and call its ``simulate``.
+    """
+    return PointModel(wf).simulate(params, out=out, scratch=scratch, streams=streams)
