@@ -175,6 +175,14 @@ def contenders(py_peer: Path, work: Path, only: str | None) -> list[Contender]:
                       "`lifbatch run workflows/brian-tau-sweep.yaml --set trials=200` (a fresh store each round)",
                       cwd=str(ROOT), peer=False, rate_cmd=[py, side, "store-rate", "{round}/tau.zarr"],
                       baseline=True),
+            Contender("tau", "lifbatch run, independent inputs", [py, "-c", CLI, "run", tau_wf, "--set",
+                                                                  "trials=200", "--set", "noise.shared_across=[]",
+                                                                  "--store", "{round}/tau-ind.zarr",
+                                                                  "--overwrite", "--no-progress"],
+                      "the same with `--set noise.shared_across=[]`: every neuron its own Poisson input, "
+                      "as Brian2's PoissonInput (the workflow shares one input across the 30 tau)",
+                      cwd=str(ROOT), peer=False, rate_cmd=[py, side, "store-rate", "{round}/tau-ind.zarr"],
+                      short="independent inputs"),
             Contender("tau", "Brian2 cpp_standalone (binary)", [proj / "main"],
                       "the compiled standalone project's `main`, run in its directory (build excluded)",
                       cwd=str(proj), rate_cmd=[py_peer, brian, "--read-results", proj], short="Brian2"),
@@ -391,9 +399,10 @@ def format_table(rows: list[dict]) -> str:
             check = f"**MISMATCH {check}**" if r["rate_mismatch"] else f"ok, {check}"
         extra = []
         if r["errors"]:
-            extra.append(f"{len(r['errors'])} failed: {r['errors'][-1][:120]}")
+            extra.append(f"{len(r['errors'])} of {len(r['errors']) + r['runs']} runs failed, see below")
         extra += r["notes"]
         label = r["contender"] + (f" ({'; '.join(extra)})" if extra else "")
+        label = label.replace("|", "/")
         lines.append(f"| {r['workload']} | {label} | {time_s} | {ratio_s} | {r['faster']} | {rate_s} | {check} |")
     return "\n".join(lines)
 
