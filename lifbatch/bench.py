@@ -13,7 +13,10 @@ same run are what to compare):
   (random numbers, packed spike raster, moments), numba compilation excluded;
 - ``rng``: drawing ``neurons * steps`` standard normals with numpy's Generator
   on the same bit generator (SFC64), the cost a model drawing its noise from
-  numpy cannot go below.
+  numpy cannot go below;
+- ``poisson``: the kernel on the Brian2 tutorial part 3 neuron driven by 100
+  Poisson inputs at 10 Hz instead of white noise (:func:`poisson_workflow`),
+  the same ensemble size: the Poisson path's cost per neuron-step.
 
 Both models are checked to agree statistically (mean rates within a few
 standard errors, and close to the Siegert rate); a benchmark of a wrong model
@@ -44,7 +47,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-__all__ = ["kernel_bench", "bench_workflow", "numpy_lif", "main"]
+__all__ = ["kernel_bench", "bench_workflow", "poisson_workflow", "numpy_lif", "main"]
 
 # Agreement of the two implementations: |rate difference| below this many
 # standard errors of the difference (it is a statistical check, not a bit check).
@@ -67,6 +70,18 @@ def bench_workflow(neurons: int = 10_000, steps: int = 10_000):
                    "v_init": "-65 mV", "t_ref": "2 ms", "r_m": "100 Mohm"},
         "inputs": {"current": {"kind": "constant", "value": "160 pA"},
                    "noise": {"kind": "white_noise", "sigma": "4 mV"}},
+    })
+
+
+def poisson_workflow(neurons: int = 10_000, steps: int = 10_000):
+    """The Poisson-input figure's workflow: the Brian2 tutorial part 3 neuron (dv/dt = -v/tau,
+    exact integration, threshold 1) with 100 Poisson inputs at 10 Hz of weight 0.1."""
+    from .workflow import load_workflow
+
+    return load_workflow({
+        "name": "bench-poisson", "seed": 3, "trials": int(neurons), "duration": f"{int(steps) / 10!r} ms",
+        "dt": "0.1 ms", "method": "exact", "neuron": {"tau_m": "10 ms", "v_th": 1, "v_reset": 0},
+        "inputs": {"poisson": {"kind": "poisson", "rate": "10 Hz", "weight": 0.1, "n": 100}},
     })
 
 
@@ -148,9 +163,12 @@ def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3) ->
     work = float(neurons) * n
     duration = n * wf.dt
 
-    # Warm-up: compiles (or loads from cache) the kernel specialization used below.
+    # Warm-up: compiles (or loads from cache) the kernel specializations used below.
     small = bench_workflow(2, min(n, 100))
     simulate_point(small, small.point_params(()))
+    pwf = poisson_workflow(neurons, steps)
+    pparams = pwf.point_params(())
+    simulate_point(poisson_workflow(2, min(n, 100)), pparams)
 
     tau = params["neuron.tau_m"]
     sigma = params["inputs.noise.sigma"]
@@ -161,10 +179,12 @@ def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3) ->
 
     # Rounds interleave the three measurements, so that load from other
     # processes hits all of them alike; each figure is its best round.
-    t_kernel = t_numpy = t_rng = math.inf
+    t_kernel = t_numpy = t_rng = t_poisson = math.inf
     for i in range(max(1, repeat)):
         t, res = _timed(lambda: simulate_point(wf, params))
         t_kernel = min(t_kernel, t)
+        t, pres = _timed(lambda: simulate_point(pwf, pparams))
+        t_poisson = min(t_poisson, t)
         rng = np.random.Generator(np.random.SFC64(i + 1))
         t, counts_np = _timed(lambda: numpy_lif(neurons, n, rng=rng, **model))
         t_numpy = min(t_numpy, t)
@@ -184,8 +204,10 @@ def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3) ->
 
     return {
         "neurons": int(neurons), "steps": int(n), "dt": wf.dt, "repeat": int(repeat),
-        "numpy": fig(t_numpy), "kernel": fig(t_kernel), "rng": fig(t_rng),
+        "numpy": fig(t_numpy), "kernel": fig(t_kernel), "rng": fig(t_rng), "poisson": fig(t_poisson),
+        "poisson_rate": float(pres.counts.mean() / duration),
         "ratio_kernel_numpy": t_numpy / t_kernel,
+        "ratio_poisson_white_noise": t_poisson / t_kernel,
         "ratio_kernel_rng": t_rng / t_kernel,
         "rate": {"kernel": rate_k, "kernel_sem": sem_k, "numpy": rate_n, "numpy_sem": sem_n,
                  "relative_difference": (rate_k - rate_n) / rate_n if rate_n else math.nan,
@@ -199,10 +221,13 @@ def _table(r: dict) -> str:
              f"{r['dt'] * 1e3:g} ms, one thread, best of {r['repeat']}",
              f"{'':28}{'neuron-steps/s':>16}{'seconds':>10}"]
     for key, label in (("numpy", "numpy vectorized (baseline)"), ("kernel", "lifbatch kernel"),
-                       ("rng", "RNG bound (normals only)")):
+                       ("rng", "RNG bound (normals only)"), ("poisson", "kernel, 100 Poisson inputs")):
         lines.append(f"{label:28}{r[key]['neuron_steps_per_s']:>16.3e}{r[key]['seconds']:>10.3f}")
     lines.append(f"kernel / numpy   {r['ratio_kernel_numpy']:.2f}x")
     lines.append(f"kernel / RNG     {r['ratio_kernel_rng']:.2f}x  (> 1: faster than drawing the normals with numpy)")
+    lines.append(f"Poisson / white noise per neuron-step  {r['ratio_poisson_white_noise']:.2f}x "
+                 f"(target <= 1.5x; Brian2 tutorial part 3 neuron, 100 inputs at 10 Hz: "
+                 f"{r['poisson_rate']:.2f} Hz)")
     q = r["rate"]
     verdict = "agree" if q["agree"] else "DISAGREE"
     lines.append(f"rate (Hz)        kernel {q['kernel']:.3f} +- {q['kernel_sem']:.3f}, "

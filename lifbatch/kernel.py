@@ -447,6 +447,11 @@ def _lif_trials_poisson(
     n_trials = bits_out.shape[0]
     n_steps = x_base.shape[0]
     k2 = weights.shape[0]
+    if k2 == 1:
+        _lif_trials_one_poisson(v_init, x_base, a, decay, exact, e_l, v_th, v_reset, ref_steps, poi_state,
+                                lam[0], enlam[0], weights[0], mom_stride, mom_out, rec_stride, rec_rows, rec_out,
+                                bits_out, count_out)
+        return
     p0, p1, p2, p3 = poi_state[0], poi_state[1], poi_state[2], poi_state[3]
     cnt = np.empty(k2, np.int64)
     for tr in range(n_trials):
@@ -481,6 +486,63 @@ def _lif_trials_poisson(
                         c = cnt[k]
                         if c != 0:
                             v += weights[k] * c
+                if v > v_th:
+                    bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
+                    nspk += 1
+                    v = v_reset
+                    ref = ref_steps
+            mom_next -= 1
+            if mom_next == 0:
+                mom_out[tr, mom_i] = v
+                mom_i += 1
+                mom_next = mom_stride
+            if row >= 0:
+                rec_next -= 1
+                if rec_next == 0:
+                    rec_out[row, rec_i] = v
+                    rec_i += 1
+                    rec_next = rec_stride
+        count_out[tr] = nspk
+    poi_state[0], poi_state[1], poi_state[2], poi_state[3] = p0, p1, p2, p3
+
+
+@numba.njit(cache=True, nogil=True)
+def _lif_trials_one_poisson(
+    v_init, x_base, a, decay, exact, e_l, v_th, v_reset, ref_steps, poi_state, lam, enlam, w,
+    mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out,
+):  # pragma: no cover - compiled
+    """:func:`_lif_trials_poisson` for one Poisson drive (the Brian2 tutorial's 100 inputs,
+    NMA's excitatory input): its count a scalar, the jump added as a select rather than a
+    branch (mispredicted at every input spike); the same operations (so the same bits)."""
+    n_trials = bits_out.shape[0]
+    n_steps = x_base.shape[0]
+    p0, p1, p2, p3 = poi_state[0], poi_state[1], poi_state[2], poi_state[3]
+    for tr in range(n_trials):
+        v = v_init
+        ref = 0
+        nspk = 0
+        row = rec_rows[tr]
+        mom_out[tr, 0] = v
+        if row >= 0:
+            rec_out[row, 0] = v
+        mom_next = mom_stride
+        mom_i = 1
+        rec_next = rec_stride
+        rec_i = 1
+        for s in range(n_steps):
+            c, p0, p1, p2, p3 = sfc64_poisson(lam, enlam, p0, p1, p2, p3)
+            if ref > 0:
+                ref -= 1
+                v = v_reset
+            else:
+                x = x_base[s]
+                if exact:
+                    v_inf = e_l + x
+                    v = v_inf + (v - v_inf) * decay
+                else:
+                    v = v + a * ((e_l - v) + x)
+                jumped = v + w * c
+                v = jumped if c != 0 else v
                 if v > v_th:
                     bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
                     nspk += 1
