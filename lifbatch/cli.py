@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import LifbatchError
+from .errors import LifbatchError, RunError
 
 __all__ = ["main"]
 
@@ -238,6 +238,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except RunError as exc:  # a runtime failure: the store is resumable
+        print(f"lifbatch: error: {exc}", file=sys.stderr)
+        return 1
     except LifbatchError as exc:
         print(f"lifbatch: error: {exc}", file=sys.stderr)
         return 2

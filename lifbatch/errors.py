@@ -6,7 +6,7 @@ they travel back from Dask workers.
 
 from __future__ import annotations
 
-__all__ = ["LifbatchError", "WorkflowError", "StoreError", "LifbatchWarning"]
+__all__ = ["LifbatchError", "WorkflowError", "StoreError", "StoreBusyError", "RunError", "LifbatchWarning"]
 
 
 class LifbatchError(Exception):
@@ -31,6 +31,16 @@ class WorkflowError(LifbatchError, ValueError):
 
 class StoreError(LifbatchError, ValueError):
     """A store that cannot be used as asked (other workflow, not a lifbatch store...)."""
+
+
+class StoreBusyError(StoreError):
+    """The store is leased to another live run (``lifbatch status`` follows it)."""
+
+
+class RunError(LifbatchError, RuntimeError):
+    """A runtime failure of a sweep (scheduler lost, no workers left, disk full, read-only
+    store): one line naming what failed and what to do; the store is left resumable.
+    The command line exits with 1 (invalid input is 2)."""
 
 
 class LifbatchWarning(UserWarning):
