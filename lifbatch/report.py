@@ -2,10 +2,16 @@
 
 The report holds the sweep's provenance (name, fingerprint, versions, creation
 time, progress), the canonical workflow, the overview figures and the figures of
-one representative point. All JavaScript and CSS is inlined and every resource
+one representative point, with closed-form theory where it applies
+(:mod:`lifbatch.plotting`). All JavaScript and CSS is inlined and every resource
 Panel would fetch from its CDN is replaced by a ``data:`` URI, so the file opens
-from disk with no server and no network. Sliders over sweep axes that are neither
-plotted nor fixed (sweeps with three or more axes) are embedded and keep working.
+from disk with no server and no network.
+
+A sweep with three or more axes is drawn over its last two; a slider for every
+other axis moves the overview and the point's figures together (the point keeps its
+values of the plotted axes and takes the sliders' values of the others). Every
+frame is stored in the file, up to :data:`MAX_EMBEDDED_FRAMES`; beyond that the
+other axes are thinned to evenly spaced values, and the report says which.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import mimetypes
 import re
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -26,7 +32,8 @@ from lifbatch import plotting
 
 __all__ = ["write_report", "external_urls"]
 
-#: at most this many frames of embedded sliders (each frame is stored in the file)
+#: at most this many frames (combinations of the slider axes' values) are embedded: each
+#: frame stores all of its figures in the file (about 0.1 - 1 MB a frame)
 MAX_EMBEDDED_FRAMES = 24
 
 _CDN = re.compile(r"https?://cdn\.holoviz\.org/panel/[^/\"']+/dist/([^\"'?\s)]+)(\?[^\"'\s)]*)?")
@@ -43,9 +50,9 @@ def _pn():
         import panel as pn
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "lifbatch report needs panel, holoviews, hvplot and bokeh, which are optional. "
-            "Install them with: pip install 'lifbatch[review]' "
-            "(or: pip install hvplot holoviews bokeh panel)"
+            "lifbatch report needs panel, holoviews and bokeh, dependencies of lifbatch that "
+            "are missing from this environment; reinstall lifbatch (pip install -e .) or "
+            "install them: pip install hvplot holoviews bokeh panel"
         ) from err
     plotting._hv()
     return pn
@@ -136,30 +143,83 @@ def _workflow_text(ds: xr.Dataset) -> str:
         return str(raw)
 
 
-def _figures(ds: xr.Dataset) -> tuple[Any, Any, str]:
-    """(overview figure, point figures, point label) for the report."""
+class _Figures(NamedTuple):
+    """What the report draws."""
+
+    overview: Any            # holoviews Layout, or None for a single point
+    detail: Any              # holoviews Layout of the point's figures
+    label: str               # the point, for the heading
+    sliders: dict[str, Any]  # {axis: panel DiscreteSlider} moving both (3+ axes)
+    note: str | None         # which frames are embedded, when not all
+
+
+def _frames(ds: xr.Dataset, axes: list[str]) -> tuple[xr.Dataset, str | None]:
+    """``ds`` with the slider ``axes`` thinned to at most MAX_EMBEDDED_FRAMES combinations,
+    and a sentence saying so (None when every frame fits)."""
+    sizes = {a: ds.sizes[a] for a in axes}
+    total = int(np.prod(list(sizes.values())))
+    if total <= MAX_EMBEDDED_FRAMES:
+        return ds, None
+    keep = dict(sizes)
+    while int(np.prod(list(keep.values()))) > MAX_EMBEDDED_FRAMES:
+        longest = max(keep, key=keep.get)
+        keep[longest] -= 1
+    for a in axes:
+        ds = plotting._thin(ds, a, keep[a])
+    kept = int(np.prod([ds.sizes[a] for a in axes]))
+    values = "; ".join(
+        f"`{a}`: " + ", ".join(plotting._fmt_value(float(v), *plotting.display_scale(ds[a].attrs))
+                               for v in ds[a].values)
+        for a in axes)
+    return ds, (f"**{kept} of the {total} frames are embedded** (at most {MAX_EMBEDDED_FRAMES}: "
+                f"each frame stores all of its figures in this file), at evenly spaced values of "
+                f"the slider axes: {values}. `lifbatch review` shows every point.")
+
+
+def _point_holomap(ds: xr.Dataset, axes: list[str], func, point: dict[str, float]):
+    """A one-point figure as a HoloMap over the slider ``axes`` (keys as the overview's)."""
     hv = plotting._hv()
+    dims = [plotting._dim(a, ds[a].attrs) for a in axes]
+    frames = {}
+    for index in np.ndindex(*[ds.sizes[a] for a in axes]):
+        values = {a: float(ds[a].values[i]) for a, i in zip(axes, index)}
+        # (the same keys as plotting._over_free_axes gives the overview's HoloMaps)
+        key = tuple(values[a] * f for a, (f, _) in zip(axes, dims))
+        sel = {**point, **values}
+        frames[key] = func(ds, **{a: sel[a] for a in plotting.sweep_axes(ds) if a in sel})  # (axis order)
+    return hv.HoloMap(frames, kdims=[d for _, d in dims])
+
+
+_POINT_FUNCS = (plotting.v_ensemble, plotting.raster, plotting.isi_histogram, plotting.v_variance,
+                plotting.v_autocov)
+
+
+def _figures(ds: xr.Dataset) -> _Figures:
+    """The report's figures: overview, point figures, sliders over further axes."""
+    hv = plotting._hv()
+    pn = _pn()
     axes = [a for a in plotting.sweep_axes(ds) if ds.sizes[a] > 1]
     point = {a: float(ds[a].values[ds.sizes[a] // 2]) for a in axes}
-    if len(axes) >= 3:
-        x, y, rest = axes[-1], axes[-2], axes[:-2]
-        n_frames = int(np.prod([ds.sizes[a] for a in rest]))
-        # embed sliders over the other axes when the frames fit in the file; else fix them
-        fixed = {} if n_frames <= MAX_EMBEDDED_FRAMES else {a: point[a] for a in rest}
-        thin = plotting._thin(ds, y)
-        overview = hv.Layout([plotting.rate_heatmap(ds, x, y, **fixed),
-                              plotting.rate_curve(thin, x, by=y, **fixed),
-                              plotting.isi_errorbar(thin, x, by=y, **fixed),
-                              plotting.isi_cv(thin, x, by=y, **fixed)]).cols(2)
-    elif axes:
-        overview = plotting.overview(ds)
-    else:
-        overview = None
-    detail = hv.Layout([plotting.v_ensemble(ds, **point), plotting.raster(ds, **point),
-                        plotting.isi_histogram(ds, **point), plotting.v_autocov(ds, **point)]
-                       ).cols(2)
-    label = plotting._point_label(ds, point) or "the only point"
-    return overview, detail, label
+    if len(axes) < 3:
+        overview = plotting.overview(ds) if axes else None
+        detail = hv.Layout(plotting.point_figures(ds, **point)).cols(2)
+        label = plotting._point_label(ds, point) or "the only point"
+        return _Figures(overview, detail, label, {}, None)
+    x, y, rest = axes[-1], axes[-2], axes[:-2]
+    sub, note = _frames(ds, rest)
+    overview = plotting.summary_layout(sub, x, y)  # HoloMaps over the rest axes
+    shown = {x: point[x], y: point[y]}
+    detail = hv.Layout([_point_holomap(sub, rest, f, shown) for f in _POINT_FUNCS]).cols(2)
+    sliders = {}
+    for a in rest:
+        factor, unit = plotting.display_scale(sub[a].attrs)
+        options = {plotting._fmt_value(float(v), factor, unit): float(v) * factor for v in sub[a].values}
+        cls = pn.widgets.DiscreteSlider
+        title = {"label": a} if "label" in cls.param else {"name": a}  # (name: deprecated in Panel 1.9)
+        sliders[a] = cls(**title, options=options, value=next(iter(options.values())),
+                         css_classes=[f"lb-report-slider-{a}"], width=400)
+    label = plotting._point_label(ds, shown) + ", " + ", ".join(rest) + " at the sliders' values"
+    return _Figures(overview, detail, label, sliders, note)
 
 
 def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike) -> Path:
@@ -184,11 +244,19 @@ def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike)
     pn = _pn()
     ds = plotting.open_dataset(store_or_ds)
     source = str(store_or_ds) if not isinstance(store_or_ds, xr.Dataset) else "(in memory)"
-    overview, detail, label = _figures(ds)
+    figs = _figures(ds)
+    # one set of sliders drives both panes: the point's figures follow the overview's frame
+    widgets = {a: w for a, w in figs.sliders.items()}
     parts: list[Any] = [pn.pane.Markdown(_provenance_md(ds, source), sizing_mode="stretch_width")]
-    if overview is not None:
-        parts += [pn.pane.Markdown("## Overview"), pn.pane.HoloViews(overview)]
-    parts += [pn.pane.Markdown(f"## Point: {label}"), pn.pane.HoloViews(detail),
+    if figs.overview is not None:
+        parts.append(pn.pane.Markdown("## Overview"))
+        if figs.sliders:
+            parts.append(pn.Row(*figs.sliders.values(), css_classes=["lb-report-sliders"]))
+        if figs.note:
+            parts.append(pn.pane.Markdown(figs.note, css_classes=["lb-report-frames"],
+                                          sizing_mode="stretch_width"))
+        parts.append(pn.pane.HoloViews(figs.overview, widgets=widgets))
+    parts += [pn.pane.Markdown(f"## Point: {figs.label}"), pn.pane.HoloViews(figs.detail, widgets=widgets),
               pn.pane.Markdown("## Workflow"),
               pn.pane.HTML(f"<pre class='lb-workflow'>{html.escape(_workflow_text(ds))}</pre>",
                            sizing_mode="stretch_width")]
@@ -198,7 +266,8 @@ def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike)
 
     out = Path(path)
     title = f"lifbatch report: {ds.attrs.get('name', 'sweep')}"
-    layout.save(str(out), resources=INLINE, embed=True, title=title)
+    layout.save(str(out), resources=INLINE, embed=True, title=title, max_states=MAX_EMBEDDED_FRAMES,
+                progress=False)
     text = _inline_cdn(out.read_text(encoding="utf-8"))
     out.write_text(text, encoding="utf-8")
     left = external_urls(text)

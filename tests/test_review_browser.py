@@ -310,16 +310,98 @@ def test_static_report_opens_from_disk_offline(store, browser, tmp_path):
     page.close()
 
 
-def test_report_embeds_sliders_for_a_third_axis(tmp_path):
+def stacked_dataset(**axes: list[float]):
+    """Synthetic sweeps of different seeds stacked along further axes (first = slowest),
+    so that every frame of the report has its own data."""
+    import itertools
+
+    import xarray as xr
+
+    names = list(axes)
+    seeds = itertools.count(10)
+
+    def build(level: int):
+        if level == len(names):
+            return synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, record_trials=(0,),
+                                     seed=next(seeds))
+        parts = [build(level + 1) for _ in axes[names[level]]]
+        return xr.concat(parts, dim=xr.DataArray(axes[names[level]], dims=names[level], name=names[level]),
+                         data_vars="all", coords="minimal", compat="override")
+
+    ds = build(0).transpose(*names, ...)
+    for a in names:
+        ds[a].attrs.update({"units": "1", "param": f"inputs.{a}"})
+    return ds
+
+
+def frame_titles(ds, **frame) -> list[str]:
+    """Titles the report must show at one frame of the slider axes (middle point, own spike count)."""
+    pt = {"tau_m": 0.02, "I": float(ds.I[1])}
+    where = ", ".join(f"{a} = {v:g}" for a, v in frame.items())
+    n_spikes = int(ds.spike_count.sel(**frame, **pt).sum())
+    return [f"Firing rate ({where})", f"ISI CV ({where})",
+            f"Spike raster, {n_spikes} spikes ({where}, tau_m = 20 ms, I = 225 pA)"]
+
+
+def test_report_embeds_every_frame_of_a_third_axis(tmp_path):
+    """Every value of the slider axis has its overview and point figures in the file (the
+    report used to store the first frame only, and the middle point of the third axis)."""
     from lifbatch.report import external_urls, write_report
 
-    ds = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, record_trials=(0,))
-    three = ds.expand_dims(seed_axis=[1.0, 2.0]).transpose("seed_axis", ...)
-    three["seed_axis"].attrs.update({"units": "1", "param": "seed"})
+    three = stacked_dataset(seed_axis=[1.0, 2.0, 3.0])
+    counts = {v: int(three.spike_count.sel(seed_axis=v, tau_m=0.02, I=float(three.I[1])).sum())
+              for v in (1.0, 2.0, 3.0)}
+    assert len(set(counts.values())) > 1  # (the frames differ)
     text = write_report(three, tmp_path / "r.html").read_text(encoding="utf-8")
     assert external_urls(text) == []
-    # an embedded slider over the axis that is neither plotted nor fixed
-    assert re.search(r"seed_axis", text) and "Slider" in text
+    for v in (1.0, 2.0, 3.0):
+        for title in frame_titles(three, seed_axis=v):
+            assert title in text, title
+    assert "seed_axis at the sliders" in text  # (the point's heading)
+    assert "frames are embedded" not in text  # (all of them are)
+
+
+def test_report_thins_frames_beyond_its_limit_and_says_so(tmp_path, monkeypatch):
+    from lifbatch import report
+
+    monkeypatch.setattr(report, "MAX_EMBEDDED_FRAMES", 4)
+    four = stacked_dataset(seed_axis=[1.0, 2.0, 3.0], rep=[1.0, 2.0])
+    text = report.write_report(four, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "4 of the 6 frames are embedded" in text
+    for seed in (1.0, 3.0):  # evenly spaced: the ends of seed_axis, both values of rep
+        for rep in (1.0, 2.0):
+            for title in frame_titles(four, seed_axis=seed, rep=rep):
+                assert title in text, title
+    assert frame_titles(four, seed_axis=2.0, rep=1.0)[0] not in text
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_report_slider_moves_the_overview_and_the_point_together(browser, tmp_path):
+    from lifbatch.report import write_report
+
+    three = stacked_dataset(seed_axis=[1.0, 2.0, 3.0])
+    out = write_report(three, tmp_path / "r.html")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors, external = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: external.append(r.url)
+            if not r.url.startswith(("file:", "data:", "blob:")) else None)
+    page.goto(out.as_uri())
+    page.wait_for_function(f"() => ({PLOTS_JS})().finished >= 10", timeout=120_000)
+    for v in (1.0, 2.0, 3.0):
+        if v > 1:
+            handle = page.locator(".lb-report-sliders .noUi-handle")
+            assert handle.count() == 1
+            handle.focus()
+            page.keyboard.press("ArrowRight")
+        expected = frame_titles(three, seed_axis=v)
+        titles = wait_titles(page, lambda t, e=expected: all(x in t for x in e))["titles"]
+        # every figure, overview and point, shows this frame; none is left at another
+        assert all(f"seed_axis = {v:g}" in t for t in titles), titles
+    assert errors == [] and external == []
+    page.close()
 
 
 def test_make_app_state_without_a_browser(store):
