@@ -59,7 +59,7 @@ def cmd_run(args) -> int:
     result = run_sweep(wf, store, scheduler=args.scheduler, workers=args.workers,
                        points_per_task=args.points_per_task, overwrite=args.overwrite,
                        progress=not args.no_progress, retry_failed=args.retry_failed, detach=args.detach,
-                       processes=True if args.processes else None)
+                       processes=True if args.processes else None, repair=args.repair)
     if result.detached:
         print(f"submitted: {result.blocks_run} blocks of {result.points} points to {args.scheduler}")
         print(f"results: {result.store}")
@@ -112,6 +112,12 @@ def cmd_status(args) -> int:
 
     st = store_status(args.store)
     print(st.format())
+    if args.verify:
+        from .store import verify_store
+
+        report = verify_store(args.store)
+        print(report.format())
+        return 1 if report.bad else 0
     return 0
 
 
@@ -183,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--retry-failed", action="store_true", help="run again the blocks that had failed points")
     sp.add_argument("--detach", action="store_true", help="submit to --scheduler and return at once")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.add_argument("--repair", action="store_true",
+                    help="read back every done block's chunks first and recompute the blocks whose data are "
+                         "missing or corrupt (as `status --verify` lists them)")
     sp.add_argument("--processes", action="store_true",
                     help="embedded execution on a local Dask cluster of worker processes instead of threads "
                          "of this process (same results; see README, Performance)")
@@ -190,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("status", help="progress of a sweep, from its store alone")
     sp.add_argument("store")
+    sp.add_argument("--verify", action="store_true",
+                    help="also read back every chunk of the done blocks and list the points whose data are "
+                         "missing or corrupt (exit 1 if any; `run --repair` recomputes them)")
     sp.set_defaults(func=cmd_status)
 
     sp = sub.add_parser("query", help="print variables of a store as a table, CSV or JSON")
@@ -227,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--points", type=int, default=1000, help="--sweep: grid points (x 20 trials x 10^4 steps)")
     sp.add_argument("--tiny-points", type=int, default=10_000, help="--sweep: points of the overhead sweep")
     sp.add_argument("--workers", type=int, default=2, help="--sweep: threads (or worker processes)")
+    sp.add_argument("--repair", action="store_true",
+                    help="read back every done block's chunks first and recompute the blocks whose data are "
+                         "missing or corrupt (as `status --verify` lists them)")
     sp.add_argument("--processes", action="store_true",
                     help="--sweep: on an embedded cluster of worker processes, as `run --processes`")
     sp.set_defaults(func=cmd_bench)

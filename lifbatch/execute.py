@@ -20,13 +20,16 @@ import numpy as np
 
 from . import config
 from .analysis import MOMENT_SUMMARIES, SPIKE_SUMMARIES, moment_values, spike_values
-from .errors import StoreError, WorkflowError
+from . import lease
+from .errors import RunError, StoreError, WorkflowError
 from .grid import Blocking, block_chunks, coords
 from .inputs import block_streams
 from .point import PointModel, PointResult
 from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, variable_specs
-from .plan import _check_points_per_task, estimate, plan_blocks
-from .store import create_store, done_blocks, read_markers, root_attrs, store_workflow, write_block
+from .lease import keep_on_scheduler
+from .plan import estimate, plan_blocks, plan_sweep
+from .store import (begin_creation, clear_store, create_store, inspect_store, read_markers, root_attrs, verify_store,
+                    write_block)
 from .workflow import Workflow, load_workflow
 
 __all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "estimate", "embedded_cluster"]
@@ -229,8 +232,8 @@ def _check_workers_see(client, store: str) -> None:
 
     root = Path(store)
     made = not root.exists()
-    root.mkdir(parents=True, exist_ok=True)
-    probe = root / f".lifbatch-visible-{uuid.uuid4().hex}"
+    (root / MARKERS.parent).mkdir(parents=True, exist_ok=True)
+    probe = root / MARKERS.parent / f"visible-{uuid.uuid4().hex}"
     token = uuid.uuid4().hex
     try:
         probe.write_text(token)
@@ -242,27 +245,6 @@ def _check_workers_see(client, store: str) -> None:
     if blind:
         raise StoreError(f"workers {blind} cannot see the store '{store}'. Put the store on a file system "
                          "every worker mounts at the same path (see cluster/README.md).")
-
-
-def _existing_blocking(wf: Workflow, store: str, *, points_per_task=None) -> Blocking | None:
-    """The blocks of an existing store of this workflow (to resume), or None when there is no store."""
-    attrs = store_workflow(store)
-    if attrs is None:
-        return None
-    if attrs["fingerprint"] != wf.fingerprint:
-        raise StoreError(
-            f"store '{store}' holds another workflow ('{attrs.get('name')}', fingerprint {attrs['fingerprint']}, "
-            f"this one is {wf.fingerprint}). Use another --store, or --overwrite to replace it.")
-    import json
-
-    chunks = tuple(json.loads(attrs["chunks"]))
-    if points_per_task is not None and int(np.prod(chunks or (1,))) != int(points_per_task) and \
-            block_chunks(wf.shape, points_per_task) != chunks:
-        raise WorkflowError(
-            f"`--points-per-task` {points_per_task} differs from the existing store's blocks {list(chunks)}; "
-            "a store keeps its blocks. Drop --points-per-task to resume, or --overwrite.", "--points-per-task",
-            points_per_task)
-    return Blocking(shape=wf.shape, chunks=chunks)
 
 
 def _cluster_dask_config() -> dict:
@@ -366,7 +348,7 @@ class _BlockThreads:
 def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None, workers: int | None = None,
               points_per_task: int | None = None, overwrite: bool = False, progress: bool = True,
               overrides=None, log=None, retry_failed: bool = False, detach: bool = False,
-              processes: bool | None = None) -> SweepResult:
+              processes: bool | None = None, repair: bool = False) -> SweepResult:
     """Run a sweep and write it to a Zarr store: in threads of this process, or on a Dask cluster.
 
     Parameters
@@ -378,14 +360,18 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         with ``processes=True`` an embedded ``LocalCluster`` of ``workers`` processes
     points_per_task : block size; default sized from the memory budget (see :func:`plan_blocks`),
         for the cluster's task slots (its workers' threads)
-    overwrite : replace a store of another workflow instead of refusing it
+    overwrite : replace a lifbatch store of another workflow (nothing else) instead of refusing it
     retry_failed : run again the blocks whose points failed in an earlier run
+    repair : verify the store's chunks first (:func:`store.verify_store`) and run again the
+        blocks whose data are missing or corrupt
     detach : submit to the (remote) cluster and return at once; follow with ``lifbatch status``
     processes : embedded execution in worker processes (default ``lifbatch.cluster.processes``,
         false: threads, which start in no time; the results are the same bit for bit)
 
-    Re-running on an existing store of the same workflow resumes: finished
-    blocks are skipped.
+    The run holds the store's lease (:mod:`lifbatch.lease`) from before it touches
+    the store until it ends; a second run on the store is refused while it lives.
+    Re-running on an existing store of the same workflow resumes (finished blocks are
+    skipped), also after a run stopped while creating the store.
     """
     wf = workflow if isinstance(workflow, Workflow) else load_workflow(workflow, overrides)
     store = str(Path(store if store is not None else Path("results") / f"{wf.name}.zarr").resolve())
@@ -394,49 +380,56 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     if workers is not None and int(workers) < 1:
         raise WorkflowError(f"`--workers` must be >= 1, got {workers}. Example: --workers 2", "--workers", workers)
     n_workers = workers or os.cpu_count() or 1
-    if points_per_task is not None:
-        _check_points_per_task(points_per_task)  # before any cluster starts
     if detach and client is None and not scheduler:
         raise WorkflowError("`--detach` needs a running cluster: give --scheduler tcp://HOST:PORT "
                             "(an embedded cluster ends with this process).", "--detach", True)
     threaded = client is None and not scheduler and not _cluster_processes(processes)
-    # an existing store keeps its blocks; a new one is planned once the cluster is known
-    blocking = None if overwrite else _existing_blocking(wf, store, points_per_task=points_per_task)
-    new_store = blocking is None
-    todo = []
-    if not new_store:
-        done = done_blocks(store)
-        if retry_failed:
-            done -= {int(m["block"]) for m in read_markers(store) if m.get("failures")}
-        todo = [f for f in range(blocking.n_blocks) if f not in done]
-        if done:
-            log(f"resuming: {len(done)} of {blocking.n_blocks} blocks already done")
-    n_blocks = 0 if new_store else blocking.n_blocks
-    result = SweepResult(store=store, points=wf.n_points, blocks=n_blocks, blocks_run=len(todo),
-                         blocks_skipped=n_blocks - len(todo))
-    if not (new_store or todo):
-        pass
-    elif threaded:
-        if new_store:
-            blocking = _new_store(wf, store, points_per_task, n_workers, result)
-            todo = list(range(blocking.n_blocks))
-        log(f"running in {min(n_workers, len(todo))} threads of this process")
-        chunks = blocking.chunks
-        pool = _BlockThreads(lambda flat: _run_block(wf, store, chunks, flat), todo, n_workers)
-        try:
-            if new_store:
-                _create_template(wf, store, blocking, pool.cancel)
-            _follow(wf, store, pool.results(), progress, log, pool.cancel)
-        except BaseException:
-            pool.cancel()
-            raise
-    else:
-        _run_on_cluster(wf, store, blocking, todo, result, client=client, scheduler=scheduler,
-                        n_workers=n_workers, points_per_task=points_per_task, progress=progress, log=log,
-                        detach=detach)
-        if result.detached:
-            result.seconds = time.time() - started
-            return result
+    options = dict(overwrite=overwrite, retry_failed=retry_failed, points_per_task=points_per_task)
+    # a first look: bad options and paths are refused before anything is touched
+    plan = plan_sweep(wf, inspect_store(store), **options)
+    if not plan.new and not plan.blocks and not repair:
+        return _result(wf, store, plan, started)  # nothing to do: no lease needed
+    made = not Path(store).exists()
+    Path(store).mkdir(parents=True, exist_ok=True)
+    try:
+        held = lease.acquire(store)
+    except BaseException:
+        if made:
+            shutil.rmtree(store, ignore_errors=True)
+        raise
+    handed_over = False
+    try:
+        # the second look, under the lease: what another run did meanwhile counts
+        state = inspect_store(store)
+        bad = frozenset()
+        if repair and state.kind == "store" and state.fingerprint == wf.fingerprint:
+            report = verify_store(store)
+            bad = frozenset(report.bad_blocks)
+            log(report.format())
+        plan = plan_sweep(wf, state, repair=bad, **options)
+        if plan.note:
+            log(plan.note)
+        result = _result(wf, store, plan, started, run=True)
+        if plan.new or plan.blocks:
+            if threaded:
+                _run_in_threads(wf, store, plan, result, n_workers=n_workers, progress=progress, log=log,
+                                points_per_task=points_per_task, lease=held)
+            else:
+                handed_over = _run_on_cluster(wf, store, plan, result, client=client, scheduler=scheduler,
+                                              n_workers=n_workers, points_per_task=points_per_task,
+                                              progress=progress, log=log, detach=detach, lease=held)
+    except BaseException:
+        if made and inspect_store(store).kind in ("empty", "creating") and not _has_blocks(store):
+            # nothing but what this run began: leave no trace
+            held.release()
+            shutil.rmtree(store, ignore_errors=True)
+        raise
+    finally:
+        if not handed_over:
+            held.release()
+    if result.detached:
+        result.seconds = time.time() - started
+        return result
     # the block markers hold every failure, of this run and of earlier ones
     for m in read_markers(store):
         result.failures.update({int(k): v for k, v in m["failures"].items()})
@@ -444,15 +437,61 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     return result
 
 
-def _new_store(wf, store: str, points_per_task, slots: int, result: SweepResult) -> Blocking:
-    """Plan a new store's blocks for ``slots`` task slots and make its directory (the old
-    store goes only now: with a cluster, once its workers are known to see the path)."""
+def _has_blocks(store) -> bool:
+    d = Path(store) / MARKERS
+    return d.is_dir() and any(d.glob("*/zarr.json"))
+
+
+def _result(wf, store, plan, started, *, run: bool = False) -> SweepResult:
+    n_blocks = 0 if plan.new else len(plan.blocks) + plan.skipped
+    res = SweepResult(store=store, points=wf.n_points, blocks=n_blocks,
+                      blocks_run=0 if plan.new else len(plan.blocks), blocks_skipped=plan.skipped)
+    if not run:
+        for m in read_markers(store):
+            res.failures.update({int(k): v for k, v in m["failures"].items()})
+        res.seconds = time.time() - started
+    return res
+
+
+def _check_lease(held) -> None:
+    if held is not None and held.lost:
+        raise RunError(f"this run lost its lease on the store '{held.store}' (another run took it over: was this "
+                       "one stopped for longer than lifbatch.lease.timeout?); stopping. Finished blocks are kept.")
+
+
+def _prepare(wf, store: str, plan, points_per_task, slots: int, result: SweepResult) -> tuple[Blocking, list]:
+    """The blocks to run and, for a new store, its directory made ready (the old store or an
+    interrupted creation removed, the creation marker written): under the lease."""
+    if not plan.new:
+        return Blocking(shape=wf.shape, chunks=plan.chunks), list(plan.blocks)
     blocking = plan_blocks(wf, points_per_task=points_per_task, workers=slots)
     result.blocks = result.blocks_run = blocking.n_blocks
-    if Path(store).exists():
-        shutil.rmtree(store)
-    (Path(store) / MARKERS).mkdir(parents=True)
-    return blocking
+    if plan.replace:
+        clear_store(store)
+    begin_creation(wf, store)
+    (Path(store) / MARKERS).mkdir(parents=True, exist_ok=True)
+    return blocking, list(range(blocking.n_blocks))
+
+
+def _run_in_threads(wf, store, plan, result, *, n_workers, progress, log, points_per_task, lease) -> None:
+    blocking, todo = _prepare(wf, store, plan, points_per_task, n_workers, result)
+    log(f"running in {min(n_workers, len(todo))} threads of this process")
+    chunks = blocking.chunks
+    pool = _BlockThreads(lambda flat: _run_block(wf, store, chunks, flat), todo, n_workers)
+    try:
+        if plan.new:
+            _create_template(wf, store, blocking, pool.cancel)
+        _follow(wf, store, _watched(pool.results(), lease), progress, log, pool.cancel)
+    except BaseException:
+        pool.cancel()
+        raise
+
+
+def _watched(markers, held):
+    for marker in markers:
+        _check_lease(held)
+        yield marker
+    _check_lease(held)
 
 
 def _create_template(wf, store: str, blocking: Blocking, cancel) -> None:
@@ -460,9 +499,21 @@ def _create_template(wf, store: str, blocking: Blocking, cancel) -> None:
     before writing); ``cancel()`` the blocks when it cannot be written."""
     try:
         create_store(wf, store, blocking)
+    except OSError as exc:
+        cancel()
+        raise RunError(f"cannot write the store's template in '{store}' ({_os_reason(exc)}); nothing of the "
+                       "sweep is lost: fix that, then run the same command again.") from None
     except BaseException:
         cancel()
         raise
+
+
+def _os_reason(exc: OSError) -> str:
+    import errno
+
+    names = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+             errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}
+    return names.get(exc.errno, f"{type(exc).__name__}: {exc.strerror or exc}")
 
 
 def _follow(wf, store: str, markers, progress: bool, log, cancel) -> None:
@@ -481,18 +532,69 @@ def _follow(wf, store: str, markers, progress: bool, log, cancel) -> None:
         cancel()
         log(f"interrupted: finished blocks are kept; run the same command again to resume ({store})")
         raise
+    except OSError as exc:
+        cancel()
+        raise RunError(f"a block could not be written to '{store}' ({_os_reason(exc)}); finished blocks are kept: "
+                       "fix that, then run the same command again to resume.") from None
     finally:
         if bar is not None:
             bar.close()
 
 
-def _run_on_cluster(wf, store, blocking, todo, result, *, client, scheduler, n_workers, points_per_task,
-                    progress, log, detach) -> None:
-    """The sweep as one Dask task per block, on a given, remote or embedded process cluster."""
-    from dask import delayed
-    from distributed import Client, as_completed
+def _cluster_results(client, futures, store: str, *, no_workers_timeout: float):
+    """The blocks' markers as they finish, watching the cluster: a run whose cluster has had no
+    workers for ``no_workers_timeout`` seconds, or whose scheduler is gone, ends with a RunError."""
+    from distributed import wait
 
-    new_store = blocking is None
+    pending = set(futures)
+    no_workers_since = None
+    while pending:
+        try:
+            done, pending = wait(pending, timeout=2, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            done = set()
+        except Exception as exc:  # the scheduler went away
+            raise _lost_scheduler(client, store, exc) from None
+        for fut in done:
+            try:
+                yield fut.result()
+            except KeyboardInterrupt:
+                raise
+            except OSError:
+                raise
+            except Exception as exc:
+                if type(exc).__name__ in ("CommClosedError", "CancelledError", "StreamClosedError"):
+                    raise _lost_scheduler(client, store, exc) from None
+                raise
+        if not done:
+            try:
+                n = len(client.scheduler_info(n_workers=-1)["workers"]) if client.status == "running" else 0
+            except Exception as exc:
+                raise _lost_scheduler(client, store, exc) from None
+            if n == 0:
+                no_workers_since = no_workers_since or time.monotonic()
+                if time.monotonic() - no_workers_since > no_workers_timeout:
+                    raise RunError(f"the cluster has had no workers for {no_workers_timeout:g} s "
+                                   f"(lifbatch.cluster.no-workers-timeout); stopping. Finished blocks are kept: "
+                                   f"start workers and run the same command again to resume ({store}).")
+            else:
+                no_workers_since = None
+
+
+def _lost_scheduler(client, store, exc) -> RunError:
+    addr = getattr(getattr(client, "scheduler", None), "address", None) or "?"
+    return RunError(f"lost the Dask scheduler at {addr} ({type(exc).__name__}); finished blocks are kept: "
+                    f"run the same command again to resume ({store}).")
+
+
+def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, points_per_task,
+                    progress, log, detach, lease) -> bool:
+    """The sweep as one Dask task per block, on a given, remote or embedded process cluster.
+    Returns True when the lease was handed to the scheduler (``detach``)."""
+    from dask import delayed
+    from dask.utils import parse_timedelta
+    from distributed import Client
+
     own_client = None
     if client is None:
         if scheduler:
@@ -509,30 +611,65 @@ def _run_on_cluster(wf, store, blocking, todo, result, *, client, scheduler, n_w
         log(f"dask dashboard: {client.dashboard_link}")
     try:
         _check_workers_see(client, store)
-        if new_store:
-            # evened out over the cluster's own task slots (its workers' threads)
-            slots = sum(client.nthreads().values()) or n_workers
-            blocking = _new_store(wf, store, points_per_task, slots, result)
-            todo = list(range(blocking.n_blocks))
+        # evened out over the cluster's own task slots (its workers' threads)
+        slots = sum(client.nthreads().values()) or n_workers
+        blocking, todo = _prepare(wf, store, plan, points_per_task, slots, result)
+        prefix = f"lifbatch-block-{wf.fingerprint}-"
         wf_node = delayed(wf, traverse=False)
         tasks = [delayed(_run_block, pure=False)(wf_node, store, blocking.chunks, flat,
-                                                  dask_key_name=f"lifbatch-block-{wf.fingerprint}-{flat}")
+                                                  dask_key_name=f"{prefix}{flat}")
                  for flat in todo]
-        futures = client.compute(tasks, retries=2)
-        if new_store:
+        futures = client.compute(tasks, retries=int(config.get("cluster.retries")))
+        if plan.new:
             _create_template(wf, store, blocking, lambda: client.cancel(futures))
         if detach:
             from distributed import fire_and_forget
 
             fire_and_forget(futures)
+            # the scheduler holds the lease from now on, while the sweep's tasks exist;
+            # and knows the tasks before this process says so and exits
+            client.run_on_scheduler(keep_on_scheduler, store, lease.record, prefix,
+                                    parse_timedelta(config.get("lease.heartbeat")))
+            lease.hand_over()
+            deadline = time.monotonic() + 30
+            while client.run_on_scheduler(_count_tasks, prefix) < len(futures) and time.monotonic() < deadline:
+                time.sleep(0.05)
             log(f"submitted {len(futures)} blocks; follow with: lifbatch status {store}")
             result.detached = True
-            return
-        _follow(wf, store, (fut.result() for fut in as_completed(futures)), progress, log,
-                lambda: client.cancel(futures))
+            return True
+        timeout = parse_timedelta(config.get("cluster.no-workers-timeout"))
+        _follow(wf, store, _watched(_cluster_results(client, futures, store, no_workers_timeout=timeout), lease),
+                progress, log, lambda: _cancel_quietly(client, futures))
+        return False
     finally:
         if own_client is not None:
-            cluster = own_client.cluster
-            own_client.close()
-            if cluster is not None:
-                cluster.close()
+            _close_quietly(own_client)
+
+
+def _count_tasks(prefix: str, dask_scheduler=None) -> int:
+    return sum(str(k).startswith(prefix) for k in dask_scheduler.tasks)
+
+
+def _cancel_quietly(client, futures) -> None:
+    try:
+        client.cancel(futures)
+    except Exception:  # the scheduler may be gone already
+        pass
+
+
+def _close_quietly(client) -> None:
+    """Close a client this run made (and its embedded cluster), whatever state it is in."""
+    import logging
+
+    cluster = client.cluster
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # no tracebacks of workers shutting down after Ctrl-C
+    try:
+        client.close(timeout=5)
+        if cluster is not None:
+            cluster.close(timeout=10)
+    except Exception:
+        pass
+    finally:
+        quiet.setLevel(level)

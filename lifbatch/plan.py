@@ -1,9 +1,12 @@
-"""Planning a sweep's blocks and its sizes, without running anything (numpy and
-dask.config only: ``lifbatch validate`` plans with no cluster, xarray or numba)."""
+"""Planning a sweep without running anything: its blocks and sizes, and what a run
+does with its store (new, resume, repair, retry). numpy and dask.config only:
+``lifbatch validate`` plans with no cluster, xarray or numba, and the plan is tested
+without a cluster or a store."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -12,7 +15,7 @@ from .errors import WorkflowError
 from .grid import Blocking, balanced_chunks, block_chunks
 from .layout import point_bytes, sizes, variable_specs
 
-__all__ = ["plan_blocks", "estimate"]
+__all__ = ["plan_blocks", "estimate", "plan_sweep", "SweepPlan", "StoreState"]
 
 
 def _check_points_per_task(points_per_task) -> int:
@@ -60,3 +63,109 @@ def estimate(wf, blocking: Blocking) -> dict:
         "tasks": blocking.n_blocks, "points_per_task": per_task,
         "memory_per_task": point_bytes(wf) * per_task, "store_bytes": store,
     }
+
+
+# --------------------------------------------------------------------------- #
+# the sweep's plan: new store, resume, repair, retry (pure: no I/O, no cluster)
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class StoreState:
+    """What is at a store's path, as :func:`store.inspect_store` found it.
+
+    ``kind``: "absent"; "file"; "empty" (an empty directory); "creating" (a store whose
+    creation did not finish: its template is incomplete, so it holds no data);
+    "store" (a lifbatch store); "zarr" (a Zarr store, not lifbatch's); "foreign" (a
+    directory of something else). ``fingerprint`` and ``chunks`` of a (creating)
+    lifbatch store; ``done`` and ``failed``: blocks with a marker, and those of them
+    with failed points; ``contents``: a few names inside, for messages.
+    """
+
+    path: str
+    kind: str
+    fingerprint: str | None = None
+    name: str | None = None
+    chunks: tuple[int, ...] | None = None
+    done: frozenset = frozenset()
+    failed: frozenset = frozenset()
+    contents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """What a run does to its store.
+
+    ``new``: the store is created (its template written) before the blocks run; then
+    ``blocks`` is None (all blocks of the plan made for the cluster's task slots) and
+    ``replace`` says whether something at the path is removed first (an earlier store
+    with ``--overwrite``, or a creation that was interrupted). Otherwise the store is
+    resumed: ``chunks`` are its blocks, ``blocks`` those to run, ``skipped`` the
+    number already done.
+    """
+
+    new: bool
+    replace: bool = False
+    chunks: tuple[int, ...] | None = None
+    blocks: tuple[int, ...] | None = None
+    skipped: int = 0
+    note: str | None = None
+
+
+def _listing(state: StoreState) -> str:
+    shown = ", ".join(state.contents[:5])
+    more = f" and {len(state.contents) - 5} more" if len(state.contents) > 5 else ""
+    return f"{shown}{more}" if shown else "nothing lifbatch wrote"
+
+
+def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: bool = False,
+               repair: frozenset | set | None = None, points_per_task: int | None = None) -> SweepPlan:
+    """Decide what ``lifbatch run`` does with the store in ``state`` (pure).
+
+    Raises StoreError (another workflow's store, a path lifbatch will not replace)
+    or WorkflowError (``--points-per-task`` against an existing store's blocks).
+    ``--overwrite`` replaces a lifbatch store (or an interrupted creation) and nothing
+    else: any other file or directory is refused with what it holds.
+    """
+    from .errors import StoreError
+
+    if points_per_task is not None:
+        _check_points_per_task(points_per_task)
+    path = state.path
+    if state.kind == "file":
+        raise StoreError(f"--store '{path}' is a file, not a store directory. Choose another --store "
+                         "(lifbatch never replaces files).")
+    if state.kind in ("foreign", "zarr"):
+        what = "a Zarr store but not a lifbatch store" if state.kind == "zarr" else "a directory lifbatch did not make"
+        raise StoreError(f"--store '{path}' is {what} (it holds {_listing(state)}); lifbatch replaces only its own "
+                         "stores, even with --overwrite. Choose another --store, or move that directory away.")
+    if state.kind in ("absent", "empty"):
+        return SweepPlan(new=True)
+    if state.kind == "creating":
+        if state.fingerprint not in (None, wf.fingerprint) and not overwrite:
+            raise StoreError(f"store '{path}' is an unfinished store of another workflow ('{state.name}', "
+                             f"fingerprint {state.fingerprint}, this one is {wf.fingerprint}). Use another "
+                             "--store, or --overwrite to replace it.")
+        return SweepPlan(new=True, replace=True,
+                         note=f"store '{path}': its creation was interrupted; creating it again")
+    # a lifbatch store
+    if overwrite:
+        return SweepPlan(new=True, replace=True)
+    if state.fingerprint != wf.fingerprint:
+        raise StoreError(
+            f"store '{path}' holds another workflow ('{state.name}', fingerprint {state.fingerprint}, "
+            f"this one is {wf.fingerprint}). Use another --store, or --overwrite to replace it.")
+    chunks = tuple(state.chunks)
+    if points_per_task is not None and int(np.prod(chunks or (1,))) != int(points_per_task) and \
+            block_chunks(wf.shape, points_per_task) != chunks:
+        raise WorkflowError(
+            f"`--points-per-task` {points_per_task} differs from the existing store's blocks {list(chunks)}; "
+            "a store keeps its blocks. Drop --points-per-task to resume, or --overwrite.", "--points-per-task",
+            points_per_task)
+    n_blocks = Blocking(shape=wf.shape, chunks=chunks).n_blocks
+    done = set(state.done)
+    if retry_failed:
+        done -= set(state.failed)
+    if repair:
+        done -= set(repair)
+    todo = tuple(f for f in range(n_blocks) if f not in done)
+    note = f"resuming: {len(done)} of {n_blocks} blocks already done" if done else None
+    return SweepPlan(new=False, chunks=chunks, blocks=todo, skipped=n_blocks - len(todo), note=note)

@@ -24,14 +24,21 @@ class StoreStatus:
     elapsed: float | None
     remaining: float | None
     failures: dict = field(default_factory=dict)
+    run: str = "none"          # the lease: "live" (a run is writing), "stale" (its run died), "none"
+    run_by: str | None = None  # who holds a live (or held a stale) lease
 
     def format(self) -> str:
         pct = 100.0 * (self.done + self.failed) / max(1, self.points)
         lines = [f"store     {self.store} ({self.name})",
                  f"points    {self.points}: {self.done} done, {self.failed} failed, {self.pending} pending ({pct:.0f}%)"]
+        if self.run == "live":
+            lines.append(f"run       live: {self.run_by}")
+        elif self.pending:
+            stale = f" (the last one, {self.run_by}, stopped without ending)" if self.run == "stale" else ""
+            lines.append(f"run       none is live{stale}: `lifbatch run` with the same workflow resumes")
         if self.elapsed is not None:
             lines.append(f"elapsed   {_hms(self.elapsed)}")
-        if self.pending and self.remaining is not None:
+        if self.pending and self.remaining is not None and self.run == "live":
             lines.append(f"remaining ~{_hms(self.remaining)} at the rate so far")
         for flat, msg in sorted(self.failures.items())[:10]:
             lines.append(f"failed    point {flat}: {msg}")
@@ -46,6 +53,10 @@ def _hms(s: float) -> str:
 
 
 def store_status(store) -> StoreStatus:
+    """Progress from the store alone: points done (their block's marker exists), failed and
+    pending, elapsed time, and whether a run is live (its lease, :mod:`lifbatch.lease`)."""
+    from .lease import describe, lease_state, read_lease
+
     ds = open_results(store)
     status = np.asarray(ds["status"].values)
     done = int(np.count_nonzero(status == STATUS_DONE))
@@ -64,5 +75,8 @@ def store_status(store) -> StoreStatus:
         elapsed = t1 - t0
         rate = (done + failed) / max(max(finished) - t0, 1e-9)
         remaining = pending / rate if rate > 0 else None
+    held = read_lease(store)
+    run = lease_state(held)
     return StoreStatus(store=str(store), name=ds.attrs.get("name", "?"), points=int(status.size), done=done,
-                       failed=failed, pending=pending, elapsed=elapsed, remaining=remaining, failures=failures)
+                       failed=failed, pending=pending, elapsed=elapsed, remaining=remaining, failures=failures,
+                       run=run, run_by=describe(held) if held else None)

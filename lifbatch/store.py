@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, STATUS_PENDING, variabl
 from .layout import sizes as sizes_of
 
 __all__ = ["open_results", "create_store", "write_block", "done_blocks", "read_markers", "store_workflow",
+           "inspect_store", "begin_creation", "clear_store", "verify_store", "VerifyReport", "marker_status",
            "STATUS_PENDING", "STATUS_DONE", "STATUS_FAILED"]
 
 
@@ -87,7 +89,8 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking) -> None:
     extra = sorted(name for name, (dim, *_) in crd.items() if name != dim)
     if extra:
         attrs["coordinates"] = " ".join(extra)
-    zarr.open_group(store=str(store), mode="w", zarr_format=3, attributes=attrs)
+    # mode "a": the directory holds the run's lease and creation marker, which "w" would delete
+    zarr.open_group(store=str(store), mode="a", zarr_format=3, attributes=attrs)
     sizes = sizes_of(wf)
     axes = wf.axis_names
 
@@ -115,6 +118,7 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking) -> None:
     _gather_on_group(store, create, {**crd, **variable_specs(wf)})
     for sub in (MARKERS.parent, MARKERS):
         _write_group(Path(store) / sub, {})
+    (Path(store) / CREATING).unlink(missing_ok=True)  # complete: a store from now on
 
 
 def _write_group(path: Path, attributes: dict) -> None:
@@ -167,6 +171,183 @@ def store_workflow(store: str | os.PathLike) -> dict | None:
         raise StoreError(f"'{path}' is a Zarr store but not a lifbatch store. "
                          "Choose another --store or pass --overwrite to replace it.")
     return dict(attrs)
+
+
+#: written first when a run creates a store, removed once its template is complete:
+#: a store with this file holds no data yet (its blocks wait for the template)
+CREATING = "_lifbatch/creating.json"
+# the run's own files in _lifbatch/ (where Zarr and xarray do not look): its lease, the
+# creation marker, the workers' visibility probe, and their temporary files
+_RUN_FILES = ("lease.json", "creating.json", "visible-")
+
+
+def _only_run_files(path: Path) -> bool:
+    """True when ``path`` (a store's _lifbatch/) holds nothing but a run's own files
+    (and an empty blocks/ directory)."""
+    for entry in os.scandir(path):
+        if entry.name.startswith(_RUN_FILES):
+            continue
+        if entry.name == "blocks" and entry.is_dir() and not any(os.scandir(entry.path)):
+            continue
+        return False
+    return True
+
+
+def begin_creation(wf, store) -> None:
+    """Mark ``store`` (an empty or replaced directory) as being created for ``wf``."""
+    path = Path(store)
+    (path / CREATING).parent.mkdir(parents=True, exist_ok=True)
+    _write_json_atomic(path / CREATING, {"fingerprint": wf.fingerprint, "name": wf.name, "started": time.time()})
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def clear_store(store) -> None:
+    """Remove everything at a store's path but the run's own lease (the caller holds it)."""
+    import shutil
+
+    path = Path(store)
+    for entry in os.scandir(path):
+        if entry.name == MARKERS.parent.name:
+            for sub in os.scandir(entry.path):
+                if sub.name.startswith("lease.json"):
+                    continue
+                shutil.rmtree(sub.path) if sub.is_dir(follow_symlinks=False) else os.unlink(sub.path)
+            (Path(entry.path) / "zarr.json").unlink(missing_ok=True)
+        elif entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return False  # there, but unreadable
+
+
+def inspect_store(store):
+    """What is at ``store`` (a :class:`plan.StoreState`), from its files alone."""
+    from .plan import StoreState
+
+    path = Path(store)
+    if not path.exists():
+        return StoreState(str(path), "absent")
+    if not path.is_dir():
+        return StoreState(str(path), "file")
+    creating = _read_json(path / CREATING)
+    run_dir = path / MARKERS.parent
+    names = sorted(e.name for e in os.scandir(path)
+                   if not (e.name == run_dir.name and e.is_dir() and _only_run_files(run_dir)))
+    if not names and creating is None:
+        return StoreState(str(path), "empty")
+    root = _read_json(path / "zarr.json")
+    attrs = root.get("attributes") if isinstance(root, dict) else None
+    if creating is not None:
+        info = creating if isinstance(creating, dict) else {}
+        return StoreState(str(path), "creating", fingerprint=info.get("fingerprint"), name=info.get("name"))
+    if isinstance(attrs, dict) and "fingerprint" in attrs:
+        if not (path / MARKERS / "zarr.json").exists():
+            return StoreState(str(path), "creating", fingerprint=attrs["fingerprint"], name=attrs.get("name"))
+        markers = read_markers(path)
+        try:
+            chunks = tuple(json.loads(attrs["chunks"]))
+        except (KeyError, ValueError, TypeError):
+            return StoreState(str(path), "creating", fingerprint=attrs["fingerprint"], name=attrs.get("name"))
+        return StoreState(str(path), "store", fingerprint=attrs["fingerprint"], name=attrs.get("name"),
+                          chunks=chunks, done=frozenset(int(m["block"]) for m in markers),
+                          failed=frozenset(int(m["block"]) for m in markers if m.get("failures")),
+                          contents=tuple(names))
+    if root is None and set(names) <= {MARKERS.parent.name} and (path / MARKERS).is_dir() and \
+            not (path / MARKERS.parent / "zarr.json").exists():
+        return StoreState(str(path), "creating")  # stopped before its template began
+    if root is not None:
+        return StoreState(str(path), "zarr", contents=tuple(names))
+    return StoreState(str(path), "foreign", contents=tuple(names))
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify_store` found: the done blocks checked, and per bad block what is wrong."""
+
+    store: str
+    blocks: int
+    checked: int
+    bad: dict = field(default_factory=dict)          # block -> ["rate: missing chunk", ...]
+    points: list = field(default_factory=list)        # flat indices of the bad blocks' points
+
+    @property
+    def bad_blocks(self) -> list[int]:
+        return sorted(self.bad)
+
+    def format(self) -> str:
+        if not self.bad:
+            return f"verified: {self.checked} of {self.blocks} blocks done, every chunk of them present and readable"
+        lines = [f"verify: {len(self.bad)} of {self.checked} done blocks have missing or corrupt data "
+                 f"({len(self.points)} points); `lifbatch run WORKFLOW --store {self.store} --repair` recomputes "
+                 "exactly those blocks"]
+        for block in self.bad_blocks[:10]:
+            lines.append(f"  block {block}: {'; '.join(self.bad[block][:3])}"
+                         + (f" (+{len(self.bad[block]) - 3} more)" if len(self.bad[block]) > 3 else ""))
+        if len(self.bad) > 10:
+            lines.append(f"  ... and {len(self.bad) - 10} more blocks")
+        return "\n".join(lines)
+
+
+def verify_store(store) -> VerifyReport:
+    """Read back every chunk of every done block (each block's marker says it is done).
+
+    A chunk counts as bad when its file is missing (a block writes all its chunks,
+    empty ones too) or when it does not decode to its array's chunk shape (truncated
+    or overwritten). ``run --repair`` recomputes the bad blocks.
+    """
+    import zarr
+
+    state = inspect_store(store)
+    if state.kind != "store":
+        raise StoreError(f"'{store}' is not a finished lifbatch store ({state.kind}); nothing to verify.")
+    path = Path(store)
+    root = zarr.open_group(str(path), mode="r", zarr_format=3)
+    axes = tuple(json.loads((path / "status" / "zarr.json").read_text()).get("dimension_names") or ())
+    shape = tuple(root["status"].shape)
+    blocking = Blocking(shape=shape, chunks=tuple(state.chunks))
+    arrays = []
+    for name, arr in root.arrays():
+        dims = tuple(arr.metadata.dimension_names or ())
+        if dims[:len(axes)] == axes and name not in axes:
+            arrays.append((name, arr))
+    report = VerifyReport(store=str(path), blocks=blocking.n_blocks, checked=len(state.done))
+    for flat in sorted(state.done):
+        block_id = blocking.block_id(flat)
+        problems = []
+        for name, arr in arrays:
+            coords_ = tuple(block_id) + (0,) * (arr.ndim - len(axes))
+            key = arr.metadata.encode_chunk_key(coords_)
+            chunk_file = path / name / key
+            if not chunk_file.is_file():
+                problems.append(f"{name}: missing chunk {key}")
+                continue
+            want = tuple(s.stop - s.start for s in blocking.slices(block_id)) + tuple(arr.shape[len(axes):])
+            try:
+                got = arr.get_block_selection(coords_) if coords_ else arr[...]
+                if np.shape(got) != want:
+                    problems.append(f"{name}: chunk {key} has shape {np.shape(got)}, not {want}")
+            except Exception as exc:  # a codec error: truncated or overwritten
+                problems.append(f"{name}: chunk {key} unreadable ({type(exc).__name__})")
+        if problems:
+            report.bad[flat] = problems
+            idx = np.indices([s.stop - s.start for s in blocking.slices(block_id)]).reshape(len(axes), -1).T
+            starts = np.array([s.start for s in blocking.slices(block_id)])
+            report.points += [int(np.ravel_multi_index(tuple(i + starts), shape)) if shape else 0 for i in idx] \
+                if axes else [0]
+    return report
 
 
 def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
@@ -292,6 +473,23 @@ def done_blocks(store) -> set[int]:
     return {int(p.parent.name) for p in d.glob("*/zarr.json")} if d.is_dir() else set()
 
 
+def marker_status(store, shape: tuple[int, ...], chunks: tuple[int, ...]) -> np.ndarray:
+    """Each point's status from the block markers alone: done (or failed, as its marker
+    says) when its block's marker exists, which is written after all of the block's
+    data; pending otherwise. What ``status``, ``query`` and ``open_results`` report."""
+    status = np.full(shape, STATUS_PENDING, np.int8)
+    blocking = Blocking(shape=tuple(shape), chunks=tuple(chunks))
+    for m in read_markers(store):
+        try:
+            slices = blocking.slices(blocking.block_id(int(m["block"])))
+        except (KeyError, ValueError, IndexError):
+            continue
+        status[slices] = STATUS_DONE
+        for flat in m.get("failures", {}):
+            status[np.unravel_index(int(flat), shape) if shape else ()] = STATUS_FAILED
+    return status
+
+
 def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
     """Open a sweep's store lazily (Dask-backed ``xarray.Dataset``).
 
@@ -311,5 +509,10 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
     # the contract's order (a directory listing has none)
     order = {name: i for i, name in enumerate(VARIABLES)}
     ds = ds[sorted(ds.data_vars, key=lambda n: (order.get(n, len(order)), n))]
+    # done means on disk: a point is done when its block's marker, written after all of
+    # the block's data, exists (the status array is written with the data, before it)
+    if "chunks" in ds.attrs and "status" in ds:
+        status = marker_status(path, ds["status"].shape, tuple(json.loads(ds.attrs["chunks"])))
+        ds["status"] = ds["status"].copy(data=status)
     ds.encoding["source"] = str(path)
     return ds

@@ -162,12 +162,41 @@ def test_detach_then_status(cluster, tmp_path, reference):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "submitted: 6 blocks" in r.stdout and f"lifbatch status {store}" in r.stdout
+    from lifbatch.lease import read_lease
+
     deadline = time.time() + 120
-    while time.time() < deadline and len(done_blocks(store)) < 6:
+    while time.time() < deadline and (len(done_blocks(store)) < 6 or read_lease(store)):
         time.sleep(0.2)
+    assert read_lease(store) is None  # released once the sweep's tasks are gone
     st = subprocess.run([sys.executable, "-m", "lifbatch.cli", "status", str(store)], capture_output=True, text=True)
     assert "24: 24 done, 0 failed, 0 pending" in st.stdout
     assert_identical(lifbatch.open_results(store).load(), reference)
+
+
+def test_detached_sweep_keeps_its_lease_on_the_scheduler(cluster, tmp_path):
+    """--detach: the client exits, the scheduler holds the store's lease while the sweep's
+    tasks exist (a second run is refused, status says a run is live), then releases it."""
+    from lifbatch.lease import read_lease
+
+    path = tmp_path / "wf.yaml"
+    path.write_text(yaml.safe_dump({**WF, "name": "slow", "trials": 200, "duration": "10 s"}))  # seconds of work
+    store = tmp_path / "slow.zarr"
+    r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
+                        "--scheduler", cluster.address, "--detach", "--points-per-task", "1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    held = read_lease(store)
+    assert held and held["detached"] and len(done_blocks(store)) < 24, (held, len(done_blocks(store)))
+    st = subprocess.run([sys.executable, "-m", "lifbatch.cli", "status", str(store)], capture_output=True, text=True)
+    assert "run       live:" in st.stdout and "the Dask scheduler" in st.stdout, st.stdout
+    second = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
+                             "--workers", "1"], capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2 and "being written by another run" in second.stderr, second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+    deadline = time.time() + 240
+    while time.time() < deadline and (len(done_blocks(store)) < 24 or read_lease(store)):
+        time.sleep(0.2)
+    assert len(done_blocks(store)) == 24 and read_lease(store) is None
 
 
 def _tls_recipe(directory: Path) -> dict:

@@ -103,9 +103,10 @@ def test_embedded_threads_or_processes_equal_serial(full, tmp_path, workers, ppt
 
 
 def test_threaded_block_error_is_raised_and_the_rest_stop(tmp_path, monkeypatch):
-    """A block that raises (not a point failure: e.g. the store vanished) ends the threaded run with
-    that exception; blocks not yet started are not started."""
+    """A block that raises (not a point failure: e.g. the disk failed) ends the threaded run with
+    one line naming the failure (a RunError: exit 1, resumable); blocks not yet started are not started."""
     from lifbatch import execute
+    from lifbatch.errors import RunError
 
     wf = lifbatch.load_workflow(NOISY)
     ran = []
@@ -118,7 +119,7 @@ def test_threaded_block_error_is_raised_and_the_rest_stop(tmp_path, monkeypatch)
         return real(wf_, store, chunks, flat)
 
     monkeypatch.setattr(execute, "_run_block", failing)
-    with pytest.raises(OSError, match="disk on fire"):
+    with pytest.raises(RunError, match="could not be written .*OSError: disk on fire.*run the same command again"):
         lifbatch.run_sweep(wf, tmp_path / "s.zarr", workers=1, points_per_task=1, progress=False, log=lambda m: None)
     assert ran == [0]
 
