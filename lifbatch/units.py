@@ -16,7 +16,7 @@ import pint
 from .errors import WorkflowError
 
 __all__ = ["parse_quantity", "Quantity", "si_unit", "convert", "dimension_of", "to_si", "unit_dimensionality",
-           "linear_si_factor"]
+           "linear_si_factor", "excerpt"]
 
 
 
@@ -60,11 +60,9 @@ def parse_quantity(value: object, field: str, *, example: str = "") -> Quantity:
             f"`{field}` must be a number or a quantity with units, got '{str(value).lower()}'.{hint}", field, value
         )
     if isinstance(value, (int, float)):
-        if isinstance(value, float) and not math.isfinite(value):
-            return _UREG.Quantity(Decimal(str(value)), "")
-        return _UREG.Quantity(Decimal(str(value)), "")
+        return _finite_or_inf(_UREG.Quantity(Decimal(str(value)), ""), value, field, hint)
     if isinstance(value, Decimal):
-        return _UREG.Quantity(value, "")
+        return _finite_or_inf(_UREG.Quantity(value, ""), value, field, hint)
     if not isinstance(value, str):
         raise WorkflowError(
             f"`{field}` must be a number or a quantity string such as '12 ms', got {_quoted(value)}.{hint}",
@@ -79,13 +77,14 @@ def parse_quantity(value: object, field: str, *, example: str = "") -> Quantity:
     low = text.lower()
     if low in {"inf", "+inf", "infinity", ".inf"}:
         return _UREG.Quantity(Decimal("Infinity"), "")
-    if low.startswith("inf ") or low.startswith("infinity "):
-        return _UREG.Quantity(Decimal("Infinity"), text.split(None, 1)[1])
     try:
+        if low.startswith("inf ") or low.startswith("infinity "):
+            return _UREG.Quantity(Decimal("Infinity"), text.split(None, 1)[1])
         q = _parse(text)
     except Exception as exc:  # pint raises many kinds of errors for bad text
-        # name the cause when pint's message is readable (unknown unit, mixed dimensions)
-        detail = (f" ({' '.join(str(exc).split())})"
+        # name the cause when pint's message is readable (unknown unit, mixed dimensions);
+        # pint quotes the text in it: an excerpt only
+        detail = (f" ({excerpt(' '.join(str(exc).split()), 60)})"
                   if isinstance(exc, (pint.UndefinedUnitError, pint.DimensionalityError)) else "")
         raise WorkflowError(
             f"`{field}` could not be parsed as a quantity, got {_quoted(value)}{detail}.{hint}",
@@ -94,11 +93,35 @@ def parse_quantity(value: object, field: str, *, example: str = "") -> Quantity:
         ) from None
     if not isinstance(q, _UREG.Quantity):
         q = _UREG.Quantity(Decimal(str(q)), "")
+    return _finite_or_inf(q, value, field, hint)
+
+
+def _finite_or_inf(q, value, field: str, hint: str):
+    """``q``, refused when its magnitude is NaN (pint reads "nan mV"): NaN is never a
+    parameter value. Infinite values pass; the workflow decides where they make sense."""
+    m = q.magnitude
+    if (m.is_nan() if isinstance(m, Decimal) else isinstance(m, float) and math.isnan(m)):
+        raise WorkflowError(f"`{field}` is NaN (not a number), got {_quoted(value)}. Give a number.{hint}",
+                            field, value)
     return q
+
+
+#: the most characters of a value a message quotes
+EXCERPT = 80
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    """``text`` cut to ``limit`` characters ("abc…(1234 characters)"): a message quotes
+    an excerpt of a value, never all of a long one."""
+    if len(text) <= limit:
+        return text
+    tail = f"… ({len(text)} characters)"
+    return text[:max(1, limit - len(tail))] + tail
 
 
 def _quoted(value: object) -> str:
     text = value if isinstance(value, str) else repr(value)
+    text = excerpt(text)
     return f"'{text}'" if text.isprintable() else repr(text)
 
 

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -40,6 +41,8 @@ __all__ = ["Workflow", "SweepAxis", "Drive", "load_workflow", "apply_overrides",
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 AXIS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: the longest name of a workflow (its store's directory name), of an axis and of a drive
+MAX_NAME, MAX_AXIS_NAME = 100, 64
 RESERVED_DIMS = {"trial", "time", "lag", "isi_bin", "trace_trial", "trace_time", "spike_byte"}
 #: names of the store's variables and other coordinates: an axis of that name would clash with them
 RESERVED_VARS = set(VARIABLES) | {"isi_bin_lower", "isi_bin_upper"}
@@ -48,6 +51,10 @@ TOP_KEYS = {"name", "description", "seed", "trials", "duration", "dt", "method",
             "inputs", "sweep", "noise", "record", "summaries"}
 NEURON_KEYS = {"tau_m", "e_l", "v_th", "v_reset", "v_init", "t_ref", "r_m"}
 VOLTAGE_FIELDS = ("v_th", "e_l", "v_reset", "v_init")
+#: the parameters that may be +inf, and what it means there (docs/workflow.md); NaN is
+#: refused everywhere, and every other infinite value (a current, a rate, a weight...)
+#: would give "done" points with meaningless numbers
+INFINITE_OK = {"neuron.tau_m": "inf: no leak", "neuron.v_th": "inf: no spikes"}
 
 # kind -> {field: (role, default)}, from the drive kinds' registry (drives.py), where
 # each kind says its fields' dimensions: "drive" (the drive's own dimension: current,
@@ -67,15 +74,68 @@ EXAMPLES = {
 
 
 def _shown(value: Any) -> str:
-    """``value`` quoted for a one-line message: 'text' as written, other values as JSON."""
+    """``value`` quoted for a one-line message: 'text' as written, other values as JSON;
+    an excerpt of at most ~80 characters (:func:`units.excerpt`) of a longer one."""
     if isinstance(value, str):
         # a YAML block scalar or an override may hold newlines: never break the line
+        value = u.excerpt(value)
         return f"'{value}'" if value.isprintable() else repr(value)
-    return repr(json.dumps(value, default=str))
+    return repr(_json_excerpt(value))
+
+
+class _Enough(Exception):
+    pass
+
+
+def _json_excerpt(value: Any, limit: int = u.EXCERPT) -> str:
+    """``json.dumps(value, default=str)`` up to ``limit`` characters, produced only that far:
+    a value of a million entries (or one nested a thousand deep) costs no more than a short one."""
+    parts: list[str] = []
+    size = 0
+
+    def emit(text: str) -> None:
+        nonlocal size
+        parts.append(text)
+        size += len(text)
+        if size > limit:
+            raise _Enough
+
+    def walk(v: Any, depth: int) -> None:
+        if depth > limit:
+            emit("…")
+        elif isinstance(v, Mapping):
+            emit("{")
+            for i, (k, x) in enumerate(v.items()):
+                emit(", " if i else "")
+                key = k if isinstance(k, str) else json.dumps(k) if isinstance(k, (int, float, bool)) or k is None \
+                    else str(k)
+                emit(json.dumps(key[:limit + 1]))
+                emit(": ")
+                walk(x, depth + 1)
+            emit("}")
+        elif isinstance(v, (list, tuple)):
+            emit("[")
+            for i, x in enumerate(v):
+                emit(", " if i else "")
+                walk(x, depth + 1)
+            emit("]")
+        elif isinstance(v, str):
+            emit(json.dumps(v[:limit + 1]))
+        elif v is None or isinstance(v, (bool, int, float)):
+            emit(json.dumps(v))
+        else:  # dates, sets... as json.dumps(default=str) shows them
+            emit(json.dumps(str(v)[:limit + 1]))
+
+    try:
+        walk(value, 0)
+    except _Enough:
+        pass
+    text = "".join(parts)
+    return text if size <= limit else text[:limit - 1] + "…"
 
 
 def _err(field: str, value: Any, what: str, fix: str = "") -> WorkflowError:
-    msg = f"`{field}` {what}, got {_shown(value)}."
+    msg = f"`{u.excerpt(field)}` {what}, got {_shown(value)}."
     if fix:
         msg += f" {fix}"
     return WorkflowError(msg, field, value)
@@ -87,6 +147,27 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 def _one_line(text: str) -> str:
     """``text`` with line breaks and other control characters escaped ('\\n')."""
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def _not_finite(param: str, x: float) -> str:
+    if math.isnan(x):
+        return "must be a number, not NaN"
+    allowed = " and ".join(f"{p} ({what})" for p, what in INFINITE_OK.items())
+    return f"must be finite (only {allowed} may be inf)"
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """A value as written, unquoted, for a parenthesis of a message: an excerpt."""
+    return u.excerpt(value if isinstance(value, str) else _json_excerpt(value, limit), limit)
+
+
+def _flag(value: Any, key: str) -> bool:
+    """A yes/no setting (``DASK_...=true`` arrives as True, ``--set ...=true`` too)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "false", "no", "0"):
+        return value.strip().lower() in ("true", "yes", "1")
+    raise WorkflowError(f"`{key}` must be true or false, got {_shown(value)}. Example: --set {key}=true", key, value)
 
 
 def _example(field: str) -> str:
@@ -104,7 +185,7 @@ def _check_keys(raw: Mapping, allowed: set[str], where: str) -> None:
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
             hint = f"Did you mean `{close[0]}`? " if close else ""
             raise WorkflowError(
-                f"`{_one_line(path)}` is not a known key (value {_shown(raw[key])}). "
+                f"`{_one_line(u.excerpt(path))}` is not a known key (value {_shown(raw[key])}). "
                 f"{hint}Allowed here: {', '.join(sorted(allowed))}.", path, raw[key])
 
 
@@ -242,6 +323,53 @@ def _pruned_axis_spec(spec: dict, keep: int) -> dict:
 
 
 # --------------------------------------------------------------------------- #
+# YAML
+# --------------------------------------------------------------------------- #
+#: the deepest nesting of a workflow's YAML (a workflow has 4 or 5 levels)
+MAX_YAML_DEPTH = 50
+
+
+class _YamlRefused(yaml.YAMLError):
+    def __init__(self, what: str, fix: str, mark):
+        super().__init__(what)
+        self.what, self.fix, self.mark = what, fix, mark
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.safe_load`` without aliases (``*name``, ``<<: *name``): a few hundred bytes of
+    nested aliases (the "billion laughs") expand to gigabytes wherever the values are
+    copied or shown. Anchors alone are harmless. Nesting is bounded too (the composer
+    recurses: thousands of ``[`` would end in a RecursionError)."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _YamlRefused(f"uses a YAML alias (*{u.excerpt(str(event.anchor), 40)})",
+                               "lifbatch does not expand aliases: write the value out in full.", event.start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _YamlRefused(f"nests more than {MAX_YAML_DEPTH} levels deep",
+                                   "A workflow has a few levels: check the brackets.", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _yaml_load(text: str) -> Any:
+    """Parse YAML as :func:`yaml.safe_load` does, refusing aliases and deep nesting
+    (:class:`_YamlRefused`); an integer too long for Python (ValueError) is a YAMLError."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+    except ValueError as exc:  # int("1" * 5000): Python reads at most sys.get_int_max_str_digits() digits
+        if "digits" in str(exc):
+            raise yaml.YAMLError(f"it holds a number of more than {sys.get_int_max_str_digits()} digits") from None
+        raise yaml.YAMLError(u.excerpt(" ".join(str(exc).split()), 100)) from None
+
+
+# --------------------------------------------------------------------------- #
 # overrides
 # --------------------------------------------------------------------------- #
 def apply_overrides(raw: dict, overrides: Mapping[str, Any] | list[str] | None) -> dict:
@@ -260,18 +388,19 @@ def apply_overrides(raw: dict, overrides: Mapping[str, Any] | list[str] | None) 
         for item in overrides:
             if "=" not in item:
                 raise WorkflowError(
-                    f"`--set` expects KEY=VALUE, got '{item}'. Example: --set neuron.tau_m=\"20 ms\"",
+                    f"`--set` expects KEY=VALUE, got {_shown(item)}. Example: --set neuron.tau_m=\"20 ms\"",
                     "--set", item)
             key, text = item.split("=", 1)
             try:
-                value = yaml.safe_load(text) if text.strip() else ""
+                # as YAML, without aliases (then the text itself: "*bold*" is a description)
+                value = _yaml_load(text) if text.strip() else ""
             except yaml.YAMLError:
                 value = text
             items.append((key.strip(), value))
     for key, value in items:
         parts = key.split(".")
         if not key or any(not p for p in parts):
-            raise WorkflowError(f"`--set` key '{key}' is not a dot path. Example: --set neuron.tau_m=\"20 ms\"",
+            raise WorkflowError(f"`--set` key {_shown(key)} is not a dot path. Example: --set neuron.tau_m=\"20 ms\"",
                                 "--set", key)
         node = raw
         for i, part in enumerate(parts[:-1]):
@@ -280,30 +409,181 @@ def apply_overrides(raw: dict, overrides: Mapping[str, Any] | list[str] | None) 
                 nxt = node[part] = {}
             if not isinstance(nxt, dict):
                 raise WorkflowError(
-                    f"`--set {key}`: `{'.'.join(parts[:i + 1])}` is {nxt!r}, not a section that can hold "
-                    f"'{parts[i + 1]}'. Set the whole value instead.", key, value)
+                    f"`--set {u.excerpt(key)}`: `{u.excerpt('.'.join(parts[:i + 1]))}` is {_shown(nxt)}, not a "
+                    f"section that can hold {_shown(parts[i + 1])}. Set the whole value instead.", key, value)
             node = nxt
         node[parts[-1]] = value
     return raw
 
 
 # --------------------------------------------------------------------------- #
+# limits (dask.config "lifbatch.limits", defaults in lifbatch.yaml)
+# --------------------------------------------------------------------------- #
+def _limit(name: str) -> float:
+    """The cap ``lifbatch.limits.<name>`` as a number (bytes for max-task-memory)."""
+    from . import config
+
+    raw = config.get(f"limits.{name}")
+    try:
+        if isinstance(raw, str):
+            try:
+                value = float(raw)
+            except ValueError:
+                if not name.endswith("memory"):
+                    raise
+                from dask.utils import parse_bytes
+
+                value = float(parse_bytes(raw))
+        else:
+            value = float(raw)
+        if not value > 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise WorkflowError(f"`lifbatch.limits.{name}` must be a positive number, got {_shown(raw)}. "
+                            f"Example: --set lifbatch.limits.{name}={_LIMIT_EXAMPLES[name]}",
+                            f"lifbatch.limits.{name}", raw) from None
+    return value
+
+
+_LIMIT_EXAMPLES = {"max-points": "2e7", "max-neuron-steps": "2e15", "max-task-memory": "16GiB"}
+
+
+def _trials(n: int) -> str:
+    return f"{_count(n)} trial" + ("s" if n != 1 else "")
+
+
+def _count(n: float) -> str:
+    return f"{int(n)}" if n < 1e6 else f"{n:.3g}"
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} EiB"  # pragma: no cover
+
+
+def _raise_cap(name: str, needed: float) -> str:
+    """How to raise the cap ``name`` to at least ``needed``."""
+    if name.endswith("memory"):
+        value = f"{math.ceil(needed / 2 ** 30)}GiB" if needed < 2 ** 40 else f"{math.ceil(needed / 2 ** 40)}TiB"
+    else:
+        digits = f"{needed:.1e}".split("e")
+        value = f"{math.ceil(float(digits[0]) * 10) / 10:g}e{int(digits[1])}" if needed >= 1e6 else str(int(needed))
+    env = "DASK_LIFBATCH__LIMITS__" + name.upper().replace("-", "_")
+    return f"or raise the cap: --set lifbatch.limits.{name}={value} (or {env}={value})."
+
+
+def check_task_memory(wf: "Workflow", points: int = 1, *, points_per_task: int | None = None) -> None:
+    """Refuse tasks of ``points`` points of ``wf`` whose working memory (``layout.point_bytes``
+    per point) exceeds ``lifbatch.limits.max-task-memory``. ``points_per_task``: the block
+    size the user asked for (``--points-per-task``), if any, for the message; the planner
+    calls this with its blocks' size (plan.plan_blocks)."""
+    from .layout import point_bytes
+
+    cap = _limit("max-task-memory")
+    one = point_bytes(wf)
+    need = one * max(1, int(points))
+    if need <= cap:
+        return
+    if one > cap or points <= 1:
+        raise _err("duration", wf.to_dict().get("duration"),
+                   f"makes one point need ~{_bytes(one)} of working memory ({_trials(wf.trials)} x {_count(wf.n_steps)} "
+                   f"steps), more than lifbatch.limits.max-task-memory ({_bytes(cap)})",
+                   "Shorten the run, use fewer trials, record fewer V traces or sample V less often "
+                   "(record.v.every, summaries.moments.every), " + _raise_cap("max-task-memory", one))
+    fit = max(1, int(cap // one))
+    if points_per_task is not None:
+        raise WorkflowError(
+            f"`--points-per-task` {points_per_task} makes tasks of ~{_bytes(need)} of working memory "
+            f"({_bytes(one)} per point), more than lifbatch.limits.max-task-memory ({_bytes(cap)}). Use at most "
+            f"--points-per-task {fit}, " + _raise_cap("max-task-memory", need), "--points-per-task", points_per_task)
+    raise WorkflowError(
+        f"`sweep` makes tasks of {points} points of ~{_bytes(need)} of working memory ({_bytes(one)} per point): "
+        f"the {_count(wf.n_points)} points in at most lifbatch.task.max-tasks tasks, more than "
+        f"lifbatch.limits.max-task-memory ({_bytes(cap)}). Sweep fewer points, allow more tasks "
+        f"(--set lifbatch.task.max-tasks={math.ceil(wf.n_points / fit)}), " + _raise_cap("max-task-memory", need),
+        "sweep", wf.shape)
+
+
+_MISSING = object()
+
+
+def _config_overrides(overrides) -> tuple[Any, dict]:
+    """Split ``overrides`` into the workflow's and lifbatch's settings (``lifbatch.KEY``,
+    dask.config), the latter read as YAML like the former."""
+    if not overrides:
+        return overrides, {}
+    settings = {}
+    if isinstance(overrides, Mapping):
+        rest = {}
+        for key, value in overrides.items():
+            (settings if str(key).startswith("lifbatch.") else rest)[key] = value
+        return rest, settings
+    rest = []
+    for item in overrides:
+        key = item.split("=", 1)[0].strip() if "=" in item else ""
+        if key.startswith("lifbatch."):
+            text = item.split("=", 1)[1]
+            try:
+                settings[key] = _yaml_load(text) if text.strip() else ""
+            except yaml.YAMLError:
+                settings[key] = text
+        else:
+            rest.append(item)
+    return rest, settings
+
+
+def _apply_settings(settings: dict) -> None:
+    """``--set lifbatch.limits.max-points=2e7``: set the dask.config keys, for this process."""
+    import dask.config
+
+    from . import config  # noqa: F401 - lifbatch's defaults, the known keys
+
+    for key, value in settings.items():
+        if dask.config.get(key, default=_MISSING) is _MISSING or isinstance(dask.config.get(key), Mapping):
+            section = key.rsplit(".", 1)[0]
+            known = dask.config.get(section, default=None) if section != "lifbatch" else None
+            names = (f" Settings in {section}: {', '.join(sorted(known))}." if isinstance(known, Mapping)
+                     else " See lifbatch/lifbatch.yaml for the settings.")
+            raise WorkflowError(f"`--set {u.excerpt(key)}` is not a lifbatch setting.{names}", key, value)
+        if isinstance(value, str):
+            try:  # YAML 1.1 reads 2e7 as text
+                value = float(value)
+            except ValueError:
+                pass
+        dask.config.set({key: value})
+
+
+# --------------------------------------------------------------------------- #
 # loading
 # --------------------------------------------------------------------------- #
-def load_workflow(path_or_dict: str | os.PathLike | Mapping, overrides=None) -> Workflow:
+def load_workflow(path_or_dict: str | os.PathLike | Mapping, overrides=None, *, limits: bool = True) -> Workflow:
     """Load, validate and freeze a workflow.
 
     Parameters
     ----------
     path_or_dict : path to a YAML file, or the already parsed mapping
-    overrides : mapping of dot paths to values, or list of "KEY=VALUE" strings
+    overrides : mapping of dot paths to values, or list of "KEY=VALUE" strings; a key
+        ``lifbatch.…`` (``lifbatch.limits.max-points=2e7``) sets that dask.config key
+        for this process instead
+    limits : refuse a workflow above the caps of ``lifbatch.limits`` (grid points,
+        neuron-steps, one point's working memory); False to reopen a store's workflow
+
+    Input files (``timed_array.file``) of a workflow file must be in its directory
+    or below, unless ``lifbatch.inputs.allow-outside`` is true.
 
     Raises
     ------
     WorkflowError
         with a one-line message naming the field, the value and the fix.
     """
+    overrides, settings = _config_overrides(overrides)
+    if settings:
+        _apply_settings(settings)
     base_dir = Path.cwd()
+    confine = False
     if isinstance(path_or_dict, Mapping):
         raw = copy.deepcopy(dict(path_or_dict))
     else:
@@ -311,32 +591,48 @@ def load_workflow(path_or_dict: str | os.PathLike | Mapping, overrides=None) -> 
         if not path.is_file():
             raise WorkflowError(f"workflow file '{path}' does not exist. Check the path.", "workflow", str(path))
         base_dir = path.resolve().parent
+        confine = True
         try:
-            raw = yaml.safe_load(path.read_text())
+            raw = _yaml_load(path.read_text())
+        except _YamlRefused as exc:
+            raise WorkflowError(f"workflow file '{path}' {exc.what} at line {exc.mark.line + 1}. {exc.fix}",
+                                "workflow", str(path)) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
             raise WorkflowError(f"workflow file '{path}' is not valid YAML{where}: "
-                                f"{getattr(exc, 'problem', exc)}.", "workflow", str(path)) from None
+                                f"{getattr(exc, 'problem', None) or exc}.", "workflow", str(path)) from None
+        except UnicodeDecodeError:
+            raise WorkflowError(f"workflow file '{path}' is not UTF-8 text. Save it as UTF-8.",
+                                "workflow", str(path)) from None
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
             raise WorkflowError(f"workflow file '{path}' must hold a mapping of keys, got {type(raw).__name__}.",
                                 "workflow", str(path))
     try:
-        return _Parser(apply_overrides(raw, overrides), base_dir).parse()
+        return _Parser(apply_overrides(raw, overrides), base_dir, confine=confine, limits=limits).parse()
     except WorkflowError as exc:
         # messages quote values as written; a value with a line break must not break the line
         msg = str(exc)
-        if _CONTROL.search(msg):
-            raise WorkflowError(_one_line(msg), exc.field, exc.value) from None
+        if _CONTROL.search(msg) or len(msg) > MAX_MESSAGE:
+            msg = _one_line(msg)
+            if len(msg) > MAX_MESSAGE:  # a last guard: every part is an excerpt already
+                msg = msg[:MAX_MESSAGE - 200] + " … " + msg[-197:]
+            raise WorkflowError(msg, exc.field, exc.value) from None
         raise
 
 
+#: the longest message load_workflow raises (characters)
+MAX_MESSAGE = 1000
+
+
 class _Parser:
-    def __init__(self, raw: dict, base_dir: Path):
+    def __init__(self, raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = True):
         self.raw = raw
         self.base_dir = base_dir
+        self.confine = confine
+        self.limits = limits
         self.params: dict[str, float] = {}
         self.dims: dict[str, str] = {}        # pint dimensionality per param
         self.display: dict[str, str] = {}
@@ -349,7 +645,10 @@ class _Parser:
 
     def set_param(self, path: str, value, q=None):
         q = q if q is not None else self.quantity(value, path)
-        self.params[path] = u.to_si(q)
+        x = u.to_si(q)
+        if not math.isfinite(x) and not (x > 0 and path in INFINITE_OK):
+            raise _err(path, value, _not_finite(path, x), _example(path) or "Give a finite number.")
+        self.params[path] = x
         self.dims[path] = u.dimension_of(q)
         self.display[path] = "" if q.dimensionless else f"{q.units:~}".replace(" ", "")
         self.written[path] = value
@@ -383,6 +682,9 @@ class _Parser:
                                 "name", None)
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise _err("name", name, "must match [a-z0-9_-]+", "Example: name: pypet-firing-rate")
+        if len(name) > MAX_NAME:
+            raise _err("name", name, f"is {len(name)} characters long, more than {MAX_NAME}",
+                       "Example: name: pypet-firing-rate")
         description = raw.get("description", "") or ""
         if not isinstance(description, str):
             raise _err("description", description, "must be text")
@@ -395,10 +697,10 @@ class _Parser:
         if not math.isfinite(duration):
             raise _err("duration", raw["duration"], "must be finite", "Example: duration: 1000 ms")
         if dt > duration:
-            raise _err("dt", raw.get("dt"), f"must not exceed duration ({raw['duration']})", "Example: dt: 0.1 ms")
+            raise _err("dt", raw.get("dt"), f"must not exceed duration ({_short(raw['duration'])})", "Example: dt: 0.1 ms")
         n_steps = duration / dt
         if abs(n_steps - round(n_steps)) > 1e-6 * max(1.0, n_steps):
-            raise _err("duration", raw["duration"], f"must be a whole number of steps of dt ({raw.get('dt', '0.1 ms')})",
+            raise _err("duration", raw["duration"], f"must be a whole number of steps of dt ({_short(raw.get('dt', '0.1 ms'))})",
                        "Make duration a multiple of dt.")
         method = raw.get("method", "euler")
         if method not in ("euler", "exact"):
@@ -408,10 +710,13 @@ class _Parser:
         self.duration = duration
         self.method = method
         self.trials = trials
+        self.n_steps = int(round(duration / dt))
+        self.check_work(1)
         voltage_dim, voltage_display = self.parse_neuron(raw.get("neuron"))
         self.voltage_dim = voltage_dim
         drives = self.parse_inputs(raw.get("inputs") or {})
         sweep = self.parse_sweep(raw.get("sweep") or {})
+        self.check_work(math.prod(a.size for a in sweep), sweep)
         shared = self.parse_noise(raw.get("noise") or {}, sweep)
         rec_trials, rec_every = self.parse_record(raw.get("record") or {})
         warmup, isi_edges, mom_every, max_lag = self.parse_summaries(raw.get("summaries") or {})
@@ -430,7 +735,7 @@ class _Parser:
             "summaries": {"warmup": warmup, "isi_edges": list(isi_edges), "moments_every": mom_every,
                           "max_lag": max_lag},
         }
-        return Workflow(
+        wf = Workflow(
             name=name, description=description, seed=seed, trials=trials, duration=duration, dt=dt,
             method=method, params=dict(self.params),
             param_units={k: u.si_unit(v) for k, v in self.dims.items()},
@@ -442,6 +747,39 @@ class _Parser:
             # not sort_keys: the order of the sweep axes is the order of the grid
             source=json.dumps(self.raw, default=str),
         )
+        if self.limits:
+            check_task_memory(wf)
+        return wf
+
+    def check_work(self, n_points: int, sweep=None) -> None:
+        """Refuse more neuron-steps than ``lifbatch.limits.max-neuron-steps``, and (before
+        anything of its size is built) a point whose spike rasters and kernel buffers alone
+        exceed ``max-task-memory``."""
+        if not self.limits:
+            return
+        steps = n_points * self.trials * self.n_steps
+        cap = _limit("max-neuron-steps")
+        if steps > cap:
+            if sweep:
+                grid = " x ".join(f"{a.name}={a.size}" for a in sweep)
+                raise _err("sweep", grid, f"makes {_count(n_points)} points x {_trials(self.trials)} x "
+                           f"{_count(self.n_steps)} steps = {steps:.3g} neuron-steps, more than "
+                           f"lifbatch.limits.max-neuron-steps ({cap:.3g})",
+                           "Sweep fewer values, use fewer trials or a shorter run, " + _raise_cap("max-neuron-steps", steps))
+            raise _err("duration", self.raw["duration"],
+                       f"makes {_trials(self.trials)} x {_count(self.n_steps)} steps of dt "
+                       f"({_short(self.raw.get('dt', '0.1 ms'))}) = {steps:.3g} neuron-steps per point, "
+                       f"more than lifbatch.limits.max-neuron-steps ({cap:.3g})",
+                       "Shorten the run, use a larger dt or fewer trials, " + _raise_cap("max-neuron-steps", steps))
+        if n_points == 1:
+            n = self.n_steps
+            floor = self.trials * (2 * 8 * 3 + (n + 7) // 8 + 8) + n * 8 * 4  # layout.point_bytes, at least
+            mem = _limit("max-task-memory")
+            if floor > mem:
+                raise _err("duration", self.raw["duration"],
+                           f"makes one point need more than {_bytes(floor)} of working memory ({_trials(self.trials)} x "
+                           f"{_count(n)} steps), more than lifbatch.limits.max-task-memory ({_bytes(mem)})",
+                           "Shorten the run, use a larger dt or fewer trials, " + _raise_cap("max-task-memory", floor))
 
     def parse_neuron(self, raw):
         if raw is None:
@@ -472,7 +810,7 @@ class _Parser:
             if key in raw:
                 q = self.quantity(raw[key], f"neuron.{key}")
                 if u.dimension_of(q) != vdim and not (q.dimensionless and u.to_si(q) == 0):
-                    raise _err(f"neuron.{key}", raw[key], f"must have the dimension of v_th ({raw['v_th']})",
+                    raise _err(f"neuron.{key}", raw[key], f"must have the dimension of v_th ({_short(raw['v_th'])})",
                                f"Write it in the same unit as v_th, e.g. {key}: {EXAMPLES[key] if vdim != 'dimensionless' else 0}")
                 self.set_param(f"neuron.{key}", raw[key], q)
                 self.dims[f"neuron.{key}"] = vdim
@@ -510,9 +848,15 @@ class _Parser:
             return "voltage_rate"
         if dim == cur_dim:
             return "current"
+        if dim == u.unit_dimensionality("A") and r_dim == "dimensionless" and vdim != "dimensionless":
+            # a current, but no resistance to turn it into a voltage
+            given = "neuron.r_m is not set" if "r_m" not in (self.raw.get("neuron") or {}) else \
+                f"neuron.r_m is a bare number ({_short(self.written.get('neuron.r_m'))})"
+            raise _err(field, value, f"is a current, which needs a resistance: {given}",
+                       "Set neuron.r_m (e.g. r_m: 100 Mohm), or give the drive as a voltage (e.g. 25 mV).")
         raise _err(field, value,
                    "must be a current (multiplied by neuron.r_m), a voltage or a voltage per time "
-                   f"in the units of neuron.v_th ({self.written['neuron.v_th']})",
+                   f"in the units of neuron.v_th ({_short(self.written['neuron.v_th'])})",
                    "Example: value: 250 pA with r_m: 100 Mohm, or value: 0.1 / ms for a dimensionless model")
 
     def parse_inputs(self, raw) -> list[Drive]:
@@ -524,6 +868,9 @@ class _Parser:
             where = f"inputs.{name}"
             if not isinstance(name, str) or not AXIS_RE.match(name):
                 raise _err(where, name, "must be named with letters, digits and '_'", "Example: inputs: {drive: ...}")
+            if len(name) > MAX_AXIS_NAME:
+                raise _err("inputs", name, f"has a drive name of {len(name)} characters, more than {MAX_AXIS_NAME}",
+                           "Example: inputs: {drive: ...}")
             if not isinstance(spec, Mapping) or "kind" not in spec:
                 raise _err(where, spec, "must be a mapping with a `kind`",
                            f"Kinds: {', '.join(DRIVE_KINDS)}. Example: {{kind: constant, value: 250 pA}}")
@@ -575,7 +922,7 @@ class _Parser:
                 elif frole == "voltage":
                     q = self.quantity(value, path)
                     if not (u.dimension_of(q) == self.voltage_dim or (q.dimensionless and u.to_si(q) == 0)):
-                        raise _err(path, value, f"must be a voltage jump in the units of neuron.v_th ({self.written['neuron.v_th']})",
+                        raise _err(path, value, f"must be a voltage jump in the units of neuron.v_th ({_short(self.written['neuron.v_th'])})",
                                    "Example: weight: 0.1 (dimensionless model) or weight: 0.5 mV")
                     self.set_param(path, value, q)
                     self.dims[path] = self.voltage_dim
@@ -619,17 +966,35 @@ class _Parser:
         from .inputs import read_timed_array  # numpy only
 
         path = self.resolved_file(options["file"])
+        if self.confine:
+            from . import config
+
+            root = self.base_dir.resolve()
+            real = Path(path).resolve()
+            if not real.is_relative_to(root) and not _flag(config.get("inputs.allow-outside"),
+                                                              "lifbatch.inputs.allow-outside"):
+                raise _err(f"{where}.file", options["file"],
+                           f"is outside the workflow file's directory ({u.excerpt(str(root), 60)})",
+                           "Move or copy the file under that directory, or allow other paths: "
+                           "--set lifbatch.inputs.allow-outside=true (or DASK_LIFBATCH__INPUTS__ALLOW_OUTSIDE=true).")
         if not Path(path).is_file():
-            raise _err(f"{where}.file", options["file"], f"does not exist (looked for {path})",
+            raise _err(f"{where}.file", options["file"], f"does not exist (looked for {u.excerpt(path, 60)})",
                        "Give a path to a .npy or .csv file, relative to the workflow file.")
         try:
             data = read_timed_array(path)
         except Exception as exc:
-            raise _err(f"{where}.file", options["file"], f"could not be read ({' '.join(str(exc).split())})",
+            # never the file's content (a message of numpy's quotes the text it could not read)
+            cell = re.search(r"\bat row (\d+), column (\d+)", str(exc))  # row from 0
+            cols = re.search(r"columns changed from (\d+) to (\d+) at row (\d+)", str(exc))  # row from 1
+            why = (f"line {int(cell[1]) + 1}, column {cell[2]} is not a number" if cell else
+                   f"line {cols[3]} has {cols[2]} columns, the lines before it {cols[1]}" if cols else
+                   "it is not a .npy file of numbers" if path.endswith(".npy") else
+                   "it is not a table of numbers with the same number of columns on every line")
+            raise _err(f"{where}.file", options["file"], f"could not be read ({why})",
                        "Use a .npy file or a .csv of numbers (1 column, or one column per trial).") from None
         if data.ndim == 2 and data.shape[1] not in (1, self.trials):
             raise _err(f"{where}.file", options["file"],
-                       f"has {data.shape[1]} columns but the workflow has {self.trials} trials",
+                       f"has {data.shape[1]} columns but the workflow has {_trials(self.trials)}",
                        "Give 1 column (all trials) or one column per trial.")
         if not np.all(np.isfinite(data)):
             raise _err(f"{where}.file", options["file"], "contains NaN or inf", "Clean the recording.")
@@ -642,7 +1007,7 @@ class _Parser:
                     ) -> tuple[tuple[float, ...], str, str]:
         allowed = {"values", "linspace", "logspace", "range", "unit"}
         _check_keys(spec, allowed | {"param"} if with_param else allowed, where)
-        raw_vals = _axis_raw_values(spec, where)
+        raw_vals = _axis_raw_values(spec, where, self.axis_room if param != "_isi" else None)
         unit = spec.get("unit", "")
         if unit is None:
             unit = ""
@@ -682,13 +1047,18 @@ class _Parser:
             raise _err(where, spec.get("values", raw_vals), "is an empty axis", "Give at least one value.")
         if len(set(out)) != len(out):
             dup = next(x for x in out if out.count(x) > 1)
-            same = " = ".join(v if isinstance(v, str) else f"{v:g} {unit}".strip()
-                              for v, x in zip(raw_vals, out) if x == dup)
+            same = _short(" = ".join(v if isinstance(v, str) else f"{v:g} {unit}".strip()
+                                     for v, x in zip(raw_vals, out) if x == dup), 60)
             form = next(k for k in ("values", "linspace", "logspace", "range") if k in spec)
             raise _err(where, spec[form], f"has duplicated values ({same})",
                        "Each value of an axis must be distinct.")
-        if any(math.isnan(x) for x in out):
-            raise _err(where, raw_vals, "contains NaN", "Give numbers.")
+        for v, x in zip(raw_vals, out):
+            if math.isnan(x):  # a float NaN (.nan in YAML); "nan ms" is refused when parsed
+                raise _err(f"{where}.values" if "values" in spec else where, v, "holds NaN (not a number)",
+                           "Give numbers.")
+            if not math.isfinite(x) and not (x > 0 and param in INFINITE_OK):
+                raise _err(f"{where}.values" if "values" in spec else where, v, _not_finite(param, x),
+                           "Give finite values.")
         display = str(unit) if unit else self.display.get(param, "")
         return tuple(out), u.si_unit(target_dim), display
 
@@ -703,6 +1073,9 @@ class _Parser:
             if not isinstance(name, str) or not AXIS_RE.match(name) or name in RESERVED_DIMS:
                 raise _err(where, name, "must be a name of letters, digits and '_' other than "
                            + ", ".join(sorted(RESERVED_DIMS)), "Example: sweep: {tau: ...}")
+            if len(name) > MAX_AXIS_NAME:
+                raise _err("sweep", name, f"has an axis name of {len(name)} characters, more than {MAX_AXIS_NAME}",
+                           "Example: sweep: {tau: ...}")
             if name in RESERVED_VARS:
                 raise _err(where, name, "is the name of a variable of the results store",
                            f"Rename the axis, e.g. sweep: {{input_{name}: ...}}")
@@ -744,7 +1117,27 @@ class _Parser:
                            "has parameters of different lengths", "Zipped parameters need the same number of values.")
             axes.append(SweepAxis(name=name, params=tuple(params), values=tuple(values), units=tuple(units_),
                                   display_units=tuple(displays)))
+            self.axes_so_far = list(axes)
         return axes
+
+    def axis_room(self, n: int, where: str, arg) -> None:
+        """Refuse an axis of ``n`` values that takes the grid above ``lifbatch.limits.max-points``
+        or ``max-neuron-steps``, before its values are built."""
+        if not self.limits:
+            return
+        sizes = [a.size for a in getattr(self, "axes_so_far", [])] + [n]
+        n_points = math.prod(sizes)
+        grid = " x ".join(str(k) for k in sizes)
+        if n_points > (cap := _limit("max-points")):
+            raise _err(where, arg, f"makes the grid {grid} = {_count(n_points)} points, more than "
+                       f"lifbatch.limits.max-points ({_count(cap)})",
+                       "Sweep fewer values, " + _raise_cap("max-points", n_points))
+        steps = n_points * self.trials * self.n_steps
+        if steps > (cap := _limit("max-neuron-steps")):
+            raise _err(where, arg, f"makes {grid} = {_count(n_points)} points x {_trials(self.trials)} x "
+                       f"{_count(self.n_steps)} steps = {steps:.3g} neuron-steps, more than "
+                       f"lifbatch.limits.max-neuron-steps ({cap:.3g})",
+                       "Sweep fewer values, use fewer trials or a shorter run, " + _raise_cap("max-neuron-steps", steps))
 
     def parse_noise(self, raw, sweep) -> tuple[str, ...]:
         _check_keys(raw, {"shared_across"}, "noise")
@@ -771,6 +1164,16 @@ class _Parser:
         spec = raw["v"]
         _check_keys(spec, {"trials", "every"}, "record.v")
         trials = spec.get("trials", [0])
+        every = self.multiple_of_dt(spec["every"], "record.v.every") if "every" in spec else self.dt
+        if self.limits:  # before a list of every trial is built
+            count = self.trials if trials == "all" else len(trials) if isinstance(trials, list) else 1
+            need = count * (self.n_steps // int(round(every / self.dt)) + 1) * 8 * 2
+            cap = _limit("max-task-memory")
+            if need > cap:
+                raise _err("record.v.trials", trials, f"makes {_count(count)} traces of {_count(self.n_steps)} steps "
+                           f"need ~{_bytes(need)} per point, more than lifbatch.limits.max-task-memory ({_bytes(cap)})",
+                           "Record fewer trials, or sample V less often (record.v.every), "
+                           + _raise_cap("max-task-memory", need))
         if trials == "all":
             trials = list(range(self.trials))
         if isinstance(trials, int) and not isinstance(trials, bool):
@@ -780,27 +1183,26 @@ class _Parser:
         for t in trials:
             if not 0 <= t < self.trials:
                 raise _err("record.v.trials", trials, f"must be within 0..{self.trials - 1}",
-                           f"The workflow has {self.trials} trials.")
+                           f"The workflow has {_trials(self.trials)}.")
         if len(set(trials)) != len(trials):
             raise _err("record.v.trials", trials, "has duplicates", "List each trial once.")
-        every = self.multiple_of_dt(spec["every"], "record.v.every") if "every" in spec else self.dt
         return tuple(sorted(trials)), every
 
     def multiple_of_dt(self, value, field) -> float:
         x = self.time(value, field)[0]
         k = x / self.dt
         if abs(k - round(k)) > 1e-6 * max(1.0, k) or round(k) < 1:
-            raise _err(field, value, f"must be a positive multiple of dt ({self.raw.get('dt', '0.1 ms')})",
+            raise _err(field, value, f"must be a positive multiple of dt ({_short(self.raw.get('dt', '0.1 ms'))})",
                        "Example: every: 1 ms")
         if x > self.duration:
-            raise _err(field, value, f"must not exceed duration ({self.raw['duration']})", "Example: every: 1 ms")
+            raise _err(field, value, f"must not exceed duration ({_short(self.raw['duration'])})", "Example: every: 1 ms")
         return round(k) * self.dt
 
     def parse_summaries(self, raw):
         _check_keys(raw, {"warmup", "isi_bins", "moments", "autocov"}, "summaries")
         warmup, _ = self.time(raw.get("warmup", "0 ms"), "summaries.warmup", allow_zero=True)
         if warmup >= self.duration:
-            raise _err("summaries.warmup", raw.get("warmup"), f"must be shorter than duration ({self.raw['duration']})",
+            raise _err("summaries.warmup", raw.get("warmup"), f"must be shorter than duration ({_short(self.raw['duration'])})",
                        "Example: warmup: 100 ms")
         k = warmup / self.dt
         if abs(k - round(k)) > 1e-6 * max(1, k):
@@ -886,15 +1288,33 @@ class _Parser:
         require("neuron.tau_m", tau > 0, "must be a positive time (or inf)", "Example: tau_m: 20 ms")
         if self.method == "euler" and np.any(self.dt > tau):
             field_, value = where_of("neuron.tau_m", lambda v: self.dt > v)
-            what = f"must be at least dt ({self.raw.get('dt', '0.1 ms')}) with method: euler"
+            what = f"must be at least dt ({_short(self.raw.get('dt', '0.1 ms'))}) with method: euler"
             raise _err(field_, value, what if field_ == "neuron.tau_m" else f"sets neuron.tau_m, which {what}",
                        "Use a smaller dt, or method: exact.")
         require("neuron.t_ref", grid("neuron.t_ref") >= 0, "must be a time >= 0", "Example: t_ref: 2 ms")
         require("neuron.r_m", grid("neuron.r_m") > 0, "must be positive", "Example: r_m: 100 Mohm")
         th, reset = grid("neuron.v_th"), grid("neuron.v_reset")
-        if np.any(np.broadcast_to(reset >= th, np.broadcast_shapes(np.shape(reset), np.shape(th)))):
-            field_, value = where_of("neuron.v_reset")
-            raise _err(field_, value, "must be below neuron.v_th", "Example: v_reset: -70 mV with v_th: -50 mV")
+        above = np.broadcast_to(reset >= th, np.broadcast_shapes(np.shape(reset), np.shape(th)))
+        if np.any(above):
+            # the first offending point: blame the swept one of the two (v_reset if both are),
+            # with its offending value, and name the other's value there
+            first = np.unravel_index(int(np.argmax(above)), above.shape) if above.ndim else ()
+            r = float(np.broadcast_to(reset, above.shape)[first])
+            t = float(np.broadcast_to(th, above.shape)[first])
+            swept = {p for ax in sweep for p in ax.params}
+            if "neuron.v_th" in swept and "neuron.v_reset" not in swept:
+                field_, value = where_of("neuron.v_th", lambda v: v == t)
+                what = f"sets neuron.v_th, which must be above neuron.v_reset ({_short(self.written.get('neuron.v_reset', r))})"
+                fix = "Sweep v_th above v_reset, or lower neuron.v_reset."
+            else:
+                field_, value = where_of("neuron.v_reset", lambda v: v == r)
+                th_shown = (where_of("neuron.v_th", lambda v: v == t)[1] if "neuron.v_th" in swept
+                            else _short(self.written.get("neuron.v_th", t)))
+                what = f"must be below neuron.v_th ({th_shown})"
+                if field_ != "neuron.v_reset":
+                    what = f"sets neuron.v_reset, which {what}"
+                fix = "Example: v_reset: -70 mV with v_th: -50 mV"
+            raise _err(field_, value, what, fix)
         for d in drives:
             p = f"inputs.{d.name}"
             if d.kind == "poisson":
@@ -933,7 +1353,9 @@ def _dim_name(dim: str) -> str:
     return f"{name} ({si})" if name else f"in {si}"
 
 
-def _axis_raw_values(spec: Mapping, where: str) -> list:
+def _axis_raw_values(spec: Mapping, where: str, room=None) -> list:
+    """The values of an axis as written (numbers or quantity strings); ``room(n, where, arg)``
+    may refuse ``n`` values before they are built."""
     forms = [k for k in ("values", "linspace", "logspace", "range") if k in spec]
     if len(forms) != 1:
         raise _err(where, dict(spec), "needs exactly one of values, linspace, logspace, range",
@@ -948,6 +1370,8 @@ def _axis_raw_values(spec: Mapping, where: str) -> list:
         for v in arg:
             if isinstance(v, bool) or not isinstance(v, (int, float, str)):
                 raise _err(f"{where}.values", arg, "must be a list of numbers or quantities", "Example: values: [5, 7.5, 10]")
+        if room is not None:
+            room(len(arg), f"{where}.values", arg)
         return list(arg)
     if (not isinstance(arg, list) or len(arg) != 3
             or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in arg)):
@@ -963,6 +1387,8 @@ def _axis_raw_values(spec: Mapping, where: str) -> list:
                        f"Example: {form}: [1, 10, 30]")
         n = int(third)
         _check_axis_size(n, f"{where}.{form}", arg)
+        if room is not None:
+            room(n, f"{where}.{form}", arg)
         d0, d1 = Decimal(repr(float(start))), Decimal(repr(float(stop)))
         if form == "linspace":
             # start + k*(stop - start)/(n - 1) in decimals, so that [0, 1, 21] gives 0.15, not
@@ -983,6 +1409,8 @@ def _axis_raw_values(spec: Mapping, where: str) -> list:
     # a stop within 1e-9 steps of a grid point is on the grid (1/3-steps written as floats)
     n = int((d1 - d0) / ds + Decimal("1e-9")) + 1
     _check_axis_size(n, f"{where}.range", arg)
+    if room is not None:
+        room(n, f"{where}.range", arg)
     return [float(d0 + k * ds) for k in range(n)]
 
 
