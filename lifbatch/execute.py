@@ -224,7 +224,7 @@ def _reads(path: str, token: str) -> bool:
         return False
 
 
-def _check_workers_see(client, store: str) -> None:
+def _check_workers_see(client, store: str, pause=lambda phase: None) -> None:
     """StoreError unless every worker reads a file this process writes at the store's
     path (the same file system, not only a directory of the same name); nothing is
     left behind: the file goes, and so does the store's directory if made for it."""
@@ -237,6 +237,7 @@ def _check_workers_see(client, store: str) -> None:
     token = uuid.uuid4().hex
     try:
         probe.write_text(token)
+        pause("probe")
         blind = [w for w, ok in client.run(_reads, str(probe), token).items() if not ok]
     finally:
         probe.unlink(missing_ok=True)
@@ -399,6 +400,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         raise
     handed_over = False
     try:
+        _phase("lease")
         # the second look, under the lease: what another run did meanwhile counts
         state = inspect_store(store)
         bad = frozenset()
@@ -437,6 +439,14 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     return result
 
 
+def _phase(name: str) -> None:
+    """A point in a run's life where the tests stop it (``LIFBATCH_TEST_PAUSE_AT=name``: say
+    so on stderr, then wait to be killed); does nothing otherwise."""
+    if os.environ.get("LIFBATCH_TEST_PAUSE_AT") == name:
+        print(f"lifbatch-test: paused at {name}", file=sys.stderr, flush=True)
+        time.sleep(600)
+
+
 def _has_blocks(store) -> bool:
     d = Path(store) / MARKERS
     return d.is_dir() and any(d.glob("*/zarr.json"))
@@ -470,6 +480,7 @@ def _prepare(wf, store: str, plan, points_per_task, slots: int, result: SweepRes
         clear_store(store)
     begin_creation(wf, store)
     (Path(store) / MARKERS).mkdir(parents=True, exist_ok=True)
+    _phase("prepared")
     return blocking, list(range(blocking.n_blocks))
 
 
@@ -498,7 +509,8 @@ def _create_template(wf, store: str, blocking: Blocking, cancel) -> None:
     """Write a new store's template while the first blocks compute (they wait for it
     before writing); ``cancel()`` the blocks when it cannot be written."""
     try:
-        create_store(wf, store, blocking)
+        create_store(wf, store, blocking, pause=_phase)
+        _phase("template-written")
     except OSError as exc:
         cancel()
         raise RunError(f"cannot write the store's template in '{store}' ({_os_reason(exc)}); nothing of the "
@@ -610,7 +622,7 @@ def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, po
             own_client = client = Client(embedded_cluster(n_workers))
         log(f"dask dashboard: {client.dashboard_link}")
     try:
-        _check_workers_see(client, store)
+        _check_workers_see(client, store, pause=_phase)
         # evened out over the cluster's own task slots (its workers' threads)
         slots = sum(client.nthreads().values()) or n_workers
         blocking, todo = _prepare(wf, store, plan, points_per_task, slots, result)

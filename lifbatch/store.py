@@ -69,7 +69,7 @@ def _compressors(dtype: np.dtype) -> list:
 _NAN_FILL = "AAAAAAAA+H8="
 
 
-def create_store(wf, store: str | os.PathLike, blocking: Blocking) -> None:
+def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lambda phase: None) -> None:
     """Write the template of a new store: coordinates, attributes, and empty arrays.
 
     Written by Zarr directly, all arrays at once, exactly as ``xarray.Dataset.to_zarr``
@@ -91,6 +91,7 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking) -> None:
         attrs["coordinates"] = " ".join(extra)
     # mode "a": the directory holds the run's lease and creation marker, which "w" would delete
     zarr.open_group(store=str(store), mode="a", zarr_format=3, attributes=attrs)
+    pause("template-begun")  # (tests stop a run here: a root group without its arrays)
     sizes = sizes_of(wf)
     axes = wf.axis_names
 
@@ -139,13 +140,25 @@ def _open_zarr(path: Path, unreadable: str, **kwargs) -> "xr.Dataset":
     """
     import xarray as xr
 
+    state = inspect_store(path)
+    if state.kind in ("creating", "empty"):
+        raise StoreError(_unfinished(path))
     try:
         return xr.open_zarr(path, consolidated=False, **kwargs)
     except Exception as exc:
-        if (path / MARKERS).is_dir() and not (path / MARKERS / "zarr.json").exists():
-            raise StoreError(f"store '{path}' is being created (its template is written while the first tasks "
-                             "compute): try again in a moment.") from None
         raise StoreError(unreadable.format(path=path, type=type(exc).__name__, exc=exc)) from None
+
+
+def _unfinished(path: Path) -> str:
+    """One line on a store whose template is not complete: being written, or interrupted."""
+    from .lease import describe, lease_state, read_lease
+
+    held = read_lease(path)
+    if lease_state(held) == "live":
+        return (f"store '{path}' is being created by a run that is live ({describe(held)}): "
+                "try again in a moment.")
+    return (f"store '{path}' was never finished: the run creating it stopped before its template was written, "
+            "so it holds no results. Run the same `lifbatch run` command again to create it.")
 
 
 def store_workflow(store: str | os.PathLike) -> dict | None:
