@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import LifbatchError, RunError
+from .errors import LifbatchError, RunError, WorkflowError
 
 __all__ = ["main"]
 
@@ -36,6 +36,9 @@ def _load(args):
 def cmd_validate(args) -> int:
     from .plan import estimate, plan_blocks
 
+    if args.workers is not None and args.workers < 1:  # as run_sweep refuses it
+        raise WorkflowError(f"`--workers` must be >= 1, got {args.workers}. Example: --workers 2", "--workers",
+                            args.workers)
     wf = _load(args)
     workers = args.workers or os.cpu_count() or 1  # as `run` sizes its embedded cluster
     blocking = plan_blocks(wf, points_per_task=args.points_per_task, workers=workers)
@@ -54,6 +57,10 @@ def cmd_validate(args) -> int:
 def cmd_run(args) -> int:
     from .execute import run_sweep
 
+    if args.scheduler and args.workers is not None:
+        raise WorkflowError(f"`--workers` sizes the embedded execution, not a --scheduler's cluster, got --workers "
+                            f"{args.workers} with --scheduler {args.scheduler}. Drop --workers (the cluster's "
+                            "workers run the tasks), or drop --scheduler.", "--workers", args.workers)
     wf = _load(args)
     store = args.store or str(Path("results") / f"{wf.name}.zarr")
     result = run_sweep(wf, store, scheduler=args.scheduler, workers=args.workers,
@@ -124,7 +131,7 @@ def cmd_status(args) -> int:
 def cmd_query(args) -> int:
     from .query import query
 
-    print(query(args.store, variables=args.var, sel=args.sel, fmt=args.format), end="")
+    print(query(args.store, variables=args.var, sel=args.sel, fmt=args.format, max_rows=args.max_rows), end="")
     return 0
 
 
@@ -204,12 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
                          "missing or corrupt (exit 1 if any; `run --repair` recomputes them)")
     sp.set_defaults(func=cmd_status)
 
-    sp = sub.add_parser("query", help="print variables of a store as a table, CSV or JSON")
+    sp = sub.add_parser("query", help="print variables of a store as a table, CSV or JSON",
+                        description="Print variables of a store as a table, CSV or JSON. Coordinates and variables "
+                                    "are shown in the workflow's display units (time [ms], v_mean [mV], isi_mean "
+                                    "[ms]), values to 12 significant digits. A query of more rows than --max-rows "
+                                    "is refused before anything is read: narrow it with --sel.")
     sp.add_argument("store")
     sp.add_argument("--var", action="append", default=[], metavar="NAME", help="variable (repeatable; default rate)")
     sp.add_argument("--sel", action="append", default=[], metavar="AXIS=VALUE",
                     help='select by coordinate in your units, e.g. --sel tau="5 ms" (nearest)')
     sp.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sp.add_argument("--max-rows", type=int, default=None, metavar="N",
+                    help="refuse a query of more than N rows (default lifbatch.query.max-rows, 100000)")
     sp.set_defaults(func=cmd_query)
 
     sp = sub.add_parser("summarize", help="recompute summaries from stored spikes and traces")
@@ -252,7 +265,12 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a reader that left shows here (| head -1), not in a traceback at exit
+        return code
+    except BrokenPipeError:  # the standard recipe: stdout to devnull, exit quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except RunError as exc:  # a runtime failure: the store is resumable
         print(f"lifbatch: error: {exc}", file=sys.stderr)
         return 1

@@ -184,7 +184,7 @@ def test_missing_workflow_file_in_process(capsys, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("layout, message", [
-    ("_lifbatch/blocks", "is being created (its template is written while the first tasks compute): try again"),
+    ("_lifbatch/blocks", "was never finished"),
     ("not-zarr", "is not a readable Zarr store (GroupNotFoundError"),
 ])
 def test_status_of_a_store_without_template_is_one_line(layout, message, capsys, tmp_path):
