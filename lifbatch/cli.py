@@ -138,7 +138,7 @@ def cmd_query(args) -> int:
 def cmd_summarize(args) -> int:
     from .summarize import summarize_store
 
-    summarize_store(args.store, overrides=args.set)
+    summarize_store(args.store, overrides=args.set, log=print)
     print(f"summaries recomputed in {args.store}")
     return 0
 

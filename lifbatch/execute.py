@@ -29,7 +29,7 @@ from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, variable_specs
 from .lease import keep_on_scheduler
 from .plan import estimate, plan_blocks, plan_sweep
 from .store import (begin_creation, clear_store, create_store, inspect_store, read_markers, root_attrs, verify_store,
-                    write_block)
+                    with_summaries, write_block)
 from .workflow import Workflow, load_workflow
 
 __all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "estimate", "embedded_cluster"]
@@ -402,6 +402,10 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     try:
         _phase("lease")
         # the second look, under the lease: what another run did meanwhile counts
+        if (Path(store) / MARKERS.parent / "summarize").is_dir():
+            from .summarize import recover
+
+            recover(store)  # an interrupted summarize: finished or discarded
         state = inspect_store(store)
         bad = frozenset()
         if repair and state.kind == "store" and state.fingerprint == wf.fingerprint:
@@ -411,6 +415,8 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         plan = plan_sweep(wf, state, repair=bad, **options)
         if plan.note:
             log(plan.note)
+        if plan.summaries is not None:
+            wf = with_summaries(wf, plan.summaries)  # the store's own summary settings
         result = _result(wf, store, plan, started, run=True)
         if plan.new or plan.blocks:
             if threaded:

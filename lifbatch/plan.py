@@ -84,6 +84,8 @@ class StoreState:
     kind: str
     fingerprint: str | None = None
     name: str | None = None
+    simulation: str | None = None       # store.simulation_identity: the fingerprint less the summaries
+    summaries: dict | None = None       # the summary settings its summaries were computed with (SI)
     chunks: tuple[int, ...] | None = None
     done: frozenset = frozenset()
     failed: frozenset = frozenset()
@@ -108,6 +110,9 @@ class SweepPlan:
     blocks: tuple[int, ...] | None = None
     skipped: int = 0
     note: str | None = None
+    #: the store's summary settings, when they differ from the workflow's (``lifbatch
+    #: summarize`` changed them): the blocks still to run are summarized with them
+    summaries: dict | None = None
 
 
 def _listing(state: StoreState) -> str:
@@ -139,8 +144,12 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
                          "stores, even with --overwrite. Choose another --store, or move that directory away.")
     if state.kind in ("absent", "empty"):
         return SweepPlan(new=True)
+    from .store import simulation_identity, summary_settings
+
+    simulation = simulation_identity(wf.canonical)
     if state.kind == "creating":
-        if state.fingerprint not in (None, wf.fingerprint) and not overwrite:
+        same = state.fingerprint in (None, wf.fingerprint) or state.simulation == simulation
+        if not same and not overwrite:
             raise StoreError(f"store '{path}' is an unfinished store of another workflow ('{state.name}', "
                              f"fingerprint {state.fingerprint}, this one is {wf.fingerprint}). Use another "
                              "--store, or --overwrite to replace it.")
@@ -149,7 +158,7 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
     # a lifbatch store
     if overwrite:
         return SweepPlan(new=True, replace=True)
-    if state.fingerprint != wf.fingerprint:
+    if (state.simulation or state.fingerprint) != (simulation if state.simulation else wf.fingerprint):
         raise StoreError(
             f"store '{path}' holds another workflow ('{state.name}', fingerprint {state.fingerprint}, "
             f"this one is {wf.fingerprint}). Use another --store, or --overwrite to replace it.")
@@ -168,4 +177,13 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
         done -= set(repair)
     todo = tuple(f for f in range(n_blocks) if f not in done)
     note = f"resuming: {len(done)} of {n_blocks} blocks already done" if done else None
-    return SweepPlan(new=False, chunks=chunks, blocks=todo, skipped=n_blocks - len(todo), note=note)
+    summaries = None
+    if state.summaries is not None and state.summaries != summary_settings(wf.canonical):
+        summaries = state.summaries
+        if todo:
+            from .store import describe_summaries
+
+            note = (f"{note or 'resuming'}; the store's summaries were recomputed with other settings "
+                    f"({describe_summaries(summaries)}): its remaining blocks get the same")
+    return SweepPlan(new=False, chunks=chunks, blocks=todo, skipped=n_blocks - len(todo), note=note,
+                     summaries=summaries)

@@ -24,6 +24,7 @@ class StoreStatus:
     elapsed: float | None
     remaining: float | None
     failures: dict = field(default_factory=dict)
+    summaries: str | None = None  # the settings the store's summaries were computed with
     run: str = "none"          # the lease: "live" (a run is writing), "stale" (its run died), "none"
     run_by: str | None = None  # who holds a live (or held a stale) lease
 
@@ -40,6 +41,8 @@ class StoreStatus:
             lines.append(f"elapsed   {_hms(self.elapsed)}")
         if self.pending and self.remaining is not None and self.run == "live":
             lines.append(f"remaining ~{_hms(self.remaining)} at the rate so far")
+        if self.summaries:
+            lines.append(f"summaries {self.summaries}")
         for flat, msg in sorted(self.failures.items())[:10]:
             lines.append(f"failed    point {flat}: {msg}")
         if len(self.failures) > 10:
@@ -75,8 +78,12 @@ def store_status(store) -> StoreStatus:
         elapsed = t1 - t0
         rate = (done + failed) / max(max(finished) - t0, 1e-9)
         remaining = pending / rate if rate > 0 else None
+    from .store import describe_summaries, summary_settings
+
     held = read_lease(store)
     run = lease_state(held)
+    canonical = ds.attrs.get("canonical")
+    summaries = describe_summaries(summary_settings(canonical)) if canonical else None
     return StoreStatus(store=str(store), name=ds.attrs.get("name", "?"), points=int(status.size), done=done,
                        failed=failed, pending=pending, elapsed=elapsed, remaining=remaining, failures=failures,
-                       run=run, run_by=describe(held) if held else None)
+                       summaries=summaries, run=run, run_by=describe(held) if held else None)

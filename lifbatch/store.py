@@ -28,6 +28,7 @@ from .layout import sizes as sizes_of
 
 __all__ = ["open_results", "create_store", "write_block", "done_blocks", "read_markers", "store_workflow",
            "inspect_store", "begin_creation", "clear_store", "verify_store", "VerifyReport", "marker_status",
+           "simulation_identity", "summary_settings", "with_summaries",
            "STATUS_PENDING", "STATUS_DONE", "STATUS_FAILED"]
 
 
@@ -42,7 +43,8 @@ def _versions() -> dict:
 def root_attrs(wf) -> dict:
     return {
         "name": wf.name, "description": wf.description, "workflow": wf.source, "canonical": wf.canonical,
-        "fingerprint": wf.fingerprint, "lifbatch_version": __version__,
+        "fingerprint": wf.fingerprint, "simulation": simulation_identity(wf.canonical),
+        "lifbatch_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "dt": wf.dt, "duration": wf.duration, "n_steps": wf.n_steps, "method": wf.method, "seed": wf.seed,
         "trials": wf.trials, "versions": json.dumps(_versions()),
@@ -186,6 +188,43 @@ def store_workflow(store: str | os.PathLike) -> dict | None:
     return dict(attrs)
 
 
+def simulation_identity(canonical: str) -> str:
+    """The identity of what a store's simulation computed (the spikes and V samples): the
+    workflow's canonical JSON less its ``summaries``, hashed. Resuming compares it, so that
+    recomputing the summaries (``lifbatch summarize``) does not make a store another
+    workflow's."""
+    import hashlib
+
+    spec = json.loads(canonical)
+    spec.pop("summaries", None)
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def summary_settings(canonical: str) -> dict:
+    """The summary settings (SI) recorded in a canonical workflow JSON."""
+    return dict(json.loads(canonical).get("summaries") or {})
+
+
+def with_summaries(wf, settings: dict):
+    """``wf`` with the summary settings (SI, as :func:`summary_settings` gives them) of a store."""
+    import dataclasses
+
+    spec = json.loads(wf.canonical)
+    spec["summaries"] = settings
+    return dataclasses.replace(wf, warmup=settings["warmup"], isi_edges=tuple(settings["isi_edges"]),
+                               moments_every=settings["moments_every"], max_lag=settings["max_lag"],
+                               canonical=json.dumps(spec, sort_keys=True, separators=(",", ":")))
+
+
+def describe_summaries(settings: dict) -> str:
+    """One line: warmup, ISI bins, moments grid and autocovariance lags, in ms."""
+    edges = settings.get("isi_edges") or []
+    bins = (f"{len(edges) - 1} ISI bins over {1e3 * edges[0]:g}-{1e3 * edges[-1]:g} ms" if len(edges) > 1
+            else "no ISI bins")
+    return (f"warmup {1e3 * settings.get('warmup', 0):g} ms, {bins}, moments every "
+            f"{1e3 * settings.get('moments_every', 0):g} ms, autocov up to {1e3 * settings.get('max_lag', 0):g} ms")
+
+
 #: written first when a run creates a store, removed once its template is complete:
 #: a store with this file holds no data yet (its blocks wait for the template)
 CREATING = "_lifbatch/creating.json"
@@ -210,7 +249,8 @@ def begin_creation(wf, store) -> None:
     """Mark ``store`` (an empty or replaced directory) as being created for ``wf``."""
     path = Path(store)
     (path / CREATING).parent.mkdir(parents=True, exist_ok=True)
-    _write_json_atomic(path / CREATING, {"fingerprint": wf.fingerprint, "name": wf.name, "started": time.time()})
+    _write_json_atomic(path / CREATING, {"fingerprint": wf.fingerprint, "simulation": simulation_identity(wf.canonical),
+                                         "name": wf.name, "started": time.time()})
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
@@ -265,7 +305,8 @@ def inspect_store(store):
     attrs = root.get("attributes") if isinstance(root, dict) else None
     if creating is not None:
         info = creating if isinstance(creating, dict) else {}
-        return StoreState(str(path), "creating", fingerprint=info.get("fingerprint"), name=info.get("name"))
+        return StoreState(str(path), "creating", fingerprint=info.get("fingerprint"), name=info.get("name"),
+                          simulation=info.get("simulation"))
     if isinstance(attrs, dict) and "fingerprint" in attrs:
         if not (path / MARKERS / "zarr.json").exists():
             return StoreState(str(path), "creating", fingerprint=attrs["fingerprint"], name=attrs.get("name"))
@@ -274,7 +315,10 @@ def inspect_store(store):
             chunks = tuple(json.loads(attrs["chunks"]))
         except (KeyError, ValueError, TypeError):
             return StoreState(str(path), "creating", fingerprint=attrs["fingerprint"], name=attrs.get("name"))
+        canonical = attrs.get("canonical")
         return StoreState(str(path), "store", fingerprint=attrs["fingerprint"], name=attrs.get("name"),
+                          simulation=simulation_identity(canonical) if canonical else None,
+                          summaries=summary_settings(canonical) if canonical else None,
                           chunks=chunks, done=frozenset(int(m["block"]) for m in markers),
                           failed=frozenset(int(m["block"]) for m in markers if m.get("failures")),
                           contents=tuple(names))
@@ -486,6 +530,17 @@ def done_blocks(store) -> set[int]:
     return {int(p.parent.name) for p in d.glob("*/zarr.json")} if d.is_dir() else set()
 
 
+def _recover_summarize(path: Path) -> None:
+    """Finish or discard a summarize that was interrupted (lifbatch.summarize.recover),
+    unless a live run holds the store (it may be that summarize, still at work)."""
+    if (path / MARKERS.parent / "summarize").is_dir():
+        from .lease import lease_state, read_lease
+        from .summarize import recover
+
+        if lease_state(read_lease(path)) != "live":
+            recover(path)
+
+
 def marker_status(store, shape: tuple[int, ...], chunks: tuple[int, ...]) -> np.ndarray:
     """Each point's status from the block markers alone: done (or failed, as its marker
     says) when its block's marker exists, which is written after all of the block's
@@ -516,6 +571,7 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
     path = Path(store)
     if not path.exists():
         raise StoreError(f"no store at '{path}'. Run `lifbatch run WORKFLOW --store {path}` first.")
+    _recover_summarize(path)
     ds = _open_zarr(path, "'{path}' is not a readable Zarr store ({type}: {exc}).", **kwargs)
     if "fingerprint" not in ds.attrs:
         raise StoreError(f"'{path}' is not a lifbatch store (no fingerprint attribute).")

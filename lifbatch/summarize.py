@@ -2,9 +2,19 @@
 
 Uses the same functions as the sweep tasks (:mod:`lifbatch.analysis`), with
 Dask over the Zarr arrays, so new ISI bins or a new warmup need no new
-simulation. Only ``summaries.*`` may change. The new arrays are written to a
-scratch group inside the store and then swapped in with directory renames, so a
-crash leaves either the old or the new summaries, never a mix.
+simulation. Only ``summaries.*`` may change; the store's simulation identity
+(what ``lifbatch run`` compares to resume) stays, and its summary settings are
+recorded as their own part (``status`` shows them).
+
+All summaries and their attributes change in one atomic step. The new arrays
+are written beside the old ones (``_lifbatch/summarize/new``); then one file,
+``_lifbatch/summarize/commit.json``, is written atomically: it lists the arrays
+to swap in and the new root attributes. Only then are the arrays renamed into
+place and the attributes written. Whoever opens the store next
+(:func:`recover`: ``open_results``, ``status``, ``run``, ``summarize``) finishes
+a swap that has a commit file and discards one that has none, so a kill at any
+point leaves all-old or all-new summaries. The run lease keeps ``summarize``
+and a sweep from writing the store at the same time.
 """
 
 from __future__ import annotations
@@ -15,44 +25,126 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
-import zarr
 
-from .analysis import moment_summary, spike_summary
 from .errors import WorkflowError
 from .grid import coords
-from .store import STATUS_FAILED, open_results, variable_specs
-from .workflow import load_workflow
+from .layout import STATUS_DONE, variable_specs
 
-__all__ = ["summarize_store"]
+__all__ = ["summarize_store", "recover"]
 
 SPIKE_VARS = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist")
 MOMENT_VARS = ("v_mean", "v_var", "v_autocov")
 
+_WORK = Path("_lifbatch") / "summarize"
 
-def summarize_store(store, overrides=None) -> list[str]:
+
+def _phase(name: str) -> None:
+    from .execute import _phase as pause
+
+    pause(name)
+
+
+def recover(store) -> str | None:
+    """Finish (a commit file exists) or discard (none does) an interrupted summarize; what was done."""
+    path = Path(store)
+    work = path / _WORK
+    if not work.is_dir():
+        return None
+    commit = work / "commit.json"
+    try:
+        plan = json.loads(commit.read_text())
+    except FileNotFoundError:
+        shutil.rmtree(work, ignore_errors=True)  # never committed: the old summaries stand
+        return "discarded an unfinished summarize (the old summaries stand)"
+    except ValueError:  # a commit file is written atomically: unreadable means damaged
+        shutil.rmtree(work, ignore_errors=True)
+        return "discarded an unreadable summarize commit (the old summaries stand)"
+    new, old = work / "new", work / "old"
+    old.mkdir(exist_ok=True)
+    for name in plan["arrays"]:
+        if (new / name).is_dir():  # not swapped yet (idempotent: a swapped one is gone from new/)
+            if (path / name).exists():
+                if (old / name).exists():
+                    shutil.rmtree(old / name)
+                os.replace(path / name, old / name)
+            os.replace(new / name, path / name)
+            _phase("summarize-swapped")  # (tests stop here: some arrays swapped, others not)
+    root = path / "zarr.json"
+    meta = json.loads(root.read_text())
+    meta["attributes"] = plan["attributes"]
+    tmp = root.with_name(f"zarr.json.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(meta))
+    os.replace(tmp, root)
+    shutil.rmtree(work, ignore_errors=True)
+    return "finished an interrupted summarize (the new summaries stand)"
+
+
+def summarize_store(store, overrides=None, *, log=None) -> list[str]:
     """Recompute the summary variables of ``store`` in place; returns their names.
 
     ``overrides`` may only touch ``summaries.*`` (e.g. ``["summaries.warmup=200 ms"]``).
     V moments are recomputed only when every trial's trace is recorded on the
-    moments grid (``record.v``); otherwise they are kept.
+    moments grid (``record.v``); otherwise they are kept. Points not done (pending,
+    or failed) get NaN (0 for counts). Refused while a run holds the store's lease.
     """
+    import xarray as xr
+
+    from . import lease
+    from .store import describe_summaries, open_results, summary_settings
+    from .workflow import load_workflow
+
+    log = log or (lambda msg: None)
     path = Path(store)
-    ds = open_results(path)
-    raw = json.loads(ds.attrs["workflow"])
     items = overrides.items() if isinstance(overrides, dict) else [o.split("=", 1)[0] for o in (overrides or [])]
     for item in items:
         key = item[0] if isinstance(item, tuple) else item
         if not key.startswith("summaries."):
             raise WorkflowError(f"`--set {key}`: summarize can only change summaries.* (spikes and traces are "
                                 "fixed); run the sweep again for other changes.", key, None)
-    wf = load_workflow(raw, overrides)
+    open_results(path)  # one-line errors for what is not a finished store
+    held = lease.acquire(path, command="lifbatch summarize")
+    try:
+        done = recover(path)
+        if done:
+            log(done)
+        ds = open_results(path)
+        raw = json.loads(ds.attrs["workflow"])
+        wf = load_workflow(raw, overrides)
+        before = summary_settings(ds.attrs["canonical"])
+        names, new_ds = _summaries(ds, wf, xr)
+        work = path / _WORK
+        if work.exists():
+            shutil.rmtree(work)
+        enc = {n: {"_FillValue": np.nan} for n in names if new_ds[n].dtype.kind == "f"}
+        new_ds.to_zarr(work / "new", mode="w", consolidated=False, encoding=enc)
+        _phase("summarize-written")
+        arrays = [n for n in list(new_ds.data_vars) + list(new_ds.coords) if (work / "new" / n).is_dir()]
+        attributes = json.loads((path / "zarr.json").read_text())["attributes"]
+        attributes.update({"workflow": wf.source, "canonical": wf.canonical, "fingerprint": wf.fingerprint})
+        tmp = work / "commit.json.tmp"
+        tmp.write_text(json.dumps({"arrays": arrays, "attributes": attributes}))
+        os.replace(tmp, work / "commit.json")  # the commit point
+        _phase("summarize-committed")
+        recover(path)
+    finally:
+        held.release()
+    after = summary_settings(wf.canonical)
+    changed = [k for k in after if after[k] != before.get(k)]
+    log(f"summaries: {describe_summaries(after)}" + (f" (changed: {', '.join(changed)}; were "
+                                                     f"{describe_summaries(before)})" if changed else " (unchanged)"))
+    return names
+
+
+def _summaries(ds, wf, xr):
+    """The new summary variables as one Dataset (chunked like the store), and their names."""
+    from .analysis import moment_summary, spike_summary
+
     new = spike_summary(ds["spike_bits"], dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges)
-    failed = ds["status"] == STATUS_FAILED
+    done = ds["status"] == STATUS_DONE  # from the block markers: pending and failed points get no summaries
     out = {}
     for name in SPIKE_VARS:
         var = new[name]
-        out[name] = var.where(~failed) if var.dtype.kind == "f" else var.where(~failed, 0).astype(var.dtype)
+        out[name] = var.where(done) if var.dtype.kind == "f" else var.where(done, 0).astype(var.dtype)
     names = list(SPIKE_VARS)
     if "v" in ds and list(ds["trace_trial"].values) == list(range(wf.trials)):
         stride = wf.moments_every / wf.record_every
@@ -62,7 +154,7 @@ def summarize_store(store, overrides=None) -> list[str]:
                 time=np.asarray(coords(wf)["time"][1]), trial=np.arange(wf.trials))
             mom = moment_summary(v, warmup=wf.warmup, every=wf.moments_every, max_lag=wf.max_lag)
             for name in MOMENT_VARS:
-                out[name] = mom[name]
+                out[name] = mom[name].where(done)
             names += list(MOMENT_VARS)
     c = coords(wf)
     new_ds = xr.Dataset(out)
@@ -75,25 +167,5 @@ def summarize_store(store, overrides=None) -> list[str]:
         new_ds[name].attrs = dict(specs[name][3])
     new_ds = new_ds.drop_vars([k for k in new_ds.coords if k in ds["status"].dims or k == "trial"], errors="ignore")
     axes = ds["status"].dims
-    chunks = {ax: ds["status"].chunks[i][0] for i, ax in enumerate(axes)} if axes else {}
-    new_ds = new_ds.chunk(chunks) if chunks else new_ds
-    scratch = path / "_lifbatch" / "summarize"
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    enc = {n: {"_FillValue": np.nan} for n in names if new_ds[n].dtype.kind == "f"}
-    new_ds.to_zarr(scratch, mode="w", consolidated=False, encoding=enc)
-    # swap every replaced array (variables and the coordinates they use)
-    replaced = [n for n in list(new_ds.data_vars) + list(new_ds.coords) if (scratch / n).is_dir()]
-    backup = path / "_lifbatch" / "summarize-old"
-    if backup.exists():
-        shutil.rmtree(backup)
-    backup.mkdir(parents=True)
-    for n in replaced:
-        if (path / n).exists():
-            os.replace(path / n, backup / n)
-        os.replace(scratch / n, path / n)
-    root = zarr.open_group(str(path), mode="r+")
-    root.attrs.update({"workflow": wf.source, "canonical": wf.canonical, "fingerprint": wf.fingerprint})
-    shutil.rmtree(backup)
-    shutil.rmtree(scratch)
-    return names
+    chunks = dict(zip(axes, json.loads(ds.attrs["chunks"]))) if axes else {}
+    return names, (new_ds.chunk(chunks) if chunks else new_ds)
