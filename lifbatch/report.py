@@ -2,8 +2,9 @@
 
 The report holds the sweep's provenance (name, fingerprint, versions, creation
 time, progress), the canonical workflow, the overview figures and the figures of
-one representative point, with closed-form theory where it applies
-(:mod:`lifbatch.plotting`). All JavaScript and CSS is inlined and every resource
+one representative point, with closed-form theory where it applies: the figures of
+:mod:`lifbatch.plotting` as the review app draws them (:mod:`lifbatch.review`, Bokeh
+directly). All JavaScript and CSS is inlined and every resource
 Panel would fetch from its CDN is replaced by a ``data:`` URI, so the file opens
 from disk with no server and no network.
 
@@ -36,7 +37,8 @@ __all__ = ["write_report", "external_urls"]
 #: frame stores all of its figures in the file (about 0.1 - 1 MB a frame)
 MAX_EMBEDDED_FRAMES = 24
 
-_CDN = re.compile(r"https?://cdn\.holoviz\.org/panel/[^/\"']+/dist/([^\"'?\s)]+)(\?[^\"'\s)]*)?")
+#: (a backslash ends the URL too: inside embedded states the JSON is escaped once more, \")
+_CDN = re.compile(r"https?://cdn\.holoviz\.org/panel/[^/\"'\\]+/dist/([^\"'?\s)\\]+)(\?[^\"'\s)\\]*)?")
 #: tags that would make the browser fetch something from the network when the file opens
 _EXTERNAL_TAG = re.compile(
     r"<(?:link|script|img|iframe)\b[^>]*?\b(?:href|src)\s*=\s*"
@@ -47,14 +49,14 @@ _STYLESHEET_URL = re.compile(r"\"url\"\s*:\s*\"((?:https?:)?//[^\"]+)\"")
 
 def _pn():
     try:
+        import bokeh  # noqa: F401
         import panel as pn
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "lifbatch report needs panel, holoviews and bokeh, dependencies of lifbatch that "
-            "are missing from this environment; reinstall lifbatch (pip install -e .) or "
-            "install them: pip install hvplot holoviews bokeh panel"
+            "lifbatch report needs panel and bokeh, dependencies of lifbatch that are missing "
+            "from this environment; reinstall lifbatch (pip install -e .) or install them: "
+            "pip install hvplot holoviews bokeh panel"
         ) from err
-    plotting._hv()
     return pn
 
 
@@ -143,16 +145,6 @@ def _workflow_text(ds: xr.Dataset) -> str:
         return str(raw)
 
 
-class _Figures(NamedTuple):
-    """What the report draws."""
-
-    overview: Any            # holoviews Layout, or None for a single point
-    detail: Any              # holoviews Layout of the point's figures
-    label: str               # the point, for the heading
-    sliders: dict[str, Any]  # {axis: panel DiscreteSlider} moving both (3+ axes)
-    note: str | None         # which frames are embedded, when not all
-
-
 def _frames(ds: xr.Dataset, axes: list[str]) -> tuple[xr.Dataset, str | None]:
     """``ds`` with the slider ``axes`` thinned to at most MAX_EMBEDDED_FRAMES combinations,
     and a sentence saying so (None when every frame fits)."""
@@ -176,50 +168,56 @@ def _frames(ds: xr.Dataset, axes: list[str]) -> tuple[xr.Dataset, str | None]:
                 f"the slider axes: {values}. `lifbatch review` shows every point.")
 
 
-def _point_holomap(ds: xr.Dataset, axes: list[str], func, point: dict[str, float]):
-    """A one-point figure as a HoloMap over the slider ``axes`` (keys as the overview's)."""
-    hv = plotting._hv()
-    dims = [plotting._dim(a, ds[a].attrs) for a in axes]
-    frames = {}
-    for index in np.ndindex(*[ds.sizes[a] for a in axes]):
-        values = {a: float(ds[a].values[i]) for a, i in zip(axes, index)}
-        # (the same keys as plotting._over_free_axes gives the overview's HoloMaps)
-        key = tuple(values[a] * f for a, (f, _) in zip(axes, dims))
-        sel = {**point, **values}
-        frames[key] = func(ds, **{a: sel[a] for a in plotting.sweep_axes(ds) if a in sel})  # (axis order)
-    return hv.HoloMap(frames, kdims=[d for _, d in dims])
+class _Report(NamedTuple):
+    """The sweep's layout in the report."""
+
+    ds: xr.Dataset          # the points drawn (slider axes thinned to the frames embedded)
+    x: str | None           # plotted axes: x, and y for heatmaps / one curve per value
+    y: str | None
+    rest: list[str]         # axes with a slider
+    point: dict[str, float]  # the point's values of the plotted axes (SI)
+    note: str | None        # which frames are embedded, when not all
+    theory: Any             # closed-form rate over ``ds`` (or None)
 
 
-_POINT_FUNCS = (plotting.v_ensemble, plotting.raster, plotting.isi_histogram, plotting.v_variance,
-                plotting.v_autocov)
-
-
-def _figures(ds: xr.Dataset) -> _Figures:
-    """The report's figures: overview, point figures, sliders over further axes."""
-    hv = plotting._hv()
-    pn = _pn()
+def _plan(ds: xr.Dataset) -> _Report:
     axes = [a for a in plotting.sweep_axes(ds) if ds.sizes[a] > 1]
-    point = {a: float(ds[a].values[ds.sizes[a] // 2]) for a in axes}
-    if len(axes) < 3:
-        overview = plotting.overview(ds) if axes else None
-        detail = hv.Layout(plotting.point_figures(ds, **point)).cols(2)
-        label = plotting._point_label(ds, point) or "the only point"
-        return _Figures(overview, detail, label, {}, None)
-    x, y, rest = axes[-1], axes[-2], axes[:-2]
-    sub, note = _frames(ds, rest)
-    overview = plotting.summary_layout(sub, x, y)  # HoloMaps over the rest axes
-    shown = {x: point[x], y: point[y]}
-    detail = hv.Layout([_point_holomap(sub, rest, f, shown) for f in _POINT_FUNCS]).cols(2)
-    sliders = {}
-    for a in rest:
-        factor, unit = plotting.display_scale(sub[a].attrs)
-        options = {plotting._fmt_value(float(v), factor, unit): float(v) * factor for v in sub[a].values}
-        cls = pn.widgets.DiscreteSlider
-        title = {"label": a} if "label" in cls.param else {"name": a}  # (name: deprecated in Panel 1.9)
-        sliders[a] = cls(**title, options=options, value=next(iter(options.values())),
-                         css_classes=[f"lb-report-slider-{a}"], width=400)
-    label = plotting._point_label(ds, shown) + ", " + ", ".join(rest) + " at the sliders' values"
-    return _Figures(overview, detail, label, sliders, note)
+    x = axes[-1] if axes else None
+    y = axes[-2] if len(axes) >= 2 else None
+    rest = axes[:-2]
+    sub, note = _frames(ds, rest) if rest else (ds, None)
+    point = {a: float(ds[a].values[ds.sizes[a] // 2]) for a in (x, y) if a is not None}
+    return _Report(sub, x, y, rest, point, note, plotting._theory(sub, True) if x else None)
+
+
+def _frame(plan: _Report, values: dict[str, float]):
+    """Overview and point figures of one frame (SI ``values`` of the slider axes).
+
+    Drawn with the review app's Bokeh figures (the data, units, labels and titles of
+    :mod:`lifbatch.plotting`): recording a frame through HoloViews took 3 - 4 times as long.
+    """
+    from lifbatch import review
+
+    pn = _pn()
+    ds, x, y = plan.ds, plan.x, plan.y
+    parts = []
+    if x is not None:
+        d, where = plotting._select(ds, values)
+        figs = []
+        curves = d
+        if y is not None:
+            figs += [review.heatmap_figure(d, x, y, where, ds, var=v) for v in ("rate", "isi_cv") if v in d]
+            curves = plotting._thin(d, y)
+        figs += [review.curves_figure("rate", curves, x, y, where, ds, plan.theory),
+                 review.curves_figure("isi", curves, x, y, where, ds),
+                 review.curves_figure("cv", curves, x, y, where, ds, plotting._theory(curves, True, "cv"))]
+        parts += [pn.pane.Markdown("## Overview"), pn.FlexBox(*figs)]
+    sel = {**values, **plan.point}
+    full, d, where = plotting._point(ds, {a: sel[a] for a in plotting.sweep_axes(ds) if a in sel}, "report")
+    label = plotting._point_label(ds, where) or "the only point"
+    parts += [pn.pane.Markdown(f"## Point: {label}", css_classes=["lb-report-point"]),
+              pn.FlexBox(*[build(full, d, where) for build in review.POINT_FIGURES.values()])]
+    return pn.Column(*parts, sizing_mode="stretch_width")
 
 
 def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike) -> Path:
@@ -244,20 +242,26 @@ def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike)
     pn = _pn()
     ds = plotting.open_dataset(store_or_ds)
     source = str(store_or_ds) if not isinstance(store_or_ds, xr.Dataset) else "(in memory)"
-    figs = _figures(ds)
-    # one set of sliders drives both panes: the point's figures follow the overview's frame
-    widgets = {a: w for a, w in figs.sliders.items()}
+    plan = _plan(ds)
     parts: list[Any] = [pn.pane.Markdown(_provenance_md(ds, source), sizing_mode="stretch_width")]
-    if figs.overview is not None:
-        parts.append(pn.pane.Markdown("## Overview"))
-        if figs.sliders:
-            parts.append(pn.Row(*figs.sliders.values(), css_classes=["lb-report-sliders"]))
-        if figs.note:
-            parts.append(pn.pane.Markdown(figs.note, css_classes=["lb-report-frames"],
+    if plan.rest:
+        # one slider per further axis; the overview and the point's figures of every
+        # combination are recorded in the file (Panel's embedded states)
+        sliders = []
+        for a in plan.rest:
+            factor, unit = plotting.display_scale(plan.ds[a].attrs)
+            options = {plotting._fmt_value(float(v), factor, unit): float(v) for v in plan.ds[a].values}
+            cls = pn.widgets.DiscreteSlider
+            title = {"label": a} if "label" in cls.param else {"name": a}  # (name: deprecated in Panel 1.9)
+            sliders.append(cls(**title, options=options, value=next(iter(options.values())), width=400))
+        parts.append(pn.Row(*sliders, css_classes=["lb-report-sliders"]))
+        if plan.note:
+            parts.append(pn.pane.Markdown(plan.note, css_classes=["lb-report-frames"],
                                           sizing_mode="stretch_width"))
-        parts.append(pn.pane.HoloViews(figs.overview, widgets=widgets))
-    parts += [pn.pane.Markdown(f"## Point: {figs.label}"), pn.pane.HoloViews(figs.detail, widgets=widgets),
-              pn.pane.Markdown("## Workflow"),
+        parts.append(pn.panel(pn.bind(lambda *v: _frame(plan, dict(zip(plan.rest, v))), *sliders)))
+    else:
+        parts.append(_frame(plan, {}))
+    parts += [pn.pane.Markdown("## Workflow"),
               pn.pane.HTML(f"<pre class='lb-workflow'>{html.escape(_workflow_text(ds))}</pre>",
                            sizing_mode="stretch_width")]
     layout = pn.Column(*parts, sizing_mode="stretch_width")
@@ -266,8 +270,8 @@ def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike)
 
     out = Path(path)
     title = f"lifbatch report: {ds.attrs.get('name', 'sweep')}"
-    layout.save(str(out), resources=INLINE, embed=True, title=title, max_states=MAX_EMBEDDED_FRAMES,
-                progress=False)
+    layout.save(str(out), resources=INLINE, embed=bool(plan.rest), title=title,
+                max_states=MAX_EMBEDDED_FRAMES, progress=False)
     text = _inline_cdn(out.read_text(encoding="utf-8"))
     out.write_text(text, encoding="utf-8")
     left = external_urls(text)

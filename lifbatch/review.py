@@ -133,7 +133,17 @@ def _chunk_signature(store: Path, name: str) -> tuple | None:
     seconds make the variable uncacheable (coarse file-system clocks).
     """
     root = store / name
-    return _store_signature(root) if root.is_dir() else None
+    if not root.is_dir():
+        return None
+    sig = _store_signature(root)
+    if name == "status" and sig is not None:
+        # a point's status comes from its block's marker, written after the block's data
+        # (open_results): a marker written since makes a new signature too
+        from lifbatch.layout import MARKERS
+
+        markers = _store_signature(store / MARKERS) if (store / MARKERS).is_dir() else ()
+        sig = None if markers is None else sig + tuple(markers)
+    return sig
 
 
 def _read(ds: xr.Dataset, store: Path | None, names: list[str],

@@ -13,9 +13,11 @@ hv = pytest.importorskip("holoviews", reason="plotting needs holoviews (pip inst
 from lifbatch import plotting  # noqa: E402
 
 try:  # tests/ may or may not be a package
-    from tests._synthetic import synthetic_dataset, write_synthetic_store
+    from tests._stores import write_store
+    from tests._synthetic import synthetic_dataset
 except ImportError:  # pragma: no cover
-    from _synthetic import synthetic_dataset, write_synthetic_store
+    from _stores import write_store
+    from _synthetic import synthetic_dataset
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +101,7 @@ def test_rate_curve_over_unselected_axis_is_a_holomap(ds):
 
 
 def test_rate_curve_reads_a_store_path(ds, tmp_path):
-    store = write_synthetic_store(tmp_path / "s.zarr", ds, block=2)
+    store = write_store(tmp_path / "s.zarr", ds, block=2)
     from_store = elements(plotting.rate_curve(str(store), "I", by="tau_m", theory=False), hv.Curve)
     in_memory = elements(plotting.rate_curve(ds, "I", by="tau_m", theory=False), hv.Curve)
     for a, b in zip(from_store, in_memory):

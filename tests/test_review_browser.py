@@ -21,9 +21,11 @@ import pytest
 pytest.importorskip("panel", reason="the review app needs panel (a dependency of lifbatch)")
 
 try:  # tests/ may or may not be a package
-    from tests._synthetic import synthetic_dataset, write_synthetic_store
+    from tests._stores import mark_blocks, write_store
+    from tests._synthetic import synthetic_dataset
 except ImportError:  # pragma: no cover
-    from _synthetic import synthetic_dataset, write_synthetic_store
+    from _stores import mark_blocks, write_store
+    from _synthetic import synthetic_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -124,8 +126,9 @@ class Server:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
-    ds = synthetic_dataset(n_x=5, n_y=4, trials=6, duration=0.2, pending=3, seed=3)
-    return write_synthetic_store(tmp_path_factory.mktemp("review") / "sweep.zarr", ds, block=2)
+    # the last row of blocks (2 x 2 points) not written yet: pending
+    ds = synthetic_dataset(n_x=5, n_y=4, trials=6, duration=0.2, pending=4, seed=3)
+    return write_store(tmp_path_factory.mktemp("review") / "sweep.zarr", ds, block=2)
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +198,7 @@ def test_review_serves_and_renders_plots_without_errors(server, browser):
     for label in ("I (pA)", "tau_m (ms)", "firing rate (Hz)", "V (mV)", "time (ms)", "ISI (ms)",
                   "V autocovariance (mV²)"):
         assert label in state["axes"]
-    assert page.locator(".lb-status p").inner_text().startswith("17 / 20 points done")
+    assert page.locator(".lb-status p").inner_text().startswith("16 / 20 points done")
     assert page.errors == []
     # everything the page loaded came from the local server
     local = (server.url, f"ws://127.0.0.1:{server.port}/", "blob:", "data:")
@@ -262,7 +265,7 @@ def test_tapping_the_heatmap_drills_down(server, browser):
 def test_refresh_shows_points_written_since(tmp_path, browser):
     complete = synthetic_dataset(n_x=3, n_y=3, trials=3, duration=0.1, seed=4)
     partial = synthetic_dataset(n_x=3, n_y=3, trials=3, duration=0.1, seed=4, pending=4)
-    path = write_synthetic_store(tmp_path / "live.zarr", partial, block=3)
+    path = write_store(tmp_path / "live.zarr", partial, block=1)
     srv = Server(path)
     try:
         page = open_page(browser, srv.url)
@@ -271,6 +274,7 @@ def test_refresh_shows_points_written_since(tmp_path, browser):
         names = ["rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "status", "v_mean",
                  "v_var", "v_autocov", "v"]
         complete[names].chunk({"tau_m": 3, "I": 3}).to_zarr(str(path), mode="r+")
+        mark_blocks(path, complete)  # (a block's marker follows its data)
         page.locator(".lb-refresh button").click()
         end = time.time() + 60
         while not page.locator(".lb-status p").inner_text().startswith("9 / 9 points done"):
@@ -357,7 +361,7 @@ def test_report_embeds_every_frame_of_a_third_axis(tmp_path):
     for v in (1.0, 2.0, 3.0):
         for title in frame_titles(three, seed_axis=v):
             assert title in text, title
-    assert "seed_axis at the sliders" in text  # (the point's heading)
+        assert f"Point: seed_axis = {v:g}, tau_m = 20 ms, I = 225 pA" in text  # (the heading follows too)
     assert "frames are embedded" not in text  # (all of them are)
 
 
@@ -409,10 +413,10 @@ def test_make_app_state_without_a_browser(store):
 
     app = make_app(str(store))._lifbatch_app
     assert app.x_select.value == "I" and app.y_select.value == "tau_m"
-    assert "17 / 20 points done" in app.status_md.object
+    assert "16 / 20 points done" in app.status_md.object
     app.select_point(tau_m=0.0101, I=4e-10)
     assert app.point_md.object.endswith("tau_m = 10 ms, I = 400 pA")
-    ds = synthetic_dataset(n_x=5, n_y=4, trials=6, duration=0.2, pending=3, seed=3)
+    ds = synthetic_dataset(n_x=5, n_y=4, trials=6, duration=0.2, pending=4, seed=3)
     (ticks,) = app.point_panes["raster"].object.renderers
     assert len(ticks.data_source.data["x0"]) == int(ds.spike_count.sel(tau_m=0.01, I=4e-10).sum())
 
@@ -460,7 +464,7 @@ def test_slices_are_cached_until_the_store_changes(tmp_path, monkeypatch):
 
     partial = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, seed=5, pending=4)
     complete = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, seed=5)
-    path = write_synthetic_store(tmp_path / "live.zarr", partial, block=3)
+    path = write_store(tmp_path / "live.zarr", partial, block=1)
     monkeypatch.setattr(review, "_SETTLE_S", 0.0)
     ds = review._open(path)
     first = review._read(ds, path, ["status", "rate"], {})
@@ -468,6 +472,7 @@ def test_slices_are_cached_until_the_store_changes(tmp_path, monkeypatch):
     assert again["status"].values is first["status"].values  # from the cache
     assert int((first["status"].values == 1).sum()) == 5
     complete[["rate", "status"]].chunk({"tau_m": 3, "I": 3}).to_zarr(str(path), mode="r+")
+    mark_blocks(path, complete)
     now = review._read(review._open(path), path, ["status", "rate"], {})
     assert int((now["status"].values == 1).sum()) == 9
     np.testing.assert_allclose(now["rate"].values, complete.rate.values)
@@ -494,7 +499,7 @@ def test_next_page_app_is_prepared_and_used_only_if_the_store_is_unchanged(tmp_p
 
     partial = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, seed=6, pending=4)
     complete = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, seed=6)
-    path = write_synthetic_store(tmp_path / "live.zarr", partial, block=3)
+    path = write_store(tmp_path / "live.zarr", partial, block=1)
     monkeypatch.setattr(review, "_SETTLE_S", 0.0)
     monkeypatch.setattr(review, "_prepare_next", lambda store: None)  # (no thread here)
     review._prepare(path)
@@ -502,6 +507,7 @@ def test_next_page_app_is_prepared_and_used_only_if_the_store_is_unchanged(tmp_p
     assert review._session_app(path) is spare  # unchanged store: the prepared app
     review._prepare(path)
     complete[["rate", "status"]].chunk({"tau_m": 3, "I": 3}).to_zarr(str(path), mode="r+")
+    mark_blocks(path, complete)
     layout = review._session_app(path)  # the store changed since: a new app, new points
     assert layout is not spare
     assert "9 / 9 points done" in layout._lifbatch_app.status_md.object
@@ -514,16 +520,11 @@ def test_next_page_app_is_prepared_and_used_only_if_the_store_is_unchanged(tmp_p
 # ----------------------------------------------------------------------------- theory, cells, notes
 def simulated_store(path: Path, overrides: dict) -> Path:
     """A store of ``lifbatch.simulate`` of ccnss-white-noise (no threshold: an OU process)."""
-    import warnings
-
     import lifbatch
 
     ds = lifbatch.simulate(lifbatch.load_workflow(ROOT / "workflows" / "ccnss-white-noise.yaml",
                                                   overrides=overrides))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
-        ds.to_zarr(str(path), mode="w")
-    return path
+    return write_store(path, ds, block=2)
 
 
 @pytest.fixture(scope="module")
