@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Start a Dask scheduler and N single-threaded workers on this host.
-#   cluster/local-cluster.sh [N_WORKERS] [PORT]     (defaults: 2 workers, port 8786, bound to 127.0.0.1)
+#   cluster/local-cluster.sh [N_WORKERS] [PORT]     (defaults: 2 workers, port 8786)
+# Every process listens on 127.0.0.1 only (scheduler, workers, nannies and their
+# dashboards): set LIFBATCH_HOST to another address of this host to change that
+# (see cluster/tls.md first: a scheduler runs whatever code its clients send).
 # Then: lifbatch run WORKFLOW --scheduler tcp://127.0.0.1:PORT
 # Stop with Ctrl-C (all processes are stopped together).
 set -euo pipefail
@@ -17,6 +20,7 @@ export DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL=${DASK_DISTRIBUTED__ADM
 dask scheduler --host "$HOST" --port "$PORT" --dashboard-address "$HOST:0" &
 sleep 2
 for i in $(seq 1 "$N"); do
-    dask worker "tcp://$HOST:$PORT" --host "$HOST" --nthreads 1 --nworkers 1 --name "lifbatch-$i" &
+    dask worker "tcp://$HOST:$PORT" --host "$HOST" --dashboard-address "$HOST:0" --nthreads 1 --nworkers 1 \
+        --name "lifbatch-$i" &
 done
 wait

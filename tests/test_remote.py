@@ -16,7 +16,7 @@ import yaml
 import lifbatch
 from lifbatch.store import done_blocks
 
-from conftest import assert_identical
+from conftest import assert_identical, listening
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -229,16 +229,27 @@ def test_tls_cluster_as_cluster_tls_md_says(tmp_path, reference):
     env = _tls_recipe(tmp_path)
     port = free_port()
     address = f"tls://127.0.0.1:{port}"
+    # the recipe's own start commands, with this machine's addresses and free ports
+    text = (Path(__file__).parents[1] / "cluster" / "tls.md").read_text()
+    sched_line = next(ln.strip() for ln in text.splitlines() if ln.strip().startswith("dask scheduler"))
+    worker_line = next(ln.strip() for ln in text.splitlines() if ln.strip().startswith("dask worker"))
+    sched_line = sched_line.replace("SCHEDULER", "127.0.0.1").replace("8786", str(port)).replace(
+        "127.0.0.1:8787", f"127.0.0.1:{free_port()}")
+    worker_line = worker_line.replace("SCHEDULER", "127.0.0.1").replace("WORKER", "127.0.0.1").replace(
+        "8786", str(port))
     dask = [sys.executable, "-m", "distributed.cli."]
-    procs = [subprocess.Popen(dask[:2] + [dask[2] + "dask_scheduler", "--protocol", "tls", "--host", "127.0.0.1",
-                                          "--port", str(port), "--dashboard-address", "127.0.0.1:0"],
+    procs = [subprocess.Popen(dask[:2] + [dask[2] + "dask_scheduler"] + sched_line.split()[2:],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
     try:
         time.sleep(2)
-        procs += [subprocess.Popen(dask[:2] + [dask[2] + "dask_worker", address, "--host", "127.0.0.1",
-                                               "--nthreads", "1", "--no-nanny", "--name", f"tls{i}"],
+        procs += [subprocess.Popen(dask[:2] + [dask[2] + "dask_worker"] + worker_line.split()[2:]
+                                   + ["--no-nanny", "--name", f"tls{i}"],
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True) for i in range(2)]
+        time.sleep(3)
+        sockets = listening(p.pid for p in procs)
+        assert len(sockets) >= 5, sockets  # scheduler + dashboard, 2 workers + dashboards
+        assert {host for host, _ in sockets} == {"127.0.0.1"}, sockets
         path = tmp_path / "wf.yaml"
         path.write_text(yaml.safe_dump(WF))
         store = tmp_path / "tls.zarr"
@@ -263,3 +274,45 @@ def test_tls_cluster_as_cluster_tls_md_says(tmp_path, reference):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+
+
+def _session(sid: int) -> list[int]:
+    """The processes of session ``sid`` (as `pgrep -s`), from /proc."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid:  # after the command: state, ppid, pgrp, session
+                out.append(int(d.name))
+    return out
+
+
+def test_local_cluster_script_listens_on_127_0_0_1_only(tmp_path, reference):
+    """cluster/local-cluster.sh: scheduler, workers, nannies and all their dashboards on 127.0.0.1,
+    and a sweep through it is exact."""
+    port = free_port()
+    script = Path(__file__).parents[1] / "cluster" / "local-cluster.sh"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.Popen(["bash", str(script), "2", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        from distributed import Client
+
+        with Client(f"tcp://127.0.0.1:{port}", timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+            pids = _session(proc.pid)
+            sockets = listening(pids)
+            # scheduler + its dashboard, and per worker: nanny, worker, its dashboard
+            assert len(sockets) >= 8, sockets
+            assert {host for host, _ in sockets} == {"127.0.0.1"}, sockets
+            path = tmp_path / "wf.yaml"
+            path.write_text(yaml.safe_dump(WF))
+            store = tmp_path / "s.zarr"
+            lifbatch.run_sweep(lifbatch.load_workflow(path), store, client=client, points_per_task=6, progress=False)
+            assert_identical(lifbatch.open_results(store).load(), reference)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
