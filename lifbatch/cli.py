@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add_wf(sp):
-        sp.add_argument("workflow", help="workflow YAML file")
+        sp.add_argument("workflow", help="workflow YAML file (docs/workflow.md)")
         sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help='override a workflow key by dot path, e.g. --set neuron.tau_m="20 ms"')
         sp.add_argument("--points-per-task", type=int, default=None, metavar="N", help="points per task (block size)")
@@ -205,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("status", help="progress of a sweep, from its store alone")
-    sp.add_argument("store")
+    sp.add_argument("store", help="the sweep's Zarr store")
     sp.add_argument("--verify", action="store_true",
                     help="also read back every chunk of the done blocks and list the points whose data are "
                          "missing or corrupt (exit 1 if any; `run --repair` recomputes them)")
@@ -216,45 +216,42 @@ def build_parser() -> argparse.ArgumentParser:
                                     "are shown in the workflow's display units (time [ms], v_mean [mV], isi_mean "
                                     "[ms]), values to 12 significant digits. A query of more rows than --max-rows "
                                     "is refused before anything is read: narrow it with --sel.")
-    sp.add_argument("store")
+    sp.add_argument("store", help="the sweep's Zarr store")
     sp.add_argument("--var", action="append", default=[], metavar="NAME", help="variable (repeatable; default rate)")
     sp.add_argument("--sel", action="append", default=[], metavar="AXIS=VALUE",
                     help='select by coordinate in your units, e.g. --sel tau="5 ms" (nearest)')
-    sp.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sp.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
     sp.add_argument("--max-rows", type=int, default=None, metavar="N",
                     help="refuse a query of more than N rows (default lifbatch.query.max-rows, 100000)")
     sp.set_defaults(func=cmd_query)
 
     sp = sub.add_parser("summarize", help="recompute summaries from stored spikes and traces")
-    sp.add_argument("store")
+    sp.add_argument("store", help="the sweep's Zarr store")
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help='e.g. --set summaries.warmup="200 ms"')
     sp.set_defaults(func=cmd_summarize)
 
     sp = sub.add_parser("review", help="interactive review app in the browser")
-    sp.add_argument("store")
-    sp.add_argument("--port", type=int, default=0)
-    sp.add_argument("--no-browser", action="store_true")
+    sp.add_argument("store", help="the sweep's Zarr store")
+    sp.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    sp.add_argument("--no-browser", action="store_true", help="print the address instead of opening a browser")
     sp.set_defaults(func=cmd_review)
 
     sp = sub.add_parser("report", help="write a self-contained HTML report")
-    sp.add_argument("store")
-    sp.add_argument("-o", "--output", default="report.html")
+    sp.add_argument("store", help="the sweep's Zarr store")
+    sp.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default report.html)")
     sp.set_defaults(func=cmd_report)
 
     sp = sub.add_parser("bench", help="kernel throughput against a numpy baseline")
-    sp.add_argument("--neurons", type=int, default=10_000)
-    sp.add_argument("--steps", type=int, default=10_000)
-    sp.add_argument("--repeat", type=int, default=3)
+    sp.add_argument("--neurons", type=int, default=10_000, help="ensemble size of the kernel figures")
+    sp.add_argument("--steps", type=int, default=10_000, help="time steps of 0.1 ms")
+    sp.add_argument("--repeat", type=int, default=3, help="interleaved rounds (the best, or the median round)")
     sp.add_argument("--json", action="store_true", help="print the figures as JSON")
     sp.add_argument("--sweep", action="store_true",
                     help="end-to-end sweep as `lifbatch run` runs it: throughput, memory, per-point overhead")
     sp.add_argument("--points", type=int, default=1000, help="--sweep: grid points (x 20 trials x 10^4 steps)")
     sp.add_argument("--tiny-points", type=int, default=10_000, help="--sweep: points of the overhead sweep")
     sp.add_argument("--workers", type=int, default=2, help="--sweep: threads (or worker processes)")
-    sp.add_argument("--repair", action="store_true",
-                    help="read back every done block's chunks first and recompute the blocks whose data are "
-                         "missing or corrupt (as `status --verify` lists them)")
     sp.add_argument("--processes", action="store_true",
                     help="--sweep: on an embedded cluster of worker processes, as `run --processes`")
     sp.set_defaults(func=cmd_bench)

@@ -50,3 +50,15 @@ def test_run_in_threads_loads_no_xarray_pandas_or_distributed(tmp_path):
     assert not _loaded(argv) & {"xarray", "distributed"}  # and resuming (nothing left to run)
     # the probe can see them: `status` opens the store with xarray
     assert "xarray" in _loaded(["status", str(tmp_path / "s.zarr")])
+
+
+def test_every_command_and_option_has_help_text():
+    import argparse
+
+    from lifbatch.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [(name, a.option_strings or a.dest) for name, sp in sub.choices.items() for a in sp._actions
+               if not isinstance(a, argparse._HelpAction) and not a.help]
+    assert not missing
+    assert all(sub._choices_actions[i].help for i in range(len(sub._choices_actions)))
