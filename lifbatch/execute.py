@@ -574,14 +574,21 @@ def _cluster_results(client, futures, store: str, *, no_workers_timeout: float):
         except Exception as exc:  # the scheduler went away
             raise _lost_scheduler(client, store, exc) from None
         for fut in done:
+            if fut.status == "finished":
+                # the block's marker from the store, not the task's result from its worker: a
+                # worker that died after the block gives no result, and gathering it would wait
+                # for the block to be computed again (forever, with no workers left)
+                yield _marker(store, int(str(fut.key).rsplit("-", 1)[1]))
+                continue
             try:
-                yield fut.result()
+                fut.result()
             except KeyboardInterrupt:
                 raise
             except OSError:
                 raise
             except Exception as exc:
-                if type(exc).__name__ in ("CommClosedError", "CancelledError", "StreamClosedError"):
+                if type(exc).__name__ in ("CommClosedError", "CancelledError", "StreamClosedError",
+                                          "FuturesCancelledError"):
                     raise _lost_scheduler(client, store, exc) from None
                 raise
         if not done:
@@ -597,6 +604,15 @@ def _cluster_results(client, futures, store: str, *, no_workers_timeout: float):
                                    f"start workers and run the same command again to resume ({store}).")
             else:
                 no_workers_since = None
+
+
+def _marker(store, flat: int) -> dict:
+    import json
+
+    try:
+        return json.loads((Path(store) / MARKERS / str(flat) / "zarr.json").read_text())["attributes"]
+    except (OSError, ValueError, KeyError):
+        return {"block": flat, "points": 0}
 
 
 def _lost_scheduler(client, store, exc) -> RunError:
@@ -615,6 +631,12 @@ def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, po
 
     own_client = None
     if client is None:
+        # this run reports the cluster's failures itself, in one line: distributed's own
+        # logging (a traceback per reconnection attempt) stays quiet for its clients
+        import logging
+
+        for name in ("distributed", "distributed.client", "distributed.core", "distributed.comm"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)  # (Dask's config sets some levels itself)
         if scheduler:
             try:
                 own_client = client = Client(scheduler, timeout="30s")

@@ -316,3 +316,38 @@ def test_local_cluster_script_listens_on_127_0_0_1_only(tmp_path, reference):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("kill", ["workers", "scheduler"])
+def test_a_run_whose_cluster_goes_away_ends_in_one_line(tmp_path, kill):
+    """No workers left for lifbatch.cluster.no-workers-timeout, or the scheduler gone: exit 1 with
+    one line, the store resumable (a plain re-run on a new cluster completes it)."""
+    c = Cluster(1, tmp_path)
+    try:
+        path = tmp_path / "wf.yaml"
+        path.write_text(yaml.safe_dump({**WF, "name": "gone", "trials": 200, "duration": "5 s"}))
+        store = tmp_path / "s.zarr"
+        env = {**os.environ, "DASK_LIFBATCH__CLUSTER__NO_WORKERS_TIMEOUT": "3s"}
+        proc = subprocess.Popen([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
+                                 "--scheduler", c.address, "--points-per-task", "1", "--no-progress"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.time() + 120
+        while time.time() < deadline and len(done_blocks(store)) < 1:
+            time.sleep(0.1)
+        victims = c.workers if kill == "workers" else [c.scheduler]
+        for p in victims:
+            os.killpg(p.pid, signal.SIGKILL)
+        t0 = time.time()
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1, err
+        lines = [ln for ln in err.strip().splitlines() if ln.startswith("lifbatch: error")]
+        assert len(lines) == 1 and "Traceback" not in err, err
+        want = "no workers for 3 s" if kill == "workers" else "lost the Dask scheduler"
+        assert want in lines[0] and "run the same command again" in lines[0] or "resume" in lines[0], lines[0]
+        assert time.time() - t0 < 60
+    finally:
+        c.close()
+    before = len(done_blocks(store))
+    r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
+                        "--no-progress"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and f"{24 - before} blocks run, {before} already done" in r.stdout, r.stderr
