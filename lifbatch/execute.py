@@ -28,8 +28,8 @@ from .point import PointModel, PointResult
 from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, variable_specs
 from .lease import keep_on_scheduler
 from .plan import estimate, plan_blocks, plan_sweep
-from .store import (begin_creation, clear_store, create_store, inspect_store, read_markers, root_attrs, verify_store,
-                    with_summaries, write_block)
+from .store import (begin_creation, clear_store, create_store, done_blocks, inspect_store, read_markers, root_attrs,
+                    verify_store, with_summaries, write_block)
 from .workflow import Workflow, load_workflow
 
 __all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "estimate", "embedded_cluster"]
@@ -672,7 +672,10 @@ def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, po
                                     parse_timedelta(config.get("lease.heartbeat")))
             lease.hand_over()
             deadline = time.monotonic() + 30
-            while client.run_on_scheduler(_count_tasks, prefix) < len(futures) and time.monotonic() < deadline:
+            while time.monotonic() < deadline:  # every block known to the scheduler, or done already
+                known = set(client.run_on_scheduler(_task_blocks, prefix)) | done_blocks(store)
+                if known >= set(todo):
+                    break
                 time.sleep(0.05)
             log(f"submitted {len(futures)} blocks; follow with: lifbatch status {store}")
             result.detached = True
@@ -686,8 +689,9 @@ def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, po
             _close_quietly(own_client)
 
 
-def _count_tasks(prefix: str, dask_scheduler=None) -> int:
-    return sum(str(k).startswith(prefix) for k in dask_scheduler.tasks)
+def _task_blocks(prefix: str, dask_scheduler=None) -> list[int]:
+    """The blocks whose tasks the scheduler holds (run on the scheduler)."""
+    return [int(str(k)[len(prefix):]) for k in dask_scheduler.tasks if str(k).startswith(prefix)]
 
 
 def _cancel_quietly(client, futures) -> None:

@@ -179,7 +179,7 @@ def test_detached_sweep_keeps_its_lease_on_the_scheduler(cluster, tmp_path):
     from lifbatch.lease import read_lease
 
     path = tmp_path / "wf.yaml"
-    path.write_text(yaml.safe_dump({**WF, "name": "slow", "trials": 200, "duration": "10 s"}))  # seconds of work
+    path.write_text(yaml.safe_dump({**WF, "name": "slow", "trials": 400, "duration": "10 s"}))  # ~10 s of work
     store = tmp_path / "slow.zarr"
     r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
                         "--scheduler", cluster.address, "--detach", "--points-per-task", "1"],
