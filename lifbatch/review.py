@@ -954,8 +954,32 @@ def serve(store: xr.Dataset | str | PathLike, *, port: int = 0, open_browser: bo
     print(f"lifbatch review: preparing {store if not isinstance(store, xr.Dataset) else 'dataset'}"
           " ...", flush=True)
     _warm_up(store)
+    server = pn.serve({"/": lambda: _session_app(store)}, port=port, address=address,
+                      websocket_origin=sorted(origins), show=False, start=False, title="lifbatch review",
+                      verbose=False, **kwargs)
+    _only_hosts(server._tornado, origins)
+    server.start()
     print(f"lifbatch review: serving at {url} (Ctrl+C to stop)", flush=True)
-    pn.serve({"/": lambda: _session_app(store)}, port=port, address=address,
-             websocket_origin=sorted(origins), show=open_browser, title="lifbatch review",
-             verbose=False, **kwargs)
+    if open_browser:
+        server.show("/")
+    server.io_loop.start()
     sys.stdout.flush()
+
+
+def _only_hosts(app, hosts: set[str]) -> None:
+    """Answer only requests whose Host header names this server (``hosts``): 403 otherwise.
+
+    The websocket's Origin check alone lets a page on any host name that resolves to
+    127.0.0.1 (DNS rebinding) drive the app, since its Origin then equals its Host.
+    """
+    import tornado.web
+
+    allowed = {h.lower() for h in hosts}
+    find = app.find_handler
+
+    def find_handler(request, **kwargs):
+        if (request.host or "").lower() not in allowed:
+            return app.get_handler_delegate(request, tornado.web.ErrorHandler, {"status_code": 403})
+        return find(request, **kwargs)
+
+    app.find_handler = find_handler

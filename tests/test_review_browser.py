@@ -619,3 +619,28 @@ def test_single_point_one_trial_store_in_the_browser(tmp_path, browser):
     finally:
         log = srv.stop()
     assert not re.search(r'File "[^"]*lifbatch/', log), log
+
+
+@pytest.mark.slow
+def test_review_listens_on_127_0_0_1_and_refuses_foreign_hosts(server):
+    """DNS rebinding: a page on a host name that resolves to 127.0.0.1 sends that name as Host
+    (and as the websocket's Origin): refused; this machine's own names are served."""
+    import http.client
+
+    from conftest import listening
+
+    sockets = listening([server.proc.pid])
+    assert sockets and {host for host, _ in sockets} == {"127.0.0.1"}, sockets
+
+    def get(host: str, path: str = "/", headers=None) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        conn.request("GET", path, headers={"Host": host, **(headers or {})})
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    assert get(f"127.0.0.1:{server.port}") == 200 and get(f"localhost:{server.port}") == 200
+    assert get(f"evil.example:{server.port}") == 403
+    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": f"http://evil.example:{server.port}"}
+    assert get(f"evil.example:{server.port}", "/ws", upgrade) == 403
