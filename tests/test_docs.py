@@ -231,10 +231,6 @@ def test_every_key_example_is_quickstart():
 # Written in pieces, so that this file does not match itself.
 OUTSIDE = ("../" + "shared", "shared/" + "seeds", "DESIGN" + ".md")
 
-# Files not yet rid of such references (owned elsewhere); remove them from here when fixed.
-PENDING = {"README.md", "lifbatch/inputs.py", "lifbatch/kernel.py", "lifbatch/workflow.py", "tests/test_workflow.py"}
-
-
 def outside_references() -> list[tuple[str, str]]:
     """(path:line, text) of every line of a git-tracked file naming a file outside the repository."""
     try:
@@ -252,14 +248,8 @@ def outside_references() -> list[tuple[str, str]]:
     return hits
 
 
-@pytest.mark.xfail(strict=False, reason="README.md, lifbatch/inputs.py, lifbatch/kernel.py, lifbatch/workflow.py "
-                                        "and tests/test_workflow.py still name the design contract file")
+
 def test_no_references_outside_the_repository():
     hits = outside_references()
     assert not hits, "\n".join(f"{where}: {text}" for where, text in hits)
 
-
-def test_no_new_references_outside_the_repository():
-    """The same, strict, for every file but those still pending."""
-    hits = [(w, t) for w, t in outside_references() if w.rsplit(":", 1)[0] not in PENDING]
-    assert not hits, "\n".join(f"{where}: {text}" for where, text in hits)
