@@ -351,9 +351,10 @@ def lif_trials(
                                 noise_state, noise_scale, mom_stride, mom_out, rec_stride, rec_rows, rec_out,
                                 bits_out, count_out, scratch)
         return
-    if not has_z and not fused and not has_xt and k1 == 0 and k2 > 0 and leak != 0.0:
-        _lif_trials_poisson(v_init, x_base, a, decay, exact, e_l, v_th, v_reset, ref_steps, poi_state, lam, enlam,
-                            weights, mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out)
+    if not has_z and not fused and not has_xt and k1 == 0 and k2 == 1 and leak != 0.0:
+        _lif_trials_one_poisson(v_init, x_base, a, decay, exact, e_l, v_th, v_reset, ref_steps, poi_state,
+                                lam[0], enlam[0], weights[0], mom_stride, mom_out, rec_stride, rec_rows, rec_out,
+                                bits_out, count_out)
         return
     s0 = s1 = s2 = s3 = np.uint64(0)
     if fused:
@@ -438,82 +439,14 @@ def lif_trials(
 
 
 @numba.njit(cache=True, nogil=True)
-def _lif_trials_poisson(
-    v_init, x_base, a, decay, exact, e_l, v_th, v_reset, ref_steps, poi_state, lam, enlam, weights,
-    mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out,
-):  # pragma: no cover - compiled
-    """:func:`lif_trials` specialized to Poisson inputs and shared continuous drives of a
-    leaky neuron: the same operations in the same order (so the same bits)."""
-    n_trials = bits_out.shape[0]
-    n_steps = x_base.shape[0]
-    k2 = weights.shape[0]
-    if k2 == 1:
-        _lif_trials_one_poisson(v_init, x_base, a, decay, exact, e_l, v_th, v_reset, ref_steps, poi_state,
-                                lam[0], enlam[0], weights[0], mom_stride, mom_out, rec_stride, rec_rows, rec_out,
-                                bits_out, count_out)
-        return
-    p0, p1, p2, p3 = poi_state[0], poi_state[1], poi_state[2], poi_state[3]
-    cnt = np.empty(k2, np.int64)
-    for tr in range(n_trials):
-        v = v_init
-        ref = 0
-        nspk = 0
-        row = rec_rows[tr]
-        mom_out[tr, 0] = v
-        if row >= 0:
-            rec_out[row, 0] = v
-        mom_next = mom_stride
-        mom_i = 1
-        rec_next = rec_stride
-        rec_i = 1
-        for s in range(n_steps):
-            hit = False
-            for k in range(k2):
-                cnt[k], p0, p1, p2, p3 = sfc64_poisson(lam[k], enlam[k], p0, p1, p2, p3)
-                hit |= cnt[k] != 0
-            if ref > 0:
-                ref -= 1
-                v = v_reset
-            else:
-                x = x_base[s]
-                if exact:
-                    v_inf = e_l + x
-                    v = v_inf + (v - v_inf) * decay
-                else:
-                    v = v + a * ((e_l - v) + x)
-                if hit:  # one jump per drive, added in turn (as lif_trials does)
-                    for k in range(k2):
-                        c = cnt[k]
-                        if c != 0:
-                            v += weights[k] * c
-                if v > v_th:
-                    bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
-                    nspk += 1
-                    v = v_reset
-                    ref = ref_steps
-            mom_next -= 1
-            if mom_next == 0:
-                mom_out[tr, mom_i] = v
-                mom_i += 1
-                mom_next = mom_stride
-            if row >= 0:
-                rec_next -= 1
-                if rec_next == 0:
-                    rec_out[row, rec_i] = v
-                    rec_i += 1
-                    rec_next = rec_stride
-        count_out[tr] = nspk
-    poi_state[0], poi_state[1], poi_state[2], poi_state[3] = p0, p1, p2, p3
-
-
-@numba.njit(cache=True, nogil=True)
 def _lif_trials_one_poisson(
     v_init, x_base, a, decay, exact, e_l, v_th, v_reset, ref_steps, poi_state, lam, enlam, w,
     mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out,
 ):  # pragma: no cover - compiled
-    """:func:`_lif_trials_poisson` for one Poisson drive (the Brian2 tutorial's 100 inputs,
-    NMA's excitatory input): its count a scalar, the jump added as a select rather than a
-    branch (mispredicted at every input spike); the same operations (so the same bits)."""
+    """:func:`lif_trials` specialized to one Poisson drive (the Brian2 tutorial's 100 inputs,
+    NMA's excitatory input) and shared continuous drives of a leaky neuron: its count a
+    scalar, the jump added as a select rather than a branch (mispredicted at every input
+    spike), no uniform or noise stream; the same operations in the same order (so the same bits)."""
     n_trials = bits_out.shape[0]
     n_steps = x_base.shape[0]
     p0, p1, p2, p3 = poi_state[0], poi_state[1], poi_state[2], poi_state[3]
