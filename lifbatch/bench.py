@@ -22,6 +22,29 @@ Both models are checked to agree statistically (mean rates within a few
 standard errors, and close to the Siegert rate); a benchmark of a wrong model
 is worthless.
 
+When the peer venv exists (~/.cache/lifbatch-peers/venv, or
+$LIFBATCH_PEERS_CACHE/venv; created by ``python benchmarks/peers/peer_venv.py
+--create`` or ``python benchmarks/peers/run.py``; never a dependency of
+lifbatch), the same white-noise model also runs in Brian2 2.9
+(``benchmarks/peers/brian2_white_noise.py``, in that venv's Python), in the same
+rounds, best of ``repeat`` (otherwise one line says how to create the venv):
+
+- ``brian2.cpp_standalone``: the project is generated and compiled once per
+  call (timed apart, excluded), then each round runs its ``main``; the figure is
+  Brian2's own network run time from ``results/last_run_info.txt``: the loop
+  only, measured by Brian2 with ``std::clock`` (CPU time of the process; the
+  kernel's figure is wall time, so the CPU time of the kernel call is given
+  too, and the wall time of the whole ``main`` process);
+- ``brian2.cython``: runtime mode with ``prefs.codegen.target = 'cython'``, one
+  process per round; the figure is Brian2's network run time of its ``run()``
+  (``device._last_run_time``: wall time of the loop, code generation and
+  loading the compiled extensions excluded; a first run, which compiles them
+  unless cached, is timed apart).
+
+Their mean rates are checked against the kernel's: within 4 standard errors or
+within 3 %, since Brian2 draws its own normals and its ``refractory=2*ms``
+holds v one step (0.1 ms) less than lifbatch's ``t_ref`` (about +0.2 % in rate).
+
 Examples
 --------
 >>> from lifbatch.bench import kernel_bench
@@ -43,16 +66,27 @@ for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLA
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-__all__ = ["kernel_bench", "bench_workflow", "poisson_workflow", "numpy_lif", "main"]
+__all__ = ["kernel_bench", "bench_workflow", "poisson_workflow", "numpy_lif", "brian2_unavailable", "main"]
 
 # Agreement of the two implementations: |rate difference| below this many
 # standard errors of the difference (it is a statistical check, not a bit check).
 _AGREE_SIGMAS = 4.0
 _RNG_CHUNK = 1 << 16
+# Brian2's rates agree with the kernel's when within this many standard errors,
+# or within this relative difference (its own normals, and one refractory step less).
+_BRIAN2_RATE_TOLERANCE = 0.03
+_BRIAN2_TARGET = 3.0        # the wanted ratio kernel / Brian2 cpp_standalone
+_BRIAN2_BUILD_TIMEOUT = 1800.0
+_BRIAN2_RUN_TIMEOUT = 900.0
 
 
 def bench_workflow(neurons: int = 10_000, steps: int = 10_000):
@@ -139,20 +173,284 @@ def _rate_stats(counts: np.ndarray, duration: float) -> tuple[float, float]:
     return float(counts.mean() / duration), float(sem / duration)
 
 
-def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3) -> dict:
+# ---------------------------------------------------------------- Brian2 (peer venv)
+
+_PEER_SCRIPT = "brian2_white_noise.py"
+_NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+
+
+def _peers_dir() -> Path:
+    """benchmarks/peers/ of the source tree lifbatch is imported from."""
+    return Path(__file__).resolve().parents[1] / "benchmarks" / "peers"
+
+
+def _peer_venv() -> Path:
+    """The peer venv of benchmarks/peers/run.py: $LIFBATCH_PEERS_CACHE/venv or ~/.cache/lifbatch-peers/venv."""
+    cache = os.environ.get("LIFBATCH_PEERS_CACHE") or Path.home() / ".cache" / "lifbatch-peers"
+    return Path(cache) / "venv"
+
+
+def _peer_env() -> dict:
+    """The environment of a peer process: lifbatch's Python settings removed, the venv first on PATH."""
+    env = dict(os.environ)
+    for key in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
+        env.pop(key, None)
+    env["PATH"] = os.pathsep.join([str(_peer_venv() / "bin"), env.get("PATH", "")])
+    return env
+
+
+def brian2_unavailable() -> str | None:
+    """Why Brian2 cannot be measured here (one line), or None when it can."""
+    script = _peers_dir() / _PEER_SCRIPT
+    if not script.exists():
+        return (f"Brian2: not measured: {script} not found (benchmarks/peers/ of a lifbatch source "
+                f"checkout; lifbatch is imported from {Path(__file__).resolve().parent})")
+    venv = _peer_venv()
+    if not (venv / "bin" / "python").exists():
+        return (f"Brian2: not measured: no peer venv at {venv}; create it with "
+                f"`python benchmarks/peers/peer_venv.py --create` (or `python benchmarks/peers/run.py`): "
+                f"numpy 1.26, Brian2 2.9, Cython, never a dependency of lifbatch")
+    return None
+
+
+def _tail(text: str, n: int = 4) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return " | ".join(lines[-n:])[-400:]
+
+
+class _Brian2:
+    """Brian2 on the bench model, in the peer venv: built once, then run once per round.
+
+    Failures are recorded per target (``errors``), never raised: the kernel's
+    figures stand without them.
+    """
+
+    def __init__(self, neurons: int, steps: int, dt: float):
+        self.neurons, self.steps, self.dt = int(neurons), int(steps), float(dt)
+        self.python = _peer_venv() / "bin" / "python"
+        self.script = _peers_dir() / _PEER_SCRIPT
+        self.work = Path(tempfile.mkdtemp(prefix="lifbatch-bench-brian2-"))
+        self.project = self.work / "standalone"
+        # Compiled Cython extensions are cached across invocations (Brian2's own
+        # habit; keyed by their code), next to the peer venv.
+        self.cython_cache = _peer_venv().parent / "cython-cache"
+        self.env = _peer_env()
+        self.errors: dict[str, str] = {}
+        self.build: dict[str, float] = {}
+        self.versions: dict[str, str] = {}
+        self.best = {"cpp_standalone": math.inf, "cpp_standalone_wall": math.inf, "cython": math.inf,
+                     "cython_run_call": math.inf}
+        self.counts: dict[str, np.ndarray] = {}
+        self.rounds = {"cpp_standalone": 0, "cython": 0}
+
+    def _args(self, *extra) -> list[str]:
+        return [str(self.python), str(self.script), "--neurons", str(self.neurons), "--steps",
+                str(self.steps), *map(str, extra)]
+
+    def _run(self, cmd, cwd=None, timeout=_BRIAN2_RUN_TIMEOUT):
+        return subprocess.run([str(c) for c in cmd], cwd=cwd, env=self.env, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def setup(self) -> None:
+        """Versions, the standalone build and cython's first run (compiles unless cached), timed apart;
+        then one untimed run of the standalone binary (checks it and warms the file cache)."""
+        p = self._run([self.python, "-c", "import brian2, numpy, Cython; "
+                       "print(brian2.__version__, numpy.__version__, Cython.__version__)"], timeout=300)
+        if p.returncode != 0:
+            msg = f"the peer venv's Python cannot import brian2: {_tail(p.stderr)}"
+            self.errors.update(cpp_standalone=msg, cython=msg)
+            return
+        self.versions = dict(zip(("brian2", "numpy", "Cython"), p.stdout.split()))
+        gxx = shutil.which("g++")
+        if gxx:
+            self.versions["g++"] = subprocess.run([gxx, "-dumpfullversion"], capture_output=True,
+                                                  text=True).stdout.strip()
+        try:
+            t, p = _timed(lambda: self._run(self._args("--target", "cpp_standalone", "--project-dir",
+                                                       self.project), timeout=_BRIAN2_BUILD_TIMEOUT))
+            self.build["cpp_standalone"] = t
+            if p.returncode != 0:
+                self.errors["cpp_standalone"] = f"build failed (exit {p.returncode}): {_tail(p.stderr)}"
+            else:
+                with open(self.project / "lifbatch_peers.json") as f:
+                    self.info = json.load(f)
+                self._standalone(timed=False)
+        except Exception as exc:  # noqa: BLE001 (a peer never stops the kernel figures)
+            self.errors["cpp_standalone"] = f"build failed: {exc}"
+        try:
+            t0 = time.perf_counter()
+            self._cython(timed=False)
+            self.build["cython"] = time.perf_counter() - t0
+        except Exception as exc:  # noqa: BLE001 (a peer never stops the kernel figures)
+            self.errors["cython"] = f"first run failed: {exc}"
+
+    def _standalone(self, timed: bool) -> None:
+        results = self.project / "results"
+        info_file = results / "last_run_info.txt"
+        info_file.unlink(missing_ok=True)  # never read a previous run's
+        wall, p = _timed(lambda: self._run(["./main"], cwd=self.project))
+        if p.returncode != 0:
+            raise RuntimeError(f"./main exit {p.returncode}: {_tail(p.stderr) or _tail(p.stdout)}")
+        fields = info_file.read_text().split()
+        run_time, fraction = float(fields[0]), float(fields[1])
+        if fraction != 1.0:
+            raise RuntimeError(f"last_run_info.txt: completed fraction {fraction}, not 1")
+        timestep = np.fromfile(results / self.info["timestep_file"], dtype=self.info["timestep_dtype"])
+        if timestep.size != 1 or int(timestep[0]) != self.steps:
+            raise RuntimeError(f"the standalone run ended at time step {timestep}, not {self.steps}")
+        counts = np.fromfile(results / self.info["count_file"], dtype=self.info["count_dtype"])
+        if counts.size != self.neurons:
+            raise RuntimeError(f"{self.info['count_file']}: {counts.size} counts, expected {self.neurons}")
+        self.counts["cpp_standalone"] = counts.astype(np.int64)
+        if timed:
+            self.best["cpp_standalone"] = min(self.best["cpp_standalone"], run_time)
+            self.best["cpp_standalone_wall"] = min(self.best["cpp_standalone_wall"], wall)
+            self.rounds["cpp_standalone"] += 1
+
+    def _cython(self, timed: bool) -> None:
+        out = self.work / "cython-counts.npy"
+        out.unlink(missing_ok=True)
+        p = self._run(self._args("--target", "cython", "--cython-cache", self.cython_cache, "--counts-out", out),
+                      cwd=self.work, timeout=_BRIAN2_BUILD_TIMEOUT if not timed else _BRIAN2_RUN_TIMEOUT)
+        if p.returncode != 0:
+            raise RuntimeError(f"exit {p.returncode}: {_tail(p.stderr) or _tail(p.stdout)}")
+        found = {}
+        for key in ("TIME", "RUN", "STEPS", "RATE"):
+            m = re.search(rf"^{key} {_NUM}\s*$", p.stdout, re.MULTILINE)
+            if not m:
+                raise RuntimeError(f"no '{key} <number>' line in its output: {_tail(p.stdout)}")
+            found[key] = float(m.group(1))
+        if int(found["STEPS"]) != self.steps:
+            raise RuntimeError(f"it ran {found['STEPS']:g} steps, not {self.steps}")
+        counts = np.load(out)
+        if counts.shape != (self.neurons,):
+            raise RuntimeError(f"{counts.shape} counts, expected {self.neurons}")
+        self.counts["cython"] = counts.astype(np.int64)
+        if timed:
+            self.best["cython"] = min(self.best["cython"], found["TIME"])
+            self.best["cython_run_call"] = min(self.best["cython_run_call"], found["RUN"])
+            self.rounds["cython"] += 1
+
+    def run_round(self) -> None:
+        """One timed run of each target that has not failed."""
+        for target, fn in (("cpp_standalone", self._standalone), ("cython", self._cython)):
+            if target in self.errors:
+                continue
+            try:
+                fn(timed=True)
+            except Exception as exc:  # noqa: BLE001 (a peer never stops the kernel figures)
+                self.errors[target] = f"round {self.rounds[target] + 1} failed: {exc}"
+
+    def close(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _brian2_result(peer: _Brian2, work: float, rate_k: float, sem_k: float, t_kernel: float,
+                   cpu_kernel: float) -> dict:
+    """Brian2's figures: per target seconds (best round), neuron-steps/s and the rate check."""
+    duration = peer.steps * peer.dt
+    out = {"available": True, "versions": peer.versions, "python": str(peer.python),
+           "build_seconds": {"cpp_standalone": peer.build.get("cpp_standalone"),
+                             "cython_first_run": peer.build.get("cython")},
+           "errors": dict(peer.errors), "kernel_cpu_seconds": cpu_kernel,
+           "rate_tolerance": _BRIAN2_RATE_TOLERANCE, "target_ratio_cpp_standalone": _BRIAN2_TARGET}
+    for target in ("cpp_standalone", "cython"):
+        seconds = peer.best[target]
+        if target in peer.errors or not math.isfinite(seconds):
+            out[target] = None
+            continue
+        rate, sem = _rate_stats(peer.counts[target], duration)
+        d = math.hypot(sem, sem_k)
+        z = abs(rate - rate_k) / d if d > 0 else (0.0 if rate == rate_k else math.inf)
+        rel = (rate - rate_k) / rate_k if rate_k else math.nan
+        fig = {"seconds": seconds, "neuron_steps_per_s": work / seconds, "rounds": peer.rounds[target],
+               "rate": rate, "rate_sem": sem, "relative_difference": rel, "z": z,
+               "agree": bool(z < _AGREE_SIGMAS or abs(rel) <= _BRIAN2_RATE_TOLERANCE)}
+        if target == "cpp_standalone":
+            fig["clock"] = "Brian2's std::clock: CPU time of the loop (results/last_run_info.txt)"
+            fig["process_wall_seconds"] = peer.best["cpp_standalone_wall"]
+            fig["ratio_kernel_cpu_time"] = seconds / cpu_kernel if cpu_kernel > 0 else None
+            fig["ratio_kernel_process_wall"] = peer.best["cpp_standalone_wall"] / t_kernel
+        else:
+            fig["clock"] = "Brian2's device._last_run_time: wall time of the loop in run()"
+            fig["run_call_seconds"] = peer.best["cython_run_call"]
+        out[target] = fig
+    return out
+
+
+def _brian2_lines(r: dict) -> tuple[list[str], list[str]]:
+    """The table's Brian2 lines: its figure rows, and the lines below the table (ratios, rates,
+    excluded steps, failures; or the one-line note of a missing peer venv)."""
+    b = r.get("brian2")
+    if not b:
+        return [], []
+    if not b.get("available"):
+        return [], [b["note"]]
+    rows, lines = [], []
+    labels = {"cpp_standalone": "Brian2 cpp_standalone (loop)", "cython": "Brian2 runtime cython (loop)"}
+    for target, label in labels.items():
+        fig = b.get(target)
+        if fig:
+            rows.append(f"{label:34}{fig['neuron_steps_per_s']:>16.3e}{fig['seconds']:>10.3f}")
+    s = b.get("cpp_standalone")
+    if s:
+        def met(x):
+            return "met" if x is not None and x >= _BRIAN2_TARGET else "NOT met"
+
+        cpu = s["ratio_kernel_cpu_time"]
+        lines.append(f"kernel / Brian2 cpp_standalone  {r['ratio_kernel_brian2_cpp_standalone']:.2f}x  "
+                     f"(target >= {_BRIAN2_TARGET:g}x: {met(r['ratio_kernel_brian2_cpp_standalone'])} on these "
+                     f"figures; CPU time of both: " + (f"{cpu:.2f}x, {met(cpu)})" if cpu else "n/a)"))
+        lines.append(f"    Brian2 times its loop in CPU time (std::clock), the kernel figure is wall time (its CPU "
+                     f"time {b['kernel_cpu_seconds']:.3f} s); the whole ./main process, wall "
+                     f"{s['process_wall_seconds']:.3f} s: {s['ratio_kernel_process_wall']:.2f}x")
+    c = b.get("cython")
+    if c:
+        lines.append(f"kernel / Brian2 runtime cython  {r['ratio_kernel_brian2_cython']:.2f}x  "
+                     f"(its whole run() call, code generation included: {c['run_call_seconds']:.3f} s)")
+    rates = []
+    for target, fig in (("cpp_standalone", s), ("cython", c)):
+        if fig:
+            verdict = "agree" if fig["agree"] else "DISAGREE"
+            rates.append(f"{target} {fig['rate']:.3f} +- {fig['rate_sem']:.3f} "
+                         f"({fig['relative_difference'] * 100:+.2f}% vs kernel, {fig['z']:.1f} s.e.: {verdict})")
+    if rates:
+        lines.append("rate (Hz) Brian2  " + ", ".join(rates))
+    build = b.get("build_seconds") or {}
+    excluded = []
+    if build.get("cpp_standalone") is not None:
+        excluded.append(f"cpp_standalone build (code generation + g++) {build['cpp_standalone']:.1f} s")
+    if build.get("cython_first_run") is not None:
+        excluded.append(f"cython first run (compiles its extensions unless cached) {build['cython_first_run']:.1f} s")
+    v = b.get("versions") or {}
+    vs = ", ".join(f"{k} {v[k]}" for k in ("brian2", "numpy", "Cython", "g++") if k in v)
+    if excluded or vs:
+        lines.append("Brian2 excluded: " + "; ".join(excluded) + (f" ({vs}, one thread)" if vs else ""))
+    for target, err in (b.get("errors") or {}).items():
+        lines.append(f"Brian2 {target} FAILED: {err}")
+    return rows, lines
+
+
+def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3, brian2: bool = False) -> dict:
     """Measure the kernel, the numpy baseline and the random-number bound in one run.
 
     Parameters
     ----------
     neurons, steps : int     ensemble size and number of 0.1 ms steps
     repeat : int             timings are the best of ``repeat`` calls
+    brian2 : bool            also measure Brian2 (cpp_standalone and runtime cython) in the
+                             same rounds, if the peer venv exists
 
     Returns
     -------
     dict with, for ``numpy``, ``kernel`` and ``rng``: ``seconds`` and
     ``neuron_steps_per_s``; ``ratio_kernel_numpy`` and ``ratio_kernel_rng``;
     ``rate`` (Hz, mean and standard error of both models, the Siegert rate and
-    whether the models agree); and the run's settings.
+    whether the models agree); and the run's settings. ``brian2`` is None
+    unless asked for; then ``{"available": False, "note": ...}`` without the
+    peer venv, else the figures (see :func:`_brian2_result`), with
+    ``ratio_kernel_brian2_cpp_standalone`` and ``ratio_kernel_brian2_cython``
+    (None when not measured).
     """
     from .inputs import point_streams, simulate_point
     from .theory import siegert_rate
@@ -177,20 +475,35 @@ def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3) ->
                  v_reset=params["neuron.v_reset"], v_init=params["neuron.v_init"], ref_steps=wf.ref_steps,
                  x=x, noise_scale=sigma * math.sqrt(wf.dt / tau))
 
-    # Rounds interleave the three measurements, so that load from other
-    # processes hits all of them alike; each figure is its best round.
-    t_kernel = t_numpy = t_rng = t_poisson = math.inf
-    for i in range(max(1, repeat)):
-        t, res = _timed(lambda: simulate_point(wf, params))
-        t_kernel = min(t_kernel, t)
-        t, pres = _timed(lambda: simulate_point(pwf, pparams))
-        t_poisson = min(t_poisson, t)
-        rng = np.random.Generator(np.random.SFC64(i + 1))
-        t, counts_np = _timed(lambda: numpy_lif(neurons, n, rng=rng, **model))
-        t_numpy = min(t_numpy, t)
-        gen = point_streams(wf, params)["noise"]
-        t, _ = _timed(lambda: _rng_bound(gen, int(work)))
-        t_rng = min(t_rng, t)
+    peer = None
+    if brian2:
+        note = brian2_unavailable()
+        peer = _Brian2(neurons, n, wf.dt) if note is None else None
+    try:
+        if peer is not None:
+            peer.setup()  # the excluded one-off steps: standalone build, cython's first run
+
+        # Rounds interleave the measurements, so that load from other
+        # processes hits all of them alike; each figure is its best round.
+        t_kernel = t_numpy = t_rng = t_poisson = cpu_kernel = math.inf
+        for i in range(max(1, repeat)):
+            c0 = time.process_time()
+            t, res = _timed(lambda: simulate_point(wf, params))
+            cpu_kernel = min(cpu_kernel, time.process_time() - c0)
+            t_kernel = min(t_kernel, t)
+            t, pres = _timed(lambda: simulate_point(pwf, pparams))
+            t_poisson = min(t_poisson, t)
+            rng = np.random.Generator(np.random.SFC64(i + 1))
+            t, counts_np = _timed(lambda: numpy_lif(neurons, n, rng=rng, **model))
+            t_numpy = min(t_numpy, t)
+            gen = point_streams(wf, params)["noise"]
+            t, _ = _timed(lambda: _rng_bound(gen, int(work)))
+            t_rng = min(t_rng, t)
+            if peer is not None:
+                peer.run_round()
+    finally:
+        if peer is not None:
+            peer.close()
 
     rate_k, sem_k = _rate_stats(res.counts, duration)
     rate_n, sem_n = _rate_stats(counts_np, duration)
@@ -201,6 +514,15 @@ def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3) ->
 
     def fig(seconds):
         return {"seconds": seconds, "neuron_steps_per_s": work / seconds}
+
+    peer_r = None
+    if brian2:
+        peer_r = ({"available": False, "note": note} if peer is None else
+                  _brian2_result(peer, work, rate_k, sem_k, t_kernel, cpu_kernel))
+
+    def ratio(target):
+        fig_ = (peer_r or {}).get(target)
+        return fig_["seconds"] / t_kernel if fig_ and fig_.get("seconds") else None
 
     return {
         "neurons": int(neurons), "steps": int(n), "dt": wf.dt, "repeat": int(repeat),
@@ -213,16 +535,21 @@ def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3) ->
                  "relative_difference": (rate_k - rate_n) / rate_n if rate_n else math.nan,
                  "z": z, "agree": bool(z < _AGREE_SIGMAS), "siegert": float(theory)},
         "threads": 1, "numpy_version": np.__version__, "machine": platform.processor() or platform.machine(),
+        "brian2": peer_r,
+        "ratio_kernel_brian2_cpp_standalone": ratio("cpp_standalone"),
+        "ratio_kernel_brian2_cython": ratio("cython"),
     }
 
 
 def _table(r: dict) -> str:
     lines = [f"LIF ensemble with white noise: {r['neurons']} neurons x {r['steps']} steps of "
              f"{r['dt'] * 1e3:g} ms, one thread, best of {r['repeat']}",
-             f"{'':28}{'neuron-steps/s':>16}{'seconds':>10}"]
+             f"{'':34}{'neuron-steps/s':>16}{'seconds':>10}"]
     for key, label in (("numpy", "numpy vectorized (baseline)"), ("kernel", "lifbatch kernel"),
                        ("rng", "RNG bound (normals only)"), ("poisson", "kernel, 100 Poisson inputs")):
-        lines.append(f"{label:28}{r[key]['neuron_steps_per_s']:>16.3e}{r[key]['seconds']:>10.3f}")
+        lines.append(f"{label:34}{r[key]['neuron_steps_per_s']:>16.3e}{r[key]['seconds']:>10.3f}")
+    brian_rows, brian_lines = _brian2_lines(r)
+    lines += brian_rows
     lines.append(f"kernel / numpy   {r['ratio_kernel_numpy']:.2f}x")
     lines.append(f"kernel / RNG     {r['ratio_kernel_rng']:.2f}x  (> 1: faster than drawing the normals with numpy)")
     lines.append(f"Poisson / white noise per neuron-step  {r['ratio_poisson_white_noise']:.2f}x "
@@ -234,11 +561,19 @@ def _table(r: dict) -> str:
                  f"numpy {q['numpy']:.3f} +- {q['numpy_sem']:.3f} "
                  f"({q['relative_difference'] * 100:+.2f}%, {q['z']:.1f} s.e.: {verdict}); "
                  f"Siegert (continuous time) {q['siegert']:.3f}")
+    lines += brian_lines
     return "\n".join(lines)
 
 
 def main(args) -> int:
-    """Entry point of ``lifbatch bench`` (``args``: neurons, steps, repeat, json)."""
-    r = kernel_bench(neurons=args.neurons, steps=args.steps, repeat=args.repeat)
+    """Entry point of ``lifbatch bench`` (``args``: neurons, steps, repeat, json; optional ``brian2``,
+    default True: Brian2 too when the peer venv exists). Exit 1 if a rate check fails or Brian2,
+    with its venv there, could not be measured."""
+    r = kernel_bench(neurons=args.neurons, steps=args.steps, repeat=args.repeat,
+                     brian2=getattr(args, "brian2", True))
     print(json.dumps(r, indent=2) if args.json else _table(r))
-    return 0 if r["rate"]["agree"] else 1
+    ok = r["rate"]["agree"]
+    b = r.get("brian2")
+    if b and b.get("available"):
+        ok = ok and not b["errors"] and all(b[t]["agree"] for t in ("cpp_standalone", "cython") if b.get(t))
+    return 0 if ok else 1

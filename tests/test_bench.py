@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import types
 
 import numpy as np
 import pytest
 
-from lifbatch import cli, inputs, point
+from lifbatch import bench, cli, inputs, point
 from lifbatch.bench import bench_workflow, kernel_bench
 from lifbatch.kernel import FUSED_NORMALS, sfc64_double, sfc64_normal, sfc64_poisson
 
@@ -43,16 +45,140 @@ def test_rates_agree_closely_on_a_larger_ensemble():
     assert 0.85 < q["kernel"] / q["siegert"] < 1.02
 
 
-def test_cli_bench_json(capsys):
+@pytest.fixture
+def no_peer_venv(monkeypatch, tmp_path):
+    """`lifbatch bench` without the peer venv (so that no Brian2 is built here)."""
+    monkeypatch.setenv("LIFBATCH_PEERS_CACHE", str(tmp_path / "no-peers"))
+    return tmp_path / "no-peers" / "venv"
+
+
+def test_cli_bench_json(capsys, no_peer_venv):
     assert cli.main(["bench", "--neurons", "100", "--steps", "300", "--repeat", "1", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["kernel"]["neuron_steps_per_s"] > 0 and r["rate"]["agree"]
+    assert r["brian2"]["available"] is False and str(no_peer_venv) in r["brian2"]["note"]
+    assert r["ratio_kernel_brian2_cpp_standalone"] is None and r["ratio_kernel_brian2_cython"] is None
 
 
-def test_cli_bench_table(capsys):
+def test_cli_bench_table(capsys, no_peer_venv):
     assert cli.main(["bench", "--neurons", "100", "--steps", "300", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert "numpy vectorized (baseline)" in out and "kernel / numpy" in out and "agree" in out
+    # one line says how to create the peer venv, and nothing else of Brian2's is printed
+    brian = [line for line in out.splitlines() if "Brian2" in line and "Poisson" not in line]
+    assert len(brian) == 1, brian
+    assert brian[0].startswith("Brian2: not measured: no peer venv at " + str(no_peer_venv))
+    assert "python benchmarks/peers/peer_venv.py --create" in brian[0]
+    assert "python benchmarks/peers/run.py" in brian[0]
+
+
+def test_no_peer_venv_message(no_peer_venv):
+    note = bench.brian2_unavailable()
+    assert note is not None and str(no_peer_venv) in note and "--create" in note
+    no_peer_venv.joinpath("bin").mkdir(parents=True)
+    no_peer_venv.joinpath("bin", "python").touch()
+    assert bench.brian2_unavailable() is None
+
+
+def test_kernel_bench_leaves_brian2_out_unless_asked(tiny):
+    assert tiny["brian2"] is None
+    assert tiny["ratio_kernel_brian2_cpp_standalone"] is None and tiny["ratio_kernel_brian2_cython"] is None
+    assert "Brian2 cpp" not in bench._table(tiny) and "Brian2:" not in bench._table(tiny)
+
+
+def _fake_peer(neurons=200, steps=500, counts=None, errors=None):
+    """What `_Brian2` holds after its rounds: best times, counts, build times, versions."""
+    counts = np.full(neurons, 1, np.int64) if counts is None else counts
+    return types.SimpleNamespace(
+        steps=steps, dt=1e-4, versions={"brian2": "2.9.0", "numpy": "1.26.4", "Cython": "3.3.1", "g++": "12.2.0"},
+        python="/peer/venv/bin/python", build={"cpp_standalone": 21.5, "cython": 3.25}, errors=errors or {},
+        best={"cpp_standalone": 0.004, "cpp_standalone_wall": 0.006, "cython": 0.01, "cython_run_call": 0.5},
+        counts={"cpp_standalone": counts, "cython": counts}, rounds={"cpp_standalone": 1, "cython": 1})
+
+
+def _with_brian2(r: dict, peer) -> dict:
+    """r with the Brian2 figures kernel_bench would add (the same functions)."""
+    r = copy.deepcopy(r)
+    q = r["rate"]
+    work = r["neurons"] * r["steps"]
+    r["brian2"] = bench._brian2_result(peer, work, q["kernel"], q["kernel_sem"], r["kernel"]["seconds"],
+                                       r["kernel"]["seconds"] * 0.9)
+    for target in ("cpp_standalone", "cython"):
+        fig = r["brian2"][target]
+        r[f"ratio_kernel_brian2_{target}"] = fig["seconds"] / r["kernel"]["seconds"] if fig else None
+    return r
+
+
+def test_table_and_json_with_brian2_figures(tiny):
+    # the kernel's own counts as Brian2's: the same rate, so the check says "agree"
+    counts = inputs.simulate_point(bench_workflow(200, 500), bench_workflow(200, 500).point_params(())).counts
+    r = _with_brian2(tiny, _fake_peer(counts=counts))
+    b = r["brian2"]
+    assert b["cpp_standalone"]["neuron_steps_per_s"] == pytest.approx(200 * 500 / 0.004)
+    assert b["cython"]["seconds"] == 0.01 and b["cython"]["run_call_seconds"] == 0.5
+    assert b["cpp_standalone"]["rate"] == pytest.approx(tiny["rate"]["kernel"])
+    assert b["cpp_standalone"]["z"] == 0 and b["cpp_standalone"]["agree"]
+    assert b["cpp_standalone"]["process_wall_seconds"] == 0.006
+    assert r["ratio_kernel_brian2_cpp_standalone"] == pytest.approx(0.004 / tiny["kernel"]["seconds"])
+    table = bench._table(r)
+    lines = table.splitlines()
+    # Brian2's rows are in the table, after the existing four rows, the ratios below it
+    labels = [line[:34].strip() for line in lines[2:8]]
+    assert labels == ["numpy vectorized (baseline)", "lifbatch kernel", "RNG bound (normals only)",
+                      "kernel, 100 Poisson inputs", "Brian2 cpp_standalone (loop)", "Brian2 runtime cython (loop)"]
+    assert f"{200 * 500 / 0.004:.3e}" in lines[6] and "0.004" in lines[6]
+    ratio = r["ratio_kernel_brian2_cpp_standalone"]
+    assert f"kernel / Brian2 cpp_standalone  {ratio:.2f}x  (target >= 3x: " in table
+    assert ("target >= 3x: met" in table) == (ratio >= 3)
+    # Brian2's loop time is CPU time: the like-for-like ratio and the process's wall time are given too
+    assert f"CPU time of both: {0.004 / (0.9 * tiny['kernel']['seconds']):.2f}x" in table
+    assert f"the whole ./main process, wall 0.006 s: {0.006 / tiny['kernel']['seconds']:.2f}x" in table
+    assert "kernel / Brian2 runtime cython" in table
+    assert "rate (Hz) Brian2  cpp_standalone" in table and "DISAGREE" not in table
+    assert "cpp_standalone build (code generation + g++) 21.5 s" in table and "brian2 2.9.0" in table
+    assert "FAILED" not in table
+    # the existing lines are unchanged
+    assert bench._table(tiny).splitlines()[:6] == lines[:6]
+    assert all(line in lines for line in bench._table(tiny).splitlines()[6:])
+    doc = json.loads(json.dumps(r))
+    assert doc["brian2"]["cpp_standalone"]["agree"] is True
+    assert doc["ratio_kernel_brian2_cython"] == pytest.approx(0.01 / tiny["kernel"]["seconds"])
+
+
+def test_table_with_a_brian2_failure_and_a_disagreeing_rate(tiny):
+    peer = _fake_peer(counts=np.full(200, 40, np.int64), errors={"cython": "first run failed: exit 1: boom"})
+    r = _with_brian2(tiny, peer)
+    assert r["brian2"]["cython"] is None and r["ratio_kernel_brian2_cython"] is None
+    assert r["brian2"]["cpp_standalone"]["agree"] is False  # 40 spikes in 50 ms: 800 Hz
+    table = bench._table(r)
+    assert "Brian2 cpp_standalone (loop)" in table and "Brian2 runtime cython (loop)" not in table
+    assert "DISAGREE" in table and "Brian2 cython FAILED: first run failed: exit 1: boom" in table
+
+
+_PEER_NOTE = bench.brian2_unavailable()
+
+
+@pytest.mark.skipif(_PEER_NOTE is not None, reason=f"needs the peer venv with Brian2 ({_PEER_NOTE})")
+def test_brian2_tiny_run_agrees_with_the_kernel(capsys):
+    """A real Brian2 build and run (cpp_standalone and runtime cython) through `lifbatch bench --json`:
+    500 neurons x 3000 steps (the first spikes come after ~50 ms), its rates the kernel's statistically."""
+    args = types.SimpleNamespace(neurons=500, steps=3000, repeat=1, json=True)
+    assert bench.main(args) == 0
+    r = json.loads(capsys.readouterr().out)
+    b = r["brian2"]
+    assert b["available"] and b["errors"] == {}, b
+    assert b["versions"]["brian2"].startswith("2.9")
+    assert b["build_seconds"]["cpp_standalone"] > 0 and b["build_seconds"]["cython_first_run"] > 0
+    q = r["rate"]
+    for target in ("cpp_standalone", "cython"):
+        fig = b[target]
+        assert fig["rounds"] == 1 and fig["seconds"] > 0
+        assert fig["neuron_steps_per_s"] == pytest.approx(500 * 3000 / fig["seconds"])
+        assert fig["rate"] > 5 and fig["agree"]
+        assert abs(fig["rate"] - q["kernel"]) < 4 * math.hypot(fig["rate_sem"], q["kernel_sem"]), (fig, q)
+        assert r[f"ratio_kernel_brian2_{target}"] == pytest.approx(fig["seconds"] / r["kernel"]["seconds"])
+    assert b["cpp_standalone"]["process_wall_seconds"] >= b["cpp_standalone"]["seconds"] * 0.5
+    assert b["cython"]["run_call_seconds"] >= b["cython"]["seconds"]
 
 
 @numba.njit

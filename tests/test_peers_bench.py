@@ -172,3 +172,65 @@ def test_seed_loop_script_counts_the_spikes_lifbatch_counts(bench, workflows_dir
                        capture_output=True, text=True, timeout=120, check=True)
     assert bench.parse_rate(q.stdout) == pytest.approx(loop.mean(), abs=1e-6)
     assert 0 < bench.parse_time(q.stdout) < 60
+
+
+# ---------------------------------------------------------------- peer_venv.py and the white-noise script
+
+def _peer_venv_py(tmp_path, *args):
+    env = {**__import__("os").environ, "LIFBATCH_PEERS_CACHE": str(tmp_path / "cache")}
+    return subprocess.run([sys.executable, str(PEERS / "peer_venv.py"), *args], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+def test_peer_venv_helper_says_how_to_create_the_venv(tmp_path):
+    p = _peer_venv_py(tmp_path)
+    assert p.returncode == 1
+    assert p.stdout.strip() == (f"peer venv missing: {tmp_path / 'cache' / 'venv'}; create it with "
+                                f"`python {PEERS / 'peer_venv.py'} --create`")
+    assert not (tmp_path / "cache").exists()  # asking creates nothing
+
+
+def test_peer_venv_helper_sees_an_outdated_venv(tmp_path):
+    py = tmp_path / "cache" / "venv" / "bin" / "python"
+    py.parent.mkdir(parents=True)
+    py.touch()
+    p = _peer_venv_py(tmp_path)
+    assert p.returncode == 1 and p.stdout.startswith("peer venv outdated")
+
+
+def test_peer_venv_helper_and_lifbatch_bench_agree_on_the_place(tmp_path, monkeypatch, bench):
+    from lifbatch import bench as lifbatch_bench
+
+    # run.py (imported by the fixture, in this process's environment) and lifbatch.bench: one place
+    assert lifbatch_bench._peer_venv() == bench.VENV
+    assert lifbatch_bench._peers_dir() == PEERS
+    monkeypatch.setenv("LIFBATCH_PEERS_CACHE", str(tmp_path / "cache"))
+    assert lifbatch_bench._peer_venv() == tmp_path / "cache" / "venv"
+    assert "peer_venv.py --create" in lifbatch_bench.brian2_unavailable()
+    monkeypatch.delenv("LIFBATCH_PEERS_CACHE")
+    assert lifbatch_bench._peer_venv() == Path.home() / ".cache" / "lifbatch-peers" / "venv"
+
+
+def test_white_noise_script_refuses_a_standalone_build_without_a_project_dir():
+    # argument checks come before importing Brian2: this runs with lifbatch's Python
+    p = subprocess.run([sys.executable, str(PEERS / "brian2_white_noise.py"), "--target", "cpp_standalone"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "needs --project-dir" in p.stderr
+
+
+def test_white_noise_script_writes_the_bench_model():
+    """The Brian2 script's model is lifbatch.bench's: the same numbers, written out."""
+    src = (PEERS / "brian2_white_noise.py").read_text()
+    for piece in ['"tau": 20 * ms', '"e_l": -65 * mV', '"v_th": -50 * mV', '"v_reset": -65 * mV',
+                  '"r_m": 100 * Mohm', '"I": 160 * pA', '"sigma": 4 * mV', "group.v = -65 * mV",
+                  "refractory=2 * ms", 'method="euler"', "defaultclock.dt = 0.1 * ms",
+                  "dv/dt = (e_l - v + r_m*I)/tau + sigma*xi*tau**-0.5 : volt (unless refractory)",
+                  'threshold="v > v_th"', 'reset="v = v_reset"']:
+        assert piece in src, piece
+    from lifbatch.bench import bench_workflow
+
+    p = bench_workflow(2, 10).point_params(())
+    assert (p["neuron.tau_m"], p["neuron.e_l"], p["neuron.v_th"], p["neuron.v_reset"], p["neuron.v_init"],
+            p["neuron.t_ref"]) == pytest.approx((0.02, -0.065, -0.05, -0.065, -0.065, 0.002))
+    assert (p["neuron.r_m"], p["inputs.current.value"], p["inputs.noise.sigma"]) == pytest.approx(
+        (1e8, 160e-12, 4e-3))
