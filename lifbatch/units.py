@@ -49,6 +49,10 @@ def _parse(text: str):
     return _UREG.parse_expression(text)
 
 
+#: the longest text read as a quantity ("1.5e-3 mV / ms" is 14 characters)
+MAX_QUANTITY_TEXT = 200
+
+
 def parse_quantity(value: object, field: str, *, example: str = "") -> Quantity:
     """Parse ``value`` (a string like ``"12 ms"`` or a bare number) into a pint Quantity.
 
@@ -73,6 +77,10 @@ def parse_quantity(value: object, field: str, *, example: str = "") -> Quantity:
     if not text:
         # pint reads "" as 1: an empty override (--set neuron.v_th=) must not become 1
         raise WorkflowError(f"`{field}` must be a number or a quantity such as '12 ms', got ''.{hint}",
+                            field, value)
+    if len(text) > MAX_QUANTITY_TEXT:
+        # pint's parser takes minutes over a megabyte of text
+        raise WorkflowError(f"`{field}` is {len(text)} characters long, not a quantity, got {_quoted(value)}.{hint}",
                             field, value)
     low = text.lower()
     if low in {"inf", "+inf", "infinity", ".inf"}:

@@ -1046,7 +1046,8 @@ class _Parser:
         if len(out) == 0:
             raise _err(where, spec.get("values", raw_vals), "is an empty axis", "Give at least one value.")
         if len(set(out)) != len(out):
-            dup = next(x for x in out if out.count(x) > 1)
+            seen_: set[float] = set()
+            dup = next(x for x in out if x in seen_ or seen_.add(x))  # the first repeated value, in O(n)
             same = _short(" = ".join(v if isinstance(v, str) else f"{v:g} {unit}".strip()
                                      for v, x in zip(raw_vals, out) if x == dup), 60)
             form = next(k for k in ("values", "linspace", "logspace", "range") if k in spec)
