@@ -391,9 +391,14 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     if not plan.new and not plan.blocks and not repair:
         return _result(wf, store, plan, started)  # nothing to do: no lease needed
     made = not Path(store).exists()
-    Path(store).mkdir(parents=True, exist_ok=True)
     try:
+        Path(store).mkdir(parents=True, exist_ok=True)
         held = lease.acquire(store)
+    except OSError as exc:
+        if made:
+            shutil.rmtree(store, ignore_errors=True)
+        raise RunError(f"cannot take the lease on the store '{store}' ({_os_reason(exc)}): nothing was written; "
+                       "fix that, then run the same command again.") from None
     except BaseException:
         if made:
             shutil.rmtree(store, ignore_errors=True)

@@ -260,3 +260,39 @@ def test_the_plan_decides_from_the_store_state_alone():
             plan_sweep(wf, StoreState("s", kind, contents=("a.txt",)), overwrite=True)
     with pytest.raises(StoreError, match="is a file"):
         plan_sweep(wf, StoreState("s", "file"), overwrite=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 600 KiB tmpfs (needs root, as CI has); unmounted afterwards."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (root needed): {r.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_disk_full_and_read_only_store_are_one_line_and_resumable(tmp_path, small_disk):
+    raw = {**WF, "name": "full", "trials": 20, "duration": "500 ms", "record": {"v": {"trials": "all"}},
+           "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 40], "unit": "pA"}}}
+    path = _write(tmp_path, raw)
+    store = small_disk / "s.zarr"
+    r = _cli("run", path, "--store", store, "--points-per-task", "2", "--no-progress")
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("lifbatch:")]
+    assert r.returncode == 1 and len(lines) == 1 and "the disk is full" in lines[0], r.stderr
+    assert "Traceback" not in r.stderr and "run the same command again" in lines[0]
+    done = len(done_blocks(store))
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    r = _cli("run", path, "--store", store, "--no-progress")
+    assert r.returncode in (1, 2) and "Traceback" not in r.stderr, r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if ln.startswith("lifbatch:")]) == 1, r.stderr
+    assert "read-only" in r.stderr, r.stderr
+    subprocess.run(["mount", "-o", "remount,rw,size=64m", str(small_disk)], check=True)
+    r = _cli("run", path, "--store", store, "--no-progress")
+    assert r.returncode == 0 and f"already done" in r.stdout, r.stderr
+    assert len(done_blocks(store)) == 20 and done < 20
+    assert _cli("status", store, "--verify").returncode == 0
+    assert_identical(lifbatch.open_results(store).load(), lifbatch.simulate(lifbatch.load_workflow(path)))
