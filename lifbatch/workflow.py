@@ -149,6 +149,9 @@ def _one_line(text: str) -> str:
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
+_INF_WORDS = {"inf", "infinity", ".inf"}
+
+
 def _not_finite(param: str, x: float) -> str:
     if math.isnan(x):
         return "must be a number, not NaN"
@@ -1024,6 +1027,9 @@ class _Parser:
         unit_si = u.linear_si_factor(uq) if u.dimension_of(uq) == target_dim else None
         out = []
         for v in raw_vals:
+            if isinstance(v, str) and v.strip().lower().lstrip("+-") in _INF_WORDS:
+                # a bare inf in YAML is text: the axis's unit applies to it as to any number
+                v = -math.inf if v.strip().startswith("-") else math.inf
             if unit_si is not None and not isinstance(v, str):
                 out.append(float((Decimal(v) if isinstance(v, int) else Decimal(repr(float(v)))) * unit_si))
                 continue

@@ -302,6 +302,8 @@ NOT_FINITE = {
                    "sweep.I.values", "'Infinity'"),
     "swept 'inf pA'": (good(sweep={"I": {"param": "inputs.current.value", "values": [100, "inf pA"], "unit": "pA"}}),
                        "sweep.I.values", "'inf pA'"),
+    "swept bare inf": (good(sweep={"I": {"param": "inputs.current.value", "values": [100, "inf"], "unit": "pA"}}),
+                       "sweep.I.values", "'inf'"),
     "swept .nan": (good(sweep={"I": {"param": "inputs.current.value", "values": [100, float("nan")], "unit": "pA"}}),
                    "sweep.I.values", "'NaN'"),
     "swept 'nan pA'": (good(sweep={"I": {"param": "inputs.current.value", "values": [100, "nan pA"], "unit": "pA"}}),
@@ -333,6 +335,9 @@ def test_the_deliberate_infinities_stay():
     assert swept.sweep[0].values[0] == (math.inf, -0.045)
     assert load_workflow(good(sweep={"th": {"param": "neuron.v_th", "values": [float("inf"), -45], "unit": "mV"}})
                          ).sweep[0].values[0][0] == math.inf
+    # YAML reads a bare inf as text: on an axis it takes the axis's unit like a number
+    assert load_workflow(good(sweep={"th": {"param": "neuron.v_th", "values": ["inf", -45], "unit": "mV"}})
+                         ).sweep[0].values[0] == (math.inf, -0.045)
     no_leak = {"name": "d", "duration": "10 ms", "neuron": {"tau_m": "inf", "v_th": 1},
                "inputs": {"d": {"kind": "constant", "value": "0.1 / ms"}}}
     assert load_workflow(no_leak).params["neuron.tau_m"] == math.inf
