@@ -66,7 +66,8 @@ def cmd_run(args) -> int:
     result = run_sweep(wf, store, scheduler=args.scheduler, workers=args.workers,
                        points_per_task=args.points_per_task, overwrite=args.overwrite,
                        progress=not args.no_progress, retry_failed=args.retry_failed, detach=args.detach,
-                       processes=True if args.processes else None, repair=args.repair)
+                       processes=True if args.processes else None, repair=args.repair,
+                       workflow_path=args.workflow)
     if result.detached:
         print(f"submitted: {result.blocks_run} blocks of {result.points} points to {args.scheduler}")
         print(f"results: {result.store}")
@@ -119,6 +120,11 @@ def cmd_status(args) -> int:
 
     st = store_status(args.store)
     print(st.format())
+    if args.provenance:
+        from .provenance import format_provenance
+        from .store import read_markers, store_workflow
+
+        print(format_provenance(store_workflow(args.store), read_markers(args.store)))
     if args.verify:
         from .store import verify_store
 
@@ -206,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("status", help="progress of a sweep, from its store alone")
     sp.add_argument("store", help="the sweep's Zarr store")
+    sp.add_argument("--provenance", action="store_true",
+                    help="also print what computed the store: versions, host and CPU, cluster, the workflow "
+                         "file's sha256 and git commit, input files' sha256, and the worker of every block")
     sp.add_argument("--verify", action="store_true",
                     help="also read back every chunk of the done blocks and list the points whose data are "
                          "missing or corrupt (exit 1 if any; `run --repair` recomputes them)")

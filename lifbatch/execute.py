@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from functools import partial
 import sys
 import threading
 import time
@@ -28,8 +29,8 @@ from .point import PointModel, PointResult
 from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, variable_specs
 from .lease import keep_on_scheduler
 from .plan import estimate, plan_blocks, plan_sweep
-from .store import (begin_creation, clear_store, create_store, done_blocks, inspect_store, read_markers, root_attrs,
-                    verify_store, with_summaries, write_block)
+from .store import (add_run, begin_creation, clear_store, create_store, done_blocks, inspect_store, read_markers,
+                    root_attrs, verify_store, with_summaries, write_block)
 from .workflow import Workflow, load_workflow
 
 __all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "estimate", "embedded_cluster"]
@@ -210,11 +211,14 @@ class SweepResult:
 
 
 def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int) -> dict:
+    from .provenance import worker_name
+
     started = time.time()
     blocking = Blocking(shape=wf.shape, chunks=tuple(chunks))
     block_id = blocking.block_id(flat)
     values, failures, timing = _block_values(wf, blocking.slices(block_id))
-    return write_block(wf, store, blocking, block_id, values, failures=failures, started=started, timing=timing)
+    return write_block(wf, store, blocking, block_id, values, failures=failures, started=started, timing=timing,
+                       worker=worker_name())
 
 
 def _reads(path: str, token: str) -> bool:
@@ -349,7 +353,7 @@ class _BlockThreads:
 def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None, workers: int | None = None,
               points_per_task: int | None = None, overwrite: bool = False, progress: bool = True,
               overrides=None, log=None, retry_failed: bool = False, detach: bool = False,
-              processes: bool | None = None, repair: bool = False) -> SweepResult:
+              processes: bool | None = None, repair: bool = False, workflow_path=None) -> SweepResult:
     """Run a sweep and write it to a Zarr store: in threads of this process, or on a Dask cluster.
 
     Parameters
@@ -366,6 +370,8 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     repair : verify the store's chunks first (:func:`store.verify_store`) and run again the
         blocks whose data are missing or corrupt
     detach : submit to the (remote) cluster and return at once; follow with ``lifbatch status``
+    workflow_path : the workflow's file, for the store's provenance (its sha256, its git commit);
+        taken from ``workflow`` when that is a path
     processes : embedded execution in worker processes (default ``lifbatch.cluster.processes``,
         false: threads, which start in no time; the results are the same bit for bit)
 
@@ -374,6 +380,8 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     Re-running on an existing store of the same workflow resumes (finished blocks are
     skipped), also after a run stopped while creating the store.
     """
+    if workflow_path is None and isinstance(workflow, (str, os.PathLike)):
+        workflow_path = workflow
     wf = workflow if isinstance(workflow, Workflow) else load_workflow(workflow, overrides)
     store = str(Path(store if store is not None else Path("results") / f"{wf.name}.zarr").resolve())
     log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -424,13 +432,15 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
             wf = with_summaries(wf, plan.summaries)  # the store's own summary settings
         result = _result(wf, store, plan, started, run=True)
         if plan.new or plan.blocks:
+            record = partial(_provenance, wf, workflow_path)
             if threaded:
                 _run_in_threads(wf, store, plan, result, n_workers=n_workers, progress=progress, log=log,
-                                points_per_task=points_per_task, lease=held)
+                                points_per_task=points_per_task, lease=held, provenance=record)
             else:
                 handed_over = _run_on_cluster(wf, store, plan, result, client=client, scheduler=scheduler,
                                               n_workers=n_workers, points_per_task=points_per_task,
-                                              progress=progress, log=log, detach=detach, lease=held)
+                                              progress=progress, log=log, detach=detach, lease=held,
+                                              provenance=record)
     except BaseException:
         if made and inspect_store(store).kind in ("empty", "creating") and not _has_blocks(store):
             # nothing but what this run began: leave no trace
@@ -458,6 +468,12 @@ def _phase(name: str) -> None:
         time.sleep(600)
 
 
+def _provenance(wf, workflow_path, cluster: dict) -> dict:
+    from .provenance import collect
+
+    return collect(wf, workflow_path=workflow_path, cluster=cluster)
+
+
 def _has_blocks(store) -> bool:
     d = Path(store) / MARKERS
     return d.is_dir() and any(d.glob("*/zarr.json"))
@@ -480,10 +496,14 @@ def _check_lease(held) -> None:
                        "one stopped for longer than lifbatch.lease.timeout?); stopping. Finished blocks are kept.")
 
 
-def _prepare(wf, store: str, plan, points_per_task, slots: int, result: SweepResult) -> tuple[Blocking, list]:
+def _prepare(wf, store: str, plan, points_per_task, slots: int, result: SweepResult,
+             provenance: dict | None = None) -> tuple[Blocking, list]:
     """The blocks to run and, for a new store, its directory made ready (the old store or an
-    interrupted creation removed, the creation marker written): under the lease."""
+    interrupted creation removed, the creation marker written): under the lease. A resumed
+    store gets this run's ``provenance`` appended to its ``runs``."""
     if not plan.new:
+        if provenance is not None:
+            add_run(store, provenance)
         return Blocking(shape=wf.shape, chunks=plan.chunks), list(plan.blocks)
     blocking = plan_blocks(wf, points_per_task=points_per_task, workers=slots)
     result.blocks = result.blocks_run = blocking.n_blocks
@@ -495,14 +515,16 @@ def _prepare(wf, store: str, plan, points_per_task, slots: int, result: SweepRes
     return blocking, list(range(blocking.n_blocks))
 
 
-def _run_in_threads(wf, store, plan, result, *, n_workers, progress, log, points_per_task, lease) -> None:
-    blocking, todo = _prepare(wf, store, plan, points_per_task, n_workers, result)
+def _run_in_threads(wf, store, plan, result, *, n_workers, progress, log, points_per_task, lease,
+                    provenance) -> None:
+    record = provenance({"kind": "threads", "workers": n_workers})
+    blocking, todo = _prepare(wf, store, plan, points_per_task, n_workers, result, record)
     log(f"running in {min(n_workers, len(todo))} threads of this process")
     chunks = blocking.chunks
     pool = _BlockThreads(lambda flat: _run_block(wf, store, chunks, flat), todo, n_workers)
     try:
         if plan.new:
-            _create_template(wf, store, blocking, pool.cancel)
+            _create_template(wf, store, blocking, pool.cancel, record)
         _follow(wf, store, _watched(pool.results(), lease), progress, log, pool.cancel)
     except BaseException:
         pool.cancel()
@@ -516,11 +538,11 @@ def _watched(markers, held):
     _check_lease(held)
 
 
-def _create_template(wf, store: str, blocking: Blocking, cancel) -> None:
+def _create_template(wf, store: str, blocking: Blocking, cancel, provenance: dict | None = None) -> None:
     """Write a new store's template while the first blocks compute (they wait for it
     before writing); ``cancel()`` the blocks when it cannot be written."""
     try:
-        create_store(wf, store, blocking, pause=_phase)
+        create_store(wf, store, blocking, pause=_phase, provenance=provenance)
         _phase("template-written")
     except OSError as exc:
         cancel()
@@ -627,7 +649,7 @@ def _lost_scheduler(client, store, exc) -> RunError:
 
 
 def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, points_per_task,
-                    progress, log, detach, lease) -> bool:
+                    progress, log, detach, lease, provenance) -> bool:
     """The sweep as one Dask task per block, on a given, remote or embedded process cluster.
     Returns True when the lease was handed to the scheduler (``detach``)."""
     from dask import delayed
@@ -657,8 +679,12 @@ def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, po
     try:
         _check_workers_see(client, store, pause=_phase)
         # evened out over the cluster's own task slots (its workers' threads)
-        slots = sum(client.nthreads().values()) or n_workers
-        blocking, todo = _prepare(wf, store, plan, points_per_task, slots, result)
+        nthreads = client.nthreads()
+        slots = sum(nthreads.values()) or n_workers
+        kind = "scheduler" if own_client is None or scheduler else "processes"
+        record = provenance({"kind": kind, "workers": len(nthreads), "threads": slots,
+                             "scheduler": client.scheduler.address if kind == "scheduler" else None})
+        blocking, todo = _prepare(wf, store, plan, points_per_task, slots, result, record)
         prefix = f"lifbatch-block-{wf.fingerprint}-"
         wf_node = delayed(wf, traverse=False)
         tasks = [delayed(_run_block, pure=False)(wf_node, store, blocking.chunks, flat,
@@ -666,7 +692,7 @@ def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, po
                  for flat in todo]
         futures = client.compute(tasks, retries=int(config.get("cluster.retries")))
         if plan.new:
-            _create_template(wf, store, blocking, lambda: client.cancel(futures))
+            _create_template(wf, store, blocking, lambda: client.cancel(futures), record)
         if detach:
             from distributed import fire_and_forget
 

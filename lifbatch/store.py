@@ -40,8 +40,11 @@ def _versions() -> dict:
             **{name: version(name) for name in ("numpy", "numba", "xarray", "zarr", "dask")}}
 
 
-def root_attrs(wf) -> dict:
-    return {
+def root_attrs(wf, provenance: dict | None = None) -> dict:
+    """The store's root attributes; ``provenance`` (:func:`lifbatch.provenance.collect`) of the
+    run that creates it, recorded as ``provenance`` and as the first of ``runs``."""
+    extra = {"provenance": json.dumps(provenance), "runs": json.dumps([provenance])} if provenance else {}
+    return {**extra,
         "name": wf.name, "description": wf.description, "workflow": wf.source, "canonical": wf.canonical,
         "fingerprint": wf.fingerprint, "simulation": simulation_identity(wf.canonical),
         "lifbatch_version": __version__,
@@ -71,7 +74,8 @@ def _compressors(dtype: np.dtype) -> list:
 _NAN_FILL = "AAAAAAAA+H8="
 
 
-def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lambda phase: None) -> None:
+def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lambda phase: None,
+                 provenance: dict | None = None) -> None:
     """Write the template of a new store: coordinates, attributes, and empty arrays.
 
     Written by Zarr directly, all arrays at once, exactly as ``xarray.Dataset.to_zarr``
@@ -87,7 +91,7 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lamb
     from zarr.codecs import ZstdCodec
 
     crd = coords(wf)
-    attrs = {**root_attrs(wf), "chunks": json.dumps(list(blocking.chunks))}
+    attrs = {**root_attrs(wf, provenance), "chunks": json.dumps(list(blocking.chunks))}
     extra = sorted(name for name, (dim, *_) in crd.items() if name != dim)
     if extra:
         attrs["coordinates"] = " ".join(extra)
@@ -408,7 +412,7 @@ def verify_store(store) -> VerifyReport:
 
 
 def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
-                started=None, timing=None) -> dict:
+                started=None, timing=None, worker=None) -> dict:
     """Write one block's variables into their region of every array, then its done-marker.
 
     ``data`` is the block's Dataset, or a mapping of variable name -> array;
@@ -431,7 +435,7 @@ def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
     flat = blocking.flat_index(block_id)
     marker = {"block": flat, "index": list(block_id),
               "points": int(np.prod([s.stop - s.start for s in region] or [1])),
-              "failures": failures or {}, "finished": time.time(),
+              "failures": failures or {}, "finished": time.time(), "worker": worker,
               "seconds": (time.time() - started) if started else None,
               **{f"{phase}_seconds": t for phase, t in timing.items()}}
     _write_group(Path(store) / MARKERS / str(flat), marker)
@@ -539,6 +543,15 @@ def _recover_summarize(path: Path) -> None:
 
         if lease_state(read_lease(path)) != "live":
             recover(path)
+
+
+def add_run(store, provenance: dict) -> None:
+    """Append a resuming run's provenance to the store's ``runs`` attribute (under the lease)."""
+    path = Path(store) / "zarr.json"
+    meta = json.loads(path.read_text())
+    runs = json.loads(meta["attributes"].get("runs") or "[]")
+    meta["attributes"]["runs"] = json.dumps((runs + [provenance])[-100:])
+    _write_json_atomic(path, meta)
 
 
 def marker_status(store, shape: tuple[int, ...], chunks: tuple[int, ...]) -> np.ndarray:
