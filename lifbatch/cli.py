@@ -67,7 +67,8 @@ def cmd_run(args) -> int:
                        points_per_task=args.points_per_task, overwrite=args.overwrite,
                        progress=not args.no_progress, retry_failed=args.retry_failed, detach=args.detach,
                        processes=True if args.processes else None, repair=args.repair,
-                       workflow_path=args.workflow)
+                       workflow_path=args.workflow, cluster=args.cluster, jobs=args.jobs,
+                       adapt=_adapt(args.adapt))
     if result.detached:
         print(f"submitted: {result.blocks_run} blocks of {result.points} points to {args.scheduler}")
         print(f"results: {result.store}")
@@ -97,6 +98,19 @@ def cmd_run(args) -> int:
               "--retry-failed (finished points are kept).", file=sys.stderr)
         return 1
     return 0
+
+
+def _adapt(text):
+    if text is None:
+        return None
+    from .errors import WorkflowError
+
+    try:
+        lo, hi = (int(x) for x in text.split(".."))
+    except ValueError:
+        raise WorkflowError(f"`--adapt` must be MIN..MAX (whole numbers of jobs), got {text!r}. Example: "
+                            "--adapt 1..10", "--adapt", text) from None
+    return lo, hi
 
 
 def _point_label(ds, flat: int) -> str:
@@ -202,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--retry-failed", action="store_true", help="run again the blocks that had failed points")
     sp.add_argument("--detach", action="store_true", help="submit to --scheduler and return at once")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.add_argument("--cluster", choices=["slurm", "pbs"], default=None,
+                    help="start a dask-jobqueue cluster on SLURM or PBS from Dask's jobqueue configuration "
+                         "(cluster/README.md); its jobs end with the run")
+    sp.add_argument("--jobs", type=int, default=None, metavar="N", help="--cluster: a fixed number of jobs")
+    sp.add_argument("--adapt", default=None, metavar="MIN..MAX",
+                    help="--cluster: scale between MIN and MAX jobs with the work left")
     sp.add_argument("--repair", action="store_true",
                     help="read back every done block's chunks first and recompute the blocks whose data are "
                          "missing or corrupt (as `status --verify` lists them)")

@@ -353,7 +353,9 @@ class _BlockThreads:
 def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None, workers: int | None = None,
               points_per_task: int | None = None, overwrite: bool = False, progress: bool = True,
               overrides=None, log=None, retry_failed: bool = False, detach: bool = False,
-              processes: bool | None = None, repair: bool = False, workflow_path=None) -> SweepResult:
+              processes: bool | None = None, repair: bool = False, workflow_path=None,
+              cluster: str | None = None, jobs: int | None = None, adapt: tuple[int, int] | None = None
+              ) -> SweepResult:
     """Run a sweep and write it to a Zarr store: in threads of this process, or on a Dask cluster.
 
     Parameters
@@ -372,6 +374,9 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     detach : submit to the (remote) cluster and return at once; follow with ``lifbatch status``
     workflow_path : the workflow's file, for the store's provenance (its sha256, its git commit);
         taken from ``workflow`` when that is a path
+    cluster : "slurm" or "pbs": a dask-jobqueue cluster from Dask's own jobqueue configuration
+        (``jobqueue.slurm.*``; cluster/README.md), with ``jobs`` jobs (default 1) or adaptive
+        between ``adapt = (min, max)`` jobs; its jobs are released when the run ends
     processes : embedded execution in worker processes (default ``lifbatch.cluster.processes``,
         false: threads, which start in no time; the results are the same bit for bit)
 
@@ -391,8 +396,11 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     n_workers = workers or os.cpu_count() or 1
     if detach and client is None and not scheduler:
         raise WorkflowError("`--detach` needs a running cluster: give --scheduler tcp://HOST:PORT "
-                            "(an embedded cluster ends with this process).", "--detach", True)
-    threaded = client is None and not scheduler and not _cluster_processes(processes)
+                            "(an embedded or --cluster scheduler ends with this process; cluster/README.md).",
+                            "--detach", True)
+    if cluster is not None:
+        cluster = _check_batch_cluster(cluster, jobs, adapt, scheduler=scheduler, client=client)
+    threaded = client is None and not scheduler and cluster is None and not _cluster_processes(processes)
     options = dict(overwrite=overwrite, retry_failed=retry_failed, points_per_task=points_per_task)
     # a first look: bad options and paths are refused before anything is touched
     plan = plan_sweep(wf, inspect_store(store), **options)
@@ -440,7 +448,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
                 handed_over = _run_on_cluster(wf, store, plan, result, client=client, scheduler=scheduler,
                                               n_workers=n_workers, points_per_task=points_per_task,
                                               progress=progress, log=log, detach=detach, lease=held,
-                                              provenance=record)
+                                              provenance=record, batch=(cluster, jobs, adapt))
     except BaseException:
         if made and inspect_store(store).kind in ("empty", "creating") and not _has_blocks(store):
             # nothing but what this run began: leave no trace
@@ -648,8 +656,67 @@ def _lost_scheduler(client, store, exc) -> RunError:
                     f"run the same command again to resume ({store}).")
 
 
+def _check_batch_cluster(kind, jobs, adapt, *, scheduler, client) -> str:
+    kinds = ("slurm", "pbs")
+    if kind not in kinds:
+        raise WorkflowError(f"`--cluster` must be one of {', '.join(kinds)}, got {kind!r}. Example: --cluster slurm",
+                            "--cluster", kind)
+    if scheduler or client is not None:
+        raise WorkflowError("`--cluster` starts its own scheduler: give either --cluster or --scheduler, not both.",
+                            "--cluster", kind)
+    if jobs is not None and adapt is not None:
+        raise WorkflowError("give --jobs N (a fixed number of jobs) or --adapt MIN..MAX, not both.", "--jobs", jobs)
+    if jobs is not None and int(jobs) < 1:
+        raise WorkflowError(f"`--jobs` must be >= 1, got {jobs}. Example: --jobs 4", "--jobs", jobs)
+    if adapt is not None and not (0 <= adapt[0] <= adapt[1] and adapt[1] >= 1):
+        raise WorkflowError(f"`--adapt` must be MIN..MAX with 0 <= MIN <= MAX and MAX >= 1, got "
+                            f"{adapt[0]}..{adapt[1]}. Example: --adapt 1..10", "--adapt", adapt)
+    try:
+        import dask_jobqueue  # noqa: F401
+    except ImportError:
+        raise WorkflowError("`--cluster` needs dask-jobqueue: pip install dask-jobqueue", "--cluster", kind) from None
+    return kind
+
+
+def _batch_cluster(kind: str, jobs, adapt, log):
+    """A dask-jobqueue cluster from Dask's jobqueue configuration, scaled to its jobs.
+
+    Its scheduler runs in this process; lifbatch only adds what it relies on when the
+    site's configuration leaves it unset: a scheduler on 127.0.0.1 unless the site says
+    where, and ``distributed.scheduler.allowed-failures`` raised so that tasks on workers
+    that a batch system ends (walltime, scancel) do not use up the retries of healthy
+    tasks (cluster/README.md)."""
+    import dask
+    from dask_jobqueue import PBSCluster, SLURMCluster
+
+    cls = {"slurm": SLURMCluster, "pbs": PBSCluster}[kind]
+    settings = {"distributed.scheduler.allowed-failures": int(config.get("cluster.allowed-failures"))}
+    try:
+        with dask.config.set(settings):
+            cluster = cls()
+    except (ValueError, TypeError, KeyError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise WorkflowError(
+            f"`--cluster {kind}`: Dask's jobqueue configuration is incomplete ({first}). Set at least "
+            f"jobqueue.{kind}.cores and jobqueue.{kind}.memory (in ~/.config/dask/jobqueue.yaml or as "
+            f"DASK_JOBQUEUE__{kind.upper()}__CORES=...): cluster/jobqueue.yaml lists the keys.",
+            "--cluster", kind) from None
+    if adapt is not None:
+        cluster.adapt(minimum_jobs=adapt[0], maximum_jobs=adapt[1])
+        log(f"{kind}: adaptive between {adapt[0]} and {adapt[1]} jobs")
+    else:
+        cluster.scale(jobs=jobs or 1)
+        log(f"{kind}: {jobs or 1} job(s) submitted")
+    return cluster
+
+
+def _job_ids(cluster) -> list[str]:
+    return sorted(str(getattr(job, "job_id", None)) for job in getattr(cluster, "workers", {}).values()
+                  if getattr(job, "job_id", None))
+
+
 def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, points_per_task,
-                    progress, log, detach, lease, provenance) -> bool:
+                    progress, log, detach, lease, provenance, batch=(None, None, None)) -> bool:
     """The sweep as one Dask task per block, on a given, remote or embedded process cluster.
     Returns True when the lease was handed to the scheduler (``detach``)."""
     from dask import delayed
@@ -673,6 +740,12 @@ def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, po
                     f"`--scheduler {scheduler}`: cannot connect ({type(exc).__name__}: {reason}). Give the "
                     "address of a running `dask scheduler` (tcp://HOST:PORT); for tls://, the client's "
                     "certificate in Dask's configuration (cluster/tls.md).", "--scheduler", scheduler) from None
+        elif batch[0] is not None:
+            kind, jobs, adapt = batch
+            own_client = client = Client(_batch_cluster(kind, jobs, adapt, log))
+            # the first worker's arrival: the sweep is planned for the task slots there are then
+            client.wait_for_workers(1, timeout=parse_timedelta(config.get("cluster.jobs-timeout")))
+            log(f"{kind} jobs: {', '.join(_job_ids(client.cluster)) or '(none yet)'}")
         else:
             own_client = client = Client(embedded_cluster(n_workers))
         log(f"dask dashboard: {client.dashboard_link}")
@@ -681,7 +754,7 @@ def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, po
         # evened out over the cluster's own task slots (its workers' threads)
         nthreads = client.nthreads()
         slots = sum(nthreads.values()) or n_workers
-        kind = "scheduler" if own_client is None or scheduler else "processes"
+        kind = batch[0] or ("scheduler" if own_client is None or scheduler else "processes")
         record = provenance({"kind": kind, "workers": len(nthreads), "threads": slots,
                              "scheduler": client.scheduler.address if kind == "scheduler" else None})
         blocking, todo = _prepare(wf, store, plan, points_per_task, slots, result, record)
