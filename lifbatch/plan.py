@@ -34,11 +34,16 @@ def plan_blocks(wf, *, points_per_task: int | None = None, workers: int = 1) -> 
     blocks are then evened out over the workers (:func:`grid.balanced_chunks`),
     so that no worker sits out the last wave.
     """
+    from .workflow import check_task_memory  # lifbatch.limits.max-task-memory
+
     if points_per_task is not None:
-        return Blocking(shape=wf.shape, chunks=block_chunks(wf.shape, _check_points_per_task(points_per_task)))
+        blocking = Blocking(shape=wf.shape, chunks=block_chunks(wf.shape, _check_points_per_task(points_per_task)))
+        check_task_memory(wf, int(np.prod(blocking.chunks or (1,))), points_per_task=int(points_per_task))
+        return blocking
     from dask.utils import parse_bytes
 
-    budget = parse_bytes(config.get("task.memory-budget"))
+    # never above the cap on a task's memory
+    budget = min(parse_bytes(config.get("task.memory-budget")), parse_bytes(config.get("limits.max-task-memory")))
     ppt_mem = max(1, budget // max(1, point_bytes(wf)))
     steps = wf.trials * wf.n_steps
     ppt_time = max(1, int(float(config.get("task.target-neuron-steps")) // max(1, steps)))
@@ -47,7 +52,9 @@ def plan_blocks(wf, *, points_per_task: int | None = None, workers: int = 1) -> 
     ppt = max(1, min(ppt, spread))
     max_tasks = int(config.get("task.max-tasks"))
     ppt = max(ppt, math.ceil(wf.n_points / max_tasks))
-    return Blocking(shape=wf.shape, chunks=balanced_chunks(wf.shape, ppt, workers, max_tasks))
+    blocking = Blocking(shape=wf.shape, chunks=balanced_chunks(wf.shape, ppt, workers, max_tasks))
+    check_task_memory(wf, int(np.prod(blocking.chunks or (1,))))
+    return blocking
 
 
 def estimate(wf, blocking: Blocking) -> dict:

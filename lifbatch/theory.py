@@ -275,7 +275,7 @@ def _load(raw: str):
     """The stored workflow JSON, parsed once (Workflow is frozen: safe to share)."""
     from .workflow import load_workflow
 
-    return load_workflow(json.loads(raw))
+    return load_workflow(json.loads(raw), limits=False)  # a store's own workflow: it ran already
 
 
 def _white_noise_points(ds) -> _Grid | None:
@@ -293,7 +293,7 @@ def _white_noise_points(ds) -> _Grid | None:
 
     try:
         raw = ds.attrs["workflow"]
-        wf = _load(raw) if isinstance(raw, str) else load_workflow(raw)
+        wf = _load(raw) if isinstance(raw, str) else load_workflow(raw, limits=False)
     except Exception:
         return None
     if not wf.drives or any(d.kind not in ("constant", "white_noise") for d in wf.drives):

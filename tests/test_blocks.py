@@ -93,3 +93,21 @@ def test_validate_prints_the_plan_run_would_make(capsys):
         plan = plan_blocks(wf, workers=workers)
         line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("work "))
         assert line.endswith(f"in {plan.n_blocks} tasks of <= {math.prod(plan.chunks)} points (for {workers} workers)")
+
+
+def test_tasks_larger_than_the_memory_cap_are_refused():
+    import numpy as np
+
+    from lifbatch.errors import WorkflowError
+    from lifbatch.workflow import load_workflow
+
+    from conftest import WORKFLOWS
+
+    wf = load_workflow(WORKFLOWS / "quickstart.yaml")
+    with dask.config.set({"lifbatch.limits.max-task-memory": "4MiB"}):
+        with pytest.raises(WorkflowError, match="`--points-per-task` 50 makes tasks of .* Use at most --points-per-task 3"):
+            plan_blocks(wf, points_per_task=50)
+        auto = plan_blocks(wf, workers=2)  # automatic blocks stay under the cap
+    from lifbatch.layout import point_bytes
+
+    assert int(np.prod(auto.chunks)) * point_bytes(wf) <= 4 * 2**20
