@@ -227,8 +227,9 @@ print_usage() {
   export SLURM_CONF=$CONF
   sbatch -p $PARTITION --wrap 'hostname'        # squeue, scancel, sinfo as usual
   python: SLURMCluster(queue='$PARTITION', cores=1, memory='1GiB', processes=1, walltime='00:10:00',
-                       interface=None, scheduler_options={'host': '127.0.0.1'},
-                       worker_extra_args=['--host', '127.0.0.1'])
+              interface=None,
+              scheduler_options={'host': '127.0.0.1', 'dashboard_address': '127.0.0.1:0'},
+              worker_extra_args=['--host', '127.0.0.1', '--dashboard-address', '127.0.0.1:0'])
   logs: $DIR/log/   stop: $0 stop
 EOF
 }
