@@ -125,11 +125,8 @@ Waittime=0
 NodeName=$host NodeAddr=127.0.0.1 NodeHostname=$host $node RealMemory=$mem State=UNKNOWN
 PartitionName=$PARTITION Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
-    # Not used with the plugins above, but some slurm versions look for it next to slurm.conf
-    cat >"$DIR/etc/cgroup.conf" <<EOF
-# unused: ProctrackType=proctrack/linuxproc, TaskPlugin=task/none
-CgroupPlugin=autodetect
-EOF
+    # No cgroup.conf: Debian's slurm 22.05 does not need one with linuxproc + task/none
+    rm -f "$DIR/etc/cgroup.conf"
 }
 
 cmd_start() {
