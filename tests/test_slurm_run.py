@@ -38,14 +38,14 @@ WF = {
 SLOW = {**WF, "name": "slurm-slow", "trials": 200, "duration": "2 s"}
 
 
-def _jobqueue_env(slurm, **extra) -> dict:
+def _jobqueue_env(slurm, log_dir, **extra) -> dict:
     """Dask's jobqueue configuration as a site would set it, as environment variables: one
     single-threaded worker per 1-core job, every socket on 127.0.0.1 (cluster/slurm/README.md)."""
     env = dict(slurm["env"])
     env.update({
         "DASK_JOBQUEUE__SLURM__CORES": "1", "DASK_JOBQUEUE__SLURM__PROCESSES": "1",
         "DASK_JOBQUEUE__SLURM__MEMORY": "1GiB", "DASK_JOBQUEUE__SLURM__QUEUE": "debug",
-        "DASK_JOBQUEUE__SLURM__WALLTIME": "00:10:00",
+        "DASK_JOBQUEUE__SLURM__WALLTIME": "00:10:00", "DASK_JOBQUEUE__SLURM__LOG_DIRECTORY": str(log_dir),
         "DASK_JOBQUEUE__SLURM__SCHEDULER_OPTIONS": json.dumps({"host": "127.0.0.1",
                                                                 "dashboard_address": "127.0.0.1:0"}),
         "DASK_JOBQUEUE__SLURM__WORKER_EXTRA_ARGS": json.dumps(["--host", "127.0.0.1", "--dashboard-address",
@@ -76,7 +76,7 @@ def _wait_no_jobs(env, timeout=60):
 def test_a_sweep_on_slurm_jobs_is_bit_identical_and_releases_them(slurm, tmp_path):
     path, reference = _write(tmp_path, WF)
     store = tmp_path / "s.zarr"
-    env = _jobqueue_env(slurm)
+    env = _jobqueue_env(slurm, tmp_path)
     r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
                         "--cluster", "slurm", "--jobs", "2", "--points-per-task", "2", "--no-progress"],
                        capture_output=True, text=True, timeout=600, env=env)
@@ -91,7 +91,7 @@ def test_a_sweep_on_slurm_jobs_is_bit_identical_and_releases_them(slurm, tmp_pat
 def test_a_job_cancelled_mid_sweep_is_a_dead_worker(slurm, tmp_path):
     path, reference = _write(tmp_path, SLOW)
     store = tmp_path / "s.zarr"
-    env = _jobqueue_env(slurm)
+    env = _jobqueue_env(slurm, tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
                              "--cluster", "slurm", "--jobs", "2", "--points-per-task", "1", "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -126,7 +126,8 @@ def test_detach_to_a_scheduler_with_slurm_workers_then_status(slurm, tmp_path):
         script.write_text(f"#!/bin/bash\nexec {sys.executable} -m distributed.cli.dask_worker {address} "
                           "--host 127.0.0.1 --dashboard-address 127.0.0.1:0 --nthreads 1\n")
         for _ in range(2):
-            subprocess.run(["sbatch", "-p", "debug", "-n", "1", "--mem=1G", "-t", "00:10:00", str(script)],
+            subprocess.run(["sbatch", "-p", "debug", "-n", "1", "--mem=1G", "-t", "00:10:00",
+                            "-o", str(tmp_path / "slurm-%j.out"), str(script)],
                            check=True, capture_output=True, env=env)
         from distributed import Client
 
