@@ -97,12 +97,16 @@ def collect(wf, *, workflow_path=None, cluster: dict | None = None) -> dict:
 
 def worker_name() -> str:
     """Who computes this block: the Dask worker's address, or host, pid and thread of this process."""
-    try:
-        from distributed import get_worker
+    import sys
 
-        return get_worker().address
-    except (ImportError, ValueError):
-        return f"{socket.gethostname()} pid {os.getpid()} {threading.current_thread().name}"
+    if "distributed" in sys.modules:  # (a task of a Dask worker: distributed is loaded; never import it here)
+        try:
+            from distributed import get_worker
+
+            return get_worker().address
+        except ValueError:  # not in a worker
+            pass
+    return f"{socket.gethostname()} pid {os.getpid()} {threading.current_thread().name}"
 
 
 def format_provenance(attrs: dict, markers: list[dict]) -> str:
