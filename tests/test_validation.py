@@ -90,24 +90,40 @@ def _command() -> list[str]:
     return [script] if script else [sys.executable, "-m", "lifbatch.cli"]
 
 
+# A small launcher between the test and the command: a child's peak RSS (ru_maxrss) counts
+# the memory it had before exec, i.e. a copy of the forking process: forked from pytest late
+# in a full run, every child "used" the test process's 700+ MiB. Forked from this launcher,
+# it starts from a bare interpreter's few MiB.
+_LAUNCH = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def _start(args, cwd, env=None):
-    """A process writing to files (no pipe to fill): (Popen, out path, err path, start time)."""
+    """A process writing to files (no pipe to fill): (Popen, out path, err path, start time, RSS path)."""
     n = len(list(cwd.glob("*.out")))
-    out, err = cwd / f"{n}.out", cwd / f"{n}.err"
+    out, err, rss = cwd / f"{n}.out", cwd / f"{n}.err", cwd / f"{n}.rss"
     e = dict(os.environ, **(env or {}))
     e.pop("PYTHONWARNINGS", None)
-    proc = subprocess.Popen(_command() + [str(a) for a in args], cwd=cwd, env=e, stdin=subprocess.DEVNULL,
-                            stdout=out.open("w"), stderr=err.open("w"))
-    return proc, out, err, time.perf_counter()
+    cmd = _command()
+    cmd[0] = shutil.which(cmd[0]) or cmd[0]
+    proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, str(rss)] + cmd + [str(a) for a in args], cwd=cwd,
+                            env=e, stdin=subprocess.DEVNULL, stdout=out.open("w"), stderr=err.open("w"))
+    return proc, out, err, time.perf_counter(), rss
 
 
 def _finish(started):
     """(returncode, stdout, stderr, seconds, max RSS in MiB) of one process."""
-    proc, out, err, t0 = started
-    _, status, usage = os.wait4(proc.pid, 0)  # this child's own resource usage
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc, out, err, t0, rss = started
+    proc.wait()
     seconds = time.perf_counter() - t0
-    return proc.returncode, out.read_text(), err.read_text(), seconds, usage.ru_maxrss / 1024
+    return proc.returncode, out.read_text(), err.read_text(), seconds, int(rss.read_text()) / 1024
 
 
 @pytest.fixture(scope="module")
