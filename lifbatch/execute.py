@@ -13,7 +13,6 @@ from functools import partial
 import sys
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from . import config
 from .analysis import MOMENT_SUMMARIES, SPIKE_SUMMARIES, moment_values, spike_values
 from . import lease
 from .errors import RunError, StoreError, WorkflowError
-from .grid import Blocking, block_chunks, coords
+from .grid import Blocking, coords
 from .inputs import block_streams
 from .point import PointModel, PointResult
 from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, variable_specs

@@ -45,10 +45,7 @@ def _seconds(key: str) -> float:
 
 def read_lease(store) -> dict | None:
     """The store's lease as written (None when there is none or it cannot be read)."""
-    try:
-        return json.loads((Path(store) / LEASE_FILE).read_text())
-    except (OSError, ValueError):
-        return None
+    return read_lease_file(Path(store) / LEASE_FILE)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -83,9 +80,9 @@ def describe(lease: dict, now: float | None = None) -> str:
 
 
 def _write_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    from .store import _write_json_atomic
+
+    _write_json_atomic(path, data)
 
 
 @dataclass

@@ -27,7 +27,8 @@ __all__ = ["collect", "worker_name", "format_provenance"]
 PACKAGES = ("numpy", "numba", "dask", "distributed", "xarray", "zarr")
 
 
-def _versions() -> dict:
+def versions() -> dict:
+    """lifbatch's, Python's and its dependencies' versions (package metadata: no imports)."""
     from importlib.metadata import PackageNotFoundError, version
 
     from . import __version__
@@ -82,7 +83,7 @@ def collect(wf, *, workflow_path=None, cluster: dict | None = None) -> dict:
         if drive.get("file_sha256"):
             inputs[drive["name"]] = drive["file_sha256"]
     record = {
-        "versions": _versions(), "host": socket.gethostname(), "cpu": _cpu_model(),
+        "versions": versions(), "host": socket.gethostname(), "cpu": _cpu_model(),
         "platform": platform.platform(), "cluster": cluster or {},
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "input_sha256": inputs,
     }

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,11 +32,10 @@ __all__ = ["open_results", "create_store", "write_block", "done_blocks", "read_m
 
 
 
-def _versions() -> dict:
-    from importlib.metadata import version  # (xarray's own import costs half a second)
+def _package_versions() -> dict:
+    from .provenance import versions
 
-    return {"lifbatch": __version__, "python": platform.python_version(),
-            **{name: version(name) for name in ("numpy", "numba", "xarray", "zarr", "dask")}}
+    return versions()
 
 
 def root_attrs(wf, provenance: dict | None = None) -> dict:
@@ -50,7 +48,7 @@ def root_attrs(wf, provenance: dict | None = None) -> dict:
         "lifbatch_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "dt": wf.dt, "duration": wf.duration, "n_steps": wf.n_steps, "method": wf.method, "seed": wf.seed,
-        "trials": wf.trials, "versions": json.dumps(_versions()),
+        "trials": wf.trials, "versions": json.dumps(_package_versions()),
         "reproduce": f"lifbatch run <workflow> with the `workflow` attribute saved as YAML (fingerprint {wf.fingerprint})",
     }
 

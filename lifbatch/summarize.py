@@ -69,12 +69,12 @@ def recover(store) -> str | None:
                 os.replace(path / name, old / name)
             os.replace(new / name, path / name)
             _phase("summarize-swapped")  # (tests stop here: some arrays swapped, others not)
+    from .store import _write_json_atomic
+
     root = path / "zarr.json"
     meta = json.loads(root.read_text())
     meta["attributes"] = plan["attributes"]
-    tmp = root.with_name(f"zarr.json.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(meta))
-    os.replace(tmp, root)
+    _write_json_atomic(root, meta)
     shutil.rmtree(work, ignore_errors=True)
     return "finished an interrupted summarize (the new summaries stand)"
 
