@@ -101,6 +101,16 @@ def coords(wf) -> dict:
     """Coordinates of a results Dataset (see docs/store-layout.md)."""
     out: dict = {}
     for ax in wf.sweep:
+        if ax is wf.sample:
+            # a sampled design: the points' numbers, their parameters and rounds along `sample`
+            out[ax.name] = (ax.name, ax.coord, {"long_name": f"point of the {ax.spec.method} design"})
+            for sp, vals in zip(ax.spec.params, ax.values):
+                out[sp.label] = (ax.name, np.asarray(vals, float),
+                                 {"units": sp.unit, "display_units": sp.display_unit, "param": sp.param,
+                                  "bounds": [sp.low, sp.high], "scale": sp.scale})
+            out["sample_round"] = (ax.name, np.asarray(ax.rounds, np.int64),
+                                   {"long_name": "0: the design; k: added by the k-th refine or fit round"})
+            continue
         out[ax.name] = (ax.name, np.asarray(ax.values[0], float),
                         {"units": ax.units[0], "display_units": ax.display_units[0], "param": ax.params[0]})
         for p, vals, un, disp in zip(ax.params[1:], ax.values[1:], ax.units[1:], ax.display_units[1:]):

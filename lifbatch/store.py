@@ -193,12 +193,13 @@ def store_workflow(store: str | os.PathLike) -> dict | None:
 def simulation_identity(canonical: str) -> str:
     """The identity of what a store's simulation computed (the spikes and V samples): the
     workflow's canonical JSON less its ``summaries``, hashed. Resuming compares it, so that
-    recomputing the summaries (``lifbatch summarize``) does not make a store another
-    workflow's."""
+    recomputing the summaries (``lifbatch summarize``), or adding points to a sampled design
+    (``lifbatch refine``, ``lifbatch fit``), does not make a store another workflow's."""
     import hashlib
 
     spec = json.loads(canonical)
     spec.pop("summaries", None)
+    spec.pop("sample_added", None)  # the points refine and fit added: the same simulation, grown
     return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 

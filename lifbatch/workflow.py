@@ -43,12 +43,13 @@ NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 AXIS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: the longest name of a workflow (its store's directory name), of an axis and of a drive
 MAX_NAME, MAX_AXIS_NAME = 100, 64
-RESERVED_DIMS = {"trial", "time", "lag", "isi_bin", "trace_trial", "trace_time", "spike_byte"}
+RESERVED_DIMS = {"trial", "time", "lag", "isi_bin", "trace_trial", "trace_time", "spike_byte", "sample",
+                 "sample_round"}
 #: names of the store's variables and other coordinates: an axis of that name would clash with them
 RESERVED_VARS = set(VARIABLES) | {"isi_bin_lower", "isi_bin_upper"}
 
 TOP_KEYS = {"name", "description", "seed", "trials", "duration", "dt", "method", "neuron",
-            "inputs", "sweep", "noise", "record", "summaries"}
+            "inputs", "sweep", "sample", "noise", "record", "summaries"}
 NEURON_KEYS = {"tau_m", "e_l", "v_th", "v_reset", "v_init", "t_ref", "r_m"}
 VOLTAGE_FIELDS = ("v_th", "e_l", "v_reset", "v_init")
 #: the parameters that may be +inf, and what it means there (docs/workflow.md); NaN is
@@ -226,6 +227,28 @@ class SweepAxis:
     def coord(self) -> np.ndarray:
         return np.asarray(self.values[0], dtype=float)
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The coordinate name of each parameter: the axis's own name for the first."""
+        return (self.name,) + self.params[1:]
+
+
+@dataclass(frozen=True)
+class SampleAxis(SweepAxis):
+    """A sampled design as one grid dimension, ``sample`` (design.py): its parameters move
+    together along it, like a zipped axis; its coordinate is the point's number."""
+
+    spec: Any = None                 # design.SampleSpec
+    rounds: tuple[int, ...] = ()     # per point: 0 for the design, k when added in round k
+
+    @property
+    def coord(self) -> np.ndarray:
+        return np.arange(self.size, dtype=np.int64)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.spec.labels
+
 
 @dataclass(frozen=True)
 class Workflow:
@@ -273,6 +296,11 @@ class Workflow:
         return tuple(ax.name for ax in self.sweep)
 
     @property
+    def sample(self) -> "SampleAxis | None":
+        """The sampled design (the first axis), or None for a grid alone."""
+        return self.sweep[0] if self.sweep and isinstance(self.sweep[0], SampleAxis) else None
+
+    @property
     def fingerprint(self) -> str:
         return hashlib.sha256(self.canonical.encode()).hexdigest()[:16]
 
@@ -307,6 +335,9 @@ class Workflow:
     def prune(self, n: int = 2) -> "Workflow":
         """A copy whose every sweep axis keeps only its first ``n`` values (smoke tests)."""
         raw = self.to_dict()
+        if raw.get("sample"):
+            raw["sample"] = {k: v for k, v in raw["sample"].items() if k != "added"}
+            raw["sample"]["n"] = min(n, int(raw["sample"]["n"]))
         for name, spec in (raw.get("sweep") or {}).items():
             ax = next(a for a in self.sweep if a.name == name)
             keep = min(n, ax.size)
@@ -316,6 +347,14 @@ class Workflow:
             else:
                 raw["sweep"][name] = _pruned_axis_spec(spec, keep)
         return load_workflow(raw)
+
+
+def _canonical_axis(ax: SweepAxis) -> dict:
+    """An axis in the canonical JSON: a sampled design's values without its added points."""
+    if isinstance(ax, SampleAxis):
+        n = ax.spec.n
+        return {"name": ax.name, "params": list(ax.params), "values": [list(v[:n]) for v in ax.values]}
+    return {"name": ax.name, "params": list(ax.params), "values": [list(v) for v in ax.values]}
 
 
 def _pruned_axis_spec(spec: dict, keep: int) -> dict:
@@ -719,6 +758,8 @@ class _Parser:
         self.voltage_dim = voltage_dim
         drives = self.parse_inputs(raw.get("inputs") or {})
         sweep = self.parse_sweep(raw.get("sweep") or {})
+        if raw.get("sample") is not None:
+            sweep = [self.parse_sample(raw["sample"], sweep, seed)] + sweep
         self.check_work(math.prod(a.size for a in sweep), sweep)
         shared = self.parse_noise(raw.get("noise") or {}, sweep)
         rec_trials, rec_every = self.parse_record(raw.get("record") or {})
@@ -731,13 +772,17 @@ class _Parser:
             "drives": [{"name": d.name, "kind": d.kind, "role": d.role,
                         "options": {k: v for k, v in d.options if k != "file"},
                         "file_sha256": self.files.get(d.name)} for d in drives],
-            "sweep": [{"name": a.name, "params": list(a.params), "values": [list(v) for v in a.values]}
-                      for a in sweep],
+            "sweep": [_canonical_axis(a) for a in sweep],
             "shared_across": list(shared),
             "record": {"trials": list(rec_trials), "every": rec_every},
             "summaries": {"warmup": warmup, "isi_edges": list(isi_edges), "moments_every": mom_every,
                           "max_lag": max_lag},
         }
+        if sweep and isinstance(sweep[0], SampleAxis) and sweep[0].spec.rounds:
+            # the points refine and fit added: not the simulation's identity (store.simulation_identity)
+            spec_ = sweep[0].spec
+            canonical["sample_added"] = {"params": [p.param for p in spec_.params],
+                                         "values": [list(v) for v in spec_.added], "rounds": list(spec_.rounds)}
         wf = Workflow(
             name=name, description=description, seed=seed, trials=trials, duration=duration, dt=dt,
             method=method, params=dict(self.params),
@@ -1006,11 +1051,11 @@ class _Parser:
         return self.drive_role(q, f"{where}.unit", options.get("unit", "1"))
 
     # -- sweep ---------------------------------------------------------------
-    def axis_values(self, spec, where: str, param: str, *, with_param: bool = True
+    def axis_values(self, spec, where: str, param: str, *, with_param: bool = True, room: bool = True
                     ) -> tuple[tuple[float, ...], str, str]:
         allowed = {"values", "linspace", "logspace", "range", "unit"}
         _check_keys(spec, allowed | {"param"} if with_param else allowed, where)
-        raw_vals = _axis_raw_values(spec, where, self.axis_room if param != "_isi" else None)
+        raw_vals = _axis_raw_values(spec, where, self.axis_room if param != "_isi" and room else None)
         unit = spec.get("unit", "")
         if unit is None:
             unit = ""
@@ -1126,6 +1171,21 @@ class _Parser:
                                   display_units=tuple(displays)))
             self.axes_so_far = list(axes)
         return axes
+
+    def parse_sample(self, raw, sweep: list[SweepAxis], seed: int) -> SampleAxis:
+        """The ``sample`` section (design.py) as the grid's first axis."""
+        from .design import DIM, parse_sample
+
+        spec = parse_sample(self, raw, {p: ax.name for ax in sweep for p in ax.params})
+        saved = getattr(self, "axes_so_far", [])
+        self.axes_so_far = list(sweep)
+        self.axis_room(spec.size, "sample.n", raw.get("n"))
+        self.axes_so_far = saved
+        values = spec.values(seed)
+        return SampleAxis(name=DIM, params=tuple(p.param for p in spec.params), values=values,
+                          units=tuple(p.unit for p in spec.params),
+                          display_units=tuple(p.display_unit for p in spec.params), spec=spec,
+                          rounds=spec.all_rounds())
 
     def axis_room(self, n: int, where: str, arg) -> None:
         """Refuse an axis of ``n`` values that takes the grid above ``lifbatch.limits.max-points``
@@ -1280,6 +1340,8 @@ class _Parser:
                         shown = f"{u.convert(x, ax.units[i], disp):g} {disp}" if disp else f"{x:g}"
                     except Exception:  # a display unit pint cannot convert to: show SI
                         shown = f"{x:g} {ax.units[i]}"
+                    if isinstance(ax, SampleAxis):
+                        return f"sample.params.{ax.labels[i]}.bounds", shown.strip()
                     return f"sweep.{ax.name}", shown.strip()
             return path, self.written.get(path, self.params[path])
 
