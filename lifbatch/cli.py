@@ -151,7 +151,8 @@ def cmd_status(args) -> int:
 def cmd_query(args) -> int:
     from .query import query
 
-    print(query(args.store, variables=args.var, sel=args.sel, fmt=args.format, max_rows=args.max_rows), end="")
+    print(query(args.store, variables=args.var, sel=args.sel, fmt=args.format, max_rows=args.max_rows,
+                where=args.where), end="")
     return 0
 
 
@@ -252,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
     sp.add_argument("--max-rows", type=int, default=None, metavar="N",
                     help="refuse a query of more than N rows (default lifbatch.query.max-rows, 100000)")
+    sp.add_argument("--where", action="append", default=[], metavar="CONDITION",
+                    help='keep only the rows where a variable compares to a value in your units, e.g. '
+                         '--where "rate>20" or --where "isi_mean<=50 ms" (repeatable: all must hold)')
     sp.set_defaults(func=cmd_query)
 
     sp = sub.add_parser("summarize", help="recompute summaries from stored spikes and traces")

@@ -152,7 +152,8 @@ def _max_rows(max_rows) -> int:
     return n
 
 
-def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int | None = None) -> str:
+def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int | None = None,
+          where=None) -> str:
     """Render the selected variables as text (``table``), ``csv`` or ``json``.
 
     Refuses (WorkflowError) a result of more than ``max_rows`` rows (default
