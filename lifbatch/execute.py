@@ -7,6 +7,7 @@ task per block on a local or remote cluster, each writing its own Zarr region.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from functools import partial
@@ -22,6 +23,7 @@ from . import config
 from .analysis import MOMENT_SUMMARIES, SPIKE_SUMMARIES, moment_values, spike_values
 from . import lease
 from .errors import RunError, StoreError, WorkflowError
+from .extend import GROW
 from .grid import Blocking, coords
 from .inputs import block_streams
 from .point import PointModel, PointResult
@@ -403,6 +405,8 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     options = dict(overwrite=overwrite, retry_failed=retry_failed, points_per_task=points_per_task)
     # a first look: bad options and paths are refused before anything is touched
     plan = plan_sweep(wf, inspect_store(store), **options)
+    if plan.source is not None:
+        wf = load_workflow(json.loads(plan.source), limits=False)  # the store's design, grown
     if not plan.new and not plan.blocks and not repair:
         return _result(wf, store, plan, started)  # nothing to do: no lease needed
     made = not Path(store).exists()
@@ -426,6 +430,10 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
             from .summarize import recover
 
             recover(store)  # an interrupted summarize: finished or discarded
+        if (Path(store) / GROW).exists():
+            from .extend import recover as finish_growth
+
+            log(finish_growth(store))  # points added to the design: their growth finished
         state = inspect_store(store)
         bad = frozenset()
         if repair and state.kind == "store" and state.fingerprint == wf.fingerprint:
@@ -433,6 +441,8 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
             bad = frozenset(report.bad_blocks)
             log(report.format())
         plan = plan_sweep(wf, state, repair=bad, **options)
+        if plan.source is not None:
+            wf = load_workflow(json.loads(plan.source), limits=False)
         if plan.note:
             log(plan.note)
         if plan.summaries is not None:

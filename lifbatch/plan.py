@@ -97,6 +97,9 @@ class StoreState:
     done: frozenset = frozenset()
     failed: frozenset = frozenset()
     contents: tuple[str, ...] = ()
+    added: str | None = None            # JSON of the points refine and fit added (canonical sample_added)
+    source: str | None = None           # the store's workflow (JSON), when it holds added points
+    shape: tuple[int, ...] | None = None  # its grid's shape
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,9 @@ class SweepPlan:
     #: the store's summary settings, when they differ from the workflow's (``lifbatch
     #: summarize`` changed them): the blocks still to run are summarized with them
     summaries: dict | None = None
+    #: the store's workflow (JSON), when it holds points that ``lifbatch refine`` or
+    #: ``fit`` added to the workflow's design: the run is of that workflow
+    source: str | None = None
 
 
 def _listing(state: StoreState) -> str:
@@ -176,7 +182,10 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
             f"`--points-per-task` {points_per_task} differs from the existing store's blocks {list(chunks)}; "
             "a store keeps its blocks. Drop --points-per-task to resume, or --overwrite.", "--points-per-task",
             points_per_task)
-    n_blocks = Blocking(shape=wf.shape, chunks=chunks).n_blocks
+    shape, source = wf.shape, None
+    if state.added != _added(wf.canonical):
+        shape, source = tuple(state.shape), state.source  # the store's design, grown
+    n_blocks = Blocking(shape=shape, chunks=chunks).n_blocks
     done = set(state.done)
     if retry_failed:
         done -= set(state.failed)
@@ -193,4 +202,12 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
             note = (f"{note or 'resuming'}; the store's summaries were recomputed with other settings "
                     f"({describe_summaries(summaries)}): its remaining blocks get the same")
     return SweepPlan(new=False, chunks=chunks, blocks=todo, skipped=n_blocks - len(todo), note=note,
-                     summaries=summaries)
+                     summaries=summaries, source=source)
+
+
+def _added(canonical: str) -> str | None:
+    """The points refine and fit added, as StoreState.added has them."""
+    import json
+
+    added = json.loads(canonical).get("sample_added")
+    return None if added is None else json.dumps(added, sort_keys=True)

@@ -319,7 +319,12 @@ def inspect_store(store):
         except (KeyError, ValueError, TypeError):
             return StoreState(str(path), "creating", fingerprint=attrs["fingerprint"], name=attrs.get("name"))
         canonical = attrs.get("canonical")
+        added = json.loads(canonical).get("sample_added") if canonical else None
+        status_meta = _read_json(path / "status" / "zarr.json")
+        shape = tuple(status_meta["shape"]) if isinstance(status_meta, dict) and "shape" in status_meta else None
         return StoreState(str(path), "store", fingerprint=attrs["fingerprint"], name=attrs.get("name"),
+                          added=None if added is None else json.dumps(added, sort_keys=True),
+                          source=attrs.get("workflow") if added is not None else None, shape=shape,
                           simulation=simulation_identity(canonical) if canonical else None,
                           summaries=summary_settings(canonical) if canonical else None,
                           chunks=chunks, done=frozenset(int(m["block"]) for m in markers),
@@ -544,6 +549,19 @@ def _recover_summarize(path: Path) -> None:
             recover(path)
 
 
+def _recover_grow(path: Path) -> None:
+    """Finish adding points to a sampled store (lifbatch.extend.recover) when that was
+    interrupted after its commit, unless a live run holds the store."""
+    from .extend import GROW
+
+    if (path / GROW).exists():
+        from .extend import recover
+        from .lease import lease_state, read_lease
+
+        if lease_state(read_lease(path)) != "live":
+            recover(path)
+
+
 def add_run(store, provenance: dict) -> None:
     """Append a resuming run's provenance to the store's ``runs`` attribute (under the lease)."""
     path = Path(store) / "zarr.json"
@@ -584,6 +602,7 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
     if not path.exists():
         raise StoreError(f"no store at '{path}'. Run `lifbatch run WORKFLOW --store {path}` first.")
     _recover_summarize(path)
+    _recover_grow(path)
     ds = _open_zarr(path, "'{path}' is not a readable Zarr store ({type}: {exc}).", **kwargs)
     if "fingerprint" not in ds.attrs:
         raise StoreError(f"'{path}' is not a lifbatch store (no fingerprint attribute).")

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = ["lif_rate", "lif_isi_steps", "siegert_rate", "siegert_cv", "ou_step", "ou_mean", "ou_var",
-           "ou_autocov", "theory_rate", "theory_cv", "theory_ou"]
+           "ou_autocov", "theory_rate", "theory_cv", "theory_ou", "applies", "point_theory"]
 
 
 def lif_rate(v_inf, *, tau_m, v_th, v_reset, t_ref=0.0):
@@ -288,7 +288,6 @@ def _white_noise_points(ds) -> _Grid | None:
     kernel integrates (lifbatch.inputs): each drive value times its scale (r_m for a
     current, tau_m for a voltage per time), independent white noises adding in quadrature.
     """
-    from .inputs import _x_scale
     from .workflow import load_workflow
 
     try:
@@ -300,7 +299,7 @@ def _white_noise_points(ds) -> _Grid | None:
         return None
     dims, shape, coords, positions = [], [], {}, []
     for ax in wf.sweep:
-        values = np.asarray(ax.values[0], float)
+        values = np.asarray(ax.coord, float)  # (a sampled design's coordinate: the points' numbers)
         if ax.name in ds.dims:
             wanted = np.asarray(ds[ax.name].values, float)
             dims.append(ax.name)
@@ -319,16 +318,41 @@ def _white_noise_points(ds) -> _Grid | None:
         p = wf.point_params(tuple(i for _, i in combo))
         if math.isinf(p["neuron.tau_m"]):
             return None
-        x, s2 = 0.0, 0.0
-        for d in wf.drives:
-            scale = _x_scale(wf, p, d.role)
-            if d.kind == "constant":
-                x += scale * p[f"inputs.{d.name}.value"]
-            else:
-                s2 += (scale * p[f"inputs.{d.name}.sigma"]) ** 2
         out_index = tuple(k for (is_dim, _), (k, _) in zip(positions, combo) if is_dim)
-        points.append(_Point(out_index, p, p["neuron.e_l"] + x, math.sqrt(s2)))
+        points.append(_Point(out_index, p, *_v_inf_sigma(wf, p)))
     return _Grid(wf, dims, tuple(shape), coords, points)
+
+
+def _v_inf_sigma(wf, p: dict) -> tuple[float, float]:
+    """V_inf and the white-noise amplitude of V at one point (constant and white-noise drives)."""
+    from .inputs import _x_scale
+
+    x, s2 = 0.0, 0.0
+    for d in wf.drives:
+        scale = _x_scale(wf, p, d.role)
+        if d.kind == "constant":
+            x += scale * p[f"inputs.{d.name}.value"]
+        else:
+            s2 += (scale * p[f"inputs.{d.name}.sigma"]) ** 2
+    return p["neuron.e_l"] + x, math.sqrt(s2)
+
+
+def applies(wf) -> bool:
+    """Whether the closed forms apply to a workflow: constant and white-noise drives only,
+    a finite tau_m at every point, and a threshold."""
+    if not wf.drives or any(d.kind not in ("constant", "white_noise") for d in wf.drives):
+        return False
+    taus = [wf.params["neuron.tau_m"]] + [v for ax in wf.sweep for p, vals in zip(ax.params, ax.values)
+                                          if p == "neuron.tau_m" for v in vals]
+    return all(math.isfinite(t) for t in taus)
+
+
+def point_theory(wf, p: dict) -> dict[str, float]:
+    """The Siegert rate (Hz) and ISI CV at one point's parameters ``p`` (SI, all of them:
+    ``wf.point_params``), where :func:`applies` holds."""
+    v_inf, sigma = _v_inf_sigma(wf, p)
+    kw = dict(tau_m=p["neuron.tau_m"], v_th=p["neuron.v_th"], v_reset=p["neuron.v_reset"], t_ref=p["neuron.t_ref"])
+    return {"rate": float(siegert_rate(v_inf, sigma, **kw)), "isi_cv": float(siegert_cv(v_inf, sigma, **kw))}
 
 
 def _over_axes(grid: _Grid, values: np.ndarray, attrs: dict):

@@ -1,0 +1,127 @@
+"""Growing a sampled store: points added along ``sample`` by ``lifbatch refine`` and
+``lifbatch fit``.
+
+The design is the store's first dimension (design.py), so added points make new
+blocks at the end and the blocks that exist keep their numbers. A store grows in
+one recoverable step, under the run lease:
+
+1. ``_lifbatch/grow.json`` is written atomically: the grown workflow and the old size
+   (the commit point: from here the growth is finished by whoever opens the store);
+2. the markers of the blocks the new points share with old ones (the last, partly
+   filled block along ``sample``, when the design's size is not a multiple of the
+   block) are removed: those blocks are computed again with their new points, and
+   their old points come out bit-identical (a point's random numbers depend on its
+   parameter values and the seed only);
+3. every array along ``sample`` is resized, the coordinates along it written;
+4. the root attributes take the grown workflow (its fingerprint changes, its
+   simulation identity does not); grow.json is removed.
+
+Steps 2 to 4 are idempotent, so :func:`recover` repeats them after a kill. The new
+points are then computed as any pending blocks are: by ``lifbatch run`` (of the
+store's workflow or the original one: both resume it) or by the command that
+grew it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .layout import MARKERS
+
+__all__ = ["grow_store", "recover", "store_workflow_of"]
+
+GROW = Path("_lifbatch") / "grow.json"
+
+
+def store_workflow_of(store):
+    """The Workflow a store holds (its ``workflow`` attribute), points added included."""
+    from .store import store_workflow
+    from .workflow import load_workflow
+
+    attrs = store_workflow(store)
+    if attrs is None:
+        from .errors import StoreError
+
+        raise StoreError(f"no store at '{store}'. Run `lifbatch run WORKFLOW --store {store}` first.")
+    return load_workflow(json.loads(attrs["workflow"]), limits=False)
+
+
+def grow_store(store, wf, raw_sample: dict, *, phase=lambda name: None):
+    """Grow ``store`` (of workflow ``wf``) to the ``sample`` section ``raw_sample`` (as
+    written, its ``added`` points extended); the caller holds the lease. Returns the grown
+    Workflow."""
+    from .store import _write_json_atomic
+    from .workflow import load_workflow
+
+    raw = wf.to_dict()
+    raw["sample"] = raw_sample
+    grown = load_workflow(raw, limits=False)
+    path = Path(store)
+    _write_json_atomic(path / GROW, {"workflow": grown.source, "old_size": wf.sample.size})
+    phase("grow-committed")
+    _apply(path, grown, wf.sample.size)
+    return grown
+
+
+def recover(store) -> str | None:
+    """Finish a growth that was interrupted after its commit (grow.json); what was done."""
+    path = Path(store)
+    try:
+        intent = json.loads((path / GROW).read_text())
+    except FileNotFoundError:
+        return None
+    from .workflow import load_workflow
+
+    grown = load_workflow(json.loads(intent["workflow"]), limits=False)
+    _apply(path, grown, int(intent["old_size"]))
+    return f"finished adding {grown.sample.size - int(intent['old_size'])} points to the store"
+
+
+def _apply(path: Path, grown, old_size: int) -> None:
+    import zarr
+
+    from .grid import Blocking, coords
+    from .store import _write_group, _write_json_atomic, simulation_identity
+
+    meta = json.loads((path / "zarr.json").read_text())
+    attrs = meta["attributes"]
+    chunks = tuple(json.loads(attrs["chunks"]))
+    if simulation_identity(grown.canonical) != attrs.get("simulation"):
+        raise ValueError("a grown workflow must be the store's simulation")  # (a bug, not bad input)
+    new_size = grown.sample.size
+    # 2. the partly filled last block along sample is computed again with its new points
+    if old_size % chunks[0] and new_size > old_size:
+        blocking = Blocking(shape=(old_size,) + tuple(grown.shape[1:]), chunks=chunks)
+        row = old_size // chunks[0]
+        for block_id in blocking.block_ids():
+            if block_id[0] == row:
+                shutil.rmtree(path / MARKERS / str(blocking.flat_index(block_id)), ignore_errors=True)
+    # 3. every array along sample, resized; the coordinates along it, written
+    crd = coords(grown)
+    root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    for name, arr in root.arrays():
+        dims = tuple(arr.metadata.dimension_names or ())
+        if not dims or dims[0] != "sample":
+            continue
+        if arr.shape[0] != new_size:
+            arr.resize((new_size,) + tuple(arr.shape[1:]))
+        if name in crd:
+            arr[...] = np.asarray(crd[name][1])
+    # 4. the root attributes: the grown workflow
+    meta = json.loads((path / "zarr.json").read_text())
+    meta["attributes"].update({"workflow": grown.source, "canonical": grown.canonical,
+                               "fingerprint": grown.fingerprint})
+    _write_json_atomic(path / "zarr.json", meta)
+    # a new identity for the template (store._template_id): processes that wrote blocks
+    # before keep the arrays open at their old shape, and open them again
+    _write_group(path / MARKERS, {})
+    (path / GROW).unlink(missing_ok=True)
+
+
+def new_round(wf) -> int:
+    """The number of the next round of added points."""
+    return max(wf.sample.rounds, default=0) + 1
