@@ -156,6 +156,59 @@ def cmd_query(args) -> int:
     return 0
 
 
+def _run_options(args) -> dict:
+    return dict(scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress,
+                processes=True if args.processes else None)
+
+
+def cmd_refine(args) -> int:
+    from .refine import refine_store
+
+    if args.scheduler and args.workers is not None:
+        raise WorkflowError(f"`--workers` sizes the embedded execution, not a --scheduler's cluster, got --workers "
+                            f"{args.workers} with --scheduler {args.scheduler}. Drop one of them.", "--workers",
+                            args.workers)
+    from .store import inspect_store
+
+    if inspect_store(args.store).kind != "store":
+        from .errors import StoreError
+
+        raise StoreError(f"no finished lifbatch store at '{args.store}'. Run `lifbatch run WORKFLOW --store "
+                         f"{args.store}` with a workflow that has a `sample` section first.")
+    result = refine_store(args.store, var=args.var, add=args.add, rounds=args.rounds, against=args.against,
+                          **_run_options(args))
+    what = f"where {args.var} {'and theory disagree most' if args.against else 'changes fastest'}"
+    if result.finished_pending:
+        print(f"finished {result.finished_pending} blocks left pending by an earlier refinement")
+    for r in result.rounds:
+        last = r["first"] + r["added"] - 1
+        print(f"round {r['round']}: added {r['added']} points (samples {r['first']}-{last}) {what}, "
+              f"in {r['seconds']:.1f} s")
+    print(f"results: {args.store}")
+    print(f"  review:   lifbatch review {args.store}   (added points are marked)")
+    print(f"  table:    lifbatch query {args.store} --var {args.var}")
+    return 0
+
+
+def cmd_fit(args) -> int:
+    from .fit import fit, format_result
+
+    if args.scheduler and args.workers is not None:
+        raise WorkflowError(f"`--workers` sizes the embedded execution, not a --scheduler's cluster, got --workers "
+                            f"{args.workers} with --scheduler {args.scheduler}. Drop one of them.", "--workers",
+                            args.workers)
+    result = fit(args.workflow, targets=args.target, free=args.free, budget=args.budget, batch=args.batch,
+                 store=args.store, overrides=args.set, **_run_options(args))
+    if args.format == "json":
+        print(json.dumps(result.to_json()))
+    else:
+        from .fit import parse_targets
+
+        written = {k: v[1] for k, v in parse_targets(args.target).items()}
+        print(format_result(result, written), end="")
+    return 0
+
+
 def cmd_summarize(args) -> int:
     from .summarize import summarize_store
 
@@ -257,6 +310,54 @@ def build_parser() -> argparse.ArgumentParser:
                     help='keep only the rows where a variable compares to a value in your units, e.g. '
                          '--where "rate>20" or --where "isi_mean<=50 ms" (repeatable: all must hold)')
     sp.set_defaults(func=cmd_query)
+
+    def add_execution(sp):
+        sp.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="threads (or with --processes, worker processes) of the embedded execution; "
+                             "default one per core")
+        sp.add_argument("--processes", action="store_true",
+                        help="embedded execution on a local Dask cluster of worker processes")
+        sp.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="use a running Dask scheduler (tcp://host:port)")
+        sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sp = sub.add_parser("refine", help="add points to a sampled store where a summary changes fastest",
+                        description="Add points to a store of a sampled design (a workflow with a `sample` "
+                                    "section) where the chosen summary changes fastest, or where simulation and "
+                                    "theory disagree most, and compute them. Earlier points are never changed; "
+                                    "the same store refined twice gets the same points (docs/designs.md).")
+    sp.add_argument("store", help="the Zarr store of a sampled design")
+    sp.add_argument("--var", default="rate", help="the summary to follow (rate, rate_std, isi_mean, isi_std, "
+                                                  "isi_cv; default rate)")
+    sp.add_argument("--add", type=int, default=8, metavar="N", help="points per round (default 8)")
+    sp.add_argument("--rounds", type=int, default=1, metavar="K", help="rounds, each chosen from the results of "
+                                                                      "the ones before (default 1)")
+    sp.add_argument("--against", choices=["theory"], default=None,
+                    help="add points where the simulation and the Siegert theory disagree most (rate, isi_cv)")
+    add_execution(sp)
+    sp.set_defaults(func=cmd_refine)
+
+    sp = sub.add_parser("fit", help="fit free parameters of a workflow to target statistics (Optuna TPE)",
+                        description="Search the free parameters of a workflow (without sweep) for target "
+                                    "statistics: a Sobol design, the theory's solution where it applies, then "
+                                    "batches proposed by Optuna's TPE sampler; every evaluation is a point of "
+                                    "one store, and a stopped fit resumes (docs/designs.md).")
+    sp.add_argument("workflow", help="workflow YAML file without a sweep (docs/workflow.md)")
+    sp.add_argument("--target", action="append", default=[], metavar="NAME=VALUE",
+                    help='a target statistic: rate, isi_mean or isi_cv, e.g. --target rate="10 Hz" '
+                         '--target isi_cv=0.8 (repeatable)')
+    sp.add_argument("--free", action="append", default=[], metavar="PARAM=LOW..HIGH",
+                    help='a free parameter and its bounds (bare numbers in the unit the workflow gives it; '
+                         'append " log" for a log scale), e.g. --free inputs.mu.value=0.5..2 (repeatable)')
+    sp.add_argument("--budget", type=int, default=200, metavar="N", help="evaluations in all (default 200)")
+    sp.add_argument("--batch", type=int, default=8, metavar="N",
+                    help="evaluations per round, computed in parallel (default 8)")
+    sp.add_argument("--store", default=None, help="Zarr store of the evaluations (default results/<name>-fit.zarr)")
+    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help='override a workflow key by dot path, e.g. --set trials=40')
+    sp.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    add_execution(sp)
+    sp.set_defaults(func=cmd_fit)
 
     sp = sub.add_parser("summarize", help="recompute summaries from stored spikes and traces")
     sp.add_argument("store", help="the sweep's Zarr store")
