@@ -4,8 +4,14 @@ One unit convention per table: every coordinate and every variable is shown in t
 workflow's display units (their ``display_units`` attribute: ``time [ms]``, ``v_mean
 [mV]``, ``isi_mean [ms]``), else in SI; values are rounded to 12 significant digits after
 the conversion (``9.0``, not ``9.000000000000002``). A query of more than
-``lifbatch.query.max-rows`` rows (or ``--max-rows``) is refused before anything is built,
-with the selections that would narrow it.
+``lifbatch.query.max-rows`` rows (or ``--max-rows``) is refused before anything big is
+read, with the selections that would narrow it.
+
+On a sampled design (a store whose first dimension is ``sample``, lifbatch/design.py)
+the rows along ``sample`` carry the sampled parameters and ``sample_round`` beside the
+sample's number; ``--sel mu=1.1`` picks the sample nearest in the design's unit cube.
+``--where "rate>20"`` keeps the rows whose per-point variable or coordinate satisfies
+the comparison, compared as shown (display units, 12 significant digits); NaN never does.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import operator
+import re
 import sys
 
 import numpy as np
@@ -21,12 +29,23 @@ from .errors import WorkflowError
 from .store import open_results
 from .units import convert, excerpt, parse_quantity, to_si
 
-__all__ = ["query", "parse_selection", "format_coord", "display_unit"]
+__all__ = ["query", "parse_selection", "parse_where", "format_coord", "display_unit", "sampled_params"]
 
+#: the dimension of a sampled design (lifbatch.design.DIM) and its coordinate of each point's round
+SAMPLE, ROUND = "sample", "sample_round"
 #: integer dimensions, selected by index value
-_INDEX_DIMS = ("trial", "trace_trial")
+_INDEX_DIMS = ("trial", "trace_trial", SAMPLE)
 #: significant digits of the values shown (float64 holds 15-17; conversions add noise below 12)
 DIGITS = 12
+#: --where's comparisons, the two-character ones first (the order they are matched in)
+_OPS = {"<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+        "<": operator.lt, ">": operator.gt}
+_OPS_TEXT = "<, <=, >, >=, ==, !="
+#: what a mistyped comparison probably meant
+_OP_FIXES = {"=": "==", "===": "==", "~=": "==", "=>": ">=", "=<": "<=", "<>": "!=", "=!": "!=", "!": "!="}
+_WHERE_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*([<>=!~]+)\s*(.*?)\s*$", re.S)
+#: the dimension pointwise selections (--where) index the kept points along
+_ROW = "__row"
 
 
 def _quote(text: str) -> str:
@@ -67,21 +86,100 @@ def _rounded(values) -> np.ndarray:
     return np.asarray(flat, dtype=a.dtype).reshape(a.shape)
 
 
+def _shown(ds, name: str, values) -> np.ndarray:
+    """SI ``values`` of coordinate or variable ``name`` as a table shows them."""
+    unit, disp = display_unit(ds, name)
+    f = _factor(unit, disp)
+    vals = np.asarray(values)
+    if f is not None:
+        vals = vals * f
+    return _rounded(vals)
+
+
+def sampled_params(ds) -> list[str]:
+    """The coordinates of a sampled design's parameters (along ``sample``, with ``bounds``),
+    in the order the workflow's ``sample.params`` lists them; [] for a grid."""
+    if SAMPLE not in ds.dims:
+        return []
+    names = [n for n, c in ds.coords.items() if c.dims == (SAMPLE,) and "bounds" in c.attrs]
+    try:
+        order = list(json.loads(ds.attrs["workflow"])["sample"]["params"])
+    except (KeyError, TypeError, ValueError):
+        order = []
+    return [n for n in order if n in names] + sorted(n for n in names if n not in order)
+
+
 def _axes_text(ds) -> str:
-    return ", ".join(list(ds["status"].dims) + ["trial"])
+    text = ", ".join(list(ds["status"].dims) + ["trial"])
+    params = sampled_params(ds)
+    return text + (f"; sampled parameters: {', '.join(params)}" if params else "")
+
+
+def _value_si(ds, name: str, text: str, option: str, label: str, example: str) -> float:
+    """``text`` (a quantity in the user's units; a bare number in the display unit of
+    ``name``, :func:`display_unit`) as an SI float in ``name``'s stored unit; a wrong unit
+    is one line naming ``label`` (``--sel mu``, ``--where rate>20 ms``) and ``example``."""
+    unit, shown = display_unit(ds, name)
+    q = parse_quantity(text, f"{option} {name}")
+    if q.dimensionless and shown not in ("", "1"):
+        q = q * parse_quantity(f"1 {shown}", f"{option} {name}")
+    wrong = WorkflowError(f"`{label}` has the wrong unit: {name} is "
+                          f"{'in ' + shown if shown not in ('', '1') else 'dimensionless'}, got {_quote(text)}. "
+                          f"Example: {example}", option, text)
+    if unit not in ("", "1"):
+        try:
+            return float(convert(float(q.magnitude), f"{q.units}", unit))
+        except Exception:
+            raise wrong from None
+    if not q.dimensionless:
+        raise wrong
+    return to_si(q)
+
+
+def _number_in(text: str) -> str:
+    """The number a value starts with ("20" of "20 ms"), else "1": for examples."""
+    m = re.match(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)", text)
+    return m.group(1) if m else "1"
 
 
 def parse_selection(ds, items: list[str]) -> tuple[dict, list[str]]:
-    """``["tau=5 ms", ...]`` -> ({axis: SI value}, notes about nearest matches)."""
+    """``["tau=5 ms", ...]`` -> ({axis: SI value}, notes about nearest matches).
+
+    On a sampled design, ``sample=3`` picks a sample by its number, and the sampled
+    parameters (``mu=1.1``, ``sigma="3 mV"``) together pick the one sample nearest to them
+    in the design's unit cube (distances in the logarithm for ``scale: log``); the result
+    holds ``{"sample": number}`` and a note says which sample it is.
+    """
     sel, notes = {}, []
+    params = sampled_params(ds)
+    wanted: dict[str, tuple[str, float]] = {}  # sampled parameter -> (text, SI value)
     for item in items:
         if "=" not in item:
             raise WorkflowError(f"`--sel` expects AXIS=VALUE, got {_quote(item)}. Example: --sel tau=\"5 ms\"",
                                 "--sel", item)
         axis, text = (x.strip() for x in item.split("=", 1))
+        if axis in params:
+            if axis in wanted:
+                raise WorkflowError(f"`--sel {axis}` is given twice, got {_quote(item)}. Select each axis once.",
+                                    "--sel", item)
+            coord = ds[axis]
+            values = np.asarray(coord.values)
+            example = format_coord(coord, values[len(values) // 2]) if values.size else "1"
+            value = _value_si(ds, axis, text, "--sel", f"--sel {axis}", f"--sel {axis}=\"{example}\"")
+            if not math.isfinite(value):
+                raise WorkflowError(f"`--sel {axis}` must be a finite value of the sampled parameter, got "
+                                    f"{_quote(text)}. Example: --sel {axis}=\"{example}\"", "--sel", item)
+            if coord.attrs.get("scale") == "log" and value <= 0:
+                raise WorkflowError(f"`--sel {axis}` must be positive ({axis} is sampled on a log scale), got "
+                                    f"{_quote(text)}. Example: --sel {axis}=\"{example}\"", "--sel", item)
+            wanted[axis] = (text, value)
+            continue
         if axis not in ds.coords or axis not in ds.dims:
-            raise WorkflowError(f"`--sel {excerpt(axis, 40)}` is not an axis of this store. Axes: {_axes_text(ds)}",
-                                "--sel", item)
+            hint = (f" (it is a coordinate: filter on it with --where \"{axis}==VALUE\")"
+                    if axis in ds.coords and axis not in ds.dims and set(ds[axis].dims) <= set(ds["status"].dims)
+                    else "")
+            raise WorkflowError(f"`--sel {excerpt(axis, 40)}` is not an axis of this store{hint}. "
+                                f"Axes: {_axes_text(ds)}", "--sel", item)
         if axis in sel:
             raise WorkflowError(f"`--sel {axis}` is given twice, got {_quote(item)}. Select each axis once.",
                                 "--sel", item)
@@ -99,7 +197,7 @@ def parse_selection(ds, items: list[str]) -> tuple[dict, list[str]]:
                          np.array_equal(values, np.arange(values.min(), values.max() + 1))
                          else ", ".join(str(int(v)) for v in values[:20]))
                 raise WorkflowError(f"`--sel {axis}={excerpt(text, 20)}` is not a {axis.replace('_', ' ')} of this store "
-                                    f"(it has {shown}). Pick one of those.", "--sel", item)
+                                    f"(it has {shown or 'none'}). Pick one of those.", "--sel", item)
             sel[axis] = value
             continue
         unit = coord.attrs.get("units", "")
@@ -123,7 +221,37 @@ def parse_selection(ds, items: list[str]) -> tuple[dict, list[str]]:
         if not exact.any() and not math.isclose(values[i], value, rel_tol=1e-9, abs_tol=1e-300):
             notes.append(f"note: {axis}={text} is not on the grid; nearest is {format_coord(coord, values[i])}")
         sel[axis] = values[i]
+    if wanted:
+        given = ", ".join(f"{k}={t}" for k, (t, _) in wanted.items())
+        if SAMPLE in sel:
+            raise WorkflowError(f"`--sel sample={sel[SAMPLE]}` and `--sel {given}` both pick a sample. "
+                                "Give the sample's number or its parameters, not both.", "--sel", given)
+        i = nearest_sample(ds, {k: v for k, (_, v) in wanted.items()})
+        sample = int(np.asarray(ds[SAMPLE].values)[i])
+        at = ", ".join(f"{k}={format_coord(ds[k], np.asarray(ds[k].values)[i])}" for k in wanted)
+        notes.append(f"note: {given}: nearest sample is {sample} ({at})")
+        sel[SAMPLE] = sample
     return sel, notes
+
+
+def nearest_sample(ds, wanted: dict[str, float]) -> int:
+    """The position along ``sample`` of the sample nearest to ``wanted`` ({parameter: SI
+    value}) in the design's unit cube: each parameter scaled by its ``bounds``, in the
+    logarithm for ``scale: log`` (Euclidean distance; the first of equals)."""
+    n = ds.sizes[SAMPLE]
+    if n == 0:
+        raise WorkflowError(f"`--sel {', '.join(wanted)}`: this store's design has no samples.", "--sel", None)
+    dist = np.zeros(n)
+    for name, value in wanted.items():
+        coord = ds[name]
+        vals = np.asarray(coord.values, float)
+        lo, hi = (coord.attrs.get("bounds") or [np.nanmin(vals), np.nanmax(vals)])[:2]
+        log = coord.attrs.get("scale") == "log"
+        f = np.log if log else (lambda x: x)
+        span = float(f(hi) - f(lo)) or 1.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dist += ((f(vals) - f(value)) / span) ** 2
+    return int(np.nanargmin(dist))
 
 
 def format_coord(coord, value) -> str:
@@ -152,13 +280,87 @@ def _max_rows(max_rows) -> int:
     return n
 
 
+def _where_names(ds) -> list[str]:
+    """What ``--where`` compares: the variables of one value per point, then the
+    coordinates along the points (axes, sampled parameters, ``sample_round``)."""
+    dims = ds["status"].dims
+    point = set(dims)
+    variables = [v for v in ds.data_vars if ds[v].dims == dims]
+    coords = [d for d in dims if d in ds.coords] + sampled_params(ds)
+    coords += [c for c in ds.coords if c not in coords and ds[c].dims and set(ds[c].dims) <= point]
+    return variables + coords
+
+
+def parse_where(ds, items) -> list[tuple[str, str, float, str, str]]:
+    """``["rate>20", "isi_mean<=50 ms"]`` -> [(name, operator, value as shown, the condition as
+    shown, as given)]: the value in NAME's display unit, rounded as the table rounds.
+
+    NAME is a variable of one value per point (``rate``, ``isi_cv``, ...) or a coordinate
+    (an axis, a sampled parameter, ``sample_round``, ``trial``, ``time`` of the rows);
+    VALUE is in the user's units, a bare number in NAME's display unit.
+    """
+    out = []
+    names = _where_names(ds)
+    listed = ", ".join(names)
+    for item in items or []:
+        if not isinstance(item, str):
+            item = str(item)
+        m = _WHERE_RE.match(item)
+        if not m:
+            raise WorkflowError(f"`--where` expects NAME OP VALUE with OP one of {_OPS_TEXT}, got {_quote(item)}. "
+                                "Example: --where \"rate>20\"", "--where", item)
+        name, op, text = m.groups()
+        if name not in ds.variables:
+            raise WorkflowError(f"`--where {excerpt(item, 60)}`: {excerpt(name, 40)} is not a variable or coordinate "
+                                f"of this store. Use one of: {listed}", "--where", item)
+        if name in ds.data_vars and ds[name].dims != ds["status"].dims:
+            extra = [d for d in ds[name].dims if d not in ds["status"].dims]
+            raise WorkflowError(f"`--where {excerpt(item, 60)}`: {name} is not one value per point (it is also along "
+                                f"{', '.join(extra)}). Use one of: {listed}", "--where", item)
+        unit, disp = display_unit(ds, name)
+        shown_unit = "" if disp in ("", "1") else f" {disp}"
+        if op not in _OPS:
+            fix = _OP_FIXES.get(op, ">")
+            raise WorkflowError(f"`--where {excerpt(item, 60)}`: {_quote(op)} is not a comparison; use one of "
+                                f"{_OPS_TEXT}. Example: --where \"{name}{fix}{text or 1}\"", "--where", item)
+        if not text:
+            raise WorkflowError(f"`--where {excerpt(item, 60)}` has no value to compare {name} to. "
+                                f"Example: --where \"{name}{op}1{shown_unit}\"", "--where", item)
+        example = f"--where \"{name}{op}{_number_in(text)}{shown_unit}\""
+        try:
+            parse_quantity(text, f"--where {name}")  # NaN is refused here too
+        except WorkflowError:
+            raise WorkflowError(f"`--where {excerpt(item, 60)}`: {_quote(text)} is not a number or a quantity. "
+                                f"Example: {example}", "--where", item) from None
+        value = _value_si(ds, name, text, "--where", f"--where {excerpt(item, 60)}", example)
+        f = _factor(unit, disp)
+        shown = value * f if f is not None and math.isfinite(value) else value
+        shown = float(_rounded(np.asarray([shown], float))[0])
+        out.append((name, op, shown, f"{name}{op}{shown:.{DIGITS}g}{shown_unit}", item))
+    return out
+
+
+def _apply(data, selection: dict):
+    """``data.sel(selection)``; a selected sample stays a dimension (of one), so that its
+    row shows the sample's number and parameters."""
+    points = {k: v for k, v in selection.items() if k != SAMPLE}
+    out = data.sel(points) if points else data
+    if SAMPLE in selection:
+        out = out.sel({SAMPLE: [selection[SAMPLE]]})
+    return out
+
+
 def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int | None = None,
           where=None) -> str:
     """Render the selected variables as text (``table``), ``csv`` or ``json``.
 
+    ``where``: conditions (``"rate>20"``) every row kept satisfies (:func:`parse_where`).
     Refuses (WorkflowError) a result of more than ``max_rows`` rows (default
-    ``lifbatch.query.max-rows``), before building it, naming the selections that narrow it.
+    ``lifbatch.query.max-rows``), before reading more than the conditions' per-point
+    values, naming the selections that narrow it.
     """
+    import xarray as xr
+
     ds = open_results(store)
     variables = list(variables or ["rate"])
     for v in variables:
@@ -166,43 +368,83 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
             raise WorkflowError(f"`--var {excerpt(v, 40)}` is not a variable of this store. "
                                 f"Variables: {', '.join(sorted(ds.data_vars))}", "--var", v)
     selection, notes = parse_selection(ds, list(sel or []))
-    sub = ds[variables].sel(selection)
-    if all(sub[v].ndim == 0 for v in variables):
-        sub = sub.expand_dims([a for a in selection if a in sub.coords]) if selection else sub.expand_dims("point")
-    rows = math.prod(sub.sizes.values())
+    conditions = parse_where(ds, where)
+    extra = [c for c, *_ in conditions if c in ds.data_vars and c not in variables]
+    sub = _apply(ds[variables + extra], selection)
+    kept_sample = {SAMPLE} if SAMPLE in selection else set()
+    if all(set(sub[v].dims) <= kept_sample for v in variables):
+        scalars = [a for a in selection if a in sub.coords and a not in sub.dims]
+        if scalars:
+            sub = sub.expand_dims(scalars)
+        elif not sub.dims:
+            sub = sub.expand_dims("point")
+    order = list(sub.dims)
+    if SAMPLE in order:  # the design first, as in the store
+        order.remove(SAMPLE)
+        order.insert(0, SAMPLE)
+    total = math.prod(sub.sizes[d] for d in order)
+
+    # --where: the mask of the kept rows, from the conditions' (per-point) values alone
+    mask = None
+    for name, op, value, shown, given in conditions:
+        if name not in sub.coords and name not in sub.data_vars:
+            along = ", ".join(d for d in order if d in sub.coords) or "one point"
+            raise WorkflowError(f"`--where {excerpt(given, 60)}`: {name} is not along the rows of this query "
+                                f"(they are along {along}). Query a variable along {', '.join(ds[name].dims)}, or compare one of: "
+                                f"{', '.join(_where_names(ds))}", "--where", given)
+        arr = sub[name]
+        vals = _shown(ds, name, np.asarray(arr.values))
+        with np.errstate(invalid="ignore"):
+            ok = _OPS[op](vals, value)
+            if vals.dtype.kind == "f":
+                ok &= ~np.isnan(vals)
+        ok = xr.DataArray(np.asarray(ok, bool), dims=arr.dims)
+        mask = ok if mask is None else (mask & ok)
+    if mask is not None:
+        last = max((order.index(d) for d in mask.dims), default=-1)
+        mdims = order[:last + 1]
+        full = xr.DataArray(np.ones([sub.sizes[d] for d in mdims], bool), dims=mdims)
+        mask = (full & mask).transpose(*mdims)
+        rows = int(np.count_nonzero(mask.values)) * math.prod(sub.sizes[d] for d in order[last + 1:])
+        notes.append(f"note: --where {' and '.join(c[3] for c in conditions)}: {rows} of {total} rows")
+    else:
+        rows = total
     limit = _max_rows(max_rows)
     if rows > limit:
-        dims = " x ".join(f"{d}={n}" for d, n in sub.sizes.items())
-        narrow = [d for d, n in sub.sizes.items() if n > 1 and d in ds.coords]
+        dims = " x ".join(f"{d}={sub.sizes[d]}" for d in order)
+        if mask is not None:
+            dims += f", {rows} with --where"
+        narrow = [d for d in order if sub.sizes[d] > 1 and d in ds.coords]
         example = " ".join(f"--sel {d}=\"{_example_value(ds, d)}\"" for d in narrow[:2])
         raise WorkflowError(
             f"`--var {','.join(variables)}` gives {rows} rows ({dims}), more than --max-rows {limit} "
-            f"(lifbatch.query.max-rows). Narrow it with --sel{', e.g. ' + example if example else ''}, "
-            "or raise --max-rows.", "--var", variables)
+            f"(lifbatch.query.max-rows). Narrow it with --sel{', e.g. ' + example if example else ''}"
+            f"{' or --where' if conditions or sampled_params(ds) else ''}, or raise --max-rows.", "--var", variables)
+
+    # the rows: the data are read only now (with --where, only the kept points')
+    if mask is not None and mdims:
+        picks = np.nonzero(mask.values)
+        picked = sub.isel({d: xr.DataArray(i, dims=_ROW) for d, i in zip(mdims, picks)})
+        df = picked.to_dataframe(dim_order=[_ROW] + order[last + 1:]).reset_index().drop(columns=_ROW)
+    elif mask is not None and not bool(mask.values):  # a condition on a single value: all rows, or none
+        df = sub.isel({d: slice(0, 0) for d in order}).to_dataframe(dim_order=order).reset_index()
+    else:
+        df = sub.to_dataframe(dim_order=order).reset_index()
+    # the design's parameters (and each point's round) beside the sample's number
+    levels = list(order)
+    if SAMPLE in levels:
+        beside = [c for c in sampled_params(ds) + [ROUND] if c in df.columns]
+        levels[1:1] = beside
     # one unit convention: coordinates and variables in their display units, rounded
     renames = {}
-    for name in sub.dims:
-        if name not in sub.coords:
+    for name in levels + variables:
+        if name not in ds.variables:
             continue
-        unit, disp = display_unit(ds, name) if name in ds.coords else ("", "")
-        f = _factor(unit, disp)
-        vals = np.asarray(sub[name].values)
-        if f is not None:
-            vals = vals * f
-        sub = sub.assign_coords({name: (sub[name].dims, _rounded(vals), sub[name].attrs)})
+        unit, disp = display_unit(ds, name)
+        df[name] = _shown(ds, name, df[name].to_numpy())
         if disp and disp != "1":
             renames[name] = f"{name} [{disp}]"
-    for v in variables:
-        unit, disp = display_unit(ds, v)
-        f = _factor(unit, disp)
-        data = sub[v].values
-        if f is not None:
-            data = data * f
-        sub[v] = (sub[v].dims, _rounded(data), sub[v].attrs)
-        if disp and disp != "1":
-            renames[v] = f"{v} [{disp}]"
-    df = sub.to_dataframe()
-    df = df[[c for c in variables if c in df.columns]]
+    df = df.set_index(levels)[variables]
     df.index = df.index.set_names([renames.get(n, n) for n in df.index.names])
     df = df.rename(columns={v: renames[v] for v in variables if v in renames})
     out = io.StringIO()
@@ -218,9 +460,14 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
         flat = df.reset_index()
         records = [{k: _json_value(v) for k, v in zip(flat.columns, row)}
                    for row in flat.itertuples(index=False, name=None)]
-        out.write(json.dumps({"notes": notes, "selection": {k: float(v) for k, v in selection.items()},
-                              "rows": records}, indent=1) + "\n")
+        doc = {"notes": notes, "selection": {k: int(v) if k == SAMPLE else float(v) for k, v in selection.items()},
+               "rows": records}
+        if conditions:
+            doc["where"] = [c[3] for c in conditions]
+        out.write(json.dumps(doc, indent=1) + "\n")
         return out.getvalue()
+    elif df.empty:
+        out.write("  ".join(list(df.index.names) + list(df.columns)) + "\n(no rows)\n")
     else:
         out.write(df.to_string(float_format=lambda x: f"{x:.{DIGITS}g}") + "\n")
     return out.getvalue()
