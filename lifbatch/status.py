@@ -10,7 +10,7 @@ import numpy as np
 
 from .store import STATUS_DONE, STATUS_FAILED, STATUS_PENDING, open_results, read_markers
 
-__all__ = ["store_status", "StoreStatus"]
+__all__ = ["store_status", "StoreStatus", "describe_design"]
 
 
 @dataclass
@@ -27,11 +27,15 @@ class StoreStatus:
     summaries: str | None = None  # the settings the store's summaries were computed with
     run: str = "none"          # the lease: "live" (a run is writing), "stale" (its run died), "none"
     run_by: str | None = None  # who holds a live (or held a stale) lease
+    design: str | None = None  # a sampled design: its method, points, refinement rounds and grid axes
 
     def format(self) -> str:
         pct = 100.0 * (self.done + self.failed) / max(1, self.points)
-        lines = [f"store     {self.store} ({self.name})",
-                 f"points    {self.points}: {self.done} done, {self.failed} failed, {self.pending} pending ({pct:.0f}%)"]
+        lines = [f"store     {self.store} ({self.name})"]
+        if self.design:
+            lines.append(f"design    {self.design}")
+        lines.append(f"points    {self.points}: {self.done} done, {self.failed} failed, {self.pending} pending "
+                     f"({pct:.0f}%)")
         if self.run == "live":
             lines.append(f"run       live: {self.run_by}")
         elif self.pending:
@@ -53,6 +57,35 @@ class StoreStatus:
 def _hms(s: float) -> str:
     s = int(round(s))
     return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def describe_design(ds) -> str | None:
+    """A sampled design in one line ("sobol: 8 points of mu, sigma (+ 4 added in 1 round)
+    x tref=3"), from the store's coordinates and workflow; None for a grid."""
+    import json
+
+    from .query import ROUND, SAMPLE, sampled_params
+
+    if SAMPLE not in ds.dims or SAMPLE not in ds["status"].dims:
+        return None
+    try:
+        method = json.loads(ds.attrs["workflow"])["sample"].get("method", "sobol")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        method = "sampled"
+    n = ds.sizes[SAMPLE]
+    rounds = np.asarray(ds[ROUND].values, np.int64) if ROUND in ds.coords else np.zeros(n, np.int64)
+    design = int(np.count_nonzero(rounds == 0))
+    params = ", ".join(sampled_params(ds)) or "?"
+    text = f"{method}: {design} point{'s' if design != 1 else ''} of {params}"
+    added = sorted(int(k) for k in set(rounds.tolist()) if k > 0)
+    if added:
+        counts = [int(np.count_nonzero(rounds == k)) for k in added]
+        per = f": {', '.join(str(c) for c in counts)}" if len(counts) > 1 else ""
+        text += f" (+ {sum(counts)} added in {len(counts)} round{'s' if len(counts) > 1 else ''}{per})"
+    grid = [d for d in ds["status"].dims if d != SAMPLE]
+    if grid:
+        text += " x " + " x ".join(f"{d}={ds.sizes[d]}" for d in grid)
+    return text
 
 
 def store_status(store) -> StoreStatus:
@@ -86,4 +119,5 @@ def store_status(store) -> StoreStatus:
     summaries = describe_summaries(summary_settings(canonical)) if canonical else None
     return StoreStatus(store=str(store), name=ds.attrs.get("name", "?"), points=int(status.size), done=done,
                        failed=failed, pending=pending, elapsed=elapsed, remaining=remaining, failures=failures,
-                       summaries=summaries, run=run, run_by=describe(held) if held else None)
+                       summaries=summaries, run=run, run_by=describe(held) if held else None,
+                       design=describe_design(ds))
