@@ -407,7 +407,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     plan = plan_sweep(wf, inspect_store(store), **options)
     if plan.source is not None:
         wf = load_workflow(json.loads(plan.source), limits=False)  # the store's design, grown
-    if not plan.new and not plan.blocks and not repair:
+    if not plan.new and not plan.blocks and not repair and not (Path(store) / GROW).exists():
         return _result(wf, store, plan, started)  # nothing to do: no lease needed
     made = not Path(store).exists()
     try:

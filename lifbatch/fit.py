@@ -346,7 +346,10 @@ def _grow(store, wf, unit_points_: np.ndarray, round_: int):
                       axis=1)
     held = lease.acquire(store, command="lifbatch fit")
     try:
-        return grow_store(store, wf, add_to_section(wf.to_dict()["sample"], spec, points, round_))
+        from .execute import _phase
+
+        return grow_store(store, wf, add_to_section(wf.to_dict()["sample"], spec, points, round_),
+                          phase=_phase)
     finally:
         held.release()
 

@@ -214,7 +214,9 @@ def add_points(store, wf, *, var: str, add: int, against: str | None):
         spec = wf.sample.spec
         points = np.stack([p.from_unit(unit[:, j]) for j, p in enumerate(spec.params)], axis=1)
         raw = wf.to_dict()["sample"]
-        grown = grow_store(store, wf, add_to_section(raw, spec, points, new_round(wf)))
+        from .execute import _phase
+
+        grown = grow_store(store, wf, add_to_section(raw, spec, points, new_round(wf)), phase=_phase)
         return grown, len(points)
     finally:
         held.release()
