@@ -24,10 +24,10 @@ from .analysis import MOMENT_SUMMARIES, SPIKE_SUMMARIES, moment_values, spike_va
 from . import lease
 from .errors import RunError, StoreError, WorkflowError
 from .extend import GROW
-from .grid import Blocking, coords
+from .grid import Blocking
 from .inputs import block_streams
 from .point import PointModel, PointResult
-from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, variable_specs
+from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, coords, variable_specs
 from .lease import keep_on_scheduler
 from .plan import estimate, plan_blocks, plan_sweep
 from .store import (add_run, begin_creation, clear_store, create_store, done_blocks, inspect_store, read_markers,

@@ -84,7 +84,8 @@ def recover(store) -> str | None:
 def _apply(path: Path, grown, old_size: int) -> None:
     import zarr
 
-    from .grid import Blocking, coords
+    from .grid import Blocking
+    from .layout import coords
     from .store import _write_group, _write_json_atomic, simulation_identity
 
     meta = json.loads((path / "zarr.json").read_text())

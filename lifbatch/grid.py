@@ -1,4 +1,5 @@
-"""The sweep grid: coordinates, blocks of points (one Dask task and one Zarr chunk each)."""
+"""The sweep grid cut into blocks of points (one task and one Zarr chunk each); the store's
+coordinates and variables are in layout.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Blocking", "block_chunks", "balanced_chunks", "coords"]
+__all__ = ["Blocking", "block_chunks", "balanced_chunks"]
 
 
 def block_chunks(shape: tuple[int, ...], points_per_task: int) -> tuple[int, ...]:
@@ -90,42 +91,3 @@ class Blocking:
 
     def block_id(self, flat: int) -> tuple[int, ...]:
         return tuple(int(i) for i in np.unravel_index(flat, self.grid)) if self.shape else ()
-
-
-#: the results' data variables, in the contract's order (docs/store-layout.md)
-VARIABLES = ("status", "spike_count", "spike_bits", "rate", "rate_std", "isi_mean", "isi_std", "isi_cv",
-             "isi_hist", "v_mean", "v_var", "v_autocov", "v")
-
-
-def coords(wf) -> dict:
-    """Coordinates of a results Dataset (see docs/store-layout.md)."""
-    out: dict = {}
-    for ax in wf.sweep:
-        if ax is wf.sample:
-            # a sampled design: the points' numbers, their parameters and rounds along `sample`
-            out[ax.name] = (ax.name, ax.coord, {"long_name": f"point of the {ax.spec.method} design"})
-            for sp, vals in zip(ax.spec.params, ax.values):
-                out[sp.label] = (ax.name, np.asarray(vals, float),
-                                 {"units": sp.unit, "display_units": sp.display_unit, "param": sp.param,
-                                  "bounds": [sp.low, sp.high], "scale": sp.scale})
-            out["sample_round"] = (ax.name, np.asarray(ax.rounds, np.int64),
-                                   {"long_name": "0: the design; k: added by the k-th refine or fit round"})
-            continue
-        out[ax.name] = (ax.name, np.asarray(ax.values[0], float),
-                        {"units": ax.units[0], "display_units": ax.display_units[0], "param": ax.params[0]})
-        for p, vals, un, disp in zip(ax.params[1:], ax.values[1:], ax.units[1:], ax.display_units[1:]):
-            out[p] = (ax.name, np.asarray(vals, float), {"units": un, "display_units": disp, "param": p})
-    n = wf.n_steps
-    out["trial"] = ("trial", np.arange(wf.trials))
-    out["time"] = ("time", np.arange(n // wf.moments_stride + 1) * wf.moments_every,
-                   {"units": "s", "display_units": "ms"})
-    out["trace_trial"] = ("trace_trial", np.asarray(wf.record_trials, dtype=np.int64))
-    out["trace_time"] = ("trace_time", np.arange(n // wf.record_stride + 1) * wf.record_every,
-                         {"units": "s", "display_units": "ms"})
-    n_lag = int(round(wf.max_lag / wf.moments_every)) + 1
-    out["lag"] = ("lag", np.arange(n_lag) * wf.moments_every, {"units": "s", "display_units": "ms"})
-    edges = np.asarray(wf.isi_edges)
-    out["isi_bin"] = ("isi_bin", (edges[:-1] + edges[1:]) / 2, {"units": "s", "display_units": "ms"})
-    out["isi_bin_lower"] = ("isi_bin", edges[:-1], {"units": "s"})
-    out["isi_bin_upper"] = ("isi_bin", edges[1:], {"units": "s"})
-    return out

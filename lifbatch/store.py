@@ -21,7 +21,8 @@ import numpy as np
 
 from . import __version__
 from .errors import StoreError
-from .grid import VARIABLES, Blocking, coords
+from .grid import Blocking
+from .layout import VARIABLES, coords
 from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, STATUS_PENDING, variable_specs
 from .layout import sizes as sizes_of
 

@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import WorkflowError
-from .grid import coords
-from .layout import STATUS_DONE, variable_specs
+from .layout import STATUS_DONE, coords, variable_specs
 
 __all__ = ["summarize_store", "recover"]
 

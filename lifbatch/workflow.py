@@ -35,7 +35,7 @@ import yaml
 from . import units as u
 from .drives import DRIVES
 from .errors import WorkflowError
-from .grid import VARIABLES
+from .layout import VARIABLES
 
 __all__ = ["Workflow", "SweepAxis", "Drive", "load_workflow", "apply_overrides", "DRIVE_KINDS"]
 

@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 
 import lifbatch
-from lifbatch.grid import coords
+from lifbatch.layout import coords
 from lifbatch.plan import plan_blocks
 from lifbatch.store import create_store, root_attrs
 
