@@ -20,6 +20,13 @@ that is not selected becomes a HoloMap dimension (a slider in a notebook). Figur
 one point (``raster``, ``v_ensemble``, ...) need every axis with more than one value
 selected.
 
+A sampled design (a workflow's ``sample`` section: the store's ``sample`` dimension, with
+the sampled parameters as coordinates along it) is drawn as scatter plots:
+``sample_scatter`` (a summary as colour over two sampled parameters) and
+``sample_projection`` (a summary against one parameter), points added by refinement
+marked with their round; its points' own figures take ``sample=NUMBER`` with the grid
+axes (``raster(ds, sample=5, tref=2e-3)``).
+
 Examples
 --------
 >>> import lifbatch.plotting as lp                                # doctest: +SKIP
@@ -51,6 +58,12 @@ __all__ = [
     "v_autocov",
     "raster",
     "overview",
+    "sample_scatter",
+    "sample_projection",
+    "sample_projections",
+    "sample_overview",
+    "sampled_params",
+    "is_sampled",
     "open_dataset",
     "sweep_axes",
     "display_scale",
@@ -999,6 +1012,405 @@ def raster(ds: xr.Dataset | str | PathLike, **sel: float):
         fontsize={"title": _TITLE_SIZE})
 
 
+# --------------------------------------------------------------------------- sampled designs
+#: the dimension of a sampled design and its coordinate of each point's round (lifbatch.design)
+SAMPLE, ROUND = "sample", "sample_round"
+#: markers of the points added in rounds 1, 2, ... (the design's points are circles)
+ROUND_MARKERS = ("triangle", "square", "diamond", "inverted_triangle", "hex", "star")
+#: summaries a sampled figure can show (colour of the scatter, y of the projections)
+SUMMARIES = ("rate", "isi_cv", "isi_mean", "isi_std", "rate_std")
+#: figure titles of the summaries
+SUMMARY_TITLES = {"rate": "Firing rate", "isi_cv": "ISI CV", "isi_mean": "ISI mean",
+                  "isi_std": "ISI std", "rate_std": "Rate std"}
+#: colour of points without a value (pending, failed, or no ISI), as the heatmaps' NaN cells
+NAN_COLOR = "#dddddd"
+_PENDING_COLOR = "#777777"
+
+
+def sampled_params(ds: xr.Dataset) -> list[str]:
+    """Names of a sampled design's parameters (the coordinates along ``sample`` that carry a
+    ``param``), in the workflow's order; ``[]`` for a grid (or a single selected sample)."""
+    if SAMPLE not in ds.dims:
+        return []
+    names = [str(c) for c in ds.coords
+             if c != SAMPLE and ds[c].dims == (SAMPLE,) and "param" in ds[c].attrs]
+    section = _workflow(ds).get("sample")
+    order = list(section.get("params") or {}) if isinstance(section, dict) else []
+    return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), names.index(n)))
+
+
+def is_sampled(ds: xr.Dataset) -> bool:
+    """True for the results of a sampled design (a ``sample`` dimension with its parameters)."""
+    return bool(sampled_params(ds))
+
+
+def grid_axes(ds: xr.Dataset) -> list[str]:
+    """The sweep axes other than ``sample`` (the grid axes of a sampled store)."""
+    return [a for a in sweep_axes(ds) if a != SAMPLE]
+
+
+def summaries(ds: xr.Dataset) -> list[str]:
+    """The summaries of :data:`SUMMARIES` the Dataset holds, one value per point."""
+    axes = set(sweep_axes(ds))
+    return [v for v in SUMMARIES if v in ds and set(ds[v].dims) <= axes]
+
+
+def log_scale(ds: xr.Dataset, name: str) -> bool:
+    """True when the sampled parameter ``name`` was drawn evenly in its logarithm."""
+    return ds[name].attrs.get("scale") == "log"
+
+
+def round_label(k: int) -> str:
+    """'design' for round 0, else 'added in round k'."""
+    return "design" if k == 0 else f"added in round {k}"
+
+
+class SampleLayer(NamedTuple):
+    """The points of a sampled slice drawn alike: one round, one state."""
+
+    label: str          # legend: "design", "added in round 2", "pending", "added in round 1, pending"
+    round: int
+    state: str          # "done", "pending" or "failed"
+    marker: str         # Bokeh marker name
+    index: np.ndarray   # positions along ``sample``
+
+    @property
+    def style(self) -> dict[str, Any]:
+        """Bokeh scatter properties besides the fill colour of a done point.
+
+        The design's points have no outline; points added by refinement have a black one
+        and a marker of their round; pending points are hollow and grey; failed ones red
+        crosses.
+        """
+        if self.state == "pending":
+            return {"marker": self.marker, "size": 9, "fill_alpha": 0.0,
+                    "line_color": _PENDING_COLOR, "line_width": 1.5}
+        if self.state == "failed":
+            return {"marker": "x", "size": 9, "line_color": PALETTE[3], "line_width": 2}
+        if self.round == 0:
+            return {"marker": self.marker, "size": 8, "line_color": None}
+        return {"marker": self.marker, "size": 11, "line_color": "black", "line_width": 1.5}
+
+
+def _as_sample(values: Any, n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(values).ravel() if np.ndim(values) else values, (n,)).copy()
+
+
+def sample_layers(d: xr.Dataset) -> list[SampleLayer]:
+    """The points of a slice along ``sample`` (the grid axes selected), grouped by round and
+    status: done, pending and failed points of the design (round 0), then of each round."""
+    n = d.sizes[SAMPLE]
+    rounds = _as_sample(d[ROUND].values, n).astype(int) if ROUND in d.coords else np.zeros(n, int)
+    status = (_as_sample(d["status"].values, n).astype(int) if "status" in d
+              else np.ones(n, int))
+    layers = []
+    for k in np.unique(rounds):
+        k = int(k)
+        marker = "circle" if k == 0 else ROUND_MARKERS[(k - 1) % len(ROUND_MARKERS)]
+        for state, code in (("done", 1), ("pending", 0), ("failed", 2)):
+            index = np.flatnonzero((rounds == k) & (status == code))
+            if not index.size:
+                continue
+            if state == "done":
+                label = round_label(k)
+            else:
+                label = state if k == 0 else f"{round_label(k)}, {state}"
+            layers.append(SampleLayer(label, k, state, marker, index))
+    return layers
+
+
+def summary_axis(d: xr.Dataset, var: str) -> _Axis:
+    """How a summary is shown (rate in Hz, ISI times in ms, CV without unit)."""
+    return _axis(var, d[var].attrs, default="Hz" if var in ("rate", "rate_std") else None,
+                 label=_LABELS.get(var))
+
+
+def _sample_select(full: xr.Dataset, sel: Mapping[str, Any], func: str) -> tuple[xr.Dataset, dict]:
+    """Select grid-axis values (SI, nearest) of a sampled Dataset, squeezing length-1 grid
+    axes but never ``sample`` (a design of one point stays a design)."""
+    params = sampled_params(full)
+    if not params:
+        raise ValueError(
+            f"{func} draws sampled designs (a workflow with a `sample` section: a `sample` dimension "
+            f"with the sampled parameters along it); this store is a grid over {sweep_axes(full)}: "
+            "use rate_heatmap, rate_curve or overview")
+    axes = sweep_axes(full)
+    bad = [k for k in sel if k not in axes or k == SAMPLE]
+    if bad:
+        raise ValueError(
+            f"{func}: {bad[0]!r} is not a grid axis of this sampled store (grid axes: "
+            f"{grid_axes(full)}; the sampled parameters {params} are plotted, and one sample is "
+            f"shown by the one-point figures: raster(ds, sample=0, ...))")
+    d = _sel_nearest(full, sel) if sel else full
+    fixed = {k: float(d[k].values) for k in sel}
+    for a in grid_axes(full):
+        if a in d.dims and d.sizes[a] == 1:
+            fixed[a] = float(d[a].values[0])
+            d = d.isel({a: 0})
+    return d, fixed
+
+
+def _check_param(full: xr.Dataset, name: str, func: str) -> None:
+    params = sampled_params(full)
+    if name not in params:
+        raise ValueError(f"{func}: {name!r} is not a sampled parameter; this design samples {params}")
+
+
+def _check_summary(full: xr.Dataset, var: str, func: str) -> None:
+    if var not in summaries(full):
+        raise ValueError(f"{func}: var={var!r} is not a summary of this store; choose one of "
+                         f"{summaries(full)}")
+
+
+class SampleData(NamedTuple):
+    """A slice of a sampled design in display units (what the scatter figures draw)."""
+
+    x: _Axis
+    y: _Axis
+    z: _Axis | None       # the colour (scatter over two parameters), or None
+    xs: np.ndarray
+    ys: np.ndarray
+    zs: np.ndarray | None
+    sample: np.ndarray    # the points' numbers (coordinate of ``sample``)
+    rounds: np.ndarray
+    layers: list[SampleLayer]
+    clim: tuple[float, float]
+
+
+def _clim(values: np.ndarray | None) -> tuple[float, float]:
+    finite = np.asarray(values, dtype=float)[np.isfinite(values)] if values is not None else np.empty(0)
+    if not finite.size:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+
+
+def sample_data(d: xr.Dataset, x: str, y: str, var: str | None) -> SampleData:
+    """``x`` against ``y`` (each a sampled parameter or a summary), coloured by ``var``, of a
+    slice along ``sample`` (display units)."""
+    n = d.sizes[SAMPLE]
+
+    def axis(name: str) -> tuple[_Axis, np.ndarray]:
+        ax = summary_axis(d, name) if name in SUMMARIES else _axis(name, d[name].attrs)
+        return ax, _as_sample(np.asarray(d[name].values, dtype=float), n) * ax.factor
+
+    (xa, xs), (ya, ys) = axis(x), axis(y)
+    za, zs = axis(var) if var is not None else (None, None)
+    rounds = _as_sample(d[ROUND].values, n).astype(int) if ROUND in d.coords else np.zeros(n, int)
+    return SampleData(xa, ya, za, xs, ys, zs, _as_sample(d[SAMPLE].values, n), rounds,
+                      sample_layers(d), _clim(zs))
+
+
+def sample_point_label(ds: xr.Dataset, point: Mapping[str, float]) -> str:
+    """'sample 5 (mu = 1.1, sigma = 0.3 mV; added in round 1), tref = 2 ms' for a point of a
+    sampled design; the grid's label (:func:`_point_label`) otherwise."""
+    if SAMPLE not in point or not sampled_params(ds):
+        return _point_label(ds, point)
+    i = _nearest_position(ds[SAMPLE].values, float(point[SAMPLE]))
+    values = []
+    for p in sampled_params(ds):
+        factor, unit = display_scale(ds[p].attrs)
+        values.append(f"{p} = {_fmt_value(float(ds[p].values[i]), factor, unit)}")
+    k = int(ds[ROUND].values[i]) if ROUND in ds.coords else 0
+    head = f"sample {int(ds[SAMPLE].values[i])} ({', '.join(values)}; {round_label(k)})"
+    rest = _point_label(ds, {a: v for a, v in point.items() if a != SAMPLE})
+    return f"{head}, {rest}" if rest else head
+
+
+def _nearest_position(values: np.ndarray, value: float) -> int:
+    values = np.asarray(values, dtype=float)
+    same = np.flatnonzero(values == value)
+    if same.size:
+        return int(same[0])
+    return int(np.nanargmin(np.abs(values - value)))
+
+
+def _hv_points(hv, data: SampleData, layer: SampleLayer, *, colour: bool, colorbar: bool,
+               fill: str = PALETTE[0]):
+    """One layer of a sampled figure as ``hv.Points`` (kdims x, y; vdims colour, sample, round)."""
+    i = layer.index
+    cols = [data.xs[i], data.ys[i]]
+    vdims = []
+    if data.z is not None:
+        cols.append(data.zs[i])
+        vdims.append(data.z.dimension())
+    cols += [data.sample[i], data.rounds[i]]
+    vdims += [hv.Dimension(SAMPLE), hv.Dimension(ROUND, label="round")]
+    pts = hv.Points(tuple(cols), [data.x.dimension(), data.y.dimension()], vdims, label=layer.label)
+    style = dict(layer.style)
+    line = style.pop("line_color", None)
+    if line is None:  # (the design's points: no outline)
+        style["line_alpha"] = 0.0
+    else:
+        style["line_color"] = line
+    if layer.state == "done" and colour:
+        style.update(color=data.z.name, cmap="viridis", clim=data.clim, colorbar=colorbar,
+                     clipping_colors={"NaN": NAN_COLOR})
+    elif layer.state == "done":
+        style["fill_color"] = fill
+    return pts.opts(tools=["hover", "tap"], **style)
+
+
+def sample_scatter(ds: xr.Dataset | str | PathLike, x: str | None = None, y: str | None = None, *,
+                   var: str = "rate", **sel: float):
+    """A summary as colour over two sampled parameters: one point per sample.
+
+    Parameters
+    ----------
+    ds : Dataset or store path
+        Results of a sampled design (a ``sample`` section).
+    x, y : str, optional
+        Sampled parameters on the horizontal and vertical axis (default: the first two);
+        an axis is logarithmic where the parameter was sampled with ``scale: log``.
+    var : str
+        The summary shown as colour: ``rate``, ``isi_cv``, ``isi_mean``, ``isi_std`` or
+        ``rate_std`` (display units; NaN grey).
+    **sel : float
+        SI values of grid axes (nearest match); any grid axis left becomes a HoloMap
+        dimension.
+
+    Returns
+    -------
+    holoviews.Overlay (or HoloMap over unselected grid axes)
+        One ``Points`` per round and status: the design's points (circles, "design"),
+        each refinement round's ("added in round k": its own marker, black outline),
+        pending points (hollow, grey: "pending") and failed ones (red crosses).
+    """
+    hv = _hv()
+    full = open_dataset(ds)
+    d0, fixed = _sample_select(full, sel, "sample_scatter")
+    params = sampled_params(full)
+    if len(params) < 2 and (x is None or y is None):
+        raise ValueError(f"sample_scatter needs two sampled parameters; this design samples only "
+                         f"{params}: use sample_projection(ds, {params[0]!r})")
+    x = x or params[0]
+    y = y or next(p for p in params if p != x)
+    for name in (x, y):
+        _check_param(full, name, "sample_scatter")
+    if x == y:
+        raise ValueError(f"sample_scatter: x and y are both {x!r}; choose two of {params}")
+    _check_summary(full, var, "sample_scatter")
+
+    def build(d: xr.Dataset, where: dict[str, float]):
+        d = d[[v for v in (var, "status") if v in d]].compute()
+        data = sample_data(d, x, y, var)
+        layers, bar = [], True
+        for layer in data.layers:
+            layers.append(_hv_points(hv, data, layer, colour=True, colorbar=bar and layer.state == "done"))
+            bar = bar and layer.state != "done"
+        return hv.Overlay(layers).opts(
+            title=_title(SUMMARY_TITLES.get(var, var), full, where), width=_WIDTH + 220,
+            height=_HEIGHT, show_grid=True, legend_position="right", logx=log_scale(full, x),
+            logy=log_scale(full, y), fontsize={"title": _TITLE_SIZE})
+
+    return _over_free_axes(d0, fixed, [SAMPLE], build, "sample_scatter")
+
+
+def _theory_at_samples(theory: xr.DataArray | None, d: xr.Dataset,
+                       where: Mapping[str, float]) -> np.ndarray | None:
+    """Closed-form values at the samples of a slice ``d`` (display units), or None."""
+    if theory is None or SAMPLE not in theory.dims:
+        return None
+    point = {a: v for a, v in where.items() if a in theory.dims}
+    t = _sel_nearest(theory, point) if point else theory
+    extra = [a for a in t.dims if a != SAMPLE]
+    if extra:  # (axes the slice does not vary: not drawn rather than guessed)
+        return None
+    try:
+        t = t.sel({SAMPLE: d[SAMPLE].values})
+    except (KeyError, IndexError):
+        return None
+    factor = display_scale(t.attrs, default="Hz")[0] if t.attrs.get("units") else 1.0
+    values = np.asarray(t.values, dtype=float) * factor
+    return values if np.isfinite(values).any() else None
+
+
+def sample_projection(ds: xr.Dataset | str | PathLike, param: str, *, var: str = "rate",
+                      theory: bool | xr.DataArray = True, **sel: float):
+    """A summary against one sampled parameter: one point per sample (the other parameters
+    vary along with it).
+
+    Parameters
+    ----------
+    ds : Dataset or store path
+    param : str
+        The sampled parameter on the horizontal axis (logarithmic for ``scale: log``).
+    var : str
+        The summary on the vertical axis (as :func:`sample_scatter`).
+    theory : bool or DataArray
+        For ``rate`` and ``isi_cv``: the closed-form value at each sample (Siegert), black
+        dashes, where it applies; or a DataArray over the sweep axes to draw instead; False
+        for none.
+    **sel : float
+        SI values of grid axes.
+
+    Returns
+    -------
+    holoviews.Overlay (or HoloMap)
+        One ``Points`` per round and status, marked as in :func:`sample_scatter` (points
+        with no value yet, pending or failed, have no place on the vertical axis), and the
+        theory's ``Points``.
+    """
+    hv = _hv()
+    full = open_dataset(ds)
+    d0, fixed = _sample_select(full, sel, "sample_projection")
+    _check_param(full, param, "sample_projection")
+    _check_summary(full, var, "sample_projection")
+    kind = {"rate": "rate", "isi_cv": "cv"}.get(var)
+    # (the CV over the slice only: its integral costs ~1 ms a point)
+    theory_da = _theory(full if kind == "rate" else d0, theory, kind) if kind else None
+
+    def build(d: xr.Dataset, where: dict[str, float]):
+        d = d[[v for v in (var, "status") if v in d]].compute()
+        data = sample_data(d, param, var, None)
+        layers = [_hv_points(hv, data, layer, colour=False, colorbar=False) for layer in data.layers]
+        th = _theory_at_samples(theory_da, d, where)
+        if th is not None:
+            layers.append(hv.Points((data.xs, th), [data.x.dimension(), data.y.dimension()],
+                                    label=_theory_label(theory_da))
+                          .opts(marker="dash", size=14, color="black", line_width=2))
+        return hv.Overlay(layers).opts(
+            title=_title(f"{SUMMARY_TITLES.get(var, var)} vs {param}", full, where),
+            width=_WIDTH + 120, height=_HEIGHT - 40, show_grid=True, legend_position="right",
+            logx=log_scale(full, param), fontsize={"title": _TITLE_SIZE})
+
+    return _over_free_axes(d0, fixed, [SAMPLE], build, "sample_projection")
+
+
+def sample_projections(ds: xr.Dataset | str | PathLike, *, var: str = "rate",
+                       theory: bool | xr.DataArray = True, **sel: float):
+    """:func:`sample_projection` of ``var`` against every sampled parameter.
+
+    Returns
+    -------
+    holoviews.Layout
+    """
+    hv = _hv()
+    full = open_dataset(ds)
+    _sample_select(full, sel, "sample_projections")
+    return hv.Layout([sample_projection(full, p, var=var, theory=theory, **sel)
+                      for p in sampled_params(full)]).cols(2)
+
+
+def sample_overview(ds: xr.Dataset | str | PathLike, **sel: float):
+    """Rate and ISI-CV scatters over the first two sampled parameters and the rate's
+    projections on every parameter; grid axes not selected take their first value.
+
+    Returns
+    -------
+    holoviews.Layout
+    """
+    hv = _hv()
+    full = open_dataset(ds)
+    sel = {**{a: float(full[a].values[0]) for a in grid_axes(full) if full.sizes[a] > 1}, **sel}
+    params = sampled_params(full)
+    figs = []
+    if len(params) >= 2:
+        figs += [sample_scatter(full, var=v, **sel) for v in ("rate", "isi_cv") if v in full]
+    figs += [sample_projection(full, p, var="rate", **sel) for p in params]
+    return hv.Layout(figs).cols(2)
+
+
 # --------------------------------------------------------------------------- overview
 def _thin(ds: xr.Dataset, axis: str, max_n: int = 6) -> xr.Dataset:
     """Keep at most ``max_n`` evenly spaced values of ``axis`` (readable legends)."""
@@ -1023,7 +1435,8 @@ def overview(ds: xr.Dataset | str | PathLike):
     - one axis: rate (with theory), ISI mean ± std and CV (with theory) vs the axis;
     - two or more: the last two axes; heatmaps of the rate and of the ISI CV, and curves
       vs the last axis with one curve per (at most 6) value of the other; further axes at
-      their first value.
+      their first value;
+    - a sampled design (a ``sample`` section): :func:`sample_overview`.
 
     Returns
     -------
@@ -1031,6 +1444,8 @@ def overview(ds: xr.Dataset | str | PathLike):
     """
     hv = _hv()
     full = open_dataset(ds)
+    if is_sampled(full):
+        return sample_overview(full)
     axes = [a for a in sweep_axes(full) if full.sizes[a] > 1]
     if not axes:
         point = {a: float(full[a].values.ravel()[0]) for a in sweep_axes(full)}

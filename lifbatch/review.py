@@ -198,12 +198,17 @@ def _source(**columns: Any):
                                   for k, v in columns.items()})
 
 
-def _legend(fig, items: list[tuple[str, list]]) -> None:
-    """A legend outside the frame, right; clicking an entry hides it."""
+def _legend(fig, items: list[tuple[str, list]], *, above: bool = False) -> None:
+    """A legend outside the frame, right (or in one row above it); clicking an entry hides it."""
     from bokeh.models import Legend, LegendItem
 
     items = [LegendItem(label=label, renderers=rs) for label, rs in items if rs]
-    if items:
+    if not items:
+        return
+    if above:
+        fig.add_layout(Legend(items=items, click_policy="hide", orientation="horizontal",
+                              padding=2, margin=2, border_line_alpha=0), "above")
+    else:
         fig.add_layout(Legend(items=items, click_policy="hide"), "right")
 
 
@@ -502,6 +507,157 @@ def _on_tap(fig, callback: Callable[[float | None, float | None], None]) -> None
     fig.on_event(Tap, lambda event: callback(event.x, event.y))
 
 
+# --------------------------------------------------------------------------- sampled designs
+#: the scatter over two parameters: room for its colour bar and legend beside the frame
+_SCATTER_WIDTH = plotting._WIDTH + 320
+#: the selected sample's ring on the scatter figures
+_SELECTED = {"marker": "circle", "size": 20, "fill_alpha": 0.0, "line_color": plotting.PALETTE[3],
+             "line_width": 2.5}
+#: hover formats of values in display units (4 significant digits)
+_G4 = "{%.4g}"
+
+
+def _log_ticks(fig) -> None:
+    """Ticks at 1, 2 and 5 per decade on log axes (Bokeh's default labels every mantissa of a
+    decade, which overlap)."""
+    from bokeh.models import LogAxis, LogTicker
+
+    for axis in (*fig.below, *fig.left):
+        if isinstance(axis, LogAxis):
+            axis.ticker = LogTicker(mantissas=[1, 2, 5])
+
+
+def _sample_glyphs(fig, data: plotting.SampleData, mapper=None) -> tuple[list, list]:
+    """One Scatter glyph per layer of ``data`` (:func:`plotting.sample_layers`): the design's
+    points, each round's added points (their marker, a black outline), pending (hollow grey)
+    and failed (red crosses); done points filled by ``mapper`` of the colour, or blue.
+
+    Returns the legend items and the renderers to hover.
+    """
+    from bokeh.models import Scatter
+
+    items, renderers = [], []
+    for layer in data.layers:
+        i = layer.index
+        cols: dict[str, Any] = {"x": data.xs[i], "y": data.ys[i], "sample": data.sample[i],
+                                "round": data.rounds[i], "label": [layer.label] * i.size}
+        style = dict(layer.style)
+        if data.zs is not None:
+            cols["z"] = data.zs[i]
+        if layer.state == "done":
+            style["fill_color"] = ({"field": "z", "transform": mapper} if mapper is not None
+                                   else plotting.PALETTE[0])
+        r = fig.add_glyph(_source(**cols), Scatter(x="x", y="y", **style), name=f"lb-{layer.state}")
+        items.append((layer.label, [r]))
+        renderers.append(r)
+    return items, renderers
+
+
+def _sample_hover(fig, renderers: list, data: plotting.SampleData) -> None:
+    from bokeh.models import HoverTool
+
+    if not renderers:
+        return
+    tips = [("sample", "@sample (@label)"), (data.x.text, "@x" + _G4), (data.y.text, "@y" + _G4)]
+    formatters = {"@x": "printf", "@y": "printf"}
+    if data.z is not None:
+        tips.append((data.z.text, "@z" + _G4))
+        formatters["@z"] = "printf"
+    fig.add_tools(HoverTool(renderers=renderers, tooltips=tips, formatters=formatters))
+
+
+def _selected_glyph(fig):
+    """An empty ring glyph that marks the drill-down sample (:meth:`SampledReviewApp._mark`)."""
+    from bokeh.models import Scatter
+
+    return fig.add_glyph(_source(x=np.empty(0), y=np.empty(0)), Scatter(x="x", y="y", **_SELECTED),
+                         name="lb-selected")
+
+
+def scatter_figure(d: xr.Dataset, x: str, y: str, var: str, where: Mapping[str, float],
+                   full: xr.Dataset):
+    """``var`` as colour over two sampled parameters (``plotting.sample_scatter``).
+
+    Returns the figure and its :class:`plotting.SampleData` (what a tap picks from); the
+    figure's ``lb-selected`` glyph marks the drill-down sample.
+    """
+    from bokeh.models import ColorBar, LinearColorMapper
+    from bokeh.palettes import Viridis256
+
+    data = plotting.sample_data(d, x, y, var)
+    mapper = LinearColorMapper(palette=Viridis256, nan_color=plotting.NAN_COLOR,
+                               low=data.clim[0], high=data.clim[1])
+    fig = _figure(plotting._title(plotting.SUMMARY_TITLES.get(var, var), full, where), data.x, data.y,
+                  width=_SCATTER_WIDTH,
+                  x_axis_type="log" if plotting.log_scale(full, x) else "linear",
+                  y_axis_type="log" if plotting.log_scale(full, y) else "linear")
+    _log_ticks(fig)
+    items, renderers = _sample_glyphs(fig, data, mapper)
+    mark = _selected_glyph(fig)
+    fig.add_layout(ColorBar(color_mapper=mapper, title=data.z.text), "right")
+    _legend(fig, items + [("selected", [mark])])
+    _sample_hover(fig, renderers, data)
+    return fig, data
+
+
+def projection_figure(d: xr.Dataset, param: str, var: str, where: Mapping[str, float],
+                      full: xr.Dataset, theory: xr.DataArray | None = None, *, legend: bool = True):
+    """``var`` against one sampled parameter (``plotting.sample_projection``), with the
+    closed-form value at each sample (black dashes) where it applies.
+
+    ``legend=False`` (beside a scatter whose legend explains the markers) names only the
+    theory, in one line above the frame.
+
+    Returns the figure and its :class:`plotting.SampleData`.
+    """
+    from bokeh.models import Scatter
+
+    data = plotting.sample_data(d, param, var, None)
+    title = f"{plotting.SUMMARY_TITLES.get(var, var)} vs {param}"
+    fig = _figure(plotting._title(title, full, where), data.x, data.y,
+                  x_axis_type="log" if plotting.log_scale(full, param) else "linear")
+    _log_ticks(fig)
+    items, renderers = _sample_glyphs(fig, data)
+    th = plotting._theory_at_samples(theory, d, where)
+    if th is not None:
+        r = fig.add_glyph(_source(x=data.xs, y=th), Scatter(x="x", y="y", marker="dash", size=14,
+                                                            line_color="black", line_width=2))
+        items.append((plotting._theory_label(theory), [r]))
+    mark = _selected_glyph(fig)
+    if legend:
+        _legend(fig, items + [("selected", [mark])])
+    elif th is not None:
+        _legend(fig, items[-1:], above=True)
+    _sample_hover(fig, renderers, data)
+    return fig, data
+
+
+def nearest_sample(data: plotting.SampleData, x: float | None, y: float | None, *,
+                   xlog: bool = False, ylog: bool = False,
+                   aspect: float = plotting._WIDTH / plotting._HEIGHT) -> int | None:
+    """The number of the drawn sample nearest to a tap at (x, y) (display units), measured
+    on the screen: each axis scaled to its extent (in the logarithm on a log axis), x
+    stretched by the frame's ``aspect``; None when nothing is drawn."""
+    if x is None or y is None:
+        return None
+
+    def scaled(values, at, log):
+        values = np.asarray(values, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if log:
+                values, at = np.log10(values), np.log10(at)
+        ok = np.isfinite(values)
+        span = float(np.ptp(values[ok])) if ok.any() else 0.0
+        return (values - at) / (span or 1.0)
+
+    dx = scaled(data.xs, x, xlog) * aspect
+    dy = scaled(data.ys, y, ylog)
+    dist = np.hypot(dx, dy)
+    if not np.isfinite(dist).any():
+        return None
+    return int(data.sample[int(np.nanargmin(dist))])
+
+
 # --------------------------------------------------------------------------- the app
 class ReviewApp:
     """State and widgets of one browser session of the review app.
@@ -512,33 +668,20 @@ class ReviewApp:
         A path is re-opened by :meth:`refresh`; a Dataset is shown as is.
     """
 
-    def __init__(self, source: xr.Dataset | str | PathLike):
+    def __init__(self, source: xr.Dataset | str | PathLike, ds: xr.Dataset | None = None):
         pn = _pn()
         self._pn = pn
         self.source = source
-        self.ds = _open(source)
+        self.ds = _open(source) if ds is None else ds
         self._store = (Path(source) if isinstance(source, (str, PathLike))
                        and Path(source).is_dir() else None)
         self.axes = plotting.sweep_axes(self.ds)
-        varying = [a for a in self.axes if self.ds.sizes[a] > 1]
+        self.varying = [a for a in self.axes if self.ds.sizes[a] > 1]
         self.point: dict[str, float] = {
             a: float(self.ds[a].values[self.ds.sizes[a] // 2]) for a in self.axes
         }
-
-        self.varying = varying
-        # (widgets stretch to the side bar's width: their default 300 px plus margins
-        # overflowed its 300 px column)
-        self.x_select = pn.widgets.Select(
-            **_label(pn.widgets.Select, "x axis"), options=varying or [_NONE],
-            value=varying[-1] if varying else _NONE,
-            css_classes=["lb-x-select"], sizing_mode="stretch_width")
-        y_options = [_NONE] + varying
-        self.y_select = pn.widgets.Select(
-            **_label(pn.widgets.Select, "curves / heatmap axis"), options=y_options,
-            value=varying[-2] if len(varying) >= 2 else _NONE, css_classes=["lb-y-select"],
-            sizing_mode="stretch_width")
         self.sliders: dict[str, Any] = {}
-        for axis in self.axes:
+        for axis in self._slider_axes():
             factor, unit = plotting.display_scale(self.ds[axis].attrs)
             options = {plotting._fmt_value(float(v), factor, unit): float(v)
                        for v in self.ds[axis].values}
@@ -553,33 +696,53 @@ class ReviewApp:
         self.refresh_button = pn.widgets.Button(**_label(pn.widgets.Button, "Refresh"), **style,
                                                 css_classes=["lb-refresh"], sizing_mode="stretch_width")
         self.refresh_button.on_click(lambda event: self.refresh())
-        self.x_select.param.watch(self._on_axes, "value")
-        self.y_select.param.watch(self._on_axes, "value")
-
         self.status_md = pn.pane.Markdown("", css_classes=["lb-status"])
         self.point_md = pn.pane.Markdown("", css_classes=["lb-point"])
         self.slider_box = pn.Column(sizing_mode="stretch_width")
         self.message = pn.pane.Alert("", alert_type="warning", visible=False,
                                      css_classes=["lb-message"])
+        self.point_panes = {name: pn.pane.Bokeh(None, css_classes=[f"lb-{name.replace('_', '-')}"])
+                            for name in POINT_FIGURES}
+        self.drill_box = pn.FlexBox(*self.point_panes.values(), css_classes=["lb-drilldown"])
+        self._widgets()
+        self._update_sliders()
+        self._render_overview()
+        self._render_drilldown()
+
+    def _slider_axes(self) -> list[str]:
+        """The axes that get a slider (every sweep axis: the plotted ones are hidden)."""
+        return list(self.axes)
+
+    def _widgets(self) -> None:
+        """The overview's selectors and panes."""
+        pn = self._pn
+        varying = self.varying
+        # (widgets stretch to the side bar's width: their default 300 px plus margins
+        # overflowed its 300 px column)
+        self.x_select = pn.widgets.Select(
+            **_label(pn.widgets.Select, "x axis"), options=varying or [_NONE],
+            value=varying[-1] if varying else _NONE,
+            css_classes=["lb-x-select"], sizing_mode="stretch_width")
+        y_options = [_NONE] + varying
+        self.y_select = pn.widgets.Select(
+            **_label(pn.widgets.Select, "curves / heatmap axis"), options=y_options,
+            value=varying[-2] if len(varying) >= 2 else _NONE, css_classes=["lb-y-select"],
+            sizing_mode="stretch_width")
+        self.x_select.param.watch(self._on_axes, "value")
+        self.y_select.param.watch(self._on_axes, "value")
         pane = pn.pane.Bokeh
         self.heat_pane = pane(None, css_classes=["lb-heatmap"])
         self.cv_heat_pane = pane(None, css_classes=["lb-cv-heatmap"])
         self.rate_pane = pane(None, css_classes=["lb-rate-curve"])
         self.isi_pane = pane(None, css_classes=["lb-isi-errorbar"])
         self.cv_pane = pane(None, css_classes=["lb-isi-cv"])
-        self.point_panes = {name: pane(None, css_classes=[f"lb-{name.replace('_', '-')}"])
-                            for name in POINT_FIGURES}
         # dynamic tabs render only the visible tab: a fast first page on big stores
         self.overview_tabs = pn.Tabs(
             ("Firing rate", pn.FlexBox(self.heat_pane, self.cv_heat_pane, self.rate_pane)),
             ("ISI", pn.FlexBox(self.isi_pane, self.cv_pane)),
             dynamic=True, css_classes=["lb-overview"])
         self.overview_tabs.param.watch(self._on_tab, "active")
-        self.drill_box = pn.FlexBox(*self.point_panes.values(), css_classes=["lb-drilldown"])
         self._isi_args: tuple | None = None  # what the ISI tab shows once opened
-        self._update_sliders()
-        self._render_overview()
-        self._render_drilldown()
 
     # ------------------------------------------------------------------ layout
     def view(self):
@@ -783,7 +946,7 @@ class ReviewApp:
     def _point_figures(self) -> dict[str, Any]:
         """Read the selected point and build its figures (no widget changes)."""
         sel = {a: v for a, v in self.point.items() if self.ds.sizes[a] > 1}
-        label = plotting._point_label(self.ds, self.point) or "the only point"
+        label = self._point_label() or "the only point"
         state, notes, figs = "", "", {}
         try:
             full, d, where = plotting._point(self.ds, sel, "review")
@@ -800,10 +963,182 @@ class ReviewApp:
                 notes += f"  \n*{name}: {err}*"
         return {"text": f"**Selected point:** {label}{state}{notes}", "figs": figs}
 
+    def _point_label(self) -> str:
+        """The selected point's values, for its heading ('tau_m = 20 ms, I = 250 pA')."""
+        return plotting._point_label(self.ds, self.point)
+
     def _apply_point(self, out: dict[str, Any]) -> None:
         for name, pane in self.point_panes.items():
             pane.object = out["figs"][name]
         self.point_md.object = out["text"]
+
+
+class SampledReviewApp(ReviewApp):
+    """The review app of a sampled design (a workflow's ``sample`` section).
+
+    The overview is a scatter of the chosen summary as colour over two chosen sampled
+    parameters and one projection per parameter (the summary against it); grid axes
+    have sliders as in a grid's app; tapping a point (or typing its number) drills down
+    to that sample, ringed on every figure.
+    """
+
+    def _slider_axes(self) -> list[str]:
+        return plotting.grid_axes(self.ds)
+
+    def _widgets(self) -> None:
+        pn = self._pn
+        self.params = plotting.sampled_params(self.ds)
+        params = self.params
+        self.x_select = pn.widgets.Select(
+            **_label(pn.widgets.Select, "x parameter"), options=params, value=params[0],
+            css_classes=["lb-x-select"], sizing_mode="stretch_width")
+        self.y_select = pn.widgets.Select(
+            **_label(pn.widgets.Select, "y parameter"), options=params,
+            value=params[1] if len(params) > 1 else params[0], visible=len(params) > 1,
+            css_classes=["lb-y-select"], sizing_mode="stretch_width")
+        names = plotting.summaries(self.ds)
+        options = {plotting.summary_axis(self.ds, v).label: v for v in names}
+        self.var_select = pn.widgets.Select(
+            **_label(pn.widgets.Select, "summary (colour)"), options=options,
+            value="rate" if "rate" in names else names[0], css_classes=["lb-var-select"],
+            sizing_mode="stretch_width")
+        samples = self.ds[plotting.SAMPLE].values
+        self.sample_input = pn.widgets.IntInput(
+            **_label(pn.widgets.IntInput, "sample"), value=int(self.point[plotting.SAMPLE]),
+            start=int(samples.min()), end=int(samples.max()), css_classes=["lb-sample-input"],
+            sizing_mode="stretch_width")
+        for widget in (self.x_select, self.y_select, self.var_select):
+            widget.param.watch(self._on_axes, "value")
+        self.sample_input.param.watch(
+            lambda event: self.select_point(**{plotting.SAMPLE: float(event.new)}), "value")
+        pane = pn.pane.Bokeh
+        self.scatter_pane = pane(None, css_classes=["lb-scatter"])
+        self.projection_panes = {p: pane(None, css_classes=[f"lb-projection-{p}"]) for p in params}
+        self.overview_box = pn.FlexBox(self.scatter_pane, *self.projection_panes.values(),
+                                       css_classes=["lb-overview"])
+        self._marks: list[tuple[Any, plotting.SampleData]] = []  # (ring glyph, its figure's data)
+
+    # ------------------------------------------------------------------ layout
+    def view(self):
+        pn = self._pn
+        name = self.ds.attrs.get("name", "lifbatch sweep")
+        head = [pn.pane.Markdown(f"### {name}\n\nfingerprint `{self.ds.attrs.get('fingerprint', '?')}`"),
+                self.status_md, self.refresh_button, self.var_select, self.x_select, self.y_select]
+        if any(self.ds.sizes[a] > 1 for a in self._slider_axes()):
+            head += [pn.pane.Markdown("**Grid axes**"), self.slider_box]
+        head.append(self.sample_input)
+        sidebar = pn.Column(*head, width=300, css_classes=["lb-sidebar"])
+        main = pn.Column(
+            pn.pane.Markdown("## Overview  \n*tap a point to drill down; ◯ design, ▲ ■ ◆ added "
+                             "by refinement (black outline), hollow grey: pending*"),
+            self.message, self.overview_box, pn.pane.Markdown("## Point"), self.point_md,
+            self.drill_box, sizing_mode="stretch_width")
+        return pn.Row(sidebar, main, sizing_mode="stretch_width")
+
+    # ------------------------------------------------------------------ state changes
+    def _plot_axes(self) -> tuple[str | None, str | None]:
+        x = self.x_select.value
+        y = self.y_select.value if len(self.params) > 1 and self.y_select.value != x else None
+        return x, y
+
+    def _fixed(self) -> dict[str, float]:
+        """Slider values of the grid axes."""
+        return {a: float(self.sliders[a].value) for a in self._slider_axes() if self.ds.sizes[a] > 1}
+
+    def _update_sliders(self) -> None:
+        self.slider_box.objects = [self.sliders[a] for a in self._slider_axes()
+                                   if self.ds.sizes[a] > 1]
+
+    def _point_label(self) -> str:
+        return plotting.sample_point_label(self.ds, self.point)
+
+    def refresh(self) -> None:
+        """Re-open the store (new points, and samples added by refinement) and redraw."""
+        if not isinstance(self.source, xr.Dataset):
+            self.ds = _open(self.source)
+        samples = self.ds[plotting.SAMPLE].values
+        self.sample_input.end = int(samples.max())
+        with self._hold():
+            self._render_overview()
+            self._render_drilldown()
+
+    def _status_text(self, status: np.ndarray | None) -> str:
+        text = super()._status_text(status)
+        rounds = (np.asarray(self.ds[plotting.ROUND].values, int) if plotting.ROUND in self.ds.coords
+                  else np.zeros(self.ds.sizes[plotting.SAMPLE], int))
+        parts = [f"{int((rounds == k).sum())} {'design' if k == 0 else f'added in round {k}'}"
+                 for k in np.unique(rounds)]
+        grid = [f"{self.ds.sizes[a]} {a}" for a in self._slider_axes() if self.ds.sizes[a] > 1]
+        return (f"{text}  \n{rounds.size} samples ({', '.join(parts)})"
+                + (f" x {' x '.join(grid)}" if grid else ""))
+
+    # ------------------------------------------------------------------ rendering
+    def _overview(self) -> dict[str, Any]:
+        """Read the slice shown and build the scatter and the projections (no widget changes)."""
+        x, y = self._plot_axes()
+        var = self.var_select.value
+        fixed = self._fixed()
+        summary = self._slice((var, "status"))
+        status = None
+        if "status" in self.ds:
+            status = (summary if not fixed else _read(self.ds, self._store, ["status"], {}))
+            status = status["status"].values
+        out: dict[str, Any] = {"status": self._status_text(status), "marks": []}
+        try:
+            d, where = plotting._sample_select(summary, {}, "review")
+            if y is not None:
+                fig, data = scatter_figure(d, x, y, var, where, summary)
+                self._tap_to_sample(fig, data, plotting.log_scale(self.ds, x),
+                                    plotting.log_scale(self.ds, y))
+                out["scatter"] = fig
+                out["marks"].append((fig.select_one({"name": "lb-selected"}), data))
+            kind = {"rate": "rate", "isi_cv": "cv"}.get(var)
+            theory = (_theory(self.ds) if kind == "rate" else _theory_cv(d) if kind == "cv" else None)
+            out["projections"] = {}
+            for p in self.params:
+                fig, data = projection_figure(d, p, var, where, summary, theory, legend=y is None)
+                self._tap_to_sample(fig, data, plotting.log_scale(self.ds, p), False)
+                out["projections"][p] = fig
+                out["marks"].append((fig.select_one({"name": "lb-selected"}), data))
+        except Exception as err:  # keep the app alive; say what failed
+            out["error"] = f"Could not draw the overview: {err}"
+        return out
+
+    def _tap_to_sample(self, fig, data: plotting.SampleData, xlog: bool, ylog: bool) -> None:
+        def tapped(tx, ty):
+            sample = nearest_sample(data, tx, ty, xlog=xlog, ylog=ylog,
+                                    aspect=fig.width / max(fig.height, 1))
+            if sample is not None:
+                self.select_point(**{plotting.SAMPLE: float(sample), **self._fixed()})
+
+        _on_tap(fig, tapped)
+
+    def _apply_overview(self, out: dict[str, Any]) -> None:
+        self.status_md.object = out["status"]
+        self.message.visible = "error" in out
+        if "error" in out:
+            self.message.object = out["error"]
+            return
+        self.scatter_pane.object = out.get("scatter")
+        self.scatter_pane.visible = out.get("scatter") is not None
+        for p, pane in self.projection_panes.items():
+            pane.object = out["projections"][p]
+        self._marks = out["marks"]
+        self._mark()
+
+    def _render_drilldown(self) -> None:
+        super()._render_drilldown()
+        self._mark()
+        self.sample_input.value = int(self.point[plotting.SAMPLE])
+
+    def _mark(self) -> None:
+        """Ring the drill-down sample on every overview figure."""
+        sample = self.point[plotting.SAMPLE]
+        for glyph, data in self._marks:
+            if glyph is None:
+                continue
+            i = np.flatnonzero((data.sample == sample) & np.isfinite(data.xs) & np.isfinite(data.ys))
+            glyph.data_source.data = {"x": data.xs[i], "y": data.ys[i]}
 
 
 def make_app(store_or_ds: xr.Dataset | str | PathLike):
@@ -830,7 +1165,8 @@ def make_app(store_or_ds: xr.Dataset | str | PathLike):
 
 
 def _build(store_or_ds: xr.Dataset | str | PathLike):
-    app = ReviewApp(store_or_ds)
+    ds = _open(store_or_ds)
+    app = (SampledReviewApp if plotting.is_sampled(ds) else ReviewApp)(store_or_ds, ds)
     layout = app.view()
     layout._lifbatch_app = app  # handle for tests and notebooks
     return layout
