@@ -352,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--budget", type=int, default=200, metavar="N", help="evaluations in all (default 200)")
     sp.add_argument("--batch", type=int, default=8, metavar="N",
                     help="evaluations per round, computed in parallel (default 8)")
-    sp.add_argument("--store", default=None, help="Zarr store of the evaluations (default results/<name>-fit.zarr)")
+    sp.add_argument("--store", default=None, help="Zarr store of the evaluations (default results/<name>-fit.zarr, or results/<name>.zarr for a name ending in fit)")
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help='override a workflow key by dot path, e.g. --set trials=40')
     sp.add_argument("--format", choices=["text", "json"], default="text", help="output format")

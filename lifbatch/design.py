@@ -18,6 +18,7 @@ stays the same simulation as the workflow that created it, grown.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -107,9 +108,53 @@ def unit_points(method: str, n: int, d: int, seed: int) -> np.ndarray:
     lhs: scipy.stats.qmc.LatinHypercube; random: numpy's default generator. All are
     seeded by a generator of ``[seed, 0x5A4D]`` (a stream of its own: no simulation
     draws from it).
+
+    Importing scipy.stats takes 1-2.5 s, more than the rest of a small run, and every
+    command that reads a sampled workflow needs its points; so the points are also
+    kept in a cache file per (method, n, d, seed, scipy and numpy versions) under
+    ``~/.cache/lifbatch/designs`` (``$XDG_CACHE_HOME``; ``LIFBATCH_DESIGN_CACHE=0``
+    turns it off), read back when it is intact (tested against scipy's own).
     """
     if n == 0:
         return np.zeros((0, d))
+    if method == "random":
+        return _draw(method, n, d, seed)
+    return _cached(method, int(n), int(d), int(seed)).copy()
+
+
+@functools.lru_cache(maxsize=32)
+def _cached(method: str, n: int, d: int, seed: int) -> np.ndarray:
+    import importlib.metadata
+    import os
+    from pathlib import Path
+
+    if os.environ.get("LIFBATCH_DESIGN_CACHE", "1") == "0":
+        return _draw(method, n, d, seed)
+    try:
+        scipy_version = importlib.metadata.version("scipy")
+    except importlib.metadata.PackageNotFoundError:
+        return _draw(method, n, d, seed)
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lifbatch" / "designs"
+    path = root / f"{method}-n{n}-d{d}-seed{seed}-scipy{scipy_version}-numpy{np.__version__}.npy"
+    try:
+        points = np.load(path, allow_pickle=False)
+        if points.shape == (n, d) and points.dtype == np.float64 and np.all((points >= 0) & (points < 1)):
+            return points
+    except (OSError, ValueError):
+        pass
+    points = _draw(method, n, d, seed)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, points, allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # no cache: the points are drawn again next time
+    return points
+
+
+def _draw(method: str, n: int, d: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng([int(seed), 0x5A4D])
     if method == "random":
         return rng.random((n, d))

@@ -181,6 +181,11 @@ def fit_workflow(workflow, free: dict, *, batch: int, overrides=None):
     return wf
 
 
+def _fit_name(name: str) -> str:
+    """The default store's name of a fit of workflow ``name``."""
+    return name if name.endswith("fit") else f"{name}-fit"
+
+
 def objective(values: dict[str, np.ndarray], targets: dict[str, tuple[float, str]]) -> np.ndarray:
     """The loss of every point (see the module's text)."""
     total = 0.0
@@ -294,7 +299,7 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
         raise WorkflowError(f"`--budget` {budget} is smaller than the first design (--batch {batch}). Give a larger "
                             "budget or a smaller batch.", "--budget", budget)
     wf = fit_workflow(workflow, free, batch=batch, overrides=overrides)
-    store = str(Path(store if store is not None else Path("results") / f"{wf.name}-fit.zarr"))
+    store = str(Path(store if store is not None else Path("results") / f"{_fit_name(wf.name)}.zarr"))
     res = run_sweep(wf, store, log=log, **run_options)   # the design, or whatever is pending (a resumed fit)
     from .extend import store_workflow_of
 

@@ -389,3 +389,23 @@ def test_bad_fit_input_is_one_line(tmp_path, args, words):
     r = _cli("fit", path, *args, "--store", tmp_path / "f.zarr")
     assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "f.zarr").exists()
+
+
+def test_the_design_cache_gives_scipys_points_and_survives_damage(tmp_path, monkeypatch):
+    from lifbatch import design
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    design._cached.cache_clear()
+    fresh = design._draw("sobol", 16, 3, 9)
+    first = design.unit_points("sobol", 16, 3, 9)
+    files = list((tmp_path / "lifbatch" / "designs").glob("sobol-n16-d3-seed9-*.npy"))
+    assert len(files) == 1 and np.array_equal(first, fresh)
+    design._cached.cache_clear()
+    assert np.array_equal(design.unit_points("sobol", 16, 3, 9), fresh)  # read back
+    files[0].write_bytes(b"not a numpy file")
+    design._cached.cache_clear()
+    assert np.array_equal(design.unit_points("sobol", 16, 3, 9), fresh)  # damaged: drawn again
+    np.save(files[0], np.full((16, 3), 2.0))  # the right shape, impossible values
+    design._cached.cache_clear()
+    assert np.array_equal(design.unit_points("sobol", 16, 3, 9), fresh)
+    design._cached.cache_clear()
