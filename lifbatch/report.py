@@ -98,6 +98,8 @@ def _provenance_md(ds: xr.Dataset, source: str) -> str:
     axes = plotting.sweep_axes(ds)
     rows = []
     for axis in axes:
+        if axis == plotting.SAMPLE and plotting.is_sampled(ds):
+            continue  # (its own table, below)
         values = ds[axis].values
         factor, unit = plotting.display_scale(ds[axis].attrs)
         param = ds[axis].attrs.get("param", "")
@@ -130,9 +132,31 @@ def _provenance_md(ds: xr.Dataset, source: str) -> str:
             pass
         lines.append(f"| versions | {html.escape(str(versions))} |")
     if rows:
-        lines += ["", "### Sweep axes", "", "| axis | parameter | values | range |",
-                  "|---|---|---|---|", *rows]
+        lines += ["", "### Grid axes" if plotting.is_sampled(ds) else "### Sweep axes", "",
+                  "| axis | parameter | values | range |", "|---|---|---|---|", *rows]
+    if plotting.is_sampled(ds):
+        lines += ["", *_design_md(ds)]
     return "\n".join(lines)
+
+
+def _design_md(ds: xr.Dataset) -> list[str]:
+    """The sampled design: method, points per round, and each parameter's bounds and scale."""
+    section = plotting._workflow(ds).get("sample")
+    method = section.get("method", "sobol") if isinstance(section, dict) else "?"
+    rounds = (np.asarray(ds[plotting.ROUND].values, int) if plotting.ROUND in ds.coords
+              else np.zeros(ds.sizes[plotting.SAMPLE], int))
+    counts = ", ".join(f"{int((rounds == k).sum())} {plotting.round_label(int(k))}"
+                       for k in np.unique(rounds))
+    lines = ["### Sampled parameters", "",
+             f"{rounds.size} samples ({html.escape(str(method))}: {counts})", "",
+             "| name | parameter | scale | bounds |", "|---|---|---|---|"]
+    for p in plotting.sampled_params(ds):
+        attrs = ds[p].attrs
+        factor, unit = plotting.display_scale(attrs)
+        bounds = attrs.get("bounds") or [float(ds[p].values.min()), float(ds[p].values.max())]
+        rng = " .. ".join(plotting._fmt_value(float(b), factor, unit) for b in bounds)
+        lines.append(f"| `{p}` | `{attrs.get('param', '')}` | {attrs.get('scale', 'linear')} | {rng} |")
+    return lines
 
 
 def _workflow_text(ds: xr.Dataset) -> str:
@@ -181,6 +205,8 @@ class _Report(NamedTuple):
 
 
 def _plan(ds: xr.Dataset) -> _Report:
+    if plotting.is_sampled(ds):
+        return _plan_sampled(ds)
     axes = [a for a in plotting.sweep_axes(ds) if ds.sizes[a] > 1]
     x = axes[-1] if axes else None
     y = axes[-2] if len(axes) >= 2 else None
@@ -188,6 +214,43 @@ def _plan(ds: xr.Dataset) -> _Report:
     sub, note = _frames(ds, rest) if rest else (ds, None)
     point = {a: float(ds[a].values[ds.sizes[a] // 2]) for a in (x, y) if a is not None}
     return _Report(sub, x, y, rest, point, note, plotting._theory(sub, True) if x else None)
+
+
+def _plan_sampled(ds: xr.Dataset) -> _Report:
+    """A sampled design: scatters over its first two parameters, a slider for every grid
+    axis, and the middle sample's figures."""
+    params = plotting.sampled_params(ds)
+    rest = [a for a in plotting.grid_axes(ds) if ds.sizes[a] > 1]
+    sub, note = _frames(ds, rest) if rest else (ds, None)
+    samples = ds[plotting.SAMPLE].values
+    if "status" in ds and samples.size:  # the middle of the samples done at every grid value
+        status = np.asarray(ds["status"].transpose(plotting.SAMPLE, ...).values)
+        done = (status == 1).reshape(samples.size, -1).all(axis=1)
+        samples = samples[done] if done.any() else samples
+    point = {plotting.SAMPLE: float(samples[samples.size // 2])} if samples.size else {}
+    return _Report(sub, params[0], params[1] if len(params) > 1 else None, rest, point, note,
+                   plotting._theory(sub, True))
+
+
+def _sampled_figures(plan: _Report, values: dict[str, float]) -> list:
+    """Rate and ISI-CV scatters over the two parameters and their projections on each
+    parameter (with the Siegert values where they apply), at one frame of the grid axes."""
+    from lifbatch import review
+
+    ds, x, y = plan.ds, plan.x, plan.y
+    d, where = plotting._sample_select(ds, values, "report")
+    drawn = []
+    ring = "the point below"
+    for var, theory in (("rate", plan.theory), ("isi_cv", plotting._theory(d, True, "cv"))):
+        if var not in d:
+            continue
+        if y is not None:
+            drawn.append(review.scatter_figure(d, x, y, var, where, ds, selected=ring))
+        drawn += [review.projection_figure(d, p, var, where, ds, theory, legend=y is None, selected=ring)
+                  for p in plotting.sampled_params(ds)]
+    for fig, data in drawn:  # (ring the sample whose figures follow)
+        review.mark_sample(fig, data, plan.point.get(plotting.SAMPLE))
+    return [fig for fig, _ in drawn]
 
 
 def _frame(plan: _Report, values: dict[str, float]):
@@ -201,7 +264,9 @@ def _frame(plan: _Report, values: dict[str, float]):
     pn = _pn()
     ds, x, y = plan.ds, plan.x, plan.y
     parts = []
-    if x is not None:
+    if plotting.is_sampled(ds):
+        parts += [pn.pane.Markdown("## Overview"), pn.FlexBox(*_sampled_figures(plan, values))]
+    elif x is not None:
         d, where = plotting._select(ds, values)
         figs = []
         curves = d
@@ -214,7 +279,7 @@ def _frame(plan: _Report, values: dict[str, float]):
         parts += [pn.pane.Markdown("## Overview"), pn.FlexBox(*figs)]
     sel = {**values, **plan.point}
     full, d, where = plotting._point(ds, {a: sel[a] for a in plotting.sweep_axes(ds) if a in sel}, "report")
-    label = plotting._point_label(ds, where) or "the only point"
+    label = plotting.sample_point_label(ds, where) or "the only point"
     parts += [pn.pane.Markdown(f"## Point: {label}", css_classes=["lb-report-point"]),
               pn.FlexBox(*[build(full, d, where) for build in review.POINT_FIGURES.values()])]
     return pn.Column(*parts, sizing_mode="stretch_width")

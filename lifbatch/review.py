@@ -198,11 +198,16 @@ def _source(**columns: Any):
                                   for k, v in columns.items()})
 
 
-def _legend(fig, items: list[tuple[str, list]], *, above: bool = False) -> None:
-    """A legend outside the frame, right (or in one row above it); clicking an entry hides it."""
+def _legend(fig, items: list[tuple], *, above: bool = False) -> None:
+    """A legend outside the frame, right (or in one row above it); clicking an entry hides it.
+
+    ``items``: (label, renderers) or (label, renderers, index of the point its swatch shows).
+    """
     from bokeh.models import Legend, LegendItem
 
-    items = [LegendItem(label=label, renderers=rs) for label, rs in items if rs]
+    items = [LegendItem(label=item[0], renderers=item[1],
+                        **({"index": item[2]} if len(item) > 2 and item[2] is not None else {}))
+             for item in items if item[1]]
     if not items:
         return
     if above:
@@ -548,7 +553,9 @@ def _sample_glyphs(fig, data: plotting.SampleData, mapper=None) -> tuple[list, l
             style["fill_color"] = ({"field": "z", "transform": mapper} if mapper is not None
                                    else plotting.PALETTE[0])
         r = fig.add_glyph(_source(**cols), Scatter(x="x", y="y", **style), name=f"lb-{layer.state}")
-        items.append((layer.label, [r]))
+        # (the legend draws its swatch from one point: one with a colour, not a grey NaN)
+        finite = np.flatnonzero(np.isfinite(cols["z"])) if "z" in cols else np.empty(0, int)
+        items.append((layer.label, [r], int(finite[0]) if finite.size else None))
         renderers.append(r)
     return items, renderers
 
@@ -575,11 +582,12 @@ def _selected_glyph(fig):
 
 
 def scatter_figure(d: xr.Dataset, x: str, y: str, var: str, where: Mapping[str, float],
-                   full: xr.Dataset):
+                   full: xr.Dataset, *, selected: str = "selected"):
     """``var`` as colour over two sampled parameters (``plotting.sample_scatter``).
 
     Returns the figure and its :class:`plotting.SampleData` (what a tap picks from); the
-    figure's ``lb-selected`` glyph marks the drill-down sample.
+    figure's ``lb-selected`` glyph (legend ``selected``) rings the drill-down sample
+    (:func:`mark_sample`).
     """
     from bokeh.models import ColorBar, LinearColorMapper
     from bokeh.palettes import Viridis256
@@ -595,13 +603,24 @@ def scatter_figure(d: xr.Dataset, x: str, y: str, var: str, where: Mapping[str, 
     items, renderers = _sample_glyphs(fig, data, mapper)
     mark = _selected_glyph(fig)
     fig.add_layout(ColorBar(color_mapper=mapper, title=data.z.text), "right")
-    _legend(fig, items + [("selected", [mark])])
+    _legend(fig, items + [(selected, [mark])])
     _sample_hover(fig, renderers, data)
     return fig, data
 
 
+def mark_sample(fig, data: plotting.SampleData, sample: float | None) -> None:
+    """Ring ``sample`` (its number) on a scatter or projection figure (no ring for None, or
+    where the sample has no value to place it at)."""
+    glyph = fig.select_one({"name": "lb-selected"})
+    if glyph is None:
+        return
+    i = np.flatnonzero((data.sample == sample) & np.isfinite(data.xs) & np.isfinite(data.ys))
+    glyph.data_source.data = {"x": data.xs[i], "y": data.ys[i]}
+
+
 def projection_figure(d: xr.Dataset, param: str, var: str, where: Mapping[str, float],
-                      full: xr.Dataset, theory: xr.DataArray | None = None, *, legend: bool = True):
+                      full: xr.Dataset, theory: xr.DataArray | None = None, *, legend: bool = True,
+                      selected: str = "selected"):
     """``var`` against one sampled parameter (``plotting.sample_projection``), with the
     closed-form value at each sample (black dashes) where it applies.
 
@@ -625,7 +644,7 @@ def projection_figure(d: xr.Dataset, param: str, var: str, where: Mapping[str, f
         items.append((plotting._theory_label(theory), [r]))
     mark = _selected_glyph(fig)
     if legend:
-        _legend(fig, items + [("selected", [mark])])
+        _legend(fig, items + [(selected, [mark])])
     elif th is not None:
         _legend(fig, items[-1:], above=True)
     _sample_hover(fig, renderers, data)
@@ -1009,14 +1028,13 @@ class SampledReviewApp(ReviewApp):
             sizing_mode="stretch_width")
         for widget in (self.x_select, self.y_select, self.var_select):
             widget.param.watch(self._on_axes, "value")
-        self.sample_input.param.watch(
-            lambda event: self.select_point(**{plotting.SAMPLE: float(event.new)}), "value")
+        self.sample_input.param.watch(self._on_sample_input, "value")
         pane = pn.pane.Bokeh
         self.scatter_pane = pane(None, css_classes=["lb-scatter"])
         self.projection_panes = {p: pane(None, css_classes=[f"lb-projection-{p}"]) for p in params}
         self.overview_box = pn.FlexBox(self.scatter_pane, *self.projection_panes.values(),
                                        css_classes=["lb-overview"])
-        self._marks: list[tuple[Any, plotting.SampleData]] = []  # (ring glyph, its figure's data)
+        self._marks: list[tuple[Any, plotting.SampleData]] = []  # (figure, its data): rings
 
     # ------------------------------------------------------------------ layout
     def view(self):
@@ -1091,7 +1109,7 @@ class SampledReviewApp(ReviewApp):
                 self._tap_to_sample(fig, data, plotting.log_scale(self.ds, x),
                                     plotting.log_scale(self.ds, y))
                 out["scatter"] = fig
-                out["marks"].append((fig.select_one({"name": "lb-selected"}), data))
+                out["marks"].append((fig, data))
             kind = {"rate": "rate", "isi_cv": "cv"}.get(var)
             theory = (_theory(self.ds) if kind == "rate" else _theory_cv(d) if kind == "cv" else None)
             out["projections"] = {}
@@ -1099,10 +1117,14 @@ class SampledReviewApp(ReviewApp):
                 fig, data = projection_figure(d, p, var, where, summary, theory, legend=y is None)
                 self._tap_to_sample(fig, data, plotting.log_scale(self.ds, p), False)
                 out["projections"][p] = fig
-                out["marks"].append((fig.select_one({"name": "lb-selected"}), data))
+                out["marks"].append((fig, data))
         except Exception as err:  # keep the app alive; say what failed
             out["error"] = f"Could not draw the overview: {err}"
         return out
+
+    def _on_sample_input(self, event) -> None:
+        if event.new is not None and float(event.new) != self.point[plotting.SAMPLE]:  # (not our echo)
+            self.select_point(**{plotting.SAMPLE: float(event.new)})
 
     def _tap_to_sample(self, fig, data: plotting.SampleData, xlog: bool, ylog: bool) -> None:
         def tapped(tx, ty):
@@ -1133,12 +1155,8 @@ class SampledReviewApp(ReviewApp):
 
     def _mark(self) -> None:
         """Ring the drill-down sample on every overview figure."""
-        sample = self.point[plotting.SAMPLE]
-        for glyph, data in self._marks:
-            if glyph is None:
-                continue
-            i = np.flatnonzero((data.sample == sample) & np.isfinite(data.xs) & np.isfinite(data.ys))
-            glyph.data_source.data = {"x": data.xs[i], "y": data.ys[i]}
+        for fig, data in self._marks:
+            mark_sample(fig, data, self.point[plotting.SAMPLE])
 
 
 def make_app(store_or_ds: xr.Dataset | str | PathLike):
