@@ -409,3 +409,62 @@ def test_the_design_cache_gives_scipys_points_and_survives_damage(tmp_path, monk
     design._cached.cache_clear()
     assert np.array_equal(design.unit_points("sobol", 16, 3, 9), fresh)
     design._cached.cache_clear()
+
+
+# --------------------------------------------------------------------------- #
+# the seeds' workflows of sampled designs
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_pypet_refine_bisects_the_threshold_and_matches_the_seed(workflows_dir, tmp_path):
+    """The pypet tutorial's rate(I), refined: each round halves the interval around the threshold
+    current 1/12 per ms (the neuron is silent below it), and every point's rate is the seed's
+    euler_neuron's up to one spike per second (see test_seeds.test_pypet_rate_table)."""
+    from test_seeds import euler_neuron
+
+    store = tmp_path / "p.zarr"
+    assert _cli("run", workflows_dir / "pypet-refine.yaml", "--store", store, "--no-progress").returncode == 0
+
+    def bracket():
+        ds = lifbatch.open_results(store)
+        i, rate = ds["I"].values * 1e-3, ds["rate"].values  # 1/ms
+        return i[rate == 0].max(), i[rate > 0].min(), ds
+
+    lo, hi, _ = bracket()
+    widths = [hi - lo]
+    for _ in range(3):
+        _refine(store, "--var", "rate", "--add", "4")
+        lo, hi, ds = bracket()
+        widths.append(hi - lo)
+        assert lo < 1 / 12 < hi
+    np.testing.assert_allclose(widths[1:], [widths[0] / 2, widths[0] / 4, widths[0] / 8], rtol=1e-9)
+    ref = [len(euler_neuron(0.0, float(i), 12.0, 5.0, 0.1, 1000.0)[1]) for i in ds["I"].values * 1e-3]
+    assert np.abs(ds["rate"].values - ref).max() <= 1.0
+
+
+@pytest.mark.slow
+def test_ccnss_sobol_rates_follow_the_siegert_theory(workflows_dir):
+    from lifbatch.theory import theory_rate
+
+    wf = lifbatch.load_workflow(workflows_dir / "ccnss-sobol.yaml")
+    assert wf.shape == (256,) and wf.sample.labels == ("mu", "sigma", "tau_m")
+    ds = lifbatch.simulate(wf)
+    th = theory_rate(ds).values
+    sem = ds["rate_std"].values / math.sqrt(wf.trials)
+    firing = th > 5
+    # the continuous-time formula against steps of 0.1 ms (an error of order sqrt(dt/tau_m)) and
+    # 20 trials of 450 ms: within 4 standard errors plus 10 % almost everywhere
+    close = np.abs(ds["rate"].values - th) <= 4 * sem + 0.1 * th
+    assert firing.sum() > 50 and close[firing].mean() >= 0.95, close[firing].mean()
+    assert (ds["rate"].values[th < 1e-3] < 1).all()
+
+
+@pytest.mark.slow
+def test_quickstart_fit_as_its_header_says(workflows_dir, tmp_path):
+    r = _cli("fit", workflows_dir / "quickstart-fit.yaml", "--target", "rate=10 Hz", "--target", "isi_cv=0.8",
+             "--free", "inputs.current.value=50..300", "--free", "inputs.noise.sigma=1..10 log", "--budget", "16",
+             "--store", tmp_path / "f.zarr", "--format", "json", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    for name, want in (("rate", 10.0), ("isi_cv", 0.8)):
+        t = out["targets"][name]
+        assert t["want"] == want and abs(t["got"] - want) < 3 * t["sem"], (name, t)
