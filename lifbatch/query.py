@@ -469,6 +469,9 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
     elif df.empty:
         out.write("  ".join(list(df.index.names) + list(df.columns)) + "\n(no rows)\n")
     else:
+        # the index as the columns: 12 significant digits (pandas would pad a level to 6 decimals)
+        if any(df.index.get_level_values(i).dtype.kind == "f" for i in range(df.index.nlevels)):
+            df.index = df.index.map(lambda key: tuple(_cell(k) for k in key) if isinstance(key, tuple) else _cell(key))
         out.write(df.to_string(float_format=lambda x: f"{x:.{DIGITS}g}") + "\n")
     return out.getvalue()
 
@@ -478,6 +481,11 @@ def _example_value(ds, dim: str) -> str:
     if dim in _INDEX_DIMS:
         return str(int(values[0]))
     return format_coord(ds[dim], values[len(values) // 2])
+
+
+def _cell(v):
+    """An index value of a table: a float as the columns show it (12 significant digits)."""
+    return f"{v:.{DIGITS}g}" if isinstance(v, (float, np.floating)) else v
 
 
 def _json_value(v):
