@@ -1,6 +1,6 @@
 """lifbatch: batch parameter sweeps of leaky integrate-and-fire neuron ensembles.
 
-Workflow files expand parameter grids into Dask tasks; each task runs a
+Workflow files expand parameter grids (or sampled designs) into Dask tasks; each task runs a
 vectorized LIF ensemble and writes labelled xarray data to one Zarr store.
 
 The public names are imported on first use (PEP 562), so that ``lifbatch --help``
@@ -18,11 +18,12 @@ _EXPORTS = {
     "Workflow": "workflow", "load_workflow": "workflow",
     "run_sweep": "execute", "simulate": "execute",
     "open_results": "store", "spike_times": "analysis",
+    "refine_store": "refine", "fit": "fit",
     "LifbatchError": "errors", "WorkflowError": "errors", "StoreError": "errors",
 }
 
 __all__ = ["__version__", "Workflow", "load_workflow", "run_sweep", "open_results", "simulate", "spike_times",
-           "LifbatchError", "WorkflowError", "StoreError"]
+           "refine_store", "fit", "LifbatchError", "WorkflowError", "StoreError"]
 
 
 def __getattr__(name: str):
