@@ -351,3 +351,29 @@ def test_a_run_whose_cluster_goes_away_ends_in_one_line(tmp_path, kill):
     r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
                         "--no-progress"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and f"{24 - before} blocks run, {before} already done" in r.stdout, r.stderr
+
+
+def test_refine_and_fit_on_a_remote_cluster_equal_the_threaded_ones(cluster, tmp_path):
+    """The same workers serve every round (they keep the store's arrays open between blocks):
+    a store grown by refine, and a fit, on real dask workers equal those computed in threads."""
+    raw = {**{k: v for k, v in WF.items() if k != "sweep"}, "name": "remote-design",
+           "sweep": {"tau": WF["sweep"]["tau"]},
+           "sample": {"method": "lhs", "n": 5, "params": {"mu": {"param": "inputs.i.value",
+                                                                 "bounds": [100, 300], "unit": "pA"}}}}
+    stores = {}
+    for how, options in (("remote", {"scheduler": cluster.address}), ("threads", {})):
+        store = tmp_path / f"{how}.zarr"
+        lifbatch.run_sweep(raw, store, points_per_task=2, progress=False, log=lambda m: None, **options)
+        lifbatch.refine_store(store, var="rate", add=3, rounds=2, progress=False, log=lambda m: None, **options)
+        stores[how] = lifbatch.open_results(store).load()
+    assert stores["remote"].sizes["sample"] == 11
+    assert_identical(stores["remote"], stores["threads"])
+    fit_raw = {**{k: v for k, v in WF.items() if k != "sweep"}, "name": "remote-fit", "trials": 4}
+    results = {}
+    for how, options in (("remote", {"scheduler": cluster.address}), ("threads", {})):
+        results[how] = lifbatch.fit(fit_raw, targets={"rate": "20 Hz"}, free={"inputs.i.value": "100..300"},
+                                    budget=10, batch=4, store=tmp_path / f"fit-{how}.zarr", progress=False,
+                                    log=lambda m: None, **options)
+    assert results["remote"].best == results["threads"].best and results["remote"].evaluations == 10
+    assert_identical(lifbatch.open_results(tmp_path / "fit-remote.zarr").load(),
+                     lifbatch.open_results(tmp_path / "fit-threads.zarr").load())
