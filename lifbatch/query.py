@@ -424,6 +424,8 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
     # the rows: the data are read only now (with --where, only the kept points')
     if mask is not None and mdims:
         picks = np.nonzero(mask.values)
+        # a dimension without a coordinate (point, spike_byte) keeps its positions as a column
+        sub = sub.assign_coords({d: np.arange(sub.sizes[d]) for d in mdims if d not in sub.coords})
         picked = sub.isel({d: xr.DataArray(i, dims=_ROW) for d, i in zip(mdims, picks)})
         df = picked.to_dataframe(dim_order=[_ROW] + order[last + 1:]).reset_index().drop(columns=_ROW)
     elif mask is not None and not bool(mask.values):  # a condition on a single value: all rows, or none

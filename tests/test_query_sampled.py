@@ -289,6 +289,19 @@ def test_where_on_a_grid(stores):
     assert [float(r[0]) for r in tv] == [t for t in times if t <= 3] and len(tv) == 16
 
 
+def test_where_on_a_store_of_one_point(tmp_path):
+    wf = {"name": "one", "duration": "100 ms", "neuron": {"tau_m": "20 ms", "v_th": 1, "v_reset": 0},
+          "inputs": {"mu": {"kind": "constant", "value": 1.2}}}
+    store = tmp_path / "one.zarr"
+    lifbatch.run_sweep(wf, store, workers=1, progress=False)
+    rate = float(lifbatch.open_results(store).rate)
+    assert rate > 0
+    assert query(store, where=[f"rate>={rate}"], fmt="csv") == query(store, fmt="csv") == f"point,rate [Hz]\n0,{rate}\n"
+    assert query(store, where=[f"rate>{rate}"], fmt="csv") == "point,rate [Hz]\n"
+    assert query(store, where=[f"rate>{rate}"]).splitlines() == [f"note: --where rate>{rate:.12g} Hz: 0 of 1 rows",
+                                                               "point  rate [Hz]", "(no rows)"]
+
+
 @pytest.mark.parametrize("cond, message", [
     ("foo>1", "`--where foo>1`: foo is not a variable or coordinate of this store. Use one of: status, rate, "
               "rate_std, isi_mean, isi_std, isi_cv, I, sigma"),
