@@ -101,17 +101,17 @@ def _apply(path: Path, grown, old_size: int) -> None:
         for block_id in blocking.block_ids():
             if block_id[0] == row:
                 shutil.rmtree(path / MARKERS / str(blocking.flat_index(block_id)), ignore_errors=True)
-    # 3. every array along sample, resized; the coordinates along it, written
+    # 3. every data array along sample, resized (its chunks stay); the coordinates along it
+    # written again whole, one chunk each as a new store has them
     crd = coords(grown)
     root = zarr.open_group(str(path), mode="r+", zarr_format=3)
     for name, arr in root.arrays():
         dims = tuple(arr.metadata.dimension_names or ())
-        if not dims or dims[0] != "sample":
-            continue
-        if arr.shape[0] != new_size:
+        if dims and dims[0] == "sample" and name not in crd and arr.shape[0] != new_size:
             arr.resize((new_size,) + tuple(arr.shape[1:]))
-        if name in crd:
-            arr[...] = np.asarray(crd[name][1])
+    for name, (dim, values, *rest) in crd.items():
+        if dim == "sample":
+            _write_coordinate(root, name, dim, np.asarray(values), dict(rest[0]) if rest else {})
     # 4. the root attributes: the grown workflow
     meta = json.loads((path / "zarr.json").read_text())
     meta["attributes"].update({"workflow": grown.source, "canonical": grown.canonical,
@@ -121,6 +121,21 @@ def _apply(path: Path, grown, old_size: int) -> None:
     # before keep the arrays open at their old shape, and open them again
     _write_group(path / MARKERS, {})
     (path / GROW).unlink(missing_ok=True)
+
+
+def _write_coordinate(root, name: str, dim: str, values: np.ndarray, attributes: dict) -> None:
+    """A coordinate array as store.create_store writes it (one chunk, xarray's attributes)."""
+    from zarr.codecs import ZstdCodec
+
+    from .store import _NAN_FILL
+
+    if values.dtype.kind == "f":
+        attributes["_FillValue"] = _NAN_FILL
+    array = root.create_array(name, shape=values.shape, chunks=values.shape or (1,), dtype=values.dtype,
+                              fill_value=np.nan if values.dtype.kind == "f" else 0,
+                              compressors=[ZstdCodec(level=0, checksum=False)], attributes=attributes,
+                              dimension_names=(dim,), overwrite=True)
+    array[...] = values
 
 
 def new_round(wf) -> int:

@@ -164,7 +164,11 @@ def _summaries(ds, wf, xr):
     specs = variable_specs(wf)
     for name in names:
         new_ds[name].attrs = dict(specs[name][3])
-    new_ds = new_ds.drop_vars([k for k in new_ds.coords if k in ds["status"].dims or k == "trial"], errors="ignore")
+    # the coordinates along the sweep axes (a zipped axis's other parameters, a design's parameters
+    # and rounds) do not change: they are not written again
+    sweep_dims = set(ds["status"].dims)
+    new_ds = new_ds.drop_vars([k for k in new_ds.coords if k == "trial" or sweep_dims & set(new_ds[k].dims)],
+                              errors="ignore")
     axes = ds["status"].dims
     chunks = dict(zip(axes, json.loads(ds.attrs["chunks"]))) if axes else {}
     return names, (new_ds.chunk(chunks) if chunks else new_ds)

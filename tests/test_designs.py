@@ -468,3 +468,27 @@ def test_quickstart_fit_as_its_header_says(workflows_dir, tmp_path):
     for name, want in (("rate", 10.0), ("isi_cv", 0.8)):
         t = out["targets"][name]
         assert t["want"] == want and abs(t["got"] - want) < 3 * t["sem"], (name, t)
+
+
+@pytest.mark.slow
+def test_summarize_and_refine_a_sampled_store_in_any_order(tmp_path):
+    """summarize rewrites only summaries (the coordinates along sample stay as the store has them,
+    grown or not), and a refinement after it summarizes its new points with the store's settings."""
+    from lifbatch.store import summary_settings, with_summaries
+
+    from lifbatch.summarize import summarize_store
+
+    store = tmp_path / "s.zarr"
+    quiet = dict(progress=False, log=lambda m: None)
+    lifbatch.run_sweep(WF, store, points_per_task=4, **quiet)
+    lifbatch.refine_store(store, add=3, **quiet)
+    for warmup in ("30 ms", "60 ms"):
+        summarize_store(store, [f"summaries.warmup={warmup}"])
+        lifbatch.refine_store(store, add=2, **quiet)
+    ds = lifbatch.open_results(store).load()
+    assert ds.sizes["sample"] == 14
+    wf = with_summaries(lifbatch.load_workflow(json.loads(ds.attrs["workflow"])),
+                        summary_settings(ds.attrs["canonical"]))
+    assert wf.warmup == pytest.approx(0.06)
+    assert_identical(ds, lifbatch.simulate(wf), ["spike_bits", "rate", "rate_std", "isi_cv", "isi_hist", "mu",
+                                                  "sigma", "sample_round"])
