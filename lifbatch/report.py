@@ -8,6 +8,10 @@ directly). All JavaScript and CSS is inlined and every resource
 Panel would fetch from its CDN is replaced by a ``data:`` URI, so the file opens
 from disk with no server and no network.
 
+A sampled design is drawn as the review app draws it: the rate and the ISI CV as colour
+over its first two sampled parameters, and against each parameter, a slider for every
+grid axis, and the figures of one sample (the middle of those done at every grid value).
+
 A sweep with three or more axes is drawn over its last two; a slider for every
 other axis moves the overview and the point's figures together (the point keeps its
 values of the plotted axes and takes the sliders' values of the others). Every

@@ -9,6 +9,12 @@ drill-down point. Closed-form theory is drawn dashed where it applies (Siegert r
 CV; without threshold the Ornstein-Uhlenbeck mean, variance and autocovariance), and a
 panel with nothing to show says why.
 
+A sampled design (a workflow's ``sample`` section) gets :class:`SampledReviewApp`: a
+scatter of the chosen summary as colour over two chosen sampled parameters, one
+projection per parameter, sliders for the grid axes, points added by refinement or
+fitting marked with their round, pending points hollow; tapping a point (or typing its
+number) drills down to that sample.
+
 The store is read lazily: a slice's summaries and one point's traces are read when
 shown, so the app opens quickly on large grids and on a store still being written
 (Refresh re-opens it and shows the points finished since).
@@ -39,6 +45,9 @@ __all__ = ["make_app", "serve"]
 
 #: at most this many curves in the overview (evenly spaced values of the second axis)
 MAX_CURVES = 8
+#: a sampled store's projections of the ISI CV show the Siegert CV up to this many samples
+#: (about 1 ms a point to compute)
+MAX_THEORY_CV_SAMPLES = 2000
 _NONE = "(none)"
 #: summaries read for the first tab (and the progress), and for the ISI tab when opened
 _RATE_VARS = ("rate", "rate_std", "isi_cv", "status")
@@ -634,6 +643,7 @@ def projection_figure(d: xr.Dataset, param: str, var: str, where: Mapping[str, f
     data = plotting.sample_data(d, param, var, None)
     title = f"{plotting.SUMMARY_TITLES.get(var, var)} vs {param}"
     fig = _figure(plotting._title(title, full, where), data.x, data.y,
+                  width=_SCATTER_WIDTH - 100 if legend else plotting._WIDTH,
                   x_axis_type="log" if plotting.log_scale(full, param) else "linear")
     _log_ticks(fig)
     items, renderers = _sample_glyphs(fig, data)
@@ -1047,8 +1057,8 @@ class SampledReviewApp(ReviewApp):
         head.append(self.sample_input)
         sidebar = pn.Column(*head, width=300, css_classes=["lb-sidebar"])
         main = pn.Column(
-            pn.pane.Markdown("## Overview  \n*tap a point to drill down; ◯ design, ▲ ■ ◆ added "
-                             "by refinement (black outline), hollow grey: pending*"),
+            pn.pane.Markdown("## Overview  \n*tap a point to drill down; ● the design, ▲ ■ ◆ points "
+                             "added by later rounds of refine or fit (black outline), ○ pending*"),
             self.message, self.overview_box, pn.pane.Markdown("## Point"), self.point_md,
             self.drill_box, sizing_mode="stretch_width")
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
@@ -1111,6 +1121,8 @@ class SampledReviewApp(ReviewApp):
                 out["scatter"] = fig
                 out["marks"].append((fig, data))
             kind = {"rate": "rate", "isi_cv": "cv"}.get(var)
+            if kind == "cv" and d.sizes[plotting.SAMPLE] > MAX_THEORY_CV_SAMPLES:
+                kind = None  # (the CV integral costs about 1 ms a point)
             theory = (_theory(self.ds) if kind == "rate" else _theory_cv(d) if kind == "cv" else None)
             out["projections"] = {}
             for p in self.params:
