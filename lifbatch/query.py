@@ -368,6 +368,13 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
             raise WorkflowError(f"`--var {excerpt(v, 40)}` is not a variable of this store. "
                                 f"Variables: {', '.join(sorted(ds.data_vars))}", "--var", v)
     selection, notes = parse_selection(ds, list(sel or []))
+    along = {d for v in variables for d in ds[v].dims}
+    for axis in selection:
+        if axis not in along:
+            raise WorkflowError(f"`--sel {axis}`: {', '.join(variables)} {'is' if len(variables) == 1 else 'are'} "
+                                f"not along {axis}. Drop --sel {axis}, or query a variable along it (e.g. --var "
+                                f"{next((v for v in ds.data_vars if axis in ds[v].dims), 'spike_count')}).",
+                                "--sel", axis)
     conditions = parse_where(ds, where)
     extra = [c for c, *_ in conditions if c in ds.data_vars and c not in variables]
     sub = _apply(ds[variables + extra], selection)
@@ -384,14 +391,15 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
         order.insert(0, SAMPLE)
     total = math.prod(sub.sizes[d] for d in order)
 
-    # --where: the mask of the kept rows, from the conditions' (per-point) values alone
-    mask = None
+    # --where: the kept rows, from the conditions' (per-point) values alone, as factors over
+    # disjoint dimensions (a per-point mask and one along time are never multiplied out)
+    factors: list = []   # boolean DataArrays over disjoint sets of dimensions
     for name, op, value, shown, given in conditions:
         if name not in sub.coords and name not in sub.data_vars:
             along = ", ".join(d for d in order if d in sub.coords) or "one point"
             raise WorkflowError(f"`--where {excerpt(given, 60)}`: {name} is not along the rows of this query "
-                                f"(they are along {along}). Query a variable along {', '.join(ds[name].dims)}, or compare one of: "
-                                f"{', '.join(_where_names(ds))}", "--where", given)
+                                f"(they are along {along}). Query a variable along {', '.join(ds[name].dims)}, "
+                                f"or compare one of: {', '.join(_where_names(ds))}", "--where", given)
         arr = sub[name]
         vals = _shown(ds, name, np.asarray(arr.values))
         with np.errstate(invalid="ignore"):
@@ -399,20 +407,21 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
             if vals.dtype.kind == "f":
                 ok &= ~np.isnan(vals)
         ok = xr.DataArray(np.asarray(ok, bool), dims=arr.dims)
-        mask = ok if mask is None else (mask & ok)
-    if mask is not None:
-        last = max((order.index(d) for d in mask.dims), default=-1)
-        mdims = order[:last + 1]
-        full = xr.DataArray(np.ones([sub.sizes[d] for d in mdims], bool), dims=mdims)
-        mask = (full & mask).transpose(*mdims)
-        rows = int(np.count_nonzero(mask.values)) * math.prod(sub.sizes[d] for d in order[last + 1:])
+        for f in factors:
+            if set(f.dims) & set(ok.dims):
+                ok = ok & f
+        factors = [f for f in factors if not set(f.dims) & set(ok.dims)] + [ok]
+    factors = [f.transpose(*[d for d in order if d in f.dims]) for f in factors]
+    free = [d for d in order if not any(d in f.dims for f in factors)]  # dimensions no condition is along
+    if conditions:
+        rows = math.prod(int(np.count_nonzero(f.values)) for f in factors) * math.prod(sub.sizes[d] for d in free)
         notes.append(f"note: --where {' and '.join(c[3] for c in conditions)}: {rows} of {total} rows")
     else:
         rows = total
     limit = _max_rows(max_rows)
     if rows > limit:
         dims = " x ".join(f"{d}={sub.sizes[d]}" for d in order)
-        if mask is not None:
+        if conditions:
             dims += f", {rows} with --where"
         narrow = [d for d in order if sub.sizes[d] > 1 and d in ds.coords]
         example = " ".join(f"--sel {d}=\"{_example_value(ds, d)}\"" for d in narrow[:2])
@@ -422,15 +431,11 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
             f"{' or --where' if conditions or sampled_params(ds) else ''}, or raise --max-rows.", "--var", variables)
 
     # the rows: the data are read only now (with --where, only the kept points')
-    if mask is not None and mdims:
-        picks = np.nonzero(mask.values)
-        # a dimension without a coordinate (point, spike_byte) keeps its positions as a column
-        sub = sub.assign_coords({d: np.arange(sub.sizes[d]) for d in mdims if d not in sub.coords})
-        picked = sub.isel({d: xr.DataArray(i, dims=_ROW) for d, i in zip(mdims, picks)})
-        df = picked.to_dataframe(dim_order=[_ROW] + order[last + 1:]).reset_index().drop(columns=_ROW)
-    elif mask is not None and not bool(mask.values):  # a condition on a single value: all rows, or none
+    if conditions and rows == 0:
         df = sub.isel({d: slice(0, 0) for d in order}).to_dataframe(dim_order=order).reset_index()
-    else:
+    elif any(f.dims for f in factors):
+        df = _kept_rows(sub, order, [f for f in factors if f.dims], free)
+    else:  # no condition, or conditions on single values that all hold
         df = sub.to_dataframe(dim_order=order).reset_index()
     # the design's parameters (and each point's round) beside the sample's number
     levels = list(order)
@@ -476,6 +481,31 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
             df.index = df.index.map(lambda key: tuple(_cell(k) for k in key) if isinstance(key, tuple) else _cell(key))
         out.write(df.to_string(float_format=lambda x: f"{x:.{DIGITS}g}") + "\n")
     return out.getvalue()
+
+
+def _kept_rows(sub, order: list[str], factors: list, free: list[str]):
+    """The rows of ``sub`` (in ``order``, C order) at the kept positions of ``factors``
+    (boolean DataArrays over disjoint dimensions) and every position of the ``free``
+    dimensions, as a flat DataFrame: only the kept points are read."""
+    import pandas as pd
+    import xarray as xr
+
+    picks = [np.nonzero(f.values) for f in factors]
+    # every combination of the factors' kept positions (their outer product), flat
+    combos = np.meshgrid(*(np.arange(len(p[0])) for p in picks), indexing="ij")
+    index: dict[str, np.ndarray] = {}
+    for f, p, which in zip(factors, picks, combos):
+        for d, positions in zip(f.dims, p):
+            index[d] = positions[which.ravel()]
+    # a dimension without a coordinate (point, spike_byte) keeps its positions as a column
+    sub = sub.assign_coords({d: np.arange(sub.sizes[d]) for d in index if d not in sub.coords})
+    picked = sub.isel({d: xr.DataArray(i, dims=_ROW) for d, i in index.items()})
+    picked = picked.assign_coords({f"{_ROW}{d}": (_ROW, i) for d, i in index.items()})
+    picked = picked.assign_coords({f"{_ROW}{d}": (d, np.arange(sub.sizes[d])) for d in free})
+    df = picked.to_dataframe(dim_order=[_ROW] + free).reset_index()
+    pos = [f"{_ROW}{d}" for d in order]
+    df = df.sort_values(pos, kind="stable") if len(df) else df
+    return pd.DataFrame(df.drop(columns=pos + [_ROW])).reset_index(drop=True)
 
 
 def _example_value(ds, dim: str) -> str:

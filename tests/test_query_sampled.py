@@ -408,3 +408,21 @@ def test_status_of_a_design_without_refinement(tmp_path):
     st = store_status(store)
     assert st.design == "random: 3 points of mu"
     assert st.format().splitlines()[1] == "design    random: 3 points of mu"
+
+
+def test_where_on_several_dimensions_keeps_the_rows_in_order(sampled):
+    """Conditions along sample (mu), tref, time and per point (rate): the rows are those of
+    the whole table that satisfy all four, in the table's order."""
+    store, ds = sampled
+    sel = []
+    full_header, full = csv_rows(query(store, variables=["v_mean", "rate"], sel=sel, fmt="csv", max_rows=10**6))
+    assert full_header == ["sample", "mu [mV]", "sigma [mV]", "sample_round", "tref [ms]", "time [ms]",
+                           "v_mean [mV]", "rate [Hz]"]
+    want = [r for r in full if float(r[1]) > 13 and float(r[4]) != 2 and float(r[5]) <= 1 and float(r[7]) > 20]
+    assert 0 < len(want) < len(full)
+    header, rows = csv_rows(query(store, variables=["v_mean", "rate"], sel=sel, fmt="csv",
+                                  where=["tref!=2 ms", "time<=1 ms", "rate>20", "mu>13 mV"]))
+    assert header == full_header and rows == want
+    with pytest.raises(WorkflowError, match=r"^`--sel trial`: v_mean, rate are not along trial. Drop --sel trial, "
+                                            r"or query a variable along it \(e.g. --var spike_count\).$"):
+        query(store, variables=["v_mean", "rate"], sel=["trial=0"])
