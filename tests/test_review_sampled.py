@@ -226,6 +226,22 @@ def test_overview_of_a_sampled_store_and_its_points(ds, sampled_store):
     assert note.text.startswith("pending point")
 
 
+def test_failed_points_are_red_crosses_in_both_renderings(ds):
+    from lifbatch.review import scatter_figure
+
+    failed = ds.copy(deep=True)
+    failed["status"].loc[{"sample": [3, 17]}] = 2
+    by = layers(plotting.sample_scatter(failed, t_ref=T_REF))
+    assert list(by) == ["design", "pending", "failed", "added in round 1", "added in round 1, failed",
+                        "added in round 2, pending"]
+    assert by["failed"].dimension_values("sample").tolist() == [3]
+    d, where = plotting._sample_select(failed, {"t_ref": T_REF}, "test")
+    fig, _ = scatter_figure(d, "I", "sigma", "rate", where, failed)
+    crosses = [r for r in fig.renderers if r.name == "lb-failed"]
+    assert [list(r.data_source.data["sample"]) for r in crosses] == [[3], [17]]
+    assert {r.glyph.marker for r in crosses} == {"x"}
+
+
 def test_sampled_figures_refuse_what_they_cannot_draw(ds):
     grid = synthetic_dataset(n_x=2, n_y=2, trials=2, duration=0.05)
     with pytest.raises(ValueError, match="grid over"):
