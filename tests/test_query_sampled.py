@@ -426,3 +426,17 @@ def test_where_on_several_dimensions_keeps_the_rows_in_order(sampled):
     with pytest.raises(WorkflowError, match=r"^`--sel trial`: v_mean, rate are not along trial. Drop --sel trial, "
                                             r"or query a variable along it \(e.g. --var spike_count\).$"):
         query(store, variables=["v_mean", "rate"], sel=["trial=0"])
+
+
+def test_status_and_query_after_lifbatch_refine(stores, tmp_path):
+    store = tmp_path / "refined.zarr"
+    shutil.copytree(stores["design"], store)
+    r = lifbatch_cli("refine", store, "--var", "rate", "--add", "3", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    st = lifbatch_cli("status", store)
+    assert st.stdout.splitlines()[1] == "design    lhs: 5 points of mu (+ 5 added in 2 rounds: 2, 3)"
+    ds = lifbatch.open_results(store)
+    assert ds.sample_round.values.tolist() == [0] * 5 + [1, 1, 2, 2, 2]
+    out = json.loads(query(store, where=["sample_round==2"], fmt="json"))
+    assert [row["sample"] for row in out["rows"]] == [7, 8, 9]
+    assert [row["mu"] for row in out["rows"]] == [shown(float(x)) for x in ds.mu.values[7:]]
