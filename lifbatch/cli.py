@@ -63,10 +63,7 @@ def cmd_validate(args) -> int:
 def cmd_run(args) -> int:
     from .execute import run_sweep
 
-    if args.scheduler and args.workers is not None:
-        raise WorkflowError(f"`--workers` sizes the embedded execution, not a --scheduler's cluster, got --workers "
-                            f"{args.workers} with --scheduler {args.scheduler}. Drop --workers (the cluster's "
-                            "workers run the tasks), or drop --scheduler.", "--workers", args.workers)
+    _check_workers(args)
     wf = _load(args)
     store = args.store or str(Path("results") / f"{wf.name}.zarr")
     result = run_sweep(wf, store, scheduler=args.scheduler, workers=args.workers,
@@ -162,7 +159,16 @@ def cmd_query(args) -> int:
     return 0
 
 
+def _check_workers(args) -> None:
+    if args.scheduler and args.workers is not None:
+        raise WorkflowError(f"`--workers` sizes the embedded execution, not a --scheduler's cluster, got --workers "
+                            f"{args.workers} with --scheduler {args.scheduler}. Drop --workers (the cluster's "
+                            "workers run the tasks), or drop --scheduler.", "--workers", args.workers)
+
+
 def _run_options(args) -> dict:
+    """The execution options of refine and fit, as run_sweep takes them."""
+    _check_workers(args)
     return dict(scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress,
                 processes=True if args.processes else None)
 
@@ -170,10 +176,6 @@ def _run_options(args) -> dict:
 def cmd_refine(args) -> int:
     from .refine import refine_store
 
-    if args.scheduler and args.workers is not None:
-        raise WorkflowError(f"`--workers` sizes the embedded execution, not a --scheduler's cluster, got --workers "
-                            f"{args.workers} with --scheduler {args.scheduler}. Drop one of them.", "--workers",
-                            args.workers)
     from .store import inspect_store
 
     if inspect_store(args.store).kind != "store":
@@ -199,10 +201,6 @@ def cmd_refine(args) -> int:
 def cmd_fit(args) -> int:
     from .fit import fit, format_result
 
-    if args.scheduler and args.workers is not None:
-        raise WorkflowError(f"`--workers` sizes the embedded execution, not a --scheduler's cluster, got --workers "
-                            f"{args.workers} with --scheduler {args.scheduler}. Drop one of them.", "--workers",
-                            args.workers)
     result = fit(args.workflow, targets=args.target, free=args.free, budget=args.budget, batch=args.batch,
                  store=args.store, overrides=args.set, **_run_options(args))
     if args.format == "json":

@@ -29,6 +29,7 @@ from lifbatch.refine import choose_points
 from lifbatch.store import done_blocks
 
 from conftest import assert_identical
+from test_store_trust import _start, _wait_for
 
 WF = {
     "name": "designs", "seed": 5, "trials": 4, "duration": "150 ms", "dt": "0.1 ms",
@@ -267,24 +268,6 @@ def test_refine_against_theory_and_its_errors(tmp_path):
     assert _cli("run", ppath, "--store", pstore, "--no-progress").returncode == 0
     r = _cli("refine", pstore, "--against", "theory")
     assert r.returncode == 2 and "the theory does not apply" in r.stderr, r.stderr
-
-
-def _start(*args, env=None):
-    return subprocess.Popen([sys.executable, "-m", "lifbatch.cli", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
-
-
-def _wait_for(proc, text: str, timeout: float = 180) -> str:
-    seen = []
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen.append(line)
-        if text in line:
-            return "".join(seen)
-    raise AssertionError(f"never saw {text!r}: {''.join(seen)}")
 
 
 @pytest.mark.slow
