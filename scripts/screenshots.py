@@ -6,6 +6,7 @@
 Usage::
 
     python scripts/screenshots.py [--store PATH]   # default: a synthetic 6 x 5 sweep
+    python scripts/screenshots.py --store results/ccnss-sobol.zarr --review-name review-sampled.png --no-report
 
 Needs Debian's chromium at /usr/bin/chromium (.ci/install-browser.sh) and playwright.
 """
@@ -37,6 +38,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", help="store to show (default: a synthetic sweep)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "img"), help="output folder")
+    parser.add_argument("--review-name", default="review.png", help="file name of the review app's screenshot")
+    parser.add_argument("--no-report", action="store_true", help="no screenshot of the report")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -51,7 +54,7 @@ def main() -> None:
                                       duration=0.3, block=3)
     from lifbatch.report import write_report
 
-    report = write_report(store, Path(tmp.name) / "report.html")
+    report = None if args.no_report else write_report(store, Path(tmp.name) / "report.html")
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -75,18 +78,19 @@ def main() -> None:
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_function(f"() => ({N_PLOTS_JS})() >= 6", timeout=120_000)
             page.wait_for_timeout(500)
-            page.screenshot(path=str(out / "review.png"), full_page=True)
-            page = browser.new_page(viewport={"width": 1300, "height": 1300})
-            page.goto(report.as_uri())
-            page.wait_for_function(f"() => ({N_PLOTS_JS})() >= 8", timeout=120_000)
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(out / "report.png"))
+            page.screenshot(path=str(out / args.review_name), full_page=True)
+            if report is not None:
+                page = browser.new_page(viewport={"width": 1300, "height": 1300})
+                page.goto(report.as_uri())
+                page.wait_for_function(f"() => ({N_PLOTS_JS})() >= 8", timeout=120_000)
+                page.wait_for_timeout(500)
+                page.screenshot(path=str(out / "report.png"))
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=15)
         tmp.cleanup()
-    print(f"wrote {out / 'review.png'} and {out / 'report.png'}")
+    print(f"wrote {out / args.review_name}" + ("" if report is None else f" and {out / 'report.png'}"))
 
 
 if __name__ == "__main__":
