@@ -603,22 +603,35 @@ def _follow(wf, store: str, markers, progress: bool, log, cancel) -> None:
             bar.close()
 
 
-def _cluster_results(client, futures, store: str, *, no_workers_timeout: float):
+def _cluster_results(client, pending: set, store: str, *, no_workers_timeout: float,
+                     setting: str = "cluster.no-workers-timeout", tick=None):
     """The blocks' markers as they finish, watching the cluster: a run whose cluster has had no
-    workers for ``no_workers_timeout`` seconds, or whose scheduler is gone, ends with a RunError."""
+    workers for ``no_workers_timeout`` seconds, or whose scheduler is gone, ends with a RunError.
+
+    ``pending`` (the blocks' futures) is emptied as they finish, and each finished block's future
+    is released at once: the block is in the store, and a result kept in a worker's memory is
+    computed again when that worker leaves (a job at its walltime, a worker at its --lifetime)
+    while the run still holds its future. Kept to the end, the results of a sweep longer than
+    a worker's life were lost and recomputed, blocks already done were written again, and the
+    run never ended. ``tick`` (if given) is called every few seconds."""
     from distributed import wait
 
-    pending = set(futures)
     no_workers_since = None
+    ticked = time.monotonic()
     while pending:
         try:
-            done, pending = wait(pending, timeout=2, return_when="FIRST_COMPLETED")
+            done, _ = wait(pending, timeout=2, return_when="FIRST_COMPLETED")
         except TimeoutError:
             done = set()
         except Exception as exc:  # the scheduler went away
             raise _lost_scheduler(client, store, exc) from None
+        pending.difference_update(done)
+        if tick is not None and time.monotonic() - ticked >= 5:
+            ticked = time.monotonic()
+            tick()
         for fut in done:
             if fut.status == "finished":
+                fut.release()
                 # the block's marker from the store, not the task's result from its worker: a
                 # worker that died after the block gives no result, and gathering it would wait
                 # for the block to be computed again (forever, with no workers left)
@@ -644,7 +657,7 @@ def _cluster_results(client, futures, store: str, *, no_workers_timeout: float):
                 no_workers_since = no_workers_since or time.monotonic()
                 if time.monotonic() - no_workers_since > no_workers_timeout:
                     raise RunError(f"the cluster has had no workers for {no_workers_timeout:g} s "
-                                   f"(lifbatch.cluster.no-workers-timeout); stopping. Finished blocks are kept: "
+                                   f"(lifbatch.{setting}); stopping. Finished blocks are kept: "
                                    f"start workers and run the same command again to resume ({store}).")
             else:
                 no_workers_since = None
@@ -719,6 +732,28 @@ def _batch_cluster(kind: str, jobs, adapt, log):
     return cluster
 
 
+def _resubmit_lost_jobs(cluster) -> None:
+    """Submit a new job for every job of the cluster's plan whose workers have left.
+
+    dask-jobqueue 0.9 does not do it by itself (dask/dask-jobqueue#691): a job whose worker
+    retired at its --lifetime (or was cancelled, or reached its walltime) stays in the
+    cluster's ``worker_spec``, and is dropped from its running jobs only
+    ``distributed.deploy.lost-worker-timeout`` (15 s) after its worker left; a job is submitted
+    for a planned one that is not running only when ``scale()`` is called, which a fixed
+    ``scale(jobs=N)`` never does again, nor ``adapt()`` while the job counts in its plan. So
+    the sweep lost its workers one lifetime after they started. Asking for the jobs already
+    planned (on the cluster's event loop, where ``adapt()`` changes the plan) submits the
+    missing ones and changes nothing else."""
+    def rescale():
+        if cluster.status.name == "running":
+            cluster.scale(jobs=len(cluster.worker_spec))
+
+    try:
+        cluster.loop.add_callback(rescale)
+    except Exception:  # a cluster closing
+        pass
+
+
 def _job_ids(cluster) -> list[str]:
     return sorted(str(getattr(job, "job_id", None)) for job in getattr(cluster, "workers", {}).values()
                   if getattr(job, "job_id", None))
@@ -769,12 +804,15 @@ def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, po
         blocking, todo = _prepare(wf, store, plan, points_per_task, slots, result, record)
         prefix = f"lifbatch-block-{wf.fingerprint}-"
         wf_node = delayed(wf, traverse=False)
-        tasks = [delayed(_run_block, pure=False)(wf_node, store, blocking.chunks, flat,
-                                                  dask_key_name=f"{prefix}{flat}")
+        # the markers of blocks run again (--repair, --retry-failed): a task tells them from its own
+        before = {flat: _marker(store, flat).get("finished") for flat in set(todo) & done_blocks(store)}
+        tasks = [delayed(_run_block_once, pure=False)(wf_node, store, blocking.chunks, flat, before.get(flat),
+                                                       dask_key_name=f"{prefix}{flat}")
                  for flat in todo]
         futures = client.compute(tasks, retries=int(config.get("cluster.retries")))
+        pending = set(futures)  # released one by one as the blocks finish (_cluster_results)
         if plan.new:
-            _create_template(wf, store, blocking, lambda: client.cancel(futures), record)
+            _create_template(wf, store, blocking, lambda: client.cancel(list(pending)), record)
         if detach:
             from distributed import fire_and_forget
 
@@ -793,13 +831,49 @@ def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, po
             log(f"submitted {len(futures)} blocks; follow with: lifbatch status {store}")
             result.detached = True
             return True
-        timeout = parse_timedelta(config.get("cluster.no-workers-timeout"))
-        _follow(wf, store, _watched(_cluster_results(client, futures, store, no_workers_timeout=timeout), lease),
-                progress, log, lambda: _cancel_quietly(client, futures))
+        del futures
+        # a batch cluster's replacement jobs may wait in the queue: as long as its first ones
+        setting = "cluster.jobs-timeout" if batch[0] is not None else "cluster.no-workers-timeout"
+        timeout = parse_timedelta(config.get(setting))
+        tick = partial(_resubmit_lost_jobs, client.cluster) if batch[0] is not None else None
+        _follow(wf, store, _watched(_cluster_results(client, pending, store, no_workers_timeout=timeout,
+                                                     setting=setting, tick=tick), lease),
+                progress, log, lambda: _cancel_quietly(client, list(pending)))
         return False
     finally:
         if own_client is not None:
             _close_quietly(own_client)
+
+
+def _run_block_once(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, before=None) -> dict:
+    """``_run_block`` as a cluster's task, which Dask may run again after its block was written.
+
+    A worker that leaves (at its --lifetime, or its job's walltime) is removed by the scheduler
+    while its running block goes on to the end, and is written, as the worker waits for its
+    thread before it exits; the scheduler meanwhile gives the block to another worker. So a
+    block whose marker appeared since the run planned it (``before``: the ``finished`` of the
+    marker it had then, which --repair and --retry-failed recompute; None for none) is not
+    computed, or if it appears while computing, not written, again: its marker is returned."""
+    from .provenance import worker_name
+
+    if _written_since(store, flat, before):
+        return _marker(store, flat)
+    started = time.time()
+    blocking = Blocking(shape=wf.shape, chunks=tuple(chunks))
+    block_id = blocking.block_id(flat)
+    values, failures, timing = _block_values(wf, blocking.slices(block_id))
+    if _written_since(store, flat, before):
+        return _marker(store, flat)
+    return write_block(wf, store, blocking, block_id, values, failures=failures, started=started, timing=timing,
+                       worker=worker_name())
+
+
+def _written_since(store, flat: int, before) -> bool:
+    try:
+        marker = json.loads((Path(store) / MARKERS / str(flat) / "zarr.json").read_text())["attributes"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return marker.get("finished") != before
 
 
 def _task_blocks(prefix: str, dask_scheduler=None) -> list[int]:
