@@ -1,7 +1,8 @@
 """`lifbatch run --cluster slurm` against a real single-node SLURM (cluster/slurm/slurm.sh):
-real sbatch jobs, a job cancelled mid-sweep, and `--detach` to a scheduler whose workers are
-SLURM jobs; every store bit-identical. (Workers retiring at their --lifetime under --adapt
-are not tested yet: that run did not finish here; see the session's note.)"""
+real sbatch jobs, a job cancelled mid-sweep, workers retiring at their --lifetime again and
+again under --adapt 1..2 and under --jobs 2 (new jobs replace them, and no block is written
+twice into the store), and `--detach` to a scheduler whose workers are SLURM jobs; every store
+bit-identical to lifbatch.simulate."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 import yaml
 
 import lifbatch
-from lifbatch.store import done_blocks
+from lifbatch.layout import MARKERS
+from lifbatch.store import done_blocks, read_markers
 
 from conftest import assert_identical, listening
 from test_slurm_setup import slurm  # noqa: F401 - the module's SLURM
@@ -55,10 +58,22 @@ def _jobqueue_env(slurm, log_dir, **extra) -> dict:
     return env
 
 
+# Blocks of ~0.7 s (4 points) on 2 cores, ~25 s of work in all: more than two workers finish in
+# their lives (--lifetime 10 s +- 2 s from the worker's start, 2-3 s of which are its imports), so
+# the sweep goes on through retirements and replacement jobs; each worker finishes several blocks.
+RETIRING = {**WF, "name": "slurm-retiring", "trials": 400, "duration": "2 s",
+            "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 128], "unit": "pA"}}}
+LIFETIME = ["--lifetime", "10s", "--lifetime-stagger", "2s"]
+_REFERENCES: dict = {}
+
+
 def _write(tmp_path, raw) -> tuple:
     path = tmp_path / f"{raw['name']}.yaml"
     path.write_text(yaml.safe_dump(raw))
-    return path, lifbatch.simulate(lifbatch.load_workflow(path))
+    key = json.dumps(raw, sort_keys=True)
+    if key not in _REFERENCES:
+        _REFERENCES[key] = lifbatch.simulate(lifbatch.load_workflow(path))
+    return path, _REFERENCES[key]
 
 
 def _squeue(env) -> list[str]:
@@ -104,6 +119,66 @@ def test_a_job_cancelled_mid_sweep_is_a_dead_worker(slurm, tmp_path):
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert "done: 16 of 16 points" in out
+    assert_identical(lifbatch.open_results(store).load(), reference)
+    assert _wait_no_jobs(env) == []
+
+
+class _MarkerWatch(threading.Thread):
+    """Each block's marker as first seen, polled while the run goes: a block written into the
+    store a second time (a retiring worker's block computed again elsewhere) has another marker
+    (its ``finished`` time and worker) at the end."""
+
+    def __init__(self, store):
+        super().__init__(daemon=True)
+        self.blocks, self.first, self.halt = store / MARKERS, {}, threading.Event()
+
+    def run(self):
+        while True:
+            stopping = self.halt.wait(0.1)
+            for path in self.blocks.glob("*/zarr.json") if self.blocks.is_dir() else ():
+                if path.parent.name not in self.first:
+                    try:
+                        m = json.loads(path.read_text())["attributes"]
+                    except (OSError, ValueError, KeyError):
+                        continue
+                    self.first[path.parent.name] = (m["finished"], m["worker"])
+            if stopping:
+                return
+
+    def stop(self):
+        self.halt.set()
+        self.join()
+
+
+@pytest.mark.parametrize("scale", [("--adapt", "1..2"), ("--jobs", "2")], ids=["adapt", "jobs"])
+def test_workers_retiring_at_their_lifetime_are_replaced_and_no_block_is_written_twice(slurm, tmp_path, scale):
+    """Jobs end; sweeps do not: every worker retires at its --lifetime (dask-jobqueue's
+    worker-extra-args, as cluster/jobqueue.yaml sets them), new sbatch jobs replace them, and the
+    store is complete, bit-identical, every block written once."""
+    path, reference = _write(tmp_path, RETIRING)
+    store, logs = tmp_path / "s.zarr", tmp_path / "logs"
+    env = _jobqueue_env(slurm, logs, DASK_JOBQUEUE__SLURM__WORKER_EXTRA_ARGS=json.dumps(
+        ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0", "--nthreads", "1", *LIFETIME]))
+    watch = _MarkerWatch(store)
+    watch.start()
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
+                            "--cluster", "slurm", *scale, "--points-per-task", "4", "--no-progress"],
+                           capture_output=True, text=True, timeout=900, env=env)
+    finally:
+        watch.stop()
+    print(f"{' '.join(scale)}: {time.monotonic() - t0:.0f} s")
+    assert r.returncode == 0, r.stderr
+    assert "done: 128 of 128 points" in r.stdout, r.stdout
+    # workers retired at their lifetime, and jobs beyond the first two computed blocks
+    job_logs = sorted(logs.glob("dask-worker-*.err"))  # one per sbatch job (%j)
+    retired = [f.name for f in job_logs if "Reason: worker-lifetime-reached" in f.read_text()]
+    assert len(retired) >= 2 and len(job_logs) > 2, (retired, [f.name for f in job_logs])
+    markers = read_markers(store)
+    assert len({m["worker"] for m in markers}) > 2, {m["worker"] for m in markers}
+    # every block written once: its marker is the one first seen
+    assert len(markers) == 32 and watch.first == {str(m["block"]): (m["finished"], m["worker"]) for m in markers}
     assert_identical(lifbatch.open_results(store).load(), reference)
     assert _wait_no_jobs(env) == []
 
