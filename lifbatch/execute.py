@@ -694,10 +694,27 @@ def _check_batch_cluster(kind, jobs, adapt, *, scheduler, client) -> str:
         raise WorkflowError(f"`--adapt` must be MIN..MAX with 0 <= MIN <= MAX and MAX >= 1, got "
                             f"{adapt[0]}..{adapt[1]}. Example: --adapt 1..10", "--adapt", adapt)
     try:
-        import dask_jobqueue  # noqa: F401
+        _import_dask_jobqueue()
     except ImportError:
         raise WorkflowError("`--cluster` needs dask-jobqueue: pip install dask-jobqueue", "--cluster", kind) from None
     return kind
+
+
+def _import_dask_jobqueue():
+    """``import dask_jobqueue``, keeping this process's Ctrl-C: dask-jobqueue 0.9.0 sets a SIGINT
+    handler of its own (``sys.exit()``) when it is imported (dask/dask-jobqueue#696, fixed after
+    0.9.0), so that Ctrl-C ended an interrupted run quietly with exit status 0 instead of as
+    an interruption (130, the store resumable)."""
+    import signal
+
+    main = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGINT) if main else None
+    try:
+        import dask_jobqueue
+    finally:
+        if main and handler is not None and signal.getsignal(signal.SIGINT) is not handler:
+            signal.signal(signal.SIGINT, handler)
+    return dask_jobqueue
 
 
 def _batch_cluster(kind: str, jobs, adapt, log):
@@ -709,9 +726,9 @@ def _batch_cluster(kind: str, jobs, adapt, log):
     that a batch system ends (walltime, scancel) do not use up the retries of healthy
     tasks (cluster/README.md)."""
     import dask
-    from dask_jobqueue import PBSCluster, SLURMCluster
 
-    cls = {"slurm": SLURMCluster, "pbs": PBSCluster}[kind]
+    dask_jobqueue = _import_dask_jobqueue()
+    cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[kind]
     settings = {"distributed.scheduler.allowed-failures": int(config.get("cluster.allowed-failures"))}
     try:
         with dask.config.set(settings):
