@@ -1,5 +1,5 @@
 """`lifbatch run --cluster slurm` against a real single-node SLURM (cluster/slurm/slurm.sh):
-real sbatch jobs, a job cancelled mid-sweep, workers retiring at their --lifetime again and
+real sbatch jobs, a job cancelled mid-sweep, Ctrl-C and the same command resuming, workers retiring at their --lifetime again and
 again under --adapt 1..2 and under --jobs 2 (new jobs replace them, and no block is written
 twice into the store), and `--detach` to a scheduler whose workers are SLURM jobs; every store
 bit-identical to lifbatch.simulate."""
@@ -119,6 +119,37 @@ def test_a_job_cancelled_mid_sweep_is_a_dead_worker(slurm, tmp_path):
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert "done: 16 of 16 points" in out
+    assert_identical(lifbatch.open_results(store).load(), reference)
+    assert _wait_no_jobs(env) == []
+
+
+def test_ctrl_c_releases_the_jobs_and_the_same_command_resumes(slurm, tmp_path):
+    """Ctrl-C (SIGINT, as a terminal sends it) mid-sweep: exit 130 with the resume line, the jobs
+    released; the same command again resumes from the finished blocks, bit-identical."""
+    path, reference = _write(tmp_path, SLOW)
+    store = tmp_path / "s.zarr"
+    env = _jobqueue_env(slurm, tmp_path)
+    cmd = [sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
+           "--cluster", "slurm", "--jobs", "2", "--points-per-task", "1", "--no-progress"]
+    # SIGINT as from a terminal: not ignored (as it is in a background job of a script)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 300
+    while time.time() < deadline and len(done_blocks(store)) < 2:
+        time.sleep(0.2)
+    assert len(_squeue(env)) == 2
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert f"interrupted: finished blocks are kept; run the same command again to resume ({store})" in err, err
+    assert err.rstrip().endswith("lifbatch: interrupted"), err
+    assert _wait_no_jobs(env) == []
+    done = len(done_blocks(store))
+    assert 2 <= done < 16
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr
+    resumed = int(r.stderr.split("resuming: ", 1)[1].split()[0])
+    assert resumed >= done and "blocks already done" in r.stderr and "done: 16 of 16 points" in r.stdout
     assert_identical(lifbatch.open_results(store).load(), reference)
     assert _wait_no_jobs(env) == []
 
