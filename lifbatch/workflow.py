@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import yaml
@@ -248,6 +248,46 @@ class SampleAxis(SweepAxis):
     @property
     def labels(self) -> tuple[str, ...]:
         return self.spec.labels
+
+
+@dataclass(frozen=True)
+class Run:
+    """The top-level settings every section is checked against (parsed by :func:`parse`).
+
+    ``duration_written`` and ``dt_written`` are the values as written, for messages;
+    ``limits``: whether the caps of ``lifbatch.limits`` apply.
+    """
+
+    trials: int
+    duration: float           # s
+    dt: float                 # s
+    method: str               # "euler" or "exact"
+    duration_written: Any
+    dt_written: Any = "0.1 ms"
+    limits: bool = True
+
+    @property
+    def n_steps(self) -> int:
+        return int(round(self.duration / self.dt))
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """The ``record`` section: the trials whose V is kept, sampled every ``every`` (s)."""
+
+    trials: tuple[int, ...]
+    every: float
+
+
+@dataclass(frozen=True)
+class SummarySpec:
+    """The ``summaries`` section, SI: the warm-up left out, the ISI histogram's bin edges, the
+    moments' sampling interval and the autocovariance's longest lag."""
+
+    warmup: float
+    isi_edges: tuple[float, ...]
+    moments_every: float
+    max_lag: float
 
 
 @dataclass(frozen=True)
@@ -669,6 +709,278 @@ def load_workflow(path_or_dict: str | os.PathLike | Mapping, overrides=None, *, 
 MAX_MESSAGE = 1000
 
 
+# --------------------------------------------------------------------------- #
+# parsing: scalars
+# --------------------------------------------------------------------------- #
+def _quantity(value: Any, field: str):
+    return u.parse_quantity(value, field, example=EXAMPLES.get(field.rsplit(".", 1)[-1], ""))
+
+
+def parse_time(value: Any, field: str, *, allow_zero: bool = False) -> tuple[float, Any]:
+    """A positive (``allow_zero``: or zero) finite time -> (seconds, the quantity as written)."""
+    q = _quantity(value, field)
+    if u.dimension_of(q) != "[time]":
+        raise _err(field, value, "must be a time", _example(field) or "Example: 10 ms")
+    x = u.to_si(q)
+    if math.isinf(x):
+        raise _err(field, value, "must be a finite time", _example(field) or "Example: 10 ms")
+    if math.isnan(x) or x < 0 or (x == 0 and not allow_zero):
+        raise _err(field, value, "must be a positive time" if not allow_zero else "must be a time >= 0",
+                   _example(field))
+    return x, q
+
+
+def parse_integer(value: Any, field: str, minimum: int) -> int:
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or float(value) != int(value) or int(value) < minimum):
+        raise _err(field, value, f"must be an integer >= {minimum}", f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}")
+    return int(value)
+
+
+def parse_multiple_of_dt(value: Any, field: str, run: Run) -> float:
+    """A time that is a whole number (>= 1) of steps of dt and at most the duration (s)."""
+    x = parse_time(value, field)[0]
+    k = x / run.dt
+    if abs(k - round(k)) > 1e-6 * max(1.0, k) or round(k) < 1:
+        raise _err(field, value, f"must be a positive multiple of dt ({_short(run.dt_written)})",
+                   "Example: every: 1 ms")
+    if x > run.duration:
+        raise _err(field, value, f"must not exceed duration ({_short(run.duration_written)})", "Example: every: 1 ms")
+    return round(k) * run.dt
+
+
+# --------------------------------------------------------------------------- #
+# parsing: the caps of lifbatch.limits on the grid's size
+# --------------------------------------------------------------------------- #
+def check_work(run: Run, n_points: int, sweep: tuple[SweepAxis, ...] | list[SweepAxis] | None = None) -> None:
+    """Refuse more neuron-steps than ``lifbatch.limits.max-neuron-steps``, and (before
+    anything of its size is built) a point whose spike rasters and kernel buffers alone
+    exceed ``max-task-memory``."""
+    if not run.limits:
+        return
+    steps = n_points * run.trials * run.n_steps
+    cap = _limit("max-neuron-steps")
+    if steps > cap:
+        if sweep:
+            grid = " x ".join(f"{a.name}={a.size}" for a in sweep)
+            raise _err("sweep", grid, f"makes {_count(n_points)} points x {_trials(run.trials)} x "
+                       f"{_count(run.n_steps)} steps = {steps:.3g} neuron-steps, more than "
+                       f"lifbatch.limits.max-neuron-steps ({cap:.3g})",
+                       "Sweep fewer values, use fewer trials or a shorter run, " + _raise_cap("max-neuron-steps", steps))
+        raise _err("duration", run.duration_written,
+                   f"makes {_trials(run.trials)} x {_count(run.n_steps)} steps of dt "
+                   f"({_short(run.dt_written)}) = {steps:.3g} neuron-steps per point, "
+                   f"more than lifbatch.limits.max-neuron-steps ({cap:.3g})",
+                   "Shorten the run, use a larger dt or fewer trials, " + _raise_cap("max-neuron-steps", steps))
+    if n_points == 1:
+        n = run.n_steps
+        floor = run.trials * (2 * 8 * 3 + (n + 7) // 8 + 8) + n * 8 * 4  # layout.point_bytes, at least
+        mem = _limit("max-task-memory")
+        if floor > mem:
+            raise _err("duration", run.duration_written,
+                       f"makes one point need more than {_bytes(floor)} of working memory ({_trials(run.trials)} x "
+                       f"{_count(n)} steps), more than lifbatch.limits.max-task-memory ({_bytes(mem)})",
+                       "Shorten the run, use a larger dt or fewer trials, " + _raise_cap("max-task-memory", floor))
+
+
+def check_room(run: Run, sizes: list[int], n: int, where: str, arg: Any) -> None:
+    """Refuse an axis of ``n`` values that takes a grid of axes of ``sizes`` above
+    ``lifbatch.limits.max-points`` or ``max-neuron-steps``, before its values are built."""
+    if not run.limits:
+        return
+    sizes = list(sizes) + [n]
+    n_points = math.prod(sizes)
+    grid = " x ".join(str(k) for k in sizes)
+    if n_points > (cap := _limit("max-points")):
+        raise _err(where, arg, f"makes the grid {grid} = {_count(n_points)} points, more than "
+                   f"lifbatch.limits.max-points ({_count(cap)})",
+                   "Sweep fewer values, " + _raise_cap("max-points", n_points))
+    steps = n_points * run.trials * run.n_steps
+    if steps > (cap := _limit("max-neuron-steps")):
+        raise _err(where, arg, f"makes {grid} = {_count(n_points)} points x {_trials(run.trials)} x "
+                   f"{_count(run.n_steps)} steps = {steps:.3g} neuron-steps, more than "
+                   f"lifbatch.limits.max-neuron-steps ({cap:.3g})",
+                   "Sweep fewer values, use fewer trials or a shorter run, " + _raise_cap("max-neuron-steps", steps))
+
+
+# --------------------------------------------------------------------------- #
+# parsing: an axis's values (sweep axes, sampled bounds, ISI bins)
+# --------------------------------------------------------------------------- #
+def parse_axis_values(spec: Mapping, where: str, param: str, *, dim: str, display: str = "",
+                      with_param: bool = True, room: Callable[[int, str, Any], None] | None = None
+                      ) -> tuple[tuple[float, ...], str, str]:
+    """An axis's values (``values``, ``linspace``, ``logspace`` or ``range``, and ``unit``) for
+    ``param`` of dimension ``dim`` (``display``: its unit as written) -> (SI values, the SI
+    unit, the unit to display). ``room(n, where, arg)`` may refuse ``n`` values before they
+    are built (:func:`check_room`)."""
+    allowed = {"values", "linspace", "logspace", "range", "unit"}
+    _check_keys(spec, allowed | {"param"} if with_param else allowed, where)
+    raw_vals = _axis_raw_values(spec, where, room)
+    unit = spec.get("unit", "")
+    if unit is None:
+        unit = ""
+    try:
+        uq = u.Quantity(Decimal(1), str(unit)) if unit != "" else u.Quantity(Decimal(1), "")
+    except Exception:
+        raise _err(f"{where}.unit", unit, "is not a unit pint understands", "Example: unit: ms") from None
+    target_dim = dim
+    example_unit = display or u.si_unit(target_dim)
+    # Bare numbers all share the axis's unit: its dimension is checked once, and each
+    # number is converted by the same Decimal multiplication pint does in to_base_units
+    # (one factor per unit), not through a Quantity per value: a 10^4-point linspace
+    # took 1.3 s through pint, and gives the same floats this way (tested).
+    unit_si = u.linear_si_factor(uq) if u.dimension_of(uq) == target_dim else None
+    out = []
+    for v in raw_vals:
+        if isinstance(v, str) and v.strip().lower().lstrip("+-") in _INF_WORDS:
+            # a bare inf in YAML is text: the axis's unit applies to it as to any number
+            v = -math.inf if v.strip().startswith("-") else math.inf
+        if unit_si is not None and not isinstance(v, str):
+            out.append(float((Decimal(v) if isinstance(v, int) else Decimal(repr(float(v)))) * unit_si))
+            continue
+        if isinstance(v, str):
+            # a quantity written out ("5 ms") carries its own unit
+            q = _quantity(v, f"{where}.values")
+            if u.dimension_of(q) != target_dim and not (q.dimensionless and u.to_si(q) == 0):
+                raise _err(f"{where}.values", v, f"must be {_dim_name(target_dim)} like {param}, "
+                           f"not {_dim_name(u.dimension_of(q))}",
+                           f"Example: values: [10, 20], unit: {example_unit}")
+        else:
+            q = u.Quantity(Decimal(repr(float(v))) if not isinstance(v, int) else Decimal(v), "") * uq
+            dim_ = u.dimension_of(q)
+            if dim_ != target_dim and not (q.dimensionless and u.to_si(q) == 0):
+                what = (f"is {_dim_name(dim_)}, but {param} is {_dim_name(target_dim)}" if unit != "" else
+                        f"is missing: bare numbers are dimensionless, but {param} is {_dim_name(target_dim)}")
+                raise _err(f"{where}.unit", unit if unit != "" else "(none)", what,
+                           f"Example: unit: {example_unit}")
+        out.append(u.to_si(q))
+    if len(out) == 0:
+        raise _err(where, spec.get("values", raw_vals), "is an empty axis", "Give at least one value.")
+    if len(set(out)) != len(out):
+        seen_: set[float] = set()
+        dup = next(x for x in out if x in seen_ or seen_.add(x))  # the first repeated value, in O(n)
+        same = _short(" = ".join(v if isinstance(v, str) else f"{v:g} {unit}".strip()
+                                 for v, x in zip(raw_vals, out) if x == dup), 60)
+        form = next(k for k in ("values", "linspace", "logspace", "range") if k in spec)
+        raise _err(where, spec[form], f"has duplicated values ({same})",
+                   "Each value of an axis must be distinct.")
+    for v, x in zip(raw_vals, out):
+        if math.isnan(x):  # a float NaN (.nan in YAML); "nan ms" is refused when parsed
+            raise _err(f"{where}.values" if "values" in spec else where, v, "holds NaN (not a number)",
+                       "Give numbers.")
+        if not math.isfinite(x) and not (x > 0 and param in INFINITE_OK):
+            raise _err(f"{where}.values" if "values" in spec else where, v, _not_finite(param, x),
+                       "Give finite values.")
+    shown = str(unit) if unit else display
+    return tuple(out), u.si_unit(target_dim), shown
+
+
+# --------------------------------------------------------------------------- #
+# parsing: noise, record, summaries
+# --------------------------------------------------------------------------- #
+def parse_noise(raw: Any, sweep: tuple[SweepAxis, ...] | list[SweepAxis]) -> tuple[str, ...]:
+    """The ``noise`` section -> the axes whose points share their noise, in grid order."""
+    _check_keys(raw, {"shared_across"}, "noise")
+    shared = raw.get("shared_across", []) or []
+    if isinstance(shared, str):
+        shared = [shared]
+    names = [a.name for a in sweep]
+    if not isinstance(shared, list):
+        raise _err("noise.shared_across", shared, "must be a list of sweep axis names",
+                   f"Example: shared_across: [{names[0] if names else 'tau'}]")
+    for s in shared:
+        if not isinstance(s, str) or s not in names:
+            raise _err("noise.shared_across", s, "is not a sweep axis",
+                       f"Axes: {', '.join(sorted(names)) or '(none)'}")
+    if len(set(shared)) != len(shared):
+        raise _err("noise.shared_across", shared, "has duplicates", "Name each axis once.")
+    # in grid order, so that the same axes written in another order give the same fingerprint
+    return tuple(n for n in names if n in shared)
+
+
+def parse_record(raw: Any, run: Run) -> RecordSpec:
+    """The ``record`` section -> :class:`RecordSpec` (no traces: no trials, every dt)."""
+    _check_keys(raw, {"v"}, "record")
+    if "v" not in raw or raw["v"] is None:
+        return RecordSpec((), run.dt)
+    spec = raw["v"]
+    _check_keys(spec, {"trials", "every"}, "record.v")
+    trials = spec.get("trials", [0])
+    every = parse_multiple_of_dt(spec["every"], "record.v.every", run) if "every" in spec else run.dt
+    if run.limits:  # before a list of every trial is built
+        count = run.trials if trials == "all" else len(trials) if isinstance(trials, list) else 1
+        need = count * (run.n_steps // int(round(every / run.dt)) + 1) * 8 * 2
+        cap = _limit("max-task-memory")
+        if need > cap:
+            raise _err("record.v.trials", trials, f"makes {_count(count)} traces of {_count(run.n_steps)} steps "
+                       f"need ~{_bytes(need)} per point, more than lifbatch.limits.max-task-memory ({_bytes(cap)})",
+                       "Record fewer trials, or sample V less often (record.v.every), "
+                       + _raise_cap("max-task-memory", need))
+    if trials == "all":
+        trials = list(range(run.trials))
+    if isinstance(trials, int) and not isinstance(trials, bool):
+        trials = [trials]
+    if not isinstance(trials, list) or any(isinstance(t, bool) or not isinstance(t, int) for t in trials):
+        raise _err("record.v.trials", trials, "must be a list of trial indices or 'all'", "Example: trials: [0, 1]")
+    for t in trials:
+        if not 0 <= t < run.trials:
+            raise _err("record.v.trials", trials, f"must be within 0..{run.trials - 1}",
+                       f"The workflow has {_trials(run.trials)}.")
+    if len(set(trials)) != len(trials):
+        raise _err("record.v.trials", trials, "has duplicates", "List each trial once.")
+    return RecordSpec(tuple(sorted(trials)), every)
+
+
+def parse_summaries(raw: Any, run: Run) -> SummarySpec:
+    """The ``summaries`` section -> :class:`SummarySpec`, with its defaults: no warm-up, 50
+    ISI bins over the run, about 1000 moment samples and a lag of up to 50 of them."""
+    _check_keys(raw, {"warmup", "isi_bins", "moments", "autocov"}, "summaries")
+    warmup, _ = parse_time(raw.get("warmup", "0 ms"), "summaries.warmup", allow_zero=True)
+    if warmup >= run.duration:
+        raise _err("summaries.warmup", raw.get("warmup"), f"must be shorter than duration ({_short(run.duration_written)})",
+                   "Example: warmup: 100 ms")
+    k = warmup / run.dt
+    if abs(k - round(k)) > 1e-6 * max(1, k):
+        raise _err("summaries.warmup", raw.get("warmup"), "must be a multiple of dt", "Example: warmup: 100 ms")
+    warmup = round(k) * run.dt
+    if "isi_bins" in raw:
+        spec = raw["isi_bins"]
+        if not isinstance(spec, Mapping):
+            raise _err("summaries.isi_bins", spec, "must be a mapping", "Example: isi_bins: {linspace: [0, 100, 51], unit: ms}")
+        _check_keys(spec, {"values", "linspace", "logspace", "range", "unit"}, "summaries.isi_bins")
+        edges, _, _ = parse_axis_values(spec, "summaries.isi_bins", "_isi", dim="[time]", with_param=False)
+        edges = tuple(sorted(edges))
+        if len(edges) < 2 or edges[0] < 0:
+            raise _err("summaries.isi_bins", spec, "must give at least 2 bin edges >= 0",
+                       "Example: isi_bins: {linspace: [0, 100, 51], unit: ms}")
+    else:
+        hi = run.duration - warmup
+        edges = tuple(float(x) for x in np.linspace(0.0, hi, 51))
+    mom = raw.get("moments") or {}
+    _check_keys(mom, {"every"}, "summaries.moments")
+    if "every" in mom:
+        every = parse_multiple_of_dt(mom["every"], "summaries.moments.every", run)
+    else:
+        n = int(round(run.duration / run.dt))
+        every = run.dt * max(1, math.ceil(n / 1000))
+    ac = raw.get("autocov") or {}
+    _check_keys(ac, {"max_lag"}, "summaries.autocov")
+    if "max_lag" in ac:
+        max_lag, _ = parse_time(ac["max_lag"], "summaries.autocov.max_lag", allow_zero=True)
+        k = max_lag / every
+        if abs(k - round(k)) > 1e-6 * max(1, k):
+            raise _err("summaries.autocov.max_lag", ac["max_lag"],
+                       "must be a multiple of summaries.moments.every", "Example: max_lag: 50 ms")
+        if max_lag > run.duration - warmup:
+            raise _err("summaries.autocov.max_lag", ac["max_lag"], "must not exceed duration - warmup",
+                       "Example: max_lag: 50 ms")
+        max_lag = round(k) * every
+    else:
+        n_after = int(round((run.duration - warmup) / every))
+        max_lag = every * min(50, n_after)
+    return SummarySpec(warmup, edges, every, max_lag)
+
+
 class _Parser:
     def __init__(self, raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = True):
         self.raw = raw
@@ -681,12 +993,8 @@ class _Parser:
         self.written: dict[str, Any] = {}     # the value as written, for messages
         self.files: dict[str, str] = {}       # drive name -> sha256 of its file
 
-    # -- scalars -------------------------------------------------------------
-    def quantity(self, value, field):
-        return u.parse_quantity(value, field, example=EXAMPLES.get(field.rsplit(".", 1)[-1], ""))
-
     def set_param(self, path: str, value, q=None):
-        q = q if q is not None else self.quantity(value, path)
+        q = q if q is not None else _quantity(value, path)
         x = u.to_si(q)
         if not math.isfinite(x) and not (x > 0 and path in INFINITE_OK):
             raise _err(path, value, _not_finite(path, x), _example(path) or "Give a finite number.")
@@ -695,24 +1003,6 @@ class _Parser:
         self.display[path] = "" if q.dimensionless else f"{q.units:~}".replace(" ", "")
         self.written[path] = value
         return q
-
-    def time(self, value, field, *, positive=True, allow_zero=False):
-        q = self.quantity(value, field)
-        if u.dimension_of(q) != "[time]":
-            raise _err(field, value, "must be a time", _example(field) or "Example: 10 ms")
-        x = u.to_si(q)
-        if math.isinf(x):
-            raise _err(field, value, "must be a finite time", _example(field) or "Example: 10 ms")
-        if math.isnan(x) or (positive and (x < 0 or (x == 0 and not allow_zero))):
-            raise _err(field, value, "must be a positive time" if not allow_zero else "must be a time >= 0",
-                       _example(field))
-        return x, q
-
-    def integer(self, value, field, minimum: int):
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or not math.isfinite(value) or float(value) != int(value) or int(value) < minimum):
-            raise _err(field, value, f"must be an integer >= {minimum}", f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}")
-        return int(value)
 
     # -- sections ------------------------------------------------------------
     def parse(self) -> Workflow:
@@ -730,12 +1020,12 @@ class _Parser:
         description = raw.get("description", "") or ""
         if not isinstance(description, str):
             raise _err("description", description, "must be text")
-        seed = self.integer(raw.get("seed", 0), "seed", 0)
-        trials = self.integer(raw.get("trials", 1), "trials", 1)
+        seed = parse_integer(raw.get("seed", 0), "seed", 0)
+        trials = parse_integer(raw.get("trials", 1), "trials", 1)
         if "duration" not in raw:
             raise WorkflowError("`duration` is required. Example: duration: 1000 ms", "duration", None)
-        duration, _ = self.time(raw["duration"], "duration")
-        dt, _ = self.time(raw.get("dt", "0.1 ms"), "dt")
+        duration, _ = parse_time(raw["duration"], "duration")
+        dt, _ = parse_time(raw.get("dt", "0.1 ms"), "dt")
         if not math.isfinite(duration):
             raise _err("duration", raw["duration"], "must be finite", "Example: duration: 1000 ms")
         if dt > duration:
@@ -753,17 +1043,22 @@ class _Parser:
         self.method = method
         self.trials = trials
         self.n_steps = int(round(duration / dt))
-        self.check_work(1)
+        run = self.run = Run(trials=trials, duration=duration, dt=dt, method=method, duration_written=raw["duration"],
+                             dt_written=raw.get("dt", "0.1 ms"), limits=self.limits)
+        check_work(run, 1)
         voltage_dim, voltage_display = self.parse_neuron(raw.get("neuron"))
         self.voltage_dim = voltage_dim
         drives = self.parse_inputs(raw.get("inputs") or {})
         sweep = self.parse_sweep(raw.get("sweep") or {})
         if raw.get("sample") is not None:
             sweep = [self.parse_sample(raw["sample"], sweep, seed)] + sweep
-        self.check_work(math.prod(a.size for a in sweep), sweep)
-        shared = self.parse_noise(raw.get("noise") or {}, sweep)
-        rec_trials, rec_every = self.parse_record(raw.get("record") or {})
-        warmup, isi_edges, mom_every, max_lag = self.parse_summaries(raw.get("summaries") or {})
+        check_work(run, math.prod(a.size for a in sweep), sweep)
+        shared = parse_noise(raw.get("noise") or {}, sweep)
+        record = parse_record(raw.get("record") or {}, run)
+        rec_trials, rec_every = record.trials, record.every
+        summaries = parse_summaries(raw.get("summaries") or {}, run)
+        warmup, isi_edges, mom_every, max_lag = (summaries.warmup, summaries.isi_edges, summaries.moments_every,
+                                                 summaries.max_lag)
         self.check_values(sweep, drives)
 
         canonical = {
@@ -799,36 +1094,6 @@ class _Parser:
             check_task_memory(wf)
         return wf
 
-    def check_work(self, n_points: int, sweep=None) -> None:
-        """Refuse more neuron-steps than ``lifbatch.limits.max-neuron-steps``, and (before
-        anything of its size is built) a point whose spike rasters and kernel buffers alone
-        exceed ``max-task-memory``."""
-        if not self.limits:
-            return
-        steps = n_points * self.trials * self.n_steps
-        cap = _limit("max-neuron-steps")
-        if steps > cap:
-            if sweep:
-                grid = " x ".join(f"{a.name}={a.size}" for a in sweep)
-                raise _err("sweep", grid, f"makes {_count(n_points)} points x {_trials(self.trials)} x "
-                           f"{_count(self.n_steps)} steps = {steps:.3g} neuron-steps, more than "
-                           f"lifbatch.limits.max-neuron-steps ({cap:.3g})",
-                           "Sweep fewer values, use fewer trials or a shorter run, " + _raise_cap("max-neuron-steps", steps))
-            raise _err("duration", self.raw["duration"],
-                       f"makes {_trials(self.trials)} x {_count(self.n_steps)} steps of dt "
-                       f"({_short(self.raw.get('dt', '0.1 ms'))}) = {steps:.3g} neuron-steps per point, "
-                       f"more than lifbatch.limits.max-neuron-steps ({cap:.3g})",
-                       "Shorten the run, use a larger dt or fewer trials, " + _raise_cap("max-neuron-steps", steps))
-        if n_points == 1:
-            n = self.n_steps
-            floor = self.trials * (2 * 8 * 3 + (n + 7) // 8 + 8) + n * 8 * 4  # layout.point_bytes, at least
-            mem = _limit("max-task-memory")
-            if floor > mem:
-                raise _err("duration", self.raw["duration"],
-                           f"makes one point need more than {_bytes(floor)} of working memory ({_trials(self.trials)} x "
-                           f"{_count(n)} steps), more than lifbatch.limits.max-task-memory ({_bytes(mem)})",
-                           "Shorten the run, use a larger dt or fewer trials, " + _raise_cap("max-task-memory", floor))
-
     def parse_neuron(self, raw):
         if raw is None:
             raise WorkflowError("`neuron` is required, with at least tau_m and v_th. "
@@ -838,7 +1103,7 @@ class _Parser:
             if key not in raw:
                 raise WorkflowError(f"`neuron.{key}` is required. {_example('neuron.' + key)}", f"neuron.{key}", None)
         # tau_m: a positive time or inf (no leak)
-        q = self.quantity(raw["tau_m"], "neuron.tau_m")
+        q = _quantity(raw["tau_m"], "neuron.tau_m")
         if u.dimension_of(q) not in ("[time]",) and not (q.dimensionless and math.isinf(u.to_si(q))):
             raise _err("neuron.tau_m", raw["tau_m"], "must be a positive time (or inf for no leak)",
                        "Example: tau_m: 20 ms")
@@ -856,7 +1121,7 @@ class _Parser:
         vdisplay = self.display["neuron.v_th"]
         for key in ("e_l", "v_reset", "v_init"):
             if key in raw:
-                q = self.quantity(raw[key], f"neuron.{key}")
+                q = _quantity(raw[key], f"neuron.{key}")
                 if u.dimension_of(q) != vdim and not (q.dimensionless and u.to_si(q) == 0):
                     raise _err(f"neuron.{key}", raw[key], f"must have the dimension of v_th ({_short(raw['v_th'])})",
                                f"Write it in the same unit as v_th, e.g. {key}: {EXAMPLES[key] if vdim != 'dimensionless' else 0}")
@@ -868,7 +1133,7 @@ class _Parser:
         for key in ("e_l", "v_reset", "v_init"):
             self.dims.setdefault(f"neuron.{key}", vdim)
             self.display.setdefault(f"neuron.{key}", vdisplay)
-        t_ref, q = self.time(raw.get("t_ref", "0 ms"), "neuron.t_ref", allow_zero=True)
+        t_ref, q = parse_time(raw.get("t_ref", "0 ms"), "neuron.t_ref", allow_zero=True)
         self.params["neuron.t_ref"] = t_ref
         self.dims["neuron.t_ref"] = "[time]"
         self.display["neuron.t_ref"] = f"{q.units:~}".replace(" ", "") if not q.dimensionless else "s"
@@ -948,34 +1213,34 @@ class _Parser:
                 elif frole == "file":
                     options.append((key, str(value)))
                 elif frole == "int":
-                    n = self.integer(value, path, 1)
+                    n = parse_integer(value, path, 1)
                     self.params[path] = float(n)
                     self.dims[path] = "dimensionless"
                     self.display[path] = ""
                 elif frole == "time":
-                    x, q = self.time(value, path)
+                    x, q = parse_time(value, path)
                     self.params[path] = x
                     self.dims[path] = "[time]"
                     self.display[path] = f"{q.units:~}".replace(" ", "")
                 elif frole == "rate":
-                    q = self.quantity(value, path)
+                    q = _quantity(value, path)
                     if u.dimension_of(q) != "1 / [time]":
                         raise _err(path, value, "must be a frequency", f"Example: {key}: 10 Hz")
                     self.set_param(path, value, q)
                 elif frole == "1":
-                    q = self.quantity(value, path)
+                    q = _quantity(value, path)
                     if not q.dimensionless:
                         raise _err(path, value, "must be dimensionless (radians)", "Example: phase: 0.5")
                     self.set_param(path, value, q)
                 elif frole == "voltage":
-                    q = self.quantity(value, path)
+                    q = _quantity(value, path)
                     if not (u.dimension_of(q) == self.voltage_dim or (q.dimensionless and u.to_si(q) == 0)):
                         raise _err(path, value, f"must be a voltage jump in the units of neuron.v_th ({_short(self.written['neuron.v_th'])})",
                                    "Example: weight: 0.1 (dimensionless model) or weight: 0.5 mV")
                     self.set_param(path, value, q)
                     self.dims[path] = self.voltage_dim
                 elif frole == "noise":
-                    q = self.quantity(value, path)
+                    q = _quantity(value, path)
                     r = self.drive_role(q, path, value)
                     if r == "voltage_rate":
                         raise _err(path, value, "must be a voltage (or a current, times r_m)",
@@ -983,7 +1248,7 @@ class _Parser:
                     role = r
                     self.set_param(path, value, q)
                 elif frole == "drive":
-                    q = self.quantity(value, path)
+                    q = _quantity(value, path)
                     if key in ("mean",) and kind == "sine" and key not in spec:
                         continue  # default 0, dimension taken from amplitude below
                     r = self.drive_role(q, path, value)
@@ -1053,66 +1318,11 @@ class _Parser:
     # -- sweep ---------------------------------------------------------------
     def axis_values(self, spec, where: str, param: str, *, with_param: bool = True, room: bool = True
                     ) -> tuple[tuple[float, ...], str, str]:
-        allowed = {"values", "linspace", "logspace", "range", "unit"}
-        _check_keys(spec, allowed | {"param"} if with_param else allowed, where)
-        raw_vals = _axis_raw_values(spec, where, self.axis_room if param != "_isi" and room else None)
-        unit = spec.get("unit", "")
-        if unit is None:
-            unit = ""
-        try:
-            uq = u.Quantity(Decimal(1), str(unit)) if unit != "" else u.Quantity(Decimal(1), "")
-        except Exception:
-            raise _err(f"{where}.unit", unit, "is not a unit pint understands", "Example: unit: ms") from None
-        target_dim = self.dims[param]
-        example_unit = self.display.get(param) or u.si_unit(target_dim)
-        # Bare numbers all share the axis's unit: its dimension is checked once, and each
-        # number is converted by the same Decimal multiplication pint does in to_base_units
-        # (one factor per unit), not through a Quantity per value: a 10^4-point linspace
-        # took 1.3 s through pint, and gives the same floats this way (tested).
-        unit_si = u.linear_si_factor(uq) if u.dimension_of(uq) == target_dim else None
-        out = []
-        for v in raw_vals:
-            if isinstance(v, str) and v.strip().lower().lstrip("+-") in _INF_WORDS:
-                # a bare inf in YAML is text: the axis's unit applies to it as to any number
-                v = -math.inf if v.strip().startswith("-") else math.inf
-            if unit_si is not None and not isinstance(v, str):
-                out.append(float((Decimal(v) if isinstance(v, int) else Decimal(repr(float(v)))) * unit_si))
-                continue
-            if isinstance(v, str):
-                # a quantity written out ("5 ms") carries its own unit
-                q = self.quantity(v, f"{where}.values")
-                if u.dimension_of(q) != target_dim and not (q.dimensionless and u.to_si(q) == 0):
-                    raise _err(f"{where}.values", v, f"must be {_dim_name(target_dim)} like {param}, "
-                               f"not {_dim_name(u.dimension_of(q))}",
-                               f"Example: values: [10, 20], unit: {example_unit}")
-            else:
-                q = u.Quantity(Decimal(repr(float(v))) if not isinstance(v, int) else Decimal(v), "") * uq
-                dim = u.dimension_of(q)
-                if dim != target_dim and not (q.dimensionless and u.to_si(q) == 0):
-                    what = (f"is {_dim_name(dim)}, but {param} is {_dim_name(target_dim)}" if unit != "" else
-                            f"is missing: bare numbers are dimensionless, but {param} is {_dim_name(target_dim)}")
-                    raise _err(f"{where}.unit", unit if unit != "" else "(none)", what,
-                               f"Example: unit: {example_unit}")
-            out.append(u.to_si(q))
-        if len(out) == 0:
-            raise _err(where, spec.get("values", raw_vals), "is an empty axis", "Give at least one value.")
-        if len(set(out)) != len(out):
-            seen_: set[float] = set()
-            dup = next(x for x in out if x in seen_ or seen_.add(x))  # the first repeated value, in O(n)
-            same = _short(" = ".join(v if isinstance(v, str) else f"{v:g} {unit}".strip()
-                                     for v, x in zip(raw_vals, out) if x == dup), 60)
-            form = next(k for k in ("values", "linspace", "logspace", "range") if k in spec)
-            raise _err(where, spec[form], f"has duplicated values ({same})",
-                       "Each value of an axis must be distinct.")
-        for v, x in zip(raw_vals, out):
-            if math.isnan(x):  # a float NaN (.nan in YAML); "nan ms" is refused when parsed
-                raise _err(f"{where}.values" if "values" in spec else where, v, "holds NaN (not a number)",
-                           "Give numbers.")
-            if not math.isfinite(x) and not (x > 0 and param in INFINITE_OK):
-                raise _err(f"{where}.values" if "values" in spec else where, v, _not_finite(param, x),
-                           "Give finite values.")
-        display = str(unit) if unit else self.display.get(param, "")
-        return tuple(out), u.si_unit(target_dim), display
+        def room_(n, where_, arg):
+            check_room(self.run, [a.size for a in getattr(self, "axes_so_far", [])], n, where_, arg)
+
+        return parse_axis_values(spec, where, param, dim=self.dims[param], display=self.display.get(param, ""),
+                                 with_param=with_param, room=room_ if room else None)
 
     def parse_sweep(self, raw) -> list[SweepAxis]:
         if not isinstance(raw, Mapping):
@@ -1177,142 +1387,12 @@ class _Parser:
         from .design import DIM, parse_sample
 
         spec = parse_sample(self, raw, {p: ax.name for ax in sweep for p in ax.params})
-        saved = getattr(self, "axes_so_far", [])
-        self.axes_so_far = list(sweep)
-        self.axis_room(spec.size, "sample.n", raw.get("n"))
-        self.axes_so_far = saved
+        check_room(self.run, [a.size for a in sweep], spec.size, "sample.n", raw.get("n"))
         values = spec.values(seed)
         return SampleAxis(name=DIM, params=tuple(p.param for p in spec.params), values=values,
                           units=tuple(p.unit for p in spec.params),
                           display_units=tuple(p.display_unit for p in spec.params), spec=spec,
                           rounds=spec.all_rounds())
-
-    def axis_room(self, n: int, where: str, arg) -> None:
-        """Refuse an axis of ``n`` values that takes the grid above ``lifbatch.limits.max-points``
-        or ``max-neuron-steps``, before its values are built."""
-        if not self.limits:
-            return
-        sizes = [a.size for a in getattr(self, "axes_so_far", [])] + [n]
-        n_points = math.prod(sizes)
-        grid = " x ".join(str(k) for k in sizes)
-        if n_points > (cap := _limit("max-points")):
-            raise _err(where, arg, f"makes the grid {grid} = {_count(n_points)} points, more than "
-                       f"lifbatch.limits.max-points ({_count(cap)})",
-                       "Sweep fewer values, " + _raise_cap("max-points", n_points))
-        steps = n_points * self.trials * self.n_steps
-        if steps > (cap := _limit("max-neuron-steps")):
-            raise _err(where, arg, f"makes {grid} = {_count(n_points)} points x {_trials(self.trials)} x "
-                       f"{_count(self.n_steps)} steps = {steps:.3g} neuron-steps, more than "
-                       f"lifbatch.limits.max-neuron-steps ({cap:.3g})",
-                       "Sweep fewer values, use fewer trials or a shorter run, " + _raise_cap("max-neuron-steps", steps))
-
-    def parse_noise(self, raw, sweep) -> tuple[str, ...]:
-        _check_keys(raw, {"shared_across"}, "noise")
-        shared = raw.get("shared_across", []) or []
-        if isinstance(shared, str):
-            shared = [shared]
-        names = [a.name for a in sweep]
-        if not isinstance(shared, list):
-            raise _err("noise.shared_across", shared, "must be a list of sweep axis names",
-                       f"Example: shared_across: [{names[0] if names else 'tau'}]")
-        for s in shared:
-            if not isinstance(s, str) or s not in names:
-                raise _err("noise.shared_across", s, "is not a sweep axis",
-                           f"Axes: {', '.join(sorted(names)) or '(none)'}")
-        if len(set(shared)) != len(shared):
-            raise _err("noise.shared_across", shared, "has duplicates", "Name each axis once.")
-        # in grid order, so that the same axes written in another order give the same fingerprint
-        return tuple(n for n in names if n in shared)
-
-    def parse_record(self, raw) -> tuple[tuple[int, ...], float]:
-        _check_keys(raw, {"v"}, "record")
-        if "v" not in raw or raw["v"] is None:
-            return (), self.dt
-        spec = raw["v"]
-        _check_keys(spec, {"trials", "every"}, "record.v")
-        trials = spec.get("trials", [0])
-        every = self.multiple_of_dt(spec["every"], "record.v.every") if "every" in spec else self.dt
-        if self.limits:  # before a list of every trial is built
-            count = self.trials if trials == "all" else len(trials) if isinstance(trials, list) else 1
-            need = count * (self.n_steps // int(round(every / self.dt)) + 1) * 8 * 2
-            cap = _limit("max-task-memory")
-            if need > cap:
-                raise _err("record.v.trials", trials, f"makes {_count(count)} traces of {_count(self.n_steps)} steps "
-                           f"need ~{_bytes(need)} per point, more than lifbatch.limits.max-task-memory ({_bytes(cap)})",
-                           "Record fewer trials, or sample V less often (record.v.every), "
-                           + _raise_cap("max-task-memory", need))
-        if trials == "all":
-            trials = list(range(self.trials))
-        if isinstance(trials, int) and not isinstance(trials, bool):
-            trials = [trials]
-        if not isinstance(trials, list) or any(isinstance(t, bool) or not isinstance(t, int) for t in trials):
-            raise _err("record.v.trials", trials, "must be a list of trial indices or 'all'", "Example: trials: [0, 1]")
-        for t in trials:
-            if not 0 <= t < self.trials:
-                raise _err("record.v.trials", trials, f"must be within 0..{self.trials - 1}",
-                           f"The workflow has {_trials(self.trials)}.")
-        if len(set(trials)) != len(trials):
-            raise _err("record.v.trials", trials, "has duplicates", "List each trial once.")
-        return tuple(sorted(trials)), every
-
-    def multiple_of_dt(self, value, field) -> float:
-        x = self.time(value, field)[0]
-        k = x / self.dt
-        if abs(k - round(k)) > 1e-6 * max(1.0, k) or round(k) < 1:
-            raise _err(field, value, f"must be a positive multiple of dt ({_short(self.raw.get('dt', '0.1 ms'))})",
-                       "Example: every: 1 ms")
-        if x > self.duration:
-            raise _err(field, value, f"must not exceed duration ({_short(self.raw['duration'])})", "Example: every: 1 ms")
-        return round(k) * self.dt
-
-    def parse_summaries(self, raw):
-        _check_keys(raw, {"warmup", "isi_bins", "moments", "autocov"}, "summaries")
-        warmup, _ = self.time(raw.get("warmup", "0 ms"), "summaries.warmup", allow_zero=True)
-        if warmup >= self.duration:
-            raise _err("summaries.warmup", raw.get("warmup"), f"must be shorter than duration ({_short(self.raw['duration'])})",
-                       "Example: warmup: 100 ms")
-        k = warmup / self.dt
-        if abs(k - round(k)) > 1e-6 * max(1, k):
-            raise _err("summaries.warmup", raw.get("warmup"), "must be a multiple of dt", "Example: warmup: 100 ms")
-        warmup = round(k) * self.dt
-        if "isi_bins" in raw:
-            spec = raw["isi_bins"]
-            if not isinstance(spec, Mapping):
-                raise _err("summaries.isi_bins", spec, "must be a mapping", "Example: isi_bins: {linspace: [0, 100, 51], unit: ms}")
-            _check_keys(spec, {"values", "linspace", "logspace", "range", "unit"}, "summaries.isi_bins")
-            self.dims["_isi"] = "[time]"
-            edges, _, _ = self.axis_values(spec, "summaries.isi_bins", "_isi")
-            del self.dims["_isi"]
-            edges = tuple(sorted(edges))
-            if len(edges) < 2 or edges[0] < 0:
-                raise _err("summaries.isi_bins", spec, "must give at least 2 bin edges >= 0",
-                           "Example: isi_bins: {linspace: [0, 100, 51], unit: ms}")
-        else:
-            hi = self.duration - warmup
-            edges = tuple(float(x) for x in np.linspace(0.0, hi, 51))
-        mom = raw.get("moments") or {}
-        _check_keys(mom, {"every"}, "summaries.moments")
-        if "every" in mom:
-            every = self.multiple_of_dt(mom["every"], "summaries.moments.every")
-        else:
-            n = int(round(self.duration / self.dt))
-            every = self.dt * max(1, math.ceil(n / 1000))
-        ac = raw.get("autocov") or {}
-        _check_keys(ac, {"max_lag"}, "summaries.autocov")
-        if "max_lag" in ac:
-            max_lag, _ = self.time(ac["max_lag"], "summaries.autocov.max_lag", allow_zero=True)
-            k = max_lag / every
-            if abs(k - round(k)) > 1e-6 * max(1, k):
-                raise _err("summaries.autocov.max_lag", ac["max_lag"],
-                           "must be a multiple of summaries.moments.every", "Example: max_lag: 50 ms")
-            if max_lag > self.duration - warmup:
-                raise _err("summaries.autocov.max_lag", ac["max_lag"], "must not exceed duration - warmup",
-                           "Example: max_lag: 50 ms")
-            max_lag = round(k) * every
-        else:
-            n_after = int(round((self.duration - warmup) / every))
-            max_lag = every * min(50, n_after)
-        return warmup, edges, every, max_lag
 
     # -- constraints over every value a parameter takes -------------------------
     def check_values(self, sweep: list[SweepAxis], drives: list[Drive]) -> None:
