@@ -182,13 +182,14 @@ def add_to_section(raw_section: Mapping, spec: SampleSpec, points: np.ndarray, r
     return section
 
 
-def parse_sample(parser, raw: Any, swept: Mapping[str, str]) -> SampleSpec:
+def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -> SampleSpec:
     """The ``sample`` section -> :class:`SampleSpec` (raises WorkflowError naming the field).
 
-    ``parser`` converts quantities (workflow._Parser: ``axis_values``, ``params``);
-    ``swept`` maps the parameters the grid sweeps to their axes.
+    ``table``: the workflow's parameter table so far (workflow.ParamTable: dot path ->
+    workflow.Param, with its dimension and unit as written); ``swept`` maps the parameters
+    the grid sweeps to their axes.
     """
-    from .workflow import AXIS_RE, MAX_AXIS_NAME, RESERVED_DIMS, RESERVED_VARS, _check_keys, _err
+    from .workflow import AXIS_RE, MAX_AXIS_NAME, RESERVED_DIMS, RESERVED_VARS, _check_keys, _err, parse_axis_values
 
     example = ("Example: sample: {method: sobol, n: 256, params: {mu: {param: inputs.mu.value, "
                "bounds: [0.6, 1.4]}}}")
@@ -230,9 +231,9 @@ def parse_sample(parser, raw: Any, swept: Mapping[str, str]) -> SampleSpec:
 
             raise WorkflowError(f"`{where}.param` is required (the dot path of the sampled parameter). "
                                 "Example: param: inputs.mu.value", f"{where}.param", None)
-        if not isinstance(param, str) or param not in parser.params:
+        if not isinstance(param, str) or param not in table:
             raise _err(f"{where}.param", param, "is not a numeric parameter of this workflow",
-                       f"Sampleable: {', '.join(sorted(parser.params))}")
+                       f"Sampleable: {', '.join(sorted(table))}")
         if param in swept:
             raise _err(f"{where}.param", param, f"is already swept by axis '{swept[param]}'",
                        "Sample a parameter or sweep it, not both.")
@@ -249,7 +250,8 @@ def parse_sample(parser, raw: Any, swept: Mapping[str, str]) -> SampleSpec:
         if "unit" in spec:
             sub["unit"] = spec["unit"]
         # the same units, conversions and checks as a sweep axis's values (distinct, finite)
-        (low, high), si, disp = parser.axis_values(sub, f"{where}.bounds", param, with_param=False, room=False)
+        (low, high), si, disp = parse_axis_values(sub, f"{where}.bounds", param, dim=table[param].dim,
+                                                  display=table[param].display, with_param=False)
         if not low < high:
             raise _err(f"{where}.bounds", bounds, "must be [low, high] with low < high", "Example: bounds: [0.6, 1.4]")
         if scale == "log" and low <= 0:

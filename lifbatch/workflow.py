@@ -5,6 +5,18 @@ floats (or dimensionless). Numeric code downstream trusts it. Every error is a
 one-line :class:`~lifbatch.errors.WorkflowError` naming the field, the value
 and the fix.
 
+:func:`load_workflow` reads the file and applies overrides; :func:`parse` parses the
+top-level keys into a :class:`Run` (trials, duration, dt, method, whether the caps
+apply) and composes one function per section, each given what it is checked against
+and returning a frozen spec: :func:`parse_neuron` (:class:`NeuronSpec`),
+:func:`parse_inputs` (:class:`InputsSpec`: the :class:`Drive` objects),
+:func:`parse_sweep` (:class:`SweepAxis` objects), :func:`lifbatch.design.parse_sample`
+(a :class:`SampleAxis`), :func:`parse_noise`, :func:`parse_record` (:class:`RecordSpec`)
+and :func:`parse_summaries` (:class:`SummarySpec`); then :func:`check_values` checks
+every value a parameter takes over the grid. The numeric parameters are a
+:class:`ParamTable` (dot path -> :class:`Param`) that the neuron and the inputs add to
+and the axes read.
+
 Examples
 --------
 >>> wf = load_workflow({"name": "demo", "duration": "100 ms",
@@ -24,7 +36,7 @@ import math
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -288,6 +300,74 @@ class SummarySpec:
     isi_edges: tuple[float, ...]
     moments_every: float
     max_lag: float
+
+
+@dataclass(frozen=True)
+class Param:
+    """One entry of the parameter table: its SI value, its dimension (pint's, e.g.
+    '[time]' or 'dimensionless'), its unit as written ("" when bare) and its value as
+    written, for messages (None where a default was taken)."""
+
+    value: float
+    dim: str
+    display: str = ""
+    written: Any = None
+
+
+class ParamTable(Mapping):
+    """The parameter table: dot path -> :class:`Param`, in the order the sections add them
+    (the order of ``Workflow.params``). Immutable: :meth:`plus` returns a new table."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Mapping[str, Param] | None = None):
+        self._entries = dict(entries or {})
+
+    def __getitem__(self, path: str) -> Param:
+        return self._entries[path]
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"ParamTable({self._entries!r})"
+
+    def plus(self, entries: Mapping[str, Param]) -> "ParamTable":
+        """This table with ``entries`` added (or replaced, in place)."""
+        return ParamTable({**self._entries, **entries})
+
+    def written(self, path: str, default: Any = None) -> Any:
+        """``path``'s value as written, or ``default`` (a parameter given no value)."""
+        p = self._entries.get(path)
+        return default if p is None or p.written is None else p.written
+
+
+@dataclass(frozen=True)
+class NeuronSpec:
+    """The ``neuron`` section: its parameters (``neuron.*``), the dimension of its voltages
+    (volts, or dimensionless) and of ``r_m``, and the voltage unit shown."""
+
+    params: ParamTable
+    voltage_dim: str
+    voltage_display: str
+    r_dim: str
+    r_m_given: bool          # r_m was written (the message of a current without resistance)
+
+
+@dataclass(frozen=True)
+class InputsSpec:
+    """The ``inputs`` section: the drives, their parameters (``inputs.*``), and the sha256 of
+    each input file by drive name."""
+
+    drives: tuple[Drive, ...]
+    params: ParamTable
+    files: tuple[tuple[str, str], ...] = ()
+
+    def file_sha256(self, name: str) -> str | None:
+        return dict(self.files).get(name)
 
 
 @dataclass(frozen=True)
@@ -693,7 +773,7 @@ def load_workflow(path_or_dict: str | os.PathLike | Mapping, overrides=None, *, 
             raise WorkflowError(f"workflow file '{path}' must hold a mapping of keys, got {type(raw).__name__}.",
                                 "workflow", str(path))
     try:
-        return _Parser(apply_overrides(raw, overrides), base_dir, confine=confine, limits=limits).parse()
+        return parse(apply_overrides(raw, overrides), base_dir, confine=confine, limits=limits)
     except WorkflowError as exc:
         # messages quote values as written; a value with a line break must not break the line
         msg = str(exc)
@@ -710,10 +790,136 @@ MAX_MESSAGE = 1000
 
 
 # --------------------------------------------------------------------------- #
+# parsing: the top level, composing the sections
+# --------------------------------------------------------------------------- #
+def parse(raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = True) -> Workflow:
+    """A raw workflow (a mapping, after overrides) -> :class:`Workflow`.
+
+    The top-level keys are parsed here into a :class:`Run`; then each section by its own
+    function, given what it is checked against (the run, the neuron, the parameter table
+    built so far, the axes) and returning a frozen spec. Checks run in this order, so the
+    first error in it is the one raised. ``base_dir``: where relative input files are;
+    ``confine``: refuse input files outside it (a workflow file's directory).
+    """
+    _check_keys(raw, TOP_KEYS, "")
+    name = parse_name(raw.get("name"))
+    description = raw.get("description", "") or ""
+    if not isinstance(description, str):
+        raise _err("description", description, "must be text")
+    seed = parse_integer(raw.get("seed", 0), "seed", 0)
+    trials = parse_integer(raw.get("trials", 1), "trials", 1)
+    if "duration" not in raw:
+        raise WorkflowError("`duration` is required. Example: duration: 1000 ms", "duration", None)
+    duration, _ = parse_time(raw["duration"], "duration")
+    dt, _ = parse_time(raw.get("dt", "0.1 ms"), "dt")
+    if not math.isfinite(duration):
+        raise _err("duration", raw["duration"], "must be finite", "Example: duration: 1000 ms")
+    if dt > duration:
+        raise _err("dt", raw.get("dt"), f"must not exceed duration ({_short(raw['duration'])})", "Example: dt: 0.1 ms")
+    n_steps = duration / dt
+    if abs(n_steps - round(n_steps)) > 1e-6 * max(1.0, n_steps):
+        raise _err("duration", raw["duration"], f"must be a whole number of steps of dt ({_short(raw.get('dt', '0.1 ms'))})",
+                   "Make duration a multiple of dt.")
+    method = raw.get("method", "euler")
+    if method not in ("euler", "exact"):
+        raise _err("method", method, "must be 'euler' or 'exact'", "Example: method: exact")
+    run = Run(trials=trials, duration=duration, dt=dt, method=method, duration_written=raw["duration"],
+              dt_written=raw.get("dt", "0.1 ms"), limits=limits)
+    check_work(run, 1)
+
+    neuron = parse_neuron(raw.get("neuron"))
+    inputs = parse_inputs(raw.get("inputs") or {}, run, neuron, base_dir=base_dir, confine=confine)
+    table = neuron.params.plus(inputs.params)
+    sweep = parse_sweep(raw.get("sweep") or {}, run, table)
+    if raw.get("sample") is not None:
+        sweep = (_sample_axis(raw["sample"], sweep, table, run, seed),) + sweep
+    check_work(run, math.prod(a.size for a in sweep), sweep)
+    shared = parse_noise(raw.get("noise") or {}, sweep)
+    record = parse_record(raw.get("record") or {}, run)
+    summaries = parse_summaries(raw.get("summaries") or {}, run)
+    check_values(run, table, sweep, inputs.drives)
+
+    wf = Workflow(
+        name=name, description=description, seed=seed, trials=trials, duration=duration, dt=dt,
+        method=method, params={k: p.value for k, p in table.items()},
+        param_units={k: u.si_unit(p.dim) for k, p in table.items()},
+        display_units={k: p.display for k, p in table.items()}, drives=inputs.drives, sweep=sweep,
+        shared_across=shared, record_trials=record.trials, record_every=record.every, warmup=summaries.warmup,
+        isi_edges=summaries.isi_edges, moments_every=summaries.moments_every, max_lag=summaries.max_lag,
+        voltage_unit=u.si_unit(neuron.voltage_dim), voltage_display=neuron.voltage_display,
+        canonical=_canonical(run, seed, table, inputs, sweep, shared, record, summaries),
+        source=_source(raw, inputs.drives),
+    )
+    if limits:
+        check_task_memory(wf)
+    return wf
+
+
+def _canonical(run: Run, seed: int, table: ParamTable, inputs: InputsSpec, sweep: tuple[SweepAxis, ...],
+               shared: tuple[str, ...], record: RecordSpec, summaries: SummarySpec) -> str:
+    """The canonical JSON of everything that changes results (the fingerprint's input)."""
+    canonical = {
+        "seed": seed, "trials": run.trials, "duration": run.duration, "dt": run.dt, "method": run.method,
+        "params": {k: table[k].value for k in sorted(table)},
+        "drives": [{"name": d.name, "kind": d.kind, "role": d.role,
+                    "options": {k: v for k, v in d.options if k != "file"},
+                    "file_sha256": inputs.file_sha256(d.name)} for d in inputs.drives],
+        "sweep": [_canonical_axis(a) for a in sweep],
+        "shared_across": list(shared),
+        "record": {"trials": list(record.trials), "every": record.every},
+        "summaries": {"warmup": summaries.warmup, "isi_edges": list(summaries.isi_edges),
+                      "moments_every": summaries.moments_every, "max_lag": summaries.max_lag},
+    }
+    if sweep and isinstance(sweep[0], SampleAxis) and sweep[0].spec.rounds:
+        # the points refine and fit added: not the simulation's identity (store.simulation_identity)
+        spec_ = sweep[0].spec
+        canonical["sample_added"] = {"params": [p.param for p in spec_.params],
+                                     "values": [list(v) for v in spec_.added], "rounds": list(spec_.rounds)}
+    return json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+
+
+def _source(raw: dict, drives: tuple[Drive, ...]) -> str:
+    """The raw workflow as JSON (not sort_keys: the order of the sweep axes is the order of
+    the grid), each input file by its resolved path, so that it loads again from anywhere."""
+    files = {d.name: d.option("file") for d in drives if d.kind == "timed_array"}
+    if files:
+        raw = {**raw, "inputs": {name: {**spec, "file": files[name]} if name in files else spec
+                                 for name, spec in raw["inputs"].items()}}
+    return json.dumps(raw, default=str)
+
+
+def parse_name(name: Any) -> str:
+    if name is None:
+        raise WorkflowError("`name` is required (lowercase letters, digits, '-' and '_'). Example: name: my-sweep",
+                            "name", None)
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise _err("name", name, "must match [a-z0-9_-]+", "Example: name: pypet-firing-rate")
+    if len(name) > MAX_NAME:
+        raise _err("name", name, f"is {len(name)} characters long, more than {MAX_NAME}",
+                   "Example: name: pypet-firing-rate")
+    return name
+
+
+# --------------------------------------------------------------------------- #
 # parsing: scalars
 # --------------------------------------------------------------------------- #
 def _quantity(value: Any, field: str):
     return u.parse_quantity(value, field, example=EXAMPLES.get(field.rsplit(".", 1)[-1], ""))
+
+
+def _shown_unit(q) -> str:
+    """A quantity's unit as written, compact ('mV', 'Mohm'); "" for a bare number."""
+    return "" if q.dimensionless else f"{q.units:~}".replace(" ", "")
+
+
+def parse_param(path: str, value: Any, q=None) -> Param:
+    """A numeric parameter (``q``: ``value`` already parsed) -> its table entry; finite unless
+    ``path`` may be inf (:data:`INFINITE_OK`)."""
+    q = q if q is not None else _quantity(value, path)
+    x = u.to_si(q)
+    if not math.isfinite(x) and not (x > 0 and path in INFINITE_OK):
+        raise _err(path, value, _not_finite(path, x), _example(path) or "Give a finite number.")
+    return Param(x, u.dimension_of(q), _shown_unit(q), value)
 
 
 def parse_time(value: Any, field: str, *, allow_zero: bool = False) -> tuple[float, Any]:
@@ -801,6 +1007,326 @@ def check_room(run: Run, sizes: list[int], n: int, where: str, arg: Any) -> None
                    f"{_count(run.n_steps)} steps = {steps:.3g} neuron-steps, more than "
                    f"lifbatch.limits.max-neuron-steps ({cap:.3g})",
                    "Sweep fewer values, use fewer trials or a shorter run, " + _raise_cap("max-neuron-steps", steps))
+
+
+# --------------------------------------------------------------------------- #
+# parsing: neuron
+# --------------------------------------------------------------------------- #
+def parse_neuron(raw: Any) -> NeuronSpec:
+    """The ``neuron`` section -> :class:`NeuronSpec`: tau_m (a time, or inf for no leak),
+    the voltages in one dimension (e_l 0, v_reset and v_init e_l by default), t_ref, r_m."""
+    if raw is None:
+        raise WorkflowError("`neuron` is required, with at least tau_m and v_th. "
+                            "Example: neuron: {tau_m: 20 ms, v_th: 1}", "neuron", None)
+    _check_keys(raw, NEURON_KEYS, "neuron")
+    for key in ("tau_m", "v_th"):
+        if key not in raw:
+            raise WorkflowError(f"`neuron.{key}` is required. {_example('neuron.' + key)}", f"neuron.{key}", None)
+    # tau_m: a positive time or inf (no leak)
+    q = _quantity(raw["tau_m"], "neuron.tau_m")
+    if u.dimension_of(q) not in ("[time]",) and not (q.dimensionless and math.isinf(u.to_si(q))):
+        raise _err("neuron.tau_m", raw["tau_m"], "must be a positive time (or inf for no leak)",
+                   "Example: tau_m: 20 ms")
+    tau = u.to_si(q)
+    if not tau > 0:
+        raise _err("neuron.tau_m", raw["tau_m"], "must be a positive time (or inf for no leak)",
+                   "Example: tau_m: 20 ms")
+    params = {"neuron.tau_m": Param(tau, "[time]", _shown_unit(q), raw["tau_m"])}
+    # voltages: one dimension for all (volt, or dimensionless)
+    th = params["neuron.v_th"] = parse_param("neuron.v_th", raw["v_th"])
+    vdim, vdisplay = th.dim, th.display
+    for key in ("e_l", "v_reset", "v_init"):
+        if key in raw:
+            q = _quantity(raw[key], f"neuron.{key}")
+            if u.dimension_of(q) != vdim and not (q.dimensionless and u.to_si(q) == 0):
+                raise _err(f"neuron.{key}", raw[key], f"must have the dimension of v_th ({_short(raw['v_th'])})",
+                           f"Write it in the same unit as v_th, e.g. {key}: {EXAMPLES[key] if vdim != 'dimensionless' else 0}")
+            params[f"neuron.{key}"] = replace(parse_param(f"neuron.{key}", raw[key], q), dim=vdim)
+    for key in ("e_l", "v_reset", "v_init"):
+        default = 0.0 if key == "e_l" else params["neuron.e_l"].value
+        params.setdefault(f"neuron.{key}", Param(default, vdim, vdisplay))
+    t_ref, q = parse_time(raw.get("t_ref", "0 ms"), "neuron.t_ref", allow_zero=True)
+    params["neuron.t_ref"] = Param(t_ref, "[time]", f"{q.units:~}".replace(" ", "") if not q.dimensionless else "s")
+    q = _quantity(raw.get("r_m", 1), "neuron.r_m")
+    r_m = params["neuron.r_m"] = parse_param("neuron.r_m", raw.get("r_m", 1), q)
+    if not (q.dimensionless or u.dimension_of(q) == u.unit_dimensionality("ohm")):
+        raise _err("neuron.r_m", raw.get("r_m"), "must be a resistance (or a bare number)",
+                   "Example: r_m: 100 Mohm")
+    if not r_m.value > 0:
+        raise _err("neuron.r_m", raw.get("r_m"), "must be a positive resistance", "Example: r_m: 100 Mohm")
+    return NeuronSpec(params=ParamTable(params), voltage_dim=vdim,
+                      voltage_display=vdisplay or ("mV" if vdim != "dimensionless" else ""),
+                      r_dim=u.dimension_of(q), r_m_given="r_m" in raw)
+
+
+# --------------------------------------------------------------------------- #
+# parsing: inputs
+# --------------------------------------------------------------------------- #
+def drive_role(q, field: str, value: Any, neuron: NeuronSpec) -> str:
+    """How a drive of quantity ``q`` enters dV/dt (:data:`DRIVE_ROLES`), from its dimension
+    and the neuron's (docs/workflow.md)."""
+    dim = u.dimension_of(q)
+    vdim = neuron.voltage_dim
+    if q.dimensionless and vdim == "dimensionless" or (not q.dimensionless and dim == vdim):
+        return "voltage"
+    if q.dimensionless and u.to_si(q) == 0:
+        return "voltage"
+    vq = u.Quantity(1, "V" if vdim != "dimensionless" else "")
+    rate_dim = str((vq / u.Quantity(1, "s")).dimensionality)
+    r_dim = neuron.r_dim
+    cur_dim = str((vq / u.Quantity(1, "ohm" if r_dim != "dimensionless" else "")).dimensionality)
+    if dim == rate_dim:
+        return "voltage_rate"
+    if dim == cur_dim:
+        return "current"
+    if dim == u.unit_dimensionality("A") and r_dim == "dimensionless" and vdim != "dimensionless":
+        # a current, but no resistance to turn it into a voltage
+        given = "neuron.r_m is not set" if not neuron.r_m_given else \
+            f"neuron.r_m is a bare number ({_short(neuron.params.written('neuron.r_m'))})"
+        raise _err(field, value, f"is a current, which needs a resistance: {given}",
+                   "Set neuron.r_m (e.g. r_m: 100 Mohm), or give the drive as a voltage (e.g. 25 mV).")
+    raise _err(field, value,
+               "must be a current (multiplied by neuron.r_m), a voltage or a voltage per time "
+               f"in the units of neuron.v_th ({_short(neuron.params['neuron.v_th'].written)})",
+               "Example: value: 250 pA with r_m: 100 Mohm, or value: 0.1 / ms for a dimensionless model")
+
+
+def parse_inputs(raw: Any, run: Run, neuron: NeuronSpec, *, base_dir: Path, confine: bool = False) -> InputsSpec:
+    """The ``inputs`` section -> :class:`InputsSpec`: each drive's fields by their dimension
+    in the drive kinds' registry (:data:`DRIVE_KINDS`), its role from the neuron's units, and
+    a ``timed_array``'s file read (relative to ``base_dir``; within it if ``confine``)."""
+    if not isinstance(raw, Mapping):
+        raise _err("inputs", raw, "must be a mapping of named drives",
+                   "Example: inputs: {drive: {kind: constant, value: 250 pA}}")
+    drives, params, files = [], {}, {}
+    for name, spec in raw.items():
+        drive, entries, sha = parse_drive(name, spec, run, neuron, base_dir=base_dir, confine=confine)
+        drives.append(drive)
+        params.update(entries)
+        if sha is not None:
+            files[name] = sha
+    return InputsSpec(drives=tuple(drives), params=ParamTable(params), files=tuple(files.items()))
+
+
+def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir: Path, confine: bool = False
+                ) -> tuple[Drive, dict[str, Param], str | None]:
+    """One drive of ``inputs`` -> (the :class:`Drive`, its parameters' table entries, the
+    sha256 of its file or None)."""
+    where = f"inputs.{name}"
+    params: dict[str, Param] = {}
+    sha = None
+    v_th = neuron.params["neuron.v_th"].written
+    if not isinstance(name, str) or not AXIS_RE.match(name):
+        raise _err(where, name, "must be named with letters, digits and '_'", "Example: inputs: {drive: ...}")
+    if len(name) > MAX_AXIS_NAME:
+        raise _err("inputs", name, f"has a drive name of {len(name)} characters, more than {MAX_AXIS_NAME}",
+                   "Example: inputs: {drive: ...}")
+    if not isinstance(spec, Mapping) or "kind" not in spec:
+        raise _err(where, spec, "must be a mapping with a `kind`",
+                   f"Kinds: {', '.join(DRIVE_KINDS)}. Example: {{kind: constant, value: 250 pA}}")
+    kind = spec["kind"]
+    if not isinstance(kind, str) or kind not in DRIVE_KINDS:
+        raise _err(f"{where}.kind", kind, f"must be one of {', '.join(DRIVE_KINDS)}",
+                   "Example: kind: white_noise")
+    schema = DRIVE_KINDS[kind]
+    _check_keys(spec, set(schema) | {"kind"}, where)
+    role = None
+    options = []
+    for key, (frole, default) in schema.items():
+        path = f"{where}.{key}"
+        value = spec.get(key, default)
+        if value is None:
+            raise WorkflowError(f"`{path}` is required for kind {kind}. {_example(path)}".rstrip(), path, None)
+        if frole == "bool":
+            if not isinstance(value, bool):
+                raise _err(path, value, "must be true or false", f"Example: {key}: true")
+            options.append((key, value))
+        elif frole == "unit":
+            try:
+                u.unit_dimensionality(str(value))
+            except Exception:
+                raise _err(path, value, "must be a unit", "Example: unit: nA") from None
+            options.append((key, str(value)))
+        elif frole == "file":
+            options.append((key, str(value)))
+        elif frole == "int":
+            params[path] = Param(float(parse_integer(value, path, 1)), "dimensionless", "")
+        elif frole == "time":
+            x, q = parse_time(value, path)
+            params[path] = Param(x, "[time]", f"{q.units:~}".replace(" ", ""))
+        elif frole == "rate":
+            q = _quantity(value, path)
+            if u.dimension_of(q) != "1 / [time]":
+                raise _err(path, value, "must be a frequency", f"Example: {key}: 10 Hz")
+            params[path] = parse_param(path, value, q)
+        elif frole == "1":
+            q = _quantity(value, path)
+            if not q.dimensionless:
+                raise _err(path, value, "must be dimensionless (radians)", "Example: phase: 0.5")
+            params[path] = parse_param(path, value, q)
+        elif frole == "voltage":
+            q = _quantity(value, path)
+            if not (u.dimension_of(q) == neuron.voltage_dim or (q.dimensionless and u.to_si(q) == 0)):
+                raise _err(path, value, f"must be a voltage jump in the units of neuron.v_th ({_short(v_th)})",
+                           "Example: weight: 0.1 (dimensionless model) or weight: 0.5 mV")
+            params[path] = replace(parse_param(path, value, q), dim=neuron.voltage_dim)
+        elif frole == "noise":
+            q = _quantity(value, path)
+            r = drive_role(q, path, value, neuron)
+            if r == "voltage_rate":
+                raise _err(path, value, "must be a voltage (or a current, times r_m)",
+                           "Example: sigma: 0.5 mV, or sigma: 0.3 for a dimensionless model")
+            role = r
+            params[path] = parse_param(path, value, q)
+        elif frole == "drive":
+            q = _quantity(value, path)
+            if key in ("mean",) and kind == "sine" and key not in spec:
+                continue  # default 0, dimension taken from amplitude below
+            r = drive_role(q, path, value, neuron)
+            if role is not None and r != role and not (q.dimensionless and u.to_si(q) == 0):
+                raise _err(path, value, f"must have the same dimension as the drive's other values ({role})",
+                           "Write all values of one drive in one unit.")
+            role = role or r
+            params[path] = parse_param(path, value, q)
+    if kind == "sine" and "mean" not in spec:
+        amplitude = params[f"{where}.amplitude"]
+        params[f"{where}.mean"] = Param(0.0, amplitude.dim, amplitude.display)
+    if kind == "timed_array":
+        role, sha = _load_timed_array(dict(options), where, run, neuron, base_dir=base_dir, confine=confine)
+        # the resolved path, also in the saved workflow (_source)
+        options = [(k, v) for k, v in options if k != "file"] + [("file", _resolved_file(dict(options)["file"], base_dir))]
+    if kind == "poisson":
+        role = None
+    return Drive(name=name, kind=kind, role=role, options=tuple(sorted(options))), params, sha
+
+
+def _resolved_file(file: str, base_dir: Path) -> str:
+    p = Path(file)
+    return str(p if p.is_absolute() else (base_dir / p).resolve())
+
+
+def _load_timed_array(options: Mapping, where: str, run: Run, neuron: NeuronSpec, *, base_dir: Path,
+                      confine: bool) -> tuple[str, str]:
+    """A ``timed_array``'s file, read and checked -> (the drive's role, the file's sha256)."""
+    from .inputs import read_timed_array  # numpy only
+
+    path = _resolved_file(options["file"], base_dir)
+    if confine:
+        from . import config
+
+        root = base_dir.resolve()
+        real = Path(path).resolve()
+        if not real.is_relative_to(root) and not _flag(config.get("inputs.allow-outside"),
+                                                          "lifbatch.inputs.allow-outside"):
+            raise _err(f"{where}.file", options["file"],
+                       f"is outside the workflow file's directory ({u.excerpt(str(root), 60)})",
+                       "Move or copy the file under that directory, or allow other paths: "
+                       "--set lifbatch.inputs.allow-outside=true (or DASK_LIFBATCH__INPUTS__ALLOW_OUTSIDE=true).")
+    if not Path(path).is_file():
+        raise _err(f"{where}.file", options["file"], f"does not exist (looked for {u.excerpt(path, 60)})",
+                   "Give a path to a .npy or .csv file, relative to the workflow file.")
+    try:
+        data = read_timed_array(path)
+    except Exception as exc:
+        # never the file's content (a message of numpy's quotes the text it could not read)
+        cell = re.search(r"\bat row (\d+), column (\d+)", str(exc))  # row from 0
+        cols = re.search(r"columns changed from (\d+) to (\d+) at row (\d+)", str(exc))  # row from 1
+        why = (f"line {int(cell[1]) + 1}, column {cell[2]} is not a number" if cell else
+               f"line {cols[3]} has {cols[2]} columns, the lines before it {cols[1]}" if cols else
+               "it is not a .npy file of numbers" if path.endswith(".npy") else
+               "it is not a table of numbers with the same number of columns on every line")
+        raise _err(f"{where}.file", options["file"], f"could not be read ({why})",
+                   "Use a .npy file or a .csv of numbers (1 column, or one column per trial).") from None
+    if data.ndim == 2 and data.shape[1] not in (1, run.trials):
+        raise _err(f"{where}.file", options["file"],
+                   f"has {data.shape[1]} columns but the workflow has {_trials(run.trials)}",
+                   "Give 1 column (all trials) or one column per trial.")
+    if not np.all(np.isfinite(data)):
+        raise _err(f"{where}.file", options["file"], "contains NaN or inf", "Clean the recording.")
+    sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    q = u.Quantity(1, options.get("unit", "1"))
+    return drive_role(q, f"{where}.unit", options.get("unit", "1"), neuron), sha
+
+
+# --------------------------------------------------------------------------- #
+# parsing: sweep and sample
+# --------------------------------------------------------------------------- #
+def parse_sweep(raw: Any, run: Run, table: ParamTable) -> tuple[SweepAxis, ...]:
+    """The ``sweep`` section -> its axes, in grid order; each parameter of ``table`` is swept
+    on one axis at most, and the grid stays within the caps (:func:`check_room`)."""
+    if not isinstance(raw, Mapping):
+        raise _err("sweep", raw, "must be a mapping of axis names to axes",
+                   "Example: sweep: {tau: {param: neuron.tau_m, values: [10, 20], unit: ms}}")
+    axes, seen = [], {}
+    sweepable = sorted(table)
+
+    def room(n: int, where_: str, arg: Any) -> None:
+        check_room(run, [a.size for a in axes], n, where_, arg)
+
+    for name, spec in raw.items():
+        where = f"sweep.{name}"
+        if not isinstance(name, str) or not AXIS_RE.match(name) or name in RESERVED_DIMS:
+            raise _err(where, name, "must be a name of letters, digits and '_' other than "
+                       + ", ".join(sorted(RESERVED_DIMS)), "Example: sweep: {tau: ...}")
+        if len(name) > MAX_AXIS_NAME:
+            raise _err("sweep", name, f"has an axis name of {len(name)} characters, more than {MAX_AXIS_NAME}",
+                       "Example: sweep: {tau: ...}")
+        if name in RESERVED_VARS:
+            raise _err(where, name, "is the name of a variable of the results store",
+                       f"Rename the axis, e.g. sweep: {{input_{name}: ...}}")
+        if not isinstance(spec, Mapping):
+            raise _err(where, spec, "must be a mapping", "Example: {param: neuron.tau_m, values: [10, 20], unit: ms}")
+        if "zip" in spec:
+            _check_keys(spec, {"zip"}, where)
+            if not isinstance(spec["zip"], Mapping) or not spec["zip"]:
+                raise _err(f"{where}.zip", spec["zip"], "must map parameters to axes",
+                           "Example: zip: {neuron.tau_m: {values: [10, 20], unit: ms}, neuron.t_ref: {values: [1, 2], unit: ms}}")
+            items = list(spec["zip"].items())
+        else:
+            if "param" not in spec:
+                raise WorkflowError(f"`{where}.param` is required (the dot path of the swept parameter). "
+                                    "Example: param: neuron.tau_m", f"{where}.param", None)
+            items = [(spec["param"], {k: v for k, v in spec.items() if k != "param"})]
+        params, values, units_, displays = [], [], [], []
+        for param, sub in items:
+            pwhere = f"{where}.zip.{param}" if "zip" in spec else where
+            if not isinstance(param, str) or param not in table:
+                raise _err(f"{where}.param" if "zip" not in spec else pwhere, param,
+                           "is not a numeric parameter of this workflow",
+                           f"Sweepable: {', '.join(sweepable)}")
+            if param in seen:
+                raise _err(f"{where}.param" if "zip" not in spec else pwhere, param, f"is already swept by axis '{seen[param]}'",
+                           "Sweep each parameter on one axis (zip parameters that move together).")
+            seen[param] = name
+            if not isinstance(sub, Mapping):
+                raise _err(pwhere, sub, "must be a mapping", "Example: {values: [10, 20], unit: ms}")
+            vals, si, disp = parse_axis_values(sub, pwhere, param, dim=table[param].dim, display=table[param].display,
+                                               with_param="zip" not in spec, room=room)
+            if param.endswith(".n") and any(v != int(v) or v < 1 for v in vals):
+                raise _err(pwhere, list(vals), "must be integers >= 1", "Example: values: [1, 10, 100]")
+            params.append(param)
+            values.append(vals)
+            units_.append(si)
+            displays.append(disp)
+        if len({len(v) for v in values}) != 1:
+            raise _err(f"{where}.zip", {p: len(v) for p, v in zip(params, values)},
+                       "has parameters of different lengths", "Zipped parameters need the same number of values.")
+        axes.append(SweepAxis(name=name, params=tuple(params), values=tuple(values), units=tuple(units_),
+                              display_units=tuple(displays)))
+    return tuple(axes)
+
+
+def _sample_axis(raw: Any, sweep: tuple[SweepAxis, ...], table: ParamTable, run: Run, seed: int) -> SampleAxis:
+    """The ``sample`` section (:func:`lifbatch.design.parse_sample`) as the grid's first axis."""
+    from .design import DIM, parse_sample
+
+    spec = parse_sample(raw, table, {p: ax.name for ax in sweep for p in ax.params})
+    check_room(run, [a.size for a in sweep], spec.size, "sample.n", raw.get("n"))
+    values = spec.values(seed)
+    return SampleAxis(name=DIM, params=tuple(p.param for p in spec.params), values=values,
+                      units=tuple(p.unit for p in spec.params),
+                      display_units=tuple(p.display_unit for p in spec.params), spec=spec,
+                      rounds=spec.all_rounds())
 
 
 # --------------------------------------------------------------------------- #
@@ -981,511 +1507,102 @@ def parse_summaries(raw: Any, run: Run) -> SummarySpec:
     return SummarySpec(warmup, edges, every, max_lag)
 
 
-class _Parser:
-    def __init__(self, raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = True):
-        self.raw = raw
-        self.base_dir = base_dir
-        self.confine = confine
-        self.limits = limits
-        self.params: dict[str, float] = {}
-        self.dims: dict[str, str] = {}        # pint dimensionality per param
-        self.display: dict[str, str] = {}
-        self.written: dict[str, Any] = {}     # the value as written, for messages
-        self.files: dict[str, str] = {}       # drive name -> sha256 of its file
+# --------------------------------------------------------------------------- #
+# parsing: constraints over every value a parameter takes
+# --------------------------------------------------------------------------- #
+def check_values(run: Run, table: ParamTable, sweep: tuple[SweepAxis, ...], drives: tuple[Drive, ...]) -> None:
+    """The constraints over every value a parameter takes, at every point of the grid: one
+    error naming the axis (and its first offending value) when a swept value breaks one."""
+    shape = tuple(a.size for a in sweep)
 
-    def set_param(self, path: str, value, q=None):
-        q = q if q is not None else _quantity(value, path)
-        x = u.to_si(q)
-        if not math.isfinite(x) and not (x > 0 and path in INFINITE_OK):
-            raise _err(path, value, _not_finite(path, x), _example(path) or "Give a finite number.")
-        self.params[path] = x
-        self.dims[path] = u.dimension_of(q)
-        self.display[path] = "" if q.dimensionless else f"{q.units:~}".replace(" ", "")
-        self.written[path] = value
-        return q
+    def grid(path):
+        for i, ax in enumerate(sweep):
+            if path in ax.params:
+                vals = np.asarray(ax.values[ax.params.index(path)])
+                sh = [1] * len(shape)
+                sh[i] = ax.size
+                return vals.reshape(sh)
+        return np.asarray(table[path].value)
 
-    # -- sections ------------------------------------------------------------
-    def parse(self) -> Workflow:
-        raw = self.raw
-        _check_keys(raw, TOP_KEYS, "")
-        name = raw.get("name")
-        if name is None:
-            raise WorkflowError("`name` is required (lowercase letters, digits, '-' and '_'). Example: name: my-sweep",
-                                "name", None)
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise _err("name", name, "must match [a-z0-9_-]+", "Example: name: pypet-firing-rate")
-        if len(name) > MAX_NAME:
-            raise _err("name", name, f"is {len(name)} characters long, more than {MAX_NAME}",
-                       "Example: name: pypet-firing-rate")
-        description = raw.get("description", "") or ""
-        if not isinstance(description, str):
-            raise _err("description", description, "must be text")
-        seed = parse_integer(raw.get("seed", 0), "seed", 0)
-        trials = parse_integer(raw.get("trials", 1), "trials", 1)
-        if "duration" not in raw:
-            raise WorkflowError("`duration` is required. Example: duration: 1000 ms", "duration", None)
-        duration, _ = parse_time(raw["duration"], "duration")
-        dt, _ = parse_time(raw.get("dt", "0.1 ms"), "dt")
-        if not math.isfinite(duration):
-            raise _err("duration", raw["duration"], "must be finite", "Example: duration: 1000 ms")
-        if dt > duration:
-            raise _err("dt", raw.get("dt"), f"must not exceed duration ({_short(raw['duration'])})", "Example: dt: 0.1 ms")
-        n_steps = duration / dt
-        if abs(n_steps - round(n_steps)) > 1e-6 * max(1.0, n_steps):
-            raise _err("duration", raw["duration"], f"must be a whole number of steps of dt ({_short(raw.get('dt', '0.1 ms'))})",
-                       "Make duration a multiple of dt.")
-        method = raw.get("method", "euler")
-        if method not in ("euler", "exact"):
-            raise _err("method", method, "must be 'euler' or 'exact'", "Example: method: exact")
+    def where_of(path, bad=None):
+        """The field to blame and its value as written; for a swept parameter, the axis
+        and its first value for which ``bad`` (a predicate on SI values) holds."""
+        for ax in sweep:
+            if path in ax.params:
+                i = ax.params.index(path)
+                vals = ax.values[i]
+                x = next((v for v in vals if bad is None or bad(v)), vals[0])
+                disp = ax.display_units[i]
+                try:
+                    shown = f"{u.convert(x, ax.units[i], disp):g} {disp}" if disp else f"{x:g}"
+                except Exception:  # a display unit pint cannot convert to: show SI
+                    shown = f"{x:g} {ax.units[i]}"
+                if isinstance(ax, SampleAxis):
+                    return f"sample.params.{ax.labels[i]}.bounds", shown.strip()
+                return f"sweep.{ax.name}", shown.strip()
+        return path, table.written(path, table[path].value)
 
-        self.dt = dt
-        self.duration = duration
-        self.method = method
-        self.trials = trials
-        self.n_steps = int(round(duration / dt))
-        run = self.run = Run(trials=trials, duration=duration, dt=dt, method=method, duration_written=raw["duration"],
-                             dt_written=raw.get("dt", "0.1 ms"), limits=self.limits)
-        check_work(run, 1)
-        voltage_dim, voltage_display = self.parse_neuron(raw.get("neuron"))
-        self.voltage_dim = voltage_dim
-        drives = self.parse_inputs(raw.get("inputs") or {})
-        sweep = self.parse_sweep(raw.get("sweep") or {})
-        if raw.get("sample") is not None:
-            sweep = [self.parse_sample(raw["sample"], sweep, seed)] + sweep
-        check_work(run, math.prod(a.size for a in sweep), sweep)
-        shared = parse_noise(raw.get("noise") or {}, sweep)
-        record = parse_record(raw.get("record") or {}, run)
-        rec_trials, rec_every = record.trials, record.every
-        summaries = parse_summaries(raw.get("summaries") or {}, run)
-        warmup, isi_edges, mom_every, max_lag = (summaries.warmup, summaries.isi_edges, summaries.moments_every,
-                                                 summaries.max_lag)
-        self.check_values(sweep, drives)
+    def require(path, ok, what, fix=""):
+        ok = np.asarray(ok)
+        if not np.all(ok):
+            bad = grid(path)[~ok] if ok.shape == np.shape(grid(path)) else None
+            first = bad.flat[0] if bad is not None and bad.size else None
+            field_, value = where_of(path, None if first is None else (lambda v: v == first))
+            raise _err(field_, value, what if field_ == path else f"sets {path}, which {what}", fix)
 
-        canonical = {
-            "seed": seed, "trials": trials, "duration": duration, "dt": dt, "method": method,
-            "params": {k: self.params[k] for k in sorted(self.params)},
-            "drives": [{"name": d.name, "kind": d.kind, "role": d.role,
-                        "options": {k: v for k, v in d.options if k != "file"},
-                        "file_sha256": self.files.get(d.name)} for d in drives],
-            "sweep": [_canonical_axis(a) for a in sweep],
-            "shared_across": list(shared),
-            "record": {"trials": list(rec_trials), "every": rec_every},
-            "summaries": {"warmup": warmup, "isi_edges": list(isi_edges), "moments_every": mom_every,
-                          "max_lag": max_lag},
-        }
-        if sweep and isinstance(sweep[0], SampleAxis) and sweep[0].spec.rounds:
-            # the points refine and fit added: not the simulation's identity (store.simulation_identity)
-            spec_ = sweep[0].spec
-            canonical["sample_added"] = {"params": [p.param for p in spec_.params],
-                                         "values": [list(v) for v in spec_.added], "rounds": list(spec_.rounds)}
-        wf = Workflow(
-            name=name, description=description, seed=seed, trials=trials, duration=duration, dt=dt,
-            method=method, params=dict(self.params),
-            param_units={k: u.si_unit(v) for k, v in self.dims.items()},
-            display_units=dict(self.display), drives=tuple(drives), sweep=tuple(sweep),
-            shared_across=shared, record_trials=rec_trials, record_every=rec_every, warmup=warmup,
-            isi_edges=isi_edges, moments_every=mom_every, max_lag=max_lag,
-            voltage_unit=u.si_unit(voltage_dim), voltage_display=voltage_display,
-            canonical=json.dumps(canonical, sort_keys=True, separators=(",", ":")),
-            # not sort_keys: the order of the sweep axes is the order of the grid
-            source=json.dumps(self.raw, default=str),
-        )
-        if self.limits:
-            check_task_memory(wf)
-        return wf
-
-    def parse_neuron(self, raw):
-        if raw is None:
-            raise WorkflowError("`neuron` is required, with at least tau_m and v_th. "
-                                "Example: neuron: {tau_m: 20 ms, v_th: 1}", "neuron", None)
-        _check_keys(raw, NEURON_KEYS, "neuron")
-        for key in ("tau_m", "v_th"):
-            if key not in raw:
-                raise WorkflowError(f"`neuron.{key}` is required. {_example('neuron.' + key)}", f"neuron.{key}", None)
-        # tau_m: a positive time or inf (no leak)
-        q = _quantity(raw["tau_m"], "neuron.tau_m")
-        if u.dimension_of(q) not in ("[time]",) and not (q.dimensionless and math.isinf(u.to_si(q))):
-            raise _err("neuron.tau_m", raw["tau_m"], "must be a positive time (or inf for no leak)",
-                       "Example: tau_m: 20 ms")
-        tau = u.to_si(q)
-        if not tau > 0:
-            raise _err("neuron.tau_m", raw["tau_m"], "must be a positive time (or inf for no leak)",
-                       "Example: tau_m: 20 ms")
-        self.params["neuron.tau_m"] = tau
-        self.dims["neuron.tau_m"] = "[time]"
-        self.display["neuron.tau_m"] = "" if q.dimensionless else f"{q.units:~}".replace(" ", "")
-        self.written["neuron.tau_m"] = raw["tau_m"]
-        # voltages: one dimension for all (volt, or dimensionless)
-        q_th = self.set_param("neuron.v_th", raw["v_th"])
-        vdim = u.dimension_of(q_th)
-        vdisplay = self.display["neuron.v_th"]
-        for key in ("e_l", "v_reset", "v_init"):
-            if key in raw:
-                q = _quantity(raw[key], f"neuron.{key}")
-                if u.dimension_of(q) != vdim and not (q.dimensionless and u.to_si(q) == 0):
-                    raise _err(f"neuron.{key}", raw[key], f"must have the dimension of v_th ({_short(raw['v_th'])})",
-                               f"Write it in the same unit as v_th, e.g. {key}: {EXAMPLES[key] if vdim != 'dimensionless' else 0}")
-                self.set_param(f"neuron.{key}", raw[key], q)
-                self.dims[f"neuron.{key}"] = vdim
-        self.params.setdefault("neuron.e_l", 0.0)
-        self.params.setdefault("neuron.v_reset", self.params["neuron.e_l"])
-        self.params.setdefault("neuron.v_init", self.params["neuron.e_l"])
-        for key in ("e_l", "v_reset", "v_init"):
-            self.dims.setdefault(f"neuron.{key}", vdim)
-            self.display.setdefault(f"neuron.{key}", vdisplay)
-        t_ref, q = parse_time(raw.get("t_ref", "0 ms"), "neuron.t_ref", allow_zero=True)
-        self.params["neuron.t_ref"] = t_ref
-        self.dims["neuron.t_ref"] = "[time]"
-        self.display["neuron.t_ref"] = f"{q.units:~}".replace(" ", "") if not q.dimensionless else "s"
-        q = self.set_param("neuron.r_m", raw.get("r_m", 1))
-        if not (q.dimensionless or u.dimension_of(q) == u.unit_dimensionality("ohm")):
-            raise _err("neuron.r_m", raw.get("r_m"), "must be a resistance (or a bare number)",
-                       "Example: r_m: 100 Mohm")
-        if not self.params["neuron.r_m"] > 0:
-            raise _err("neuron.r_m", raw.get("r_m"), "must be a positive resistance", "Example: r_m: 100 Mohm")
-        self.r_dim = u.dimension_of(q)
-        return vdim, vdisplay or ("mV" if vdim != "dimensionless" else "")
-
-    def drive_role(self, q, field, value) -> str:
-        dim = u.dimension_of(q)
-        vdim = self.voltage_dim
-        if q.dimensionless and vdim == "dimensionless" or (not q.dimensionless and dim == vdim):
-            return "voltage"
-        if q.dimensionless and u.to_si(q) == 0:
-            return "voltage"
-        vq = u.Quantity(1, "V" if vdim != "dimensionless" else "")
-        rate_dim = str((vq / u.Quantity(1, "s")).dimensionality)
-        r_dim = self.r_dim
-        cur_dim = str((vq / u.Quantity(1, "ohm" if r_dim != "dimensionless" else "")).dimensionality)
-        if dim == rate_dim:
-            return "voltage_rate"
-        if dim == cur_dim:
-            return "current"
-        if dim == u.unit_dimensionality("A") and r_dim == "dimensionless" and vdim != "dimensionless":
-            # a current, but no resistance to turn it into a voltage
-            given = "neuron.r_m is not set" if "r_m" not in (self.raw.get("neuron") or {}) else \
-                f"neuron.r_m is a bare number ({_short(self.written.get('neuron.r_m'))})"
-            raise _err(field, value, f"is a current, which needs a resistance: {given}",
-                       "Set neuron.r_m (e.g. r_m: 100 Mohm), or give the drive as a voltage (e.g. 25 mV).")
-        raise _err(field, value,
-                   "must be a current (multiplied by neuron.r_m), a voltage or a voltage per time "
-                   f"in the units of neuron.v_th ({_short(self.written['neuron.v_th'])})",
-                   "Example: value: 250 pA with r_m: 100 Mohm, or value: 0.1 / ms for a dimensionless model")
-
-    def parse_inputs(self, raw) -> list[Drive]:
-        if not isinstance(raw, Mapping):
-            raise _err("inputs", raw, "must be a mapping of named drives",
-                       "Example: inputs: {drive: {kind: constant, value: 250 pA}}")
-        drives = []
-        for name, spec in raw.items():
-            where = f"inputs.{name}"
-            if not isinstance(name, str) or not AXIS_RE.match(name):
-                raise _err(where, name, "must be named with letters, digits and '_'", "Example: inputs: {drive: ...}")
-            if len(name) > MAX_AXIS_NAME:
-                raise _err("inputs", name, f"has a drive name of {len(name)} characters, more than {MAX_AXIS_NAME}",
-                           "Example: inputs: {drive: ...}")
-            if not isinstance(spec, Mapping) or "kind" not in spec:
-                raise _err(where, spec, "must be a mapping with a `kind`",
-                           f"Kinds: {', '.join(DRIVE_KINDS)}. Example: {{kind: constant, value: 250 pA}}")
-            kind = spec["kind"]
-            if not isinstance(kind, str) or kind not in DRIVE_KINDS:
-                raise _err(f"{where}.kind", kind, f"must be one of {', '.join(DRIVE_KINDS)}",
-                           "Example: kind: white_noise")
-            schema = DRIVE_KINDS[kind]
-            _check_keys(spec, set(schema) | {"kind"}, where)
-            role = None
-            options = []
-            for key, (frole, default) in schema.items():
-                path = f"{where}.{key}"
-                value = spec.get(key, default)
-                if value is None:
-                    raise WorkflowError(f"`{path}` is required for kind {kind}. {_example(path)}".rstrip(), path, None)
-                if frole == "bool":
-                    if not isinstance(value, bool):
-                        raise _err(path, value, "must be true or false", f"Example: {key}: true")
-                    options.append((key, value))
-                elif frole == "unit":
-                    try:
-                        u.unit_dimensionality(str(value))
-                    except Exception:
-                        raise _err(path, value, "must be a unit", "Example: unit: nA") from None
-                    options.append((key, str(value)))
-                elif frole == "file":
-                    options.append((key, str(value)))
-                elif frole == "int":
-                    n = parse_integer(value, path, 1)
-                    self.params[path] = float(n)
-                    self.dims[path] = "dimensionless"
-                    self.display[path] = ""
-                elif frole == "time":
-                    x, q = parse_time(value, path)
-                    self.params[path] = x
-                    self.dims[path] = "[time]"
-                    self.display[path] = f"{q.units:~}".replace(" ", "")
-                elif frole == "rate":
-                    q = _quantity(value, path)
-                    if u.dimension_of(q) != "1 / [time]":
-                        raise _err(path, value, "must be a frequency", f"Example: {key}: 10 Hz")
-                    self.set_param(path, value, q)
-                elif frole == "1":
-                    q = _quantity(value, path)
-                    if not q.dimensionless:
-                        raise _err(path, value, "must be dimensionless (radians)", "Example: phase: 0.5")
-                    self.set_param(path, value, q)
-                elif frole == "voltage":
-                    q = _quantity(value, path)
-                    if not (u.dimension_of(q) == self.voltage_dim or (q.dimensionless and u.to_si(q) == 0)):
-                        raise _err(path, value, f"must be a voltage jump in the units of neuron.v_th ({_short(self.written['neuron.v_th'])})",
-                                   "Example: weight: 0.1 (dimensionless model) or weight: 0.5 mV")
-                    self.set_param(path, value, q)
-                    self.dims[path] = self.voltage_dim
-                elif frole == "noise":
-                    q = _quantity(value, path)
-                    r = self.drive_role(q, path, value)
-                    if r == "voltage_rate":
-                        raise _err(path, value, "must be a voltage (or a current, times r_m)",
-                                   "Example: sigma: 0.5 mV, or sigma: 0.3 for a dimensionless model")
-                    role = r
-                    self.set_param(path, value, q)
-                elif frole == "drive":
-                    q = _quantity(value, path)
-                    if key in ("mean",) and kind == "sine" and key not in spec:
-                        continue  # default 0, dimension taken from amplitude below
-                    r = self.drive_role(q, path, value)
-                    if role is not None and r != role and not (q.dimensionless and u.to_si(q) == 0):
-                        raise _err(path, value, f"must have the same dimension as the drive's other values ({role})",
-                                   "Write all values of one drive in one unit.")
-                    role = role or r
-                    self.set_param(path, value, q)
-            if kind == "sine" and "mean" not in spec:
-                self.params[f"{where}.mean"] = 0.0
-                self.dims[f"{where}.mean"] = self.dims[f"{where}.amplitude"]
-                self.display[f"{where}.mean"] = self.display[f"{where}.amplitude"]
-            if kind == "timed_array":
-                role = self.load_timed_array(name, dict(options), where)
-                options = [(k, v) for k, v in options if k != "file"] + [("file", self.resolved_file(dict(options)["file"]))]
-                # keep the resolved path in the saved workflow, so that it loads again from anywhere
-                spec["file"] = dict(options)["file"]
-            if kind == "poisson":
-                role = None
-            drives.append(Drive(name=name, kind=kind, role=role, options=tuple(sorted(options))))
-        return drives
-
-    def resolved_file(self, file: str) -> str:
-        p = Path(file)
-        return str(p if p.is_absolute() else (self.base_dir / p).resolve())
-
-    def load_timed_array(self, name, options, where) -> str:
-        from .inputs import read_timed_array  # numpy only
-
-        path = self.resolved_file(options["file"])
-        if self.confine:
-            from . import config
-
-            root = self.base_dir.resolve()
-            real = Path(path).resolve()
-            if not real.is_relative_to(root) and not _flag(config.get("inputs.allow-outside"),
-                                                              "lifbatch.inputs.allow-outside"):
-                raise _err(f"{where}.file", options["file"],
-                           f"is outside the workflow file's directory ({u.excerpt(str(root), 60)})",
-                           "Move or copy the file under that directory, or allow other paths: "
-                           "--set lifbatch.inputs.allow-outside=true (or DASK_LIFBATCH__INPUTS__ALLOW_OUTSIDE=true).")
-        if not Path(path).is_file():
-            raise _err(f"{where}.file", options["file"], f"does not exist (looked for {u.excerpt(path, 60)})",
-                       "Give a path to a .npy or .csv file, relative to the workflow file.")
-        try:
-            data = read_timed_array(path)
-        except Exception as exc:
-            # never the file's content (a message of numpy's quotes the text it could not read)
-            cell = re.search(r"\bat row (\d+), column (\d+)", str(exc))  # row from 0
-            cols = re.search(r"columns changed from (\d+) to (\d+) at row (\d+)", str(exc))  # row from 1
-            why = (f"line {int(cell[1]) + 1}, column {cell[2]} is not a number" if cell else
-                   f"line {cols[3]} has {cols[2]} columns, the lines before it {cols[1]}" if cols else
-                   "it is not a .npy file of numbers" if path.endswith(".npy") else
-                   "it is not a table of numbers with the same number of columns on every line")
-            raise _err(f"{where}.file", options["file"], f"could not be read ({why})",
-                       "Use a .npy file or a .csv of numbers (1 column, or one column per trial).") from None
-        if data.ndim == 2 and data.shape[1] not in (1, self.trials):
-            raise _err(f"{where}.file", options["file"],
-                       f"has {data.shape[1]} columns but the workflow has {_trials(self.trials)}",
-                       "Give 1 column (all trials) or one column per trial.")
-        if not np.all(np.isfinite(data)):
-            raise _err(f"{where}.file", options["file"], "contains NaN or inf", "Clean the recording.")
-        self.files[name] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        q = u.Quantity(1, options.get("unit", "1"))
-        return self.drive_role(q, f"{where}.unit", options.get("unit", "1"))
-
-    # -- sweep ---------------------------------------------------------------
-    def axis_values(self, spec, where: str, param: str, *, with_param: bool = True, room: bool = True
-                    ) -> tuple[tuple[float, ...], str, str]:
-        def room_(n, where_, arg):
-            check_room(self.run, [a.size for a in getattr(self, "axes_so_far", [])], n, where_, arg)
-
-        return parse_axis_values(spec, where, param, dim=self.dims[param], display=self.display.get(param, ""),
-                                 with_param=with_param, room=room_ if room else None)
-
-    def parse_sweep(self, raw) -> list[SweepAxis]:
-        if not isinstance(raw, Mapping):
-            raise _err("sweep", raw, "must be a mapping of axis names to axes",
-                       "Example: sweep: {tau: {param: neuron.tau_m, values: [10, 20], unit: ms}}")
-        axes, seen = [], {}
-        sweepable = sorted(self.params)
-        for name, spec in raw.items():
-            where = f"sweep.{name}"
-            if not isinstance(name, str) or not AXIS_RE.match(name) or name in RESERVED_DIMS:
-                raise _err(where, name, "must be a name of letters, digits and '_' other than "
-                           + ", ".join(sorted(RESERVED_DIMS)), "Example: sweep: {tau: ...}")
-            if len(name) > MAX_AXIS_NAME:
-                raise _err("sweep", name, f"has an axis name of {len(name)} characters, more than {MAX_AXIS_NAME}",
-                           "Example: sweep: {tau: ...}")
-            if name in RESERVED_VARS:
-                raise _err(where, name, "is the name of a variable of the results store",
-                           f"Rename the axis, e.g. sweep: {{input_{name}: ...}}")
-            if not isinstance(spec, Mapping):
-                raise _err(where, spec, "must be a mapping", "Example: {param: neuron.tau_m, values: [10, 20], unit: ms}")
-            if "zip" in spec:
-                _check_keys(spec, {"zip"}, where)
-                if not isinstance(spec["zip"], Mapping) or not spec["zip"]:
-                    raise _err(f"{where}.zip", spec["zip"], "must map parameters to axes",
-                               "Example: zip: {neuron.tau_m: {values: [10, 20], unit: ms}, neuron.t_ref: {values: [1, 2], unit: ms}}")
-                items = list(spec["zip"].items())
-            else:
-                if "param" not in spec:
-                    raise WorkflowError(f"`{where}.param` is required (the dot path of the swept parameter). "
-                                        "Example: param: neuron.tau_m", f"{where}.param", None)
-                items = [(spec["param"], {k: v for k, v in spec.items() if k != "param"})]
-            params, values, units_, displays = [], [], [], []
-            for param, sub in items:
-                pwhere = f"{where}.zip.{param}" if "zip" in spec else where
-                if not isinstance(param, str) or param not in self.params:
-                    raise _err(f"{where}.param" if "zip" not in spec else pwhere, param,
-                               "is not a numeric parameter of this workflow",
-                               f"Sweepable: {', '.join(sweepable)}")
-                if param in seen:
-                    raise _err(f"{where}.param" if "zip" not in spec else pwhere, param, f"is already swept by axis '{seen[param]}'",
-                               "Sweep each parameter on one axis (zip parameters that move together).")
-                seen[param] = name
-                if not isinstance(sub, Mapping):
-                    raise _err(pwhere, sub, "must be a mapping", "Example: {values: [10, 20], unit: ms}")
-                vals, si, disp = self.axis_values(sub, pwhere, param, with_param="zip" not in spec)
-                if param.endswith(".n") and any(v != int(v) or v < 1 for v in vals):
-                    raise _err(pwhere, list(vals), "must be integers >= 1", "Example: values: [1, 10, 100]")
-                params.append(param)
-                values.append(vals)
-                units_.append(si)
-                displays.append(disp)
-            if len({len(v) for v in values}) != 1:
-                raise _err(f"{where}.zip", {p: len(v) for p, v in zip(params, values)},
-                           "has parameters of different lengths", "Zipped parameters need the same number of values.")
-            axes.append(SweepAxis(name=name, params=tuple(params), values=tuple(values), units=tuple(units_),
-                                  display_units=tuple(displays)))
-            self.axes_so_far = list(axes)
-        return axes
-
-    def parse_sample(self, raw, sweep: list[SweepAxis], seed: int) -> SampleAxis:
-        """The ``sample`` section (design.py) as the grid's first axis."""
-        from .design import DIM, parse_sample
-
-        spec = parse_sample(self, raw, {p: ax.name for ax in sweep for p in ax.params})
-        check_room(self.run, [a.size for a in sweep], spec.size, "sample.n", raw.get("n"))
-        values = spec.values(seed)
-        return SampleAxis(name=DIM, params=tuple(p.param for p in spec.params), values=values,
-                          units=tuple(p.unit for p in spec.params),
-                          display_units=tuple(p.display_unit for p in spec.params), spec=spec,
-                          rounds=spec.all_rounds())
-
-    # -- constraints over every value a parameter takes -------------------------
-    def check_values(self, sweep: list[SweepAxis], drives: list[Drive]) -> None:
-        shape = tuple(a.size for a in sweep)
-
-        def grid(path):
-            for i, ax in enumerate(sweep):
-                if path in ax.params:
-                    vals = np.asarray(ax.values[ax.params.index(path)])
-                    sh = [1] * len(shape)
-                    sh[i] = ax.size
-                    return vals.reshape(sh)
-            return np.asarray(self.params[path])
-
-        def where_of(path, bad=None):
-            """The field to blame and its value as written; for a swept parameter, the axis
-            and its first value for which ``bad`` (a predicate on SI values) holds."""
-            for ax in sweep:
-                if path in ax.params:
-                    i = ax.params.index(path)
-                    vals = ax.values[i]
-                    x = next((v for v in vals if bad is None or bad(v)), vals[0])
-                    disp = ax.display_units[i]
-                    try:
-                        shown = f"{u.convert(x, ax.units[i], disp):g} {disp}" if disp else f"{x:g}"
-                    except Exception:  # a display unit pint cannot convert to: show SI
-                        shown = f"{x:g} {ax.units[i]}"
-                    if isinstance(ax, SampleAxis):
-                        return f"sample.params.{ax.labels[i]}.bounds", shown.strip()
-                    return f"sweep.{ax.name}", shown.strip()
-            return path, self.written.get(path, self.params[path])
-
-        def require(path, ok, what, fix=""):
-            ok = np.asarray(ok)
-            if not np.all(ok):
-                bad = grid(path)[~ok] if ok.shape == np.shape(grid(path)) else None
-                first = bad.flat[0] if bad is not None and bad.size else None
-                field_, value = where_of(path, None if first is None else (lambda v: v == first))
-                raise _err(field_, value, what if field_ == path else f"sets {path}, which {what}", fix)
-
-        tau = grid("neuron.tau_m")
-        require("neuron.tau_m", tau > 0, "must be a positive time (or inf)", "Example: tau_m: 20 ms")
-        if self.method == "euler" and np.any(self.dt > tau):
-            field_, value = where_of("neuron.tau_m", lambda v: self.dt > v)
-            what = f"must be at least dt ({_short(self.raw.get('dt', '0.1 ms'))}) with method: euler"
-            raise _err(field_, value, what if field_ == "neuron.tau_m" else f"sets neuron.tau_m, which {what}",
-                       "Use a smaller dt, or method: exact.")
-        require("neuron.t_ref", grid("neuron.t_ref") >= 0, "must be a time >= 0", "Example: t_ref: 2 ms")
-        require("neuron.r_m", grid("neuron.r_m") > 0, "must be positive", "Example: r_m: 100 Mohm")
-        th, reset = grid("neuron.v_th"), grid("neuron.v_reset")
-        above = np.broadcast_to(reset >= th, np.broadcast_shapes(np.shape(reset), np.shape(th)))
-        if np.any(above):
-            # the first offending point: blame the swept one of the two (v_reset if both are),
-            # with its offending value, and name the other's value there
-            first = np.unravel_index(int(np.argmax(above)), above.shape) if above.ndim else ()
-            r = float(np.broadcast_to(reset, above.shape)[first])
-            t = float(np.broadcast_to(th, above.shape)[first])
-            swept = {p for ax in sweep for p in ax.params}
-            if "neuron.v_th" in swept and "neuron.v_reset" not in swept:
-                field_, value = where_of("neuron.v_th", lambda v: v == t)
-                what = f"sets neuron.v_th, which must be above neuron.v_reset ({_short(self.written.get('neuron.v_reset', r))})"
-                fix = "Sweep v_th above v_reset, or lower neuron.v_reset."
-            else:
-                field_, value = where_of("neuron.v_reset", lambda v: v == r)
-                th_shown = (where_of("neuron.v_th", lambda v: v == t)[1] if "neuron.v_th" in swept
-                            else _short(self.written.get("neuron.v_th", t)))
-                what = f"must be below neuron.v_th ({th_shown})"
-                if field_ != "neuron.v_reset":
-                    what = f"sets neuron.v_reset, which {what}"
-                fix = "Example: v_reset: -70 mV with v_th: -50 mV"
-            raise _err(field_, value, what, fix)
-        for d in drives:
-            p = f"inputs.{d.name}"
-            if d.kind == "poisson":
-                require(f"{p}.rate", grid(f"{p}.rate") >= 0, "must be a rate >= 0", "Example: rate: 10 Hz")
-                require(f"{p}.n", grid(f"{p}.n") >= 1, "must be an integer >= 1", "Example: n: 100")
-            elif d.kind == "uniform":
-                require(f"{p}.half_width", grid(f"{p}.half_width") >= 0, "must be >= 0", "Example: half_width: 100 pA")
-            elif d.kind == "white_noise":
-                require(f"{p}.sigma", grid(f"{p}.sigma") >= 0, "must be >= 0", "Example: sigma: 0.5 mV")
-                if np.any(np.isinf(tau)):
-                    raise _err(f"{p}.sigma", self.written.get(f"{p}.sigma"),
-                               "needs a finite neuron.tau_m (sigma*sqrt(tau_m)*xi)", "Set neuron.tau_m.")
-            elif d.kind == "random_steps":
-                if np.any(grid(f"{p}.high") < grid(f"{p}.low")):
-                    raise _err(f"{p}.high", self.written.get(f"{p}.high"), "must be >= low", "Example: low: 0 nA, high: 50 nA")
-                require(f"{p}.interval", grid(f"{p}.interval") >= self.dt, "must be at least dt", "Example: interval: 10 ms")
-            elif d.kind == "sine":
-                require(f"{p}.frequency", grid(f"{p}.frequency") >= 0, "must be >= 0", "Example: frequency: 10 Hz")
-            if d.role in ("current", "voltage") and np.any(np.isinf(tau)) and d.kind != "white_noise":
-                raise _err(f"inputs.{d.name}", d.kind,
-                           f"is a {d.role}, which has no effect without a leak (neuron.tau_m is inf)",
-                           "Give the drive as a voltage per time (e.g. 0.1 / ms), or set a finite tau_m.")
+    tau = grid("neuron.tau_m")
+    require("neuron.tau_m", tau > 0, "must be a positive time (or inf)", "Example: tau_m: 20 ms")
+    if run.method == "euler" and np.any(run.dt > tau):
+        field_, value = where_of("neuron.tau_m", lambda v: run.dt > v)
+        what = f"must be at least dt ({_short(run.dt_written)}) with method: euler"
+        raise _err(field_, value, what if field_ == "neuron.tau_m" else f"sets neuron.tau_m, which {what}",
+                   "Use a smaller dt, or method: exact.")
+    require("neuron.t_ref", grid("neuron.t_ref") >= 0, "must be a time >= 0", "Example: t_ref: 2 ms")
+    require("neuron.r_m", grid("neuron.r_m") > 0, "must be positive", "Example: r_m: 100 Mohm")
+    th, reset = grid("neuron.v_th"), grid("neuron.v_reset")
+    above = np.broadcast_to(reset >= th, np.broadcast_shapes(np.shape(reset), np.shape(th)))
+    if np.any(above):
+        # the first offending point: blame the swept one of the two (v_reset if both are),
+        # with its offending value, and name the other's value there
+        first = np.unravel_index(int(np.argmax(above)), above.shape) if above.ndim else ()
+        r = float(np.broadcast_to(reset, above.shape)[first])
+        t = float(np.broadcast_to(th, above.shape)[first])
+        swept = {p for ax in sweep for p in ax.params}
+        if "neuron.v_th" in swept and "neuron.v_reset" not in swept:
+            field_, value = where_of("neuron.v_th", lambda v: v == t)
+            what = f"sets neuron.v_th, which must be above neuron.v_reset ({_short(table.written('neuron.v_reset', r))})"
+            fix = "Sweep v_th above v_reset, or lower neuron.v_reset."
+        else:
+            field_, value = where_of("neuron.v_reset", lambda v: v == r)
+            th_shown = (where_of("neuron.v_th", lambda v: v == t)[1] if "neuron.v_th" in swept
+                        else _short(table.written("neuron.v_th", t)))
+            what = f"must be below neuron.v_th ({th_shown})"
+            if field_ != "neuron.v_reset":
+                what = f"sets neuron.v_reset, which {what}"
+            fix = "Example: v_reset: -70 mV with v_th: -50 mV"
+        raise _err(field_, value, what, fix)
+    for d in drives:
+        p = f"inputs.{d.name}"
+        if d.kind == "poisson":
+            require(f"{p}.rate", grid(f"{p}.rate") >= 0, "must be a rate >= 0", "Example: rate: 10 Hz")
+            require(f"{p}.n", grid(f"{p}.n") >= 1, "must be an integer >= 1", "Example: n: 100")
+        elif d.kind == "uniform":
+            require(f"{p}.half_width", grid(f"{p}.half_width") >= 0, "must be >= 0", "Example: half_width: 100 pA")
+        elif d.kind == "white_noise":
+            require(f"{p}.sigma", grid(f"{p}.sigma") >= 0, "must be >= 0", "Example: sigma: 0.5 mV")
+            if np.any(np.isinf(tau)):
+                raise _err(f"{p}.sigma", table.written(f"{p}.sigma"),
+                           "needs a finite neuron.tau_m (sigma*sqrt(tau_m)*xi)", "Set neuron.tau_m.")
+        elif d.kind == "random_steps":
+            if np.any(grid(f"{p}.high") < grid(f"{p}.low")):
+                raise _err(f"{p}.high", table.written(f"{p}.high"), "must be >= low", "Example: low: 0 nA, high: 50 nA")
+            require(f"{p}.interval", grid(f"{p}.interval") >= run.dt, "must be at least dt", "Example: interval: 10 ms")
+        elif d.kind == "sine":
+            require(f"{p}.frequency", grid(f"{p}.frequency") >= 0, "must be >= 0", "Example: frequency: 10 Hz")
+        if d.role in ("current", "voltage") and np.any(np.isinf(tau)) and d.kind != "white_noise":
+            raise _err(f"inputs.{d.name}", d.kind,
+                       f"is a {d.role}, which has no effect without a leak (neuron.tau_m is inf)",
+                       "Give the drive as a voltage per time (e.g. 0.1 / ms), or set a finite tau_m.")
 
 
 _DIM_NAMES = {u.unit_dimensionality(unit): name for unit, name in [
