@@ -44,6 +44,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -111,6 +112,21 @@ def fit_quality(rates, cvs) -> dict:
     return {"evaluations": len(f), "best_objective": f[i] if f else None, "best_index": i,
             "best_rate": rates[i] if f else None, "best_isi_cv": cvs[i] if f else None,
             "to_within_5pct": evaluations_to_target(rates, cvs), "objectives": f}
+
+
+def confirm(best_params: dict, trials: int, seed: int = 20261201) -> dict:
+    """The best point simulated again with many trials (lifbatch.simulate of quickstart-fit.yaml; the
+    Optuna script's neuron is the same, tests/test_designs_bench.py): its rate, ISI CV, their
+    standard errors, and the objective of these nearly noise-free values."""
+    import lifbatch
+
+    current, sigma = best_params["inputs.current.value"], best_params["inputs.noise.sigma"]
+    ds = lifbatch.simulate(lifbatch.load_workflow(
+        WORKFLOWS / "quickstart-fit.yaml",
+        [f"trials={trials}", f"seed={seed}", f"inputs.current.value={current!r} A", f"inputs.noise.sigma={sigma!r} V"]))
+    rate, cv = float(ds["rate"]), float(ds["isi_cv"])
+    return {"trials": trials, "rate": rate, "rate_sem": float(ds["rate_std"]) / math.sqrt(trials), "isi_cv": cv,
+            "objective": objective(rate, cv), "within_5pct": within(rate, cv)}
 
 
 def bracket(currents, rates) -> dict:
@@ -234,6 +250,9 @@ def _read_bracket(store_name: str, grid: bool):
         out = bracket(ds["I"].values, ds["rate"].values)
         if not grid:
             out["rounds"] = int(ds["sample_round"].values.max())
+            # refine's own report of each round's time: "round 1: added 4 points (...) in 2.2 s"
+            out["round_seconds"] = [float(m.group(1)) for m in re.finditer(
+                r"^round \d+: added \d+ points .* in ([0-9.]+) s$", stdouts[-1], re.M)]
         return out
     return read
 
@@ -511,15 +530,19 @@ def format_tables(rows: list[dict], args) -> str:
             out.append("| contender | wall time (s), median (min-max) | ratio to the Optuna script, median "
                        "(min-max) | faster | per evaluation (s) | best objective per round (seeds "
                        f"{_seq(range(1, args.rounds + 1))}) | evaluations to within 5 % of both targets | "
-                       "best point per round: rate (Hz) / ISI CV |")
-            out.append("|---|---|---|---|---|---|---|---|")
+                       "best point per round: rate (Hz) / ISI CV | the best point again with "
+                       f"{args.confirm_trials} trials: objective (rate / ISI CV) |")
+            out.append("|---|---|---|---|---|---|---|---|---|")
             for r in rs:
                 per = _g(r["median"] / args.budget) if r["median"] is not None else "-"
                 ms = r["metrics"]
                 out.append(f"| {r['contender']} | {_time_cell(r)} | {_ratio_cell(r)} | {_faster(r, bshort)} | {per} | "
                            f"{_seq([m['best_objective'] for m in ms], '{:.3g}')} | "
                            f"{_seq([m['to_within_5pct'] for m in ms])} | "
-                           + "; ".join(f"{m['best_rate']:.4g} / {m['best_isi_cv']:.3g}" for m in ms) + " |")
+                           + "; ".join(f"{m['best_rate']:.4g} / {m['best_isi_cv']:.3g}" for m in ms) + " | "
+                           + ("; ".join(f"{m['confirmed']['objective']:.2g} ({m['confirmed']['rate']:.4g} / "
+                                        f"{m['confirmed']['isi_cv']:.3g})" for m in ms if "confirmed" in m) or "-")
+                           + " |")
         elif p == "refine":
             out.append("| contender | points | bracket of the threshold (per ms) | width (per ms) | wall time (s), "
                        "median (min-max) | ratio to the grid, median (min-max) | faster |")
@@ -532,6 +555,15 @@ def format_tables(rows: list[dict], args) -> str:
                     tc += " = " + " + ".join(f"{name} {_g(statistics.median(v))}" for name, v in r["part_times"].items())
                 out.append(f"| {r['contender']} | {m.get('points', '-')} | {br} | {_g(m.get('width'))} | {tc} | "
                            f"{_ratio_cell(r)} | {_faster(r, bshort)} |")
+            for r in rs:
+                secs = [m["round_seconds"] for m in r["metrics"] if m.get("round_seconds")]
+                if secs:
+                    first = statistics.median(x[0] for x in secs)
+                    rest = [y for x in secs for y in x[1:]]
+                    out.append(f"\nrefine's own report of its rounds (median over the runs): the first "
+                               f"{_g(first)} s" + (f", the others {_g(statistics.median(rest))} s each" if rest else "")
+                               + f"; the rest of the refine process (start, imports, exit): "
+                               f"{_g(statistics.median(t - sum(x) for t, x in zip(r['part_times']['refine'], secs)))} s")
         else:
             out.append("| contender | points | wall time (s), median (min-max) | ratio to the zipped grid, median "
                        "(min-max) | extra time (s), median | mean rate (Hz) |")
@@ -586,6 +618,8 @@ def main(argv=None) -> int:
     ap.add_argument("--max-refine-rounds", type=int, default=16,
                     help="refine: rounds tried when finding the rounds needed (default 16)")
     ap.add_argument("--sample-n", type=int, default=None, help="design: sample.n of ccnss-sobol (default its 256)")
+    ap.add_argument("--confirm-trials", type=int, default=2000,
+                    help="fit: simulate every best point again with this many trials, untimed (0: not)")
     ap.add_argument("--no-warmup", action="store_true",
                     help="skip the untimed warm-up round (for tests: the first round then fills the caches)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
@@ -660,12 +694,19 @@ def main(argv=None) -> int:
                                          / "lifbatch" / "designs" / f"sobol-n{args.sample_n or 256}-d3-seed17-*")))
             print(f"design cache: {cache[0] if cache else 'NONE (the warm row was not warm)'}")
         rows = summarize(cs, rounds)
+        if args.confirm_trials > 0:
+            print(f"simulating each fit's best point again with {args.confirm_trials} trials (untimed)...", flush=True)
+            for r in rows:
+                if r["part"] == "fit":
+                    for m in r["metrics"]:
+                        m["confirmed"] = confirm(m["best_params"], args.confirm_trials)
         bad = checks(rows, args)
         load_after = os.getloadavg()
         elapsed = time.perf_counter() - t_start
         print()
         print(f"{started:%Y-%m-%d %H:%M %Z}, {_cpu()}, load average {load_before[0]:.2f} before, "
-              f"{load_after[0]:.2f} after; {args.rounds} rounds (+1 warm-up); {elapsed:.0f} s in all; commit "
+              f"{load_after[0]:.2f} after; {args.rounds} rounds{'' if args.no_warmup else ' (+1 warm-up)'}; "
+              f"{elapsed:.0f} s in all; commit "
               f"{_commit()}" + ("; no warm-up round" if args.no_warmup else ""))
         print()
         print(format_tables(rows, args))

@@ -117,7 +117,8 @@ def test_tiny_benchmark_run(tmp_path):
     budget, tol, n = 8, 0.05, 16
     p = subprocess.run([sys.executable, str(BENCH / "designs.py"), "--rounds", "1", "--no-warmup",
                         "--budget", str(budget), "--batch", "4", "--tolerance", str(tol),
-                        "--max-refine-rounds", "3", "--sample-n", str(n), "--json", str(out)],
+                        "--max-refine-rounds", "3", "--sample-n", str(n), "--confirm-trials", "100",
+                        "--json", str(out)],
                        capture_output=True, text=True, timeout=1200, cwd=ROOT)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     for head in ("fit: ", "refine: ", "design: ", "| contender |", "checks: all hold"):
@@ -138,6 +139,8 @@ def test_tiny_benchmark_run(tmp_path):
         assert m["evaluations"] == budget and math.isfinite(m["best_objective"])
         assert m["best_objective"] == min(m["objectives"])
         assert m["to_within_5pct"] is None or 1 <= m["to_within_5pct"] <= budget
+        c = m["confirmed"]   # the best point simulated again with 100 trials
+        assert c["trials"] == 100 and math.isfinite(c["objective"]) and c["rate"] > 0
     lb = rows[("fit", "lifbatch fit")]["metrics"][0]
     assert rows[("fit", "lifbatch fit --workers 1")]["metrics"][0]["objectives"] == lb["objectives"]
     assert lb["reported_evaluations"] == budget
@@ -149,6 +152,7 @@ def test_tiny_benchmark_run(tmp_path):
         assert m["lo"] <= 1 / 12 <= m["hi"] and m["width"] <= tol * (1 + 1e-9)
     cal = doc["refine_calibration"]
     assert ref["points"] == 12 + 4 * cal["rounds"] and ref["rounds"] == cal["rounds"]
+    assert len(ref["round_seconds"]) == cal["rounds"]
     # design: every row the same points and the same mean rate (bit-identical results are checked)
     design = [r["metrics"][0] for r in doc["rows"] if r["part"] == "design"]
     assert {m["points"] for m in design} == {n}
