@@ -37,7 +37,6 @@ The exit code is 1 when a run failed or a consistency check did not hold.
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime
 import glob
 import json
@@ -523,7 +522,6 @@ def format_tables(rows: list[dict], args) -> str:
     parts = [p for p in PARTS if any(r["part"] == p for r in rows)]
     for p in parts:
         rs = [r for r in rows if r["part"] == p]
-        base = next((r for r in rs if r["baseline"]), None)
         bshort = {"fit": "Optuna script", "refine": "grid", "design": "zipped grid"}[p]
         out.append(f"{p}: {PARTS[p]}")
         if p == "fit":
