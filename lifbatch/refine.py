@@ -101,6 +101,31 @@ class _no_warnings:
         return self._w.__exit__(*exc)
 
 
+class _StoredArrays:
+    """A store's arrays by name, as numpy (``ds[name].values``), read with Zarr; ``status`` from
+    the block markers, as :func:`lifbatch.open_results` has it."""
+
+    def __init__(self, store):
+        import json
+        from pathlib import Path
+        from types import SimpleNamespace
+
+        import zarr
+
+        from .store import marker_status
+
+        self._root = zarr.open_group(str(store), mode="r", zarr_format=3)
+        self._ns = SimpleNamespace
+        shape = tuple(self._root["status"].shape)
+        self.sizes = {"sample": shape[0]}
+        attrs = json.loads((Path(store) / "zarr.json").read_text())["attributes"]
+        self._status = marker_status(store, shape, tuple(json.loads(attrs["chunks"])))
+
+    def __getitem__(self, name: str):
+        values = self._status if name == "status" else self._root[name][...]
+        return self._ns(values=np.asarray(values))
+
+
 def unit_coords(wf, ds) -> np.ndarray:
     """The stored points in the design's unit cube, (samples, params)."""
     spec = wf.sample.spec
@@ -202,7 +227,8 @@ def add_points(store, wf, *, var: str, add: int, against: str | None):
 
     held = lease.acquire(store, command="lifbatch refine")
     try:
-        ds = open_results(store)
+        # the theory needs the labelled Dataset; the summary alone is read with Zarr (no xarray to import)
+        ds = open_results(store) if against == "theory" else _StoredArrays(store)
         if ds.sizes["sample"] != wf.sample.size:
             raise StoreError(f"store '{store}' changed while refine read it; run refine again.")
         if not bool((ds["status"].values == 1).all()):
