@@ -59,7 +59,7 @@ WORKFLOWS = ROOT / "workflows"
 CLI = "import sys; from lifbatch.cli import main; sys.argv[0] = 'lifbatch'; sys.exit(main())"
 TIMEOUT = 1800.0          # seconds, per process
 TARGETS = {"rate": 10.0, "isi_cv": 0.8}
-PENALTY = 100.0           # lifbatch.fit.PENALTY: the objective per undefined target
+PENALTY = 100.0           # lifbatch.fitting.PENALTY: the objective per undefined target
 WITHIN = 0.05             # "within 5 % of both targets"
 THRESHOLD = 1.0 / 12.0    # the pypet neuron's threshold current, per ms (v_th / tau_V)
 PARTS = {

@@ -18,7 +18,7 @@ _EXPORTS = {
     "Workflow": "workflow", "load_workflow": "workflow",
     "run_sweep": "execute", "simulate": "execute",
     "open_results": "store", "spike_times": "analysis",
-    "refine_store": "refine", "fit": "fit",
+    "refine_store": "refine", "fit": "fitting",
     "LifbatchError": "errors", "WorkflowError": "errors", "StoreError": "errors",
 }
 

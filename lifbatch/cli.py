@@ -199,14 +199,14 @@ def cmd_refine(args) -> int:
 
 
 def cmd_fit(args) -> int:
-    from .fit import fit, format_result
+    from .fitting import fit, format_result
 
     result = fit(args.workflow, targets=args.target, free=args.free, budget=args.budget, batch=args.batch,
                  store=args.store, overrides=args.set, **_run_options(args))
     if args.format == "json":
         print(json.dumps(result.to_json()))
     else:
-        from .fit import parse_targets
+        from .fitting import parse_targets
 
         written = {k: v[1] for k, v in parse_targets(args.target).items()}
         print(format_result(result, written), end="")

@@ -42,7 +42,7 @@ def designs():
 # ---------------------------------------------------------------- quality measures
 
 def test_objective_is_lifbatch_fits(designs):
-    from lifbatch.fit import PENALTY, objective
+    from lifbatch.fitting import PENALTY, objective
 
     targets = {"rate": (10.0, "10 Hz"), "isi_cv": (0.8, "0.8")}
     for rate, cv in [(10.0, 0.8), (9.0, 0.9), (0.0, math.nan), (12.5, math.nan), (3.0, 0.1)]:
