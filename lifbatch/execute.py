@@ -30,8 +30,8 @@ from .point import PointModel, PointResult
 from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, coords, variable_specs
 from .lease import keep_on_scheduler
 from .plan import estimate, plan_blocks, plan_sweep
-from .store import (add_run, begin_creation, clear_store, create_store, done_blocks, inspect_store, read_markers,
-                    root_attrs, verify_store, with_summaries, write_block)
+from .store import (add_run, begin_creation, clear_store, create_store, done_blocks, inspect_store, read_marker,
+                    read_markers, root_attrs, verify_store, with_summaries, write_block)
 from .workflow import Workflow, load_workflow
 
 __all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "estimate", "embedded_cluster"]
@@ -211,13 +211,20 @@ class SweepResult:
         return not self.failures
 
 
-def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int) -> dict:
+def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, written=None) -> dict:
+    """Compute block ``flat`` and write it; its marker. ``written()`` (if given) returns the
+    block's marker when the block was written meanwhile by another task: then the block is
+    not computed, or not written, again (:func:`_run_block_once`)."""
     from .provenance import worker_name
 
+    if written is not None and (marker := written()) is not None:
+        return marker
     started = time.time()
     blocking = Blocking(shape=wf.shape, chunks=tuple(chunks))
     block_id = blocking.block_id(flat)
     values, failures, timing = _block_values(wf, blocking.slices(block_id))
+    if written is not None and (marker := written()) is not None:
+        return marker
     return write_block(wf, store, blocking, block_id, values, failures=failures, started=started, timing=timing,
                        worker=worker_name())
 
@@ -664,12 +671,7 @@ def _cluster_results(client, pending: set, store: str, *, no_workers_timeout: fl
 
 
 def _marker(store, flat: int) -> dict:
-    import json
-
-    try:
-        return json.loads((Path(store) / MARKERS / str(flat) / "zarr.json").read_text())["attributes"]
-    except (OSError, ValueError, KeyError):
-        return {"block": flat, "points": 0}
+    return read_marker(store, flat) or {"block": flat, "points": 0}
 
 
 def _lost_scheduler(client, store, exc) -> RunError:
@@ -871,26 +873,11 @@ def _run_block_once(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int
     block whose marker appeared since the run planned it (``before``: the ``finished`` of the
     marker it had then, which --repair and --retry-failed recompute; None for none) is not
     computed, or if it appears while computing, not written, again: its marker is returned."""
-    from .provenance import worker_name
+    def written():
+        marker = read_marker(store, flat)
+        return marker if marker is not None and marker.get("finished") != before else None
 
-    if _written_since(store, flat, before):
-        return _marker(store, flat)
-    started = time.time()
-    blocking = Blocking(shape=wf.shape, chunks=tuple(chunks))
-    block_id = blocking.block_id(flat)
-    values, failures, timing = _block_values(wf, blocking.slices(block_id))
-    if _written_since(store, flat, before):
-        return _marker(store, flat)
-    return write_block(wf, store, blocking, block_id, values, failures=failures, started=started, timing=timing,
-                       worker=worker_name())
-
-
-def _written_since(store, flat: int, before) -> bool:
-    try:
-        marker = json.loads((Path(store) / MARKERS / str(flat) / "zarr.json").read_text())["attributes"]
-    except (OSError, ValueError, KeyError):
-        return False
-    return marker.get("finished") != before
+    return _run_block(wf, store, chunks, flat, written)
 
 
 def _task_blocks(prefix: str, dask_scheduler=None) -> list[int]:

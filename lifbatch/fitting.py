@@ -26,7 +26,6 @@ and a command to simulate it again with more trials make the result.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import WorkflowError
+from .store import StoredArrays
 
 __all__ = ["fit", "FitResult", "TARGETS", "parse_targets", "parse_free"]
 
@@ -259,13 +259,13 @@ def _per_trial_sem(wf, ds, index: int, targets: dict) -> dict[str, tuple[float, 
     the per-trial values (each trial's rate, mean ISI, ISI CV from its own raster)."""
     from .analysis import spike_values
 
-    bits = np.asarray(ds["spike_bits"].isel(sample=index).values)  # (trial, spike_byte)
+    bits = ds.point("spike_bits", index)  # (trial, spike_byte)
     per = spike_values(bits[:, None, :], dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup,
                        isi_edges=wf.isi_edges)
     per_trial = {"rate": per[0], "isi_mean": per[2], "isi_cv": per[4]}
     out = {}
     for name in targets:
-        got = float(ds[name].isel(sample=index).values)
+        got = float(ds.point(name, index))
         v = np.asarray(per_trial[name], float)
         v = v[np.isfinite(v)]
         sem = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
@@ -281,7 +281,6 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
     ``["inputs.mu.value=0.5..2", ...]`` or a mapping param -> "LOW..HIGH";
     ``run_options`` go to :func:`lifbatch.run_sweep` (workers, scheduler, progress, ...).
     """
-    from .design import unit_points  # noqa: F401 (scipy.stats.qmc)
     from .execute import run_sweep
     from .refine import unit_coords
 
@@ -309,7 +308,7 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
         _finish(res)
         if wf.sample.size >= budget:
             break
-        ds = _results(store)
+        ds = StoredArrays(store)
         unit = unit_coords(wf, ds)
         loss = objective({n: ds[n].values for n in targets}, targets)
         round_ = max(wf.sample.rounds, default=0) + 1
@@ -335,12 +334,6 @@ def _finish(res) -> None:
                        f"{res.store}): fix the cause, then run the same `lifbatch fit` command again.")
 
 
-def _results(store):
-    from .store import open_results
-
-    return open_results(store)
-
-
 def _grow(store, wf, unit_points_: np.ndarray, round_: int):
     from . import lease
     from .design import add_to_section
@@ -362,7 +355,7 @@ def _grow(store, wf, unit_points_: np.ndarray, round_: int):
 def _result(wf, store, targets, free, workflow, rounds) -> FitResult:
     from . import units as u
 
-    ds = _results(store)
+    ds = StoredArrays(store)
     loss = objective({n: ds[n].values for n in targets}, targets)
     best = int(np.nanargmin(loss))  # the first of equals
     spec = wf.sample.spec

@@ -101,31 +101,6 @@ class _no_warnings:
         return self._w.__exit__(*exc)
 
 
-class _StoredArrays:
-    """A store's arrays by name, as numpy (``ds[name].values``), read with Zarr; ``status`` from
-    the block markers, as :func:`lifbatch.open_results` has it."""
-
-    def __init__(self, store):
-        import json
-        from pathlib import Path
-        from types import SimpleNamespace
-
-        import zarr
-
-        from .store import marker_status
-
-        self._root = zarr.open_group(str(store), mode="r", zarr_format=3)
-        self._ns = SimpleNamespace
-        shape = tuple(self._root["status"].shape)
-        self.sizes = {"sample": shape[0]}
-        attrs = json.loads((Path(store) / "zarr.json").read_text())["attributes"]
-        self._status = marker_status(store, shape, tuple(json.loads(attrs["chunks"])))
-
-    def __getitem__(self, name: str):
-        values = self._status if name == "status" else self._root[name][...]
-        return self._ns(values=np.asarray(values))
-
-
 def unit_coords(wf, ds) -> np.ndarray:
     """The stored points in the design's unit cube, (samples, params)."""
     spec = wf.sample.spec
@@ -140,8 +115,8 @@ def point_values(ds, var: str, against: str | None) -> np.ndarray:
 
         th = getattr(theory, THEORY_VARS[var])(ds)
         if th is None:
-            raise WorkflowError(f"`--against theory`: the theory does not apply to this store (it needs constant "
-                                f"and white-noise inputs only, and a finite tau_m). Drop --against.",
+            raise WorkflowError("`--against theory`: the theory does not apply to this store (it needs constant "
+                                "and white-noise inputs only, and a finite tau_m). Drop --against.",
                                 "--against", against)
         values = np.abs(values - np.asarray(th.transpose(*ds[var].dims).values, float))
     return values.reshape(values.shape[0], -1)
@@ -196,7 +171,7 @@ def refine_store(store, *, var: str = "rate", add: int = 8, rounds: int = 1, aga
         started = time.time()
         grown, added = add_points(store, wf, var=var, add=add, against=against)
         if grown is None:
-            log(f"refine: no new points to add (every candidate is a point already)")
+            log("refine: no new points to add (every candidate is a point already)")
             break
         first_index = wf.sample.size
         res = run_sweep(grown, store, log=log, **run_options)
@@ -223,12 +198,12 @@ def add_points(store, wf, *, var: str, add: int, against: str | None):
     from . import lease
     from .design import add_to_section
     from .extend import grow_store, new_round
-    from .store import open_results
+    from .store import StoredArrays, open_results
 
     held = lease.acquire(store, command="lifbatch refine")
     try:
         # the theory needs the labelled Dataset; the summary alone is read with Zarr (no xarray to import)
-        ds = open_results(store) if against == "theory" else _StoredArrays(store)
+        ds = open_results(store) if against == "theory" else StoredArrays(store)
         if ds.sizes["sample"] != wf.sample.size:
             raise StoreError(f"store '{store}' changed while refine read it; run refine again.")
         if not bool((ds["status"].values == 1).all()):

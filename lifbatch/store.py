@@ -522,16 +522,23 @@ def _gather_on_group(store, job, items: dict, *, open_group: bool = True) -> lis
     return sync(run_all())
 
 
+def _marker_attributes(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())["attributes"]
+    except (OSError, ValueError, KeyError):
+        return None  # no marker, or unreadable: the block counts as not done
+
+
+def read_marker(store, flat: int) -> dict | None:
+    """Block ``flat``'s marker (its attributes), or None when the block is not done."""
+    return _marker_attributes(Path(store) / MARKERS / str(flat) / "zarr.json")
+
+
 def read_markers(store) -> list[dict]:
     d = Path(store) / MARKERS
-    out = []
-    if d.is_dir():
-        for p in d.glob("*/zarr.json"):
-            try:
-                out.append(json.loads(p.read_text())["attributes"])
-            except (OSError, ValueError, KeyError):
-                continue  # unreadable marker: the block counts as not done
-    return out
+    if not d.is_dir():
+        return []
+    return [m for m in map(_marker_attributes, d.glob("*/zarr.json")) if m is not None]
 
 
 def done_blocks(store) -> set[int]:
@@ -587,6 +594,30 @@ def marker_status(store, shape: tuple[int, ...], chunks: tuple[int, ...]) -> np.
         for flat in m.get("failures", {}):
             status[np.unravel_index(int(flat), shape) if shape else ()] = STATUS_FAILED
     return status
+
+
+class StoredArrays:
+    """A sampled store's arrays by name, read with Zarr alone (no xarray, dask or pandas to
+    import): ``arrays[name].values`` as numpy, like a Dataset's; ``status`` from the block
+    markers, as :func:`open_results` has it; ``point(name, i)``: sample ``i`` only. What
+    ``lifbatch refine`` and ``lifbatch fit`` read every round."""
+
+    def __init__(self, store):
+        import zarr
+
+        self._root = zarr.open_group(str(store), mode="r", zarr_format=3)
+        shape = tuple(self._root["status"].shape)
+        self.sizes = {"sample": shape[0]}
+        attrs = json.loads((Path(store) / "zarr.json").read_text())["attributes"]
+        self._status = marker_status(store, shape, tuple(json.loads(attrs["chunks"])))
+
+    def __getitem__(self, name: str):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(values=np.asarray(self._status if name == "status" else self._root[name][...]))
+
+    def point(self, name: str, index: int) -> np.ndarray:
+        return np.asarray(self._root[name][index])
 
 
 def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
