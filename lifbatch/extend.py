@@ -86,7 +86,7 @@ def _apply(path: Path, grown, old_size: int) -> None:
 
     from .grid import Blocking
     from .layout import coords
-    from .store import _write_group, _write_json_atomic, simulation_identity
+    from .store import _write_group, _write_json_atomic, coordinate_array, simulation_identity
 
     meta = json.loads((path / "zarr.json").read_text())
     attrs = meta["attributes"]
@@ -109,9 +109,9 @@ def _apply(path: Path, grown, old_size: int) -> None:
         dims = tuple(arr.metadata.dimension_names or ())
         if dims and dims[0] == "sample" and name not in crd and arr.shape[0] != new_size:
             arr.resize((new_size,) + tuple(arr.shape[1:]))
-    for name, (dim, values, *rest) in crd.items():
-        if dim == "sample":
-            _write_coordinate(root, name, dim, np.asarray(values), dict(rest[0]) if rest else {})
+    for name, spec in crd.items():
+        if spec[0] == "sample":
+            root.create_array(name, **coordinate_array(spec), overwrite=True)[...] = np.asarray(spec[1])
     # 4. the root attributes: the grown workflow
     meta = json.loads((path / "zarr.json").read_text())
     meta["attributes"].update({"workflow": grown.source, "canonical": grown.canonical,
@@ -121,21 +121,6 @@ def _apply(path: Path, grown, old_size: int) -> None:
     # before keep the arrays open at their old shape, and open them again
     _write_group(path / MARKERS, {})
     (path / GROW).unlink(missing_ok=True)
-
-
-def _write_coordinate(root, name: str, dim: str, values: np.ndarray, attributes: dict) -> None:
-    """A coordinate array as store.create_store writes it (one chunk, xarray's attributes)."""
-    from zarr.codecs import ZstdCodec
-
-    from .store import _NAN_FILL
-
-    if values.dtype.kind == "f":
-        attributes["_FillValue"] = _NAN_FILL
-    array = root.create_array(name, shape=values.shape, chunks=values.shape or (1,), dtype=values.dtype,
-                              fill_value=np.nan if values.dtype.kind == "f" else 0,
-                              compressors=[ZstdCodec(level=0, checksum=False)], attributes=attributes,
-                              dimension_names=(dim,), overwrite=True)
-    array[...] = values
 
 
 def new_round(wf) -> int:

@@ -87,7 +87,6 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lamb
     0 = pending.
     """
     import zarr
-    from zarr.codecs import ZstdCodec
 
     crd = coords(wf)
     attrs = {**root_attrs(wf, provenance), "chunks": json.dumps(list(blocking.chunks))}
@@ -101,15 +100,8 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lamb
     axes = wf.axis_names
 
     async def write_coord(group, name, spec):
-        dim, values, *rest = spec
-        values = np.asarray(values)
-        attributes = dict(rest[0]) if rest else {}
-        if values.dtype.kind == "f":
-            attributes["_FillValue"] = _NAN_FILL
-        array = await group.create_array(
-            name, shape=values.shape, chunks=values.shape or (1,), dtype=values.dtype,
-            fill_value=np.nan if values.dtype.kind == "f" else 0, compressors=[ZstdCodec(level=0, checksum=False)],
-            attributes=attributes, dimension_names=(dim,))
+        values = np.asarray(spec[1])
+        array = await group.create_array(name, **coordinate_array(spec))
         await array.setitem(Ellipsis, values)
 
     def create(group, name, spec):
@@ -125,6 +117,21 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lamb
     for sub in (MARKERS.parent, MARKERS):
         _write_group(Path(store) / sub, {})
     (Path(store) / CREATING).unlink(missing_ok=True)  # complete: a store from now on
+
+
+def coordinate_array(spec: tuple) -> dict:
+    """``create_array`` arguments of a coordinate (``(dim, values, attrs)`` of layout.coords) as
+    xarray writes it: one chunk, its attributes with xarray's ``_FillValue`` for floats."""
+    from zarr.codecs import ZstdCodec
+
+    dim, values, *rest = spec
+    values = np.asarray(values)
+    attributes = dict(rest[0]) if rest else {}
+    if values.dtype.kind == "f":
+        attributes["_FillValue"] = _NAN_FILL
+    return dict(shape=values.shape, chunks=values.shape or (1,), dtype=values.dtype,
+                fill_value=np.nan if values.dtype.kind == "f" else 0,
+                compressors=[ZstdCodec(level=0, checksum=False)], attributes=attributes, dimension_names=(dim,))
 
 
 def _write_group(path: Path, attributes: dict) -> None:
