@@ -37,8 +37,9 @@ WF = {
     "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 16], "unit": "pA"}},
     "record": {"v": {"trials": [0], "every": "1 ms"}},
 }
-# seconds of work per block: still running when a job is cancelled or its workers retire
-SLOW = {**WF, "name": "slurm-slow", "trials": 200, "duration": "2 s"}
+# ~0.6 s of work per block here (~10 s in all), 0.3 s on a machine twice as fast: the sweep is
+# still running when a job is cancelled or Ctrl-C arrives after its second block
+SLOW = {**WF, "name": "slurm-slow", "trials": 1500, "duration": "2 s"}
 
 
 def _jobqueue_env(slurm, log_dir, **extra) -> dict:
@@ -58,12 +59,34 @@ def _jobqueue_env(slurm, log_dir, **extra) -> dict:
     return env
 
 
-# Blocks of ~0.7 s (4 points) on 2 cores, ~25 s of work in all: more than two workers finish in
-# their lives (--lifetime 10 s +- 2 s from the worker's start, 2-3 s of which are its imports), so
-# the sweep goes on through retirements and replacement jobs; each worker finishes several blocks.
+# 128 points in 32 blocks of 4, with enough trials for >= 40 s of work on this machine (measured
+# before the test: CI machines differ by 2x and more, and a fixed workload once finished within
+# the first two workers' lives): with 2 workers that is >= 20 s of sweep, while each worker
+# retires at --lifetime 10 s +- 2 s from its start (2-3 s of which are its imports), so the
+# sweep goes on through retirements and replacement jobs; each worker finishes several blocks.
 RETIRING = {**WF, "name": "slurm-retiring", "trials": 400, "duration": "2 s",
             "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 128], "unit": "pA"}}}
 LIFETIME = ["--lifetime", "10s", "--lifetime-stagger", "2s"]
+RETIRING_WORK_S = 40.0
+
+
+@pytest.fixture(scope="module")
+def retiring(tmp_path_factory) -> dict:
+    """RETIRING with its trials scaled to RETIRING_WORK_S of CPU time here, from a tenth of it timed
+    (once for the module: both tests run the same workflow against one reference)."""
+    tmp_path = tmp_path_factory.mktemp("retiring")
+    probe = {**RETIRING, "name": "slurm-retiring-probe", "trials": RETIRING["trials"] // 10}
+    path = tmp_path / "probe.yaml"
+    path.write_text(yaml.safe_dump(probe))
+    workflow = lifbatch.load_workflow(path)
+    lifbatch.simulate(workflow)  # the kernel compiled or loaded from numba's cache: not timed
+    t0 = time.process_time()
+    lifbatch.simulate(workflow)
+    per_trial = (time.process_time() - t0) / probe["trials"]
+    trials = max(RETIRING["trials"], int(RETIRING_WORK_S / per_trial / 10 + 1) * 10)
+    return {**RETIRING, "trials": trials}
+
+
 _REFERENCES: dict = {}
 
 
@@ -182,11 +205,12 @@ class _MarkerWatch(threading.Thread):
 
 
 @pytest.mark.parametrize("scale", [("--adapt", "1..2"), ("--jobs", "2")], ids=["adapt", "jobs"])
-def test_workers_retiring_at_their_lifetime_are_replaced_and_no_block_is_written_twice(slurm, tmp_path, scale):
+def test_workers_retiring_at_their_lifetime_are_replaced_and_no_block_is_written_twice(slurm, tmp_path, scale,
+                                                                                        retiring):
     """Jobs end; sweeps do not: every worker retires at its --lifetime (dask-jobqueue's
     worker-extra-args, as cluster/jobqueue.yaml sets them), new sbatch jobs replace them, and the
     store is complete, bit-identical, every block written once."""
-    path, reference = _write(tmp_path, RETIRING)
+    path, reference = _write(tmp_path, retiring)
     store, logs = tmp_path / "s.zarr", tmp_path / "logs"
     env = _jobqueue_env(slurm, logs, DASK_JOBQUEUE__SLURM__WORKER_EXTRA_ARGS=json.dumps(
         ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0", "--nthreads", "1", *LIFETIME]))
@@ -199,7 +223,7 @@ def test_workers_retiring_at_their_lifetime_are_replaced_and_no_block_is_written
                            capture_output=True, text=True, timeout=900, env=env)
     finally:
         watch.stop()
-    print(f"{' '.join(scale)}: {time.monotonic() - t0:.0f} s")
+    print(f"{' '.join(scale)}, {retiring['trials']} trials: {time.monotonic() - t0:.0f} s")
     assert r.returncode == 0, r.stderr
     assert "done: 128 of 128 points" in r.stdout, r.stdout
     # workers retired at their lifetime, and jobs beyond the first two computed blocks
