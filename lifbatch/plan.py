@@ -5,6 +5,7 @@ without a cluster or a store."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -100,6 +101,7 @@ class StoreState:
     added: str | None = None            # JSON of the points refine and fit added (canonical sample_added)
     source: str | None = None           # the store's workflow (JSON), when it holds added points
     shape: tuple[int, ...] | None = None  # its grid's shape
+    files: tuple = ()                   # (drive, sha256) of each input file it was computed with
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,29 @@ def _listing(state: StoreState) -> str:
     shown = ", ".join(state.contents[:5])
     more = f" and {len(state.contents) - 5} more" if len(state.contents) > 5 else ""
     return f"{shown}{more}" if shown else "nothing lifbatch wrote"
+
+
+def _changed_input_files(wf, state: StoreState) -> str | None:
+    """The message for a store of this very workflow whose input files have changed since (its
+    simulation identity is the workflow's once the files' sha256 are the store's), or None."""
+    from .store import simulation_identity
+
+    stored = dict(state.files)
+    if not state.simulation or not stored:
+        return None
+    spec = json.loads(wf.canonical)
+    now = {d["name"]: d.get("file_sha256") for d in spec["drives"]}
+    changed = [name for name in now if name in stored and now[name] != stored[name]]
+    for d in spec["drives"]:
+        d["file_sha256"] = stored.get(d["name"], d.get("file_sha256"))
+    if not changed or simulation_identity(json.dumps(spec, sort_keys=True, separators=(",", ":"))) != state.simulation:
+        return None
+    name = changed[0]
+    drive = next(d for d in wf.drives if d.name == name)
+    return (f"store '{state.path}' was computed with another `inputs.{name}.file`: '{drive.option('file')}' now has "
+            f"sha256 {(now[name] or '')[:16]}, the store's has {stored[name][:16]}. Restore the file the "
+            "store was made with (`lifbatch status --provenance` lists its sha256), or recompute the store with "
+            f"this one: lifbatch run WORKFLOW --store {state.path} --overwrite")
 
 
 def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: bool = False,
@@ -172,6 +197,9 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
     if overwrite:
         return SweepPlan(new=True, replace=True)
     if (state.simulation or state.fingerprint) != (simulation if state.simulation else wf.fingerprint):
+        changed = _changed_input_files(wf, state)
+        if changed:
+            raise StoreError(changed)
         raise StoreError(
             f"store '{path}' holds another workflow ('{state.name}', fingerprint {state.fingerprint}, "
             f"this one is {wf.fingerprint}). Use another --store, or --overwrite to replace it.")

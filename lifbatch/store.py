@@ -198,6 +198,12 @@ def store_workflow(store: str | os.PathLike) -> dict | None:
     return dict(attrs)
 
 
+def _input_files(canonical: str | None) -> tuple:
+    """(drive, sha256) of each input file in a store's canonical workflow JSON."""
+    drives = json.loads(canonical).get("drives", []) if canonical else []
+    return tuple((d["name"], d["file_sha256"]) for d in drives if d.get("file_sha256"))
+
+
 def simulation_identity(canonical: str) -> str:
     """The identity of what a store's simulation computed (the spikes and V samples): the
     workflow's canonical JSON less its ``summaries``, hashed. Resuming compares it, so that
@@ -335,7 +341,8 @@ def inspect_store(store):
                           source=attrs.get("workflow") if added is not None else None, shape=shape,
                           simulation=simulation_identity(canonical) if canonical else None,
                           summaries=summary_settings(canonical) if canonical else None,
-                          chunks=chunks, done=frozenset(int(m["block"]) for m in markers),
+                          files=_input_files(canonical), chunks=chunks,
+                          done=frozenset(int(m["block"]) for m in markers),
                           failed=frozenset(int(m["block"]) for m in markers if m.get("failures")),
                           contents=tuple(names))
     if root is None and set(names) <= {MARKERS.parent.name} and (path / MARKERS).is_dir() and \

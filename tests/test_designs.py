@@ -475,3 +475,46 @@ def test_summarize_and_refine_a_sampled_store_in_any_order(tmp_path):
     assert wf.warmup == pytest.approx(0.06)
     assert_identical(ds, lifbatch.simulate(wf), ["spike_bits", "rate", "rate_std", "isi_cv", "isi_hist", "mu",
                                                   "sigma", "sample_round"])
+
+
+@pytest.mark.slow
+def test_refine_a_store_with_a_relative_input_file_from_anywhere_and_refuse_a_changed_file(tmp_path):
+    """A timed_array file given relative to the workflow file: refine, run from another directory,
+    grows the store as simulating the grown workflow; once the file has changed, refine and run
+    both refuse with the field, the two sha256 and the fix, and the store is left as it was."""
+    wf_dir, elsewhere = tmp_path / "wf", tmp_path / "elsewhere"
+    (wf_dir / "data").mkdir(parents=True)
+    elsewhere.mkdir()
+    np.savetxt(wf_dir / "data" / "drive.csv", 0.8 + 0.3 * np.sin(np.arange(150) / 10))
+    raw = {"name": "recorded", "seed": 3, "trials": 3, "duration": "150 ms", "dt": "0.1 ms",
+           "neuron": {"tau_m": "20 ms", "v_th": 1, "v_reset": 0, "t_ref": "2 ms"},
+           "inputs": {"rec": {"kind": "timed_array", "file": "data/drive.csv", "dt": "1 ms", "unit": "1"},
+                      "mu": {"kind": "constant", "value": 0.3}, "noise": {"kind": "white_noise", "sigma": 0.3}},
+           "sample": {"method": "sobol", "n": 6, "params": {"mu": {"param": "inputs.mu.value",
+                                                                     "bounds": [0.0, 0.6]}}}}
+    path = _write(wf_dir, raw)
+    store = tmp_path / "s.zarr"
+    r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", path.name, "--store", str(store),
+                        "--no-progress"], capture_output=True, text=True, cwd=wf_dir, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "refine", str(store), "--add", "2", "--no-progress"],
+                       capture_output=True, text=True, cwd=elsewhere, timeout=300)
+    assert r.returncode == 0 and "added 2 points" in r.stdout, r.stdout + r.stderr
+    ds = lifbatch.open_results(store).load()
+    assert ds.sizes["sample"] == 8
+    assert_identical(ds, lifbatch.simulate(lifbatch.load_workflow(json.loads(ds.attrs["workflow"]))))
+    old_sha = ds.attrs["fingerprint"]
+    np.savetxt(wf_dir / "data" / "drive.csv", np.ones(150))
+    for args, cwd in ((["refine", str(store), "--add", "2"], elsewhere), (["run", path.name, "--store", str(store)],
+                                                                          wf_dir)):
+        r = subprocess.run([sys.executable, "-m", "lifbatch.cli", *args, "--no-progress"], capture_output=True,
+                           text=True, cwd=cwd, timeout=300)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        msg = r.stderr.strip()
+        assert "\n" not in msg and msg.startswith(f"lifbatch: error: store '{store}' was computed with another "
+                                                  f"`inputs.rec.file`: '{wf_dir / 'data' / 'drive.csv'}' now has "
+                                                  "sha256 "), msg
+        assert "Restore the file the store was made with" in msg and "--overwrite" in msg, msg
+    after = lifbatch.open_results(store).load()
+    assert after.attrs["fingerprint"] == old_sha
+    assert_identical(after, ds)
