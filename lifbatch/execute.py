@@ -135,7 +135,7 @@ def _summarized(wf, bits, counts, moments, traces, status) -> dict[str, np.ndarr
     through xarray): a sweep task needs no xarray.
     """
     spikes = spike_values(bits, dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges)
-    mom = moment_values(moments, warmup=wf.warmup, every=wf.moments_every, max_lag=wf.max_lag)
+    mom = moment_values(moments, warmup=wf.v_warmup, every=wf.moments_every, max_lag=wf.max_lag)
     failed = status == STATUS_FAILED
     values = {"spike_count": counts, "spike_bits": bits, "status": status}
     if wf.record_trials:

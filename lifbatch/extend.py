@@ -47,7 +47,16 @@ def store_workflow_of(store):
         from .errors import StoreError
 
         raise StoreError(f"no store at '{store}'. Run `lifbatch run WORKFLOW --store {store}` first.")
-    return load_workflow(json.loads(attrs["workflow"]), limits=False)
+    return _with_store_summaries(load_workflow(json.loads(attrs["workflow"]), limits=False), attrs["canonical"])
+
+
+def _with_store_summaries(wf, canonical: str):
+    """``wf`` with the summary settings of a store's canonical JSON (those ``lifbatch
+    summarize`` recorded, ``summaries.moments_warmup`` included, which no workflow file has)."""
+    from .store import summary_settings, with_summaries
+
+    settings = summary_settings(canonical)
+    return with_summaries(wf, settings) if settings else wf
 
 
 def grow_store(store, wf, raw_sample: dict, *, phase=lambda name: None):
@@ -59,7 +68,7 @@ def grow_store(store, wf, raw_sample: dict, *, phase=lambda name: None):
 
     raw = wf.to_dict()
     raw["sample"] = raw_sample
-    grown = load_workflow(raw, limits=False)
+    grown = _with_store_summaries(load_workflow(raw, limits=False), wf.canonical)
     path = Path(store)
     _write_json_atomic(path / GROW, {"workflow": grown.source, "old_size": wf.sample.size})
     phase("grow-committed")
@@ -114,6 +123,7 @@ def _apply(path: Path, grown, old_size: int) -> None:
             root.create_array(name, **coordinate_array(spec), overwrite=True)[...] = np.asarray(spec[1])
     # 4. the root attributes: the grown workflow
     meta = json.loads((path / "zarr.json").read_text())
+    grown = _with_store_summaries(grown, meta["attributes"]["canonical"])  # (from grow.json: the source only)
     meta["attributes"].update({"workflow": grown.source, "canonical": grown.canonical,
                                "fingerprint": grown.fingerprint})
     _write_json_atomic(path / "zarr.json", meta)

@@ -230,6 +230,7 @@ def with_summaries(wf, settings: dict):
     spec["summaries"] = settings
     return dataclasses.replace(wf, warmup=settings["warmup"], isi_edges=tuple(settings["isi_edges"]),
                                moments_every=settings["moments_every"], max_lag=settings["max_lag"],
+                               moments_warmup=settings.get("moments_warmup"),
                                canonical=json.dumps(spec, sort_keys=True, separators=(",", ":")))
 
 
@@ -238,7 +239,9 @@ def describe_summaries(settings: dict) -> str:
     edges = settings.get("isi_edges") or []
     bins = (f"{len(edges) - 1} ISI bins over {1e3 * edges[0]:g}-{1e3 * edges[-1]:g} ms" if len(edges) > 1
             else "no ISI bins")
-    return (f"warmup {1e3 * settings.get('warmup', 0):g} ms, {bins}, moments every "
+    kept = settings.get("moments_warmup")
+    kept = "" if kept is None else f" (V moments after {1e3 * kept:g} ms: summarize could not recompute them)"
+    return (f"warmup {1e3 * settings.get('warmup', 0):g} ms{kept}, {bins}, moments every "
             f"{1e3 * settings.get('moments_every', 0):g} ms, autocov up to {1e3 * settings.get('max_lag', 0):g} ms")
 
 

@@ -83,7 +83,9 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
 
     ``overrides`` may only touch ``summaries.*`` (e.g. ``["summaries.warmup=200 ms"]``).
     V moments are recomputed only when every trial's trace is recorded on the
-    moments grid (``record.v``); otherwise they are kept. Points not done (pending,
+    moments grid (``record.v``); otherwise they are kept, with the warmup they were
+    computed with (recorded as ``summaries.moments_warmup`` when it is not the new
+    one), and a new ``moments_every`` or ``max_lag`` is refused. Points not done (pending,
     or failed) get NaN (0 for counts). Refused while a run holds the store's lease.
     """
     import xarray as xr
@@ -110,6 +112,8 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
         raw = json.loads(ds.attrs["workflow"])
         wf = load_workflow(raw, overrides, limits=False)  # the store's own workflow: it ran already
         before = summary_settings(ds.attrs["canonical"])
+        if not _moments_recomputable(ds, wf):
+            wf = _keep_moments(wf, before, {key if isinstance(key, str) else key[0] for key in items})
         names, new_ds = _summaries(ds, wf, xr)
         work = path / _WORK
         if work.exists():
@@ -128,10 +132,43 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
     finally:
         held.release()
     after = summary_settings(wf.canonical)
-    changed = [k for k in after if after[k] != before.get(k)]
+    changed = [k for k in after if k != "moments_warmup" and after[k] != before.get(k)]
     log(f"summaries: {describe_summaries(after)}" + (f" (changed: {', '.join(changed)}; were "
                                                      f"{describe_summaries(before)})" if changed else " (unchanged)"))
     return names
+
+
+def _moments_recomputable(ds, wf) -> bool:
+    """Whether the store's V traces hold every trial on the moments grid of ``wf``."""
+    if "v" not in ds or list(ds["trace_trial"].values) != list(range(wf.trials)):
+        return False
+    stride = wf.moments_every / wf.record_every
+    return abs(stride - round(stride)) < 1e-9
+
+
+def _keep_moments(wf, before: dict, asked) -> object:
+    """``wf`` with the settings the store's V moments were computed with, when summarize
+    cannot recompute them: a new warmup then applies to the spike summaries only
+    (``summaries.moments_warmup`` records the moments' own, for the blocks still to run and
+    for readers); a new moments grid or autocovariance range asked for (``asked``: the keys
+    given) would change nothing but the record, so it is refused, and one that follows
+    from a new warmup (the default max_lag) keeps the store's."""
+    from .store import summary_settings, with_summaries
+
+    after = summary_settings(wf.canonical)
+    for key, field in (("moments_every", "summaries.moments.every"), ("max_lag", "summaries.autocov.max_lag")):
+        if after[key] == before[key]:
+            continue
+        if field in asked:
+            raise WorkflowError(
+                f"`{field}` {1e3 * after[key]:g} ms: summarize cannot recompute this store's V moments (they need V "
+                f"of every trial on the moments grid, `record.v: {{trials: all}}`), computed with "
+                f"{1e3 * before[key]:g} ms. Run the sweep again into a new store (lifbatch run WORKFLOW --set "
+                f"{field}=... --store NEW), or leave {field} as it is.", field, after[key])
+        after[key] = before[key]
+    kept = before.get("moments_warmup", before["warmup"])
+    after.pop("moments_warmup", None)
+    return with_summaries(wf, {**after, **({"moments_warmup": kept} if kept != after["warmup"] else {})})
 
 
 def _summaries(ds, wf, xr):
@@ -145,16 +182,14 @@ def _summaries(ds, wf, xr):
         var = new[name]
         out[name] = var.where(done) if var.dtype.kind == "f" else var.where(done, 0).astype(var.dtype)
     names = list(SPIKE_VARS)
-    if "v" in ds and list(ds["trace_trial"].values) == list(range(wf.trials)):
-        stride = wf.moments_every / wf.record_every
-        if abs(stride - round(stride)) < 1e-9:
-            v = ds["v"].isel(trace_time=slice(None, None, int(round(stride))))
-            v = v.rename(trace_trial="trial", trace_time="time").assign_coords(
-                time=np.asarray(coords(wf)["time"][1]), trial=np.arange(wf.trials))
-            mom = moment_summary(v, warmup=wf.warmup, every=wf.moments_every, max_lag=wf.max_lag)
-            for name in MOMENT_VARS:
-                out[name] = mom[name].where(done)
-            names += list(MOMENT_VARS)
+    if _moments_recomputable(ds, wf):
+        v = ds["v"].isel(trace_time=slice(None, None, int(round(wf.moments_every / wf.record_every))))
+        v = v.rename(trace_trial="trial", trace_time="time").assign_coords(
+            time=np.asarray(coords(wf)["time"][1]), trial=np.arange(wf.trials))
+        mom = moment_summary(v, warmup=wf.warmup, every=wf.moments_every, max_lag=wf.max_lag)
+        for name in MOMENT_VARS:
+            out[name] = mom[name].where(done)
+        names += list(MOMENT_VARS)
     c = coords(wf)
     new_ds = xr.Dataset(out)
     for name in ("isi_bin", "isi_bin_lower", "isi_bin_upper", "lag", "time"):

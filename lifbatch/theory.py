@@ -434,7 +434,8 @@ def theory_ou(ds):
     lag = np.asarray(ds["lag"].values, float)
     n_t, n_lag = time.size, lag.size
     # the store's estimator: samples j >= j0 (t >= warmup), j + lag index < n_t
-    j0 = int(np.ceil(wf.warmup / wf.moments_every - 1e-9))
+    warmup = json.loads(ds.attrs.get("canonical") or "{}").get("summaries", {}).get("moments_warmup", wf.warmup)
+    j0 = int(np.ceil(warmup / wf.moments_every - 1e-9))
     lag_idx = np.round(lag / wf.moments_every).astype(int)
     mean = np.full(grid.shape + (n_t,), np.nan)
     var = np.full(grid.shape + (n_t,), np.nan)

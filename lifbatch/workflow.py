@@ -397,6 +397,15 @@ class Workflow:
     voltage_display: str                 # e.g. "mV"
     canonical: str = field(repr=False)   # canonical JSON of everything that changes results
     source: str = field(repr=False, default="")  # the raw workflow (after overrides), JSON
+    #: the V moments' warmup when it is not ``warmup``: a store whose V moments `lifbatch
+    #: summarize` could not recompute keeps them at the warmup they were computed with
+    #: (``summaries.moments_warmup`` of its canonical JSON); never set by a workflow file
+    moments_warmup: float | None = None
+
+    @property
+    def v_warmup(self) -> float:
+        """The warmup of the V moments (``v_mean``, ``v_var``, ``v_autocov``)."""
+        return self.warmup if self.moments_warmup is None else self.moments_warmup
 
     # ---- derived sizes ------------------------------------------------------
     @property

@@ -127,3 +127,40 @@ def test_summarize_refuses_a_store_with_a_live_run(stores, tmp_path):
         held.release()
     assert r.returncode == 2 and "being written by another run" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_v_moments_summarize_cannot_recompute_keep_their_warmup_through_resume(tmp_path):
+    """V of trial 0 only: summarize cannot recompute the V moments. A new warmup applies to the
+    spike summaries, the V moments keep the warmup they were computed with, and say so (the
+    store's settings, status); the blocks a resume computes follow the same split, so the store
+    equals the spike summaries of a sweep with the new warmup and the V moments of one with the
+    old; a new moments grid is refused in one line and nothing is written."""
+    raw = {**WF, "name": "summ-partial", "record": {"v": {"trials": [0], "every": "1 ms"}}}
+    path = tmp_path / "w.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    base, direct, store = tmp_path / "base.zarr", tmp_path / "direct.zarr", tmp_path / "s.zarr"
+    for out, extra in ((base, []), (direct, ["--set", "summaries.warmup=100 ms"])):
+        assert _cli("run", path, "--store", out, "--points-per-task", "2", "--no-progress", *extra).returncode == 0
+    shutil.copytree(base, store)
+    r = _cli("summarize", store, "--set", "summaries.warmup=100 ms")
+    assert r.returncode == 0, r.stderr
+    kept = "warmup 100 ms (V moments after 50 ms: summarize could not recompute them)"
+    assert f"summaries: {kept}" in r.stdout and "(changed: isi_edges, warmup;" in r.stdout, r.stdout
+    assert kept in _cli("status", store).stdout
+    assert_identical(lifbatch.open_results(store).load(), lifbatch.open_results(direct).load(), SPIKE_VARS)
+    assert_identical(lifbatch.open_results(store).load(), lifbatch.open_results(base).load(), MOMENT_VARS)
+    before = sorted(str(p.relative_to(store)) for p in store.rglob("*"))
+    for args, field in ((["summaries.moments.every=2 ms"], "summaries.moments.every"),
+                        (["summaries.autocov.max_lag=10 ms"], "summaries.autocov.max_lag")):
+        bad = _cli("summarize", store, "--set", *args)
+        msg = bad.stderr.strip()
+        assert bad.returncode == 2 and "\n" not in msg and f"`{field}`" in msg, msg
+        assert "summarize cannot recompute this store's V moments" in msg and "--store NEW" in msg, msg
+    assert sorted(str(p.relative_to(store)) for p in store.rglob("*")) == before
+    for block in ("1", "2"):
+        (store / "_lifbatch" / "blocks" / block / "zarr.json").unlink()
+    r = _cli("run", path, "--store", store, "--no-progress")
+    assert r.returncode == 0 and "2 blocks run, 1 already done" in r.stdout, r.stderr
+    ds = lifbatch.open_results(store).load()
+    assert_identical(ds, lifbatch.open_results(direct).load(), SPIKE_VARS)
+    assert_identical(ds, lifbatch.open_results(base).load(), MOMENT_VARS)
