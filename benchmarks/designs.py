@@ -23,7 +23,9 @@ comparison's baseline **in the same round**, then their median:
    threshold current (1/12 per ms) to within 1e-3 per ms (found once before
    the rounds, untimed), against an even grid over [0, 1] per ms with that
    spacing (1001 points; the baseline), run as the same workflow with a
-   ``sweep`` instead of the ``sample`` section.
+   ``sweep`` instead of the ``sample`` section. The pypet neuron is noiseless
+   and has one trial; ``--refine-trials N`` gives both sides N trials (a point
+   N times as costly, the same rates), to show where refinement starts to pay.
 3. design: ``lifbatch run workflows/ccnss-sobol.yaml`` (256 Sobol points), with
    the design cache warm and cold (``LIFBATCH_DESIGN_CACHE=0``), against the
    same points as one zipped ``sweep`` axis (the baseline); the results must be
@@ -337,16 +339,22 @@ def zip_workflow(path: Path, sample_n: int | None) -> Path:
     return path
 
 
+def _trials(args) -> list:
+    """refine: ``--set trials=N`` for every run of the pypet workflow, when --refine-trials is given."""
+    return ["--set", f"trials={args.refine_trials}"] if args.refine_trials else []
+
+
 def refine_contenders(args, work: Path, rounds: int) -> list[Contender]:
     grid = grid_workflow(work / "pypet-grid.yaml", args.grid_points)
+    trials = f" x {args.refine_trials} trials" if args.refine_trials else ""
     return [
-        Contender("refine", f"even grid ({args.grid_points} points)",
-                  [_lifbatch("run", grid, "--store", "{round}/grid.zarr", "--no-progress")],
+        Contender("refine", f"even grid ({args.grid_points} points{trials})",
+                  [_lifbatch("run", grid, "--store", "{round}/grid.zarr", "--no-progress", *_trials(args))],
                   f"lifbatch run of pypet-refine.yaml with sweep I: linspace [0, 1, {args.grid_points}] per ms",
                   baseline=True, read=_read_bracket("grid.zarr", grid=True)),
         Contender("refine", f"lifbatch run + refine --add {args.add} --rounds {rounds}",
                   [_lifbatch("run", WORKFLOWS / "pypet-refine.yaml", "--store", "{round}/refine.zarr",
-                             "--no-progress"),
+                             "--no-progress", *_trials(args)),
                    _lifbatch("refine", "{round}/refine.zarr", "--var", "rate", "--add", args.add, "--rounds", rounds,
                              "--no-progress")],
                   f"lifbatch run workflows/pypet-refine.yaml (12 LHS points), then lifbatch refine "
@@ -382,7 +390,8 @@ def calibrate_refine(args, work: Path) -> dict:
     that bracket the threshold to within --tolerance."""
     store = work / "calibration" / "refine.zarr"
     store.parent.mkdir(parents=True, exist_ok=True)
-    for cmd in (_lifbatch("run", WORKFLOWS / "pypet-refine.yaml", "--store", store, "--no-progress"),
+    for cmd in (_lifbatch("run", WORKFLOWS / "pypet-refine.yaml", "--store", store, "--no-progress",
+                          *_trials(args)),
                 _lifbatch("refine", store, "--var", "rate", "--add", args.add, "--rounds", args.max_refine_rounds,
                           "--no-progress")):
         p = subprocess.run(cmd, cwd=str(ROOT), capture_output=True, text=True, timeout=TIMEOUT)
@@ -613,6 +622,8 @@ def main(argv=None) -> int:
     ap.add_argument("--grid-points", type=int, default=None,
                     help="refine: the grid's points (default: the even grid of that spacing, 1/tolerance + 1)")
     ap.add_argument("--add", type=int, default=4, help="refine: points per round (default 4)")
+    ap.add_argument("--refine-trials", type=int, default=None,
+                    help="refine: trials per point for both sides (default the workflow's 1): what a point costs")
     ap.add_argument("--max-refine-rounds", type=int, default=16,
                     help="refine: rounds tried when finding the rounds needed (default 16)")
     ap.add_argument("--sample-n", type=int, default=None, help="design: sample.n of ccnss-sobol (default its 256)")
