@@ -25,7 +25,6 @@ import math
 import os
 import resource
 import shutil
-import sys
 import tempfile
 import time
 

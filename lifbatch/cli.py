@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from .errors import LifbatchError, RunError, WorkflowError
@@ -44,13 +43,11 @@ def cmd_validate(args) -> int:
     blocking = plan_blocks(wf, points_per_task=args.points_per_task, workers=workers)
     e = estimate(wf, blocking)
     grid = " x ".join(f"{a.name}={a.size}" for a in wf.sweep) or "(single point)"
+    print(f"workflow    {wf.name} (fingerprint {wf.fingerprint}): valid")
     if wf.sample is not None:
         spec = wf.sample.spec
         added = f" + {len(spec.rounds)} added" if spec.rounds else ""
-        print_design = f"{spec.method}, {spec.n} points{added} of {', '.join(spec.labels)}"
-    print(f"workflow    {wf.name} (fingerprint {wf.fingerprint}): valid")
-    if wf.sample is not None:
-        print(f"design      {print_design}")
+        print(f"design      {spec.method}, {spec.n} points{added} of {', '.join(spec.labels)}")
     print(f"grid        {grid}  -> {e['points']} points x {e['trials']} trials")
     print(f"time        {wf.duration * 1e3:g} ms in {e['steps']} steps of {wf.dt * 1e3:g} ms ({wf.method})")
     print(f"work        {e['neuron_steps']:.3e} neuron-steps in {e['tasks']} tasks of <= {e['points_per_task']} points"

@@ -25,12 +25,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .layout import ROUND, SAMPLE
+
 __all__ = ["SampleSpec", "SampledParam", "METHODS", "SCALES", "unit_points"]
 
 METHODS = ("sobol", "lhs", "random")
 SCALES = ("linear", "log")
-#: the dimension of a sampled design, and its coordinate of each point's round
-DIM, ROUND = "sample", "sample_round"
 #: the largest design scipy's Sobol sequence gives (2**30 points); the caps of
 #: lifbatch.limits refuse much less
 MAX_N = 2 ** 30
@@ -128,13 +128,15 @@ def _cached(method: str, n: int, d: int, seed: int) -> np.ndarray:
     import os
     from pathlib import Path
 
+    from .config import cache_dir
+
     if os.environ.get("LIFBATCH_DESIGN_CACHE", "1") == "0":
         return _draw(method, n, d, seed)
     try:
         scipy_version = importlib.metadata.version("scipy")
     except importlib.metadata.PackageNotFoundError:
         return _draw(method, n, d, seed)
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lifbatch" / "designs"
+    root = Path(cache_dir("designs"))
     path = root / f"{method}-n{n}-d{d}-seed{seed}-scipy{scipy_version}-numpy{np.__version__}.npy"
     try:
         points = np.load(path, allow_pickle=False)
@@ -216,7 +218,7 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
     for label, spec in params_raw.items():
         where = f"sample.params.{label}"
         if not isinstance(label, str) or not AXIS_RE.match(label) or label in RESERVED_DIMS \
-                or label in (DIM, ROUND) or len(label) > MAX_AXIS_NAME:
+                or label in (SAMPLE, ROUND) or len(label) > MAX_AXIS_NAME:
             raise _err(where, label, "must be a name of letters, digits and '_' (not a dimension of the store)",
                        "Example: params: {mu: ...}")
         if label in RESERVED_VARS:

@@ -32,14 +32,14 @@ import numpy as np
 
 from .layout import MARKERS
 
-__all__ = ["grow_store", "recover", "store_workflow_of"]
+__all__ = ["add_unit_points", "grow_store", "recover", "store_workflow_of"]
 
 GROW = Path("_lifbatch") / "grow.json"
 
 
 def store_workflow_of(store):
     """The Workflow a store holds (its ``workflow`` attribute), points added included."""
-    from .store import store_workflow
+    from .store import store_workflow, with_store_summaries
     from .workflow import load_workflow
 
     attrs = store_workflow(store)
@@ -47,33 +47,35 @@ def store_workflow_of(store):
         from .errors import StoreError
 
         raise StoreError(f"no store at '{store}'. Run `lifbatch run WORKFLOW --store {store}` first.")
-    return _with_store_summaries(load_workflow(json.loads(attrs["workflow"]), limits=False), attrs["canonical"])
+    return with_store_summaries(load_workflow(json.loads(attrs["workflow"]), limits=False), attrs["canonical"])
 
 
-def _with_store_summaries(wf, canonical: str):
-    """``wf`` with the summary settings of a store's canonical JSON (those ``lifbatch
-    summarize`` recorded, ``summaries.moments_warmup`` included, which no workflow file has)."""
-    from .store import summary_settings, with_summaries
+def add_unit_points(store, wf, unit, round_: int):
+    """Grow ``store`` (of workflow ``wf``) by the points ``unit`` (rows in the design's unit
+    cube, clipped to it) as round ``round_``; the caller holds the lease. Returns the grown
+    Workflow."""
+    from .design import add_to_section
 
-    settings = summary_settings(canonical)
-    return with_summaries(wf, settings) if settings else wf
+    spec = wf.sample.spec
+    points = np.stack([p.from_unit(np.clip(unit[:, j], 0.0, 1.0)) for j, p in enumerate(spec.params)], axis=1)
+    return grow_store(store, wf, add_to_section(wf.to_dict()["sample"], spec, points, round_))
 
 
-def grow_store(store, wf, raw_sample: dict, *, phase=lambda name: None):
+def grow_store(store, wf, raw_sample: dict):
     """Grow ``store`` (of workflow ``wf``) to the ``sample`` section ``raw_sample`` (as
     written, its ``added`` points extended); the caller holds the lease. Returns the grown
-    Workflow."""
+    Workflow, with the store's summary settings."""
+    from .execute import _phase
     from .store import _write_json_atomic
     from .workflow import load_workflow
 
     raw = wf.to_dict()
     raw["sample"] = raw_sample
-    grown = _with_store_summaries(load_workflow(raw, limits=False), wf.canonical)
+    grown = load_workflow(raw, limits=False)
     path = Path(store)
     _write_json_atomic(path / GROW, {"workflow": grown.source, "old_size": wf.sample.size})
-    phase("grow-committed")
-    _apply(path, grown, wf.sample.size)
-    return grown
+    _phase("grow-committed")
+    return _apply(path, grown, wf.sample.size)
 
 
 def recover(store) -> str | None:
@@ -90,18 +92,20 @@ def recover(store) -> str | None:
     return f"finished adding {grown.sample.size - int(intent['old_size'])} points to the store"
 
 
-def _apply(path: Path, grown, old_size: int) -> None:
+def _apply(path: Path, grown, old_size: int):
+    """Steps 2-4 of a growth (each idempotent); ``grown`` with the store's summary settings."""
     import zarr
 
     from .grid import Blocking
     from .layout import coords
-    from .store import _write_group, _write_json_atomic, coordinate_array, simulation_identity
+    from .store import _write_group, _write_json_atomic, coordinate_array, simulation_identity, with_store_summaries
 
     meta = json.loads((path / "zarr.json").read_text())
     attrs = meta["attributes"]
     chunks = tuple(json.loads(attrs["chunks"]))
     if simulation_identity(grown.canonical) != attrs.get("simulation"):
         raise ValueError("a grown workflow must be the store's simulation")  # (a bug, not bad input)
+    grown = with_store_summaries(grown, attrs["canonical"])  # (grow.json holds the source only)
     new_size = grown.sample.size
     # 2. the partly filled last block along sample is computed again with its new points
     if old_size % chunks[0] and new_size > old_size:
@@ -123,7 +127,6 @@ def _apply(path: Path, grown, old_size: int) -> None:
             root.create_array(name, **coordinate_array(spec), overwrite=True)[...] = np.asarray(spec[1])
     # 4. the root attributes: the grown workflow
     meta = json.loads((path / "zarr.json").read_text())
-    grown = _with_store_summaries(grown, meta["attributes"]["canonical"])  # (from grow.json: the source only)
     meta["attributes"].update({"workflow": grown.source, "canonical": grown.canonical,
                                "fingerprint": grown.fingerprint})
     _write_json_atomic(path / "zarr.json", meta)
@@ -131,6 +134,7 @@ def _apply(path: Path, grown, old_size: int) -> None:
     # before keep the arrays open at their old shape, and open them again
     _write_group(path / MARKERS, {})
     (path / GROW).unlink(missing_ok=True)
+    return grown
 
 
 def new_round(wf) -> int:

@@ -300,7 +300,7 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
     wf = fit_workflow(workflow, free, batch=batch, overrides=overrides)
     store = str(Path(store if store is not None else Path("results") / f"{_fit_name(wf.name)}.zarr"))
     res = run_sweep(wf, store, log=log, **run_options)   # the design, or whatever is pending (a resumed fit)
-    from .extend import store_workflow_of
+    from .extend import new_round, store_workflow_of
 
     wf = store_workflow_of(store)
     rounds = []
@@ -311,7 +311,7 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
         ds = StoredArrays(store)
         unit = unit_coords(wf, ds)
         loss = objective({n: ds[n].values for n in targets}, targets)
-        round_ = max(wf.sample.rounds, default=0) + 1
+        round_ = new_round(wf)
         k = min(batch, budget - wf.sample.size)
         start = theory_start(wf, targets) if round_ == 1 else None
         if start is not None:
@@ -336,18 +336,11 @@ def _finish(res) -> None:
 
 def _grow(store, wf, unit_points_: np.ndarray, round_: int):
     from . import lease
-    from .design import add_to_section
-    from .extend import grow_store
+    from .extend import add_unit_points
 
-    spec = wf.sample.spec
-    points = np.stack([p.from_unit(np.clip(unit_points_[:, j], 0.0, 1.0)) for j, p in enumerate(spec.params)],
-                      axis=1)
     held = lease.acquire(store, command="lifbatch fit")
     try:
-        from .execute import _phase
-
-        return grow_store(store, wf, add_to_section(wf.to_dict()["sample"], spec, points, round_),
-                          phase=_phase)
+        return add_unit_points(store, wf, unit_points_, round_)
     finally:
         held.release()
 

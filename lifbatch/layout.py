@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["coords", "variable_specs", "sizes", "point_bytes", "VARIABLES", "STATUS_PENDING", "STATUS_DONE",
-           "STATUS_FAILED", "MARKERS"]
+__all__ = ["coords", "variable_specs", "sizes", "point_bytes", "sampled_params", "VARIABLES", "STATUS_PENDING",
+           "STATUS_DONE", "STATUS_FAILED", "MARKERS", "SAMPLE", "ROUND"]
 
 STATUS_PENDING, STATUS_DONE, STATUS_FAILED = 0, 1, 2
 #: the block markers' directory inside a store
@@ -28,6 +28,26 @@ MARKERS = Path("_lifbatch") / "blocks"
 #: the results' data variables, in the contract's order (docs/store-layout.md)
 VARIABLES = ("status", "spike_count", "spike_bits", "rate", "rate_std", "isi_mean", "isi_std", "isi_cv",
              "isi_hist", "v_mean", "v_var", "v_autocov", "v")
+
+
+#: a sampled design's dimension, and its coordinate of each point's round
+SAMPLE, ROUND = "sample", "sample_round"
+
+
+def sampled_params(ds) -> list[str]:
+    """The coordinates of a sampled design's parameters (along ``sample``, with ``bounds``)
+    of a results Dataset, in the order the workflow's ``sample.params`` lists them; [] for a
+    grid (or a single selected sample)."""
+    import json
+
+    if SAMPLE not in ds.dims:
+        return []
+    names = [n for n, c in ds.coords.items() if c.dims == (SAMPLE,) and "bounds" in c.attrs]
+    try:
+        order = list(json.loads(ds.attrs["workflow"])["sample"]["params"])
+    except (KeyError, TypeError, ValueError):
+        order = []
+    return [n for n in order if n in names] + sorted(n for n in names if n not in order)
 
 
 def coords(wf) -> dict:
@@ -41,7 +61,7 @@ def coords(wf) -> dict:
                 out[sp.label] = (ax.name, np.asarray(vals, float),
                                  {"units": sp.unit, "display_units": sp.display_unit, "param": sp.param,
                                   "bounds": [sp.low, sp.high], "scale": sp.scale})
-            out["sample_round"] = (ax.name, np.asarray(ax.rounds, np.int64),
+            out[ROUND] = (ax.name, np.asarray(ax.rounds, np.int64),
                                    {"long_name": "0: the design; k: added by the k-th refine or fit round"})
             continue
         out[ax.name] = (ax.name, np.asarray(ax.values[0], float),

@@ -139,14 +139,14 @@ def _listing(state: StoreState) -> str:
 def _changed_input_files(wf, state: StoreState) -> str | None:
     """The message for a store of this very workflow whose input files have changed since (its
     simulation identity is the workflow's once the files' sha256 are the store's), or None."""
-    from .store import simulation_identity
+    from .store import input_files, simulation_identity
 
     stored = dict(state.files)
     if not state.simulation or not stored:
         return None
     spec = json.loads(wf.canonical)
-    now = {d["name"]: d.get("file_sha256") for d in spec["drives"]}
-    changed = [name for name in now if name in stored and now[name] != stored[name]]
+    now = input_files(wf.canonical)
+    changed = [name for name in stored if now.get(name) != stored[name]]
     for d in spec["drives"]:
         d["file_sha256"] = stored.get(d["name"], d.get("file_sha256"))
     if not changed or simulation_identity(json.dumps(spec, sort_keys=True, separators=(",", ":"))) != state.simulation:
@@ -154,7 +154,7 @@ def _changed_input_files(wf, state: StoreState) -> str | None:
     name = changed[0]
     drive = next(d for d in wf.drives if d.name == name)
     return (f"store '{state.path}' was computed with another `inputs.{name}.file`: '{drive.option('file')}' now has "
-            f"sha256 {(now[name] or '')[:16]}, the store's has {stored[name][:16]}. Restore the file the "
+            f"sha256 {(now.get(name) or '')[:16]}, the store's has {stored[name][:16]}. Restore the file the "
             "store was made with (`lifbatch status --provenance` lists its sha256), or recompute the store with "
             f"this one: lifbatch run WORKFLOW --store {state.path} --overwrite")
 

@@ -46,6 +46,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import xarray as xr
 
+from .layout import ROUND, SAMPLE, sampled_params
+
 __all__ = [
     "rate_curve",
     "rate_heatmap",
@@ -1013,8 +1015,6 @@ def raster(ds: xr.Dataset | str | PathLike, **sel: float):
 
 
 # --------------------------------------------------------------------------- sampled designs
-#: the dimension of a sampled design and its coordinate of each point's round (lifbatch.design)
-SAMPLE, ROUND = "sample", "sample_round"
 #: markers of the points added in rounds 1, 2, ... (the design's points are circles)
 ROUND_MARKERS = ("triangle", "square", "diamond", "inverted_triangle", "hex", "star")
 #: summaries a sampled figure can show (colour of the scatter, y of the projections)
@@ -1025,18 +1025,6 @@ SUMMARY_TITLES = {"rate": "Firing rate", "isi_cv": "ISI CV", "isi_mean": "ISI me
 #: colour of points without a value (pending, failed, or no ISI), as the heatmaps' NaN cells
 NAN_COLOR = "#dddddd"
 _PENDING_COLOR = "#777777"
-
-
-def sampled_params(ds: xr.Dataset) -> list[str]:
-    """Names of a sampled design's parameters (the coordinates along ``sample`` that carry a
-    ``param``), in the workflow's order; ``[]`` for a grid (or a single selected sample)."""
-    if SAMPLE not in ds.dims:
-        return []
-    names = [str(c) for c in ds.coords
-             if c != SAMPLE and ds[c].dims == (SAMPLE,) and "param" in ds[c].attrs]
-    section = _workflow(ds).get("sample")
-    order = list(section.get("params") or {}) if isinstance(section, dict) else []
-    return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), names.index(n)))
 
 
 def is_sampled(ds: xr.Dataset) -> bool:
@@ -1096,11 +1084,18 @@ def _as_sample(values: Any, n: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(values).ravel() if np.ndim(values) else values, (n,)).copy()
 
 
-def sample_layers(d: xr.Dataset) -> list[SampleLayer]:
-    """The points of a slice along ``sample`` (the grid axes selected), grouped by round and
-    status: done, pending and failed points of the design (round 0), then of each round."""
+def sample_rounds(d: xr.Dataset) -> np.ndarray:
+    """Each sample's round (``sample_round``; 0, the design, where a store has none)."""
     n = d.sizes[SAMPLE]
-    rounds = _as_sample(d[ROUND].values, n).astype(int) if ROUND in d.coords else np.zeros(n, int)
+    return _as_sample(d[ROUND].values, n).astype(int) if ROUND in d.coords else np.zeros(n, int)
+
+
+def sample_layers(d: xr.Dataset, rounds: np.ndarray | None = None) -> list[SampleLayer]:
+    """The points of a slice along ``sample`` (the grid axes selected), grouped by round and
+    status: done, pending and failed points of the design (round 0), then of each round
+    (``rounds``: :func:`sample_rounds` of ``d``, when the caller has them)."""
+    n = d.sizes[SAMPLE]
+    rounds = sample_rounds(d) if rounds is None else rounds
     status = (_as_sample(d["status"].values, n).astype(int) if "status" in d
               else np.ones(n, int))
     layers = []
@@ -1196,9 +1191,9 @@ def sample_data(d: xr.Dataset, x: str, y: str, var: str | None) -> SampleData:
 
     (xa, xs), (ya, ys) = axis(x), axis(y)
     za, zs = axis(var) if var is not None else (None, None)
-    rounds = _as_sample(d[ROUND].values, n).astype(int) if ROUND in d.coords else np.zeros(n, int)
+    rounds = sample_rounds(d)
     return SampleData(xa, ya, za, xs, ys, zs, _as_sample(d[SAMPLE].values, n), rounds,
-                      sample_layers(d), _clim(zs))
+                      sample_layers(d, rounds), _clim(zs))
 
 
 def sample_point_label(ds: xr.Dataset, point: Mapping[str, float]) -> str:
@@ -1206,7 +1201,7 @@ def sample_point_label(ds: xr.Dataset, point: Mapping[str, float]) -> str:
     sampled design; the grid's label (:func:`_point_label`) otherwise."""
     if SAMPLE not in point or not sampled_params(ds):
         return _point_label(ds, point)
-    i = _nearest_position(ds[SAMPLE].values, float(point[SAMPLE]))
+    i = _nearest_index(ds[SAMPLE].values, float(point[SAMPLE]))
     values = []
     for p in sampled_params(ds):
         factor, unit = display_scale(ds[p].attrs)
@@ -1217,12 +1212,14 @@ def sample_point_label(ds: xr.Dataset, point: Mapping[str, float]) -> str:
     return f"{head}, {rest}" if rest else head
 
 
-def _nearest_position(values: np.ndarray, value: float) -> int:
+def _nearest_index(values: np.ndarray, value: float) -> int:
+    """Index of ``value`` on an axis: the equal value (inf too), else the nearest finite one."""
     values = np.asarray(values, dtype=float)
     same = np.flatnonzero(values == value)
     if same.size:
         return int(same[0])
-    return int(np.nanargmin(np.abs(values - value)))
+    with np.errstate(invalid="ignore"):
+        return int(np.nanargmin(np.abs(values - value)))
 
 
 def _hv_points(hv, data: SampleData, layer: SampleLayer, *, colour: bool, colorbar: bool,

@@ -78,10 +78,9 @@ def _git(path: Path) -> dict | None:
 
 def collect(wf, *, workflow_path=None, cluster: dict | None = None) -> dict:
     """The provenance of a run of ``wf`` from this process (see the module's docstring)."""
-    inputs = {}
-    for drive in json.loads(wf.canonical).get("drives", []):
-        if drive.get("file_sha256"):
-            inputs[drive["name"]] = drive["file_sha256"]
+    from .store import input_files
+
+    inputs = input_files(wf.canonical)
     record = {
         "versions": versions(), "host": socket.gethostname(), "cpu": _cpu_model(),
         "platform": platform.platform(), "cluster": cluster or {},

@@ -26,13 +26,12 @@ import sys
 import numpy as np
 
 from .errors import WorkflowError
+from .layout import ROUND, SAMPLE, sampled_params
 from .store import open_results
 from .units import convert, excerpt, parse_quantity, to_si
 
 __all__ = ["query", "parse_selection", "parse_where", "format_coord", "display_unit", "sampled_params"]
 
-#: the dimension of a sampled design (lifbatch.design.DIM) and its coordinate of each point's round
-SAMPLE, ROUND = "sample", "sample_round"
 #: integer dimensions, selected by index value
 _INDEX_DIMS = ("trial", "trace_trial", SAMPLE)
 #: significant digits of the values shown (float64 holds 15-17; conversions add noise below 12)
@@ -94,19 +93,6 @@ def _shown(ds, name: str, values) -> np.ndarray:
     if f is not None:
         vals = vals * f
     return _rounded(vals)
-
-
-def sampled_params(ds) -> list[str]:
-    """The coordinates of a sampled design's parameters (along ``sample``, with ``bounds``),
-    in the order the workflow's ``sample.params`` lists them; [] for a grid."""
-    if SAMPLE not in ds.dims:
-        return []
-    names = [n for n, c in ds.coords.items() if c.dims == (SAMPLE,) and "bounds" in c.attrs]
-    try:
-        order = list(json.loads(ds.attrs["workflow"])["sample"]["params"])
-    except (KeyError, TypeError, ValueError):
-        order = []
-    return [n for n in order if n in names] + sorted(n for n in names if n not in order)
 
 
 def _axes_text(ds) -> str:

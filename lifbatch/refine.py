@@ -196,8 +196,7 @@ def add_points(store, wf, *, var: str, add: int, against: str | None):
     """Choose and append one round of points (under the store's lease); the grown Workflow
     and the number added, or (None, 0) when there is no candidate."""
     from . import lease
-    from .design import add_to_section
-    from .extend import grow_store, new_round
+    from .extend import add_unit_points, new_round
     from .store import StoredArrays, open_results
 
     held = lease.acquire(store, command="lifbatch refine")
@@ -212,12 +211,6 @@ def add_points(store, wf, *, var: str, add: int, against: str | None):
         unit = choose_points(unit_coords(wf, ds), point_values(ds, var, against), add)
         if not len(unit):
             return None, 0
-        spec = wf.sample.spec
-        points = np.stack([p.from_unit(unit[:, j]) for j, p in enumerate(spec.params)], axis=1)
-        raw = wf.to_dict()["sample"]
-        from .execute import _phase
-
-        grown = grow_store(store, wf, add_to_section(raw, spec, points, new_round(wf)), phase=_phase)
-        return grown, len(points)
+        return add_unit_points(store, wf, unit, new_round(wf)), len(unit)
     finally:
         held.release()

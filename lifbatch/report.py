@@ -147,8 +147,7 @@ def _design_md(ds: xr.Dataset) -> list[str]:
     """The sampled design: method, points per round, and each parameter's bounds and scale."""
     section = plotting._workflow(ds).get("sample")
     method = section.get("method", "sobol") if isinstance(section, dict) else "?"
-    rounds = (np.asarray(ds[plotting.ROUND].values, int) if plotting.ROUND in ds.coords
-              else np.zeros(ds.sizes[plotting.SAMPLE], int))
+    rounds = plotting.sample_rounds(ds)
     counts = ", ".join(f"{int((rounds == k).sum())} {plotting.round_label(int(k))}"
                        for k in np.unique(rounds))
     lines = ["### Sampled parameters", "",

@@ -75,16 +75,6 @@ def _label(cls, text: str) -> dict:
     return {"label": text} if "label" in cls.param else {"name": text}
 
 
-def _nearest_index(values: np.ndarray, value: float) -> int:
-    """Index of ``value`` on an axis: the equal value (inf too), else the nearest finite one."""
-    values = np.asarray(values, dtype=float)
-    same = np.flatnonzero(values == value)
-    if same.size:
-        return int(same[0])
-    with np.errstate(invalid="ignore"):
-        return int(np.nanargmin(np.abs(values - value)))
-
-
 def _open(source: xr.Dataset | str | PathLike) -> xr.Dataset:
     """The results Dataset; a store is opened lazily without Dask (small reads are faster)."""
     return plotting.open_dataset(source, chunks=None)
@@ -807,7 +797,7 @@ class ReviewApp:
 
     def _slice(self, names: tuple[str, ...]) -> xr.Dataset:
         """The summaries ``names`` over the plotted axes, at the sliders' values."""
-        index = {a: _nearest_index(self.ds[a].values, v) for a, v in self._fixed().items()}
+        index = {a: plotting._nearest_index(self.ds[a].values, v) for a, v in self._fixed().items()}
         return _read(self.ds, self._store, [n for n in names if n in self.ds], index)
 
     def _update_sliders(self) -> None:
@@ -841,7 +831,7 @@ class ReviewApp:
         for axis, value in coords.items():
             if axis in self.axes and value is not None and not np.isnan(value):  # (inf is a value)
                 values = self.ds[axis].values
-                self.point[axis] = float(values[_nearest_index(values, value)])
+                self.point[axis] = float(values[plotting._nearest_index(values, value)])
         with self._hold():
             self._render_drilldown()
 
@@ -962,7 +952,7 @@ class ReviewApp:
         coords = {xname: x / xfac, **self._fixed()}
         if by is not None and y is not None:
             # which curve was tapped: the one whose rate at that x is closest to the tap
-            xi = _nearest_index(d[xname].values, x / xfac)
+            xi = plotting._nearest_index(d[xname].values, x / xfac)
             rfac = plotting.display_scale(d["rate"].attrs, default="Hz")[0]
             rates = d["rate"].isel({xname: xi}).values * rfac  # (the fixed axes are squeezed out)
             if np.isfinite(rates).any():
@@ -1092,10 +1082,8 @@ class SampledReviewApp(ReviewApp):
 
     def _status_text(self, status: np.ndarray | None) -> str:
         text = super()._status_text(status)
-        rounds = (np.asarray(self.ds[plotting.ROUND].values, int) if plotting.ROUND in self.ds.coords
-                  else np.zeros(self.ds.sizes[plotting.SAMPLE], int))
-        parts = [f"{int((rounds == k).sum())} {'design' if k == 0 else f'added in round {k}'}"
-                 for k in np.unique(rounds)]
+        rounds = plotting.sample_rounds(self.ds)
+        parts = [f"{int((rounds == k).sum())} {plotting.round_label(int(k))}" for k in np.unique(rounds)]
         grid = [f"{self.ds.sizes[a]} {a}" for a in self._slider_axes() if self.ds.sizes[a] > 1]
         return (f"{text}  \n{rounds.size} samples ({', '.join(parts)})"
                 + (f" x {' x '.join(grid)}" if grid else ""))

@@ -198,10 +198,10 @@ def store_workflow(store: str | os.PathLike) -> dict | None:
     return dict(attrs)
 
 
-def _input_files(canonical: str | None) -> tuple:
-    """(drive, sha256) of each input file in a store's canonical workflow JSON."""
+def input_files(canonical: str | None) -> dict:
+    """{drive: sha256} of each input file in a (store's) canonical workflow JSON."""
     drives = json.loads(canonical).get("drives", []) if canonical else []
-    return tuple((d["name"], d["file_sha256"]) for d in drives if d.get("file_sha256"))
+    return {d["name"]: d["file_sha256"] for d in drives if d.get("file_sha256")}
 
 
 def simulation_identity(canonical: str) -> str:
@@ -232,6 +232,14 @@ def with_summaries(wf, settings: dict):
                                moments_every=settings["moments_every"], max_lag=settings["max_lag"],
                                moments_warmup=settings.get("moments_warmup"),
                                canonical=json.dumps(spec, sort_keys=True, separators=(",", ":")))
+
+
+def with_store_summaries(wf, canonical: str | None):
+    """``wf`` (a store's workflow, loaded from its ``workflow`` attribute) with the summary
+    settings of the store's canonical JSON: those ``lifbatch summarize`` recorded,
+    ``summaries.moments_warmup`` included, which no workflow file has."""
+    settings = summary_settings(canonical) if canonical else {}
+    return with_summaries(wf, settings) if settings else wf
 
 
 def describe_summaries(settings: dict) -> str:
@@ -344,7 +352,7 @@ def inspect_store(store):
                           source=attrs.get("workflow") if added is not None else None, shape=shape,
                           simulation=simulation_identity(canonical) if canonical else None,
                           summaries=summary_settings(canonical) if canonical else None,
-                          files=_input_files(canonical), chunks=chunks,
+                          files=tuple(input_files(canonical).items()), chunks=chunks,
                           done=frozenset(int(m["block"]) for m in markers),
                           failed=frozenset(int(m["block"]) for m in markers if m.get("failures")),
                           contents=tuple(names))
@@ -625,8 +633,7 @@ class StoredArrays:
         self._root = zarr.open_group(str(store), mode="r", zarr_format=3)
         shape = tuple(self._root["status"].shape)
         self.sizes = {"sample": shape[0]}
-        attrs = json.loads((Path(store) / "zarr.json").read_text())["attributes"]
-        self._status = marker_status(store, shape, tuple(json.loads(attrs["chunks"])))
+        self._status = marker_status(store, shape, tuple(json.loads(self._root.attrs["chunks"])))
 
     def __getitem__(self, name: str):
         from types import SimpleNamespace

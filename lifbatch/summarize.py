@@ -96,9 +96,8 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
 
     log = log or (lambda msg: None)
     path = Path(store)
-    items = overrides.items() if isinstance(overrides, dict) else [o.split("=", 1)[0] for o in (overrides or [])]
-    for item in items:
-        key = item[0] if isinstance(item, tuple) else item
+    asked = list(overrides) if isinstance(overrides, dict) else [o.split("=", 1)[0] for o in (overrides or [])]
+    for key in asked:
         if not key.startswith("summaries."):
             raise WorkflowError(f"`--set {key}`: summarize can only change summaries.* (spikes and traces are "
                                 "fixed); run the sweep again for other changes.", key, None)
@@ -112,9 +111,10 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
         raw = json.loads(ds.attrs["workflow"])
         wf = load_workflow(raw, overrides, limits=False)  # the store's own workflow: it ran already
         before = summary_settings(ds.attrs["canonical"])
-        if not _moments_recomputable(ds, wf):
-            wf = _keep_moments(wf, before, {key if isinstance(key, str) else key[0] for key in items})
-        names, new_ds = _summaries(ds, wf, xr)
+        moments = _moments_recomputable(ds, wf)
+        if not moments:
+            wf = _keep_moments(wf, before, set(asked))
+        names, new_ds = _summaries(ds, wf, xr, moments)
         work = path / _WORK
         if work.exists():
             shutil.rmtree(work)
@@ -171,8 +171,9 @@ def _keep_moments(wf, before: dict, asked) -> object:
     return with_summaries(wf, {**after, **({"moments_warmup": kept} if kept != after["warmup"] else {})})
 
 
-def _summaries(ds, wf, xr):
-    """The new summary variables as one Dataset (chunked like the store), and their names."""
+def _summaries(ds, wf, xr, moments: bool):
+    """The new summary variables as one Dataset (chunked like the store), and their names;
+    the V moments among them when ``moments`` (:func:`_moments_recomputable`)."""
     from .analysis import moment_summary, spike_summary
 
     new = spike_summary(ds["spike_bits"], dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges)
@@ -182,7 +183,7 @@ def _summaries(ds, wf, xr):
         var = new[name]
         out[name] = var.where(done) if var.dtype.kind == "f" else var.where(done, 0).astype(var.dtype)
     names = list(SPIKE_VARS)
-    if _moments_recomputable(ds, wf):
+    if moments:
         v = ds["v"].isel(trace_time=slice(None, None, int(round(wf.moments_every / wf.record_every))))
         v = v.rename(trace_trial="trial", trace_time="time").assign_coords(
             time=np.asarray(coords(wf)["time"][1]), trial=np.arange(wf.trials))

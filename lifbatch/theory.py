@@ -271,11 +271,13 @@ class _Grid(NamedTuple):
 
 
 @functools.lru_cache(maxsize=16)
-def _load(raw: str):
-    """The stored workflow JSON, parsed once (Workflow is frozen: safe to share)."""
+def _load(raw: str, canonical: str | None = None):
+    """The stored workflow JSON, parsed once (Workflow is frozen: safe to share), with the
+    store's summary settings (its canonical JSON)."""
+    from .store import with_store_summaries
     from .workflow import load_workflow
 
-    return load_workflow(json.loads(raw), limits=False)  # a store's own workflow: it ran already
+    return with_store_summaries(load_workflow(json.loads(raw), limits=False), canonical)  # it ran already
 
 
 def _white_noise_points(ds) -> _Grid | None:
@@ -292,7 +294,7 @@ def _white_noise_points(ds) -> _Grid | None:
 
     try:
         raw = ds.attrs["workflow"]
-        wf = _load(raw) if isinstance(raw, str) else load_workflow(raw, limits=False)
+        wf = _load(raw, ds.attrs.get("canonical")) if isinstance(raw, str) else load_workflow(raw, limits=False)
     except Exception:
         return None
     if not wf.drives or any(d.kind not in ("constant", "white_noise") for d in wf.drives):
@@ -434,8 +436,7 @@ def theory_ou(ds):
     lag = np.asarray(ds["lag"].values, float)
     n_t, n_lag = time.size, lag.size
     # the store's estimator: samples j >= j0 (t >= warmup), j + lag index < n_t
-    warmup = json.loads(ds.attrs.get("canonical") or "{}").get("summaries", {}).get("moments_warmup", wf.warmup)
-    j0 = int(np.ceil(warmup / wf.moments_every - 1e-9))
+    j0 = int(np.ceil(wf.v_warmup / wf.moments_every - 1e-9))
     lag_idx = np.round(lag / wf.moments_every).astype(int)
     mean = np.full(grid.shape + (n_t,), np.nan)
     var = np.full(grid.shape + (n_t,), np.nan)

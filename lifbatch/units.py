@@ -7,12 +7,12 @@ exactly ``2.5e-10`` (the correctly rounded float), not ``250 * 1e-12``.
 from __future__ import annotations
 
 import math
-import os
 from decimal import Decimal
 from functools import lru_cache
 
 import pint
 
+from .config import cache_dir
 from .errors import WorkflowError
 
 __all__ = ["parse_quantity", "Quantity", "si_unit", "convert", "dimension_of", "to_si", "unit_dimensionality",
@@ -25,9 +25,8 @@ def _registry() -> pint.UnitRegistry:
     ``cache_folder``, keyed by the definitions and the Decimal type): building it
     from the definition files took 0.25 s of every command's start, from the cache
     0.05 s. Without a writable cache directory, the registry is built as usual."""
-    cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lifbatch", "pint")
     try:
-        return pint.UnitRegistry(non_int_type=Decimal, cache_folder=cache)
+        return pint.UnitRegistry(non_int_type=Decimal, cache_folder=cache_dir("pint"))
     except OSError:  # pragma: no cover - read-only home
         return pint.UnitRegistry(non_int_type=Decimal)
 

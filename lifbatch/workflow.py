@@ -1327,12 +1327,13 @@ def parse_sweep(raw: Any, run: Run, table: ParamTable) -> tuple[SweepAxis, ...]:
 
 def _sample_axis(raw: Any, sweep: tuple[SweepAxis, ...], table: ParamTable, run: Run, seed: int) -> SampleAxis:
     """The ``sample`` section (:func:`lifbatch.design.parse_sample`) as the grid's first axis."""
-    from .design import DIM, parse_sample
+    from .design import parse_sample
+    from .layout import SAMPLE
 
     spec = parse_sample(raw, table, {p: ax.name for ax in sweep for p in ax.params})
     check_room(run, [a.size for a in sweep], spec.size, "sample.n", raw.get("n"))
     values = spec.values(seed)
-    return SampleAxis(name=DIM, params=tuple(p.param for p in spec.params), values=values,
+    return SampleAxis(name=SAMPLE, params=tuple(p.param for p in spec.params), values=values,
                       units=tuple(p.unit for p in spec.params),
                       display_units=tuple(p.display_unit for p in spec.params), spec=spec,
                       rounds=spec.all_rounds())
