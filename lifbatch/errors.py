@@ -6,7 +6,7 @@ they travel back from Dask workers.
 
 from __future__ import annotations
 
-__all__ = ["LifbatchError", "WorkflowError", "StoreError", "StoreBusyError", "RunError", "LifbatchWarning"]
+__all__ = ["LifbatchError", "WorkflowError", "StoreError", "StoreBusyError", "RunError", "LeaseLostError", "LifbatchWarning"]
 
 
 class LifbatchError(Exception):
@@ -41,6 +41,12 @@ class RunError(LifbatchError, RuntimeError):
     """A runtime failure of a sweep (scheduler lost, no workers left, disk full, read-only
     store): one line naming what failed and what to do; the store is left resumable.
     The command line exits with 1 (invalid input is 2)."""
+
+
+class LeaseLostError(RunError):
+    """This process no longer holds the store's lease (it was stopped for longer than
+    ``lifbatch.lease.timeout``, or another run took the lease over): it writes nothing more.
+    What it committed before stays; the command that now holds the store goes on."""
 
 
 class LifbatchWarning(UserWarning):

@@ -14,6 +14,7 @@ from functools import partial
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,9 @@ from . import config
 from .analysis import MOMENT_SUMMARIES, SPIKE_SUMMARIES, moment_values, spike_values
 from . import lease
 from .errors import RunError, StoreError, WorkflowError
-from .extend import GROW
+from .layout import GROW
+from .pause import pause
+from . import control
 from .grid import Blocking
 from .inputs import block_streams
 from .point import PointModel, PointResult
@@ -31,7 +34,7 @@ from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, coords, variable_specs
 from .lease import keep_on_scheduler
 from .plan import estimate, plan_blocks, plan_sweep
 from .store import (add_run, begin_creation, clear_store, create_store, done_blocks, inspect_store, read_marker,
-                    read_markers, root_attrs, verify_store, with_summaries, write_block)
+                    read_markers, root_attrs, store_generation, verify_store, with_summaries, write_block)
 from .workflow import Workflow, load_workflow
 
 __all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "estimate", "embedded_cluster"]
@@ -211,10 +214,14 @@ class SweepResult:
         return not self.failures
 
 
-def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, written=None) -> dict:
+def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, written=None, fence=None) -> dict:
     """Compute block ``flat`` and write it; its marker. ``written()`` (if given) returns the
     block's marker when the block was written meanwhile by another task: then the block is
-    not computed, or not written, again (:func:`_run_block_once`)."""
+    not computed, or not written, again (:func:`_run_block_once`). ``fence``
+    (:class:`lifbatch.lease.Fence`): checked before the block is computed, and before its
+    data and its marker are written (store.write_block)."""
+    if fence is not None:
+        fence.check()
     from .provenance import worker_name
 
     if written is not None and (marker := written()) is not None:
@@ -226,7 +233,7 @@ def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, wri
     if written is not None and (marker := written()) is not None:
         return marker
     return write_block(wf, store, blocking, block_id, values, failures=failures, started=started, timing=timing,
-                       worker=worker_name())
+                       worker=worker_name(), fence=fence)
 
 
 def _reads(path: str, token: str) -> bool:
@@ -416,31 +423,24 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         wf = load_workflow(json.loads(plan.source), limits=False)  # the store's design, grown
     if not plan.new and not plan.blocks and not repair and not (Path(store) / GROW).exists():
         return _result(wf, store, plan, started)  # nothing to do: no lease needed
-    made = not Path(store).exists()
+    made = _make_store_dir(store)
     try:
-        Path(store).mkdir(parents=True, exist_ok=True)
-        held = lease.acquire(store)
+        held = lease.acquire(store, log=log)
     except OSError as exc:
-        if made:
-            shutil.rmtree(store, ignore_errors=True)
+        _remove_if_empty(store, made)
         raise RunError(f"cannot take the lease on the store '{store}' ({_os_reason(exc)}): nothing was written; "
                        "fix that, then run the same command again.") from None
     except BaseException:
-        if made:
-            shutil.rmtree(store, ignore_errors=True)
+        # refused (another run holds the store) or interrupted: remove only what this run made
+        # and nothing else put there since (the run that won may be creating the store in it)
+        _remove_if_empty(store, made)
         raise
     handed_over = False
     try:
         _phase("lease")
-        # the second look, under the lease: what another run did meanwhile counts
-        if (Path(store) / MARKERS.parent / "summarize").is_dir():
-            from .summarize import recover
-
-            recover(store)  # an interrupted summarize: finished or discarded
-        if (Path(store) / GROW).exists():
-            from .extend import recover as finish_growth
-
-            log(finish_growth(store))  # points added to the design: their growth finished
+        # the second look, under the lease: what another run did meanwhile counts, and an
+        # interrupted summarize or growth is finished (or discarded) first
+        control.recover(store, held.fence(), log)
         state = inspect_store(store)
         bad = frozenset()
         if repair and state.kind == "store" and state.fingerprint == wf.fingerprint:
@@ -457,17 +457,20 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         result = _result(wf, store, plan, started, run=True)
         if plan.new or plan.blocks:
             record = partial(_provenance, wf, workflow_path)
+            # a new store gets a new generation: markers of an older one (a writer that lost
+            # its lease and woke in the window of its last check) do not count in it
+            fence = held.fence(uuid.uuid4().hex if plan.new else store_generation(store))
             if threaded:
                 _run_in_threads(wf, store, plan, result, n_workers=n_workers, progress=progress, log=log,
-                                points_per_task=points_per_task, lease=held, provenance=record)
+                                points_per_task=points_per_task, lease=held, provenance=record, fence=fence)
             else:
                 handed_over = _run_on_cluster(wf, store, plan, result, client=client, scheduler=scheduler,
                                               n_workers=n_workers, points_per_task=points_per_task,
                                               progress=progress, log=log, detach=detach, lease=held,
-                                              provenance=record, batch=(cluster, jobs, adapt))
+                                              provenance=record, batch=(cluster, jobs, adapt), fence=fence)
     except BaseException:
-        if made and inspect_store(store).kind in ("empty", "creating") and not _has_blocks(store):
-            # nothing but what this run began: leave no trace
+        if made and not held.lost and inspect_store(store).kind in ("empty", "creating") and not _has_blocks(store):
+            # nothing but what this run began, and the store still its own: leave no trace
             held.release()
             shutil.rmtree(store, ignore_errors=True)
         raise
@@ -484,12 +487,35 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     return result
 
 
-def _phase(name: str) -> None:
-    """A point in a run's life where the tests stop it (``LIFBATCH_TEST_PAUSE_AT=name``: say
-    so on stderr, then wait to be killed); does nothing otherwise."""
-    if os.environ.get("LIFBATCH_TEST_PAUSE_AT") == name:
-        print(f"lifbatch-test: paused at {name}", file=sys.stderr, flush=True)
-        time.sleep(600)
+_phase = pause  # (lifbatch.pause: where the tests stop a run)
+
+
+def _make_store_dir(store) -> list[Path]:
+    """Make the store's directory (and missing parents); the directories this made, deepest
+    first."""
+    made = []
+    path = Path(store)
+    while not path.exists():
+        made.append(path)
+        path = path.parent
+    Path(store).mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def _remove_if_empty(store, made: list[Path]) -> None:
+    """Remove the directories this run made (:func:`_make_store_dir`) that are still empty but
+    for the control group it made: never what another run created in them meanwhile."""
+    control = Path(store) / MARKERS.parent
+    if made:
+        try:
+            control.rmdir()
+        except OSError:
+            pass
+    for path in made:
+        try:
+            path.rmdir()
+        except OSError:
+            return  # not empty: another run's store (or anything else) is there now
 
 
 def _provenance(wf, workflow_path, cluster: dict) -> dict:
@@ -521,10 +547,12 @@ def _check_lease(held) -> None:
 
 
 def _prepare(wf, store: str, plan, points_per_task, slots: int, result: SweepResult,
-             provenance: dict | None = None) -> tuple[Blocking, list]:
+             provenance: dict | None = None, fence=None) -> tuple[Blocking, list]:
     """The blocks to run and, for a new store, its directory made ready (the old store or an
     interrupted creation removed, the creation marker written): under the lease. A resumed
     store gets this run's ``provenance`` appended to its ``runs``."""
+    if fence is not None:
+        fence.check()
     if not plan.new:
         if provenance is not None:
             add_run(store, provenance)
@@ -540,15 +568,15 @@ def _prepare(wf, store: str, plan, points_per_task, slots: int, result: SweepRes
 
 
 def _run_in_threads(wf, store, plan, result, *, n_workers, progress, log, points_per_task, lease,
-                    provenance) -> None:
+                    provenance, fence=None) -> None:
     record = provenance({"kind": "threads", "workers": n_workers})
-    blocking, todo = _prepare(wf, store, plan, points_per_task, n_workers, result, record)
+    blocking, todo = _prepare(wf, store, plan, points_per_task, n_workers, result, record, fence)
     log(f"running in {min(n_workers, len(todo))} threads of this process")
     chunks = blocking.chunks
-    pool = _BlockThreads(lambda flat: _run_block(wf, store, chunks, flat), todo, n_workers)
+    pool = _BlockThreads(lambda flat: _run_block(wf, store, chunks, flat, fence=fence), todo, n_workers)
     try:
         if plan.new:
-            _create_template(wf, store, blocking, pool.cancel, record)
+            _create_template(wf, store, blocking, pool.cancel, record, fence)
         _follow(wf, store, _watched(pool.results(), lease), progress, log, pool.cancel)
     except BaseException:
         pool.cancel()
@@ -562,11 +590,12 @@ def _watched(markers, held):
     _check_lease(held)
 
 
-def _create_template(wf, store: str, blocking: Blocking, cancel, provenance: dict | None = None) -> None:
+def _create_template(wf, store: str, blocking: Blocking, cancel, provenance: dict | None = None,
+                     fence=None) -> None:
     """Write a new store's template while the first blocks compute (they wait for it
     before writing); ``cancel()`` the blocks when it cannot be written."""
     try:
-        create_store(wf, store, blocking, pause=_phase, provenance=provenance)
+        create_store(wf, store, blocking, pause=_phase, provenance=provenance, fence=fence)
         _phase("template-written")
     except OSError as exc:
         cancel()
@@ -779,7 +808,7 @@ def _job_ids(cluster) -> list[str]:
 
 
 def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, points_per_task,
-                    progress, log, detach, lease, provenance, batch=(None, None, None)) -> bool:
+                    progress, log, detach, lease, provenance, batch=(None, None, None), fence=None) -> bool:
     """The sweep as one Dask task per block, on a given, remote or embedded process cluster.
     Returns True when the lease was handed to the scheduler (``detach``)."""
     from dask import delayed
@@ -820,18 +849,18 @@ def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, po
         kind = batch[0] or ("scheduler" if own_client is None or scheduler else "processes")
         record = provenance({"kind": kind, "workers": len(nthreads), "threads": slots,
                              "scheduler": client.scheduler.address if kind == "scheduler" else None})
-        blocking, todo = _prepare(wf, store, plan, points_per_task, slots, result, record)
+        blocking, todo = _prepare(wf, store, plan, points_per_task, slots, result, record, fence)
         prefix = f"lifbatch-block-{wf.fingerprint}-"
         wf_node = delayed(wf, traverse=False)
         # the markers of blocks run again (--repair, --retry-failed): a task tells them from its own
         before = {flat: _marker(store, flat).get("finished") for flat in set(todo) & done_blocks(store)}
         tasks = [delayed(_run_block_once, pure=False)(wf_node, store, blocking.chunks, flat, before.get(flat),
-                                                       dask_key_name=f"{prefix}{flat}")
+                                                       fence, dask_key_name=f"{prefix}{flat}")
                  for flat in todo]
         futures = client.compute(tasks, retries=int(config.get("cluster.retries")))
         pending = set(futures)  # released one by one as the blocks finish (_cluster_results)
         if plan.new:
-            _create_template(wf, store, blocking, lambda: client.cancel(list(pending)), record)
+            _create_template(wf, store, blocking, lambda: client.cancel(list(pending)), record, fence)
         if detach:
             from distributed import fire_and_forget
 
@@ -864,7 +893,8 @@ def _run_on_cluster(wf, store, plan, result, *, client, scheduler, n_workers, po
             _close_quietly(own_client)
 
 
-def _run_block_once(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, before=None) -> dict:
+def _run_block_once(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, before=None,
+                    fence=None) -> dict:
     """``_run_block`` as a cluster's task, which Dask may run again after its block was written.
 
     A worker that leaves (at its --lifetime, or its job's walltime) is removed by the scheduler
@@ -877,7 +907,7 @@ def _run_block_once(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int
         marker = read_marker(store, flat)
         return marker if marker is not None and marker.get("finished") != before else None
 
-    return _run_block(wf, store, chunks, flat, written)
+    return _run_block(wf, store, chunks, flat, written, fence)
 
 
 def _task_blocks(prefix: str, dask_scheduler=None) -> list[int]:

@@ -16,7 +16,8 @@ one recoverable step, under the run lease:
 4. the root attributes take the grown workflow (its fingerprint changes, its
    simulation identity does not); grow.json is removed.
 
-Steps 2 to 4 are idempotent, so :func:`recover` repeats them after a kill. The new
+Steps 2 to 4 are idempotent, so :func:`recover` repeats them after a kill (only a command
+holding the lease does: :func:`lifbatch.control.recover`; every write is fenced). The new
 points are then computed as any pending blocks are: by ``lifbatch run`` (of the
 store's workflow or the original one: both resume it) or by the command that
 grew it.
@@ -30,11 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .layout import MARKERS
+from .atomic import write_json_atomic
+from .layout import GROW, MARKERS
+from .pause import pause
 
-__all__ = ["add_unit_points", "grow_store", "recover", "store_workflow_of"]
+__all__ = ["add_unit_points", "grow_store", "recover", "store_workflow_of", "check_unchanged"]
 
-GROW = Path("_lifbatch") / "grow.json"
 
 
 def store_workflow_of(store):
@@ -50,36 +52,56 @@ def store_workflow_of(store):
     return with_store_summaries(load_workflow(json.loads(attrs["workflow"]), limits=False), attrs["canonical"])
 
 
-def add_unit_points(store, wf, unit, round_: int):
+def check_unchanged(store, wf) -> None:
+    """StoreError unless ``store`` still holds the design of ``wf`` (the same points, added ones
+    included): a command that chose points from what it read grows the store only if no other
+    command grew it meanwhile (two ``lifbatch fit`` on one store). Under the lease."""
+    from .errors import StoreError
+    from .store import store_workflow
+
+    attrs = store_workflow(store) or {}
+    try:
+        held = json.loads(attrs["canonical"]).get("sample_added")
+    except (KeyError, TypeError, ValueError):
+        held = None
+    if held != json.loads(wf.canonical).get("sample_added"):
+        raise StoreError(f"store '{store}' was grown by another command meanwhile (another `lifbatch fit` or "
+                         "`refine` on the same store?): nothing was added. Run one at a time on a store; the same "
+                         "command again goes on from what the store holds.")
+
+
+def add_unit_points(store, wf, unit, round_: int, fence):
     """Grow ``store`` (of workflow ``wf``) by the points ``unit`` (rows in the design's unit
-    cube, clipped to it) as round ``round_``; the caller holds the lease. Returns the grown
-    Workflow."""
+    cube, clipped to it) as round ``round_``; the caller holds the lease (``fence``). Returns
+    the grown Workflow."""
     from .design import add_to_section
 
     spec = wf.sample.spec
     points = np.stack([p.from_unit(np.clip(unit[:, j], 0.0, 1.0)) for j, p in enumerate(spec.params)], axis=1)
-    return grow_store(store, wf, add_to_section(wf.to_dict()["sample"], spec, points, round_))
+    return grow_store(store, wf, add_to_section(wf.to_dict()["sample"], spec, points, round_), fence)
 
 
-def grow_store(store, wf, raw_sample: dict):
+def grow_store(store, wf, raw_sample: dict, fence):
     """Grow ``store`` (of workflow ``wf``) to the ``sample`` section ``raw_sample`` (as
-    written, its ``added`` points extended); the caller holds the lease. Returns the grown
+    written, its ``added`` points extended); the caller holds the lease (``fence``), and has
+    checked that the store still holds ``wf`` (:func:`check_unchanged`). Returns the grown
     Workflow, with the store's summary settings."""
-    from .execute import _phase
-    from .store import _write_json_atomic
     from .workflow import load_workflow
 
     raw = wf.to_dict()
     raw["sample"] = raw_sample
     grown = load_workflow(raw, limits=False)
     path = Path(store)
-    _write_json_atomic(path / GROW, {"workflow": grown.source, "old_size": wf.sample.size})
-    _phase("grow-committed")
-    return _apply(path, grown, wf.sample.size)
+    check_unchanged(path, wf)
+    fence.check()
+    write_json_atomic(path / GROW, {"workflow": grown.source, "old_size": wf.sample.size})
+    pause("grow-committed")
+    return _apply(path, grown, wf.sample.size, fence)
 
 
-def recover(store) -> str | None:
-    """Finish a growth that was interrupted after its commit (grow.json); what was done."""
+def recover(store, fence) -> str | None:
+    """Finish a growth that was interrupted after its commit (grow.json); what was done.
+    Only under the store's lease (``fence``)."""
     path = Path(store)
     try:
         intent = json.loads((path / GROW).read_text())
@@ -88,17 +110,17 @@ def recover(store) -> str | None:
     from .workflow import load_workflow
 
     grown = load_workflow(json.loads(intent["workflow"]), limits=False)
-    _apply(path, grown, int(intent["old_size"]))
+    _apply(path, grown, int(intent["old_size"]), fence)
     return f"finished adding {grown.sample.size - int(intent['old_size'])} points to the store"
 
 
-def _apply(path: Path, grown, old_size: int):
+def _apply(path: Path, grown, old_size: int, fence):
     """Steps 2-4 of a growth (each idempotent); ``grown`` with the store's summary settings."""
     import zarr
 
     from .grid import Blocking
     from .layout import coords
-    from .store import _write_group, _write_json_atomic, coordinate_array, simulation_identity, with_store_summaries
+    from .store import _write_group, coordinate_array, simulation_identity, store_generation, with_store_summaries
 
     meta = json.loads((path / "zarr.json").read_text())
     attrs = meta["attributes"]
@@ -108,6 +130,7 @@ def _apply(path: Path, grown, old_size: int):
     grown = with_store_summaries(grown, attrs["canonical"])  # (grow.json holds the source only)
     new_size = grown.sample.size
     # 2. the partly filled last block along sample is computed again with its new points
+    fence.check()
     if old_size % chunks[0] and new_size > old_size:
         blocking = Blocking(shape=(old_size,) + tuple(grown.shape[1:]), chunks=chunks)
         row = old_size // chunks[0]
@@ -118,6 +141,7 @@ def _apply(path: Path, grown, old_size: int):
     # written again whole, one chunk each as a new store has them
     crd = coords(grown)
     root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    fence.check()
     for name, arr in root.arrays():
         dims = tuple(arr.metadata.dimension_names or ())
         if dims and dims[0] == "sample" and name not in crd and arr.shape[0] != new_size:
@@ -129,10 +153,13 @@ def _apply(path: Path, grown, old_size: int):
     meta = json.loads((path / "zarr.json").read_text())
     meta["attributes"].update({"workflow": grown.source, "canonical": grown.canonical,
                                "fingerprint": grown.fingerprint})
-    _write_json_atomic(path / "zarr.json", meta)
+    fence.check()
+    write_json_atomic(path / "zarr.json", meta)
     # a new identity for the template (store._template_id): processes that wrote blocks
-    # before keep the arrays open at their old shape, and open them again
-    _write_group(path / MARKERS, {})
+    # before keep the arrays open at their old shape, and open them again (the store's
+    # generation kept)
+    generation = store_generation(path)
+    _write_group(path / MARKERS, {"generation": generation} if generation else {})
     (path / GROW).unlink(missing_ok=True)
     return grown
 

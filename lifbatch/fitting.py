@@ -308,17 +308,19 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
         _finish(res)
         if wf.sample.size >= budget:
             break
-        ds = StoredArrays(store)
-        unit = unit_coords(wf, ds)
-        loss = objective({n: ds[n].values for n in targets}, targets)
         round_ = new_round(wf)
         k = min(batch, budget - wf.sample.size)
-        start = theory_start(wf, targets) if round_ == 1 else None
-        if start is not None:
-            candidates, how = start, "the theory's solution of the targets"
-        else:
-            candidates, how = _tpe_batch(wf, unit, loss, k, round_), "TPE"
-        wf = _grow(store, wf, candidates, round_)
+
+        def choose(wf=wf, round_=round_, k=k):
+            # under the lease: the evaluations as the store holds them now
+            ds = StoredArrays(store)
+            loss = objective({n: ds[n].values for n in targets}, targets)
+            start = theory_start(wf, targets) if round_ == 1 else None
+            if start is not None:
+                return start, "the theory's solution of the targets", loss
+            return _tpe_batch(wf, unit_coords(wf, ds), loss, k, round_), "TPE", loss
+
+        wf, (candidates, how, loss) = _grow(store, wf, choose, round_, log)
         log(f"fit: round {round_}: {len(candidates)} point{'s' if len(candidates) > 1 else ''} from {how} "
             f"(best so far {float(np.nanmin(loss)):.4g})")
         rounds.append({"round": round_, "added": len(candidates), "from": how})
@@ -334,13 +336,20 @@ def _finish(res) -> None:
                        f"{res.store}): fix the cause, then run the same `lifbatch fit` command again.")
 
 
-def _grow(store, wf, unit_points_: np.ndarray, round_: int):
-    from . import lease
-    from .extend import add_unit_points
+def _grow(store, wf, choose, round_: int, log):
+    """Under the store's lease: what the store holds finished and checked to be ``wf``'s
+    design (a second fit on the store is refused, not merged), the points ``choose()``
+    proposes from it added as round ``round_``. The grown Workflow, and what ``choose`` gave."""
+    from . import control, lease
+    from .extend import add_unit_points, check_unchanged
 
-    held = lease.acquire(store, command="lifbatch fit")
+    held = lease.acquire(store, command="lifbatch fit", log=log)
     try:
-        return add_unit_points(store, wf, unit_points_, round_)
+        fence = held.fence()
+        control.recover(store, fence, log)
+        check_unchanged(store, wf)
+        chosen = choose()
+        return add_unit_points(store, wf, chosen[0], round_, fence), chosen
     finally:
         held.release()
 

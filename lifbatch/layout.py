@@ -18,11 +18,26 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["coords", "variable_specs", "sizes", "point_bytes", "sampled_params", "VARIABLES", "STATUS_PENDING",
-           "STATUS_DONE", "STATUS_FAILED", "MARKERS", "SAMPLE", "ROUND"]
+           "STATUS_DONE", "STATUS_FAILED", "MARKERS", "SAMPLE", "ROUND", "CONTROL", "GROW", "SUMMARIZE",
+           "SUMMARIZE_COMMIT", "CREATING", "LEASE"]
 
 STATUS_PENDING, STATUS_DONE, STATUS_FAILED = 0, 1, 2
+
+# The store's own bookkeeping (docs/store-layout.md, "_lifbatch/"): every module names
+# these paths from here.
+#: the group of the control files, where Zarr and xarray do not look
+CONTROL = Path("_lifbatch")
 #: the block markers' directory inside a store
-MARKERS = Path("_lifbatch") / "blocks"
+MARKERS = CONTROL / "blocks"
+#: the run lease (lease.py)
+LEASE = CONTROL / "lease.json"
+#: a store being created (its template incomplete)
+CREATING = CONTROL / "creating.json"
+#: the commit of points being added to a sampled design (extend.py)
+GROW = CONTROL / "grow.json"
+#: summarize's work directory, and its commit (summarize.py)
+SUMMARIZE = CONTROL / "summarize"
+SUMMARIZE_COMMIT = SUMMARIZE / "commit.json"
 
 
 #: the results' data variables, in the contract's order (docs/store-layout.md)

@@ -169,7 +169,7 @@ def refine_store(store, *, var: str = "rate", add: int = 8, rounds: int = 1, aga
     _stop_on_failures(first, result)
     for _ in range(rounds):
         started = time.time()
-        grown, added = add_points(store, wf, var=var, add=add, against=against)
+        grown, added = add_points(store, wf, var=var, add=add, against=against, log=log)
         if grown is None:
             log("refine: no new points to add (every candidate is a point already)")
             break
@@ -192,15 +192,19 @@ def _stop_on_failures(res, result: RefineResult) -> None:
                        f"`lifbatch run` the store's workflow with --retry-failed and refine again.")
 
 
-def add_points(store, wf, *, var: str, add: int, against: str | None):
-    """Choose and append one round of points (under the store's lease); the grown Workflow
-    and the number added, or (None, 0) when there is no candidate."""
-    from . import lease
-    from .extend import add_unit_points, new_round
+def add_points(store, wf, *, var: str, add: int, against: str | None, log=None):
+    """Choose and append one round of points (under the store's lease, from what the store
+    holds then); the grown Workflow and the number added, or (None, 0) when there is no
+    candidate."""
+    from . import control, lease
+    from .extend import add_unit_points, check_unchanged, new_round
     from .store import StoredArrays, open_results
 
-    held = lease.acquire(store, command="lifbatch refine")
+    held = lease.acquire(store, command="lifbatch refine", log=log)
     try:
+        fence = held.fence()
+        control.recover(store, fence, log)
+        check_unchanged(store, wf)
         # the theory needs the labelled Dataset; the summary alone is read with Zarr (no xarray to import)
         ds = open_results(store) if against == "theory" else StoredArrays(store)
         if ds.sizes["sample"] != wf.sample.size:
@@ -211,6 +215,6 @@ def add_points(store, wf, *, var: str, add: int, against: str | None):
         unit = choose_points(unit_coords(wf, ds), point_values(ds, var, against), add)
         if not len(unit):
             return None, 0
-        return add_unit_points(store, wf, unit, new_round(wf)), len(unit)
+        return add_unit_points(store, wf, unit, new_round(wf), fence), len(unit)
     finally:
         held.release()

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .atomic import write_json_atomic
 from .errors import StoreError
 from .grid import Blocking
 from .layout import VARIABLES, coords
-from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, STATUS_PENDING, variable_specs
+from .layout import CREATING, MARKERS, STATUS_DONE, STATUS_FAILED, STATUS_PENDING, variable_specs
 from .layout import sizes as sizes_of
 
 __all__ = ["open_results", "create_store", "write_block", "done_blocks", "read_markers", "store_workflow",
@@ -74,7 +75,7 @@ _NAN_FILL = "AAAAAAAA+H8="
 
 
 def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lambda phase: None,
-                 provenance: dict | None = None) -> None:
+                 provenance: dict | None = None, fence=None) -> None:
     """Write the template of a new store: coordinates, attributes, and empty arrays.
 
     Written by Zarr directly, all arrays at once, exactly as ``xarray.Dataset.to_zarr``
@@ -85,11 +86,18 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lamb
     the fill value: NaN for floats, 0 for integers (integers get no ``_FillValue``
     attribute, so that xarray does not mask their zeros into NaN floats), ``status``
     0 = pending.
+
+    ``fence`` (:class:`lifbatch.lease.Fence`, checked before the root group and before the
+    marker group, which completes the template) gives the store its ``generation``.
     """
     import zarr
 
     crd = coords(wf)
-    attrs = {**root_attrs(wf, provenance), "chunks": json.dumps(list(blocking.chunks))}
+    generation = getattr(fence, "generation", None)
+    attrs = {**root_attrs(wf, provenance), "chunks": json.dumps(list(blocking.chunks)),
+             **({"generation": generation} if generation else {})}
+    if fence is not None:
+        fence.check()
     extra = sorted(name for name, (dim, *_) in crd.items() if name != dim)
     if extra:
         attrs["coordinates"] = " ".join(extra)
@@ -114,8 +122,10 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lamb
             fill_value=fill, compressors=_compressors(dtype), attributes=dict(attrs), dimension_names=axes + dims)
 
     _gather_on_group(store, create, {**crd, **variable_specs(wf)})
-    for sub in (MARKERS.parent, MARKERS):
-        _write_group(Path(store) / sub, {})
+    if fence is not None:
+        fence.check()
+    _write_group(Path(store) / MARKERS.parent, {})
+    _write_group(Path(store) / MARKERS, {"generation": generation} if generation else {})
     (Path(store) / CREATING).unlink(missing_ok=True)  # complete: a store from now on
 
 
@@ -137,10 +147,7 @@ def coordinate_array(spec: tuple) -> dict:
 def _write_group(path: Path, attributes: dict) -> None:
     """Write a Zarr v3 group's metadata atomically (write a temporary file, rename)."""
     path.mkdir(parents=True, exist_ok=True)
-    meta = {"zarr_format": 3, "node_type": "group", "attributes": attributes}
-    tmp = path / f".zarr.json.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(meta))
-    os.replace(tmp, path / "zarr.json")
+    write_json_atomic(path / "zarr.json", {"zarr_format": 3, "node_type": "group", "attributes": attributes})
 
 
 def _open_zarr(path: Path, unreadable: str, **kwargs) -> "xr.Dataset":
@@ -255,7 +262,6 @@ def describe_summaries(settings: dict) -> str:
 
 #: written first when a run creates a store, removed once its template is complete:
 #: a store with this file holds no data yet (its blocks wait for the template)
-CREATING = "_lifbatch/creating.json"
 # the run's own files in _lifbatch/ (where Zarr and xarray do not look): its lease, the
 # creation marker, the workers' visibility probe, and their temporary files
 _RUN_FILES = ("lease.json", "creating.json", "visible-")
@@ -281,10 +287,7 @@ def begin_creation(wf, store) -> None:
                                          "name": wf.name, "started": time.time()})
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+_write_json_atomic = write_json_atomic  # (the name the modules that grow and summarize a store use)
 
 
 def clear_store(store) -> None:
@@ -442,7 +445,7 @@ def verify_store(store) -> VerifyReport:
 
 
 def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
-                started=None, timing=None, worker=None) -> dict:
+                started=None, timing=None, worker=None, fence=None) -> dict:
     """Write one block's variables into their region of every array, then its done-marker.
 
     ``data`` is the block's Dataset, or a mapping of variable name -> array;
@@ -455,11 +458,17 @@ def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
     writes one array after the other, after re-reading and checking the
     store's metadata, at twice the CPU cost per task). The region of a block
     is whole chunks along the sweep axes, so no chunk is shared with another task.
+
+    ``fence`` (:class:`lifbatch.lease.Fence`) is checked before the data and again before
+    the marker, which records its ``generation``: a writer that lost the store's lease
+    writes nothing (LeaseLostError).
     """
     region = tuple(blocking.slices(block_id))
     if hasattr(data, "data_vars"):  # an xarray.Dataset
         data = {name: var.values for name, var in data.data_vars.items()}
     t0 = time.perf_counter()
+    if fence is not None:
+        fence.check()
     _write_region(store, region, data)
     timing = {**(timing or {}), "write": time.perf_counter() - t0}
     flat = blocking.flat_index(block_id)
@@ -468,6 +477,9 @@ def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
               "failures": failures or {}, "finished": time.time(), "worker": worker,
               "seconds": (time.time() - started) if started else None,
               **{f"{phase}_seconds": t for phase, t in timing.items()}}
+    if fence is not None:
+        marker["generation"] = fence.generation
+        fence.check()
     _write_group(Path(store) / MARKERS / str(flat), marker)
     return marker
 
@@ -554,45 +566,57 @@ def _marker_attributes(path: Path) -> dict | None:
         return None  # no marker, or unreadable: the block counts as not done
 
 
+def store_generation(store) -> str | None:
+    """The store's generation: a new one each time a store is created at its path (None for
+    stores made before generations). Block markers of another generation do not count."""
+    attrs = _marker_attributes(Path(store) / MARKERS / "zarr.json")
+    generation = attrs.get("generation") if isinstance(attrs, dict) else None
+    return generation if isinstance(generation, str) else None
+
+
+def _counts(marker: dict | None, generation: str | None) -> bool:
+    return isinstance(marker, dict) and marker.get("generation") == generation
+
+
 def read_marker(store, flat: int) -> dict | None:
-    """Block ``flat``'s marker (its attributes), or None when the block is not done."""
-    return _marker_attributes(Path(store) / MARKERS / str(flat) / "zarr.json")
+    """Block ``flat``'s marker (its attributes), or None when the block is not done (no
+    marker, an unreadable one, or one written under another generation of the store)."""
+    marker = _marker_attributes(Path(store) / MARKERS / str(flat) / "zarr.json")
+    return marker if _counts(marker, store_generation(store)) else None
 
 
 def read_markers(store) -> list[dict]:
+    """The markers of the store's done blocks (of its generation)."""
     d = Path(store) / MARKERS
     if not d.is_dir():
         return []
-    return [m for m in map(_marker_attributes, d.glob("*/zarr.json")) if m is not None]
+    generation = store_generation(store)
+    return [m for m in map(_marker_attributes, d.glob("*/zarr.json")) if _counts(m, generation)]
 
 
 def done_blocks(store) -> set[int]:
-    d = Path(store) / MARKERS
-    return {int(p.parent.name) for p in d.glob("*/zarr.json")} if d.is_dir() else set()
+    return {int(m["block"]) for m in read_markers(store)}
 
 
-def _recover_summarize(path: Path) -> None:
-    """Finish or discard a summarize that was interrupted (lifbatch.summarize.recover),
-    unless a live run holds the store (it may be that summarize, still at work)."""
-    if (path / MARKERS.parent / "summarize").is_dir():
-        from .lease import lease_state, read_lease
-        from .summarize import recover
+def unfinished_commit(store) -> str | None:
+    """One line on a commit that was made but not yet applied (a ``lifbatch summarize``
+    swap, or points added by ``refine`` / ``fit``), or None. Readers do not finish it
+    (only a command holding the store's lease does, :func:`lifbatch.control.recover`):
+    the arrays and attributes are then partly of before, partly of after."""
+    from .layout import GROW, SUMMARIZE_COMMIT
+    from .lease import describe, lease_state, read_lease
 
-        if lease_state(read_lease(path)) != "live":
-            recover(path)
-
-
-def _recover_grow(path: Path) -> None:
-    """Finish adding points to a sampled store (lifbatch.extend.recover) when that was
-    interrupted after its commit, unless a live run holds the store."""
-    from .extend import GROW
-
-    if (path / GROW).exists():
-        from .extend import recover
-        from .lease import lease_state, read_lease
-
-        if lease_state(read_lease(path)) != "live":
-            recover(path)
+    path = Path(store)
+    what = ("a `lifbatch summarize`" if (path / SUMMARIZE_COMMIT).exists() else
+            "adding points (`lifbatch refine` or `fit`)" if (path / GROW).exists() else None)
+    if what is None:
+        return None
+    held = read_lease(path)
+    if lease_state(held) == "live":
+        return f"store '{path}' is being changed by {what} that is live ({describe(held)}): try again in a moment."
+    return (f"store '{path}': {what} was interrupted after its commit, so its arrays are partly old and partly "
+            f"new; `lifbatch summarize {path}` (or `lifbatch run` of its workflow) finishes it, then read it "
+            "again.")
 
 
 def add_run(store, provenance: dict) -> None:
@@ -657,8 +681,9 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
     path = Path(store)
     if not path.exists():
         raise StoreError(f"no store at '{path}'. Run `lifbatch run WORKFLOW --store {path}` first.")
-    _recover_summarize(path)
-    _recover_grow(path)
+    unfinished = unfinished_commit(path)
+    if unfinished:
+        raise StoreError(unfinished)
     ds = _open_zarr(path, "'{path}' is not a readable Zarr store ({type}: {exc}).", **kwargs)
     if "fingerprint" not in ds.attrs:
         raise StoreError(f"'{path}' is not a lifbatch store (no fingerprint attribute).")
@@ -672,3 +697,30 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
         ds["status"] = ds["status"].copy(data=status)
     ds.encoding["source"] = str(path)
     return ds
+
+
+def commit_stamp(store) -> tuple:
+    """What changes when a summarize or a growth commits (the root metadata file, a commit
+    pending): readers compare it before and after an eager read (:func:`read_consistently`)."""
+    from .layout import GROW, SUMMARIZE_COMMIT
+
+    path = Path(store)
+    try:
+        st = os.stat(path / "zarr.json")
+        root = (st.st_ino, st.st_mtime_ns, st.st_size)
+    except OSError:
+        root = None
+    return root, (path / SUMMARIZE_COMMIT).exists(), (path / GROW).exists()
+
+
+def read_consistently(store, read, *, tries: int = 3):
+    """``read()`` (an eager read of the store) with the store's commits unchanged during it:
+    a reader never mixes arrays of before and after a summarize's swap. Tried again when
+    a commit happened meanwhile; one line when it keeps happening."""
+    for _ in range(tries):
+        before = commit_stamp(store)
+        out = read()
+        if commit_stamp(store) == before:
+            return out
+    raise StoreError(f"store '{store}' kept changing while it was read (a summarize or refine is committing): "
+                     "try again in a moment.")

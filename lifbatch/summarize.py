@@ -7,14 +7,16 @@ simulation. Only ``summaries.*`` may change; the store's simulation identity
 recorded as their own part (``status`` shows them).
 
 All summaries and their attributes change in one atomic step. The new arrays
-are written beside the old ones (``_lifbatch/summarize/new``); then one file,
-``_lifbatch/summarize/commit.json``, is written atomically: it lists the arrays
-to swap in and the new root attributes. Only then are the arrays renamed into
-place and the attributes written. Whoever opens the store next
-(:func:`recover`: ``open_results``, ``status``, ``run``, ``summarize``) finishes
-a swap that has a commit file and discards one that has none, so a kill at any
-point leaves all-old or all-new summaries. The run lease keeps ``summarize``
-and a sweep from writing the store at the same time.
+are written beside the old ones (``_lifbatch/summarize/<token>/new``, the token of this
+command's lease: a summarize stopped past its lease and woken writes only into its
+own directory); then one file, ``_lifbatch/summarize/commit.json``, is written
+atomically: it names that directory, the arrays to swap in and the new root
+attributes. Only then are the arrays renamed into place and the attributes written.
+The next command to hold the store's lease (:func:`lifbatch.control.recover`: ``run``,
+``summarize``, ``refine``, ``fit``) finishes a swap that has a commit file and discards
+one that has none, so a kill at any point leaves all-old or all-new summaries; readers
+never do it. Every write is fenced by the lease (:mod:`lifbatch.lease`): a summarize
+that lost its lease commits nothing.
 """
 
 from __future__ import annotations
@@ -26,54 +28,53 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import WorkflowError
-from .layout import STATUS_DONE, coords, variable_specs
+from .atomic import write_json_atomic
+from .errors import StoreError, WorkflowError
+from .layout import STATUS_DONE, SUMMARIZE, SUMMARIZE_COMMIT, coords, variable_specs
+from .pause import pause
 
 __all__ = ["summarize_store", "recover"]
 
 SPIKE_VARS = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist")
 MOMENT_VARS = ("v_mean", "v_var", "v_autocov")
 
-_WORK = Path("_lifbatch") / "summarize"
-
-
-def _phase(name: str) -> None:
-    from .execute import _phase as pause
-
-    pause(name)
-
-
-def recover(store) -> str | None:
-    """Finish (a commit file exists) or discard (none does) an interrupted summarize; what was done."""
+def recover(store, fence) -> str | None:
+    """Finish (a commit file exists) or discard (none does) an interrupted summarize; what was
+    done. Only under the store's lease: ``fence`` is checked before every write."""
     path = Path(store)
-    work = path / _WORK
+    work = path / SUMMARIZE
     if not work.is_dir():
         return None
-    commit = work / "commit.json"
     try:
-        plan = json.loads(commit.read_text())
+        plan = json.loads((path / SUMMARIZE_COMMIT).read_text())
+        if not isinstance(plan, dict) or not isinstance(plan.get("arrays"), list):
+            raise ValueError("not a commit")
     except FileNotFoundError:
+        fence.check()
         shutil.rmtree(work, ignore_errors=True)  # never committed: the old summaries stand
         return "discarded an unfinished summarize (the old summaries stand)"
     except ValueError:  # a commit file is written atomically: unreadable means damaged
+        fence.check()
         shutil.rmtree(work, ignore_errors=True)
         return "discarded an unreadable summarize commit (the old summaries stand)"
-    new, old = work / "new", work / "old"
-    old.mkdir(exist_ok=True)
+    # (a commit of before work directories had tokens names new/ and old/ directly under summarize/)
+    own = work / plan["work"] if isinstance(plan.get("work"), str) and plan["work"].isalnum() else work
+    new, old = own / "new", own / "old"
+    old.mkdir(parents=True, exist_ok=True)
     for name in plan["arrays"]:
         if (new / name).is_dir():  # not swapped yet (idempotent: a swapped one is gone from new/)
+            fence.check()
             if (path / name).exists():
                 if (old / name).exists():
                     shutil.rmtree(old / name)
                 os.replace(path / name, old / name)
             os.replace(new / name, path / name)
-            _phase("summarize-swapped")  # (tests stop here: some arrays swapped, others not)
-    from .store import _write_json_atomic
-
+            pause("summarize-swapped")  # (tests stop here: some arrays swapped, others not)
     root = path / "zarr.json"
     meta = json.loads(root.read_text())
     meta["attributes"] = plan["attributes"]
-    _write_json_atomic(root, meta)
+    fence.check()
+    write_json_atomic(root, meta)
     shutil.rmtree(work, ignore_errors=True)
     return "finished an interrupted summarize (the new summaries stand)"
 
@@ -90,8 +91,8 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
     """
     import xarray as xr
 
-    from . import lease
-    from .store import describe_summaries, open_results, summary_settings
+    from . import control, lease
+    from .store import describe_summaries, inspect_store, open_results, summary_settings
     from .workflow import load_workflow
 
     log = log or (lambda msg: None)
@@ -101,12 +102,15 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
         if not key.startswith("summaries."):
             raise WorkflowError(f"`--set {key}`: summarize can only change summaries.* (spikes and traces are "
                                 "fixed); run the sweep again for other changes.", key, None)
-    open_results(path)  # one-line errors for what is not a finished store
-    held = lease.acquire(path, command="lifbatch summarize")
+    if inspect_store(path).kind != "store":
+        open_results(path)  # one-line errors for what is not a finished store
+        raise StoreError(f"'{path}' is not a finished lifbatch store; nothing to summarize.")
+    held = lease.acquire(path, command="lifbatch summarize", log=log)
+    fence = held.fence()
     try:
-        done = recover(path)
-        if done:
-            log(done)
+        finished = control.recover(path, fence, log)
+        if not overrides and any(what.startswith("finished") for what in finished):
+            return []  # the interrupted summarize was this one: its summaries stand now
         ds = open_results(path)
         raw = json.loads(ds.attrs["workflow"])
         wf = load_workflow(raw, overrides, limits=False)  # the store's own workflow: it ran already
@@ -115,20 +119,19 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
         if not moments:
             wf = _keep_moments(wf, before, set(asked))
         names, new_ds = _summaries(ds, wf, xr, moments)
-        work = path / _WORK
-        if work.exists():
-            shutil.rmtree(work)
+        own = held.record["token"]
+        work = path / SUMMARIZE / own
         enc = {n: {"_FillValue": np.nan} for n in names if new_ds[n].dtype.kind == "f"}
+        fence.check()
         new_ds.to_zarr(work / "new", mode="w", consolidated=False, encoding=enc)
-        _phase("summarize-written")
+        pause("summarize-written")
         arrays = [n for n in list(new_ds.data_vars) + list(new_ds.coords) if (work / "new" / n).is_dir()]
         attributes = json.loads((path / "zarr.json").read_text())["attributes"]
         attributes.update({"workflow": wf.source, "canonical": wf.canonical, "fingerprint": wf.fingerprint})
-        tmp = work / "commit.json.tmp"
-        tmp.write_text(json.dumps({"arrays": arrays, "attributes": attributes}))
-        os.replace(tmp, work / "commit.json")  # the commit point
-        _phase("summarize-committed")
-        recover(path)
+        fence.check()  # a summarize that lost its lease commits nothing
+        write_json_atomic(path / SUMMARIZE_COMMIT, {"work": own, "arrays": arrays, "attributes": attributes})
+        pause("summarize-committed")
+        recover(path, fence)
     finally:
         held.release()
     after = summary_settings(wf.canonical)

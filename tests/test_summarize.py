@@ -106,10 +106,26 @@ def test_summarize_killed_at_any_point_leaves_all_old_or_all_new(stores, tmp_pat
             break
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
-    ds = lifbatch.open_results(store).load()  # finishes or discards the swap
-    expected = base if phase == "summarize-written" else direct
-    assert_identical(ds, lifbatch.open_results(expected).load(), SUMMARIES)
-    want = "warmup 50 ms" if phase == "summarize-written" else "warmup 100 ms"
+    committed = phase != "summarize-written"
+    before = sorted(str(p) for p in store.rglob("*"))
+    # readers never write: they read the old summaries (nothing committed), or say in one line
+    # that a committed summarize is unfinished
+    if committed:
+        with pytest.raises(lifbatch.StoreError, match="interrupted after its commit.*lifbatch summarize"):
+            lifbatch.open_results(store)
+        r = _cli("status", store)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "interrupted after its commit" in r.stderr
+    else:
+        assert_identical(lifbatch.open_results(store).load(), lifbatch.open_results(base).load(), SUMMARIES)
+        assert "warmup 50 ms" in _cli("status", store).stdout
+    assert sorted(str(p) for p in store.rglob("*")) == before
+    # the next command holding the lease finishes (or discards) it: `summarize` alone
+    r = _cli("summarize", store)
+    assert r.returncode == 0, r.stderr
+    expected = direct if committed else base
+    assert_identical(lifbatch.open_results(store).load(), lifbatch.open_results(expected).load(), SUMMARIES)
+    want = "warmup 100 ms" if committed else "warmup 50 ms"
     assert want in _cli("status", store).stdout
     assert not (store / "_lifbatch" / "summarize").exists()
 
