@@ -230,6 +230,7 @@ def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, wri
     blocking = Blocking(shape=wf.shape, chunks=tuple(chunks))
     block_id = blocking.block_id(flat)
     values, failures, timing = _block_values(wf, blocking.slices(block_id))
+    _phase("block-computed")  # (tests stop a run here: a block computed, not yet written)
     if written is not None and (marker := written()) is not None:
         return marker
     return write_block(wf, store, blocking, block_id, values, failures=failures, started=started, timing=timing,
@@ -425,6 +426,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         return _result(wf, store, plan, started)  # nothing to do: no lease needed
     made = _make_store_dir(store)
     try:
+        _phase("store-dir")  # (tests stall a run here: its directory made, the lease not yet taken)
         held = lease.acquire(store, log=log)
     except OSError as exc:
         _remove_if_empty(store, made)

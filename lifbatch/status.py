@@ -27,6 +27,8 @@ class StoreStatus:
     run: str = "none"          # the lease: "live" (a run is writing), "stale" (its run died), "none"
     run_by: str | None = None  # who holds a live (or held a stale) lease
     design: str | None = None  # a sampled design: its method, points, refinement rounds and grid axes
+    run_note: str | None = None  # why a lease is stale although recent (lease.stale_reason), or that a
+                                 # detached sweep's scheduler has no workers
 
     def format(self) -> str:
         pct = 100.0 * (self.done + self.failed) / max(1, self.points)
@@ -37,12 +39,16 @@ class StoreStatus:
                      f"({pct:.0f}%)")
         if self.run == "live":
             lines.append(f"run       live: {self.run_by}")
+            if self.run_note:
+                lines.append(f"          {self.run_note}")
         elif self.pending:
             stale = f" (the last one, {self.run_by}, stopped without ending)" if self.run == "stale" else ""
             lines.append(f"run       none is live{stale}: `lifbatch run` with the same workflow resumes")
+            if self.run_note:
+                lines.append(f"          {self.run_note}")
         if self.elapsed is not None:
             lines.append(f"elapsed   {_hms(self.elapsed)}")
-        if self.pending and self.remaining is not None and self.run == "live":
+        if self.pending and self.remaining is not None and self.run == "live" and not self.run_note:
             lines.append(f"remaining ~{_hms(self.remaining)} at the rate so far")
         if self.summaries:
             lines.append(f"summaries {self.summaries}")
@@ -90,7 +96,7 @@ def describe_design(ds) -> str | None:
 def store_status(store) -> StoreStatus:
     """Progress from the store alone: points done (their block's marker exists), failed and
     pending, elapsed time, and whether a run is live (its lease, :mod:`lifbatch.lease`)."""
-    from .lease import describe, lease_state, read_lease
+    from .lease import describe, lease_state, read_lease, stale_reason
 
     ds = open_results(store)
     status = np.asarray(ds["status"].values)
@@ -114,9 +120,17 @@ def store_status(store) -> StoreStatus:
 
     held = read_lease(store)
     run = lease_state(held)
+    note = stale_reason(held)
+    if note:
+        note = f"its lease file cannot be trusted: {note}; the next `lifbatch run` takes it over"
+    elif held and held.get("detached") and held.get("workers") == 0:
+        note = ("the detached sweep's Dask scheduler has no workers, so it is not progressing"
+                + (" and has given the store up" if held.get("abandoned") else "")
+                + ": start workers for it, or once its lease lapses (lifbatch.lease.timeout + margin) "
+                "`lifbatch run` resumes the sweep here")
     canonical = ds.attrs.get("canonical")
     summaries = describe_summaries(summary_settings(canonical)) if canonical else None
     return StoreStatus(store=str(store), name=ds.attrs.get("name", "?"), points=int(status.size), done=done,
                        failed=failed, pending=pending, elapsed=elapsed, remaining=remaining, failures=failures,
                        summaries=summaries, run=run, run_by=describe(held) if held else None,
-                       design=describe_design(ds))
+                       design=describe_design(ds), run_note=note)

@@ -179,7 +179,9 @@ def test_detached_sweep_keeps_its_lease_on_the_scheduler(cluster, tmp_path):
     from lifbatch.lease import read_lease
 
     path = tmp_path / "wf.yaml"
-    path.write_text(yaml.safe_dump({**WF, "name": "slow", "trials": 400, "duration": "10 s"}))  # ~10 s of work
+    # ~20 s of work: still running after the status and the second run (a faster machine finished ~10 s
+    # before the second run planned, which then had nothing to do)
+    path.write_text(yaml.safe_dump({**WF, "name": "slow", "trials": 400, "duration": "20 s"}))
     store = tmp_path / "slow.zarr"
     r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
                         "--scheduler", cluster.address, "--detach", "--points-per-task", "1"],
@@ -191,7 +193,7 @@ def test_detached_sweep_keeps_its_lease_on_the_scheduler(cluster, tmp_path):
     assert "run       live:" in st.stdout and "the Dask scheduler" in st.stdout, st.stdout
     second = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
                              "--workers", "1"], capture_output=True, text=True, timeout=120)
-    assert second.returncode == 2 and "being written by another run" in second.stderr, second.stderr
+    assert second.returncode == 2 and "being written by another run" in second.stderr, (second.stderr, held, read_lease(store))
     assert len(second.stderr.strip().splitlines()) == 1
     deadline = time.time() + 240
     while time.time() < deadline and (len(done_blocks(store)) < 24 or read_lease(store)):
