@@ -150,9 +150,11 @@ def cmd_status(args) -> int:
 
 def cmd_query(args) -> int:
     from .query import query
+    from .store import read_consistently
 
-    print(query(args.store, variables=args.var, sel=args.sel, fmt=args.format, max_rows=args.max_rows,
-                where=args.where), end="")
+    # (never a mix of arrays from before and after a summarize's swap)
+    print(read_consistently(args.store, lambda: query(args.store, variables=args.var, sel=args.sel, fmt=args.format,
+                                                      max_rows=args.max_rows, where=args.where)), end="")
     return 0
 
 

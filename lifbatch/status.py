@@ -95,7 +95,14 @@ def describe_design(ds) -> str | None:
 
 def store_status(store) -> StoreStatus:
     """Progress from the store alone: points done (their block's marker exists), failed and
-    pending, elapsed time, and whether a run is live (its lease, :mod:`lifbatch.lease`)."""
+    pending, elapsed time, and whether a run is live (its lease, :mod:`lifbatch.lease`);
+    read again if a summarize or a growth committed meanwhile."""
+    from .store import read_consistently
+
+    return read_consistently(store, lambda: _store_status(store))
+
+
+def _store_status(store) -> StoreStatus:
     from .lease import describe, lease_state, read_lease, stale_reason
 
     ds = open_results(store)
