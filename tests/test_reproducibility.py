@@ -112,11 +112,11 @@ def test_threaded_block_error_is_raised_and_the_rest_stop(tmp_path, monkeypatch)
     ran = []
     real = execute._run_block
 
-    def failing(wf_, store, chunks, flat):
+    def failing(wf_, store, chunks, flat, **kw):
         ran.append(flat)
         if flat == 0:
             raise OSError("disk on fire")
-        return real(wf_, store, chunks, flat)
+        return real(wf_, store, chunks, flat, **kw)
 
     monkeypatch.setattr(execute, "_run_block", failing)
     with pytest.raises(RunError, match="could not be written .*OSError: disk on fire.*run the same command again"):
