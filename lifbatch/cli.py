@@ -50,6 +50,16 @@ def cmd_validate(args) -> int:
         print(f"design      {spec.method}, {spec.n} points{added} of {', '.join(spec.labels)}")
     print(f"grid        {grid}  -> {e['points']} points x {e['trials']} trials")
     print(f"time        {wf.duration * 1e3:g} ms in {e['steps']} steps of {wf.dt * 1e3:g} ms ({wf.method})")
+    if wf.model != "lif":
+        from .models import get_model
+
+        model = get_model(wf.model)
+        opts = "".join(f", {k} {v}" for k, v in wf.model_options)
+        print(f"model       {model.name}: state {', '.join(v.name for v in model.state)}; method {wf.method}{opts}")
+        print(f"spikes      {model.spike_rule}")
+        if model.max_dt is not None and wf.dt > model.max_dt * (1 + 1e-9):
+            print(f"warning     dt {wf.dt * 1e3:g} ms is coarse for {model.name} with {wf.method} (its spike times "
+                  f"move by more than a step against dt {model.max_dt * 1e3:g} ms; docs/workflow.md, \"{model.name}\")")
     print(f"work        {e['neuron_steps']:.3e} neuron-steps in {e['tasks']} tasks of <= {e['points_per_task']} points"
           f" (for {workers} workers)")
     print(f"memory      ~{_bytes(e['memory_per_task'])} per task")

@@ -46,7 +46,10 @@ def plan_blocks(wf, *, points_per_task: int | None = None, workers: int = 1) -> 
     # never above the cap on a task's memory
     budget = min(parse_bytes(config.get("task.memory-budget")), parse_bytes(config.get("limits.max-task-memory")))
     ppt_mem = max(1, budget // max(1, point_bytes(wf)))
-    steps = wf.trials * wf.n_steps
+    from .models import get_model
+
+    # a model's neuron-step costs its measured multiple of the LIF's (lifbatch.models)
+    steps = wf.trials * wf.n_steps * get_model(wf.model).cost
     ppt_time = max(1, int(float(config.get("task.target-neuron-steps")) // max(1, steps)))
     ppt = min(ppt_mem, ppt_time)
     spread = math.ceil(wf.n_points / max(1, int(config.get("task.tasks-per-worker")) * max(1, workers)))

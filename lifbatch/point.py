@@ -59,6 +59,7 @@ class PointModel:
         self.dt = wf.dt
         self.trials = wf.trials
         self.exact = wf.method == "exact"
+        self.lif = wf.model == "lif"
         self.drives = [(DRIVES[d.kind], d, f"inputs.{d.name}.") for d in wf.drives]
         self.rec_rows = np.full(wf.trials, -1, np.int64)
         for i, tr in enumerate(wf.record_trials):
@@ -87,7 +88,8 @@ class PointModel:
         self._streams = streams
         try:
             for kind, drive, prefix in self.drives:
-                scale = 1.0 if kind.name == "poisson" else x_scale(params, drive.role)
+                # (the LIF's x is a voltage; other models take currents in amperes, I / c_m in their loop)
+                scale = 1.0 if kind.name == "poisson" or not self.lif else x_scale(params, drive.role)
                 kind.apply(acc, drive, lambda field, _p=prefix: params[_p + field], scale, self)
         finally:
             self._streams = None
@@ -100,6 +102,8 @@ class PointModel:
         from .inputs import point_streams
 
         wf = self.wf
+        if not self.lif:
+            return self._simulate_model(params, out=out, streams=streams)
         n, dt, trials = self.n, self.dt, self.trials
         tau = params["neuron.tau_m"]
         streams = point_streams(wf, params) if streams is None else streams
@@ -148,6 +152,38 @@ class PointModel:
         for name, state in (("noise", noise_state), ("uniform", uni_state), ("poisson", poi_state)):
             if state.shape[0]:
                 streams.set_state(name, state)
+        return res
+
+    def _simulate_model(self, params, *, out=None, streams=None) -> PointResult:
+        """A point of a model other than the LIF (lifbatch.models): the same inputs, drawn from
+        the same streams in the same order, handed to the model's loop. White noise needs
+        the kernel's own normals (FUSED_NORMALS, true with numba's tables as numpy's)."""
+        from .inputs import point_streams
+        from .models import get_model
+
+        wf = self.wf
+        model = get_model(wf.model)
+        streams = point_streams(wf, params) if streams is None else streams
+        acc = self.inputs(params, streams)
+        if acc.sigma2 > 0 and not FUSED_NORMALS:  # pragma: no cover - other numba versions
+            raise RuntimeError("white noise for non-LIF models needs numba's ziggurat tables to be numpy's")
+        noise_scale = math.sqrt(acc.sigma2) * math.sqrt(self.dt / model.noise_tau(params)) if acc.sigma2 > 0 else 0.0
+        inputs = {
+            "x_base": acc.shared_drive(),
+            "x_trial": np.sum(acc.x_rows, axis=0) if acc.x_rows else EMPTY2,
+            "noise_state": streams.state("noise") if acc.sigma2 > 0 else NO_STATE, "noise_scale": noise_scale,
+            "uni_state": streams.state("uniform") if acc.uni_mean else NO_STATE,
+            "uni_mean": np.array(acc.uni_mean, float), "uni_half": np.array(acc.uni_half, float),
+            "poi_state": streams.state("poisson") if acc.lam else NO_STATE,
+            "lam": np.array(acc.lam, float), "enlam": np.array([math.exp(-x) for x in acc.lam], float),
+            "weights": np.array(acc.weights, float),
+            "mom_stride": wf.moments_stride, "rec_stride": wf.record_stride, "rec_rows": self.rec_rows,
+        }
+        res = out if out is not None else point_buffers(wf)
+        model.run(params, self.dt, wf.method, inputs, res, dict(wf.model_options))
+        for name, key in (("noise", "noise_state"), ("uniform", "uni_state"), ("poisson", "poi_state")):
+            if inputs[key].shape[0]:
+                streams.set_state(name, inputs[key])
         return res
 
 

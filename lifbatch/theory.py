@@ -297,6 +297,8 @@ def _white_noise_points(ds) -> _Grid | None:
         wf = _load(raw, ds.attrs.get("canonical")) if isinstance(raw, str) else load_workflow(raw, limits=False)
     except Exception:
         return None
+    if wf.model != "lif":
+        return None  # (the LIF's closed forms; other models have their own, or none)
     if not wf.drives or any(d.kind not in ("constant", "white_noise") for d in wf.drives):
         return None
     dims, shape, coords, positions = [], [], {}, []
@@ -341,7 +343,9 @@ def _v_inf_sigma(wf, p: dict) -> tuple[float, float]:
 
 def applies(wf) -> bool:
     """Whether the closed forms apply to a workflow: constant and white-noise drives only,
-    a finite tau_m at every point, and a threshold."""
+    a finite tau_m at every point, and a threshold; the LIF model only."""
+    if wf.model != "lif":
+        return False
     if not wf.drives or any(d.kind not in ("constant", "white_noise") for d in wf.drives):
         return False
     taus = [wf.params["neuron.tau_m"]] + [v for ax in wf.sweep for p, vals in zip(ax.params, ax.values)

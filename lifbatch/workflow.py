@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import difflib
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -355,6 +356,8 @@ class NeuronSpec:
     voltage_display: str
     r_dim: str
     r_m_given: bool          # r_m was written (the message of a current without resistance)
+    model: str = "lif"       # neuron.model (lifbatch.models)
+    options: tuple = ()      # the model's non-numeric settings, e.g. (("gates_init", "zero"),)
 
 
 @dataclass(frozen=True)
@@ -401,6 +404,9 @@ class Workflow:
     #: summarize` could not recompute keeps them at the warmup they were computed with
     #: (``summaries.moments_warmup`` of its canonical JSON); never set by a workflow file
     moments_warmup: float | None = None
+    #: the neuron model (``neuron.model``, lifbatch.models) and its non-numeric settings
+    model: str = "lif"
+    model_options: tuple = ()
 
     @property
     def v_warmup(self) -> float:
@@ -829,14 +835,18 @@ def parse(raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = Tr
     if abs(n_steps - round(n_steps)) > 1e-6 * max(1.0, n_steps):
         raise _err("duration", raw["duration"], f"must be a whole number of steps of dt ({_short(raw.get('dt', '0.1 ms'))})",
                    "Make duration a multiple of dt.")
-    method = raw.get("method", "euler")
-    if method not in ("euler", "exact"):
+    model = _model_of(raw.get("neuron"))
+    method = raw.get("method", model.default_method)
+    if model.name == "lif" and method not in ("euler", "exact"):
         raise _err("method", method, "must be 'euler' or 'exact'", "Example: method: exact")
+    if method not in model.methods:
+        raise _err("method", method, f"must be one of {', '.join(model.methods)} for model {model.name}",
+                   f"Example: method: {model.default_method}")
     run = Run(trials=trials, duration=duration, dt=dt, method=method, duration_written=raw["duration"],
               dt_written=raw.get("dt", "0.1 ms"), limits=limits)
     check_work(run, 1)
 
-    neuron = parse_neuron(raw.get("neuron"))
+    neuron = parse_neuron(raw.get("neuron")) if model.name == "lif" else parse_model_neuron(model, raw["neuron"])
     inputs = parse_inputs(raw.get("inputs") or {}, run, neuron, base_dir=base_dir, confine=confine)
     table = neuron.params.plus(inputs.params)
     sweep = parse_sweep(raw.get("sweep") or {}, run, table)
@@ -846,7 +856,7 @@ def parse(raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = Tr
     shared = parse_noise(raw.get("noise") or {}, sweep)
     record = parse_record(raw.get("record") or {}, run)
     summaries = parse_summaries(raw.get("summaries") or {}, run)
-    check_values(run, table, sweep, inputs.drives)
+    check_values(run, table, sweep, inputs.drives, model.name)
 
     wf = Workflow(
         name=name, description=description, seed=seed, trials=trials, duration=duration, dt=dt,
@@ -856,8 +866,8 @@ def parse(raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = Tr
         shared_across=shared, record_trials=record.trials, record_every=record.every, warmup=summaries.warmup,
         isi_edges=summaries.isi_edges, moments_every=summaries.moments_every, max_lag=summaries.max_lag,
         voltage_unit=u.si_unit(neuron.voltage_dim), voltage_display=neuron.voltage_display,
-        canonical=_canonical(run, seed, table, inputs, sweep, shared, record, summaries),
-        source=_source(raw, inputs.drives),
+        canonical=_canonical(run, seed, table, inputs, sweep, shared, record, summaries, neuron),
+        source=_source(raw, inputs.drives), model=model.name, model_options=neuron.options,
     )
     if limits:
         check_task_memory(wf)
@@ -865,8 +875,10 @@ def parse(raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = Tr
 
 
 def _canonical(run: Run, seed: int, table: ParamTable, inputs: InputsSpec, sweep: tuple[SweepAxis, ...],
-               shared: tuple[str, ...], record: RecordSpec, summaries: SummarySpec) -> str:
-    """The canonical JSON of everything that changes results (the fingerprint's input)."""
+               shared: tuple[str, ...], record: RecordSpec, summaries: SummarySpec,
+               neuron: NeuronSpec | None = None) -> str:
+    """The canonical JSON of everything that changes results (the fingerprint's input). The
+    model is in it unless it is ``lif``, so that stores made before models keep their identity."""
     canonical = {
         "seed": seed, "trials": run.trials, "duration": run.duration, "dt": run.dt, "method": run.method,
         "params": {k: table[k].value for k in sorted(table)},
@@ -879,6 +891,8 @@ def _canonical(run: Run, seed: int, table: ParamTable, inputs: InputsSpec, sweep
         "summaries": {"warmup": summaries.warmup, "isi_edges": list(summaries.isi_edges),
                       "moments_every": summaries.moments_every, "max_lag": summaries.max_lag},
     }
+    if neuron is not None and neuron.model != "lif":
+        canonical["model"] = {"name": neuron.model, "options": dict(neuron.options)}
     if sweep and isinstance(sweep[0], SampleAxis) and sweep[0].spec.rounds:
         # the points refine and fit added: not the simulation's identity (store.simulation_identity)
         spec_ = sweep[0].spec
@@ -1027,7 +1041,7 @@ def parse_neuron(raw: Any) -> NeuronSpec:
     if raw is None:
         raise WorkflowError("`neuron` is required, with at least tau_m and v_th. "
                             "Example: neuron: {tau_m: 20 ms, v_th: 1}", "neuron", None)
-    _check_keys(raw, NEURON_KEYS, "neuron")
+    _check_keys(raw, NEURON_KEYS | {"model"}, "neuron")
     for key in ("tau_m", "v_th"):
         if key not in raw:
             raise WorkflowError(f"`neuron.{key}` is required. {_example('neuron.' + key)}", f"neuron.{key}", None)
@@ -1068,6 +1082,83 @@ def parse_neuron(raw: Any) -> NeuronSpec:
                       r_dim=u.dimension_of(q), r_m_given="r_m" in raw)
 
 
+def _model_of(raw: Any):
+    """The neuron model a ``neuron`` section names (``model``, default ``lif``)."""
+    from .models import get_model
+
+    name = raw.get("model", "lif") if isinstance(raw, Mapping) else "lif"
+    return get_model(name)
+
+
+#: the parameter of another model a LIF parameter written by habit most likely means
+_LIF_HABITS = {"tau_m": "c_m", "r_m": "g_l", "v_th": "v_t", "t_ref": "t_ref", "v_reset": "v_reset"}
+
+
+def parse_model_neuron(model, raw: Any) -> NeuronSpec:
+    """The ``neuron`` section of a model other than ``lif`` -> :class:`NeuronSpec`: each of the
+    model's parameters (:attr:`lifbatch.models.NeuronModel.params`) in its dimension, or its
+    default; its options (e.g. ``gates_init``)."""
+    options_allowed = getattr(model, "options", {})
+    allowed = set(model.params) | {"model"} | set(options_allowed)
+    if not isinstance(raw, Mapping):
+        raise _err("neuron", raw, "must be a mapping of keys to values", "Check the indentation of the YAML file.")
+    for key in raw:
+        if key not in allowed:
+            guess = _LIF_HABITS.get(str(key)) if _LIF_HABITS.get(str(key)) in allowed else None
+            close = [guess] if guess else difflib.get_close_matches(str(key), sorted(set(model.params)), n=1)
+            hint = f"; did you mean `{close[0]}`?" if close else ""
+            raise WorkflowError(
+                f"`neuron.{_one_line(u.excerpt(str(key)))}` is not a parameter of model {model.name}{hint} "
+                f"Its parameters: {', '.join(model.params)}" + (f"; options: {', '.join(options_allowed)}"
+                                                               if options_allowed else "") + ".",
+                f"neuron.{key}", raw[key])
+    params: dict[str, Param] = {}
+    for key, spec in model.params.items():
+        path = f"neuron.{key}"
+        if key in raw:
+            written = raw[key]
+        elif spec.default is None:
+            raise WorkflowError(f"`{path}` is required for model {model.name}.", path, None)
+        elif spec.default.startswith("="):
+            other = params[f"neuron.{spec.default[1:]}"]
+            params[path] = Param(other.value, other.dim, other.display)
+            continue
+        else:
+            written = spec.default
+        q = _quantity(written, path)
+        want = u.unit_dimensionality(spec.unit) if spec.unit else "dimensionless"
+        if u.dimension_of(q) != want and not (q.dimensionless and u.to_si(q) == 0 and want != "dimensionless"):
+            raise _err(path, written, f"must be {_dim_name(want)} for model {model.name}",
+                       f"Example: {key}: {spec.default}" if spec.default and not spec.default.startswith("=") else "")
+        param = replace(parse_param(path, written, q), dim=want)
+        if spec.check is not None and not spec.check[0](param.value):
+            raise _err(path, written, spec.check[1], f"Example: {key}: {spec.default}" if spec.default else "")
+        params[path] = param if key in raw else replace(param, written=None)
+    options = []
+    for key, choices in options_allowed.items():
+        value = raw.get(key, choices[0])
+        if value not in choices:
+            raise _err(f"neuron.{key}", value, f"must be one of {', '.join(choices)}", f"Example: {key}: {choices[0]}")
+        options.append((key, value))
+    return NeuronSpec(params=ParamTable(params), voltage_dim=u.unit_dimensionality("V"), voltage_display="mV",
+                      r_dim="dimensionless", r_m_given=False, model=model.name, options=tuple(options))
+
+
+def _model_drive_role(q, field: str, value: Any, neuron: NeuronSpec) -> str:
+    """How a drive enters a model other than ``lif``: a current (I / c_m); white noise as a
+    voltage (``sigma * sqrt(dt / tau) * xi``, docs/workflow.md); nothing else."""
+    from .models import get_model
+
+    dim = u.dimension_of(q)
+    if dim == u.unit_dimensionality("A") or (q.dimensionless and u.to_si(q) == 0):
+        return "current"
+    if field.endswith(".sigma") and dim == u.unit_dimensionality("V"):
+        return "voltage"
+    model = get_model(neuron.model)
+    raise _err(field, value, f"must be a current for model {model.name} (it enters as "
+               f"{model.roles['current']}; white noise's sigma may be a voltage)", "Example: value: 500 pA")
+
+
 # --------------------------------------------------------------------------- #
 # parsing: inputs
 # --------------------------------------------------------------------------- #
@@ -1076,6 +1167,8 @@ def drive_role(q, field: str, value: Any, neuron: NeuronSpec) -> str:
     and the neuron's (docs/workflow.md)."""
     dim = u.dimension_of(q)
     vdim = neuron.voltage_dim
+    if neuron.model != "lif":
+        return _model_drive_role(q, field, value, neuron)
     if q.dimensionless and vdim == "dimensionless" or (not q.dimensionless and dim == vdim):
         return "voltage"
     if q.dimensionless and u.to_si(q) == 0:
@@ -1124,7 +1217,7 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
     where = f"inputs.{name}"
     params: dict[str, Param] = {}
     sha = None
-    v_th = neuron.params["neuron.v_th"].written
+    v_th = neuron.params.written("neuron.v_th", "mV")
     if not isinstance(name, str) or not AXIS_RE.match(name):
         raise _err(where, name, "must be named with letters, digits and '_'", "Example: inputs: {drive: ...}")
     if len(name) > MAX_AXIS_NAME:
@@ -1520,7 +1613,8 @@ def parse_summaries(raw: Any, run: Run) -> SummarySpec:
 # --------------------------------------------------------------------------- #
 # parsing: constraints over every value a parameter takes
 # --------------------------------------------------------------------------- #
-def check_values(run: Run, table: ParamTable, sweep: tuple[SweepAxis, ...], drives: tuple[Drive, ...]) -> None:
+def check_values(run: Run, table: ParamTable, sweep: tuple[SweepAxis, ...], drives: tuple[Drive, ...],
+                 model: str = "lif") -> None:
     """The constraints over every value a parameter takes, at every point of the grid: one
     error naming the axis (and its first offending value) when a swept value breaks one."""
     shape = tuple(a.size for a in sweep)
@@ -1560,6 +1654,16 @@ def check_values(run: Run, table: ParamTable, sweep: tuple[SweepAxis, ...], driv
             field_, value = where_of(path, None if first is None else (lambda v: v == first))
             raise _err(field_, value, what if field_ == path else f"sets {path}, which {what}", fix)
 
+    if model != "lif":
+        _check_model_values(model, run, table, sweep, grid, require, where_of)
+        tau = np.asarray(1.0)  # (a finite time constant: every drive has an effect)
+    else:
+        _check_lif_values(run, table, sweep, grid, require, where_of)
+        tau = grid("neuron.tau_m")
+    _check_drive_values(run, table, drives, grid, require, tau)
+
+
+def _check_lif_values(run, table, sweep, grid, require, where_of) -> None:
     tau = grid("neuron.tau_m")
     require("neuron.tau_m", tau > 0, "must be a positive time (or inf)", "Example: tau_m: 20 ms")
     if run.method == "euler" and np.any(run.dt > tau):
@@ -1591,6 +1695,36 @@ def check_values(run: Run, table: ParamTable, sweep: tuple[SweepAxis, ...], driv
                 what = f"sets neuron.v_reset, which {what}"
             fix = "Example: v_reset: -70 mV with v_th: -50 mV"
         raise _err(field_, value, what, fix)
+
+
+def _check_model_values(name, run, table, sweep, grid, require, where_of) -> None:
+    """A model's own checks (:meth:`lifbatch.models.NeuronModel.check`) at every combination
+    of the values its swept parameters take (their own checks ran when they were parsed)."""
+    from .models import get_model
+
+    model = get_model(name)
+    paths = [f"neuron.{k}" for k in model.params]
+    for key, spec in model.params.items():
+        if spec.check is not None:
+            vals = grid(f"neuron.{key}")
+            require(f"neuron.{key}", np.vectorize(spec.check[0], otypes=[bool])(vals), spec.check[1])
+    swept = [(i, ax) for i, ax in enumerate(sweep) if any(p in paths for p in ax.params)]
+    combos = math.prod(ax.size for _, ax in swept)
+    if combos > 100_000:  # (checked point by point below that; a larger grid is checked where it is swept)
+        swept = []
+    base = {p: table[p].value for p in paths}
+    for idx in itertools.product(*[range(ax.size) for _, ax in swept]):
+        point = dict(base)
+        for (_, ax), i in zip(swept, idx):
+            for p, vals in zip(ax.params, ax.values):
+                if p in point:
+                    point[p] = vals[i]
+        for path, what, fix in model.check(point, run.dt)[:1]:
+            field_, value = where_of(path, lambda v, _x=point[path]: v == _x)
+            raise _err(field_, value, what if field_ == path else f"sets {path}, which {what}", fix)
+
+
+def _check_drive_values(run, table, drives, grid, require, tau) -> None:
     for d in drives:
         p = f"inputs.{d.name}"
         if d.kind == "poisson":

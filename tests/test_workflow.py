@@ -573,7 +573,7 @@ def test_bad_input_gives_its_error(case):
 
 def test_unknown_keys_name_the_allowed_ones():
     with pytest.raises(WorkflowError, match=r"`neuron\.tau` is not a known key .*Did you mean `tau_m`\? "
-                                            r"Allowed here: e_l, r_m, t_ref, tau_m, v_init, v_reset, v_th\."):
+                                            r"Allowed here: e_l, model, r_m, t_ref, tau_m, v_init, v_reset, v_th\."):
         load(_set("neuron.tau", "20 ms"))
 
 
