@@ -1121,7 +1121,7 @@ def parse_model_neuron(model, raw: Any) -> NeuronSpec:
             raise WorkflowError(f"`{path}` is required for model {model.name}.", path, None)
         elif spec.default.startswith("="):
             other = params[f"neuron.{spec.default[1:]}"]
-            params[path] = Param(other.value, other.dim, other.display)
+            params[path] = Param(other.value, other.dim, other.display, other.written)
             continue
         else:
             written = spec.default
@@ -1133,7 +1133,7 @@ def parse_model_neuron(model, raw: Any) -> NeuronSpec:
         param = replace(parse_param(path, written, q), dim=want)
         if spec.check is not None and not spec.check[0](param.value):
             raise _err(path, written, spec.check[1], f"Example: {key}: {spec.default}" if spec.default else "")
-        params[path] = param if key in raw else replace(param, written=None)
+        params[path] = param
     options = []
     for key, choices in options_allowed.items():
         value = raw.get(key, choices[0])
@@ -1721,6 +1721,12 @@ def _check_model_values(name, run, table, sweep, grid, require, where_of) -> Non
                     point[p] = vals[i]
         for path, what, fix in model.check(point, run.dt)[:1]:
             field_, value = where_of(path, lambda v, _x=point[path]: v == _x)
+            if field_ == path and swept:
+                # the parameter blamed is not swept: the axis that made it fail is
+                (_, ax), i = next(((a, i) for a, i in zip(swept, idx)), (swept[0], 0))
+                field_, value = where_of(ax.params[0], lambda v, _x=ax.values[0][i]: v == _x)
+                what = f"gives {path} ({_short(table.written(path, point[path]))}), which {what}"
+                raise _err(field_, value, what, fix)
             raise _err(field_, value, what if field_ == path else f"sets {path}, which {what}", fix)
 
 

@@ -1,0 +1,278 @@
+"""Neuron models as plug-ins (lifbatch.models): contract tests over the registry, a toy model
+registered here from YAML to a store, and each model's own properties."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+import lifbatch
+from lifbatch.errors import WorkflowError
+from lifbatch.inputs import point_streams
+from lifbatch.models import MODELS, NeuronModel, ParamSpec, StateVar, register_model
+from lifbatch.point import PointModel
+
+from conftest import assert_identical
+
+#: every model's inputs: a current swept, white noise, Poisson jumps and a uniform drive
+BASE = {
+    "name": "models", "seed": 3, "trials": 3, "duration": "100 ms", "dt": "0.05 ms",
+    "inputs": {"i": {"kind": "constant", "value": "300 pA"},
+               "u": {"kind": "uniform", "mean": "50 pA", "half_width": "20 pA"},
+               "n": {"kind": "white_noise", "sigma": "1 mV"},
+               "p": {"kind": "poisson", "rate": "200 Hz", "weight": "0.3 mV", "n": 4}},
+    "sweep": {"I": {"param": "inputs.i.value", "values": [100, 400, 800, 1600], "unit": "pA"}},
+    "record": {"v": {"trials": [0, 2], "every": "0.5 ms"}},
+    "summaries": {"warmup": "20 ms", "moments": {"every": "0.5 ms"}},
+}
+LIF_NEURON = {"tau_m": "20 ms", "v_th": "-50 mV", "e_l": "-65 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
+              "r_m": "100 Mohm"}
+BUILT_IN = ["lif", "hh_traub", "adex", "eif", "izhikevich"]
+
+
+def _wf(model: str, **changes) -> dict:
+    raw = copy.deepcopy(BASE)
+    raw["name"] = f"models-{model.replace('_', '-')}"
+    raw["neuron"] = dict(LIF_NEURON) if model == "lif" else {"model": model}
+    raw.update(changes)
+    return raw
+
+
+@pytest.mark.parametrize("model", BUILT_IN)
+def test_every_model_parses_with_its_defaults_and_names_itself_in_its_identity(model):
+    wf = lifbatch.load_workflow(_wf(model))
+    assert wf.model == model and wf.method == MODELS[model].default_method
+    assert ('"model"' in wf.canonical) == (model != "lif")  # lif keeps the identity of stores made before models
+    for key in MODELS[model].params:
+        assert f"neuron.{key}" in wf.params
+    # round trip: the workflow as written loads to the same identity
+    assert lifbatch.load_workflow(wf.to_dict()).fingerprint == wf.fingerprint
+
+
+def test_models_have_distinct_identities():
+    prints = {lifbatch.load_workflow(_wf(m)).fingerprint for m in BUILT_IN}
+    assert len(prints) == len(BUILT_IN)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", BUILT_IN)
+def test_run_equals_simulate_at_any_block_size(model, tmp_path):
+    raw = _wf(model)
+    direct = lifbatch.simulate(raw)
+    assert int(direct["spike_count"].sum()) > 0, "a model that never fires tests nothing"
+    for ppt, workers in ((1, 2), (3, 1)):
+        store = tmp_path / f"s{ppt}.zarr"
+        lifbatch.run_sweep(raw, store, points_per_task=ppt, workers=workers, progress=False, log=lambda m: None)
+        assert_identical(lifbatch.open_results(store).load(), direct)
+
+
+@pytest.mark.parametrize("model", BUILT_IN[1:])
+def test_every_model_draws_the_same_numbers_as_the_lif(model):
+    """Common random numbers across models: after one point, every stream has advanced by the
+    same draws (one normal, one uniform per uniform drive, one Poisson count per Poisson drive
+    per trial and step), so the same workflow under another model sees the same inputs."""
+    states = {}
+    for m in ("lif", model):
+        wf = lifbatch.load_workflow(_wf(m))
+        pm = PointModel(wf)
+        params = wf.point_params((1,))
+        streams = point_streams(wf, params)
+        pm.simulate(params, streams=streams)
+        states[m] = {name: streams.state(name).copy() for name in ("noise", "uniform", "poisson")}
+    for name in ("noise", "uniform", "poisson"):
+        assert np.array_equal(states["lif"][name], states[model][name]), name
+
+
+def test_the_poisson_input_is_the_same_realization_for_every_model():
+    """Poisson jumps alone, no other drive, v far below any threshold: v - v_init is the sum of
+    the jumps so far, the same for a LIF without leak and for... every model's first steps: the
+    jump counts come from one stream, drawn in one order."""
+    raw = {"name": "jumps", "seed": 9, "trials": 2, "duration": "2 ms", "dt": "0.1 ms",
+           "inputs": {"p": {"kind": "poisson", "rate": "2 kHz", "weight": "0.01 mV", "n": 10}},
+           "record": {"v": {"trials": "all", "every": "0.1 ms"}}}
+    lif = lifbatch.simulate({**raw, "neuron": {"tau_m": "inf", "v_th": "0 mV", "e_l": "-65 mV"}})
+    jumps = np.diff(lif["v"].values, axis=-1)
+    assert np.any(jumps > 0)
+    izh = lifbatch.simulate({**raw, "neuron": {"model": "izhikevich", "v_init": "-60 mV", "u_init": "0 pA"}})
+    # izhikevich at rest (v = v_r, u = 0) has dv = 0 but for the jumps at first; the jumps' steps agree
+    got = np.diff(izh["v"].values, axis=-1)
+    assert np.array_equal(got[..., 0] > 0, jumps[..., 0] > 0)
+    assert np.allclose(got[..., 0], jumps[..., 0], rtol=0, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- #
+# a toy model registered here: nothing else needs to know it
+# --------------------------------------------------------------------------- #
+class PerfectIntegrator(NeuronModel):
+    """c_m dv/dt = I; a spike when v > v_th, then v = 0 (numpy, constant drives only)."""
+
+    name = "toy_pif"
+    params = {"c_m": ParamSpec("F", "100 pF"), "v_th": ParamSpec("V", "10 mV")}
+    state = (StateVar("v", "V"),)
+    methods = ("euler",)
+    default_method = "euler"
+    spike_param = "v_th"
+    spike_rule = "v > v_th, then v = 0"
+
+    def noise_tau(self, p):
+        return 1.0
+
+    def run(self, p, dt, method, inputs, out, options=None):
+        x = inputs["x_base"]
+        for tr in range(out.bits.shape[0]):
+            v, spikes = 0.0, []
+            out.moments[tr, 0] = v
+            for s in range(x.shape[0]):
+                v = v + dt * x[s] / p["neuron.c_m"]
+                if v > p["neuron.v_th"]:
+                    spikes.append(s)
+                    v = 0.0
+                if (s + 1) % inputs["mom_stride"] == 0:
+                    out.moments[tr, (s + 1) // inputs["mom_stride"]] = v
+            for s in spikes:
+                out.bits[tr, s >> 3] |= np.uint8(128 >> (s & 7))
+            out.counts[tr] = len(spikes)
+
+
+@pytest.fixture
+def toy():
+    model = register_model(PerfectIntegrator())
+    yield model
+    del MODELS[model.name]
+
+
+def test_a_model_registered_in_a_test_goes_from_yaml_to_a_store(toy, tmp_path):
+    import yaml
+
+    path = tmp_path / "toy.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "toy", "duration": "100 ms", "dt": "0.1 ms", "neuron": {"model": "toy_pif", "v_th": "10 mV"},
+        "inputs": {"i": {"kind": "constant", "value": "1 nA"}},
+        "sweep": {"c": {"param": "neuron.c_m", "values": [100, 200], "unit": "pF"}}}))
+    store = tmp_path / "toy.zarr"
+    lifbatch.run_sweep(str(path), store, progress=False, log=lambda m: None)
+    ds = lifbatch.open_results(store)
+    # dv/dt = 1 nA / 100 pF = 10 V/s: 1 mV a step, and ten steps of 0.001 add up to 0.010000000000000002
+    # > v_th: a spike every 10 steps of the 1000 (every 20 at 200 pF)
+    assert sum([0.001] * 10) > 0.01
+    assert ds["spike_count"].values.ravel().tolist() == [1000 // 10, 1000 // 20]
+    with pytest.raises(ValueError, match="registered already"):
+        register_model(PerfectIntegrator())
+
+
+# --------------------------------------------------------------------------- #
+# one-line errors
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("neuron, words", [
+    ({"model": "hh_traub", "tau_m": "10 ms"}, r"`neuron.tau_m` is not a parameter of model hh_traub; did you mean `c_m`\?"),
+    ({"model": "adex", "v_th": "-50 mV"}, r"`neuron.v_th` is not a parameter of model adex; did you mean `v_t`\?"),
+    ({"model": "hh_traub", "c_m": "10 mV"}, r"`neuron.c_m` must be a capacitance|`neuron.c_m` must be in F"),
+    ({"model": "hh_traub", "c_m": "-1 pF"}, r"`neuron.c_m` must be positive"),
+    ({"model": "hh_traub", "gates_init": "half"}, r"`neuron.gates_init` must be one of zero, steady_state"),
+    ({"model": "adex", "delta_t": "0.01 mV", "v_peak": "20 mV"}, r"`neuron.v_peak` makes exp\(\(v_peak - v_t\) / delta_t\) overflow"),
+    ({"model": "izhikevich", "v_t": "-70 mV"}, r"`neuron.v_t` must be above neuron.v_r"),
+    ({"model": "lfi"}, r"`neuron.model` must be one of .*lif.*Did you mean `lif`\?"),
+])
+def test_a_models_bad_fields_are_one_line(neuron, words):
+    raw = _wf("lif")
+    raw["neuron"] = neuron
+    with pytest.raises(WorkflowError, match=words) as err:
+        lifbatch.load_workflow(raw)
+    assert "\n" not in str(err.value)
+
+
+def test_a_voltage_drive_on_a_conductance_model_names_what_is_allowed():
+    raw = _wf("hh_traub")
+    raw["inputs"]["i"]["value"] = "15 mV"
+    with pytest.raises(WorkflowError, match=r"`inputs.i.value` must be a current for model hh_traub \(it enters as "
+                                            r"I / c_m"):
+        lifbatch.load_workflow({**raw, "sweep": {}})
+
+
+def test_a_swept_parameter_breaking_a_models_check_names_the_axis():
+    raw = _wf("adex", sweep={"vp": {"param": "neuron.v_peak", "values": [0, -80], "unit": "mV"}})
+    with pytest.raises(WorkflowError, match=r"`sweep.vp` gives neuron.v_reset \(-70.6 mV\), which must be below neuron.v_peak, "
+                                            r"got '-80 mV'"):
+        lifbatch.load_workflow(raw)
+
+
+def test_method_is_the_models():
+    with pytest.raises(WorkflowError, match=r"`method` must be one of exponential_euler, euler for model hh_traub"):
+        lifbatch.load_workflow(_wf("hh_traub", method="exact"))
+    assert lifbatch.load_workflow(_wf("hh_traub", method="euler")).method == "euler"
+
+
+def test_the_theory_applies_to_the_lif_only():
+    from lifbatch import theory
+
+    for model in BUILT_IN:
+        raw = _wf(model)
+        raw["inputs"] = {k: v for k, v in raw["inputs"].items() if k in ("i", "n")}
+        assert theory.applies(lifbatch.load_workflow(raw)) == (model == "lif")
+
+
+# --------------------------------------------------------------------------- #
+# hh_traub's numerics
+# --------------------------------------------------------------------------- #
+def test_hh_rate_functions_are_finite_on_their_singularities():
+    from lifbatch.models.hh_traub_loop import rates
+
+    v_t = -0.063
+    for u_mv in (13.0, 15.0, 40.0):
+        got = rates(v_t + u_mv * 1e-3, v_t)
+        assert all(math.isfinite(x) and x >= 0 for x in got), (u_mv, got)
+    # the limits: alpha_m -> 0.32 * 4 /ms at 13 mV, beta_m -> 0.28 * 5 /ms at 40 mV, alpha_n -> 0.032 * 5 /ms at 15 mV
+    assert rates(v_t + 0.013, v_t)[0] == pytest.approx(1280.0, rel=1e-12)
+    assert rates(v_t + 0.040, v_t)[1] == pytest.approx(1400.0, rel=1e-12)
+    assert rates(v_t + 0.015, v_t)[2] == pytest.approx(160.0, rel=1e-12)
+    # and continuous there: a step of 1 nV away changes them by far less than a percent
+    for u_mv, k in ((13.0, 0), (40.0, 1), (15.0, 2)):
+        assert rates(v_t + u_mv * 1e-3 + 1e-9, v_t)[k] == pytest.approx(rates(v_t + u_mv * 1e-3, v_t)[k], rel=1e-3)
+
+
+@pytest.mark.parametrize("u_mv", [13.0, 15.0, 40.0])
+def test_hh_started_on_a_singularity_stays_finite(u_mv):
+    raw = {"name": "hh-sing", "duration": "20 ms", "dt": "0.01 ms", "neuron": {
+        "model": "hh_traub", "v_init": f"{-63 + u_mv} mV", "gates_init": "steady_state"},
+        "inputs": {"i": {"kind": "constant", "value": "1 nA"}},
+        "record": {"v": {"trials": "all", "every": "0.01 ms"}}}
+    ds = lifbatch.simulate(raw)
+    assert np.isfinite(ds["v"].values).all()
+
+
+@pytest.mark.slow
+def test_hh_spike_counts_converge_to_a_tight_ode_solution_as_dt_shrinks():
+    """The spike count of 200 ms at a constant 2 nA under exponential Euler approaches that of
+    scipy's solve_ivp (LSODA, rtol 1e-10): the error does not grow as dt shrinks and is at
+    most one spike at dt 5 us."""
+    from scipy.integrate import solve_ivp
+
+    from lifbatch.models.hh_traub_loop import rates
+
+    wf = lifbatch.load_workflow({"name": "hh-conv", "duration": "200 ms", "dt": "0.1 ms",
+                                 "neuron": {"model": "hh_traub"},
+                                 "inputs": {"i": {"kind": "constant", "value": "2 nA"}}})
+    p = wf.params
+    c_m, g_l, g_na, g_k = p["neuron.c_m"], p["neuron.g_l"], p["neuron.g_na"], p["neuron.g_k"]
+    e_l, e_na, e_k, v_t, v_spike = (p[f"neuron.{k}"] for k in ("e_l", "e_na", "e_k", "v_t", "v_spike"))
+
+    def f(t, y):
+        v, m, n, h = y
+        am, bm, an, bn, ah, bh = rates(v, v_t)
+        dv = (g_l * (e_l - v) - g_na * m ** 3 * h * (v - e_na) - g_k * n ** 4 * (v - e_k) + 2e-9) / c_m
+        return [dv, am * (1 - m) - bm * m, an * (1 - n) - bn * n, ah * (1 - h) - bh * h]
+
+    def crossing(t, y):
+        return y[0] - v_spike
+    crossing.direction = 1
+    sol = solve_ivp(f, (0, 0.2), [e_l, 0, 0, 0], method="LSODA", rtol=1e-10, atol=1e-12, events=crossing)
+    want = len(sol.t_events[0])
+    assert want > 5
+    errors = []
+    for dt in ("0.1 ms", "0.05 ms", "0.01 ms", "0.005 ms"):
+        ds = lifbatch.simulate({**wf.to_dict(), "dt": dt})
+        errors.append(abs(int(ds["spike_count"].values.sum()) - want))
+    assert errors == sorted(errors, reverse=True) and errors[-1] <= 1, (want, errors)
