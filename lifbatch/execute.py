@@ -29,7 +29,7 @@ from .pause import pause
 from . import control
 from .grid import Blocking
 from .inputs import block_streams
-from .point import PointModel, PointResult
+from .point import PointModel, PointResult, n_state_vars
 from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, coords, variable_specs
 from .lease import keep_on_scheduler
 from .plan import estimate, plan_blocks, plan_sweep
@@ -68,6 +68,7 @@ def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np
     moments = _work_array(shape + (trials, n_mom))
     moments.fill(np.nan)
     traces = np.full(shape + (len(wf.record_trials), n_rec), np.nan)
+    states = np.full(shape + (n_state_vars(wf), len(wf.record_trials), n_rec), np.nan) if wf.record_state else None
     status = np.full(shape, STATUS_DONE, np.int8)
     errors: dict[tuple, Exception] = {}
     # Each point's parameters and random streams first, then the kernel point
@@ -92,6 +93,8 @@ def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np
     t0 = time.perf_counter()
     for local, params, streams in points:
         out = PointResult(bits=bits[local], counts=counts[local], moments=moments[local], traces=traces[local])
+        if states is not None:
+            out.states = states[local]
         try:
             model.simulate(params, out=out, scratch=scratch, streams=streams)
         except Exception as exc:
@@ -111,9 +114,33 @@ def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np
         counts[local] = 0
         moments[local] = np.nan
         traces[local] = np.nan
+        if states is not None:
+            states[local] = np.nan
     t0 = time.perf_counter()
     values = _summarized(wf, bits, counts, moments, traces, status)
+    values.update(_recorded(wf, points, states, status, shape, n_rec))
     return values, failures, {"kernel": kernel_seconds, "summaries": time.perf_counter() - t0}
+
+
+def _recorded(wf, points, states, status, shape, n_rec) -> dict[str, np.ndarray]:
+    """The state variables (record.state) and inputs (record.inputs) recorded beside V, as the
+    store holds them; NaN at failed points."""
+    out = {}
+    if wf.record_state:
+        from .models import get_model
+
+        order = [v.name for v in get_model(wf.model).state if v.name != "v"]
+        for name in wf.record_state:
+            out[name] = np.ascontiguousarray(states[..., order.index(name), :, :])
+    if wf.record_inputs:
+        from .inputs import recorded_inputs
+
+        arrays = {name: np.full(shape + (len(wf.record_trials), n_rec), np.nan) for name in wf.record_inputs}
+        for local, params, _ in points:
+            if status[local] != STATUS_FAILED:
+                recorded_inputs(wf, params, {name: a[local] for name, a in arrays.items()})
+        out.update({f"input_{name}": a for name, a in arrays.items()})
+    return out
 
 
 _WORK = threading.local()
@@ -150,7 +177,7 @@ def _summarized(wf, bits, counts, moments, traces, status) -> dict[str, np.ndarr
         values[name] = arr
     values.update(zip(MOMENT_SUMMARIES, mom))
     return {name: np.asarray(values[name]).astype(dtype, copy=False)
-            for name, (_, dtype, _, _) in variable_specs(wf).items()}
+            for name, (_, dtype, _, _) in variable_specs(wf).items() if name in values}
 
 
 def _block_dataset(wf, slices, values: dict[str, np.ndarray]) -> "xr.Dataset":

@@ -201,6 +201,33 @@ def drive_values(wf, name: str, params: dict[str, float] | None = None, *, trial
     return model.t, acc.shared_drive()
 
 
+def recorded_inputs(wf, params: dict[str, float], out: dict[str, np.ndarray]) -> None:
+    """Fill ``out[name]`` (n_recorded, n_rec) with the values of each drive of
+    ``record.inputs`` at the recorded trials, every ``record.every`` (its own SI unit), as the
+    point's simulation saw them: the drives applied in the workflow's order from the point's
+    own fresh streams (a later ``random_steps`` draws after an earlier one, as in the run)."""
+    from .point import PointModel
+
+    model = PointModel(wf)
+    model._streams = point_streams(wf, params)
+    wanted = set(wf.record_inputs)
+    rows = np.asarray(wf.record_trials, dtype=np.int64)
+    for drive in wf.drives:
+        kind = DRIVES[drive.kind]
+        if kind.stochastic or kind.name == "poisson":
+            continue  # (their streams are not the one tabulated drives draw from)
+        acc = PointInputs(model.n)
+        kind.apply(acc, drive, lambda field, _n=drive.name: params[f"inputs.{_n}.{field}"], 1.0, model)
+        if drive.name not in wanted:
+            continue
+        table = acc.x_rows[0] if acc.x_rows else acc.shared_drive()[None, :]
+        picked = table[np.minimum(rows, table.shape[0] - 1)]
+        # (the drive at the start of each recorded step; the last sample, t = duration, has none: NaN)
+        n_rec = out[drive.name].shape[-1]
+        grid = np.arange(n_rec) * wf.record_stride
+        out[drive.name][:] = np.where(grid < model.n, picked[:, np.minimum(grid, model.n - 1)], np.nan)
+
+
 def _sfc64_state(gen: np.random.Generator) -> np.ndarray:
     """The (4,) uint64 state of a Generator's SFC64 bit generator, for the kernel."""
     return np.array(gen.bit_generator.state["state"]["state"], dtype=np.uint64)

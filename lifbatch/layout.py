@@ -124,7 +124,32 @@ def variable_specs(wf) -> dict[str, tuple[tuple[str, ...], np.dtype, object, dic
     if wf.record_trials:
         specs["v"] = (("trace_trial", "trace_time"), np.dtype("float64"), np.nan,
                       {"units": vunit, "display_units": vdisp, "long_name": "recorded V traces"})
+    for name, unit in state_units(wf).items():
+        specs[name] = (("trace_trial", "trace_time"), np.dtype("float64"), np.nan,
+                       {"units": unit, "long_name": f"recorded {name} traces (record.state)"})
+    for name, unit in input_units(wf).items():
+        specs[f"input_{name}"] = (("trace_trial", "trace_time"), np.dtype("float64"), np.nan,
+                                  {"units": unit, "long_name": f"input {name} at the recorded trials (record.inputs)"})
     return specs
+
+
+def state_units(wf) -> dict[str, str]:
+    """The recorded state variables (record.state) and their SI units."""
+    if not getattr(wf, "record_state", ()):
+        return {}
+    from .models import get_model
+
+    units = {v.name: v.unit for v in get_model(wf.model).state}
+    return {name: units[name] for name in wf.record_state}
+
+
+def input_units(wf) -> dict[str, str]:
+    """The recorded inputs (record.inputs) and their SI units: a current in A, a voltage in
+    V's unit, a voltage per time in V's unit per second."""
+    roles = {d.name: d.role for d in wf.drives}
+    vunit = wf.voltage_unit
+    per = {"current": "A", "voltage": vunit, "voltage_rate": f"{vunit}/s" if vunit != "1" else "1/s"}
+    return {name: per.get(roles[name], "1") for name in getattr(wf, "record_inputs", ())}
 
 
 def sizes(wf) -> dict[str, int]:

@@ -11,12 +11,14 @@ is drawn inside the kernel from the point's streams (:mod:`lifbatch.inputs`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .drives import DRIVES, PointInputs, x_scale
 from .kernel import EMPTY2, FUSED_NORMALS, NO_STATE, lif_trials, scratch_size
+
+EMPTY3 = np.zeros((0, 0, 0))
 
 __all__ = ["PointModel", "PointResult", "point_buffers", "simulate_point"]
 
@@ -33,15 +35,28 @@ class PointResult:
     counts: np.ndarray      # (trials,) int64
     moments: np.ndarray     # (trials, n_mom) V every moments.every
     traces: np.ndarray      # (n_recorded, n_rec) V of recorded trials every record.every
+    #: (k, n_recorded, n_rec) the model's state variables other than V, in its order, when
+    #: any is recorded (record.state); else empty
+    states: np.ndarray = field(default_factory=lambda: EMPTY3)
 
 
 def point_buffers(wf) -> PointResult:
     """Output arrays of one point for :func:`simulate_point` (``bits`` zeroed, as it needs)."""
     n = wf.n_steps
+    n_rec = n // wf.record_stride + 1
     return PointResult(bits=np.zeros((wf.trials, (n + 7) // 8), np.uint8),
                        counts=np.zeros(wf.trials, np.int64),
                        moments=np.empty((wf.trials, n // wf.moments_stride + 1)),
-                       traces=np.empty((len(wf.record_trials), n // wf.record_stride + 1)))
+                       traces=np.empty((len(wf.record_trials), n_rec)),
+                       states=np.full((n_state_vars(wf), len(wf.record_trials), n_rec), np.nan)
+                       if wf.record_state else EMPTY3)
+
+
+def n_state_vars(wf) -> int:
+    """The number of state variables other than V of the workflow's model."""
+    from .models import get_model
+
+    return sum(1 for v in get_model(wf.model).state if v.name != "v")
 
 
 class PointModel:

@@ -290,6 +290,8 @@ class RecordSpec:
 
     trials: tuple[int, ...]
     every: float
+    state: tuple[str, ...] = ()     # the model's state variables recorded beside V (record.state)
+    inputs: tuple[str, ...] = ()    # the drives whose values are recorded (record.inputs)
 
 
 @dataclass(frozen=True)
@@ -407,6 +409,9 @@ class Workflow:
     #: the neuron model (``neuron.model``, lifbatch.models) and its non-numeric settings
     model: str = "lif"
     model_options: tuple = ()
+    #: state variables (other than V) and drives recorded on V's trace grid (record.state, record.inputs)
+    record_state: tuple[str, ...] = ()
+    record_inputs: tuple[str, ...] = ()
 
     @property
     def v_warmup(self) -> float:
@@ -854,7 +859,8 @@ def parse(raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = Tr
         sweep = (_sample_axis(raw["sample"], sweep, table, run, seed),) + sweep
     check_work(run, math.prod(a.size for a in sweep), sweep)
     shared = parse_noise(raw.get("noise") or {}, sweep)
-    record = parse_record(raw.get("record") or {}, run)
+    record = parse_record(raw.get("record") or {}, run, model=model, drives=inputs.drives,
+                          axes=tuple(a.name for a in sweep))
     summaries = parse_summaries(raw.get("summaries") or {}, run)
     check_values(run, table, sweep, inputs.drives, model.name)
 
@@ -864,6 +870,7 @@ def parse(raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = Tr
         param_units={k: u.si_unit(p.dim) for k, p in table.items()},
         display_units={k: p.display for k, p in table.items()}, drives=inputs.drives, sweep=sweep,
         shared_across=shared, record_trials=record.trials, record_every=record.every, warmup=summaries.warmup,
+        record_state=record.state, record_inputs=record.inputs,
         isi_edges=summaries.isi_edges, moments_every=summaries.moments_every, max_lag=summaries.max_lag,
         voltage_unit=u.si_unit(neuron.voltage_dim), voltage_display=neuron.voltage_display,
         canonical=_canonical(run, seed, table, inputs, sweep, shared, record, summaries, neuron),
@@ -887,7 +894,9 @@ def _canonical(run: Run, seed: int, table: ParamTable, inputs: InputsSpec, sweep
                     "file_sha256": inputs.file_sha256(d.name)} for d in inputs.drives],
         "sweep": [_canonical_axis(a) for a in sweep],
         "shared_across": list(shared),
-        "record": {"trials": list(record.trials), "every": record.every},
+        "record": {"trials": list(record.trials), "every": record.every,
+                   **({"state": list(record.state)} if record.state else {}),
+                   **({"inputs": list(record.inputs)} if record.inputs else {})},
         "summaries": {"warmup": summaries.warmup, "isi_edges": list(summaries.isi_edges),
                       "moments_every": summaries.moments_every, "max_lag": summaries.max_lag},
     }
@@ -1527,11 +1536,47 @@ def parse_noise(raw: Any, sweep: tuple[SweepAxis, ...] | list[SweepAxis]) -> tup
     return tuple(n for n in names if n in shared)
 
 
-def parse_record(raw: Any, run: Run) -> RecordSpec:
-    """The ``record`` section -> :class:`RecordSpec` (no traces: no trials, every dt)."""
-    _check_keys(raw, {"v"}, "record")
+def parse_record(raw: Any, run: Run, *, model=None, drives: tuple = (), axes: tuple = ()) -> RecordSpec:
+    """The ``record`` section -> :class:`RecordSpec` (no traces: no trials, every dt). ``state``
+    and ``inputs`` are recorded on V's trace grid (its trials, every ``record.v.every``)."""
+    _check_keys(raw, {"v", "state", "inputs"}, "record")
+    state = _record_names(raw, "state", [v.name for v in (model.state if model else ()) if v.name != "v"],
+                          model.name if model else "lif", axes)
+    inputs = _record_names(raw, "inputs", [d.name for d in drives if not DRIVES[d.kind].stochastic
+                                           and DRIVES[d.kind].name != "poisson"], None, axes)
+    if (state or inputs) and ("v" not in raw or raw["v"] is None):
+        what = "record.state" if state else "record.inputs"
+        raise _err(what, raw.get("state") or raw.get("inputs"), "is recorded on V's trace grid, which needs record.v",
+                   "Example: record: {v: {trials: [0], every: 0.1 ms}, state: [m, n, h]}")
     if "v" not in raw or raw["v"] is None:
         return RecordSpec((), run.dt)
+    return replace(_parse_record_v(raw, run), state=state, inputs=inputs)
+
+
+def _record_names(raw: Mapping, key: str, allowed: list[str], model: str | None, axes: tuple) -> tuple[str, ...]:
+    """``record.state`` (the model's state variables) or ``record.inputs`` (drives with one value
+    per step: not the stochastic ones) as a tuple of names, each allowed and once."""
+    names = raw.get(key) or []
+    if isinstance(names, str):
+        names = [names]
+    what = f"state variables of model {model}" if key == "state" else "inputs with one value per step"
+    if not isinstance(names, list):
+        raise _err(f"record.{key}", names, f"must be a list of {what}", f"Allowed: {', '.join(allowed) or 'none'}.")
+    for name in names:
+        if name not in allowed:
+            raise _err(f"record.{key}", names, f"must list {what} ({', '.join(allowed) or 'none'})",
+                       "Uniform, white-noise and Poisson inputs are drawn afresh every step: they have no trace."
+                       if key == "inputs" else "")
+        stored = name if key == "state" else f"input_{name}"
+        if stored in axes:
+            raise _err(f"record.{key}", names, f"would store '{stored}', the name of a sweep axis",
+                       "Rename the axis.")
+    if len(set(names)) != len(names):
+        raise _err(f"record.{key}", names, "has duplicates", "List each once.")
+    return tuple(names)
+
+
+def _parse_record_v(raw: Mapping, run: Run) -> RecordSpec:
     spec = raw["v"]
     _check_keys(spec, {"trials", "every"}, "record.v")
     trials = spec.get("trials", [0])

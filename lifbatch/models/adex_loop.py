@@ -13,7 +13,7 @@ from .loops import draw_step, drive_at, jump_total, pack_states, record, unpack_
 
 @numba.njit(cache=True, nogil=True)
 def adex_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam, enlam,
-                weights, ref_steps, mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out,
+                weights, ref_steps, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
                 count_out):  # pragma: no cover - compiled
     c_m, g_l, e_l, v_t, delta_t, a, tau_w, b, v_reset, v_peak, v_init, w_init, dt = (
         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12])
@@ -23,6 +23,7 @@ def adex_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mea
     k1 = uni_mean.shape[0]
     k2 = weights.shape[0]
     fused = noise_state.shape[0] == 4
+    st_on = st_out.shape[0] > 0
     uni = np.empty(k1)
     cnt = np.empty(k2, np.int64)
     s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = unpack_states(noise_state, uni_state, poi_state)
@@ -34,6 +35,8 @@ def adex_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mea
         mom_out[tr, 0] = v
         if row >= 0:
             rec_out[row, 0] = v
+            if st_on:
+                st_out[0, row, 0] = w
         mom_next, mom_i, rec_next, rec_i = mom_stride, 1, rec_stride, 1
         for s in range(n_steps):
             zs, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = draw_step(
@@ -54,7 +57,11 @@ def adex_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mea
                 v = v_reset
                 w += b
                 ref = ref_steps
+            ri = rec_i
             mom_next, mom_i, rec_next, rec_i = record(v, tr, row, mom_next, mom_i, mom_stride, mom_out,
                                                       rec_next, rec_i, rec_stride, rec_out)
+            if st_on and rec_i != ri:  # (the state recorded beside V: record.state)
+                st_out[0, row, ri] = w
+
         count_out[tr] = nspk
     pack_states(noise_state, uni_state, poi_state, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)

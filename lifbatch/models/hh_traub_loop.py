@@ -36,7 +36,7 @@ def rates(v, v_t):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam, enlam,
-              weights, exponential, mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out,
+              weights, exponential, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
               count_out):  # pragma: no cover - compiled
     c_m, g_l, g_na, g_k, e_l, e_na, e_k, v_t, v_spike, v_init, steady = (
         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10])
@@ -47,6 +47,7 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
     k1 = uni_mean.shape[0]
     k2 = weights.shape[0]
     fused = noise_state.shape[0] == 4
+    st_on = st_out.shape[0] > 0
     uni = np.empty(k1)
     cnt = np.empty(k2, np.int64)
     s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = unpack_states(noise_state, uni_state, poi_state)
@@ -61,6 +62,8 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
         mom_out[tr, 0] = v
         if row >= 0:
             rec_out[row, 0] = v
+            if st_on:
+                st_out[0, row, 0], st_out[1, row, 0], st_out[2, row, 0] = m, n, h
         mom_next, mom_i, rec_next, rec_i = mom_stride, 1, rec_stride, 1
         for s in range(n_steps):
             zs, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = draw_step(
@@ -89,7 +92,11 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
             if armed and v > v_spike:
                 bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
                 nspk += 1
+            ri = rec_i
             mom_next, mom_i, rec_next, rec_i = record(v, tr, row, mom_next, mom_i, mom_stride, mom_out,
                                                       rec_next, rec_i, rec_stride, rec_out)
+            if st_on and rec_i != ri:  # (the state recorded beside V: record.state)
+                st_out[0, row, ri], st_out[1, row, ri], st_out[2, row, ri] = m, n, h
+
         count_out[tr] = nspk
     pack_states(noise_state, uni_state, poi_state, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)

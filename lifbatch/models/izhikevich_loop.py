@@ -12,7 +12,7 @@ from .loops import draw_step, drive_at, jump_total, pack_states, record, unpack_
 
 @numba.njit(cache=True, nogil=True)
 def izhikevich_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam,
-                      enlam, weights, mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out,
+                      enlam, weights, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
                       count_out):  # pragma: no cover - compiled
     c_m, k, v_r, v_t, v_peak, a, b, c, d, v_init, u_init, dt = (
         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11])
@@ -22,6 +22,7 @@ def izhikevich_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, u
     k1 = uni_mean.shape[0]
     k2 = weights.shape[0]
     fused = noise_state.shape[0] == 4
+    st_on = st_out.shape[0] > 0
     uni = np.empty(k1)
     cnt = np.empty(k2, np.int64)
     s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = unpack_states(noise_state, uni_state, poi_state)
@@ -32,6 +33,8 @@ def izhikevich_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, u
         mom_out[tr, 0] = v
         if row >= 0:
             rec_out[row, 0] = v
+            if st_on:
+                st_out[0, row, 0] = u
         mom_next, mom_i, rec_next, rec_i = mom_stride, 1, rec_stride, 1
         for s in range(n_steps):
             zs, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = draw_step(
@@ -47,7 +50,11 @@ def izhikevich_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, u
                 nspk += 1
                 v = c
                 u += d
+            ri = rec_i
             mom_next, mom_i, rec_next, rec_i = record(v, tr, row, mom_next, mom_i, mom_stride, mom_out,
                                                       rec_next, rec_i, rec_stride, rec_out)
+            if st_on and rec_i != ri:  # (the state recorded beside V: record.state)
+                st_out[0, row, ri] = u
+
         count_out[tr] = nspk
     pack_states(noise_state, uni_state, poi_state, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)

@@ -101,4 +101,4 @@ def call(loop, p_array, inputs: dict, out, extra=()) -> None:
     loop(p_array, inputs["x_base"], inputs["x_trial"], inputs["noise_state"], inputs["noise_scale"],
          inputs["uni_state"], inputs["uni_mean"], inputs["uni_half"], inputs["poi_state"], inputs["lam"],
          inputs["enlam"], inputs["weights"], *extra, inputs["mom_stride"], out.moments, inputs["rec_stride"],
-         inputs["rec_rows"], out.traces, out.bits, out.counts)
+         inputs["rec_rows"], out.traces, out.states, out.bits, out.counts)
