@@ -97,7 +97,7 @@ def parser_keys() -> dict[str, set[str]]:
         sections[f"inputs, kind {kind}"] = set(schema) | {"kind"}
     sections.update(check_keys_sites())
     sections["values of method"] = compared_strings("parse", "method")
-    sections["values of record.v.trials"] = compared_strings("parse_record", "trials")
+    sections["values of record.v.trials"] = compared_strings("_parse_record_v", "trials")
     return sections
 
 
@@ -145,7 +145,7 @@ def test_the_code_is_read():
     for where, keys in sites.items():
         assert keys, f"no keys read at the _check_keys call of {where}"
     assert {"euler", "exact"} <= compared_strings("parse", "method")
-    assert "all" in compared_strings("parse_record", "trials")
+    assert "all" in compared_strings("_parse_record_v", "trials")
 
 
 # An unknown key in each section, and the parser's own list of what it allows there.
