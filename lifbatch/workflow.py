@@ -624,10 +624,22 @@ def _trials(n: int) -> str:
 
 
 def _count(n: float) -> str:
-    return f"{int(n)}" if n < 1e6 else f"{n:.3g}"
+    return f"{int(n)}" if n < 1e6 else _g(n)
+
+
+def _g(x: float) -> str:
+    """``x`` to 3 significant digits as ``.3g`` writes it, also an integer past a float's
+    range (a trial count of 1e308 times the steps)."""
+    try:
+        return f"{x:.3g}"
+    except OverflowError:
+        mantissa, exponent = f"{Decimal(x):.2e}".split("e")
+        return f"{float(mantissa):g}e+{int(exponent)}"
 
 
 def _bytes(n: float) -> str:
+    if n >= 2 ** 1000:  # an integer past a float's range
+        return f"{_g(int(n) >> 50)} PiB"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n < 1024 or unit == "PiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
@@ -640,7 +652,7 @@ def _raise_cap(name: str, needed: float) -> str:
     if name.endswith("memory"):
         value = f"{math.ceil(needed / 2 ** 30)}GiB" if needed < 2 ** 40 else f"{math.ceil(needed / 2 ** 40)}TiB"
     else:
-        digits = f"{needed:.1e}".split("e")
+        digits = f"{Decimal(needed) if needed >= 1e300 else needed:.1e}".split("e")
         value = f"{math.ceil(float(digits[0]) * 10) / 10:g}e{int(digits[1])}" if needed >= 1e6 else str(int(needed))
     env = "DASK_LIFBATCH__LIMITS__" + name.upper().replace("-", "_")
     return f"or raise the cap: --set lifbatch.limits.{name}={value} (or {env}={value})."
@@ -945,11 +957,38 @@ def parse_time(value: Any, field: str, *, allow_zero: bool = False) -> tuple[flo
     return x, q
 
 
-def parse_integer(value: Any, field: str, minimum: int) -> int:
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or float(value) != int(value) or int(value) < minimum):
+# a number as YAML 1.2 writes it; YAML 1.1 (PyYAML) reads "1e6" (no dot) as a string
+_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+def _exact_integer(value: Any) -> int | None:
+    """``value`` as an int when it is exactly one: an int, a float holding an integer, or a
+    number written as text (``"1e6"``, ``"2.5e3"``); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        d = Decimal(value)  # exact: a float past 2**53 is still the integer it holds
+    elif isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        d = Decimal(value.strip())
+        if d.adjusted() >= (sys.get_int_max_str_digits() or 4300):  # no int of more digits than YAML would read
+            return None
+    else:
+        return None
+    return int(d) if d == d.to_integral_value() else None
+
+
+def parse_integer(value: Any, field: str, minimum: int, maximum: float | None = None) -> int:
+    """An integer >= ``minimum`` (and <= ``maximum``); a float or a number written like
+    ``1e6`` is accepted when its value is exactly an integer."""
+    n = _exact_integer(value)
+    if n is None or n < minimum:
         raise _err(field, value, f"must be an integer >= {minimum}", f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}")
-    return int(value)
+    if maximum is not None and n > maximum:
+        raise _err(field, value, f"must be an integer from {minimum} to {_g(maximum)}",
+                   f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}")
+    return n
 
 
 def parse_multiple_of_dt(value: Any, field: str, run: Run) -> float:
@@ -979,12 +1018,12 @@ def check_work(run: Run, n_points: int, sweep: tuple[SweepAxis, ...] | list[Swee
         if sweep:
             grid = " x ".join(f"{a.name}={a.size}" for a in sweep)
             raise _err("sweep", grid, f"makes {_count(n_points)} points x {_trials(run.trials)} x "
-                       f"{_count(run.n_steps)} steps = {steps:.3g} neuron-steps, more than "
+                       f"{_count(run.n_steps)} steps = {_g(steps)} neuron-steps, more than "
                        f"lifbatch.limits.max-neuron-steps ({cap:.3g})",
                        "Sweep fewer values, use fewer trials or a shorter run, " + _raise_cap("max-neuron-steps", steps))
         raise _err("duration", run.duration_written,
                    f"makes {_trials(run.trials)} x {_count(run.n_steps)} steps of dt "
-                   f"({_short(run.dt_written)}) = {steps:.3g} neuron-steps per point, "
+                   f"({_short(run.dt_written)}) = {_g(steps)} neuron-steps per point, "
                    f"more than lifbatch.limits.max-neuron-steps ({cap:.3g})",
                    "Shorten the run, use a larger dt or fewer trials, " + _raise_cap("max-neuron-steps", steps))
     if n_points == 1:
@@ -1013,7 +1052,7 @@ def check_room(run: Run, sizes: list[int], n: int, where: str, arg: Any) -> None
     steps = n_points * run.trials * run.n_steps
     if steps > (cap := _limit("max-neuron-steps")):
         raise _err(where, arg, f"makes {grid} = {_count(n_points)} points x {_trials(run.trials)} x "
-                   f"{_count(run.n_steps)} steps = {steps:.3g} neuron-steps, more than "
+                   f"{_count(run.n_steps)} steps = {_g(steps)} neuron-steps, more than "
                    f"lifbatch.limits.max-neuron-steps ({cap:.3g})",
                    "Sweep fewer values, use fewer trials or a shorter run, " + _raise_cap("max-neuron-steps", steps))
 
@@ -1159,7 +1198,7 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
         elif frole == "file":
             options.append((key, str(value)))
         elif frole == "int":
-            params[path] = Param(float(parse_integer(value, path, 1)), "dimensionless", "")
+            params[path] = Param(float(parse_integer(value, path, 1, sys.float_info.max)), "dimensionless", "")
         elif frole == "time":
             x, q = parse_time(value, path)
             params[path] = Param(x, "[time]", f"{q.units:~}".replace(" ", ""))

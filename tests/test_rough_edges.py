@@ -1,0 +1,96 @@
+"""Rough edges a new user hits (issue 23): each test fails on the behaviour the issue found.
+
+Real `lifbatch` subprocesses and real stores, as the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lifbatch.errors import WorkflowError
+from lifbatch.workflow import load_workflow
+
+from test_store_trust import _cli
+from test_workflow import base, check_one_line
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "workflows" / "quickstart.yaml"
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, code: int = 2) -> str:
+    """The CLI's stderr when it refused in one line with ``code``."""
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lifbatch: error: "), proc.stderr
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- #
+# 1. huge trial counts: the neuron-steps cap in one line, never an OverflowError;
+#    an integer field takes a float that is exactly an integer
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("trials", [1.797693134862316e+305, 1e308, 1.7976931348623157e308, "1e400",
+                                    pytest.param(10 ** 400, id="10**400")])
+def test_huge_trials_hit_the_neuron_steps_cap_in_one_line(trials):
+    with pytest.raises(WorkflowError, match=r"= [0-9.]+e\+\d+ neuron-steps per point, more than "
+                                            r"lifbatch.limits.max-neuron-steps \(1e\+15\)") as info:
+        load_workflow(base(trials=trials))
+    check_one_line(info.value, "duration")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trials=st.one_of(st.floats(), st.integers(min_value=-10, max_value=10 ** 320),
+                        st.from_regex(r"\A[-+]?[0-9]{1,3}(\.[0-9]{0,3})?[eE][-+]?[0-9]{1,4}\Z")))
+def test_any_trial_count_loads_or_gives_a_one_line_error(trials):
+    try:
+        wf = load_workflow(base(trials=trials))
+    except WorkflowError as exc:
+        check_one_line(exc)
+        assert exc.field in ("trials", "duration", "record.v.trials"), exc.field
+    else:
+        assert wf.trials >= 1 and wf.trials == int(wf.trials)
+
+
+def test_huge_trials_on_the_command_line_is_one_line_exit_2():
+    line = _one_line_error(_cli("validate", QUICKSTART, "--set", "trials=1.0e+308"))
+    assert "= 1e+312 neuron-steps per point, more than lifbatch.limits.max-neuron-steps (1e+15)" in line
+
+
+@pytest.mark.parametrize("written, n", [(1e3, 1000), ("1e3", 1000), ("2.5e2", 250), ("1E3", 1000), (1000.0, 1000)])
+def test_an_integer_field_takes_a_number_that_is_exactly_an_integer(written, n):
+    wf = load_workflow(base(trials=written, seed=written))
+    assert wf.trials == n and isinstance(wf.trials, int) and wf.seed == n
+    assert wf.fingerprint == load_workflow(base(trials=n, seed=n)).fingerprint
+
+
+@pytest.mark.parametrize("written", [2.5, "2.5", "1.5e0", "1e-3", "1e", "e3", "1e3 ms", float("inf"), "1e5000"])
+def test_an_integer_field_refuses_what_is_not_exactly_an_integer(written):
+    with pytest.raises(WorkflowError, match=r"`trials` must be an integer >= 1, got ") as info:
+        load_workflow(base(trials=written))
+    check_one_line(info.value, "trials")
+
+
+def test_trials_1e3_on_the_command_line_validates():
+    proc = _cli("validate", QUICKSTART, "--set", "trials=1e3")
+    assert proc.returncode == 0, proc.stderr
+    assert "x 1000 trials" in proc.stdout or "1000 trials" in proc.stdout, proc.stdout
+
+
+def test_a_count_past_a_float_is_refused_where_it_becomes_a_float():
+    raw = base(inputs={"p": {"kind": "poisson", "rate": "10 Hz", "weight": "0.5 mV", "n": "1e400"}})
+    with pytest.raises(WorkflowError, match=r"`inputs.p.n` must be an integer from 1 to 1.8e\+308, got '1e400'"):
+        load_workflow(raw)
+
+
+def test_hypothesis_examples_are_not_committed():
+    """Hypothesis keeps failing examples in .hypothesis/ and replays them: git must ignore it."""
+    proc = subprocess.run(["git", "check-ignore", "-q", ".hypothesis/examples/x"], cwd=ROOT)
+    if proc.returncode == 128:
+        pytest.skip("not a git checkout")
+    assert proc.returncode == 0, ".hypothesis/ is not in .gitignore"
