@@ -68,7 +68,7 @@ def cmd_run(args) -> int:
                        progress=not args.no_progress, retry_failed=args.retry_failed, detach=args.detach,
                        processes=True if args.processes else None, repair=args.repair,
                        workflow_path=args.workflow, cluster=args.cluster, jobs=args.jobs,
-                       adapt=_adapt(args.adapt))
+                       adapt=_adapt(args.adapt), overrides=args.set)
     if result.detached:
         print(f"submitted: {result.blocks_run} blocks of {result.points} points to {args.scheduler}")
         print(f"results: {result.store}")

@@ -382,6 +382,8 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     detach : submit to the (remote) cluster and return at once; follow with ``lifbatch status``
     workflow_path : the workflow's file, for the store's provenance (its sha256, its git commit);
         taken from ``workflow`` when that is a path
+    overrides : ``--set`` values (a mapping or "KEY=VALUE" strings) applied to ``workflow`` when it
+        is a path or mapping; recorded in the store's provenance in any case
     cluster : "slurm" or "pbs": a dask-jobqueue cluster from Dask's own jobqueue configuration
         (``jobqueue.slurm.*``; cluster/README.md), with ``jobs`` jobs (default 1) or adaptive
         between ``adapt = (min, max)`` jobs; its jobs are released when the run ends
@@ -456,7 +458,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
             wf = with_summaries(wf, plan.summaries)  # the store's own summary settings
         result = _result(wf, store, plan, started, run=True)
         if plan.new or plan.blocks:
-            record = partial(_provenance, wf, workflow_path)
+            record = partial(_provenance, wf, workflow_path, overrides=overrides)
             if threaded:
                 _run_in_threads(wf, store, plan, result, n_workers=n_workers, progress=progress, log=log,
                                 points_per_task=points_per_task, lease=held, provenance=record)
@@ -492,10 +494,10 @@ def _phase(name: str) -> None:
         time.sleep(600)
 
 
-def _provenance(wf, workflow_path, cluster: dict) -> dict:
+def _provenance(wf, workflow_path, cluster: dict, *, overrides=None) -> dict:
     from .provenance import collect
 
-    return collect(wf, workflow_path=workflow_path, cluster=cluster)
+    return collect(wf, workflow_path=workflow_path, cluster=cluster, overrides=overrides)
 
 
 def _has_blocks(store) -> bool:

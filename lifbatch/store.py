@@ -350,6 +350,7 @@ def inspect_store(store):
         return StoreState(str(path), "store", fingerprint=attrs["fingerprint"], name=attrs.get("name"),
                           added=None if added is None else json.dumps(added, sort_keys=True),
                           source=attrs.get("workflow") if added is not None else None, shape=shape,
+                          workflow=attrs.get("workflow"),
                           simulation=simulation_identity(canonical) if canonical else None,
                           summaries=summary_settings(canonical) if canonical else None,
                           files=tuple(input_files(canonical).items()), chunks=chunks,

@@ -79,7 +79,7 @@ def test_an_integer_field_refuses_what_is_not_exactly_an_integer(written):
 def test_trials_1e3_on_the_command_line_validates():
     proc = _cli("validate", QUICKSTART, "--set", "trials=1e3")
     assert proc.returncode == 0, proc.stderr
-    assert "x 1000 trials" in proc.stdout or "1000 trials" in proc.stdout, proc.stdout
+    assert "-> 78 points x 1000 trials\n" in proc.stdout, proc.stdout
 
 
 def test_a_count_past_a_float_is_refused_where_it_becomes_a_float():
@@ -94,3 +94,91 @@ def test_hypothesis_examples_are_not_committed():
     if proc.returncode == 128:
         pytest.skip("not a git checkout")
     assert proc.returncode == 0, ".hypothesis/ is not in .gitignore"
+
+
+# --------------------------------------------------------------------------- #
+# 2. resuming without the original --set: name the keys and the --set that resumes,
+#    never --overwrite (it would discard the finished points)
+# --------------------------------------------------------------------------- #
+def _state_of(wf, **kw):
+    from lifbatch.plan import StoreState
+
+    return StoreState("s.zarr", "store", fingerprint=wf.fingerprint, name=wf.name, chunks=(1,),
+                      workflow=wf.source, **kw)
+
+
+def test_the_plan_names_the_keys_a_store_of_the_same_workflow_was_made_with():
+    from lifbatch.errors import StoreError
+    from lifbatch.plan import plan_sweep
+
+    made = load_workflow(base(), overrides=["trials=3000", "neuron.tau_m=10 ms"])
+    state = _state_of(made, done=frozenset({0}))
+    with pytest.raises(StoreError) as info:
+        plan_sweep(load_workflow(base()), state)
+    assert str(info.value) == (
+        "store 's.zarr' was made with trials=3000, this command gives 2; neuron.tau_m=10 ms, this command gives "
+        "20 ms (1 block already done): add `--set trials=3000 --set neuron.tau_m=\"10 ms\"` to resume it, or "
+        "give another --store to compute this command's workflow.")
+    # the suggested command resumes: its workflow is the store's
+    resumed = load_workflow(base(), overrides=["trials=3000", "neuron.tau_m=10 ms"])
+    assert plan_sweep(resumed, state).skipped == 1
+    # a key the store's workflow does not have: no --set removes it, say where the command is
+    with pytest.raises(StoreError, match=r"was made with no neuron.t_ref, this command gives 2 ms \(0 blocks already "
+                                         r"done\): drop what the store does not have to resume it \(`lifbatch status "
+                                         r"s.zarr --provenance` shows the command that made it\)") as info:
+        plan_sweep(load_workflow(base(), overrides=["neuron.t_ref=2 ms"]), _state_of(load_workflow(base())))
+    assert "--overwrite" not in str(info.value)
+    # another workflow's store: --overwrite replaces it, as before
+    with pytest.raises(StoreError, match=r"holds another workflow \('other'.*--overwrite to replace it"):
+        plan_sweep(load_workflow(base()), _state_of(load_workflow(base(name="other", seed=9))))
+
+
+@pytest.mark.slow
+def test_resume_without_the_set_says_which_set_and_keeps_the_points(tmp_path):
+    """Run with --set trials=N, interrupt it with SIGINT (Ctrl-C) part way, run again without the
+    --set: refused in one line naming trials and the --set; that command resumes, keeping every
+    finished point's data."""
+    import os
+    import shlex
+    import signal
+    import time
+
+    import numpy as np
+    import yaml
+
+    import lifbatch
+    from lifbatch.store import done_blocks
+    from test_store_trust import WF, _start
+
+    raw = {**WF, "name": "forgot", "duration": "500 ms",
+           "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 32], "unit": "pA"}}}
+    path = tmp_path / "forgot.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    store = tmp_path / "forgot.zarr"
+    args = ("run", path, "--store", store, "--workers", "1", "--points-per-task", "1", "--no-progress")
+    proc = _start(*args, "--set", "trials=1000")
+    deadline = time.time() + 120
+    while time.time() < deadline and len(done_blocks(store) if store.exists() else ()) < 2:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=60)
+    done = sorted(done_blocks(store))
+    assert 2 <= len(done) < 32, done
+    before = lifbatch.open_results(store).load()
+
+    line = _one_line_error(_cli(*args))
+    assert line == (f"lifbatch: error: store '{store}' was made with trials=1000, this command gives 4 "
+                    f"({len(done)} blocks already done): add `--set trials=1000` to resume it, or give another "
+                    "--store to compute this command's workflow.")
+    fix = shlex.split(line.split("`")[1])
+    resumed = _cli(*args, *fix)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"({32 - len(done)} blocks run, {len(done)} already done)" in resumed.stdout
+    after = lifbatch.open_results(store).load()
+    assert int((after.status == 1).sum()) == 32
+    for name in ("rate", "spike_bits", "v"):
+        assert np.array_equal(before[name].isel(I=done).values, after[name].isel(I=done).values, equal_nan=True)
+
+    shown = _cli("status", store, "--provenance").stdout
+    assert "--set trials=1000" in shown.split("  command    ")[1].splitlines()[0]
+    assert "  overrides  --set trials=1000\n" in shown
