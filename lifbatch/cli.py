@@ -33,13 +33,14 @@ def _load(args):
 
 
 def cmd_validate(args) -> int:
+    from .config import available_cpus
     from .plan import estimate, plan_blocks
 
     if args.workers is not None and args.workers < 1:  # as run_sweep refuses it
         raise WorkflowError(f"`--workers` must be >= 1, got {args.workers}. Example: --workers 2", "--workers",
                             args.workers)
     wf = _load(args)
-    workers = args.workers or os.cpu_count() or 1  # as `run` sizes its embedded cluster
+    workers = args.workers or available_cpus()  # as `run` sizes its embedded cluster
     blocking = plan_blocks(wf, points_per_task=args.points_per_task, workers=workers)
     e = estimate(wf, blocking)
     grid = " x ".join(f"{a.name}={a.size}" for a in wf.sweep) or "(single point)"
@@ -51,7 +52,7 @@ def cmd_validate(args) -> int:
     print(f"grid        {grid}  -> {e['points']} points x {e['trials']} trials")
     print(f"time        {wf.duration * 1e3:g} ms in {e['steps']} steps of {wf.dt * 1e3:g} ms ({wf.method})")
     print(f"work        {e['neuron_steps']:.3e} neuron-steps in {e['tasks']} tasks of <= {e['points_per_task']} points"
-          f" (for {workers} workers)")
+          f" (for {workers} worker{'s' if workers != 1 else ''})")
     print(f"memory      ~{_bytes(e['memory_per_task'])} per task")
     print(f"store       ~{_bytes(e['store_bytes'])} uncompressed (results/{wf.name}.zarr by default)")
     return 0
@@ -257,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--points-per-task", type=int, default=None, metavar="N", help="points per task (block size)")
         sp.add_argument("--workers", type=int, default=None, metavar="N",
                         help="threads (or with --processes, worker processes) of the embedded execution; "
-                             "default one per core")
+                             "default one per CPU this process may use (its affinity and cgroup CPU quota)")
 
     sp = sub.add_parser("validate", help="check a workflow; print grid shape, tasks, neuron-steps, sizes")
     add_wf(sp)
@@ -315,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add_execution(sp):
         sp.add_argument("--workers", type=int, default=None, metavar="N",
                         help="threads (or with --processes, worker processes) of the embedded execution; "
-                             "default one per core")
+                             "default one per CPU this process may use (its affinity and cgroup CPU quota)")
         sp.add_argument("--processes", action="store_true",
                         help="embedded execution on a local Dask cluster of worker processes")
         sp.add_argument("--scheduler", default=None, metavar="ADDRESS",

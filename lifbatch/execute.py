@@ -371,7 +371,8 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     workflow : Workflow, path or mapping
     store : path of the Zarr store (default ``results/<name>.zarr``); every worker must see it
     client : an existing ``distributed.Client``; else ``scheduler`` (address); else the
-        embedded execution: ``workers`` threads of this process (default: one per core), or
+        embedded execution: ``workers`` threads of this process (default: one per CPU it may use,
+        :func:`config.available_cpus`), or
         with ``processes=True`` an embedded ``LocalCluster`` of ``workers`` processes
     points_per_task : block size; default sized from the memory budget (see :func:`plan_blocks`),
         for the cluster's task slots (its workers' threads)
@@ -403,7 +404,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     started = time.time()
     if workers is not None and int(workers) < 1:
         raise WorkflowError(f"`--workers` must be >= 1, got {workers}. Example: --workers 2", "--workers", workers)
-    n_workers = workers or os.cpu_count() or 1
+    n_workers = workers or config.available_cpus()
     if detach and client is None and not scheduler:
         raise WorkflowError("`--detach` needs a running cluster: give --scheduler tcp://HOST:PORT "
                             "(an embedded or --cluster scheduler ends with this process; cluster/README.md).",
@@ -545,7 +546,8 @@ def _run_in_threads(wf, store, plan, result, *, n_workers, progress, log, points
                     provenance) -> None:
     record = provenance({"kind": "threads", "workers": n_workers})
     blocking, todo = _prepare(wf, store, plan, points_per_task, n_workers, result, record)
-    log(f"running in {min(n_workers, len(todo))} threads of this process")
+    threads = min(n_workers, len(todo))
+    log(f"running in {threads} thread{'s' if threads != 1 else ''} of this process")
     chunks = blocking.chunks
     pool = _BlockThreads(lambda flat: _run_block(wf, store, chunks, flat), todo, n_workers)
     try:

@@ -182,3 +182,88 @@ def test_resume_without_the_set_says_which_set_and_keeps_the_points(tmp_path):
     shown = _cli("status", store, "--provenance").stdout
     assert "--set trials=1000" in shown.split("  command    ")[1].splitlines()[0]
     assert "  overrides  --set trials=1000\n" in shown
+
+
+# --------------------------------------------------------------------------- #
+# 3. the default worker count is the CPUs the process may use (affinity, cgroup quota)
+# --------------------------------------------------------------------------- #
+TINY = {
+    "name": "tiny", "seed": 3, "trials": 2, "duration": "50 ms", "dt": "0.1 ms",
+    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "r_m": "100 Mohm"},
+    "inputs": {"i": {"kind": "constant", "value": "200 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
+    "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 8], "unit": "pA"}},
+}
+
+
+def _tiny(tmp_path, **top) -> Path:
+    import yaml
+
+    raw = {**TINY, **top}
+    path = tmp_path / f"{raw['name']}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _pinned(cpus: str, *args) -> subprocess.CompletedProcess:
+    """``lifbatch ARGS`` started under ``taskset -c CPUS``: a real process with that affinity."""
+    return subprocess.run(["taskset", "-c", cpus, sys.executable, "-m", "lifbatch.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(subprocess.run(["which", "taskset"], capture_output=True).returncode != 0,
+                    reason="needs taskset (util-linux)")
+def test_validate_and_run_under_taskset_use_one_worker(tmp_path):
+    import json
+    import os
+
+    import lifbatch
+
+    validated = _pinned("0", "validate", QUICKSTART)
+    assert validated.returncode == 0, validated.stderr
+    assert "(for 1 worker)\n" in validated.stdout, validated.stdout
+    # unpinned, the same machine plans for every CPU it may use
+    free = _cli("validate", QUICKSTART)
+    assert f"(for {len(os.sched_getaffinity(0))} worker" in free.stdout, free.stdout
+    store = tmp_path / "s.zarr"
+    ran = _pinned("0", "run", _tiny(tmp_path), "--store", store, "--no-progress")
+    assert ran.returncode == 0, ran.stderr
+    assert "running in 1 thread of this process\n" in ran.stderr, ran.stderr
+    prov = json.loads(lifbatch.open_results(store).attrs["provenance"])
+    assert prov["cluster"] == {"kind": "threads", "workers": 1}
+    # the function itself, in a pinned interpreter
+    out = subprocess.run(["taskset", "-c", "0", sys.executable, "-c",
+                          "from lifbatch.config import available_cpus; print(available_cpus())"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out == "1\n"
+
+
+def _cgroups(tmp_path, proc: str, files: dict) -> dict:
+    """A cgroup file system laid out as the kernel mounts it (``files``: path -> content) and a
+    /proc/self/cgroup naming this process's cgroups (``proc``)."""
+    root = tmp_path / "sys-fs-cgroup"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    (tmp_path / "cgroup").write_text(proc)
+    return {"cgroup_root": str(root), "proc_cgroup": str(tmp_path / "cgroup")}
+
+
+def test_the_cgroup_cpu_quota_caps_the_default_workers(tmp_path):
+    import os
+
+    from lifbatch.config import available_cpus
+
+    mine = len(os.sched_getaffinity(0))
+    # cgroup v2: the job's cpu.max, and the smallest quota of its ancestors; a fraction rounds up
+    assert available_cpus(**_cgroups(tmp_path / "a", "0::/job\n", {"job/cpu.max": "50000 100000\n"})) == 1
+    assert available_cpus(**_cgroups(tmp_path / "b", "0::/slice/job\n", {
+        "slice/cpu.max": "100000 100000\n", "slice/job/cpu.max": "max 100000\n"})) == 1
+    assert available_cpus(**_cgroups(tmp_path / "c", "0::/\n", {"cpu.max": "max 100000\n"})) == mine
+    assert available_cpus(**_cgroups(tmp_path / "d", "0::/\n", {"cpu.max": "6400000 100000\n"})) == mine
+    # cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us of the cpu controller (-1: none)
+    assert available_cpus(**_cgroups(tmp_path / "e", "4:cpu,cpuacct:/docker/x\n0::/\n", {
+        "cpu/docker/x/cpu.cfs_quota_us": "25000\n", "cpu/docker/x/cpu.cfs_period_us": "100000\n"})) == 1
+    assert available_cpus(**_cgroups(tmp_path / "f", "1:cpu:/\n", {
+        "cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"})) == mine
+    # nothing readable: the affinity alone
+    assert available_cpus(cgroup_root=str(tmp_path / "none"), proc_cgroup=str(tmp_path / "none")) == mine
