@@ -40,6 +40,7 @@ def cmd_validate(args) -> int:
         raise WorkflowError(f"`--workers` must be >= 1, got {args.workers}. Example: --workers 2", "--workers",
                             args.workers)
     wf = _load(args)
+    _warn_unusual(wf)
     workers = args.workers or available_cpus()  # as `run` sizes its embedded cluster
     blocking = plan_blocks(wf, points_per_task=args.points_per_task, workers=workers)
     e = estimate(wf, blocking)
@@ -58,11 +59,36 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def _warn_unusual(wf) -> None:
+    """Valid values that are physically unlikely (``tau_m: 20 s`` in a 1 s run): one line each."""
+    from .plausibility import unusual_values
+
+    for line in unusual_values(wf):
+        print(f"warning: {line}", file=sys.stderr)
+
+
+def _silent(wf, store) -> str:
+    """"; no spikes at N of M points" for the done line, when some points had none (and the
+    neuron could spike: not ``v_th: inf``)."""
+    import math
+
+    from .status import silent_points
+
+    v_th = [wf.params["neuron.v_th"]] + [v for ax in wf.sweep if "neuron.v_th" in ax.params
+                                         for v in ax.values[ax.params.index("neuron.v_th")]]
+    counts = silent_points(store) if not all(math.isinf(v) for v in v_th) else None
+    if not counts or not counts[0]:
+        return ""
+    after = " after the warmup" if wf.warmup > 0 else ""
+    return f"; no spikes{after} at {counts[0]} of {counts[1]} points"
+
+
 def cmd_run(args) -> int:
     from .execute import run_sweep
 
     _check_workers(args)
     wf = _load(args)
+    _warn_unusual(wf)
     store = args.store or str(Path("results") / f"{wf.name}.zarr")
     result = run_sweep(wf, store, scheduler=args.scheduler, workers=args.workers,
                        points_per_task=args.points_per_task, overwrite=args.overwrite,
@@ -77,7 +103,7 @@ def cmd_run(args) -> int:
         return 0
     n_failed = len(result.failures)
     print(f"done: {result.points - n_failed} of {result.points} points in {result.seconds:.1f} s "
-          f"({result.blocks_run} blocks run, {result.blocks_skipped} already done)")
+          f"({result.blocks_run} blocks run, {result.blocks_skipped} already done){_silent(wf, result.store)}")
     print(f"results: {result.store}")
     print(f"  summary:  lifbatch status {result.store}")
     print(f"  table:    lifbatch query {result.store} --var rate")

@@ -267,3 +267,67 @@ def test_the_cgroup_cpu_quota_caps_the_default_workers(tmp_path):
         "cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"})) == mine
     # nothing readable: the affinity alone
     assert available_cpus(cgroup_root=str(tmp_path / "none"), proc_cgroup=str(tmp_path / "none")) == mine
+
+
+# --------------------------------------------------------------------------- #
+# 5. valid but physically unlikely values: validate and run warn; run counts silent points
+# --------------------------------------------------------------------------- #
+TAU_WARNING = ("warning: `neuron.tau_m` is 20 s, longer than the run (1 s): V relaxes too slowly to change much "
+               "within the run, so the neuron may never spike. Check its unit.")
+
+
+def test_no_workflow_of_the_project_is_warned_about():
+    from lifbatch.plausibility import unusual_values
+
+    for path in sorted((ROOT / "workflows").glob("*.yaml")):
+        assert unusual_values(load_workflow(path)) == [], path.name
+
+
+@pytest.mark.parametrize("overrides, line", [
+    (["neuron.tau_m=20 s"], TAU_WARNING[len("warning: "):]),
+    (["sweep.sigma.param=neuron.tau_m", "sweep.sigma.unit=s"],
+     "`neuron.tau_m` reaches 8 s (2 of its 3 values), longer than the run (1 s): V relaxes too slowly to change "
+     "much within the run, so the neuron may never spike. Check its unit."),
+    (["neuron.t_ref=200 ms"], "`neuron.t_ref` is 200 ms, far outside the usual range (about 0-10 ms). Check its unit."),
+    (["neuron.t_ref=2 s"], "`neuron.t_ref` is 2 s, longer than the run (1 s): a neuron spikes at most once in the "
+                           "run. Check its unit."),
+    (["neuron.r_m=100 ohm"], "`neuron.r_m` is 100 Ω, far outside the usual range (about 10 MΩ-1 GΩ). Check its unit."),
+    (["neuron.v_th=-50 V", "neuron.v_reset=-70 V"],
+     "`neuron.v_th` is -50 V, far outside the usual range (about -100 to +50 mV). Check its unit."),
+    (["sweep.I.unit=uA"], "`inputs.current.value` reaches 300 uA (26 of its 26 values), far outside the usual range "
+                          "(pA to a few nA). Check its unit."),
+])
+def test_unusual_values_are_named_with_their_value(overrides, line):
+    from lifbatch.plausibility import unusual_values
+
+    assert unusual_values(load_workflow(QUICKSTART, overrides))[0] == line
+
+
+def test_validate_warns_about_tau_m_longer_than_the_run():
+    proc = _cli("validate", QUICKSTART, "--set", "neuron.tau_m=20 s")
+    assert proc.returncode == 0 and proc.stderr == TAU_WARNING + "\n", proc.stderr
+    assert _cli("validate", QUICKSTART).stderr == ""
+
+
+def test_run_says_at_how_many_points_nothing_spiked(tmp_path):
+    import numpy as np
+
+    import lifbatch
+
+    path = _tiny(tmp_path)
+    silent = _cli("run", path, "--store", tmp_path / "silent.zarr", "--set", "neuron.tau_m=20 s", "--no-progress")
+    assert silent.returncode == 0, silent.stderr
+    assert "done: 8 of 8 points in " in silent.stdout
+    assert "already done); no spikes at 8 of 8 points\n" in silent.stdout, silent.stdout
+    assert "warning: `neuron.tau_m` is 20 s, longer than the run (50 ms)" in silent.stderr
+    some = _cli("run", path, "--store", tmp_path / "some.zarr", "--no-progress")
+    rate = lifbatch.open_results(tmp_path / "some.zarr").rate.values
+    n = int(np.count_nonzero(rate == 0))
+    assert 0 < n < 8, rate  # the workflow has silent and spiking points
+    assert f"already done); no spikes at {n} of 8 points\n" in some.stdout, some.stdout
+    # spiking everywhere, or a neuron that cannot spike (v_th: inf): nothing said
+    busy = _cli("run", path, "--store", tmp_path / "busy.zarr", "--set", "inputs.i.value=400 pA",
+                "--set", "sweep.I.linspace=[400, 600, 8]", "--no-progress")
+    assert busy.returncode == 0 and "no spikes" not in busy.stdout, busy.stdout + busy.stderr
+    mute = _cli("run", path, "--store", tmp_path / "mute.zarr", "--set", "neuron.v_th=inf mV", "--no-progress")
+    assert mute.returncode == 0 and "no spikes" not in mute.stdout, mute.stdout + mute.stderr
