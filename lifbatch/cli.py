@@ -49,14 +49,19 @@ def cmd_validate(args) -> int:
     if wf.sample is not None:
         spec = wf.sample.spec
         added = f" + {len(spec.rounds)} added" if spec.rounds else ""
-        print(f"design      {spec.method}, {spec.n} points{added} of {', '.join(spec.labels)}")
-    print(f"grid        {grid}  -> {e['points']} points x {e['trials']} trials")
+        print(f"design      {spec.method}, {_n(spec.n, 'point')}{added} of {', '.join(spec.labels)}")
+    print(f"grid        {grid}  -> {_n(e['points'], 'point')} x {_n(e['trials'], 'trial')}")
     print(f"time        {wf.duration * 1e3:g} ms in {e['steps']} steps of {wf.dt * 1e3:g} ms ({wf.method})")
-    print(f"work        {e['neuron_steps']:.3e} neuron-steps in {e['tasks']} tasks of <= {e['points_per_task']} points"
-          f" (for {workers} worker{'s' if workers != 1 else ''})")
+    print(f"work        {e['neuron_steps']:.3e} neuron-steps in {_n(e['tasks'], 'task')} of <= "
+          f"{_n(e['points_per_task'], 'point')} (for {_n(workers, 'worker')})")
     print(f"memory      ~{_bytes(e['memory_per_task'])} per task")
     print(f"store       ~{_bytes(e['store_bytes'])} uncompressed (results/{wf.name}.zarr by default)")
     return 0
+
+
+def _n(count: int, noun: str) -> str:
+    """"1 point", "2 points"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _warn_unusual(wf) -> None:
@@ -80,7 +85,7 @@ def _silent(wf, store) -> str:
     if not counts or not counts[0]:
         return ""
     after = " after the warmup" if wf.warmup > 0 else ""
-    return f"; no spikes{after} at {counts[0]} of {counts[1]} points"
+    return f"; no spikes{after} at {counts[0]} of {_n(counts[1], 'point')}"
 
 
 def cmd_run(args) -> int:
@@ -97,12 +102,12 @@ def cmd_run(args) -> int:
                        workflow_path=args.workflow, cluster=args.cluster, jobs=args.jobs,
                        adapt=_adapt(args.adapt), overrides=args.set)
     if result.detached:
-        print(f"submitted: {result.blocks_run} blocks of {result.points} points to {args.scheduler}")
+        print(f"submitted: {_n(result.blocks_run, 'block')} of {_n(result.points, 'point')} to {args.scheduler}")
         print(f"results: {result.store}")
         print(f"  follow:   lifbatch status {result.store}")
         return 0
     n_failed = len(result.failures)
-    print(f"done: {result.points - n_failed} of {result.points} points in {result.seconds:.1f} s "
+    print(f"done: {result.points - n_failed} of {_n(result.points, 'point')} in {result.seconds:.1f} s "
           f"({result.blocks_run} blocks run, {result.blocks_skipped} already done){_silent(wf, result.store)}")
     print(f"results: {result.store}")
     print(f"  summary:  lifbatch status {result.store}")
@@ -211,10 +216,11 @@ def cmd_refine(args) -> int:
                           **_run_options(args))
     what = f"where {args.var} {'and theory disagree most' if args.against else 'changes fastest'}"
     if result.finished_pending:
-        print(f"finished {result.finished_pending} blocks left pending by an earlier refinement")
+        print(f"finished {_n(result.finished_pending, 'block')} left pending by an earlier refinement")
     for r in result.rounds:
         last = r["first"] + r["added"] - 1
-        print(f"round {r['round']}: added {r['added']} points (samples {r['first']}-{last}) {what}, "
+        samples = f"sample {last}" if last == r["first"] else f"samples {r['first']}-{last}"
+        print(f"round {r['round']}: added {_n(r['added'], 'point')} ({samples}) {what}, "
               f"in {r['seconds']:.1f} s")
     print(f"results: {args.store}")
     print(f"  review:   lifbatch review {args.store}   (added points are marked)")

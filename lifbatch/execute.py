@@ -603,6 +603,9 @@ def _follow(wf, store: str, markers, progress: bool, log, cancel) -> None:
                 bar.update(marker["points"])
     except KeyboardInterrupt:
         cancel()
+        if bar is not None:  # its last refresh before the message, not after it
+            bar.close()
+            bar = None
         log(f"interrupted: finished blocks are kept; run the same command again to resume ({store})")
         raise
     except OSError as exc:

@@ -312,6 +312,10 @@ class Param:
     dim: str
     display: str = ""
     written: Any = None
+    #: the dimensions it may have when the one written decides (a drive's value or noise:
+    #: current, voltage or voltage per time), not the model: a sweep axis in another of
+    #: them is then blamed on the value as much as on the axis
+    dims: tuple[str, ...] = ()
 
 
 class ParamTable(Mapping):
@@ -1225,7 +1229,7 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
                 raise _err(path, value, "must be a voltage (or a current, times r_m)",
                            "Example: sigma: 0.5 mV, or sigma: 0.3 for a dimensionless model")
             role = r
-            params[path] = parse_param(path, value, q)
+            params[path] = replace(parse_param(path, value, q), dims=_drive_dims(neuron, noise=True))
         elif frole == "drive":
             q = _quantity(value, path)
             if key in ("mean",) and kind == "sine" and key not in spec:
@@ -1235,7 +1239,7 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
                 raise _err(path, value, f"must have the same dimension as the drive's other values ({role})",
                            "Write all values of one drive in one unit.")
             role = role or r
-            params[path] = parse_param(path, value, q)
+            params[path] = replace(parse_param(path, value, q), dims=_drive_dims(neuron))
     if kind == "sine" and "mean" not in spec:
         amplitude = params[f"{where}.amplitude"]
         params[f"{where}.mean"] = Param(0.0, amplitude.dim, amplitude.display)
@@ -1349,7 +1353,7 @@ def parse_sweep(raw: Any, run: Run, table: ParamTable) -> tuple[SweepAxis, ...]:
             if not isinstance(sub, Mapping):
                 raise _err(pwhere, sub, "must be a mapping", "Example: {values: [10, 20], unit: ms}")
             vals, si, disp = parse_axis_values(sub, pwhere, param, dim=table[param].dim, display=table[param].display,
-                                               with_param="zip" not in spec, room=room)
+                                               with_param="zip" not in spec, room=room, written=table[param])
             if param.endswith(".n") and any(v != int(v) or v < 1 for v in vals):
                 raise _err(pwhere, list(vals), "must be integers >= 1", "Example: values: [1, 10, 100]")
             params.append(param)
@@ -1382,12 +1386,14 @@ def _sample_axis(raw: Any, sweep: tuple[SweepAxis, ...], table: ParamTable, run:
 # parsing: an axis's values (sweep axes, sampled bounds, ISI bins)
 # --------------------------------------------------------------------------- #
 def parse_axis_values(spec: Mapping, where: str, param: str, *, dim: str, display: str = "",
-                      with_param: bool = True, room: Callable[[int, str, Any], None] | None = None
-                      ) -> tuple[tuple[float, ...], str, str]:
+                      with_param: bool = True, room: Callable[[int, str, Any], None] | None = None,
+                      written: Param | None = None) -> tuple[tuple[float, ...], str, str]:
     """An axis's values (``values``, ``linspace``, ``logspace`` or ``range``, and ``unit``) for
     ``param`` of dimension ``dim`` (``display``: its unit as written) -> (SI values, the SI
     unit, the unit to display). ``room(n, where, arg)`` may refuse ``n`` values before they
-    are built (:func:`check_room`)."""
+    are built (:func:`check_room`). ``written``: the parameter; when its dimension is the one
+    written (:attr:`Param.dims`) and the axis' unit has another it may have, the message
+    names the parameter first."""
     allowed = {"values", "linspace", "logspace", "range", "unit"}
     _check_keys(spec, allowed | {"param"} if with_param else allowed, where)
     raw_vals = _axis_raw_values(spec, where, room)
@@ -1424,6 +1430,8 @@ def parse_axis_values(spec: Mapping, where: str, param: str, *, dim: str, displa
             q = u.Quantity(Decimal(repr(float(v))) if not isinstance(v, int) else Decimal(v), "") * uq
             dim_ = u.dimension_of(q)
             if dim_ != target_dim and not (q.dimensionless and u.to_si(q) == 0):
+                if written is not None and written.written is not None and dim_ in written.dims:
+                    raise _axis_dimension_error(param, written, where, unit, dim_)
                 what = (f"is {_dim_name(dim_)}, but {param} is {_dim_name(target_dim)}" if unit != "" else
                         f"is missing: bare numbers are dimensionless, but {param} is {_dim_name(target_dim)}")
                 raise _err(f"{where}.unit", unit if unit != "" else "(none)", what,
@@ -1657,6 +1665,29 @@ def check_values(run: Run, table: ParamTable, sweep: tuple[SweepAxis, ...], driv
 _DIM_NAMES = {u.unit_dimensionality(unit): name for unit, name in [
     ("s", "a time"), ("Hz", "a frequency"), ("A", "a current"), ("V", "a voltage"),
     ("V/s", "a voltage per time"), ("ohm", "a resistance"), ("1", "dimensionless")]}
+
+
+def _axis_dimension_error(param: str, p: Param, where: str, unit: str, axis_dim: str) -> WorkflowError:
+    """A parameter whose written dimension (a drive's: current, voltage, voltage per time)
+    differs from its sweep axis' unit, which it could have as well: name the parameter,
+    its dimension and the axis', with a fix for either."""
+    try:
+        magnitude = f"{float(_quantity(p.written, param).magnitude):g}"
+    except (WorkflowError, TypeError, ValueError):
+        magnitude = "1"
+    key = param.rsplit(".", 1)[-1]
+    return _err(param, p.written, f"is {_dim_name(p.dim)}, but sweep axis `{where}` gives it values in {unit}, "
+                f"{_dim_name(axis_dim)}", f"Write it in the axis' dimension (Example: {key}: {magnitude} {unit}), "
+                f"or sweep it in {_dim_name(p.dim).split(' (')[0]} (unit: {p.display or u.si_unit(p.dim)}).")
+
+
+def _drive_dims(neuron: NeuronSpec, *, noise: bool = False) -> tuple[str, ...]:
+    """The dimensions a drive's value may have for ``neuron`` (:func:`drive_role`): a voltage,
+    a current (with r_m) and, but for noise, a voltage per time."""
+    vq = u.Quantity(1, "V" if neuron.voltage_dim != "dimensionless" else "")
+    current = str((vq / u.Quantity(1, "ohm" if neuron.r_dim != "dimensionless" else "")).dimensionality)
+    rate = str((vq / u.Quantity(1, "s")).dimensionality)
+    return (neuron.voltage_dim, current) if noise else (neuron.voltage_dim, current, rate)
 
 
 def _dim_name(dim: str) -> str:

@@ -331,3 +331,111 @@ def test_run_says_at_how_many_points_nothing_spiked(tmp_path):
     assert busy.returncode == 0 and "no spikes" not in busy.stdout, busy.stdout + busy.stderr
     mute = _cli("run", path, "--store", tmp_path / "mute.zarr", "--set", "neuron.v_th=inf mV", "--no-progress")
     assert mute.returncode == 0 and "no spikes" not in mute.stdout, mute.stdout + mute.stderr
+
+
+# --------------------------------------------------------------------------- #
+# 6. messages: a busy port, a swept value in another dimension, refine's and fit's rounds,
+#    plurals, summarize's kept V moments, the progress bar after Ctrl-C
+# --------------------------------------------------------------------------- #
+def test_review_on_a_busy_port_is_one_line(tmp_path):
+    import socket
+
+    store = tmp_path / "s.zarr"
+    assert _cli("run", _tiny(tmp_path), "--store", store, "--no-progress").returncode == 0
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = _cli("review", store, "--port", port, "--no-browser", timeout=120)
+    assert _one_line_error(proc) == (f"lifbatch: error: `--port` {port}: cannot serve on 127.0.0.1:{port}, it is in "
+                                     "use. Choose another port, or leave out --port to take a free one.")
+
+
+@pytest.mark.parametrize("override, field, message", [
+    ("inputs.noise.sigma=2 pA", "inputs.noise.sigma",
+     "`inputs.noise.sigma` is a current (A), but sweep axis `sweep.sigma` gives it values in mV, a voltage (V), got "
+     "'2 pA'. Write it in the axis' dimension (Example: sigma: 2 mV), or sweep it in a current (unit: pA)."),
+    ("sweep.I.unit=mV", "inputs.current.value",
+     "`inputs.current.value` is a current (A), but sweep axis `sweep.I` gives it values in mV, a voltage (V), got "
+     "'150 pA'. Write it in the axis' dimension (Example: value: 150 mV), or sweep it in a current (unit: pA)."),
+    # a unit no drive can have: the axis is wrong, as before
+    ("sweep.I.unit=ms", "sweep.I.unit", "`sweep.I.unit` is a time (s), but inputs.current.value is a current (A), "
+                                        "got 'ms'. Example: unit: pA"),
+])
+def test_a_swept_value_in_another_dimension_names_the_parameter(override, field, message):
+    with pytest.raises(WorkflowError) as info:
+        load_workflow(QUICKSTART, [override])
+    assert str(info.value) == message and info.value.field == field
+
+
+def test_validate_says_1_task_1_point_1_worker(tmp_path):
+    proc = _cli("validate", _tiny(tmp_path, sweep={}), "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "-> 1 point x 2 trials\n" in proc.stdout
+    assert proc.stdout.split("work        ")[1].splitlines()[0].endswith(
+        "neuron-steps in 1 task of <= 1 point (for 1 worker)"), proc.stdout
+
+
+SAMPLED = {**TINY, "name": "sampled", "sweep": {},
+           "sample": {"method": "lhs", "n": 4,
+                      "params": {"I": {"param": "inputs.i.value", "bounds": [100, 300], "unit": "pA"}}}}
+
+
+def test_refine_rounds_do_not_read_like_crash_recovery(tmp_path):
+    store = tmp_path / "s.zarr"
+    assert _cli("run", _tiny(tmp_path, **SAMPLED), "--store", store, "--no-progress").returncode == 0
+    r = _cli("refine", store, "--add", "1", "--rounds", "2", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "resuming" not in r.stderr and r.stderr.count("running in ") == 1, r.stderr
+    assert "round 1: added 1 point (sample 4) where rate changes fastest" in r.stdout, r.stdout
+    assert "round 2: added 1 point (sample 5) where rate changes fastest" in r.stdout, r.stdout
+    r = _cli("refine", store, "--add", "2", "--no-progress")
+    assert "round 3: added 2 points (samples 6-7) where rate changes fastest" in r.stdout, r.stdout
+
+
+@pytest.mark.slow
+def test_fit_rounds_do_not_read_like_crash_recovery(tmp_path):
+    r = _cli("fit", ROOT / "workflows" / "quickstart-fit.yaml", "--target", "rate=10 Hz",
+             "--free", "inputs.current.value=50..300", "--budget", "6", "--batch", "2", "--store", tmp_path / "f.zarr",
+             "--set", "duration=200 ms", "--set", "trials=4", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "resuming" not in r.stderr and r.stderr.count("running in ") == 1, r.stderr
+    assert "fit: round 1: 1 point from the theory's solution of the targets" in r.stderr, r.stderr
+
+
+def test_summarize_says_why_it_kept_the_v_moments_and_what_recomputes_them(tmp_path):
+    store = tmp_path / "s.zarr"
+    path = _tiny(tmp_path, record={"v": {"trials": [0], "every": "0.1 ms"}},
+                 summaries={"moments": {"every": "1 ms"}})
+    assert _cli("run", path, "--store", store, "--no-progress").returncode == 0
+    r = _cli("summarize", store, "--set", "summaries.warmup=10 ms")
+    assert r.returncode == 0, r.stderr
+    assert ("note: v_mean, v_var and v_autocov keep their warmup of 0 ms (the spike summaries take the new one): "
+            "recomputing them needs V of every trial on the moments grid, and this store records V of 1 of 2 trials "
+            "(record.v.trials: [0]). To recompute them, run the workflow into a new store with --set "
+            "record.v.trials=all (record.v.every dividing summaries.moments.every).\n") in r.stdout, r.stdout
+    assert ("(V moments after 0 ms: summarize could not recompute them without V of every trial on the moments grid)"
+            in _cli("status", store).stdout)
+
+
+@pytest.mark.slow
+def test_the_progress_bar_is_done_before_interrupted_is_said(tmp_path):
+    import os
+    import signal
+    import time
+
+    from lifbatch.store import done_blocks
+    from test_store_trust import _start
+
+    store = tmp_path / "s.zarr"
+    path = _tiny(tmp_path, trials=1000, duration="500 ms",
+                 sweep={"I": {"param": "inputs.i.value", "linspace": [100, 300, 32], "unit": "pA"}})
+    proc = _start("run", path, "--store", store, "--workers", "1", "--points-per-task", "1")  # with the bar
+    deadline = time.time() + 120
+    while time.time() < deadline and len(done_blocks(store) if store.exists() else ()) < 2:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "interrupted: finished blocks are kept" in err, err
+    before, after = err.split("interrupted: finished blocks are kept", 1)
+    assert "pt/s" in before and "pt/s" not in after and "%|" not in after, err
