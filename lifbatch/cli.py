@@ -33,13 +33,15 @@ def _load(args):
 
 
 def cmd_validate(args) -> int:
+    from .config import available_cpus
     from .plan import estimate, plan_blocks
 
     if args.workers is not None and args.workers < 1:  # as run_sweep refuses it
         raise WorkflowError(f"`--workers` must be >= 1, got {args.workers}. Example: --workers 2", "--workers",
                             args.workers)
     wf = _load(args)
-    workers = args.workers or os.cpu_count() or 1  # as `run` sizes its embedded cluster
+    _warn_unusual(wf)
+    workers = args.workers or available_cpus()  # as `run` sizes its embedded cluster
     blocking = plan_blocks(wf, points_per_task=args.points_per_task, workers=workers)
     e = estimate(wf, blocking)
     grid = " x ".join(f"{a.name}={a.size}" for a in wf.sweep) or "(single point)"
@@ -47,8 +49,8 @@ def cmd_validate(args) -> int:
     if wf.sample is not None:
         spec = wf.sample.spec
         added = f" + {len(spec.rounds)} added" if spec.rounds else ""
-        print(f"design      {spec.method}, {spec.n} points{added} of {', '.join(spec.labels)}")
-    print(f"grid        {grid}  -> {e['points']} points x {e['trials']} trials")
+        print(f"design      {spec.method}, {_n(spec.n, 'point')}{added} of {', '.join(spec.labels)}")
+    print(f"grid        {grid}  -> {_n(e['points'], 'point')} x {_n(e['trials'], 'trial')}")
     print(f"time        {wf.duration * 1e3:g} ms in {e['steps']} steps of {wf.dt * 1e3:g} ms ({wf.method})")
     if wf.model != "lif":
         from .models import get_model
@@ -60,11 +62,40 @@ def cmd_validate(args) -> int:
         if model.max_dt is not None and wf.dt > model.max_dt * (1 + 1e-9):
             print(f"warning     dt {wf.dt * 1e3:g} ms is coarse for {model.name} with {wf.method} (its spike times "
                   f"move by more than a step against dt {model.max_dt * 1e3:g} ms; docs/workflow.md, \"{model.name}\")")
-    print(f"work        {e['neuron_steps']:.3e} neuron-steps in {e['tasks']} tasks of <= {e['points_per_task']} points"
-          f" (for {workers} workers)")
+    print(f"work        {e['neuron_steps']:.3e} neuron-steps in {_n(e['tasks'], 'task')} of <= "
+          f"{_n(e['points_per_task'], 'point')} (for {_n(workers, 'worker')})")
     print(f"memory      ~{_bytes(e['memory_per_task'])} per task")
     print(f"store       ~{_bytes(e['store_bytes'])} uncompressed (results/{wf.name}.zarr by default)")
     return 0
+
+
+def _n(count: int, noun: str) -> str:
+    """"1 point", "2 points"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _warn_unusual(wf) -> None:
+    """Valid values that are physically unlikely (``tau_m: 20 s`` in a 1 s run): one line each."""
+    from .plausibility import unusual_values
+
+    for line in unusual_values(wf):
+        print(f"warning: {line}", file=sys.stderr)
+
+
+def _silent(wf, store) -> str:
+    """"; no spikes at N of M points" for the done line, when some points had none (and the
+    neuron could spike: not ``v_th: inf``)."""
+    import math
+
+    from .status import silent_points
+
+    v_th = [wf.params["neuron.v_th"]] + [v for ax in wf.sweep if "neuron.v_th" in ax.params
+                                         for v in ax.values[ax.params.index("neuron.v_th")]]
+    counts = silent_points(store) if not all(math.isinf(v) for v in v_th) else None
+    if not counts or not counts[0]:
+        return ""
+    after = " after the warmup" if wf.warmup > 0 else ""
+    return f"; no spikes{after} at {counts[0]} of {_n(counts[1], 'point')}"
 
 
 def cmd_run(args) -> int:
@@ -72,21 +103,22 @@ def cmd_run(args) -> int:
 
     _check_workers(args)
     wf = _load(args)
+    _warn_unusual(wf)
     store = args.store or str(Path("results") / f"{wf.name}.zarr")
     result = run_sweep(wf, store, scheduler=args.scheduler, workers=args.workers,
                        points_per_task=args.points_per_task, overwrite=args.overwrite,
                        progress=not args.no_progress, retry_failed=args.retry_failed, detach=args.detach,
                        processes=True if args.processes else None, repair=args.repair,
                        workflow_path=args.workflow, cluster=args.cluster, jobs=args.jobs,
-                       adapt=_adapt(args.adapt))
+                       adapt=_adapt(args.adapt), overrides=args.set)
     if result.detached:
-        print(f"submitted: {result.blocks_run} blocks of {result.points} points to {args.scheduler}")
+        print(f"submitted: {_n(result.blocks_run, 'block')} of {_n(result.points, 'point')} to {args.scheduler}")
         print(f"results: {result.store}")
         print(f"  follow:   lifbatch status {result.store}")
         return 0
     n_failed = len(result.failures)
-    print(f"done: {result.points - n_failed} of {result.points} points in {result.seconds:.1f} s "
-          f"({result.blocks_run} blocks run, {result.blocks_skipped} already done)")
+    print(f"done: {result.points - n_failed} of {_n(result.points, 'point')} in {result.seconds:.1f} s "
+          f"({result.blocks_run} blocks run, {result.blocks_skipped} already done){_silent(wf, result.store)}")
     print(f"results: {result.store}")
     print(f"  summary:  lifbatch status {result.store}")
     print(f"  table:    lifbatch query {result.store} --var rate")
@@ -196,10 +228,11 @@ def cmd_refine(args) -> int:
                           **_run_options(args))
     what = f"where {args.var} {'and theory disagree most' if args.against else 'changes fastest'}"
     if result.finished_pending:
-        print(f"finished {result.finished_pending} blocks left pending by an earlier refinement")
+        print(f"finished {_n(result.finished_pending, 'block')} left pending by an earlier refinement")
     for r in result.rounds:
         last = r["first"] + r["added"] - 1
-        print(f"round {r['round']}: added {r['added']} points (samples {r['first']}-{last}) {what}, "
+        samples = f"sample {last}" if last == r["first"] else f"samples {r['first']}-{last}"
+        print(f"round {r['round']}: added {_n(r['added'], 'point')} ({samples}) {what}, "
               f"in {r['seconds']:.1f} s")
     print(f"results: {args.store}")
     print(f"  review:   lifbatch review {args.store}   (added points are marked)")
@@ -269,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--points-per-task", type=int, default=None, metavar="N", help="points per task (block size)")
         sp.add_argument("--workers", type=int, default=None, metavar="N",
                         help="threads (or with --processes, worker processes) of the embedded execution; "
-                             "default one per core")
+                             "default one per CPU this process may use (its affinity and cgroup CPU quota)")
 
     sp = sub.add_parser("validate", help="check a workflow; print grid shape, tasks, neuron-steps, sizes")
     add_wf(sp)
@@ -327,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add_execution(sp):
         sp.add_argument("--workers", type=int, default=None, metavar="N",
                         help="threads (or with --processes, worker processes) of the embedded execution; "
-                             "default one per core")
+                             "default one per CPU this process may use (its affinity and cgroup CPU quota)")
         sp.add_argument("--processes", action="store_true",
                         help="embedded execution on a local Dask cluster of worker processes")
         sp.add_argument("--scheduler", default=None, metavar="ADDRESS",

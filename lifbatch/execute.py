@@ -406,7 +406,8 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     workflow : Workflow, path or mapping
     store : path of the Zarr store (default ``results/<name>.zarr``); every worker must see it
     client : an existing ``distributed.Client``; else ``scheduler`` (address); else the
-        embedded execution: ``workers`` threads of this process (default: one per core), or
+        embedded execution: ``workers`` threads of this process (default: one per CPU it may use,
+        :func:`config.available_cpus`), or
         with ``processes=True`` an embedded ``LocalCluster`` of ``workers`` processes
     points_per_task : block size; default sized from the memory budget (see :func:`plan_blocks`),
         for the cluster's task slots (its workers' threads)
@@ -417,6 +418,8 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     detach : submit to the (remote) cluster and return at once; follow with ``lifbatch status``
     workflow_path : the workflow's file, for the store's provenance (its sha256, its git commit);
         taken from ``workflow`` when that is a path
+    overrides : ``--set`` values (a mapping or "KEY=VALUE" strings) applied to ``workflow`` when it
+        is a path or mapping; recorded in the store's provenance in any case
     cluster : "slurm" or "pbs": a dask-jobqueue cluster from Dask's own jobqueue configuration
         (``jobqueue.slurm.*``; cluster/README.md), with ``jobs`` jobs (default 1) or adaptive
         between ``adapt = (min, max)`` jobs; its jobs are released when the run ends
@@ -436,7 +439,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     started = time.time()
     if workers is not None and int(workers) < 1:
         raise WorkflowError(f"`--workers` must be >= 1, got {workers}. Example: --workers 2", "--workers", workers)
-    n_workers = workers or os.cpu_count() or 1
+    n_workers = workers or config.available_cpus()
     if detach and client is None and not scheduler:
         raise WorkflowError("`--detach` needs a running cluster: give --scheduler tcp://HOST:PORT "
                             "(an embedded or --cluster scheduler ends with this process; cluster/README.md).",
@@ -485,7 +488,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
             wf = with_summaries(wf, plan.summaries)  # the store's own summary settings
         result = _result(wf, store, plan, started, run=True)
         if plan.new or plan.blocks:
-            record = partial(_provenance, wf, workflow_path)
+            record = partial(_provenance, wf, workflow_path, overrides=overrides)
             # a new store gets a new generation: markers of an older one (a writer that lost
             # its lease and woke in the window of its last check) do not count in it
             fence = held.fence(uuid.uuid4().hex if plan.new else store_generation(store))
@@ -547,10 +550,10 @@ def _remove_if_empty(store, made: list[Path]) -> None:
             return  # not empty: another run's store (or anything else) is there now
 
 
-def _provenance(wf, workflow_path, cluster: dict) -> dict:
+def _provenance(wf, workflow_path, cluster: dict, *, overrides=None) -> dict:
     from .provenance import collect
 
-    return collect(wf, workflow_path=workflow_path, cluster=cluster)
+    return collect(wf, workflow_path=workflow_path, cluster=cluster, overrides=overrides)
 
 
 def _has_blocks(store) -> bool:
@@ -600,7 +603,8 @@ def _run_in_threads(wf, store, plan, result, *, n_workers, progress, log, points
                     provenance, fence=None) -> None:
     record = provenance({"kind": "threads", "workers": n_workers})
     blocking, todo = _prepare(wf, store, plan, points_per_task, n_workers, result, record, fence)
-    log(f"running in {min(n_workers, len(todo))} threads of this process")
+    threads = min(n_workers, len(todo))
+    log(f"running in {threads} thread{'s' if threads != 1 else ''} of this process")
     chunks = blocking.chunks
     pool = _BlockThreads(lambda flat: _run_block(wf, store, chunks, flat, fence=fence), todo, n_workers)
     try:
@@ -657,6 +661,9 @@ def _follow(wf, store: str, markers, progress: bool, log, cancel) -> None:
                 bar.update(marker["points"])
     except KeyboardInterrupt:
         cancel()
+        if bar is not None:  # its last refresh before the message, not after it
+            bar.close()
+            bar = None
         log(f"interrupted: finished blocks are kept; run the same command again to resume ({store})")
         raise
     except OSError as exc:

@@ -282,7 +282,7 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
     ``run_options`` go to :func:`lifbatch.run_sweep` (workers, scheduler, progress, ...).
     """
     from .execute import run_sweep
-    from .refine import unit_coords
+    from .refine import round_logs, unit_coords
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if isinstance(targets, dict):
@@ -299,7 +299,8 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
                             "budget or a smaller batch.", "--budget", budget)
     wf = fit_workflow(workflow, free, batch=batch, overrides=overrides)
     store = str(Path(store if store is not None else Path("results") / f"{_fit_name(wf.name)}.zarr"))
-    res = run_sweep(wf, store, log=log, **run_options)   # the design, or whatever is pending (a resumed fit)
+    first_log, quiet = round_logs(log)
+    res = run_sweep(wf, store, log=first_log, **run_options)   # the design, or whatever is pending (a resumed fit)
     from .extend import new_round, store_workflow_of
 
     wf = store_workflow_of(store)
@@ -324,7 +325,7 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
         log(f"fit: round {round_}: {len(candidates)} point{'s' if len(candidates) > 1 else ''} from {how} "
             f"(best so far {float(np.nanmin(loss)):.4g})")
         rounds.append({"round": round_, "added": len(candidates), "from": how})
-        res = run_sweep(wf, store, log=log, **run_options)
+        res = run_sweep(wf, store, log=quiet, **run_options)
     return _result(wf, store, targets, free, workflow, rounds)
 
 
@@ -332,7 +333,8 @@ def _finish(res) -> None:
     if res.failures:
         from .errors import RunError
 
-        raise RunError(f"{len(res.failures)} points of the fit's store '{res.store}' failed (lifbatch status "
+        n = len(res.failures)
+        raise RunError(f"{n} point{'s' if n != 1 else ''} of the fit's store '{res.store}' failed (lifbatch status "
                        f"{res.store}): fix the cause, then run the same `lifbatch fit` command again.")
 
 

@@ -105,6 +105,7 @@ class StoreState:
     source: str | None = None           # the store's workflow (JSON), when it holds added points
     shape: tuple[int, ...] | None = None  # its grid's shape
     files: tuple = ()                   # (drive, sha256) of each input file it was computed with
+    workflow: str | None = None         # the store's workflow (JSON, after the overrides that made it)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,67 @@ def _changed_input_files(wf, state: StoreState) -> str | None:
             f"this one: lifbatch run WORKFLOW --store {state.path} --overwrite")
 
 
+def _flat(raw, prefix: str = "") -> dict:
+    """A raw workflow as {dot path: value} (lists are values), as ``--set`` addresses it."""
+    if not isinstance(raw, dict) or not raw:
+        return {prefix: raw} if prefix else {}
+    out = {}
+    for key, value in raw.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def _yaml(value) -> str:
+    """A value of a raw workflow as YAML (one line) reads it back: ``--set``'s syntax."""
+    import yaml
+
+    text = yaml.safe_dump(value, default_flow_style=True, width=10 ** 6)
+    return text.removesuffix("\n").removesuffix("\n...").strip()
+
+
+def _set_arg(key: str, value) -> str:
+    """``--set key=value`` as a shell takes it."""
+    import shlex
+
+    text = _yaml(value)
+    if shlex.quote(text) == text:
+        return f"--set {key}={text}"
+    if not any(c in text for c in '"$`\\!'):
+        return f'--set {key}="{text}"'  # as the README writes it: --set neuron.tau_m="20 ms"
+    return f"--set {shlex.quote(f'{key}={text}')}"
+
+
+def _other_values(wf, state: StoreState) -> str:
+    """The message for a store of this workflow (the same name) made with other values: the
+    keys that differ, and the ``--set`` that resumes it. Never ``--overwrite``, which would
+    discard the store's finished points."""
+    done = f"{len(state.done)} block{'s' if len(state.done) != 1 else ''} already done"
+    another = "or give another --store to compute this command's workflow"
+    try:
+        made, given = _flat(json.loads(state.workflow)), _flat(json.loads(wf.source))
+    except (TypeError, ValueError):
+        made = given = {}
+    gone = object()
+    keys = [k for k in dict.fromkeys([*made, *given])
+            if k != "description" and made.get(k, gone) != given.get(k, gone)]
+    provenance = f"`lifbatch status {state.path} --provenance` shows the command that made it"
+    if not made or not keys:
+        return (f"store '{state.path}' holds workflow '{wf.name}' made with other values (fingerprint "
+                f"{state.fingerprint}, this command's is {wf.fingerprint}; {done}): {provenance}; run that to "
+                f"resume it, {another}.")
+    shown = []
+    for k in keys[:3]:
+        had, has = made.get(k, gone), given.get(k, gone)
+        shown.append((f"{k}={_yaml(had)}" if had is not gone else f"no {k}") + ", this command gives "
+                     + (_yaml(has) if has is not gone else "none"))
+    more = f" (and {len(keys) - 3} more keys)" if len(keys) > 3 else ""
+    if all(k in made for k in keys):
+        fix = f"add `{' '.join(_set_arg(k, made[k]) for k in keys)}` to resume it"
+    else:  # a key the store's workflow does not have: no --set removes it
+        fix = f"drop what the store does not have to resume it ({provenance})"
+    return f"store '{state.path}' was made with {'; '.join(shown)}{more} ({done}): {fix}, {another}."
+
+
 def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: bool = False,
                repair: frozenset | set | None = None, points_per_task: int | None = None) -> SweepPlan:
     """Decide what ``lifbatch run`` does with the store in ``state`` (pure).
@@ -203,6 +265,8 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
         changed = _changed_input_files(wf, state)
         if changed:
             raise StoreError(changed)
+        if state.name == wf.name:  # the same workflow, other values: --overwrite would discard its points
+            raise StoreError(_other_values(wf, state))
         raise StoreError(
             f"store '{path}' holds another workflow ('{state.name}', fingerprint {state.fingerprint}, "
             f"this one is {wf.fingerprint}). Use another --store, or --overwrite to replace it.")

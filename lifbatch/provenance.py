@@ -76,8 +76,34 @@ def _git(path: Path) -> dict | None:
     return {"commit": commit.stdout.strip(), "dirty": bool(dirty), "root": root}
 
 
-def collect(wf, *, workflow_path=None, cluster: dict | None = None) -> dict:
-    """The provenance of a run of ``wf`` from this process (see the module's docstring)."""
+def command() -> str:
+    """This process's command line, as its user typed it: ``lifbatch ...`` for the CLI
+    (also when started as ``python -m lifbatch.cli``), else ``python SCRIPT ...``."""
+    import shlex
+    import sys
+
+    argv = list(sys.argv)
+    first = Path(argv[0]) if argv and argv[0] else Path("python")
+    if first.name == "lifbatch" or first.parts[-2:] in (("lifbatch", "cli.py"), ("lifbatch", "__main__.py")):
+        return shlex.join(["lifbatch", *argv[1:]])
+    return shlex.join(["python", *argv])
+
+
+def _overrides(overrides) -> list[str]:
+    """``--set`` overrides as KEY=VALUE strings (a mapping's values written as YAML)."""
+    if not overrides:
+        return []
+    if isinstance(overrides, dict):
+        import yaml
+
+        return [f"{k}={yaml.safe_dump(v, default_flow_style=True).removesuffix(chr(10)).removesuffix(chr(10) + '...')}"
+                for k, v in overrides.items()]
+    return [str(o) for o in overrides]
+
+
+def collect(wf, *, workflow_path=None, cluster: dict | None = None, overrides=None) -> dict:
+    """The provenance of a run of ``wf`` from this process (see the module's docstring);
+    ``overrides``: the ``--set`` values it was given, recorded with its command line."""
     from .store import input_files
 
     inputs = input_files(wf.canonical)
@@ -85,6 +111,7 @@ def collect(wf, *, workflow_path=None, cluster: dict | None = None) -> dict:
         "versions": versions(), "host": socket.gethostname(), "cpu": _cpu_model(),
         "platform": platform.platform(), "cluster": cluster or {},
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "input_sha256": inputs,
+        "command": command(), "cwd": os.getcwd(), "overrides": _overrides(overrides),
     }
     if workflow_path is not None:
         path = Path(workflow_path)
@@ -131,10 +158,17 @@ def format_provenance(attrs: dict, markers: list[dict]) -> str:
         lines.append(f"  git        {git['root']} at {git['commit']}" + (" (dirty work tree)" if git["dirty"] else ""))
     for name, digest in (prov.get("input_sha256") or {}).items():
         lines.append(f"  input      {name}: sha256 {digest}")
+    if prov.get("command"):
+        lines.append(f"  command    {prov['command']}  (in {prov.get('cwd', '?')})")
+    if "overrides" in prov:
+        import shlex
+
+        lines.append("  overrides  " + (" ".join(f"--set {shlex.quote(o)}" for o in prov["overrides"]) or "none"))
     lines.append(f"  fingerprint {attrs.get('fingerprint')} (simulation {attrs.get('simulation')})")
     for run in runs[1:]:
         c = run.get("cluster") or {}
-        lines.append(f"  resumed    {run.get('started')} on {run.get('host')} ({', '.join(f'{k} {v}' for k, v in c.items())})")
+        lines.append(f"  resumed    {run.get('started')} on {run.get('host')} ({', '.join(f'{k} {v}' for k, v in c.items())})"
+                     + (f": {run['command']}" if run.get("command") else ""))
     by_worker: dict[str, int] = {}
     for m in markers:
         by_worker[m.get("worker", "?")] = by_worker.get(m.get("worker", "?"), 0) + 1

@@ -167,7 +167,8 @@ def refine_store(store, *, var: str = "rate", add: int = 8, rounds: int = 1, aga
         raise WorkflowError(f"store '{store}' is a grid: refine adds points to a sampled design. Give the "
                             "workflow a `sample` section (docs/workflow.md) and run it.", "store", str(store))
     result = RefineResult(store=str(store))
-    first = run_sweep(wf, store, log=log, **run_options)  # whatever is pending: an interrupted round
+    first_log, quiet = round_logs(log)
+    first = run_sweep(wf, store, log=first_log, **run_options)  # whatever is pending: an interrupted round
     result.finished_pending = first.blocks_run
     _stop_on_failures(first, result)
     for _ in range(rounds):
@@ -177,7 +178,7 @@ def refine_store(store, *, var: str = "rate", add: int = 8, rounds: int = 1, aga
             log("refine: no new points to add (every candidate is a point already)")
             break
         first_index = wf.sample.size
-        res = run_sweep(grown, store, log=log, **run_options)
+        res = run_sweep(grown, store, log=quiet, **run_options)
         _stop_on_failures(res, result)
         result.rounds.append({"round": max(grown.sample.rounds), "added": added, "first": first_index,
                               "seconds": time.time() - started})
@@ -185,12 +186,38 @@ def refine_store(store, *, var: str = "rate", add: int = 8, rounds: int = 1, aga
     return result
 
 
+def round_logs(log):
+    """The logs of a refinement's (or a fit's) runs: the first run's (whatever was pending,
+    an interrupted round: its "resuming" note is true), then the rounds'. Each round's run
+    resumes its store by design (the earlier points are done), so its "resuming: 8 of 9
+    blocks already done", which reads like crash recovery, is left out (what follows its
+    ';' is kept), and where the runs compute is said once, by the first that says it."""
+    said: list[str] = []
+
+    def first(msg: str) -> None:
+        if msg.startswith("running in "):
+            if said:
+                return
+            said.append(msg)
+        log(msg)
+
+    def rounds(msg: str) -> None:
+        if msg.startswith("resuming: "):
+            if "; " not in msg:
+                return
+            msg = msg.split("; ", 1)[1]
+        first(msg)
+
+    return first, rounds
+
+
 def _stop_on_failures(res, result: RefineResult) -> None:
     result.failures.update(res.failures)
     if res.failures:
         from .errors import RunError
 
-        raise RunError(f"{len(res.failures)} points of store '{res.store}' failed (lifbatch status {res.store}); "
+        n = len(res.failures)
+        raise RunError(f"{n} point{'s' if n != 1 else ''} of store '{res.store}' failed (lifbatch status {res.store}); "
                        "refine chooses new points from finished results only: fix the cause, then "
                        f"`lifbatch run` the store's workflow with --retry-failed and refine again.")
 

@@ -26,6 +26,7 @@ HoloViews overlays to Bokeh took most of a page's time on a 10^4-point store.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import sys
@@ -1190,6 +1191,25 @@ def _build(store_or_ds: xr.Dataset | str | PathLike):
     return layout
 
 
+def _check_port(address: str, port: int) -> None:
+    """Refuse ``port`` in one line when this machine cannot listen on it (in use, or
+    reserved), bound as tornado binds it (SO_REUSEADDR: a port in TIME_WAIT is free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((address, port))
+        except OSError as exc:
+            raise _port_error(address, port, exc) from None
+
+
+def _port_error(address: str, port: int, exc: OSError):
+    from lifbatch.errors import WorkflowError
+
+    why = "it is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc)).lower()
+    return WorkflowError(f"`--port` {port}: cannot serve on {address}:{port}, {why}. Choose another port, or "
+                         "leave out --port to take a free one.", "--port", port)
+
+
 def _free_port(address: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((address, 0))
@@ -1302,15 +1322,20 @@ def serve(store: xr.Dataset | str | PathLike, *, port: int = 0, open_browser: bo
     pn = _pn()
     if isinstance(store, (str, PathLike)):
         plotting.open_dataset(store)  # fail now, with the store's error, not in the browser
+    if port:
+        _check_port(address, port)  # before the warm-up: a busy port is said at once
     port = port or _free_port(address)
     origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"}
     url = f"http://{address}:{port}/"
     print(f"lifbatch review: preparing {store if not isinstance(store, xr.Dataset) else 'dataset'}"
           " ...", flush=True)
     _warm_up(store)
-    server = pn.serve({"/": lambda: _session_app(store)}, port=port, address=address,
-                      websocket_origin=sorted(origins), show=False, start=False, title="lifbatch review",
-                      verbose=False, **kwargs)
+    try:
+        server = pn.serve({"/": lambda: _session_app(store)}, port=port, address=address,
+                          websocket_origin=sorted(origins), show=False, start=False, title="lifbatch review",
+                          verbose=False, **kwargs)
+    except OSError as exc:  # taken meanwhile
+        raise _port_error(address, port, exc) from None
     _only_hosts(server._tornado, origins)
     server.start()
     print(f"lifbatch review: serving at {url} (Ctrl+C to stop)", flush=True)

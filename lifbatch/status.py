@@ -9,7 +9,24 @@ import numpy as np
 
 from .store import STATUS_DONE, STATUS_FAILED, STATUS_PENDING, open_results, read_markers
 
-__all__ = ["store_status", "StoreStatus", "describe_design"]
+__all__ = ["store_status", "StoreStatus", "describe_design", "silent_points"]
+
+
+def silent_points(store) -> tuple[int, int] | None:
+    """(done points without a spike after the warmup in any trial, done points), read with
+    Zarr alone (``run`` imports no xarray); None for a store without ``rate``."""
+    import json
+
+    import zarr
+
+    from .store import marker_status
+
+    root = zarr.open_group(str(store), mode="r", zarr_format=3)
+    if "rate" not in root:
+        return None
+    status = marker_status(store, tuple(root["status"].shape), tuple(json.loads(root.attrs["chunks"])))
+    done = status == STATUS_DONE
+    return int(np.count_nonzero(done & (np.asarray(root["rate"][...]) == 0))), int(np.count_nonzero(done))
 
 
 @dataclass

@@ -255,7 +255,8 @@ def describe_summaries(settings: dict) -> str:
     bins = (f"{len(edges) - 1} ISI bins over {1e3 * edges[0]:g}-{1e3 * edges[-1]:g} ms" if len(edges) > 1
             else "no ISI bins")
     kept = settings.get("moments_warmup")
-    kept = "" if kept is None else f" (V moments after {1e3 * kept:g} ms: summarize could not recompute them)"
+    kept = "" if kept is None else (f" (V moments after {1e3 * kept:g} ms: summarize could not recompute them "
+                                    "without V of every trial on the moments grid)")
     return (f"warmup {1e3 * settings.get('warmup', 0):g} ms{kept}, {bins}, moments every "
             f"{1e3 * settings.get('moments_every', 0):g} ms, autocov up to {1e3 * settings.get('max_lag', 0):g} ms")
 
@@ -353,6 +354,7 @@ def inspect_store(store):
         return StoreState(str(path), "store", fingerprint=attrs["fingerprint"], name=attrs.get("name"),
                           added=None if added is None else json.dumps(added, sort_keys=True),
                           source=attrs.get("workflow") if added is not None else None, shape=shape,
+                          workflow=attrs.get("workflow"),
                           simulation=simulation_identity(canonical) if canonical else None,
                           summaries=summary_settings(canonical) if canonical else None,
                           files=tuple(input_files(canonical).items()), chunks=chunks,

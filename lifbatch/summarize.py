@@ -138,7 +138,27 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
     changed = [k for k in after if k != "moments_warmup" and after[k] != before.get(k)]
     log(f"summaries: {describe_summaries(after)}" + (f" (changed: {', '.join(changed)}; were "
                                                      f"{describe_summaries(before)})" if changed else " (unchanged)"))
+    if "moments_warmup" in after:
+        log(_why_moments_kept(ds, wf, after["moments_warmup"]))
     return names
+
+
+def _why_moments_kept(ds, wf, kept: float) -> str:
+    """Why the V moments kept their warmup (:func:`_moments_recomputable` said no), and what
+    recomputes them."""
+    if "v" not in ds:
+        recorded = "this store records no V (no `record.v`)"
+    elif list(ds["trace_trial"].values) != list(range(wf.trials)):
+        n = int(ds.sizes["trace_trial"])
+        recorded = (f"this store records V of {n} of {wf.trials} trials (record.v.trials: "
+                    f"{[int(t) for t in ds['trace_trial'].values]})")
+    else:
+        recorded = (f"this store records V every {1e3 * wf.record_every:g} ms, which does not divide the moments "
+                    f"grid ({1e3 * wf.moments_every:g} ms)")
+    return (f"note: v_mean, v_var and v_autocov keep their warmup of {1e3 * kept:g} ms (the spike summaries take "
+            f"the new one): recomputing them needs V of every trial on the moments grid, and {recorded}. To "
+            "recompute them, run the workflow into a new store with --set record.v.trials=all (record.v.every "
+            "dividing summaries.moments.every).")
 
 
 def _moments_recomputable(ds, wf) -> bool:

@@ -315,6 +315,10 @@ class Param:
     dim: str
     display: str = ""
     written: Any = None
+    #: the dimensions it may have when the one written decides (a drive's value or noise:
+    #: current, voltage or voltage per time), not the model: a sweep axis in another of
+    #: them is then blamed on the value as much as on the axis
+    dims: tuple[str, ...] = ()
 
 
 class ParamTable(Mapping):
@@ -635,10 +639,22 @@ def _trials(n: int) -> str:
 
 
 def _count(n: float) -> str:
-    return f"{int(n)}" if n < 1e6 else f"{n:.3g}"
+    return f"{int(n)}" if n < 1e6 else _g(n)
+
+
+def _g(x: float) -> str:
+    """``x`` to 3 significant digits as ``.3g`` writes it, also an integer past a float's
+    range (a trial count of 1e308 times the steps)."""
+    try:
+        return f"{x:.3g}"
+    except OverflowError:
+        mantissa, exponent = f"{Decimal(x):.2e}".split("e")
+        return f"{float(mantissa):g}e+{int(exponent)}"
 
 
 def _bytes(n: float) -> str:
+    if n >= 2 ** 1000:  # an integer past a float's range
+        return f"{_g(int(n) >> 50)} PiB"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n < 1024 or unit == "PiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
@@ -651,7 +667,7 @@ def _raise_cap(name: str, needed: float) -> str:
     if name.endswith("memory"):
         value = f"{math.ceil(needed / 2 ** 30)}GiB" if needed < 2 ** 40 else f"{math.ceil(needed / 2 ** 40)}TiB"
     else:
-        digits = f"{needed:.1e}".split("e")
+        digits = f"{Decimal(needed) if needed >= 1e300 else needed:.1e}".split("e")
         value = f"{math.ceil(float(digits[0]) * 10) / 10:g}e{int(digits[1])}" if needed >= 1e6 else str(int(needed))
     env = "DASK_LIFBATCH__LIMITS__" + name.upper().replace("-", "_")
     return f"or raise the cap: --set lifbatch.limits.{name}={value} (or {env}={value})."
@@ -968,11 +984,38 @@ def parse_time(value: Any, field: str, *, allow_zero: bool = False) -> tuple[flo
     return x, q
 
 
-def parse_integer(value: Any, field: str, minimum: int) -> int:
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or float(value) != int(value) or int(value) < minimum):
+# a number as YAML 1.2 writes it; YAML 1.1 (PyYAML) reads "1e6" (no dot) as a string
+_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+def _exact_integer(value: Any) -> int | None:
+    """``value`` as an int when it is exactly one: an int, a float holding an integer, or a
+    number written as text (``"1e6"``, ``"2.5e3"``); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        d = Decimal(value)  # exact: a float past 2**53 is still the integer it holds
+    elif isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        d = Decimal(value.strip())
+        if d.adjusted() >= (sys.get_int_max_str_digits() or 4300):  # no int of more digits than YAML would read
+            return None
+    else:
+        return None
+    return int(d) if d == d.to_integral_value() else None
+
+
+def parse_integer(value: Any, field: str, minimum: int, maximum: float | None = None) -> int:
+    """An integer >= ``minimum`` (and <= ``maximum``); a float or a number written like
+    ``1e6`` is accepted when its value is exactly an integer."""
+    n = _exact_integer(value)
+    if n is None or n < minimum:
         raise _err(field, value, f"must be an integer >= {minimum}", f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}")
-    return int(value)
+    if maximum is not None and n > maximum:
+        raise _err(field, value, f"must be an integer from {minimum} to {_g(maximum)}",
+                   f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}")
+    return n
 
 
 def parse_multiple_of_dt(value: Any, field: str, run: Run) -> float:
@@ -1002,12 +1045,12 @@ def check_work(run: Run, n_points: int, sweep: tuple[SweepAxis, ...] | list[Swee
         if sweep:
             grid = " x ".join(f"{a.name}={a.size}" for a in sweep)
             raise _err("sweep", grid, f"makes {_count(n_points)} points x {_trials(run.trials)} x "
-                       f"{_count(run.n_steps)} steps = {steps:.3g} neuron-steps, more than "
+                       f"{_count(run.n_steps)} steps = {_g(steps)} neuron-steps, more than "
                        f"lifbatch.limits.max-neuron-steps ({cap:.3g})",
                        "Sweep fewer values, use fewer trials or a shorter run, " + _raise_cap("max-neuron-steps", steps))
         raise _err("duration", run.duration_written,
                    f"makes {_trials(run.trials)} x {_count(run.n_steps)} steps of dt "
-                   f"({_short(run.dt_written)}) = {steps:.3g} neuron-steps per point, "
+                   f"({_short(run.dt_written)}) = {_g(steps)} neuron-steps per point, "
                    f"more than lifbatch.limits.max-neuron-steps ({cap:.3g})",
                    "Shorten the run, use a larger dt or fewer trials, " + _raise_cap("max-neuron-steps", steps))
     if n_points == 1:
@@ -1036,7 +1079,7 @@ def check_room(run: Run, sizes: list[int], n: int, where: str, arg: Any) -> None
     steps = n_points * run.trials * run.n_steps
     if steps > (cap := _limit("max-neuron-steps")):
         raise _err(where, arg, f"makes {grid} = {_count(n_points)} points x {_trials(run.trials)} x "
-                   f"{_count(run.n_steps)} steps = {steps:.3g} neuron-steps, more than "
+                   f"{_count(run.n_steps)} steps = {_g(steps)} neuron-steps, more than "
                    f"lifbatch.limits.max-neuron-steps ({cap:.3g})",
                    "Sweep fewer values, use fewer trials or a shorter run, " + _raise_cap("max-neuron-steps", steps))
 
@@ -1261,7 +1304,7 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
         elif frole == "file":
             options.append((key, str(value)))
         elif frole == "int":
-            params[path] = Param(float(parse_integer(value, path, 1)), "dimensionless", "")
+            params[path] = Param(float(parse_integer(value, path, 1, sys.float_info.max)), "dimensionless", "")
         elif frole == "time":
             x, q = parse_time(value, path)
             params[path] = Param(x, "[time]", f"{q.units:~}".replace(" ", ""))
@@ -1288,7 +1331,7 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
                 raise _err(path, value, "must be a voltage (or a current, times r_m)",
                            "Example: sigma: 0.5 mV, or sigma: 0.3 for a dimensionless model")
             role = r
-            params[path] = parse_param(path, value, q)
+            params[path] = replace(parse_param(path, value, q), dims=_drive_dims(neuron, noise=True))
         elif frole == "drive":
             q = _quantity(value, path)
             if key in ("mean",) and kind == "sine" and key not in spec:
@@ -1298,7 +1341,7 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
                 raise _err(path, value, f"must have the same dimension as the drive's other values ({role})",
                            "Write all values of one drive in one unit.")
             role = role or r
-            params[path] = parse_param(path, value, q)
+            params[path] = replace(parse_param(path, value, q), dims=_drive_dims(neuron))
     if kind == "sine" and "mean" not in spec:
         amplitude = params[f"{where}.amplitude"]
         params[f"{where}.mean"] = Param(0.0, amplitude.dim, amplitude.display)
@@ -1412,7 +1455,7 @@ def parse_sweep(raw: Any, run: Run, table: ParamTable) -> tuple[SweepAxis, ...]:
             if not isinstance(sub, Mapping):
                 raise _err(pwhere, sub, "must be a mapping", "Example: {values: [10, 20], unit: ms}")
             vals, si, disp = parse_axis_values(sub, pwhere, param, dim=table[param].dim, display=table[param].display,
-                                               with_param="zip" not in spec, room=room)
+                                               with_param="zip" not in spec, room=room, written=table[param])
             if param.endswith(".n") and any(v != int(v) or v < 1 for v in vals):
                 raise _err(pwhere, list(vals), "must be integers >= 1", "Example: values: [1, 10, 100]")
             params.append(param)
@@ -1445,12 +1488,14 @@ def _sample_axis(raw: Any, sweep: tuple[SweepAxis, ...], table: ParamTable, run:
 # parsing: an axis's values (sweep axes, sampled bounds, ISI bins)
 # --------------------------------------------------------------------------- #
 def parse_axis_values(spec: Mapping, where: str, param: str, *, dim: str, display: str = "",
-                      with_param: bool = True, room: Callable[[int, str, Any], None] | None = None
-                      ) -> tuple[tuple[float, ...], str, str]:
+                      with_param: bool = True, room: Callable[[int, str, Any], None] | None = None,
+                      written: Param | None = None) -> tuple[tuple[float, ...], str, str]:
     """An axis's values (``values``, ``linspace``, ``logspace`` or ``range``, and ``unit``) for
     ``param`` of dimension ``dim`` (``display``: its unit as written) -> (SI values, the SI
     unit, the unit to display). ``room(n, where, arg)`` may refuse ``n`` values before they
-    are built (:func:`check_room`)."""
+    are built (:func:`check_room`). ``written``: the parameter; when its dimension is the one
+    written (:attr:`Param.dims`) and the axis' unit has another it may have, the message
+    names the parameter first."""
     allowed = {"values", "linspace", "logspace", "range", "unit"}
     _check_keys(spec, allowed | {"param"} if with_param else allowed, where)
     raw_vals = _axis_raw_values(spec, where, room)
@@ -1487,6 +1532,8 @@ def parse_axis_values(spec: Mapping, where: str, param: str, *, dim: str, displa
             q = u.Quantity(Decimal(repr(float(v))) if not isinstance(v, int) else Decimal(v), "") * uq
             dim_ = u.dimension_of(q)
             if dim_ != target_dim and not (q.dimensionless and u.to_si(q) == 0):
+                if written is not None and written.written is not None and dim_ in written.dims:
+                    raise _axis_dimension_error(param, written, where, unit, dim_)
                 what = (f"is {_dim_name(dim_)}, but {param} is {_dim_name(target_dim)}" if unit != "" else
                         f"is missing: bare numbers are dimensionless, but {param} is {_dim_name(target_dim)}")
                 raise _err(f"{where}.unit", unit if unit != "" else "(none)", what,
@@ -1803,6 +1850,29 @@ def _check_drive_values(run, table, drives, grid, require, tau) -> None:
 _DIM_NAMES = {u.unit_dimensionality(unit): name for unit, name in [
     ("s", "a time"), ("Hz", "a frequency"), ("A", "a current"), ("V", "a voltage"),
     ("V/s", "a voltage per time"), ("ohm", "a resistance"), ("1", "dimensionless")]}
+
+
+def _axis_dimension_error(param: str, p: Param, where: str, unit: str, axis_dim: str) -> WorkflowError:
+    """A parameter whose written dimension (a drive's: current, voltage, voltage per time)
+    differs from its sweep axis' unit, which it could have as well: name the parameter,
+    its dimension and the axis', with a fix for either."""
+    try:
+        magnitude = f"{float(_quantity(p.written, param).magnitude):g}"
+    except (WorkflowError, TypeError, ValueError):
+        magnitude = "1"
+    key = param.rsplit(".", 1)[-1]
+    return _err(param, p.written, f"is {_dim_name(p.dim)}, but sweep axis `{where}` gives it values in {unit}, "
+                f"{_dim_name(axis_dim)}", f"Write it in the axis' dimension (Example: {key}: {magnitude} {unit}), "
+                f"or sweep it in {_dim_name(p.dim).split(' (')[0]} (unit: {p.display or u.si_unit(p.dim)}).")
+
+
+def _drive_dims(neuron: NeuronSpec, *, noise: bool = False) -> tuple[str, ...]:
+    """The dimensions a drive's value may have for ``neuron`` (:func:`drive_role`): a voltage,
+    a current (with r_m) and, but for noise, a voltage per time."""
+    vq = u.Quantity(1, "V" if neuron.voltage_dim != "dimensionless" else "")
+    current = str((vq / u.Quantity(1, "ohm" if neuron.r_dim != "dimensionless" else "")).dimensionality)
+    rate = str((vq / u.Quantity(1, "s")).dimensionality)
+    return (neuron.voltage_dim, current) if noise else (neuron.voltage_dim, current, rate)
 
 
 def _dim_name(dim: str) -> str:

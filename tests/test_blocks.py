@@ -69,13 +69,11 @@ def test_plan_blocks_from_the_memory_budget_and_task_limits():
 
 def test_run_plans_for_the_clusters_own_workers(local_client, tmp_path, monkeypatch):
     """With a client (or --scheduler), blocks are planned for its task slots, not this machine's cores."""
-    import os
-
     wf = lifbatch.load_workflow(_workflow(40, 2, 100, "plan-slots"))
     assert sum(local_client.nthreads().values()) == 2
     on_two, on_three = plan_blocks(wf, workers=2), plan_blocks(wf, workers=3)
     assert on_two.n_blocks != on_three.n_blocks
-    monkeypatch.setattr(os, "cpu_count", lambda: 3)  # this machine: 3 cores; the cluster: 2 workers
+    monkeypatch.setattr(lifbatch.config, "available_cpus", lambda: 3)  # this machine: 3 CPUs; the cluster: 2 workers
     res = lifbatch.run_sweep(wf, tmp_path / "s.zarr", client=local_client, progress=False)
     assert res.ok and res.blocks == res.blocks_run == on_two.n_blocks
     ds = lifbatch.open_results(tmp_path / "s.zarr")

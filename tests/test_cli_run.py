@@ -70,10 +70,12 @@ def test_run_status_query_and_resume(small_yaml, tmp_path):
     r2 = lifbatch_cli("run", small_yaml, "--store", store, "--workers", "1", "--no-progress")
     assert r2.returncode == 0 and "0 blocks run, 6 already done" in r2.stdout
 
-    # another workflow on the same store is refused (exit 2), unless --overwrite
+    # the same workflow with other values on the same store is refused (exit 2) with the --set that
+    # resumes it (never --overwrite, which would discard its points), unless --overwrite
     r3 = lifbatch_cli("run", small_yaml, "--store", store, "--set", "seed=6", "--no-progress")
     assert r3.returncode == 2
-    assert r3.stderr.startswith("lifbatch: error: store") and "--overwrite" in r3.stderr
+    assert r3.stderr.startswith("lifbatch: error: store") and "add `--set seed=5` to resume it" in r3.stderr
+    assert "--overwrite" not in r3.stderr
     assert "Traceback" not in r3.stderr and len(r3.stderr.strip().splitlines()) == 1
     r4 = lifbatch_cli("run", small_yaml, "--store", store, "--set", "seed=6", "--overwrite", "--workers", "1",
                       "--no-progress")

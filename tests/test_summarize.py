@@ -160,7 +160,8 @@ def test_v_moments_summarize_cannot_recompute_keep_their_warmup_through_resume(t
     shutil.copytree(base, store)
     r = _cli("summarize", store, "--set", "summaries.warmup=100 ms")
     assert r.returncode == 0, r.stderr
-    kept = "warmup 100 ms (V moments after 50 ms: summarize could not recompute them)"
+    kept = ("warmup 100 ms (V moments after 50 ms: summarize could not recompute them without V of every trial on "
+            "the moments grid)")
     assert f"summaries: {kept}" in r.stdout and "(changed: isi_edges, warmup;" in r.stdout, r.stdout
     assert kept in _cli("status", store).stdout
     assert_identical(lifbatch.open_results(store).load(), lifbatch.open_results(direct).load(), SPIKE_VARS)

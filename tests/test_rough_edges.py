@@ -1,0 +1,441 @@
+"""Rough edges a new user hits (issue 23): each test fails on the behaviour the issue found.
+
+Real `lifbatch` subprocesses and real stores, as the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lifbatch.errors import WorkflowError
+from lifbatch.workflow import load_workflow
+
+from test_store_trust import _cli
+from test_workflow import base, check_one_line
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "workflows" / "quickstart.yaml"
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, code: int = 2) -> str:
+    """The CLI's stderr when it refused in one line with ``code``."""
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lifbatch: error: "), proc.stderr
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- #
+# 1. huge trial counts: the neuron-steps cap in one line, never an OverflowError;
+#    an integer field takes a float that is exactly an integer
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("trials", [1.797693134862316e+305, 1e308, 1.7976931348623157e308, "1e400",
+                                    pytest.param(10 ** 400, id="10**400")])
+def test_huge_trials_hit_the_neuron_steps_cap_in_one_line(trials):
+    with pytest.raises(WorkflowError, match=r"= [0-9.]+e\+\d+ neuron-steps per point, more than "
+                                            r"lifbatch.limits.max-neuron-steps \(1e\+15\)") as info:
+        load_workflow(base(trials=trials))
+    check_one_line(info.value, "duration")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trials=st.one_of(st.floats(), st.integers(min_value=-10, max_value=10 ** 320),
+                        st.from_regex(r"\A[-+]?[0-9]{1,3}(\.[0-9]{0,3})?[eE][-+]?[0-9]{1,4}\Z")))
+def test_any_trial_count_loads_or_gives_a_one_line_error(trials):
+    try:
+        wf = load_workflow(base(trials=trials))
+    except WorkflowError as exc:
+        check_one_line(exc)
+        assert exc.field in ("trials", "duration", "record.v.trials"), exc.field
+    else:
+        assert wf.trials >= 1 and wf.trials == int(wf.trials)
+
+
+def test_huge_trials_on_the_command_line_is_one_line_exit_2():
+    line = _one_line_error(_cli("validate", QUICKSTART, "--set", "trials=1.0e+308"))
+    assert "= 1e+312 neuron-steps per point, more than lifbatch.limits.max-neuron-steps (1e+15)" in line
+
+
+@pytest.mark.parametrize("written, n", [(1e3, 1000), ("1e3", 1000), ("2.5e2", 250), ("1E3", 1000), (1000.0, 1000)])
+def test_an_integer_field_takes_a_number_that_is_exactly_an_integer(written, n):
+    wf = load_workflow(base(trials=written, seed=written))
+    assert wf.trials == n and isinstance(wf.trials, int) and wf.seed == n
+    assert wf.fingerprint == load_workflow(base(trials=n, seed=n)).fingerprint
+
+
+@pytest.mark.parametrize("written", [2.5, "2.5", "1.5e0", "1e-3", "1e", "e3", "1e3 ms", float("inf"), "1e5000"])
+def test_an_integer_field_refuses_what_is_not_exactly_an_integer(written):
+    with pytest.raises(WorkflowError, match=r"`trials` must be an integer >= 1, got ") as info:
+        load_workflow(base(trials=written))
+    check_one_line(info.value, "trials")
+
+
+def test_trials_1e3_on_the_command_line_validates():
+    proc = _cli("validate", QUICKSTART, "--set", "trials=1e3")
+    assert proc.returncode == 0, proc.stderr
+    assert "-> 78 points x 1000 trials\n" in proc.stdout, proc.stdout
+
+
+def test_a_count_past_a_float_is_refused_where_it_becomes_a_float():
+    raw = base(inputs={"p": {"kind": "poisson", "rate": "10 Hz", "weight": "0.5 mV", "n": "1e400"}})
+    with pytest.raises(WorkflowError, match=r"`inputs.p.n` must be an integer from 1 to 1.8e\+308, got '1e400'"):
+        load_workflow(raw)
+
+
+def test_hypothesis_examples_are_not_committed():
+    """Hypothesis keeps failing examples in .hypothesis/ and replays them: git must ignore it."""
+    proc = subprocess.run(["git", "check-ignore", "-q", ".hypothesis/examples/x"], cwd=ROOT)
+    if proc.returncode == 128:
+        pytest.skip("not a git checkout")
+    assert proc.returncode == 0, ".hypothesis/ is not in .gitignore"
+
+
+# --------------------------------------------------------------------------- #
+# 2. resuming without the original --set: name the keys and the --set that resumes,
+#    never --overwrite (it would discard the finished points)
+# --------------------------------------------------------------------------- #
+def _state_of(wf, **kw):
+    from lifbatch.plan import StoreState
+
+    return StoreState("s.zarr", "store", fingerprint=wf.fingerprint, name=wf.name, chunks=(1,),
+                      workflow=wf.source, **kw)
+
+
+def test_the_plan_names_the_keys_a_store_of_the_same_workflow_was_made_with():
+    from lifbatch.errors import StoreError
+    from lifbatch.plan import plan_sweep
+
+    made = load_workflow(base(), overrides=["trials=3000", "neuron.tau_m=10 ms"])
+    state = _state_of(made, done=frozenset({0}))
+    with pytest.raises(StoreError) as info:
+        plan_sweep(load_workflow(base()), state)
+    assert str(info.value) == (
+        "store 's.zarr' was made with trials=3000, this command gives 2; neuron.tau_m=10 ms, this command gives "
+        "20 ms (1 block already done): add `--set trials=3000 --set neuron.tau_m=\"10 ms\"` to resume it, or "
+        "give another --store to compute this command's workflow.")
+    # the suggested command resumes: its workflow is the store's
+    resumed = load_workflow(base(), overrides=["trials=3000", "neuron.tau_m=10 ms"])
+    assert plan_sweep(resumed, state).skipped == 1
+    # a key the store's workflow does not have: no --set removes it, say where the command is
+    with pytest.raises(StoreError, match=r"was made with no neuron.t_ref, this command gives 2 ms \(0 blocks already "
+                                         r"done\): drop what the store does not have to resume it \(`lifbatch status "
+                                         r"s.zarr --provenance` shows the command that made it\)") as info:
+        plan_sweep(load_workflow(base(), overrides=["neuron.t_ref=2 ms"]), _state_of(load_workflow(base())))
+    assert "--overwrite" not in str(info.value)
+    # another workflow's store: --overwrite replaces it, as before
+    with pytest.raises(StoreError, match=r"holds another workflow \('other'.*--overwrite to replace it"):
+        plan_sweep(load_workflow(base()), _state_of(load_workflow(base(name="other", seed=9))))
+
+
+@pytest.mark.slow
+def test_resume_without_the_set_says_which_set_and_keeps_the_points(tmp_path):
+    """Run with --set trials=N, interrupt it with SIGINT (Ctrl-C) part way, run again without the
+    --set: refused in one line naming trials and the --set; that command resumes, keeping every
+    finished point's data."""
+    import os
+    import shlex
+    import signal
+    import time
+
+    import numpy as np
+    import yaml
+
+    import lifbatch
+    from lifbatch.store import done_blocks
+    from test_store_trust import WF, _start
+
+    raw = {**WF, "name": "forgot", "duration": "500 ms",
+           "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 32], "unit": "pA"}}}
+    path = tmp_path / "forgot.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    store = tmp_path / "forgot.zarr"
+    args = ("run", path, "--store", store, "--workers", "1", "--points-per-task", "1", "--no-progress")
+    proc = _start(*args, "--set", "trials=1000")
+    deadline = time.time() + 120
+    while time.time() < deadline and len(done_blocks(store) if store.exists() else ()) < 2:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=60)
+    done = sorted(done_blocks(store))
+    assert 2 <= len(done) < 32, done
+    before = lifbatch.open_results(store).load()
+
+    line = _one_line_error(_cli(*args))
+    assert line == (f"lifbatch: error: store '{store}' was made with trials=1000, this command gives 4 "
+                    f"({len(done)} blocks already done): add `--set trials=1000` to resume it, or give another "
+                    "--store to compute this command's workflow.")
+    fix = shlex.split(line.split("`")[1])
+    resumed = _cli(*args, *fix)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"({32 - len(done)} blocks run, {len(done)} already done)" in resumed.stdout
+    after = lifbatch.open_results(store).load()
+    assert int((after.status == 1).sum()) == 32
+    for name in ("rate", "spike_bits", "v"):
+        assert np.array_equal(before[name].isel(I=done).values, after[name].isel(I=done).values, equal_nan=True)
+
+    shown = _cli("status", store, "--provenance").stdout
+    assert "--set trials=1000" in shown.split("  command    ")[1].splitlines()[0]
+    assert "  overrides  --set trials=1000\n" in shown
+
+
+# --------------------------------------------------------------------------- #
+# 3. the default worker count is the CPUs the process may use (affinity, cgroup quota)
+# --------------------------------------------------------------------------- #
+TINY = {
+    "name": "tiny", "seed": 3, "trials": 2, "duration": "50 ms", "dt": "0.1 ms",
+    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "r_m": "100 Mohm"},
+    "inputs": {"i": {"kind": "constant", "value": "200 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
+    "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 8], "unit": "pA"}},
+}
+
+
+def _tiny(tmp_path, **top) -> Path:
+    import yaml
+
+    raw = {**TINY, **top}
+    path = tmp_path / f"{raw['name']}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _pinned(cpus: str, *args) -> subprocess.CompletedProcess:
+    """``lifbatch ARGS`` started under ``taskset -c CPUS``: a real process with that affinity."""
+    return subprocess.run(["taskset", "-c", cpus, sys.executable, "-m", "lifbatch.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(subprocess.run(["which", "taskset"], capture_output=True).returncode != 0,
+                    reason="needs taskset (util-linux)")
+def test_validate_and_run_under_taskset_use_one_worker(tmp_path):
+    import json
+    import os
+
+    import lifbatch
+
+    validated = _pinned("0", "validate", QUICKSTART)
+    assert validated.returncode == 0, validated.stderr
+    assert "(for 1 worker)\n" in validated.stdout, validated.stdout
+    # unpinned, the same machine plans for every CPU it may use
+    free = _cli("validate", QUICKSTART)
+    assert f"(for {len(os.sched_getaffinity(0))} worker" in free.stdout, free.stdout
+    store = tmp_path / "s.zarr"
+    ran = _pinned("0", "run", _tiny(tmp_path), "--store", store, "--no-progress")
+    assert ran.returncode == 0, ran.stderr
+    assert "running in 1 thread of this process\n" in ran.stderr, ran.stderr
+    prov = json.loads(lifbatch.open_results(store).attrs["provenance"])
+    assert prov["cluster"] == {"kind": "threads", "workers": 1}
+    # the function itself, in a pinned interpreter
+    out = subprocess.run(["taskset", "-c", "0", sys.executable, "-c",
+                          "from lifbatch.config import available_cpus; print(available_cpus())"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out == "1\n"
+
+
+def _cgroups(tmp_path, proc: str, files: dict) -> dict:
+    """A cgroup file system laid out as the kernel mounts it (``files``: path -> content) and a
+    /proc/self/cgroup naming this process's cgroups (``proc``)."""
+    root = tmp_path / "sys-fs-cgroup"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    (tmp_path / "cgroup").write_text(proc)
+    return {"cgroup_root": str(root), "proc_cgroup": str(tmp_path / "cgroup")}
+
+
+def test_the_cgroup_cpu_quota_caps_the_default_workers(tmp_path):
+    import os
+
+    from lifbatch.config import available_cpus
+
+    mine = len(os.sched_getaffinity(0))
+    # cgroup v2: the job's cpu.max, and the smallest quota of its ancestors; a fraction rounds up
+    assert available_cpus(**_cgroups(tmp_path / "a", "0::/job\n", {"job/cpu.max": "50000 100000\n"})) == 1
+    assert available_cpus(**_cgroups(tmp_path / "b", "0::/slice/job\n", {
+        "slice/cpu.max": "100000 100000\n", "slice/job/cpu.max": "max 100000\n"})) == 1
+    assert available_cpus(**_cgroups(tmp_path / "c", "0::/\n", {"cpu.max": "max 100000\n"})) == mine
+    assert available_cpus(**_cgroups(tmp_path / "d", "0::/\n", {"cpu.max": "6400000 100000\n"})) == mine
+    # cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us of the cpu controller (-1: none)
+    assert available_cpus(**_cgroups(tmp_path / "e", "4:cpu,cpuacct:/docker/x\n0::/\n", {
+        "cpu/docker/x/cpu.cfs_quota_us": "25000\n", "cpu/docker/x/cpu.cfs_period_us": "100000\n"})) == 1
+    assert available_cpus(**_cgroups(tmp_path / "f", "1:cpu:/\n", {
+        "cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"})) == mine
+    # nothing readable: the affinity alone
+    assert available_cpus(cgroup_root=str(tmp_path / "none"), proc_cgroup=str(tmp_path / "none")) == mine
+
+
+# --------------------------------------------------------------------------- #
+# 5. valid but physically unlikely values: validate and run warn; run counts silent points
+# --------------------------------------------------------------------------- #
+TAU_WARNING = ("warning: `neuron.tau_m` is 20 s, longer than the run (1 s): V relaxes too slowly to change much "
+               "within the run, so the neuron may never spike. Check its unit.")
+
+
+def test_no_workflow_of_the_project_is_warned_about():
+    from lifbatch.plausibility import unusual_values
+
+    for path in sorted((ROOT / "workflows").glob("*.yaml")):
+        assert unusual_values(load_workflow(path)) == [], path.name
+
+
+@pytest.mark.parametrize("overrides, line", [
+    (["neuron.tau_m=20 s"], TAU_WARNING[len("warning: "):]),
+    (["sweep.sigma.param=neuron.tau_m", "sweep.sigma.unit=s"],
+     "`neuron.tau_m` reaches 8 s (2 of its 3 values), longer than the run (1 s): V relaxes too slowly to change "
+     "much within the run, so the neuron may never spike. Check its unit."),
+    (["neuron.t_ref=200 ms"], "`neuron.t_ref` is 200 ms, far outside the usual range (about 0-10 ms). Check its unit."),
+    (["neuron.t_ref=2 s"], "`neuron.t_ref` is 2 s, longer than the run (1 s): a neuron spikes at most once in the "
+                           "run. Check its unit."),
+    (["neuron.r_m=100 ohm"], "`neuron.r_m` is 100 Ω, far outside the usual range (about 10 MΩ-1 GΩ). Check its unit."),
+    (["neuron.v_th=-50 V", "neuron.v_reset=-70 V"],
+     "`neuron.v_th` is -50 V, far outside the usual range (about -100 to +50 mV). Check its unit."),
+    (["sweep.I.unit=uA"], "`inputs.current.value` reaches 300 uA (26 of its 26 values), far outside the usual range "
+                          "(pA to a few nA). Check its unit."),
+])
+def test_unusual_values_are_named_with_their_value(overrides, line):
+    from lifbatch.plausibility import unusual_values
+
+    assert unusual_values(load_workflow(QUICKSTART, overrides))[0] == line
+
+
+def test_validate_warns_about_tau_m_longer_than_the_run():
+    proc = _cli("validate", QUICKSTART, "--set", "neuron.tau_m=20 s")
+    assert proc.returncode == 0 and proc.stderr == TAU_WARNING + "\n", proc.stderr
+    assert _cli("validate", QUICKSTART).stderr == ""
+
+
+def test_run_says_at_how_many_points_nothing_spiked(tmp_path):
+    import numpy as np
+
+    import lifbatch
+
+    path = _tiny(tmp_path)
+    silent = _cli("run", path, "--store", tmp_path / "silent.zarr", "--set", "neuron.tau_m=20 s", "--no-progress")
+    assert silent.returncode == 0, silent.stderr
+    assert "done: 8 of 8 points in " in silent.stdout
+    assert "already done); no spikes at 8 of 8 points\n" in silent.stdout, silent.stdout
+    assert "warning: `neuron.tau_m` is 20 s, longer than the run (50 ms)" in silent.stderr
+    some = _cli("run", path, "--store", tmp_path / "some.zarr", "--no-progress")
+    rate = lifbatch.open_results(tmp_path / "some.zarr").rate.values
+    n = int(np.count_nonzero(rate == 0))
+    assert 0 < n < 8, rate  # the workflow has silent and spiking points
+    assert f"already done); no spikes at {n} of 8 points\n" in some.stdout, some.stdout
+    # spiking everywhere, or a neuron that cannot spike (v_th: inf): nothing said
+    busy = _cli("run", path, "--store", tmp_path / "busy.zarr", "--set", "inputs.i.value=400 pA",
+                "--set", "sweep.I.linspace=[400, 600, 8]", "--no-progress")
+    assert busy.returncode == 0 and "no spikes" not in busy.stdout, busy.stdout + busy.stderr
+    mute = _cli("run", path, "--store", tmp_path / "mute.zarr", "--set", "neuron.v_th=inf mV", "--no-progress")
+    assert mute.returncode == 0 and "no spikes" not in mute.stdout, mute.stdout + mute.stderr
+
+
+# --------------------------------------------------------------------------- #
+# 6. messages: a busy port, a swept value in another dimension, refine's and fit's rounds,
+#    plurals, summarize's kept V moments, the progress bar after Ctrl-C
+# --------------------------------------------------------------------------- #
+def test_review_on_a_busy_port_is_one_line(tmp_path):
+    import socket
+
+    store = tmp_path / "s.zarr"
+    assert _cli("run", _tiny(tmp_path), "--store", store, "--no-progress").returncode == 0
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = _cli("review", store, "--port", port, "--no-browser", timeout=120)
+    assert _one_line_error(proc) == (f"lifbatch: error: `--port` {port}: cannot serve on 127.0.0.1:{port}, it is in "
+                                     "use. Choose another port, or leave out --port to take a free one.")
+
+
+@pytest.mark.parametrize("override, field, message", [
+    ("inputs.noise.sigma=2 pA", "inputs.noise.sigma",
+     "`inputs.noise.sigma` is a current (A), but sweep axis `sweep.sigma` gives it values in mV, a voltage (V), got "
+     "'2 pA'. Write it in the axis' dimension (Example: sigma: 2 mV), or sweep it in a current (unit: pA)."),
+    ("sweep.I.unit=mV", "inputs.current.value",
+     "`inputs.current.value` is a current (A), but sweep axis `sweep.I` gives it values in mV, a voltage (V), got "
+     "'150 pA'. Write it in the axis' dimension (Example: value: 150 mV), or sweep it in a current (unit: pA)."),
+    # a unit no drive can have: the axis is wrong, as before
+    ("sweep.I.unit=ms", "sweep.I.unit", "`sweep.I.unit` is a time (s), but inputs.current.value is a current (A), "
+                                        "got 'ms'. Example: unit: pA"),
+])
+def test_a_swept_value_in_another_dimension_names_the_parameter(override, field, message):
+    with pytest.raises(WorkflowError) as info:
+        load_workflow(QUICKSTART, [override])
+    assert str(info.value) == message and info.value.field == field
+
+
+def test_validate_says_1_task_1_point_1_worker(tmp_path):
+    proc = _cli("validate", _tiny(tmp_path, sweep={}), "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "-> 1 point x 2 trials\n" in proc.stdout
+    assert proc.stdout.split("work        ")[1].splitlines()[0].endswith(
+        "neuron-steps in 1 task of <= 1 point (for 1 worker)"), proc.stdout
+
+
+SAMPLED = {**TINY, "name": "sampled", "sweep": {},
+           "sample": {"method": "lhs", "n": 4,
+                      "params": {"I": {"param": "inputs.i.value", "bounds": [100, 300], "unit": "pA"}}}}
+
+
+def test_refine_rounds_do_not_read_like_crash_recovery(tmp_path):
+    store = tmp_path / "s.zarr"
+    assert _cli("run", _tiny(tmp_path, **SAMPLED), "--store", store, "--no-progress").returncode == 0
+    r = _cli("refine", store, "--add", "1", "--rounds", "2", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "resuming" not in r.stderr and r.stderr.count("running in ") == 1, r.stderr
+    assert "round 1: added 1 point (sample 4) where rate changes fastest" in r.stdout, r.stdout
+    assert "round 2: added 1 point (sample 5) where rate changes fastest" in r.stdout, r.stdout
+    r = _cli("refine", store, "--add", "2", "--no-progress")
+    assert "round 3: added 2 points (samples 6-7) where rate changes fastest" in r.stdout, r.stdout
+
+
+@pytest.mark.slow
+def test_fit_rounds_do_not_read_like_crash_recovery(tmp_path):
+    r = _cli("fit", ROOT / "workflows" / "quickstart-fit.yaml", "--target", "rate=10 Hz",
+             "--free", "inputs.current.value=50..300", "--budget", "6", "--batch", "2", "--store", tmp_path / "f.zarr",
+             "--set", "duration=200 ms", "--set", "trials=4", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "resuming" not in r.stderr and r.stderr.count("running in ") == 1, r.stderr
+    assert "fit: round 1: 1 point from the theory's solution of the targets" in r.stderr, r.stderr
+
+
+def test_summarize_says_why_it_kept_the_v_moments_and_what_recomputes_them(tmp_path):
+    store = tmp_path / "s.zarr"
+    path = _tiny(tmp_path, record={"v": {"trials": [0], "every": "0.1 ms"}},
+                 summaries={"moments": {"every": "1 ms"}})
+    assert _cli("run", path, "--store", store, "--no-progress").returncode == 0
+    r = _cli("summarize", store, "--set", "summaries.warmup=10 ms")
+    assert r.returncode == 0, r.stderr
+    assert ("note: v_mean, v_var and v_autocov keep their warmup of 0 ms (the spike summaries take the new one): "
+            "recomputing them needs V of every trial on the moments grid, and this store records V of 1 of 2 trials "
+            "(record.v.trials: [0]). To recompute them, run the workflow into a new store with --set "
+            "record.v.trials=all (record.v.every dividing summaries.moments.every).\n") in r.stdout, r.stdout
+    assert ("(V moments after 0 ms: summarize could not recompute them without V of every trial on the moments grid)"
+            in _cli("status", store).stdout)
+
+
+@pytest.mark.slow
+def test_the_progress_bar_is_done_before_interrupted_is_said(tmp_path):
+    import os
+    import signal
+    import time
+
+    from lifbatch.store import done_blocks
+    from test_store_trust import _start
+
+    store = tmp_path / "s.zarr"
+    path = _tiny(tmp_path, trials=1000, duration="500 ms",
+                 sweep={"I": {"param": "inputs.i.value", "linspace": [100, 300, 32], "unit": "pA"}})
+    proc = _start("run", path, "--store", store, "--workers", "1", "--points-per-task", "1")  # with the bar
+    deadline = time.time() + 120
+    while time.time() < deadline and len(done_blocks(store) if store.exists() else ()) < 2:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "interrupted: finished blocks are kept" in err, err
+    before, after = err.split("interrupted: finished blocks are kept", 1)
+    assert "pt/s" in before and "pt/s" not in after and "%|" not in after, err
