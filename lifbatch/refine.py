@@ -160,9 +160,12 @@ def refine_store(store, *, var: str = "rate", add: int = 8, rounds: int = 1, aga
             raise WorkflowError(f"`{name}` must be a whole number >= 1, got {value!r}. Example: {name} 8",
                                 name, value)
     wf = store_workflow_of(store)
-    if against == "theory" and wf.model != "lif":
-        raise WorkflowError(f"`--against theory`: model {wf.model} has no closed-form rate or CV (only lif has); "
-                            "drop --against.", "--against", against)
+    if against == "theory":
+        from .models import get_model
+
+        if not get_model(wf.model).theory:
+            raise WorkflowError(f"`--against theory`: model {wf.model} has no theory (lif has the Siegert rate and "
+                                "CV, eif its rate under constant input); drop --against.", "--against", against)
     if wf.sample is None:
         raise WorkflowError(f"store '{store}' is a grid: refine adds points to a sampled design. Give the "
                             "workflow a `sample` section (docs/workflow.md) and run it.", "store", str(store))

@@ -298,8 +298,10 @@ def _white_noise_points(ds) -> _Grid | None:
     except Exception:
         return None
     if wf.model != "lif":
-        return None  # (the LIF's closed forms; other models have their own, or none)
-    if not wf.drives or any(d.kind not in ("constant", "white_noise") for d in wf.drives):
+        # other models: their own theory (lifbatch.models), under constant currents only
+        if not wf.drives or any(d.kind != "constant" for d in wf.drives):
+            return None
+    elif not wf.drives or any(d.kind not in ("constant", "white_noise") for d in wf.drives):
         return None
     dims, shape, coords, positions = [], [], {}, []
     for ax in wf.sweep:
@@ -320,9 +322,12 @@ def _white_noise_points(ds) -> _Grid | None:
     points = []
     for combo in itertools.product(*[list(enumerate(idx)) for _, idx in positions]):
         p = wf.point_params(tuple(i for _, i in combo))
+        out_index = tuple(k for (is_dim, _), (k, _) in zip(positions, combo) if is_dim)
+        if wf.model != "lif":  # (v_inf holds the constant current, sigma 0)
+            points.append(_Point(out_index, p, sum(p[f"inputs.{d.name}.value"] for d in wf.drives), 0.0))
+            continue
         if math.isinf(p["neuron.tau_m"]):
             return None
-        out_index = tuple(k for (is_dim, _), (k, _) in zip(positions, combo) if is_dim)
         points.append(_Point(out_index, p, *_v_inf_sigma(wf, p)))
     return _Grid(wf, dims, tuple(shape), coords, points)
 
@@ -376,6 +381,8 @@ def theory_rate(ds):
     grid = _white_noise_points(ds)
     if grid is None:
         return None
+    if grid.wf.model != "lif":
+        return _model_theory(grid, "rate", {"units": "Hz", "long_name": f"theory ({grid.wf.model}, constant input)"})
     out = np.full(grid.shape, np.nan)
     for pt in grid.points:
         p = pt.params
@@ -393,7 +400,7 @@ def theory_cv(ds):
     constant input above threshold, NaN where the neuron is silent).
     """
     grid = _white_noise_points(ds)
-    if grid is None:
+    if grid is None or grid.wf.model != "lif":
         return None
     out = np.full(grid.shape, np.nan)
     for pt in grid.points:
@@ -405,6 +412,44 @@ def theory_cv(ds):
     noisy = any(d.kind == "white_noise" for d in grid.wf.drives)
     return _over_axes(grid, out, {"units": "1", "long_name": "theory (Siegert)" if noisy
                                     else "theory (constant input)"})
+
+
+def _model_theory(grid: _Grid, what: str, attrs: dict):
+    """A model's own theory (:meth:`NeuronModel.rate`) at every point, or None where it has
+    none (the model returns None)."""
+    from .models import get_model
+
+    model = get_model(grid.wf.model)
+    out = np.full(grid.shape, np.nan)
+    for pt in grid.points:
+        value = model.rate(pt.params, pt.v_inf) if what == "rate" else model.rheobase(pt.params)
+        if value is None:
+            return None
+        out[pt.index] = value
+    return _over_axes(grid, out, attrs)
+
+
+def rheobase(wf, params: dict) -> float | None:
+    """The rheobase (A) of the workflow's model at one point's parameters: the smallest constant
+    current that makes it fire from rest, from its steady-state I-V curve (a saddle node), or
+    None where the model has none. For the LIF, the current that brings V_inf to v_th:
+    (v_th - e_l) / r_m (with a finite tau_m and a resistance)."""
+    if wf.model == "lif":
+        if math.isinf(params["neuron.tau_m"]) or not math.isfinite(params["neuron.v_th"]):
+            return None
+        return (params["neuron.v_th"] - params["neuron.e_l"]) / params["neuron.r_m"]
+    from .models import get_model
+
+    return get_model(wf.model).rheobase(params)
+
+
+def theory_rheobase(ds):
+    """The model's rheobase (A) over a results Dataset's sweep axes (a line on an f(I)
+    figure), or None; for models other than the LIF, with constant currents only."""
+    grid = _white_noise_points(ds)
+    if grid is None or grid.wf.model == "lif":
+        return None
+    return _model_theory(grid, "rheobase", {"units": "A", "long_name": f"rheobase ({grid.wf.model})"})
 
 
 def theory_ou(ds):
@@ -433,7 +478,7 @@ def theory_ou(ds):
     if "time" not in ds.coords or "lag" not in ds.coords:
         return None
     grid = _white_noise_points(ds)
-    if grid is None:
+    if grid is None or grid.wf.model != "lif":
         return None
     wf = grid.wf
     time = np.asarray(ds["time"].values, float)

@@ -276,3 +276,64 @@ def test_hh_spike_counts_converge_to_a_tight_ode_solution_as_dt_shrinks():
         ds = lifbatch.simulate({**wf.to_dict(), "dt": dt})
         errors.append(abs(int(ds["spike_count"].values.sum()) - want))
     assert errors == sorted(errors, reverse=True) and errors[-1] <= 1, (want, errors)
+
+
+# --------------------------------------------------------------------------- #
+# theory where it exists
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("model", ["eif", "izhikevich", "hh_traub"])
+def test_the_rheobase_separates_silence_from_firing(model):
+    """1 s of a constant current 1 % below the model's rheobase (its steady-state I-V curve's
+    saddle node) gives no spike from rest; 3 % above, at least one."""
+    from lifbatch.theory import rheobase
+
+    wf = lifbatch.load_workflow({"name": "rh", "duration": "1 s", "dt": "0.01 ms",
+                                 "neuron": {"model": model, **({"gates_init": "steady_state"}
+                                                                if model == "hh_traub" else {})},
+                                 "inputs": {"i": {"kind": "constant", "value": "1 pA"}}})
+    i_rh = rheobase(wf, dict(wf.params))
+    assert i_rh is not None and i_rh > 0
+    raw = wf.to_dict()
+    raw["sweep"] = {"I": {"param": "inputs.i.value", "values": [0.99 * i_rh * 1e12, 1.03 * i_rh * 1e12],
+                          "unit": "pA"}}
+    counts = lifbatch.simulate(raw)["spike_count"].values.ravel()
+    assert counts[0] == 0 and counts[1] >= 1, (i_rh, counts)
+
+
+def test_adex_rheobase_is_the_maximum_of_its_steady_state_iv_curve():
+    from lifbatch.theory import rheobase
+
+    wf = lifbatch.load_workflow({"name": "rh", "duration": "10 ms", "neuron": {"model": "adex"}})
+    p = dict(wf.params)
+    v = np.linspace(p["neuron.e_l"], p["neuron.v_t"] + 5 * p["neuron.delta_t"], 200001)
+    i_ss = ((p["neuron.g_l"] + p["neuron.a"]) * (v - p["neuron.e_l"])
+            - p["neuron.g_l"] * p["neuron.delta_t"] * np.exp((v - p["neuron.v_t"]) / p["neuron.delta_t"]))
+    assert rheobase(wf, p) == pytest.approx(i_ss.max(), rel=1e-9)
+
+
+@pytest.mark.slow
+def test_eif_rate_follows_its_quadrature():
+    """The EIF's rate under constant currents: 1 / (the quadrature of c_m dv / F(v) from v_reset
+    to v_peak + t_ref) within 1.5 % of the simulation at dt 10 us, and 0 below the rheobase;
+    drawn by the rate figures as theory (lifbatch.theory.theory_rate)."""
+    from lifbatch.theory import theory_rate
+
+    raw = {"name": "eif-fi", "duration": "2 s", "dt": "0.01 ms", "neuron": {"model": "eif", "t_ref": "2 ms"},
+           "inputs": {"i": {"kind": "constant", "value": "1 pA"}},
+           "sweep": {"I": {"param": "inputs.i.value", "values": [400, 600, 800, 1200, 2000], "unit": "pA"}}}
+    ds = lifbatch.simulate(raw)
+    th = theory_rate(ds)
+    assert th is not None and th.attrs["long_name"] == "theory (eif, constant input)"
+    rate = ds["rate"].values
+    assert th.values[0] == 0 and rate[0] == 0
+    assert np.allclose(rate[1:], th.values[1:], rtol=0.015), (rate, th.values)
+    # one spike fewer or more in 2 s is 0.5 Hz: the agreement is not an accident of rounding
+    assert (rate[1:] > 10).all()
+
+
+def test_no_theory_for_models_without_one():
+    from lifbatch.theory import theory_cv, theory_ou, theory_rate
+
+    ds = lifbatch.simulate({"name": "hh", "duration": "20 ms", "dt": "0.01 ms", "neuron": {"model": "hh_traub"},
+                            "inputs": {"i": {"kind": "constant", "value": "1 nA"}}})
+    assert theory_rate(ds) is None and theory_cv(ds) is None and theory_ou(ds) is None

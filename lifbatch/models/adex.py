@@ -14,6 +14,8 @@ v is held for ``t_ref``. ``eif`` is the same loop with a = b = 0 and no w.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .base import NON_NEGATIVE, POSITIVE, NeuronModel, ParamSpec, StateVar, as_array, register_model
@@ -62,6 +64,17 @@ class AdEx(NeuronModel):
     def check(self, p, dt):
         return _exponent_check(p, dt)
 
+    def rheobase(self, p):
+        """The saddle node of the steady-state I-V curve (w = a (v - e_l)): with g = g_l + a,
+        I_rh = g (v_t - e_l - delta_t + delta_t ln(g / g_l)) (Touboul 2008; g_l (v_t - e_l -
+        delta_t) without adaptation)."""
+        g_l, a = p["neuron.g_l"], p.get("neuron.a", 0.0)
+        g = g_l + a
+        if not g > 0:
+            return None
+        d = p["neuron.delta_t"]
+        return g * (p["neuron.v_t"] - p["neuron.e_l"] - d + d * math.log(g / g_l))
+
     def run(self, p, dt, method, inputs, out, options=None):
         arr = np.append(as_array(p, ["c_m", "g_l", "e_l", "v_t", "delta_t", "a", "tau_w", "b", "v_reset",
                                      "v_peak", "v_init", "w_init"]), [dt])
@@ -77,6 +90,20 @@ class EIF(AdEx):
     state = (StateVar("v", "V"),)
     spike_rule = "v > v_peak, then v = v_reset, held for t_ref"
     cost = 1.8
+    theory = True
+
+    def rate(self, p, current):
+        """1 / (the time from v_reset to v_peak + t_ref) under a constant current, by quadrature
+        of dt = c_m dv / (g_l (e_l - v) + g_l delta_t exp((v - v_t) / delta_t) + I); 0 at or
+        below the rheobase (v settles at its stable fixed point)."""
+        if not current > self.rheobase(p):
+            return 0.0
+        from scipy.integrate import quad
+
+        c_m, g_l, e_l, v_t, d = (p[f"neuron.{k}"] for k in ("c_m", "g_l", "e_l", "v_t", "delta_t"))
+        period, _ = quad(lambda v: c_m / (g_l * (e_l - v) + g_l * d * math.exp((v - v_t) / d) + current),
+                         p["neuron.v_reset"], p["neuron.v_peak"], limit=200, epsabs=0, epsrel=1e-10)
+        return 1.0 / (period + p["neuron.t_ref"])
 
     def run(self, p, dt, method, inputs, out, options=None):
         q = dict(p, **{"neuron.a": 0.0, "neuron.tau_w": 1.0, "neuron.b": 0.0, "neuron.w_init": 0.0})

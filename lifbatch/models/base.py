@@ -70,6 +70,16 @@ class NeuronModel:
         the fix) for the first failing one, or []. ``params``: the neuron's values, SI."""
         return []
 
+    def rheobase(self, params: dict[str, float]) -> float | None:
+        """The smallest constant current (A) that makes the model fire from rest, where theory
+        gives it (the saddle node of the steady-state I-V curve), else None."""
+        return None
+
+    def rate(self, params: dict[str, float], current: float) -> float | None:
+        """The firing rate (Hz) under a constant current (A) without noise, where a closed form
+        (or a quadrature) gives it, else None."""
+        return None
+
     def noise_tau(self, params: dict[str, float]) -> float:
         """The time constant of white noise given as a voltage: it enters as
         ``sigma * sqrt(dt / tau) * xi`` (the LIF's convention, with tau = tau_m)."""

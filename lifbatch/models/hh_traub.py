@@ -53,6 +53,32 @@ class HHTraub(NeuronModel):
     cost = 6.0
     max_dt = 0.05e-3
 
+    def rheobase(self, p):
+        """The first local maximum above e_l of the steady-state I-V curve, I_ss(v) = g_l (v - e_l)
+        + g_na m_inf^3 h_inf (v - e_na) + g_k n_inf^4 (v - e_k) (its saddle node; a current
+        above it leaves no resting state near e_l), or None where I_ss rises monotonically."""
+        from scipy.optimize import minimize_scalar
+
+        from .hh_traub_loop import rates
+
+        v_t = p["neuron.v_t"]
+
+        def i_ss(v):
+            am, bm, an, bn, ah, bh = rates(v, v_t)
+            m, n, h = am / (am + bm), an / (an + bn), ah / (ah + bh)
+            return (p["neuron.g_l"] * (v - p["neuron.e_l"]) + p["neuron.g_na"] * m ** 3 * h * (v - p["neuron.e_na"])
+                    + p["neuron.g_k"] * n ** 4 * (v - p["neuron.e_k"]))
+
+        grid = np.linspace(p["neuron.e_l"], p["neuron.e_na"], 2001)
+        values = np.array([i_ss(v) for v in grid])
+        peaks = np.flatnonzero((values[1:-1] > values[:-2]) & (values[1:-1] >= values[2:])) + 1
+        if not peaks.size:
+            return None
+        k = peaks[0]
+        best = minimize_scalar(lambda v: -i_ss(v), bounds=(grid[k - 1], grid[k + 1]), method="bounded",
+                               options={"xatol": 1e-9})
+        return float(-best.fun)
+
     def run(self, p, dt, method, inputs, out, options=None):
         steady = 1.0 if (options or {}).get("gates_init") == "steady_state" else 0.0
         arr = np.append(as_array(p, ["c_m", "g_l", "g_na", "g_k", "e_l", "e_na", "e_k", "v_t", "v_spike",

@@ -50,6 +50,13 @@ class Izhikevich(NeuronModel):
             return [("neuron.c", "must be below neuron.v_peak", "Example: c: -50 mV with v_peak: 35 mV")]
         return []
 
+    def rheobase(self, p):
+        """The maximum of the steady-state I-V curve (u = b (v - v_r)): I_ss(v) = -k (v - v_r)
+        (v - v_t) + b (v - v_r), at v* = (v_r + v_t + b / k) / 2."""
+        k, v_r, v_t, b = p["neuron.k"], p["neuron.v_r"], p["neuron.v_t"], p["neuron.b"]
+        v = (v_r + v_t + b / k) / 2
+        return -k * (v - v_r) * (v - v_t) + b * (v - v_r)
+
     def noise_tau(self, p):
         return p["neuron.c_m"] / (p["neuron.k"] * (p["neuron.v_t"] - p["neuron.v_r"]))
 
