@@ -186,14 +186,19 @@ class RandomSteps(_Tabulated):
 
 
 class TimedArray(_Tabulated):
+    """Samples every ``dt``, from a file (``file``: .npy or .csv, 1-D or time x trial) or
+    written inline (``values``: a list of numbers, or a list of lists, one per trial)."""
+
     name = "timed_array"
-    fields = {"file": ("file", None), "dt": ("time", None), "unit": ("unit", "1")}
+    # (file or values, exactly one: the parser checks it; a default of "" is "not given")
+    fields = {"file": ("file", ""), "values": ("values", ""), "dt": ("time", None), "unit": ("unit", "1")}
 
     def table(self, drive, get, point, gen):
         from .inputs import read_timed_array
         from .units import convert, si_unit, unit_dimensionality
 
-        data = read_timed_array(drive.option("file"))
+        inline = drive.option("values")
+        data = np.asarray(inline, float).T if inline else read_timed_array(drive.option("file"))
         unit = drive.option("unit", "1")
         factor = convert(1.0, unit, si_unit(unit_dimensionality(unit))) if unit not in ("", "1") else 1.0
         table = data.T if data.ndim == 2 else data[None, :]

@@ -929,7 +929,7 @@ def _canonical(run: Run, seed: int, table: ParamTable, inputs: InputsSpec, sweep
 def _source(raw: dict, drives: tuple[Drive, ...]) -> str:
     """The raw workflow as JSON (not sort_keys: the order of the sweep axes is the order of
     the grid), each input file by its resolved path, so that it loads again from anywhere."""
-    files = {d.name: d.option("file") for d in drives if d.kind == "timed_array"}
+    files = {d.name: d.option("file") for d in drives if d.kind == "timed_array" and d.option("file")}
     if files:
         raw = {**raw, "inputs": {name: {**spec, "file": files[name]} if name in files else spec
                                  for name, spec in raw["inputs"].items()}}
@@ -1291,6 +1291,11 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
         value = spec.get(key, default)
         if value is None:
             raise WorkflowError(f"`{path}` is required for kind {kind}. {_example(path)}".rstrip(), path, None)
+        if frole in ("file", "values") and value == "":
+            continue  # (timed_array: file or values, checked below)
+        if frole == "values":
+            options.append((key, _inline_values(value, path, run)))
+            continue
         if frole == "bool":
             if not isinstance(value, bool):
                 raise _err(path, value, "must be true or false", f"Example: {key}: true")
@@ -1345,13 +1350,38 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
     if kind == "sine" and "mean" not in spec:
         amplitude = params[f"{where}.amplitude"]
         params[f"{where}.mean"] = Param(0.0, amplitude.dim, amplitude.display)
-    if kind == "timed_array":
+    if kind == "timed_array" and ("file" in spec) == ("values" in spec):
+        raise _err(where, dict(spec), "needs exactly one of file and values",
+                   "Example: {kind: timed_array, values: [0, 0.5, 1], dt: 10 ms, unit: nA}")
+    if kind == "timed_array" and "values" in spec:
+        q = u.Quantity(1, dict(options).get("unit", "1"))
+        role = drive_role(q, f"{where}.unit", dict(options).get("unit", "1"), neuron)
+    elif kind == "timed_array":
         role, sha = _load_timed_array(dict(options), where, run, neuron, base_dir=base_dir, confine=confine)
         # the resolved path, also in the saved workflow (_source)
         options = [(k, v) for k, v in options if k != "file"] + [("file", _resolved_file(dict(options)["file"], base_dir))]
     if kind == "poisson":
         role = None
     return Drive(name=name, kind=kind, role=role, options=tuple(sorted(options))), params, sha
+
+
+def _inline_values(value: Any, path: str, run: Run) -> tuple:
+    """``timed_array.values``: a list of finite numbers (all trials), or a list of such lists of
+    one length (one per trial) -> a tuple (of tuples), as the canonical JSON keeps it."""
+    def numbers(row) -> tuple:
+        if not isinstance(row, list) or not row or any(
+                isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) for x in row):
+            raise _err(path, value, "must be a list of finite numbers, or one such list per trial",
+                       "Example: values: [0, 0.5, 1, 0.5]")
+        return tuple(float(x) for x in row)
+
+    if isinstance(value, list) and value and all(isinstance(r, list) for r in value):
+        rows = tuple(numbers(r) for r in value)
+        if len(rows) != run.trials or len({len(r) for r in rows}) != 1:
+            raise _err(path, value, f"must have one list per trial ({_trials(run.trials)}), all of one length",
+                       "Or give one list for all trials.")
+        return rows
+    return numbers(value)
 
 
 def _resolved_file(file: str, base_dir: Path) -> str:

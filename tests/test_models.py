@@ -337,3 +337,21 @@ def test_no_theory_for_models_without_one():
     ds = lifbatch.simulate({"name": "hh", "duration": "20 ms", "dt": "0.01 ms", "neuron": {"model": "hh_traub"},
                             "inputs": {"i": {"kind": "constant", "value": "1 nA"}}})
     assert theory_rate(ds) is None and theory_cv(ds) is None and theory_ou(ds) is None
+
+
+def test_timed_array_values_inline_equal_the_same_samples_from_a_file(tmp_path):
+    """`timed_array.values` (inline samples) drive a model exactly as the same numbers in a file
+    do; one list per trial too; the recorded input is the samples, held for their dt."""
+    samples = [[36.9, 6.9, 11.5, 48.3, 30.7], [0.0, 10.0, 20.0, 30.0, 40.0]]
+    np.save(tmp_path / "i.npy", np.array(samples).T)
+    base = {"name": "ta", "trials": 2, "duration": "50 ms", "dt": "0.01 ms", "neuron": {"model": "hh_traub"},
+            "record": {"v": {"trials": "all", "every": "0.1 ms"}, "inputs": ["I"]}}
+    inline = lifbatch.simulate({**base, "inputs": {"I": {"kind": "timed_array", "values": samples, "dt": "10 ms",
+                                                        "unit": "nA"}}})
+    filed = lifbatch.load_workflow({**base, "inputs": {"I": {"kind": "timed_array", "file": str(tmp_path / "i.npy"),
+                                                             "dt": "10 ms", "unit": "nA"}}})
+    assert_identical(inline, lifbatch.simulate(filed), ["spike_bits", "v", "input_I"])
+    got = inline["input_I"].values[:, ::100] * 1e9  # every 10 ms
+    assert np.allclose(got[:, :5], samples, rtol=1e-12) and np.isnan(got[:, 5]).all()
+    with pytest.raises(WorkflowError, match="needs exactly one of file and values"):
+        lifbatch.load_workflow({**base, "inputs": {"I": {"kind": "timed_array", "dt": "10 ms", "unit": "nA"}}})
