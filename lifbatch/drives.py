@@ -42,7 +42,7 @@ class PointInputs:
     an array, ``x_base``, at the first time-varying one.
     """
 
-    __slots__ = ("n", "x_const", "x_base", "x_rows", "uni_mean", "uni_half", "lam", "weights", "sigma2")
+    __slots__ = ("n", "x_const", "x_base", "x_rows", "uni_mean", "uni_half", "lam", "weights", "sigma2", "syn")
 
     def __init__(self, n_steps: int):
         self.n = n_steps
@@ -54,6 +54,17 @@ class PointInputs:
         self.lam: list[float] = []
         self.weights: list[float] = []
         self.sigma2 = 0.0
+        #: per Poisson drive (aligned with ``lam``): (1.0 for a conductance, its decay per step,
+        #: its reversal potential); (0.0, 0.0, 0.0) for voltage jumps
+        self.syn: list[tuple[float, float, float]] = []
+
+    def synapses(self) -> np.ndarray:
+        """(3, K2): is a conductance, decay per step, reversal potential, per Poisson drive."""
+        return np.array(self.syn, float).T.reshape(3, len(self.syn))
+
+    @property
+    def has_conductances(self) -> bool:
+        return any(s[0] != 0.0 for s in self.syn)
 
     def add_constant(self, value: float) -> None:
         if self.x_base is None:
@@ -155,6 +166,27 @@ class Poisson(DriveKind):
         # n independent sources: Poisson(n rate dt) input spikes per step
         acc.lam.append(get("n") * get("rate") * point.dt)
         acc.weights.append(get("weight"))
+        acc.syn.append((0.0, 0.0, 0.0))
+
+
+class PoissonConductance(DriveKind):
+    """Poisson input through an exponential synapse with a reversal potential: ``n`` sources at
+    ``rate``; each input spike raises the conductance g by ``weight``, which decays with
+    ``tau``; the current ``g (e_rev - v)`` enters as a current (docs/workflow.md,
+    "poisson_conductance"). Its counts are drawn from the Poisson stream with the other
+    Poisson drives, in the workflow's order (the same counts as a ``poisson`` drive there)."""
+
+    name = "poisson_conductance"
+    fields = {"rate": ("rate", None), "weight": ("conductance", None), "tau": ("time", None),
+              "e_rev": ("voltage", None), "n": ("int", 1)}
+    stream = "poisson"
+    stochastic = True
+
+    def apply(self, acc, drive, get, scale, point):
+        # (scale: r_m for the LIF, whose drives are voltages; 1 for the models that take currents)
+        acc.lam.append(get("n") * get("rate") * point.dt)
+        acc.weights.append(scale * get("weight"))
+        acc.syn.append((1.0, math.exp(-point.dt / get("tau")), get("e_rev")))
 
 
 class _Tabulated(DriveKind):
@@ -208,4 +240,4 @@ class TimedArray(_Tabulated):
 
 #: every drive kind by name, in the order the docs list them
 DRIVES: dict[str, DriveKind] = {k.name: k() for k in (Constant, Sine, Uniform, WhiteNoise, Poisson, RandomSteps,
-                                                      TimedArray)}
+                                                      TimedArray, PoissonConductance)}

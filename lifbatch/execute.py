@@ -127,11 +127,15 @@ def _recorded(wf, points, states, status, shape, n_rec) -> dict[str, np.ndarray]
     store holds them; NaN at failed points."""
     out = {}
     if wf.record_state:
-        from .models import get_model
+        from .point import state_names
 
-        order = [v.name for v in get_model(wf.model).state if v.name != "v"]
+        order = state_names(wf)
         for name in wf.record_state:
             out[name] = np.ascontiguousarray(states[..., order.index(name), :, :])
+            if wf.model == "lif" and name.startswith("g_") and wf.voltage_unit != "1":
+                # the LIF's loop holds g r_m (its drives are voltages): siemens again
+                for local, params, _ in points:
+                    out[name][local] /= params["neuron.r_m"]
     if wf.record_inputs:
         from .inputs import recorded_inputs
 

@@ -140,6 +140,9 @@ def state_units(wf) -> dict[str, str]:
     from .models import get_model
 
     units = {v.name: v.unit for v in get_model(wf.model).state}
+    # a conductance drive's g: siemens (a dimensionless LIF's relative to the leak)
+    g_unit = "S" if wf.model != "lif" or wf.voltage_unit != "1" else "1"
+    units.update({f"g_{d.name}": g_unit for d in wf.drives if d.kind == "poisson_conductance"})
     return {name: units[name] for name in wf.record_state}
 
 

@@ -52,11 +52,17 @@ def point_buffers(wf) -> PointResult:
                        if wf.record_state else EMPTY3)
 
 
-def n_state_vars(wf) -> int:
-    """The number of state variables other than V of the workflow's model."""
+def state_names(wf) -> list[str]:
+    """The state variables a model's loop records beside V, in its order: the model's own other
+    than V, then the conductance of each ``poisson_conductance`` drive (``g_<drive>``)."""
     from .models import get_model
 
-    return sum(1 for v in get_model(wf.model).state if v.name != "v")
+    own = [v.name for v in get_model(wf.model).state if v.name != "v"]
+    return own + [f"g_{d.name}" for d in wf.drives if d.kind == "poisson_conductance"]
+
+
+def n_state_vars(wf) -> int:
+    return len(state_names(wf))
 
 
 class PointModel:
@@ -103,8 +109,12 @@ class PointModel:
         self._streams = streams
         try:
             for kind, drive, prefix in self.drives:
-                # (the LIF's x is a voltage; other models take currents in amperes, I / c_m in their loop)
-                scale = 1.0 if kind.name == "poisson" or not self.lif else x_scale(params, drive.role)
+                # (the LIF's x is a voltage; other models take currents in amperes, I / c_m in their loop;
+                # a conductance times r_m is the LIF's, dimensionless)
+                if kind.name == "poisson_conductance":
+                    scale = params["neuron.r_m"] if self.lif else 1.0
+                else:
+                    scale = 1.0 if kind.name == "poisson" or not self.lif else x_scale(params, drive.role)
                 kind.apply(acc, drive, lambda field, _p=prefix: params[_p + field], scale, self)
         finally:
             self._streams = None
@@ -136,6 +146,13 @@ class PointModel:
             noise_scale = sigma * math.sqrt((1 - decay * decay) / 2) if exact else sigma * math.sqrt(dt / tau)
         else:
             noise_scale = 0.0
+        if acc.has_conductances:  # (the kernel's fast paths have none: the models' loop for it)
+            from .models.lif_loop import lif_syn_trials
+
+            p = np.array([a, leak, decay, float(exact), params["neuron.e_l"], params["neuron.v_th"],
+                          params["neuron.v_reset"], params["neuron.v_init"]])
+            return self._run_loop(lif_syn_trials, p, acc, streams, noise_scale, out,
+                                  (int(round(params["neuron.t_ref"] / dt)),))
         res = out if out is not None else point_buffers(wf)
         if scratch is None:
             scratch = self.scratch()
@@ -180,10 +197,34 @@ class PointModel:
         model = get_model(wf.model)
         streams = point_streams(wf, params) if streams is None else streams
         acc = self.inputs(params, streams)
-        if acc.sigma2 > 0 and not FUSED_NORMALS:  # pragma: no cover - other numba versions
-            raise RuntimeError("white noise for non-LIF models needs numba's ziggurat tables to be numpy's")
         noise_scale = math.sqrt(acc.sigma2) * math.sqrt(self.dt / model.noise_tau(params)) if acc.sigma2 > 0 else 0.0
-        inputs = {
+        inputs = self._loop_inputs(acc, streams, noise_scale)
+        res = out if out is not None else point_buffers(wf)
+        model.run(params, self.dt, wf.method, inputs, res, dict(wf.model_options))
+        self._write_back(inputs, streams)
+        return res
+
+    def _run_loop(self, loop, p, acc, streams, noise_scale, out, extra=()) -> PointResult:
+        from .models.loops import call
+
+        inputs = self._loop_inputs(acc, streams, noise_scale)
+        res = out if out is not None else point_buffers(self.wf)
+        call(loop, p, inputs, res, extra)
+        self._write_back(inputs, streams)
+        return res
+
+    @staticmethod
+    def _write_back(inputs: dict, streams) -> None:
+        for name, key in (("noise", "noise_state"), ("uniform", "uni_state"), ("poisson", "poi_state")):
+            if inputs[key].shape[0]:
+                streams.set_state(name, inputs[key])
+
+    def _loop_inputs(self, acc, streams, noise_scale) -> dict:
+        """The drive arguments of a model's loop (lifbatch.models.loops.call)."""
+        wf = self.wf
+        if acc.sigma2 > 0 and not FUSED_NORMALS:  # pragma: no cover - other numba versions
+            raise RuntimeError("white noise in a model's loop needs numba's ziggurat tables to be numpy's")
+        return {
             "x_base": acc.shared_drive(),
             "x_trial": np.sum(acc.x_rows, axis=0) if acc.x_rows else EMPTY2,
             "noise_state": streams.state("noise") if acc.sigma2 > 0 else NO_STATE, "noise_scale": noise_scale,
@@ -191,15 +232,9 @@ class PointModel:
             "uni_mean": np.array(acc.uni_mean, float), "uni_half": np.array(acc.uni_half, float),
             "poi_state": streams.state("poisson") if acc.lam else NO_STATE,
             "lam": np.array(acc.lam, float), "enlam": np.array([math.exp(-x) for x in acc.lam], float),
-            "weights": np.array(acc.weights, float),
+            "weights": np.array(acc.weights, float), "syn": acc.synapses(),
             "mom_stride": wf.moments_stride, "rec_stride": wf.record_stride, "rec_rows": self.rec_rows,
         }
-        res = out if out is not None else point_buffers(wf)
-        model.run(params, self.dt, wf.method, inputs, res, dict(wf.model_options))
-        for name, key in (("noise", "noise_state"), ("uniform", "uni_state"), ("poisson", "poi_state")):
-            if inputs[key].shape[0]:
-                streams.set_state(name, inputs[key])
-        return res
 
 
 def simulate_point(wf, params: dict[str, float], *, out: PointResult | None = None,

@@ -1323,6 +1323,17 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
             if not q.dimensionless:
                 raise _err(path, value, "must be dimensionless (radians)", "Example: phase: 0.5")
             params[path] = parse_param(path, value, q)
+        elif frole == "conductance":
+            q = _quantity(value, path)
+            want = _conductance_dim(neuron)
+            if u.dimension_of(q) != want and not (q.dimensionless and u.to_si(q) == 0):
+                if neuron.model == "lif" and want == "dimensionless":
+                    fix = ("A conductance needs a resistance to enter a LIF in volts: set neuron.r_m (e.g. r_m: "
+                           "100 Mohm)" if neuron.voltage_dim != "dimensionless" else "Example: weight: 0.05")
+                    raise _err(path, value, "must be dimensionless (a conductance relative to the leak, "
+                               "for a dimensionless model or a LIF without r_m)", fix)
+                raise _err(path, value, "must be a conductance", "Example: weight: 1 nS")
+            params[path] = replace(parse_param(path, value, q), dim=want)
         elif frole == "voltage":
             q = _quantity(value, path)
             if not (u.dimension_of(q) == neuron.voltage_dim or (q.dimensionless and u.to_si(q) == 0)):
@@ -1360,9 +1371,17 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
         role, sha = _load_timed_array(dict(options), where, run, neuron, base_dir=base_dir, confine=confine)
         # the resolved path, also in the saved workflow (_source)
         options = [(k, v) for k, v in options if k != "file"] + [("file", _resolved_file(dict(options)["file"], base_dir))]
-    if kind == "poisson":
+    if kind in ("poisson", "poisson_conductance"):
         role = None
     return Drive(name=name, kind=kind, role=role, options=tuple(sorted(options))), params, sha
+
+
+def _conductance_dim(neuron: NeuronSpec) -> str:
+    """The dimension of a conductance for ``neuron``: siemens, or (a LIF without a resistance,
+    a dimensionless model) dimensionless, a conductance relative to the leak (g r_m)."""
+    if neuron.model != "lif" or neuron.r_dim != "dimensionless":
+        return u.unit_dimensionality("S")
+    return "dimensionless"
 
 
 def _inline_values(value: Any, path: str, run: Run) -> tuple:
@@ -1617,10 +1636,10 @@ def parse_record(raw: Any, run: Run, *, model=None, drives: tuple = (), axes: tu
     """The ``record`` section -> :class:`RecordSpec` (no traces: no trials, every dt). ``state``
     and ``inputs`` are recorded on V's trace grid (its trials, every ``record.v.every``)."""
     _check_keys(raw, {"v", "state", "inputs"}, "record")
-    state = _record_names(raw, "state", [v.name for v in (model.state if model else ()) if v.name != "v"],
+    state = _record_names(raw, "state", [v.name for v in (model.state if model else ()) if v.name != "v"]
+                          + [f"g_{d.name}" for d in drives if d.kind == "poisson_conductance"],
                           model.name if model else "lif", axes)
-    inputs = _record_names(raw, "inputs", [d.name for d in drives if not DRIVES[d.kind].stochastic
-                                           and DRIVES[d.kind].name != "poisson"], None, axes)
+    inputs = _record_names(raw, "inputs", [d.name for d in drives if not DRIVES[d.kind].stochastic], None, axes)
     if (state or inputs) and ("v" not in raw or raw["v"] is None):
         what = "record.state" if state else "record.inputs"
         raise _err(what, raw.get("state") or raw.get("inputs"), "is recorded on V's trace grid, which needs record.v",
@@ -1858,6 +1877,10 @@ def _check_drive_values(run, table, drives, grid, require, tau) -> None:
         if d.kind == "poisson":
             require(f"{p}.rate", grid(f"{p}.rate") >= 0, "must be a rate >= 0", "Example: rate: 10 Hz")
             require(f"{p}.n", grid(f"{p}.n") >= 1, "must be an integer >= 1", "Example: n: 100")
+        elif d.kind == "poisson_conductance":
+            require(f"{p}.rate", grid(f"{p}.rate") >= 0, "must be a rate >= 0", "Example: rate: 10 Hz")
+            require(f"{p}.n", grid(f"{p}.n") >= 1, "must be an integer >= 1", "Example: n: 100")
+            require(f"{p}.weight", grid(f"{p}.weight") >= 0, "must be a conductance >= 0", "Example: weight: 1 nS")
         elif d.kind == "uniform":
             require(f"{p}.half_width", grid(f"{p}.half_width") >= 0, "must be >= 0", "Example: half_width: 100 pA")
         elif d.kind == "white_noise":

@@ -23,7 +23,9 @@ BASE = {
     "inputs": {"i": {"kind": "constant", "value": "300 pA"},
                "u": {"kind": "uniform", "mean": "50 pA", "half_width": "20 pA"},
                "n": {"kind": "white_noise", "sigma": "1 mV"},
-               "p": {"kind": "poisson", "rate": "200 Hz", "weight": "0.3 mV", "n": 4}},
+               "p": {"kind": "poisson", "rate": "200 Hz", "weight": "0.3 mV", "n": 4},
+               "g": {"kind": "poisson_conductance", "rate": "50 Hz", "n": 20, "weight": "0.5 nS", "tau": "5 ms",
+                     "e_rev": "0 mV"}},
     "sweep": {"I": {"param": "inputs.i.value", "values": [100, 400, 800, 1600], "unit": "pA"}},
     "record": {"v": {"trials": [0, 2], "every": "0.5 ms"}},
     "summaries": {"warmup": "20 ms", "moments": {"every": "0.5 ms"}},
@@ -355,3 +357,63 @@ def test_timed_array_values_inline_equal_the_same_samples_from_a_file(tmp_path):
     assert np.allclose(got[:, :5], samples, rtol=1e-12) and np.isnan(got[:, 5]).all()
     with pytest.raises(WorkflowError, match="needs exactly one of file and values"):
         lifbatch.load_workflow({**base, "inputs": {"I": {"kind": "timed_array", "dt": "10 ms", "unit": "nA"}}})
+
+
+# --------------------------------------------------------------------------- #
+# conductance input (poisson_conductance) for every model
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+@pytest.mark.parametrize("model", BUILT_IN)
+def test_conductance_input_follows_shot_noise_theory(model):
+    """The conductance of an exponential synapse driven by n Poisson sources (Campbell's theorem,
+    in the discrete form the step order gives: g <- g exp(-dt/tau) + w c, c ~ Poisson(n rate dt)):
+    mean n rate dt w / (1 - exp(-dt/tau)) (~ n rate w tau) and variance n rate dt w^2 / (1 -
+    exp(-2 dt/tau)) (~ n rate w^2 tau / 2), within 4 standard errors over 40 trials x 2 s,
+    whatever the neuron does with it."""
+    n, rate, w, tau, dt = 200, 10.0, 1e-9, 5e-3, 1e-4
+    neuron = dict(LIF_NEURON) if model == "lif" else {"model": model}
+    ds = lifbatch.simulate({
+        "name": "campbell", "seed": 11, "trials": 40, "duration": "2 s", "dt": "0.1 ms", "neuron": neuron,
+        "inputs": {"e": {"kind": "poisson_conductance", "rate": "10 Hz", "n": n, "weight": "1 nS", "tau": "5 ms",
+                         "e_rev": "0 mV"}},
+        "record": {"v": {"trials": "all", "every": "1 ms"}, "state": ["g_e"]}})
+    g = ds["g_e"].values[..., 100:]  # after 100 ms (20 tau)
+    lam, decay = n * rate * dt, math.exp(-dt / tau)
+    mean, var = lam * w / (1 - decay), lam * w * w / (1 - decay * decay)
+    # (the discrete mean is the continuous one times (dt/tau) / (1 - exp(-dt/tau)) ~ 1 + dt / (2 tau))
+    assert mean == pytest.approx(n * rate * w * tau * (1 + dt / (2 * tau)), rel=1e-4)
+    # (samples 1 ms = 0.2 tau apart are correlated: the standard error counts independent trials)
+    per_trial = g.mean(axis=-1).ravel()
+    assert abs(per_trial.mean() - mean) < 4 * per_trial.std(ddof=1) / math.sqrt(per_trial.size) + 1e-3 * mean
+    assert g.var() == pytest.approx(var, rel=0.05)
+
+
+def test_conductance_and_voltage_poisson_drives_draw_the_same_counts():
+    """A poisson_conductance drive draws its counts where a poisson drive would (common random
+    numbers): the counts recovered from its g (c = (g(t+dt) - g(t) exp(-dt/tau)) / w) are those
+    recovered from a no-leak LIF's voltage jumps (c = dV / weight)."""
+    base = {"name": "crn", "seed": 2, "trials": 3, "duration": "50 ms", "dt": "0.1 ms",
+            "record": {"v": {"trials": "all", "every": "0.1 ms"}}}
+    jumps = lifbatch.simulate({**base, "neuron": {"tau_m": "inf", "v_th": "inf mV", "e_l": "0 mV"},
+                               "inputs": {"p": {"kind": "poisson", "rate": "400 Hz", "n": 5, "weight": "1 mV"}}})
+    counts_v = np.rint(np.diff(jumps["v"].values, axis=-1) / 1e-3)
+    cond = lifbatch.simulate({**base, "neuron": {"model": "izhikevich"},
+                              "inputs": {"p": {"kind": "poisson_conductance", "rate": "400 Hz", "n": 5,
+                                               "weight": "1 nS", "tau": "2 ms", "e_rev": "0 mV"}},
+                              "record": {**base["record"], "state": ["g_p"]}})
+    g = cond["g_p"].values
+    counts_g = np.rint((g[..., 1:] - g[..., :-1] * math.exp(-0.05)) / 1e-9)
+    assert counts_v.sum() > 100
+    assert np.array_equal(counts_v, counts_g)
+
+
+def test_a_conductance_weight_needs_its_dimension():
+    raw = _wf("hh_traub")
+    raw["inputs"]["g"]["weight"] = "0.5 mV"
+    with pytest.raises(WorkflowError, match=r"`inputs.g.weight` must be a conductance"):
+        lifbatch.load_workflow({**raw, "sweep": {}})
+    raw = _wf("lif")
+    raw["neuron"] = {k: v for k, v in LIF_NEURON.items() if k != "r_m"}
+    raw["inputs"] = {"g": raw["inputs"]["g"]}
+    with pytest.raises(WorkflowError, match=r"`inputs.g.weight` must be dimensionless.*set neuron.r_m"):
+        lifbatch.load_workflow({**raw, "sweep": {}})

@@ -58,6 +58,7 @@ class AdEx(NeuronModel):
     default_method = "euler"
     spike_param = "v_peak"
     spike_rule = "v > v_peak, then v = v_reset, w += b, v held for t_ref"
+    state_has_w = True
     cost = 2.0
     max_dt = 0.1e-3
 
@@ -77,7 +78,7 @@ class AdEx(NeuronModel):
 
     def run(self, p, dt, method, inputs, out, options=None):
         arr = np.append(as_array(p, ["c_m", "g_l", "e_l", "v_t", "delta_t", "a", "tau_w", "b", "v_reset",
-                                     "v_peak", "v_init", "w_init"]), [dt])
+                                     "v_peak", "v_init", "w_init"]), [dt, 1.0 if self.state_has_w else 0.0])
         from .adex_loop import adex_trials
         from .loops import call
 
@@ -89,6 +90,7 @@ class EIF(AdEx):
     params = {k: v for k, v in AdEx.params.items() if k not in ("a", "tau_w", "b", "w_init")}
     state = (StateVar("v", "V"),)
     spike_rule = "v > v_peak, then v = v_reset, held for t_ref"
+    state_has_w = False
     cost = 1.8
     theory = True
 

@@ -8,7 +8,8 @@ import math
 import numba
 import numpy as np
 
-from .loops import draw_step, drive_at, jump_total, pack_states, record, unpack_states
+from .loops import (draw_step, drive_at, jump_total, pack_states, record, record_syn, syn_current, syn_update,
+                    unpack_states)
 
 _MV = 1e-3
 _INV_MS = 1e3
@@ -36,7 +37,7 @@ def rates(v, v_t):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam, enlam,
-              weights, exponential, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
+              weights, syn, exponential, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
               count_out):  # pragma: no cover - compiled
     c_m, g_l, g_na, g_k, e_l, e_na, e_k, v_t, v_spike, v_init, steady = (
         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10])
@@ -50,6 +51,7 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
     st_on = st_out.shape[0] > 0
     uni = np.empty(k1)
     cnt = np.empty(k2, np.int64)
+    g = np.zeros(k2)  # the conductance drives' conductances (others stay 0)
     s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = unpack_states(noise_state, uni_state, poi_state)
     m0 = n0 = h0 = 0.0
     if steady != 0.0:
@@ -58,17 +60,19 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
     for tr in range(n_trials):
         v, m, n, h = v_init, m0, n0, h0
         nspk = 0
+        g[:] = 0.0
         row = rec_rows[tr]
         mom_out[tr, 0] = v
         if row >= 0:
             rec_out[row, 0] = v
             if st_on:
+                record_syn(st_out, 3, row, 0, k2, syn, g)
                 st_out[0, row, 0], st_out[1, row, 0], st_out[2, row, 0] = m, n, h
         mom_next, mom_i, rec_next, rec_i = mom_stride, 1, rec_stride, 1
         for s in range(n_steps):
             zs, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = draw_step(
                 fused, k1, k2, lam, enlam, uni, cnt, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)
-            i_in = drive_at(x_base, x_trial, has_xt, tr, s, k1, uni_mean, uni_half, uni)
+            i_in = drive_at(x_base, x_trial, has_xt, tr, s, k1, uni_mean, uni_half, uni) + syn_current(v, k2, syn, g)
             armed = v <= v_spike
             am, bm, an, bn, ah, bh = rates(v, v_t)
             gna = g_na * (m * m * m) * h
@@ -88,14 +92,16 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
                 n = n + dt * (an * (1.0 - n) - bn * n)
                 h = h + dt * (ah * (1.0 - h) - bh * h)
             v = v_new + noise_scale * zs
-            v = jump_total(v, k2, weights, cnt)
+            v = jump_total(v, k2, weights, cnt, syn)
             if armed and v > v_spike:
                 bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
                 nspk += 1
+            syn_update(k2, syn, g, weights, cnt)
             ri = rec_i
             mom_next, mom_i, rec_next, rec_i = record(v, tr, row, mom_next, mom_i, mom_stride, mom_out,
                                                       rec_next, rec_i, rec_stride, rec_out)
             if st_on and rec_i != ri:  # (the state recorded beside V: record.state)
+                record_syn(st_out, 3, row, ri, k2, syn, g)
                 st_out[0, row, ri], st_out[1, row, ri], st_out[2, row, ri] = m, n, h
 
         count_out[tr] = nspk

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..kernel import sfc64_double, sfc64_normal, sfc64_poisson
 
-__all__ = ["draw_step", "drive_at", "jump_total", "record", "unpack_states", "pack_states"]
+__all__ = ["draw_step", "drive_at", "jump_total", "syn_current", "syn_update", "record_syn", "record",
+           "unpack_states", "pack_states"]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -45,13 +46,42 @@ def drive_at(x_base, x_trial, has_xt, tr, s, k1, uni_mean, uni_half, uni):  # pr
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def jump_total(v, k2, weights, cnt):  # pragma: no cover
-    """V after the Poisson drives' jumps of the step (each added in turn, as the LIF does)."""
+def jump_total(v, k2, weights, cnt, syn):  # pragma: no cover
+    """V after the Poisson drives' jumps of the step (each added in turn, as the LIF does);
+    the conductance drives (``syn[0, k] != 0``) do not jump V."""
     for k in range(k2):
         c = cnt[k]
-        if c != 0:
+        if c != 0 and syn[0, k] == 0.0:
             v += weights[k] * c
     return v
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def syn_current(v, k2, syn, g):  # pragma: no cover
+    """The synaptic current sum g_k (e_rev_k - v) of the conductance drives, at v."""
+    i = 0.0
+    for k in range(k2):
+        if syn[0, k] != 0.0:
+            i += g[k] * (syn[2, k] - v)
+    return i
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def syn_update(k2, syn, g, weights, cnt):  # pragma: no cover
+    """The conductances at the end of the step: decayed exactly, plus the step's input spikes."""
+    for k in range(k2):
+        if syn[0, k] != 0.0:
+            g[k] = g[k] * syn[1, k] + weights[k] * cnt[k]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def record_syn(st_out, first, row, i, k2, syn, g):  # pragma: no cover
+    """The conductances into the state record, rows from ``first`` on, in drive order."""
+    j = first
+    for k in range(k2):
+        if syn[0, k] != 0.0:
+            st_out[j, row, i] = g[k]
+            j += 1
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -100,5 +130,5 @@ def call(loop, p_array, inputs: dict, out, extra=()) -> None:
     """``loop(params, *drive arguments, *extra, outputs...)`` with the point's inputs."""
     loop(p_array, inputs["x_base"], inputs["x_trial"], inputs["noise_state"], inputs["noise_scale"],
          inputs["uni_state"], inputs["uni_mean"], inputs["uni_half"], inputs["poi_state"], inputs["lam"],
-         inputs["enlam"], inputs["weights"], *extra, inputs["mom_stride"], out.moments, inputs["rec_stride"],
+         inputs["enlam"], inputs["weights"], inputs["syn"], *extra, inputs["mom_stride"], out.moments, inputs["rec_stride"],
          inputs["rec_rows"], out.traces, out.states, out.bits, out.counts)
