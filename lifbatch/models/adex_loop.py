@@ -8,7 +8,7 @@ import math
 import numba
 import numpy as np
 
-from .loops import (draw_step, drive_at, jump_total, pack_states, record, record_syn, syn_current, syn_update,
+from .loops import (setup, trial_start, draw_step, drive_at, jump_total, pack_states, record, record_syn, syn_current, syn_update,
                     unpack_states)
 
 
@@ -19,31 +19,20 @@ def adex_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mea
     c_m, g_l, e_l, v_t, delta_t, a, tau_w, b, v_reset, v_peak, v_init, w_init, dt = (
         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12])
     own = 1 if p[13] != 0.0 else 0  # the state rows of w (adex: 1; eif, which has no w: 0)
-    n_trials = bits_out.shape[0]
-    n_steps = x_base.shape[0]
-    has_xt = x_trial.shape[0] > 0
-    k1 = uni_mean.shape[0]
-    k2 = weights.shape[0]
-    fused = noise_state.shape[0] == 4
-    st_on = st_out.shape[0] > 0
-    uni = np.empty(k1)
-    cnt = np.empty(k2, np.int64)
-    g = np.zeros(k2)  # the conductance drives' conductances (others stay 0)
+    n_trials, n_steps, has_xt, k1, k2, fused, st_on, uni, cnt, g = setup(
+        bits_out, x_base, x_trial, uni_mean, weights, noise_state, st_out)
     s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = unpack_states(noise_state, uni_state, poi_state)
     for tr in range(n_trials):
         v, w = v_init, w_init
         ref = 0
-        nspk = 0
-        g[:] = 0.0
         row = rec_rows[tr]
-        mom_out[tr, 0] = v
+        nspk, mom_i, rec_i = trial_start(v, tr, row, mom_out, rec_out, g)
         if row >= 0:
-            rec_out[row, 0] = v
             if st_on:
                 record_syn(st_out, own, row, 0, k2, syn, g)
                 if own:
                     st_out[0, row, 0] = w
-        mom_next, mom_i, rec_next, rec_i = mom_stride, 1, rec_stride, 1
+        mom_next, rec_next = mom_stride, rec_stride
         for s in range(n_steps):
             zs, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = draw_step(
                 fused, k1, k2, lam, enlam, uni, cnt, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)

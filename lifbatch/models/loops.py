@@ -15,8 +15,31 @@ import numpy as np
 
 from ..kernel import sfc64_double, sfc64_normal, sfc64_poisson
 
-__all__ = ["draw_step", "drive_at", "jump_total", "syn_current", "syn_update", "record_syn", "record",
+__all__ = ["setup", "trial_start", "draw_step", "drive_at", "jump_total", "syn_current", "syn_update", "record_syn", "record",
            "unpack_states", "pack_states"]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def setup(bits_out, x_base, x_trial, uni_mean, weights, noise_state, st_out):  # pragma: no cover
+    """What every loop knows before its first trial: trials, steps, whether there is a
+    per-trial drive, the numbers of uniform and Poisson drives, whether white noise is
+    drawn here and states recorded, and the per-step work arrays (uniforms, counts,
+    conductances)."""
+    k1 = uni_mean.shape[0]
+    k2 = weights.shape[0]
+    return (bits_out.shape[0], x_base.shape[0], x_trial.shape[0] > 0, k1, k2, noise_state.shape[0] == 4,
+            st_out.shape[0] > 0, np.empty(k1), np.empty(k2, np.int64), np.zeros(k2))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def trial_start(v, tr, row, mom_out, rec_out, g):  # pragma: no cover
+    """A trial's first samples (V at t = 0) and its conductances at 0; the moments' and the
+    record's countdowns and indices."""
+    g[:] = 0.0
+    mom_out[tr, 0] = v
+    if row >= 0:
+        rec_out[row, 0] = v
+    return 0, 1, 1
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
