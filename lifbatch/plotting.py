@@ -11,7 +11,12 @@ mV for volts, ms for seconds and SI otherwise.
 Closed-form theory (:mod:`lifbatch.theory`) is drawn as black dashed lines wherever it
 applies: the Siegert rate and ISI CV for constant and white-noise input ("theory
 (Siegert)"), and for a neuron without threshold the Ornstein-Uhlenbeck mean, variance and
-autocovariance of V ("theory (OU)"). Where it does not apply there is no overlay.
+autocovariance of V ("theory (OU)"). Where it does not apply there is no overlay, and a
+neuron model without theory (every model but the LIF) gets none.
+
+The figures follow the store's neuron model: the line on V is its spike rule's parameter
+(``v_th``, ``v_spike``, ``v_peak``), and ``state_traces`` / ``input_traces`` draw the state
+variables and inputs it records (``record.state``, ``record.inputs``).
 
 Selection keyword arguments (``tau_m=0.02, I=2.5e-10``) are SI coordinate values,
 matched with ``method="nearest"``. Summary figures (``rate_curve``, ``isi_cv``, ...)

@@ -1,8 +1,9 @@
 """``lifbatch report STORE -o report.html``: one self-contained HTML file.
 
 The report holds the sweep's provenance (name, fingerprint, versions, creation
-time, progress), the canonical workflow, the overview figures and the figures of
-one representative point, with closed-form theory where it applies: the figures of
+time, progress), the canonical workflow, the overview figures (the recorded V and inputs
+across the x axis where the store has them) and the figures of one representative point
+(its recorded state variables and inputs too), with closed-form theory where it applies: the figures of
 :mod:`lifbatch.plotting` as the review app draws them (:mod:`lifbatch.review`, Bokeh
 directly). All JavaScript and CSS is inlined and every resource
 Panel would fetch from its CDN is replaced by a ``data:`` URI, so the file opens

@@ -3,9 +3,11 @@
 Layout: a side bar with the plot-axis choices (x axis, curves/heatmap axis), one
 slider for every other sweep axis, a Refresh button and the store's progress; the
 overview figures of the selected slice (rate and ISI-CV heatmaps, rate / ISI curves);
-and the drill-down figures of one point (V ensemble, spike raster, ISI histogram, V
-variance and autocovariance). Tapping a heatmap cell or a curve point selects the
-drill-down point. Closed-form theory is drawn dashed where it applies (Siegert rate and
+and the drill-down figures of one point (V ensemble with the line of the model's spike
+rule, spike raster, ISI histogram, V variance and autocovariance, and the recorded state
+variables and inputs where the store has them). A Traces tab draws the recorded V and
+inputs across the x axis (the Brian2 tutorial's v and I of its three cells). Tapping a
+heatmap cell or a curve point selects the drill-down point. Closed-form theory is drawn dashed where it applies (Siegert rate and
 CV; without threshold the Ornstein-Uhlenbeck mean, variance and autocovariance), and a
 panel with nothing to show says why.
 
