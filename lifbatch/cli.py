@@ -84,13 +84,15 @@ def _warn_unusual(wf) -> None:
 
 def _silent(wf, store) -> str:
     """"; no spikes at N of M points" for the done line, when some points had none (and the
-    neuron could spike: not ``v_th: inf``)."""
+    neuron could spike: not ``v_th: inf``, or the spike rule's parameter of another model)."""
     import math
 
+    from .models import get_model
     from .status import silent_points
 
-    v_th = [wf.params["neuron.v_th"]] + [v for ax in wf.sweep if "neuron.v_th" in ax.params
-                                         for v in ax.values[ax.params.index("neuron.v_th")]]
+    key = "neuron." + get_model(wf.model).spike_param  # (v_th; v_spike, v_peak of other models)
+    v_th = [wf.params[key]] + [v for ax in wf.sweep if key in ax.params
+                               for v in ax.values[ax.params.index(key)]]
     counts = silent_points(store) if not all(math.isinf(v) for v in v_th) else None
     if not counts or not counts[0]:
         return ""

@@ -11,7 +11,12 @@ mV for volts, ms for seconds and SI otherwise.
 Closed-form theory (:mod:`lifbatch.theory`) is drawn as black dashed lines wherever it
 applies: the Siegert rate and ISI CV for constant and white-noise input ("theory
 (Siegert)"), and for a neuron without threshold the Ornstein-Uhlenbeck mean, variance and
-autocovariance of V ("theory (OU)"). Where it does not apply there is no overlay.
+autocovariance of V ("theory (OU)"). Where it does not apply there is no overlay, and a
+neuron model without theory (every model but the LIF) gets none.
+
+The figures follow the store's neuron model: the line on V is its spike rule's parameter
+(``v_th``, ``v_spike``, ``v_peak``), and ``state_traces`` / ``input_traces`` draw the state
+variables and inputs it records (``record.state``, ``record.inputs``).
 
 Selection keyword arguments (``tau_m=0.02, I=2.5e-10``) are SI coordinate values,
 matched with ``method="nearest"``. Summary figures (``rate_curve``, ``isi_cv``, ...)
@@ -59,6 +64,9 @@ __all__ = [
     "v_variance",
     "v_autocov",
     "raster",
+    "state_traces",
+    "input_traces",
+    "traces",
     "overview",
     "sample_scatter",
     "sample_projection",
@@ -399,11 +407,59 @@ def _neuron_param(ds: xr.Dataset, name: str) -> float | None:
 
 def _point_param(full: xr.Dataset, d: xr.Dataset, param: str) -> float | None:
     """A parameter (SI) at the selected point ``d``: its sweep coordinate if it is swept,
-    else the workflow's value."""
+    else the canonical workflow's value (every parameter, a model's defaults too), else the
+    workflow's."""
     for name in d.coords:
         if d[name].attrs.get("param") == param and d[name].size == 1:
             return float(d[name].values)
+    value = _canonical(full).get("params", {}).get(param)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
     return _neuron_param(full, param.split(".", 1)[1]) if param.startswith("neuron.") else None
+
+
+def _canonical(ds: xr.Dataset) -> dict:
+    """The store's canonical workflow (its ``canonical`` attribute, parsed), or {}."""
+    raw = ds.attrs.get("canonical")
+    return _parse_workflow(raw) if isinstance(raw, str) else {}
+
+
+# --------------------------------------------------------------------------- neuron models
+def model_name(ds: xr.Dataset) -> str:
+    """The name of the store's neuron model (its canonical workflow's ``model``; ``lif``
+    where it names none, as every store made before models existed)."""
+    model = _canonical(ds).get("model")
+    name = model.get("name") if isinstance(model, dict) else model
+    return name if isinstance(name, str) and name else "lif"
+
+
+def neuron_model(ds: xr.Dataset):
+    """The store's :class:`lifbatch.models.NeuronModel`, or None when no model of its name
+    is registered in this process (a user's model whose package is not imported)."""
+    from lifbatch.models import MODELS
+
+    return MODELS.get(model_name(ds))
+
+
+def has_theory(ds: xr.Dataset) -> bool:
+    """True when the store's model has closed-form theory (the LIF); the figures of other
+    models draw no theory overlay."""
+    model = neuron_model(ds)
+    return bool(model is not None and model.theory)
+
+
+def spike_line(full: xr.Dataset, d: xr.Dataset) -> tuple[str, float | None]:
+    """(legend label, SI value) of the line drawn on V: the parameter of the model's spike
+    rule (``v_th``, labelled "threshold"; ``v_spike`` of hh_traub; ``v_peak`` of adex and
+    izhikevich) at the selected point ``d`` (swept or not); the value is None where there is
+    no finite one (``v_th: inf``) or the model is not registered."""
+    model = neuron_model(full)
+    if model is None:
+        return "threshold", None
+    param = model.spike_param
+    value = _point_param(full, d, f"neuron.{param}")
+    label = "threshold" if param == "v_th" else param
+    return label, value if value is not None and np.isfinite(value) else None
 
 
 def _groups(ds: xr.Dataset, by: str | None) -> list[tuple[str, xr.Dataset]]:
@@ -489,7 +545,7 @@ def _theory(full: xr.Dataset, theory: bool | xr.DataArray, kind: str = "rate") -
     """
     if isinstance(theory, xr.DataArray):
         return theory
-    if not theory:
+    if not theory or not has_theory(full):  # (a model without theory: no overlay, nothing computed)
         return None
     try:
         from lifbatch.theory import theory_cv, theory_rate
@@ -500,7 +556,10 @@ def _theory(full: xr.Dataset, theory: bool | xr.DataArray, kind: str = "rate") -
 
 
 def theory_ou(d: xr.Dataset) -> xr.Dataset | None:
-    """``lifbatch.theory.theory_ou`` of a selection, or None where (or when) it does not apply."""
+    """``lifbatch.theory.theory_ou`` of a selection, or None where (or when) it does not apply
+    (a model without theory: None, nothing computed)."""
+    if not has_theory(d):
+        return None
     try:
         from lifbatch.theory import theory_ou as ou
 
@@ -834,13 +893,15 @@ class _Ensemble(NamedTuple):
     time: np.ndarray
     mean: np.ndarray
     std: np.ndarray
-    v_th: float | None
+    spike: float | None  # the spike rule's parameter (v_th, v_spike, v_peak), display units
+    spike_label: str     # its legend: "threshold" (v_th), else the parameter's name
     theory_mean: np.ndarray | None  # OU theory (no threshold), else None
     theory_std: np.ndarray | None
 
 
 def _ensemble_data(full: xr.Dataset, d: xr.Dataset) -> _Ensemble:
-    """V traces, mean and std over trials, threshold and OU theory of one selected point ``d``."""
+    """V traces, mean and std over trials, the spike rule's line (:func:`spike_line`) and OU
+    theory of one selected point ``d``."""
     t = _axis("time", d["time"].attrs, default="ms")
     v = _axis("v", d["v_mean"].attrs, label="V", default=_voltage_display(full))
     trace_time = traces = None
@@ -848,12 +909,12 @@ def _ensemble_data(full: xr.Dataset, d: xr.Dataset) -> _Ensemble:
         traces = d["v"].transpose("trace_trial", "trace_time").values * v.factor
         trace_time = (d["trace_time"].values
                       * display_scale(d["trace_time"].attrs, default="ms")[0])
-    v_th = _point_param(full, d, "neuron.v_th")
+    spike_label, spike = spike_line(full, d)
     th = theory_ou(d)
     return _Ensemble(
         t, v, trace_time, traces, d["time"].values * t.factor, d["v_mean"].values * v.factor,
         np.sqrt(np.clip(d["v_var"].values, 0, None)) * v.factor,
-        v_th * v.factor if v_th is not None and np.isfinite(v_th) else None,
+        spike * v.factor if spike is not None else None, spike_label,
         th["v_mean"].values * v.factor if th is not None else None,
         np.sqrt(np.clip(th["v_var"].values, 0, None)) * v.factor if th is not None else None)
 
@@ -871,7 +932,9 @@ def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
     -------
     holoviews.Overlay
         ``Path`` (recorded traces, grey), ``Spread`` (mean ± std), ``Curve`` (mean),
-        an ``HLine`` at the threshold when the workflow gives one, and without threshold
+        an ``HLine`` at the parameter of the model's spike rule at this point (swept or
+        not): ``v_th`` ("threshold") of the LIF when finite, ``v_spike`` of hh_traub,
+        ``v_peak`` of adex, eif and izhikevich (labelled with its name); without threshold
         the Ornstein-Uhlenbeck mean (``Curve``, "theory (OU)") and mean ± std (``Path``,
         "theory (OU) ± std"), dashed, where :func:`lifbatch.theory.theory_ou` applies.
     """
@@ -897,12 +960,12 @@ def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
         band = [np.column_stack([e.time, e.theory_mean + sign * e.theory_std]) for sign in (-1, 1)]
         layers.append(hv.Path(band, [tdim, vdim], label=f"{OU_LABEL} ± std")
                       .opts(color="black", line_dash="dotted", line_width=1))
-    if e.v_th is not None:
-        layers.append(hv.HLine(e.v_th, label="threshold")
+    if e.spike is not None:
+        layers.append(hv.HLine(e.spike, label=e.spike_label)
                       .opts(color=PALETTE[3], line_dash="dashed", line_width=1))
     note = point_note(d, "mean")
     if note:
-        layers.append(_note(note, float(np.mean(e.time[[0, -1]])), e.v_th or 0.0))
+        layers.append(_note(note, float(np.mean(e.time[[0, -1]])), e.spike or 0.0))
     return _finish(hv.Overlay(layers), _title("Membrane potential", full, fixed))
 
 
@@ -1012,6 +1075,286 @@ def raster(ds: xr.Dataset | str | PathLike, **sel: float):
         title=_title(f"Spike raster, {times.size} spikes", full, fixed), width=_WIDTH,
         height=_HEIGHT, xlim=(0, xmax), ylim=(-0.6, n_trials - 0.4), show_legend=False,
         fontsize={"title": _TITLE_SIZE})
+
+
+# --------------------------------------------------------------------------- recorded state and inputs
+def _is_trace(ds: xr.Dataset, name: str) -> bool:
+    return tuple(ds[name].dims[-2:]) == ("trace_trial", "trace_time")
+
+
+def recorded_state(ds: xr.Dataset) -> list[str]:
+    """The state variables a store records besides V (``record.state``: m, n, h; w; u),
+    in the model's order."""
+    names = [str(n) for n in ds.data_vars
+             if n != "v" and not str(n).startswith("input_") and _is_trace(ds, n)]
+    model = neuron_model(ds)
+    order = [s.name for s in model.state] if model is not None else []
+    return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))
+
+
+def recorded_inputs(ds: xr.Dataset) -> list[str]:
+    """The store's recorded inputs (``record.inputs``), as variables ``input_<drive>``, in
+    the workflow's order of the drives."""
+    names = [str(n) for n in ds.data_vars if str(n).startswith("input_") and _is_trace(ds, n)]
+    drives = [d.get("name") for d in _canonical(ds).get("drives", []) if isinstance(d, dict)]
+    return sorted(names, key=lambda n: (drives.index(n[6:]) if n[6:] in drives else len(drives), n))
+
+
+def trace_vars(ds: xr.Dataset) -> list[str]:
+    """The recorded traces drawn across the points of a sweep axis (:func:`traces`): ``v``
+    and the recorded inputs (the Brian2 tutorial's v and I of its three cells)."""
+    return (["v"] if "v" in ds.data_vars and _is_trace(ds, "v") else []) + recorded_inputs(ds)
+
+
+def _trace_label(name: str) -> str:
+    """'V' for v, the drive's name for an input (``input_I``: 'I'), else the variable's name."""
+    return "V" if name == "v" else name[6:] if name.startswith("input_") else name
+
+
+def _written_unit(full: xr.Dataset, name: str, si: str) -> str | None:
+    """The unit the workflow writes a recorded input in: a swept field of the drive's display
+    unit, else the first of its fields with the same dimension ("50 nA": nA)."""
+    if not name.startswith("input_"):
+        return None
+    drive = name[6:]
+    for axis in (a for a in full.coords if a in full.dims):
+        attrs = full[axis].attrs
+        if (str(attrs.get("param", "")).startswith(f"inputs.{drive}.") and attrs.get("units") == si
+                and attrs.get("display_units")):
+            return str(attrs["display_units"])
+    spec = _workflow(full).get("inputs", {})
+    spec = spec.get(drive) if isinstance(spec, dict) else None
+    if not isinstance(spec, dict):
+        return None
+    try:
+        want = _ureg().Quantity(1.0, si).dimensionality
+    except Exception:
+        return None
+    for value in spec.values():
+        if not isinstance(value, str):
+            continue
+        try:
+            q = _ureg().Quantity(value)
+        except Exception:
+            continue
+        if not q.unitless and q.dimensionality == want:
+            return f"{q.units:~}".replace(" ", "")
+    return None
+
+
+#: SI prefixes tried for a trace with no display unit, smallest first
+_PREFIXES = (("f", 1e-15), ("p", 1e-12), ("n", 1e-9), ("u", 1e-6), ("m", 1e-3))
+
+
+def _auto_unit(si: str, values: np.ndarray) -> str | None:
+    """The prefixed unit that shows ``values`` (SI) as numbers below 1000 (pA, nA; nS), for a
+    plain SI unit (A, S, F, V, s); None otherwise or without finite values."""
+    if si not in ("A", "S", "F", "V", "s"):
+        return None
+    finite = np.abs(np.asarray(values, dtype=float))
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if not finite.size:
+        return None
+    top = float(finite.max())
+    for prefix, factor in _PREFIXES:
+        if top / factor < 1000:
+            return prefix + si
+    return si
+
+
+def _trace_attrs(full: xr.Dataset, name: str, values: np.ndarray) -> dict:
+    """The attributes of a recorded variable with the display unit its figures use: its own
+    ``display_units``, else a voltage in V's display unit, an input in the unit its drive is
+    written in, else the prefix that fits ``values`` (SI)."""
+    attrs = dict(full[name].attrs)
+    if attrs.get("display_units"):
+        return attrs
+    si = str(attrs.get("units") or "1")
+    shown = ((_voltage_display(full) if si == "V" else None) or _written_unit(full, name, si)
+             or _auto_unit(si, values))
+    if shown:
+        attrs["display_units"] = shown
+    return attrs
+
+
+class TracePanel(NamedTuple):
+    """Recorded traces of one point in one panel (display units): the variables of one unit."""
+
+    title: str                            # "State m, n, h", "Input I"
+    t: _Axis
+    y: _Axis                              # label: the variables' names, their unit
+    time: np.ndarray                      # trace_time
+    lines: list[tuple[str, np.ndarray]]   # (variable's label, traces: (recorded trial, time))
+    trials: np.ndarray                    # the recorded trials (trace_trial)
+    note: str | None                      # why there is nothing to draw, or None
+
+
+def trace_panels(full: xr.Dataset, d: xr.Dataset, kind: str) -> list[TracePanel]:
+    """The recorded state variables (``kind="state"``) or inputs (``"inputs"``) of one
+    selected point ``d``, one panel per unit (hh_traub's gates m, n, h share a
+    dimensionless panel; w, u and a current input are drawn in the unit the workflow wrote
+    it in, else in the prefix that fits their values); [] when the store records none."""
+    names = recorded_state(full) if kind == "state" else recorded_inputs(full)
+    if not names:
+        return []
+    t = _axis("time", d["trace_time"].attrs, default="ms")
+    time = d["trace_time"].values * t.factor
+    trials = np.atleast_1d(d["trace_trial"].values)
+    values = {n: np.asarray(d[n].transpose("trace_trial", "trace_time").values, dtype=float)
+              for n in names}
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(str(d[n].attrs.get("units") or "1"), []).append(n)
+    note = point_note(d, "traces")
+    panels = []
+    for si, members in groups.items():
+        attrs = _trace_attrs(full, members[0], np.concatenate([values[n].ravel() for n in members]))
+        labels = [_trace_label(n) for n in members]
+        y = _axis(members[0], attrs, label=", ".join(labels))
+        word = ("State" if kind == "state" else "Input") + ("s" if kind != "state" and len(members) > 1 else "")
+        lines = [(label, values[n] * y.factor) for label, n in zip(labels, members)]
+        empty = note or (None if any(np.isfinite(v).any() for _, v in lines) else "no values at this point")
+        panels.append(TracePanel(f"{word} {', '.join(labels)}", t, y, time, lines, trials, empty))
+    return panels
+
+
+def _trace_overlay(hv, panel: TracePanel, where: Mapping[str, float], full: xr.Dataset):
+    tdim, ydim = panel.t.dimension(), panel.y.dimension()
+    layers = []
+    for i, (label, traces) in enumerate(panel.lines):
+        paths = [np.column_stack([panel.time, tr]) for tr in traces]
+        layers.append(hv.Path(paths, [tdim, ydim], label=label)
+                      .opts(color=PALETTE[i % len(PALETTE)], line_width=1.5,
+                            alpha=1.0 if len(traces) == 1 else 0.6))
+    opts = {}
+    if panel.note:
+        layers.append(_note(panel.note, float(np.mean(panel.time[[0, -1]])) if panel.time.size else 0.0, 0.5))
+        opts["ylim"] = (0, 1)
+    return _finish(hv.Overlay(layers), _title(panel.title, full, where)).opts(**opts)
+
+
+def _trace_layout(ds, sel, kind: str, func: str):
+    hv = _hv()
+    full, d, fixed = _point(ds, sel, func)
+    panels = trace_panels(full, d, kind)
+    if not panels:
+        model = neuron_model(full)
+        if kind == "state":
+            names = [s.name for s in model.state if s.name != "v"] if model is not None else []
+            fix = (f"record.state: [{', '.join(names)}] in the workflow" if names
+                   else f"model {model_name(full)} has no state variable besides v")
+            raise ValueError(f"{func}: this store records no state variable ({fix})")
+        raise ValueError(f"{func}: this store records no input (record.inputs: [NAME] in the workflow, "
+                         "a drive with one value per step)")
+    return hv.Layout([_trace_overlay(hv, p, fixed, full) for p in panels]).cols(2)
+
+
+def state_traces(ds: xr.Dataset | str | PathLike, **sel: float):
+    """The recorded state variables of one point vs time (``record.state``): hh_traub's
+    gates m, n, h (dimensionless, one panel), adex's w, izhikevich's u (currents).
+
+    Parameters
+    ----------
+    ds : Dataset or store path
+    **sel : float
+        SI value of every sweep axis with more than one value.
+
+    Returns
+    -------
+    holoviews.Layout
+        One ``Overlay`` per unit: a ``Path`` per variable (its colour, one line per
+        recorded trial, labelled with its name), and a ``Text`` saying why when there is
+        nothing to draw. A store that records no state variable raises ValueError.
+    """
+    return _trace_layout(ds, sel, "state", "state_traces")
+
+
+def input_traces(ds: xr.Dataset | str | PathLike, **sel: float):
+    """The recorded inputs of one point vs time (``record.inputs``; the Brian2 tutorial's
+    I(t), in the unit the workflow wrote the drive in: nA).
+
+    Returns
+    -------
+    holoviews.Layout
+        One ``Overlay`` per unit, as :func:`state_traces`. A store that records no input
+        raises ValueError.
+    """
+    return _trace_layout(ds, sel, "inputs", "input_traces")
+
+
+class TraceCurves(NamedTuple):
+    """One recorded trial of a variable at the points along a sweep axis (display units)."""
+
+    t: _Axis
+    y: _Axis
+    time: np.ndarray
+    curves: list[tuple[str, np.ndarray]]  # ("C = 160 pF", values over time)
+    trial: int
+
+
+def trace_curves(full: xr.Dataset, d: xr.Dataset, x: str, var: str,
+                 trial: int | None = None) -> TraceCurves:
+    """Recorded ``var`` (``v``, ``input_I``, a state variable) of one trial (default: the first
+    recorded) at every value of ``x`` in ``d`` (the other sweep axes selected)."""
+    if trial is None:
+        trial = int(np.atleast_1d(d["trace_trial"].values)[0])
+    elif trial not in np.atleast_1d(full["trace_trial"].values):
+        raise ValueError(f"trial {trial} is not recorded; recorded trials: "
+                         f"{np.atleast_1d(full['trace_trial'].values).tolist()}")
+    one = d[[var]].sel(trace_trial=trial) if "trace_trial" in d[var].dims else d[[var]]
+    one = one.transpose(x, "trace_time").compute()
+    t = _axis("time", d["trace_time"].attrs, default="ms")
+    label = _trace_label(var)
+    attrs = _trace_attrs(full, var, one[var].values)
+    y = _axis(var, attrs, label=label)
+    curves = [(lbl, np.asarray(g[var].values, dtype=float) * y.factor) for lbl, g in _groups(one, x)]
+    return TraceCurves(t, y, d["trace_time"].values * t.factor, curves, trial)
+
+
+def trace_title(var: str, trial: int) -> str:
+    what = "Membrane potential" if var == "v" else f"{'Input' if var.startswith('input_') else 'State'} {_trace_label(var)}"
+    return f"{what}, trial {trial}"
+
+
+def traces(ds: xr.Dataset | str | PathLike, x: str, *, var: str = "v", trial: int | None = None,
+           **sel: float):
+    """A recorded variable of one trial vs time at the points along one sweep axis: one
+    curve per value of ``x`` (at most 8, evenly spaced); the Brian2 tutorial's v (and I)
+    of its three cells (``traces(ds, "C")``, ``traces(ds, "C", var="input_I")``).
+
+    Parameters
+    ----------
+    ds : Dataset or store path
+        Results with recorded traces (``record.v``, ``record.state``, ``record.inputs``).
+    x : str
+        Sweep axis: one curve per value.
+    var : str
+        ``v``, a recorded state variable (``m``, ``w``) or input (``input_I``).
+    trial : int, optional
+        The recorded trial drawn (default: the first recorded).
+    **sel : float
+        SI values of other sweep axes; any left becomes a HoloMap dimension.
+
+    Returns
+    -------
+    holoviews.Overlay (or HoloMap over unselected axes)
+    """
+    hv = _hv()
+    full = open_dataset(ds)
+    if var not in full.data_vars or not _is_trace(full, var):
+        raise ValueError(f"traces: {var!r} is not a recorded trace of this store; recorded: "
+                         f"{trace_vars(full) + recorded_state(full)}")
+    ds, fixed = _select(full, sel)
+
+    def build(d: xr.Dataset, where: dict[str, float]):
+        c = trace_curves(full, _thin(d, x, 8), x, var, trial)
+        tdim, ydim = c.t.dimension(), c.y.dimension()
+        layers = [hv.Curve((c.time, values), [tdim], [ydim], label=label)
+                  .opts(color=PALETTE[i % len(PALETTE)], line_width=1.5, tools=["hover"])
+                  for i, (label, values) in enumerate(c.curves)]
+        return _finish(hv.Overlay(layers), _title(trace_title(var, c.trial), full, where))
+
+    return _over_free_axes(ds, fixed, [x], build, "traces")
 
 
 # --------------------------------------------------------------------------- sampled designs

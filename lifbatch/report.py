@@ -1,8 +1,9 @@
 """``lifbatch report STORE -o report.html``: one self-contained HTML file.
 
 The report holds the sweep's provenance (name, fingerprint, versions, creation
-time, progress), the canonical workflow, the overview figures and the figures of
-one representative point, with closed-form theory where it applies: the figures of
+time, progress), the canonical workflow, the overview figures (the recorded V and inputs
+across the x axis where the store has them) and the figures of one representative point
+(its recorded state variables and inputs too), with closed-form theory where it applies: the figures of
 :mod:`lifbatch.plotting` as the review app draws them (:mod:`lifbatch.review`, Bokeh
 directly). All JavaScript and CSS is inlined and every resource
 Panel would fetch from its CDN is replaced by a ``data:`` URI, so the file opens
@@ -256,6 +257,23 @@ def _sampled_figures(plan: _Report, values: dict[str, float]) -> list:
     return [fig for fig, _ in drawn]
 
 
+def _trace_figures(plan: _Report, d: xr.Dataset, where: dict[str, float]) -> list:
+    """V and each recorded input of the first recorded trial vs time, one curve per value of
+    x (at most ``review.MAX_CURVES``), at the point's value of y: the Brian2 tutorial's v
+    and I of its three cells. [] for a store without recorded traces."""
+    from lifbatch import review
+
+    names = plotting.trace_vars(plan.ds)
+    if not names:
+        return []
+    x, y = plan.x, plan.y
+    if y is not None:
+        d = plotting._sel_nearest(d, {y: plan.point[y]})
+        where = {**where, y: float(d[y].values)}
+    d = plotting._thin(d, x, review.MAX_CURVES)
+    return [review.traces_figure(d, x, var, where, plan.ds) for var in names]
+
+
 def _frame(plan: _Report, values: dict[str, float]):
     """Overview and point figures of one frame (SI ``values`` of the slider axes).
 
@@ -279,12 +297,14 @@ def _frame(plan: _Report, values: dict[str, float]):
         figs += [review.curves_figure("rate", curves, x, y, where, ds, plan.theory),
                  review.curves_figure("isi", curves, x, y, where, ds),
                  review.curves_figure("cv", curves, x, y, where, ds, plotting._theory(curves, True, "cv"))]
+        figs += _trace_figures(plan, d, where)
         parts += [pn.pane.Markdown("## Overview"), pn.FlexBox(*figs)]
     sel = {**values, **plan.point}
     full, d, where = plotting._point(ds, {a: sel[a] for a in plotting.sweep_axes(ds) if a in sel}, "report")
     label = plotting.sample_point_label(ds, where) or "the only point"
+    figs = [build(full, d, where) for build in review.point_figures(ds).values()]
     parts += [pn.pane.Markdown(f"## Point: {label}", css_classes=["lb-report-point"]),
-              pn.FlexBox(*[build(full, d, where) for build in review.POINT_FIGURES.values()])]
+              pn.FlexBox(*[f for f in figs if f is not None])]
     return pn.Column(*parts, sizing_mode="stretch_width")
 
 

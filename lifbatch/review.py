@@ -3,9 +3,11 @@
 Layout: a side bar with the plot-axis choices (x axis, curves/heatmap axis), one
 slider for every other sweep axis, a Refresh button and the store's progress; the
 overview figures of the selected slice (rate and ISI-CV heatmaps, rate / ISI curves);
-and the drill-down figures of one point (V ensemble, spike raster, ISI histogram, V
-variance and autocovariance). Tapping a heatmap cell or a curve point selects the
-drill-down point. Closed-form theory is drawn dashed where it applies (Siegert rate and
+and the drill-down figures of one point (V ensemble with the line of the model's spike
+rule, spike raster, ISI histogram, V variance and autocovariance, and the recorded state
+variables and inputs where the store has them). A Traces tab draws the recorded V and
+inputs across the x axis (the Brian2 tutorial's v and I of its three cells). Tapping a
+heatmap cell or a curve point selects the drill-down point. Closed-form theory is drawn dashed where it applies (Siegert rate and
 CV; without threshold the Ornstein-Uhlenbeck mean, variance and autocovariance), and a
 panel with nothing to show says why.
 
@@ -50,6 +52,8 @@ MAX_CURVES = 8
 #: (about 1 ms a point to compute)
 MAX_THEORY_CV_SAMPLES = 2000
 _NONE = "(none)"
+#: the overview's tab of recorded traces (after Firing rate and ISI), where the store has them
+_TRACES_TAB = 2
 #: summaries read for the first tab (and the progress), and for the ISI tab when opened
 _RATE_VARS = ("rate", "rate_std", "isi_cv", "status")
 _ISI_VARS = ("isi_mean", "isi_std", "isi_cv", "status")  # (status names the sweep axes)
@@ -390,7 +394,8 @@ def _note(fig, text: str | None, x_range: tuple[float, float] | None = None) -> 
 
 
 def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
-    """V traces, mean ± std over trials, threshold and OU theory (``plotting.v_ensemble``)."""
+    """V traces, mean ± std over trials, the spike rule's line (threshold, ``v_spike``,
+    ``v_peak``) and OU theory (``plotting.v_ensemble``)."""
     from bokeh.models import Line, MultiLine, VArea
 
     e = plotting._ensemble_data(full, d)
@@ -414,10 +419,10 @@ def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float])
         band = _source(xs=[e.time, e.time], ys=[e.theory_mean - e.theory_std, e.theory_mean + e.theory_std])
         items.append((f"{plotting.OU_LABEL} ± std", [fig.add_glyph(band, MultiLine(
             xs="xs", ys="ys", line_color="black", line_dash="dotted", line_width=1))]))
-    if e.v_th is not None:
+    if e.spike is not None:
         t = e.time if e.trace_time is None else np.concatenate([e.time, e.trace_time])
         t0, t1 = (float(np.nanmin(t)), float(np.nanmax(t))) if t.size else (0.0, 1.0)
-        items.append(("threshold", [fig.add_glyph(_source(x=[t0, t1], y=[e.v_th, e.v_th]), Line(
+        items.append((e.spike_label, [fig.add_glyph(_source(x=[t0, t1], y=[e.spike, e.spike]), Line(
             x="x", y="y", line_color=plotting.PALETTE[3], line_dash="dashed", line_width=1))]))
     _legend(fig, items)
     _hover(fig, [mean], [(e.t.text, "@x{0.[000]}"), (e.v.text, "@y{0.[000]}")])
@@ -495,14 +500,91 @@ def autocov_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
     return _moment_figure(full, d, where, "v_autocov", "lag", "V autocovariance", plotting.PALETTE[2])
 
 
-#: drill-down figures, in page order
+def _trace_panel_figure(panel: plotting.TracePanel, full: xr.Dataset, where: Mapping[str, float]):
+    """One panel of recorded traces: a MultiLine per variable (its colour, one line per
+    recorded trial), a legend of the variables."""
+    from bokeh.models import MultiLine
+
+    fig = _figure(plotting._title(panel.title, full, where), panel.t, panel.y, width=_CURVE_WIDTH)
+    items, renderers = [], []
+    trials = [int(k) for k in panel.trials]
+    for i, (label, traces) in enumerate(panel.lines):
+        src = _source(xs=[panel.time] * len(traces), ys=list(traces), trial=trials[:len(traces)])
+        r = fig.add_glyph(src, MultiLine(xs="xs", ys="ys", line_color=plotting.PALETTE[i % len(plotting.PALETTE)],
+                                         line_width=1.5, line_alpha=1.0 if len(traces) == 1 else 0.6))
+        items.append((label, [r]))
+        renderers.append(r)
+    _legend(fig, items)
+    _hover(fig, renderers, [("trial", "@trial"), (panel.t.text, "$x{0.[000]}"), (panel.y.text, "$y{0.[000]}")])
+    if panel.time.size:
+        _note(fig, panel.note, (float(panel.time[0]), float(panel.time[-1])))
+    return fig
+
+
+def _trace_figures(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float], kind: str):
+    panels = plotting.trace_panels(full, d, kind)
+    if not panels:
+        return None
+    figs = [_trace_panel_figure(p, full, where) for p in panels]
+    if len(figs) == 1:
+        return figs[0]
+    from bokeh.layouts import row
+
+    return row(*figs)
+
+
+def state_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
+    """The recorded state variables of one point, one panel per unit (``plotting.state_traces``);
+    None when the store records none."""
+    return _trace_figures(full, d, where, "state")
+
+
+def input_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
+    """The recorded inputs of one point (``plotting.input_traces``); None when the store
+    records none."""
+    return _trace_figures(full, d, where, "inputs")
+
+
+def traces_figure(d: xr.Dataset, x: str, var: str, where: Mapping[str, float], full: xr.Dataset):
+    """A recorded variable of the first recorded trial vs time, one curve per value of ``x``
+    (``plotting.traces``: the Brian2 tutorial's v and I of its three cells)."""
+    from bokeh.models import Line
+
+    c = plotting.trace_curves(full, d, x, var)
+    fig = _figure(plotting._title(plotting.trace_title(var, c.trial), full, where), c.t, c.y,
+                  width=_CURVE_WIDTH)
+    items, lines = [], []
+    for i, (label, values) in enumerate(c.curves):
+        src = _source(x=c.time, y=values, label=[label] * c.time.size)
+        r = fig.add_glyph(src, Line(x="x", y="y", line_color=plotting.PALETTE[i % len(plotting.PALETTE)],
+                                    line_width=1.5))
+        items.append((label, [r]))
+        lines.append(r)
+    _legend(fig, items)
+    _hover(fig, lines, [(x, "@label"), (c.t.text, "@x{0.[000]}"), (c.y.text, "@y{0.[000]}")])
+    return fig
+
+
+#: drill-down figures, in page order (``state`` and ``inputs`` only for a store that
+#: records them: :func:`point_figures`)
 POINT_FIGURES: dict[str, Callable] = {
     "v_ensemble": ensemble_figure,
     "raster": raster_figure,
     "isi_histogram": isi_histogram_figure,
     "v_variance": variance_figure,
     "v_autocov": autocov_figure,
+    "state": state_figure,
+    "inputs": input_figure,
 }
+
+
+def point_figures(ds: xr.Dataset) -> dict[str, Callable]:
+    """The drill-down figures of a store: :data:`POINT_FIGURES`, without the state figure
+    where it records no state variable (``record.state``) nor the input figure where it
+    records no input (``record.inputs``)."""
+    skip = {name for name, has in (("state", plotting.recorded_state(ds)),
+                                   ("inputs", plotting.recorded_inputs(ds))) if not has}
+    return {name: build for name, build in POINT_FIGURES.items() if name not in skip}
 
 
 def _on_tap(fig, callback: Callable[[float | None, float | None], None]) -> None:
@@ -721,8 +803,11 @@ class ReviewApp:
         self.slider_box = pn.Column(sizing_mode="stretch_width")
         self.message = pn.pane.Alert("", alert_type="warning", visible=False,
                                      css_classes=["lb-message"])
+        self.point_builders = point_figures(self.ds)
         self.point_panes = {name: pn.pane.Bokeh(None, css_classes=[f"lb-{name.replace('_', '-')}"])
-                            for name in POINT_FIGURES}
+                            for name in self.point_builders}
+        self.trace_panes: dict[str, Any] = {}  # the overview's Traces tab (a grid's app)
+        self._traces_args: tuple | None = None
         self.drill_box = pn.FlexBox(*self.point_panes.values(), css_classes=["lb-drilldown"])
         self._widgets()
         self._update_sliders()
@@ -756,11 +841,20 @@ class ReviewApp:
         self.rate_pane = pane(None, css_classes=["lb-rate-curve"])
         self.isi_pane = pane(None, css_classes=["lb-isi-errorbar"])
         self.cv_pane = pane(None, css_classes=["lb-isi-cv"])
+        # recorded V and inputs of the first recorded trial at the points along x (the
+        # Brian2 tutorial's v and I of its three cells)
+        self.trace_panes = {v: pane(None, css_classes=[f"lb-traces-{v.replace('_', '-')}"])
+                            for v in (plotting.trace_vars(self.ds) if varying else [])}
+        tabs = [("Firing rate", pn.FlexBox(self.heat_pane, self.cv_heat_pane, self.rate_pane)),
+                ("ISI", pn.FlexBox(self.isi_pane, self.cv_pane))]
+        if self.trace_panes:
+            tabs.append(("Traces", pn.FlexBox(*self.trace_panes.values())))
+        # a store recording a model's state or its inputs was written to look at traces: it
+        # opens on them
+        first = (_TRACES_TAB if self.trace_panes and (plotting.recorded_state(self.ds)
+                                                       or plotting.recorded_inputs(self.ds)) else 0)
         # dynamic tabs render only the visible tab: a fast first page on big stores
-        self.overview_tabs = pn.Tabs(
-            ("Firing rate", pn.FlexBox(self.heat_pane, self.cv_heat_pane, self.rate_pane)),
-            ("ISI", pn.FlexBox(self.isi_pane, self.cv_pane)),
-            dynamic=True, css_classes=["lb-overview"])
+        self.overview_tabs = pn.Tabs(*tabs, active=first, dynamic=True, css_classes=["lb-overview"])
         self.overview_tabs.param.watch(self._on_tab, "active")
         self._isi_args: tuple | None = None  # what the ISI tab shows once opened
 
@@ -820,6 +914,7 @@ class ReviewApp:
     def _on_tab(self, event) -> None:
         with self._hold():
             self._render_isi()
+            self._render_traces()
 
     def _on_slider(self, axis: str, value: float) -> None:
         self.point[axis] = float(value)
@@ -835,6 +930,10 @@ class ReviewApp:
                 self.point[axis] = float(values[plotting._nearest_index(values, value)])
         with self._hold():
             self._render_drilldown()
+            x, y = self._plot_axes()
+            if self.trace_panes and x is not None and y is not None:  # (traces at the point's y)
+                self._traces_args = (x, y)
+                self._render_traces()
 
     def refresh(self) -> None:
         """Re-open the store (new points of a running sweep) and redraw everything."""
@@ -916,6 +1015,10 @@ class ReviewApp:
         self.isi_pane.object = self.cv_pane.object = None
         if self.overview_tabs.active == 1:
             self._render_isi()
+        self._traces_args = (x, y)
+        for pane in self.trace_panes.values():
+            pane.object = None
+        self._render_traces()
 
     def _render_isi(self) -> None:
         if self.overview_tabs.active != 1 or self._isi_args is None:
@@ -931,6 +1034,29 @@ class ReviewApp:
             self.cv_pane.object = curves_figure("cv", curves, x, y, where, summary, _theory_cv(curves))
         except Exception as err:  # keep the app alive; say what failed
             self.message.object = f"Could not draw the ISI figures: {err}"
+            self.message.visible = True
+
+    def _render_traces(self) -> None:
+        """The Traces tab, when it is shown: the first recorded trial of V and of each
+        recorded input at (at most MAX_CURVES) values of x, at the sliders' values and the
+        drill-down point's value of the curves axis."""
+        if not self.trace_panes or self.overview_tabs.active != _TRACES_TAB or self._traces_args is None:
+            return
+        x, y = self._traces_args
+        self._traces_args = None
+        try:
+            index = {a: plotting._nearest_index(self.ds[a].values, v) for a, v in self._fixed().items()}
+            if y is not None:
+                index[y] = plotting._nearest_index(self.ds[y].values, self.point[y])
+            index["trace_trial"] = 0
+            names = list(self.trace_panes) + (["status"] if "status" in self.ds else [])  # (status: the axes)
+            read = _read(self.ds, self._store, names, index)
+            d, where = plotting._select(read, {})
+            d = plotting._thin(d, x, MAX_CURVES)
+            for var, pane in self.trace_panes.items():
+                pane.object = traces_figure(d, x, var, where, read)
+        except Exception as err:  # keep the app alive; say what failed
+            self.message.object = f"Could not draw the traces: {err}"
             self.message.visible = True
 
     def _tap_heatmap(self, d: xr.Dataset, xname: str, yname: str, x: float | None,
@@ -975,7 +1101,7 @@ class ReviewApp:
         except Exception as err:
             d = None
             notes += f"  \n*{err}*"
-        for name, build in POINT_FIGURES.items():
+        for name, build in self.point_builders.items():
             try:
                 figs[name] = None if d is None else build(full, d, where)
             except Exception as err:

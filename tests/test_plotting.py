@@ -403,3 +403,175 @@ def test_empty_point_figures_say_why(ou_ds, ds):
         assert note.text.startswith("one trial")
     # a figure with something to show has no note
     assert elements(plotting.v_autocov(ds, **point_of(ds)), hv.Text) == []
+
+
+# ----------------------------------------------------------------------------- neuron models
+#: the Brian2 tutorial's HH cell, tiny: two capacitances, v_spike swept, v, m, n, h and the
+#: input recorded
+HH_WF = {
+    "name": "plot-hh", "seed": 2, "trials": 2, "duration": "20 ms", "dt": "0.02 ms",
+    "neuron": {"model": "hh_traub"},
+    "inputs": {"I": {"kind": "random_steps", "low": "0 nA", "high": "30 nA", "interval": "5 ms",
+                     "shared": True}},
+    "sweep": {"C": {"param": "neuron.c_m", "unit": "pF",
+                    "values": ["0.8 uF/cm**2 * 20000 um**2", "1.2 uF/cm**2 * 20000 um**2"]},
+              "vs": {"param": "neuron.v_spike", "values": [-40, -20], "unit": "mV"}},
+    "noise": {"shared_across": ["C"]},  # (the tutorial's current: the same in the three cells)
+    "record": {"v": {"trials": "all", "every": "0.1 ms"}, "state": ["m", "n", "h"], "inputs": ["I"]},
+    "summaries": {"moments": {"every": "0.5 ms"}},
+}
+#: inputs under which the LIF has theory (constant and white noise): an HH neuron gets none
+HH_PLAIN_WF = {
+    "name": "plot-hh-plain", "seed": 2, "trials": 2, "duration": "20 ms", "dt": "0.02 ms",
+    "neuron": {"model": "hh_traub"},
+    "inputs": {"I": {"kind": "constant", "value": "10 nA"}, "noise": {"kind": "white_noise", "sigma": "1 mV"}},
+    "sweep": {"I": {"param": "inputs.I.value", "values": [5, 10, 20], "unit": "nA"}},
+    "record": {"v": {"trials": "all", "every": "0.1 ms"}},
+    "summaries": {"moments": {"every": "0.5 ms"}},
+}
+LIF_NEURON = {"tau_m": "20 ms", "v_th": "-50 mV", "e_l": "-65 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
+              "r_m": "10 Mohm"}
+IZH_WF = {
+    "name": "plot-izh", "seed": 1, "trials": 1, "duration": "50 ms", "dt": "0.1 ms",
+    "neuron": {"model": "izhikevich", "v_peak": "30 mV"},
+    "inputs": {"I": {"kind": "constant", "value": "300 pA"}},
+    "record": {"v": {"trials": "all", "every": "0.5 ms"}, "state": ["u"]},
+}
+
+
+@pytest.fixture(scope="module")
+def hh():
+    import lifbatch
+
+    return lifbatch.simulate(HH_WF)
+
+
+@pytest.fixture(scope="module")
+def hh_plain():
+    import lifbatch
+
+    return lifbatch.simulate(HH_PLAIN_WF)
+
+
+@pytest.fixture(scope="module")
+def izh():
+    import lifbatch
+
+    return lifbatch.simulate(IZH_WF)
+
+
+def _hline(fig):
+    (line,) = elements(fig, hv.HLine)
+    return line.label, line.data
+
+
+@pytest.mark.parametrize("vs", [-0.04, -0.02])
+def test_v_line_is_the_models_spike_parameter_at_a_swept_point(hh, vs):
+    """hh_traub's line is v_spike (legend 'v_spike') at the point's swept value."""
+    assert plotting.model_name(hh) == "hh_traub"
+    label, y = _hline(plotting.v_ensemble(hh, C=2.4e-10, vs=vs))
+    assert label == "v_spike" and y == pytest.approx(vs * 1e3)
+
+
+def test_v_line_takes_the_models_default_and_the_written_value(hh_plain, izh, ds):
+    # hh_traub's v_spike is not written in the workflow: its default, -40 mV
+    assert _hline(plotting.v_ensemble(hh_plain, I=1e-8)) == ("v_spike", pytest.approx(-40.0))
+    # izhikevich's v_peak as written (not its default 35 mV)
+    assert _hline(plotting.v_ensemble(izh)) == ("v_peak", pytest.approx(30.0))
+    # the LIF keeps its "threshold" (v_th of the synthetic store: -50 mV)
+    assert _hline(plotting.v_ensemble(ds, **point_of(ds))) == ("threshold", pytest.approx(-50.0))
+
+
+def test_state_traces_draw_the_gates_in_one_dimensionless_panel(hh):
+    pt = {"C": 1.6e-10, "vs": -0.04}
+    fig = plotting.state_traces(hh, **pt)
+    (panel,) = fig.values()
+    paths = elements(panel, hv.Path)
+    assert [p.label for p in paths] == ["m", "n", "h"]
+    assert panel.opts.get().kwargs["title"] == "State m, n, h (C = 160 pF, vs = -40 mV)"
+    ydim = paths[0].kdims[1]
+    assert ydim.label == "m, n, h" and ydim.unit is None  # gates are dimensionless
+    assert paths[0].kdims[0].unit == "ms"
+    point = hh.sel(C=1.6e-10, vs=-0.04)
+    for p, name in zip(paths, "mnh"):
+        lines = p.split()
+        assert len(lines) == hh.sizes["trace_trial"] == 2  # one line per recorded trial
+        for k, line in enumerate(lines):
+            np.testing.assert_allclose(line.dimension_values(1), point[name].isel(trace_trial=k).values)
+            np.testing.assert_allclose(line.dimension_values(0), hh.trace_time.values * 1e3)
+    gates = np.concatenate([point[n].values.ravel() for n in "mnh"])
+    assert gates.min() >= 0 and gates.max() <= 1 and gates.max() > 0.5
+
+
+def test_input_traces_in_the_unit_the_drive_is_written_in(hh):
+    fig = plotting.input_traces(hh, C=2.4e-10, vs=-0.02)
+    (panel,) = fig.values()
+    (path,) = elements(panel, hv.Path)
+    assert path.label == "I" and path.kdims[1].label == "I" and path.kdims[1].unit == "nA"
+    values = hh["input_I"].sel(C=2.4e-10, vs=-0.02).isel(trace_trial=0).values
+    np.testing.assert_allclose(path.split()[0].dimension_values(1), values * 1e9)
+    finite = values[np.isfinite(values)] * 1e9
+    assert finite.min() >= 0 and finite.max() <= 30 and np.unique(finite).size == 4  # four 5 ms steps
+
+
+def test_state_of_a_current_is_drawn_in_a_fitting_prefix(izh):
+    (panel,) = plotting.state_traces(izh).values()
+    (path,) = elements(panel, hv.Path)
+    assert (path.label, path.kdims[1].unit) == ("u", "pA")
+    np.testing.assert_allclose(path.split()[0].dimension_values(1), izh["u"].isel(trace_trial=0).values * 1e12)
+
+
+def test_traces_across_an_axis_are_the_tutorials_figure(hh):
+    """v and I of one trial at every capacitance (the Brian2 tutorial's plots)."""
+    fig = plotting.traces(hh, "C", vs=-0.04)
+    curves = elements(fig, hv.Curve)
+    assert [c.label for c in curves] == ["C = 160 pF", "C = 240 pF"]
+    assert fig.opts.get().kwargs["title"] == "Membrane potential, trial 0 (vs = -40 mV)"
+    assert (curves[0].vdims[0].label, curves[0].vdims[0].unit) == ("V", "mV")
+    for c, cap in zip(curves, (1.6e-10, 2.4e-10)):
+        np.testing.assert_allclose(c.dimension_values(1),
+                                   hh["v"].sel(C=cap, vs=-0.04).isel(trace_trial=0).values * 1e3)
+    inputs = elements(plotting.traces(hh, "C", var="input_I", vs=-0.04, trial=1), hv.Curve)
+    assert inputs[0].vdims[0].unit == "nA"
+    # a shared current: the same at every capacitance
+    np.testing.assert_array_equal(inputs[0].dimension_values(1), inputs[1].dimension_values(1))
+    with pytest.raises(ValueError, match=r"trial 5 is not recorded; recorded trials: \[0, 1\]"):
+        plotting.traces(hh, "C", vs=-0.04, trial=5)
+    with pytest.raises(ValueError, match=r"'w' is not a recorded trace of this store; recorded: "
+                                         r"\['v', 'input_I', 'm', 'n', 'h'\]"):
+        plotting.traces(hh, "C", var="w", vs=-0.04)
+
+
+def test_no_state_or_input_figures_for_a_store_without_them(hh_plain, hh):
+    from lifbatch import review
+
+    assert plotting.recorded_state(hh_plain) == [] and plotting.recorded_inputs(hh_plain) == []
+    assert plotting.trace_vars(hh_plain) == ["v"]
+    assert plotting.recorded_state(hh) == ["m", "n", "h"] and plotting.recorded_inputs(hh) == ["input_I"]
+    with pytest.raises(ValueError, match=r"state_traces: this store records no state variable "
+                                         r"\(record.state: \[m, n, h\] in the workflow\)"):
+        plotting.state_traces(hh_plain, I=1e-8)
+    with pytest.raises(ValueError, match="input_traces: this store records no input"):
+        plotting.input_traces(hh_plain, I=1e-8)
+    assert list(review.point_figures(hh_plain)) == ["v_ensemble", "raster", "isi_histogram",
+                                                   "v_variance", "v_autocov"]
+    assert list(review.point_figures(hh))[-2:] == ["state", "inputs"]
+
+
+def test_no_theory_overlay_for_a_model_without_theory(hh_plain):
+    """Constant and white-noise input: the LIF gets Siegert and OU curves, hh_traub none."""
+    import lifbatch
+
+    assert not plotting.has_theory(hh_plain)
+    assert plotting._theory(hh_plain, True) is None and plotting._theory(hh_plain, True, "cv") is None
+    labels = [c.label for c in elements(plotting.rate_curve(hh_plain, "I"), hv.Curve)]
+    assert labels == ["simulation"]
+    labels = [c.label for c in elements(plotting.isi_cv(hh_plain, "I"), hv.Curve)]
+    assert labels == ["ISI CV"]
+    fig = plotting.v_ensemble(hh_plain, I=1e-8)
+    assert not [e for e in elements(fig, hv.Curve) + elements(fig, hv.Path) if "theory" in (e.label or "")]
+    assert plotting.theory_ou(hh_plain.sel(I=1e-8)) is None
+    # the same inputs on a LIF: theory applies (the test above could fail)
+    lif = lifbatch.simulate({**HH_PLAIN_WF, "neuron": LIF_NEURON, "duration": "5 ms"})
+    assert plotting.has_theory(lif) and plotting._theory(lif, True) is not None
+    assert "theory (Siegert)" in [c.label for c in elements(plotting.rate_curve(lif, "I"), hv.Curve)]

@@ -439,3 +439,18 @@ def test_the_progress_bar_is_done_before_interrupted_is_said(tmp_path):
     assert "interrupted: finished blocks are kept" in err, err
     before, after = err.split("interrupted: finished blocks are kept", 1)
     assert "pt/s" in before and "pt/s" not in after and "%|" not in after, err
+
+
+@pytest.mark.slow
+def test_run_of_another_model_says_where_nothing_spiked(tmp_path):
+    """The done line reads the model's spike-rule parameter (hh_traub's v_spike), not
+    neuron.v_th: an hh_traub run used to end in a KeyError traceback after writing its store."""
+    from test_store_trust import _write
+
+    path = _write(tmp_path, {
+        "name": "hh-silent", "seed": 1, "trials": 1, "duration": "10 ms", "dt": "0.05 ms",
+        "neuron": {"model": "hh_traub"}, "inputs": {"i": {"kind": "constant", "value": "0 nA"}},
+        "sweep": {"I": {"param": "inputs.i.value", "values": [0, 50], "unit": "nA"}}})
+    proc = _cli("run", path, "--store", tmp_path / "hh.zarr", "--no-progress")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "already done); no spikes at 1 of 2 points\n" in proc.stdout, proc.stdout
