@@ -257,14 +257,18 @@ def test_six_readers_after_a_summarize_killed_at_its_commit(tmp_path):
 # --------------------------------------------------------------------------- #
 @pytest.mark.slow
 def test_a_refused_run_does_not_remove_the_store_the_winner_creates(tmp_path):
-    """Run A makes the store's directory and stalls 1.5 s before taking the lease; run B takes
-    it and creates the store; A is refused in one line and removes nothing: B finishes."""
+    """Run A makes the store's directory and stalls before taking the lease; run B takes it and
+    creates the store; A is refused in one line and removes nothing: B finishes."""
     path = _write(tmp_path, {**MEDIUM, "trials": 40})
     store = tmp_path / "new" / "s.zarr"
     a = _start("run", path, "--store", store, "--no-progress",
-               env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "store-dir", "LIFBATCH_TEST_PAUSE_SECONDS": "1.5"})
+               env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "store-dir", "LIFBATCH_TEST_PAUSE_SECONDS": "12"})
     _wait_for(a, "paused at store-dir")
     b = _start("run", path, "--store", store, "--no-progress")
+    deadline = time.time() + 10  # (A stalls 12 s: B, however slow to start, takes the lease first)
+    while read_lease(store) is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert read_lease(store) is not None and read_lease(store)["pid"] == b.pid
     out, err = a.communicate(timeout=120)
     assert a.returncode == 2, err
     assert "being written by another run" in err.strip().splitlines()[-1], err
