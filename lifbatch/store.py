@@ -425,9 +425,9 @@ class VerifyReport:
 
 
 def _layout_of(path: Path):
-    """(workflow, {data variable: spec}, {coordinate: spec}) of a store, from its ``workflow``
-    attribute (points added and summary settings included); the workflow is None, and the
-    specs those of the arrays found, when it cannot be loaded (then the reason is returned)."""
+    """(workflow, {data variable: spec}, {coordinate: spec}, None) of a store, from its
+    ``workflow`` attribute (points added and summary settings included); (None, None, None,
+    the reason) when that cannot be loaded (e.g. an input file moved)."""
     from .errors import LifbatchError
     from .extend import store_workflow_of
 
