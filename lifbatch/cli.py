@@ -176,8 +176,14 @@ def _point_label(ds, flat: int) -> str:
 def cmd_status(args) -> int:
     from .status import store_status
 
-    st = store_status(args.store)
-    print(st.format())
+    try:
+        st = store_status(args.store)
+    except LifbatchError as exc:
+        if not args.verify:
+            raise
+        print(f"status    unreadable: {exc}")  # (verify, below, says what is damaged)
+    else:
+        print(st.format())
     if args.provenance:
         from .provenance import format_provenance
         from .store import read_markers, store_workflow
@@ -188,7 +194,7 @@ def cmd_status(args) -> int:
 
         report = verify_store(args.store)
         print(report.format())
-        return 1 if report.bad else 0
+        return 0 if report.ok else 1
     return 0
 
 

@@ -479,7 +479,10 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         control.recover(store, held.fence(), log)
         state = inspect_store(store)
         bad = frozenset()
-        if repair and state.kind == "store" and state.fingerprint == wf.fingerprint:
+        if repair and state.kind == "store" and _same_simulation(state, wf):
+            from .store import restore_arrays
+
+            restore_arrays(store)  # arrays lost as a whole: written again, their blocks then recomputed
             report = verify_store(store)
             bad = frozenset(report.bad_blocks)
             log(report.format())
@@ -521,6 +524,16 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         result.failures.update({int(k): v for k, v in m["failures"].items()})
     result.seconds = time.time() - started
     return result
+
+
+def _same_simulation(state, wf) -> bool:
+    """Whether the store in ``state`` holds ``wf``'s simulation: summarize, refine and fit change
+    its fingerprint, not that (a store older than the simulation identity: its fingerprint)."""
+    from .store import simulation_identity
+
+    if state.simulation is None:
+        return state.fingerprint == wf.fingerprint
+    return state.simulation == simulation_identity(wf.canonical)
 
 
 _phase = pause  # (lifbatch.pause: where the tests stop a run)

@@ -92,7 +92,7 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
     import xarray as xr
 
     from . import control, lease
-    from .store import describe_summaries, inspect_store, open_results, summary_settings
+    from .store import _compressors, describe_summaries, inspect_store, open_results, summary_settings
     from .workflow import load_workflow
 
     log = log or (lambda msg: None)
@@ -121,9 +121,14 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
         names, new_ds = _summaries(ds, wf, xr, moments)
         own = held.record["token"]
         work = path / SUMMARIZE / own
-        enc = {n: {"_FillValue": np.nan} for n in names if new_ds[n].dtype.kind == "f"}
+        # the store's own codecs (checksums included), so that the blocks still to run, and
+        # workers that kept the old arrays open, write what these arrays say; every chunk
+        # written, also all-NaN or all-zero ones, as a block writes them (a missing chunk of a
+        # done block is damage to `status --verify`)
+        enc = {n: {"compressors": _compressors(new_ds[n].dtype),
+                   **({"_FillValue": np.nan} if new_ds[n].dtype.kind == "f" else {})} for n in names}
         fence.check()
-        new_ds.to_zarr(work / "new", mode="w", consolidated=False, encoding=enc)
+        new_ds.to_zarr(work / "new", mode="w", consolidated=False, encoding=enc, write_empty_chunks=True)
         pause("summarize-written")
         arrays = [n for n in list(new_ds.data_vars) + list(new_ds.coords) if (work / "new" / n).is_dir()]
         attributes = json.loads((path / "zarr.json").read_text())["attributes"]
@@ -229,5 +234,6 @@ def _summaries(ds, wf, xr, moments: bool):
     new_ds = new_ds.drop_vars([k for k in new_ds.coords if k == "trial" or sweep_dims & set(new_ds[k].dims)],
                               errors="ignore")
     axes = ds["status"].dims
-    chunks = dict(zip(axes, json.loads(ds.attrs["chunks"]))) if axes else {}
-    return names, (new_ds.chunk(chunks) if chunks else new_ds)
+    # chunked as the template chunks its arrays: the blocks along the sweep axes, whole along the rest
+    chunks = {**{dim: -1 for dim in new_ds.dims}, **dict(zip(axes, json.loads(ds.attrs["chunks"])))}
+    return names, new_ds.chunk(chunks)
