@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import LifbatchError, RunError, WorkflowError
+from .errors import LifbatchError, RunError, StoreError, WorkflowError
 
 __all__ = ["main"]
 
@@ -175,7 +175,11 @@ def _point_label(ds, flat: int) -> str:
 
 def cmd_status(args) -> int:
     from .status import store_status
+    from .store import unfinished_commit
 
+    unfinished = unfinished_commit(args.store)
+    if unfinished:  # (nothing to read or verify until the command holding the lease finishes it)
+        raise StoreError(unfinished)
     try:
         st = store_status(args.store)
     except LifbatchError as exc:

@@ -526,6 +526,9 @@ def verify_store(store) -> VerifyReport:
     state = inspect_store(store)
     if state.kind != "store":
         raise StoreError(f"'{store}' is not a finished lifbatch store ({state.kind}); nothing to verify.")
+    unfinished = unfinished_commit(store)  # (run --repair finishes it under the lease first)
+    if unfinished:
+        raise StoreError(unfinished)
     path = Path(store)
     wf, specs, crd, why = _layout_of(path)
     if wf is None:

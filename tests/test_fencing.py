@@ -264,7 +264,10 @@ def test_a_refused_run_does_not_remove_the_store_the_winner_creates(tmp_path):
     a = _start("run", path, "--store", store, "--no-progress",
                env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "store-dir", "LIFBATCH_TEST_PAUSE_SECONDS": "12"})
     _wait_for(a, "paused at store-dir")
-    b = _start("run", path, "--store", store, "--no-progress")
+    # B holds the store from before A wakes until after A has been refused: it stalls 20 s with its
+    # template written
+    b = _start("run", path, "--store", store, "--no-progress",
+               env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "template-written", "LIFBATCH_TEST_PAUSE_SECONDS": "20"})
     deadline = time.time() + 10  # (A stalls 12 s: B, however slow to start, takes the lease first)
     while read_lease(store) is None and time.time() < deadline:
         time.sleep(0.05)
