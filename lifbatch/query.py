@@ -280,7 +280,7 @@ def _bounds(coord) -> tuple[float, float]:
 
 
 def _axis_range(coord, grid: np.ndarray, values: np.ndarray, si: bool = False) -> str:
-    """An axis's values in its display unit: "100 pA to 300 pA (8 values)", "and inf" when it holds it."""
+    """An axis's values in its display unit: "100 pA to 300 pA, 8 values" (", and inf" when it holds it)."""
     unit = coord.attrs.get("units", "")
     show = (lambda v: f"{float(v):.6g}{' ' + unit if unit not in ('', '1') else ''}") if si \
         else (lambda v: format_coord(coord, v))
