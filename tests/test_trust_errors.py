@@ -164,6 +164,7 @@ def test_sel_of_a_sampled_parameter_outside_its_bounds_is_refused(tmp_path, caps
     raw = {**DESIGN, "trials": 2, "duration": "50 ms", "record": {}}
     store = tmp_path / "d.zarr"
     lifbatch.run_sweep(lifbatch.load_workflow(raw), store, progress=False, workers=1)
+    capsys.readouterr()
     for value in ("1.5", "0.59", "1e300", "-1e300"):
         code, out, err = _in_process(capsys, "query", store, "--sel", f"mu={value}")
         assert code == 2 and out == "", (value, out, err)
