@@ -150,15 +150,24 @@ def moment_summary(v_samples: xr.DataArray, *, warmup: float, every: float, max_
 def spike_times(ds: xr.Dataset, **sel) -> dict[int, np.ndarray] | np.ndarray:
     """Spike times (s) of one grid point, decoded losslessly from ``spike_bits``.
 
-    ``sel`` picks the point by coordinate value (nearest), e.g. ``tau=0.005``;
-    with ``trial=k`` an array is returned, otherwise a dict trial -> array.
+    ``sel`` picks the point by coordinate value (SI; nearest), e.g. ``tau=0.005``;
+    with ``trial=k`` an array is returned, otherwise a dict trial -> array. A value
+    beyond an axis's range by more than half a grid step, NaN or an infinity the axis
+    does not hold is refused (WorkflowError, a ValueError), as ``lifbatch query --sel``.
     """
+    from .query import nearest_index
+
     dt = float(ds.attrs["dt"])
     n_steps = int(ds.attrs["n_steps"])
     trial = sel.pop("trial", None)
     bits = ds["spike_bits"]
+    unknown = [k for k in sel if k not in bits.dims or k in ("trial", "spike_byte")]
+    if unknown:
+        axes = [d for d in bits.dims if d not in ("trial", "spike_byte")]
+        raise ValueError(f"spike_times: {unknown[0]!r} is not an axis of this store; its axes are {axes}")
     if sel:
-        bits = bits.sel(sel, method="nearest")
+        bits = bits.isel({k: nearest_index(ds[k], float(v), f"spike_times({k}={v!r})", option=k,
+                                           example="spike_times(ds, {name}={value})", si=True) for k, v in sel.items()})
     extra = [d for d in bits.dims if d not in ("trial", "spike_byte")]
     if extra:
         raise ValueError(f"select one grid point: give a value for {extra}")

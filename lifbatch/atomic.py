@@ -24,8 +24,10 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     try:
         tmp.write_text(text)
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)  # (a full disk leaves no temporary file where Zarr would find it)
+        if isinstance(exc, OSError) and exc.filename is None:  # (a failed write() names no file)
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
 
 

@@ -8,6 +8,7 @@ points), after everything that succeeded was written.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -165,6 +166,8 @@ def _point_label(ds, flat: int) -> str:
     axes = [d for d in ds["status"].dims]
     if not axes:
         return "the point"
+    if not 0 <= flat < ds["status"].size:  # (a hand-made marker's: not a block of this store)
+        return f"point {flat}"
     idx = np.unravel_index(flat, ds["status"].shape)
     parts = []
     for ax, i in zip(axes, idx):
@@ -298,6 +301,27 @@ def cmd_bench(args) -> int:
     from .bench import main as bench_main
 
     return bench_main(args)
+
+
+#: a file system that refuses the command's I/O (full, read-only, not ours): the environment,
+#: never a bug. Every command writes atomically (a temporary file renamed), under the lease,
+#: so such a stop loses nothing finished: the same command, run again, resumes.
+_REFUSED_IO = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+_IO_FIXES = {errno.ENOSPC: "free space on that disk", errno.EDQUOT: "free space within your disk quota",
+             errno.EROFS: "make that file system writable (or copy the store to one that is)",
+             errno.EACCES: "get permission to it (or copy the store to where you have it)",
+             errno.EPERM: "get permission to it (or copy the store to where you have it)"}
+
+
+def _io_error(args, exc: OSError) -> str:
+    """One line for an OSError of ``_REFUSED_IO`` that stopped a command: the path, why, the fix."""
+    from .execute import _os_reason
+
+    path = exc.filename or getattr(args, "store", None) or getattr(args, "workflow", None)
+    where = f"'{path}'" if path else "the store"
+    verb = "cannot use" if exc.errno in (errno.EACCES, errno.EPERM) else "cannot write"
+    return (f"{args.command} {verb} {where} ({_os_reason(exc)}); it stopped without losing anything "
+            f"finished: {_IO_FIXES[exc.errno]}, then run the same command again.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -462,6 +486,11 @@ def main(argv=None) -> int:
         return 1
     except RunError as exc:  # a runtime failure: the store is resumable
         print(f"lifbatch: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno not in _REFUSED_IO:
+            raise  # anything else is a bug: its traceback
+        print(f"lifbatch: error: {_io_error(args, exc)}", file=sys.stderr)
         return 1
     except LifbatchError as exc:
         print(f"lifbatch: error: {exc}", file=sys.stderr)

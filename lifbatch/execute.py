@@ -34,7 +34,8 @@ from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, coords, variable_specs
 from .lease import keep_on_scheduler
 from .plan import estimate, plan_blocks, plan_sweep
 from .store import (add_run, begin_creation, clear_store, create_store, done_blocks, inspect_store, read_marker,
-                    read_markers, root_attrs, store_generation, verify_store, with_summaries, write_block)
+                    read_markers, refuse_dangling_link, root_attrs, store_generation, verify_store, with_summaries,
+                    write_block)
 from .workflow import Workflow, load_workflow
 
 __all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "estimate", "embedded_cluster"]
@@ -56,7 +57,28 @@ def simulate_block(wf: Workflow, slices: tuple[slice, ...]) -> tuple["xr.Dataset
 
 def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np.ndarray], dict[int, str], dict]:
     """The block's store variables as plain arrays (as the store holds them), its
-    failures, and the seconds spent in the kernel loop and in the summaries."""
+    failures, and the seconds spent in the kernel loop and in the summaries.
+
+    A block whose memory cannot be had (numpy's MemoryError: the machine, or a limit on
+    the process, gives less than the caps allowed) is no point's failure: RunError, one
+    line, and nothing of the block is written (it runs again on resume)."""
+    try:
+        return _computed_block(wf, slices)
+    except MemoryError as exc:
+        from .layout import point_bytes
+        from .workflow import _bytes
+
+        _WORK.moments = None  # (a half-made work array is not kept)
+        n = int(np.prod([s.stop - s.start for s in slices]))
+        raise RunError(f"a block of {n} point{'s' if n != 1 else ''} ran out of memory ({type(exc).__name__}: "
+                       f"{exc}); it needs ~{_bytes(n * point_bytes(wf))} (`lifbatch validate` shows it). Run fewer "
+                       "points per task (--points-per-task, or a smaller lifbatch.task.memory-budget) or fewer "
+                       "workers, or on a machine with more memory; finished blocks are kept: run the command "
+                       "again to resume.") from None
+
+
+def _computed_block(wf: Workflow, slices: tuple[slice, ...]):
+    """:func:`_block_values`, without its handling of MemoryError."""
     shape = tuple(s.stop - s.start for s in slices)
     n = wf.n_steps
     trials = wf.trials
@@ -80,6 +102,8 @@ def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np
         index = tuple(s.start + i for s, i in zip(slices, local))
         try:
             points.append((local, wf.point_params(index)))
+        except MemoryError:
+            raise  # the block's, not the point's
         except Exception as exc:  # isolate the point: record, keep going
             errors[local] = exc
     # every point's stream states in one kernel call per stream (numpy's seeding, bit for bit)
@@ -97,6 +121,8 @@ def _block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np
             out.states = states[local]
         try:
             model.simulate(params, out=out, scratch=scratch, streams=streams)
+        except MemoryError:
+            raise  # the block's, not the point's
         except Exception as exc:
             errors[local] = exc
     kernel_seconds = time.perf_counter() - t0
@@ -438,7 +464,9 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     if workflow_path is None and isinstance(workflow, (str, os.PathLike)):
         workflow_path = workflow
     wf = workflow if isinstance(workflow, Workflow) else load_workflow(workflow, overrides)
-    store = str(Path(store if store is not None else Path("results") / f"{wf.name}.zarr").resolve())
+    store = store if store is not None else Path("results") / f"{wf.name}.zarr"
+    refuse_dangling_link(store)  # (resolved, the link would be gone, and its target made)
+    store = str(Path(store).resolve())
     log = log or (lambda msg: print(msg, file=sys.stderr))
     started = time.time()
     if workers is not None and int(workers) < 1:

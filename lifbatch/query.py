@@ -158,6 +158,11 @@ def parse_selection(ds, items: list[str]) -> tuple[dict, list[str]]:
             if coord.attrs.get("scale") == "log" and value <= 0:
                 raise WorkflowError(f"`--sel {axis}` must be positive ({axis} is sampled on a log scale), got "
                                     f"{_quote(text)}. Example: --sel {axis}=\"{example}\"", "--sel", item)
+            lo, hi = _bounds(coord)
+            if not _within(value, lo, hi):
+                raise WorkflowError(f"`--sel {axis}={excerpt(text, 40)}` is outside the design's bounds of {axis}, "
+                                    f"{format_coord(coord, lo)} to {format_coord(coord, hi)}: no sample is near it. "
+                                    f"Pick a value in them, e.g. --sel {axis}=\"{example}\"", "--sel", item)
             wanted[axis] = (text, value)
             continue
         if axis not in ds.coords or axis not in ds.dims:
@@ -201,10 +206,8 @@ def parse_selection(ds, items: list[str]) -> tuple[dict, list[str]]:
                                     f"Example: --sel {axis}=\"{example}\"", "--sel", item) from None
         if math.isnan(value):
             raise WorkflowError(f"`--sel {axis}` is NaN, got {_quote(text)}. Give a value of the axis.", "--sel", item)
-        with np.errstate(invalid="ignore"):
-            exact = values == value
-            i = int(np.argmax(exact)) if exact.any() else int(np.nanargmin(np.abs(values - value)))
-        if not exact.any() and not math.isclose(values[i], value, rel_tol=1e-9, abs_tol=1e-300):
+        i = nearest_index(coord, value, f"--sel {axis}={excerpt(text, 40)}", option="--sel")
+        if values[i] != value and not math.isclose(values[i], value, rel_tol=1e-9, abs_tol=1e-300):
             notes.append(f"note: {axis}={text} is not on the grid; nearest is {format_coord(coord, values[i])}")
         sel[axis] = values[i]
     if wanted:
@@ -218,6 +221,85 @@ def parse_selection(ds, items: list[str]) -> tuple[dict, list[str]]:
         notes.append(f"note: {given}: nearest sample is {sample} ({at})")
         sel[SAMPLE] = sample
     return sel, notes
+
+
+def nearest_index(coord, value: float, label: str, *, option: str = "--sel",
+                  example: str = '--sel {name}="{value}"', si: bool = False) -> int:
+    """The position of ``value`` (SI) on the axis ``coord``: the equal value (``inf`` too, when
+    the axis holds it), else the nearest finite one, provided ``value`` lies within the axis's
+    range widened by half a grid step at each end (the step between its two lowest, and its
+    two highest, values; none for an axis of one value). NaN, an infinity the axis does not
+    hold, or a value farther out has no nearest grid value: WorkflowError naming ``label``
+    (``--sel I=1e30 pA``, for ``option``) and the axis's range in its display unit (in SI with
+    ``si``), with ``example`` filled in.
+    """
+    values = np.asarray(coord.values, dtype=float)
+    name = coord.name
+    same = np.flatnonzero(values == value)
+    if same.size:
+        return int(same[0])
+    finite = np.isfinite(values)
+    grid = np.unique(values[finite])
+    low = (grid[1] - grid[0]) / 2 if grid.size > 1 else 0.0
+    high = (grid[-1] - grid[-2]) / 2 if grid.size > 1 else 0.0
+    if grid.size and _within(value, grid[0] - low, grid[-1] + high):
+        return int(np.flatnonzero(finite)[np.argmin(np.abs(values[finite] - value))])
+    mid = grid[len(grid) // 2] if grid.size else values[0]
+    fix = example.format(name=name, value=_shown_value(coord, mid, si))
+    if grid.size < 2:
+        raise WorkflowError(f"`{label}` is not on the axis {name}, which holds {_axis_range(coord, grid, values, si)}. "
+                            f"Pick that value: {fix}", option, value)
+    if math.isnan(value):
+        raise WorkflowError(f"`{label}` is NaN, not a value of the axis {name} ({_axis_range(coord, grid, values, si)})"
+                            f". Pick a value in that range, e.g. {fix}", option, value)
+    half = _step(coord, low, si) if math.isclose(low, high) else \
+        f"{_step(coord, low, si)} below, {_step(coord, high, si)} above"
+    raise WorkflowError(f"`{label}` is outside the axis {name} ({_axis_range(coord, grid, values, si)}): only a "
+                        f"value within half a grid step ({half}) of its ends has a nearest grid value. Pick a value "
+                        f"in that range, e.g. {fix}", option, value)
+
+
+def _shown_value(coord, value: float, si: bool) -> str:
+    """A coordinate value as the user gives it: in its display unit ("180 pA"), or a bare SI number."""
+    return f"{float(value):.6g}" if si else format_coord(coord, value)
+
+
+def _within(value: float, lo: float, hi: float) -> bool:
+    """``lo <= value <= hi`` up to float rounding (a value converted from the user's unit)."""
+    tol = 1e-9 * max(abs(lo), abs(hi))
+    return math.isfinite(value) and lo - tol <= value <= hi + tol
+
+
+def _bounds(coord) -> tuple[float, float]:
+    """A sampled parameter's bounds (SI): its ``bounds`` attribute, else its samples' range."""
+    vals = np.asarray(coord.values, float)
+    bounds = coord.attrs.get("bounds")
+    if bounds is not None and len(bounds) >= 2:
+        return float(bounds[0]), float(bounds[1])
+    return (float(np.nanmin(vals)), float(np.nanmax(vals))) if vals.size else (math.nan, math.nan)
+
+
+def _axis_range(coord, grid: np.ndarray, values: np.ndarray, si: bool = False) -> str:
+    """An axis's values in its display unit: "100 pA to 300 pA, 8 values" (", and inf" when it holds it)."""
+    unit = coord.attrs.get("units", "")
+    show = (lambda v: f"{float(v):.6g}{' ' + unit if unit not in ('', '1') else ''}") if si \
+        else (lambda v: format_coord(coord, v))
+    if not grid.size:
+        text = "no finite value"
+    elif grid.size == 1:
+        text = f"the one value {show(grid[0])}"
+    else:
+        text = f"{show(grid[0])} to {show(grid[-1])}, {values.size} values"
+    extra = [show(v) for v in (-math.inf, math.inf) if v in values]
+    return text + (f", and {' and '.join(extra)}" if extra else "")
+
+
+def _step(coord, step: float, si: bool = False) -> str:
+    """A difference of coordinate values in the axis's display unit (linear units: a factor), or SI."""
+    unit, disp = coord.attrs.get("units", ""), coord.attrs.get("display_units") or ""
+    f = None if si else _factor(unit, disp)
+    shown = disp if f is not None else ("" if unit in ("", "1") else unit)
+    return f"{step * (f if f is not None else 1.0):.6g}{' ' + shown if shown else ''}"
 
 
 def nearest_sample(ds, wanted: dict[str, float]) -> int:

@@ -334,6 +334,7 @@ def inspect_store(store):
 
     path = Path(store)
     if not path.exists():
+        _refuse_nested(path)
         return StoreState(str(path), "absent")
     if not path.is_dir():
         return StoreState(str(path), "file")
@@ -342,6 +343,7 @@ def inspect_store(store):
     names = sorted(e.name for e in os.scandir(path)
                    if not (e.name == run_dir.name and e.is_dir() and _only_run_files(run_dir)))
     if not names and creating is None:
+        _refuse_nested(path)
         return StoreState(str(path), "empty")
     root = _read_json(path / "zarr.json")
     attrs = root.get("attributes") if isinstance(root, dict) else None
@@ -352,15 +354,21 @@ def inspect_store(store):
     if isinstance(attrs, dict) and "fingerprint" in attrs:
         if not (path / MARKERS / "zarr.json").exists():
             return StoreState(str(path), "creating", fingerprint=attrs["fingerprint"], name=attrs.get("name"))
-        markers = read_markers(path)
-        try:
-            chunks = tuple(json.loads(attrs["chunks"]))
-        except (KeyError, ValueError, TypeError):
+        if "chunks" not in attrs:
             return StoreState(str(path), "creating", fingerprint=attrs["fingerprint"], name=attrs.get("name"))
+        status_meta = _read_json(path / "status" / "zarr.json")
+        shape = status_meta.get("shape") if isinstance(status_meta, dict) else None
+        shape = tuple(shape) if isinstance(shape, list) and all(_number(n, whole=True) for n in shape) else None
+        problem = _root_problem(root, shape)
+        if problem:
+            raise StoreError(f"store '{path}' is damaged: in its zarr.json, {problem} (lifbatch never writes it so). "
+                             "Restore that file from a copy of the store, or move the store away and run its "
+                             "workflow again.")
+        chunks = tuple(json.loads(attrs["chunks"]))
+        blocking = Blocking(shape=shape, chunks=chunks) if shape is not None else None
+        markers = [m for m in read_markers(path) if blocking is None or _marker_fits(m, blocking)]
         canonical = attrs.get("canonical")
         added = json.loads(canonical).get("sample_added") if canonical else None
-        status_meta = _read_json(path / "status" / "zarr.json")
-        shape = tuple(status_meta["shape"]) if isinstance(status_meta, dict) and "shape" in status_meta else None
         return StoreState(str(path), "store", fingerprint=attrs["fingerprint"], name=attrs.get("name"),
                           added=None if added is None else json.dumps(added, sort_keys=True),
                           source=attrs.get("workflow") if added is not None else None, shape=shape,
@@ -377,6 +385,86 @@ def inspect_store(store):
     if root is not None:
         return StoreState(str(path), "zarr", contents=tuple(names))
     return StoreState(str(path), "foreign", contents=tuple(names))
+
+
+def _refuse_nested(path: Path) -> None:
+    """StoreError when ``path`` (where a store would be made) is inside a lifbatch store: a
+    directory holding ``_lifbatch/``. A store made in another store's ``_lifbatch/blocks/``
+    was read as one of its block markers, and one made anywhere else in it is part of
+    its Zarr hierarchy."""
+    resolved = path.resolve()
+    for parent in resolved.parents:
+        if (parent / MARKERS.parent).is_dir():
+            raise StoreError(f"--store '{path}' is inside the lifbatch store '{parent}': a store within another "
+                             f"one would be taken for a part of it. Choose a path outside '{parent}'.")
+
+
+def refuse_dangling_link(store) -> None:
+    """StoreError when ``store`` (a store's path as given) is, or goes through, a symbolic link to
+    nothing: making the store there would make the whole path the link points to."""
+    path = Path(store)
+    for p in (path, *path.parents):
+        if p.is_symlink() and not p.exists():
+            raise StoreError(f"--store '{path}' goes through the symbolic link '{p}' to '{os.readlink(p)}', which "
+                             "does not exist; lifbatch does not make a link's target. Create the target directory "
+                             "first, or give another --store.")
+
+
+def _root_problem(root, shape: tuple[int, ...] | None) -> str | None:
+    """What is wrong with a lifbatch store's root metadata (``zarr.json``, parsed; ``shape`` of
+    its ``status`` array), as one phrase naming the attribute and its value; None if nothing.
+    Checked: what lifbatch reads of it (the identity, the blocks, the workflow, the summary
+    settings, the run's sizes), so that a damaged store is refused in one line."""
+    from .units import excerpt
+
+    if root.get("node_type") != "group" or root.get("zarr_format") != 3:
+        return (f"the root is not a Zarr v3 group (node_type {excerpt(repr(root.get('node_type')), 40)}, "
+                f"zarr_format {excerpt(repr(root.get('zarr_format')), 40)})")
+    attrs = root["attributes"]
+
+    def bad(name, what):
+        return f"the attribute `{name}` is {excerpt(repr(attrs.get(name)), 60)}, not {what}"
+
+    def json_of(name, kind):
+        try:
+            value = json.loads(attrs[name])
+        except (TypeError, ValueError):
+            return None
+        return value if isinstance(value, kind) else None
+
+    if not isinstance(attrs["fingerprint"], str):
+        return bad("fingerprint", "text")
+    for name in ("name", "workflow", "canonical"):
+        if name in attrs and not isinstance(attrs[name], str):
+            return bad(name, "text")
+    chunks = json_of("chunks", list)
+    if chunks is None or not all(_number(c, whole=True) and c >= 1 for c in chunks) or \
+            (shape is not None and len(chunks) != len(shape)):
+        return bad("chunks", f"a JSON list of {len(shape) if shape is not None else 'the'} block sizes (whole "
+                   "numbers >= 1, one per axis)")
+    if "workflow" in attrs and json_of("workflow", dict) is None:
+        return bad("workflow", "the workflow as a JSON object")
+    if "canonical" in attrs:
+        canonical = json_of("canonical", dict)
+        if canonical is None:
+            return bad("canonical", "the canonical workflow as a JSON object")
+        summaries = canonical.get("summaries", {})
+        numbers = ("warmup", "moments_every", "max_lag")
+        if not isinstance(summaries, dict) or \
+                not all(_number(summaries.get(k, 0)) for k in numbers) or \
+                not (summaries.get("moments_warmup") is None or _number(summaries["moments_warmup"])) or \
+                not (isinstance(summaries.get("isi_edges", []), list)
+                     and all(_number(e) for e in summaries.get("isi_edges", []))):
+            return bad("canonical", "a canonical workflow whose `summaries` are numbers")
+        drives = canonical.get("drives", [])
+        if not isinstance(drives, list) or not all(
+                isinstance(d, dict) and isinstance(d.get("name", ""), str)
+                and isinstance(d.get("file_sha256") or "", str) for d in drives):
+            return bad("canonical", "a canonical workflow whose `drives` are mappings")
+    for name, whole in (("dt", False), ("duration", False), ("n_steps", True), ("trials", True)):
+        if name in attrs and not _number(attrs[name], whole=whole):
+            return bad(name, "a whole number" if whole else "a number")
+    return None
 
 
 @dataclass
@@ -798,16 +886,69 @@ def _gather_on_group(store, job, items: dict, *, open_group: bool = True) -> lis
 
 
 def _marker_attributes(path: Path) -> dict | None:
+    """The attributes of the block marker at ``path`` (``_lifbatch/blocks/<n>/zarr.json``), or
+    None when there is none, or when it is unreadable or not a marker lifbatch writes
+    (:func:`_valid_marker`): the block counts as not done, and the run that resumes the
+    store computes it again and writes its marker anew."""
     try:
-        return json.loads(path.read_text())["attributes"]
-    except (OSError, ValueError, KeyError):
-        return None  # no marker, or unreadable: the block counts as not done
+        attrs = json.loads(path.read_text())["attributes"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no marker, or unreadable
+    return attrs if _valid_marker(attrs, path.parent.name) else None
+
+
+def _number(value, *, whole: bool = False) -> bool:
+    kinds = (int,) if whole else (int, float)
+    return isinstance(value, kinds) and not isinstance(value, bool)
+
+
+def _valid_marker(attrs, name: str) -> bool:
+    """Whether ``attrs`` are a block marker's as :func:`write_block` writes them, for the block
+    directory ``name``: a mapping whose ``block`` is the whole number ``name``, whose
+    ``failures`` map points (whole numbers, as text) to messages, and whose other fields, when
+    present, have their types (``points`` a whole number, ``finished`` and ``seconds``
+    numbers or null, ``worker`` text or null). Anything else (another store's group in
+    ``_lifbatch/blocks/``, a hand-edited file) is not this block's marker."""
+    if not isinstance(attrs, dict):
+        return False
+    block, failures = attrs.get("block"), attrs.get("failures")
+    if not _number(block, whole=True) or str(block) != name or not isinstance(failures, dict):
+        return False
+    if not all(isinstance(k, str) and k.isdigit() and isinstance(v, str) for k, v in failures.items()):
+        return False
+    if "points" in attrs and not (_number(attrs["points"], whole=True) and attrs["points"] >= 0):
+        return False
+    if any(attrs.get(k) is not None and not _number(attrs[k]) for k in ("finished", "seconds")):
+        return False
+    return attrs.get("worker") is None or isinstance(attrs["worker"], str)
+
+
+def _marker_fits(marker: dict, blocking: Blocking) -> bool:
+    """Whether a (valid) marker is of a block of ``blocking`` and its failures are that block's points."""
+    flat = marker["block"]
+    if not 0 <= flat < blocking.n_blocks:
+        return False
+    if not marker["failures"]:
+        return True
+    region = blocking.slices(blocking.block_id(flat))
+    size = int(np.prod(blocking.shape or (1,)))
+    for key in marker["failures"]:
+        point = int(key)
+        if point >= size:
+            return False
+        index = np.unravel_index(point, blocking.shape) if blocking.shape else ()
+        if not all(s.start <= i < s.stop for s, i in zip(region, index)):
+            return False
+    return True
 
 
 def store_generation(store) -> str | None:
     """The store's generation: a new one each time a store is created at its path (None for
     stores made before generations). Block markers of another generation do not count."""
-    attrs = _marker_attributes(Path(store) / MARKERS / "zarr.json")
+    try:
+        attrs = json.loads((Path(store) / MARKERS / "zarr.json").read_text()).get("attributes")
+    except (OSError, ValueError, AttributeError):
+        return None
     generation = attrs.get("generation") if isinstance(attrs, dict) else None
     return generation if isinstance(generation, str) else None
 
@@ -824,12 +965,28 @@ def read_marker(store, flat: int) -> dict | None:
 
 
 def read_markers(store) -> list[dict]:
-    """The markers of the store's done blocks (of its generation)."""
+    """The markers of the store's done blocks: of its generation, and of a block of its grid
+    with failures among that block's points (:func:`_marker_fits`, where the grid is known)."""
     d = Path(store) / MARKERS
     if not d.is_dir():
         return []
     generation = store_generation(store)
-    return [m for m in map(_marker_attributes, d.glob("*/zarr.json")) if _counts(m, generation)]
+    markers = [m for m in map(_marker_attributes, d.glob("*/zarr.json")) if _counts(m, generation)]
+    blocking = _blocking_of(Path(store))
+    return [m for m in markers if blocking is None or _marker_fits(m, blocking)]
+
+
+def _blocking_of(path: Path) -> Blocking | None:
+    """The store's blocks from its root's ``chunks`` and its ``status`` array's shape, or None
+    when either cannot be read (a store being created, damaged metadata)."""
+    root = _read_json(path / "zarr.json")
+    status_meta = _read_json(path / "status" / "zarr.json")
+    try:
+        chunks = tuple(json.loads(root["attributes"]["chunks"]))
+        shape = tuple(status_meta["shape"])
+        return Blocking(shape=shape, chunks=chunks)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def done_blocks(store) -> set[int]:
@@ -873,10 +1030,9 @@ def marker_status(store, shape: tuple[int, ...], chunks: tuple[int, ...]) -> np.
     status = np.full(shape, STATUS_PENDING, np.int8)
     blocking = Blocking(shape=tuple(shape), chunks=tuple(chunks))
     for m in read_markers(store):
-        try:
-            slices = blocking.slices(blocking.block_id(int(m["block"])))
-        except (KeyError, ValueError, IndexError):
-            continue
+        if not _marker_fits(m, blocking):
+            continue  # not a block of this store: the block counts as not done, as in inspect_store
+        slices = blocking.slices(blocking.block_id(int(m["block"])))
         status[slices] = STATUS_DONE
         for flat in m.get("failures", {}):
             status[np.unravel_index(int(flat), shape) if shape else ()] = STATUS_FAILED

@@ -36,6 +36,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -615,7 +616,7 @@ def _limit(name: str) -> float:
             try:
                 value = float(raw)
             except ValueError:
-                if not name.endswith("memory"):
+                if not name.endswith(("memory", "-file")):
                     raise
                 from dask.utils import parse_bytes
 
@@ -631,7 +632,8 @@ def _limit(name: str) -> float:
     return value
 
 
-_LIMIT_EXAMPLES = {"max-points": "2e7", "max-neuron-steps": "2e15", "max-task-memory": "16GiB"}
+_LIMIT_EXAMPLES = {"max-points": "2e7", "max-neuron-steps": "2e15", "max-task-memory": "16GiB",
+                   "max-workflow-file": "64MiB"}
 
 
 def _trials(n: int) -> str:
@@ -664,7 +666,9 @@ def _bytes(n: float) -> str:
 
 def _raise_cap(name: str, needed: float) -> str:
     """How to raise the cap ``name`` to at least ``needed``."""
-    if name.endswith("memory"):
+    if name.endswith("-file"):
+        value = f"{math.ceil(needed / 2 ** 20)}MiB"
+    elif name.endswith("memory"):
         value = f"{math.ceil(needed / 2 ** 30)}GiB" if needed < 2 ** 40 else f"{math.ceil(needed / 2 ** 40)}TiB"
     else:
         digits = f"{Decimal(needed) if needed >= 1e300 else needed:.1e}".split("e")
@@ -786,12 +790,11 @@ def load_workflow(path_or_dict: str | os.PathLike | Mapping, overrides=None, *, 
         raw = copy.deepcopy(dict(path_or_dict))
     else:
         path = Path(path_or_dict)
-        if not path.is_file():
-            raise WorkflowError(f"workflow file '{path}' does not exist. Check the path.", "workflow", str(path))
+        text = _read_workflow_file(path)
         base_dir = path.resolve().parent
         confine = True
         try:
-            raw = _yaml_load(path.read_text())
+            raw = _yaml_load(text.decode("utf-8"))
         except _YamlRefused as exc:
             raise WorkflowError(f"workflow file '{path}' {exc.what} at line {exc.mark.line + 1}. {exc.fix}",
                                 "workflow", str(path)) from None
@@ -823,6 +826,44 @@ def load_workflow(path_or_dict: str | os.PathLike | Mapping, overrides=None, *, 
 
 #: the longest message load_workflow raises (characters)
 MAX_MESSAGE = 1000
+
+
+def _read_workflow_file(path: Path) -> bytes:
+    """The bytes of a workflow file, read only when it is a regular file of at most
+    ``lifbatch.limits.max-workflow-file`` bytes (a workflow is a few KiB of YAML: a
+    bigger file is the wrong one, and would be read whole into memory); one-line
+    WorkflowErrors for a directory, a missing file, anything else."""
+    where = ("workflow", str(path))
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        dangling = " (a symbolic link to nothing)" if path.is_symlink() else ""
+        raise WorkflowError(f"workflow file '{path}' does not exist{dangling}. Check the path.", *where) from None
+    except OSError as exc:
+        raise WorkflowError(f"workflow file '{path}' cannot be read ({exc.strerror or exc}). Check the path.",
+                            *where) from None
+    if stat.S_ISDIR(st.st_mode):
+        inside = sorted(p.name for p in path.glob("*.y*ml"))[:3]
+        hint = f" (it holds {', '.join(inside)})" if inside else ""
+        raise WorkflowError(f"workflow file '{path}' is a directory, not a file{hint}. Give the workflow's YAML file, "
+                            f"e.g. {path / (inside[0] if inside else 'workflow.yaml')}", *where)
+    if not stat.S_ISREG(st.st_mode):
+        raise WorkflowError(f"workflow file '{path}' is not a regular file (a device, pipe or socket). Give the "
+                            "workflow's YAML file.", *where)
+    cap = int(_limit("max-workflow-file"))
+    refused = (f"than lifbatch.limits.max-workflow-file ({_bytes(cap)}): a workflow is a few KiB of YAML. Check the "
+               f"path, " + _raise_cap("max-workflow-file", max(st.st_size, cap + 1)))
+    if st.st_size > cap:
+        raise WorkflowError(f"workflow file '{path}' is {_bytes(st.st_size)}, more {refused}", *where)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(cap + 1)  # a file that grows meanwhile is read no further than the cap
+    except OSError as exc:
+        raise WorkflowError(f"workflow file '{path}' cannot be read ({exc.strerror or exc}). Check the path.",
+                            *where) from None
+    if len(data) > cap:
+        raise WorkflowError(f"workflow file '{path}' holds more {refused}", *where)
+    return data
 
 
 # --------------------------------------------------------------------------- #
