@@ -174,6 +174,7 @@ def refine_store(store, *, var: str = "rate", add: int = 8, rounds: int = 1, aga
     first = run_sweep(wf, store, log=first_log, **run_options)  # whatever is pending: an interrupted round
     result.finished_pending = first.blocks_run
     _stop_on_failures(first, result)
+    wf = store_workflow_of(store)  # (a growth interrupted after its commit was finished by that run)
     for _ in range(rounds):
         started = time.time()
         grown, added = add_points(store, wf, var=var, add=add, against=against, log=log)

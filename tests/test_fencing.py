@@ -387,3 +387,27 @@ def test_a_detached_sweep_whose_workers_died_gives_the_store_up(tmp_path):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+
+
+@pytest.mark.slow
+def test_refine_after_an_interrupted_refine_finishes_it_first(tmp_path):
+    """A refine killed after its growth's commit; the next `lifbatch refine` (holding the lease)
+    finishes that growth and its points, then adds its own round: the store equals one refined
+    twice without interruption."""
+    raw = {**FIT, "name": "fence-refine2", "sample": {"method": "sobol", "n": 8, "params": {
+        "current": {"param": "inputs.current.value", "bounds": [100, 300], "unit": "pA"}}}}
+    path = _write(tmp_path, raw)
+    whole, store = tmp_path / "whole.zarr", tmp_path / "s.zarr"
+    for s in (whole, store):
+        assert _cli("run", path, "--store", s, "--points-per-task", "3", "--no-progress").returncode == 0
+    for _ in range(2):
+        assert _cli("refine", whole, "--add", "3", "--no-progress").returncode == 0
+    p = _start("refine", store, "--add", "3", "--no-progress",
+               env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "grow-committed"})
+    _wait_for(p, "paused at grow-committed")
+    os.killpg(p.pid, signal.SIGKILL)
+    p.communicate(timeout=60)
+    r = _cli("refine", store, "--add", "3", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "finished adding 3 points" in r.stderr, r.stderr
+    assert_identical(lifbatch.open_results(store).load(), lifbatch.open_results(whole).load())
