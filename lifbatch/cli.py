@@ -178,11 +178,12 @@ def _point_label(ds, flat: int) -> str:
 
 def cmd_status(args) -> int:
     from .status import store_status
-    from .store import unfinished_commit
+    from .store import inspect_store, unfinished_commit
 
     unfinished = unfinished_commit(args.store)
     if unfinished:  # (nothing to read or verify until the command holding the lease finishes it)
         raise StoreError(unfinished)
+    inspect_store(args.store)  # (damaged root metadata: one line, for --verify too; lifbatch does not guess)
     try:
         st = store_status(args.store)
     except LifbatchError as exc:
