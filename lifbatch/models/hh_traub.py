@@ -16,9 +16,10 @@ One step (``exponential_euler``, Brian2's scheme): every variable from the value
 start of the step; v is affine given the gates (it relaxes exactly toward
 ``(g_l e_l + g_na m^3 h e_na + g_k n^4 e_k + I) / g_total`` with rate ``g_total / c_m``), each
 gate relaxes exactly toward ``alpha / (alpha + beta)`` with rate ``alpha + beta``. Then white
-noise and Poisson jumps are added to v. A spike is recorded when v > ``v_spike`` and v was
-<= ``v_spike`` at the start of the step (Brian2's ``threshold`` and ``refractory`` ``v >
--40*mV``); there is no reset.
+noise and Poisson jumps are added to v. A spike is recorded when v > ``v_spike`` and the
+neuron is armed: armed at the start, disarmed by a spike, re-armed at the start of a step
+with v <= ``v_spike`` (Brian2's ``threshold`` and ``refractory`` ``v > -40*mV``: its
+``not_refractory = not_refractory or not (v > -40*mV)``); there is no reset.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class HHTraub(NeuronModel):
     methods = ("exponential_euler", "euler")
     default_method = "exponential_euler"
     spike_param = "v_spike"
-    spike_rule = "v crosses v_spike upward (v <= v_spike at the start of the step, > after it); no reset"
+    spike_rule = ("v > v_spike when armed (armed at the start, disarmed by a spike, re-armed at a step starting "
+                  "at v <= v_spike): an upward crossing; no reset")
     cost = 6.0
     max_dt = 0.05e-3
 

@@ -51,6 +51,7 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
         m0, n0, h0 = am / (am + bm), an / (an + bn), ah / (ah + bh)
     for tr in range(n_trials):
         v, m, n, h = v_init, m0, n0, h0
+        armed = True  # (Brian2's not_refractory: True before the first step)
         row = rec_rows[tr]
         nspk, mom_i, rec_i = trial_start(v, tr, row, mom_out, rec_out, g)
         if row >= 0:
@@ -62,7 +63,7 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
             zs, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = draw_step(
                 fused, k1, k2, lam, enlam, uni, cnt, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)
             i_in = drive_at(x_base, x_trial, has_xt, tr, s, k1, uni_mean, uni_half, uni) + syn_current(v, k2, syn, g)
-            armed = v <= v_spike
+            armed = armed or v <= v_spike  # re-armed once v is back at or below v_spike
             am, bm, an, bn, ah, bh = rates(v, v_t)
             gna = g_na * (m * m * m) * h
             gk = g_k * (n * n * n * n)
@@ -85,6 +86,7 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
             if armed and v > v_spike:
                 bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
                 nspk += 1
+                armed = False
             syn_update(k2, syn, g, weights, cnt)
             ri = rec_i
             mom_next, mom_i, rec_next, rec_i = record(v, tr, row, mom_next, mom_i, mom_stride, mom_out,
