@@ -8,7 +8,8 @@ import math
 import numba
 import numpy as np
 
-from .loops import draw_step, drive_at, jump_total, pack_states, record, unpack_states
+from ..kernel import sfc64_double, sfc64_normal, sfc64_poisson
+from .loops import pack_states, unpack_states
 
 _MV = 1e-3
 _INV_MS = 1e3
@@ -38,6 +39,8 @@ def rates(v, v_t):  # pragma: no cover - compiled
 def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam, enlam,
               weights, exponential, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
               count_out):  # pragma: no cover - compiled
+    # The step's draws, drive, jumps and recording are written out here as lifbatch.models.loops
+    # describes them (not called: numba reference-counts the arrays handed to a function every step).
     c_m, g_l, g_na, g_k, e_l, e_na, e_k, v_t, v_spike, v_init, steady = (
         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10])
     dt = p[11]
@@ -66,9 +69,18 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
                 st_out[0, row, 0], st_out[1, row, 0], st_out[2, row, 0] = m, n, h
         mom_next, mom_i, rec_next, rec_i = mom_stride, 1, rec_stride, 1
         for s in range(n_steps):
-            zs, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = draw_step(
-                fused, k1, k2, lam, enlam, uni, cnt, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)
-            i_in = drive_at(x_base, x_trial, has_xt, tr, s, k1, uni_mean, uni_half, uni)
+            zs = 0.0
+            if fused:
+                zs, s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
+            for j in range(k1):
+                uni[j], u0, u1, u2, u3 = sfc64_double(u0, u1, u2, u3)
+            for j in range(k2):
+                cnt[j], p0, p1, p2, p3 = sfc64_poisson(lam[j], enlam[j], p0, p1, p2, p3)
+            i_in = x_base[s]
+            if has_xt:
+                i_in += x_trial[tr, s]
+            for j in range(k1):
+                i_in += uni_mean[j] + uni_half[j] * (2.0 * uni[j] - 1.0)
             armed = v <= v_spike
             am, bm, an, bn, ah, bh = rates(v, v_t)
             gna = g_na * (m * m * m) * h
@@ -88,15 +100,26 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
                 n = n + dt * (an * (1.0 - n) - bn * n)
                 h = h + dt * (ah * (1.0 - h) - bh * h)
             v = v_new + noise_scale * zs
-            v = jump_total(v, k2, weights, cnt)
+            for j in range(k2):
+                cj = cnt[j]
+                if cj != 0:
+                    v += weights[j] * cj
             if armed and v > v_spike:
                 bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
                 nspk += 1
-            ri = rec_i
-            mom_next, mom_i, rec_next, rec_i = record(v, tr, row, mom_next, mom_i, mom_stride, mom_out,
-                                                      rec_next, rec_i, rec_stride, rec_out)
-            if st_on and rec_i != ri:  # (the state recorded beside V: record.state)
-                st_out[0, row, ri], st_out[1, row, ri], st_out[2, row, ri] = m, n, h
+            mom_next -= 1
+            if mom_next == 0:
+                mom_out[tr, mom_i] = v
+                mom_i += 1
+                mom_next = mom_stride
+            if row >= 0:
+                rec_next -= 1
+                if rec_next == 0:
+                    rec_out[row, rec_i] = v
+                    if st_on:  # (the state recorded beside V: record.state)
+                        st_out[0, row, rec_i], st_out[1, row, rec_i], st_out[2, row, rec_i] = m, n, h
+                    rec_i += 1
+                    rec_next = rec_stride
 
         count_out[tr] = nspk
     pack_states(noise_state, uni_state, poi_state, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)

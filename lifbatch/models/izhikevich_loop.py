@@ -7,13 +7,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .loops import draw_step, drive_at, jump_total, pack_states, record, unpack_states
+from ..kernel import sfc64_double, sfc64_normal, sfc64_poisson
+from .loops import pack_states, unpack_states
 
 
 @numba.njit(cache=True, nogil=True)
 def izhikevich_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam,
                       enlam, weights, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
                       count_out):  # pragma: no cover - compiled
+    # The step's draws, drive, jumps and recording are written out here as lifbatch.models.loops
+    # describes them (not called: numba reference-counts the arrays handed to a function every step).
     c_m, k, v_r, v_t, v_peak, a, b, c, d, v_init, u_init, dt = (
         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11])
     n_trials = bits_out.shape[0]
@@ -37,24 +40,44 @@ def izhikevich_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, u
                 st_out[0, row, 0] = u
         mom_next, mom_i, rec_next, rec_i = mom_stride, 1, rec_stride, 1
         for s in range(n_steps):
-            zs, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = draw_step(
-                fused, k1, k2, lam, enlam, uni, cnt, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)
-            i_in = drive_at(x_base, x_trial, has_xt, tr, s, k1, uni_mean, uni_half, uni)
+            zs = 0.0
+            if fused:
+                zs, s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
+            for j in range(k1):
+                uni[j], u0, u1, u2, u3 = sfc64_double(u0, u1, u2, u3)
+            for j in range(k2):
+                cnt[j], p0, p1, p2, p3 = sfc64_poisson(lam[j], enlam[j], p0, p1, p2, p3)
+            i_in = x_base[s]
+            if has_xt:
+                i_in += x_trial[tr, s]
+            for j in range(k1):
+                i_in += uni_mean[j] + uni_half[j] * (2.0 * uni[j] - 1.0)
             u_new = u + dt * (a * (b * (v - v_r) - u))
             v = v + dt * (k * (v - v_r) * (v - v_t) - u + i_in) / c_m
             u = u_new
             v += noise_scale * zs
-            v = jump_total(v, k2, weights, cnt)
+            for j in range(k2):
+                cj = cnt[j]
+                if cj != 0:
+                    v += weights[j] * cj
             if v >= v_peak:
                 bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
                 nspk += 1
                 v = c
                 u += d
-            ri = rec_i
-            mom_next, mom_i, rec_next, rec_i = record(v, tr, row, mom_next, mom_i, mom_stride, mom_out,
-                                                      rec_next, rec_i, rec_stride, rec_out)
-            if st_on and rec_i != ri:  # (the state recorded beside V: record.state)
-                st_out[0, row, ri] = u
+            mom_next -= 1
+            if mom_next == 0:
+                mom_out[tr, mom_i] = v
+                mom_i += 1
+                mom_next = mom_stride
+            if row >= 0:
+                rec_next -= 1
+                if rec_next == 0:
+                    rec_out[row, rec_i] = v
+                    if st_on:  # (the state recorded beside V: record.state)
+                        st_out[0, row, rec_i] = u
+                    rec_i += 1
+                    rec_next = rec_stride
 
         count_out[tr] = nspk
     pack_states(noise_state, uni_state, poi_state, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)
