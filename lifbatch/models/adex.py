@@ -58,7 +58,7 @@ class AdEx(NeuronModel):
     default_method = "euler"
     spike_param = "v_peak"
     spike_rule = "v > v_peak, then v = v_reset, w += b, v held for t_ref"
-    cost = 2.0
+    cost = 8.5
     max_dt = 0.1e-3
 
     def check(self, p, dt):
@@ -89,7 +89,7 @@ class EIF(AdEx):
     params = {k: v for k, v in AdEx.params.items() if k not in ("a", "tau_w", "b", "w_init")}
     state = (StateVar("v", "V"),)
     spike_rule = "v > v_peak, then v = v_reset, held for t_ref"
-    cost = 1.8
+    cost = 8.4
     theory = True
 
     def rate(self, p, current):

@@ -50,7 +50,7 @@ class HHTraub(NeuronModel):
     default_method = "exponential_euler"
     spike_param = "v_spike"
     spike_rule = "v crosses v_spike upward (v <= v_spike at the start of the step, > after it); no reset"
-    cost = 6.0
+    cost = 18.0
     max_dt = 0.05e-3
 
     def rheobase(self, p):
