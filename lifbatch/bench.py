@@ -199,9 +199,10 @@ def _peer_env() -> dict:
     return env
 
 
-def brian2_unavailable() -> str | None:
-    """Why Brian2 cannot be measured here (one line), or None when it can."""
-    script = _peers_dir() / _PEER_SCRIPT
+def brian2_unavailable(script: str = _PEER_SCRIPT) -> str | None:
+    """Why Brian2 cannot be measured here (one line), or None when it can (``script``: the
+    benchmark's Brian2 script in benchmarks/peers/)."""
+    script = _peers_dir() / script
     if not script.exists():
         return (f"Brian2: not measured: {script} not found (benchmarks/peers/ of a lifbatch source "
                 f"checkout; lifbatch is imported from {Path(__file__).resolve().parent})")
@@ -225,10 +226,13 @@ class _Brian2:
     figures stand without them.
     """
 
-    def __init__(self, neurons: int, steps: int, dt: float):
+    def __init__(self, neurons: int, steps: int, dt: float, script: str = _PEER_SCRIPT, extra=(),
+                 runtime=("cython",)):
         self.neurons, self.steps, self.dt = int(neurons), int(steps), float(dt)
         self.python = _peer_venv() / "bin" / "python"
-        self.script = _peers_dir() / _PEER_SCRIPT
+        self.script = _peers_dir() / script
+        self.extra = tuple(map(str, extra))  # the script's own arguments (lifbatch bench --model: the model)
+        self.runtime = tuple(runtime)        # the runtime targets measured besides cpp_standalone
         self.work = Path(tempfile.mkdtemp(prefix="lifbatch-bench-brian2-"))
         self.project = self.work / "standalone"
         # Compiled Cython extensions are cached across invocations (Brian2's own
@@ -238,13 +242,16 @@ class _Brian2:
         self.errors: dict[str, str] = {}
         self.build: dict[str, float] = {}
         self.versions: dict[str, str] = {}
-        self.best = {"cpp_standalone": math.inf, "cpp_standalone_wall": math.inf, "cython": math.inf,
-                     "cython_run_call": math.inf}
+        self.best = {"cpp_standalone": math.inf, "cpp_standalone_wall": math.inf}
+        self.rounds = {"cpp_standalone": 0}
+        for target in self.runtime:
+            self.best.update({target: math.inf, f"{target}_run_call": math.inf})
+            self.rounds[target] = 0
         self.counts: dict[str, np.ndarray] = {}
-        self.rounds = {"cpp_standalone": 0, "cython": 0}
+        self.last: dict[str, float] = {}  # the figures of the latest round (those that succeeded)
 
     def _args(self, *extra) -> list[str]:
-        return [str(self.python), str(self.script), "--neurons", str(self.neurons), "--steps",
+        return [str(self.python), str(self.script), *self.extra, "--neurons", str(self.neurons), "--steps",
                 str(self.steps), *map(str, extra)]
 
     def _run(self, cmd, cwd=None, timeout=_BRIAN2_RUN_TIMEOUT):
@@ -258,7 +265,7 @@ class _Brian2:
                        "print(brian2.__version__, numpy.__version__, Cython.__version__)"], timeout=300)
         if p.returncode != 0:
             msg = f"the peer venv's Python cannot import brian2: {_tail(p.stderr)}"
-            self.errors.update(cpp_standalone=msg, cython=msg)
+            self.errors.update({target: msg for target in ("cpp_standalone", *self.runtime)})
             return
         self.versions = dict(zip(("brian2", "numpy", "Cython"), p.stdout.split()))
         gxx = shutil.which("g++")
@@ -277,12 +284,13 @@ class _Brian2:
                 self._standalone(timed=False)
         except Exception as exc:  # noqa: BLE001 (a peer never stops the kernel figures)
             self.errors["cpp_standalone"] = f"build failed: {exc}"
-        try:
-            t0 = time.perf_counter()
-            self._cython(timed=False)
-            self.build["cython"] = time.perf_counter() - t0
-        except Exception as exc:  # noqa: BLE001 (a peer never stops the kernel figures)
-            self.errors["cython"] = f"first run failed: {exc}"
+        for target in self.runtime:
+            try:
+                t0 = time.perf_counter()
+                self._runtime(target, timed=False)
+                self.build[target] = time.perf_counter() - t0
+            except Exception as exc:  # noqa: BLE001 (a peer never stops the kernel figures)
+                self.errors[target] = f"first run failed: {exc}"
 
     def _standalone(self, timed: bool) -> None:
         results = self.project / "results"
@@ -305,12 +313,14 @@ class _Brian2:
         if timed:
             self.best["cpp_standalone"] = min(self.best["cpp_standalone"], run_time)
             self.best["cpp_standalone_wall"] = min(self.best["cpp_standalone_wall"], wall)
+            self.last.update(cpp_standalone=run_time, cpp_standalone_wall=wall)
             self.rounds["cpp_standalone"] += 1
 
-    def _cython(self, timed: bool) -> None:
-        out = self.work / "cython-counts.npy"
+    def _runtime(self, target: str, timed: bool) -> None:
+        out = self.work / f"{target}-counts.npy"
         out.unlink(missing_ok=True)
-        p = self._run(self._args("--target", "cython", "--cython-cache", self.cython_cache, "--counts-out", out),
+        cache = ("--cython-cache", self.cython_cache) if target == "cython" else ()
+        p = self._run(self._args("--target", target, *cache, "--counts-out", out),
                       cwd=self.work, timeout=_BRIAN2_BUILD_TIMEOUT if not timed else _BRIAN2_RUN_TIMEOUT)
         if p.returncode != 0:
             raise RuntimeError(f"exit {p.returncode}: {_tail(p.stderr) or _tail(p.stdout)}")
@@ -325,19 +335,24 @@ class _Brian2:
         counts = np.load(out)
         if counts.shape != (self.neurons,):
             raise RuntimeError(f"{counts.shape} counts, expected {self.neurons}")
-        self.counts["cython"] = counts.astype(np.int64)
+        self.counts[target] = counts.astype(np.int64)
         if timed:
-            self.best["cython"] = min(self.best["cython"], found["TIME"])
-            self.best["cython_run_call"] = min(self.best["cython_run_call"], found["RUN"])
-            self.rounds["cython"] += 1
+            self.best[target] = min(self.best[target], found["TIME"])
+            self.best[f"{target}_run_call"] = min(self.best[f"{target}_run_call"], found["RUN"])
+            self.last.update({target: found["TIME"], f"{target}_run_call": found["RUN"]})
+            self.rounds[target] += 1
 
     def run_round(self) -> None:
-        """One timed run of each target that has not failed."""
-        for target, fn in (("cpp_standalone", self._standalone), ("cython", self._cython)):
+        """One timed run of each target that has not failed (their figures in ``last``)."""
+        self.last = {}
+        for target in ("cpp_standalone", *self.runtime):
             if target in self.errors:
                 continue
             try:
-                fn(timed=True)
+                if target == "cpp_standalone":
+                    self._standalone(timed=True)
+                else:
+                    self._runtime(target, timed=True)
             except Exception as exc:  # noqa: BLE001 (a peer never stops the kernel figures)
                 self.errors[target] = f"round {self.rounds[target] + 1} failed: {exc}"
 

@@ -296,11 +296,20 @@ def cmd_report(args) -> int:
 
 def cmd_bench(args) -> int:
     if args.sweep:
+        if args.model:
+            raise WorkflowError("`lifbatch bench`: --model and --sweep do not go together; run one, then the other",
+                                "--model", args.model)
         from .bench_sweep import main as sweep_main
 
         return sweep_main(args)
+    if args.model:
+        from .bench_models import main as model_main
+
+        args.neurons = 1000 if args.neurons is None else args.neurons
+        return model_main(args)
     from .bench import main as bench_main
 
+    args.neurons = 10_000 if args.neurons is None else args.neurons
     return bench_main(args)
 
 
@@ -460,10 +469,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_report)
 
     sp = sub.add_parser("bench", help="kernel throughput against a numpy baseline")
-    sp.add_argument("--neurons", type=int, default=10_000, help="ensemble size of the kernel figures")
+    sp.add_argument("--neurons", type=int, default=None,
+                    help="ensemble size of the kernel figures (default 10000; with --model 1000)")
     sp.add_argument("--steps", type=int, default=10_000, help="time steps of 0.1 ms")
     sp.add_argument("--repeat", type=int, default=3, help="interleaved rounds (the best, or the median round)")
     sp.add_argument("--json", action="store_true", help="print the figures as JSON")
+    sp.add_argument("--model", metavar="NAME",
+                    help="a neuron model's loop (hh_traub, adex, eif, izhikevich, lif) under a constant current, "
+                         "against Brian2 on the same model when the peers' venv exists")
     sp.add_argument("--sweep", action="store_true",
                     help="end-to-end sweep as `lifbatch run` runs it: throughput, memory, per-point overhead")
     sp.add_argument("--points", type=int, default=1000, help="--sweep: grid points (x 20 trials x 10^4 steps)")

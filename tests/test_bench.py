@@ -428,3 +428,121 @@ def test_streams_states_and_generators_agree():
     ref.standard_normal(wf.trials * wf.n_steps)
     assert not np.array_equal(advanced, state)
     assert np.array_equal(gen.bit_generator.state["state"]["state"], ref.bit_generator.state["state"]["state"])
+
+
+# ---------------------------------------------------------------- lifbatch bench --model
+
+def _bench_cli(*args, env_cache=None, timeout=900):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    if env_cache is not None:
+        env["LIFBATCH_PEERS_CACHE"] = str(env_cache)
+    return subprocess.run([sys.executable, "-m", "lifbatch.cli", "bench", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+def test_model_bench_runs_tiny_and_prints_its_figures(tmp_path):
+    """`lifbatch bench --model hh_traub` on 10 neurons x 100 steps, without the peers' venv: the
+    loop's figures, its rate (the spikes lifbatch counts on that workload), one line on Brian2."""
+    from lifbatch.bench_models import model_workflow
+
+    p = _bench_cli("--model", "hh_traub", "--neurons", 10, "--steps", 100, "--repeat", 1, env_cache=tmp_path / "none")
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("hh_traub: 10 neurons x 100 steps of 0.1 ms, constant current 5 nA, method "
+                               "exponential_euler, one thread, 1 interleaved rounds (load average ")
+    wf = model_workflow("hh_traub", 10, 100)
+    rate = point.simulate_point(wf, wf.point_params(())).counts.mean() / 0.01
+    assert rate > 100  # it fires: 3 spikes in 10 ms
+    for label in ("lifbatch hh_traub loop (CPU time)", "lifbatch hh_traub loop (wall)"):
+        row = next(line for line in lines if line.startswith(label))
+        ns, seconds, rate_shown = float(row[36:51]), float(row[51:].split()[0]), float(row.split()[-1])
+        assert ns > 0 and seconds > 0 and ns == pytest.approx(seconds / 1000 * 1e9, rel=2e-3)
+        assert rate_shown == pytest.approx(rate, abs=5e-4)
+    brian = [line for line in lines if "Brian2" in line]
+    assert len(brian) == 1 and brian[0].startswith(f"Brian2: not measured: no peer venv at {tmp_path / 'none'}")
+
+
+def test_model_bench_refuses_an_unknown_model_in_one_line():
+    p = _bench_cli("--model", "hh", "--neurons", 10, "--steps", 10, timeout=120)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.strip().splitlines() == [
+        "lifbatch: error: `lifbatch bench --model` must be one of hh_traub, adex, eif, izhikevich, lif, got 'hh'. "
+        "Example: lifbatch bench --model adex"]
+    p = _bench_cli("--model", "adex", "--sweep", timeout=120)
+    assert p.returncode == 2 and p.stderr.strip().splitlines() == [
+        "lifbatch: error: `lifbatch bench`: --model and --sweep do not go together; run one, then the other"]
+
+
+@pytest.mark.parametrize("model", ["hh_traub", "adex", "eif", "izhikevich", "lif"])
+def test_model_bench_workloads_fire_regularly(model):
+    """Each workload fires (>= 20 Hz) and regularly: its last inter-spike intervals agree to a step."""
+    from lifbatch.bench_models import model_workflow
+
+    wf = model_workflow(model, 2, 5000)
+    res = point.simulate_point(wf, wf.point_params(()))
+    assert res.counts[0] == res.counts[1] >= 10  # identical neurons, >= 20 Hz in 0.5 s
+    steps = np.flatnonzero(np.unpackbits(res.bits[0])[:5000])
+    isi = np.diff(steps)[-4:]
+    assert isi.max() - isi.min() <= 1, isi
+
+
+def test_model_bench_takes_ratios_within_a_round():
+    """Brian2 / lifbatch per round (CPU time against CPU time for the standalone loop, wall against wall
+    otherwise), then their median: not the ratio of medians; a round a contender missed has no ratio."""
+    from lifbatch.bench_models import _summarize
+
+    rounds = [{"lifbatch": 1.0, "lifbatch_wall": 2.0, "cpp_standalone": 0.5, "cpp_standalone_wall": 3.0,
+               "cython": 4.0, "numpy": 8.0},
+              {"lifbatch": 2.0, "lifbatch_wall": 3.0, "cpp_standalone": 3.0, "cpp_standalone_wall": 6.0},
+              {"lifbatch": 4.0, "lifbatch_wall": 4.0, "cpp_standalone": 4.0, "cpp_standalone_wall": 4.0,
+               "cython": 2.0}]
+    figures, ratios = _summarize(rounds, work=1e6)
+    assert figures["lifbatch"]["seconds"] == [1.0, 2.0, 4.0] and figures["lifbatch"]["median"] == 2.0
+    assert figures["lifbatch"]["ns_per_neuron_step"] == pytest.approx(2000.0)
+    assert ratios["cpp_standalone"] == {"median": 1.0, "min": 0.5, "max": 1.5, "rounds": 3}
+    assert ratios["cpp_standalone_wall"] == {"median": 1.5, "min": 1.0, "max": 2.0, "rounds": 3}
+    assert ratios["cython"] == {"median": 1.25, "min": 0.5, "max": 2.0, "rounds": 2}
+    assert ratios["numpy"]["rounds"] == 1 and figures["numpy"]["median"] == 8.0
+
+
+def test_model_bench_table_says_when_a_target_is_missed_and_a_rate_disagrees():
+    from lifbatch.bench_models import _table, model_bench
+
+    r = model_bench("adex", neurons=4, steps=200, repeat=1, brian2=False)
+    assert r["brian2"] is None and r["target"] == 2.0 and r["rates"]["lifbatch"] > 0
+    r["figures"]["cpp_standalone"] = dict(r["figures"]["lifbatch"])
+    r["ratios"] = {"cpp_standalone": {"median": 1.9, "min": 1.5, "max": 2.5, "rounds": 1}}
+    r["rate_check"] = {"cpp_standalone": {"relative_difference": 0.05, "agree": False}}
+    table = _table(r)
+    assert "Brian2 cpp_standalone loop / lifbatch loop, CPU time   1.90x (1.50-2.50)" in table
+    assert "target >= 2x: NOT met" in table
+    assert "rates vs lifbatch's (within 3 %): cpp_standalone +5.00% (DISAGREE)" in table
+    r["ratios"]["cpp_standalone"]["median"] = 2.0
+    assert "target >= 2x: met" in _table(r)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bench.brian2_unavailable("brian2_model_bench.py") is not None,
+                    reason=f"needs the peer venv with Brian2 ({bench.brian2_unavailable('brian2_model_bench.py')})")
+@pytest.mark.parametrize("model", ["hh_traub", "adex"])
+def test_model_bench_against_brian2_counts_the_same_spikes(model):
+    """A real Brian2 build and runs (cpp_standalone, cython, numpy) through `lifbatch bench --model
+    --json`: every contender measured, its mean rate lifbatch's (the same deterministic neurons)."""
+    p = _bench_cli("--model", model, "--neurons", 10, "--steps", 2000, "--repeat", 1, "--json")
+    assert p.returncode == 0, p.stderr[-2000:]
+    r = json.loads(p.stdout)
+    assert r["brian2"]["available"] and r["brian2"]["errors"] == {}, r["brian2"]
+    assert r["brian2"]["versions"]["brian2"].startswith("2.9")
+    assert r["rates"]["lifbatch"] > 50
+    assert set(r["rate_check"]) == {"cpp_standalone", "cython", "numpy"}
+    for target, check in r["rate_check"].items():
+        assert check["agree"] and abs(r["rates"][target] / r["rates"]["lifbatch"] - 1) <= 0.03, (target, r["rates"])
+    for key in ("cpp_standalone", "cpp_standalone_wall", "cython", "numpy"):
+        assert r["figures"][key]["rounds"] == 1 and r["figures"][key]["median"] > 0
+        assert r["ratios"][key]["median"] > 0
+    assert r["ratios"]["cpp_standalone"]["median"] == pytest.approx(
+        r["figures"]["cpp_standalone"]["median"] / r["figures"]["lifbatch"]["median"])

@@ -234,3 +234,44 @@ def test_white_noise_script_writes_the_bench_model():
             p["neuron.t_ref"]) == pytest.approx((0.02, -0.065, -0.05, -0.065, -0.065, 0.002))
     assert (p["neuron.r_m"], p["inputs.current.value"], p["inputs.noise.sigma"]) == pytest.approx(
         (1e8, 160e-12, 4e-3))
+
+
+def test_model_script_checks_its_arguments_before_importing_brian2():
+    # argument checks come before importing Brian2: this runs with lifbatch's Python
+    script = str(PEERS / "brian2_model_bench.py")
+    p = subprocess.run([sys.executable, script, "--model", "adex", "--params", "{}", "--target", "cpp_standalone"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "needs --project-dir" in p.stderr
+    p = subprocess.run([sys.executable, script, "--model", "adex", "--params", "{", "--target", "numpy"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "--params is not JSON" in p.stderr
+
+
+def test_model_script_reads_only_parameters_lifbatch_gives():
+    """Every parameter the Brian2 script reads for a model is one of that model's in lifbatch (the bench
+    hands it lifbatch's values), and the equations are the ones documented."""
+    import re
+
+    from lifbatch.bench_models import model_workflow
+
+    src = (PEERS / "brian2_model_bench.py").read_text()
+    body = src[src.index("def build_network"):src.index("def main")]
+    branches = re.split(r"\n    (?:if|elif) model (?:==|in) ", body)[1:]
+    models = {"hh_traub": branches[0], "adex": branches[1], "eif": branches[1], "izhikevich": branches[2],
+              "lif": branches[3]}
+    for model, branch in models.items():
+        assert model in branch.splitlines()[0]
+        p = model_workflow(model, 2, 10).point_params(())
+        given = {k.split(".", 1)[1] for k in p if k.startswith("neuron.")} | {"I"}
+        used = set(re.findall(r'p\["(\w+)"\]', branch))
+        if model == "eif":
+            used -= {"a", "tau_w", "b", "w_init"}  # read in the adex-only lines
+        assert used and used <= given, (model, used - given)
+    for piece in ['threshold="v > v_spike", refractory="v > v_spike"', 'method="exponential_euler"',
+                  'threshold="vm > v_peak"', '"vm = v_reset; w += b"', 'threshold="v >= v_peak", reset="v = c; u += d"',
+                  "dv/dt = (e_l - v + r_m*I)/tau_m : volt (unless refractory)",
+                  "dvm/dt = (g_l*(e_l - vm) + g_l*d_t*exp((vm-v_t)/d_t) + I - w)/c_m : volt",
+                  "dw/dt  = (a*(vm - e_l) - w)/tau_w : amp", "dv/dt = (k*(v - v_r)*(v - v_t) - u + I)/C : volt",
+                  "du/dt = a*(b*(v - v_r) - u) : amp",
+                  "dv/dt = (gl*(El-v) - g_na*(m*m*m)*h*(v-ENa) - g_kd*(n*n*n*n)*(v-EK) + I)/Cm : volt"]:
+        assert piece in src, piece

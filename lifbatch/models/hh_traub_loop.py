@@ -8,8 +8,8 @@ import math
 import numba
 import numpy as np
 
-from .loops import (setup, trial_start, draw_step, drive_at, jump_total, pack_states, record, record_syn, syn_current, syn_update,
-                    unpack_states)
+from ..kernel import sfc64_double, sfc64_normal, sfc64_poisson
+from .loops import pack_states, unpack_states
 
 _MV = 1e-3
 _INV_MS = 1e3
@@ -39,11 +39,21 @@ def rates(v, v_t):  # pragma: no cover - compiled
 def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam, enlam,
               weights, syn, exponential, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
               count_out):  # pragma: no cover - compiled
+    # The step's draws, drive, jumps and recording are written out here as lifbatch.models.loops
+    # describes them (not called: numba reference-counts the arrays handed to a function every step).
     c_m, g_l, g_na, g_k, e_l, e_na, e_k, v_t, v_spike, v_init, steady = (
         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10])
     dt = p[11]
-    n_trials, n_steps, has_xt, k1, k2, fused, st_on, uni, cnt, g = setup(
-        bits_out, x_base, x_trial, uni_mean, weights, noise_state, st_out)
+    n_trials = bits_out.shape[0]
+    n_steps = x_base.shape[0]
+    has_xt = x_trial.shape[0] > 0
+    k1 = uni_mean.shape[0]
+    k2 = weights.shape[0]
+    fused = noise_state.shape[0] == 4
+    st_on = st_out.shape[0] > 0
+    uni = np.empty(k1)
+    cnt = np.empty(k2, np.int64)
+    g = np.zeros(k2)  # the conductances of the conductance drives (syn[0, j] != 0; the others stay 0)
     s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = unpack_states(noise_state, uni_state, poi_state)
     m0 = n0 = h0 = 0.0
     if steady != 0.0:
@@ -52,17 +62,36 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
     for tr in range(n_trials):
         v, m, n, h = v_init, m0, n0, h0
         armed = True  # (Brian2's not_refractory: True before the first step)
+        nspk = 0
+        g[:] = 0.0
         row = rec_rows[tr]
-        nspk, mom_i, rec_i = trial_start(v, tr, row, mom_out, rec_out, g)
+        mom_out[tr, 0] = v
         if row >= 0:
+            rec_out[row, 0] = v
             if st_on:
-                record_syn(st_out, 3, row, 0, k2, syn, g)
                 st_out[0, row, 0], st_out[1, row, 0], st_out[2, row, 0] = m, n, h
-        mom_next, rec_next = mom_stride, rec_stride
+                q = 3
+                for j in range(k2):
+                    if syn[0, j] != 0.0:
+                        st_out[q, row, 0] = g[j]
+                        q += 1
+        mom_next, mom_i, rec_next, rec_i = mom_stride, 1, rec_stride, 1
         for s in range(n_steps):
-            zs, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = draw_step(
-                fused, k1, k2, lam, enlam, uni, cnt, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)
-            i_in = drive_at(x_base, x_trial, has_xt, tr, s, k1, uni_mean, uni_half, uni) + syn_current(v, k2, syn, g)
+            zs = 0.0
+            if fused:
+                zs, s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
+            for j in range(k1):
+                uni[j], u0, u1, u2, u3 = sfc64_double(u0, u1, u2, u3)
+            for j in range(k2):
+                cnt[j], p0, p1, p2, p3 = sfc64_poisson(lam[j], enlam[j], p0, p1, p2, p3)
+            i_in = x_base[s]
+            if has_xt:
+                i_in += x_trial[tr, s]
+            for j in range(k1):
+                i_in += uni_mean[j] + uni_half[j] * (2.0 * uni[j] - 1.0)
+            for j in range(k2):  # the conductance drives' currents, at v at the start of the step
+                if syn[0, j] != 0.0:
+                    i_in += g[j] * (syn[2, j] - v)
             armed = armed or v <= v_spike  # re-armed once v is back at or below v_spike
             am, bm, an, bn, ah, bh = rates(v, v_t)
             gna = g_na * (m * m * m) * h
@@ -82,18 +111,35 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
                 n = n + dt * (an * (1.0 - n) - bn * n)
                 h = h + dt * (ah * (1.0 - h) - bh * h)
             v = v_new + noise_scale * zs
-            v = jump_total(v, k2, weights, cnt, syn)
+            for j in range(k2):
+                cj = cnt[j]
+                if cj != 0 and syn[0, j] == 0.0:
+                    v += weights[j] * cj
             if armed and v > v_spike:
                 bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
                 nspk += 1
                 armed = False
-            syn_update(k2, syn, g, weights, cnt)
-            ri = rec_i
-            mom_next, mom_i, rec_next, rec_i = record(v, tr, row, mom_next, mom_i, mom_stride, mom_out,
-                                                      rec_next, rec_i, rec_stride, rec_out)
-            if st_on and rec_i != ri:  # (the state recorded beside V: record.state)
-                record_syn(st_out, 3, row, ri, k2, syn, g)
-                st_out[0, row, ri], st_out[1, row, ri], st_out[2, row, ri] = m, n, h
+            for j in range(k2):  # the conductances at the end of the step: decayed, plus its input spikes
+                if syn[0, j] != 0.0:
+                    g[j] = g[j] * syn[1, j] + weights[j] * cnt[j]
+            mom_next -= 1
+            if mom_next == 0:
+                mom_out[tr, mom_i] = v
+                mom_i += 1
+                mom_next = mom_stride
+            if row >= 0:
+                rec_next -= 1
+                if rec_next == 0:
+                    rec_out[row, rec_i] = v
+                    if st_on:  # (the state recorded beside V: record.state)
+                        st_out[0, row, rec_i], st_out[1, row, rec_i], st_out[2, row, rec_i] = m, n, h
+                        q = 3
+                        for j in range(k2):
+                            if syn[0, j] != 0.0:
+                                st_out[q, row, rec_i] = g[j]
+                                q += 1
+                    rec_i += 1
+                    rec_next = rec_stride
 
         count_out[tr] = nspk
     pack_states(noise_state, uni_state, poi_state, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)

@@ -7,49 +7,95 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .loops import (setup, trial_start, draw_step, drive_at, jump_total, pack_states, record, record_syn, syn_current, syn_update,
-                    unpack_states)
+from ..kernel import sfc64_double, sfc64_normal, sfc64_poisson
+from .loops import pack_states, unpack_states
 
 
 @numba.njit(cache=True, nogil=True)
 def izhikevich_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam,
                       enlam, weights, syn, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
                       count_out):  # pragma: no cover - compiled
+    # The step's draws, drive, jumps and recording are written out here as lifbatch.models.loops
+    # describes them (not called: numba reference-counts the arrays handed to a function every step).
     c_m, k, v_r, v_t, v_peak, a, b, c, d, v_init, u_init, dt = (
         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11])
-    n_trials, n_steps, has_xt, k1, k2, fused, st_on, uni, cnt, g = setup(
-        bits_out, x_base, x_trial, uni_mean, weights, noise_state, st_out)
+    n_trials = bits_out.shape[0]
+    n_steps = x_base.shape[0]
+    has_xt = x_trial.shape[0] > 0
+    k1 = uni_mean.shape[0]
+    k2 = weights.shape[0]
+    fused = noise_state.shape[0] == 4
+    st_on = st_out.shape[0] > 0
+    uni = np.empty(k1)
+    cnt = np.empty(k2, np.int64)
+    g = np.zeros(k2)  # the conductances of the conductance drives (syn[0, j] != 0; the others stay 0)
     s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = unpack_states(noise_state, uni_state, poi_state)
     for tr in range(n_trials):
         v, u = v_init, u_init
+        nspk = 0
+        g[:] = 0.0
         row = rec_rows[tr]
-        nspk, mom_i, rec_i = trial_start(v, tr, row, mom_out, rec_out, g)
+        mom_out[tr, 0] = v
         if row >= 0:
+            rec_out[row, 0] = v
             if st_on:
-                record_syn(st_out, 1, row, 0, k2, syn, g)
                 st_out[0, row, 0] = u
-        mom_next, rec_next = mom_stride, rec_stride
+                q = 1
+                for j in range(k2):
+                    if syn[0, j] != 0.0:
+                        st_out[q, row, 0] = g[j]
+                        q += 1
+        mom_next, mom_i, rec_next, rec_i = mom_stride, 1, rec_stride, 1
         for s in range(n_steps):
-            zs, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = draw_step(
-                fused, k1, k2, lam, enlam, uni, cnt, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)
-            i_in = drive_at(x_base, x_trial, has_xt, tr, s, k1, uni_mean, uni_half, uni) + syn_current(v, k2, syn, g)
+            zs = 0.0
+            if fused:
+                zs, s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
+            for j in range(k1):
+                uni[j], u0, u1, u2, u3 = sfc64_double(u0, u1, u2, u3)
+            for j in range(k2):
+                cnt[j], p0, p1, p2, p3 = sfc64_poisson(lam[j], enlam[j], p0, p1, p2, p3)
+            i_in = x_base[s]
+            if has_xt:
+                i_in += x_trial[tr, s]
+            for j in range(k1):
+                i_in += uni_mean[j] + uni_half[j] * (2.0 * uni[j] - 1.0)
+            for j in range(k2):  # the conductance drives' currents, at v at the start of the step
+                if syn[0, j] != 0.0:
+                    i_in += g[j] * (syn[2, j] - v)
             u_new = u + dt * (a * (b * (v - v_r) - u))
             v = v + dt * (k * (v - v_r) * (v - v_t) - u + i_in) / c_m
             u = u_new
             v += noise_scale * zs
-            v = jump_total(v, k2, weights, cnt, syn)
+            for j in range(k2):
+                cj = cnt[j]
+                if cj != 0 and syn[0, j] == 0.0:
+                    v += weights[j] * cj
             if v >= v_peak:
                 bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
                 nspk += 1
                 v = c
                 u += d
-            syn_update(k2, syn, g, weights, cnt)
-            ri = rec_i
-            mom_next, mom_i, rec_next, rec_i = record(v, tr, row, mom_next, mom_i, mom_stride, mom_out,
-                                                      rec_next, rec_i, rec_stride, rec_out)
-            if st_on and rec_i != ri:  # (the state recorded beside V: record.state)
-                record_syn(st_out, 1, row, ri, k2, syn, g)
-                st_out[0, row, ri] = u
+            for j in range(k2):  # the conductances at the end of the step: decayed, plus its input spikes
+                if syn[0, j] != 0.0:
+                    g[j] = g[j] * syn[1, j] + weights[j] * cnt[j]
+            mom_next -= 1
+            if mom_next == 0:
+                mom_out[tr, mom_i] = v
+                mom_i += 1
+                mom_next = mom_stride
+            if row >= 0:
+                rec_next -= 1
+                if rec_next == 0:
+                    rec_out[row, rec_i] = v
+                    if st_on:  # (the state recorded beside V: record.state)
+                        st_out[0, row, rec_i] = u
+                        q = 1
+                        for j in range(k2):
+                            if syn[0, j] != 0.0:
+                                st_out[q, row, rec_i] = g[j]
+                                q += 1
+                    rec_i += 1
+                    rec_next = rec_stride
 
         count_out[tr] = nspk
     pack_states(noise_state, uni_state, poi_state, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)

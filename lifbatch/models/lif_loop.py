@@ -2,15 +2,15 @@
 paths (:mod:`lifbatch.kernel`), which every other LIF workflow runs, bit for bit as before.
 The step is the kernel's (docs/workflow.md, "One time step") with the synaptic current
 ``g (e_rev - v)`` at the start of the step added to the drive ``x`` (its conductances are
-scaled by ``r_m``: ``x`` is a voltage)."""
+scaled by ``r_m``: ``x`` is a voltage). Written out as :mod:`lifbatch.models.loops` describes."""
 
 from __future__ import annotations
 
 import numba
 import numpy as np
 
-from .loops import (setup, trial_start, draw_step, drive_at, jump_total, pack_states, record, record_syn, syn_current, syn_update,
-                    unpack_states)
+from ..kernel import sfc64_double, sfc64_normal, sfc64_poisson
+from .loops import pack_states, unpack_states
 
 
 @numba.njit(cache=True, nogil=True)
@@ -18,26 +18,53 @@ def lif_syn_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_
                    weights, syn, ref_steps, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
                    count_out):  # pragma: no cover - compiled
     a, leak, decay, exact, e_l, v_th, v_reset, v_init = p[0], p[1], p[2], p[3] != 0.0, p[4], p[5], p[6], p[7]
-    n_trials, n_steps, has_xt, k1, k2, fused, st_on, uni, cnt, g = setup(
-        bits_out, x_base, x_trial, uni_mean, weights, noise_state, st_out)
+    n_trials = bits_out.shape[0]
+    n_steps = x_base.shape[0]
+    has_xt = x_trial.shape[0] > 0
+    k1 = uni_mean.shape[0]
+    k2 = weights.shape[0]
+    fused = noise_state.shape[0] == 4
+    st_on = st_out.shape[0] > 0
+    uni = np.empty(k1)
+    cnt = np.empty(k2, np.int64)
+    g = np.zeros(k2)
     s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = unpack_states(noise_state, uni_state, poi_state)
     for tr in range(n_trials):
         v = v_init
         ref = 0
+        nspk = 0
+        g[:] = 0.0
         row = rec_rows[tr]
-        nspk, mom_i, rec_i = trial_start(v, tr, row, mom_out, rec_out, g)
+        mom_out[tr, 0] = v
         if row >= 0:
+            rec_out[row, 0] = v
             if st_on:
-                record_syn(st_out, 0, row, 0, k2, syn, g)
-        mom_next, rec_next = mom_stride, rec_stride
+                q = 0
+                for j in range(k2):
+                    if syn[0, j] != 0.0:
+                        st_out[q, row, 0] = g[j]
+                        q += 1
+        mom_next, mom_i, rec_next, rec_i = mom_stride, 1, rec_stride, 1
         for s in range(n_steps):
-            zs, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = draw_step(
-                fused, k1, k2, lam, enlam, uni, cnt, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)
+            zs = 0.0
+            if fused:
+                zs, s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
+            for j in range(k1):
+                uni[j], u0, u1, u2, u3 = sfc64_double(u0, u1, u2, u3)
+            for j in range(k2):
+                cnt[j], p0, p1, p2, p3 = sfc64_poisson(lam[j], enlam[j], p0, p1, p2, p3)
             if ref > 0:
                 ref -= 1
                 v = v_reset
             else:
-                x = drive_at(x_base, x_trial, has_xt, tr, s, k1, uni_mean, uni_half, uni) + syn_current(v, k2, syn, g)
+                x = x_base[s]
+                if has_xt:
+                    x += x_trial[tr, s]
+                for j in range(k1):
+                    x += uni_mean[j] + uni_half[j] * (2.0 * uni[j] - 1.0)
+                for j in range(k2):
+                    if syn[0, j] != 0.0:
+                        x += g[j] * (syn[2, j] - v)
                 if exact:
                     if leak != 0.0:
                         v_inf = e_l + x
@@ -47,17 +74,34 @@ def lif_syn_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_
                 else:
                     v = v + a * (leak * (e_l - v) + x)
                 v += noise_scale * zs
-                v = jump_total(v, k2, weights, cnt, syn)
+                for j in range(k2):
+                    cj = cnt[j]
+                    if cj != 0 and syn[0, j] == 0.0:
+                        v += weights[j] * cj
                 if v > v_th:
                     bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
                     nspk += 1
                     v = v_reset
                     ref = ref_steps
-            syn_update(k2, syn, g, weights, cnt)
-            ri = rec_i
-            mom_next, mom_i, rec_next, rec_i = record(v, tr, row, mom_next, mom_i, mom_stride, mom_out,
-                                                      rec_next, rec_i, rec_stride, rec_out)
-            if st_on and rec_i != ri:
-                record_syn(st_out, 0, row, ri, k2, syn, g)
+            for j in range(k2):
+                if syn[0, j] != 0.0:
+                    g[j] = g[j] * syn[1, j] + weights[j] * cnt[j]
+            mom_next -= 1
+            if mom_next == 0:
+                mom_out[tr, mom_i] = v
+                mom_i += 1
+                mom_next = mom_stride
+            if row >= 0:
+                rec_next -= 1
+                if rec_next == 0:
+                    rec_out[row, rec_i] = v
+                    if st_on:
+                        q = 0
+                        for j in range(k2):
+                            if syn[0, j] != 0.0:
+                                st_out[q, row, rec_i] = g[j]
+                                q += 1
+                    rec_i += 1
+                    rec_next = rec_stride
         count_out[tr] = nspk
     pack_states(noise_state, uni_state, poi_state, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)
