@@ -4,7 +4,7 @@
 to point (the time axis, recorded rows, strides, the drives' kinds and parameter
 names); :meth:`PointModel.simulate` then turns one point's parameters and random
 streams into the kernel's inputs (each drive through its kind in
-:mod:`lifbatch.drives`) and runs :func:`kernel.lif_trials`. Every random number
+:mod:`lifbatch.drives`) and runs :func:`lifbatch.models.lif_loop.lif_trials`. Every random number
 is drawn inside the kernel from the point's streams (:mod:`lifbatch.inputs`).
 """
 
@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .drives import DRIVES, PointInputs, x_scale
-from .kernel import EMPTY2, FUSED_NORMALS, NO_STATE, lif_trials, scratch_size
+from .kernel import EMPTY2, FUSED_NORMALS, NO_STATE
+from .models.lif_loop import lif_trials, scratch_size
 
 EMPTY3 = np.zeros((0, 0, 0))
 

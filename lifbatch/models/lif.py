@@ -1,8 +1,9 @@
 """``lif``: the leaky integrate-and-fire neuron, lifbatch's first model (the default).
 
 Its parameters, checks and messages are the workflow parser's own (they predate the
-registry, and every store and pinned fingerprint depends on them), and its loops are
-:mod:`lifbatch.kernel`'s (``lif_trials`` and its specializations), run by
+registry, and every store and pinned fingerprint depends on them), and its loops are in
+``lif_loop.py`` beside it (``lif_trials`` and its specializations, bit for bit as they were in
+the kernel, and ``lif_syn_trials`` for conductance inputs), run by
 :class:`lifbatch.point.PointModel`; this entry makes it a model like the others for
 everything that asks the registry (validate, docs, figures, theory).
 """
