@@ -439,3 +439,75 @@ def test_the_progress_bar_is_done_before_interrupted_is_said(tmp_path):
     assert "interrupted: finished blocks are kept" in err, err
     before, after = err.split("interrupted: finished blocks are kept", 1)
     assert "pt/s" in before and "pt/s" not in after and "%|" not in after, err
+
+
+# --------------------------------------------------------------------------- #
+# 7. query --max-rows N shows the first N rows (reading no more) and how many more;
+#    the table shows 6 significant digits
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def one_point_blocks(tmp_path_factory):
+    """A tiny store of 8 points in 8 blocks (one Zarr chunk per point)."""
+    tmp = tmp_path_factory.mktemp("query")
+    store = tmp / "s.zarr"
+    r = _cli("run", _tiny(tmp, trials=9, duration="100 ms"), "--store", store, "--points-per-task", "1",
+             "--no-progress")
+    assert r.returncode == 0, r.stderr
+    return store
+
+
+def test_max_rows_shows_the_first_rows_and_how_many_more(one_point_blocks, tmp_path):
+    import json
+    import shutil
+
+    from lifbatch.query import query
+
+    full = query(one_point_blocks, variables=["rate", "isi_cv"], fmt="csv").splitlines()
+    assert len(full) == 1 + 8
+    table = query(one_point_blocks, variables=["rate", "isi_cv"], max_rows=3).splitlines()
+    assert len(table) == 2 + 3 + 1 and table[-1] == "... 5 more rows (--max-rows 3)", table
+    r = _cli("query", one_point_blocks, "--var", "rate", "--var", "isi_cv", "--format", "csv", "--max-rows", "3")
+    assert r.returncode == 0 and r.stdout.splitlines() == full[:4], r.stdout
+    assert r.stderr == "note: ... 5 more rows (--max-rows 3)\n"
+    doc = json.loads(query(one_point_blocks, variables=["rate"], fmt="json", max_rows=2))
+    assert len(doc["rows"]) == 2 and doc["more_rows"] == 6
+    assert "more" not in query(one_point_blocks, variables=["rate"], max_rows=8)
+    # with --where: the first N of the rows kept
+    kept = query(one_point_blocks, variables=["rate"], where=["I>150"], fmt="csv").splitlines()
+    assert query(one_point_blocks, variables=["rate"], where=["I>150"], fmt="csv", max_rows=2).splitlines() == kept[:3]
+    # reading no more than those rows: the later points' chunks may be damaged
+    damaged = tmp_path / "damaged.zarr"
+    shutil.copytree(one_point_blocks, damaged)
+    for i in range(3, 8):
+        (damaged / "rate" / "c" / str(i)).write_bytes(b"not a chunk")
+    assert query(damaged, variables=["rate"], fmt="csv", max_rows=3).splitlines() == \
+        query(one_point_blocks, variables=["rate"], fmt="csv", max_rows=3).splitlines()
+    with pytest.raises(Exception):  # the damage is real
+        query(damaged, variables=["rate"], fmt="csv")
+
+
+def test_without_max_rows_the_safety_cap_still_refuses(one_point_blocks):
+    import dask
+
+    from lifbatch.query import query
+
+    with dask.config.set({"lifbatch.query.max-rows": 5}), \
+            pytest.raises(WorkflowError, match=r"^`--var rate` gives 8 rows \(I=8\), more than lifbatch.query.max-rows "
+                                               r"\(5\). Narrow it with --sel, e.g. --sel I=\"[0-9.]+ pA\", show the first "
+                                               r"rows with --max-rows N, or raise the cap "
+                                               r"\(DASK_LIFBATCH__QUERY__MAX_ROWS=8\).$"):
+        query(one_point_blocks, variables=["rate"])
+
+
+def test_the_table_shows_6_significant_digits_and_where_matches_them(one_point_blocks):
+    from lifbatch.query import query
+
+    csv = [line.split(",") for line in query(one_point_blocks, variables=["rate"], fmt="csv").splitlines()[1:]]
+    table = [line.split() for line in query(one_point_blocks, variables=["rate"]).splitlines()[2:]]
+    values = [float(rate) for _, rate in csv]
+    assert any(len(f"{v:.12g}".replace(".", "").lstrip("0")) > 6 for v in values), values  # e.g. 11/0.9 Hz
+    assert [rate for _, rate in table] == [f"{v:.6g}" for v in values]
+    # a value copied from the table matches with ==
+    i = next(i for i, v in enumerate(values) if len(f"{v:.12g}".replace(".", "").lstrip("0")) > 6)
+    hit = query(one_point_blocks, variables=["rate"], where=[f"rate=={table[i][1]}"], fmt="csv").splitlines()
+    assert [line.split(",")[0] for line in hit[1:]] == [csv[j][0] for j, v in enumerate(values) if v == values[i]]
