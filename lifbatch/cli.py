@@ -220,8 +220,11 @@ def cmd_refine(args) -> int:
     for r in result.rounds:
         last = r["first"] + r["added"] - 1
         samples = f"sample {last}" if last == r["first"] else f"samples {r['first']}-{last}"
+        none = r.get("undefined", 0)
+        undefined = (f"; {none} of them {'has' if none == 1 else 'have'} no {args.var} (fewer than 2 ISIs)"
+                     if none and args.var.startswith("isi") else f"; {none} of them without {args.var}" if none else "")
         print(f"round {r['round']}: added {_n(r['added'], 'point')} ({samples}) {what}, "
-              f"in {r['seconds']:.1f} s")
+              f"in {r['seconds']:.1f} s{undefined}")
     print(f"results: {args.store}")
     print(f"  review:   lifbatch review {args.store}   (added points are marked)")
     print(f"  table:    lifbatch query {args.store} --var {args.var}")

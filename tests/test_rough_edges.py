@@ -511,3 +511,91 @@ def test_the_table_shows_6_significant_digits_and_where_matches_them(one_point_b
     i = next(i for i, v in enumerate(values) if len(f"{v:.12g}".replace(".", "").lstrip("0")) > 6)
     hit = query(one_point_blocks, variables=["rate"], where=[f"rate=={table[i][1]}"], fmt="csv").splitlines()
     assert [line.split(",")[0] for line in hit[1:]] == [csv[j][0] for j, v in enumerate(values) if v == values[i]]
+
+
+# --------------------------------------------------------------------------- #
+# 8. refine against theory treats an undefined value as undefined and counts them; fit
+#    says when its best point is on a bound, or the theory's solution lies outside
+# --------------------------------------------------------------------------- #
+THEORY_DESIGN = {
+    "name": "theory-design", "seed": 2, "trials": 10, "duration": "300 ms", "dt": "0.1 ms",
+    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
+               "r_m": "100 Mohm"},
+    "inputs": {"i": {"kind": "constant", "value": "200 pA"}, "n": {"kind": "white_noise", "sigma": "1 mV"}},
+    "sweep": {}, "sample": {"method": "sobol", "n": 16,
+                            "params": {"I": {"param": "inputs.i.value", "bounds": [0, 300], "unit": "pA"}}},
+}
+
+
+def test_choose_points_against_theory_never_joins_two_undefined_points():
+    import numpy as np
+
+    from lifbatch.refine import choose_points
+
+    x = np.linspace(0, 1, 9)[:, None]
+    f = np.array([np.nan] * 5 + [0.1, 0.5, 0.2, 0.3])[:, None]  # undefined at the low end
+    # a summary: the border of where it exists is the largest change
+    border = choose_points(x, f, 1)
+    assert np.allclose(border, [[0.5625]])
+    # a distance from theory: undefined is not large; the undefined half is never split
+    added = choose_points(x, f, 3, border=False)
+    assert len(added) == 3 and (added[:, 0] > 0.5).all(), added
+
+
+@pytest.mark.slow
+def test_refine_against_theory_adds_no_point_without_a_value_and_counts_them(tmp_path):
+    import numpy as np
+
+    import lifbatch
+
+    store = tmp_path / "s.zarr"
+    assert _cli("run", _tiny(tmp_path, **THEORY_DESIGN), "--store", store, "--no-progress").returncode == 0
+    isi_cv = lifbatch.open_results(store).isi_cv.values
+    assert np.isnan(isi_cv).sum() >= 4  # the design's low currents: no ISIs
+    r = _cli("refine", store, "--against", "theory", "--var", "isi_cv", "--add", "8", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    after = lifbatch.open_results(store).isi_cv.values
+    assert len(after) == 24 and not np.isnan(after[16:]).any(), after  # (3 of 8 before)
+    assert "round 1: added 8 points (samples 16-23) where isi_cv and theory disagree most, in " in r.stdout
+    assert "no isi_cv" not in r.stdout, r.stdout
+    # following the summary itself, the border of where it exists is refined: say how many have none
+    r = _cli("refine", store, "--var", "isi_cv", "--add", "8", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    added = lifbatch.open_results(store).isi_cv.values[24:]
+    n = int(np.isnan(added).sum())
+    assert n > 0, added
+    assert r.stdout.splitlines()[0].endswith(f"; {n} of them {'has' if n == 1 else 'have'} no isi_cv "
+                                             "(fewer than 2 ISIs)"), r.stdout
+
+
+def test_a_point_on_a_bound_is_named_with_the_bound_and_the_range():
+    from lifbatch.design import SampledParam
+    from lifbatch.fitting import _at_bounds
+
+    class Spec:
+        params = [SampledParam("mu", "inputs.mu.value", 0.8, 1.6, "linear", "1", ""),
+                  SampledParam("I", "inputs.i.value", 5e-11, 3e-10, "log", "A", "pA")]
+
+    assert _at_bounds(Spec, [0.004, 0.5]) == [("inputs.mu.value", "lower", "0.8", "0.8..1.6")]
+    assert _at_bounds(Spec, [0.5, 0.995]) == [("inputs.i.value", "upper", "300 pA", "50..300 pA")]
+    assert _at_bounds(Spec, [0.02, 0.98]) == []
+
+
+@pytest.mark.slow
+def test_fit_says_its_best_point_is_on_a_bound_and_the_theory_lies_outside(tmp_path):
+    import json
+
+    args = ["fit", ROOT / "workflows" / "quickstart-fit.yaml", "--target", "rate=10 Hz", "--budget", "6",
+            "--batch", "2", "--set", "duration=200 ms", "--set", "trials=4", "--no-progress"]
+    r = _cli(*args, "--free", "inputs.current.value=50..120", "--store", tmp_path / "narrow.zarr")
+    assert r.returncode == 0, r.stderr
+    outside = ("note: the theory's solution of the targets lies outside the bounds: at the upper bound of "
+               "inputs.current.value (120 pA) the theory gives rate 3.16 Hz (not 10 Hz); widen --free "
+               "inputs.current.value")
+    assert outside + "\n" in r.stdout and f"fit: {outside}\n" in r.stderr
+    assert ("note: the best inputs.current.value is at its upper bound 120 pA: the target may lie outside "
+            "50..120 pA; widen the bounds (--free inputs.current.value=LOW..HIGH)\n") in r.stdout, r.stdout
+    r = _cli(*args, "--free", "inputs.current.value=50..120", "--store", tmp_path / "narrow.zarr", "--format", "json")
+    assert len(json.loads(r.stdout)["notes"]) == 2
+    wide = _cli(*args, "--free", "inputs.current.value=50..300", "--store", tmp_path / "wide.zarr")
+    assert wide.returncode == 0 and "note:" not in wide.stdout + wide.stderr, wide.stdout + wide.stderr
