@@ -599,3 +599,28 @@ def test_fit_says_its_best_point_is_on_a_bound_and_the_theory_lies_outside(tmp_p
     assert len(json.loads(r.stdout)["notes"]) == 2
     wide = _cli(*args, "--free", "inputs.current.value=50..300", "--store", tmp_path / "wide.zarr")
     assert wide.returncode == 0 and "note:" not in wide.stdout + wide.stderr, wide.stdout + wide.stderr
+
+
+# --------------------------------------------------------------------------- #
+# 9. the SLURM tests are opt-in (.ci/run opts in); CI runs the README's test command
+# --------------------------------------------------------------------------- #
+def test_the_slurm_tests_are_skipped_unless_opted_in():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "LIFBATCH_TEST_SLURM"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_slurm_setup.py"), "-q", "-rs",
+                           "-p", "no:cacheprovider", "-k", "loopback"], capture_output=True, text=True, timeout=300,
+                          env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 skipped" in proc.stdout and "set LIFBATCH_TEST_SLURM=1 to run them (.ci/run does)" in proc.stdout, \
+        proc.stdout
+
+
+def test_ci_opts_in_and_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    command = readme.split("**Install and run the tests:**", 1)[1].strip().splitlines()[0].strip()
+    assert command.startswith("python3 -m venv .venv") and command.endswith("python -m pytest"), command
+    ci = [line.replace("pip install -q ", "pip install ") for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert command in ci, ci  # every test, as the README runs them (pip quieter)
+    assert ci.index("export LIFBATCH_TEST_SLURM=1") < ci.index(command)
+    assert 'python -m pytest -m "not slow and not cluster and not browser"' in readme

@@ -1,8 +1,10 @@
 """A real single-node SLURM (cluster/slurm/slurm.sh): sbatch, scancel, and dask-jobqueue's
 SLURMCluster against it, everything on 127.0.0.1.
 
-Needs root and apt-get (or slurm-wlm and munge already installed); skipped with the reason
-otherwise.  The SLURM is started once for the module and stopped at its end."""
+Opt-in: they install Debian's slurm-wlm and munge with apt-get and start daemons as root, so
+they run only with LIFBATCH_TEST_SLURM=1 in the environment (.ci/run sets it). They need root
+and apt-get (or slurm-wlm and munge already installed); skipped with the reason otherwise.
+The SLURM is started once for the module and stopped at its end."""
 from __future__ import annotations
 
 import os
@@ -21,6 +23,8 @@ pytestmark = pytest.mark.slow
 
 SCRIPT = ROOT / "cluster" / "slurm" / "slurm.sh"
 PARTITION = "debug"
+#: the environment variable that opts in to the SLURM tests (.ci/run sets it)
+OPT_IN = "LIFBATCH_TEST_SLURM"
 
 
 def _script(cmd: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
@@ -47,6 +51,9 @@ def _free_ports(n: int) -> list[int]:
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
     """The running SLURM: {'dir': its directory, 'env': an environment with SLURM_CONF}."""
+    if os.environ.get(OPT_IN) != "1":
+        pytest.skip(f"opt-in: these install slurm-wlm and munge (apt-get, as root) and start SLURM daemons; "
+                    f"set {OPT_IN}=1 to run them (.ci/run does)")
     if os.geteuid() != 0:
         pytest.skip("not root: slurm.sh runs munged/slurmctld/slurmd as root (SlurmUser=root)")
     if not (shutil.which("slurmctld") and shutil.which("munged")) and not shutil.which("apt-get"):
