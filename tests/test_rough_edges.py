@@ -624,3 +624,51 @@ def test_ci_opts_in_and_runs_the_readme_test_command():
     assert command in ci, ci  # every test, as the README runs them (pip quieter)
     assert ci.index("export LIFBATCH_TEST_SLURM=1") < ci.index(command)
     assert 'python -m pytest -m "not slow and not cluster and not browser"' in readme
+
+
+# --------------------------------------------------------------------------- #
+# 4. the first run says it compiles the kernels; numba's cache is in the user's cache
+#    directory (NUMBA_CACHE_DIR to choose), not beside the installed sources
+# --------------------------------------------------------------------------- #
+def test_numba_cache_dir_is_the_users_cache_or_numba_cache_dir(tmp_path):
+    import os
+
+    probe = "from lifbatch.kernel import numba_cache_dir; from numba.core import config; " \
+            "print(numba_cache_dir()); print(config.CACHE_DIR)"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={**env, "XDG_CACHE_HOME": str(tmp_path / "xdg")}).stdout.split()
+    assert out == [str(tmp_path / "xdg" / "lifbatch" / "numba")] * 2
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                         env={**env, "NUMBA_CACHE_DIR": str(tmp_path / "mine")}).stdout.split()
+    assert out == [str(tmp_path / "mine")] * 2
+
+
+@pytest.mark.slow
+def test_the_first_run_says_it_compiles_and_the_second_does_not(tmp_path):
+    """A fresh user cache (a fresh machine): numba compiles the kernels in the first blocks. The
+    run says so before, its bar starts after them (no time left counted from the compilation),
+    and the compiled kernels land in the user's cache directory, not beside the sources."""
+    import os
+    import re
+
+    sources = ROOT / "lifbatch" / "__pycache__"
+    before = {p.name: p.stat().st_mtime_ns for p in sources.glob("*.nb*")}
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    path = _tiny(tmp_path)
+    cmd = [sys.executable, "-m", "lifbatch.cli", "run", str(path), "--workers", "1", "--points-per-task", "2"]
+    first = subprocess.run(cmd + ["--store", str(tmp_path / "a.zarr")], capture_output=True, text=True, env=env,
+                           timeout=600)
+    assert first.returncode == 0, first.stderr
+    lines = first.stderr.replace("\r", "\n").splitlines()
+    at = lines.index("compiling the kernels (first run only, about 10 s)")
+    bars = [line for line in lines[at + 1:] if line.startswith("tiny:")]
+    assert bars and re.match(r"tiny:\s+25%.* 2/8 ", bars[0]), bars  # the bar starts after the first block
+    assert all(int(re.search(r" (\d+)/8 ", b).group(1)) <= 8 for b in bars), bars
+    assert any((tmp_path / "xdg" / "lifbatch" / "numba").rglob("kernel.lif_trials-*.nbi"))
+    assert {p.name: p.stat().st_mtime_ns for p in sources.glob("*.nb*")} == before
+    second = subprocess.run(cmd + ["--store", str(tmp_path / "b.zarr")], capture_output=True, text=True, env=env,
+                            timeout=600)
+    assert second.returncode == 0 and "compiling" not in second.stderr, second.stderr
+    assert re.search(r"tiny:\s+0%.* 0/8 ", second.stderr.replace("\r", "\n")), second.stderr
