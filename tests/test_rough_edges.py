@@ -672,3 +672,38 @@ def test_the_first_run_says_it_compiles_and_the_second_does_not(tmp_path):
                             timeout=600)
     assert second.returncode == 0 and "compiling" not in second.stderr, second.stderr
     assert re.search(r"tiny:\s+0%.* 0/8 ", second.stderr.replace("\r", "\n")), second.stderr
+
+
+# --------------------------------------------------------------------------- #
+# 11. a script beside the clone imports the clone's folder: the README says so and how
+#     to avoid it, and every way it gives works
+# --------------------------------------------------------------------------- #
+def test_a_script_beside_the_clone_and_the_readmes_ways_out(tmp_path):
+    import os
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    symptom = "AttributeError: module 'lifbatch' has no attribute 'open_results'"
+    assert symptom in readme and "git clone URL lifbatch-src" in readme and "python -P s.py" in readme
+    # the installed lifbatch, as a user's script sees it (not this checkout put first by PYTHONPATH)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    script = "import lifbatch\nprint(callable(getattr(lifbatch, 'open_results', None)))\n"
+    if subprocess.run([sys.executable, "-c", "import lifbatch"], env=env, cwd=tmp_path).returncode != 0:
+        pytest.skip("lifbatch is not installed in this interpreter (only on PYTHONPATH)")
+
+    def run(folder: Path, *flags) -> str:
+        (folder / "s.py").write_text(script)
+        proc = subprocess.run([sys.executable, *flags, "s.py"], capture_output=True, text=True, env=env, cwd=folder)
+        return proc.stdout.strip() or proc.stderr.strip().splitlines()[-1]
+
+    beside = tmp_path / "code"
+    beside.mkdir()
+    (beside / "lifbatch").symlink_to(ROOT)
+    assert run(beside) == "False"  # the trap: the clone's folder as a namespace package
+    assert run(beside, "-P") == "True"
+    renamed = tmp_path / "other"
+    renamed.mkdir()
+    (renamed / "lifbatch-src").symlink_to(ROOT)
+    assert run(renamed) == "True"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert run(elsewhere) == "True"
