@@ -1048,6 +1048,21 @@ def log_scale(ds: xr.Dataset, name: str) -> bool:
     return ds[name].attrs.get("scale") == "log"
 
 
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """The labelled ticks of a log axis over ``lo``..``hi`` (> 0): 1, 2 and 5 times each
+    power of ten in the range, or, over more than three decades, the powers of ten alone;
+    every decade is labelled either way, and the range's ends are ticks too when no power
+    of ten lies inside it. Renderer-neutral (the review app and the report use it)."""
+    if not (lo > 0 and hi > 0 and math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    lo, hi = min(lo, hi), max(lo, hi)
+    first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    mantissas = (1,) if last - first > 3 else (1, 2, 5)
+    ticks = [float(f"{m}e{k}") for k in range(first, last + 1) for m in mantissas]
+    ticks = [t for t in ticks if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+    return ticks if len(ticks) >= 2 else sorted({float(f"{lo:.2g}"), *ticks, float(f"{hi:.2g}")})
+
+
 def round_label(k: int) -> str:
     """'design' for round 0, else 'added in round k'."""
     return "design" if k == 0 else f"added in round {k}"

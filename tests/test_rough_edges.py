@@ -707,3 +707,82 @@ def test_a_script_beside_the_clone_and_the_readmes_ways_out(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     assert run(elsewhere) == "True"
+
+
+# --------------------------------------------------------------------------- #
+# 12. the report's header and workflow as written; log axes label every decade; the Python
+#     API selects in your units and says when it snapped to the nearest grid value
+# --------------------------------------------------------------------------- #
+def test_the_reports_header_and_workflow_are_as_written(one_point_blocks):
+    import json
+
+    import yaml
+
+    import lifbatch
+    from lifbatch.report import _provenance_md, _workflow_text
+
+    ds = lifbatch.open_results(one_point_blocks)
+    md = _provenance_md(ds, "s.zarr").splitlines()
+    assert md[2:4] == ["| store | `s.zarr` |", "|---|---|"]  # no empty header row
+    assert "| method, dt, duration | euler, 0.1 ms, 100 ms |" in md
+    text = _workflow_text(ds)
+    assert yaml.safe_load(text) == json.loads(ds.attrs["workflow"])
+    assert "duration: 100 ms\n" in text and "dt: 0.1 ms\n" in text and not text.lstrip().startswith("{")
+
+
+@pytest.mark.parametrize("lo, hi, ticks", [
+    (0.5, 10, [0.5, 1, 2, 5, 10]),
+    (1, 8, [1, 2, 5]),
+    (50, 300, [50, 100, 200]),
+    (1e-3, 1e3, [1e-3, 1e-2, 0.1, 1, 10, 100, 1e3]),  # over more than 3 decades: the decades alone
+    (1.2, 1.8, [1.2, 1.8]),  # no power of ten inside: the ends
+])
+def test_log_axes_label_every_decade(lo, hi, ticks):
+    import math
+
+    import numpy as np
+    from bokeh.models import FixedTicker
+    from bokeh.plotting import figure
+
+    from lifbatch import review
+    from lifbatch.plotting import log_ticks
+
+    assert log_ticks(lo, hi) == ticks
+    decades = [10.0 ** k for k in range(math.ceil(math.log10(lo)), math.floor(math.log10(hi)) + 1)]
+    assert all(d in log_ticks(lo, hi) for d in decades)
+    fig = figure(x_axis_type="log", y_axis_type="log")
+    review._log_ticks(fig, np.array([lo, (lo + hi) / 2, hi]), np.array([np.nan, 2.0, 3.0]))
+    assert isinstance(fig.below[0].ticker, FixedTicker) and fig.below[0].ticker.ticks == ticks
+    assert fig.below[0].formatter.format == "%g"
+
+
+def test_sel_takes_your_units_and_says_when_it_snapped(one_point_blocks):
+    import warnings
+
+    import numpy as np
+
+    import lifbatch
+    from lifbatch.errors import LifbatchWarning
+
+    ds = lifbatch.open_results(one_point_blocks)
+    grid = ds.I.values  # 100 .. 300 pA in 8 values
+    exact = float(grid[3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # exact values: nothing said
+        a = lifbatch.sel(ds, I=f"{exact * 1e12!r} pA").rate
+        b = lifbatch.sel(ds, I=exact).rate
+    assert float(a) == float(b) == float(ds.rate.sel(I=exact))
+    with pytest.raises(KeyError):
+        ds.rate.sel(I=200)  # xarray: SI floats only
+    off = exact + 3e-12
+    with pytest.warns(LifbatchWarning, match=rf"^I={off * 1e12:.6g} pA is not on the grid; nearest is "
+                                             rf"{exact * 1e12:.6g} pA$"):
+        snapped = lifbatch.sel(ds, I=off)
+    assert float(snapped.rate) == float(ds.rate.sel(I=exact))
+    with pytest.warns(LifbatchWarning, match=rf"^I={off * 1e12:.6g} pA is not on the grid; nearest is"):
+        times = lifbatch.spike_times(ds, I=off, trial=0)
+    np.testing.assert_array_equal(times, lifbatch.spike_times(ds, I=exact, trial=0))
+    with pytest.warns(LifbatchWarning, match="^I=0.2 nA is not on the grid"):
+        lifbatch.sel(ds, I="0.2 nA")
+    with pytest.raises(WorkflowError, match=r"^`J` is not an axis of this store. Axes: I, trial"):
+        lifbatch.sel(ds, J=1)
