@@ -786,3 +786,52 @@ def test_sel_takes_your_units_and_says_when_it_snapped(one_point_blocks):
         lifbatch.sel(ds, I="0.2 nA")
     with pytest.raises(WorkflowError, match=r"^`J` is not an axis of this store. Axes: I, trial"):
         lifbatch.sel(ds, J=1)
+
+
+# --------------------------------------------------------------------------- #
+# 10. clusters: one job with no scheduler uses the job's CPUs; cluster/jobqueue.yaml's
+#     account and prologue reach the job script; the store's files per block as documented
+# --------------------------------------------------------------------------- #
+def test_a_slurm_jobs_cpus_on_the_node_cap_the_default_workers():
+    import os
+
+    env = {**os.environ, "SLURM_CPUS_ON_NODE": "1"}  # as SLURM sets it in a job of -c 1
+    proc = subprocess.run([sys.executable, "-m", "lifbatch.cli", "validate", str(QUICKSTART)], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 0 and "(for 1 worker)\n" in proc.stdout, proc.stdout + proc.stderr
+    env["SLURM_CPUS_ON_NODE"] = "64"  # never more than the process may use
+    proc = subprocess.run([sys.executable, "-c", "from lifbatch.config import available_cpus; print(available_cpus())"],
+                          capture_output=True, text=True, env=env, check=True)
+    assert int(proc.stdout) == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("kind, account_line", [("slurm", "#SBATCH -A proj123"), ("pbs", "#PBS -A proj123")])
+def test_jobqueue_yaml_puts_the_account_and_the_prologue_in_the_job_script(kind, account_line):
+    import dask.config
+    import yaml
+
+    jobs = pytest.importorskip("dask_jobqueue")
+    cfg = yaml.safe_load((ROOT / "cluster" / "jobqueue.yaml").read_text())["jobqueue"][kind]
+    job_class = {"slurm": jobs.SLURMCluster.job_cls, "pbs": jobs.PBSCluster.job_cls}[kind]
+    flat = {f"jobqueue.{kind}.{k}": v for k, v in cfg.items()}
+    with dask.config.set(flat):  # as the file is, account: null
+        script = job_class(scheduler="tcp://127.0.0.1:8786", name="w").job_script()
+    assert " -A " not in script
+    with dask.config.set({**flat, f"jobqueue.{kind}.account": "proj123"}):  # as a user fills it in
+        script = job_class(scheduler="tcp://127.0.0.1:8786", name="w").job_script().splitlines()
+    assert account_line in script
+    worker = next(i for i, line in enumerate(script) if "distributed.cli.dask_worker" in line)
+    prologue = [script.index(line) for line in cfg["job-script-prologue"]]
+    assert prologue and all(i < worker for i in prologue), script
+    assert any("bin/activate" in line for line in cfg["job-script-prologue"])
+
+
+def test_a_block_is_14_files_as_cluster_readme_says(tmp_path):
+    store = tmp_path / "s.zarr"
+    path = _tiny(tmp_path, record={"v": {"trials": [0], "every": "1 ms"}})  # as the quickstart: V recorded
+    assert _cli("run", path, "--store", store, "--points-per-task", "1", "--no-progress").returncode == 0
+    chunks = [d.parent.parent.name for d in store.glob("*/c/3")]  # block 3's chunk of each array
+    marker = store / "_lifbatch" / "blocks" / "3" / "zarr.json"
+    assert len(chunks) == 13 and marker.is_file(), sorted(chunks)
+    readme = " ".join((ROOT / "cluster" / "README.md").read_text().split())
+    assert "(14 per block: a chunk of each of 13 arrays and the block's marker" in readme
