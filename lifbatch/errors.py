@@ -6,7 +6,8 @@ they travel back from Dask workers.
 
 from __future__ import annotations
 
-__all__ = ["LifbatchError", "WorkflowError", "StoreError", "StoreBusyError", "RunError", "LifbatchWarning"]
+__all__ = ["LifbatchError", "WorkflowError", "StoreError", "StoreBusyError", "RunError", "MissingExtraError",
+           "missing_extra", "LifbatchWarning"]
 
 
 class LifbatchError(Exception):
@@ -41,6 +42,18 @@ class RunError(LifbatchError, RuntimeError):
     """A runtime failure of a sweep (scheduler lost, no workers left, disk full, read-only
     store): one line naming what failed and what to do; the store is left resumable.
     The command line exits with 1 (invalid input is 2)."""
+
+
+class MissingExtraError(LifbatchError, ImportError):
+    """A command needs an optional dependency this environment lacks; the message names the
+    extra of lifbatch that installs it (``review``, ``fit``, ``cluster``). One line, exit 2."""
+
+
+def missing_extra(what: str, extra: str, packages: str) -> MissingExtraError:
+    """The error for ``what`` (a command or module) needing ``packages`` of extra ``extra``."""
+    return MissingExtraError(f"{what} needs {packages}, which this environment lacks: install lifbatch's "
+                             f"`{extra}` extra: pip install 'lifbatch[{extra}]' (from a clone: "
+                             f"pip install -e '.[{extra}]')")
 
 
 class LifbatchWarning(UserWarning):

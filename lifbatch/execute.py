@@ -727,7 +727,9 @@ def _check_batch_cluster(kind, jobs, adapt, *, scheduler, client) -> str:
     try:
         _import_dask_jobqueue()
     except ImportError:
-        raise WorkflowError("`--cluster` needs dask-jobqueue: pip install dask-jobqueue", "--cluster", kind) from None
+        from .errors import missing_extra
+
+        raise missing_extra(f"`--cluster {kind}`", "cluster", "dask-jobqueue") from None
     return kind
 
 

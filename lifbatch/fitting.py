@@ -332,9 +332,15 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
     ``["inputs.mu.value=0.5..2", ...]`` or a mapping param -> "LOW..HIGH";
     ``run_options`` go to :func:`lifbatch.run_sweep` (workers, scheduler, progress, ...).
     """
+    import importlib.util
+
     from .execute import run_sweep
     from .refine import round_logs, unit_coords
 
+    if importlib.util.find_spec("optuna") is None:  # before anything is computed
+        from .errors import missing_extra
+
+        raise missing_extra("lifbatch fit", "fit", "Optuna")
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if isinstance(targets, dict):
         targets = [f"{k}={v}" for k, v in targets.items()]

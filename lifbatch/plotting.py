@@ -107,12 +107,10 @@ def _hv():
     try:
         import holoviews as hv
         import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend)
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "lifbatch.plotting needs holoviews and bokeh, dependencies of lifbatch that are "
-            "missing from this environment; reinstall lifbatch (pip install -e .) "
-            "or install them: pip install hvplot holoviews bokeh panel"
-        ) from err
+    except ImportError as err:  # (the `review` extra)
+        from .errors import missing_extra
+
+        raise missing_extra("lifbatch.plotting", "review", "HoloViews, hvplot and Bokeh") from err
     if hv.Store.current_backend != "bokeh":
         hv.Store.set_current_backend("bokeh")
     return hv

@@ -55,12 +55,10 @@ def _pn():
     try:
         import bokeh  # noqa: F401
         import panel as pn
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "lifbatch report needs panel and bokeh, dependencies of lifbatch that are missing "
-            "from this environment; reinstall lifbatch (pip install -e .) or install them: "
-            "pip install hvplot holoviews bokeh panel"
-        ) from err
+    except ImportError as err:  # (the `review` extra)
+        from lifbatch.errors import missing_extra
+
+        raise missing_extra("lifbatch report", "review", "Panel and Bokeh") from err
     return pn
 
 

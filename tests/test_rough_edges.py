@@ -835,3 +835,74 @@ def test_a_block_is_14_files_as_cluster_readme_says(tmp_path):
     assert len(chunks) == 13 and marker.is_file(), sorted(chunks)
     readme = " ".join((ROOT / "cluster" / "README.md").read_text().split())
     assert "(14 per block: a chunk of each of 13 arrays and the block's marker" in readme
+
+
+# --------------------------------------------------------------------------- #
+# 13. extras: `pip install -e .` has what run/validate/status/query/summarize/refine need;
+#     review, report, fit and --cluster name the extra they need, in one line
+# --------------------------------------------------------------------------- #
+EXTRA_MODULES = ("hvplot", "holoviews", "bokeh", "panel", "optuna", "dask_jobqueue")
+WITHOUT_EXTRAS = f"""
+import importlib.abc, sys
+class _NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {EXTRA_MODULES!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+sys.meta_path.insert(0, _NotInstalled())
+import importlib.util
+_find = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name.split(".")[0] in {EXTRA_MODULES!r} else _find(name, *a)
+"""
+
+
+def test_the_core_dependencies_leave_out_the_extras_and_the_test_extra_has_them():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = " ".join(project["dependencies"])
+    for name in ("hvplot", "holoviews", "bokeh", "panel", "optuna", "dask-jobqueue"):
+        assert name not in core, name
+    extras = project["optional-dependencies"]
+    assert {"review", "fit", "cluster", "all", "test"} <= set(extras)
+    assert "lifbatch[review,fit,cluster]" in extras["test"]  # the README's test command runs every test
+    assert any(d.startswith("optuna") for d in extras["fit"])
+    assert any(d.startswith("dask-jobqueue") for d in extras["cluster"])
+    assert {d.split(">")[0] for d in extras["review"]} == {"hvplot", "holoviews", "bokeh", "panel"}
+
+
+@pytest.mark.slow
+def test_without_the_extras_the_core_commands_run_and_the_others_name_their_extra(tmp_path):
+    """A process in which the extras' packages cannot be imported (as after `pip install -e .`)."""
+    import os
+
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(WITHOUT_EXTRAS)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "lifbatch.cli", *map(str, args)], capture_output=True,
+                              text=True, env=env, timeout=600, cwd=tmp_path)
+
+    probe = subprocess.run([sys.executable, "-c", "import panel"], capture_output=True, text=True, env=env)
+    assert probe.returncode != 0 and "No module named 'panel'" in probe.stderr
+    store = tmp_path / "s.zarr"
+    sampled = tmp_path / "sampled.zarr"
+    for args in (("validate", QUICKSTART), ("run", _tiny(tmp_path), "--store", store, "--no-progress"),
+                 ("status", store), ("query", store, "--var", "rate"),
+                 ("summarize", store, "--set", "summaries.warmup=10 ms"),
+                 ("run", _tiny(tmp_path, **SAMPLED), "--store", sampled, "--no-progress"),
+                 ("refine", sampled, "--add", "1", "--no-progress")):
+        r = cli(*args)
+        assert r.returncode == 0, (args, r.stderr)
+    for args, extra, what in (
+            (("review", store, "--no-browser"), "review", "lifbatch review needs Panel and Bokeh"),
+            (("report", store, "-o", tmp_path / "r.html"), "review", "lifbatch report needs Panel and Bokeh"),
+            (("fit", ROOT / "workflows" / "quickstart-fit.yaml", "--target", "rate=10 Hz", "--free",
+              "inputs.current.value=50..300", "--store", tmp_path / "f.zarr"), "fit", "lifbatch fit needs Optuna"),
+            (("run", _tiny(tmp_path), "--store", tmp_path / "c.zarr", "--cluster", "slurm"), "cluster",
+             "`--cluster slurm` needs dask-jobqueue")):
+        line = _one_line_error(cli(*args))
+        assert line == (f"lifbatch: error: {what}, which this environment lacks: install lifbatch's `{extra}` extra: "
+                        f"pip install 'lifbatch[{extra}]' (from a clone: pip install -e '.[{extra}]')"), line
+    assert not (tmp_path / "f.zarr").exists() and not (tmp_path / "c.zarr").exists()  # nothing computed
