@@ -686,7 +686,9 @@ def test_a_script_beside_the_clone_and_the_readmes_ways_out(tmp_path):
     assert symptom in readme and "git clone URL lifbatch-src" in readme and "python -P s.py" in readme
     # the installed lifbatch, as a user's script sees it (not this checkout put first by PYTHONPATH)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
-    script = "import lifbatch\nprint(callable(getattr(lifbatch, 'open_results', None)))\n"
+    # the package itself (its __init__ lists open_results) or a namespace package (nothing); no submodule
+    # is imported, so that only lifbatch/__init__.py of the installed copy counts
+    script = "import lifbatch\nprint('open_results' in getattr(lifbatch, '__all__', ()))\n"
     if subprocess.run([sys.executable, "-c", "import lifbatch"], env=env, cwd=tmp_path).returncode != 0:
         pytest.skip("lifbatch is not installed in this interpreter (only on PYTHONPATH)")
 
