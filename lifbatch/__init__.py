@@ -17,13 +17,13 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Workflow": "workflow", "load_workflow": "workflow",
     "run_sweep": "execute", "simulate": "execute",
-    "open_results": "store", "spike_times": "analysis",
+    "open_results": "store", "spike_times": "analysis", "sel": "analysis",
     "refine_store": "refine", "fit": "fitting",
     "LifbatchError": "errors", "WorkflowError": "errors", "StoreError": "errors",
 }
 
 __all__ = ["__version__", "Workflow", "load_workflow", "run_sweep", "open_results", "simulate", "spike_times",
-           "refine_store", "fit", "LifbatchError", "WorkflowError", "StoreError"]
+           "sel", "refine_store", "fit", "LifbatchError", "WorkflowError", "StoreError"]
 
 
 def __getattr__(name: str):

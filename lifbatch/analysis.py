@@ -27,7 +27,7 @@ from .kernel import ensemble_moments, spike_train_stats
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["spike_values", "moment_values", "spike_summary", "moment_summary", "spike_times"]
+__all__ = ["spike_values", "moment_values", "spike_summary", "moment_summary", "spike_times", "sel", "selection"]
 
 #: the outputs of :func:`spike_values`, in order
 SPIKE_SUMMARIES = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist")
@@ -147,13 +147,68 @@ def moment_summary(v_samples: xr.DataArray, *, warmup: float, every: float, max_
     })
 
 
+def selection(ds: xr.Dataset, **where) -> dict:
+    """``where`` (axis -> value) as the exact coordinate values to ``.sel`` with: a value with
+    units as text (``I="200 pA"``; bare text in the axis' unit as the workflow wrote it, as
+    ``lifbatch query --sel`` reads it), or a number in SI (``I=200e-12``, what ``ds.sel`` takes);
+    the nearest grid value, with a :class:`~lifbatch.errors.LifbatchWarning` saying which when
+    it is not exact. On a sampled design, sampled parameters pick the nearest sample
+    (``{"sample": number}``), as ``query --sel`` does."""
+    from .errors import LifbatchWarning, WorkflowError
+    from .query import format_coord, parse_selection
+
+    items, shown = [], {}
+    for axis, value in where.items():
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            unit = ds[axis].attrs.get("units", "") if axis in ds.variables else ""
+            text = repr(float(value)) if unit not in ("", "1") else repr(value.item() if hasattr(value, "item")
+                                                                         else value)
+            if unit not in ("", "1") and not np.issubdtype(np.asarray(ds[axis].values).dtype, np.integer):
+                text = f"{text} {unit}"
+                shown[f"{axis}={text}"] = f"{axis}={format_coord(ds[axis], float(value))}"
+            items.append(f"{axis}={text}")
+        else:
+            items.append(f"{axis}={value}")
+    try:
+        picked, notes = parse_selection(ds, items)
+    except WorkflowError as exc:  # the same checks as --sel, said for Python
+        raise WorkflowError(str(exc).replace("`--sel ", "`").replace("--sel ", ""), exc.field, exc.value) from None
+    for note in notes:
+        text = note.removeprefix("note: ")
+        for given, nice in shown.items():
+            text = text.replace(given, nice)
+        warnings.warn(text, LifbatchWarning, stacklevel=3)
+    return picked
+
+
+def sel(ds: xr.Dataset, **where) -> xr.Dataset:
+    """``ds`` at coordinate values given in your units (``ds.sel`` takes SI floats only).
+
+    Examples
+    --------
+    >>> ds = lifbatch.open_results("results/quickstart.zarr")   # doctest: +SKIP
+    >>> lifbatch.sel(ds, I="200 pA", sigma="4 mV").rate          # doctest: +SKIP
+
+    Values as :func:`selection` reads them: text with units (bare text in the unit the
+    workflow wrote the axis in), or SI numbers; the nearest grid value, with a
+    LifbatchWarning when it is not exact (``I=203 pA is not on the grid; nearest is 200 pA``).
+    """
+    from .layout import SAMPLE
+
+    picked = selection(ds, **where)
+    points = {k: v for k, v in picked.items() if k != SAMPLE}
+    out = ds.sel(points) if points else ds
+    return out.sel({SAMPLE: picked[SAMPLE]}) if SAMPLE in picked else out
+
+
 def spike_times(ds: xr.Dataset, **sel) -> dict[int, np.ndarray] | np.ndarray:
     """Spike times (s) of one grid point, decoded losslessly from ``spike_bits``.
 
-    ``sel`` picks the point by coordinate value (SI; nearest), e.g. ``tau=0.005``;
-    with ``trial=k`` an array is returned, otherwise a dict trial -> array. A value
-    beyond an axis's range by more than half a grid step, NaN or an infinity the axis
-    does not hold is refused (WorkflowError, a ValueError), as ``lifbatch query --sel``.
+    ``sel`` picks the point by coordinate value, as :func:`lifbatch.sel` reads it: SI numbers
+    (``tau=0.005``) or text with units (``I="200 pA"``); the nearest grid value, with a
+    LifbatchWarning when it is not exact. With ``trial=k`` an array is returned, otherwise a
+    dict trial -> array. A value off an axis (beyond its range by more than half a grid step,
+    NaN, an infinity it does not hold) is refused, as ``lifbatch query --sel`` refuses it.
     """
     from .query import nearest_index
 
@@ -166,8 +221,12 @@ def spike_times(ds: xr.Dataset, **sel) -> dict[int, np.ndarray] | np.ndarray:
         axes = [d for d in bits.dims if d not in ("trial", "spike_byte")]
         raise ValueError(f"spike_times: {unknown[0]!r} is not an axis of this store; its axes are {axes}")
     if sel:
-        bits = bits.isel({k: nearest_index(ds[k], float(v), f"spike_times({k}={v!r})", option=k,
-                                           example="spike_times(ds, {name}={value})", si=True) for k, v in sel.items()})
+        from .layout import SAMPLE
+
+        picked = selection(ds, **sel)
+        points = {k: v for k, v in picked.items() if k != SAMPLE}
+        bits = bits.sel(points) if points else bits
+        bits = bits.sel({SAMPLE: picked[SAMPLE]}) if SAMPLE in picked else bits
     extra = [d for d in bits.dims if d not in ("trial", "spike_byte")]
     if extra:
         raise ValueError(f"select one grid point: give a value for {extra}")

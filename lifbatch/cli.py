@@ -248,8 +248,11 @@ def cmd_refine(args) -> int:
     for r in result.rounds:
         last = r["first"] + r["added"] - 1
         samples = f"sample {last}" if last == r["first"] else f"samples {r['first']}-{last}"
+        none = r.get("undefined", 0)
+        undefined = (f"; {none} of them {'has' if none == 1 else 'have'} no {args.var} (fewer than 2 ISIs)"
+                     if none and args.var.startswith("isi") else f"; {none} of them without {args.var}" if none else "")
         print(f"round {r['round']}: added {_n(r['added'], 'point')} ({samples}) {what}, "
-              f"in {r['seconds']:.1f} s")
+              f"in {r['seconds']:.1f} s{undefined}")
     print(f"results: {args.store}")
     print(f"  review:   lifbatch review {args.store}   (added points are marked)")
     print(f"  table:    lifbatch query {args.store} --var {args.var}")
@@ -389,15 +392,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("query", help="print variables of a store as a table, CSV or JSON",
                         description="Print variables of a store as a table, CSV or JSON. Coordinates and variables "
                                     "are shown in the workflow's display units (time [ms], v_mean [mV], isi_mean "
-                                    "[ms]), values to 12 significant digits. A query of more rows than --max-rows "
-                                    "is refused before anything is read: narrow it with --sel.")
+                                    "[ms]), values to 6 significant digits in the table, 12 in CSV and JSON. "
+                                    "--max-rows N shows the first N rows; without it, a query of more rows than "
+                                    "lifbatch.query.max-rows is refused before anything is read: narrow it with "
+                                    "--sel or --where.")
     sp.add_argument("store", help="the sweep's Zarr store")
     sp.add_argument("--var", action="append", default=[], metavar="NAME", help="variable (repeatable; default rate)")
     sp.add_argument("--sel", action="append", default=[], metavar="AXIS=VALUE",
                     help='select by coordinate in your units, e.g. --sel tau="5 ms" (nearest)')
     sp.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
     sp.add_argument("--max-rows", type=int, default=None, metavar="N",
-                    help="refuse a query of more than N rows (default lifbatch.query.max-rows, 100000)")
+                    help="show the first N rows and how many more there are (without it, a query of more than "
+                         "lifbatch.query.max-rows rows, 100000, is refused)")
     sp.add_argument("--where", action="append", default=[], metavar="CONDITION",
                     help='keep only the rows where a variable compares to a value in your units, e.g. '
                          '--where "rate>20" or --where "isi_mean<=50 ms" (repeatable: all must hold)')

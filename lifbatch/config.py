@@ -34,8 +34,10 @@ def available_cpus(*, cgroup_root: str = "/sys/fs/cgroup", proc_cgroup: str = "/
 
     Its CPU affinity (``taskset``, a SLURM job's or a container's cpuset), capped by the CPU
     quota of its cgroup and the cgroup's ancestors where one is set (cgroup v2 ``cpu.max``, v1
-    ``cpu.cfs_quota_us``; a fractional quota rounds up, as ``distributed`` counts it);
-    ``os.cpu_count()`` where the platform has no affinity. Never less than 1.
+    ``cpu.cfs_quota_us``; a fractional quota rounds up, as ``distributed`` counts it) and, in
+    a SLURM job, by the CPUs the job has on this node (``SLURM_CPUS_ON_NODE``: a site whose
+    SLURM binds no CPUs, ``TaskPlugin=task/none``, gives ``sbatch -c 8`` the whole node's
+    affinity); ``os.cpu_count()`` where the platform has no affinity. Never less than 1.
     """
     try:
         n = len(os.sched_getaffinity(0))
@@ -44,6 +46,10 @@ def available_cpus(*, cgroup_root: str = "/sys/fs/cgroup", proc_cgroup: str = "/
     quota = _cgroup_cpu_quota(Path(cgroup_root), Path(proc_cgroup))
     if quota is not None:
         n = min(n, math.ceil(quota))
+    try:
+        n = min(n, int(os.environ["SLURM_CPUS_ON_NODE"]))
+    except (KeyError, ValueError):
+        pass
     return max(1, n)
 
 

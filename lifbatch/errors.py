@@ -6,7 +6,8 @@ they travel back from Dask workers.
 
 from __future__ import annotations
 
-__all__ = ["LifbatchError", "WorkflowError", "StoreError", "StoreBusyError", "RunError", "LeaseLostError", "LifbatchWarning"]
+__all__ = ["LifbatchError", "WorkflowError", "StoreError", "StoreBusyError", "RunError", "LeaseLostError",
+           "MissingExtraError", "missing_extra", "LifbatchWarning"]
 
 
 class LifbatchError(Exception):
@@ -47,6 +48,18 @@ class LeaseLostError(RunError):
     """This process no longer holds the store's lease (it was stopped for longer than
     ``lifbatch.lease.timeout``, or another run took the lease over): it writes nothing more.
     What it committed before stays; the command that now holds the store goes on."""
+
+
+class MissingExtraError(LifbatchError, ImportError):
+    """A command needs an optional dependency this environment lacks; the message names the
+    extra of lifbatch that installs it (``review``, ``fit``, ``cluster``). One line, exit 2."""
+
+
+def missing_extra(what: str, extra: str, packages: str) -> MissingExtraError:
+    """The error for ``what`` (a command or module) needing ``packages`` of extra ``extra``."""
+    return MissingExtraError(f"{what} needs {packages}, which this environment lacks: install lifbatch's "
+                             f"`{extra}` extra: pip install 'lifbatch[{extra}]' (from a clone: "
+                             f"pip install -e '.[{extra}]')")
 
 
 class LifbatchWarning(UserWarning):

@@ -650,12 +650,13 @@ def _run_in_threads(wf, store, plan, result, *, n_workers, progress, log, points
     blocking, todo = _prepare(wf, store, plan, points_per_task, n_workers, result, record, fence)
     threads = min(n_workers, len(todo))
     log(f"running in {threads} thread{'s' if threads != 1 else ''} of this process")
+    compiling = bool(todo) and _announce_compiling(log)
     chunks = blocking.chunks
     pool = _BlockThreads(lambda flat: _run_block(wf, store, chunks, flat, fence=fence), todo, n_workers)
     try:
         if plan.new:
             _create_template(wf, store, blocking, pool.cancel, record, fence)
-        _follow(wf, store, _watched(pool.results(), lease), progress, log, pool.cancel)
+        _follow(wf, store, _watched(pool.results(), lease), progress, log, pool.cancel, compiling=compiling)
     except BaseException:
         pool.cancel()
         raise
@@ -692,17 +693,38 @@ def _os_reason(exc: OSError) -> str:
     return names.get(exc.errno, f"{type(exc).__name__}: {exc.strerror or exc}")
 
 
-def _follow(wf, store: str, markers, progress: bool, log, cancel) -> None:
-    """Consume the finished blocks' markers, with a progress bar; Ctrl-C cancels the rest."""
+def _announce_compiling(log) -> bool:
+    """Say so when this run's first blocks compile the kernels (numba's cache does not hold
+    them: a fresh machine, a new lifbatch): the first blocks then take seconds, not the
+    hang they would look like."""
+    from .kernel import COMPILE_SECONDS, kernels_cached
+
+    if kernels_cached() is not False:
+        return False
+    log(f"compiling the kernels (first run only, about {COMPILE_SECONDS} s)")
+    return True
+
+
+def _follow(wf, store: str, markers, progress: bool, log, cancel, *, compiling: bool = False) -> None:
+    """Consume the finished blocks' markers, with a progress bar; Ctrl-C cancels the rest.
+    ``compiling``: the first block compiles the kernels, so the bar starts after it (its
+    rate and time left would count the compilation)."""
     bar = None
-    if progress:
+    done = sum(m.get("points", 0) for m in read_markers(store)) if progress else 0  # before this run
+
+    def start_bar():
         from tqdm import tqdm
 
-        bar = tqdm(total=wf.n_points, initial=sum(m.get("points", 0) for m in read_markers(store)),
-                   unit="pt", desc=wf.name, file=sys.stderr, dynamic_ncols=True)
+        return tqdm(total=wf.n_points, initial=done, unit="pt", desc=wf.name, file=sys.stderr, dynamic_ncols=True)
+
+    if progress and not compiling:
+        bar = start_bar()
     try:
         for marker in markers:
-            if bar is not None:
+            if progress and bar is None:
+                done += marker["points"]
+                bar = start_bar()  # after the first block, which compiled the kernels
+            elif bar is not None:
                 bar.update(marker["points"])
     except KeyboardInterrupt:
         cancel()
@@ -808,7 +830,9 @@ def _check_batch_cluster(kind, jobs, adapt, *, scheduler, client) -> str:
     try:
         _import_dask_jobqueue()
     except ImportError:
-        raise WorkflowError("`--cluster` needs dask-jobqueue: pip install dask-jobqueue", "--cluster", kind) from None
+        from .errors import missing_extra
+
+        raise missing_extra(f"`--cluster {kind}`", "cluster", "dask-jobqueue") from None
     return kind
 
 

@@ -54,10 +54,13 @@ class FitResult:
     evaluations: int
     rerun: str                      # a command that simulates the best point with more trials
     rounds: list = field(default_factory=list)
+    #: what the result may mean: the best point on a bound of a free parameter, the theory's
+    #: solution outside the bounds (one line each)
+    notes: list = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"best": self.best, "targets": self.targets, "store": self.store, "sample": self.sample,
-                "evaluations": self.evaluations}
+                "evaluations": self.evaluations, "notes": self.notes}
 
 
 def parse_targets(items) -> dict[str, tuple[float, str]]:
@@ -231,6 +234,54 @@ def theory_start(wf, targets: dict) -> np.ndarray | None:
     return np.clip(sol.x, 0.0, 1.0)[None, :]
 
 
+def _shown_value(sp, x: float) -> str:
+    """A free parameter's SI value ``x`` in the unit it was written in."""
+    from . import units as u
+
+    return (f"{u.convert(x, sp.unit, sp.display_unit):.6g} {sp.display_unit}" if sp.display_unit
+            else f"{x:.6g}")
+
+
+def _at_bounds(spec, x: np.ndarray, tol: float = 0.01) -> list[tuple[str, str, str, str]]:
+    """The free parameters of unit-cube point ``x`` within ``tol`` (of the range, in the
+    design's unit cube) of a bound: (param, "lower" or "upper", the bound, the range) as written."""
+    out = []
+    for sp, xi in zip(spec.params, np.asarray(x, float)):
+        side = "lower" if xi <= tol else "upper" if xi >= 1 - tol else None
+        if side:
+            bound = _shown_value(sp, sp.low if side == "lower" else sp.high)
+            low, high = _shown_value(sp, sp.low), _shown_value(sp, sp.high)
+            unit = f" {sp.display_unit}" if sp.display_unit else ""
+            span = f"{low.removesuffix(unit)}..{high}"
+            out.append((sp.param, side, bound, span))
+    return out
+
+
+def theory_outside(wf, targets: dict, start: np.ndarray) -> str | None:
+    """When the theory's solution of the targets (``start``: :func:`theory_start`, solved in
+    the bounds) sits on a bound without meeting the targets there, the line that says its
+    solution lies outside the bounds; else None."""
+    from . import theory
+
+    spec = wf.sample.spec
+    at = _at_bounds(spec, start, tol=1e-6)
+    if not at:
+        return None
+    p = dict(wf.params)
+    for sp, xi in zip(spec.params, start):
+        p[sp.param] = float(sp.from_unit(xi))
+    got = theory.point_theory(wf, p)
+    missed = [(n, got[n], targets[n]) for n in targets if n in got
+              and not (math.isfinite(got[n]) and abs(got[n] - targets[n][0]) <= 0.01 * max(abs(targets[n][0]), 1e-12))]
+    if not missed:
+        return None
+    unit = {"rate": " Hz", "isi_cv": ""}
+    gives = ", ".join(f"{n} {g:.3g}{unit[n]} (not {w[0]:.3g}{unit[n]})" for n, g, w in missed)
+    where = " and ".join(f"the {side} bound of {param} ({bound})" for param, side, bound, _ in at)
+    return (f"the theory's solution of the targets lies outside the bounds: at {where} the theory gives {gives}; "
+            f"widen --free {at[0][0]}")
+
+
 def _tpe_batch(wf, unit: np.ndarray, loss: np.ndarray, k: int, round_: int) -> np.ndarray:
     """``k`` candidates (unit cube) from Optuna's TPE sampler told every evaluation so far."""
     import warnings
@@ -281,9 +332,15 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
     ``["inputs.mu.value=0.5..2", ...]`` or a mapping param -> "LOW..HIGH";
     ``run_options`` go to :func:`lifbatch.run_sweep` (workers, scheduler, progress, ...).
     """
+    import importlib.util
+
     from .execute import run_sweep
     from .refine import round_logs, unit_coords
 
+    if importlib.util.find_spec("optuna") is None:  # before anything is computed
+        from .errors import missing_extra
+
+        raise missing_extra("lifbatch fit", "fit", "Optuna")
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if isinstance(targets, dict):
         targets = [f"{k}={v}" for k, v in targets.items()]
@@ -318,6 +375,9 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
             loss = objective({n: ds[n].values for n in targets}, targets)
             start = theory_start(wf, targets) if round_ == 1 else None
             if start is not None:
+                outside = theory_outside(wf, targets, start[0])
+                if outside:
+                    log(f"fit: note: {outside}")
                 return start, "the theory's solution of the targets", loss
             return _tpe_batch(wf, unit_coords(wf, ds), loss, k, round_), "TPE", loss
 
@@ -358,6 +418,7 @@ def _grow(store, wf, choose, round_: int, log):
 
 def _result(wf, store, targets, free, workflow, rounds) -> FitResult:
     from . import units as u
+    from .refine import unit_coords
 
     ds = StoredArrays(store)
     loss = objective({n: ds[n].values for n in targets}, targets)
@@ -375,8 +436,17 @@ def _result(wf, store, targets, free, workflow, rounds) -> FitResult:
     src = workflow if isinstance(workflow, (str, Path)) else "WORKFLOW"
     rerun = (f"lifbatch run {src} {sets} --set trials={max(4 * wf.trials, 100)} "
              f"--store results/{wf.name}-best.zarr")
+    unit = unit_coords(wf, ds)
+    notes = [f"the best {p} is at its {side} bound {bound}: the target may lie outside {span}; "
+             f"widen the bounds (--free {p}=LOW..HIGH)" for p, side, bound, span in _at_bounds(spec, unit[best])]
+    from . import theory
+
+    first = np.flatnonzero(np.asarray(wf.sample.rounds) == 1)
+    if len(first) and {"rate", "isi_cv"} & set(targets) and theory.applies(wf):  # round 1: the theory's start
+        outside = theory_outside(wf, targets, unit[first[0]])
+        notes = ([outside] if outside else []) + notes
     return FitResult(store=store, best=params, shown=shown, targets=target_out, sample=best,
-                     evaluations=int(ds.sizes["sample"]), rerun=rerun, rounds=rounds)
+                     evaluations=int(ds.sizes["sample"]), rerun=rerun, rounds=rounds, notes=notes)
 
 
 def format_result(r: FitResult, targets_written: dict | None = None) -> str:
@@ -392,6 +462,7 @@ def format_result(r: FitResult, targets_written: dict | None = None) -> str:
         want = (targets_written or {}).get(name) or f"{t['want'] * scale:.6g} {shown_unit}".strip()
         lines.append(f"  {name:<8}  want {want:<10}  got {t['got'] * scale:.4g} ± {t['sem'] * scale:.2g} "
                      f"{shown_unit}".rstrip())
+    lines += [f"note: {n}" for n in r.notes]
     lines.append(f"store: {r.store}")
     lines.append(f"  review:   lifbatch review {r.store}")
     lines.append(f"  table:    lifbatch query {r.store} --var {' --var '.join(r.targets)}")

@@ -16,12 +16,32 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 
 import numba
 import numpy as np
+from numba.core import config as _numba_config
 
 __all__ = ["spike_train_stats", "ensemble_moments", "sfc64_normal", "sfc64_double",
-           "sfc64_poisson", "sfc64_seed_states", "FUSED_NORMALS", "EMPTY2", "NO_STATE"]
+           "sfc64_poisson", "sfc64_seed_states", "FUSED_NORMALS", "EMPTY2", "NO_STATE", "numba_cache_dir",
+           "kernels_cached", "COMPILE_SECONDS"]
+
+
+def numba_cache_dir() -> str:
+    """Where numba keeps the compiled kernels: ``NUMBA_CACHE_DIR`` when set, else the user's
+    cache directory (``$XDG_CACHE_HOME/lifbatch/numba``, by default ``~/.cache/lifbatch/numba``),
+    not beside the installed sources: a read-only or per-node install keeps them too, and
+    nodes that share a home directory (and a CPU model) compile once."""
+    return os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lifbatch", "numba")
+
+
+if not _numba_config.CACHE_DIR:  # (numba read NUMBA_CACHE_DIR when it was imported)
+    _numba_config.CACHE_DIR = numba_cache_dir()
+
+#: the first run's compilation of the kernels on a fresh machine (README, "What you get": the
+#: quickstart's first run on this project's 2-core VM), said when the cache does not hold them
+COMPILE_SECONDS = 10
 
 EMPTY2 = np.zeros((0, 0))
 NO_STATE = np.zeros(0, dtype=np.uint64)
@@ -422,3 +442,22 @@ def ensemble_moments(v, j0, n_lag):  # pragma: no cover - compiled
             if count > 0:
                 out[p, lag] = acc[lag] / (n_trials - 1) / count
     return mean, var, out
+
+
+def kernels_cached() -> bool | None:
+    """Whether numba's cache holds the kernels a run calls, compiled for this CPU and from
+    these sources (else the first call compiles them, ~:data:`COMPILE_SECONDS` s); None when
+    numba's cache cannot be inspected (its layout is numba's own)."""
+    from .models.lif_loop import lif_trials  # (the LIF's loop, the one every LIF run calls)
+
+    try:
+        for dispatcher in (lif_trials, sfc64_seed_states, spike_train_stats, ensemble_moments):
+            if dispatcher.signatures:  # compiled (or loaded) in this process already
+                continue
+            magic = dispatcher.targetctx.codegen().magic_tuple()
+            index = dispatcher._cache._cache_file._load_index()  # {} when missing or stale
+            if not any(key[1] == magic for key in index):
+                return False
+        return True
+    except Exception:  # pragma: no cover - another numba's cache layout
+        return None

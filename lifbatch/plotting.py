@@ -115,12 +115,10 @@ def _hv():
     try:
         import holoviews as hv
         import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend)
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "lifbatch.plotting needs holoviews and bokeh, dependencies of lifbatch that are "
-            "missing from this environment; reinstall lifbatch (pip install -e .) "
-            "or install them: pip install hvplot holoviews bokeh panel"
-        ) from err
+    except ImportError as err:  # (the `review` extra)
+        from .errors import missing_extra
+
+        raise missing_extra("lifbatch.plotting", "review", "HoloViews, hvplot and Bokeh") from err
     if hv.Store.current_backend != "bokeh":
         hv.Store.set_current_backend("bokeh")
     return hv
@@ -1389,6 +1387,21 @@ def summaries(ds: xr.Dataset) -> list[str]:
 def log_scale(ds: xr.Dataset, name: str) -> bool:
     """True when the sampled parameter ``name`` was drawn evenly in its logarithm."""
     return ds[name].attrs.get("scale") == "log"
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """The labelled ticks of a log axis over ``lo``..``hi`` (> 0): 1, 2 and 5 times each
+    power of ten in the range, or, over more than three decades, the powers of ten alone;
+    every decade is labelled either way, and the range's ends are ticks too when no power
+    of ten lies inside it. Renderer-neutral (the review app and the report use it)."""
+    if not (lo > 0 and hi > 0 and math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    lo, hi = min(lo, hi), max(lo, hi)
+    first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    mantissas = (1,) if last - first > 3 else (1, 2, 5)
+    ticks = [float(f"{m}e{k}") for k in range(first, last + 1) for m in mantissas]
+    ticks = [t for t in ticks if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+    return ticks if len(ticks) >= 2 else sorted({float(f"{lo:.2g}"), *ticks, float(f"{hi:.2g}")})
 
 
 def round_label(k: int) -> str:

@@ -3,9 +3,11 @@
 One unit convention per table: every coordinate and every variable is shown in the
 workflow's display units (their ``display_units`` attribute: ``time [ms]``, ``v_mean
 [mV]``, ``isi_mean [ms]``), else in SI; values are rounded to 12 significant digits after
-the conversion (``9.0``, not ``9.000000000000002``). A query of more than
-``lifbatch.query.max-rows`` rows (or ``--max-rows``) is refused before anything big is
-read, with the selections that would narrow it.
+the conversion (``9.0``, not ``9.000000000000002``) in CSV and JSON, and the table shows
+6 (:data:`TABLE_DIGITS`: a mean over trials is not known to 12). ``--max-rows N`` shows
+the first N rows, reading no more, and says how many more there are (as ``head`` and
+SQL's ``LIMIT`` do); without it, a query of more than ``lifbatch.query.max-rows`` rows is
+refused before anything big is read, with the selections that would narrow it.
 
 On a sampled design (a store whose first dimension is ``sample``, lifbatch/design.py)
 the rows along ``sample`` carry the sampled parameters and ``sample_round`` beside the
@@ -34,8 +36,12 @@ __all__ = ["query", "parse_selection", "parse_where", "format_coord", "display_u
 
 #: integer dimensions, selected by index value
 _INDEX_DIMS = ("trial", "trace_trial", SAMPLE)
-#: significant digits of the values shown (float64 holds 15-17; conversions add noise below 12)
+#: significant digits of the values shown in CSV and JSON (float64 holds 15-17; conversions
+#: add noise below 12)
 DIGITS = 12
+#: significant digits of the table's values: a rate or a V moment is a mean over trials,
+#: whose standard error is far above 1e-6 of it (11/9 Hz shows as 1.22222, not 1.22222222222)
+TABLE_DIGITS = 6
 #: --where's comparisons, the two-character ones first (the order they are matched in)
 _OPS = {"<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
         "<": operator.lt, ">": operator.gt}
@@ -75,24 +81,25 @@ def _factor(unit: str, disp: str) -> float | None:
         return None
 
 
-def _rounded(values) -> np.ndarray:
-    """``values`` rounded to :data:`DIGITS` significant digits, through their decimal text
+def _rounded(values, digits: int = DIGITS) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits, through their decimal text
     (exact: the float nearest to the rounded decimal); inf, NaN and integers kept."""
     a = np.asarray(values)
     if a.dtype.kind != "f":
         return a
-    flat = [float(f"{x:.{DIGITS}g}") for x in a.ravel().tolist()]
+    flat = [float(f"{x:.{digits}g}") for x in a.ravel().tolist()]
     return np.asarray(flat, dtype=a.dtype).reshape(a.shape)
 
 
-def _shown(ds, name: str, values) -> np.ndarray:
-    """SI ``values`` of coordinate or variable ``name`` as a table shows them."""
+def _shown(ds, name: str, values, digits: int = DIGITS) -> np.ndarray:
+    """SI ``values`` of coordinate or variable ``name`` as CSV shows them (``digits``: to
+    that many significant digits)."""
     unit, disp = display_unit(ds, name)
     f = _factor(unit, disp)
     vals = np.asarray(values)
     if f is not None:
         vals = vals * f
-    return _rounded(vals)
+    return _rounded(vals, digits)
 
 
 def _axes_text(ds) -> str:
@@ -335,6 +342,7 @@ def format_coord(coord, value) -> str:
 
 
 def _max_rows(max_rows) -> int:
+    """``--max-rows`` (the rows shown), or the cap ``lifbatch.query.max-rows`` without it."""
     from . import config
 
     raw = max_rows if max_rows is not None else config.get("query.max-rows", 100_000)
@@ -361,7 +369,9 @@ def _where_names(ds) -> list[str]:
 
 def parse_where(ds, items) -> list[tuple[str, str, float, str, str]]:
     """``["rate>20", "isi_mean<=50 ms"]`` -> [(name, operator, value as shown, the condition as
-    shown, as given)]: the value in NAME's display unit, rounded as the table rounds.
+    shown, as given, digits)]: the value in NAME's display unit, rounded to the significant
+    digits it is written with (at least the table's 6, at most CSV's 12: :func:`_digits_of`),
+    the digits the values are compared at.
 
     NAME is a variable of one value per point (``rate``, ``isi_cv``, ...) or a coordinate
     (an axis, a sampled parameter, ``sample_round``, ``trial``, ``time`` of the rows);
@@ -403,9 +413,18 @@ def parse_where(ds, items) -> list[tuple[str, str, float, str, str]]:
         value = _value_si(ds, name, text, "--where", f"--where {excerpt(item, 60)}", example)
         f = _factor(unit, disp)
         shown = value * f if f is not None and math.isfinite(value) else value
-        shown = float(_rounded(np.asarray([shown], float))[0])
-        out.append((name, op, shown, f"{name}{op}{shown:.{DIGITS}g}{shown_unit}", item))
+        digits = _digits_of(text)
+        shown = float(_rounded(np.asarray([shown], float), digits)[0])
+        out.append((name, op, shown, f"{name}{op}{shown:.{DIGITS}g}{shown_unit}", item, digits))
     return out
+
+
+def _digits_of(text: str) -> int:
+    """The significant digits a comparison is made at: those the value is written with, at
+    least the table's (a value copied from the table matches) and at most CSV's."""
+    mantissa = _number_in(text).lstrip("+-").split("e")[0].split("E")[0]
+    written = len(mantissa.replace(".", "").lstrip("0"))
+    return min(DIGITS, max(TABLE_DIGITS, written))
 
 
 def _apply(data, selection: dict):
@@ -423,8 +442,9 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
     """Render the selected variables as text (``table``), ``csv`` or ``json``.
 
     ``where``: conditions (``"rate>20"``) every row kept satisfies (:func:`parse_where`).
-    Refuses (WorkflowError) a result of more than ``max_rows`` rows (default
-    ``lifbatch.query.max-rows``), before reading more than the conditions' per-point
+    ``max_rows``: show the first ``max_rows`` rows (reading no more) and say how many more
+    there are. Without it, refuses (WorkflowError) a result of more than
+    ``lifbatch.query.max-rows`` rows, before reading more than the conditions' per-point
     values, naming the selections that narrow it.
     """
     import xarray as xr
@@ -462,14 +482,14 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
     # --where: the kept rows, from the conditions' (per-point) values alone, as factors over
     # disjoint dimensions (a per-point mask and one along time are never multiplied out)
     factors: list = []   # boolean DataArrays over disjoint sets of dimensions
-    for name, op, value, shown, given in conditions:
+    for name, op, value, shown, given, digits in conditions:
         if name not in sub.coords and name not in sub.data_vars:
             along = ", ".join(d for d in order if d in sub.coords) or "one point"
             raise WorkflowError(f"`--where {excerpt(given, 60)}`: {name} is not along the rows of this query "
                                 f"(they are along {along}). Query a variable along {', '.join(ds[name].dims)}, "
                                 f"or compare one of: {', '.join(_where_names(ds))}", "--where", given)
         arr = sub[name]
-        vals = _shown(ds, name, np.asarray(arr.values))
+        vals = _shown(ds, name, np.asarray(arr.values), digits)
         with np.errstate(invalid="ignore"):
             ok = _OPS[op](vals, value)
             if vals.dtype.kind == "f":
@@ -487,16 +507,21 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
     else:
         rows = total
     limit = _max_rows(max_rows)
-    if rows > limit:
+    more = 0
+    if rows > limit and max_rows is None:  # the safety cap: refused before anything big is read
         dims = " x ".join(f"{d}={sub.sizes[d]}" for d in order)
         if conditions:
             dims += f", {rows} with --where"
         narrow = [d for d in order if sub.sizes[d] > 1 and d in ds.coords]
         example = " ".join(f"--sel {d}=\"{_example_value(ds, d)}\"" for d in narrow[:2])
         raise WorkflowError(
-            f"`--var {','.join(variables)}` gives {rows} rows ({dims}), more than --max-rows {limit} "
-            f"(lifbatch.query.max-rows). Narrow it with --sel{', e.g. ' + example if example else ''}"
-            f"{' or --where' if conditions or sampled_params(ds) else ''}, or raise --max-rows.", "--var", variables)
+            f"`--var {','.join(variables)}` gives {rows} rows ({dims}), more than lifbatch.query.max-rows "
+            f"({limit}). Narrow it with --sel{', e.g. ' + example if example else ''}"
+            f"{' or --where' if conditions or sampled_params(ds) else ''}, show the first rows with --max-rows N, "
+            f"or raise the cap (DASK_LIFBATCH__QUERY__MAX_ROWS={rows}).", "--var", variables)
+    if rows > limit:  # --max-rows N: the first N rows, read along a prefix of the first dimension
+        more = rows - limit
+        sub, factors = _leading(sub, order, factors, free, limit)
 
     # the rows: the data are read only now (with --where, only the kept points')
     if conditions and rows == 0:
@@ -505,6 +530,11 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
         df = _kept_rows(sub, order, [f for f in factors if f.dims], free)
     else:  # no condition, or conditions on single values that all hold
         df = sub.to_dataframe(dim_order=order).reset_index()
+    if more:
+        df = df.iloc[:limit]
+        notes_after = [f"... {more} more row{'s' if more != 1 else ''} (--max-rows {limit})"]
+    else:
+        notes_after = []
     # the design's parameters (and each point's round) beside the sample's number
     levels = list(order)
     if SAMPLE in levels:
@@ -519,6 +549,10 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
         df[name] = _shown(ds, name, df[name].to_numpy())
         if disp and disp != "1":
             renames[name] = f"{name} [{disp}]"
+    if fmt == "table":  # a person reads it: 6 significant digits (CSV and JSON keep 12)
+        for name in levels + variables:
+            if name in df.columns and df[name].dtype.kind == "f":
+                df[name] = _rounded(df[name].to_numpy(), TABLE_DIGITS)
     df = df.set_index(levels)[variables]
     df.index = df.index.set_names([renames.get(n, n) for n in df.index.names])
     df = df.rename(columns={v: renames[v] for v in variables if v in renames})
@@ -527,8 +561,8 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
         for n in notes:
             out.write(n + "\n")
     else:  # keep CSV / JSON on stdout parseable; notes go to stderr (and into the JSON)
-        for n in notes:
-            print(n, file=sys.stderr)
+        for n in notes + notes_after:
+            print(n if n.startswith("note:") else f"note: {n}", file=sys.stderr)
     if fmt == "csv":
         df.to_csv(out)
     elif fmt == "json":
@@ -539,6 +573,8 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
                "rows": records}
         if conditions:
             doc["where"] = [c[3] for c in conditions]
+        if more:
+            doc["more_rows"] = more
         out.write(json.dumps(doc, indent=1) + "\n")
         return out.getvalue()
     elif df.empty:
@@ -547,8 +583,28 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
         # the index as the columns: 12 significant digits (pandas would pad a level to 6 decimals)
         if any(df.index.get_level_values(i).dtype.kind == "f" for i in range(df.index.nlevels)):
             df.index = df.index.map(lambda key: tuple(_cell(k) for k in key) if isinstance(key, tuple) else _cell(key))
-        out.write(df.to_string(float_format=lambda x: f"{x:.{DIGITS}g}") + "\n")
+        out.write(df.to_string(float_format=lambda x: f"{x:.{TABLE_DIGITS}g}") + "\n")
+        for n in notes_after:
+            out.write(n + "\n")
     return out.getvalue()
+
+
+def _leading(sub, order: list[str], factors: list, free: list[str], n: int):
+    """``sub`` and the ``--where`` factors cut along the first dimension of ``order`` to the
+    shortest prefix that holds the first ``n`` kept rows (rows run in C order over
+    ``order``): what ``--max-rows n`` reads, instead of every row."""
+    first = order[0]
+    size = sub.sizes[first]
+    per = np.ones(size)  # kept rows per position along the first dimension
+    for f in factors:  # (each transposed to the order of ``order``: ``first`` leads where it is)
+        if first in f.dims:
+            per = per * np.count_nonzero(np.asarray(f.values).reshape(size, -1), axis=1)
+        else:
+            per = per * int(np.count_nonzero(f.values))
+    per = per * math.prod(sub.sizes[d] for d in free if d != first)
+    end = int(np.searchsorted(np.cumsum(per), n)) + 1  # the prefix [0, end) holds >= n kept rows
+    cut = {first: slice(0, min(end, size))}
+    return sub.isel(cut), [f.isel(cut) if first in f.dims else f for f in factors]
 
 
 def _kept_rows(sub, order: list[str], factors: list, free: list[str]):
@@ -584,8 +640,8 @@ def _example_value(ds, dim: str) -> str:
 
 
 def _cell(v):
-    """An index value of a table: a float as the columns show it (12 significant digits)."""
-    return f"{v:.{DIGITS}g}" if isinstance(v, (float, np.floating)) else v
+    """An index value of a table: a float as the columns show it (:data:`TABLE_DIGITS`)."""
+    return f"{v:.{TABLE_DIGITS}g}" if isinstance(v, (float, np.floating)) else v
 
 
 def _json_value(v):

@@ -12,7 +12,9 @@ where the summary jumps come first, and the space between far-apart points
 is not forgotten. With ``--against theory`` ``f`` is the distance between
 simulation and theory instead. A point where the summary is NaN (no spikes: no
 ISI) next to one where it is not counts as the largest change: that edge is the
-border of the region where the neuron fires. The best edges are taken in order,
+border of the region where the neuron fires. Against theory, NaN is undefined (the
+distance is unknown there, not large): such an edge scores by its length, and two
+undefined points are not joined; each round says how many added points have no value. The best edges are taken in order,
 each new point at least half its edge's length from the ones already taken and a
 quarter of it from every stored point (an edge split before is not split again).
 
@@ -39,11 +41,15 @@ SCALAR_VARS = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv")
 THEORY_VARS = {"rate": "theory_rate", "isi_cv": "theory_cv"}
 
 
-def choose_points(x: np.ndarray, f: np.ndarray, k: int) -> np.ndarray:
+def choose_points(x: np.ndarray, f: np.ndarray, k: int, *, border: bool = True) -> np.ndarray:
     """``k`` new points of the unit cube from points ``x`` (n, d) with values ``f`` (n, cells).
 
     Pure and deterministic: the same ``x`` and ``f`` give the same points. ``f`` may
-    hold NaN; every column (grid cell) is scaled to its own finite range.
+    hold NaN; every column (grid cell) is scaled to its own finite range. ``border``: an
+    edge between a NaN and a value is the largest change (the border of where a summary
+    exists); without it (a distance from theory, undefined where the simulation has no
+    value) NaN is undefined: such an edge scores by its length alone, and an edge
+    between two undefined points is not split.
     """
     from scipy.spatial import cKDTree
 
@@ -68,14 +74,17 @@ def choose_points(x: np.ndarray, f: np.ndarray, k: int) -> np.ndarray:
     dx = np.linalg.norm(x[a] - x[b], axis=1)
     ga, gb = g[a], g[b]
     df = np.abs(ga - gb)
-    df = np.where(np.isnan(ga) ^ np.isnan(gb), 1.0, df)  # the border of where the summary exists
+    if border:
+        df = np.where(np.isnan(ga) ^ np.isnan(gb), 1.0, df)  # the border of where the summary exists
     df = np.where(np.isnan(df), 0.0, df)
     score = np.sqrt(dx ** 2 + df.max(axis=1) ** 2)
+    if not border:  # nothing is known between two undefined points: not a candidate
+        score = np.where(np.isnan(ga).all(axis=1) & np.isnan(gb).all(axis=1), -np.inf, score)
     order = np.lexsort((b, a, -score))  # the best first; ties by the edges' points
     chosen: list[np.ndarray] = []
     radii: list[float] = []
     for e in order:
-        if dx[e] == 0:
+        if dx[e] == 0 or score[e] == -np.inf:
             continue
         mid = (x[a[e]] + x[b[e]]) / 2
         if tree.query(mid)[0] < dx[e] / 4:
@@ -125,7 +134,7 @@ def point_values(ds, var: str, against: str | None) -> np.ndarray:
 @dataclass
 class RefineResult:
     store: str
-    rounds: list[dict] = field(default_factory=list)  # per round: round, added, first, seconds
+    rounds: list[dict] = field(default_factory=list)  # per round: round, added, first, seconds, undefined
     finished_pending: int = 0
     failures: dict = field(default_factory=dict)
 
@@ -185,7 +194,8 @@ def refine_store(store, *, var: str = "rate", add: int = 8, rounds: int = 1, aga
         res = run_sweep(grown, store, log=quiet, **run_options)
         _stop_on_failures(res, result)
         result.rounds.append({"round": max(grown.sample.rounds), "added": added, "first": first_index,
-                              "seconds": time.time() - started})
+                              "seconds": time.time() - started,
+                              "undefined": _undefined(store, var, first_index, first_index + added)})
         wf = grown
     return result
 
@@ -213,6 +223,15 @@ def round_logs(log):
         first(msg)
 
     return first, rounds
+
+
+def _undefined(store, var: str, first: int, stop: int) -> int:
+    """How many of the samples ``first``..``stop``-1 have no value of ``var`` (NaN: an ISI
+    statistic of a point with fewer than 2 ISIs), read with Zarr alone."""
+    from .store import StoredArrays
+
+    values = np.asarray(StoredArrays(store)[var].values, float)[first:stop]
+    return int(np.isnan(values.reshape(len(values), -1)).all(axis=1).sum())
 
 
 def _stop_on_failures(res, result: RefineResult) -> None:
@@ -246,7 +265,7 @@ def add_points(store, wf, *, var: str, add: int, against: str | None, log=None):
         if not bool((ds["status"].values == 1).all()):
             raise StoreError(f"store '{store}' has unfinished points; `lifbatch run` its workflow to finish "
                              "them, then refine.")
-        unit = choose_points(unit_coords(wf, ds), point_values(ds, var, against), add)
+        unit = choose_points(unit_coords(wf, ds), point_values(ds, var, against), add, border=against is None)
         if not len(unit):
             return None, 0
         return add_unit_points(store, wf, unit, new_round(wf), fence), len(unit)

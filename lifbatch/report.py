@@ -56,12 +56,10 @@ def _pn():
     try:
         import bokeh  # noqa: F401
         import panel as pn
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "lifbatch report needs panel and bokeh, dependencies of lifbatch that are missing "
-            "from this environment; reinstall lifbatch (pip install -e .) or install them: "
-            "pip install hvplot holoviews bokeh panel"
-        ) from err
+    except ImportError as err:  # (the `review` extra)
+        from lifbatch.errors import missing_extra
+
+        raise missing_extra("lifbatch report", "review", "Panel and Bokeh") from err
     return pn
 
 
@@ -112,15 +110,23 @@ def _provenance_md(ds: xr.Dataset, source: str) -> str:
                f"{plotting._fmt_value(float(values.max()), factor, unit)}")
         rows.append(f"| `{axis}` | `{param}` | {values.size} | {rng} |")
     n_points = int(np.prod([ds.sizes[a] for a in axes])) if axes else 1
+    written = plotting._workflow(ds)  # dt and duration as the workflow wrote them
+
+    def as_written(key: str) -> str:
+        value = written.get(key)
+        if isinstance(value, str):
+            return html.escape(value)
+        si = attrs.get(key)
+        return f"{float(si) * 1e3:g} ms" if isinstance(si, (int, float)) else "?"
+
     lines = [
         f"# {html.escape(str(attrs.get('name', 'lifbatch sweep')))}",
         "",
-        f"| | |\n|---|---|\n| store | `{html.escape(source)}` |",
+        f"| store | `{html.escape(source)}` |\n|---|---|",  # (the first row is the table's header)
         f"| fingerprint | `{attrs.get('fingerprint', '?')}` |",
         f"| created | {attrs.get('created', '?')} |",
         f"| lifbatch | {attrs.get('lifbatch_version', '?')} |",
-        f"| method, dt, duration | {attrs.get('method', '?')}, {attrs.get('dt', '?')} s, "
-        f"{attrs.get('duration', '?')} s |",
+        f"| method, dt, duration | {attrs.get('method', '?')}, {as_written('dt')}, {as_written('duration')} |",
         f"| seed, trials | {attrs.get('seed', '?')}, {attrs.get('trials', '?')} |",
         f"| points | {n_points} |",
     ]
@@ -164,12 +170,17 @@ def _design_md(ds: xr.Dataset) -> list[str]:
 
 
 def _workflow_text(ds: xr.Dataset) -> str:
+    """The store's workflow as YAML, in the order and the units it was written (after the
+    overrides that made the store; collections of plain values on one line)."""
+    import yaml
+
     raw = ds.attrs.get("workflow")
     if raw is None:
         return "(no workflow attribute in this store)"
     try:
-        return json.dumps(json.loads(raw) if isinstance(raw, str) else raw, indent=2)
-    except (TypeError, ValueError):
+        data = json.loads(raw) if isinstance(raw, str) else raw
+        return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True, width=100)
+    except (TypeError, ValueError, yaml.YAMLError):
         return str(raw)
 
 

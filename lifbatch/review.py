@@ -66,12 +66,10 @@ def _pn():
     try:
         import bokeh  # noqa: F401
         import panel as pn
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "lifbatch review needs panel and bokeh, dependencies of lifbatch that are missing "
-            "from this environment; reinstall lifbatch (pip install -e .) or install them: "
-            "pip install hvplot holoviews bokeh panel"
-        ) from err
+    except ImportError as err:  # (the `review` extra)
+        from lifbatch.errors import missing_extra
+
+        raise missing_extra("lifbatch review", "review", "Panel and Bokeh") from err
     return pn
 
 
@@ -604,14 +602,33 @@ _SELECTED = {"marker": "circle", "size": 20, "fill_alpha": 0.0, "line_color": pl
 _G4 = "{%.4g}"
 
 
-def _log_ticks(fig) -> None:
-    """Ticks at 1, 2 and 5 per decade on log axes (Bokeh's default labels every mantissa of a
-    decade, which overlap)."""
-    from bokeh.models import LogAxis, LogTicker
+def _log_ticks(fig, x: np.ndarray | None = None, y: np.ndarray | None = None) -> None:
+    """Every decade labelled on log axes (:func:`plotting.log_ticks` over the values ``x``
+    and ``y`` drawn, in display units), as plain numbers; without values, Bokeh's ticker
+    at 1, 2 and 5 per decade (its default labels every mantissa of a decade, which overlap)."""
+    from bokeh.models import FixedTicker, LogAxis, LogTicker, PrintfTickFormatter
 
-    for axis in (*fig.below, *fig.left):
-        if isinstance(axis, LogAxis):
-            axis.ticker = LogTicker(mantissas=[1, 2, 5])
+    for axes, values in ((fig.below, x), (fig.left, y)):
+        for axis in axes:
+            if not isinstance(axis, LogAxis):
+                continue
+            finite = np.asarray(values, float)[np.isfinite(values)] if values is not None else np.empty(0)
+            ticks = plotting.log_ticks(float(finite.min()), float(finite.max())) if finite.size else []
+            if ticks:
+                axis.ticker = FixedTicker(ticks=ticks)
+                axis.formatter = PrintfTickFormatter(format="%g")
+            else:
+                axis.ticker = LogTicker(mantissas=[1, 2, 5])
+
+
+def _axis_span(full: xr.Dataset, name: str, shown: np.ndarray) -> np.ndarray:
+    """What a log axis of ``name`` spans, in display units: the values ``shown`` and, for a
+    sampled parameter, its bounds (the axis does not shrink to a slice's points)."""
+    bounds = full[name].attrs.get("bounds") if name in full else None
+    if not bounds:
+        return np.asarray(shown, float)
+    factor, _ = plotting.display_scale(full[name].attrs)
+    return np.concatenate([np.asarray(shown, float), np.asarray(bounds, float) * factor])
 
 
 def _sample_glyphs(fig, data: plotting.SampleData, mapper=None) -> tuple[list, list]:
@@ -681,7 +698,7 @@ def scatter_figure(d: xr.Dataset, x: str, y: str, var: str, where: Mapping[str, 
                   width=_SCATTER_WIDTH,
                   x_axis_type="log" if plotting.log_scale(full, x) else "linear",
                   y_axis_type="log" if plotting.log_scale(full, y) else "linear")
-    _log_ticks(fig)
+    _log_ticks(fig, _axis_span(full, x, data.xs), _axis_span(full, y, data.ys))
     items, renderers = _sample_glyphs(fig, data, mapper)
     mark = _selected_glyph(fig)
     fig.add_layout(ColorBar(color_mapper=mapper, title=data.z.text), "right")
@@ -718,7 +735,7 @@ def projection_figure(d: xr.Dataset, param: str, var: str, where: Mapping[str, f
     fig = _figure(plotting._title(title, full, where), data.x, data.y,
                   width=_SCATTER_WIDTH - 100 if legend else plotting._WIDTH,
                   x_axis_type="log" if plotting.log_scale(full, param) else "linear")
-    _log_ticks(fig)
+    _log_ticks(fig, _axis_span(full, param, data.xs))
     items, renderers = _sample_glyphs(fig, data)
     th = plotting._theory_at_samples(theory, d, where)
     if th is not None:

@@ -1,8 +1,10 @@
 """A real single-node SLURM (cluster/slurm/slurm.sh): sbatch, scancel, and dask-jobqueue's
 SLURMCluster against it, everything on 127.0.0.1.
 
-Needs root and apt-get (or slurm-wlm and munge already installed); skipped with the reason
-otherwise.  The SLURM is started once for the module and stopped at its end."""
+Opt-in: they install Debian's slurm-wlm and munge with apt-get and start daemons as root, so
+they run only with LIFBATCH_TEST_SLURM=1 in the environment (.ci/run sets it). They need root
+and apt-get (or slurm-wlm and munge already installed); skipped with the reason otherwise.
+The SLURM is started once for the module and stopped at its end."""
 from __future__ import annotations
 
 import os
@@ -15,12 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, listening
+from conftest import ROOT, assert_identical, listening
 
 pytestmark = pytest.mark.slow
 
 SCRIPT = ROOT / "cluster" / "slurm" / "slurm.sh"
 PARTITION = "debug"
+#: the environment variable that opts in to the SLURM tests (.ci/run sets it)
+OPT_IN = "LIFBATCH_TEST_SLURM"
 
 
 def _script(cmd: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
@@ -47,6 +51,9 @@ def _free_ports(n: int) -> list[int]:
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
     """The running SLURM: {'dir': its directory, 'env': an environment with SLURM_CONF}."""
+    if os.environ.get(OPT_IN) != "1":
+        pytest.skip(f"opt-in: these install slurm-wlm and munge (apt-get, as root) and start SLURM daemons; "
+                    f"set {OPT_IN}=1 to run them (.ci/run does)")
     if os.geteuid() != 0:
         pytest.skip("not root: slurm.sh runs munged/slurmctld/slurmd as root (SlurmUser=root)")
     if not (shutil.which("slurmctld") and shutil.which("munged")) and not shutil.which("apt-get"):
@@ -126,6 +133,34 @@ def test_sbatch_wrap_runs_and_completes(slurm, tmp_path):
     proc = _run(["scontrol", "show", "job", job], slurm["env"])
     if proc.returncode == 0:  # still known to slurmctld (MinJobAge)
         assert "JobState=COMPLETED" in proc.stdout and "ExitCode=0:0" in proc.stdout, proc.stdout
+
+
+def test_one_job_runs_a_sweep_in_the_jobs_cpus(slurm, tmp_path):
+    """cluster/README.md's simplest pattern: one `sbatch -c N --wrap "lifbatch run ..."` job, no
+    scheduler, no login-node process; the run's threads are the job's CPUs (-c 1 on a 2-CPU
+    node: 1, from SLURM_CPUS_ON_NODE where SLURM binds no CPUs, as this one does), and the store
+    equals lifbatch.simulate's."""
+    import json
+
+    import yaml
+
+    import lifbatch
+
+    raw = {"name": "one-job", "seed": 4, "trials": 3, "duration": "50 ms",
+           "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "r_m": "100 Mohm"},
+           "inputs": {"i": {"kind": "constant", "value": "200 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
+           "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 6], "unit": "pA"}}}
+    path = tmp_path / "one-job.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    store = tmp_path / "one-job.zarr"
+    job = _sbatch(slurm["env"], "-c", "1", "-o", str(tmp_path / "job-%j.out"), "--wrap",
+                  f"{sys.executable} -m lifbatch.cli run {path} --store {store} --no-progress")
+    _wait(lambda: _state(job, slurm["env"]) == "", 300, f"job {job} to leave the queue")
+    out = (tmp_path / f"job-{job}.out").read_text()
+    assert "running in 1 thread of this process" in out and "done: 6 of 6 points" in out, out
+    ds = lifbatch.open_results(store)
+    assert json.loads(ds.attrs["provenance"])["cluster"] == {"kind": "threads", "workers": 1}
+    assert_identical(ds.load(), lifbatch.simulate(lifbatch.load_workflow(path)), ["spike_bits", "rate", "isi_cv"])
 
 
 def _sleepers(marker: str) -> list[int]:

@@ -124,7 +124,7 @@ def test_two_runs_on_a_new_store(tmp_path):
     path = _write(tmp_path, SLOW)
     store = tmp_path / "s.zarr"
     first = _start("run", path, "--store", store, "--points-per-task", "1", "--no-progress")
-    _wait_for(first, "threads of this process")
+    _wait_for(first, " of this process")
     second = _cli("run", path, "--store", store, "--no-progress")
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err

@@ -163,14 +163,15 @@ def runs(tmp_path_factory, store):
         "query trial=abc": ["query", store, "--sel", "trial=abc"],
         "query trial=999": ["query", store, "--sel", "trial=999"],
         "query wrong unit": ["query", store, "--sel", "sigma=5 ms"],
-        "query too many rows": ["query", store, "--var", "v", "--format", "csv", "--max-rows", "100"],
+        "query too many rows": ["query", store, "--var", "v", "--format", "csv"],
         "swept v_reset": ["validate", ccnss, "--set",
                           "sweep.vr={param: neuron.v_reset, values: [-70, -60, -45], unit: mV}"],
         "scheduler and workers": ["run", ccnss, "--scheduler", "tcp://127.0.0.1:9", "--workers", "3",
                                   "--store", cwd / "sched.zarr"],
         "validate --workers 0": ["validate", ccnss, "--workers", "0"],
     }
-    envs = {"cap from env": {"DASK_LIFBATCH__LIMITS__MAX_POINTS": "3"}}
+    envs = {"cap from env": {"DASK_LIFBATCH__LIMITS__MAX_POINTS": "3"},
+            "query too many rows": {"DASK_LIFBATCH__QUERY__MAX_ROWS": "100"}}
     results, running, todo = {}, [], list(cases.items())
     while todo or running:  # 4 at a time: the machine's cores are shared
         while todo and len(running) < 4:
@@ -256,7 +257,8 @@ def test_cli_query_wrong_unit_example_has_a_value(runs):
 
 def test_cli_query_too_many_rows_is_refused(runs):
     assert_error(runs[0]["query too many rows"], "gives 804 rows (sigma=2 x trace_trial=2 x trace_time=201), more "
-                                                "than --max-rows 100", "--sel sigma=", "raise --max-rows")
+                                                "than lifbatch.query.max-rows (100)", "--sel sigma=",
+                 "show the first rows with --max-rows N", "DASK_LIFBATCH__QUERY__MAX_ROWS=804")
 
 
 def test_cli_swept_v_reset_reports_the_offending_value(runs):
@@ -651,7 +653,7 @@ def test_query_row_cap_from_config(store, restore_config):
 
     assert len(query(store, variables=["v"], fmt="csv").splitlines()) == 1 + 2 * 2 * 201
     dask.config.set({"lifbatch.query.max-rows": 10})
-    with pytest.raises(WorkflowError, match=r"gives 804 rows .* more than --max-rows 10"):
+    with pytest.raises(WorkflowError, match=r"gives 804 rows .* more than lifbatch.query.max-rows \(10\)"):
         query(store, variables=["v"], fmt="csv")
     assert len(query(store, variables=["rate"], fmt="csv").splitlines()) == 3
 
