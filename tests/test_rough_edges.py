@@ -681,7 +681,7 @@ def test_the_first_run_says_it_compiles_and_the_second_does_not(tmp_path):
     bars = [line for line in lines[at + 1:] if line.startswith("tiny:")]
     assert bars and re.match(r"tiny:\s+25%.* 2/8 ", bars[0]), bars  # the bar starts after the first block
     assert all(int(re.search(r" (\d+)/8 ", b).group(1)) <= 8 for b in bars), bars
-    assert any((tmp_path / "xdg" / "lifbatch" / "numba").rglob("kernel.lif_trials-*.nbi"))
+    assert any((tmp_path / "xdg" / "lifbatch" / "numba").rglob("lif_loop.lif_trials-*.nbi"))
     assert {p.name: p.stat().st_mtime_ns for p in sources.glob("*.nb*")} == before
     second = subprocess.run(cmd + ["--store", str(tmp_path / "b.zarr")], capture_output=True, text=True, env=env,
                             timeout=600)

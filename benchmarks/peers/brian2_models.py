@@ -619,7 +619,7 @@ def hh_model(dts_ms=(0.01, 0.1)):
     for p in probes:
         print_probe(p["what"], p["steps"])
     doc = {"model": "hh_traub", "brian2_source": "Brian2 tutorial part 3, 'Changing things during a run' "
-                                                 "(/work/shared/seeds/004, eqs_HH and eqs_HH_3)",
+                                                 "(its eqs_HH and eqs_HH_3)",
            "units": {"v": "V", "m": "1", "n": "1", "h": "1", "I": "A", "C": "F", "t": "s", "dt": "s"},
            "step_order": {"text": HH_STEP_ORDER, "probes": probes},
            "steady_state_gates_at_El": steady,
