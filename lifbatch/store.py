@@ -365,8 +365,7 @@ def inspect_store(store):
                              "Restore that file from a copy of the store, or move the store away and run its "
                              "workflow again.")
         chunks = tuple(json.loads(attrs["chunks"]))
-        blocking = Blocking(shape=shape, chunks=chunks) if shape is not None else None
-        markers = [m for m in read_markers(path) if blocking is None or _marker_fits(m, blocking)]
+        markers = read_markers(path)  # (only those that fit the store's blocks)
         canonical = attrs.get("canonical")
         added = json.loads(canonical).get("sample_added") if canonical else None
         return StoreState(str(path), "store", fingerprint=attrs["fingerprint"], name=attrs.get("name"),
@@ -984,9 +983,11 @@ def _blocking_of(path: Path) -> Blocking | None:
     try:
         chunks = tuple(json.loads(root["attributes"]["chunks"]))
         shape = tuple(status_meta["shape"])
-        return Blocking(shape=shape, chunks=chunks)
     except (KeyError, TypeError, ValueError):
         return None
+    if not all(_number(n, whole=True) for n in shape + chunks) or len(shape) != len(chunks):
+        return None  # (damaged metadata: inspect_store says so in one line)
+    return Blocking(shape=shape, chunks=chunks)
 
 
 def done_blocks(store) -> set[int]:

@@ -411,3 +411,33 @@ def test_refine_after_an_interrupted_refine_finishes_it_first(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "finished adding 3 points" in r.stderr, r.stderr
     assert_identical(lifbatch.open_results(store).load(), lifbatch.open_results(whole).load())
+
+
+@pytest.mark.slow
+def test_readers_during_a_live_summarize_commit_never_mix_old_and_new(tmp_path):
+    """A summarize holding its lease, paused between two of its swaps (some arrays new, some
+    old): readers meanwhile say in one line that a live summarize is changing the store and
+    change no file; once it finishes, the store equals a sweep run with the new settings."""
+    path = _write(tmp_path, WF)
+    store = tmp_path / "s.zarr"
+    assert _cli("run", path, "--store", store, "--points-per-task", "2", "--no-progress").returncode == 0
+    s = _start("summarize", store, "--set", "summaries.warmup=30 ms",
+               env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "summarize-swapped", "LIFBATCH_TEST_PAUSE_SECONDS": "8"})
+    _wait_for(s, "paused at summarize-swapped")
+    before = _files(store)
+    readers = [_start("status", store), _start("query", store, "--var", "rate"), _start("status", store, "--verify")]
+    for r in readers:
+        out, err = r.communicate(timeout=120)
+        assert r.returncode == 2 and out == "", (out, err)
+        assert "being changed by a `lifbatch summarize` that is live" in _one_line(
+            subprocess.CompletedProcess([], r.returncode, out, err)), err
+    with pytest.raises(lifbatch.StoreError, match="that is live"):
+        lifbatch.open_results(store)
+    assert _files(store) == before
+    s.communicate(timeout=120)
+    assert s.returncode == 0
+    direct = tmp_path / "direct.zarr"
+    assert _cli("run", path, "--store", direct, "--points-per-task", "2", "--no-progress", "--set",
+                "summaries.warmup=30 ms").returncode == 0
+    assert_identical(lifbatch.open_results(store).load(), lifbatch.open_results(direct).load(),
+                     ["rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist"])
