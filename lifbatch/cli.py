@@ -282,6 +282,19 @@ def cmd_summarize(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .nwb import export_nwb
+
+    result = export_nwb(args.store, args.nwb, sel=args.sel, overwrite=args.overwrite, progress=not args.no_progress,
+                        command=" ".join(["lifbatch", *sys.argv[1:]]))
+    print(f"wrote {result.path}: {_n(result.units, 'unit')} ({_n(result.points, 'point')} x "
+          f"{_n(result.trials, 'trial')}), {_n(result.spikes, 'spike')}, {result.series} trace series "
+          f"in {result.seconds:.1f} s")
+    print(f"  read:   pynwb.NWBHDF5IO({str(result.path)!r}).read().units.to_dataframe()")
+    print(f"  check:  nwbinspector {result.path}")
+    return 0
+
+
 def cmd_review(args) -> int:
     from .review import serve
 
@@ -462,6 +475,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help='e.g. --set summaries.warmup="200 ms"')
     sp.set_defaults(func=cmd_summarize)
+
+    sp = sub.add_parser("export", help="write a store's spikes and traces to an NWB file",
+                        description="Write the spikes (the Units table, one row per trial and point, the sweep "
+                                    "parameters as columns) and recorded traces (TimeSeries) of a store, or of the "
+                                    "points --sel picks, to an NWB file, with the workflow and provenance in its "
+                                    "metadata (docs/export.md). Needs the `export` extra.")
+    sp.add_argument("store", help="the sweep's Zarr store")
+    sp.add_argument("--nwb", required=True, metavar="OUT.nwb", help="the NWB file to write")
+    sp.add_argument("--sel", action="append", default=[], metavar="AXIS=VALUE",
+                    help='export only these points (and trials: --sel trial=0), as query --sel reads them, '
+                         'e.g. --sel sigma="4 mV"')
+    sp.add_argument("--overwrite", action="store_true", help="replace OUT.nwb if it exists")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sp.set_defaults(func=cmd_export)
 
     sp = sub.add_parser("review", help="interactive review app in the browser")
     sp.add_argument("store", help="the sweep's Zarr store")
