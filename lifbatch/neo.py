@@ -97,10 +97,10 @@ def select_points(ds, sel=None) -> tuple["xr.Dataset", list[int]]:
     status = np.asarray(sub["status"].values)
     if not (status == STATUS_DONE).all():
         bad = int(np.argmax(status != STATUS_DONE))
-        pt = sub.isel(dict(zip(sub["status"].dims, np.unravel_index(bad, status.shape))))
+        pt = sub[["status"]].isel(dict(zip(sub["status"].dims, np.unravel_index(bad, status.shape))))
         n = int((status != STATUS_DONE).sum())
         raise StoreError(f"{n} of {status.size} selected point{'s' if status.size != 1 else ''} "
-                         f"{'is' if n == 1 else 'are'} not done ({_label(pt)} is "
+                         f"{'is' if n == 1 else 'are'} not done ({_label(pt, sub['status'].dims)} is "
                          f"{_STATUS.get(int(status.flat[bad]), 'unknown')}): their spikes are not in the store. "
                          "Finish the sweep (`lifbatch run` of its workflow resumes it; `lifbatch status` lists "
                          "failed points), or select done points (--sel).")
@@ -121,9 +121,11 @@ class Point:
     label: str
 
 
-def _params(pt) -> dict:
+def _params(pt, order=()) -> dict:
+    """The point's coordinates, those named in ``order`` (its axes) first, in that order."""
     out = {}
-    for name, c in pt.coords.items():
+    rank = {name: i for i, name in enumerate(order)}
+    for name, c in sorted(pt.coords.items(), key=lambda item: rank.get(item[0], len(rank))):
         if c.ndim != 0 or name in ("trial", "trace_trial"):
             continue
         value = c.values.item()
@@ -132,10 +134,10 @@ def _params(pt) -> dict:
     return out
 
 
-def _label(pt) -> str:
+def _label(pt, order=()) -> str:
     from .query import format_coord
 
-    params = _params(pt)
+    params = _params(pt, order)
     parts = [f"{n}={format_coord(pt[n], v[0])}" for n, v in params.items() if n not in (SAMPLE, ROUND)]
     if SAMPLE in params:
         return f"sample {int(params[SAMPLE][0])}" + (f" ({', '.join(parts)})" if parts else "")
@@ -151,11 +153,15 @@ def _flat(full, pt, axes) -> int:
 
 def points(sub, full=None) -> Iterator[Point]:
     """The points of a selection (:func:`select_points`), in C order of its sweep axes."""
+    from .layout import sampled_params
+
     full = sub if full is None else full
     axes = list(sub["status"].dims)
+    order = [a for a in axes if a != SAMPLE]
+    order = [SAMPLE, *sampled_params(full), ROUND, *order] if SAMPLE in axes else order
     for index in np.ndindex(*[sub.sizes[a] for a in axes]):
         pt = sub[["status"]].isel(dict(zip(axes, index)))  # (its coordinates: reads no data)
-        yield Point(_flat(full, pt, axes), tuple(int(i) for i in index), _params(pt), _label(pt))
+        yield Point(_flat(full, pt, axes), tuple(int(i) for i in index), _params(pt, order), _label(pt, order))
 
 
 def _quantity(pq, value, unit: str):
@@ -186,7 +192,8 @@ def to_neo(ds, **sel) -> "_neo.Block":
         one ``Segment`` per (point, trial), point-major, annotated with the point's
         parameters (SI Quantities), ``trial`` and ``point`` (the flat grid index); in it
         the trial's ``SpikeTrain`` (s; ``t_start`` 0, ``t_stop`` the duration, spikes at
-        (k+1) dt exactly as ``lifbatch.spike_times`` gives them) and, for a recorded trial,
+        (k+1) dt exactly as ``lifbatch.spike_times`` gives them; ``t_stop`` is the end of the last
+        step, ``n_steps * dt``, which can be an ulp above the duration) and, for a recorded trial,
         one ``AnalogSignal`` per recorded trace (``v``, state variables, ``input_<drive>``;
         SI units, ``t_start`` 0, sampled every ``record.v.every``). ``block.groups``: one
         ``Group`` per point with its trains and signals. The Block's annotations hold the

@@ -15,12 +15,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import elephant.statistics as elephant_stats  # (the export extra: .[test] installs it)
+import quantities as pq
+
 import lifbatch
 
-elephant_stats = pytest.importorskip("elephant.statistics")
 # (quantities 0.16 deprecates an argument Elephant 1.2 still passes: not lifbatch's)
 pytestmark = pytest.mark.filterwarnings("ignore:The 'copy' argument in Quantity is deprecated")
-pq = pytest.importorskip("quantities")
 
 BASE = {"seed": 5, "trials": 8, "duration": "400 ms", "dt": "0.1 ms",
         "summaries": {"warmup": "50 ms", "isi_bins": {"linspace": [0, 100, 51], "unit": "ms"}}}
