@@ -69,9 +69,11 @@ class _Blocks:
     """A variable of a selection read one block (the store's chunk along the sweep axes) at a
     time: ``point(index)`` reads the block holding that point unless it is the one held."""
 
-    def __init__(self, sub, name: str, axes: list[str], **isel):
+    def __init__(self, store, sub, name: str, axes: list[str], **isel):
+        self.store, self.name = store, name
         self.var = sub[name].isel(isel) if isel else sub[name]
-        chunks = getattr(self.var, "chunksizes", None) or {}
+        # (the data's own chunks: a coordinate along an axis may be chunked otherwise)
+        chunks = dict(zip(self.var.dims, self.var.data.chunks)) if hasattr(self.var.data, "chunks") else {}
         # block boundaries along each axis (a Dataset in memory: one block)
         self.bounds = [np.cumsum((0,) + tuple(chunks.get(a, (sub.sizes[a],)))) for a in axes]
         self.axes = axes
@@ -83,7 +85,14 @@ class _Blocks:
         where = tuple(int(np.searchsorted(b, i, side="right") - 1) for b, i in zip(self.bounds, index))
         if where != self.held:
             region = {a: slice(int(b[w]), int(b[w + 1])) for a, b, w in zip(self.axes, self.bounds, where)}
-            self.data = np.asarray(self.var.isel(region).values)
+            try:
+                self.data = np.asarray(self.var.isel(region).values)
+            except Exception as exc:  # (a chunk failing its checksum, undecodable, unreadable)
+                where = ", ".join(f"{a}[{r.start}:{r.stop}]" for a, r in region.items()) or "the only point"
+                raise StoreError(f"store '{self.store}': {self.name} at {where} could not be read "
+                                 f"({type(exc).__name__}: {exc}); nothing was written. `lifbatch status "
+                                 f"{self.store} --verify` lists the damage, `lifbatch run WORKFLOW --store "
+                                 f"{self.store} --repair` recomputes it.") from None
             self.held = where
             self.reads += 1
         local = tuple(i - int(b[w]) for i, b, w in zip(index, self.bounds, where))
@@ -216,7 +225,7 @@ def export_nwb(store, out, *, sel=None, overwrite: bool = False, progress: bool 
     bars = _Progress(len(pts), progress)
 
     # ---- the units table: spike times read a block at a time, as HDF5 asks for them
-    bits = _Blocks(sub, "spike_bits", axes, trial=tpos)
+    bits = _Blocks(store, sub, "spike_bits", axes, trial=tpos)
 
     def spike_chunks():
         at = 0
@@ -296,7 +305,7 @@ def export_nwb(store, out, *, sel=None, overwrite: bool = False, progress: bool 
         every = float(sub["trace_time"].values[1])
         n_time = sub.sizes["trace_time"]
         for name in traces:
-            reader = _Blocks(sub, name, axes, trace_trial=kept)
+            reader = _Blocks(store, sub, name, axes, trace_trial=kept)
             unit = sub[name].attrs.get("units", "1")
             for point in pts:
                 def chunk(point=point, reader=reader, name=name):
