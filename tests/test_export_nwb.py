@@ -223,3 +223,41 @@ def test_without_the_export_extra_export_says_which_extra(store, tmp_path):
     assert line == ("lifbatch: error: lifbatch export needs pynwb, which this environment lacks: install lifbatch's "
                     "`export` extra: pip install 'lifbatch[export]' (from a clone: pip install -e '.[export]')")
     assert not (tmp_path / "z.nwb").exists()
+
+
+MEASURE = """
+import sys, tracemalloc
+from lifbatch.nwb import export_nwb
+small, big, out = sys.argv[1:4]
+export_nwb(small, out + "/warm.nwb", progress=False)  # (imports and first-call allocations)
+peaks = []
+for store in (small, big):
+    tracemalloc.start()
+    export_nwb(store, out + "/m.nwb", overwrite=True, progress=False)
+    peaks.append(tracemalloc.get_traced_memory()[1])
+    tracemalloc.stop()
+print(*peaks)
+"""
+
+
+@pytest.mark.slow
+def test_export_memory_does_not_grow_with_the_store(tmp_path):
+    """Python's peak allocation exporting 96 points equals that of 12 points (one block of the
+    store at a time), far below the 96 points' traces (38 MiB of V)."""
+    raw = {**WF, "name": "nwb-mem", "trials": 10, "duration": "500 ms", "inputs": {
+        "i": {"kind": "constant", "value": "150 pA"}, "noise": {"kind": "white_noise", "sigma": "4 mV"}},
+        "sweep": {"I": {"param": "inputs.i.value", "linspace": [150, 250, 12], "unit": "pA"}},
+        "record": {"v": {"trials": "all", "every": "0.1 ms"}}}
+    stores = []
+    for n in (12, 96):
+        wf = lifbatch.load_workflow(raw, overrides=[f"sweep.I.linspace=[150, 250, {n}]"])
+        lifbatch.run_sweep(wf, tmp_path / f"{n}.zarr", workers=1, points_per_task=4, progress=False,
+                           log=lambda msg: None)
+        stores.append(str(tmp_path / f"{n}.zarr"))
+    v_bytes = 96 * 10 * 5001 * 8
+    r = subprocess.run([sys.executable, "-c", MEASURE, *stores, str(tmp_path)], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    small, big = map(int, r.stdout.split())
+    print(f"peak allocation: {small / 2**20:.1f} MiB (12 points), {big / 2**20:.1f} MiB (96 points)")
+    assert big < 1.2 * small + 2**20 and big < v_bytes / 4, (small, big, v_bytes)
