@@ -91,8 +91,8 @@ def select_points(ds, sel=None) -> tuple["xr.Dataset", list[int]]:
         trials = [int(t) for t in np.atleast_1d(trials)]
         bad = [t for t in trials if t not in all_trials]
         if bad:
-            raise WorkflowError(f"trial {bad[0]} is not a trial of this store (it has trials 0..{len(all_trials) - 1}). "
-                                "Pick one of those.", "trial", bad[0])
+            raise WorkflowError(f"trial {bad[0]} is not a trial of this store (it has trials "
+                                f"0..{len(all_trials) - 1}). Pick one of those.", "trial", bad[0])
     sub = ds.sel({k: [v] for k, v in picked.items()}) if picked else ds
     status = np.asarray(sub["status"].values)
     if not (status == STATUS_DONE).all():

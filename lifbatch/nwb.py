@@ -236,7 +236,8 @@ def export_nwb(store, out, *, sel=None, overwrite: bool = False, progress: bool 
             if not np.array_equal(found, counts[k]):
                 raise StoreError(f"store '{store}': at {point.label}, spike_count says {counts[k].tolist()} spikes "
                                  f"per trial but spike_bits holds {found.tolist()}: the store is damaged. "
-                                 f"`lifbatch status {store} --verify` lists what, `lifbatch run --repair` fixes it.")
+                                 f"`lifbatch status {store} --verify` lists what, `lifbatch run WORKFLOW --store "
+                                 f"{store} --repair` recomputes it.")
             n = int(found.sum())
             bars.step("spike times")
             if n:

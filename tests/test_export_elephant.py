@@ -12,10 +12,9 @@ its ``fanofactor`` (ddof=0), its inclusive ``t_start`` (a spike exactly at the w
 
 from __future__ import annotations
 
+import elephant.statistics as elephant_stats  # (the export extra: .[test] installs it)
 import numpy as np
 import pytest
-
-import elephant.statistics as elephant_stats  # (the export extra: .[test] installs it)
 import quantities as pq
 
 import lifbatch
@@ -85,7 +84,7 @@ def _point(ds, group):
 def test_rate_and_isi_statistics_agree_with_elephant_to_the_last_digit(store):
     kind, wf, ds = store
     block = lifbatch.to_neo(ds)
-    w, T, dt = wf.warmup, wf.duration, wf.dt
+    w, T = wf.warmup, wf.duration
     assert len(block.groups) == int(ds["status"].size) and len(block.segments) == ds["status"].size * wf.trials
     worst, pooled_isis, checked = dict.fromkeys(ULPS, 0.0), 0, 0
     for group in block.groups:

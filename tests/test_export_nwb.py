@@ -118,6 +118,7 @@ def test_export_writes_every_spike_bit_for_bit_and_every_trace(store, tmp_path):
     assert "CRITICAL" not in r.stdout and "Found 3 issues" in r.stdout, r.stdout
 
 
+@pytest.mark.slow
 def test_export_a_selection(store, tmp_path):
     out = tmp_path / "sel.nwb"
     r = _cli("export", store, "--nwb", out, "--sel", "sigma=4", "--sel", "trial=2", "--no-progress")
@@ -164,7 +165,7 @@ def test_refusals_are_one_line_and_write_nothing(store, tmp_path):
     assert line == f"lifbatch: error: `--nwb {out}` exists. Give another path, or --overwrite to replace it."
     assert out.read_text() == "keep me"
     line = _one_line(_cli("export", store, "--nwb", tmp_path / "x.h5"))
-    assert line.endswith("must name a .nwb file, got '" + str(tmp_path / "x.h5") + "'. Example: --nwb results/sweep.nwb")
+    assert line.endswith(f"must name a .nwb file, got '{tmp_path / 'x.h5'}'. Example: --nwb results/sweep.nwb")
     line = _one_line(_cli("export", store, "--nwb", tmp_path / "y.nwb", "--sel", "sigma=9"))
     assert "`--sel sigma=9` is outside the axis sigma (1 mV to 4 mV" in line
     line = _one_line(_cli("export", tmp_path / "none.zarr", "--nwb", tmp_path / "y.nwb"))
@@ -242,8 +243,10 @@ print(*peaks)
 
 @pytest.mark.slow
 def test_export_memory_does_not_grow_with_the_store(tmp_path):
-    """Python's peak allocation exporting 96 points equals that of 12 points (one block of the
-    store at a time), far below the 96 points' traces (38 MiB of V)."""
+    """Python's peak allocation exporting 96 points is about that of 12 points (one block of the
+    store at a time), far below the 96 points' traces (38 MiB of V): what grows with the points
+    is pynwb's objects (a TimeSeries and its builder, ~30 KiB each), not their data (400 KB of V
+    each). Measured: 6.4-7.9 MiB for 12 points, 9.0-9.1 MiB for 96."""
     raw = {**WF, "name": "nwb-mem", "trials": 10, "duration": "500 ms", "inputs": {
         "i": {"kind": "constant", "value": "150 pA"}, "noise": {"kind": "white_noise", "sigma": "4 mV"}},
         "sweep": {"I": {"param": "inputs.i.value", "linspace": [150, 250, 12], "unit": "pA"}},
@@ -254,10 +257,10 @@ def test_export_memory_does_not_grow_with_the_store(tmp_path):
         lifbatch.run_sweep(wf, tmp_path / f"{n}.zarr", workers=1, points_per_task=4, progress=False,
                            log=lambda msg: None)
         stores.append(str(tmp_path / f"{n}.zarr"))
-    v_bytes = 96 * 10 * 5001 * 8
+    point_bytes = 10 * 5001 * 8  # V of one point
     r = subprocess.run([sys.executable, "-c", MEASURE, *stores, str(tmp_path)], capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stderr
     small, big = map(int, r.stdout.split())
     print(f"peak allocation: {small / 2**20:.1f} MiB (12 points), {big / 2**20:.1f} MiB (96 points)")
-    assert big < 1.2 * small + 2**20 and big < v_bytes / 4, (small, big, v_bytes)
+    assert (big - small) / 84 < point_bytes / 4 and big < 96 * point_bytes / 3, (small, big)
