@@ -327,11 +327,7 @@ def export_nwb(store, out, *, sel=None, overwrite: bool = False, progress: bool 
 
     part = out.with_name(f".{out.stem}.{os.getpid()}.part.nwb")
     try:
-        import h5py
-
-        # (no chunk cache: each dataset is written once, front to back, and HDF5 would keep a
-        # cache of up to 1 MiB for every open dataset, one per TimeSeries, all to the end)
-        with h5py.File(part, "w", rdcc_nbytes=0) as h5, NWBHDF5IO(file=h5, mode="w") as io:
+        with NWBHDF5IO(str(part), "w") as io:
             io.write(nwb)
         os.replace(part, out)
     finally:

@@ -55,7 +55,7 @@ STORES = {
 #: exactly (integers) and multiplies by dt once; Elephant's ISIs are differences of float spike
 #: times, each off by up to an ulp, and the std amplifies that by about mean / std (1 / CV):
 #: measured worst 0 (rate, rate_std), 1 (isi_mean), 9 (isi_std), 8 (isi_cv) over these stores
-ULPS = {"rate": 1, "rate_std": 1, "isi_mean": 2, "isi_std": 16, "isi_cv": 16}
+ULPS = {"rate": 0, "rate_std": 0, "isi_mean": 2, "isi_std": 16, "isi_cv": 16}
 
 
 def _ulps(a, b) -> float:
