@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import xarray as xr
 
-from lifbatch import plotting
+from lifbatch import figures
 
 __all__ = ["make_app", "serve"]
 
@@ -58,7 +58,7 @@ _TRACES_TAB = 2
 _RATE_VARS = ("rate", "rate_std", "isi_cv", "status")
 _ISI_VARS = ("isi_mean", "isi_std", "isi_cv", "status")  # (status names the sweep axes)
 _TOOLS = "pan,wheel_zoom,box_zoom,save,reset"
-_CURVE_WIDTH = plotting._WIDTH + 140  # room for a legend outside the frame
+_CURVE_WIDTH = figures.WIDTH + 140  # room for a legend outside the frame
 
 
 def _pn():
@@ -80,7 +80,7 @@ def _label(cls, text: str) -> dict:
 
 def _open(source: xr.Dataset | str | PathLike) -> xr.Dataset:
     """The results Dataset; a store is opened lazily without Dask (small reads are faster)."""
-    return plotting.open_dataset(source, chunks=None)
+    return figures.open_dataset(source, chunks=None)
 
 
 #: closed-form rate per workflow JSON (it depends on the workflow only), and ISI CV per
@@ -92,11 +92,11 @@ def _theory(ds: xr.Dataset) -> xr.DataArray | None:
     """The theoretical rate over the whole grid (Hz), computed once per workflow."""
     key = ds.attrs.get("workflow")
     if not isinstance(key, str):
-        return plotting._theory(ds, True)
+        return figures.theory_values(ds, True)
     if key not in _THEORY:
         if len(_THEORY) >= 64:
             _THEORY.clear()
-        _THEORY[key] = plotting._theory(ds, True)
+        _THEORY[key] = figures.theory_values(ds, True)
     return _THEORY[key]
 
 
@@ -108,14 +108,14 @@ def _theory_cv(d: xr.Dataset) -> xr.DataArray | None:
     """
     raw = d.attrs.get("workflow")
     if not isinstance(raw, str):
-        return plotting._theory(d, True, "cv")
-    axes = [a for a in plotting.sweep_axes(d) if a in d.coords] + [
+        return figures.theory_values(d, True, "cv")
+    axes = [a for a in figures.sweep_axes(d) if a in d.coords] + [
         a for a in d.coords if a not in d.dims and d[a].size == 1]
     key = ("cv", raw, tuple((a, tuple(np.atleast_1d(d[a].values).tolist())) for a in axes))
     if key not in _THEORY:
         if len(_THEORY) >= 64:
             _THEORY.clear()
-        _THEORY[key] = plotting._theory(d, True, "cv")
+        _THEORY[key] = figures.theory_values(d, True, "cv")
     return _THEORY[key]
 
 
@@ -179,15 +179,15 @@ def _read(ds: xr.Dataset, store: Path | None, names: list[str],
 # --------------------------------------------------------------------------- Bokeh figures
 # The figures of lifbatch.plotting, built with Bokeh: few glyphs, few models (each model
 # costs time on the server, in the page's JSON and in the browser).
-def _figure(title: str, x: plotting._Axis | str, y: plotting._Axis | str, *,
-            width: int = plotting._WIDTH, grid: bool = True, **kwargs: Any):
+def _figure(title: str, x: figures.Axis | str, y: figures.Axis | str, *,
+            width: int = figures.WIDTH, grid: bool = True, **kwargs: Any):
     from bokeh.plotting import figure
 
-    fig = figure(title=title, width=width, height=plotting._HEIGHT, tools=_TOOLS,
+    fig = figure(title=title, width=width, height=figures.HEIGHT, tools=_TOOLS,
                  toolbar_location="right",
                  x_axis_label=x if isinstance(x, str) else x.text,
                  y_axis_label=y if isinstance(y, str) else y.text, **kwargs)
-    fig.title.text_font_size = plotting._TITLE_SIZE
+    fig.title.text_font_size = figures.TITLE_SIZE
     if not grid:
         fig.grid.visible = False
     return fig
@@ -236,7 +236,7 @@ class _Cells(NamedTuple):
     @property
     def labels(self) -> list[str]:
         """Labels of the values in increasing order (as the cells sit)."""
-        return plotting.grid_labels(np.sort(self.values))
+        return figures.grid_labels(np.sort(self.values))
 
     def index(self, position: float) -> int:
         """Index (Dataset order) of the cell at an axis position."""
@@ -251,7 +251,7 @@ def heat_cells(values: np.ndarray) -> _Cells:
     0, 1, 2, ...: cells sized by the gaps would give the values very different areas.
     """
     v = np.asarray(values, dtype=float)
-    if v.size < 2 or plotting._regular(v):
+    if v.size < 2 or figures.is_regular(v):
         return _Cells(v, v, False)
     centres = np.empty(v.size)
     centres[np.argsort(v, kind="stable")] = np.arange(v.size)
@@ -281,9 +281,9 @@ def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], fu
     from bokeh.palettes import Viridis256
 
     title, default = {"rate": ("Firing rate", "Hz"), "isi_cv": ("ISI CV", None)}[var]
-    xa, ya = plotting._axis(x, d[x].attrs), plotting._axis(y, d[y].attrs)
-    za = plotting._axis(var, d[var].attrs, default=default,
-                        label="ISI CV" if var == "isi_cv" else None)  # (fits the colour bar)
+    xa, ya = figures.axis_of(x, d[x].attrs), figures.axis_of(y, d[y].attrs)
+    za = figures.axis_of(var, d[var].attrs, default=default,
+                         label="ISI CV" if var == "isi_cv" else None)  # (fits the colour bar)
     z = np.asarray(d[var].transpose(y, x).values, dtype=float) * za.factor
     cx, cy = heat_cells(d[x].values * xa.factor), heat_cells(d[y].values * ya.factor)
     finite = z[np.isfinite(z)]
@@ -291,9 +291,9 @@ def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], fu
                                low=float(finite.min()) if finite.size else 0.0,
                                high=float(finite.max()) if finite.size else 1.0)
     ox, oy = np.argsort(cx.centres, kind="stable"), np.argsort(cy.centres, kind="stable")
-    xe, ye = plotting._edges(cx.centres[ox]), plotting._edges(cy.centres[oy])
-    fig = _figure(plotting._title(title, full, where), xa, ya,
-                  width=plotting._WIDTH + 80, grid=False,
+    xe, ye = figures.cell_edges(cx.centres[ox]), figures.cell_edges(cy.centres[oy])
+    fig = _figure(figures.figure_title(title, full, where), xa, ya,
+                  width=figures.WIDTH + 80, grid=False,
                   x_range=Range1d(xe[0], xe[-1]), y_range=Range1d(ye[0], ye[-1]))
     for cells, axis in ((cx, fig.xaxis[0]), (cy, fig.yaxis[0])):
         if cells.categorical:  # ticks on the cells, labelled with the grid values
@@ -332,13 +332,13 @@ def curves_figure(kind: str, d: xr.Dataset, x: str, by: str | None,
         "isi": ("isi_mean", "isi_std", "ISI mean ± std", "ISI mean", None),
         "cv": ("isi_cv", None, "ISI CV", "ISI CV", None),
     }[kind]
-    xa = plotting._axis(x, d[x].attrs)
-    ya = plotting._axis(var, d[var].attrs, default=default)
+    xa = figures.axis_of(x, d[x].attrs)
+    ya = figures.axis_of(var, d[var].attrs, default=default)
     xs = d[x].values * xa.factor
-    fig = _figure(plotting._title(title, full, where), xa, ya, width=_CURVE_WIDTH)
+    fig = _figure(figures.figure_title(title, full, where), xa, ya, width=_CURVE_WIDTH)
     items, lines = [], []
-    for i, (label, g) in enumerate(plotting._groups(d, by)):
-        color = plotting.PALETTE[i % len(plotting.PALETTE)]
+    for i, (label, g) in enumerate(figures.curve_groups(d, by)):
+        color = figures.PALETTE[i % len(figures.PALETTE)]
         y = np.asarray(g[var].values, dtype=float) * ya.factor
         cols: dict[str, Any] = {"x": xs, "y": y, "label": [label or single] * xs.size}
         band = err is not None and np.isfinite(y).any()
@@ -358,20 +358,20 @@ def curves_figure(kind: str, d: xr.Dataset, x: str, by: str | None,
         items.append((label or single, rs))
     if theory is not None:
         th = [fig.add_glyph(_source(x=tx * xa.factor, y=ty), Line(x="x", y="y", **_THEORY_LINE))
-              for tx, ty in plotting._theory_lines(theory, d, x, by, where) if np.isfinite(ty).any()]
-        items.append((plotting._theory_label(theory), th))
+              for tx, ty in figures.theory_lines(theory, d, x, by, where) if np.isfinite(ty).any()]
+        items.append((figures.theory_label(theory), th))
     _legend(fig, items)
     tips = [(by, "@label")] if by else []
     _hover(fig, lines, tips + [(xa.text, "@x{0.[000]}"), (ya.text, "@y{0.[000]}")])
     return fig
 
 
-#: closed-form overlays (``plotting._THEORY_STYLE``)
+#: closed-form overlays (``figures.THEORY_STYLE``)
 _THEORY_LINE = {"line_color": "black", "line_dash": "dashed", "line_width": 1.5}
 
 
 def _note(fig, text: str | None, x_range: tuple[float, float] | None = None) -> None:
-    """Write why a panel is empty in the middle of its frame (``plotting.point_note``).
+    """Write why a panel is empty in the middle of its frame (``figures.point_note``).
 
     ``x_range`` (display units) fixes a data range for figures whose ranges would
     otherwise come from glyphs with no data.
@@ -396,8 +396,8 @@ def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float])
     ``v_peak``) and OU theory (``plotting.v_ensemble``)."""
     from bokeh.models import Line, MultiLine, VArea
 
-    e = plotting._ensemble_data(full, d)
-    fig = _figure(plotting._title("Membrane potential", full, where), e.t, e.v,
+    e = figures.ensemble_data(full, d)
+    fig = _figure(figures.figure_title("Membrane potential", full, where), e.t, e.v,
                   width=_CURVE_WIDTH)
     items = []
     if e.traces is not None:
@@ -408,24 +408,24 @@ def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float])
     src = _source(x=e.time, y=e.mean, lower=e.mean - std, upper=e.mean + std)
     if np.isfinite(e.mean).any():  # (a pending point has no moments yet)
         items.append(("mean ± std", [fig.add_glyph(src, VArea(
-            x="x", y1="lower", y2="upper", fill_color=plotting.PALETTE[0], fill_alpha=0.3))]))
-    mean = fig.add_glyph(src, Line(x="x", y="y", line_color=plotting.PALETTE[0], line_width=2))
+            x="x", y1="lower", y2="upper", fill_color=figures.PALETTE[0], fill_alpha=0.3))]))
+    mean = fig.add_glyph(src, Line(x="x", y="y", line_color=figures.PALETTE[0], line_width=2))
     items.append(("mean", [mean]))
     if e.theory_mean is not None:
-        items.append((plotting.OU_LABEL, [fig.add_glyph(_source(x=e.time, y=e.theory_mean),
+        items.append((figures.OU_LABEL, [fig.add_glyph(_source(x=e.time, y=e.theory_mean),
                                                         Line(x="x", y="y", **_THEORY_LINE))]))
         band = _source(xs=[e.time, e.time], ys=[e.theory_mean - e.theory_std, e.theory_mean + e.theory_std])
-        items.append((f"{plotting.OU_LABEL} ± std", [fig.add_glyph(band, MultiLine(
+        items.append((f"{figures.OU_LABEL} ± std", [fig.add_glyph(band, MultiLine(
             xs="xs", ys="ys", line_color="black", line_dash="dotted", line_width=1))]))
     if e.spike is not None:
         t = e.time if e.trace_time is None else np.concatenate([e.time, e.trace_time])
         t0, t1 = (float(np.nanmin(t)), float(np.nanmax(t))) if t.size else (0.0, 1.0)
         items.append((e.spike_label, [fig.add_glyph(_source(x=[t0, t1], y=[e.spike, e.spike]), Line(
-            x="x", y="y", line_color=plotting.PALETTE[3], line_dash="dashed", line_width=1))]))
+            x="x", y="y", line_color=figures.PALETTE[3], line_dash="dashed", line_width=1))]))
     _legend(fig, items)
     _hover(fig, [mean], [(e.t.text, "@x{0.[000]}"), (e.v.text, "@y{0.[000]}")])
     if e.time.size:
-        _note(fig, plotting.point_note(d, "mean"), (float(e.time[0]), float(e.time[-1])))
+        _note(fig, figures.point_note(d, "mean"), (float(e.time[0]), float(e.time[-1])))
     return fig
 
 
@@ -433,16 +433,16 @@ def raster_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
     """One tick per spike, trials on the y axis (``plotting.raster``)."""
     from bokeh.models import Range1d, Segment
 
-    times, trials = plotting.spike_raster_times(full, d)
-    ta = plotting._axis("time", {"units": "s"}, default="ms")
+    times, trials = figures.spike_raster_times(full, d)
+    ta = figures.axis_of("time", {"units": "s"}, default="ms")
     t = times * ta.factor
-    fig = _figure(plotting._title(f"Spike raster, {times.size} spikes", full, where), ta,
+    fig = _figure(figures.figure_title(f"Spike raster, {times.size} spikes", full, where), ta,
                   "trial", grid=False,
-                  x_range=Range1d(0, plotting._raster_xmax(full, times) * ta.factor),
+                  x_range=Range1d(0, figures.raster_xmax(full, times) * ta.factor),
                   y_range=Range1d(-0.6, d.sizes.get("trial", 1) - 0.4))
     fig.add_glyph(_source(x0=t, y0=trials - 0.4, x1=t, y1=trials + 0.4),
                   Segment(x0="x0", y0="y0", x1="x1", y1="y1", line_color="black", line_width=1))
-    _note(fig, plotting.point_note(d, "spikes"))
+    _note(fig, figures.point_note(d, "spikes"))
     return fig
 
 
@@ -450,37 +450,37 @@ def isi_histogram_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, fl
     """Pooled ISI histogram of one point (``plotting.isi_histogram``)."""
     from bokeh.models import Quad, Range1d
 
-    ax, edges, counts = plotting._isi_hist_data(d)
+    ax, edges, counts = figures.isi_hist_data(d)
     n = int(np.nansum(counts))
-    fig = _figure(plotting._title(f"ISI histogram, {n} ISIs", full, where), ax, "ISI count",
+    fig = _figure(figures.figure_title(f"ISI histogram, {n} ISIs", full, where), ax, "ISI count",
                   x_range=Range1d(edges[0], edges[-1]))
     bars = np.nan_to_num(counts) > 0  # (no outline along the axis for empty bins)
     r = fig.add_glyph(_source(left=edges[:-1][bars], right=edges[1:][bars], top=counts[bars]),
                       Quad(left="left", right="right", bottom=0, top="top",
-                           fill_color=plotting.PALETTE[0], line_color="black", line_width=0.5))
+                           fill_color=figures.PALETTE[0], line_color="black", line_width=0.5))
     _hover(fig, [r], [(ax.text, "@left{0.[00]} .. @right{0.[00]}"), ("count", "@top")])
-    _note(fig, plotting.point_note(d, "isi"))
+    _note(fig, figures.point_note(d, "isi"))
     return fig
 
 
 def _moment_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float], var: str,
                    coord: str, title: str, color: str):
-    """Variance vs time or autocovariance vs lag, with the OU theory (``plotting._moment_figure``)."""
+    """Variance vs time or autocovariance vs lag, with the OU theory (``plotting.v_variance``, ``v_autocov``)."""
     from bokeh.models import Line
 
-    ca = plotting._axis(coord, d[coord].attrs, default="ms")
-    va = plotting._axis(var, plotting._square_attrs(full, var))
+    ca = figures.axis_of(coord, d[coord].attrs, default="ms")
+    va = figures.axis_of(var, figures.square_attrs(full, var))
     xs = d[coord].values * ca.factor
     values = np.asarray(d[var].values, dtype=float) * va.factor
-    th = plotting.theory_ou(d)
-    fig = _figure(plotting._title(title, full, where), ca, va,
-                  width=_CURVE_WIDTH if th is not None else plotting._WIDTH)
+    th = figures.theory_ou(d)
+    fig = _figure(figures.figure_title(title, full, where), ca, va,
+                  width=_CURVE_WIDTH if th is not None else figures.WIDTH)
     r = fig.add_glyph(_source(x=xs, y=values), Line(x="x", y="y", line_color=color, line_width=2))
     if th is not None:
         t = fig.add_glyph(_source(x=xs, y=th[var].values * va.factor), Line(x="x", y="y", **_THEORY_LINE))
-        _legend(fig, [("simulation", [r]), (plotting.OU_LABEL, [t])])
+        _legend(fig, [("simulation", [r]), (figures.OU_LABEL, [t])])
     _hover(fig, [r], [(ca.text, "@x{0.[000]}"), (va.text, "@y{0.[000]}")])
-    note = plotting.point_note(d, "moments")
+    note = figures.point_note(d, "moments")
     if note is None and not np.isfinite(values).any():
         note = "no values at this point"
     if xs.size:
@@ -490,25 +490,25 @@ def _moment_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float], 
 
 def variance_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
     """Variance of V over trials vs time (``plotting.v_variance``)."""
-    return _moment_figure(full, d, where, "v_var", "time", "V variance", plotting.PALETTE[1])
+    return _moment_figure(full, d, where, "v_var", "time", "V variance", figures.PALETTE[1])
 
 
 def autocov_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
     """Ensemble autocovariance of V vs lag (``plotting.v_autocov``)."""
-    return _moment_figure(full, d, where, "v_autocov", "lag", "V autocovariance", plotting.PALETTE[2])
+    return _moment_figure(full, d, where, "v_autocov", "lag", "V autocovariance", figures.PALETTE[2])
 
 
-def _trace_panel_figure(panel: plotting.TracePanel, full: xr.Dataset, where: Mapping[str, float]):
+def _trace_panel_figure(panel: figures.TracePanel, full: xr.Dataset, where: Mapping[str, float]):
     """One panel of recorded traces: a MultiLine per variable (its colour, one line per
     recorded trial), a legend of the variables."""
     from bokeh.models import MultiLine
 
-    fig = _figure(plotting._title(panel.title, full, where), panel.t, panel.y, width=_CURVE_WIDTH)
+    fig = _figure(figures.figure_title(panel.title, full, where), panel.t, panel.y, width=_CURVE_WIDTH)
     items, renderers = [], []
     trials = [int(k) for k in panel.trials]
     for i, (label, traces) in enumerate(panel.lines):
         src = _source(xs=[panel.time] * len(traces), ys=list(traces), trial=trials[:len(traces)])
-        r = fig.add_glyph(src, MultiLine(xs="xs", ys="ys", line_color=plotting.PALETTE[i % len(plotting.PALETTE)],
+        r = fig.add_glyph(src, MultiLine(xs="xs", ys="ys", line_color=figures.PALETTE[i % len(figures.PALETTE)],
                                          line_width=1.5, line_alpha=1.0 if len(traces) == 1 else 0.6))
         items.append((label, [r]))
         renderers.append(r)
@@ -520,7 +520,7 @@ def _trace_panel_figure(panel: plotting.TracePanel, full: xr.Dataset, where: Map
 
 
 def _trace_figures(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float], kind: str):
-    panels = plotting.trace_panels(full, d, kind)
+    panels = figures.trace_panels(full, d, kind)
     if not panels:
         return None
     figs = [_trace_panel_figure(p, full, where) for p in panels]
@@ -548,13 +548,13 @@ def traces_figure(d: xr.Dataset, x: str, var: str, where: Mapping[str, float], f
     (``plotting.traces``: the Brian2 tutorial's v and I of its three cells)."""
     from bokeh.models import Line
 
-    c = plotting.trace_curves(full, d, x, var)
-    fig = _figure(plotting._title(plotting.trace_title(var, c.trial), full, where), c.t, c.y,
+    c = figures.trace_curves(full, d, x, var)
+    fig = _figure(figures.figure_title(figures.trace_title(var, c.trial), full, where), c.t, c.y,
                   width=_CURVE_WIDTH)
     items, lines = [], []
     for i, (label, values) in enumerate(c.curves):
         src = _source(x=c.time, y=values, label=[label] * c.time.size)
-        r = fig.add_glyph(src, Line(x="x", y="y", line_color=plotting.PALETTE[i % len(plotting.PALETTE)],
+        r = fig.add_glyph(src, Line(x="x", y="y", line_color=figures.PALETTE[i % len(figures.PALETTE)],
                                     line_width=1.5))
         items.append((label, [r]))
         lines.append(r)
@@ -580,8 +580,8 @@ def point_figures(ds: xr.Dataset) -> dict[str, Callable]:
     """The drill-down figures of a store: :data:`POINT_FIGURES`, without the state figure
     where it records no state variable (``record.state``) nor the input figure where it
     records no input (``record.inputs``)."""
-    skip = {name for name, has in (("state", plotting.recorded_state(ds)),
-                                   ("inputs", plotting.recorded_inputs(ds))) if not has}
+    skip = {name for name, has in (("state", figures.recorded_state(ds)),
+                                   ("inputs", figures.recorded_inputs(ds))) if not has}
     return {name: build for name, build in POINT_FIGURES.items() if name not in skip}
 
 
@@ -594,16 +594,16 @@ def _on_tap(fig, callback: Callable[[float | None, float | None], None]) -> None
 
 # --------------------------------------------------------------------------- sampled designs
 #: the scatter over two parameters: room for its colour bar and legend beside the frame
-_SCATTER_WIDTH = plotting._WIDTH + 320
+_SCATTER_WIDTH = figures.WIDTH + 320
 #: the selected sample's ring on the scatter figures
-_SELECTED = {"marker": "circle", "size": 20, "fill_alpha": 0.0, "line_color": plotting.PALETTE[3],
+_SELECTED = {"marker": "circle", "size": 20, "fill_alpha": 0.0, "line_color": figures.PALETTE[3],
              "line_width": 2.5}
 #: hover formats of values in display units (4 significant digits)
 _G4 = "{%.4g}"
 
 
 def _log_ticks(fig, x: np.ndarray | None = None, y: np.ndarray | None = None) -> None:
-    """Every decade labelled on log axes (:func:`plotting.log_ticks` over the values ``x``
+    """Every decade labelled on log axes (:func:`figures.log_ticks` over the values ``x``
     and ``y`` drawn, in display units), as plain numbers; without values, Bokeh's ticker
     at 1, 2 and 5 per decade (its default labels every mantissa of a decade, which overlap)."""
     from bokeh.models import FixedTicker, LogAxis, LogTicker, PrintfTickFormatter
@@ -613,7 +613,7 @@ def _log_ticks(fig, x: np.ndarray | None = None, y: np.ndarray | None = None) ->
             if not isinstance(axis, LogAxis):
                 continue
             finite = np.asarray(values, float)[np.isfinite(values)] if values is not None else np.empty(0)
-            ticks = plotting.log_ticks(float(finite.min()), float(finite.max())) if finite.size else []
+            ticks = figures.log_ticks(float(finite.min()), float(finite.max())) if finite.size else []
             if ticks:
                 axis.ticker = FixedTicker(ticks=ticks)
                 axis.formatter = PrintfTickFormatter(format="%g")
@@ -627,12 +627,12 @@ def _axis_span(full: xr.Dataset, name: str, shown: np.ndarray) -> np.ndarray:
     bounds = full[name].attrs.get("bounds") if name in full else None
     if not bounds:
         return np.asarray(shown, float)
-    factor, _ = plotting.display_scale(full[name].attrs)
+    factor, _ = figures.display_scale(full[name].attrs)
     return np.concatenate([np.asarray(shown, float), np.asarray(bounds, float) * factor])
 
 
-def _sample_glyphs(fig, data: plotting.SampleData, mapper=None) -> tuple[list, list]:
-    """One Scatter glyph per layer of ``data`` (:func:`plotting.sample_layers`): the design's
+def _sample_glyphs(fig, data: figures.SampleData, mapper=None) -> tuple[list, list]:
+    """One Scatter glyph per layer of ``data`` (:func:`figures.sample_layers`): the design's
     points, each round's added points (their marker, a black outline), pending (hollow grey)
     and failed (red crosses); done points filled by ``mapper`` of the colour, or blue.
 
@@ -650,7 +650,7 @@ def _sample_glyphs(fig, data: plotting.SampleData, mapper=None) -> tuple[list, l
             cols["z"] = data.zs[i]
         if layer.state == "done":
             style["fill_color"] = ({"field": "z", "transform": mapper} if mapper is not None
-                                   else plotting.PALETTE[0])
+                                   else figures.PALETTE[0])
         r = fig.add_glyph(_source(**cols), Scatter(x="x", y="y", **style), name=f"lb-{layer.state}")
         # (the legend draws its swatch from one point: one with a colour, not a grey NaN)
         finite = np.flatnonzero(np.isfinite(cols["z"])) if "z" in cols else np.empty(0, int)
@@ -659,7 +659,7 @@ def _sample_glyphs(fig, data: plotting.SampleData, mapper=None) -> tuple[list, l
     return items, renderers
 
 
-def _sample_hover(fig, renderers: list, data: plotting.SampleData) -> None:
+def _sample_hover(fig, renderers: list, data: figures.SampleData) -> None:
     from bokeh.models import HoverTool
 
     if not renderers:
@@ -684,20 +684,20 @@ def scatter_figure(d: xr.Dataset, x: str, y: str, var: str, where: Mapping[str, 
                    full: xr.Dataset, *, selected: str = "selected"):
     """``var`` as colour over two sampled parameters (``plotting.sample_scatter``).
 
-    Returns the figure and its :class:`plotting.SampleData` (what a tap picks from); the
+    Returns the figure and its :class:`figures.SampleData` (what a tap picks from); the
     figure's ``lb-selected`` glyph (legend ``selected``) rings the drill-down sample
     (:func:`mark_sample`).
     """
     from bokeh.models import ColorBar, LinearColorMapper
     from bokeh.palettes import Viridis256
 
-    data = plotting.sample_data(d, x, y, var)
-    mapper = LinearColorMapper(palette=Viridis256, nan_color=plotting.NAN_COLOR,
+    data = figures.sample_data(d, x, y, var)
+    mapper = LinearColorMapper(palette=Viridis256, nan_color=figures.NAN_COLOR,
                                low=data.clim[0], high=data.clim[1])
-    fig = _figure(plotting._title(plotting.SUMMARY_TITLES.get(var, var), full, where), data.x, data.y,
+    fig = _figure(figures.figure_title(figures.SUMMARY_TITLES.get(var, var), full, where), data.x, data.y,
                   width=_SCATTER_WIDTH,
-                  x_axis_type="log" if plotting.log_scale(full, x) else "linear",
-                  y_axis_type="log" if plotting.log_scale(full, y) else "linear")
+                  x_axis_type="log" if figures.log_scale(full, x) else "linear",
+                  y_axis_type="log" if figures.log_scale(full, y) else "linear")
     _log_ticks(fig, _axis_span(full, x, data.xs), _axis_span(full, y, data.ys))
     items, renderers = _sample_glyphs(fig, data, mapper)
     mark = _selected_glyph(fig)
@@ -707,7 +707,7 @@ def scatter_figure(d: xr.Dataset, x: str, y: str, var: str, where: Mapping[str, 
     return fig, data
 
 
-def mark_sample(fig, data: plotting.SampleData, sample: float | None) -> None:
+def mark_sample(fig, data: figures.SampleData, sample: float | None) -> None:
     """Ring ``sample`` (its number) on a scatter or projection figure (no ring for None, or
     where the sample has no value to place it at)."""
     glyph = fig.select_one({"name": "lb-selected"})
@@ -726,22 +726,22 @@ def projection_figure(d: xr.Dataset, param: str, var: str, where: Mapping[str, f
     ``legend=False`` (beside a scatter whose legend explains the markers) names only the
     theory, in one line above the frame.
 
-    Returns the figure and its :class:`plotting.SampleData`.
+    Returns the figure and its :class:`figures.SampleData`.
     """
     from bokeh.models import Scatter
 
-    data = plotting.sample_data(d, param, var, None)
-    title = f"{plotting.SUMMARY_TITLES.get(var, var)} vs {param}"
-    fig = _figure(plotting._title(title, full, where), data.x, data.y,
-                  width=_SCATTER_WIDTH - 100 if legend else plotting._WIDTH,
-                  x_axis_type="log" if plotting.log_scale(full, param) else "linear")
+    data = figures.sample_data(d, param, var, None)
+    title = f"{figures.SUMMARY_TITLES.get(var, var)} vs {param}"
+    fig = _figure(figures.figure_title(title, full, where), data.x, data.y,
+                  width=_SCATTER_WIDTH - 100 if legend else figures.WIDTH,
+                  x_axis_type="log" if figures.log_scale(full, param) else "linear")
     _log_ticks(fig, _axis_span(full, param, data.xs))
     items, renderers = _sample_glyphs(fig, data)
-    th = plotting._theory_at_samples(theory, d, where)
+    th = figures.theory_at_samples(theory, d, where)
     if th is not None:
         r = fig.add_glyph(_source(x=data.xs, y=th), Scatter(x="x", y="y", marker="dash", size=14,
                                                             line_color="black", line_width=2))
-        items.append((plotting._theory_label(theory), [r]))
+        items.append((figures.theory_label(theory), [r]))
     mark = _selected_glyph(fig)
     if legend:
         _legend(fig, items + [(selected, [mark])])
@@ -751,9 +751,9 @@ def projection_figure(d: xr.Dataset, param: str, var: str, where: Mapping[str, f
     return fig, data
 
 
-def nearest_sample(data: plotting.SampleData, x: float | None, y: float | None, *,
+def nearest_sample(data: figures.SampleData, x: float | None, y: float | None, *,
                    xlog: bool = False, ylog: bool = False,
-                   aspect: float = plotting._WIDTH / plotting._HEIGHT) -> int | None:
+                   aspect: float = figures.WIDTH / figures.HEIGHT) -> int | None:
     """The number of the drawn sample nearest to a tap at (x, y) (display units), measured
     on the screen: each axis scaled to its extent (in the logarithm on a log axis), x
     stretched by the frame's ``aspect``; None when nothing is drawn."""
@@ -794,15 +794,15 @@ class ReviewApp:
         self.ds = _open(source) if ds is None else ds
         self._store = (Path(source) if isinstance(source, (str, PathLike))
                        and Path(source).is_dir() else None)
-        self.axes = plotting.sweep_axes(self.ds)
+        self.axes = figures.sweep_axes(self.ds)
         self.varying = [a for a in self.axes if self.ds.sizes[a] > 1]
         self.point: dict[str, float] = {
             a: float(self.ds[a].values[self.ds.sizes[a] // 2]) for a in self.axes
         }
         self.sliders: dict[str, Any] = {}
         for axis in self._slider_axes():
-            factor, unit = plotting.display_scale(self.ds[axis].attrs)
-            options = {plotting._fmt_value(float(v), factor, unit): float(v)
+            factor, unit = figures.display_scale(self.ds[axis].attrs)
+            options = {figures.format_value(float(v), factor, unit): float(v)
                        for v in self.ds[axis].values}
             slider = pn.widgets.DiscreteSlider(
                 **_label(pn.widgets.DiscreteSlider, axis), options=options, value=self.point[axis],
@@ -861,15 +861,15 @@ class ReviewApp:
         # recorded V and inputs of the first recorded trial at the points along x (the
         # Brian2 tutorial's v and I of its three cells)
         self.trace_panes = {v: pane(None, css_classes=[f"lb-traces-{v.replace('_', '-')}"])
-                            for v in (plotting.trace_vars(self.ds) if varying else [])}
+                            for v in (figures.trace_vars(self.ds) if varying else [])}
         tabs = [("Firing rate", pn.FlexBox(self.heat_pane, self.cv_heat_pane, self.rate_pane)),
                 ("ISI", pn.FlexBox(self.isi_pane, self.cv_pane))]
         if self.trace_panes:
             tabs.append(("Traces", pn.FlexBox(*self.trace_panes.values())))
         # a store recording a model's state or its inputs was written to look at traces: it
         # opens on them
-        first = (_TRACES_TAB if self.trace_panes and (plotting.recorded_state(self.ds)
-                                                       or plotting.recorded_inputs(self.ds)) else 0)
+        first = (_TRACES_TAB if self.trace_panes and (figures.recorded_state(self.ds)
+                                                       or figures.recorded_inputs(self.ds)) else 0)
         # dynamic tabs render only the visible tab: a fast first page on big stores
         self.overview_tabs = pn.Tabs(*tabs, active=first, dynamic=True, css_classes=["lb-overview"])
         self.overview_tabs.param.watch(self._on_tab, "active")
@@ -909,7 +909,7 @@ class ReviewApp:
 
     def _slice(self, names: tuple[str, ...]) -> xr.Dataset:
         """The summaries ``names`` over the plotted axes, at the sliders' values."""
-        index = {a: plotting._nearest_index(self.ds[a].values, v) for a, v in self._fixed().items()}
+        index = {a: figures.nearest_index(self.ds[a].values, v) for a, v in self._fixed().items()}
         return _read(self.ds, self._store, [n for n in names if n in self.ds], index)
 
     def _update_sliders(self) -> None:
@@ -944,7 +944,7 @@ class ReviewApp:
         for axis, value in coords.items():
             if axis in self.axes and value is not None and not np.isnan(value):  # (inf is a value)
                 values = self.ds[axis].values
-                self.point[axis] = float(values[plotting._nearest_index(values, value)])
+                self.point[axis] = float(values[figures.nearest_index(values, value)])
         with self._hold():
             self._render_drilldown()
             x, y = self._plot_axes()
@@ -992,7 +992,7 @@ class ReviewApp:
         if x is None:  # a single point: the drill-down is the whole story
             return out
         try:
-            d, where = plotting._select(summary, {})
+            d, where = figures.select(summary, {})
             if y is not None:
                 for key, var in (("heat", "rate"), ("cv_heat", "isi_cv")):
                     if var not in d:
@@ -1000,7 +1000,7 @@ class ReviewApp:
                     heat = heatmap_figure(d, x, y, where, summary, var=var)
                     _on_tap(heat, lambda tx, ty, _x=x, _y=y, _d=d: self._tap_heatmap(_d, _x, _y, tx, ty))
                     out[key] = heat
-                curves = plotting._thin(d, y, MAX_CURVES)
+                curves = figures.thin_axis(d, y, MAX_CURVES)
             else:
                 curves = d
             rate = curves_figure("rate", curves, x, y, where, summary, _theory(self.ds))
@@ -1044,9 +1044,9 @@ class ReviewApp:
         self._isi_args = None
         try:
             summary = self._slice(_ISI_VARS)
-            curves, where = plotting._select(summary, {})
+            curves, where = figures.select(summary, {})
             if y is not None:
-                curves = plotting._thin(curves, y, MAX_CURVES)
+                curves = figures.thin_axis(curves, y, MAX_CURVES)
             self.isi_pane.object = curves_figure("isi", curves, x, y, where, summary)
             self.cv_pane.object = curves_figure("cv", curves, x, y, where, summary, _theory_cv(curves))
         except Exception as err:  # keep the app alive; say what failed
@@ -1062,14 +1062,14 @@ class ReviewApp:
         x, y = self._traces_args
         self._traces_args = None
         try:
-            index = {a: plotting._nearest_index(self.ds[a].values, v) for a, v in self._fixed().items()}
+            index = {a: figures.nearest_index(self.ds[a].values, v) for a, v in self._fixed().items()}
             if y is not None:
-                index[y] = plotting._nearest_index(self.ds[y].values, self.point[y])
+                index[y] = figures.nearest_index(self.ds[y].values, self.point[y])
             index["trace_trial"] = 0
             names = list(self.trace_panes) + (["status"] if "status" in self.ds else [])  # (status: the axes)
             read = _read(self.ds, self._store, names, index)
-            d, where = plotting._select(read, {})
-            d = plotting._thin(d, x, MAX_CURVES)
+            d, where = figures.select(read, {})
+            d = figures.thin_axis(d, x, MAX_CURVES)
             for var, pane in self.trace_panes.items():
                 pane.object = traces_figure(d, x, var, where, read)
         except Exception as err:  # keep the app alive; say what failed
@@ -1084,7 +1084,7 @@ class ReviewApp:
         coords = dict(self._fixed())
         for name, pos in ((xname, x), (yname, y)):
             values = d[name].values
-            cells = heat_cells(values * plotting.display_scale(d[name].attrs)[0])
+            cells = heat_cells(values * figures.display_scale(d[name].attrs)[0])
             coords[name] = float(values[cells.index(pos)])
         self.select_point(**coords)
 
@@ -1092,12 +1092,12 @@ class ReviewApp:
                    x: float | None, y: float | None) -> None:
         if x is None:
             return
-        xfac = plotting.display_scale(self.ds[xname].attrs)[0]
+        xfac = figures.display_scale(self.ds[xname].attrs)[0]
         coords = {xname: x / xfac, **self._fixed()}
         if by is not None and y is not None:
             # which curve was tapped: the one whose rate at that x is closest to the tap
-            xi = plotting._nearest_index(d[xname].values, x / xfac)
-            rfac = plotting.display_scale(d["rate"].attrs, default="Hz")[0]
+            xi = figures.nearest_index(d[xname].values, x / xfac)
+            rfac = figures.display_scale(d["rate"].attrs, default="Hz")[0]
             rates = d["rate"].isel({xname: xi}).values * rfac  # (the fixed axes are squeezed out)
             if np.isfinite(rates).any():
                 coords[by] = float(d[by].values[int(np.nanargmin(np.abs(rates - y)))])
@@ -1112,7 +1112,7 @@ class ReviewApp:
         label = self._point_label() or "the only point"
         state, notes, figs = "", "", {}
         try:
-            full, d, where = plotting._point(self.ds, sel, "review")
+            full, d, where = figures.select_point(self.ds, sel, "review")
             if "status" in d:
                 state = {0: " (pending)", 1: "", 2: " (failed)"}.get(int(d["status"].values), "")
         except Exception as err:
@@ -1128,7 +1128,7 @@ class ReviewApp:
 
     def _point_label(self) -> str:
         """The selected point's values, for its heading ('tau_m = 20 ms, I = 250 pA')."""
-        return plotting._point_label(self.ds, self.point)
+        return figures.point_label(self.ds, self.point)
 
     def _apply_point(self, out: dict[str, Any]) -> None:
         for name, pane in self.point_panes.items():
@@ -1146,11 +1146,11 @@ class SampledReviewApp(ReviewApp):
     """
 
     def _slider_axes(self) -> list[str]:
-        return plotting.grid_axes(self.ds)
+        return figures.grid_axes(self.ds)
 
     def _widgets(self) -> None:
         pn = self._pn
-        self.params = plotting.sampled_params(self.ds)
+        self.params = figures.sampled_params(self.ds)
         params = self.params
         self.x_select = pn.widgets.Select(
             **_label(pn.widgets.Select, "x parameter"), options=params, value=params[0],
@@ -1159,15 +1159,15 @@ class SampledReviewApp(ReviewApp):
             **_label(pn.widgets.Select, "y parameter"), options=params,
             value=params[1] if len(params) > 1 else params[0], visible=len(params) > 1,
             css_classes=["lb-y-select"], sizing_mode="stretch_width")
-        names = plotting.summaries(self.ds)
-        options = {plotting.summary_axis(self.ds, v).label: v for v in names}
+        names = figures.summaries(self.ds)
+        options = {figures.summary_axis(self.ds, v).label: v for v in names}
         self.var_select = pn.widgets.Select(
             **_label(pn.widgets.Select, "summary (colour)"), options=options,
             value="rate" if "rate" in names else names[0], css_classes=["lb-var-select"],
             sizing_mode="stretch_width")
-        samples = self.ds[plotting.SAMPLE].values
+        samples = self.ds[figures.SAMPLE].values
         self.sample_input = pn.widgets.IntInput(
-            **_label(pn.widgets.IntInput, "sample"), value=int(self.point[plotting.SAMPLE]),
+            **_label(pn.widgets.IntInput, "sample"), value=int(self.point[figures.SAMPLE]),
             start=int(samples.min()), end=int(samples.max()), css_classes=["lb-sample-input"],
             sizing_mode="stretch_width")
         for widget in (self.x_select, self.y_select, self.var_select):
@@ -1178,7 +1178,7 @@ class SampledReviewApp(ReviewApp):
         self.projection_panes = {p: pane(None, css_classes=[f"lb-projection-{p}"]) for p in params}
         self.overview_box = pn.FlexBox(self.scatter_pane, *self.projection_panes.values(),
                                        css_classes=["lb-overview"])
-        self._marks: list[tuple[Any, plotting.SampleData]] = []  # (figure, its data): rings
+        self._marks: list[tuple[Any, figures.SampleData]] = []  # (figure, its data): rings
 
     # ------------------------------------------------------------------ layout
     def view(self):
@@ -1212,13 +1212,13 @@ class SampledReviewApp(ReviewApp):
                                    if self.ds.sizes[a] > 1]
 
     def _point_label(self) -> str:
-        return plotting.sample_point_label(self.ds, self.point)
+        return figures.sample_point_label(self.ds, self.point)
 
     def refresh(self) -> None:
         """Re-open the store (new points, and samples added by refinement) and redraw."""
         if not isinstance(self.source, xr.Dataset):
             self.ds = _open(self.source)
-        samples = self.ds[plotting.SAMPLE].values
+        samples = self.ds[figures.SAMPLE].values
         self.sample_input.end = int(samples.max())
         with self._hold():
             self._render_overview()
@@ -1226,8 +1226,8 @@ class SampledReviewApp(ReviewApp):
 
     def _status_text(self, status: np.ndarray | None) -> str:
         text = super()._status_text(status)
-        rounds = plotting.sample_rounds(self.ds)
-        parts = [f"{int((rounds == k).sum())} {plotting.round_label(int(k))}" for k in np.unique(rounds)]
+        rounds = figures.sample_rounds(self.ds)
+        parts = [f"{int((rounds == k).sum())} {figures.round_label(int(k))}" for k in np.unique(rounds)]
         grid = [f"{self.ds.sizes[a]} {a}" for a in self._slider_axes() if self.ds.sizes[a] > 1]
         return (f"{text}  \n{rounds.size} samples ({', '.join(parts)})"
                 + (f" x {' x '.join(grid)}" if grid else ""))
@@ -1245,21 +1245,21 @@ class SampledReviewApp(ReviewApp):
             status = status["status"].values
         out: dict[str, Any] = {"status": self._status_text(status), "marks": []}
         try:
-            d, where = plotting._sample_select(summary, {}, "review")
+            d, where = figures.select_samples(summary, {}, "review")
             if y is not None:
                 fig, data = scatter_figure(d, x, y, var, where, summary)
-                self._tap_to_sample(fig, data, plotting.log_scale(self.ds, x),
-                                    plotting.log_scale(self.ds, y))
+                self._tap_to_sample(fig, data, figures.log_scale(self.ds, x),
+                                    figures.log_scale(self.ds, y))
                 out["scatter"] = fig
                 out["marks"].append((fig, data))
             kind = {"rate": "rate", "isi_cv": "cv"}.get(var)
-            if kind == "cv" and d.sizes[plotting.SAMPLE] > MAX_THEORY_CV_SAMPLES:
+            if kind == "cv" and d.sizes[figures.SAMPLE] > MAX_THEORY_CV_SAMPLES:
                 kind = None  # (the CV integral costs about 1 ms a point)
             theory = (_theory(self.ds) if kind == "rate" else _theory_cv(d) if kind == "cv" else None)
             out["projections"] = {}
             for p in self.params:
                 fig, data = projection_figure(d, p, var, where, summary, theory, legend=y is None)
-                self._tap_to_sample(fig, data, plotting.log_scale(self.ds, p), False)
+                self._tap_to_sample(fig, data, figures.log_scale(self.ds, p), False)
                 out["projections"][p] = fig
                 out["marks"].append((fig, data))
         except Exception as err:  # keep the app alive; say what failed
@@ -1267,15 +1267,15 @@ class SampledReviewApp(ReviewApp):
         return out
 
     def _on_sample_input(self, event) -> None:
-        if event.new is not None and float(event.new) != self.point[plotting.SAMPLE]:  # (not our echo)
-            self.select_point(**{plotting.SAMPLE: float(event.new)})
+        if event.new is not None and float(event.new) != self.point[figures.SAMPLE]:  # (not our echo)
+            self.select_point(**{figures.SAMPLE: float(event.new)})
 
-    def _tap_to_sample(self, fig, data: plotting.SampleData, xlog: bool, ylog: bool) -> None:
+    def _tap_to_sample(self, fig, data: figures.SampleData, xlog: bool, ylog: bool) -> None:
         def tapped(tx, ty):
             sample = nearest_sample(data, tx, ty, xlog=xlog, ylog=ylog,
                                     aspect=fig.width / max(fig.height, 1))
             if sample is not None:
-                self.select_point(**{plotting.SAMPLE: float(sample), **self._fixed()})
+                self.select_point(**{figures.SAMPLE: float(sample), **self._fixed()})
 
         _on_tap(fig, tapped)
 
@@ -1295,12 +1295,12 @@ class SampledReviewApp(ReviewApp):
     def _render_drilldown(self) -> None:
         super()._render_drilldown()
         self._mark()
-        self.sample_input.value = int(self.point[plotting.SAMPLE])
+        self.sample_input.value = int(self.point[figures.SAMPLE])
 
     def _mark(self) -> None:
         """Ring the drill-down sample on every overview figure."""
         for fig, data in self._marks:
-            mark_sample(fig, data, self.point[plotting.SAMPLE])
+            mark_sample(fig, data, self.point[figures.SAMPLE])
 
 
 def make_app(store_or_ds: xr.Dataset | str | PathLike):
@@ -1328,7 +1328,7 @@ def make_app(store_or_ds: xr.Dataset | str | PathLike):
 
 def _build(store_or_ds: xr.Dataset | str | PathLike):
     ds = _open(store_or_ds)
-    app = (SampledReviewApp if plotting.is_sampled(ds) else ReviewApp)(store_or_ds, ds)
+    app = (SampledReviewApp if figures.is_sampled(ds) else ReviewApp)(store_or_ds, ds)
     layout = app.view()
     layout._lifbatch_app = app  # handle for tests and notebooks
     return layout
@@ -1464,7 +1464,7 @@ def serve(store: xr.Dataset | str | PathLike, *, port: int = 0, open_browser: bo
     """
     pn = _pn()
     if isinstance(store, (str, PathLike)):
-        plotting.open_dataset(store)  # fail now, with the store's error, not in the browser
+        figures.open_dataset(store)  # fail now, with the store's error, not in the browser
     if port:
         _check_port(address, port)  # before the warm-up: a busy port is said at once
     port = port or _free_port(address)

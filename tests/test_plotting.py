@@ -10,7 +10,7 @@ import xarray as xr
 
 hv = pytest.importorskip("holoviews", reason="plotting needs holoviews (pip install hvplot)")
 
-from lifbatch import plotting  # noqa: E402
+from lifbatch import figures, plotting  # noqa: E402
 
 try:  # tests/ may or may not be a package
     from tests._stores import write_store
@@ -43,18 +43,18 @@ def point_of(ds, i=1, j=2):
 
 # ----------------------------------------------------------------------------- units
 def test_display_scale_converts_si_to_display_units():
-    assert plotting.display_scale({"units": "s", "display_units": "ms"}) == (1000.0, "ms")
-    f, u = plotting.display_scale({"units": "A", "display_units": "pA"})
+    assert figures.display_scale({"units": "s", "display_units": "ms"}) == (1000.0, "ms")
+    f, u = figures.display_scale({"units": "A", "display_units": "pA"})
     assert u == "pA" and f == pytest.approx(1e12)
-    f, u = plotting.display_scale({"units": "1 / s", "display_units": "1 / ms"})
+    f, u = figures.display_scale({"units": "1 / s", "display_units": "1 / ms"})
     assert u == "1 / ms" and f == pytest.approx(1e-3)
     # defaults when display_units is missing: mV for volts, ms for seconds, else SI
-    assert plotting.display_scale({"units": "V"}) == (pytest.approx(1e3), "mV")
-    assert plotting.display_scale({"units": "s"}) == (pytest.approx(1e3), "ms")
-    assert plotting.display_scale({"units": "Hz"}) == (1.0, "Hz")
-    assert plotting.display_scale({"units": "1"}) == (1.0, "1")
+    assert figures.display_scale({"units": "V"}) == (pytest.approx(1e3), "mV")
+    assert figures.display_scale({"units": "s"}) == (pytest.approx(1e3), "ms")
+    assert figures.display_scale({"units": "Hz"}) == (1.0, "Hz")
+    assert figures.display_scale({"units": "1"}) == (1.0, "1")
     # inconsistent units fall back to SI instead of failing
-    assert plotting.display_scale({"units": "s", "display_units": "mV"}) == (1.0, "s")
+    assert figures.display_scale({"units": "s", "display_units": "mV"}) == (1.0, "s")
 
 
 # ----------------------------------------------------------------------------- rate
@@ -141,7 +141,7 @@ def test_irregular_heatmap_has_one_equal_cell_per_grid_value(ds):
     (hover,) = [t for t in plot.tools if type(t).__name__ == "HoverTool"]
     assert ("I (pA)" in str(hover.tooltips) or "@{I}" in str(hover.tooltips))
     # labels keep apart values that 4 digits would merge
-    assert plotting.grid_labels(np.array([1.00001, 1.00002, 3.0])) == ["1.00001", "1.00002", "3"]
+    assert figures.grid_labels(np.array([1.00001, 1.00002, 3.0])) == ["1.00001", "1.00002", "3"]
 
 
 def test_cv_heatmap_is_the_isi_cv(ds):
@@ -468,7 +468,7 @@ def _hline(fig):
 @pytest.mark.parametrize("vs", [-0.04, -0.02])
 def test_v_line_is_the_models_spike_parameter_at_a_swept_point(hh, vs):
     """hh_traub's line is v_spike (legend 'v_spike') at the point's swept value."""
-    assert plotting.model_name(hh) == "hh_traub"
+    assert figures.model_name(hh) == "hh_traub"
     label, y = _hline(plotting.v_ensemble(hh, C=2.4e-10, vs=vs))
     assert label == "v_spike" and y == pytest.approx(vs * 1e3)
 
@@ -545,9 +545,9 @@ def test_traces_across_an_axis_are_the_tutorials_figure(hh):
 def test_no_state_or_input_figures_for_a_store_without_them(hh_plain, hh):
     from lifbatch import review
 
-    assert plotting.recorded_state(hh_plain) == [] and plotting.recorded_inputs(hh_plain) == []
-    assert plotting.trace_vars(hh_plain) == ["v"]
-    assert plotting.recorded_state(hh) == ["m", "n", "h"] and plotting.recorded_inputs(hh) == ["input_I"]
+    assert figures.recorded_state(hh_plain) == [] and figures.recorded_inputs(hh_plain) == []
+    assert figures.trace_vars(hh_plain) == ["v"]
+    assert figures.recorded_state(hh) == ["m", "n", "h"] and figures.recorded_inputs(hh) == ["input_I"]
     with pytest.raises(ValueError, match=r"state_traces: this store records no state variable "
                                          r"\(record.state: \[m, n, h\] in the workflow\)"):
         plotting.state_traces(hh_plain, I=1e-8)
@@ -562,16 +562,16 @@ def test_no_theory_overlay_for_a_model_without_theory(hh_plain):
     """Constant and white-noise input: the LIF gets Siegert and OU curves, hh_traub none."""
     import lifbatch
 
-    assert not plotting.has_theory(hh_plain)
-    assert plotting._theory(hh_plain, True) is None and plotting._theory(hh_plain, True, "cv") is None
+    assert not figures.has_theory(hh_plain)
+    assert figures.theory_values(hh_plain, True) is None and figures.theory_values(hh_plain, True, "cv") is None
     labels = [c.label for c in elements(plotting.rate_curve(hh_plain, "I"), hv.Curve)]
     assert labels == ["simulation"]
     labels = [c.label for c in elements(plotting.isi_cv(hh_plain, "I"), hv.Curve)]
     assert labels == ["ISI CV"]
     fig = plotting.v_ensemble(hh_plain, I=1e-8)
     assert not [e for e in elements(fig, hv.Curve) + elements(fig, hv.Path) if "theory" in (e.label or "")]
-    assert plotting.theory_ou(hh_plain.sel(I=1e-8)) is None
+    assert figures.theory_ou(hh_plain.sel(I=1e-8)) is None
     # the same inputs on a LIF: theory applies (the test above could fail)
     lif = lifbatch.simulate({**HH_PLAIN_WF, "neuron": LIF_NEURON, "duration": "5 ms"})
-    assert plotting.has_theory(lif) and plotting._theory(lif, True) is not None
+    assert figures.has_theory(lif) and figures.theory_values(lif, True) is not None
     assert "theory (Siegert)" in [c.label for c in elements(plotting.rate_curve(lif, "I"), hv.Curve)]

@@ -425,10 +425,10 @@ def test_app_figures_show_the_plotting_figures_data(store):
     """The app draws with Bokeh directly: same values, units and titles as lifbatch.plotting."""
     import holoviews as hv
 
-    from lifbatch import plotting
+    from lifbatch import figures, plotting
     from lifbatch.review import make_app
 
-    ds = plotting.open_dataset(str(store))
+    ds = figures.open_dataset(str(store))
     app = make_app(str(store))._lifbatch_app
     rate = app.rate_pane.object
     assert rate.title.text == "Firing rate"

@@ -23,7 +23,7 @@ hv = pytest.importorskip("holoviews", reason="plotting needs holoviews (a depend
 pytest.importorskip("panel", reason="the review app needs panel (a dependency of lifbatch)")
 
 import lifbatch  # noqa: E402
-from lifbatch import plotting  # noqa: E402
+from lifbatch import figures, plotting  # noqa: E402
 
 try:  # tests/ may or may not be a package
     from tests._stores import write_store
@@ -105,13 +105,13 @@ def ds(sampled_store):
 
 
 def test_the_store_is_a_sampled_design_with_pending_and_refined_points(ds):
-    assert plotting.sampled_params(ds) == ["I", "sigma"] and plotting.is_sampled(ds)
-    assert plotting.grid_axes(ds) == ["t_ref"]
+    assert figures.sampled_params(ds) == ["I", "sigma"] and figures.is_sampled(ds)
+    assert figures.grid_axes(ds) == ["t_ref"]
     assert ds["sample_round"].values.tolist() == [0] * N_DESIGN + ADDED_ROUNDS
     status = ds.status.transpose("sample", "t_ref").values
     assert (status[PENDING] == 0).all() and np.isnan(ds.rate.isel(sample=PENDING).values).all()
     assert (np.delete(status, PENDING, axis=0) == 1).all()
-    assert not plotting.is_sampled(synthetic_dataset(n_x=2, n_y=2, trials=2, duration=0.05))
+    assert not figures.is_sampled(synthetic_dataset(n_x=2, n_y=2, trials=2, duration=0.05))
 
 
 # ----------------------------------------------------------------------------- plotting
@@ -203,7 +203,7 @@ def test_sample_projection_against_each_parameter_with_the_siegert_values(ds):
     cv = layers(plotting.sample_projection(ds, "I", var="isi_cv", t_ref=T_REF))
     np.testing.assert_allclose(cv["theory (Siegert)"].dimension_values("isi_cv"),
                                theory_cv(ds.sel(t_ref=T_REF)).values, rtol=1e-12)
-    assert not plotting.log_scale(ds, "I")
+    assert not figures.log_scale(ds, "I")
     lay = plotting.sample_projections(ds, var="rate", t_ref=T_REF)
     assert [o.opts.get().kwargs["title"] for o in lay] == ["Firing rate vs I (t_ref = 5 ms)",
                                                           "Firing rate vs sigma (t_ref = 5 ms)"]
@@ -219,7 +219,7 @@ def test_overview_of_a_sampled_store_and_its_points(ds, sampled_store):
     n = int(ds.spike_count.sel(sample=17, t_ref=T_REF).sum())
     assert fig.opts.get().kwargs["title"] == f"Spike raster, {n} spikes (sample = 17, t_ref = 5 ms)"
     assert len(fig.traverse(lambda e: e, [hv.Segments])[0]) == n
-    assert plotting.sample_point_label(ds, {"sample": 17, "t_ref": T_REF}) == \
+    assert figures.sample_point_label(ds, {"sample": 17, "t_ref": T_REF}) == \
         "sample 17 (I = 250 pA, sigma = 4 mV; added in round 1), t_ref = 5 ms"
     pending = plotting.isi_histogram(ds, sample=8, t_ref=T_REF)
     (note,) = pending.traverse(lambda e: e, [hv.Text])
@@ -235,7 +235,7 @@ def test_failed_points_are_red_crosses_in_both_renderings(ds):
     assert list(by) == ["design", "pending", "failed", "added in round 1", "added in round 1, failed",
                         "added in round 2, pending"]
     assert by["failed"].dimension_values("sample").tolist() == [3]
-    d, where = plotting._sample_select(failed, {"t_ref": T_REF}, "test")
+    d, where = figures.select_samples(failed, {"t_ref": T_REF}, "test")
     fig, _ = scatter_figure(d, "I", "sigma", "rate", where, failed)
     crosses = [r for r in fig.renderers if r.name == "lb-failed"]
     assert [list(r.data_source.data["sample"]) for r in crosses] == [[3], [17]]
@@ -326,8 +326,8 @@ def test_app_draws_the_sampled_store(ds, sampled_store):
 def test_tap_picks_the_nearest_sample_on_screen(ds):
     from lifbatch.review import nearest_sample
 
-    d, _ = plotting._sample_select(ds, {"t_ref": T_REF}, "test")
-    data = plotting.sample_data(d, "I", "sigma", "rate")
+    d, _ = figures.select_samples(ds, {"t_ref": T_REF}, "test")
+    data = figures.sample_data(d, "I", "sigma", "rate")
     for s in (0, 5, 17):
         x, y = float(ds.I[s]) * 1e12, float(ds.sigma[s]) * 1e3
         assert nearest_sample(data, x * 1.001, y * 1.01, ylog=True) == s

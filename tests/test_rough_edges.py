@@ -762,7 +762,7 @@ def test_log_axes_label_every_decade(lo, hi, ticks):
     from bokeh.plotting import figure
 
     from lifbatch import review
-    from lifbatch.plotting import log_ticks
+    from lifbatch.figures import log_ticks
 
     assert log_ticks(lo, hi) == ticks
     decades = [10.0 ** k for k in range(math.ceil(math.log10(lo)), math.floor(math.log10(hi)) + 1)]
