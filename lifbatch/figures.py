@@ -58,10 +58,10 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 
 
 #: display unit used when a variable has no ``display_units`` attribute
-_DEFAULT_DISPLAY = {"V": "mV", "V^2": "mV^2", "V**2": "mV^2", "s": "ms"}
+_DEFAULT_DISPLAY = {"V": "mV", "V**2": "mV^2", "s": "ms"}
 
 
-#: human labels of the contract's variables
+#: axis labels of the contract's variables (before their stores' ``long_name``)
 LABELS = {
     "rate": "firing rate",
     "rate_std": "rate std",
@@ -192,9 +192,11 @@ class Axis(NamedTuple):
 
 def axis_of(name: str, attrs: Mapping[str, Any], *, label: str | None = None,
             default: str | None = None) -> Axis:
+    """How ``name`` (a coordinate or variable with attributes ``attrs``) is shown: ``label``,
+    else the contract's short label (:data:`LABELS`: "firing rate", not the store's long
+    name "firing rate (mean over trials)"), else its ``long_name``, else its name."""
     factor, unit = display_scale(attrs, default=default)
-    return Axis(factor, name, label or attrs.get("long_name") or LABELS.get(name, name),
-                _pretty(unit))
+    return Axis(factor, name, label or LABELS.get(name) or attrs.get("long_name") or name, _pretty(unit))
 
 
 def voltage_display(ds: xr.Dataset) -> str | None:

@@ -13,21 +13,19 @@ hv = pytest.importorskip("holoviews", reason="plotting needs holoviews (pip inst
 from lifbatch import figures, plotting  # noqa: E402
 
 try:  # tests/ may or may not be a package
-    from tests._stores import write_store
-    from tests._synthetic import synthetic_dataset
+    from tests._stores import lif_workflow, run_store, simulated
 except ImportError:  # pragma: no cover
-    from _stores import write_store
-    from _synthetic import synthetic_dataset
+    from _stores import lif_workflow, run_store, simulated
 
 
 @pytest.fixture(scope="module")
 def ds() -> xr.Dataset:
-    return synthetic_dataset(n_x=3, n_y=4, trials=4, duration=0.2, seed=1)
+    return simulated(n_x=3, n_y=4, trials=4, duration=0.2, seed=1)
 
 
 @pytest.fixture(scope="module")
 def ds_pypet() -> xr.Dataset:
-    return synthetic_dataset(preset="pypet", n_x=3, n_y=5, trials=3, duration=0.2, seed=2)
+    return simulated("pypet", n_x=3, n_y=5, trials=3, duration=0.2, seed=2)
 
 
 def elements(obj, kind):
@@ -101,7 +99,8 @@ def test_rate_curve_over_unselected_axis_is_a_holomap(ds):
 
 
 def test_rate_curve_reads_a_store_path(ds, tmp_path):
-    store = write_store(tmp_path / "s.zarr", ds, block=2)
+    # (a real run of the workflow simulated in memory: the same numbers)
+    store = run_store(tmp_path / "s.zarr", lif_workflow(n_x=3, n_y=4, trials=4, duration=0.2, seed=1))
     from_store = elements(plotting.rate_curve(str(store), "I", by="tau_m", theory=False), hv.Curve)
     in_memory = elements(plotting.rate_curve(ds, "I", by="tau_m", theory=False), hv.Curve)
     for a, b in zip(from_store, in_memory):
@@ -186,8 +185,10 @@ def test_isi_errorbar_mean_and_std_in_ms(ds):
 
 def test_isi_cv_is_dimensionless(ds):
     fig = plotting.isi_cv(ds, "tau_m", by="I")
-    curves = elements(fig, hv.Curve)
+    curves = [c for c in elements(fig, hv.Curve) if not c.label.startswith("theory")]
     assert len(curves) == ds.sizes["I"]
+    # (constant and white-noise input: the Siegert CV beside each curve)
+    assert len(theory_curves(fig, "theory (Siegert)")) == ds.sizes["I"]
     assert curves[0].vdims[0].unit is None and curves[0].vdims[0].label == "ISI CV"
     assert curves[0].kdims[0].unit == "ms"
     np.testing.assert_allclose(curves[3].dimension_values("isi_cv"),
@@ -301,7 +302,7 @@ def test_overview_for_zero_one_two_three_axes(ds):
 
 
 def test_overview_limits_curves_on_long_axes():
-    big = synthetic_dataset(n_x=12, n_y=3, trials=2, duration=0.05, record_trials=(0,))
+    big = simulated(n_x=12, n_y=3, trials=2, duration=0.05, record_trials=(0,))
     lay = plotting.overview(big)
     curves = [c for c in elements(lay.values()[2], hv.Curve) if not c.label.startswith("theory")]
     assert 2 <= len(curves) <= 6
@@ -356,7 +357,7 @@ def test_no_ou_theory_where_a_threshold_resets_v(ou_ds, ds):
     pt = {"v_th": -0.045, "sigma": 0.004}
     for func in (plotting.v_ensemble, plotting.v_variance, plotting.v_autocov):
         assert theory_curves(func(ou_ds, **pt)) == []
-        assert theory_curves(func(ds, **point_of(ds))) == []  # (synthetic: a threshold too)
+        assert theory_curves(func(ds, **point_of(ds))) == []  # (a threshold too)
 
 
 @pytest.fixture(scope="module")
@@ -478,7 +479,7 @@ def test_v_line_takes_the_models_default_and_the_written_value(hh_plain, izh, ds
     assert _hline(plotting.v_ensemble(hh_plain, I=1e-8)) == ("v_spike", pytest.approx(-40.0))
     # izhikevich's v_peak as written (not its default 35 mV)
     assert _hline(plotting.v_ensemble(izh)) == ("v_peak", pytest.approx(30.0))
-    # the LIF keeps its "threshold" (v_th of the synthetic store: -50 mV)
+    # the LIF keeps its "threshold" (v_th of the LIF store: -50 mV)
     assert _hline(plotting.v_ensemble(ds, **point_of(ds))) == ("threshold", pytest.approx(-50.0))
 
 
