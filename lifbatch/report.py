@@ -35,6 +35,7 @@ import numpy as np
 import xarray as xr
 
 from lifbatch import figures
+from lifbatch.layout import SAMPLE
 
 __all__ = ["write_report", "external_urls"]
 
@@ -101,7 +102,7 @@ def _provenance_md(ds: xr.Dataset, source: str) -> str:
     axes = figures.sweep_axes(ds)
     rows = []
     for axis in axes:
-        if axis == figures.SAMPLE and figures.is_sampled(ds):
+        if axis == SAMPLE and figures.is_sampled(ds):
             continue  # (its own table, below)
         values = ds[axis].values
         factor, unit = figures.display_scale(ds[axis].attrs)
@@ -237,12 +238,12 @@ def _plan_sampled(ds: xr.Dataset) -> _Report:
     params = figures.sampled_params(ds)
     rest = [a for a in figures.grid_axes(ds) if ds.sizes[a] > 1]
     sub, note = _frames(ds, rest) if rest else (ds, None)
-    samples = ds[figures.SAMPLE].values
+    samples = ds[SAMPLE].values
     if "status" in ds and samples.size:  # the middle of the samples done at every grid value
-        status = np.asarray(ds["status"].transpose(figures.SAMPLE, ...).values)
+        status = np.asarray(ds["status"].transpose(SAMPLE, ...).values)
         done = (status == 1).reshape(samples.size, -1).all(axis=1)
         samples = samples[done] if done.any() else samples
-    point = {figures.SAMPLE: float(samples[samples.size // 2])} if samples.size else {}
+    point = {SAMPLE: float(samples[samples.size // 2])} if samples.size else {}
     return _Report(sub, params[0], params[1] if len(params) > 1 else None, rest, point, note,
                    figures.theory_values(sub, True))
 
@@ -250,7 +251,7 @@ def _plan_sampled(ds: xr.Dataset) -> _Report:
 def _sampled_figures(plan: _Report, values: dict[str, float]) -> list:
     """Rate and ISI-CV scatters over the two parameters and their projections on each
     parameter (with the Siegert values where they apply), at one frame of the grid axes."""
-    from lifbatch import review
+    from lifbatch import bokeh_figures
 
     ds, x, y = plan.ds, plan.x, plan.y
     d, where = figures.select_samples(ds, values, "report")
@@ -260,19 +261,19 @@ def _sampled_figures(plan: _Report, values: dict[str, float]) -> list:
         if var not in d:
             continue
         if y is not None:
-            drawn.append(review.scatter_figure(d, x, y, var, where, ds, selected=ring))
-        drawn += [review.projection_figure(d, p, var, where, ds, theory, legend=y is None, selected=ring)
+            drawn.append(bokeh_figures.scatter_figure(d, x, y, var, where, ds, selected=ring))
+        drawn += [bokeh_figures.projection_figure(d, p, var, where, ds, theory, legend=y is None, selected=ring)
                   for p in figures.sampled_params(ds)]
     for fig, data in drawn:  # (ring the sample whose figures follow)
-        review.mark_sample(fig, data, plan.point.get(figures.SAMPLE))
+        bokeh_figures.mark_sample(fig, data, plan.point.get(SAMPLE))
     return [fig for fig, _ in drawn]
 
 
 def _trace_figures(plan: _Report, d: xr.Dataset, where: dict[str, float]) -> list:
     """V and each recorded input of the first recorded trial vs time, one curve per value of
-    x (at most ``review.MAX_CURVES``), at the point's value of y: the Brian2 tutorial's v
+    x (at most ``bokeh_figures.MAX_CURVES``), at the point's value of y: the Brian2 tutorial's v
     and I of its three cells. [] for a store without recorded traces."""
-    from lifbatch import review
+    from lifbatch import bokeh_figures
 
     names = figures.trace_vars(plan.ds)
     if not names:
@@ -281,8 +282,8 @@ def _trace_figures(plan: _Report, d: xr.Dataset, where: dict[str, float]) -> lis
     if y is not None:
         d = figures.sel_nearest(d, {y: plan.point[y]})
         where = {**where, y: float(d[y].values)}
-    d = figures.thin_axis(d, x, review.MAX_CURVES)
-    return [review.traces_figure(d, x, var, where, plan.ds) for var in names]
+    d = figures.thin_axis(d, x, bokeh_figures.MAX_CURVES)
+    return [bokeh_figures.traces_figure(d, x, var, where, plan.ds) for var in names]
 
 
 def _frame(plan: _Report, values: dict[str, float]):
@@ -291,7 +292,7 @@ def _frame(plan: _Report, values: dict[str, float]):
     Drawn with the review app's Bokeh figures (the data, units, labels and titles of
     :mod:`lifbatch.plotting`): recording a frame through HoloViews took 3 - 4 times as long.
     """
-    from lifbatch import review
+    from lifbatch import bokeh_figures
 
     pn = _pn()
     ds, x, y = plan.ds, plan.x, plan.y
@@ -303,17 +304,17 @@ def _frame(plan: _Report, values: dict[str, float]):
         figs = []
         curves = d
         if y is not None:
-            figs += [review.heatmap_figure(d, x, y, where, ds, var=v) for v in ("rate", "isi_cv") if v in d]
+            figs += [bokeh_figures.heatmap_figure(d, x, y, where, ds, var=v) for v in ("rate", "isi_cv") if v in d]
             curves = figures.thin_axis(d, y)
-        figs += [review.curves_figure("rate", curves, x, y, where, ds, plan.theory),
-                 review.curves_figure("isi", curves, x, y, where, ds),
-                 review.curves_figure("cv", curves, x, y, where, ds, figures.theory_values(curves, True, "cv"))]
+        figs += [bokeh_figures.curves_figure("rate", curves, x, y, where, ds, plan.theory),
+                 bokeh_figures.curves_figure("isi", curves, x, y, where, ds),
+                 bokeh_figures.curves_figure("cv", curves, x, y, where, ds, figures.theory_values(curves, True, "cv"))]
         figs += _trace_figures(plan, d, where)
         parts += [pn.pane.Markdown("## Overview"), pn.FlexBox(*figs)]
     sel = {**values, **plan.point}
     full, d, where = figures.select_point(ds, {a: sel[a] for a in figures.sweep_axes(ds) if a in sel}, "report")
     label = figures.sample_point_label(ds, where) or "the only point"
-    figs = [build(full, d, where) for build in review.point_figures(ds).values()]
+    figs = [build(full, d, where) for build in bokeh_figures.point_figures(ds).values()]
     parts += [pn.pane.Markdown(f"## Point: {label}", css_classes=["lb-report-point"]),
               pn.FlexBox(*[f for f in figs if f is not None])]
     return pn.Column(*parts, sizing_mode="stretch_width")

@@ -85,15 +85,16 @@ def test_units_use_the_packages_one_registry(monkeypatch):
     import pint
 
     from lifbatch import units
+    from lifbatch.figures import core
 
     def refuse(*args, **kwargs):
         raise AssertionError("a second pint registry")
 
-    figures._scale.cache_clear()
+    core._scale.cache_clear()
     monkeypatch.setattr(pint, "UnitRegistry", refuse)
     assert figures.display_scale({"units": "A", "display_units": "nA"})[0] == pytest.approx(1e9)
     assert figures.display_scale({"units": "S", "display_units": "uS"})[0] == pytest.approx(1e6)
-    assert figures._to_si("25 ms") == 0.025 and figures._to_si("abc") is None
+    assert core._to_si("25 ms") == 0.025 and core._to_si("abc") is None
     assert units.convert(1.0, "A", "nA") == figures.display_scale({"units": "A", "display_units": "nA"})[0]
 
 
