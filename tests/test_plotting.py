@@ -576,3 +576,23 @@ def test_no_theory_overlay_for_a_model_without_theory(hh_plain):
     lif = lifbatch.simulate({**HH_PLAIN_WF, "neuron": LIF_NEURON, "duration": "5 ms"})
     assert figures.has_theory(lif) and figures.theory_values(lif, True) is not None
     assert "theory (Siegert)" in [c.label for c in elements(plotting.rate_curve(lif, "I"), hv.Curve)]
+
+
+def test_without_holoviews_a_figure_says_how_to_install_it():
+    """No HoloViews in the environment: one sentence naming the `review` extra, not a traceback
+    from inside lifbatch (the figure data still compute: lifbatch.figures needs no renderer)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['holoviews'] = None\n"
+            "import lifbatch, lifbatch.plotting as lp\nfrom lifbatch import figures\n"
+            "ds = lifbatch.simulate('workflows/quickstart.yaml', overrides={'duration': '200 ms', 'trials': 4})\n"
+            "print(figures.figure_title('Firing rate', ds, {'sigma': 0.004}))\n"
+            "try:\n    lp.rate_curve(ds, 'I', by='sigma')\nexcept Exception as exc:\n"
+            "    print(type(exc).__name__, exc)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == [
+        "Firing rate (sigma = 4 mV)",
+        "MissingExtraError lifbatch.plotting needs HoloViews, hvplot and Bokeh, which this environment lacks: "
+        "install lifbatch's `review` extra: pip install 'lifbatch[review]' (from a clone: pip install -e '.[review]')"]
