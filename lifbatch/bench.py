@@ -75,7 +75,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-__all__ = ["kernel_bench", "bench_workflow", "poisson_workflow", "numpy_lif", "brian2_unavailable", "main"]
+__all__ = ["kernel_bench", "bench_workflow", "poisson_workflow", "numpy_lif", "numpy_model", "brian2_unavailable",
+           "main"]
 
 # Agreement of the two implementations: |rate difference| below this many
 # standard errors of the difference (it is a statistical check, not a bit check).
@@ -152,6 +153,17 @@ def numpy_lif(neurons: int, steps: int, *, dt: float, tau_m: float, e_l: float, 
         np.copyto(ref, ref_steps, where=spike)
         counts += spike
     return counts
+
+
+def numpy_model(wf) -> dict:
+    """The keyword arguments of :func:`numpy_lif` for the bench workflow ``wf``
+    (:func:`bench_workflow`): its neuron, drive and noise at its one point, in SI."""
+    params = wf.point_params(())
+    tau = params["neuron.tau_m"]
+    return dict(dt=wf.dt, tau_m=tau, e_l=params["neuron.e_l"], v_th=params["neuron.v_th"],
+                v_reset=params["neuron.v_reset"], v_init=params["neuron.v_init"], ref_steps=wf.ref_steps,
+                x=params["neuron.r_m"] * params["inputs.current.value"],
+                noise_scale=params["inputs.noise.sigma"] * math.sqrt(wf.dt / tau))
 
 
 def _timed(fn) -> tuple[float, object]:
@@ -446,7 +458,8 @@ def _brian2_lines(r: dict) -> tuple[list[str], list[str]]:
     return rows, lines
 
 
-def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3, brian2: bool = False) -> dict:
+def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3, brian2: bool = False,
+                 peer=None) -> dict:
     """Measure the kernel, the numpy baseline and the random-number bound in one run.
 
     Parameters
@@ -455,6 +468,12 @@ def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3, br
     repeat : int             timings are the best of ``repeat`` calls
     brian2 : bool            also measure Brian2 (cpp_standalone and runtime cython) in the
                              same rounds, if the peer venv exists
+    peer : callable, optional
+        ``peer(neurons, steps, dt)`` makes the peer runner measured in Brian2's place (and
+        with ``brian2`` implied): an object with ``setup()`` (once, untimed), ``run_round()``
+        (once per round, after the kernel's), ``close()`` (always), and the figures
+        :func:`_brian2_result` reads (``steps``, ``dt``, ``versions``, ``python``, ``build``,
+        ``errors``, ``best``, ``counts``, ``rounds``), as Brian2's in the peer venv has
 
     Returns
     -------
@@ -485,13 +504,14 @@ def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3, br
 
     tau = params["neuron.tau_m"]
     sigma = params["inputs.noise.sigma"]
-    x = params["neuron.r_m"] * params["inputs.current.value"]
-    model = dict(dt=wf.dt, tau_m=tau, e_l=params["neuron.e_l"], v_th=params["neuron.v_th"],
-                 v_reset=params["neuron.v_reset"], v_init=params["neuron.v_init"], ref_steps=wf.ref_steps,
-                 x=x, noise_scale=sigma * math.sqrt(wf.dt / tau))
+    model = numpy_model(wf)
+    x = model["x"]
 
-    peer = None
-    if brian2:
+    note = None
+    brian2 = brian2 or peer is not None
+    if peer is not None:
+        peer = peer(neurons, n, wf.dt)
+    elif brian2:
         note = brian2_unavailable()
         peer = _Brian2(neurons, n, wf.dt) if note is None else None
     try:

@@ -34,7 +34,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import xarray as xr
 
-from lifbatch import plotting
+from lifbatch import figures
+from lifbatch.layout import SAMPLE
 
 __all__ = ["write_report", "external_urls"]
 
@@ -98,19 +99,19 @@ def _inline_cdn(text: str) -> str:
 
 def _provenance_md(ds: xr.Dataset, source: str) -> str:
     attrs = ds.attrs
-    axes = plotting.sweep_axes(ds)
+    axes = figures.sweep_axes(ds)
     rows = []
     for axis in axes:
-        if axis == plotting.SAMPLE and plotting.is_sampled(ds):
+        if axis == SAMPLE and figures.is_sampled(ds):
             continue  # (its own table, below)
         values = ds[axis].values
-        factor, unit = plotting.display_scale(ds[axis].attrs)
+        factor, unit = figures.display_scale(ds[axis].attrs)
         param = ds[axis].attrs.get("param", "")
-        rng = (f"{plotting._fmt_value(float(values.min()), factor, unit)} .. "
-               f"{plotting._fmt_value(float(values.max()), factor, unit)}")
+        rng = (f"{figures.format_value(float(values.min()), factor, unit)} .. "
+               f"{figures.format_value(float(values.max()), factor, unit)}")
         rows.append(f"| `{axis}` | `{param}` | {values.size} | {rng} |")
     n_points = int(np.prod([ds.sizes[a] for a in axes])) if axes else 1
-    written = plotting._workflow(ds)  # dt and duration as the workflow wrote them
+    written = figures.stored_workflow(ds)  # dt and duration as the workflow wrote them
 
     def as_written(key: str) -> str:
         value = written.get(key)
@@ -143,28 +144,28 @@ def _provenance_md(ds: xr.Dataset, source: str) -> str:
             pass
         lines.append(f"| versions | {html.escape(str(versions))} |")
     if rows:
-        lines += ["", "### Grid axes" if plotting.is_sampled(ds) else "### Sweep axes", "",
+        lines += ["", "### Grid axes" if figures.is_sampled(ds) else "### Sweep axes", "",
                   "| axis | parameter | values | range |", "|---|---|---|---|", *rows]
-    if plotting.is_sampled(ds):
+    if figures.is_sampled(ds):
         lines += ["", *_design_md(ds)]
     return "\n".join(lines)
 
 
 def _design_md(ds: xr.Dataset) -> list[str]:
     """The sampled design: method, points per round, and each parameter's bounds and scale."""
-    section = plotting._workflow(ds).get("sample")
+    section = figures.stored_workflow(ds).get("sample")
     method = section.get("method", "sobol") if isinstance(section, dict) else "?"
-    rounds = plotting.sample_rounds(ds)
-    counts = ", ".join(f"{int((rounds == k).sum())} {plotting.round_label(int(k))}"
+    rounds = figures.sample_rounds(ds)
+    counts = ", ".join(f"{int((rounds == k).sum())} {figures.round_label(int(k))}"
                        for k in np.unique(rounds))
     lines = ["### Sampled parameters", "",
              f"{rounds.size} samples ({html.escape(str(method))}: {counts})", "",
              "| name | parameter | scale | bounds |", "|---|---|---|---|"]
-    for p in plotting.sampled_params(ds):
+    for p in figures.sampled_params(ds):
         attrs = ds[p].attrs
-        factor, unit = plotting.display_scale(attrs)
+        factor, unit = figures.display_scale(attrs)
         bounds = attrs.get("bounds") or [float(ds[p].values.min()), float(ds[p].values.max())]
-        rng = " .. ".join(plotting._fmt_value(float(b), factor, unit) for b in bounds)
+        rng = " .. ".join(figures.format_value(float(b), factor, unit) for b in bounds)
         lines.append(f"| `{p}` | `{attrs.get('param', '')}` | {attrs.get('scale', 'linear')} | {rng} |")
     return lines
 
@@ -196,10 +197,10 @@ def _frames(ds: xr.Dataset, axes: list[str]) -> tuple[xr.Dataset, str | None]:
         longest = max(keep, key=keep.get)
         keep[longest] -= 1
     for a in axes:
-        ds = plotting._thin(ds, a, keep[a])
+        ds = figures.thin_axis(ds, a, keep[a])
     kept = int(np.prod([ds.sizes[a] for a in axes]))
     values = "; ".join(
-        f"`{a}`: " + ", ".join(plotting._fmt_value(float(v), *plotting.display_scale(ds[a].attrs))
+        f"`{a}`: " + ", ".join(figures.format_value(float(v), *figures.display_scale(ds[a].attrs))
                                for v in ds[a].values)
         for a in axes)
     return ds, (f"**{kept} of the {total} frames are embedded** (at most {MAX_EMBEDDED_FRAMES}: "
@@ -220,69 +221,69 @@ class _Report(NamedTuple):
 
 
 def _plan(ds: xr.Dataset) -> _Report:
-    if plotting.is_sampled(ds):
+    if figures.is_sampled(ds):
         return _plan_sampled(ds)
-    axes = [a for a in plotting.sweep_axes(ds) if ds.sizes[a] > 1]
+    axes = [a for a in figures.sweep_axes(ds) if ds.sizes[a] > 1]
     x = axes[-1] if axes else None
     y = axes[-2] if len(axes) >= 2 else None
     rest = axes[:-2]
     sub, note = _frames(ds, rest) if rest else (ds, None)
     point = {a: float(ds[a].values[ds.sizes[a] // 2]) for a in (x, y) if a is not None}
-    return _Report(sub, x, y, rest, point, note, plotting._theory(sub, True) if x else None)
+    return _Report(sub, x, y, rest, point, note, figures.theory_values(sub, True) if x else None)
 
 
 def _plan_sampled(ds: xr.Dataset) -> _Report:
     """A sampled design: scatters over its first two parameters, a slider for every grid
     axis, and the middle sample's figures."""
-    params = plotting.sampled_params(ds)
-    rest = [a for a in plotting.grid_axes(ds) if ds.sizes[a] > 1]
+    params = figures.sampled_params(ds)
+    rest = [a for a in figures.grid_axes(ds) if ds.sizes[a] > 1]
     sub, note = _frames(ds, rest) if rest else (ds, None)
-    samples = ds[plotting.SAMPLE].values
+    samples = ds[SAMPLE].values
     if "status" in ds and samples.size:  # the middle of the samples done at every grid value
-        status = np.asarray(ds["status"].transpose(plotting.SAMPLE, ...).values)
+        status = np.asarray(ds["status"].transpose(SAMPLE, ...).values)
         done = (status == 1).reshape(samples.size, -1).all(axis=1)
         samples = samples[done] if done.any() else samples
-    point = {plotting.SAMPLE: float(samples[samples.size // 2])} if samples.size else {}
+    point = {SAMPLE: float(samples[samples.size // 2])} if samples.size else {}
     return _Report(sub, params[0], params[1] if len(params) > 1 else None, rest, point, note,
-                   plotting._theory(sub, True))
+                   figures.theory_values(sub, True))
 
 
 def _sampled_figures(plan: _Report, values: dict[str, float]) -> list:
     """Rate and ISI-CV scatters over the two parameters and their projections on each
     parameter (with the Siegert values where they apply), at one frame of the grid axes."""
-    from lifbatch import review
+    from lifbatch import bokeh_figures
 
     ds, x, y = plan.ds, plan.x, plan.y
-    d, where = plotting._sample_select(ds, values, "report")
+    d, where = figures.select_samples(ds, values, "report")
     drawn = []
     ring = "the point below"
-    for var, theory in (("rate", plan.theory), ("isi_cv", plotting._theory(d, True, "cv"))):
+    for var, theory in (("rate", plan.theory), ("isi_cv", figures.theory_values(d, True, "cv"))):
         if var not in d:
             continue
         if y is not None:
-            drawn.append(review.scatter_figure(d, x, y, var, where, ds, selected=ring))
-        drawn += [review.projection_figure(d, p, var, where, ds, theory, legend=y is None, selected=ring)
-                  for p in plotting.sampled_params(ds)]
+            drawn.append(bokeh_figures.scatter_figure(d, x, y, var, where, ds, selected=ring))
+        drawn += [bokeh_figures.projection_figure(d, p, var, where, ds, theory, legend=y is None, selected=ring)
+                  for p in figures.sampled_params(ds)]
     for fig, data in drawn:  # (ring the sample whose figures follow)
-        review.mark_sample(fig, data, plan.point.get(plotting.SAMPLE))
+        bokeh_figures.mark_sample(fig, data, plan.point.get(SAMPLE))
     return [fig for fig, _ in drawn]
 
 
 def _trace_figures(plan: _Report, d: xr.Dataset, where: dict[str, float]) -> list:
     """V and each recorded input of the first recorded trial vs time, one curve per value of
-    x (at most ``review.MAX_CURVES``), at the point's value of y: the Brian2 tutorial's v
+    x (at most ``bokeh_figures.MAX_CURVES``), at the point's value of y: the Brian2 tutorial's v
     and I of its three cells. [] for a store without recorded traces."""
-    from lifbatch import review
+    from lifbatch import bokeh_figures
 
-    names = plotting.trace_vars(plan.ds)
+    names = figures.trace_vars(plan.ds)
     if not names:
         return []
     x, y = plan.x, plan.y
     if y is not None:
-        d = plotting._sel_nearest(d, {y: plan.point[y]})
+        d = figures.sel_nearest(d, {y: plan.point[y]})
         where = {**where, y: float(d[y].values)}
-    d = plotting._thin(d, x, review.MAX_CURVES)
-    return [review.traces_figure(d, x, var, where, plan.ds) for var in names]
+    d = figures.thin_axis(d, x, bokeh_figures.MAX_CURVES)
+    return [bokeh_figures.traces_figure(d, x, var, where, plan.ds) for var in names]
 
 
 def _frame(plan: _Report, values: dict[str, float]):
@@ -291,29 +292,29 @@ def _frame(plan: _Report, values: dict[str, float]):
     Drawn with the review app's Bokeh figures (the data, units, labels and titles of
     :mod:`lifbatch.plotting`): recording a frame through HoloViews took 3 - 4 times as long.
     """
-    from lifbatch import review
+    from lifbatch import bokeh_figures
 
     pn = _pn()
     ds, x, y = plan.ds, plan.x, plan.y
     parts = []
-    if plotting.is_sampled(ds):
+    if figures.is_sampled(ds):
         parts += [pn.pane.Markdown("## Overview"), pn.FlexBox(*_sampled_figures(plan, values))]
     elif x is not None:
-        d, where = plotting._select(ds, values)
+        d, where = figures.select(ds, values)
         figs = []
         curves = d
         if y is not None:
-            figs += [review.heatmap_figure(d, x, y, where, ds, var=v) for v in ("rate", "isi_cv") if v in d]
-            curves = plotting._thin(d, y)
-        figs += [review.curves_figure("rate", curves, x, y, where, ds, plan.theory),
-                 review.curves_figure("isi", curves, x, y, where, ds),
-                 review.curves_figure("cv", curves, x, y, where, ds, plotting._theory(curves, True, "cv"))]
+            figs += [bokeh_figures.heatmap_figure(d, x, y, where, ds, var=v) for v in ("rate", "isi_cv") if v in d]
+            curves = figures.thin_axis(d, y)
+        figs += [bokeh_figures.curves_figure("rate", curves, x, y, where, ds, plan.theory),
+                 bokeh_figures.curves_figure("isi", curves, x, y, where, ds),
+                 bokeh_figures.curves_figure("cv", curves, x, y, where, ds, figures.theory_values(curves, True, "cv"))]
         figs += _trace_figures(plan, d, where)
         parts += [pn.pane.Markdown("## Overview"), pn.FlexBox(*figs)]
     sel = {**values, **plan.point}
-    full, d, where = plotting._point(ds, {a: sel[a] for a in plotting.sweep_axes(ds) if a in sel}, "report")
-    label = plotting.sample_point_label(ds, where) or "the only point"
-    figs = [build(full, d, where) for build in review.point_figures(ds).values()]
+    full, d, where = figures.select_point(ds, {a: sel[a] for a in figures.sweep_axes(ds) if a in sel}, "report")
+    label = figures.sample_point_label(ds, where) or "the only point"
+    figs = [build(full, d, where) for build in bokeh_figures.point_figures(ds).values()]
     parts += [pn.pane.Markdown(f"## Point: {label}", css_classes=["lb-report-point"]),
               pn.FlexBox(*[f for f in figs if f is not None])]
     return pn.Column(*parts, sizing_mode="stretch_width")
@@ -339,7 +340,7 @@ def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike)
     >>> write_report("results/pypet-firing-rate.zarr", "report.html")   # doctest: +SKIP
     """
     pn = _pn()
-    ds = plotting.open_dataset(store_or_ds)
+    ds = figures.open_dataset(store_or_ds)
     source = str(store_or_ds) if not isinstance(store_or_ds, xr.Dataset) else "(in memory)"
     plan = _plan(ds)
     parts: list[Any] = [pn.pane.Markdown(_provenance_md(ds, source), sizing_mode="stretch_width")]
@@ -348,8 +349,8 @@ def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike)
         # combination are recorded in the file (Panel's embedded states)
         sliders = []
         for a in plan.rest:
-            factor, unit = plotting.display_scale(plan.ds[a].attrs)
-            options = {plotting._fmt_value(float(v), factor, unit): float(v) for v in plan.ds[a].values}
+            factor, unit = figures.display_scale(plan.ds[a].attrs)
+            options = {figures.format_value(float(v), factor, unit): float(v) for v in plan.ds[a].values}
             cls = pn.widgets.DiscreteSlider
             title = {"label": a} if "label" in cls.param else {"name": a}  # (name: deprecated in Panel 1.9)
             sliders.append(cls(**title, options=options, value=next(iter(options.values())), width=400))

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
+import time
 import types
 
 import numpy as np
 import pytest
 
 from lifbatch import bench, cli, inputs, point
-from lifbatch.bench import bench_workflow, kernel_bench
+from lifbatch.bench import bench_workflow, kernel_bench, poisson_workflow
 from lifbatch.kernel import FUSED_NORMALS, sfc64_double, sfc64_normal, sfc64_poisson
 
 numba = pytest.importorskip("numba")
@@ -22,12 +22,26 @@ def tiny() -> dict:
     return kernel_bench(neurons=200, steps=500, repeat=1)
 
 
-def test_kernel_bench_figures_positive(tiny):
-    for key in ("numpy", "kernel", "rng"):
+def test_kernel_bench_figures_are_its_measurements(tiny):
+    """Every figure is what it says: throughputs and ratios from the same best times, the
+    rates those of the kernel's own (deterministic) runs of the two workflows."""
+    for key in ("numpy", "kernel", "rng", "poisson"):
         assert tiny[key]["seconds"] > 0
-        assert tiny[key]["neuron_steps_per_s"] > 0
-    assert tiny["ratio_kernel_numpy"] > 0 and tiny["ratio_kernel_rng"] > 0
-    assert (tiny["neurons"], tiny["steps"]) == (200, 500)
+        assert tiny[key]["neuron_steps_per_s"] == 200 * 500 / tiny[key]["seconds"]
+    assert tiny["ratio_kernel_numpy"] == tiny["numpy"]["seconds"] / tiny["kernel"]["seconds"]
+    assert tiny["ratio_kernel_rng"] == tiny["rng"]["seconds"] / tiny["kernel"]["seconds"]
+    assert tiny["ratio_poisson_white_noise"] == tiny["poisson"]["seconds"] / tiny["kernel"]["seconds"]
+    assert (tiny["neurons"], tiny["steps"], tiny["dt"], tiny["repeat"]) == (200, 500, 1e-4, 1)
+    for wf, rate in ((bench_workflow(200, 500), tiny["rate"]["kernel"]), (poisson_workflow(200, 500),
+                                                                         tiny["poisson_rate"])):
+        counts = inputs.simulate_point(wf, wf.point_params(())).counts
+        assert rate == counts.mean() / 0.05 and rate > 0
+    assert tiny["rate"]["kernel_sem"] == counts_sem(bench_workflow(200, 500))
+
+
+def counts_sem(wf) -> float:
+    counts = inputs.simulate_point(wf, wf.point_params(())).counts
+    return float(counts.std(ddof=1) / math.sqrt(counts.size) / (wf.n_steps * wf.dt))
 
 
 def test_kernel_and_numpy_rates_agree(tiny):
@@ -86,73 +100,153 @@ def test_kernel_bench_leaves_brian2_out_unless_asked(tiny):
     assert "Brian2 cpp" not in bench._table(tiny) and "Brian2:" not in bench._table(tiny)
 
 
-def _fake_peer(neurons=200, steps=500, counts=None, errors=None):
-    """What `_Brian2` holds after its rounds: best times, counts, build times, versions."""
-    counts = np.full(neurons, 1, np.int64) if counts is None else counts
-    return types.SimpleNamespace(
-        steps=steps, dt=1e-4, versions={"brian2": "2.9.0", "numpy": "1.26.4", "Cython": "3.3.1", "g++": "12.2.0"},
-        python="/peer/venv/bin/python", build={"cpp_standalone": 21.5, "cython": 3.25}, errors=errors or {},
-        best={"cpp_standalone": 0.004, "cpp_standalone_wall": 0.006, "cython": 0.01, "cython_run_call": 0.5},
-        counts={"cpp_standalone": counts, "cython": counts}, rounds={"cpp_standalone": 1, "cython": 1})
+class NumpyPeer:
+    """A peer runner measured in Brian2's place (``kernel_bench(peer=...)``): the numpy baseline
+    (:func:`bench.numpy_lif`, the same model written apart from the kernel, its own random
+    numbers) for both targets, CPU time as the loop's time (as Brian2's std::clock), wall
+    time as the process's. ``v_th_shift`` (V) makes a peer that simulates another neuron;
+    ``fail`` ({target: message}) fails targets at setup, as a failed build does; ``boom``
+    raises in its second round."""
+
+    def __init__(self, neurons, steps, dt, *, v_th_shift=0.0, fail=None, boom=False):
+        self.neurons, self.steps, self.dt = neurons, steps, dt
+        self.model = bench.numpy_model(bench_workflow(neurons, steps))
+        self.model["v_th"] += v_th_shift
+        self.fail, self.boom = dict(fail or {}), boom
+        self.calls: list[str] = []
+        self.versions = {"brian2": "2.9.0", "numpy": np.__version__, "Cython": "3.3.1", "g++": "12.2.0"}
+        self.python = "/peer/venv/bin/python"
+        self.build: dict[str, float] = {}
+        self.errors: dict[str, str] = {}
+        self.best = {"cpp_standalone": math.inf, "cpp_standalone_wall": math.inf, "cython": math.inf,
+                     "cython_run_call": math.inf}
+        self.counts: dict[str, np.ndarray] = {}
+        self.rounds = {"cpp_standalone": 0, "cython": 0}
+        self.times: dict[str, list[float]] = {"cpp_standalone": [], "cython": []}
+
+    def _run(self, seed: int) -> tuple[float, float, np.ndarray]:
+        c0, w0 = time.process_time(), time.perf_counter()
+        counts = bench.numpy_lif(self.neurons, self.steps, rng=np.random.Generator(np.random.SFC64(seed)),
+                                 **self.model)
+        return time.process_time() - c0, time.perf_counter() - w0, counts
+
+    def setup(self):
+        self.calls.append("setup")
+        self.errors.update(self.fail)
+        for target in ("cpp_standalone", "cython"):
+            if target not in self.errors:
+                self.build[target] = self._run(100)[1]
+
+    def run_round(self):
+        self.calls.append("round")
+        if self.boom and self.calls.count("round") == 2:
+            raise RuntimeError("the peer broke")
+        for i, target in enumerate(("cpp_standalone", "cython")):
+            if target in self.errors:
+                continue
+            cpu, wall, counts = self._run(10 * len(self.calls) + i)
+            self.best[target] = min(self.best[target], cpu)
+            other = "cpp_standalone_wall" if target == "cpp_standalone" else "cython_run_call"
+            self.best[other] = min(self.best[other], wall)
+            self.counts[target] = counts
+            self.rounds[target] += 1
+            self.times[target].append(cpu)
+
+    def close(self):
+        self.calls.append("close")
 
 
-def _with_brian2(r: dict, peer) -> dict:
-    """r with the Brian2 figures kernel_bench would add (the same functions)."""
-    r = copy.deepcopy(r)
-    q = r["rate"]
-    work = r["neurons"] * r["steps"]
-    r["brian2"] = bench._brian2_result(peer, work, q["kernel"], q["kernel_sem"], r["kernel"]["seconds"],
-                                       r["kernel"]["seconds"] * 0.9)
-    for target in ("cpp_standalone", "cython"):
-        fig = r["brian2"][target]
-        r[f"ratio_kernel_brian2_{target}"] = fig["seconds"] / r["kernel"]["seconds"] if fig else None
-    return r
+@pytest.fixture(scope="module")
+def peers() -> list:
+    made = []
+
+    def make(neurons, steps, dt):
+        made.append(NumpyPeer(neurons, steps, dt))
+        return made[-1]
+
+    r = kernel_bench(neurons=200, steps=500, repeat=2, peer=make)
+    return r, made
 
 
-def test_table_and_json_with_brian2_figures(tiny):
-    # the kernel's own counts as Brian2's: the same rate, so the check says "agree"
-    counts = inputs.simulate_point(bench_workflow(200, 500), bench_workflow(200, 500).point_params(())).counts
-    r = _with_brian2(tiny, _fake_peer(counts=counts))
+def test_kernel_bench_measures_an_injected_peer_in_its_rounds(peers):
+    """The peer is made with the bench's size and dt, set up once, run once per round, closed;
+    its figures are its best round's, its rate checked against the kernel's."""
+    r, made = peers
+    (peer,) = made
+    assert (peer.neurons, peer.steps, peer.dt) == (200, 500, 1e-4)
+    assert peer.calls == ["setup", "round", "round", "close"]
     b = r["brian2"]
-    assert b["cpp_standalone"]["neuron_steps_per_s"] == pytest.approx(200 * 500 / 0.004)
-    assert b["cython"]["seconds"] == 0.01 and b["cython"]["run_call_seconds"] == 0.5
-    assert b["cpp_standalone"]["rate"] == pytest.approx(tiny["rate"]["kernel"])
-    assert b["cpp_standalone"]["z"] == 0 and b["cpp_standalone"]["agree"]
-    assert b["cpp_standalone"]["process_wall_seconds"] == 0.006
-    assert r["ratio_kernel_brian2_cpp_standalone"] == pytest.approx(0.004 / tiny["kernel"]["seconds"])
+    assert b["available"] and b["errors"] == {} and b["python"] == "/peer/venv/bin/python"
+    q = r["rate"]
+    for target in ("cpp_standalone", "cython"):
+        fig = b[target]
+        assert fig["rounds"] == 2 and fig["seconds"] == min(peer.times[target]) > 0
+        assert fig["neuron_steps_per_s"] == 200 * 500 / fig["seconds"]
+        rate, sem = peer.counts[target].mean() / 0.05, peer.counts[target].std(ddof=1) / math.sqrt(200) / 0.05
+        assert fig["rate"] == pytest.approx(rate, rel=1e-12) and fig["rate_sem"] == pytest.approx(sem, rel=1e-12)
+        assert fig["z"] == pytest.approx(abs(rate - q["kernel"]) / math.hypot(sem, q["kernel_sem"]))
+        assert fig["agree"], (fig, q)  # numpy's neuron is the kernel's: the same rate, statistically
+        assert r[f"ratio_kernel_brian2_{target}"] == fig["seconds"] / r["kernel"]["seconds"]
+    assert b["cpp_standalone"]["process_wall_seconds"] == peer.best["cpp_standalone_wall"]
+    assert b["cython"]["run_call_seconds"] == peer.best["cython_run_call"]
+    assert b["build_seconds"] == {"cpp_standalone": peer.build["cpp_standalone"],
+                                  "cython_first_run": peer.build["cython"]}
+
+
+def test_table_and_json_with_brian2_figures(peers):
+    r, (peer,) = peers
+    b = r["brian2"]
+    s, kernel = b["cpp_standalone"]["seconds"], r["kernel"]["seconds"]
     table = bench._table(r)
     lines = table.splitlines()
     # Brian2's rows are in the table, after the existing four rows, the ratios below it
     labels = [line[:34].strip() for line in lines[2:8]]
     assert labels == ["numpy vectorized (baseline)", "lifbatch kernel", "RNG bound (normals only)",
                       "kernel, 100 Poisson inputs", "Brian2 cpp_standalone (loop)", "Brian2 runtime cython (loop)"]
-    assert f"{200 * 500 / 0.004:.3e}" in lines[6] and "0.004" in lines[6]
+    assert f"{200 * 500 / s:.3e}" in lines[6] and f"{s:.3f}" in lines[6]
     ratio = r["ratio_kernel_brian2_cpp_standalone"]
     assert f"kernel / Brian2 cpp_standalone  {ratio:.2f}x  (target >= 3x: " in table
     assert ("target >= 3x: met" in table) == (ratio >= 3)
     # Brian2's loop time is CPU time: the like-for-like ratio and the process's wall time are given too
-    assert f"CPU time of both: {0.004 / (0.9 * tiny['kernel']['seconds']):.2f}x" in table
-    assert f"the whole ./main process, wall 0.006 s: {0.006 / tiny['kernel']['seconds']:.2f}x" in table
+    assert f"CPU time of both: {s / b['kernel_cpu_seconds']:.2f}x" in table
+    wall = peer.best["cpp_standalone_wall"]
+    assert f"the whole ./main process, wall {wall:.3f} s: {wall / kernel:.2f}x" in table
     assert "kernel / Brian2 runtime cython" in table
     assert "rate (Hz) Brian2  cpp_standalone" in table and "DISAGREE" not in table
-    assert "cpp_standalone build (code generation + g++) 21.5 s" in table and "brian2 2.9.0" in table
-    assert "FAILED" not in table
+    assert f"cpp_standalone build (code generation + g++) {peer.build['cpp_standalone']:.1f} s" in table
+    assert "brian2 2.9.0" in table and "FAILED" not in table
     # the existing lines are unchanged
-    assert bench._table(tiny).splitlines()[:6] == lines[:6]
-    assert all(line in lines for line in bench._table(tiny).splitlines()[6:])
+    alone = bench._table({**r, "brian2": None})
+    assert alone.splitlines()[:6] == lines[:6]
+    assert all(line in lines for line in alone.splitlines()[6:])
     doc = json.loads(json.dumps(r))
     assert doc["brian2"]["cpp_standalone"]["agree"] is True
-    assert doc["ratio_kernel_brian2_cython"] == pytest.approx(0.01 / tiny["kernel"]["seconds"])
+    assert doc["ratio_kernel_brian2_cython"] == pytest.approx(b["cython"]["seconds"] / kernel)
 
 
-def test_table_with_a_brian2_failure_and_a_disagreeing_rate(tiny):
-    peer = _fake_peer(counts=np.full(200, 40, np.int64), errors={"cython": "first run failed: exit 1: boom"})
-    r = _with_brian2(tiny, peer)
+def test_table_with_a_brian2_failure_and_a_disagreeing_rate():
+    """A peer whose neuron is another (v_th 5 mV lower: it fires more) disagrees, and says so;
+    a target that failed at setup has no row, no ratio, and its message."""
+    r = kernel_bench(neurons=200, steps=500, repeat=1, peer=lambda n, s, dt: NumpyPeer(
+        n, s, dt, v_th_shift=-5e-3, fail={"cython": "first run failed: exit 1: boom"}))
     assert r["brian2"]["cython"] is None and r["ratio_kernel_brian2_cython"] is None
-    assert r["brian2"]["cpp_standalone"]["agree"] is False  # 40 spikes in 50 ms: 800 Hz
+    fig = r["brian2"]["cpp_standalone"]
+    assert fig["agree"] is False and fig["rate"] > 1.5 * r["rate"]["kernel"]
     table = bench._table(r)
     assert "Brian2 cpp_standalone (loop)" in table and "Brian2 runtime cython (loop)" not in table
     assert "DISAGREE" in table and "Brian2 cython FAILED: first run failed: exit 1: boom" in table
+
+
+def test_kernel_bench_closes_a_peer_that_raises():
+    made = []
+
+    def make(n, s, dt):
+        made.append(NumpyPeer(n, s, dt, boom=True))
+        return made[-1]
+
+    with pytest.raises(RuntimeError, match="the peer broke"):
+        kernel_bench(neurons=50, steps=100, repeat=3, peer=make)
+    assert made[0].calls == ["setup", "round", "round", "close"]
 
 
 _PEER_NOTE = bench.brian2_unavailable()

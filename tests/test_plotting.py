@@ -10,24 +10,22 @@ import xarray as xr
 
 hv = pytest.importorskip("holoviews", reason="plotting needs holoviews (pip install hvplot)")
 
-from lifbatch import plotting  # noqa: E402
+from lifbatch import figures, plotting  # noqa: E402
 
 try:  # tests/ may or may not be a package
-    from tests._stores import write_store
-    from tests._synthetic import synthetic_dataset
+    from tests._stores import lif_workflow, run_store, simulated
 except ImportError:  # pragma: no cover
-    from _stores import write_store
-    from _synthetic import synthetic_dataset
+    from _stores import lif_workflow, run_store, simulated
 
 
 @pytest.fixture(scope="module")
 def ds() -> xr.Dataset:
-    return synthetic_dataset(n_x=3, n_y=4, trials=4, duration=0.2, seed=1)
+    return simulated(n_x=3, n_y=4, trials=4, duration=0.2, seed=1)
 
 
 @pytest.fixture(scope="module")
 def ds_pypet() -> xr.Dataset:
-    return synthetic_dataset(preset="pypet", n_x=3, n_y=5, trials=3, duration=0.2, seed=2)
+    return simulated("pypet", n_x=3, n_y=5, trials=3, duration=0.2, seed=2)
 
 
 def elements(obj, kind):
@@ -43,18 +41,18 @@ def point_of(ds, i=1, j=2):
 
 # ----------------------------------------------------------------------------- units
 def test_display_scale_converts_si_to_display_units():
-    assert plotting.display_scale({"units": "s", "display_units": "ms"}) == (1000.0, "ms")
-    f, u = plotting.display_scale({"units": "A", "display_units": "pA"})
+    assert figures.display_scale({"units": "s", "display_units": "ms"}) == (1000.0, "ms")
+    f, u = figures.display_scale({"units": "A", "display_units": "pA"})
     assert u == "pA" and f == pytest.approx(1e12)
-    f, u = plotting.display_scale({"units": "1 / s", "display_units": "1 / ms"})
+    f, u = figures.display_scale({"units": "1 / s", "display_units": "1 / ms"})
     assert u == "1 / ms" and f == pytest.approx(1e-3)
     # defaults when display_units is missing: mV for volts, ms for seconds, else SI
-    assert plotting.display_scale({"units": "V"}) == (pytest.approx(1e3), "mV")
-    assert plotting.display_scale({"units": "s"}) == (pytest.approx(1e3), "ms")
-    assert plotting.display_scale({"units": "Hz"}) == (1.0, "Hz")
-    assert plotting.display_scale({"units": "1"}) == (1.0, "1")
+    assert figures.display_scale({"units": "V"}) == (pytest.approx(1e3), "mV")
+    assert figures.display_scale({"units": "s"}) == (pytest.approx(1e3), "ms")
+    assert figures.display_scale({"units": "Hz"}) == (1.0, "Hz")
+    assert figures.display_scale({"units": "1"}) == (1.0, "1")
     # inconsistent units fall back to SI instead of failing
-    assert plotting.display_scale({"units": "s", "display_units": "mV"}) == (1.0, "s")
+    assert figures.display_scale({"units": "s", "display_units": "mV"}) == (1.0, "s")
 
 
 # ----------------------------------------------------------------------------- rate
@@ -101,7 +99,8 @@ def test_rate_curve_over_unselected_axis_is_a_holomap(ds):
 
 
 def test_rate_curve_reads_a_store_path(ds, tmp_path):
-    store = write_store(tmp_path / "s.zarr", ds, block=2)
+    # (a real run of the workflow simulated in memory: the same numbers)
+    store = run_store(tmp_path / "s.zarr", lif_workflow(n_x=3, n_y=4, trials=4, duration=0.2, seed=1))
     from_store = elements(plotting.rate_curve(str(store), "I", by="tau_m", theory=False), hv.Curve)
     in_memory = elements(plotting.rate_curve(ds, "I", by="tau_m", theory=False), hv.Curve)
     for a, b in zip(from_store, in_memory):
@@ -141,7 +140,7 @@ def test_irregular_heatmap_has_one_equal_cell_per_grid_value(ds):
     (hover,) = [t for t in plot.tools if type(t).__name__ == "HoverTool"]
     assert ("I (pA)" in str(hover.tooltips) or "@{I}" in str(hover.tooltips))
     # labels keep apart values that 4 digits would merge
-    assert plotting.grid_labels(np.array([1.00001, 1.00002, 3.0])) == ["1.00001", "1.00002", "3"]
+    assert figures.grid_labels(np.array([1.00001, 1.00002, 3.0])) == ["1.00001", "1.00002", "3"]
 
 
 def test_cv_heatmap_is_the_isi_cv(ds):
@@ -186,8 +185,10 @@ def test_isi_errorbar_mean_and_std_in_ms(ds):
 
 def test_isi_cv_is_dimensionless(ds):
     fig = plotting.isi_cv(ds, "tau_m", by="I")
-    curves = elements(fig, hv.Curve)
+    curves = [c for c in elements(fig, hv.Curve) if not c.label.startswith("theory")]
     assert len(curves) == ds.sizes["I"]
+    # (constant and white-noise input: the Siegert CV beside each curve)
+    assert len(theory_curves(fig, "theory (Siegert)")) == ds.sizes["I"]
     assert curves[0].vdims[0].unit is None and curves[0].vdims[0].label == "ISI CV"
     assert curves[0].kdims[0].unit == "ms"
     np.testing.assert_allclose(curves[3].dimension_values("isi_cv"),
@@ -301,7 +302,7 @@ def test_overview_for_zero_one_two_three_axes(ds):
 
 
 def test_overview_limits_curves_on_long_axes():
-    big = synthetic_dataset(n_x=12, n_y=3, trials=2, duration=0.05, record_trials=(0,))
+    big = simulated(n_x=12, n_y=3, trials=2, duration=0.05, record_trials=(0,))
     lay = plotting.overview(big)
     curves = [c for c in elements(lay.values()[2], hv.Curve) if not c.label.startswith("theory")]
     assert 2 <= len(curves) <= 6
@@ -356,7 +357,7 @@ def test_no_ou_theory_where_a_threshold_resets_v(ou_ds, ds):
     pt = {"v_th": -0.045, "sigma": 0.004}
     for func in (plotting.v_ensemble, plotting.v_variance, plotting.v_autocov):
         assert theory_curves(func(ou_ds, **pt)) == []
-        assert theory_curves(func(ds, **point_of(ds))) == []  # (synthetic: a threshold too)
+        assert theory_curves(func(ds, **point_of(ds))) == []  # (a threshold too)
 
 
 @pytest.fixture(scope="module")
@@ -468,7 +469,7 @@ def _hline(fig):
 @pytest.mark.parametrize("vs", [-0.04, -0.02])
 def test_v_line_is_the_models_spike_parameter_at_a_swept_point(hh, vs):
     """hh_traub's line is v_spike (legend 'v_spike') at the point's swept value."""
-    assert plotting.model_name(hh) == "hh_traub"
+    assert figures.model_name(hh) == "hh_traub"
     label, y = _hline(plotting.v_ensemble(hh, C=2.4e-10, vs=vs))
     assert label == "v_spike" and y == pytest.approx(vs * 1e3)
 
@@ -478,7 +479,7 @@ def test_v_line_takes_the_models_default_and_the_written_value(hh_plain, izh, ds
     assert _hline(plotting.v_ensemble(hh_plain, I=1e-8)) == ("v_spike", pytest.approx(-40.0))
     # izhikevich's v_peak as written (not its default 35 mV)
     assert _hline(plotting.v_ensemble(izh)) == ("v_peak", pytest.approx(30.0))
-    # the LIF keeps its "threshold" (v_th of the synthetic store: -50 mV)
+    # the LIF keeps its "threshold" (v_th of the LIF store: -50 mV)
     assert _hline(plotting.v_ensemble(ds, **point_of(ds))) == ("threshold", pytest.approx(-50.0))
 
 
@@ -545,9 +546,9 @@ def test_traces_across_an_axis_are_the_tutorials_figure(hh):
 def test_no_state_or_input_figures_for_a_store_without_them(hh_plain, hh):
     from lifbatch import review
 
-    assert plotting.recorded_state(hh_plain) == [] and plotting.recorded_inputs(hh_plain) == []
-    assert plotting.trace_vars(hh_plain) == ["v"]
-    assert plotting.recorded_state(hh) == ["m", "n", "h"] and plotting.recorded_inputs(hh) == ["input_I"]
+    assert figures.recorded_state(hh_plain) == [] and figures.recorded_inputs(hh_plain) == []
+    assert figures.trace_vars(hh_plain) == ["v"]
+    assert figures.recorded_state(hh) == ["m", "n", "h"] and figures.recorded_inputs(hh) == ["input_I"]
     with pytest.raises(ValueError, match=r"state_traces: this store records no state variable "
                                          r"\(record.state: \[m, n, h\] in the workflow\)"):
         plotting.state_traces(hh_plain, I=1e-8)
@@ -562,16 +563,36 @@ def test_no_theory_overlay_for_a_model_without_theory(hh_plain):
     """Constant and white-noise input: the LIF gets Siegert and OU curves, hh_traub none."""
     import lifbatch
 
-    assert not plotting.has_theory(hh_plain)
-    assert plotting._theory(hh_plain, True) is None and plotting._theory(hh_plain, True, "cv") is None
+    assert not figures.has_theory(hh_plain)
+    assert figures.theory_values(hh_plain, True) is None and figures.theory_values(hh_plain, True, "cv") is None
     labels = [c.label for c in elements(plotting.rate_curve(hh_plain, "I"), hv.Curve)]
     assert labels == ["simulation"]
     labels = [c.label for c in elements(plotting.isi_cv(hh_plain, "I"), hv.Curve)]
     assert labels == ["ISI CV"]
     fig = plotting.v_ensemble(hh_plain, I=1e-8)
     assert not [e for e in elements(fig, hv.Curve) + elements(fig, hv.Path) if "theory" in (e.label or "")]
-    assert plotting.theory_ou(hh_plain.sel(I=1e-8)) is None
+    assert figures.theory_ou(hh_plain.sel(I=1e-8)) is None
     # the same inputs on a LIF: theory applies (the test above could fail)
     lif = lifbatch.simulate({**HH_PLAIN_WF, "neuron": LIF_NEURON, "duration": "5 ms"})
-    assert plotting.has_theory(lif) and plotting._theory(lif, True) is not None
+    assert figures.has_theory(lif) and figures.theory_values(lif, True) is not None
     assert "theory (Siegert)" in [c.label for c in elements(plotting.rate_curve(lif, "I"), hv.Curve)]
+
+
+def test_without_holoviews_a_figure_says_how_to_install_it():
+    """No HoloViews in the environment: one sentence naming the `review` extra, not a traceback
+    from inside lifbatch (the figure data still compute: lifbatch.figures needs no renderer)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['holoviews'] = None\n"
+            "import lifbatch, lifbatch.plotting as lp\nfrom lifbatch import figures\n"
+            "ds = lifbatch.simulate('workflows/quickstart.yaml', overrides={'duration': '200 ms', 'trials': 4})\n"
+            "print(figures.figure_title('Firing rate', ds, {'sigma': 0.004}))\n"
+            "try:\n    lp.rate_curve(ds, 'I', by='sigma')\nexcept Exception as exc:\n"
+            "    print(type(exc).__name__, exc)\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == [
+        "Firing rate (sigma = 4 mV)",
+        "MissingExtraError lifbatch.plotting needs HoloViews, hvplot and Bokeh, which this environment lacks: "
+        "install lifbatch's `review` extra: pip install 'lifbatch[review]' (from a clone: pip install -e '.[review]')"]

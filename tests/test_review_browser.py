@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import lifbatch
+
 pytest.importorskip("panel", reason="the review app needs panel (a dependency of lifbatch)")
 
 try:  # tests/ may or may not be a package
-    from tests._stores import mark_blocks, write_store
-    from tests._synthetic import synthetic_dataset
+    from tests._stores import lif_workflow, resume, run_store, simulated
 except ImportError:  # pragma: no cover
-    from _stores import mark_blocks, write_store
-    from _synthetic import synthetic_dataset
+    from _stores import lif_workflow, resume, run_store, simulated
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -124,11 +124,14 @@ class Server:
         return out or ""
 
 
+#: the sweep of the module's store (``store``)
+STORE_WF = lif_workflow(n_x=5, n_y=4, trials=6, duration=0.2, seed=3)
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
-    # the last row of blocks (2 x 2 points) not written yet: pending
-    ds = synthetic_dataset(n_x=5, n_y=4, trials=6, duration=0.2, pending=4, seed=3)
-    return write_store(tmp_path_factory.mktemp("review") / "sweep.zarr", ds, block=2)
+    # the last row of points (one block) not written yet: pending
+    return run_store(tmp_path_factory.mktemp("review") / "sweep.zarr", STORE_WF, pending=4)
 
 
 @pytest.fixture(scope="module")
@@ -263,18 +266,14 @@ def test_tapping_the_heatmap_drills_down(server, browser):
 @pytest.mark.slow
 @needs_chromium
 def test_refresh_shows_points_written_since(tmp_path, browser):
-    complete = synthetic_dataset(n_x=3, n_y=3, trials=3, duration=0.1, seed=4)
-    partial = synthetic_dataset(n_x=3, n_y=3, trials=3, duration=0.1, seed=4, pending=4)
-    path = write_store(tmp_path / "live.zarr", partial, block=1)
+    wf = lif_workflow(n_x=3, n_y=3, trials=3, duration=0.1, seed=4)
+    path = run_store(tmp_path / "live.zarr", wf, points_per_task=1, pending=4)
     srv = Server(path)
     try:
         page = open_page(browser, srv.url)
         assert page.locator(".lb-status p").inner_text().startswith("5 / 9 points done")
-        # the sweep goes on: the remaining points land in the store (same chunks, new data)
-        names = ["rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "status", "v_mean",
-                 "v_var", "v_autocov", "v"]
-        complete[names].chunk({"tau_m": 3, "I": 3}).to_zarr(str(path), mode="r+")
-        mark_blocks(path, complete)  # (a block's marker follows its data)
+        # the sweep goes on: the remaining points land in the store (lifbatch run resumes)
+        resume(path, wf)
         page.locator(".lb-refresh button").click()
         end = time.time() + 60
         while not page.locator(".lb-status p").inner_text().startswith("9 / 9 points done"):
@@ -297,7 +296,7 @@ def test_static_report_opens_from_disk_offline(store, browser, tmp_path):
     text = out.read_text(encoding="utf-8")
     assert external_urls(text) == []
     assert "cdn.holoviz.org" not in text
-    assert "synthetic-nma" in text and "neuron.tau_m" in text and "white_noise" in text
+    assert "review-nma" in text and "neuron.tau_m" in text and "white_noise" in text
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors, external = [], []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -315,7 +314,7 @@ def test_static_report_opens_from_disk_offline(store, browser, tmp_path):
 
 
 def stacked_dataset(**axes: list[float]):
-    """Synthetic sweeps of different seeds stacked along further axes (first = slowest),
+    """Simulated sweeps of different seeds stacked along further axes (first = slowest),
     so that every frame of the report has its own data."""
     import itertools
 
@@ -326,8 +325,7 @@ def stacked_dataset(**axes: list[float]):
 
     def build(level: int):
         if level == len(names):
-            return synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, record_trials=(0,),
-                                     seed=next(seeds))
+            return simulated(n_x=3, n_y=3, trials=2, duration=0.05, record_trials=(0,), seed=next(seeds))
         parts = [build(level + 1) for _ in axes[names[level]]]
         return xr.concat(parts, dim=xr.DataArray(axes[names[level]], dims=names[level], name=names[level]),
                          data_vars="all", coords="minimal", compat="override")
@@ -416,7 +414,7 @@ def test_make_app_state_without_a_browser(store):
     assert "16 / 20 points done" in app.status_md.object
     app.select_point(tau_m=0.0101, I=4e-10)
     assert app.point_md.object.endswith("tau_m = 10 ms, I = 400 pA")
-    ds = synthetic_dataset(n_x=5, n_y=4, trials=6, duration=0.2, pending=4, seed=3)
+    ds = lifbatch.simulate(STORE_WF)  # (the store's run: the same numbers)
     (ticks,) = app.point_panes["raster"].object.renderers
     assert len(ticks.data_source.data["x0"]) == int(ds.spike_count.sel(tau_m=0.01, I=4e-10).sum())
 
@@ -425,10 +423,10 @@ def test_app_figures_show_the_plotting_figures_data(store):
     """The app draws with Bokeh directly: same values, units and titles as lifbatch.plotting."""
     import holoviews as hv
 
-    from lifbatch import plotting
+    from lifbatch import figures, plotting
     from lifbatch.review import make_app
 
-    ds = plotting.open_dataset(str(store))
+    ds = figures.open_dataset(str(store))
     app = make_app(str(store))._lifbatch_app
     rate = app.rate_pane.object
     assert rate.title.text == "Firing rate"
@@ -462,20 +460,18 @@ def test_slices_are_cached_until_the_store_changes(tmp_path, monkeypatch):
     """Pages share what they read, and still see the points a running sweep writes."""
     from lifbatch import review
 
-    partial = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, seed=5, pending=4)
-    complete = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, seed=5)
-    path = write_store(tmp_path / "live.zarr", partial, block=1)
+    wf = lif_workflow(n_x=3, n_y=3, trials=2, duration=0.05, seed=5)
+    path = run_store(tmp_path / "live.zarr", wf, points_per_task=1, pending=4)
     monkeypatch.setattr(review, "_SETTLE_S", 0.0)
     ds = review._open(path)
     first = review._read(ds, path, ["status", "rate"], {})
     again = review._read(ds, path, ["status", "rate"], {})
     assert again["status"].values is first["status"].values  # from the cache
     assert int((first["status"].values == 1).sum()) == 5
-    complete[["rate", "status"]].chunk({"tau_m": 3, "I": 3}).to_zarr(str(path), mode="r+")
-    mark_blocks(path, complete)
+    resume(path, wf)
     now = review._read(review._open(path), path, ["status", "rate"], {})
     assert int((now["status"].values == 1).sum()) == 9
-    np.testing.assert_allclose(now["rate"].values, complete.rate.values)
+    np.testing.assert_allclose(now["rate"].values, lifbatch.simulate(wf).rate.values)
     # files younger than the settle time are read every time
     monkeypatch.setattr(review, "_SETTLE_S", 3600.0)
     assert review._chunk_signature(path, "rate") is None
@@ -497,17 +493,15 @@ def test_isi_tab_is_drawn_when_opened(server, browser):
 def test_next_page_app_is_prepared_and_used_only_if_the_store_is_unchanged(tmp_path, monkeypatch):
     from lifbatch import review
 
-    partial = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, seed=6, pending=4)
-    complete = synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05, seed=6)
-    path = write_store(tmp_path / "live.zarr", partial, block=1)
+    wf = lif_workflow(n_x=3, n_y=3, trials=2, duration=0.05, seed=6)
+    path = run_store(tmp_path / "live.zarr", wf, points_per_task=1, pending=4)
     monkeypatch.setattr(review, "_SETTLE_S", 0.0)
     monkeypatch.setattr(review, "_prepare_next", lambda store: None)  # (no thread here)
     review._prepare(path)
     spare = review._SPARE[str(path)][1]
     assert review._session_app(path) is spare  # unchanged store: the prepared app
     review._prepare(path)
-    complete[["rate", "status"]].chunk({"tau_m": 3, "I": 3}).to_zarr(str(path), mode="r+")
-    mark_blocks(path, complete)
+    resume(path, wf)
     layout = review._session_app(path)  # the store changed since: a new app, new points
     assert layout is not spare
     assert "9 / 9 points done" in layout._lifbatch_app.status_md.object
@@ -519,12 +513,9 @@ def test_next_page_app_is_prepared_and_used_only_if_the_store_is_unchanged(tmp_p
 
 # ----------------------------------------------------------------------------- theory, cells, notes
 def simulated_store(path: Path, overrides: dict) -> Path:
-    """A store of ``lifbatch.simulate`` of ccnss-white-noise (no threshold: an OU process)."""
-    import lifbatch
-
-    ds = lifbatch.simulate(lifbatch.load_workflow(ROOT / "workflows" / "ccnss-white-noise.yaml",
+    """A store of ``lifbatch run`` of ccnss-white-noise (no threshold: an OU process)."""
+    return run_store(path, lifbatch.load_workflow(ROOT / "workflows" / "ccnss-white-noise.yaml",
                                                   overrides=overrides))
-    return write_store(path, ds, block=2)
 
 
 @pytest.fixture(scope="module")

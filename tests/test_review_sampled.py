@@ -10,9 +10,7 @@ design samples 8 and 9 and the round-2 sample 18 are pending.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -23,16 +21,14 @@ hv = pytest.importorskip("holoviews", reason="plotting needs holoviews (a depend
 pytest.importorskip("panel", reason="the review app needs panel (a dependency of lifbatch)")
 
 import lifbatch  # noqa: E402
-from lifbatch import plotting  # noqa: E402
+from lifbatch import figures, plotting  # noqa: E402
 
 try:  # tests/ may or may not be a package
-    from tests._stores import write_store
-    from tests._synthetic import synthetic_dataset
+    from tests._stores import lif_workflow, run_store, simulated, unwrite_blocks
     from tests.test_review_browser import (PLOT_DETAILS_JS, PLOTS_JS, Server, browser, needs_chromium,  # noqa: F401
                                            open_page, plots, point_text, wait_titles)
 except ImportError:  # pragma: no cover
-    from _stores import write_store
-    from _synthetic import synthetic_dataset
+    from _stores import lif_workflow, run_store, simulated, unwrite_blocks
     from test_review_browser import (PLOT_DETAILS_JS, PLOTS_JS, Server, browser, needs_chromium,  # noqa: F401
                                      open_page, plots, point_text, wait_titles)
 
@@ -65,29 +61,6 @@ PENDING = [8, 9, 18]  # the samples of the two blocks not written (2 samples a b
 T_REF = 0.005  # (SI) the grid value most tests look at
 
 
-def unwrite_blocks(store: Path, samples: list[int]) -> None:
-    """Take the blocks holding ``samples`` back to before a run wrote them: no marker, and
-    no chunk of any data variable (they read as the template's fill values)."""
-    root = json.loads((store / "zarr.json").read_text())["attributes"]
-    chunks = json.loads(root["chunks"])
-    status = json.loads((store / "status" / "zarr.json").read_text())
-    dims = status["dimension_names"]  # (sample, t_ref): the sweep axes
-    grid = [-(-n // c) for n, c in zip(status["shape"], chunks)]
-    for block_sample in sorted({s // chunks[0] for s in samples}):
-        for j in range(grid[1]):
-            flat = int(np.ravel_multi_index((block_sample, j), grid))
-            shutil.rmtree(store / "_lifbatch" / "blocks" / str(flat))
-            for meta in store.glob("*/zarr.json"):
-                m = json.loads(meta.read_text())
-                if m.get("node_type") != "array" or m.get("dimension_names", [])[:2] != dims:
-                    continue
-                chunk = meta.parent / "c" / str(block_sample) / str(j)
-                if chunk.is_dir():
-                    shutil.rmtree(chunk)
-                elif chunk.exists():
-                    chunk.unlink()
-
-
 @pytest.fixture(scope="module")
 def sampled_store(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sampled")
@@ -95,7 +68,7 @@ def sampled_store(tmp_path_factory) -> Path:
     store = root / "sampled.zarr"
     lifbatch.run_sweep(lifbatch.load_workflow(root / "sampled.yaml"), store, workers=2,
                        points_per_task=4, progress=False)
-    unwrite_blocks(store, PENDING)
+    unwrite_blocks(store, [s * 2 + j for s in PENDING for j in range(2)])  # (sample, t_ref): 2 t_ref values
     return store
 
 
@@ -105,13 +78,13 @@ def ds(sampled_store):
 
 
 def test_the_store_is_a_sampled_design_with_pending_and_refined_points(ds):
-    assert plotting.sampled_params(ds) == ["I", "sigma"] and plotting.is_sampled(ds)
-    assert plotting.grid_axes(ds) == ["t_ref"]
+    assert figures.sampled_params(ds) == ["I", "sigma"] and figures.is_sampled(ds)
+    assert figures.grid_axes(ds) == ["t_ref"]
     assert ds["sample_round"].values.tolist() == [0] * N_DESIGN + ADDED_ROUNDS
     status = ds.status.transpose("sample", "t_ref").values
     assert (status[PENDING] == 0).all() and np.isnan(ds.rate.isel(sample=PENDING).values).all()
     assert (np.delete(status, PENDING, axis=0) == 1).all()
-    assert not plotting.is_sampled(synthetic_dataset(n_x=2, n_y=2, trials=2, duration=0.05))
+    assert not figures.is_sampled(simulated(n_x=2, n_y=2, trials=2, duration=0.05))
 
 
 # ----------------------------------------------------------------------------- plotting
@@ -203,7 +176,7 @@ def test_sample_projection_against_each_parameter_with_the_siegert_values(ds):
     cv = layers(plotting.sample_projection(ds, "I", var="isi_cv", t_ref=T_REF))
     np.testing.assert_allclose(cv["theory (Siegert)"].dimension_values("isi_cv"),
                                theory_cv(ds.sel(t_ref=T_REF)).values, rtol=1e-12)
-    assert not plotting.log_scale(ds, "I")
+    assert not figures.log_scale(ds, "I")
     lay = plotting.sample_projections(ds, var="rate", t_ref=T_REF)
     assert [o.opts.get().kwargs["title"] for o in lay] == ["Firing rate vs I (t_ref = 5 ms)",
                                                           "Firing rate vs sigma (t_ref = 5 ms)"]
@@ -219,7 +192,7 @@ def test_overview_of_a_sampled_store_and_its_points(ds, sampled_store):
     n = int(ds.spike_count.sel(sample=17, t_ref=T_REF).sum())
     assert fig.opts.get().kwargs["title"] == f"Spike raster, {n} spikes (sample = 17, t_ref = 5 ms)"
     assert len(fig.traverse(lambda e: e, [hv.Segments])[0]) == n
-    assert plotting.sample_point_label(ds, {"sample": 17, "t_ref": T_REF}) == \
+    assert figures.sample_point_label(ds, {"sample": 17, "t_ref": T_REF}) == \
         "sample 17 (I = 250 pA, sigma = 4 mV; added in round 1), t_ref = 5 ms"
     pending = plotting.isi_histogram(ds, sample=8, t_ref=T_REF)
     (note,) = pending.traverse(lambda e: e, [hv.Text])
@@ -235,7 +208,7 @@ def test_failed_points_are_red_crosses_in_both_renderings(ds):
     assert list(by) == ["design", "pending", "failed", "added in round 1", "added in round 1, failed",
                         "added in round 2, pending"]
     assert by["failed"].dimension_values("sample").tolist() == [3]
-    d, where = plotting._sample_select(failed, {"t_ref": T_REF}, "test")
+    d, where = figures.select_samples(failed, {"t_ref": T_REF}, "test")
     fig, _ = scatter_figure(d, "I", "sigma", "rate", where, failed)
     crosses = [r for r in fig.renderers if r.name == "lb-failed"]
     assert [list(r.data_source.data["sample"]) for r in crosses] == [[3], [17]]
@@ -243,7 +216,7 @@ def test_failed_points_are_red_crosses_in_both_renderings(ds):
 
 
 def test_sampled_figures_refuse_what_they_cannot_draw(ds):
-    grid = synthetic_dataset(n_x=2, n_y=2, trials=2, duration=0.05)
+    grid = simulated(n_x=2, n_y=2, trials=2, duration=0.05)
     with pytest.raises(ValueError, match="grid over"):
         plotting.sample_scatter(grid)
     with pytest.raises(ValueError, match="not a sampled parameter"):
@@ -326,8 +299,8 @@ def test_app_draws_the_sampled_store(ds, sampled_store):
 def test_tap_picks_the_nearest_sample_on_screen(ds):
     from lifbatch.review import nearest_sample
 
-    d, _ = plotting._sample_select(ds, {"t_ref": T_REF}, "test")
-    data = plotting.sample_data(d, "I", "sigma", "rate")
+    d, _ = figures.select_samples(ds, {"t_ref": T_REF}, "test")
+    data = figures.sample_data(d, "I", "sigma", "rate")
     for s in (0, 5, 17):
         x, y = float(ds.I[s]) * 1e12, float(ds.sigma[s]) * 1e3
         assert nearest_sample(data, x * 1.001, y * 1.01, ylog=True) == s
@@ -337,8 +310,7 @@ def test_tap_picks_the_nearest_sample_on_screen(ds):
 def test_grid_stores_still_get_the_grid_app(tmp_path):
     from lifbatch.review import ReviewApp, SampledReviewApp, make_app
 
-    path = write_store(tmp_path / "grid.zarr", synthetic_dataset(n_x=3, n_y=3, trials=2, duration=0.05),
-                       block=3)
+    path = run_store(tmp_path / "grid.zarr", lif_workflow(n_x=3, n_y=3, trials=2, duration=0.05), points_per_task=3)
     app = make_app(str(path))._lifbatch_app
     assert type(app) is ReviewApp and not isinstance(app, SampledReviewApp)
     assert app.heat_pane.object.title.text == "Firing rate"

@@ -761,14 +761,14 @@ def test_log_axes_label_every_decade(lo, hi, ticks):
     from bokeh.models import FixedTicker
     from bokeh.plotting import figure
 
-    from lifbatch import review
-    from lifbatch.plotting import log_ticks
+    from lifbatch.bokeh_figures import log_axis_ticks
+    from lifbatch.figures import log_ticks
 
     assert log_ticks(lo, hi) == ticks
     decades = [10.0 ** k for k in range(math.ceil(math.log10(lo)), math.floor(math.log10(hi)) + 1)]
     assert all(d in log_ticks(lo, hi) for d in decades)
     fig = figure(x_axis_type="log", y_axis_type="log")
-    review._log_ticks(fig, np.array([lo, (lo + hi) / 2, hi]), np.array([np.nan, 2.0, 3.0]))
+    log_axis_ticks(fig, np.array([lo, (lo + hi) / 2, hi]), np.array([np.nan, 2.0, 3.0]))
     assert isinstance(fig.below[0].ticker, FixedTicker) and fig.below[0].ticker.ticks == ticks
     assert fig.below[0].formatter.format == "%g"
 
