@@ -498,6 +498,10 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "store", None):
+            from .storage import check_location
+
+            check_location(args.store)  # (an unsupported URL is refused, never made a local directory)
         code = args.func(args)
         sys.stdout.flush()  # a reader that left shows here (| head -1), not in a traceback at exit
         return code

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import config
 from .analysis import MOMENT_SUMMARIES, SPIKE_SUMMARIES, moment_values, spike_values
-from . import lease
+from . import lease, storage
 from .errors import RunError, StoreError, WorkflowError
 from .layout import GROW
 from .pause import pause
@@ -465,6 +465,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         workflow_path = workflow
     wf = workflow if isinstance(workflow, Workflow) else load_workflow(workflow, overrides)
     store = store if store is not None else Path("results") / f"{wf.name}.zarr"
+    storage.check_location(store)  # (an unsupported URL is refused, never made a local directory)
     refuse_dangling_link(store)  # (resolved, the link would be gone, and its target made)
     store = str(Path(store).resolve())
     log = log or (lambda msg: print(msg, file=sys.stderr))

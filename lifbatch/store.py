@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, storage
 from .atomic import write_json_atomic
 from .errors import StoreError
 from .grid import Blocking
@@ -1073,6 +1073,7 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
     >>> ds = open_results("results/quickstart.zarr")        # doctest: +SKIP
     >>> ds.rate.sel(tau_m=0.02, method="nearest").values     # doctest: +SKIP
     """
+    storage.check_location(store)
     path = Path(store)
     if not path.exists():
         raise StoreError(f"no store at '{path}'. Run `lifbatch run WORKFLOW --store {path}` first.")

@@ -1,0 +1,199 @@
+"""A store under a prefix of an S3-compatible object store (``s3://BUCKET/PATH.zarr``), by
+obstore (chosen over s3fs by measurement: pyproject.toml, the ``s3`` extra).
+
+An object store has no rename and no directories. Whole objects are written by one PUT
+(readers see the old object or the new); a conditional create is ``If-None-Match: *``; a
+conditional replace is ``If-Match: <ETag>`` of the version read, which the server refuses
+(412) when the object changed since: of two takers exactly one wins.
+
+Credentials and endpoint come from the standard places, as the AWS tools read them:
+``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``,
+``AWS_REGION`` (or ``lifbatch.s3.endpoint`` / ``lifbatch.s3.region`` in lifbatch.yaml); a plain
+``http://`` endpoint is allowed. They are never printed: messages name the store's URL and
+the endpoint only.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import RunError, StoreError
+from . import Conflict, Storage
+
+__all__ = ["S3Storage"]
+
+
+class StorageUnreachable(RunError):
+    """The object store did not answer (down, a network failure): the store is resumable."""
+
+
+def _settings() -> dict:
+    from .. import config
+
+    out = {}
+    for key in ("endpoint", "region"):
+        try:
+            value = config.get(f"s3.{key}")
+        except (KeyError, Exception):
+            value = None
+        if value:
+            out[key] = str(value)
+    return out
+
+
+class S3Storage(Storage):
+    local = False
+
+    def __init__(self, location: str):
+        from ..errors import MissingExtraError
+
+        try:
+            import obstore  # noqa: F401
+            from obstore.store import S3Store
+        except ImportError:
+            raise MissingExtraError("an s3:// store needs obstore: pip install 'lifbatch[s3]'") from None
+        self.location = location.rstrip("/")
+        rest = self.location.split("://", 1)[1]
+        self.bucket, _, prefix = rest.partition("/")
+        self.prefix = prefix.strip("/")
+        settings = _settings()
+        endpoint = settings.get("endpoint") or os.environ.get("AWS_ENDPOINT_URL_S3") or \
+            os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT")
+        self.endpoint = endpoint
+        config = {}
+        if settings.get("endpoint"):
+            config["endpoint"] = settings["endpoint"]
+        if settings.get("region"):
+            config["region"] = settings["region"]
+        elif not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+            config["region"] = "us-east-1"  # (what an S3-compatible server without regions accepts)
+        client = {"allow_http": True} if endpoint and endpoint.startswith("http://") else {}
+        retry = {"max_retries": 2, "retry_timeout": __import__("datetime").timedelta(seconds=10)}
+        self._store = S3Store(self.bucket, prefix=self.prefix or None, config=config or None,
+                              client_options=client or None, retry_config=retry)
+
+    # ------------------------------------------------------------------ errors
+    def _failed(self, exc: Exception, what: str) -> Exception:
+        """One line for a request the object store refused or could not answer."""
+        import obstore.exceptions as oe
+
+        text = str(exc)
+        where = f"store '{self.location}'" + (f" at {self.endpoint}" if self.endpoint else "")
+        if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
+            return StoreError(f"{where}: the bucket '{self.bucket}' does not exist; create it first "
+                              f"(e.g. `aws s3 mb s3://{self.bucket}`), or give another s3://BUCKET/PATH")
+        if isinstance(exc, (oe.PermissionDeniedError, oe.UnauthenticatedError)) or \
+                any(code in text for code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
+                                              "403 Forbidden")):
+            return StoreError(f"{where}: the object store refused the credentials for {what} (access denied); "
+                              "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION) to a key "
+                              "allowed to read and write that bucket")
+        reason = _short(text)
+        return StorageUnreachable(f"{where}: the object store did not complete {what} ({reason}); nothing "
+                                  "finished is lost: run the same command again once it answers")
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        import obstore.exceptions as oe
+
+        try:
+            return fn(*args, **kwargs)
+        except (FileNotFoundError, oe.NotFoundError) as exc:
+            if "NoSuchBucket" in str(exc):
+                raise self._failed(exc, what) from None
+            raise
+        except (oe.AlreadyExistsError, oe.PreconditionError):
+            raise
+        except Exception as exc:  # (obstore's GenericError and the like: the message, in one line)
+            raise self._failed(exc, what) from None
+
+    # ------------------------------------------------------------------ objects
+    def read_bytes(self, key):
+        found = self.read_versioned(key)
+        return None if found is None else found[0]
+
+    def read_versioned(self, key):
+        import obstore
+        import obstore.exceptions as oe
+
+        try:
+            got = self._call(f"reading {key}", obstore.get, self._store, key)
+            return bytes(self._call(f"reading {key}", got.bytes)), got.meta["e_tag"]
+        except (FileNotFoundError, oe.NotFoundError):
+            return None
+
+    def write_bytes(self, key, data):
+        import obstore
+
+        self._call(f"writing {key}", obstore.put, self._store, key, data)
+
+    def create(self, key, data):
+        import obstore
+        import obstore.exceptions as oe
+
+        try:
+            return self._call(f"creating {key}", obstore.put, self._store, key, data, mode="create")["e_tag"]
+        except (oe.AlreadyExistsError, oe.PreconditionError):
+            raise Conflict(key) from None
+
+    def replace(self, key, data, version):
+        import obstore
+        import obstore.exceptions as oe
+
+        try:
+            return self._call(f"replacing {key}", obstore.put, self._store, key, data,
+                              mode={"e_tag": version})["e_tag"]
+        except (oe.PreconditionError, oe.NotFoundError, FileNotFoundError, oe.AlreadyExistsError):
+            raise Conflict(key) from None
+
+    take_over = replace  # (If-Match on the ETag read: of two takers, the server lets one write)
+
+    def delete(self, key):
+        import obstore
+        import obstore.exceptions as oe
+
+        try:
+            self._call(f"deleting {key}", obstore.delete, self._store, key)
+        except (FileNotFoundError, oe.NotFoundError):
+            pass
+
+    def delete_prefix(self, prefix):
+        import obstore
+
+        keys = self.list(prefix)
+        for i in range(0, len(keys), 500):
+            self._call(f"deleting {prefix}", obstore.delete, self._store, keys[i:i + 500])
+
+    def exists(self, key):
+        return self.identity(key) is not None
+
+    def identity(self, key):
+        import obstore
+        import obstore.exceptions as oe
+
+        try:
+            return self._call(f"reading {key}", obstore.head, self._store, key)["e_tag"]
+        except (FileNotFoundError, oe.NotFoundError):
+            return None
+
+    def list(self, prefix):
+        import obstore
+
+        out = []
+        for batch in self._call(f"listing {prefix}", obstore.list, self._store, prefix.rstrip("/") + "/" if prefix
+                                else None):
+            out.extend(str(meta["path"]) for meta in batch)
+        return out
+
+    def top(self):
+        # (from a full listing: some servers, SeaweedFS among them, list emptied "directories")
+        return sorted({key.split("/", 1)[0] for key in self.list("")})
+
+    def zarr_store(self, *, read_only=False):
+        from zarr.storage import ObjectStore
+
+        return ObjectStore(self._store, read_only=read_only)
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 160 else line[:157] + "..."
