@@ -15,13 +15,18 @@ from __future__ import annotations
 import os
 import re
 
-from ..errors import StoreError
+from ..errors import RunError, StoreError
 
-__all__ = ["is_url", "check_location", "of", "Storage", "Conflict"]
+__all__ = ["is_url", "check_location", "canonical", "of", "require_local", "Storage", "Conflict", "Unavailable"]
 
 #: ``scheme://`` at the start of a store's location (a Windows drive ``C:\\`` has no ``//``)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 SUPPORTED = ("s3",)
+
+
+class Unavailable(RunError):
+    """The store's storage did not answer a request (an object store down, a network failure):
+    a runtime failure, and the store stays resumable."""
 
 
 class Conflict(Exception):
@@ -52,6 +57,23 @@ def check_location(store) -> None:
     if not bucket or not prefix.strip("/"):
         raise StoreError(f"store '{store}' names no {'bucket' if not bucket else 'path in its bucket'}: give "
                          "s3://BUCKET/PATH.zarr, e.g. s3://results/quickstart.zarr")
+
+
+def canonical(store) -> str:
+    """A store's location as lifbatch records it: a path made absolute (symbolic links resolved),
+    a URL without a trailing ``/``."""
+    from pathlib import Path
+
+    check_location(store)
+    return store.rstrip("/") if is_url(store) else str(Path(store).resolve())
+
+
+def require_local(store, command: str) -> None:
+    """StoreError (one line) for a command that does not yet work on an object store."""
+    if is_url(store):
+        raise StoreError(f"store '{store}': `lifbatch {command}` does not work on object storage yet (run, status, "
+                         "query and open_results do); copy the store to disk first, e.g. "
+                         f"`aws s3 sync {store} ./{store.rstrip('/').rsplit('/', 1)[-1]}`")
 
 
 def of(store) -> "Storage":
@@ -128,6 +150,32 @@ class Storage:
 
     def top(self) -> list[str]:
         """The names directly in the store (its root's objects and "directories")."""
+        raise NotImplementedError
+
+    def root_exists(self) -> bool:
+        """Whether anything is at the store's location."""
+        raise NotImplementedError
+
+    def is_dir(self, key: str) -> bool:
+        """Whether ``key`` is a "directory": on an object store, a prefix with objects under it."""
+        raise NotImplementedError
+
+    def make_dir(self, key: str) -> None:
+        """Make the directory ``key`` (nothing on an object store, which has none)."""
+        raise NotImplementedError
+
+    def children(self, prefix: str, name: str) -> list[str]:
+        """The keys ``<prefix>/<one level>/<name>`` (the block markers' ``blocks/*/zarr.json``)."""
+        raise NotImplementedError
+
+    def only_run_files(self, control: str, names: tuple[str, ...]) -> bool:
+        """Whether the control group ``control`` holds nothing but files whose names start with
+        ``names`` (a run's own: its lease, its creation marker, the workers' probe), and an
+        empty ``blocks`` group."""
+        raise NotImplementedError
+
+    def clear(self, keep: str) -> None:
+        """Remove everything in the store but the objects whose key starts with ``keep``."""
         raise NotImplementedError
 
     def zarr_store(self, *, read_only: bool = False):

@@ -44,6 +44,7 @@ class PosixStorage(Storage):
 
     def create(self, key, data):
         path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
@@ -74,7 +75,7 @@ class PosixStorage(Storage):
             moved = aside.read_bytes()
         except OSError:
             moved = None
-        if moved is not None and moved != version:
+        if moved is not None and version is not None and moved != version:
             # another command took it over in between: give its lease back
             try:
                 os.link(aside, path)
@@ -112,6 +113,44 @@ class PosixStorage(Storage):
 
     def top(self):
         return sorted(e.name for e in os.scandir(self.root)) if self.root.is_dir() else []
+
+    def root_exists(self):
+        return self.root.exists()
+
+    def is_dir(self, key):
+        return self.path(key).is_dir()
+
+    def make_dir(self, key):
+        self.path(key).mkdir(parents=True, exist_ok=True)
+
+    def children(self, prefix, name):
+        base = self.path(prefix)
+        if not base.is_dir():
+            return []
+        return [f"{prefix}/{p.parent.name}/{name}" for p in base.glob(f"*/{name}")]
+
+    def only_run_files(self, control, names):
+        for entry in os.scandir(self.path(control)):
+            if entry.name.startswith(names):
+                continue
+            if entry.name == "blocks" and entry.is_dir() and not any(os.scandir(entry.path)):
+                continue
+            return False
+        return True
+
+    def clear(self, keep):
+        control, _, lease = keep.partition("/")
+        for entry in os.scandir(self.root):
+            if entry.name == control:
+                for sub in os.scandir(entry.path):
+                    if sub.name.startswith(lease):
+                        continue
+                    shutil.rmtree(sub.path) if sub.is_dir(follow_symlinks=False) else os.unlink(sub.path)
+                (Path(entry.path) / "zarr.json").unlink(missing_ok=True)
+            elif entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
 
     def zarr_store(self, *, read_only=False):
         return str(self.root)

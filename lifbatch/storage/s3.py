@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import os
 
-from ..errors import RunError, StoreError
-from . import Conflict, Storage
+from ..errors import StoreError
+from . import Conflict, Storage, Unavailable
 
 __all__ = ["S3Storage"]
 
 
-class StorageUnreachable(RunError):
-    """The object store did not answer (down, a network failure): the store is resumable."""
+StorageUnreachable = Unavailable
 
 
 def _settings() -> dict:
@@ -171,7 +170,7 @@ class S3Storage(Storage):
         import obstore.exceptions as oe
 
         try:
-            return self._call(f"reading {key}", obstore.head, self._store, key)["e_tag"]
+            return (self._call(f"reading {key}", obstore.head, self._store, key)["e_tag"],)
         except (FileNotFoundError, oe.NotFoundError):
             return None
 
@@ -187,6 +186,44 @@ class S3Storage(Storage):
     def top(self):
         # (from a full listing: some servers, SeaweedFS among them, list emptied "directories")
         return sorted({key.split("/", 1)[0] for key in self.list("")})
+
+    def root_exists(self):
+        import obstore
+
+        for batch in self._call("listing the store", obstore.list, self._store, None, chunk_size=1):
+            if batch:
+                return True
+        return False
+
+    def is_dir(self, key):
+        import obstore
+
+        prefix = key.rstrip("/") + "/" if key.strip("/") else None
+        for batch in self._call(f"listing {key or 'the store'}", obstore.list, self._store, prefix, chunk_size=1):
+            if batch:
+                return True
+        return False
+
+    def make_dir(self, key):
+        pass  # (an object store has no directories)
+
+    def children(self, prefix, name):
+        depth = prefix.count("/") + 2
+        return [k for k in self.list(prefix) if k.endswith("/" + name) and k.count("/") == depth]
+
+    def only_run_files(self, control, names):
+        for key in self.list(control):
+            rest = key[len(control) + 1:]
+            if not rest.split("/", 1)[0].startswith(names):
+                return False
+        return True
+
+    def clear(self, keep):
+        import obstore
+
+        keys = [k for k in self.list("") if not k.startswith(keep)]
+        for i in range(0, len(keys), 500):
+            self._call("removing the old store", obstore.delete, self._store, keys[i:i + 500])
 
     def zarr_store(self, *, read_only=False):
         from zarr.storage import ObjectStore
