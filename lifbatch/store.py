@@ -628,6 +628,7 @@ def verify_store(store) -> VerifyReport:
     the rest, with a note. ``run --repair`` writes lost arrays and coordinates again and
     recomputes the bad blocks.
     """
+    storage.require_local(store, "status --verify")
     state = inspect_store(store)
     if state.kind != "store":
         raise StoreError(f"'{store}' is not a finished lifbatch store ({state.kind}); nothing to verify.")

@@ -4,6 +4,7 @@ package), started on 127.0.0.1 with free ports and its own directory, a bucket m
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -11,6 +12,9 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
+
+
+KEY, SECRET = "lifbatch-test", "lifbatch-test-secret"
 
 
 def _free_ports(n: int) -> list[int]:
@@ -37,22 +41,27 @@ class Seaweed:
         return f"http://127.0.0.1:{self.ports['s3']}"
 
     def env(self, **extra) -> dict:
-        """The environment of a lifbatch process that uses this server (credentials any: SeaweedFS
-        without an identities file accepts every request)."""
-        env = dict(os.environ, AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID="lifbatch-test",
-                   AWS_SECRET_ACCESS_KEY="lifbatch-test-secret", AWS_REGION="us-east-1")
+        """The environment of a lifbatch process that uses this server, with the one key it accepts
+        (its identities file: any other key is refused, as on a real S3)."""
+        env = dict(os.environ, AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET,
+                   AWS_REGION="us-east-1")
         env.update(extra)
         return env
 
     def start(self, timeout: float = 60) -> None:
         if not self.ports:
-            m, v, f, s, mg, vg, fg = _free_ports(7)
+            m, v, f, s, mg, vg, fg, sg = _free_ports(8)
             # (the gRPC ports are the HTTP ports + 10000 unless given: given, so that they are free)
-            self.ports = dict(master=m, volume=v, filer=f, s3=s, master_grpc=mg, volume_grpc=vg, filer_grpc=fg)
+            self.ports = dict(master=m, volume=v, filer=f, s3=s, master_grpc=mg, volume_grpc=vg, filer_grpc=fg, s3_grpc=sg)
         p = self.ports
         os.makedirs(self.directory, exist_ok=True)
+        identities = os.path.join(self.directory, "s3.json")
+        with open(identities, "w") as f:
+            json.dump({"identities": [{"name": "lifbatch", "credentials": [{"accessKey": KEY, "secretKey": SECRET}],
+                                       "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}, f)
         self.proc = subprocess.Popen(
             [shutil.which("weed") or "weed", "server", f"-dir={self.directory}", "-s3", f"-s3.port={p['s3']}",
+             f"-s3.port.grpc={p['s3_grpc']}", f"-s3.config={identities}", "-s3.port.iceberg=0", "-s3.port.lance=0",
              f"-master.port={p['master']}", f"-master.port.grpc={p['master_grpc']}",
              f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume_grpc']}",
              f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer_grpc']}",
@@ -87,7 +96,7 @@ class Seaweed:
         import obstore
         from obstore.store import S3Store
 
-        store = S3Store(name, endpoint=self.endpoint, access_key_id="x", secret_access_key="y", region="us-east-1",
+        store = S3Store(name, endpoint=self.endpoint, access_key_id=KEY, secret_access_key=SECRET, region="us-east-1",
                         client_options={"allow_http": True})
         deadline = time.time() + timeout
         while True:

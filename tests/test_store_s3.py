@@ -21,6 +21,59 @@ import lifbatch
 from conftest import assert_identical
 from test_store_trust import SLOW, WF, _cli, _start, _wait_for, _write
 
+from _seaweed import Seaweed
+
+#: a sweep of many one-point blocks that runs for seconds: still running when a signal or a
+#: second run comes
+MID = {**SLOW, "name": "s3-mid", "trials": 100, "duration": "1 s",
+       "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 12], "unit": "pA"}}}
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """A real SeaweedFS on 127.0.0.1 (its own ports and directory) with a bucket; this process
+    uses it through the AWS_* variables, as lifbatch's subprocesses do."""
+    server = Seaweed(str(tmp_path_factory.mktemp("seaweed")))
+    server.start()
+    server.bucket("lifbatch")
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                              "AWS_REGION")}
+    os.environ.update({k: v for k, v in server.env().items() if k in saved})
+    yield server
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    server.stop()
+
+
+def _url(name: str = "") -> str:
+    return f"s3://lifbatch/{name or uuid.uuid4().hex[:12]}.zarr"
+
+
+def _keys(store) -> set[str]:
+    """Every object of a store (its files, on disk), but the run's own lease."""
+    from lifbatch import storage
+
+    st = storage.of(store)
+    keys = st.list("") if not st.local else [p.relative_to(store).as_posix() for p in Path(store).rglob("*")
+                                                if p.is_file()]
+    return {k for k in keys if not k.startswith("_lifbatch/lease.json")}
+
+
+@pytest.fixture(scope="module")
+def on_disk(tmp_path_factory):
+    """The tiny sweep and MID, run on disk by `lifbatch run`: what the same runs to S3 must equal."""
+    d = tmp_path_factory.mktemp("disk")
+    out = {}
+    for raw in (WF, MID):
+        store = d / f"{raw['name']}.zarr"
+        r = _cli("run", _write(d, raw), "--store", store, "--no-progress")
+        assert r.returncode == 0, r.stderr
+        out[raw["name"]] = store
+    return out
+
 
 # --------------------------------------------------------------------------- #
 # an unsupported URL is refused in one line, and nothing is made locally
@@ -49,3 +102,180 @@ def test_s3_url_without_a_path_refused(tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip() == ("lifbatch: error: store 's3://bucket-only' names no path in its bucket: give "
                                   "s3://BUCKET/PATH.zarr, e.g. s3://results/quickstart.zarr")
+
+
+# --------------------------------------------------------------------------- #
+# the same sweep to S3 and to disk: the same arrays, bit for bit, the same objects
+# --------------------------------------------------------------------------- #
+def test_sweep_to_s3_is_identical_to_disk(s3, on_disk, tmp_path):
+    url = _url()
+    r = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=s3.env())
+    assert r.returncode == 0, r.stderr
+    assert f"results: {url}" in r.stdout
+    disk = on_disk[WF["name"]]
+    got, want = lifbatch.open_results(url).load(), lifbatch.open_results(disk).load()
+    assert_identical(got, want)
+    assert got.attrs["fingerprint"] == want.attrs["fingerprint"]
+    assert int((got["status"] == lifbatch.STATUS_DONE).sum()) == 8
+    assert _keys(url) == _keys(disk)  # the same arrays, chunks, markers: one object per file
+    # status and query read it as they read the disk's
+    status = _cli("status", url, env=s3.env())
+    assert status.returncode == 0, status.stderr
+    assert "points    8: 8 done, 0 failed, 0 pending (100%)" in status.stdout
+    assert _cli("query", url, "--var", "rate", "--format", "csv", env=s3.env()).stdout == \
+        _cli("query", disk, "--var", "rate", "--format", "csv").stdout
+    # a re-run has nothing to do, and takes no lease
+    again = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=s3.env())
+    assert again.returncode == 0 and "(0 blocks run, 8 already done)" in again.stdout, again.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_processes_workers_write_to_s3(s3, on_disk, tmp_path):
+    url = _url()
+    r = _cli("run", _write(tmp_path, WF), "--store", url, "--processes", "--workers", "2", "--no-progress",
+             env=s3.env())
+    assert r.returncode == 0, r.stderr
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[WF["name"]]).load())
+    assert not [k for k in _keys(url) if "visible-" in k]  # the workers' probe, through S3, left nothing
+
+
+# --------------------------------------------------------------------------- #
+# killed mid-sweep, then a plain re-run: identical
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_sigkill_mid_sweep_then_rerun_is_identical(s3, on_disk, tmp_path):
+    from lifbatch.store import done_blocks
+
+    url = _url()
+    path = _write(tmp_path, MID)
+    proc = _start("run", path, "--store", url, "--points-per-task", "1", "--workers", "1", "--no-progress",
+                  env=s3.env())
+    deadline = time.time() + 120
+    while len(done_blocks(url)) < 3:
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    done = len(done_blocks(url))
+    assert 3 <= done < 12  # killed mid-sweep
+    # the dead run's lease is stale (its process is gone, this host): a plain re-run takes it over
+    r = _cli("run", path, "--store", url, "--points-per-task", "1", "--no-progress", env=s3.env())
+    assert r.returncode == 0, r.stderr
+    assert f"{12 - done} blocks run, {done} already done" in r.stdout
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[MID["name"]]).load())
+    from lifbatch.lease import read_lease
+
+    assert read_lease(url) is None
+
+
+# --------------------------------------------------------------------------- #
+# one writer: two runs at the same instant, and two takers of a stale lease
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_two_runs_at_the_same_instant_one_is_refused(s3, on_disk, tmp_path):
+    url = _url()
+    path = _write(tmp_path, MID)
+    procs = [_start("run", path, "--store", url, "--points-per-task", "1", "--no-progress", env=s3.env())
+             for _ in range(2)]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, _, err in results if code == 2).strip().splitlines()
+    assert len(refused) == 1 and f"store '{url}' is being written by another run" in refused[0], refused
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[MID["name"]]).load())
+
+
+def test_a_stale_lease_taken_over_by_two_at_once_exactly_one_wins(s3):
+    """Two takers of one stale lease at the same instant (threads released by a barrier, each
+    with its own conditional replace on the ETag it read): one holds the store, the other is
+    refused naming it; ten times over."""
+    import json
+    import threading
+
+    from lifbatch import storage
+    from lifbatch.errors import StoreBusyError
+    from lifbatch.lease import acquire, read_lease
+
+    for _ in range(10):
+        url = _url()
+        st = storage.of(url)
+        stale = {"owner": "gone@elsewhere", "host": "elsewhere", "pid": 1, "command": "lifbatch run", "token": "old",
+                 "started": time.time() - 3600, "heartbeat": time.time() - 3600}
+        st.create("_lifbatch/lease.json", json.dumps(stale).encode())
+        barrier = threading.Barrier(2)
+        won, refused = [], []
+
+        def take():
+            barrier.wait()
+            try:
+                won.append(acquire(url, command="taker"))
+            except StoreBusyError as exc:
+                refused.append(str(exc))
+
+        threads = [threading.Thread(target=take) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(won) == 1 and len(refused) == 1, (won, refused)
+        assert read_lease(url)["token"] == won[0].record["token"]
+        assert "is being written by another run" in refused[0]
+        won[0].release()
+        assert read_lease(url) is None
+
+
+def test_lease_renewal_is_conditional_on_its_etag(s3):
+    """A holder whose lease object was replaced under it (taken over) does not write it again:
+    its renewal's If-Match fails, and it knows it lost the store."""
+    import json
+
+    from lifbatch import storage
+    from lifbatch.lease import acquire, read_lease
+
+    url = _url()
+    held = acquire(url, command="holder")
+    held.hand_over()  # (no background beats: this test renews by hand)
+    assert held.refresh()
+    st = storage.of(url)
+    data, version = st.read_versioned("_lifbatch/lease.json")
+    other = dict(json.loads(data), token="other")
+    st.replace("_lifbatch/lease.json", json.dumps(other).encode(), version)
+    assert held.refresh() is False
+    assert read_lease(url)["token"] == "other"  # not overwritten by the loser
+
+
+# --------------------------------------------------------------------------- #
+# the object store refusing: one line each
+# --------------------------------------------------------------------------- #
+def test_bad_credentials_one_line(s3, tmp_path):
+    url = _url()
+    r = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress",
+             env=s3.env(AWS_SECRET_ACCESS_KEY="wrong-secret"))
+    assert r.returncode == 2, r.stderr
+    line = r.stderr.strip()
+    assert len(line.splitlines()) == 1, line
+    assert line.startswith(f"lifbatch: error: store '{url}' at {s3.endpoint}: the object store refused the "
+                           "credentials"), line
+    assert "wrong-secret" not in line and "lifbatch-test" not in line  # never printed
+    assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in line
+    assert _keys(url) == set()  # nothing written
+
+
+def test_missing_bucket_one_line(s3, tmp_path):
+    url = "s3://no-such-bucket/x.zarr"
+    for args in (("run", _write(tmp_path, WF), "--store", url, "--no-progress"), ("status", url)):
+        r = _cli(*args, env=s3.env())
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.strip() == (f"lifbatch: error: store '{url}' at {s3.endpoint}: the bucket 'no-such-bucket' "
+                                    "does not exist; create it first (e.g. `aws s3 mb s3://no-such-bucket`), or give "
+                                    "another s3://BUCKET/PATH")
+
+
+def test_commands_not_yet_on_object_storage_say_so_in_one_line(s3):
+    for args in (("summarize", "s3://lifbatch/x.zarr"), ("status", "s3://lifbatch/x.zarr", "--verify")):
+        r = _cli(*args, env=s3.env())
+        assert r.returncode == 2
+        assert r.stderr.strip().startswith("lifbatch: error: store 's3://lifbatch/x.zarr': `lifbatch "
+                                           f"{args[0]}{' --verify' if len(args) > 2 else ''}` does not work on "
+                                           "object storage yet"), r.stderr

@@ -174,35 +174,33 @@ class S3Storage(Storage):
         except (FileNotFoundError, oe.NotFoundError):
             return None
 
-    def list(self, prefix):
+    def _listed(self, prefix: str, *, first: bool = False) -> list[str]:
+        """The keys under ``prefix`` ('' the whole store); only the first one with ``first``."""
         import obstore
 
-        out = []
-        for batch in self._call(f"listing {prefix}", obstore.list, self._store, prefix.rstrip("/") + "/" if prefix
-                                else None):
-            out.extend(str(meta["path"]) for meta in batch)
-        return out
+        def run():
+            out = []
+            key = prefix.rstrip("/") + "/" if prefix.strip("/") else None
+            for batch in obstore.list(self._store, key, chunk_size=1 if first else 1000):
+                out.extend(str(meta["path"]) for meta in batch)
+                if first and out:
+                    break
+            return out
+
+        return self._call(f"listing {prefix or 'the store'}", run)
+
+    def list(self, prefix):
+        return self._listed(prefix)
 
     def top(self):
         # (from a full listing: some servers, SeaweedFS among them, list emptied "directories")
         return sorted({key.split("/", 1)[0] for key in self.list("")})
 
     def root_exists(self):
-        import obstore
-
-        for batch in self._call("listing the store", obstore.list, self._store, None, chunk_size=1):
-            if batch:
-                return True
-        return False
+        return bool(self._listed("", first=True))
 
     def is_dir(self, key):
-        import obstore
-
-        prefix = key.rstrip("/") + "/" if key.strip("/") else None
-        for batch in self._call(f"listing {key or 'the store'}", obstore.list, self._store, prefix, chunk_size=1):
-            if batch:
-                return True
-        return False
+        return bool(self._listed(key, first=True))
 
     def make_dir(self, key):
         pass  # (an object store has no directories)
