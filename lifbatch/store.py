@@ -902,7 +902,13 @@ def _gather_on_group(store, job, items: dict, *, open_group: bool = True) -> lis
                                                        zarr_format=3) if open_group else None
         return await asyncio.gather(*(job(group, name, item) for name, item in items.items()))
 
-    return sync(run_all())
+    try:
+        return sync(run_all())
+    except Exception as exc:
+        failed = storage.of(store).failure(exc, "writing the arrays")  # (an object store's, in one line)
+        if failed is None:
+            raise
+        raise failed from None
 
 
 def _marker_attributes(path: Path, store=None) -> dict | None:

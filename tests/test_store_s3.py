@@ -279,3 +279,37 @@ def test_commands_not_yet_on_object_storage_say_so_in_one_line(s3):
         assert r.stderr.strip().startswith("lifbatch: error: store 's3://lifbatch/x.zarr': `lifbatch "
                                            f"{args[0]}{' --verify' if len(args) > 2 else ''}` does not work on "
                                            "object storage yet"), r.stderr
+
+
+# --------------------------------------------------------------------------- #
+# the server stopped mid-sweep: one line, exit 1, resumable once it is back
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_server_stopped_mid_sweep_then_back_resumes_identical(s3, on_disk, tmp_path):
+    from lifbatch.store import done_blocks
+
+    url = _url()
+    path = _write(tmp_path, MID)
+    proc = _start("run", path, "--store", url, "--points-per-task", "1", "--workers", "1", "--no-progress",
+                  env=s3.env())
+    try:
+        deadline = time.time() + 120
+        while len(done_blocks(url)) < 2:
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+            time.sleep(0.05)
+        os.killpg(s3.proc.pid, signal.SIGKILL)  # the server, at once
+        s3.proc.wait()
+        out, err = proc.communicate(timeout=180)
+    finally:
+        s3.start()  # back, on the same ports and directory
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"lifbatch: error: store '{url}' at {s3.endpoint}: the object store did not complete "), err
+    assert last.endswith("nothing finished is lost: run the same command again once it answers"), last
+    done = len(done_blocks(url))
+    assert 2 <= done < 12
+    r = _cli("run", path, "--store", url, "--points-per-task", "1", "--no-progress", env=s3.env())
+    assert r.returncode == 0, r.stderr
+    assert f"{12 - done} blocks run, {done} already done" in r.stdout
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[MID["name"]]).load())

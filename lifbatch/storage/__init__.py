@@ -152,6 +152,11 @@ class Storage:
         """The names directly in the store (its root's objects and "directories")."""
         raise NotImplementedError
 
+    def failure(self, exc: Exception, what: str) -> Exception | None:
+        """The one-line error to raise for ``exc``, raised by the storage's client inside Zarr while
+        doing ``what``; None when ``exc`` is not the storage's (a file system's OSError stays one)."""
+        return None
+
     def root_exists(self) -> bool:
         """Whether anything is at the store's location."""
         raise NotImplementedError

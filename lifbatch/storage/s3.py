@@ -105,6 +105,13 @@ class S3Storage(Storage):
         except Exception as exc:  # (obstore's GenericError and the like: the message, in one line)
             raise self._failed(exc, what) from None
 
+    def failure(self, exc, what):
+        import obstore.exceptions as oe
+
+        if isinstance(exc, oe.BaseError) or (isinstance(exc, FileNotFoundError) and "NoSuchBucket" in str(exc)):
+            return self._failed(exc, what)
+        return None
+
     # ------------------------------------------------------------------ objects
     def read_bytes(self, key):
         found = self.read_versioned(key)
@@ -230,5 +237,5 @@ class S3Storage(Storage):
 
 
 def _short(text: str) -> str:
-    line = " ".join(text.split())
+    line = " ".join(text.split("Debug source:")[0].split())
     return line if len(line) <= 160 else line[:157] + "..."
