@@ -31,10 +31,7 @@ def _settings() -> dict:
 
     out = {}
     for key in ("endpoint", "region"):
-        try:
-            value = config.get(f"s3.{key}")
-        except (KeyError, Exception):
-            value = None
+        value = config.get(f"s3.{key}", None)
         if value:
             out[key] = str(value)
     return out
@@ -44,13 +41,13 @@ class S3Storage(Storage):
     local = False
 
     def __init__(self, location: str):
-        from ..errors import MissingExtraError
+        from ..errors import missing_extra
 
         try:
             import obstore  # noqa: F401
             from obstore.store import S3Store
         except ImportError:
-            raise MissingExtraError("an s3:// store needs obstore: pip install 'lifbatch[s3]'") from None
+            raise missing_extra(f"the store '{location}'", "s3", "obstore") from None
         self.location = location.rstrip("/")
         rest = self.location.split("://", 1)[1]
         self.bucket, _, prefix = rest.partition("/")
