@@ -868,7 +868,7 @@ def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray
     # each array's metadata identity, taken before it is opened: an array replaced after
     # this look is opened again next time, never kept under a newer identity than its own
     st = storage.of(store)
-    idents = {name: st.identity(f"{name}/zarr.json") for name in values}
+    idents = dict(zip(values, st.identities([f"{name}/zarr.json" for name in values])))
     arrays = {name: array for name, (ident, array) in cached.items()
               if cached_template == template and name in idents and ident == idents[name] and ident is not None}
 

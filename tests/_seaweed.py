@@ -35,6 +35,7 @@ class Seaweed:
     ports: dict = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     buckets: set = field(default_factory=set)
+    metrics: int | None = None  # a port for its Prometheus metrics (request counts), when given
 
     @property
     def endpoint(self) -> str:
@@ -65,7 +66,8 @@ class Seaweed:
              f"-master.port={p['master']}", f"-master.port.grpc={p['master_grpc']}",
              f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume_grpc']}",
              f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer_grpc']}",
-             "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-volume.max=100", "-master.volumeSizeLimitMB=64"],
+             "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-volume.max=100", "-master.volumeSizeLimitMB=64"]
+            + ([f"-metricsPort={self.metrics}"] if self.metrics else []),
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.directory, "weed.log"), "ab"),
             start_new_session=True)
         deadline = time.time() + timeout

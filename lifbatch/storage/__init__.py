@@ -144,6 +144,10 @@ class Storage:
         """What changes when the object is replaced (None when absent)."""
         raise NotImplementedError
 
+    def identities(self, keys: list[str]) -> list:
+        """:meth:`identity` of each key (an object store asks for them all at once)."""
+        return [self.identity(key) for key in keys]
+
     def list(self, prefix: str) -> list[str]:
         """The keys under ``prefix`` (a ``/``-ending key), relative to the store."""
         raise NotImplementedError

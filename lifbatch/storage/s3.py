@@ -193,6 +193,25 @@ class S3Storage(Storage):
 
         return self._call(f"listing {prefix or 'the store'}", run)
 
+    def identities(self, keys):
+        import asyncio
+
+        import obstore
+        import obstore.exceptions as oe
+
+        async def one(key):
+            try:
+                return (await obstore.head_async(self._store, key))["e_tag"],
+            except (FileNotFoundError, oe.NotFoundError) as exc:
+                if "NoSuchBucket" in str(exc):
+                    raise
+                return None
+
+        async def every():
+            return await asyncio.gather(*(one(key) for key in keys))
+
+        return self._call("reading the arrays' metadata", lambda: asyncio.run(every()))
+
     def list(self, prefix):
         return self._listed(prefix)
 
