@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config, storage
-from .atomic import write_json_atomic
 from .errors import LeaseLostError, StoreBusyError
 from .layout import LEASE
 
@@ -356,7 +355,11 @@ def keep_on_scheduler(store: str, record: dict, key_prefix: str, period: float, 
 
     record = dict(record, detached=True, host=socket.gethostname(), pid=os.getpid())
     name = f"lifbatch-lease-{record['token']}"
-    path = Path(store) / LEASE_FILE
+    st = storage.of(store)  # (the scheduler reaches the store as the workers do: a path, or the object store)
+
+    def write(rec):
+        st.write_bytes(_KEY, json.dumps(rec).encode())
+
     timeout = _seconds("timeout")
     state = {"renewed": clock(), "workers_seen": clock()}
 
@@ -366,14 +369,17 @@ def keep_on_scheduler(store: str, record: dict, key_prefix: str, period: float, 
 
     def tick():
         t = clock()
-        current = read_lease(store)
+        try:
+            current = read_lease(store)
+        except storage.Unavailable:  # (an object store that does not answer: the next tick tries again)
+            return
         if not current or current.get("token") != record["token"] or t - state["renewed"] > timeout:
             stop()  # taken over, removed, or not renewed in time (the scheduler was stopped): not ours
             return
         if not any(str(k).startswith(key_prefix) for k in dask_scheduler.tasks):
             try:
-                path.unlink()
-            except OSError:
+                st.delete(_KEY)
+            except (OSError, storage.Unavailable):
                 pass
             stop()
             return
@@ -384,22 +390,22 @@ def keep_on_scheduler(store: str, record: dict, key_prefix: str, period: float, 
             record["workers"] = 0
             record["abandoned"] = True  # status: the sweep has no workers; a local run may take over
             try:
-                write_json_atomic(path, record)  # (its heartbeat stays as it was: the lease lapses)
-            except OSError:
+                write(record)  # (its heartbeat stays as it was: the lease lapses)
+            except (OSError, storage.Unavailable):
                 pass
             stop()
             return
         record["heartbeat"] = time.time()
         record["workers"] = workers
         try:
-            write_json_atomic(path, record)
+            write(record)
             state["renewed"] = t
-        except OSError:
+        except (OSError, storage.Unavailable):
             pass
 
     record["heartbeat"] = time.time()
     record["workers"] = len(dask_scheduler.workers)
-    write_json_atomic(path, record)
+    write(record)
     pc = PeriodicCallback(tick, period * 1000)
     dask_scheduler.periodic_callbacks[name] = pc
     pc.start()
