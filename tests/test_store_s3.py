@@ -313,3 +313,55 @@ def test_server_stopped_mid_sweep_then_back_resumes_identical(s3, on_disk, tmp_p
     assert r.returncode == 0, r.stderr
     assert f"{12 - done} blocks run, {done} already done" in r.stdout
     assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[MID["name"]]).load())
+
+
+# --------------------------------------------------------------------------- #
+# a remote cluster: workers that share no file system with the client
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_detached_sweep_on_a_cluster_to_s3(s3, tmp_path):
+    """`dask scheduler` and `dask worker` processes reaching the store through the object store
+    only: --detach, the scheduler keeps the lease in the bucket, `status` follows, the lease
+    goes when the sweep ends, identical to the threaded sweep on disk."""
+    from test_remote import WF as REMOTE, Cluster
+
+    from lifbatch.lease import read_lease
+    from lifbatch.store import done_blocks
+
+    cluster = Cluster(2, tmp_path)
+    try:
+        url = _url()
+        path = _write(tmp_path, REMOTE)
+        r = _cli("run", path, "--store", url, "--scheduler", cluster.address, "--detach", "--points-per-task", "4",
+                 env=s3.env())
+        assert r.returncode == 0, r.stderr
+        assert "submitted: 6 blocks" in r.stdout and f"lifbatch status {url}" in r.stdout
+        deadline = time.time() + 120
+        while time.time() < deadline and (len(done_blocks(url)) < 6 or read_lease(url)):
+            time.sleep(0.2)
+        assert read_lease(url) is None  # released by the scheduler once the sweep's tasks are gone
+        st = _cli("status", url, env=s3.env())
+        assert "24: 24 done, 0 failed, 0 pending" in st.stdout, st.stdout
+        disk = tmp_path / "disk.zarr"
+        assert _cli("run", path, "--store", disk, "--no-progress").returncode == 0
+        assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
+    finally:
+        cluster.close()
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_workers_without_the_credentials_are_named_before_anything_is_submitted(s3, tmp_path, monkeypatch):
+    from test_remote import WF as REMOTE, Cluster
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")  # (the workers' environment only)
+    cluster = Cluster(2, tmp_path)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.env()["AWS_SECRET_ACCESS_KEY"])
+    try:
+        url = _url()
+        with pytest.raises(lifbatch.StoreError, match=r"workers \[.*\] cannot read the store 's3://lifbatch/"):
+            lifbatch.run_sweep(lifbatch.load_workflow(REMOTE), url, scheduler=cluster.address, progress=False)
+        assert _keys(url) == set()  # the probe left nothing, nor did the refused run
+    finally:
+        cluster.close()
