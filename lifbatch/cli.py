@@ -504,8 +504,6 @@ def main(argv=None) -> int:
             check_location(args.store)  # (an unsupported URL is refused, never made a local directory)
             if args.command in ("summarize", "refine", "fit", "review", "report"):
                 require_local(args.store, args.command)
-            elif getattr(args, "verify", False) or getattr(args, "repair", False):
-                require_local(args.store, f"{args.command} --{'verify' if getattr(args, 'verify', False) else 'repair'}")
         code = args.func(args)
         sys.stdout.flush()  # a reader that left shows here (| head -1), not in a traceback at exit
         return code

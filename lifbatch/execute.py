@@ -470,8 +470,6 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     wf = workflow if isinstance(workflow, Workflow) else load_workflow(workflow, overrides)
     store = store if store is not None else Path("results") / f"{wf.name}.zarr"
     storage.check_location(store)  # (an unsupported URL is refused, never made a local directory)
-    if repair:
-        storage.require_local(store, "run --repair")
     refuse_dangling_link(store)  # (resolved, the link would be gone, and its target made)
     store = storage.canonical(store)
     log = log or (lambda msg: print(msg, file=sys.stderr))

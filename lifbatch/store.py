@@ -554,12 +554,12 @@ def _open_array(path: Path, name: str):
     """The array ``name`` of the store, or what is wrong with its metadata (a str)."""
     import zarr
 
-    meta = path / name / "zarr.json"
-    if not meta.is_file():
+    st = storage.of(path)
+    if not st.exists(f"{name}/zarr.json"):
         return (f"has no metadata ({name}/zarr.json is missing), so none of its data can be read"
-                if (path / name).exists() else "is missing (no directory)")
+                if st.is_dir(name) else "is missing (no directory)")
     try:
-        return zarr.open_array(store=str(path), path=name, mode="r", zarr_format=3)
+        return zarr.open_array(store=st.zarr_store(read_only=True), path=name, mode="r", zarr_format=3)
     except Exception as exc:
         return f"has unreadable metadata ({name}/zarr.json: {type(exc).__name__})"
 
@@ -601,7 +601,7 @@ async def _chunk_problem(path: Path, name: str, arr, index: tuple[int, ...]) -> 
     """What is wrong with chunk ``index`` of a data array: missing, undecodable (a failed
     checksum among them), or decoding to another shape; None when it is sound."""
     key = arr.metadata.encode_chunk_key(index)
-    if not (path / name / key).is_file():
+    if not storage.of(path).exists(f"{name}/{key}"):
         return f"{name}: missing chunk {key}"
     want = tuple(min(c, n - i * c) for i, c, n in zip(index, arr.chunks, arr.shape))
     try:
@@ -628,14 +628,14 @@ def verify_store(store) -> VerifyReport:
     the rest, with a note. ``run --repair`` writes lost arrays and coordinates again and
     recomputes the bad blocks.
     """
-    storage.require_local(store, "status --verify")
     state = inspect_store(store)
     if state.kind != "store":
         raise StoreError(f"'{store}' is not a finished lifbatch store ({state.kind}); nothing to verify.")
     unfinished = unfinished_commit(store)  # (run --repair finishes it under the lease first)
     if unfinished:
         raise StoreError(unfinished)
-    path = Path(store)
+    st = storage.of(store)
+    path = Path(store) if st.local else st.location
     wf, specs, crd, why = _layout_of(path)
     if wf is None:
         return _verify_as_found(path, state, why)
@@ -716,7 +716,7 @@ def _verify_as_found(path: Path, state, why: str) -> VerifyReport:
     along the sweep axes, with a note that missing arrays and coordinates are not checked."""
     import zarr
 
-    root = zarr.open_group(str(path), mode="r", zarr_format=3)
+    root = zarr.open_group(storage.of(path).zarr_store(read_only=True), mode="r", zarr_format=3)
     try:
         status = root["status"]
     except (KeyError, ValueError) as exc:
@@ -749,22 +749,21 @@ def restore_arrays(store) -> list[str]:
     every done block then lacks its chunks, and ``run --repair`` recomputes them), a coordinate
     whose values differ from the workflow's (its values again). The caller holds the lease.
     Returns their names."""
-    import shutil
-
     import zarr
 
-    path = Path(store)
+    st = storage.of(store)
+    path = Path(store) if st.local else st.location
     wf, specs, crd, _ = _layout_of(path)
     if wf is None:
         return []
     damaged = _array_problems(path, wf, specs, crd)
     if not damaged:
         return []
-    chunks = tuple(json.loads(json.loads((path / "zarr.json").read_text())["attributes"]["chunks"]))
-    root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    chunks = tuple(json.loads(json.loads(st.read_bytes("zarr.json"))["attributes"]["chunks"]))
+    root = zarr.open_group(st.zarr_store(), mode="r+", zarr_format=3)
     for name in damaged:
-        if (path / name).is_dir():
-            shutil.rmtree(path / name)  # chunks without their metadata: recomputed, not trusted
+        if st.is_dir(name):
+            st.delete_prefix(f"{name}/")  # chunks without their metadata: recomputed, not trusted
         if name in crd:
             root.create_array(name, **coordinate_array(crd[name]))[...] = np.asarray(crd[name][1])
         else:

@@ -273,12 +273,12 @@ def test_missing_bucket_one_line(s3, tmp_path):
 
 
 def test_commands_not_yet_on_object_storage_say_so_in_one_line(s3):
-    for args in (("summarize", "s3://lifbatch/x.zarr"), ("status", "s3://lifbatch/x.zarr", "--verify")):
-        r = _cli(*args, env=s3.env())
+    for command in ("summarize", "refine", "review", "report"):
+        r = _cli(command, "s3://lifbatch/x.zarr", env=s3.env())
         assert r.returncode == 2
-        assert r.stderr.strip().startswith("lifbatch: error: store 's3://lifbatch/x.zarr': `lifbatch "
-                                           f"{args[0]}{' --verify' if len(args) > 2 else ''}` does not work on "
-                                           "object storage yet"), r.stderr
+        assert r.stderr.strip().startswith(f"lifbatch: error: store 's3://lifbatch/x.zarr': `lifbatch {command}` "
+                                           "does not work on object storage yet"), r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
 
 
 # --------------------------------------------------------------------------- #
@@ -365,3 +365,42 @@ def test_workers_without_the_credentials_are_named_before_anything_is_submitted(
         assert _keys(url) == set()  # the probe left nothing, nor did the refused run
     finally:
         cluster.close()
+
+
+# --------------------------------------------------------------------------- #
+# a chunk deleted or corrupted in the bucket: found by status --verify, repaired
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_a_chunk_deleted_and_one_corrupted_found_by_verify_and_repaired(s3, on_disk, tmp_path):
+    import shutil
+
+    from lifbatch import storage
+
+    url = _url()
+    path = _write(tmp_path, WF)
+    assert _cli("run", path, "--store", url, "--no-progress", env=s3.env()).returncode == 0
+    disk = tmp_path / "disk.zarr"
+    shutil.copytree(on_disk[WF["name"]], disk)
+    rate = sorted(k for k in _keys(url) if k.startswith("rate/c/"))[1]
+    bits = sorted(k for k in _keys(url) if k.startswith("spike_bits/c/"))[-1]
+    st = storage.of(url)
+    st.delete(rate)
+    (disk / rate).unlink()
+    data = bytearray(st.read_bytes(bits))
+    data[len(data) // 2] ^= 0xFF
+    st.write_bytes(bits, bytes(data))
+    (disk / bits).write_bytes(bytes(data))
+    found = _cli("status", url, "--verify", env=s3.env())
+    assert found.returncode == 1, found.stderr
+    on_the_disk = _cli("status", disk, "--verify")
+    assert on_the_disk.returncode == 1
+    report = found.stdout[found.stdout.index("verify:"):]
+    assert report == on_the_disk.stdout[on_the_disk.stdout.index("verify:"):].replace(str(disk), url)
+    assert "verify: 2 of 8 done blocks have missing or corrupt data" in report, report
+    assert f"rate: missing chunk {rate[len('rate/'):]}" in report and "fails its checksum" in report, report
+    fixed = _cli("run", path, "--store", url, "--repair", "--no-progress", env=s3.env())
+    assert fixed.returncode == 0, fixed.stderr
+    assert "(2 blocks run, 6 already done)" in fixed.stdout, fixed.stdout
+    again = _cli("status", url, "--verify", env=s3.env())
+    assert again.returncode == 0 and "verified: 8 of 8 blocks done" in again.stdout, again.stdout
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[WF["name"]]).load())

@@ -72,7 +72,7 @@ def require_local(store, command: str) -> None:
     """StoreError (one line) for a command that does not yet work on an object store."""
     if is_url(store):
         raise StoreError(f"store '{store}': `lifbatch {command}` does not work on object storage yet (run, status, "
-                         "query and open_results do); copy the store to disk first, e.g. "
+                         "query, open_results, status --verify and run --repair do); copy the store to disk first, e.g. "
                          f"`aws s3 sync {store} ./{store.rstrip('/').rsplit('/', 1)[-1]}`")
 
 
