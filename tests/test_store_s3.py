@@ -404,3 +404,55 @@ def test_a_chunk_deleted_and_one_corrupted_found_by_verify_and_repaired(s3, on_d
     again = _cli("status", url, "--verify", env=s3.env())
     assert again.returncode == 0 and "verified: 8 of 8 blocks done" in again.stdout, again.stdout
     assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[WF["name"]]).load())
+
+
+# --------------------------------------------------------------------------- #
+# an interrupted creation, at each of its steps: a plain re-run finishes it identical
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["lease", "prepared", "template-begun", "template-written"])
+def test_creation_killed_at_each_step_resumes_identical(s3, on_disk, tmp_path, phase):
+    url = _url()
+    path = _write(tmp_path, WF)
+    proc = _start("run", path, "--store", url, "--points-per-task", "2", "--no-progress",
+                  env=s3.env(LIFBATCH_TEST_PAUSE_AT=phase))
+    _wait_for(proc, f"paused at {phase}")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    for command in ("status", "query"):
+        r = _cli(command, url, env=s3.env())
+        assert r.returncode in (0, 2) and "Traceback" not in r.stderr, r.stderr
+        if r.returncode == 2:
+            assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = _cli("run", path, "--store", url, "--points-per-task", "2", "--no-progress", env=s3.env())
+    assert r.returncode == 0, r.stderr
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[WF["name"]]).load())
+
+
+# --------------------------------------------------------------------------- #
+# --overwrite replaces only lifbatch stores
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_overwrite_in_a_bucket_replaces_only_a_lifbatch_store(s3, tmp_path):
+    from lifbatch import storage
+
+    path = _write(tmp_path, WF)
+    foreign = _url()
+    storage.of(foreign).write_bytes("thesis.tex", b"\\chapter{Results}")
+    for extra in ([], ["--overwrite"]):
+        r = _cli("run", path, "--store", foreign, *extra, "--no-progress", env=s3.env())
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "thesis.tex" in r.stderr and "replaces only its own stores" in r.stderr
+    assert _keys(foreign) == {"thesis.tex"}
+    assert storage.of(foreign).read_bytes("thesis.tex") == b"\\chapter{Results}"
+    url = _url()
+    assert _cli("run", path, "--store", url, "--no-progress", env=s3.env()).returncode == 0
+    other = _write(tmp_path, {**WF, "name": "other", "seed": 99})
+    refused = _cli("run", other, "--store", url, "--no-progress", env=s3.env())
+    assert refused.returncode == 2 and "holds another workflow" in refused.stderr
+    r = _cli("run", other, "--store", url, "--overwrite", "--no-progress", env=s3.env())
+    assert r.returncode == 0, r.stderr
+    disk = tmp_path / "other.zarr"
+    assert _cli("run", other, "--store", disk, "--no-progress").returncode == 0
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
+    assert _keys(url) == _keys(disk)  # nothing of the old store is left
