@@ -925,6 +925,15 @@ def _marker_attributes(path: Path, store=None) -> dict | None:
     return attrs if _valid_marker(attrs, str(path).split("/")[-2]) else None
 
 
+def _parsed_marker(key: str, data: bytes | None) -> dict | None:
+    """:func:`_marker_attributes` of a marker's bytes (read with others at once)."""
+    try:
+        attrs = json.loads(data)["attributes"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return attrs if _valid_marker(attrs, key.split("/")[-2]) else None
+
+
 def _number(value, *, whole: bool = False) -> bool:
     kinds = (int,) if whole else (int, float)
     return isinstance(value, kinds) and not isinstance(value, bool)
@@ -999,7 +1008,8 @@ def read_markers(store) -> list[dict]:
     if not st.is_dir(MARKERS.as_posix()):
         return []
     generation = store_generation(store)
-    markers = [m for m in (_marker_attributes(key, store) for key in st.children(MARKERS.as_posix(), "zarr.json"))
+    keys = st.children(MARKERS.as_posix(), "zarr.json")
+    markers = [m for m in (_parsed_marker(key, data) for key, data in zip(keys, st.read_many(keys)))
                if _counts(m, generation)]
     blocking = _blocking_of(store)
     return [m for m in markers if blocking is None or _marker_fits(m, blocking)]

@@ -144,6 +144,17 @@ class Storage:
         """What changes when the object is replaced (None when absent)."""
         raise NotImplementedError
 
+    def read_many(self, keys: list[str]) -> list[bytes | None]:
+        """:meth:`read_bytes` of each key (an object store asks for many at once); an unreadable
+        one (an OSError) reads as None."""
+        out = []
+        for key in keys:
+            try:
+                out.append(self.read_bytes(key))
+            except OSError:
+                out.append(None)
+        return out
+
     def identities(self, keys: list[str]) -> list:
         """:meth:`identity` of each key (an object store asks for them all at once)."""
         return [self.identity(key) for key in keys]

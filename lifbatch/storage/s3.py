@@ -193,6 +193,29 @@ class S3Storage(Storage):
 
         return self._call(f"listing {prefix or 'the store'}", run)
 
+    def read_many(self, keys):
+        import asyncio
+
+        import obstore
+        import obstore.exceptions as oe
+
+        async def every():
+            limit = asyncio.Semaphore(64)  # (requests in flight at once)
+
+            async def one(key):
+                async with limit:
+                    try:
+                        got = await obstore.get_async(self._store, key)
+                        return bytes(await got.bytes_async())
+                    except (FileNotFoundError, oe.NotFoundError) as exc:
+                        if "NoSuchBucket" in str(exc):
+                            raise
+                        return None
+
+            return await asyncio.gather(*(one(key) for key in keys))
+
+        return self._call("reading the block markers", lambda: asyncio.run(every())) if keys else []
+
     def identities(self, keys):
         import asyncio
 
@@ -216,8 +239,14 @@ class S3Storage(Storage):
         return self._listed(prefix)
 
     def top(self):
-        # (from a full listing: some servers, SeaweedFS among them, list emptied "directories")
-        return sorted({key.split("/", 1)[0] for key in self.list("")})
+        import obstore
+
+        found = self._call("listing the store", obstore.list_with_delimiter, self._store, None)
+        names = {str(m["path"]).rsplit("/", 1)[-1] for m in found["objects"]}
+        # (some servers, SeaweedFS among them, list an emptied "directory": kept only with objects in it)
+        names |= {name for name in (p.rstrip("/").rsplit("/", 1)[-1] for p in found["common_prefixes"])
+                  if self.is_dir(name)}
+        return sorted(names)
 
     def root_exists(self):
         return bool(self._listed("", first=True))
