@@ -97,6 +97,18 @@ def test_unsupported_url_refused_in_one_line(tmp_path, url):
         lifbatch.open_results(url)
 
 
+def test_without_the_s3_extra_an_s3_store_names_it_in_one_line(tmp_path):
+    """A process in which obstore cannot be imported (lifbatch installed without its `s3` extra)."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text("import sys\nsys.modules['obstore'] = None\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    r = _cli("status", "s3://lifbatch/x.zarr", env=env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == ("lifbatch: error: the store 's3://lifbatch/x.zarr' needs obstore, which this "
+                                "environment lacks: install lifbatch's `s3` extra: pip install 'lifbatch[s3]' (from a "
+                                "clone: pip install -e '.[s3]')")
+
+
 def test_s3_url_without_a_path_refused(tmp_path):
     out = _cli("status", "s3://bucket-only")
     assert out.returncode == 2
