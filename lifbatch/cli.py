@@ -525,6 +525,12 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "store", None):
+            from .storage import check_location, require_local
+
+            check_location(args.store)  # (an unsupported URL is refused, never made a local directory)
+            if args.command in ("summarize", "refine", "fit", "review", "report"):
+                require_local(args.store, args.command)
         code = args.func(args)
         sys.stdout.flush()  # a reader that left shows here (| head -1), not in a traceback at exit
         return code

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from functools import partial
 import sys
 import threading
@@ -22,7 +21,7 @@ import numpy as np
 
 from . import config
 from .analysis import MOMENT_SUMMARIES, SPIKE_SUMMARIES, moment_values, spike_values
-from . import lease
+from . import lease, storage
 from .errors import RunError, StoreError, WorkflowError
 from .layout import GROW
 from .pause import pause
@@ -294,32 +293,37 @@ def _run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, wri
                        worker=worker_name(), fence=fence)
 
 
-def _reads(path: str, token: str) -> bool:
+def _reads(store: str, key: str, token: str) -> bool:
     try:
-        return Path(path).read_text() == token
-    except OSError:
+        return storage.of(store).read_bytes(key) == token.encode()
+    except Exception:  # (unreadable for any reason: not seen)
         return False
 
 
 def _check_workers_see(client, store: str, pause=lambda phase: None) -> None:
-    """StoreError unless every worker reads a file this process writes at the store's
-    path (the same file system, not only a directory of the same name); nothing is
-    left behind: the file goes, and so does the store's directory if made for it."""
+    """StoreError unless every worker reads an object this process writes in the store (on
+    disk: at the store's path, the same file system, not only a directory of the same name;
+    on an object store: the same bucket, endpoint and credentials); nothing is left behind:
+    the object goes, and so does the store's directory if made for it."""
     import uuid
 
-    root = Path(store)
-    made = not root.exists()
-    (root / MARKERS.parent).mkdir(parents=True, exist_ok=True)
-    probe = root / MARKERS.parent / f"visible-{uuid.uuid4().hex}"
+    st = storage.of(store)
+    made = not st.root_exists()
+    st.make_dir(MARKERS.parent.as_posix())
+    key = f"{MARKERS.parent.as_posix()}/visible-{uuid.uuid4().hex}"
     token = uuid.uuid4().hex
     try:
-        probe.write_text(token)
+        st.write_bytes(key, token.encode())
         pause("probe")
-        blind = [w for w, ok in client.run(_reads, str(probe), token).items() if not ok]
+        blind = [w for w, ok in client.run(_reads, store, key, token).items() if not ok]
     finally:
-        probe.unlink(missing_ok=True)
+        st.delete(key)
         if made:
-            shutil.rmtree(root, ignore_errors=True)
+            st.delete_prefix("")
+    if blind and not st.local:
+        raise StoreError(f"workers {blind} cannot read the store '{store}': give them the same endpoint and "
+                         "credentials (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION; "
+                         "see cluster/README.md).")
     if blind:
         raise StoreError(f"workers {blind} cannot see the store '{store}'. Put the store on a file system "
                          "every worker mounts at the same path (see cluster/README.md).")
@@ -465,8 +469,9 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         workflow_path = workflow
     wf = workflow if isinstance(workflow, Workflow) else load_workflow(workflow, overrides)
     store = store if store is not None else Path("results") / f"{wf.name}.zarr"
+    storage.check_location(store)  # (an unsupported URL is refused, never made a local directory)
     refuse_dangling_link(store)  # (resolved, the link would be gone, and its target made)
-    store = str(Path(store).resolve())
+    store = storage.canonical(store)
     log = log or (lambda msg: print(msg, file=sys.stderr))
     started = time.time()
     if workers is not None and int(workers) < 1:
@@ -484,9 +489,9 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     plan = plan_sweep(wf, inspect_store(store), **options)
     if plan.source is not None:
         wf = load_workflow(json.loads(plan.source), limits=False)  # the store's design, grown
-    if not plan.new and not plan.blocks and not repair and not (Path(store) / GROW).exists():
+    if not plan.new and not plan.blocks and not repair and not storage.of(store).exists(GROW.as_posix()):
         return _result(wf, store, plan, started)  # nothing to do: no lease needed
-    made = _make_store_dir(store)
+    made = _make_store_dir(store) if storage.of(store).local else []  # (an object store has no directories)
     try:
         _phase("store-dir")  # (tests stall a run here: its directory made, the lease not yet taken)
         held = lease.acquire(store, log=log)
@@ -539,7 +544,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         if made and not held.lost and inspect_store(store).kind in ("empty", "creating") and not _has_blocks(store):
             # nothing but what this run began, and the store still its own: leave no trace
             held.release()
-            shutil.rmtree(store, ignore_errors=True)
+            storage.of(store).delete_prefix("")
         raise
     finally:
         if not handed_over:
@@ -602,8 +607,7 @@ def _provenance(wf, workflow_path, cluster: dict, *, overrides=None) -> dict:
 
 
 def _has_blocks(store) -> bool:
-    d = Path(store) / MARKERS
-    return d.is_dir() and any(d.glob("*/zarr.json"))
+    return bool(storage.of(store).children(MARKERS.as_posix(), "zarr.json"))
 
 
 def _result(wf, store, plan, started, *, run: bool = False) -> SweepResult:
@@ -639,7 +643,7 @@ def _prepare(wf, store: str, plan, points_per_task, slots: int, result: SweepRes
     if plan.replace:
         clear_store(store)
     begin_creation(wf, store)
-    (Path(store) / MARKERS).mkdir(parents=True, exist_ok=True)
+    storage.of(store).make_dir(MARKERS.as_posix())
     _phase("prepared")
     return blocking, list(range(blocking.n_blocks))
 

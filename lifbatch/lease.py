@@ -45,14 +45,14 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import config
-from .atomic import write_json_atomic
+from . import config, storage
 from .errors import LeaseLostError, StoreBusyError
 from .layout import LEASE
 
 __all__ = ["Lease", "Fence", "acquire", "read_lease", "lease_state", "stale_reason", "describe", "LEASE_FILE"]
 
 LEASE_FILE = LEASE  # (the name callers used before layout.LEASE)
+_KEY = LEASE.as_posix()  # (its key in the store's storage: lifbatch.storage)
 
 
 def _seconds(key: str) -> float:
@@ -73,7 +73,28 @@ def clock() -> float:
 def read_lease(store) -> dict | None:
     """The store's lease as written (None when there is none; ``{}`` when it is there but
     unreadable: not JSON, or not an object)."""
-    return read_lease_file(Path(store) / LEASE_FILE)
+    st = storage.of(store)
+    if st.local:
+        return read_lease_file(Path(store) / LEASE_FILE)
+    found = st.read_versioned(_KEY)
+    return None if found is None else _parsed(found[0])
+
+
+def _read_versioned(st) -> tuple[dict | None, object]:
+    """(the lease as :func:`read_lease` gives it, its version for a conditional replace)."""
+    try:
+        found = st.read_versioned(_KEY)
+    except OSError:
+        return {}, None
+    return (None, None) if found is None else (_parsed(found[0]), found[1])
+
+
+def _parsed(data: bytes) -> dict:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def read_lease_file(path: Path) -> dict | None:
@@ -241,13 +262,21 @@ class Lease:
         t = clock()
         if self.lost or t - self.renewed > _seconds("timeout"):
             return False
-        current = read_lease(self.store)
+        st = storage.of(self.store)
+        try:
+            current, version = _read_versioned(st)
+        except storage.Unavailable:  # an object store that does not answer: the next beat tries again
+            return True
         if not current or current.get("token") != self.record["token"]:
             return False
         self.record["heartbeat"] = time.time()
         try:
-            write_json_atomic(self.path, self.record)
-        except OSError:  # a full or read-only disk: the next beat tries again
+            # a conditional replace of the version just read (docs/store-layout.md, "What each
+            # guarantee rests on"): on an object store If-Match on its ETag
+            st.replace(_KEY, json.dumps(self.record).encode(), version)
+        except storage.Conflict:
+            return False  # taken over between the read and the write
+        except (OSError, storage.Unavailable):  # a full or read-only disk: the next beat tries again
             return True
         self.renewed = t
         return True
@@ -258,60 +287,53 @@ class Lease:
 
     def release(self) -> None:
         self._stop.set()
-        current = read_lease(self.store)
-        if current and current.get("token") == self.record["token"]:
-            try:
-                self.path.unlink()
-            except OSError:
-                pass
+        try:
+            current = read_lease(self.store)
+            if current and current.get("token") == self.record["token"]:
+                storage.of(self.store).delete(_KEY)
+        except (OSError, storage.Unavailable):
+            pass
 
 
 def acquire(store, *, command: str | None = None, log=None) -> Lease:
     """Take the lease on ``store`` (its directory must exist), or raise StoreBusyError
     naming the live command that holds it. A stale lease is taken over (``log`` is told
     whose, and why it was stale when its file could not be trusted)."""
-    store = Path(store)
-    (store / LEASE_FILE).parent.mkdir(parents=True, exist_ok=True)
+    st = storage.of(store)
+    store = Path(store) if st.local else st.location
     now = time.time()
     record = {"owner": f"{getpass.getuser()}@{socket.gethostname()}", "host": socket.gethostname(),
               "pid": os.getpid(), "command": command or " ".join(sys.argv)[:200], "token": uuid.uuid4().hex,
               "started": now, "heartbeat": now}
-    path = store / LEASE_FILE
+    data = json.dumps(record).encode()
     note = None
     for _ in range(3):
         renewed = clock()
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            current = read_lease(store)
+            # a conditional create: O_CREAT | O_EXCL on disk, If-None-Match: * on an object store
+            st.create(_KEY, data)
+        except storage.Conflict:
+            current, version = _read_versioned(st)
             if current == {}:
                 # being written this very moment (or unreadable): look again shortly
                 time.sleep(0.05)
-                current = read_lease(store)
-            if current is not None and lease_state(current) == "live":
+                current, version = _read_versioned(st)
+            if current is None:
+                continue  # released meanwhile: create it
+            if lease_state(current) == "live":
                 raise StoreBusyError(
                     f"store '{store}' is being written by another run: {describe(current)}. Follow it with "
                     f"`lifbatch status {store}`, or wait for it to end.") from None
             why = stale_reason(current)
             note = (f"took over a stale lease on '{store}'" + (f": {why}" if why else
                     f" of {describe(current)}" if current else ""))
-            # stale (or unreadable): move it aside under a unique name, then create ours
-            aside = path.with_name(f"{path.name}.stale-{uuid.uuid4().hex}")
+            # stale (or unreadable): replaced only if it is still the version read (on disk moved
+            # aside under a unique name, then created anew; on an object store If-Match on its
+            # ETag): of two takers exactly one wins, the other looks again
             try:
-                os.rename(path, aside)
-            except FileNotFoundError:
+                st.take_over(_KEY, data, version)
+            except storage.Conflict:
                 continue
-            moved = read_lease_file(aside)
-            if current is not None and moved is not None and moved.get("token") != current.get("token"):
-                # another command took it over in between: give its lease back
-                try:
-                    os.link(aside, path)
-                except FileExistsError:
-                    pass
-            aside.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(record))
         held = Lease(store, record, renewed=renewed, note=note)
         if note and log is not None:
             log(note)
@@ -333,7 +355,11 @@ def keep_on_scheduler(store: str, record: dict, key_prefix: str, period: float, 
 
     record = dict(record, detached=True, host=socket.gethostname(), pid=os.getpid())
     name = f"lifbatch-lease-{record['token']}"
-    path = Path(store) / LEASE_FILE
+    st = storage.of(store)  # (the scheduler reaches the store as the workers do: a path, or the object store)
+
+    def write(rec):
+        st.write_bytes(_KEY, json.dumps(rec).encode())
+
     timeout = _seconds("timeout")
     state = {"renewed": clock(), "workers_seen": clock()}
 
@@ -343,14 +369,17 @@ def keep_on_scheduler(store: str, record: dict, key_prefix: str, period: float, 
 
     def tick():
         t = clock()
-        current = read_lease(store)
+        try:
+            current = read_lease(store)
+        except storage.Unavailable:  # (an object store that does not answer: the next tick tries again)
+            return
         if not current or current.get("token") != record["token"] or t - state["renewed"] > timeout:
             stop()  # taken over, removed, or not renewed in time (the scheduler was stopped): not ours
             return
         if not any(str(k).startswith(key_prefix) for k in dask_scheduler.tasks):
             try:
-                path.unlink()
-            except OSError:
+                st.delete(_KEY)
+            except (OSError, storage.Unavailable):
                 pass
             stop()
             return
@@ -361,22 +390,22 @@ def keep_on_scheduler(store: str, record: dict, key_prefix: str, period: float, 
             record["workers"] = 0
             record["abandoned"] = True  # status: the sweep has no workers; a local run may take over
             try:
-                write_json_atomic(path, record)  # (its heartbeat stays as it was: the lease lapses)
-            except OSError:
+                write(record)  # (its heartbeat stays as it was: the lease lapses)
+            except (OSError, storage.Unavailable):
                 pass
             stop()
             return
         record["heartbeat"] = time.time()
         record["workers"] = workers
         try:
-            write_json_atomic(path, record)
+            write(record)
             state["renewed"] = t
-        except OSError:
+        except (OSError, storage.Unavailable):
             pass
 
     record["heartbeat"] = time.time()
     record["workers"] = len(dask_scheduler.workers)
-    write_json_atomic(path, record)
+    write(record)
     pc = PeriodicCallback(tick, period * 1000)
     dask_scheduler.periodic_callbacks[name] = pc
     pc.start()

@@ -21,7 +21,9 @@ def silent_points(store) -> tuple[int, int] | None:
 
     from .store import marker_status
 
-    root = zarr.open_group(str(store), mode="r", zarr_format=3)
+    from .storage import of
+
+    root = zarr.open_group(of(store).zarr_store(read_only=True), mode="r", zarr_format=3)
     if "rate" not in root:
         return None
     status = marker_status(store, tuple(root["status"].shape), tuple(json.loads(root.attrs["chunks"])))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, storage
 from .atomic import write_json_atomic
 from .errors import StoreError
 from .grid import Blocking
@@ -107,7 +107,8 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lamb
     if extra:
         attrs["coordinates"] = " ".join(extra)
     # mode "a": the directory holds the run's lease and creation marker, which "w" would delete
-    zarr.open_group(store=str(store), mode="a", zarr_format=3, attributes=attrs)
+    st = storage.of(store)
+    zarr.open_group(store=st.zarr_store(), mode="a", zarr_format=3, attributes=attrs)
     pause("template-begun")  # (tests stop a run here: a root group without its arrays)
     sizes = sizes_of(wf)
 
@@ -124,9 +125,9 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lamb
     _gather_on_group(store, create, {**crd, **variable_specs(wf)})
     if fence is not None:
         fence.check()
-    _write_group(Path(store) / MARKERS.parent, {})
-    _write_group(Path(store) / MARKERS, {"generation": generation} if generation else {})
-    (Path(store) / CREATING).unlink(missing_ok=True)  # complete: a store from now on
+    _write_group_at(st, MARKERS.parent, {})
+    _write_group_at(st, MARKERS, {"generation": generation} if generation else {})
+    st.delete(CREATING.as_posix())  # complete: a store from now on
 
 
 def variable_array(wf, chunks: tuple[int, ...], spec: tuple, *, sizes: dict | None = None) -> dict:
@@ -160,6 +161,26 @@ def _write_group(path: Path, attributes: dict) -> None:
     write_json_atomic(path / "zarr.json", {"zarr_format": 3, "node_type": "group", "attributes": attributes})
 
 
+def _write_group_at(st, key, attributes: dict) -> None:
+    """:func:`_write_group` of the group ``key`` in the store's storage (one whole object)."""
+    st.write_bytes(f"{key.as_posix() if hasattr(key, 'as_posix') else key}/zarr.json",
+                   json.dumps({"zarr_format": 3, "node_type": "group", "attributes": attributes}).encode())
+
+
+def _read_key(store, key):
+    """The JSON object at ``key`` of the store (None when absent, False when unreadable)."""
+    try:
+        data = storage.of(store).read_bytes(key.as_posix() if hasattr(key, "as_posix") else key)
+    except OSError:
+        return False
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return False
+
+
 def _open_zarr(path: Path, unreadable: str, **kwargs) -> "xr.Dataset":
     """``xarray.open_zarr``, its failures as one-line StoreErrors.
 
@@ -173,7 +194,7 @@ def _open_zarr(path: Path, unreadable: str, **kwargs) -> "xr.Dataset":
     if state.kind in ("creating", "empty"):
         raise StoreError(_unfinished(path))
     try:
-        return xr.open_zarr(path, consolidated=False, **kwargs)
+        return xr.open_zarr(storage.of(path).zarr_store(read_only=True), consolidated=False, **kwargs)
     except Exception as exc:
         raise StoreError(unreadable.format(path=path, type=type(exc).__name__, exc=exc)) from None
 
@@ -196,14 +217,18 @@ def store_workflow(store: str | os.PathLike) -> dict | None:
     Read from the root group's ``zarr.json`` (what xarray would read as the
     Dataset's attributes), so that resuming needs no xarray.
     """
-    path = Path(store)
-    if not path.exists():
+    st = storage.of(store)
+    path = Path(store) if st.local else st.location
+    if not st.root_exists():
         return None
     try:
-        meta = json.loads((path / "zarr.json").read_text())
+        raw = st.read_bytes("zarr.json")
+        if raw is None:
+            raise FileNotFoundError("zarr.json")
+        meta = json.loads(raw)
         attrs = meta["attributes"] if meta.get("node_type") == "group" else None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        if (path / MARKERS).is_dir() and not (path / MARKERS / "zarr.json").exists():
+        if st.is_dir(MARKERS.as_posix()) and not st.exists((MARKERS / "zarr.json").as_posix()):
             raise StoreError(f"store '{path}' is being created (its template is written while the first tasks "
                              "compute): try again in a moment.") from None
         reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, FileNotFoundError) else "no zarr.json"
@@ -292,10 +317,9 @@ def _only_run_files(path: Path) -> bool:
 
 def begin_creation(wf, store) -> None:
     """Mark ``store`` (an empty or replaced directory) as being created for ``wf``."""
-    path = Path(store)
-    (path / CREATING).parent.mkdir(parents=True, exist_ok=True)
-    _write_json_atomic(path / CREATING, {"fingerprint": wf.fingerprint, "simulation": simulation_identity(wf.canonical),
-                                         "name": wf.name, "started": time.time()})
+    storage.of(store).write_bytes(CREATING.as_posix(), json.dumps(
+        {"fingerprint": wf.fingerprint, "simulation": simulation_identity(wf.canonical), "name": wf.name,
+         "started": time.time()}).encode())
 
 
 _write_json_atomic = write_json_atomic  # (the name the modules that grow and summarize a store use)
@@ -303,20 +327,9 @@ _write_json_atomic = write_json_atomic  # (the name the modules that grow and su
 
 def clear_store(store) -> None:
     """Remove everything at a store's path but the run's own lease (the caller holds it)."""
-    import shutil
+    from .layout import LEASE
 
-    path = Path(store)
-    for entry in os.scandir(path):
-        if entry.name == MARKERS.parent.name:
-            for sub in os.scandir(entry.path):
-                if sub.name.startswith("lease.json"):
-                    continue
-                shutil.rmtree(sub.path) if sub.is_dir(follow_symlinks=False) else os.unlink(sub.path)
-            (Path(entry.path) / "zarr.json").unlink(missing_ok=True)
-        elif entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path)
-        else:
-            os.unlink(entry.path)
+    storage.of(store).clear(LEASE.as_posix())
 
 
 def _read_json(path: Path):
@@ -332,31 +345,34 @@ def inspect_store(store):
     """What is at ``store`` (a :class:`plan.StoreState`), from its files alone."""
     from .plan import StoreState
 
-    path = Path(store)
-    if not path.exists():
-        _refuse_nested(path)
+    st = storage.of(store)
+    path = Path(store) if st.local else st.location
+    if not st.root_exists():
+        if st.local:
+            _refuse_nested(path)
         return StoreState(str(path), "absent")
-    if not path.is_dir():
+    if not st.is_dir(""):
         return StoreState(str(path), "file")
-    creating = _read_json(path / CREATING)
-    run_dir = path / MARKERS.parent
-    names = sorted(e.name for e in os.scandir(path)
-                   if not (e.name == run_dir.name and e.is_dir() and _only_run_files(run_dir)))
+    creating = _read_key(store, CREATING)
+    run_dir = MARKERS.parent.as_posix()
+    names = sorted(name for name in st.top()
+                   if not (name == run_dir and st.is_dir(run_dir) and st.only_run_files(run_dir, _RUN_FILES)))
     if not names and creating is None:
-        _refuse_nested(path)
+        if st.local:
+            _refuse_nested(path)
         return StoreState(str(path), "empty")
-    root = _read_json(path / "zarr.json")
+    root = _read_key(store, "zarr.json")
     attrs = root.get("attributes") if isinstance(root, dict) else None
     if creating is not None:
         info = creating if isinstance(creating, dict) else {}
         return StoreState(str(path), "creating", fingerprint=info.get("fingerprint"), name=info.get("name"),
                           simulation=info.get("simulation"))
     if isinstance(attrs, dict) and "fingerprint" in attrs:
-        if not (path / MARKERS / "zarr.json").exists():
+        if not st.exists((MARKERS / "zarr.json").as_posix()):
             return StoreState(str(path), "creating", fingerprint=attrs["fingerprint"], name=attrs.get("name"))
         if "chunks" not in attrs:
             return StoreState(str(path), "creating", fingerprint=attrs["fingerprint"], name=attrs.get("name"))
-        status_meta = _read_json(path / "status" / "zarr.json")
+        status_meta = _read_key(store, "status/zarr.json")
         shape = status_meta.get("shape") if isinstance(status_meta, dict) else None
         shape = tuple(shape) if isinstance(shape, list) and all(_number(n, whole=True) for n in shape) else None
         problem = _root_problem(root, shape)
@@ -365,7 +381,7 @@ def inspect_store(store):
                              "Restore that file from a copy of the store, or move the store away and run its "
                              "workflow again.")
         chunks = tuple(json.loads(attrs["chunks"]))
-        markers = read_markers(path)  # (only those that fit the store's blocks)
+        markers = read_markers(store)  # (only those that fit the store's blocks)
         canonical = attrs.get("canonical")
         added = json.loads(canonical).get("sample_added") if canonical else None
         return StoreState(str(path), "store", fingerprint=attrs["fingerprint"], name=attrs.get("name"),
@@ -378,8 +394,8 @@ def inspect_store(store):
                           done=frozenset(int(m["block"]) for m in markers),
                           failed=frozenset(int(m["block"]) for m in markers if m.get("failures")),
                           contents=tuple(names))
-    if root is None and set(names) <= {MARKERS.parent.name} and (path / MARKERS).is_dir() and \
-            not (path / MARKERS.parent / "zarr.json").exists():
+    if root is None and set(names) <= {MARKERS.parent.name} and st.is_dir(MARKERS.as_posix()) and \
+            not st.exists((MARKERS.parent / "zarr.json").as_posix()):
         return StoreState(str(path), "creating")  # stopped before its template began
     if root is not None:
         return StoreState(str(path), "zarr", contents=tuple(names))
@@ -401,6 +417,8 @@ def _refuse_nested(path: Path) -> None:
 def refuse_dangling_link(store) -> None:
     """StoreError when ``store`` (a store's path as given) is, or goes through, a symbolic link to
     nothing: making the store there would make the whole path the link points to."""
+    if storage.is_url(store):
+        return  # (an object store has no links)
     path = Path(store)
     for p in (path, *path.parents):
         if p.is_symlink() and not p.exists():
@@ -536,12 +554,12 @@ def _open_array(path: Path, name: str):
     """The array ``name`` of the store, or what is wrong with its metadata (a str)."""
     import zarr
 
-    meta = path / name / "zarr.json"
-    if not meta.is_file():
+    st = storage.of(path)
+    if not st.exists(f"{name}/zarr.json"):
         return (f"has no metadata ({name}/zarr.json is missing), so none of its data can be read"
-                if (path / name).exists() else "is missing (no directory)")
+                if st.is_dir(name) else "is missing (no directory)")
     try:
-        return zarr.open_array(store=str(path), path=name, mode="r", zarr_format=3)
+        return zarr.open_array(store=st.zarr_store(read_only=True), path=name, mode="r", zarr_format=3)
     except Exception as exc:
         return f"has unreadable metadata ({name}/zarr.json: {type(exc).__name__})"
 
@@ -583,7 +601,7 @@ async def _chunk_problem(path: Path, name: str, arr, index: tuple[int, ...]) -> 
     """What is wrong with chunk ``index`` of a data array: missing, undecodable (a failed
     checksum among them), or decoding to another shape; None when it is sound."""
     key = arr.metadata.encode_chunk_key(index)
-    if not (path / name / key).is_file():
+    if not storage.of(path).exists(f"{name}/{key}"):
         return f"{name}: missing chunk {key}"
     want = tuple(min(c, n - i * c) for i, c, n in zip(index, arr.chunks, arr.shape))
     try:
@@ -616,7 +634,8 @@ def verify_store(store) -> VerifyReport:
     unfinished = unfinished_commit(store)  # (run --repair finishes it under the lease first)
     if unfinished:
         raise StoreError(unfinished)
-    path = Path(store)
+    st = storage.of(store)
+    path = Path(store) if st.local else st.location
     wf, specs, crd, why = _layout_of(path)
     if wf is None:
         return _verify_as_found(path, state, why)
@@ -697,7 +716,7 @@ def _verify_as_found(path: Path, state, why: str) -> VerifyReport:
     along the sweep axes, with a note that missing arrays and coordinates are not checked."""
     import zarr
 
-    root = zarr.open_group(str(path), mode="r", zarr_format=3)
+    root = zarr.open_group(storage.of(path).zarr_store(read_only=True), mode="r", zarr_format=3)
     try:
         status = root["status"]
     except (KeyError, ValueError) as exc:
@@ -730,22 +749,21 @@ def restore_arrays(store) -> list[str]:
     every done block then lacks its chunks, and ``run --repair`` recomputes them), a coordinate
     whose values differ from the workflow's (its values again). The caller holds the lease.
     Returns their names."""
-    import shutil
-
     import zarr
 
-    path = Path(store)
+    st = storage.of(store)
+    path = Path(store) if st.local else st.location
     wf, specs, crd, _ = _layout_of(path)
     if wf is None:
         return []
     damaged = _array_problems(path, wf, specs, crd)
     if not damaged:
         return []
-    chunks = tuple(json.loads(json.loads((path / "zarr.json").read_text())["attributes"]["chunks"]))
-    root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    chunks = tuple(json.loads(json.loads(st.read_bytes("zarr.json"))["attributes"]["chunks"]))
+    root = zarr.open_group(st.zarr_store(), mode="r+", zarr_format=3)
     for name in damaged:
-        if (path / name).is_dir():
-            shutil.rmtree(path / name)  # chunks without their metadata: recomputed, not trusted
+        if st.is_dir(name):
+            st.delete_prefix(f"{name}/")  # chunks without their metadata: recomputed, not trusted
         if name in crd:
             root.create_array(name, **coordinate_array(crd[name]))[...] = np.asarray(crd[name][1])
         else:
@@ -789,7 +807,7 @@ def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
     if fence is not None:
         marker["generation"] = fence.generation
         fence.check()
-    _write_group(Path(store) / MARKERS / str(flat), marker)
+    _write_group_at(storage.of(store), f"{MARKERS.as_posix()}/{flat}", marker)
     return marker
 
 
@@ -822,11 +840,12 @@ def _template_id(store) -> tuple:
 
     from . import config
 
-    path = Path(store) / MARKERS / "zarr.json"
+    st = storage.of(store)
+    key = (MARKERS / "zarr.json").as_posix()
     deadline = None
     delay = 0.005
     while True:
-        ident = _file_id(path)
+        ident = st.identity(key)
         if ident is not None:
             return (str(store),) + ident
         now = time.monotonic()
@@ -847,7 +866,8 @@ def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray
     cached_template, cached = _ARRAYS.get(str(store), (None, {}))
     # each array's metadata identity, taken before it is opened: an array replaced after
     # this look is opened again next time, never kept under a newer identity than its own
-    idents = {name: _file_id(Path(store) / name / "zarr.json") for name in values}
+    st = storage.of(store)
+    idents = dict(zip(values, st.identities([f"{name}/zarr.json" for name in values])))
     arrays = {name: array for name, (ident, array) in cached.items()
               if cached_template == template and name in idents and ident == idents[name] and ident is not None}
 
@@ -877,23 +897,41 @@ def _gather_on_group(store, job, items: dict, *, open_group: bool = True) -> lis
     from zarr.core.sync import sync
 
     async def run_all():
-        group = await zarr.api.asynchronous.open_group(store=str(store), mode="r+", zarr_format=3) \
-            if open_group else None
+        group = await zarr.api.asynchronous.open_group(store=storage.of(store).zarr_store(), mode="r+",
+                                                       zarr_format=3) if open_group else None
         return await asyncio.gather(*(job(group, name, item) for name, item in items.items()))
 
-    return sync(run_all())
+    try:
+        return sync(run_all())
+    except Exception as exc:
+        failed = storage.of(store).failure(exc, "writing the arrays")  # (an object store's, in one line)
+        if failed is None:
+            raise
+        raise failed from None
 
 
-def _marker_attributes(path: Path) -> dict | None:
+def _marker_attributes(path: Path, store=None) -> dict | None:
     """The attributes of the block marker at ``path`` (``_lifbatch/blocks/<n>/zarr.json``), or
     None when there is none, or when it is unreadable or not a marker lifbatch writes
     (:func:`_valid_marker`): the block counts as not done, and the run that resumes the
     store computes it again and writes its marker anew."""
     try:
-        attrs = json.loads(path.read_text())["attributes"]
+        if store is None:
+            attrs = json.loads(path.read_text())["attributes"]
+        else:  # (``path`` a key of the store's storage)
+            attrs = json.loads(storage.of(store).read_bytes(path))["attributes"]
     except (OSError, ValueError, KeyError, TypeError):
         return None  # no marker, or unreadable
-    return attrs if _valid_marker(attrs, path.parent.name) else None
+    return attrs if _valid_marker(attrs, str(path).split("/")[-2]) else None
+
+
+def _parsed_marker(key: str, data: bytes | None) -> dict | None:
+    """:func:`_marker_attributes` of a marker's bytes (read with others at once)."""
+    try:
+        attrs = json.loads(data)["attributes"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return attrs if _valid_marker(attrs, key.split("/")[-2]) else None
 
 
 def _number(value, *, whole: bool = False) -> bool:
@@ -945,8 +983,8 @@ def store_generation(store) -> str | None:
     """The store's generation: a new one each time a store is created at its path (None for
     stores made before generations). Block markers of another generation do not count."""
     try:
-        attrs = json.loads((Path(store) / MARKERS / "zarr.json").read_text()).get("attributes")
-    except (OSError, ValueError, AttributeError):
+        attrs = json.loads(storage.of(store).read_bytes((MARKERS / "zarr.json").as_posix())).get("attributes")
+    except (OSError, ValueError, AttributeError, TypeError):
         return None
     generation = attrs.get("generation") if isinstance(attrs, dict) else None
     return generation if isinstance(generation, str) else None
@@ -959,27 +997,29 @@ def _counts(marker: dict | None, generation: str | None) -> bool:
 def read_marker(store, flat: int) -> dict | None:
     """Block ``flat``'s marker (its attributes), or None when the block is not done (no
     marker, an unreadable one, or one written under another generation of the store)."""
-    marker = _marker_attributes(Path(store) / MARKERS / str(flat) / "zarr.json")
+    marker = _marker_attributes(f"{MARKERS.as_posix()}/{flat}/zarr.json", store)
     return marker if _counts(marker, store_generation(store)) else None
 
 
 def read_markers(store) -> list[dict]:
     """The markers of the store's done blocks: of its generation, and of a block of its grid
     with failures among that block's points (:func:`_marker_fits`, where the grid is known)."""
-    d = Path(store) / MARKERS
-    if not d.is_dir():
+    st = storage.of(store)
+    if not st.is_dir(MARKERS.as_posix()):
         return []
     generation = store_generation(store)
-    markers = [m for m in map(_marker_attributes, d.glob("*/zarr.json")) if _counts(m, generation)]
-    blocking = _blocking_of(Path(store))
+    keys = st.children(MARKERS.as_posix(), "zarr.json")
+    markers = [m for m in (_parsed_marker(key, data) for key, data in zip(keys, st.read_many(keys)))
+               if _counts(m, generation)]
+    blocking = _blocking_of(store)
     return [m for m in markers if blocking is None or _marker_fits(m, blocking)]
 
 
 def _blocking_of(path: Path) -> Blocking | None:
     """The store's blocks from its root's ``chunks`` and its ``status`` array's shape, or None
     when either cannot be read (a store being created, damaged metadata)."""
-    root = _read_json(path / "zarr.json")
-    status_meta = _read_json(path / "status" / "zarr.json")
+    root = _read_key(path, "zarr.json")
+    status_meta = _read_key(path, "status/zarr.json")
     try:
         chunks = tuple(json.loads(root["attributes"]["chunks"]))
         shape = tuple(status_meta["shape"])
@@ -1002,9 +1042,10 @@ def unfinished_commit(store) -> str | None:
     from .layout import GROW, SUMMARIZE_COMMIT
     from .lease import describe, lease_state, read_lease
 
-    path = Path(store)
-    what = ("a `lifbatch summarize`" if (path / SUMMARIZE_COMMIT).exists() else
-            "adding points (`lifbatch refine` or `fit`)" if (path / GROW).exists() else None)
+    st = storage.of(store)
+    path = Path(store) if st.local else st.location
+    what = ("a `lifbatch summarize`" if st.exists(SUMMARIZE_COMMIT.as_posix()) else
+            "adding points (`lifbatch refine` or `fit`)" if st.exists(GROW.as_posix()) else None)
     if what is None:
         return None
     held = read_lease(path)
@@ -1017,11 +1058,11 @@ def unfinished_commit(store) -> str | None:
 
 def add_run(store, provenance: dict) -> None:
     """Append a resuming run's provenance to the store's ``runs`` attribute (under the lease)."""
-    path = Path(store) / "zarr.json"
-    meta = json.loads(path.read_text())
+    st = storage.of(store)
+    meta = json.loads(st.read_bytes("zarr.json"))
     runs = json.loads(meta["attributes"].get("runs") or "[]")
     meta["attributes"]["runs"] = json.dumps((runs + [provenance])[-100:])
-    _write_json_atomic(path, meta)
+    st.write_bytes("zarr.json", json.dumps(meta).encode())
 
 
 def marker_status(store, shape: tuple[int, ...], chunks: tuple[int, ...]) -> np.ndarray:
@@ -1073,8 +1114,9 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
     >>> ds = open_results("results/quickstart.zarr")        # doctest: +SKIP
     >>> ds.rate.sel(tau_m=0.02, method="nearest").values     # doctest: +SKIP
     """
-    path = Path(store)
-    if not path.exists():
+    st = storage.of(store)
+    path = Path(store) if st.local else st.location
+    if not st.root_exists():
         raise StoreError(f"no store at '{path}'. Run `lifbatch run WORKFLOW --store {path}` first.")
     unfinished = unfinished_commit(path)
     if unfinished:
@@ -1099,13 +1141,12 @@ def commit_stamp(store) -> tuple:
     pending): readers compare it before and after an eager read (:func:`read_consistently`)."""
     from .layout import GROW, SUMMARIZE_COMMIT
 
-    path = Path(store)
+    st = storage.of(store)
     try:
-        st = os.stat(path / "zarr.json")
-        root = (st.st_ino, st.st_mtime_ns, st.st_size)
+        root = st.identity("zarr.json")
     except OSError:
         root = None
-    return root, (path / SUMMARIZE_COMMIT).exists(), (path / GROW).exists()
+    return root, st.exists(SUMMARIZE_COMMIT.as_posix()), st.exists(GROW.as_posix())
 
 
 def read_consistently(store, read, *, tries: int = 3):

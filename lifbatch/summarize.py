@@ -96,6 +96,9 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
     from .workflow import load_workflow
 
     log = log or (lambda msg: None)
+    from .storage import require_local
+
+    require_local(store, "summarize")
     path = Path(store)
     asked = list(overrides) if isinstance(overrides, dict) else [o.split("=", 1)[0] for o in (overrides or [])]
     for key in asked:

@@ -11,7 +11,7 @@ from conftest import WORKFLOWS
 
 # (pint imports the scipy package itself, 8 ms; not its submodules)
 HEAVY = ("distributed", "numba", "xarray", "zarr", "scipy.integrate", "scipy.special", "panel", "bokeh", "pandas",
-         "dask.array")
+         "dask.array", "obstore", "s3fs", "boto3", "botocore")  # (an S3 client: only for an s3:// store)
 
 PROBE = """
 import sys
@@ -45,7 +45,7 @@ def test_run_in_threads_loads_no_xarray_pandas_or_distributed(tmp_path):
                   "sweep: {I: {param: inputs.d.value, values: [0.1, 0.2], unit: 1 / ms}}\n")
     argv = ["run", str(wf), "--store", str(tmp_path / "s.zarr"), "--no-progress"]
     loaded = _loaded(argv)
-    assert not loaded & {"xarray", "distributed", "panel", "bokeh"}, loaded
+    assert not loaded & {"xarray", "distributed", "panel", "bokeh", "obstore", "s3fs", "boto3"}, loaded
     assert (tmp_path / "s.zarr" / "_lifbatch" / "blocks").is_dir()
     assert not _loaded(argv) & {"xarray", "distributed"}  # and resuming (nothing left to run)
     # the probe can see them: `status` opens the store with xarray

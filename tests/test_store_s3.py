@@ -1,0 +1,470 @@
+"""Stores on object storage (issue 22): ``--store s3://BUCKET/PATH.zarr`` against a real
+S3-compatible server, SeaweedFS, started on 127.0.0.1 by the tests (tests/_seaweed.py).
+
+Real ``lifbatch`` subprocesses, real signals, real conditional writes (If-None-Match,
+If-Match); the results compared array by array with the same sweep on disk."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+import lifbatch
+
+from conftest import assert_identical
+from test_store_trust import SLOW, WF, _cli, _start, _wait_for, _write
+
+from _seaweed import Seaweed
+
+#: a sweep of many one-point blocks that runs for seconds: still running when a signal or a
+#: second run comes
+MID = {**SLOW, "name": "s3-mid", "trials": 100, "duration": "1 s",
+       "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 12], "unit": "pA"}}}
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """A real SeaweedFS on 127.0.0.1 (its own ports and directory) with a bucket; this process
+    uses it through the AWS_* variables, as lifbatch's subprocesses do."""
+    server = Seaweed(str(tmp_path_factory.mktemp("seaweed")))
+    server.start()
+    server.bucket("lifbatch")
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                              "AWS_REGION")}
+    os.environ.update({k: v for k, v in server.env().items() if k in saved})
+    yield server
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    server.stop()
+
+
+def _url(name: str = "") -> str:
+    return f"s3://lifbatch/{name or uuid.uuid4().hex[:12]}.zarr"
+
+
+def _keys(store) -> set[str]:
+    """Every object of a store (its files, on disk), but the run's own lease."""
+    from lifbatch import storage
+
+    st = storage.of(store)
+    keys = st.list("") if not st.local else [p.relative_to(store).as_posix() for p in Path(store).rglob("*")
+                                                if p.is_file()]
+    return {k for k in keys if not k.startswith("_lifbatch/lease.json")}
+
+
+@pytest.fixture(scope="module")
+def on_disk(tmp_path_factory):
+    """The tiny sweep and MID, run on disk by `lifbatch run`: what the same runs to S3 must equal."""
+    d = tmp_path_factory.mktemp("disk")
+    out = {}
+    for raw in (WF, MID):
+        store = d / f"{raw['name']}.zarr"
+        r = _cli("run", _write(d, raw), "--store", store, "--no-progress")
+        assert r.returncode == 0, r.stderr
+        out[raw["name"]] = store
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# an unsupported URL is refused in one line, and nothing is made locally
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("url", ["gs://bucket/x.zarr", "https://host/x.zarr", "file://tmp/x.zarr"])
+def test_unsupported_url_refused_in_one_line(tmp_path, url):
+    wf = _write(tmp_path, WF)
+    out = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(wf), "--store", url], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stderr
+    scheme = url.split(":")[0]
+    assert out.stderr.strip() == (f"lifbatch: error: store '{url}': lifbatch cannot write to '{scheme}://' URLs; "
+                                  "give a path on a file system, or an S3-compatible object store as "
+                                  "s3://BUCKET/PATH.zarr (docs/store-layout.md)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [wf.name]  # no local `gs:` directory
+    for command in ("status", "query"):
+        out = _cli(command, url)
+        assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert "cannot write to" in out.stderr
+    with pytest.raises(lifbatch.StoreError, match="cannot write to"):
+        lifbatch.open_results(url)
+
+
+def test_without_the_s3_extra_an_s3_store_names_it_in_one_line(tmp_path):
+    """A process in which obstore cannot be imported (lifbatch installed without its `s3` extra)."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text("import sys\nsys.modules['obstore'] = None\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    r = _cli("status", "s3://lifbatch/x.zarr", env=env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == ("lifbatch: error: the store 's3://lifbatch/x.zarr' needs obstore, which this "
+                                "environment lacks: install lifbatch's `s3` extra: pip install 'lifbatch[s3]' (from a "
+                                "clone: pip install -e '.[s3]')")
+
+
+def test_s3_url_without_a_path_refused(tmp_path):
+    out = _cli("status", "s3://bucket-only")
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("lifbatch: error: store 's3://bucket-only' names no path in its bucket: give "
+                                  "s3://BUCKET/PATH.zarr, e.g. s3://results/quickstart.zarr")
+
+
+# --------------------------------------------------------------------------- #
+# the same sweep to S3 and to disk: the same arrays, bit for bit, the same objects
+# --------------------------------------------------------------------------- #
+def test_sweep_to_s3_is_identical_to_disk(s3, on_disk, tmp_path):
+    url = _url()
+    r = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=s3.env())
+    assert r.returncode == 0, r.stderr
+    assert f"results: {url}" in r.stdout
+    disk = on_disk[WF["name"]]
+    got, want = lifbatch.open_results(url).load(), lifbatch.open_results(disk).load()
+    assert_identical(got, want)
+    assert got.attrs["fingerprint"] == want.attrs["fingerprint"]
+    assert int((got["status"] == 1).sum()) == 8  # done
+    assert _keys(url) == _keys(disk)  # the same arrays, chunks, markers: one object per file
+    # status and query read it as they read the disk's
+    status = _cli("status", url, env=s3.env())
+    assert status.returncode == 0, status.stderr
+    assert "points    8: 8 done, 0 failed, 0 pending (100%)" in status.stdout
+    assert _cli("query", url, "--var", "rate", "--format", "csv", env=s3.env()).stdout == \
+        _cli("query", disk, "--var", "rate", "--format", "csv").stdout
+    # a re-run has nothing to do, and takes no lease
+    again = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=s3.env())
+    assert again.returncode == 0 and "(0 blocks run, 8 already done)" in again.stdout, again.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_processes_workers_write_to_s3(s3, on_disk, tmp_path):
+    url = _url()
+    r = _cli("run", _write(tmp_path, WF), "--store", url, "--processes", "--workers", "2", "--no-progress",
+             env=s3.env())
+    assert r.returncode == 0, r.stderr
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[WF["name"]]).load())
+    assert not [k for k in _keys(url) if "visible-" in k]  # the workers' probe, through S3, left nothing
+
+
+# --------------------------------------------------------------------------- #
+# killed mid-sweep, then a plain re-run: identical
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_sigkill_mid_sweep_then_rerun_is_identical(s3, on_disk, tmp_path):
+    from lifbatch.store import done_blocks
+
+    url = _url()
+    path = _write(tmp_path, MID)
+    proc = _start("run", path, "--store", url, "--points-per-task", "1", "--workers", "1", "--no-progress",
+                  env=s3.env())
+    deadline = time.time() + 120
+    while len(done_blocks(url)) < 3:
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    done = len(done_blocks(url))
+    assert 3 <= done < 12  # killed mid-sweep
+    # the dead run's lease is stale (its process is gone, this host): a plain re-run takes it over
+    r = _cli("run", path, "--store", url, "--points-per-task", "1", "--no-progress", env=s3.env())
+    assert r.returncode == 0, r.stderr
+    assert f"{12 - done} blocks run, {done} already done" in r.stdout
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[MID["name"]]).load())
+    from lifbatch.lease import read_lease
+
+    assert read_lease(url) is None
+
+
+# --------------------------------------------------------------------------- #
+# one writer: two runs at the same instant, and two takers of a stale lease
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_two_runs_at_the_same_instant_one_is_refused(s3, on_disk, tmp_path):
+    url = _url()
+    path = _write(tmp_path, MID)
+    procs = [_start("run", path, "--store", url, "--points-per-task", "1", "--no-progress", env=s3.env())
+             for _ in range(2)]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, _, err in results if code == 2).strip().splitlines()
+    assert len(refused) == 1 and f"store '{url}' is being written by another run" in refused[0], refused
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[MID["name"]]).load())
+
+
+def test_a_stale_lease_taken_over_by_two_at_once_exactly_one_wins(s3):
+    """Two takers of one stale lease at the same instant (threads released by a barrier, each
+    with its own conditional replace on the ETag it read): one holds the store, the other is
+    refused naming it; ten times over."""
+    import json
+    import threading
+
+    from lifbatch import storage
+    from lifbatch.errors import StoreBusyError
+    from lifbatch.lease import acquire, read_lease
+
+    for _ in range(10):
+        url = _url()
+        st = storage.of(url)
+        stale = {"owner": "gone@elsewhere", "host": "elsewhere", "pid": 1, "command": "lifbatch run", "token": "old",
+                 "started": time.time() - 3600, "heartbeat": time.time() - 3600}
+        st.create("_lifbatch/lease.json", json.dumps(stale).encode())
+        barrier = threading.Barrier(2)
+        won, refused = [], []
+
+        def take():
+            barrier.wait()
+            try:
+                won.append(acquire(url, command="taker"))
+            except StoreBusyError as exc:
+                refused.append(str(exc))
+
+        threads = [threading.Thread(target=take) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(won) == 1 and len(refused) == 1, (won, refused)
+        assert read_lease(url)["token"] == won[0].record["token"]
+        assert "is being written by another run" in refused[0]
+        won[0].release()
+        assert read_lease(url) is None
+
+
+def test_lease_renewal_is_conditional_on_its_etag(s3):
+    """A holder whose lease object was replaced under it (taken over) does not write it again:
+    its renewal's If-Match fails, and it knows it lost the store."""
+    import json
+
+    from lifbatch import storage
+    from lifbatch.lease import acquire, read_lease
+
+    url = _url()
+    held = acquire(url, command="holder")
+    held.hand_over()  # (no background beats: this test renews by hand)
+    assert held.refresh()
+    st = storage.of(url)
+    data, version = st.read_versioned("_lifbatch/lease.json")
+    other = dict(json.loads(data), token="other")
+    st.replace("_lifbatch/lease.json", json.dumps(other).encode(), version)
+    assert held.refresh() is False
+    assert read_lease(url)["token"] == "other"  # not overwritten by the loser
+
+
+# --------------------------------------------------------------------------- #
+# the object store refusing: one line each
+# --------------------------------------------------------------------------- #
+def test_bad_credentials_one_line(s3, tmp_path):
+    url = _url()
+    r = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress",
+             env=s3.env(AWS_SECRET_ACCESS_KEY="wrong-secret"))
+    assert r.returncode == 2, r.stderr
+    line = r.stderr.strip()
+    assert len(line.splitlines()) == 1, line
+    assert line.startswith(f"lifbatch: error: store '{url}' at {s3.endpoint}: the object store refused the "
+                           "credentials"), line
+    assert "wrong-secret" not in line and "lifbatch-test" not in line  # never printed
+    assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in line
+    assert _keys(url) == set()  # nothing written
+
+
+def test_missing_bucket_one_line(s3, tmp_path):
+    url = "s3://no-such-bucket/x.zarr"
+    for args in (("run", _write(tmp_path, WF), "--store", url, "--no-progress"), ("status", url)):
+        r = _cli(*args, env=s3.env())
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.strip() == (f"lifbatch: error: store '{url}' at {s3.endpoint}: the bucket 'no-such-bucket' "
+                                    "does not exist; create it first (e.g. `aws s3 mb s3://no-such-bucket`), or give "
+                                    "another s3://BUCKET/PATH")
+
+
+def test_commands_not_yet_on_object_storage_say_so_in_one_line(s3):
+    for command in ("summarize", "refine", "review", "report"):
+        r = _cli(command, "s3://lifbatch/x.zarr", env=s3.env())
+        assert r.returncode == 2
+        assert r.stderr.strip().startswith(f"lifbatch: error: store 's3://lifbatch/x.zarr': `lifbatch {command}` "
+                                           "does not work on object storage yet"), r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- #
+# the server stopped mid-sweep: one line, exit 1, resumable once it is back
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_server_stopped_mid_sweep_then_back_resumes_identical(s3, on_disk, tmp_path):
+    from lifbatch.store import done_blocks
+
+    url = _url()
+    path = _write(tmp_path, MID)
+    proc = _start("run", path, "--store", url, "--points-per-task", "1", "--workers", "1", "--no-progress",
+                  env=s3.env())
+    try:
+        deadline = time.time() + 120
+        while len(done_blocks(url)) < 2:
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+            time.sleep(0.05)
+        os.killpg(s3.proc.pid, signal.SIGKILL)  # the server, at once
+        s3.proc.wait()
+        out, err = proc.communicate(timeout=180)
+    finally:
+        s3.start()  # back, on the same ports and directory
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"lifbatch: error: store '{url}' at {s3.endpoint}: the object store did not complete "), err
+    assert last.endswith("nothing finished is lost: run the same command again once it answers"), last
+    done = len(done_blocks(url))
+    assert 2 <= done < 12
+    r = _cli("run", path, "--store", url, "--points-per-task", "1", "--no-progress", env=s3.env())
+    assert r.returncode == 0, r.stderr
+    assert f"{12 - done} blocks run, {done} already done" in r.stdout
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[MID["name"]]).load())
+
+
+# --------------------------------------------------------------------------- #
+# a remote cluster: workers that share no file system with the client
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_detached_sweep_on_a_cluster_to_s3(s3, tmp_path):
+    """`dask scheduler` and `dask worker` processes reaching the store through the object store
+    only: --detach, the scheduler keeps the lease in the bucket, `status` follows, the lease
+    goes when the sweep ends, identical to the threaded sweep on disk."""
+    from test_remote import WF as REMOTE, Cluster
+
+    from lifbatch.lease import read_lease
+    from lifbatch.store import done_blocks
+
+    cluster = Cluster(2, tmp_path)
+    try:
+        url = _url()
+        path = _write(tmp_path, REMOTE)
+        r = _cli("run", path, "--store", url, "--scheduler", cluster.address, "--detach", "--points-per-task", "4",
+                 env=s3.env())
+        assert r.returncode == 0, r.stderr
+        assert "submitted: 6 blocks" in r.stdout and f"lifbatch status {url}" in r.stdout
+        deadline = time.time() + 120
+        while time.time() < deadline and (len(done_blocks(url)) < 6 or read_lease(url)):
+            time.sleep(0.2)
+        assert read_lease(url) is None  # released by the scheduler once the sweep's tasks are gone
+        st = _cli("status", url, env=s3.env())
+        assert "24: 24 done, 0 failed, 0 pending" in st.stdout, st.stdout
+        disk = tmp_path / "disk.zarr"
+        assert _cli("run", path, "--store", disk, "--no-progress").returncode == 0
+        assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
+    finally:
+        cluster.close()
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_workers_without_the_credentials_are_named_before_anything_is_submitted(s3, tmp_path, monkeypatch):
+    from test_remote import WF as REMOTE, Cluster
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")  # (the workers' environment only)
+    cluster = Cluster(2, tmp_path)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.env()["AWS_SECRET_ACCESS_KEY"])
+    try:
+        url = _url()
+        with pytest.raises(lifbatch.StoreError, match=r"workers \[.*\] cannot read the store 's3://lifbatch/"):
+            lifbatch.run_sweep(lifbatch.load_workflow(REMOTE), url, scheduler=cluster.address, progress=False)
+        assert _keys(url) == set()  # the probe left nothing, nor did the refused run
+    finally:
+        cluster.close()
+
+
+# --------------------------------------------------------------------------- #
+# a chunk deleted or corrupted in the bucket: found by status --verify, repaired
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_a_chunk_deleted_and_one_corrupted_found_by_verify_and_repaired(s3, on_disk, tmp_path):
+    import shutil
+
+    from lifbatch import storage
+
+    url = _url()
+    path = _write(tmp_path, WF)
+    assert _cli("run", path, "--store", url, "--no-progress", env=s3.env()).returncode == 0
+    disk = tmp_path / "disk.zarr"
+    shutil.copytree(on_disk[WF["name"]], disk)
+    rate = sorted(k for k in _keys(url) if k.startswith("rate/c/"))[1]
+    bits = sorted(k for k in _keys(url) if k.startswith("spike_bits/c/"))[-1]
+    st = storage.of(url)
+    st.delete(rate)
+    (disk / rate).unlink()
+    data = bytearray(st.read_bytes(bits))
+    data[len(data) // 2] ^= 0xFF
+    st.write_bytes(bits, bytes(data))
+    (disk / bits).write_bytes(bytes(data))
+    found = _cli("status", url, "--verify", env=s3.env())
+    assert found.returncode == 1, found.stderr
+    on_the_disk = _cli("status", disk, "--verify")
+    assert on_the_disk.returncode == 1
+    report = found.stdout[found.stdout.index("verify:"):]
+    assert report == on_the_disk.stdout[on_the_disk.stdout.index("verify:"):].replace(str(disk), url)
+    assert "verify: 2 of 8 done blocks have missing or corrupt data" in report, report
+    assert f"rate: missing chunk {rate[len('rate/'):]}" in report and "fails its checksum" in report, report
+    fixed = _cli("run", path, "--store", url, "--repair", "--no-progress", env=s3.env())
+    assert fixed.returncode == 0, fixed.stderr
+    assert "(2 blocks run, 6 already done)" in fixed.stdout, fixed.stdout
+    again = _cli("status", url, "--verify", env=s3.env())
+    assert again.returncode == 0 and "verified: 8 of 8 blocks done" in again.stdout, again.stdout
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[WF["name"]]).load())
+
+
+# --------------------------------------------------------------------------- #
+# an interrupted creation, at each of its steps: a plain re-run finishes it identical
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["lease", "prepared", "template-begun", "template-written"])
+def test_creation_killed_at_each_step_resumes_identical(s3, on_disk, tmp_path, phase):
+    url = _url()
+    path = _write(tmp_path, WF)
+    proc = _start("run", path, "--store", url, "--points-per-task", "2", "--no-progress",
+                  env=s3.env(LIFBATCH_TEST_PAUSE_AT=phase))
+    _wait_for(proc, f"paused at {phase}")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    for command in ("status", "query"):
+        r = _cli(command, url, env=s3.env())
+        assert r.returncode in (0, 2) and "Traceback" not in r.stderr, r.stderr
+        if r.returncode == 2:
+            assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = _cli("run", path, "--store", url, "--points-per-task", "2", "--no-progress", env=s3.env())
+    assert r.returncode == 0, r.stderr
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[WF["name"]]).load())
+
+
+# --------------------------------------------------------------------------- #
+# --overwrite replaces only lifbatch stores
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_overwrite_in_a_bucket_replaces_only_a_lifbatch_store(s3, tmp_path):
+    from lifbatch import storage
+
+    path = _write(tmp_path, WF)
+    foreign = _url()
+    storage.of(foreign).write_bytes("thesis.tex", b"\\chapter{Results}")
+    for extra in ([], ["--overwrite"]):
+        r = _cli("run", path, "--store", foreign, *extra, "--no-progress", env=s3.env())
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "thesis.tex" in r.stderr and "replaces only its own stores" in r.stderr
+    assert _keys(foreign) == {"thesis.tex"}
+    assert storage.of(foreign).read_bytes("thesis.tex") == b"\\chapter{Results}"
+    url = _url()
+    assert _cli("run", path, "--store", url, "--no-progress", env=s3.env()).returncode == 0
+    other = _write(tmp_path, {**WF, "name": "other", "seed": 99})
+    refused = _cli("run", other, "--store", url, "--no-progress", env=s3.env())
+    assert refused.returncode == 2 and "holds another workflow" in refused.stderr
+    r = _cli("run", other, "--store", url, "--overwrite", "--no-progress", env=s3.env())
+    assert r.returncode == 0, r.stderr
+    disk = tmp_path / "other.zarr"
+    assert _cli("run", other, "--store", disk, "--no-progress").returncode == 0
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
+    assert _keys(url) == _keys(disk)  # nothing of the old store is left
