@@ -28,14 +28,14 @@ from .layout import GROW
 from .pause import pause
 from . import control
 from .grid import Blocking
-from .inputs import block_streams
+from .identity import simulation_identity, with_summaries
 from .point import PointModel, PointResult, n_state_vars
+from .streams import block_streams
 from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, coords, variable_specs
 from .lease import keep_on_scheduler
 from .plan import estimate, plan_blocks, plan_sweep
 from .store import (add_run, begin_creation, clear_store, create_store, done_blocks, inspect_store, read_marker,
-                    read_markers, refuse_dangling_link, root_attrs, store_generation, verify_store, with_summaries,
-                    write_block)
+                    read_markers, refuse_dangling_link, root_attrs, store_generation, verify_store, write_block)
 from .workflow import Workflow, load_workflow
 
 __all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "estimate", "embedded_cluster"]
@@ -557,8 +557,6 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
 def _same_simulation(state, wf) -> bool:
     """Whether the store in ``state`` holds ``wf``'s simulation: summarize, refine and fit change
     its fingerprint, not that (a store older than the simulation identity: its fingerprint)."""
-    from .store import simulation_identity
-
     if state.simulation is None:
         return state.fingerprint == wf.fingerprint
     return state.simulation == simulation_identity(wf.canonical)
@@ -698,8 +696,9 @@ def _announce_compiling(log) -> bool:
     them: a fresh machine, a new lifbatch): the first blocks then take seconds, not the
     hang they would look like."""
     from .kernel import COMPILE_SECONDS, kernels_cached
+    from .models.lif_loop import lif_trials  # (the LIF's loop, the one every LIF run calls)
 
-    if kernels_cached() is not False:
+    if kernels_cached((lif_trials,)) is not False:
         return False
     log(f"compiling the kernels (first run only, about {COMPILE_SECONDS} s)")
     return True

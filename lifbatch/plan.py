@@ -14,6 +14,7 @@ import numpy as np
 from . import config
 from .errors import WorkflowError
 from .grid import Blocking, balanced_chunks, block_chunks
+from .identity import describe_summaries, input_files, simulation_identity, summary_settings
 from .layout import point_bytes, sizes, variable_specs
 
 __all__ = ["plan_blocks", "estimate", "plan_sweep", "SweepPlan", "StoreState"]
@@ -143,8 +144,6 @@ def _listing(state: StoreState) -> str:
 def _changed_input_files(wf, state: StoreState) -> str | None:
     """The message for a store of this very workflow whose input files have changed since (its
     simulation identity is the workflow's once the files' sha256 are the store's), or None."""
-    from .store import input_files, simulation_identity
-
     stored = dict(state.files)
     if not state.simulation or not stored:
         return None
@@ -247,7 +246,6 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
                          "stores, even with --overwrite. Choose another --store, or move that directory away.")
     if state.kind in ("absent", "empty"):
         return SweepPlan(new=True)
-    from .store import simulation_identity, summary_settings
 
     simulation = simulation_identity(wf.canonical)
     if state.kind == "creating":
@@ -292,8 +290,6 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
     if state.summaries is not None and state.summaries != summary_settings(wf.canonical):
         summaries = state.summaries
         if todo:
-            from .store import describe_summaries
-
             note = (f"{note or 'resuming'}; the store's summaries were recomputed with other settings "
                     f"({describe_summaries(summaries)}): its remaining blocks get the same")
     return SweepPlan(new=False, chunks=chunks, blocks=todo, skipped=n_blocks - len(todo), note=note,

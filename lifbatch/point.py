@@ -5,7 +5,7 @@ to point (the time axis, recorded rows, strides, the drives' kinds and parameter
 names); :meth:`PointModel.simulate` then turns one point's parameters and random
 streams into the kernel's inputs (each drive through its kind in
 :mod:`lifbatch.drives`) and runs :func:`lifbatch.models.lif_loop.lif_trials`. Every random number
-is drawn inside the kernel from the point's streams (:mod:`lifbatch.inputs`).
+is drawn inside the kernel from the point's streams (:mod:`lifbatch.streams`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 from .drives import DRIVES, PointInputs, x_scale
 from .kernel import EMPTY2, FUSED_NORMALS, NO_STATE
 from .models.lif_loop import lif_trials, scratch_size
+from .streams import point_streams
 
 EMPTY3 = np.zeros((0, 0, 0))
 
@@ -125,8 +126,6 @@ class PointModel:
                  scratch: np.ndarray | None = None, streams=None) -> PointResult:
         """Simulate all trials of one point (``params`` from ``wf.point_params``); see
         :func:`simulate_point`."""
-        from .inputs import point_streams
-
         wf = self.wf
         if not self.lif:
             return self._simulate_model(params, out=out, streams=streams)
@@ -191,7 +190,6 @@ class PointModel:
         """A point of a model other than the LIF (lifbatch.models): the same inputs, drawn from
         the same streams in the same order, handed to the model's loop. White noise needs
         the kernel's own normals (FUSED_NORMALS, true with numba's tables as numpy's)."""
-        from .inputs import point_streams
         from .models import get_model
 
         wf = self.wf
@@ -245,7 +243,7 @@ def simulate_point(wf, params: dict[str, float], *, out: PointResult | None = No
     ``out`` (arrays shaped as :func:`point_buffers` gives, ``bits`` zeroed) receives
     the results, e.g. views into a block's arrays; ``scratch`` is the kernel's
     work space (:meth:`PointModel.scratch`), reused across points; ``streams`` the
-    point's :func:`inputs.point_streams`, made beforehand. None of them changes the
+    point's :func:`streams.point_streams`, made beforehand. None of them changes the
     results. For many points, make one :class:`PointModel` and call its ``simulate``.
     """
     return PointModel(wf).simulate(params, out=out, scratch=scratch, streams=streams)

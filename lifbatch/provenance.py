@@ -104,7 +104,7 @@ def _overrides(overrides) -> list[str]:
 def collect(wf, *, workflow_path=None, cluster: dict | None = None, overrides=None) -> dict:
     """The provenance of a run of ``wf`` from this process (see the module's docstring);
     ``overrides``: the ``--set`` values it was given, recorded with its command line."""
-    from .store import input_files
+    from .identity import input_files
 
     inputs = input_files(wf.canonical)
     record = {

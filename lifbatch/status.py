@@ -140,7 +140,7 @@ def _store_status(store) -> StoreStatus:
         elapsed = t1 - t0
         rate = (done + failed) / max(max(finished) - t0, 1e-9)
         remaining = pending / rate if rate > 0 else None
-    from .store import describe_summaries, summary_settings
+    from .identity import describe_summaries, summary_settings
 
     held = read_lease(store)
     run = lease_state(held)

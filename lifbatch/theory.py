@@ -274,7 +274,7 @@ class _Grid(NamedTuple):
 def _load(raw: str, canonical: str | None = None):
     """The stored workflow JSON, parsed once (Workflow is frozen: safe to share), with the
     store's summary settings (its canonical JSON)."""
-    from .store import with_store_summaries
+    from .identity import with_store_summaries
     from .workflow import load_workflow
 
     return with_store_summaries(load_workflow(json.loads(raw), limits=False), canonical)  # it ran already
@@ -334,11 +334,11 @@ def _white_noise_points(ds) -> _Grid | None:
 
 def _v_inf_sigma(wf, p: dict) -> tuple[float, float]:
     """V_inf and the white-noise amplitude of V at one point (constant and white-noise drives)."""
-    from .inputs import _x_scale
+    from .drives import x_scale
 
     x, s2 = 0.0, 0.0
     for d in wf.drives:
-        scale = _x_scale(wf, p, d.role)
+        scale = x_scale(p, d.role)
         if d.kind == "constant":
             x += scale * p[f"inputs.{d.name}.value"]
         else:

@@ -1452,7 +1452,7 @@ def _resolved_file(file: str, base_dir: Path) -> str:
 def _load_timed_array(options: Mapping, where: str, run: Run, neuron: NeuronSpec, *, base_dir: Path,
                       confine: bool) -> tuple[str, str]:
     """A ``timed_array``'s file, read and checked -> (the drive's role, the file's sha256)."""
-    from .inputs import read_timed_array  # numpy only
+    from .drives import read_timed_array  # numpy only
 
     path = _resolved_file(options["file"], base_dir)
     if confine:

@@ -210,7 +210,7 @@ def test_point_key_text_is_the_canonical_json():
     import hashlib
     import json
 
-    from lifbatch.inputs import _point_digest
+    from lifbatch.streams import _point_digest
 
     for raw, overrides in ((NOISY, None), (NOISY, {"noise": {"shared_across": ["tau"]}, "seed": 2**40})):
         wf = lifbatch.load_workflow(raw, overrides=overrides)
