@@ -210,8 +210,6 @@ def spike_times(ds: xr.Dataset, **sel) -> dict[int, np.ndarray] | np.ndarray:
     dict trial -> array. A value off an axis (beyond its range by more than half a grid step,
     NaN, an infinity it does not hold) is refused, as ``lifbatch query --sel`` refuses it.
     """
-    from .query import nearest_index
-
     dt = float(ds.attrs["dt"])
     n_steps = int(ds.attrs["n_steps"])
     trial = sel.pop("trial", None)

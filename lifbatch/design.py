@@ -214,7 +214,8 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
     if not isinstance(params_raw, Mapping) or not params_raw:
         raise _err("sample.params", params_raw, "must map names to sampled parameters",
                    "Example: params: {mu: {param: inputs.mu.value, bounds: [0.6, 1.4]}}")
-    params, seen = [], {}
+    params: list[SampledParam] = []
+    seen: dict[str, str] = {}
     for label, spec in params_raw.items():
         where = f"sample.params.{label}"
         if not isinstance(label, str) or not AXIS_RE.match(label) or label in RESERVED_DIMS \

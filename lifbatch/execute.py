@@ -17,6 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +38,9 @@ from .plan import estimate, plan_blocks, plan_sweep
 from .store import (add_run, begin_creation, clear_store, create_store, done_blocks, inspect_store, read_marker,
                     read_markers, refuse_dangling_link, root_attrs, store_generation, verify_store, write_block)
 from .workflow import Workflow, load_workflow
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "estimate", "embedded_cluster"]
 

@@ -63,7 +63,8 @@ def recorded_inputs(wf, params: dict[str, float], out: dict[str, np.ndarray]) ->
         if kind.stochastic or kind.name == "poisson":
             continue  # (their streams are not the one tabulated drives draw from)
         acc = PointInputs(model.n)
-        kind.apply(acc, drive, lambda field, _n=drive.name: params[f"inputs.{_n}.{field}"], 1.0, model)
+        kind.apply(acc, drive, lambda field, _n=drive.name: params[f"inputs.{_n}.{field}"], 1.0,  # type: ignore[misc]
+                   model)
         if drive.name not in wanted:
             continue
         table = acc.x_rows[0] if acc.x_rows else acc.shared_drive()[None, :]

@@ -104,7 +104,7 @@ def variable_specs(wf) -> dict[str, tuple[tuple[str, ...], np.dtype, object, dic
     vunit = wf.voltage_unit
     vdisp = wf.voltage_display or vunit
     sq = f"{vunit}**2" if vunit != "1" else "1"
-    specs = {
+    specs: dict[str, tuple[tuple[str, ...], np.dtype, object, dict]] = {
         "spike_count": (("trial",), np.dtype("int32"), 0, {"units": "1", "long_name": "spikes per trial (whole run)"}),
         "spike_bits": (("trial", "spike_byte"), np.dtype("uint8"), 0,
                        {"units": "1", "long_name": "packed spike raster",

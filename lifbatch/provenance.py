@@ -33,7 +33,7 @@ def versions() -> dict:
 
     from . import __version__
 
-    out = {"lifbatch": __version__, "python": platform.python_version()}
+    out: dict[str, str | None] = {"lifbatch": __version__, "python": platform.python_version()}
     for name in PACKAGES:
         try:
             out[name] = version(name)

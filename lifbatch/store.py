@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,11 +24,13 @@ from . import __version__
 from .atomic import write_json_atomic
 from .errors import StoreError
 from .grid import Blocking
-from .identity import (describe_summaries, input_files, simulation_identity, summary_settings,  # noqa: F401
-                       with_store_summaries, with_summaries)
+from .identity import input_files, simulation_identity, summary_settings, with_store_summaries, with_summaries
 from .layout import VARIABLES, coords
 from .layout import CREATING, MARKERS, STATUS_DONE, STATUS_FAILED, STATUS_PENDING, variable_specs
 from .layout import sizes as sizes_of
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = ["open_results", "create_store", "write_block", "done_blocks", "read_markers", "store_workflow",
            "inspect_store", "begin_creation", "clear_store", "verify_store", "VerifyReport", "restore_arrays",

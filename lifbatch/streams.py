@@ -110,7 +110,7 @@ def _seed_states(keys: list[int], stream: int) -> np.ndarray:
 
 
 def _used_streams(wf) -> list[str]:
-    return sorted({DRIVES[d.kind].stream for d in wf.drives if DRIVES[d.kind].stream}, key=STREAMS.index)
+    return sorted({s for d in wf.drives if (s := DRIVES[d.kind].stream)}, key=STREAMS.index)
 
 
 def point_streams(wf, params: dict[str, float], *, make: bool = False) -> dict[str, np.random.Generator]:

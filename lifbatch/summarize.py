@@ -133,7 +133,7 @@ def _moments_recomputable(ds, wf) -> bool:
     return abs(stride - round(stride)) < 1e-9
 
 
-def _keep_moments(wf, before: dict, asked) -> object:
+def _keep_moments(wf, before: dict, asked):
     """``wf`` with the settings the store's V moments were computed with, when summarize
     cannot recompute them: a new warmup then applies to the spike summaries only
     (``summaries.moments_warmup`` records the moments' own, for the blocks still to run and

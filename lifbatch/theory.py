@@ -247,7 +247,7 @@ def ou_autocov(lag, *, sigma, tau_m, dt=None, method="exact"):
 
 # --------------------------------------------------------------------------- over a Dataset
 class _Point(NamedTuple):
-    index: tuple[int, ...]  # into the output array (the Dataset's own sweep axes)
+    index: tuple[int, ...]  # type: ignore[assignment]  # into the output array (tuple.index() unused) (the Dataset's own sweep axes)
     params: dict
     v_inf: float   # e_l + x (unit of the voltages)
     sigma: float   # white-noise amplitude of V (unit of the voltages)
