@@ -13,13 +13,15 @@ summaries (summarize.py) all read it from here; docs/store-layout.md describes i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
 __all__ = ["coords", "variable_specs", "sizes", "point_bytes", "sampled_params", "VARIABLES", "STATUS_PENDING",
            "STATUS_DONE", "STATUS_FAILED", "MARKERS", "SAMPLE", "ROUND", "CONTROL", "GROW", "SUMMARIZE",
-           "SUMMARIZE_COMMIT", "CREATING", "LEASE"]
+           "SUMMARIZE_COMMIT", "CREATING", "LEASE", "AXIS_RE", "MAX_AXIS_NAME", "RESERVED_DIMS",
+           "RESERVED_VARS"]
 
 STATUS_PENDING, STATUS_DONE, STATUS_FAILED = 0, 1, 2
 
@@ -47,6 +49,15 @@ VARIABLES = ("status", "spike_count", "spike_bits", "rate", "rate_std", "isi_mea
 
 #: a sampled design's dimension, and its coordinate of each point's round
 SAMPLE, ROUND = "sample", "sample_round"
+
+# An axis (or a sampled parameter, or a drive) becomes a dimension and a coordinate of the
+# store, its name an array's: a name of letters, digits and '_', not one the store uses already.
+AXIS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: the longest name of an axis and of a drive
+MAX_AXIS_NAME = 64
+RESERVED_DIMS = {"trial", "time", "lag", "isi_bin", "trace_trial", "trace_time", "spike_byte", SAMPLE, ROUND}
+#: names of the store's variables and other coordinates: an axis of that name would clash with them
+RESERVED_VARS = set(VARIABLES) | {"isi_bin_lower", "isi_bin_upper"}
 
 
 def sampled_params(ds) -> list[str]:

@@ -49,18 +49,15 @@ import yaml
 from . import units as u
 from .drives import DRIVES
 from .errors import WorkflowError
-from .layout import VARIABLES
+from .layout import AXIS_RE, MAX_AXIS_NAME, RESERVED_DIMS, RESERVED_VARS
+from .messages import CONTROL_CHARS as _CONTROL, byte_size as _bytes, check_keys as _check_keys, err as _err
+from .messages import one_line as _one_line, short as _short, shown as _shown, three_digits as _g
 
 __all__ = ["Workflow", "SweepAxis", "Drive", "load_workflow", "apply_overrides", "DRIVE_KINDS"]
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+$")
-AXIS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: the longest name of a workflow (its store's directory name), of an axis and of a drive
-MAX_NAME, MAX_AXIS_NAME = 100, 64
-RESERVED_DIMS = {"trial", "time", "lag", "isi_bin", "trace_trial", "trace_time", "spike_byte", "sample",
-                 "sample_round"}
-#: names of the store's variables and other coordinates: an axis of that name would clash with them
-RESERVED_VARS = set(VARIABLES) | {"isi_bin_lower", "isi_bin_upper"}
+#: the longest name of a workflow (its store's directory name); an axis' and a drive's: layout.MAX_AXIS_NAME
+MAX_NAME = 100
 
 TOP_KEYS = {"name", "description", "seed", "trials", "duration", "dt", "method", "neuron",
             "inputs", "sweep", "sample", "noise", "record", "summaries"}
@@ -88,82 +85,6 @@ EXAMPLES = {
 }
 
 
-def _shown(value: Any) -> str:
-    """``value`` quoted for a one-line message: 'text' as written, other values as JSON;
-    an excerpt of at most ~80 characters (:func:`units.excerpt`) of a longer one."""
-    if isinstance(value, str):
-        # a YAML block scalar or an override may hold newlines: never break the line
-        value = u.excerpt(value)
-        return f"'{value}'" if value.isprintable() else repr(value)
-    return repr(_json_excerpt(value))
-
-
-class _Enough(Exception):
-    pass
-
-
-def _json_excerpt(value: Any, limit: int = u.EXCERPT) -> str:
-    """``json.dumps(value, default=str)`` up to ``limit`` characters, produced only that far:
-    a value of a million entries (or one nested a thousand deep) costs no more than a short one."""
-    parts: list[str] = []
-    size = 0
-
-    def emit(text: str) -> None:
-        nonlocal size
-        parts.append(text)
-        size += len(text)
-        if size > limit:
-            raise _Enough
-
-    def walk(v: Any, depth: int) -> None:
-        if depth > limit:
-            emit("…")
-        elif isinstance(v, Mapping):
-            emit("{")
-            for i, (k, x) in enumerate(v.items()):
-                emit(", " if i else "")
-                key = k if isinstance(k, str) else json.dumps(k) if isinstance(k, (int, float, bool)) or k is None \
-                    else str(k)
-                emit(json.dumps(key[:limit + 1]))
-                emit(": ")
-                walk(x, depth + 1)
-            emit("}")
-        elif isinstance(v, (list, tuple)):
-            emit("[")
-            for i, x in enumerate(v):
-                emit(", " if i else "")
-                walk(x, depth + 1)
-            emit("]")
-        elif isinstance(v, str):
-            emit(json.dumps(v[:limit + 1]))
-        elif v is None or isinstance(v, (bool, int, float)):
-            emit(json.dumps(v))
-        else:  # dates, sets... as json.dumps(default=str) shows them
-            emit(json.dumps(str(v)[:limit + 1]))
-
-    try:
-        walk(value, 0)
-    except _Enough:
-        pass
-    text = "".join(parts)
-    return text if size <= limit else text[:limit - 1] + "…"
-
-
-def _err(field: str, value: Any, what: str, fix: str = "") -> WorkflowError:
-    msg = f"`{u.excerpt(field)}` {what}, got {_shown(value)}."
-    if fix:
-        msg += f" {fix}"
-    return WorkflowError(msg, field, value)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _one_line(text: str) -> str:
-    """``text`` with line breaks and other control characters escaped ('\\n')."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
-
-
 _INF_WORDS = {"inf", "infinity", ".inf"}
 
 
@@ -172,11 +93,6 @@ def _not_finite(param: str, x: float) -> str:
         return "must be a number, not NaN"
     allowed = " and ".join(f"{p} ({what})" for p, what in INFINITE_OK.items())
     return f"must be finite (only {allowed} may be inf)"
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    """A value as written, unquoted, for a parenthesis of a message: an excerpt."""
-    return u.excerpt(value if isinstance(value, str) else _json_excerpt(value, limit), limit)
 
 
 def _flag(value: Any, key: str) -> bool:
@@ -191,20 +107,6 @@ def _flag(value: Any, key: str) -> bool:
 def _example(field: str) -> str:
     leaf = field.rsplit(".", 1)[-1]
     return f"Example: {leaf}: {EXAMPLES[leaf]}" if leaf in EXAMPLES else ""
-
-
-def _check_keys(raw: Mapping, allowed: set[str], where: str) -> None:
-    if not isinstance(raw, Mapping):
-        raise _err(where or "workflow", raw, "must be a mapping of keys to values",
-                   "Check the indentation of the YAML file.")
-    for key in raw:
-        if key not in allowed:
-            path = f"{where}.{key}" if where else str(key)
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f"Did you mean `{close[0]}`? " if close else ""
-            raise WorkflowError(
-                f"`{_one_line(u.excerpt(path))}` is not a known key (value {_shown(raw[key])}). "
-                f"{hint}Allowed here: {', '.join(sorted(allowed))}.", path, raw[key])
 
 
 # --------------------------------------------------------------------------- #
@@ -642,26 +544,6 @@ def _trials(n: int) -> str:
 
 def _count(n: float) -> str:
     return f"{int(n)}" if n < 1e6 else _g(n)
-
-
-def _g(x: float) -> str:
-    """``x`` to 3 significant digits as ``.3g`` writes it, also an integer past a float's
-    range (a trial count of 1e308 times the steps)."""
-    try:
-        return f"{x:.3g}"
-    except OverflowError:
-        mantissa, exponent = f"{Decimal(x):.2e}".split("e")
-        return f"{float(mantissa):g}e+{int(exponent)}"
-
-
-def _bytes(n: float) -> str:
-    if n >= 2 ** 1000:  # an integer past a float's range
-        return f"{_g(int(n) >> 50)} PiB"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
-        n /= 1024
-    return f"{n:.3g} EiB"  # pragma: no cover
 
 
 def _raise_cap(name: str, needed: float) -> str:
