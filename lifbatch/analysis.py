@@ -23,16 +23,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .kernel import ensemble_moments, spike_train_stats
+from .layout import SPIKE_SUMMARIES  # the outputs of spike_values, in order (moment_values: MOMENT_SUMMARIES)
 
 if TYPE_CHECKING:
     import xarray as xr
 
 __all__ = ["spike_values", "moment_values", "spike_summary", "moment_summary", "spike_times", "sel", "selection"]
 
-#: the outputs of :func:`spike_values`, in order
-SPIKE_SUMMARIES = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist")
-#: the outputs of :func:`moment_values`, in order
-MOMENT_SUMMARIES = ("v_mean", "v_var", "v_autocov")
 
 
 def _as_points(a: np.ndarray, core: int) -> tuple[np.ndarray, tuple[int, ...]]:

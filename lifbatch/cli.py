@@ -328,12 +328,12 @@ _IO_FIXES = {errno.ENOSPC: "free space on that disk", errno.EDQUOT: "free space 
 
 def _io_error(args, exc: OSError) -> str:
     """One line for an OSError of ``_REFUSED_IO`` that stopped a command: the path, why, the fix."""
-    from .execute import _os_reason
+    from .errors import os_reason
 
     path = exc.filename or getattr(args, "store", None) or getattr(args, "workflow", None)
     where = f"'{path}'" if path else "the store"
     verb = "cannot use" if exc.errno in (errno.EACCES, errno.EPERM) else "cannot write"
-    return (f"{args.command} {verb} {where} ({_os_reason(exc)}); it stopped without losing anything "
+    return (f"{args.command} {verb} {where} ({os_reason(exc)}); it stopped without losing anything "
             f"finished: {_IO_FIXES[exc.errno]}, then run the same command again.")
 
 

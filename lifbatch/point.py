@@ -17,6 +17,7 @@ import numpy as np
 
 from .drives import DRIVES, PointInputs, x_scale
 from .kernel import EMPTY2, FUSED_NORMALS, NO_STATE
+from .layout import samples, spike_bytes
 from .models.lif_loop import lif_trials, scratch_size
 from .streams import point_streams
 
@@ -45,10 +46,10 @@ class PointResult:
 def point_buffers(wf) -> PointResult:
     """Output arrays of one point for :func:`simulate_point` (``bits`` zeroed, as it needs)."""
     n = wf.n_steps
-    n_rec = n // wf.record_stride + 1
-    return PointResult(bits=np.zeros((wf.trials, (n + 7) // 8), np.uint8),
+    n_rec = samples(n, wf.record_stride)
+    return PointResult(bits=np.zeros((wf.trials, spike_bytes(n)), np.uint8),
                        counts=np.zeros(wf.trials, np.int64),
-                       moments=np.empty((wf.trials, n // wf.moments_stride + 1)),
+                       moments=np.empty((wf.trials, samples(n, wf.moments_stride))),
                        traces=np.empty((len(wf.record_trials), n_rec)),
                        states=np.full((n_state_vars(wf), len(wf.record_trials), n_rec), np.nan)
                        if wf.record_state else EMPTY3)

@@ -29,13 +29,11 @@ import numpy as np
 
 from .atomic import write_json_atomic
 from .errors import StoreError, WorkflowError
-from .layout import STATUS_DONE, SUMMARIZE, SUMMARIZE_COMMIT, coords, variable_specs
+from .layout import MOMENT_SUMMARIES, SPIKE_SUMMARIES, STATUS_DONE, SUMMARIZE, SUMMARIZE_COMMIT, coords, variable_specs
 from .pause import pause
 
 __all__ = ["summarize_store"]
 
-SPIKE_VARS = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist")
-MOMENT_VARS = ("v_mean", "v_var", "v_autocov")
 
 def summarize_store(store, overrides=None, *, log=None) -> list[str]:
     """Recompute the summary variables of ``store`` in place; returns their names.
@@ -166,18 +164,18 @@ def _summaries(ds, wf, xr, moments: bool):
     new = spike_summary(ds["spike_bits"], dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges)
     done = ds["status"] == STATUS_DONE  # from the block markers: pending and failed points get no summaries
     out = {}
-    for name in SPIKE_VARS:
+    for name in SPIKE_SUMMARIES:
         var = new[name]
         out[name] = var.where(done) if var.dtype.kind == "f" else var.where(done, 0).astype(var.dtype)
-    names = list(SPIKE_VARS)
+    names = list(SPIKE_SUMMARIES)
     if moments:
         v = ds["v"].isel(trace_time=slice(None, None, int(round(wf.moments_every / wf.record_every))))
         v = v.rename(trace_trial="trial", trace_time="time").assign_coords(
             time=np.asarray(coords(wf)["time"][1]), trial=np.arange(wf.trials))
         mom = moment_summary(v, warmup=wf.warmup, every=wf.moments_every, max_lag=wf.max_lag)
-        for name in MOMENT_VARS:
+        for name in MOMENT_SUMMARIES:
             out[name] = mom[name].where(done)
-        names += list(MOMENT_VARS)
+        names += list(MOMENT_SUMMARIES)
     c = coords(wf)
     new_ds = xr.Dataset(out)
     for name in ("isi_bin", "isi_bin_lower", "isi_bin_upper", "lag", "time"):

@@ -49,7 +49,7 @@ import yaml
 from . import units as u
 from .drives import DRIVES
 from .errors import WorkflowError
-from .layout import AXIS_RE, MAX_AXIS_NAME, RESERVED_DIMS, RESERVED_VARS
+from .layout import AXIS_RE, MAX_AXIS_NAME, RESERVED_DIMS, RESERVED_VARS, samples, trace_bytes, working_bytes
 from .messages import CONTROL_CHARS as _CONTROL, byte_size as _bytes, check_keys as _check_keys, err as _err
 from .messages import one_line as _one_line, short as _short, shown as _shown, three_digits as _g
 
@@ -978,7 +978,8 @@ def check_work(run: Run, n_points: int, sweep: tuple[SweepAxis, ...] | list[Swee
                    "Shorten the run, use a larger dt or fewer trials, " + _raise_cap("max-neuron-steps", steps))
     if n_points == 1:
         n = run.n_steps
-        floor = run.trials * (2 * 8 * 3 + (n + 7) // 8 + 8) + n * 8 * 4  # layout.point_bytes, at least
+        # layout.point_bytes, at least: the moments grid at its coarsest (2 samples), no traces
+        floor = working_bytes(trials=run.trials, n_steps=n, n_moments=2, n_recorded=0, n_samples=0)
         mem = _limit("max-task-memory")
         if floor > mem:
             raise _err("duration", run.duration_written,
@@ -1602,7 +1603,7 @@ def _parse_record_v(raw: Mapping, run: Run) -> RecordSpec:
     every = parse_multiple_of_dt(spec["every"], "record.v.every", run) if "every" in spec else run.dt
     if run.limits:  # before a list of every trial is built
         count = run.trials if trials == "all" else len(trials) if isinstance(trials, list) else 1
-        need = count * (run.n_steps // int(round(every / run.dt)) + 1) * 8 * 2
+        need = trace_bytes(count, samples(run.n_steps, int(round(every / run.dt))))
         cap = _limit("max-task-memory")
         if need > cap:
             raise _err("record.v.trials", trials, f"makes {_count(count)} traces of {_count(run.n_steps)} steps "
