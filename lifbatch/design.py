@@ -12,7 +12,7 @@ the blocks that exist keep their numbers.
 Points added by refinement or fitting are recorded in the section itself
 (``added``: SI values per parameter, and each point's round), so that the
 store's workflow always describes every point it holds. They are not part of
-the simulation identity (:func:`lifbatch.store.simulation_identity`): the store
+the simulation identity (:func:`lifbatch.identity.simulation_identity`): the store
 stays the same simulation as the workflow that created it, grown.
 """
 

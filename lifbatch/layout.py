@@ -7,7 +7,7 @@ zipped axis adds its other parameters as coordinates along it). A sampled design
 (design.py) is the first dimension, ``sample``: its coordinate numbers the points,
 and each sampled parameter, and each point's round, is a coordinate along it.
 
-The store (store.py), the sweep tasks (execute.py), the planner (plan.py) and the
+The store (store.py), the sweep tasks (block.py), the planner (plan.py) and the
 summaries (summarize.py) all read it from here; docs/store-layout.md describes it.
 """
 

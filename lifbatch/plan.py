@@ -96,7 +96,7 @@ class StoreState:
     kind: str
     fingerprint: str | None = None
     name: str | None = None
-    simulation: str | None = None       # store.simulation_identity: the fingerprint less the summaries
+    simulation: str | None = None       # identity.simulation_identity: the fingerprint less the summaries
     summaries: dict | None = None       # the summary settings its summaries were computed with (SI)
     chunks: tuple[int, ...] | None = None
     done: frozenset = frozenset()

@@ -842,7 +842,7 @@ def _canonical(run: Run, seed: int, table: ParamTable, inputs: InputsSpec, sweep
     if neuron is not None and neuron.model != "lif":
         canonical["model"] = {"name": neuron.model, "options": dict(neuron.options)}
     if sweep and isinstance(sweep[0], SampleAxis) and sweep[0].spec.rounds:
-        # the points refine and fit added: not the simulation's identity (store.simulation_identity)
+        # the points refine and fit added: not the simulation's identity (identity.simulation_identity)
         spec_ = sweep[0].spec
         canonical["sample_added"] = {"params": [p.param for p in spec_.params],
                                      "values": [list(v) for v in spec_.added], "rounds": list(spec_.rounds)}
