@@ -192,7 +192,7 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
     workflow.Param, with its dimension and unit as written); ``swept`` maps the parameters
     the grid sweeps to their axes.
     """
-    from .workflow import parse_axis_values
+    from .values import parse_axis_values
 
     example = ("Example: sample: {method: sobol, n: 256, params: {mu: {param: inputs.mu.value, "
                "bounds: [0.6, 1.4]}}}")

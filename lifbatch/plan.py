@@ -36,7 +36,7 @@ def plan_blocks(wf, *, points_per_task: int | None = None, workers: int = 1) -> 
     blocks are then evened out over the workers (:func:`grid.balanced_chunks`),
     so that no worker sits out the last wave.
     """
-    from .workflow import check_task_memory  # lifbatch.limits.max-task-memory
+    from .limits import check_task_memory  # lifbatch.limits.max-task-memory
 
     if points_per_task is not None:
         blocking = Blocking(shape=wf.shape, chunks=block_chunks(wf.shape, _check_points_per_task(points_per_task)))
