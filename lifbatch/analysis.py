@@ -22,8 +22,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .errors import LifbatchWarning, WorkflowError
 from .kernel import ensemble_moments, spike_train_stats
-from .layout import SPIKE_SUMMARIES  # the outputs of spike_values, in order (moment_values: MOMENT_SUMMARIES)
+from .layout import (
+    SAMPLE,
+    SPIKE_SUMMARIES,  # the outputs of spike_values, in order (moment_values: MOMENT_SUMMARIES)
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -151,7 +155,6 @@ def selection(ds: xr.Dataset, **where) -> dict:
     the nearest grid value, with a :class:`~lifbatch.errors.LifbatchWarning` saying which when
     it is not exact. On a sampled design, sampled parameters pick the nearest sample
     (``{"sample": number}``), as ``query --sel`` does."""
-    from .errors import LifbatchWarning, WorkflowError
     from .query import format_coord, parse_selection
 
     items, shown = [], {}
@@ -190,8 +193,6 @@ def sel(ds: xr.Dataset, **where) -> xr.Dataset:
     workflow wrote the axis in), or SI numbers; the nearest grid value, with a
     LifbatchWarning when it is not exact (``I=203 pA is not on the grid; nearest is 200 pA``).
     """
-    from .layout import SAMPLE
-
     picked = selection(ds, **where)
     points = {k: v for k, v in picked.items() if k != SAMPLE}
     out = ds.sel(points) if points else ds

@@ -28,6 +28,8 @@ import shutil
 import tempfile
 import time
 
+from .grid import Blocking, block_chunks
+
 __all__ = ["sweep_bench", "main"]
 
 
@@ -56,7 +58,6 @@ def _kernel_rate(wf, seconds: float = 1.0, start_at: float | None = None) -> flo
     makes processes measuring together start together.
     """
     from .block import block_values
-    from .grid import Blocking, block_chunks
 
     blocking = Blocking(shape=wf.shape, chunks=block_chunks(wf.shape, 16))
     block_values(wf, blocking.slices(blocking.block_id(0)))  # compile / warm up

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import LifbatchError, RunError, StoreError, WorkflowError
+from .errors import LifbatchError, RunError, StoreError, WorkflowError, os_reason
 
 __all__ = ["main"]
 
@@ -148,7 +148,6 @@ def cmd_run(args) -> int:
 def _adapt(text):
     if text is None:
         return None
-    from .errors import WorkflowError
 
     try:
         lo, hi = (int(x) for x in text.split(".."))
@@ -328,8 +327,6 @@ _IO_FIXES = {errno.ENOSPC: "free space on that disk", errno.EDQUOT: "free space 
 
 def _io_error(args, exc: OSError) -> str:
     """One line for an OSError of ``_REFUSED_IO`` that stopped a command: the path, why, the fix."""
-    from .errors import os_reason
-
     path = exc.filename or getattr(args, "store", None) or getattr(args, "workflow", None)
     where = f"'{path}'" if path else "the store"
     verb = "cannot use" if exc.errno in (errno.EACCES, errno.EPERM) else "cannot write"

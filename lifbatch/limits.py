@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .errors import WorkflowError
-from .layout import working_bytes
+from .layout import point_bytes, working_bytes
 from .messages import byte_size as _bytes, err as _err, short as _short, shown as _shown, three_digits as _g
 from .specs import Run, SweepAxis
 
@@ -76,8 +76,6 @@ def check_task_memory(wf: "Workflow", points: int = 1, *, points_per_task: int |
     per point) exceeds ``lifbatch.limits.max-task-memory``. ``points_per_task``: the block
     size the user asked for (``--points-per-task``), if any, for the message; the planner
     calls this with its blocks' size (plan.plan_blocks)."""
-    from .layout import point_bytes
-
     cap = limit("max-task-memory")
     one = point_bytes(wf)
     need = one * max(1, int(points))

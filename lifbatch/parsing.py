@@ -23,7 +23,7 @@ import numpy as np
 from . import units as u
 from .drives import DRIVES
 from .errors import WorkflowError
-from .layout import AXIS_RE, MAX_AXIS_NAME, RESERVED_DIMS, RESERVED_VARS, samples, trace_bytes
+from .layout import AXIS_RE, MAX_AXIS_NAME, RESERVED_DIMS, RESERVED_VARS, SAMPLE, samples, trace_bytes
 from .limits import check_room, count_text as _count, limit as _limit, raise_cap as _raise_cap, trials_text as _trials
 from .messages import (
     byte_size as _bytes,
@@ -543,7 +543,6 @@ def parse_sweep(raw: Any, run: Run, table: ParamTable) -> tuple[SweepAxis, ...]:
 def sample_axis(raw: Any, sweep: tuple[SweepAxis, ...], table: ParamTable, run: Run, seed: int) -> SampleAxis:
     """The ``sample`` section (:func:`lifbatch.design.parse_sample`) as the grid's first axis."""
     from .design import parse_sample
-    from .layout import SAMPLE
 
     spec = parse_sample(raw, table, {p: ax.name for ax in sweep for p in ax.params})
     check_room(run, [a.size for a in sweep], spec.size, "sample.n", raw.get("n"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import config
-from .errors import WorkflowError
+from .errors import StoreError, WorkflowError
 from .grid import Blocking, balanced_chunks, block_chunks
 from .identity import describe_summaries, input_files, simulation_identity, summary_settings
 from .layout import point_bytes, sizes, variable_specs
@@ -232,8 +232,6 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
     ``--overwrite`` replaces a lifbatch store (or an interrupted creation) and nothing
     else: any other file or directory is refused with what it holds.
     """
-    from .errors import StoreError
-
     if points_per_task is not None:
         _check_points_per_task(points_per_task)
     path = state.path

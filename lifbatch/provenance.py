@@ -22,6 +22,8 @@ import threading
 import time
 from pathlib import Path
 
+from .identity import input_files
+
 __all__ = ["collect", "worker_name", "format_provenance"]
 
 PACKAGES = ("numpy", "numba", "dask", "distributed", "xarray", "zarr")
@@ -104,8 +106,6 @@ def _overrides(overrides) -> list[str]:
 def collect(wf, *, workflow_path=None, cluster: dict | None = None, overrides=None) -> dict:
     """The provenance of a run of ``wf`` from this process (see the module's docstring);
     ``overrides``: the ``--set`` values it was given, recorded with its command line."""
-    from .identity import input_files
-
     inputs = input_files(wf.canonical)
     record = {
         "versions": versions(), "host": socket.gethostname(), "cpu": _cpu_model(),

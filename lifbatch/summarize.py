@@ -29,6 +29,7 @@ import numpy as np
 
 from .atomic import write_json_atomic
 from .errors import StoreError, WorkflowError
+from .identity import describe_summaries, summary_settings, with_summaries
 from .layout import MOMENT_SUMMARIES, SPIKE_SUMMARIES, STATUS_DONE, SUMMARIZE, SUMMARIZE_COMMIT, coords, variable_specs
 from .pause import pause
 
@@ -48,7 +49,6 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
     import xarray as xr
 
     from . import control, lease, swap
-    from .identity import describe_summaries, summary_settings
     from .store import _compressors, inspect_store, open_results
     from .workflow import load_workflow
 
@@ -138,8 +138,6 @@ def _keep_moments(wf, before: dict, asked):
     for readers); a new moments grid or autocovariance range asked for (``asked``: the keys
     given) would change nothing but the record, so it is refused, and one that follows
     from a new warmup (the default max_lag) keeps the store's."""
-    from .identity import summary_settings, with_summaries
-
     after = summary_settings(wf.canonical)
     for key, field in (("moments_every", "summaries.moments.every"), ("max_lag", "summaries.autocov.max_lag")):
         if after[key] == before[key]:

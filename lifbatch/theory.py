@@ -34,6 +34,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .identity import with_store_summaries
+
 __all__ = ["lif_rate", "lif_isi_steps", "siegert_rate", "siegert_cv", "ou_step", "ou_mean", "ou_var",
            "ou_autocov", "theory_rate", "theory_cv", "theory_ou", "applies", "point_theory"]
 
@@ -274,7 +276,6 @@ class _Grid(NamedTuple):
 def _load(raw: str, canonical: str | None = None):
     """The stored workflow JSON, parsed once (Workflow is frozen: safe to share), with the
     store's summary settings (its canonical JSON)."""
-    from .identity import with_store_summaries
     from .workflow import load_workflow
 
     return with_store_summaries(load_workflow(json.loads(raw), limits=False), canonical)  # it ran already
