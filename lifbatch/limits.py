@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import WorkflowError
 from .layout import point_bytes, working_bytes
 from .messages import byte_size as _bytes, err as _err, short as _short, shown as _shown, three_digits as _g
 from .specs import Run, SweepAxis
-
-if TYPE_CHECKING:
-    from .workflow import Workflow
 
 __all__ = ["limit", "trials_text", "count_text", "raise_cap", "check_task_memory", "check_work", "check_room"]
 
@@ -71,7 +68,7 @@ def raise_cap(name: str, needed: float) -> str:
     return f"or raise the cap: --set lifbatch.limits.{name}={value} (or {env}={value})."
 
 
-def check_task_memory(wf: "Workflow", points: int = 1, *, points_per_task: int | None = None) -> None:
+def check_task_memory(wf, points: int = 1, *, points_per_task: int | None = None) -> None:
     """Refuse tasks of ``points`` points of ``wf`` whose working memory (``layout.point_bytes``
     per point) exceeds ``lifbatch.limits.max-task-memory``. ``points_per_task``: the block
     size the user asked for (``--points-per-task``), if any, for the message; the planner
