@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 # public name -> the module defining it
 _EXPORTS = {
     "Workflow": "workflow", "load_workflow": "workflow",
-    "run_sweep": "execute", "simulate": "execute",
+    "run_sweep": "execute", "simulate": "block",
     "open_results": "store", "spike_times": "analysis", "sel": "analysis",
     "to_neo": "neo", "as_timed_array": "neo",
     "refine_store": "refine", "fit": "fitting",

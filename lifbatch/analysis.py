@@ -22,17 +22,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .errors import LifbatchWarning, WorkflowError
 from .kernel import ensemble_moments, spike_train_stats
+from .layout import (
+    SAMPLE,
+    SPIKE_SUMMARIES,  # the outputs of spike_values, in order (moment_values: MOMENT_SUMMARIES)
+)
 
 if TYPE_CHECKING:
     import xarray as xr
 
 __all__ = ["spike_values", "moment_values", "spike_summary", "moment_summary", "spike_times", "sel", "selection"]
 
-#: the outputs of :func:`spike_values`, in order
-SPIKE_SUMMARIES = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist")
-#: the outputs of :func:`moment_values`, in order
-MOMENT_SUMMARIES = ("v_mean", "v_var", "v_autocov")
 
 
 def _as_points(a: np.ndarray, core: int) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -154,7 +155,6 @@ def selection(ds: xr.Dataset, **where) -> dict:
     the nearest grid value, with a :class:`~lifbatch.errors.LifbatchWarning` saying which when
     it is not exact. On a sampled design, sampled parameters pick the nearest sample
     (``{"sample": number}``), as ``query --sel`` does."""
-    from .errors import LifbatchWarning, WorkflowError
     from .query import format_coord, parse_selection
 
     items, shown = [], {}
@@ -193,8 +193,6 @@ def sel(ds: xr.Dataset, **where) -> xr.Dataset:
     workflow wrote the axis in), or SI numbers; the nearest grid value, with a
     LifbatchWarning when it is not exact (``I=203 pA is not on the grid; nearest is 200 pA``).
     """
-    from .layout import SAMPLE
-
     picked = selection(ds, **where)
     points = {k: v for k, v in picked.items() if k != SAMPLE}
     out = ds.sel(points) if points else ds
@@ -210,8 +208,6 @@ def spike_times(ds: xr.Dataset, **sel) -> dict[int, np.ndarray] | np.ndarray:
     dict trial -> array. A value off an axis (beyond its range by more than half a grid step,
     NaN, an infinity it does not hold) is refused, as ``lifbatch query --sel`` refuses it.
     """
-    from .query import nearest_index
-
     dt = float(ds.attrs["dt"])
     n_steps = int(ds.attrs["n_steps"])
     trial = sel.pop("trial", None)

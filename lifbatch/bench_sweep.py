@@ -28,6 +28,8 @@ import shutil
 import tempfile
 import time
 
+from .grid import Blocking, block_chunks
+
 __all__ = ["sweep_bench", "main"]
 
 
@@ -50,16 +52,15 @@ def _kernel_rate(wf, seconds: float = 1.0, start_at: float | None = None) -> flo
     """Single-core neuron-steps/s of the sweep's own kernel loop (in this process).
 
     Blocks of 16 of the grid's points in turn for about ``seconds``, through the
-    task's code (``execute._block_values``), counting only the time its kernel
+    task's code (``block.block_values``), counting only the time its kernel
     loop reports: the kernel with its buffers, as in a task, without the random
     streams' set-up, the summaries and the store. ``start_at`` (a ``time.time()``)
     makes processes measuring together start together.
     """
-    from .execute import _block_values
-    from .grid import Blocking, block_chunks
+    from .block import block_values
 
     blocking = Blocking(shape=wf.shape, chunks=block_chunks(wf.shape, 16))
-    _block_values(wf, blocking.slices(blocking.block_id(0)))  # compile / warm up
+    block_values(wf, blocking.slices(blocking.block_id(0)))  # compile / warm up
     if start_at is not None:
         time.sleep(max(0.0, start_at - time.time()))
     steps = kernel = 0.0
@@ -67,7 +68,7 @@ def _kernel_rate(wf, seconds: float = 1.0, start_at: float | None = None) -> flo
     t = time.perf_counter()
     while time.perf_counter() - t < seconds:
         slices = blocking.slices(blocking.block_id(i % blocking.n_blocks))
-        kernel += _block_values(wf, slices)[2]["kernel"]
+        kernel += block_values(wf, slices)[2]["kernel"]
         steps += math.prod(s.stop - s.start for s in slices) * wf.trials * wf.n_steps
         i += 1
     return steps / kernel
@@ -164,7 +165,7 @@ def _execution(workers: int, tmp: str, processes: bool):
         return
     from distributed import Client
 
-    from .execute import embedded_cluster
+    from .cluster import embedded_cluster
 
     with embedded_cluster(workers, dashboard_address=None) as cluster, Client(cluster) as client:
         ex = _Processes(client)

@@ -23,10 +23,10 @@ def recover(store, fence, log=None) -> list[str]:
     """Finish or discard the store's interrupted summarize and growth, under the lease
     (``fence``: :class:`lifbatch.lease.Fence`, checked before every write); what was done,
     each also told to ``log``."""
-    from . import extend, summarize
+    from . import extend, swap
 
     done = []
-    for step in (summarize.recover, extend.recover):
+    for step in (swap.recover, extend.recover):
         what = step(Path(store), fence)
         if what:
             done.append(what)

@@ -12,7 +12,7 @@ the blocks that exist keep their numbers.
 Points added by refinement or fitting are recorded in the section itself
 (``added``: SI values per parameter, and each point's round), so that the
 store's workflow always describes every point it holds. They are not part of
-the simulation identity (:func:`lifbatch.store.simulation_identity`): the store
+the simulation identity (:func:`lifbatch.identity.simulation_identity`): the store
 stays the same simulation as the workflow that created it, grown.
 """
 
@@ -25,7 +25,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .layout import ROUND, SAMPLE
+from .layout import AXIS_RE, MAX_AXIS_NAME, RESERVED_DIMS, RESERVED_VARS, ROUND, SAMPLE
+from .messages import check_keys, err
 
 __all__ = ["SampleSpec", "SampledParam", "METHODS", "SCALES", "unit_points"]
 
@@ -191,16 +192,16 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
     workflow.Param, with its dimension and unit as written); ``swept`` maps the parameters
     the grid sweeps to their axes.
     """
-    from .workflow import AXIS_RE, MAX_AXIS_NAME, RESERVED_DIMS, RESERVED_VARS, _check_keys, _err, parse_axis_values
+    from .values import parse_axis_values
 
     example = ("Example: sample: {method: sobol, n: 256, params: {mu: {param: inputs.mu.value, "
                "bounds: [0.6, 1.4]}}}")
     if not isinstance(raw, Mapping):
-        raise _err("sample", raw, "must be a mapping", example)
-    _check_keys(raw, _KEYS, "sample")
+        raise err("sample", raw, "must be a mapping", example)
+    check_keys(raw, _KEYS, "sample")
     method = raw.get("method", "sobol")
     if method not in METHODS:
-        raise _err("sample.method", method, f"must be one of {', '.join(METHODS)}", "Example: method: sobol")
+        raise err("sample.method", method, f"must be one of {', '.join(METHODS)}", "Example: method: sobol")
     if "n" not in raw:
         from .errors import WorkflowError
 
@@ -208,25 +209,26 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
     n = raw["n"]
     if isinstance(n, bool) or not isinstance(n, (int, float)) or not math.isfinite(n) or n != int(n) \
             or not 0 <= n <= MAX_N:
-        raise _err("sample.n", n, f"must be a whole number of points from 0 to {MAX_N}", "Example: n: 256")
+        raise err("sample.n", n, f"must be a whole number of points from 0 to {MAX_N}", "Example: n: 256")
     n = int(n)
     params_raw = raw.get("params")
     if not isinstance(params_raw, Mapping) or not params_raw:
-        raise _err("sample.params", params_raw, "must map names to sampled parameters",
+        raise err("sample.params", params_raw, "must map names to sampled parameters",
                    "Example: params: {mu: {param: inputs.mu.value, bounds: [0.6, 1.4]}}")
-    params, seen = [], {}
+    params: list[SampledParam] = []
+    seen: dict[str, str] = {}
     for label, spec in params_raw.items():
         where = f"sample.params.{label}"
         if not isinstance(label, str) or not AXIS_RE.match(label) or label in RESERVED_DIMS \
                 or label in (SAMPLE, ROUND) or len(label) > MAX_AXIS_NAME:
-            raise _err(where, label, "must be a name of letters, digits and '_' (not a dimension of the store)",
+            raise err(where, label, "must be a name of letters, digits and '_' (not a dimension of the store)",
                        "Example: params: {mu: ...}")
         if label in RESERVED_VARS:
-            raise _err(where, label, "is the name of a variable of the results store",
+            raise err(where, label, "is the name of a variable of the results store",
                        f"Rename it, e.g. params: {{input_{label}: ...}}")
         if not isinstance(spec, Mapping):
-            raise _err(where, spec, "must be a mapping", "Example: {param: inputs.mu.value, bounds: [0.6, 1.4]}")
-        _check_keys(spec, _PARAM_KEYS, where)
+            raise err(where, spec, "must be a mapping", "Example: {param: inputs.mu.value, bounds: [0.6, 1.4]}")
+        check_keys(spec, _PARAM_KEYS, where)
         param = spec.get("param")
         if param is None:
             from .errors import WorkflowError
@@ -234,20 +236,20 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
             raise WorkflowError(f"`{where}.param` is required (the dot path of the sampled parameter). "
                                 "Example: param: inputs.mu.value", f"{where}.param", None)
         if not isinstance(param, str) or param not in table:
-            raise _err(f"{where}.param", param, "is not a numeric parameter of this workflow",
+            raise err(f"{where}.param", param, "is not a numeric parameter of this workflow",
                        f"Sampleable: {', '.join(sorted(table))}")
         if param in swept:
-            raise _err(f"{where}.param", param, f"is already swept by axis '{swept[param]}'",
+            raise err(f"{where}.param", param, f"is already swept by axis '{swept[param]}'",
                        "Sample a parameter or sweep it, not both.")
         if param in seen:
-            raise _err(f"{where}.param", param, f"is already sampled as '{seen[param]}'", "Sample each parameter once.")
+            raise err(f"{where}.param", param, f"is already sampled as '{seen[param]}'", "Sample each parameter once.")
         seen[param] = label
         bounds = spec.get("bounds")
         if not isinstance(bounds, list) or len(bounds) != 2:
-            raise _err(f"{where}.bounds", bounds, "must be [low, high]", "Example: bounds: [0.6, 1.4]")
+            raise err(f"{where}.bounds", bounds, "must be [low, high]", "Example: bounds: [0.6, 1.4]")
         scale = spec.get("scale", "linear")
         if scale not in SCALES:
-            raise _err(f"{where}.scale", scale, "must be linear or log", "Example: scale: log")
+            raise err(f"{where}.scale", scale, "must be linear or log", "Example: scale: log")
         sub = {"values": bounds}
         if "unit" in spec:
             sub["unit"] = spec["unit"]
@@ -255,12 +257,12 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
         (low, high), si, disp = parse_axis_values(sub, f"{where}.bounds", param, dim=table[param].dim,
                                                   display=table[param].display, with_param=False)
         if not low < high:
-            raise _err(f"{where}.bounds", bounds, "must be [low, high] with low < high", "Example: bounds: [0.6, 1.4]")
+            raise err(f"{where}.bounds", bounds, "must be [low, high] with low < high", "Example: bounds: [0.6, 1.4]")
         if scale == "log" and low <= 0:
-            raise _err(f"{where}.bounds", bounds, "must be positive with scale: log",
+            raise err(f"{where}.bounds", bounds, "must be positive with scale: log",
                        "Use scale: linear, or bounds above 0.")
         if param.endswith(".n"):
-            raise _err(f"{where}.param", param, "is a whole number; it cannot be sampled from a range",
+            raise err(f"{where}.param", param, "is a whole number; it cannot be sampled from a range",
                        "Sweep it as a grid axis instead.")
         params.append(SampledParam(label=label, param=param, low=low, high=high, scale=scale, unit=si,
                                    display_unit=disp))
@@ -270,23 +272,21 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
 
 def _parse_added(raw: Any, params: list[SampledParam]) -> tuple[tuple, tuple]:
     """``added`` (written by lifbatch refine and fit): per parameter SI values, and ``round``."""
-    from .workflow import _check_keys, _err
-
     if raw is None:
         return (), ()
     labels = [p.label for p in params]
     fix = "This section is written by lifbatch refine and fit; remove it to start from the design alone."
     if not isinstance(raw, Mapping):
-        raise _err("sample.added", raw, "must map round and each sampled parameter to lists", fix)
-    _check_keys(raw, set(labels) | {"round"}, "sample.added")
+        raise err("sample.added", raw, "must map round and each sampled parameter to lists", fix)
+    check_keys(raw, set(labels) | {"round"}, "sample.added")
     rounds = raw.get("round")
     if not isinstance(rounds, list) or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rounds):
-        raise _err("sample.added.round", rounds, "must be a list of rounds (whole numbers >= 1)", fix)
+        raise err("sample.added.round", rounds, "must be a list of rounds (whole numbers >= 1)", fix)
     added = []
     for p in params:
         vals = raw.get(p.label)
         if not isinstance(vals, list) or len(vals) != len(rounds) or any(
                 isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in vals):
-            raise _err(f"sample.added.{p.label}", vals, f"must be a list of {len(rounds)} finite SI values", fix)
+            raise err(f"sample.added.{p.label}", vals, f"must be a list of {len(rounds)} finite SI values", fix)
         added.append(tuple(float(v) for v in vals))
     return tuple(added), tuple(int(r) for r in rounds)

@@ -5,7 +5,7 @@ parser reads them from here), which random stream it draws from, and what it
 hands the kernel at one grid point (:meth:`DriveKind.apply`): a constant or
 time-varying part of the continuous drive ``x``, a per-trial table, a uniform
 drive, white noise or Poisson jumps. A new kind of input is one class here (and
-its tests); its parse rules beyond the field dimensions live in workflow.py.
+its tests); its parse rules beyond the field dimensions live in parsing.py.
 
 How a continuous drive enters: with ``tau_m dV/dt = e_l - V + x`` the kernel's
 ``x`` is ``r_m * I`` for a current, ``mu`` for a voltage and ``tau_m * r`` for a
@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-__all__ = ["DRIVES", "DriveKind", "PointInputs", "x_scale"]
+__all__ = ["DRIVES", "DriveKind", "PointInputs", "x_scale", "read_timed_array"]
 
 
 def x_scale(params: dict[str, float], role: str) -> float:
@@ -32,6 +33,26 @@ def x_scale(params: dict[str, float], role: str) -> float:
         return 1.0
     tau = params["neuron.tau_m"]
     return 1.0 if math.isinf(tau) else tau  # voltage per time
+
+
+def read_timed_array(path: str) -> np.ndarray:
+    """Read a recorded waveform: .npy, or .csv/.txt of numbers; 1-D or (time, trial)."""
+    return _read_timed_array_cached(str(path))
+
+
+@lru_cache(maxsize=16)
+def _read_timed_array_cached(path: str) -> np.ndarray:
+    if path.endswith(".npy"):
+        data = np.load(path, allow_pickle=False)
+    else:
+        data = np.loadtxt(path, delimiter="," if path.endswith(".csv") else None, ndmin=1)
+    data = np.asarray(data, dtype=float)
+    if data.ndim == 2 and data.shape[1] == 1:
+        data = data[:, 0]
+    if data.ndim not in (1, 2) or data.shape[0] == 0:
+        raise ValueError(f"expected a 1-D array or a (time, trial) table, got shape {data.shape}")
+    data.setflags(write=False)
+    return data
 
 
 class PointInputs:
@@ -93,7 +114,7 @@ class DriveKind:
 
     name: ClassVar[str]
     fields: ClassVar[dict[str, tuple[str, Any]]]
-    #: the point stream it draws from, if any (see inputs.STREAMS)
+    #: the point stream it draws from, if any (see streams.STREAMS)
     stream: ClassVar[str | None] = None
     #: drawn afresh every step: no single trace (``inputs.drive_values``)
     stochastic: ClassVar[bool] = False
@@ -226,7 +247,6 @@ class TimedArray(_Tabulated):
     fields = {"file": ("file", ""), "values": ("values", ""), "dt": ("time", None), "unit": ("unit", "1")}
 
     def table(self, drive, get, point, gen):
-        from .inputs import read_timed_array
         from .units import convert, si_unit, unit_dimensionality
 
         inline = drive.option("values")

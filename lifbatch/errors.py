@@ -7,7 +7,7 @@ they travel back from Dask workers.
 from __future__ import annotations
 
 __all__ = ["LifbatchError", "WorkflowError", "StoreError", "StoreBusyError", "RunError", "LeaseLostError",
-           "MissingExtraError", "missing_extra", "LifbatchWarning"]
+           "MissingExtraError", "missing_extra", "LifbatchWarning", "os_reason"]
 
 
 class LifbatchError(Exception):
@@ -64,3 +64,12 @@ def missing_extra(what: str, extra: str, packages: str) -> MissingExtraError:
 
 class LifbatchWarning(UserWarning):
     """Warnings from lifbatch itself (the test suite turns them into errors)."""
+
+
+def os_reason(exc: OSError) -> str:
+    """Why an OSError stopped a write, in a few words for a one-line message ("the disk is full")."""
+    import errno
+
+    names = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+             errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}
+    return names.get(exc.errno or 0, f"{type(exc).__name__}: {exc.strerror or exc}")

@@ -32,31 +32,20 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_json_atomic
-from .layout import GROW, MARKERS
+from .errors import StoreError
+from .grid import Blocking
+from .identity import simulation_identity, with_store_summaries
+from .layout import GROW, MARKERS, coords
 from .pause import pause
 
-__all__ = ["add_unit_points", "grow_store", "recover", "store_workflow_of", "check_unchanged"]
+__all__ = ["add_unit_points", "grow_store", "recover", "check_unchanged"]
 
-
-
-def store_workflow_of(store):
-    """The Workflow a store holds (its ``workflow`` attribute), points added included."""
-    from .store import store_workflow, with_store_summaries
-    from .workflow import load_workflow
-
-    attrs = store_workflow(store)
-    if attrs is None:
-        from .errors import StoreError
-
-        raise StoreError(f"no store at '{store}'. Run `lifbatch run WORKFLOW --store {store}` first.")
-    return with_store_summaries(load_workflow(json.loads(attrs["workflow"]), limits=False), attrs["canonical"])
 
 
 def check_unchanged(store, wf) -> None:
     """StoreError unless ``store`` still holds the design of ``wf`` (the same points, added ones
     included): a command that chose points from what it read grows the store only if no other
     command grew it meanwhile (two ``lifbatch fit`` on one store). Under the lease."""
-    from .errors import StoreError
     from .store import store_workflow
 
     attrs = store_workflow(store) or {}
@@ -118,9 +107,7 @@ def _apply(path: Path, grown, old_size: int, fence):
     """Steps 2-4 of a growth (each idempotent); ``grown`` with the store's summary settings."""
     import zarr
 
-    from .grid import Blocking
-    from .layout import coords
-    from .store import _write_group, coordinate_array, simulation_identity, store_generation, with_store_summaries
+    from .store import _write_group, coordinate_array, store_generation
 
     meta = json.loads((path / "zarr.json").read_text())
     attrs = meta["attributes"]

@@ -358,7 +358,8 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
     store = str(Path(store if store is not None else Path("results") / f"{_fit_name(wf.name)}.zarr"))
     first_log, quiet = round_logs(log)
     res = run_sweep(wf, store, log=first_log, **run_options)   # the design, or whatever is pending (a resumed fit)
-    from .extend import new_round, store_workflow_of
+    from .extend import new_round
+    from .store import store_workflow_of
 
     wf = store_workflow_of(store)
     rounds = []

@@ -1,170 +1,20 @@
-"""The random streams of one grid point, recorded waveforms, and drive traces (numpy only).
+"""Drive traces of one grid point: what a drive gives, step by step (numpy only).
 
-The drive kinds are in :mod:`lifbatch.drives`, the point's simulation in
-:mod:`lifbatch.point` (``simulate_point`` is importable from here too).
-
-Random numbers: every point owns a :class:`numpy.random.SeedSequence` keyed by
-the workflow seed and the values of the point's swept parameters (minus the axes
-listed in ``noise.shared_across``). Four independent child streams feed the
-white noise, uniform drives, Poisson inputs and random steps, each consumed in
-(trial, step, drive) order, so a point's numbers never depend on its block,
-its neighbours or the chunking of trials.
+The drive kinds are in :mod:`lifbatch.drives`, a point's random streams in
+:mod:`lifbatch.streams` and its simulation in :mod:`lifbatch.point`; their names
+are importable from here too (their former home).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-from functools import lru_cache
-
 import numpy as np
 
-from .drives import DRIVES, PointInputs, x_scale
-from .point import PointResult, point_buffers, simulate_point  # noqa: F401 - their former home
+from .drives import DRIVES, PointInputs, read_timed_array  # noqa: F401 - read_timed_array: its former home
+from .point import PointModel, PointResult, point_buffers, simulate_point  # noqa: F401 - their former home
+from .streams import STREAMS, block_streams, point_key, point_streams  # noqa: F401 - their former home
 
 __all__ = ["read_timed_array", "point_key", "point_streams", "block_streams", "drive_values", "simulate_point",
-           "point_buffers", "PointResult"]
-
-
-def read_timed_array(path: str) -> np.ndarray:
-    """Read a recorded waveform: .npy, or .csv/.txt of numbers; 1-D or (time, trial)."""
-    return _read_timed_array_cached(str(path))
-
-
-@lru_cache(maxsize=16)
-def _read_timed_array_cached(path: str) -> np.ndarray:
-    if path.endswith(".npy"):
-        data = np.load(path, allow_pickle=False)
-    else:
-        data = np.loadtxt(path, delimiter="," if path.endswith(".csv") else None, ndmin=1)
-    data = np.asarray(data, dtype=float)
-    if data.ndim == 2 and data.shape[1] == 1:
-        data = data[:, 0]
-    if data.ndim not in (1, 2) or data.shape[0] == 0:
-        raise ValueError(f"expected a 1-D array or a (time, trial) table, got shape {data.shape}")
-    data.setflags(write=False)
-    return data
-
-
-def point_key(wf, params: dict[str, float]) -> int:
-    """The integer entropy of a point's random streams."""
-    return int.from_bytes(_point_digest(wf, params), "little")
-
-
-def _point_digest(wf, params: dict[str, float]) -> bytes:
-    """sha256 of the canonical JSON ``[seed, [[param, repr(value)], ...]]`` of the point's
-    swept parameters (sorted by name; those of ``noise.shared_across`` axes left out)."""
-    names, head = _key_layout(wf.seed, tuple(p for ax in wf.sweep if ax.name not in wf.shared_across
-                                            for p in ax.params))
-    if head is None:  # names JSON would escape: the general path
-        swept = sorted([p, repr(float(params[p]))] for p in names)
-        text = json.dumps([wf.seed, swept], separators=(",", ":"))
-    else:  # the same text, formatted directly (json.dumps cost half of the per-point set-up)
-        text = head + ",".join(f'["{p}","{float(params[p])!r}"]' for p in names) + "]]"
-    return hashlib.sha256(text.encode()).digest()
-
-
-@lru_cache(maxsize=64)
-def _key_layout(seed: int, names: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
-    """The swept parameters in key order, and the key text's head; None for the head
-    when the direct formatting might differ from json.dumps (a name JSON would escape,
-    or a name twice)."""
-    plain = len(set(names)) == len(names) and all(re.fullmatch(r"[A-Za-z0-9_.-]+", p) for p in names)
-    return tuple(sorted(names)), (f"[{json.dumps(seed)},[" if plain else None)
-
-
-STREAMS = ("noise", "uniform", "poisson", "steps")
-
-
-
-class _Streams(dict):
-    """The point's four child streams: ``SeedSequence(key).spawn(4)[i]`` seeds stream i
-    (``SeedSequence(key, spawn_key=(i,))`` is the same sequence).
-
-    The kernel needs only a stream's SFC64 state: :meth:`state` gives it (computed
-    by :func:`kernel.sfc64_seed_states`, bit for bit numpy's seeding, without
-    numpy's objects: most of the per-point set-up cost), :meth:`set_state` takes
-    the advanced one back. Indexing (``streams["steps"]``) gives a numpy Generator
-    in the same state, made on first use.
-    """
-
-    def __init__(self, key: int, states: dict[str, np.ndarray] | None = None):
-        super().__init__()
-        self.key = key
-        self.states = dict(states or {})
-
-    def __missing__(self, name: str) -> np.random.Generator:
-        ss = np.random.SeedSequence(self.key, spawn_key=(STREAMS.index(name),))
-        gen = self[name] = np.random.Generator(np.random.SFC64(ss))
-        if name in self.states:
-            _set_sfc64_state(gen, self.states.pop(name))
-        return gen
-
-    def state(self, name: str) -> np.ndarray:
-        """The (4,) uint64 SFC64 state of stream ``name``, for the kernel to draw from."""
-        if name in self:
-            return _sfc64_state(self[name])
-        if name not in self.states:
-            self.states[name] = _seed_states([self.key], STREAMS.index(name))[0]
-        return self.states[name].copy()
-
-    def set_state(self, name: str, state: np.ndarray) -> None:
-        if name in self:
-            _set_sfc64_state(self[name], state)
-        else:
-            self.states[name] = state.copy()
-
-
-def _key_words(keys: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Keys as numpy's SeedSequence reads an int: 32-bit words, least significant first."""
-    entropy = np.zeros((len(keys), max(8, *(((k.bit_length() + 31) // 32) for k in keys)) if keys else 8),
-                       np.uint64)
-    lengths = np.empty(len(keys), np.int64)
-    for i, k in enumerate(keys):
-        n = max(1, (k.bit_length() + 31) // 32)
-        entropy[i, :n] = np.frombuffer(k.to_bytes(4 * n, "little"), "<u4")
-        lengths[i] = n
-    return entropy, lengths
-
-
-def _seed_states(keys: list[int], stream: int) -> np.ndarray:
-    from .kernel import sfc64_seed_states
-
-    entropy, lengths = _key_words(keys)
-    return sfc64_seed_states(entropy, lengths, stream)
-
-
-def _used_streams(wf) -> list[str]:
-    return sorted({DRIVES[d.kind].stream for d in wf.drives if DRIVES[d.kind].stream}, key=STREAMS.index)
-
-
-def point_streams(wf, params: dict[str, float], *, make: bool = False) -> dict[str, np.random.Generator]:
-    """The streams "noise", "uniform", "poisson", "steps" of one point (see :class:`_Streams`).
-
-    With ``make=True`` the states of those the workflow's drives use are made at once
-    (the same numbers either way).
-    """
-    streams = _Streams(point_key(wf, params))
-    if make:
-        for name in _used_streams(wf):
-            streams.states[name] = _seed_states([streams.key], STREAMS.index(name))[0]
-    return streams
-
-
-def block_streams(wf, params: list[dict[str, float]]) -> list[_Streams]:
-    """:func:`point_streams` of many points, their states made in one kernel call per stream."""
-    keys = [point_key(wf, p) for p in params]
-    out = [_Streams(k) for k in keys]
-    for name in _used_streams(wf):
-        for streams, state in zip(out, _seed_states(keys, STREAMS.index(name))):
-            streams.states[name] = state
-    return out
-
-
-def _x_scale(wf, params, role: str) -> float:
-    """Factor turning a drive value of ``role`` into the kernel's ``x`` (:func:`drives.x_scale`)."""
-    return x_scale(params, role)
+           "point_buffers", "PointResult", "STREAMS"]
 
 
 def drive_values(wf, name: str, params: dict[str, float] | None = None, *, trial: int = 0,
@@ -182,8 +32,6 @@ def drive_values(wf, name: str, params: dict[str, float] | None = None, *, trial
     >>> wf = load_workflow("workflows/nma-lif-sine.yaml")   # doctest: +SKIP
     >>> t, i = drive_values(wf, "sine")                       # doctest: +SKIP
     """
-    from .point import PointModel
-
     params = dict(wf.params) if params is None else params
     drive = next((d for d in wf.drives if d.name == name), None)
     if drive is None:
@@ -206,8 +54,6 @@ def recorded_inputs(wf, params: dict[str, float], out: dict[str, np.ndarray]) ->
     ``record.inputs`` at the recorded trials, every ``record.every`` (its own SI unit), as the
     point's simulation saw them: the drives applied in the workflow's order from the point's
     own fresh streams (a later ``random_steps`` draws after an earlier one, as in the run)."""
-    from .point import PointModel
-
     model = PointModel(wf)
     model._streams = point_streams(wf, params)
     wanted = set(wf.record_inputs)
@@ -217,7 +63,8 @@ def recorded_inputs(wf, params: dict[str, float], out: dict[str, np.ndarray]) ->
         if kind.stochastic or kind.name == "poisson":
             continue  # (their streams are not the one tabulated drives draw from)
         acc = PointInputs(model.n)
-        kind.apply(acc, drive, lambda field, _n=drive.name: params[f"inputs.{_n}.{field}"], 1.0, model)
+        kind.apply(acc, drive, lambda field, _n=drive.name: params[f"inputs.{_n}.{field}"], 1.0,  # type: ignore[misc]
+                   model)
         if drive.name not in wanted:
             continue
         table = acc.x_rows[0] if acc.x_rows else acc.shared_drive()[None, :]
@@ -226,14 +73,3 @@ def recorded_inputs(wf, params: dict[str, float], out: dict[str, np.ndarray]) ->
         n_rec = out[drive.name].shape[-1]
         grid = np.arange(n_rec) * wf.record_stride
         out[drive.name][:] = np.where(grid < model.n, picked[:, np.minimum(grid, model.n - 1)], np.nan)
-
-
-def _sfc64_state(gen: np.random.Generator) -> np.ndarray:
-    """The (4,) uint64 state of a Generator's SFC64 bit generator, for the kernel."""
-    return np.array(gen.bit_generator.state["state"]["state"], dtype=np.uint64)
-
-
-def _set_sfc64_state(gen: np.random.Generator, state: np.ndarray) -> None:
-    st = gen.bit_generator.state
-    st["state"]["state"] = state
-    gen.bit_generator.state = st

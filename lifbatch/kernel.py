@@ -444,14 +444,13 @@ def ensemble_moments(v, j0, n_lag):  # pragma: no cover - compiled
     return mean, var, out
 
 
-def kernels_cached() -> bool | None:
-    """Whether numba's cache holds the kernels a run calls, compiled for this CPU and from
-    these sources (else the first call compiles them, ~:data:`COMPILE_SECONDS` s); None when
-    numba's cache cannot be inspected (its layout is numba's own)."""
-    from .models.lif_loop import lif_trials  # (the LIF's loop, the one every LIF run calls)
-
+def kernels_cached(loops=()) -> bool | None:
+    """Whether numba's cache holds the kernels a run calls (``loops``: the model's numba loops,
+    which the models import from here, and these samplers and reductions), compiled for this
+    CPU and from these sources (else the first call compiles them, ~:data:`COMPILE_SECONDS` s);
+    None when numba's cache cannot be inspected (its layout is numba's own)."""
     try:
-        for dispatcher in (lif_trials, sfc64_seed_states, spike_train_stats, ensemble_moments):
+        for dispatcher in (*loops, sfc64_seed_states, spike_train_stats, ensemble_moments):
             if dispatcher.signatures:  # compiled (or loaded) in this process already
                 continue
             magic = dispatcher.targetctx.codegen().magic_tuple()

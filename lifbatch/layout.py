@@ -7,19 +7,22 @@ zipped axis adds its other parameters as coordinates along it). A sampled design
 (design.py) is the first dimension, ``sample``: its coordinate numbers the points,
 and each sampled parameter, and each point's round, is a coordinate along it.
 
-The store (store.py), the sweep tasks (execute.py), the planner (plan.py) and the
+The store (store.py), the sweep tasks (block.py), the planner (plan.py) and the
 summaries (summarize.py) all read it from here; docs/store-layout.md describes it.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["coords", "variable_specs", "sizes", "point_bytes", "sampled_params", "VARIABLES", "STATUS_PENDING",
+__all__ = ["coords", "variable_specs", "sizes", "point_bytes", "samples", "spike_bytes", "trace_bytes",
+           "working_bytes", "square_display", "sampled_params", "VARIABLES", "STATUS_PENDING",
            "STATUS_DONE", "STATUS_FAILED", "MARKERS", "SAMPLE", "ROUND", "CONTROL", "GROW", "SUMMARIZE",
-           "SUMMARIZE_COMMIT", "CREATING", "LEASE"]
+           "SUMMARIZE_COMMIT", "CREATING", "LEASE", "SPIKE_SUMMARIES", "MOMENT_SUMMARIES", "AXIS_RE", "MAX_AXIS_NAME", "RESERVED_DIMS",
+           "RESERVED_VARS"]
 
 STATUS_PENDING, STATUS_DONE, STATUS_FAILED = 0, 1, 2
 
@@ -40,13 +43,25 @@ SUMMARIZE = CONTROL / "summarize"
 SUMMARIZE_COMMIT = SUMMARIZE / "commit.json"
 
 
+#: the summaries of the spikes (analysis.spike_values' outputs, in order) and of V
+#: (analysis.moment_values'): what a sweep task computes and ``lifbatch summarize`` recomputes
+SPIKE_SUMMARIES = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist")
+MOMENT_SUMMARIES = ("v_mean", "v_var", "v_autocov")
 #: the results' data variables, in the contract's order (docs/store-layout.md)
-VARIABLES = ("status", "spike_count", "spike_bits", "rate", "rate_std", "isi_mean", "isi_std", "isi_cv",
-             "isi_hist", "v_mean", "v_var", "v_autocov", "v")
+VARIABLES = ("status", "spike_count", "spike_bits", *SPIKE_SUMMARIES, *MOMENT_SUMMARIES, "v")
 
 
 #: a sampled design's dimension, and its coordinate of each point's round
 SAMPLE, ROUND = "sample", "sample_round"
+
+# An axis (or a sampled parameter, or a drive) becomes a dimension and a coordinate of the
+# store, its name an array's: a name of letters, digits and '_', not one the store uses already.
+AXIS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: the longest name of an axis and of a drive
+MAX_AXIS_NAME = 64
+RESERVED_DIMS = {"trial", "time", "lag", "isi_bin", "trace_trial", "trace_time", "spike_byte", SAMPLE, ROUND}
+#: names of the store's variables and other coordinates: an axis of that name would clash with them
+RESERVED_VARS = set(VARIABLES) | {"isi_bin_lower", "isi_bin_upper"}
 
 
 def sampled_params(ds) -> list[str]:
@@ -85,10 +100,10 @@ def coords(wf) -> dict:
             out[p] = (ax.name, np.asarray(vals, float), {"units": un, "display_units": disp, "param": p})
     n = wf.n_steps
     out["trial"] = ("trial", np.arange(wf.trials))
-    out["time"] = ("time", np.arange(n // wf.moments_stride + 1) * wf.moments_every,
+    out["time"] = ("time", np.arange(samples(n, wf.moments_stride)) * wf.moments_every,
                    {"units": "s", "display_units": "ms"})
     out["trace_trial"] = ("trace_trial", np.asarray(wf.record_trials, dtype=np.int64))
-    out["trace_time"] = ("trace_time", np.arange(n // wf.record_stride + 1) * wf.record_every,
+    out["trace_time"] = ("trace_time", np.arange(samples(n, wf.record_stride)) * wf.record_every,
                          {"units": "s", "display_units": "ms"})
     n_lag = int(round(wf.max_lag / wf.moments_every)) + 1
     out["lag"] = ("lag", np.arange(n_lag) * wf.moments_every, {"units": "s", "display_units": "ms"})
@@ -99,12 +114,22 @@ def coords(wf) -> dict:
     return out
 
 
+def square_display(units: str, v_units: str | None, v_display: str | None) -> str | None:
+    """The display unit of a variable stored in the square of V's unit (``v_var``,
+    ``v_autocov``: ``units`` is ``v_units**2``): the square of V's display unit (V**2 ->
+    mV**2); None for any other variable, or when V has no display unit. Not stored: a
+    reader derives it from ``v_mean``'s attributes."""
+    if not v_display or not v_units or units != f"{v_units}**2":
+        return None
+    return f"({v_display})**2" if " " in v_display else f"{v_display}**2"
+
+
 def variable_specs(wf) -> dict[str, tuple[tuple[str, ...], np.dtype, object, dict]]:
     """name -> (dims after the sweep axes, dtype, fill value, attrs)."""
     vunit = wf.voltage_unit
     vdisp = wf.voltage_display or vunit
     sq = f"{vunit}**2" if vunit != "1" else "1"
-    specs = {
+    specs: dict[str, tuple[tuple[str, ...], np.dtype, object, dict]] = {
         "spike_count": (("trial",), np.dtype("int32"), 0, {"units": "1", "long_name": "spikes per trial (whole run)"}),
         "spike_bits": (("trial", "spike_byte"), np.dtype("uint8"), 0,
                        {"units": "1", "long_name": "packed spike raster",
@@ -159,16 +184,41 @@ def sizes(wf) -> dict[str, int]:
     """Size of every dimension of the store."""
     c = coords(wf)
     sizes = {dim: len(val[1]) for dim, val in c.items() if val[0] == dim}
-    sizes["spike_byte"] = (wf.n_steps + 7) // 8
+    sizes["spike_byte"] = spike_bytes(wf.n_steps)
     return sizes
 
+
+
+def samples(n_steps: int, stride: int) -> int:
+    """The samples of a run of ``n_steps`` steps taken every ``stride`` steps, both ends
+    included: the size of ``time`` (stride ``wf.moments_stride``) and of ``trace_time``
+    (``wf.record_stride``)."""
+    return n_steps // stride + 1
+
+
+def spike_bytes(n_steps: int) -> int:
+    """The bytes of one trial's packed spike raster (bit s: a spike at step s + 1): the size
+    of ``spike_byte``."""
+    return (n_steps + 7) // 8
+
+
+def trace_bytes(n_recorded: int, n_samples: int) -> int:
+    """Working memory of a point's recorded V traces (bytes), as a task holds them."""
+    return n_recorded * n_samples * 8 * 2
+
+
+def working_bytes(*, trials: int, n_steps: int, n_moments: int, n_recorded: int, n_samples: int) -> int:
+    """Working memory of one point in a sweep task (bytes): per trial its V samples on the
+    moments grid (``n_moments``), spike raster and count; its recorded traces; and the
+    kernel's per-step buffers. :func:`point_bytes` of a workflow; the caps check a workflow
+    being parsed with it (on the coarsest moments grid, at least)."""
+    per_trial = n_moments * 8 * 3 + spike_bytes(n_steps) + 8
+    return int(trials * per_trial + trace_bytes(n_recorded, n_samples) + n_steps * 8 * 4)
 
 
 def point_bytes(wf) -> int:
     """Working memory of one point in a sweep task (bytes): its V samples, spike
     raster and counts, recorded traces, and the kernel's per-step buffers."""
     n = wf.n_steps
-    n_mom = n // wf.moments_stride + 1
-    n_rec = n // wf.record_stride + 1
-    per_trial = n_mom * 8 * 3 + (n + 7) // 8 + 8
-    return int(wf.trials * per_trial + len(wf.record_trials) * n_rec * 8 * 2 + n * 8 * 4)
+    return working_bytes(trials=wf.trials, n_steps=n, n_moments=samples(n, wf.moments_stride),
+                         n_recorded=len(wf.record_trials), n_samples=samples(n, wf.record_stride))

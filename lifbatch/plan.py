@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import config
-from .errors import WorkflowError
+from .errors import StoreError, WorkflowError
 from .grid import Blocking, balanced_chunks, block_chunks
+from .identity import describe_summaries, input_files, simulation_identity, summary_settings
 from .layout import point_bytes, sizes, variable_specs
 
 __all__ = ["plan_blocks", "estimate", "plan_sweep", "SweepPlan", "StoreState"]
@@ -35,7 +36,7 @@ def plan_blocks(wf, *, points_per_task: int | None = None, workers: int = 1) -> 
     blocks are then evened out over the workers (:func:`grid.balanced_chunks`),
     so that no worker sits out the last wave.
     """
-    from .workflow import check_task_memory  # lifbatch.limits.max-task-memory
+    from .limits import check_task_memory  # lifbatch.limits.max-task-memory
 
     if points_per_task is not None:
         blocking = Blocking(shape=wf.shape, chunks=block_chunks(wf.shape, _check_points_per_task(points_per_task)))
@@ -95,7 +96,7 @@ class StoreState:
     kind: str
     fingerprint: str | None = None
     name: str | None = None
-    simulation: str | None = None       # store.simulation_identity: the fingerprint less the summaries
+    simulation: str | None = None       # identity.simulation_identity: the fingerprint less the summaries
     summaries: dict | None = None       # the summary settings its summaries were computed with (SI)
     chunks: tuple[int, ...] | None = None
     done: frozenset = frozenset()
@@ -143,8 +144,6 @@ def _listing(state: StoreState) -> str:
 def _changed_input_files(wf, state: StoreState) -> str | None:
     """The message for a store of this very workflow whose input files have changed since (its
     simulation identity is the workflow's once the files' sha256 are the store's), or None."""
-    from .store import input_files, simulation_identity
-
     stored = dict(state.files)
     if not state.simulation or not stored:
         return None
@@ -233,8 +232,6 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
     ``--overwrite`` replaces a lifbatch store (or an interrupted creation) and nothing
     else: any other file or directory is refused with what it holds.
     """
-    from .errors import StoreError
-
     if points_per_task is not None:
         _check_points_per_task(points_per_task)
     path = state.path
@@ -247,7 +244,6 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
                          "stores, even with --overwrite. Choose another --store, or move that directory away.")
     if state.kind in ("absent", "empty"):
         return SweepPlan(new=True)
-    from .store import simulation_identity, summary_settings
 
     simulation = simulation_identity(wf.canonical)
     if state.kind == "creating":
@@ -292,8 +288,6 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
     if state.summaries is not None and state.summaries != summary_settings(wf.canonical):
         summaries = state.summaries
         if todo:
-            from .store import describe_summaries
-
             note = (f"{note or 'resuming'}; the store's summaries were recomputed with other settings "
                     f"({describe_summaries(summaries)}): its remaining blocks get the same")
     return SweepPlan(new=False, chunks=chunks, blocks=todo, skipped=n_blocks - len(todo), note=note,

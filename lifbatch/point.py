@@ -5,7 +5,7 @@ to point (the time axis, recorded rows, strides, the drives' kinds and parameter
 names); :meth:`PointModel.simulate` then turns one point's parameters and random
 streams into the kernel's inputs (each drive through its kind in
 :mod:`lifbatch.drives`) and runs :func:`lifbatch.models.lif_loop.lif_trials`. Every random number
-is drawn inside the kernel from the point's streams (:mod:`lifbatch.inputs`).
+is drawn inside the kernel from the point's streams (:mod:`lifbatch.streams`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import numpy as np
 
 from .drives import DRIVES, PointInputs, x_scale
 from .kernel import EMPTY2, FUSED_NORMALS, NO_STATE
+from .layout import samples, spike_bytes
 from .models.lif_loop import lif_trials, scratch_size
+from .streams import point_streams
 
 EMPTY3 = np.zeros((0, 0, 0))
 
@@ -44,10 +46,10 @@ class PointResult:
 def point_buffers(wf) -> PointResult:
     """Output arrays of one point for :func:`simulate_point` (``bits`` zeroed, as it needs)."""
     n = wf.n_steps
-    n_rec = n // wf.record_stride + 1
-    return PointResult(bits=np.zeros((wf.trials, (n + 7) // 8), np.uint8),
+    n_rec = samples(n, wf.record_stride)
+    return PointResult(bits=np.zeros((wf.trials, spike_bytes(n)), np.uint8),
                        counts=np.zeros(wf.trials, np.int64),
-                       moments=np.empty((wf.trials, n // wf.moments_stride + 1)),
+                       moments=np.empty((wf.trials, samples(n, wf.moments_stride))),
                        traces=np.empty((len(wf.record_trials), n_rec)),
                        states=np.full((n_state_vars(wf), len(wf.record_trials), n_rec), np.nan)
                        if wf.record_state else EMPTY3)
@@ -125,8 +127,6 @@ class PointModel:
                  scratch: np.ndarray | None = None, streams=None) -> PointResult:
         """Simulate all trials of one point (``params`` from ``wf.point_params``); see
         :func:`simulate_point`."""
-        from .inputs import point_streams
-
         wf = self.wf
         if not self.lif:
             return self._simulate_model(params, out=out, streams=streams)
@@ -191,7 +191,6 @@ class PointModel:
         """A point of a model other than the LIF (lifbatch.models): the same inputs, drawn from
         the same streams in the same order, handed to the model's loop. White noise needs
         the kernel's own normals (FUSED_NORMALS, true with numba's tables as numpy's)."""
-        from .inputs import point_streams
         from .models import get_model
 
         wf = self.wf
@@ -245,7 +244,7 @@ def simulate_point(wf, params: dict[str, float], *, out: PointResult | None = No
     ``out`` (arrays shaped as :func:`point_buffers` gives, ``bits`` zeroed) receives
     the results, e.g. views into a block's arrays; ``scratch`` is the kernel's
     work space (:meth:`PointModel.scratch`), reused across points; ``streams`` the
-    point's :func:`inputs.point_streams`, made beforehand. None of them changes the
+    point's :func:`streams.point_streams`, made beforehand. None of them changes the
     results. For many points, make one :class:`PointModel` and call its ``simulate``.
     """
     return PointModel(wf).simulate(params, out=out, scratch=scratch, streams=streams)

@@ -22,6 +22,8 @@ import threading
 import time
 from pathlib import Path
 
+from .identity import input_files
+
 __all__ = ["collect", "worker_name", "format_provenance"]
 
 PACKAGES = ("numpy", "numba", "dask", "distributed", "xarray", "zarr")
@@ -33,7 +35,7 @@ def versions() -> dict:
 
     from . import __version__
 
-    out = {"lifbatch": __version__, "python": platform.python_version()}
+    out: dict[str, str | None] = {"lifbatch": __version__, "python": platform.python_version()}
     for name in PACKAGES:
         try:
             out[name] = version(name)
@@ -104,8 +106,6 @@ def _overrides(overrides) -> list[str]:
 def collect(wf, *, workflow_path=None, cluster: dict | None = None, overrides=None) -> dict:
     """The provenance of a run of ``wf`` from this process (see the module's docstring);
     ``overrides``: the ``--set`` values it was given, recorded with its command line."""
-    from .store import input_files
-
     inputs = input_files(wf.canonical)
     record = {
         "versions": versions(), "host": socket.gethostname(), "cpu": _cpu_model(),

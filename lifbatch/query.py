@@ -28,7 +28,7 @@ import sys
 import numpy as np
 
 from .errors import WorkflowError
-from .layout import ROUND, SAMPLE, sampled_params
+from .layout import ROUND, SAMPLE, sampled_params, square_display
 from .store import open_results
 from .units import convert, excerpt, parse_quantity, to_si
 
@@ -64,10 +64,9 @@ def display_unit(ds, name: str) -> tuple[str, str]:
     attrs = ds[name].attrs
     unit = attrs.get("units", "")
     disp = attrs.get("display_units") or ""
-    if not disp and unit.endswith("**2") and "v_mean" in ds:
+    if not disp and "v_mean" in ds:
         v = ds["v_mean"].attrs
-        if unit == f"{v.get('units')}**2" and v.get("display_units"):
-            disp = f"{v['display_units']}**2"
+        disp = square_display(unit, v.get("units"), v.get("display_units")) or ""
     return unit, disp or unit
 
 

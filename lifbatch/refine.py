@@ -160,7 +160,7 @@ def refine_store(store, *, var: str = "rate", add: int = 8, rounds: int = 1, aga
     import sys
 
     from .execute import run_sweep
-    from .extend import store_workflow_of
+    from .store import store_workflow_of
     from .storage import require_local
 
     require_local(store, "refine")

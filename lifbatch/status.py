@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .identity import describe_summaries, summary_settings
 from .store import STATUS_DONE, STATUS_FAILED, STATUS_PENDING, open_results, read_markers
 
 __all__ = ["store_status", "StoreStatus", "describe_design", "silent_points"]
@@ -142,7 +143,6 @@ def _store_status(store) -> StoreStatus:
         elapsed = t1 - t0
         rate = (done + failed) / max(max(finished) - t0, 1e-9)
         remaining = pending / rate if rate > 0 else None
-    from .store import describe_summaries, summary_settings
 
     held = read_lease(store)
     run = lease_state(held)

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,9 +24,13 @@ from . import __version__, storage
 from .atomic import write_json_atomic
 from .errors import StoreError
 from .grid import Blocking
+from .identity import input_files, simulation_identity, summary_settings, with_store_summaries, with_summaries
 from .layout import VARIABLES, coords
 from .layout import CREATING, MARKERS, STATUS_DONE, STATUS_FAILED, STATUS_PENDING, variable_specs
 from .layout import sizes as sizes_of
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = ["open_results", "create_store", "write_block", "done_blocks", "read_markers", "store_workflow",
            "inspect_store", "begin_creation", "clear_store", "verify_store", "VerifyReport", "restore_arrays",
@@ -240,60 +245,14 @@ def store_workflow(store: str | os.PathLike) -> dict | None:
     return dict(attrs)
 
 
-def input_files(canonical: str | None) -> dict:
-    """{drive: sha256} of each input file in a (store's) canonical workflow JSON."""
-    drives = json.loads(canonical).get("drives", []) if canonical else []
-    return {d["name"]: d["file_sha256"] for d in drives if d.get("file_sha256")}
+def store_workflow_of(store):
+    """The Workflow a store holds (its ``workflow`` attribute), points added included."""
+    from .workflow import load_workflow  # (not at import: `lifbatch --help` loads no workflow machinery)
 
-
-def simulation_identity(canonical: str) -> str:
-    """The identity of what a store's simulation computed (the spikes and V samples): the
-    workflow's canonical JSON less its ``summaries``, hashed. Resuming compares it, so that
-    recomputing the summaries (``lifbatch summarize``), or adding points to a sampled design
-    (``lifbatch refine``, ``lifbatch fit``), does not make a store another workflow's."""
-    import hashlib
-
-    spec = json.loads(canonical)
-    spec.pop("summaries", None)
-    spec.pop("sample_added", None)  # the points refine and fit added: the same simulation, grown
-    return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
-
-
-def summary_settings(canonical: str) -> dict:
-    """The summary settings (SI) recorded in a canonical workflow JSON."""
-    return dict(json.loads(canonical).get("summaries") or {})
-
-
-def with_summaries(wf, settings: dict):
-    """``wf`` with the summary settings (SI, as :func:`summary_settings` gives them) of a store."""
-    import dataclasses
-
-    spec = json.loads(wf.canonical)
-    spec["summaries"] = settings
-    return dataclasses.replace(wf, warmup=settings["warmup"], isi_edges=tuple(settings["isi_edges"]),
-                               moments_every=settings["moments_every"], max_lag=settings["max_lag"],
-                               moments_warmup=settings.get("moments_warmup"),
-                               canonical=json.dumps(spec, sort_keys=True, separators=(",", ":")))
-
-
-def with_store_summaries(wf, canonical: str | None):
-    """``wf`` (a store's workflow, loaded from its ``workflow`` attribute) with the summary
-    settings of the store's canonical JSON: those ``lifbatch summarize`` recorded,
-    ``summaries.moments_warmup`` included, which no workflow file has."""
-    settings = summary_settings(canonical) if canonical else {}
-    return with_summaries(wf, settings) if settings else wf
-
-
-def describe_summaries(settings: dict) -> str:
-    """One line: warmup, ISI bins, moments grid and autocovariance lags, in ms."""
-    edges = settings.get("isi_edges") or []
-    bins = (f"{len(edges) - 1} ISI bins over {1e3 * edges[0]:g}-{1e3 * edges[-1]:g} ms" if len(edges) > 1
-            else "no ISI bins")
-    kept = settings.get("moments_warmup")
-    kept = "" if kept is None else (f" (V moments after {1e3 * kept:g} ms: summarize could not recompute them "
-                                    "without V of every trial on the moments grid)")
-    return (f"warmup {1e3 * settings.get('warmup', 0):g} ms{kept}, {bins}, moments every "
-            f"{1e3 * settings.get('moments_every', 0):g} ms, autocov up to {1e3 * settings.get('max_lag', 0):g} ms")
+    attrs = store_workflow(store)
+    if attrs is None:
+        raise StoreError(f"no store at '{store}'. Run `lifbatch run WORKFLOW --store {store}` first.")
+    return with_store_summaries(load_workflow(json.loads(attrs["workflow"]), limits=False), attrs["canonical"])
 
 
 #: written first when a run creates a store, removed once its template is complete:
@@ -539,7 +498,6 @@ def _layout_of(path: Path):
     ``workflow`` attribute (points added and summary settings included); (None, None, None,
     the reason) when that cannot be loaded (e.g. an input file moved)."""
     from .errors import LifbatchError
-    from .extend import store_workflow_of
 
     try:
         wf = store_workflow_of(path)

@@ -12,7 +12,8 @@ command's lease: a summarize stopped past its lease and woken writes only into i
 own directory); then one file, ``_lifbatch/summarize/commit.json``, is written
 atomically: it names that directory, the arrays to swap in and the new root
 attributes. Only then are the arrays renamed into place and the attributes written.
-The next command to hold the store's lease (:func:`lifbatch.control.recover`: ``run``,
+The next command to hold the store's lease (:func:`lifbatch.control.recover`, which calls
+:func:`lifbatch.swap.recover`: ``run``,
 ``summarize``, ``refine``, ``fit``) finishes a swap that has a commit file and discards
 one that has none, so a kill at any point leaves all-old or all-new summaries; readers
 never do it. Every write is fenced by the lease (:mod:`lifbatch.lease`): a summarize
@@ -22,61 +23,17 @@ that lost its lease commits nothing.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import write_json_atomic
 from .errors import StoreError, WorkflowError
-from .layout import STATUS_DONE, SUMMARIZE, SUMMARIZE_COMMIT, coords, variable_specs
+from .identity import describe_summaries, summary_settings, with_summaries
+from .layout import MOMENT_SUMMARIES, SPIKE_SUMMARIES, STATUS_DONE, SUMMARIZE, SUMMARIZE_COMMIT, coords, variable_specs
 from .pause import pause
 
-__all__ = ["summarize_store", "recover"]
-
-SPIKE_VARS = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist")
-MOMENT_VARS = ("v_mean", "v_var", "v_autocov")
-
-def recover(store, fence) -> str | None:
-    """Finish (a commit file exists) or discard (none does) an interrupted summarize; what was
-    done. Only under the store's lease: ``fence`` is checked before every write."""
-    path = Path(store)
-    work = path / SUMMARIZE
-    if not work.is_dir():
-        return None
-    try:
-        plan = json.loads((path / SUMMARIZE_COMMIT).read_text())
-        if not isinstance(plan, dict) or not isinstance(plan.get("arrays"), list):
-            raise ValueError("not a commit")
-    except FileNotFoundError:
-        fence.check()
-        shutil.rmtree(work, ignore_errors=True)  # never committed: the old summaries stand
-        return "discarded an unfinished summarize (the old summaries stand)"
-    except ValueError:  # a commit file is written atomically: unreadable means damaged
-        fence.check()
-        shutil.rmtree(work, ignore_errors=True)
-        return "discarded an unreadable summarize commit (the old summaries stand)"
-    # (a commit of before work directories had tokens names new/ and old/ directly under summarize/)
-    own = work / plan["work"] if isinstance(plan.get("work"), str) and plan["work"].isalnum() else work
-    new, old = own / "new", own / "old"
-    old.mkdir(parents=True, exist_ok=True)
-    for name in plan["arrays"]:
-        if (new / name).is_dir():  # not swapped yet (idempotent: a swapped one is gone from new/)
-            fence.check()
-            if (path / name).exists():
-                if (old / name).exists():
-                    shutil.rmtree(old / name)
-                os.replace(path / name, old / name)
-            os.replace(new / name, path / name)
-            pause("summarize-swapped")  # (tests stop here: some arrays swapped, others not)
-    root = path / "zarr.json"
-    meta = json.loads(root.read_text())
-    meta["attributes"] = plan["attributes"]
-    fence.check()
-    write_json_atomic(root, meta)
-    shutil.rmtree(work, ignore_errors=True)
-    return "finished an interrupted summarize (the new summaries stand)"
+__all__ = ["summarize_store"]
 
 
 def summarize_store(store, overrides=None, *, log=None) -> list[str]:
@@ -91,8 +48,8 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
     """
     import xarray as xr
 
-    from . import control, lease
-    from .store import _compressors, describe_summaries, inspect_store, open_results, summary_settings
+    from . import control, lease, swap
+    from .store import _compressors, inspect_store, open_results
     from .workflow import load_workflow
 
     log = log or (lambda msg: None)
@@ -139,7 +96,7 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
         fence.check()  # a summarize that lost its lease commits nothing
         write_json_atomic(path / SUMMARIZE_COMMIT, {"work": own, "arrays": arrays, "attributes": attributes})
         pause("summarize-committed")
-        recover(path, fence)
+        swap.recover(path, fence)
     finally:
         held.release()
     after = summary_settings(wf.canonical)
@@ -177,15 +134,13 @@ def _moments_recomputable(ds, wf) -> bool:
     return abs(stride - round(stride)) < 1e-9
 
 
-def _keep_moments(wf, before: dict, asked) -> object:
+def _keep_moments(wf, before: dict, asked):
     """``wf`` with the settings the store's V moments were computed with, when summarize
     cannot recompute them: a new warmup then applies to the spike summaries only
     (``summaries.moments_warmup`` records the moments' own, for the blocks still to run and
     for readers); a new moments grid or autocovariance range asked for (``asked``: the keys
     given) would change nothing but the record, so it is refused, and one that follows
     from a new warmup (the default max_lag) keeps the store's."""
-    from .store import summary_settings, with_summaries
-
     after = summary_settings(wf.canonical)
     for key, field in (("moments_every", "summaries.moments.every"), ("max_lag", "summaries.autocov.max_lag")):
         if after[key] == before[key]:
@@ -210,18 +165,18 @@ def _summaries(ds, wf, xr, moments: bool):
     new = spike_summary(ds["spike_bits"], dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges)
     done = ds["status"] == STATUS_DONE  # from the block markers: pending and failed points get no summaries
     out = {}
-    for name in SPIKE_VARS:
+    for name in SPIKE_SUMMARIES:
         var = new[name]
         out[name] = var.where(done) if var.dtype.kind == "f" else var.where(done, 0).astype(var.dtype)
-    names = list(SPIKE_VARS)
+    names = list(SPIKE_SUMMARIES)
     if moments:
         v = ds["v"].isel(trace_time=slice(None, None, int(round(wf.moments_every / wf.record_every))))
         v = v.rename(trace_trial="trial", trace_time="time").assign_coords(
             time=np.asarray(coords(wf)["time"][1]), trial=np.arange(wf.trials))
         mom = moment_summary(v, warmup=wf.warmup, every=wf.moments_every, max_lag=wf.max_lag)
-        for name in MOMENT_VARS:
+        for name in MOMENT_SUMMARIES:
             out[name] = mom[name].where(done)
-        names += list(MOMENT_VARS)
+        names += list(MOMENT_SUMMARIES)
     c = coords(wf)
     new_ds = xr.Dataset(out)
     for name in ("isi_bin", "isi_bin_lower", "isi_bin_upper", "lag", "time"):

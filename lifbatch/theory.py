@@ -34,6 +34,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .identity import with_store_summaries
+
 __all__ = ["lif_rate", "lif_isi_steps", "siegert_rate", "siegert_cv", "ou_step", "ou_mean", "ou_var",
            "ou_autocov", "theory_rate", "theory_cv", "theory_ou", "applies", "point_theory"]
 
@@ -247,7 +249,7 @@ def ou_autocov(lag, *, sigma, tau_m, dt=None, method="exact"):
 
 # --------------------------------------------------------------------------- over a Dataset
 class _Point(NamedTuple):
-    index: tuple[int, ...]  # into the output array (the Dataset's own sweep axes)
+    index: tuple[int, ...]  # type: ignore[assignment]  # into the output array (tuple.index() unused) (the Dataset's own sweep axes)
     params: dict
     v_inf: float   # e_l + x (unit of the voltages)
     sigma: float   # white-noise amplitude of V (unit of the voltages)
@@ -274,7 +276,6 @@ class _Grid(NamedTuple):
 def _load(raw: str, canonical: str | None = None):
     """The stored workflow JSON, parsed once (Workflow is frozen: safe to share), with the
     store's summary settings (its canonical JSON)."""
-    from .store import with_store_summaries
     from .workflow import load_workflow
 
     return with_store_summaries(load_workflow(json.loads(raw), limits=False), canonical)  # it ran already
@@ -334,11 +335,11 @@ def _white_noise_points(ds) -> _Grid | None:
 
 def _v_inf_sigma(wf, p: dict) -> tuple[float, float]:
     """V_inf and the white-noise amplitude of V at one point (constant and white-noise drives)."""
-    from .inputs import _x_scale
+    from .drives import x_scale
 
     x, s2 = 0.0, 0.0
     for d in wf.drives:
-        scale = _x_scale(wf, p, d.role)
+        scale = x_scale(p, d.role)
         if d.kind == "constant":
             x += scale * p[f"inputs.{d.name}.value"]
         else:

@@ -10,7 +10,7 @@ import types
 import numpy as np
 import pytest
 
-from lifbatch import bench, cli, inputs, point
+from lifbatch import bench, cli, inputs, point, streams
 from lifbatch.bench import bench_workflow, kernel_bench, poisson_workflow
 from lifbatch.kernel import FUSED_NORMALS, sfc64_double, sfc64_normal, sfc64_poisson
 
@@ -501,7 +501,7 @@ def test_stream_seeding_is_numpys_bit_for_bit(stream):
     rng = np.random.default_rng(stream)
     keys = [0, 1, 2**32 - 1, 2**32, 2**64 + 3, 2**96 - 1, 2**96, 2**128, 2**255 + 12345, 2**300 + 7]
     keys += [int.from_bytes(rng.bytes(32), "little") for _ in range(300)]
-    ours = inputs._seed_states(keys, stream)
+    ours = streams._seed_states(keys, stream)
     ref = [np.random.SFC64(np.random.SeedSequence(k, spawn_key=(stream,))).state["state"]["state"] for k in keys]
     assert np.array_equal(ours, np.array(ref, np.uint64))
 

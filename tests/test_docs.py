@@ -1,7 +1,8 @@
 """docs/workflow.md against the parser, and no references to files outside the repository.
 
-The keys the parser accepts are read from lifbatch/workflow.py itself (its key
-sets, its drive schema and the literal key sets of every ``_check_keys`` call),
+The keys the parser accepts are read from the parser's own modules (lifbatch/workflow.py,
+parsing.py and values.py: their key sets, the drive schema and the literal key sets of every
+``_check_keys`` call),
 so a key added to the parser without documentation fails here.
 """
 
@@ -16,8 +17,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+import lifbatch.parsing
+import lifbatch.values
 import lifbatch.workflow as wfmod
 from lifbatch.errors import WorkflowError
+
+#: the modules of the parser: the top level and loading, the sections, one value
+PARSER = (wfmod, lifbatch.parsing, lifbatch.values)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "workflow.md"
@@ -27,10 +33,11 @@ DOC = ROOT / "docs" / "workflow.md"
 # the keys, from the code
 # --------------------------------------------------------------------------- #
 def _module_names(name: str) -> set[str]:
-    """The strings held by a module-level set / dict / tuple / list of workflow.py."""
-    value = vars(wfmod).get(name)
-    if isinstance(value, (set, frozenset, dict, tuple, list)):
-        return {k for k in value if isinstance(k, str)}
+    """The strings held by a module-level set / dict / tuple / list of the parser's modules."""
+    for module in PARSER:
+        value = vars(module).get(name)
+        if isinstance(value, (set, frozenset, dict, tuple, list)):
+            return {k for k in value if isinstance(k, str)}
     return set()
 
 
@@ -62,22 +69,24 @@ def _local_literals(func: ast.AST) -> dict[str, ast.AST]:
 
 
 def check_keys_sites() -> dict[str, set[str]]:
-    """{``where`` as written at the call, line: the keys allowed} for every ``_check_keys`` call."""
-    tree = ast.parse(inspect.getsource(wfmod))
-    sites: dict[int, tuple[str, set[str]]] = {}
-    for func in _functions(tree):
-        local = _local_literals(func)
-        for node in ast.walk(func):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_check_keys"
-                    and node.lineno not in sites):
-                where = ast.unparse(node.args[2]) if len(node.args) > 2 else "?"
-                sites[node.lineno] = (where, _literal_strings(node.args[1], local))
-    return {f"{where} (workflow.py line {line})": keys for line, (where, keys) in sorted(sites.items())}
+    """{``where`` as written at the call, file and line: the keys allowed} for every ``_check_keys`` call."""
+    sites: dict[tuple[str, int], tuple[str, set[str]]] = {}
+    for module in PARSER:
+        tree = ast.parse(inspect.getsource(module))
+        file = Path(module.__file__).name
+        for func in _functions(tree):
+            local = _local_literals(func)
+            for node in ast.walk(func):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_check_keys"
+                        and (file, node.lineno) not in sites):
+                    where = ast.unparse(node.args[2]) if len(node.args) > 2 else "?"
+                    sites[file, node.lineno] = (where, _literal_strings(node.args[1], local))
+    return {f"{where} ({file} line {line})": keys for (file, line), (where, keys) in sorted(sites.items())}
 
 
 def compared_strings(function: str, variable: str) -> set[str]:
     """The strings ``variable`` is compared with in ``function`` (accepted values, e.g. method)."""
-    tree = ast.parse(inspect.getsource(wfmod))
+    tree = ast.Module(body=[ast.parse(inspect.getsource(m)) for m in PARSER], type_ignores=[])
     out: set[str] = set()
     for func in _functions(tree):
         if func.name != function:
@@ -140,7 +149,7 @@ def test_the_code_is_read():
     """The introspection finds every section of the parser (a refactoring that hides the key
     sets from it must update this test, not silently test nothing)."""
     sites = check_keys_sites()
-    calls = inspect.getsource(wfmod).count("_check_keys(") - 1  # minus the definition
+    calls = sum(inspect.getsource(m).count("_check_keys(") for m in PARSER)  # (defined in messages.py)
     assert len(sites) == calls >= 12, sites
     for where, keys in sites.items():
         assert keys, f"no keys read at the _check_keys call of {where}"

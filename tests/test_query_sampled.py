@@ -14,7 +14,6 @@ import math
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import dask
 import numpy as np

@@ -111,7 +111,7 @@ def test_threaded_block_error_is_raised_and_the_rest_stop(tmp_path, monkeypatch)
 
     wf = lifbatch.load_workflow(NOISY)
     ran = []
-    real = execute._run_block
+    real = execute.run_block
 
     def failing(wf_, store, chunks, flat, **kw):
         ran.append(flat)
@@ -119,7 +119,7 @@ def test_threaded_block_error_is_raised_and_the_rest_stop(tmp_path, monkeypatch)
             raise OSError("disk on fire")
         return real(wf_, store, chunks, flat, **kw)
 
-    monkeypatch.setattr(execute, "_run_block", failing)
+    monkeypatch.setattr(execute, "run_block", failing)
     with pytest.raises(RunError, match="could not be written .*OSError: disk on fire.*run the same command again"):
         lifbatch.run_sweep(wf, tmp_path / "s.zarr", workers=1, points_per_task=1, progress=False, log=lambda m: None)
     assert ran == [0]
@@ -151,7 +151,7 @@ def test_cluster_dask_config_nested_or_dotted(monkeypatch):
     mapping, ``dask.config.set`` would replace all of ``distributed`` with it."""
     import dask
 
-    from lifbatch.execute import _cluster_dask_config
+    from lifbatch.cluster import _cluster_dask_config
 
     monkeypatch.setenv("DASK_LIFBATCH__CLUSTER__DASK_CONFIG__DISTRIBUTED__ADMIN__TICK__INTERVAL", "2s")
     dask.config.refresh()
@@ -171,7 +171,8 @@ def test_block_waits_for_the_template_written_meanwhile(full, tmp_path):
     """run_sweep writes a new store's template while the first tasks compute: a block done first waits for it."""
     import threading
 
-    from lifbatch.execute import _block_values, plan_blocks
+    from lifbatch.block import block_values
+    from lifbatch.execute import plan_blocks
     from lifbatch.store import MARKERS, create_store, done_blocks, write_block
 
     wf = lifbatch.load_workflow(NOISY)
@@ -181,7 +182,7 @@ def test_block_waits_for_the_template_written_meanwhile(full, tmp_path):
     writer = threading.Timer(0.3, create_store, (wf, store, blocking))
     writer.start()
     for block_id in blocking.block_ids():
-        values, failures, _ = _block_values(wf, blocking.slices(block_id))
+        values, failures, _ = block_values(wf, blocking.slices(block_id))
         write_block(wf, store, blocking, block_id, values, failures=failures)
     writer.join()
     assert done_blocks(store) == set(range(blocking.n_blocks))
@@ -192,13 +193,14 @@ def test_block_without_template_fails_after_the_wait(tmp_path):
     import dask
 
     from lifbatch.errors import StoreError
-    from lifbatch.execute import _block_values, plan_blocks
+    from lifbatch.block import block_values
+    from lifbatch.execute import plan_blocks
     from lifbatch.store import MARKERS, write_block
 
     wf = lifbatch.load_workflow(NOISY)
     blocking = plan_blocks(wf, points_per_task=6)
     (tmp_path / "s.zarr" / MARKERS).mkdir(parents=True)
-    values, failures, _ = _block_values(wf, blocking.slices((0, 0)))
+    values, failures, _ = block_values(wf, blocking.slices((0, 0)))
     with dask.config.set({"lifbatch.task.template-wait": "0.2s"}), \
             pytest.raises(StoreError, match=r"has no template after 0.2 s: this machine does not see the store"):
         write_block(wf, tmp_path / "s.zarr", blocking, (0, 0), values)
@@ -210,7 +212,7 @@ def test_point_key_text_is_the_canonical_json():
     import hashlib
     import json
 
-    from lifbatch.inputs import _point_digest
+    from lifbatch.streams import _point_digest
 
     for raw, overrides in ((NOISY, None), (NOISY, {"noise": {"shared_across": ["tau"]}, "seed": 2**40})):
         wf = lifbatch.load_workflow(raw, overrides=overrides)

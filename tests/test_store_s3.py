@@ -218,7 +218,7 @@ def test_a_stale_lease_taken_over_by_two_at_once_exactly_one_wins(s3):
         barrier = threading.Barrier(2)
         won, refused = [], []
 
-        def take():
+        def take(barrier=barrier, url=url, won=won, refused=refused):
             barrier.wait()
             try:
                 won.append(acquire(url, command="taker"))

@@ -292,7 +292,7 @@ def test_disk_full_and_read_only_store_are_one_line_and_resumable(tmp_path, smal
     assert "read-only" in r.stderr, r.stderr
     subprocess.run(["mount", "-o", "remount,rw,size=64m", str(small_disk)], check=True)
     r = _cli("run", path, "--store", store, "--no-progress")
-    assert r.returncode == 0 and f"already done" in r.stdout, r.stderr
+    assert r.returncode == 0 and "already done" in r.stdout, r.stderr
     assert len(done_blocks(store)) == 20 and done < 20
     assert _cli("status", store, "--verify").returncode == 0
     assert_identical(lifbatch.open_results(store).load(), lifbatch.simulate(lifbatch.load_workflow(path)))

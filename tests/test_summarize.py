@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import lifbatch
-from lifbatch.summarize import MOMENT_VARS, SPIKE_VARS
+from lifbatch.layout import MOMENT_SUMMARIES as MOMENT_VARS, SPIKE_SUMMARIES as SPIKE_VARS
 
 from conftest import assert_identical
 

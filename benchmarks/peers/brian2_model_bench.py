@@ -76,7 +76,7 @@ LIF_EQS = "dv/dt = (e_l - v + r_m*I)/tau_m : volt (unless refractory)"
 def build_network(model: str, p: dict, neurons: int, steps: int, dt: float, seed: int):
     """The NeuronGroup, its SpikeMonitor and the duration (Brian2 quantities); ``p``: lifbatch's
     parameters of the model (SI floats, names without ``neuron.``) and ``I`` (A)."""
-    from brian2 import (Hz, NeuronGroup, SpikeMonitor, amp, defaultclock, farad, mV, ohm, second, siemens,
+    from brian2 import (Hz, NeuronGroup, SpikeMonitor, amp, defaultclock, farad, ohm, second, siemens,
                         volt)
     from brian2 import seed as brian_seed
 

@@ -87,10 +87,11 @@ class NeuronModel:
         ``sigma * sqrt(dt / tau) * xi`` (the LIF's convention, with tau = tau_m)."""
         return params["neuron.c_m"] / params["neuron.g_l"]
 
-    def run(self, p: dict[str, float], dt: float, method: str, inputs: dict, out) -> None:
+    def run(self, p: dict[str, float], dt: float, method: str, inputs: dict, out, options: dict | None = None) -> None:
         """Advance all trials of one point (``p``: its parameters, SI; ``inputs``: the
         kernel's drive arguments, see :func:`lifbatch.models.loops.drive_args`; ``out``: a
-        :class:`lifbatch.point.PointResult` to fill)."""
+        :class:`lifbatch.point.PointResult` to fill; ``options``: the workflow's
+        ``neuron`` options of this model, :attr:`Workflow.model_options`)."""
         raise NotImplementedError
 
 
