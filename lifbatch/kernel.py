@@ -384,13 +384,17 @@ def ensemble_moments(v, j0, n_lag):  # pragma: no cover - compiled
 
     Every sum runs in a fixed order (trials, then sample times), with the loops
     arranged as elementwise updates over times or lags, which the compiler
-    vectorizes without reordering any sum.
+    vectorizes without reordering any sum. Two passes over ``v``: the mean, then,
+    trial by trial, the trial's deviations (in a buffer of one row, which stays in
+    the L1 cache) added to the squares and to the autocovariance at once; no
+    (n_trials, n_times) temporary (its allocation and the extra passes over it
+    took more time than the products).
     """
     n_points, n_trials, n_t = v.shape
     mean = np.empty((n_points, n_t))
     var = np.full((n_points, n_t), np.nan)
     out = np.full((n_points, n_lag), np.nan)
-    dev = np.empty((n_trials, n_t))
+    d = np.empty(n_t)
     sq = np.empty(n_t)
     acc = np.empty(n_lag)
     for p in range(n_points):
@@ -402,33 +406,30 @@ def ensemble_moments(v, j0, n_lag):  # pragma: no cover - compiled
                 m[j] += row[j]
         for j in range(n_t):
             m[j] /= n_trials
-        for n in range(n_trials):
-            row = v[p, n]
-            d = dev[n]
-            for j in range(n_t):
-                d[j] = row[j] - m[j]
         if n_trials < 2:
             continue
         sq[:] = 0.0
-        for n in range(n_trials):
-            d = dev[n]
-            for j in range(n_t):
-                sq[j] += d[j] * d[j]
-        for j in range(n_t):
-            var[p, j] = sq[j] / (n_trials - 1)
         acc[:] = 0.0
         for n in range(n_trials):
-            d = dev[n]
+            row = v[p, n]
+            for j in range(n_t):
+                d[j] = row[j] - m[j]
+            for j in range(n_t):
+                sq[j] += d[j] * d[j]
             j = j0
-            # four sample times at a time while all their lags exist: each acc[lag]
+            # eight sample times at a time while all their lags exist: each acc[lag]
             # gets the same additions in the same order (j ascending), with one load
-            # and store of it per four
-            while j + 3 + n_lag <= n_t:
+            # and store of it per eight
+            while j + 7 + n_lag <= n_t:
                 d0, d1, d2, d3 = d[j], d[j + 1], d[j + 2], d[j + 3]
+                d4, d5, d6, d7 = d[j + 4], d[j + 5], d[j + 6], d[j + 7]
                 s0, s1, s2, s3 = d[j:j + n_lag], d[j + 1:j + 1 + n_lag], d[j + 2:j + 2 + n_lag], d[j + 3:j + 3 + n_lag]
+                s4, s5 = d[j + 4:j + 4 + n_lag], d[j + 5:j + 5 + n_lag]
+                s6, s7 = d[j + 6:j + 6 + n_lag], d[j + 7:j + 7 + n_lag]
                 for lag in range(n_lag):
-                    acc[lag] = (((acc[lag] + d0 * s0[lag]) + d1 * s1[lag]) + d2 * s2[lag]) + d3 * s3[lag]
-                j += 4
+                    acc[lag] = (((((((acc[lag] + d0 * s0[lag]) + d1 * s1[lag]) + d2 * s2[lag]) + d3 * s3[lag])
+                                  + d4 * s4[lag]) + d5 * s5[lag]) + d6 * s6[lag]) + d7 * s7[lag]
+                j += 8
             while j < n_t:
                 dj = d[j]
                 k = min(n_lag, n_t - j)
@@ -437,6 +438,8 @@ def ensemble_moments(v, j0, n_lag):  # pragma: no cover - compiled
                 for lag in range(k):
                     a[lag] += dj * seg[lag]
                 j += 1
+        for j in range(n_t):
+            var[p, j] = sq[j] / (n_trials - 1)
         for lag in range(n_lag):
             count = n_t - lag - j0
             if count > 0:
