@@ -74,6 +74,11 @@ FUSED_NORMALS = _TABLES is not None
 if _TABLES is None:  # pragma: no cover - placeholders; lif_trials is then never given a state
     _TABLES = (np.zeros(256, np.uint64), np.zeros(256), np.zeros(256), 0.0, 0.0)
 _KI, _WI, _FI, _NOR_R, _NOR_INV_R = _TABLES
+# The fast path's tables indexed by the draw's low 9 bits (the 8 of the index and the sign
+# bit above them): wi with its sign, ki twice. rabs * (-wi) is -(rabs * wi) bit for bit
+# (IEEE rounding is symmetric), so this is numpy's ``x = rabs * wi; if sign: x = -x``.
+_KI2 = np.concatenate([_KI, _KI])
+_WI2 = np.concatenate([_WI, -_WI])
 _TWO_M53 = 1.0 / 9007199254740992.0
 # numpy's random_loggam coefficients (distributions.c)
 _LOGGAM_A = np.array([8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04,
@@ -106,13 +111,12 @@ def sfc64_normal(s0, s1, s2, s3):  # pragma: no cover - compiled
     below 2**53 become doubles by a signed conversion: exact, so the same bits.
     """
     r, s0, s1, s2, s3 = _sfc64_next(s0, s1, s2, s3)
-    idx = np.intp(r & np.uint64(0xFF))
+    # index and sign in one: a signed table entry, no branch on the sign (a random branch
+    # is mispredicted half the time) and no arithmetic for it (a factor of +-1.0 cost ~6%)
+    idx_sign = np.intp(r & np.uint64(0x1FF))
     rabs = (r >> np.uint64(9)) & np.uint64(0x000FFFFFFFFFFFFF)
-    if rabs < _KI[idx]:
-        # the sign as a factor of +-1.0 (exact, so the same bits as numpy's ``-x``):
-        # a random branch here would be mispredicted half the time and halve the speed
-        sign = 1.0 - 2.0 * np.float64(np.int64((r >> np.uint64(8)) & np.uint64(1)))
-        return np.float64(np.int64(rabs)) * _WI[idx] * sign, s0, s1, s2, s3
+    if rabs < _KI2[idx_sign]:
+        return np.float64(np.int64(rabs)) * _WI2[idx_sign], s0, s1, s2, s3
     return _sfc64_normal_rejected(r, s0, s1, s2, s3)
 
 
@@ -384,13 +388,17 @@ def ensemble_moments(v, j0, n_lag):  # pragma: no cover - compiled
 
     Every sum runs in a fixed order (trials, then sample times), with the loops
     arranged as elementwise updates over times or lags, which the compiler
-    vectorizes without reordering any sum.
+    vectorizes without reordering any sum. Two passes over ``v``: the mean, then,
+    trial by trial, the trial's deviations (in a buffer of one row, which stays in
+    the L1 cache) added to the squares and to the autocovariance at once; no
+    (n_trials, n_times) temporary (its allocation and the extra passes over it
+    took more time than the products).
     """
     n_points, n_trials, n_t = v.shape
     mean = np.empty((n_points, n_t))
     var = np.full((n_points, n_t), np.nan)
     out = np.full((n_points, n_lag), np.nan)
-    dev = np.empty((n_trials, n_t))
+    d = np.empty(n_t)
     sq = np.empty(n_t)
     acc = np.empty(n_lag)
     for p in range(n_points):
@@ -402,33 +410,30 @@ def ensemble_moments(v, j0, n_lag):  # pragma: no cover - compiled
                 m[j] += row[j]
         for j in range(n_t):
             m[j] /= n_trials
-        for n in range(n_trials):
-            row = v[p, n]
-            d = dev[n]
-            for j in range(n_t):
-                d[j] = row[j] - m[j]
         if n_trials < 2:
             continue
         sq[:] = 0.0
-        for n in range(n_trials):
-            d = dev[n]
-            for j in range(n_t):
-                sq[j] += d[j] * d[j]
-        for j in range(n_t):
-            var[p, j] = sq[j] / (n_trials - 1)
         acc[:] = 0.0
         for n in range(n_trials):
-            d = dev[n]
+            row = v[p, n]
+            for j in range(n_t):
+                d[j] = row[j] - m[j]
+            for j in range(n_t):
+                sq[j] += d[j] * d[j]
             j = j0
-            # four sample times at a time while all their lags exist: each acc[lag]
+            # eight sample times at a time while all their lags exist: each acc[lag]
             # gets the same additions in the same order (j ascending), with one load
-            # and store of it per four
-            while j + 3 + n_lag <= n_t:
+            # and store of it per eight
+            while j + 7 + n_lag <= n_t:
                 d0, d1, d2, d3 = d[j], d[j + 1], d[j + 2], d[j + 3]
+                d4, d5, d6, d7 = d[j + 4], d[j + 5], d[j + 6], d[j + 7]
                 s0, s1, s2, s3 = d[j:j + n_lag], d[j + 1:j + 1 + n_lag], d[j + 2:j + 2 + n_lag], d[j + 3:j + 3 + n_lag]
+                s4, s5 = d[j + 4:j + 4 + n_lag], d[j + 5:j + 5 + n_lag]
+                s6, s7 = d[j + 6:j + 6 + n_lag], d[j + 7:j + 7 + n_lag]
                 for lag in range(n_lag):
-                    acc[lag] = (((acc[lag] + d0 * s0[lag]) + d1 * s1[lag]) + d2 * s2[lag]) + d3 * s3[lag]
-                j += 4
+                    acc[lag] = (((((((acc[lag] + d0 * s0[lag]) + d1 * s1[lag]) + d2 * s2[lag]) + d3 * s3[lag])
+                                  + d4 * s4[lag]) + d5 * s5[lag]) + d6 * s6[lag]) + d7 * s7[lag]
+                j += 8
             while j < n_t:
                 dj = d[j]
                 k = min(n_lag, n_t - j)
@@ -437,6 +442,8 @@ def ensemble_moments(v, j0, n_lag):  # pragma: no cover - compiled
                 for lag in range(k):
                     a[lag] += dj * seg[lag]
                 j += 1
+        for j in range(n_t):
+            var[p, j] = sq[j] / (n_trials - 1)
         for lag in range(n_lag):
             count = n_t - lag - j0
             if count > 0:

@@ -304,6 +304,8 @@ def test_fused_normals_are_numpys_bit_for_bit(seed):
     {"trials": 9, "method": "exact"},
     # two whole groups of the white-noise loop, recorded trials in both
     {"trials": 8, "record": {"v": {"trials": [0, 3, 6], "every": "0.5 ms"}}},
+    # groups with a recorded trial and groups without (which skip the recording countdown)
+    {"trials": 14, "record": {"v": {"trials": [5, 13], "every": "0.2 ms"}}},
 ])
 def test_fused_and_numpy_drawn_noise_give_identical_points(monkeypatch, overrides):
     from lifbatch.workflow import load_workflow
@@ -320,30 +322,47 @@ def test_fused_and_numpy_drawn_noise_give_identical_points(monkeypatch, override
     assert fused.counts.sum() > 0
 
 
-@pytest.mark.parametrize("n_t, j0, n_lag", [(1001, 0, 51), (1001, 37, 51), (60, 3, 51), (54, 0, 51), (50, 0, 51),
-                                            (10, 0, 1), (9, 9, 4), (30, 2, 7)])
-def test_ensemble_moments_sums_in_the_documented_order(n_t, j0, n_lag):
-    """The kernel's autocovariance (four sample times per pass) is bit for bit the plain loop's."""
+@pytest.mark.parametrize("n_t, j0, n_lag, trials", [
+    (1001, 0, 51, 6), (1001, 37, 51, 6), (60, 3, 51, 6), (54, 0, 51, 6), (50, 0, 51, 6), (10, 0, 1, 6),
+    (9, 9, 4, 6), (30, 2, 7, 6),
+    # the eight-sample-time passes: none (57), exactly one (58), one and a tail (59, 66), two (66, j0 0)
+    (57, 0, 51, 5), (58, 0, 51, 5), (59, 1, 51, 5), (66, 0, 51, 5), (66, 1, 51, 5),
+    # the benchmark's shape (1001 samples, 51 lags), more trials; one trial (no variance)
+    (1001, 0, 51, 40), (40, 0, 5, 1)])
+def test_ensemble_moments_sums_in_the_documented_order(n_t, j0, n_lag, trials):
+    """The kernel's moments (one pass for the mean, one for the deviations, eight sample times
+    per pass over the lags) are bit for bit the plain two-pass loops', NaN included."""
     from lifbatch.kernel import ensemble_moments
 
-    v = np.random.default_rng(n_t + j0).normal(-0.06, 2e-3, size=(3, 6, n_t))
+    v = np.random.default_rng(n_t + j0).normal(-0.06, 2e-3, size=(3, trials, n_t))
+    v[2, trials // 2, n_t // 3] = np.nan  # a NaN sample spreads as in the plain loops
     mean, var, ac = ensemble_moments(v, j0, n_lag)
+    assert np.isnan(mean[2, n_t // 3]) and np.isfinite(mean[:2]).all()
     for p in range(v.shape[0]):
         m = np.zeros(n_t)
         for row in v[p]:
             m += row
         m /= v.shape[1]
         dev = v[p] - m
+        sq = np.zeros(n_t)
         acc = np.zeros(n_lag)
         for d in dev:  # trials, then sample times, each adding to every lag at once
+            sq += d * d
             for j in range(j0, n_t):
                 k = min(n_lag, n_t - j)
                 acc[:k] += d[j] * d[j:j + k]
         count = n_t - np.arange(n_lag) - j0
         with np.errstate(invalid="ignore", divide="ignore"):
             expected = np.where(count > 0, acc / (v.shape[1] - 1) / count, np.nan)
+            expected_var = sq / (v.shape[1] - 1)
+        if trials < 2:
+            expected[:] = np.nan
+            expected_var[:] = np.nan
         np.testing.assert_array_equal(mean[p], m)
+        np.testing.assert_array_equal(var[p], expected_var)
         np.testing.assert_array_equal(ac[p], expected)
+    if trials > 1:
+        assert np.isfinite(ac[:2, count > 0]).all() and np.isnan(ac[2, 0])
 
 
 @pytest.mark.parametrize("processes", [False, True])
