@@ -149,8 +149,8 @@ def coordinate_array(spec: tuple) -> dict:
     attributes = dict(rest[0]) if rest else {}
     if values.dtype.kind == "f":
         attributes["_FillValue"] = _NAN_FILL
-    return dict(shape=values.shape, chunks=values.shape or (1,), dtype=values.dtype,
-                fill_value=np.nan if values.dtype.kind == "f" else 0,
+    fill = np.nan if values.dtype.kind == "f" else "" if values.dtype.kind == "T" else 0  # (T: a labelled axis)
+    return dict(shape=values.shape, chunks=values.shape or (1,), dtype=values.dtype, fill_value=fill,
                 compressors=[ZstdCodec(level=0, checksum=False)], attributes=attributes, dimension_names=(dim,))
 
 
