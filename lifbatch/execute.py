@@ -249,7 +249,9 @@ def simulate(workflow, *, overrides=None) -> "xr.Dataset":
     ds.attrs = root_attrs(wf)
     if failures:
         ds.attrs["failures"] = str(failures)
-    return ds
+    from .analysis import with_isi_adaptation
+
+    return with_isi_adaptation(ds)
 
 
 # --------------------------------------------------------------------------- #

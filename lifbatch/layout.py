@@ -43,6 +43,7 @@ SUMMARIZE_COMMIT = SUMMARIZE / "commit.json"
 
 #: the results' data variables, in the contract's order (docs/store-layout.md)
 VARIABLES = ("status", "spike_count", "spike_bits", "rate", "rate_std", "isi_mean", "isi_std", "isi_cv",
+             "isi_adaptation",  # (derived from spike_bits when read: analysis.with_isi_adaptation; never stored)
              "isi_hist", "v_mean", "v_var", "v_autocov", "v")
 
 

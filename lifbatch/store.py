@@ -1090,6 +1090,11 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
     if "chunks" in ds.attrs and "status" in ds:
         status = marker_status(path, ds["status"].shape, tuple(json.loads(ds.attrs["chunks"])))
         ds["status"] = ds["status"].copy(data=status)
+    # isi_adaptation: derived from the spikes, not stored (old stores have it as well)
+    from .analysis import with_isi_adaptation
+
+    ds = with_isi_adaptation(ds)
+    ds = ds[sorted(ds.data_vars, key=lambda n: (order.get(n, len(order)), n))]
     ds.encoding["source"] = str(path)
     return ds
 
