@@ -141,10 +141,11 @@ def isi_adaptation_values(bits: np.ndarray, *, dt: float, n_steps: int, warmup: 
     return out.reshape(lead)
 
 
-def isi_adaptation(ds: xr.Dataset) -> xr.DataArray | None:
+def isi_adaptation(ds: xr.Dataset, *, lazy: bool = False) -> xr.DataArray | None:
     """:func:`isi_adaptation_values` of a results Dataset's ``spike_bits`` (lazily on Dask
-    arrays), with the store's warmup (its canonical ``summaries.warmup``); NaN at the points
-    not done. None when ``ds`` has no ``spike_bits``."""
+    arrays; ``lazy``: also when they are not, chunked as stored, so that nothing is read
+    before the index is), with the store's warmup (its canonical ``summaries.warmup``); NaN
+    at the points not done. None when ``ds`` has no ``spike_bits``."""
     import json
 
     import xarray as xr
@@ -158,19 +159,22 @@ def isi_adaptation(ds: xr.Dataset) -> xr.DataArray | None:
     except (KeyError, TypeError, ValueError):
         warmup = 0.0
     dt, n_steps = float(ds.attrs["dt"]), int(ds.attrs["n_steps"])
+    bits = ds["spike_bits"]
+    if lazy and bits.chunks is None:
+        bits = bits.chunk(dict(zip(bits.dims, bits.encoding.get("chunks") or bits.shape)))
     out = xr.apply_ufunc(
-        lambda bits: isi_adaptation_values(bits, dt=dt, n_steps=n_steps, warmup=warmup), ds["spike_bits"],
+        lambda bits: isi_adaptation_values(bits, dt=dt, n_steps=n_steps, warmup=warmup), bits,
         input_core_dims=[["trial", "spike_byte"]], dask="parallelized", output_dtypes=[float])
     if "status" in ds:
         out = out.where(ds["status"] == STATUS_DONE)
     return out.assign_attrs(units="1", long_name="ISI adaptation index (Naud et al. 2008), mean over trials")
 
 
-def with_isi_adaptation(ds: xr.Dataset) -> xr.Dataset:
+def with_isi_adaptation(ds: xr.Dataset, *, lazy: bool = False) -> xr.Dataset:
     """``ds`` with ``isi_adaptation`` (:func:`isi_adaptation`): derived from the spikes when a
     results Dataset is opened or simulated, never stored, so that every store, also one
     written before the index existed, has it, and resumes as ever."""
-    var = isi_adaptation(ds)
+    var = isi_adaptation(ds, lazy=lazy)
     return ds if var is None else ds.assign(isi_adaptation=var)
 
 

@@ -265,6 +265,10 @@ def _point_label(ds: xr.Dataset, fixed: Mapping[str, float]) -> str:
     """'tau_m = 10 ms, I = 250 pA' for the selected coordinate values."""
     parts = []
     for axis, value in fixed.items():
+        labels = ds[axis].attrs.get("labels")  # (a labelled axis, by its positions: the review's)
+        if labels is not None:
+            parts.append(f"{axis} = {labels[int(value)]}")
+            continue
         factor, unit = display_scale(ds[axis].attrs)
         parts.append(f"{axis} = {_fmt_value(float(value), factor, unit)}")
     return ", ".join(parts)
@@ -464,9 +468,7 @@ def _groups(ds: xr.Dataset, by: str | None) -> list[tuple[str, xr.Dataset]]:
     """[(legend label, sub-dataset)] for one curve per value of ``by``."""
     if by is None:
         return [("", ds)]
-    factor, unit = display_scale(ds[by].attrs)
-    return [(f"{by} = {_fmt_value(float(v), factor, unit)}", ds.isel({by: i}))
-            for i, v in enumerate(ds[by].values)]
+    return [(_point_label(ds, {by: v}), ds.isel({by: i})) for i, v in enumerate(ds[by].values)]
 
 
 def _finish(overlay, title: str):

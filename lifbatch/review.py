@@ -80,7 +80,39 @@ def _label(cls, text: str) -> dict:
 
 def _open(source: xr.Dataset | str | PathLike) -> xr.Dataset:
     """The results Dataset; a store is opened lazily without Dask (small reads are faster)."""
-    return plotting.open_dataset(source, chunks=None)
+    return _label_positions(plotting.open_dataset(source, chunks=None))
+
+
+def _label_positions(ds: xr.Dataset) -> xr.Dataset:
+    """A labelled axis (its coordinate the labels, strings) as the positions 0, 1, ... that the
+    figures place points by, its labels in the coordinate's ``labels`` attribute: the sliders,
+    the point's heading and :meth:`ReviewApp.select_point` speak labels."""
+    for axis in plotting.sweep_axes(ds):
+        values = np.asarray(ds[axis].values)
+        if values.dtype.kind in "TUO":
+            ds = ds.assign_coords({axis: (axis, np.arange(values.size, dtype=float),
+                                          {**ds[axis].attrs, "labels": [str(v) for v in values]})})
+    return ds
+
+
+def _label_ticks(axis, coord: xr.DataArray) -> None:
+    """Ticks of a labelled sweep axis (:func:`_label_positions`) at its points, showing its labels."""
+    from bokeh.models import FixedTicker
+
+    labels = coord.attrs.get("labels")
+    if labels is not None:
+        ticks = [float(v) for v in np.asarray(coord.values)]
+        axis.ticker = FixedTicker(ticks=ticks)
+        axis.major_label_overrides = {t: str(labels[int(t)]) for t in ticks}
+
+
+def _axis_text(ds: xr.Dataset, axis: str, value: float) -> str:
+    """A sweep axis's value as the user reads it: a labelled axis's label, else in its unit."""
+    labels = ds[axis].attrs.get("labels")
+    if labels is not None:
+        return str(labels[int(value)])
+    factor, unit = plotting.display_scale(ds[axis].attrs)
+    return plotting._fmt_value(float(value), factor, unit)
 
 
 #: closed-form rate per workflow JSON (it depends on the workflow only), and ISI CV per
@@ -301,6 +333,8 @@ def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], fu
             ticks = np.unique(np.round(np.linspace(0, n - 1, min(n, 10))).astype(int))
             axis.ticker = FixedTicker(ticks=[float(t) for t in ticks])
             axis.major_label_overrides = {float(t): cells.labels[t] for t in ticks}
+    _label_ticks(fig.xaxis[0], d[x])
+    _label_ticks(fig.yaxis[0], d[y])
     # rows run from the bottom; cells in increasing order of the values on both axes
     r = fig.add_glyph(_source(image=[z[oy][:, ox]]),
                       Image(image="image", x=xe[0], y=ye[0], dw=xe[-1] - xe[0], dh=ye[-1] - ye[0],
@@ -336,6 +370,7 @@ def curves_figure(kind: str, d: xr.Dataset, x: str, by: str | None,
     ya = plotting._axis(var, d[var].attrs, default=default)
     xs = d[x].values * xa.factor
     fig = _figure(plotting._title(title, full, where), xa, ya, width=_CURVE_WIDTH)
+    _label_ticks(fig.xaxis[0], d[x])
     items, lines = [], []
     for i, (label, g) in enumerate(plotting._groups(d, by)):
         color = plotting.PALETTE[i % len(plotting.PALETTE)]
@@ -801,9 +836,7 @@ class ReviewApp:
         }
         self.sliders: dict[str, Any] = {}
         for axis in self._slider_axes():
-            factor, unit = plotting.display_scale(self.ds[axis].attrs)
-            options = {plotting._fmt_value(float(v), factor, unit): float(v)
-                       for v in self.ds[axis].values}
+            options = {_axis_text(self.ds, axis, v): float(v) for v in self.ds[axis].values}
             slider = pn.widgets.DiscreteSlider(
                 **_label(pn.widgets.DiscreteSlider, axis), options=options, value=self.point[axis],
                 css_classes=[f"lb-slider-{axis}"], sizing_mode="stretch_width")
@@ -942,6 +975,9 @@ class ReviewApp:
     def select_point(self, **coords: float) -> None:
         """Set the drill-down point (SI values, nearest grid value) and redraw it."""
         for axis, value in coords.items():
+            labels = self.ds[axis].attrs.get("labels") if axis in self.axes else None
+            if labels is not None and isinstance(value, str):  # a labelled axis: its label
+                value = float(labels.index(value))
             if axis in self.axes and value is not None and not np.isnan(value):  # (inf is a value)
                 values = self.ds[axis].values
                 self.point[axis] = float(values[plotting._nearest_index(values, value)])
@@ -1128,7 +1164,7 @@ class ReviewApp:
 
     def _point_label(self) -> str:
         """The selected point's values, for its heading ('tau_m = 20 ms, I = 250 pA')."""
-        return plotting._point_label(self.ds, self.point)
+        return ", ".join(f"{a} = {_axis_text(self.ds, a, v)}" for a, v in self.point.items())
 
     def _apply_point(self, out: dict[str, Any]) -> None:
         for name, pane in self.point_panes.items():

@@ -1093,7 +1093,7 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
     # isi_adaptation: derived from the spikes, not stored (old stores have it as well)
     from .analysis import with_isi_adaptation
 
-    ds = with_isi_adaptation(ds)
+    ds = with_isi_adaptation(ds, lazy=True)
     ds = ds[sorted(ds.data_vars, key=lambda n: (order.get(n, len(order)), n))]
     ds.encoding["source"] = str(path)
     return ds
