@@ -339,7 +339,9 @@ def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike)
     >>> write_report("results/pypet-firing-rate.zarr", "report.html")   # doctest: +SKIP
     """
     pn = _pn()
-    ds = plotting.open_dataset(store_or_ds)
+    from lifbatch.review import _axis_text, _label_positions
+
+    ds = _label_positions(plotting.open_dataset(store_or_ds))  # (a labelled axis: by its positions)
     source = str(store_or_ds) if not isinstance(store_or_ds, xr.Dataset) else "(in memory)"
     plan = _plan(ds)
     parts: list[Any] = [pn.pane.Markdown(_provenance_md(ds, source), sizing_mode="stretch_width")]
@@ -348,8 +350,7 @@ def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike)
         # combination are recorded in the file (Panel's embedded states)
         sliders = []
         for a in plan.rest:
-            factor, unit = plotting.display_scale(plan.ds[a].attrs)
-            options = {plotting._fmt_value(float(v), factor, unit): float(v) for v in plan.ds[a].values}
+            options = {_axis_text(plan.ds, a, v): float(v) for v in plan.ds[a].values}
             cls = pn.widgets.DiscreteSlider
             title = {"label": a} if "label" in cls.param else {"name": a}  # (name: deprecated in Panel 1.9)
             sliders.append(cls(**title, options=options, value=next(iter(options.values())), width=400))
