@@ -198,3 +198,30 @@ def test_a_labelled_store_resumes_verifies_and_selects_by_label(tmp_path):
             "Pick one of those, e.g. --sel pattern=tonic") in bad.stderr
     with pytest.raises(WorkflowError, match=r"^`pattern=tonik` is not a label of the axis pattern"):
         lifbatch.sel(ds, pattern="tonik")
+
+
+@pytest.mark.slow
+def test_review_and_report_show_labels(tmp_path):
+    pytest.importorskip("panel", reason="the review app needs panel (a dependency of lifbatch)")
+    from lifbatch.report import write_report
+    from lifbatch.review import make_app
+
+    ds = lifbatch.simulate(_with("inputs/noise", None))
+    app = make_app(ds)._lifbatch_app
+    assert list(app.sliders["pattern"].options) == ["tonic", "adapting", "bursting"]
+    app.select_point(pattern="bursting", I=4e-10)
+    assert app._point_label() == "pattern = bursting, I = 400 pA"
+    assert app.point_md.object.startswith("**Selected point:** pattern = bursting, I = 400 pA")
+    raster = app.point_panes["raster"].object
+    spikes = int(ds.spike_count.sel(pattern="bursting", I=4e-10).sum())
+    assert raster.title.text == f"Spike raster, {spikes} spikes (pattern = bursting, I = 400 pA)"
+    # pattern on the x axis: ticks at its points, labelled; curves over I named by their label
+    app.x_select.value, app.y_select.value = "pattern", "I"
+    rate = app.rate_pane.object
+    assert rate.xaxis[0].major_label_overrides == {0.0: "tonic", 1.0: "adapting", 2.0: "bursting"}
+    assert rate.xaxis[0].ticker.ticks == [0.0, 1.0, 2.0]
+    app.x_select.value, app.y_select.value = "I", "pattern"
+    legend = [item.label.value for lg in app.rate_pane.object.legend for item in lg.items]
+    assert legend[:3] == ["pattern = tonic", "pattern = adapting", "pattern = bursting"]
+    html = write_report(ds, tmp_path / "r.html").read_text()
+    assert "bursting" in html and "pattern = 2" not in html
