@@ -149,7 +149,7 @@ def coordinate_array(spec: tuple) -> dict:
     attributes = dict(rest[0]) if rest else {}
     if values.dtype.kind == "f":
         attributes["_FillValue"] = _NAN_FILL
-    fill = np.nan if values.dtype.kind == "f" else "" if values.dtype.kind == "T" else 0  # (T: a labelled axis)
+    fill = np.nan if values.dtype.kind == "f" else "" if values.dtype.kind in "TO" else 0  # (strings: labels)
     return dict(shape=values.shape, chunks=values.shape or (1,), dtype=values.dtype, fill_value=fill,
                 compressors=[ZstdCodec(level=0, checksum=False)], attributes=attributes, dimension_names=(dim,))
 

@@ -274,7 +274,9 @@ class LabelledAxis(SweepAxis):
 
     @property
     def coord(self) -> np.ndarray:
-        return np.asarray(self.point_labels, dtype=np.dtypes.StringDType())
+        # numpy's variable-width strings (Zarr v3's `string`, as Zarr reads them back); numpy < 2: objects
+        string = np.dtypes.StringDType() if hasattr(np.dtypes, "StringDType") else object
+        return np.asarray(self.point_labels, dtype=string)
 
     @property
     def labels(self) -> tuple[str, ...]:
