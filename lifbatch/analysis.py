@@ -112,7 +112,7 @@ def isi_adaptation_values(bits: np.ndarray, *, dt: float, n_steps: int, warmup: 
     flat, lead = _as_points(np.ascontiguousarray(bits), 2)
     n_points, n_trials = flat.shape[:2]
     rows = flat.reshape(n_points * n_trials, -1)
-    warmup_steps = int(round(warmup / dt))
+    warmup_steps = round(warmup / dt)
     per_row = np.full(len(rows), np.nan)
     # rows in slices of ~16 MiB of unpacked raster
     step = max(1, (1 << 24) // max(n_steps, 1))

@@ -22,7 +22,7 @@ from lifbatch.store import done_blocks
 from lifbatch.workflow import LabelledAxis, load_workflow
 
 from conftest import assert_identical
-from test_store_trust import _cli, _start, _wait_for, _write
+from test_store_trust import _cli, _start, _write
 
 WF = {
     "name": "labelled", "seed": 3, "trials": 2, "duration": "100 ms", "dt": "0.1 ms",
@@ -95,43 +95,40 @@ def test_identity_has_the_labels_only_when_used():
 
 BAD = {
     "labels not distinct": (_with("sweep/pattern/labels", ["tonic", "adapting", "tonic"]),
-                            r"^`sweep\.pattern\.labels` is given twice \(labels 0 and 2\), got 'tonic'\. "
-                            r"Each label must be distinct"),
+                            (r"^`sweep\.pattern\.labels` is given twice \(labels 0 and 2\), got 'tonic'\. "
+                             r"Each label must be distinct")),
     "a list of the wrong length": (_with("sweep/pattern/zip/neuron.b", {"values": [0, 60], "unit": "pA"}),
-                                   r"^`sweep\.pattern\.zip\.neuron\.b` has 2 values for 3 labels, got '\[0, 60\]'\. "
-                                   r"Give one value per label, in the order of sweep\.pattern\.labels\.$"),
+                                   (r"^`sweep\.pattern\.zip\.neuron\.b` has 2 values for 3 labels, got '\[0, 60\]'\. "
+                                    r"Give one value per label, in the order of sweep\.pattern\.labels\.$")),
     "zipped and swept": (_with("sweep/I", {"param": "neuron.b", "values": [1, 2], "unit": "pA"}),
                          r"^`sweep\.I\.param` is already swept by axis 'pattern', got 'neuron\.b'\."),
     "swept, then zipped": ({**_with("sweep/I", None),
                             "sweep": {"b": {"param": "neuron.b", "values": [1, 2], "unit": "pA"},
                                       "pattern": WF["sweep"]["pattern"]}},
-                           r"^`sweep\.pattern\.zip\.neuron\.b` is already swept by axis 'b', got 'neuron\.b'\. "
-                           r"Sweep each parameter on one axis"),
+                           (r"^`sweep\.pattern\.zip\.neuron\.b` is already swept by axis 'b', got 'neuron\.b'\. "
+                            r"Sweep each parameter on one axis")),
     "zipped and sampled": (_with("sample", {"n": 4, "params": {"b": {"param": "neuron.b", "bounds": [0, 50],
                                                                      "unit": "pA"}}}),
                            r"^`sample\.params\.b\.param` is already swept by axis 'pattern', got 'neuron\.b'\."),
     "a label that is no name": (_with("sweep/pattern/labels", ["tonic", 5, "bursting"]),
                                 r"^`sweep\.pattern\.labels` is not a name \(label 1\): .*, got '5'\. Example: "),
     "labels not a list": (_with("sweep/pattern/labels", "tonic"),
-                          r"^`sweep\.pattern\.labels` must be a list of names, one per point of the axis, got "
-                          r"'tonic'\. Example: "),
+                          (r"^`sweep\.pattern\.labels` must be a list of names, one per point of the axis, got "
+                           r"'tonic'\. Example: ")),
     "no zip": (_with("sweep/pattern/zip", None), r"^`sweep\.pattern\.zip` is required with `labels`"),
     "a param key": (_with("sweep/pattern/param", "neuron.b"),
                     r"^`sweep\.pattern\.param` is not a known key \(value 'neuron\.b'\)\. Allowed here: labels, zip\.$"),
-    "two labels, one point": (_with("sweep/pattern/zip/neuron.b", {"values": [0, 0, 100], "unit": "pA"}) |
-                              {"sweep": {**WF["sweep"], "pattern": {
-                                  "labels": ["tonic", "adapting", "bursting"],
-                                  "zip": {"neuron.b": {"values": [0, 0, 100], "unit": "pA"}}}}},
-                              r"^`sweep\.pattern\.labels` sets the same values as label 'tonic' \(neuron\.b\), "
-                              r"got 'adapting'\. Give each label other values"),
+    "two labels, one point": (_with("sweep/pattern/zip", {"neuron.b": {"values": [0, 0, 100], "unit": "pA"}}),
+                              (r"^`sweep\.pattern\.labels` sets the same values as label 'tonic' \(neuron\.b\), "
+                               r"got 'adapting'\. Give each label other values")),
     "an unknown parameter": (_with("sweep/pattern/zip/neuron.tau_m", {"values": [1, 2, 3], "unit": "ms"}),
                              r"^`sweep\.pattern\.zip\.neuron\.tau_m` is not a numeric parameter of this workflow"),
     "a bad value, by its label": (_with("sweep/pattern/zip/neuron.tau_w", {"values": [30, -1, 120], "unit": "ms"}),
                                   r"^`sweep\.pattern\.zip\.neuron\.tau_w` .*must be positive, got '-1 ms \(adapting\)'"),
     "a bad combination, by its label": (_with("sweep/pattern/zip/neuron.delta_t",
                                               {"values": [2, 0.01, 2], "unit": "mV"}),
-                                        r"^`sweep\.pattern\.labels` gives neuron\.v_peak .* overflow .*, got "
-                                        r"'adapting'\. Lower v_peak or raise delta_t\.$"),
+                                        (r"^`sweep\.pattern\.labels` gives neuron\.v_peak .* overflow .*, got "
+                                         r"'adapting'\. Lower v_peak or raise delta_t\.$")),
 }
 
 
