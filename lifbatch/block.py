@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .analysis import moment_values, spike_values
+from .analysis import moment_values, spike_values, with_isi_adaptation
 from .errors import RunError
 from .grid import Blocking
 from .layout import (MOMENT_SUMMARIES, SPIKE_SUMMARIES, STATUS_DONE, STATUS_FAILED, coords, samples, spike_bytes,
@@ -238,7 +238,7 @@ def simulate(workflow, *, overrides=None) -> "xr.Dataset":
     ds.attrs = root_attrs(wf)
     if failures:
         ds.attrs["failures"] = str(failures)
-    return ds
+    return with_isi_adaptation(ds)  # (derived from the spikes, as open_results does: never stored)
 
 
 def run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, written=None, fence=None) -> dict:

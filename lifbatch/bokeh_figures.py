@@ -96,6 +96,18 @@ class _Cells(NamedTuple):
         return int(np.argmin(np.abs(self.centres - position)))
 
 
+def _label_ticks(axis, coord: xr.DataArray) -> None:
+    """Ticks of a labelled sweep axis (:func:`lifbatch.figures.label_positions`) at its
+    points, showing its labels."""
+    from bokeh.models import FixedTicker
+
+    labels = coord.attrs.get("labels")
+    if labels is not None:
+        ticks = [float(v) for v in np.asarray(coord.values)]
+        axis.ticker = FixedTicker(ticks=ticks)
+        axis.major_label_overrides = {t: str(labels[int(t)]) for t in ticks}
+
+
 def heat_cells(values: np.ndarray) -> _Cells:
     """Cells of a heatmap axis with these grid values (display units).
 
@@ -154,6 +166,8 @@ def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], fu
             ticks = np.unique(np.round(np.linspace(0, n - 1, min(n, 10))).astype(int))
             axis.ticker = FixedTicker(ticks=[float(t) for t in ticks])
             axis.major_label_overrides = {float(t): cells.labels[t] for t in ticks}
+    _label_ticks(fig.xaxis[0], d[x])
+    _label_ticks(fig.yaxis[0], d[y])
     # rows run from the bottom; cells in increasing order of the values on both axes
     r = fig.add_glyph(_source(image=[z[oy][:, ox]]),
                       Image(image="image", x=xe[0], y=ye[0], dw=xe[-1] - xe[0], dh=ye[-1] - ye[0],
@@ -189,6 +203,7 @@ def curves_figure(kind: str, d: xr.Dataset, x: str, by: str | None,
     ya = figures.axis_of(var, d[var].attrs, default=default)
     xs = d[x].values * xa.factor
     fig = _figure(figures.figure_title(title, full, where), xa, ya, width=_CURVE_WIDTH)
+    _label_ticks(fig.xaxis[0], d[x])
     items, lines = [], []
     for i, (label, g) in enumerate(figures.curve_groups(d, by)):
         color = figures.PALETTE[i % len(figures.PALETTE)]

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import units as u
 from .messages import err as _err, short as _short
-from .specs import Drive, ParamTable, Run, SampleAxis, SweepAxis
+from .specs import Drive, LabelledAxis, ParamTable, Run, SampleAxis, SweepAxis
 
 __all__ = ["check_values"]
 
@@ -47,6 +47,8 @@ def check_values(run: Run, table: ParamTable, sweep: tuple[SweepAxis, ...], driv
                     shown = f"{x:g} {ax.units[i]}"
                 if isinstance(ax, SampleAxis):
                     return f"sample.params.{ax.labels[i]}.bounds", shown.strip()
+                if isinstance(ax, LabelledAxis):  # (the parameter and its label: its values may repeat)
+                    return f"sweep.{ax.name}.zip.{path}", f"{shown.strip()} ({ax.point_labels[vals.index(x)]})"
                 return f"sweep.{ax.name}", shown.strip()
         return path, table.written(path, table[path].value)
 
@@ -128,7 +130,8 @@ def _check_model_values(name, run, table, sweep, grid, require, where_of) -> Non
             if field_ == path and swept:
                 # the parameter blamed is not swept: the axis that made it fail is
                 (_, ax), i = next(((a, i) for a, i in zip(swept, idx)), (swept[0], 0))
-                field_, value = where_of(ax.params[0], lambda v, _x=ax.values[0][i]: v == _x)
+                field_, value = (where_of(ax.params[0], lambda v, _x=ax.values[0][i]: v == _x)
+                                 if not isinstance(ax, LabelledAxis) else (f"sweep.{ax.name}.labels", ax.point_labels[i]))
                 what = f"gives {path} ({_short(table.written(path, point[path]))}), which {what}"
                 raise _err(field_, value, what, fix)
             raise _err(field_, value, what if field_ == path else f"sets {path}, which {what}", fix)

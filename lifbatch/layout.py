@@ -3,7 +3,8 @@ their dimensions, dtypes, fill values and attributes, the dimensions' sizes and 
 bytes a point holds in a task (numpy only).
 
 A grid's axes are dimensions whose coordinate is the first parameter's values (a
-zipped axis adds its other parameters as coordinates along it). A sampled design
+zipped axis adds its other parameters as coordinates along it; a labelled axis's
+coordinate is its labels, strings, and all its parameters are coordinates along it). A sampled design
 (design.py) is the first dimension, ``sample``: its coordinate numbers the points,
 and each sampled parameter, and each point's round, is a coordinate along it.
 
@@ -48,7 +49,9 @@ SUMMARIZE_COMMIT = SUMMARIZE / "commit.json"
 SPIKE_SUMMARIES = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist")
 MOMENT_SUMMARIES = ("v_mean", "v_var", "v_autocov")
 #: the results' data variables, in the contract's order (docs/store-layout.md)
-VARIABLES = ("status", "spike_count", "spike_bits", *SPIKE_SUMMARIES, *MOMENT_SUMMARIES, "v")
+VARIABLES = ("status", "spike_count", "spike_bits", *SPIKE_SUMMARIES[:5],
+             "isi_adaptation",  # (derived from spike_bits when read: analysis.with_isi_adaptation; never stored)
+             *SPIKE_SUMMARIES[5:], *MOMENT_SUMMARIES, "v")
 
 
 #: a sampled design's dimension, and its coordinate of each point's round
@@ -93,6 +96,13 @@ def coords(wf) -> dict:
                                   "bounds": [sp.low, sp.high], "scale": sp.scale})
             out[ROUND] = (ax.name, np.asarray(ax.rounds, np.int64),
                                    {"long_name": "0: the design; k: added by the k-th refine or fit round"})
+            continue
+        if getattr(ax, "point_labels", None):
+            # a labelled axis: its labels (strings), and every zipped parameter along it by its path
+            out[ax.name] = (ax.name, ax.coord, {"long_name": f"label of the {ax.name} axis",
+                                                "params": list(ax.params)})
+            for p, vals, un, disp in zip(ax.params, ax.values, ax.units, ax.display_units):
+                out[p] = (ax.name, np.asarray(vals, float), {"units": un, "display_units": disp, "param": p})
             continue
         out[ax.name] = (ax.name, np.asarray(ax.values[0], float),
                         {"units": ax.units[0], "display_units": ax.display_units[0], "param": ax.params[0]})

@@ -32,9 +32,11 @@ from .messages import (
     one_line as _one_line,
     short as _short,
 )
-from .specs import Drive, InputsSpec, NeuronSpec, Param, ParamTable, RecordSpec, Run, SampleAxis, SummarySpec, SweepAxis
+from .specs import (Drive, InputsSpec, LabelledAxis, NeuronSpec, Param, ParamTable, RecordSpec, Run, SampleAxis,
+                    SummarySpec, SweepAxis)
 from .values import (
     EXAMPLES,
+    axis_raw_values as _axis_raw_values,
     dim_name as _dim_name,
     example as _example,
     flag as _flag,
@@ -500,6 +502,9 @@ def parse_sweep(raw: Any, run: Run, table: ParamTable) -> tuple[SweepAxis, ...]:
                        f"Rename the axis, e.g. sweep: {{input_{name}: ...}}")
         if not isinstance(spec, Mapping):
             raise _err(where, spec, "must be a mapping", "Example: {param: neuron.tau_m, values: [10, 20], unit: ms}")
+        if "labels" in spec:
+            axes.append(parse_labelled_axis(name, spec, table, seen, room))
+            continue
         if "zip" in spec:
             _check_keys(spec, {"zip"}, where)
             if not isinstance(spec["zip"], Mapping) or not spec["zip"]:
@@ -538,6 +543,74 @@ def parse_sweep(raw: Any, run: Run, table: ParamTable) -> tuple[SweepAxis, ...]:
         axes.append(SweepAxis(name=name, params=tuple(params), values=tuple(values), units=tuple(units_),
                               display_units=tuple(displays)))
     return tuple(axes)
+
+
+#: a label of a labelled axis: a name, so that `--sel pattern=tonic` and `ds.sel(pattern="tonic")` read alike
+LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+LABELLED_EXAMPLE = ("Example: pattern: {labels: [tonic, adapting], zip: {neuron.a: {values: [2, 2], unit: nS}, "
+                    "neuron.tau_w: {values: [30, 300], unit: ms}}}")
+
+
+def parse_labelled_axis(name: str, spec: Mapping, table: ParamTable, seen: dict, room) -> LabelledAxis:
+    """A labelled zipped axis (``sweep.<name>: {labels: [...], zip: {param: axis, ...}}``): its
+    coordinate is the labels (distinct names), each zipped parameter lists one value per label
+    in their order (values may repeat). ``seen`` (parameter -> axis) is updated: a parameter is
+    swept by one axis only."""
+    where = f"sweep.{name}"
+    _check_keys(spec, {"labels", "zip"}, where)
+    labels = spec["labels"]
+    if isinstance(labels, str) or not isinstance(labels, (list, tuple)) or not labels:
+        raise _err(f"{where}.labels", labels, "must be a list of names, one per point of the axis", LABELLED_EXAMPLE)
+    for i, label in enumerate(labels):
+        if not isinstance(label, str) or not LABEL_RE.match(label) or len(label) > MAX_AXIS_NAME:
+            raise _err(f"{where}.labels", label, f"is not a name (label {i}): labels are letters, digits, '_' and "
+                       f"'-', starting with a letter or '_', at most {MAX_AXIS_NAME} characters",
+                       "Example: labels: [tonic, adapting, initial_burst]")
+    first = {}
+    for i, label in enumerate(labels):
+        if label in first:
+            raise _err(f"{where}.labels", label, f"is given twice (labels {first[label]} and {i})",
+                       "Each label must be distinct: it names one point of the axis.")
+        first[label] = i
+    room(len(labels), f"{where}.labels", f"{len(labels)} labels")
+    if "zip" not in spec:
+        raise WorkflowError(f"`{where}.zip` is required with `labels`: the parameters each label sets, one value "
+                            f"per label. {LABELLED_EXAMPLE}", f"{where}.zip", None)
+    if not isinstance(spec["zip"], Mapping) or not spec["zip"]:
+        raise _err(f"{where}.zip", spec["zip"], "must map parameters to their values, one per label", LABELLED_EXAMPLE)
+    params, values, units_, displays = [], [], [], []
+    for param, sub in spec["zip"].items():
+        pwhere = f"{where}.zip.{param}"
+        if not isinstance(param, str) or param not in table:
+            raise _err(pwhere, param, "is not a numeric parameter of this workflow",
+                       f"Sweepable: {', '.join(sorted(table))}")
+        if param in seen:
+            raise _err(pwhere, param, f"is already swept by axis '{seen[param]}'",
+                       "Sweep each parameter on one axis: drop it from one of them.")
+        seen[param] = name
+        if not isinstance(sub, Mapping):
+            raise _err(pwhere, sub, "must be a mapping", "Example: {values: [10, 20], unit: ms}")
+        vals, si, disp = parse_axis_values(sub, pwhere, param, dim=table[param].dim, display=table[param].display,
+                                           with_param=False, room=room, written=table[param], distinct=False)
+        if len(vals) != len(labels):
+            raise _err(pwhere, list(_axis_raw_values(sub, pwhere)),
+                       f"has {len(vals)} value{'s' if len(vals) != 1 else ''} for {len(labels)} labels",
+                       f"Give one value per label, in the order of {where}.labels.")
+        if param.endswith(".n") and any(v != int(v) or v < 1 for v in vals):
+            raise _err(pwhere, list(vals), "must be integers >= 1", "Example: values: [1, 10, 100]")
+        params.append(param)
+        values.append(vals)
+        units_.append(si)
+        displays.append(disp)
+    points = {}
+    for i, label in enumerate(labels):
+        key = tuple(v[i] for v in values)
+        if key in points:
+            raise _err(f"{where}.labels", label, f"sets the same values as label '{labels[points[key]]}' "
+                       f"({', '.join(params)})", "Give each label other values, or drop one of the two.")
+        points[key] = i
+    return LabelledAxis(name=name, params=tuple(params), values=tuple(values), units=tuple(units_),
+                        display_units=tuple(displays), point_labels=tuple(labels))
 
 
 def sample_axis(raw: Any, sweep: tuple[SweepAxis, ...], table: ParamTable, run: Run, seed: int) -> SampleAxis:

@@ -197,6 +197,14 @@ def parse_selection(ds, items: list[str]) -> tuple[dict, list[str]]:
                                     f"(it has {shown or 'none'}). Pick one of those.", "--sel", item)
             sel[axis] = value
             continue
+        if values.dtype.kind in "TUO":  # a labelled axis: its labels, exactly
+            if text not in values.tolist():
+                labels = ", ".join(str(v) for v in values[:20]) + (", ..." if values.size > 20 else "")
+                raise WorkflowError(f"`--sel {axis}={excerpt(text, 40)}` is not a label of the axis {axis} "
+                                    f"(its labels: {labels}). Pick one of those, e.g. --sel {axis}={values[0]}",
+                                    "--sel", item)
+            sel[axis] = text
+            continue
         unit = coord.attrs.get("units", "")
         q = parse_quantity(text, f"--sel {axis}")
         disp = coord.attrs.get("display_units")

@@ -340,7 +340,7 @@ def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike)
     >>> write_report("results/pypet-firing-rate.zarr", "report.html")   # doctest: +SKIP
     """
     pn = _pn()
-    ds = figures.open_dataset(store_or_ds)
+    ds = figures.label_positions(figures.open_dataset(store_or_ds))  # (a labelled axis: by its positions)
     source = str(store_or_ds) if not isinstance(store_or_ds, xr.Dataset) else "(in memory)"
     plan = _plan(ds)
     parts: list[Any] = [pn.pane.Markdown(_provenance_md(ds, source), sizing_mode="stretch_width")]
@@ -349,8 +349,7 @@ def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike)
         # combination are recorded in the file (Panel's embedded states)
         sliders = []
         for a in plan.rest:
-            factor, unit = figures.display_scale(plan.ds[a].attrs)
-            options = {figures.format_value(float(v), factor, unit): float(v) for v in plan.ds[a].values}
+            options = {figures.axis_text(plan.ds, a, v): float(v) for v in plan.ds[a].values}
             cls = pn.widgets.DiscreteSlider
             title = {"label": a} if "label" in cls.param else {"name": a}  # (name: deprecated in Panel 1.9)
             sliders.append(cls(**title, options=options, value=next(iter(options.values())), width=400))

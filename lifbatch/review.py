@@ -91,7 +91,7 @@ def _label(cls, text: str) -> dict:
 
 def _open(source: xr.Dataset | str | PathLike) -> xr.Dataset:
     """The results Dataset; a store is opened lazily without Dask (small reads are faster)."""
-    return figures.open_dataset(source, chunks=None)
+    return figures.label_positions(figures.open_dataset(source, chunks=None))  # (a labelled axis: by positions)
 
 
 #: closed-form rate per workflow JSON (it depends on the workflow only), and ISI CV per
@@ -211,9 +211,7 @@ class ReviewApp:
         }
         self.sliders: dict[str, Any] = {}
         for axis in self._slider_axes():
-            factor, unit = figures.display_scale(self.ds[axis].attrs)
-            options = {figures.format_value(float(v), factor, unit): float(v)
-                       for v in self.ds[axis].values}
+            options = {figures.axis_text(self.ds, axis, v): float(v) for v in self.ds[axis].values}
             slider = pn.widgets.DiscreteSlider(
                 **_label(pn.widgets.DiscreteSlider, axis), options=options, value=self.point[axis],
                 css_classes=[f"lb-slider-{axis}"], sizing_mode="stretch_width")
@@ -352,6 +350,9 @@ class ReviewApp:
     def select_point(self, **coords: float) -> None:
         """Set the drill-down point (SI values, nearest grid value) and redraw it."""
         for axis, value in coords.items():
+            labels = self.ds[axis].attrs.get("labels") if axis in self.axes else None
+            if labels is not None and isinstance(value, str):  # a labelled axis: its label
+                value = float(labels.index(value))
             if axis in self.axes and value is not None and not np.isnan(value):  # (inf is a value)
                 values = self.ds[axis].values
                 self.point[axis] = float(values[figures.nearest_index(values, value)])

@@ -70,6 +70,25 @@ class SampleAxis(SweepAxis):
 
 
 @dataclass(frozen=True)
+class LabelledAxis(SweepAxis):
+    """A zipped axis whose coordinate is a label per point (``sweep.<axis>.labels``): each
+    label sets every zipped parameter to its value there; the parameters are coordinates
+    along the axis named by their path, and need not be distinct (the labels are)."""
+
+    point_labels: tuple[str, ...] = ()
+
+    @property
+    def coord(self) -> np.ndarray:
+        # numpy's variable-width strings (Zarr v3's `string`, as Zarr reads them back); numpy < 2: objects
+        string = np.dtypes.StringDType() if hasattr(np.dtypes, "StringDType") else object
+        return np.asarray(self.point_labels, dtype=string)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.params
+
+
+@dataclass(frozen=True)
 class Run:
     """The top-level settings every section is checked against (parsed by :func:`parse`).
 

@@ -155,8 +155,8 @@ def coordinate_array(spec: tuple) -> dict:
     attributes = dict(rest[0]) if rest else {}
     if values.dtype.kind == "f":
         attributes["_FillValue"] = _NAN_FILL
-    return dict(shape=values.shape, chunks=values.shape or (1,), dtype=values.dtype,
-                fill_value=np.nan if values.dtype.kind == "f" else 0,
+    fill = np.nan if values.dtype.kind == "f" else "" if values.dtype.kind in "TO" else 0  # (strings: labels)
+    return dict(shape=values.shape, chunks=values.shape or (1,), dtype=values.dtype, fill_value=fill,
                 compressors=[ZstdCodec(level=0, checksum=False)], attributes=attributes, dimension_names=(dim,))
 
 
@@ -1090,6 +1090,11 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
     if "chunks" in ds.attrs and "status" in ds:
         status = marker_status(path, ds["status"].shape, tuple(json.loads(ds.attrs["chunks"])))
         ds["status"] = ds["status"].copy(data=status)
+    # isi_adaptation: derived from the spikes, not stored (old stores have it as well)
+    from .analysis import with_isi_adaptation
+
+    ds = with_isi_adaptation(ds, lazy=True)
+    ds = ds[sorted(ds.data_vars, key=lambda n: (order.get(n, len(order)), n))]
     ds.encoding["source"] = str(path)
     return ds
 

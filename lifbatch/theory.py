@@ -272,6 +272,15 @@ class _Grid(NamedTuple):
     points: list[_Point]
 
 
+def _coordinate_positions(coord, labels: tuple[str, ...]) -> np.ndarray:
+    """A coordinate's values as floats: a labelled axis's labels as their positions (the
+    review shows such an axis by its positions already)."""
+    values = np.asarray(coord.values)
+    if values.dtype.kind in "TUO":
+        return np.asarray([labels.index(str(v)) for v in values.ravel()], float).reshape(values.shape)
+    return np.asarray(values, float)
+
+
 @functools.lru_cache(maxsize=16)
 def _load(raw: str, canonical: str | None = None):
     """The stored workflow JSON, parsed once (Workflow is frozen: safe to share), with the
@@ -306,13 +315,15 @@ def _white_noise_points(ds) -> _Grid | None:
         return None
     dims, shape, coords, positions = [], [], {}, []
     for ax in wf.sweep:
-        values = np.asarray(ax.coord, float)  # (a sampled design's coordinate: the points' numbers)
+        labels = getattr(ax, "point_labels", ())
+        # (a sampled design's coordinate: the points' numbers; a labelled axis: its positions)
+        values = np.asarray(ax.coord, float) if not labels else np.arange(ax.size, dtype=float)
         if ax.name in ds.dims:
-            wanted = np.asarray(ds[ax.name].values, float)
+            wanted = _coordinate_positions(ds[ax.name], labels)
             dims.append(ax.name)
             coords[ax.name] = ds[ax.name]
         elif ax.name in ds.coords and ds[ax.name].size == 1:  # a selected value: no dimension
-            wanted = np.asarray(ds[ax.name].values, float).ravel()
+            wanted = _coordinate_positions(ds[ax.name], labels).ravel()
         else:  # (not in the Dataset at all: the whole axis)
             wanted = values
             dims.append(ax.name)

@@ -142,13 +142,14 @@ def parse_multiple_of_dt(value: Any, field: str, run: Run) -> float:
 
 def parse_axis_values(spec: Mapping, where: str, param: str, *, dim: str, display: str = "",
                       with_param: bool = True, room: Callable[[int, str, Any], None] | None = None,
-                      written: Param | None = None) -> tuple[tuple[float, ...], str, str]:
+                      written: Param | None = None, distinct: bool = True) -> tuple[tuple[float, ...], str, str]:
     """An axis's values (``values``, ``linspace``, ``logspace`` or ``range``, and ``unit``) for
     ``param`` of dimension ``dim`` (``display``: its unit as written) -> (SI values, the SI
     unit, the unit to display). ``room(n, where, arg)`` may refuse ``n`` values before they
     are built (:func:`check_room`). ``written``: the parameter; when its dimension is the one
     written (:attr:`Param.dims`) and the axis' unit has another it may have, the message
-    names the parameter first."""
+    names the parameter first. ``distinct=False``: values may repeat (a labelled axis's
+    parameters, whose labels are the coordinate)."""
     allowed = {"values", "linspace", "logspace", "range", "unit"}
     _check_keys(spec, allowed | {"param"} if with_param else allowed, where)
     raw_vals = axis_raw_values(spec, where, room)
@@ -194,7 +195,7 @@ def parse_axis_values(spec: Mapping, where: str, param: str, *, dim: str, displa
         out.append(u.to_si(q))
     if len(out) == 0:
         raise _err(where, spec.get("values", raw_vals), "is an empty axis", "Give at least one value.")
-    if len(set(out)) != len(out):
+    if distinct and len(set(out)) != len(out):
         seen_: set[float] = set()
         dup = next(x for x in out if x in seen_ or seen_.add(x))  # the first repeated value, in O(n)
         same = _short(" = ".join(v if isinstance(v, str) else f"{v:g} {unit}".strip()

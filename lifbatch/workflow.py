@@ -84,6 +84,7 @@ from .parsing import (  # noqa: F401
 from .specs import (
     Drive,
     InputsSpec,
+    LabelledAxis,
     NeuronSpec,
     Param,  # noqa: F401
     ParamTable,
@@ -224,6 +225,8 @@ class Workflow:
         for name, spec in (raw.get("sweep") or {}).items():
             ax = next(a for a in self.sweep if a.name == name)
             keep = min(n, ax.size)
+            if "labels" in spec:
+                spec["labels"] = list(spec["labels"])[:keep]
             if "zip" in spec:
                 for p, sub in spec["zip"].items():
                     spec["zip"][p] = _pruned_axis_spec(sub, keep)
@@ -233,7 +236,11 @@ class Workflow:
 
 
 def _canonical_axis(ax: SweepAxis) -> dict:
-    """An axis in the canonical JSON: a sampled design's values without its added points."""
+    """An axis in the canonical JSON: a sampled design's values without its added points; a
+    labelled axis with its labels (only then: every other axis's identity is as before)."""
+    if isinstance(ax, LabelledAxis):
+        return {"name": ax.name, "labels": list(ax.point_labels), "params": list(ax.params),
+                "values": [list(v) for v in ax.values]}
     if isinstance(ax, SampleAxis):
         n = ax.spec.n
         return {"name": ax.name, "params": list(ax.params), "values": [list(v[:n]) for v in ax.values]}

@@ -304,7 +304,7 @@ def test_where_on_a_store_of_one_point(tmp_path):
 
 @pytest.mark.parametrize("cond, message", [
     ("foo>1", "`--where foo>1`: foo is not a variable or coordinate of this store. Use one of: status, rate, "
-              "rate_std, isi_mean, isi_std, isi_cv, I, sigma"),
+              "rate_std, isi_mean, isi_std, isi_cv, isi_adaptation, I, sigma"),
     ("rate>20 ms", "`--where rate>20 ms` has the wrong unit: rate is in Hz, got '20 ms'. "
                    "Example: --where \"rate>20 Hz\""),
     ("rate=>20", "`--where rate=>20`: '=>' is not a comparison; use one of <, <=, >, >=, ==, !=. "

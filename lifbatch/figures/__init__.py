@@ -56,6 +56,8 @@ from .core import (
     neuron_model,
     open_dataset,
     point_label,
+    axis_text,
+    label_positions,
     point_note,
     raster_xmax,
     sampled_params,
@@ -113,8 +115,8 @@ from .traces import (
 
 __all__ = [
     "PALETTE", "LABELS", "WIDTH", "HEIGHT", "TITLE_SIZE", "MAX_FRAMES", "open_dataset", "sweep_axes", "unit_errors",
-    "display_scale", "Axis", "axis_of", "voltage_display", "square_attrs", "format_value", "point_label",
-    "sel_nearest", "select", "need_point", "free_axes", "free_points", "figure_title", "stored_workflow",
+    "display_scale", "Axis", "axis_of", "voltage_display", "square_attrs", "format_value", "point_label", "axis_text",
+    "label_positions", "sel_nearest", "select", "need_point", "free_axes", "free_points", "figure_title", "stored_workflow",
     "canonical_workflow", "model_name", "neuron_model", "has_theory", "spike_line", "curve_groups", "THEORY_STYLE",
     "OU_LABEL", "theory_values", "theory_ou", "theory_label", "theory_lines", "grid_labels", "is_regular",
     "cell_edges", "select_point", "point_note", "isi_hist_data", "Ensemble", "ensemble_data", "spike_raster_times",

@@ -17,7 +17,8 @@ from ..layout import sampled_params
 
 __all__ = [
     "PALETTE", "LABELS", "WIDTH", "HEIGHT", "TITLE_SIZE", "MAX_FRAMES", "open_dataset", "sweep_axes", "unit_errors",
-    "display_scale", "Axis", "axis_of", "voltage_display", "square_attrs", "format_value", "point_label",
+    "display_scale", "Axis", "axis_of", "voltage_display", "square_attrs", "format_value", "point_label", "axis_text",
+    "label_positions",
     "sel_nearest", "select", "need_point", "free_axes", "free_points", "figure_title", "stored_workflow",
     "canonical_workflow", "model_name", "neuron_model", "has_theory", "spike_line", "curve_groups", "THEORY_STYLE",
     "OU_LABEL", "theory_values", "theory_ou", "theory_label", "theory_lines", "grid_labels", "is_regular",
@@ -198,12 +199,31 @@ def format_value(value: float, factor: float, unit: str) -> str:
 
 
 def point_label(ds: xr.Dataset, fixed: Mapping[str, float]) -> str:
-    """'tau_m = 10 ms, I = 250 pA' for the selected coordinate values."""
-    parts = []
-    for axis, value in fixed.items():
-        factor, unit = display_scale(ds[axis].attrs)
-        parts.append(f"{axis} = {format_value(float(value), factor, unit)}")
-    return ", ".join(parts)
+    """'tau_m = 10 ms, I = 250 pA' for the selected coordinate values (a labelled axis by
+    its label: :func:`label_positions`)."""
+    return ", ".join(f"{axis} = {axis_text(ds, axis, value)}" for axis, value in fixed.items())
+
+
+def axis_text(ds: xr.Dataset, axis: str, value: float) -> str:
+    """A sweep axis's value as the user reads it: a labelled axis's label (its coordinate
+    made positions by :func:`label_positions`), else the value in its display unit."""
+    labels = ds[axis].attrs.get("labels")
+    if labels is not None:
+        return str(labels[int(value)])
+    factor, unit = display_scale(ds[axis].attrs)
+    return format_value(float(value), factor, unit)
+
+
+def label_positions(ds: xr.Dataset) -> xr.Dataset:
+    """A labelled axis (its coordinate the labels, strings) as the positions 0, 1, ... that the
+    figures place points by, its labels in the coordinate's ``labels`` attribute: the sliders,
+    the point's heading, ticks and legends speak labels (:func:`axis_text`)."""
+    for axis in sweep_axes(ds):
+        values = np.asarray(ds[axis].values)
+        if values.dtype.kind in "TUO":
+            ds = ds.assign_coords({axis: (axis, np.arange(values.size, dtype=float),
+                                          {**ds[axis].attrs, "labels": [str(v) for v in values]})})
+    return ds
 
 
 def sel_nearest(obj, sel: Mapping[str, float]):
@@ -395,9 +415,7 @@ def curve_groups(ds: xr.Dataset, by: str | None) -> list[tuple[str, xr.Dataset]]
     """[(legend label, sub-dataset)] for one curve per value of ``by``."""
     if by is None:
         return [("", ds)]
-    factor, unit = display_scale(ds[by].attrs)
-    return [(f"{by} = {format_value(float(v), factor, unit)}", ds.isel({by: i}))
-            for i, v in enumerate(ds[by].values)]
+    return [(point_label(ds, {by: v}), ds.isel({by: i})) for i, v in enumerate(ds[by].values)]
 
 
 # --------------------------------------------------------------------------- theory
