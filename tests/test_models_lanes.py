@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import lifbatch
+from lifbatch.models.lanes import LANES
 from lifbatch.point import PointModel
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
@@ -41,12 +42,13 @@ def test_every_model_equals_its_one_trial_at_a_time_outputs_bit_for_bit(case, pi
 @pytest.mark.parametrize("case", ["random/adex", "random/hh_traub", "steps/eif", "random/izhikevich"])
 def test_a_trial_is_the_same_whatever_the_trial_count(case):
     """Trial k of a point with n trials equals trial k of the same point with fewer trials (the
-    streams' order makes a trial's inputs independent of how many follow it): 1..9 trials cover
-    every lane count of a group and groups that are full, partial and more than one."""
+    streams' order makes a trial's inputs independent of how many follow it): groups of lanes
+    full, partial and more than one, the vectorized loops' main part and their remainder."""
     raw = copy.deepcopy(CASES[case])
     raw["record"]["v"]["trials"] = [0]
+    raw["duration"] = "20 ms"
     ref = None
-    for trials in (9, 1, 2, 3, 4, 5, 7, 8):
+    for trials in (2 * LANES + 11, 1, 3, 8, LANES - 1, LANES, LANES + 1, 2 * LANES + 3):
         raw["trials"] = trials
         wf = lifbatch.load_workflow(raw)
         res = PointModel(wf).simulate(wf.point_params((1,)))
@@ -58,3 +60,39 @@ def test_a_trial_is_the_same_whatever_the_trial_count(case):
         assert np.array_equal(res.bits, ref.bits[:trials]), trials
         assert np.array_equal(res.moments, ref.moments[:trials]), trials
         assert digest(res.traces) == digest(ref.traces) and digest(res.states) == digest(ref.states), trials
+
+
+def test_the_lanes_exp_is_the_c_librarys_bit_for_bit():
+    """exp_lane equals math.exp (the C library's exp, which numba calls) wherever exp_special is
+    false, on arguments over every range a model meets, random bit patterns, and the table's edges."""
+    import math
+
+    import numba
+
+    from lifbatch.models.lanes import exp_lane, exp_special
+
+    @numba.njit
+    def both(x, lane, ref, special):
+        for i in range(x.shape[0]):  # (a loop LLVM vectorizes: the lanes' code)
+            lane[i] = exp_lane(x[i])
+        for i in range(x.shape[0]):
+            ref[i] = math.exp(x[i])
+            special[i] = exp_special(x[i])
+
+    rng = np.random.default_rng(20)
+    n = 1_000_000
+    edges = np.array([0.0, -0.0, 2.0 ** -54, -(2.0 ** -54), 2.0 ** -55, 511.9999, -511.9999, 512.0, -512.0, 709.7,
+                      -745.2, 1e-300, np.inf, -np.inf, np.nan])
+    k = np.arange(-512 * 128, 512 * 128)
+    x = np.concatenate([edges, k * (math.log(2) / 128), (k + 0.5) * (math.log(2) / 128), rng.uniform(-20, 20, n),
+                        rng.uniform(-745, 710, n), rng.normal(0, 1e-3, n),
+                        np.exp(rng.uniform(-60, 7, n)) * rng.choice([-1.0, 1.0], n),
+                        rng.integers(0, 2 ** 64, n, dtype=np.uint64).view(np.float64)])
+    lane, ref, special = np.empty_like(x), np.empty_like(x), np.empty(x.shape, np.bool_)
+    both(x, lane, ref, special)
+    # its own path: 2^-54 <= |x| < 512 (and exp_lane gives glibc's 1 + x below)
+    assert special[[0, 1, 4]].all() and not special[[2, 3, 5, 6]].any() and special[7:15].all()
+    assert special.sum() > n
+    same = lane.view(np.uint64) == ref.view(np.uint64)
+    assert np.all(same | special), x[~(same | special)][:5]
+    assert np.all(same[np.abs(x) < 512])
