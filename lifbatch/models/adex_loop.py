@@ -12,7 +12,7 @@ from ..kernel import sfc64_double, sfc64_normal, sfc64_poisson
 from .lanes import LANES, exp_lane, exp_special, trial_start_states
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # (x / 0 is inf, not a test and a branch: vectorizes)
 def adex_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam, enlam,
                 weights, syn, ref_steps, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
                 count_out):  # pragma: no cover - compiled
@@ -124,15 +124,18 @@ def adex_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mea
                     w_new = wl + dt * (a * (vl - e_l) - wl) / tau_w
                     v_new = vl + dt * (g_l * (e_l - vl) + g_l * delta_t * e[l] - wl + i_in[l]) / c_m
                     v_new += noise_scale * zs[l]
+                    w_b = w_new + b  # (every value computed, then selected: LLVM vectorizes selects, not branches)
                     r = ref[l]
+                    r1 = r - 1
                     fr = r <= 0
                     vn = v_new if fr else v_reset
+                    rn = r if fr else r1
                     sp = vn > v_peak
                     spk[l] = sp
                     fired = fired | sp
                     v[l] = v_reset if sp else vn
-                    w[l] = w_new + b if sp else w_new
-                    ref[l] = ref_steps if sp else (r if fr else r - 1)
+                    w[l] = w_b if sp else w_new
+                    ref[l] = ref_steps if sp else rn
             else:
                 for l in range(nl):
                     vl, wl = v[l], w[l]
@@ -140,9 +143,10 @@ def adex_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mea
                     v_new = vl + dt * (g_l * (e_l - vl) + g_l * delta_t * e[l] - wl + i_in[l]) / c_m
                     v_new += noise_scale * zs[l]
                     r = ref[l]
+                    r1 = r - 1
                     fr = r <= 0
                     free[l] = fr
-                    ref[l] = r if fr else r - 1
+                    ref[l] = r if fr else r1
                     v[l] = v_new if fr else v_reset
                     w[l] = w_new
                 for l in range(nl):  # the Poisson jumps, when not refractory
@@ -152,12 +156,14 @@ def adex_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mea
                             if cj != 0 and syn[0, j] == 0.0:
                                 v[l] += weights[j] * cj
                 for l in range(nl):
-                    sp = v[l] > v_peak
+                    vl, wl, r = v[l], w[l], ref[l]
+                    w_b = wl + b
+                    sp = vl > v_peak
                     spk[l] = sp
                     fired = fired | sp
-                    v[l] = v_reset if sp else v[l]
-                    w[l] = w[l] + b if sp else w[l]
-                    ref[l] = ref_steps if sp else ref[l]
+                    v[l] = v_reset if sp else vl
+                    w[l] = w_b if sp else wl
+                    ref[l] = ref_steps if sp else r
             if fired:
                 for l in range(nl):
                     if spk[l]:
