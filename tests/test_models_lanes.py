@@ -96,3 +96,66 @@ def test_the_lanes_exp_is_the_c_librarys_bit_for_bit():
     same = lane.view(np.uint64) == ref.view(np.uint64)
     assert np.all(same | special), x[~(same | special)][:5]
     assert np.all(same[np.abs(x) < 512])
+
+
+def _first_steps(neuron: dict, current: str, steps: int = 4):
+    raw = {"name": "special", "seed": 1, "trials": 3, "duration": f"{steps * 0.1!r} ms", "dt": "0.1 ms",
+           "neuron": neuron, "inputs": {"i": {"kind": "constant", "value": current}},
+           "record": {"v": {"trials": "all", "every": "0.1 ms"}}}
+    wf = lifbatch.load_workflow(raw)
+    res = PointModel(wf).simulate(wf.point_params(()))
+    return wf.point_params(()), res.traces
+
+
+def test_adex_far_below_threshold_takes_the_c_librarys_exp():
+    """v started 1.5 V below v_t: (v - v_t) / delta_t < -512, where exp_lane leaves its path; the
+    steps equal the equations computed here with Python's floats (the same operations, math.exp)."""
+    import math
+
+    p, traces = _first_steps({"model": "adex", "v_init": "-1.55 V"}, "500 pA")
+    c_m, g_l, e_l, v_t, d, a, tau_w = (p[f"neuron.{k}"] for k in ("c_m", "g_l", "e_l", "v_t", "delta_t", "a",
+                                                                   "tau_w"))
+    i, dt = p["inputs.i.value"], 1e-4
+    v, w = p["neuron.v_init"], 0.0
+    assert (v - v_t) / d < -512
+    want = [v]
+    for _ in range(traces.shape[1] - 1):
+        w_new = w + dt * (a * (v - e_l) - w) / tau_w
+        v = v + dt * (g_l * (e_l - v) + g_l * d * math.exp((v - v_t) / d) - w + i) / c_m
+        v += 0.0 * 0.0
+        w = w_new
+        want.append(v)
+    for row in traces:
+        assert np.array_equal(row, want)
+
+
+def test_hh_far_above_its_range_takes_the_c_librarys_exp():
+    """v started at +5 V: the rate functions' exponentials get arguments beyond 1000, where
+    exp_lane leaves its path; the steps equal the equations computed here with Python's floats."""
+    import math
+
+    from lifbatch.models.hh_traub_loop import rates
+
+    p, traces = _first_steps({"model": "hh_traub", "v_init": "5 V"}, "1 nA", steps=2)
+    c_m, g_l, g_na, g_k, e_l, e_na, e_k, v_t = (p[f"neuron.{k}"] for k in ("c_m", "g_l", "g_na", "g_k", "e_l",
+                                                                           "e_na", "e_k", "v_t"))
+    i, dt = p["inputs.i.value"], 1e-4
+    v, m, n, h = p["neuron.v_init"], 0.0, 0.0, 0.0
+    assert (40e-3 - v + v_t) / 5e-3 < -1000
+    want = [v]
+    for _ in range(traces.shape[1] - 1):
+        am, bm, an, bn, ah, bh = rates(v, v_t)
+        gna, gk = g_na * (m * m * m) * h, g_k * (n * n * n * n)
+        g_tot = g_l + gna + gk
+        v_inf = (g_l * e_l + gna * e_na + gk * e_k + i) / g_tot
+        v_new = v_inf + (v - v_inf) * math.exp(-g_tot / c_m * dt)
+        sm, sn, sh = am + bm, an + bn, ah + bh
+        m_inf, n_inf, h_inf = am / sm, an / sn, ah / sh
+        m = m_inf + (m - m_inf) * math.exp(-sm * dt)
+        n = n_inf + (n - n_inf) * math.exp(-sn * dt)
+        h = h_inf + (h - h_inf) * math.exp(-sh * dt)
+        v = v_new + 0.0 * 0.0
+        want.append(v)
+    assert np.all(np.isfinite(want))
+    for row in traces:
+        assert np.array_equal(row, want)
