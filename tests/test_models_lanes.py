@@ -17,7 +17,7 @@ from lifbatch.models.lanes import LANES
 from lifbatch.point import PointModel
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
-from make_models_pinned import digest, outputs, workflows  # noqa: E402
+from make_models_pinned import digest, outputs, workflows
 
 PINNED = Path(__file__).parent / "data" / "models_pinned.npz"
 CASES = dict(workflows())

@@ -190,14 +190,14 @@ def trial_start_states(noise_state, uni_state, poi_state, k1, lam, enlam, n_tria
         for tr in range(n_trials):
             out[tr, 0], out[tr, 1], out[tr, 2], out[tr, 3] = s0, s1, s2, s3
             for s in range(n_steps):
-                z, s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
+                _z, s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
         out[n_trials, 0], out[n_trials, 1], out[n_trials, 2], out[n_trials, 3] = s0, s1, s2, s3
     if k1 > 0:
         u0, u1, u2, u3 = uni_state[0], uni_state[1], uni_state[2], uni_state[3]
         for tr in range(n_trials):
             out[tr, 4], out[tr, 5], out[tr, 6], out[tr, 7] = u0, u1, u2, u3
             for s in range(n_steps * k1):
-                x, u0, u1, u2, u3 = sfc64_double(u0, u1, u2, u3)
+                _u, u0, u1, u2, u3 = sfc64_double(u0, u1, u2, u3)
         out[n_trials, 4], out[n_trials, 5], out[n_trials, 6], out[n_trials, 7] = u0, u1, u2, u3
     if k2 > 0:
         p0, p1, p2, p3 = poi_state[0], poi_state[1], poi_state[2], poi_state[3]
@@ -205,6 +205,6 @@ def trial_start_states(noise_state, uni_state, poi_state, k1, lam, enlam, n_tria
             out[tr, 8], out[tr, 9], out[tr, 10], out[tr, 11] = p0, p1, p2, p3
             for s in range(n_steps):
                 for j in range(k2):
-                    c, p0, p1, p2, p3 = sfc64_poisson(lam[j], enlam[j], p0, p1, p2, p3)
+                    _c, p0, p1, p2, p3 = sfc64_poisson(lam[j], enlam[j], p0, p1, p2, p3)
         out[n_trials, 8], out[n_trials, 9], out[n_trials, 10], out[n_trials, 11] = p0, p1, p2, p3
     return out

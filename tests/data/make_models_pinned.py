@@ -15,9 +15,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import lifbatch  # noqa: E402
-from lifbatch.models import MODELS  # noqa: E402
-from lifbatch.point import PointModel  # noqa: E402
+import lifbatch
+from lifbatch.models import MODELS
+from lifbatch.point import PointModel
 
 OUT = Path(__file__).with_name("models_pinned.npz")
 
