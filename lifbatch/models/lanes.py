@@ -1,12 +1,16 @@
 """What the models' lane loops share: an ``exp`` that vectorizes and equals the C library's bit for
 bit, and the random streams' state at the start of every trial.
 
-Lanes. A model's loop advances ``LANES`` trials in lockstep, each lane doing exactly the
-arithmetic the trial would do alone (no sums across lanes, no ``fastmath``): the CPU overlaps
-their steps (a trial's step waits for the previous one; eight trials' steps do not wait for each
-other) and LLVM turns the loop over lanes into vector instructions. A trial's results do not
-depend on its lane, on the other lanes or on how many trials there are (the last group's unused
-lanes compute a copy of its last trial and write nothing).
+Lanes. A model's loop advances up to ``LANES`` trials in lockstep, each lane doing exactly the
+arithmetic the trial would do alone (no sums across lanes, no ``fastmath``, no contraction into
+FMAs but the ones written): LLVM turns the loops over lanes into vector instructions (AVX-512:
+8 lanes an instruction; the last few trials of a group take the loop's scalar remainder, the
+same operations one at a time), and the CPU overlaps the lanes' steps where a trial alone waits
+for its previous step. Every operation is IEEE-rounded the same way in a vector as alone, so a
+trial's results do not depend on its lane, on the other lanes or on how many trials there are.
+The loops keep a lane's choices as values computed then selected (``a if c else b`` of values
+computed beforehand) and are compiled with numpy's error model (a division by 0 gives inf
+rather than a test and a branch): branches in a loop keep LLVM from vectorizing it.
 
 ``exp``. ``math.exp`` in numba calls the C library's ``exp``, which a loop cannot vectorize.
 :func:`exp_lane` is glibc's ``exp`` (2.28 and later: ARM's optimized-routines algorithm, the
@@ -36,8 +40,8 @@ from ..kernel import sfc64_double, sfc64_normal, sfc64_poisson
 
 __all__ = ["LANES", "exp_lane", "exp_special", "fma", "trial_start_states"]
 
-#: trials advanced in lockstep by a model's loop (a multiple of the vector width: 8 doubles in an
-#: AVX-512 register, two AVX2 registers)
+#: trials advanced in lockstep by a model's loop: LLVM's vectorized loops take 16 or 32 lanes at a
+#: time (8 doubles an AVX-512 register, unrolled), and a group's per-step overhead is spread over them
 LANES = 32
 
 
