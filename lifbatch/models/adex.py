@@ -59,7 +59,7 @@ class AdEx(NeuronModel):
     spike_param = "v_peak"
     spike_rule = "v > v_peak, then v = v_reset, w += b, v held for t_ref"
     state_has_w = True
-    cost = 8.5
+    cost = 2.1
     max_dt = 0.1e-3
 
     def check(self, p, dt):
@@ -91,7 +91,7 @@ class EIF(AdEx):
     state = (StateVar("v", "V"),)
     spike_rule = "v > v_peak, then v = v_reset, held for t_ref"
     state_has_w = False
-    cost = 8.4
+    cost = 2.1
     theory = True
 
     def rate(self, p, current):

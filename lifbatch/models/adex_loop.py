@@ -9,15 +9,16 @@ import numba
 import numpy as np
 
 from ..kernel import sfc64_double, sfc64_normal, sfc64_poisson
-from .loops import pack_states, unpack_states
+from .lanes import LANES, exp_lane, exp_special, trial_start_states
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # (x / 0 is inf, not a test and a branch: vectorizes)
 def adex_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam, enlam,
                 weights, syn, ref_steps, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
                 count_out):  # pragma: no cover - compiled
     # The step's draws, drive, jumps and recording are written out here as lifbatch.models.loops
-    # describes them (not called: numba reference-counts the arrays handed to a function every step).
+    # describes them (not called: numba reference-counts the arrays handed to a function every step),
+    # for LANES trials in lockstep (lifbatch.models.lanes): each lane's arithmetic is the trial's alone.
     c_m, g_l, e_l, v_t, delta_t, a, tau_w, b, v_reset, v_peak, v_init, w_init, dt = (
         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12])
     own = 1 if p[13] != 0.0 else 0  # the state rows of w (adex: 1; eif, which has no w: 0)
@@ -28,84 +29,182 @@ def adex_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mea
     k2 = weights.shape[0]
     fused = noise_state.shape[0] == 4
     st_on = st_out.shape[0] > 0
-    uni = np.empty(k1)
-    cnt = np.empty(k2, np.int64)
-    g = np.zeros(k2)  # the conductances of the conductance drives (syn[0, j] != 0; the others stay 0)
-    s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3 = unpack_states(noise_state, uni_state, poi_state)
-    for tr in range(n_trials):
-        v, w = v_init, w_init
-        ref = 0
-        nspk = 0
-        g[:] = 0.0
-        row = rec_rows[tr]
-        mom_out[tr, 0] = v
-        if row >= 0:
-            rec_out[row, 0] = v
-            if st_on:
-                if own:
-                    st_out[0, row, 0] = w
-                q = own
-                for j in range(k2):
-                    if syn[0, j] != 0.0:
-                        st_out[q, row, 0] = g[j]
-                        q += 1
+    drawn = fused or k1 > 0 or k2 > 0
+    jumps = False  # any Poisson drive jumping v (not a conductance)
+    for j in range(k2):
+        if syn[0, j] == 0.0:
+            jumps = True
+    starts = trial_start_states(noise_state, uni_state, poi_state, k1, lam, enlam, n_trials, n_steps) if drawn \
+        else np.zeros((n_trials + 1, 12), np.uint64)
+    L = LANES
+    v = np.empty(L)
+    w = np.empty(L)
+    ref = np.zeros(L, np.int64)
+    i_in = np.empty(L)
+    e = np.empty(L)
+    zs = np.zeros(L)
+    free = np.zeros(L, np.bool_)  # not refractory at the start of the step
+    spk = np.zeros(L, np.bool_)
+    uni = np.empty((L, k1))
+    cnt = np.zeros((L, k2), np.int64)
+    g = np.zeros((k2, L))  # the conductances of the conductance drives (syn[0, j] != 0; the others stay 0)
+    st = np.zeros((L, 12), np.uint64)
+    lane_tr = np.zeros(L, np.int64)
+    rows = np.zeros(L, np.int64)
+    nspk = np.zeros(L, np.int64)
+    for g0 in range(0, n_trials, L):
+        nl = min(L, n_trials - g0)  # the group's trials
+        any_rec = False
+        for l in range(nl):
+            tr = g0 + l
+            lane_tr[l] = tr
+            v[l], w[l] = v_init, w_init
+            ref[l] = 0
+            nspk[l] = 0
+            for j in range(k2):
+                g[j, l] = 0.0
+            for q in range(12):
+                st[l, q] = starts[tr, q]
+            rows[l] = rec_rows[tr]
+            any_rec = any_rec or rows[l] >= 0
+        for l in range(nl):
+            tr = g0 + l
+            mom_out[tr, 0] = v[l]
+            row = rows[l]
+            if row >= 0:
+                rec_out[row, 0] = v[l]
+                if st_on:
+                    if own:
+                        st_out[0, row, 0] = w[l]
+                    q = own
+                    for j in range(k2):
+                        if syn[0, j] != 0.0:
+                            st_out[q, row, 0] = g[j, l]
+                            q += 1
         mom_next, mom_i, rec_next, rec_i = mom_stride, 1, rec_stride, 1
         for s in range(n_steps):
-            zs = 0.0
-            if fused:
-                zs, s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
-            for j in range(k1):
-                uni[j], u0, u1, u2, u3 = sfc64_double(u0, u1, u2, u3)
-            for j in range(k2):
-                cnt[j], p0, p1, p2, p3 = sfc64_poisson(lam[j], enlam[j], p0, p1, p2, p3)
-            i_in = x_base[s]
+            if drawn:
+                for l in range(nl):  # each trial's draws from its own stream states
+                    if fused:
+                        zs[l], st[l, 0], st[l, 1], st[l, 2], st[l, 3] = sfc64_normal(st[l, 0], st[l, 1], st[l, 2],
+                                                                                      st[l, 3])
+                    for j in range(k1):
+                        uni[l, j], st[l, 4], st[l, 5], st[l, 6], st[l, 7] = sfc64_double(st[l, 4], st[l, 5],
+                                                                                           st[l, 6], st[l, 7])
+                    for j in range(k2):
+                        cnt[l, j], st[l, 8], st[l, 9], st[l, 10], st[l, 11] = sfc64_poisson(
+                            lam[j], enlam[j], st[l, 8], st[l, 9], st[l, 10], st[l, 11])
+            xb = x_base[s]
+            for l in range(nl):
+                i_in[l] = xb
             if has_xt:
-                i_in += x_trial[tr, s]
+                for l in range(nl):
+                    i_in[l] += x_trial[lane_tr[l], s]
             for j in range(k1):
-                i_in += uni_mean[j] + uni_half[j] * (2.0 * uni[j] - 1.0)
+                for l in range(nl):
+                    i_in[l] += uni_mean[j] + uni_half[j] * (2.0 * uni[l, j] - 1.0)
             for j in range(k2):  # the conductance drives' currents, at v at the start of the step
                 if syn[0, j] != 0.0:
-                    i_in += g[j] * (syn[2, j] - v)
-            w_new = w + dt * (a * (v - e_l) - w) / tau_w
-            if ref > 0:
-                ref -= 1
-                v = v_reset
+                    for l in range(nl):
+                        i_in[l] += g[j, l] * (syn[2, j] - v[l])
+            special = False
+            for l in range(nl):
+                x = (v[l] - v_t) / delta_t
+                e[l] = exp_lane(x)
+                special = special | exp_special(x)
+            if special:
+                for l in range(nl):
+                    x = (v[l] - v_t) / delta_t
+                    if exp_special(x):
+                        e[l] = math.exp(x)
+            fired = False
+            if not jumps:  # the update and the spike rule in one pass
+                for l in range(nl):  # (both branches computed, one kept: the same bits)
+                    vl, wl = v[l], w[l]
+                    w_new = wl + dt * (a * (vl - e_l) - wl) / tau_w
+                    v_new = vl + dt * (g_l * (e_l - vl) + g_l * delta_t * e[l] - wl + i_in[l]) / c_m
+                    v_new += noise_scale * zs[l]
+                    w_b = w_new + b  # (every value computed, then selected: LLVM vectorizes selects, not branches)
+                    r = ref[l]
+                    r1 = r - 1
+                    fr = r <= 0
+                    vn = v_new if fr else v_reset
+                    rn = r if fr else r1
+                    sp = vn > v_peak
+                    spk[l] = sp
+                    fired = fired | sp
+                    v[l] = v_reset if sp else vn
+                    w[l] = w_b if sp else w_new
+                    ref[l] = ref_steps if sp else rn
             else:
-                v = v + dt * (g_l * (e_l - v) + g_l * delta_t * math.exp((v - v_t) / delta_t) - w + i_in) / c_m
-                v += noise_scale * zs
-                for j in range(k2):
-                    cj = cnt[j]
-                    if cj != 0 and syn[0, j] == 0.0:
-                        v += weights[j] * cj
-            w = w_new
-            if v > v_peak:
-                bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
-                nspk += 1
-                v = v_reset
-                w += b
-                ref = ref_steps
+                for l in range(nl):
+                    vl, wl = v[l], w[l]
+                    w_new = wl + dt * (a * (vl - e_l) - wl) / tau_w
+                    v_new = vl + dt * (g_l * (e_l - vl) + g_l * delta_t * e[l] - wl + i_in[l]) / c_m
+                    v_new += noise_scale * zs[l]
+                    r = ref[l]
+                    r1 = r - 1
+                    fr = r <= 0
+                    free[l] = fr
+                    ref[l] = r if fr else r1
+                    v[l] = v_new if fr else v_reset
+                    w[l] = w_new
+                for l in range(nl):  # the Poisson jumps, when not refractory
+                    if free[l]:
+                        for j in range(k2):
+                            cj = cnt[l, j]
+                            if cj != 0 and syn[0, j] == 0.0:
+                                v[l] += weights[j] * cj
+                for l in range(nl):
+                    vl, wl, r = v[l], w[l], ref[l]
+                    w_b = wl + b
+                    sp = vl > v_peak
+                    spk[l] = sp
+                    fired = fired | sp
+                    v[l] = v_reset if sp else vl
+                    w[l] = w_b if sp else wl
+                    ref[l] = ref_steps if sp else r
+            if fired:
+                for l in range(nl):
+                    if spk[l]:
+                        bits_out[g0 + l, s >> 3] |= np.uint8(128 >> (s & 7))
+                        nspk[l] += 1
             for j in range(k2):  # the conductances at the end of the step: decayed, plus its input spikes
                 if syn[0, j] != 0.0:
-                    g[j] = g[j] * syn[1, j] + weights[j] * cnt[j]
+                    for l in range(nl):
+                        g[j, l] = g[j, l] * syn[1, j] + weights[j] * cnt[l, j]
             mom_next -= 1
             if mom_next == 0:
-                mom_out[tr, mom_i] = v
+                for l in range(nl):
+                    mom_out[g0 + l, mom_i] = v[l]
                 mom_i += 1
                 mom_next = mom_stride
-            if row >= 0:
+            if any_rec:
                 rec_next -= 1
                 if rec_next == 0:
-                    rec_out[row, rec_i] = v
-                    if st_on:  # (the state recorded beside V: record.state)
-                        if own:
-                            st_out[0, row, rec_i] = w
-                        q = own
-                        for j in range(k2):
-                            if syn[0, j] != 0.0:
-                                st_out[q, row, rec_i] = g[j]
-                                q += 1
+                    for l in range(nl):
+                        row = rows[l]
+                        if row >= 0:
+                            rec_out[row, rec_i] = v[l]
+                            if st_on:  # (the state recorded beside V: record.state)
+                                if own:
+                                    st_out[0, row, rec_i] = w[l]
+                                q = own
+                                for j in range(k2):
+                                    if syn[0, j] != 0.0:
+                                        st_out[q, row, rec_i] = g[j, l]
+                                        q += 1
                     rec_i += 1
                     rec_next = rec_stride
-
-        count_out[tr] = nspk
-    pack_states(noise_state, uni_state, poi_state, s0, s1, s2, s3, u0, u1, u2, u3, p0, p1, p2, p3)
+        for l in range(nl):
+            count_out[g0 + l] = nspk[l]
+    if drawn:  # the streams after the last trial
+        if fused:
+            noise_state[0], noise_state[1], noise_state[2], noise_state[3] = (
+                starts[n_trials, 0], starts[n_trials, 1], starts[n_trials, 2], starts[n_trials, 3])
+        if k1 > 0:
+            uni_state[0], uni_state[1], uni_state[2], uni_state[3] = (
+                starts[n_trials, 4], starts[n_trials, 5], starts[n_trials, 6], starts[n_trials, 7])
+        if k2 > 0:
+            poi_state[0], poi_state[1], poi_state[2], poi_state[3] = (
+                starts[n_trials, 8], starts[n_trials, 9], starts[n_trials, 10], starts[n_trials, 11])

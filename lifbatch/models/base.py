@@ -60,8 +60,8 @@ class NeuronModel:
     #: how each continuous drive role enters ("current": I / c_m); a role not here is refused
     roles: ClassVar[dict[str, str]] = {"current": "I / c_m"}
     #: relative cost of one neuron-step against the LIF's (the planner sizes blocks with it); the
-    #: built-in models' are measured: CPU time of their loop per neuron-step over the LIF kernel's
-    #: with white noise, one thread (README.md, "Performance")
+    #: built-in models' are measured: CPU time of their loop per neuron-step with white noise over
+    #: the LIF kernel's with white noise, one thread (README.md, "Neuron models against Brian2")
     cost: ClassVar[float] = 1.0
     #: a dt (s) above which the method is inaccurate (validate warns), or None
     max_dt: ClassVar[float | None] = None

@@ -52,7 +52,7 @@ class HHTraub(NeuronModel):
     spike_param = "v_spike"
     spike_rule = ("v > v_spike when armed (armed at the start, disarmed by a spike, re-armed at a step starting "
                   "at v <= v_spike): an upward crossing; no reset")
-    cost = 18.0
+    cost = 5.7
     max_dt = 0.05e-3
 
     def rheobase(self, p):

@@ -40,7 +40,7 @@ class Izhikevich(NeuronModel):
     default_method = "euler"
     spike_param = "v_peak"
     spike_rule = "v >= v_peak, then v = c, u += d"
-    cost = 3.3
+    cost = 1.8
     max_dt = 0.1e-3
 
     def check(self, p, dt):

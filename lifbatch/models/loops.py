@@ -21,6 +21,11 @@ take arrays: numba reference-counts every array handed to a function (inlined or
 every call, an atomic operation each, and with those calls every step a neuron-step cost
 2.7x (hh_traub), 4.4x (adex, eif) and 11x (izhikevich) the CPU time it costs written out
 (the same results, bit for bit). Functions of scalars (the samplers) cost nothing extra.
+
+The loops of ``adex``/``eif``, ``hh_traub`` and ``izhikevich`` run these steps for several
+trials in lockstep, each trial's draws from its own stream state at its start
+(:mod:`lifbatch.models.lanes`): the same numbers, in the same order per trial, and the same
+results bit for bit.
 """
 
 from __future__ import annotations
