@@ -24,20 +24,43 @@ from numba.core import config as _numba_config
 
 __all__ = ["spike_train_stats", "ensemble_moments", "sfc64_normal", "sfc64_double",
            "sfc64_poisson", "sfc64_seed_states", "FUSED_NORMALS", "EMPTY2", "NO_STATE", "numba_cache_dir",
-           "kernels_cached", "COMPILE_SECONDS"]
+           "kernel_sources_digest", "kernels_cached", "COMPILE_SECONDS"]
 
 
 def numba_cache_dir() -> str:
-    """Where numba keeps the compiled kernels: ``NUMBA_CACHE_DIR`` when set, else the user's
-    cache directory (``$XDG_CACHE_HOME/lifbatch/numba``, by default ``~/.cache/lifbatch/numba``),
-    not beside the installed sources: a read-only or per-node install keeps them too, and
-    nodes that share a home directory (and a CPU model) compile once."""
-    return os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+    """Where numba keeps the compiled kernels: a folder named by :func:`kernel_sources_digest`
+    in ``NUMBA_CACHE_DIR`` when set, else in the user's cache directory
+    (``$XDG_CACHE_HOME/lifbatch/numba``, by default ``~/.cache/lifbatch/numba``), not beside
+    the installed sources: a read-only or per-node install keeps them too, and nodes that
+    share a home directory (and a CPU model) compile once.
+
+    The digest is why a folder per version of the sources: numba keys a cached function by
+    its own file only, so a loop whose inlined helpers changed in another file (the samplers
+    here, ``models/lanes.py``'s exp) would keep its old machine code, and old numbers, after
+    an upgrade (numba #6845); a new digest compiles afresh."""
+    base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lifbatch", "numba")
+    return os.path.join(base, kernel_sources_digest())
 
 
-if not _numba_config.CACHE_DIR:  # (numba read NUMBA_CACHE_DIR when it was imported)
-    _numba_config.CACHE_DIR = numba_cache_dir()
+def kernel_sources_digest(paths=None) -> str:
+    """16 hex digits of SHA-256 over the numba sources (this module and ``lifbatch/models/``'s
+    ``.py`` files, in name order; or ``paths``): what a compiled kernel depends on."""
+    if paths is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        models = os.path.join(here, "models")
+        paths = [os.path.abspath(__file__)] + sorted(
+            os.path.join(models, n) for n in os.listdir(models) if n.endswith(".py"))
+    h = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            data = f.read()
+        h.update(f"{os.path.basename(path)}:{len(data)}:".encode())
+        h.update(data)
+    return h.hexdigest()[:16]
+
+
+_numba_config.CACHE_DIR = numba_cache_dir()  # (NUMBA_CACHE_DIR too: numba read it when it was imported)
 
 #: the first run's compilation of the kernels on a fresh machine (README, "What you get": the
 #: quickstart's first run on this project's 2-core VM), said when the cache does not hold them

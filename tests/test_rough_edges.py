@@ -648,15 +648,41 @@ def test_ci_opts_in_and_runs_the_readme_test_command():
 def test_numba_cache_dir_is_the_users_cache_or_numba_cache_dir(tmp_path):
     import os
 
+    from lifbatch.kernel import kernel_sources_digest
+
     probe = "from lifbatch.kernel import numba_cache_dir; from numba.core import config; " \
             "print(numba_cache_dir()); print(config.CACHE_DIR)"
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    digest = kernel_sources_digest()
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          env={**env, "XDG_CACHE_HOME": str(tmp_path / "xdg")}).stdout.split()
-    assert out == [str(tmp_path / "xdg" / "lifbatch" / "numba")] * 2
+    assert out == [str(tmp_path / "xdg" / "lifbatch" / "numba" / digest)] * 2
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          env={**env, "NUMBA_CACHE_DIR": str(tmp_path / "mine")}).stdout.split()
-    assert out == [str(tmp_path / "mine")] * 2
+    assert out == [str(tmp_path / "mine" / digest)] * 2
+
+
+def test_the_numba_cache_folder_changes_with_any_kernel_source(tmp_path):
+    """numba keys a cached loop by its own file only: a loop whose inlined helper changed in
+    another file (the samplers in kernel.py, models/lanes.py's exp) would keep its old machine
+    code. The cache's folder is named by all the kernel sources, so a change in any of them,
+    even one byte of a helper's file, compiles afresh."""
+    import shutil
+
+    from lifbatch.kernel import kernel_sources_digest
+
+    pkg = ROOT / "lifbatch"
+    names = ["kernel.py"] + sorted(p.name for p in (pkg / "models").glob("*.py"))
+    assert "lanes.py" in names and "lif_loop.py" in names
+    copies = []
+    for name in names:
+        src = pkg / name if name == "kernel.py" else pkg / "models" / name
+        shutil.copy(src, tmp_path / name)
+        copies.append(tmp_path / name)
+    assert kernel_sources_digest(copies) == kernel_sources_digest()
+    lanes = tmp_path / "lanes.py"
+    lanes.write_bytes(lanes.read_bytes() + b"\n")
+    assert kernel_sources_digest(copies) != kernel_sources_digest()
 
 
 @pytest.mark.slow

@@ -43,8 +43,8 @@ __all__ = ["LANES", "exp_lane", "exp_special", "fma", "trial_start_states"]
 #: trials advanced in lockstep by a model's loop: LLVM's vectorized loops take 16 or 32 lanes at a
 #: time (8 doubles an AVX-512 register, unrolled), and a group's per-step overhead is spread over
 #: them (64 against 32: 10-25 % less time per neuron-step for adex, hh_traub, izhikevich)
-#: (numba's cache keys a compiled loop by its own file's contents: after changing this module,
-#: clear the cache, :func:`lifbatch.kernel.numba_cache_dir`, or the loops keep the old values)
+#: (numba's cache keys a compiled loop by its own file's contents; the cache's folder is named by
+#: every kernel source, :func:`lifbatch.kernel.numba_cache_dir`, so a change here compiles afresh)
 LANES = 64
 
 
