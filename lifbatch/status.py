@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -27,9 +28,11 @@ def silent_points(store) -> tuple[int, int] | None:
     root = zarr.open_group(of(store).zarr_store(read_only=True), mode="r", zarr_format=3)
     if "rate" not in root:
         return None
-    status = marker_status(store, tuple(root["status"].shape), tuple(json.loads(root.attrs["chunks"])))
+    shape = tuple(cast(zarr.Array, root["status"]).shape)  # (the layout's arrays, not groups)
+    status = marker_status(store, shape, tuple(json.loads(str(root.attrs["chunks"]))))
     done = status == STATUS_DONE
-    return int(np.count_nonzero(done & (np.asarray(root["rate"][...]) == 0))), int(np.count_nonzero(done))
+    rate = np.asarray(cast(zarr.Array, root["rate"])[...])
+    return int(np.count_nonzero(done & (rate == 0))), int(np.count_nonzero(done))
 
 
 @dataclass

@@ -90,10 +90,10 @@ def sweep_axes(ds: xr.Dataset) -> list[str]:
     """Names of the sweep axes of a results Dataset, in workflow order (last fastest)."""
     for name in ("rate", "status", "spike_count"):
         if name in ds:
-            return [d for d in ds[name].dims if d != "trial"]
+            return [str(d) for d in ds[name].dims if d != "trial"]
     raise ValueError(
         "not a lifbatch results Dataset: it has none of the variables 'rate', 'status', "
-        f"'spike_count' (variables: {sorted(ds.data_vars)})"
+        f"'spike_count' (variables: {sorted(map(str, ds.data_vars))})"
     )
 
 

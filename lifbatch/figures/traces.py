@@ -3,6 +3,7 @@ panel per unit, in the unit the workflow wrote a drive in (see :mod:`lifbatch.fi
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import NamedTuple
 
 import numpy as np
@@ -26,7 +27,7 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------- recorded state and inputs
-def is_trace(ds: xr.Dataset, name: str) -> bool:
+def is_trace(ds: xr.Dataset, name: Hashable) -> bool:
     return tuple(ds[name].dims[-2:]) == ("trace_trial", "trace_time")
 
 
