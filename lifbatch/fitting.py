@@ -191,7 +191,7 @@ def _fit_name(name: str) -> str:
 
 def objective(values: dict[str, np.ndarray], targets: dict[str, tuple[float, str]]) -> np.ndarray:
     """The loss of every point (see the module's text)."""
-    total = 0.0
+    total: float | np.ndarray = 0.0
     for name, (want, _) in targets.items():
         got = np.asarray(values[name], float)
         err = (got - want) / want if want != 0 else got - want
@@ -287,11 +287,11 @@ def _tpe_batch(wf, unit: np.ndarray, loss: np.ndarray, k: int, round_: int) -> n
     import warnings
 
     import optuna
-    from optuna.distributions import FloatDistribution
+    from optuna.distributions import BaseDistribution, FloatDistribution
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = wf.sample.spec
-    dists = {p.label: FloatDistribution(0.0, 1.0) for p in spec.params}
+    dists: dict[str, BaseDistribution] = {p.label: FloatDistribution(0.0, 1.0) for p in spec.params}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(seed=int(wf.seed) * 1_000_003 + round_, multivariate=True,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from functools import partial
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -297,13 +298,13 @@ class ReviewApp:
         # the slice's summaries, read once (the fixed axes stay as length-1 dims, so titles
         # still name them); the progress counts the whole grid
         summary = self._slice(_RATE_VARS) if x is not None else None
-        status = None
+        status: np.ndarray | None = None
         if "status" in self.ds:
-            whole = not fixed and summary is not None
-            status = (summary if whole else read_slice(self.ds, self._store, ["status"], {}))
-            status = status["status"].values
+            whole = not fixed
+            src = (summary if whole and summary is not None else read_slice(self.ds, self._store, ["status"], {}))
+            status = src["status"].values
         out: dict[str, Any] = {"status": self._status_text(status), "x": x, "y": y}
-        if x is None:  # a single point: the drill-down is the whole story
+        if x is None or summary is None:  # a single point: the drill-down is the whole story
             return out
         try:
             d, where = figures.select(summary, {})
@@ -312,14 +313,13 @@ class ReviewApp:
                     if var not in d:
                         continue
                     heat = heatmap_figure(d, x, y, where, summary, var=var)
-                    on_tap(heat, lambda tx, ty, _x=x, _y=y, _d=d: self._tap_heatmap(_d, _x, _y, tx, ty))
+                    on_tap(heat, partial(self._tap_heatmap, d, x, y))
                     out[key] = heat
                 curves = figures.thin_axis(d, y, MAX_CURVES)
             else:
                 curves = d
             rate = curves_figure("rate", curves, x, y, where, summary, theory_rate(self.ds))
-            on_tap(rate, lambda tx, ty, _x=x, _by=y, _d=curves:
-                    self._tap_curve(_d, _x, _by, tx, ty))
+            on_tap(rate, partial(self._tap_curve, curves, x, y))
             out["rate"] = rate
         except Exception as err:  # keep the app alive; say what failed
             out["error"] = f"Could not draw the overview: {err}"
@@ -512,7 +512,7 @@ class SampledReviewApp(ReviewApp):
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
     # ------------------------------------------------------------------ state changes
-    def _plot_axes(self) -> tuple[str | None, str | None]:
+    def _plot_axes(self) -> tuple[str, str | None]:
         x = self.x_select.value
         y = self.y_select.value if len(self.params) > 1 and self.y_select.value != x else None
         return x, y
@@ -553,10 +553,10 @@ class SampledReviewApp(ReviewApp):
         var = self.var_select.value
         fixed = self._fixed()
         summary = self._slice((var, "status"))
-        status = None
+        status: np.ndarray | None = None
         if "status" in self.ds:
-            status = (summary if not fixed else read_slice(self.ds, self._store, ["status"], {}))
-            status = status["status"].values
+            src = (summary if not fixed else read_slice(self.ds, self._store, ["status"], {}))
+            status = src["status"].values
         out: dict[str, Any] = {"status": self._status_text(status), "marks": []}
         try:
             d, where = figures.select_samples(summary, {}, "review")
