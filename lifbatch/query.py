@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from . import config
 from .errors import WorkflowError
 from .layout import ROUND, SAMPLE, sampled_params, square_display
 from .store import open_results
@@ -343,8 +344,6 @@ def format_coord(coord, value) -> str:
 
 def _max_rows(max_rows) -> int:
     """``--max-rows`` (the rows shown), or the cap ``lifbatch.query.max-rows`` without it."""
-    from . import config
-
     raw = max_rows if max_rows is not None else config.get("query.max-rows", 100_000)
     try:
         n = int(float(raw))
@@ -447,7 +446,7 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
     ``lifbatch.query.max-rows`` rows, before reading more than the conditions' per-point
     values, naming the selections that narrow it.
     """
-    import xarray as xr
+    import xarray as xr  # (here: `run` and `status` format coordinates with this module, without xarray)
 
     ds = open_results(store)
     variables = list(variables or ["rate"])
@@ -612,7 +611,7 @@ def _kept_rows(sub, order: list[str], factors: list, free: list[str]):
     """The rows of ``sub`` (in ``order``, C order) at the kept positions of ``factors``
     (boolean DataArrays over disjoint dimensions) and every position of the ``free``
     dimensions, as a flat DataFrame: only the kept points are read."""
-    import pandas as pd
+    import pandas as pd  # (here, as xarray: see query())
     import xarray as xr
 
     picks = [np.nonzero(f.values) for f in factors]

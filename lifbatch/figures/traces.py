@@ -20,6 +20,7 @@ from .core import (
     unit_errors,
     voltage_display,
 )
+from ..units import Quantity, unit_dimensionality
 
 __all__ = [
     "is_trace", "recorded_state", "recorded_inputs", "trace_vars", "TracePanel", "trace_panels", "TraceCurves",
@@ -75,8 +76,6 @@ def _written_unit(full: xr.Dataset, name: str, si: str) -> str | None:
     spec = spec.get(drive) if isinstance(spec, dict) else None
     if not isinstance(spec, dict):
         return None
-    from ..units import Quantity, unit_dimensionality
-
     try:
         want = unit_dimensionality(si)
     except unit_errors():
