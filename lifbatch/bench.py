@@ -71,12 +71,16 @@ import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any, TypeVar  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 __all__ = ["kernel_bench", "bench_workflow", "poisson_workflow", "numpy_lif", "numpy_model", "brian2_unavailable",
            "main"]
+
+T = TypeVar("T")  # (what a timed call returns)
 
 # Agreement of the two implementations: |rate difference| below this many
 # standard errors of the difference (it is a statistical check, not a bit check).
@@ -166,7 +170,7 @@ def numpy_model(wf) -> dict:
                 noise_scale=params["inputs.noise.sigma"] * math.sqrt(wf.dt / tau))
 
 
-def _timed(fn) -> tuple[float, object]:
+def _timed(fn: Callable[[], T]) -> tuple[float, T]:
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
@@ -214,9 +218,9 @@ def _peer_env() -> dict:
 def brian2_unavailable(script: str = _PEER_SCRIPT) -> str | None:
     """Why Brian2 cannot be measured here (one line), or None when it can (``script``: the
     benchmark's Brian2 script in benchmarks/peers/)."""
-    script = _peers_dir() / script
-    if not script.exists():
-        return (f"Brian2: not measured: {script} not found (benchmarks/peers/ of a lifbatch source "
+    path = _peers_dir() / script
+    if not path.exists():
+        return (f"Brian2: not measured: {path} not found (benchmarks/peers/ of a lifbatch source "
                 f"checkout; lifbatch is imported from {Path(__file__).resolve().parent})")
     venv = _peer_venv()
     if not (venv / "bin" / "python").exists():
@@ -390,7 +394,7 @@ def _brian2_result(peer: _Brian2, work: float, rate_k: float, sem_k: float, t_ke
         d = math.hypot(sem, sem_k)
         z = abs(rate - rate_k) / d if d > 0 else (0.0 if rate == rate_k else math.inf)
         rel = (rate - rate_k) / rate_k if rate_k else math.nan
-        fig = {"seconds": seconds, "neuron_steps_per_s": work / seconds, "rounds": peer.rounds[target],
+        fig: dict[str, Any] = {"seconds": seconds, "neuron_steps_per_s": work / seconds, "rounds": peer.rounds[target],
                "rate": rate, "rate_sem": sem, "relative_difference": rel, "z": z,
                "agree": bool(z < _AGREE_SIGMAS or abs(rel) <= _BRIAN2_RATE_TOLERANCE)}
         if target == "cpp_standalone":

@@ -158,6 +158,7 @@ def _warm_up(tmp: str, ex) -> None:
 @contextlib.contextmanager
 def _execution(workers: int, tmp: str, processes: bool):
     """A fresh embedded execution (as ``lifbatch run`` starts it), warmed up (see :func:`_warm_up`)."""
+    ex: _Threads | _Processes
     if not processes:
         ex = _Threads(workers)
         _warm_up(tmp, ex)

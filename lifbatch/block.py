@@ -96,15 +96,15 @@ def _computed_block(wf: Workflow, slices: tuple[slice, ...]):
         except Exception as exc:  # isolate the point: record, keep going
             errors[local] = exc
     # every point's stream states in one kernel call per stream (numpy's seeding, bit for bit)
-    points = [(local, params, streams)
-              for (local, params), streams in zip(points, block_streams(wf, [p for _, p in points]))]
+    todo = [(local, params, streams)
+            for (local, params), streams in zip(points, block_streams(wf, [p for _, p in points]))]
     # The kernel writes straight into the block's arrays, and one work space serves
     # every point: no per-point allocations (dask workers return freed memory to
     # the OS eagerly, MALLOC_TRIM_THRESHOLD_, so each one would cost page faults).
     model = PointModel(wf)
     scratch = model.scratch()
     t0 = time.perf_counter()
-    for local, params, streams in points:
+    for local, params, streams in todo:
         out = PointResult(bits=bits[local], counts=counts[local], moments=moments[local], traces=traces[local])
         if states is not None:
             out.states = states[local]
@@ -116,14 +116,14 @@ def _computed_block(wf: Workflow, slices: tuple[slice, ...]):
             errors[local] = exc
     kernel_seconds = time.perf_counter() - t0
     blown_up = ~np.isfinite(moments).all(axis=(-2, -1))
-    for local in np.argwhere(blown_up):  # (also for a grid of one point: shape ())
-        errors.setdefault(tuple(int(i) for i in local), FloatingPointError(
+    for at in np.argwhere(blown_up):  # (also for a grid of one point: shape ())
+        errors.setdefault(tuple(int(i) for i in at), FloatingPointError(
             "V became NaN or infinite (numerical blow-up); reduce dt or check the inputs"))
     failures: dict[int, str] = {}
-    for local, exc in sorted(errors.items()):
+    for local, err in sorted(errors.items()):
         index = tuple(s.start + i for s, i in zip(slices, local))
         flat = int(np.ravel_multi_index(index, wf.shape)) if wf.shape else 0
-        failures[flat] = f"{type(exc).__name__}: {exc}"
+        failures[flat] = f"{type(err).__name__}: {err}"
         status[local] = STATUS_FAILED
         bits[local] = 0  # fill values again: a failed point has no data
         counts[local] = 0
@@ -133,7 +133,7 @@ def _computed_block(wf: Workflow, slices: tuple[slice, ...]):
             states[local] = np.nan
     t0 = time.perf_counter()
     values = _summarized(wf, bits, counts, moments, traces, status)
-    values.update(_recorded(wf, points, states, status, shape, n_rec))
+    values.update(_recorded(wf, todo, states, status, shape, n_rec))
     return values, failures, {"kernel": kernel_seconds, "summaries": time.perf_counter() - t0}
 
 

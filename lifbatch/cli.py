@@ -199,7 +199,9 @@ def cmd_status(args) -> int:
         from .provenance import format_provenance
         from .store import read_markers, store_workflow
 
-        print(format_provenance(store_workflow(args.store), read_markers(args.store)))
+        attrs = store_workflow(args.store)
+        assert attrs is not None  # (the status above has read the store)
+        print(format_provenance(attrs, read_markers(args.store)))
     if args.verify:
         from .store import verify_store
 
@@ -344,6 +346,7 @@ _IO_FIXES = {errno.ENOSPC: "free space on that disk", errno.EDQUOT: "free space 
 
 def _io_error(args, exc: OSError) -> str:
     """One line for an OSError of ``_REFUSED_IO`` that stopped a command: the path, why, the fix."""
+    assert exc.errno is not None  # (main passes only the errors of _REFUSED_IO here)
     path = exc.filename or getattr(args, "store", None) or getattr(args, "workflow", None)
     where = f"'{path}'" if path else "the store"
     verb = "cannot use" if exc.errno in (errno.EACCES, errno.EPERM) else "cannot write"

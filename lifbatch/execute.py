@@ -18,9 +18,11 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from . import config, control, lease, storage
 from .block import run_block, simulate, simulate_block  # noqa: F401 - simulate*: importable from here
@@ -30,7 +32,7 @@ from .grid import Blocking
 from .identity import simulation_identity, with_summaries
 from .layout import GROW, MARKERS
 from .pause import pause
-from .plan import estimate, plan_blocks, plan_sweep  # noqa: F401 - estimate: importable from here
+from .plan import SweepPlan, estimate, plan_blocks, plan_sweep  # noqa: F401 - estimate: importable from here
 from .store import (add_run, begin_creation, clear_store, create_store, inspect_store, read_markers,
                     refuse_dangling_link, store_generation, verify_store)
 from .workflow import Workflow, load_workflow
@@ -69,11 +71,11 @@ class _BlockThreads:
     def __init__(self, fn, items, n: int):
         import queue
 
-        self._todo = queue.SimpleQueue()
+        self._todo: queue.SimpleQueue = queue.SimpleQueue()
         for item in items:
             self._todo.put(item)
         self._n_items = len(items)
-        self._done = queue.SimpleQueue()
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._work, args=(fn,), name=f"lifbatch-block-{i}", daemon=True)
                          for i in range(max(1, min(n, len(items))))]
@@ -176,7 +178,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
     if cluster is not None:
         cluster = check_batch_cluster(cluster, jobs, adapt, scheduler=scheduler, client=client)
     threaded = client is None and not scheduler and cluster is None and not cluster_processes(processes)
-    options = dict(overwrite=overwrite, retry_failed=retry_failed, points_per_task=points_per_task)
+    options: dict[str, Any] = dict(overwrite=overwrite, retry_failed=retry_failed, points_per_task=points_per_task)
     # a first look: bad options and paths are refused before anything is touched
     plan = plan_sweep(wf, inspect_store(store), **options)
     if plan.source is not None:
@@ -203,7 +205,7 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         # interrupted summarize or growth is finished (or discarded) first
         control.recover(store, held.fence(), log)
         state = inspect_store(store)
-        bad = frozenset()
+        bad: frozenset[int] = frozenset()
         if repair and state.kind == "store" and _same_simulation(state, wf):
             from .store import restore_arrays
 
@@ -260,9 +262,9 @@ class SweepRun:
 
     wf: Workflow
     store: str
-    plan: object
+    plan: SweepPlan
     result: SweepResult
-    log: object
+    log: Callable[[str], None]
     lease: object
     fence: object
     points_per_task: int | None = None

@@ -26,15 +26,26 @@ and a command to simulate it again with more trials make the result.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import least_squares
 
-from .errors import WorkflowError
-from .store import StoredArrays
+from . import control, lease, theory, units as u
+from .analysis import spike_values
+from .design import unit_points
+from .errors import RunError, WorkflowError, missing_extra
+from .execute import run_sweep
+from .extend import add_unit_points, check_unchanged, new_round
+from .refine import round_logs, unit_coords
+from .store import StoredArrays, store_workflow_of
+from .workflow import load_workflow
 
 __all__ = ["fit", "FitResult", "TARGETS", "parse_targets", "parse_free"]
 
@@ -65,8 +76,6 @@ class FitResult:
 
 def parse_targets(items) -> dict[str, tuple[float, str]]:
     """``["rate=10 Hz", "isi_cv=0.8"]`` -> {name: (SI value, as written)}."""
-    from . import units as u
-
     out = {}
     for item in items:
         if "=" not in str(item):
@@ -125,8 +134,6 @@ def parse_free(items) -> dict[str, tuple[str, str, str]]:
 
 def _label(param: str, taken: set) -> str:
     """A coordinate name for a free parameter: its dot path less the section ("mu_value")."""
-    import re
-
     base = re.sub(r"[^A-Za-z0-9_]", "_", "_".join(param.split(".")[1:]) or param)
     if not re.match(r"[A-Za-z_]", base):
         base = f"p_{base}"
@@ -150,8 +157,6 @@ def _bound(text: str, display: str):
 def fit_workflow(workflow, free: dict, *, batch: int, overrides=None):
     """The workflow of a fit's store: ``workflow`` with a Sobol ``sample`` section of ``batch``
     points over the free parameters."""
-    from .workflow import load_workflow
-
     base = load_workflow(workflow, overrides)
     raw = base.to_dict()
     if raw.get("sweep"):
@@ -191,7 +196,7 @@ def _fit_name(name: str) -> str:
 
 def objective(values: dict[str, np.ndarray], targets: dict[str, tuple[float, str]]) -> np.ndarray:
     """The loss of every point (see the module's text)."""
-    total = 0.0
+    total: float | np.ndarray = 0.0
     for name, (want, _) in targets.items():
         got = np.asarray(values[name], float)
         err = (got - want) / want if want != 0 else got - want
@@ -202,13 +207,9 @@ def objective(values: dict[str, np.ndarray], targets: dict[str, tuple[float, str
 def theory_start(wf, targets: dict) -> np.ndarray | None:
     """The free parameters (unit cube) where the theory meets the targets best, or None
     where it does not apply or gives no target."""
-    from . import theory
-
     wanted = [n for n in targets if n in ("rate", "isi_cv")]
     if not wanted or not theory.applies(wf):
         return None
-    from scipy.optimize import least_squares
-
     spec = wf.sample.spec
     base = dict(wf.params)
 
@@ -226,8 +227,6 @@ def theory_start(wf, targets: dict) -> np.ndarray | None:
         return np.asarray(out)
 
     # from the best of the design's points (in theory), then least squares in the bounds
-    from .design import unit_points
-
     starts = unit_points("sobol", 16, len(spec.params), wf.seed)
     x0 = min(starts, key=lambda x: float(np.sum(residuals(x) ** 2)))
     sol = least_squares(residuals, x0, bounds=(0.0, 1.0), xtol=1e-10, ftol=1e-10)
@@ -236,8 +235,6 @@ def theory_start(wf, targets: dict) -> np.ndarray | None:
 
 def _shown_value(sp, x: float) -> str:
     """A free parameter's SI value ``x`` in the unit it was written in."""
-    from . import units as u
-
     return (f"{u.convert(x, sp.unit, sp.display_unit):.6g} {sp.display_unit}" if sp.display_unit
             else f"{x:.6g}")
 
@@ -261,8 +258,6 @@ def theory_outside(wf, targets: dict, start: np.ndarray) -> str | None:
     """When the theory's solution of the targets (``start``: :func:`theory_start`, solved in
     the bounds) sits on a bound without meeting the targets there, the line that says its
     solution lies outside the bounds; else None."""
-    from . import theory
-
     spec = wf.sample.spec
     at = _at_bounds(spec, start, tol=1e-6)
     if not at:
@@ -284,14 +279,12 @@ def theory_outside(wf, targets: dict, start: np.ndarray) -> str | None:
 
 def _tpe_batch(wf, unit: np.ndarray, loss: np.ndarray, k: int, round_: int) -> np.ndarray:
     """``k`` candidates (unit cube) from Optuna's TPE sampler told every evaluation so far."""
-    import warnings
-
-    import optuna
-    from optuna.distributions import FloatDistribution
+    import optuna  # (here: the `fit` extra, checked by fit() with one line)
+    from optuna.distributions import BaseDistribution, FloatDistribution
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = wf.sample.spec
-    dists = {p.label: FloatDistribution(0.0, 1.0) for p in spec.params}
+    dists: dict[str, BaseDistribution] = {p.label: FloatDistribution(0.0, 1.0) for p in spec.params}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(seed=int(wf.seed) * 1_000_003 + round_, multivariate=True,
@@ -308,8 +301,6 @@ def _tpe_batch(wf, unit: np.ndarray, loss: np.ndarray, k: int, round_: int) -> n
 def _per_trial_sem(wf, ds, index: int, targets: dict) -> dict[str, tuple[float, float]]:
     """(got, sem) of each target at one point: the store's value, and the standard error of
     the per-trial values (each trial's rate, mean ISI, ISI CV from its own raster)."""
-    from .analysis import spike_values
-
     bits = ds.point("spike_bits", index)  # (trial, spike_byte)
     per = spike_values(bits[:, None, :], dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup,
                        isi_edges=wf.isi_edges)
@@ -332,14 +323,7 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
     ``["inputs.mu.value=0.5..2", ...]`` or a mapping param -> "LOW..HIGH";
     ``run_options`` go to :func:`lifbatch.run_sweep` (workers, scheduler, progress, ...).
     """
-    import importlib.util
-
-    from .execute import run_sweep
-    from .refine import round_logs, unit_coords
-
     if importlib.util.find_spec("optuna") is None:  # before anything is computed
-        from .errors import missing_extra
-
         raise missing_extra("lifbatch fit", "fit", "Optuna")
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if isinstance(targets, dict):
@@ -358,9 +342,6 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
     store = str(Path(store if store is not None else Path("results") / f"{_fit_name(wf.name)}.zarr"))
     first_log, quiet = round_logs(log)
     res = run_sweep(wf, store, log=first_log, **run_options)   # the design, or whatever is pending (a resumed fit)
-    from .extend import new_round
-    from .store import store_workflow_of
-
     wf = store_workflow_of(store)
     rounds = []
     while True:
@@ -392,8 +373,6 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
 
 def _finish(res) -> None:
     if res.failures:
-        from .errors import RunError
-
         n = len(res.failures)
         raise RunError(f"{n} point{'s' if n != 1 else ''} of the fit's store '{res.store}' failed (lifbatch status "
                        f"{res.store}): fix the cause, then run the same `lifbatch fit` command again.")
@@ -403,9 +382,6 @@ def _grow(store, wf, choose, round_: int, log):
     """Under the store's lease: what the store holds finished and checked to be ``wf``'s
     design (a second fit on the store is refused, not merged), the points ``choose()``
     proposes from it added as round ``round_``. The grown Workflow, and what ``choose`` gave."""
-    from . import control, lease
-    from .extend import add_unit_points, check_unchanged
-
     held = lease.acquire(store, command="lifbatch fit", log=log)
     try:
         fence = held.fence()
@@ -418,9 +394,6 @@ def _grow(store, wf, choose, round_: int, log):
 
 
 def _result(wf, store, targets, free, workflow, rounds) -> FitResult:
-    from . import units as u
-    from .refine import unit_coords
-
     ds = StoredArrays(store)
     loss = objective({n: ds[n].values for n in targets}, targets)
     best = int(np.nanargmin(loss))  # the first of equals
@@ -440,8 +413,6 @@ def _result(wf, store, targets, free, workflow, rounds) -> FitResult:
     unit = unit_coords(wf, ds)
     notes = [f"the best {p} is at its {side} bound {bound}: the target may lie outside {span}; "
              f"widen the bounds (--free {p}=LOW..HIGH)" for p, side, bound, span in _at_bounds(spec, unit[best])]
-    from . import theory
-
     first = np.flatnonzero(np.asarray(wf.sample.rounds) == 1)
     if len(first) and {"rate", "isi_cv"} & set(targets) and theory.applies(wf):  # round 1: the theory's start
         outside = theory_outside(wf, targets, unit[first[0]])

@@ -27,7 +27,7 @@ from .errors import StoreError, WorkflowError, missing_extra
 from .layout import ROUND, SAMPLE, STATUS_DONE
 
 if TYPE_CHECKING:
-    import neo as _neo
+    import neo as neo_typing
     import xarray as xr
 
 __all__ = ["to_neo", "as_timed_array", "select_points", "points", "trace_variables", "Point"]
@@ -96,12 +96,12 @@ def select_points(ds, sel=None) -> tuple["xr.Dataset", list[int]]:
     sub = ds.sel({k: [v] for k, v in picked.items()}) if picked else ds
     status = np.asarray(sub["status"].values)
     if not (status == STATUS_DONE).all():
-        bad = int(np.argmax(status != STATUS_DONE))
-        pt = sub[["status"]].isel(dict(zip(sub["status"].dims, np.unravel_index(bad, status.shape))))
+        first = int(np.argmax(status != STATUS_DONE))
+        pt = sub[["status"]].isel(dict(zip(sub["status"].dims, np.unravel_index(first, status.shape))))
         n = int((status != STATUS_DONE).sum())
         raise StoreError(f"{n} of {status.size} selected point{'s' if status.size != 1 else ''} "
                          f"{'is' if n == 1 else 'are'} not done ({_label(pt, sub['status'].dims)} is "
-                         f"{_STATUS.get(int(status.flat[bad]), 'unknown')}): their spikes are not in the store. "
+                         f"{_STATUS.get(int(status.flat[first]), 'unknown')}): their spikes are not in the store. "
                          "Finish the sweep (`lifbatch run` of its workflow resumes it; `lifbatch status` lists "
                          "failed points), or select done points (--sel).")
     return sub, trials
@@ -173,7 +173,7 @@ def _quantity(pq, value, unit: str):
         return value
 
 
-def to_neo(ds, **sel) -> "_neo.Block":
+def to_neo(ds, **sel) -> "neo_typing.Block":
     """The spikes and recorded traces of a selection of points as a ``neo.Block``.
 
     Parameters

@@ -31,6 +31,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class _Blocks:
         self.bounds = [np.cumsum((0,) + tuple(chunks.get(a, (sub.sizes[a],)))) for a in axes]
         self.axes = axes
         self.held: tuple | None = None
-        self.data = None
+        self.data = np.empty(0)  # (the held block's values)
         self.reads = 0
 
     def point(self, index: tuple[int, ...]) -> np.ndarray:
@@ -88,8 +89,8 @@ class _Blocks:
             try:
                 self.data = np.asarray(self.var.isel(region).values)
             except Exception as exc:  # (a chunk failing its checksum, undecodable, unreadable)
-                where = ", ".join(f"{a}[{r.start}:{r.stop}]" for a, r in region.items()) or "the only point"
-                raise StoreError(f"store '{self.store}': {self.name} at {where} could not be read "
+                at = ", ".join(f"{a}[{r.start}:{r.stop}]" for a, r in region.items()) or "the only point"
+                raise StoreError(f"store '{self.store}': {self.name} at {at} could not be read "
                                  f"({type(exc).__name__}: {exc}); nothing was written. `lifbatch status "
                                  f"{self.store} --verify` lists the damage, `lifbatch run WORKFLOW --store "
                                  f"{self.store} --repair` recomputes it.") from None
@@ -104,7 +105,8 @@ class _Progress:
     first asks for that pass's data."""
 
     def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled, self.bars = total, enabled, {}
+        self.total, self.enabled = total, enabled
+        self.bars: dict[str, Any] = {}
 
     def step(self, what: str) -> None:
         if not self.enabled:
@@ -213,7 +215,7 @@ def export_nwb(store, out, *, sel=None, overwrite: bool = False, progress: bool 
                             "--nwb", str(out))
     full = open_results(store)
     sub, trials = select_points(full, sel)
-    axes = list(sub["status"].dims)
+    axes = [str(a) for a in sub["status"].dims]
     pts = list(points(sub, full))
     dt, n_steps = float(full.attrs["dt"]), int(full.attrs["n_steps"])
     duration = max(float(full.attrs["duration"]), n_steps * dt)

@@ -308,7 +308,7 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
     schema = DRIVE_KINDS[kind]
     _check_keys(spec, set(schema) | {"kind"}, where)
     role = None
-    options = []
+    options: list[tuple[str, Any]] = []
     for key, (frole, default) in schema.items():
         path = f"{where}.{key}"
         value = spec.get(key, default)
@@ -483,7 +483,8 @@ def parse_sweep(raw: Any, run: Run, table: ParamTable) -> tuple[SweepAxis, ...]:
     if not isinstance(raw, Mapping):
         raise _err("sweep", raw, "must be a mapping of axis names to axes",
                    "Example: sweep: {tau: {param: neuron.tau_m, values: [10, 20], unit: ms}}")
-    axes, seen = [], {}
+    axes: list[SweepAxis] = []
+    seen: dict[str, str] = {}
     sweepable = sorted(table)
 
     def room(n: int, where_: str, arg: Any) -> None:

@@ -199,7 +199,8 @@ def _other_values(wf, state: StoreState) -> str:
     done = f"{len(state.done)} block{'s' if len(state.done) != 1 else ''} already done"
     another = "or give another --store to compute this command's workflow"
     try:
-        made, given = _flat(json.loads(state.workflow)), _flat(json.loads(wf.source))
+        # (no workflow recorded: "" fails as an unreadable one does)
+        made, given = _flat(json.loads(state.workflow or "")), _flat(json.loads(wf.source))
     except (TypeError, ValueError):
         made = given = {}
     gone = object()
@@ -266,6 +267,7 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
         raise StoreError(
             f"store '{path}' holds another workflow ('{state.name}', fingerprint {state.fingerprint}, "
             f"this one is {wf.fingerprint}). Use another --store, or --overwrite to replace it.")
+    assert state.chunks is not None  # (read with every lifbatch store's state)
     chunks = tuple(state.chunks)
     if points_per_task is not None and int(np.prod(chunks or (1,))) != int(points_per_task) and \
             block_chunks(wf.shape, points_per_task) != chunks:
@@ -275,6 +277,7 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
             points_per_task)
     shape, source = wf.shape, None
     if state.added != _added(wf.canonical):
+        assert state.shape is not None  # (read with every lifbatch store's state)
         shape, source = tuple(state.shape), state.source  # the store's design, grown
     n_blocks = Blocking(shape=shape, chunks=chunks).n_blocks
     done = set(state.done)

@@ -24,9 +24,11 @@ import math
 import operator
 import re
 import sys
+from typing import Any
 
 import numpy as np
 
+from . import config
 from .errors import WorkflowError
 from .layout import ROUND, SAMPLE, sampled_params, square_display
 from .store import open_results
@@ -350,8 +352,6 @@ def format_coord(coord, value) -> str:
 
 def _max_rows(max_rows) -> int:
     """``--max-rows`` (the rows shown), or the cap ``lifbatch.query.max-rows`` without it."""
-    from . import config
-
     raw = max_rows if max_rows is not None else config.get("query.max-rows", 100_000)
     try:
         n = int(float(raw))
@@ -374,7 +374,7 @@ def _where_names(ds) -> list[str]:
     return variables + coords
 
 
-def parse_where(ds, items) -> list[tuple[str, str, float, str, str]]:
+def parse_where(ds, items) -> list[tuple[str, str, float, str, str, int]]:
     """``["rate>20", "isi_mean<=50 ms"]`` -> [(name, operator, value as shown, the condition as
     shown, as given, digits)]: the value in NAME's display unit, rounded to the significant
     digits it is written with (at least the table's 6, at most CSV's 12: :func:`_digits_of`),
@@ -454,14 +454,14 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
     ``lifbatch.query.max-rows`` rows, before reading more than the conditions' per-point
     values, naming the selections that narrow it.
     """
-    import xarray as xr
+    import xarray as xr  # (here: `run` and `status` format coordinates with this module, without xarray)
 
     ds = open_results(store)
     variables = list(variables or ["rate"])
     for v in variables:
         if v not in ds.data_vars:
             raise WorkflowError(f"`--var {excerpt(v, 40)}` is not a variable of this store. "
-                                f"Variables: {', '.join(sorted(ds.data_vars))}", "--var", v)
+                                f"Variables: {', '.join(sorted(map(str, ds.data_vars)))}", "--var", v)
     selection, notes = parse_selection(ds, list(sel or []))
     along = {d for v in variables for d in ds[v].dims}
     for axis in selection:
@@ -491,9 +491,10 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
     factors: list = []   # boolean DataArrays over disjoint sets of dimensions
     for name, op, value, shown, given, digits in conditions:
         if name not in sub.coords and name not in sub.data_vars:
-            along = ", ".join(d for d in order if d in sub.coords) or "one point"
+            rows = ", ".join(d for d in order if d in sub.coords) or "one point"
             raise WorkflowError(f"`--where {excerpt(given, 60)}`: {name} is not along the rows of this query "
-                                f"(they are along {along}). Query a variable along {', '.join(ds[name].dims)}, "
+                                f"(they are along {rows}). Query a variable along "
+                                f"{', '.join(map(str, ds[name].dims))}, "
                                 f"or compare one of: {', '.join(_where_names(ds))}", "--where", given)
         arr = sub[name]
         vals = _shown(ds, name, np.asarray(arr.values), digits)
@@ -576,7 +577,7 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
         flat = df.reset_index()
         records = [{k: _json_value(v) for k, v in zip(flat.columns, row)}
                    for row in flat.itertuples(index=False, name=None)]
-        doc = {"notes": notes, "selection": {k: int(v) if k == SAMPLE else float(v) for k, v in selection.items()},
+        doc: dict[str, Any] = {"notes": notes, "selection": {k: int(v) if k == SAMPLE else float(v) for k, v in selection.items()},
                "rows": records}
         if conditions:
             doc["where"] = [c[3] for c in conditions]
@@ -618,7 +619,7 @@ def _kept_rows(sub, order: list[str], factors: list, free: list[str]):
     """The rows of ``sub`` (in ``order``, C order) at the kept positions of ``factors``
     (boolean DataArrays over disjoint dimensions) and every position of the ``free``
     dimensions, as a flat DataFrame: only the kept points are read."""
-    import pandas as pd
+    import pandas as pd  # (here, as xarray: see query())
     import xarray as xr
 
     picks = [np.nonzero(f.values) for f in factors]

@@ -194,7 +194,7 @@ def _frames(ds: xr.Dataset, axes: list[str]) -> tuple[xr.Dataset, str | None]:
         return ds, None
     keep = dict(sizes)
     while int(np.prod(list(keep.values()))) > MAX_EMBEDDED_FRAMES:
-        longest = max(keep, key=keep.get)
+        longest = max(keep, key=lambda a: keep[a])
         keep[longest] -= 1
     for a in axes:
         ds = figures.thin_axis(ds, a, keep[a])
@@ -254,6 +254,7 @@ def _sampled_figures(plan: _Report, values: dict[str, float]) -> list:
     from lifbatch import bokeh_figures
 
     ds, x, y = plan.ds, plan.x, plan.y
+    assert x is not None  # (a sampled report's x: its first sampled parameter)
     d, where = figures.select_samples(ds, values, "report")
     drawn = []
     ring = "the point below"
@@ -269,7 +270,7 @@ def _sampled_figures(plan: _Report, values: dict[str, float]) -> list:
     return [fig for fig, _ in drawn]
 
 
-def _trace_figures(plan: _Report, d: xr.Dataset, where: dict[str, float]) -> list:
+def _trace_figures(plan: _Report, x: str, d: xr.Dataset, where: dict[str, float]) -> list:
     """V and each recorded input of the first recorded trial vs time, one curve per value of
     x (at most ``bokeh_figures.MAX_CURVES``), at the point's value of y: the Brian2 tutorial's v
     and I of its three cells. [] for a store without recorded traces."""
@@ -278,7 +279,7 @@ def _trace_figures(plan: _Report, d: xr.Dataset, where: dict[str, float]) -> lis
     names = figures.trace_vars(plan.ds)
     if not names:
         return []
-    x, y = plan.x, plan.y
+    y = plan.y
     if y is not None:
         d = figures.sel_nearest(d, {y: plan.point[y]})
         where = {**where, y: float(d[y].values)}
@@ -309,7 +310,7 @@ def _frame(plan: _Report, values: dict[str, float]):
         figs += [bokeh_figures.curves_figure("rate", curves, x, y, where, ds, plan.theory),
                  bokeh_figures.curves_figure("isi", curves, x, y, where, ds),
                  bokeh_figures.curves_figure("cv", curves, x, y, where, ds, figures.theory_values(curves, True, "cv"))]
-        figs += _trace_figures(plan, d, where)
+        figs += _trace_figures(plan, x, d, where)
         parts += [pn.pane.Markdown("## Overview"), pn.FlexBox(*figs)]
     sel = {**values, **plan.point}
     full, d, where = figures.select_point(ds, {a: sel[a] for a in figures.sweep_axes(ds) if a in sel}, "report")
@@ -368,8 +369,8 @@ def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike)
     from bokeh.resources import INLINE
 
     out = Path(path)
-    title = f"lifbatch report: {ds.attrs.get('name', 'sweep')}"
-    layout.save(str(out), resources=INLINE, embed=bool(plan.rest), title=title,
+    page_title = f"lifbatch report: {ds.attrs.get('name', 'sweep')}"
+    layout.save(str(out), resources=INLINE, embed=bool(plan.rest), title=page_title,
                 max_states=MAX_EMBEDDED_FRAMES, progress=False)
     text = _inline_cdn(out.read_text(encoding="utf-8"))
     out.write_text(text, encoding="utf-8")

@@ -29,13 +29,9 @@ HoloViews overlays to Bokeh took most of a page's time on a 10^4-point store.
 
 from __future__ import annotations
 
-import errno
-import os
-import socket
 import sys
 import threading
-import time
-from collections.abc import Mapping
+from functools import partial
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -58,6 +54,8 @@ from lifbatch.bokeh_figures import (
     traces_figure,
 )
 from lifbatch.layout import SAMPLE
+from lifbatch.review_http import check_port, free_port, only_hosts, port_error
+from lifbatch.review_store import read_slice, store_signature, theory_cv, theory_rate
 
 __all__ = ["make_app", "serve"]
 
@@ -92,99 +90,6 @@ def _label(cls, text: str) -> dict:
 def _open(source: xr.Dataset | str | PathLike) -> xr.Dataset:
     """The results Dataset; a store is opened lazily without Dask (small reads are faster)."""
     return figures.label_positions(figures.open_dataset(source, chunks=None))  # (a labelled axis: by positions)
-
-
-#: closed-form rate per workflow JSON (it depends on the workflow only), and ISI CV per
-#: workflow and slice
-_THEORY: dict[Any, Any] = {}
-
-
-def _theory(ds: xr.Dataset) -> xr.DataArray | None:
-    """The theoretical rate over the whole grid (Hz), computed once per workflow."""
-    key = ds.attrs.get("workflow")
-    if not isinstance(key, str):
-        return figures.theory_values(ds, True)
-    if key not in _THEORY:
-        if len(_THEORY) >= 64:
-            _THEORY.clear()
-        _THEORY[key] = figures.theory_values(ds, True)
-    return _THEORY[key]
-
-
-def _theory_cv(d: xr.Dataset) -> xr.DataArray | None:
-    """The Siegert ISI CV at the points of a slice ``d``, cached per workflow and slice.
-
-    Over the slice only, unlike the rate: the CV integral costs about 1 ms a point,
-    10 s on a 10^4-point grid.
-    """
-    raw = d.attrs.get("workflow")
-    if not isinstance(raw, str):
-        return figures.theory_values(d, True, "cv")
-    axes = [a for a in figures.sweep_axes(d) if a in d.coords] + [
-        a for a in d.coords if a not in d.dims and d[a].size == 1]
-    key = ("cv", raw, tuple((a, tuple(np.atleast_1d(d[a].values).tolist())) for a in axes))
-    if key not in _THEORY:
-        if len(_THEORY) >= 64:
-            _THEORY.clear()
-        _THEORY[key] = figures.theory_values(d, True, "cv")
-    return _THEORY[key]
-
-
-# --------------------------------------------------------------------------- reading
-#: {(store, variable, selection): (chunk files signature, values)} shared by the sessions
-_SLICES: dict[tuple, tuple[tuple, np.ndarray]] = {}
-_SLICES_MAX = 64
-#: chunk files modified this recently are not trusted to show a later change (mtime steps)
-_SETTLE_S = 2.0
-
-
-def _chunk_signature(store: Path, name: str) -> tuple | None:
-    """(path, mtime, size, inode) of every file of one variable; None when not cacheable.
-
-    Zarr rewrites a chunk by writing a new file and renaming it over the old one, so a
-    point finished since shows as a new signature. Files written in the last couple of
-    seconds make the variable uncacheable (coarse file-system clocks).
-    """
-    root = store / name
-    if not root.is_dir():
-        return None
-    sig = _store_signature(root)
-    if name == "status" and sig is not None:
-        # a point's status comes from its block's marker, written after the block's data
-        # (open_results): a marker written since makes a new signature too
-        from lifbatch.layout import MARKERS
-
-        markers = _store_signature(store / MARKERS) if (store / MARKERS).is_dir() else ()
-        sig = None if markers is None else sig + tuple(markers)
-    return sig
-
-
-def _read(ds: xr.Dataset, store: Path | None, names: list[str],
-          index: Mapping[str, int]) -> xr.Dataset:
-    """``ds[names]`` at the given positions of some axes (kept as length-1 dims), in memory.
-
-    A store's variables are cached across sessions and pages while their chunk files are
-    unchanged, so a reload does not read the store again, and Refresh does read the
-    points finished since.
-    """
-    sub = ds[names].isel({a: [i] for a, i in index.items()})
-    out = {}
-    for name in names:
-        var = sub[name]
-        sig = _chunk_signature(store, name) if store is not None else None
-        key = (str(store), name, tuple(sorted(index.items())))
-        hit = _SLICES.get(key)
-        if sig is not None and hit is not None and hit[0] == sig:
-            values = hit[1]
-        else:
-            values = np.array(var.values)
-            values.flags.writeable = False  # (shared by the sessions)
-            if sig is not None:
-                if len(_SLICES) >= _SLICES_MAX:
-                    _SLICES.clear()
-                _SLICES[key] = (sig, values)
-        out[name] = xr.Variable(var.dims, values, var.attrs)
-    return xr.Dataset(out, coords=sub.coords, attrs=ds.attrs)
 
 
 # --------------------------------------------------------------------------- the app
@@ -318,7 +223,7 @@ class ReviewApp:
     def _slice(self, names: tuple[str, ...]) -> xr.Dataset:
         """The summaries ``names`` over the plotted axes, at the sliders' values."""
         index = {a: figures.nearest_index(self.ds[a].values, v) for a, v in self._fixed().items()}
-        return _read(self.ds, self._store, [n for n in names if n in self.ds], index)
+        return read_slice(self.ds, self._store, [n for n in names if n in self.ds], index)
 
     def _update_sliders(self) -> None:
         x, y = self._plot_axes()
@@ -394,13 +299,13 @@ class ReviewApp:
         # the slice's summaries, read once (the fixed axes stay as length-1 dims, so titles
         # still name them); the progress counts the whole grid
         summary = self._slice(_RATE_VARS) if x is not None else None
-        status = None
+        status: np.ndarray | None = None
         if "status" in self.ds:
-            whole = not fixed and summary is not None
-            status = (summary if whole else _read(self.ds, self._store, ["status"], {}))
-            status = status["status"].values
+            whole = not fixed
+            src = (summary if whole and summary is not None else read_slice(self.ds, self._store, ["status"], {}))
+            status = src["status"].values
         out: dict[str, Any] = {"status": self._status_text(status), "x": x, "y": y}
-        if x is None:  # a single point: the drill-down is the whole story
+        if x is None or summary is None:  # a single point: the drill-down is the whole story
             return out
         try:
             d, where = figures.select(summary, {})
@@ -409,14 +314,13 @@ class ReviewApp:
                     if var not in d:
                         continue
                     heat = heatmap_figure(d, x, y, where, summary, var=var)
-                    on_tap(heat, lambda tx, ty, _x=x, _y=y, _d=d: self._tap_heatmap(_d, _x, _y, tx, ty))
+                    on_tap(heat, partial(self._tap_heatmap, d, x, y))
                     out[key] = heat
                 curves = figures.thin_axis(d, y, MAX_CURVES)
             else:
                 curves = d
-            rate = curves_figure("rate", curves, x, y, where, summary, _theory(self.ds))
-            on_tap(rate, lambda tx, ty, _x=x, _by=y, _d=curves:
-                    self._tap_curve(_d, _x, _by, tx, ty))
+            rate = curves_figure("rate", curves, x, y, where, summary, theory_rate(self.ds))
+            on_tap(rate, partial(self._tap_curve, curves, x, y))
             out["rate"] = rate
         except Exception as err:  # keep the app alive; say what failed
             out["error"] = f"Could not draw the overview: {err}"
@@ -459,7 +363,7 @@ class ReviewApp:
             if y is not None:
                 curves = figures.thin_axis(curves, y, MAX_CURVES)
             self.isi_pane.object = curves_figure("isi", curves, x, y, where, summary)
-            self.cv_pane.object = curves_figure("cv", curves, x, y, where, summary, _theory_cv(curves))
+            self.cv_pane.object = curves_figure("cv", curves, x, y, where, summary, theory_cv(curves))
         except Exception as err:  # keep the app alive; say what failed
             self.message.object = f"Could not draw the ISI figures: {err}"
             self.message.visible = True
@@ -478,7 +382,7 @@ class ReviewApp:
                 index[y] = figures.nearest_index(self.ds[y].values, self.point[y])
             index["trace_trial"] = 0
             names = list(self.trace_panes) + (["status"] if "status" in self.ds else [])  # (status: the axes)
-            read = _read(self.ds, self._store, names, index)
+            read = read_slice(self.ds, self._store, names, index)
             d, where = figures.select(read, {})
             d = figures.thin_axis(d, x, MAX_CURVES)
             for var, pane in self.trace_panes.items():
@@ -609,7 +513,7 @@ class SampledReviewApp(ReviewApp):
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
     # ------------------------------------------------------------------ state changes
-    def _plot_axes(self) -> tuple[str | None, str | None]:
+    def _plot_axes(self) -> tuple[str, str | None]:
         x = self.x_select.value
         y = self.y_select.value if len(self.params) > 1 and self.y_select.value != x else None
         return x, y
@@ -650,10 +554,10 @@ class SampledReviewApp(ReviewApp):
         var = self.var_select.value
         fixed = self._fixed()
         summary = self._slice((var, "status"))
-        status = None
+        status: np.ndarray | None = None
         if "status" in self.ds:
-            status = (summary if not fixed else _read(self.ds, self._store, ["status"], {}))
-            status = status["status"].values
+            src = (summary if not fixed else read_slice(self.ds, self._store, ["status"], {}))
+            status = src["status"].values
         out: dict[str, Any] = {"status": self._status_text(status), "marks": []}
         try:
             d, where = figures.select_samples(summary, {}, "review")
@@ -666,7 +570,7 @@ class SampledReviewApp(ReviewApp):
             kind = {"rate": "rate", "isi_cv": "cv"}.get(var)
             if kind == "cv" and d.sizes[SAMPLE] > MAX_THEORY_CV_SAMPLES:
                 kind = None  # (the CV integral costs about 1 ms a point)
-            theory = (_theory(self.ds) if kind == "rate" else _theory_cv(d) if kind == "cv" else None)
+            theory = (theory_rate(self.ds) if kind == "rate" else theory_cv(d) if kind == "cv" else None)
             out["projections"] = {}
             for p in self.params:
                 fig, data = projection_figure(d, p, var, where, summary, theory, legend=y is None)
@@ -745,31 +649,6 @@ def _build(store_or_ds: xr.Dataset | str | PathLike):
     return layout
 
 
-def _check_port(address: str, port: int) -> None:
-    """Refuse ``port`` in one line when this machine cannot listen on it (in use, or
-    reserved), bound as tornado binds it (SO_REUSEADDR: a port in TIME_WAIT is free)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((address, port))
-        except OSError as exc:
-            raise _port_error(address, port, exc) from None
-
-
-def _port_error(address: str, port: int, exc: OSError):
-    from lifbatch.errors import WorkflowError
-
-    why = "it is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc)).lower()
-    return WorkflowError(f"`--port` {port}: cannot serve on {address}:{port}, {why}. Choose another port, or "
-                         "leave out --port to take a free one.", "--port", port)
-
-
-def _free_port(address: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((address, 0))
-        return int(s.getsockname()[1])
-
-
 # --------------------------------------------------------------------------- serving
 #: {store path: (store signature, app layout)}: the app of the next browser session,
 #: built in advance (before serving, then after each page has loaded)
@@ -779,29 +658,15 @@ _SPARE_LOCK = threading.Lock()
 _PREPARING: dict[str, threading.Thread] = {}
 
 
-def _store_signature(store: Path) -> tuple | None:
-    """(path, mtime, size, inode) of every file of a store; None while it is being written."""
-    now = time.time_ns()
-    sig = []
-    for dirpath, _, files in os.walk(store):
-        for f in files:
-            st = os.stat(os.path.join(dirpath, f))
-            if now - st.st_mtime_ns < _SETTLE_S * 1e9:
-                return None
-            sig.append((dirpath, f, st.st_mtime_ns, st.st_size, st.st_ino))
-    sig.sort()
-    return tuple(sig)
-
-
 def _prepare(store: str | PathLike) -> None:
     """Build the app of the next session now, if the store is not being written."""
     path = Path(store)
     try:
-        sig = _store_signature(path)
+        sig = store_signature(path)
         if sig is None:
             return
         layout = _build(store)
-        if _store_signature(path) != sig:  # (changed while reading it)
+        if store_signature(path) != sig:  # (changed while reading it)
             return
     except Exception:  # (the session then builds its own app, and shows what fails)
         return
@@ -827,7 +692,7 @@ def _session_app(store: xr.Dataset | str | PathLike):
     with _SPARE_LOCK:
         spare = _SPARE.pop(str(path), None)
     layout = None
-    if spare is not None and _store_signature(path) == spare[0]:
+    if spare is not None and store_signature(path) == spare[0]:
         layout = spare[1]
     if layout is None:
         layout = _build(store)
@@ -877,8 +742,8 @@ def serve(store: xr.Dataset | str | PathLike, *, port: int = 0, open_browser: bo
     if isinstance(store, (str, PathLike)):
         figures.open_dataset(store)  # fail now, with the store's error, not in the browser
     if port:
-        _check_port(address, port)  # before the warm-up: a busy port is said at once
-    port = port or _free_port(address)
+        check_port(address, port)  # before the warm-up: a busy port is said at once
+    port = port or free_port(address)
     origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"}
     url = f"http://{address}:{port}/"
     print(f"lifbatch review: preparing {store if not isinstance(store, xr.Dataset) else 'dataset'}"
@@ -889,30 +754,11 @@ def serve(store: xr.Dataset | str | PathLike, *, port: int = 0, open_browser: bo
                           websocket_origin=sorted(origins), show=False, start=False, title="lifbatch review",
                           verbose=False, **kwargs)
     except OSError as exc:  # taken meanwhile
-        raise _port_error(address, port, exc) from None
-    _only_hosts(server._tornado, origins)
+        raise port_error(address, port, exc) from None
+    only_hosts(server._tornado, origins)
     server.start()
     print(f"lifbatch review: serving at {url} (Ctrl+C to stop)", flush=True)
     if open_browser:
         server.show("/")
     server.io_loop.start()
     sys.stdout.flush()
-
-
-def _only_hosts(app, hosts: set[str]) -> None:
-    """Answer only requests whose Host header names this server (``hosts``): 403 otherwise.
-
-    The websocket's Origin check alone lets a page on any host name that resolves to
-    127.0.0.1 (DNS rebinding) drive the app, since its Origin then equals its Host.
-    """
-    import tornado.web
-
-    allowed = {h.lower() for h in hosts}
-    find = app.find_handler
-
-    def find_handler(request, **kwargs):
-        if (request.host or "").lower() not in allowed:
-            return app.get_handler_delegate(request, tornado.web.ErrorHandler, {"status_code": 403})
-        return find(request, **kwargs)
-
-    app.find_handler = find_handler

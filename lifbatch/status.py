@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
+import zarr
 
 from .identity import describe_summaries, summary_settings
-from .store import STATUS_DONE, STATUS_FAILED, STATUS_PENDING, open_results, read_markers
+from .layout import ROUND, SAMPLE, sampled_params
+from .lease import describe, lease_state, read_lease, stale_reason
+from .store import (STATUS_DONE, STATUS_FAILED, STATUS_PENDING, marker_status, open_results, read_consistently,
+                    read_markers)
 
 __all__ = ["store_status", "StoreStatus", "describe_design", "silent_points"]
 
@@ -16,20 +22,16 @@ __all__ = ["store_status", "StoreStatus", "describe_design", "silent_points"]
 def silent_points(store) -> tuple[int, int] | None:
     """(done points without a spike after the warmup in any trial, done points), read with
     Zarr alone (``run`` imports no xarray); None for a store without ``rate``."""
-    import json
-
-    import zarr
-
-    from .store import marker_status
-
     from .storage import of
 
     root = zarr.open_group(of(store).zarr_store(read_only=True), mode="r", zarr_format=3)
     if "rate" not in root:
         return None
-    status = marker_status(store, tuple(root["status"].shape), tuple(json.loads(root.attrs["chunks"])))
+    shape = tuple(cast(zarr.Array, root["status"]).shape)  # (the layout's arrays, not groups)
+    status = marker_status(store, shape, tuple(json.loads(str(root.attrs["chunks"]))))
     done = status == STATUS_DONE
-    return int(np.count_nonzero(done & (np.asarray(root["rate"][...]) == 0))), int(np.count_nonzero(done))
+    rate = np.asarray(cast(zarr.Array, root["rate"])[...])
+    return int(np.count_nonzero(done & (rate == 0))), int(np.count_nonzero(done))
 
 
 @dataclass
@@ -87,10 +89,6 @@ def _hms(s: float) -> str:
 def describe_design(ds) -> str | None:
     """A sampled design in one line ("sobol: 8 points of mu, sigma (+ 4 added in 1 round)
     x tref=3"), from the store's coordinates and workflow; None for a grid."""
-    import json
-
-    from .query import ROUND, SAMPLE, sampled_params
-
     if SAMPLE not in ds.dims or SAMPLE not in ds["status"].dims:
         return None
     try:
@@ -117,14 +115,10 @@ def store_status(store) -> StoreStatus:
     """Progress from the store alone: points done (their block's marker exists), failed and
     pending, elapsed time, and whether a run is live (its lease, :mod:`lifbatch.lease`);
     read again if a summarize or a growth committed meanwhile."""
-    from .store import read_consistently
-
     return read_consistently(store, lambda: _store_status(store))
 
 
 def _store_status(store) -> StoreStatus:
-    from .lease import describe, lease_state, read_lease, stale_reason
-
     ds = open_results(store)
     status = np.asarray(ds["status"].values)
     done = int(np.count_nonzero(status == STATUS_DONE))

@@ -32,7 +32,8 @@ def _registry() -> pint.UnitRegistry:
 
 
 _UREG = _registry()
-Quantity = _UREG.Quantity
+#: the registry's Quantity (its instances are :class:`pint.Quantity`, the type annotations say)
+Quantity: type[pint.Quantity] = _UREG.Quantity
 
 # Readable SI names for the dimensions lifbatch meets; anything else falls back
 # to pint's base units.
@@ -52,7 +53,7 @@ def _parse(text: str):
 MAX_QUANTITY_TEXT = 200
 
 
-def parse_quantity(value: object, field: str, *, example: str = "") -> Quantity:
+def parse_quantity(value: object, field: str, *, example: str = "") -> pint.Quantity:
     """Parse ``value`` (a string like ``"12 ms"`` or a bare number) into a pint Quantity.
 
     Raises WorkflowError naming ``field`` when it cannot be parsed.
@@ -132,17 +133,17 @@ def _quoted(value: object) -> str:
     return f"'{text}'" if text.isprintable() else repr(text)
 
 
-def dimension_of(q: Quantity) -> str:
+def dimension_of(q: pint.Quantity) -> str:
     return str(q.dimensionality)
 
 
-def to_si(q: Quantity) -> float:
+def to_si(q: pint.Quantity) -> float:
     """The magnitude of ``q`` in SI base units, as a correctly rounded float."""
     base = q.to_base_units()
     return float(base.magnitude)
 
 
-def linear_si_factor(q: Quantity) -> Decimal | None:
+def linear_si_factor(q: pint.Quantity) -> Decimal | None:
     """The Decimal factor pint's ``to_base_units`` multiplies magnitudes in ``q``'s unit by
     (``to_si(x * unit) == float(Decimal(x) * factor)`` for every x), or None for a unit
     with an offset (degC), which is not a plain factor."""
@@ -172,5 +173,5 @@ def unit_dimensionality(unit: str) -> str:
     return str(_UREG.Quantity(1, unit).dimensionality)
 
 
-def is_dimensionless(q: Quantity) -> bool:
+def is_dimensionless(q: pint.Quantity) -> bool:
     return q.dimensionless

@@ -197,7 +197,10 @@ def parse_axis_values(spec: Mapping, where: str, param: str, *, dim: str, displa
         raise _err(where, spec.get("values", raw_vals), "is an empty axis", "Give at least one value.")
     if distinct and len(set(out)) != len(out):
         seen_: set[float] = set()
-        dup = next(x for x in out if x in seen_ or seen_.add(x))  # the first repeated value, in O(n)
+        for dup in out:  # the first repeated value, in O(n)
+            if dup in seen_:
+                break
+            seen_.add(dup)
         same = _short(" = ".join(v if isinstance(v, str) else f"{v:g} {unit}".strip()
                                  for v, x in zip(raw_vals, out) if x == dup), 60)
         form = next(k for k in ("values", "linspace", "logspace", "range") if k in spec)

@@ -350,13 +350,13 @@ def _config_overrides(overrides) -> tuple[Any, dict]:
     dask.config), the latter read as YAML like the former."""
     if not overrides:
         return overrides, {}
-    settings = {}
+    settings: dict[str, Any] = {}
     if isinstance(overrides, Mapping):
-        rest = {}
+        rest: dict[Any, Any] = {}
         for key, value in overrides.items():
             (settings if str(key).startswith("lifbatch.") else rest)[key] = value
         return rest, settings
-    rest = []
+    items: list[str] = []
     for item in overrides:
         key = item.split("=", 1)[0].strip() if "=" in item else ""
         if key.startswith("lifbatch."):
@@ -366,8 +366,8 @@ def _config_overrides(overrides) -> tuple[Any, dict]:
             except yaml.YAMLError:
                 settings[key] = text
         else:
-            rest.append(item)
-    return rest, settings
+            items.append(item)
+    return items, settings
 
 
 def _apply_settings(settings: dict) -> None:

@@ -458,23 +458,23 @@ def test_app_figures_show_the_plotting_figures_data(store):
 
 def test_slices_are_cached_until_the_store_changes(tmp_path, monkeypatch):
     """Pages share what they read, and still see the points a running sweep writes."""
-    from lifbatch import review
+    from lifbatch import review, review_store
 
     wf = lif_workflow(n_x=3, n_y=3, trials=2, duration=0.05, seed=5)
     path = run_store(tmp_path / "live.zarr", wf, points_per_task=1, pending=4)
-    monkeypatch.setattr(review, "_SETTLE_S", 0.0)
+    monkeypatch.setattr(review_store, "_SETTLE_S", 0.0)
     ds = review._open(path)
-    first = review._read(ds, path, ["status", "rate"], {})
-    again = review._read(ds, path, ["status", "rate"], {})
+    first = review_store.read_slice(ds, path, ["status", "rate"], {})
+    again = review_store.read_slice(ds, path, ["status", "rate"], {})
     assert again["status"].values is first["status"].values  # from the cache
     assert int((first["status"].values == 1).sum()) == 5
     resume(path, wf)
-    now = review._read(review._open(path), path, ["status", "rate"], {})
+    now = review_store.read_slice(review._open(path), path, ["status", "rate"], {})
     assert int((now["status"].values == 1).sum()) == 9
     np.testing.assert_allclose(now["rate"].values, lifbatch.simulate(wf).rate.values)
     # files younger than the settle time are read every time
-    monkeypatch.setattr(review, "_SETTLE_S", 3600.0)
-    assert review._chunk_signature(path, "rate") is None
+    monkeypatch.setattr(review_store, "_SETTLE_S", 3600.0)
+    assert review_store.chunk_signature(path, "rate") is None
 
 
 @pytest.mark.browser
@@ -491,11 +491,11 @@ def test_isi_tab_is_drawn_when_opened(server, browser):
 
 
 def test_next_page_app_is_prepared_and_used_only_if_the_store_is_unchanged(tmp_path, monkeypatch):
-    from lifbatch import review
+    from lifbatch import review, review_store
 
     wf = lif_workflow(n_x=3, n_y=3, trials=2, duration=0.05, seed=6)
     path = run_store(tmp_path / "live.zarr", wf, points_per_task=1, pending=4)
-    monkeypatch.setattr(review, "_SETTLE_S", 0.0)
+    monkeypatch.setattr(review_store, "_SETTLE_S", 0.0)
     monkeypatch.setattr(review, "_prepare_next", lambda store: None)  # (no thread here)
     review._prepare(path)
     spare = review._SPARE[str(path)][1]
@@ -506,7 +506,7 @@ def test_next_page_app_is_prepared_and_used_only_if_the_store_is_unchanged(tmp_p
     assert layout is not spare
     assert "9 / 9 points done" in layout._lifbatch_app.status_md.object
     # a store being written (files younger than the settle time) gets no prepared app
-    monkeypatch.setattr(review, "_SETTLE_S", 3600.0)
+    monkeypatch.setattr(review_store, "_SETTLE_S", 3600.0)
     review._prepare(path)
     assert str(path) not in review._SPARE
 

@@ -11,9 +11,13 @@ from os import PathLike
 from typing import Any, NamedTuple
 
 import numpy as np
+import pint
 import xarray as xr
 
 from ..layout import sampled_params
+from ..models import MODELS
+from ..theory import theory_cv, theory_ou as ou, theory_rate
+from ..units import Quantity, convert, to_si  # (the package's one pint registry)
 
 __all__ = [
     "PALETTE", "LABELS", "WIDTH", "HEIGHT", "TITLE_SIZE", "MAX_FRAMES", "open_dataset", "sweep_axes", "unit_errors",
@@ -91,10 +95,10 @@ def sweep_axes(ds: xr.Dataset) -> list[str]:
     """Names of the sweep axes of a results Dataset, in workflow order (last fastest)."""
     for name in ("rate", "status", "spike_count"):
         if name in ds:
-            return [d for d in ds[name].dims if d != "trial"]
+            return [str(d) for d in ds[name].dims if d != "trial"]
     raise ValueError(
         "not a lifbatch results Dataset: it has none of the variables 'rate', 'status', "
-        f"'spike_count' (variables: {sorted(ds.data_vars)})"
+        f"'spike_count' (variables: {sorted(map(str, ds.data_vars))})"
     )
 
 
@@ -102,15 +106,11 @@ def unit_errors() -> tuple[type[BaseException], ...]:
     """What pint raises for a unit string it cannot read or convert (a store's attributes, a
     workflow's text): its own errors, and AssertionError from its parser on a malformed
     expression ("1 /")."""
-    import pint
-
     return pint.PintError, AssertionError, ValueError
 
 
 @functools.lru_cache(maxsize=256)
 def _scale(si: str, display: str) -> float:
-    from ..units import convert  # (the package's one pint registry)
-
     try:
         return convert(1.0, si, display)
     except unit_errors():  # unknown or inconsistent unit strings: show SI rather than fail
@@ -324,8 +324,6 @@ def _to_si(value: Any) -> float | None:
         return None
     if isinstance(value, (int, float, np.number)):
         return float(value)
-    from ..units import Quantity, to_si
-
     try:
         return to_si(Quantity(str(value)))
     except unit_errors():  # (not a quantity: no value)
@@ -385,8 +383,6 @@ def model_name(ds: xr.Dataset) -> str:
 def neuron_model(ds: xr.Dataset):
     """The store's :class:`lifbatch.models.NeuronModel`, or None when no model of its name
     is registered in this process (a user's model whose package is not imported)."""
-    from lifbatch.models import MODELS
-
     return MODELS.get(model_name(ds))
 
 
@@ -437,8 +433,6 @@ def theory_values(full: xr.Dataset, theory: bool | xr.DataArray, kind: str = "ra
         return theory
     if not theory or not has_theory(full):  # (a model without theory: no overlay, nothing computed)
         return None
-    from ..theory import theory_cv, theory_rate
-
     # None where the closed forms do not apply (other inputs, an infinite tau_m); an error
     # in them is a bug and raises, rather than leave a figure silently without its overlay
     return {"rate": theory_rate, "cv": theory_cv}[kind](full)
@@ -449,8 +443,6 @@ def theory_ou(d: xr.Dataset) -> xr.Dataset | None:
     (a model without theory: None, nothing computed)."""
     if not has_theory(d):
         return None
-    from ..theory import theory_ou as ou
-
     th = ou(d)  # (None where it does not apply; an error raises)
     if th is None or not np.isfinite(th["v_var"].values).any():
         return None

@@ -99,7 +99,7 @@ class SampleLayer(NamedTuple):
     round: int
     state: str          # "done", "pending" or "failed"
     marker: str         # Bokeh marker name
-    index: np.ndarray   # positions along ``sample``
+    index: np.ndarray   # type: ignore[assignment]  # positions along ``sample`` (a field: hides tuple.index)
 
     @property
     def style(self) -> dict[str, Any]:

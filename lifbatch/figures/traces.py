@@ -3,6 +3,7 @@ panel per unit, in the unit the workflow wrote a drive in (see :mod:`lifbatch.fi
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import NamedTuple
 
 import numpy as np
@@ -19,6 +20,7 @@ from .core import (
     unit_errors,
     voltage_display,
 )
+from ..units import Quantity, unit_dimensionality
 
 __all__ = [
     "is_trace", "recorded_state", "recorded_inputs", "trace_vars", "TracePanel", "trace_panels", "TraceCurves",
@@ -26,7 +28,7 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------- recorded state and inputs
-def is_trace(ds: xr.Dataset, name: str) -> bool:
+def is_trace(ds: xr.Dataset, name: Hashable) -> bool:
     return tuple(ds[name].dims[-2:]) == ("trace_trial", "trace_time")
 
 
@@ -74,8 +76,6 @@ def _written_unit(full: xr.Dataset, name: str, si: str) -> str | None:
     spec = spec.get(drive) if isinstance(spec, dict) else None
     if not isinstance(spec, dict):
         return None
-    from ..units import Quantity, unit_dimensionality
-
     try:
         want = unit_dimensionality(si)
     except unit_errors():

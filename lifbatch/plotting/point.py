@@ -108,7 +108,7 @@ def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
     tdim = dimension(e.t)
     vdim = dimension(e.v)
     layers = []
-    if e.traces is not None:
+    if e.traces is not None and e.trace_time is not None:  # (set together)
         paths = [np.column_stack([e.trace_time, tr]) for tr in e.traces]
         layers.append(hv.Path(paths, [tdim, vdim], label="recorded trials")
                       .opts(color="#888888", alpha=0.5, line_width=1))
@@ -118,7 +118,7 @@ def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
                       .opts(color=PALETTE[0], alpha=0.3, line_alpha=0))
     layers.append(hv.Curve((e.time, e.mean), [tdim], [vdim], label="mean")
                   .opts(color=PALETTE[0], line_width=2, tools=["hover"]))
-    if e.theory_mean is not None:
+    if e.theory_mean is not None and e.theory_std is not None:  # (set together)
         layers.append(hv.Curve((e.time, e.theory_mean), [tdim], [vdim], label=OU_LABEL)
                       .opts(**THEORY_STYLE))
         band = [np.column_stack([e.time, e.theory_mean + sign * e.theory_std]) for sign in (-1, 1)]

@@ -42,7 +42,7 @@ def _hv_points(hv, data: SampleData, layer: SampleLayer, *, colour: bool, colorb
     i = layer.index
     cols = [data.xs[i], data.ys[i]]
     vdims = []
-    if data.z is not None:
+    if data.z is not None and data.zs is not None:  # (set together)
         cols.append(data.zs[i])
         vdims.append(dimension(data.z))
     cols += [data.sample[i], data.rounds[i]]
@@ -54,7 +54,7 @@ def _hv_points(hv, data: SampleData, layer: SampleLayer, *, colour: bool, colorb
         style["line_alpha"] = 0.0
     else:
         style["line_color"] = line
-    if layer.state == "done" and colour:
+    if layer.state == "done" and colour and data.z is not None:  # (colour: a scatter, z set)
         style.update(color=data.z.name, cmap="viridis", clim=data.clim, colorbar=colorbar,
                      clipping_colors={"NaN": NAN_COLOR})
     elif layer.state == "done":
@@ -157,7 +157,7 @@ def sample_projection(ds: xr.Dataset | str | PathLike, param: str, *, var: str =
         data = sample_data(d, param, var, None)
         layers = [_hv_points(hv, data, layer, colour=False, colorbar=False) for layer in data.layers]
         th = theory_at_samples(theory_da, d, where)
-        if th is not None:
+        if th is not None and theory_da is not None:  # (th: from theory_da)
             layers.append(hv.Points((data.xs, th), [dimension(data.x), dimension(data.y)],
                                     label=theory_label(theory_da))
                           .opts(marker="dash", size=14, color="black", line_width=2))
@@ -198,6 +198,8 @@ def sample_overview(ds: xr.Dataset | str | PathLike, **sel: float):
     params = sampled_params(full)
     figs = []
     if len(params) >= 2:
-        figs += [sample_scatter(full, var=v, **sel) for v in ("rate", "isi_cv") if v in full]
-    figs += [sample_projection(full, p, var="rate", **sel) for p in params]
+        figs += [sample_scatter(full, var=v, **sel)  # type: ignore[arg-type]  # (**sel: axes, never x= nor y=)
+                 for v in ("rate", "isi_cv") if v in full]
+    figs += [sample_projection(full, p, var="rate", **sel)  # type: ignore[arg-type]  # (**sel: axes, never theory=)
+             for p in params]
     return hv.Layout(figs).cols(2)

@@ -260,6 +260,8 @@ def summary_layout(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float
     full = open_dataset(ds)
     thin = thin_axis(full, y)
     figs = [rate_heatmap(full, x, y, **sel), cv_heatmap(full, x, y, **sel),
-            rate_curve(thin, x, by=y, **sel), isi_errorbar(thin, x, by=y, **sel),
-            isi_cv(thin, x, by=y, **sel)]
+            # (mypy: **sel might fill by= or theory=; it holds sweep axes only)
+            rate_curve(thin, x, by=y, **sel),  # type: ignore[arg-type]
+            isi_errorbar(thin, x, by=y, **sel),
+            isi_cv(thin, x, by=y, **sel)]  # type: ignore[arg-type]
     return hv.Layout(figs).cols(2)
