@@ -567,7 +567,7 @@ def parse_labelled_axis(name: str, spec: Mapping, table: ParamTable, seen: dict,
             raise _err(f"{where}.labels", label, f"is not a name (label {i}): labels are letters, digits, '_' and "
                        f"'-', starting with a letter or '_', at most {MAX_AXIS_NAME} characters",
                        "Example: labels: [tonic, adapting, initial_burst]")
-    first = {}
+    first: dict[str, int] = {}
     for i, label in enumerate(labels):
         if label in first:
             raise _err(f"{where}.labels", label, f"is given twice (labels {first[label]} and {i})",
@@ -603,7 +603,7 @@ def parse_labelled_axis(name: str, spec: Mapping, table: ParamTable, seen: dict,
         values.append(vals)
         units_.append(si)
         displays.append(disp)
-    points = {}
+    points: dict[tuple, int] = {}
     for i, label in enumerate(labels):
         key = tuple(v[i] for v in values)
         if key in points:

@@ -144,7 +144,8 @@ def parse_selection(ds, items: list[str]) -> tuple[dict, list[str]]:
     in the design's unit cube (distances in the logarithm for ``scale: log``); the result
     holds ``{"sample": number}`` and a note says which sample it is.
     """
-    sel, notes = {}, []
+    sel: dict[str, Any] = {}
+    notes: list[str] = []
     params = sampled_params(ds)
     wanted: dict[str, tuple[str, float]] = {}  # sampled parameter -> (text, SI value)
     for item in items:
