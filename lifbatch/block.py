@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .analysis import moment_values, spike_values, with_isi_adaptation
+from .adaptation import with_isi_adaptation
+from .analysis import moment_values, spike_values
 from .errors import RunError
 from .grid import Blocking
 from .layout import (MOMENT_SUMMARIES, SPIKE_SUMMARIES, STATUS_DONE, STATUS_FAILED, coords, samples, spike_bytes,

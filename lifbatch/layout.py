@@ -50,7 +50,7 @@ SPIKE_SUMMARIES = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_his
 MOMENT_SUMMARIES = ("v_mean", "v_var", "v_autocov")
 #: the results' data variables, in the contract's order (docs/store-layout.md)
 VARIABLES = ("status", "spike_count", "spike_bits", *SPIKE_SUMMARIES[:5],
-             "isi_adaptation",  # (derived from spike_bits when read: analysis.with_isi_adaptation; never stored)
+             "isi_adaptation",  # (derived from spike_bits when read: adaptation.with_isi_adaptation; never stored)
              *SPIKE_SUMMARIES[5:], *MOMENT_SUMMARIES, "v")
 
 

@@ -1091,7 +1091,7 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
         status = marker_status(path, ds["status"].shape, tuple(json.loads(ds.attrs["chunks"])))
         ds["status"] = ds["status"].copy(data=status)
     # isi_adaptation: derived from the spikes, not stored (old stores have it as well)
-    from .analysis import with_isi_adaptation
+    from .adaptation import with_isi_adaptation
 
     ds = with_isi_adaptation(ds, lazy=True)
     ds = ds[sorted(ds.data_vars, key=lambda n: (order.get(n, len(order)), n))]
