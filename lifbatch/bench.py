@@ -88,7 +88,7 @@ _AGREE_SIGMAS = 4.0
 _RNG_CHUNK = 1 << 16
 # Brian2's rates agree with the kernel's when within this many standard errors,
 # or within this relative difference (its own normals, and one refractory step less).
-_BRIAN2_RATE_TOLERANCE = 0.03
+BRIAN2_RATE_TOLERANCE = 0.03
 _BRIAN2_TARGET = 3.0        # the wanted ratio kernel / Brian2 cpp_standalone
 _BRIAN2_BUILD_TIMEOUT = 1800.0
 _BRIAN2_RUN_TIMEOUT = 900.0
@@ -235,7 +235,7 @@ def _tail(text: str, n: int = 4) -> str:
     return " | ".join(lines[-n:])[-400:]
 
 
-class _Brian2:
+class Brian2Peer:
     """Brian2 on the bench model, in the peer venv: built once, then run once per round.
 
     Failures are recorded per target (``errors``), never raised: the kernel's
@@ -376,7 +376,7 @@ class _Brian2:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def _brian2_result(peer: _Brian2, work: float, rate_k: float, sem_k: float, t_kernel: float,
+def _brian2_result(peer: Brian2Peer, work: float, rate_k: float, sem_k: float, t_kernel: float,
                    cpu_kernel: float) -> dict:
     """Brian2's figures: per target seconds (best round), neuron-steps/s and the rate check."""
     duration = peer.steps * peer.dt
@@ -384,7 +384,7 @@ def _brian2_result(peer: _Brian2, work: float, rate_k: float, sem_k: float, t_ke
            "build_seconds": {"cpp_standalone": peer.build.get("cpp_standalone"),
                              "cython_first_run": peer.build.get("cython")},
            "errors": dict(peer.errors), "kernel_cpu_seconds": cpu_kernel,
-           "rate_tolerance": _BRIAN2_RATE_TOLERANCE, "target_ratio_cpp_standalone": _BRIAN2_TARGET}
+           "rate_tolerance": BRIAN2_RATE_TOLERANCE, "target_ratio_cpp_standalone": _BRIAN2_TARGET}
     for target in ("cpp_standalone", "cython"):
         seconds = peer.best[target]
         if target in peer.errors or not math.isfinite(seconds):
@@ -396,7 +396,7 @@ def _brian2_result(peer: _Brian2, work: float, rate_k: float, sem_k: float, t_ke
         rel = (rate - rate_k) / rate_k if rate_k else math.nan
         fig: dict[str, Any] = {"seconds": seconds, "neuron_steps_per_s": work / seconds, "rounds": peer.rounds[target],
                "rate": rate, "rate_sem": sem, "relative_difference": rel, "z": z,
-               "agree": bool(z < _AGREE_SIGMAS or abs(rel) <= _BRIAN2_RATE_TOLERANCE)}
+               "agree": bool(z < _AGREE_SIGMAS or abs(rel) <= BRIAN2_RATE_TOLERANCE)}
         if target == "cpp_standalone":
             fig["clock"] = "Brian2's std::clock: CPU time of the loop (results/last_run_info.txt)"
             fig["process_wall_seconds"] = peer.best["cpp_standalone_wall"]
@@ -517,7 +517,7 @@ def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3, br
         peer = peer(neurons, n, wf.dt)
     elif brian2:
         note = brian2_unavailable()
-        peer = _Brian2(neurons, n, wf.dt) if note is None else None
+        peer = Brian2Peer(neurons, n, wf.dt) if note is None else None
     try:
         if peer is not None:
             peer.setup()  # the excluded one-off steps: standalone build, cython's first run

@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from .bench import _BRIAN2_RATE_TOLERANCE, _Brian2, brian2_unavailable
+from .bench import BRIAN2_RATE_TOLERANCE, Brian2Peer, brian2_unavailable
 from .errors import WorkflowError
 
 __all__ = ["WORKLOADS", "TARGETS", "model_workflow", "model_bench", "main"]
@@ -128,7 +128,7 @@ def model_bench(model: str, neurons: int = 1000, steps: int = 10_000, repeat: in
     if brian2 and note is None:
         p = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("neuron.")}
         p["I"] = params["inputs.current.value"]
-        peer = _Brian2(neurons, n, dt, script=_SCRIPT, runtime=("cython", "numpy"),
+        peer = Brian2Peer(neurons, n, dt, script=_SCRIPT, runtime=("cython", "numpy"),
                        extra=("--model", model, "--params", json.dumps(p), "--dt", repr(dt)))
     rounds: list[dict] = []
     try:
@@ -167,13 +167,13 @@ def model_bench(model: str, neurons: int = 1000, steps: int = 10_000, repeat: in
         for target, counts in peer.counts.items():
             rates[target] = float(counts.mean() / duration)
             rel = (rates[target] - rate) / rate if rate else (0.0 if rates[target] == 0 else math.inf)
-            agree[target] = {"relative_difference": rel, "agree": bool(abs(rel) <= _BRIAN2_RATE_TOLERANCE)}
+            agree[target] = {"relative_difference": rel, "agree": bool(abs(rel) <= BRIAN2_RATE_TOLERANCE)}
     neuron, current = WORKLOADS[model]
     return {
         "model": model, "neurons": int(neurons), "steps": int(n), "dt": dt, "repeat": len(rounds),
         "current": current, "neuron": neuron, "method": wf.method, "threads": 1,
         "load_average": load, "figures": figures, "ratios": ratios, "rates": rates, "rate_check": agree,
-        "rate_tolerance": _BRIAN2_RATE_TOLERANCE, "target": TARGETS.get(model),
+        "rate_tolerance": BRIAN2_RATE_TOLERANCE, "target": TARGETS.get(model),
         "brian2": ({"available": False, "note": note} if peer is None and brian2 else
                    None if peer is None else
                    {"available": True, "versions": peer.versions, "build_seconds": dict(peer.build),
