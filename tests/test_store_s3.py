@@ -285,7 +285,7 @@ def test_missing_bucket_one_line(s3, tmp_path):
 
 
 def test_commands_not_yet_on_object_storage_say_so_in_one_line(s3):
-    for command in ("summarize", "refine", "review", "report"):
+    for command in ("refine",):
         r = _cli(command, "s3://lifbatch/x.zarr", env=s3.env())
         assert r.returncode == 2
         assert r.stderr.strip().startswith(f"lifbatch: error: store 's3://lifbatch/x.zarr': `lifbatch {command}` "
@@ -468,3 +468,52 @@ def test_overwrite_in_a_bucket_replaces_only_a_lifbatch_store(s3, tmp_path):
     assert _cli("run", other, "--store", disk, "--no-progress").returncode == 0
     assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
     assert _keys(url) == _keys(disk)  # nothing of the old store is left
+
+
+# --------------------------------------------------------------------------- #
+# readers: report and review open an s3:// store as open_results does
+# --------------------------------------------------------------------------- #
+def _page(text: str, store) -> str:
+    """A report's HTML without what differs between two writes of one sweep: the store's
+    location, Bokeh's random element ids, the creation time."""
+    import re
+
+    text = text.replace(str(store), "STORE")
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "ID", text)
+    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", "TIME", text)
+
+
+@pytest.mark.slow
+def test_report_and_review_of_an_s3_store_as_of_the_same_on_disk(s3, on_disk, tmp_path):
+    import urllib.request
+
+    url = _url()
+    assert _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=s3.env()).returncode == 0
+    disk = on_disk[WF["name"]]
+    got = _cli("report", url, "-o", tmp_path / "s3.html", env=s3.env())
+    assert got.returncode == 0, got.stderr
+    assert _cli("report", disk, "-o", tmp_path / "disk.html").returncode == 0
+    s3_page, disk_page = (tmp_path / "s3.html").read_text(), (tmp_path / "disk.html").read_text()
+    assert url in s3_page and "Firing rate" in s3_page
+    assert _page(s3_page, url) == _page(disk_page, disk)  # the same figures, data, workflow and provenance
+    # review serves it (its warm-up builds a page from the bucket) and answers a page request
+    proc = _start("review", url, "--no-browser", env=s3.env())
+    try:
+        line = ""
+        while "serving at" not in line:  # (review prints to stdout)
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+        address = line.split("serving at ", 1)[1].split()[0]
+        for _ in range(2):  # (each request makes a session: its app built from the bucket)
+            with urllib.request.urlopen(address, timeout=60) as page:
+                assert page.status == 200 and "<html" in page.read().decode()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    errors = proc.stderr.read()
+    assert "Traceback" not in errors and "Error" not in errors, errors
+    # each page reads the bucket as it is then: no page is prepared from a snapshot of it
+    from lifbatch import review
+
+    review._prepare(url)
+    assert url not in review._SPARE and str(Path(url)) not in review._SPARE
