@@ -530,7 +530,7 @@ def main(argv=None) -> int:
             from .storage import check_location, require_local
 
             check_location(args.store)  # (an unsupported URL is refused, never made a local directory)
-            if args.command in ("summarize", "refine", "fit"):
+            if args.command in ("refine", "fit"):
                 require_local(args.store, args.command)
         code = args.func(args)
         sys.stdout.flush()  # a reader that left shows here (| head -1), not in a traceback at exit

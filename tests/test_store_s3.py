@@ -14,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import lifbatch
@@ -517,3 +518,46 @@ def test_report_and_review_of_an_s3_store_as_of_the_same_on_disk(s3, on_disk, tm
 
     review._prepare(url)
     assert url not in review._SPARE and str(Path(url)) not in review._SPARE
+
+
+# --------------------------------------------------------------------------- #
+# summarize: the new arrays under its work prefix, a conditional commit object, then copied into place
+# --------------------------------------------------------------------------- #
+SUMMARIES = ["rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["summarize-written", "summarize-committed", "summarize-swapped"])
+def test_summarize_to_s3_equals_disk_and_a_kill_at_its_commit_recovers(s3, on_disk, tmp_path, phase):
+    """summarize of an s3:// store equals the same on disk (every array, the attributes);
+    SIGKILLed before its commit (the old summaries stand), at it, or with some arrays copied
+    into place, a re-run finishes or discards it: identical to the uninterrupted one."""
+    import shutil
+
+    wf = _write(tmp_path, WF)
+    disk = tmp_path / "disk.zarr"
+    shutil.copytree(on_disk[WF["name"]], disk)
+    url = _url()
+    assert _cli("run", wf, "--store", url, "--no-progress", env=s3.env()).returncode == 0
+    before = lifbatch.open_results(url).load()
+    p = _start("summarize", url, "--set", "summaries.warmup=30 ms", env=s3.env(LIFBATCH_TEST_PAUSE_AT=phase))
+    _wait_for(p, f"paused at {phase}")
+    os.killpg(p.pid, signal.SIGKILL)
+    p.communicate(timeout=60)
+    assert any(k.startswith("_lifbatch/summarize/") for k in _keys(url))  # (its work is in the bucket)
+    if phase == "summarize-written":  # not committed: a reader sees the old summaries whole
+        assert_identical(lifbatch.open_results(url).load(), before)
+    else:  # committed: readers say it is unfinished, in one line
+        r = _cli("status", url, env=s3.env())
+        assert r.returncode == 2 and "interrupted after its commit" in r.stderr.strip(), r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    again = _cli("summarize", url, "--set", "summaries.warmup=30 ms", env=s3.env())
+    assert again.returncode == 0, again.stderr
+    assert _cli("summarize", disk, "--set", "summaries.warmup=30 ms").returncode == 0
+    got, want = lifbatch.open_results(url).load(), lifbatch.open_results(disk).load()
+    assert_identical(got, want)
+    assert not np.array_equal(got["rate"].values, before["rate"].values, equal_nan=True)  # (it did change them)
+    for key in ("fingerprint", "canonical", "simulation"):
+        assert got.attrs[key] == want.attrs[key], key
+    assert _keys(url) == _keys(disk)
+    assert _cli("status", url, "--verify", env=s3.env()).returncode == 0
