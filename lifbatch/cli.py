@@ -527,11 +527,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if getattr(args, "store", None):
-            from .storage import check_location, require_local
+            from .storage import check_location
 
             check_location(args.store)  # (an unsupported URL is refused, never made a local directory)
-            if args.command in ("refine", "fit"):
-                require_local(args.store, args.command)
         code = args.func(args)
         sys.stdout.flush()  # a reader that left shows here (| head -1), not in a traceback at exit
         return code

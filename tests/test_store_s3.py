@@ -285,15 +285,6 @@ def test_missing_bucket_one_line(s3, tmp_path):
                                     "another s3://BUCKET/PATH")
 
 
-def test_commands_not_yet_on_object_storage_say_so_in_one_line(s3):
-    for command in ("refine",):
-        r = _cli(command, "s3://lifbatch/x.zarr", env=s3.env())
-        assert r.returncode == 2
-        assert r.stderr.strip().startswith(f"lifbatch: error: store 's3://lifbatch/x.zarr': `lifbatch {command}` "
-                                           "does not work on object storage yet"), r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1
-
-
 # --------------------------------------------------------------------------- #
 # the server stopped mid-sweep: one line, exit 1, resumable once it is back
 # --------------------------------------------------------------------------- #
@@ -559,5 +550,43 @@ def test_summarize_to_s3_equals_disk_and_a_kill_at_its_commit_recovers(s3, on_di
     assert not np.array_equal(got["rate"].values, before["rate"].values, equal_nan=True)  # (it did change them)
     for key in ("fingerprint", "canonical", "simulation"):
         assert got.attrs[key] == want.attrs[key], key
+    assert _keys(url) == _keys(disk)
+    assert _cli("status", url, "--verify", env=s3.env()).returncode == 0
+
+
+# --------------------------------------------------------------------------- #
+# refine and fit: points added by grow.json as a conditional commit object
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_refine_to_s3_killed_after_its_commit_recovers_identical_to_disk(s3, tmp_path):
+    """A refine of an s3:// store SIGKILLed after its growth's commit: readers say so in one
+    line; `lifbatch run` of the workflow finishes the growth and its points; a second refine
+    round; all identical to the same on disk, object for file."""
+    from test_designs import WF as SAMPLED
+
+    wf = _write(tmp_path, SAMPLED)
+    disk, url = tmp_path / "disk.zarr", _url()
+    for store, env in ((disk, None), (url, s3.env())):
+        r = _cli("run", wf, "--store", store, "--points-per-task", "4", "--no-progress", env=env)
+        assert r.returncode == 0, r.stderr
+    assert _cli("refine", disk, "--add", "3", "--no-progress").returncode == 0
+    p = _start("refine", url, "--add", "3", "--no-progress", env=s3.env(LIFBATCH_TEST_PAUSE_AT="grow-committed"))
+    _wait_for(p, "paused at grow-committed")
+    os.killpg(p.pid, signal.SIGKILL)
+    p.communicate(timeout=60)
+    assert "_lifbatch/grow.json" in _keys(url)
+    r = _cli("query", url, "--var", "rate", env=s3.env())
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "interrupted after its commit" in \
+        r.stderr, r.stderr
+    r = _cli("run", wf, "--store", url, "--no-progress", env=s3.env())
+    assert r.returncode == 0 and "finished adding 3 points" in r.stderr, r.stderr
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
+    for store, env in ((disk, None), (url, s3.env())):  # a second round, uninterrupted
+        r = _cli("refine", store, "--add", "2", "--no-progress", env=env)
+        assert r.returncode == 0, r.stderr
+    got, want = lifbatch.open_results(url).load(), lifbatch.open_results(disk).load()
+    assert got.sizes["sample"] == want.sizes["sample"] == SAMPLED["sample"]["n"] + 5
+    assert_identical(got, want)
+    assert got.attrs["fingerprint"] == want.attrs["fingerprint"]
     assert _keys(url) == _keys(disk)
     assert _cli("status", url, "--verify", env=s3.env()).returncode == 0
