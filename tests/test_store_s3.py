@@ -590,3 +590,26 @@ def test_refine_to_s3_killed_after_its_commit_recovers_identical_to_disk(s3, tmp
     assert got.attrs["fingerprint"] == want.attrs["fingerprint"]
     assert _keys(url) == _keys(disk)
     assert _cli("status", url, "--verify", env=s3.env()).returncode == 0
+
+
+@pytest.mark.slow
+def test_fit_to_s3_equals_the_same_fit_on_disk(s3, tmp_path):
+    """`lifbatch fit --store s3://...`: its rounds grow the bucket's store as they grow one on
+    disk; the same evaluations, best point and store."""
+    import json
+
+    from test_designs import FIT
+
+    wf = _write(tmp_path, {**FIT, "duration": "300 ms", "trials": 4})
+    out = {}
+    disk, url = tmp_path / "f.zarr", _url()
+    for store, env in ((disk, None), (url, s3.env())):
+        r = _cli("fit", wf, "--target", "rate=10 Hz", "--free", "inputs.current.value=50..300", "--budget", "12",
+                 "--batch", "4", "--store", store, "--format", "json", "--no-progress", env=env)
+        assert r.returncode == 0, r.stderr
+        out[str(store)] = json.loads(r.stdout)
+    got, want = out[url], out[str(disk)]
+    assert got["store"] == url and got["evaluations"] == want["evaluations"] == 12
+    assert got["best"] == want["best"] and got["targets"] == want["targets"]
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
+    assert _keys(url) == _keys(disk)
