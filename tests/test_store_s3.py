@@ -613,3 +613,20 @@ def test_fit_to_s3_equals_the_same_fit_on_disk(s3, tmp_path):
     assert got["best"] == want["best"] and got["targets"] == want["targets"]
     assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
     assert _keys(url) == _keys(disk)
+
+
+@pytest.mark.slow
+def test_bench_sweep_to_s3_against_disk_leaves_nothing(s3):
+    """`lifbatch bench --sweep --store s3://...`: each round's sweep to the bucket and to local
+    disk (alternating), their ratio per round; every store it wrote removed after."""
+    import json
+
+    from lifbatch import storage
+
+    r = _cli("bench", "--sweep", "--store", "s3://lifbatch/bench", "--points", "8", "--tiny-points", "16",
+             "--repeat", "2", "--json", env=s3.env())
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["store"] == "s3://lifbatch/bench" and len(out["store_over_disk"]) == 2
+    assert all(0 < x < 10 for x in out["store_over_disk"]) and out["disk_seconds"] > 0
+    assert storage.of("s3://lifbatch/bench").list("") == []
