@@ -80,7 +80,7 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
         names, new_ds = _summaries(ds, wf, xr, moments)
         own = held.record["token"]
         work = f"{SUMMARIZE.as_posix()}/{own}"
-        staged = storage.of(path / work / "new" if st.local else f"{st.location}/{work}/new").zarr_store()
+        staged = storage.of(f"{st.location}/{work}/new").zarr_store()  # (a directory, or a prefix in the bucket)
         # the store's own codecs (checksums included), so that the blocks still to run, and
         # workers that kept the old arrays open, write what these arrays say; every chunk
         # written, also all-NaN or all-zero ones, as a block writes them (a missing chunk of a
@@ -92,7 +92,7 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
         pause("summarize-written")
         written = {k.split("/")[4] for k in st.list(f"{work}/new/")}  # (_lifbatch/summarize/<own>/new/<array>/...)
         arrays = [n for n in list(new_ds.data_vars) + list(new_ds.coords) if n in written]
-        attributes = json.loads(st.read_bytes("zarr.json"))["attributes"]
+        attributes = json.loads(st.read_bytes("zarr.json") or b"")["attributes"]  # (there: the store opened)
         attributes.update({"workflow": wf.source, "canonical": wf.canonical, "fingerprint": wf.fingerprint})
         fence.check()  # a summarize that lost its lease commits nothing
         st.commit(SUMMARIZE_COMMIT.as_posix(), json.dumps({"work": own, "arrays": arrays, "attributes": attributes}).encode())
