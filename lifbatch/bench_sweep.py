@@ -150,9 +150,25 @@ def _warm_up(tmp: str, ex) -> None:
     from .workflow import load_workflow
 
     wf = load_workflow(_workflow(4 * ex.workers, 4, 100, "warm-up"))
-    store = os.path.join(tmp, "warm-up.zarr")
+    store = _join(tmp, "warm-up.zarr")
     ex.run(wf, store, points_per_task=1)
-    shutil.rmtree(store, ignore_errors=True)
+    _remove(store)
+
+
+def _join(root: str, name: str) -> str:
+    """The store ``name`` under ``root``: a directory, or an ``s3://BUCKET/PATH`` prefix."""
+    from . import storage
+
+    return f"{root.rstrip('/')}/{name}" if storage.is_url(root) else os.path.join(root, name)
+
+
+def _remove(store: str) -> None:
+    from . import storage
+
+    if storage.is_url(store):
+        storage.of(store).delete_prefix("")
+    else:
+        shutil.rmtree(store, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -184,7 +200,7 @@ def _sweep_once(wf, ex, store: str) -> dict:
     if not res.ok:
         raise RuntimeError(f"benchmark sweep failed: {res.failures}")
     markers = read_markers(store)
-    shutil.rmtree(store, ignore_errors=True)
+    _remove(store)
     return {"seconds": seconds, "blocks": res.blocks,
             # worker time, from the block markers: in tasks, and by phase within them
             "task_seconds": sum(m["seconds"] for m in markers),
@@ -199,7 +215,7 @@ def _run(wf, ex, tmp: str, repeat: int = 1) -> dict:
     return {**best, "peak_worker_rss": ex.peak_rss()}
 
 
-def _rounds(wf, ex, tmp: str, repeat: int) -> list[dict]:
+def _rounds(wf, ex, tmp: str, repeat: int, disk: str | None = None) -> list[dict]:
     """``repeat`` rounds of: the kernel on one core, the kernel on every worker at once, one sweep.
 
     On a shared host the speed of the machine changes from minute to minute; a
@@ -210,13 +226,19 @@ def _rounds(wf, ex, tmp: str, repeat: int) -> list[dict]:
     for i in range(max(1, repeat)):
         kernel = _kernel_rate(wf)
         parallel = ex.parallel_kernel(wf)
+        if disk is not None and i % 2:  # (to disk too, in alternating order: `--store` against the disk)
+            on_disk = _sweep_once(wf, ex, _join(disk, f"{wf.name}-disk-{i}.zarr"))["seconds"]
         rounds.append({"kernel": kernel, "parallel": parallel,
-                       **_sweep_once(wf, ex, os.path.join(tmp, f"{wf.name}-{i}.zarr"))})
+                       **_sweep_once(wf, ex, _join(tmp, f"{wf.name}-{i}.zarr"))})
+        if disk is not None and not i % 2:
+            on_disk = _sweep_once(wf, ex, _join(disk, f"{wf.name}-disk-{i}.zarr"))["seconds"]
+        if disk is not None:
+            rounds[-1]["disk_seconds"] = on_disk
     return rounds
 
 
 def sweep_bench(points: int = 1000, trials: int = 20, steps: int = 10_000, workers: int = 2,
-                tiny_points: int = 10_000, repeat: int = 3, processes: bool = False) -> dict:
+                tiny_points: int = 10_000, repeat: int = 3, processes: bool = False, store: str | None = None) -> dict:
     """End-to-end sweep figures against kernel baselines measured in the same run.
 
     Each grid runs on its own fresh cluster (so that the workers' peak RSS is that
@@ -243,11 +265,14 @@ def sweep_bench(points: int = 1000, trials: int = 20, steps: int = 10_000, worke
     """
     from .workflow import load_workflow
 
-    tmp = tempfile.mkdtemp(prefix="lifbatch-bench-")
+    local = tempfile.mkdtemp(prefix="lifbatch-bench-")
+    # ``store``: where the sweeps' stores go (a directory, or s3://BUCKET/PATH), each round's
+    # sweep then also run to local disk, in alternating order
+    tmp = _join(store, f"lifbatch-bench-{os.getpid()}-{int(time.time())}") if store else local
     try:
         wf = load_workflow(_workflow(points, trials, steps, "bench-sweep"))
         with _execution(workers, tmp, processes) as ex:
-            rounds = _rounds(wf, ex, tmp, repeat)
+            rounds = _rounds(wf, ex, tmp, repeat, local if store else None)
             rss = ex.peak_rss()
 
         small_wf = load_workflow(_workflow(max(2, points // 10), trials, steps, "bench-small"))
@@ -260,7 +285,9 @@ def sweep_bench(points: int = 1000, trials: int = 20, steps: int = 10_000, worke
             tiny_run = _run(tiny, ex, tmp, repeat)
         tiny_kernel = max(tiny_kernel, _kernel_rate(tiny))
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(local, ignore_errors=True)
+        if store:
+            _remove(tmp)
     neuron_steps = wf.n_points * trials * steps
     for r in rounds:
         r["end_to_end"] = neuron_steps / r["seconds"]
@@ -294,6 +321,8 @@ def sweep_bench(points: int = 1000, trials: int = 20, steps: int = 10_000, worke
         "memory_growth": rss / small["peak_worker_rss"],
         "tiny_points": tiny_points, "tiny_seconds": tiny_run["seconds"], "tiny_blocks": tiny_run["blocks"],
         "overhead_per_point_s": overhead,
+        **({"store": store, "disk_seconds": med["disk_seconds"],
+            "store_over_disk": [r["disk_seconds"] / r["seconds"] for r in rounds]} if store else {}),
     }
 
 
@@ -317,7 +346,7 @@ def baseline_caveat(r: dict) -> str | None:
 
 def main(args) -> int:
     r = sweep_bench(points=args.points, workers=args.workers or 2, tiny_points=args.tiny_points,
-                    repeat=args.repeat, processes=args.processes)
+                    repeat=args.repeat, processes=args.processes, store=getattr(args, "store", None))
     if args.json:
         print(json.dumps({**r, "baseline_caveat": baseline_caveat(r)}, indent=1))
         return 0
@@ -342,6 +371,11 @@ def main(args) -> int:
     caveat = baseline_caveat(r)
     if caveat:
         print(f"    {caveat}")
+    if r.get("store"):
+        ratios = sorted(r["store_over_disk"])
+        print(f"  to {r['store']}: {r['seconds']:.2f} s, to local disk {r['disk_seconds']:.2f} s in the same round "
+              f"({100 * r['disk_seconds'] / r['seconds']:.0f}% of the disk's speed; rounds "
+              f"{100 * ratios[0]:.0f}-{100 * ratios[-1]:.0f}%)")
     print(f"  workers' time               {100 * r['kernel_share_of_workers']:.0f}% in the kernel: "
           f"{100 * r['task_share_of_workers']:.0f}% in tasks x {100 * r['kernel_share_of_tasks']:.0f}% "
           f"of a task in the kernel")

@@ -518,6 +518,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="end-to-end sweep as `lifbatch run` runs it: throughput, memory, per-point overhead")
     sp.add_argument("--points", type=int, default=1000, help="--sweep: grid points (x 20 trials x 10^4 steps)")
     sp.add_argument("--tiny-points", type=int, default=10_000, help="--sweep: points of the overhead sweep")
+    sp.add_argument("--store", metavar="DIR_OR_URL",
+                    help="--sweep: write the sweeps' stores there (a directory, or s3://BUCKET/PATH), each round "
+                         "also to local disk, and compare; they are removed after")
     sp.add_argument("--workers", type=int, default=2, help="--sweep: threads (or worker processes)")
     sp.add_argument("--processes", action="store_true",
                     help="--sweep: on an embedded cluster of worker processes, as `run --processes`")
@@ -530,11 +533,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if getattr(args, "store", None):
-            from .storage import check_location, require_local
+            from .storage import check_location
 
             check_location(args.store)  # (an unsupported URL is refused, never made a local directory)
-            if args.command in ("summarize", "refine", "fit", "review", "report"):
-                require_local(args.store, args.command)
         code = args.func(args)
         sys.stdout.flush()  # a reader that left shows here (| head -1), not in a traceback at exit
         return code

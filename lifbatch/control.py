@@ -24,10 +24,11 @@ def recover(store, fence, log=None) -> list[str]:
     (``fence``: :class:`lifbatch.lease.Fence`, checked before every write); what was done,
     each also told to ``log``."""
     from . import extend, swap
+    from .storage import is_url
 
     done = []
     for step in (swap.recover, extend.recover):
-        what = step(Path(store), fence)
+        what = step(store if is_url(store) else Path(store), fence)
         if what:
             done.append(what)
             if log is not None:

@@ -26,12 +26,11 @@ grew it.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_json_atomic
+from . import storage
 from .errors import StoreError
 from .grid import Blocking
 from .identity import simulation_identity, with_store_summaries
@@ -80,22 +79,27 @@ def grow_store(store, wf, raw_sample: dict, fence):
     raw = wf.to_dict()
     raw["sample"] = raw_sample
     grown = load_workflow(raw, limits=False)
-    path = Path(store)
+    path = _location(store)
     check_unchanged(path, wf)
     fence.check()
-    write_json_atomic(path / GROW, {"workflow": grown.source, "old_size": wf.sample.size})
+    storage.of(path).commit(GROW.as_posix(), json.dumps({"workflow": grown.source, "old_size": wf.sample.size}).encode())
     pause("grow-committed")
     return _apply(path, grown, wf.sample.size, fence)
+
+
+def _location(store):
+    """A store's path, or an object store's URL as it is (a Path would lose its ``//``)."""
+    return store if storage.is_url(store) else Path(store)
 
 
 def recover(store, fence) -> str | None:
     """Finish a growth that was interrupted after its commit (grow.json); what was done.
     Only under the store's lease (``fence``)."""
-    path = Path(store)
-    try:
-        intent = json.loads((path / GROW).read_text())
-    except FileNotFoundError:
+    path = _location(store)
+    data = storage.of(path).read_bytes(GROW.as_posix())
+    if data is None:
         return None
+    intent = json.loads(data)
     from .workflow import load_workflow
 
     grown = load_workflow(json.loads(intent["workflow"]), limits=False)
@@ -103,13 +107,14 @@ def recover(store, fence) -> str | None:
     return f"finished adding {grown.sample.size - int(intent['old_size'])} points to the store"
 
 
-def _apply(path: Path, grown, old_size: int, fence):
+def _apply(path, grown, old_size: int, fence):
     """Steps 2-4 of a growth (each idempotent); ``grown`` with the store's summary settings."""
     import zarr
 
-    from .store import _write_group, coordinate_array, store_generation
+    from .store import _write_group_at, coordinate_array, store_generation
 
-    meta = json.loads((path / "zarr.json").read_text())
+    st = storage.of(path)
+    meta = json.loads(st.read_bytes("zarr.json"))
     attrs = meta["attributes"]
     chunks = tuple(json.loads(attrs["chunks"]))
     if simulation_identity(grown.canonical) != attrs.get("simulation"):
@@ -123,11 +128,13 @@ def _apply(path: Path, grown, old_size: int, fence):
         row = old_size // chunks[0]
         for block_id in blocking.block_ids():
             if block_id[0] == row:
-                shutil.rmtree(path / MARKERS / str(blocking.flat_index(block_id)), ignore_errors=True)
+                marker = f"{MARKERS.as_posix()}/{blocking.flat_index(block_id)}"
+                if st.is_dir(marker):
+                    st.delete_prefix(marker + "/")
     # 3. every data array along sample, resized (its chunks stay); the coordinates along it
     # written again whole, one chunk each as a new store has them
     crd = coords(grown)
-    root = zarr.open_group(str(path), mode="r+", zarr_format=3)
+    root = zarr.open_group(st.zarr_store(), mode="r+", zarr_format=3)
     fence.check()
     for name, arr in root.arrays():
         dims = tuple(arr.metadata.dimension_names or ())
@@ -137,17 +144,17 @@ def _apply(path: Path, grown, old_size: int, fence):
         if spec[0] == "sample":
             root.create_array(name, **coordinate_array(spec), overwrite=True)[...] = np.asarray(spec[1])
     # 4. the root attributes: the grown workflow
-    meta = json.loads((path / "zarr.json").read_text())
+    meta = json.loads(st.read_bytes("zarr.json"))
     meta["attributes"].update({"workflow": grown.source, "canonical": grown.canonical,
                                "fingerprint": grown.fingerprint})
     fence.check()
-    write_json_atomic(path / "zarr.json", meta)
+    st.write_bytes("zarr.json", json.dumps(meta).encode())
     # a new identity for the template (store._template_id): processes that wrote blocks
     # before keep the arrays open at their old shape, and open them again (the store's
     # generation kept)
     generation = store_generation(path)
-    _write_group(path / MARKERS, {"generation": generation} if generation else {})
-    (path / GROW).unlink(missing_ok=True)
+    _write_group_at(st, MARKERS, {"generation": generation} if generation else {})
+    st.delete(GROW.as_posix())
     return grown
 
 

@@ -339,7 +339,10 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
         raise WorkflowError(f"`--budget` {budget} is smaller than the first design (--batch {batch}). Give a larger "
                             "budget or a smaller batch.", "--budget", budget)
     wf = fit_workflow(workflow, free, batch=batch, overrides=overrides)
-    store = str(Path(store if store is not None else Path("results") / f"{_fit_name(wf.name)}.zarr"))
+    from .storage import is_url
+
+    if not is_url(store):  # (an s3:// URL as it is: a Path would lose its //)
+        store = str(Path(store if store is not None else Path("results") / f"{_fit_name(wf.name)}.zarr"))
     first_log, quiet = round_logs(log)
     res = run_sweep(wf, store, log=first_log, **run_options)   # the design, or whatever is pending (a resumed fit)
     wf = store_workflow_of(store)

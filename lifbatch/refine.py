@@ -161,9 +161,6 @@ def refine_store(store, *, var: str = "rate", add: int = 8, rounds: int = 1, aga
 
     from .execute import run_sweep
     from .store import store_workflow_of
-    from .storage import require_local
-
-    require_local(store, "refine")
     log = log or (lambda msg: print(msg, file=sys.stderr))
     check_var(var, against)
     for name, value in (("--add", add), ("--rounds", rounds)):

@@ -660,6 +660,10 @@ _PREPARING: dict[str, threading.Thread] = {}
 
 def _prepare(store: str | PathLike) -> None:
     """Build the app of the next session now, if the store is not being written."""
+    from lifbatch import storage
+
+    if storage.is_url(store):  # (an object store's objects have no file signature: each page reads the store)
+        return
     path = Path(store)
     try:
         sig = store_signature(path)

@@ -1048,7 +1048,7 @@ class StoredArrays:
     def __init__(self, store):
         import zarr
 
-        self._root = zarr.open_group(str(store), mode="r", zarr_format=3)
+        self._root = zarr.open_group(storage.of(store).zarr_store(read_only=True), mode="r", zarr_format=3)
         shape = tuple(self._root["status"].shape)
         self.sizes = {"sample": shape[0]}
         self._status = marker_status(store, shape, tuple(json.loads(self._root.attrs["chunks"])))

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_json_atomic
 from .errors import StoreError, WorkflowError
 from .identity import describe_summaries, summary_settings, with_summaries
 from .layout import MOMENT_SUMMARIES, SPIKE_SUMMARIES, STATUS_DONE, SUMMARIZE, SUMMARIZE_COMMIT, coords, variable_specs
@@ -53,10 +52,10 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
     from .workflow import load_workflow
 
     log = log or (lambda msg: None)
-    from .storage import require_local
+    from . import storage
 
-    require_local(store, "summarize")
-    path = Path(store)
+    st = storage.of(store)
+    path = Path(store) if st.local else st.location  # (an object store: its arrays and commit by key)
     asked = list(overrides) if isinstance(overrides, dict) else [o.split("=", 1)[0] for o in (overrides or [])]
     for key in asked:
         if not key.startswith("summaries."):
@@ -80,7 +79,8 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
             wf = _keep_moments(wf, before, set(asked))
         names, new_ds = _summaries(ds, wf, xr, moments)
         own = held.record["token"]
-        work = path / SUMMARIZE / own
+        work = f"{SUMMARIZE.as_posix()}/{own}"
+        staged = storage.of(f"{st.location}/{work}/new").zarr_store()  # (a directory, or a prefix in the bucket)
         # the store's own codecs (checksums included), so that the blocks still to run, and
         # workers that kept the old arrays open, write what these arrays say; every chunk
         # written, also all-NaN or all-zero ones, as a block writes them (a missing chunk of a
@@ -88,13 +88,14 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
         enc = {n: {"compressors": _compressors(new_ds[n].dtype),
                    **({"_FillValue": np.nan} if new_ds[n].dtype.kind == "f" else {})} for n in names}
         fence.check()
-        new_ds.to_zarr(work / "new", mode="w", consolidated=False, encoding=enc, write_empty_chunks=True)
+        new_ds.to_zarr(staged, mode="w", consolidated=False, encoding=enc, write_empty_chunks=True)
         pause("summarize-written")
-        arrays = [n for n in list(new_ds.data_vars) + list(new_ds.coords) if (work / "new" / n).is_dir()]
-        attributes = json.loads((path / "zarr.json").read_text())["attributes"]
+        written = {k.split("/")[4] for k in st.list(f"{work}/new/")}  # (_lifbatch/summarize/<own>/new/<array>/...)
+        arrays = [n for n in list(new_ds.data_vars) + list(new_ds.coords) if n in written]
+        attributes = json.loads(st.read_bytes("zarr.json") or b"")["attributes"]  # (there: the store opened)
         attributes.update({"workflow": wf.source, "canonical": wf.canonical, "fingerprint": wf.fingerprint})
         fence.check()  # a summarize that lost its lease commits nothing
-        write_json_atomic(path / SUMMARIZE_COMMIT, {"work": own, "arrays": arrays, "attributes": attributes})
+        st.commit(SUMMARIZE_COMMIT.as_posix(), json.dumps({"work": own, "arrays": arrays, "attributes": attributes}).encode())
         pause("summarize-committed")
         swap.recover(path, fence)
     finally:

@@ -26,6 +26,11 @@ __all__ = ["recover"]
 def recover(store, fence) -> str | None:
     """Finish (a commit file exists) or discard (none does) an interrupted summarize; what was
     done. Only under the store's lease: ``fence`` is checked before every write."""
+    from . import storage
+
+    st = storage.of(store)
+    if not st.local:
+        return _recover_objects(st, fence)
     path = Path(store)
     work = path / SUMMARIZE
     if not work.is_dir():
@@ -61,4 +66,54 @@ def recover(store, fence) -> str | None:
     fence.check()
     write_json_atomic(root, meta)
     shutil.rmtree(work, ignore_errors=True)
+    return "finished an interrupted summarize (the new summaries stand)"
+
+
+def _recover_objects(st, fence) -> str | None:
+    """:func:`recover` on an object store, which has no rename: the commit object names the
+    work prefix; each array not yet swapped (its objects still under ``<work>/new/<name>/``)
+    is copied into place, the old array's objects it has no more are deleted, then its new
+    objects; then the root attributes; then the work prefix. Each step is idempotent, so a
+    command killed during it is finished by the next one holding the lease."""
+    work = SUMMARIZE.as_posix()
+    if not st.is_dir(work):
+        return None
+    data = st.read_bytes(SUMMARIZE_COMMIT.as_posix())
+    try:
+        if data is None:
+            fence.check()
+            st.delete_prefix(work + "/")  # never committed: the old summaries stand
+            return "discarded an unfinished summarize (the old summaries stand)"
+        plan = json.loads(data)
+        if not isinstance(plan, dict) or not isinstance(plan.get("arrays"), list) or \
+                not (isinstance(plan.get("work"), str) and plan["work"].isalnum()):
+            raise ValueError("not a commit")
+    except ValueError:  # (one PUT: an object is whole, so unreadable means damaged)
+        fence.check()
+        st.delete_prefix(work + "/")
+        return "discarded an unreadable summarize commit (the old summaries stand)"
+    new = f"{work}/{plan['work']}/new"
+    for name in plan["arrays"]:
+        head = f"{new}/{name}/zarr.json"
+        if not st.exists(head):  # swapped already (its metadata is the first staged object deleted)
+            continue
+        staged = st.list(f"{new}/{name}/")  # (complete while its metadata is there)
+        fence.check()
+        keys = [k[len(new) + 1:] for k in staged]
+        for src, dst in zip(staged, keys):
+            st.copy(src, dst)
+        stale = sorted(set(st.list(f"{name}/")) - set(keys))
+        fence.check()
+        for key in stale:  # (chunks of a grid the new array has no more, e.g. fewer ISI bins)
+            st.delete(key)
+        st.delete(head)
+        for key in staged:
+            if key != head:
+                st.delete(key)
+        pause("summarize-swapped")  # (tests stop here: some arrays swapped, others not)
+    meta = json.loads(st.read_bytes("zarr.json"))
+    meta["attributes"] = plan["attributes"]
+    fence.check()
+    st.write_bytes("zarr.json", json.dumps(meta).encode())
+    st.delete_prefix(work + "/")
     return "finished an interrupted summarize (the new summaries stand)"

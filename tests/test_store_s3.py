@@ -14,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import lifbatch
@@ -284,15 +285,6 @@ def test_missing_bucket_one_line(s3, tmp_path):
                                     "another s3://BUCKET/PATH")
 
 
-def test_commands_not_yet_on_object_storage_say_so_in_one_line(s3):
-    for command in ("summarize", "refine", "review", "report"):
-        r = _cli(command, "s3://lifbatch/x.zarr", env=s3.env())
-        assert r.returncode == 2
-        assert r.stderr.strip().startswith(f"lifbatch: error: store 's3://lifbatch/x.zarr': `lifbatch {command}` "
-                                           "does not work on object storage yet"), r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1
-
-
 # --------------------------------------------------------------------------- #
 # the server stopped mid-sweep: one line, exit 1, resumable once it is back
 # --------------------------------------------------------------------------- #
@@ -468,3 +460,173 @@ def test_overwrite_in_a_bucket_replaces_only_a_lifbatch_store(s3, tmp_path):
     assert _cli("run", other, "--store", disk, "--no-progress").returncode == 0
     assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
     assert _keys(url) == _keys(disk)  # nothing of the old store is left
+
+
+# --------------------------------------------------------------------------- #
+# readers: report and review open an s3:// store as open_results does
+# --------------------------------------------------------------------------- #
+def _page(text: str, store) -> str:
+    """A report's HTML without what differs between two writes of one sweep: the store's
+    location, Bokeh's random element ids, the creation time."""
+    import re
+
+    text = text.replace(str(store), "STORE")
+    text = re.sub(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "ID", text)
+    return re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", "TIME", text)
+
+
+@pytest.mark.slow
+def test_report_and_review_of_an_s3_store_as_of_the_same_on_disk(s3, on_disk, tmp_path):
+    import urllib.request
+
+    url = _url()
+    assert _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=s3.env()).returncode == 0
+    disk = on_disk[WF["name"]]
+    got = _cli("report", url, "-o", tmp_path / "s3.html", env=s3.env())
+    assert got.returncode == 0, got.stderr
+    assert _cli("report", disk, "-o", tmp_path / "disk.html").returncode == 0
+    s3_page, disk_page = (tmp_path / "s3.html").read_text(), (tmp_path / "disk.html").read_text()
+    assert url in s3_page and "Firing rate" in s3_page
+    assert _page(s3_page, url) == _page(disk_page, disk)  # the same figures, data, workflow and provenance
+    # review serves it (its warm-up builds a page from the bucket) and answers a page request
+    proc = _start("review", url, "--no-browser", env=s3.env())
+    try:
+        line = ""
+        while "serving at" not in line:  # (review prints to stdout)
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+        address = line.split("serving at ", 1)[1].split()[0]
+        for _ in range(2):  # (each request makes a session: its app built from the bucket)
+            with urllib.request.urlopen(address, timeout=60) as page:
+                assert page.status == 200 and "<html" in page.read().decode()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    errors = proc.stderr.read()
+    assert "Traceback" not in errors and "Error" not in errors, errors
+    # each page reads the bucket as it is then: no page is prepared from a snapshot of it
+    from lifbatch import review
+
+    review._prepare(url)
+    assert url not in review._SPARE and str(Path(url)) not in review._SPARE
+
+
+# --------------------------------------------------------------------------- #
+# summarize: the new arrays under its work prefix, a conditional commit object, then copied into place
+# --------------------------------------------------------------------------- #
+SUMMARIES = ["rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["summarize-written", "summarize-committed", "summarize-swapped"])
+def test_summarize_to_s3_equals_disk_and_a_kill_at_its_commit_recovers(s3, on_disk, tmp_path, phase):
+    """summarize of an s3:// store equals the same on disk (every array, the attributes);
+    SIGKILLed before its commit (the old summaries stand), at it, or with some arrays copied
+    into place, a re-run finishes or discards it: identical to the uninterrupted one."""
+    import shutil
+
+    wf = _write(tmp_path, WF)
+    disk = tmp_path / "disk.zarr"
+    shutil.copytree(on_disk[WF["name"]], disk)
+    url = _url()
+    assert _cli("run", wf, "--store", url, "--no-progress", env=s3.env()).returncode == 0
+    before = lifbatch.open_results(url).load()
+    p = _start("summarize", url, "--set", "summaries.warmup=30 ms", env=s3.env(LIFBATCH_TEST_PAUSE_AT=phase))
+    _wait_for(p, f"paused at {phase}")
+    os.killpg(p.pid, signal.SIGKILL)
+    p.communicate(timeout=60)
+    assert any(k.startswith("_lifbatch/summarize/") for k in _keys(url))  # (its work is in the bucket)
+    if phase == "summarize-written":  # not committed: a reader sees the old summaries whole
+        assert_identical(lifbatch.open_results(url).load(), before)
+    else:  # committed: readers say it is unfinished, in one line
+        r = _cli("status", url, env=s3.env())
+        assert r.returncode == 2 and "interrupted after its commit" in r.stderr.strip(), r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    again = _cli("summarize", url, "--set", "summaries.warmup=30 ms", env=s3.env())
+    assert again.returncode == 0, again.stderr
+    assert _cli("summarize", disk, "--set", "summaries.warmup=30 ms").returncode == 0
+    got, want = lifbatch.open_results(url).load(), lifbatch.open_results(disk).load()
+    assert_identical(got, want)
+    assert not np.array_equal(got["rate"].values, before["rate"].values, equal_nan=True)  # (it did change them)
+    for key in ("fingerprint", "canonical", "simulation"):
+        assert got.attrs[key] == want.attrs[key], key
+    assert _keys(url) == _keys(disk)
+    assert _cli("status", url, "--verify", env=s3.env()).returncode == 0
+
+
+# --------------------------------------------------------------------------- #
+# refine and fit: points added by grow.json as a conditional commit object
+# --------------------------------------------------------------------------- #
+@pytest.mark.slow
+def test_refine_to_s3_killed_after_its_commit_recovers_identical_to_disk(s3, tmp_path):
+    """A refine of an s3:// store SIGKILLed after its growth's commit: readers say so in one
+    line; `lifbatch run` of the workflow finishes the growth and its points; a second refine
+    round; all identical to the same on disk, object for file."""
+    from test_designs import WF as SAMPLED
+
+    wf = _write(tmp_path, SAMPLED)
+    disk, url = tmp_path / "disk.zarr", _url()
+    for store, env in ((disk, None), (url, s3.env())):
+        r = _cli("run", wf, "--store", store, "--points-per-task", "4", "--no-progress", env=env)
+        assert r.returncode == 0, r.stderr
+    assert _cli("refine", disk, "--add", "3", "--no-progress").returncode == 0
+    p = _start("refine", url, "--add", "3", "--no-progress", env=s3.env(LIFBATCH_TEST_PAUSE_AT="grow-committed"))
+    _wait_for(p, "paused at grow-committed")
+    os.killpg(p.pid, signal.SIGKILL)
+    p.communicate(timeout=60)
+    assert "_lifbatch/grow.json" in _keys(url)
+    r = _cli("query", url, "--var", "rate", env=s3.env())
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "interrupted after its commit" in \
+        r.stderr, r.stderr
+    r = _cli("run", wf, "--store", url, "--no-progress", env=s3.env())
+    assert r.returncode == 0 and "finished adding 3 points" in r.stderr, r.stderr
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
+    for store, env in ((disk, None), (url, s3.env())):  # a second round, uninterrupted
+        r = _cli("refine", store, "--add", "2", "--no-progress", env=env)
+        assert r.returncode == 0, r.stderr
+    got, want = lifbatch.open_results(url).load(), lifbatch.open_results(disk).load()
+    assert got.sizes["sample"] == want.sizes["sample"] == SAMPLED["sample"]["n"] + 5
+    assert_identical(got, want)
+    assert got.attrs["fingerprint"] == want.attrs["fingerprint"]
+    assert _keys(url) == _keys(disk)
+    assert _cli("status", url, "--verify", env=s3.env()).returncode == 0
+
+
+@pytest.mark.slow
+def test_fit_to_s3_equals_the_same_fit_on_disk(s3, tmp_path):
+    """`lifbatch fit --store s3://...`: its rounds grow the bucket's store as they grow one on
+    disk; the same evaluations, best point and store."""
+    import json
+
+    from test_designs import FIT
+
+    wf = _write(tmp_path, {**FIT, "duration": "300 ms", "trials": 4})
+    out = {}
+    disk, url = tmp_path / "f.zarr", _url()
+    for store, env in ((disk, None), (url, s3.env())):
+        r = _cli("fit", wf, "--target", "rate=10 Hz", "--free", "inputs.current.value=50..300", "--budget", "12",
+                 "--batch", "4", "--store", store, "--format", "json", "--no-progress", env=env)
+        assert r.returncode == 0, r.stderr
+        out[str(store)] = json.loads(r.stdout)
+    got, want = out[url], out[str(disk)]
+    assert got["store"] == url and got["evaluations"] == want["evaluations"] == 12
+    assert got["best"] == want["best"] and got["targets"] == want["targets"]
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
+    assert _keys(url) == _keys(disk)
+
+
+@pytest.mark.slow
+def test_bench_sweep_to_s3_against_disk_leaves_nothing(s3):
+    """`lifbatch bench --sweep --store s3://...`: each round's sweep to the bucket and to local
+    disk (alternating), their ratio per round; every store it wrote removed after."""
+    import json
+
+    from lifbatch import storage
+
+    r = _cli("bench", "--sweep", "--store", "s3://lifbatch/bench", "--points", "8", "--tiny-points", "16",
+             "--repeat", "2", "--json", env=s3.env())
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["store"] == "s3://lifbatch/bench" and len(out["store_over_disk"]) == 2
+    assert all(0 < x < 10 for x in out["store_over_disk"]) and out["disk_seconds"] > 0
+    assert storage.of("s3://lifbatch/bench").list("") == []

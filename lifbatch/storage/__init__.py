@@ -129,6 +129,18 @@ class Storage:
         :class:`Conflict`."""
         raise NotImplementedError
 
+    def copy(self, src: str, dst: str) -> None:
+        """Copy the object ``src`` over ``dst`` (on an object store, by the server)."""
+        data = self.read_bytes(src)
+        if data is None:
+            raise FileNotFoundError(src)
+        self.write_bytes(dst, data)
+
+    def commit(self, key: str, data: bytes) -> None:
+        """Write a commit object whole (summarize's ``commit.json``): a temporary file renamed
+        over it on disk; a conditional create (``If-None-Match: *``) on an object store."""
+        self.write_bytes(key, data)
+
     def delete(self, key: str) -> None:
         """Remove the object (nothing when it is absent)."""
         raise NotImplementedError

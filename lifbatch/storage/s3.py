@@ -148,6 +148,18 @@ class S3Storage(Storage):
         except (oe.PreconditionError, oe.NotFoundError, FileNotFoundError, oe.AlreadyExistsError):
             raise Conflict(key) from None
 
+    def copy(self, src, dst):
+        import obstore
+
+        self._call(f"copying {src}", obstore.copy, self._store, src, dst, overwrite=True)
+
+    def commit(self, key, data):
+        try:
+            self.create(key, data)
+        except Conflict:
+            raise StoreError(f"store '{self.location}': {key} exists already, written by another command; "
+                             "nothing was changed: run the same command again") from None
+
     take_over = replace  # (If-Match on the ETag read: of two takers, the server lets one write)
 
     def delete(self, key):
