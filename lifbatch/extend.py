@@ -111,7 +111,7 @@ def _apply(path, grown, old_size: int, fence):
     """Steps 2-4 of a growth (each idempotent); ``grown`` with the store's summary settings."""
     import zarr
 
-    from .store import _write_group_at, coordinate_array, store_generation
+    from .store import write_group_at, coordinate_array, store_generation
 
     st = storage.of(path)
     meta = json.loads(st.read_bytes("zarr.json"))
@@ -153,7 +153,7 @@ def _apply(path, grown, old_size: int, fence):
     # before keep the arrays open at their old shape, and open them again (the store's
     # generation kept)
     generation = store_generation(path)
-    _write_group_at(st, MARKERS, {"generation": generation} if generation else {})
+    write_group_at(st, MARKERS, {"generation": generation} if generation else {})
     st.delete(GROW.as_posix())
     return grown
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["open_results", "create_store", "write_block", "done_blocks", "read_markers", "store_workflow",
            "inspect_store", "begin_creation", "clear_store", "verify_store", "VerifyReport", "restore_arrays",
-           "marker_status",
+           "marker_status", "write_group_at", "compressors_for",
            "simulation_identity", "summary_settings", "with_summaries",
            "STATUS_PENDING", "STATUS_DONE", "STATUS_FAILED"]
 
@@ -61,7 +61,7 @@ def root_attrs(wf, provenance: dict | None = None) -> dict:
     }
 
 
-def _compressors(dtype: np.dtype) -> list:
+def compressors_for(dtype: np.dtype) -> list:
     """Codecs of a data variable (bytes to bytes), chosen for the sweep tasks' write path.
 
     Measured on a block of 125 points (README, Performance): integers and packed
@@ -130,8 +130,8 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lamb
     _gather_on_group(store, create, {**crd, **variable_specs(wf)})
     if fence is not None:
         fence.check()
-    _write_group_at(st, MARKERS.parent, {})
-    _write_group_at(st, MARKERS, {"generation": generation} if generation else {})
+    write_group_at(st, MARKERS.parent, {})
+    write_group_at(st, MARKERS, {"generation": generation} if generation else {})
     st.delete(CREATING.as_posix())  # complete: a store from now on
 
 
@@ -142,7 +142,7 @@ def variable_array(wf, chunks: tuple[int, ...], spec: tuple, *, sizes: dict | No
     sizes = sizes or sizes_of(wf)
     tail = tuple(sizes[d] for d in dims)
     return dict(shape=tuple(wf.shape) + tail, chunks=tuple(chunks) + tail, dtype=dtype, fill_value=fill,
-                compressors=_compressors(dtype), attributes=dict(attrs), dimension_names=tuple(wf.axis_names) + dims)
+                compressors=compressors_for(dtype), attributes=dict(attrs), dimension_names=tuple(wf.axis_names) + dims)
 
 
 def coordinate_array(spec: tuple) -> dict:
@@ -166,7 +166,7 @@ def _write_group(path: Path, attributes: dict) -> None:
     write_json_atomic(path / "zarr.json", {"zarr_format": 3, "node_type": "group", "attributes": attributes})
 
 
-def _write_group_at(st, key, attributes: dict) -> None:
+def write_group_at(st, key, attributes: dict) -> None:
     """:func:`_write_group` of the group ``key`` in the store's storage (one whole object)."""
     st.write_bytes(f"{key.as_posix() if hasattr(key, 'as_posix') else key}/zarr.json",
                    json.dumps({"zarr_format": 3, "node_type": "group", "attributes": attributes}).encode())
@@ -765,7 +765,7 @@ def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
     if fence is not None:
         marker["generation"] = fence.generation
         fence.check()
-    _write_group_at(storage.of(store), f"{MARKERS.as_posix()}/{flat}", marker)
+    write_group_at(storage.of(store), f"{MARKERS.as_posix()}/{flat}", marker)
     return marker
 
 

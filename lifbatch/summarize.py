@@ -48,7 +48,7 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
     import xarray as xr
 
     from . import control, lease, swap
-    from .store import _compressors, inspect_store, open_results
+    from .store import compressors_for, inspect_store, open_results
     from .workflow import load_workflow
 
     log = log or (lambda msg: None)
@@ -85,7 +85,7 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
         # workers that kept the old arrays open, write what these arrays say; every chunk
         # written, also all-NaN or all-zero ones, as a block writes them (a missing chunk of a
         # done block is damage to `status --verify`)
-        enc = {n: {"compressors": _compressors(new_ds[n].dtype),
+        enc = {n: {"compressors": compressors_for(new_ds[n].dtype),
                    **({"_FillValue": np.nan} if new_ds[n].dtype.kind == "f" else {})} for n in names}
         fence.check()
         new_ds.to_zarr(staged, mode="w", consolidated=False, encoding=enc, write_empty_chunks=True)
