@@ -10,7 +10,7 @@ round one sweep whose data variables carry a CRC-32C (Zarr 3's ``crc32c`` codec 
 the compressor: what ``lifbatch run`` writes) and one without it (the compressor
 alone: what lifbatch wrote before), their order alternating from round to round,
 each into a fresh store, then ``status --verify`` of that store (every chunk read
-back) timed. The codecs are chosen by ``lifbatch.store._compressors``, which this
+back) timed. The codecs are chosen by ``lifbatch.template.compressors_for``, which this
 script replaces for the sweeps without. Reported: the medians of the per-round
 ratios (with / without) of the sweep's wall time, of the workers' time in the
 Zarr write (from the block markers) and of verify's time, and the store's size.
@@ -91,11 +91,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args(argv)
 
-    from lifbatch import store as store_mod
+    from lifbatch import template as template_mod
     from lifbatch.bench_sweep import _execution, _workflow
     from lifbatch.workflow import load_workflow
 
-    with_sums = store_mod._compressors
+    with_sums = template_mod.compressors_for
     without = _without_checksums(with_sums)
     wf = load_workflow(_workflow(args.points, 20, 10_000, "bench-checksums"))
     tmp = tempfile.mkdtemp(prefix="lifbatch-checksums-")
@@ -105,11 +105,11 @@ def main(argv=None) -> int:
             for i in range(args.rounds):
                 pair = {}
                 for kind in (("with", "without") if i % 2 == 0 else ("without", "with")):
-                    store_mod._compressors = with_sums if kind == "with" else without
+                    template_mod.compressors_for = with_sums if kind == "with" else without
                     try:
                         pair[kind] = _sweep(wf, ex, os.path.join(tmp, f"{kind}-{i}.zarr"))
                     finally:
-                        store_mod._compressors = with_sums
+                        template_mod.compressors_for = with_sums
                 rounds.append(pair)
                 w, wo = pair["with"], pair["without"]
                 print(f"round {i + 1}: sweep {w['seconds']:.2f} s with checksums, {wo['seconds']:.2f} s without; "

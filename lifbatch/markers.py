@@ -1,0 +1,171 @@
+"""A store's block markers: which blocks are done, read from ``_lifbatch/blocks/<n>/zarr.json``.
+
+A block is done when its marker (written by :func:`lifbatch.store.write_block` after all of the
+block's data) exists, is one lifbatch writes, is of the store's generation and fits its grid.
+Read without Zarr or xarray: plain JSON through the store's storage.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import storage
+from .grid import Blocking
+from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, STATUS_PENDING
+
+
+def read_key(store, key):
+    """The JSON object at ``key`` of the store (None when absent, False when unreadable)."""
+    try:
+        data = storage.of(store).read_bytes(key.as_posix() if hasattr(key, "as_posix") else key)
+    except OSError:
+        return False
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return False
+
+
+def _marker_attributes(path: Path, store=None) -> dict | None:
+    """The attributes of the block marker at ``path`` (``_lifbatch/blocks/<n>/zarr.json``), or
+    None when there is none, or when it is unreadable or not a marker lifbatch writes
+    (:func:`_valid_marker`): the block counts as not done, and the run that resumes the
+    store computes it again and writes its marker anew."""
+    try:
+        if store is None:
+            attrs = json.loads(path.read_text())["attributes"]
+        else:  # (``path`` a key of the store's storage)
+            attrs = json.loads(storage.of(store).read_bytes(path))["attributes"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no marker, or unreadable
+    return attrs if _valid_marker(attrs, str(path).split("/")[-2]) else None
+
+
+def _parsed_marker(key: str, data: bytes | None) -> dict | None:
+    """:func:`_marker_attributes` of a marker's bytes (read with others at once)."""
+    try:
+        attrs = json.loads(data)["attributes"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return attrs if _valid_marker(attrs, key.split("/")[-2]) else None
+
+
+def is_number(value, *, whole: bool = False) -> bool:
+    kinds = (int,) if whole else (int, float)
+    return isinstance(value, kinds) and not isinstance(value, bool)
+
+
+def _valid_marker(attrs, name: str) -> bool:
+    """Whether ``attrs`` are a block marker's as :func:`lifbatch.store.write_block` writes them, for
+    the block directory ``name``: a mapping whose ``block`` is the whole number ``name``, whose
+    ``failures`` map points (whole numbers, as text) to messages, and whose other fields, when
+    present, have their types (``points`` a whole number, ``finished`` and ``seconds``
+    numbers or null, ``worker`` text or null). Anything else (another store's group in
+    ``_lifbatch/blocks/``, a hand-edited file) is not this block's marker."""
+    if not isinstance(attrs, dict):
+        return False
+    block, failures = attrs.get("block"), attrs.get("failures")
+    if not is_number(block, whole=True) or str(block) != name or not isinstance(failures, dict):
+        return False
+    if not all(isinstance(k, str) and k.isdigit() and isinstance(v, str) for k, v in failures.items()):
+        return False
+    if "points" in attrs and not (is_number(attrs["points"], whole=True) and attrs["points"] >= 0):
+        return False
+    if any(attrs.get(k) is not None and not is_number(attrs[k]) for k in ("finished", "seconds")):
+        return False
+    return attrs.get("worker") is None or isinstance(attrs["worker"], str)
+
+
+def _marker_fits(marker: dict, blocking: Blocking) -> bool:
+    """Whether a (valid) marker is of a block of ``blocking`` and its failures are that block's points."""
+    flat = marker["block"]
+    if not 0 <= flat < blocking.n_blocks:
+        return False
+    if not marker["failures"]:
+        return True
+    region = blocking.slices(blocking.block_id(flat))
+    size = int(np.prod(blocking.shape or (1,)))
+    for key in marker["failures"]:
+        point = int(key)
+        if point >= size:
+            return False
+        index = np.unravel_index(point, blocking.shape) if blocking.shape else ()
+        if not all(s.start <= i < s.stop for s, i in zip(region, index)):
+            return False
+    return True
+
+
+def store_generation(store) -> str | None:
+    """The store's generation: a new one each time a store is created at its path (None for
+    stores made before generations). Block markers of another generation do not count."""
+    try:
+        attrs = json.loads(storage.of(store).read_bytes((MARKERS / "zarr.json").as_posix())).get("attributes")
+    except (OSError, ValueError, AttributeError, TypeError):
+        return None
+    generation = attrs.get("generation") if isinstance(attrs, dict) else None
+    return generation if isinstance(generation, str) else None
+
+
+def _counts(marker: dict | None, generation: str | None) -> bool:
+    return isinstance(marker, dict) and marker.get("generation") == generation
+
+
+def read_marker(store, flat: int) -> dict | None:
+    """Block ``flat``'s marker (its attributes), or None when the block is not done (no
+    marker, an unreadable one, or one written under another generation of the store)."""
+    marker = _marker_attributes(f"{MARKERS.as_posix()}/{flat}/zarr.json", store)
+    return marker if _counts(marker, store_generation(store)) else None
+
+
+def read_markers(store) -> list[dict]:
+    """The markers of the store's done blocks: of its generation, and of a block of its grid
+    with failures among that block's points (:func:`_marker_fits`, where the grid is known)."""
+    st = storage.of(store)
+    if not st.is_dir(MARKERS.as_posix()):
+        return []
+    generation = store_generation(store)
+    keys = st.children(MARKERS.as_posix(), "zarr.json")
+    markers = [m for m in (_parsed_marker(key, data) for key, data in zip(keys, st.read_many(keys)))
+               if _counts(m, generation)]
+    blocking = _blocking_of(store)
+    return [m for m in markers if blocking is None or _marker_fits(m, blocking)]
+
+
+def _blocking_of(path: Path) -> Blocking | None:
+    """The store's blocks from its root's ``chunks`` and its ``status`` array's shape, or None
+    when either cannot be read (a store being created, damaged metadata)."""
+    root = read_key(path, "zarr.json")
+    status_meta = read_key(path, "status/zarr.json")
+    try:
+        chunks = tuple(json.loads(root["attributes"]["chunks"]))
+        shape = tuple(status_meta["shape"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not all(is_number(n, whole=True) for n in shape + chunks) or len(shape) != len(chunks):
+        return None  # (damaged metadata: inspect_store says so in one line)
+    return Blocking(shape=shape, chunks=chunks)
+
+
+def done_blocks(store) -> set[int]:
+    return {int(m["block"]) for m in read_markers(store)}
+
+
+def marker_status(store, shape: tuple[int, ...], chunks: tuple[int, ...]) -> np.ndarray:
+    """Each point's status from the block markers alone: done (or failed, as its marker
+    says) when its block's marker exists, which is written after all of the block's
+    data; pending otherwise. What ``status``, ``query`` and ``open_results`` report."""
+    status = np.full(shape, STATUS_PENDING, np.int8)
+    blocking = Blocking(shape=tuple(shape), chunks=tuple(chunks))
+    for m in read_markers(store):
+        if not _marker_fits(m, blocking):
+            continue  # not a block of this store: the block counts as not done, as in inspect_store
+        slices = blocking.slices(blocking.block_id(int(m["block"])))
+        status[slices] = STATUS_DONE
+        for flat in m.get("failures", {}):
+            status[np.unravel_index(int(flat), shape) if shape else ()] = STATUS_FAILED
+    return status
