@@ -730,3 +730,12 @@ def test_a_named_profile_that_does_not_exist_one_line(s3, tmp_path, named_by):
             f"{tmp_path / 'credentials'} nor {tmp_path / 'config'}; name a profile of those files, or set "
             "AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE to the files that have it")
     assert _keys(url) == set()
+
+
+def test_a_key_id_in_lifbatch_yaml_without_its_secret_one_line(s3, tmp_path):
+    url = _url()
+    r = _cli("status", url, env=_bare(tmp_path, DASK_LIFBATCH__S3__ACCESS_KEY_ID="lifbatch-test",
+                                      AWS_ACCESS_KEY_ID="lifbatch-test", AWS_SECRET_ACCESS_KEY="lifbatch-test-secret"))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == (f"lifbatch: error: store '{url}': lifbatch.s3.secret-access-key is not set but its "
+                                "pair is; set both (or neither, to use the environment or an AWS profile)")

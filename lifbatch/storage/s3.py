@@ -97,7 +97,11 @@ def _resolve(location: str) -> dict:
                          f"{config}; name a profile of those files, or set AWS_SHARED_CREDENTIALS_FILE / "
                          "AWS_CONFIG_FILE to the files that have it")
     profile = profile or {}
-    if settings.get("access-key-id") and settings.get("secret-access-key"):
+    half = [k for k in ("access-key-id", "secret-access-key") if not settings.get(k)]
+    if len(half) == 1:
+        raise StoreError(f"{where}: lifbatch.s3.{half[0]} is not set but its pair is; set both (or neither, to "
+                         "use the environment or an AWS profile)")
+    if not half:
         keys = (settings["access-key-id"], settings["secret-access-key"], settings.get("session-token"))
         source = "lifbatch.s3.access-key-id"
     elif not explicit and env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
