@@ -630,3 +630,112 @@ def test_bench_sweep_to_s3_against_disk_leaves_nothing(s3):
     assert out["store"] == "s3://lifbatch/bench" and len(out["store_over_disk"]) == 2
     assert all(0 < x < 10 for x in out["store_over_disk"]) and out["disk_seconds"] > 0
     assert storage.of("s3://lifbatch/bench").list("") == []
+
+
+# --------------------------------------------------------------------------- #
+# credentials from AWS profiles and lifbatch.yaml, in the documented order; never printed
+# --------------------------------------------------------------------------- #
+def _bare(tmp_path, **extra) -> dict:
+    """An environment with no AWS_* variable, its profile files under tmp_path (none written yet:
+    not the user's ~/.aws), its dask config directory tmp_path/dask."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DASK_LIFBATCH__S3"))}
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"), AWS_CONFIG_FILE=str(tmp_path / "config"),
+               DASK_CONFIG=str(tmp_path / "dask"))
+    env.update(extra)
+    return env
+
+
+def _profiles(tmp_path, s3, *, key="lifbatch-test", secret="lifbatch-test-secret") -> None:
+    """Profile 'lab' with the server's keys in the credentials file and its endpoint and region in
+    the config file; the default profile with keys the server refuses."""
+    (tmp_path / "credentials").write_text(f"[default]\naws_access_key_id = nobody\naws_secret_access_key = "
+                                          f"default-secret\n\n[lab]\naws_access_key_id = {key}\n"
+                                          f"aws_secret_access_key = {secret}\n")
+    (tmp_path / "config").write_text(f"[default]\nregion = us-east-1\n\n[profile lab]\nregion = us-east-1\n"
+                                     f"endpoint_url = {s3.endpoint}\n")
+
+
+def test_credentials_and_endpoint_only_in_a_profile_file(s3, tmp_path):
+    _profiles(tmp_path, s3)
+    url, env = _url(), _bare(tmp_path, AWS_PROFILE="lab")
+    r = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=env)
+    assert r.returncode == 0, r.stderr
+    status = _cli("status", url, env=env)
+    assert status.returncode == 0, status.stderr
+    assert "8: 8 done, 0 failed, 0 pending (100%)" in status.stdout
+    for out in (r.stdout, r.stderr, status.stdout, status.stderr):
+        assert "lifbatch-test-secret" not in out and "default-secret" not in out  # never printed
+    # the default profile's keys (no AWS_PROFILE) are refused by the server: the profile was what worked
+    refused = _cli("status", url, env=_bare(tmp_path, AWS_ENDPOINT_URL=s3.endpoint))
+    assert refused.returncode == 2, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert "refused the credentials (from the AWS profile 'default')" in refused.stderr
+    assert "default-secret" not in refused.stderr and "lifbatch-test-secret" not in refused.stderr
+
+
+def test_credentials_only_in_lifbatch_yaml_win_over_the_environment_and_profiles(s3, tmp_path):
+    _profiles(tmp_path, s3)
+    (tmp_path / "dask").mkdir()
+    (tmp_path / "dask" / "lifbatch.yaml").write_text(
+        f"lifbatch:\n  s3:\n    endpoint: {s3.endpoint}\n    access-key-id: lifbatch-test\n"
+        "    secret-access-key: lifbatch-test-secret\n")
+    url = _url()
+    # wrong keys in the environment and in the default profile: lifbatch.yaml's keys are used
+    env = _bare(tmp_path, AWS_ACCESS_KEY_ID="nobody", AWS_SECRET_ACCESS_KEY="env-secret")
+    r = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=env)
+    assert r.returncode == 0, r.stderr
+    status = _cli("status", url, env=env)
+    assert status.returncode == 0, status.stderr
+    assert "lifbatch-test-secret" not in status.stdout + status.stderr + r.stdout + r.stderr
+    # a wrong secret in lifbatch.yaml: refused in one line naming where the keys came from, not the secret
+    (tmp_path / "dask" / "lifbatch.yaml").write_text(
+        f"lifbatch:\n  s3:\n    endpoint: {s3.endpoint}\n    access-key-id: lifbatch-test\n"
+        "    secret-access-key: yaml-wrong-secret\n")
+    bad = _cli("status", url, env=env)
+    assert bad.returncode == 2, bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert bad.stderr.startswith(f"lifbatch: error: store '{url}' at {s3.endpoint}: the object store refused the "
+                                 "credentials (from lifbatch.s3.access-key-id)"), bad.stderr
+    assert "yaml-wrong-secret" not in bad.stderr and "env-secret" not in bad.stderr
+
+
+def test_environment_keys_win_over_the_profile_unless_lifbatch_names_the_profile(s3, tmp_path):
+    _profiles(tmp_path, s3)
+    url = _url()
+    assert _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=s3.env()).returncode == 0
+    # AWS_PROFILE=lab (good keys) but wrong keys in the environment: the environment's win, as the AWS CLI
+    env = _bare(tmp_path, AWS_PROFILE="lab", AWS_ACCESS_KEY_ID="nobody", AWS_SECRET_ACCESS_KEY="env-secret")
+    r = _cli("status", url, env=env)
+    assert r.returncode == 2, r.stderr
+    assert "refused the credentials (from AWS_ACCESS_KEY_ID)" in r.stderr and "env-secret" not in r.stderr
+    # lifbatch.s3.profile=lab names it explicitly (as `aws --profile`): the environment's keys are skipped
+    r = _cli("status", url, env={**env, "DASK_LIFBATCH__S3__PROFILE": "lab"})
+    assert r.returncode == 0, r.stderr
+    # the environment's keys beat the default profile's wrong ones
+    assert _cli("status", url, env=_bare(tmp_path, **{k: v for k, v in s3.env().items()
+                                                       if k.startswith("AWS_")})).returncode == 0
+
+
+@pytest.mark.parametrize("named_by", ["AWS_PROFILE", "lifbatch.s3.profile"])
+def test_a_named_profile_that_does_not_exist_one_line(s3, tmp_path, named_by):
+    _profiles(tmp_path, s3)
+    url = _url()
+    env = _bare(tmp_path, **({"AWS_PROFILE": "nope"} if named_by == "AWS_PROFILE"
+                             else {"DASK_LIFBATCH__S3__PROFILE": "nope"}))
+    for args in (("status", url), ("run", _write(tmp_path, WF), "--store", url, "--no-progress")):
+        r = _cli(*args, env=env)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.strip() == (
+            f"lifbatch: error: store '{url}': the AWS profile 'nope' (from {named_by}) is in neither "
+            f"{tmp_path / 'credentials'} nor {tmp_path / 'config'}; name a profile of those files, or set "
+            "AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE to the files that have it")
+    assert _keys(url) == set()
+
+
+def test_a_key_id_in_lifbatch_yaml_without_its_secret_one_line(s3, tmp_path):
+    url = _url()
+    r = _cli("status", url, env=_bare(tmp_path, DASK_LIFBATCH__S3__ACCESS_KEY_ID="lifbatch-test",
+                                      AWS_ACCESS_KEY_ID="lifbatch-test", AWS_SECRET_ACCESS_KEY="lifbatch-test-secret"))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == (f"lifbatch: error: store '{url}': lifbatch.s3.secret-access-key is not set but its "
+                                "pair is; set both (or neither, to use the environment or an AWS profile)")

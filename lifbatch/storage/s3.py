@@ -6,11 +6,24 @@ An object store has no rename and no directories. Whole objects are written by o
 conditional replace is ``If-Match: <ETag>`` of the version read, which the server refuses
 (412) when the object changed since: of two takers exactly one wins.
 
-Credentials and endpoint come from the standard places, as the AWS tools read them:
-``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``,
-``AWS_REGION`` (or ``lifbatch.s3.endpoint`` / ``lifbatch.s3.region`` in lifbatch.yaml); a plain
-``http://`` endpoint is allowed. They are never printed: messages name the store's URL and
-the endpoint only.
+Credentials and endpoint come from the standard places, as the AWS tools read them, first
+found first (:func:`_resolve`; docs/store-layout.md):
+
+1. lifbatch's own settings (``lifbatch.s3.*`` in lifbatch.yaml, ``--set``,
+   ``DASK_LIFBATCH__S3__*``), as the AWS CLI's command-line options: ``access-key-id`` +
+   ``secret-access-key`` (+ ``session-token``), ``endpoint``, ``region``, ``profile``;
+2. the environment: ``AWS_ACCESS_KEY_ID`` + ``AWS_SECRET_ACCESS_KEY`` (+ ``AWS_SESSION_TOKEN``),
+   ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, ``AWS_REGION`` / ``AWS_DEFAULT_REGION``; an
+   explicit ``lifbatch.s3.profile`` skips the environment's keys (as ``aws --profile`` does);
+3. the profile's files: ``lifbatch.s3.profile``, else ``AWS_PROFILE``, else ``default``, in
+   ``AWS_SHARED_CREDENTIALS_FILE`` (``~/.aws/credentials``, section ``[NAME]``) then
+   ``AWS_CONFIG_FILE`` (``~/.aws/config``, section ``[profile NAME]`` or ``[default]``);
+4. none of these: obstore's own chain (web identity, container and instance credentials).
+
+The keys travel together (never a key id from one place with a secret from another); endpoint
+and region are looked up each on its own. A plain ``http://`` endpoint is allowed. A profile
+named but in neither file is refused in one line. Credentials are never printed: messages
+name the store's URL, the endpoint, and where the keys came from only.
 """
 
 from __future__ import annotations
@@ -30,11 +43,95 @@ def _settings() -> dict:
     from .. import config
 
     out = {}
-    for key in ("endpoint", "region"):
+    for key in ("endpoint", "region", "profile", "access-key-id", "secret-access-key", "session-token"):
         value = config.get(f"s3.{key}", None)
         if value:
             out[key] = str(value)
     return out
+
+
+def _profile_files() -> tuple[str, str]:
+    """The AWS credentials and config files, where the AWS CLI looks for them."""
+    return (os.path.expanduser(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"),
+            os.path.expanduser(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"))
+
+
+def _read_profile(name: str, where: str) -> dict | None:
+    """The settings of the AWS profile ``name`` (credentials file over config file), None if
+    neither file has it.
+
+    The files are INI, read by configparser: botocore reads them too, but it is a 100 MB
+    dependency for reading two INI files, and obstore (the client) does not read them.
+    """
+    import configparser
+
+    credentials, config = _profile_files()
+    found: dict | None = None
+    for path, section in ((config, "default" if name == "default" else f"profile {name}"), (credentials, name)):
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path)  # (a missing file reads as empty)
+        except configparser.Error as exc:
+            reason = str(exc).splitlines()[0]
+            raise StoreError(f"{where}: the AWS profile file {path} cannot be read ({reason}); fix or remove "
+                             "it") from None
+        if parser.has_section(section):
+            found = {**(found or {}), **{k.lower(): v.strip() for k, v in parser.items(section)}}
+    return found
+
+
+def _resolve(location: str) -> dict:
+    """Where the store's credentials, endpoint and region come from (the module's docstring):
+    keys ``credentials`` ((key id, secret, token or None) or None), ``source`` (where they came
+    from, a name that is safe to print), ``endpoint``, ``region``."""
+    settings, env = _settings(), os.environ
+    where = f"store '{location}'"
+    explicit = settings.get("profile")
+    name = explicit or env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
+    named_by = "lifbatch.s3.profile" if explicit else ("AWS_PROFILE" if env.get("AWS_PROFILE") else
+                                                        "AWS_DEFAULT_PROFILE" if env.get("AWS_DEFAULT_PROFILE") else None)
+    profile = _read_profile(name, where)
+    if profile is None and named_by:
+        credentials, config = _profile_files()
+        raise StoreError(f"{where}: the AWS profile '{name}' (from {named_by}) is in neither {credentials} nor "
+                         f"{config}; name a profile of those files, or set AWS_SHARED_CREDENTIALS_FILE / "
+                         "AWS_CONFIG_FILE to the files that have it")
+    profile = profile or {}
+    half = [k for k in ("access-key-id", "secret-access-key") if not settings.get(k)]
+    if len(half) == 1:
+        raise StoreError(f"{where}: lifbatch.s3.{half[0]} is not set but its pair is; set both (or neither, to "
+                         "use the environment or an AWS profile)")
+    if not half:
+        keys = (settings["access-key-id"], settings["secret-access-key"], settings.get("session-token"))
+        source = "lifbatch.s3.access-key-id"
+    elif not explicit and env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        keys = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN") or None)
+        source = "AWS_ACCESS_KEY_ID"
+    elif profile.get("aws_access_key_id") and profile.get("aws_secret_access_key"):
+        keys = (profile["aws_access_key_id"], profile["aws_secret_access_key"], profile.get("aws_session_token"))
+        source = f"the AWS profile '{name}'"
+    else:
+        keys, source = None, None
+    endpoint = settings.get("endpoint") or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or \
+        env.get("AWS_ENDPOINT") or profile.get("endpoint_url")
+    region = settings.get("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or \
+        profile.get("region") or "us-east-1"  # (what an S3-compatible server without regions accepts)
+    return {"credentials": keys, "source": source, "endpoint": endpoint, "region": region}
+
+
+class _Keys:
+    """obstore's credential provider for keys found by :func:`_resolve` outside the environment:
+    obstore itself reads the environment's, which must not mix in (a session token of other keys)."""
+
+    def __init__(self, key_id: str, secret: str, token: str | None):
+        self._credential = {"access_key_id": key_id, "secret_access_key": secret, "token": token,
+                            "expires_at": None}
+
+    def __call__(self) -> dict:
+        return self._credential
+
+    def __repr__(self) -> str:  # (never the secret)
+        return "_Keys(...)"
 
 
 class S3Storage(Storage):
@@ -52,21 +149,19 @@ class S3Storage(Storage):
         rest = self.location.split("://", 1)[1]
         self.bucket, _, prefix = rest.partition("/")
         self.prefix = prefix.strip("/")
-        settings = _settings()
-        endpoint = settings.get("endpoint") or os.environ.get("AWS_ENDPOINT_URL_S3") or \
-            os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT")
-        self.endpoint = endpoint
-        config = {}
-        if settings.get("endpoint"):
-            config["endpoint"] = settings["endpoint"]
-        if settings.get("region"):
-            config["region"] = settings["region"]
-        elif not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
-            config["region"] = "us-east-1"  # (what an S3-compatible server without regions accepts)
+        found = _resolve(self.location)
+        self.endpoint = endpoint = found["endpoint"]
+        self.credentials_from = found["source"]
+        config = {"region": found["region"]}
+        if endpoint:
+            config["endpoint"] = endpoint
+        provider = None
+        if found["credentials"] is not None and found["source"] != "AWS_ACCESS_KEY_ID":
+            provider = _Keys(*found["credentials"])
         client = {"allow_http": True} if endpoint and endpoint.startswith("http://") else {}
         retry = {"max_retries": 2, "retry_timeout": __import__("datetime").timedelta(seconds=10)}
         self._store = S3Store(self.bucket, prefix=self.prefix or None, config=config or None,
-                              client_options=client or None, retry_config=retry)
+                              client_options=client or None, retry_config=retry, credential_provider=provider)
 
     # ------------------------------------------------------------------ errors
     def _failed(self, exc: Exception, what: str) -> Exception:
@@ -81,8 +176,9 @@ class S3Storage(Storage):
         if isinstance(exc, (oe.PermissionDeniedError, oe.UnauthenticatedError)) or \
                 any(code in text for code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
                                               "403 Forbidden")):
-            return StoreError(f"{where}: the object store refused the credentials for {what} (access denied); "
-                              "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION) to a key "
+            source = f" (from {self.credentials_from})" if self.credentials_from else " (none found)"
+            return StoreError(f"{where}: the object store refused the credentials{source} for {what} (access "
+                              "denied); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION) to a key "
                               "allowed to read and write that bucket")
         reason = _short(text)
         return StorageUnreachable(f"{where}: the object store did not complete {what} ({reason}); nothing "
