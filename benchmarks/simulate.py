@@ -75,7 +75,7 @@ def _commit() -> str | None:
 
 def _parts(wf) -> dict:
     """CPU seconds of a ``simulate`` call's parts, on the bench point (best of 3 each)."""
-    from lifbatch import execute
+    from lifbatch import block
     from lifbatch.analysis import moment_values, spike_values
 
     best = {}
@@ -86,12 +86,12 @@ def _parts(wf) -> dict:
             best[name] = min(best.get(name, math.inf), t)
         return out
 
-    values, _, _ = take("block", lambda: execute._block_values(wf, ()))
-    v = execute._WORK.moments  # the V samples the summaries read (kept by the thread)
+    values, _, _ = take("block", lambda: block.block_values(wf, ()))
+    v = block._WORK.moments  # the V samples the summaries read (kept by the thread)
     take("v_moments", lambda: moment_values(v, warmup=wf.v_warmup, every=wf.moments_every, max_lag=wf.max_lag))
     take("spike_statistics", lambda: spike_values(values["spike_bits"], dt=wf.dt, n_steps=wf.n_steps,
                                                   warmup=wf.warmup, isi_edges=wf.isi_edges))
-    take("dataset", lambda: execute._block_dataset(wf, (), values))
+    take("dataset", lambda: block._block_dataset(wf, (), values))
     return best
 
 
