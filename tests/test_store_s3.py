@@ -30,6 +30,18 @@ MID = {**SLOW, "name": "s3-mid", "trials": 100, "duration": "1 s",
        "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 12], "unit": "pA"}}}
 
 
+@pytest.fixture(autouse=True)
+def _reads_in_this_process():
+    """This process reads the stores it checks with dask's threads, as a user's session without
+    a cluster does: a distributed Client that an earlier test file left as the default (seen in
+    CI after the SLURM tests) would read them in its workers, which were started before this
+    module gave the process its AWS_* variables and so have no credentials."""
+    import dask
+
+    with dask.config.set(scheduler="threads"):
+        yield
+
+
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
     """A real SeaweedFS on 127.0.0.1 (its own ports and directory) with a bucket; this process
