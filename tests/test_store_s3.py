@@ -33,9 +33,9 @@ MID = {**SLOW, "name": "s3-mid", "trials": 100, "duration": "1 s",
 @pytest.fixture(autouse=True)
 def _reads_in_this_process():
     """This process reads the stores it checks with dask's threads, as a user's session without
-    a cluster does: a distributed Client that an earlier test file left as the default (seen in
-    CI after the SLURM tests) would read them in its workers, which were started before this
-    module gave the process its AWS_* variables and so have no credentials."""
+    a cluster does: the session's shared Client (conftest's ``local_client``), once an earlier
+    test file has used it, is dask's default and would read them in its workers, which were
+    started before this module gave the process its AWS_* variables and so have no credentials."""
     import dask
 
     with dask.config.set(scheduler="threads"):
