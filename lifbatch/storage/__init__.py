@@ -17,7 +17,7 @@ import re
 
 from ..errors import RunError, StoreError
 
-__all__ = ["is_url", "check_location", "canonical", "of", "require_local", "Storage", "Conflict", "Unavailable"]
+__all__ = ["is_url", "check_location", "canonical", "of", "Storage", "Conflict", "Unavailable"]
 
 #: ``scheme://`` at the start of a store's location (a Windows drive ``C:\\`` has no ``//``)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -66,14 +66,6 @@ def canonical(store) -> str:
 
     check_location(store)
     return store.rstrip("/") if is_url(store) else str(Path(store).resolve())
-
-
-def require_local(store, command: str) -> None:
-    """StoreError (one line) for a command that does not yet work on an object store."""
-    if is_url(store):
-        raise StoreError(f"store '{store}': `lifbatch {command}` does not work on object storage yet (run, status, "
-                         "query, open_results, status --verify and run --repair do); copy the store to disk first, e.g. "
-                         f"`aws s3 sync {store} ./{store.rstrip('/').rsplit('/', 1)[-1]}`")
 
 
 def of(store) -> "Storage":
