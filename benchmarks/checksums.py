@@ -51,8 +51,12 @@ def _crc_seconds(store: str) -> float:
 
     from lifbatch.layout import VARIABLES
 
-    chunks = [open(os.path.join(d, f), "rb").read() for name in VARIABLES
-              for d, _, files in os.walk(os.path.join(store, name, "c")) for f in files]
+    chunks = [
+        open(os.path.join(d, f), "rb").read()
+        for name in VARIABLES
+        for d, _, files in os.walk(os.path.join(store, name, "c"))
+        for f in files
+    ]
     best = float("inf")
     for _ in range(3):
         t = time.perf_counter()
@@ -76,9 +80,15 @@ def _sweep(wf, ex, store: str) -> dict:
     verify = time.perf_counter() - t
     if not report.ok:
         raise RuntimeError(report.format())
-    out = {"seconds": seconds, "write_seconds": sum(m["write_seconds"] for m in markers),
-           "task_seconds": sum(m["seconds"] for m in markers), "verify_seconds": verify,
-           "bytes": _du(store), "checksums": report.checksums, "crc_seconds": _crc_seconds(store)}
+    out = {
+        "seconds": seconds,
+        "write_seconds": sum(m["write_seconds"] for m in markers),
+        "task_seconds": sum(m["seconds"] for m in markers),
+        "verify_seconds": verify,
+        "bytes": _du(store),
+        "checksums": report.checksums,
+        "crc_seconds": _crc_seconds(store),
+    }
     shutil.rmtree(store, ignore_errors=True)
     return out
 
@@ -104,7 +114,7 @@ def main(argv=None) -> int:
         with _execution(args.workers, tmp, processes=False) as ex:
             for i in range(args.rounds):
                 pair = {}
-                for kind in (("with", "without") if i % 2 == 0 else ("without", "with")):
+                for kind in ("with", "without") if i % 2 == 0 else ("without", "with"):
                     template_mod.compressors_for = with_sums if kind == "with" else without
                     try:
                         pair[kind] = _sweep(wf, ex, os.path.join(tmp, f"{kind}-{i}.zarr"))
@@ -112,9 +122,12 @@ def main(argv=None) -> int:
                         template_mod.compressors_for = with_sums
                 rounds.append(pair)
                 w, wo = pair["with"], pair["without"]
-                print(f"round {i + 1}: sweep {w['seconds']:.2f} s with checksums, {wo['seconds']:.2f} s without; "
-                      f"Zarr write {w['write_seconds']:.3f} / {wo['write_seconds']:.3f} s of workers' time; "
-                      f"verify {w['verify_seconds']:.2f} / {wo['verify_seconds']:.2f} s", flush=True)
+                print(
+                    f"round {i + 1}: sweep {w['seconds']:.2f} s with checksums, {wo['seconds']:.2f} s without; "
+                    f"Zarr write {w['write_seconds']:.3f} / {wo['write_seconds']:.3f} s of workers' time; "
+                    f"verify {w['verify_seconds']:.2f} / {wo['verify_seconds']:.2f} s",
+                    flush=True,
+                )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not all(r["with"]["checksums"] and not r["without"]["checksums"] for r in rounds):
@@ -130,28 +143,42 @@ def main(argv=None) -> int:
 
     figures = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
-        "host": platform.node(), "cpus": os.cpu_count(), "load": os.getloadavg(),
-        "points": args.points, "workers": args.workers, "rounds": args.rounds,
-        **{f"{key}_{kind}": med(key, kind) for key in ("seconds", "write_seconds", "task_seconds",
-                                                        "verify_seconds", "bytes", "crc_seconds")
-           for kind in ("with", "without")},
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "load": os.getloadavg(),
+        "points": args.points,
+        "workers": args.workers,
+        "rounds": args.rounds,
+        **{
+            f"{key}_{kind}": med(key, kind)
+            for key in ("seconds", "write_seconds", "task_seconds", "verify_seconds", "bytes", "crc_seconds")
+            for kind in ("with", "without")
+        },
         **{f"{key}_ratio": ratio(key) for key in ("seconds", "write_seconds", "verify_seconds", "bytes")},
     }
     s, lo, hi = figures["seconds_ratio"]
-    print(f"sweep wall time       with / without checksums: {s:.3f}x (rounds {lo:.3f}-{hi:.3f}); medians "
-          f"{figures['seconds_with']:.2f} / {figures['seconds_without']:.2f} s")
+    print(
+        f"sweep wall time       with / without checksums: {s:.3f}x (rounds {lo:.3f}-{hi:.3f}); medians "
+        f"{figures['seconds_with']:.2f} / {figures['seconds_without']:.2f} s"
+    )
     s, lo, hi = figures["write_seconds_ratio"]
-    print(f"Zarr write (workers)  {s:.3f}x (rounds {lo:.3f}-{hi:.3f}); medians {figures['write_seconds_with']:.3f} / "
-          f"{figures['write_seconds_without']:.3f} s, of {figures['task_seconds_with']:.1f} s in tasks")
+    print(
+        f"Zarr write (workers)  {s:.3f}x (rounds {lo:.3f}-{hi:.3f}); medians {figures['write_seconds_with']:.3f} / "
+        f"{figures['write_seconds_without']:.3f} s, of {figures['task_seconds_with']:.1f} s in tasks"
+    )
     s, lo, hi = figures["verify_seconds_ratio"]
-    print(f"status --verify       {s:.3f}x (rounds {lo:.3f}-{hi:.3f}); medians {figures['verify_seconds_with']:.2f} / "
-          f"{figures['verify_seconds_without']:.2f} s")
-    print(f"store size            {figures['bytes_with'] / 2 ** 20:.2f} / {figures['bytes_without'] / 2 ** 20:.2f} MiB")
+    print(
+        f"status --verify       {s:.3f}x (rounds {lo:.3f}-{hi:.3f}); medians {figures['verify_seconds_with']:.2f} / "
+        f"{figures['verify_seconds_without']:.2f} s"
+    )
+    print(f"store size            {figures['bytes_with'] / 2**20:.2f} / {figures['bytes_without'] / 2**20:.2f} MiB")
     crc = figures["crc_seconds_with"]
-    print(f"one CRC-32C pass      over the store's chunks: {1e3 * crc:.1f} ms on one core "
-          f"({figures['bytes_with'] / 2 ** 30 / crc:.1f} GiB/s) = {100 * crc / figures['task_seconds_with']:.2f} % of "
-          f"the workers' {figures['task_seconds_with']:.1f} s in tasks, "
-          f"{100 * crc / (figures['seconds_with'] * args.workers):.2f} % of the sweep's wall time x {args.workers} workers")
+    print(
+        f"one CRC-32C pass      over the store's chunks: {1e3 * crc:.1f} ms on one core "
+        f"({figures['bytes_with'] / 2**30 / crc:.1f} GiB/s) = {100 * crc / figures['task_seconds_with']:.2f} % of "
+        f"the workers' {figures['task_seconds_with']:.1f} s in tasks, "
+        f"{100 * crc / (figures['seconds_with'] * args.workers):.2f} % of the sweep's wall time x {args.workers} workers"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(figures, f, indent=1)

@@ -83,13 +83,17 @@ def main() -> None:
                 runs[name].append(_measure(settings, wf, tmp))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"embedded cluster of 2 workers; {args.rounds} rounds; sweep of {args.points} points x 20 trials x 10^4 steps")
+    print(
+        f"embedded cluster of 2 workers; {args.rounds} rounds; sweep of {args.points} points x 20 trials x 10^4 steps"
+    )
     for name, rs in runs.items():
         med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
         shares = ", ".join(f"{100 * r['other_share']:.0f}" for r in rs)
-        print(f"  {name:14s} idle {100 * med['idle']:5.1f} % of a core | sweep: task threads {med['tasks']:.2f} s CPU, "
-              f"other threads {med['other']:.2f} s = {100 * med['other_share']:.0f} % of CPU used "
-              f"(rounds {shares} %); wall {med['wall']:.2f} s")
+        print(
+            f"  {name:14s} idle {100 * med['idle']:5.1f} % of a core | sweep: task threads {med['tasks']:.2f} s CPU, "
+            f"other threads {med['other']:.2f} s = {100 * med['other_share']:.0f} % of CPU used "
+            f"(rounds {shares} %); wall {med['wall']:.2f} s"
+        )
 
 
 if __name__ == "__main__":

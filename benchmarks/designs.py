@@ -59,11 +59,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 WORKFLOWS = ROOT / "workflows"
 CLI = "import sys; from lifbatch.cli import main; sys.argv[0] = 'lifbatch'; sys.exit(main())"
-TIMEOUT = 1800.0          # seconds, per process
+TIMEOUT = 1800.0  # seconds, per process
 TARGETS = {"rate": 10.0, "isi_cv": 0.8}
-PENALTY = 100.0           # lifbatch.fitting.PENALTY: the objective per undefined target
-WITHIN = 0.05             # "within 5 % of both targets"
-THRESHOLD = 1.0 / 12.0    # the pypet neuron's threshold current, per ms (v_th / tau_V)
+PENALTY = 100.0  # lifbatch.fitting.PENALTY: the objective per undefined target
+WITHIN = 0.05  # "within 5 % of both targets"
+THRESHOLD = 1.0 / 12.0  # the pypet neuron's threshold current, per ms (v_th / tau_V)
 PARTS = {
     "fit": "lifbatch fit vs an Optuna script (quickstart neuron to 10 Hz, ISI CV 0.8)",
     "refine": "lifbatch refine vs an even grid (bracketing the pypet threshold current)",
@@ -77,6 +77,7 @@ class BenchError(RuntimeError):
 
 # ---------------------------------------------------------------- quality measures (pure)
 
+
 def objective(rate: float, isi_cv: float) -> float:
     """lifbatch fit's objective: sum of ((got - want) / want)^2, PENALTY per undefined target."""
     total = 0.0
@@ -88,8 +89,10 @@ def objective(rate: float, isi_cv: float) -> float:
 
 def within(rate: float, isi_cv: float, tol: float = WITHIN) -> bool:
     """Both targets met to within ``tol`` (relative)."""
-    return all(math.isfinite(g) and abs(g - w) <= tol * abs(w)
-               for g, w in ((rate, TARGETS["rate"]), (isi_cv, TARGETS["isi_cv"])))
+    return all(
+        math.isfinite(g) and abs(g - w) <= tol * abs(w)
+        for g, w in ((rate, TARGETS["rate"]), (isi_cv, TARGETS["isi_cv"]))
+    )
 
 
 def evaluations_to_target(rates, cvs, tol: float = WITHIN) -> int | None:
@@ -110,9 +113,15 @@ def fit_quality(rates, cvs) -> dict:
     rates, cvs = [float(r) for r in rates], [float(c) for c in cvs]
     f = [objective(r, c) for r, c in zip(rates, cvs)]
     i = min(range(len(f)), key=lambda j: (f[j], j)) if f else None
-    return {"evaluations": len(f), "best_objective": f[i] if f else None, "best_index": i,
-            "best_rate": rates[i] if f else None, "best_isi_cv": cvs[i] if f else None,
-            "to_within_5pct": evaluations_to_target(rates, cvs), "objectives": f}
+    return {
+        "evaluations": len(f),
+        "best_objective": f[i] if f else None,
+        "best_index": i,
+        "best_rate": rates[i] if f else None,
+        "best_isi_cv": cvs[i] if f else None,
+        "to_within_5pct": evaluations_to_target(rates, cvs),
+        "objectives": f,
+    }
 
 
 def confirm(best_params: dict, trials: int, seed: int = 20261201) -> dict:
@@ -122,12 +131,26 @@ def confirm(best_params: dict, trials: int, seed: int = 20261201) -> dict:
     import lifbatch
 
     current, sigma = best_params["inputs.current.value"], best_params["inputs.noise.sigma"]
-    ds = lifbatch.simulate(lifbatch.load_workflow(
-        WORKFLOWS / "quickstart-fit.yaml",
-        [f"trials={trials}", f"seed={seed}", f"inputs.current.value={current!r} A", f"inputs.noise.sigma={sigma!r} V"]))
+    ds = lifbatch.simulate(
+        lifbatch.load_workflow(
+            WORKFLOWS / "quickstart-fit.yaml",
+            [
+                f"trials={trials}",
+                f"seed={seed}",
+                f"inputs.current.value={current!r} A",
+                f"inputs.noise.sigma={sigma!r} V",
+            ],
+        )
+    )
     rate, cv = float(ds["rate"]), float(ds["isi_cv"])
-    return {"trials": trials, "rate": rate, "rate_sem": float(ds["rate_std"]) / math.sqrt(trials), "isi_cv": cv,
-            "objective": objective(rate, cv), "within_5pct": within(rate, cv)}
+    return {
+        "trials": trials,
+        "rate": rate,
+        "rate_sem": float(ds["rate_std"]) / math.sqrt(trials),
+        "isi_cv": cv,
+        "objective": objective(rate, cv),
+        "within_5pct": within(rate, cv),
+    }
 
 
 def bracket(currents, rates) -> dict:
@@ -137,8 +160,7 @@ def bracket(currents, rates) -> dict:
     firing = [i for i, r in pts if r > 0]
     lo = max(zero) if zero else None
     hi = min(firing) if firing else None
-    out = {"points": len(pts), "lo": lo, "hi": hi, "width": None, "contains_threshold": False,
-           "monotone": True}
+    out = {"points": len(pts), "lo": lo, "hi": hi, "width": None, "contains_threshold": False, "monotone": True}
     if lo is not None and hi is not None:
         out["width"] = hi - lo
         out["contains_threshold"] = lo <= THRESHOLD <= hi
@@ -160,23 +182,24 @@ def rounds_needed(currents, rates, rounds, tol: float) -> tuple[int | None, dict
 
 # ---------------------------------------------------------------- contenders
 
+
 @dataclass
 class Contender:
     part: str
     label: str
-    cmds: list                       # commands run one after the other; '{round}', '{seed}' substituted
+    cmds: list  # commands run one after the other; '{round}', '{seed}' substituted
     what: str = ""
     env: dict = field(default_factory=dict)
     baseline: bool = False
-    short: str = "contender"         # its name in the "faster" column
-    read: object = None              # callable(round_dir, stdouts) -> metrics dict (untimed)
-    parts: list | None = None        # labels of the commands, for their separate times
+    short: str = "contender"  # its name in the "faster" column
+    read: object = None  # callable(round_dir, stdouts) -> metrics dict (untimed)
+    parts: list | None = None  # labels of the commands, for their separate times
 
 
 @dataclass
 class Outcome:
     time: float | None = None
-    times: list = field(default_factory=list)   # per command
+    times: list = field(default_factory=list)  # per command
     metrics: dict = field(default_factory=dict)
     error: str | None = None
 
@@ -187,8 +210,9 @@ def _tail(text: str, n: int = 3) -> str:
 
 
 def _sub(args, rdir: Path, seed: int, budget: int):
-    return [str(a).replace("{round}", str(rdir)).replace("{seed}", str(seed)).replace("{budget}", str(budget))
-            for a in args]
+    return [
+        str(a).replace("{round}", str(rdir)).replace("{seed}", str(seed)).replace("{budget}", str(budget)) for a in args
+    ]
 
 
 def run_once(c: Contender, rdir: Path, seed: int, budget: int) -> Outcome:
@@ -197,8 +221,9 @@ def run_once(c: Contender, rdir: Path, seed: int, budget: int) -> Outcome:
     for cmd in c.cmds:
         try:
             t0 = time.perf_counter()
-            p = subprocess.run(_sub(cmd, rdir, seed, budget), cwd=str(ROOT), env=env, capture_output=True, text=True,
-                               timeout=TIMEOUT)
+            p = subprocess.run(
+                _sub(cmd, rdir, seed, budget), cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=TIMEOUT
+            )
             times.append(time.perf_counter() - t0)
         except subprocess.TimeoutExpired:
             return Outcome(error=f"timed out after {TIMEOUT:.0f} s")
@@ -227,6 +252,7 @@ def _read_fit(store_name: str):
         q["reported_got"] = {k: v["got"] for k, v in report["targets"].items()}
         q["best_params"] = report["best"]
         return q
+
     return read
 
 
@@ -236,10 +262,13 @@ def _read_optuna(name: str):
         ev = doc["evaluations"]
         q = fit_quality([e["rate"] for e in ev], [e["isi_cv"] for e in ev])
         b = ev[q["best_index"]] if ev else {}
-        q["best_params"] = {"inputs.current.value": b.get("current_pA", math.nan) * 1e-12,
-                            "inputs.noise.sigma": b.get("sigma_mV", math.nan) * 1e-3}
+        q["best_params"] = {
+            "inputs.current.value": b.get("current_pA", math.nan) * 1e-12,
+            "inputs.noise.sigma": b.get("sigma_mV", math.nan) * 1e-3,
+        }
         q["reported_best"] = float(stdouts[-1].strip().splitlines()[-1].split()[1])
         return q
+
     return read
 
 
@@ -252,9 +281,12 @@ def _read_bracket(store_name: str, grid: bool):
         if not grid:
             out["rounds"] = int(ds["sample_round"].values.max())
             # refine's own report of each round's time: "round 1: added 4 points (...) in 2.2 s"
-            out["round_seconds"] = [float(m.group(1)) for m in re.finditer(
-                r"^round \d+: added \d+ points .* in ([0-9.]+) s$", stdouts[-1], re.M)]
+            out["round_seconds"] = [
+                float(m.group(1))
+                for m in re.finditer(r"^round \d+: added \d+ points .* in ([0-9.]+) s$", stdouts[-1], re.M)
+            ]
         return out
+
     return read
 
 
@@ -269,9 +301,13 @@ def _read_design(store_name: str):
         counts = np.asarray(ds["spike_count"].values)
         np.save(rdir / f"{store_name}.rate.npy", rate)
         np.save(rdir / f"{store_name}.counts.npy", counts)
-        return {"points": int(rate.shape[0]), "mean_rate": float(np.nanmean(rate)),
-                "rate_file": str(rdir / f"{store_name}.rate.npy"),
-                "counts_file": str(rdir / f"{store_name}.counts.npy")}
+        return {
+            "points": int(rate.shape[0]),
+            "mean_rate": float(np.nanmean(rate)),
+            "rate_file": str(rdir / f"{store_name}.rate.npy"),
+            "counts_file": str(rdir / f"{store_name}.counts.npy"),
+        }
+
     return read
 
 
@@ -281,24 +317,62 @@ def _lifbatch(*args) -> list:
 
 def fit_contenders(args) -> list[Contender]:
     wf = WORKFLOWS / "quickstart-fit.yaml"
-    common = ["--target", "rate=10 Hz", "--target", "isi_cv=0.8", "--free", "inputs.current.value=50..300",
-              "--free", "inputs.noise.sigma=1..10 log", "--budget", "{budget}", "--batch", args.batch,
-              "--set", "seed={seed}", "--no-progress", "--format", "json"]
+    common = [
+        "--target",
+        "rate=10 Hz",
+        "--target",
+        "isi_cv=0.8",
+        "--free",
+        "inputs.current.value=50..300",
+        "--free",
+        "inputs.noise.sigma=1..10 log",
+        "--budget",
+        "{budget}",
+        "--batch",
+        args.batch,
+        "--set",
+        "seed={seed}",
+        "--no-progress",
+        "--format",
+        "json",
+    ]
     out = [
-        Contender("fit", "Optuna script (TPE + numpy loop)",
-                  [[sys.executable, HERE / "designs_optuna_loop.py", "--seed", "{seed}", "--budget", "{budget}",
-                    "--out", "{round}/optuna.json"]],
-                  "benchmarks/designs_optuna_loop.py: TPESampler(seed), study.optimize(n_trials), one "
-                  "evaluation at a time, numpy loop over steps vectorized over 20 trials",
-                  baseline=True, read=_read_optuna("optuna.json")),
-        Contender("fit", "lifbatch fit",
-                  [_lifbatch("fit", wf, *common, "--store", "{round}/fit.zarr")],
-                  f"lifbatch fit ... --budget {args.budget} --batch {args.batch} (2 threads)",
-                  short="lifbatch fit", read=_read_fit("fit.zarr")),
-        Contender("fit", "lifbatch fit --workers 1",
-                  [_lifbatch("fit", wf, *common, "--workers", "1", "--store", "{round}/fit1.zarr")],
-                  "the same in one thread, as the Optuna script", short="lifbatch fit (1 thread)",
-                  read=_read_fit("fit1.zarr")),
+        Contender(
+            "fit",
+            "Optuna script (TPE + numpy loop)",
+            [
+                [
+                    sys.executable,
+                    HERE / "designs_optuna_loop.py",
+                    "--seed",
+                    "{seed}",
+                    "--budget",
+                    "{budget}",
+                    "--out",
+                    "{round}/optuna.json",
+                ]
+            ],
+            "benchmarks/designs_optuna_loop.py: TPESampler(seed), study.optimize(n_trials), one "
+            "evaluation at a time, numpy loop over steps vectorized over 20 trials",
+            baseline=True,
+            read=_read_optuna("optuna.json"),
+        ),
+        Contender(
+            "fit",
+            "lifbatch fit",
+            [_lifbatch("fit", wf, *common, "--store", "{round}/fit.zarr")],
+            f"lifbatch fit ... --budget {args.budget} --batch {args.batch} (2 threads)",
+            short="lifbatch fit",
+            read=_read_fit("fit.zarr"),
+        ),
+        Contender(
+            "fit",
+            "lifbatch fit --workers 1",
+            [_lifbatch("fit", wf, *common, "--workers", "1", "--store", "{round}/fit1.zarr")],
+            "the same in one thread, as the Optuna script",
+            short="lifbatch fit (1 thread)",
+            read=_read_fit("fit1.zarr"),
+        ),
     ]
     return out
 
@@ -330,8 +404,13 @@ def zip_workflow(path: Path, sample_n: int | None) -> Path:
     raw.pop("sample")
     raw["name"] = "ccnss-zip"
     raw["description"] = f"ccnss-sobol.yaml's {s.size} Sobol points as one zipped grid axis"
-    raw["sweep"] = {"point": {"zip": {p: {"values": [float(x) for x in v], "unit": unit}
-                                      for p, v, unit in zip(s.params, s.values, s.units)}}}
+    raw["sweep"] = {
+        "point": {
+            "zip": {
+                p: {"values": [float(x) for x in v], "unit": unit} for p, v, unit in zip(s.params, s.values, s.units)
+            }
+        }
+    }
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     check = load_workflow(path)
     if not all(np.array_equal(a, b) for a, b in zip(check.sweep[0].values, s.values)):
@@ -348,18 +427,44 @@ def refine_contenders(args, work: Path, rounds: int) -> list[Contender]:
     grid = grid_workflow(work / "pypet-grid.yaml", args.grid_points)
     trials = f" x {args.refine_trials} trials" if args.refine_trials else ""
     return [
-        Contender("refine", f"even grid ({args.grid_points} points{trials})",
-                  [_lifbatch("run", grid, "--store", "{round}/grid.zarr", "--no-progress", *_trials(args))],
-                  f"lifbatch run of pypet-refine.yaml with sweep I: linspace [0, 1, {args.grid_points}] per ms",
-                  baseline=True, read=_read_bracket("grid.zarr", grid=True)),
-        Contender("refine", f"lifbatch run + refine --add {args.add} --rounds {rounds}",
-                  [_lifbatch("run", WORKFLOWS / "pypet-refine.yaml", "--store", "{round}/refine.zarr",
-                             "--no-progress", *_trials(args)),
-                   _lifbatch("refine", "{round}/refine.zarr", "--var", "rate", "--add", args.add, "--rounds", rounds,
-                             "--no-progress")],
-                  f"lifbatch run workflows/pypet-refine.yaml (12 LHS points), then lifbatch refine "
-                  f"--var rate --add {args.add} --rounds {rounds}", short="refine",
-                  read=_read_bracket("refine.zarr", grid=False), parts=["run", "refine"]),
+        Contender(
+            "refine",
+            f"even grid ({args.grid_points} points{trials})",
+            [_lifbatch("run", grid, "--store", "{round}/grid.zarr", "--no-progress", *_trials(args))],
+            f"lifbatch run of pypet-refine.yaml with sweep I: linspace [0, 1, {args.grid_points}] per ms",
+            baseline=True,
+            read=_read_bracket("grid.zarr", grid=True),
+        ),
+        Contender(
+            "refine",
+            f"lifbatch run + refine --add {args.add} --rounds {rounds}",
+            [
+                _lifbatch(
+                    "run",
+                    WORKFLOWS / "pypet-refine.yaml",
+                    "--store",
+                    "{round}/refine.zarr",
+                    "--no-progress",
+                    *_trials(args),
+                ),
+                _lifbatch(
+                    "refine",
+                    "{round}/refine.zarr",
+                    "--var",
+                    "rate",
+                    "--add",
+                    args.add,
+                    "--rounds",
+                    rounds,
+                    "--no-progress",
+                ),
+            ],
+            f"lifbatch run workflows/pypet-refine.yaml (12 LHS points), then lifbatch refine "
+            f"--var rate --add {args.add} --rounds {rounds}",
+            short="refine",
+            read=_read_bracket("refine.zarr", grid=False),
+            parts=["run", "refine"],
+        ),
     ]
 
 
@@ -368,20 +473,31 @@ def design_contenders(args, work: Path) -> list[Contender]:
     over = ["--set", f"sample.n={args.sample_n}"] if args.sample_n else []
     n = args.sample_n or 256
     return [
-        Contender("design", f"zipped grid axis ({n} points)",
-                  [_lifbatch("run", zipped, "--store", "{round}/zip.zarr", "--no-progress")],
-                  "lifbatch run of ccnss-sobol.yaml with its points as sweep: point: zip: {mu, sigma, tau_m}",
-                  baseline=True, read=_read_design("zip.zarr")),
-        Contender("design", "sampled design, cache warm",
-                  [_lifbatch("run", WORKFLOWS / "ccnss-sobol.yaml", *over, "--store", "{round}/warm.zarr",
-                             "--no-progress")],
-                  "lifbatch run workflows/ccnss-sobol.yaml, its points read from ~/.cache/lifbatch/designs",
-                  short="sampled, warm", read=_read_design("warm.zarr")),
-        Contender("design", "sampled design, cache cold",
-                  [_lifbatch("run", WORKFLOWS / "ccnss-sobol.yaml", *over, "--store", "{round}/cold.zarr",
-                             "--no-progress")],
-                  "the same with LIFBATCH_DESIGN_CACHE=0: scipy.stats imported, the points drawn",
-                  env={"LIFBATCH_DESIGN_CACHE": "0"}, short="sampled, cold", read=_read_design("cold.zarr")),
+        Contender(
+            "design",
+            f"zipped grid axis ({n} points)",
+            [_lifbatch("run", zipped, "--store", "{round}/zip.zarr", "--no-progress")],
+            "lifbatch run of ccnss-sobol.yaml with its points as sweep: point: zip: {mu, sigma, tau_m}",
+            baseline=True,
+            read=_read_design("zip.zarr"),
+        ),
+        Contender(
+            "design",
+            "sampled design, cache warm",
+            [_lifbatch("run", WORKFLOWS / "ccnss-sobol.yaml", *over, "--store", "{round}/warm.zarr", "--no-progress")],
+            "lifbatch run workflows/ccnss-sobol.yaml, its points read from ~/.cache/lifbatch/designs",
+            short="sampled, warm",
+            read=_read_design("warm.zarr"),
+        ),
+        Contender(
+            "design",
+            "sampled design, cache cold",
+            [_lifbatch("run", WORKFLOWS / "ccnss-sobol.yaml", *over, "--store", "{round}/cold.zarr", "--no-progress")],
+            "the same with LIFBATCH_DESIGN_CACHE=0: scipy.stats imported, the points drawn",
+            env={"LIFBATCH_DESIGN_CACHE": "0"},
+            short="sampled, cold",
+            read=_read_design("cold.zarr"),
+        ),
     ]
 
 
@@ -390,10 +506,12 @@ def calibrate_refine(args, work: Path) -> dict:
     that bracket the threshold to within --tolerance."""
     store = work / "calibration" / "refine.zarr"
     store.parent.mkdir(parents=True, exist_ok=True)
-    for cmd in (_lifbatch("run", WORKFLOWS / "pypet-refine.yaml", "--store", store, "--no-progress",
-                          *_trials(args)),
-                _lifbatch("refine", store, "--var", "rate", "--add", args.add, "--rounds", args.max_refine_rounds,
-                          "--no-progress")):
+    for cmd in (
+        _lifbatch("run", WORKFLOWS / "pypet-refine.yaml", "--store", store, "--no-progress", *_trials(args)),
+        _lifbatch(
+            "refine", store, "--var", "rate", "--add", args.add, "--rounds", args.max_refine_rounds, "--no-progress"
+        ),
+    ):
         p = subprocess.run(cmd, cwd=str(ROOT), capture_output=True, text=True, timeout=TIMEOUT)
         if p.returncode != 0:
             raise BenchError(f"calibrating the refinement failed: {_tail(p.stderr)}")
@@ -412,6 +530,7 @@ def calibrate_refine(args, work: Path) -> dict:
 
 
 # ---------------------------------------------------------------- summary
+
 
 def _stats(xs):
     xs = [x for x in xs if x is not None]
@@ -440,10 +559,24 @@ def summarize(cs: list[Contender], rounds: list[dict]) -> list[dict]:
         times = [o.time for o in ok]
         med, lo, hi = _stats(times)
         rmed, rlo, rhi = _stats(ratios)
-        row = {"part": c.part, "contender": c.label, "what": c.what, "baseline": c.baseline, "short": c.short,
-               "times": times, "median": med, "min": lo, "max": hi, "ratios": ratios, "ratio_median": rmed,
-               "ratio_min": rlo, "ratio_max": rhi, "diffs": diffs, "metrics": [o.metrics for o in ok],
-               "errors": [o.error for o in outs if o is not None and o.error]}
+        row = {
+            "part": c.part,
+            "contender": c.label,
+            "what": c.what,
+            "baseline": c.baseline,
+            "short": c.short,
+            "times": times,
+            "median": med,
+            "min": lo,
+            "max": hi,
+            "ratios": ratios,
+            "ratio_median": rmed,
+            "ratio_min": rlo,
+            "ratio_max": rhi,
+            "diffs": diffs,
+            "metrics": [o.metrics for o in ok],
+            "errors": [o.error for o in outs if o is not None and o.error],
+        }
         if c.parts:
             row["part_times"] = {name: [o.times[i] for o in ok] for i, name in enumerate(c.parts)}
         rows.append(row)
@@ -468,9 +601,10 @@ def checks(rows: list[dict], args) -> list[str]:
                 bad.append(f"fit / {r['contender']}: {m['evaluations']} evaluations, not {args.budget}")
             if "reported_sample" in m and m["objectives"][m["reported_sample"]] != m["best_objective"]:
                 bad.append(f"fit / {r['contender']}: the fit's reported best is not the store's least objective")
-            if "reported_got" in m and not (math.isclose(m["reported_got"]["rate"], m["best_rate"], rel_tol=1e-9)
-                                            and math.isclose(m["reported_got"]["isi_cv"], m["best_isi_cv"],
-                                                             rel_tol=1e-9)):
+            if "reported_got" in m and not (
+                math.isclose(m["reported_got"]["rate"], m["best_rate"], rel_tol=1e-9)
+                and math.isclose(m["reported_got"]["isi_cv"], m["best_isi_cv"], rel_tol=1e-9)
+            ):
                 bad.append(f"fit / {r['contender']}: the fit's reported targets are not its best point's")
             if "reported_best" in m and not math.isclose(m["reported_best"], m["best_objective"], rel_tol=1e-9):
                 bad.append(f"fit / {r['contender']}: the study's best value is not the history's least objective")
@@ -492,8 +626,10 @@ def checks(rows: list[dict], args) -> list[str]:
         zr, zc = np.load(ref["metrics"][0]["rate_file"]), np.load(ref["metrics"][0]["counts_file"])
         for r in design:
             for m in r["metrics"]:
-                if not (np.array_equal(np.load(m["rate_file"]), zr, equal_nan=True)
-                        and np.array_equal(np.load(m["counts_file"]), zc)):
+                if not (
+                    np.array_equal(np.load(m["rate_file"]), zr, equal_nan=True)
+                    and np.array_equal(np.load(m["counts_file"]), zc)
+                ):
                     bad.append(f"design / {r['contender']}: results differ from the zipped grid's")
                     break
     return bad
@@ -534,46 +670,69 @@ def format_tables(rows: list[dict], args) -> str:
         bshort = {"fit": "Optuna script", "refine": "grid", "design": "zipped grid"}[p]
         out.append(f"{p}: {PARTS[p]}")
         if p == "fit":
-            out.append("| contender | wall time (s), median (min-max) | ratio to the Optuna script, median "
-                       "(min-max) | faster | per evaluation (s) | best objective per round (seeds "
-                       f"{_seq(range(1, args.rounds + 1))}) | evaluations to within 5 % of both targets | "
-                       "best point per round: rate (Hz) / ISI CV | the best point again with "
-                       f"{args.confirm_trials} trials: objective (rate / ISI CV) |")
+            out.append(
+                "| contender | wall time (s), median (min-max) | ratio to the Optuna script, median "
+                "(min-max) | faster | per evaluation (s) | best objective per round (seeds "
+                f"{_seq(range(1, args.rounds + 1))}) | evaluations to within 5 % of both targets | "
+                "best point per round: rate (Hz) / ISI CV | the best point again with "
+                f"{args.confirm_trials} trials: objective (rate / ISI CV) |"
+            )
             out.append("|---|---|---|---|---|---|---|---|---|")
             for r in rs:
                 per = _g(r["median"] / args.budget) if r["median"] is not None else "-"
                 ms = r["metrics"]
-                out.append(f"| {r['contender']} | {_time_cell(r)} | {_ratio_cell(r)} | {_faster(r, bshort)} | {per} | "
-                           f"{_seq([m['best_objective'] for m in ms], '{:.3g}')} | "
-                           f"{_seq([m['to_within_5pct'] for m in ms])} | "
-                           + "; ".join(f"{m['best_rate']:.4g} / {m['best_isi_cv']:.3g}" for m in ms) + " | "
-                           + ("; ".join(f"{m['confirmed']['objective']:.2g} ({m['confirmed']['rate']:.4g} / "
-                                        f"{m['confirmed']['isi_cv']:.3g})" for m in ms if "confirmed" in m) or "-")
-                           + " |")
+                out.append(
+                    f"| {r['contender']} | {_time_cell(r)} | {_ratio_cell(r)} | {_faster(r, bshort)} | {per} | "
+                    f"{_seq([m['best_objective'] for m in ms], '{:.3g}')} | "
+                    f"{_seq([m['to_within_5pct'] for m in ms])} | "
+                    + "; ".join(f"{m['best_rate']:.4g} / {m['best_isi_cv']:.3g}" for m in ms)
+                    + " | "
+                    + (
+                        "; ".join(
+                            f"{m['confirmed']['objective']:.2g} ({m['confirmed']['rate']:.4g} / "
+                            f"{m['confirmed']['isi_cv']:.3g})"
+                            for m in ms
+                            if "confirmed" in m
+                        )
+                        or "-"
+                    )
+                    + " |"
+                )
         elif p == "refine":
-            out.append("| contender | points | bracket of the threshold (per ms) | width (per ms) | wall time (s), "
-                       "median (min-max) | ratio to the grid, median (min-max) | faster |")
+            out.append(
+                "| contender | points | bracket of the threshold (per ms) | width (per ms) | wall time (s), "
+                "median (min-max) | ratio to the grid, median (min-max) | faster |"
+            )
             out.append("|---|---|---|---|---|---|---|")
             for r in rs:
                 m = r["metrics"][0] if r["metrics"] else {}
                 br = f"[{m['lo']:.6g}, {m['hi']:.6g}]" if m.get("width") is not None else "-"
                 tc = _time_cell(r)
                 if r.get("part_times") and r["median"] is not None:
-                    tc += " = " + " + ".join(f"{name} {_g(statistics.median(v))}" for name, v in r["part_times"].items())
-                out.append(f"| {r['contender']} | {m.get('points', '-')} | {br} | {_g(m.get('width'))} | {tc} | "
-                           f"{_ratio_cell(r)} | {_faster(r, bshort)} |")
+                    tc += " = " + " + ".join(
+                        f"{name} {_g(statistics.median(v))}" for name, v in r["part_times"].items()
+                    )
+                out.append(
+                    f"| {r['contender']} | {m.get('points', '-')} | {br} | {_g(m.get('width'))} | {tc} | "
+                    f"{_ratio_cell(r)} | {_faster(r, bshort)} |"
+                )
             for r in rs:
                 secs = [m["round_seconds"] for m in r["metrics"] if m.get("round_seconds")]
                 if secs:
                     first = statistics.median(x[0] for x in secs)
                     rest = [y for x in secs for y in x[1:]]
-                    out.append(f"\nrefine's own report of its rounds (median over the runs): the first "
-                               f"{_g(first)} s" + (f", the others {_g(statistics.median(rest))} s each" if rest else "")
-                               + f"; the rest of the refine process (start, imports, exit): "
-                               f"{_g(statistics.median(t - sum(x) for t, x in zip(r['part_times']['refine'], secs)))} s")
+                    out.append(
+                        f"\nrefine's own report of its rounds (median over the runs): the first "
+                        f"{_g(first)} s"
+                        + (f", the others {_g(statistics.median(rest))} s each" if rest else "")
+                        + f"; the rest of the refine process (start, imports, exit): "
+                        f"{_g(statistics.median(t - sum(x) for t, x in zip(r['part_times']['refine'], secs)))} s"
+                    )
         else:
-            out.append("| contender | points | wall time (s), median (min-max) | ratio to the zipped grid, median "
-                       "(min-max) | extra time (s), median | mean rate (Hz) |")
+            out.append(
+                "| contender | points | wall time (s), median (min-max) | ratio to the zipped grid, median "
+                "(min-max) | extra time (s), median | mean rate (Hz) |"
+            )
             out.append("|---|---|---|---|---|---|")
             for r in rs:
                 m = r["metrics"][0] if r["metrics"] else {}
@@ -581,8 +740,10 @@ def format_tables(rows: list[dict], args) -> str:
                 if not r["baseline"] and r["diffs"]:
                     extra = f"{statistics.median(r['diffs']):+.3g}"
                 rate = "-" if not m else f"{m['mean_rate']:.4f}"
-                out.append(f"| {r['contender']} | {m.get('points', '-')} | {_time_cell(r)} | {_ratio_cell(r)} | "
-                           f"{extra} | {rate} |")
+                out.append(
+                    f"| {r['contender']} | {m.get('points', '-')} | {_time_cell(r)} | {_ratio_cell(r)} | "
+                    f"{extra} | {rate} |"
+                )
         out.append("")
     return "\n".join(out)
 
@@ -598,9 +759,17 @@ def _cpu() -> str:
 
 
 def _versions() -> dict:
-    p = subprocess.run([sys.executable, "-c", "import lifbatch, numpy, numba, scipy, optuna, platform; "
-                        "print(lifbatch.__version__, numpy.__version__, numba.__version__, scipy.__version__, "
-                        "optuna.__version__, platform.python_version())"], capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import lifbatch, numpy, numba, scipy, optuna, platform; "
+            "print(lifbatch.__version__, numpy.__version__, numba.__version__, scipy.__version__, "
+            "optuna.__version__, platform.python_version())",
+        ],
+        capture_output=True,
+        text=True,
+    )
     names = ["lifbatch", "numpy", "numba", "scipy", "optuna", "python"]
     return dict(zip(names, p.stdout.split())) if p.returncode == 0 else {"error": _tail(p.stderr)}
 
@@ -617,20 +786,40 @@ def main(argv=None) -> int:
     ap.add_argument("--only", choices=sorted(PARTS), action="append", help="one comparison only (repeatable)")
     ap.add_argument("--budget", type=int, default=64, help="fit: evaluations (default 64)")
     ap.add_argument("--batch", type=int, default=8, help="fit: lifbatch fit's --batch (default 8)")
-    ap.add_argument("--tolerance", type=float, default=1e-3,
-                    help="refine: the bracket's width to reach, per ms (default 1e-3)")
-    ap.add_argument("--grid-points", type=int, default=None,
-                    help="refine: the grid's points (default: the even grid of that spacing, 1/tolerance + 1)")
+    ap.add_argument(
+        "--tolerance", type=float, default=1e-3, help="refine: the bracket's width to reach, per ms (default 1e-3)"
+    )
+    ap.add_argument(
+        "--grid-points",
+        type=int,
+        default=None,
+        help="refine: the grid's points (default: the even grid of that spacing, 1/tolerance + 1)",
+    )
     ap.add_argument("--add", type=int, default=4, help="refine: points per round (default 4)")
-    ap.add_argument("--refine-trials", type=int, default=None,
-                    help="refine: trials per point for both sides (default the workflow's 1): what a point costs")
-    ap.add_argument("--max-refine-rounds", type=int, default=16,
-                    help="refine: rounds tried when finding the rounds needed (default 16)")
+    ap.add_argument(
+        "--refine-trials",
+        type=int,
+        default=None,
+        help="refine: trials per point for both sides (default the workflow's 1): what a point costs",
+    )
+    ap.add_argument(
+        "--max-refine-rounds",
+        type=int,
+        default=16,
+        help="refine: rounds tried when finding the rounds needed (default 16)",
+    )
     ap.add_argument("--sample-n", type=int, default=None, help="design: sample.n of ccnss-sobol (default its 256)")
-    ap.add_argument("--confirm-trials", type=int, default=2000,
-                    help="fit: simulate every best point again with this many trials, untimed (0: not)")
-    ap.add_argument("--no-warmup", action="store_true",
-                    help="skip the untimed warm-up round (for tests: the first round then fills the caches)")
+    ap.add_argument(
+        "--confirm-trials",
+        type=int,
+        default=2000,
+        help="fit: simulate every best point again with this many trials, untimed (0: not)",
+    )
+    ap.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="skip the untimed warm-up round (for tests: the first round then fills the caches)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = ap.parse_args(argv)
     if args.rounds < 1:
@@ -643,8 +832,10 @@ def main(argv=None) -> int:
     started = datetime.datetime.now().astimezone()
     load_before = os.getloadavg()
     t_start = time.perf_counter()
-    print(f"scratch: {work}\n{_cpu()}; load average {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}",
-          flush=True)
+    print(
+        f"scratch: {work}\n{_cpu()}; load average {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}",
+        flush=True,
+    )
     try:
         versions = _versions()
         print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()), flush=True)
@@ -653,19 +844,27 @@ def main(argv=None) -> int:
         if "fit" in only:
             cs += fit_contenders(args)
         if "refine" in only:
-            print(f"finding the refinement rounds needed (untimed; up to {args.max_refine_rounds} rounds "
-                  f"of {args.add})...", flush=True)
+            print(
+                f"finding the refinement rounds needed (untimed; up to {args.max_refine_rounds} rounds "
+                f"of {args.add})...",
+                flush=True,
+            )
             calibration = calibrate_refine(args, work)
             rr = calibration["rounds"]
             widths = ", ".join(f"{h['points']}: {_g(h['width'])}" for h in calibration["history"])
             print(f"  bracket width (per ms) by points: {widths}")
             if rr is None:
-                print(f"  the bracket did not reach {args.tolerance} per ms in {args.max_refine_rounds} rounds; "
-                      f"timing {args.max_refine_rounds} rounds", flush=True)
+                print(
+                    f"  the bracket did not reach {args.tolerance} per ms in {args.max_refine_rounds} rounds; "
+                    f"timing {args.max_refine_rounds} rounds",
+                    flush=True,
+                )
                 rr = args.max_refine_rounds
             else:
-                print(f"  {rr} rounds ({12 + args.add * rr} points) bracket it to within {args.tolerance} per ms",
-                      flush=True)
+                print(
+                    f"  {rr} rounds ({12 + args.add * rr} points) bracket it to within {args.tolerance} per ms",
+                    flush=True,
+                )
             cs += refine_contenders(args, work, rr)
         if "design" in only:
             cs += design_contenders(args, work)
@@ -686,8 +885,11 @@ def main(argv=None) -> int:
                 for c in group[shift:] + group[:shift]:
                     o = run_once(c, rdir, seed=k, budget=warm_budget if k == 0 else args.budget)
                     res[f"{c.part}/{c.label}"] = o
-                    print(f" [{c.part}] {c.label}: " + (f"{o.time:.3g} s" if o.error is None else "FAILED"),
-                          end=";", flush=True)
+                    print(
+                        f" [{c.part}] {c.label}: " + (f"{o.time:.3g} s" if o.error is None else "FAILED"),
+                        end=";",
+                        flush=True,
+                    )
             print()
             if k == 0:
                 for key, o in res.items():
@@ -699,8 +901,16 @@ def main(argv=None) -> int:
             for store in rdir.glob("*.zarr"):
                 shutil.rmtree(store, ignore_errors=True)
         if "design" in only:
-            cache = sorted(glob.glob(str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-                                         / "lifbatch" / "designs" / f"sobol-n{args.sample_n or 256}-d3-seed17-*")))
+            cache = sorted(
+                glob.glob(
+                    str(
+                        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                        / "lifbatch"
+                        / "designs"
+                        / f"sobol-n{args.sample_n or 256}-d3-seed17-*"
+                    )
+                )
+            )
             print(f"design cache: {cache[0] if cache else 'NONE (the warm row was not warm)'}")
         rows = summarize(cs, rounds)
         if args.confirm_trials > 0:
@@ -713,14 +923,23 @@ def main(argv=None) -> int:
         load_after = os.getloadavg()
         elapsed = time.perf_counter() - t_start
         print()
-        print(f"{started:%Y-%m-%d %H:%M %Z}, {_cpu()}, load average {load_before[0]:.2f} before, "
-              f"{load_after[0]:.2f} after; {args.rounds} rounds{'' if args.no_warmup else ' (+1 warm-up)'}; "
-              f"{elapsed:.0f} s in all; commit "
-              f"{_commit()}" + ("; no warm-up round" if args.no_warmup else ""))
+        print(
+            f"{started:%Y-%m-%d %H:%M %Z}, {_cpu()}, load average {load_before[0]:.2f} before, "
+            f"{load_after[0]:.2f} after; {args.rounds} rounds{'' if args.no_warmup else ' (+1 warm-up)'}; "
+            f"{elapsed:.0f} s in all; commit "
+            f"{_commit()}" + ("; no warm-up round" if args.no_warmup else "")
+        )
         print()
         print(format_tables(rows, args))
-        print("checks: " + ("all hold (fit objectives finite and as reported, --workers 1 = 2 threads, brackets "
-                            "contain 1/12 within the tolerance, sampled = zipped bit for bit)" if not bad else ""))
+        print(
+            "checks: "
+            + (
+                "all hold (fit objectives finite and as reported, --workers 1 = 2 threads, brackets "
+                "contain 1/12 within the tolerance, sampled = zipped bit for bit)"
+                if not bad
+                else ""
+            )
+        )
         for b in bad:
             print("  FAILED: " + b)
         if args.json:
@@ -728,11 +947,21 @@ def main(argv=None) -> int:
                 for m in r["metrics"]:
                     m.pop("rate_file", None)
                     m.pop("counts_file", None)
-            doc = {"started": started.isoformat(), "command": " ".join([sys.argv[0], *(argv or sys.argv[1:])]),
-                   "cpu": _cpu(), "load_before": load_before, "load_after": load_after, "seconds": elapsed,
-                   "rounds": args.rounds, "versions": versions, "commit": _commit(),
-                   "settings": {k: v for k, v in vars(args).items() if k not in ("json",)},
-                   "refine_calibration": calibration, "rows": rows, "checks_failed": bad}
+            doc = {
+                "started": started.isoformat(),
+                "command": " ".join([sys.argv[0], *(argv or sys.argv[1:])]),
+                "cpu": _cpu(),
+                "load_before": load_before,
+                "load_after": load_after,
+                "seconds": elapsed,
+                "rounds": args.rounds,
+                "versions": versions,
+                "commit": _commit(),
+                "settings": {k: v for k, v in vars(args).items() if k not in ("json",)},
+                "refine_calibration": calibration,
+                "rows": rows,
+                "checks_failed": bad,
+            }
             Path(args.json).write_text(json.dumps(doc, indent=1, default=float))
             print(f"\nwritten: {args.json}")
         return 1 if bad else 0

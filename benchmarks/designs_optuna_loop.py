@@ -72,7 +72,7 @@ def simulate(current: float, sigma: float, rng: np.random.Generator, trials: int
     v_inf = E_L + R_M * current
     v = np.full(trials, V_INIT)
     ref = np.zeros(trials, np.int64)
-    raster = np.zeros((steps, trials), bool)          # raster[k - 1]: spike at t = k dt
+    raster = np.zeros((steps, trials), bool)  # raster[k - 1]: spike at t = k dt
     for k in range(steps):
         refractory = ref > 0
         v += a * (v_inf - v) + noise * rng.standard_normal(trials)
@@ -82,7 +82,7 @@ def simulate(current: float, sigma: float, rng: np.random.Generator, trials: int
         v[spike] = V_RESET
         ref[spike] = ref_steps
         raster[k] = spike
-    after = raster[warmup_steps:]                     # spikes at t > warmup
+    after = raster[warmup_steps:]  # spikes at t > warmup
     rate = after.sum(axis=0).mean() / (DURATION - WARMUP)
     isis = [np.diff(np.flatnonzero(after[:, tr])) for tr in range(trials)]
     isis = np.concatenate(isis) * DT
@@ -94,7 +94,7 @@ def objective_value(values: dict) -> float:
     total = 0.0
     for name, want in TARGETS.items():
         err = (values[name] - want) / want
-        total += err ** 2 if math.isfinite(err) else PENALTY
+        total += err**2 if math.isfinite(err) else PENALTY
     return total
 
 
@@ -109,13 +109,12 @@ def main(argv=None) -> int:
     history = []
 
     def objective(trial: optuna.Trial) -> float:
-        current = trial.suggest_float("current", 50, 300)          # pA
-        sigma = trial.suggest_float("sigma", 1, 10, log=True)       # mV
+        current = trial.suggest_float("current", 50, 300)  # pA
+        sigma = trial.suggest_float("sigma", 1, 10, log=True)  # mV
         rng = np.random.default_rng([args.seed, trial.number])
         rate, cv = simulate(current * 1e-12, sigma * 1e-3, rng)
         value = objective_value({"rate": rate, "isi_cv": cv})
-        history.append({"current_pA": current, "sigma_mV": sigma, "rate": rate, "isi_cv": cv,
-                        "objective": value})
+        history.append({"current_pA": current, "sigma_mV": sigma, "rate": rate, "isi_cv": cv, "objective": value})
         return value
 
     t0 = time.perf_counter()
@@ -123,9 +122,11 @@ def main(argv=None) -> int:
     study.optimize(objective, n_trials=args.budget)
     elapsed = time.perf_counter() - t0
     best = study.best_trial
-    print(f"best of {len(study.trials)} evaluations (trial {best.number}): current {best.params['current']:.5g} pA, "
-          f"sigma {best.params['sigma']:.5g} mV, rate {history[best.number]['rate']:.4g} Hz, "
-          f"isi_cv {history[best.number]['isi_cv']:.4g}; study.optimize {elapsed:.2f} s")
+    print(
+        f"best of {len(study.trials)} evaluations (trial {best.number}): current {best.params['current']:.5g} pA, "
+        f"sigma {best.params['sigma']:.5g} mV, rate {history[best.number]['rate']:.4g} Hz, "
+        f"isi_cv {history[best.number]['isi_cv']:.4g}; study.optimize {elapsed:.2f} s"
+    )
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"seed": args.seed, "budget": args.budget, "evaluations": history}, f)

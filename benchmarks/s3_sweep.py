@@ -31,12 +31,24 @@ from _seaweed import Seaweed  # noqa: E402
 
 
 def workflow(points: int, trials: int = 20) -> dict:
-    return {"name": "s3-bench", "seed": 8, "trials": trials, "duration": "200 ms", "dt": "0.1 ms",
-            "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-                       "r_m": "100 Mohm"},
-            "inputs": {"i": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
-            "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, points], "unit": "pA"}},
-            "record": {"v": {"trials": [0], "every": "1 ms"}}}
+    return {
+        "name": "s3-bench",
+        "seed": 8,
+        "trials": trials,
+        "duration": "200 ms",
+        "dt": "0.1 ms",
+        "neuron": {
+            "tau_m": "20 ms",
+            "e_l": "-65 mV",
+            "v_th": "-50 mV",
+            "v_reset": "-65 mV",
+            "t_ref": "2 ms",
+            "r_m": "100 Mohm",
+        },
+        "inputs": {"i": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
+        "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, points], "unit": "pA"}},
+        "record": {"v": {"trials": [0], "every": "1 ms"}},
+    }
 
 
 def requests(port: int) -> dict[str, float]:
@@ -44,7 +56,7 @@ def requests(port: int) -> dict[str, float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     out: dict[str, float] = {}
     for line in text.splitlines():
-        m = re.match(r'SeaweedFS_s3_request_total\{([^}]*)\} ([0-9.e+]+)', line)
+        m = re.match(r"SeaweedFS_s3_request_total\{([^}]*)\} ([0-9.e+]+)", line)
         if m:
             kind = re.search(r'type="([^"]*)"', m.group(1))
             key = kind.group(1) if kind else m.group(1)
@@ -77,8 +89,10 @@ def main() -> int:
         lifbatch.run_sweep(wf, str(tmp / "warm.zarr"), **opts)  # (the kernels compiled, the imports done)
         times = {"disk": [], "s3": []}
         for r in range(args.rounds):
-            for where in (("disk", "s3") if r % 2 == 0 else ("s3", "disk")):
-                store = str(tmp / f"{uuid.uuid4().hex}.zarr") if where == "disk" else f"s3://bench/{uuid.uuid4().hex}.zarr"
+            for where in ("disk", "s3") if r % 2 == 0 else ("s3", "disk"):
+                store = (
+                    str(tmp / f"{uuid.uuid4().hex}.zarr") if where == "disk" else f"s3://bench/{uuid.uuid4().hex}.zarr"
+                )
                 t = time.perf_counter()
                 lifbatch.run_sweep(wf, store, **opts)
                 times[where].append(time.perf_counter() - t)
@@ -90,13 +104,17 @@ def main() -> int:
         counted = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
         blocks = res.blocks
         d, o = statistics.median(times["disk"]), statistics.median(times["s3"])
-        print(f"{args.points} points x {args.trials} trials, {blocks} blocks, {args.workers} threads, {args.rounds} interleaved rounds")
+        print(
+            f"{args.points} points x {args.trials} trials, {blocks} blocks, {args.workers} threads, {args.rounds} interleaved rounds"
+        )
         print(f"disk: median {d:.2f} s  {[round(x, 2) for x in times['disk']]}")
         print(f"s3:   median {o:.2f} s  {[round(x, 2) for x in times['s3']]}")
         print(f"s3 / disk speed: {100 * d / o:.0f} %")
         total = sum(counted.values())
-        print(f"requests of one S3 sweep: {total:.0f} ({total / blocks:.1f} per block): "
-              + ", ".join(f"{k} {v:.0f}" for k, v in sorted(counted.items())))
+        print(
+            f"requests of one S3 sweep: {total:.0f} ({total / blocks:.1f} per block): "
+            + ", ".join(f"{k} {v:.0f}" for k, v in sorted(counted.items()))
+        )
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -89,8 +89,12 @@ def _parts(wf) -> dict:
     values, _, _ = take("block", lambda: block.block_values(wf, ()))
     v = block._WORK.moments  # the V samples the summaries read (kept by the thread)
     take("v_moments", lambda: moment_values(v, warmup=wf.v_warmup, every=wf.moments_every, max_lag=wf.max_lag))
-    take("spike_statistics", lambda: spike_values(values["spike_bits"], dt=wf.dt, n_steps=wf.n_steps,
-                                                  warmup=wf.warmup, isi_edges=wf.isi_edges))
+    take(
+        "spike_statistics",
+        lambda: spike_values(
+            values["spike_bits"], dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges
+        ),
+    )
     take("dataset", lambda: block._block_dataset(wf, (), values))
     return best
 
@@ -106,24 +110,35 @@ def simulate_bench(neurons: int = 10_000, steps: int = 10_000, rounds: int = 7) 
     params = wf.point_params(())
     n = wf.n_steps
     tau, sigma = params["neuron.tau_m"], params["inputs.noise.sigma"]
-    model = dict(dt=wf.dt, tau_m=tau, e_l=params["neuron.e_l"], v_th=params["neuron.v_th"],
-                 v_reset=params["neuron.v_reset"], v_init=params["neuron.v_init"], ref_steps=wf.ref_steps,
-                 x=params["neuron.r_m"] * params["inputs.current.value"], noise_scale=sigma * math.sqrt(wf.dt / tau))
+    model = dict(
+        dt=wf.dt,
+        tau_m=tau,
+        e_l=params["neuron.e_l"],
+        v_th=params["neuron.v_th"],
+        v_reset=params["neuron.v_reset"],
+        v_init=params["neuron.v_init"],
+        ref_steps=wf.ref_steps,
+        x=params["neuron.r_m"] * params["inputs.current.value"],
+        noise_scale=sigma * math.sqrt(wf.dt / tau),
+    )
     seed = [0]
 
     def numpy_run():
         seed[0] += 1
         return numpy_lif(neurons, n, rng=np.random.Generator(np.random.SFC64(seed[0])), **model)
 
-    contenders = {"simulate": lambda: lifbatch.simulate(wf), "numpy": numpy_run,
-                  "kernel": lambda: simulate_point(wf, params)}
+    contenders = {
+        "simulate": lambda: lifbatch.simulate(wf),
+        "numpy": numpy_run,
+        "kernel": lambda: simulate_point(wf, params),
+    }
     first = {name: _timed(fn)[:2] for name, fn in contenders.items()}  # warm-up (numba's cache, the work array)
     names = list(contenders)
     per_round = []
     results = {}
     for r in range(max(1, rounds)):
         row = {}
-        for name in names[r % 3:] + names[:r % 3]:
+        for name in names[r % 3 :] + names[: r % 3]:
             cpu, wall, results[name] = _timed(contenders[name])
             row[name] = {"cpu": cpu, "wall": wall}
         row["ratio_simulate"] = row["numpy"]["cpu"] / row["simulate"]["cpu"]
@@ -142,20 +157,34 @@ def simulate_bench(neurons: int = 10_000, steps: int = 10_000, rounds: int = 7) 
         return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
 
     return {
-        "neurons": int(neurons), "steps": int(n), "dt": wf.dt, "rounds": len(per_round),
-        "started": started.isoformat(timespec="seconds"), "load_average_start": list(load_start),
-        "load_average_end": list(os.getloadavg()), "threads": 1, "commit": _commit(),
-        "numpy_version": np.__version__, "python": platform.python_version(),
+        "neurons": int(neurons),
+        "steps": int(n),
+        "dt": wf.dt,
+        "rounds": len(per_round),
+        "started": started.isoformat(timespec="seconds"),
+        "load_average_start": list(load_start),
+        "load_average_end": list(os.getloadavg()),
+        "threads": 1,
+        "commit": _commit(),
+        "numpy_version": np.__version__,
+        "python": platform.python_version(),
         "machine": platform.processor() or platform.machine(),
         "warmup_cpu_seconds": {name: t[0] for name, t in first.items()},
         "cpu_seconds": {name: summary(name, "cpu") for name in names},
         "wall_seconds": {name: summary(name, "wall") for name in names},
         "ratio_numpy_over_simulate": summary("ratio_simulate"),
         "ratio_numpy_over_kernel": summary("ratio_kernel"),
-        "target": TARGET, "met": statistics.median(row["ratio_simulate"] for row in per_round) >= TARGET,
+        "target": TARGET,
+        "met": statistics.median(row["ratio_simulate"] for row in per_round) >= TARGET,
         "parts_cpu_seconds": parts,
-        "rate": {"simulate": rate_s, "simulate_sem": sem_s, "numpy": rate_n, "numpy_sem": sem_n, "z": z,
-                 "agree": bool(z < _AGREE_SIGMAS)},
+        "rate": {
+            "simulate": rate_s,
+            "simulate_sem": sem_s,
+            "numpy": rate_n,
+            "numpy_sem": sem_n,
+            "z": z,
+            "agree": bool(z < _AGREE_SIGMAS),
+        },
         "per_round": per_round,
     }
 
@@ -165,13 +194,18 @@ def _table(r: dict) -> str:
         return f"{fmt.format(s['median'])} ({fmt.format(s['min'])}-{fmt.format(s['max'])})"
 
     la0, la1 = r["load_average_start"], r["load_average_end"]
-    lines = [f"LIF ensemble with white noise: {r['neurons']} neurons x {r['steps']} steps of {r['dt'] * 1e3:g} ms, "
-             f"one thread, {r['rounds']} interleaved rounds, {r['started']}, commit {r['commit']}",
-             f"load average (1, 5, 15 min) at the start {la0[0]:.2f} {la0[1]:.2f} {la0[2]:.2f}, "
-             f"at the end {la1[0]:.2f} {la1[1]:.2f} {la1[2]:.2f}",
-             "CPU seconds, median (min-max) over rounds; wall seconds beside"]
-    for name, label in (("simulate", "lifbatch.simulate (with summaries)"), ("numpy", "numpy (counts only)"),
-                        ("kernel", "kernel alone (simulate_point)")):
+    lines = [
+        f"LIF ensemble with white noise: {r['neurons']} neurons x {r['steps']} steps of {r['dt'] * 1e3:g} ms, "
+        f"one thread, {r['rounds']} interleaved rounds, {r['started']}, commit {r['commit']}",
+        f"load average (1, 5, 15 min) at the start {la0[0]:.2f} {la0[1]:.2f} {la0[2]:.2f}, "
+        f"at the end {la1[0]:.2f} {la1[1]:.2f} {la1[2]:.2f}",
+        "CPU seconds, median (min-max) over rounds; wall seconds beside",
+    ]
+    for name, label in (
+        ("simulate", "lifbatch.simulate (with summaries)"),
+        ("numpy", "numpy (counts only)"),
+        ("kernel", "kernel alone (simulate_point)"),
+    ):
         lines.append(f"  {label:38}{rng(r['cpu_seconds'][name])}   wall {rng(r['wall_seconds'][name])}")
     met = "met" if r["met"] else "NOT met"
     ratio = rng(r["ratio_numpy_over_simulate"], "{:.2f}x")
@@ -179,12 +213,16 @@ def _table(r: dict) -> str:
     lines.append(f"numpy / kernel    {rng(r['ratio_numpy_over_kernel'], '{:.2f}x')}")
     p = r["parts_cpu_seconds"]
     kernel = p["block"] - p["v_moments"] - p["spike_statistics"]
-    lines.append(f"a simulate call's parts (CPU s, best of 3): kernel and summaries {p['block']:.3f} = V moments "
-                 f"{p['v_moments']:.3f} + spike statistics {p['spike_statistics']:.3f} + the kernel and the rest "
-                 f"{kernel:.3f}; the Dataset {p['dataset']:.3f}")
+    lines.append(
+        f"a simulate call's parts (CPU s, best of 3): kernel and summaries {p['block']:.3f} = V moments "
+        f"{p['v_moments']:.3f} + spike statistics {p['spike_statistics']:.3f} + the kernel and the rest "
+        f"{kernel:.3f}; the Dataset {p['dataset']:.3f}"
+    )
     q = r["rate"]
-    lines.append(f"rate (Hz)  simulate {q['simulate']:.3f} +- {q['simulate_sem']:.3f}, numpy {q['numpy']:.3f} +- "
-                 f"{q['numpy_sem']:.3f} ({q['z']:.1f} s.e.: {'agree' if q['agree'] else 'DISAGREE'})")
+    lines.append(
+        f"rate (Hz)  simulate {q['simulate']:.3f} +- {q['simulate_sem']:.3f}, numpy {q['numpy']:.3f} +- "
+        f"{q['numpy_sem']:.3f} ({q['z']:.1f} s.e.: {'agree' if q['agree'] else 'DISAGREE'})"
+    )
     return "\n".join(lines)
 
 

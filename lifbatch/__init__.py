@@ -15,16 +15,39 @@ __version__ = "0.1.0"
 
 # public name -> the module defining it
 _EXPORTS = {
-    "Workflow": "workflow", "load_workflow": "workflow",
-    "run_sweep": "execute", "simulate": "block",
-    "open_results": "store", "spike_times": "analysis", "sel": "analysis",
-    "to_neo": "neo", "as_timed_array": "neo",
-    "refine_store": "refine", "fit": "fitting",
-    "LifbatchError": "errors", "WorkflowError": "errors", "StoreError": "errors",
+    "Workflow": "workflow",
+    "load_workflow": "workflow",
+    "run_sweep": "execute",
+    "simulate": "block",
+    "open_results": "store",
+    "spike_times": "analysis",
+    "sel": "analysis",
+    "to_neo": "neo",
+    "as_timed_array": "neo",
+    "refine_store": "refine",
+    "fit": "fitting",
+    "LifbatchError": "errors",
+    "WorkflowError": "errors",
+    "StoreError": "errors",
 }
 
-__all__ = ["__version__", "Workflow", "load_workflow", "run_sweep", "open_results", "simulate", "spike_times",
-           "sel", "refine_store", "fit", "to_neo", "as_timed_array", "LifbatchError", "WorkflowError", "StoreError"]
+__all__ = [
+    "__version__",
+    "Workflow",
+    "load_workflow",
+    "run_sweep",
+    "open_results",
+    "simulate",
+    "spike_times",
+    "sel",
+    "refine_store",
+    "fit",
+    "to_neo",
+    "as_timed_array",
+    "LifbatchError",
+    "WorkflowError",
+    "StoreError",
+]
 
 
 def __getattr__(name: str):

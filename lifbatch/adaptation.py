@@ -56,12 +56,12 @@ def isi_adaptation_values(bits: np.ndarray, *, dt: float, n_steps: int, warmup: 
     # rows in slices of ~16 MiB of unpacked raster
     step = max(1, (1 << 24) // max(n_steps, 1))
     for start in range(0, len(rows), step):
-        raster = np.unpackbits(rows[start:start + step], axis=-1, count=n_steps)
-        row, s = np.nonzero(raster)              # sorted by row, then step
-        after = s + 1 > warmup_steps             # bit s: a spike at (s + 1) dt
+        raster = np.unpackbits(rows[start : start + step], axis=-1, count=n_steps)
+        row, s = np.nonzero(raster)  # sorted by row, then step
+        after = s + 1 > warmup_steps  # bit s: a spike at (s + 1) dt
         row, s = row[after], s[after]
         same = row[1:] == row[:-1]
-        isi = np.diff(s)[same].astype(float)      # in steps: the ratios need no dt
+        isi = np.diff(s)[same].astype(float)  # in steps: the ratios need no dt
         isi_row = row[1:][same]
         m = len(raster)
         n = np.bincount(isi_row, minlength=m)
@@ -72,7 +72,7 @@ def isi_adaptation_values(bits: np.ndarray, *, dt: float, n_steps: int, warmup: 
         total = np.bincount(isi_row[:-1][pair], weights=ratio, minlength=m)
         pairs = n - k - 1
         with np.errstate(invalid="ignore", divide="ignore"):
-            per_row[start:start + m] = np.where(pairs >= 1, total / pairs, np.nan)
+            per_row[start : start + m] = np.where(pairs >= 1, total / pairs, np.nan)
     per_trial = per_row.reshape(n_points, n_trials)
     defined = np.isfinite(per_trial)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -102,8 +102,12 @@ def isi_adaptation(ds: xr.Dataset, *, lazy: bool = False) -> xr.DataArray | None
     if lazy and bits.chunks is None:
         bits = bits.chunk(dict(zip(bits.dims, bits.encoding.get("chunks") or bits.shape)))
     out = xr.apply_ufunc(
-        lambda bits: isi_adaptation_values(bits, dt=dt, n_steps=n_steps, warmup=warmup), bits,
-        input_core_dims=[["trial", "spike_byte"]], dask="parallelized", output_dtypes=[float])
+        lambda bits: isi_adaptation_values(bits, dt=dt, n_steps=n_steps, warmup=warmup),
+        bits,
+        input_core_dims=[["trial", "spike_byte"]],
+        dask="parallelized",
+        output_dtypes=[float],
+    )
     if "status" in ds:
         out = out.where(ds["status"] == STATUS_DONE)
     return out.assign_attrs(units="1", long_name="ISI adaptation index (Naud et al. 2008), mean over trials")

@@ -36,14 +36,22 @@ from .layout import (
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["spike_values", "moment_values", "spike_summary", "moment_summary", "spike_times", "sel", "selection",
-           "isi_adaptation_values", "isi_adaptation"]
-
+__all__ = [
+    "spike_values",
+    "moment_values",
+    "spike_summary",
+    "moment_summary",
+    "spike_times",
+    "sel",
+    "selection",
+    "isi_adaptation_values",
+    "isi_adaptation",
+]
 
 
 def _as_points(a: np.ndarray, core: int) -> tuple[np.ndarray, tuple[int, ...]]:
     lead = a.shape[: a.ndim - core]
-    return a.reshape((int(np.prod(lead, dtype=np.int64)),) + a.shape[a.ndim - core:]), lead
+    return a.reshape((int(np.prod(lead, dtype=np.int64)),) + a.shape[a.ndim - core :]), lead
 
 
 def spike_values(bits: np.ndarray, *, dt: float, n_steps: int, warmup: float, isi_edges) -> tuple[np.ndarray, ...]:
@@ -79,8 +87,14 @@ def spike_values(bits: np.ndarray, *, dt: float, n_steps: int, warmup: float, is
     with np.errstate(invalid="ignore", divide="ignore"):
         isi_cv = np.where(ok, isi_std / isi_mean, np.nan)
     shape = lead
-    return (rate.reshape(shape), rate_std.reshape(shape), isi_mean.reshape(shape),
-            isi_std.reshape(shape), isi_cv.reshape(shape), hist.reshape(shape + (hist.shape[-1],)))
+    return (
+        rate.reshape(shape),
+        rate_std.reshape(shape),
+        isi_mean.reshape(shape),
+        isi_std.reshape(shape),
+        isi_cv.reshape(shape),
+        hist.reshape(shape + (hist.shape[-1],)),
+    )
 
 
 def moment_values(v: np.ndarray, *, warmup: float, every: float, max_lag: float) -> tuple[np.ndarray, ...]:
@@ -102,8 +116,7 @@ def moment_values(v: np.ndarray, *, warmup: float, every: float, max_lag: float)
     return mean.reshape(lead + mean.shape[-1:]), var.reshape(lead + var.shape[-1:]), ac.reshape(lead + (n_lag,))
 
 
-def spike_summary(spike_bits: xr.DataArray, *, dt: float, n_steps: int, warmup: float,
-                  isi_edges) -> xr.Dataset:
+def spike_summary(spike_bits: xr.DataArray, *, dt: float, n_steps: int, warmup: float, isi_edges) -> xr.Dataset:
     """:func:`spike_values` of a DataArray (..., trial, spike_byte), lazily on Dask arrays.
 
     Returns
@@ -114,7 +127,8 @@ def spike_summary(spike_bits: xr.DataArray, *, dt: float, n_steps: int, warmup: 
 
     n_bins = len(np.asarray(isi_edges)) - 1
     out = xr.apply_ufunc(
-        lambda bits: spike_values(bits, dt=dt, n_steps=n_steps, warmup=warmup, isi_edges=isi_edges), spike_bits,
+        lambda bits: spike_values(bits, dt=dt, n_steps=n_steps, warmup=warmup, isi_edges=isi_edges),
+        spike_bits,
         input_core_dims=[["trial", "spike_byte"]],
         output_core_dims=[[], [], [], [], [], ["isi_bin"]],
         dask="parallelized",
@@ -138,19 +152,24 @@ def moment_summary(v_samples: xr.DataArray, *, warmup: float, every: float, max_
 
     n_lag = int(round(max_lag / every)) + 1
     mean, var, ac = xr.apply_ufunc(
-        lambda v: moment_values(v, warmup=warmup, every=every, max_lag=max_lag), v_samples,
+        lambda v: moment_values(v, warmup=warmup, every=every, max_lag=max_lag),
+        v_samples,
         input_core_dims=[["trial", "time"]],
-        output_core_dims=[["time"], ["time"], ["lag"]], dask="parallelized",
-        output_dtypes=[float, float, float], dask_gufunc_kwargs={"output_sizes": {"lag": n_lag}},
+        output_core_dims=[["time"], ["time"], ["lag"]],
+        dask="parallelized",
+        output_dtypes=[float, float, float],
+        dask_gufunc_kwargs={"output_sizes": {"lag": n_lag}},
     )
     units = v_samples.attrs.get("units", "1")
     disp = v_samples.attrs.get("display_units", units)
     sq = f"{units}**2" if units != "1" else "1"
-    return xr.Dataset({
-        "v_mean": mean.assign_attrs(units=units, display_units=disp, long_name="V mean over trials"),
-        "v_var": var.assign_attrs(units=sq, long_name="V variance over trials (ddof=1)"),
-        "v_autocov": ac.assign_attrs(units=sq, long_name="ensemble autocovariance of V after warmup"),
-    })
+    return xr.Dataset(
+        {
+            "v_mean": mean.assign_attrs(units=units, display_units=disp, long_name="V mean over trials"),
+            "v_var": var.assign_attrs(units=sq, long_name="V variance over trials (ddof=1)"),
+            "v_autocov": ac.assign_attrs(units=sq, long_name="ensemble autocovariance of V after warmup"),
+        }
+    )
 
 
 def selection(ds: xr.Dataset, **where) -> dict:
@@ -166,8 +185,9 @@ def selection(ds: xr.Dataset, **where) -> dict:
     for axis, value in where.items():
         if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
             unit = ds[axis].attrs.get("units", "") if axis in ds.variables else ""
-            text = repr(float(value)) if unit not in ("", "1") else repr(value.item() if hasattr(value, "item")
-                                                                         else value)
+            text = (
+                repr(float(value)) if unit not in ("", "1") else repr(value.item() if hasattr(value, "item") else value)
+            )
             if unit not in ("", "1") and not np.issubdtype(np.asarray(ds[axis].values).dtype, np.integer):
                 text = f"{text} {unit}"
                 shown[f"{axis}={text}"] = f"{axis}={format_coord(ds[axis], float(value))}"

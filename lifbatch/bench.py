@@ -77,8 +77,15 @@ from typing import Any, TypeVar  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-__all__ = ["kernel_bench", "bench_workflow", "poisson_workflow", "numpy_lif", "numpy_model", "brian2_unavailable",
-           "main"]
+__all__ = [
+    "kernel_bench",
+    "bench_workflow",
+    "poisson_workflow",
+    "numpy_lif",
+    "numpy_model",
+    "brian2_unavailable",
+    "main",
+]
 
 T = TypeVar("T")  # (what a timed call returns)
 
@@ -89,7 +96,7 @@ _RNG_CHUNK = 1 << 16
 # Brian2's rates agree with the kernel's when within this many standard errors,
 # or within this relative difference (its own normals, and one refractory step less).
 BRIAN2_RATE_TOLERANCE = 0.03
-_BRIAN2_TARGET = 3.0        # the wanted ratio kernel / Brian2 cpp_standalone
+_BRIAN2_TARGET = 3.0  # the wanted ratio kernel / Brian2 cpp_standalone
 _BRIAN2_BUILD_TIMEOUT = 1800.0
 _BRIAN2_RUN_TIMEOUT = 900.0
 
@@ -98,18 +105,29 @@ def bench_workflow(neurons: int = 10_000, steps: int = 10_000):
     """The benchmark's workflow: one grid point, ``neurons`` trials, ``steps`` steps of 0.1 ms."""
     from .workflow import load_workflow
 
-    return load_workflow({
-        "name": "bench",
-        "description": "lifbatch bench: LIF ensemble with white noise",
-        "seed": 1,
-        "trials": int(neurons),
-        "duration": f"{int(steps) / 10!r} ms",
-        "dt": "0.1 ms",
-        "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV",
-                   "v_init": "-65 mV", "t_ref": "2 ms", "r_m": "100 Mohm"},
-        "inputs": {"current": {"kind": "constant", "value": "160 pA"},
-                   "noise": {"kind": "white_noise", "sigma": "4 mV"}},
-    })
+    return load_workflow(
+        {
+            "name": "bench",
+            "description": "lifbatch bench: LIF ensemble with white noise",
+            "seed": 1,
+            "trials": int(neurons),
+            "duration": f"{int(steps) / 10!r} ms",
+            "dt": "0.1 ms",
+            "neuron": {
+                "tau_m": "20 ms",
+                "e_l": "-65 mV",
+                "v_th": "-50 mV",
+                "v_reset": "-65 mV",
+                "v_init": "-65 mV",
+                "t_ref": "2 ms",
+                "r_m": "100 Mohm",
+            },
+            "inputs": {
+                "current": {"kind": "constant", "value": "160 pA"},
+                "noise": {"kind": "white_noise", "sigma": "4 mV"},
+            },
+        }
+    )
 
 
 def poisson_workflow(neurons: int = 10_000, steps: int = 10_000):
@@ -117,16 +135,35 @@ def poisson_workflow(neurons: int = 10_000, steps: int = 10_000):
     exact integration, threshold 1) with 100 Poisson inputs at 10 Hz of weight 0.1."""
     from .workflow import load_workflow
 
-    return load_workflow({
-        "name": "bench-poisson", "seed": 3, "trials": int(neurons), "duration": f"{int(steps) / 10!r} ms",
-        "dt": "0.1 ms", "method": "exact", "neuron": {"tau_m": "10 ms", "v_th": 1, "v_reset": 0},
-        "inputs": {"poisson": {"kind": "poisson", "rate": "10 Hz", "weight": 0.1, "n": 100}},
-    })
+    return load_workflow(
+        {
+            "name": "bench-poisson",
+            "seed": 3,
+            "trials": int(neurons),
+            "duration": f"{int(steps) / 10!r} ms",
+            "dt": "0.1 ms",
+            "method": "exact",
+            "neuron": {"tau_m": "10 ms", "v_th": 1, "v_reset": 0},
+            "inputs": {"poisson": {"kind": "poisson", "rate": "10 Hz", "weight": 0.1, "n": 100}},
+        }
+    )
 
 
-def numpy_lif(neurons: int, steps: int, *, dt: float, tau_m: float, e_l: float, v_th: float,
-              v_reset: float, v_init: float, ref_steps: int, x: float, noise_scale: float,
-              rng: np.random.Generator) -> np.ndarray:
+def numpy_lif(
+    neurons: int,
+    steps: int,
+    *,
+    dt: float,
+    tau_m: float,
+    e_l: float,
+    v_th: float,
+    v_reset: float,
+    v_init: float,
+    ref_steps: int,
+    x: float,
+    noise_scale: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """The same model in plain numpy (Euler, lifbatch's step order); spike counts, shape (neurons,).
 
     One loop over steps, vectorized over neurons, every operation in place on
@@ -144,12 +181,12 @@ def numpy_lif(neurons: int, steps: int, *, dt: float, tau_m: float, e_l: float, 
     spike = np.empty(neurons, bool)
     for _ in range(steps):
         rng.standard_normal(out=z)
-        np.subtract(v_drive, v, out=dv)      # leak + drive
+        np.subtract(v_drive, v, out=dv)  # leak + drive
         dv *= a
         z *= noise_scale
         dv += z
         v += dv
-        np.greater(ref, 0, out=refractory)   # clamped neurons stay at v_reset and count down
+        np.greater(ref, 0, out=refractory)  # clamped neurons stay at v_reset and count down
         np.copyto(v, v_reset, where=refractory)
         ref -= refractory
         np.greater(v, v_th, out=spike)
@@ -164,10 +201,17 @@ def numpy_model(wf) -> dict:
     (:func:`bench_workflow`): its neuron, drive and noise at its one point, in SI."""
     params = wf.point_params(())
     tau = params["neuron.tau_m"]
-    return dict(dt=wf.dt, tau_m=tau, e_l=params["neuron.e_l"], v_th=params["neuron.v_th"],
-                v_reset=params["neuron.v_reset"], v_init=params["neuron.v_init"], ref_steps=wf.ref_steps,
-                x=params["neuron.r_m"] * params["inputs.current.value"],
-                noise_scale=params["inputs.noise.sigma"] * math.sqrt(wf.dt / tau))
+    return dict(
+        dt=wf.dt,
+        tau_m=tau,
+        e_l=params["neuron.e_l"],
+        v_th=params["neuron.v_th"],
+        v_reset=params["neuron.v_reset"],
+        v_init=params["neuron.v_init"],
+        ref_steps=wf.ref_steps,
+        x=params["neuron.r_m"] * params["inputs.current.value"],
+        noise_scale=params["inputs.noise.sigma"] * math.sqrt(wf.dt / tau),
+    )
 
 
 def _timed(fn: Callable[[], T]) -> tuple[float, T]:
@@ -220,13 +264,17 @@ def brian2_unavailable(script: str = _PEER_SCRIPT) -> str | None:
     benchmark's Brian2 script in benchmarks/peers/)."""
     path = _peers_dir() / script
     if not path.exists():
-        return (f"Brian2: not measured: {path} not found (benchmarks/peers/ of a lifbatch source "
-                f"checkout; lifbatch is imported from {Path(__file__).resolve().parent})")
+        return (
+            f"Brian2: not measured: {path} not found (benchmarks/peers/ of a lifbatch source "
+            f"checkout; lifbatch is imported from {Path(__file__).resolve().parent})"
+        )
     venv = _peer_venv()
     if not (venv / "bin" / "python").exists():
-        return (f"Brian2: not measured: no peer venv at {venv}; create it with "
-                f"`python benchmarks/peers/peer_venv.py --create` (or `python benchmarks/peers/run.py`): "
-                f"numpy 1.26, Brian2 2.9, Cython, never a dependency of lifbatch")
+        return (
+            f"Brian2: not measured: no peer venv at {venv}; create it with "
+            f"`python benchmarks/peers/peer_venv.py --create` (or `python benchmarks/peers/run.py`): "
+            f"numpy 1.26, Brian2 2.9, Cython, never a dependency of lifbatch"
+        )
     return None
 
 
@@ -242,13 +290,12 @@ class Brian2Peer:
     figures stand without them.
     """
 
-    def __init__(self, neurons: int, steps: int, dt: float, script: str = _PEER_SCRIPT, extra=(),
-                 runtime=("cython",)):
+    def __init__(self, neurons: int, steps: int, dt: float, script: str = _PEER_SCRIPT, extra=(), runtime=("cython",)):
         self.neurons, self.steps, self.dt = int(neurons), int(steps), float(dt)
         self.python = _peer_venv() / "bin" / "python"
         self.script = _peers_dir() / script
         self.extra = tuple(map(str, extra))  # the script's own arguments (lifbatch bench --model: the model)
-        self.runtime = tuple(runtime)        # the runtime targets measured besides cpp_standalone
+        self.runtime = tuple(runtime)  # the runtime targets measured besides cpp_standalone
         self.work = Path(tempfile.mkdtemp(prefix="lifbatch-bench-brian2-"))
         self.project = self.work / "standalone"
         # Compiled Cython extensions are cached across invocations (Brian2's own
@@ -267,18 +314,33 @@ class Brian2Peer:
         self.last: dict[str, float] = {}  # the figures of the latest round (those that succeeded)
 
     def _args(self, *extra) -> list[str]:
-        return [str(self.python), str(self.script), *self.extra, "--neurons", str(self.neurons), "--steps",
-                str(self.steps), *map(str, extra)]
+        return [
+            str(self.python),
+            str(self.script),
+            *self.extra,
+            "--neurons",
+            str(self.neurons),
+            "--steps",
+            str(self.steps),
+            *map(str, extra),
+        ]
 
     def _run(self, cmd, cwd=None, timeout=_BRIAN2_RUN_TIMEOUT):
-        return subprocess.run([str(c) for c in cmd], cwd=cwd, env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
+        return subprocess.run(
+            [str(c) for c in cmd], cwd=cwd, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
 
     def setup(self) -> None:
         """Versions, the standalone build and cython's first run (compiles unless cached), timed apart;
         then one untimed run of the standalone binary (checks it and warms the file cache)."""
-        p = self._run([self.python, "-c", "import brian2, numpy, Cython; "
-                       "print(brian2.__version__, numpy.__version__, Cython.__version__)"], timeout=300)
+        p = self._run(
+            [
+                self.python,
+                "-c",
+                "import brian2, numpy, Cython; print(brian2.__version__, numpy.__version__, Cython.__version__)",
+            ],
+            timeout=300,
+        )
         if p.returncode != 0:
             msg = f"the peer venv's Python cannot import brian2: {_tail(p.stderr)}"
             self.errors.update({target: msg for target in ("cpp_standalone", *self.runtime)})
@@ -286,11 +348,16 @@ class Brian2Peer:
         self.versions = dict(zip(("brian2", "numpy", "Cython"), p.stdout.split()))
         gxx = shutil.which("g++")
         if gxx:
-            self.versions["g++"] = subprocess.run([gxx, "-dumpfullversion"], capture_output=True,
-                                                  text=True).stdout.strip()
+            self.versions["g++"] = subprocess.run(
+                [gxx, "-dumpfullversion"], capture_output=True, text=True
+            ).stdout.strip()
         try:
-            t, p = _timed(lambda: self._run(self._args("--target", "cpp_standalone", "--project-dir",
-                                                       self.project), timeout=_BRIAN2_BUILD_TIMEOUT))
+            t, p = _timed(
+                lambda: self._run(
+                    self._args("--target", "cpp_standalone", "--project-dir", self.project),
+                    timeout=_BRIAN2_BUILD_TIMEOUT,
+                )
+            )
             self.build["cpp_standalone"] = t
             if p.returncode != 0:
                 self.errors["cpp_standalone"] = f"build failed (exit {p.returncode}): {_tail(p.stderr)}"
@@ -336,8 +403,11 @@ class Brian2Peer:
         out = self.work / f"{target}-counts.npy"
         out.unlink(missing_ok=True)
         cache = ("--cython-cache", self.cython_cache) if target == "cython" else ()
-        p = self._run(self._args("--target", target, *cache, "--counts-out", out),
-                      cwd=self.work, timeout=_BRIAN2_BUILD_TIMEOUT if not timed else _BRIAN2_RUN_TIMEOUT)
+        p = self._run(
+            self._args("--target", target, *cache, "--counts-out", out),
+            cwd=self.work,
+            timeout=_BRIAN2_BUILD_TIMEOUT if not timed else _BRIAN2_RUN_TIMEOUT,
+        )
         if p.returncode != 0:
             raise RuntimeError(f"exit {p.returncode}: {_tail(p.stderr) or _tail(p.stdout)}")
         found = {}
@@ -376,15 +446,24 @@ class Brian2Peer:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def _brian2_result(peer: Brian2Peer, work: float, rate_k: float, sem_k: float, t_kernel: float,
-                   cpu_kernel: float) -> dict:
+def _brian2_result(
+    peer: Brian2Peer, work: float, rate_k: float, sem_k: float, t_kernel: float, cpu_kernel: float
+) -> dict:
     """Brian2's figures: per target seconds (best round), neuron-steps/s and the rate check."""
     duration = peer.steps * peer.dt
-    out = {"available": True, "versions": peer.versions, "python": str(peer.python),
-           "build_seconds": {"cpp_standalone": peer.build.get("cpp_standalone"),
-                             "cython_first_run": peer.build.get("cython")},
-           "errors": dict(peer.errors), "kernel_cpu_seconds": cpu_kernel,
-           "rate_tolerance": BRIAN2_RATE_TOLERANCE, "target_ratio_cpp_standalone": _BRIAN2_TARGET}
+    out = {
+        "available": True,
+        "versions": peer.versions,
+        "python": str(peer.python),
+        "build_seconds": {
+            "cpp_standalone": peer.build.get("cpp_standalone"),
+            "cython_first_run": peer.build.get("cython"),
+        },
+        "errors": dict(peer.errors),
+        "kernel_cpu_seconds": cpu_kernel,
+        "rate_tolerance": BRIAN2_RATE_TOLERANCE,
+        "target_ratio_cpp_standalone": _BRIAN2_TARGET,
+    }
     for target in ("cpp_standalone", "cython"):
         seconds = peer.best[target]
         if target in peer.errors or not math.isfinite(seconds):
@@ -394,9 +473,16 @@ def _brian2_result(peer: Brian2Peer, work: float, rate_k: float, sem_k: float, t
         d = math.hypot(sem, sem_k)
         z = abs(rate - rate_k) / d if d > 0 else (0.0 if rate == rate_k else math.inf)
         rel = (rate - rate_k) / rate_k if rate_k else math.nan
-        fig: dict[str, Any] = {"seconds": seconds, "neuron_steps_per_s": work / seconds, "rounds": peer.rounds[target],
-               "rate": rate, "rate_sem": sem, "relative_difference": rel, "z": z,
-               "agree": bool(z < _AGREE_SIGMAS or abs(rel) <= BRIAN2_RATE_TOLERANCE)}
+        fig: dict[str, Any] = {
+            "seconds": seconds,
+            "neuron_steps_per_s": work / seconds,
+            "rounds": peer.rounds[target],
+            "rate": rate,
+            "rate_sem": sem,
+            "relative_difference": rel,
+            "z": z,
+            "agree": bool(z < _AGREE_SIGMAS or abs(rel) <= BRIAN2_RATE_TOLERANCE),
+        }
         if target == "cpp_standalone":
             fig["clock"] = "Brian2's std::clock: CPU time of the loop (results/last_run_info.txt)"
             fig["process_wall_seconds"] = peer.best["cpp_standalone_wall"]
@@ -425,26 +511,35 @@ def _brian2_lines(r: dict) -> tuple[list[str], list[str]]:
             rows.append(f"{label:34}{fig['neuron_steps_per_s']:>16.3e}{fig['seconds']:>10.3f}")
     s = b.get("cpp_standalone")
     if s:
+
         def met(x):
             return "met" if x is not None and x >= _BRIAN2_TARGET else "NOT met"
 
         cpu = s["ratio_kernel_cpu_time"]
-        lines.append(f"kernel / Brian2 cpp_standalone  {r['ratio_kernel_brian2_cpp_standalone']:.2f}x  "
-                     f"(target >= {_BRIAN2_TARGET:g}x: {met(r['ratio_kernel_brian2_cpp_standalone'])} on these "
-                     f"figures; CPU time of both: " + (f"{cpu:.2f}x, {met(cpu)})" if cpu else "n/a)"))
-        lines.append(f"    Brian2 times its loop in CPU time (std::clock), the kernel figure is wall time (its CPU "
-                     f"time {b['kernel_cpu_seconds']:.3f} s); the whole ./main process, wall "
-                     f"{s['process_wall_seconds']:.3f} s: {s['ratio_kernel_process_wall']:.2f}x")
+        lines.append(
+            f"kernel / Brian2 cpp_standalone  {r['ratio_kernel_brian2_cpp_standalone']:.2f}x  "
+            f"(target >= {_BRIAN2_TARGET:g}x: {met(r['ratio_kernel_brian2_cpp_standalone'])} on these "
+            f"figures; CPU time of both: " + (f"{cpu:.2f}x, {met(cpu)})" if cpu else "n/a)")
+        )
+        lines.append(
+            f"    Brian2 times its loop in CPU time (std::clock), the kernel figure is wall time (its CPU "
+            f"time {b['kernel_cpu_seconds']:.3f} s); the whole ./main process, wall "
+            f"{s['process_wall_seconds']:.3f} s: {s['ratio_kernel_process_wall']:.2f}x"
+        )
     c = b.get("cython")
     if c:
-        lines.append(f"kernel / Brian2 runtime cython  {r['ratio_kernel_brian2_cython']:.2f}x  "
-                     f"(its whole run() call, code generation included: {c['run_call_seconds']:.3f} s)")
+        lines.append(
+            f"kernel / Brian2 runtime cython  {r['ratio_kernel_brian2_cython']:.2f}x  "
+            f"(its whole run() call, code generation included: {c['run_call_seconds']:.3f} s)"
+        )
     rates = []
     for target, fig in (("cpp_standalone", s), ("cython", c)):
         if fig:
             verdict = "agree" if fig["agree"] else "DISAGREE"
-            rates.append(f"{target} {fig['rate']:.3f} +- {fig['rate_sem']:.3f} "
-                         f"({fig['relative_difference'] * 100:+.2f}% vs kernel, {fig['z']:.1f} s.e.: {verdict})")
+            rates.append(
+                f"{target} {fig['rate']:.3f} +- {fig['rate_sem']:.3f} "
+                f"({fig['relative_difference'] * 100:+.2f}% vs kernel, {fig['z']:.1f} s.e.: {verdict})"
+            )
     if rates:
         lines.append("rate (Hz) Brian2  " + ", ".join(rates))
     build = b.get("build_seconds") or {}
@@ -462,8 +557,7 @@ def _brian2_lines(r: dict) -> tuple[list[str], list[str]]:
     return rows, lines
 
 
-def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3, brian2: bool = False,
-                 peer=None) -> dict:
+def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3, brian2: bool = False, peer=None) -> dict:
     """Measure the kernel, the numpy baseline and the random-number bound in one run.
 
     Parameters
@@ -548,32 +642,56 @@ def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3, br
     rate_n, sem_n = _rate_stats(counts_np, duration)
     sem = math.hypot(sem_k, sem_n)
     z = abs(rate_k - rate_n) / sem if sem > 0 else (0.0 if rate_k == rate_n else math.inf)
-    theory = siegert_rate(params["neuron.e_l"] + x, sigma, tau_m=tau, v_th=params["neuron.v_th"],
-                          v_reset=params["neuron.v_reset"], t_ref=params["neuron.t_ref"])
+    theory = siegert_rate(
+        params["neuron.e_l"] + x,
+        sigma,
+        tau_m=tau,
+        v_th=params["neuron.v_th"],
+        v_reset=params["neuron.v_reset"],
+        t_ref=params["neuron.t_ref"],
+    )
 
     def fig(seconds):
         return {"seconds": seconds, "neuron_steps_per_s": work / seconds}
 
     peer_r = None
     if brian2:
-        peer_r = ({"available": False, "note": note} if peer is None else
-                  _brian2_result(peer, work, rate_k, sem_k, t_kernel, cpu_kernel))
+        peer_r = (
+            {"available": False, "note": note}
+            if peer is None
+            else _brian2_result(peer, work, rate_k, sem_k, t_kernel, cpu_kernel)
+        )
 
     def ratio(target):
         fig_ = (peer_r or {}).get(target)
         return fig_["seconds"] / t_kernel if fig_ and fig_.get("seconds") else None
 
     return {
-        "neurons": int(neurons), "steps": int(n), "dt": wf.dt, "repeat": int(repeat),
-        "numpy": fig(t_numpy), "kernel": fig(t_kernel), "rng": fig(t_rng), "poisson": fig(t_poisson),
+        "neurons": int(neurons),
+        "steps": int(n),
+        "dt": wf.dt,
+        "repeat": int(repeat),
+        "numpy": fig(t_numpy),
+        "kernel": fig(t_kernel),
+        "rng": fig(t_rng),
+        "poisson": fig(t_poisson),
         "poisson_rate": float(pres.counts.mean() / duration),
         "ratio_kernel_numpy": t_numpy / t_kernel,
         "ratio_poisson_white_noise": t_poisson / t_kernel,
         "ratio_kernel_rng": t_rng / t_kernel,
-        "rate": {"kernel": rate_k, "kernel_sem": sem_k, "numpy": rate_n, "numpy_sem": sem_n,
-                 "relative_difference": (rate_k - rate_n) / rate_n if rate_n else math.nan,
-                 "z": z, "agree": bool(z < _AGREE_SIGMAS), "siegert": float(theory)},
-        "threads": 1, "numpy_version": np.__version__, "machine": platform.processor() or platform.machine(),
+        "rate": {
+            "kernel": rate_k,
+            "kernel_sem": sem_k,
+            "numpy": rate_n,
+            "numpy_sem": sem_n,
+            "relative_difference": (rate_k - rate_n) / rate_n if rate_n else math.nan,
+            "z": z,
+            "agree": bool(z < _AGREE_SIGMAS),
+            "siegert": float(theory),
+        },
+        "threads": 1,
+        "numpy_version": np.__version__,
+        "machine": platform.processor() or platform.machine(),
         "brian2": peer_r,
         "ratio_kernel_brian2_cpp_standalone": ratio("cpp_standalone"),
         "ratio_kernel_brian2_cython": ratio("cython"),
@@ -581,25 +699,35 @@ def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3, br
 
 
 def _table(r: dict) -> str:
-    lines = [f"LIF ensemble with white noise: {r['neurons']} neurons x {r['steps']} steps of "
-             f"{r['dt'] * 1e3:g} ms, one thread, best of {r['repeat']}",
-             f"{'':34}{'neuron-steps/s':>16}{'seconds':>10}"]
-    for key, label in (("numpy", "numpy vectorized (baseline)"), ("kernel", "lifbatch kernel"),
-                       ("rng", "RNG bound (normals only)"), ("poisson", "kernel, 100 Poisson inputs")):
+    lines = [
+        f"LIF ensemble with white noise: {r['neurons']} neurons x {r['steps']} steps of "
+        f"{r['dt'] * 1e3:g} ms, one thread, best of {r['repeat']}",
+        f"{'':34}{'neuron-steps/s':>16}{'seconds':>10}",
+    ]
+    for key, label in (
+        ("numpy", "numpy vectorized (baseline)"),
+        ("kernel", "lifbatch kernel"),
+        ("rng", "RNG bound (normals only)"),
+        ("poisson", "kernel, 100 Poisson inputs"),
+    ):
         lines.append(f"{label:34}{r[key]['neuron_steps_per_s']:>16.3e}{r[key]['seconds']:>10.3f}")
     brian_rows, brian_lines = _brian2_lines(r)
     lines += brian_rows
     lines.append(f"kernel / numpy   {r['ratio_kernel_numpy']:.2f}x")
     lines.append(f"kernel / RNG     {r['ratio_kernel_rng']:.2f}x  (> 1: faster than drawing the normals with numpy)")
-    lines.append(f"Poisson / white noise per neuron-step  {r['ratio_poisson_white_noise']:.2f}x "
-                 f"(target <= 1.5x; Brian2 tutorial part 3 neuron, 100 inputs at 10 Hz: "
-                 f"{r['poisson_rate']:.2f} Hz)")
+    lines.append(
+        f"Poisson / white noise per neuron-step  {r['ratio_poisson_white_noise']:.2f}x "
+        f"(target <= 1.5x; Brian2 tutorial part 3 neuron, 100 inputs at 10 Hz: "
+        f"{r['poisson_rate']:.2f} Hz)"
+    )
     q = r["rate"]
     verdict = "agree" if q["agree"] else "DISAGREE"
-    lines.append(f"rate (Hz)        kernel {q['kernel']:.3f} +- {q['kernel_sem']:.3f}, "
-                 f"numpy {q['numpy']:.3f} +- {q['numpy_sem']:.3f} "
-                 f"({q['relative_difference'] * 100:+.2f}%, {q['z']:.1f} s.e.: {verdict}); "
-                 f"Siegert (continuous time) {q['siegert']:.3f}")
+    lines.append(
+        f"rate (Hz)        kernel {q['kernel']:.3f} +- {q['kernel_sem']:.3f}, "
+        f"numpy {q['numpy']:.3f} +- {q['numpy_sem']:.3f} "
+        f"({q['relative_difference'] * 100:+.2f}%, {q['z']:.1f} s.e.: {verdict}); "
+        f"Siegert (continuous time) {q['siegert']:.3f}"
+    )
     lines += brian_lines
     return "\n".join(lines)
 
@@ -608,8 +736,7 @@ def main(args) -> int:
     """Entry point of ``lifbatch bench`` (``args``: neurons, steps, repeat, json; optional ``brian2``,
     default True: Brian2 too when the peer venv exists). Exit 1 if a rate check fails or Brian2,
     with its venv there, could not be measured."""
-    r = kernel_bench(neurons=args.neurons, steps=args.steps, repeat=args.repeat,
-                     brian2=getattr(args, "brian2", True))
+    r = kernel_bench(neurons=args.neurons, steps=args.steps, repeat=args.repeat, brian2=getattr(args, "brian2", True))
     print(json.dumps(r, indent=2) if args.json else _table(r))
     ok = r["rate"]["agree"]
     b = r.get("brian2")

@@ -45,23 +45,61 @@ WORKLOADS = {
     # the Brian2 tutorial's HH neuron (the model's defaults), ~300 Hz
     "hh_traub": ({}, "5 nA"),
     # Naud et al. 2008's tonic spiking (Brian2's example), ~100 Hz
-    "adex": ({"c_m": "200 pF", "g_l": "10 nS", "e_l": "-70 mV", "v_t": "-50 mV", "delta_t": "2 mV", "a": "2 nS",
-              "tau_w": "30 ms", "b": "0 pA", "v_reset": "-58 mV", "v_peak": "0 mV"}, "500 pA"),
+    "adex": (
+        {
+            "c_m": "200 pF",
+            "g_l": "10 nS",
+            "e_l": "-70 mV",
+            "v_t": "-50 mV",
+            "delta_t": "2 mV",
+            "a": "2 nS",
+            "tau_w": "30 ms",
+            "b": "0 pA",
+            "v_reset": "-58 mV",
+            "v_peak": "0 mV",
+        },
+        "500 pA",
+    ),
     # the same without adaptation, ~110 Hz
-    "eif": ({"c_m": "200 pF", "g_l": "10 nS", "e_l": "-70 mV", "v_t": "-50 mV", "delta_t": "2 mV",
-             "v_reset": "-58 mV", "v_peak": "0 mV"}, "500 pA"),
+    "eif": (
+        {
+            "c_m": "200 pF",
+            "g_l": "10 nS",
+            "e_l": "-70 mV",
+            "v_t": "-50 mV",
+            "delta_t": "2 mV",
+            "v_reset": "-58 mV",
+            "v_peak": "0 mV",
+        },
+        "500 pA",
+    ),
     # Izhikevich 2007's regular-spiking cell (the model's defaults), ~50 Hz
     "izhikevich": ({}, "300 pA"),
     # lifbatch bench's LIF without its noise, ~33 Hz
-    "lif": ({"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "v_init": "-65 mV",
-             "t_ref": "2 ms", "r_m": "100 Mohm"}, "200 pA"),
+    "lif": (
+        {
+            "tau_m": "20 ms",
+            "e_l": "-65 mV",
+            "v_th": "-50 mV",
+            "v_reset": "-65 mV",
+            "v_init": "-65 mV",
+            "t_ref": "2 ms",
+            "r_m": "100 Mohm",
+        },
+        "200 pA",
+    ),
 }
 #: the wanted ratio Brian2 cpp_standalone's loop / lifbatch's loop, by model (issue 20, item 8)
 TARGETS = {"hh_traub": 1.5, "adex": 2.0}
 _CONTENDERS = ("cpp_standalone", "cpp_standalone_wall", "cython", "numpy")
-_LABELS = {"lifbatch": "lifbatch {model} loop (CPU time)", "lifbatch_wall": "lifbatch {model} loop (wall)",
-           "cpp_standalone": "Brian2 cpp_standalone loop (CPU)", "cpp_standalone_wall": "Brian2 ./main process (wall)",
-           "cython": "Brian2 runtime cython loop (wall)", "numpy": "Brian2 runtime numpy loop (wall)"}
+_LABELS = {
+    "lifbatch": "lifbatch {model} loop (CPU time)",
+    "lifbatch_wall": "lifbatch {model} loop (wall)",
+    "cpp_standalone": "Brian2 cpp_standalone loop (CPU)",
+    "cpp_standalone_wall": "Brian2 ./main process (wall)",
+    "cython": "Brian2 runtime cython loop (wall)",
+    "numpy": "Brian2 runtime numpy loop (wall)",
+}
 
 
 def model_workflow(model: str, neurons: int = 1000, steps: int = 10_000):
@@ -69,20 +107,33 @@ def model_workflow(model: str, neurons: int = 1000, steps: int = 10_000):
     from .workflow import load_workflow
 
     if model not in WORKLOADS:
-        raise WorkflowError(f"`lifbatch bench --model` must be one of {', '.join(WORKLOADS)}, got '{model}'. "
-                            "Example: lifbatch bench --model adex", "--model", model)
+        raise WorkflowError(
+            f"`lifbatch bench --model` must be one of {', '.join(WORKLOADS)}, got '{model}'. "
+            "Example: lifbatch bench --model adex",
+            "--model",
+            model,
+        )
     neuron, current = WORKLOADS[model]
-    return load_workflow({
-        "name": f"bench-{model.replace('_', '-')}", "description": f"lifbatch bench --model {model}",
-        "seed": 1, "trials": int(neurons), "duration": f"{int(steps) / 10!r} ms", "dt": "0.1 ms",
-        "neuron": dict(neuron) if model == "lif" else {"model": model, **neuron},
-        "inputs": {"current": {"kind": "constant", "value": current}},
-    })
+    return load_workflow(
+        {
+            "name": f"bench-{model.replace('_', '-')}",
+            "description": f"lifbatch bench --model {model}",
+            "seed": 1,
+            "trials": int(neurons),
+            "duration": f"{int(steps) / 10!r} ms",
+            "dt": "0.1 ms",
+            "neuron": dict(neuron) if model == "lif" else {"model": model, **neuron},
+            "inputs": {"current": {"kind": "constant", "value": current}},
+        }
+    )
 
 
 def _spread(values: list[float]) -> dict | None:
-    return ({"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": len(values)}
-            if values else None)
+    return (
+        {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": len(values)}
+        if values
+        else None
+    )
 
 
 def _summarize(rounds: list[dict], work: float) -> tuple[dict, dict]:
@@ -94,8 +145,11 @@ def _summarize(rounds: list[dict], work: float) -> tuple[dict, dict]:
     for key in ("lifbatch", "lifbatch_wall", *_CONTENDERS):
         values = [r[key] for r in rounds if key in r]
         if values:
-            figures[key] = {**_spread(values), "seconds": values,
-                            "ns_per_neuron_step": statistics.median(values) / work * 1e9}
+            figures[key] = {
+                **_spread(values),
+                "seconds": values,
+                "ns_per_neuron_step": statistics.median(values) / work * 1e9,
+            }
     for key in _CONTENDERS:
         base = "lifbatch" if key == "cpp_standalone" else "lifbatch_wall"
         values = [r[key] / r[base] for r in rounds if key in r and r[base] > 0]
@@ -128,8 +182,14 @@ def model_bench(model: str, neurons: int = 1000, steps: int = 10_000, repeat: in
     if brian2 and note is None:
         p = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("neuron.")}
         p["I"] = params["inputs.current.value"]
-        peer = Brian2Peer(neurons, n, dt, script=_SCRIPT, runtime=("cython", "numpy"),
-                       extra=("--model", model, "--params", json.dumps(p), "--dt", repr(dt)))
+        peer = Brian2Peer(
+            neurons,
+            n,
+            dt,
+            script=_SCRIPT,
+            runtime=("cython", "numpy"),
+            extra=("--model", model, "--params", json.dumps(p), "--dt", repr(dt)),
+        )
     rounds: list[dict] = []
     try:
         if peer is not None:
@@ -170,23 +230,45 @@ def model_bench(model: str, neurons: int = 1000, steps: int = 10_000, repeat: in
             agree[target] = {"relative_difference": rel, "agree": bool(abs(rel) <= BRIAN2_RATE_TOLERANCE)}
     neuron, current = WORKLOADS[model]
     return {
-        "model": model, "neurons": int(neurons), "steps": int(n), "dt": dt, "repeat": len(rounds),
-        "current": current, "neuron": neuron, "method": wf.method, "threads": 1,
-        "load_average": load, "figures": figures, "ratios": ratios, "rates": rates, "rate_check": agree,
-        "rate_tolerance": BRIAN2_RATE_TOLERANCE, "target": TARGETS.get(model),
-        "brian2": ({"available": False, "note": note} if peer is None and brian2 else
-                   None if peer is None else
-                   {"available": True, "versions": peer.versions, "build_seconds": dict(peer.build),
-                    "errors": dict(peer.errors)}),
+        "model": model,
+        "neurons": int(neurons),
+        "steps": int(n),
+        "dt": dt,
+        "repeat": len(rounds),
+        "current": current,
+        "neuron": neuron,
+        "method": wf.method,
+        "threads": 1,
+        "load_average": load,
+        "figures": figures,
+        "ratios": ratios,
+        "rates": rates,
+        "rate_check": agree,
+        "rate_tolerance": BRIAN2_RATE_TOLERANCE,
+        "target": TARGETS.get(model),
+        "brian2": (
+            {"available": False, "note": note}
+            if peer is None and brian2
+            else None
+            if peer is None
+            else {
+                "available": True,
+                "versions": peer.versions,
+                "build_seconds": dict(peer.build),
+                "errors": dict(peer.errors),
+            }
+        ),
     }
 
 
 def _table(r: dict) -> str:
     model = r["model"]
-    lines = [f"{model}: {r['neurons']} neurons x {r['steps']} steps of {r['dt'] * 1e3:g} ms, constant current "
-             f"{r['current']}, method {r['method']}, one thread, {r['repeat']} interleaved rounds "
-             f"(load average {r['load_average'][0]:.1f} -> {r['load_average'][1]:.1f})",
-             f"{'':36}{'ns/neuron-step':>15}{'seconds, median (min-max)':>30}{'rate (Hz)':>11}"]
+    lines = [
+        f"{model}: {r['neurons']} neurons x {r['steps']} steps of {r['dt'] * 1e3:g} ms, constant current "
+        f"{r['current']}, method {r['method']}, one thread, {r['repeat']} interleaved rounds "
+        f"(load average {r['load_average'][0]:.1f} -> {r['load_average'][1]:.1f})",
+        f"{'':36}{'ns/neuron-step':>15}{'seconds, median (min-max)':>30}{'rate (Hz)':>11}",
+    ]
     rates = r["rates"]
     for key in ("lifbatch", "lifbatch_wall", *_CONTENDERS):
         fig = r["figures"].get(key)
@@ -194,12 +276,16 @@ def _table(r: dict) -> str:
             continue
         rate = rates.get("lifbatch" if key.startswith("lifbatch") else key.replace("_wall", ""))
         spread = f"{fig['median']:.4g} ({fig['min']:.4g}-{fig['max']:.4g})"
-        lines.append(f"{_LABELS[key].format(model=model):36}{fig['ns_per_neuron_step']:>15.1f}{spread:>30}"
-                     + (f"{rate:>11.3f}" if rate is not None else ""))
-    labels = {"cpp_standalone": "Brian2 cpp_standalone loop / lifbatch loop, CPU time",
-              "cpp_standalone_wall": "Brian2 ./main process / lifbatch loop, wall",
-              "cython": "Brian2 cython loop / lifbatch loop, wall",
-              "numpy": "Brian2 numpy loop / lifbatch loop, wall"}
+        lines.append(
+            f"{_LABELS[key].format(model=model):36}{fig['ns_per_neuron_step']:>15.1f}{spread:>30}"
+            + (f"{rate:>11.3f}" if rate is not None else "")
+        )
+    labels = {
+        "cpp_standalone": "Brian2 cpp_standalone loop / lifbatch loop, CPU time",
+        "cpp_standalone_wall": "Brian2 ./main process / lifbatch loop, wall",
+        "cython": "Brian2 cython loop / lifbatch loop, wall",
+        "numpy": "Brian2 numpy loop / lifbatch loop, wall",
+    }
     for key, label in labels.items():
         q = r["ratios"].get(key)
         if not q:
@@ -210,8 +296,10 @@ def _table(r: dict) -> str:
             if r["target"] is not None:
                 line += f"; target >= {r['target']:g}x: {'met' if q['median'] >= r['target'] else 'NOT met'}"
         lines.append(line)
-    checks = [f"{t} {c['relative_difference'] * 100:+.2f}% ({'agree' if c['agree'] else 'DISAGREE'})"
-              for t, c in r["rate_check"].items()]
+    checks = [
+        f"{t} {c['relative_difference'] * 100:+.2f}% ({'agree' if c['agree'] else 'DISAGREE'})"
+        for t, c in r["rate_check"].items()
+    ]
     if checks:
         lines.append(f"rates vs lifbatch's (within {r['rate_tolerance'] * 100:g} %): " + ", ".join(checks))
     b = r["brian2"]
@@ -222,8 +310,11 @@ def _table(r: dict) -> str:
         excluded = [f"{k} {build[k]:.1f} s" for k in ("cpp_standalone", "cython", "numpy") if build.get(k) is not None]
         v = b["versions"]
         vs = ", ".join(f"{k} {v[k]}" for k in ("brian2", "numpy", "Cython", "g++") if k in v)
-        lines.append("Brian2 excluded (standalone build; runtime targets' first run): " + ", ".join(excluded)
-                     + (f" ({vs}, one thread)" if vs else ""))
+        lines.append(
+            "Brian2 excluded (standalone build; runtime targets' first run): "
+            + ", ".join(excluded)
+            + (f" ({vs}, one thread)" if vs else "")
+        )
         for target, err in b["errors"].items():
             lines.append(f"Brian2 {target} FAILED: {err}")
     return "\n".join(lines)
@@ -232,8 +323,9 @@ def _table(r: dict) -> str:
 def main(args) -> int:
     """Entry point of ``lifbatch bench --model``. Exit 1 if a rate disagrees or Brian2, with its
     venv there, could not be measured."""
-    r = model_bench(args.model, neurons=args.neurons, steps=args.steps, repeat=args.repeat,
-                    brian2=getattr(args, "brian2", True))
+    r = model_bench(
+        args.model, neurons=args.neurons, steps=args.steps, repeat=args.repeat, brian2=getattr(args, "brian2", True)
+    )
     print(json.dumps(r, indent=2) if args.json else _table(r))
     b = r["brian2"]
     ok = all(c["agree"] for c in r["rate_check"].values()) and not (b and b.get("errors"))

@@ -35,9 +35,19 @@ __all__ = ["sweep_bench", "main"]
 
 def _workflow(points: int, trials: int, steps: int, name: str) -> dict:
     return {
-        "name": name, "seed": 1, "trials": trials, "duration": f"{steps * 0.1} ms", "dt": "0.1 ms",
-        "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-                   "r_m": "100 Mohm"},
+        "name": name,
+        "seed": 1,
+        "trials": trials,
+        "duration": f"{steps * 0.1} ms",
+        "dt": "0.1 ms",
+        "neuron": {
+            "tau_m": "20 ms",
+            "e_l": "-65 mV",
+            "v_th": "-50 mV",
+            "v_reset": "-65 mV",
+            "t_ref": "2 ms",
+            "r_m": "100 Mohm",
+        },
         "inputs": {"i": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "4 mV"}},
         "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, points], "unit": "pA"}},
         "summaries": {"moments": {"every": "1 ms"}},
@@ -105,8 +115,9 @@ class _Threads:
         t = threading.Thread(target=sample, daemon=True)
         t.start()
         try:
-            return run_sweep(wf, store, workers=self.workers, processes=False, progress=False, log=lambda m: None,
-                             **kwargs)
+            return run_sweep(
+                wf, store, workers=self.workers, processes=False, progress=False, log=lambda m: None, **kwargs
+            )
         finally:
             done.set()
             t.join()
@@ -201,17 +212,24 @@ def _sweep_once(wf, ex, store: str) -> dict:
         raise RuntimeError(f"benchmark sweep failed: {res.failures}")
     markers = read_markers(store)
     _remove(store)
-    return {"seconds": seconds, "blocks": res.blocks,
-            # worker time, from the block markers: in tasks, and by phase within them
-            "task_seconds": sum(m["seconds"] for m in markers),
-            **{f"{phase}_seconds": sum(m[f"{phase}_seconds"] for m in markers)
-               for phase in ("kernel", "summaries", "write")}}
+    return {
+        "seconds": seconds,
+        "blocks": res.blocks,
+        # worker time, from the block markers: in tasks, and by phase within them
+        "task_seconds": sum(m["seconds"] for m in markers),
+        **{
+            f"{phase}_seconds": sum(m[f"{phase}_seconds"] for m in markers)
+            for phase in ("kernel", "summaries", "write")
+        },
+    }
 
 
 def _run(wf, ex, tmp: str, repeat: int = 1) -> dict:
     """Best of ``repeat`` sweeps of ``wf``, and the workers' peak RSS."""
-    best = min((_sweep_once(wf, ex, os.path.join(tmp, f"{wf.name}-{i}.zarr")) for i in range(max(1, repeat))),
-               key=lambda r: r["seconds"])
+    best = min(
+        (_sweep_once(wf, ex, os.path.join(tmp, f"{wf.name}-{i}.zarr")) for i in range(max(1, repeat))),
+        key=lambda r: r["seconds"],
+    )
     return {**best, "peak_worker_rss": ex.peak_rss()}
 
 
@@ -228,8 +246,9 @@ def _rounds(wf, ex, tmp: str, repeat: int, disk: str | None = None) -> list[dict
         parallel = ex.parallel_kernel(wf)
         if disk is not None and i % 2:  # (to disk too, in alternating order: `--store` against the disk)
             on_disk = _sweep_once(wf, ex, _join(disk, f"{wf.name}-disk-{i}.zarr"))["seconds"]
-        rounds.append({"kernel": kernel, "parallel": parallel,
-                       **_sweep_once(wf, ex, _join(tmp, f"{wf.name}-{i}.zarr"))})
+        rounds.append(
+            {"kernel": kernel, "parallel": parallel, **_sweep_once(wf, ex, _join(tmp, f"{wf.name}-{i}.zarr"))}
+        )
         if disk is not None and not i % 2:
             on_disk = _sweep_once(wf, ex, _join(disk, f"{wf.name}-disk-{i}.zarr"))["seconds"]
         if disk is not None:
@@ -237,8 +256,16 @@ def _rounds(wf, ex, tmp: str, repeat: int, disk: str | None = None) -> list[dict
     return rounds
 
 
-def sweep_bench(points: int = 1000, trials: int = 20, steps: int = 10_000, workers: int = 2,
-                tiny_points: int = 10_000, repeat: int = 3, processes: bool = False, store: str | None = None) -> dict:
+def sweep_bench(
+    points: int = 1000,
+    trials: int = 20,
+    steps: int = 10_000,
+    workers: int = 2,
+    tiny_points: int = 10_000,
+    repeat: int = 3,
+    processes: bool = False,
+    store: str | None = None,
+) -> dict:
     """End-to-end sweep figures against kernel baselines measured in the same run.
 
     Each grid runs on its own fresh cluster (so that the workers' peak RSS is that
@@ -300,14 +327,24 @@ def sweep_bench(points: int = 1000, trials: int = 20, steps: int = 10_000, worke
     # the workers share the points, so the overhead a point costs is wall x workers
     overhead = per_point * workers - kernel_per_point
     return {
-        "points": points, "trials": trials, "steps": steps, "workers": workers, "repeat": len(rounds),
+        "points": points,
+        "trials": trials,
+        "steps": steps,
+        "workers": workers,
+        "repeat": len(rounds),
         "execution": "processes" if processes else "threads",
-        "kernel_single_core": med["kernel"], "kernel_parallel": med["parallel"], "end_to_end": med["end_to_end"],
-        "efficiency": med["efficiency"], "efficiency_parallel": med["efficiency_parallel"],
+        "kernel_single_core": med["kernel"],
+        "kernel_parallel": med["parallel"],
+        "end_to_end": med["end_to_end"],
+        "efficiency": med["efficiency"],
+        "efficiency_parallel": med["efficiency_parallel"],
         "efficiency_range": [min(r["efficiency"] for r in rounds), max(r["efficiency"] for r in rounds)],
-        "efficiency_parallel_range": [min(r["efficiency_parallel"] for r in rounds),
-                                      max(r["efficiency_parallel"] for r in rounds)],
-        "seconds": med["seconds"], "blocks": med["blocks"],
+        "efficiency_parallel_range": [
+            min(r["efficiency_parallel"] for r in rounds),
+            max(r["efficiency_parallel"] for r in rounds),
+        ],
+        "seconds": med["seconds"],
+        "blocks": med["blocks"],
         # where the workers' time went (hardware-independent: shares of the same clock)
         "kernel_share_of_tasks": med["kernel_seconds"] / med["task_seconds"],
         "summaries_share_of_tasks": med["summaries_seconds"] / med["task_seconds"],
@@ -317,12 +354,22 @@ def sweep_bench(points: int = 1000, trials: int = 20, steps: int = 10_000, worke
         # the kernel's speed inside the sweep's tasks over its one-core baseline: the
         # host's part of the efficiency (= kernel share of the workers' time x this)
         "kernel_speed_in_sweep": neuron_steps / med["kernel_seconds"] / med["kernel"],
-        "peak_worker_rss": rss, "peak_worker_rss_small": small["peak_worker_rss"],
+        "peak_worker_rss": rss,
+        "peak_worker_rss_small": small["peak_worker_rss"],
         "memory_growth": rss / small["peak_worker_rss"],
-        "tiny_points": tiny_points, "tiny_seconds": tiny_run["seconds"], "tiny_blocks": tiny_run["blocks"],
+        "tiny_points": tiny_points,
+        "tiny_seconds": tiny_run["seconds"],
+        "tiny_blocks": tiny_run["blocks"],
         "overhead_per_point_s": overhead,
-        **({"store": store, "disk_seconds": med["disk_seconds"],
-            "store_over_disk": [r["disk_seconds"] / r["seconds"] for r in rounds]} if store else {}),
+        **(
+            {
+                "store": store,
+                "disk_seconds": med["disk_seconds"],
+                "store_over_disk": [r["disk_seconds"] / r["seconds"] for r in rounds],
+            }
+            if store
+            else {}
+        ),
     }
 
 
@@ -338,56 +385,83 @@ def baseline_caveat(r: dict) -> str | None:
     parallel = r["kernel_parallel"] / (r["kernel_single_core"] * w)
     if r["kernel_speed_in_sweep"] <= 1.02 and parallel <= 1.02:
         return None
-    return (f"note: the kernel ran {r['kernel_speed_in_sweep']:.2f}x as fast in the sweep as on one core "
-            f"(and {w} workers at once {parallel * w:.2f}x one core): the one-core baseline was measured "
-            f"at a slower moment of this host, so the {100 * r['efficiency']:.0f}% overstates; the workers' "
-            f"own clock says {100 * r['kernel_share_of_workers']:.0f}% of their time in the kernel")
+    return (
+        f"note: the kernel ran {r['kernel_speed_in_sweep']:.2f}x as fast in the sweep as on one core "
+        f"(and {w} workers at once {parallel * w:.2f}x one core): the one-core baseline was measured "
+        f"at a slower moment of this host, so the {100 * r['efficiency']:.0f}% overstates; the workers' "
+        f"own clock says {100 * r['kernel_share_of_workers']:.0f}% of their time in the kernel"
+    )
 
 
 def main(args) -> int:
-    r = sweep_bench(points=args.points, workers=args.workers or 2, tiny_points=args.tiny_points,
-                    repeat=args.repeat, processes=args.processes, store=getattr(args, "store", None))
+    r = sweep_bench(
+        points=args.points,
+        workers=args.workers or 2,
+        tiny_points=args.tiny_points,
+        repeat=args.repeat,
+        processes=args.processes,
+        store=getattr(args, "store", None),
+    )
     if args.json:
         print(json.dumps({**r, "baseline_caveat": baseline_caveat(r)}, indent=1))
         return 0
-    mib = 1 / 2 ** 20
+    mib = 1 / 2**20
     w = r["workers"]
-    print(f"end-to-end sweep: {r['points']} points x {r['trials']} trials x {r['steps']} steps on "
-          f"{w} local {'worker processes' if r['execution'] == 'processes' else 'threads'}, {r['blocks']} tasks, {r['seconds']:.2f} s (the median of {r['repeat']} rounds, "
-          f"each after its own baselines)")
+    print(
+        f"end-to-end sweep: {r['points']} points x {r['trials']} trials x {r['steps']} steps on "
+        f"{w} local {'worker processes' if r['execution'] == 'processes' else 'threads'}, {r['blocks']} tasks, {r['seconds']:.2f} s (the median of {r['repeat']} rounds, "
+        f"each after its own baselines)"
+    )
     print(f"  kernel, one core            {r['kernel_single_core']:.3e} neuron-steps/s")
-    print(f"  kernel, {w} workers at once   {r['kernel_parallel']:.3e} neuron-steps/s "
-          f"(= {r['kernel_parallel'] / r['kernel_single_core']:.2f} x one core)")
+    print(
+        f"  kernel, {w} workers at once   {r['kernel_parallel']:.3e} neuron-steps/s "
+        f"(= {r['kernel_parallel'] / r['kernel_single_core']:.2f} x one core)"
+    )
     print(f"  end to end                  {r['end_to_end']:.3e} neuron-steps/s")
     lo, hi = r["efficiency_range"]
-    print(f"    = {100 * r['efficiency']:.0f}% of kernel x {w} workers "
-          f"(rounds {100 * lo:.0f}-{100 * hi:.0f}%)")
+    print(f"    = {100 * r['efficiency']:.0f}% of kernel x {w} workers (rounds {100 * lo:.0f}-{100 * hi:.0f}%)")
     lo, hi = r["efficiency_parallel_range"]
-    print(f"    = {100 * r['efficiency_parallel']:.0f}% of the kernel on {w} workers at once "
-          f"(target >= 75%; rounds {100 * lo:.0f}-{100 * hi:.0f}%)")
-    print(f"    = {100 * r['kernel_share_of_workers']:.0f}% of the workers' time in the kernel x "
-          f"{r['kernel_speed_in_sweep']:.2f}, the kernel's speed in the sweep over its one-core figure "
-          f"(the host's part: 1 with a steady core per worker)")
+    print(
+        f"    = {100 * r['efficiency_parallel']:.0f}% of the kernel on {w} workers at once "
+        f"(target >= 75%; rounds {100 * lo:.0f}-{100 * hi:.0f}%)"
+    )
+    print(
+        f"    = {100 * r['kernel_share_of_workers']:.0f}% of the workers' time in the kernel x "
+        f"{r['kernel_speed_in_sweep']:.2f}, the kernel's speed in the sweep over its one-core figure "
+        f"(the host's part: 1 with a steady core per worker)"
+    )
     caveat = baseline_caveat(r)
     if caveat:
         print(f"    {caveat}")
     if r.get("store"):
         ratios = sorted(r["store_over_disk"])
-        print(f"  to {r['store']}: {r['seconds']:.2f} s, to local disk {r['disk_seconds']:.2f} s in the same round "
-              f"({100 * r['disk_seconds'] / r['seconds']:.0f}% of the disk's speed; rounds "
-              f"{100 * ratios[0]:.0f}-{100 * ratios[-1]:.0f}%)")
-    print(f"  workers' time               {100 * r['kernel_share_of_workers']:.0f}% in the kernel: "
-          f"{100 * r['task_share_of_workers']:.0f}% in tasks x {100 * r['kernel_share_of_tasks']:.0f}% "
-          f"of a task in the kernel")
+        print(
+            f"  to {r['store']}: {r['seconds']:.2f} s, to local disk {r['disk_seconds']:.2f} s in the same round "
+            f"({100 * r['disk_seconds'] / r['seconds']:.0f}% of the disk's speed; rounds "
+            f"{100 * ratios[0]:.0f}-{100 * ratios[-1]:.0f}%)"
+        )
+    print(
+        f"  workers' time               {100 * r['kernel_share_of_workers']:.0f}% in the kernel: "
+        f"{100 * r['task_share_of_workers']:.0f}% in tasks x {100 * r['kernel_share_of_tasks']:.0f}% "
+        f"of a task in the kernel"
+    )
     rest = 1 - r["kernel_share_of_tasks"] - r["summaries_share_of_tasks"] - r["write_share_of_tasks"]
-    print(f"  a task's time               kernel {100 * r['kernel_share_of_tasks']:.0f}%, summaries "
-          f"{100 * r['summaries_share_of_tasks']:.0f}%, Zarr write {100 * r['write_share_of_tasks']:.0f}%, "
-          f"other {100 * rest:.0f}% (streams, buffers, checks)")
-    print(f"  peak worker RSS             {r['peak_worker_rss'] * mib:.0f} MiB; with a 10x smaller grid "
-          f"{r['peak_worker_rss_small'] * mib:.0f} MiB (ratio {r['memory_growth']:.2f}, flat = 1)")
-    print(f"tiny sweep: {r['tiny_points']} points x 1 trial x 10 steps, {r['tiny_blocks']} tasks, "
-          f"{r['tiny_seconds']:.2f} s")
+    print(
+        f"  a task's time               kernel {100 * r['kernel_share_of_tasks']:.0f}%, summaries "
+        f"{100 * r['summaries_share_of_tasks']:.0f}%, Zarr write {100 * r['write_share_of_tasks']:.0f}%, "
+        f"other {100 * rest:.0f}% (streams, buffers, checks)"
+    )
+    print(
+        f"  peak worker RSS             {r['peak_worker_rss'] * mib:.0f} MiB; with a 10x smaller grid "
+        f"{r['peak_worker_rss_small'] * mib:.0f} MiB (ratio {r['memory_growth']:.2f}, flat = 1)"
+    )
+    print(
+        f"tiny sweep: {r['tiny_points']} points x 1 trial x 10 steps, {r['tiny_blocks']} tasks, "
+        f"{r['tiny_seconds']:.2f} s"
+    )
     print(f"  end to end per point        {1e6 * r['tiny_seconds'] / r['tiny_points']:.0f} us (target <= 100 us)")
-    print(f"  overhead per point          {1e3 * r['overhead_per_point_s']:.3f} ms of a worker's time "
-          f"(wall x {w}, less the kernel's)")
+    print(
+        f"  overhead per point          {1e3 * r['overhead_per_point_s']:.3f} ms of a worker's time "
+        f"(wall x {w}, less the kernel's)"
+    )
     return 0

@@ -20,8 +20,16 @@ from .adaptation import with_isi_adaptation
 from .analysis import moment_values, spike_values
 from .errors import RunError
 from .grid import Blocking
-from .layout import (MOMENT_SUMMARIES, SPIKE_SUMMARIES, STATUS_DONE, STATUS_FAILED, coords, samples, spike_bytes,
-                     variable_specs)
+from .layout import (
+    MOMENT_SUMMARIES,
+    SPIKE_SUMMARIES,
+    STATUS_DONE,
+    STATUS_FAILED,
+    coords,
+    samples,
+    spike_bytes,
+    variable_specs,
+)
 from .messages import byte_size
 from .pause import pause
 from .point import PointModel, PointResult, n_state_vars
@@ -60,11 +68,13 @@ def block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np.
 
         _WORK.moments = None  # (a half-made work array is not kept)
         n = int(np.prod([s.stop - s.start for s in slices]))
-        raise RunError(f"a block of {n} point{'s' if n != 1 else ''} ran out of memory ({type(exc).__name__}: "
-                       f"{exc}); it needs ~{byte_size(n * point_bytes(wf))} (`lifbatch validate` shows it). Run fewer "
-                       "points per task (--points-per-task, or a smaller lifbatch.task.memory-budget) or fewer "
-                       "workers, or on a machine with more memory; finished blocks are kept: run the command "
-                       "again to resume.") from None
+        raise RunError(
+            f"a block of {n} point{'s' if n != 1 else ''} ran out of memory ({type(exc).__name__}: "
+            f"{exc}); it needs ~{byte_size(n * point_bytes(wf))} (`lifbatch validate` shows it). Run fewer "
+            "points per task (--points-per-task, or a smaller lifbatch.task.memory-budget) or fewer "
+            "workers, or on a machine with more memory; finished blocks are kept: run the command "
+            "again to resume."
+        ) from None
 
 
 def _computed_block(wf: Workflow, slices: tuple[slice, ...]):
@@ -97,8 +107,9 @@ def _computed_block(wf: Workflow, slices: tuple[slice, ...]):
         except Exception as exc:  # isolate the point: record, keep going
             errors[local] = exc
     # every point's stream states in one kernel call per stream (numpy's seeding, bit for bit)
-    todo = [(local, params, streams)
-            for (local, params), streams in zip(points, block_streams(wf, [p for _, p in points]))]
+    todo = [
+        (local, params, streams) for (local, params), streams in zip(points, block_streams(wf, [p for _, p in points]))
+    ]
     # The kernel writes straight into the block's arrays, and one work space serves
     # every point: no per-point allocations (dask workers return freed memory to
     # the OS eagerly, MALLOC_TRIM_THRESHOLD_, so each one would cost page faults).
@@ -118,8 +129,10 @@ def _computed_block(wf: Workflow, slices: tuple[slice, ...]):
     kernel_seconds = time.perf_counter() - t0
     blown_up = ~np.isfinite(moments).all(axis=(-2, -1))
     for at in np.argwhere(blown_up):  # (also for a grid of one point: shape ())
-        errors.setdefault(tuple(int(i) for i in at), FloatingPointError(
-            "V became NaN or infinite (numerical blow-up); reduce dt or check the inputs"))
+        errors.setdefault(
+            tuple(int(i) for i in at),
+            FloatingPointError("V became NaN or infinite (numerical blow-up); reduce dt or check the inputs"),
+        )
     failures: dict[int, str] = {}
     for local, err in sorted(errors.items()):
         index = tuple(s.start + i for s, i in zip(slices, local))
@@ -196,8 +209,11 @@ def _summarized(wf, bits, counts, moments, traces, status) -> dict[str, np.ndarr
             arr[failed] = np.nan if arr.dtype.kind == "f" else 0
         values[name] = arr
     values.update(zip(MOMENT_SUMMARIES, mom))
-    return {name: np.asarray(values[name]).astype(dtype, copy=False)
-            for name, (_, dtype, _, _) in variable_specs(wf).items() if name in values}
+    return {
+        name: np.asarray(values[name]).astype(dtype, copy=False)
+        for name, (_, dtype, _, _) in variable_specs(wf).items()
+        if name in values
+    }
 
 
 def _block_dataset(wf, slices, values: dict[str, np.ndarray]) -> "xr.Dataset":
@@ -215,8 +231,10 @@ def _block_dataset(wf, slices, values: dict[str, np.ndarray]) -> "xr.Dataset":
         if dim in axes:
             vals = vals[slices[axes.index(dim)]]
         block_coords[name] = (dim, vals, *attrs)
-    data_vars = {name: xr.Variable(axes + dims, values[name], dict(attrs))
-                 for name, (dims, _, _, attrs) in variable_specs(wf).items()}
+    data_vars = {
+        name: xr.Variable(axes + dims, values[name], dict(attrs))
+        for name, (dims, _, _, attrs) in variable_specs(wf).items()
+    }
     return xr.Dataset(data_vars, coords=block_coords)
 
 
@@ -261,5 +279,15 @@ def run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, writ
     pause("block-computed")  # (tests stop a run here: a block computed, not yet written)
     if written is not None and (marker := written()) is not None:
         return marker
-    return write_block(wf, store, blocking, block_id, values, failures=failures, started=started, timing=timing,
-                       worker=worker_name(), fence=fence)
+    return write_block(
+        wf,
+        store,
+        blocking,
+        block_id,
+        values,
+        failures=failures,
+        started=started,
+        timing=timing,
+        worker=worker_name(),
+        fence=fence,
+    )

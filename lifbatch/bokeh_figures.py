@@ -17,9 +17,24 @@ import xarray as xr
 from lifbatch import figures
 
 __all__ = [
-    "MAX_CURVES", "heat_cells", "heatmap_figure", "curves_figure", "ensemble_figure", "raster_figure",
-    "isi_histogram_figure", "variance_figure", "autocov_figure", "state_figure", "input_figure", "traces_figure",
-    "point_figures", "on_tap", "log_axis_ticks", "scatter_figure", "mark_sample", "projection_figure",
+    "MAX_CURVES",
+    "heat_cells",
+    "heatmap_figure",
+    "curves_figure",
+    "ensemble_figure",
+    "raster_figure",
+    "isi_histogram_figure",
+    "variance_figure",
+    "autocov_figure",
+    "state_figure",
+    "input_figure",
+    "traces_figure",
+    "point_figures",
+    "on_tap",
+    "log_axis_ticks",
+    "scatter_figure",
+    "mark_sample",
+    "projection_figure",
     "nearest_sample",
 ]
 
@@ -32,14 +47,27 @@ _CURVE_WIDTH = figures.WIDTH + 140  # room for a legend outside the frame
 # --------------------------------------------------------------------------- Bokeh figures
 # The figures of lifbatch.plotting, built with Bokeh: few glyphs, few models (each model
 # costs time on the server, in the page's JSON and in the browser).
-def _figure(title: str, x: figures.Axis | str, y: figures.Axis | str, *,
-            width: int = figures.WIDTH, grid: bool = True, **kwargs: Any):
+def _figure(
+    title: str,
+    x: figures.Axis | str,
+    y: figures.Axis | str,
+    *,
+    width: int = figures.WIDTH,
+    grid: bool = True,
+    **kwargs: Any,
+):
     from bokeh.plotting import figure
 
-    fig = figure(title=title, width=width, height=figures.HEIGHT, tools=_TOOLS,
-                 toolbar_location="right",
-                 x_axis_label=x if isinstance(x, str) else x.text,
-                 y_axis_label=y if isinstance(y, str) else y.text, **kwargs)
+    fig = figure(
+        title=title,
+        width=width,
+        height=figures.HEIGHT,
+        tools=_TOOLS,
+        toolbar_location="right",
+        x_axis_label=x if isinstance(x, str) else x.text,
+        y_axis_label=y if isinstance(y, str) else y.text,
+        **kwargs,
+    )
     fig.title.text_font_size = figures.TITLE_SIZE
     if not grid:
         fig.grid.visible = False
@@ -49,8 +77,7 @@ def _figure(title: str, x: figures.Axis | str, y: figures.Axis | str, *,
 def _source(**columns: Any):
     from bokeh.models import ColumnDataSource
 
-    return ColumnDataSource(data={k: v if isinstance(v, list) else np.asarray(v)
-                                  for k, v in columns.items()})
+    return ColumnDataSource(data={k: v if isinstance(v, list) else np.asarray(v) for k, v in columns.items()})
 
 
 def _legend(fig, items: list[tuple], *, above: bool = False) -> None:
@@ -60,14 +87,22 @@ def _legend(fig, items: list[tuple], *, above: bool = False) -> None:
     """
     from bokeh.models import Legend, LegendItem
 
-    items = [LegendItem(label=item[0], renderers=item[1],
-                        **({"index": item[2]} if len(item) > 2 and item[2] is not None else {}))
-             for item in items if item[1]]
+    items = [
+        LegendItem(
+            label=item[0], renderers=item[1], **({"index": item[2]} if len(item) > 2 and item[2] is not None else {})
+        )
+        for item in items
+        if item[1]
+    ]
     if not items:
         return
     if above:
-        fig.add_layout(Legend(items=items, click_policy="hide", orientation="horizontal",
-                              padding=2, margin=2, border_line_alpha=0), "above")
+        fig.add_layout(
+            Legend(
+                items=items, click_policy="hide", orientation="horizontal", padding=2, margin=2, border_line_alpha=0
+            ),
+            "above",
+        )
     else:
         fig.add_layout(Legend(items=items, click_policy="hide"), "right")
 
@@ -82,9 +117,9 @@ def _hover(fig, renderers: list, tooltips: list[tuple[str, str]]) -> None:
 class _Cells(NamedTuple):
     """Where the cells of one heatmap axis sit: one equal cell per grid value."""
 
-    values: np.ndarray    # grid values in display units, in the Dataset's order
-    centres: np.ndarray   # each value's cell centre on the axis (same order)
-    categorical: bool     # cells at 0, 1, 2, ... labelled with the values (uneven axis)
+    values: np.ndarray  # grid values in display units, in the Dataset's order
+    centres: np.ndarray  # each value's cell centre on the axis (same order)
+    categorical: bool  # cells at 0, 1, 2, ... labelled with the values (uneven axis)
 
     @property
     def labels(self) -> list[str]:
@@ -134,8 +169,7 @@ return labels[best];
 """
 
 
-def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], full: xr.Dataset,
-                   var: str = "rate"):
+def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], full: xr.Dataset, var: str = "rate"):
     """``var`` (rate, or isi_cv) over two axes (``plotting.rate_heatmap`` / ``cv_heatmap``).
 
     One image glyph with one equal cell per grid value; an uneven axis is drawn with
@@ -147,19 +181,29 @@ def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], fu
 
     title, default = {"rate": ("Firing rate", "Hz"), "isi_cv": ("ISI CV", None)}[var]
     xa, ya = figures.axis_of(x, d[x].attrs), figures.axis_of(y, d[y].attrs)
-    za = figures.axis_of(var, d[var].attrs, default=default,
-                         label="ISI CV" if var == "isi_cv" else None)  # (fits the colour bar)
+    za = figures.axis_of(
+        var, d[var].attrs, default=default, label="ISI CV" if var == "isi_cv" else None
+    )  # (fits the colour bar)
     z = np.asarray(d[var].transpose(y, x).values, dtype=float) * za.factor
     cx, cy = heat_cells(d[x].values * xa.factor), heat_cells(d[y].values * ya.factor)
     finite = z[np.isfinite(z)]
-    mapper = LinearColorMapper(palette=Viridis256, nan_color="#dddddd",
-                               low=float(finite.min()) if finite.size else 0.0,
-                               high=float(finite.max()) if finite.size else 1.0)
+    mapper = LinearColorMapper(
+        palette=Viridis256,
+        nan_color="#dddddd",
+        low=float(finite.min()) if finite.size else 0.0,
+        high=float(finite.max()) if finite.size else 1.0,
+    )
     ox, oy = np.argsort(cx.centres, kind="stable"), np.argsort(cy.centres, kind="stable")
     xe, ye = figures.cell_edges(cx.centres[ox]), figures.cell_edges(cy.centres[oy])
-    fig = _figure(figures.figure_title(title, full, where), xa, ya,
-                  width=figures.WIDTH + 80, grid=False,
-                  x_range=Range1d(xe[0], xe[-1]), y_range=Range1d(ye[0], ye[-1]))
+    fig = _figure(
+        figures.figure_title(title, full, where),
+        xa,
+        ya,
+        width=figures.WIDTH + 80,
+        grid=False,
+        x_range=Range1d(xe[0], xe[-1]),
+        y_range=Range1d(ye[0], ye[-1]),
+    )
     for cells, axis in ((cx, fig.xaxis[0]), (cy, fig.yaxis[0])):
         if cells.categorical:  # ticks on the cells, labelled with the grid values
             n = cells.values.size
@@ -169,15 +213,21 @@ def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], fu
     _label_ticks(fig.xaxis[0], d[x])
     _label_ticks(fig.yaxis[0], d[y])
     # rows run from the bottom; cells in increasing order of the values on both axes
-    r = fig.add_glyph(_source(image=[z[oy][:, ox]]),
-                      Image(image="image", x=xe[0], y=ye[0], dw=xe[-1] - xe[0], dh=ye[-1] - ye[0],
-                            color_mapper=mapper))
+    r = fig.add_glyph(
+        _source(image=[z[oy][:, ox]]),
+        Image(image="image", x=xe[0], y=ye[0], dw=xe[-1] - xe[0], dh=ye[-1] - ye[0], color_mapper=mapper),
+    )
     snap = {
-        name: CustomJSHover(args={"centres": [float(c) for c in np.sort(cells.centres)],
-                                  "labels": cells.labels}, code=_SNAP_JS)
-        for name, cells in (("$x", cx), ("$y", cy))}
-    tips = [(xa.text, "$x{custom}"), (ya.text, "$y{custom}"),
-            (za.text, "@image{0.[00]}" if var == "rate" else "@image{0.[000]}")]
+        name: CustomJSHover(
+            args={"centres": [float(c) for c in np.sort(cells.centres)], "labels": cells.labels}, code=_SNAP_JS
+        )
+        for name, cells in (("$x", cx), ("$y", cy))
+    }
+    tips = [
+        (xa.text, "$x{custom}"),
+        (ya.text, "$y{custom}"),
+        (za.text, "@image{0.[00]}" if var == "rate" else "@image{0.[000]}"),
+    ]
     from bokeh.models import HoverTool
 
     fig.add_tools(HoverTool(renderers=[r], tooltips=tips, formatters=snap))
@@ -185,9 +235,15 @@ def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], fu
     return fig
 
 
-def curves_figure(kind: str, d: xr.Dataset, x: str, by: str | None,
-                  where: Mapping[str, float], full: xr.Dataset,
-                  theory: xr.DataArray | None = None):
+def curves_figure(
+    kind: str,
+    d: xr.Dataset,
+    x: str,
+    by: str | None,
+    where: Mapping[str, float],
+    full: xr.Dataset,
+    theory: xr.DataArray | None = None,
+):
     """Rate with ±std band (``rate``), ISI mean ± std (``isi``) or ISI CV (``cv``) vs ``x``.
 
     One curve per value of ``by``; ``plotting.rate_curve``, ``isi_errorbar``, ``isi_cv``.
@@ -216,17 +272,20 @@ def curves_figure(kind: str, d: xr.Dataset, x: str, by: str | None,
         src = _source(**cols)
         rs = []
         if band and kind == "rate":
-            rs.append(fig.add_glyph(src, VArea(x="x", y1="lower", y2="upper", fill_color=color,
-                                               fill_alpha=0.2)))
+            rs.append(fig.add_glyph(src, VArea(x="x", y1="lower", y2="upper", fill_color=color, fill_alpha=0.2)))
         elif band:
-            rs.append(fig.add_glyph(src, Segment(x0="x", y0="lower", x1="x", y1="upper",
-                                                 line_color=color, line_width=1)))
+            rs.append(
+                fig.add_glyph(src, Segment(x0="x", y0="lower", x1="x", y1="upper", line_color=color, line_width=1))
+            )
         rs.append(fig.add_glyph(src, Line(x="x", y="y", line_color=color, line_width=2)))
         lines.append(rs[-1])
         items.append((label or single, rs))
     if theory is not None:
-        th = [fig.add_glyph(_source(x=tx * xa.factor, y=ty), Line(x="x", y="y", **_THEORY_LINE))
-              for tx, ty in figures.theory_lines(theory, d, x, by, where) if np.isfinite(ty).any()]
+        th = [
+            fig.add_glyph(_source(x=tx * xa.factor, y=ty), Line(x="x", y="y", **_THEORY_LINE))
+            for tx, ty in figures.theory_lines(theory, d, x, by, where)
+            if np.isfinite(ty).any()
+        ]
         items.append((figures.theory_label(theory), th))
     _legend(fig, items)
     tips = [(by, "@label")] if by else []
@@ -254,9 +313,18 @@ def _note(fig, text: str | None, x_range: tuple[float, float] | None = None) -> 
         fig.y_range = Range1d(0, 1)
     x0, x1 = fig.x_range.start, fig.x_range.end
     y0, y1 = fig.y_range.start, fig.y_range.end
-    fig.add_layout(Label(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=text, text_align="center",
-                         text_baseline="middle", text_color="#555555", text_font_size="11pt",
-                         name="lb-note"))
+    fig.add_layout(
+        Label(
+            x=(x0 + x1) / 2,
+            y=(y0 + y1) / 2,
+            text=text,
+            text_align="center",
+            text_baseline="middle",
+            text_color="#555555",
+            text_font_size="11pt",
+            name="lb-note",
+        )
+    )
 
 
 def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
@@ -265,31 +333,60 @@ def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float])
     from bokeh.models import Line, MultiLine, VArea
 
     e = figures.ensemble_data(full, d)
-    fig = _figure(figures.figure_title("Membrane potential", full, where), e.t, e.v,
-                  width=_CURVE_WIDTH)
+    fig = _figure(figures.figure_title("Membrane potential", full, where), e.t, e.v, width=_CURVE_WIDTH)
     items = []
     if e.traces is not None:
         src = _source(xs=[e.trace_time] * len(e.traces), ys=list(e.traces))
-        items.append(("recorded trials", [fig.add_glyph(src, MultiLine(
-            xs="xs", ys="ys", line_color="#888888", line_alpha=0.5, line_width=1))]))
+        items.append(
+            (
+                "recorded trials",
+                [fig.add_glyph(src, MultiLine(xs="xs", ys="ys", line_color="#888888", line_alpha=0.5, line_width=1))],
+            )
+        )
     std = np.nan_to_num(e.std)
     src = _source(x=e.time, y=e.mean, lower=e.mean - std, upper=e.mean + std)
     if np.isfinite(e.mean).any():  # (a pending point has no moments yet)
-        items.append(("mean ± std", [fig.add_glyph(src, VArea(
-            x="x", y1="lower", y2="upper", fill_color=figures.PALETTE[0], fill_alpha=0.3))]))
+        items.append(
+            (
+                "mean ± std",
+                [
+                    fig.add_glyph(
+                        src, VArea(x="x", y1="lower", y2="upper", fill_color=figures.PALETTE[0], fill_alpha=0.3)
+                    )
+                ],
+            )
+        )
     mean = fig.add_glyph(src, Line(x="x", y="y", line_color=figures.PALETTE[0], line_width=2))
     items.append(("mean", [mean]))
     if e.theory_mean is not None:
-        items.append((figures.OU_LABEL, [fig.add_glyph(_source(x=e.time, y=e.theory_mean),
-                                                        Line(x="x", y="y", **_THEORY_LINE))]))
+        items.append(
+            (figures.OU_LABEL, [fig.add_glyph(_source(x=e.time, y=e.theory_mean), Line(x="x", y="y", **_THEORY_LINE))])
+        )
         band = _source(xs=[e.time, e.time], ys=[e.theory_mean - e.theory_std, e.theory_mean + e.theory_std])
-        items.append((f"{figures.OU_LABEL} ± std", [fig.add_glyph(band, MultiLine(
-            xs="xs", ys="ys", line_color="black", line_dash="dotted", line_width=1))]))
+        items.append(
+            (
+                f"{figures.OU_LABEL} ± std",
+                [
+                    fig.add_glyph(
+                        band, MultiLine(xs="xs", ys="ys", line_color="black", line_dash="dotted", line_width=1)
+                    )
+                ],
+            )
+        )
     if e.spike is not None:
         t = e.time if e.trace_time is None else np.concatenate([e.time, e.trace_time])
         t0, t1 = (float(np.nanmin(t)), float(np.nanmax(t))) if t.size else (0.0, 1.0)
-        items.append((e.spike_label, [fig.add_glyph(_source(x=[t0, t1], y=[e.spike, e.spike]), Line(
-            x="x", y="y", line_color=figures.PALETTE[3], line_dash="dashed", line_width=1))]))
+        items.append(
+            (
+                e.spike_label,
+                [
+                    fig.add_glyph(
+                        _source(x=[t0, t1], y=[e.spike, e.spike]),
+                        Line(x="x", y="y", line_color=figures.PALETTE[3], line_dash="dashed", line_width=1),
+                    )
+                ],
+            )
+        )
     _legend(fig, items)
     _hover(fig, [mean], [(e.t.text, "@x{0.[000]}"), (e.v.text, "@y{0.[000]}")])
     if e.time.size:
@@ -304,12 +401,18 @@ def raster_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
     times, trials = figures.spike_raster_times(full, d)
     ta = figures.axis_of("time", {"units": "s"}, default="ms")
     t = times * ta.factor
-    fig = _figure(figures.figure_title(f"Spike raster, {times.size} spikes", full, where), ta,
-                  "trial", grid=False,
-                  x_range=Range1d(0, figures.raster_xmax(full, times) * ta.factor),
-                  y_range=Range1d(-0.6, d.sizes.get("trial", 1) - 0.4))
-    fig.add_glyph(_source(x0=t, y0=trials - 0.4, x1=t, y1=trials + 0.4),
-                  Segment(x0="x0", y0="y0", x1="x1", y1="y1", line_color="black", line_width=1))
+    fig = _figure(
+        figures.figure_title(f"Spike raster, {times.size} spikes", full, where),
+        ta,
+        "trial",
+        grid=False,
+        x_range=Range1d(0, figures.raster_xmax(full, times) * ta.factor),
+        y_range=Range1d(-0.6, d.sizes.get("trial", 1) - 0.4),
+    )
+    fig.add_glyph(
+        _source(x0=t, y0=trials - 0.4, x1=t, y1=trials + 0.4),
+        Segment(x0="x0", y0="y0", x1="x1", y1="y1", line_color="black", line_width=1),
+    )
     _note(fig, figures.point_note(d, "spikes"))
     return fig
 
@@ -320,19 +423,33 @@ def isi_histogram_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, fl
 
     ax, edges, counts = figures.isi_hist_data(d)
     n = int(np.nansum(counts))
-    fig = _figure(figures.figure_title(f"ISI histogram, {n} ISIs", full, where), ax, "ISI count",
-                  x_range=Range1d(edges[0], edges[-1]))
+    fig = _figure(
+        figures.figure_title(f"ISI histogram, {n} ISIs", full, where),
+        ax,
+        "ISI count",
+        x_range=Range1d(edges[0], edges[-1]),
+    )
     bars = np.nan_to_num(counts) > 0  # (no outline along the axis for empty bins)
-    r = fig.add_glyph(_source(left=edges[:-1][bars], right=edges[1:][bars], top=counts[bars]),
-                      Quad(left="left", right="right", bottom=0, top="top",
-                           fill_color=figures.PALETTE[0], line_color="black", line_width=0.5))
+    r = fig.add_glyph(
+        _source(left=edges[:-1][bars], right=edges[1:][bars], top=counts[bars]),
+        Quad(
+            left="left",
+            right="right",
+            bottom=0,
+            top="top",
+            fill_color=figures.PALETTE[0],
+            line_color="black",
+            line_width=0.5,
+        ),
+    )
     _hover(fig, [r], [(ax.text, "@left{0.[00]} .. @right{0.[00]}"), ("count", "@top")])
     _note(fig, figures.point_note(d, "isi"))
     return fig
 
 
-def _moment_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float], var: str,
-                   coord: str, title: str, color: str):
+def _moment_figure(
+    full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float], var: str, coord: str, title: str, color: str
+):
     """Variance vs time or autocovariance vs lag, with the OU theory (``plotting.v_variance``, ``v_autocov``)."""
     from bokeh.models import Line
 
@@ -341,8 +458,9 @@ def _moment_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float], 
     xs = d[coord].values * ca.factor
     values = np.asarray(d[var].values, dtype=float) * va.factor
     th = figures.theory_ou(d)
-    fig = _figure(figures.figure_title(title, full, where), ca, va,
-                  width=_CURVE_WIDTH if th is not None else figures.WIDTH)
+    fig = _figure(
+        figures.figure_title(title, full, where), ca, va, width=_CURVE_WIDTH if th is not None else figures.WIDTH
+    )
     r = fig.add_glyph(_source(x=xs, y=values), Line(x="x", y="y", line_color=color, line_width=2))
     if th is not None:
         t = fig.add_glyph(_source(x=xs, y=th[var].values * va.factor), Line(x="x", y="y", **_THEORY_LINE))
@@ -375,9 +493,17 @@ def _trace_panel_figure(panel: figures.TracePanel, full: xr.Dataset, where: Mapp
     items, renderers = [], []
     trials = [int(k) for k in panel.trials]
     for i, (label, traces) in enumerate(panel.lines):
-        src = _source(xs=[panel.time] * len(traces), ys=list(traces), trial=trials[:len(traces)])
-        r = fig.add_glyph(src, MultiLine(xs="xs", ys="ys", line_color=figures.PALETTE[i % len(figures.PALETTE)],
-                                         line_width=1.5, line_alpha=1.0 if len(traces) == 1 else 0.6))
+        src = _source(xs=[panel.time] * len(traces), ys=list(traces), trial=trials[: len(traces)])
+        r = fig.add_glyph(
+            src,
+            MultiLine(
+                xs="xs",
+                ys="ys",
+                line_color=figures.PALETTE[i % len(figures.PALETTE)],
+                line_width=1.5,
+                line_alpha=1.0 if len(traces) == 1 else 0.6,
+            ),
+        )
         items.append((label, [r]))
         renderers.append(r)
     _legend(fig, items)
@@ -417,13 +543,11 @@ def traces_figure(d: xr.Dataset, x: str, var: str, where: Mapping[str, float], f
     from bokeh.models import Line
 
     c = figures.trace_curves(full, d, x, var)
-    fig = _figure(figures.figure_title(figures.trace_title(var, c.trial), full, where), c.t, c.y,
-                  width=_CURVE_WIDTH)
+    fig = _figure(figures.figure_title(figures.trace_title(var, c.trial), full, where), c.t, c.y, width=_CURVE_WIDTH)
     items, lines = [], []
     for i, (label, values) in enumerate(c.curves):
         src = _source(x=c.time, y=values, label=[label] * c.time.size)
-        r = fig.add_glyph(src, Line(x="x", y="y", line_color=figures.PALETTE[i % len(figures.PALETTE)],
-                                    line_width=1.5))
+        r = fig.add_glyph(src, Line(x="x", y="y", line_color=figures.PALETTE[i % len(figures.PALETTE)], line_width=1.5))
         items.append((label, [r]))
         lines.append(r)
     _legend(fig, items)
@@ -448,8 +572,11 @@ def point_figures(ds: xr.Dataset) -> dict[str, Callable]:
     """The drill-down figures of a store: :data:`POINT_FIGURES`, without the state figure
     where it records no state variable (``record.state``) nor the input figure where it
     records no input (``record.inputs``)."""
-    skip = {name for name, has in (("state", figures.recorded_state(ds)),
-                                   ("inputs", figures.recorded_inputs(ds))) if not has}
+    skip = {
+        name
+        for name, has in (("state", figures.recorded_state(ds)), ("inputs", figures.recorded_inputs(ds)))
+        if not has
+    }
     return {name: build for name, build in POINT_FIGURES.items() if name not in skip}
 
 
@@ -464,8 +591,7 @@ def on_tap(fig, callback: Callable[[float | None, float | None], None]) -> None:
 #: the scatter over two parameters: room for its colour bar and legend beside the frame
 _SCATTER_WIDTH = figures.WIDTH + 320
 #: the selected sample's ring on the scatter figures
-_SELECTED = {"marker": "circle", "size": 20, "fill_alpha": 0.0, "line_color": figures.PALETTE[3],
-             "line_width": 2.5}
+_SELECTED = {"marker": "circle", "size": 20, "fill_alpha": 0.0, "line_color": figures.PALETTE[3], "line_width": 2.5}
 #: hover formats of values in display units (4 significant digits)
 _G4 = "{%.4g}"
 
@@ -511,14 +637,18 @@ def _sample_glyphs(fig, data: figures.SampleData, mapper=None) -> tuple[list, li
     items, renderers = [], []
     for layer in data.layers:
         i = layer.index
-        cols: dict[str, Any] = {"x": data.xs[i], "y": data.ys[i], "sample": data.sample[i],
-                                "round": data.rounds[i], "label": [layer.label] * i.size}
+        cols: dict[str, Any] = {
+            "x": data.xs[i],
+            "y": data.ys[i],
+            "sample": data.sample[i],
+            "round": data.rounds[i],
+            "label": [layer.label] * i.size,
+        }
         style = dict(layer.style)
         if data.zs is not None:
             cols["z"] = data.zs[i]
         if layer.state == "done":
-            style["fill_color"] = ({"field": "z", "transform": mapper} if mapper is not None
-                                   else figures.PALETTE[0])
+            style["fill_color"] = {"field": "z", "transform": mapper} if mapper is not None else figures.PALETTE[0]
         r = fig.add_glyph(_source(**cols), Scatter(x="x", y="y", **style), name=f"lb-{layer.state}")
         # (the legend draws its swatch from one point: one with a colour, not a grey NaN)
         finite = np.flatnonzero(np.isfinite(cols["z"])) if "z" in cols else np.empty(0, int)
@@ -544,12 +674,12 @@ def _selected_glyph(fig):
     """An empty ring glyph that marks the drill-down sample (:meth:`SampledReviewApp._mark`)."""
     from bokeh.models import Scatter
 
-    return fig.add_glyph(_source(x=np.empty(0), y=np.empty(0)), Scatter(x="x", y="y", **_SELECTED),
-                         name="lb-selected")
+    return fig.add_glyph(_source(x=np.empty(0), y=np.empty(0)), Scatter(x="x", y="y", **_SELECTED), name="lb-selected")
 
 
-def scatter_figure(d: xr.Dataset, x: str, y: str, var: str, where: Mapping[str, float],
-                   full: xr.Dataset, *, selected: str = "selected"):
+def scatter_figure(
+    d: xr.Dataset, x: str, y: str, var: str, where: Mapping[str, float], full: xr.Dataset, *, selected: str = "selected"
+):
     """``var`` as colour over two sampled parameters (``plotting.sample_scatter``).
 
     Returns the figure and its :class:`figures.SampleData` (what a tap picks from); the
@@ -560,12 +690,15 @@ def scatter_figure(d: xr.Dataset, x: str, y: str, var: str, where: Mapping[str, 
     from bokeh.palettes import Viridis256
 
     data = figures.sample_data(d, x, y, var)
-    mapper = LinearColorMapper(palette=Viridis256, nan_color=figures.NAN_COLOR,
-                               low=data.clim[0], high=data.clim[1])
-    fig = _figure(figures.figure_title(figures.SUMMARY_TITLES.get(var, var), full, where), data.x, data.y,
-                  width=_SCATTER_WIDTH,
-                  x_axis_type="log" if figures.log_scale(full, x) else "linear",
-                  y_axis_type="log" if figures.log_scale(full, y) else "linear")
+    mapper = LinearColorMapper(palette=Viridis256, nan_color=figures.NAN_COLOR, low=data.clim[0], high=data.clim[1])
+    fig = _figure(
+        figures.figure_title(figures.SUMMARY_TITLES.get(var, var), full, where),
+        data.x,
+        data.y,
+        width=_SCATTER_WIDTH,
+        x_axis_type="log" if figures.log_scale(full, x) else "linear",
+        y_axis_type="log" if figures.log_scale(full, y) else "linear",
+    )
     log_axis_ticks(fig, _axis_span(full, x, data.xs), _axis_span(full, y, data.ys))
     items, renderers = _sample_glyphs(fig, data, mapper)
     mark = _selected_glyph(fig)
@@ -585,9 +718,17 @@ def mark_sample(fig, data: figures.SampleData, sample: float | None) -> None:
     glyph.data_source.data = {"x": data.xs[i], "y": data.ys[i]}
 
 
-def projection_figure(d: xr.Dataset, param: str, var: str, where: Mapping[str, float],
-                      full: xr.Dataset, theory: xr.DataArray | None = None, *, legend: bool = True,
-                      selected: str = "selected"):
+def projection_figure(
+    d: xr.Dataset,
+    param: str,
+    var: str,
+    where: Mapping[str, float],
+    full: xr.Dataset,
+    theory: xr.DataArray | None = None,
+    *,
+    legend: bool = True,
+    selected: str = "selected",
+):
     """``var`` against one sampled parameter (``plotting.sample_projection``), with the
     closed-form value at each sample (black dashes) where it applies.
 
@@ -600,15 +741,20 @@ def projection_figure(d: xr.Dataset, param: str, var: str, where: Mapping[str, f
 
     data = figures.sample_data(d, param, var, None)
     title = f"{figures.SUMMARY_TITLES.get(var, var)} vs {param}"
-    fig = _figure(figures.figure_title(title, full, where), data.x, data.y,
-                  width=_SCATTER_WIDTH - 100 if legend else figures.WIDTH,
-                  x_axis_type="log" if figures.log_scale(full, param) else "linear")
+    fig = _figure(
+        figures.figure_title(title, full, where),
+        data.x,
+        data.y,
+        width=_SCATTER_WIDTH - 100 if legend else figures.WIDTH,
+        x_axis_type="log" if figures.log_scale(full, param) else "linear",
+    )
     log_axis_ticks(fig, _axis_span(full, param, data.xs))
     items, renderers = _sample_glyphs(fig, data)
     th = figures.theory_at_samples(theory, d, where)
     if th is not None:
-        r = fig.add_glyph(_source(x=data.xs, y=th), Scatter(x="x", y="y", marker="dash", size=14,
-                                                            line_color="black", line_width=2))
+        r = fig.add_glyph(
+            _source(x=data.xs, y=th), Scatter(x="x", y="y", marker="dash", size=14, line_color="black", line_width=2)
+        )
         items.append((figures.theory_label(theory), [r]))
     mark = _selected_glyph(fig)
     if legend:
@@ -619,9 +765,15 @@ def projection_figure(d: xr.Dataset, param: str, var: str, where: Mapping[str, f
     return fig, data
 
 
-def nearest_sample(data: figures.SampleData, x: float | None, y: float | None, *,
-                   xlog: bool = False, ylog: bool = False,
-                   aspect: float = figures.WIDTH / figures.HEIGHT) -> int | None:
+def nearest_sample(
+    data: figures.SampleData,
+    x: float | None,
+    y: float | None,
+    *,
+    xlog: bool = False,
+    ylog: bool = False,
+    aspect: float = figures.WIDTH / figures.HEIGHT,
+) -> int | None:
     """The number of the drawn sample nearest to a tap at (x, y) (display units), measured
     on the screen: each axis scaled to its extent (in the logarithm on a log axis), x
     stretched by the frame's ``aspect``; None when nothing is drawn."""

@@ -17,8 +17,9 @@ from .specs import Drive, LabelledAxis, ParamTable, Run, SampleAxis, SweepAxis
 __all__ = ["check_values"]
 
 
-def check_values(run: Run, table: ParamTable, sweep: tuple[SweepAxis, ...], drives: tuple[Drive, ...],
-                 model: str = "lif") -> None:
+def check_values(
+    run: Run, table: ParamTable, sweep: tuple[SweepAxis, ...], drives: tuple[Drive, ...], model: str = "lif"
+) -> None:
     """The constraints over every value a parameter takes, at every point of the grid: one
     error naming the axis (and its first offending value) when a swept value breaks one."""
     shape = tuple(a.size for a in sweep)
@@ -75,8 +76,12 @@ def _check_lif_values(run, table, sweep, grid, require, where_of) -> None:
     if run.method == "euler" and np.any(run.dt > tau):
         field_, value = where_of("neuron.tau_m", lambda v: run.dt > v)
         what = f"must be at least dt ({_short(run.dt_written)}) with method: euler"
-        raise _err(field_, value, what if field_ == "neuron.tau_m" else f"sets neuron.tau_m, which {what}",
-                   "Use a smaller dt, or method: exact.")
+        raise _err(
+            field_,
+            value,
+            what if field_ == "neuron.tau_m" else f"sets neuron.tau_m, which {what}",
+            "Use a smaller dt, or method: exact.",
+        )
     require("neuron.t_ref", grid("neuron.t_ref") >= 0, "must be a time >= 0", "Example: t_ref: 2 ms")
     require("neuron.r_m", grid("neuron.r_m") > 0, "must be positive", "Example: r_m: 100 Mohm")
     th, reset = grid("neuron.v_th"), grid("neuron.v_reset")
@@ -90,12 +95,17 @@ def _check_lif_values(run, table, sweep, grid, require, where_of) -> None:
         swept = {p for ax in sweep for p in ax.params}
         if "neuron.v_th" in swept and "neuron.v_reset" not in swept:
             field_, value = where_of("neuron.v_th", lambda v: v == t)
-            what = f"sets neuron.v_th, which must be above neuron.v_reset ({_short(table.written('neuron.v_reset', r))})"
+            what = (
+                f"sets neuron.v_th, which must be above neuron.v_reset ({_short(table.written('neuron.v_reset', r))})"
+            )
             fix = "Sweep v_th above v_reset, or lower neuron.v_reset."
         else:
             field_, value = where_of("neuron.v_reset", lambda v: v == r)
-            th_shown = (where_of("neuron.v_th", lambda v: v == t)[1] if "neuron.v_th" in swept
-                        else _short(table.written("neuron.v_th", t)))
+            th_shown = (
+                where_of("neuron.v_th", lambda v: v == t)[1]
+                if "neuron.v_th" in swept
+                else _short(table.written("neuron.v_th", t))
+            )
             what = f"must be below neuron.v_th ({th_shown})"
             if field_ != "neuron.v_reset":
                 what = f"sets neuron.v_reset, which {what}"
@@ -130,8 +140,11 @@ def _check_model_values(name, run, table, sweep, grid, require, where_of) -> Non
             if field_ == path and swept:
                 # the parameter blamed is not swept: the axis that made it fail is
                 (_, ax), i = next(((a, i) for a, i in zip(swept, idx)), (swept[0], 0))
-                field_, value = (where_of(ax.params[0], lambda v, _x=ax.values[0][i]: v == _x)
-                                 if not isinstance(ax, LabelledAxis) else (f"sweep.{ax.name}.labels", ax.point_labels[i]))
+                field_, value = (
+                    where_of(ax.params[0], lambda v, _x=ax.values[0][i]: v == _x)
+                    if not isinstance(ax, LabelledAxis)
+                    else (f"sweep.{ax.name}.labels", ax.point_labels[i])
+                )
                 what = f"gives {path} ({_short(table.written(path, point[path]))}), which {what}"
                 raise _err(field_, value, what, fix)
             raise _err(field_, value, what if field_ == path else f"sets {path}, which {what}", fix)
@@ -152,8 +165,12 @@ def _check_drive_values(run, table, drives, grid, require, tau) -> None:
         elif d.kind == "white_noise":
             require(f"{p}.sigma", grid(f"{p}.sigma") >= 0, "must be >= 0", "Example: sigma: 0.5 mV")
             if np.any(np.isinf(tau)):
-                raise _err(f"{p}.sigma", table.written(f"{p}.sigma"),
-                           "needs a finite neuron.tau_m (sigma*sqrt(tau_m)*xi)", "Set neuron.tau_m.")
+                raise _err(
+                    f"{p}.sigma",
+                    table.written(f"{p}.sigma"),
+                    "needs a finite neuron.tau_m (sigma*sqrt(tau_m)*xi)",
+                    "Set neuron.tau_m.",
+                )
         elif d.kind == "random_steps":
             if np.any(grid(f"{p}.high") < grid(f"{p}.low")):
                 raise _err(f"{p}.high", table.written(f"{p}.high"), "must be >= low", "Example: low: 0 nA, high: 50 nA")
@@ -161,6 +178,9 @@ def _check_drive_values(run, table, drives, grid, require, tau) -> None:
         elif d.kind == "sine":
             require(f"{p}.frequency", grid(f"{p}.frequency") >= 0, "must be >= 0", "Example: frequency: 10 Hz")
         if d.role in ("current", "voltage") and np.any(np.isinf(tau)) and d.kind != "white_noise":
-            raise _err(f"inputs.{d.name}", d.kind,
-                       f"is a {d.role}, which has no effect without a leak (neuron.tau_m is inf)",
-                       "Give the drive as a voltage per time (e.g. 0.1 / ms), or set a finite tau_m.")
+            raise _err(
+                f"inputs.{d.name}",
+                d.kind,
+                f"is a {d.role}, which has no effect without a leak (neuron.tau_m is inf)",
+                "Give the drive as a voltage per time (e.g. 0.1 / ms), or set a finite tau_m.",
+            )

@@ -30,6 +30,7 @@ def _cluster_dask_config() -> dict:
     """``lifbatch.cluster.dask-config`` as dotted keys, whether written dotted (as in
     lifbatch.yaml) or nested (as ``DASK_LIFBATCH__CLUSTER__DASK_CONFIG__...`` variables
     give it): ``dask.config.set`` would replace a whole subtree given as a mapping."""
+
     def dotted(mapping, prefix=""):
         for key, value in mapping.items():
             if isinstance(value, dict):
@@ -51,9 +52,14 @@ def embedded_cluster(n_workers: int, *, dashboard_address: str | None = "127.0.0
     from distributed import LocalCluster
 
     with dask.config.set(_cluster_dask_config()):
-        return LocalCluster(n_workers=n_workers, threads_per_worker=int(config.get("cluster.threads-per-worker")),
-                            processes=True, host="127.0.0.1", dashboard_address=dashboard_address,
-                            silence_logs=logging.ERROR)
+        return LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=int(config.get("cluster.threads-per-worker")),
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=dashboard_address,
+            silence_logs=logging.ERROR,
+        )
 
 
 def cluster_processes(processes: bool | None) -> bool:
@@ -86,29 +92,39 @@ def _check_workers_see(client, store: str, pause=lambda phase: None) -> None:
         if made:
             st.delete_prefix("")
     if blind and not st.local:
-        raise StoreError(f"workers {blind} cannot read the store '{store}': give them the same endpoint and "
-                         "credentials (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION; "
-                         "see cluster/README.md).")
+        raise StoreError(
+            f"workers {blind} cannot read the store '{store}': give them the same endpoint and "
+            "credentials (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION; "
+            "see cluster/README.md)."
+        )
     if blind:
-        raise StoreError(f"workers {blind} cannot see the store '{store}'. Put the store on a file system "
-                         "every worker mounts at the same path (see cluster/README.md).")
+        raise StoreError(
+            f"workers {blind} cannot see the store '{store}'. Put the store on a file system "
+            "every worker mounts at the same path (see cluster/README.md)."
+        )
 
 
 def check_batch_cluster(kind, jobs, adapt, *, scheduler, client) -> str:
     kinds = ("slurm", "pbs")
     if kind not in kinds:
-        raise WorkflowError(f"`--cluster` must be one of {', '.join(kinds)}, got {kind!r}. Example: --cluster slurm",
-                            "--cluster", kind)
+        raise WorkflowError(
+            f"`--cluster` must be one of {', '.join(kinds)}, got {kind!r}. Example: --cluster slurm", "--cluster", kind
+        )
     if scheduler or client is not None:
-        raise WorkflowError("`--cluster` starts its own scheduler: give either --cluster or --scheduler, not both.",
-                            "--cluster", kind)
+        raise WorkflowError(
+            "`--cluster` starts its own scheduler: give either --cluster or --scheduler, not both.", "--cluster", kind
+        )
     if jobs is not None and adapt is not None:
         raise WorkflowError("give --jobs N (a fixed number of jobs) or --adapt MIN..MAX, not both.", "--jobs", jobs)
     if jobs is not None and int(jobs) < 1:
         raise WorkflowError(f"`--jobs` must be >= 1, got {jobs}. Example: --jobs 4", "--jobs", jobs)
     if adapt is not None and not (0 <= adapt[0] <= adapt[1] and adapt[1] >= 1):
-        raise WorkflowError(f"`--adapt` must be MIN..MAX with 0 <= MIN <= MAX and MAX >= 1, got "
-                            f"{adapt[0]}..{adapt[1]}. Example: --adapt 1..10", "--adapt", adapt)
+        raise WorkflowError(
+            f"`--adapt` must be MIN..MAX with 0 <= MIN <= MAX and MAX >= 1, got "
+            f"{adapt[0]}..{adapt[1]}. Example: --adapt 1..10",
+            "--adapt",
+            adapt,
+        )
     try:
         _import_dask_jobqueue()
     except ImportError:
@@ -157,7 +173,9 @@ def _batch_cluster(kind: str, jobs, adapt, log):
             f"`--cluster {kind}`: Dask's jobqueue configuration is incomplete ({first}). Set at least "
             f"jobqueue.{kind}.cores and jobqueue.{kind}.memory (in ~/.config/dask/jobqueue.yaml or as "
             f"DASK_JOBQUEUE__{kind.upper()}__CORES=...): cluster/jobqueue.yaml lists the keys.",
-            "--cluster", kind) from None
+            "--cluster",
+            kind,
+        ) from None
     if adapt is not None:
         cluster.adapt(minimum_jobs=adapt[0], maximum_jobs=adapt[1])
         log(f"{kind}: adaptive between {adapt[0]} and {adapt[1]} jobs")
@@ -179,6 +197,7 @@ def _resubmit_lost_jobs(cluster) -> None:
     the sweep lost its workers one lifetime after they started. Asking for the jobs already
     planned (on the cluster's event loop, where ``adapt()`` changes the plan) submits the
     missing ones and changes nothing else."""
+
     def rescale():
         if cluster.status.name == "running":
             cluster.scale(jobs=len(cluster.worker_spec))
@@ -190,8 +209,11 @@ def _resubmit_lost_jobs(cluster) -> None:
 
 
 def _job_ids(cluster) -> list[str]:
-    return sorted(str(getattr(job, "job_id", None)) for job in getattr(cluster, "workers", {}).values()
-                  if getattr(job, "job_id", None))
+    return sorted(
+        str(getattr(job, "job_id", None))
+        for job in getattr(cluster, "workers", {}).values()
+        if getattr(job, "job_id", None)
+    )
 
 
 def run_on_cluster(run, *, client, scheduler, n_workers, detach, provenance, batch=(None, None, None)) -> bool:
@@ -220,7 +242,10 @@ def run_on_cluster(run, *, client, scheduler, n_workers, detach, provenance, bat
                 raise WorkflowError(
                     f"`--scheduler {scheduler}`: cannot connect ({type(exc).__name__}: {reason}). Give the "
                     "address of a running `dask scheduler` (tcp://HOST:PORT); for tls://, the client's "
-                    "certificate in Dask's configuration (cluster/tls.md).", "--scheduler", scheduler) from None
+                    "certificate in Dask's configuration (cluster/tls.md).",
+                    "--scheduler",
+                    scheduler,
+                ) from None
         elif batch[0] is not None:
             kind, jobs, adapt = batch
             own_client = client = Client(_batch_cluster(kind, jobs, adapt, log))
@@ -236,16 +261,25 @@ def run_on_cluster(run, *, client, scheduler, n_workers, detach, provenance, bat
         nthreads = client.nthreads()
         slots = sum(nthreads.values()) or n_workers
         kind = batch[0] or ("scheduler" if own_client is None or scheduler else "processes")
-        record = provenance({"kind": kind, "workers": len(nthreads), "threads": slots,
-                             "scheduler": client.scheduler.address if kind == "scheduler" else None})
+        record = provenance(
+            {
+                "kind": kind,
+                "workers": len(nthreads),
+                "threads": slots,
+                "scheduler": client.scheduler.address if kind == "scheduler" else None,
+            }
+        )
         blocking, todo = run.prepare(slots, record)
         prefix = f"lifbatch-block-{wf.fingerprint}-"
         wf_node = delayed(wf, traverse=False)
         # the markers of blocks run again (--repair, --retry-failed): a task tells them from its own
         before = {flat: _marker(store, flat).get("finished") for flat in set(todo) & done_blocks(store)}
-        tasks = [delayed(run_block_once, pure=False)(wf_node, store, blocking.chunks, flat, before.get(flat),
-                                                       run.fence, dask_key_name=f"{prefix}{flat}")
-                 for flat in todo]
+        tasks = [
+            delayed(run_block_once, pure=False)(
+                wf_node, store, blocking.chunks, flat, before.get(flat), run.fence, dask_key_name=f"{prefix}{flat}"
+            )
+            for flat in todo
+        ]
         futures = client.compute(tasks, retries=int(config.get("cluster.retries")))
         pending = set(futures)  # released one by one as the blocks finish (_cluster_results)
         if plan.new:
@@ -256,8 +290,9 @@ def run_on_cluster(run, *, client, scheduler, n_workers, detach, provenance, bat
             fire_and_forget(futures)
             # the scheduler holds the lease from now on, while the sweep's tasks exist;
             # and knows the tasks before this process says so and exits
-            client.run_on_scheduler(keep_on_scheduler, store, lease.record, prefix,
-                                    parse_timedelta(config.get("lease.heartbeat")))
+            client.run_on_scheduler(
+                keep_on_scheduler, store, lease.record, prefix, parse_timedelta(config.get("lease.heartbeat"))
+            )
             lease.hand_over()
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:  # every block known to the scheduler, or done already
@@ -273,16 +308,17 @@ def run_on_cluster(run, *, client, scheduler, n_workers, detach, provenance, bat
         setting = "cluster.jobs-timeout" if batch[0] is not None else "cluster.no-workers-timeout"
         timeout = parse_timedelta(config.get(setting))
         tick = partial(_resubmit_lost_jobs, client.cluster) if batch[0] is not None else None
-        run.follow(_cluster_results(client, pending, store, no_workers_timeout=timeout, setting=setting, tick=tick),
-                   lambda: _cancel_quietly(client, list(pending)))
+        run.follow(
+            _cluster_results(client, pending, store, no_workers_timeout=timeout, setting=setting, tick=tick),
+            lambda: _cancel_quietly(client, list(pending)),
+        )
         return False
     finally:
         if own_client is not None:
             _close_quietly(own_client)
 
 
-def run_block_once(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, before=None,
-                    fence=None) -> dict:
+def run_block_once(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, before=None, fence=None) -> dict:
     """:func:`lifbatch.block.run_block` as a cluster's task, which Dask may run again after its block was written.
 
     A worker that leaves (at its --lifetime, or its job's walltime) is removed by the scheduler
@@ -291,6 +327,7 @@ def run_block_once(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int,
     block whose marker appeared since the run planned it (``before``: the ``finished`` of the
     marker it had then, which --repair and --retry-failed recompute; None for none) is not
     computed, or if it appears while computing, not written, again: its marker is returned."""
+
     def written():
         marker = read_marker(store, flat)
         return marker if marker is not None and marker.get("finished") != before else None
@@ -300,11 +337,18 @@ def run_block_once(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int,
 
 def _task_blocks(prefix: str, dask_scheduler=None) -> list[int]:
     """The blocks whose tasks the scheduler holds (run on the scheduler)."""
-    return [int(str(k)[len(prefix):]) for k in dask_scheduler.tasks if str(k).startswith(prefix)]
+    return [int(str(k)[len(prefix) :]) for k in dask_scheduler.tasks if str(k).startswith(prefix)]
 
 
-def _cluster_results(client, pending: set, store: str, *, no_workers_timeout: float,
-                     setting: str = "cluster.no-workers-timeout", tick=None):
+def _cluster_results(
+    client,
+    pending: set,
+    store: str,
+    *,
+    no_workers_timeout: float,
+    setting: str = "cluster.no-workers-timeout",
+    tick=None,
+):
     """The blocks' markers as they finish, watching the cluster: a run whose cluster has had no
     workers for ``no_workers_timeout`` seconds, or whose scheduler is gone, ends with a RunError.
 
@@ -344,8 +388,12 @@ def _cluster_results(client, pending: set, store: str, *, no_workers_timeout: fl
             except OSError:
                 raise
             except Exception as exc:
-                if type(exc).__name__ in ("CommClosedError", "CancelledError", "StreamClosedError",
-                                          "FuturesCancelledError"):
+                if type(exc).__name__ in (
+                    "CommClosedError",
+                    "CancelledError",
+                    "StreamClosedError",
+                    "FuturesCancelledError",
+                ):
                     raise _lost_scheduler(client, store, exc) from None
                 raise
         if not done:
@@ -356,9 +404,11 @@ def _cluster_results(client, pending: set, store: str, *, no_workers_timeout: fl
             if n == 0:
                 no_workers_since = no_workers_since or time.monotonic()
                 if time.monotonic() - no_workers_since > no_workers_timeout:
-                    raise RunError(f"the cluster has had no workers for {no_workers_timeout:g} s "
-                                   f"(lifbatch.{setting}); stopping. Finished blocks are kept: "
-                                   f"start workers and run the same command again to resume ({store}).")
+                    raise RunError(
+                        f"the cluster has had no workers for {no_workers_timeout:g} s "
+                        f"(lifbatch.{setting}); stopping. Finished blocks are kept: "
+                        f"start workers and run the same command again to resume ({store})."
+                    )
             else:
                 no_workers_since = None
 
@@ -369,8 +419,10 @@ def _marker(store, flat: int) -> dict:
 
 def _lost_scheduler(client, store, exc) -> RunError:
     addr = getattr(getattr(client, "scheduler", None), "address", None) or "?"
-    return RunError(f"lost the Dask scheduler at {addr} ({type(exc).__name__}); finished blocks are kept: "
-                    f"run the same command again to resume ({store}).")
+    return RunError(
+        f"lost the Dask scheduler at {addr} ({type(exc).__name__}); finished blocks are kept: "
+        f"run the same command again to resume ({store})."
+    )
 
 
 def _cancel_quietly(client, futures) -> None:

@@ -63,7 +63,7 @@ def _cgroup_cpu_quota(root: Path, proc_cgroup: Path) -> float | None:
     for line in lines:
         hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
         if hierarchy == "0" and controllers == "":
-            base, read = root, _quota_v2          # the unified hierarchy
+            base, read = root, _quota_v2  # the unified hierarchy
         elif "cpu" in controllers.split(","):
             base, read = root / "cpu", _quota_v1  # v1: the cpu controller's mount (cpu or cpu,cpuacct)
         else:

@@ -34,7 +34,7 @@ METHODS = ("sobol", "lhs", "random")
 SCALES = ("linear", "log")
 #: the largest design scipy's Sobol sequence gives (2**30 points); the caps of
 #: lifbatch.limits refuse much less
-MAX_N = 2 ** 30
+MAX_N = 2**30
 _KEYS = {"method", "n", "params", "added"}
 _PARAM_KEYS = {"param", "bounds", "unit", "scale"}
 
@@ -47,9 +47,9 @@ class SampledParam:
     param: str
     low: float
     high: float
-    scale: str          # "linear" or "log"
-    unit: str           # SI unit
-    display_unit: str   # as written
+    scale: str  # "linear" or "log"
+    unit: str  # SI unit
+    display_unit: str  # as written
 
     def from_unit(self, x: np.ndarray) -> np.ndarray:
         """Unit-cube coordinates in [0, 1] -> SI values within the bounds."""
@@ -75,8 +75,8 @@ class SampleSpec:
     method: str
     n: int
     params: tuple[SampledParam, ...]
-    added: tuple[tuple[float, ...], ...] = ()   # per parameter: SI values of the added points
-    rounds: tuple[int, ...] = ()                # per added point: its round (1, 2, ...)
+    added: tuple[tuple[float, ...], ...] = ()  # per parameter: SI values of the added points
+    rounds: tuple[int, ...] = ()  # per added point: its round (1, 2, ...)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -194,8 +194,7 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
     """
     from .values import parse_axis_values
 
-    example = ("Example: sample: {method: sobol, n: 256, params: {mu: {param: inputs.mu.value, "
-               "bounds: [0.6, 1.4]}}}")
+    example = "Example: sample: {method: sobol, n: 256, params: {mu: {param: inputs.mu.value, bounds: [0.6, 1.4]}}}"
     if not isinstance(raw, Mapping):
         raise err("sample", raw, "must be a mapping", example)
     check_keys(raw, _KEYS, "sample")
@@ -207,25 +206,47 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
 
         raise WorkflowError("`sample.n` is required (the number of points). Example: n: 256", "sample.n", None)
     n = raw["n"]
-    if isinstance(n, bool) or not isinstance(n, (int, float)) or not math.isfinite(n) or n != int(n) \
-            or not 0 <= n <= MAX_N:
+    if (
+        isinstance(n, bool)
+        or not isinstance(n, (int, float))
+        or not math.isfinite(n)
+        or n != int(n)
+        or not 0 <= n <= MAX_N
+    ):
         raise err("sample.n", n, f"must be a whole number of points from 0 to {MAX_N}", "Example: n: 256")
     n = int(n)
     params_raw = raw.get("params")
     if not isinstance(params_raw, Mapping) or not params_raw:
-        raise err("sample.params", params_raw, "must map names to sampled parameters",
-                   "Example: params: {mu: {param: inputs.mu.value, bounds: [0.6, 1.4]}}")
+        raise err(
+            "sample.params",
+            params_raw,
+            "must map names to sampled parameters",
+            "Example: params: {mu: {param: inputs.mu.value, bounds: [0.6, 1.4]}}",
+        )
     params: list[SampledParam] = []
     seen: dict[str, str] = {}
     for label, spec in params_raw.items():
         where = f"sample.params.{label}"
-        if not isinstance(label, str) or not AXIS_RE.match(label) or label in RESERVED_DIMS \
-                or label in (SAMPLE, ROUND) or len(label) > MAX_AXIS_NAME:
-            raise err(where, label, "must be a name of letters, digits and '_' (not a dimension of the store)",
-                       "Example: params: {mu: ...}")
+        if (
+            not isinstance(label, str)
+            or not AXIS_RE.match(label)
+            or label in RESERVED_DIMS
+            or label in (SAMPLE, ROUND)
+            or len(label) > MAX_AXIS_NAME
+        ):
+            raise err(
+                where,
+                label,
+                "must be a name of letters, digits and '_' (not a dimension of the store)",
+                "Example: params: {mu: ...}",
+            )
         if label in RESERVED_VARS:
-            raise err(where, label, "is the name of a variable of the results store",
-                       f"Rename it, e.g. params: {{input_{label}: ...}}")
+            raise err(
+                where,
+                label,
+                "is the name of a variable of the results store",
+                f"Rename it, e.g. params: {{input_{label}: ...}}",
+            )
         if not isinstance(spec, Mapping):
             raise err(where, spec, "must be a mapping", "Example: {param: inputs.mu.value, bounds: [0.6, 1.4]}")
         check_keys(spec, _PARAM_KEYS, where)
@@ -233,14 +254,25 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
         if param is None:
             from .errors import WorkflowError
 
-            raise WorkflowError(f"`{where}.param` is required (the dot path of the sampled parameter). "
-                                "Example: param: inputs.mu.value", f"{where}.param", None)
+            raise WorkflowError(
+                f"`{where}.param` is required (the dot path of the sampled parameter). Example: param: inputs.mu.value",
+                f"{where}.param",
+                None,
+            )
         if not isinstance(param, str) or param not in table:
-            raise err(f"{where}.param", param, "is not a numeric parameter of this workflow",
-                       f"Sampleable: {', '.join(sorted(table))}")
+            raise err(
+                f"{where}.param",
+                param,
+                "is not a numeric parameter of this workflow",
+                f"Sampleable: {', '.join(sorted(table))}",
+            )
         if param in swept:
-            raise err(f"{where}.param", param, f"is already swept by axis '{swept[param]}'",
-                       "Sample a parameter or sweep it, not both.")
+            raise err(
+                f"{where}.param",
+                param,
+                f"is already swept by axis '{swept[param]}'",
+                "Sample a parameter or sweep it, not both.",
+            )
         if param in seen:
             raise err(f"{where}.param", param, f"is already sampled as '{seen[param]}'", "Sample each parameter once.")
         seen[param] = label
@@ -254,18 +286,25 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
         if "unit" in spec:
             sub["unit"] = spec["unit"]
         # the same units, conversions and checks as a sweep axis's values (distinct, finite)
-        (low, high), si, disp = parse_axis_values(sub, f"{where}.bounds", param, dim=table[param].dim,
-                                                  display=table[param].display, with_param=False)
+        (low, high), si, disp = parse_axis_values(
+            sub, f"{where}.bounds", param, dim=table[param].dim, display=table[param].display, with_param=False
+        )
         if not low < high:
             raise err(f"{where}.bounds", bounds, "must be [low, high] with low < high", "Example: bounds: [0.6, 1.4]")
         if scale == "log" and low <= 0:
-            raise err(f"{where}.bounds", bounds, "must be positive with scale: log",
-                       "Use scale: linear, or bounds above 0.")
+            raise err(
+                f"{where}.bounds", bounds, "must be positive with scale: log", "Use scale: linear, or bounds above 0."
+            )
         if param.endswith(".n"):
-            raise err(f"{where}.param", param, "is a whole number; it cannot be sampled from a range",
-                       "Sweep it as a grid axis instead.")
-        params.append(SampledParam(label=label, param=param, low=low, high=high, scale=scale, unit=si,
-                                   display_unit=disp))
+            raise err(
+                f"{where}.param",
+                param,
+                "is a whole number; it cannot be sampled from a range",
+                "Sweep it as a grid axis instead.",
+            )
+        params.append(
+            SampledParam(label=label, param=param, low=low, high=high, scale=scale, unit=si, display_unit=disp)
+        )
     added, rounds = _parse_added(raw.get("added"), params)
     return SampleSpec(method=method, n=n, params=tuple(params), added=added, rounds=rounds)
 
@@ -285,8 +324,11 @@ def _parse_added(raw: Any, params: list[SampledParam]) -> tuple[tuple, tuple]:
     added = []
     for p in params:
         vals = raw.get(p.label)
-        if not isinstance(vals, list) or len(vals) != len(rounds) or any(
-                isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in vals):
+        if (
+            not isinstance(vals, list)
+            or len(vals) != len(rounds)
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in vals)
+        ):
             raise err(f"sample.added.{p.label}", vals, f"must be a list of {len(rounds)} finite SI values", fix)
         added.append(tuple(float(v) for v in vals))
     return tuple(added), tuple(int(r) for r in rounds)

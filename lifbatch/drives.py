@@ -198,8 +198,13 @@ class PoissonConductance(DriveKind):
     Poisson drives, in the workflow's order (the same counts as a ``poisson`` drive there)."""
 
     name = "poisson_conductance"
-    fields = {"rate": ("rate", None), "weight": ("conductance", None), "tau": ("time", None),
-              "e_rev": ("voltage", None), "n": ("int", 1)}
+    fields = {
+        "rate": ("rate", None),
+        "weight": ("conductance", None),
+        "tau": ("time", None),
+        "e_rev": ("voltage", None),
+        "n": ("int", 1),
+    }
     stream = "poisson"
     stochastic = True
 
@@ -259,5 +264,6 @@ class TimedArray(_Tabulated):
 
 
 #: every drive kind by name, in the order the docs list them
-DRIVES: dict[str, DriveKind] = {k.name: k() for k in (Constant, Sine, Uniform, WhiteNoise, Poisson, RandomSteps,
-                                                      TimedArray, PoissonConductance)}
+DRIVES: dict[str, DriveKind] = {
+    k.name: k() for k in (Constant, Sine, Uniform, WhiteNoise, Poisson, RandomSteps, TimedArray, PoissonConductance)
+}

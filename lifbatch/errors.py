@@ -6,8 +6,18 @@ they travel back from Dask workers.
 
 from __future__ import annotations
 
-__all__ = ["LifbatchError", "WorkflowError", "StoreError", "StoreBusyError", "RunError", "LeaseLostError",
-           "MissingExtraError", "missing_extra", "LifbatchWarning", "os_reason"]
+__all__ = [
+    "LifbatchError",
+    "WorkflowError",
+    "StoreError",
+    "StoreBusyError",
+    "RunError",
+    "LeaseLostError",
+    "MissingExtraError",
+    "missing_extra",
+    "LifbatchWarning",
+    "os_reason",
+]
 
 
 class LifbatchError(Exception):
@@ -57,9 +67,11 @@ class MissingExtraError(LifbatchError, ImportError):
 
 def missing_extra(what: str, extra: str, packages: str) -> MissingExtraError:
     """The error for ``what`` (a command or module) needing ``packages`` of extra ``extra``."""
-    return MissingExtraError(f"{what} needs {packages}, which this environment lacks: install lifbatch's "
-                             f"`{extra}` extra: pip install 'lifbatch[{extra}]' (from a clone: "
-                             f"pip install -e '.[{extra}]')")
+    return MissingExtraError(
+        f"{what} needs {packages}, which this environment lacks: install lifbatch's "
+        f"`{extra}` extra: pip install 'lifbatch[{extra}]' (from a clone: "
+        f"pip install -e '.[{extra}]')"
+    )
 
 
 class LifbatchWarning(UserWarning):
@@ -70,6 +82,10 @@ def os_reason(exc: OSError) -> str:
     """Why an OSError stopped a write, in a few words for a one-line message ("the disk is full")."""
     import errno
 
-    names = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
-             errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}
+    names = {
+        errno.ENOSPC: "the disk is full",
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied",
+        errno.EDQUOT: "the disk quota is exceeded",
+    }
     return names.get(exc.errno or 0, f"{type(exc).__name__}: {exc.strerror or exc}")

@@ -33,12 +33,29 @@ from .identity import simulation_identity, with_summaries
 from .layout import GROW, MARKERS
 from .pause import pause
 from .plan import SweepPlan, estimate, plan_blocks, plan_sweep  # noqa: F401 - estimate: importable from here
-from .store import (add_run, begin_creation, clear_store, create_store, inspect_store, read_markers,
-                    refuse_dangling_link, store_generation, verify_store)
+from .store import (
+    add_run,
+    begin_creation,
+    clear_store,
+    create_store,
+    inspect_store,
+    read_markers,
+    refuse_dangling_link,
+    store_generation,
+    verify_store,
+)
 from .workflow import Workflow, load_workflow
 
-__all__ = ["simulate", "simulate_block", "run_sweep", "plan_blocks", "SweepResult", "SweepRun", "estimate",
-           "embedded_cluster"]
+__all__ = [
+    "simulate",
+    "simulate_block",
+    "run_sweep",
+    "plan_blocks",
+    "SweepResult",
+    "SweepRun",
+    "estimate",
+    "embedded_cluster",
+]
 
 
 @dataclass
@@ -77,8 +94,10 @@ class _BlockThreads:
         self._n_items = len(items)
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._work, args=(fn,), name=f"lifbatch-block-{i}", daemon=True)
-                         for i in range(max(1, min(n, len(items))))]
+        self._threads = [
+            threading.Thread(target=self._work, args=(fn,), name=f"lifbatch-block-{i}", daemon=True)
+            for i in range(max(1, min(n, len(items))))
+        ]
         for t in self._threads:
             t.start()
 
@@ -121,12 +140,27 @@ class _BlockThreads:
             raise error
 
 
-def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None, workers: int | None = None,
-              points_per_task: int | None = None, overwrite: bool = False, progress: bool = True,
-              overrides=None, log=None, retry_failed: bool = False, detach: bool = False,
-              processes: bool | None = None, repair: bool = False, workflow_path=None,
-              cluster: str | None = None, jobs: int | None = None, adapt: tuple[int, int] | None = None
-              ) -> SweepResult:
+def run_sweep(
+    workflow,
+    store=None,
+    *,
+    client=None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    points_per_task: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    overrides=None,
+    log=None,
+    retry_failed: bool = False,
+    detach: bool = False,
+    processes: bool | None = None,
+    repair: bool = False,
+    workflow_path=None,
+    cluster: str | None = None,
+    jobs: int | None = None,
+    adapt: tuple[int, int] | None = None,
+) -> SweepResult:
     """Run a sweep and write it to a Zarr store: in threads of this process, or on a Dask cluster.
 
     Parameters
@@ -172,9 +206,12 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         raise WorkflowError(f"`--workers` must be >= 1, got {workers}. Example: --workers 2", "--workers", workers)
     n_workers = workers or config.available_cpus()
     if detach and client is None and not scheduler:
-        raise WorkflowError("`--detach` needs a running cluster: give --scheduler tcp://HOST:PORT "
-                            "(an embedded or --cluster scheduler ends with this process; cluster/README.md).",
-                            "--detach", True)
+        raise WorkflowError(
+            "`--detach` needs a running cluster: give --scheduler tcp://HOST:PORT "
+            "(an embedded or --cluster scheduler ends with this process; cluster/README.md).",
+            "--detach",
+            True,
+        )
     if cluster is not None:
         cluster = check_batch_cluster(cluster, jobs, adapt, scheduler=scheduler, client=client)
     threaded = client is None and not scheduler and cluster is None and not cluster_processes(processes)
@@ -191,8 +228,10 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
         held = lease.acquire(store, log=log)
     except OSError as exc:
         _remove_if_empty(store, made)
-        raise RunError(f"cannot take the lease on the store '{store}' ({os_reason(exc)}): nothing was written; "
-                       "fix that, then run the same command again.") from None
+        raise RunError(
+            f"cannot take the lease on the store '{store}' ({os_reason(exc)}): nothing was written; "
+            "fix that, then run the same command again."
+        ) from None
     except BaseException:
         # refused (another run holds the store) or interrupted: remove only what this run made
         # and nothing else put there since (the run that won may be creating the store in it)
@@ -226,13 +265,29 @@ def run_sweep(workflow, store=None, *, client=None, scheduler: str | None = None
             # a new store gets a new generation: markers of an older one (a writer that lost
             # its lease and woke in the window of its last check) do not count in it
             fence = held.fence(uuid.uuid4().hex if plan.new else store_generation(store))
-            run = SweepRun(wf, store, plan, result, log=log, lease=held, fence=fence,
-                           points_per_task=points_per_task, progress=progress)
+            run = SweepRun(
+                wf,
+                store,
+                plan,
+                result,
+                log=log,
+                lease=held,
+                fence=fence,
+                points_per_task=points_per_task,
+                progress=progress,
+            )
             if threaded:
                 _run_in_threads(run, n_workers=n_workers, provenance=record)
             else:
-                handed_over = run_on_cluster(run, client=client, scheduler=scheduler, n_workers=n_workers,
-                                             detach=detach, provenance=record, batch=(cluster, jobs, adapt))
+                handed_over = run_on_cluster(
+                    run,
+                    client=client,
+                    scheduler=scheduler,
+                    n_workers=n_workers,
+                    detach=detach,
+                    provenance=record,
+                    batch=(cluster, jobs, adapt),
+                )
     except BaseException:
         if made and not held.lost and inspect_store(store).kind in ("empty", "creating") and not _has_blocks(store):
             # nothing but what this run began, and the store still its own: leave no trace
@@ -277,8 +332,9 @@ class SweepRun:
         _create_template(self.wf, self.store, blocking, cancel, record, self.fence)
 
     def follow(self, markers, cancel, *, compiling: bool = False) -> None:
-        _follow(self.wf, self.store, _watched(markers, self.lease), self.progress, self.log, cancel,
-                compiling=compiling)
+        _follow(
+            self.wf, self.store, _watched(markers, self.lease), self.progress, self.log, cancel, compiling=compiling
+        )
 
 
 def _same_simulation(state, wf) -> bool:
@@ -332,8 +388,13 @@ def _has_blocks(store) -> bool:
 
 def _result(wf, store, plan, started, *, run: bool = False) -> SweepResult:
     n_blocks = 0 if plan.new else len(plan.blocks) + plan.skipped
-    res = SweepResult(store=store, points=wf.n_points, blocks=n_blocks,
-                      blocks_run=0 if plan.new else len(plan.blocks), blocks_skipped=plan.skipped)
+    res = SweepResult(
+        store=store,
+        points=wf.n_points,
+        blocks=n_blocks,
+        blocks_run=0 if plan.new else len(plan.blocks),
+        blocks_skipped=plan.skipped,
+    )
     if not run:
         for m in read_markers(store):
             res.failures.update({int(k): v for k, v in m["failures"].items()})
@@ -343,12 +404,15 @@ def _result(wf, store, plan, started, *, run: bool = False) -> SweepResult:
 
 def _check_lease(held) -> None:
     if held is not None and held.lost:
-        raise RunError(f"this run lost its lease on the store '{held.store}' (another run took it over: was this "
-                       "one stopped for longer than lifbatch.lease.timeout?); stopping. Finished blocks are kept.")
+        raise RunError(
+            f"this run lost its lease on the store '{held.store}' (another run took it over: was this "
+            "one stopped for longer than lifbatch.lease.timeout?); stopping. Finished blocks are kept."
+        )
 
 
-def _prepare(wf, store: str, plan, points_per_task, slots: int, result: SweepResult,
-             provenance: dict | None = None, fence=None) -> tuple[Blocking, list]:
+def _prepare(
+    wf, store: str, plan, points_per_task, slots: int, result: SweepResult, provenance: dict | None = None, fence=None
+) -> tuple[Blocking, list]:
     """The blocks to run and, for a new store, its directory made ready (the old store or an
     interrupted creation removed, the creation marker written): under the lease. A resumed
     store gets this run's ``provenance`` appended to its ``runs``."""
@@ -393,8 +457,7 @@ def _watched(markers, held):
     _check_lease(held)
 
 
-def _create_template(wf, store: str, blocking: Blocking, cancel, provenance: dict | None = None,
-                     fence=None) -> None:
+def _create_template(wf, store: str, blocking: Blocking, cancel, provenance: dict | None = None, fence=None) -> None:
     """Write a new store's template while the first blocks compute (they wait for it
     before writing); ``cancel()`` the blocks when it cannot be written."""
     try:
@@ -402,8 +465,10 @@ def _create_template(wf, store: str, blocking: Blocking, cancel, provenance: dic
         _phase("template-written")
     except OSError as exc:
         cancel()
-        raise RunError(f"cannot write the store's template in '{store}' ({os_reason(exc)}); nothing of the "
-                       "sweep is lost: fix that, then run the same command again.") from None
+        raise RunError(
+            f"cannot write the store's template in '{store}' ({os_reason(exc)}); nothing of the "
+            "sweep is lost: fix that, then run the same command again."
+        ) from None
     except BaseException:
         cancel()
         raise
@@ -452,10 +517,10 @@ def _follow(wf, store: str, markers, progress: bool, log, cancel, *, compiling: 
         raise
     except OSError as exc:
         cancel()
-        raise RunError(f"a block could not be written to '{store}' ({os_reason(exc)}); finished blocks are kept: "
-                       "fix that, then run the same command again to resume.") from None
+        raise RunError(
+            f"a block could not be written to '{store}' ({os_reason(exc)}); finished blocks are kept: "
+            "fix that, then run the same command again to resume."
+        ) from None
     finally:
         if bar is not None:
             bar.close()
-
-

@@ -40,7 +40,6 @@ from .pause import pause
 __all__ = ["add_unit_points", "grow_store", "recover", "check_unchanged"]
 
 
-
 def check_unchanged(store, wf) -> None:
     """StoreError unless ``store`` still holds the design of ``wf`` (the same points, added ones
     included): a command that chose points from what it read grows the store only if no other
@@ -53,9 +52,11 @@ def check_unchanged(store, wf) -> None:
     except (KeyError, TypeError, ValueError):
         held = None
     if held != json.loads(wf.canonical).get("sample_added"):
-        raise StoreError(f"store '{store}' was grown by another command meanwhile (another `lifbatch fit` or "
-                         "`refine` on the same store?): nothing was added. Run one at a time on a store; the same "
-                         "command again goes on from what the store holds.")
+        raise StoreError(
+            f"store '{store}' was grown by another command meanwhile (another `lifbatch fit` or "
+            "`refine` on the same store?): nothing was added. Run one at a time on a store; the same "
+            "command again goes on from what the store holds."
+        )
 
 
 def add_unit_points(store, wf, unit, round_: int, fence):
@@ -82,7 +83,9 @@ def grow_store(store, wf, raw_sample: dict, fence):
     path = _location(store)
     check_unchanged(path, wf)
     fence.check()
-    storage.of(path).commit(GROW.as_posix(), json.dumps({"workflow": grown.source, "old_size": wf.sample.size}).encode())
+    storage.of(path).commit(
+        GROW.as_posix(), json.dumps({"workflow": grown.source, "old_size": wf.sample.size}).encode()
+    )
     pause("grow-committed")
     return _apply(path, grown, wf.sample.size, fence)
 
@@ -145,8 +148,9 @@ def _apply(path, grown, old_size: int, fence):
             root.create_array(name, **coordinate_array(spec), overwrite=True)[...] = np.asarray(spec[1])
     # 4. the root attributes: the grown workflow
     meta = json.loads(st.read_bytes("zarr.json"))
-    meta["attributes"].update({"workflow": grown.source, "canonical": grown.canonical,
-                               "fingerprint": grown.fingerprint})
+    meta["attributes"].update(
+        {"workflow": grown.source, "canonical": grown.canonical, "fingerprint": grown.fingerprint}
+    )
     fence.check()
     st.write_bytes("zarr.json", json.dumps(meta).encode())
     # a new identity for the template (store._template_id): processes that wrote blocks

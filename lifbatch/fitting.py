@@ -58,20 +58,26 @@ PENALTY = 100.0
 @dataclass
 class FitResult:
     store: str
-    best: dict                      # param -> SI value
-    shown: dict                     # param -> value as text in the units it was given
-    targets: dict                   # name -> {"want", "got", "sem"} (SI)
-    sample: int                     # the best point's index along sample
+    best: dict  # param -> SI value
+    shown: dict  # param -> value as text in the units it was given
+    targets: dict  # name -> {"want", "got", "sem"} (SI)
+    sample: int  # the best point's index along sample
     evaluations: int
-    rerun: str                      # a command that simulates the best point with more trials
+    rerun: str  # a command that simulates the best point with more trials
     rounds: list = field(default_factory=list)
     #: what the result may mean: the best point on a bound of a free parameter, the theory's
     #: solution outside the bounds (one line each)
     notes: list = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"best": self.best, "targets": self.targets, "store": self.store, "sample": self.sample,
-                "evaluations": self.evaluations, "notes": self.notes}
+        return {
+            "best": self.best,
+            "targets": self.targets,
+            "store": self.store,
+            "sample": self.sample,
+            "evaluations": self.evaluations,
+            "notes": self.notes,
+        }
 
 
 def parse_targets(items) -> dict[str, tuple[float, str]]:
@@ -79,12 +85,14 @@ def parse_targets(items) -> dict[str, tuple[float, str]]:
     out = {}
     for item in items:
         if "=" not in str(item):
-            raise WorkflowError(f"`--target` expects NAME=VALUE, got {item!r}. Example: --target rate=\"10 Hz\"",
-                                "--target", item)
+            raise WorkflowError(
+                f'`--target` expects NAME=VALUE, got {item!r}. Example: --target rate="10 Hz"', "--target", item
+            )
         name, text = (s.strip() for s in str(item).split("=", 1))
         if name not in TARGETS:
-            raise WorkflowError(f"`--target {name}` is not a target fit knows. Choose one of "
-                                f"{', '.join(TARGETS)}.", "--target", item)
+            raise WorkflowError(
+                f"`--target {name}` is not a target fit knows. Choose one of {', '.join(TARGETS)}.", "--target", item
+            )
         if name in out:
             raise WorkflowError(f"`--target {name}` is given twice. Give each target once.", "--target", item)
         unit = TARGETS[name][0]
@@ -97,15 +105,19 @@ def parse_targets(items) -> dict[str, tuple[float, str]]:
         q = u.parse_quantity(f"{text} {unit}" if bare and unit != "1" else text, f"--target {name}")
         if u.si_unit(u.dimension_of(q)) != unit:
             example = {"Hz": '"10 Hz"', "s": '"50 ms"'}.get(unit, "0.8")
-            raise WorkflowError(f"`--target {name}` must be in {unit}, got {text!r}. Example: --target "
-                                f"{name}={example}", "--target", item)
+            raise WorkflowError(
+                f"`--target {name}` must be in {unit}, got {text!r}. Example: --target {name}={example}",
+                "--target",
+                item,
+            )
         x = u.to_si(q)
         if not math.isfinite(x) or x < 0:
             raise WorkflowError(f"`--target {name}` must be a finite value >= 0, got {text!r}.", "--target", item)
         out[name] = (x, text)
     if not out:
-        raise WorkflowError("`lifbatch fit` needs at least one --target. Example: --target rate=\"10 Hz\"",
-                            "--target", None)
+        raise WorkflowError(
+            '`lifbatch fit` needs at least one --target. Example: --target rate="10 Hz"', "--target", None
+        )
     return out
 
 
@@ -115,9 +127,12 @@ def parse_free(items) -> dict[str, tuple[str, str, str]]:
     for item in items:
         text = str(item)
         if "=" not in text or ".." not in text.split("=", 1)[1]:
-            raise WorkflowError(f"`--free` expects PARAM=LOW..HIGH, got {item!r}. Example: --free "
-                                "inputs.mu.value=0.5..2 (or \"neuron.tau_m=10 ms..30 ms\", \"...=0.1..1 log\")",
-                                "--free", item)
+            raise WorkflowError(
+                f"`--free` expects PARAM=LOW..HIGH, got {item!r}. Example: --free "
+                'inputs.mu.value=0.5..2 (or "neuron.tau_m=10 ms..30 ms", "...=0.1..1 log")',
+                "--free",
+                item,
+            )
         param, rng = (s.strip() for s in text.split("=", 1))
         scale = "linear"
         if rng.endswith(" log"):
@@ -127,8 +142,9 @@ def parse_free(items) -> dict[str, tuple[str, str, str]]:
             raise WorkflowError(f"`--free {param}` is given twice. Free each parameter once.", "--free", item)
         out[param] = (low, high, scale)
     if not out:
-        raise WorkflowError("`lifbatch fit` needs at least one --free parameter. Example: --free "
-                            "inputs.mu.value=0.5..2", "--free", None)
+        raise WorkflowError(
+            "`lifbatch fit` needs at least one --free parameter. Example: --free inputs.mu.value=0.5..2", "--free", None
+        )
     return out
 
 
@@ -160,18 +176,29 @@ def fit_workflow(workflow, free: dict, *, batch: int, overrides=None):
     base = load_workflow(workflow, overrides)
     raw = base.to_dict()
     if raw.get("sweep"):
-        raise WorkflowError(f"`lifbatch fit` fits one neuron model; workflow '{base.name}' sweeps "
-                            f"{', '.join(base.axis_names)}. Remove its `sweep` section (the free parameters are "
-                            "the fit's axes).", "sweep", list(base.axis_names))
+        raise WorkflowError(
+            f"`lifbatch fit` fits one neuron model; workflow '{base.name}' sweeps "
+            f"{', '.join(base.axis_names)}. Remove its `sweep` section (the free parameters are "
+            "the fit's axes).",
+            "sweep",
+            list(base.axis_names),
+        )
     if raw.get("sample"):
-        raise WorkflowError(f"`lifbatch fit` makes its own sampled design; workflow '{base.name}' has a `sample` "
-                            "section. Remove it, and give its parameters as --free.", "sample", "…")
+        raise WorkflowError(
+            f"`lifbatch fit` makes its own sampled design; workflow '{base.name}' has a `sample` "
+            "section. Remove it, and give its parameters as --free.",
+            "sample",
+            "…",
+        )
     taken: set = set()
     params = {}
     for param, (low, high, scale) in free.items():
         if param not in base.params:
-            raise WorkflowError(f"`--free {param}` is not a numeric parameter of this workflow. Free: "
-                                f"{', '.join(sorted(base.params))}", "--free", param)
+            raise WorkflowError(
+                f"`--free {param}` is not a numeric parameter of this workflow. Free: {', '.join(sorted(base.params))}",
+                "--free",
+                param,
+            )
         disp = base.display_units.get(param, "")
         entry = {"param": param, "bounds": [_bound(low, disp), _bound(high, disp)]}
         if scale == "log":
@@ -200,7 +227,7 @@ def objective(values: dict[str, np.ndarray], targets: dict[str, tuple[float, str
     for name, (want, _) in targets.items():
         got = np.asarray(values[name], float)
         err = (got - want) / want if want != 0 else got - want
-        total = total + np.where(np.isfinite(err), err ** 2, PENALTY)
+        total = total + np.where(np.isfinite(err), err**2, PENALTY)
     return np.asarray(total, float)
 
 
@@ -235,8 +262,7 @@ def theory_start(wf, targets: dict) -> np.ndarray | None:
 
 def _shown_value(sp, x: float) -> str:
     """A free parameter's SI value ``x`` in the unit it was written in."""
-    return (f"{u.convert(x, sp.unit, sp.display_unit):.6g} {sp.display_unit}" if sp.display_unit
-            else f"{x:.6g}")
+    return f"{u.convert(x, sp.unit, sp.display_unit):.6g} {sp.display_unit}" if sp.display_unit else f"{x:.6g}"
 
 
 def _at_bounds(spec, x: np.ndarray, tol: float = 0.01) -> list[tuple[str, str, str, str]]:
@@ -266,15 +292,21 @@ def theory_outside(wf, targets: dict, start: np.ndarray) -> str | None:
     for sp, xi in zip(spec.params, start):
         p[sp.param] = float(sp.from_unit(xi))
     got = theory.point_theory(wf, p)
-    missed = [(n, got[n], targets[n]) for n in targets if n in got
-              and not (math.isfinite(got[n]) and abs(got[n] - targets[n][0]) <= 0.01 * max(abs(targets[n][0]), 1e-12))]
+    missed = [
+        (n, got[n], targets[n])
+        for n in targets
+        if n in got
+        and not (math.isfinite(got[n]) and abs(got[n] - targets[n][0]) <= 0.01 * max(abs(targets[n][0]), 1e-12))
+    ]
     if not missed:
         return None
     unit = {"rate": " Hz", "isi_cv": ""}
     gives = ", ".join(f"{n} {g:.3g}{unit[n]} (not {w[0]:.3g}{unit[n]})" for n, g, w in missed)
     where = " and ".join(f"the {side} bound of {param} ({bound})" for param, side, bound, _ in at)
-    return (f"the theory's solution of the targets lies outside the bounds: at {where} the theory gives {gives}; "
-            f"widen --free {at[0][0]}")
+    return (
+        f"the theory's solution of the targets lies outside the bounds: at {where} the theory gives {gives}; "
+        f"widen --free {at[0][0]}"
+    )
 
 
 def _tpe_batch(wf, unit: np.ndarray, loss: np.ndarray, k: int, round_: int) -> np.ndarray:
@@ -287,13 +319,21 @@ def _tpe_batch(wf, unit: np.ndarray, loss: np.ndarray, k: int, round_: int) -> n
     dists: dict[str, BaseDistribution] = {p.label: FloatDistribution(0.0, 1.0) for p in spec.params}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=int(wf.seed) * 1_000_003 + round_, multivariate=True,
-                                             constant_liar=True, n_startup_trials=min(len(loss), 10))
+        sampler = optuna.samplers.TPESampler(
+            seed=int(wf.seed) * 1_000_003 + round_,
+            multivariate=True,
+            constant_liar=True,
+            n_startup_trials=min(len(loss), 10),
+        )
         study = optuna.create_study(direction="minimize", sampler=sampler)
         for x, value in zip(unit, loss):
-            study.add_trial(optuna.trial.create_trial(
-                params={p.label: float(np.clip(xi, 0.0, 1.0)) for p, xi in zip(spec.params, x)},
-                distributions=dists, value=float(value)))
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params={p.label: float(np.clip(xi, 0.0, 1.0)) for p, xi in zip(spec.params, x)},
+                    distributions=dists,
+                    value=float(value),
+                )
+            )
         asked = [study.ask(dists) for _ in range(k)]
     return np.array([[t.params[p.label] for p in spec.params] for t in asked])
 
@@ -302,8 +342,7 @@ def _per_trial_sem(wf, ds, index: int, targets: dict) -> dict[str, tuple[float, 
     """(got, sem) of each target at one point: the store's value, and the standard error of
     the per-trial values (each trial's rate, mean ISI, ISI CV from its own raster)."""
     bits = ds.point("spike_bits", index)  # (trial, spike_byte)
-    per = spike_values(bits[:, None, :], dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup,
-                       isi_edges=wf.isi_edges)
+    per = spike_values(bits[:, None, :], dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges)
     per_trial = {"rate": per[0], "isi_mean": per[2], "isi_cv": per[4]}
     out = {}
     for name in targets:
@@ -315,8 +354,9 @@ def _per_trial_sem(wf, ds, index: int, targets: dict) -> dict[str, tuple[float, 
     return out
 
 
-def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=None, overrides=None,
-        log=None, **run_options) -> FitResult:
+def fit(
+    workflow, *, targets, free, budget: int = 200, batch: int = 8, store=None, overrides=None, log=None, **run_options
+) -> FitResult:
     """Fit ``free`` parameters of ``workflow`` to ``targets`` (see the module's text).
 
     ``targets``: ``["rate=10 Hz", ...]`` or a mapping name -> value; ``free``:
@@ -336,15 +376,19 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise WorkflowError(f"`{name}` must be a whole number >= 1, got {value!r}. Example: {name} 8", name, value)
     if budget < batch:
-        raise WorkflowError(f"`--budget` {budget} is smaller than the first design (--batch {batch}). Give a larger "
-                            "budget or a smaller batch.", "--budget", budget)
+        raise WorkflowError(
+            f"`--budget` {budget} is smaller than the first design (--batch {batch}). Give a larger "
+            "budget or a smaller batch.",
+            "--budget",
+            budget,
+        )
     wf = fit_workflow(workflow, free, batch=batch, overrides=overrides)
     from .storage import is_url
 
     if not is_url(store):  # (an s3:// URL as it is: a Path would lose its //)
         store = str(Path(store if store is not None else Path("results") / f"{_fit_name(wf.name)}.zarr"))
     first_log, quiet = round_logs(log)
-    res = run_sweep(wf, store, log=first_log, **run_options)   # the design, or whatever is pending (a resumed fit)
+    res = run_sweep(wf, store, log=first_log, **run_options)  # the design, or whatever is pending (a resumed fit)
     wf = store_workflow_of(store)
     rounds = []
     while True:
@@ -367,8 +411,10 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
             return _tpe_batch(wf, unit_coords(wf, ds), loss, k, round_), "TPE", loss
 
         wf, (candidates, how, loss) = _grow(store, wf, choose, round_, log)
-        log(f"fit: round {round_}: {len(candidates)} point{'s' if len(candidates) > 1 else ''} from {how} "
-            f"(best so far {float(np.nanmin(loss)):.4g})")
+        log(
+            f"fit: round {round_}: {len(candidates)} point{'s' if len(candidates) > 1 else ''} from {how} "
+            f"(best so far {float(np.nanmin(loss)):.4g})"
+        )
         rounds.append({"round": round_, "added": len(candidates), "from": how})
         res = run_sweep(wf, store, log=quiet, **run_options)
     return _result(wf, store, targets, free, workflow, rounds)
@@ -377,8 +423,10 @@ def fit(workflow, *, targets, free, budget: int = 200, batch: int = 8, store=Non
 def _finish(res) -> None:
     if res.failures:
         n = len(res.failures)
-        raise RunError(f"{n} point{'s' if n != 1 else ''} of the fit's store '{res.store}' failed (lifbatch status "
-                       f"{res.store}): fix the cause, then run the same `lifbatch fit` command again.")
+        raise RunError(
+            f"{n} point{'s' if n != 1 else ''} of the fit's store '{res.store}' failed (lifbatch status "
+            f"{res.store}): fix the cause, then run the same `lifbatch fit` command again."
+        )
 
 
 def _grow(store, wf, choose, round_: int, log):
@@ -405,23 +453,35 @@ def _result(wf, store, targets, free, workflow, rounds) -> FitResult:
     shown = {}
     for p in spec.params:
         x = params[p.param]
-        shown[p.param] = (f"{u.convert(x, p.unit, p.display_unit):.6g} {p.display_unit}" if p.display_unit
-                          else f"{x:.6g}")
+        shown[p.param] = (
+            f"{u.convert(x, p.unit, p.display_unit):.6g} {p.display_unit}" if p.display_unit else f"{x:.6g}"
+        )
     stats = _per_trial_sem(wf, ds, best, targets)
     target_out = {n: {"want": targets[n][0], "got": stats[n][0], "sem": stats[n][1]} for n in targets}
     sets = " ".join(f'--set {p}="{v}"' if " " in v else f"--set {p}={v}" for p, v in shown.items())
     src = workflow if isinstance(workflow, (str, Path)) else "WORKFLOW"
-    rerun = (f"lifbatch run {src} {sets} --set trials={max(4 * wf.trials, 100)} "
-             f"--store results/{wf.name}-best.zarr")
+    rerun = f"lifbatch run {src} {sets} --set trials={max(4 * wf.trials, 100)} --store results/{wf.name}-best.zarr"
     unit = unit_coords(wf, ds)
-    notes = [f"the best {p} is at its {side} bound {bound}: the target may lie outside {span}; "
-             f"widen the bounds (--free {p}=LOW..HIGH)" for p, side, bound, span in _at_bounds(spec, unit[best])]
+    notes = [
+        f"the best {p} is at its {side} bound {bound}: the target may lie outside {span}; "
+        f"widen the bounds (--free {p}=LOW..HIGH)"
+        for p, side, bound, span in _at_bounds(spec, unit[best])
+    ]
     first = np.flatnonzero(np.asarray(wf.sample.rounds) == 1)
     if len(first) and {"rate", "isi_cv"} & set(targets) and theory.applies(wf):  # round 1: the theory's start
         outside = theory_outside(wf, targets, unit[first[0]])
         notes = ([outside] if outside else []) + notes
-    return FitResult(store=store, best=params, shown=shown, targets=target_out, sample=best,
-                     evaluations=int(ds.sizes["sample"]), rerun=rerun, rounds=rounds, notes=notes)
+    return FitResult(
+        store=store,
+        best=params,
+        shown=shown,
+        targets=target_out,
+        sample=best,
+        evaluations=int(ds.sizes["sample"]),
+        rerun=rerun,
+        rounds=rounds,
+        notes=notes,
+    )
 
 
 def format_result(r: FitResult, targets_written: dict | None = None) -> str:
@@ -435,8 +495,9 @@ def format_result(r: FitResult, targets_written: dict | None = None) -> str:
         unit = TARGETS[name][0]
         scale, shown_unit = (1e3, "ms") if unit == "s" else (1.0, "" if unit == "1" else unit)
         want = (targets_written or {}).get(name) or f"{t['want'] * scale:.6g} {shown_unit}".strip()
-        lines.append(f"  {name:<8}  want {want:<10}  got {t['got'] * scale:.4g} ± {t['sem'] * scale:.2g} "
-                     f"{shown_unit}".rstrip())
+        lines.append(
+            f"  {name:<8}  want {want:<10}  got {t['got'] * scale:.4g} ± {t['sem'] * scale:.2g} {shown_unit}".rstrip()
+        )
     lines += [f"note: {n}" for n in r.notes]
     lines.append(f"store: {r.store}")
     lines.append(f"  review:   lifbatch review {r.store}")

@@ -30,8 +30,9 @@ def block_chunks(shape: tuple[int, ...], points_per_task: int) -> tuple[int, ...
     return tuple(chunks)
 
 
-def balanced_chunks(shape: tuple[int, ...], max_points: int, workers: int,
-                    max_blocks: int | None = None) -> tuple[int, ...]:
+def balanced_chunks(
+    shape: tuple[int, ...], max_points: int, workers: int, max_blocks: int | None = None
+) -> tuple[int, ...]:
     """Chunks of at most ``max_points`` points, evened out over ``workers`` workers.
 
     ``block_chunks(shape, max_points)`` can leave a last wave with fewer blocks

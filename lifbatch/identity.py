@@ -13,8 +13,14 @@ import dataclasses
 import hashlib
 import json
 
-__all__ = ["simulation_identity", "summary_settings", "input_files", "with_summaries", "with_store_summaries",
-           "describe_summaries"]
+__all__ = [
+    "simulation_identity",
+    "summary_settings",
+    "input_files",
+    "with_summaries",
+    "with_store_summaries",
+    "describe_summaries",
+]
 
 
 def input_files(canonical: str | None) -> dict:
@@ -43,10 +49,15 @@ def with_summaries(wf, settings: dict):
     """``wf`` with the summary settings (SI, as :func:`summary_settings` gives them) of a store."""
     spec = json.loads(wf.canonical)
     spec["summaries"] = settings
-    return dataclasses.replace(wf, warmup=settings["warmup"], isi_edges=tuple(settings["isi_edges"]),
-                               moments_every=settings["moments_every"], max_lag=settings["max_lag"],
-                               moments_warmup=settings.get("moments_warmup"),
-                               canonical=json.dumps(spec, sort_keys=True, separators=(",", ":")))
+    return dataclasses.replace(
+        wf,
+        warmup=settings["warmup"],
+        isi_edges=tuple(settings["isi_edges"]),
+        moments_every=settings["moments_every"],
+        max_lag=settings["max_lag"],
+        moments_warmup=settings.get("moments_warmup"),
+        canonical=json.dumps(spec, sort_keys=True, separators=(",", ":")),
+    )
 
 
 def with_store_summaries(wf, canonical: str | None):
@@ -60,10 +71,19 @@ def with_store_summaries(wf, canonical: str | None):
 def describe_summaries(settings: dict) -> str:
     """One line: warmup, ISI bins, moments grid and autocovariance lags, in ms."""
     edges = settings.get("isi_edges") or []
-    bins = (f"{len(edges) - 1} ISI bins over {1e3 * edges[0]:g}-{1e3 * edges[-1]:g} ms" if len(edges) > 1
-            else "no ISI bins")
+    bins = (
+        f"{len(edges) - 1} ISI bins over {1e3 * edges[0]:g}-{1e3 * edges[-1]:g} ms" if len(edges) > 1 else "no ISI bins"
+    )
     kept = settings.get("moments_warmup")
-    kept = "" if kept is None else (f" (V moments after {1e3 * kept:g} ms: summarize could not recompute them "
-                                    "without V of every trial on the moments grid)")
-    return (f"warmup {1e3 * settings.get('warmup', 0):g} ms{kept}, {bins}, moments every "
-            f"{1e3 * settings.get('moments_every', 0):g} ms, autocov up to {1e3 * settings.get('max_lag', 0):g} ms")
+    kept = (
+        ""
+        if kept is None
+        else (
+            f" (V moments after {1e3 * kept:g} ms: summarize could not recompute them "
+            "without V of every trial on the moments grid)"
+        )
+    )
+    return (
+        f"warmup {1e3 * settings.get('warmup', 0):g} ms{kept}, {bins}, moments every "
+        f"{1e3 * settings.get('moments_every', 0):g} ms, autocov up to {1e3 * settings.get('max_lag', 0):g} ms"
+    )

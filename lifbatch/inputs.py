@@ -13,12 +13,22 @@ from .drives import DRIVES, PointInputs, read_timed_array  # noqa: F401 - read_t
 from .point import PointModel, PointResult, point_buffers, simulate_point  # noqa: F401 - their former home
 from .streams import STREAMS, block_streams, point_key, point_streams  # noqa: F401 - their former home
 
-__all__ = ["read_timed_array", "point_key", "point_streams", "block_streams", "drive_values", "simulate_point",
-           "point_buffers", "PointResult", "STREAMS"]
+__all__ = [
+    "read_timed_array",
+    "point_key",
+    "point_streams",
+    "block_streams",
+    "drive_values",
+    "simulate_point",
+    "point_buffers",
+    "PointResult",
+    "STREAMS",
+]
 
 
-def drive_values(wf, name: str, params: dict[str, float] | None = None, *, trial: int = 0,
-                 streams=None) -> tuple[np.ndarray, np.ndarray]:
+def drive_values(
+    wf, name: str, params: dict[str, float] | None = None, *, trial: int = 0, streams=None
+) -> tuple[np.ndarray, np.ndarray]:
     """The value of one deterministic or tabulated drive at the start of every step.
 
     Returns ``(t, value)`` with ``t = step * dt`` (s) and the drive in its own SI
@@ -63,8 +73,13 @@ def recorded_inputs(wf, params: dict[str, float], out: dict[str, np.ndarray]) ->
         if kind.stochastic or kind.name == "poisson":
             continue  # (their streams are not the one tabulated drives draw from)
         acc = PointInputs(model.n)
-        kind.apply(acc, drive, lambda field, _n=drive.name: params[f"inputs.{_n}.{field}"], 1.0,  # type: ignore[misc]
-                   model)
+        kind.apply(
+            acc,
+            drive,
+            lambda field, _n=drive.name: params[f"inputs.{_n}.{field}"],  # type: ignore[misc]
+            1.0,
+            model,
+        )
         if drive.name not in wanted:
             continue
         table = acc.x_rows[0] if acc.x_rows else acc.shared_drive()[None, :]

@@ -22,9 +22,21 @@ import numba
 import numpy as np
 from numba.core import config as _numba_config
 
-__all__ = ["spike_train_stats", "ensemble_moments", "sfc64_normal", "sfc64_double",
-           "sfc64_poisson", "sfc64_seed_states", "FUSED_NORMALS", "EMPTY2", "NO_STATE", "numba_cache_dir",
-           "kernel_sources_digest", "kernels_cached", "COMPILE_SECONDS"]
+__all__ = [
+    "spike_train_stats",
+    "ensemble_moments",
+    "sfc64_normal",
+    "sfc64_double",
+    "sfc64_poisson",
+    "sfc64_seed_states",
+    "FUSED_NORMALS",
+    "EMPTY2",
+    "NO_STATE",
+    "numba_cache_dir",
+    "kernel_sources_digest",
+    "kernels_cached",
+    "COMPILE_SECONDS",
+]
 
 
 def numba_cache_dir() -> str:
@@ -39,7 +51,8 @@ def numba_cache_dir() -> str:
     here, ``models/lanes.py``'s exp) would keep its old machine code, and old numbers, after
     an upgrade (numba #6845); a new digest compiles afresh."""
     base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lifbatch", "numba")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lifbatch", "numba"
+    )
     return os.path.join(base, kernel_sources_digest())
 
 
@@ -50,7 +63,8 @@ def kernel_sources_digest(paths=None) -> str:
         here = os.path.dirname(os.path.abspath(__file__))
         models = os.path.join(here, "models")
         paths = [os.path.abspath(__file__)] + sorted(
-            os.path.join(models, n) for n in os.listdir(models) if n.endswith(".py"))
+            os.path.join(models, n) for n in os.listdir(models) if n.endswith(".py")
+        )
     h = hashlib.sha256()
     for path in paths:
         with open(path, "rb") as f:
@@ -78,8 +92,7 @@ def _ziggurat_tables():
     off (``FUSED_NORMALS = False``) and numpy draws them, with the same results.
     """
     try:
-        from numba.np.random._constants import (fi_double, ki_double, wi_double, ziggurat_nor_inv_r,
-                                                ziggurat_nor_r)
+        from numba.np.random._constants import fi_double, ki_double, wi_double, ziggurat_nor_inv_r, ziggurat_nor_r
     except ImportError:  # pragma: no cover - other numba versions
         return None
     ki = np.ascontiguousarray(ki_double, dtype=np.uint64)
@@ -104,18 +117,33 @@ _KI2 = np.concatenate([_KI, _KI])
 _WI2 = np.concatenate([_WI, -_WI])
 _TWO_M53 = 1.0 / 9007199254740992.0
 # numpy's random_loggam coefficients (distributions.c)
-_LOGGAM_A = np.array([8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04,
-                      -5.952380952380952e-04, 8.417508417508418e-04, -1.917526917526918e-03,
-                      6.410256410256410e-03, -2.955065359477124e-02, 1.796443723688307e-01,
-                      -1.39243221690590e+00])
+_LOGGAM_A = np.array(
+    [
+        8.333333333333333e-02,
+        -2.777777777777778e-03,
+        7.936507936507937e-04,
+        -5.952380952380952e-04,
+        8.417508417508418e-04,
+        -1.917526917526918e-03,
+        6.410256410256410e-03,
+        -2.955065359477124e-02,
+        1.796443723688307e-01,
+        -1.39243221690590e00,
+    ]
+)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _sfc64_next(s0, s1, s2, s3):  # pragma: no cover - compiled
     """numpy's sfc64_next64 (random/src/sfc64/sfc64.h): output and the new state."""
     tmp = s0 + s1 + s3
-    return (tmp, s1 ^ (s1 >> np.uint64(11)), s2 + (s2 << np.uint64(3)),
-            ((s2 << np.uint64(24)) | (s2 >> np.uint64(40))) + tmp, s3 + np.uint64(1))
+    return (
+        tmp,
+        s1 ^ (s1 >> np.uint64(11)),
+        s2 + (s2 << np.uint64(3)),
+        ((s2 << np.uint64(24)) | (s2 >> np.uint64(40))) + tmp,
+        s3 + np.uint64(1),
+    )
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -248,8 +276,9 @@ def _sfc64_poisson_ptrs(lam, s0, s1, s2, s3):  # pragma: no cover - compiled
             return k, s0, s1, s2, s3
         if k < 0 or (us < 0.013 and v > us):
             continue
-        if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)) <= \
-                (-lam + k * loglam - _loggam(np.float64(k + 1))):
+        if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)) <= (
+            -lam + k * loglam - _loggam(np.float64(k + 1))
+        ):
             return k, s0, s1, s2, s3
 
 
@@ -450,17 +479,30 @@ def ensemble_moments(v, j0, n_lag):  # pragma: no cover - compiled
             while j + 7 + n_lag <= n_t:
                 d0, d1, d2, d3 = d[j], d[j + 1], d[j + 2], d[j + 3]
                 d4, d5, d6, d7 = d[j + 4], d[j + 5], d[j + 6], d[j + 7]
-                s0, s1, s2, s3 = d[j:j + n_lag], d[j + 1:j + 1 + n_lag], d[j + 2:j + 2 + n_lag], d[j + 3:j + 3 + n_lag]
-                s4, s5 = d[j + 4:j + 4 + n_lag], d[j + 5:j + 5 + n_lag]
-                s6, s7 = d[j + 6:j + 6 + n_lag], d[j + 7:j + 7 + n_lag]
+                s0, s1, s2, s3 = (
+                    d[j : j + n_lag],
+                    d[j + 1 : j + 1 + n_lag],
+                    d[j + 2 : j + 2 + n_lag],
+                    d[j + 3 : j + 3 + n_lag],
+                )
+                s4, s5 = d[j + 4 : j + 4 + n_lag], d[j + 5 : j + 5 + n_lag]
+                s6, s7 = d[j + 6 : j + 6 + n_lag], d[j + 7 : j + 7 + n_lag]
                 for lag in range(n_lag):
-                    acc[lag] = (((((((acc[lag] + d0 * s0[lag]) + d1 * s1[lag]) + d2 * s2[lag]) + d3 * s3[lag])
-                                  + d4 * s4[lag]) + d5 * s5[lag]) + d6 * s6[lag]) + d7 * s7[lag]
+                    acc[lag] = (
+                        (
+                            (
+                                ((((acc[lag] + d0 * s0[lag]) + d1 * s1[lag]) + d2 * s2[lag]) + d3 * s3[lag])
+                                + d4 * s4[lag]
+                            )
+                            + d5 * s5[lag]
+                        )
+                        + d6 * s6[lag]
+                    ) + d7 * s7[lag]
                 j += 8
             while j < n_t:
                 dj = d[j]
                 k = min(n_lag, n_t - j)
-                seg = d[j:j + k]
+                seg = d[j : j + k]
                 a = acc[:k]
                 for lag in range(k):
                     a[lag] += dj * seg[lag]

@@ -19,11 +19,37 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["coords", "variable_specs", "sizes", "point_bytes", "samples", "spike_bytes", "trace_bytes",
-           "working_bytes", "square_display", "sampled_params", "VARIABLES", "STATUS_PENDING",
-           "STATUS_DONE", "STATUS_FAILED", "MARKERS", "SAMPLE", "ROUND", "CONTROL", "GROW", "SUMMARIZE",
-           "SUMMARIZE_COMMIT", "CREATING", "LEASE", "SPIKE_SUMMARIES", "MOMENT_SUMMARIES", "AXIS_RE", "MAX_AXIS_NAME", "RESERVED_DIMS",
-           "RESERVED_VARS"]
+__all__ = [
+    "coords",
+    "variable_specs",
+    "sizes",
+    "point_bytes",
+    "samples",
+    "spike_bytes",
+    "trace_bytes",
+    "working_bytes",
+    "square_display",
+    "sampled_params",
+    "VARIABLES",
+    "STATUS_PENDING",
+    "STATUS_DONE",
+    "STATUS_FAILED",
+    "MARKERS",
+    "SAMPLE",
+    "ROUND",
+    "CONTROL",
+    "GROW",
+    "SUMMARIZE",
+    "SUMMARIZE_COMMIT",
+    "CREATING",
+    "LEASE",
+    "SPIKE_SUMMARIES",
+    "MOMENT_SUMMARIES",
+    "AXIS_RE",
+    "MAX_AXIS_NAME",
+    "RESERVED_DIMS",
+    "RESERVED_VARS",
+]
 
 STATUS_PENDING, STATUS_DONE, STATUS_FAILED = 0, 1, 2
 
@@ -49,9 +75,16 @@ SUMMARIZE_COMMIT = SUMMARIZE / "commit.json"
 SPIKE_SUMMARIES = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist")
 MOMENT_SUMMARIES = ("v_mean", "v_var", "v_autocov")
 #: the results' data variables, in the contract's order (docs/store-layout.md)
-VARIABLES = ("status", "spike_count", "spike_bits", *SPIKE_SUMMARIES[:5],
-             "isi_adaptation",  # (derived from spike_bits when read: adaptation.with_isi_adaptation; never stored)
-             *SPIKE_SUMMARIES[5:], *MOMENT_SUMMARIES, "v")
+VARIABLES = (
+    "status",
+    "spike_count",
+    "spike_bits",
+    *SPIKE_SUMMARIES[:5],
+    "isi_adaptation",  # (derived from spike_bits when read: adaptation.with_isi_adaptation; never stored)
+    *SPIKE_SUMMARIES[5:],
+    *MOMENT_SUMMARIES,
+    "v",
+)
 
 
 #: a sampled design's dimension, and its coordinate of each point's round
@@ -91,30 +124,49 @@ def coords(wf) -> dict:
             # a sampled design: the points' numbers, their parameters and rounds along `sample`
             out[ax.name] = (ax.name, ax.coord, {"long_name": f"point of the {ax.spec.method} design"})
             for sp, vals in zip(ax.spec.params, ax.values):
-                out[sp.label] = (ax.name, np.asarray(vals, float),
-                                 {"units": sp.unit, "display_units": sp.display_unit, "param": sp.param,
-                                  "bounds": [sp.low, sp.high], "scale": sp.scale})
-            out[ROUND] = (ax.name, np.asarray(ax.rounds, np.int64),
-                                   {"long_name": "0: the design; k: added by the k-th refine or fit round"})
+                out[sp.label] = (
+                    ax.name,
+                    np.asarray(vals, float),
+                    {
+                        "units": sp.unit,
+                        "display_units": sp.display_unit,
+                        "param": sp.param,
+                        "bounds": [sp.low, sp.high],
+                        "scale": sp.scale,
+                    },
+                )
+            out[ROUND] = (
+                ax.name,
+                np.asarray(ax.rounds, np.int64),
+                {"long_name": "0: the design; k: added by the k-th refine or fit round"},
+            )
             continue
         if getattr(ax, "point_labels", None):
             # a labelled axis: its labels (strings), and every zipped parameter along it by its path
-            out[ax.name] = (ax.name, ax.coord, {"long_name": f"label of the {ax.name} axis",
-                                                "params": list(ax.params)})
+            out[ax.name] = (ax.name, ax.coord, {"long_name": f"label of the {ax.name} axis", "params": list(ax.params)})
             for p, vals, un, disp in zip(ax.params, ax.values, ax.units, ax.display_units):
                 out[p] = (ax.name, np.asarray(vals, float), {"units": un, "display_units": disp, "param": p})
             continue
-        out[ax.name] = (ax.name, np.asarray(ax.values[0], float),
-                        {"units": ax.units[0], "display_units": ax.display_units[0], "param": ax.params[0]})
+        out[ax.name] = (
+            ax.name,
+            np.asarray(ax.values[0], float),
+            {"units": ax.units[0], "display_units": ax.display_units[0], "param": ax.params[0]},
+        )
         for p, vals, un, disp in zip(ax.params[1:], ax.values[1:], ax.units[1:], ax.display_units[1:]):
             out[p] = (ax.name, np.asarray(vals, float), {"units": un, "display_units": disp, "param": p})
     n = wf.n_steps
     out["trial"] = ("trial", np.arange(wf.trials))
-    out["time"] = ("time", np.arange(samples(n, wf.moments_stride)) * wf.moments_every,
-                   {"units": "s", "display_units": "ms"})
+    out["time"] = (
+        "time",
+        np.arange(samples(n, wf.moments_stride)) * wf.moments_every,
+        {"units": "s", "display_units": "ms"},
+    )
     out["trace_trial"] = ("trace_trial", np.asarray(wf.record_trials, dtype=np.int64))
-    out["trace_time"] = ("trace_time", np.arange(samples(n, wf.record_stride)) * wf.record_every,
-                         {"units": "s", "display_units": "ms"})
+    out["trace_time"] = (
+        "trace_time",
+        np.arange(samples(n, wf.record_stride)) * wf.record_every,
+        {"units": "s", "display_units": "ms"},
+    )
     n_lag = int(round(wf.max_lag / wf.moments_every)) + 1
     out["lag"] = ("lag", np.arange(n_lag) * wf.moments_every, {"units": "s", "display_units": "ms"})
     edges = np.asarray(wf.isi_edges)
@@ -141,30 +193,83 @@ def variable_specs(wf) -> dict[str, tuple[tuple[str, ...], np.dtype, object, dic
     sq = f"{vunit}**2" if vunit != "1" else "1"
     specs: dict[str, tuple[tuple[str, ...], np.dtype, object, dict]] = {
         "spike_count": (("trial",), np.dtype("int32"), 0, {"units": "1", "long_name": "spikes per trial (whole run)"}),
-        "spike_bits": (("trial", "spike_byte"), np.dtype("uint8"), 0,
-                       {"units": "1", "long_name": "packed spike raster",
-                        "encoding": "numpy.packbits along time: bit s set = spike at time (s+1)*dt"}),
+        "spike_bits": (
+            ("trial", "spike_byte"),
+            np.dtype("uint8"),
+            0,
+            {
+                "units": "1",
+                "long_name": "packed spike raster",
+                "encoding": "numpy.packbits along time: bit s set = spike at time (s+1)*dt",
+            },
+        ),
         "rate": ((), np.dtype("float64"), np.nan, {"units": "Hz", "long_name": "firing rate (mean over trials)"}),
-        "rate_std": ((), np.dtype("float64"), np.nan, {"units": "Hz", "long_name": "std of per-trial firing rates (ddof=1)"}),
-        "isi_mean": ((), np.dtype("float64"), np.nan, {"units": "s", "display_units": "ms", "long_name": "mean ISI (pooled over trials)"}),
-        "isi_std": ((), np.dtype("float64"), np.nan, {"units": "s", "display_units": "ms", "long_name": "ISI standard deviation (ddof=1)"}),
+        "rate_std": (
+            (),
+            np.dtype("float64"),
+            np.nan,
+            {"units": "Hz", "long_name": "std of per-trial firing rates (ddof=1)"},
+        ),
+        "isi_mean": (
+            (),
+            np.dtype("float64"),
+            np.nan,
+            {"units": "s", "display_units": "ms", "long_name": "mean ISI (pooled over trials)"},
+        ),
+        "isi_std": (
+            (),
+            np.dtype("float64"),
+            np.nan,
+            {"units": "s", "display_units": "ms", "long_name": "ISI standard deviation (ddof=1)"},
+        ),
         "isi_cv": ((), np.dtype("float64"), np.nan, {"units": "1", "long_name": "ISI coefficient of variation"}),
         "isi_hist": (("isi_bin",), np.dtype("int64"), 0, {"units": "1", "long_name": "ISI histogram (counts)"}),
-        "v_mean": (("time",), np.dtype("float64"), np.nan, {"units": vunit, "display_units": vdisp, "long_name": "V mean over trials"}),
-        "v_var": (("time",), np.dtype("float64"), np.nan, {"units": sq, "long_name": "V variance over trials (ddof=1)"}),
-        "v_autocov": (("lag",), np.dtype("float64"), np.nan, {"units": sq, "long_name": "ensemble autocovariance of V after warmup"}),
-        "status": ((), np.dtype("int8"), STATUS_PENDING,
-                   {"flag_values": [0, 1, 2], "flag_meanings": "pending done failed", "long_name": "point status"}),
+        "v_mean": (
+            ("time",),
+            np.dtype("float64"),
+            np.nan,
+            {"units": vunit, "display_units": vdisp, "long_name": "V mean over trials"},
+        ),
+        "v_var": (
+            ("time",),
+            np.dtype("float64"),
+            np.nan,
+            {"units": sq, "long_name": "V variance over trials (ddof=1)"},
+        ),
+        "v_autocov": (
+            ("lag",),
+            np.dtype("float64"),
+            np.nan,
+            {"units": sq, "long_name": "ensemble autocovariance of V after warmup"},
+        ),
+        "status": (
+            (),
+            np.dtype("int8"),
+            STATUS_PENDING,
+            {"flag_values": [0, 1, 2], "flag_meanings": "pending done failed", "long_name": "point status"},
+        ),
     }
     if wf.record_trials:
-        specs["v"] = (("trace_trial", "trace_time"), np.dtype("float64"), np.nan,
-                      {"units": vunit, "display_units": vdisp, "long_name": "recorded V traces"})
+        specs["v"] = (
+            ("trace_trial", "trace_time"),
+            np.dtype("float64"),
+            np.nan,
+            {"units": vunit, "display_units": vdisp, "long_name": "recorded V traces"},
+        )
     for name, unit in state_units(wf).items():
-        specs[name] = (("trace_trial", "trace_time"), np.dtype("float64"), np.nan,
-                       {"units": unit, "long_name": f"recorded {name} traces (record.state)"})
+        specs[name] = (
+            ("trace_trial", "trace_time"),
+            np.dtype("float64"),
+            np.nan,
+            {"units": unit, "long_name": f"recorded {name} traces (record.state)"},
+        )
     for name, unit in input_units(wf).items():
-        specs[f"input_{name}"] = (("trace_trial", "trace_time"), np.dtype("float64"), np.nan,
-                                  {"units": unit, "long_name": f"input {name} at the recorded trials (record.inputs)"})
+        specs[f"input_{name}"] = (
+            ("trace_trial", "trace_time"),
+            np.dtype("float64"),
+            np.nan,
+            {"units": unit, "long_name": f"input {name} at the recorded trials (record.inputs)"},
+        )
     return specs
 
 
@@ -198,7 +303,6 @@ def sizes(wf) -> dict[str, int]:
     return sizes
 
 
-
 def samples(n_steps: int, stride: int) -> int:
     """The samples of a run of ``n_steps`` steps taken every ``stride`` steps, both ends
     included: the size of ``time`` (stride ``wf.moments_stride``) and of ``trace_time``
@@ -230,5 +334,10 @@ def point_bytes(wf) -> int:
     """Working memory of one point in a sweep task (bytes): its V samples, spike
     raster and counts, recorded traces, and the kernel's per-step buffers."""
     n = wf.n_steps
-    return working_bytes(trials=wf.trials, n_steps=n, n_moments=samples(n, wf.moments_stride),
-                         n_recorded=len(wf.record_trials), n_samples=samples(n, wf.record_stride))
+    return working_bytes(
+        trials=wf.trials,
+        n_steps=n,
+        n_moments=samples(n, wf.moments_stride),
+        n_recorded=len(wf.record_trials),
+        n_samples=samples(n, wf.record_stride),
+    )

@@ -141,8 +141,7 @@ def stale_reason(lease: dict | None, now: float | None = None) -> str | None:
         return f"its heartbeat {lease.get('heartbeat')!r} is not a time"
     now = time.time() if now is None else now
     if beat - now > _seconds("timeout"):
-        return (f"its heartbeat is {beat - now:.0f} s in the future (the clock of {_text(lease.get('host'))} "
-                "is wrong?)")
+        return f"its heartbeat is {beat - now:.0f} s in the future (the clock of {_text(lease.get('host'))} is wrong?)"
     if lease.get("pid") is not None and (isinstance(lease.get("pid"), bool) or not isinstance(lease.get("pid"), int)):
         return f"its pid {lease.get('pid')!r} is not a process id"
     return None
@@ -153,7 +152,7 @@ def _text(value) -> str:
 
 
 def lease_state(lease: dict | None, now: float | None = None) -> str:
-    """"none", "live" or "stale": a lease is stale when it cannot be trusted
+    """ "none", "live" or "stale": a lease is stale when it cannot be trusted
     (:func:`stale_reason`), its heartbeat is older than ``timeout + margin``, or its
     process is gone (same host)."""
     if lease is None:
@@ -163,8 +162,12 @@ def lease_state(lease: dict | None, now: float | None = None) -> str:
         return "stale"
     if now - _heartbeat(lease) > _seconds("timeout") + _seconds("margin"):
         return "stale"
-    if lease.get("host") == socket.gethostname() and lease.get("pid") and not lease.get("detached") \
-            and not _pid_alive(int(lease["pid"])):
+    if (
+        lease.get("host") == socket.gethostname()
+        and lease.get("pid")
+        and not lease.get("detached")
+        and not _pid_alive(int(lease["pid"]))
+    ):
         return "stale"
     return "live"
 
@@ -217,9 +220,11 @@ class Fence:
 
 
 def _lost(store, why: str) -> LeaseLostError:
-    return LeaseLostError(f"this command lost its lease on the store '{store}' ({why}); it writes nothing more. "
-                          "What it finished is kept: run the same command again (`lifbatch status` shows "
-                          "who holds the store now).")
+    return LeaseLostError(
+        f"this command lost its lease on the store '{store}' ({why}); it writes nothing more. "
+        "What it finished is kept: run the same command again (`lifbatch status` shows "
+        "who holds the store now)."
+    )
 
 
 @dataclass
@@ -302,9 +307,15 @@ def acquire(store, *, command: str | None = None, log=None) -> Lease:
     st = storage.of(store)
     store = Path(store) if st.local else st.location
     now = time.time()
-    record = {"owner": f"{getpass.getuser()}@{socket.gethostname()}", "host": socket.gethostname(),
-              "pid": os.getpid(), "command": command or " ".join(sys.argv)[:200], "token": uuid.uuid4().hex,
-              "started": now, "heartbeat": now}
+    record = {
+        "owner": f"{getpass.getuser()}@{socket.gethostname()}",
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "command": command or " ".join(sys.argv)[:200],
+        "token": uuid.uuid4().hex,
+        "started": now,
+        "heartbeat": now,
+    }
     data = json.dumps(record).encode()
     note = None
     for _ in range(3):
@@ -323,10 +334,12 @@ def acquire(store, *, command: str | None = None, log=None) -> Lease:
             if lease_state(current) == "live":
                 raise StoreBusyError(
                     f"store '{store}' is being written by another run: {describe(current)}. Follow it with "
-                    f"`lifbatch status {store}`, or wait for it to end.") from None
+                    f"`lifbatch status {store}`, or wait for it to end."
+                ) from None
             why = stale_reason(current)
-            note = (f"took over a stale lease on '{store}'" + (f": {why}" if why else
-                    f" of {describe(current)}" if current else ""))
+            note = f"took over a stale lease on '{store}'" + (
+                f": {why}" if why else f" of {describe(current)}" if current else ""
+            )
             # stale (or unreadable): replaced only if it is still the version read (on disk moved
             # aside under a unique name, then created anew; on an object store If-Match on its
             # ETag): of two takers exactly one wins, the other looks again
@@ -338,8 +351,10 @@ def acquire(store, *, command: str | None = None, log=None) -> Lease:
         if note and log is not None:
             log(note)
         return held
-    raise StoreBusyError(f"store '{store}': could not take its lease (another run keeps taking it). "
-                         f"Follow it with `lifbatch status {store}`.")
+    raise StoreBusyError(
+        f"store '{store}': could not take its lease (another run keeps taking it). "
+        f"Follow it with `lifbatch status {store}`."
+    )
 
 
 def keep_on_scheduler(store: str, record: dict, key_prefix: str, period: float, dask_scheduler=None) -> None:

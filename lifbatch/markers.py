@@ -130,8 +130,9 @@ def read_markers(store) -> list[dict]:
         return []
     generation = store_generation(store)
     keys = st.children(MARKERS.as_posix(), "zarr.json")
-    markers = [m for m in (_parsed_marker(key, data) for key, data in zip(keys, st.read_many(keys)))
-               if _counts(m, generation)]
+    markers = [
+        m for m in (_parsed_marker(key, data) for key, data in zip(keys, st.read_many(keys))) if _counts(m, generation)
+    ]
     blocking = _blocking_of(store)
     return [m for m in markers if blocking is None or _marker_fits(m, blocking)]
 

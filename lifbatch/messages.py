@@ -16,7 +16,17 @@ from typing import Any, Mapping
 from . import units as u
 from .errors import WorkflowError
 
-__all__ = ["shown", "json_excerpt", "err", "one_line", "short", "check_keys", "three_digits", "byte_size", "CONTROL_CHARS"]
+__all__ = [
+    "shown",
+    "json_excerpt",
+    "err",
+    "one_line",
+    "short",
+    "check_keys",
+    "three_digits",
+    "byte_size",
+    "CONTROL_CHARS",
+]
 
 
 def shown(value: Any) -> str:
@@ -53,9 +63,14 @@ def json_excerpt(value: Any, limit: int = u.EXCERPT) -> str:
             emit("{")
             for i, (k, x) in enumerate(v.items()):
                 emit(", " if i else "")
-                key = k if isinstance(k, str) else json.dumps(k) if isinstance(k, (int, float, bool)) or k is None \
+                key = (
+                    k
+                    if isinstance(k, str)
+                    else json.dumps(k)
+                    if isinstance(k, (int, float, bool)) or k is None
                     else str(k)
-                emit(json.dumps(key[:limit + 1]))
+                )
+                emit(json.dumps(key[: limit + 1]))
                 emit(": ")
                 walk(x, depth + 1)
             emit("}")
@@ -66,18 +81,18 @@ def json_excerpt(value: Any, limit: int = u.EXCERPT) -> str:
                 walk(x, depth + 1)
             emit("]")
         elif isinstance(v, str):
-            emit(json.dumps(v[:limit + 1]))
+            emit(json.dumps(v[: limit + 1]))
         elif v is None or isinstance(v, (bool, int, float)):
             emit(json.dumps(v))
         else:  # dates, sets... as json.dumps(default=str) shows them
-            emit(json.dumps(str(v)[:limit + 1]))
+            emit(json.dumps(str(v)[: limit + 1]))
 
     try:
         walk(value, 0)
     except _Enough:
         pass
     text = "".join(parts)
-    return text if size <= limit else text[:limit - 1] + "…"
+    return text if size <= limit else text[: limit - 1] + "…"
 
 
 def err(field: str, value: Any, what: str, fix: str = "") -> WorkflowError:
@@ -103,8 +118,9 @@ def short(value: Any, limit: int = 40) -> str:
 
 def check_keys(raw: Mapping, allowed: set[str], where: str) -> None:
     if not isinstance(raw, Mapping):
-        raise err(where or "workflow", raw, "must be a mapping of keys to values",
-                   "Check the indentation of the YAML file.")
+        raise err(
+            where or "workflow", raw, "must be a mapping of keys to values", "Check the indentation of the YAML file."
+        )
     for key in raw:
         if key not in allowed:
             path = f"{where}.{key}" if where else str(key)
@@ -112,7 +128,10 @@ def check_keys(raw: Mapping, allowed: set[str], where: str) -> None:
             hint = f"Did you mean `{close[0]}`? " if close else ""
             raise WorkflowError(
                 f"`{one_line(u.excerpt(path))}` is not a known key (value {shown(raw[key])}). "
-                f"{hint}Allowed here: {', '.join(sorted(allowed))}.", path, raw[key])
+                f"{hint}Allowed here: {', '.join(sorted(allowed))}.",
+                path,
+                raw[key],
+            )
 
 
 def three_digits(x: float) -> str:
@@ -126,7 +145,7 @@ def three_digits(x: float) -> str:
 
 
 def byte_size(n: float) -> str:
-    if n >= 2 ** 1000:  # an integer past a float's range
+    if n >= 2**1000:  # an integer past a float's range
         return f"{three_digits(int(n) >> 50)} PiB"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n < 1024 or unit == "PiB":

@@ -91,19 +91,25 @@ def select_points(ds, sel=None) -> tuple["xr.Dataset", list[int]]:
         trials = [int(t) for t in np.atleast_1d(trials)]
         bad = [t for t in trials if t not in all_trials]
         if bad:
-            raise WorkflowError(f"trial {bad[0]} is not a trial of this store (it has trials "
-                                f"0..{len(all_trials) - 1}). Pick one of those.", "trial", bad[0])
+            raise WorkflowError(
+                f"trial {bad[0]} is not a trial of this store (it has trials "
+                f"0..{len(all_trials) - 1}). Pick one of those.",
+                "trial",
+                bad[0],
+            )
     sub = ds.sel({k: [v] for k, v in picked.items()}) if picked else ds
     status = np.asarray(sub["status"].values)
     if not (status == STATUS_DONE).all():
         first = int(np.argmax(status != STATUS_DONE))
         pt = sub[["status"]].isel(dict(zip(sub["status"].dims, np.unravel_index(first, status.shape))))
         n = int((status != STATUS_DONE).sum())
-        raise StoreError(f"{n} of {status.size} selected point{'s' if status.size != 1 else ''} "
-                         f"{'is' if n == 1 else 'are'} not done ({_label(pt, sub['status'].dims)} is "
-                         f"{_STATUS.get(int(status.flat[first]), 'unknown')}): their spikes are not in the store. "
-                         "Finish the sweep (`lifbatch run` of its workflow resumes it; `lifbatch status` lists "
-                         "failed points), or select done points (--sel).")
+        raise StoreError(
+            f"{n} of {status.size} selected point{'s' if status.size != 1 else ''} "
+            f"{'is' if n == 1 else 'are'} not done ({_label(pt, sub['status'].dims)} is "
+            f"{_STATUS.get(int(status.flat[first]), 'unknown')}): their spikes are not in the store. "
+            "Finish the sweep (`lifbatch run` of its workflow resumes it; `lifbatch status` lists "
+            "failed points), or select done points (--sel)."
+        )
     return sub, trials
 
 
@@ -129,8 +135,12 @@ def _params(pt, order=()) -> dict:
         if c.ndim != 0 or name in ("trial", "trace_trial"):
             continue
         value = c.values.item()
-        out[name] = (value, c.attrs.get("units", "1"), c.attrs.get("param", name),
-                     c.attrs.get("display_units") or c.attrs.get("units", "1"))
+        out[name] = (
+            value,
+            c.attrs.get("units", "1"),
+            c.attrs.get("param", name),
+            c.attrs.get("display_units") or c.attrs.get("units", "1"),
+        )
     return out
 
 
@@ -214,11 +224,17 @@ def to_neo(ds, **sel) -> "neo_typing.Block":
     t_stop = max(float(full.attrs["duration"]), n_steps * dt)
     settings = summary_settings(full.attrs["canonical"]) if "canonical" in full.attrs else {}
     workflow = json.loads(full.attrs.get("workflow", "{}"))
-    block = neo.Block(name=full.attrs.get("name"), description=full.attrs.get("description") or None,
-                      file_origin=full.encoding.get("source"),
-                      lifbatch_version=full.attrs.get("lifbatch_version"), fingerprint=full.attrs.get("fingerprint"),
-                      workflow=full.attrs.get("workflow"), dt=dt * pq.s, warmup=settings.get("warmup", 0.0) * pq.s,
-                      model=(workflow.get("neuron") or {}).get("model", "lif"))
+    block = neo.Block(
+        name=full.attrs.get("name"),
+        description=full.attrs.get("description") or None,
+        file_origin=full.encoding.get("source"),
+        lifbatch_version=full.attrs.get("lifbatch_version"),
+        fingerprint=full.attrs.get("fingerprint"),
+        workflow=full.attrs.get("workflow"),
+        dt=dt * pq.s,
+        warmup=settings.get("warmup", 0.0) * pq.s,
+        model=(workflow.get("neuron") or {}).get("model", "lif"),
+    )
     traces = trace_variables(sub)
     recorded = [int(t) for t in sub["trace_trial"].values] if traces else []
     every = float(sub["trace_time"].values[1]) if traces else None
@@ -234,17 +250,30 @@ def to_neo(ds, **sel) -> "neo_typing.Block":
             ann = {**notes, "trial": trial, "point": point.flat}
             seg = neo.Segment(name=f"{point.label}, trial {trial}", **ann)
             times = (np.nonzero(steps[i])[0] + 1) * dt  # as lifbatch.spike_times decodes them
-            st = neo.SpikeTrain(times, units="s", t_start=0.0, t_stop=t_stop, sampling_rate=(1.0 / dt) * pq.Hz,
-                                name=f"{point.label}, trial {trial}", **ann)
+            st = neo.SpikeTrain(
+                times,
+                units="s",
+                t_start=0.0,
+                t_stop=t_stop,
+                sampling_rate=(1.0 / dt) * pq.Hz,
+                name=f"{point.label}, trial {trial}",
+                **ann,
+            )
             seg.spiketrains.append(st)
             group.add(st)
             if trial in recorded:
                 j = recorded.index(trial)
                 for name in traces:
                     unit = sub[name].attrs.get("units", "1")
-                    sig = neo.AnalogSignal(data[name][j][:, None], units=_unit(pq, unit), t_start=0.0 * pq.s,
-                                           sampling_period=every * pq.s, name=name,
-                                           description=sub[name].attrs.get("long_name"), **ann)
+                    sig = neo.AnalogSignal(
+                        data[name][j][:, None],
+                        units=_unit(pq, unit),
+                        t_start=0.0 * pq.s,
+                        sampling_period=every * pq.s,
+                        name=name,
+                        description=sub[name].attrs.get("long_name"),
+                        **ann,
+                    )
                     seg.analogsignals.append(sig)
                     group.add(sig)
             block.segments.append(seg)
@@ -294,12 +323,17 @@ def as_timed_array(signal, *, file: str | os.PathLike | None = None) -> dict:
     while len(data) and np.isnan(data[-1]).all():
         data = data[:-1]
     if not len(data):
-        raise WorkflowError(f"as_timed_array: {name} has no samples (or only NaN). Give a recorded signal.",
-                            "signal", name)
+        raise WorkflowError(
+            f"as_timed_array: {name} has no samples (or only NaN). Give a recorded signal.", "signal", name
+        )
     if not np.isfinite(data).all():
         row = int(np.argmax(~np.isfinite(data).all(axis=1)))
-        raise WorkflowError(f"as_timed_array: {name} has NaN or inf at sample {row} (t = {row} x its sampling "
-                            "period). Clean the recording (a timed_array refuses them).", "signal", name)
+        raise WorkflowError(
+            f"as_timed_array: {name} has NaN or inf at sample {row} (t = {row} x its sampling "
+            "period). Clean the recording (a timed_array refuses them).",
+            "signal",
+            name,
+        )
     unit = signal.units.dimensionality.string
     unit = "1" if unit == "dimensionless" else unit
     dt = float(signal.sampling_period.rescale("s").magnitude)
@@ -307,8 +341,12 @@ def as_timed_array(signal, *, file: str | os.PathLike | None = None) -> dict:
     values = data[:, 0] if data.shape[1] == 1 else data
     if file is not None:
         if not os.fspath(file).endswith(".npy"):
-            raise WorkflowError(f"as_timed_array: `file` must be a .npy file, got {os.fspath(file)!r}. "
-                                "Example: file='data/recorded.npy'", "file", os.fspath(file))
+            raise WorkflowError(
+                f"as_timed_array: `file` must be a .npy file, got {os.fspath(file)!r}. "
+                "Example: file='data/recorded.npy'",
+                "file",
+                os.fspath(file),
+            )
         np.save(file, values)
         drive["file"] = os.fspath(file)
     else:

@@ -41,8 +41,18 @@ from .neo import points, select_points, trace_variables
 __all__ = ["export_nwb", "ExportResult", "NWB_UNITS"]
 
 #: NWB's unit strings (the schema asks for SI units written out) for lifbatch's SI units
-NWB_UNITS = {"V": "volts", "A": "amperes", "S": "siemens", "s": "seconds", "Hz": "hertz", "ohm": "ohms",
-             "F": "farads", "1": "n.a.", "V/s": "volts/second", "1/s": "1/second"}
+NWB_UNITS = {
+    "V": "volts",
+    "A": "amperes",
+    "S": "siemens",
+    "s": "seconds",
+    "Hz": "hertz",
+    "ohm": "ohms",
+    "F": "farads",
+    "1": "n.a.",
+    "V/s": "volts/second",
+    "1/s": "1/second",
+}
 
 
 @dataclass(frozen=True)
@@ -90,10 +100,12 @@ class _Blocks:
                 self.data = np.asarray(self.var.isel(region).values)
             except Exception as exc:  # (a chunk failing its checksum, undecodable, unreadable)
                 at = ", ".join(f"{a}[{r.start}:{r.stop}]" for a, r in region.items()) or "the only point"
-                raise StoreError(f"store '{self.store}': {self.name} at {at} could not be read "
-                                 f"({type(exc).__name__}: {exc}); nothing was written. `lifbatch status "
-                                 f"{self.store} --verify` lists the damage, `lifbatch run WORKFLOW --store "
-                                 f"{self.store} --repair` recomputes it.") from None
+                raise StoreError(
+                    f"store '{self.store}': {self.name} at {at} could not be read "
+                    f"({type(exc).__name__}: {exc}); nothing was written. `lifbatch status "
+                    f"{self.store} --verify` lists the damage, `lifbatch run WORKFLOW --store "
+                    f"{self.store} --repair` recomputes it."
+                ) from None
             self.held = where
             self.reads += 1
         local = tuple(i - int(b[w]) for i, b, w in zip(index, self.bounds, where))
@@ -115,8 +127,7 @@ class _Progress:
         if bar is None:
             from tqdm import tqdm
 
-            bar = self.bars[what] = tqdm(total=self.total, unit="pt", desc=what, file=sys.stderr,
-                                         dynamic_ncols=True)
+            bar = self.bars[what] = tqdm(total=self.total, unit="pt", desc=what, file=sys.stderr, dynamic_ncols=True)
         bar.update(1)
         if bar.n >= self.total:
             bar.close()
@@ -175,8 +186,9 @@ def _created(attrs) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
-def export_nwb(store, out, *, sel=None, overwrite: bool = False, progress: bool = True,
-               command: str | None = None) -> ExportResult:
+def export_nwb(
+    store, out, *, sel=None, overwrite: bool = False, progress: bool = True, command: str | None = None
+) -> ExportResult:
     """Write the spikes and recorded traces of ``store`` (or of the points and trials ``sel``
     picks) to the NWB file ``out``.
 
@@ -205,14 +217,17 @@ def export_nwb(store, out, *, sel=None, overwrite: bool = False, progress: bool 
     started = time.perf_counter()
     out = Path(out)
     if out.suffix != ".nwb":
-        raise WorkflowError(f"`--nwb` must name a .nwb file, got '{out}'. Example: --nwb results/sweep.nwb",
-                            "--nwb", str(out))
+        raise WorkflowError(
+            f"`--nwb` must name a .nwb file, got '{out}'. Example: --nwb results/sweep.nwb", "--nwb", str(out)
+        )
     if out.exists() and not overwrite:
-        raise WorkflowError(f"`--nwb {out}` exists. Give another path, or --overwrite to replace it.",
-                            "--nwb", str(out))
+        raise WorkflowError(
+            f"`--nwb {out}` exists. Give another path, or --overwrite to replace it.", "--nwb", str(out)
+        )
     if not out.parent.is_dir():
-        raise WorkflowError(f"`--nwb {out}`: its directory '{out.parent}' does not exist. Create it first.",
-                            "--nwb", str(out))
+        raise WorkflowError(
+            f"`--nwb {out}`: its directory '{out.parent}' does not exist. Create it first.", "--nwb", str(out)
+        )
     full = open_results(store)
     sub, trials = select_points(full, sel)
     axes = [str(a) for a in sub["status"].dims]
@@ -236,10 +251,12 @@ def export_nwb(store, out, *, sel=None, overwrite: bool = False, progress: bool 
             times = [(np.nonzero(steps[i])[0] + 1) * dt for i in range(len(trials))]  # as spike_times decodes
             found = np.array([len(t) for t in times])
             if not np.array_equal(found, counts[k]):
-                raise StoreError(f"store '{store}': at {point.label}, spike_count says {counts[k].tolist()} spikes "
-                                 f"per trial but spike_bits holds {found.tolist()}: the store is damaged. "
-                                 f"`lifbatch status {store} --verify` lists what, `lifbatch run WORKFLOW --store "
-                                 f"{store} --repair` recomputes it.")
+                raise StoreError(
+                    f"store '{store}': at {point.label}, spike_count says {counts[k].tolist()} spikes "
+                    f"per trial but spike_bits holds {found.tolist()}: the store is damaged. "
+                    f"`lifbatch status {store} --verify` lists what, `lifbatch run WORKFLOW --store "
+                    f"{store} --repair` recomputes it."
+                )
             n = int(found.sum())
             bars.step("spike times")
             if n:
@@ -247,30 +264,54 @@ def export_nwb(store, out, *, sel=None, overwrite: bool = False, progress: bool 
                 at += n
 
     desc = "spike times (s) of each trial at each point: spikes at (k + 1) dt, k the step"
-    spike_data = (H5DataIO(_lazy((total,), np.float64, spike_chunks), compression="gzip", compression_opts=4)
-                  if total else np.zeros(0))
+    spike_data = (
+        H5DataIO(_lazy((total,), np.float64, spike_chunks), compression="gzip", compression_opts=4)
+        if total
+        else np.zeros(0)
+    )
     spike_times = VectorData(name="spike_times", description=desc, data=spike_data)
     # (the index before its column: hdmf 4 drops an iterator column it meets first from its length check,
     # and then misses it as the index's target)
     columns = [VectorIndex(name="spike_times_index", data=index, target=spike_times), spike_times]
-    intervals = VectorData(name="obs_intervals", description="the simulated interval (s): 0 to the duration",
-                           data=np.tile([0.0, duration], (n_units, 1)))
+    intervals = VectorData(
+        name="obs_intervals",
+        description="the simulated interval (s): 0 to the duration",
+        data=np.tile([0.0, duration], (n_units, 1)),
+    )
     columns += [intervals, VectorIndex(name="obs_intervals_index", data=np.arange(1, n_units + 1), target=intervals)]
-    columns.append(VectorData(name="point", description="the point's flat index in the store's grid (C order of "
-                              f"its sweep axes {axes})", data=np.repeat([p.flat for p in pts], len(trials))))
-    columns.append(VectorData(name="trial", description="the trial (realization) of the point",
-                              data=np.tile(np.asarray(trials, dtype=np.int64), len(pts))))
-    for name, (_, unit, param, disp) in (pts[0].params.items() if pts else ()):
+    columns.append(
+        VectorData(
+            name="point",
+            description=f"the point's flat index in the store's grid (C order of its sweep axes {axes})",
+            data=np.repeat([p.flat for p in pts], len(trials)),
+        )
+    )
+    columns.append(
+        VectorData(
+            name="trial",
+            description="the trial (realization) of the point",
+            data=np.tile(np.asarray(trials, dtype=np.int64), len(pts)),
+        )
+    )
+    for name, (_, unit, param, disp) in pts[0].params.items() if pts else ():
         values = np.repeat([p.params[name][0] for p in pts], len(trials))
-        what = (f"{param} in {unit} (SI; the workflow writes it in {disp})" if unit not in ("", "1")
-                else f"{param} (dimensionless)" if name != param else name)
+        what = (
+            f"{param} in {unit} (SI; the workflow writes it in {disp})"
+            if unit not in ("", "1")
+            else f"{param} (dimensionless)"
+            if name != param
+            else name
+        )
         column = name if name not in ("point", "trial", "id", "spike_times", "obs_intervals") else f"param_{name}"
-        columns.append(VectorData(name=column, description=f"sweep coordinate {name}: {what}",
-                                  data=values))
-    units = Units(name="units", description=f"one row per trial of each simulated point: {len(pts)} points x "
-                  f"{len(trials)} trials (neurons simulated independently, no electrodes)",
-                  id=ElementIdentifiers(name="id", data=np.arange(n_units)), columns=columns,
-                  resolution=dt)
+        columns.append(VectorData(name=column, description=f"sweep coordinate {name}: {what}", data=values))
+    units = Units(
+        name="units",
+        description=f"one row per trial of each simulated point: {len(pts)} points x "
+        f"{len(trials)} trials (neurons simulated independently, no electrodes)",
+        id=ElementIdentifiers(name="id", data=np.arange(n_units)),
+        columns=columns,
+        resolution=dt,
+    )
 
     attrs = full.attrs
     prov = {k: attrs[k] for k in ("provenance", "runs", "versions") if k in attrs}
@@ -279,25 +320,32 @@ def export_nwb(store, out, *, sel=None, overwrite: bool = False, progress: bool 
     model = (workflow.get("neuron") or {}).get("model", "lif")
     nwb = NWBFile(
         session_description=attrs.get("description") or f"lifbatch sweep {attrs.get('name')}",
-        identifier=str(uuid.uuid4()), session_start_time=_created(attrs),
+        identifier=str(uuid.uuid4()),
+        session_start_time=_created(attrs),
         session_id=str(attrs.get("fingerprint")),
-        experiment_description=(f"Simulated with lifbatch {attrs.get('lifbatch_version')}: neuron model {model}, "
-                                f"{len(pts)} of {int(np.prod([full.sizes[a] for a in axes]))} points x "
-                                f"{len(trials)} of {full.sizes['trial']} trials, dt {dt * 1e3:g} ms, "
-                                f"{duration * 1e3:g} ms; summaries {json.dumps(summary_settings(attrs['canonical']))}"),
+        experiment_description=(
+            f"Simulated with lifbatch {attrs.get('lifbatch_version')}: neuron model {model}, "
+            f"{len(pts)} of {int(np.prod([full.sizes[a] for a in axes]))} points x "
+            f"{len(trials)} of {full.sizes['trial']} trials, dt {dt * 1e3:g} ms, "
+            f"{duration * 1e3:g} ms; summaries {json.dumps(summary_settings(attrs['canonical']))}"
+        ),
         notes="lifbatch workflow (as written, after its --set overrides), YAML:\n" + _yaml(attrs.get("workflow", "{}")),
         data_collection="lifbatch provenance (JSON: versions, host, CPU, workflow file and git commit, input "
-                        "files' sha256, command lines, runs):\n" + json.dumps(prov, indent=1, sort_keys=True),
+        "files' sha256, command lines, runs):\n" + json.dumps(prov, indent=1, sort_keys=True),
         source_script=f"lifbatch {__version__}: {command or 'lifbatch.nwb.export_nwb'}",
-        source_script_file_name="lifbatch", keywords=["simulation", "lifbatch", model],
+        source_script_file_name="lifbatch",
+        keywords=["simulation", "lifbatch", model],
     )
     nwb.units = units
     # NWB (and nwbinspector, critically) wants a subject with a sex and an age: here the simulated model,
     # sex "U" (unknown: none), "born" when its store was created (age 0); no species (there is no animal)
-    nwb.subject = Subject(subject_id=f"lifbatch-{attrs.get('name')}-{attrs.get('fingerprint')}", sex="U",
-                          date_of_birth=nwb.session_start_time,
-                          description=f"simulated {model} neurons (lifbatch workflow {attrs.get('name')}, fingerprint "
-                                      f"{attrs.get('fingerprint')}), no animal")
+    nwb.subject = Subject(
+        subject_id=f"lifbatch-{attrs.get('name')}-{attrs.get('fingerprint')}",
+        sex="U",
+        date_of_birth=nwb.session_start_time,
+        description=f"simulated {model} neurons (lifbatch workflow {attrs.get('name')}, fingerprint "
+        f"{attrs.get('fingerprint')}), no animal",
+    )
 
     # ---- the recorded traces: one TimeSeries per variable and point
     traces = trace_variables(sub)
@@ -311,19 +359,24 @@ def export_nwb(store, out, *, sel=None, overwrite: bool = False, progress: bool 
             reader = _Blocks(store, sub, name, axes, trace_trial=kept)
             unit = sub[name].attrs.get("units", "1")
             for point in pts:
+
                 def chunk(point=point, reader=reader, name=name):
                     data = reader.point(point.index).T  # (time, recorded trial)
                     bars.step(name)
                     yield (slice(0, n_time), slice(0, len(kept))), np.ascontiguousarray(data)
 
                 ts = TimeSeries(
-                    name=f"{name}_p{point.flat}", unit=NWB_UNITS.get(unit, unit),
-                    data=H5DataIO(_lazy((n_time, len(kept)), np.float64, chunk), compression="gzip",
-                                  compression_opts=4),
-                    starting_time=0.0, rate=1.0 / every,
+                    name=f"{name}_p{point.flat}",
+                    unit=NWB_UNITS.get(unit, unit),
+                    data=H5DataIO(
+                        _lazy((n_time, len(kept)), np.float64, chunk), compression="gzip", compression_opts=4
+                    ),
+                    starting_time=0.0,
+                    rate=1.0 / every,
                     description=f"{sub[name].attrs.get('long_name', name)} ({unit}) at {point.label} (point "
-                                f"{point.flat}); columns: trials {[recorded[j] for j in kept]}",
-                    comments=f"sampled every {every * 1e3:g} ms from t = 0; lifbatch variable {name}")
+                    f"{point.flat}); columns: trials {[recorded[j] for j in kept]}",
+                    comments=f"sampled every {every * 1e3:g} ms from t = 0; lifbatch variable {name}",
+                )
                 (nwb.add_stimulus if name.startswith("input_") else nwb.add_acquisition)(ts)
                 series += 1
 

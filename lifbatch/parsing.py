@@ -32,8 +32,19 @@ from .messages import (
     one_line as _one_line,
     short as _short,
 )
-from .specs import (Drive, InputsSpec, LabelledAxis, NeuronSpec, Param, ParamTable, RecordSpec, Run, SampleAxis,
-                    SummarySpec, SweepAxis)
+from .specs import (
+    Drive,
+    InputsSpec,
+    LabelledAxis,
+    NeuronSpec,
+    Param,
+    ParamTable,
+    RecordSpec,
+    Run,
+    SampleAxis,
+    SummarySpec,
+    SweepAxis,
+)
 from .values import (
     EXAMPLES,
     axis_raw_values as _axis_raw_values,
@@ -49,7 +60,24 @@ from .values import (
     shown_unit as _shown_unit,
 )
 
-__all__ = ["NEURON_KEYS", "VOLTAGE_FIELDS", "DRIVE_KINDS", "DRIVE_ROLES", "parse_neuron", "model_of", "parse_model_neuron", "drive_role", "parse_inputs", "parse_drive", "parse_sweep", "sample_axis", "parse_noise", "parse_record", "parse_summaries", "drive_dims"]
+__all__ = [
+    "NEURON_KEYS",
+    "VOLTAGE_FIELDS",
+    "DRIVE_KINDS",
+    "DRIVE_ROLES",
+    "parse_neuron",
+    "model_of",
+    "parse_model_neuron",
+    "drive_role",
+    "parse_inputs",
+    "parse_drive",
+    "parse_sweep",
+    "sample_axis",
+    "parse_noise",
+    "parse_record",
+    "parse_summaries",
+    "drive_dims",
+]
 
 
 NEURON_KEYS = {"tau_m", "e_l", "v_th", "v_reset", "v_init", "t_ref", "r_m"}
@@ -114,8 +142,11 @@ def parse_neuron(raw: Any) -> NeuronSpec:
     """The ``neuron`` section -> :class:`NeuronSpec`: tau_m (a time, or inf for no leak),
     the voltages in one dimension (e_l 0, v_reset and v_init e_l by default), t_ref, r_m."""
     if raw is None:
-        raise WorkflowError("`neuron` is required, with at least tau_m and v_th. "
-                            "Example: neuron: {tau_m: 20 ms, v_th: 1}", "neuron", None)
+        raise WorkflowError(
+            "`neuron` is required, with at least tau_m and v_th. Example: neuron: {tau_m: 20 ms, v_th: 1}",
+            "neuron",
+            None,
+        )
     _check_keys(raw, NEURON_KEYS | {"model"}, "neuron")
     for key in ("tau_m", "v_th"):
         if key not in raw:
@@ -123,12 +154,14 @@ def parse_neuron(raw: Any) -> NeuronSpec:
     # tau_m: a positive time or inf (no leak)
     q = _quantity(raw["tau_m"], "neuron.tau_m")
     if u.dimension_of(q) not in ("[time]",) and not (q.dimensionless and math.isinf(u.to_si(q))):
-        raise _err("neuron.tau_m", raw["tau_m"], "must be a positive time (or inf for no leak)",
-                   "Example: tau_m: 20 ms")
+        raise _err(
+            "neuron.tau_m", raw["tau_m"], "must be a positive time (or inf for no leak)", "Example: tau_m: 20 ms"
+        )
     tau = u.to_si(q)
     if not tau > 0:
-        raise _err("neuron.tau_m", raw["tau_m"], "must be a positive time (or inf for no leak)",
-                   "Example: tau_m: 20 ms")
+        raise _err(
+            "neuron.tau_m", raw["tau_m"], "must be a positive time (or inf for no leak)", "Example: tau_m: 20 ms"
+        )
     params = {"neuron.tau_m": Param(tau, "[time]", _shown_unit(q), raw["tau_m"])}
     # voltages: one dimension for all (volt, or dimensionless)
     th = params["neuron.v_th"] = parse_param("neuron.v_th", raw["v_th"])
@@ -137,8 +170,12 @@ def parse_neuron(raw: Any) -> NeuronSpec:
         if key in raw:
             q = _quantity(raw[key], f"neuron.{key}")
             if u.dimension_of(q) != vdim and not (q.dimensionless and u.to_si(q) == 0):
-                raise _err(f"neuron.{key}", raw[key], f"must have the dimension of v_th ({_short(raw['v_th'])})",
-                           f"Write it in the same unit as v_th, e.g. {key}: {EXAMPLES[key] if vdim != 'dimensionless' else 0}")
+                raise _err(
+                    f"neuron.{key}",
+                    raw[key],
+                    f"must have the dimension of v_th ({_short(raw['v_th'])})",
+                    f"Write it in the same unit as v_th, e.g. {key}: {EXAMPLES[key] if vdim != 'dimensionless' else 0}",
+                )
             params[f"neuron.{key}"] = replace(parse_param(f"neuron.{key}", raw[key], q), dim=vdim)
     for key in ("e_l", "v_reset", "v_init"):
         default = 0.0 if key == "e_l" else params["neuron.e_l"].value
@@ -148,13 +185,16 @@ def parse_neuron(raw: Any) -> NeuronSpec:
     q = _quantity(raw.get("r_m", 1), "neuron.r_m")
     r_m = params["neuron.r_m"] = parse_param("neuron.r_m", raw.get("r_m", 1), q)
     if not (q.dimensionless or u.dimension_of(q) == u.unit_dimensionality("ohm")):
-        raise _err("neuron.r_m", raw.get("r_m"), "must be a resistance (or a bare number)",
-                   "Example: r_m: 100 Mohm")
+        raise _err("neuron.r_m", raw.get("r_m"), "must be a resistance (or a bare number)", "Example: r_m: 100 Mohm")
     if not r_m.value > 0:
         raise _err("neuron.r_m", raw.get("r_m"), "must be a positive resistance", "Example: r_m: 100 Mohm")
-    return NeuronSpec(params=ParamTable(params), voltage_dim=vdim,
-                      voltage_display=vdisplay or ("mV" if vdim != "dimensionless" else ""),
-                      r_dim=u.dimension_of(q), r_m_given="r_m" in raw)
+    return NeuronSpec(
+        params=ParamTable(params),
+        voltage_dim=vdim,
+        voltage_display=vdisplay or ("mV" if vdim != "dimensionless" else ""),
+        r_dim=u.dimension_of(q),
+        r_m_given="r_m" in raw,
+    )
 
 
 def model_of(raw: Any):
@@ -184,9 +224,12 @@ def parse_model_neuron(model, raw: Any) -> NeuronSpec:
             hint = f"; did you mean `{close[0]}`?" if close else ""
             raise WorkflowError(
                 f"`neuron.{_one_line(u.excerpt(str(key)))}` is not a parameter of model {model.name}{hint} "
-                f"Its parameters: {', '.join(model.params)}" + (f"; options: {', '.join(options_allowed)}"
-                                                               if options_allowed else "") + ".",
-                f"neuron.{key}", raw[key])
+                f"Its parameters: {', '.join(model.params)}"
+                + (f"; options: {', '.join(options_allowed)}" if options_allowed else "")
+                + ".",
+                f"neuron.{key}",
+                raw[key],
+            )
     params: dict[str, Param] = {}
     for key, spec in model.params.items():
         path = f"neuron.{key}"
@@ -203,8 +246,12 @@ def parse_model_neuron(model, raw: Any) -> NeuronSpec:
         q = _quantity(written, path)
         want = u.unit_dimensionality(spec.unit) if spec.unit else "dimensionless"
         if u.dimension_of(q) != want and not (q.dimensionless and u.to_si(q) == 0 and want != "dimensionless"):
-            raise _err(path, written, f"must be {_dim_name(want)} for model {model.name}",
-                       f"Example: {key}: {spec.default}" if spec.default and not spec.default.startswith("=") else "")
+            raise _err(
+                path,
+                written,
+                f"must be {_dim_name(want)} for model {model.name}",
+                f"Example: {key}: {spec.default}" if spec.default and not spec.default.startswith("=") else "",
+            )
         param = replace(parse_param(path, written, q), dim=want)
         if spec.check is not None and not spec.check[0](param.value):
             raise _err(path, written, spec.check[1], f"Example: {key}: {spec.default}" if spec.default else "")
@@ -215,8 +262,15 @@ def parse_model_neuron(model, raw: Any) -> NeuronSpec:
         if value not in choices:
             raise _err(f"neuron.{key}", value, f"must be one of {', '.join(choices)}", f"Example: {key}: {choices[0]}")
         options.append((key, value))
-    return NeuronSpec(params=ParamTable(params), voltage_dim=u.unit_dimensionality("V"), voltage_display="mV",
-                      r_dim="dimensionless", r_m_given=False, model=model.name, options=tuple(options))
+    return NeuronSpec(
+        params=ParamTable(params),
+        voltage_dim=u.unit_dimensionality("V"),
+        voltage_display="mV",
+        r_dim="dimensionless",
+        r_m_given=False,
+        model=model.name,
+        options=tuple(options),
+    )
 
 
 def _model_drive_role(q, field: str, value: Any, neuron: NeuronSpec) -> str:
@@ -230,8 +284,13 @@ def _model_drive_role(q, field: str, value: Any, neuron: NeuronSpec) -> str:
     if field.endswith(".sigma") and dim == u.unit_dimensionality("V"):
         return "voltage"
     model = get_model(neuron.model)
-    raise _err(field, value, f"must be a current for model {model.name} (it enters as "
-               f"{model.roles['current']}; white noise's sigma may be a voltage)", "Example: value: 500 pA")
+    raise _err(
+        field,
+        value,
+        f"must be a current for model {model.name} (it enters as "
+        f"{model.roles['current']}; white noise's sigma may be a voltage)",
+        "Example: value: 500 pA",
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -258,14 +317,24 @@ def drive_role(q, field: str, value: Any, neuron: NeuronSpec) -> str:
         return "current"
     if dim == u.unit_dimensionality("A") and r_dim == "dimensionless" and vdim != "dimensionless":
         # a current, but no resistance to turn it into a voltage
-        given = "neuron.r_m is not set" if not neuron.r_m_given else \
-            f"neuron.r_m is a bare number ({_short(neuron.params.written('neuron.r_m'))})"
-        raise _err(field, value, f"is a current, which needs a resistance: {given}",
-                   "Set neuron.r_m (e.g. r_m: 100 Mohm), or give the drive as a voltage (e.g. 25 mV).")
-    raise _err(field, value,
-               "must be a current (multiplied by neuron.r_m), a voltage or a voltage per time "
-               f"in the units of neuron.v_th ({_short(neuron.params['neuron.v_th'].written)})",
-               "Example: value: 250 pA with r_m: 100 Mohm, or value: 0.1 / ms for a dimensionless model")
+        given = (
+            "neuron.r_m is not set"
+            if not neuron.r_m_given
+            else f"neuron.r_m is a bare number ({_short(neuron.params.written('neuron.r_m'))})"
+        )
+        raise _err(
+            field,
+            value,
+            f"is a current, which needs a resistance: {given}",
+            "Set neuron.r_m (e.g. r_m: 100 Mohm), or give the drive as a voltage (e.g. 25 mV).",
+        )
+    raise _err(
+        field,
+        value,
+        "must be a current (multiplied by neuron.r_m), a voltage or a voltage per time "
+        f"in the units of neuron.v_th ({_short(neuron.params['neuron.v_th'].written)})",
+        "Example: value: 250 pA with r_m: 100 Mohm, or value: 0.1 / ms for a dimensionless model",
+    )
 
 
 def parse_inputs(raw: Any, run: Run, neuron: NeuronSpec, *, base_dir: Path, confine: bool = False) -> InputsSpec:
@@ -273,8 +342,12 @@ def parse_inputs(raw: Any, run: Run, neuron: NeuronSpec, *, base_dir: Path, conf
     in the drive kinds' registry (:data:`DRIVE_KINDS`), its role from the neuron's units, and
     a ``timed_array``'s file read (relative to ``base_dir``; within it if ``confine``)."""
     if not isinstance(raw, Mapping):
-        raise _err("inputs", raw, "must be a mapping of named drives",
-                   "Example: inputs: {drive: {kind: constant, value: 250 pA}}")
+        raise _err(
+            "inputs",
+            raw,
+            "must be a mapping of named drives",
+            "Example: inputs: {drive: {kind: constant, value: 250 pA}}",
+        )
     drives, params, files = [], {}, {}
     for name, spec in raw.items():
         drive, entries, sha = parse_drive(name, spec, run, neuron, base_dir=base_dir, confine=confine)
@@ -285,8 +358,9 @@ def parse_inputs(raw: Any, run: Run, neuron: NeuronSpec, *, base_dir: Path, conf
     return InputsSpec(drives=tuple(drives), params=ParamTable(params), files=tuple(files.items()))
 
 
-def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir: Path, confine: bool = False
-                ) -> tuple[Drive, dict[str, Param], str | None]:
+def parse_drive(
+    name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir: Path, confine: bool = False
+) -> tuple[Drive, dict[str, Param], str | None]:
     """One drive of ``inputs`` -> (the :class:`Drive`, its parameters' table entries, the
     sha256 of its file or None)."""
     where = f"inputs.{name}"
@@ -296,15 +370,22 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
     if not isinstance(name, str) or not AXIS_RE.match(name):
         raise _err(where, name, "must be named with letters, digits and '_'", "Example: inputs: {drive: ...}")
     if len(name) > MAX_AXIS_NAME:
-        raise _err("inputs", name, f"has a drive name of {len(name)} characters, more than {MAX_AXIS_NAME}",
-                   "Example: inputs: {drive: ...}")
+        raise _err(
+            "inputs",
+            name,
+            f"has a drive name of {len(name)} characters, more than {MAX_AXIS_NAME}",
+            "Example: inputs: {drive: ...}",
+        )
     if not isinstance(spec, Mapping) or "kind" not in spec:
-        raise _err(where, spec, "must be a mapping with a `kind`",
-                   f"Kinds: {', '.join(DRIVE_KINDS)}. Example: {{kind: constant, value: 250 pA}}")
+        raise _err(
+            where,
+            spec,
+            "must be a mapping with a `kind`",
+            f"Kinds: {', '.join(DRIVE_KINDS)}. Example: {{kind: constant, value: 250 pA}}",
+        )
     kind = spec["kind"]
     if not isinstance(kind, str) or kind not in DRIVE_KINDS:
-        raise _err(f"{where}.kind", kind, f"must be one of {', '.join(DRIVE_KINDS)}",
-                   "Example: kind: white_noise")
+        raise _err(f"{where}.kind", kind, f"must be one of {', '.join(DRIVE_KINDS)}", "Example: kind: white_noise")
     schema = DRIVE_KINDS[kind]
     _check_keys(spec, set(schema) | {"kind"}, where)
     role = None
@@ -351,24 +432,40 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
             want = _conductance_dim(neuron)
             if u.dimension_of(q) != want and not (q.dimensionless and u.to_si(q) == 0):
                 if neuron.model == "lif" and want == "dimensionless":
-                    fix = ("A conductance needs a resistance to enter a LIF in volts: set neuron.r_m (e.g. r_m: "
-                           "100 Mohm)" if neuron.voltage_dim != "dimensionless" else "Example: weight: 0.05")
-                    raise _err(path, value, "must be dimensionless (a conductance relative to the leak, "
-                               "for a dimensionless model or a LIF without r_m)", fix)
+                    fix = (
+                        "A conductance needs a resistance to enter a LIF in volts: set neuron.r_m (e.g. r_m: 100 Mohm)"
+                        if neuron.voltage_dim != "dimensionless"
+                        else "Example: weight: 0.05"
+                    )
+                    raise _err(
+                        path,
+                        value,
+                        "must be dimensionless (a conductance relative to the leak, "
+                        "for a dimensionless model or a LIF without r_m)",
+                        fix,
+                    )
                 raise _err(path, value, "must be a conductance", "Example: weight: 1 nS")
             params[path] = replace(parse_param(path, value, q), dim=want)
         elif frole == "voltage":
             q = _quantity(value, path)
             if not (u.dimension_of(q) == neuron.voltage_dim or (q.dimensionless and u.to_si(q) == 0)):
-                raise _err(path, value, f"must be a voltage jump in the units of neuron.v_th ({_short(v_th)})",
-                           "Example: weight: 0.1 (dimensionless model) or weight: 0.5 mV")
+                raise _err(
+                    path,
+                    value,
+                    f"must be a voltage jump in the units of neuron.v_th ({_short(v_th)})",
+                    "Example: weight: 0.1 (dimensionless model) or weight: 0.5 mV",
+                )
             params[path] = replace(parse_param(path, value, q), dim=neuron.voltage_dim)
         elif frole == "noise":
             q = _quantity(value, path)
             r = drive_role(q, path, value, neuron)
             if r == "voltage_rate":
-                raise _err(path, value, "must be a voltage (or a current, times r_m)",
-                           "Example: sigma: 0.5 mV, or sigma: 0.3 for a dimensionless model")
+                raise _err(
+                    path,
+                    value,
+                    "must be a voltage (or a current, times r_m)",
+                    "Example: sigma: 0.5 mV, or sigma: 0.3 for a dimensionless model",
+                )
             role = r
             params[path] = replace(parse_param(path, value, q), dims=drive_dims(neuron, noise=True))
         elif frole == "drive":
@@ -377,23 +474,33 @@ def parse_drive(name: Any, spec: Any, run: Run, neuron: NeuronSpec, *, base_dir:
                 continue  # default 0, dimension taken from amplitude below
             r = drive_role(q, path, value, neuron)
             if role is not None and r != role and not (q.dimensionless and u.to_si(q) == 0):
-                raise _err(path, value, f"must have the same dimension as the drive's other values ({role})",
-                           "Write all values of one drive in one unit.")
+                raise _err(
+                    path,
+                    value,
+                    f"must have the same dimension as the drive's other values ({role})",
+                    "Write all values of one drive in one unit.",
+                )
             role = role or r
             params[path] = replace(parse_param(path, value, q), dims=drive_dims(neuron))
     if kind == "sine" and "mean" not in spec:
         amplitude = params[f"{where}.amplitude"]
         params[f"{where}.mean"] = Param(0.0, amplitude.dim, amplitude.display)
     if kind == "timed_array" and ("file" in spec) == ("values" in spec):
-        raise _err(where, dict(spec), "needs exactly one of file and values",
-                   "Example: {kind: timed_array, values: [0, 0.5, 1], dt: 10 ms, unit: nA}")
+        raise _err(
+            where,
+            dict(spec),
+            "needs exactly one of file and values",
+            "Example: {kind: timed_array, values: [0, 0.5, 1], dt: 10 ms, unit: nA}",
+        )
     if kind == "timed_array" and "values" in spec:
         q = u.Quantity(1, dict(options).get("unit", "1"))
         role = drive_role(q, f"{where}.unit", dict(options).get("unit", "1"), neuron)
     elif kind == "timed_array":
         role, sha = _load_timed_array(dict(options), where, run, neuron, base_dir=base_dir, confine=confine)
         # the resolved path, also in the saved workflow (_source)
-        options = [(k, v) for k, v in options if k != "file"] + [("file", _resolved_file(dict(options)["file"], base_dir))]
+        options = [(k, v) for k, v in options if k != "file"] + [
+            ("file", _resolved_file(dict(options)["file"], base_dir))
+        ]
     if kind in ("poisson", "poisson_conductance"):
         role = None
     return Drive(name=name, kind=kind, role=role, options=tuple(sorted(options))), params, sha
@@ -410,18 +517,30 @@ def _conductance_dim(neuron: NeuronSpec) -> str:
 def _inline_values(value: Any, path: str, run: Run) -> tuple:
     """``timed_array.values``: a list of finite numbers (all trials), or a list of such lists of
     one length (one per trial) -> a tuple (of tuples), as the canonical JSON keeps it."""
+
     def numbers(row) -> tuple:
-        if not isinstance(row, list) or not row or any(
-                isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) for x in row):
-            raise _err(path, value, "must be a list of finite numbers, or one such list per trial",
-                       "Example: values: [0, 0.5, 1, 0.5]")
+        if (
+            not isinstance(row, list)
+            or not row
+            or any(isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) for x in row)
+        ):
+            raise _err(
+                path,
+                value,
+                "must be a list of finite numbers, or one such list per trial",
+                "Example: values: [0, 0.5, 1, 0.5]",
+            )
         return tuple(float(x) for x in row)
 
     if isinstance(value, list) and value and all(isinstance(r, list) for r in value):
         rows = tuple(numbers(r) for r in value)
         if len(rows) != run.trials or len({len(r) for r in rows}) != 1:
-            raise _err(path, value, f"must have one list per trial ({_trials(run.trials)}), all of one length",
-                       "Or give one list for all trials.")
+            raise _err(
+                path,
+                value,
+                f"must have one list per trial ({_trials(run.trials)}), all of one length",
+                "Or give one list for all trials.",
+            )
         return rows
     return numbers(value)
 
@@ -431,8 +550,9 @@ def _resolved_file(file: str, base_dir: Path) -> str:
     return str(p if p.is_absolute() else (base_dir / p).resolve())
 
 
-def _load_timed_array(options: Mapping, where: str, run: Run, neuron: NeuronSpec, *, base_dir: Path,
-                      confine: bool) -> tuple[str, str]:
+def _load_timed_array(
+    options: Mapping, where: str, run: Run, neuron: NeuronSpec, *, base_dir: Path, confine: bool
+) -> tuple[str, str]:
     """A ``timed_array``'s file, read and checked -> (the drive's role, the file's sha256)."""
     from .drives import read_timed_array  # numpy only
 
@@ -442,31 +562,51 @@ def _load_timed_array(options: Mapping, where: str, run: Run, neuron: NeuronSpec
 
         root = base_dir.resolve()
         real = Path(path).resolve()
-        if not real.is_relative_to(root) and not _flag(config.get("inputs.allow-outside"),
-                                                          "lifbatch.inputs.allow-outside"):
-            raise _err(f"{where}.file", options["file"],
-                       f"is outside the workflow file's directory ({u.excerpt(str(root), 60)})",
-                       "Move or copy the file under that directory, or allow other paths: "
-                       "--set lifbatch.inputs.allow-outside=true (or DASK_LIFBATCH__INPUTS__ALLOW_OUTSIDE=true).")
+        if not real.is_relative_to(root) and not _flag(
+            config.get("inputs.allow-outside"), "lifbatch.inputs.allow-outside"
+        ):
+            raise _err(
+                f"{where}.file",
+                options["file"],
+                f"is outside the workflow file's directory ({u.excerpt(str(root), 60)})",
+                "Move or copy the file under that directory, or allow other paths: "
+                "--set lifbatch.inputs.allow-outside=true (or DASK_LIFBATCH__INPUTS__ALLOW_OUTSIDE=true).",
+            )
     if not Path(path).is_file():
-        raise _err(f"{where}.file", options["file"], f"does not exist (looked for {u.excerpt(path, 60)})",
-                   "Give a path to a .npy or .csv file, relative to the workflow file.")
+        raise _err(
+            f"{where}.file",
+            options["file"],
+            f"does not exist (looked for {u.excerpt(path, 60)})",
+            "Give a path to a .npy or .csv file, relative to the workflow file.",
+        )
     try:
         data = read_timed_array(path)
     except Exception as exc:
         # never the file's content (a message of numpy's quotes the text it could not read)
         cell = re.search(r"\bat row (\d+), column (\d+)", str(exc))  # row from 0
         cols = re.search(r"columns changed from (\d+) to (\d+) at row (\d+)", str(exc))  # row from 1
-        why = (f"line {int(cell[1]) + 1}, column {cell[2]} is not a number" if cell else
-               f"line {cols[3]} has {cols[2]} columns, the lines before it {cols[1]}" if cols else
-               "it is not a .npy file of numbers" if path.endswith(".npy") else
-               "it is not a table of numbers with the same number of columns on every line")
-        raise _err(f"{where}.file", options["file"], f"could not be read ({why})",
-                   "Use a .npy file or a .csv of numbers (1 column, or one column per trial).") from None
+        why = (
+            f"line {int(cell[1]) + 1}, column {cell[2]} is not a number"
+            if cell
+            else f"line {cols[3]} has {cols[2]} columns, the lines before it {cols[1]}"
+            if cols
+            else "it is not a .npy file of numbers"
+            if path.endswith(".npy")
+            else "it is not a table of numbers with the same number of columns on every line"
+        )
+        raise _err(
+            f"{where}.file",
+            options["file"],
+            f"could not be read ({why})",
+            "Use a .npy file or a .csv of numbers (1 column, or one column per trial).",
+        ) from None
     if data.ndim == 2 and data.shape[1] not in (1, run.trials):
-        raise _err(f"{where}.file", options["file"],
-                   f"has {data.shape[1]} columns but the workflow has {_trials(run.trials)}",
-                   "Give 1 column (all trials) or one column per trial.")
+        raise _err(
+            f"{where}.file",
+            options["file"],
+            f"has {data.shape[1]} columns but the workflow has {_trials(run.trials)}",
+            "Give 1 column (all trials) or one column per trial.",
+        )
     if not np.all(np.isfinite(data)):
         raise _err(f"{where}.file", options["file"], "contains NaN or inf", "Clean the recording.")
     sha = hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -481,8 +621,12 @@ def parse_sweep(raw: Any, run: Run, table: ParamTable) -> tuple[SweepAxis, ...]:
     """The ``sweep`` section -> its axes, in grid order; each parameter of ``table`` is swept
     on one axis at most, and the grid stays within the caps (:func:`check_room`)."""
     if not isinstance(raw, Mapping):
-        raise _err("sweep", raw, "must be a mapping of axis names to axes",
-                   "Example: sweep: {tau: {param: neuron.tau_m, values: [10, 20], unit: ms}}")
+        raise _err(
+            "sweep",
+            raw,
+            "must be a mapping of axis names to axes",
+            "Example: sweep: {tau: {param: neuron.tau_m, values: [10, 20], unit: ms}}",
+        )
     axes: list[SweepAxis] = []
     seen: dict[str, str] = {}
     sweepable = sorted(table)
@@ -493,14 +637,26 @@ def parse_sweep(raw: Any, run: Run, table: ParamTable) -> tuple[SweepAxis, ...]:
     for name, spec in raw.items():
         where = f"sweep.{name}"
         if not isinstance(name, str) or not AXIS_RE.match(name) or name in RESERVED_DIMS:
-            raise _err(where, name, "must be a name of letters, digits and '_' other than "
-                       + ", ".join(sorted(RESERVED_DIMS)), "Example: sweep: {tau: ...}")
+            raise _err(
+                where,
+                name,
+                "must be a name of letters, digits and '_' other than " + ", ".join(sorted(RESERVED_DIMS)),
+                "Example: sweep: {tau: ...}",
+            )
         if len(name) > MAX_AXIS_NAME:
-            raise _err("sweep", name, f"has an axis name of {len(name)} characters, more than {MAX_AXIS_NAME}",
-                       "Example: sweep: {tau: ...}")
+            raise _err(
+                "sweep",
+                name,
+                f"has an axis name of {len(name)} characters, more than {MAX_AXIS_NAME}",
+                "Example: sweep: {tau: ...}",
+            )
         if name in RESERVED_VARS:
-            raise _err(where, name, "is the name of a variable of the results store",
-                       f"Rename the axis, e.g. sweep: {{input_{name}: ...}}")
+            raise _err(
+                where,
+                name,
+                "is the name of a variable of the results store",
+                f"Rename the axis, e.g. sweep: {{input_{name}: ...}}",
+            )
         if not isinstance(spec, Mapping):
             raise _err(where, spec, "must be a mapping", "Example: {param: neuron.tau_m, values: [10, 20], unit: ms}")
         if "labels" in spec:
@@ -509,29 +665,51 @@ def parse_sweep(raw: Any, run: Run, table: ParamTable) -> tuple[SweepAxis, ...]:
         if "zip" in spec:
             _check_keys(spec, {"zip"}, where)
             if not isinstance(spec["zip"], Mapping) or not spec["zip"]:
-                raise _err(f"{where}.zip", spec["zip"], "must map parameters to axes",
-                           "Example: zip: {neuron.tau_m: {values: [10, 20], unit: ms}, neuron.t_ref: {values: [1, 2], unit: ms}}")
+                raise _err(
+                    f"{where}.zip",
+                    spec["zip"],
+                    "must map parameters to axes",
+                    "Example: zip: {neuron.tau_m: {values: [10, 20], unit: ms}, neuron.t_ref: {values: [1, 2], unit: ms}}",
+                )
             items = list(spec["zip"].items())
         else:
             if "param" not in spec:
-                raise WorkflowError(f"`{where}.param` is required (the dot path of the swept parameter). "
-                                    "Example: param: neuron.tau_m", f"{where}.param", None)
+                raise WorkflowError(
+                    f"`{where}.param` is required (the dot path of the swept parameter). Example: param: neuron.tau_m",
+                    f"{where}.param",
+                    None,
+                )
             items = [(spec["param"], {k: v for k, v in spec.items() if k != "param"})]
         params, values, units_, displays = [], [], [], []
         for param, sub in items:
             pwhere = f"{where}.zip.{param}" if "zip" in spec else where
             if not isinstance(param, str) or param not in table:
-                raise _err(f"{where}.param" if "zip" not in spec else pwhere, param,
-                           "is not a numeric parameter of this workflow",
-                           f"Sweepable: {', '.join(sweepable)}")
+                raise _err(
+                    f"{where}.param" if "zip" not in spec else pwhere,
+                    param,
+                    "is not a numeric parameter of this workflow",
+                    f"Sweepable: {', '.join(sweepable)}",
+                )
             if param in seen:
-                raise _err(f"{where}.param" if "zip" not in spec else pwhere, param, f"is already swept by axis '{seen[param]}'",
-                           "Sweep each parameter on one axis (zip parameters that move together).")
+                raise _err(
+                    f"{where}.param" if "zip" not in spec else pwhere,
+                    param,
+                    f"is already swept by axis '{seen[param]}'",
+                    "Sweep each parameter on one axis (zip parameters that move together).",
+                )
             seen[param] = name
             if not isinstance(sub, Mapping):
                 raise _err(pwhere, sub, "must be a mapping", "Example: {values: [10, 20], unit: ms}")
-            vals, si, disp = parse_axis_values(sub, pwhere, param, dim=table[param].dim, display=table[param].display,
-                                               with_param="zip" not in spec, room=room, written=table[param])
+            vals, si, disp = parse_axis_values(
+                sub,
+                pwhere,
+                param,
+                dim=table[param].dim,
+                display=table[param].display,
+                with_param="zip" not in spec,
+                room=room,
+                written=table[param],
+            )
             if param.endswith(".n") and any(v != int(v) or v < 1 for v in vals):
                 raise _err(pwhere, list(vals), "must be integers >= 1", "Example: values: [1, 10, 100]")
             params.append(param)
@@ -539,17 +717,30 @@ def parse_sweep(raw: Any, run: Run, table: ParamTable) -> tuple[SweepAxis, ...]:
             units_.append(si)
             displays.append(disp)
         if len({len(v) for v in values}) != 1:
-            raise _err(f"{where}.zip", {p: len(v) for p, v in zip(params, values)},
-                       "has parameters of different lengths", "Zipped parameters need the same number of values.")
-        axes.append(SweepAxis(name=name, params=tuple(params), values=tuple(values), units=tuple(units_),
-                              display_units=tuple(displays)))
+            raise _err(
+                f"{where}.zip",
+                {p: len(v) for p, v in zip(params, values)},
+                "has parameters of different lengths",
+                "Zipped parameters need the same number of values.",
+            )
+        axes.append(
+            SweepAxis(
+                name=name,
+                params=tuple(params),
+                values=tuple(values),
+                units=tuple(units_),
+                display_units=tuple(displays),
+            )
+        )
     return tuple(axes)
 
 
 #: a label of a labelled axis: a name, so that `--sel pattern=tonic` and `ds.sel(pattern="tonic")` read alike
 LABEL_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-LABELLED_EXAMPLE = ("Example: pattern: {labels: [tonic, adapting], zip: {neuron.a: {values: [2, 2], unit: nS}, "
-                    "neuron.tau_w: {values: [30, 300], unit: ms}}}")
+LABELLED_EXAMPLE = (
+    "Example: pattern: {labels: [tonic, adapting], zip: {neuron.a: {values: [2, 2], unit: nS}, "
+    "neuron.tau_w: {values: [30, 300], unit: ms}}}"
+)
 
 
 def parse_labelled_axis(name: str, spec: Mapping, table: ParamTable, seen: dict, room) -> LabelledAxis:
@@ -564,39 +755,68 @@ def parse_labelled_axis(name: str, spec: Mapping, table: ParamTable, seen: dict,
         raise _err(f"{where}.labels", labels, "must be a list of names, one per point of the axis", LABELLED_EXAMPLE)
     for i, label in enumerate(labels):
         if not isinstance(label, str) or not LABEL_RE.match(label) or len(label) > MAX_AXIS_NAME:
-            raise _err(f"{where}.labels", label, f"is not a name (label {i}): labels are letters, digits, '_' and "
-                       f"'-', starting with a letter or '_', at most {MAX_AXIS_NAME} characters",
-                       "Example: labels: [tonic, adapting, initial_burst]")
+            raise _err(
+                f"{where}.labels",
+                label,
+                f"is not a name (label {i}): labels are letters, digits, '_' and "
+                f"'-', starting with a letter or '_', at most {MAX_AXIS_NAME} characters",
+                "Example: labels: [tonic, adapting, initial_burst]",
+            )
     first: dict[str, int] = {}
     for i, label in enumerate(labels):
         if label in first:
-            raise _err(f"{where}.labels", label, f"is given twice (labels {first[label]} and {i})",
-                       "Each label must be distinct: it names one point of the axis.")
+            raise _err(
+                f"{where}.labels",
+                label,
+                f"is given twice (labels {first[label]} and {i})",
+                "Each label must be distinct: it names one point of the axis.",
+            )
         first[label] = i
     room(len(labels), f"{where}.labels", f"{len(labels)} labels")
     if "zip" not in spec:
-        raise WorkflowError(f"`{where}.zip` is required with `labels`: the parameters each label sets, one value "
-                            f"per label. {LABELLED_EXAMPLE}", f"{where}.zip", None)
+        raise WorkflowError(
+            f"`{where}.zip` is required with `labels`: the parameters each label sets, one value "
+            f"per label. {LABELLED_EXAMPLE}",
+            f"{where}.zip",
+            None,
+        )
     if not isinstance(spec["zip"], Mapping) or not spec["zip"]:
         raise _err(f"{where}.zip", spec["zip"], "must map parameters to their values, one per label", LABELLED_EXAMPLE)
     params, values, units_, displays = [], [], [], []
     for param, sub in spec["zip"].items():
         pwhere = f"{where}.zip.{param}"
         if not isinstance(param, str) or param not in table:
-            raise _err(pwhere, param, "is not a numeric parameter of this workflow",
-                       f"Sweepable: {', '.join(sorted(table))}")
+            raise _err(
+                pwhere, param, "is not a numeric parameter of this workflow", f"Sweepable: {', '.join(sorted(table))}"
+            )
         if param in seen:
-            raise _err(pwhere, param, f"is already swept by axis '{seen[param]}'",
-                       "Sweep each parameter on one axis: drop it from one of them.")
+            raise _err(
+                pwhere,
+                param,
+                f"is already swept by axis '{seen[param]}'",
+                "Sweep each parameter on one axis: drop it from one of them.",
+            )
         seen[param] = name
         if not isinstance(sub, Mapping):
             raise _err(pwhere, sub, "must be a mapping", "Example: {values: [10, 20], unit: ms}")
-        vals, si, disp = parse_axis_values(sub, pwhere, param, dim=table[param].dim, display=table[param].display,
-                                           with_param=False, room=room, written=table[param], distinct=False)
+        vals, si, disp = parse_axis_values(
+            sub,
+            pwhere,
+            param,
+            dim=table[param].dim,
+            display=table[param].display,
+            with_param=False,
+            room=room,
+            written=table[param],
+            distinct=False,
+        )
         if len(vals) != len(labels):
-            raise _err(pwhere, list(_axis_raw_values(sub, pwhere)),
-                       f"has {len(vals)} value{'s' if len(vals) != 1 else ''} for {len(labels)} labels",
-                       f"Give one value per label, in the order of {where}.labels.")
+            raise _err(
+                pwhere,
+                list(_axis_raw_values(sub, pwhere)),
+                f"has {len(vals)} value{'s' if len(vals) != 1 else ''} for {len(labels)} labels",
+                f"Give one value per label, in the order of {where}.labels.",
+            )
         if param.endswith(".n") and any(v != int(v) or v < 1 for v in vals):
             raise _err(pwhere, list(vals), "must be integers >= 1", "Example: values: [1, 10, 100]")
         params.append(param)
@@ -607,11 +827,21 @@ def parse_labelled_axis(name: str, spec: Mapping, table: ParamTable, seen: dict,
     for i, label in enumerate(labels):
         key = tuple(v[i] for v in values)
         if key in points:
-            raise _err(f"{where}.labels", label, f"sets the same values as label '{labels[points[key]]}' "
-                       f"({', '.join(params)})", "Give each label other values, or drop one of the two.")
+            raise _err(
+                f"{where}.labels",
+                label,
+                f"sets the same values as label '{labels[points[key]]}' ({', '.join(params)})",
+                "Give each label other values, or drop one of the two.",
+            )
         points[key] = i
-    return LabelledAxis(name=name, params=tuple(params), values=tuple(values), units=tuple(units_),
-                        display_units=tuple(displays), point_labels=tuple(labels))
+    return LabelledAxis(
+        name=name,
+        params=tuple(params),
+        values=tuple(values),
+        units=tuple(units_),
+        display_units=tuple(displays),
+        point_labels=tuple(labels),
+    )
 
 
 def sample_axis(raw: Any, sweep: tuple[SweepAxis, ...], table: ParamTable, run: Run, seed: int) -> SampleAxis:
@@ -621,10 +851,15 @@ def sample_axis(raw: Any, sweep: tuple[SweepAxis, ...], table: ParamTable, run: 
     spec = parse_sample(raw, table, {p: ax.name for ax in sweep for p in ax.params})
     check_room(run, [a.size for a in sweep], spec.size, "sample.n", raw.get("n"))
     values = spec.values(seed)
-    return SampleAxis(name=SAMPLE, params=tuple(p.param for p in spec.params), values=values,
-                      units=tuple(p.unit for p in spec.params),
-                      display_units=tuple(p.display_unit for p in spec.params), spec=spec,
-                      rounds=spec.all_rounds())
+    return SampleAxis(
+        name=SAMPLE,
+        params=tuple(p.param for p in spec.params),
+        values=values,
+        units=tuple(p.unit for p in spec.params),
+        display_units=tuple(p.display_unit for p in spec.params),
+        spec=spec,
+        rounds=spec.all_rounds(),
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -643,12 +878,15 @@ def parse_noise(raw: Any, sweep: tuple[SweepAxis, ...] | list[SweepAxis]) -> tup
         shared = [shared]
     names = [a.name for a in sweep]
     if not isinstance(shared, list):
-        raise _err("noise.shared_across", shared, "must be a list of sweep axis names",
-                   f"Example: shared_across: [{names[0] if names else 'tau'}]")
+        raise _err(
+            "noise.shared_across",
+            shared,
+            "must be a list of sweep axis names",
+            f"Example: shared_across: [{names[0] if names else 'tau'}]",
+        )
     for s in shared:
         if not isinstance(s, str) or s not in names:
-            raise _err("noise.shared_across", s, "is not a sweep axis",
-                       f"Axes: {', '.join(sorted(names)) or '(none)'}")
+            raise _err("noise.shared_across", s, "is not a sweep axis", f"Axes: {', '.join(sorted(names)) or '(none)'}")
     if len(set(shared)) != len(shared):
         raise _err("noise.shared_across", shared, "has duplicates", "Name each axis once.")
     # in grid order, so that the same axes written in another order give the same fingerprint
@@ -659,14 +897,23 @@ def parse_record(raw: Any, run: Run, *, model=None, drives: tuple = (), axes: tu
     """The ``record`` section -> :class:`RecordSpec` (no traces: no trials, every dt). ``state``
     and ``inputs`` are recorded on V's trace grid (its trials, every ``record.v.every``)."""
     _check_keys(raw, {"v", "state", "inputs"}, "record")
-    state = _record_names(raw, "state", [v.name for v in (model.state if model else ()) if v.name != "v"]
-                          + [f"g_{d.name}" for d in drives if d.kind == "poisson_conductance"],
-                          model.name if model else "lif", axes)
+    state = _record_names(
+        raw,
+        "state",
+        [v.name for v in (model.state if model else ()) if v.name != "v"]
+        + [f"g_{d.name}" for d in drives if d.kind == "poisson_conductance"],
+        model.name if model else "lif",
+        axes,
+    )
     inputs = _record_names(raw, "inputs", [d.name for d in drives if not DRIVES[d.kind].stochastic], None, axes)
     if (state or inputs) and ("v" not in raw or raw["v"] is None):
         what = "record.state" if state else "record.inputs"
-        raise _err(what, raw.get("state") or raw.get("inputs"), "is recorded on V's trace grid, which needs record.v",
-                   "Example: record: {v: {trials: [0], every: 0.1 ms}, state: [m, n, h]}")
+        raise _err(
+            what,
+            raw.get("state") or raw.get("inputs"),
+            "is recorded on V's trace grid, which needs record.v",
+            "Example: record: {v: {trials: [0], every: 0.1 ms}, state: [m, n, h]}",
+        )
     if "v" not in raw or raw["v"] is None:
         return RecordSpec((), run.dt)
     return replace(_parse_record_v(raw, run), state=state, inputs=inputs)
@@ -683,13 +930,17 @@ def _record_names(raw: Mapping, key: str, allowed: list[str], model: str | None,
         raise _err(f"record.{key}", names, f"must be a list of {what}", f"Allowed: {', '.join(allowed) or 'none'}.")
     for name in names:
         if name not in allowed:
-            raise _err(f"record.{key}", names, f"must list {what} ({', '.join(allowed) or 'none'})",
-                       "Uniform, white-noise and Poisson inputs are drawn afresh every step: they have no trace."
-                       if key == "inputs" else "")
+            raise _err(
+                f"record.{key}",
+                names,
+                f"must list {what} ({', '.join(allowed) or 'none'})",
+                "Uniform, white-noise and Poisson inputs are drawn afresh every step: they have no trace."
+                if key == "inputs"
+                else "",
+            )
         stored = name if key == "state" else f"input_{name}"
         if stored in axes:
-            raise _err(f"record.{key}", names, f"would store '{stored}', the name of a sweep axis",
-                       "Rename the axis.")
+            raise _err(f"record.{key}", names, f"would store '{stored}', the name of a sweep axis", "Rename the axis.")
     if len(set(names)) != len(names):
         raise _err(f"record.{key}", names, "has duplicates", "List each once.")
     return tuple(names)
@@ -705,10 +956,13 @@ def _parse_record_v(raw: Mapping, run: Run) -> RecordSpec:
         need = trace_bytes(count, samples(run.n_steps, int(round(every / run.dt))))
         cap = _limit("max-task-memory")
         if need > cap:
-            raise _err("record.v.trials", trials, f"makes {_count(count)} traces of {_count(run.n_steps)} steps "
-                       f"need ~{_bytes(need)} per point, more than lifbatch.limits.max-task-memory ({_bytes(cap)})",
-                       "Record fewer trials, or sample V less often (record.v.every), "
-                       + _raise_cap("max-task-memory", need))
+            raise _err(
+                "record.v.trials",
+                trials,
+                f"makes {_count(count)} traces of {_count(run.n_steps)} steps "
+                f"need ~{_bytes(need)} per point, more than lifbatch.limits.max-task-memory ({_bytes(cap)})",
+                "Record fewer trials, or sample V less often (record.v.every), " + _raise_cap("max-task-memory", need),
+            )
     if trials == "all":
         trials = list(range(run.trials))
     if isinstance(trials, int) and not isinstance(trials, bool):
@@ -717,8 +971,12 @@ def _parse_record_v(raw: Mapping, run: Run) -> RecordSpec:
         raise _err("record.v.trials", trials, "must be a list of trial indices or 'all'", "Example: trials: [0, 1]")
     for t in trials:
         if not 0 <= t < run.trials:
-            raise _err("record.v.trials", trials, f"must be within 0..{run.trials - 1}",
-                       f"The workflow has {_trials(run.trials)}.")
+            raise _err(
+                "record.v.trials",
+                trials,
+                f"must be within 0..{run.trials - 1}",
+                f"The workflow has {_trials(run.trials)}.",
+            )
     if len(set(trials)) != len(trials):
         raise _err("record.v.trials", trials, "has duplicates", "List each trial once.")
     return RecordSpec(tuple(sorted(trials)), every)
@@ -730,8 +988,12 @@ def parse_summaries(raw: Any, run: Run) -> SummarySpec:
     _check_keys(raw, {"warmup", "isi_bins", "moments", "autocov"}, "summaries")
     warmup, _ = parse_time(raw.get("warmup", "0 ms"), "summaries.warmup", allow_zero=True)
     if warmup >= run.duration:
-        raise _err("summaries.warmup", raw.get("warmup"), f"must be shorter than duration ({_short(run.duration_written)})",
-                   "Example: warmup: 100 ms")
+        raise _err(
+            "summaries.warmup",
+            raw.get("warmup"),
+            f"must be shorter than duration ({_short(run.duration_written)})",
+            "Example: warmup: 100 ms",
+        )
     k = warmup / run.dt
     if abs(k - round(k)) > 1e-6 * max(1, k):
         raise _err("summaries.warmup", raw.get("warmup"), "must be a multiple of dt", "Example: warmup: 100 ms")
@@ -739,13 +1001,19 @@ def parse_summaries(raw: Any, run: Run) -> SummarySpec:
     if "isi_bins" in raw:
         spec = raw["isi_bins"]
         if not isinstance(spec, Mapping):
-            raise _err("summaries.isi_bins", spec, "must be a mapping", "Example: isi_bins: {linspace: [0, 100, 51], unit: ms}")
+            raise _err(
+                "summaries.isi_bins", spec, "must be a mapping", "Example: isi_bins: {linspace: [0, 100, 51], unit: ms}"
+            )
         _check_keys(spec, {"values", "linspace", "logspace", "range", "unit"}, "summaries.isi_bins")
         edges, _, _ = parse_axis_values(spec, "summaries.isi_bins", "_isi", dim="[time]", with_param=False)
         edges = tuple(sorted(edges))
         if len(edges) < 2 or edges[0] < 0:
-            raise _err("summaries.isi_bins", spec, "must give at least 2 bin edges >= 0",
-                       "Example: isi_bins: {linspace: [0, 100, 51], unit: ms}")
+            raise _err(
+                "summaries.isi_bins",
+                spec,
+                "must give at least 2 bin edges >= 0",
+                "Example: isi_bins: {linspace: [0, 100, 51], unit: ms}",
+            )
     else:
         hi = run.duration - warmup
         edges = tuple(float(x) for x in np.linspace(0.0, hi, 51))
@@ -762,11 +1030,19 @@ def parse_summaries(raw: Any, run: Run) -> SummarySpec:
         max_lag, _ = parse_time(ac["max_lag"], "summaries.autocov.max_lag", allow_zero=True)
         k = max_lag / every
         if abs(k - round(k)) > 1e-6 * max(1, k):
-            raise _err("summaries.autocov.max_lag", ac["max_lag"],
-                       "must be a multiple of summaries.moments.every", "Example: max_lag: 50 ms")
+            raise _err(
+                "summaries.autocov.max_lag",
+                ac["max_lag"],
+                "must be a multiple of summaries.moments.every",
+                "Example: max_lag: 50 ms",
+            )
         if max_lag > run.duration - warmup:
-            raise _err("summaries.autocov.max_lag", ac["max_lag"], "must not exceed duration - warmup",
-                       "Example: max_lag: 50 ms")
+            raise _err(
+                "summaries.autocov.max_lag",
+                ac["max_lag"],
+                "must not exceed duration - warmup",
+                "Example: max_lag: 50 ms",
+            )
         max_lag = round(k) * every
     else:
         n_after = int(round((run.duration - warmup) / every))
@@ -786,5 +1062,3 @@ def drive_dims(neuron: NeuronSpec, *, noise: bool = False) -> tuple[str, ...]:
     current = str((vq / u.Quantity(1, "ohm" if neuron.r_dim != "dimensionless" else "")).dimensionality)
     rate = str((vq / u.Quantity(1, "s")).dimensionality)
     return (neuron.voltage_dim, current) if noise else (neuron.voltage_dim, current, rate)
-
-

@@ -22,8 +22,11 @@ __all__ = ["plan_blocks", "estimate", "plan_sweep", "SweepPlan", "StoreState"]
 
 def _check_points_per_task(points_per_task) -> int:
     if int(points_per_task) < 1:
-        raise WorkflowError(f"`--points-per-task` must be >= 1, got {points_per_task}. Example: --points-per-task 50",
-                            "--points-per-task", points_per_task)
+        raise WorkflowError(
+            f"`--points-per-task` must be >= 1, got {points_per_task}. Example: --points-per-task 50",
+            "--points-per-task",
+            points_per_task,
+        )
     return int(points_per_task)
 
 
@@ -70,10 +73,16 @@ def estimate(wf, blocking: Blocking) -> dict:
         store += wf.n_points * int(np.prod([dims[d] for d in tail] or [1])) * dtype.itemsize
     per_task = int(np.prod(blocking.chunks or (1,)))
     return {
-        "shape": wf.shape, "axes": wf.axis_names, "points": wf.n_points, "trials": wf.trials,
-        "steps": wf.n_steps, "neuron_steps": wf.n_points * wf.trials * wf.n_steps,
-        "tasks": blocking.n_blocks, "points_per_task": per_task,
-        "memory_per_task": point_bytes(wf) * per_task, "store_bytes": store,
+        "shape": wf.shape,
+        "axes": wf.axis_names,
+        "points": wf.n_points,
+        "trials": wf.trials,
+        "steps": wf.n_steps,
+        "neuron_steps": wf.n_points * wf.trials * wf.n_steps,
+        "tasks": blocking.n_blocks,
+        "points_per_task": per_task,
+        "memory_per_task": point_bytes(wf) * per_task,
+        "store_bytes": store,
     }
 
 
@@ -96,17 +105,17 @@ class StoreState:
     kind: str
     fingerprint: str | None = None
     name: str | None = None
-    simulation: str | None = None       # identity.simulation_identity: the fingerprint less the summaries
-    summaries: dict | None = None       # the summary settings its summaries were computed with (SI)
+    simulation: str | None = None  # identity.simulation_identity: the fingerprint less the summaries
+    summaries: dict | None = None  # the summary settings its summaries were computed with (SI)
     chunks: tuple[int, ...] | None = None
     done: frozenset = frozenset()
     failed: frozenset = frozenset()
     contents: tuple[str, ...] = ()
-    added: str | None = None            # JSON of the points refine and fit added (canonical sample_added)
-    source: str | None = None           # the store's workflow (JSON), when it holds added points
+    added: str | None = None  # JSON of the points refine and fit added (canonical sample_added)
+    source: str | None = None  # the store's workflow (JSON), when it holds added points
     shape: tuple[int, ...] | None = None  # its grid's shape
-    files: tuple = ()                   # (drive, sha256) of each input file it was computed with
-    workflow: str | None = None         # the store's workflow (JSON, after the overrides that made it)
+    files: tuple = ()  # (drive, sha256) of each input file it was computed with
+    workflow: str | None = None  # the store's workflow (JSON, after the overrides that made it)
 
 
 @dataclass(frozen=True)
@@ -156,10 +165,12 @@ def _changed_input_files(wf, state: StoreState) -> str | None:
         return None
     name = changed[0]
     drive = next(d for d in wf.drives if d.name == name)
-    return (f"store '{state.path}' was computed with another `inputs.{name}.file`: '{drive.option('file')}' now has "
-            f"sha256 {(now.get(name) or '')[:16]}, the store's has {stored[name][:16]}. Restore the file the "
-            "store was made with (`lifbatch status --provenance` lists its sha256), or recompute the store with "
-            f"this one: lifbatch run WORKFLOW --store {state.path} --overwrite")
+    return (
+        f"store '{state.path}' was computed with another `inputs.{name}.file`: '{drive.option('file')}' now has "
+        f"sha256 {(now.get(name) or '')[:16]}, the store's has {stored[name][:16]}. Restore the file the "
+        "store was made with (`lifbatch status --provenance` lists its sha256), or recompute the store with "
+        f"this one: lifbatch run WORKFLOW --store {state.path} --overwrite"
+    )
 
 
 def _flat(raw, prefix: str = "") -> dict:
@@ -176,7 +187,7 @@ def _yaml(value) -> str:
     """A value of a raw workflow as YAML (one line) reads it back: ``--set``'s syntax."""
     import yaml
 
-    text = yaml.safe_dump(value, default_flow_style=True, width=10 ** 6)
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**6)
     return text.removesuffix("\n").removesuffix("\n...").strip()
 
 
@@ -204,18 +215,22 @@ def _other_values(wf, state: StoreState) -> str:
     except (TypeError, ValueError):
         made = given = {}
     gone = object()
-    keys = [k for k in dict.fromkeys([*made, *given])
-            if k != "description" and made.get(k, gone) != given.get(k, gone)]
+    keys = [k for k in dict.fromkeys([*made, *given]) if k != "description" and made.get(k, gone) != given.get(k, gone)]
     provenance = f"`lifbatch status {state.path} --provenance` shows the command that made it"
     if not made or not keys:
-        return (f"store '{state.path}' holds workflow '{wf.name}' made with other values (fingerprint "
-                f"{state.fingerprint}, this command's is {wf.fingerprint}; {done}): {provenance}; run that to "
-                f"resume it, {another}.")
+        return (
+            f"store '{state.path}' holds workflow '{wf.name}' made with other values (fingerprint "
+            f"{state.fingerprint}, this command's is {wf.fingerprint}; {done}): {provenance}; run that to "
+            f"resume it, {another}."
+        )
     shown = []
     for k in keys[:3]:
         had, has = made.get(k, gone), given.get(k, gone)
-        shown.append((f"{k}={_yaml(had)}" if had is not gone else f"no {k}") + ", this command gives "
-                     + (_yaml(has) if has is not gone else "none"))
+        shown.append(
+            (f"{k}={_yaml(had)}" if had is not gone else f"no {k}")
+            + ", this command gives "
+            + (_yaml(has) if has is not gone else "none")
+        )
     more = f" (and {len(keys) - 3} more keys)" if len(keys) > 3 else ""
     if all(k in made for k in keys):
         fix = f"add `{' '.join(_set_arg(k, made[k]) for k in keys)}` to resume it"
@@ -224,8 +239,15 @@ def _other_values(wf, state: StoreState) -> str:
     return f"store '{state.path}' was made with {'; '.join(shown)}{more} ({done}): {fix}, {another}."
 
 
-def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: bool = False,
-               repair: frozenset | set | None = None, points_per_task: int | None = None) -> SweepPlan:
+def plan_sweep(
+    wf,
+    state: StoreState,
+    *,
+    overwrite: bool = False,
+    retry_failed: bool = False,
+    repair: frozenset | set | None = None,
+    points_per_task: int | None = None,
+) -> SweepPlan:
     """Decide what ``lifbatch run`` does with the store in ``state`` (pure).
 
     Raises StoreError (another workflow's store, a path lifbatch will not replace)
@@ -237,12 +259,16 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
         _check_points_per_task(points_per_task)
     path = state.path
     if state.kind == "file":
-        raise StoreError(f"--store '{path}' is a file, not a store directory. Choose another --store "
-                         "(lifbatch never replaces files).")
+        raise StoreError(
+            f"--store '{path}' is a file, not a store directory. Choose another --store "
+            "(lifbatch never replaces files)."
+        )
     if state.kind in ("foreign", "zarr"):
         what = "a Zarr store but not a lifbatch store" if state.kind == "zarr" else "a directory lifbatch did not make"
-        raise StoreError(f"--store '{path}' is {what} (it holds {_listing(state)}); lifbatch replaces only its own "
-                         "stores, even with --overwrite. Choose another --store, or move that directory away.")
+        raise StoreError(
+            f"--store '{path}' is {what} (it holds {_listing(state)}); lifbatch replaces only its own "
+            "stores, even with --overwrite. Choose another --store, or move that directory away."
+        )
     if state.kind in ("absent", "empty"):
         return SweepPlan(new=True)
 
@@ -250,11 +276,14 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
     if state.kind == "creating":
         same = state.fingerprint in (None, wf.fingerprint) or state.simulation == simulation
         if not same and not overwrite:
-            raise StoreError(f"store '{path}' is an unfinished store of another workflow ('{state.name}', "
-                             f"fingerprint {state.fingerprint}, this one is {wf.fingerprint}). Use another "
-                             "--store, or --overwrite to replace it.")
-        return SweepPlan(new=True, replace=True,
-                         note=f"store '{path}': its creation was interrupted; creating it again")
+            raise StoreError(
+                f"store '{path}' is an unfinished store of another workflow ('{state.name}', "
+                f"fingerprint {state.fingerprint}, this one is {wf.fingerprint}). Use another "
+                "--store, or --overwrite to replace it."
+            )
+        return SweepPlan(
+            new=True, replace=True, note=f"store '{path}': its creation was interrupted; creating it again"
+        )
     # a lifbatch store
     if overwrite:
         return SweepPlan(new=True, replace=True)
@@ -266,15 +295,21 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
             raise StoreError(_other_values(wf, state))
         raise StoreError(
             f"store '{path}' holds another workflow ('{state.name}', fingerprint {state.fingerprint}, "
-            f"this one is {wf.fingerprint}). Use another --store, or --overwrite to replace it.")
+            f"this one is {wf.fingerprint}). Use another --store, or --overwrite to replace it."
+        )
     assert state.chunks is not None  # (read with every lifbatch store's state)
     chunks = tuple(state.chunks)
-    if points_per_task is not None and int(np.prod(chunks or (1,))) != int(points_per_task) and \
-            block_chunks(wf.shape, points_per_task) != chunks:
+    if (
+        points_per_task is not None
+        and int(np.prod(chunks or (1,))) != int(points_per_task)
+        and block_chunks(wf.shape, points_per_task) != chunks
+    ):
         raise WorkflowError(
             f"`--points-per-task` {points_per_task} differs from the existing store's blocks {list(chunks)}; "
-            "a store keeps its blocks. Drop --points-per-task to resume, or --overwrite.", "--points-per-task",
-            points_per_task)
+            "a store keeps its blocks. Drop --points-per-task to resume, or --overwrite.",
+            "--points-per-task",
+            points_per_task,
+        )
     shape, source = wf.shape, None
     if state.added != _added(wf.canonical):
         assert state.shape is not None  # (read with every lifbatch store's state)
@@ -291,10 +326,19 @@ def plan_sweep(wf, state: StoreState, *, overwrite: bool = False, retry_failed: 
     if state.summaries is not None and state.summaries != summary_settings(wf.canonical):
         summaries = state.summaries
         if todo:
-            note = (f"{note or 'resuming'}; the store's summaries were recomputed with other settings "
-                    f"({describe_summaries(summaries)}): its remaining blocks get the same")
-    return SweepPlan(new=False, chunks=chunks, blocks=todo, skipped=n_blocks - len(todo), note=note,
-                     summaries=summaries, source=source)
+            note = (
+                f"{note or 'resuming'}; the store's summaries were recomputed with other settings "
+                f"({describe_summaries(summaries)}): its remaining blocks get the same"
+            )
+    return SweepPlan(
+        new=False,
+        chunks=chunks,
+        blocks=todo,
+        skipped=n_blocks - len(todo),
+        note=note,
+        summaries=summaries,
+        source=source,
+    )
 
 
 def _added(canonical: str) -> str | None:

@@ -47,7 +47,7 @@ def _shown(wf, path: str, value: float) -> str:
 
 
 def _which(wf, path: str, vals: list[float], bad: list[float]) -> str:
-    """"is 20 s" for a fixed value, "is 20 s at 3 of 9 points" / "reaches 20 s" when swept."""
+    """ "is 20 s" for a fixed value, "is 20 s at 3 of 9 points" / "reaches 20 s" when swept."""
     swept = len(vals) > 1
     worst = max(bad, key=abs)
     if not swept:
@@ -68,10 +68,12 @@ def unusual_values(wf) -> list[str]:
         vals = _values(wf, path)
         bad = [v for v in vals if v > wf.duration]
         if bad:
-            what = ("V relaxes too slowly to change much within the run, so the neuron may never spike"
-                    if path == "neuron.tau_m" else "a neuron spikes at most once in the run")
-            out.append(f"`{path}` {_which(wf, path, vals, bad)}, longer than the run ({run}): {what}. "
-                       "Check its unit.")
+            what = (
+                "V relaxes too slowly to change much within the run, so the neuron may never spike"
+                if path == "neuron.tau_m"
+                else "a neuron spikes at most once in the run"
+            )
+            out.append(f"`{path}` {_which(wf, path, vals, bad)}, longer than the run ({run}): {what}. Check its unit.")
             flagged.add(path)
     physical = wf.voltage_unit == "V"
     if physical:
@@ -81,14 +83,16 @@ def unusual_values(wf) -> list[str]:
             vals = _values(wf, path)
             bad = [v for v in vals if not low <= v <= high]
             if bad:
-                out.append(f"`{path}` {_which(wf, path, vals, bad)}, far outside the usual range ({usual}). "
-                           "Check its unit.")
+                out.append(
+                    f"`{path}` {_which(wf, path, vals, bad)}, far outside the usual range ({usual}). Check its unit."
+                )
         checks = [(p, _VOLTAGE_RANGE) for p in _VOLTAGES]
         checks += [(p, _CURRENT_RANGE) for p in wf.params if p.startswith("inputs.") and wf.param_units.get(p) == "A"]
         for path, (low, high, usual) in checks:
             vals = _values(wf, path)
             bad = [v for v in vals if not low <= v <= high]
             if bad:
-                out.append(f"`{path}` {_which(wf, path, vals, bad)}, far outside the usual range ({usual}). "
-                           "Check its unit.")
+                out.append(
+                    f"`{path}` {_which(wf, path, vals, bad)}, far outside the usual range ({usual}). Check its unit."
+                )
     return out

@@ -34,10 +34,10 @@ _CHUNK_NUMBERS = 1 << 16
 class PointResult:
     """Raw output of one point: the kernel's outputs for all trials."""
 
-    bits: np.ndarray        # (trials, n_bytes) uint8
-    counts: np.ndarray      # (trials,) int64
-    moments: np.ndarray     # (trials, n_mom) V every moments.every
-    traces: np.ndarray      # (n_recorded, n_rec) V of recorded trials every record.every
+    bits: np.ndarray  # (trials, n_bytes) uint8
+    counts: np.ndarray  # (trials,) int64
+    moments: np.ndarray  # (trials, n_mom) V every moments.every
+    traces: np.ndarray  # (n_recorded, n_rec) V of recorded trials every record.every
     #: (k, n_recorded, n_rec) the model's state variables other than V, in its order, when
     #: any is recorded (record.state); else empty
     states: np.ndarray = field(default_factory=lambda: EMPTY3)
@@ -47,12 +47,13 @@ def point_buffers(wf) -> PointResult:
     """Output arrays of one point for :func:`simulate_point` (``bits`` zeroed, as it needs)."""
     n = wf.n_steps
     n_rec = samples(n, wf.record_stride)
-    return PointResult(bits=np.zeros((wf.trials, spike_bytes(n)), np.uint8),
-                       counts=np.zeros(wf.trials, np.int64),
-                       moments=np.empty((wf.trials, samples(n, wf.moments_stride))),
-                       traces=np.empty((len(wf.record_trials), n_rec)),
-                       states=np.full((n_state_vars(wf), len(wf.record_trials), n_rec), np.nan)
-                       if wf.record_state else EMPTY3)
+    return PointResult(
+        bits=np.zeros((wf.trials, spike_bytes(n)), np.uint8),
+        counts=np.zeros(wf.trials, np.int64),
+        moments=np.empty((wf.trials, samples(n, wf.moments_stride))),
+        traces=np.empty((len(wf.record_trials), n_rec)),
+        states=np.full((n_state_vars(wf), len(wf.record_trials), n_rec), np.nan) if wf.record_state else EMPTY3,
+    )
 
 
 def state_names(wf) -> list[str]:
@@ -123,8 +124,14 @@ class PointModel:
             self._streams = None
         return acc
 
-    def simulate(self, params: dict[str, float], *, out: PointResult | None = None,
-                 scratch: np.ndarray | None = None, streams=None) -> PointResult:
+    def simulate(
+        self,
+        params: dict[str, float],
+        *,
+        out: PointResult | None = None,
+        scratch: np.ndarray | None = None,
+        streams=None,
+    ) -> PointResult:
         """Simulate all trials of one point (``params`` from ``wf.point_params``); see
         :func:`simulate_point`."""
         wf = self.wf
@@ -150,10 +157,21 @@ class PointModel:
         if acc.has_conductances:  # (the kernel's fast paths have none: the models' loop for it)
             from .models.lif_loop import lif_syn_trials
 
-            p = np.array([a, leak, decay, float(exact), params["neuron.e_l"], params["neuron.v_th"],
-                          params["neuron.v_reset"], params["neuron.v_init"]])
-            return self._run_loop(lif_syn_trials, p, acc, streams, noise_scale, out,
-                                  (int(round(params["neuron.t_ref"] / dt)),))
+            p = np.array(
+                [
+                    a,
+                    leak,
+                    decay,
+                    float(exact),
+                    params["neuron.e_l"],
+                    params["neuron.v_th"],
+                    params["neuron.v_reset"],
+                    params["neuron.v_init"],
+                ]
+            )
+            return self._run_loop(
+                lif_syn_trials, p, acc, streams, noise_scale, out, (int(round(params["neuron.t_ref"] / dt)),)
+            )
         res = out if out is not None else point_buffers(wf)
         if scratch is None:
             scratch = self.scratch()
@@ -176,12 +194,39 @@ class PointModel:
         z_buf = np.empty((chunk, n)) if buffered_noise else EMPTY2
         for start in range(0, trials, chunk):
             stop = min(trials, start + chunk)
-            z = streams["noise"].standard_normal(out=z_buf[:stop - start]) if buffered_noise else EMPTY2
+            z = streams["noise"].standard_normal(out=z_buf[: stop - start]) if buffered_noise else EMPTY2
             x_trial = x_trial_all[start:stop] if x_trial_all is not None else EMPTY2
-            lif_trials(v_init, x_base, x_trial, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps,
-                       z, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam, enlam, weights,
-                       wf.moments_stride, res.moments[start:stop], wf.record_stride, self.rec_rows[start:stop],
-                       res.traces, res.bits[start:stop], res.counts[start:stop], scratch)
+            lif_trials(
+                v_init,
+                x_base,
+                x_trial,
+                a,
+                leak,
+                decay,
+                exact,
+                e_l,
+                v_th,
+                v_reset,
+                ref_steps,
+                z,
+                noise_state,
+                noise_scale,
+                uni_state,
+                uni_mean,
+                uni_half,
+                poi_state,
+                lam,
+                enlam,
+                weights,
+                wf.moments_stride,
+                res.moments[start:stop],
+                wf.record_stride,
+                self.rec_rows[start:stop],
+                res.traces,
+                res.bits[start:stop],
+                res.counts[start:stop],
+                scratch,
+            )
         for name, state in (("noise", noise_state), ("uniform", uni_state), ("poisson", poi_state)):
             if state.shape[0]:
                 streams.set_state(name, state)
@@ -227,18 +272,25 @@ class PointModel:
         return {
             "x_base": acc.shared_drive(),
             "x_trial": np.sum(acc.x_rows, axis=0) if acc.x_rows else EMPTY2,
-            "noise_state": streams.state("noise") if acc.sigma2 > 0 else NO_STATE, "noise_scale": noise_scale,
+            "noise_state": streams.state("noise") if acc.sigma2 > 0 else NO_STATE,
+            "noise_scale": noise_scale,
             "uni_state": streams.state("uniform") if acc.uni_mean else NO_STATE,
-            "uni_mean": np.array(acc.uni_mean, float), "uni_half": np.array(acc.uni_half, float),
+            "uni_mean": np.array(acc.uni_mean, float),
+            "uni_half": np.array(acc.uni_half, float),
             "poi_state": streams.state("poisson") if acc.lam else NO_STATE,
-            "lam": np.array(acc.lam, float), "enlam": np.array([math.exp(-x) for x in acc.lam], float),
-            "weights": np.array(acc.weights, float), "syn": acc.synapses(),
-            "mom_stride": wf.moments_stride, "rec_stride": wf.record_stride, "rec_rows": self.rec_rows,
+            "lam": np.array(acc.lam, float),
+            "enlam": np.array([math.exp(-x) for x in acc.lam], float),
+            "weights": np.array(acc.weights, float),
+            "syn": acc.synapses(),
+            "mom_stride": wf.moments_stride,
+            "rec_stride": wf.record_stride,
+            "rec_rows": self.rec_rows,
         }
 
 
-def simulate_point(wf, params: dict[str, float], *, out: PointResult | None = None,
-                   scratch: np.ndarray | None = None, streams=None) -> PointResult:
+def simulate_point(
+    wf, params: dict[str, float], *, out: PointResult | None = None, scratch: np.ndarray | None = None, streams=None
+) -> PointResult:
     """Simulate all trials of one grid point (``params`` from ``wf.point_params``).
 
     ``out`` (arrays shaped as :func:`point_buffers` gives, ``bits`` zeroed) receives

@@ -74,14 +74,18 @@ def _git(path: Path) -> dict | None:
     """The commit of the git repository holding ``path``, and whether its work tree is dirty."""
     where = str(Path(path).resolve().parent)
     try:
-        commit = subprocess.run(["git", "-C", where, "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10)
+        commit = subprocess.run(["git", "-C", where, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if commit.returncode != 0:
             return None
-        root = subprocess.run(["git", "-C", where, "rev-parse", "--show-toplevel"], capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", where, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=30).stdout.strip()
+        root = subprocess.run(
+            ["git", "-C", where, "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", where, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return None
     return {"commit": commit.stdout.strip(), "dirty": bool(dirty), "root": root}
@@ -107,8 +111,10 @@ def _overrides(overrides) -> list[str]:
     if isinstance(overrides, dict):
         import yaml
 
-        return [f"{k}={yaml.safe_dump(v, default_flow_style=True).removesuffix(chr(10)).removesuffix(chr(10) + '...')}"
-                for k, v in overrides.items()]
+        return [
+            f"{k}={yaml.safe_dump(v, default_flow_style=True).removesuffix(chr(10)).removesuffix(chr(10) + '...')}"
+            for k, v in overrides.items()
+        ]
     return [str(o) for o in overrides]
 
 
@@ -117,10 +123,16 @@ def collect(wf, *, workflow_path=None, cluster: dict | None = None, overrides=No
     ``overrides``: the ``--set`` values it was given, recorded with its command line."""
     inputs = input_files(wf.canonical)
     record = {
-        "versions": versions(), "host": socket.gethostname(), "cpu": _cpu_model(),
-        "platform": platform.platform(), "cluster": cluster or {},
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "input_sha256": inputs,
-        "command": command(), "cwd": os.getcwd(), "overrides": _overrides(overrides),
+        "versions": versions(),
+        "host": socket.gethostname(),
+        "cpu": _cpu_model(),
+        "platform": platform.platform(),
+        "cluster": cluster or {},
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "input_sha256": inputs,
+        "command": command(),
+        "cwd": os.getcwd(),
+        "overrides": _overrides(overrides),
     }
     if workflow_path is not None:
         path = Path(workflow_path)
@@ -176,8 +188,10 @@ def format_provenance(attrs: dict, markers: list[dict]) -> str:
     lines.append(f"  fingerprint {attrs.get('fingerprint')} (simulation {attrs.get('simulation')})")
     for run in runs[1:]:
         c = run.get("cluster") or {}
-        lines.append(f"  resumed    {run.get('started')} on {run.get('host')} ({', '.join(f'{k} {v}' for k, v in c.items())})"
-                     + (f": {run['command']}" if run.get("command") else ""))
+        lines.append(
+            f"  resumed    {run.get('started')} on {run.get('host')} ({', '.join(f'{k} {v}' for k, v in c.items())})"
+            + (f": {run['command']}" if run.get("command") else "")
+        )
     by_worker: dict[str, int] = {}
     for m in markers:
         by_worker[m.get("worker", "?")] = by_worker.get(m.get("worker", "?"), 0) + 1

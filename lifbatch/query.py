@@ -45,8 +45,7 @@ DIGITS = 12
 #: whose standard error is far above 1e-6 of it (11/9 Hz shows as 1.22222, not 1.22222222222)
 TABLE_DIGITS = 6
 #: --where's comparisons, the two-character ones first (the order they are matched in)
-_OPS = {"<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
-        "<": operator.lt, ">": operator.gt}
+_OPS = {"<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt}
 _OPS_TEXT = "<, <=, >, >=, ==, !="
 #: what a mistyped comparison probably meant
 _OP_FIXES = {"=": "==", "===": "==", "~=": "==", "=>": ">=", "=<": "<=", "<>": "!=", "=!": "!=", "!": "!="}
@@ -117,9 +116,13 @@ def _value_si(ds, name: str, text: str, option: str, label: str, example: str) -
     q = parse_quantity(text, f"{option} {name}")
     if q.dimensionless and shown not in ("", "1"):
         q = q * parse_quantity(f"1 {shown}", f"{option} {name}")
-    wrong = WorkflowError(f"`{label}` has the wrong unit: {name} is "
-                          f"{'in ' + shown if shown not in ('', '1') else 'dimensionless'}, got {_quote(text)}. "
-                          f"Example: {example}", option, text)
+    wrong = WorkflowError(
+        f"`{label}` has the wrong unit: {name} is "
+        f"{'in ' + shown if shown not in ('', '1') else 'dimensionless'}, got {_quote(text)}. "
+        f"Example: {example}",
+        option,
+        text,
+    )
     if unit not in ("", "1"):
         try:
             return float(convert(float(q.magnitude), f"{q.units}", unit))
@@ -150,62 +153,92 @@ def parse_selection(ds, items: list[str]) -> tuple[dict, list[str]]:
     wanted: dict[str, tuple[str, float]] = {}  # sampled parameter -> (text, SI value)
     for item in items:
         if "=" not in item:
-            raise WorkflowError(f"`--sel` expects AXIS=VALUE, got {_quote(item)}. Example: --sel tau=\"5 ms\"",
-                                "--sel", item)
+            raise WorkflowError(
+                f'`--sel` expects AXIS=VALUE, got {_quote(item)}. Example: --sel tau="5 ms"', "--sel", item
+            )
         axis, text = (x.strip() for x in item.split("=", 1))
         if axis in params:
             if axis in wanted:
-                raise WorkflowError(f"`--sel {axis}` is given twice, got {_quote(item)}. Select each axis once.",
-                                    "--sel", item)
+                raise WorkflowError(
+                    f"`--sel {axis}` is given twice, got {_quote(item)}. Select each axis once.", "--sel", item
+                )
             coord = ds[axis]
             values = np.asarray(coord.values)
             example = format_coord(coord, values[len(values) // 2]) if values.size else "1"
-            value = _value_si(ds, axis, text, "--sel", f"--sel {axis}", f"--sel {axis}=\"{example}\"")
+            value = _value_si(ds, axis, text, "--sel", f"--sel {axis}", f'--sel {axis}="{example}"')
             if not math.isfinite(value):
-                raise WorkflowError(f"`--sel {axis}` must be a finite value of the sampled parameter, got "
-                                    f"{_quote(text)}. Example: --sel {axis}=\"{example}\"", "--sel", item)
+                raise WorkflowError(
+                    f"`--sel {axis}` must be a finite value of the sampled parameter, got "
+                    f'{_quote(text)}. Example: --sel {axis}="{example}"',
+                    "--sel",
+                    item,
+                )
             if coord.attrs.get("scale") == "log" and value <= 0:
-                raise WorkflowError(f"`--sel {axis}` must be positive ({axis} is sampled on a log scale), got "
-                                    f"{_quote(text)}. Example: --sel {axis}=\"{example}\"", "--sel", item)
+                raise WorkflowError(
+                    f"`--sel {axis}` must be positive ({axis} is sampled on a log scale), got "
+                    f'{_quote(text)}. Example: --sel {axis}="{example}"',
+                    "--sel",
+                    item,
+                )
             lo, hi = _bounds(coord)
             if not _within(value, lo, hi):
-                raise WorkflowError(f"`--sel {axis}={excerpt(text, 40)}` is outside the design's bounds of {axis}, "
-                                    f"{format_coord(coord, lo)} to {format_coord(coord, hi)}: no sample is near it. "
-                                    f"Pick a value in them, e.g. --sel {axis}=\"{example}\"", "--sel", item)
+                raise WorkflowError(
+                    f"`--sel {axis}={excerpt(text, 40)}` is outside the design's bounds of {axis}, "
+                    f"{format_coord(coord, lo)} to {format_coord(coord, hi)}: no sample is near it. "
+                    f'Pick a value in them, e.g. --sel {axis}="{example}"',
+                    "--sel",
+                    item,
+                )
             wanted[axis] = (text, value)
             continue
         if axis not in ds.coords or axis not in ds.dims:
-            hint = (f" (it is a coordinate: filter on it with --where \"{axis}==VALUE\")"
-                    if axis in ds.coords and axis not in ds.dims and set(ds[axis].dims) <= set(ds["status"].dims)
-                    else "")
-            raise WorkflowError(f"`--sel {excerpt(axis, 40)}` is not an axis of this store{hint}. "
-                                f"Axes: {_axes_text(ds)}", "--sel", item)
+            hint = (
+                f' (it is a coordinate: filter on it with --where "{axis}==VALUE")'
+                if axis in ds.coords and axis not in ds.dims and set(ds[axis].dims) <= set(ds["status"].dims)
+                else ""
+            )
+            raise WorkflowError(
+                f"`--sel {excerpt(axis, 40)}` is not an axis of this store{hint}. Axes: {_axes_text(ds)}", "--sel", item
+            )
         if axis in sel:
-            raise WorkflowError(f"`--sel {axis}` is given twice, got {_quote(item)}. Select each axis once.",
-                                "--sel", item)
+            raise WorkflowError(
+                f"`--sel {axis}` is given twice, got {_quote(item)}. Select each axis once.", "--sel", item
+            )
         coord = ds[axis]
         values = np.asarray(coord.values)
         if axis in _INDEX_DIMS:
             try:
                 value = int(text)
             except ValueError:
-                raise WorkflowError(f"`--sel {axis}` must be a whole number (an index), got {_quote(text)}. "
-                                    f"Example: --sel {axis}={int(values[0]) if values.size else 0}",
-                                    "--sel", item) from None
+                raise WorkflowError(
+                    f"`--sel {axis}` must be a whole number (an index), got {_quote(text)}. "
+                    f"Example: --sel {axis}={int(values[0]) if values.size else 0}",
+                    "--sel",
+                    item,
+                ) from None
             if value not in values:
-                shown = (f"{int(values.min())}..{int(values.max())}" if values.size and
-                         np.array_equal(values, np.arange(values.min(), values.max() + 1))
-                         else ", ".join(str(int(v)) for v in values[:20]))
-                raise WorkflowError(f"`--sel {axis}={excerpt(text, 20)}` is not a {axis.replace('_', ' ')} of this store "
-                                    f"(it has {shown or 'none'}). Pick one of those.", "--sel", item)
+                shown = (
+                    f"{int(values.min())}..{int(values.max())}"
+                    if values.size and np.array_equal(values, np.arange(values.min(), values.max() + 1))
+                    else ", ".join(str(int(v)) for v in values[:20])
+                )
+                raise WorkflowError(
+                    f"`--sel {axis}={excerpt(text, 20)}` is not a {axis.replace('_', ' ')} of this store "
+                    f"(it has {shown or 'none'}). Pick one of those.",
+                    "--sel",
+                    item,
+                )
             sel[axis] = value
             continue
         if values.dtype.kind in "TUO":  # a labelled axis: its labels, exactly
             if text not in values.tolist():
                 labels = ", ".join(str(v) for v in values[:20]) + (", ..." if values.size > 20 else "")
-                raise WorkflowError(f"`--sel {axis}={excerpt(text, 40)}` is not a label of the axis {axis} "
-                                    f"(its labels: {labels}). Pick one of those, e.g. --sel {axis}={values[0]}",
-                                    "--sel", item)
+                raise WorkflowError(
+                    f"`--sel {axis}={excerpt(text, 40)}` is not a label of the axis {axis} "
+                    f"(its labels: {labels}). Pick one of those, e.g. --sel {axis}={values[0]}",
+                    "--sel",
+                    item,
+                )
             sel[axis] = text
             continue
         unit = coord.attrs.get("units", "")
@@ -219,8 +252,12 @@ def parse_selection(ds, items: list[str]) -> tuple[dict, list[str]]:
                 value = float(convert(float(q.magnitude), f"{q.units}", unit))
             except Exception:
                 example = format_coord(coord, values[len(values) // 2]) if values.size else f"1 {unit}"
-                raise WorkflowError(f"`--sel {axis}` has the wrong unit: {axis} is in {unit}, got {_quote(text)}. "
-                                    f"Example: --sel {axis}=\"{example}\"", "--sel", item) from None
+                raise WorkflowError(
+                    f"`--sel {axis}` has the wrong unit: {axis} is in {unit}, got {_quote(text)}. "
+                    f'Example: --sel {axis}="{example}"',
+                    "--sel",
+                    item,
+                ) from None
         if math.isnan(value):
             raise WorkflowError(f"`--sel {axis}` is NaN, got {_quote(text)}. Give a value of the axis.", "--sel", item)
         i = nearest_index(coord, value, f"--sel {axis}={excerpt(text, 40)}", option="--sel")
@@ -230,8 +267,12 @@ def parse_selection(ds, items: list[str]) -> tuple[dict, list[str]]:
     if wanted:
         given = ", ".join(f"{k}={t}" for k, (t, _) in wanted.items())
         if SAMPLE in sel:
-            raise WorkflowError(f"`--sel sample={sel[SAMPLE]}` and `--sel {given}` both pick a sample. "
-                                "Give the sample's number or its parameters, not both.", "--sel", given)
+            raise WorkflowError(
+                f"`--sel sample={sel[SAMPLE]}` and `--sel {given}` both pick a sample. "
+                "Give the sample's number or its parameters, not both.",
+                "--sel",
+                given,
+            )
         i = nearest_sample(ds, {k: v for k, (_, v) in wanted.items()})
         sample = int(np.asarray(ds[SAMPLE].values)[i])
         at = ", ".join(f"{k}={format_coord(ds[k], np.asarray(ds[k].values)[i])}" for k in wanted)
@@ -240,8 +281,9 @@ def parse_selection(ds, items: list[str]) -> tuple[dict, list[str]]:
     return sel, notes
 
 
-def nearest_index(coord, value: float, label: str, *, option: str = "--sel",
-                  example: str = '--sel {name}="{value}"', si: bool = False) -> int:
+def nearest_index(
+    coord, value: float, label: str, *, option: str = "--sel", example: str = '--sel {name}="{value}"', si: bool = False
+) -> int:
     """The position of ``value`` (SI) on the axis ``coord``: the equal value (``inf`` too, when
     the axis holds it), else the nearest finite one, provided ``value`` lies within the axis's
     range widened by half a grid step at each end (the step between its two lowest, and its
@@ -264,16 +306,31 @@ def nearest_index(coord, value: float, label: str, *, option: str = "--sel",
     mid = grid[len(grid) // 2] if grid.size else values[0]
     fix = example.format(name=name, value=_shown_value(coord, mid, si))
     if grid.size < 2:
-        raise WorkflowError(f"`{label}` is not on the axis {name}, which holds {_axis_range(coord, grid, values, si)}. "
-                            f"Pick that value: {fix}", option, value)
+        raise WorkflowError(
+            f"`{label}` is not on the axis {name}, which holds {_axis_range(coord, grid, values, si)}. "
+            f"Pick that value: {fix}",
+            option,
+            value,
+        )
     if math.isnan(value):
-        raise WorkflowError(f"`{label}` is NaN, not a value of the axis {name} ({_axis_range(coord, grid, values, si)})"
-                            f". Pick a value in that range, e.g. {fix}", option, value)
-    half = _step(coord, low, si) if math.isclose(low, high) else \
-        f"{_step(coord, low, si)} below, {_step(coord, high, si)} above"
-    raise WorkflowError(f"`{label}` is outside the axis {name} ({_axis_range(coord, grid, values, si)}): only a "
-                        f"value within half a grid step ({half}) of its ends has a nearest grid value. Pick a value "
-                        f"in that range, e.g. {fix}", option, value)
+        raise WorkflowError(
+            f"`{label}` is NaN, not a value of the axis {name} ({_axis_range(coord, grid, values, si)})"
+            f". Pick a value in that range, e.g. {fix}",
+            option,
+            value,
+        )
+    half = (
+        _step(coord, low, si)
+        if math.isclose(low, high)
+        else f"{_step(coord, low, si)} below, {_step(coord, high, si)} above"
+    )
+    raise WorkflowError(
+        f"`{label}` is outside the axis {name} ({_axis_range(coord, grid, values, si)}): only a "
+        f"value within half a grid step ({half}) of its ends has a nearest grid value. Pick a value "
+        f"in that range, e.g. {fix}",
+        option,
+        value,
+    )
 
 
 def _shown_value(coord, value: float, si: bool) -> str:
@@ -299,8 +356,11 @@ def _bounds(coord) -> tuple[float, float]:
 def _axis_range(coord, grid: np.ndarray, values: np.ndarray, si: bool = False) -> str:
     """An axis's values in its display unit: "100 pA to 300 pA, 8 values" (", and inf" when it holds it)."""
     unit = coord.attrs.get("units", "")
-    show = (lambda v: f"{float(v):.6g}{' ' + unit if unit not in ('', '1') else ''}") if si \
+    show = (
+        (lambda v: f"{float(v):.6g}{' ' + unit if unit not in ('', '1') else ''}")
+        if si
         else (lambda v: format_coord(coord, v))
+    )
     if not grid.size:
         text = "no finite value"
     elif grid.size == 1:
@@ -359,8 +419,11 @@ def _max_rows(max_rows) -> int:
         if n < 1:
             raise ValueError
     except (TypeError, ValueError):
-        raise WorkflowError(f"`--max-rows` must be a whole number >= 1, got {_quote(str(raw))}. Example: --max-rows "
-                            "1000000", "--max-rows", raw) from None
+        raise WorkflowError(
+            f"`--max-rows` must be a whole number >= 1, got {_quote(str(raw))}. Example: --max-rows 1000000",
+            "--max-rows",
+            raw,
+        ) from None
     return n
 
 
@@ -393,31 +456,54 @@ def parse_where(ds, items) -> list[tuple[str, str, float, str, str, int]]:
             item = str(item)
         m = _WHERE_RE.match(item)
         if not m:
-            raise WorkflowError(f"`--where` expects NAME OP VALUE with OP one of {_OPS_TEXT}, got {_quote(item)}. "
-                                "Example: --where \"rate>20\"", "--where", item)
+            raise WorkflowError(
+                f"`--where` expects NAME OP VALUE with OP one of {_OPS_TEXT}, got {_quote(item)}. "
+                'Example: --where "rate>20"',
+                "--where",
+                item,
+            )
         name, op, text = m.groups()
         if name not in ds.variables:
-            raise WorkflowError(f"`--where {excerpt(item, 60)}`: {excerpt(name, 40)} is not a variable or coordinate "
-                                f"of this store. Use one of: {listed}", "--where", item)
+            raise WorkflowError(
+                f"`--where {excerpt(item, 60)}`: {excerpt(name, 40)} is not a variable or coordinate "
+                f"of this store. Use one of: {listed}",
+                "--where",
+                item,
+            )
         if name in ds.data_vars and ds[name].dims != ds["status"].dims:
             extra = [d for d in ds[name].dims if d not in ds["status"].dims]
-            raise WorkflowError(f"`--where {excerpt(item, 60)}`: {name} is not one value per point (it is also along "
-                                f"{', '.join(extra)}). Use one of: {listed}", "--where", item)
+            raise WorkflowError(
+                f"`--where {excerpt(item, 60)}`: {name} is not one value per point (it is also along "
+                f"{', '.join(extra)}). Use one of: {listed}",
+                "--where",
+                item,
+            )
         unit, disp = display_unit(ds, name)
         shown_unit = "" if disp in ("", "1") else f" {disp}"
         if op not in _OPS:
             fix = _OP_FIXES.get(op, ">")
-            raise WorkflowError(f"`--where {excerpt(item, 60)}`: {_quote(op)} is not a comparison; use one of "
-                                f"{_OPS_TEXT}. Example: --where \"{name}{fix}{text or 1}\"", "--where", item)
+            raise WorkflowError(
+                f"`--where {excerpt(item, 60)}`: {_quote(op)} is not a comparison; use one of "
+                f'{_OPS_TEXT}. Example: --where "{name}{fix}{text or 1}"',
+                "--where",
+                item,
+            )
         if not text:
-            raise WorkflowError(f"`--where {excerpt(item, 60)}` has no value to compare {name} to. "
-                                f"Example: --where \"{name}{op}1{shown_unit}\"", "--where", item)
-        example = f"--where \"{name}{op}{_number_in(text)}{shown_unit}\""
+            raise WorkflowError(
+                f"`--where {excerpt(item, 60)}` has no value to compare {name} to. "
+                f'Example: --where "{name}{op}1{shown_unit}"',
+                "--where",
+                item,
+            )
+        example = f'--where "{name}{op}{_number_in(text)}{shown_unit}"'
         try:
             parse_quantity(text, f"--where {name}")  # NaN is refused here too
         except WorkflowError:
-            raise WorkflowError(f"`--where {excerpt(item, 60)}`: {_quote(text)} is not a number or a quantity. "
-                                f"Example: {example}", "--where", item) from None
+            raise WorkflowError(
+                f"`--where {excerpt(item, 60)}`: {_quote(text)} is not a number or a quantity. Example: {example}",
+                "--where",
+                item,
+            ) from None
         value = _value_si(ds, name, text, "--where", f"--where {excerpt(item, 60)}", example)
         f = _factor(unit, disp)
         shown = value * f if f is not None and math.isfinite(value) else value
@@ -445,8 +531,7 @@ def _apply(data, selection: dict):
     return out
 
 
-def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int | None = None,
-          where=None) -> str:
+def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int | None = None, where=None) -> str:
     """Render the selected variables as text (``table``), ``csv`` or ``json``.
 
     ``where``: conditions (``"rate>20"``) every row kept satisfies (:func:`parse_where`).
@@ -461,16 +546,23 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
     variables = list(variables or ["rate"])
     for v in variables:
         if v not in ds.data_vars:
-            raise WorkflowError(f"`--var {excerpt(v, 40)}` is not a variable of this store. "
-                                f"Variables: {', '.join(sorted(map(str, ds.data_vars)))}", "--var", v)
+            raise WorkflowError(
+                f"`--var {excerpt(v, 40)}` is not a variable of this store. "
+                f"Variables: {', '.join(sorted(map(str, ds.data_vars)))}",
+                "--var",
+                v,
+            )
     selection, notes = parse_selection(ds, list(sel or []))
     along = {d for v in variables for d in ds[v].dims}
     for axis in selection:
         if axis not in along:
-            raise WorkflowError(f"`--sel {axis}`: {', '.join(variables)} {'is' if len(variables) == 1 else 'are'} "
-                                f"not along {axis}. Drop --sel {axis}, or query a variable along it (e.g. --var "
-                                f"{next((v for v in ds.data_vars if axis in ds[v].dims), 'spike_count')}).",
-                                "--sel", axis)
+            raise WorkflowError(
+                f"`--sel {axis}`: {', '.join(variables)} {'is' if len(variables) == 1 else 'are'} "
+                f"not along {axis}. Drop --sel {axis}, or query a variable along it (e.g. --var "
+                f"{next((v for v in ds.data_vars if axis in ds[v].dims), 'spike_count')}).",
+                "--sel",
+                axis,
+            )
     conditions = parse_where(ds, where)
     extra = [c for c, *_ in conditions if c in ds.data_vars and c not in variables]
     sub = _apply(ds[variables + extra], selection)
@@ -489,14 +581,18 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
 
     # --where: the kept rows, from the conditions' (per-point) values alone, as factors over
     # disjoint dimensions (a per-point mask and one along time are never multiplied out)
-    factors: list = []   # boolean DataArrays over disjoint sets of dimensions
+    factors: list = []  # boolean DataArrays over disjoint sets of dimensions
     for name, op, value, shown, given, digits in conditions:
         if name not in sub.coords and name not in sub.data_vars:
             rows = ", ".join(d for d in order if d in sub.coords) or "one point"
-            raise WorkflowError(f"`--where {excerpt(given, 60)}`: {name} is not along the rows of this query "
-                                f"(they are along {rows}). Query a variable along "
-                                f"{', '.join(map(str, ds[name].dims))}, "
-                                f"or compare one of: {', '.join(_where_names(ds))}", "--where", given)
+            raise WorkflowError(
+                f"`--where {excerpt(given, 60)}`: {name} is not along the rows of this query "
+                f"(they are along {rows}). Query a variable along "
+                f"{', '.join(map(str, ds[name].dims))}, "
+                f"or compare one of: {', '.join(_where_names(ds))}",
+                "--where",
+                given,
+            )
         arr = sub[name]
         vals = _shown(ds, name, np.asarray(arr.values), digits)
         with np.errstate(invalid="ignore"):
@@ -522,12 +618,15 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
         if conditions:
             dims += f", {rows} with --where"
         narrow = [d for d in order if sub.sizes[d] > 1 and d in ds.coords]
-        example = " ".join(f"--sel {d}=\"{_example_value(ds, d)}\"" for d in narrow[:2])
+        example = " ".join(f'--sel {d}="{_example_value(ds, d)}"' for d in narrow[:2])
         raise WorkflowError(
             f"`--var {','.join(variables)}` gives {rows} rows ({dims}), more than lifbatch.query.max-rows "
             f"({limit}). Narrow it with --sel{', e.g. ' + example if example else ''}"
             f"{' or --where' if conditions or sampled_params(ds) else ''}, show the first rows with --max-rows N, "
-            f"or raise the cap (DASK_LIFBATCH__QUERY__MAX_ROWS={rows}).", "--var", variables)
+            f"or raise the cap (DASK_LIFBATCH__QUERY__MAX_ROWS={rows}).",
+            "--var",
+            variables,
+        )
     if rows > limit:  # --max-rows N: the first N rows, read along a prefix of the first dimension
         more = rows - limit
         sub, factors = _leading(sub, order, factors, free, limit)
@@ -576,10 +675,14 @@ def query(store, *, variables=None, sel=None, fmt: str = "table", max_rows: int 
         df.to_csv(out)
     elif fmt == "json":
         flat = df.reset_index()
-        records = [{k: _json_value(v) for k, v in zip(flat.columns, row)}
-                   for row in flat.itertuples(index=False, name=None)]
-        doc: dict[str, Any] = {"notes": notes, "selection": {k: int(v) if k == SAMPLE else float(v) for k, v in selection.items()},
-               "rows": records}
+        records = [
+            {k: _json_value(v) for k, v in zip(flat.columns, row)} for row in flat.itertuples(index=False, name=None)
+        ]
+        doc: dict[str, Any] = {
+            "notes": notes,
+            "selection": {k: int(v) if k == SAMPLE else float(v) for k, v in selection.items()},
+            "rows": records,
+        }
         if conditions:
             doc["where"] = [c[3] for c in conditions]
         if more:

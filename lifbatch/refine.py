@@ -65,8 +65,9 @@ def choose_points(x: np.ndarray, f: np.ndarray, k: int, *, border: bool = True) 
     neighbours = min(n, 2 * d + 1)
     tree = cKDTree(x)
     _, idx = tree.query(x, k=neighbours)
-    pairs = sorted({(min(i, int(j)), max(i, int(j))) for i in range(n) for j in np.atleast_1d(idx[i])[1:]
-                    if int(j) != i})
+    pairs = sorted(
+        {(min(i, int(j)), max(i, int(j))) for i in range(n) for j in np.atleast_1d(idx[i])[1:] if int(j) != i}
+    )
     if not pairs:
         return np.zeros((0, d))
     a = np.array([p[0] for p in pairs])
@@ -77,7 +78,7 @@ def choose_points(x: np.ndarray, f: np.ndarray, k: int, *, border: bool = True) 
     if border:
         df = np.where(np.isnan(ga) ^ np.isnan(gb), 1.0, df)  # the border of where the summary exists
     df = np.where(np.isnan(df), 0.0, df)
-    score = np.sqrt(dx ** 2 + df.max(axis=1) ** 2)
+    score = np.sqrt(dx**2 + df.max(axis=1) ** 2)
     if not border:  # nothing is known between two undefined points: not a candidate
         score = np.where(np.isnan(ga).all(axis=1) & np.isnan(gb).all(axis=1), -np.inf, score)
     order = np.lexsort((b, a, -score))  # the best first; ties by the edges' points
@@ -124,9 +125,12 @@ def point_values(ds, var: str, against: str | None) -> np.ndarray:
 
         th = getattr(theory, THEORY_VARS[var])(ds)
         if th is None:
-            raise WorkflowError("`--against theory`: the theory does not apply to this store (it needs constant "
-                                "and white-noise inputs only, and a finite tau_m). Drop --against.",
-                                "--against", against)
+            raise WorkflowError(
+                "`--against theory`: the theory does not apply to this store (it needs constant "
+                "and white-noise inputs only, and a finite tau_m). Drop --against.",
+                "--against",
+                against,
+            )
         values = np.abs(values - np.asarray(th.transpose(*ds[var].dims).values, float))
     return values.reshape(values.shape[0], -1)
 
@@ -141,18 +145,25 @@ class RefineResult:
 
 def check_var(var: str, against: str | None) -> None:
     if var not in SCALAR_VARS:
-        raise WorkflowError(f"`--var {var}` is not a summary refine can follow. Choose one of "
-                            f"{', '.join(SCALAR_VARS)}.", "--var", var)
+        raise WorkflowError(
+            f"`--var {var}` is not a summary refine can follow. Choose one of {', '.join(SCALAR_VARS)}.", "--var", var
+        )
     if against not in (None, "theory"):
-        raise WorkflowError(f"`--against {against}`: the only reference is theory. Example: --against theory",
-                            "--against", against)
+        raise WorkflowError(
+            f"`--against {against}`: the only reference is theory. Example: --against theory", "--against", against
+        )
     if against == "theory" and var not in THEORY_VARS:
-        raise WorkflowError(f"`--against theory` with --var {var}: the theory gives "
-                            f"{' and '.join(THEORY_VARS)} only. Use --var rate or --var isi_cv.", "--var", var)
+        raise WorkflowError(
+            f"`--against theory` with --var {var}: the theory gives "
+            f"{' and '.join(THEORY_VARS)} only. Use --var rate or --var isi_cv.",
+            "--var",
+            var,
+        )
 
 
-def refine_store(store, *, var: str = "rate", add: int = 8, rounds: int = 1, against: str | None = None,
-                 log=None, **run_options) -> RefineResult:
+def refine_store(
+    store, *, var: str = "rate", add: int = 8, rounds: int = 1, against: str | None = None, log=None, **run_options
+) -> RefineResult:
     """Add ``rounds`` rounds of ``add`` points to a sampled store (see the module's text) and
     compute them; ``run_options`` go to :func:`lifbatch.run_sweep` (workers, scheduler,
     progress, ...). Points still pending (a refinement that was interrupted) are computed
@@ -161,22 +172,30 @@ def refine_store(store, *, var: str = "rate", add: int = 8, rounds: int = 1, aga
 
     from .execute import run_sweep
     from .store import store_workflow_of
+
     log = log or (lambda msg: print(msg, file=sys.stderr))
     check_var(var, against)
     for name, value in (("--add", add), ("--rounds", rounds)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise WorkflowError(f"`{name}` must be a whole number >= 1, got {value!r}. Example: {name} 8",
-                                name, value)
+            raise WorkflowError(f"`{name}` must be a whole number >= 1, got {value!r}. Example: {name} 8", name, value)
     wf = store_workflow_of(store)
     if against == "theory":
         from .models import get_model
 
         if not get_model(wf.model).theory:
-            raise WorkflowError(f"`--against theory`: model {wf.model} has no theory (lif has the Siegert rate and "
-                                "CV, eif its rate under constant input); drop --against.", "--against", against)
+            raise WorkflowError(
+                f"`--against theory`: model {wf.model} has no theory (lif has the Siegert rate and "
+                "CV, eif its rate under constant input); drop --against.",
+                "--against",
+                against,
+            )
     if wf.sample is None:
-        raise WorkflowError(f"store '{store}' is a grid: refine adds points to a sampled design. Give the "
-                            "workflow a `sample` section (docs/workflow.md) and run it.", "store", str(store))
+        raise WorkflowError(
+            f"store '{store}' is a grid: refine adds points to a sampled design. Give the "
+            "workflow a `sample` section (docs/workflow.md) and run it.",
+            "store",
+            str(store),
+        )
     result = RefineResult(store=str(store))
     first_log, quiet = round_logs(log)
     first = run_sweep(wf, store, log=first_log, **run_options)  # whatever is pending: an interrupted round
@@ -192,9 +211,15 @@ def refine_store(store, *, var: str = "rate", add: int = 8, rounds: int = 1, aga
         first_index = wf.sample.size
         res = run_sweep(grown, store, log=quiet, **run_options)
         _stop_on_failures(res, result)
-        result.rounds.append({"round": max(grown.sample.rounds), "added": added, "first": first_index,
-                              "seconds": time.time() - started,
-                              "undefined": _undefined(store, var, first_index, first_index + added)})
+        result.rounds.append(
+            {
+                "round": max(grown.sample.rounds),
+                "added": added,
+                "first": first_index,
+                "seconds": time.time() - started,
+                "undefined": _undefined(store, var, first_index, first_index + added),
+            }
+        )
         wf = grown
     return result
 
@@ -239,9 +264,11 @@ def _stop_on_failures(res, result: RefineResult) -> None:
         from .errors import RunError
 
         n = len(res.failures)
-        raise RunError(f"{n} point{'s' if n != 1 else ''} of store '{res.store}' failed (lifbatch status {res.store}); "
-                       "refine chooses new points from finished results only: fix the cause, then "
-                       f"`lifbatch run` the store's workflow with --retry-failed and refine again.")
+        raise RunError(
+            f"{n} point{'s' if n != 1 else ''} of store '{res.store}' failed (lifbatch status {res.store}); "
+            "refine chooses new points from finished results only: fix the cause, then "
+            f"`lifbatch run` the store's workflow with --retry-failed and refine again."
+        )
 
 
 def add_points(store, wf, *, var: str, add: int, against: str | None, log=None):
@@ -262,8 +289,9 @@ def add_points(store, wf, *, var: str, add: int, against: str | None, log=None):
         if ds.sizes["sample"] != wf.sample.size:
             raise StoreError(f"store '{store}' changed while refine read it; run refine again.")
         if not bool((ds["status"].values == 1).all()):
-            raise StoreError(f"store '{store}' has unfinished points; `lifbatch run` its workflow to finish "
-                             "them, then refine.")
+            raise StoreError(
+                f"store '{store}' has unfinished points; `lifbatch run` its workflow to finish them, then refine."
+            )
         unit = choose_points(unit_coords(wf, ds), point_values(ds, var, against), add, border=against is None)
         if not len(unit):
             return None, 0

@@ -49,7 +49,8 @@ _CDN = re.compile(r"https?://cdn\.holoviz\.org/panel/[^/\"'\\]+/dist/([^\"'?\s)\
 _EXTERNAL_TAG = re.compile(
     r"<(?:link|script|img|iframe)\b[^>]*?\b(?:href|src)\s*=\s*"
     r"[\"'](?:https?:)?//[^\"']+[\"'][^>]*>",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _STYLESHEET_URL = re.compile(r"\"url\"\s*:\s*\"((?:https?:)?//[^\"]+)\"")
 
 
@@ -107,8 +108,10 @@ def _provenance_md(ds: xr.Dataset, source: str) -> str:
         values = ds[axis].values
         factor, unit = figures.display_scale(ds[axis].attrs)
         param = ds[axis].attrs.get("param", "")
-        rng = (f"{figures.format_value(float(values.min()), factor, unit)} .. "
-               f"{figures.format_value(float(values.max()), factor, unit)}")
+        rng = (
+            f"{figures.format_value(float(values.min()), factor, unit)} .. "
+            f"{figures.format_value(float(values.max()), factor, unit)}"
+        )
         rows.append(f"| `{axis}` | `{param}` | {values.size} | {rng} |")
     n_points = int(np.prod([ds.sizes[a] for a in axes])) if axes else 1
     written = figures.stored_workflow(ds)  # dt and duration as the workflow wrote them
@@ -133,8 +136,10 @@ def _provenance_md(ds: xr.Dataset, source: str) -> str:
     ]
     if "status" in ds:
         status = np.asarray(ds["status"].values)
-        lines.append(f"| done / failed / pending | {int((status == 1).sum())} / "
-                     f"{int((status == 2).sum())} / {int((status == 0).sum())} |")
+        lines.append(
+            f"| done / failed / pending | {int((status == 1).sum())} / "
+            f"{int((status == 2).sum())} / {int((status == 0).sum())} |"
+        )
     versions = attrs.get("versions")
     if versions:
         try:
@@ -144,8 +149,14 @@ def _provenance_md(ds: xr.Dataset, source: str) -> str:
             pass
         lines.append(f"| versions | {html.escape(str(versions))} |")
     if rows:
-        lines += ["", "### Grid axes" if figures.is_sampled(ds) else "### Sweep axes", "",
-                  "| axis | parameter | values | range |", "|---|---|---|---|", *rows]
+        lines += [
+            "",
+            "### Grid axes" if figures.is_sampled(ds) else "### Sweep axes",
+            "",
+            "| axis | parameter | values | range |",
+            "|---|---|---|---|",
+            *rows,
+        ]
     if figures.is_sampled(ds):
         lines += ["", *_design_md(ds)]
     return "\n".join(lines)
@@ -156,11 +167,15 @@ def _design_md(ds: xr.Dataset) -> list[str]:
     section = figures.stored_workflow(ds).get("sample")
     method = section.get("method", "sobol") if isinstance(section, dict) else "?"
     rounds = figures.sample_rounds(ds)
-    counts = ", ".join(f"{int((rounds == k).sum())} {figures.round_label(int(k))}"
-                       for k in np.unique(rounds))
-    lines = ["### Sampled parameters", "",
-             f"{rounds.size} samples ({html.escape(str(method))}: {counts})", "",
-             "| name | parameter | scale | bounds |", "|---|---|---|---|"]
+    counts = ", ".join(f"{int((rounds == k).sum())} {figures.round_label(int(k))}" for k in np.unique(rounds))
+    lines = [
+        "### Sampled parameters",
+        "",
+        f"{rounds.size} samples ({html.escape(str(method))}: {counts})",
+        "",
+        "| name | parameter | scale | bounds |",
+        "|---|---|---|---|",
+    ]
     for p in figures.sampled_params(ds):
         attrs = ds[p].attrs
         factor, unit = figures.display_scale(attrs)
@@ -200,24 +215,27 @@ def _frames(ds: xr.Dataset, axes: list[str]) -> tuple[xr.Dataset, str | None]:
         ds = figures.thin_axis(ds, a, keep[a])
     kept = int(np.prod([ds.sizes[a] for a in axes]))
     values = "; ".join(
-        f"`{a}`: " + ", ".join(figures.format_value(float(v), *figures.display_scale(ds[a].attrs))
-                               for v in ds[a].values)
-        for a in axes)
-    return ds, (f"**{kept} of the {total} frames are embedded** (at most {MAX_EMBEDDED_FRAMES}: "
-                f"each frame stores all of its figures in this file), at evenly spaced values of "
-                f"the slider axes: {values}. `lifbatch review` shows every point.")
+        f"`{a}`: "
+        + ", ".join(figures.format_value(float(v), *figures.display_scale(ds[a].attrs)) for v in ds[a].values)
+        for a in axes
+    )
+    return ds, (
+        f"**{kept} of the {total} frames are embedded** (at most {MAX_EMBEDDED_FRAMES}: "
+        f"each frame stores all of its figures in this file), at evenly spaced values of "
+        f"the slider axes: {values}. `lifbatch review` shows every point."
+    )
 
 
 class _Report(NamedTuple):
     """The sweep's layout in the report."""
 
-    ds: xr.Dataset          # the points drawn (slider axes thinned to the frames embedded)
-    x: str | None           # plotted axes: x, and y for heatmaps / one curve per value
+    ds: xr.Dataset  # the points drawn (slider axes thinned to the frames embedded)
+    x: str | None  # plotted axes: x, and y for heatmaps / one curve per value
     y: str | None
-    rest: list[str]         # axes with a slider
+    rest: list[str]  # axes with a slider
     point: dict[str, float]  # the point's values of the plotted axes (SI)
-    note: str | None        # which frames are embedded, when not all
-    theory: Any             # closed-form rate over ``ds`` (or None)
+    note: str | None  # which frames are embedded, when not all
+    theory: Any  # closed-form rate over ``ds`` (or None)
 
 
 def _plan(ds: xr.Dataset) -> _Report:
@@ -244,8 +262,9 @@ def _plan_sampled(ds: xr.Dataset) -> _Report:
         done = (status == 1).reshape(samples.size, -1).all(axis=1)
         samples = samples[done] if done.any() else samples
     point = {SAMPLE: float(samples[samples.size // 2])} if samples.size else {}
-    return _Report(sub, params[0], params[1] if len(params) > 1 else None, rest, point, note,
-                   figures.theory_values(sub, True))
+    return _Report(
+        sub, params[0], params[1] if len(params) > 1 else None, rest, point, note, figures.theory_values(sub, True)
+    )
 
 
 def _sampled_figures(plan: _Report, values: dict[str, float]) -> list:
@@ -263,8 +282,10 @@ def _sampled_figures(plan: _Report, values: dict[str, float]) -> list:
             continue
         if y is not None:
             drawn.append(bokeh_figures.scatter_figure(d, x, y, var, where, ds, selected=ring))
-        drawn += [bokeh_figures.projection_figure(d, p, var, where, ds, theory, legend=y is None, selected=ring)
-                  for p in figures.sampled_params(ds)]
+        drawn += [
+            bokeh_figures.projection_figure(d, p, var, where, ds, theory, legend=y is None, selected=ring)
+            for p in figures.sampled_params(ds)
+        ]
     for fig, data in drawn:  # (ring the sample whose figures follow)
         bokeh_figures.mark_sample(fig, data, plan.point.get(SAMPLE))
     return [fig for fig, _ in drawn]
@@ -307,17 +328,21 @@ def _frame(plan: _Report, values: dict[str, float]):
         if y is not None:
             figs += [bokeh_figures.heatmap_figure(d, x, y, where, ds, var=v) for v in ("rate", "isi_cv") if v in d]
             curves = figures.thin_axis(d, y)
-        figs += [bokeh_figures.curves_figure("rate", curves, x, y, where, ds, plan.theory),
-                 bokeh_figures.curves_figure("isi", curves, x, y, where, ds),
-                 bokeh_figures.curves_figure("cv", curves, x, y, where, ds, figures.theory_values(curves, True, "cv"))]
+        figs += [
+            bokeh_figures.curves_figure("rate", curves, x, y, where, ds, plan.theory),
+            bokeh_figures.curves_figure("isi", curves, x, y, where, ds),
+            bokeh_figures.curves_figure("cv", curves, x, y, where, ds, figures.theory_values(curves, True, "cv")),
+        ]
         figs += _trace_figures(plan, x, d, where)
         parts += [pn.pane.Markdown("## Overview"), pn.FlexBox(*figs)]
     sel = {**values, **plan.point}
     full, d, where = figures.select_point(ds, {a: sel[a] for a in figures.sweep_axes(ds) if a in sel}, "report")
     label = figures.sample_point_label(ds, where) or "the only point"
     figs = [build(full, d, where) for build in bokeh_figures.point_figures(ds).values()]
-    parts += [pn.pane.Markdown(f"## Point: {label}", css_classes=["lb-report-point"]),
-              pn.FlexBox(*[f for f in figs if f is not None])]
+    parts += [
+        pn.pane.Markdown(f"## Point: {label}", css_classes=["lb-report-point"]),
+        pn.FlexBox(*[f for f in figs if f is not None]),
+    ]
     return pn.Column(*parts, sizing_mode="stretch_width")
 
 
@@ -356,22 +381,28 @@ def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike)
             sliders.append(cls(**title, options=options, value=next(iter(options.values())), width=400))
         parts.append(pn.Row(*sliders, css_classes=["lb-report-sliders"]))
         if plan.note:
-            parts.append(pn.pane.Markdown(plan.note, css_classes=["lb-report-frames"],
-                                          sizing_mode="stretch_width"))
+            parts.append(pn.pane.Markdown(plan.note, css_classes=["lb-report-frames"], sizing_mode="stretch_width"))
         parts.append(pn.panel(pn.bind(lambda *v: _frame(plan, dict(zip(plan.rest, v))), *sliders)))
     else:
         parts.append(_frame(plan, {}))
-    parts += [pn.pane.Markdown("## Workflow"),
-              pn.pane.HTML(f"<pre class='lb-workflow'>{html.escape(_workflow_text(ds))}</pre>",
-                           sizing_mode="stretch_width")]
+    parts += [
+        pn.pane.Markdown("## Workflow"),
+        pn.pane.HTML(f"<pre class='lb-workflow'>{html.escape(_workflow_text(ds))}</pre>", sizing_mode="stretch_width"),
+    ]
     layout = pn.Column(*parts, sizing_mode="stretch_width")
 
     from bokeh.resources import INLINE
 
     out = Path(path)
     page_title = f"lifbatch report: {ds.attrs.get('name', 'sweep')}"
-    layout.save(str(out), resources=INLINE, embed=bool(plan.rest), title=page_title,
-                max_states=MAX_EMBEDDED_FRAMES, progress=False)
+    layout.save(
+        str(out),
+        resources=INLINE,
+        embed=bool(plan.rest),
+        title=page_title,
+        max_states=MAX_EMBEDDED_FRAMES,
+        progress=False,
+    )
     text = _inline_cdn(out.read_text(encoding="utf-8"))
     out.write_text(text, encoding="utf-8")
     left = external_urls(text)

@@ -107,35 +107,35 @@ class ReviewApp:
         self._pn = pn
         self.source = source
         self.ds = _open(source) if ds is None else ds
-        self._store = (Path(source) if isinstance(source, (str, PathLike))
-                       and Path(source).is_dir() else None)
+        self._store = Path(source) if isinstance(source, (str, PathLike)) and Path(source).is_dir() else None
         self.axes = figures.sweep_axes(self.ds)
         self.varying = [a for a in self.axes if self.ds.sizes[a] > 1]
-        self.point: dict[str, float] = {
-            a: float(self.ds[a].values[self.ds.sizes[a] // 2]) for a in self.axes
-        }
+        self.point: dict[str, float] = {a: float(self.ds[a].values[self.ds.sizes[a] // 2]) for a in self.axes}
         self.sliders: dict[str, Any] = {}
         for axis in self._slider_axes():
             options = {figures.axis_text(self.ds, axis, v): float(v) for v in self.ds[axis].values}
             slider = pn.widgets.DiscreteSlider(
-                **_label(pn.widgets.DiscreteSlider, axis), options=options, value=self.point[axis],
-                css_classes=[f"lb-slider-{axis}"], sizing_mode="stretch_width")
-            slider.param.watch(lambda event, _axis=axis: self._on_slider(_axis, event.new),
-                               "value")
+                **_label(pn.widgets.DiscreteSlider, axis),
+                options=options,
+                value=self.point[axis],
+                css_classes=[f"lb-slider-{axis}"],
+                sizing_mode="stretch_width",
+            )
+            slider.param.watch(lambda event, _axis=axis: self._on_slider(_axis, event.new), "value")
             self.sliders[axis] = slider
-        style = ({"color": "primary"} if "color" in pn.widgets.Button.param
-                 else {"button_type": "primary"})
-        self.refresh_button = pn.widgets.Button(**_label(pn.widgets.Button, "Refresh"), **style,
-                                                css_classes=["lb-refresh"], sizing_mode="stretch_width")
+        style = {"color": "primary"} if "color" in pn.widgets.Button.param else {"button_type": "primary"}
+        self.refresh_button = pn.widgets.Button(
+            **_label(pn.widgets.Button, "Refresh"), **style, css_classes=["lb-refresh"], sizing_mode="stretch_width"
+        )
         self.refresh_button.on_click(lambda event: self.refresh())
         self.status_md = pn.pane.Markdown("", css_classes=["lb-status"])
         self.point_md = pn.pane.Markdown("", css_classes=["lb-point"])
         self.slider_box = pn.Column(sizing_mode="stretch_width")
-        self.message = pn.pane.Alert("", alert_type="warning", visible=False,
-                                     css_classes=["lb-message"])
+        self.message = pn.pane.Alert("", alert_type="warning", visible=False, css_classes=["lb-message"])
         self.point_builders = point_figures(self.ds)
-        self.point_panes = {name: pn.pane.Bokeh(None, css_classes=[f"lb-{name.replace('_', '-')}"])
-                            for name in self.point_builders}
+        self.point_panes = {
+            name: pn.pane.Bokeh(None, css_classes=[f"lb-{name.replace('_', '-')}"]) for name in self.point_builders
+        }
         self.trace_panes: dict[str, Any] = {}  # the overview's Traces tab (a grid's app)
         self._traces_args: tuple | None = None
         self.drill_box = pn.FlexBox(*self.point_panes.values(), css_classes=["lb-drilldown"])
@@ -155,14 +155,20 @@ class ReviewApp:
         # (widgets stretch to the side bar's width: their default 300 px plus margins
         # overflowed its 300 px column)
         self.x_select = pn.widgets.Select(
-            **_label(pn.widgets.Select, "x axis"), options=varying or [_NONE],
+            **_label(pn.widgets.Select, "x axis"),
+            options=varying or [_NONE],
             value=varying[-1] if varying else _NONE,
-            css_classes=["lb-x-select"], sizing_mode="stretch_width")
+            css_classes=["lb-x-select"],
+            sizing_mode="stretch_width",
+        )
         y_options = [_NONE] + varying
         self.y_select = pn.widgets.Select(
-            **_label(pn.widgets.Select, "curves / heatmap axis"), options=y_options,
-            value=varying[-2] if len(varying) >= 2 else _NONE, css_classes=["lb-y-select"],
-            sizing_mode="stretch_width")
+            **_label(pn.widgets.Select, "curves / heatmap axis"),
+            options=y_options,
+            value=varying[-2] if len(varying) >= 2 else _NONE,
+            css_classes=["lb-y-select"],
+            sizing_mode="stretch_width",
+        )
         self.x_select.param.watch(self._on_axes, "value")
         self.y_select.param.watch(self._on_axes, "value")
         pane = pn.pane.Bokeh
@@ -173,16 +179,23 @@ class ReviewApp:
         self.cv_pane = pane(None, css_classes=["lb-isi-cv"])
         # recorded V and inputs of the first recorded trial at the points along x (the
         # Brian2 tutorial's v and I of its three cells)
-        self.trace_panes = {v: pane(None, css_classes=[f"lb-traces-{v.replace('_', '-')}"])
-                            for v in (figures.trace_vars(self.ds) if varying else [])}
-        tabs = [("Firing rate", pn.FlexBox(self.heat_pane, self.cv_heat_pane, self.rate_pane)),
-                ("ISI", pn.FlexBox(self.isi_pane, self.cv_pane))]
+        self.trace_panes = {
+            v: pane(None, css_classes=[f"lb-traces-{v.replace('_', '-')}"])
+            for v in (figures.trace_vars(self.ds) if varying else [])
+        }
+        tabs = [
+            ("Firing rate", pn.FlexBox(self.heat_pane, self.cv_heat_pane, self.rate_pane)),
+            ("ISI", pn.FlexBox(self.isi_pane, self.cv_pane)),
+        ]
         if self.trace_panes:
             tabs.append(("Traces", pn.FlexBox(*self.trace_panes.values())))
         # a store recording a model's state or its inputs was written to look at traces: it
         # opens on them
-        first = (_TRACES_TAB if self.trace_panes and (figures.recorded_state(self.ds)
-                                                       or figures.recorded_inputs(self.ds)) else 0)
+        first = (
+            _TRACES_TAB
+            if self.trace_panes and (figures.recorded_state(self.ds) or figures.recorded_inputs(self.ds))
+            else 0
+        )
         # dynamic tabs render only the visible tab: a fast first page on big stores
         self.overview_tabs = pn.Tabs(*tabs, active=first, dynamic=True, css_classes=["lb-overview"])
         self.overview_tabs.param.watch(self._on_tab, "active")
@@ -193,19 +206,25 @@ class ReviewApp:
         """The Panel layout of the app."""
         pn = self._pn
         name = self.ds.attrs.get("name", "lifbatch sweep")
-        head = [pn.pane.Markdown(f"### {name}\n\nfingerprint `{self.ds.attrs.get('fingerprint', '?')}`"),
-                self.status_md, self.refresh_button]
-        overview = [pn.pane.Markdown("## Overview  \n*tap a heatmap cell or a curve to drill down*"),
-                    self.message, self.overview_tabs]
+        head = [
+            pn.pane.Markdown(f"### {name}\n\nfingerprint `{self.ds.attrs.get('fingerprint', '?')}`"),
+            self.status_md,
+            self.refresh_button,
+        ]
+        overview = [
+            pn.pane.Markdown("## Overview  \n*tap a heatmap cell or a curve to drill down*"),
+            self.message,
+            self.overview_tabs,
+        ]
         if self.varying:
-            head += [self.x_select, self.y_select, pn.pane.Markdown("**Other sweep axes**"),
-                     self.slider_box]
+            head += [self.x_select, self.y_select, pn.pane.Markdown("**Other sweep axes**"), self.slider_box]
         else:  # a single point: no axis to choose, no overview (and no empty selectors)
             head.append(pn.pane.Markdown("*a single point: no sweep axis*", css_classes=["lb-single"]))
             overview = [self.message]
         sidebar = pn.Column(*head, width=300, css_classes=["lb-sidebar"])
-        main = pn.Column(*overview, pn.pane.Markdown("## Point"), self.point_md, self.drill_box,
-                         sizing_mode="stretch_width")
+        main = pn.Column(
+            *overview, pn.pane.Markdown("## Point"), self.point_md, self.drill_box, sizing_mode="stretch_width"
+        )
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
     # ------------------------------------------------------------------ state changes
@@ -217,8 +236,7 @@ class ReviewApp:
     def _fixed(self) -> dict[str, float]:
         """Slider values of the sweep axes that are not plotted."""
         x, y = self._plot_axes()
-        return {a: float(self.sliders[a].value) for a in self.axes if a not in (x, y)
-                and self.ds.sizes[a] > 1}
+        return {a: float(self.sliders[a].value) for a in self.axes if a not in (x, y) and self.ds.sizes[a] > 1}
 
     def _slice(self, names: tuple[str, ...]) -> xr.Dataset:
         """The summaries ``names`` over the plotted axes, at the sliders' values."""
@@ -227,8 +245,7 @@ class ReviewApp:
 
     def _update_sliders(self) -> None:
         x, y = self._plot_axes()
-        self.slider_box.objects = [self.sliders[a] for a in self.axes
-                                   if a not in (x, y) and self.ds.sizes[a] > 1]
+        self.slider_box.objects = [self.sliders[a] for a in self.axes if a not in (x, y) and self.ds.sizes[a] > 1]
         if not self.slider_box.objects:
             self.slider_box.objects = [self._pn.pane.Markdown("*none: every axis is plotted*")]
 
@@ -302,7 +319,7 @@ class ReviewApp:
         status: np.ndarray | None = None
         if "status" in self.ds:
             whole = not fixed
-            src = (summary if whole and summary is not None else read_slice(self.ds, self._store, ["status"], {}))
+            src = summary if whole and summary is not None else read_slice(self.ds, self._store, ["status"], {})
             status = src["status"].values
         out: dict[str, Any] = {"status": self._status_text(status), "x": x, "y": y}
         if x is None or summary is None:  # a single point: the drill-down is the whole story
@@ -391,8 +408,7 @@ class ReviewApp:
             self.message.object = f"Could not draw the traces: {err}"
             self.message.visible = True
 
-    def _tap_heatmap(self, d: xr.Dataset, xname: str, yname: str, x: float | None,
-                     y: float | None) -> None:
+    def _tap_heatmap(self, d: xr.Dataset, xname: str, yname: str, x: float | None, y: float | None) -> None:
         """Select the grid point of the heatmap cell at (x, y) (axis positions, :func:`heat_cells`)."""
         if x is None or y is None:
             return
@@ -403,8 +419,7 @@ class ReviewApp:
             coords[name] = float(values[cells.index(pos)])
         self.select_point(**coords)
 
-    def _tap_curve(self, d: xr.Dataset, xname: str, by: str | None,
-                   x: float | None, y: float | None) -> None:
+    def _tap_curve(self, d: xr.Dataset, xname: str, by: str | None, x: float | None, y: float | None) -> None:
         if x is None:
             return
         xfac = figures.display_scale(self.ds[xname].attrs)[0]
@@ -468,48 +483,75 @@ class SampledReviewApp(ReviewApp):
         self.params = figures.sampled_params(self.ds)
         params = self.params
         self.x_select = pn.widgets.Select(
-            **_label(pn.widgets.Select, "x parameter"), options=params, value=params[0],
-            css_classes=["lb-x-select"], sizing_mode="stretch_width")
+            **_label(pn.widgets.Select, "x parameter"),
+            options=params,
+            value=params[0],
+            css_classes=["lb-x-select"],
+            sizing_mode="stretch_width",
+        )
         self.y_select = pn.widgets.Select(
-            **_label(pn.widgets.Select, "y parameter"), options=params,
-            value=params[1] if len(params) > 1 else params[0], visible=len(params) > 1,
-            css_classes=["lb-y-select"], sizing_mode="stretch_width")
+            **_label(pn.widgets.Select, "y parameter"),
+            options=params,
+            value=params[1] if len(params) > 1 else params[0],
+            visible=len(params) > 1,
+            css_classes=["lb-y-select"],
+            sizing_mode="stretch_width",
+        )
         names = figures.summaries(self.ds)
         options = {figures.summary_axis(self.ds, v).label: v for v in names}
         self.var_select = pn.widgets.Select(
-            **_label(pn.widgets.Select, "summary (colour)"), options=options,
-            value="rate" if "rate" in names else names[0], css_classes=["lb-var-select"],
-            sizing_mode="stretch_width")
+            **_label(pn.widgets.Select, "summary (colour)"),
+            options=options,
+            value="rate" if "rate" in names else names[0],
+            css_classes=["lb-var-select"],
+            sizing_mode="stretch_width",
+        )
         samples = self.ds[SAMPLE].values
         self.sample_input = pn.widgets.IntInput(
-            **_label(pn.widgets.IntInput, "sample"), value=int(self.point[SAMPLE]),
-            start=int(samples.min()), end=int(samples.max()), css_classes=["lb-sample-input"],
-            sizing_mode="stretch_width")
+            **_label(pn.widgets.IntInput, "sample"),
+            value=int(self.point[SAMPLE]),
+            start=int(samples.min()),
+            end=int(samples.max()),
+            css_classes=["lb-sample-input"],
+            sizing_mode="stretch_width",
+        )
         for widget in (self.x_select, self.y_select, self.var_select):
             widget.param.watch(self._on_axes, "value")
         self.sample_input.param.watch(self._on_sample_input, "value")
         pane = pn.pane.Bokeh
         self.scatter_pane = pane(None, css_classes=["lb-scatter"])
         self.projection_panes = {p: pane(None, css_classes=[f"lb-projection-{p}"]) for p in params}
-        self.overview_box = pn.FlexBox(self.scatter_pane, *self.projection_panes.values(),
-                                       css_classes=["lb-overview"])
+        self.overview_box = pn.FlexBox(self.scatter_pane, *self.projection_panes.values(), css_classes=["lb-overview"])
         self._marks: list[tuple[Any, figures.SampleData]] = []  # (figure, its data): rings
 
     # ------------------------------------------------------------------ layout
     def view(self):
         pn = self._pn
         name = self.ds.attrs.get("name", "lifbatch sweep")
-        head = [pn.pane.Markdown(f"### {name}\n\nfingerprint `{self.ds.attrs.get('fingerprint', '?')}`"),
-                self.status_md, self.refresh_button, self.var_select, self.x_select, self.y_select]
+        head = [
+            pn.pane.Markdown(f"### {name}\n\nfingerprint `{self.ds.attrs.get('fingerprint', '?')}`"),
+            self.status_md,
+            self.refresh_button,
+            self.var_select,
+            self.x_select,
+            self.y_select,
+        ]
         if any(self.ds.sizes[a] > 1 for a in self._slider_axes()):
             head += [pn.pane.Markdown("**Grid axes**"), self.slider_box]
         head.append(self.sample_input)
         sidebar = pn.Column(*head, width=300, css_classes=["lb-sidebar"])
         main = pn.Column(
-            pn.pane.Markdown("## Overview  \n*tap a point to drill down; ● the design, ▲ ■ ◆ points "
-                             "added by later rounds of refine or fit (black outline), ○ pending*"),
-            self.message, self.overview_box, pn.pane.Markdown("## Point"), self.point_md,
-            self.drill_box, sizing_mode="stretch_width")
+            pn.pane.Markdown(
+                "## Overview  \n*tap a point to drill down; ● the design, ▲ ■ ◆ points "
+                "added by later rounds of refine or fit (black outline), ○ pending*"
+            ),
+            self.message,
+            self.overview_box,
+            pn.pane.Markdown("## Point"),
+            self.point_md,
+            self.drill_box,
+            sizing_mode="stretch_width",
+        )
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
     # ------------------------------------------------------------------ state changes
@@ -523,8 +565,7 @@ class SampledReviewApp(ReviewApp):
         return {a: float(self.sliders[a].value) for a in self._slider_axes() if self.ds.sizes[a] > 1}
 
     def _update_sliders(self) -> None:
-        self.slider_box.objects = [self.sliders[a] for a in self._slider_axes()
-                                   if self.ds.sizes[a] > 1]
+        self.slider_box.objects = [self.sliders[a] for a in self._slider_axes() if self.ds.sizes[a] > 1]
 
     def _point_label(self) -> str:
         return figures.sample_point_label(self.ds, self.point)
@@ -544,8 +585,7 @@ class SampledReviewApp(ReviewApp):
         rounds = figures.sample_rounds(self.ds)
         parts = [f"{int((rounds == k).sum())} {figures.round_label(int(k))}" for k in np.unique(rounds)]
         grid = [f"{self.ds.sizes[a]} {a}" for a in self._slider_axes() if self.ds.sizes[a] > 1]
-        return (f"{text}  \n{rounds.size} samples ({', '.join(parts)})"
-                + (f" x {' x '.join(grid)}" if grid else ""))
+        return f"{text}  \n{rounds.size} samples ({', '.join(parts)})" + (f" x {' x '.join(grid)}" if grid else "")
 
     # ------------------------------------------------------------------ rendering
     def _overview(self) -> dict[str, Any]:
@@ -556,21 +596,20 @@ class SampledReviewApp(ReviewApp):
         summary = self._slice((var, "status"))
         status: np.ndarray | None = None
         if "status" in self.ds:
-            src = (summary if not fixed else read_slice(self.ds, self._store, ["status"], {}))
+            src = summary if not fixed else read_slice(self.ds, self._store, ["status"], {})
             status = src["status"].values
         out: dict[str, Any] = {"status": self._status_text(status), "marks": []}
         try:
             d, where = figures.select_samples(summary, {}, "review")
             if y is not None:
                 fig, data = scatter_figure(d, x, y, var, where, summary)
-                self._tap_to_sample(fig, data, figures.log_scale(self.ds, x),
-                                    figures.log_scale(self.ds, y))
+                self._tap_to_sample(fig, data, figures.log_scale(self.ds, x), figures.log_scale(self.ds, y))
                 out["scatter"] = fig
                 out["marks"].append((fig, data))
             kind = {"rate": "rate", "isi_cv": "cv"}.get(var)
             if kind == "cv" and d.sizes[SAMPLE] > MAX_THEORY_CV_SAMPLES:
                 kind = None  # (the CV integral costs about 1 ms a point)
-            theory = (theory_rate(self.ds) if kind == "rate" else theory_cv(d) if kind == "cv" else None)
+            theory = theory_rate(self.ds) if kind == "rate" else theory_cv(d) if kind == "cv" else None
             out["projections"] = {}
             for p in self.params:
                 fig, data = projection_figure(d, p, var, where, summary, theory, legend=y is None)
@@ -587,8 +626,7 @@ class SampledReviewApp(ReviewApp):
 
     def _tap_to_sample(self, fig, data: figures.SampleData, xlog: bool, ylog: bool) -> None:
         def tapped(tx, ty):
-            sample = nearest_sample(data, tx, ty, xlog=xlog, ylog=ylog,
-                                    aspect=fig.width / max(fig.height, 1))
+            sample = nearest_sample(data, tx, ty, xlog=xlog, ylog=ylog, aspect=fig.width / max(fig.height, 1))
             if sample is not None:
                 self.select_point(**{SAMPLE: float(sample), **self._fixed()})
 
@@ -709,8 +747,7 @@ def _prepare_next(store: str | PathLike) -> None:
     key = str(Path(store))
     if key in _PREPARING:
         return
-    thread = threading.Thread(target=_prepare, args=(store,), name="lifbatch-review-next-page",
-                              daemon=True)
+    thread = threading.Thread(target=_prepare, args=(store,), name="lifbatch-review-next-page", daemon=True)
     _PREPARING[key] = thread
     thread.start()
 
@@ -726,8 +763,14 @@ def _warm_up(store: xr.Dataset | str | PathLike) -> None:
         _prepare(store)
 
 
-def serve(store: xr.Dataset | str | PathLike, *, port: int = 0, open_browser: bool = True,
-          address: str = "127.0.0.1", **kwargs: Any) -> None:
+def serve(
+    store: xr.Dataset | str | PathLike,
+    *,
+    port: int = 0,
+    open_browser: bool = True,
+    address: str = "127.0.0.1",
+    **kwargs: Any,
+) -> None:
     """Serve the review app on ``http://address:port/`` until interrupted (blocking).
 
     Parameters
@@ -750,13 +793,20 @@ def serve(store: xr.Dataset | str | PathLike, *, port: int = 0, open_browser: bo
     port = port or free_port(address)
     origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"}
     url = f"http://{address}:{port}/"
-    print(f"lifbatch review: preparing {store if not isinstance(store, xr.Dataset) else 'dataset'}"
-          " ...", flush=True)
+    print(f"lifbatch review: preparing {store if not isinstance(store, xr.Dataset) else 'dataset'} ...", flush=True)
     _warm_up(store)
     try:
-        server = pn.serve({"/": lambda: _session_app(store)}, port=port, address=address,
-                          websocket_origin=sorted(origins), show=False, start=False, title="lifbatch review",
-                          verbose=False, **kwargs)
+        server = pn.serve(
+            {"/": lambda: _session_app(store)},
+            port=port,
+            address=address,
+            websocket_origin=sorted(origins),
+            show=False,
+            start=False,
+            title="lifbatch review",
+            verbose=False,
+            **kwargs,
+        )
     except OSError as exc:  # taken meanwhile
         raise port_error(address, port, exc) from None
     only_hosts(server._tornado, origins)

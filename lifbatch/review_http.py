@@ -24,8 +24,12 @@ def check_port(address: str, port: int) -> None:
 
 def port_error(address: str, port: int, exc: OSError):
     why = "it is in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc)).lower()
-    return WorkflowError(f"`--port` {port}: cannot serve on {address}:{port}, {why}. Choose another port, or "
-                         "leave out --port to take a free one.", "--port", port)
+    return WorkflowError(
+        f"`--port` {port}: cannot serve on {address}:{port}, {why}. Choose another port, or "
+        "leave out --port to take a free one.",
+        "--port",
+        port,
+    )
 
 
 def free_port(address: str) -> int:
@@ -51,4 +55,3 @@ def only_hosts(app, hosts: set[str]) -> None:
         return find(request, **kwargs)
 
     app.find_handler = find_handler
-

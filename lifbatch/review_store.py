@@ -49,7 +49,8 @@ def theory_cv(d: xr.Dataset) -> xr.DataArray | None:
     if not isinstance(raw, str):
         return figures.theory_values(d, True, "cv")
     axes = [a for a in figures.sweep_axes(d) if a in d.coords] + [
-        a for a in d.coords if a not in d.dims and d[a].size == 1]
+        a for a in d.coords if a not in d.dims and d[a].size == 1
+    ]
     key = ("cv", raw, tuple((a, tuple(np.atleast_1d(d[a].values).tolist())) for a in axes))
     if key not in _THEORY:
         if len(_THEORY) >= 64:
@@ -85,8 +86,7 @@ def chunk_signature(store: Path, name: str) -> tuple | None:
     return sig
 
 
-def read_slice(ds: xr.Dataset, store: Path | None, names: list[str],
-          index: Mapping[str, int]) -> xr.Dataset:
+def read_slice(ds: xr.Dataset, store: Path | None, names: list[str], index: Mapping[str, int]) -> xr.Dataset:
     """``ds[names]`` at the given positions of some axes (kept as length-1 dims), in memory.
 
     A store's variables are cached across sessions and pages while their chunk files are
@@ -125,4 +125,3 @@ def store_signature(store: Path) -> tuple | None:
             sig.append((dirpath, f, st.st_mtime_ns, st.st_size, st.st_ino))
     sig.sort()
     return tuple(sig)
-

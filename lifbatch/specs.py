@@ -12,7 +12,18 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["Drive", "SweepAxis", "SampleAxis", "Run", "RecordSpec", "SummarySpec", "Param", "ParamTable", "NeuronSpec", "InputsSpec"]
+__all__ = [
+    "Drive",
+    "SweepAxis",
+    "SampleAxis",
+    "Run",
+    "RecordSpec",
+    "SummarySpec",
+    "Param",
+    "ParamTable",
+    "NeuronSpec",
+    "InputsSpec",
+]
 
 
 @dataclass(frozen=True)
@@ -21,8 +32,8 @@ class Drive:
 
     name: str
     kind: str
-    role: str | None          # current / voltage / voltage_rate for continuous drives
-    options: tuple = ()        # non-numeric fields: (("shared", True), ("file", "/abs/x.npy"), ...)
+    role: str | None  # current / voltage / voltage_rate for continuous drives
+    options: tuple = ()  # non-numeric fields: (("shared", True), ("file", "/abs/x.npy"), ...)
 
     def option(self, key: str, default: Any = None) -> Any:
         return dict(self.options).get(key, default)
@@ -35,8 +46,8 @@ class SweepAxis:
     name: str
     params: tuple[str, ...]
     values: tuple[tuple[float, ...], ...]  # one tuple of SI values per param
-    units: tuple[str, ...]                 # SI unit string per param
-    display_units: tuple[str, ...]         # unit as written by the user, per param
+    units: tuple[str, ...]  # SI unit string per param
+    display_units: tuple[str, ...]  # unit as written by the user, per param
 
     @property
     def size(self) -> int:
@@ -57,8 +68,8 @@ class SampleAxis(SweepAxis):
     """A sampled design as one grid dimension, ``sample`` (design.py): its parameters move
     together along it, like a zipped axis; its coordinate is the point's number."""
 
-    spec: Any = None                 # design.SampleSpec
-    rounds: tuple[int, ...] = ()     # per point: 0 for the design, k when added in round k
+    spec: Any = None  # design.SampleSpec
+    rounds: tuple[int, ...] = ()  # per point: 0 for the design, k when added in round k
 
     @property
     def coord(self) -> np.ndarray:
@@ -97,9 +108,9 @@ class Run:
     """
 
     trials: int
-    duration: float           # s
-    dt: float                 # s
-    method: str               # "euler" or "exact"
+    duration: float  # s
+    dt: float  # s
+    method: str  # "euler" or "exact"
     duration_written: Any
     dt_written: Any = "0.1 ms"
     limits: bool = True
@@ -115,8 +126,8 @@ class RecordSpec:
 
     trials: tuple[int, ...]
     every: float
-    state: tuple[str, ...] = ()     # the model's state variables recorded beside V (record.state)
-    inputs: tuple[str, ...] = ()    # the drives whose values are recorded (record.inputs)
+    state: tuple[str, ...] = ()  # the model's state variables recorded beside V (record.state)
+    inputs: tuple[str, ...] = ()  # the drives whose values are recorded (record.inputs)
 
 
 @dataclass(frozen=True)
@@ -186,9 +197,9 @@ class NeuronSpec:
     voltage_dim: str
     voltage_display: str
     r_dim: str
-    r_m_given: bool          # r_m was written (the message of a current without resistance)
-    model: str = "lif"       # neuron.model (lifbatch.models)
-    options: tuple = ()      # the model's non-numeric settings, e.g. (("gates_init", "zero"),)
+    r_m_given: bool  # r_m was written (the message of a current without resistance)
+    model: str = "lif"  # neuron.model (lifbatch.models)
+    options: tuple = ()  # the model's non-numeric settings, e.g. (("gates_init", "zero"),)
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ def unfinished_template(path: Path) -> str:
 
     held = read_lease(path)
     if lease_state(held) == "live":
-        return (f"store '{path}' is being created by a run that is live ({describe(held)}): "
-                "try again in a moment.")
-    return (f"store '{path}' was never finished: the run creating it stopped before its template was written, "
-            "so it holds no results. Run the same `lifbatch run` command again to create it.")
+        return f"store '{path}' is being created by a run that is live ({describe(held)}): try again in a moment."
+    return (
+        f"store '{path}' was never finished: the run creating it stopped before its template was written, "
+        "so it holds no results. Run the same `lifbatch run` command again to create it."
+    )
 
 
 def store_workflow(store: str | os.PathLike) -> dict | None:
@@ -44,14 +45,20 @@ def store_workflow(store: str | os.PathLike) -> dict | None:
         attrs = meta["attributes"] if meta.get("node_type") == "group" else None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         if st.is_dir(MARKERS.as_posix()) and not st.exists((MARKERS / "zarr.json").as_posix()):
-            raise StoreError(f"store '{path}' is being created (its template is written while the first tasks "
-                             "compute): try again in a moment.") from None
+            raise StoreError(
+                f"store '{path}' is being created (its template is written while the first tasks "
+                "compute): try again in a moment."
+            ) from None
         reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, FileNotFoundError) else "no zarr.json"
-        raise StoreError(f"'{path}' exists but is not a readable Zarr store ({reason}). "
-                         "Choose another --store or pass --overwrite to replace it.") from None
+        raise StoreError(
+            f"'{path}' exists but is not a readable Zarr store ({reason}). "
+            "Choose another --store or pass --overwrite to replace it."
+        ) from None
     if not isinstance(attrs, dict) or "fingerprint" not in attrs:
-        raise StoreError(f"'{path}' is a Zarr store but not a lifbatch store. "
-                         "Choose another --store or pass --overwrite to replace it.")
+        raise StoreError(
+            f"'{path}' is a Zarr store but not a lifbatch store. "
+            "Choose another --store or pass --overwrite to replace it."
+        )
     return dict(attrs)
 
 
@@ -98,8 +105,11 @@ def inspect_store(store):
         return StoreState(str(path), "file")
     creating = read_key(store, CREATING)
     run_dir = MARKERS.parent.as_posix()
-    names = sorted(name for name in st.top()
-                   if not (name == run_dir and st.is_dir(run_dir) and st.only_run_files(run_dir, _RUN_FILES)))
+    names = sorted(
+        name
+        for name in st.top()
+        if not (name == run_dir and st.is_dir(run_dir) and st.only_run_files(run_dir, _RUN_FILES))
+    )
     if not names and creating is None:
         if st.local:
             _refuse_nested(path)
@@ -108,8 +118,13 @@ def inspect_store(store):
     attrs = root.get("attributes") if isinstance(root, dict) else None
     if creating is not None:
         info = creating if isinstance(creating, dict) else {}
-        return StoreState(str(path), "creating", fingerprint=info.get("fingerprint"), name=info.get("name"),
-                          simulation=info.get("simulation"))
+        return StoreState(
+            str(path),
+            "creating",
+            fingerprint=info.get("fingerprint"),
+            name=info.get("name"),
+            simulation=info.get("simulation"),
+        )
     if isinstance(attrs, dict) and "fingerprint" in attrs:
         if not st.exists((MARKERS / "zarr.json").as_posix()):
             return StoreState(str(path), "creating", fingerprint=attrs["fingerprint"], name=attrs.get("name"))
@@ -120,25 +135,38 @@ def inspect_store(store):
         shape = tuple(shape) if isinstance(shape, list) and all(is_number(n, whole=True) for n in shape) else None
         problem = _root_problem(root, shape)
         if problem:
-            raise StoreError(f"store '{path}' is damaged: in its zarr.json, {problem} (lifbatch never writes it so). "
-                             "Restore that file from a copy of the store, or move the store away and run its "
-                             "workflow again.")
+            raise StoreError(
+                f"store '{path}' is damaged: in its zarr.json, {problem} (lifbatch never writes it so). "
+                "Restore that file from a copy of the store, or move the store away and run its "
+                "workflow again."
+            )
         chunks = tuple(json.loads(attrs["chunks"]))
         markers = read_markers(store)  # (only those that fit the store's blocks)
         canonical = attrs.get("canonical")
         added = json.loads(canonical).get("sample_added") if canonical else None
-        return StoreState(str(path), "store", fingerprint=attrs["fingerprint"], name=attrs.get("name"),
-                          added=None if added is None else json.dumps(added, sort_keys=True),
-                          source=attrs.get("workflow") if added is not None else None, shape=shape,
-                          workflow=attrs.get("workflow"),
-                          simulation=simulation_identity(canonical) if canonical else None,
-                          summaries=summary_settings(canonical) if canonical else None,
-                          files=tuple(input_files(canonical).items()), chunks=chunks,
-                          done=frozenset(int(m["block"]) for m in markers),
-                          failed=frozenset(int(m["block"]) for m in markers if m.get("failures")),
-                          contents=tuple(names))
-    if root is None and set(names) <= {MARKERS.parent.name} and st.is_dir(MARKERS.as_posix()) and \
-            not st.exists((MARKERS.parent / "zarr.json").as_posix()):
+        return StoreState(
+            str(path),
+            "store",
+            fingerprint=attrs["fingerprint"],
+            name=attrs.get("name"),
+            added=None if added is None else json.dumps(added, sort_keys=True),
+            source=attrs.get("workflow") if added is not None else None,
+            shape=shape,
+            workflow=attrs.get("workflow"),
+            simulation=simulation_identity(canonical) if canonical else None,
+            summaries=summary_settings(canonical) if canonical else None,
+            files=tuple(input_files(canonical).items()),
+            chunks=chunks,
+            done=frozenset(int(m["block"]) for m in markers),
+            failed=frozenset(int(m["block"]) for m in markers if m.get("failures")),
+            contents=tuple(names),
+        )
+    if (
+        root is None
+        and set(names) <= {MARKERS.parent.name}
+        and st.is_dir(MARKERS.as_posix())
+        and not st.exists((MARKERS.parent / "zarr.json").as_posix())
+    ):
         return StoreState(str(path), "creating")  # stopped before its template began
     if root is not None:
         return StoreState(str(path), "zarr", contents=tuple(names))
@@ -153,8 +181,10 @@ def _refuse_nested(path: Path) -> None:
     resolved = path.resolve()
     for parent in resolved.parents:
         if (parent / MARKERS.parent).is_dir():
-            raise StoreError(f"--store '{path}' is inside the lifbatch store '{parent}': a store within another "
-                             f"one would be taken for a part of it. Choose a path outside '{parent}'.")
+            raise StoreError(
+                f"--store '{path}' is inside the lifbatch store '{parent}': a store within another "
+                f"one would be taken for a part of it. Choose a path outside '{parent}'."
+            )
 
 
 def refuse_dangling_link(store) -> None:
@@ -165,9 +195,11 @@ def refuse_dangling_link(store) -> None:
     path = Path(store)
     for p in (path, *path.parents):
         if p.is_symlink() and not p.exists():
-            raise StoreError(f"--store '{path}' goes through the symbolic link '{p}' to '{os.readlink(p)}', which "
-                             "does not exist; lifbatch does not make a link's target. Create the target directory "
-                             "first, or give another --store.")
+            raise StoreError(
+                f"--store '{path}' goes through the symbolic link '{p}' to '{os.readlink(p)}', which "
+                "does not exist; lifbatch does not make a link's target. Create the target directory "
+                "first, or give another --store."
+            )
 
 
 def _root_problem(root, shape: tuple[int, ...] | None) -> str | None:
@@ -178,8 +210,10 @@ def _root_problem(root, shape: tuple[int, ...] | None) -> str | None:
     from .units import excerpt
 
     if root.get("node_type") != "group" or root.get("zarr_format") != 3:
-        return (f"the root is not a Zarr v3 group (node_type {excerpt(repr(root.get('node_type')), 40)}, "
-                f"zarr_format {excerpt(repr(root.get('zarr_format')), 40)})")
+        return (
+            f"the root is not a Zarr v3 group (node_type {excerpt(repr(root.get('node_type')), 40)}, "
+            f"zarr_format {excerpt(repr(root.get('zarr_format')), 40)})"
+        )
     attrs = root["attributes"]
 
     def bad(name, what):
@@ -198,10 +232,16 @@ def _root_problem(root, shape: tuple[int, ...] | None) -> str | None:
         if name in attrs and not isinstance(attrs[name], str):
             return bad(name, "text")
     chunks = json_of("chunks", list)
-    if chunks is None or not all(is_number(c, whole=True) and c >= 1 for c in chunks) or \
-            (shape is not None and len(chunks) != len(shape)):
-        return bad("chunks", f"a JSON list of {len(shape) if shape is not None else 'the'} block sizes (whole "
-                   "numbers >= 1, one per axis)")
+    if (
+        chunks is None
+        or not all(is_number(c, whole=True) and c >= 1 for c in chunks)
+        or (shape is not None and len(chunks) != len(shape))
+    ):
+        return bad(
+            "chunks",
+            f"a JSON list of {len(shape) if shape is not None else 'the'} block sizes (whole "
+            "numbers >= 1, one per axis)",
+        )
     if "workflow" in attrs and json_of("workflow", dict) is None:
         return bad("workflow", "the workflow as a JSON object")
     if "canonical" in attrs:
@@ -210,16 +250,21 @@ def _root_problem(root, shape: tuple[int, ...] | None) -> str | None:
             return bad("canonical", "the canonical workflow as a JSON object")
         summaries = canonical.get("summaries", {})
         numbers = ("warmup", "moments_every", "max_lag")
-        if not isinstance(summaries, dict) or \
-                not all(is_number(summaries.get(k, 0)) for k in numbers) or \
-                not (summaries.get("moments_warmup") is None or is_number(summaries["moments_warmup"])) or \
-                not (isinstance(summaries.get("isi_edges", []), list)
-                     and all(is_number(e) for e in summaries.get("isi_edges", []))):
+        if (
+            not isinstance(summaries, dict)
+            or not all(is_number(summaries.get(k, 0)) for k in numbers)
+            or not (summaries.get("moments_warmup") is None or is_number(summaries["moments_warmup"]))
+            or not (
+                isinstance(summaries.get("isi_edges", []), list)
+                and all(is_number(e) for e in summaries.get("isi_edges", []))
+            )
+        ):
             return bad("canonical", "a canonical workflow whose `summaries` are numbers")
         drives = canonical.get("drives", [])
         if not isinstance(drives, list) or not all(
-                isinstance(d, dict) and isinstance(d.get("name", ""), str)
-                and isinstance(d.get("file_sha256") or "", str) for d in drives):
+            isinstance(d, dict) and isinstance(d.get("name", ""), str) and isinstance(d.get("file_sha256") or "", str)
+            for d in drives
+        ):
             return bad("canonical", "a canonical workflow whose `drives` are mappings")
     for name, whole in (("dt", False), ("duration", False), ("n_steps", True), ("trials", True)):
         if name in attrs and not is_number(attrs[name], whole=whole):
@@ -237,13 +282,20 @@ def unfinished_commit(store) -> str | None:
 
     st = storage.of(store)
     path = Path(store) if st.local else st.location
-    what = ("a `lifbatch summarize`" if st.exists(SUMMARIZE_COMMIT.as_posix()) else
-            "adding points (`lifbatch refine` or `fit`)" if st.exists(GROW.as_posix()) else None)
+    what = (
+        "a `lifbatch summarize`"
+        if st.exists(SUMMARIZE_COMMIT.as_posix())
+        else "adding points (`lifbatch refine` or `fit`)"
+        if st.exists(GROW.as_posix())
+        else None
+    )
     if what is None:
         return None
     held = read_lease(path)
     if lease_state(held) == "live":
         return f"store '{path}' is being changed by {what} that is live ({describe(held)}): try again in a moment."
-    return (f"store '{path}': {what} was interrupted after its commit, so its arrays are partly old and partly "
-            f"new; `lifbatch summarize {path}` (or `lifbatch run` of its workflow) finishes it, then read it "
-            "again.")
+    return (
+        f"store '{path}': {what} was interrupted after its commit, so its arrays are partly old and partly "
+        f"new; `lifbatch summarize {path}` (or `lifbatch run` of its workflow) finishes it, then read it "
+        "again."
+    )

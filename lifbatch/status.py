@@ -13,8 +13,15 @@ import zarr
 from .identity import describe_summaries, summary_settings
 from .layout import ROUND, SAMPLE, sampled_params
 from .lease import describe, lease_state, read_lease, stale_reason
-from .store import (STATUS_DONE, STATUS_FAILED, STATUS_PENDING, marker_status, open_results, read_consistently,
-                    read_markers)
+from .store import (
+    STATUS_DONE,
+    STATUS_FAILED,
+    STATUS_PENDING,
+    marker_status,
+    open_results,
+    read_consistently,
+    read_markers,
+)
 
 __all__ = ["store_status", "StoreStatus", "describe_design", "silent_points"]
 
@@ -46,19 +53,20 @@ class StoreStatus:
     remaining: float | None
     failures: dict = field(default_factory=dict)
     summaries: str | None = None  # the settings the store's summaries were computed with
-    run: str = "none"          # the lease: "live" (a run is writing), "stale" (its run died), "none"
+    run: str = "none"  # the lease: "live" (a run is writing), "stale" (its run died), "none"
     run_by: str | None = None  # who holds a live (or held a stale) lease
     design: str | None = None  # a sampled design: its method, points, refinement rounds and grid axes
     run_note: str | None = None  # why a lease is stale although recent (lease.stale_reason), or that a
-                                 # detached sweep's scheduler has no workers
+    # detached sweep's scheduler has no workers
 
     def format(self) -> str:
         pct = 100.0 * (self.done + self.failed) / max(1, self.points)
         lines = [f"store     {self.store} ({self.name})"]
         if self.design:
             lines.append(f"design    {self.design}")
-        lines.append(f"points    {self.points}: {self.done} done, {self.failed} failed, {self.pending} pending "
-                     f"({pct:.0f}%)")
+        lines.append(
+            f"points    {self.points}: {self.done} done, {self.failed} failed, {self.pending} pending ({pct:.0f}%)"
+        )
         if self.run == "live":
             lines.append(f"run       live: {self.run_by}")
             if self.run_note:
@@ -144,13 +152,27 @@ def _store_status(store) -> StoreStatus:
     if note:
         note = f"its lease file cannot be trusted: {note}; the next `lifbatch run` takes it over"
     elif held and held.get("detached") and held.get("workers") == 0:
-        note = ("the detached sweep's Dask scheduler has no workers, so it is not progressing"
-                + (" and has given the store up" if held.get("abandoned") else "")
-                + ": start workers for it, or once its lease lapses (lifbatch.lease.timeout + margin) "
-                "`lifbatch run` resumes the sweep here")
+        note = (
+            "the detached sweep's Dask scheduler has no workers, so it is not progressing"
+            + (" and has given the store up" if held.get("abandoned") else "")
+            + ": start workers for it, or once its lease lapses (lifbatch.lease.timeout + margin) "
+            "`lifbatch run` resumes the sweep here"
+        )
     canonical = ds.attrs.get("canonical")
     summaries = describe_summaries(summary_settings(canonical)) if canonical else None
-    return StoreStatus(store=str(store), name=ds.attrs.get("name", "?"), points=int(status.size), done=done,
-                       failed=failed, pending=pending, elapsed=elapsed, remaining=remaining, failures=failures,
-                       summaries=summaries, run=run, run_by=describe(held) if held else None,
-                       design=describe_design(ds), run_note=note)
+    return StoreStatus(
+        store=str(store),
+        name=ds.attrs.get("name", "?"),
+        points=int(status.size),
+        done=done,
+        failed=failed,
+        pending=pending,
+        elapsed=elapsed,
+        remaining=remaining,
+        failures=failures,
+        summaries=summaries,
+        run=run,
+        run_by=describe(held) if held else None,
+        design=describe_design(ds),
+        run_note=note,
+    )

@@ -24,25 +24,65 @@ from .errors import StoreError
 from .grid import Blocking
 from .identity import simulation_identity, summary_settings, with_summaries
 from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, STATUS_PENDING, VARIABLES
+
 # the store's other jobs, in modules of their own (their names re-exported: callers import them from here)
 from .markers import done_blocks, marker_status, read_marker, read_markers, store_generation
-from .state import (inspect_store, refuse_dangling_link, store_workflow, store_workflow_of, unfinished_commit,
-                    unfinished_template)
-from .template import (begin_creation, compressors_for, coordinate_array, create_store, gather_on_group, root_attrs,
-                       variable_array, write_group_at)
+from .state import (
+    inspect_store,
+    refuse_dangling_link,
+    store_workflow,
+    store_workflow_of,
+    unfinished_commit,
+    unfinished_template,
+)
+from .template import (
+    begin_creation,
+    compressors_for,
+    coordinate_array,
+    create_store,
+    gather_on_group,
+    root_attrs,
+    variable_array,
+    write_group_at,
+)
 from .verify import VerifyReport, restore_arrays, verify_store
 
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["open_results", "create_store", "write_block", "done_blocks", "read_markers", "store_workflow",
-           "inspect_store", "begin_creation", "clear_store", "verify_store", "VerifyReport", "restore_arrays",
-           "marker_status", "write_group_at", "compressors_for",
-           "simulation_identity", "summary_settings", "with_summaries",
-           "STATUS_PENDING", "STATUS_DONE", "STATUS_FAILED",
-           # (re-exported as well: imported from here by the package's modules and tests)
-           "MARKERS", "root_attrs", "coordinate_array", "variable_array", "read_marker", "store_generation",
-           "store_workflow_of", "unfinished_commit", "refuse_dangling_link"]
+__all__ = [
+    "open_results",
+    "create_store",
+    "write_block",
+    "done_blocks",
+    "read_markers",
+    "store_workflow",
+    "inspect_store",
+    "begin_creation",
+    "clear_store",
+    "verify_store",
+    "VerifyReport",
+    "restore_arrays",
+    "marker_status",
+    "write_group_at",
+    "compressors_for",
+    "simulation_identity",
+    "summary_settings",
+    "with_summaries",
+    "STATUS_PENDING",
+    "STATUS_DONE",
+    "STATUS_FAILED",
+    # (re-exported as well: imported from here by the package's modules and tests)
+    "MARKERS",
+    "root_attrs",
+    "coordinate_array",
+    "variable_array",
+    "read_marker",
+    "store_generation",
+    "store_workflow_of",
+    "unfinished_commit",
+    "refuse_dangling_link",
+]
 
 
 def _open_zarr(path: Path, unreadable: str, **kwargs) -> "xr.Dataset":
@@ -82,8 +122,9 @@ def _read_json(path: Path):
         return False  # there, but unreadable
 
 
-def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
-                started=None, timing=None, worker=None, fence=None) -> dict:
+def write_block(
+    wf, store, blocking: Blocking, block_id, data, *, failures=None, started=None, timing=None, worker=None, fence=None
+) -> dict:
     """Write one block's variables into their region of every array, then its done-marker.
 
     ``data`` is the block's Dataset, or a mapping of variable name -> array;
@@ -110,11 +151,16 @@ def write_block(wf, store, blocking: Blocking, block_id, data, *, failures=None,
     _write_region(store, region, data)
     timing = {**(timing or {}), "write": time.perf_counter() - t0}
     flat = blocking.flat_index(block_id)
-    marker = {"block": flat, "index": list(block_id),
-              "points": int(np.prod([s.stop - s.start for s in region] or [1])),
-              "failures": failures or {}, "finished": time.time(), "worker": worker,
-              "seconds": (time.time() - started) if started else None,
-              **{f"{phase}_seconds": t for phase, t in timing.items()}}
+    marker = {
+        "block": flat,
+        "index": list(block_id),
+        "points": int(np.prod([s.stop - s.start for s in region] or [1])),
+        "failures": failures or {},
+        "finished": time.time(),
+        "worker": worker,
+        "seconds": (time.time() - started) if started else None,
+        **{f"{phase}_seconds": t for phase, t in timing.items()},
+    }
     if fence is not None:
         marker["generation"] = fence.generation
         fence.check()
@@ -164,8 +210,10 @@ def _template_id(store) -> tuple:
             wait = parse_timedelta(config.get("task.template-wait"))
             deadline = now + wait
         if now >= deadline:
-            raise StoreError(f"store '{store}' has no template after {wait:g} s: this machine does not see "
-                             "the store, or it was removed (see cluster/README.md)")
+            raise StoreError(
+                f"store '{store}' has no template after {wait:g} s: this machine does not see "
+                "the store, or it was removed (see cluster/README.md)"
+            )
         time.sleep(delay)
         delay = min(0.1, 2 * delay)
 
@@ -179,8 +227,11 @@ def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray
     # this look is opened again next time, never kept under a newer identity than its own
     st = storage.of(store)
     idents = dict(zip(values, st.identities([f"{name}/zarr.json" for name in values])))
-    arrays = {name: array for name, (ident, array) in cached.items()
-              if cached_template == template and name in idents and ident == idents[name] and ident is not None}
+    arrays = {
+        name: array
+        for name, (ident, array) in cached.items()
+        if cached_template == template and name in idents and ident == idents[name] and ident is not None
+    }
 
     async def write(group, name, value):
         array = arrays.get(name)
@@ -188,9 +239,11 @@ def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray
             # write_empty_chunks: a block's chunks are all written (also when all zeros,
             # e.g. no spikes), which spares zarr comparing every chunk with the fill value
             array = (await group.getitem(name)).with_config({"write_empty_chunks": True})
-        if array.dtype != value.dtype or array.shape[len(region):] != value.shape[len(region):]:
-            raise StoreError(f"block variable '{name}' {value.dtype}{value.shape} does not match the store's "
-                             f"{array.dtype}{array.shape}; the store is not this workflow's")
+        if array.dtype != value.dtype or array.shape[len(region) :] != value.shape[len(region) :]:
+            raise StoreError(
+                f"block variable '{name}' {value.dtype}{value.shape} does not match the store's "
+                f"{array.dtype}{array.shape}; the store is not this workflow's"
+            )
         await array.setitem(selection, value)
         return name, array
 
@@ -290,5 +343,6 @@ def read_consistently(store, read, *, tries: int = 3):
         out = read()
         if commit_stamp(store) == before:
             return out
-    raise StoreError(f"store '{store}' kept changing while it was read (a summarize or refine is committing): "
-                     "try again in a moment.")
+    raise StoreError(
+        f"store '{store}' kept changing while it was read (a summarize or refine is committing): try again in a moment."
+    )

@@ -31,8 +31,9 @@ def point_key(wf, params: dict[str, float]) -> int:
 def _point_digest(wf, params: dict[str, float]) -> bytes:
     """sha256 of the canonical JSON ``[seed, [[param, repr(value)], ...]]`` of the point's
     swept parameters (sorted by name; those of ``noise.shared_across`` axes left out)."""
-    names, head = _key_layout(wf.seed, tuple(p for ax in wf.sweep if ax.name not in wf.shared_across
-                                            for p in ax.params))
+    names, head = _key_layout(
+        wf.seed, tuple(p for ax in wf.sweep if ax.name not in wf.shared_across for p in ax.params)
+    )
     if head is None:  # names JSON would escape: the general path
         swept = sorted([p, repr(float(params[p]))] for p in names)
         text = json.dumps([wf.seed, swept], separators=(",", ":"))
@@ -51,7 +52,6 @@ def _key_layout(seed: int, names: tuple[str, ...]) -> tuple[tuple[str, ...], str
 
 
 STREAMS = ("noise", "uniform", "poisson", "steps")
-
 
 
 class _Streams(dict):
@@ -94,8 +94,7 @@ class _Streams(dict):
 
 def _key_words(keys: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Keys as numpy's SeedSequence reads an int: 32-bit words, least significant first."""
-    entropy = np.zeros((len(keys), max(8, *(((k.bit_length() + 31) // 32) for k in keys)) if keys else 8),
-                       np.uint64)
+    entropy = np.zeros((len(keys), max(8, *(((k.bit_length() + 31) // 32) for k in keys)) if keys else 8), np.uint64)
     lengths = np.empty(len(keys), np.int64)
     for i, k in enumerate(keys):
         n = max(1, (k.bit_length() + 31) // 32)

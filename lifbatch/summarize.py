@@ -59,8 +59,12 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
     asked = list(overrides) if isinstance(overrides, dict) else [o.split("=", 1)[0] for o in (overrides or [])]
     for key in asked:
         if not key.startswith("summaries."):
-            raise WorkflowError(f"`--set {key}`: summarize can only change summaries.* (spikes and traces are "
-                                "fixed); run the sweep again for other changes.", key, None)
+            raise WorkflowError(
+                f"`--set {key}`: summarize can only change summaries.* (spikes and traces are "
+                "fixed); run the sweep again for other changes.",
+                key,
+                None,
+            )
     if inspect_store(path).kind != "store":
         open_results(path)  # one-line errors for what is not a finished store
         raise StoreError(f"'{path}' is not a finished lifbatch store; nothing to summarize.")
@@ -85,8 +89,13 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
         # workers that kept the old arrays open, write what these arrays say; every chunk
         # written, also all-NaN or all-zero ones, as a block writes them (a missing chunk of a
         # done block is damage to `status --verify`)
-        enc = {n: {"compressors": compressors_for(new_ds[n].dtype),
-                   **({"_FillValue": np.nan} if new_ds[n].dtype.kind == "f" else {})} for n in names}
+        enc = {
+            n: {
+                "compressors": compressors_for(new_ds[n].dtype),
+                **({"_FillValue": np.nan} if new_ds[n].dtype.kind == "f" else {}),
+            }
+            for n in names
+        }
         fence.check()
         new_ds.to_zarr(staged, mode="w", consolidated=False, encoding=enc, write_empty_chunks=True)
         pause("summarize-written")
@@ -95,15 +104,19 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
         attributes = json.loads(st.read_bytes("zarr.json") or b"")["attributes"]  # (there: the store opened)
         attributes.update({"workflow": wf.source, "canonical": wf.canonical, "fingerprint": wf.fingerprint})
         fence.check()  # a summarize that lost its lease commits nothing
-        st.commit(SUMMARIZE_COMMIT.as_posix(), json.dumps({"work": own, "arrays": arrays, "attributes": attributes}).encode())
+        st.commit(
+            SUMMARIZE_COMMIT.as_posix(), json.dumps({"work": own, "arrays": arrays, "attributes": attributes}).encode()
+        )
         pause("summarize-committed")
         swap.recover(path, fence)
     finally:
         held.release()
     after = summary_settings(wf.canonical)
     changed = [k for k in after if k != "moments_warmup" and after[k] != before.get(k)]
-    log(f"summaries: {describe_summaries(after)}" + (f" (changed: {', '.join(changed)}; were "
-                                                     f"{describe_summaries(before)})" if changed else " (unchanged)"))
+    log(
+        f"summaries: {describe_summaries(after)}"
+        + (f" (changed: {', '.join(changed)}; were {describe_summaries(before)})" if changed else " (unchanged)")
+    )
     if "moments_warmup" in after:
         log(_why_moments_kept(ds, wf, after["moments_warmup"]))
     return names
@@ -116,15 +129,21 @@ def _why_moments_kept(ds, wf, kept: float) -> str:
         recorded = "this store records no V (no `record.v`)"
     elif list(ds["trace_trial"].values) != list(range(wf.trials)):
         n = int(ds.sizes["trace_trial"])
-        recorded = (f"this store records V of {n} of {wf.trials} trials (record.v.trials: "
-                    f"{[int(t) for t in ds['trace_trial'].values]})")
+        recorded = (
+            f"this store records V of {n} of {wf.trials} trials (record.v.trials: "
+            f"{[int(t) for t in ds['trace_trial'].values]})"
+        )
     else:
-        recorded = (f"this store records V every {1e3 * wf.record_every:g} ms, which does not divide the moments "
-                    f"grid ({1e3 * wf.moments_every:g} ms)")
-    return (f"note: v_mean, v_var and v_autocov keep their warmup of {1e3 * kept:g} ms (the spike summaries take "
-            f"the new one): recomputing them needs V of every trial on the moments grid, and {recorded}. To "
-            "recompute them, run the workflow into a new store with --set record.v.trials=all (record.v.every "
-            "dividing summaries.moments.every).")
+        recorded = (
+            f"this store records V every {1e3 * wf.record_every:g} ms, which does not divide the moments "
+            f"grid ({1e3 * wf.moments_every:g} ms)"
+        )
+    return (
+        f"note: v_mean, v_var and v_autocov keep their warmup of {1e3 * kept:g} ms (the spike summaries take "
+        f"the new one): recomputing them needs V of every trial on the moments grid, and {recorded}. To "
+        "recompute them, run the workflow into a new store with --set record.v.trials=all (record.v.every "
+        "dividing summaries.moments.every)."
+    )
 
 
 def _moments_recomputable(ds, wf) -> bool:
@@ -151,7 +170,10 @@ def _keep_moments(wf, before: dict, asked):
                 f"`{field}` {1e3 * after[key]:g} ms: summarize cannot recompute this store's V moments (they need V "
                 f"of every trial on the moments grid, `record.v: {{trials: all}}`), computed with "
                 f"{1e3 * before[key]:g} ms. Run the sweep again into a new store (lifbatch run WORKFLOW --set "
-                f"{field}=... --store NEW), or leave {field} as it is.", field, after[key])
+                f"{field}=... --store NEW), or leave {field} as it is.",
+                field,
+                after[key],
+            )
         after[key] = before[key]
     kept = before.get("moments_warmup", before["warmup"])
     after.pop("moments_warmup", None)
@@ -173,7 +195,8 @@ def _summaries(ds, wf, xr, moments: bool):
     if moments:
         v = ds["v"].isel(trace_time=slice(None, None, int(round(wf.moments_every / wf.record_every))))
         v = v.rename(trace_trial="trial", trace_time="time").assign_coords(
-            time=np.asarray(coords(wf)["time"][1]), trial=np.arange(wf.trials))
+            time=np.asarray(coords(wf)["time"][1]), trial=np.arange(wf.trials)
+        )
         mom = moment_summary(v, warmup=wf.warmup, every=wf.moments_every, max_lag=wf.max_lag)
         for name in MOMENT_SUMMARIES:
             out[name] = mom[name].where(done)
@@ -190,8 +213,9 @@ def _summaries(ds, wf, xr, moments: bool):
     # the coordinates along the sweep axes (a zipped axis's other parameters, a design's parameters
     # and rounds) do not change: they are not written again
     sweep_dims = set(ds["status"].dims)
-    new_ds = new_ds.drop_vars([k for k in new_ds.coords if k == "trial" or sweep_dims & set(new_ds[k].dims)],
-                              errors="ignore")
+    new_ds = new_ds.drop_vars(
+        [k for k in new_ds.coords if k == "trial" or sweep_dims & set(new_ds[k].dims)], errors="ignore"
+    )
     axes = ds["status"].dims
     # chunked as the template chunks its arrays: the blocks along the sweep axes, whole along the rest
     chunks = {**{dim: -1 for dim in new_ds.dims}, **dict(zip(axes, json.loads(ds.attrs["chunks"])))}

@@ -85,8 +85,11 @@ def _recover_objects(st, fence) -> str | None:
             st.delete_prefix(work + "/")  # never committed: the old summaries stand
             return "discarded an unfinished summarize (the old summaries stand)"
         plan = json.loads(data)
-        if not isinstance(plan, dict) or not isinstance(plan.get("arrays"), list) or \
-                not (isinstance(plan.get("work"), str) and plan["work"].isalnum()):
+        if (
+            not isinstance(plan, dict)
+            or not isinstance(plan.get("arrays"), list)
+            or not (isinstance(plan.get("work"), str) and plan["work"].isalnum())
+        ):
             raise ValueError("not a commit")
     except ValueError:  # (one PUT: an object is whole, so unreadable means damaged)
         fence.check()
@@ -99,7 +102,7 @@ def _recover_objects(st, fence) -> str | None:
             continue
         staged = st.list(f"{new}/{name}/")  # (complete while its metadata is there)
         fence.check()
-        keys = [k[len(new) + 1:] for k in staged]
+        keys = [k[len(new) + 1 :] for k in staged]
         for src, dst in zip(staged, keys):
             st.copy(src, dst)
         stale = sorted(set(st.list(f"{name}/")) - set(keys))

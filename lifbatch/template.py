@@ -29,13 +29,23 @@ def root_attrs(wf, provenance: dict | None = None) -> dict:
     """The store's root attributes; ``provenance`` (:func:`lifbatch.provenance.collect`) of the
     run that creates it, recorded as ``provenance`` and as the first of ``runs``."""
     extra = {"provenance": json.dumps(provenance), "runs": json.dumps([provenance])} if provenance else {}
-    return {**extra,
-        "name": wf.name, "description": wf.description, "workflow": wf.source, "canonical": wf.canonical,
-        "fingerprint": wf.fingerprint, "simulation": simulation_identity(wf.canonical),
+    return {
+        **extra,
+        "name": wf.name,
+        "description": wf.description,
+        "workflow": wf.source,
+        "canonical": wf.canonical,
+        "fingerprint": wf.fingerprint,
+        "simulation": simulation_identity(wf.canonical),
         "lifbatch_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "dt": wf.dt, "duration": wf.duration, "n_steps": wf.n_steps, "method": wf.method, "seed": wf.seed,
-        "trials": wf.trials, "versions": json.dumps(_package_versions()),
+        "dt": wf.dt,
+        "duration": wf.duration,
+        "n_steps": wf.n_steps,
+        "method": wf.method,
+        "seed": wf.seed,
+        "trials": wf.trials,
+        "versions": json.dumps(_package_versions()),
         "reproduce": f"lifbatch run <workflow> with the `workflow` attribute saved as YAML (fingerprint {wf.fingerprint})",
     }
 
@@ -63,8 +73,15 @@ def compressors_for(dtype: np.dtype) -> list:
 _NAN_FILL = "AAAAAAAA+H8="
 
 
-def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lambda phase: None,
-                 provenance: dict | None = None, fence=None) -> None:
+def create_store(
+    wf,
+    store: str | os.PathLike,
+    blocking: Blocking,
+    *,
+    pause=lambda phase: None,
+    provenance: dict | None = None,
+    fence=None,
+) -> None:
     """Write the template of a new store: coordinates, attributes, and empty arrays.
 
     Written by Zarr directly, all arrays at once, exactly as ``xarray.Dataset.to_zarr``
@@ -83,8 +100,11 @@ def create_store(wf, store: str | os.PathLike, blocking: Blocking, *, pause=lamb
 
     crd = coords(wf)
     generation = getattr(fence, "generation", None)
-    attrs = {**root_attrs(wf, provenance), "chunks": json.dumps(list(blocking.chunks)),
-             **({"generation": generation} if generation else {})}
+    attrs = {
+        **root_attrs(wf, provenance),
+        "chunks": json.dumps(list(blocking.chunks)),
+        **({"generation": generation} if generation else {}),
+    }
     if fence is not None:
         fence.check()
     extra = sorted(name for name, (dim, *_) in crd.items() if name != dim)
@@ -120,8 +140,15 @@ def variable_array(wf, chunks: tuple[int, ...], spec: tuple, *, sizes: dict | No
     dims, dtype, fill, attrs = spec
     sizes = sizes or sizes_of(wf)
     tail = tuple(sizes[d] for d in dims)
-    return dict(shape=tuple(wf.shape) + tail, chunks=tuple(chunks) + tail, dtype=dtype, fill_value=fill,
-                compressors=compressors_for(dtype), attributes=dict(attrs), dimension_names=tuple(wf.axis_names) + dims)
+    return dict(
+        shape=tuple(wf.shape) + tail,
+        chunks=tuple(chunks) + tail,
+        dtype=dtype,
+        fill_value=fill,
+        compressors=compressors_for(dtype),
+        attributes=dict(attrs),
+        dimension_names=tuple(wf.axis_names) + dims,
+    )
 
 
 def coordinate_array(spec: tuple) -> dict:
@@ -135,8 +162,15 @@ def coordinate_array(spec: tuple) -> dict:
     if values.dtype.kind == "f":
         attributes["_FillValue"] = _NAN_FILL
     fill = np.nan if values.dtype.kind == "f" else "" if values.dtype.kind in "TO" else 0  # (strings: labels)
-    return dict(shape=values.shape, chunks=values.shape or (1,), dtype=values.dtype, fill_value=fill,
-                compressors=[ZstdCodec(level=0, checksum=False)], attributes=attributes, dimension_names=(dim,))
+    return dict(
+        shape=values.shape,
+        chunks=values.shape or (1,),
+        dtype=values.dtype,
+        fill_value=fill,
+        compressors=[ZstdCodec(level=0, checksum=False)],
+        attributes=attributes,
+        dimension_names=(dim,),
+    )
 
 
 def _write_group(path: Path, attributes: dict) -> None:
@@ -147,15 +181,25 @@ def _write_group(path: Path, attributes: dict) -> None:
 
 def write_group_at(st, key, attributes: dict) -> None:
     """:func:`_write_group` of the group ``key`` in the store's storage (one whole object)."""
-    st.write_bytes(f"{key.as_posix() if hasattr(key, 'as_posix') else key}/zarr.json",
-                   json.dumps({"zarr_format": 3, "node_type": "group", "attributes": attributes}).encode())
+    st.write_bytes(
+        f"{key.as_posix() if hasattr(key, 'as_posix') else key}/zarr.json",
+        json.dumps({"zarr_format": 3, "node_type": "group", "attributes": attributes}).encode(),
+    )
 
 
 def begin_creation(wf, store) -> None:
     """Mark ``store`` (an empty or replaced directory) as being created for ``wf``."""
-    storage.of(store).write_bytes(CREATING.as_posix(), json.dumps(
-        {"fingerprint": wf.fingerprint, "simulation": simulation_identity(wf.canonical), "name": wf.name,
-         "started": time.time()}).encode())
+    storage.of(store).write_bytes(
+        CREATING.as_posix(),
+        json.dumps(
+            {
+                "fingerprint": wf.fingerprint,
+                "simulation": simulation_identity(wf.canonical),
+                "name": wf.name,
+                "started": time.time(),
+            }
+        ).encode(),
+    )
 
 
 def gather_on_group(store, job, items: dict, *, open_group: bool = True) -> list:
@@ -167,8 +211,11 @@ def gather_on_group(store, job, items: dict, *, open_group: bool = True) -> list
     from zarr.core.sync import sync
 
     async def run_all():
-        group = await zarr.api.asynchronous.open_group(store=storage.of(store).zarr_store(), mode="r+",
-                                                       zarr_format=3) if open_group else None
+        group = (
+            await zarr.api.asynchronous.open_group(store=storage.of(store).zarr_store(), mode="r+", zarr_format=3)
+            if open_group
+            else None
+        )
         return await asyncio.gather(*(job(group, name, item) for name, item in items.items()))
 
     try:

@@ -36,8 +36,21 @@ import numpy as np
 
 from .identity import with_store_summaries
 
-__all__ = ["lif_rate", "lif_isi_steps", "siegert_rate", "siegert_cv", "ou_step", "ou_mean", "ou_var",
-           "ou_autocov", "theory_rate", "theory_cv", "theory_ou", "applies", "point_theory"]
+__all__ = [
+    "lif_rate",
+    "lif_isi_steps",
+    "siegert_rate",
+    "siegert_cv",
+    "ou_step",
+    "ou_mean",
+    "ou_var",
+    "ou_autocov",
+    "theory_rate",
+    "theory_cv",
+    "theory_ou",
+    "applies",
+    "point_theory",
+]
 
 
 def lif_rate(v_inf, *, tau_m, v_th, v_reset, t_ref=0.0):
@@ -61,7 +74,7 @@ def lif_isi_steps(v_inf, *, tau_m, v_th, v_reset, dt, ref_steps, method="euler")
         return 0
     k = math.ceil(math.log((v_inf - v_th) / (v_inf - v_reset)) / math.log(q))
     # guard the rounding of ceil at an exact boundary by checking the inequality itself
-    while v_inf + (v_reset - v_inf) * q ** k <= v_th:
+    while v_inf + (v_reset - v_inf) * q**k <= v_th:
         k += 1
     while k > 1 and v_inf + (v_reset - v_inf) * q ** (k - 1) > v_th:
         k -= 1
@@ -113,8 +126,7 @@ def siegert_rate(v_inf, sigma, *, tau_m, v_th, v_reset, t_ref=0.0):
     return out if out.ndim else float(out)
 
 
-def _siegert_cv_point(mu: float, s: float, tau_m: float, v_th: float, v_reset: float,
-                      t_ref: float) -> float:
+def _siegert_cv_point(mu: float, s: float, tau_m: float, v_th: float, v_reset: float, t_ref: float) -> float:
     """ISI CV of one white-noise point (``s > 0``, finite ``v_th``); see :func:`siegert_cv`."""
     from scipy.integrate import quad
     from scipy.special import dawsn
@@ -137,7 +149,7 @@ def _siegert_cv_point(mu: float, s: float, tau_m: float, v_th: float, v_reset: f
 
     below, _ = quad(integrand, -np.inf, yr, limit=200)
     between, _ = quad(integrand, yr, yt, limit=200)
-    var_t = 2.0 * math.pi * tau_m ** 2 * max(below + between, 0.0)
+    var_t = 2.0 * math.pi * tau_m**2 * max(below + between, 0.0)
     mean_t = t_ref * math.exp(-big) + tau_m * math.sqrt(math.pi) * rate_int  # both times e^{-M}
     return math.sqrt(var_t) / mean_t
 
@@ -229,9 +241,9 @@ def ou_var(t, *, sigma, tau_m, dt=None, method="exact"):
     """
     t = np.asarray(t, float)
     if dt is None:
-        return sigma ** 2 / 2 * (1.0 - np.exp(-2.0 * t / tau_m))
+        return sigma**2 / 2 * (1.0 - np.exp(-2.0 * t / tau_m))
     q, s2 = ou_step(tau_m=tau_m, dt=dt, method=method)
-    return sigma ** 2 * s2 * (1.0 - q ** (2.0 * np.round(t / dt))) / (1.0 - q * q)
+    return sigma**2 * s2 * (1.0 - q ** (2.0 * np.round(t / dt))) / (1.0 - q * q)
 
 
 def ou_autocov(lag, *, sigma, tau_m, dt=None, method="exact"):
@@ -242,17 +254,17 @@ def ou_autocov(lag, *, sigma, tau_m, dt=None, method="exact"):
     """
     lag = np.abs(np.asarray(lag, float))
     if dt is None:
-        return sigma ** 2 / 2 * np.exp(-lag / tau_m)
+        return sigma**2 / 2 * np.exp(-lag / tau_m)
     q, s2 = ou_step(tau_m=tau_m, dt=dt, method=method)
-    return sigma ** 2 * s2 / (1.0 - q * q) * q ** np.round(lag / dt)
+    return sigma**2 * s2 / (1.0 - q * q) * q ** np.round(lag / dt)
 
 
 # --------------------------------------------------------------------------- over a Dataset
 class _Point(NamedTuple):
     index: tuple[int, ...]  # type: ignore[assignment]  # into the output array (tuple.index() unused) (the Dataset's own sweep axes)
     params: dict
-    v_inf: float   # e_l + x (unit of the voltages)
-    sigma: float   # white-noise amplitude of V (unit of the voltages)
+    v_inf: float  # e_l + x (unit of the voltages)
+    sigma: float  # white-noise amplitude of V (unit of the voltages)
 
 
 def _position(values: np.ndarray, v: float) -> int:
@@ -365,8 +377,9 @@ def applies(wf) -> bool:
         return False
     if not wf.drives or any(d.kind not in ("constant", "white_noise") for d in wf.drives):
         return False
-    taus = [wf.params["neuron.tau_m"]] + [v for ax in wf.sweep for p, vals in zip(ax.params, ax.values)
-                                          if p == "neuron.tau_m" for v in vals]
+    taus = [wf.params["neuron.tau_m"]] + [
+        v for ax in wf.sweep for p, vals in zip(ax.params, ax.values) if p == "neuron.tau_m" for v in vals
+    ]
     return all(math.isfinite(t) for t in taus)
 
 
@@ -398,11 +411,18 @@ def theory_rate(ds):
     out = np.full(grid.shape, np.nan)
     for pt in grid.points:
         p = pt.params
-        out[pt.index] = siegert_rate(pt.v_inf, pt.sigma, tau_m=p["neuron.tau_m"], v_th=p["neuron.v_th"],
-                                     v_reset=p["neuron.v_reset"], t_ref=p["neuron.t_ref"])
+        out[pt.index] = siegert_rate(
+            pt.v_inf,
+            pt.sigma,
+            tau_m=p["neuron.tau_m"],
+            v_th=p["neuron.v_th"],
+            v_reset=p["neuron.v_reset"],
+            t_ref=p["neuron.t_ref"],
+        )
     noisy = any(d.kind == "white_noise" for d in grid.wf.drives)
-    return _over_axes(grid, out, {"units": "Hz", "long_name": "theory (Siegert)" if noisy
-                                    else "theory (constant input)"})
+    return _over_axes(
+        grid, out, {"units": "Hz", "long_name": "theory (Siegert)" if noisy else "theory (constant input)"}
+    )
 
 
 def theory_cv(ds):
@@ -417,13 +437,20 @@ def theory_cv(ds):
     out = np.full(grid.shape, np.nan)
     for pt in grid.points:
         p = pt.params
-        out[pt.index] = siegert_cv(pt.v_inf, pt.sigma, tau_m=p["neuron.tau_m"], v_th=p["neuron.v_th"],
-                                   v_reset=p["neuron.v_reset"], t_ref=p["neuron.t_ref"])
+        out[pt.index] = siegert_cv(
+            pt.v_inf,
+            pt.sigma,
+            tau_m=p["neuron.tau_m"],
+            v_th=p["neuron.v_th"],
+            v_reset=p["neuron.v_reset"],
+            t_ref=p["neuron.t_ref"],
+        )
     if not np.isfinite(out).any():
         return None
     noisy = any(d.kind == "white_noise" for d in grid.wf.drives)
-    return _over_axes(grid, out, {"units": "1", "long_name": "theory (Siegert)" if noisy
-                                    else "theory (constant input)"})
+    return _over_axes(
+        grid, out, {"units": "1", "long_name": "theory (Siegert)" if noisy else "theory (constant input)"}
+    )
 
 
 def _model_theory(grid: _Grid, what: str, attrs: dict):
@@ -521,11 +548,22 @@ def theory_ou(ds):
     label = "theory (OU)"
     vunits = ds["v_mean"].attrs.get("units", "V") if "v_mean" in ds else "V"
     sq = ds["v_var"].attrs.get("units", "V**2") if "v_var" in ds else "V**2"
-    return xr.Dataset({
-        "v_mean": xr.DataArray(mean, dims=axes + ["time"], coords={**coords, "time": ds["time"]},
-                               attrs={"units": vunits, "long_name": label}),
-        "v_var": xr.DataArray(var, dims=axes + ["time"], coords={**coords, "time": ds["time"]},
-                              attrs={"units": sq, "long_name": label}),
-        "v_autocov": xr.DataArray(acov, dims=axes + ["lag"], coords={**coords, "lag": ds["lag"]},
-                                  attrs={"units": sq, "long_name": label}),
-    })
+    return xr.Dataset(
+        {
+            "v_mean": xr.DataArray(
+                mean,
+                dims=axes + ["time"],
+                coords={**coords, "time": ds["time"]},
+                attrs={"units": vunits, "long_name": label},
+            ),
+            "v_var": xr.DataArray(
+                var,
+                dims=axes + ["time"],
+                coords={**coords, "time": ds["time"]},
+                attrs={"units": sq, "long_name": label},
+            ),
+            "v_autocov": xr.DataArray(
+                acov, dims=axes + ["lag"], coords={**coords, "lag": ds["lag"]}, attrs={"units": sq, "long_name": label}
+            ),
+        }
+    )

@@ -15,9 +15,17 @@ import pint
 from .config import cache_dir
 from .errors import WorkflowError
 
-__all__ = ["parse_quantity", "Quantity", "si_unit", "convert", "dimension_of", "to_si", "unit_dimensionality",
-           "linear_si_factor", "excerpt"]
-
+__all__ = [
+    "parse_quantity",
+    "Quantity",
+    "si_unit",
+    "convert",
+    "dimension_of",
+    "to_si",
+    "unit_dimensionality",
+    "linear_si_factor",
+    "excerpt",
+]
 
 
 def _registry() -> pint.UnitRegistry:
@@ -76,12 +84,12 @@ def parse_quantity(value: object, field: str, *, example: str = "") -> pint.Quan
     text = value.strip()
     if not text:
         # pint reads "" as 1: an empty override (--set neuron.v_th=) must not become 1
-        raise WorkflowError(f"`{field}` must be a number or a quantity such as '12 ms', got ''.{hint}",
-                            field, value)
+        raise WorkflowError(f"`{field}` must be a number or a quantity such as '12 ms', got ''.{hint}", field, value)
     if len(text) > MAX_QUANTITY_TEXT:
         # pint's parser takes minutes over a megabyte of text
-        raise WorkflowError(f"`{field}` is {len(text)} characters long, not a quantity, got {_quoted(value)}.{hint}",
-                            field, value)
+        raise WorkflowError(
+            f"`{field}` is {len(text)} characters long, not a quantity, got {_quoted(value)}.{hint}", field, value
+        )
     low = text.lower()
     if low in {"inf", "+inf", "infinity", ".inf"}:
         return _UREG.Quantity(Decimal("Infinity"), "")
@@ -92,12 +100,13 @@ def parse_quantity(value: object, field: str, *, example: str = "") -> pint.Quan
     except Exception as exc:  # pint raises many kinds of errors for bad text
         # name the cause when pint's message is readable (unknown unit, mixed dimensions);
         # pint quotes the text in it: an excerpt only
-        detail = (f" ({excerpt(' '.join(str(exc).split()), 60)})"
-                  if isinstance(exc, (pint.UndefinedUnitError, pint.DimensionalityError)) else "")
+        detail = (
+            f" ({excerpt(' '.join(str(exc).split()), 60)})"
+            if isinstance(exc, (pint.UndefinedUnitError, pint.DimensionalityError))
+            else ""
+        )
         raise WorkflowError(
-            f"`{field}` could not be parsed as a quantity, got {_quoted(value)}{detail}.{hint}",
-            field,
-            value,
+            f"`{field}` could not be parsed as a quantity, got {_quoted(value)}{detail}.{hint}", field, value
         ) from None
     if not isinstance(q, _UREG.Quantity):
         q = _UREG.Quantity(Decimal(str(q)), "")
@@ -108,9 +117,10 @@ def _finite_or_inf(q, value, field: str, hint: str):
     """``q``, refused when its magnitude is NaN (pint reads "nan mV"): NaN is never a
     parameter value. Infinite values pass; the workflow decides where they make sense."""
     m = q.magnitude
-    if (m.is_nan() if isinstance(m, Decimal) else isinstance(m, float) and math.isnan(m)):
-        raise WorkflowError(f"`{field}` is NaN (not a number), got {_quoted(value)}. Give a number.{hint}",
-                            field, value)
+    if m.is_nan() if isinstance(m, Decimal) else isinstance(m, float) and math.isnan(m):
+        raise WorkflowError(
+            f"`{field}` is NaN (not a number), got {_quoted(value)}. Give a number.{hint}", field, value
+        )
     return q
 
 
@@ -124,7 +134,7 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
     if len(text) <= limit:
         return text
     tail = f"… ({len(text)} characters)"
-    return text[:max(1, limit - len(tail))] + tail
+    return text[: max(1, limit - len(tail))] + tail
 
 
 def _quoted(value: object) -> str:

@@ -19,16 +19,51 @@ from .errors import WorkflowError
 from .messages import check_keys as _check_keys, err as _err, short as _short, shown as _shown, three_digits as _g
 from .specs import Param, Run
 
-__all__ = ["EXAMPLES", "INFINITE_OK", "INF_WORDS", "not_finite", "flag", "example", "quantity", "shown_unit", "parse_param", "parse_time", "parse_integer", "parse_multiple_of_dt", "parse_axis_values", "dim_name", "axis_raw_values", "MAX_AXIS_SIZE"]
+__all__ = [
+    "EXAMPLES",
+    "INFINITE_OK",
+    "INF_WORDS",
+    "not_finite",
+    "flag",
+    "example",
+    "quantity",
+    "shown_unit",
+    "parse_param",
+    "parse_time",
+    "parse_integer",
+    "parse_multiple_of_dt",
+    "parse_axis_values",
+    "dim_name",
+    "axis_raw_values",
+    "MAX_AXIS_SIZE",
+]
 
 
 EXAMPLES = {
-    "duration": "1000 ms", "dt": "0.1 ms", "tau_m": "20 ms", "t_ref": "2 ms", "r_m": "100 Mohm",
-    "v_th": "-50 mV", "e_l": "-60 mV", "v_reset": "-70 mV", "v_init": "-60 mV",
-    "rate": "10 Hz", "frequency": "10 Hz", "interval": "10 ms", "weight": "0.1",
-    "value": "250 pA", "mean": "250 pA", "amplitude": "250 pA", "half_width": "100 pA",
-    "sigma": "0.5 mV", "low": "0 nA", "high": "50 nA", "every": "1 ms", "warmup": "100 ms",
-    "max_lag": "50 ms", "phase": "0",
+    "duration": "1000 ms",
+    "dt": "0.1 ms",
+    "tau_m": "20 ms",
+    "t_ref": "2 ms",
+    "r_m": "100 Mohm",
+    "v_th": "-50 mV",
+    "e_l": "-60 mV",
+    "v_reset": "-70 mV",
+    "v_init": "-60 mV",
+    "rate": "10 Hz",
+    "frequency": "10 Hz",
+    "interval": "10 ms",
+    "weight": "0.1",
+    "value": "250 pA",
+    "mean": "250 pA",
+    "amplitude": "250 pA",
+    "half_width": "100 pA",
+    "sigma": "0.5 mV",
+    "low": "0 nA",
+    "high": "50 nA",
+    "every": "1 ms",
+    "warmup": "100 ms",
+    "max_lag": "50 ms",
+    "phase": "0",
 }
 
 
@@ -90,8 +125,7 @@ def parse_time(value: Any, field: str, *, allow_zero: bool = False) -> tuple[flo
     if math.isinf(x):
         raise _err(field, value, "must be a finite time", example(field) or "Example: 10 ms")
     if math.isnan(x) or x < 0 or (x == 0 and not allow_zero):
-        raise _err(field, value, "must be a positive time" if not allow_zero else "must be a time >= 0",
-                   example(field))
+        raise _err(field, value, "must be a positive time" if not allow_zero else "must be a time >= 0", example(field))
     return x, q
 
 
@@ -121,10 +155,16 @@ def parse_integer(value: Any, field: str, minimum: int, maximum: float | None = 
     ``1e6`` is accepted when its value is exactly an integer."""
     n = _exact_integer(value)
     if n is None or n < minimum:
-        raise _err(field, value, f"must be an integer >= {minimum}", f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}")
+        raise _err(
+            field, value, f"must be an integer >= {minimum}", f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}"
+        )
     if maximum is not None and n > maximum:
-        raise _err(field, value, f"must be an integer from {minimum} to {_g(maximum)}",
-                   f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}")
+        raise _err(
+            field,
+            value,
+            f"must be an integer from {minimum} to {_g(maximum)}",
+            f"Example: {field.rsplit('.', 1)[-1]}: {max(minimum, 1)}",
+        )
     return n
 
 
@@ -133,16 +173,26 @@ def parse_multiple_of_dt(value: Any, field: str, run: Run) -> float:
     x = parse_time(value, field)[0]
     k = x / run.dt
     if abs(k - round(k)) > 1e-6 * max(1.0, k) or round(k) < 1:
-        raise _err(field, value, f"must be a positive multiple of dt ({_short(run.dt_written)})",
-                   "Example: every: 1 ms")
+        raise _err(
+            field, value, f"must be a positive multiple of dt ({_short(run.dt_written)})", "Example: every: 1 ms"
+        )
     if x > run.duration:
         raise _err(field, value, f"must not exceed duration ({_short(run.duration_written)})", "Example: every: 1 ms")
     return round(k) * run.dt
 
 
-def parse_axis_values(spec: Mapping, where: str, param: str, *, dim: str, display: str = "",
-                      with_param: bool = True, room: Callable[[int, str, Any], None] | None = None,
-                      written: Param | None = None, distinct: bool = True) -> tuple[tuple[float, ...], str, str]:
+def parse_axis_values(
+    spec: Mapping,
+    where: str,
+    param: str,
+    *,
+    dim: str,
+    display: str = "",
+    with_param: bool = True,
+    room: Callable[[int, str, Any], None] | None = None,
+    written: Param | None = None,
+    distinct: bool = True,
+) -> tuple[tuple[float, ...], str, str]:
     """An axis's values (``values``, ``linspace``, ``logspace`` or ``range``, and ``unit``) for
     ``param`` of dimension ``dim`` (``display``: its unit as written) -> (SI values, the SI
     unit, the unit to display). ``room(n, where, arg)`` may refuse ``n`` values before they
@@ -179,19 +229,24 @@ def parse_axis_values(spec: Mapping, where: str, param: str, *, dim: str, displa
             # a quantity written out ("5 ms") carries its own unit
             q = quantity(v, f"{where}.values")
             if u.dimension_of(q) != target_dim and not (q.dimensionless and u.to_si(q) == 0):
-                raise _err(f"{where}.values", v, f"must be {dim_name(target_dim)} like {param}, "
-                           f"not {dim_name(u.dimension_of(q))}",
-                           f"Example: values: [10, 20], unit: {example_unit}")
+                raise _err(
+                    f"{where}.values",
+                    v,
+                    f"must be {dim_name(target_dim)} like {param}, not {dim_name(u.dimension_of(q))}",
+                    f"Example: values: [10, 20], unit: {example_unit}",
+                )
         else:
             q = u.Quantity(Decimal(repr(float(v))) if not isinstance(v, int) else Decimal(v), "") * uq
             dim_ = u.dimension_of(q)
             if dim_ != target_dim and not (q.dimensionless and u.to_si(q) == 0):
                 if written is not None and written.written is not None and dim_ in written.dims:
                     raise _axis_dimension_error(param, written, where, unit, dim_)
-                what = (f"is {dim_name(dim_)}, but {param} is {dim_name(target_dim)}" if unit != "" else
-                        f"is missing: bare numbers are dimensionless, but {param} is {dim_name(target_dim)}")
-                raise _err(f"{where}.unit", unit if unit != "" else "(none)", what,
-                           f"Example: unit: {example_unit}")
+                what = (
+                    f"is {dim_name(dim_)}, but {param} is {dim_name(target_dim)}"
+                    if unit != ""
+                    else f"is missing: bare numbers are dimensionless, but {param} is {dim_name(target_dim)}"
+                )
+                raise _err(f"{where}.unit", unit if unit != "" else "(none)", what, f"Example: unit: {example_unit}")
         out.append(u.to_si(q))
     if len(out) == 0:
         raise _err(where, spec.get("values", raw_vals), "is an empty axis", "Give at least one value.")
@@ -201,25 +256,33 @@ def parse_axis_values(spec: Mapping, where: str, param: str, *, dim: str, displa
             if dup in seen_:
                 break
             seen_.add(dup)
-        same = _short(" = ".join(v if isinstance(v, str) else f"{v:g} {unit}".strip()
-                                 for v, x in zip(raw_vals, out) if x == dup), 60)
+        same = _short(
+            " = ".join(v if isinstance(v, str) else f"{v:g} {unit}".strip() for v, x in zip(raw_vals, out) if x == dup),
+            60,
+        )
         form = next(k for k in ("values", "linspace", "logspace", "range") if k in spec)
-        raise _err(where, spec[form], f"has duplicated values ({same})",
-                   "Each value of an axis must be distinct.")
+        raise _err(where, spec[form], f"has duplicated values ({same})", "Each value of an axis must be distinct.")
     for v, x in zip(raw_vals, out):
         if math.isnan(x):  # a float NaN (.nan in YAML); "nan ms" is refused when parsed
-            raise _err(f"{where}.values" if "values" in spec else where, v, "holds NaN (not a number)",
-                       "Give numbers.")
+            raise _err(f"{where}.values" if "values" in spec else where, v, "holds NaN (not a number)", "Give numbers.")
         if not math.isfinite(x) and not (x > 0 and param in INFINITE_OK):
-            raise _err(f"{where}.values" if "values" in spec else where, v, not_finite(param, x),
-                       "Give finite values.")
+            raise _err(f"{where}.values" if "values" in spec else where, v, not_finite(param, x), "Give finite values.")
     shown = str(unit) if unit else display
     return tuple(out), u.si_unit(target_dim), shown
 
 
-_DIM_NAMES = {u.unit_dimensionality(unit): name for unit, name in [
-    ("s", "a time"), ("Hz", "a frequency"), ("A", "a current"), ("V", "a voltage"),
-    ("V/s", "a voltage per time"), ("ohm", "a resistance"), ("1", "dimensionless")]}
+_DIM_NAMES = {
+    u.unit_dimensionality(unit): name
+    for unit, name in [
+        ("s", "a time"),
+        ("Hz", "a frequency"),
+        ("A", "a current"),
+        ("V", "a voltage"),
+        ("V/s", "a voltage per time"),
+        ("ohm", "a resistance"),
+        ("1", "dimensionless"),
+    ]
+}
 
 
 def dim_name(dim: str) -> str:
@@ -240,9 +303,13 @@ def _axis_dimension_error(param: str, p: Param, where: str, unit: str, axis_dim:
     except (WorkflowError, TypeError, ValueError):
         magnitude = "1"
     key = param.rsplit(".", 1)[-1]
-    return _err(param, p.written, f"is {dim_name(p.dim)}, but sweep axis `{where}` gives it values in {unit}, "
-                f"{dim_name(axis_dim)}", f"Write it in the axis' dimension (Example: {key}: {magnitude} {unit}), "
-                f"or sweep it in {dim_name(p.dim).split(' (')[0]} (unit: {p.display or u.si_unit(p.dim)}).")
+    return _err(
+        param,
+        p.written,
+        f"is {dim_name(p.dim)}, but sweep axis `{where}` gives it values in {unit}, {dim_name(axis_dim)}",
+        f"Write it in the axis' dimension (Example: {key}: {magnitude} {unit}), "
+        f"or sweep it in {dim_name(p.dim).split(' (')[0]} (unit: {p.display or u.si_unit(p.dim)}).",
+    )
 
 
 def axis_raw_values(spec: Mapping, where: str, room=None) -> list:
@@ -250,8 +317,9 @@ def axis_raw_values(spec: Mapping, where: str, room=None) -> list:
     may refuse ``n`` values before they are built."""
     forms = [k for k in ("values", "linspace", "logspace", "range") if k in spec]
     if len(forms) != 1:
-        raise _err(where, dict(spec), "needs exactly one of values, linspace, logspace, range",
-                   "Example: linspace: [0, 1, 21]")
+        raise _err(
+            where, dict(spec), "needs exactly one of values, linspace, logspace, range", "Example: linspace: [0, 1, 21]"
+        )
     form = forms[0]
     arg = spec[form]
     if form == "values":
@@ -261,22 +329,39 @@ def axis_raw_values(spec: Mapping, where: str, room=None) -> list:
             raise _err(f"{where}.values", arg, "must be a list", "Example: values: [5, 7.5, 10]")
         for v in arg:
             if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-                raise _err(f"{where}.values", arg, "must be a list of numbers or quantities", "Example: values: [5, 7.5, 10]")
+                raise _err(
+                    f"{where}.values", arg, "must be a list of numbers or quantities", "Example: values: [5, 7.5, 10]"
+                )
         if room is not None:
             room(len(arg), f"{where}.values", arg)
         return list(arg)
-    if (not isinstance(arg, list) or len(arg) != 3
-            or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in arg)):
-        raise _err(f"{where}.{form}", arg, "must be [start, stop, num]" if form != "range" else "must be [start, stop, step]",
-                   f"Example: {form}: " + ("[0, 1, 0.05]" if form == "range" else "[0, 1, 21]"))
+    if (
+        not isinstance(arg, list)
+        or len(arg) != 3
+        or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in arg)
+    ):
+        raise _err(
+            f"{where}.{form}",
+            arg,
+            "must be [start, stop, num]" if form != "range" else "must be [start, stop, step]",
+            f"Example: {form}: " + ("[0, 1, 0.05]" if form == "range" else "[0, 1, 21]"),
+        )
     start, stop, third = arg
     if not all(math.isfinite(x) for x in arg):
-        raise _err(f"{where}.{form}", arg, "must hold finite numbers",
-                   f"Example: {form}: " + ("[0, 1, 0.05]" if form == "range" else "[0, 1, 21]"))
+        raise _err(
+            f"{where}.{form}",
+            arg,
+            "must hold finite numbers",
+            f"Example: {form}: " + ("[0, 1, 0.05]" if form == "range" else "[0, 1, 21]"),
+        )
     if form in ("linspace", "logspace"):
         if float(third) != int(third) or int(third) < 1:
-            raise _err(f"{where}.{form}", arg, "needs a whole number of points >= 1 as third entry",
-                       f"Example: {form}: [1, 10, 30]")
+            raise _err(
+                f"{where}.{form}",
+                arg,
+                "needs a whole number of points >= 1 as third entry",
+                f"Example: {form}: [1, 10, 30]",
+            )
         n = int(third)
         _check_axis_size(n, f"{where}.{form}", arg)
         if room is not None:
@@ -289,12 +374,18 @@ def axis_raw_values(spec: Mapping, where: str, room=None) -> list:
                 return [float(d0)]
             return [float(d0 + (d1 - d0) * k / (n - 1)) for k in range(n)]
         if start <= 0 or stop <= 0:
-            raise _err(f"{where}.logspace", arg, "needs positive start and stop (values, not exponents)",
-                       "Example: logspace: [1, 100, 3] gives 1, 10, 100")
+            raise _err(
+                f"{where}.logspace",
+                arg,
+                "needs positive start and stop (values, not exponents)",
+                "Example: logspace: [1, 100, 3] gives 1, 10, 100",
+            )
         return [float(x) for x in np.geomspace(start, stop, n)]
     step = third
     if step == 0 or (stop - start) * step < 0:
-        raise _err(f"{where}.range", arg, "needs a step that goes from start towards stop", "Example: range: [0, 1, 0.05]")
+        raise _err(
+            f"{where}.range", arg, "needs a step that goes from start towards stop", "Example: range: [0, 1, 0.05]"
+        )
     # start + k*step, computed with decimals so that 0.05*3 is 0.15, not 0.15000000000000002,
     # and stop is included when it is on the grid ([0, 1, 0.05] has 21 values)
     d0, d1, ds = (Decimal(repr(float(x))) for x in arg)
@@ -312,5 +403,9 @@ MAX_AXIS_SIZE = 1_000_000
 def _check_axis_size(n: int, where: str, arg) -> None:
     # before materializing: range [0, 1e9, 1e-9] would otherwise hang and exhaust memory
     if n > MAX_AXIS_SIZE:
-        raise _err(where, arg, f"gives {n} values, more than the {MAX_AXIS_SIZE} an axis may have",
-                   "Use a coarser step or fewer points.")
+        raise _err(
+            where,
+            arg,
+            f"gives {n} values, more than the {MAX_AXIS_SIZE} an axis may have",
+            "Use a coarser step or fewer points.",
+        )

@@ -26,13 +26,13 @@ class VerifyReport:
     store: str
     blocks: int
     checked: int
-    bad: dict = field(default_factory=dict)          # block -> ["rate: missing chunk", ...]
-    points: list = field(default_factory=list)        # flat indices of the bad blocks' points
-    arrays: dict = field(default_factory=dict)        # array -> what is wrong with it as a whole
-    data: set = field(default_factory=set)            # those of them that are data variables
+    bad: dict = field(default_factory=dict)  # block -> ["rate: missing chunk", ...]
+    points: list = field(default_factory=list)  # flat indices of the bad blocks' points
+    arrays: dict = field(default_factory=dict)  # array -> what is wrong with it as a whole
+    data: set = field(default_factory=set)  # those of them that are data variables
     notes: list = field(default_factory=list)
-    checksums: bool = True                           # every data variable's chunks carry a CRC-32C
-    whole: bool = True                               # checked against the workflow (arrays, coordinates)
+    checksums: bool = True  # every data variable's chunks carry a CRC-32C
+    whole: bool = True  # checked against the workflow (arrays, coordinates)
 
     @property
     def bad_blocks(self) -> list[int]:
@@ -47,21 +47,30 @@ class VerifyReport:
         if self.ok:
             sums = ", readable and matching its checksum" if self.checksums else " and readable"
             whole = "; every array's metadata and every coordinate intact" if self.whole else ""
-            return "\n".join([f"verified: {self.checked} of {self.blocks} blocks done, every chunk of them "
-                              f"present{sums}{whole}"] + notes)
+            return "\n".join(
+                [f"verified: {self.checked} of {self.blocks} blocks done, every chunk of them present{sums}{whole}"]
+                + notes
+            )
         fix = f"`lifbatch run WORKFLOW --store {self.store} --repair`"
         lines = []
         for name, problem in self.arrays.items():
-            again = (" and recomputes every done block" if name in self.data
-                     else " from the workflow (no block is recomputed for it)")
+            again = (
+                " and recomputes every done block"
+                if name in self.data
+                else " from the workflow (no block is recomputed for it)"
+            )
             lines.append(f"verify: array '{name}' {problem}; {fix} writes it again{again}")
         if self.bad:
-            lines.append(f"verify: {len(self.bad)} of {self.checked} done blocks have missing or corrupt data "
-                         f"({len(self.points)} points); {fix} recomputes exactly those blocks")
+            lines.append(
+                f"verify: {len(self.bad)} of {self.checked} done blocks have missing or corrupt data "
+                f"({len(self.points)} points); {fix} recomputes exactly those blocks"
+            )
         shown = [b for b in self.bad_blocks if self.bad[b]]
         for block in shown[:10]:
-            lines.append(f"  block {block}: {'; '.join(self.bad[block][:3])}"
-                         + (f" (+{len(self.bad[block]) - 3} more)" if len(self.bad[block]) > 3 else ""))
+            lines.append(
+                f"  block {block}: {'; '.join(self.bad[block][:3])}"
+                + (f" (+{len(self.bad[block]) - 3} more)" if len(self.bad[block]) > 3 else "")
+            )
         if len(shown) > 10:
             lines.append(f"  ... and {len(shown) - 10} more blocks")
         return "\n".join(lines + notes)
@@ -88,8 +97,11 @@ def _open_array(path: Path, name: str):
 
     st = storage.of(path)
     if not st.exists(f"{name}/zarr.json"):
-        return (f"has no metadata ({name}/zarr.json is missing), so none of its data can be read"
-                if st.is_dir(name) else "is missing (no directory)")
+        return (
+            f"has no metadata ({name}/zarr.json is missing), so none of its data can be read"
+            if st.is_dir(name)
+            else "is missing (no directory)"
+        )
     try:
         return zarr.open_array(store=st.zarr_store(read_only=True), path=name, mode="r", zarr_format=3)
     except Exception as exc:
@@ -108,8 +120,11 @@ def _coordinate_problem(path: Path, name: str, spec: tuple) -> str | None:
         got = np.asarray(arr[...])
     except Exception as exc:
         return f"has an unreadable chunk ({type(exc).__name__})"
-    if got.dtype != want.dtype or got.shape != want.shape or \
-            not np.array_equal(got, want, equal_nan=want.dtype.kind == "f"):
+    if (
+        got.dtype != want.dtype
+        or got.shape != want.shape
+        or not np.array_equal(got, want, equal_nan=want.dtype.kind == "f")
+    ):
         return "holds other values than its workflow's"
     return None
 
@@ -137,8 +152,9 @@ async def _chunk_problem(path: Path, name: str, arr, index: tuple[int, ...]) -> 
         return f"{name}: missing chunk {key}"
     want = tuple(min(c, n - i * c) for i, c, n in zip(index, arr.chunks, arr.shape))
     try:
-        got = await arr.async_array.getitem(tuple(slice(i * c, i * c + w) for i, c, w in zip(index, arr.chunks, want))
-                                            if index else Ellipsis)
+        got = await arr.async_array.getitem(
+            tuple(slice(i * c, i * c + w) for i, c, w in zip(index, arr.chunks, want)) if index else Ellipsis
+        )
     except Exception as exc:  # a codec error: truncated or overwritten
         reason = "fails its checksum" if "checksum" in str(exc) else f"unreadable ({type(exc).__name__})"
         return f"{name}: chunk {key} {reason}"
@@ -182,8 +198,10 @@ def verify_store(store) -> VerifyReport:
     if unsummed:
         report.checksums = False
         which = "this store's chunks carry" if len(unsummed) == len(arrays) else f"{', '.join(unsummed)} carry"
-        report.notes.append(f"{which} no checksums (written by an earlier lifbatch): flipped bytes there cannot "
-                            "be detected; missing and undecodable chunks are checked")
+        report.notes.append(
+            f"{which} no checksums (written by an earlier lifbatch): flipped bytes there cannot "
+            "be detected; missing and undecodable chunks are checked"
+        )
     blocks = [flat for flat in sorted(state.done) if flat < blocking.n_blocks]
     found = _check_blocks(path, blocking, blocks, arrays, len(shape))
     for flat in blocks:
@@ -214,14 +232,15 @@ def _check_blocks(path: Path, blocking: Blocking, blocks: list[int], arrays: lis
     def jobs(flat):
         region = blocking.slices(blocking.block_id(flat))
         for name, arr in arrays:
-            ranges = [range(s.start // c, -(-s.stop // c)) for s, c in zip(region, arr.chunks)] + \
-                     [range(-(-n // c)) for n, c in zip(arr.shape[n_axes:], arr.chunks[n_axes:])]
+            ranges = [range(s.start // c, -(-s.stop // c)) for s, c in zip(region, arr.chunks)] + [
+                range(-(-n // c)) for n, c in zip(arr.shape[n_axes:], arr.chunks[n_axes:])
+            ]
             for index in itertools.product(*ranges):
                 yield check(flat, name, arr, index)
 
     async def run_all():
         for i in range(0, len(blocks), 256):  # (coroutines made a batch at a time)
-            await asyncio.gather(*(job for flat in blocks[i:i + 256] for job in jobs(flat)))
+            await asyncio.gather(*(job for flat in blocks[i : i + 256] for job in jobs(flat)))
 
     sync(run_all())
     order = {name: i for i, (name, _) in enumerate(arrays)}
@@ -252,20 +271,33 @@ def _verify_as_found(path: Path, state, why: str) -> VerifyReport:
     try:
         status = root["status"]
     except (KeyError, ValueError) as exc:
-        raise StoreError(f"store '{path}': its workflow cannot be loaded ({why}), and its `status` array, which "
-                         f"would give its sweep axes, is unreadable ({type(exc).__name__}): nothing to verify "
-                         "against. Make the workflow's input files readable where they were.") from None
+        raise StoreError(
+            f"store '{path}': its workflow cannot be loaded ({why}), and its `status` array, which "
+            f"would give its sweep axes, is unreadable ({type(exc).__name__}): nothing to verify "
+            "against. Make the workflow's input files readable where they were."
+        ) from None
     axes = tuple(status.metadata.dimension_names or ())
     shape = tuple(status.shape)
     blocking = Blocking(shape=shape, chunks=tuple(state.chunks))
     listed = set(str(root.attrs.get("coordinates", "")).split()) | set(axes)
-    arrays = [(name, arr) for name, arr in root.arrays()
-              if tuple(arr.metadata.dimension_names or ())[:len(axes)] == axes and name not in listed
-              and name not in (arr.metadata.dimension_names or ())]  # (a dimension's coordinate)
-    report = VerifyReport(store=str(path), blocks=blocking.n_blocks, checked=len(state.done), whole=False,
-                          checksums=all(_has_checksum(arr) for _, arr in arrays))
-    report.notes.append(f"the store's workflow could not be loaded ({why}): only the chunks of the arrays found "
-                        "were checked, not missing arrays or coordinates")
+    arrays = [
+        (name, arr)
+        for name, arr in root.arrays()
+        if tuple(arr.metadata.dimension_names or ())[: len(axes)] == axes
+        and name not in listed
+        and name not in (arr.metadata.dimension_names or ())
+    ]  # (a dimension's coordinate)
+    report = VerifyReport(
+        store=str(path),
+        blocks=blocking.n_blocks,
+        checked=len(state.done),
+        whole=False,
+        checksums=all(_has_checksum(arr) for _, arr in arrays),
+    )
+    report.notes.append(
+        f"the store's workflow could not be loaded ({why}): only the chunks of the arrays found "
+        "were checked, not missing arrays or coordinates"
+    )
     blocks = [flat for flat in sorted(state.done) if flat < blocking.n_blocks]
     found = _check_blocks(path, blocking, blocks, arrays, len(axes))
     for flat in blocks:

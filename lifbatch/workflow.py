@@ -115,8 +115,22 @@ NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 MAX_NAME = 100
 
 
-TOP_KEYS = {"name", "description", "seed", "trials", "duration", "dt", "method", "neuron",
-            "inputs", "sweep", "sample", "noise", "record", "summaries"}
+TOP_KEYS = {
+    "name",
+    "description",
+    "seed",
+    "trials",
+    "duration",
+    "dt",
+    "method",
+    "neuron",
+    "inputs",
+    "sweep",
+    "sample",
+    "noise",
+    "record",
+    "summaries",
+}
 
 
 @dataclass(frozen=True)
@@ -130,9 +144,9 @@ class Workflow:
     duration: float
     dt: float
     method: str
-    params: Mapping[str, float]          # every numeric parameter by dot path, SI
-    param_units: Mapping[str, str]       # SI unit string per parameter
-    display_units: Mapping[str, str]     # as written, per parameter ("" when bare)
+    params: Mapping[str, float]  # every numeric parameter by dot path, SI
+    param_units: Mapping[str, str]  # SI unit string per parameter
+    display_units: Mapping[str, str]  # as written, per parameter ("" when bare)
     drives: tuple[Drive, ...]
     sweep: tuple[SweepAxis, ...]
     shared_across: tuple[str, ...]
@@ -142,9 +156,9 @@ class Workflow:
     isi_edges: tuple[float, ...]
     moments_every: float
     max_lag: float
-    voltage_unit: str                    # "V" or "1"
-    voltage_display: str                 # e.g. "mV"
-    canonical: str = field(repr=False)   # canonical JSON of everything that changes results
+    voltage_unit: str  # "V" or "1"
+    voltage_display: str  # e.g. "mV"
+    canonical: str = field(repr=False)  # canonical JSON of everything that changes results
     source: str = field(repr=False, default="")  # the raw workflow (after overrides), JSON
     #: the V moments' warmup when it is not ``warmup``: a store whose V moments `lifbatch
     #: summarize` could not recompute keeps them at the warmup they were computed with
@@ -239,8 +253,12 @@ def _canonical_axis(ax: SweepAxis) -> dict:
     """An axis in the canonical JSON: a sampled design's values without its added points; a
     labelled axis with its labels (only then: every other axis's identity is as before)."""
     if isinstance(ax, LabelledAxis):
-        return {"name": ax.name, "labels": list(ax.point_labels), "params": list(ax.params),
-                "values": [list(v) for v in ax.values]}
+        return {
+            "name": ax.name,
+            "labels": list(ax.point_labels),
+            "params": list(ax.params),
+            "values": [list(v) for v in ax.values],
+        }
     if isinstance(ax, SampleAxis):
         n = ax.spec.n
         return {"name": ax.name, "params": list(ax.params), "values": [list(v[:n]) for v in ax.values]}
@@ -275,13 +293,19 @@ class _Loader(yaml.SafeLoader):
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise _YamlRefused(f"uses a YAML alias (*{u.excerpt(str(event.anchor), 40)})",
-                               "lifbatch does not expand aliases: write the value out in full.", event.start_mark)
+            raise _YamlRefused(
+                f"uses a YAML alias (*{u.excerpt(str(event.anchor), 40)})",
+                "lifbatch does not expand aliases: write the value out in full.",
+                event.start_mark,
+            )
         self._depth += 1
         try:
             if self._depth > MAX_YAML_DEPTH:
-                raise _YamlRefused(f"nests more than {MAX_YAML_DEPTH} levels deep",
-                                   "A workflow has a few levels: check the brackets.", self.peek_event().start_mark)
+                raise _YamlRefused(
+                    f"nests more than {MAX_YAML_DEPTH} levels deep",
+                    "A workflow has a few levels: check the brackets.",
+                    self.peek_event().start_mark,
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -314,8 +338,8 @@ def apply_overrides(raw: dict, overrides: Mapping[str, Any] | list[str] | None) 
         for item in overrides:
             if "=" not in item:
                 raise WorkflowError(
-                    f"`--set` expects KEY=VALUE, got {_shown(item)}. Example: --set neuron.tau_m=\"20 ms\"",
-                    "--set", item)
+                    f'`--set` expects KEY=VALUE, got {_shown(item)}. Example: --set neuron.tau_m="20 ms"', "--set", item
+                )
             key, text = item.split("=", 1)
             try:
                 # as YAML, without aliases (then the text itself: "*bold*" is a description)
@@ -326,8 +350,9 @@ def apply_overrides(raw: dict, overrides: Mapping[str, Any] | list[str] | None) 
     for key, value in items:
         parts = key.split(".")
         if not key or any(not p for p in parts):
-            raise WorkflowError(f"`--set` key {_shown(key)} is not a dot path. Example: --set neuron.tau_m=\"20 ms\"",
-                                "--set", key)
+            raise WorkflowError(
+                f'`--set` key {_shown(key)} is not a dot path. Example: --set neuron.tau_m="20 ms"', "--set", key
+            )
         node = raw
         for i, part in enumerate(parts[:-1]):
             nxt = node.get(part)
@@ -335,8 +360,11 @@ def apply_overrides(raw: dict, overrides: Mapping[str, Any] | list[str] | None) 
                 nxt = node[part] = {}
             if not isinstance(nxt, dict):
                 raise WorkflowError(
-                    f"`--set {u.excerpt(key)}`: `{u.excerpt('.'.join(parts[:i + 1]))}` is {_shown(nxt)}, not a "
-                    f"section that can hold {_shown(parts[i + 1])}. Set the whole value instead.", key, value)
+                    f"`--set {u.excerpt(key)}`: `{u.excerpt('.'.join(parts[: i + 1]))}` is {_shown(nxt)}, not a "
+                    f"section that can hold {_shown(parts[i + 1])}. Set the whole value instead.",
+                    key,
+                    value,
+                )
             node = nxt
         node[parts[-1]] = value
     return raw
@@ -380,8 +408,11 @@ def _apply_settings(settings: dict) -> None:
         if dask.config.get(key, default=_MISSING) is _MISSING or isinstance(dask.config.get(key), Mapping):
             section = key.rsplit(".", 1)[0]
             known = dask.config.get(section, default=None) if section != "lifbatch" else None
-            names = (f" Settings in {section}: {', '.join(sorted(known))}." if isinstance(known, Mapping)
-                     else " See lifbatch/lifbatch.yaml for the settings.")
+            names = (
+                f" Settings in {section}: {', '.join(sorted(known))}."
+                if isinstance(known, Mapping)
+                else " See lifbatch/lifbatch.yaml for the settings."
+            )
             raise WorkflowError(f"`--set {u.excerpt(key)}` is not a lifbatch setting.{names}", key, value)
         if isinstance(value, str):
             try:  # YAML 1.1 reads 2e7 as text
@@ -426,21 +457,27 @@ def load_workflow(path_or_dict: str | os.PathLike | Mapping, overrides=None, *, 
         try:
             raw = _yaml_load(text.decode("utf-8"))
         except _YamlRefused as exc:
-            raise WorkflowError(f"workflow file '{path}' {exc.what} at line {exc.mark.line + 1}. {exc.fix}",
-                                "workflow", str(path)) from None
+            raise WorkflowError(
+                f"workflow file '{path}' {exc.what} at line {exc.mark.line + 1}. {exc.fix}", "workflow", str(path)
+            ) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
-            raise WorkflowError(f"workflow file '{path}' is not valid YAML{where}: "
-                                f"{getattr(exc, 'problem', None) or exc}.", "workflow", str(path)) from None
+            raise WorkflowError(
+                f"workflow file '{path}' is not valid YAML{where}: {getattr(exc, 'problem', None) or exc}.",
+                "workflow",
+                str(path),
+            ) from None
         except UnicodeDecodeError:
-            raise WorkflowError(f"workflow file '{path}' is not UTF-8 text. Save it as UTF-8.",
-                                "workflow", str(path)) from None
+            raise WorkflowError(
+                f"workflow file '{path}' is not UTF-8 text. Save it as UTF-8.", "workflow", str(path)
+            ) from None
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
-            raise WorkflowError(f"workflow file '{path}' must hold a mapping of keys, got {type(raw).__name__}.",
-                                "workflow", str(path))
+            raise WorkflowError(
+                f"workflow file '{path}' must hold a mapping of keys, got {type(raw).__name__}.", "workflow", str(path)
+            )
     try:
         return parse(apply_overrides(raw, overrides), base_dir, confine=confine, limits=limits)
     except WorkflowError as exc:
@@ -449,7 +486,7 @@ def load_workflow(path_or_dict: str | os.PathLike | Mapping, overrides=None, *, 
         if _CONTROL.search(msg) or len(msg) > MAX_MESSAGE:
             msg = _one_line(msg)
             if len(msg) > MAX_MESSAGE:  # a last guard: every part is an excerpt already
-                msg = msg[:MAX_MESSAGE - 200] + " … " + msg[-197:]
+                msg = msg[: MAX_MESSAGE - 200] + " … " + msg[-197:]
             raise WorkflowError(msg, exc.field, exc.value) from None
         raise
 
@@ -470,27 +507,36 @@ def _read_workflow_file(path: Path) -> bytes:
         dangling = " (a symbolic link to nothing)" if path.is_symlink() else ""
         raise WorkflowError(f"workflow file '{path}' does not exist{dangling}. Check the path.", *where) from None
     except OSError as exc:
-        raise WorkflowError(f"workflow file '{path}' cannot be read ({exc.strerror or exc}). Check the path.",
-                            *where) from None
+        raise WorkflowError(
+            f"workflow file '{path}' cannot be read ({exc.strerror or exc}). Check the path.", *where
+        ) from None
     if stat.S_ISDIR(st.st_mode):
         inside = sorted(p.name for p in path.glob("*.y*ml"))[:3]
         hint = f" (it holds {', '.join(inside)})" if inside else ""
-        raise WorkflowError(f"workflow file '{path}' is a directory, not a file{hint}. Give the workflow's YAML file, "
-                            f"e.g. {path / (inside[0] if inside else 'workflow.yaml')}", *where)
+        raise WorkflowError(
+            f"workflow file '{path}' is a directory, not a file{hint}. Give the workflow's YAML file, "
+            f"e.g. {path / (inside[0] if inside else 'workflow.yaml')}",
+            *where,
+        )
     if not stat.S_ISREG(st.st_mode):
-        raise WorkflowError(f"workflow file '{path}' is not a regular file (a device, pipe or socket). Give the "
-                            "workflow's YAML file.", *where)
+        raise WorkflowError(
+            f"workflow file '{path}' is not a regular file (a device, pipe or socket). Give the workflow's YAML file.",
+            *where,
+        )
     cap = int(_limit("max-workflow-file"))
-    refused = (f"than lifbatch.limits.max-workflow-file ({_bytes(cap)}): a workflow is a few KiB of YAML. Check the "
-               f"path, " + _raise_cap("max-workflow-file", max(st.st_size, cap + 1)))
+    refused = (
+        f"than lifbatch.limits.max-workflow-file ({_bytes(cap)}): a workflow is a few KiB of YAML. Check the "
+        f"path, " + _raise_cap("max-workflow-file", max(st.st_size, cap + 1))
+    )
     if st.st_size > cap:
         raise WorkflowError(f"workflow file '{path}' is {_bytes(st.st_size)}, more {refused}", *where)
     try:
         with open(path, "rb") as f:
             data = f.read(cap + 1)  # a file that grows meanwhile is read no further than the cap
     except OSError as exc:
-        raise WorkflowError(f"workflow file '{path}' cannot be read ({exc.strerror or exc}). Check the path.",
-                            *where) from None
+        raise WorkflowError(
+            f"workflow file '{path}' cannot be read ({exc.strerror or exc}). Check the path.", *where
+        ) from None
     if len(data) > cap:
         raise WorkflowError(f"workflow file '{path}' holds more {refused}", *where)
     return data
@@ -522,17 +568,32 @@ def parse(raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = Tr
         raise _err("dt", raw.get("dt"), f"must not exceed duration ({_short(raw['duration'])})", "Example: dt: 0.1 ms")
     n_steps = duration / dt
     if abs(n_steps - round(n_steps)) > 1e-6 * max(1.0, n_steps):
-        raise _err("duration", raw["duration"], f"must be a whole number of steps of dt ({_short(raw.get('dt', '0.1 ms'))})",
-                   "Make duration a multiple of dt.")
+        raise _err(
+            "duration",
+            raw["duration"],
+            f"must be a whole number of steps of dt ({_short(raw.get('dt', '0.1 ms'))})",
+            "Make duration a multiple of dt.",
+        )
     model = _model_of(raw.get("neuron"))
     method = raw.get("method", model.default_method)
     if model.name == "lif" and method not in ("euler", "exact"):
         raise _err("method", method, "must be 'euler' or 'exact'", "Example: method: exact")
     if method not in model.methods:
-        raise _err("method", method, f"must be one of {', '.join(model.methods)} for model {model.name}",
-                   f"Example: method: {model.default_method}")
-    run = Run(trials=trials, duration=duration, dt=dt, method=method, duration_written=raw["duration"],
-              dt_written=raw.get("dt", "0.1 ms"), limits=limits)
+        raise _err(
+            "method",
+            method,
+            f"must be one of {', '.join(model.methods)} for model {model.name}",
+            f"Example: method: {model.default_method}",
+        )
+    run = Run(
+        trials=trials,
+        duration=duration,
+        dt=dt,
+        method=method,
+        duration_written=raw["duration"],
+        dt_written=raw.get("dt", "0.1 ms"),
+        limits=limits,
+    )
     check_work(run, 1)
 
     neuron = parse_neuron(raw.get("neuron")) if model.name == "lif" else parse_model_neuron(model, raw["neuron"])
@@ -543,54 +604,101 @@ def parse(raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = Tr
         sweep = (_sample_axis(raw["sample"], sweep, table, run, seed),) + sweep
     check_work(run, math.prod(a.size for a in sweep), sweep)
     shared = parse_noise(raw.get("noise") or {}, sweep)
-    record = parse_record(raw.get("record") or {}, run, model=model, drives=inputs.drives,
-                          axes=tuple(a.name for a in sweep))
+    record = parse_record(
+        raw.get("record") or {}, run, model=model, drives=inputs.drives, axes=tuple(a.name for a in sweep)
+    )
     summaries = parse_summaries(raw.get("summaries") or {}, run)
     check_values(run, table, sweep, inputs.drives, model.name)
 
     wf = Workflow(
-        name=name, description=description, seed=seed, trials=trials, duration=duration, dt=dt,
-        method=method, params={k: p.value for k, p in table.items()},
+        name=name,
+        description=description,
+        seed=seed,
+        trials=trials,
+        duration=duration,
+        dt=dt,
+        method=method,
+        params={k: p.value for k, p in table.items()},
         param_units={k: u.si_unit(p.dim) for k, p in table.items()},
-        display_units={k: p.display for k, p in table.items()}, drives=inputs.drives, sweep=sweep,
-        shared_across=shared, record_trials=record.trials, record_every=record.every, warmup=summaries.warmup,
-        record_state=record.state, record_inputs=record.inputs,
-        isi_edges=summaries.isi_edges, moments_every=summaries.moments_every, max_lag=summaries.max_lag,
-        voltage_unit=u.si_unit(neuron.voltage_dim), voltage_display=neuron.voltage_display,
+        display_units={k: p.display for k, p in table.items()},
+        drives=inputs.drives,
+        sweep=sweep,
+        shared_across=shared,
+        record_trials=record.trials,
+        record_every=record.every,
+        warmup=summaries.warmup,
+        record_state=record.state,
+        record_inputs=record.inputs,
+        isi_edges=summaries.isi_edges,
+        moments_every=summaries.moments_every,
+        max_lag=summaries.max_lag,
+        voltage_unit=u.si_unit(neuron.voltage_dim),
+        voltage_display=neuron.voltage_display,
         canonical=_canonical(run, seed, table, inputs, sweep, shared, record, summaries, neuron),
-        source=_source(raw, inputs.drives), model=model.name, model_options=neuron.options,
+        source=_source(raw, inputs.drives),
+        model=model.name,
+        model_options=neuron.options,
     )
     if limits:
         check_task_memory(wf)
     return wf
 
 
-def _canonical(run: Run, seed: int, table: ParamTable, inputs: InputsSpec, sweep: tuple[SweepAxis, ...],
-               shared: tuple[str, ...], record: RecordSpec, summaries: SummarySpec,
-               neuron: NeuronSpec | None = None) -> str:
+def _canonical(
+    run: Run,
+    seed: int,
+    table: ParamTable,
+    inputs: InputsSpec,
+    sweep: tuple[SweepAxis, ...],
+    shared: tuple[str, ...],
+    record: RecordSpec,
+    summaries: SummarySpec,
+    neuron: NeuronSpec | None = None,
+) -> str:
     """The canonical JSON of everything that changes results (the fingerprint's input). The
     model is in it unless it is ``lif``, so that stores made before models keep their identity."""
     canonical = {
-        "seed": seed, "trials": run.trials, "duration": run.duration, "dt": run.dt, "method": run.method,
+        "seed": seed,
+        "trials": run.trials,
+        "duration": run.duration,
+        "dt": run.dt,
+        "method": run.method,
         "params": {k: table[k].value for k in sorted(table)},
-        "drives": [{"name": d.name, "kind": d.kind, "role": d.role,
-                    "options": {k: v for k, v in d.options if k != "file"},
-                    "file_sha256": inputs.file_sha256(d.name)} for d in inputs.drives],
+        "drives": [
+            {
+                "name": d.name,
+                "kind": d.kind,
+                "role": d.role,
+                "options": {k: v for k, v in d.options if k != "file"},
+                "file_sha256": inputs.file_sha256(d.name),
+            }
+            for d in inputs.drives
+        ],
         "sweep": [_canonical_axis(a) for a in sweep],
         "shared_across": list(shared),
-        "record": {"trials": list(record.trials), "every": record.every,
-                   **({"state": list(record.state)} if record.state else {}),
-                   **({"inputs": list(record.inputs)} if record.inputs else {})},
-        "summaries": {"warmup": summaries.warmup, "isi_edges": list(summaries.isi_edges),
-                      "moments_every": summaries.moments_every, "max_lag": summaries.max_lag},
+        "record": {
+            "trials": list(record.trials),
+            "every": record.every,
+            **({"state": list(record.state)} if record.state else {}),
+            **({"inputs": list(record.inputs)} if record.inputs else {}),
+        },
+        "summaries": {
+            "warmup": summaries.warmup,
+            "isi_edges": list(summaries.isi_edges),
+            "moments_every": summaries.moments_every,
+            "max_lag": summaries.max_lag,
+        },
     }
     if neuron is not None and neuron.model != "lif":
         canonical["model"] = {"name": neuron.model, "options": dict(neuron.options)}
     if sweep and isinstance(sweep[0], SampleAxis) and sweep[0].spec.rounds:
         # the points refine and fit added: not the simulation's identity (identity.simulation_identity)
         spec_ = sweep[0].spec
-        canonical["sample_added"] = {"params": [p.param for p in spec_.params],
-                                     "values": [list(v) for v in spec_.added], "rounds": list(spec_.rounds)}
+        canonical["sample_added"] = {
+            "params": [p.param for p in spec_.params],
+            "values": [list(v) for v in spec_.added],
+            "rounds": list(spec_.rounds),
+        }
     return json.dumps(canonical, sort_keys=True, separators=(",", ":"))
 
 
@@ -599,18 +707,24 @@ def _source(raw: dict, drives: tuple[Drive, ...]) -> str:
     the grid), each input file by its resolved path, so that it loads again from anywhere."""
     files = {d.name: d.option("file") for d in drives if d.kind == "timed_array" and d.option("file")}
     if files:
-        raw = {**raw, "inputs": {name: {**spec, "file": files[name]} if name in files else spec
-                                 for name, spec in raw["inputs"].items()}}
+        raw = {
+            **raw,
+            "inputs": {
+                name: {**spec, "file": files[name]} if name in files else spec for name, spec in raw["inputs"].items()
+            },
+        }
     return json.dumps(raw, default=str)
 
 
 def parse_name(name: Any) -> str:
     if name is None:
-        raise WorkflowError("`name` is required (lowercase letters, digits, '-' and '_'). Example: name: my-sweep",
-                            "name", None)
+        raise WorkflowError(
+            "`name` is required (lowercase letters, digits, '-' and '_'). Example: name: my-sweep", "name", None
+        )
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise _err("name", name, "must match [a-z0-9_-]+", "Example: name: pypet-firing-rate")
     if len(name) > MAX_NAME:
-        raise _err("name", name, f"is {len(name)} characters long, more than {MAX_NAME}",
-                   "Example: name: pypet-firing-rate")
+        raise _err(
+            "name", name, f"is {len(name)} characters long, more than {MAX_NAME}", "Example: name: pypet-firing-rate"
+        )
     return name

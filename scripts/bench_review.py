@@ -41,8 +41,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 #: titles of the plots on the page that have finished drawing
 FINISHED_JS = """() => { const out = []; if (!(window.Bokeh && Bokeh.index)) return out;
   const walk = (v) => { if (v.frame && v.model.title && v.has_finished())
@@ -97,8 +104,9 @@ def main() -> None:
     parser.add_argument("--store", help="existing store (default: write a synthetic one)")
     parser.add_argument("--n", type=int, default=100, help="values per axis (n x n points)")
     parser.add_argument("--pages", type=int, default=5, help="page loads to time")
-    parser.add_argument("--pause", type=float, default=2.0,
-                        help="seconds between a page drawn and the next action (a user's pace)")
+    parser.add_argument(
+        "--pause", type=float, default=2.0, help="seconds between a page drawn and the next action (a user's pace)"
+    )
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
 
@@ -110,8 +118,9 @@ def main() -> None:
 
         store = Path(tmp.name) / "bench.zarr"
         t0 = time.perf_counter()
-        write_synthetic_store(store, n_x=args.n, n_y=args.n, trials=4, duration=0.1,
-                              record_every=1e-3, record_trials=(0,), block=10)
+        write_synthetic_store(
+            store, n_x=args.n, n_y=args.n, trials=4, duration=0.1, record_every=1e-3, record_trials=(0,), block=10
+        )
         print(f"wrote {args.n}x{args.n} synthetic store in {time.perf_counter() - t0:.1f} s")
         time.sleep(2.5)  # (the app does not cache chunk files younger than 2 s)
 
@@ -119,13 +128,20 @@ def main() -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     t0 = time.perf_counter()
     server = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from lifbatch.review import serve; "
-         f"serve(sys.argv[1], port={port}, open_browser=False)", str(store)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-c",
+            f"import sys; from lifbatch.review import serve; serve(sys.argv[1], port={port}, open_browser=False)",
+            str(store),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_port(port, server)
-        print(f"server start-up (launch until listening, one page built): "
-              f"{time.perf_counter() - t0:.2f} s")
+        print(f"server start-up (launch until listening, one page built): {time.perf_counter() - t0:.2f} s")
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
@@ -142,12 +158,13 @@ def main() -> None:
                 t0 = time.perf_counter()
                 page.goto(f"http://127.0.0.1:{port}/", wait_until="commit")
                 dt = time.perf_counter() - t0 + wait_plots(page, lambda t: len(t) >= N_PLOTS)
-                html = page.evaluate("() => performance.getEntriesByType('navigation')[0]"
-                                     ".responseStart") / 1e3
+                html = page.evaluate("() => performance.getEntriesByType('navigation')[0].responseStart") / 1e3
                 times.append(dt)
-                print(f"page {i + 1}: all {N_PLOTS} plots drawn {dt:.2f} s after navigation "
-                      f"(server's HTML response after {html:.2f} s)"
-                      f"{' (fresh server)' if i == 0 else ''}")
+                print(
+                    f"page {i + 1}: all {N_PLOTS} plots drawn {dt:.2f} s after navigation "
+                    f"(server's HTML response after {html:.2f} s)"
+                    f"{' (fresh server)' if i == 0 else ''}"
+                )
             # the last page reloaded: a user's reload, with the browser's cache warm
             time.sleep(args.pause)
             t0 = time.perf_counter()
@@ -158,22 +175,31 @@ def main() -> None:
             frame = page.evaluate(HEATMAP_FRAME_JS)
             before = page.evaluate(FINISHED_JS)
             t0 = time.perf_counter()
-            page.mouse.click(frame["left"] + 0.05 * frame["width"],
-                             frame["top"] + 0.95 * frame["height"])
-            tap = wait_plots(page, lambda t: len(t) >= N_PLOTS and not set(t) & {
-                x for x in before if x.startswith(("Membrane", "Spike", "ISI hist", "V auto"))})
+            page.mouse.click(frame["left"] + 0.05 * frame["width"], frame["top"] + 0.95 * frame["height"])
+            tap = wait_plots(
+                page,
+                lambda t: (
+                    len(t) >= N_PLOTS
+                    and not set(t) & {x for x in before if x.startswith(("Membrane", "Spike", "ISI hist", "V auto"))}
+                ),
+            )
             page.get_by_text("ISI", exact=True).click()
-            isi = wait_plots(page, lambda t: any(x.startswith("ISI mean") for x in t)
-                             and any(x.startswith("ISI CV") for x in t))
+            isi = wait_plots(
+                page, lambda t: any(x.startswith("ISI mean") for x in t) and any(x.startswith("ISI CV") for x in t)
+            )
             page.close()
             browser.close()
         later = times[1:]
-        print(f"first render: fresh server {times[0]:.2f} s"
-              + (f"; later pages median {statistics.median(later):.2f} s "
-                 f"(min {min(later):.2f}, max {max(later):.2f})" if later else ""))
+        print(
+            f"first render: fresh server {times[0]:.2f} s"
+            + (
+                f"; later pages median {statistics.median(later):.2f} s (min {min(later):.2f}, max {max(later):.2f})"
+                if later
+                else ""
+            )
+        )
         print(f"reload of a page (browser cache warm): {reload:.2f} s")
-        print(f"interactions: heatmap tap -> drill-down redrawn {tap:.2f} s; "
-              f"ISI tab -> drawn {isi:.2f} s")
+        print(f"interactions: heatmap tap -> drill-down redrawn {tap:.2f} s; ISI tab -> drawn {isi:.2f} s")
         print(f"console errors: {len(errors)}" + (f" {errors[:3]}" if errors else ""))
     finally:
         server.terminate()

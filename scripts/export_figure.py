@@ -35,8 +35,7 @@ def main() -> None:
 
     warnings.filterwarnings("ignore", message="The 'copy' argument in Quantity is deprecated")
     if not Path(args.store).exists():
-        lifbatch.run_sweep(lifbatch.load_workflow(ROOT / "workflows" / "quickstart.yaml"), args.store,
-                           progress=False)
+        lifbatch.run_sweep(lifbatch.load_workflow(ROOT / "workflows" / "quickstart.yaml"), args.store, progress=False)
     ds = lifbatch.open_results(args.store)
     warmup = lifbatch.to_neo(ds, sigma="4 mV", I="200 pA").annotations["warmup"]
     T = float(ds.attrs["duration"]) * pq.s
@@ -56,8 +55,12 @@ def main() -> None:
     twin.axhline(float(ds.rate.sel(sigma=0.004, I=2e-10)), color="tab:red", ls="--", lw=1)
     twin.set_ylabel("instantaneous rate (Hz), Elephant", color="tab:red")
     ax.axvspan(0, float(warmup.rescale("ms")), color="0.9")
-    ax.set(xlabel="time (ms)", ylabel="trial", title="sigma = 4 mV, I = 200 pA: 20 trials (grey: warmup)",
-           xlim=(0, float(T.rescale("ms"))))
+    ax.set(
+        xlabel="time (ms)",
+        ylabel="trial",
+        title="sigma = 4 mV, I = 200 pA: 20 trials (grey: warmup)",
+        xlim=(0, float(T.rescale("ms"))),
+    )
 
     # (b) ISI variability along the sweep: lifbatch's stored isi_cv and Elephant's CV, Lv, CV2
     # (c) Fano factor: from lifbatch's rate and rate_std (ddof=1) and Elephant's (ddof=0)
@@ -71,8 +74,7 @@ def main() -> None:
             pooled = np.concatenate(isis)
             cv_e.append(es.cv(pooled, ddof=1) if len(pooled) > 1 else np.nan)
             lv_e.append(np.mean([es.lv(i) for i in isis if len(i) > 2]) if any(len(i) > 2 for i in isis) else np.nan)
-            cv2_e.append(np.mean([es.cv2(i) for i in isis if len(i) > 2]) if any(len(i) > 2 for i in isis)
-                         else np.nan)
+            cv2_e.append(np.mean([es.cv2(i) for i in isis if len(i) > 2]) if any(len(i) > 2 for i in isis) else np.nan)
             ff_e.append(es.fanofactor(after) if sum(map(len, after)) else np.nan)
         here = ds.sel(sigma=sigma)
         label = f"sigma = {sigma * 1e3:g} mV"
@@ -82,18 +84,22 @@ def main() -> None:
         axes[1].plot(currents, cv2_e, ":", color=color, lw=1.5, label="CV2 (Elephant)")
         window = float(T) - float(warmup)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ff = here.rate_std.values ** 2 * window / here.rate.values
+            ff = here.rate_std.values**2 * window / here.rate.values
         n = ds.sizes["trial"]
         axes[2].plot(currents, ff, color=color, lw=2, alpha=0.5, label=f"{label}: rate_std² (T-w) / rate")
-        axes[2].plot(currents, np.asarray(ff_e) * n / (n - 1), "o", color=color, ms=3,
-                     label="Elephant fanofactor x n/(n-1)")
+        axes[2].plot(
+            currents, np.asarray(ff_e) * n / (n - 1), "o", color=color, ms=3, label="Elephant fanofactor x n/(n-1)"
+        )
     axes[1].set(xlabel="I (pA)", ylabel="ISI irregularity", title="ISI CV, Lv, CV2 after the warmup", ylim=(0, 1.6))
     axes[1].legend(fontsize=7, ncol=2)
-    axes[2].set(xlabel="I (pA)", ylabel="Fano factor of spike counts", title="Fano factor after the warmup",
-                ylim=(0, 1.6))
+    axes[2].set(
+        xlabel="I (pA)", ylabel="Fano factor of spike counts", title="Fano factor after the warmup", ylim=(0, 1.6)
+    )
     axes[2].legend(fontsize=7)
-    fig.suptitle(f"Elephant {__import__('elephant').__version__} on lifbatch.to_neo of {Path(args.store).name} "
-                 "(workflows/quickstart.yaml)")
+    fig.suptitle(
+        f"Elephant {__import__('elephant').__version__} on lifbatch.to_neo of {Path(args.store).name} "
+        "(workflows/quickstart.yaml)"
+    )
     fig.savefig(args.out, dpi=90)
     print(f"wrote {args.out}")
 

@@ -26,8 +26,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 N_PLOTS_JS = """() => { if (!(window.Bokeh && Bokeh.index)) return 0; let n = 0;
   const walk = (v) => { if (v.frame && v.model.title && v.has_finished()) n++;
                         for (const c of (v.child_views || [])) walk(c); };
@@ -50,8 +57,7 @@ def main() -> None:
     else:
         from _synthetic import write_synthetic_store
 
-        store = write_synthetic_store(Path(tmp.name) / "sweep.zarr", n_x=6, n_y=5, trials=8,
-                                      duration=0.3, block=3)
+        store = write_synthetic_store(Path(tmp.name) / "sweep.zarr", n_x=6, n_y=5, trials=8, duration=0.3, block=3)
     from lifbatch.report import write_report
 
     report = None if args.no_report else write_report(store, Path(tmp.name) / "report.html")
@@ -61,9 +67,16 @@ def main() -> None:
         port = s.getsockname()[1]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     server = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from lifbatch.review import serve; "
-         f"serve(sys.argv[1], port={port}, open_browser=False)", str(store)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-c",
+            f"import sys; from lifbatch.review import serve; serve(sys.argv[1], port={port}, open_browser=False)",
+            str(store),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         end = time.time() + 120
         while socket.socket().connect_ex(("127.0.0.1", port)) != 0:

@@ -44,8 +44,13 @@ class Seaweed:
     def env(self, **extra) -> dict:
         """The environment of a lifbatch process that uses this server, with the one key it accepts
         (its identities file: any other key is refused, as on a real S3)."""
-        env = dict(os.environ, AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=SECRET,
-                   AWS_REGION="us-east-1")
+        env = dict(
+            os.environ,
+            AWS_ENDPOINT_URL=self.endpoint,
+            AWS_ACCESS_KEY_ID=KEY,
+            AWS_SECRET_ACCESS_KEY=SECRET,
+            AWS_REGION="us-east-1",
+        )
         env.update(extra)
         return env
 
@@ -53,23 +58,52 @@ class Seaweed:
         if not self.ports:
             m, v, f, s, mg, vg, fg, sg = _free_ports(8)
             # (the gRPC ports are the HTTP ports + 10000 unless given: given, so that they are free)
-            self.ports = dict(master=m, volume=v, filer=f, s3=s, master_grpc=mg, volume_grpc=vg, filer_grpc=fg, s3_grpc=sg)
+            self.ports = dict(
+                master=m, volume=v, filer=f, s3=s, master_grpc=mg, volume_grpc=vg, filer_grpc=fg, s3_grpc=sg
+            )
         p = self.ports
         os.makedirs(self.directory, exist_ok=True)
         identities = os.path.join(self.directory, "s3.json")
         with open(identities, "w") as f:
-            json.dump({"identities": [{"name": "lifbatch", "credentials": [{"accessKey": KEY, "secretKey": SECRET}],
-                                       "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}, f)
+            json.dump(
+                {
+                    "identities": [
+                        {
+                            "name": "lifbatch",
+                            "credentials": [{"accessKey": KEY, "secretKey": SECRET}],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                },
+                f,
+            )
         self.proc = subprocess.Popen(
-            [shutil.which("weed") or "weed", "server", f"-dir={self.directory}", "-s3", f"-s3.port={p['s3']}",
-             f"-s3.port.grpc={p['s3_grpc']}", f"-s3.config={identities}", "-s3.port.iceberg=0", "-s3.port.lance=0",
-             f"-master.port={p['master']}", f"-master.port.grpc={p['master_grpc']}",
-             f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume_grpc']}",
-             f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer_grpc']}",
-             "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-volume.max=100", "-master.volumeSizeLimitMB=64"]
+            [
+                shutil.which("weed") or "weed",
+                "server",
+                f"-dir={self.directory}",
+                "-s3",
+                f"-s3.port={p['s3']}",
+                f"-s3.port.grpc={p['s3_grpc']}",
+                f"-s3.config={identities}",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                f"-master.port={p['master']}",
+                f"-master.port.grpc={p['master_grpc']}",
+                f"-volume.port={p['volume']}",
+                f"-volume.port.grpc={p['volume_grpc']}",
+                f"-filer.port={p['filer']}",
+                f"-filer.port.grpc={p['filer_grpc']}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                "-volume.max=100",
+                "-master.volumeSizeLimitMB=64",
+            ]
             + ([f"-metricsPort={self.metrics}"] if self.metrics else []),
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.directory, "weed.log"), "ab"),
-            start_new_session=True)
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.directory, "weed.log"), "ab"),
+            start_new_session=True,
+        )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -85,8 +119,17 @@ class Seaweed:
             self._ready(name)
 
     def bucket(self, name: str) -> str:
-        out = subprocess.run([shutil.which("weed") or "weed", "shell", f"-master=127.0.0.1:{self.ports['master']}.{self.ports['master_grpc']}"],
-                             input=f"s3.bucket.create -name {name}\n", capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [
+                shutil.which("weed") or "weed",
+                "shell",
+                f"-master=127.0.0.1:{self.ports['master']}.{self.ports['master_grpc']}",
+            ],
+            input=f"s3.bucket.create -name {name}\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if out.returncode != 0:
             raise RuntimeError(f"weed shell: {out.stderr}")
         self.buckets.add(name)
@@ -98,8 +141,14 @@ class Seaweed:
         import obstore
         from obstore.store import S3Store
 
-        store = S3Store(name, endpoint=self.endpoint, access_key_id=KEY, secret_access_key=SECRET, region="us-east-1",
-                        client_options={"allow_http": True})
+        store = S3Store(
+            name,
+            endpoint=self.endpoint,
+            access_key_id=KEY,
+            secret_access_key=SECRET,
+            region="us-east-1",
+            client_options={"allow_http": True},
+        )
         deadline = time.time() + timeout
         while True:
             try:

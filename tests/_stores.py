@@ -31,33 +31,60 @@ from lifbatch.layout import MARKERS
 __all__ = ["lif_workflow", "simulated", "run_store", "unwrite_blocks", "resume"]
 
 
-def lif_workflow(preset: str = "nma", *, n_x: int = 5, n_y: int = 4, trials: int = 8, duration: float = 0.3,
-                 record_trials: tuple[int, ...] = (0, 1), seed: int = 0) -> dict:
+def lif_workflow(
+    preset: str = "nma",
+    *,
+    n_x: int = 5,
+    n_y: int = 4,
+    trials: int = 8,
+    duration: float = 0.3,
+    record_trials: tuple[int, ...] = (0, 1),
+    seed: int = 0,
+) -> dict:
     """An LIF ensemble with white noise over two axes (``n_x`` values of the first, slow one,
     ``n_y`` of the second), ``duration`` in s; V recorded at ``record_trials`` every 0.5 ms,
     its moments every 1 ms, autocovariance to 50 ms, no warmup, ISIs binned 0-100 ms."""
     if preset == "nma":
-        neuron = {"tau_m": "20 ms", "e_l": "-60 mV", "v_th": "-50 mV", "v_reset": "-70 mV",
-                  "v_init": "-60 mV", "t_ref": "2 ms", "r_m": "100 Mohm"}
-        inputs = {"drive": {"kind": "constant", "value": "250 pA"},
-                  "noise": {"kind": "white_noise", "sigma": "4 mV"}}
-        sweep = {"tau_m": {"param": "neuron.tau_m", "linspace": [10, 30, n_x], "unit": "ms"},
-                 "I": {"param": "inputs.drive.value", "linspace": [50, 400, n_y], "unit": "pA"}}
+        neuron = {
+            "tau_m": "20 ms",
+            "e_l": "-60 mV",
+            "v_th": "-50 mV",
+            "v_reset": "-70 mV",
+            "v_init": "-60 mV",
+            "t_ref": "2 ms",
+            "r_m": "100 Mohm",
+        }
+        inputs = {"drive": {"kind": "constant", "value": "250 pA"}, "noise": {"kind": "white_noise", "sigma": "4 mV"}}
+        sweep = {
+            "tau_m": {"param": "neuron.tau_m", "linspace": [10, 30, n_x], "unit": "ms"},
+            "I": {"param": "inputs.drive.value", "linspace": [50, 400, n_y], "unit": "pA"},
+        }
     elif preset == "pypet":
         neuron = {"tau_m": "12 ms", "e_l": 0, "v_th": 1, "v_reset": 0, "v_init": 0, "t_ref": "5 ms"}
-        inputs = {"drive": {"kind": "constant", "value": "0.1 / ms"},
-                  "noise": {"kind": "white_noise", "sigma": 0.1}}
-        sweep = {"t_ref": {"param": "neuron.t_ref", "linspace": [5, 10, n_x], "unit": "ms"},
-                 "I": {"param": "inputs.drive.value", "linspace": [0, 1, n_y], "unit": "1 / ms"}}
+        inputs = {"drive": {"kind": "constant", "value": "0.1 / ms"}, "noise": {"kind": "white_noise", "sigma": 0.1}}
+        sweep = {
+            "t_ref": {"param": "neuron.t_ref", "linspace": [5, 10, n_x], "unit": "ms"},
+            "I": {"param": "inputs.drive.value", "linspace": [0, 1, n_y], "unit": "1 / ms"},
+        }
     else:
         raise ValueError(f"preset must be 'nma' or 'pypet', got {preset!r}")
     return {
-        "name": f"review-{preset}", "description": "a tiny sweep for the review-layer tests",
-        "seed": seed, "trials": trials, "duration": f"{duration * 1e3:g} ms", "dt": "0.1 ms",
-        "neuron": neuron, "inputs": inputs, "sweep": sweep,
+        "name": f"review-{preset}",
+        "description": "a tiny sweep for the review-layer tests",
+        "seed": seed,
+        "trials": trials,
+        "duration": f"{duration * 1e3:g} ms",
+        "dt": "0.1 ms",
+        "neuron": neuron,
+        "inputs": inputs,
+        "sweep": sweep,
         "record": {"v": {"trials": list(record_trials), "every": "0.5 ms"}},
-        "summaries": {"warmup": "0 ms", "moments": {"every": "1 ms"}, "autocov": {"max_lag": "50 ms"},
-                      "isi_bins": {"linspace": [0, 100, 51], "unit": "ms"}},
+        "summaries": {
+            "warmup": "0 ms",
+            "moments": {"every": "1 ms"},
+            "autocov": {"max_lag": "50 ms"},
+            "isi_bins": {"linspace": [0, 100, 51], "unit": "ms"},
+        },
     }
 
 

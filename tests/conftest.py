@@ -76,6 +76,6 @@ def listening(pids) -> set[tuple[str, int]]:
             if family == socket.AF_INET:
                 host = socket.inet_ntop(family, struct.pack("<I", int(addr, 16)))
             else:
-                host = socket.inet_ntop(family, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+                host = socket.inet_ntop(family, b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4)))
             out.add((host, int(port, 16)))
     return out

@@ -19,10 +19,16 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "workflows" / "adex-patterns.yaml"
 REFERENCE = ROOT / "benchmarks" / "peers" / "reference"
 #: the workflow's labels and Brian2's names of the patterns, in the example's order
-PATTERNS = {"tonic": "tonic spiking", "adapting": "adaptation", "initial_burst": "initial burst",
-            "regular_bursting": "regular bursting", "delayed_accelerating": "delayed accelerating",
-            "delayed_regular_bursting": "delayed regular bursting", "transient_spiking": "transient spiking",
-            "irregular": "irregular spiking"}
+PATTERNS = {
+    "tonic": "tonic spiking",
+    "adapting": "adaptation",
+    "initial_burst": "initial burst",
+    "regular_bursting": "regular bursting",
+    "delayed_accelerating": "delayed accelerating",
+    "delayed_regular_bursting": "delayed regular bursting",
+    "transient_spiking": "transient spiking",
+    "irregular": "irregular spiking",
+}
 
 
 def _references(dt: float) -> dict[str, dict]:
@@ -59,9 +65,10 @@ def test_the_eight_patterns_spike_for_spike_with_brian2(dt, patterns):
         robust = run["robust_leading_spikes"][0]
         if "first_spike_steps" in run:  # chaotic: its count (with either rounding) and first spikes
             first = run["first_spike_steps"][0]
-            counts = {run["spike_counts"][0]} | {q["spike_counts"][0] for q in run.get("perturbation", [])
-                                                 if q.get("spike_counts")}
-            assert got[:len(first)] == first and len(got) in counts, (label, got[:len(first)], len(got))
+            counts = {run["spike_counts"][0]} | {
+                q["spike_counts"][0] for q in run.get("perturbation", []) if q.get("spike_counts")
+            }
+            assert got[: len(first)] == first and len(got) in counts, (label, got[: len(first)], len(got))
             continue
         want = run["spike_steps"][0]
         if robust == len(want):
@@ -72,8 +79,8 @@ def test_the_eight_patterns_spike_for_spike_with_brian2(dt, patterns):
 
 def test_the_adaptation_index_has_naud_s_signs(patterns):
     a = patterns["isi_adaptation"]
-    assert float(a.sel(pattern="adapting")) > 0.05      # the ISIs lengthen
+    assert float(a.sel(pattern="adapting")) > 0.05  # the ISIs lengthen
     assert float(a.sel(pattern="delayed_accelerating")) < 0  # they shorten
-    assert abs(float(a.sel(pattern="tonic"))) < 1e-3     # regular
+    assert abs(float(a.sel(pattern="tonic"))) < 1e-3  # regular
     assert np.isnan(float(a.sel(pattern="transient_spiking")))  # one spike: no ISI
     assert a.attrs["units"] == "1"

@@ -32,8 +32,10 @@ def test_kernel_bench_figures_are_its_measurements(tiny):
     assert tiny["ratio_kernel_rng"] == tiny["rng"]["seconds"] / tiny["kernel"]["seconds"]
     assert tiny["ratio_poisson_white_noise"] == tiny["poisson"]["seconds"] / tiny["kernel"]["seconds"]
     assert (tiny["neurons"], tiny["steps"], tiny["dt"], tiny["repeat"]) == (200, 500, 1e-4, 1)
-    for wf, rate in ((bench_workflow(200, 500), tiny["rate"]["kernel"]), (poisson_workflow(200, 500),
-                                                                         tiny["poisson_rate"])):
+    for wf, rate in (
+        (bench_workflow(200, 500), tiny["rate"]["kernel"]),
+        (poisson_workflow(200, 500), tiny["poisson_rate"]),
+    ):
         counts = inputs.simulate_point(wf, wf.point_params(())).counts
         assert rate == counts.mean() / 0.05 and rate > 0
     assert tiny["rate"]["kernel_sem"] == counts_sem(bench_workflow(200, 500))
@@ -118,16 +120,19 @@ class NumpyPeer:
         self.python = "/peer/venv/bin/python"
         self.build: dict[str, float] = {}
         self.errors: dict[str, str] = {}
-        self.best = {"cpp_standalone": math.inf, "cpp_standalone_wall": math.inf, "cython": math.inf,
-                     "cython_run_call": math.inf}
+        self.best = {
+            "cpp_standalone": math.inf,
+            "cpp_standalone_wall": math.inf,
+            "cython": math.inf,
+            "cython_run_call": math.inf,
+        }
         self.counts: dict[str, np.ndarray] = {}
         self.rounds = {"cpp_standalone": 0, "cython": 0}
         self.times: dict[str, list[float]] = {"cpp_standalone": [], "cython": []}
 
     def _run(self, seed: int) -> tuple[float, float, np.ndarray]:
         c0, w0 = time.process_time(), time.perf_counter()
-        counts = bench.numpy_lif(self.neurons, self.steps, rng=np.random.Generator(np.random.SFC64(seed)),
-                                 **self.model)
+        counts = bench.numpy_lif(self.neurons, self.steps, rng=np.random.Generator(np.random.SFC64(seed)), **self.model)
         return time.process_time() - c0, time.perf_counter() - w0, counts
 
     def setup(self):
@@ -189,8 +194,10 @@ def test_kernel_bench_measures_an_injected_peer_in_its_rounds(peers):
         assert r[f"ratio_kernel_brian2_{target}"] == fig["seconds"] / r["kernel"]["seconds"]
     assert b["cpp_standalone"]["process_wall_seconds"] == peer.best["cpp_standalone_wall"]
     assert b["cython"]["run_call_seconds"] == peer.best["cython_run_call"]
-    assert b["build_seconds"] == {"cpp_standalone": peer.build["cpp_standalone"],
-                                  "cython_first_run": peer.build["cython"]}
+    assert b["build_seconds"] == {
+        "cpp_standalone": peer.build["cpp_standalone"],
+        "cython_first_run": peer.build["cython"],
+    }
 
 
 def test_table_and_json_with_brian2_figures(peers):
@@ -201,8 +208,14 @@ def test_table_and_json_with_brian2_figures(peers):
     lines = table.splitlines()
     # Brian2's rows are in the table, after the existing four rows, the ratios below it
     labels = [line[:34].strip() for line in lines[2:8]]
-    assert labels == ["numpy vectorized (baseline)", "lifbatch kernel", "RNG bound (normals only)",
-                      "kernel, 100 Poisson inputs", "Brian2 cpp_standalone (loop)", "Brian2 runtime cython (loop)"]
+    assert labels == [
+        "numpy vectorized (baseline)",
+        "lifbatch kernel",
+        "RNG bound (normals only)",
+        "kernel, 100 Poisson inputs",
+        "Brian2 cpp_standalone (loop)",
+        "Brian2 runtime cython (loop)",
+    ]
     assert f"{200 * 500 / s:.3e}" in lines[6] and f"{s:.3f}" in lines[6]
     ratio = r["ratio_kernel_brian2_cpp_standalone"]
     assert f"kernel / Brian2 cpp_standalone  {ratio:.2f}x  (target >= 3x: " in table
@@ -227,8 +240,12 @@ def test_table_and_json_with_brian2_figures(peers):
 def test_table_with_a_brian2_failure_and_a_disagreeing_rate():
     """A peer whose neuron is another (v_th 5 mV lower: it fires more) disagrees, and says so;
     a target that failed at setup has no row, no ratio, and its message."""
-    r = kernel_bench(neurons=200, steps=500, repeat=1, peer=lambda n, s, dt: NumpyPeer(
-        n, s, dt, v_th_shift=-5e-3, fail={"cython": "first run failed: exit 1: boom"}))
+    r = kernel_bench(
+        neurons=200,
+        steps=500,
+        repeat=1,
+        peer=lambda n, s, dt: NumpyPeer(n, s, dt, v_th_shift=-5e-3, fail={"cython": "first run failed: exit 1: boom"}),
+    )
     assert r["brian2"]["cython"] is None and r["ratio_kernel_brian2_cython"] is None
     fig = r["brian2"]["cpp_standalone"]
     assert fig["agree"] is False and fig["rate"] > 1.5 * r["rate"]["kernel"]
@@ -298,15 +315,18 @@ def test_fused_normals_are_numpys_bit_for_bit(seed):
     assert (np.abs(ref) > 3.6541528853610087).sum() > 100  # the tail was exercised
 
 
-@pytest.mark.parametrize("overrides", [
-    {"trials": 37},
-    {"trials": 5, "record": {"v": {"trials": [1, 4], "every": "0.3 ms"}}},
-    {"trials": 9, "method": "exact"},
-    # two whole groups of the white-noise loop, recorded trials in both
-    {"trials": 8, "record": {"v": {"trials": [0, 3, 6], "every": "0.5 ms"}}},
-    # groups with a recorded trial and groups without (which skip the recording countdown)
-    {"trials": 14, "record": {"v": {"trials": [5, 13], "every": "0.2 ms"}}},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"trials": 37},
+        {"trials": 5, "record": {"v": {"trials": [1, 4], "every": "0.3 ms"}}},
+        {"trials": 9, "method": "exact"},
+        # two whole groups of the white-noise loop, recorded trials in both
+        {"trials": 8, "record": {"v": {"trials": [0, 3, 6], "every": "0.5 ms"}}},
+        # groups with a recorded trial and groups without (which skip the recording countdown)
+        {"trials": 14, "record": {"v": {"trials": [5, 13], "every": "0.2 ms"}}},
+    ],
+)
 def test_fused_and_numpy_drawn_noise_give_identical_points(monkeypatch, overrides):
     from lifbatch.workflow import load_workflow
 
@@ -322,13 +342,28 @@ def test_fused_and_numpy_drawn_noise_give_identical_points(monkeypatch, override
     assert fused.counts.sum() > 0
 
 
-@pytest.mark.parametrize("n_t, j0, n_lag, trials", [
-    (1001, 0, 51, 6), (1001, 37, 51, 6), (60, 3, 51, 6), (54, 0, 51, 6), (50, 0, 51, 6), (10, 0, 1, 6),
-    (9, 9, 4, 6), (30, 2, 7, 6),
-    # the eight-sample-time passes: none (57), exactly one (58), one and a tail (59, 66), two (66, j0 0)
-    (57, 0, 51, 5), (58, 0, 51, 5), (59, 1, 51, 5), (66, 0, 51, 5), (66, 1, 51, 5),
-    # the benchmark's shape (1001 samples, 51 lags), more trials; one trial (no variance)
-    (1001, 0, 51, 40), (40, 0, 5, 1)])
+@pytest.mark.parametrize(
+    "n_t, j0, n_lag, trials",
+    [
+        (1001, 0, 51, 6),
+        (1001, 37, 51, 6),
+        (60, 3, 51, 6),
+        (54, 0, 51, 6),
+        (50, 0, 51, 6),
+        (10, 0, 1, 6),
+        (9, 9, 4, 6),
+        (30, 2, 7, 6),
+        # the eight-sample-time passes: none (57), exactly one (58), one and a tail (59, 66), two (66, j0 0)
+        (57, 0, 51, 5),
+        (58, 0, 51, 5),
+        (59, 1, 51, 5),
+        (66, 0, 51, 5),
+        (66, 1, 51, 5),
+        # the benchmark's shape (1001 samples, 51 lags), more trials; one trial (no variance)
+        (1001, 0, 51, 40),
+        (40, 0, 5, 1),
+    ],
+)
 def test_ensemble_moments_sums_in_the_documented_order(n_t, j0, n_lag, trials):
     """The kernel's moments (one pass for the mean, one for the deviations, eight sample times
     per pass over the lags) are bit for bit the plain two-pass loops', NaN included."""
@@ -350,7 +385,7 @@ def test_ensemble_moments_sums_in_the_documented_order(n_t, j0, n_lag, trials):
             sq += d * d
             for j in range(j0, n_t):
                 k = min(n_lag, n_t - j)
-                acc[:k] += d[j] * d[j:j + k]
+                acc[:k] += d[j] * d[j : j + k]
         count = n_t - np.arange(n_lag) - j0
         with np.errstate(invalid="ignore", divide="ignore"):
             expected = np.where(count > 0, acc / (v.shape[1] - 1) / count, np.nan)
@@ -390,14 +425,22 @@ def test_sweep_bench_accounts_for_the_workers_time(processes):
     assert r["tiny_points"] == 40 and np.isfinite(r["overhead_per_point_s"])
 
 
-@pytest.mark.parametrize("speed, parallel, flagged", [(0.93, 1.84, False), (1.0, 2.0, False), (1.40, 2.58, True),
-                                                      (0.95, 2.3, True), (1.1, 1.9, True)])
+@pytest.mark.parametrize(
+    "speed, parallel, flagged",
+    [(0.93, 1.84, False), (1.0, 2.0, False), (1.40, 2.58, True), (0.95, 2.3, True), (1.1, 1.9, True)],
+)
 def test_sweep_bench_flags_a_baseline_slower_than_the_sweep(speed, parallel, flagged):
     """A kernel faster in the sweep than alone means the baseline met a busier host: said, not hidden."""
     from lifbatch.bench_sweep import baseline_caveat
 
-    r = {"workers": 2, "kernel_single_core": 1e8, "kernel_parallel": parallel * 1e8,
-         "kernel_speed_in_sweep": speed, "kernel_share_of_workers": 0.72, "efficiency": 0.72 * speed}
+    r = {
+        "workers": 2,
+        "kernel_single_core": 1e8,
+        "kernel_parallel": parallel * 1e8,
+        "kernel_speed_in_sweep": speed,
+        "kernel_share_of_workers": 0.72,
+        "efficiency": 0.72 * speed,
+    }
     caveat = baseline_caveat(r)
     assert (caveat is not None) == flagged
     if flagged:
@@ -487,26 +530,45 @@ def _reference_point(wf, streams) -> tuple[np.ndarray, np.ndarray]:
     return vs, counts
 
 
-@pytest.mark.parametrize("inputs_", [
-    {"e": {"kind": "poisson", "rate": "800 Hz", "weight": "2 mV", "n": 10}},
-    {"e": {"kind": "poisson", "rate": "800 Hz", "weight": "2 mV", "n": 10},
-     "i": {"kind": "poisson", "rate": "120 kHz", "weight": "-0.01 mV", "n": 1},   # lam = 12: PTRS
-     "u": {"kind": "uniform", "mean": "100 pA", "half_width": "80 pA"}},
-    {"u": {"kind": "uniform", "mean": "200 pA", "half_width": "150 pA"},
-     "u2": {"kind": "uniform", "mean": "-20 pA", "half_width": "40 pA"}},
-])
+@pytest.mark.parametrize(
+    "inputs_",
+    [
+        {"e": {"kind": "poisson", "rate": "800 Hz", "weight": "2 mV", "n": 10}},
+        {
+            "e": {"kind": "poisson", "rate": "800 Hz", "weight": "2 mV", "n": 10},
+            "i": {"kind": "poisson", "rate": "120 kHz", "weight": "-0.01 mV", "n": 1},  # lam = 12: PTRS
+            "u": {"kind": "uniform", "mean": "100 pA", "half_width": "80 pA"},
+        },
+        {
+            "u": {"kind": "uniform", "mean": "200 pA", "half_width": "150 pA"},
+            "u2": {"kind": "uniform", "mean": "-20 pA", "half_width": "40 pA"},
+        },
+    ],
+)
 def test_kernel_draws_poisson_and_uniform_inputs_as_numpy_buffers_did(inputs_):
     """Bit for bit the numbers (and V) of numpy's samplers filling (trial, step, drive)
     buffers, also through refractory steps."""
     from lifbatch.workflow import load_workflow
 
-    wf = load_workflow({
-        "name": "in-kernel", "seed": 9, "trials": 3, "duration": "30 ms", "dt": "0.1 ms",
-        "neuron": {"tau_m": "10 ms", "e_l": "-65 mV", "v_th": "-55 mV", "v_reset": "-70 mV", "t_ref": "2 ms",
-                   "r_m": "100 Mohm"},
-        "inputs": {"c": {"kind": "constant", "value": "50 pA"}, **inputs_},
-        "summaries": {"moments": {"every": "0.1 ms"}},
-    })
+    wf = load_workflow(
+        {
+            "name": "in-kernel",
+            "seed": 9,
+            "trials": 3,
+            "duration": "30 ms",
+            "dt": "0.1 ms",
+            "neuron": {
+                "tau_m": "10 ms",
+                "e_l": "-65 mV",
+                "v_th": "-55 mV",
+                "v_reset": "-70 mV",
+                "t_ref": "2 ms",
+                "r_m": "100 Mohm",
+            },
+            "inputs": {"c": {"kind": "constant", "value": "50 pA"}, **inputs_},
+            "summaries": {"moments": {"every": "0.1 ms"}},
+        }
+    )
     out = inputs.simulate_point(wf, wf.point_params(()))
     vs, counts = _reference_point(wf, inputs.point_streams(wf, wf.point_params(())))
     assert np.array_equal(out.moments.view(np.uint64), vs.view(np.uint64))
@@ -545,6 +607,7 @@ def test_streams_states_and_generators_agree():
 
 # ---------------------------------------------------------------- lifbatch bench --model
 
+
 def _bench_cli(*args, env_cache=None, timeout=900):
     import os
     import subprocess
@@ -553,8 +616,13 @@ def _bench_cli(*args, env_cache=None, timeout=900):
     env = dict(os.environ)
     if env_cache is not None:
         env["LIFBATCH_PEERS_CACHE"] = str(env_cache)
-    return subprocess.run([sys.executable, "-m", "lifbatch.cli", "bench", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", "bench", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def test_model_bench_runs_tiny_and_prints_its_figures(tmp_path):
@@ -565,8 +633,10 @@ def test_model_bench_runs_tiny_and_prints_its_figures(tmp_path):
     p = _bench_cli("--model", "hh_traub", "--neurons", 10, "--steps", 100, "--repeat", 1, env_cache=tmp_path / "none")
     assert p.returncode == 0 and p.stderr == "", p.stderr
     lines = p.stdout.splitlines()
-    assert lines[0].startswith("hh_traub: 10 neurons x 100 steps of 0.1 ms, constant current 5 nA, method "
-                               "exponential_euler, one thread, 1 interleaved rounds (load average ")
+    assert lines[0].startswith(
+        "hh_traub: 10 neurons x 100 steps of 0.1 ms, constant current 5 nA, method "
+        "exponential_euler, one thread, 1 interleaved rounds (load average "
+    )
     wf = model_workflow("hh_traub", 10, 100)
     rate = point.simulate_point(wf, wf.point_params(())).counts.mean() / 0.01
     assert rate > 100  # it fires: 3 spikes in 10 ms
@@ -584,10 +654,12 @@ def test_model_bench_refuses_an_unknown_model_in_one_line():
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.strip().splitlines() == [
         "lifbatch: error: `lifbatch bench --model` must be one of hh_traub, adex, eif, izhikevich, lif, got 'hh'. "
-        "Example: lifbatch bench --model adex"]
+        "Example: lifbatch bench --model adex"
+    ]
     p = _bench_cli("--model", "adex", "--sweep", timeout=120)
     assert p.returncode == 2 and p.stderr.strip().splitlines() == [
-        "lifbatch: error: `lifbatch bench`: --model and --sweep do not go together; run one, then the other"]
+        "lifbatch: error: `lifbatch bench`: --model and --sweep do not go together; run one, then the other"
+    ]
 
 
 @pytest.mark.parametrize("model", ["hh_traub", "adex", "eif", "izhikevich", "lif"])
@@ -608,11 +680,18 @@ def test_model_bench_takes_ratios_within_a_round():
     otherwise), then their median: not the ratio of medians; a round a contender missed has no ratio."""
     from lifbatch.bench_models import _summarize
 
-    rounds = [{"lifbatch": 1.0, "lifbatch_wall": 2.0, "cpp_standalone": 0.5, "cpp_standalone_wall": 3.0,
-               "cython": 4.0, "numpy": 8.0},
-              {"lifbatch": 2.0, "lifbatch_wall": 3.0, "cpp_standalone": 3.0, "cpp_standalone_wall": 6.0},
-              {"lifbatch": 4.0, "lifbatch_wall": 4.0, "cpp_standalone": 4.0, "cpp_standalone_wall": 4.0,
-               "cython": 2.0}]
+    rounds = [
+        {
+            "lifbatch": 1.0,
+            "lifbatch_wall": 2.0,
+            "cpp_standalone": 0.5,
+            "cpp_standalone_wall": 3.0,
+            "cython": 4.0,
+            "numpy": 8.0,
+        },
+        {"lifbatch": 2.0, "lifbatch_wall": 3.0, "cpp_standalone": 3.0, "cpp_standalone_wall": 6.0},
+        {"lifbatch": 4.0, "lifbatch_wall": 4.0, "cpp_standalone": 4.0, "cpp_standalone_wall": 4.0, "cython": 2.0},
+    ]
     figures, ratios = _summarize(rounds, work=1e6)
     assert figures["lifbatch"]["seconds"] == [1.0, 2.0, 4.0] and figures["lifbatch"]["median"] == 2.0
     assert figures["lifbatch"]["ns_per_neuron_step"] == pytest.approx(2000.0)
@@ -639,8 +718,10 @@ def test_model_bench_table_says_when_a_target_is_missed_and_a_rate_disagrees():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(bench.brian2_unavailable("brian2_model_bench.py") is not None,
-                    reason=f"needs the peer venv with Brian2 ({bench.brian2_unavailable('brian2_model_bench.py')})")
+@pytest.mark.skipif(
+    bench.brian2_unavailable("brian2_model_bench.py") is not None,
+    reason=f"needs the peer venv with Brian2 ({bench.brian2_unavailable('brian2_model_bench.py')})",
+)
 @pytest.mark.parametrize("model", ["hh_traub", "adex"])
 def test_model_bench_against_brian2_counts_the_same_spikes(model):
     """A real Brian2 build and runs (cpp_standalone, cython, numpy) through `lifbatch bench --model
@@ -658,4 +739,5 @@ def test_model_bench_against_brian2_counts_the_same_spikes(model):
         assert r["figures"][key]["rounds"] == 1 and r["figures"][key]["median"] > 0
         assert r["ratios"][key]["median"] > 0
     assert r["ratios"]["cpp_standalone"]["median"] == pytest.approx(
-        r["figures"]["cpp_standalone"]["median"] / r["figures"]["lifbatch"]["median"])
+        r["figures"]["cpp_standalone"]["median"] / r["figures"]["lifbatch"]["median"]
+    )

@@ -72,8 +72,16 @@ def cli_runs(tmp_path_factory):
     module = [sys.executable, "-m", "lifbatch.cli"]
     cases = {  # name: (command, arguments)
         "unknown key": (_command(), ["validate", str(_write(cwd, "unknown.yaml", neuron__tau="20 ms"))]),
-        "wrong dimension": (_command(), ["run", str(_write(cwd, "dim.yaml", neuron__tau_m="5 mV")),
-                                         "--store", str(cwd / "X.zarr"), "--no-progress"]),
+        "wrong dimension": (
+            _command(),
+            [
+                "run",
+                str(_write(cwd, "dim.yaml", neuron__tau_m="5 mV")),
+                "--store",
+                str(cwd / "X.zarr"),
+                "--no-progress",
+            ],
+        ),
         "bad --set": (module, ["run", str(good), "--set", "neuron.tau_m", "--store", str(cwd / "Y.zarr")]),
         "valid": (_command(), ["validate", str(WORKFLOWS / "quickstart.yaml")]),
     }
@@ -81,8 +89,9 @@ def cli_runs(tmp_path_factory):
     env.pop("PYTHONWARNINGS", None)  # a warning printed on stderr would be a second line
     procs = {}
     for name, (command, args) in cases.items():
-        procs[name] = subprocess.Popen(command + args, cwd=cwd, env=env, text=True,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs[name] = subprocess.Popen(
+            command + args, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
     results = {}
     for name, proc in procs.items():
         out, err = proc.communicate(timeout=300)
@@ -153,8 +162,18 @@ def test_bad_workflow_in_process(case, command, capsys, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
 
 
-@pytest.mark.parametrize("item", ["neuron.tau_m", "=5", "neuron..tau_m=5", "neuron.tau_m.x=5", "name=Bad Name",
-                                  "neuron.tau_m=5 mV", "sweep.tau.values=[]"])
+@pytest.mark.parametrize(
+    "item",
+    [
+        "neuron.tau_m",
+        "=5",
+        "neuron..tau_m=5",
+        "neuron.tau_m.x=5",
+        "name=Bad Name",
+        "neuron.tau_m=5 mV",
+        "sweep.tau.values=[]",
+    ],
+)
 def test_bad_set_in_process(item, capsys, tmp_path, monkeypatch):
     path = _write(tmp_path, "good.yaml")
     monkeypatch.chdir(tmp_path)
@@ -167,11 +186,24 @@ def test_bad_set_in_process(item, capsys, tmp_path, monkeypatch):
 def test_dt_above_tau_m_from_overrides_in_process(capsys, tmp_path, monkeypatch):
     path = _write(tmp_path, "good.yaml")
     monkeypatch.chdir(tmp_path)
-    rc = main(["run", str(path), "--set", "dt=1 ms", "--set", "neuron.tau_m=0.5 ms", "--set", "sweep={}",
-               "--store", str(tmp_path / "X.zarr")])
+    rc = main(
+        [
+            "run",
+            str(path),
+            "--set",
+            "dt=1 ms",
+            "--set",
+            "neuron.tau_m=0.5 ms",
+            "--set",
+            "sweep={}",
+            "--store",
+            str(tmp_path / "X.zarr"),
+        ]
+    )
     out, err = capsys.readouterr()
-    _assert_one_line_error(rc, out, err, "`neuron.tau_m` must be at least dt (1 ms) with method: euler, "
-                                         "got '0.5 ms'", "method: exact")
+    _assert_one_line_error(
+        rc, out, err, "`neuron.tau_m` must be at least dt (1 ms) with method: euler, got '0.5 ms'", "method: exact"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.yaml"]
 
 
@@ -183,10 +215,10 @@ def test_missing_workflow_file_in_process(capsys, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("layout, message", [
-    ("_lifbatch/blocks", "was never finished"),
-    ("not-zarr", "is not a readable Zarr store (GroupNotFoundError"),
-])
+@pytest.mark.parametrize(
+    "layout, message",
+    [("_lifbatch/blocks", "was never finished"), ("not-zarr", "is not a readable Zarr store (GroupNotFoundError")],
+)
 def test_status_of_a_store_without_template_is_one_line(layout, message, capsys, tmp_path):
     store = tmp_path / "s.zarr"
     (store / layout).mkdir(parents=True)

@@ -20,19 +20,37 @@ from lifbatch.store import done_blocks
 from conftest import assert_identical
 
 SMALL = {
-    "name": "cli-small", "seed": 5, "trials": 3, "duration": "200 ms", "dt": "0.1 ms",
-    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-               "r_m": "100 Mohm"},
+    "name": "cli-small",
+    "seed": 5,
+    "trials": 3,
+    "duration": "200 ms",
+    "dt": "0.1 ms",
+    "neuron": {
+        "tau_m": "20 ms",
+        "e_l": "-65 mV",
+        "v_th": "-50 mV",
+        "v_reset": "-65 mV",
+        "t_ref": "2 ms",
+        "r_m": "100 Mohm",
+    },
     "inputs": {"i": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
-    "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 6], "unit": "pA"},
-              "sigma": {"param": "inputs.n.sigma", "values": [1, 4], "unit": "mV"}},
+    "sweep": {
+        "I": {"param": "inputs.i.value", "linspace": [100, 300, 6], "unit": "pA"},
+        "sigma": {"param": "inputs.n.sigma", "values": [1, 4], "unit": "mV"},
+    },
     "record": {"v": {"trials": [0], "every": "1 ms"}},
 }
 
 
 def lifbatch_cli(*args, cwd=None, timeout=300, **kw):
-    return subprocess.run([sys.executable, "-m", "lifbatch.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        **kw,
+    )
 
 
 @pytest.fixture
@@ -77,8 +95,9 @@ def test_run_status_query_and_resume(small_yaml, tmp_path):
     assert r3.stderr.startswith("lifbatch: error: store") and "add `--set seed=5` to resume it" in r3.stderr
     assert "--overwrite" not in r3.stderr
     assert "Traceback" not in r3.stderr and len(r3.stderr.strip().splitlines()) == 1
-    r4 = lifbatch_cli("run", small_yaml, "--store", store, "--set", "seed=6", "--overwrite", "--workers", "1",
-                      "--no-progress")
+    r4 = lifbatch_cli(
+        "run", small_yaml, "--store", store, "--set", "seed=6", "--overwrite", "--workers", "1", "--no-progress"
+    )
     assert r4.returncode == 0
     assert lifbatch.open_results(store).attrs["seed"] == 6
 
@@ -92,9 +111,25 @@ def test_killed_run_resumes_to_identical_store(tmp_path):
     path = tmp_path / "long.yaml"
     path.write_text(yaml.safe_dump(wf))
     store = tmp_path / "long.zarr"
-    proc = subprocess.Popen([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-                             "--workers", "1", "--points-per-task", "1", "--no-progress"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lifbatch.cli",
+            "run",
+            str(path),
+            "--store",
+            str(store),
+            "--workers",
+            "1",
+            "--points-per-task",
+            "1",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and len(done_blocks(store)) < 3:
         time.sleep(0.05)
@@ -118,9 +153,14 @@ def test_failing_point_is_isolated(tmp_path):
 
     Without a threshold, Poisson jumps of 1e308 overflow V to inf, then inf - inf = NaN.
     """
-    wf = {"name": "fail", "duration": "10 ms", "dt": "0.1 ms", "neuron": {"tau_m": "5 ms", "v_th": "inf"},
-          "inputs": {"p": {"kind": "poisson", "rate": "5 kHz", "weight": 0.1}},
-          "sweep": {"w": {"param": "inputs.p.weight", "values": [0.1, 0.2, 1e308, 0.4]}}}
+    wf = {
+        "name": "fail",
+        "duration": "10 ms",
+        "dt": "0.1 ms",
+        "neuron": {"tau_m": "5 ms", "v_th": "inf"},
+        "inputs": {"p": {"kind": "poisson", "rate": "5 kHz", "weight": 0.1}},
+        "sweep": {"w": {"param": "inputs.p.weight", "values": [0.1, 0.2, 1e308, 0.4]}},
+    }
     path = tmp_path / "fail.yaml"
     path.write_text(yaml.safe_dump(wf))
     store = tmp_path / "fail.zarr"
@@ -147,11 +187,27 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     path = tmp_path / "int.yaml"
     path.write_text(yaml.safe_dump(wf))
     store = tmp_path / "int.zarr"
-    proc = subprocess.Popen([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-                             "--workers", "1", "--points-per-task", "1", "--no-progress"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            # a shell's background job ignores SIGINT, and so would its children
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lifbatch.cli",
+            "run",
+            str(path),
+            "--store",
+            str(store),
+            "--workers",
+            "1",
+            "--points-per-task",
+            "1",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a shell's background job ignores SIGINT, and so would its children
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 120
     while time.time() < deadline and len(done_blocks(store)) < 2:
         time.sleep(0.05)

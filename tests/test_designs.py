@@ -31,21 +31,38 @@ from conftest import assert_identical
 from test_store_trust import _start, _wait_for
 
 WF = {
-    "name": "designs", "seed": 5, "trials": 4, "duration": "150 ms", "dt": "0.1 ms",
+    "name": "designs",
+    "seed": 5,
+    "trials": 4,
+    "duration": "150 ms",
+    "dt": "0.1 ms",
     "neuron": {"tau_m": "20 ms", "v_th": 1, "v_reset": 0, "t_ref": "2 ms"},
-    "inputs": {"mu": {"kind": "constant", "value": 1.1}, "noise": {"kind": "white_noise", "sigma": 0.3},
-               "p": {"kind": "poisson", "rate": "100 Hz", "weight": 0.02, "n": 5}},
+    "inputs": {
+        "mu": {"kind": "constant", "value": 1.1},
+        "noise": {"kind": "white_noise", "sigma": 0.3},
+        "p": {"kind": "poisson", "rate": "100 Hz", "weight": 0.02, "n": 5},
+    },
     "sweep": {"tref": {"param": "neuron.t_ref", "values": [1, 3], "unit": "ms"}},
-    "sample": {"method": "sobol", "n": 7, "params": {
-        "mu": {"param": "inputs.mu.value", "bounds": [0.6, 1.4]},
-        "sigma": {"param": "inputs.noise.sigma", "bounds": [0.1, 1.0], "scale": "log"}}},
+    "sample": {
+        "method": "sobol",
+        "n": 7,
+        "params": {
+            "mu": {"param": "inputs.mu.value", "bounds": [0.6, 1.4]},
+            "sigma": {"param": "inputs.noise.sigma", "bounds": [0.1, 1.0], "scale": "log"},
+        },
+    },
     "record": {"v": {"trials": [0], "every": "1 ms"}},
 }
 
 
 def _cli(*args, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "lifbatch.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def _write(tmp_path: Path, raw: dict) -> Path:
@@ -128,28 +145,51 @@ def test_a_resumed_sampled_run_is_identical(tmp_path, reference):
     assert_identical(lifbatch.open_results(store).load(), reference)
 
 
-@pytest.mark.parametrize("change, field, words", [
-    ({"method": "halton"}, "sample.method", "must be one of sobol, lhs, random"),
-    ({"n": -1}, "sample.n", "whole number of points"),
-    ({"n": None}, "sample.n", "is required"),
-    ({"colour": 1}, "sample.colour", "is not a known key"),
-    ({"params": {"mu": {"param": "inputs.mu.value", "bounds": [1.4, 0.6]}}}, "sample.params.mu.bounds",
-     "low < high"),
-    ({"params": {"mu": {"param": "inputs.mu.value", "bounds": [0, 1], "scale": "log"}}},
-     "sample.params.mu.bounds", "positive with scale: log"),
-    ({"params": {"mu": {"param": "inputs.mu.value", "bounds": [0.6, 1.4], "scale": "ln"}}},
-     "sample.params.mu.scale", "linear or log"),
-    ({"params": {"t": {"param": "neuron.t_ref", "bounds": [1, 2]}}}, "sample.params.t.param",
-     "already swept by axis 'tref'"),
-    ({"params": {"t": {"param": "neuron.tau", "bounds": [1, 2]}}}, "sample.params.t.param",
-     "not a numeric parameter"),
-    ({"params": {"t": {"param": "neuron.tau_m", "bounds": [10, 30]}}}, "sample.params.t.bounds.unit",
-     "a time"),
-    ({"params": {"rate": {"param": "inputs.mu.value", "bounds": [0.6, 1.4]}}}, "sample.params.rate",
-     "name of a variable"),
-    ({"params": {"t": {"param": "neuron.tau_m", "bounds": [-10, 30], "unit": "ms"}}}, "sample.params.t.bounds",
-     "neuron.tau_m"),
-])
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        ({"method": "halton"}, "sample.method", "must be one of sobol, lhs, random"),
+        ({"n": -1}, "sample.n", "whole number of points"),
+        ({"n": None}, "sample.n", "is required"),
+        ({"colour": 1}, "sample.colour", "is not a known key"),
+        (
+            {"params": {"mu": {"param": "inputs.mu.value", "bounds": [1.4, 0.6]}}},
+            "sample.params.mu.bounds",
+            "low < high",
+        ),
+        (
+            {"params": {"mu": {"param": "inputs.mu.value", "bounds": [0, 1], "scale": "log"}}},
+            "sample.params.mu.bounds",
+            "positive with scale: log",
+        ),
+        (
+            {"params": {"mu": {"param": "inputs.mu.value", "bounds": [0.6, 1.4], "scale": "ln"}}},
+            "sample.params.mu.scale",
+            "linear or log",
+        ),
+        (
+            {"params": {"t": {"param": "neuron.t_ref", "bounds": [1, 2]}}},
+            "sample.params.t.param",
+            "already swept by axis 'tref'",
+        ),
+        (
+            {"params": {"t": {"param": "neuron.tau", "bounds": [1, 2]}}},
+            "sample.params.t.param",
+            "not a numeric parameter",
+        ),
+        ({"params": {"t": {"param": "neuron.tau_m", "bounds": [10, 30]}}}, "sample.params.t.bounds.unit", "a time"),
+        (
+            {"params": {"rate": {"param": "inputs.mu.value", "bounds": [0.6, 1.4]}}},
+            "sample.params.rate",
+            "name of a variable",
+        ),
+        (
+            {"params": {"t": {"param": "neuron.tau_m", "bounds": [-10, 30], "unit": "ms"}}},
+            "sample.params.t.bounds",
+            "neuron.tau_m",
+        ),
+    ],
+)
 def test_a_bad_sample_section_is_one_line_naming_the_field(change, field, words):
     raw = {**WF, "sample": {**WF["sample"], **change}}
     if change.get("n", 0) is None:
@@ -164,12 +204,14 @@ def test_a_sample_may_share_its_noise_across_points():
     # common random numbers across the design: without a threshold V is linear in its inputs, so
     # with the noise shared two points differ exactly as they do without noise, and not otherwise
     def run(shared, sigma):
-        raw = {**WF, "sweep": {}, "noise": {"shared_across": ["sample"] if shared else []},
-               "neuron": {"tau_m": "20 ms", "v_th": "inf", "v_reset": 0},
-               "inputs": {"mu": {"kind": "constant", "value": 0.0},
-                          "noise": {"kind": "white_noise", "sigma": sigma}},
-               "sample": {"method": "sobol", "n": 4, "params": {"mu": {"param": "inputs.mu.value",
-                                                                      "bounds": [0, 1]}}}}
+        raw = {
+            **WF,
+            "sweep": {},
+            "noise": {"shared_across": ["sample"] if shared else []},
+            "neuron": {"tau_m": "20 ms", "v_th": "inf", "v_reset": 0},
+            "inputs": {"mu": {"kind": "constant", "value": 0.0}, "noise": {"kind": "white_noise", "sigma": sigma}},
+            "sample": {"method": "sobol", "n": 4, "params": {"mu": {"param": "inputs.mu.value", "bounds": [0, 1]}}},
+        }
         return lifbatch.simulate(lifbatch.load_workflow(raw))["v"].values[:, 0, :]  # (sample, time)
 
     quiet = np.diff(run(True, 0.0), axis=0)
@@ -210,8 +252,9 @@ def test_refine_appends_points_bit_identical_to_simulating_them_alone(tmp_path, 
     copy = tmp_path / "copy.zarr"
     shutil.copytree(store, copy)
     r = _refine(store, "--var", "rate", "--add", "3", "--rounds", "2")
-    assert "round 1: added 3 points (samples 7-9)" in r.stdout and "round 2: added 3 points (samples 10-12)" \
-        in r.stdout, r.stdout
+    assert (
+        "round 1: added 3 points (samples 7-9)" in r.stdout and "round 2: added 3 points (samples 10-12)" in r.stdout
+    ), r.stdout
     ds = lifbatch.open_results(store).load()
     assert ds.sizes["sample"] == 13 and ds["sample_round"].values.tolist() == [0] * 7 + [1] * 3 + [2] * 3
     assert (ds["status"].values == 1).all()
@@ -223,9 +266,15 @@ def test_refine_appends_points_bit_identical_to_simulating_them_alone(tmp_path, 
     # an added point alone: a workflow of that one point (a zipped axis of one value each) gives the same
     i = 11
     single = {k: v for k, v in WF.items() if k != "sample"}
-    single["sweep"] = {"pt": {"zip": {"inputs.mu.value": {"values": [float(ds["mu"].values[i])]},
-                                      "inputs.noise.sigma": {"values": [float(ds["sigma"].values[i])]}}},
-                       **WF["sweep"]}
+    single["sweep"] = {
+        "pt": {
+            "zip": {
+                "inputs.mu.value": {"values": [float(ds["mu"].values[i])]},
+                "inputs.noise.sigma": {"values": [float(ds["sigma"].values[i])]},
+            }
+        },
+        **WF["sweep"],
+    }
     alone = lifbatch.simulate(lifbatch.load_workflow(single))
     for name in ("spike_bits", "rate", "isi_cv", "v_mean", "v"):
         assert np.array_equal(alone[name].values[0], ds[name].values[i], equal_nan=True), name
@@ -249,9 +298,11 @@ def test_refine_against_theory_and_its_errors(tmp_path):
     assert _cli("run", path, "--store", store, "--no-progress").returncode == 0
     r = _refine(store, "--against", "theory", "--add", "2")
     assert "where rate and theory disagree most" in r.stdout
-    for args, words in [(("--var", "v_mean"), "--var v_mean` is not a summary"),
-                        (("--var", "isi_std", "--against", "theory"), "theory gives rate and isi_cv only"),
-                        (("--add", "0"), "`--add` must be a whole number >= 1")]:
+    for args, words in [
+        (("--var", "v_mean"), "--var v_mean` is not a summary"),
+        (("--var", "isi_std", "--against", "theory"), "theory gives rate and isi_cv only"),
+        (("--add", "0"), "`--add` must be a whole number >= 1"),
+    ]:
         r = _cli("refine", store, *args)
         assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     # a grid is refused in one line
@@ -294,11 +345,20 @@ def test_a_refinement_killed_after_its_commit_is_finished_by_the_next_command(tm
 # fitting
 # --------------------------------------------------------------------------- #
 FIT = {
-    "name": "fit", "seed": 2, "trials": 12, "duration": "1 s", "dt": "0.1 ms",
-    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-               "r_m": "100 Mohm"},
-    "inputs": {"current": {"kind": "constant", "value": "150 pA"},
-               "noise": {"kind": "white_noise", "sigma": "4 mV"}},
+    "name": "fit",
+    "seed": 2,
+    "trials": 12,
+    "duration": "1 s",
+    "dt": "0.1 ms",
+    "neuron": {
+        "tau_m": "20 ms",
+        "e_l": "-65 mV",
+        "v_th": "-50 mV",
+        "v_reset": "-65 mV",
+        "t_ref": "2 ms",
+        "r_m": "100 Mohm",
+    },
+    "inputs": {"current": {"kind": "constant", "value": "150 pA"}, "noise": {"kind": "white_noise", "sigma": "4 mV"}},
     "summaries": {"warmup": "100 ms"},
 }
 
@@ -311,8 +371,23 @@ def test_fit_recovers_a_known_answer_within_the_sampling_error(tmp_path):
     i_star = 160e-12
     want = siegert_rate(-0.065 + 100e6 * i_star, 0.004, tau_m=0.02, v_th=-0.05, v_reset=-0.065, t_ref=0.002)
     path = _write(tmp_path, FIT)
-    r = _cli("fit", path, "--target", f"rate={want!r} Hz", "--free", "inputs.current.value=50..300",
-             "--budget", "24", "--batch", "8", "--store", tmp_path / "f.zarr", "--format", "json", "--no-progress")
+    r = _cli(
+        "fit",
+        path,
+        "--target",
+        f"rate={want!r} Hz",
+        "--free",
+        "inputs.current.value=50..300",
+        "--budget",
+        "24",
+        "--batch",
+        "8",
+        "--store",
+        tmp_path / "f.zarr",
+        "--format",
+        "json",
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     got = out["targets"]["rate"]
@@ -321,7 +396,7 @@ def test_fit_recovers_a_known_answer_within_the_sampling_error(tmp_path):
     # the current found is the known one, within what the rate's error allows (d rate / dI ~ 0.2 Hz/pA here)
     assert abs(out["best"]["inputs.current.value"] - i_star) < 3 * got["sem"] / 0.15 * 1e-12, out["best"]
     ds = lifbatch.open_results(tmp_path / "f.zarr")
-    assert ds["sample_round"].values.tolist()[:9] == [0] * 8 + [1]   # the design, then the theory's solution
+    assert ds["sample_round"].values.tolist()[:9] == [0] * 8 + [1]  # the design, then the theory's solution
     # the reported best is the store's point of least objective, and its sem the per-trial one
     k = out["sample"]
     assert ds["rate"].values[k] == got["got"]
@@ -334,15 +409,31 @@ def test_fit_recovers_a_known_answer_within_the_sampling_error(tmp_path):
 @pytest.mark.slow
 def test_a_fit_killed_mid_way_resumes_to_the_same_result(tmp_path):
     path = _write(tmp_path, FIT)
-    args = ["fit", path, "--target", "rate=10 Hz", "--target", "isi_cv=0.8", "--free",
-            "inputs.current.value=50..300", "--free", "inputs.noise.sigma=1..10 log", "--budget", "25",
-            "--batch", "6", "--format", "json", "--no-progress"]
+    args = [
+        "fit",
+        path,
+        "--target",
+        "rate=10 Hz",
+        "--target",
+        "isi_cv=0.8",
+        "--free",
+        "inputs.current.value=50..300",
+        "--free",
+        "inputs.noise.sigma=1..10 log",
+        "--budget",
+        "25",
+        "--batch",
+        "6",
+        "--format",
+        "json",
+        "--no-progress",
+    ]
     whole = _cli(*args, "--store", tmp_path / "whole.zarr")
     assert whole.returncode == 0, whole.stderr
     store = tmp_path / "killed.zarr"
     env = {**os.environ, "LIFBATCH_TEST_PAUSE_AT": "grow-committed"}
     proc = _start(*args, "--store", store, env=env)
-    _wait_for(proc, "paused at grow-committed")          # round 1 committed, not computed
+    _wait_for(proc, "paused at grow-committed")  # round 1 committed, not computed
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
     again = _cli(*args, "--store", store)
@@ -356,16 +447,19 @@ def test_a_fit_killed_mid_way_resumes_to_the_same_result(tmp_path):
     assert f"lifbatch run {path} --set inputs.current.value=" in text.stdout, text.stdout
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--target", "rate=10 Hz"], "needs at least one --free"),
-    (["--free", "inputs.current.value=50..300"], "needs at least one --target"),
-    (["--target", "rate=10 mV", "--free", "inputs.current.value=50..300"], "must be in Hz"),
-    (["--target", "speed=1", "--free", "inputs.current.value=50..300"], "not a target fit knows"),
-    (["--target", "rate=10", "--free", "inputs.current.value=50"], "expects PARAM=LOW..HIGH"),
-    (["--target", "rate=10", "--free", "inputs.nope.value=1..2"], "not a numeric parameter"),
-    (["--target", "rate=10", "--free", "inputs.current.value=300..50"], "low < high"),
-    (["--target", "rate=10", "--free", "inputs.current.value=50..300", "--budget", "4"], "smaller than the first"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--target", "rate=10 Hz"], "needs at least one --free"),
+        (["--free", "inputs.current.value=50..300"], "needs at least one --target"),
+        (["--target", "rate=10 mV", "--free", "inputs.current.value=50..300"], "must be in Hz"),
+        (["--target", "speed=1", "--free", "inputs.current.value=50..300"], "not a target fit knows"),
+        (["--target", "rate=10", "--free", "inputs.current.value=50"], "expects PARAM=LOW..HIGH"),
+        (["--target", "rate=10", "--free", "inputs.nope.value=1..2"], "not a numeric parameter"),
+        (["--target", "rate=10", "--free", "inputs.current.value=300..50"], "low < high"),
+        (["--target", "rate=10", "--free", "inputs.current.value=50..300", "--budget", "4"], "smaller than the first"),
+    ],
+)
 def test_bad_fit_input_is_one_line(tmp_path, args, words):
     path = _write(tmp_path, FIT)
     r = _cli("fit", path, *args, "--store", tmp_path / "f.zarr")
@@ -442,9 +536,25 @@ def test_ccnss_sobol_rates_follow_the_siegert_theory(workflows_dir):
 
 @pytest.mark.slow
 def test_quickstart_fit_as_its_header_says(workflows_dir, tmp_path):
-    r = _cli("fit", workflows_dir / "quickstart-fit.yaml", "--target", "rate=10 Hz", "--target", "isi_cv=0.8",
-             "--free", "inputs.current.value=50..300", "--free", "inputs.noise.sigma=1..10 log", "--budget", "16",
-             "--store", tmp_path / "f.zarr", "--format", "json", "--no-progress")
+    r = _cli(
+        "fit",
+        workflows_dir / "quickstart-fit.yaml",
+        "--target",
+        "rate=10 Hz",
+        "--target",
+        "isi_cv=0.8",
+        "--free",
+        "inputs.current.value=50..300",
+        "--free",
+        "inputs.noise.sigma=1..10 log",
+        "--budget",
+        "16",
+        "--store",
+        tmp_path / "f.zarr",
+        "--format",
+        "json",
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     for name, want in (("rate", 10.0), ("isi_cv", 0.8)):
@@ -471,8 +581,9 @@ def test_summarize_and_refine_a_sampled_store_in_any_order(tmp_path):
         lifbatch.refine_store(store, add=2, **quiet)
     ds = lifbatch.open_results(store).load()
     assert ds.sizes["sample"] == 14
-    wf = with_summaries(lifbatch.load_workflow(json.loads(ds.attrs["workflow"])),
-                        summary_settings(ds.attrs["canonical"]))
+    wf = with_summaries(
+        lifbatch.load_workflow(json.loads(ds.attrs["workflow"])), summary_settings(ds.attrs["canonical"])
+    )
     assert wf.warmup == pytest.approx(0.06) and wf.v_warmup == 0  # V of trial 0 only: its moments are kept
     assert_identical(ds, lifbatch.simulate(wf))  # every point's V moments after the warmup they were made with
 
@@ -486,34 +597,61 @@ def test_refine_a_store_with_a_relative_input_file_from_anywhere_and_refuse_a_ch
     (wf_dir / "data").mkdir(parents=True)
     elsewhere.mkdir()
     np.savetxt(wf_dir / "data" / "drive.csv", 0.8 + 0.3 * np.sin(np.arange(150) / 10))
-    raw = {"name": "recorded", "seed": 3, "trials": 3, "duration": "150 ms", "dt": "0.1 ms",
-           "neuron": {"tau_m": "20 ms", "v_th": 1, "v_reset": 0, "t_ref": "2 ms"},
-           "inputs": {"rec": {"kind": "timed_array", "file": "data/drive.csv", "dt": "1 ms", "unit": "1"},
-                      "mu": {"kind": "constant", "value": 0.3}, "noise": {"kind": "white_noise", "sigma": 0.3}},
-           "sample": {"method": "sobol", "n": 6, "params": {"mu": {"param": "inputs.mu.value",
-                                                                     "bounds": [0.0, 0.6]}}}}
+    raw = {
+        "name": "recorded",
+        "seed": 3,
+        "trials": 3,
+        "duration": "150 ms",
+        "dt": "0.1 ms",
+        "neuron": {"tau_m": "20 ms", "v_th": 1, "v_reset": 0, "t_ref": "2 ms"},
+        "inputs": {
+            "rec": {"kind": "timed_array", "file": "data/drive.csv", "dt": "1 ms", "unit": "1"},
+            "mu": {"kind": "constant", "value": 0.3},
+            "noise": {"kind": "white_noise", "sigma": 0.3},
+        },
+        "sample": {"method": "sobol", "n": 6, "params": {"mu": {"param": "inputs.mu.value", "bounds": [0.0, 0.6]}}},
+    }
     path = _write(wf_dir, raw)
     store = tmp_path / "s.zarr"
-    r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", path.name, "--store", str(store),
-                        "--no-progress"], capture_output=True, text=True, cwd=wf_dir, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", "run", path.name, "--store", str(store), "--no-progress"],
+        capture_output=True,
+        text=True,
+        cwd=wf_dir,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "refine", str(store), "--add", "2", "--no-progress"],
-                       capture_output=True, text=True, cwd=elsewhere, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", "refine", str(store), "--add", "2", "--no-progress"],
+        capture_output=True,
+        text=True,
+        cwd=elsewhere,
+        timeout=300,
+    )
     assert r.returncode == 0 and "added 2 points" in r.stdout, r.stdout + r.stderr
     ds = lifbatch.open_results(store).load()
     assert ds.sizes["sample"] == 8
     assert_identical(ds, lifbatch.simulate(lifbatch.load_workflow(json.loads(ds.attrs["workflow"]))))
     old_sha = ds.attrs["fingerprint"]
     np.savetxt(wf_dir / "data" / "drive.csv", np.ones(150))
-    for args, cwd in ((["refine", str(store), "--add", "2"], elsewhere), (["run", path.name, "--store", str(store)],
-                                                                          wf_dir)):
-        r = subprocess.run([sys.executable, "-m", "lifbatch.cli", *args, "--no-progress"], capture_output=True,
-                           text=True, cwd=cwd, timeout=300)
+    for args, cwd in (
+        (["refine", str(store), "--add", "2"], elsewhere),
+        (["run", path.name, "--store", str(store)], wf_dir),
+    ):
+        r = subprocess.run(
+            [sys.executable, "-m", "lifbatch.cli", *args, "--no-progress"],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=300,
+        )
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         msg = r.stderr.strip()
-        assert "\n" not in msg and msg.startswith(f"lifbatch: error: store '{store}' was computed with another "
-                                                  f"`inputs.rec.file`: '{wf_dir / 'data' / 'drive.csv'}' now has "
-                                                  "sha256 "), msg
+        assert "\n" not in msg and msg.startswith(
+            f"lifbatch: error: store '{store}' was computed with another "
+            f"`inputs.rec.file`: '{wf_dir / 'data' / 'drive.csv'}' now has "
+            "sha256 "
+        ), msg
         assert "Restore the file the store was made with" in msg and "--overwrite" in msg, msg
     after = lifbatch.open_results(store).load()
     assert after.attrs["fingerprint"] == old_sha

@@ -41,6 +41,7 @@ def designs():
 
 # ---------------------------------------------------------------- quality measures
 
+
 def test_objective_is_lifbatch_fits(designs):
     from lifbatch.fitting import PENALTY, objective
 
@@ -66,7 +67,7 @@ def test_evaluations_to_target_follows_the_best_so_far(designs):
 
 
 def test_bracket_and_rounds_needed(designs):
-    per_s = [0.0, 50.0, 80.0, 90.0, 1000.0]           # SI: per s
+    per_s = [0.0, 50.0, 80.0, 90.0, 1000.0]  # SI: per s
     rates = [0.0, 0.0, 0.0, 12.0, 160.0]
     b = designs.bracket(per_s, rates)
     assert (b["lo"], b["hi"]) == (0.08, 0.09) and b["contains_threshold"] and b["monotone"]
@@ -98,9 +99,12 @@ def test_the_optuna_scripts_neuron_is_lifbatchs():
     loop = _load("designs_optuna_loop", BENCH / "designs_optuna_loop.py")
     n = 1000
     for current, sigma in [(150.0, 4.0), (80.0, 8.0)]:
-        ds = lifbatch.simulate(lifbatch.load_workflow(
-            ROOT / "workflows" / "quickstart-fit.yaml",
-            [f"trials={n}", f"inputs.current.value={current} pA", f"inputs.noise.sigma={sigma} mV"]))
+        ds = lifbatch.simulate(
+            lifbatch.load_workflow(
+                ROOT / "workflows" / "quickstart-fit.yaml",
+                [f"trials={n}", f"inputs.current.value={current} pA", f"inputs.noise.sigma={sigma} mV"],
+            )
+        )
         rate, cv = loop.simulate(current * 1e-12, sigma * 1e-3, np.random.default_rng(7), trials=n)
         sem = float(ds.rate_std) / math.sqrt(n)
         assert abs(rate - float(ds.rate)) < 4 * math.sqrt(2) * sem, (current, sigma, rate, float(ds.rate))
@@ -110,16 +114,39 @@ def test_the_optuna_scripts_neuron_is_lifbatchs():
 
 # ---------------------------------------------------------------- a tiny run
 
+
 @pytest.mark.slow
 def test_tiny_benchmark_run(tmp_path):
     pytest.importorskip("optuna")
     out = tmp_path / "designs.json"
     budget, tol, n = 8, 0.05, 16
-    p = subprocess.run([sys.executable, str(BENCH / "designs.py"), "--rounds", "1", "--no-warmup",
-                        "--budget", str(budget), "--batch", "4", "--tolerance", str(tol),
-                        "--max-refine-rounds", "3", "--sample-n", str(n), "--confirm-trials", "100",
-                        "--json", str(out)],
-                       capture_output=True, text=True, timeout=1200, cwd=ROOT)
+    p = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "designs.py"),
+            "--rounds",
+            "1",
+            "--no-warmup",
+            "--budget",
+            str(budget),
+            "--batch",
+            "4",
+            "--tolerance",
+            str(tol),
+            "--max-refine-rounds",
+            "3",
+            "--sample-n",
+            str(n),
+            "--confirm-trials",
+            "100",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        cwd=ROOT,
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     for head in ("fit: ", "refine: ", "design: ", "| contender |", "checks: all hold"):
         assert head in p.stdout, head
@@ -139,7 +166,7 @@ def test_tiny_benchmark_run(tmp_path):
         assert m["evaluations"] == budget and math.isfinite(m["best_objective"])
         assert m["best_objective"] == min(m["objectives"])
         assert m["to_within_5pct"] is None or 1 <= m["to_within_5pct"] <= budget
-        c = m["confirmed"]   # the best point simulated again with 100 trials
+        c = m["confirmed"]  # the best point simulated again with 100 trials
         assert c["trials"] == 100 and math.isfinite(c["objective"]) and c["rate"] > 0
     lb = rows[("fit", "lifbatch fit")]["metrics"][0]
     assert rows[("fit", "lifbatch fit --workers 1")]["metrics"][0]["objectives"] == lb["objectives"]

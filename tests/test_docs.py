@@ -63,9 +63,14 @@ def _functions(tree: ast.AST):
 def _local_literals(func: ast.AST) -> dict[str, ast.AST]:
     """Local names assigned a set / dict / list / tuple literal (or a union of them)."""
     literal = (ast.Set, ast.Dict, ast.List, ast.Tuple, ast.BinOp)
-    return {n.targets[0].id: n.value for n in ast.walk(func)
-            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
-            and isinstance(n.value, literal)}
+    return {
+        n.targets[0].id: n.value
+        for n in ast.walk(func)
+        if isinstance(n, ast.Assign)
+        and len(n.targets) == 1
+        and isinstance(n.targets[0], ast.Name)
+        and isinstance(n.value, literal)
+    }
 
 
 def check_keys_sites() -> dict[str, set[str]]:
@@ -77,8 +82,12 @@ def check_keys_sites() -> dict[str, set[str]]:
         for func in _functions(tree):
             local = _local_literals(func)
             for node in ast.walk(func):
-                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_check_keys"
-                        and (file, node.lineno) not in sites):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id == "_check_keys"
+                    and (file, node.lineno) not in sites
+                ):
                     where = ast.unparse(node.args[2]) if len(node.args) > 2 else "?"
                     sites[file, node.lineno] = (where, _literal_strings(node.args[1], local))
     return {f"{where} ({file} line {line})": keys for (file, line), (where, keys) in sorted(sites.items())}
@@ -100,8 +109,11 @@ def compared_strings(function: str, variable: str) -> set[str]:
 
 def parser_keys() -> dict[str, set[str]]:
     """Every key and keyword value the parser accepts, by section."""
-    sections = {"top level (TOP_KEYS)": set(wfmod.TOP_KEYS), "neuron (NEURON_KEYS)": set(wfmod.NEURON_KEYS),
-                "drive kinds (DRIVE_KINDS)": set(wfmod.DRIVE_KINDS)}
+    sections = {
+        "top level (TOP_KEYS)": set(wfmod.TOP_KEYS),
+        "neuron (NEURON_KEYS)": set(wfmod.NEURON_KEYS),
+        "drive kinds (DRIVE_KINDS)": set(wfmod.DRIVE_KINDS),
+    }
     for kind, schema in wfmod.DRIVE_KINDS.items():
         sections[f"inputs, kind {kind}"] = set(schema) | {"kind"}
     sections.update(check_keys_sites())
@@ -158,9 +170,12 @@ def test_the_code_is_read():
 
 
 # An unknown key in each section, and the parser's own list of what it allows there.
-_BASE = {"name": "probe", "duration": "10 ms",
-         "neuron": {"tau_m": "10 ms", "v_th": "-50 mV", "e_l": "-65 mV", "r_m": "100 Mohm"},
-         "inputs": {"drive": {"kind": "constant", "value": "200 pA"}}}
+_BASE = {
+    "name": "probe",
+    "duration": "10 ms",
+    "neuron": {"tau_m": "10 ms", "v_th": "-50 mV", "e_l": "-65 mV", "r_m": "100 Mohm"},
+    "inputs": {"drive": {"kind": "constant", "value": "200 pA"}},
+}
 _AXIS = {"param": "neuron.tau_m", "values": [10], "unit": "ms"}
 _PROBES = {
     "top": {"zz_unknown": 1},
@@ -231,7 +246,9 @@ def test_every_key_example_is_quickstart():
     raw = next(b for b in map(yaml.safe_load, _yaml_blocks()) if b.get("name") == "quickstart")
     assert "noise" in raw
     del raw["noise"]
-    assert wfmod.load_workflow(raw).fingerprint == wfmod.load_workflow(ROOT / "workflows" / "quickstart.yaml").fingerprint
+    assert (
+        wfmod.load_workflow(raw).fingerprint == wfmod.load_workflow(ROOT / "workflows" / "quickstart.yaml").fingerprint
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -239,6 +256,7 @@ def test_every_key_example_is_quickstart():
 # --------------------------------------------------------------------------- #
 # Written in pieces, so that this file does not match itself.
 OUTSIDE = ("../" + "shared", "shared/" + "seeds", "DESIGN" + ".md")
+
 
 def outside_references() -> list[tuple[str, str]]:
     """(path:line, text) of every line of a git-tracked file naming a file outside the repository."""
@@ -257,8 +275,6 @@ def outside_references() -> list[tuple[str, str]]:
     return hits
 
 
-
 def test_no_references_outside_the_repository():
     hits = outside_references()
     assert not hits, "\n".join(f"{where}: {text}" for where, text in hits)
-

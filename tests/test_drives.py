@@ -60,8 +60,13 @@ def test_a_toy_kind_registered_here_goes_from_yaml_through_simulate(ramp_kind, t
     parsed from YAML (its current in pA, swept), simulated, recorded and summarized; every
     point is, bit for bit, the same ramp written out as a ``timed_array``."""
     path = tmp_path / "ramp.yaml"
-    path.write_text(RAMP_YAML.format(drive="I: {kind: ramp, start: 50 pA, end: 200 pA}",
-                                     sweep="end: {param: inputs.I.end, values: [200, 400], unit: pA}", name="I"))
+    path.write_text(
+        RAMP_YAML.format(
+            drive="I: {kind: ramp, start: 50 pA, end: 200 pA}",
+            sweep="end: {param: inputs.I.end, values: [200, 400], unit: pA}",
+            name="I",
+        )
+    )
     wf = lifbatch.load_workflow(path)
     (drive,) = [d for d in wf.drives if d.kind == "ramp"]
     assert drive.role == "current" and wf.params["inputs.I.start"] == 5e-11
@@ -75,8 +80,11 @@ def test_a_toy_kind_registered_here_goes_from_yaml_through_simulate(ramp_kind, t
         # the same current as a timed_array drive (an inline table in A, one sample per step)
         table = "[" + ", ".join(f"{v:.17e}" for v in ramp) + "]"  # (YAML reads 5e-11 as text)
         twin = tmp_path / "twin.yaml"
-        twin.write_text(RAMP_YAML.format(drive=f"J: {{kind: timed_array, values: {table}, dt: 0.1 ms, unit: A}}",
-                                         sweep="{}", name="J"))
+        twin.write_text(
+            RAMP_YAML.format(
+                drive=f"J: {{kind: timed_array, values: {table}, dt: 0.1 ms, unit: A}}", sweep="{}", name="J"
+            )
+        )
         ref = lifbatch.simulate(lifbatch.load_workflow(twin))
         point = ds.sel(end=end)
         for name in ("spike_count", "spike_bits", "v_mean", "v_var", "v_autocov", "v", "rate"):
@@ -86,9 +94,13 @@ def test_a_toy_kind_registered_here_goes_from_yaml_through_simulate(ramp_kind, t
 
 
 def test_a_toy_kinds_fields_are_checked_by_the_parser(ramp_kind):
-    raw = {"name": "toy", "trials": 1, "duration": "10 ms",
-           "neuron": {"tau_m": "10 ms", "e_l": "-65 mV", "v_th": "-55 mV", "v_reset": "-70 mV", "r_m": "100 Mohm"},
-           "inputs": {"I": {"kind": "ramp", "start": "50 pA"}}}
+    raw = {
+        "name": "toy",
+        "trials": 1,
+        "duration": "10 ms",
+        "neuron": {"tau_m": "10 ms", "e_l": "-65 mV", "v_th": "-55 mV", "v_reset": "-70 mV", "r_m": "100 Mohm"},
+        "inputs": {"I": {"kind": "ramp", "start": "50 pA"}},
+    }
     with pytest.raises(lifbatch.WorkflowError, match=r"inputs\.I\.end"):
         lifbatch.load_workflow(raw)
     raw["inputs"]["I"]["end"] = "3 ms"
@@ -124,7 +136,8 @@ def test_drive_values_of_each_deterministic_kind(workflows_dir):
     t, v = drive_values(wf, name)
     i_mean = wf.params[f"inputs.{name}.mean"]
     assert np.array_equal(v, i_mean * (1 + np.sin((t * 2 * np.pi) / 0.01)))  # the NMA tutorial's expression
-    noisy = next(d.name for d in lifbatch.load_workflow(workflows_dir / "quickstart.yaml").drives
-                 if DRIVES[d.kind].stochastic)
+    noisy = next(
+        d.name for d in lifbatch.load_workflow(workflows_dir / "quickstart.yaml").drives if DRIVES[d.kind].stochastic
+    )
     with pytest.raises(ValueError, match="drawn afresh every step"):
         drive_values(lifbatch.load_workflow(workflows_dir / "quickstart.yaml"), noisy)

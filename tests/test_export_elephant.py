@@ -22,31 +22,58 @@ import lifbatch
 # (quantities 0.16 deprecates an argument Elephant 1.2 still passes: not lifbatch's)
 pytestmark = pytest.mark.filterwarnings("ignore:The 'copy' argument in Quantity is deprecated")
 
-BASE = {"seed": 5, "trials": 8, "duration": "400 ms", "dt": "0.1 ms",
-        "summaries": {"warmup": "50 ms", "isi_bins": {"linspace": [0, 100, 51], "unit": "ms"}}}
+BASE = {
+    "seed": 5,
+    "trials": 8,
+    "duration": "400 ms",
+    "dt": "0.1 ms",
+    "summaries": {"warmup": "50 ms", "isi_bins": {"linspace": [0, 100, 51], "unit": "ms"}},
+}
 LIF = {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "t_ref": "2 ms", "r_m": "100 Mohm"}
 STORES = {
-    "white_noise": {**BASE, "name": "el-wn", "neuron": LIF,
-                    "inputs": {"i": {"kind": "constant", "value": "150 pA"},
-                               "n": {"kind": "white_noise", "sigma": "4 mV"}},
-                    "sweep": {"sigma": {"param": "inputs.n.sigma", "values": [2, 5], "unit": "mV"},
-                              "I": {"param": "inputs.i.value", "linspace": [150, 250, 3], "unit": "pA"}},
-                    "record": {"v": {"trials": [0, 3], "every": "1 ms"}}},
-    "poisson": {**BASE, "name": "el-poisson", "neuron": LIF,
-                "inputs": {"exc": {"kind": "poisson", "rate": "2 kHz", "weight": "0.5 mV", "n": 2},
-                           "inh": {"kind": "poisson", "rate": "1 kHz", "weight": "-0.5 mV"}},
-                "sweep": {"w": {"param": "inputs.exc.weight", "values": [0.5, 0.8], "unit": "mV"}}},
-    "sampled": {**BASE, "name": "el-sobol", "neuron": LIF,
-                "inputs": {"i": {"kind": "constant", "value": "150 pA"},
-                           "n": {"kind": "white_noise", "sigma": "3 mV"}},
-                "sample": {"method": "sobol", "n": 4,
-                           "params": {"mu": {"param": "inputs.i.value", "bounds": [150, 300], "unit": "pA"},
-                                      "sig": {"param": "inputs.n.sigma", "bounds": [1, 6], "unit": "mV"}}}},
-    "adex": {**BASE, "name": "el-adex", "neuron": {"model": "adex"},
-             "inputs": {"i": {"kind": "constant", "value": "600 pA"},
-                        "n": {"kind": "white_noise", "sigma": "2 mV"}},
-             "sweep": {"I": {"param": "inputs.i.value", "values": [600, 900], "unit": "pA"}},
-             "record": {"v": {"trials": [1], "every": "0.5 ms"}, "state": ["w"]}},
+    "white_noise": {
+        **BASE,
+        "name": "el-wn",
+        "neuron": LIF,
+        "inputs": {"i": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "4 mV"}},
+        "sweep": {
+            "sigma": {"param": "inputs.n.sigma", "values": [2, 5], "unit": "mV"},
+            "I": {"param": "inputs.i.value", "linspace": [150, 250, 3], "unit": "pA"},
+        },
+        "record": {"v": {"trials": [0, 3], "every": "1 ms"}},
+    },
+    "poisson": {
+        **BASE,
+        "name": "el-poisson",
+        "neuron": LIF,
+        "inputs": {
+            "exc": {"kind": "poisson", "rate": "2 kHz", "weight": "0.5 mV", "n": 2},
+            "inh": {"kind": "poisson", "rate": "1 kHz", "weight": "-0.5 mV"},
+        },
+        "sweep": {"w": {"param": "inputs.exc.weight", "values": [0.5, 0.8], "unit": "mV"}},
+    },
+    "sampled": {
+        **BASE,
+        "name": "el-sobol",
+        "neuron": LIF,
+        "inputs": {"i": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
+        "sample": {
+            "method": "sobol",
+            "n": 4,
+            "params": {
+                "mu": {"param": "inputs.i.value", "bounds": [150, 300], "unit": "pA"},
+                "sig": {"param": "inputs.n.sigma", "bounds": [1, 6], "unit": "mV"},
+            },
+        },
+    },
+    "adex": {
+        **BASE,
+        "name": "el-adex",
+        "neuron": {"model": "adex"},
+        "inputs": {"i": {"kind": "constant", "value": "600 pA"}, "n": {"kind": "white_noise", "sigma": "2 mV"}},
+        "sweep": {"I": {"param": "inputs.i.value", "values": [600, 900], "unit": "pA"}},
+        "record": {"v": {"trials": [1], "every": "0.5 ms"}, "state": ["w"]},
+    },
 }
 
 
@@ -93,8 +120,9 @@ def test_rate_and_isi_statistics_agree_with_elephant_to_the_last_digit(store):
         assert [st.annotations["trial"] for st in trains] == list(range(wf.trials))
         # lifbatch's "after the warmup": t > warmup (Elephant's t_start is inclusive: pinned below)
         after = [st[st.magnitude > w] for st in trains]
-        rates = [float(elephant_stats.mean_firing_rate(a, t_start=w * pq.s, t_stop=T * pq.s).rescale("Hz"))
-                 for a in after]
+        rates = [
+            float(elephant_stats.mean_firing_rate(a, t_start=w * pq.s, t_stop=T * pq.s).rescale("Hz")) for a in after
+        ]
         isis = np.concatenate([elephant_stats.isi(a).rescale("s").magnitude for a in after])
         theirs = {"rate": np.mean(rates), "rate_std": np.std(rates, ddof=1)}
         if len(isis) >= 2:
@@ -125,8 +153,7 @@ def test_isi_histogram_is_elephants_isis_binned_in_whole_steps(store):
     on_edges = moved = 0
     for group in block.groups:
         here = _point(ds, group)
-        isis = np.concatenate([elephant_stats.isi(st[st.magnitude > wf.warmup]).magnitude
-                               for st in group.spiketrains])
+        isis = np.concatenate([elephant_stats.isi(st[st.magnitude > wf.warmup]).magnitude for st in group.spiketrains])
         steps = np.rint(isis / dt)
         assert np.allclose(steps * dt, isis, rtol=0, atol=1e-12)  # ISIs are whole steps
         hist = np.asarray(here.isi_hist.values)
@@ -159,8 +186,13 @@ def test_a_spike_at_the_warmup_is_before_it_for_lifbatch_and_in_for_elephant():
     """lifbatch counts spikes with t > warmup, in whole steps (a spike in the step ending at the
     warmup is before it), and only ISIs whose both spikes are after it; Elephant's t_start is
     inclusive (t >= t_start), and ``isi`` of a whole train keeps the interval across the warmup."""
-    raw = {"name": "el-edge", "duration": "200 ms", "dt": "0.1 ms", "neuron": LIF,
-           "inputs": {"i": {"kind": "constant", "value": "250 pA"}}}
+    raw = {
+        "name": "el-edge",
+        "duration": "200 ms",
+        "dt": "0.1 ms",
+        "neuron": LIF,
+        "inputs": {"i": {"kind": "constant", "value": "250 pA"}},
+    }
     first = lifbatch.simulate(lifbatch.load_workflow(raw))
     times = lifbatch.spike_times(first, trial=0)
     # a spike whose time in seconds is the warmup's float exactly (k dt == the decimal k/10 ms)

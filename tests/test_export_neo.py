@@ -17,19 +17,30 @@ from lifbatch.layout import MARKERS
 
 #: a LIF under a shared random-steps current and white noise, V and the input recorded
 STEPS = {
-    "name": "neo-steps", "seed": 11, "trials": 4, "duration": "120 ms", "dt": "0.1 ms",
+    "name": "neo-steps",
+    "seed": 11,
+    "trials": 4,
+    "duration": "120 ms",
+    "dt": "0.1 ms",
     "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "t_ref": "2 ms", "r_m": "100 Mohm"},
-    "inputs": {"I": {"kind": "random_steps", "low": "100 pA", "high": "400 pA", "interval": "10 ms",
-                     "shared": True},
-               "noise": {"kind": "white_noise", "sigma": "2 mV"}},
-    "sweep": {"sigma": {"param": "inputs.noise.sigma", "values": [1, 3], "unit": "mV"},
-              "tau": {"param": "neuron.tau_m", "values": [10, 20, 30], "unit": "ms"}},
+    "inputs": {
+        "I": {"kind": "random_steps", "low": "100 pA", "high": "400 pA", "interval": "10 ms", "shared": True},
+        "noise": {"kind": "white_noise", "sigma": "2 mV"},
+    },
+    "sweep": {
+        "sigma": {"param": "inputs.noise.sigma", "values": [1, 3], "unit": "mV"},
+        "tau": {"param": "neuron.tau_m", "values": [10, 20, 30], "unit": "ms"},
+    },
     "record": {"v": {"trials": [0, 2], "every": "0.1 ms"}, "inputs": ["I"]},
     "summaries": {"warmup": "20 ms"},
 }
 #: AdEx with its adaptation current recorded
 ADEX = {
-    "name": "neo-adex", "seed": 2, "trials": 2, "duration": "150 ms", "dt": "0.1 ms",
+    "name": "neo-adex",
+    "seed": 2,
+    "trials": 2,
+    "duration": "150 ms",
+    "dt": "0.1 ms",
     "neuron": {"model": "adex"},
     "inputs": {"i": {"kind": "constant", "value": "700 pA"}},
     "sweep": {"I": {"param": "inputs.i.value", "values": [600, 800], "unit": "pA"}},
@@ -40,8 +51,9 @@ ADEX = {
 @pytest.fixture(scope="module")
 def steps_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("neo") / "steps.zarr"
-    lifbatch.run_sweep(lifbatch.load_workflow(STEPS), path, workers=1, points_per_task=2, progress=False,
-                       log=lambda msg: None)
+    lifbatch.run_sweep(
+        lifbatch.load_workflow(STEPS), path, workers=1, points_per_task=2, progress=False, log=lambda msg: None
+    )
     return path
 
 
@@ -107,8 +119,13 @@ def test_a_non_lif_model_gives_its_state_traces():
 
 
 def test_a_sampled_design_annotates_the_sample_and_its_parameters(tmp_path):
-    raw = {**STEPS, "name": "neo-sobol", "sweep": {}, "record": {},
-           "sample": {"n": 4, "params": {"mu": {"param": "inputs.I.low", "bounds": [50, 150], "unit": "pA"}}}}
+    raw = {
+        **STEPS,
+        "name": "neo-sobol",
+        "sweep": {},
+        "record": {},
+        "sample": {"n": 4, "params": {"mu": {"param": "inputs.I.low", "bounds": [50, 150], "unit": "pA"}}},
+    }
     ds = lifbatch.simulate(lifbatch.load_workflow(raw))
     block = lifbatch.to_neo(ds, sample=2)
     seg = block.segments[0]
@@ -121,8 +138,11 @@ def test_pending_points_are_refused_in_one_line(steps_store, tmp_path):
     store = tmp_path / "partial.zarr"
     shutil.copytree(steps_store, store)
     shutil.rmtree(store / MARKERS / "1")  # (a run killed between block 1's data and its marker)
-    with pytest.raises(StoreError, match=r"^1 of 6 selected points is not done \(sigma=1 mV, tau=30 ms is "
-                                         r"pending\): their spikes are not in the store\. Finish the sweep"):
+    with pytest.raises(
+        StoreError,
+        match=r"^1 of 6 selected points is not done \(sigma=1 mV, tau=30 ms is "
+        r"pending\): their spikes are not in the store\. Finish the sweep",
+    ):
         lifbatch.to_neo(store)
     assert len(lifbatch.to_neo(store, sigma="3 mV").segments) == 12  # the done ones
 
@@ -142,9 +162,14 @@ def test_a_recorded_input_replays_as_a_timed_array_bit_for_bit(steps_store, tmp_
     assert np.array_equal(np.load(on_file["file"]), np.asarray(inline["values"]))
     for drive in (inline, on_file):
         # (the same point: its swept values key its random streams)
-        raw = {**STEPS, "inputs": {**STEPS["inputs"], "I": drive},
-               "sweep": {"sigma": {**STEPS["sweep"]["sigma"], "values": [3]},
-                         "tau": {**STEPS["sweep"]["tau"], "values": [20]}}}
+        raw = {
+            **STEPS,
+            "inputs": {**STEPS["inputs"], "I": drive},
+            "sweep": {
+                "sigma": {**STEPS["sweep"]["sigma"], "values": [3]},
+                "tau": {**STEPS["sweep"]["tau"], "values": [20]},
+            },
+        }
         replay = lifbatch.simulate(lifbatch.load_workflow(raw)).isel(sigma=0, tau=0)
         orig = ds.sel(sigma=0.003, tau=0.02)
         assert np.array_equal(replay.spike_bits.values, orig.spike_bits.values)
@@ -158,8 +183,12 @@ def test_as_timed_array_refuses_what_a_timed_array_cannot_hold():
     with pytest.raises(WorkflowError, match=r"as_timed_array: rec has NaN or inf at sample 1 .* Clean the recording"):
         lifbatch.as_timed_array(sig)
     two = neo.AnalogSignal(np.array([[1.0, 3.0], [2.0, 4.0]]), units="mV", sampling_period=0.5 * pq.ms)
-    assert lifbatch.as_timed_array(two) == {"kind": "timed_array", "values": [[1.0, 2.0], [3.0, 4.0]],
-                                            "dt": "0.0005 s", "unit": "mV"}
+    assert lifbatch.as_timed_array(two) == {
+        "kind": "timed_array",
+        "values": [[1.0, 2.0], [3.0, 4.0]],
+        "dt": "0.0005 s",
+        "unit": "mV",
+    }
     with pytest.raises(WorkflowError, match=r"`file` must be a \.npy file"):
         lifbatch.as_timed_array(two, file="x.csv")
 
@@ -176,9 +205,12 @@ sys.meta_path.insert(0, _NotInstalled())
 
 
 def test_without_the_export_extra_to_neo_says_which_extra(steps_store):
-    code = BLOCK_NEO + (f"import lifbatch\ntry:\n    lifbatch.to_neo({str(steps_store)!r})\n"
-                        "except Exception as exc:\n    print(type(exc).__name__, exc)\n")
+    code = BLOCK_NEO + (
+        f"import lifbatch\ntry:\n    lifbatch.to_neo({str(steps_store)!r})\n"
+        "except Exception as exc:\n    print(type(exc).__name__, exc)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == (
         f"{MissingExtraError.__name__} lifbatch.to_neo needs Neo, which this environment lacks: install lifbatch's "
-        "`export` extra: pip install 'lifbatch[export]' (from a clone: pip install -e '.[export]')"), out.stderr
+        "`export` extra: pip install 'lifbatch[export]' (from a clone: pip install -e '.[export]')"
+    ), out.stderr

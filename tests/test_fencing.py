@@ -31,11 +31,19 @@ from conftest import assert_identical
 from test_store_trust import SLOW, WF, _cli, _start, _wait_for, _write
 
 #: a lease that lapses in 2 s (a taker waits 2 + 1 s), renewed every 0.3 s
-FAST = {"DASK_LIFBATCH__LEASE__TIMEOUT": "2s", "DASK_LIFBATCH__LEASE__MARGIN": "1s",
-        "DASK_LIFBATCH__LEASE__HEARTBEAT": "0.3s"}
+FAST = {
+    "DASK_LIFBATCH__LEASE__TIMEOUT": "2s",
+    "DASK_LIFBATCH__LEASE__MARGIN": "1s",
+    "DASK_LIFBATCH__LEASE__HEARTBEAT": "0.3s",
+}
 #: a sweep of ~1 s blocks (one point each): still running when the tests stop it
-MEDIUM = {**SLOW, "name": "fence-medium", "trials": 150, "duration": "1 s",
-          "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 10], "unit": "pA"}}}
+MEDIUM = {
+    **SLOW,
+    "name": "fence-medium",
+    "trials": 150,
+    "duration": "1 s",
+    "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 10], "unit": "pA"}},
+}
 
 
 def _env(**extra) -> dict:
@@ -44,8 +52,9 @@ def _env(**extra) -> dict:
 
 def _files(store: Path) -> dict:
     """Every file of a store with its size and modification time: what a reader must not change."""
-    return {str(p.relative_to(store)): (p.stat().st_size, p.stat().st_mtime_ns) for p in store.rglob("*")
-            if p.is_file()}
+    return {
+        str(p.relative_to(store)): (p.stat().st_size, p.stat().st_mtime_ns) for p in store.rglob("*") if p.is_file()
+    }
 
 
 def _one_line(r) -> str:
@@ -65,14 +74,35 @@ def test_a_run_stopped_past_its_lease_writes_nothing_into_the_store_that_replace
     every marker is of B's generation."""
     path = _write(tmp_path, MEDIUM)
     store = tmp_path / "s.zarr"
-    a = _start("run", path, "--store", store, "--points-per-task", "1", "--workers", "1", "--no-progress",
-               env=_env(LIFBATCH_TEST_PAUSE_AT="block-computed", LIFBATCH_TEST_PAUSE_SECONDS="1"))
+    a = _start(
+        "run",
+        path,
+        "--store",
+        store,
+        "--points-per-task",
+        "1",
+        "--workers",
+        "1",
+        "--no-progress",
+        env=_env(LIFBATCH_TEST_PAUSE_AT="block-computed", LIFBATCH_TEST_PAUSE_SECONDS="1"),
+    )
     _wait_for(a, "paused at block-computed")
     os.killpg(a.pid, signal.SIGSTOP)
     try:
         time.sleep(4)  # past timeout + margin
-        b = _cli("run", path, "--store", store, "--overwrite", "--set", "seed=99", "--set", "trials=4",
-                 "--no-progress", env=_env())
+        b = _cli(
+            "run",
+            path,
+            "--store",
+            store,
+            "--overwrite",
+            "--set",
+            "seed=99",
+            "--set",
+            "trials=4",
+            "--no-progress",
+            env=_env(),
+        )
         assert b.returncode == 0, b.stderr
         assert "took over a stale lease" in b.stderr, b.stderr
         generation = store_generation(store)
@@ -98,8 +128,12 @@ def test_a_marker_of_an_older_generation_does_not_count(tmp_path):
     store = tmp_path / "s.zarr"
     assert _cli("run", path, "--store", store, "--points-per-task", "2", "--no-progress").returncode == 0
     old = (store / "_lifbatch" / "blocks" / "0" / "zarr.json").read_text()
-    assert _cli("run", path, "--store", store, "--points-per-task", "2", "--overwrite", "--set", "seed=3",
-                "--no-progress").returncode == 0
+    assert (
+        _cli(
+            "run", path, "--store", store, "--points-per-task", "2", "--overwrite", "--set", "seed=3", "--no-progress"
+        ).returncode
+        == 0
+    )
     assert len(done_blocks(store)) == 4
     (store / "_lifbatch" / "blocks" / "0" / "zarr.json").write_text(old)  # the old writer's late marker
     assert done_blocks(store) == {1, 2, 3}
@@ -121,14 +155,20 @@ def test_a_summarize_stopped_past_its_lease_does_not_commit(tmp_path):
     raw = {**MEDIUM, "name": "fence-summ", "trials": 20, "duration": "300 ms"}
     path = _write(tmp_path, raw)
     store = tmp_path / "s.zarr"
-    first = _start("run", path, "--store", store, "--points-per-task", "1", "--workers", "1", "--no-progress",
-                   env=_env())
+    first = _start(
+        "run", path, "--store", store, "--points-per-task", "1", "--workers", "1", "--no-progress", env=_env()
+    )
     while len(done_blocks(store)) < 3:
         time.sleep(0.05)
     os.killpg(first.pid, signal.SIGKILL)
     first.communicate(timeout=60)
-    s = _start("summarize", store, "--set", "summaries.warmup=100 ms",
-               env=_env(LIFBATCH_TEST_PAUSE_AT="summarize-written", LIFBATCH_TEST_PAUSE_SECONDS="1"))
+    s = _start(
+        "summarize",
+        store,
+        "--set",
+        "summaries.warmup=100 ms",
+        env=_env(LIFBATCH_TEST_PAUSE_AT="summarize-written", LIFBATCH_TEST_PAUSE_SECONDS="1"),
+    )
     _wait_for(s, "paused at summarize-written")
     os.killpg(s.pid, signal.SIGSTOP)
     try:
@@ -150,11 +190,20 @@ def test_a_summarize_stopped_past_its_lease_does_not_commit(tmp_path):
 # item 4: two fits on one store
 # --------------------------------------------------------------------------- #
 FIT = {
-    "name": "fence-fit", "seed": 5, "trials": 6, "duration": "300 ms", "dt": "0.1 ms",
-    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-               "r_m": "100 Mohm"},
-    "inputs": {"current": {"kind": "constant", "value": "150 pA"},
-               "noise": {"kind": "white_noise", "sigma": "4 mV"}},
+    "name": "fence-fit",
+    "seed": 5,
+    "trials": 6,
+    "duration": "300 ms",
+    "dt": "0.1 ms",
+    "neuron": {
+        "tau_m": "20 ms",
+        "e_l": "-65 mV",
+        "v_th": "-50 mV",
+        "v_reset": "-65 mV",
+        "t_ref": "2 ms",
+        "r_m": "100 Mohm",
+    },
+    "inputs": {"current": {"kind": "constant", "value": "150 pA"}, "noise": {"kind": "white_noise", "sigma": "4 mV"}},
     "summaries": {"warmup": "50 ms"},
 }
 
@@ -167,8 +216,23 @@ def test_two_fits_on_one_store_never_corrupt_it(tmp_path, delay):
     own coordinates gives, bit for bit, and no point is NaN."""
     path = _write(tmp_path, FIT)
     store = tmp_path / "f.zarr"
-    args = ["fit", path, "--target", "rate=15 Hz", "--free", "inputs.current.value=100..300", "--budget", "20",
-            "--batch", "4", "--store", store, "--no-progress", "--workers", "1"]
+    args = [
+        "fit",
+        path,
+        "--target",
+        "rate=15 Hz",
+        "--free",
+        "inputs.current.value=100..300",
+        "--budget",
+        "20",
+        "--batch",
+        "4",
+        "--store",
+        store,
+        "--no-progress",
+        "--workers",
+        "1",
+    ]
     a = _start(*args)
     time.sleep(delay)
     b = _start(*args)
@@ -200,21 +264,35 @@ def test_readers_never_write_after_an_interrupted_refine(tmp_path):
     Python API) each read nothing half-grown (one line each, exit 2) and change no file; then
     `lifbatch run` of the store's workflow (under the lease) finishes the growth and its
     points, identical to an uninterrupted refine."""
-    raw = {**FIT, "name": "fence-refine", "sample": {"method": "sobol", "n": 8, "params": {
-        "current": {"param": "inputs.current.value", "bounds": [100, 300], "unit": "pA"}}}}
+    raw = {
+        **FIT,
+        "name": "fence-refine",
+        "sample": {
+            "method": "sobol",
+            "n": 8,
+            "params": {"current": {"param": "inputs.current.value", "bounds": [100, 300], "unit": "pA"}},
+        },
+    }
     path = _write(tmp_path, raw)
     whole, store = tmp_path / "whole.zarr", tmp_path / "s.zarr"
     for s in (whole, store):
         assert _cli("run", path, "--store", s, "--points-per-task", "3", "--no-progress").returncode == 0
     assert _cli("refine", whole, "--add", "4", "--no-progress").returncode == 0
-    p = _start("refine", store, "--add", "4", "--no-progress", env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "grow-committed"})
+    p = _start(
+        "refine", store, "--add", "4", "--no-progress", env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "grow-committed"}
+    )
     _wait_for(p, "paused at grow-committed")
     os.killpg(p.pid, signal.SIGKILL)
     p.communicate(timeout=60)
     before = _files(store)
-    readers = [_start("status", store), _start("query", store, "--var", "rate"), _start("status", store, "--verify"),
-               _start("query", store, "--var", "isi_cv", "--format", "csv"), _start("status", store),
-               _start("query", store, "--var", "rate")]
+    readers = [
+        _start("status", store),
+        _start("query", store, "--var", "rate"),
+        _start("status", store, "--verify"),
+        _start("query", store, "--var", "isi_cv", "--format", "csv"),
+        _start("status", store),
+        _start("query", store, "--var", "rate"),
+    ]
     for r in readers:
         out, err = r.communicate(timeout=120)
         assert r.returncode == 2, (out, err)
@@ -236,8 +314,13 @@ def test_six_readers_after_a_summarize_killed_at_its_commit(tmp_path):
     path = _write(tmp_path, WF)
     store = tmp_path / "s.zarr"
     assert _cli("run", path, "--store", store, "--points-per-task", "2", "--no-progress").returncode == 0
-    p = _start("summarize", store, "--set", "summaries.warmup=30 ms",
-               env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "summarize-swapped"})
+    p = _start(
+        "summarize",
+        store,
+        "--set",
+        "summaries.warmup=30 ms",
+        env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "summarize-swapped"},
+    )
     _wait_for(p, "paused at summarize-swapped")
     os.killpg(p.pid, signal.SIGKILL)
     p.communicate(timeout=60)
@@ -246,15 +329,23 @@ def test_six_readers_after_a_summarize_killed_at_its_commit(tmp_path):
     for r in readers:
         out, err = r.communicate(timeout=120)
         assert r.returncode == 2 and "interrupted after its commit" in _one_line(
-            subprocess.CompletedProcess([], r.returncode, out, err)), err
+            subprocess.CompletedProcess([], r.returncode, out, err)
+        ), err
     assert _files(store) == before
     assert _cli("summarize", store).returncode == 0
     direct = tmp_path / "direct.zarr"
-    assert _cli("run", path, "--store", direct, "--points-per-task", "2", "--no-progress", "--set",
-                "summaries.warmup=30 ms").returncode == 0
+    assert (
+        _cli(
+            "run", path, "--store", direct, "--points-per-task", "2", "--no-progress", "--set", "summaries.warmup=30 ms"
+        ).returncode
+        == 0
+    )
     # (V of trial 0 only: summarize keeps the V moments, so the spike summaries are compared)
-    assert_identical(lifbatch.open_results(store).load(), lifbatch.open_results(direct).load(),
-                     ["rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist"])
+    assert_identical(
+        lifbatch.open_results(store).load(),
+        lifbatch.open_results(direct).load(),
+        ["rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist"],
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -266,13 +357,25 @@ def test_a_refused_run_does_not_remove_the_store_the_winner_creates(tmp_path):
     creates the store; A is refused in one line and removes nothing: B finishes."""
     path = _write(tmp_path, {**MEDIUM, "trials": 40})
     store = tmp_path / "new" / "s.zarr"
-    a = _start("run", path, "--store", store, "--no-progress",
-               env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "store-dir", "LIFBATCH_TEST_PAUSE_SECONDS": "12"})
+    a = _start(
+        "run",
+        path,
+        "--store",
+        store,
+        "--no-progress",
+        env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "store-dir", "LIFBATCH_TEST_PAUSE_SECONDS": "12"},
+    )
     _wait_for(a, "paused at store-dir")
     # B holds the store from before A wakes until after A has been refused: it stalls 20 s with its
     # template written
-    b = _start("run", path, "--store", store, "--no-progress",
-               env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "template-written", "LIFBATCH_TEST_PAUSE_SECONDS": "20"})
+    b = _start(
+        "run",
+        path,
+        "--store",
+        store,
+        "--no-progress",
+        env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "template-written", "LIFBATCH_TEST_PAUSE_SECONDS": "20"},
+    )
     deadline = time.time() + 10  # (A stalls 12 s: B, however slow to start, takes the lease first)
     while read_lease(store) is None and time.time() < deadline:
         time.sleep(0.05)
@@ -282,8 +385,9 @@ def test_a_refused_run_does_not_remove_the_store_the_winner_creates(tmp_path):
     assert "being written by another run" in err.strip().splitlines()[-1], err
     out, err = b.communicate(timeout=300)
     assert b.returncode == 0, err
-    assert_identical(lifbatch.open_results(store).load(),
-                     lifbatch.simulate(lifbatch.load_workflow({**MEDIUM, "trials": 40})))
+    assert_identical(
+        lifbatch.open_results(store).load(), lifbatch.simulate(lifbatch.load_workflow({**MEDIUM, "trials": 40}))
+    )
 
 
 def test_a_refused_run_on_a_new_path_leaves_no_directory(tmp_path):
@@ -305,14 +409,18 @@ def test_a_refused_run_on_a_new_path_leaves_no_directory(tmp_path):
 # --------------------------------------------------------------------------- #
 # item 11: a lease file that cannot be trusted
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("lease, why", [
-    ({"heartbeat": "FUTURE", "host": "other-host", "pid": 1}, "in the future"),
-    ({"heartbeat": float("nan"), "host": "other-host", "pid": 1}, "is not a time"),
-    ({"heartbeat": "yesterday", "host": 3, "pid": "x", "owner": ["a"]}, "is not a time"),
-    ({"heartbeat": "NOW", "host": "other-host", "pid": "x"}, "is not a process id"),
-    ({"heartbeat": "NOW", "token": 7}, "no token"),
-    ("[1, 2", "unreadable"),
-], ids=["an-hour-ahead", "nan", "wrong-types", "pid-not-int", "token-not-str", "not-json"])
+@pytest.mark.parametrize(
+    "lease, why",
+    [
+        ({"heartbeat": "FUTURE", "host": "other-host", "pid": 1}, "in the future"),
+        ({"heartbeat": float("nan"), "host": "other-host", "pid": 1}, "is not a time"),
+        ({"heartbeat": "yesterday", "host": 3, "pid": "x", "owner": ["a"]}, "is not a time"),
+        ({"heartbeat": "NOW", "host": "other-host", "pid": "x"}, "is not a process id"),
+        ({"heartbeat": "NOW", "token": 7}, "no token"),
+        ("[1, 2", "unreadable"),
+    ],
+    ids=["an-hour-ahead", "nan", "wrong-types", "pid-not-int", "token-not-str", "not-json"],
+)
 def test_a_lease_file_that_cannot_be_trusted_is_stale_with_a_one_line_note(tmp_path, lease, why):
     path = _write(tmp_path, WF)
     store = tmp_path / "s.zarr"
@@ -320,8 +428,9 @@ def test_a_lease_file_that_cannot_be_trusted_is_stale_with_a_one_line_note(tmp_p
     (store / "_lifbatch" / "blocks" / "3").rename(tmp_path / "block-3")  # one block left to run
     if isinstance(lease, dict):
         lease = {"token": "t" * 32, "owner": "someone@other-host", **lease}
-        lease["heartbeat"] = {"FUTURE": time.time() + 3600, "NOW": time.time()}.get(lease["heartbeat"],
-                                                                                     lease["heartbeat"])
+        lease["heartbeat"] = {"FUTURE": time.time() + 3600, "NOW": time.time()}.get(
+            lease["heartbeat"], lease["heartbeat"]
+        )
         text = json.dumps(lease)  # (NaN as JSON writes it)
     else:
         text = lease
@@ -354,18 +463,57 @@ def test_a_detached_sweep_whose_workers_died_gives_the_store_up(tmp_path):
     `lifbatch run` takes the store over and finishes it, bit-identical."""
     port = _free_port()
     env = _env()
-    sched = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                              "--port", str(port), "--dashboard-address", "127.0.0.1:0"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    sched = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dashboard-address",
+            "127.0.0.1:0",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     address = f"tcp://127.0.0.1:{port}"
-    worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--host", "127.0.0.1",
-                               "--nthreads", "1", "--no-nanny"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_worker",
+            address,
+            "--host",
+            "127.0.0.1",
+            "--nthreads",
+            "1",
+            "--no-nanny",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         path = _write(tmp_path, MEDIUM)
         store = tmp_path / "s.zarr"
-        r = _cli("run", path, "--store", store, "--scheduler", address, "--detach", "--points-per-task", "1",
-                 "--no-progress", env=env)
+        r = _cli(
+            "run",
+            path,
+            "--store",
+            store,
+            "--scheduler",
+            address,
+            "--detach",
+            "--points-per-task",
+            "1",
+            "--no-progress",
+            env=env,
+        )
         assert r.returncode == 0, r.stderr
         deadline = time.time() + 120
         while len(done_blocks(store)) < 2 and time.time() < deadline:
@@ -399,16 +547,24 @@ def test_refine_after_an_interrupted_refine_finishes_it_first(tmp_path):
     """A refine killed after its growth's commit; the next `lifbatch refine` (holding the lease)
     finishes that growth and its points, then adds its own round: the store equals one refined
     twice without interruption."""
-    raw = {**FIT, "name": "fence-refine2", "sample": {"method": "sobol", "n": 8, "params": {
-        "current": {"param": "inputs.current.value", "bounds": [100, 300], "unit": "pA"}}}}
+    raw = {
+        **FIT,
+        "name": "fence-refine2",
+        "sample": {
+            "method": "sobol",
+            "n": 8,
+            "params": {"current": {"param": "inputs.current.value", "bounds": [100, 300], "unit": "pA"}},
+        },
+    }
     path = _write(tmp_path, raw)
     whole, store = tmp_path / "whole.zarr", tmp_path / "s.zarr"
     for s in (whole, store):
         assert _cli("run", path, "--store", s, "--points-per-task", "3", "--no-progress").returncode == 0
     for _ in range(2):
         assert _cli("refine", whole, "--add", "3", "--no-progress").returncode == 0
-    p = _start("refine", store, "--add", "3", "--no-progress",
-               env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "grow-committed"})
+    p = _start(
+        "refine", store, "--add", "3", "--no-progress", env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "grow-committed"}
+    )
     _wait_for(p, "paused at grow-committed")
     os.killpg(p.pid, signal.SIGKILL)
     p.communicate(timeout=60)
@@ -426,9 +582,15 @@ def test_readers_during_a_live_summarize_commit_never_mix_old_and_new(tmp_path):
     path = _write(tmp_path, WF)
     store = tmp_path / "s.zarr"
     assert _cli("run", path, "--store", store, "--points-per-task", "2", "--no-progress").returncode == 0
-    s = _start("summarize", store, "--set", "summaries.warmup=30 ms",
-               env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "summarize-swapped", "LIFBATCH_TEST_PAUSE_SECONDS": "8"})
+    s = _start(
+        "summarize",
+        store,
+        "--set",
+        "summaries.warmup=30 ms",
+        env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "summarize-swapped", "LIFBATCH_TEST_PAUSE_SECONDS": "8"},
+    )
     _wait_for(s, "paused at summarize-swapped")
+
     # The live summarize renews its lease meanwhile (lease.json is the writer's, and its heartbeat
     # rewrites it every few seconds on a busy machine); every other file is the readers' to leave alone.
     def unchanged_by_readers():
@@ -440,14 +602,22 @@ def test_readers_during_a_live_summarize_commit_never_mix_old_and_new(tmp_path):
         out, err = r.communicate(timeout=120)
         assert r.returncode == 2 and out == "", (out, err)
         assert "being changed by a `lifbatch summarize` that is live" in _one_line(
-            subprocess.CompletedProcess([], r.returncode, out, err)), err
+            subprocess.CompletedProcess([], r.returncode, out, err)
+        ), err
     with pytest.raises(lifbatch.StoreError, match="that is live"):
         lifbatch.open_results(store)
     assert unchanged_by_readers() == before
     s.communicate(timeout=120)
     assert s.returncode == 0
     direct = tmp_path / "direct.zarr"
-    assert _cli("run", path, "--store", direct, "--points-per-task", "2", "--no-progress", "--set",
-                "summaries.warmup=30 ms").returncode == 0
-    assert_identical(lifbatch.open_results(store).load(), lifbatch.open_results(direct).load(),
-                     ["rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist"])
+    assert (
+        _cli(
+            "run", path, "--store", direct, "--points-per-task", "2", "--no-progress", "--set", "summaries.warmup=30 ms"
+        ).returncode
+        == 0
+    )
+    assert_identical(
+        lifbatch.open_results(store).load(),
+        lifbatch.open_results(direct).load(),
+        ["rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist"],
+    )

@@ -27,12 +27,14 @@ def test_no_renderer_is_imported():
     """Computing every figure's data imports no plotting library."""
     import subprocess
 
-    code = ("import sys, lifbatch\nfrom lifbatch import figures\n"
-            "ds = lifbatch.simulate('workflows/quickstart.yaml', overrides={'duration': '200 ms', 'trials': 4})\n"
-            "full, d, where = figures.select_point(ds, {'sigma': 0.004, 'I': 2.5e-10}, 'f')\n"
-            "figures.ensemble_data(full, d); figures.isi_hist_data(d); figures.spike_raster_times(full, d)\n"
-            "figures.theory_values(ds, True); figures.theory_values(ds, True, 'cv')\n"
-            "print(sorted(m for m in ('holoviews', 'bokeh', 'panel', 'hvplot', 'matplotlib') if m in sys.modules))")
+    code = (
+        "import sys, lifbatch\nfrom lifbatch import figures\n"
+        "ds = lifbatch.simulate('workflows/quickstart.yaml', overrides={'duration': '200 ms', 'trials': 4})\n"
+        "full, d, where = figures.select_point(ds, {'sigma': 0.004, 'I': 2.5e-10}, 'f')\n"
+        "figures.ensemble_data(full, d); figures.isi_hist_data(d); figures.spike_raster_times(full, d)\n"
+        "figures.theory_values(ds, True); figures.theory_values(ds, True, 'cv')\n"
+        "print(sorted(m for m in ('holoviews', 'bokeh', 'panel', 'hvplot', 'matplotlib') if m in sys.modules))"
+    )
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
@@ -58,8 +60,11 @@ def test_free_axes_are_those_neither_plotted_nor_selected(ds):
         figures.free_axes(ds, ["sigma"], "f")
     big = ds.expand_dims(a=np.arange(201.0))
     big["a"].attrs.update({"units": "1"})
-    with pytest.raises(ValueError, match=r"f: axes \['a', 'tau_m'\] are neither plotted nor selected "
-                                         r"\(603 combinations\); select them, e.g. f\(ds, ..., a=0, tau_m=0.01\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"f: axes \['a', 'tau_m'\] are neither plotted nor selected "
+        r"\(603 combinations\); select them, e.g. f\(ds, ..., a=0, tau_m=0.01\)",
+    ):
         figures.free_axes(big, ["I"], "f")
 
 
@@ -71,11 +76,16 @@ def test_display_units_titles_and_labels(ds):
     assert ds["rate"].attrs["long_name"] == "firing rate (mean over trials)" and rate.text == "firing rate (Hz)"
     var = figures.axis_of("v_var", figures.square_attrs(ds, "v_var"))
     assert ds["v_var"].attrs["units"] == "V**2" and var.unit == "mV²" and var.factor == pytest.approx(1e6)
-    assert figures.figure_title("Firing rate", ds, {"tau_m": 0.02, "I": float(ds.I[2])}) == \
-        "Firing rate (tau_m = 20 ms, I = 283.3 pA)"
+    assert (
+        figures.figure_title("Firing rate", ds, {"tau_m": 0.02, "I": float(ds.I[2])})
+        == "Firing rate (tau_m = 20 ms, I = 283.3 pA)"
+    )
     assert figures.figure_title("Firing rate", ds, {}) == "Firing rate"
-    assert [label for label, _ in figures.curve_groups(ds, "tau_m")] == \
-        ["tau_m = 10 ms", "tau_m = 20 ms", "tau_m = 30 ms"]
+    assert [label for label, _ in figures.curve_groups(ds, "tau_m")] == [
+        "tau_m = 10 ms",
+        "tau_m = 20 ms",
+        "tau_m = 30 ms",
+    ]
     assert figures.display_scale({"units": "s", "display_units": "mV"}) == (1.0, "s")  # inconsistent: SI
     assert figures.display_scale({"units": "s", "display_units": "1 /"}) == (1.0, "s")  # unreadable: SI
 
@@ -128,13 +138,26 @@ def test_theory_lines_follow_the_curves(ds):
 
 def test_theory_is_none_only_where_it_does_not_apply(ds):
     assert figures.theory_values(ds, False) is None
-    hh = lifbatch.simulate({"name": "hh", "trials": 1, "duration": "5 ms", "dt": "0.02 ms",
-                            "neuron": {"model": "hh_traub"}, "inputs": {"I": {"kind": "constant", "value": "5 nA"}}})
+    hh = lifbatch.simulate(
+        {
+            "name": "hh",
+            "trials": 1,
+            "duration": "5 ms",
+            "dt": "0.02 ms",
+            "neuron": {"model": "hh_traub"},
+            "inputs": {"I": {"kind": "constant", "value": "5 nA"}},
+        }
+    )
     assert figures.theory_values(hh, True) is None and figures.theory_ou(hh) is None  # (no theory for hh)
-    sine = lifbatch.simulate({"name": "sine", "trials": 1, "duration": "10 ms",
-                              "neuron": {"tau_m": "10 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV",
-                                         "r_m": "100 Mohm"},
-                              "inputs": {"I": {"kind": "sine", "amplitude": "100 pA", "frequency": "50 Hz"}}})
+    sine = lifbatch.simulate(
+        {
+            "name": "sine",
+            "trials": 1,
+            "duration": "10 ms",
+            "neuron": {"tau_m": "10 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "r_m": "100 Mohm"},
+            "inputs": {"I": {"kind": "sine", "amplitude": "100 pA", "frequency": "50 Hz"}},
+        }
+    )
     assert figures.theory_values(sine, True) is None  # (a sine input: no closed form)
     pt = {"tau_m": 0.02, "I": float(ds.I[3])}
     assert figures.theory_ou(ds.sel(pt)) is None  # (a threshold resets V: not an OU process)
@@ -151,10 +174,15 @@ def test_an_error_in_the_theory_raises(ds, monkeypatch):
     with pytest.raises(ZeroDivisionError, match="a bug in the theory"):
         figures.theory_values(ds, True)
     monkeypatch.setattr(theory, "ou_var", broken)
-    ou = lifbatch.simulate({"name": "ou", "trials": 2, "duration": "20 ms",
-                            "neuron": {"tau_m": "10 ms", "e_l": "-65 mV", "v_th": "inf mV", "v_reset": "-65 mV",
-                                       "r_m": "100 Mohm"},
-                            "inputs": {"n": {"kind": "white_noise", "sigma": "1 mV"}},
-                            "summaries": {"warmup": "0 ms", "autocov": {"max_lag": "5 ms"}}})
+    ou = lifbatch.simulate(
+        {
+            "name": "ou",
+            "trials": 2,
+            "duration": "20 ms",
+            "neuron": {"tau_m": "10 ms", "e_l": "-65 mV", "v_th": "inf mV", "v_reset": "-65 mV", "r_m": "100 Mohm"},
+            "inputs": {"n": {"kind": "white_noise", "sigma": "1 mV"}},
+            "summaries": {"warmup": "0 ms", "autocov": {"max_lag": "5 ms"}},
+        }
+    )
     with pytest.raises(ZeroDivisionError, match="a bug in the theory"):
         figures.theory_ou(ou)

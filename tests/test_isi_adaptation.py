@@ -49,11 +49,13 @@ def _index(bits, warmup: float = 0.0) -> np.ndarray:
 
 def test_index_of_known_trains():
     # 4 ISIs lengthening 10, 20, 30, 40 steps: k = min(4, 4 // 5) = 0, three pairs
-    assert _index(_bits(_train([10, 20, 30, 40]))[None])[0] == pytest.approx((10 / 30 + 10 / 50 + 10 / 70) / 3,
-                                                                               rel=1e-15)
+    assert _index(_bits(_train([10, 20, 30, 40]))[None])[0] == pytest.approx(
+        (10 / 30 + 10 / 50 + 10 / 70) / 3, rel=1e-15
+    )
     # shortening: the same magnitude, negative
-    assert _index(_bits(_train([40, 30, 20, 10]))[None])[0] == pytest.approx(-(10 / 70 + 10 / 50 + 10 / 30) / 3,
-                                                                               rel=1e-15)
+    assert _index(_bits(_train([40, 30, 20, 10]))[None])[0] == pytest.approx(
+        -(10 / 70 + 10 / 50 + 10 / 30) / 3, rel=1e-15
+    )
     # regular: 0 exactly
     assert _index(_bits(_train([25] * 8))[None])[0] == 0.0
     # 10 ISIs: k = 2 left out (the 5 and 50 of a transient), then 7 pairs
@@ -88,9 +90,32 @@ def test_index_counts_only_spikes_after_warmup():
 
 #: the arrays of a store of WF as lifbatch wrote them before the adaptation index: a store
 #: written now has exactly these (the index is derived when read), so old stores are this layout
-OLD_LAYOUT = sorted(["I", "isi_bin", "isi_bin_lower", "isi_bin_upper", "isi_cv", "isi_hist", "isi_mean", "isi_std",
-                     "lag", "rate", "rate_std", "spike_bits", "spike_count", "status", "time", "trace_time",
-                     "trace_trial", "trial", "v", "v_autocov", "v_mean", "v_var"])
+OLD_LAYOUT = sorted(
+    [
+        "I",
+        "isi_bin",
+        "isi_bin_lower",
+        "isi_bin_upper",
+        "isi_cv",
+        "isi_hist",
+        "isi_mean",
+        "isi_std",
+        "lag",
+        "rate",
+        "rate_std",
+        "spike_bits",
+        "spike_count",
+        "status",
+        "time",
+        "trace_time",
+        "trace_trial",
+        "trial",
+        "v",
+        "v_autocov",
+        "v_mean",
+        "v_var",
+    ]
+)
 
 
 @pytest.mark.slow
@@ -98,8 +123,18 @@ def test_a_store_of_the_old_layout_resumes_and_summarizes_with_the_index(tmp_pat
     raw = {**WF, "name": "adaptation", "summaries": {"warmup": "10 ms"}}
     path = _write(tmp_path, raw)
     store = tmp_path / "s.zarr"
-    proc = _start("run", path, "--store", store, "--points-per-task", "1", "--workers", "1", "--no-progress",
-                  env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "block-computed", "LIFBATCH_TEST_PAUSE_SECONDS": "0.3"})
+    proc = _start(
+        "run",
+        path,
+        "--store",
+        store,
+        "--points-per-task",
+        "1",
+        "--workers",
+        "1",
+        "--no-progress",
+        env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "block-computed", "LIFBATCH_TEST_PAUSE_SECONDS": "0.3"},
+    )
     deadline = time.time() + 120
     while time.time() < deadline and len(done_blocks(store)) < 2:
         time.sleep(0.02)
@@ -114,8 +149,9 @@ def test_a_store_of_the_old_layout_resumes_and_summarizes_with_the_index(tmp_pat
     done = partial["status"].values == 1
     assert done.sum() == before and np.all(np.isnan(partial["isi_adaptation"].values[~done]))
     resumed = _cli("run", path, "--store", store, "--no-progress")
-    assert resumed.returncode == 0 and f"{8 - before} blocks run, {before} already done" in resumed.stdout, \
+    assert resumed.returncode == 0 and f"{8 - before} blocks run, {before} already done" in resumed.stdout, (
         resumed.stdout + resumed.stderr
+    )
     wf = lifbatch.load_workflow(path)
     ds = lifbatch.open_results(store)
     assert_identical(ds.load(), lifbatch.simulate(wf))
@@ -131,8 +167,11 @@ def test_a_store_of_the_old_layout_resumes_and_summarizes_with_the_index(tmp_pat
     assert np.array_equal(ds["isi_adaptation"].values, want, equal_nan=True)
     assert not np.array_equal(want, index, equal_nan=True)
     # (the spike summaries: this store's V moments keep their warmup, record.v holding one trial)
-    assert_identical(ds, lifbatch.simulate(lifbatch.load_workflow(raw, ["summaries.warmup=50 ms"])),
-                     ["spike_bits", "rate", "isi_mean", "isi_cv", "isi_hist", "isi_adaptation"])
+    assert_identical(
+        ds,
+        lifbatch.simulate(lifbatch.load_workflow(raw, ["summaries.warmup=50 ms"])),
+        ["spike_bits", "rate", "isi_mean", "isi_cv", "isi_hist", "isi_adaptation"],
+    )
     # the same number by hand, from one point's spike times
     per_trial = []
     for trial in range(4):
@@ -140,5 +179,5 @@ def test_a_store_of_the_old_layout_resumes_and_summarizes_with_the_index(tmp_pat
         isi = np.diff(t[t > 0.05])
         k = min(4, len(isi) // 5)
         if len(isi) - k >= 2:
-            per_trial.append(np.mean([(b - a) / (b + a) for a, b in zip(isi[k:-1], isi[k + 1:])]))
+            per_trial.append(np.mean([(b - a) / (b + a) for a, b in zip(isi[k:-1], isi[k + 1 :])]))
     assert per_trial and float(ds["isi_adaptation"][3]) == pytest.approx(np.mean(per_trial), rel=1e-12)

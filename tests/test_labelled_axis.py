@@ -25,15 +25,23 @@ from conftest import assert_identical
 from test_store_trust import _cli, _start, _write
 
 WF = {
-    "name": "labelled", "seed": 3, "trials": 2, "duration": "100 ms", "dt": "0.1 ms",
+    "name": "labelled",
+    "seed": 3,
+    "trials": 2,
+    "duration": "100 ms",
+    "dt": "0.1 ms",
     "neuron": {"model": "adex", "v_t": "-50 mV", "delta_t": "2 mV", "v_peak": "0 mV"},
     "inputs": {"I": {"kind": "constant", "value": "500 pA"}, "noise": {"kind": "white_noise", "sigma": "1 mV"}},
     "sweep": {
-        "pattern": {"labels": ["tonic", "adapting", "bursting"],
-                    "zip": {"neuron.c_m": {"values": [200, 200, 200], "unit": "pF"},
-                            "neuron.g_l": {"values": [10, 12, 10], "unit": "nS"},
-                            "neuron.tau_w": {"values": [30, 300, 120], "unit": "ms"},
-                            "neuron.b": {"values": [0, 60, 100], "unit": "pA"}}},
+        "pattern": {
+            "labels": ["tonic", "adapting", "bursting"],
+            "zip": {
+                "neuron.c_m": {"values": [200, 200, 200], "unit": "pF"},
+                "neuron.g_l": {"values": [10, 12, 10], "unit": "nS"},
+                "neuron.tau_w": {"values": [30, 300, 120], "unit": "ms"},
+                "neuron.b": {"values": [0, 60, 100], "unit": "pA"},
+            },
+        },
         "I": {"param": "inputs.I.value", "values": [400, 500], "unit": "pA"},
     },
     "record": {"v": {"trials": [0], "every": "1 ms"}},
@@ -94,41 +102,76 @@ def test_identity_has_the_labels_only_when_used():
 
 
 BAD = {
-    "labels not distinct": (_with("sweep/pattern/labels", ["tonic", "adapting", "tonic"]),
-                            (r"^`sweep\.pattern\.labels` is given twice \(labels 0 and 2\), got 'tonic'\. "
-                             r"Each label must be distinct")),
-    "a list of the wrong length": (_with("sweep/pattern/zip/neuron.b", {"values": [0, 60], "unit": "pA"}),
-                                   (r"^`sweep\.pattern\.zip\.neuron\.b` has 2 values for 3 labels, got '\[0, 60\]'\. "
-                                    r"Give one value per label, in the order of sweep\.pattern\.labels\.$")),
-    "zipped and swept": (_with("sweep/I", {"param": "neuron.b", "values": [1, 2], "unit": "pA"}),
-                         r"^`sweep\.I\.param` is already swept by axis 'pattern', got 'neuron\.b'\."),
-    "swept, then zipped": ({**_with("sweep/I", None),
-                            "sweep": {"b": {"param": "neuron.b", "values": [1, 2], "unit": "pA"},
-                                      "pattern": WF["sweep"]["pattern"]}},
-                           (r"^`sweep\.pattern\.zip\.neuron\.b` is already swept by axis 'b', got 'neuron\.b'\. "
-                            r"Sweep each parameter on one axis")),
-    "zipped and sampled": (_with("sample", {"n": 4, "params": {"b": {"param": "neuron.b", "bounds": [0, 50],
-                                                                     "unit": "pA"}}}),
-                           r"^`sample\.params\.b\.param` is already swept by axis 'pattern', got 'neuron\.b'\."),
-    "a label that is no name": (_with("sweep/pattern/labels", ["tonic", 5, "bursting"]),
-                                r"^`sweep\.pattern\.labels` is not a name \(label 1\): .*, got '5'\. Example: "),
-    "labels not a list": (_with("sweep/pattern/labels", "tonic"),
-                          (r"^`sweep\.pattern\.labels` must be a list of names, one per point of the axis, got "
-                           r"'tonic'\. Example: ")),
+    "labels not distinct": (
+        _with("sweep/pattern/labels", ["tonic", "adapting", "tonic"]),
+        (
+            r"^`sweep\.pattern\.labels` is given twice \(labels 0 and 2\), got 'tonic'\. "
+            r"Each label must be distinct"
+        ),
+    ),
+    "a list of the wrong length": (
+        _with("sweep/pattern/zip/neuron.b", {"values": [0, 60], "unit": "pA"}),
+        (
+            r"^`sweep\.pattern\.zip\.neuron\.b` has 2 values for 3 labels, got '\[0, 60\]'\. "
+            r"Give one value per label, in the order of sweep\.pattern\.labels\.$"
+        ),
+    ),
+    "zipped and swept": (
+        _with("sweep/I", {"param": "neuron.b", "values": [1, 2], "unit": "pA"}),
+        r"^`sweep\.I\.param` is already swept by axis 'pattern', got 'neuron\.b'\.",
+    ),
+    "swept, then zipped": (
+        {
+            **_with("sweep/I", None),
+            "sweep": {"b": {"param": "neuron.b", "values": [1, 2], "unit": "pA"}, "pattern": WF["sweep"]["pattern"]},
+        },
+        (
+            r"^`sweep\.pattern\.zip\.neuron\.b` is already swept by axis 'b', got 'neuron\.b'\. "
+            r"Sweep each parameter on one axis"
+        ),
+    ),
+    "zipped and sampled": (
+        _with("sample", {"n": 4, "params": {"b": {"param": "neuron.b", "bounds": [0, 50], "unit": "pA"}}}),
+        r"^`sample\.params\.b\.param` is already swept by axis 'pattern', got 'neuron\.b'\.",
+    ),
+    "a label that is no name": (
+        _with("sweep/pattern/labels", ["tonic", 5, "bursting"]),
+        r"^`sweep\.pattern\.labels` is not a name \(label 1\): .*, got '5'\. Example: ",
+    ),
+    "labels not a list": (
+        _with("sweep/pattern/labels", "tonic"),
+        (
+            r"^`sweep\.pattern\.labels` must be a list of names, one per point of the axis, got "
+            r"'tonic'\. Example: "
+        ),
+    ),
     "no zip": (_with("sweep/pattern/zip", None), r"^`sweep\.pattern\.zip` is required with `labels`"),
-    "a param key": (_with("sweep/pattern/param", "neuron.b"),
-                    r"^`sweep\.pattern\.param` is not a known key \(value 'neuron\.b'\)\. Allowed here: labels, zip\.$"),
-    "two labels, one point": (_with("sweep/pattern/zip", {"neuron.b": {"values": [0, 0, 100], "unit": "pA"}}),
-                              (r"^`sweep\.pattern\.labels` sets the same values as label 'tonic' \(neuron\.b\), "
-                               r"got 'adapting'\. Give each label other values")),
-    "an unknown parameter": (_with("sweep/pattern/zip/neuron.tau_m", {"values": [1, 2, 3], "unit": "ms"}),
-                             r"^`sweep\.pattern\.zip\.neuron\.tau_m` is not a numeric parameter of this workflow"),
-    "a bad value, by its label": (_with("sweep/pattern/zip/neuron.tau_w", {"values": [30, -1, 120], "unit": "ms"}),
-                                  r"^`sweep\.pattern\.zip\.neuron\.tau_w` .*must be positive, got '-1 ms \(adapting\)'"),
-    "a bad combination, by its label": (_with("sweep/pattern/zip/neuron.delta_t",
-                                              {"values": [2, 0.01, 2], "unit": "mV"}),
-                                        (r"^`sweep\.pattern\.labels` gives neuron\.v_peak .* overflow .*, got "
-                                         r"'adapting'\. Lower v_peak or raise delta_t\.$")),
+    "a param key": (
+        _with("sweep/pattern/param", "neuron.b"),
+        r"^`sweep\.pattern\.param` is not a known key \(value 'neuron\.b'\)\. Allowed here: labels, zip\.$",
+    ),
+    "two labels, one point": (
+        _with("sweep/pattern/zip", {"neuron.b": {"values": [0, 0, 100], "unit": "pA"}}),
+        (
+            r"^`sweep\.pattern\.labels` sets the same values as label 'tonic' \(neuron\.b\), "
+            r"got 'adapting'\. Give each label other values"
+        ),
+    ),
+    "an unknown parameter": (
+        _with("sweep/pattern/zip/neuron.tau_m", {"values": [1, 2, 3], "unit": "ms"}),
+        r"^`sweep\.pattern\.zip\.neuron\.tau_m` is not a numeric parameter of this workflow",
+    ),
+    "a bad value, by its label": (
+        _with("sweep/pattern/zip/neuron.tau_w", {"values": [30, -1, 120], "unit": "ms"}),
+        r"^`sweep\.pattern\.zip\.neuron\.tau_w` .*must be positive, got '-1 ms \(adapting\)'",
+    ),
+    "a bad combination, by its label": (
+        _with("sweep/pattern/zip/neuron.delta_t", {"values": [2, 0.01, 2], "unit": "mV"}),
+        (
+            r"^`sweep\.pattern\.labels` gives neuron\.v_peak .* overflow .*, got "
+            r"'adapting'\. Lower v_peak or raise delta_t\.$"
+        ),
+    ),
 }
 
 
@@ -153,8 +196,18 @@ def test_a_labelled_store_resumes_verifies_and_selects_by_label(tmp_path):
     store = tmp_path / "s.zarr"
     # killed with two of its six blocks done (each held 0.3 s after it is computed), resumed:
     # the same store as simulate's
-    proc = _start("run", path, "--store", store, "--points-per-task", "1", "--workers", "1", "--no-progress",
-                  env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "block-computed", "LIFBATCH_TEST_PAUSE_SECONDS": "0.3"})
+    proc = _start(
+        "run",
+        path,
+        "--store",
+        store,
+        "--points-per-task",
+        "1",
+        "--workers",
+        "1",
+        "--no-progress",
+        env={**os.environ, "LIFBATCH_TEST_PAUSE_AT": "block-computed", "LIFBATCH_TEST_PAUSE_SECONDS": "0.3"},
+    )
     deadline = time.time() + 120
     while time.time() < deadline and len(done_blocks(store)) < 2:
         time.sleep(0.02)
@@ -163,8 +216,9 @@ def test_a_labelled_store_resumes_verifies_and_selects_by_label(tmp_path):
     before = len(done_blocks(store))
     assert 2 <= before < 6
     resumed = _cli("run", path, "--store", store, "--no-progress")
-    assert resumed.returncode == 0 and f"{6 - before} blocks run, {before} already done" in resumed.stdout, \
+    assert resumed.returncode == 0 and f"{6 - before} blocks run, {before} already done" in resumed.stdout, (
         resumed.stdout + resumed.stderr
+    )
     ds = lifbatch.open_results(store)
     reference = lifbatch.simulate(load_workflow(path))
     assert_identical(ds.load(), reference)
@@ -187,12 +241,18 @@ def test_a_labelled_store_resumes_verifies_and_selects_by_label(tmp_path):
     where = _cli("query", store, "--where", "neuron.tau_w>100 ms", "--format", "csv")
     header, *rows = where.stdout.splitlines()
     assert header == "I [pA],pattern,rate [Hz]", where.stdout
-    assert sorted(tuple(r.split(",")[:2]) for r in rows) == [("400.0", "adapting"), ("400.0", "bursting"),
-                                                           ("500.0", "adapting"), ("500.0", "bursting")]
+    assert sorted(tuple(r.split(",")[:2]) for r in rows) == [
+        ("400.0", "adapting"),
+        ("400.0", "bursting"),
+        ("500.0", "adapting"),
+        ("500.0", "bursting"),
+    ]
     bad = _cli("query", store, "--sel", "pattern=tonik")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
-    assert ("`--sel pattern=tonik` is not a label of the axis pattern (its labels: tonic, adapting, bursting). "
-            "Pick one of those, e.g. --sel pattern=tonic") in bad.stderr
+    assert (
+        "`--sel pattern=tonik` is not a label of the axis pattern (its labels: tonic, adapting, bursting). "
+        "Pick one of those, e.g. --sel pattern=tonic"
+    ) in bad.stderr
     with pytest.raises(WorkflowError, match=r"^`pattern=tonik` is not a label of the axis pattern"):
         lifbatch.sel(ds, pattern="tonik")
 

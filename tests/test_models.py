@@ -19,19 +19,37 @@ from conftest import assert_identical
 
 #: every model's inputs: a current swept, white noise, Poisson jumps and a uniform drive
 BASE = {
-    "name": "models", "seed": 3, "trials": 3, "duration": "100 ms", "dt": "0.05 ms",
-    "inputs": {"i": {"kind": "constant", "value": "300 pA"},
-               "u": {"kind": "uniform", "mean": "50 pA", "half_width": "20 pA"},
-               "n": {"kind": "white_noise", "sigma": "1 mV"},
-               "p": {"kind": "poisson", "rate": "200 Hz", "weight": "0.3 mV", "n": 4},
-               "g": {"kind": "poisson_conductance", "rate": "50 Hz", "n": 20, "weight": "0.5 nS", "tau": "5 ms",
-                     "e_rev": "0 mV"}},
+    "name": "models",
+    "seed": 3,
+    "trials": 3,
+    "duration": "100 ms",
+    "dt": "0.05 ms",
+    "inputs": {
+        "i": {"kind": "constant", "value": "300 pA"},
+        "u": {"kind": "uniform", "mean": "50 pA", "half_width": "20 pA"},
+        "n": {"kind": "white_noise", "sigma": "1 mV"},
+        "p": {"kind": "poisson", "rate": "200 Hz", "weight": "0.3 mV", "n": 4},
+        "g": {
+            "kind": "poisson_conductance",
+            "rate": "50 Hz",
+            "n": 20,
+            "weight": "0.5 nS",
+            "tau": "5 ms",
+            "e_rev": "0 mV",
+        },
+    },
     "sweep": {"I": {"param": "inputs.i.value", "values": [100, 400, 800, 1600], "unit": "pA"}},
     "record": {"v": {"trials": [0, 2], "every": "0.5 ms"}},
     "summaries": {"warmup": "20 ms", "moments": {"every": "0.5 ms"}},
 }
-LIF_NEURON = {"tau_m": "20 ms", "v_th": "-50 mV", "e_l": "-65 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-              "r_m": "100 Mohm"}
+LIF_NEURON = {
+    "tau_m": "20 ms",
+    "v_th": "-50 mV",
+    "e_l": "-65 mV",
+    "v_reset": "-65 mV",
+    "t_ref": "2 ms",
+    "r_m": "100 Mohm",
+}
 #: every registered model (the contract tests run over the registry: a model added to it is tested)
 BUILT_IN = ["lif"] + sorted(m for m in MODELS if m != "lif")
 
@@ -93,9 +111,15 @@ def test_the_poisson_input_is_the_same_realization_for_every_model():
     """Poisson jumps alone, no other drive, v far below any threshold: v - v_init is the sum of
     the jumps so far, the same for a LIF without leak and for... every model's first steps: the
     jump counts come from one stream, drawn in one order."""
-    raw = {"name": "jumps", "seed": 9, "trials": 2, "duration": "2 ms", "dt": "0.1 ms",
-           "inputs": {"p": {"kind": "poisson", "rate": "2 kHz", "weight": "0.01 mV", "n": 10}},
-           "record": {"v": {"trials": "all", "every": "0.1 ms"}}}
+    raw = {
+        "name": "jumps",
+        "seed": 9,
+        "trials": 2,
+        "duration": "2 ms",
+        "dt": "0.1 ms",
+        "inputs": {"p": {"kind": "poisson", "rate": "2 kHz", "weight": "0.01 mV", "n": 10}},
+        "record": {"v": {"trials": "all", "every": "0.1 ms"}},
+    }
     lif = lifbatch.simulate({**raw, "neuron": {"tau_m": "inf", "v_th": "0 mV", "e_l": "-65 mV"}})
     jumps = np.diff(lif["v"].values, axis=-1)
     assert np.any(jumps > 0)
@@ -151,10 +175,18 @@ def test_a_model_registered_in_a_test_goes_from_yaml_to_a_store(toy, tmp_path):
     import yaml
 
     path = tmp_path / "toy.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": "toy", "duration": "100 ms", "dt": "0.1 ms", "neuron": {"model": "toy_pif", "v_th": "10 mV"},
-        "inputs": {"i": {"kind": "constant", "value": "1 nA"}},
-        "sweep": {"c": {"param": "neuron.c_m", "values": [100, 200], "unit": "pF"}}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "toy",
+                "duration": "100 ms",
+                "dt": "0.1 ms",
+                "neuron": {"model": "toy_pif", "v_th": "10 mV"},
+                "inputs": {"i": {"kind": "constant", "value": "1 nA"}},
+                "sweep": {"c": {"param": "neuron.c_m", "values": [100, 200], "unit": "pF"}},
+            }
+        )
+    )
     store = tmp_path / "toy.zarr"
     lifbatch.run_sweep(str(path), store, progress=False, log=lambda m: None)
     ds = lifbatch.open_results(store)
@@ -169,16 +201,25 @@ def test_a_model_registered_in_a_test_goes_from_yaml_to_a_store(toy, tmp_path):
 # --------------------------------------------------------------------------- #
 # one-line errors
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("neuron, words", [
-    ({"model": "hh_traub", "tau_m": "10 ms"}, r"`neuron.tau_m` is not a parameter of model hh_traub; did you mean `c_m`\?"),
-    ({"model": "adex", "v_th": "-50 mV"}, r"`neuron.v_th` is not a parameter of model adex; did you mean `v_t`\?"),
-    ({"model": "hh_traub", "c_m": "10 mV"}, r"`neuron.c_m` must be a capacitance|`neuron.c_m` must be in F"),
-    ({"model": "hh_traub", "c_m": "-1 pF"}, r"`neuron.c_m` must be positive"),
-    ({"model": "hh_traub", "gates_init": "half"}, r"`neuron.gates_init` must be one of zero, steady_state"),
-    ({"model": "adex", "delta_t": "0.01 mV", "v_peak": "20 mV"}, r"`neuron.v_peak` makes exp\(\(v_peak - v_t\) / delta_t\) overflow"),
-    ({"model": "izhikevich", "v_t": "-70 mV"}, r"`neuron.v_t` must be above neuron.v_r"),
-    ({"model": "lfi"}, r"`neuron.model` must be one of .*lif.*Did you mean `lif`\?"),
-])
+@pytest.mark.parametrize(
+    "neuron, words",
+    [
+        (
+            {"model": "hh_traub", "tau_m": "10 ms"},
+            r"`neuron.tau_m` is not a parameter of model hh_traub; did you mean `c_m`\?",
+        ),
+        ({"model": "adex", "v_th": "-50 mV"}, r"`neuron.v_th` is not a parameter of model adex; did you mean `v_t`\?"),
+        ({"model": "hh_traub", "c_m": "10 mV"}, r"`neuron.c_m` must be a capacitance|`neuron.c_m` must be in F"),
+        ({"model": "hh_traub", "c_m": "-1 pF"}, r"`neuron.c_m` must be positive"),
+        ({"model": "hh_traub", "gates_init": "half"}, r"`neuron.gates_init` must be one of zero, steady_state"),
+        (
+            {"model": "adex", "delta_t": "0.01 mV", "v_peak": "20 mV"},
+            r"`neuron.v_peak` makes exp\(\(v_peak - v_t\) / delta_t\) overflow",
+        ),
+        ({"model": "izhikevich", "v_t": "-70 mV"}, r"`neuron.v_t` must be above neuron.v_r"),
+        ({"model": "lfi"}, r"`neuron.model` must be one of .*lif.*Did you mean `lif`\?"),
+    ],
+)
 def test_a_models_bad_fields_are_one_line(neuron, words):
     raw = _wf("lif")
     raw["neuron"] = neuron
@@ -190,15 +231,21 @@ def test_a_models_bad_fields_are_one_line(neuron, words):
 def test_a_voltage_drive_on_a_conductance_model_names_what_is_allowed():
     raw = _wf("hh_traub")
     raw["inputs"]["i"]["value"] = "15 mV"
-    with pytest.raises(WorkflowError, match=r"`inputs.i.value` must be a current for model hh_traub \(it enters as "
-                                            r"I / c_m"):
+    with pytest.raises(
+        WorkflowError,
+        match=r"`inputs.i.value` must be a current for model hh_traub \(it enters as "
+        r"I / c_m",
+    ):
         lifbatch.load_workflow({**raw, "sweep": {}})
 
 
 def test_a_swept_parameter_breaking_a_models_check_names_the_axis():
     raw = _wf("adex", sweep={"vp": {"param": "neuron.v_peak", "values": [0, -80], "unit": "mV"}})
-    with pytest.raises(WorkflowError, match=r"`sweep.vp` gives neuron.v_reset \(-70.6 mV\), which must be below neuron.v_peak, "
-                                            r"got '-80 mV'"):
+    with pytest.raises(
+        WorkflowError,
+        match=r"`sweep.vp` gives neuron.v_reset \(-70.6 mV\), which must be below neuron.v_peak, "
+        r"got '-80 mV'",
+    ):
         lifbatch.load_workflow(raw)
 
 
@@ -238,10 +285,14 @@ def test_hh_rate_functions_are_finite_on_their_singularities():
 
 @pytest.mark.parametrize("u_mv", [13.0, 15.0, 40.0])
 def test_hh_started_on_a_singularity_stays_finite(u_mv):
-    raw = {"name": "hh-sing", "duration": "20 ms", "dt": "0.01 ms", "neuron": {
-        "model": "hh_traub", "v_init": f"{-63 + u_mv} mV", "gates_init": "steady_state"},
+    raw = {
+        "name": "hh-sing",
+        "duration": "20 ms",
+        "dt": "0.01 ms",
+        "neuron": {"model": "hh_traub", "v_init": f"{-63 + u_mv} mV", "gates_init": "steady_state"},
         "inputs": {"i": {"kind": "constant", "value": "1 nA"}},
-        "record": {"v": {"trials": "all", "every": "0.01 ms"}}}
+        "record": {"v": {"trials": "all", "every": "0.01 ms"}},
+    }
     ds = lifbatch.simulate(raw)
     assert np.isfinite(ds["v"].values).all()
 
@@ -255,9 +306,15 @@ def test_hh_spike_counts_converge_to_a_tight_ode_solution_as_dt_shrinks():
 
     from lifbatch.models.hh_traub_loop import rates
 
-    wf = lifbatch.load_workflow({"name": "hh-conv", "duration": "200 ms", "dt": "0.1 ms",
-                                 "neuron": {"model": "hh_traub"},
-                                 "inputs": {"i": {"kind": "constant", "value": "2 nA"}}})
+    wf = lifbatch.load_workflow(
+        {
+            "name": "hh-conv",
+            "duration": "200 ms",
+            "dt": "0.1 ms",
+            "neuron": {"model": "hh_traub"},
+            "inputs": {"i": {"kind": "constant", "value": "2 nA"}},
+        }
+    )
     p = wf.params
     c_m, g_l, g_na, g_k = p["neuron.c_m"], p["neuron.g_l"], p["neuron.g_na"], p["neuron.g_k"]
     e_l, e_na, e_k, v_t, v_spike = (p[f"neuron.{k}"] for k in ("e_l", "e_na", "e_k", "v_t", "v_spike"))
@@ -265,11 +322,12 @@ def test_hh_spike_counts_converge_to_a_tight_ode_solution_as_dt_shrinks():
     def f(t, y):
         v, m, n, h = y
         am, bm, an, bn, ah, bh = rates(v, v_t)
-        dv = (g_l * (e_l - v) - g_na * m ** 3 * h * (v - e_na) - g_k * n ** 4 * (v - e_k) + 2e-9) / c_m
+        dv = (g_l * (e_l - v) - g_na * m**3 * h * (v - e_na) - g_k * n**4 * (v - e_k) + 2e-9) / c_m
         return [dv, am * (1 - m) - bm * m, an * (1 - n) - bn * n, ah * (1 - h) - bh * h]
 
     def crossing(t, y):
         return y[0] - v_spike
+
     crossing.direction = 1
     sol = solve_ivp(f, (0, 0.2), [e_l, 0, 0, 0], method="LSODA", rtol=1e-10, atol=1e-12, events=crossing)
     want = len(sol.t_events[0])
@@ -290,15 +348,19 @@ def test_the_rheobase_separates_silence_from_firing(model):
     saddle node) gives no spike from rest; 3 % above, at least one."""
     from lifbatch.theory import rheobase
 
-    wf = lifbatch.load_workflow({"name": "rh", "duration": "1 s", "dt": "0.01 ms",
-                                 "neuron": {"model": model, **({"gates_init": "steady_state"}
-                                                                if model == "hh_traub" else {})},
-                                 "inputs": {"i": {"kind": "constant", "value": "1 pA"}}})
+    wf = lifbatch.load_workflow(
+        {
+            "name": "rh",
+            "duration": "1 s",
+            "dt": "0.01 ms",
+            "neuron": {"model": model, **({"gates_init": "steady_state"} if model == "hh_traub" else {})},
+            "inputs": {"i": {"kind": "constant", "value": "1 pA"}},
+        }
+    )
     i_rh = rheobase(wf, dict(wf.params))
     assert i_rh is not None and i_rh > 0
     raw = wf.to_dict()
-    raw["sweep"] = {"I": {"param": "inputs.i.value", "values": [0.99 * i_rh * 1e12, 1.03 * i_rh * 1e12],
-                          "unit": "pA"}}
+    raw["sweep"] = {"I": {"param": "inputs.i.value", "values": [0.99 * i_rh * 1e12, 1.03 * i_rh * 1e12], "unit": "pA"}}
     counts = lifbatch.simulate(raw)["spike_count"].values.ravel()
     assert counts[0] == 0 and counts[1] >= 1, (i_rh, counts)
 
@@ -309,8 +371,9 @@ def test_adex_rheobase_is_the_maximum_of_its_steady_state_iv_curve():
     wf = lifbatch.load_workflow({"name": "rh", "duration": "10 ms", "neuron": {"model": "adex"}})
     p = dict(wf.params)
     v = np.linspace(p["neuron.e_l"], p["neuron.v_t"] + 5 * p["neuron.delta_t"], 200001)
-    i_ss = ((p["neuron.g_l"] + p["neuron.a"]) * (v - p["neuron.e_l"])
-            - p["neuron.g_l"] * p["neuron.delta_t"] * np.exp((v - p["neuron.v_t"]) / p["neuron.delta_t"]))
+    i_ss = (p["neuron.g_l"] + p["neuron.a"]) * (v - p["neuron.e_l"]) - p["neuron.g_l"] * p["neuron.delta_t"] * np.exp(
+        (v - p["neuron.v_t"]) / p["neuron.delta_t"]
+    )
     assert rheobase(wf, p) == pytest.approx(i_ss.max(), rel=1e-9)
 
 
@@ -321,9 +384,14 @@ def test_eif_rate_follows_its_quadrature():
     drawn by the rate figures as theory (lifbatch.theory.theory_rate)."""
     from lifbatch.theory import theory_rate
 
-    raw = {"name": "eif-fi", "duration": "2 s", "dt": "0.01 ms", "neuron": {"model": "eif", "t_ref": "2 ms"},
-           "inputs": {"i": {"kind": "constant", "value": "1 pA"}},
-           "sweep": {"I": {"param": "inputs.i.value", "values": [400, 600, 800, 1200, 2000], "unit": "pA"}}}
+    raw = {
+        "name": "eif-fi",
+        "duration": "2 s",
+        "dt": "0.01 ms",
+        "neuron": {"model": "eif", "t_ref": "2 ms"},
+        "inputs": {"i": {"kind": "constant", "value": "1 pA"}},
+        "sweep": {"I": {"param": "inputs.i.value", "values": [400, 600, 800, 1200, 2000], "unit": "pA"}},
+    }
     ds = lifbatch.simulate(raw)
     th = theory_rate(ds)
     assert th is not None and th.attrs["long_name"] == "theory (eif, constant input)"
@@ -337,8 +405,15 @@ def test_eif_rate_follows_its_quadrature():
 def test_no_theory_for_models_without_one():
     from lifbatch.theory import theory_cv, theory_ou, theory_rate
 
-    ds = lifbatch.simulate({"name": "hh", "duration": "20 ms", "dt": "0.01 ms", "neuron": {"model": "hh_traub"},
-                            "inputs": {"i": {"kind": "constant", "value": "1 nA"}}})
+    ds = lifbatch.simulate(
+        {
+            "name": "hh",
+            "duration": "20 ms",
+            "dt": "0.01 ms",
+            "neuron": {"model": "hh_traub"},
+            "inputs": {"i": {"kind": "constant", "value": "1 nA"}},
+        }
+    )
     assert theory_rate(ds) is None and theory_cv(ds) is None and theory_ou(ds) is None
 
 
@@ -347,12 +422,20 @@ def test_timed_array_values_inline_equal_the_same_samples_from_a_file(tmp_path):
     do; one list per trial too; the recorded input is the samples, held for their dt."""
     samples = [[36.9, 6.9, 11.5, 48.3, 30.7], [0.0, 10.0, 20.0, 30.0, 40.0]]
     np.save(tmp_path / "i.npy", np.array(samples).T)
-    base = {"name": "ta", "trials": 2, "duration": "50 ms", "dt": "0.01 ms", "neuron": {"model": "hh_traub"},
-            "record": {"v": {"trials": "all", "every": "0.1 ms"}, "inputs": ["I"]}}
-    inline = lifbatch.simulate({**base, "inputs": {"I": {"kind": "timed_array", "values": samples, "dt": "10 ms",
-                                                        "unit": "nA"}}})
-    filed = lifbatch.load_workflow({**base, "inputs": {"I": {"kind": "timed_array", "file": str(tmp_path / "i.npy"),
-                                                             "dt": "10 ms", "unit": "nA"}}})
+    base = {
+        "name": "ta",
+        "trials": 2,
+        "duration": "50 ms",
+        "dt": "0.01 ms",
+        "neuron": {"model": "hh_traub"},
+        "record": {"v": {"trials": "all", "every": "0.1 ms"}, "inputs": ["I"]},
+    }
+    inline = lifbatch.simulate(
+        {**base, "inputs": {"I": {"kind": "timed_array", "values": samples, "dt": "10 ms", "unit": "nA"}}}
+    )
+    filed = lifbatch.load_workflow(
+        {**base, "inputs": {"I": {"kind": "timed_array", "file": str(tmp_path / "i.npy"), "dt": "10 ms", "unit": "nA"}}}
+    )
     assert_identical(inline, lifbatch.simulate(filed), ["spike_bits", "v", "input_I"])
     got = inline["input_I"].values[:, ::100] * 1e9  # every 10 ms
     assert np.allclose(got[:, :5], samples, rtol=1e-12) and np.isnan(got[:, 5]).all()
@@ -373,11 +456,27 @@ def test_conductance_input_follows_shot_noise_theory(model):
     whatever the neuron does with it."""
     n, rate, w, tau, dt = 200, 10.0, 1e-9, 5e-3, 1e-4
     neuron = dict(LIF_NEURON) if model == "lif" else {"model": model}
-    ds = lifbatch.simulate({
-        "name": "campbell", "seed": 11, "trials": 40, "duration": "2 s", "dt": "0.1 ms", "neuron": neuron,
-        "inputs": {"e": {"kind": "poisson_conductance", "rate": "10 Hz", "n": n, "weight": "1 nS", "tau": "5 ms",
-                         "e_rev": "0 mV"}},
-        "record": {"v": {"trials": "all", "every": "1 ms"}, "state": ["g_e"]}})
+    ds = lifbatch.simulate(
+        {
+            "name": "campbell",
+            "seed": 11,
+            "trials": 40,
+            "duration": "2 s",
+            "dt": "0.1 ms",
+            "neuron": neuron,
+            "inputs": {
+                "e": {
+                    "kind": "poisson_conductance",
+                    "rate": "10 Hz",
+                    "n": n,
+                    "weight": "1 nS",
+                    "tau": "5 ms",
+                    "e_rev": "0 mV",
+                }
+            },
+            "record": {"v": {"trials": "all", "every": "1 ms"}, "state": ["g_e"]},
+        }
+    )
     g = ds["g_e"].values[..., 100:]  # after 100 ms (20 tau)
     lam, decay = n * rate * dt, math.exp(-dt / tau)
     mean, var = lam * w / (1 - decay), lam * w * w / (1 - decay * decay)
@@ -393,15 +492,39 @@ def test_conductance_and_voltage_poisson_drives_draw_the_same_counts():
     """A poisson_conductance drive draws its counts where a poisson drive would (common random
     numbers): the counts recovered from its g (c = (g(t+dt) - g(t) exp(-dt/tau)) / w) are those
     recovered from a no-leak LIF's voltage jumps (c = dV / weight)."""
-    base = {"name": "crn", "seed": 2, "trials": 3, "duration": "50 ms", "dt": "0.1 ms",
-            "record": {"v": {"trials": "all", "every": "0.1 ms"}}}
-    jumps = lifbatch.simulate({**base, "neuron": {"tau_m": "inf", "v_th": "inf mV", "e_l": "0 mV"},
-                               "inputs": {"p": {"kind": "poisson", "rate": "400 Hz", "n": 5, "weight": "1 mV"}}})
+    base = {
+        "name": "crn",
+        "seed": 2,
+        "trials": 3,
+        "duration": "50 ms",
+        "dt": "0.1 ms",
+        "record": {"v": {"trials": "all", "every": "0.1 ms"}},
+    }
+    jumps = lifbatch.simulate(
+        {
+            **base,
+            "neuron": {"tau_m": "inf", "v_th": "inf mV", "e_l": "0 mV"},
+            "inputs": {"p": {"kind": "poisson", "rate": "400 Hz", "n": 5, "weight": "1 mV"}},
+        }
+    )
     counts_v = np.rint(np.diff(jumps["v"].values, axis=-1) / 1e-3)
-    cond = lifbatch.simulate({**base, "neuron": {"model": "izhikevich"},
-                              "inputs": {"p": {"kind": "poisson_conductance", "rate": "400 Hz", "n": 5,
-                                               "weight": "1 nS", "tau": "2 ms", "e_rev": "0 mV"}},
-                              "record": {**base["record"], "state": ["g_p"]}})
+    cond = lifbatch.simulate(
+        {
+            **base,
+            "neuron": {"model": "izhikevich"},
+            "inputs": {
+                "p": {
+                    "kind": "poisson_conductance",
+                    "rate": "400 Hz",
+                    "n": 5,
+                    "weight": "1 nS",
+                    "tau": "2 ms",
+                    "e_rev": "0 mV",
+                }
+            },
+            "record": {**base["record"], "state": ["g_p"]},
+        }
+    )
     g = cond["g_p"].values
     counts_g = np.rint((g[..., 1:] - g[..., :-1] * math.exp(-0.05)) / 1e-9)
     assert counts_v.sum() > 100

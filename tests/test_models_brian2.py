@@ -27,9 +27,24 @@ import lifbatch
 REFERENCE = Path(__file__).resolve().parents[1] / "benchmarks" / "peers" / "reference"
 #: the SI unit of each parameter a reference names, per model
 UNITS = {
-    "c_m": "F", "g_l": "S", "g_na": "S", "g_k": "S", "e_l": "V", "e_na": "V", "e_k": "V", "v_t": "V",
-    "v_spike": "V", "delta_t": "V", "tau_w": "s", "v_reset": "V", "v_peak": "V", "t_ref": "s", "k": "S/V",
-    "v_r": "V", "c": "V", "d": "A",
+    "c_m": "F",
+    "g_l": "S",
+    "g_na": "S",
+    "g_k": "S",
+    "e_l": "V",
+    "e_na": "V",
+    "e_k": "V",
+    "v_t": "V",
+    "v_spike": "V",
+    "delta_t": "V",
+    "tau_w": "s",
+    "v_reset": "V",
+    "v_peak": "V",
+    "t_ref": "s",
+    "k": "S/V",
+    "v_r": "V",
+    "c": "V",
+    "d": "A",
 }
 MODEL_UNITS = {"adex": {"a": "S", "b": "A"}, "izhikevich": {"a": "1/s", "b": "S"}}
 #: v within 1e-6 mV of Brian2's
@@ -58,8 +73,9 @@ def workflow_of(model: str, run: dict) -> tuple[dict, str | None]:
     sweep = {}
     per_neuron = {k.removesuffix("_per_neuron"): v for k, v in params.items() if isinstance(v, list)}
     neuron = {"model": model}
-    neuron.update({k: _quantity(k, v, model) for k, v in params.items()
-                   if not isinstance(v, list) and k not in per_neuron})
+    neuron.update(
+        {k: _quantity(k, v, model) for k, v in params.items() if not isinstance(v, list) and k not in per_neuron}
+    )
     for key, values in per_neuron.items():  # (the three capacitances: one neuron per value)
         axis = "neuron"
         sweep[axis] = {"param": f"neuron.{key}", "values": [_quantity(key, v, model) for v in values]}
@@ -74,8 +90,12 @@ def workflow_of(model: str, run: dict) -> tuple[dict, str | None]:
         neuron["gates_init"] = initial.get("gates_init", "zero")
     spec = run["input"]
     if "values_A" in spec:  # a current re-drawn every step_duration from a fixed sequence
-        drive = {"kind": "timed_array", "values": list(spec["values_A"]), "dt": f"{spec['step_duration']!r} s",
-                 "unit": "A"}
+        drive = {
+            "kind": "timed_array",
+            "values": list(spec["values_A"]),
+            "dt": f"{spec['step_duration']!r} s",
+            "unit": "A",
+        }
     elif isinstance(spec.get("I_A"), list):  # one constant current per neuron
         drive = {"kind": "constant", "value": "0 A"}
         axis = "neuron"
@@ -83,11 +103,17 @@ def workflow_of(model: str, run: dict) -> tuple[dict, str | None]:
     else:
         drive = {"kind": "constant", "value": f"{spec['I_A']!r} A"}
     assert len(sweep) <= 1 and (n == 1) == (axis is None), run["name"]
-    raw = {"name": "brian2-" + run["name"].lower().replace(".", "p").replace("_", "-"), "trials": 1,
-           "duration": f"{run['n_steps'] * run['dt']!r} s", "dt": f"{run['dt']!r} s", "neuron": neuron,
-           "inputs": {"I": drive}, "sweep": sweep,
-           "record": {"v": {"trials": "all", "every": f"{run['dt']!r} s"}},
-           "summaries": {"moments": {"every": f"{run['dt']!r} s"}}}
+    raw = {
+        "name": "brian2-" + run["name"].lower().replace(".", "p").replace("_", "-"),
+        "trials": 1,
+        "duration": f"{run['n_steps'] * run['dt']!r} s",
+        "dt": f"{run['dt']!r} s",
+        "neuron": neuron,
+        "inputs": {"I": drive},
+        "sweep": sweep,
+        "record": {"v": {"trials": "all", "every": f"{run['dt']!r} s"}},
+        "summaries": {"moments": {"every": f"{run['dt']!r} s"}},
+    }
     if run.get("method"):
         raw["method"] = run["method"]
     return raw, axis
@@ -121,24 +147,29 @@ def test_spike_for_spike_with_brian2(model, run):
         elif "first_spike_steps" in run:  # (chaotic: the count, as Brian2 gives it with either rounding, and
             # the first spikes, all before the first one a rounding moves)
             first = run["first_spike_steps"][j]
-            assert len(first) <= robust and got[:len(first)] == first, (j, got[:len(first)], first)
-            counts_seen = {counts[j]} | {c[j] for c in (q.get("spike_counts") for q in run.get("perturbation", []))
-                                         if c is not None}
+            assert len(first) <= robust and got[: len(first)] == first, (j, got[: len(first)], first)
+            counts_seen = {counts[j]} | {
+                c[j] for c in (q.get("spike_counts") for q in run.get("perturbation", [])) if c is not None
+            }
             assert len(got) in counts_seen, (j, len(got), counts_seen)
             continue
         else:  # (an f(I) curve: its counts, first five and last spike steps)
             first = run["first_5_spike_steps"][j]
             want = None
-            assert got[:len(first)] == first[:robust], (j, got[:5], first)
+            assert got[: len(first)] == first[:robust], (j, got[:5], first)
             if robust == counts[j]:
                 assert len(got) == counts[j], (j, len(got), counts[j])
                 assert (got[-1] if got else None) == run["last_spike_step"][j], j
             continue
         if robust == len(want):
-            assert got == want, (j, len(got), len(want), next((i for i, (a, b) in enumerate(zip(got, want))
-                                                              if a != b), None))
+            assert got == want, (
+                j,
+                len(got),
+                len(want),
+                next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), None),
+            )
         else:  # a rounding moves a later spike in Brian2 itself: the leading ones, and that many at least
-            assert got[:robust] == want[:robust], (j, robust, got[:robust + 2], want[:robust + 2])
+            assert got[:robust] == want[:robust], (j, robust, got[: robust + 2], want[: robust + 2])
             assert len(got) > robust
         # v at Brian2's samples, up to its first spike that a rounding can move
         trace = traces[j]
@@ -148,8 +179,12 @@ def test_spike_for_spike_with_brian2(model, run):
         steps = np.asarray(trace["steps"])
         keep = steps <= limit
         # (and not where one rounding more or less moved Brian2's own v by more than the tolerance)
-        moved = {int(step) for q in run.get("perturbation", [])
-                 for neuron, step, _ in q.get("samples_where_v_moved_over_1e-6_mV", []) if neuron == j}
+        moved = {
+            int(step)
+            for q in run.get("perturbation", [])
+            for neuron, step, _ in q.get("samples_where_v_moved_over_1e-6_mV", [])
+            if neuron == j
+        }
         keep &= ~np.isin(steps, sorted(moved))
         diff = np.abs(v[j, steps[keep]] - np.asarray(trace["v"])[keep])
         assert diff.max(initial=0.0) < V_TOLERANCE, (j, float(diff.max()), int(steps[keep][np.argmax(diff)]))

@@ -81,13 +81,38 @@ def test_the_lanes_exp_is_the_c_librarys_bit_for_bit():
 
     rng = np.random.default_rng(20)
     n = 1_000_000
-    edges = np.array([0.0, -0.0, 2.0 ** -54, -(2.0 ** -54), 2.0 ** -55, 511.9999, -511.9999, 512.0, -512.0, 709.7,
-                      -745.2, 1e-300, np.inf, -np.inf, np.nan])
+    edges = np.array(
+        [
+            0.0,
+            -0.0,
+            2.0**-54,
+            -(2.0**-54),
+            2.0**-55,
+            511.9999,
+            -511.9999,
+            512.0,
+            -512.0,
+            709.7,
+            -745.2,
+            1e-300,
+            np.inf,
+            -np.inf,
+            np.nan,
+        ]
+    )
     k = np.arange(-512 * 128, 512 * 128)
-    x = np.concatenate([edges, k * (math.log(2) / 128), (k + 0.5) * (math.log(2) / 128), rng.uniform(-20, 20, n),
-                        rng.uniform(-745, 710, n), rng.normal(0, 1e-3, n),
-                        np.exp(rng.uniform(-60, 7, n)) * rng.choice([-1.0, 1.0], n),
-                        rng.integers(0, 2 ** 64, n, dtype=np.uint64).view(np.float64)])
+    x = np.concatenate(
+        [
+            edges,
+            k * (math.log(2) / 128),
+            (k + 0.5) * (math.log(2) / 128),
+            rng.uniform(-20, 20, n),
+            rng.uniform(-745, 710, n),
+            rng.normal(0, 1e-3, n),
+            np.exp(rng.uniform(-60, 7, n)) * rng.choice([-1.0, 1.0], n),
+            rng.integers(0, 2**64, n, dtype=np.uint64).view(np.float64),
+        ]
+    )
     lane, ref, special = np.empty_like(x), np.empty_like(x), np.empty(x.shape, np.bool_)
     both(x, lane, ref, special)
     # its own path: 2^-54 <= |x| < 512 (and exp_lane gives glibc's 1 + x below)
@@ -99,9 +124,16 @@ def test_the_lanes_exp_is_the_c_librarys_bit_for_bit():
 
 
 def _first_steps(neuron: dict, current: str, steps: int = 4):
-    raw = {"name": "special", "seed": 1, "trials": 3, "duration": f"{steps * 0.1!r} ms", "dt": "0.1 ms",
-           "neuron": neuron, "inputs": {"i": {"kind": "constant", "value": current}},
-           "record": {"v": {"trials": "all", "every": "0.1 ms"}}}
+    raw = {
+        "name": "special",
+        "seed": 1,
+        "trials": 3,
+        "duration": f"{steps * 0.1!r} ms",
+        "dt": "0.1 ms",
+        "neuron": neuron,
+        "inputs": {"i": {"kind": "constant", "value": current}},
+        "record": {"v": {"trials": "all", "every": "0.1 ms"}},
+    }
     wf = lifbatch.load_workflow(raw)
     res = PointModel(wf).simulate(wf.point_params(()))
     return wf.point_params(()), res.traces
@@ -113,8 +145,7 @@ def test_adex_far_below_threshold_takes_the_c_librarys_exp():
     import math
 
     p, traces = _first_steps({"model": "adex", "v_init": "-1.55 V"}, "500 pA")
-    c_m, g_l, e_l, v_t, d, a, tau_w = (p[f"neuron.{k}"] for k in ("c_m", "g_l", "e_l", "v_t", "delta_t", "a",
-                                                                   "tau_w"))
+    c_m, g_l, e_l, v_t, d, a, tau_w = (p[f"neuron.{k}"] for k in ("c_m", "g_l", "e_l", "v_t", "delta_t", "a", "tau_w"))
     i, dt = p["inputs.i.value"], 1e-4
     v, w = p["neuron.v_init"], 0.0
     assert (v - v_t) / d < -512
@@ -137,8 +168,9 @@ def test_hh_far_above_its_range_takes_the_c_librarys_exp():
     from lifbatch.models.hh_traub_loop import rates
 
     p, traces = _first_steps({"model": "hh_traub", "v_init": "5 V"}, "1 nA", steps=2)
-    c_m, g_l, g_na, g_k, e_l, e_na, e_k, v_t = (p[f"neuron.{k}"] for k in ("c_m", "g_l", "g_na", "g_k", "e_l",
-                                                                           "e_na", "e_k", "v_t"))
+    c_m, g_l, g_na, g_k, e_l, e_na, e_k, v_t = (
+        p[f"neuron.{k}"] for k in ("c_m", "g_l", "g_na", "g_k", "e_l", "e_na", "e_k", "v_t")
+    )
     i, dt = p["inputs.i.value"], 1e-4
     v, m, n, h = p["neuron.v_init"], 0.0, 0.0, 0.0
     assert (40e-3 - v + v_t) / 5e-3 < -1000

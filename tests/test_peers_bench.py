@@ -34,14 +34,14 @@ def bench():
 
 # ---------------------------------------------------------------- parsing
 
+
 def test_parse_rate_reads_the_last_line(bench):
     assert bench.parse_rate("compiling...\nRATE 12.345\n\n") == 12.345
     assert bench.parse_rate("RATE 1.5e1") == 15.0
     assert bench.parse_rate("RATE 0") == 0.0
 
 
-@pytest.mark.parametrize("out", ["", "\n\n", "RATE 12.3\ndone", "RATE twelve", "rate 12", "RATE 12 Hz",
-                                 "the RATE 12"])
+@pytest.mark.parametrize("out", ["", "\n\n", "RATE 12.3\ndone", "RATE twelve", "rate 12", "RATE 12 Hz", "the RATE 12"])
 def test_parse_rate_refuses_anything_else(bench, out):
     with pytest.raises(bench.BenchError):
         bench.parse_rate(out)
@@ -56,16 +56,22 @@ def test_parse_time(bench):
 
 # ---------------------------------------------------------------- ratios and table
 
+
 def _contenders(bench):
     C = bench.Contender
-    return [C("w", "lifbatch run", [], baseline=True), C("w", "slow peer", [], short="Slow"),
-            C("w", "fast peer", [], short="Fast")]
+    return [
+        C("w", "lifbatch run", [], baseline=True),
+        C("w", "slow peer", [], short="Slow"),
+        C("w", "fast peer", [], short="Fast"),
+    ]
 
 
 def _rounds(bench, lif, slow, fast, rates=(10.0, 11.6, 11.4)):
     O = bench.Outcome
-    return [{"w/lifbatch run": O(a, rates[0]), "w/slow peer": O(b, rates[1]), "w/fast peer": O(c, rates[2])}
-            for a, b, c in zip(lif, slow, fast)]
+    return [
+        {"w/lifbatch run": O(a, rates[0]), "w/slow peer": O(b, rates[1]), "w/fast peer": O(c, rates[2])}
+        for a, b, c in zip(lif, slow, fast)
+    ]
 
 
 def test_ratios_are_taken_in_the_same_round(bench):
@@ -117,8 +123,7 @@ def test_run_once_times_the_process_and_reads_its_rate(bench, tmp_path):
     py = sys.executable
     o = bench.run_once(C("w", "x", [py, "-c", "import time; time.sleep(0.2); print('RATE 7.5')"], peer=False))
     assert o.error is None and o.rate == 7.5 and 0.2 <= o.time < 10
-    o = bench.run_once(C("w", "x", [py, "-c", "print('TIME 0.125'); print('RATE 2')"], peer=False,
-                         reports_time=True))
+    o = bench.run_once(C("w", "x", [py, "-c", "print('TIME 0.125'); print('RATE 2')"], peer=False, reports_time=True))
     assert o.time == 0.125 and o.rate == 2
     o = bench.run_once(C("w", "x", [py, "-c", "import sys; sys.exit(3)"], peer=False))
     assert o.error.startswith("exit 3") and o.time is None
@@ -142,16 +147,30 @@ I_VALUES = [0.1, 0.65]
 def _tiny_workflow(workflows_dir):
     doc = yaml.safe_load((workflows_dir / "pypet-firing-rate.yaml").read_text())
     doc = copy.deepcopy(doc)
-    doc["sweep"] = {"t_ref": {"param": "neuron.t_ref", "values": T_REF, "unit": "ms"},
-                    "I": {"param": "inputs.drive.value", "values": I_VALUES, "unit": "1 / ms"}}
+    doc["sweep"] = {
+        "t_ref": {"param": "neuron.t_ref", "values": T_REF, "unit": "ms"},
+        "I": {"param": "inputs.drive.value", "values": I_VALUES, "unit": "1 / ms"},
+    }
     doc.pop("record", None)
     return doc
 
 
 def test_seed_loop_script_counts_the_spikes_lifbatch_counts(bench, workflows_dir, tmp_path):
-    p = subprocess.run([sys.executable, str(PEERS / "seed_loop.py"), "--per-point", "--tau-ref",
-                        *map(str, T_REF), "--I", *map(str, I_VALUES)],
-                       capture_output=True, text=True, timeout=60, check=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            str(PEERS / "seed_loop.py"),
+            "--per-point",
+            "--tau-ref",
+            *map(str, T_REF),
+            "--I",
+            *map(str, I_VALUES),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     points = [line.split() for line in p.stdout.splitlines() if line.startswith("POINT")]
     assert [(float(t), float(i)) for _, t, i, _ in points] == [(t, i) for t in T_REF for i in I_VALUES]
     loop = np.array([int(n) for *_, n in points]).reshape(len(T_REF), len(I_VALUES))
@@ -168,25 +187,33 @@ def test_seed_loop_script_counts_the_spikes_lifbatch_counts(bench, workflows_dir
     # lifbatch's in-process row on the same points gives the same mean rate
     wf = tmp_path / "tiny.yaml"
     wf.write_text(yaml.safe_dump(doc))
-    q = subprocess.run([sys.executable, str(PEERS / "lifbatch_side.py"), "inprocess", str(wf)],
-                       capture_output=True, text=True, timeout=120, check=True)
+    q = subprocess.run(
+        [sys.executable, str(PEERS / "lifbatch_side.py"), "inprocess", str(wf)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert bench.parse_rate(q.stdout) == pytest.approx(loop.mean(), abs=1e-6)
     assert 0 < bench.parse_time(q.stdout) < 60
 
 
 # ---------------------------------------------------------------- peer_venv.py and the white-noise script
 
+
 def _peer_venv_py(tmp_path, *args):
     env = {**__import__("os").environ, "LIFBATCH_PEERS_CACHE": str(tmp_path / "cache")}
-    return subprocess.run([sys.executable, str(PEERS / "peer_venv.py"), *args], capture_output=True, text=True,
-                          timeout=60, env=env)
+    return subprocess.run(
+        [sys.executable, str(PEERS / "peer_venv.py"), *args], capture_output=True, text=True, timeout=60, env=env
+    )
 
 
 def test_peer_venv_helper_says_how_to_create_the_venv(tmp_path):
     p = _peer_venv_py(tmp_path)
     assert p.returncode == 1
-    assert p.stdout.strip() == (f"peer venv missing: {tmp_path / 'cache' / 'venv'}; create it with "
-                                f"`python {PEERS / 'peer_venv.py'} --create`")
+    assert p.stdout.strip() == (
+        f"peer venv missing: {tmp_path / 'cache' / 'venv'}; create it with `python {PEERS / 'peer_venv.py'} --create`"
+    )
     assert not (tmp_path / "cache").exists()  # asking creates nothing
 
 
@@ -213,37 +240,65 @@ def test_peer_venv_helper_and_lifbatch_bench_agree_on_the_place(tmp_path, monkey
 
 def test_white_noise_script_refuses_a_standalone_build_without_a_project_dir():
     # argument checks come before importing Brian2: this runs with lifbatch's Python
-    p = subprocess.run([sys.executable, str(PEERS / "brian2_white_noise.py"), "--target", "cpp_standalone"],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, str(PEERS / "brian2_white_noise.py"), "--target", "cpp_standalone"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 2 and "needs --project-dir" in p.stderr
 
 
 def test_white_noise_script_writes_the_bench_model():
     """The Brian2 script's model is lifbatch.bench's: the same numbers, written out."""
     src = (PEERS / "brian2_white_noise.py").read_text()
-    for piece in ['"tau": 20 * ms', '"e_l": -65 * mV', '"v_th": -50 * mV', '"v_reset": -65 * mV',
-                  '"r_m": 100 * Mohm', '"I": 160 * pA', '"sigma": 4 * mV', "group.v = -65 * mV",
-                  "refractory=2 * ms", 'method="euler"', "defaultclock.dt = 0.1 * ms",
-                  "dv/dt = (e_l - v + r_m*I)/tau + sigma*xi*tau**-0.5 : volt (unless refractory)",
-                  'threshold="v > v_th"', 'reset="v = v_reset"']:
+    for piece in [
+        '"tau": 20 * ms',
+        '"e_l": -65 * mV',
+        '"v_th": -50 * mV',
+        '"v_reset": -65 * mV',
+        '"r_m": 100 * Mohm',
+        '"I": 160 * pA',
+        '"sigma": 4 * mV',
+        "group.v = -65 * mV",
+        "refractory=2 * ms",
+        'method="euler"',
+        "defaultclock.dt = 0.1 * ms",
+        "dv/dt = (e_l - v + r_m*I)/tau + sigma*xi*tau**-0.5 : volt (unless refractory)",
+        'threshold="v > v_th"',
+        'reset="v = v_reset"',
+    ]:
         assert piece in src, piece
     from lifbatch.bench import bench_workflow
 
     p = bench_workflow(2, 10).point_params(())
-    assert (p["neuron.tau_m"], p["neuron.e_l"], p["neuron.v_th"], p["neuron.v_reset"], p["neuron.v_init"],
-            p["neuron.t_ref"]) == pytest.approx((0.02, -0.065, -0.05, -0.065, -0.065, 0.002))
-    assert (p["neuron.r_m"], p["inputs.current.value"], p["inputs.noise.sigma"]) == pytest.approx(
-        (1e8, 160e-12, 4e-3))
+    assert (
+        p["neuron.tau_m"],
+        p["neuron.e_l"],
+        p["neuron.v_th"],
+        p["neuron.v_reset"],
+        p["neuron.v_init"],
+        p["neuron.t_ref"],
+    ) == pytest.approx((0.02, -0.065, -0.05, -0.065, -0.065, 0.002))
+    assert (p["neuron.r_m"], p["inputs.current.value"], p["inputs.noise.sigma"]) == pytest.approx((1e8, 160e-12, 4e-3))
 
 
 def test_model_script_checks_its_arguments_before_importing_brian2():
     # argument checks come before importing Brian2: this runs with lifbatch's Python
     script = str(PEERS / "brian2_model_bench.py")
-    p = subprocess.run([sys.executable, script, "--model", "adex", "--params", "{}", "--target", "cpp_standalone"],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, script, "--model", "adex", "--params", "{}", "--target", "cpp_standalone"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 2 and "needs --project-dir" in p.stderr
-    p = subprocess.run([sys.executable, script, "--model", "adex", "--params", "{", "--target", "numpy"],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, script, "--model", "adex", "--params", "{", "--target", "numpy"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 2 and "--params is not JSON" in p.stderr
 
 
@@ -255,10 +310,15 @@ def test_model_script_reads_only_parameters_lifbatch_gives():
     from lifbatch.bench_models import model_workflow
 
     src = (PEERS / "brian2_model_bench.py").read_text()
-    body = src[src.index("def build_network"):src.index("def main")]
+    body = src[src.index("def build_network") : src.index("def main")]
     branches = re.split(r"\n    (?:if|elif) model (?:==|in) ", body)[1:]
-    models = {"hh_traub": branches[0], "adex": branches[1], "eif": branches[1], "izhikevich": branches[2],
-              "lif": branches[3]}
+    models = {
+        "hh_traub": branches[0],
+        "adex": branches[1],
+        "eif": branches[1],
+        "izhikevich": branches[2],
+        "lif": branches[3],
+    }
     for model, branch in models.items():
         assert model in branch.splitlines()[0]
         p = model_workflow(model, 2, 10).point_params(())
@@ -267,11 +327,19 @@ def test_model_script_reads_only_parameters_lifbatch_gives():
         if model == "eif":
             used -= {"a", "tau_w", "b", "w_init"}  # read in the adex-only lines
         assert used and used <= given, (model, used - given)
-    for piece in ['threshold="v > v_spike", refractory="v > v_spike"', 'method="exponential_euler"',
-                  'threshold="vm > v_peak"', '"vm = v_reset; w += b"', 'threshold="v >= v_peak", reset="v = c; u += d"',
-                  "dv/dt = (e_l - v + r_m*I)/tau_m : volt (unless refractory)",
-                  "dvm/dt = (g_l*(e_l - vm) + g_l*d_t*exp((vm-v_t)/d_t) + I - w)/c_m : volt",
-                  "dw/dt  = (a*(vm - e_l) - w)/tau_w : amp", "dv/dt = (k*(v - v_r)*(v - v_t) - u + I)/C : volt",
-                  "du/dt = a*(b*(v - v_r) - u) : amp",
-                  "dv/dt = (gl*(El-v) - g_na*(m*m*m)*h*(v-ENa) - g_kd*(n*n*n*n)*(v-EK) + I)/Cm : volt"]:
+    for piece in [
+        'threshold="v > v_spike",',
+        'refractory="v > v_spike"',
+        'method="exponential_euler"',
+        'threshold="vm > v_peak",',
+        'reset="vm = v_reset; w += b" if model == "adex"',
+        'threshold="v >= v_peak",',
+        'reset="v = c; u += d"',
+        "dv/dt = (e_l - v + r_m*I)/tau_m : volt (unless refractory)",
+        "dvm/dt = (g_l*(e_l - vm) + g_l*d_t*exp((vm-v_t)/d_t) + I - w)/c_m : volt",
+        "dw/dt  = (a*(vm - e_l) - w)/tau_w : amp",
+        "dv/dt = (k*(v - v_r)*(v - v_t) - u + I)/C : volt",
+        "du/dt = a*(b*(v - v_r) - u) : amp",
+        "dv/dt = (gl*(El-v) - g_na*(m*m*m)*h*(v-ENa) - g_kd*(n*n*n*n)*(v-EK) + I)/Cm : volt",
+    ]:
         assert piece in src, piece

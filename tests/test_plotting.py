@@ -69,8 +69,7 @@ def test_rate_curve_one_curve_per_value_with_band(ds):
     assert c.vdims[0].label == "firing rate"
     np.testing.assert_allclose(c.dimension_values("I"), ds.I.values * 1e12)
     np.testing.assert_allclose(c.dimension_values("rate"), ds.rate.isel(tau_m=1).values)
-    np.testing.assert_allclose(spreads[1].dimension_values("rate_std"),
-                               ds.rate_std.isel(tau_m=1).values)
+    np.testing.assert_allclose(spreads[1].dimension_values("rate_std"), ds.rate_std.isel(tau_m=1).values)
     assert not [c for c in curves if c.label.startswith("theory")]
 
 
@@ -121,8 +120,11 @@ def test_rate_heatmap_grid_and_labels(ds, irregular):
     # with that point's rate
     for i, tau in enumerate(d.tau_m.values):
         for j, cur in enumerate(d.I.values):
-            value = (fig[cur * 1e12, tau * 1e3] if not irregular
-                     else fig.select(I=f"{cur * 1e12:.4g}", tau_m=f"{tau * 1e3:.4g}"))
+            value = (
+                fig[cur * 1e12, tau * 1e3]
+                if not irregular
+                else fig.select(I=f"{cur * 1e12:.4g}", tau_m=f"{tau * 1e3:.4g}")
+            )
             assert float(value) == pytest.approx(float(d.rate[i, j]))
 
 
@@ -138,7 +140,7 @@ def test_irregular_heatmap_has_one_equal_cell_per_grid_value(ds):
     (cells,) = [r for r in plot.renderers if "zvalues" in r.data_source.data]
     assert len(cells.data_source.data["zvalues"]) == 9
     (hover,) = [t for t in plot.tools if type(t).__name__ == "HoverTool"]
-    assert ("I (pA)" in str(hover.tooltips) or "@{I}" in str(hover.tooltips))
+    assert "I (pA)" in str(hover.tooltips) or "@{I}" in str(hover.tooltips)
     # labels keep apart values that 4 digits would merge
     assert figures.grid_labels(np.array([1.00001, 1.00002, 3.0])) == ["1.00001", "1.00002", "3"]
 
@@ -147,8 +149,9 @@ def test_cv_heatmap_is_the_isi_cv(ds):
     fig = plotting.cv_heatmap(ds, "I", "tau_m")
     assert isinstance(fig, hv.Image) and fig.vdims[0].name == "isi_cv" and fig.vdims[0].unit is None
     assert fig.opts.get().kwargs["title"] == "ISI CV"
-    np.testing.assert_allclose(fig.dimension_values("isi_cv", flat=False),
-                               ds.isi_cv.transpose("tau_m", "I").values, equal_nan=True)
+    np.testing.assert_allclose(
+        fig.dimension_values("isi_cv", flat=False), ds.isi_cv.transpose("tau_m", "I").values, equal_nan=True
+    )
 
 
 def test_heatmap_renders_with_unit_axis_labels(ds):
@@ -176,11 +179,9 @@ def test_isi_errorbar_mean_and_std_in_ms(ds):
     assert len(bars) == ds.sizes["tau_m"]
     b = bars[2]
     assert b.vdims[0].unit == "ms" and b.kdims[0].unit == "pA"
-    np.testing.assert_allclose(b.dimension_values("isi_mean"),
-                               ds.isi_mean.isel(tau_m=2).values * 1e3)
+    np.testing.assert_allclose(b.dimension_values("isi_mean"), ds.isi_mean.isel(tau_m=2).values * 1e3)
     # a point without ISIs has no error bar (NaN std drawn as 0)
-    np.testing.assert_allclose(b.dimension_values("isi_std"),
-                               np.nan_to_num(ds.isi_std.isel(tau_m=2).values * 1e3))
+    np.testing.assert_allclose(b.dimension_values("isi_std"), np.nan_to_num(ds.isi_std.isel(tau_m=2).values * 1e3))
 
 
 def test_isi_cv_is_dimensionless(ds):
@@ -191,8 +192,7 @@ def test_isi_cv_is_dimensionless(ds):
     assert len(theory_curves(fig, "theory (Siegert)")) == ds.sizes["I"]
     assert curves[0].vdims[0].unit is None and curves[0].vdims[0].label == "ISI CV"
     assert curves[0].kdims[0].unit == "ms"
-    np.testing.assert_allclose(curves[3].dimension_values("isi_cv"),
-                               ds.isi_cv.isel(I=3).values, equal_nan=True)
+    np.testing.assert_allclose(curves[3].dimension_values("isi_cv"), ds.isi_cv.isel(I=3).values, equal_nan=True)
 
 
 # ----------------------------------------------------------------------------- V
@@ -206,8 +206,7 @@ def test_v_ensemble_band_traces_threshold(ds):
     assert mean.kdims[0].unit == "ms" and mean.vdims[0].unit == "mV"
     np.testing.assert_allclose(mean.dimension_values(0), ds.time.values * 1e3)
     np.testing.assert_allclose(mean.dimension_values(1), ds.v_mean.sel(pt).values * 1e3)
-    np.testing.assert_allclose(spread.dimension_values("v_std"),
-                               np.sqrt(ds.v_var.sel(pt).values) * 1e3)
+    np.testing.assert_allclose(spread.dimension_values("v_std"), np.sqrt(ds.v_var.sel(pt).values) * 1e3)
     trace0 = path.split()[0].dimension_values(1)
     np.testing.assert_allclose(trace0, ds.v.sel(pt).isel(trace_trial=0).values * 1e3)
     (hline,) = elements(fig, hv.HLine)
@@ -260,8 +259,9 @@ def test_raster_has_one_tick_per_spike(ds):
 
 
 # ----------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("func", [plotting.raster, plotting.v_ensemble, plotting.isi_histogram,
-                                  plotting.v_variance, plotting.v_autocov])
+@pytest.mark.parametrize(
+    "func", [plotting.raster, plotting.v_ensemble, plotting.isi_histogram, plotting.v_variance, plotting.v_autocov]
+)
 def test_point_figures_need_every_axis(ds, func):
     with pytest.raises(ValueError, match=r"missing \['I'\].*I=5e-11"):
         func(ds, tau_m=0.02)
@@ -318,9 +318,16 @@ def ou_ds() -> xr.Dataset:
     threshold, and an uneven sigma axis: theory applies at v_th = inf only."""
     import lifbatch
 
-    wf = lifbatch.load_workflow(ROOT / "workflows" / "ccnss-white-noise.yaml", overrides={
-        "trials": 40, "sweep": {"v_th": {"param": "neuron.v_th", "values": ["inf mV", -45], "unit": "mV"},
-                                "sigma": {"param": "inputs.noise.sigma", "values": [1, 4, 8], "unit": "mV"}}})
+    wf = lifbatch.load_workflow(
+        ROOT / "workflows" / "ccnss-white-noise.yaml",
+        overrides={
+            "trials": 40,
+            "sweep": {
+                "v_th": {"param": "neuron.v_th", "values": ["inf mV", -45], "unit": "mV"},
+                "sigma": {"param": "inputs.noise.sigma", "values": [1, 4, 8], "unit": "mV"},
+            },
+        },
+    )
     return lifbatch.simulate(wf)
 
 
@@ -364,14 +371,30 @@ def test_no_ou_theory_where_a_threshold_resets_v(ou_ds, ds):
 def siegert_ds() -> xr.Dataset:
     import lifbatch
 
-    return lifbatch.simulate(lifbatch.load_workflow({
-        "name": "siegert", "seed": 3, "trials": 20, "duration": "500 ms",
-        "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-                   "r_m": "100 Mohm"},
-        "inputs": {"c": {"kind": "constant", "value": "140 pA"}, "n": {"kind": "white_noise", "sigma": "4 mV"}},
-        "sweep": {"sigma": {"param": "inputs.n.sigma", "values": [2, 4], "unit": "mV"},
-                  "I": {"param": "inputs.c.value", "values": [120, 150, 180], "unit": "pA"}},
-        "summaries": {"warmup": "100 ms"}}))
+    return lifbatch.simulate(
+        lifbatch.load_workflow(
+            {
+                "name": "siegert",
+                "seed": 3,
+                "trials": 20,
+                "duration": "500 ms",
+                "neuron": {
+                    "tau_m": "20 ms",
+                    "e_l": "-65 mV",
+                    "v_th": "-50 mV",
+                    "v_reset": "-65 mV",
+                    "t_ref": "2 ms",
+                    "r_m": "100 Mohm",
+                },
+                "inputs": {"c": {"kind": "constant", "value": "140 pA"}, "n": {"kind": "white_noise", "sigma": "4 mV"}},
+                "sweep": {
+                    "sigma": {"param": "inputs.n.sigma", "values": [2, 4], "unit": "mV"},
+                    "I": {"param": "inputs.c.value", "values": [120, 150, 180], "unit": "pA"},
+                },
+                "summaries": {"warmup": "100 ms"},
+            }
+        )
+    )
 
 
 def test_isi_cv_draws_the_siegert_cv(siegert_ds):
@@ -410,30 +433,52 @@ def test_empty_point_figures_say_why(ou_ds, ds):
 #: the Brian2 tutorial's HH cell, tiny: two capacitances, v_spike swept, v, m, n, h and the
 #: input recorded
 HH_WF = {
-    "name": "plot-hh", "seed": 2, "trials": 2, "duration": "20 ms", "dt": "0.02 ms",
+    "name": "plot-hh",
+    "seed": 2,
+    "trials": 2,
+    "duration": "20 ms",
+    "dt": "0.02 ms",
     "neuron": {"model": "hh_traub"},
-    "inputs": {"I": {"kind": "random_steps", "low": "0 nA", "high": "30 nA", "interval": "5 ms",
-                     "shared": True}},
-    "sweep": {"C": {"param": "neuron.c_m", "unit": "pF",
-                    "values": ["0.8 uF/cm**2 * 20000 um**2", "1.2 uF/cm**2 * 20000 um**2"]},
-              "vs": {"param": "neuron.v_spike", "values": [-40, -20], "unit": "mV"}},
+    "inputs": {"I": {"kind": "random_steps", "low": "0 nA", "high": "30 nA", "interval": "5 ms", "shared": True}},
+    "sweep": {
+        "C": {
+            "param": "neuron.c_m",
+            "unit": "pF",
+            "values": ["0.8 uF/cm**2 * 20000 um**2", "1.2 uF/cm**2 * 20000 um**2"],
+        },
+        "vs": {"param": "neuron.v_spike", "values": [-40, -20], "unit": "mV"},
+    },
     "noise": {"shared_across": ["C"]},  # (the tutorial's current: the same in the three cells)
     "record": {"v": {"trials": "all", "every": "0.1 ms"}, "state": ["m", "n", "h"], "inputs": ["I"]},
     "summaries": {"moments": {"every": "0.5 ms"}},
 }
 #: inputs under which the LIF has theory (constant and white noise): an HH neuron gets none
 HH_PLAIN_WF = {
-    "name": "plot-hh-plain", "seed": 2, "trials": 2, "duration": "20 ms", "dt": "0.02 ms",
+    "name": "plot-hh-plain",
+    "seed": 2,
+    "trials": 2,
+    "duration": "20 ms",
+    "dt": "0.02 ms",
     "neuron": {"model": "hh_traub"},
     "inputs": {"I": {"kind": "constant", "value": "10 nA"}, "noise": {"kind": "white_noise", "sigma": "1 mV"}},
     "sweep": {"I": {"param": "inputs.I.value", "values": [5, 10, 20], "unit": "nA"}},
     "record": {"v": {"trials": "all", "every": "0.1 ms"}},
     "summaries": {"moments": {"every": "0.5 ms"}},
 }
-LIF_NEURON = {"tau_m": "20 ms", "v_th": "-50 mV", "e_l": "-65 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-              "r_m": "10 Mohm"}
+LIF_NEURON = {
+    "tau_m": "20 ms",
+    "v_th": "-50 mV",
+    "e_l": "-65 mV",
+    "v_reset": "-65 mV",
+    "t_ref": "2 ms",
+    "r_m": "10 Mohm",
+}
 IZH_WF = {
-    "name": "plot-izh", "seed": 1, "trials": 1, "duration": "50 ms", "dt": "0.1 ms",
+    "name": "plot-izh",
+    "seed": 1,
+    "trials": 1,
+    "duration": "50 ms",
+    "dt": "0.1 ms",
     "neuron": {"model": "izhikevich", "v_peak": "30 mV"},
     "inputs": {"I": {"kind": "constant", "value": "300 pA"}},
     "record": {"v": {"trials": "all", "every": "0.5 ms"}, "state": ["u"]},
@@ -530,16 +575,18 @@ def test_traces_across_an_axis_are_the_tutorials_figure(hh):
     assert fig.opts.get().kwargs["title"] == "Membrane potential, trial 0 (vs = -40 mV)"
     assert (curves[0].vdims[0].label, curves[0].vdims[0].unit) == ("V", "mV")
     for c, cap in zip(curves, (1.6e-10, 2.4e-10)):
-        np.testing.assert_allclose(c.dimension_values(1),
-                                   hh["v"].sel(C=cap, vs=-0.04).isel(trace_trial=0).values * 1e3)
+        np.testing.assert_allclose(c.dimension_values(1), hh["v"].sel(C=cap, vs=-0.04).isel(trace_trial=0).values * 1e3)
     inputs = elements(plotting.traces(hh, "C", var="input_I", vs=-0.04, trial=1), hv.Curve)
     assert inputs[0].vdims[0].unit == "nA"
     # a shared current: the same at every capacitance
     np.testing.assert_array_equal(inputs[0].dimension_values(1), inputs[1].dimension_values(1))
     with pytest.raises(ValueError, match=r"trial 5 is not recorded; recorded trials: \[0, 1\]"):
         plotting.traces(hh, "C", vs=-0.04, trial=5)
-    with pytest.raises(ValueError, match=r"'w' is not a recorded trace of this store; recorded: "
-                                         r"\['v', 'input_I', 'm', 'n', 'h'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"'w' is not a recorded trace of this store; recorded: "
+        r"\['v', 'input_I', 'm', 'n', 'h'\]",
+    ):
         plotting.traces(hh, "C", var="w", vs=-0.04)
 
 
@@ -549,13 +596,15 @@ def test_no_state_or_input_figures_for_a_store_without_them(hh_plain, hh):
     assert figures.recorded_state(hh_plain) == [] and figures.recorded_inputs(hh_plain) == []
     assert figures.trace_vars(hh_plain) == ["v"]
     assert figures.recorded_state(hh) == ["m", "n", "h"] and figures.recorded_inputs(hh) == ["input_I"]
-    with pytest.raises(ValueError, match=r"state_traces: this store records no state variable "
-                                         r"\(record.state: \[m, n, h\] in the workflow\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"state_traces: this store records no state variable "
+        r"\(record.state: \[m, n, h\] in the workflow\)",
+    ):
         plotting.state_traces(hh_plain, I=1e-8)
     with pytest.raises(ValueError, match="input_traces: this store records no input"):
         plotting.input_traces(hh_plain, I=1e-8)
-    assert list(review.point_figures(hh_plain)) == ["v_ensemble", "raster", "isi_histogram",
-                                                   "v_variance", "v_autocov"]
+    assert list(review.point_figures(hh_plain)) == ["v_ensemble", "raster", "isi_histogram", "v_variance", "v_autocov"]
     assert list(review.point_figures(hh))[-2:] == ["state", "inputs"]
 
 
@@ -584,15 +633,18 @@ def test_without_holoviews_a_figure_says_how_to_install_it():
     import subprocess
     import sys
 
-    code = ("import sys; sys.modules['holoviews'] = None\n"
-            "import lifbatch, lifbatch.plotting as lp\nfrom lifbatch import figures\n"
-            "ds = lifbatch.simulate('workflows/quickstart.yaml', overrides={'duration': '200 ms', 'trials': 4})\n"
-            "print(figures.figure_title('Firing rate', ds, {'sigma': 0.004}))\n"
-            "try:\n    lp.rate_curve(ds, 'I', by='sigma')\nexcept Exception as exc:\n"
-            "    print(type(exc).__name__, exc)\n")
+    code = (
+        "import sys; sys.modules['holoviews'] = None\n"
+        "import lifbatch, lifbatch.plotting as lp\nfrom lifbatch import figures\n"
+        "ds = lifbatch.simulate('workflows/quickstart.yaml', overrides={'duration': '200 ms', 'trials': 4})\n"
+        "print(figures.figure_title('Firing rate', ds, {'sigma': 0.004}))\n"
+        "try:\n    lp.rate_curve(ds, 'I', by='sigma')\nexcept Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines() == [
         "Firing rate (sigma = 4 mV)",
         "MissingExtraError lifbatch.plotting needs HoloViews, hvplot and Bokeh, which this environment lacks: "
-        "install lifbatch's `review` extra: pip install 'lifbatch[review]' (from a clone: pip install -e '.[review]')"]
+        "install lifbatch's `review` extra: pip install 'lifbatch[review]' (from a clone: pip install -e '.[review]')",
+    ]

@@ -16,8 +16,9 @@ from conftest import WORKFLOWS
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "lifbatch.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", *map(str, args)], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_store_records_its_provenance_and_status_prints_it(tmp_path):

@@ -26,38 +26,67 @@ from lifbatch.query import query
 
 #: a sampled design of 8 Sobol points of (mu, sigma), 3 points added in 2 rounds, x a grid over t_ref
 SAMPLED = {
-    "name": "q-sampled", "seed": 11, "trials": 4, "duration": "200 ms", "dt": "0.1 ms",
+    "name": "q-sampled",
+    "seed": 11,
+    "trials": 4,
+    "duration": "200 ms",
+    "dt": "0.1 ms",
     "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms"},
     "inputs": {"mu": {"kind": "constant", "value": "15 mV"}, "noise": {"kind": "white_noise", "sigma": "3 mV"}},
     "sweep": {"tref": {"param": "neuron.t_ref", "values": [1, 2, 3], "unit": "ms"}},
-    "sample": {"method": "sobol", "n": 8,
-               "params": {"mu": {"param": "inputs.mu.value", "bounds": [10, 20], "unit": "mV"},
-                          "sigma": {"param": "inputs.noise.sigma", "bounds": [1, 8], "unit": "mV", "scale": "log"}},
-               # as lifbatch refine writes them: SI values, each point's round
-               "added": {"round": [1, 1, 2], "mu": [0.0121, 0.0187, 0.0155], "sigma": [0.0015, 0.0062, 0.0029]}},
+    "sample": {
+        "method": "sobol",
+        "n": 8,
+        "params": {
+            "mu": {"param": "inputs.mu.value", "bounds": [10, 20], "unit": "mV"},
+            "sigma": {"param": "inputs.noise.sigma", "bounds": [1, 8], "unit": "mV", "scale": "log"},
+        },
+        # as lifbatch refine writes them: SI values, each point's round
+        "added": {"round": [1, 1, 2], "mu": [0.0121, 0.0187, 0.0155], "sigma": [0.0015, 0.0062, 0.0029]},
+    },
 }
 #: a design alone (no grid axes), one refinement round
 DESIGN_ONLY = {
-    "name": "q-design", "seed": 2, "trials": 2, "duration": "100 ms",
+    "name": "q-design",
+    "seed": 2,
+    "trials": 2,
+    "duration": "100 ms",
     "neuron": {"tau_m": "20 ms", "v_th": 1, "v_reset": 0},
     "inputs": {"mu": {"kind": "constant", "value": 1.1}},
-    "sample": {"method": "lhs", "n": 5, "params": {"mu": {"param": "inputs.mu.value", "bounds": [0.8, 1.6]}},
-               "added": {"round": [1, 1], "mu": [1.05, 1.45]}},
+    "sample": {
+        "method": "lhs",
+        "n": 5,
+        "params": {"mu": {"param": "inputs.mu.value", "bounds": [0.8, 1.6]}},
+        "added": {"round": [1, 1], "mu": [1.05, 1.45]},
+    },
 }
 #: a grid: current x noise
 GRID = {
-    "name": "q-grid", "seed": 5, "trials": 3, "duration": "200 ms", "dt": "0.1 ms",
-    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-               "r_m": "100 Mohm"},
+    "name": "q-grid",
+    "seed": 5,
+    "trials": 3,
+    "duration": "200 ms",
+    "dt": "0.1 ms",
+    "neuron": {
+        "tau_m": "20 ms",
+        "e_l": "-65 mV",
+        "v_th": "-50 mV",
+        "v_reset": "-65 mV",
+        "t_ref": "2 ms",
+        "r_m": "100 Mohm",
+    },
     "inputs": {"i": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
-    "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 6], "unit": "pA"},
-              "sigma": {"param": "inputs.n.sigma", "values": [1, 4], "unit": "mV"}},
+    "sweep": {
+        "I": {"param": "inputs.i.value", "linspace": [100, 300, 6], "unit": "pA"},
+        "sigma": {"param": "inputs.n.sigma", "values": [1, 4], "unit": "mV"},
+    },
 }
 
 
 def lifbatch_cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "lifbatch.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def shown(x: float) -> float:
@@ -174,26 +203,37 @@ def test_sel_several_parameters_picks_the_nearest_in_the_unit_cube_log_scaled(sa
 
     def nearest(m, s, log=True):
         us = _unit(ds, "sigma", sigma) - _unit(ds, "sigma", [s])[0] if log else (sigma - s) / (0.008 - 0.001)
-        d2 = (_unit(ds, "mu", mu) - _unit(ds, "mu", [m])[0]) ** 2 + us ** 2
+        d2 = (_unit(ds, "mu", mu) - _unit(ds, "mu", [m])[0]) ** 2 + us**2
         return int(np.argmin(d2)), np.sort(d2)
 
     # a target where the log-scaled distance and a linear one disagree: the log one is meant
     candidates = [(m, s) for m in np.linspace(0.0105, 0.0195, 19) for s in np.geomspace(0.0011, 0.0075, 23)]
-    picks = [(m, s) for m, s in candidates
-             if nearest(m, s)[0] != nearest(m, s, log=False)[0] and np.diff(nearest(m, s)[1][:2])[0] > 1e-3]
+    picks = [
+        (m, s)
+        for m, s in candidates
+        if nearest(m, s)[0] != nearest(m, s, log=False)[0] and np.diff(nearest(m, s)[1][:2])[0] > 1e-3
+    ]
     assert picks, "no target separates the two metrics"
     m, s = picks[0]
     i, _ = nearest(m, s)
     text_m, text_s = f"{m * 1e3:.4g} mV", f"{s * 1e3:.4g} mV"
     assert nearest(float(text_m.split()[0]) * 1e-3, float(text_s.split()[0]) * 1e-3)[0] == i
-    out = json.loads(query(store, variables=["rate"], sel=[f"mu={text_m}", f"sigma={text_s}", "tref=3 ms"],
-                           fmt="json"))
-    assert out["notes"] == [f"note: mu={text_m}, sigma={text_s}: nearest sample is {i} "
-                            f"(mu={mu[i] * 1e3:.6g} mV, sigma={sigma[i] * 1e3:.6g} mV)"]
+    out = json.loads(query(store, variables=["rate"], sel=[f"mu={text_m}", f"sigma={text_s}", "tref=3 ms"], fmt="json"))
+    assert out["notes"] == [
+        f"note: mu={text_m}, sigma={text_s}: nearest sample is {i} "
+        f"(mu={mu[i] * 1e3:.6g} mV, sigma={sigma[i] * 1e3:.6g} mV)"
+    ]
     assert out["selection"] == {"sample": i, "tref": 0.003}
-    assert out["rows"] == [{"sample": i, "mu [mV]": shown(mu[i] * 1e3), "sigma [mV]": shown(sigma[i] * 1e3),
-                            "sample_round": int(ds.sample_round[i]), "tref [ms]": 3.0,
-                            "rate [Hz]": shown(float(ds.rate[i, 2]))}]
+    assert out["rows"] == [
+        {
+            "sample": i,
+            "mu [mV]": shown(mu[i] * 1e3),
+            "sigma [mV]": shown(sigma[i] * 1e3),
+            "sample_round": int(ds.sample_round[i]),
+            "tref [ms]": 3.0,
+            "rate [Hz]": shown(float(ds.rate[i, 2])),
+        }
+    ]
 
 
 def test_sel_an_added_point_exactly_and_by_number(sampled):
@@ -207,16 +247,22 @@ def test_sel_an_added_point_exactly_and_by_number(sampled):
     assert [r["rate [Hz]"] for r in out["rows"]] == [shown(float(x)) for x in ds.rate[9].values]
 
 
-@pytest.mark.parametrize("sel, message", [
-    (["sample=11"], "`--sel sample=11` is not a sample of this store (it has 0..10). Pick one of those."),
-    (["sample=x"], "`--sel sample` must be a whole number (an index), got 'x'. Example: --sel sample=0"),
-    (["mu=5 ms"], "`--sel mu` has the wrong unit: mu is in mV, got '5 ms'. Example: --sel mu=\""),
-    (["sigma=-1"], "`--sel sigma` must be positive (sigma is sampled on a log scale), got '-1'."),
-    (["sample=2", "mu=15 mV"], "`--sel sample=2` and `--sel mu=15 mV` both pick a sample."),
-    (["mu=15 mV", "mu=16 mV"], "`--sel mu` is given twice, got 'mu=16 mV'."),
-    (["sample_round=1"], "`--sel sample_round` is not an axis of this store (it is a coordinate: filter on it with "
-                         "--where \"sample_round==VALUE\"). Axes: sample, tref, trial; sampled parameters: mu, sigma"),
-])
+@pytest.mark.parametrize(
+    "sel, message",
+    [
+        (["sample=11"], "`--sel sample=11` is not a sample of this store (it has 0..10). Pick one of those."),
+        (["sample=x"], "`--sel sample` must be a whole number (an index), got 'x'. Example: --sel sample=0"),
+        (["mu=5 ms"], "`--sel mu` has the wrong unit: mu is in mV, got '5 ms'. Example: --sel mu=\""),
+        (["sigma=-1"], "`--sel sigma` must be positive (sigma is sampled on a log scale), got '-1'."),
+        (["sample=2", "mu=15 mV"], "`--sel sample=2` and `--sel mu=15 mV` both pick a sample."),
+        (["mu=15 mV", "mu=16 mV"], "`--sel mu` is given twice, got 'mu=16 mV'."),
+        (
+            ["sample_round=1"],
+            "`--sel sample_round` is not an axis of this store (it is a coordinate: filter on it with "
+            '--where "sample_round==VALUE"). Axes: sample, tref, trial; sampled parameters: mu, sigma',
+        ),
+    ],
+)
 def test_sel_errors_on_a_sampled_design(sampled, sel, message):
     store, _ = sampled
     with pytest.raises(WorkflowError) as err:
@@ -265,7 +311,8 @@ def test_where_on_a_grid(stores):
     header, rows = csv_rows(text)
     assert header == ["I [pA]", "sigma [mV]", "rate [Hz]", "isi_mean [ms]"]
     assert [(float(r[0]), float(r[1])) for r in rows] == [
-        (shown(ds.I.values[i] * 1e12), shown(ds.sigma.values[j] * 1e3)) for i, j in want]
+        (shown(ds.I.values[i] * 1e12), shown(ds.sigma.values[j] * 1e3)) for i, j in want
+    ]
     assert [float(r[2]) for r in rows] == [shown(rate[i, j]) for i, j in want]
     # bare numbers are in the display unit (isi_mean in ms); the unit may be any time
     fast = [(i, j) for i in range(6) for j in range(2) if isi[i, j] <= 0.05]
@@ -273,7 +320,8 @@ def test_where_on_a_grid(stores):
     for cond in ("isi_mean<=50", "isi_mean<=50 ms", "isi_mean<=0.05 s"):
         got = _kept(query(store, variables=["rate"], where=[cond], fmt="csv"), 2)
         assert [(float(a), float(b)) for a, b in got] == [
-            (shown(ds.I.values[i] * 1e12), shown(ds.sigma.values[j] * 1e3)) for i, j in fast], cond
+            (shown(ds.I.values[i] * 1e12), shown(ds.sigma.values[j] * 1e3)) for i, j in fast
+        ], cond
     # with --sel; the table says how many rows it kept; none kept is an empty table, not an error
     table = query(store, variables=["rate"], sel=["sigma=4 mV"], where=["rate>5"])
     n = int(np.count_nonzero(rate[:, 1] > 5))
@@ -283,42 +331,70 @@ def test_where_on_a_grid(stores):
     assert none["rows"] == [] and none["where"] == ["rate>1000000 Hz"]
     assert none["notes"] == ["note: --where rate>1000000 Hz: 0 of 12 rows"]
     # a coordinate along other rows: time with v_mean
-    tv = csv_rows(query(store, variables=["v_mean"], sel=["I=100 pA", "sigma=1 mV"], where=["time<=3 ms"],
-                        fmt="csv"))[1]
+    tv = csv_rows(query(store, variables=["v_mean"], sel=["I=100 pA", "sigma=1 mV"], where=["time<=3 ms"], fmt="csv"))[
+        1
+    ]
     times = [shown(t * 1e3) for t in ds.time.values]
     assert [float(r[0]) for r in tv] == [t for t in times if t <= 3] and len(tv) == 16
 
 
 def test_where_on_a_store_of_one_point(tmp_path):
-    wf = {"name": "one", "duration": "100 ms", "neuron": {"tau_m": "20 ms", "v_th": 1, "v_reset": 0},
-          "inputs": {"mu": {"kind": "constant", "value": 1.2}}}
+    wf = {
+        "name": "one",
+        "duration": "100 ms",
+        "neuron": {"tau_m": "20 ms", "v_th": 1, "v_reset": 0},
+        "inputs": {"mu": {"kind": "constant", "value": 1.2}},
+    }
     store = tmp_path / "one.zarr"
     lifbatch.run_sweep(wf, store, workers=1, progress=False)
     rate = float(lifbatch.open_results(store).rate)
     assert rate > 0
     assert query(store, where=[f"rate>={rate}"], fmt="csv") == query(store, fmt="csv") == f"point,rate [Hz]\n0,{rate}\n"
     assert query(store, where=[f"rate>{rate}"], fmt="csv") == "point,rate [Hz]\n"
-    assert query(store, where=[f"rate>{rate}"]).splitlines() == [f"note: --where rate>{rate:.12g} Hz: 0 of 1 rows",
-                                                               "point  rate [Hz]", "(no rows)"]
+    assert query(store, where=[f"rate>{rate}"]).splitlines() == [
+        f"note: --where rate>{rate:.12g} Hz: 0 of 1 rows",
+        "point  rate [Hz]",
+        "(no rows)",
+    ]
 
 
-@pytest.mark.parametrize("cond, message", [
-    ("foo>1", "`--where foo>1`: foo is not a variable or coordinate of this store. Use one of: status, rate, "
-              "rate_std, isi_mean, isi_std, isi_cv, isi_adaptation, I, sigma"),
-    ("rate>20 ms", "`--where rate>20 ms` has the wrong unit: rate is in Hz, got '20 ms'. "
-                   "Example: --where \"rate>20 Hz\""),
-    ("rate=>20", "`--where rate=>20`: '=>' is not a comparison; use one of <, <=, >, >=, ==, !=. "
-                 "Example: --where \"rate>=20\""),
-    ("rate=20", "`--where rate=20`: '=' is not a comparison; use one of <, <=, >, >=, ==, !=. "
-                "Example: --where \"rate==20\""),
-    ("rate", "`--where` expects NAME OP VALUE with OP one of <, <=, >, >=, ==, !=, got 'rate'. "
-             "Example: --where \"rate>20\""),
-    ("rate>", "`--where rate>` has no value to compare rate to. Example: --where \"rate>1 Hz\""),
-    ("rate>abc", "`--where rate>abc`: 'abc' is not a number or a quantity. Example: --where \"rate>1 Hz\""),
-    ("v_mean>-60 mV", "`--where v_mean>-60 mV`: v_mean is not one value per point (it is also along time). "
-                      "Use one of: status, rate,"),
-    ("time<5 ms", "`--where time<5 ms`: time is not along the rows of this query (they are along I, sigma)."),
-])
+@pytest.mark.parametrize(
+    "cond, message",
+    [
+        (
+            "foo>1",
+            "`--where foo>1`: foo is not a variable or coordinate of this store. Use one of: status, rate, "
+            "rate_std, isi_mean, isi_std, isi_cv, isi_adaptation, I, sigma",
+        ),
+        (
+            "rate>20 ms",
+            "`--where rate>20 ms` has the wrong unit: rate is in Hz, got '20 ms'. Example: --where \"rate>20 Hz\"",
+        ),
+        (
+            "rate=>20",
+            "`--where rate=>20`: '=>' is not a comparison; use one of <, <=, >, >=, ==, !=. "
+            'Example: --where "rate>=20"',
+        ),
+        (
+            "rate=20",
+            "`--where rate=20`: '=' is not a comparison; use one of <, <=, >, >=, ==, !=. "
+            'Example: --where "rate==20"',
+        ),
+        (
+            "rate",
+            "`--where` expects NAME OP VALUE with OP one of <, <=, >, >=, ==, !=, got 'rate'. "
+            'Example: --where "rate>20"',
+        ),
+        ("rate>", '`--where rate>` has no value to compare rate to. Example: --where "rate>1 Hz"'),
+        ("rate>abc", "`--where rate>abc`: 'abc' is not a number or a quantity. Example: --where \"rate>1 Hz\""),
+        (
+            "v_mean>-60 mV",
+            "`--where v_mean>-60 mV`: v_mean is not one value per point (it is also along time). "
+            "Use one of: status, rate,",
+        ),
+        ("time<5 ms", "`--where time<5 ms`: time is not along the rows of this query (they are along I, sigma)."),
+    ],
+)
 def test_where_errors_are_one_line(stores, cond, message):
     with pytest.raises(WorkflowError) as err:
         query(stores["grid"], variables=["rate"], where=[cond])
@@ -344,13 +420,19 @@ def test_where_counts_rows_before_reading_and_reads_only_the_kept_points(sampled
     cond = ["rate>20 Hz"]
     # the row cap is checked on the rows the conditions keep, before v_mean is read
     rows = int(np.count_nonzero(rate > 20)) * n_time
-    with pytest.raises(WorkflowError, match=rf"gives {rows} rows \(sample=11 x tref=3 x time={n_time}, {rows} with "
-                                            r"--where\), more than lifbatch.query.max-rows \(10\)"), \
-            dask.config.set({"lifbatch.query.max-rows": 10}):
+    with (
+        pytest.raises(
+            WorkflowError,
+            match=rf"gives {rows} rows \(sample=11 x tref=3 x time={n_time}, {rows} with "
+            r"--where\), more than lifbatch.query.max-rows \(10\)",
+        ),
+        dask.config.set({"lifbatch.query.max-rows": 10}),
+    ):
         query(copy_, variables=["v_mean"], where=cond)
     # only the kept points' chunks are read: the dropped samples' damage is never touched
-    text = query(copy_, variables=["v_mean"], where=["rate>20 Hz", "sample_round==0", "tref==2 ms"],
-                 max_rows=10**6, fmt="csv")
+    text = query(
+        copy_, variables=["v_mean"], where=["rate>20 Hz", "sample_round==0", "tref==2 ms"], max_rows=10**6, fmt="csv"
+    )
     kept = sorted({int(r[0]) for r in csv_rows(text)[1]})
     assert kept == keep
     assert len(csv_rows(text)[1]) == len(kept) * n_time
@@ -368,8 +450,9 @@ def test_cli_query_on_a_sampled_store(sampled):
     store, ds = sampled
     mu = ds.mu.values
     i = int(np.argmin(np.abs(mu - 0.0166)))
-    r = lifbatch_cli("query", store, "--var", "rate", "--sel", "mu=16.6 mV", "--where", "tref>=2 ms",
-                     "--format", "json")
+    r = lifbatch_cli(
+        "query", store, "--var", "rate", "--sel", "mu=16.6 mV", "--where", "tref>=2 ms", "--format", "json"
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     note = f"note: mu=16.6 mV: nearest sample is {i} (mu={mu[i] * 1e3:.6g} mV)"
@@ -378,8 +461,10 @@ def test_cli_query_on_a_sampled_store(sampled):
     assert [(row["sample"], row["tref [ms]"]) for row in out["rows"]] == [(i, 2.0), (i, 3.0)]
     bad = lifbatch_cli("query", store, "--where", "isi_mean<=50 mV")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert bad.stderr.strip() == ("lifbatch: error: `--where isi_mean<=50 mV` has the wrong unit: isi_mean is in ms, "
-                                  "got '50 mV'. Example: --where \"isi_mean<=50 ms\"")
+    assert bad.stderr.strip() == (
+        "lifbatch: error: `--where isi_mean<=50 mV` has the wrong unit: isi_mean is in ms, "
+        "got '50 mV'. Example: --where \"isi_mean<=50 ms\""
+    )
 
 
 def test_status_says_it_is_a_sampled_design(stores):
@@ -417,15 +502,33 @@ def test_where_on_several_dimensions_keeps_the_rows_in_order(sampled):
     store, ds = sampled
     sel = []
     full_header, full = csv_rows(query(store, variables=["v_mean", "rate"], sel=sel, fmt="csv", max_rows=10**6))
-    assert full_header == ["sample", "mu [mV]", "sigma [mV]", "sample_round", "tref [ms]", "time [ms]",
-                           "v_mean [mV]", "rate [Hz]"]
+    assert full_header == [
+        "sample",
+        "mu [mV]",
+        "sigma [mV]",
+        "sample_round",
+        "tref [ms]",
+        "time [ms]",
+        "v_mean [mV]",
+        "rate [Hz]",
+    ]
     want = [r for r in full if float(r[1]) > 13 and float(r[4]) != 2 and float(r[5]) <= 1 and float(r[7]) > 20]
     assert 0 < len(want) < len(full)
-    header, rows = csv_rows(query(store, variables=["v_mean", "rate"], sel=sel, fmt="csv",
-                                  where=["tref!=2 ms", "time<=1 ms", "rate>20", "mu>13 mV"]))
+    header, rows = csv_rows(
+        query(
+            store,
+            variables=["v_mean", "rate"],
+            sel=sel,
+            fmt="csv",
+            where=["tref!=2 ms", "time<=1 ms", "rate>20", "mu>13 mV"],
+        )
+    )
     assert header == full_header and rows == want
-    with pytest.raises(WorkflowError, match=r"^`--sel trial`: v_mean, rate are not along trial. Drop --sel trial, "
-                                            r"or query a variable along it \(e.g. --var spike_count\).$"):
+    with pytest.raises(
+        WorkflowError,
+        match=r"^`--sel trial`: v_mean, rate are not along trial. Drop --sel trial, "
+        r"or query a variable along it \(e.g. --var spike_count\).$",
+    ):
         query(store, variables=["v_mean", "rate"], sel=["trial=0"])
 
 

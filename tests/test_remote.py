@@ -21,13 +21,28 @@ from conftest import assert_identical, listening
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 WF = {
-    "name": "remote", "seed": 9, "trials": 10, "duration": "500 ms", "dt": "0.1 ms",
-    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-               "r_m": "100 Mohm"},
-    "inputs": {"i": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"},
-               "p": {"kind": "poisson", "rate": "20 Hz", "weight": "0.5 mV", "n": 10}},
-    "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 12], "unit": "pA"},
-              "tau": {"param": "neuron.tau_m", "values": [10, 20], "unit": "ms"}},
+    "name": "remote",
+    "seed": 9,
+    "trials": 10,
+    "duration": "500 ms",
+    "dt": "0.1 ms",
+    "neuron": {
+        "tau_m": "20 ms",
+        "e_l": "-65 mV",
+        "v_th": "-50 mV",
+        "v_reset": "-65 mV",
+        "t_ref": "2 ms",
+        "r_m": "100 Mohm",
+    },
+    "inputs": {
+        "i": {"kind": "constant", "value": "150 pA"},
+        "n": {"kind": "white_noise", "sigma": "3 mV"},
+        "p": {"kind": "poisson", "rate": "20 Hz", "weight": "0.5 mV", "n": 10},
+    },
+    "sweep": {
+        "I": {"param": "inputs.i.value", "linspace": [100, 300, 12], "unit": "pA"},
+        "tau": {"param": "neuron.tau_m", "values": [10, 20], "unit": "ms"},
+    },
     "record": {"v": {"trials": [0], "every": "1 ms"}},
 }
 
@@ -45,9 +60,12 @@ class Cluster:
         self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-        self.scheduler = subprocess.Popen(dask + ["--host", "127.0.0.1", "--port", str(self.port),
-                                                  "--dashboard-address", "127.0.0.1:0"],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self.scheduler = subprocess.Popen(
+            dask + ["--host", "127.0.0.1", "--port", str(self.port), "--dashboard-address", "127.0.0.1:0"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.workers = [self.start_worker(i) for i in range(n_workers)]
         from distributed import Client
 
@@ -55,10 +73,26 @@ class Cluster:
         self.client.wait_for_workers(n_workers, timeout=120)
 
     def start_worker(self, i):
-        return subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", self.address,
-                                 "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1", "--no-nanny",
-                                 "--name", f"w{i}-{time.time()}"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_worker",
+                self.address,
+                "--host",
+                "127.0.0.1",
+                "--nthreads",
+                "1",
+                "--nworkers",
+                "1",
+                "--no-nanny",
+                "--name",
+                f"w{i}-{time.time()}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def close(self):
         self.client.close()
@@ -133,9 +167,18 @@ def test_store_invisible_to_workers_fails_early(cluster, tmp_path):
     if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
         pytest.skip("needs `unshare -m` (root) to give a worker its own mount namespace")
     hidden = subprocess.Popen(
-        ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {tmp_path} && exec {sys.executable} -m "
-         f"distributed.cli.dask_worker {cluster.address} --host 127.0.0.1 --nthreads 1 --no-nanny --name blind"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f"mount -t tmpfs none {tmp_path} && exec {sys.executable} -m "
+            f"distributed.cli.dask_worker {cluster.address} --host 127.0.0.1 --nthreads 1 --no-nanny --name blind",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     cluster.workers.append(hidden)
     cluster.client.wait_for_workers(3, timeout=120)
     wf = lifbatch.load_workflow(WF)
@@ -157,9 +200,25 @@ def test_detach_then_status(cluster, tmp_path, reference):
     path = tmp_path / "wf.yaml"
     path.write_text(yaml.safe_dump(WF))
     store = tmp_path / "detached.zarr"
-    r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-                        "--scheduler", cluster.address, "--detach", "--points-per-task", "4"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lifbatch.cli",
+            "run",
+            str(path),
+            "--store",
+            str(store),
+            "--scheduler",
+            cluster.address,
+            "--detach",
+            "--points-per-task",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "submitted: 6 blocks" in r.stdout and f"lifbatch status {store}" in r.stdout
     from lifbatch.lease import read_lease
@@ -183,17 +242,41 @@ def test_detached_sweep_keeps_its_lease_on_the_scheduler(cluster, tmp_path):
     # before the second run planned, which then had nothing to do)
     path.write_text(yaml.safe_dump({**WF, "name": "slow", "trials": 400, "duration": "20 s"}))
     store = tmp_path / "slow.zarr"
-    r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-                        "--scheduler", cluster.address, "--detach", "--points-per-task", "1"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lifbatch.cli",
+            "run",
+            str(path),
+            "--store",
+            str(store),
+            "--scheduler",
+            cluster.address,
+            "--detach",
+            "--points-per-task",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     held = read_lease(store)
     assert held and held["detached"] and len(done_blocks(store)) < 24, (held, len(done_blocks(store)))
     st = subprocess.run([sys.executable, "-m", "lifbatch.cli", "status", str(store)], capture_output=True, text=True)
     assert "run       live:" in st.stdout and "the Dask scheduler" in st.stdout, st.stdout
-    second = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-                             "--workers", "1"], capture_output=True, text=True, timeout=120)
-    assert second.returncode == 2 and "being written by another run" in second.stderr, (second.stderr, held, read_lease(store))
+    second = subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store), "--workers", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 2 and "being written by another run" in second.stderr, (
+        second.stderr,
+        held,
+        read_lease(store),
+    )
     assert len(second.stderr.strip().splitlines()) == 1
     deadline = time.time() + 240
     while time.time() < deadline and (len(done_blocks(store)) < 24 or read_lease(store)):
@@ -235,19 +318,36 @@ def test_tls_cluster_as_cluster_tls_md_says(tmp_path, reference):
     text = (Path(__file__).parents[1] / "cluster" / "tls.md").read_text()
     sched_line = next(ln.strip() for ln in text.splitlines() if ln.strip().startswith("dask scheduler"))
     worker_line = next(ln.strip() for ln in text.splitlines() if ln.strip().startswith("dask worker"))
-    sched_line = sched_line.replace("SCHEDULER", "127.0.0.1").replace("8786", str(port)).replace(
-        "127.0.0.1:8787", f"127.0.0.1:{free_port()}")
-    worker_line = worker_line.replace("SCHEDULER", "127.0.0.1").replace("WORKER", "127.0.0.1").replace(
-        "8786", str(port))
+    sched_line = (
+        sched_line.replace("SCHEDULER", "127.0.0.1")
+        .replace("8786", str(port))
+        .replace("127.0.0.1:8787", f"127.0.0.1:{free_port()}")
+    )
+    worker_line = (
+        worker_line.replace("SCHEDULER", "127.0.0.1").replace("WORKER", "127.0.0.1").replace("8786", str(port))
+    )
     dask = [sys.executable, "-m", "distributed.cli."]
-    procs = [subprocess.Popen(dask[:2] + [dask[2] + "dask_scheduler"] + sched_line.split()[2:],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+    procs = [
+        subprocess.Popen(
+            dask[:2] + [dask[2] + "dask_scheduler"] + sched_line.split()[2:],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    ]
     try:
         time.sleep(2)
-        procs += [subprocess.Popen(dask[:2] + [dask[2] + "dask_worker"] + worker_line.split()[2:]
-                                   + ["--no-nanny", "--name", f"tls{i}"],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True) for i in range(2)]
+        procs += [
+            subprocess.Popen(
+                dask[:2] + [dask[2] + "dask_worker"] + worker_line.split()[2:] + ["--no-nanny", "--name", f"tls{i}"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            for i in range(2)
+        ]
         time.sleep(3)
         sockets = listening(p.pid for p in procs)
         assert len(sockets) >= 5, sockets  # scheduler + dashboard, 2 workers + dashboards
@@ -255,8 +355,18 @@ def test_tls_cluster_as_cluster_tls_md_says(tmp_path, reference):
         path = tmp_path / "wf.yaml"
         path.write_text(yaml.safe_dump(WF))
         store = tmp_path / "tls.zarr"
-        run = [sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store), "--no-progress",
-               "--points-per-task", "5"]
+        run = [
+            sys.executable,
+            "-m",
+            "lifbatch.cli",
+            "run",
+            str(path),
+            "--store",
+            str(store),
+            "--no-progress",
+            "--points-per-task",
+            "5",
+        ]
         r = subprocess.run(run + ["--scheduler", address], env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr
         assert_identical(lifbatch.open_results(store).load(), reference)
@@ -265,8 +375,13 @@ def test_tls_cluster_as_cluster_tls_md_says(tmp_path, reference):
         bare["DASK_CONFIG"] = str(tmp_path / "no-config")
         for scheduler in (address, address.replace("tls://", "tcp://")):
             other = tmp_path / "refused.zarr"
-            r = subprocess.run(run[:6] + [str(other), "--no-progress", "--scheduler", scheduler], env=bare,
-                               capture_output=True, text=True, timeout=120)
+            r = subprocess.run(
+                run[:6] + [str(other), "--no-progress", "--scheduler", scheduler],
+                env=bare,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert r.returncode == 2, r.stderr
             assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
             assert f"`--scheduler {scheduler}`: cannot connect" in r.stderr and "cluster/tls.md" in r.stderr
@@ -298,8 +413,13 @@ def test_local_cluster_script_listens_on_127_0_0_1_only(tmp_path, reference):
     port = free_port()
     script = Path(__file__).parents[1] / "cluster" / "local-cluster.sh"
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    proc = subprocess.Popen(["bash", str(script), "2", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", str(script), "2", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         from distributed import Client
 
@@ -330,9 +450,26 @@ def test_a_run_whose_cluster_goes_away_ends_in_one_line(tmp_path, kill):
         path.write_text(yaml.safe_dump({**WF, "name": "gone", "trials": 200, "duration": "5 s"}))
         store = tmp_path / "s.zarr"
         env = {**os.environ, "DASK_LIFBATCH__CLUSTER__NO_WORKERS_TIMEOUT": "3s"}
-        proc = subprocess.Popen([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-                                 "--scheduler", c.address, "--points-per-task", "1", "--no-progress"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lifbatch.cli",
+                "run",
+                str(path),
+                "--store",
+                str(store),
+                "--scheduler",
+                c.address,
+                "--points-per-task",
+                "1",
+                "--no-progress",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         deadline = time.time() + 120
         while time.time() < deadline and len(done_blocks(store)) < 1:
             time.sleep(0.1)
@@ -350,18 +487,28 @@ def test_a_run_whose_cluster_goes_away_ends_in_one_line(tmp_path, kill):
     finally:
         c.close()
     before = len(done_blocks(store))
-    r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-                        "--no-progress"], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0 and f"{24 - before} blocks run, {before} already done" in r.stdout, r.stderr
 
 
 def test_refine_and_fit_on_a_remote_cluster_equal_the_threaded_ones(cluster, tmp_path):
     """The same workers serve every round (they keep the store's arrays open between blocks):
     a store grown by refine, and a fit, on real dask workers equal those computed in threads."""
-    raw = {**{k: v for k, v in WF.items() if k != "sweep"}, "name": "remote-design",
-           "sweep": {"tau": WF["sweep"]["tau"]},
-           "sample": {"method": "lhs", "n": 5, "params": {"mu": {"param": "inputs.i.value",
-                                                                 "bounds": [100, 300], "unit": "pA"}}}}
+    raw = {
+        **{k: v for k, v in WF.items() if k != "sweep"},
+        "name": "remote-design",
+        "sweep": {"tau": WF["sweep"]["tau"]},
+        "sample": {
+            "method": "lhs",
+            "n": 5,
+            "params": {"mu": {"param": "inputs.i.value", "bounds": [100, 300], "unit": "pA"}},
+        },
+    }
     stores = {}
     for how, options in (("remote", {"scheduler": cluster.address}), ("threads", {})):
         store = tmp_path / f"{how}.zarr"
@@ -373,9 +520,19 @@ def test_refine_and_fit_on_a_remote_cluster_equal_the_threaded_ones(cluster, tmp
     fit_raw = {**{k: v for k, v in WF.items() if k != "sweep"}, "name": "remote-fit", "trials": 4}
     results = {}
     for how, options in (("remote", {"scheduler": cluster.address}), ("threads", {})):
-        results[how] = lifbatch.fit(fit_raw, targets={"rate": "20 Hz"}, free={"inputs.i.value": "100..300"},
-                                    budget=10, batch=4, store=tmp_path / f"fit-{how}.zarr", progress=False,
-                                    log=lambda m: None, **options)
+        results[how] = lifbatch.fit(
+            fit_raw,
+            targets={"rate": "20 Hz"},
+            free={"inputs.i.value": "100..300"},
+            budget=10,
+            batch=4,
+            store=tmp_path / f"fit-{how}.zarr",
+            progress=False,
+            log=lambda m: None,
+            **options,
+        )
     assert results["remote"].best == results["threads"].best and results["remote"].evaluations == 10
-    assert_identical(lifbatch.open_results(tmp_path / "fit-remote.zarr").load(),
-                     lifbatch.open_results(tmp_path / "fit-threads.zarr").load())
+    assert_identical(
+        lifbatch.open_results(tmp_path / "fit-remote.zarr").load(),
+        lifbatch.open_results(tmp_path / "fit-threads.zarr").load(),
+    )

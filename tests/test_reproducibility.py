@@ -11,9 +11,19 @@ from lifbatch.execute import simulate_block
 from conftest import assert_identical
 
 NOISY = {
-    "name": "repro", "seed": 11, "trials": 4, "duration": "100 ms", "dt": "0.1 ms",
-    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-               "r_m": "100 Mohm"},
+    "name": "repro",
+    "seed": 11,
+    "trials": 4,
+    "duration": "100 ms",
+    "dt": "0.1 ms",
+    "neuron": {
+        "tau_m": "20 ms",
+        "e_l": "-65 mV",
+        "v_th": "-50 mV",
+        "v_reset": "-65 mV",
+        "t_ref": "2 ms",
+        "r_m": "100 Mohm",
+    },
     "inputs": {
         "i": {"kind": "constant", "value": "150 pA"},
         "n": {"kind": "white_noise", "sigma": "3 mV"},
@@ -26,8 +36,11 @@ NOISY = {
         "tau": {"param": "neuron.tau_m", "values": [10, 20], "unit": "ms"},
     },
     "record": {"v": {"trials": [1, 3], "every": "0.5 ms"}},
-    "summaries": {"isi_bins": {"linspace": [0, 50, 11], "unit": "ms"}, "moments": {"every": "1 ms"},
-                  "autocov": {"max_lag": "10 ms"}},
+    "summaries": {
+        "isi_bins": {"linspace": [0, 50, 11], "unit": "ms"},
+        "moments": {"every": "1 ms"},
+        "autocov": {"max_lag": "10 ms"},
+    },
 }
 
 
@@ -76,8 +89,10 @@ def test_noise_shared_across_axis(full):
     counts = shared.spike_count.sel(tau=0.02).transpose("trial", "I").values
     assert np.all(np.diff(counts, axis=1) >= 0)
     # without sharing, the streams differ between points of the same tau
-    assert not np.array_equal(full.v.isel(I=0, tau=0).values - full.v.isel(I=1, tau=0).values,
-                              shared.v.isel(I=0, tau=0).values - shared.v.isel(I=1, tau=0).values)
+    assert not np.array_equal(
+        full.v.isel(I=0, tau=0).values - full.v.isel(I=1, tau=0).values,
+        shared.v.isel(I=0, tau=0).values - shared.v.isel(I=1, tau=0).values,
+    )
 
 
 def test_distributed_equals_serial_any_workers_and_blocks(full, local_client, tmp_path):
@@ -95,8 +110,9 @@ def test_embedded_threads_or_processes_equal_serial(full, tmp_path, workers, ppt
     wf = lifbatch.load_workflow(NOISY)
     store = tmp_path / "s.zarr"
     logged = []
-    res = lifbatch.run_sweep(wf, store, workers=workers, points_per_task=ppt, progress=False, processes=processes,
-                             log=logged.append)
+    res = lifbatch.run_sweep(
+        wf, store, workers=workers, points_per_task=ppt, progress=False, processes=processes, log=logged.append
+    )
     assert res.ok and res.blocks_run == -(-6 // ppt)
     said = "dask dashboard" if processes else f"thread{'s' if workers > 1 else ''} of this process"
     assert any(said in m for m in logged), logged
@@ -133,13 +149,16 @@ def test_embedded_cluster_runs_with_dasks_monitoring_quieted(local_client):
 
     settings = config.get("cluster.dask-config")
     assert settings["distributed.worker.profile.enabled"] is False
-    workers = local_client.run(lambda dask_worker: {k: pc.callback_time for k, pc in dask_worker.periodic_callbacks.items()})
+    workers = local_client.run(
+        lambda dask_worker: {k: pc.callback_time for k, pc in dask_worker.periodic_callbacks.items()}
+    )
     assert len(workers) == 2
     for callbacks in workers.values():
         assert "profile" not in callbacks and "profile-cycle" not in callbacks
         assert callbacks["tick"] == 1000 and callbacks["monitor"] == 2000
     scheduler = local_client.run_on_scheduler(
-        lambda dask_scheduler: {k: pc.callback_time for k, pc in dask_scheduler.periodic_callbacks.items()})
+        lambda dask_scheduler: {k: pc.callback_time for k, pc in dask_scheduler.periodic_callbacks.items()}
+    )
     assert scheduler["tick"] == 1000
     # this process keeps its own Dask configuration
     assert dask.config.get("distributed.worker.profile.enabled") is True
@@ -201,8 +220,10 @@ def test_block_without_template_fails_after_the_wait(tmp_path):
     blocking = plan_blocks(wf, points_per_task=6)
     (tmp_path / "s.zarr" / MARKERS).mkdir(parents=True)
     values, failures, _ = block_values(wf, blocking.slices((0, 0)))
-    with dask.config.set({"lifbatch.task.template-wait": "0.2s"}), \
-            pytest.raises(StoreError, match=r"has no template after 0.2 s: this machine does not see the store"):
+    with (
+        dask.config.set({"lifbatch.task.template-wait": "0.2s"}),
+        pytest.raises(StoreError, match=r"has no template after 0.2 s: this machine does not see the store"),
+    ):
         write_block(wf, tmp_path / "s.zarr", blocking, (0, 0), values)
     assert not any((tmp_path / "s.zarr" / MARKERS).iterdir())
 
@@ -218,7 +239,8 @@ def test_point_key_text_is_the_canonical_json():
         wf = lifbatch.load_workflow(raw, overrides=overrides)
         for index in np.ndindex(wf.shape):
             p = wf.point_params(index)
-            swept = sorted([q, repr(float(p[q]))] for ax in wf.sweep if ax.name not in wf.shared_across
-                           for q in ax.params)
+            swept = sorted(
+                [q, repr(float(p[q]))] for ax in wf.sweep if ax.name not in wf.shared_across for q in ax.params
+            )
             text = json.dumps([wf.seed, swept], separators=(",", ":"))
             assert _point_digest(wf, p) == hashlib.sha256(text.encode()).digest(), (overrides, index)

@@ -29,11 +29,18 @@ except ImportError:  # pragma: no cover
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 needs_chromium = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM),
-    reason="no /usr/bin/chromium: run .ci/install-browser.sh (Debian package 'chromium')")
+    not os.path.exists(CHROMIUM), reason="no /usr/bin/chromium: run .ci/install-browser.sh (Debian package 'chromium')"
+)
 
 #: titles and axis labels of the plots currently on the page (live Bokeh views only)
 PLOTS_JS = """() => { const out = {titles: [], axes: [], finished: 0};
@@ -100,9 +107,19 @@ class Server:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from lifbatch.review import serve; "
-             f"serve(sys.argv[1], port={self.port}, open_browser=False)", str(store)],
-            env=env, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                "-c",
+                "import sys; from lifbatch.review import serve; "
+                f"serve(sys.argv[1], port={self.port}, open_browser=False)",
+                str(store),
+            ],
+            env=env,
+            cwd=str(ROOT),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         end = time.time() + 120
         while time.time() < end:
             if self.proc.poll() is not None:
@@ -198,8 +215,15 @@ def test_review_serves_and_renders_plots_without_errors(server, browser):
     assert any(t.startswith("Spike raster") for t in titles)
     assert any(t.startswith("ISI histogram") for t in titles)
     assert any(t.startswith("V variance (tau_m = 20 ms, I = ") for t in titles)
-    for label in ("I (pA)", "tau_m (ms)", "firing rate (Hz)", "V (mV)", "time (ms)", "ISI (ms)",
-                  "V autocovariance (mV²)"):
+    for label in (
+        "I (pA)",
+        "tau_m (ms)",
+        "firing rate (Hz)",
+        "V (mV)",
+        "time (ms)",
+        "ISI (ms)",
+        "V autocovariance (mV²)",
+    ):
         assert label in state["axes"]
     assert page.locator(".lb-status p").inner_text().startswith("16 / 20 points done")
     assert page.errors == []
@@ -245,8 +269,7 @@ def test_tapping_the_heatmap_drills_down(server, browser):
     assert frame is not None
     # bottom-left cell: smallest tau_m (y) and smallest I (x)
     page.mouse.click(frame["left"] + 0.1 * frame["width"], frame["top"] + 0.9 * frame["height"])
-    wait_titles(page, lambda t: any(x.startswith("Spike raster") and "tau_m = 10 ms, I = 50 pA" in x
-                                    for x in t))
+    wait_titles(page, lambda t: any(x.startswith("Spike raster") and "tau_m = 10 ms, I = 50 pA" in x for x in t))
     assert point_text(page).endswith("tau_m = 10 ms, I = 50 pA")
     titles = plots(page)["titles"]
     assert any(t.startswith("Membrane potential (tau_m = 10 ms, I = 50 pA)") for t in titles)
@@ -301,8 +324,7 @@ def test_static_report_opens_from_disk_offline(store, browser, tmp_path):
     errors, external = [], []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: external.append(r.url)
-            if not r.url.startswith(("file:", "data:", "blob:")) else None)
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("file:", "data:", "blob:")) else None)
     page.goto(out.as_uri())
     page.wait_for_function(f"() => ({PLOTS_JS})().finished >= 8", timeout=120_000)
     titles = plots(page)["titles"]
@@ -327,8 +349,13 @@ def stacked_dataset(**axes: list[float]):
         if level == len(names):
             return simulated(n_x=3, n_y=3, trials=2, duration=0.05, record_trials=(0,), seed=next(seeds))
         parts = [build(level + 1) for _ in axes[names[level]]]
-        return xr.concat(parts, dim=xr.DataArray(axes[names[level]], dims=names[level], name=names[level]),
-                         data_vars="all", coords="minimal", compat="override")
+        return xr.concat(
+            parts,
+            dim=xr.DataArray(axes[names[level]], dims=names[level], name=names[level]),
+            data_vars="all",
+            coords="minimal",
+            compat="override",
+        )
 
     ds = build(0).transpose(*names, ...)
     for a in names:
@@ -341,8 +368,11 @@ def frame_titles(ds, **frame) -> list[str]:
     pt = {"tau_m": 0.02, "I": float(ds.I[1])}
     where = ", ".join(f"{a} = {v:g}" for a, v in frame.items())
     n_spikes = int(ds.spike_count.sel(**frame, **pt).sum())
-    return [f"Firing rate ({where})", f"ISI CV ({where})",
-            f"Spike raster, {n_spikes} spikes ({where}, tau_m = 20 ms, I = 225 pA)"]
+    return [
+        f"Firing rate ({where})",
+        f"ISI CV ({where})",
+        f"Spike raster, {n_spikes} spikes ({where}, tau_m = 20 ms, I = 225 pA)",
+    ]
 
 
 def test_report_embeds_every_frame_of_a_third_axis(tmp_path):
@@ -351,8 +381,9 @@ def test_report_embeds_every_frame_of_a_third_axis(tmp_path):
     from lifbatch.report import external_urls, write_report
 
     three = stacked_dataset(seed_axis=[1.0, 2.0, 3.0])
-    counts = {v: int(three.spike_count.sel(seed_axis=v, tau_m=0.02, I=float(three.I[1])).sum())
-              for v in (1.0, 2.0, 3.0)}
+    counts = {
+        v: int(three.spike_count.sel(seed_axis=v, tau_m=0.02, I=float(three.I[1])).sum()) for v in (1.0, 2.0, 3.0)
+    }
     assert len(set(counts.values())) > 1  # (the frames differ)
     text = write_report(three, tmp_path / "r.html").read_text(encoding="utf-8")
     assert external_urls(text) == []
@@ -388,8 +419,7 @@ def test_report_slider_moves_the_overview_and_the_point_together(browser, tmp_pa
     errors, external = [], []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: external.append(r.url)
-            if not r.url.startswith(("file:", "data:", "blob:")) else None)
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("file:", "data:", "blob:")) else None)
     page.goto(out.as_uri())
     page.wait_for_function(f"() => ({PLOTS_JS})().finished >= 10", timeout=120_000)
     for v in (1.0, 2.0, 3.0):
@@ -431,18 +461,15 @@ def test_app_figures_show_the_plotting_figures_data(store):
     rate = app.rate_pane.object
     assert rate.title.text == "Firing rate"
     assert (rate.xaxis[0].axis_label, rate.yaxis[0].axis_label) == ("I (pA)", "firing rate (Hz)")
-    lines = [r for r in rate.renderers
-             if type(r.glyph).__name__ == "Line" and "label" in r.data_source.data]
-    expected = [c for c in plotting.rate_curve(ds, "I", by="tau_m", theory=False)
-                .traverse(lambda e: e, [hv.Curve])]
+    lines = [r for r in rate.renderers if type(r.glyph).__name__ == "Line" and "label" in r.data_source.data]
+    expected = [c for c in plotting.rate_curve(ds, "I", by="tau_m", theory=False).traverse(lambda e: e, [hv.Curve])]
     assert [r.data_source.data["label"][0] for r in lines] == [c.label for c in expected]
     for r, c in zip(lines, expected):
         np.testing.assert_allclose(r.data_source.data["x"], c.dimension_values(0))
         np.testing.assert_allclose(r.data_source.data["y"], c.dimension_values(1))
     heat = app.heat_pane.object
     (image,) = [r for r in heat.renderers]
-    np.testing.assert_allclose(image.data_source.data["image"][0],
-                               ds.rate.transpose("tau_m", "I").values)
+    np.testing.assert_allclose(image.data_source.data["image"][0], ds.rate.transpose("tau_m", "I").values)
     # the ISI tab is read and drawn when it is opened
     assert app.isi_pane.object is None
     app.overview_tabs.active = 1
@@ -451,8 +478,7 @@ def test_app_figures_show_the_plotting_figures_data(store):
     # drill-down: V ensemble in mV with the threshold of the workflow
     ens = app.point_panes["v_ensemble"].object
     assert ens.yaxis[0].axis_label == "V (mV)"
-    threshold = [r for item in ens.legend[0].items if item.label.value == "threshold"
-                 for r in item.renderers]
+    threshold = [r for item in ens.legend[0].items if item.label.value == "threshold" for r in item.renderers]
     assert threshold and threshold[0].data_source.data["y"][0] == pytest.approx(-50.0)
 
 
@@ -514,16 +540,22 @@ def test_next_page_app_is_prepared_and_used_only_if_the_store_is_unchanged(tmp_p
 # ----------------------------------------------------------------------------- theory, cells, notes
 def simulated_store(path: Path, overrides: dict) -> Path:
     """A store of ``lifbatch run`` of ccnss-white-noise (no threshold: an OU process)."""
-    return run_store(path, lifbatch.load_workflow(ROOT / "workflows" / "ccnss-white-noise.yaml",
-                                                  overrides=overrides))
+    return run_store(path, lifbatch.load_workflow(ROOT / "workflows" / "ccnss-white-noise.yaml", overrides=overrides))
 
 
 @pytest.fixture(scope="module")
 def ou_server(tmp_path_factory):
     """No threshold next to a threshold, over an uneven sigma axis (1, 4, 8 mV)."""
-    path = simulated_store(tmp_path_factory.mktemp("ou") / "ou.zarr", {
-        "trials": 40, "sweep": {"v_th": {"param": "neuron.v_th", "values": ["inf mV", -45], "unit": "mV"},
-                                "sigma": {"param": "inputs.noise.sigma", "values": [1, 4, 8], "unit": "mV"}}})
+    path = simulated_store(
+        tmp_path_factory.mktemp("ou") / "ou.zarr",
+        {
+            "trials": 40,
+            "sweep": {
+                "v_th": {"param": "neuron.v_th", "values": ["inf mV", -45], "unit": "mV"},
+                "sigma": {"param": "inputs.noise.sigma", "values": [1, 4, 8], "unit": "mV"},
+            },
+        },
+    )
     srv = Server(path)
     yield srv
     log = srv.stop()
@@ -558,8 +590,9 @@ def test_theory_cv_heatmap_equal_cells_and_empty_panels_in_the_browser(ou_server
     page.mouse.move(frame["left"] + 0.6 * frame["width"], frame["top"] + 0.3 * frame["height"])
     tip = page.locator(".bk-tooltip-content").first
     tip.wait_for(state="visible", timeout=10_000)
-    assert re.search(r"sigma \(mV\):\s*4\s+v_th \(mV\):\s*inf\s+firing rate .*:\s*0\b", tip.inner_text()), \
+    assert re.search(r"sigma \(mV\):\s*4\s+v_th \(mV\):\s*inf\s+firing rate .*:\s*0\b", tip.inner_text()), (
         tip.inner_text()
+    )
     # tap that cell: the point without threshold, drawn with the OU theory; no spikes, and
     # the empty panels say why
     page.mouse.click(frame["left"] + 0.6 * frame["width"], frame["top"] + 0.3 * frame["height"])
@@ -632,6 +665,11 @@ def test_review_listens_on_127_0_0_1_and_refuses_foreign_hosts(server):
 
     assert get(f"127.0.0.1:{server.port}") == 200 and get(f"localhost:{server.port}") == 200
     assert get(f"evil.example:{server.port}") == 403
-    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Origin": f"http://evil.example:{server.port}"}
+    upgrade = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Origin": f"http://evil.example:{server.port}",
+    }
     assert get(f"evil.example:{server.port}", "/ws", upgrade) == 403

@@ -15,7 +15,14 @@ pytest.importorskip("panel", reason="the review app needs panel (a dependency of
 
 import lifbatch  # noqa: E402
 from test_review_browser import (  # noqa: E402,F401  (browser: the module's fixture)
-    PLOT_DETAILS_JS, ROOT, Server, browser, needs_chromium, open_page, plots)
+    PLOT_DETAILS_JS,
+    ROOT,
+    Server,
+    browser,
+    needs_chromium,
+    open_page,
+    plots,
+)
 from test_store_trust import _cli  # noqa: E402
 
 BRIAN_HH = ROOT / "workflows" / "brian-hh.yaml"
@@ -48,8 +55,15 @@ def _legend(fig) -> list[str]:
 
 
 def _figures(app) -> list:
-    panes = [*app.point_panes.values(), *app.trace_panes.values(), app.heat_pane, app.cv_heat_pane,
-             app.rate_pane, app.isi_pane, app.cv_pane]
+    panes = [
+        *app.point_panes.values(),
+        *app.trace_panes.values(),
+        app.heat_pane,
+        app.cv_heat_pane,
+        app.rate_pane,
+        app.isi_pane,
+        app.cv_pane,
+    ]
     return [p.object for p in panes if p.object is not None]
 
 
@@ -57,8 +71,15 @@ def test_app_of_an_hh_store_draws_its_state_inputs_and_spike_rule(hh):
     from lifbatch.review import make_app
 
     app = make_app(hh)._lifbatch_app
-    assert list(app.point_panes) == ["v_ensemble", "raster", "isi_histogram", "v_variance", "v_autocov",
-                                     "state", "inputs"]
+    assert list(app.point_panes) == [
+        "v_ensemble",
+        "raster",
+        "isi_histogram",
+        "v_variance",
+        "v_autocov",
+        "state",
+        "inputs",
+    ]
     point = hh.sel(C=2e-10)
     # V: the line of hh_traub's spike rule, v_spike (its default, -40 mV)
     ens = app.point_panes["v_ensemble"].object
@@ -78,8 +99,9 @@ def test_app_of_an_hh_store_draws_its_state_inputs_and_spike_rule(hh):
     # the input, in nA as the workflow writes it
     inputs = app.point_panes["inputs"].object
     assert inputs.title.text == "Input I (C = 200 pF)" and inputs.yaxis[0].axis_label == "I (nA)"
-    np.testing.assert_allclose(inputs.renderers[0].data_source.data["ys"][0],
-                               point["input_I"].isel(trace_trial=0).values * 1e9)
+    np.testing.assert_allclose(
+        inputs.renderers[0].data_source.data["ys"][0], point["input_I"].isel(trace_trial=0).values * 1e9
+    )
     # the overview opens on the Traces tab: v and I of the three cells (the tutorial's plots)
     assert app.overview_tabs.active == 2 and list(app.trace_panes) == ["v", "input_I"]
     v, current = app.trace_panes["v"].object, app.trace_panes["input_I"].object
@@ -91,8 +113,10 @@ def test_app_of_an_hh_store_draws_its_state_inputs_and_spike_rule(hh):
     # another point: its own traces
     app.select_point(C=1.6e-10)
     assert app.point_panes["state"].object.title.text == "State m, n, h (C = 160 pF)"
-    np.testing.assert_array_equal(app.point_panes["state"].object.renderers[0].data_source.data["ys"][1],
-                                  hh["m"].sel(C=1.6e-10).isel(trace_trial=1).values)
+    np.testing.assert_array_equal(
+        app.point_panes["state"].object.renderers[0].data_source.data["ys"][1],
+        hh["m"].sel(C=1.6e-10).isel(trace_trial=1).values,
+    )
     # no theory anywhere (hh_traub has none), the ISI tab included
     app.overview_tabs.active = 1
     assert app.cv_pane.object is not None
@@ -119,8 +143,13 @@ def test_report_of_an_hh_store_shows_the_tutorials_plots(hh, hh_plain, tmp_path)
 
     text = write_report(hh, tmp_path / "hh.html").read_text(encoding="utf-8")
     assert external_urls(text) == []
-    for title in ("Membrane potential, trial 0", "Input I, trial 0", "State m, n, h (C = 200 pF)",
-                  "Input I (C = 200 pF)", "Membrane potential (C = 200 pF)"):
+    for title in (
+        "Membrane potential, trial 0",
+        "Input I, trial 0",
+        "State m, n, h (C = 200 pF)",
+        "Input I (C = 200 pF)",
+        "Membrane potential (C = 200 pF)",
+    ):
         assert f'"text":"{title}"' in text, title
     assert '"axis_label":"m, n, h"' in text and '"axis_label":"I (nA)"' in text
     assert '"label":{"type":"value","value":"v_spike"}' in text
@@ -145,8 +174,13 @@ def test_review_of_brian_hh_in_a_browser(browser, tmp_path):
         page = open_page(browser, srv.url, n_plots=9)
         state = plots(page)
         titles = state["titles"]
-        for title in ("Membrane potential, trial 0", "Input I, trial 0", "Membrane potential (C = 200 pF)",
-                      "State m, n, h (C = 200 pF)", "Input I (C = 200 pF)"):
+        for title in (
+            "Membrane potential, trial 0",
+            "Input I, trial 0",
+            "Membrane potential (C = 200 pF)",
+            "State m, n, h (C = 200 pF)",
+            "Input I (C = 200 pF)",
+        ):
             assert title in titles, titles
         for label in ("m, n, h", "I (nA)", "V (mV)", "time (ms)"):
             assert label in state["axes"], state["axes"]

@@ -25,12 +25,30 @@ from lifbatch import figures, plotting  # noqa: E402
 
 try:  # tests/ may or may not be a package
     from tests._stores import lif_workflow, run_store, simulated, unwrite_blocks
-    from tests.test_review_browser import (PLOT_DETAILS_JS, PLOTS_JS, Server, browser, needs_chromium,  # noqa: F401
-                                           open_page, plots, point_text, wait_titles)
+    from tests.test_review_browser import (
+        PLOT_DETAILS_JS,
+        PLOTS_JS,
+        Server,
+        browser,  # noqa: F401
+        needs_chromium,  # noqa: F401
+        open_page,
+        plots,
+        point_text,
+        wait_titles,
+    )
 except ImportError:  # pragma: no cover
     from _stores import lif_workflow, run_store, simulated, unwrite_blocks
-    from test_review_browser import (PLOT_DETAILS_JS, PLOTS_JS, Server, browser, needs_chromium,  # noqa: F401
-                                     open_page, plots, point_text, wait_titles)
+    from test_review_browser import (
+        PLOT_DETAILS_JS,
+        PLOTS_JS,
+        Server,
+        browser,  # noqa: F401
+        needs_chromium,  # noqa: F401
+        open_page,
+        plots,
+        point_text,
+        wait_titles,
+    )
 
 WORKFLOW = """\
 name: sampled-review
@@ -66,8 +84,9 @@ def sampled_store(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sampled")
     (root / "sampled.yaml").write_text(WORKFLOW)
     store = root / "sampled.zarr"
-    lifbatch.run_sweep(lifbatch.load_workflow(root / "sampled.yaml"), store, workers=2,
-                       points_per_task=4, progress=False)
+    lifbatch.run_sweep(
+        lifbatch.load_workflow(root / "sampled.yaml"), store, workers=2, points_per_task=4, progress=False
+    )
     unwrite_blocks(store, [s * 2 + j for s in PENDING for j in range(2)])  # (sample, t_ref): 2 t_ref values
     return store
 
@@ -129,8 +148,11 @@ def test_sample_scatter_points_are_the_samples_in_display_units(ds, sampled_stor
     glyphs = {label_text(item.label): item.renderers[0].glyph for item in plot.legend[0].items}
     assert list(glyphs) == list(by)
     assert {k: g.marker for k, g in glyphs.items()} == {
-        "design": "circle", "pending": "circle", "added in round 1": "triangle",
-        "added in round 2, pending": "square"}
+        "design": "circle",
+        "pending": "circle",
+        "added in round 1": "triangle",
+        "added in round 2, pending": "square",
+    }
     assert glyphs["added in round 1"].line_color == "black" and glyphs["added in round 1"].line_width == 1.5
     assert glyphs["design"].line_alpha == 0.0  # (the design's points: no outline)
     assert glyphs["pending"].fill_alpha == 0.0 and glyphs["pending"].line_color == "#777777"
@@ -143,14 +165,14 @@ def test_sample_scatter_colours_by_the_chosen_summary_over_any_grid_value(ds):
     np.testing.assert_allclose(sorted(fig.keys()), [2.0, 5.0])
     frame = layers(fig[2.0])["design"]
     samples = frame.dimension_values("sample").astype(int)
-    np.testing.assert_array_equal(frame.dimension_values("isi_cv"),
-                                  ds.isi_cv.sel(t_ref=0.002).values[samples])
+    np.testing.assert_array_equal(frame.dimension_values("isi_cv"), ds.isi_cv.sel(t_ref=0.002).values[samples])
     isi = layers(plotting.sample_scatter(ds, "sigma", "I", var="isi_mean", t_ref=T_REF))["design"]
     assert [k.name for k in isi.kdims] == ["sigma", "I"]
     samples = isi.dimension_values("sample").astype(int)
     assert (isi.vdims[0].name, isi.vdims[0].unit) == ("isi_mean", "ms")
-    np.testing.assert_allclose(isi.dimension_values("isi_mean"),
-                               ds.isi_mean.sel(t_ref=T_REF).values[samples] * 1e3, rtol=1e-13)
+    np.testing.assert_allclose(
+        isi.dimension_values("isi_mean"), ds.isi_mean.sel(t_ref=T_REF).values[samples] * 1e3, rtol=1e-13
+    )
 
 
 def test_sample_projection_against_each_parameter_with_the_siegert_values(ds):
@@ -160,8 +182,7 @@ def test_sample_projection_against_each_parameter_with_the_siegert_values(ds):
     assert fig.opts.get().kwargs["title"] == "Firing rate vs sigma (t_ref = 5 ms)"
     assert fig.opts.get().kwargs["logx"] is True
     by = layers(fig)
-    assert list(by) == ["design", "pending", "added in round 1", "added in round 2, pending",
-                        "theory (Siegert)"]
+    assert list(by) == ["design", "pending", "added in round 1", "added in round 2, pending", "theory (Siegert)"]
     d = ds.sel(t_ref=T_REF)
     design = by["design"]
     samples = design.dimension_values("sample").astype(int)
@@ -171,29 +192,37 @@ def test_sample_projection_against_each_parameter_with_the_siegert_values(ds):
     # the closed-form rate at every sample, at this t_ref
     theory = by["theory (Siegert)"]
     np.testing.assert_allclose(theory.dimension_values("sigma"), d.sigma.values * 1e3, rtol=1e-13)
-    np.testing.assert_allclose(theory.dimension_values("rate"),
-                               theory_rate(ds).sel(t_ref=T_REF).values, rtol=1e-12)
+    np.testing.assert_allclose(theory.dimension_values("rate"), theory_rate(ds).sel(t_ref=T_REF).values, rtol=1e-12)
     cv = layers(plotting.sample_projection(ds, "I", var="isi_cv", t_ref=T_REF))
-    np.testing.assert_allclose(cv["theory (Siegert)"].dimension_values("isi_cv"),
-                               theory_cv(ds.sel(t_ref=T_REF)).values, rtol=1e-12)
+    np.testing.assert_allclose(
+        cv["theory (Siegert)"].dimension_values("isi_cv"), theory_cv(ds.sel(t_ref=T_REF)).values, rtol=1e-12
+    )
     assert not figures.log_scale(ds, "I")
     lay = plotting.sample_projections(ds, var="rate", t_ref=T_REF)
-    assert [o.opts.get().kwargs["title"] for o in lay] == ["Firing rate vs I (t_ref = 5 ms)",
-                                                          "Firing rate vs sigma (t_ref = 5 ms)"]
+    assert [o.opts.get().kwargs["title"] for o in lay] == [
+        "Firing rate vs I (t_ref = 5 ms)",
+        "Firing rate vs sigma (t_ref = 5 ms)",
+    ]
 
 
 def test_overview_of_a_sampled_store_and_its_points(ds, sampled_store):
     lay = plotting.overview(ds)
     titles = [o.opts.get().kwargs["title"] for o in lay]
-    assert titles == ["Firing rate (t_ref = 2 ms)", "ISI CV (t_ref = 2 ms)",
-                      "Firing rate vs I (t_ref = 2 ms)", "Firing rate vs sigma (t_ref = 2 ms)"]
+    assert titles == [
+        "Firing rate (t_ref = 2 ms)",
+        "ISI CV (t_ref = 2 ms)",
+        "Firing rate vs I (t_ref = 2 ms)",
+        "Firing rate vs sigma (t_ref = 2 ms)",
+    ]
     # one sample's own figures, as a grid point's
     fig = plotting.raster(str(sampled_store), sample=17, t_ref=T_REF)
     n = int(ds.spike_count.sel(sample=17, t_ref=T_REF).sum())
     assert fig.opts.get().kwargs["title"] == f"Spike raster, {n} spikes (sample = 17, t_ref = 5 ms)"
     assert len(fig.traverse(lambda e: e, [hv.Segments])[0]) == n
-    assert figures.sample_point_label(ds, {"sample": 17, "t_ref": T_REF}) == \
-        "sample 17 (I = 250 pA, sigma = 4 mV; added in round 1), t_ref = 5 ms"
+    assert (
+        figures.sample_point_label(ds, {"sample": 17, "t_ref": T_REF})
+        == "sample 17 (I = 250 pA, sigma = 4 mV; added in round 1), t_ref = 5 ms"
+    )
     pending = plotting.isi_histogram(ds, sample=8, t_ref=T_REF)
     (note,) = pending.traverse(lambda e: e, [hv.Text])
     assert note.text.startswith("pending point")
@@ -205,8 +234,14 @@ def test_failed_points_are_red_crosses_in_both_renderings(ds):
     failed = ds.copy(deep=True)
     failed["status"].loc[{"sample": [3, 17]}] = 2
     by = layers(plotting.sample_scatter(failed, t_ref=T_REF))
-    assert list(by) == ["design", "pending", "failed", "added in round 1", "added in round 1, failed",
-                        "added in round 2, pending"]
+    assert list(by) == [
+        "design",
+        "pending",
+        "failed",
+        "added in round 1",
+        "added in round 1, failed",
+        "added in round 2, pending",
+    ]
     assert by["failed"].dimension_values("sample").tolist() == [3]
     d, where = figures.select_samples(failed, {"t_ref": T_REF}, "test")
     fig, _ = scatter_figure(d, "I", "sigma", "rate", where, failed)
@@ -262,7 +297,12 @@ def test_app_draws_the_sampled_store(ds, sampled_store):
     assert list(pending.data_source.data["sample"]) == [8, 9] and pending.glyph.fill_alpha == 0
     assert list(pending2.data_source.data["sample"]) == [18] and pending2.glyph.marker == "square"
     assert [i.label.value for i in fig.legend[0].items] == [
-        "design", "pending", "added in round 1", "added in round 2, pending", "selected"]
+        "design",
+        "pending",
+        "added in round 1",
+        "added in round 2, pending",
+        "selected",
+    ]
     proj = app.projection_panes["I"].object
     assert proj.title.text == f"Firing rate vs I (t_ref = {t * 1e3:g} ms)"
     (pd,) = renderer(proj, "lb-done")[:1]
@@ -281,7 +321,8 @@ def test_app_draws_the_sampled_store(ds, sampled_store):
     # drill-down to one sample: its figures, heading, and a ring on every figure
     app.select_point(sample=17)
     assert app.point_md.object.endswith(
-        f"sample 17 (I = 250 pA, sigma = 4 mV; added in round 1), t_ref = {t * 1e3:g} ms")
+        f"sample 17 (I = 250 pA, sigma = 4 mV; added in round 1), t_ref = {t * 1e3:g} ms"
+    )
     assert app.sample_input.value == 17
     (ticks,) = app.point_panes["raster"].object.renderers
     assert len(ticks.data_source.data["x0"]) == int(ds.spike_count.sel(sample=17, t_ref=t).sum())
@@ -394,7 +435,12 @@ def test_review_app_renders_a_sampled_store_and_drills_down_to_a_sample(sampled_
         np.testing.assert_allclose(g["y"], ds.sigma.values[s] * 1e3, rtol=1e-12)
     details = {v["title"]: v for v in page.evaluate(PLOT_DETAILS_JS)}
     assert details[f"Firing rate ({t})"]["legend"] == [
-        "design", "pending", "added in round 1", "added in round 2, pending", "selected"]
+        "design",
+        "pending",
+        "added in round 1",
+        "added in round 2, pending",
+        "selected",
+    ]
     assert details[f"Firing rate vs I ({t})"]["legend"] == ["theory (Siegert)"]
 
     # tap the round-1 sample 17 on the scatter: its traces, raster and ISI histogram
@@ -435,7 +481,8 @@ def test_review_app_renders_a_sampled_store_and_drills_down_to_a_sample(sampled_
     box.fill("16")
     box.press("Enter")
     assert wait_point(page, lambda s: "sample 16" in s).endswith(
-        "sample 16 (I = 200 pA, sigma = 2 mV; added in round 1), t_ref = 2 ms")
+        "sample 16 (I = 200 pA, sigma = 2 mV; added in round 1), t_ref = 2 ms"
+    )
     assert page.errors == []
     local = (sampled_server.url, f"ws://127.0.0.1:{sampled_server.port}/", "blob:", "data:")
     assert [u for u in page.requests if not u.startswith(local)] == []
@@ -454,8 +501,7 @@ def test_static_report_of_a_sampled_store(sampled_store, browser, tmp_path, ds):
     assert "Sampled parameters" in text and "inputs.noise.sigma" in text
     assert "19 samples (sobol: 16 design, 2 added in round 1, 1 added in round 2)" in text
     for t in ("t_ref = 2 ms", "t_ref = 5 ms"):  # a frame per grid value, each with its figures
-        for title in (f"Firing rate ({t})", f"ISI CV ({t})", f"Firing rate vs sigma ({t})",
-                      f"ISI CV vs I ({t})"):
+        for title in (f"Firing rate ({t})", f"ISI CV ({t})", f"Firing rate vs sigma ({t})", f"ISI CV vs I ({t})"):
             assert title in text, title
     # the point shown: the middle of the samples done at every t_ref (8 and 9 are pending)
     assert "Point: sample 10 (I = " in text

@@ -35,18 +35,27 @@ def _one_line_error(proc: subprocess.CompletedProcess, code: int = 2) -> str:
 # 1. huge trial counts: the neuron-steps cap in one line, never an OverflowError;
 #    an integer field takes a float that is exactly an integer
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("trials", [1.797693134862316e+305, 1e308, 1.7976931348623157e308, "1e400",
-                                    pytest.param(10 ** 400, id="10**400")])
+@pytest.mark.parametrize(
+    "trials", [1.797693134862316e305, 1e308, 1.7976931348623157e308, "1e400", pytest.param(10**400, id="10**400")]
+)
 def test_huge_trials_hit_the_neuron_steps_cap_in_one_line(trials):
-    with pytest.raises(WorkflowError, match=r"= [0-9.]+e\+\d+ neuron-steps per point, more than "
-                                            r"lifbatch.limits.max-neuron-steps \(1e\+15\)") as info:
+    with pytest.raises(
+        WorkflowError,
+        match=r"= [0-9.]+e\+\d+ neuron-steps per point, more than "
+        r"lifbatch.limits.max-neuron-steps \(1e\+15\)",
+    ) as info:
         load_workflow(base(trials=trials))
     check_one_line(info.value, "duration")
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(trials=st.one_of(st.floats(), st.integers(min_value=-10, max_value=10 ** 320),
-                        st.from_regex(r"\A[-+]?[0-9]{1,3}(\.[0-9]{0,3})?[eE][-+]?[0-9]{1,4}\Z")))
+@given(
+    trials=st.one_of(
+        st.floats(),
+        st.integers(min_value=-10, max_value=10**320),
+        st.from_regex(r"\A[-+]?[0-9]{1,3}(\.[0-9]{0,3})?[eE][-+]?[0-9]{1,4}\Z"),
+    )
+)
 def test_any_trial_count_loads_or_gives_a_one_line_error(trials):
     try:
         wf = load_workflow(base(trials=trials))
@@ -103,8 +112,9 @@ def test_hypothesis_examples_are_not_committed():
 def _state_of(wf, **kw):
     from lifbatch.plan import StoreState
 
-    return StoreState("s.zarr", "store", fingerprint=wf.fingerprint, name=wf.name, chunks=(1,),
-                      workflow=wf.source, **kw)
+    return StoreState(
+        "s.zarr", "store", fingerprint=wf.fingerprint, name=wf.name, chunks=(1,), workflow=wf.source, **kw
+    )
 
 
 def test_the_plan_names_the_keys_a_store_of_the_same_workflow_was_made_with():
@@ -117,15 +127,19 @@ def test_the_plan_names_the_keys_a_store_of_the_same_workflow_was_made_with():
         plan_sweep(load_workflow(base()), state)
     assert str(info.value) == (
         "store 's.zarr' was made with trials=3000, this command gives 2; neuron.tau_m=10 ms, this command gives "
-        "20 ms (1 block already done): add `--set trials=3000 --set neuron.tau_m=\"10 ms\"` to resume it, or "
-        "give another --store to compute this command's workflow.")
+        '20 ms (1 block already done): add `--set trials=3000 --set neuron.tau_m="10 ms"` to resume it, or '
+        "give another --store to compute this command's workflow."
+    )
     # the suggested command resumes: its workflow is the store's
     resumed = load_workflow(base(), overrides=["trials=3000", "neuron.tau_m=10 ms"])
     assert plan_sweep(resumed, state).skipped == 1
     # a key the store's workflow does not have: no --set removes it, say where the command is
-    with pytest.raises(StoreError, match=r"was made with no neuron.t_ref, this command gives 2 ms \(0 blocks already "
-                                         r"done\): drop what the store does not have to resume it \(`lifbatch status "
-                                         r"s.zarr --provenance` shows the command that made it\)") as info:
+    with pytest.raises(
+        StoreError,
+        match=r"was made with no neuron.t_ref, this command gives 2 ms \(0 blocks already "
+        r"done\): drop what the store does not have to resume it \(`lifbatch status "
+        r"s.zarr --provenance` shows the command that made it\)",
+    ) as info:
         plan_sweep(load_workflow(base(), overrides=["neuron.t_ref=2 ms"]), _state_of(load_workflow(base())))
     assert "--overwrite" not in str(info.value)
     # another workflow's store: --overwrite replaces it, as before
@@ -150,8 +164,12 @@ def test_resume_without_the_set_says_which_set_and_keeps_the_points(tmp_path):
     from lifbatch.store import done_blocks
     from test_store_trust import WF, _start
 
-    raw = {**WF, "name": "forgot", "duration": "500 ms",
-           "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 32], "unit": "pA"}}}
+    raw = {
+        **WF,
+        "name": "forgot",
+        "duration": "500 ms",
+        "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 32], "unit": "pA"}},
+    }
     path = tmp_path / "forgot.yaml"
     path.write_text(yaml.safe_dump(raw))
     store = tmp_path / "forgot.zarr"
@@ -167,9 +185,11 @@ def test_resume_without_the_set_says_which_set_and_keeps_the_points(tmp_path):
     before = lifbatch.open_results(store).load()
 
     line = _one_line_error(_cli(*args))
-    assert line == (f"lifbatch: error: store '{store}' was made with trials=1000, this command gives 4 "
-                    f"({len(done)} blocks already done): add `--set trials=1000` to resume it, or give another "
-                    "--store to compute this command's workflow.")
+    assert line == (
+        f"lifbatch: error: store '{store}' was made with trials=1000, this command gives 4 "
+        f"({len(done)} blocks already done): add `--set trials=1000` to resume it, or give another "
+        "--store to compute this command's workflow."
+    )
     fix = shlex.split(line.split("`")[1])
     resumed = _cli(*args, *fix)
     assert resumed.returncode == 0, resumed.stderr
@@ -188,7 +208,11 @@ def test_resume_without_the_set_says_which_set_and_keeps_the_points(tmp_path):
 # 3. the default worker count is the CPUs the process may use (affinity, cgroup quota)
 # --------------------------------------------------------------------------- #
 TINY = {
-    "name": "tiny", "seed": 3, "trials": 2, "duration": "50 ms", "dt": "0.1 ms",
+    "name": "tiny",
+    "seed": 3,
+    "trials": 2,
+    "duration": "50 ms",
+    "dt": "0.1 ms",
     "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "r_m": "100 Mohm"},
     "inputs": {"i": {"kind": "constant", "value": "200 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
     "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 8], "unit": "pA"}},
@@ -206,12 +230,17 @@ def _tiny(tmp_path, **top) -> Path:
 
 def _pinned(cpus: str, *args) -> subprocess.CompletedProcess:
     """``lifbatch ARGS`` started under ``taskset -c CPUS``: a real process with that affinity."""
-    return subprocess.run(["taskset", "-c", cpus, sys.executable, "-m", "lifbatch.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["taskset", "-c", cpus, sys.executable, "-m", "lifbatch.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-@pytest.mark.skipif(subprocess.run(["which", "taskset"], capture_output=True).returncode != 0,
-                    reason="needs taskset (util-linux)")
+@pytest.mark.skipif(
+    subprocess.run(["which", "taskset"], capture_output=True).returncode != 0, reason="needs taskset (util-linux)"
+)
 def test_validate_and_run_under_taskset_use_one_worker(tmp_path):
     import json
     import os
@@ -231,9 +260,19 @@ def test_validate_and_run_under_taskset_use_one_worker(tmp_path):
     prov = json.loads(lifbatch.open_results(store).attrs["provenance"])
     assert prov["cluster"] == {"kind": "threads", "workers": 1}
     # the function itself, in a pinned interpreter
-    out = subprocess.run(["taskset", "-c", "0", sys.executable, "-c",
-                          "from lifbatch.config import available_cpus; print(available_cpus())"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            "0",
+            sys.executable,
+            "-c",
+            "from lifbatch.config import available_cpus; print(available_cpus())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out == "1\n"
 
 
@@ -256,15 +295,37 @@ def test_the_cgroup_cpu_quota_caps_the_default_workers(tmp_path):
     mine = len(os.sched_getaffinity(0))
     # cgroup v2: the job's cpu.max, and the smallest quota of its ancestors; a fraction rounds up
     assert available_cpus(**_cgroups(tmp_path / "a", "0::/job\n", {"job/cpu.max": "50000 100000\n"})) == 1
-    assert available_cpus(**_cgroups(tmp_path / "b", "0::/slice/job\n", {
-        "slice/cpu.max": "100000 100000\n", "slice/job/cpu.max": "max 100000\n"})) == 1
+    assert (
+        available_cpus(
+            **_cgroups(
+                tmp_path / "b",
+                "0::/slice/job\n",
+                {"slice/cpu.max": "100000 100000\n", "slice/job/cpu.max": "max 100000\n"},
+            )
+        )
+        == 1
+    )
     assert available_cpus(**_cgroups(tmp_path / "c", "0::/\n", {"cpu.max": "max 100000\n"})) == mine
     assert available_cpus(**_cgroups(tmp_path / "d", "0::/\n", {"cpu.max": "6400000 100000\n"})) == mine
     # cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us of the cpu controller (-1: none)
-    assert available_cpus(**_cgroups(tmp_path / "e", "4:cpu,cpuacct:/docker/x\n0::/\n", {
-        "cpu/docker/x/cpu.cfs_quota_us": "25000\n", "cpu/docker/x/cpu.cfs_period_us": "100000\n"})) == 1
-    assert available_cpus(**_cgroups(tmp_path / "f", "1:cpu:/\n", {
-        "cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"})) == mine
+    assert (
+        available_cpus(
+            **_cgroups(
+                tmp_path / "e",
+                "4:cpu,cpuacct:/docker/x\n0::/\n",
+                {"cpu/docker/x/cpu.cfs_quota_us": "25000\n", "cpu/docker/x/cpu.cfs_period_us": "100000\n"},
+            )
+        )
+        == 1
+    )
+    assert (
+        available_cpus(
+            **_cgroups(
+                tmp_path / "f", "1:cpu:/\n", {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}
+            )
+        )
+        == mine
+    )
     # nothing readable: the affinity alone
     assert available_cpus(cgroup_root=str(tmp_path / "none"), proc_cgroup=str(tmp_path / "none")) == mine
 
@@ -272,8 +333,10 @@ def test_the_cgroup_cpu_quota_caps_the_default_workers(tmp_path):
 # --------------------------------------------------------------------------- #
 # 5. valid but physically unlikely values: validate and run warn; run counts silent points
 # --------------------------------------------------------------------------- #
-TAU_WARNING = ("warning: `neuron.tau_m` is 20 s, longer than the run (1 s): V relaxes too slowly to change much "
-               "within the run, so the neuron may never spike. Check its unit.")
+TAU_WARNING = (
+    "warning: `neuron.tau_m` is 20 s, longer than the run (1 s): V relaxes too slowly to change much "
+    "within the run, so the neuron may never spike. Check its unit."
+)
 
 
 def test_no_workflow_of_the_project_is_warned_about():
@@ -283,20 +346,39 @@ def test_no_workflow_of_the_project_is_warned_about():
         assert unusual_values(load_workflow(path)) == [], path.name
 
 
-@pytest.mark.parametrize("overrides, line", [
-    (["neuron.tau_m=20 s"], TAU_WARNING[len("warning: "):]),
-    (["sweep.sigma.param=neuron.tau_m", "sweep.sigma.unit=s"],
-     "`neuron.tau_m` reaches 8 s (2 of its 3 values), longer than the run (1 s): V relaxes too slowly to change "
-     "much within the run, so the neuron may never spike. Check its unit."),
-    (["neuron.t_ref=200 ms"], "`neuron.t_ref` is 200 ms, far outside the usual range (about 0-10 ms). Check its unit."),
-    (["neuron.t_ref=2 s"], "`neuron.t_ref` is 2 s, longer than the run (1 s): a neuron spikes at most once in the "
-                           "run. Check its unit."),
-    (["neuron.r_m=100 ohm"], "`neuron.r_m` is 100 Ω, far outside the usual range (about 10 MΩ-1 GΩ). Check its unit."),
-    (["neuron.v_th=-50 V", "neuron.v_reset=-70 V"],
-     "`neuron.v_th` is -50 V, far outside the usual range (about -100 to +50 mV). Check its unit."),
-    (["sweep.I.unit=uA"], "`inputs.current.value` reaches 300 uA (26 of its 26 values), far outside the usual range "
-                          "(pA to a few nA). Check its unit."),
-])
+@pytest.mark.parametrize(
+    "overrides, line",
+    [
+        (["neuron.tau_m=20 s"], TAU_WARNING[len("warning: ") :]),
+        (
+            ["sweep.sigma.param=neuron.tau_m", "sweep.sigma.unit=s"],
+            "`neuron.tau_m` reaches 8 s (2 of its 3 values), longer than the run (1 s): V relaxes too slowly to change "
+            "much within the run, so the neuron may never spike. Check its unit.",
+        ),
+        (
+            ["neuron.t_ref=200 ms"],
+            "`neuron.t_ref` is 200 ms, far outside the usual range (about 0-10 ms). Check its unit.",
+        ),
+        (
+            ["neuron.t_ref=2 s"],
+            "`neuron.t_ref` is 2 s, longer than the run (1 s): a neuron spikes at most once in the "
+            "run. Check its unit.",
+        ),
+        (
+            ["neuron.r_m=100 ohm"],
+            "`neuron.r_m` is 100 Ω, far outside the usual range (about 10 MΩ-1 GΩ). Check its unit.",
+        ),
+        (
+            ["neuron.v_th=-50 V", "neuron.v_reset=-70 V"],
+            "`neuron.v_th` is -50 V, far outside the usual range (about -100 to +50 mV). Check its unit.",
+        ),
+        (
+            ["sweep.I.unit=uA"],
+            "`inputs.current.value` reaches 300 uA (26 of its 26 values), far outside the usual range "
+            "(pA to a few nA). Check its unit.",
+        ),
+    ],
+)
 def test_unusual_values_are_named_with_their_value(overrides, line):
     from lifbatch.plausibility import unusual_values
 
@@ -326,8 +408,17 @@ def test_run_says_at_how_many_points_nothing_spiked(tmp_path):
     assert 0 < n < 8, rate  # the workflow has silent and spiking points
     assert f"already done); no spikes at {n} of 8 points\n" in some.stdout, some.stdout
     # spiking everywhere, or a neuron that cannot spike (v_th: inf): nothing said
-    busy = _cli("run", path, "--store", tmp_path / "busy.zarr", "--set", "inputs.i.value=400 pA",
-                "--set", "sweep.I.linspace=[400, 600, 8]", "--no-progress")
+    busy = _cli(
+        "run",
+        path,
+        "--store",
+        tmp_path / "busy.zarr",
+        "--set",
+        "inputs.i.value=400 pA",
+        "--set",
+        "sweep.I.linspace=[400, 600, 8]",
+        "--no-progress",
+    )
     assert busy.returncode == 0 and "no spikes" not in busy.stdout, busy.stdout + busy.stderr
     mute = _cli("run", path, "--store", tmp_path / "mute.zarr", "--set", "neuron.v_th=inf mV", "--no-progress")
     assert mute.returncode == 0 and "no spikes" not in mute.stdout, mute.stdout + mute.stderr
@@ -347,21 +438,35 @@ def test_review_on_a_busy_port_is_one_line(tmp_path):
         busy.listen()
         port = busy.getsockname()[1]
         proc = _cli("review", store, "--port", port, "--no-browser", timeout=120)
-    assert _one_line_error(proc) == (f"lifbatch: error: `--port` {port}: cannot serve on 127.0.0.1:{port}, it is in "
-                                     "use. Choose another port, or leave out --port to take a free one.")
+    assert _one_line_error(proc) == (
+        f"lifbatch: error: `--port` {port}: cannot serve on 127.0.0.1:{port}, it is in "
+        "use. Choose another port, or leave out --port to take a free one."
+    )
 
 
-@pytest.mark.parametrize("override, field, message", [
-    ("inputs.noise.sigma=2 pA", "inputs.noise.sigma",
-     "`inputs.noise.sigma` is a current (A), but sweep axis `sweep.sigma` gives it values in mV, a voltage (V), got "
-     "'2 pA'. Write it in the axis' dimension (Example: sigma: 2 mV), or sweep it in a current (unit: pA)."),
-    ("sweep.I.unit=mV", "inputs.current.value",
-     "`inputs.current.value` is a current (A), but sweep axis `sweep.I` gives it values in mV, a voltage (V), got "
-     "'150 pA'. Write it in the axis' dimension (Example: value: 150 mV), or sweep it in a current (unit: pA)."),
-    # a unit no drive can have: the axis is wrong, as before
-    ("sweep.I.unit=ms", "sweep.I.unit", "`sweep.I.unit` is a time (s), but inputs.current.value is a current (A), "
-                                        "got 'ms'. Example: unit: pA"),
-])
+@pytest.mark.parametrize(
+    "override, field, message",
+    [
+        (
+            "inputs.noise.sigma=2 pA",
+            "inputs.noise.sigma",
+            "`inputs.noise.sigma` is a current (A), but sweep axis `sweep.sigma` gives it values in mV, a voltage (V), got "
+            "'2 pA'. Write it in the axis' dimension (Example: sigma: 2 mV), or sweep it in a current (unit: pA).",
+        ),
+        (
+            "sweep.I.unit=mV",
+            "inputs.current.value",
+            "`inputs.current.value` is a current (A), but sweep axis `sweep.I` gives it values in mV, a voltage (V), got "
+            "'150 pA'. Write it in the axis' dimension (Example: value: 150 mV), or sweep it in a current (unit: pA).",
+        ),
+        # a unit no drive can have: the axis is wrong, as before
+        (
+            "sweep.I.unit=ms",
+            "sweep.I.unit",
+            "`sweep.I.unit` is a time (s), but inputs.current.value is a current (A), got 'ms'. Example: unit: pA",
+        ),
+    ],
+)
 def test_a_swept_value_in_another_dimension_names_the_parameter(override, field, message):
     with pytest.raises(WorkflowError) as info:
         load_workflow(QUICKSTART, [override])
@@ -372,13 +477,23 @@ def test_validate_says_1_task_1_point_1_worker(tmp_path):
     proc = _cli("validate", _tiny(tmp_path, sweep={}), "--workers", "1")
     assert proc.returncode == 0, proc.stderr
     assert "-> 1 point x 2 trials\n" in proc.stdout
-    assert proc.stdout.split("work        ")[1].splitlines()[0].endswith(
-        "neuron-steps in 1 task of <= 1 point (for 1 worker)"), proc.stdout
+    assert (
+        proc.stdout.split("work        ")[1]
+        .splitlines()[0]
+        .endswith("neuron-steps in 1 task of <= 1 point (for 1 worker)")
+    ), proc.stdout
 
 
-SAMPLED = {**TINY, "name": "sampled", "sweep": {},
-           "sample": {"method": "lhs", "n": 4,
-                      "params": {"I": {"param": "inputs.i.value", "bounds": [100, 300], "unit": "pA"}}}}
+SAMPLED = {
+    **TINY,
+    "name": "sampled",
+    "sweep": {},
+    "sample": {
+        "method": "lhs",
+        "n": 4,
+        "params": {"I": {"param": "inputs.i.value", "bounds": [100, 300], "unit": "pA"}},
+    },
+}
 
 
 def test_refine_rounds_do_not_read_like_crash_recovery(tmp_path):
@@ -395,9 +510,25 @@ def test_refine_rounds_do_not_read_like_crash_recovery(tmp_path):
 
 @pytest.mark.slow
 def test_fit_rounds_do_not_read_like_crash_recovery(tmp_path):
-    r = _cli("fit", ROOT / "workflows" / "quickstart-fit.yaml", "--target", "rate=10 Hz",
-             "--free", "inputs.current.value=50..300", "--budget", "6", "--batch", "2", "--store", tmp_path / "f.zarr",
-             "--set", "duration=200 ms", "--set", "trials=4", "--no-progress")
+    r = _cli(
+        "fit",
+        ROOT / "workflows" / "quickstart-fit.yaml",
+        "--target",
+        "rate=10 Hz",
+        "--free",
+        "inputs.current.value=50..300",
+        "--budget",
+        "6",
+        "--batch",
+        "2",
+        "--store",
+        tmp_path / "f.zarr",
+        "--set",
+        "duration=200 ms",
+        "--set",
+        "trials=4",
+        "--no-progress",
+    )
     assert r.returncode == 0, r.stderr
     assert "resuming" not in r.stderr and r.stderr.count("running in ") == 1, r.stderr
     assert "fit: round 1: 1 point from the theory's solution of the targets" in r.stderr, r.stderr
@@ -405,17 +536,20 @@ def test_fit_rounds_do_not_read_like_crash_recovery(tmp_path):
 
 def test_summarize_says_why_it_kept_the_v_moments_and_what_recomputes_them(tmp_path):
     store = tmp_path / "s.zarr"
-    path = _tiny(tmp_path, record={"v": {"trials": [0], "every": "0.1 ms"}},
-                 summaries={"moments": {"every": "1 ms"}})
+    path = _tiny(tmp_path, record={"v": {"trials": [0], "every": "0.1 ms"}}, summaries={"moments": {"every": "1 ms"}})
     assert _cli("run", path, "--store", store, "--no-progress").returncode == 0
     r = _cli("summarize", store, "--set", "summaries.warmup=10 ms")
     assert r.returncode == 0, r.stderr
-    assert ("note: v_mean, v_var and v_autocov keep their warmup of 0 ms (the spike summaries take the new one): "
-            "recomputing them needs V of every trial on the moments grid, and this store records V of 1 of 2 trials "
-            "(record.v.trials: [0]). To recompute them, run the workflow into a new store with --set "
-            "record.v.trials=all (record.v.every dividing summaries.moments.every).\n") in r.stdout, r.stdout
-    assert ("(V moments after 0 ms: summarize could not recompute them without V of every trial on the moments grid)"
-            in _cli("status", store).stdout)
+    assert (
+        "note: v_mean, v_var and v_autocov keep their warmup of 0 ms (the spike summaries take the new one): "
+        "recomputing them needs V of every trial on the moments grid, and this store records V of 1 of 2 trials "
+        "(record.v.trials: [0]). To recompute them, run the workflow into a new store with --set "
+        "record.v.trials=all (record.v.every dividing summaries.moments.every).\n"
+    ) in r.stdout, r.stdout
+    assert (
+        "(V moments after 0 ms: summarize could not recompute them without V of every trial on the moments grid)"
+        in _cli("status", store).stdout
+    )
 
 
 @pytest.mark.slow
@@ -428,8 +562,12 @@ def test_the_progress_bar_is_done_before_interrupted_is_said(tmp_path):
     from test_store_trust import _start
 
     store = tmp_path / "s.zarr"
-    path = _tiny(tmp_path, trials=1000, duration="500 ms",
-                 sweep={"I": {"param": "inputs.i.value", "linspace": [100, 300, 32], "unit": "pA"}})
+    path = _tiny(
+        tmp_path,
+        trials=1000,
+        duration="500 ms",
+        sweep={"I": {"param": "inputs.i.value", "linspace": [100, 300, 32], "unit": "pA"}},
+    )
     proc = _start("run", path, "--store", store, "--workers", "1", "--points-per-task", "1")  # with the bar
     deadline = time.time() + 120
     while time.time() < deadline and len(done_blocks(store) if store.exists() else ()) < 2:
@@ -447,10 +585,19 @@ def test_run_of_another_model_says_where_nothing_spiked(tmp_path):
     neuron.v_th: an hh_traub run used to end in a KeyError traceback after writing its store."""
     from test_store_trust import _write
 
-    path = _write(tmp_path, {
-        "name": "hh-silent", "seed": 1, "trials": 1, "duration": "10 ms", "dt": "0.05 ms",
-        "neuron": {"model": "hh_traub"}, "inputs": {"i": {"kind": "constant", "value": "0 nA"}},
-        "sweep": {"I": {"param": "inputs.i.value", "values": [0, 50], "unit": "nA"}}})
+    path = _write(
+        tmp_path,
+        {
+            "name": "hh-silent",
+            "seed": 1,
+            "trials": 1,
+            "duration": "10 ms",
+            "dt": "0.05 ms",
+            "neuron": {"model": "hh_traub"},
+            "inputs": {"i": {"kind": "constant", "value": "0 nA"}},
+            "sweep": {"I": {"param": "inputs.i.value", "values": [0, 50], "unit": "nA"}},
+        },
+    )
     proc = _cli("run", path, "--store", tmp_path / "hh.zarr", "--no-progress")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert "already done); no spikes at 1 of 2 points\n" in proc.stdout, proc.stdout
@@ -465,8 +612,9 @@ def one_point_blocks(tmp_path_factory):
     """A tiny store of 8 points in 8 blocks (one Zarr chunk per point)."""
     tmp = tmp_path_factory.mktemp("query")
     store = tmp / "s.zarr"
-    r = _cli("run", _tiny(tmp, trials=9, duration="100 ms"), "--store", store, "--points-per-task", "1",
-             "--no-progress")
+    r = _cli(
+        "run", _tiny(tmp, trials=9, duration="100 ms"), "--store", store, "--points-per-task", "1", "--no-progress"
+    )
     assert r.returncode == 0, r.stderr
     return store
 
@@ -495,8 +643,10 @@ def test_max_rows_shows_the_first_rows_and_how_many_more(one_point_blocks, tmp_p
     shutil.copytree(one_point_blocks, damaged)
     for i in range(3, 8):
         (damaged / "rate" / "c" / str(i)).write_bytes(b"not a chunk")
-    assert query(damaged, variables=["rate"], fmt="csv", max_rows=3).splitlines() == \
-        query(one_point_blocks, variables=["rate"], fmt="csv", max_rows=3).splitlines()
+    assert (
+        query(damaged, variables=["rate"], fmt="csv", max_rows=3).splitlines()
+        == query(one_point_blocks, variables=["rate"], fmt="csv", max_rows=3).splitlines()
+    )
     with pytest.raises(Exception):  # the damage is real
         query(damaged, variables=["rate"], fmt="csv")
 
@@ -506,11 +656,16 @@ def test_without_max_rows_the_safety_cap_still_refuses(one_point_blocks):
 
     from lifbatch.query import query
 
-    with dask.config.set({"lifbatch.query.max-rows": 5}), \
-            pytest.raises(WorkflowError, match=r"^`--var rate` gives 8 rows \(I=8\), more than lifbatch.query.max-rows "
-                                               r"\(5\). Narrow it with --sel, e.g. --sel I=\"[0-9.]+ pA\", show the first "
-                                               r"rows with --max-rows N, or raise the cap "
-                                               r"\(DASK_LIFBATCH__QUERY__MAX_ROWS=8\).$"):
+    with (
+        dask.config.set({"lifbatch.query.max-rows": 5}),
+        pytest.raises(
+            WorkflowError,
+            match=r"^`--var rate` gives 8 rows \(I=8\), more than lifbatch.query.max-rows "
+            r"\(5\). Narrow it with --sel, e.g. --sel I=\"[0-9.]+ pA\", show the first "
+            r"rows with --max-rows N, or raise the cap "
+            r"\(DASK_LIFBATCH__QUERY__MAX_ROWS=8\).$",
+        ),
+    ):
         query(one_point_blocks, variables=["rate"])
 
 
@@ -533,12 +688,26 @@ def test_the_table_shows_6_significant_digits_and_where_matches_them(one_point_b
 #    says when its best point is on a bound, or the theory's solution lies outside
 # --------------------------------------------------------------------------- #
 THEORY_DESIGN = {
-    "name": "theory-design", "seed": 2, "trials": 10, "duration": "300 ms", "dt": "0.1 ms",
-    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-               "r_m": "100 Mohm"},
+    "name": "theory-design",
+    "seed": 2,
+    "trials": 10,
+    "duration": "300 ms",
+    "dt": "0.1 ms",
+    "neuron": {
+        "tau_m": "20 ms",
+        "e_l": "-65 mV",
+        "v_th": "-50 mV",
+        "v_reset": "-65 mV",
+        "t_ref": "2 ms",
+        "r_m": "100 Mohm",
+    },
     "inputs": {"i": {"kind": "constant", "value": "200 pA"}, "n": {"kind": "white_noise", "sigma": "1 mV"}},
-    "sweep": {}, "sample": {"method": "sobol", "n": 16,
-                            "params": {"I": {"param": "inputs.i.value", "bounds": [0, 300], "unit": "pA"}}},
+    "sweep": {},
+    "sample": {
+        "method": "sobol",
+        "n": 16,
+        "params": {"I": {"param": "inputs.i.value", "bounds": [0, 300], "unit": "pA"}},
+    },
 }
 
 
@@ -579,8 +748,9 @@ def test_refine_against_theory_adds_no_point_without_a_value_and_counts_them(tmp
     added = lifbatch.open_results(store).isi_cv.values[24:]
     n = int(np.isnan(added).sum())
     assert n > 0, added
-    assert r.stdout.splitlines()[0].endswith(f"; {n} of them {'has' if n == 1 else 'have'} no isi_cv "
-                                             "(fewer than 2 ISIs)"), r.stdout
+    assert r.stdout.splitlines()[0].endswith(
+        f"; {n} of them {'has' if n == 1 else 'have'} no isi_cv (fewer than 2 ISIs)"
+    ), r.stdout
 
 
 def test_a_point_on_a_bound_is_named_with_the_bound_and_the_range():
@@ -588,8 +758,10 @@ def test_a_point_on_a_bound_is_named_with_the_bound_and_the_range():
     from lifbatch.fitting import _at_bounds
 
     class Spec:
-        params = [SampledParam("mu", "inputs.mu.value", 0.8, 1.6, "linear", "1", ""),
-                  SampledParam("I", "inputs.i.value", 5e-11, 3e-10, "log", "A", "pA")]
+        params = [
+            SampledParam("mu", "inputs.mu.value", 0.8, 1.6, "linear", "1", ""),
+            SampledParam("I", "inputs.i.value", 5e-11, 3e-10, "log", "A", "pA"),
+        ]
 
     assert _at_bounds(Spec, [0.004, 0.5]) == [("inputs.mu.value", "lower", "0.8", "0.8..1.6")]
     assert _at_bounds(Spec, [0.5, 0.995]) == [("inputs.i.value", "upper", "300 pA", "50..300 pA")]
@@ -600,16 +772,33 @@ def test_a_point_on_a_bound_is_named_with_the_bound_and_the_range():
 def test_fit_says_its_best_point_is_on_a_bound_and_the_theory_lies_outside(tmp_path):
     import json
 
-    args = ["fit", ROOT / "workflows" / "quickstart-fit.yaml", "--target", "rate=10 Hz", "--budget", "6",
-            "--batch", "2", "--set", "duration=200 ms", "--set", "trials=4", "--no-progress"]
+    args = [
+        "fit",
+        ROOT / "workflows" / "quickstart-fit.yaml",
+        "--target",
+        "rate=10 Hz",
+        "--budget",
+        "6",
+        "--batch",
+        "2",
+        "--set",
+        "duration=200 ms",
+        "--set",
+        "trials=4",
+        "--no-progress",
+    ]
     r = _cli(*args, "--free", "inputs.current.value=50..120", "--store", tmp_path / "narrow.zarr")
     assert r.returncode == 0, r.stderr
-    outside = ("note: the theory's solution of the targets lies outside the bounds: at the upper bound of "
-               "inputs.current.value (120 pA) the theory gives rate 3.16 Hz (not 10 Hz); widen --free "
-               "inputs.current.value")
+    outside = (
+        "note: the theory's solution of the targets lies outside the bounds: at the upper bound of "
+        "inputs.current.value (120 pA) the theory gives rate 3.16 Hz (not 10 Hz); widen --free "
+        "inputs.current.value"
+    )
     assert outside + "\n" in r.stdout and f"fit: {outside}\n" in r.stderr
-    assert ("note: the best inputs.current.value is at its upper bound 120 pA: the target may lie outside "
-            "50..120 pA; widen the bounds (--free inputs.current.value=LOW..HIGH)\n") in r.stdout, r.stdout
+    assert (
+        "note: the best inputs.current.value is at its upper bound 120 pA: the target may lie outside "
+        "50..120 pA; widen the bounds (--free inputs.current.value=LOW..HIGH)\n"
+    ) in r.stdout, r.stdout
     r = _cli(*args, "--free", "inputs.current.value=50..120", "--store", tmp_path / "narrow.zarr", "--format", "json")
     assert len(json.loads(r.stdout)["notes"]) == 2
     wide = _cli(*args, "--free", "inputs.current.value=50..300", "--store", tmp_path / "wide.zarr")
@@ -623,12 +812,29 @@ def test_the_slurm_tests_are_skipped_unless_opted_in():
     import os
 
     env = {k: v for k, v in os.environ.items() if k != "LIFBATCH_TEST_SLURM"}
-    proc = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "tests" / "test_slurm_setup.py"), "-q", "-rs",
-                           "-p", "no:cacheprovider", "-k", "loopback"], capture_output=True, text=True, timeout=300,
-                          env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(ROOT / "tests" / "test_slurm_setup.py"),
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "loopback",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "1 skipped" in proc.stdout and "set LIFBATCH_TEST_SLURM=1 to run them (.ci/run does)" in proc.stdout, \
+    assert "1 skipped" in proc.stdout and "set LIFBATCH_TEST_SLURM=1 to run them (.ci/run does)" in proc.stdout, (
         proc.stdout
+    )
 
 
 def test_ci_opts_in_and_runs_the_readme_test_command():
@@ -650,15 +856,27 @@ def test_numba_cache_dir_is_the_users_cache_or_numba_cache_dir(tmp_path):
 
     from lifbatch.kernel import kernel_sources_digest
 
-    probe = "from lifbatch.kernel import numba_cache_dir; from numba.core import config; " \
-            "print(numba_cache_dir()); print(config.CACHE_DIR)"
+    probe = (
+        "from lifbatch.kernel import numba_cache_dir; from numba.core import config; "
+        "print(numba_cache_dir()); print(config.CACHE_DIR)"
+    )
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     digest = kernel_sources_digest()
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                         env={**env, "XDG_CACHE_HOME": str(tmp_path / "xdg")}).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**env, "XDG_CACHE_HOME": str(tmp_path / "xdg")},
+    ).stdout.split()
     assert out == [str(tmp_path / "xdg" / "lifbatch" / "numba" / digest)] * 2
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                         env={**env, "NUMBA_CACHE_DIR": str(tmp_path / "mine")}).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**env, "NUMBA_CACHE_DIR": str(tmp_path / "mine")},
+    ).stdout.split()
     assert out == [str(tmp_path / "mine" / digest)] * 2
 
 
@@ -699,18 +917,20 @@ def test_the_first_run_says_it_compiles_and_the_second_does_not(tmp_path):
     env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
     path = _tiny(tmp_path)
     cmd = [sys.executable, "-m", "lifbatch.cli", "run", str(path), "--workers", "1", "--points-per-task", "2"]
-    first = subprocess.run(cmd + ["--store", str(tmp_path / "a.zarr")], capture_output=True, text=True, env=env,
-                           timeout=600)
+    first = subprocess.run(
+        cmd + ["--store", str(tmp_path / "a.zarr")], capture_output=True, text=True, env=env, timeout=600
+    )
     assert first.returncode == 0, first.stderr
     lines = first.stderr.replace("\r", "\n").splitlines()
     at = lines.index("compiling the kernels (first run only, about 10 s)")
-    bars = [line for line in lines[at + 1:] if line.startswith("tiny:")]
+    bars = [line for line in lines[at + 1 :] if line.startswith("tiny:")]
     assert bars and re.match(r"tiny:\s+25%.* 2/8 ", bars[0]), bars  # the bar starts after the first block
     assert all(int(re.search(r" (\d+)/8 ", b).group(1)) <= 8 for b in bars), bars
     assert any((tmp_path / "xdg" / "lifbatch" / "numba").rglob("lif_loop.lif_trials-*.nbi"))
     assert {p.name: p.stat().st_mtime_ns for p in sources.glob("*.nb*")} == before
-    second = subprocess.run(cmd + ["--store", str(tmp_path / "b.zarr")], capture_output=True, text=True, env=env,
-                            timeout=600)
+    second = subprocess.run(
+        cmd + ["--store", str(tmp_path / "b.zarr")], capture_output=True, text=True, env=env, timeout=600
+    )
     assert second.returncode == 0 and "compiling" not in second.stderr, second.stderr
     assert re.search(r"tiny:\s+0%.* 0/8 ", second.stderr.replace("\r", "\n")), second.stderr
 
@@ -773,13 +993,16 @@ def test_the_reports_header_and_workflow_are_as_written(one_point_blocks):
     assert "duration: 100 ms\n" in text and "dt: 0.1 ms\n" in text and not text.lstrip().startswith("{")
 
 
-@pytest.mark.parametrize("lo, hi, ticks", [
-    (0.5, 10, [0.5, 1, 2, 5, 10]),
-    (1, 8, [1, 2, 5]),
-    (50, 300, [50, 100, 200]),
-    (1e-3, 1e3, [1e-3, 1e-2, 0.1, 1, 10, 100, 1e3]),  # over more than 3 decades: the decades alone
-    (1.2, 1.8, [1.2, 1.8]),  # no power of ten inside: the ends
-])
+@pytest.mark.parametrize(
+    "lo, hi, ticks",
+    [
+        (0.5, 10, [0.5, 1, 2, 5, 10]),
+        (1, 8, [1, 2, 5]),
+        (50, 300, [50, 100, 200]),
+        (1e-3, 1e3, [1e-3, 1e-2, 0.1, 1, 10, 100, 1e3]),  # over more than 3 decades: the decades alone
+        (1.2, 1.8, [1.2, 1.8]),  # no power of ten inside: the ends
+    ],
+)
 def test_log_axes_label_every_decade(lo, hi, ticks):
     import math
 
@@ -791,7 +1014,7 @@ def test_log_axes_label_every_decade(lo, hi, ticks):
     from lifbatch.figures import log_ticks
 
     assert log_ticks(lo, hi) == ticks
-    decades = [10.0 ** k for k in range(math.ceil(math.log10(lo)), math.floor(math.log10(hi)) + 1)]
+    decades = [10.0**k for k in range(math.ceil(math.log10(lo)), math.floor(math.log10(hi)) + 1)]
     assert all(d in log_ticks(lo, hi) for d in decades)
     fig = figure(x_axis_type="log", y_axis_type="log")
     log_axis_ticks(fig, np.array([lo, (lo + hi) / 2, hi]), np.array([np.nan, 2.0, 3.0]))
@@ -818,8 +1041,11 @@ def test_sel_takes_your_units_and_says_when_it_snapped(one_point_blocks):
     with pytest.raises(KeyError):
         ds.rate.sel(I=200)  # xarray: SI floats only
     off = exact + 3e-12
-    with pytest.warns(LifbatchWarning, match=rf"^I={off * 1e12:.6g} pA is not on the grid; nearest is "
-                                             rf"{exact * 1e12:.6g} pA$"):
+    with pytest.warns(
+        LifbatchWarning,
+        match=rf"^I={off * 1e12:.6g} pA is not on the grid; nearest is "
+        rf"{exact * 1e12:.6g} pA$",
+    ):
         snapped = lifbatch.sel(ds, I=off)
     assert float(snapped.rate) == float(ds.rate.sel(I=exact))
     with pytest.warns(LifbatchWarning, match=rf"^I={off * 1e12:.6g} pA is not on the grid; nearest is"):
@@ -839,12 +1065,22 @@ def test_a_slurm_jobs_cpus_on_the_node_cap_the_default_workers():
     import os
 
     env = {**os.environ, "SLURM_CPUS_ON_NODE": "1"}  # as SLURM sets it in a job of -c 1
-    proc = subprocess.run([sys.executable, "-m", "lifbatch.cli", "validate", str(QUICKSTART)], capture_output=True,
-                          text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", "validate", str(QUICKSTART)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0 and "(for 1 worker)\n" in proc.stdout, proc.stdout + proc.stderr
     env["SLURM_CPUS_ON_NODE"] = "64"  # never more than the process may use
-    proc = subprocess.run([sys.executable, "-c", "from lifbatch.config import available_cpus; print(available_cpus())"],
-                          capture_output=True, text=True, env=env, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from lifbatch.config import available_cpus; print(available_cpus())"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert int(proc.stdout) == len(os.sched_getaffinity(0))
 
 
@@ -924,28 +1160,56 @@ def test_without_the_extras_the_core_commands_run_and_the_others_name_their_extr
     env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "lifbatch.cli", *map(str, args)], capture_output=True,
-                              text=True, env=env, timeout=600, cwd=tmp_path)
+        return subprocess.run(
+            [sys.executable, "-m", "lifbatch.cli", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+            cwd=tmp_path,
+        )
 
     probe = subprocess.run([sys.executable, "-c", "import panel"], capture_output=True, text=True, env=env)
     assert probe.returncode != 0 and "No module named 'panel'" in probe.stderr
     store = tmp_path / "s.zarr"
     sampled = tmp_path / "sampled.zarr"
-    for args in (("validate", QUICKSTART), ("run", _tiny(tmp_path), "--store", store, "--no-progress"),
-                 ("status", store), ("query", store, "--var", "rate"),
-                 ("summarize", store, "--set", "summaries.warmup=10 ms"),
-                 ("run", _tiny(tmp_path, **SAMPLED), "--store", sampled, "--no-progress"),
-                 ("refine", sampled, "--add", "1", "--no-progress")):
+    for args in (
+        ("validate", QUICKSTART),
+        ("run", _tiny(tmp_path), "--store", store, "--no-progress"),
+        ("status", store),
+        ("query", store, "--var", "rate"),
+        ("summarize", store, "--set", "summaries.warmup=10 ms"),
+        ("run", _tiny(tmp_path, **SAMPLED), "--store", sampled, "--no-progress"),
+        ("refine", sampled, "--add", "1", "--no-progress"),
+    ):
         r = cli(*args)
         assert r.returncode == 0, (args, r.stderr)
     for args, extra, what in (
-            (("review", store, "--no-browser"), "review", "lifbatch review needs Panel and Bokeh"),
-            (("report", store, "-o", tmp_path / "r.html"), "review", "lifbatch report needs Panel and Bokeh"),
-            (("fit", ROOT / "workflows" / "quickstart-fit.yaml", "--target", "rate=10 Hz", "--free",
-              "inputs.current.value=50..300", "--store", tmp_path / "f.zarr"), "fit", "lifbatch fit needs Optuna"),
-            (("run", _tiny(tmp_path), "--store", tmp_path / "c.zarr", "--cluster", "slurm"), "cluster",
-             "`--cluster slurm` needs dask-jobqueue")):
+        (("review", store, "--no-browser"), "review", "lifbatch review needs Panel and Bokeh"),
+        (("report", store, "-o", tmp_path / "r.html"), "review", "lifbatch report needs Panel and Bokeh"),
+        (
+            (
+                "fit",
+                ROOT / "workflows" / "quickstart-fit.yaml",
+                "--target",
+                "rate=10 Hz",
+                "--free",
+                "inputs.current.value=50..300",
+                "--store",
+                tmp_path / "f.zarr",
+            ),
+            "fit",
+            "lifbatch fit needs Optuna",
+        ),
+        (
+            ("run", _tiny(tmp_path), "--store", tmp_path / "c.zarr", "--cluster", "slurm"),
+            "cluster",
+            "`--cluster slurm` needs dask-jobqueue",
+        ),
+    ):
         line = _one_line_error(cli(*args))
-        assert line == (f"lifbatch: error: {what}, which this environment lacks: install lifbatch's `{extra}` extra: "
-                        f"pip install 'lifbatch[{extra}]' (from a clone: pip install -e '.[{extra}]')"), line
+        assert line == (
+            f"lifbatch: error: {what}, which this environment lacks: install lifbatch's `{extra}` extra: "
+            f"pip install 'lifbatch[{extra}]' (from a clone: pip install -e '.[{extra}]')"
+        ), line
     assert not (tmp_path / "f.zarr").exists() and not (tmp_path / "c.zarr").exists()  # nothing computed

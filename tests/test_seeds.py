@@ -56,8 +56,19 @@ def nma_sine(workflows_dir):
 def test_nma_ex1_parameters_exact_si(nma_sine):
     p = nma_sine.params
     i_mean = p["inputs.sine.mean"]
-    printed = " ".join(repr(x) for x in (nma_sine.duration, nma_sine.dt, p["neuron.tau_m"], p["neuron.e_l"],
-                                         p["neuron.v_reset"], -0.05, p["neuron.r_m"], i_mean))
+    printed = " ".join(
+        repr(x)
+        for x in (
+            nma_sine.duration,
+            nma_sine.dt,
+            p["neuron.tau_m"],
+            p["neuron.e_l"],
+            p["neuron.v_reset"],
+            -0.05,
+            p["neuron.r_m"],
+            i_mean,
+        )
+    )
     assert printed == EX1
 
 
@@ -75,11 +86,12 @@ def test_nma_ex4_membrane_potential(nma_sine):
     ds = lifbatch.simulate(nma_sine)
     v = ds.v.isel(trace_trial=0)
     # v(t = (k+1) dt) is printed next to the step's start time k dt
-    lines = [f"{t:.3f} {float(v.sel(trace_time=t + nma_sine.dt, method='nearest')):.4e}"
-             for t in np.arange(10) * nma_sine.dt]
+    lines = [
+        f"{t:.3f} {float(v.sel(trace_time=t + nma_sine.dt, method='nearest')):.4e}" for t in np.arange(10) * nma_sine.dt
+    ]
     assert "\n".join(lines) == EX4
     assert float(v.isel(trace_time=0)) == -0.06  # v(0) = v_init = e_l
-    assert int(ds.spike_count.sum()) == 0        # no spiking mechanism in this tutorial
+    assert int(ds.spike_count.sum()) == 0  # no spiking mechanism in this tutorial
 
 
 def test_nma_ex4_matches_the_tutorial_loop_bit_for_bit(nma_sine):
@@ -126,8 +138,7 @@ def test_pypet_rate_table(workflows_dir):
     """
     ds = lifbatch.simulate(workflows_dir / "pypet-firing-rate.yaml")
     I_range = np.arange(0, 1.01, 0.05).tolist()
-    ref = np.array([[len(euler_neuron(0.0, I, 12.0, tr, 0.1, 1000.0)[1]) for I in I_range]
-                    for tr in (5.0, 7.5, 10.0)])
+    ref = np.array([[len(euler_neuron(0.0, I, 12.0, tr, 0.1, 1000.0)[1]) for I in I_range] for tr in (5.0, 7.5, 10.0)])
     ours = ds.rate.transpose("t_ref", "I").values
     assert ds.rate.dims == ("t_ref", "I")
     np.testing.assert_allclose(ds["I"].values * 1e-3, I_range, rtol=1e-12)  # 1/ms
@@ -155,10 +166,10 @@ def test_nma_random_input_statistics(workflows_dir):
     a = wf.dt / wf.params["neuron.tau_m"]
     R, I = wf.params["neuron.r_m"], wf.params["inputs.random.mean"]
     h = wf.params["inputs.random.half_width"]
-    assert h == pytest.approx(250e-12 * 0.1 * 150 ** 0.5, rel=1e-15)
+    assert h == pytest.approx(250e-12 * 0.1 * 150**0.5, rel=1e-15)
     k = np.arange(ds.sizes["time"])
     mean_theory = -0.06 + R * I * (1 - (1 - a) ** k)
-    var_stat = a ** 2 * (R * h) ** 2 / 3 / (1 - (1 - a) ** 2)
+    var_stat = a**2 * (R * h) ** 2 / 3 / (1 - (1 - a) ** 2)
     se = np.sqrt(var_stat / 50)
     assert np.all(np.abs(ds.v_mean.values - mean_theory) < 4 * se + 1e-12)
     late = ds.v_var.sel(time=slice(0.06, None)).values
@@ -197,14 +208,14 @@ def test_ccnss_white_noise_matches_ou_theory(workflows_dir):
     mu = wf.params["neuron.r_m"] * wf.params["inputs.mean.value"]
     t = ds.time.values
     mean = -0.06 + mu * (1 - np.exp(-t / tau))
-    var = sigma ** 2 / 2 * (1 - np.exp(-2 * t / tau))
+    var = sigma**2 / 2 * (1 - np.exp(-2 * t / tau))
     assert np.all(np.abs(ds.v_mean.values - mean) <= 4 * np.sqrt(var / 400) + 1e-15)
     late = ds.v_var.sel(time=slice(0.1, None)).mean().item()
-    assert late == pytest.approx(sigma ** 2 / 2, rel=0.10)
+    assert late == pytest.approx(sigma**2 / 2, rel=0.10)
     lags = ds.lag.values
     ac = ds.v_autocov.values
-    theory = sigma ** 2 / 2 * np.exp(-lags / tau)
-    assert np.all(np.abs(ac - theory) <= 0.15 * sigma ** 2 / 2)
+    theory = sigma**2 / 2 * np.exp(-lags / tau)
+    assert np.all(np.abs(ac - theory) <= 0.15 * sigma**2 / 2)
     assert ac[0] > ac[10] > ac[-1] > 0  # decays with the lag
 
 

@@ -23,9 +23,26 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_tiny_simulate_bench_run(tmp_path):
     out = tmp_path / "sim.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "simulate.py"), "--neurons", "200",
-                           "--steps", "500", "--rounds", "3", "--json", str(out)],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "simulate.py"),
+            "--neurons",
+            "200",
+            "--steps",
+            "500",
+            "--rounds",
+            "3",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     r = json.loads(out.read_text())
     assert (r["neurons"], r["steps"], r["rounds"], r["threads"]) == (200, 500, 3, 1)

@@ -29,11 +29,24 @@ pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 pytest.importorskip("dask_jobqueue")
 
 WF = {
-    "name": "slurm", "seed": 12, "trials": 6, "duration": "200 ms", "dt": "0.1 ms",
-    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-               "r_m": "100 Mohm"},
-    "inputs": {"i": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"},
-               "p": {"kind": "poisson", "rate": "50 Hz", "weight": "0.5 mV", "n": 10}},
+    "name": "slurm",
+    "seed": 12,
+    "trials": 6,
+    "duration": "200 ms",
+    "dt": "0.1 ms",
+    "neuron": {
+        "tau_m": "20 ms",
+        "e_l": "-65 mV",
+        "v_th": "-50 mV",
+        "v_reset": "-65 mV",
+        "t_ref": "2 ms",
+        "r_m": "100 Mohm",
+    },
+    "inputs": {
+        "i": {"kind": "constant", "value": "150 pA"},
+        "n": {"kind": "white_noise", "sigma": "3 mV"},
+        "p": {"kind": "poisson", "rate": "50 Hz", "weight": "0.5 mV", "n": 10},
+    },
     "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 16], "unit": "pA"}},
     "record": {"v": {"trials": [0], "every": "1 ms"}},
 }
@@ -46,15 +59,22 @@ def _jobqueue_env(slurm, log_dir, **extra) -> dict:
     """Dask's jobqueue configuration as a site would set it, as environment variables: one
     single-threaded worker per 1-core job, every socket on 127.0.0.1 (cluster/slurm/README.md)."""
     env = dict(slurm["env"])
-    env.update({
-        "DASK_JOBQUEUE__SLURM__CORES": "1", "DASK_JOBQUEUE__SLURM__PROCESSES": "1",
-        "DASK_JOBQUEUE__SLURM__MEMORY": "1GiB", "DASK_JOBQUEUE__SLURM__QUEUE": "debug",
-        "DASK_JOBQUEUE__SLURM__WALLTIME": "00:10:00", "DASK_JOBQUEUE__SLURM__LOG_DIRECTORY": str(log_dir),
-        "DASK_JOBQUEUE__SLURM__SCHEDULER_OPTIONS": json.dumps({"host": "127.0.0.1",
-                                                                "dashboard_address": "127.0.0.1:0"}),
-        "DASK_JOBQUEUE__SLURM__WORKER_EXTRA_ARGS": json.dumps(["--host", "127.0.0.1", "--dashboard-address",
-                                                                "127.0.0.1:0", "--nthreads", "1"]),
-    })
+    env.update(
+        {
+            "DASK_JOBQUEUE__SLURM__CORES": "1",
+            "DASK_JOBQUEUE__SLURM__PROCESSES": "1",
+            "DASK_JOBQUEUE__SLURM__MEMORY": "1GiB",
+            "DASK_JOBQUEUE__SLURM__QUEUE": "debug",
+            "DASK_JOBQUEUE__SLURM__WALLTIME": "00:10:00",
+            "DASK_JOBQUEUE__SLURM__LOG_DIRECTORY": str(log_dir),
+            "DASK_JOBQUEUE__SLURM__SCHEDULER_OPTIONS": json.dumps(
+                {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
+            ),
+            "DASK_JOBQUEUE__SLURM__WORKER_EXTRA_ARGS": json.dumps(
+                ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0", "--nthreads", "1"]
+            ),
+        }
+    )
     env.update(extra)
     return env
 
@@ -64,8 +84,13 @@ def _jobqueue_env(slurm, log_dir, **extra) -> dict:
 # the first two workers' lives): with 2 workers that is >= 20 s of sweep, while each worker
 # retires at --lifetime 10 s +- 2 s from its start (2-3 s of which are its imports), so the
 # sweep goes on through retirements and replacement jobs; each worker finishes several blocks.
-RETIRING = {**WF, "name": "slurm-retiring", "trials": 400, "duration": "2 s",
-            "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 128], "unit": "pA"}}}
+RETIRING = {
+    **WF,
+    "name": "slurm-retiring",
+    "trials": 400,
+    "duration": "2 s",
+    "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 128], "unit": "pA"}},
+}
 LIFETIME = ["--lifetime", "10s", "--lifetime-stagger", "2s"]
 RETIRING_WORK_S = 40.0
 
@@ -118,9 +143,28 @@ def test_a_sweep_on_slurm_jobs_is_bit_identical_and_releases_them(slurm, tmp_pat
     path, reference = _write(tmp_path, WF)
     store = tmp_path / "s.zarr"
     env = _jobqueue_env(slurm, tmp_path)
-    r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-                        "--cluster", "slurm", "--jobs", "2", "--points-per-task", "2", "--no-progress"],
-                       capture_output=True, text=True, timeout=600, env=env)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lifbatch.cli",
+            "run",
+            str(path),
+            "--store",
+            str(store),
+            "--cluster",
+            "slurm",
+            "--jobs",
+            "2",
+            "--points-per-task",
+            "2",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     assert "slurm: 2 job(s) submitted" in r.stderr and "slurm jobs: " in r.stderr and "dask dashboard" in r.stderr
     assert_identical(lifbatch.open_results(store).load(), reference)
@@ -133,9 +177,28 @@ def test_a_job_cancelled_mid_sweep_is_a_dead_worker(slurm, tmp_path):
     path, reference = _write(tmp_path, SLOW)
     store = tmp_path / "s.zarr"
     env = _jobqueue_env(slurm, tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-                             "--cluster", "slurm", "--jobs", "2", "--points-per-task", "1", "--no-progress"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lifbatch.cli",
+            "run",
+            str(path),
+            "--store",
+            str(store),
+            "--cluster",
+            "slurm",
+            "--jobs",
+            "2",
+            "--points-per-task",
+            "1",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     deadline = time.time() + 300
     while time.time() < deadline and len(done_blocks(store)) < 2:
         time.sleep(0.2)
@@ -155,11 +218,31 @@ def test_ctrl_c_releases_the_jobs_and_the_same_command_resumes(slurm, tmp_path):
     path, reference = _write(tmp_path, SLOW)
     store = tmp_path / "s.zarr"
     env = _jobqueue_env(slurm, tmp_path)
-    cmd = [sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-           "--cluster", "slurm", "--jobs", "2", "--points-per-task", "1", "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lifbatch.cli",
+        "run",
+        str(path),
+        "--store",
+        str(store),
+        "--cluster",
+        "slurm",
+        "--jobs",
+        "2",
+        "--points-per-task",
+        "1",
+        "--no-progress",
+    ]
     # SIGINT as from a terminal: not ignored (as it is in a background job of a script)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 300
     while time.time() < deadline and len(done_blocks(store)) < 2:
         time.sleep(0.2)
@@ -208,22 +291,46 @@ class _MarkerWatch(threading.Thread):
 
 
 @pytest.mark.parametrize("scale", [("--adapt", "1..2"), ("--jobs", "2")], ids=["adapt", "jobs"])
-def test_workers_retiring_at_their_lifetime_are_replaced_and_no_block_is_written_twice(slurm, tmp_path, scale,
-                                                                                        retiring):
+def test_workers_retiring_at_their_lifetime_are_replaced_and_no_block_is_written_twice(
+    slurm, tmp_path, scale, retiring
+):
     """Jobs end; sweeps do not: every worker retires at its --lifetime (dask-jobqueue's
     worker-extra-args, as cluster/jobqueue.yaml sets them), new sbatch jobs replace them, and the
     store is complete, bit-identical, every block written once."""
     path, reference = _write(tmp_path, retiring)
     store, logs = tmp_path / "s.zarr", tmp_path / "logs"
-    env = _jobqueue_env(slurm, logs, DASK_JOBQUEUE__SLURM__WORKER_EXTRA_ARGS=json.dumps(
-        ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0", "--nthreads", "1", *LIFETIME]))
+    env = _jobqueue_env(
+        slurm,
+        logs,
+        DASK_JOBQUEUE__SLURM__WORKER_EXTRA_ARGS=json.dumps(
+            ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0", "--nthreads", "1", *LIFETIME]
+        ),
+    )
     watch = _MarkerWatch(store)
     watch.start()
     t0 = time.monotonic()
     try:
-        r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-                            "--cluster", "slurm", *scale, "--points-per-task", "4", "--no-progress"],
-                           capture_output=True, text=True, timeout=900, env=env)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lifbatch.cli",
+                "run",
+                str(path),
+                "--store",
+                str(store),
+                "--cluster",
+                "slurm",
+                *scale,
+                "--points-per-task",
+                "4",
+                "--no-progress",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=env,
+        )
     finally:
         watch.stop()
     print(f"{' '.join(scale)}, {retiring['trials']} trials: {time.monotonic() - t0:.0f} s")
@@ -251,31 +358,79 @@ def test_detach_to_a_scheduler_with_slurm_workers_then_status(slurm, tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     address = f"tcp://127.0.0.1:{port}"
-    sched = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                              "--port", str(port), "--dashboard-address", "127.0.0.1:0"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    sched = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dashboard-address",
+            "127.0.0.1:0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         script = tmp_path / "worker.sh"
-        script.write_text(f"#!/bin/bash\nexec {sys.executable} -m distributed.cli.dask_worker {address} "
-                          "--host 127.0.0.1 --dashboard-address 127.0.0.1:0 --nthreads 1\n")
+        script.write_text(
+            f"#!/bin/bash\nexec {sys.executable} -m distributed.cli.dask_worker {address} "
+            "--host 127.0.0.1 --dashboard-address 127.0.0.1:0 --nthreads 1\n"
+        )
         for _ in range(2):
-            subprocess.run(["sbatch", "-p", "debug", "-n", "1", "--mem=1G", "-t", "00:10:00",
-                            "-o", str(tmp_path / "slurm-%j.out"), str(script)],
-                           check=True, capture_output=True, env=env)
+            subprocess.run(
+                [
+                    "sbatch",
+                    "-p",
+                    "debug",
+                    "-n",
+                    "1",
+                    "--mem=1G",
+                    "-t",
+                    "00:10:00",
+                    "-o",
+                    str(tmp_path / "slurm-%j.out"),
+                    str(script),
+                ],
+                check=True,
+                capture_output=True,
+                env=env,
+            )
         from distributed import Client
 
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(2, timeout=120)
             assert {h for h, _ in listening([sched.pid])} == {"127.0.0.1"}
-        r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-                            "--scheduler", address, "--detach", "--points-per-task", "2"],
-                           capture_output=True, text=True, timeout=300, env=env)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lifbatch.cli",
+                "run",
+                str(path),
+                "--store",
+                str(store),
+                "--scheduler",
+                address,
+                "--detach",
+                "--points-per-task",
+                "2",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
         assert r.returncode == 0 and "submitted: 8 blocks" in r.stdout, r.stderr
         deadline = time.time() + 300
         st = ""
         while time.time() < deadline:
-            st = subprocess.run([sys.executable, "-m", "lifbatch.cli", "status", str(store)], capture_output=True,
-                                text=True, env=env).stdout
+            st = subprocess.run(
+                [sys.executable, "-m", "lifbatch.cli", "status", str(store)], capture_output=True, text=True, env=env
+            ).stdout
             if "16: 16 done" in st and "run       live" not in st:
                 break
             time.sleep(1)

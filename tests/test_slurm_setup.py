@@ -5,6 +5,7 @@ Opt-in: they install Debian's slurm-wlm and munge with apt-get and start daemons
 they run only with LIFBATCH_TEST_SLURM=1 in the environment (.ci/run sets it). They need root
 and apt-get (or slurm-wlm and munge already installed); skipped with the reason otherwise.
 The SLURM is started once for the module and stopped at its end."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,7 @@ OPT_IN = "LIFBATCH_TEST_SLURM"
 
 
 def _script(cmd: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(SCRIPT), cmd], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(["bash", str(SCRIPT), cmd], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def _reason(proc: subprocess.CompletedProcess) -> str:
@@ -52,16 +52,23 @@ def _free_ports(n: int) -> list[int]:
 def slurm(tmp_path_factory):
     """The running SLURM: {'dir': its directory, 'env': an environment with SLURM_CONF}."""
     if os.environ.get(OPT_IN) != "1":
-        pytest.skip(f"opt-in: these install slurm-wlm and munge (apt-get, as root) and start SLURM daemons; "
-                    f"set {OPT_IN}=1 to run them (.ci/run does)")
+        pytest.skip(
+            f"opt-in: these install slurm-wlm and munge (apt-get, as root) and start SLURM daemons; "
+            f"set {OPT_IN}=1 to run them (.ci/run does)"
+        )
     if os.geteuid() != 0:
         pytest.skip("not root: slurm.sh runs munged/slurmctld/slurmd as root (SlurmUser=root)")
     if not (shutil.which("slurmctld") and shutil.which("munged")) and not shutil.which("apt-get"):
         pytest.skip("slurm-wlm/munge not installed and no apt-get to install them")
     directory = tmp_path_factory.mktemp("slurm")
     ctld, slurmd = _free_ports(2)  # not the defaults: a developer's own SLURM may be running
-    env = dict(os.environ, LIFBATCH_SLURM_DIR=str(directory), LIFBATCH_SLURM_LINK_ETC="0",
-               LIFBATCH_SLURM_CTLD_PORT=str(ctld), LIFBATCH_SLURM_SLURMD_PORT=str(slurmd))
+    env = dict(
+        os.environ,
+        LIFBATCH_SLURM_DIR=str(directory),
+        LIFBATCH_SLURM_LINK_ETC="0",
+        LIFBATCH_SLURM_CTLD_PORT=str(ctld),
+        LIFBATCH_SLURM_SLURMD_PORT=str(slurmd),
+    )
     env.pop("SLURM_CONF", None)
     proc = _script("install", env, timeout=900)
     if proc.returncode != 0:
@@ -146,15 +153,27 @@ def test_one_job_runs_a_sweep_in_the_jobs_cpus(slurm, tmp_path):
 
     import lifbatch
 
-    raw = {"name": "one-job", "seed": 4, "trials": 3, "duration": "50 ms",
-           "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "r_m": "100 Mohm"},
-           "inputs": {"i": {"kind": "constant", "value": "200 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
-           "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 6], "unit": "pA"}}}
+    raw = {
+        "name": "one-job",
+        "seed": 4,
+        "trials": 3,
+        "duration": "50 ms",
+        "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "r_m": "100 Mohm"},
+        "inputs": {"i": {"kind": "constant", "value": "200 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
+        "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 6], "unit": "pA"}},
+    }
     path = tmp_path / "one-job.yaml"
     path.write_text(yaml.safe_dump(raw))
     store = tmp_path / "one-job.zarr"
-    job = _sbatch(slurm["env"], "-c", "1", "-o", str(tmp_path / "job-%j.out"), "--wrap",
-                  f"{sys.executable} -m lifbatch.cli run {path} --store {store} --no-progress")
+    job = _sbatch(
+        slurm["env"],
+        "-c",
+        "1",
+        "-o",
+        str(tmp_path / "job-%j.out"),
+        "--wrap",
+        f"{sys.executable} -m lifbatch.cli run {path} --store {store} --no-progress",
+    )
     _wait(lambda: _state(job, slurm["env"]) == "", 300, f"job {job} to leave the queue")
     out = (tmp_path / f"job-{job}.out").read_text()
     assert "running in 1 thread of this process" in out and "done: 6 of 6 points" in out, out
@@ -216,8 +235,7 @@ def test_dask_jobqueue_slurmcluster(slurm, tmp_path, variant):
     dask_jobqueue = pytest.importorskip("dask_jobqueue")
     from distributed import Client
 
-    cluster = dask_jobqueue.SLURMCluster(**COMMON, **LOOPBACK[variant],
-                                         log_directory=str(tmp_path))
+    cluster = dask_jobqueue.SLURMCluster(**COMMON, **LOOPBACK[variant], log_directory=str(tmp_path))
     try:
         script = cluster.job_script()
         assert f"#SBATCH -p {PARTITION}" in script
@@ -245,5 +263,8 @@ def test_dask_jobqueue_slurmcluster(slurm, tmp_path, variant):
             assert sum("RUNNING" in j for j in jobs) == 2, jobs
     finally:
         cluster.close()
-    _wait(lambda: _run(["squeue", "-h"], slurm["env"]).stdout.strip() == "", 60,
-          "the worker jobs to leave the queue after cluster.close()")
+    _wait(
+        lambda: _run(["squeue", "-h"], slurm["env"]).stdout.strip() == "",
+        60,
+        "the worker jobs to leave the queue after cluster.close()",
+    )

@@ -26,8 +26,13 @@ from _seaweed import Seaweed
 
 #: a sweep of many one-point blocks that runs for seconds: still running when a signal or a
 #: second run comes
-MID = {**SLOW, "name": "s3-mid", "trials": 100, "duration": "1 s",
-       "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 12], "unit": "pA"}}}
+MID = {
+    **SLOW,
+    "name": "s3-mid",
+    "trials": 100,
+    "duration": "1 s",
+    "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 12], "unit": "pA"}},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -49,8 +54,9 @@ def s3(tmp_path_factory):
     server = Seaweed(str(tmp_path_factory.mktemp("seaweed")))
     server.start()
     server.bucket("lifbatch")
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                              "AWS_REGION")}
+    saved = {
+        k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
+    }
     os.environ.update({k: v for k, v in server.env().items() if k in saved})
     yield server
     for k, v in saved.items():
@@ -70,8 +76,11 @@ def _keys(store) -> set[str]:
     from lifbatch import storage
 
     st = storage.of(store)
-    keys = st.list("") if not st.local else [p.relative_to(store).as_posix() for p in Path(store).rglob("*")
-                                                if p.is_file()]
+    keys = (
+        st.list("")
+        if not st.local
+        else [p.relative_to(store).as_posix() for p in Path(store).rglob("*") if p.is_file()]
+    )
     return {k for k in keys if not k.startswith("_lifbatch/lease.json")}
 
 
@@ -94,13 +103,20 @@ def on_disk(tmp_path_factory):
 @pytest.mark.parametrize("url", ["gs://bucket/x.zarr", "https://host/x.zarr", "file://tmp/x.zarr"])
 def test_unsupported_url_refused_in_one_line(tmp_path, url):
     wf = _write(tmp_path, WF)
-    out = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(wf), "--store", url], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", "run", str(wf), "--store", url],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2, out.stderr
     scheme = url.split(":")[0]
-    assert out.stderr.strip() == (f"lifbatch: error: store '{url}': lifbatch cannot write to '{scheme}://' URLs; "
-                                  "give a path on a file system, or an S3-compatible object store as "
-                                  "s3://BUCKET/PATH.zarr (docs/store-layout.md)")
+    assert out.stderr.strip() == (
+        f"lifbatch: error: store '{url}': lifbatch cannot write to '{scheme}://' URLs; "
+        "give a path on a file system, or an S3-compatible object store as "
+        "s3://BUCKET/PATH.zarr (docs/store-layout.md)"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == [wf.name]  # no local `gs:` directory
     for command in ("status", "query"):
         out = _cli(command, url)
@@ -117,16 +133,20 @@ def test_without_the_s3_extra_an_s3_store_names_it_in_one_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     r = _cli("status", "s3://lifbatch/x.zarr", env=env)
     assert r.returncode == 2, r.stderr
-    assert r.stderr.strip() == ("lifbatch: error: the store 's3://lifbatch/x.zarr' needs obstore, which this "
-                                "environment lacks: install lifbatch's `s3` extra: pip install 'lifbatch[s3]' (from a "
-                                "clone: pip install -e '.[s3]')")
+    assert r.stderr.strip() == (
+        "lifbatch: error: the store 's3://lifbatch/x.zarr' needs obstore, which this "
+        "environment lacks: install lifbatch's `s3` extra: pip install 'lifbatch[s3]' (from a "
+        "clone: pip install -e '.[s3]')"
+    )
 
 
 def test_s3_url_without_a_path_refused(tmp_path):
     out = _cli("status", "s3://bucket-only")
     assert out.returncode == 2
-    assert out.stderr.strip() == ("lifbatch: error: store 's3://bucket-only' names no path in its bucket: give "
-                                  "s3://BUCKET/PATH.zarr, e.g. s3://results/quickstart.zarr")
+    assert out.stderr.strip() == (
+        "lifbatch: error: store 's3://bucket-only' names no path in its bucket: give "
+        "s3://BUCKET/PATH.zarr, e.g. s3://results/quickstart.zarr"
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -147,8 +167,10 @@ def test_sweep_to_s3_is_identical_to_disk(s3, on_disk, tmp_path):
     status = _cli("status", url, env=s3.env())
     assert status.returncode == 0, status.stderr
     assert "points    8: 8 done, 0 failed, 0 pending (100%)" in status.stdout
-    assert _cli("query", url, "--var", "rate", "--format", "csv", env=s3.env()).stdout == \
-        _cli("query", disk, "--var", "rate", "--format", "csv").stdout
+    assert (
+        _cli("query", url, "--var", "rate", "--format", "csv", env=s3.env()).stdout
+        == _cli("query", disk, "--var", "rate", "--format", "csv").stdout
+    )
     # a re-run has nothing to do, and takes no lease
     again = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=s3.env())
     assert again.returncode == 0 and "(0 blocks run, 8 already done)" in again.stdout, again.stdout
@@ -158,8 +180,9 @@ def test_sweep_to_s3_is_identical_to_disk(s3, on_disk, tmp_path):
 @pytest.mark.cluster
 def test_processes_workers_write_to_s3(s3, on_disk, tmp_path):
     url = _url()
-    r = _cli("run", _write(tmp_path, WF), "--store", url, "--processes", "--workers", "2", "--no-progress",
-             env=s3.env())
+    r = _cli(
+        "run", _write(tmp_path, WF), "--store", url, "--processes", "--workers", "2", "--no-progress", env=s3.env()
+    )
     assert r.returncode == 0, r.stderr
     assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[WF["name"]]).load())
     assert not [k for k in _keys(url) if "visible-" in k]  # the workers' probe, through S3, left nothing
@@ -174,8 +197,9 @@ def test_sigkill_mid_sweep_then_rerun_is_identical(s3, on_disk, tmp_path):
 
     url = _url()
     path = _write(tmp_path, MID)
-    proc = _start("run", path, "--store", url, "--points-per-task", "1", "--workers", "1", "--no-progress",
-                  env=s3.env())
+    proc = _start(
+        "run", path, "--store", url, "--points-per-task", "1", "--workers", "1", "--no-progress", env=s3.env()
+    )
     deadline = time.time() + 120
     while len(done_blocks(url)) < 3:
         assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
@@ -201,8 +225,9 @@ def test_sigkill_mid_sweep_then_rerun_is_identical(s3, on_disk, tmp_path):
 def test_two_runs_at_the_same_instant_one_is_refused(s3, on_disk, tmp_path):
     url = _url()
     path = _write(tmp_path, MID)
-    procs = [_start("run", path, "--store", url, "--points-per-task", "1", "--no-progress", env=s3.env())
-             for _ in range(2)]
+    procs = [
+        _start("run", path, "--store", url, "--points-per-task", "1", "--no-progress", env=s3.env()) for _ in range(2)
+    ]
     results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 2], results
@@ -225,8 +250,15 @@ def test_a_stale_lease_taken_over_by_two_at_once_exactly_one_wins(s3):
     for _ in range(10):
         url = _url()
         st = storage.of(url)
-        stale = {"owner": "gone@elsewhere", "host": "elsewhere", "pid": 1, "command": "lifbatch run", "token": "old",
-                 "started": time.time() - 3600, "heartbeat": time.time() - 3600}
+        stale = {
+            "owner": "gone@elsewhere",
+            "host": "elsewhere",
+            "pid": 1,
+            "command": "lifbatch run",
+            "token": "old",
+            "started": time.time() - 3600,
+            "heartbeat": time.time() - 3600,
+        }
         st.create("_lifbatch/lease.json", json.dumps(stale).encode())
         barrier = threading.Barrier(2)
         won, refused = [], []
@@ -275,13 +307,15 @@ def test_lease_renewal_is_conditional_on_its_etag(s3):
 # --------------------------------------------------------------------------- #
 def test_bad_credentials_one_line(s3, tmp_path):
     url = _url()
-    r = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress",
-             env=s3.env(AWS_SECRET_ACCESS_KEY="wrong-secret"))
+    r = _cli(
+        "run", _write(tmp_path, WF), "--store", url, "--no-progress", env=s3.env(AWS_SECRET_ACCESS_KEY="wrong-secret")
+    )
     assert r.returncode == 2, r.stderr
     line = r.stderr.strip()
     assert len(line.splitlines()) == 1, line
-    assert line.startswith(f"lifbatch: error: store '{url}' at {s3.endpoint}: the object store refused the "
-                           "credentials"), line
+    assert line.startswith(
+        f"lifbatch: error: store '{url}' at {s3.endpoint}: the object store refused the credentials"
+    ), line
     assert "wrong-secret" not in line and "lifbatch-test" not in line  # never printed
     assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in line
     assert _keys(url) == set()  # nothing written
@@ -292,9 +326,11 @@ def test_missing_bucket_one_line(s3, tmp_path):
     for args in (("run", _write(tmp_path, WF), "--store", url, "--no-progress"), ("status", url)):
         r = _cli(*args, env=s3.env())
         assert r.returncode == 2, r.stderr
-        assert r.stderr.strip() == (f"lifbatch: error: store '{url}' at {s3.endpoint}: the bucket 'no-such-bucket' "
-                                    "does not exist; create it first (e.g. `aws s3 mb s3://no-such-bucket`), or give "
-                                    "another s3://BUCKET/PATH")
+        assert r.stderr.strip() == (
+            f"lifbatch: error: store '{url}' at {s3.endpoint}: the bucket 'no-such-bucket' "
+            "does not exist; create it first (e.g. `aws s3 mb s3://no-such-bucket`), or give "
+            "another s3://BUCKET/PATH"
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -306,8 +342,9 @@ def test_server_stopped_mid_sweep_then_back_resumes_identical(s3, on_disk, tmp_p
 
     url = _url()
     path = _write(tmp_path, MID)
-    proc = _start("run", path, "--store", url, "--points-per-task", "1", "--workers", "1", "--no-progress",
-                  env=s3.env())
+    proc = _start(
+        "run", path, "--store", url, "--points-per-task", "1", "--workers", "1", "--no-progress", env=s3.env()
+    )
     try:
         deadline = time.time() + 120
         while len(done_blocks(url)) < 2:
@@ -349,8 +386,18 @@ def test_detached_sweep_on_a_cluster_to_s3(s3, tmp_path):
     try:
         url = _url()
         path = _write(tmp_path, REMOTE)
-        r = _cli("run", path, "--store", url, "--scheduler", cluster.address, "--detach", "--points-per-task", "4",
-                 env=s3.env())
+        r = _cli(
+            "run",
+            path,
+            "--store",
+            url,
+            "--scheduler",
+            cluster.address,
+            "--detach",
+            "--points-per-task",
+            "4",
+            env=s3.env(),
+        )
         assert r.returncode == 0, r.stderr
         assert "submitted: 6 blocks" in r.stdout and f"lifbatch status {url}" in r.stdout
         deadline = time.time() + 120
@@ -410,10 +457,10 @@ def test_a_chunk_deleted_and_one_corrupted_found_by_verify_and_repaired(s3, on_d
     assert found.returncode == 1, found.stderr
     on_the_disk = _cli("status", disk, "--verify")
     assert on_the_disk.returncode == 1
-    report = found.stdout[found.stdout.index("verify:"):]
-    assert report == on_the_disk.stdout[on_the_disk.stdout.index("verify:"):].replace(str(disk), url)
+    report = found.stdout[found.stdout.index("verify:") :]
+    assert report == on_the_disk.stdout[on_the_disk.stdout.index("verify:") :].replace(str(disk), url)
     assert "verify: 2 of 8 done blocks have missing or corrupt data" in report, report
-    assert f"rate: missing chunk {rate[len('rate/'):]}" in report and "fails its checksum" in report, report
+    assert f"rate: missing chunk {rate[len('rate/') :]}" in report and "fails its checksum" in report, report
     fixed = _cli("run", path, "--store", url, "--repair", "--no-progress", env=s3.env())
     assert fixed.returncode == 0, fixed.stderr
     assert "(2 blocks run, 6 already done)" in fixed.stdout, fixed.stdout
@@ -430,8 +477,9 @@ def test_a_chunk_deleted_and_one_corrupted_found_by_verify_and_repaired(s3, on_d
 def test_creation_killed_at_each_step_resumes_identical(s3, on_disk, tmp_path, phase):
     url = _url()
     path = _write(tmp_path, WF)
-    proc = _start("run", path, "--store", url, "--points-per-task", "2", "--no-progress",
-                  env=s3.env(LIFBATCH_TEST_PAUSE_AT=phase))
+    proc = _start(
+        "run", path, "--store", url, "--points-per-task", "2", "--no-progress", env=s3.env(LIFBATCH_TEST_PAUSE_AT=phase)
+    )
     _wait_for(proc, f"paused at {phase}")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
@@ -588,8 +636,9 @@ def test_refine_to_s3_killed_after_its_commit_recovers_identical_to_disk(s3, tmp
     p.communicate(timeout=60)
     assert "_lifbatch/grow.json" in _keys(url)
     r = _cli("query", url, "--var", "rate", env=s3.env())
-    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "interrupted after its commit" in \
-        r.stderr, r.stderr
+    assert (
+        r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "interrupted after its commit" in r.stderr
+    ), r.stderr
     r = _cli("run", wf, "--store", url, "--no-progress", env=s3.env())
     assert r.returncode == 0 and "finished adding 3 points" in r.stderr, r.stderr
     assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
@@ -616,8 +665,24 @@ def test_fit_to_s3_equals_the_same_fit_on_disk(s3, tmp_path):
     out = {}
     disk, url = tmp_path / "f.zarr", _url()
     for store, env in ((disk, None), (url, s3.env())):
-        r = _cli("fit", wf, "--target", "rate=10 Hz", "--free", "inputs.current.value=50..300", "--budget", "12",
-                 "--batch", "4", "--store", store, "--format", "json", "--no-progress", env=env)
+        r = _cli(
+            "fit",
+            wf,
+            "--target",
+            "rate=10 Hz",
+            "--free",
+            "inputs.current.value=50..300",
+            "--budget",
+            "12",
+            "--batch",
+            "4",
+            "--store",
+            store,
+            "--format",
+            "json",
+            "--no-progress",
+            env=env,
+        )
         assert r.returncode == 0, r.stderr
         out[str(store)] = json.loads(r.stdout)
     got, want = out[url], out[str(disk)]
@@ -635,8 +700,20 @@ def test_bench_sweep_to_s3_against_disk_leaves_nothing(s3):
 
     from lifbatch import storage
 
-    r = _cli("bench", "--sweep", "--store", "s3://lifbatch/bench", "--points", "8", "--tiny-points", "16",
-             "--repeat", "2", "--json", env=s3.env())
+    r = _cli(
+        "bench",
+        "--sweep",
+        "--store",
+        "s3://lifbatch/bench",
+        "--points",
+        "8",
+        "--tiny-points",
+        "16",
+        "--repeat",
+        "2",
+        "--json",
+        env=s3.env(),
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["store"] == "s3://lifbatch/bench" and len(out["store_over_disk"]) == 2
@@ -651,8 +728,11 @@ def _bare(tmp_path, **extra) -> dict:
     """An environment with no AWS_* variable, its profile files under tmp_path (none written yet:
     not the user's ~/.aws), its dask config directory tmp_path/dask."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DASK_LIFBATCH__S3"))}
-    env.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"), AWS_CONFIG_FILE=str(tmp_path / "config"),
-               DASK_CONFIG=str(tmp_path / "dask"))
+    env.update(
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "credentials"),
+        AWS_CONFIG_FILE=str(tmp_path / "config"),
+        DASK_CONFIG=str(tmp_path / "dask"),
+    )
     env.update(extra)
     return env
 
@@ -660,11 +740,14 @@ def _bare(tmp_path, **extra) -> dict:
 def _profiles(tmp_path, s3, *, key="lifbatch-test", secret="lifbatch-test-secret") -> None:
     """Profile 'lab' with the server's keys in the credentials file and its endpoint and region in
     the config file; the default profile with keys the server refuses."""
-    (tmp_path / "credentials").write_text(f"[default]\naws_access_key_id = nobody\naws_secret_access_key = "
-                                          f"default-secret\n\n[lab]\naws_access_key_id = {key}\n"
-                                          f"aws_secret_access_key = {secret}\n")
-    (tmp_path / "config").write_text(f"[default]\nregion = us-east-1\n\n[profile lab]\nregion = us-east-1\n"
-                                     f"endpoint_url = {s3.endpoint}\n")
+    (tmp_path / "credentials").write_text(
+        f"[default]\naws_access_key_id = nobody\naws_secret_access_key = "
+        f"default-secret\n\n[lab]\naws_access_key_id = {key}\n"
+        f"aws_secret_access_key = {secret}\n"
+    )
+    (tmp_path / "config").write_text(
+        f"[default]\nregion = us-east-1\n\n[profile lab]\nregion = us-east-1\nendpoint_url = {s3.endpoint}\n"
+    )
 
 
 def test_credentials_and_endpoint_only_in_a_profile_file(s3, tmp_path):
@@ -690,7 +773,8 @@ def test_credentials_only_in_lifbatch_yaml_win_over_the_environment_and_profiles
     (tmp_path / "dask").mkdir()
     (tmp_path / "dask" / "lifbatch.yaml").write_text(
         f"lifbatch:\n  s3:\n    endpoint: {s3.endpoint}\n    access-key-id: lifbatch-test\n"
-        "    secret-access-key: lifbatch-test-secret\n")
+        "    secret-access-key: lifbatch-test-secret\n"
+    )
     url = _url()
     # wrong keys in the environment and in the default profile: lifbatch.yaml's keys are used
     env = _bare(tmp_path, AWS_ACCESS_KEY_ID="nobody", AWS_SECRET_ACCESS_KEY="env-secret")
@@ -702,12 +786,15 @@ def test_credentials_only_in_lifbatch_yaml_win_over_the_environment_and_profiles
     # a wrong secret in lifbatch.yaml: refused in one line naming where the keys came from, not the secret
     (tmp_path / "dask" / "lifbatch.yaml").write_text(
         f"lifbatch:\n  s3:\n    endpoint: {s3.endpoint}\n    access-key-id: lifbatch-test\n"
-        "    secret-access-key: yaml-wrong-secret\n")
+        "    secret-access-key: yaml-wrong-secret\n"
+    )
     bad = _cli("status", url, env=env)
     assert bad.returncode == 2, bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
-    assert bad.stderr.startswith(f"lifbatch: error: store '{url}' at {s3.endpoint}: the object store refused the "
-                                 "credentials (from lifbatch.s3.access-key-id)"), bad.stderr
+    assert bad.stderr.startswith(
+        f"lifbatch: error: store '{url}' at {s3.endpoint}: the object store refused the "
+        "credentials (from lifbatch.s3.access-key-id)"
+    ), bad.stderr
     assert "yaml-wrong-secret" not in bad.stderr and "env-secret" not in bad.stderr
 
 
@@ -724,30 +811,46 @@ def test_environment_keys_win_over_the_profile_unless_lifbatch_names_the_profile
     r = _cli("status", url, env={**env, "DASK_LIFBATCH__S3__PROFILE": "lab"})
     assert r.returncode == 0, r.stderr
     # the environment's keys beat the default profile's wrong ones
-    assert _cli("status", url, env=_bare(tmp_path, **{k: v for k, v in s3.env().items()
-                                                       if k.startswith("AWS_")})).returncode == 0
+    assert (
+        _cli(
+            "status", url, env=_bare(tmp_path, **{k: v for k, v in s3.env().items() if k.startswith("AWS_")})
+        ).returncode
+        == 0
+    )
 
 
 @pytest.mark.parametrize("named_by", ["AWS_PROFILE", "lifbatch.s3.profile"])
 def test_a_named_profile_that_does_not_exist_one_line(s3, tmp_path, named_by):
     _profiles(tmp_path, s3)
     url = _url()
-    env = _bare(tmp_path, **({"AWS_PROFILE": "nope"} if named_by == "AWS_PROFILE"
-                             else {"DASK_LIFBATCH__S3__PROFILE": "nope"}))
+    env = _bare(
+        tmp_path, **({"AWS_PROFILE": "nope"} if named_by == "AWS_PROFILE" else {"DASK_LIFBATCH__S3__PROFILE": "nope"})
+    )
     for args in (("status", url), ("run", _write(tmp_path, WF), "--store", url, "--no-progress")):
         r = _cli(*args, env=env)
         assert r.returncode == 2, r.stderr
         assert r.stderr.strip() == (
             f"lifbatch: error: store '{url}': the AWS profile 'nope' (from {named_by}) is in neither "
             f"{tmp_path / 'credentials'} nor {tmp_path / 'config'}; name a profile of those files, or set "
-            "AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE to the files that have it")
+            "AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE to the files that have it"
+        )
     assert _keys(url) == set()
 
 
 def test_a_key_id_in_lifbatch_yaml_without_its_secret_one_line(s3, tmp_path):
     url = _url()
-    r = _cli("status", url, env=_bare(tmp_path, DASK_LIFBATCH__S3__ACCESS_KEY_ID="lifbatch-test",
-                                      AWS_ACCESS_KEY_ID="lifbatch-test", AWS_SECRET_ACCESS_KEY="lifbatch-test-secret"))
+    r = _cli(
+        "status",
+        url,
+        env=_bare(
+            tmp_path,
+            DASK_LIFBATCH__S3__ACCESS_KEY_ID="lifbatch-test",
+            AWS_ACCESS_KEY_ID="lifbatch-test",
+            AWS_SECRET_ACCESS_KEY="lifbatch-test-secret",
+        ),
+    )
     assert r.returncode == 2, r.stderr
-    assert r.stderr.strip() == (f"lifbatch: error: store '{url}': lifbatch.s3.secret-access-key is not set but its "
-                                "pair is; set both (or neither, to use the environment or an AWS profile)")
+    assert r.stderr.strip() == (
+        f"lifbatch: error: store '{url}': lifbatch.s3.secret-access-key is not set but its "
+        "pair is; set both (or neither, to use the environment or an AWS profile)"
+    )

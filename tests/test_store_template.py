@@ -14,19 +14,23 @@ from lifbatch.plan import plan_blocks
 from lifbatch.store import create_store, root_attrs
 
 ZIPPED = {
-    "name": "tmpl", "trials": 3, "duration": "20 ms",
+    "name": "tmpl",
+    "trials": 3,
+    "duration": "20 ms",
     "neuron": {"tau_m": "10 ms", "v_th": "1", "t_ref": "1 ms"},
     "inputs": {"d": {"kind": "constant", "value": "0.2 / ms"}},
-    "sweep": {"I": {"param": "inputs.d.value", "values": [0.1, 0.2, 0.3], "unit": "1 / ms"},
-              "tau": {"zip": {"neuron.tau_m": {"values": [5, 10], "unit": "ms"},
-                              "neuron.t_ref": {"values": [1, 2], "unit": "ms"}}}},
+    "sweep": {
+        "I": {"param": "inputs.d.value", "values": [0.1, 0.2, 0.3], "unit": "1 / ms"},
+        "tau": {
+            "zip": {"neuron.tau_m": {"values": [5, 10], "unit": "ms"}, "neuron.t_ref": {"values": [1, 2], "unit": "ms"}}
+        },
+    },
     "record": {"v": {"trials": [0, 2]}},
 }
 
 
 def _meta(root: Path) -> dict:
-    return {p.parent.relative_to(root).as_posix(): json.loads(p.read_text())
-            for p in root.glob("*/zarr.json")}
+    return {p.parent.relative_to(root).as_posix(): json.loads(p.read_text()) for p in root.glob("*/zarr.json")}
 
 
 def test_template_matches_xarrays(tmp_path):

@@ -24,27 +24,56 @@ from lifbatch.store import done_blocks, inspect_store
 from conftest import assert_identical
 
 WF = {
-    "name": "trust", "seed": 8, "trials": 4, "duration": "100 ms", "dt": "0.1 ms",
-    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-               "r_m": "100 Mohm"},
-    "inputs": {"i": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"},
-               "p": {"kind": "poisson", "rate": "200 Hz", "weight": "0.5 mV", "n": 10}},
+    "name": "trust",
+    "seed": 8,
+    "trials": 4,
+    "duration": "100 ms",
+    "dt": "0.1 ms",
+    "neuron": {
+        "tau_m": "20 ms",
+        "e_l": "-65 mV",
+        "v_th": "-50 mV",
+        "v_reset": "-65 mV",
+        "t_ref": "2 ms",
+        "r_m": "100 Mohm",
+    },
+    "inputs": {
+        "i": {"kind": "constant", "value": "150 pA"},
+        "n": {"kind": "white_noise", "sigma": "3 mV"},
+        "p": {"kind": "poisson", "rate": "200 Hz", "weight": "0.5 mV", "n": 10},
+    },
     "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 8], "unit": "pA"}},
     "record": {"v": {"trials": [0], "every": "1 ms"}},
 }
 # seconds of work, in many blocks: still running when a second run or a signal comes
-SLOW = {**WF, "name": "trust-slow", "trials": 300, "duration": "2 s",
-        "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 32], "unit": "pA"}}}
+SLOW = {
+    **WF,
+    "name": "trust-slow",
+    "trials": 300,
+    "duration": "2 s",
+    "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 32], "unit": "pA"}},
+}
 
 
 def _cli(*args, env=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "lifbatch.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def _start(*args, env=None):
-    return subprocess.Popen([sys.executable, "-m", "lifbatch.cli", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lifbatch.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
 
 
 def _write(tmp_path: Path, raw: dict) -> Path:
@@ -168,8 +197,8 @@ def test_deleted_and_truncated_chunks_are_found_and_repaired(tmp_path, reference
     assert _cli("run", path, "--store", store, "--points-per-task", "2", "--no-progress").returncode == 0
     ok = _cli("status", store, "--verify")
     assert ok.returncode == 0 and "verified: 4 of 4 blocks" in ok.stdout
-    (store / "rate" / "c" / "1").unlink()                      # block 1's rates deleted
-    chunk = store / "v_mean" / "c" / "3" / "0"                 # block 3's V means truncated
+    (store / "rate" / "c" / "1").unlink()  # block 1's rates deleted
+    chunk = store / "v_mean" / "c" / "3" / "0"  # block 3's V means truncated
     chunk.write_bytes(chunk.read_bytes()[:20])
     bad = _cli("status", store, "--verify")
     assert bad.returncode == 1
@@ -244,8 +273,9 @@ def test_the_plan_decides_from_the_store_state_alone():
     assert p.new and p.replace and "interrupted" in p.note
     with pytest.raises(StoreError, match="unfinished store of another workflow"):
         plan_sweep(wf, StoreState("s", "creating", fingerprint="0" * 16, name="x"))
-    store = StoreState("s", "store", fingerprint=wf.fingerprint, chunks=(2,), done=frozenset({0, 1, 3}),
-                       failed=frozenset({1}))
+    store = StoreState(
+        "s", "store", fingerprint=wf.fingerprint, chunks=(2,), done=frozenset({0, 1, 3}), failed=frozenset({1})
+    )
     p = plan_sweep(wf, store)
     assert not p.new and p.blocks == (2,) and p.skipped == 3 and p.chunks == (2,)
     assert plan_sweep(wf, store, retry_failed=True).blocks == (1, 2)
@@ -276,8 +306,14 @@ def small_disk(tmp_path):
 
 @pytest.mark.slow
 def test_disk_full_and_read_only_store_are_one_line_and_resumable(tmp_path, small_disk):
-    raw = {**WF, "name": "full", "trials": 20, "duration": "500 ms", "record": {"v": {"trials": "all"}},
-           "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 40], "unit": "pA"}}}
+    raw = {
+        **WF,
+        "name": "full",
+        "trials": 20,
+        "duration": "500 ms",
+        "record": {"v": {"trials": "all"}},
+        "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 40], "unit": "pA"}},
+    }
     path = _write(tmp_path, raw)
     store = small_disk / "s.zarr"
     r = _cli("run", path, "--store", store, "--points-per-task", "2", "--no-progress")

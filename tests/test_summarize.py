@@ -19,9 +19,19 @@ from lifbatch.layout import MOMENT_SUMMARIES as MOMENT_VARS, SPIKE_SUMMARIES as 
 from conftest import assert_identical
 
 WF = {
-    "name": "summ", "seed": 4, "trials": 6, "duration": "300 ms", "dt": "0.1 ms",
-    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-               "r_m": "100 Mohm"},
+    "name": "summ",
+    "seed": 4,
+    "trials": 6,
+    "duration": "300 ms",
+    "dt": "0.1 ms",
+    "neuron": {
+        "tau_m": "20 ms",
+        "e_l": "-65 mV",
+        "v_th": "-50 mV",
+        "v_reset": "-65 mV",
+        "t_ref": "2 ms",
+        "r_m": "100 Mohm",
+    },
     "inputs": {"i": {"kind": "constant", "value": "200 pA"}, "n": {"kind": "white_noise", "sigma": "4 mV"}},
     "sweep": {"I": {"param": "inputs.i.value", "linspace": [150, 300, 6], "unit": "pA"}},
     "record": {"v": {"trials": "all", "every": "1 ms"}},
@@ -31,8 +41,9 @@ SUMMARIES = SPIKE_VARS + MOMENT_VARS
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "lifbatch.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=300, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", *map(str, args)], capture_output=True, text=True, timeout=300, env=env
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +55,12 @@ def stores(tmp_path_factory):
     base = d / "base.zarr"
     assert _cli("run", wf, "--store", base, "--points-per-task", "2", "--no-progress").returncode == 0
     direct = d / "direct.zarr"
-    assert _cli("run", wf, "--store", direct, "--points-per-task", "2", "--no-progress",
-                "--set", "summaries.warmup=100 ms").returncode == 0
+    assert (
+        _cli(
+            "run", wf, "--store", direct, "--points-per-task", "2", "--no-progress", "--set", "summaries.warmup=100 ms"
+        ).returncode
+        == 0
+    )
     return wf, base, direct
 
 
@@ -98,9 +113,14 @@ def test_summarize_killed_at_any_point_leaves_all_old_or_all_new(stores, tmp_pat
     store = tmp_path / "s.zarr"
     shutil.copytree(base, store)
     env = {**os.environ, "LIFBATCH_TEST_PAUSE_AT": phase}
-    proc = subprocess.Popen([sys.executable, "-m", "lifbatch.cli", "summarize", str(store), "--set",
-                             "summaries.warmup=100 ms"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lifbatch.cli", "summarize", str(store), "--set", "summaries.warmup=100 ms"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     for line in proc.stderr:
         if f"paused at {phase}" in line:
             break
@@ -160,15 +180,19 @@ def test_v_moments_summarize_cannot_recompute_keep_their_warmup_through_resume(t
     shutil.copytree(base, store)
     r = _cli("summarize", store, "--set", "summaries.warmup=100 ms")
     assert r.returncode == 0, r.stderr
-    kept = ("warmup 100 ms (V moments after 50 ms: summarize could not recompute them without V of every trial on "
-            "the moments grid)")
+    kept = (
+        "warmup 100 ms (V moments after 50 ms: summarize could not recompute them without V of every trial on "
+        "the moments grid)"
+    )
     assert f"summaries: {kept}" in r.stdout and "(changed: isi_edges, warmup;" in r.stdout, r.stdout
     assert kept in _cli("status", store).stdout
     assert_identical(lifbatch.open_results(store).load(), lifbatch.open_results(direct).load(), SPIKE_VARS)
     assert_identical(lifbatch.open_results(store).load(), lifbatch.open_results(base).load(), MOMENT_VARS)
     before = sorted(str(p.relative_to(store)) for p in store.rglob("*"))
-    for args, field in ((["summaries.moments.every=2 ms"], "summaries.moments.every"),
-                        (["summaries.autocov.max_lag=10 ms"], "summaries.autocov.max_lag")):
+    for args, field in (
+        (["summaries.moments.every=2 ms"], "summaries.moments.every"),
+        (["summaries.autocov.max_lag=10 ms"], "summaries.autocov.max_lag"),
+    ):
         bad = _cli("summarize", store, "--set", *args)
         msg = bad.stderr.strip()
         assert bad.returncode == 2 and "\n" not in msg and f"`{field}`" in msg, msg

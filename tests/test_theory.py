@@ -10,15 +10,22 @@ import pytest
 import lifbatch
 from lifbatch.theory import lif_isi_steps, lif_rate, siegert_cv, siegert_rate, theory_cv, theory_ou, theory_rate
 
-NEURON = {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-          "r_m": "100 Mohm"}
+NEURON = {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms", "r_m": "100 Mohm"}
 
 
 def constant_workflow(method: str, dt: str = "0.1 ms") -> dict:
-    return {"name": "const", "duration": "2 s", "dt": dt, "method": method, "neuron": dict(NEURON),
-            "inputs": {"i": {"kind": "constant", "value": "200 pA"}},
-            "sweep": {"I": {"param": "inputs.i.value", "values": [140, 151, 160, 200, 300, 500], "unit": "pA"},
-                      "t_ref": {"param": "neuron.t_ref", "values": [0, 2, 5], "unit": "ms"}}}
+    return {
+        "name": "const",
+        "duration": "2 s",
+        "dt": dt,
+        "method": method,
+        "neuron": dict(NEURON),
+        "inputs": {"i": {"kind": "constant", "value": "200 pA"}},
+        "sweep": {
+            "I": {"param": "inputs.i.value", "values": [140, 151, 160, 200, 300, 500], "unit": "pA"},
+            "t_ref": {"param": "neuron.t_ref", "values": [0, 2, 5], "unit": "ms"},
+        },
+    }
 
 
 @pytest.mark.parametrize("method", ["euler", "exact"])
@@ -29,8 +36,15 @@ def test_constant_input_isi_is_the_discrete_time_solution(method):
     for i, I in enumerate(ds.I.values):
         for j, t_ref in enumerate(ds.t_ref.values):
             v_inf = -0.065 + 1e8 * I
-            k = lif_isi_steps(v_inf, tau_m=0.02, v_th=-0.05, v_reset=-0.065, dt=wf.dt,
-                              ref_steps=int(round(t_ref / wf.dt)), method=method)
+            k = lif_isi_steps(
+                v_inf,
+                tau_m=0.02,
+                v_th=-0.05,
+                v_reset=-0.065,
+                dt=wf.dt,
+                ref_steps=int(round(t_ref / wf.dt)),
+                method=method,
+            )
             point = ds.isel(I=i, t_ref=j)
             if k == 0:  # below rheobase (150 pA): silent
                 assert int(point.spike_count.sum()) == 0
@@ -66,20 +80,28 @@ def test_constant_input_rate_matches_closed_form(method):
 
 def test_no_leak_linear_integrator_rate():
     """tau_m = inf with a constant dV/dt = r: period = ceil((v_th - v_reset)/(r dt)) steps + refractory."""
-    wf = lifbatch.load_workflow({"name": "lin", "duration": "1 s", "dt": "0.1 ms",
-                                 "neuron": {"tau_m": "inf", "v_th": 1, "t_ref": "1 ms"},
-                                 "inputs": {"r": {"kind": "constant", "value": "0.033 / ms"}}})
+    wf = lifbatch.load_workflow(
+        {
+            "name": "lin",
+            "duration": "1 s",
+            "dt": "0.1 ms",
+            "neuron": {"tau_m": "inf", "v_th": 1, "t_ref": "1 ms"},
+            "inputs": {"r": {"kind": "constant", "value": "0.033 / ms"}},
+        }
+    )
     ds = lifbatch.simulate(wf)
     steps = math.floor(1 / (33.0 * 1e-4)) + 1 + 10
     assert float(ds.isi_mean) == pytest.approx(steps * 1e-4, rel=1e-12)
 
 
 def test_siegert_reduces_to_deterministic_rate_without_noise():
-    assert siegert_rate(-0.045, 0.0, tau_m=0.02, v_th=-0.05, v_reset=-0.065, t_ref=0.002) == \
-        pytest.approx(lif_rate(-0.045, tau_m=0.02, v_th=-0.05, v_reset=-0.065, t_ref=0.002))
+    assert siegert_rate(-0.045, 0.0, tau_m=0.02, v_th=-0.05, v_reset=-0.065, t_ref=0.002) == pytest.approx(
+        lif_rate(-0.045, tau_m=0.02, v_th=-0.05, v_reset=-0.065, t_ref=0.002)
+    )
     # small noise: close to the deterministic rate above rheobase
-    assert siegert_rate(-0.045, 1e-4, tau_m=0.02, v_th=-0.05, v_reset=-0.065, t_ref=0.002) == \
-        pytest.approx(lif_rate(-0.045, tau_m=0.02, v_th=-0.05, v_reset=-0.065, t_ref=0.002), rel=1e-2)
+    assert siegert_rate(-0.045, 1e-4, tau_m=0.02, v_th=-0.05, v_reset=-0.065, t_ref=0.002) == pytest.approx(
+        lif_rate(-0.045, tau_m=0.02, v_th=-0.05, v_reset=-0.065, t_ref=0.002), rel=1e-2
+    )
 
 
 @pytest.mark.slow
@@ -93,12 +115,19 @@ def test_white_noise_rate_approaches_siegert_as_dt_shrinks():
     (3 %), and require the error to shrink by at least 1.8x from 0.1 ms (sqrt(10) = 3.2
     expected).
     """
-    base = {"name": "siegert", "seed": 3, "trials": 400, "duration": "1 s", "neuron": dict(NEURON),
-            "inputs": {"c": {"kind": "constant", "value": "140 pA"}, "n": {"kind": "white_noise", "sigma": "4 mV"}},
-            "sweep": {"I": {"param": "inputs.c.value", "values": [120, 150, 180], "unit": "pA"}},
-            "summaries": {"warmup": "100 ms"}}
-    theory = siegert_rate(-0.065 + np.array([0.012, 0.015, 0.018]), 0.004, tau_m=0.02, v_th=-0.05,
-                          v_reset=-0.065, t_ref=0.002)
+    base = {
+        "name": "siegert",
+        "seed": 3,
+        "trials": 400,
+        "duration": "1 s",
+        "neuron": dict(NEURON),
+        "inputs": {"c": {"kind": "constant", "value": "140 pA"}, "n": {"kind": "white_noise", "sigma": "4 mV"}},
+        "sweep": {"I": {"param": "inputs.c.value", "values": [120, 150, 180], "unit": "pA"}},
+        "summaries": {"warmup": "100 ms"},
+    }
+    theory = siegert_rate(
+        -0.065 + np.array([0.012, 0.015, 0.018]), 0.004, tau_m=0.02, v_th=-0.05, v_reset=-0.065, t_ref=0.002
+    )
     err = {}
     for dt in ("0.1 ms", "0.01 ms"):
         ds = lifbatch.simulate(lifbatch.load_workflow(base, overrides={"dt": dt}))
@@ -129,8 +158,13 @@ def test_siegert_cv_single_integral_equals_the_double_integral():
         nu = siegert_rate(mu, s, tau_m=0.02, v_th=-0.05, v_reset=-0.065, t_ref=t_ref)
         return math.sqrt(2 * math.pi * (nu * 0.02) ** 2 * double)
 
-    for mu, s, t_ref in [(-0.055, 0.004, 0.002), (-0.05, 0.002, 0.0), (-0.045, 0.004, 0.005),
-                         (-0.04, 0.01, 0.002), (-0.065, 0.004, 0.002)]:
+    for mu, s, t_ref in [
+        (-0.055, 0.004, 0.002),
+        (-0.05, 0.002, 0.0),
+        (-0.045, 0.004, 0.005),
+        (-0.04, 0.01, 0.002),
+        (-0.065, 0.004, 0.002),
+    ]:
         cv = siegert_cv(mu, s, tau_m=0.02, v_th=-0.05, v_reset=-0.065, t_ref=t_ref)
         assert cv == pytest.approx(nested(mu, s, t_ref), rel=1e-7)
 
@@ -177,10 +211,17 @@ def test_white_noise_isi_cv_matches_siegert_cv():
     0.01 ms Euler's missed crossings bias the rate by about 1 % (see the test above);
     we allow the CV that much bias plus 3 standard errors (2 - 4 % in all).
     """
-    base = {"name": "cv", "seed": 5, "trials": 200, "duration": "5 s", "dt": "0.01 ms", "neuron": dict(NEURON),
-            "inputs": {"c": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "4 mV"}},
-            "sweep": {"I": {"param": "inputs.c.value", "values": [130, 150, 170], "unit": "pA"}},
-            "summaries": {"warmup": "100 ms"}}
+    base = {
+        "name": "cv",
+        "seed": 5,
+        "trials": 200,
+        "duration": "5 s",
+        "dt": "0.01 ms",
+        "neuron": dict(NEURON),
+        "inputs": {"c": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "4 mV"}},
+        "sweep": {"I": {"param": "inputs.c.value", "values": [130, 150, 170], "unit": "pA"}},
+        "summaries": {"warmup": "100 ms"},
+    }
     wf = lifbatch.load_workflow(base)
     ds = lifbatch.simulate(wf)
     v_inf = -0.065 + 1e8 * ds.I.values
@@ -220,14 +261,17 @@ def test_no_threshold_moments_match_ou_theory(workflows_dir, method):
     assert np.all(np.abs(ds.v_mean.values - th.v_mean.values) <= 4 * np.sqrt(var / n) + 1e-15)
     assert np.all(np.abs(ds.v_var.values - var) <= 4 * _gaussian_var_se(var, n) + 1e-15)
     c = th.v_autocov.values
-    var_inf = sigma ** 2 / 2
-    assert np.all(np.abs(ds.v_autocov.values - c) <= 3 * np.sqrt((var_inf ** 2 + c ** 2) / (n - 1)))
+    var_inf = sigma**2 / 2
+    assert np.all(np.abs(ds.v_autocov.values - c) <= 3 * np.sqrt((var_inf**2 + c**2) / (n - 1)))
     # the formulas: continuous OU at the sample times for `exact`, O(dt/tau) from it for Euler
     cont = dict(rtol=1e-12) if method == "exact" else dict(rtol=wf.dt / tau)
     np.testing.assert_allclose(th.v_mean.values, v_inf + (-0.06 - v_inf) * np.exp(-t / tau), **cont)
     np.testing.assert_allclose(var[1:], var_inf * (1 - np.exp(-2 * t[1:] / tau)), **cont)
-    np.testing.assert_allclose(c, var_inf * np.exp(-ds.lag.values / tau), rtol=2 * math.exp(-2 * 0.1 / tau)
-                               + (wf.dt / tau if method == "euler" else 0))
+    np.testing.assert_allclose(
+        c,
+        var_inf * np.exp(-ds.lag.values / tau),
+        rtol=2 * math.exp(-2 * 0.1 / tau) + (wf.dt / tau if method == "euler" else 0),
+    )
 
 
 def test_euler_variance_is_the_discrete_time_one():
@@ -240,19 +284,26 @@ def test_euler_variance_is_the_discrete_time_one():
     """
     wf = lifbatch.load_workflow(
         "workflows/ccnss-white-noise.yaml",
-        overrides={"method": "euler", "dt": "2 ms", "duration": "1 s", "summaries.moments.every": "2 ms",
-                   "summaries.autocov.max_lag": "10 ms", "record.v.every": "2 ms"})
+        overrides={
+            "method": "euler",
+            "dt": "2 ms",
+            "duration": "1 s",
+            "summaries.moments.every": "2 ms",
+            "summaries.autocov.max_lag": "10 ms",
+            "record.v.every": "2 ms",
+        },
+    )
     ds = lifbatch.simulate(wf)
     th = theory_ou(ds)
     late = ds.time.values >= 0.1
     sim = ds.v_var.values[late].mean()
     a = 0.1
     sigma = wf.params["inputs.noise.sigma"]
-    euler, continuous = sigma ** 2 / (2 - a), sigma ** 2 / 2
+    euler, continuous = sigma**2 / (2 - a), sigma**2 / 2
     assert th.v_var.values[late].mean() == pytest.approx(euler, rel=1e-6)
     k = np.arange(late.sum())
     cov = euler * (1 - a) ** np.abs(k[:, None] - k[None, :])
-    se = math.sqrt(2 / (wf.trials - 1) * np.mean(cov ** 2))
+    se = math.sqrt(2 / (wf.trials - 1) * np.mean(cov**2))
     assert abs(sim - euler) < 3 * se
     assert abs(sim - continuous) > 3 * se
 
@@ -260,11 +311,16 @@ def test_euler_variance_is_the_discrete_time_one():
 def test_ou_theory_only_where_it_applies(workflows_dir):
     """A threshold (swept from inf to a finite value), a non-white-noise input or no leak:
     no OU overlay (NaN at those points, None when it applies nowhere)."""
-    wf = lifbatch.load_workflow(workflows_dir / "ccnss-white-noise.yaml",
-                                overrides={"trials": 20, "duration": "50 ms", "summaries.warmup": "10 ms",
-                                           "summaries.autocov.max_lag": "10 ms",
-                                           "sweep": {"v_th": {"param": "neuron.v_th", "values": ["inf mV", -40],
-                                                              "unit": "mV"}}})
+    wf = lifbatch.load_workflow(
+        workflows_dir / "ccnss-white-noise.yaml",
+        overrides={
+            "trials": 20,
+            "duration": "50 ms",
+            "summaries.warmup": "10 ms",
+            "summaries.autocov.max_lag": "10 ms",
+            "sweep": {"v_th": {"param": "neuron.v_th", "values": ["inf mV", -40], "unit": "mV"}},
+        },
+    )
     ds = lifbatch.simulate(wf)
     th = theory_ou(ds)
     assert np.isfinite(th.v_var.sel(v_th=np.inf).values).all()
@@ -272,11 +328,18 @@ def test_ou_theory_only_where_it_applies(workflows_dir):
     assert theory_ou(ds.sel(v_th=[-0.04])) is None
     # a selection of the grid gets the theory of its own points
     np.testing.assert_array_equal(theory_ou(ds.isel(v_th=0)).v_var.values, th.v_var.isel(v_th=0).values)
-    finite = lifbatch.simulate(lifbatch.load_workflow(workflows_dir / "ccnss-white-noise.yaml",
-                                                      overrides={"trials": 4, "duration": "20 ms",
-                                                                 "summaries.warmup": "5 ms",
-                                                                 "summaries.autocov.max_lag": "10 ms",
-                                                                 "neuron.v_th": "-40 mV"}))
+    finite = lifbatch.simulate(
+        lifbatch.load_workflow(
+            workflows_dir / "ccnss-white-noise.yaml",
+            overrides={
+                "trials": 4,
+                "duration": "20 ms",
+                "summaries.warmup": "5 ms",
+                "summaries.autocov.max_lag": "10 ms",
+                "neuron.v_th": "-40 mV",
+            },
+        )
+    )
     assert theory_ou(finite) is None
     other = lifbatch.simulate(lifbatch.load_workflow(workflows_dir / "nma-lif-random.yaml"))
     assert theory_ou(other) is None

@@ -36,18 +36,32 @@ from test_store_trust import WF, _cli, _start, _wait_for, _write, small_disk  # 
 
 # a sampled design (refine grows it), small enough for a tmpfs of a few hundred KiB
 DESIGN = {
-    "name": "trust-design", "seed": 5, "trials": 4, "duration": "150 ms", "dt": "0.1 ms",
+    "name": "trust-design",
+    "seed": 5,
+    "trials": 4,
+    "duration": "150 ms",
+    "dt": "0.1 ms",
     "neuron": {"tau_m": "20 ms", "v_th": 1, "v_reset": 0, "t_ref": "2 ms"},
     "inputs": {"mu": {"kind": "constant", "value": 1.1}, "noise": {"kind": "white_noise", "sigma": 0.3}},
     "sweep": {"tref": {"param": "neuron.t_ref", "values": [1, 3], "unit": "ms"}},
-    "sample": {"method": "sobol", "n": 7, "params": {
-        "mu": {"param": "inputs.mu.value", "bounds": [0.6, 1.4]},
-        "sigma": {"param": "inputs.noise.sigma", "bounds": [0.1, 1.0], "scale": "log"}}},
+    "sample": {
+        "method": "sobol",
+        "n": 7,
+        "params": {
+            "mu": {"param": "inputs.mu.value", "bounds": [0.6, 1.4]},
+            "sigma": {"param": "inputs.noise.sigma", "bounds": [0.1, 1.0], "scale": "log"},
+        },
+    },
     "record": {"v": {"trials": "all", "every": "1 ms"}},
 }
 # every trial's V recorded: summarize recomputes the V moments too (its largest write)
-SUMMARIZED = {**WF, "name": "trust-summarize", "trials": 10, "duration": "300 ms",
-              "record": {"v": {"trials": "all", "every": "1 ms"}}}
+SUMMARIZED = {
+    **WF,
+    "name": "trust-summarize",
+    "trials": 10,
+    "duration": "300 ms",
+    "record": {"v": {"trials": "all", "every": "1 ms"}},
+}
 SET = ["--set", "summaries.warmup=50 ms"]
 
 
@@ -123,13 +137,16 @@ def grid_reference(grid):
 def test_sel_outside_the_axis_is_refused_naming_its_range(grid, value, capsys):
     code, out, err = _in_process(capsys, "query", grid[1], "--sel", f"I={value}")
     assert code == 2 and out == "", (out, err)
-    assert err.strip() == (f"lifbatch: error: `--sel I={value}` is outside the axis I (100 pA to 300 pA, 8 values): "
-                           "only a value within half a grid step (14.2857 pA) of its ends has a nearest grid value. "
-                           "Pick a value in that range, e.g. --sel I=\"214.286 pA\"")
+    assert err.strip() == (
+        f"lifbatch: error: `--sel I={value}` is outside the axis I (100 pA to 300 pA, 8 values): "
+        "only a value within half a grid step (14.2857 pA) of its ends has a nearest grid value. "
+        'Pick a value in that range, e.g. --sel I="214.286 pA"'
+    )
 
 
-@pytest.mark.parametrize("value, nearest", [("314", 300), ("86", 100), ("0.2 nA", 214.285714286), ("285", 271.428571429),
-                                            ("100", 100)])
+@pytest.mark.parametrize(
+    "value, nearest", [("314", 300), ("86", 100), ("0.2 nA", 214.285714286), ("285", 271.428571429), ("100", 100)]
+)
 def test_sel_within_half_a_step_picks_the_nearest(grid, grid_reference, value, nearest, capsys):
     code, out, err = _in_process(capsys, "query", grid[1], "--sel", f"I={value}", "--format", "json")
     assert code == 0, err
@@ -147,8 +164,12 @@ def test_sel_off_the_axis_in_a_real_process(grid):
 
 
 def test_sel_inf_picks_inf_only_on_an_axis_that_holds_it(tmp_path, capsys):
-    raw = {**WF, "name": "inf-axis", "trials": 2, "sweep": {"vth": {"param": "neuron.v_th", "values": [-55, -50, "inf"],
-                                                                   "unit": "mV"}}}
+    raw = {
+        **WF,
+        "name": "inf-axis",
+        "trials": 2,
+        "sweep": {"vth": {"param": "neuron.v_th", "values": [-55, -50, "inf"], "unit": "mV"}},
+    }
     store = tmp_path / "s.zarr"
     lifbatch.run_sweep(lifbatch.load_workflow(raw), store, progress=False, workers=1)
     code, out, err = _in_process(capsys, "query", store, "--sel", "vth=inf", "--format", "json")
@@ -167,8 +188,10 @@ def test_sel_of_a_sampled_parameter_outside_its_bounds_is_refused(tmp_path, caps
     for value in ("1.5", "0.59", "1e300", "-1e300"):
         code, out, err = _in_process(capsys, "query", store, "--sel", f"mu={value}")
         assert code == 2 and out == "", (value, out, err)
-        assert err.startswith(f"lifbatch: error: `--sel mu={value}` is outside the design's bounds of mu, 0.6 to "
-                              "1.4: no sample is near it."), err
+        assert err.startswith(
+            f"lifbatch: error: `--sel mu={value}` is outside the design's bounds of mu, 0.6 to "
+            "1.4: no sample is near it."
+        ), err
     code, out, err = _in_process(capsys, "query", store, "--sel", "mu=inf")
     assert code == 2 and "`--sel mu` must be a finite value of the sampled parameter, got 'inf'" in err, err
     code, out, err = _in_process(capsys, "query", store, "--sel", "mu=1.4")
@@ -179,8 +202,11 @@ def test_spike_times_refuses_a_value_off_the_axis(grid, grid_reference):
     ds = lifbatch.open_results(grid[1])
     for value in (math.inf, -math.inf, 1e300, 5e-10):
         # (as lifbatch.sel reads it, in the axis' own units, as `query --sel` says it)
-        with pytest.raises(WorkflowError, match=r"^`I=\S+ A` is outside the axis I \(100 pA to 300 pA, 8 values\).*"
-                                                r"e\.g\. I=\"214\.286 pA\"$"):
+        with pytest.raises(
+            WorkflowError,
+            match=r"^`I=\S+ A` is outside the axis I \(100 pA to 300 pA, 8 values\).*"
+            r"e\.g\. I=\"214\.286 pA\"$",
+        ):
             lifbatch.spike_times(ds, I=value)
     with pytest.raises(WorkflowError, match=r"^`I` is NaN \(not a number\)"):
         lifbatch.spike_times(ds, I=math.nan)
@@ -210,8 +236,13 @@ def test_summarize_on_a_full_disk_is_one_line_and_resumable(tmp_path, small_disk
     before = _files(store)
     filler = _fill(small_disk, 64 * 1024)  # room for the lease, not for the new summaries
     r = _cli("summarize", store, *SET)
-    _one_line(r, 1, f"summarize cannot write '{store}' (the disk is full)", "free space on that disk",
-              "run the same command again")
+    _one_line(
+        r,
+        1,
+        f"summarize cannot write '{store}' (the disk is full)",
+        "free space on that disk",
+        "run the same command again",
+    )
     filler.unlink()
     after = {k: v for k, v in _files(store).items() if not k.startswith("_lifbatch/summarize/")}
     assert after == before  # the summaries unchanged (summarize's own work space aside)
@@ -234,8 +265,13 @@ def test_summarize_on_a_read_only_store_is_one_line_and_resumable(tmp_path, smal
     _remount(small_disk, "ro")
     try:
         r = _cli("summarize", store, *SET)
-        _one_line(r, 1, "summarize cannot write", "(the file system is read-only)",
-                  "make that file system writable (or copy the store to one that is)")
+        _one_line(
+            r,
+            1,
+            "summarize cannot write",
+            "(the file system is read-only)",
+            "make that file system writable (or copy the store to one that is)",
+        )
     finally:
         _remount(small_disk, "rw")
     assert _files(store) == before
@@ -305,8 +341,14 @@ def test_the_creation_marker_on_a_full_disk_is_one_line_and_resumable(tmp_path, 
     store = small_disk / "s.zarr"
     filler = _fill(small_disk, 4096)  # the lease's page: none left for _lifbatch/creating.json
     r = _cli("run", path, "--store", store, "--no-progress")
-    line = _one_line(r, 1, "run cannot write", "_lifbatch/creating.json", "(the disk is full)",
-                     "free space on that disk, then run the same command again")
+    line = _one_line(
+        r,
+        1,
+        "run cannot write",
+        "_lifbatch/creating.json",
+        "(the disk is full)",
+        "free space on that disk, then run the same command again",
+    )
     assert str(store) in line
     assert not store.exists()  # nothing left of the attempt
     filler.unlink()
@@ -320,10 +362,17 @@ def test_the_creation_marker_on_a_full_disk_is_one_line_and_resumable(tmp_path, 
 # --------------------------------------------------------------------------- #
 # 4 points of 2500 trials, their V on a 0.1 ms grid: 382 MiB of V samples per block of 2 points
 # (1.1 GiB with the rest), far under the caps (lifbatch.limits.max-task-memory, 8 GiB)
-MEMORY = {"name": "trust-memory", "seed": 3, "trials": 2500, "duration": "1 s", "dt": "0.1 ms",
-          "neuron": WF["neuron"], "inputs": {"i": {"kind": "constant", "value": "150 pA"}},
-          "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 4], "unit": "pA"}},
-          "summaries": {"moments": {"every": "0.1 ms"}}}
+MEMORY = {
+    "name": "trust-memory",
+    "seed": 3,
+    "trials": 2500,
+    "duration": "1 s",
+    "dt": "0.1 ms",
+    "neuron": WF["neuron"],
+    "inputs": {"i": {"kind": "constant", "value": "150 pA"}},
+    "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 4], "unit": "pA"}},
+    "summaries": {"moments": {"every": "0.1 ms"}},
+}
 # the real command, under an address-space limit set once its modules are imported: the
 # limit leaves half the block's V samples (191 MiB) for everything else it starts
 _LIMITED = """
@@ -343,16 +392,27 @@ def test_a_block_out_of_memory_is_one_line_and_resumable(tmp_path):
     args = ["run", path, "--store", store, "--points-per-task", "2", "--workers", "1", "--no-progress"]
     # one arena for malloc, one thread for OpenBLAS: their reservations are not what runs out
     env = {**os.environ, "MALLOC_ARENA_MAX": "1", "OPENBLAS_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-c", _LIMITED, *map(str, args)], capture_output=True, text=True, env=env,
-                       timeout=300)
-    _one_line(r, 1, "a block of 2 points ran out of memory (MemoryError: Unable to allocate 382. MiB",
-              "it needs ~1.12 GiB", "Run fewer points per task", "run the command again to resume")
+    r = subprocess.run(
+        [sys.executable, "-c", _LIMITED, *map(str, args)], capture_output=True, text=True, env=env, timeout=300
+    )
+    _one_line(
+        r,
+        1,
+        "a block of 2 points ran out of memory (MemoryError: Unable to allocate 382. MiB",
+        "it needs ~1.12 GiB",
+        "Run fewer points per task",
+        "run the command again to resume",
+    )
     assert done_blocks(store) == set() and inspect_store(store).kind == "store"
     r = _cli(*args)
     assert r.returncode == 0 and "done: 4 of 4 points" in r.stdout, r.stderr
     uninterrupted = tmp_path / "u.zarr"
-    assert _cli("run", path, "--store", uninterrupted, "--points-per-task", "2", "--workers", "1",
-                "--no-progress").returncode == 0
+    assert (
+        _cli(
+            "run", path, "--store", uninterrupted, "--points-per-task", "2", "--workers", "1", "--no-progress"
+        ).returncode
+        == 0
+    )
     assert_identical(lifbatch.open_results(store).load(), lifbatch.open_results(uninterrupted).load())
 
 
@@ -408,16 +468,22 @@ def test_a_malformed_marker_in_a_real_process(tmp_path, grid, grid_reference):
 # --------------------------------------------------------------------------- #
 ROOTS = {
     "chunks as text": (lambda m: m["attributes"].update(chunks="x"), "the attribute `chunks` is 'x'"),
-    "chunks of another rank": (lambda m: m["attributes"].update(chunks="[3, 3]"),
-                               "the attribute `chunks` is '[3, 3]', not a JSON list of 1 block sizes"),
+    "chunks of another rank": (
+        lambda m: m["attributes"].update(chunks="[3, 3]"),
+        "the attribute `chunks` is '[3, 3]', not a JSON list of 1 block sizes",
+    ),
     "chunks of zero": (lambda m: m["attributes"].update(chunks="[0]"), "the attribute `chunks` is '[0]'"),
     "chunks of text": (lambda m: m["attributes"].update(chunks='["a"]'), "the attribute `chunks` is '[\"a\"]'"),
     "canonical not JSON": (lambda m: m["attributes"].update(canonical="{bad"), "the attribute `canonical` is '{bad'"),
     "canonical a list": (lambda m: m["attributes"].update(canonical="[1]"), "the attribute `canonical` is '[1]'"),
-    "summaries a list": (lambda m: m["attributes"].update(canonical='{"summaries": [1]}'),
-                         "is '{\"summaries\": [1]}', not a canonical workflow whose `summaries` are numbers"),
-    "drives of numbers": (lambda m: m["attributes"].update(canonical='{"drives": [1]}'),
-                          "is '{\"drives\": [1]}', not a canonical workflow whose `drives` are mappings"),
+    "summaries a list": (
+        lambda m: m["attributes"].update(canonical='{"summaries": [1]}'),
+        "is '{\"summaries\": [1]}', not a canonical workflow whose `summaries` are numbers",
+    ),
+    "drives of numbers": (
+        lambda m: m["attributes"].update(canonical='{"drives": [1]}'),
+        "is '{\"drives\": [1]}', not a canonical workflow whose `drives` are mappings",
+    ),
     "workflow not JSON": (lambda m: m["attributes"].update(workflow="{bad"), "the attribute `workflow` is '{bad'"),
     "fingerprint a number": (lambda m: m["attributes"].update(fingerprint=5), "the attribute `fingerprint` is 5"),
     "name a list": (lambda m: m["attributes"].update(name=[1]), "the attribute `name` is [1]"),
@@ -437,8 +503,13 @@ def test_malformed_root_metadata_is_refused_in_one_line(tmp_path, grid, damage, 
     damage(meta)
     root.write_text(json.dumps(meta))
     before = _files(store)
-    for args in (("status", store), ("status", store, "--verify"), ("query", store), ("summarize", store),
-                 ("run", path, "--store", store, "--no-progress")):
+    for args in (
+        ("status", store),
+        ("status", store, "--verify"),
+        ("query", store),
+        ("summarize", store),
+        ("run", path, "--store", store, "--no-progress"),
+    ):
         code, out, err = _in_process(capsys, *args)
         assert code == 2 and out == "" and len(err.splitlines()) == 1, (args, out, err)
         assert err.startswith("lifbatch: error: store '") and "is damaged: in its zarr.json, " in err, err
@@ -460,8 +531,7 @@ def test_a_store_inside_another_store_is_refused(tmp_path, grid, grid_reference,
     before = _files(outer)
     for inner in (outer / "_lifbatch" / "blocks" / "inner.zarr", outer / "sub" / "s.zarr"):
         r = _cli("run", path, "--store", inner, "--no-progress")
-        _one_line(r, 2, f"--store '{inner}' is inside the lifbatch store '{outer}'",
-                  f"Choose a path outside '{outer}'")
+        _one_line(r, 2, f"--store '{inner}' is inside the lifbatch store '{outer}'", f"Choose a path outside '{outer}'")
     assert _files(outer) == before and not (outer / "sub").exists()
     # one made there before (by a version that allowed it) no longer breaks the outer store
     shutil.copytree(original, outer / "_lifbatch" / "blocks" / "inner.zarr")
@@ -479,8 +549,12 @@ def test_a_dangling_symlink_as_store_is_refused(tmp_path, grid_reference):
     link.symlink_to(target)
     for store in (link, link / "s.zarr"):
         r = _cli("run", path, "--store", store, "--no-progress")
-        _one_line(r, 2, f"--store '{store}' goes through the symbolic link '{link}' to '{target}', which does not "
-                        "exist", "Create the target directory first")
+        _one_line(
+            r,
+            2,
+            f"--store '{store}' goes through the symbolic link '{link}' to '{target}', which does not exist",
+            "Create the target directory first",
+        )
     assert not (tmp_path / "elsewhere").exists()
     target.mkdir(parents=True)  # the link's target made: the same command runs
     r = _cli("run", path, "--store", link / "s.zarr", "--no-progress")
@@ -499,10 +573,19 @@ def test_a_huge_workflow_file_is_refused_before_it_is_read(tmp_path):
     def one_gib():  # the command in 1 GiB of address space: a 2 GiB file read whole fails with MemoryError
         resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
 
-    r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "validate", str(big)], capture_output=True, text=True,
-                       preexec_fn=one_gib, timeout=120)
-    _one_line(r, 2, f"workflow file '{big}' is 2 GiB, more than lifbatch.limits.max-workflow-file (16 MiB)",
-              "--set lifbatch.limits.max-workflow-file=2048MiB")
+    r = subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", "validate", str(big)],
+        capture_output=True,
+        text=True,
+        preexec_fn=one_gib,
+        timeout=120,
+    )
+    _one_line(
+        r,
+        2,
+        f"workflow file '{big}' is 2 GiB, more than lifbatch.limits.max-workflow-file (16 MiB)",
+        "--set lifbatch.limits.max-workflow-file=2048MiB",
+    )
 
 
 def test_the_workflow_file_cap_is_a_setting(tmp_path, capsys):
@@ -512,7 +595,8 @@ def test_the_workflow_file_cap_is_a_setting(tmp_path, capsys):
     assert code == 2 and err.strip() == (
         f"lifbatch: error: workflow file '{path}' is 17 MiB, more than lifbatch.limits.max-workflow-file (16 MiB): a "
         "workflow is a few KiB of YAML. Check the path, or raise the cap: --set lifbatch.limits.max-workflow-file="
-        "18MiB (or DASK_LIFBATCH__LIMITS__MAX_WORKFLOW_FILE=18MiB).")
+        "18MiB (or DASK_LIFBATCH__LIMITS__MAX_WORKFLOW_FILE=18MiB)."
+    )
     code, out, err = _in_process(capsys, "validate", path, "--set", "lifbatch.limits.max-workflow-file=18MiB")
     assert code == 0 and "workflow    padded" in out, err
 
@@ -521,12 +605,20 @@ def test_a_directory_as_workflow_says_it_is_one(tmp_path):
     folder = tmp_path / "flows"
     folder.mkdir()
     r = _cli("validate", folder)
-    _one_line(r, 2, f"workflow file '{folder}' is a directory, not a file. Give the workflow's YAML file, "
-                    f"e.g. {folder / 'workflow.yaml'}")
+    _one_line(
+        r,
+        2,
+        f"workflow file '{folder}' is a directory, not a file. Give the workflow's YAML file, "
+        f"e.g. {folder / 'workflow.yaml'}",
+    )
     _write(folder, WF)
     r = _cli("run", folder, "--no-progress")
-    _one_line(r, 2, f"workflow file '{folder}' is a directory, not a file (it holds trust.yaml)",
-              f"e.g. {folder / 'trust.yaml'}")
+    _one_line(
+        r,
+        2,
+        f"workflow file '{folder}' is a directory, not a file (it holds trust.yaml)",
+        f"e.g. {folder / 'trust.yaml'}",
+    )
     dangling = tmp_path / "gone.yaml"
     dangling.symlink_to(tmp_path / "nothing.yaml")
     _one_line(_cli("validate", dangling), 2, f"workflow file '{dangling}' does not exist (a symbolic link to nothing)")

@@ -42,9 +42,14 @@ GOOD = {
 }
 
 #: the "billion laughs": 9 levels of 9 aliases, 9^9 strings once expanded
-BOMB = "name: bomb\nduration: 1 s\nneuron: {tau_m: 10 ms, v_th: 1}\ndescription:\n" + "\n".join(
-    ["  - &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]"]
-    + [f"  - &{b} [{','.join(['*' + a] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi")]) + "\n"
+BOMB = (
+    "name: bomb\nduration: 1 s\nneuron: {tau_m: 10 ms, v_th: 1}\ndescription:\n"
+    + "\n".join(
+        ["  - &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]"]
+        + [f"  - &{b} [{','.join(['*' + a] * 9)}]" for a, b in zip("abcdefgh", "bcdefghi")]
+    )
+    + "\n"
+)
 
 
 def good(**changes) -> dict:
@@ -113,8 +118,14 @@ def _start(args, cwd, env=None):
     e.pop("PYTHONWARNINGS", None)
     cmd = _command()
     cmd[0] = shutil.which(cmd[0]) or cmd[0]
-    proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, str(rss)] + cmd + [str(a) for a in args], cwd=cwd,
-                            env=e, stdin=subprocess.DEVNULL, stdout=out.open("w"), stderr=err.open("w"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LAUNCH, str(rss)] + cmd + [str(a) for a in args],
+        cwd=cwd,
+        env=e,
+        stdin=subprocess.DEVNULL,
+        stdout=out.open("w"),
+        stderr=err.open("w"),
+    )
     return proc, out, err, time.perf_counter(), rss
 
 
@@ -131,8 +142,13 @@ def store(tmp_path_factory):
     """A small finished store: 2 points x 3 trials x 20 ms."""
     d = tmp_path_factory.mktemp("store")
     path = write(d, GOOD)
-    r = subprocess.run(_command() + ["run", str(path), "--store", str(d / "s.zarr"), "--no-progress", "--workers", "1"],
-                       capture_output=True, text=True, timeout=300, cwd=d)
+    r = subprocess.run(
+        _command() + ["run", str(path), "--store", str(d / "s.zarr"), "--no-progress", "--workers", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=d,
+    )
     assert r.returncode == 0, r.stderr
     return d / "s.zarr"
 
@@ -149,29 +165,63 @@ def runs(tmp_path_factory, store):
     ccnss = WORKFLOWS / "ccnss-spikes.yaml"
     cases = {
         "nan v_th": ["validate", write(cwd, good(neuron__v_th="nan mV"), "nan.yaml")],
-        "inf drive": ["run", write(cwd, good(), "g1.yaml"), "--set", "inputs.current.value=inf pA",
-                      "--store", cwd / "inf.zarr", "--no-progress"],
-        "swept inf": ["validate", write(cwd, good(), "g2.yaml"), "--set",
-                      "sweep.I={param: inputs.current.value, values: [100, .inf], unit: pA}"],
+        "inf drive": [
+            "run",
+            write(cwd, good(), "g1.yaml"),
+            "--set",
+            "inputs.current.value=inf pA",
+            "--store",
+            cwd / "inf.zarr",
+            "--no-progress",
+        ],
+        "swept inf": [
+            "validate",
+            write(cwd, good(), "g2.yaml"),
+            "--set",
+            "sweep.I={param: inputs.current.value, values: [100, .inf], unit: pA}",
+        ],
         "duration 1e9 s": ["validate", write(cwd, good(duration="1e9 s"), "long.yaml")],
-        "one huge point": ["run", write(cwd, good(duration="1e6 s", sweep={}), "huge.yaml"), "--store",
-                           cwd / "huge.zarr", "--no-progress"],
+        "one huge point": [
+            "run",
+            write(cwd, good(duration="1e6 s", sweep={}), "huge.yaml"),
+            "--store",
+            cwd / "huge.zarr",
+            "--no-progress",
+        ],
         "cap from env": ["validate", ccnss],
         "bomb": ["validate", write(cwd, BOMB, "bomb.yaml")],
-        "outside": ["validate", write(inside, good(inputs={"rec": {"kind": "timed_array", "file": relative,
-                                                                   "dt": "1 ms"}}), "outside.yaml")],
+        "outside": [
+            "validate",
+            write(
+                inside, good(inputs={"rec": {"kind": "timed_array", "file": relative, "dt": "1 ms"}}), "outside.yaml"
+            ),
+        ],
         "query trial=abc": ["query", store, "--sel", "trial=abc"],
         "query trial=999": ["query", store, "--sel", "trial=999"],
         "query wrong unit": ["query", store, "--sel", "sigma=5 ms"],
         "query too many rows": ["query", store, "--var", "v", "--format", "csv"],
-        "swept v_reset": ["validate", ccnss, "--set",
-                          "sweep.vr={param: neuron.v_reset, values: [-70, -60, -45], unit: mV}"],
-        "scheduler and workers": ["run", ccnss, "--scheduler", "tcp://127.0.0.1:9", "--workers", "3",
-                                  "--store", cwd / "sched.zarr"],
+        "swept v_reset": [
+            "validate",
+            ccnss,
+            "--set",
+            "sweep.vr={param: neuron.v_reset, values: [-70, -60, -45], unit: mV}",
+        ],
+        "scheduler and workers": [
+            "run",
+            ccnss,
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--workers",
+            "3",
+            "--store",
+            cwd / "sched.zarr",
+        ],
         "validate --workers 0": ["validate", ccnss, "--workers", "0"],
     }
-    envs = {"cap from env": {"DASK_LIFBATCH__LIMITS__MAX_POINTS": "3"},
-            "query too many rows": {"DASK_LIFBATCH__QUERY__MAX_ROWS": "100"}}
+    envs = {
+        "cap from env": {"DASK_LIFBATCH__LIMITS__MAX_POINTS": "3"},
+        "query too many rows": {"DASK_LIFBATCH__QUERY__MAX_ROWS": "100"},
+    }
     results, running, todo = {}, [], list(cases.items())
     while todo or running:  # 4 at a time: the machine's cores are shared
         while todo and len(running) < 4:
@@ -209,22 +259,35 @@ def test_cli_swept_infinite_value(runs):
 
 def test_cli_duration_1e9_s_is_one_line_and_fast(runs):
     rc, out, err, seconds, mib = runs[0]["duration 1e9 s"]
-    assert_error(runs[0]["duration 1e9 s"], "`duration` makes one point need more than 294 TiB of working memory "
-                 "(3 trials x 1e+13 steps)", "'1e9 s'", "lifbatch.limits.max-task-memory (8 GiB)",
-                 "DASK_LIFBATCH__LIMITS__MAX_TASK_MEMORY=295TiB", "--set lifbatch.limits.max-task-memory=295TiB")
+    assert_error(
+        runs[0]["duration 1e9 s"],
+        "`duration` makes one point need more than 294 TiB of working memory (3 trials x 1e+13 steps)",
+        "'1e9 s'",
+        "lifbatch.limits.max-task-memory (8 GiB)",
+        "DASK_LIFBATCH__LIMITS__MAX_TASK_MEMORY=295TiB",
+        "--set lifbatch.limits.max-task-memory=295TiB",
+    )
     assert mib < 400, mib  # refused before anything of that size is built (it ended in a MemoryError)
 
 
 def test_cli_one_point_beyond_the_memory_cap(runs):
     results, cwd = runs
-    assert_error(results["one huge point"], "`duration`", "of working memory", "lifbatch.limits.max-task-memory (8 GiB)",
-                 "DASK_LIFBATCH__LIMITS__MAX_TASK_MEMORY=")
+    assert_error(
+        results["one huge point"],
+        "`duration`",
+        "of working memory",
+        "lifbatch.limits.max-task-memory (8 GiB)",
+        "DASK_LIFBATCH__LIMITS__MAX_TASK_MEMORY=",
+    )
     assert not (cwd / "huge.zarr").exists()
 
 
 def test_cli_cap_from_the_environment(runs):
-    assert_error(runs[0]["cap from env"], "`sweep.t_ref.values` makes the grid 4 = 4 points, more than "
-                                         "lifbatch.limits.max-points (3)", "DASK_LIFBATCH__LIMITS__MAX_POINTS=4")
+    assert_error(
+        runs[0]["cap from env"],
+        "`sweep.t_ref.values` makes the grid 4 = 4 points, more than lifbatch.limits.max-points (3)",
+        "DASK_LIFBATCH__LIMITS__MAX_POINTS=4",
+    )
 
 
 def test_cli_yaml_alias_bomb_is_refused_fast_and_small(runs):
@@ -237,8 +300,12 @@ def test_cli_yaml_alias_bomb_is_refused_fast_and_small(runs):
 
 
 def test_cli_input_file_outside_the_workflow_directory(runs):
-    line = assert_error(runs[0]["outside"], "`inputs.rec.file` is outside the workflow file's directory",
-                        "lifbatch.inputs.allow-outside=true", "DASK_LIFBATCH__INPUTS__ALLOW_OUTSIDE=true")
+    line = assert_error(
+        runs[0]["outside"],
+        "`inputs.rec.file` is outside the workflow file's directory",
+        "lifbatch.inputs.allow-outside=true",
+        "DASK_LIFBATCH__INPUTS__ALLOW_OUTSIDE=true",
+    )
     assert "secret" not in line.split("got", 1)[0] and "root:x" not in line
 
 
@@ -256,14 +323,21 @@ def test_cli_query_wrong_unit_example_has_a_value(runs):
 
 
 def test_cli_query_too_many_rows_is_refused(runs):
-    assert_error(runs[0]["query too many rows"], "gives 804 rows (sigma=2 x trace_trial=2 x trace_time=201), more "
-                                                "than lifbatch.query.max-rows (100)", "--sel sigma=",
-                 "show the first rows with --max-rows N", "DASK_LIFBATCH__QUERY__MAX_ROWS=804")
+    assert_error(
+        runs[0]["query too many rows"],
+        "gives 804 rows (sigma=2 x trace_trial=2 x trace_time=201), more than lifbatch.query.max-rows (100)",
+        "--sel sigma=",
+        "show the first rows with --max-rows N",
+        "DASK_LIFBATCH__QUERY__MAX_ROWS=804",
+    )
 
 
 def test_cli_swept_v_reset_reports_the_offending_value(runs):
-    assert_error(runs[0]["swept v_reset"], "`sweep.vr` sets neuron.v_reset, which must be below neuron.v_th (-50 mV)",
-                 "got '-45 mV'")
+    assert_error(
+        runs[0]["swept v_reset"],
+        "`sweep.vr` sets neuron.v_reset, which must be below neuron.v_th (-50 mV)",
+        "got '-45 mV'",
+    )
 
 
 def test_cli_workers_with_scheduler_is_an_error(runs):
@@ -281,8 +355,14 @@ def test_cli_closed_stdout_exits_quietly(tmp_path):
     r, w = os.pipe()
     os.close(r)  # nobody reads: the first write fails with EPIPE
     try:
-        proc = subprocess.run(_command() + ["validate", str(WORKFLOWS / "quickstart.yaml")], stdout=w,
-                              stderr=subprocess.PIPE, text=True, timeout=120, cwd=tmp_path)
+        proc = subprocess.run(
+            _command() + ["validate", str(WORKFLOWS / "quickstart.yaml")],
+            stdout=w,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
     finally:
         os.close(w)
     assert proc.stderr == "", proc.stderr
@@ -306,33 +386,80 @@ NOT_FINITE = {
     "value overflows to inf": (good(inputs__current__value="1e400 pA"), "inputs.current.value", "'1e400 pA'"),
     "sigma nan": (good(inputs__noise__sigma="nan mV"), "inputs.noise.sigma", "'nan mV'"),
     "sigma inf": (good(inputs__noise__sigma="inf mV", sweep={}), "inputs.noise.sigma", "'inf mV'"),
-    "poisson rate inf": (good(inputs__p={"kind": "poisson", "rate": "inf Hz", "weight": "0.5 mV"}),
-                         "inputs.p.rate", "'inf Hz'"),
-    "poisson weight inf": (good(inputs__p={"kind": "poisson", "rate": "10 Hz", "weight": "inf mV"}),
-                           "inputs.p.weight", "'inf mV'"),
-    "sine frequency inf": (good(inputs__s={"kind": "sine", "amplitude": "10 pA", "frequency": "inf Hz"}),
-                           "inputs.s.frequency", "'inf Hz'"),
-    "sine phase nan": (good(inputs__s={"kind": "sine", "amplitude": "10 pA", "frequency": "5 Hz", "phase": "nan"}),
-                       "inputs.s.phase", "'nan'"),
-    "uniform half_width inf": (good(inputs__u={"kind": "uniform", "mean": "0 pA", "half_width": "inf pA"}),
-                               "inputs.u.half_width", "'inf pA'"),
-    "swept .inf": (good(sweep={"I": {"param": "inputs.current.value", "values": [100, float("inf")], "unit": "pA"}}),
-                   "sweep.I.values", "'Infinity'"),
-    "swept 'inf pA'": (good(sweep={"I": {"param": "inputs.current.value", "values": [100, "inf pA"], "unit": "pA"}}),
-                       "sweep.I.values", "'inf pA'"),
-    "swept bare inf": (good(sweep={"I": {"param": "inputs.current.value", "values": [100, "inf"], "unit": "pA"}}),
-                       "sweep.I.values", "'inf'"),
-    "swept .nan": (good(sweep={"I": {"param": "inputs.current.value", "values": [100, float("nan")], "unit": "pA"}}),
-                   "sweep.I.values", "'NaN'"),
-    "swept 'nan pA'": (good(sweep={"I": {"param": "inputs.current.value", "values": [100, "nan pA"], "unit": "pA"}}),
-                       "sweep.I.values", "'nan pA'"),
-    "swept v_th -inf": (good(sweep={"th": {"param": "neuron.v_th", "values": [-50, "-inf mV"], "unit": "mV"}}),
-                        "sweep.th.values", "'-inf mV'"),
-    "zipped inf": (good(sweep={"z": {"zip": {"inputs.current.value": {"values": [1, float("inf")], "unit": "pA"},
-                                             "inputs.noise.sigma": {"values": [1, 2], "unit": "mV"}}}}),
-                   "sweep.z.zip.inputs.current.value.values", "'Infinity'"),
-    "isi bin edge inf": (good(summaries__isi_bins={"values": [0, 10, float("inf")], "unit": "ms"}),
-                         "summaries.isi_bins.values", "'Infinity'"),
+    "poisson rate inf": (
+        good(inputs__p={"kind": "poisson", "rate": "inf Hz", "weight": "0.5 mV"}),
+        "inputs.p.rate",
+        "'inf Hz'",
+    ),
+    "poisson weight inf": (
+        good(inputs__p={"kind": "poisson", "rate": "10 Hz", "weight": "inf mV"}),
+        "inputs.p.weight",
+        "'inf mV'",
+    ),
+    "sine frequency inf": (
+        good(inputs__s={"kind": "sine", "amplitude": "10 pA", "frequency": "inf Hz"}),
+        "inputs.s.frequency",
+        "'inf Hz'",
+    ),
+    "sine phase nan": (
+        good(inputs__s={"kind": "sine", "amplitude": "10 pA", "frequency": "5 Hz", "phase": "nan"}),
+        "inputs.s.phase",
+        "'nan'",
+    ),
+    "uniform half_width inf": (
+        good(inputs__u={"kind": "uniform", "mean": "0 pA", "half_width": "inf pA"}),
+        "inputs.u.half_width",
+        "'inf pA'",
+    ),
+    "swept .inf": (
+        good(sweep={"I": {"param": "inputs.current.value", "values": [100, float("inf")], "unit": "pA"}}),
+        "sweep.I.values",
+        "'Infinity'",
+    ),
+    "swept 'inf pA'": (
+        good(sweep={"I": {"param": "inputs.current.value", "values": [100, "inf pA"], "unit": "pA"}}),
+        "sweep.I.values",
+        "'inf pA'",
+    ),
+    "swept bare inf": (
+        good(sweep={"I": {"param": "inputs.current.value", "values": [100, "inf"], "unit": "pA"}}),
+        "sweep.I.values",
+        "'inf'",
+    ),
+    "swept .nan": (
+        good(sweep={"I": {"param": "inputs.current.value", "values": [100, float("nan")], "unit": "pA"}}),
+        "sweep.I.values",
+        "'NaN'",
+    ),
+    "swept 'nan pA'": (
+        good(sweep={"I": {"param": "inputs.current.value", "values": [100, "nan pA"], "unit": "pA"}}),
+        "sweep.I.values",
+        "'nan pA'",
+    ),
+    "swept v_th -inf": (
+        good(sweep={"th": {"param": "neuron.v_th", "values": [-50, "-inf mV"], "unit": "mV"}}),
+        "sweep.th.values",
+        "'-inf mV'",
+    ),
+    "zipped inf": (
+        good(
+            sweep={
+                "z": {
+                    "zip": {
+                        "inputs.current.value": {"values": [1, float("inf")], "unit": "pA"},
+                        "inputs.noise.sigma": {"values": [1, 2], "unit": "mV"},
+                    }
+                }
+            }
+        ),
+        "sweep.z.zip.inputs.current.value.values",
+        "'Infinity'",
+    ),
+    "isi bin edge inf": (
+        good(summaries__isi_bins={"values": [0, 10, float("inf")], "unit": "ms"}),
+        "summaries.isi_bins.values",
+        "'Infinity'",
+    ),
 }
 
 
@@ -351,13 +478,22 @@ def test_the_deliberate_infinities_stay():
     assert load_workflow(good(neuron__v_th="inf mV")).params["neuron.v_th"] == math.inf
     swept = load_workflow(good(sweep={"th": {"param": "neuron.v_th", "values": ["inf mV", -45], "unit": "mV"}}))
     assert swept.sweep[0].values[0] == (math.inf, -0.045)
-    assert load_workflow(good(sweep={"th": {"param": "neuron.v_th", "values": [float("inf"), -45], "unit": "mV"}})
-                         ).sweep[0].values[0][0] == math.inf
+    assert (
+        load_workflow(good(sweep={"th": {"param": "neuron.v_th", "values": [float("inf"), -45], "unit": "mV"}}))
+        .sweep[0]
+        .values[0][0]
+        == math.inf
+    )
     # YAML reads a bare inf as text: on an axis it takes the axis's unit like a number
-    assert load_workflow(good(sweep={"th": {"param": "neuron.v_th", "values": ["inf", -45], "unit": "mV"}})
-                         ).sweep[0].values[0] == (math.inf, -0.045)
-    no_leak = {"name": "d", "duration": "10 ms", "neuron": {"tau_m": "inf", "v_th": 1},
-               "inputs": {"d": {"kind": "constant", "value": "0.1 / ms"}}}
+    assert load_workflow(good(sweep={"th": {"param": "neuron.v_th", "values": ["inf", -45], "unit": "mV"}})).sweep[
+        0
+    ].values[0] == (math.inf, -0.045)
+    no_leak = {
+        "name": "d",
+        "duration": "10 ms",
+        "neuron": {"tau_m": "inf", "v_th": 1},
+        "inputs": {"d": {"kind": "constant", "value": "0.1 / ms"}},
+    }
     assert load_workflow(no_leak).params["neuron.tau_m"] == math.inf
     swept_tau = dict(no_leak, sweep={"tau": {"param": "neuron.tau_m", "values": [10, float("inf")], "unit": "ms"}})
     assert load_workflow(swept_tau).sweep[0].values[0] == (0.01, math.inf)
@@ -377,30 +513,65 @@ def _timed(raw, **kw):
         with pytest.raises(WorkflowError):
             load_workflow(raw, **kw)
     finally:
-        peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     return info.value, seconds, peak
 
 
-@pytest.mark.parametrize("raw, needles", [
-    (good(duration="1e9 s"), ["`duration` makes one point need more than 294 TiB", "max-task-memory"]),
-    (good(duration="1e9 s", trials=1000), ["`duration` makes 1000 trials x 1e+13 steps of dt (0.1 ms) = 1e+16 "
-                                           "neuron-steps per point", "max-neuron-steps (1e+15)"]),
-    (good(dt="1e-15 s", trials=100), ["`duration` makes 100 trials x 2e+13 steps", "max-neuron-steps"]),
-    (good(trials=10 ** 9), ["`duration`", "of working memory", "max-task-memory"]),
-    (good(trials=10 ** 7, record={"v": {"trials": "all"}}), ["`record.v.trials`", "max-task-memory", "'all'"]),
-    (good(sweep={"a": {"param": "inputs.noise.sigma", "linspace": [1, 2, 1000], "unit": "mV"},
-                 "b": {"param": "inputs.current.value", "linspace": [1, 2, 1000], "unit": "pA"},
-                 "c": {"param": "neuron.tau_m", "linspace": [10, 20, 1000], "unit": "ms"}}),
-     ["`sweep.c.linspace` makes the grid 1000 x 1000 x 1000 = 1e+09 points", "lifbatch.limits.max-points (1e+07)",
-      "--set lifbatch.limits.max-points=1e9"]),
-    (good(duration="100 s", trials=1000, record={},
-          sweep={"a": {"param": "inputs.noise.sigma", "linspace": [1, 2, 1000], "unit": "mV"},
-                 "b": {"param": "inputs.current.value", "range": [1, 2000, 1], "unit": "pA"}}),
-     ["`sweep.b.range` makes 1000 x 2000 = 2e+06 points x 1000 trials x 1e+06 steps = 2e+15 neuron-steps",
-      "max-neuron-steps (1e+15)"]),
-], ids=["duration 1e9 s", "1000 trials of 1e9 s", "dt 1e-15 s", "a billion trials", "record all of 1e7 trials", "1e9 points",
-        "neuron-steps of a sweep"])
+@pytest.mark.parametrize(
+    "raw, needles",
+    [
+        (good(duration="1e9 s"), ["`duration` makes one point need more than 294 TiB", "max-task-memory"]),
+        (
+            good(duration="1e9 s", trials=1000),
+            [
+                "`duration` makes 1000 trials x 1e+13 steps of dt (0.1 ms) = 1e+16 neuron-steps per point",
+                "max-neuron-steps (1e+15)",
+            ],
+        ),
+        (good(dt="1e-15 s", trials=100), ["`duration` makes 100 trials x 2e+13 steps", "max-neuron-steps"]),
+        (good(trials=10**9), ["`duration`", "of working memory", "max-task-memory"]),
+        (good(trials=10**7, record={"v": {"trials": "all"}}), ["`record.v.trials`", "max-task-memory", "'all'"]),
+        (
+            good(
+                sweep={
+                    "a": {"param": "inputs.noise.sigma", "linspace": [1, 2, 1000], "unit": "mV"},
+                    "b": {"param": "inputs.current.value", "linspace": [1, 2, 1000], "unit": "pA"},
+                    "c": {"param": "neuron.tau_m", "linspace": [10, 20, 1000], "unit": "ms"},
+                }
+            ),
+            [
+                "`sweep.c.linspace` makes the grid 1000 x 1000 x 1000 = 1e+09 points",
+                "lifbatch.limits.max-points (1e+07)",
+                "--set lifbatch.limits.max-points=1e9",
+            ],
+        ),
+        (
+            good(
+                duration="100 s",
+                trials=1000,
+                record={},
+                sweep={
+                    "a": {"param": "inputs.noise.sigma", "linspace": [1, 2, 1000], "unit": "mV"},
+                    "b": {"param": "inputs.current.value", "range": [1, 2000, 1], "unit": "pA"},
+                },
+            ),
+            [
+                "`sweep.b.range` makes 1000 x 2000 = 2e+06 points x 1000 trials x 1e+06 steps = 2e+15 neuron-steps",
+                "max-neuron-steps (1e+15)",
+            ],
+        ),
+    ],
+    ids=[
+        "duration 1e9 s",
+        "1000 trials of 1e9 s",
+        "dt 1e-15 s",
+        "a billion trials",
+        "record all of 1e7 trials",
+        "1e9 points",
+        "neuron-steps of a sweep",
+    ],
+)
 def test_caps_refuse_before_building_anything(raw, needles):
     exc, seconds, peak = _timed(raw)
     msg = one_line(exc, *needles)
@@ -423,14 +594,22 @@ def test_caps_raised_with_set_or_config(restore_config):
         assert dask.config.get("lifbatch.limits.max-neuron-steps") == 1e4
 
 
-@pytest.mark.parametrize("item, needles", [
-    ("lifbatch.limits.max-pointz=5", ["`--set lifbatch.limits.max-pointz` is not a lifbatch setting",
-                                      "Settings in lifbatch.limits: max-neuron-steps, max-points, max-task-memory"]),
-    ("lifbatch.limits=5", ["`--set lifbatch.limits` is not a lifbatch setting"]),
-    ("lifbatch.limits.max-points=many", ["`lifbatch.limits.max-points` must be a positive number, got 'many'"]),
-    ("lifbatch.limits.max-task-memory=-1", ["`lifbatch.limits.max-task-memory` must be a positive number"]),
-    ("lifbatch.inputs.allow-outside=maybe", []),
-])
+@pytest.mark.parametrize(
+    "item, needles",
+    [
+        (
+            "lifbatch.limits.max-pointz=5",
+            [
+                "`--set lifbatch.limits.max-pointz` is not a lifbatch setting",
+                "Settings in lifbatch.limits: max-neuron-steps, max-points, max-task-memory",
+            ],
+        ),
+        ("lifbatch.limits=5", ["`--set lifbatch.limits` is not a lifbatch setting"]),
+        ("lifbatch.limits.max-points=many", ["`lifbatch.limits.max-points` must be a positive number, got 'many'"]),
+        ("lifbatch.limits.max-task-memory=-1", ["`lifbatch.limits.max-task-memory` must be a positive number"]),
+        ("lifbatch.inputs.allow-outside=maybe", []),
+    ],
+)
 def test_bad_settings_are_one_line(item, needles, restore_config, tmp_path):
     raw = good()
     if not needles:
@@ -449,8 +628,13 @@ def test_task_memory_of_a_block(restore_config):
     with dask.config.set({"lifbatch.limits.max-task-memory": "1MiB"}):
         with pytest.raises(WorkflowError) as info:
             check_task_memory(wf, 100, points_per_task=100)
-        one_line(info.value, "`--points-per-task` 100 makes tasks of", "Use at most --points-per-task ",
-                 "lifbatch.limits.max-task-memory (1 MiB)", "DASK_LIFBATCH__LIMITS__MAX_TASK_MEMORY=")
+        one_line(
+            info.value,
+            "`--points-per-task` 100 makes tasks of",
+            "Use at most --points-per-task ",
+            "lifbatch.limits.max-task-memory (1 MiB)",
+            "DASK_LIFBATCH__LIMITS__MAX_TASK_MEMORY=",
+        )
         with pytest.raises(WorkflowError) as info:
             check_task_memory(wf, 100)
         one_line(info.value, "`sweep` makes tasks of 100 points", "lifbatch.task.max-tasks")
@@ -468,12 +652,15 @@ def test_alias_bomb_in_process(tmp_path):
     assert seconds < 1.0 and peak < 20, (seconds, peak)
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("name: a\nneuron: &n {tau_m: 10 ms, v_th: 1}\nduration: 1 s\nx: *n\n", "uses a YAML alias (*n) at line 4"),
-    ("name: a\nbase: &b {dt: 0.1 ms}\n<<: *b\n", "uses a YAML alias (*b) at line 3"),
-    ("name: " + "[" * 5000 + "\n", "nests more than 50 levels deep"),
-    ("name: a\nseed: " + "1" * 5000 + "\n", "is not valid YAML: it holds a number of more than 4300 digits"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("name: a\nneuron: &n {tau_m: 10 ms, v_th: 1}\nduration: 1 s\nx: *n\n", "uses a YAML alias (*n) at line 4"),
+        ("name: a\nbase: &b {dt: 0.1 ms}\n<<: *b\n", "uses a YAML alias (*b) at line 3"),
+        ("name: " + "[" * 5000 + "\n", "nests more than 50 levels deep"),
+        ("name: a\nseed: " + "1" * 5000 + "\n", "is not valid YAML: it holds a number of more than 4300 digits"),
+    ],
+)
 def test_hostile_yaml_is_one_line(text, needle, tmp_path):
     exc, seconds, _ = _timed(write(tmp_path, text))
     one_line(exc, needle)
@@ -494,27 +681,31 @@ LONG = "x" * 1_000_000
 HUGE_LIST = list(range(1_000_000))
 
 
-@pytest.mark.parametrize("raw, overrides", [
-    (good(unknown=LONG), None),
-    (good(unknown=HUGE_LIST), None),
-    (good(unknown={"k": [[HUGE_LIST]]}), None),
-    (good(**{"neuron__" + LONG: 1}), None),
-    (good(neuron__tau_m=LONG), None),
-    (good(neuron__tau_m="5 " + LONG), None),
-    (good(neuron__tau_m=HUGE_LIST), None),
-    (good(name=LONG), None),
-    (good(name="a" * 500), None),
-    (good(inputs={LONG: {"kind": "constant", "value": 1}}), None),
-    (good(inputs={"a" * 5000: {"kind": "constant", "value": 1}}), None),
-    (good(sweep={"a" * 5000: {"param": "neuron.tau_m", "values": [1]}}), None),
-    (good(sweep={"s": {"param": LONG, "values": [1]}}), None),
-    (good(sweep={"s": {"param": "neuron.tau_m", "values": HUGE_LIST[:100_000] + [1], "unit": "ms"}}), None),
-    (good(neuron__v_th="-50 mV" + " " * 1_000_000, neuron__e_l="5 ms"), None),
-    (good(), ["x" * 100_000]),
-    (good(), ["neuron.v_th=" + "[" * 60]),
-    (good(), ["neuron.tau_m.x=1", "neuron.tau_m=" + LONG]),
-    (good(), [LONG + "=1"]),
-], ids=lambda v: None)
+@pytest.mark.parametrize(
+    "raw, overrides",
+    [
+        (good(unknown=LONG), None),
+        (good(unknown=HUGE_LIST), None),
+        (good(unknown={"k": [[HUGE_LIST]]}), None),
+        (good(**{"neuron__" + LONG: 1}), None),
+        (good(neuron__tau_m=LONG), None),
+        (good(neuron__tau_m="5 " + LONG), None),
+        (good(neuron__tau_m=HUGE_LIST), None),
+        (good(name=LONG), None),
+        (good(name="a" * 500), None),
+        (good(inputs={LONG: {"kind": "constant", "value": 1}}), None),
+        (good(inputs={"a" * 5000: {"kind": "constant", "value": 1}}), None),
+        (good(sweep={"a" * 5000: {"param": "neuron.tau_m", "values": [1]}}), None),
+        (good(sweep={"s": {"param": LONG, "values": [1]}}), None),
+        (good(sweep={"s": {"param": "neuron.tau_m", "values": HUGE_LIST[:100_000] + [1], "unit": "ms"}}), None),
+        (good(neuron__v_th="-50 mV" + " " * 1_000_000, neuron__e_l="5 ms"), None),
+        (good(), ["x" * 100_000]),
+        (good(), ["neuron.v_th=" + "[" * 60]),
+        (good(), ["neuron.tau_m.x=1", "neuron.tau_m=" + LONG]),
+        (good(), [LONG + "=1"]),
+    ],
+    ids=lambda v: None,
+)
 def test_messages_quote_an_excerpt_only(raw, overrides):
     t0 = time.perf_counter()
     with pytest.raises(WorkflowError) as info:
@@ -551,16 +742,20 @@ def test_input_files_outside_the_workflow_directory_are_refused(layout, file):
     path = write(layout, _timed_array(file))
     with pytest.raises(WorkflowError) as info:
         load_workflow(path)
-    msg = one_line(info.value, "`inputs.rec.file` is outside the workflow file's directory",
-                   "--set lifbatch.inputs.allow-outside=true")
+    msg = one_line(
+        info.value,
+        "`inputs.rec.file` is outside the workflow file's directory",
+        "--set lifbatch.inputs.allow-outside=true",
+    )
     assert "secret" not in msg and "root:x" not in msg
 
 
 def test_input_files_inside_load_and_outside_when_allowed(layout, restore_config, monkeypatch):
     assert load_workflow(write(layout, _timed_array("data/ok.csv"))).drives[0].kind == "timed_array"
     outside = write(layout, _timed_array("../outside.csv"), "o.yaml")
-    assert load_workflow(outside, ["lifbatch.inputs.allow-outside=true"]).drives[0].option("file") == \
-        str(layout.parent / "outside.csv")
+    assert load_workflow(outside, ["lifbatch.inputs.allow-outside=true"]).drives[0].option("file") == str(
+        layout.parent / "outside.csv"
+    )
     dask.config.set({"lifbatch.inputs.allow-outside": False})
     with pytest.raises(WorkflowError, match="outside"):
         load_workflow(outside)
@@ -569,10 +764,10 @@ def test_input_files_inside_load_and_outside_when_allowed(layout, restore_config
     assert load_workflow(_timed_array(layout.parent / "outside.csv")).drives[0].kind == "timed_array"
 
 
-@pytest.mark.parametrize("file, why", [
-    ("../passwd", "line 1, column 1 is not a number"),
-    ("data/text.csv", "line 3, column 1 is not a number"),
-])
+@pytest.mark.parametrize(
+    "file, why",
+    [("../passwd", "line 1, column 1 is not a number"), ("data/text.csv", "line 3, column 1 is not a number")],
+)
 def test_a_file_that_is_not_numbers_is_never_echoed(layout, file, why, restore_config):
     path = write(layout, _timed_array(file))
     with pytest.raises(WorkflowError) as info:
@@ -592,24 +787,35 @@ def test_swept_threshold_below_reset_names_the_offending_value():
 
 
 def test_both_swept_names_the_threshold_at_the_offending_point():
-    raw = good(sweep={"th": {"param": "neuron.v_th", "values": [-40, -45], "unit": "mV"},
-                      "vr": {"param": "neuron.v_reset", "values": [-70, -60, -45], "unit": "mV"}})
+    raw = good(
+        sweep={
+            "th": {"param": "neuron.v_th", "values": [-40, -45], "unit": "mV"},
+            "vr": {"param": "neuron.v_reset", "values": [-70, -60, -45], "unit": "mV"},
+        }
+    )
     with pytest.raises(WorkflowError) as info:
         load_workflow(raw)
     one_line(info.value, "`sweep.vr` sets neuron.v_reset, which must be below neuron.v_th (-45 mV)", "got '-45 mV'")
 
 
-@pytest.mark.parametrize("neuron, needle", [
-    ({"tau_m": "20 ms", "v_th": "-50 mV", "e_l": "-65 mV"}, "neuron.r_m is not set"),
-    ({"tau_m": "20 ms", "v_th": "-50 mV", "e_l": "-65 mV", "r_m": 100}, "neuron.r_m is a bare number (100)"),
-])
+@pytest.mark.parametrize(
+    "neuron, needle",
+    [
+        ({"tau_m": "20 ms", "v_th": "-50 mV", "e_l": "-65 mV"}, "neuron.r_m is not set"),
+        ({"tau_m": "20 ms", "v_th": "-50 mV", "e_l": "-65 mV", "r_m": 100}, "neuron.r_m is a bare number (100)"),
+    ],
+)
 def test_a_current_without_resistance_says_set_r_m(neuron, needle):
-    raw = {"name": "r", "duration": "10 ms", "neuron": neuron,
-           "inputs": {"i": {"kind": "constant", "value": "250 pA"}}}
+    raw = {"name": "r", "duration": "10 ms", "neuron": neuron, "inputs": {"i": {"kind": "constant", "value": "250 pA"}}}
     with pytest.raises(WorkflowError) as info:
         load_workflow(raw)
-    msg = one_line(info.value, "`inputs.i.value` is a current, which needs a resistance", needle,
-                   "Set neuron.r_m (e.g. r_m: 100 Mohm)", "'250 pA'")
+    msg = one_line(
+        info.value,
+        "`inputs.i.value` is a current, which needs a resistance",
+        needle,
+        "Set neuron.r_m (e.g. r_m: 100 Mohm)",
+        "'250 pA'",
+    )
     assert "must be a current" not in msg
 
 

@@ -27,26 +27,64 @@ from conftest import ROOT, assert_identical
 from test_store_trust import _cli, _start, _write
 
 WF = {
-    "name": "verify", "seed": 8, "trials": 4, "duration": "100 ms", "dt": "0.1 ms",
-    "neuron": {"tau_m": "20 ms", "e_l": "-65 mV", "v_th": "-50 mV", "v_reset": "-65 mV", "t_ref": "2 ms",
-               "r_m": "100 Mohm"},
+    "name": "verify",
+    "seed": 8,
+    "trials": 4,
+    "duration": "100 ms",
+    "dt": "0.1 ms",
+    "neuron": {
+        "tau_m": "20 ms",
+        "e_l": "-65 mV",
+        "v_th": "-50 mV",
+        "v_reset": "-65 mV",
+        "t_ref": "2 ms",
+        "r_m": "100 Mohm",
+    },
     "inputs": {"i": {"kind": "constant", "value": "150 pA"}, "n": {"kind": "white_noise", "sigma": "3 mV"}},
     # 0-86 pA: no spikes at all, so blocks 0 and 1 have NaN ISI statistics only
     "sweep": {"I": {"param": "inputs.i.value", "linspace": [0, 300, 8], "unit": "pA"}},
     "record": {"v": {"trials": [0], "every": "1 ms"}},
 }
 SAMPLED = {
-    "name": "verify-sampled", "seed": 3, "trials": 3, "duration": "100 ms", "dt": "0.1 ms",
-    "neuron": {"tau_m": "20 ms", "e_l": "-60 mV", "v_th": "-50 mV", "v_reset": "-70 mV", "t_ref": "2 ms",
-               "r_m": "100 Mohm"},
+    "name": "verify-sampled",
+    "seed": 3,
+    "trials": 3,
+    "duration": "100 ms",
+    "dt": "0.1 ms",
+    "neuron": {
+        "tau_m": "20 ms",
+        "e_l": "-60 mV",
+        "v_th": "-50 mV",
+        "v_reset": "-70 mV",
+        "t_ref": "2 ms",
+        "r_m": "100 Mohm",
+    },
     "inputs": {"mean": {"kind": "constant", "value": "250 pA"}, "noise": {"kind": "white_noise", "sigma": "2 mV"}},
-    "sample": {"method": "sobol", "n": 8, "params": {
-        "mu": {"param": "inputs.mean.value", "bounds": [50, 250], "unit": "pA"},
-        "sigma": {"param": "inputs.noise.sigma", "bounds": [0.5, 10], "unit": "mV", "scale": "log"}}},
+    "sample": {
+        "method": "sobol",
+        "n": 8,
+        "params": {
+            "mu": {"param": "inputs.mean.value", "bounds": [50, 250], "unit": "pA"},
+            "sigma": {"param": "inputs.noise.sigma", "bounds": [0.5, 10], "unit": "mV", "scale": "log"},
+        },
+    },
     "summaries": {"warmup": "20 ms"},
 }
-DATA = ("status", "spike_count", "spike_bits", "rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist",
-        "v_mean", "v_var", "v_autocov", "v")
+DATA = (
+    "status",
+    "spike_count",
+    "spike_bits",
+    "rate",
+    "rate_std",
+    "isi_mean",
+    "isi_std",
+    "isi_cv",
+    "isi_hist",
+    "v_mean",
+    "v_var",
+    "v_autocov",
+    "v",
+)
 
 
 def _run(path, store, *args):
@@ -97,8 +135,9 @@ def test_flipped_bytes_that_still_decode_are_found_and_repaired(tmp_path, refere
     path = _write(tmp_path, WF)
     store = tmp_path / "s.zarr"
     _run(path, store)
-    assert "verified: 4 of 4 blocks done, every chunk of them present, readable and matching its checksum" \
-        in _verify(store, ok=True)
+    assert "verified: 4 of 4 blocks done, every chunk of them present, readable and matching its checksum" in _verify(
+        store, ok=True
+    )
     before, after = _flip_silently(store / "rate" / "c" / "3")  # block 3's rates, e.g. 50 Hz -> another
     assert not np.array_equal(before, after)
     out = _verify(store, ok=False)
@@ -126,26 +165,34 @@ def test_an_arrays_lost_metadata_is_damage_and_repair_writes_it_again(tmp_path, 
     path = _write(tmp_path, WF)
     store = tmp_path / "s.zarr"
     _run(path, store)
-    (store / "rate" / "zarr.json").unlink()                     # the variable is gone to readers
+    (store / "rate" / "zarr.json").unlink()  # the variable is gone to readers
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr's: a directory that is no Zarr node
         assert "rate" not in lifbatch.open_results(store).data_vars
-    (store / "v_mean" / "zarr.json").write_text("{not json")    # unreadable
-    (store / "I" / "zarr.json").unlink()                        # a coordinate
-    (store / "isi_bin" / "c" / "0").write_bytes(b"\0" * 8)      # a coordinate's chunk overwritten
+    (store / "v_mean" / "zarr.json").write_text("{not json")  # unreadable
+    (store / "I" / "zarr.json").unlink()  # a coordinate
+    (store / "isi_bin" / "c" / "0").write_bytes(b"\0" * 8)  # a coordinate's chunk overwritten
     out = _verify(store, ok=False, quiet=False)
     assert out.startswith("status    unreadable: ")  # (status alone cannot open it)
     fix = f"`lifbatch run WORKFLOW --store {store} --repair`"
     lines = out.splitlines()
-    assert (f"verify: array 'rate' has no metadata (rate/zarr.json is missing), so none of its data can be read; "
-            f"{fix} writes it again and recomputes every done block") in lines
-    assert (f"verify: array 'v_mean' has unreadable metadata (v_mean/zarr.json: JSONDecodeError); "
-            f"{fix} writes it again and recomputes every done block") in lines, out
-    assert (f"verify: array 'I' has no metadata (I/zarr.json is missing), so none of its data can be read; "
-            f"{fix} writes it again from the workflow (no block is recomputed for it)") in lines
+    assert (
+        f"verify: array 'rate' has no metadata (rate/zarr.json is missing), so none of its data can be read; "
+        f"{fix} writes it again and recomputes every done block"
+    ) in lines
+    assert (
+        f"verify: array 'v_mean' has unreadable metadata (v_mean/zarr.json: JSONDecodeError); "
+        f"{fix} writes it again and recomputes every done block"
+    ) in lines, out
+    assert (
+        f"verify: array 'I' has no metadata (I/zarr.json is missing), so none of its data can be read; "
+        f"{fix} writes it again from the workflow (no block is recomputed for it)"
+    ) in lines
     assert any(ln.startswith("verify: array 'isi_bin' has an unreadable chunk") for ln in lines), out
-    assert f"verify: 4 of 4 done blocks have missing or corrupt data (8 points); {fix} recomputes exactly those " \
-           "blocks" in lines
+    assert (
+        f"verify: 4 of 4 done blocks have missing or corrupt data (8 points); {fix} recomputes exactly those "
+        "blocks" in lines
+    )
     fixed = _cli("run", path, "--store", store, "--repair", "--no-progress")
     assert fixed.returncode == 0 and "4 blocks run, 0 already done" in fixed.stdout, fixed.stdout + fixed.stderr
     _verify(store, ok=True)
@@ -165,8 +212,10 @@ def test_a_coordinate_holding_other_values_is_damage(tmp_path):
     arr[3] = arr[3] + 1e-9  # a value off by a little: the numbers of another sweep
     out = _verify(store, ok=False)
     said = [ln for ln in out.splitlines() if ln.startswith(("verify", "  block"))]
-    assert said == [f"verify: array 'I' holds other values than its workflow's; `lifbatch run WORKFLOW --store "
-                    f"{store} --repair` writes it again from the workflow (no block is recomputed for it)"], out
+    assert said == [
+        f"verify: array 'I' holds other values than its workflow's; `lifbatch run WORKFLOW --store "
+        f"{store} --repair` writes it again from the workflow (no block is recomputed for it)"
+    ], out
     r = _cli("run", path, "--store", store, "--repair", "--no-progress")
     assert r.returncode == 0 and "0 blocks run, 4 already done" in r.stdout, r.stdout + r.stderr
     _verify(store, ok=True)
@@ -231,14 +280,20 @@ def _lifbatch_before_checksums(tmp_path: Path) -> Path:
     """The lifbatch package as it was before its chunks carried checksums, from git."""
     git = ["git", "-C", str(ROOT)]
     try:
-        intro = subprocess.run(git + ["log", "--format=%H", "-S", "Crc32cCodec", "--", "lifbatch/store.py"],
-                               capture_output=True, text=True, check=True).stdout.split()
+        intro = subprocess.run(
+            git + ["log", "--format=%H", "-S", "Crc32cCodec", "--", "lifbatch/store.py"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout")
     # the commit before the one that brought checksums (or HEAD, before it is committed)
     rev = f"{intro[-1]}^" if intro else "HEAD"
-    if "Crc32cCodec" in subprocess.run(git + ["show", f"{rev}:lifbatch/store.py"], capture_output=True,
-                                        text=True).stdout:
+    if (
+        "Crc32cCodec"
+        in subprocess.run(git + ["show", f"{rev}:lifbatch/store.py"], capture_output=True, text=True).stdout
+    ):
         pytest.skip("no lifbatch without checksums in this checkout's history")
     old = tmp_path / "old"
     old.mkdir()
@@ -253,13 +308,31 @@ def test_a_store_without_checksums_is_read_and_verified_with_a_note(tmp_path, re
     path = _write(tmp_path, WF)
     store = tmp_path / "s.zarr"
     # (run from its own directory: `python -m` puts the working directory first on the path)
-    r = subprocess.run([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-                        "--points-per-task", "2", "--no-progress"], capture_output=True, text=True, timeout=300,
-                       cwd=old, env={**os.environ, "PYTHONPATH": str(old)})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lifbatch.cli",
+            "run",
+            str(path),
+            "--store",
+            str(store),
+            "--points-per-task",
+            "2",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=old,
+        env={**os.environ, "PYTHONPATH": str(old)},
+    )
     assert r.returncode == 0, r.stderr
     assert "crc32c" not in (store / "rate" / "zarr.json").read_text()
-    note = ("note: this store's chunks carry no checksums (written by an earlier lifbatch): flipped bytes there "
-            "cannot be detected; missing and undecodable chunks are checked")
+    note = (
+        "note: this store's chunks carry no checksums (written by an earlier lifbatch): flipped bytes there "
+        "cannot be detected; missing and undecodable chunks are checked"
+    )
     out = _verify(store, ok=True)
     assert out.count("note:") == 1 and note in out.splitlines()
     assert "verified: 4 of 4 blocks done, every chunk of them present and readable" in out
@@ -279,8 +352,13 @@ def test_a_store_without_checksums_is_read_and_verified_with_a_note(tmp_path, re
 # --------------------------------------------------------------------------- #
 # item 1: a long-lived cluster after summarize
 # --------------------------------------------------------------------------- #
-LONG = {**WF, "name": "verify-long", "trials": 100, "duration": "1 s",
-        "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 40], "unit": "pA"}}}
+LONG = {
+    **WF,
+    "name": "verify-long",
+    "trials": 100,
+    "duration": "1 s",
+    "sweep": {"I": {"param": "inputs.i.value", "linspace": [100, 300, 40], "unit": "pA"}},
+}
 
 
 def _interrupt(proc, store: Path, blocks: int) -> None:
@@ -312,17 +390,34 @@ def test_resume_on_a_long_lived_cluster_after_summarize(tmp_path, made_by):
     assert _cli("summarize", ref, "--set", "summaries.warmup=200 ms").returncode == 0
     if made_by != "this lifbatch":
         old = _lifbatch_before_checksums(tmp_path)
-        proc = subprocess.Popen([sys.executable, "-m", "lifbatch.cli", "run", str(path), "--store", str(store),
-                                 "--points-per-task", "1", "--no-progress"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, cwd=old, env={**os.environ, "PYTHONPATH": str(old)},
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lifbatch.cli",
+                "run",
+                str(path),
+                "--store",
+                str(store),
+                "--points-per-task",
+                "1",
+                "--no-progress",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=old,
+            env={**os.environ, "PYTHONPATH": str(old)},
+            start_new_session=True,
+        )
         _interrupt(proc, store, 4)
         assert "crc32c" not in (store / "rate" / "zarr.json").read_text()
     before = len(done_blocks(store))
     cluster = Cluster(2, tmp_path)
     try:
-        proc = _start("run", path, "--store", store, "--scheduler", cluster.address, "--points-per-task", "1",
-                      "--no-progress")
+        proc = _start(
+            "run", path, "--store", store, "--scheduler", cluster.address, "--points-per-task", "1", "--no-progress"
+        )
         _interrupt(proc, store, before + 4)
         # the workers finish what they had started; then they sit idle, arrays open
         while cluster.client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):

@@ -111,9 +111,14 @@ def test_exact_si_conversion():
 
 
 def test_module_docstring_example():
-    wf = load_workflow({"name": "demo", "duration": "100 ms",
-                        "neuron": {"tau_m": "10 ms", "v_th": 1},
-                        "inputs": {"drive": {"kind": "constant", "value": "0.12 / ms"}}})
+    wf = load_workflow(
+        {
+            "name": "demo",
+            "duration": "100 ms",
+            "neuron": {"tau_m": "10 ms", "v_th": 1},
+            "inputs": {"drive": {"kind": "constant", "value": "0.12 / ms"}},
+        }
+    )
     assert (wf.n_steps, wf.params["neuron.tau_m"]) == (1000, 0.01)
     assert wf.drives[0].role == "voltage_rate" and wf.voltage_unit == "1"
     assert wf.shape == () and wf.n_points == 1
@@ -129,8 +134,14 @@ def test_defaults():
 
 
 def test_tau_m_inf_means_no_leak():
-    wf = load({"name": "d", "duration": "10 ms", "neuron": {"tau_m": "inf", "v_th": 1},
-               "inputs": {"drive": {"kind": "constant", "value": "0.1 / ms"}}})
+    wf = load(
+        {
+            "name": "d",
+            "duration": "10 ms",
+            "neuron": {"tau_m": "inf", "v_th": 1},
+            "inputs": {"drive": {"kind": "constant", "value": "0.1 / ms"}},
+        }
+    )
     assert wf.params["neuron.tau_m"] == float("inf")
 
 
@@ -161,9 +172,17 @@ def test_axis_values_as_quantities():
     assert ax.values == ((0.01, 0.02, 0.03),)
 
 
-@pytest.mark.parametrize("unit, param", [("ms", "neuron.tau_m"), ("pA", "inputs.drive.value"),
-                                         ("Mohm", "neuron.r_m"), ("minute", "neuron.tau_m"),
-                                         ("mV", "neuron.e_l"), ("us", "neuron.t_ref")])
+@pytest.mark.parametrize(
+    "unit, param",
+    [
+        ("ms", "neuron.tau_m"),
+        ("pA", "inputs.drive.value"),
+        ("Mohm", "neuron.r_m"),
+        ("minute", "neuron.tau_m"),
+        ("mV", "neuron.e_l"),
+        ("us", "neuron.t_ref"),
+    ],
+)
 def test_axis_numbers_convert_as_the_same_quantities_written_out(unit, param):
     # numbers with an axis unit take one Decimal factor per unit (fast); a quantity
     # written out goes through pint value by value: the floats must be the same
@@ -233,14 +252,17 @@ def test_axis_range_includes_stop_on_the_grid():
     assert ax.coord.tolist() == [float(Decimal("0.05") * k) for k in range(21)]
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ([0, 1, 0.3], [0, 0.3, 0.6, 0.9]),          # stop off the grid: excluded
-    ([0, 0.9, 0.3], [0, 0.3, 0.6, 0.9]),        # on the grid: included
-    ([1, 0, -0.25], [1, 0.75, 0.5, 0.25, 0]),   # downwards
-    ([2, 2, 1], [2]),                           # a single point
-    ([0.1, 0.3, 0.1], [0.1, 0.2, 0.3]),         # 0.3 is on the grid (in decimals)
-    ([0, 1, 1 / 3], [0, 1 / 3, 2 / 3, 0.9999999999999999]),  # stop within float error of the grid
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ([0, 1, 0.3], [0, 0.3, 0.6, 0.9]),  # stop off the grid: excluded
+        ([0, 0.9, 0.3], [0, 0.3, 0.6, 0.9]),  # on the grid: included
+        ([1, 0, -0.25], [1, 0.75, 0.5, 0.25, 0]),  # downwards
+        ([2, 2, 1], [2]),  # a single point
+        ([0.1, 0.3, 0.1], [0.1, 0.2, 0.3]),  # 0.3 is on the grid (in decimals)
+        ([0, 1, 1 / 3], [0, 1 / 3, 2 / 3, 0.9999999999999999]),  # stop within float error of the grid
+    ],
+)
 def test_axis_range_forms(spec, expected):
     raw = base(sweep={"x": {"param": "inputs.drive.value", "range": spec, "unit": "A"}})
     (ax,) = load(raw).sweep
@@ -248,10 +270,16 @@ def test_axis_range_forms(spec, expected):
 
 
 def test_axis_zip_moves_parameters_together():
-    raw = base(sweep={"cell": {"zip": {
-        "neuron.tau_m": {"values": [10, 20, 30], "unit": "ms"},
-        "neuron.t_ref": {"linspace": [1, 3, 3], "unit": "ms"},
-    }}})
+    raw = base(
+        sweep={
+            "cell": {
+                "zip": {
+                    "neuron.tau_m": {"values": [10, 20, 30], "unit": "ms"},
+                    "neuron.t_ref": {"linspace": [1, 3, 3], "unit": "ms"},
+                }
+            }
+        }
+    )
     wf = load(raw)
     (ax,) = wf.sweep
     assert ax.params == ("neuron.tau_m", "neuron.t_ref") and ax.size == 3 and wf.shape == (3,)
@@ -262,10 +290,12 @@ def test_axis_zip_moves_parameters_together():
 
 
 def test_cartesian_product_in_written_order():
-    raw = base(sweep={
-        "I": {"param": "inputs.drive.value", "values": [100, 200, 300], "unit": "pA"},
-        "tau": {"param": "neuron.tau_m", "values": [10, 20], "unit": "ms"},
-    })
+    raw = base(
+        sweep={
+            "I": {"param": "inputs.drive.value", "values": [100, 200, 300], "unit": "pA"},
+            "tau": {"param": "neuron.tau_m", "values": [10, 20], "unit": "ms"},
+        }
+    )
     wf = load(raw)
     assert wf.axis_names == ("I", "tau") and wf.shape == (3, 2) and wf.n_points == 6
     p = wf.point_params((1, 0))
@@ -273,9 +303,13 @@ def test_cartesian_product_in_written_order():
 
 
 def test_sweep_display_unit_for_rates():
-    raw = {"name": "p", "duration": "100 ms", "neuron": {"tau_m": "12 ms", "v_th": 1},
-           "inputs": {"drive": {"kind": "constant", "value": "0.1 / ms"}},
-           "sweep": {"I": {"param": "inputs.drive.value", "linspace": [0, 1, 21], "unit": "1 / ms"}}}
+    raw = {
+        "name": "p",
+        "duration": "100 ms",
+        "neuron": {"tau_m": "12 ms", "v_th": 1},
+        "inputs": {"drive": {"kind": "constant", "value": "0.1 / ms"}},
+        "sweep": {"I": {"param": "inputs.drive.value", "linspace": [0, 1, 21], "unit": "1 / ms"}},
+    }
     (ax,) = load(raw).sweep
     assert ax.coord[13] == 650.0 and ax.coord[3] == 150.0  # 1/s, exact
     assert ax.display_units == ("1 / ms",)
@@ -285,8 +319,7 @@ def test_sweep_display_unit_for_rates():
 def test_overrides_as_strings(tmp_path):
     path = tmp_path / "wf.yaml"
     path.write_text(yaml.safe_dump(base()))
-    wf = load_workflow(path, overrides=["neuron.tau_m=30 ms", "trials=5", 'neuron.t_ref="2 ms"',
-                                        "record.v.trials=all"])
+    wf = load_workflow(path, overrides=["neuron.tau_m=30 ms", "trials=5", 'neuron.t_ref="2 ms"', "record.v.trials=all"])
     assert wf.params["neuron.tau_m"] == 0.03 and wf.trials == 5
     assert wf.params["neuron.t_ref"] == 0.002 and wf.record_trials == (0, 1, 2, 3, 4)
     # the override is part of the saved workflow and of the fingerprint
@@ -346,11 +379,20 @@ def test_fingerprint_ignores_key_order_units_name_and_description(tmp_path):
     assert load(a).fingerprint == load(a).fingerprint
 
 
-@pytest.mark.parametrize("override", [
-    {"neuron.tau_m": "21 ms"}, {"seed": 1}, {"trials": 3}, {"dt": "0.05 ms"}, {"method": "exact"},
-    {"inputs.drive.value": "251 pA"}, {"sweep.tau.values": [10, 30]}, {"summaries.warmup": "1 ms"},
-    {"record.v.trials": [1]},
-])
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"neuron.tau_m": "21 ms"},
+        {"seed": 1},
+        {"trials": 3},
+        {"dt": "0.05 ms"},
+        {"method": "exact"},
+        {"inputs.drive.value": "251 pA"},
+        {"sweep.tau.values": [10, 30]},
+        {"summaries.warmup": "1 ms"},
+        {"record.v.trials": [1]},
+    ],
+)
 def test_fingerprint_changes_with_any_result_changing_value(override):
     assert load(base(), overrides=override).fingerprint != load(base()).fingerprint
 
@@ -374,24 +416,32 @@ def test_timed_array_path_is_relative_to_the_workflow_file(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path.parent)
     wf = load_workflow(tmp_path / "wf.yaml")
     assert wf.drives[0].option("file") == str(tmp_path / "data" / "rec.npy")
-    assert wf.prune(1).fingerprint == load_workflow(tmp_path / "wf.yaml", overrides={"sweep.tau.values": [10]}).fingerprint
+    assert (
+        wf.prune(1).fingerprint == load_workflow(tmp_path / "wf.yaml", overrides={"sweep.tau.values": [10]}).fingerprint
+    )
 
 
 # ---- prune ------------------------------------------------------------------------
 def test_prune_keeps_the_first_values_of_every_axis():
-    raw = base(sweep={
-        "I": {"param": "inputs.drive.value", "linspace": [100, 300, 5], "unit": "pA"},
-        "cell": {"zip": {"neuron.tau_m": {"values": ["10 ms", "20 ms", "30 ms"]},
-                         "neuron.t_ref": {"range": [1, 3, 1], "unit": "ms"}}},
-        "sigma": {"param": "neuron.v_th", "values": [-50], "unit": "mV"},
-    })
+    raw = base(
+        sweep={
+            "I": {"param": "inputs.drive.value", "linspace": [100, 300, 5], "unit": "pA"},
+            "cell": {
+                "zip": {
+                    "neuron.tau_m": {"values": ["10 ms", "20 ms", "30 ms"]},
+                    "neuron.t_ref": {"range": [1, 3, 1], "unit": "ms"},
+                }
+            },
+            "sigma": {"param": "neuron.v_th", "values": [-50], "unit": "mV"},
+        }
+    )
     wf = load(raw)
     assert wf.shape == (5, 3, 1)
     small = wf.prune(2)
     assert small.shape == (2, 2, 1) and small.axis_names == wf.axis_names
     for big_ax, small_ax in zip(wf.sweep, small.sweep):
         assert small_ax.params == big_ax.params
-        assert small_ax.values == tuple(v[:small_ax.size] for v in big_ax.values)
+        assert small_ax.values == tuple(v[: small_ax.size] for v in big_ax.values)
         assert small_ax.display_units == big_ax.display_units
     assert small.params == wf.params and small.dt == wf.dt and small.trials == wf.trials
     assert small.fingerprint != wf.fingerprint
@@ -436,15 +486,23 @@ def _dt_above_swept_tau():
 
 def _dt_above_zipped_tau():
     raw = _dt_above_swept_tau()
-    raw["sweep"] = {"cell": {"zip": {"neuron.tau_m": {"linspace": [0.25, 2.25, 3], "unit": "ms"},
-                                     "neuron.t_ref": {"values": [1, 2, 3], "unit": "ms"}}}}
+    raw["sweep"] = {
+        "cell": {
+            "zip": {
+                "neuron.tau_m": {"linspace": [0.25, 2.25, 3], "unit": "ms"},
+                "neuron.t_ref": {"values": [1, 2, 3], "unit": "ms"},
+            }
+        }
+    }
     return raw
 
 
 def _timed_array(tmp_path, columns: int, trials: int = 2):
     np.savetxt(tmp_path / "rec.csv", np.arange(10.0 * columns).reshape(10, columns), delimiter=",")
-    return base(trials=trials, inputs={"rec": {"kind": "timed_array", "file": str(tmp_path / "rec.csv"),
-                                               "dt": "1 ms", "unit": "pA"}})
+    return base(
+        trials=trials,
+        inputs={"rec": {"kind": "timed_array", "file": str(tmp_path / "rec.csv"), "dt": "1 ms", "unit": "pA"}},
+    )
 
 
 BAD = {
@@ -457,8 +515,11 @@ BAD = {
     "unknown record key": (_set("record.i", "all"), "record.i", "all"),
     "unknown record.v key": (_set("record.v.trial", 0), "record.v.trial", "0"),
     "unknown noise key": (base(noise={"shared": ["tau"]}), "noise.shared", '["tau"]'),
-    "unknown zip key": (base(sweep={"z": {"zip": {"neuron.tau_m": {"values": [1], "unit": "ms", "param": "x"}}}}),
-                        "sweep.z.zip.neuron.tau_m.param", "x"),
+    "unknown zip key": (
+        base(sweep={"z": {"zip": {"neuron.tau_m": {"values": [1], "unit": "ms", "param": "x"}}}}),
+        "sweep.z.zip.neuron.tau_m.param",
+        "x",
+    ),
     # dimensions
     "tau_m in mV": (_set("neuron.tau_m", "5 mV"), "neuron.tau_m", "5 mV"),
     "drive in seconds": (_set("inputs.drive.value", "2 s"), "inputs.drive.value", "2 s"),
@@ -468,10 +529,16 @@ BAD = {
     "e_l not a voltage": (_set("neuron.e_l", 0.5), "neuron.e_l", "0.5"),
     "r_m not a resistance": (_set("neuron.r_m", "1 ms"), "neuron.r_m", "1 ms"),
     "dt not a time": (base(dt=0.1), "dt", "0.1"),
-    "rate not a frequency": (_set("inputs.p", {"kind": "poisson", "rate": "10 s", "weight": "1 mV"}),
-                             "inputs.p.rate", "10 s"),
-    "drive values disagree": (_set("inputs.u", {"kind": "uniform", "mean": "1 pA", "half_width": "1 mV"}),
-                              "inputs.u.half_width", "1 mV"),
+    "rate not a frequency": (
+        _set("inputs.p", {"kind": "poisson", "rate": "10 s", "weight": "1 mV"}),
+        "inputs.p.rate",
+        "10 s",
+    ),
+    "drive values disagree": (
+        _set("inputs.u", {"kind": "uniform", "mean": "1 pA", "half_width": "1 mV"}),
+        "inputs.u.half_width",
+        "1 mV",
+    ),
     "unparsable quantity": (_set("neuron.v_th", "fifty mV"), "neuron.v_th", "fifty mV"),
     "empty quantity": (_set("neuron.v_th", ""), "neuron.v_th", ""),
     "bool quantity": (_set("neuron.v_th", True), "neuron.v_th", "true"),
@@ -494,40 +561,70 @@ BAD = {
     "empty values": (_set("sweep.tau.values", []), "sweep.tau", "[]"),
     "empty linspace": (axis(linspace=[1, 2, 0], unit="ms"), "sweep.tau.linspace", "[1, 2, 0]"),
     "duplicated values": (_set("sweep.tau.values", [10, 20, 10]), "sweep.tau", "[10, 20, 10]"),
-    "duplicated after conversion": (_set("sweep.tau.values", ["10 ms", "0.01 s"]), "sweep.tau",
-                                    '["10 ms", "0.01 s"]'),
+    "duplicated after conversion": (_set("sweep.tau.values", ["10 ms", "0.01 s"]), "sweep.tau", '["10 ms", "0.01 s"]'),
     "duplicated linspace": (axis(linspace=[5, 5, 3], unit="ms"), "sweep.tau", "[5, 5, 3]"),
-    "same param on two axes": (_set("sweep.tau2", {"param": "neuron.tau_m", "values": [1, 2], "unit": "ms"}),
-                               "sweep.tau2.param", "neuron.tau_m"),
-    "same param in a zip": (_set("sweep.z", {"zip": {"neuron.tau_m": {"values": [1, 2], "unit": "ms"}}}),
-                            "sweep.z.zip.neuron.tau_m", "neuron.tau_m"),
-    "zip of different lengths": (base(sweep={"z": {"zip": {"neuron.tau_m": {"values": [10, 20], "unit": "ms"},
-                                                           "neuron.t_ref": {"values": [1, 2, 3], "unit": "ms"}}}}),
-                                 "sweep.z.zip", '{"neuron.tau_m": 2, "neuron.t_ref": 3}'),
-    "two forms": (axis(values=[1], linspace=[1, 2, 3], unit="ms"), "sweep.tau",
-                  '{"values": [1], "linspace": [1, 2, 3], "unit": "ms"}'),
+    "same param on two axes": (
+        _set("sweep.tau2", {"param": "neuron.tau_m", "values": [1, 2], "unit": "ms"}),
+        "sweep.tau2.param",
+        "neuron.tau_m",
+    ),
+    "same param in a zip": (
+        _set("sweep.z", {"zip": {"neuron.tau_m": {"values": [1, 2], "unit": "ms"}}}),
+        "sweep.z.zip.neuron.tau_m",
+        "neuron.tau_m",
+    ),
+    "zip of different lengths": (
+        base(
+            sweep={
+                "z": {
+                    "zip": {
+                        "neuron.tau_m": {"values": [10, 20], "unit": "ms"},
+                        "neuron.t_ref": {"values": [1, 2, 3], "unit": "ms"},
+                    }
+                }
+            }
+        ),
+        "sweep.z.zip",
+        '{"neuron.tau_m": 2, "neuron.t_ref": 3}',
+    ),
+    "two forms": (
+        axis(values=[1], linspace=[1, 2, 3], unit="ms"),
+        "sweep.tau",
+        '{"values": [1], "linspace": [1, 2, 3], "unit": "ms"}',
+    ),
     "no form": (axis(unit="ms"), "sweep.tau", '{"unit": "ms"}'),
     "range away from stop": (axis(range=[10, 1, 1], unit="ms"), "sweep.tau.range", "[10, 1, 1]"),
     "range of zero step": (axis(range=[1, 10, 0], unit="ms"), "sweep.tau.range", "[1, 10, 0]"),
     "range too long": (axis(range=[1, 1e12, 1], unit="ms"), "sweep.tau.range", "[1, 1000000000000.0, 1]"),
     "range to infinity": (axis(range=[1, float("inf"), 1], unit="ms"), "sweep.tau.range", "[1, Infinity, 1]"),
-    "linspace of NaN points": (axis(linspace=[1, 2, float("nan")], unit="ms"), "sweep.tau.linspace",
-                               "[1, 2, NaN]"),
+    "linspace of NaN points": (axis(linspace=[1, 2, float("nan")], unit="ms"), "sweep.tau.linspace", "[1, 2, NaN]"),
     "logspace from zero": (axis(logspace=[0, 10, 3], unit="ms"), "sweep.tau.logspace", "[0, 10, 3]"),
     "unknown unit": (_set("sweep.tau.unit", "blorps"), "sweep.tau.unit", "blorps"),
     "unknown param": (_set("sweep.tau.param", "neuron.tau"), "sweep.tau.param", "neuron.tau"),
     "param not a string": (_set("sweep.tau.param", ["neuron.tau_m"]), "sweep.tau.param", '["neuron.tau_m"]'),
     "missing param": (_without("sweep.tau.param"), "sweep.tau.param", None),
-    "reserved axis name": (base(sweep={"time": {"param": "neuron.tau_m", "values": [1], "unit": "ms"}}),
-                           "sweep.time", "time"),
+    "reserved axis name": (
+        base(sweep={"time": {"param": "neuron.tau_m", "values": [1], "unit": "ms"}}),
+        "sweep.time",
+        "time",
+    ),
     # an axis named like a store variable would replace that variable's values or its own
-    "axis named like a variable": (base(sweep={"rate": {"param": "neuron.tau_m", "values": [1], "unit": "ms"}}),
-                                   "sweep.rate", "rate"),
-    "axis name with a dot": (base(sweep={"a.b": {"param": "neuron.tau_m", "values": [1], "unit": "ms"}}),
-                             "sweep.a.b", "a.b"),
+    "axis named like a variable": (
+        base(sweep={"rate": {"param": "neuron.tau_m", "values": [1], "unit": "ms"}}),
+        "sweep.rate",
+        "rate",
+    ),
+    "axis name with a dot": (
+        base(sweep={"a.b": {"param": "neuron.tau_m", "values": [1], "unit": "ms"}}),
+        "sweep.a.b",
+        "a.b",
+    ),
     # timed arrays
-    "missing timed_array file": (base(inputs={"rec": {"kind": "timed_array", "file": "no/such.npy", "dt": "1 ms"}}),
-                                 "inputs.rec.file", "no/such.npy"),
+    "missing timed_array file": (
+        base(inputs={"rec": {"kind": "timed_array", "file": "no/such.npy", "dt": "1 ms"}}),
+        "inputs.rec.file",
+        "no/such.npy",
+    ),
     # noise, record, summaries
     "shared_across a non-axis": (base(noise={"shared_across": ["tau", "I"]}), "noise.shared_across", "I"),
     "shared_across not a list": (base(noise={"shared_across": 5}), "noise.shared_across", "5"),
@@ -535,13 +632,15 @@ BAD = {
     "record trial negative": (_set("record.v.trials", [-1]), "record.v.trials", "[-1]"),
     "record trials not a list": (_set("record.v.trials", "first"), "record.v.trials", "first"),
     "record every off the dt grid": (_set("record.v.every", "0.15 ms"), "record.v.every", "0.15 ms"),
-    "moments every off the dt grid": (_set("summaries.moments.every", "0.25 ms"), "summaries.moments.every",
-                                      "0.25 ms"),
+    "moments every off the dt grid": (_set("summaries.moments.every", "0.25 ms"), "summaries.moments.every", "0.25 ms"),
     "moments every zero": (_set("summaries.moments.every", "0 ms"), "summaries.moments.every", "0 ms"),
     "moments every above duration": (_set("summaries.moments.every", "1 s"), "summaries.moments.every", "1 s"),
     "warmup as long as duration": (_set("summaries.warmup", "100 ms"), "summaries.warmup", "100 ms"),
-    "max_lag off the moments grid": (_set("summaries.autocov", {"max_lag": "1.5 ms"}), "summaries.autocov.max_lag",
-                                     "1.5 ms"),
+    "max_lag off the moments grid": (
+        _set("summaries.autocov", {"max_lag": "1.5 ms"}),
+        "summaries.autocov.max_lag",
+        "1.5 ms",
+    ),
     # top level
     "invalid name": (base(name="My Sweep"), "name", "My Sweep"),
     "name with a slash": (base(name="a/b"), "name", "a/b"),
@@ -572,20 +671,32 @@ def test_bad_input_gives_its_error(case):
 
 
 def test_unknown_keys_name_the_allowed_ones():
-    with pytest.raises(WorkflowError, match=r"`neuron\.tau` is not a known key .*Did you mean `tau_m`\? "
-                                            r"Allowed here: e_l, model, r_m, t_ref, tau_m, v_init, v_reset, v_th\."):
+    with pytest.raises(
+        WorkflowError,
+        match=r"`neuron\.tau` is not a known key .*Did you mean `tau_m`\? "
+        r"Allowed here: e_l, model, r_m, t_ref, tau_m, v_init, v_reset, v_th\.",
+    ):
         load(_set("neuron.tau", "20 ms"))
 
 
 def test_messages_say_what_was_expected():
-    with pytest.raises(WorkflowError, match=r"`neuron\.tau_m` must be a positive time.*got '5 mV'\. "
-                                            r"Example: tau_m: 20 ms"):
+    with pytest.raises(
+        WorkflowError,
+        match=r"`neuron\.tau_m` must be a positive time.*got '5 mV'\. "
+        r"Example: tau_m: 20 ms",
+    ):
         load(_set("neuron.tau_m", "5 mV"))
-    with pytest.raises(WorkflowError, match=r"`sweep\.tau\.unit` is a voltage \(V\), but neuron\.tau_m is a time "
-                                            r"\(s\), got 'mV'\. Example: unit: ms"):
+    with pytest.raises(
+        WorkflowError,
+        match=r"`sweep\.tau\.unit` is a voltage \(V\), but neuron\.tau_m is a time "
+        r"\(s\), got 'mV'\. Example: unit: ms",
+    ):
         load(_set("sweep.tau.unit", "mV"))
-    with pytest.raises(WorkflowError, match=r"`sweep\.tau` sets neuron\.tau_m, which must be at least dt \(1 ms\) "
-                                            r"with method: euler, got '0\.5 ms'\. .*method: exact"):
+    with pytest.raises(
+        WorkflowError,
+        match=r"`sweep\.tau` sets neuron\.tau_m, which must be at least dt \(1 ms\) "
+        r"with method: euler, got '0\.5 ms'\. .*method: exact",
+    ):
         load(_dt_above_swept_tau())
     with pytest.raises(WorkflowError, match=r"`sweep\.tau` has duplicated values \(10 ms = 0\.01 s\)"):
         load(_set("sweep.tau.values", [10, 20, "0.01 s"]))
@@ -598,8 +709,11 @@ def test_exact_method_allows_dt_above_tau_m():
 
 
 def test_timed_array_columns_must_match_trials(tmp_path):
-    with pytest.raises(WorkflowError, match=r"`inputs\.rec\.file` has 3 columns but the workflow has 2 trials, "
-                       + re.escape(f"got '{tmp_path / 'rec.csv'}'")) as info:
+    with pytest.raises(
+        WorkflowError,
+        match=r"`inputs\.rec\.file` has 3 columns but the workflow has 2 trials, "
+        + re.escape(f"got '{tmp_path / 'rec.csv'}'"),
+    ) as info:
         load(_timed_array(tmp_path, columns=3, trials=2))
     check_one_line(info.value, "inputs.rec.file")
 
@@ -630,15 +744,21 @@ def test_yaml_file_that_is_not_a_mapping(tmp_path):
         load_workflow(path)
 
 
-@pytest.mark.parametrize("item, key", [
-    ("neuron.tau_m", "neuron.tau_m"),          # no '='
-    ("=20 ms", ""),                            # no key
-    ("neuron..tau_m=20 ms", "neuron..tau_m"),  # empty part
-    (".tau_m=20 ms", ".tau_m"),
-])
+@pytest.mark.parametrize(
+    "item, key",
+    [
+        ("neuron.tau_m", "neuron.tau_m"),  # no '='
+        ("=20 ms", ""),  # no key
+        ("neuron..tau_m=20 ms", "neuron..tau_m"),  # empty part
+        (".tau_m=20 ms", ".tau_m"),
+    ],
+)
 def test_bad_set_syntax(item, key):
-    match = (re.escape(f"`--set` expects KEY=VALUE, got '{item}'") if "=" not in item
-             else re.escape(f"`--set` key '{key}' is not a dot path"))
+    match = (
+        re.escape(f"`--set` expects KEY=VALUE, got '{item}'")
+        if "=" not in item
+        else re.escape(f"`--set` key '{key}' is not a dot path")
+    )
     with pytest.raises(WorkflowError, match=match + r".*Example: --set neuron\.tau_m=") as info:
         load(base(), overrides=[item])
     check_one_line(info.value, "--set")
@@ -684,8 +804,13 @@ def test_linspace_axis_round_trips(start, stop, num):
 
 
 @FAST
-@given(start=nice, step=st.integers(1, 500).map(lambda k: k / 100), n=st.integers(0, 40),
-       down=st.booleans(), off_grid=st.booleans())
+@given(
+    start=nice,
+    step=st.integers(1, 500).map(lambda k: k / 100),
+    n=st.integers(0, 40),
+    down=st.booleans(),
+    off_grid=st.booleans(),
+)
 def test_range_axis_includes_stop_on_the_grid(start, step, n, down, off_grid):
     step = -step if down else step
     stop = Decimal(repr(start)) + n * Decimal(repr(step))
@@ -710,16 +835,24 @@ def test_logspace_axis_is_geometric(start, ratio, num):
     assert np.all(np.diff(ax.coord) > 0)
 
 
-SECTIONS = {"": TOP_KEYS, "neuron": {"tau_m", "e_l", "v_th", "v_reset", "v_init", "t_ref", "r_m"},
-            "inputs.drive": {"kind", "value"}, "sweep.tau": {"param", "values", "unit"},
-            "summaries": {"warmup", "isi_bins", "moments", "autocov"}, "record": {"v"},
-            "record.v": {"trials", "every"}}
+SECTIONS = {
+    "": TOP_KEYS,
+    "neuron": {"tau_m", "e_l", "v_th", "v_reset", "v_init", "t_ref", "r_m"},
+    "inputs.drive": {"kind", "value"},
+    "sweep.tau": {"param", "values", "unit"},
+    "summaries": {"warmup", "isi_bins", "moments", "autocov"},
+    "record": {"v"},
+    "record.v": {"trials", "every"},
+}
 keys = st.text(string.ascii_letters + string.digits + "_-. \n\t'\"", min_size=1, max_size=12)
 
 
 @FAST
-@given(section=st.sampled_from(sorted(SECTIONS)), key=keys,
-       value=st.one_of(st.integers(), st.text(max_size=10), st.lists(st.integers(), max_size=3)))
+@given(
+    section=st.sampled_from(sorted(SECTIONS)),
+    key=keys,
+    value=st.one_of(st.integers(), st.text(max_size=10), st.lists(st.integers(), max_size=3)),
+)
 def test_garbage_keys_are_always_rejected(section, key, value):
     assume(key not in SECTIONS[section])
     raw = base()
@@ -736,17 +869,67 @@ def test_garbage_keys_are_always_rejected(section, key, value):
 
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12), st.sampled_from(["5 ms", "-5 ms", "0 ms", "inf", "1e400 ms", "5 mV", "ms", "1/0",
-                                           "nan ms", "250 pA", "1 Hz", "", "5 ms)", "all", "a\nb"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "5 ms",
+            "-5 ms",
+            "0 ms",
+            "inf",
+            "1e400 ms",
+            "5 mV",
+            "ms",
+            "1/0",
+            "nan ms",
+            "250 pA",
+            "1 Hz",
+            "",
+            "5 ms)",
+            "all",
+            "a\nb",
+        ]
+    ),
 )
 values = st.one_of(scalars, st.lists(scalars, max_size=4), st.dictionaries(st.text(max_size=5), scalars, max_size=2))
-FIELDS = ["name", "seed", "trials", "duration", "dt", "method", "neuron.tau_m", "neuron.v_th", "neuron.e_l",
-          "neuron.t_ref", "neuron.r_m", "inputs.drive.value", "inputs.drive.kind", "sweep.tau.values",
-          "sweep.tau.unit", "sweep.tau.param", "sweep.tau.linspace", "sweep.tau.range", "sweep.tau.logspace",
-          "noise.shared_across", "record.v.trials", "record.v.every", "summaries.warmup",
-          "summaries.moments.every", "summaries.autocov.max_lag", "summaries.isi_bins", "inputs.x",
-          "neuron", "inputs", "sweep", "record", "summaries", "sweep.tau"]
+FIELDS = [
+    "name",
+    "seed",
+    "trials",
+    "duration",
+    "dt",
+    "method",
+    "neuron.tau_m",
+    "neuron.v_th",
+    "neuron.e_l",
+    "neuron.t_ref",
+    "neuron.r_m",
+    "inputs.drive.value",
+    "inputs.drive.kind",
+    "sweep.tau.values",
+    "sweep.tau.unit",
+    "sweep.tau.param",
+    "sweep.tau.linspace",
+    "sweep.tau.range",
+    "sweep.tau.logspace",
+    "noise.shared_across",
+    "record.v.trials",
+    "record.v.every",
+    "summaries.warmup",
+    "summaries.moments.every",
+    "summaries.autocov.max_lag",
+    "summaries.isi_bins",
+    "inputs.x",
+    "neuron",
+    "inputs",
+    "sweep",
+    "record",
+    "summaries",
+    "sweep.tau",
+]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -49,7 +49,7 @@ INFO = "lifbatch_peers.json"  # written into the standalone project directory by
 MODELS = ("hh_traub", "adex", "eif", "izhikevich", "lif")
 
 # The tutorial's eqs_HH (Brian2 tutorial part 3), its constants named as there.
-HH_EQS = '''
+HH_EQS = """
 dv/dt = (gl*(El-v) - g_na*(m*m*m)*h*(v-ENa) - g_kd*(n*n*n*n)*(v-EK) + I)/Cm : volt
 dm/dt = 0.32*(mV**-1)*(13.*mV-v+VT)/
     (exp((13.*mV-v+VT)/(4.*mV))-1.)/ms*(1-m)-0.28*(mV**-1)*(v-VT-40.*mV)/
@@ -57,63 +57,122 @@ dm/dt = 0.32*(mV**-1)*(13.*mV-v+VT)/
 dn/dt = 0.032*(mV**-1)*(15.*mV-v+VT)/
     (exp((15.*mV-v+VT)/(5.*mV))-1.)/ms*(1.-n)-.5*exp((10.*mV-v+VT)/(40.*mV))/ms*n : 1
 dh/dt = 0.128*exp((17.*mV-v+VT)/(18.*mV))/ms*(1.-h)-4./(1+exp((40.*mV-v+VT)/(5.*mV)))/ms*h : 1
-'''
+"""
 # Brian2's example of Naud et al. 2008 (its names; v_reset for its v_r).
-ADEX_EQS = '''
+ADEX_EQS = """
 dvm/dt = (g_l*(e_l - vm) + g_l*d_t*exp((vm-v_t)/d_t) + I - w)/c_m : volt
 dw/dt  = (a*(vm - e_l) - w)/tau_w : amp
-'''
-EIF_EQS = '''
+"""
+EIF_EQS = """
 dvm/dt = (g_l*(e_l - vm) + g_l*d_t*exp((vm-v_t)/d_t) + I)/c_m : volt
-'''
-IZH_EQS = '''
+"""
+IZH_EQS = """
 dv/dt = (k*(v - v_r)*(v - v_t) - u + I)/C : volt
 du/dt = a*(b*(v - v_r) - u) : amp
-'''
+"""
 LIF_EQS = "dv/dt = (e_l - v + r_m*I)/tau_m : volt (unless refractory)"
 
 
 def build_network(model: str, p: dict, neurons: int, steps: int, dt: float, seed: int):
     """The NeuronGroup, its SpikeMonitor and the duration (Brian2 quantities); ``p``: lifbatch's
     parameters of the model (SI floats, names without ``neuron.``) and ``I`` (A)."""
-    from brian2 import (Hz, NeuronGroup, SpikeMonitor, amp, defaultclock, farad, ohm, second, siemens,
-                        volt)
+    from brian2 import Hz, NeuronGroup, SpikeMonitor, amp, defaultclock, farad, ohm, second, siemens, volt
     from brian2 import seed as brian_seed
 
     defaultclock.dt = dt * second
     brian_seed(seed)
     V, A, S, F, s = volt, amp, siemens, farad, second
     if model == "hh_traub":
-        ns = {"Cm": p["c_m"] * F, "gl": p["g_l"] * S, "g_na": p["g_na"] * S, "g_kd": p["g_k"] * S,
-              "El": p["e_l"] * V, "ENa": p["e_na"] * V, "EK": p["e_k"] * V, "VT": p["v_t"] * V,
-              "v_spike": p["v_spike"] * V, "I": p["I"] * A}
-        group = NeuronGroup(neurons, HH_EQS, threshold="v > v_spike", refractory="v > v_spike",
-                            method="exponential_euler", namespace=ns, name="hh")
+        ns = {
+            "Cm": p["c_m"] * F,
+            "gl": p["g_l"] * S,
+            "g_na": p["g_na"] * S,
+            "g_kd": p["g_k"] * S,
+            "El": p["e_l"] * V,
+            "ENa": p["e_na"] * V,
+            "EK": p["e_k"] * V,
+            "VT": p["v_t"] * V,
+            "v_spike": p["v_spike"] * V,
+            "I": p["I"] * A,
+        }
+        group = NeuronGroup(
+            neurons,
+            HH_EQS,
+            threshold="v > v_spike",
+            refractory="v > v_spike",
+            method="exponential_euler",
+            namespace=ns,
+            name="hh",
+        )
         group.v = p["v_init"] * V  # m, n, h stay 0: the tutorial's start (lifbatch's gates_init: zero)
     elif model in ("adex", "eif"):
-        ns = {"c_m": p["c_m"] * F, "g_l": p["g_l"] * S, "e_l": p["e_l"] * V, "v_t": p["v_t"] * V,
-              "d_t": p["delta_t"] * V, "v_reset": p["v_reset"] * V, "v_peak": p["v_peak"] * V, "I": p["I"] * A}
+        ns = {
+            "c_m": p["c_m"] * F,
+            "g_l": p["g_l"] * S,
+            "e_l": p["e_l"] * V,
+            "v_t": p["v_t"] * V,
+            "d_t": p["delta_t"] * V,
+            "v_reset": p["v_reset"] * V,
+            "v_peak": p["v_peak"] * V,
+            "I": p["I"] * A,
+        }
         if model == "adex":
             ns.update(a=p["a"] * S, tau_w=p["tau_w"] * s, b=p["b"] * A)
-        group = NeuronGroup(neurons, ADEX_EQS if model == "adex" else EIF_EQS, threshold="vm > v_peak",
-                            reset="vm = v_reset; w += b" if model == "adex" else "vm = v_reset",
-                            method="euler", namespace=ns, name=model)
+        group = NeuronGroup(
+            neurons,
+            ADEX_EQS if model == "adex" else EIF_EQS,
+            threshold="vm > v_peak",
+            reset="vm = v_reset; w += b" if model == "adex" else "vm = v_reset",
+            method="euler",
+            namespace=ns,
+            name=model,
+        )
         group.vm = p["v_init"] * V
         if model == "adex":
             group.w = p["w_init"] * A
     elif model == "izhikevich":
-        ns = {"C": p["c_m"] * F, "k": p["k"] * S / V, "v_r": p["v_r"] * V, "v_t": p["v_t"] * V,
-              "v_peak": p["v_peak"] * V, "a": p["a"] * Hz, "b": p["b"] * S, "c": p["c"] * V, "d": p["d"] * A,
-              "I": p["I"] * A}
-        group = NeuronGroup(neurons, IZH_EQS, threshold="v >= v_peak", reset="v = c; u += d", method="euler",
-                            namespace=ns, name="izhikevich")
+        ns = {
+            "C": p["c_m"] * F,
+            "k": p["k"] * S / V,
+            "v_r": p["v_r"] * V,
+            "v_t": p["v_t"] * V,
+            "v_peak": p["v_peak"] * V,
+            "a": p["a"] * Hz,
+            "b": p["b"] * S,
+            "c": p["c"] * V,
+            "d": p["d"] * A,
+            "I": p["I"] * A,
+        }
+        group = NeuronGroup(
+            neurons,
+            IZH_EQS,
+            threshold="v >= v_peak",
+            reset="v = c; u += d",
+            method="euler",
+            namespace=ns,
+            name="izhikevich",
+        )
         group.v = p["v_init"] * V
         group.u = p["u_init"] * A
     elif model == "lif":
-        ns = {"tau_m": p["tau_m"] * s, "e_l": p["e_l"] * V, "v_th": p["v_th"] * V, "v_reset": p["v_reset"] * V,
-              "r_m": p["r_m"] * ohm, "I": p["I"] * A}
-        group = NeuronGroup(neurons, LIF_EQS, threshold="v > v_th", reset="v = v_reset",
-                            refractory=p["t_ref"] * s, method="euler", namespace=ns, name="lif")
+        ns = {
+            "tau_m": p["tau_m"] * s,
+            "e_l": p["e_l"] * V,
+            "v_th": p["v_th"] * V,
+            "v_reset": p["v_reset"] * V,
+            "r_m": p["r_m"] * ohm,
+            "I": p["I"] * A,
+        }
+        group = NeuronGroup(
+            neurons,
+            LIF_EQS,
+            threshold="v > v_th",
+            reset="v = v_reset",
+            refractory=p["t_ref"] * s,
+            method="euler",
+            namespace=ns,
+            name="lif",
+        )
         group.v = p["v_init"] * V
     else:  # pragma: no cover - argparse's choices
         raise ValueError(model)
@@ -152,12 +211,17 @@ def main(argv=None) -> int:
         group, monitor, duration = build_network(args.model, params, args.neurons, args.steps, args.dt, args.seed)
         run(duration)
         device.build(directory=args.project_dir, compile=True, run=False, with_output=False)
-        info = {"count_file": device.get_array_filename(monitor.variables["count"]),
-                "count_dtype": np.dtype(monitor.variables["count"].dtype).str,
-                "timestep_file": device.get_array_filename(defaultclock.variables["timestep"]),
-                "timestep_dtype": np.dtype(defaultclock.variables["timestep"].dtype).str,
-                "model": args.model, "neurons": args.neurons, "steps": args.steps, "dt": args.dt,
-                "seed": args.seed}
+        info = {
+            "count_file": device.get_array_filename(monitor.variables["count"]),
+            "count_dtype": np.dtype(monitor.variables["count"].dtype).str,
+            "timestep_file": device.get_array_filename(defaultclock.variables["timestep"]),
+            "timestep_dtype": np.dtype(defaultclock.variables["timestep"].dtype).str,
+            "model": args.model,
+            "neurons": args.neurons,
+            "steps": args.steps,
+            "dt": args.dt,
+            "seed": args.seed,
+        }
         with open(os.path.join(args.project_dir, INFO), "w") as f:
             json.dump(info, f)
         return 0

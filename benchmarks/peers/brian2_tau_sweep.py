@@ -59,8 +59,21 @@ def main(argv=None) -> int:
         return 0
 
     import numpy as np
-    from brian2 import (Hz, NeuronGroup, PoissonInput, SpikeMonitor, defaultclock, device, linspace, ms,
-                        prefs, repeat, run, second, set_device)
+    from brian2 import (
+        Hz,
+        NeuronGroup,
+        PoissonInput,
+        SpikeMonitor,
+        defaultclock,
+        device,
+        linspace,
+        ms,
+        prefs,
+        repeat,
+        run,
+        second,
+        set_device,
+    )
 
     standalone = args.target == "cpp_standalone"
     if standalone:
@@ -80,21 +93,25 @@ def main(argv=None) -> int:
     defaultclock.dt = 0.1 * ms
 
     # We make tau a parameter of the group: one neuron per (tau, trial)
-    eqs = '''
+    eqs = """
     dv/dt = -v/tau : 1
     tau : second
-    '''
+    """
     n = args.n_tau * args.trials
-    G = NeuronGroup(n, eqs, threshold='v>1', reset='v=0', method='exact')
+    G = NeuronGroup(n, eqs, threshold="v>1", reset="v=0", method="exact")
     G.tau = repeat(tau_range, args.trials)
-    P = PoissonInput(G, 'v', num_inputs, input_rate, weight=weight)  # noqa: F841 (part of the network)
+    P = PoissonInput(G, "v", num_inputs, input_rate, weight=weight)  # noqa: F841 (part of the network)
     M = SpikeMonitor(G)
     run(args.duration * second)
 
     if standalone:
         device.build(directory=args.project_dir, compile=True, run=not args.build_only, with_output=False)
-        info = {"count_file": device.get_array_filename(M.variables["count"]),
-                "count_dtype": np.dtype(M.variables["count"].dtype).str, "n": n, "duration": args.duration}
+        info = {
+            "count_file": device.get_array_filename(M.variables["count"]),
+            "count_dtype": np.dtype(M.variables["count"].dtype).str,
+            "n": n,
+            "duration": args.duration,
+        }
         with open(os.path.join(args.project_dir, INFO), "w") as f:
             json.dump(info, f)
         if args.build_only:

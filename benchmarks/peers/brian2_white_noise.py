@@ -55,11 +55,26 @@ def build_network(neurons: int, steps: int, seed: int):
 
     defaultclock.dt = 0.1 * ms
     brian_seed(seed)
-    namespace = {"tau": 20 * ms, "e_l": -65 * mV, "v_th": -50 * mV, "v_reset": -65 * mV, "r_m": 100 * Mohm,
-                 "I": 160 * pA, "sigma": 4 * mV}
+    namespace = {
+        "tau": 20 * ms,
+        "e_l": -65 * mV,
+        "v_th": -50 * mV,
+        "v_reset": -65 * mV,
+        "r_m": 100 * Mohm,
+        "I": 160 * pA,
+        "sigma": 4 * mV,
+    }
     eqs = "dv/dt = (e_l - v + r_m*I)/tau + sigma*xi*tau**-0.5 : volt (unless refractory)"
-    group = NeuronGroup(neurons, eqs, threshold="v > v_th", reset="v = v_reset", refractory=2 * ms,
-                        method="euler", namespace=namespace, name="lif")
+    group = NeuronGroup(
+        neurons,
+        eqs,
+        threshold="v > v_th",
+        reset="v = v_reset",
+        refractory=2 * ms,
+        method="euler",
+        namespace=namespace,
+        name="lif",
+    )
     group.v = -65 * mV  # v_init
     monitor = SpikeMonitor(group, record=False, name="counts")
     return group, monitor, steps * defaultclock.dt
@@ -89,12 +104,16 @@ def main(argv=None) -> int:
         group, monitor, duration = build_network(args.neurons, args.steps, args.seed)
         run(duration)
         device.build(directory=args.project_dir, compile=True, run=False, with_output=False)
-        info = {"count_file": device.get_array_filename(monitor.variables["count"]),
-                "count_dtype": np.dtype(monitor.variables["count"].dtype).str,
-                "timestep_file": device.get_array_filename(defaultclock.variables["timestep"]),
-                "timestep_dtype": np.dtype(defaultclock.variables["timestep"].dtype).str,
-                "neurons": args.neurons, "steps": args.steps, "dt": float(defaultclock.dt_),
-                "seed": args.seed}
+        info = {
+            "count_file": device.get_array_filename(monitor.variables["count"]),
+            "count_dtype": np.dtype(monitor.variables["count"].dtype).str,
+            "timestep_file": device.get_array_filename(defaultclock.variables["timestep"]),
+            "timestep_dtype": np.dtype(defaultclock.variables["timestep"].dtype).str,
+            "neurons": args.neurons,
+            "steps": args.steps,
+            "dt": float(defaultclock.dt_),
+            "seed": args.seed,
+        }
         with open(os.path.join(args.project_dir, INFO), "w") as f:
             json.dump(info, f)
         return 0

@@ -36,23 +36,19 @@ def add_parameters(traj):
     # "lazy adding"), which pypet 0.6.1 no longer has ("The name of your element
     # and the key do not match", "tau_V is not part of your trajectory"). The
     # same parameters, values, comments and group, with the explicit calls:
-    traj.f_add_parameter('neuron.V_init', 0.0,
-                         comment='The initial condition for the membrane potential')
-    traj.f_add_parameter(Parameter('neuron.I', 0.0,
-                                   comment='The externally applied current.'))
-    traj.f_add_parameter('neuron.tau_V', 12.0, comment='The membrane time constant in milliseconds')
-    traj.f_add_parameter('neuron.tau_ref', 5.0, comment='The refractory period in milliseconds ')
-    traj.f_add_parameter_group('simulation', comment='Group containing dt and the duration')
-    traj.f_add_parameter('simulation.duration', 1000.0,
-                         comment='The duration of the experiment in milliseconds.')
-    traj.f_add_parameter('simulation.dt', 0.1, comment='The step size of an Euler integration step.')
+    traj.f_add_parameter("neuron.V_init", 0.0, comment="The initial condition for the membrane potential")
+    traj.f_add_parameter(Parameter("neuron.I", 0.0, comment="The externally applied current."))
+    traj.f_add_parameter("neuron.tau_V", 12.0, comment="The membrane time constant in milliseconds")
+    traj.f_add_parameter("neuron.tau_ref", 5.0, comment="The refractory period in milliseconds ")
+    traj.f_add_parameter_group("simulation", comment="Group containing dt and the duration")
+    traj.f_add_parameter("simulation.duration", 1000.0, comment="The duration of the experiment in milliseconds.")
+    traj.f_add_parameter("simulation.dt", 0.1, comment="The step size of an Euler integration step.")
 
 
 def add_exploration(traj):
     """Explores different values of `I` and `tau_ref`."""
-    explore_dict = {'neuron.I': np.arange(0, 1.01, 0.05).tolist(),
-                    'neuron.tau_ref': [5.0, 7.5, 10.0]}
-    explore_dict = cartesian_product(explore_dict, ('neuron.tau_ref', 'neuron.I'))
+    explore_dict = {"neuron.I": np.arange(0, 1.01, 0.05).tolist(), "neuron.tau_ref": [5.0, 7.5, 10.0]}
+    explore_dict = cartesian_product(explore_dict, ("neuron.tau_ref", "neuron.I"))
     # The second argument, the tuple, specifies the order of the cartesian product,
     # The variable on the right most side changes fastest and defines the
     # 'inner for-loop' of the cartesian product
@@ -60,24 +56,29 @@ def add_exploration(traj):
 
 
 def pypet_neuron(traj):
-    """ Wraps the `euler_neuron` function and returns an estimate of the firing rate in Hz."""
+    """Wraps the `euler_neuron` function and returns an estimate of the firing rate in Hz."""
     parameter_dict = traj.parameters.f_to_dict(short_names=True, fast_access=True)
     V_array, spiketimes, times = euler_neuron(**parameter_dict)
     # Calculate the spikes
     nspikes = len(spiketimes)
-    traj.f_add_result('neuron.$', V=V_array, times=times, nspikes=nspikes,
-                      comment='Contains the development of the membrane potential over time, '
-                              'the corresponding timesteps, '
-                              'as well as the number of spikes.')
+    traj.f_add_result(
+        "neuron.$",
+        V=V_array,
+        times=times,
+        nspikes=nspikes,
+        comment="Contains the development of the membrane potential over time, "
+        "the corresponding timesteps, "
+        "as well as the number of spikes.",
+    )
     # Return an estimate of the firing rate.
     # * 1000 because we assume units of milliseconds
-    return nspikes/traj.duration * 1000.0
+    return nspikes / traj.duration * 1000.0
 
 
 def neuron_postproc(traj, result_list):
     """Postprocessing, sorts computed firing rates into a table"""
-    I_range = traj.par.neuron.f_get('I').f_get_range()
-    ref_range = traj.par.neuron.f_get('tau_ref').f_get_range()
+    I_range = traj.par.neuron.f_get("I").f_get_range()
+    ref_range = traj.par.neuron.f_get("tau_ref").f_get_range()
     I_index = sorted(set(I_range))
     ref_index = sorted(set(ref_range))
     rates_frame = pd.DataFrame(columns=ref_index, index=I_index)
@@ -88,8 +89,9 @@ def neuron_postproc(traj, result_list):
         ref_val = ref_range[run_idx]
         rates_frame.loc[I_val, ref_val] = firing_rates  # Put the firing rate into the data frame
     # Finally we store our new firing rate table into the trajectory
-    traj.f_add_result('summary.firing_rates', rates_frame=rates_frame,
-                      comment='Contains a pandas data frame with all firing rates.')
+    traj.f_add_result(
+        "summary.firing_rates", rates_frame=rates_frame, comment="Contains a pandas data frame with all firing rates."
+    )
 
 
 def main(argv=None) -> int:
@@ -101,19 +103,21 @@ def main(argv=None) -> int:
     os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)  # pypet writes logs/ into the working directory
 
-    filename = os.path.join('hdf5', 'FiringRate.hdf5')
-    env = Environment(trajectory='FiringRate',
-                      comment='Experiment to measure the firing rate '
-                              'of a leaky integrate and fire neuron. '
-                              'Exploring different input currents, '
-                              'as well as refractory periods',
-                      add_time=False,  # We don't want to add the current time to the name,
-                      log_stdout=False,
-                      multiproc=True,
-                      ncores=args.ncores,
-                      wrap_mode='LOCK',
-                      filename=filename,
-                      overwrite_file=True)
+    filename = os.path.join("hdf5", "FiringRate.hdf5")
+    env = Environment(
+        trajectory="FiringRate",
+        comment="Experiment to measure the firing rate "
+        "of a leaky integrate and fire neuron. "
+        "Exploring different input currents, "
+        "as well as refractory periods",
+        add_time=False,  # We don't want to add the current time to the name,
+        log_stdout=False,
+        multiproc=True,
+        ncores=args.ncores,
+        wrap_mode="LOCK",
+        filename=filename,
+        overwrite_file=True,
+    )
     traj = env.v_trajectory
     add_parameters(traj)
     add_exploration(traj)

@@ -52,7 +52,7 @@ PEER_REQUIREMENTS = [
 ]
 MARKER = "lifbatch-peers-requirements.txt"
 RATE_TOLERANCE = 0.15  # relative difference of mean rates beyond which the row is flagged
-TIMEOUT = 1200.0       # seconds, per process
+TIMEOUT = 1200.0  # seconds, per process
 CLI = "import sys; from lifbatch.cli import main; sys.argv[0] = 'lifbatch'; sys.exit(main())"
 WORKLOADS = {
     "tau": "Brian2 part 3 tau sweep: 30 tau x 200 trials, 1 s (6000 neurons x 10^4 steps)",
@@ -91,19 +91,20 @@ def parse_time(stdout: str) -> float:
 
 # ---------------------------------------------------------------- contenders
 
+
 @dataclass
 class Contender:
     workload: str
     label: str
     cmd: list[str]
-    what: str = ""                      # one line: what the process does
+    what: str = ""  # one line: what the process does
     cwd: str | None = None
-    peer: bool = True                   # runs in the peer venv (environment cleaned of lifbatch's)
-    rate_cmd: list[str] | None = None   # untimed, after cmd, prints RATE (else cmd's own last line)
-    reports_time: bool = False          # time = its TIME line (in-process), not the process wall
-    baseline: bool = False              # the lifbatch row the ratios refer to
-    short: str = "peer"                 # the name in the "faster" column when this one is faster
-    check: object = None                # callable(), after each run: a note (str) or None
+    peer: bool = True  # runs in the peer venv (environment cleaned of lifbatch's)
+    rate_cmd: list[str] | None = None  # untimed, after cmd, prints RATE (else cmd's own last line)
+    reports_time: bool = False  # time = its TIME line (in-process), not the process wall
+    baseline: bool = False  # the lifbatch row the ratios refer to
+    short: str = "peer"  # the name in the "faster" column when this one is faster
+    check: object = None  # callable(), after each run: a note (str) or None
 
 
 @dataclass
@@ -129,8 +130,7 @@ def _tail(text: str, n: int = 3) -> str:
 
 
 def _run(cmd, cwd, env, timeout=TIMEOUT):
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def run_once(c: Contender) -> Outcome:
@@ -170,54 +170,133 @@ def contenders(py_peer: Path, work: Path, only: str | None) -> list[Contender]:
     if only in (None, "tau"):
         tau_wf = ROOT / "workflows" / "brian-tau-sweep.yaml"
         out += [
-            Contender("tau", "lifbatch run", [py, "-c", CLI, "run", tau_wf, "--set", "trials=200",
-                                              "--store", "{round}/tau.zarr", "--overwrite", "--no-progress"],
-                      "`lifbatch run workflows/brian-tau-sweep.yaml --set trials=200` (a fresh store each round)",
-                      cwd=str(ROOT), peer=False, rate_cmd=[py, side, "store-rate", "{round}/tau.zarr"],
-                      baseline=True),
-            Contender("tau", "lifbatch run, independent inputs", [py, "-c", CLI, "run", tau_wf, "--set",
-                                                                  "trials=200", "--set", "noise.shared_across=[]",
-                                                                  "--store", "{round}/tau-ind.zarr",
-                                                                  "--overwrite", "--no-progress"],
-                      "the same with `--set noise.shared_across=[]`: every neuron its own Poisson input, "
-                      "as Brian2's PoissonInput (the workflow shares one input across the 30 tau)",
-                      cwd=str(ROOT), peer=False, rate_cmd=[py, side, "store-rate", "{round}/tau-ind.zarr"],
-                      short="independent inputs"),
-            Contender("tau", "Brian2 cpp_standalone (binary)", [proj / "main"],
-                      "the compiled standalone project's `main`, run in its directory (build excluded)",
-                      cwd=str(proj), rate_cmd=[py_peer, brian, "--read-results", proj], short="Brian2"),
-            Contender("tau", "Brian2 cpp_standalone (script, cached build)",
-                      [py_peer, brian, "--target", "cpp_standalone", "--project-dir", proj],
-                      "the whole Python script, project directory kept: codegen, make (nothing to "
-                      "compile), run `main`, read results", check=_no_rebuild(proj), short="Brian2"),
-            Contender("tau", "Brian2 runtime, cython", [py_peer, brian, "--target", "cython",
-                                                        "--cython-cache", cache],
-                      "the whole script with prefs.codegen.target = 'cython' (compiled-extension cache warm)",
-                      short="Brian2"),
-            Contender("tau", "Brian2 runtime, numpy", [py_peer, brian, "--target", "numpy"],
-                      "the whole script with prefs.codegen.target = 'numpy'", short="Brian2"),
-            Contender("tau", "lifbatch.simulate (in-process, warm)",
-                      [py, side, "inprocess", tau_wf, "--set", "trials=200"],
-                      "one lifbatch.simulate(workflow) call in a warm process (after a first call)",
-                      cwd=str(ROOT), peer=False, reports_time=True, short="in-process"),
+            Contender(
+                "tau",
+                "lifbatch run",
+                [
+                    py,
+                    "-c",
+                    CLI,
+                    "run",
+                    tau_wf,
+                    "--set",
+                    "trials=200",
+                    "--store",
+                    "{round}/tau.zarr",
+                    "--overwrite",
+                    "--no-progress",
+                ],
+                "`lifbatch run workflows/brian-tau-sweep.yaml --set trials=200` (a fresh store each round)",
+                cwd=str(ROOT),
+                peer=False,
+                rate_cmd=[py, side, "store-rate", "{round}/tau.zarr"],
+                baseline=True,
+            ),
+            Contender(
+                "tau",
+                "lifbatch run, independent inputs",
+                [
+                    py,
+                    "-c",
+                    CLI,
+                    "run",
+                    tau_wf,
+                    "--set",
+                    "trials=200",
+                    "--set",
+                    "noise.shared_across=[]",
+                    "--store",
+                    "{round}/tau-ind.zarr",
+                    "--overwrite",
+                    "--no-progress",
+                ],
+                "the same with `--set noise.shared_across=[]`: every neuron its own Poisson input, "
+                "as Brian2's PoissonInput (the workflow shares one input across the 30 tau)",
+                cwd=str(ROOT),
+                peer=False,
+                rate_cmd=[py, side, "store-rate", "{round}/tau-ind.zarr"],
+                short="independent inputs",
+            ),
+            Contender(
+                "tau",
+                "Brian2 cpp_standalone (binary)",
+                [proj / "main"],
+                "the compiled standalone project's `main`, run in its directory (build excluded)",
+                cwd=str(proj),
+                rate_cmd=[py_peer, brian, "--read-results", proj],
+                short="Brian2",
+            ),
+            Contender(
+                "tau",
+                "Brian2 cpp_standalone (script, cached build)",
+                [py_peer, brian, "--target", "cpp_standalone", "--project-dir", proj],
+                "the whole Python script, project directory kept: codegen, make (nothing to "
+                "compile), run `main`, read results",
+                check=_no_rebuild(proj),
+                short="Brian2",
+            ),
+            Contender(
+                "tau",
+                "Brian2 runtime, cython",
+                [py_peer, brian, "--target", "cython", "--cython-cache", cache],
+                "the whole script with prefs.codegen.target = 'cython' (compiled-extension cache warm)",
+                short="Brian2",
+            ),
+            Contender(
+                "tau",
+                "Brian2 runtime, numpy",
+                [py_peer, brian, "--target", "numpy"],
+                "the whole script with prefs.codegen.target = 'numpy'",
+                short="Brian2",
+            ),
+            Contender(
+                "tau",
+                "lifbatch.simulate (in-process, warm)",
+                [py, side, "inprocess", tau_wf, "--set", "trials=200"],
+                "one lifbatch.simulate(workflow) call in a warm process (after a first call)",
+                cwd=str(ROOT),
+                peer=False,
+                reports_time=True,
+                short="in-process",
+            ),
         ]
     if only in (None, "pypet"):
         pypet_wf = ROOT / "workflows" / "pypet-firing-rate.yaml"
         out += [
-            Contender("pypet", "lifbatch run", [py, "-c", CLI, "run", pypet_wf, "--store",
-                                                "{round}/pypet.zarr", "--overwrite", "--no-progress"],
-                      "`lifbatch run workflows/pypet-firing-rate.yaml` (a fresh store each round)",
-                      cwd=str(ROOT), peer=False, rate_cmd=[py, side, "store-rate", "{round}/pypet.zarr"],
-                      baseline=True),
-            Contender("pypet", "seed's euler_neuron loop", [py_peer, HERE / "seed_loop.py"],
-                      "the tutorial's euler_neuron, a Python loop over the 63 points", short="seed loop"),
-            Contender("pypet", "pypet Environment (2 processes, HDF5)",
-                      [py_peer, HERE / "pypet_seed.py", "--dir", "{round}/pypet-seed"],
-                      "the tutorial's Environment(multiproc=True, ncores=2, wrap_mode='LOCK'), HDF5 "
-                      "storage, post-processing", short="pypet"),
-            Contender("pypet", "lifbatch.simulate (in-process, warm)", [py, side, "inprocess", pypet_wf],
-                      "one lifbatch.simulate(workflow) call in a warm process (after a first call)",
-                      cwd=str(ROOT), peer=False, reports_time=True, short="in-process"),
+            Contender(
+                "pypet",
+                "lifbatch run",
+                [py, "-c", CLI, "run", pypet_wf, "--store", "{round}/pypet.zarr", "--overwrite", "--no-progress"],
+                "`lifbatch run workflows/pypet-firing-rate.yaml` (a fresh store each round)",
+                cwd=str(ROOT),
+                peer=False,
+                rate_cmd=[py, side, "store-rate", "{round}/pypet.zarr"],
+                baseline=True,
+            ),
+            Contender(
+                "pypet",
+                "seed's euler_neuron loop",
+                [py_peer, HERE / "seed_loop.py"],
+                "the tutorial's euler_neuron, a Python loop over the 63 points",
+                short="seed loop",
+            ),
+            Contender(
+                "pypet",
+                "pypet Environment (2 processes, HDF5)",
+                [py_peer, HERE / "pypet_seed.py", "--dir", "{round}/pypet-seed"],
+                "the tutorial's Environment(multiproc=True, ncores=2, wrap_mode='LOCK'), HDF5 storage, post-processing",
+                short="pypet",
+            ),
+            Contender(
+                "pypet",
+                "lifbatch.simulate (in-process, warm)",
+                [py, side, "inprocess", pypet_wf],
+                "one lifbatch.simulate(workflow) call in a warm process (after a first call)",
+                cwd=str(ROOT),
+                peer=False,
+                reports_time=True,
+                short="in-process",
+            ),
         ]
     return out
 
@@ -225,11 +304,13 @@ def contenders(py_peer: Path, work: Path, only: str | None) -> list[Contender]:
 def _no_rebuild(proj: Path):
     """A check that re-running the standalone script did not recompile the project:
     main's modification time stays the one the build left (read when the contenders are made)."""
+
     def mtime():
         try:
             return (proj / "main").stat().st_mtime_ns
         except FileNotFoundError:
             return None
+
     built = mtime()
 
     def check():
@@ -237,17 +318,21 @@ def _no_rebuild(proj: Path):
         if now is None:
             return "main missing"
         return None if now == built else "recompiled main"
+
     return check
 
 
 def for_round(c: Contender, rdir: Path) -> Contender:
     """c with '{round}' in its arguments replaced by round's directory."""
+
     def sub(args):
         return None if args is None else [str(a).replace("{round}", str(rdir)) for a in args]
+
     return Contender(**{**c.__dict__, "cmd": sub(c.cmd), "rate_cmd": sub(c.rate_cmd)})
 
 
 # ---------------------------------------------------------------- peer venv and builds
+
 
 def peer_python(verbose: bool = True) -> Path:
     """The peer venv's Python, creating the venv if it does not hold PEER_REQUIREMENTS."""
@@ -265,18 +350,24 @@ def peer_python(verbose: bool = True) -> Path:
     steps = [
         [sys.executable, "-m", "venv", VENV],
         [py, "-m", "pip", "install", "--quiet", *PEER_REQUIREMENTS],
-        [py, "-c", "import numpy, brian2, Cython, pypet, tables, pandas; "
-                   "print('  peer venv:', 'numpy', numpy.__version__, '| brian2', brian2.__version__, "
-                   "'| Cython', Cython.__version__, '| pypet', pypet.__version__, '| tables', "
-                   "tables.__version__, '| pandas', pandas.__version__)"],
+        [
+            py,
+            "-c",
+            "import numpy, brian2, Cython, pypet, tables, pandas; "
+            "print('  peer venv:', 'numpy', numpy.__version__, '| brian2', brian2.__version__, "
+            "'| Cython', Cython.__version__, '| pypet', pypet.__version__, '| tables', "
+            "tables.__version__, '| pandas', pandas.__version__)",
+        ],
     ]
     for cmd in steps:
         say("  $", " ".join(str(c) for c in cmd))
         sys.stdout.flush()
         p = subprocess.run([str(c) for c in cmd], env=_env(True))
         if p.returncode != 0:
-            raise BenchError(f"creating the peer venv failed at: {' '.join(map(str, cmd))} "
-                             f"(exit {p.returncode}); {VENV} left as is for inspection")
+            raise BenchError(
+                f"creating the peer venv failed at: {' '.join(map(str, cmd))} "
+                f"(exit {p.returncode}); {VENV} left as is for inspection"
+            )
     marker.write_text(wanted)
     return py
 
@@ -289,24 +380,40 @@ def build_steps(py_peer: Path, work: Path, only: str | None) -> dict:
     print("excluded one-off steps:")
     brian = HERE / "brian2_tau_sweep.py"
     steps = {
-        "Brian2 cpp_standalone build (codegen + g++, from scratch)":
-            [py_peer, brian, "--target", "cpp_standalone", "--project-dir", work / "brian2-standalone",
-             "--build-only"],
-        "Brian2 cython first run (compiles its extensions into an empty cache)":
-            [py_peer, brian, "--target", "cython", "--cython-cache", work / "cython-cache"],
+        "Brian2 cpp_standalone build (codegen + g++, from scratch)": [
+            py_peer,
+            brian,
+            "--target",
+            "cpp_standalone",
+            "--project-dir",
+            work / "brian2-standalone",
+            "--build-only",
+        ],
+        "Brian2 cython first run (compiles its extensions into an empty cache)": [
+            py_peer,
+            brian,
+            "--target",
+            "cython",
+            "--cython-cache",
+            work / "cython-cache",
+        ],
     }
     for name, cmd in steps.items():
         t0 = time.perf_counter()
         p = _run(cmd, None, _env(True))
         dt = time.perf_counter() - t0
-        builds[name] = {"seconds": dt, "ok": p.returncode == 0,
-                        "error": None if p.returncode == 0 else _tail(p.stderr, 6)}
+        builds[name] = {
+            "seconds": dt,
+            "ok": p.returncode == 0,
+            "error": None if p.returncode == 0 else _tail(p.stderr, 6),
+        }
         print(f"  {name}: {dt:.1f} s" + ("" if p.returncode == 0 else f"  FAILED: {builds[name]['error']}"))
         sys.stdout.flush()
     return builds
 
 
 # ---------------------------------------------------------------- summary and table
+
 
 def summarize(cs: list[Contender], rounds: list[dict[str, Outcome]], tolerance: float = RATE_TOLERANCE):
     """One row per contender: times, ratios to its workload's baseline in the same round, rate check.
@@ -338,14 +445,24 @@ def summarize(cs: list[Contender], rounds: list[dict[str, Outcome]], tolerance: 
         if rate is not None and base_rate == 0:
             mismatch = rate != 0
         row = {
-            "workload": c.workload, "contender": c.label, "what": c.what, "baseline": c.baseline,
-            "in_process": c.reports_time, "runs": len(times), "times": times, "ratios": ratios,
+            "workload": c.workload,
+            "contender": c.label,
+            "what": c.what,
+            "baseline": c.baseline,
+            "in_process": c.reports_time,
+            "runs": len(times),
+            "times": times,
+            "ratios": ratios,
             "rates": rates,
             "median": statistics.median(times) if times else None,
-            "min": min(times) if times else None, "max": max(times) if times else None,
+            "min": min(times) if times else None,
+            "max": max(times) if times else None,
             "ratio_median": statistics.median(ratios) if ratios else None,
-            "ratio_min": min(ratios) if ratios else None, "ratio_max": max(ratios) if ratios else None,
-            "rate": rate, "rate_rel": rel, "rate_mismatch": mismatch,
+            "ratio_min": min(ratios) if ratios else None,
+            "ratio_max": max(ratios) if ratios else None,
+            "rate": rate,
+            "rate_rel": rel,
+            "rate_mismatch": mismatch,
             "errors": [o.error for o in outs if o is not None and o.error],
             "notes": sorted({o.note for o in ok if o.note}),
         }
@@ -373,8 +490,10 @@ def _g(x: float) -> str:
 
 def format_table(rows: list[dict]) -> str:
     """The markdown table: workload, contender, wall time, ratio, faster, mean rate, rate check."""
-    head = ("| workload | contender | wall time (s), median (min-max) | ratio to lifbatch run, "
-            "median (min-max) | faster | mean rate (Hz) | rate vs lifbatch |")
+    head = (
+        "| workload | contender | wall time (s), median (min-max) | ratio to lifbatch run, "
+        "median (min-max) | faster | mean rate (Hz) | rate vs lifbatch |"
+    )
     lines = [head, "|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["median"] is None:
@@ -409,17 +528,33 @@ def format_table(rows: list[dict]) -> str:
 
 # ---------------------------------------------------------------- the run
 
+
 def _versions(py_peer: Path) -> dict:
     v = {"python": platform.python_version()}
-    p = subprocess.run([sys.executable, "-c", "import lifbatch, numpy, numba, dask; print(lifbatch.__version__, "
-                        "numpy.__version__, numba.__version__, dask.__version__)"],
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import lifbatch, numpy, numba, dask; print(lifbatch.__version__, "
+            "numpy.__version__, numba.__version__, dask.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+    )
     if p.returncode == 0:
         v.update(zip(["lifbatch", "numpy (lifbatch)", "numba", "dask"], p.stdout.split()))
-    p = subprocess.run([str(py_peer), "-c", "import numpy, brian2, pypet, tables, Cython, platform; "
-                        "print(numpy.__version__, brian2.__version__, pypet.__version__, tables.__version__, "
-                        "Cython.__version__, platform.python_version())"],
-                       capture_output=True, text=True, env=_env(True))
+    p = subprocess.run(
+        [
+            str(py_peer),
+            "-c",
+            "import numpy, brian2, pypet, tables, Cython, platform; "
+            "print(numpy.__version__, brian2.__version__, pypet.__version__, tables.__version__, "
+            "Cython.__version__, platform.python_version())",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(True),
+    )
     if p.returncode == 0:
         v.update(zip(["numpy (peers)", "brian2", "pypet", "tables", "Cython", "python (peers)"], p.stdout.split()))
     gxx = shutil.which("g++")
@@ -452,8 +587,7 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="lifbatch-peers-"))
     started = datetime.datetime.now().astimezone()
     load_before = os.getloadavg()
-    print(f"scratch: {work}\n{_cpu()}; load average {load_before[0]:.2f} {load_before[1]:.2f} "
-          f"{load_before[2]:.2f}")
+    print(f"scratch: {work}\n{_cpu()}; load average {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}")
     try:
         versions = _versions(py_peer)
         print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
@@ -474,8 +608,11 @@ def main(argv=None) -> int:
                 for c in group[shift:] + group[:shift]:
                     o = run_once(for_round(c, rdir))
                     res[f"{c.workload}/{c.label}"] = o
-                    print(f" [{c.workload}] {c.label}: " + (f"{o.time:.3g} s" if o.error is None else "FAILED"),
-                          end=";", flush=True)
+                    print(
+                        f" [{c.workload}] {c.label}: " + (f"{o.time:.3g} s" if o.error is None else "FAILED"),
+                        end=";",
+                        flush=True,
+                    )
             print()
             if k == 0:
                 for key, o in res.items():
@@ -487,8 +624,10 @@ def main(argv=None) -> int:
         load_after = os.getloadavg()
         rows = summarize(cs, rounds)
         print()
-        print(f"{started:%Y-%m-%d %H:%M %Z}, {_cpu()}, load average {load_before[0]:.2f} before, "
-              f"{load_after[0]:.2f} after; {args.rounds} rounds (+1 warm-up)")
+        print(
+            f"{started:%Y-%m-%d %H:%M %Z}, {_cpu()}, load average {load_before[0]:.2f} before, "
+            f"{load_after[0]:.2f} after; {args.rounds} rounds (+1 warm-up)"
+        )
         for name, b in builds.items():
             print(f"excluded: {name}: {b['seconds']:.1f} s" + ("" if b["ok"] else " (FAILED)"))
         print()
@@ -498,10 +637,20 @@ def main(argv=None) -> int:
         for r in failures:
             print(f"\n{r['workload']} / {r['contender']}: {len(r['errors'])} run(s) failed: {r['errors'][-1]}")
         if args.json:
-            doc = {"started": started.isoformat(), "command": " ".join([sys.argv[0], *(argv or sys.argv[1:])]),
-                   "cpu": _cpu(), "load_before": load_before, "load_after": load_after, "rounds": args.rounds,
-                   "versions": versions, "peer_venv": str(VENV), "excluded_steps": builds,
-                   "rate_tolerance": RATE_TOLERANCE, "workloads": WORKLOADS, "rows": rows}
+            doc = {
+                "started": started.isoformat(),
+                "command": " ".join([sys.argv[0], *(argv or sys.argv[1:])]),
+                "cpu": _cpu(),
+                "load_before": load_before,
+                "load_after": load_after,
+                "rounds": args.rounds,
+                "versions": versions,
+                "peer_venv": str(VENV),
+                "excluded_steps": builds,
+                "rate_tolerance": RATE_TOLERANCE,
+                "workloads": WORKLOADS,
+                "rows": rows,
+            }
             Path(args.json).write_text(json.dumps(doc, indent=1))
             print(f"\nwritten: {args.json}")
         return 1 if (mismatches or failures) else 0

@@ -22,7 +22,7 @@ import numpy as np
 
 
 def euler_neuron(V_init, I, tau_V, tau_ref, dt, duration):
-    """ Simulation of a leaky integrate and fire neuron.
+    """Simulation of a leaky integrate and fire neuron.
 
     Simulates the equation
 
@@ -42,27 +42,32 @@ def euler_neuron(V_init, I, tau_V, tau_ref, dt, duration):
 
     # Do the Euler integration:
     for step in range(1, steps):
-        if V_array[step-1] >= 1:
+        if V_array[step - 1] >= 1:
             # The membrane potential crossed the threshold and we mark this as
             # an action potential
             V_array[step] = 0
-            spiketimes.append(times[step-1])
+            spiketimes.append(times[step - 1])
         elif spiketimes and times[step] - spiketimes[-1] <= tau_ref:
             # We are in the refractory period, so we simply clamp the voltage
             # to 0
             V_array[step] = 0
         else:
             # Euler Integration step:
-            dV = -1.0 / tau_V * V_array[step-1] + I
-            V_array[step] = V_array[step-1] + dV * dt
+            dV = -1.0 / tau_V * V_array[step - 1] + I
+            V_array[step] = V_array[step - 1] + dV * dt
 
     return V_array, spiketimes, times
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--I", type=float, nargs="+", default=None,
-                    help="input values (default: the tutorial's np.arange(0, 1.01, 0.05))")
+    ap.add_argument(
+        "--I",
+        type=float,
+        nargs="+",
+        default=None,
+        help="input values (default: the tutorial's np.arange(0, 1.01, 0.05))",
+    )
     ap.add_argument("--tau-ref", type=float, nargs="+", default=[5.0, 7.5, 10.0], help="ms")
     ap.add_argument("--duration", type=float, default=1000.0, help="ms")
     ap.add_argument("--per-point", action="store_true", help="print each point's spike count")
@@ -71,8 +76,8 @@ def main(argv=None) -> int:
 
     V_init, tau_V, dt, duration = 0.0, 12.0, 0.1, args.duration
     rates = []
-    for tau_ref in args.tau_ref:          # the cartesian product's outer loop
-        for I in I_range:                 # I changes fastest
+    for tau_ref in args.tau_ref:  # the cartesian product's outer loop
+        for I in I_range:  # I changes fastest
             V_array, spiketimes, times = euler_neuron(V_init, I, tau_V, tau_ref, dt, duration)
             nspikes = len(spiketimes)
             rates.append(nspikes / duration * 1000.0)

@@ -20,21 +20,60 @@ from ..theory import theory_cv, theory_ou as ou, theory_rate
 from ..units import Quantity, convert, to_si  # (the package's one pint registry)
 
 __all__ = [
-    "PALETTE", "LABELS", "WIDTH", "HEIGHT", "TITLE_SIZE", "MAX_FRAMES", "open_dataset", "sweep_axes", "unit_errors",
-    "display_scale", "Axis", "axis_of", "voltage_display", "square_attrs", "format_value", "point_label", "axis_text",
+    "PALETTE",
+    "LABELS",
+    "WIDTH",
+    "HEIGHT",
+    "TITLE_SIZE",
+    "MAX_FRAMES",
+    "open_dataset",
+    "sweep_axes",
+    "unit_errors",
+    "display_scale",
+    "Axis",
+    "axis_of",
+    "voltage_display",
+    "square_attrs",
+    "format_value",
+    "point_label",
+    "axis_text",
     "label_positions",
-    "sel_nearest", "select", "need_point", "free_axes", "free_points", "figure_title", "stored_workflow",
-    "canonical_workflow", "model_name", "neuron_model", "has_theory", "spike_line", "curve_groups", "THEORY_STYLE",
-    "OU_LABEL", "theory_values", "theory_ou", "theory_label", "theory_lines", "grid_labels", "is_regular",
-    "cell_edges", "select_point", "point_note", "isi_hist_data", "Ensemble", "ensemble_data", "spike_raster_times",
-    "raster_xmax", "thin_axis", "sampled_params",
+    "sel_nearest",
+    "select",
+    "need_point",
+    "free_axes",
+    "free_points",
+    "figure_title",
+    "stored_workflow",
+    "canonical_workflow",
+    "model_name",
+    "neuron_model",
+    "has_theory",
+    "spike_line",
+    "curve_groups",
+    "THEORY_STYLE",
+    "OU_LABEL",
+    "theory_values",
+    "theory_ou",
+    "theory_label",
+    "theory_lines",
+    "grid_labels",
+    "is_regular",
+    "cell_edges",
+    "select_point",
+    "point_note",
+    "isi_hist_data",
+    "Ensemble",
+    "ensemble_data",
+    "spike_raster_times",
+    "raster_xmax",
+    "thin_axis",
+    "sampled_params",
 ]
 
 
-
 #: colours of successive curves (bokeh's Category10)
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
 #: display unit used when a variable has no ``display_units`` attribute
@@ -165,9 +204,7 @@ class Axis(NamedTuple):
         return f"{self.label} ({self.unit})" if self.unit else self.label
 
 
-
-def axis_of(name: str, attrs: Mapping[str, Any], *, label: str | None = None,
-            default: str | None = None) -> Axis:
+def axis_of(name: str, attrs: Mapping[str, Any], *, label: str | None = None, default: str | None = None) -> Axis:
     """How ``name`` (a coordinate or variable with attributes ``attrs``) is shown: ``label``,
     else the contract's short label (:data:`LABELS`: "firing rate", not the store's long
     name "firing rate (mean over trials)"), else its ``long_name``, else its name."""
@@ -221,8 +258,15 @@ def label_positions(ds: xr.Dataset) -> xr.Dataset:
     for axis in sweep_axes(ds):
         values = np.asarray(ds[axis].values)
         if values.dtype.kind in "TUO":
-            ds = ds.assign_coords({axis: (axis, np.arange(values.size, dtype=float),
-                                          {**ds[axis].attrs, "labels": [str(v) for v in values]})})
+            ds = ds.assign_coords(
+                {
+                    axis: (
+                        axis,
+                        np.arange(values.size, dtype=float),
+                        {**ds[axis].attrs, "labels": [str(v) for v in values]},
+                    )
+                }
+            )
     return ds
 
 
@@ -262,9 +306,11 @@ def select(ds: xr.Dataset, sel: Mapping[str, Any]) -> tuple[xr.Dataset, dict[str
 def _axis_range(ds: xr.Dataset, axis: str) -> str:
     values = ds[axis].values
     factor, unit = display_scale(ds[axis].attrs)
-    return (f"{axis} has {values.size} values from {values.min():.4g} to {values.max():.4g} "
-            f"(SI {ds[axis].attrs.get('units', '1')}; {format_value(values.min(), factor, unit)}"
-            f" .. {format_value(values.max(), factor, unit)})")
+    return (
+        f"{axis} has {values.size} values from {values.min():.4g} to {values.max():.4g} "
+        f"(SI {ds[axis].attrs.get('units', '1')}; {format_value(values.min(), factor, unit)}"
+        f" .. {format_value(values.max(), factor, unit)})"
+    )
 
 
 def need_point(ds: xr.Dataset, func: str) -> None:
@@ -287,23 +333,24 @@ def free_axes(ds: xr.Dataset, plotted: list[str], func: str) -> list[str]:
     axes = sweep_axes(ds)
     for name in plotted:
         if name not in axes:
-            raise ValueError(f"{func}: {name!r} is not a sweep axis with more than one value "
-                             f"left after selection; axes are {axes}")
+            raise ValueError(
+                f"{func}: {name!r} is not a sweep axis with more than one value left after selection; axes are {axes}"
+            )
     free = [a for a in axes if a not in plotted and a in ds.dims]
     n_frames = int(np.prod([ds.sizes[a] for a in free]))
     if n_frames > MAX_FRAMES:
         raise ValueError(
             f"{func}: axes {free} are neither plotted nor selected ({n_frames} combinations); "
-            f"select them, e.g. {func}(ds, ..., "
-            + ", ".join(f"{a}={float(ds[a].values[0]):.4g}" for a in free) + ")"
+            f"select them, e.g. {func}(ds, ..., " + ", ".join(f"{a}={float(ds[a].values[0]):.4g}" for a in free) + ")"
         )
     return free
 
 
 def free_points(ds: xr.Dataset, free: list[str]) -> list[dict[str, float]]:
     """Every combination of the values of the axes ``free`` (SI), the last fastest."""
-    return [{a: float(ds[a].values[i]) for a, i in zip(free, index)}
-            for index in np.ndindex(*[ds.sizes[a] for a in free])]
+    return [
+        {a: float(ds[a].values[i]) for a, i in zip(free, index)} for index in np.ndindex(*[ds.sizes[a] for a in free])
+    ]
 
 
 def figure_title(prefix: str, ds: xr.Dataset, fixed: Mapping[str, float]) -> str:
@@ -455,8 +502,9 @@ def theory_label(theory: xr.DataArray) -> str:
     return name if name.startswith("theory") else "theory"
 
 
-def theory_lines(theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None,
-                 where: Mapping[str, float]) -> list[tuple[np.ndarray, np.ndarray]]:
+def theory_lines(
+    theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None, where: Mapping[str, float]
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """[(x values in SI, theory in display units)], one per curve of ``by`` drawn."""
     if x not in theory.dims:
         return []
@@ -473,8 +521,7 @@ def theory_lines(theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None,
         if extra:  # axes the simulation does not vary here: drop rather than guess
             t = t.isel({a: 0 for a in extra})
         tfac = display_scale(t.attrs, default="Hz")[0] if t.attrs.get("units") else 1.0
-        lines.append((np.asarray(t[x].values, dtype=float),
-                      np.asarray(t.values, dtype=float) * tfac))
+        lines.append((np.asarray(t[x].values, dtype=float), np.asarray(t.values, dtype=float) * tfac))
     return lines
 
 
@@ -573,7 +620,7 @@ class Ensemble(NamedTuple):
     mean: np.ndarray
     std: np.ndarray
     spike: float | None  # the spike rule's parameter (v_th, v_spike, v_peak), display units
-    spike_label: str     # its legend: "threshold" (v_th), else the parameter's name
+    spike_label: str  # its legend: "threshold" (v_th), else the parameter's name
     theory_mean: np.ndarray | None  # OU theory (no threshold), else None
     theory_std: np.ndarray | None
 
@@ -586,16 +633,22 @@ def ensemble_data(full: xr.Dataset, d: xr.Dataset) -> Ensemble:
     trace_time = traces = None
     if "v" in d and "trace_time" in d.dims:
         traces = d["v"].transpose("trace_trial", "trace_time").values * v.factor
-        trace_time = (d["trace_time"].values
-                      * display_scale(d["trace_time"].attrs, default="ms")[0])
+        trace_time = d["trace_time"].values * display_scale(d["trace_time"].attrs, default="ms")[0]
     spike_label, spike = spike_line(full, d)
     th = theory_ou(d)
     return Ensemble(
-        t, v, trace_time, traces, d["time"].values * t.factor, d["v_mean"].values * v.factor,
+        t,
+        v,
+        trace_time,
+        traces,
+        d["time"].values * t.factor,
+        d["v_mean"].values * v.factor,
         np.sqrt(np.clip(d["v_var"].values, 0, None)) * v.factor,
-        spike * v.factor if spike is not None else None, spike_label,
+        spike * v.factor if spike is not None else None,
+        spike_label,
         th["v_mean"].values * v.factor if th is not None else None,
-        np.sqrt(np.clip(th["v_var"].values, 0, None)) * v.factor if th is not None else None)
+        np.sqrt(np.clip(th["v_var"].values, 0, None)) * v.factor if th is not None else None,
+    )
 
 
 def spike_raster_times(ds: xr.Dataset, d: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -603,8 +656,7 @@ def spike_raster_times(ds: xr.Dataset, d: xr.Dataset) -> tuple[np.ndarray, np.nd
     dt = _si_attr(ds, "dt")
     duration = _si_attr(ds, "duration")
     if dt is None:
-        raise ValueError("the Dataset has no 'dt' attribute (nor workflow.dt); "
-                         "cannot place spikes in time")
+        raise ValueError("the Dataset has no 'dt' attribute (nor workflow.dt); cannot place spikes in time")
     bits = np.asarray(d["spike_bits"].transpose("trial", "spike_byte").values, dtype=np.uint8)
     raster = np.unpackbits(bits, axis=-1)
     if duration is not None:

@@ -11,23 +11,31 @@ import numpy as np
 import xarray as xr
 
 from ..layout import ROUND, SAMPLE, sampled_params
-from .core import (
-    LABELS,
-    PALETTE,
-    Axis,
-    axis_of,
-    display_scale,
-    format_value,
-    point_label,
-    sel_nearest,
-    sweep_axes,
-)
+from .core import LABELS, PALETTE, Axis, axis_of, display_scale, format_value, point_label, sel_nearest, sweep_axes
 
 __all__ = [
-    "ROUND_MARKERS", "SUMMARIES", "SUMMARY_TITLES", "NAN_COLOR", "is_sampled", "grid_axes", "summaries",
-    "log_scale", "log_ticks", "round_label", "SampleLayer", "sample_rounds", "sample_layers", "summary_axis",
-    "select_samples", "check_sampled_param", "check_summary", "SampleData", "sample_data", "sample_point_label",
-    "nearest_index", "theory_at_samples",
+    "ROUND_MARKERS",
+    "SUMMARIES",
+    "SUMMARY_TITLES",
+    "NAN_COLOR",
+    "is_sampled",
+    "grid_axes",
+    "summaries",
+    "log_scale",
+    "log_ticks",
+    "round_label",
+    "SampleLayer",
+    "sample_rounds",
+    "sample_layers",
+    "summary_axis",
+    "select_samples",
+    "check_sampled_param",
+    "check_summary",
+    "SampleData",
+    "sample_data",
+    "sample_point_label",
+    "nearest_index",
+    "theory_at_samples",
 ]
 
 # --------------------------------------------------------------------------- sampled designs
@@ -40,8 +48,13 @@ SUMMARIES = ("rate", "isi_cv", "isi_mean", "isi_std", "rate_std")
 
 
 #: figure titles of the summaries
-SUMMARY_TITLES = {"rate": "Firing rate", "isi_cv": "ISI CV", "isi_mean": "ISI mean",
-                  "isi_std": "ISI std", "rate_std": "Rate std"}
+SUMMARY_TITLES = {
+    "rate": "Firing rate",
+    "isi_cv": "ISI CV",
+    "isi_mean": "ISI mean",
+    "isi_std": "ISI std",
+    "rate_std": "Rate std",
+}
 
 
 #: colour of points without a value (pending, failed, or no ISI), as the heatmaps' NaN cells
@@ -95,11 +108,11 @@ def round_label(k: int) -> str:
 class SampleLayer(NamedTuple):
     """The points of a sampled slice drawn alike: one round, one state."""
 
-    label: str          # legend: "design", "added in round 2", "pending", "added in round 1, pending"
+    label: str  # legend: "design", "added in round 2", "pending", "added in round 1, pending"
     round: int
-    state: str          # "done", "pending" or "failed"
-    marker: str         # Bokeh marker name
-    index: np.ndarray   # type: ignore[assignment]  # positions along ``sample`` (a field: hides tuple.index)
+    state: str  # "done", "pending" or "failed"
+    marker: str  # Bokeh marker name
+    index: np.ndarray  # type: ignore[assignment]  # positions along ``sample`` (a field: hides tuple.index)
 
     @property
     def style(self) -> dict[str, Any]:
@@ -110,8 +123,13 @@ class SampleLayer(NamedTuple):
         crosses.
         """
         if self.state == "pending":
-            return {"marker": self.marker, "size": 9, "fill_alpha": 0.0,
-                    "line_color": _PENDING_COLOR, "line_width": 1.5}
+            return {
+                "marker": self.marker,
+                "size": 9,
+                "fill_alpha": 0.0,
+                "line_color": _PENDING_COLOR,
+                "line_width": 1.5,
+            }
         if self.state == "failed":
             return {"marker": "x", "size": 9, "line_color": PALETTE[3], "line_width": 2}
         if self.round == 0:
@@ -135,8 +153,7 @@ def sample_layers(d: xr.Dataset, rounds: np.ndarray | None = None) -> list[Sampl
     (``rounds``: :func:`sample_rounds` of ``d``, when the caller has them)."""
     n = d.sizes[SAMPLE]
     rounds = sample_rounds(d) if rounds is None else rounds
-    status = (_as_sample(d["status"].values, n).astype(int) if "status" in d
-              else np.ones(n, int))
+    status = _as_sample(d["status"].values, n).astype(int) if "status" in d else np.ones(n, int)
     layers = []
     for k in np.unique(rounds):
         k = int(k)
@@ -155,8 +172,7 @@ def sample_layers(d: xr.Dataset, rounds: np.ndarray | None = None) -> list[Sampl
 
 def summary_axis(d: xr.Dataset, var: str) -> Axis:
     """How a summary is shown (rate in Hz, ISI times in ms, CV without unit)."""
-    return axis_of(var, d[var].attrs, default="Hz" if var in ("rate", "rate_std") else None,
-                   label=LABELS.get(var))
+    return axis_of(var, d[var].attrs, default="Hz" if var in ("rate", "rate_std") else None, label=LABELS.get(var))
 
 
 def select_samples(full: xr.Dataset, sel: Mapping[str, Any], func: str) -> tuple[xr.Dataset, dict]:
@@ -167,14 +183,16 @@ def select_samples(full: xr.Dataset, sel: Mapping[str, Any], func: str) -> tuple
         raise ValueError(
             f"{func} draws sampled designs (a workflow with a `sample` section: a `sample` dimension "
             f"with the sampled parameters along it); this store is a grid over {sweep_axes(full)}: "
-            "use rate_heatmap, rate_curve or overview")
+            "use rate_heatmap, rate_curve or overview"
+        )
     axes = sweep_axes(full)
     bad = [k for k in sel if k not in axes or k == SAMPLE]
     if bad:
         raise ValueError(
             f"{func}: {bad[0]!r} is not a grid axis of this sampled store (grid axes: "
             f"{grid_axes(full)}; the sampled parameters {params} are plotted, and one sample is "
-            f"shown by the one-point figures: raster(ds, sample=0, ...))")
+            f"shown by the one-point figures: raster(ds, sample=0, ...))"
+        )
     d = sel_nearest(full, sel) if sel else full
     fixed = {k: float(d[k].values) for k in sel}
     for a in grid_axes(full):
@@ -192,8 +210,7 @@ def check_sampled_param(full: xr.Dataset, name: str, func: str) -> None:
 
 def check_summary(full: xr.Dataset, var: str, func: str) -> None:
     if var not in summaries(full):
-        raise ValueError(f"{func}: var={var!r} is not a summary of this store; choose one of "
-                         f"{summaries(full)}")
+        raise ValueError(f"{func}: var={var!r} is not a summary of this store; choose one of {summaries(full)}")
 
 
 class SampleData(NamedTuple):
@@ -201,11 +218,11 @@ class SampleData(NamedTuple):
 
     x: Axis
     y: Axis
-    z: Axis | None       # the colour (scatter over two parameters), or None
+    z: Axis | None  # the colour (scatter over two parameters), or None
     xs: np.ndarray
     ys: np.ndarray
     zs: np.ndarray | None
-    sample: np.ndarray    # the points' numbers (coordinate of ``sample``)
+    sample: np.ndarray  # the points' numbers (coordinate of ``sample``)
     rounds: np.ndarray
     layers: list[SampleLayer]
     clim: tuple[float, float]
@@ -231,8 +248,9 @@ def sample_data(d: xr.Dataset, x: str, y: str, var: str | None) -> SampleData:
     (xa, xs), (ya, ys) = axis(x), axis(y)
     za, zs = axis(var) if var is not None else (None, None)
     rounds = sample_rounds(d)
-    return SampleData(xa, ya, za, xs, ys, zs, _as_sample(d[SAMPLE].values, n), rounds,
-                      sample_layers(d, rounds), _clim(zs))
+    return SampleData(
+        xa, ya, za, xs, ys, zs, _as_sample(d[SAMPLE].values, n), rounds, sample_layers(d, rounds), _clim(zs)
+    )
 
 
 def sample_point_label(ds: xr.Dataset, point: Mapping[str, float]) -> str:
@@ -261,8 +279,7 @@ def nearest_index(values: np.ndarray, value: float) -> int:
         return int(np.nanargmin(np.abs(values - value)))
 
 
-def theory_at_samples(theory: xr.DataArray | None, d: xr.Dataset,
-                      where: Mapping[str, float]) -> np.ndarray | None:
+def theory_at_samples(theory: xr.DataArray | None, d: xr.Dataset, where: Mapping[str, float]) -> np.ndarray | None:
     """Closed-form values at the samples of a slice ``d`` (display units), or None."""
     if theory is None or SAMPLE not in theory.dims:
         return None
@@ -278,5 +295,3 @@ def theory_at_samples(theory: xr.DataArray | None, d: xr.Dataset,
     factor = display_scale(t.attrs, default="Hz")[0] if t.attrs.get("units") else 1.0
     values = np.asarray(t.values, dtype=float) * factor
     return values if np.isfinite(values).any() else None
-
-

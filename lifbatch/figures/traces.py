@@ -23,9 +23,17 @@ from .core import (
 from ..units import Quantity, unit_dimensionality
 
 __all__ = [
-    "is_trace", "recorded_state", "recorded_inputs", "trace_vars", "TracePanel", "trace_panels", "TraceCurves",
-    "trace_curves", "trace_title",
+    "is_trace",
+    "recorded_state",
+    "recorded_inputs",
+    "trace_vars",
+    "TracePanel",
+    "trace_panels",
+    "TraceCurves",
+    "trace_curves",
+    "trace_title",
 ]
+
 
 # --------------------------------------------------------------------------- recorded state and inputs
 def is_trace(ds: xr.Dataset, name: Hashable) -> bool:
@@ -35,8 +43,7 @@ def is_trace(ds: xr.Dataset, name: Hashable) -> bool:
 def recorded_state(ds: xr.Dataset) -> list[str]:
     """The state variables a store records besides V (``record.state``: m, n, h; w; u),
     in the model's order."""
-    names = [str(n) for n in ds.data_vars
-             if n != "v" and not str(n).startswith("input_") and is_trace(ds, n)]
+    names = [str(n) for n in ds.data_vars if n != "v" and not str(n).startswith("input_") and is_trace(ds, n)]
     model = neuron_model(ds)
     order = [s.name for s in model.state] if model is not None else []
     return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))
@@ -69,8 +76,11 @@ def _written_unit(full: xr.Dataset, name: str, si: str) -> str | None:
     drive = name[6:]
     for axis in (a for a in full.coords if a in full.dims):
         attrs = full[axis].attrs
-        if (str(attrs.get("param", "")).startswith(f"inputs.{drive}.") and attrs.get("units") == si
-                and attrs.get("display_units")):
+        if (
+            str(attrs.get("param", "")).startswith(f"inputs.{drive}.")
+            and attrs.get("units") == si
+            and attrs.get("display_units")
+        ):
             return str(attrs["display_units"])
     spec = stored_workflow(full).get("inputs", {})
     spec = spec.get(drive) if isinstance(spec, dict) else None
@@ -120,8 +130,7 @@ def _trace_attrs(full: xr.Dataset, name: str, values: np.ndarray) -> dict:
     if attrs.get("display_units"):
         return attrs
     si = str(attrs.get("units") or "1")
-    shown = ((voltage_display(full) if si == "V" else None) or _written_unit(full, name, si)
-             or _auto_unit(si, values))
+    shown = (voltage_display(full) if si == "V" else None) or _written_unit(full, name, si) or _auto_unit(si, values)
     if shown:
         attrs["display_units"] = shown
     return attrs
@@ -130,13 +139,13 @@ def _trace_attrs(full: xr.Dataset, name: str, values: np.ndarray) -> dict:
 class TracePanel(NamedTuple):
     """Recorded traces of one point in one panel (display units): the variables of one unit."""
 
-    title: str                            # "State m, n, h", "Input I"
+    title: str  # "State m, n, h", "Input I"
     t: Axis
-    y: Axis                              # label: the variables' names, their unit
-    time: np.ndarray                      # trace_time
-    lines: list[tuple[str, np.ndarray]]   # (variable's label, traces: (recorded trial, time))
-    trials: np.ndarray                    # the recorded trials (trace_trial)
-    note: str | None                      # why there is nothing to draw, or None
+    y: Axis  # label: the variables' names, their unit
+    time: np.ndarray  # trace_time
+    lines: list[tuple[str, np.ndarray]]  # (variable's label, traces: (recorded trial, time))
+    trials: np.ndarray  # the recorded trials (trace_trial)
+    note: str | None  # why there is nothing to draw, or None
 
 
 def trace_panels(full: xr.Dataset, d: xr.Dataset, kind: str) -> list[TracePanel]:
@@ -150,8 +159,7 @@ def trace_panels(full: xr.Dataset, d: xr.Dataset, kind: str) -> list[TracePanel]
     t = axis_of("time", d["trace_time"].attrs, default="ms")
     time = d["trace_time"].values * t.factor
     trials = np.atleast_1d(d["trace_trial"].values)
-    values = {n: np.asarray(d[n].transpose("trace_trial", "trace_time").values, dtype=float)
-              for n in names}
+    values = {n: np.asarray(d[n].transpose("trace_trial", "trace_time").values, dtype=float) for n in names}
     groups: dict[str, list[str]] = {}
     for n in names:
         groups.setdefault(str(d[n].attrs.get("units") or "1"), []).append(n)
@@ -178,15 +186,15 @@ class TraceCurves(NamedTuple):
     trial: int
 
 
-def trace_curves(full: xr.Dataset, d: xr.Dataset, x: str, var: str,
-                 trial: int | None = None) -> TraceCurves:
+def trace_curves(full: xr.Dataset, d: xr.Dataset, x: str, var: str, trial: int | None = None) -> TraceCurves:
     """Recorded ``var`` (``v``, ``input_I``, a state variable) of one trial (default: the first
     recorded) at every value of ``x`` in ``d`` (the other sweep axes selected)."""
     if trial is None:
         trial = int(np.atleast_1d(d["trace_trial"].values)[0])
     elif trial not in np.atleast_1d(full["trace_trial"].values):
-        raise ValueError(f"trial {trial} is not recorded; recorded trials: "
-                         f"{np.atleast_1d(full['trace_trial'].values).tolist()}")
+        raise ValueError(
+            f"trial {trial} is not recorded; recorded trials: {np.atleast_1d(full['trace_trial'].values).tolist()}"
+        )
     one = d[[var]].sel(trace_trial=trial) if "trace_trial" in d[var].dims else d[[var]]
     one = one.transpose(x, "trace_time").compute()
     t = axis_of("time", d["trace_time"].attrs, default="ms")
@@ -198,7 +206,9 @@ def trace_curves(full: xr.Dataset, d: xr.Dataset, x: str, var: str,
 
 
 def trace_title(var: str, trial: int) -> str:
-    what = "Membrane potential" if var == "v" else f"{'Input' if var.startswith('input_') else 'State'} {_trace_label(var)}"
+    what = (
+        "Membrane potential"
+        if var == "v"
+        else f"{'Input' if var.startswith('input_') else 'State'} {_trace_label(var)}"
+    )
     return f"{what}, trial {trial}"
-
-

@@ -27,8 +27,14 @@ MAX_EXPONENT = 700.0
 def _exponent_check(p, dt):
     ratio = (p["neuron.v_peak"] - p["neuron.v_t"]) / p["neuron.delta_t"]
     if not ratio <= MAX_EXPONENT:
-        return [("neuron.v_peak", f"makes exp((v_peak - v_t) / delta_t) overflow ((v_peak - v_t) / delta_t = "
-                 f"{ratio:.3g} > {MAX_EXPONENT:g})", "Lower v_peak or raise delta_t.")]
+        return [
+            (
+                "neuron.v_peak",
+                f"makes exp((v_peak - v_t) / delta_t) overflow ((v_peak - v_t) / delta_t = "
+                f"{ratio:.3g} > {MAX_EXPONENT:g})",
+                "Lower v_peak or raise delta_t.",
+            )
+        ]
     if not p["neuron.v_reset"] < p["neuron.v_peak"]:
         return [("neuron.v_reset", "must be below neuron.v_peak", "Example: v_reset: -70.6 mV with v_peak: 0 mV")]
     if not p["neuron.v_init"] < p["neuron.v_peak"]:
@@ -77,8 +83,12 @@ class AdEx(NeuronModel):
         return g * (p["neuron.v_t"] - p["neuron.e_l"] - d + d * math.log(g / g_l))
 
     def run(self, p, dt, method, inputs, out, options=None):
-        arr = np.append(as_array(p, ["c_m", "g_l", "e_l", "v_t", "delta_t", "a", "tau_w", "b", "v_reset",
-                                     "v_peak", "v_init", "w_init"]), [dt, 1.0 if self.state_has_w else 0.0])
+        arr = np.append(
+            as_array(
+                p, ["c_m", "g_l", "e_l", "v_t", "delta_t", "a", "tau_w", "b", "v_reset", "v_peak", "v_init", "w_init"]
+            ),
+            [dt, 1.0 if self.state_has_w else 0.0],
+        )
         from .adex_loop import adex_trials
         from .loops import call
 
@@ -103,8 +113,14 @@ class EIF(AdEx):
         from scipy.integrate import quad
 
         c_m, g_l, e_l, v_t, d = (p[f"neuron.{k}"] for k in ("c_m", "g_l", "e_l", "v_t", "delta_t"))
-        period, _ = quad(lambda v: c_m / (g_l * (e_l - v) + g_l * d * math.exp((v - v_t) / d) + current),
-                         p["neuron.v_reset"], p["neuron.v_peak"], limit=200, epsabs=0, epsrel=1e-10)
+        period, _ = quad(
+            lambda v: c_m / (g_l * (e_l - v) + g_l * d * math.exp((v - v_t) / d) + current),
+            p["neuron.v_reset"],
+            p["neuron.v_peak"],
+            limit=200,
+            epsabs=0,
+            epsrel=1e-10,
+        )
         return 1.0 / (period + p["neuron.t_ref"])
 
     def run(self, p, dt, method, inputs, out, options=None):

@@ -123,8 +123,11 @@ def get_model(name) -> NeuronModel:
 
         close = difflib.get_close_matches(str(name), sorted(MODELS), n=1)
         hint = f"Did you mean `{close[0]}`? " if close else ""
-        raise WorkflowError(f"`neuron.model` must be one of {', '.join(sorted(MODELS))}, got '{name}'. {hint}"
-                            "Example: model: adex", "neuron.model", name)
+        raise WorkflowError(
+            f"`neuron.model` must be one of {', '.join(sorted(MODELS))}, got '{name}'. {hint}Example: model: adex",
+            "neuron.model",
+            name,
+        )
     return MODELS[name]
 
 

@@ -50,8 +50,10 @@ class HHTraub(NeuronModel):
     methods = ("exponential_euler", "euler")
     default_method = "exponential_euler"
     spike_param = "v_spike"
-    spike_rule = ("v > v_spike when armed (armed at the start, disarmed by a spike, re-armed at a step starting "
-                  "at v <= v_spike): an upward crossing; no reset")
+    spike_rule = (
+        "v > v_spike when armed (armed at the start, disarmed by a spike, re-armed at a step starting "
+        "at v <= v_spike): an upward crossing; no reset"
+    )
     cost = 5.7
     max_dt = 0.05e-3
 
@@ -68,8 +70,11 @@ class HHTraub(NeuronModel):
         def i_ss(v):
             am, bm, an, bn, ah, bh = rates(v, v_t)
             m, n, h = am / (am + bm), an / (an + bn), ah / (ah + bh)
-            return (p["neuron.g_l"] * (v - p["neuron.e_l"]) + p["neuron.g_na"] * m ** 3 * h * (v - p["neuron.e_na"])
-                    + p["neuron.g_k"] * n ** 4 * (v - p["neuron.e_k"]))
+            return (
+                p["neuron.g_l"] * (v - p["neuron.e_l"])
+                + p["neuron.g_na"] * m**3 * h * (v - p["neuron.e_na"])
+                + p["neuron.g_k"] * n**4 * (v - p["neuron.e_k"])
+            )
 
         grid = np.linspace(p["neuron.e_l"], p["neuron.e_na"], 2001)
         values = np.array([i_ss(v) for v in grid])
@@ -77,14 +82,16 @@ class HHTraub(NeuronModel):
         if not peaks.size:
             return None
         k = peaks[0]
-        best = minimize_scalar(lambda v: -i_ss(v), bounds=(grid[k - 1], grid[k + 1]), method="bounded",
-                               options={"xatol": 1e-9})
+        best = minimize_scalar(
+            lambda v: -i_ss(v), bounds=(grid[k - 1], grid[k + 1]), method="bounded", options={"xatol": 1e-9}
+        )
         return float(-best.fun)
 
     def run(self, p, dt, method, inputs, out, options=None):
         steady = 1.0 if (options or {}).get("gates_init") == "steady_state" else 0.0
-        arr = np.append(as_array(p, ["c_m", "g_l", "g_na", "g_k", "e_l", "e_na", "e_k", "v_t", "v_spike",
-                                     "v_init"]), [steady, dt])
+        arr = np.append(
+            as_array(p, ["c_m", "g_l", "g_na", "g_k", "e_l", "e_na", "e_k", "v_t", "v_spike", "v_init"]), [steady, dt]
+        )
         from .hh_traub_loop import hh_trials
         from .loops import call
 

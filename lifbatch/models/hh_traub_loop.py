@@ -93,14 +93,46 @@ def _step(v, m, n, h, i_in, c_m, g_l, g_na, g_k, e_l, e_na, e_k, v_t, dt, expone
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")  # (x / 0 is inf, not a test and a branch: vectorizes)
-def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam, enlam,
-              weights, syn, exponential, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
-              count_out):  # pragma: no cover - compiled
+def hh_trials(
+    p,
+    x_base,
+    x_trial,
+    noise_state,
+    noise_scale,
+    uni_state,
+    uni_mean,
+    uni_half,
+    poi_state,
+    lam,
+    enlam,
+    weights,
+    syn,
+    exponential,
+    mom_stride,
+    mom_out,
+    rec_stride,
+    rec_rows,
+    rec_out,
+    st_out,
+    bits_out,
+    count_out,
+):  # pragma: no cover - compiled
     # The step's draws, drive, jumps and recording are written out here as lifbatch.models.loops
     # describes them (not called: numba reference-counts the arrays handed to a function every step),
     # for LANES trials in lockstep (lifbatch.models.lanes): each lane's arithmetic is the trial's alone.
     c_m, g_l, g_na, g_k, e_l, e_na, e_k, v_t, v_spike, v_init, steady = (
-        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10])
+        p[0],
+        p[1],
+        p[2],
+        p[3],
+        p[4],
+        p[5],
+        p[6],
+        p[7],
+        p[8],
+        p[9],
+        p[10],
+    )
     dt = p[11]
     n_trials = bits_out.shape[0]
     n_steps = x_base.shape[0]
@@ -114,8 +146,11 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
     for j in range(k2):
         if syn[0, j] == 0.0:
             jumps = True
-    starts = trial_start_states(noise_state, uni_state, poi_state, k1, lam, enlam, n_trials, n_steps) if drawn \
+    starts = (
+        trial_start_states(noise_state, uni_state, poi_state, k1, lam, enlam, n_trials, n_steps)
+        if drawn
         else np.zeros((n_trials + 1, 12), np.uint64)
+    )
     m0 = n0 = h0 = 0.0
     if steady != 0.0:
         am, bm, an, bn, ah, bh = rates(v_init, v_t)
@@ -165,14 +200,17 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
             if drawn:
                 for l in range(nl):  # each trial's draws from its own stream states
                     if fused:
-                        zs[l], st[l, 0], st[l, 1], st[l, 2], st[l, 3] = sfc64_normal(st[l, 0], st[l, 1], st[l, 2],
-                                                                                      st[l, 3])
+                        zs[l], st[l, 0], st[l, 1], st[l, 2], st[l, 3] = sfc64_normal(
+                            st[l, 0], st[l, 1], st[l, 2], st[l, 3]
+                        )
                     for j in range(k1):
-                        uni[l, j], st[l, 4], st[l, 5], st[l, 6], st[l, 7] = sfc64_double(st[l, 4], st[l, 5],
-                                                                                           st[l, 6], st[l, 7])
+                        uni[l, j], st[l, 4], st[l, 5], st[l, 6], st[l, 7] = sfc64_double(
+                            st[l, 4], st[l, 5], st[l, 6], st[l, 7]
+                        )
                     for j in range(k2):
                         cnt[l, j], st[l, 8], st[l, 9], st[l, 10], st[l, 11] = sfc64_poisson(
-                            lam[j], enlam[j], st[l, 8], st[l, 9], st[l, 10], st[l, 11])
+                            lam[j], enlam[j], st[l, 8], st[l, 9], st[l, 10], st[l, 11]
+                        )
             xb = x_base[s]
             for l in range(nl):
                 i_in[l] = xb
@@ -191,18 +229,21 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
             special = False
             if exponential:
                 for l in range(nl):
-                    v2[l], m2[l], n2[l], h2[l], sp = _step(v[l], m[l], n[l], h[l], i_in[l], c_m, g_l, g_na, g_k, e_l,
-                                                           e_na, e_k, v_t, dt, True, False)
+                    v2[l], m2[l], n2[l], h2[l], sp = _step(
+                        v[l], m[l], n[l], h[l], i_in[l], c_m, g_l, g_na, g_k, e_l, e_na, e_k, v_t, dt, True, False
+                    )
                     special = special | sp
             else:
                 for l in range(nl):
-                    v2[l], m2[l], n2[l], h2[l], sp = _step(v[l], m[l], n[l], h[l], i_in[l], c_m, g_l, g_na, g_k, e_l,
-                                                           e_na, e_k, v_t, dt, False, False)
+                    v2[l], m2[l], n2[l], h2[l], sp = _step(
+                        v[l], m[l], n[l], h[l], i_in[l], c_m, g_l, g_na, g_k, e_l, e_na, e_k, v_t, dt, False, False
+                    )
                     special = special | sp
             if special:
                 for l in range(nl):
-                    v2[l], m2[l], n2[l], h2[l], sp = _step(v[l], m[l], n[l], h[l], i_in[l], c_m, g_l, g_na, g_k, e_l,
-                                                           e_na, e_k, v_t, dt, exponential, True)
+                    v2[l], m2[l], n2[l], h2[l], sp = _step(
+                        v[l], m[l], n[l], h[l], i_in[l], c_m, g_l, g_na, g_k, e_l, e_na, e_k, v_t, dt, exponential, True
+                    )
             fired = False
             if not jumps:  # noise, the spike rule, and the step's results made the state
                 for l in range(nl):
@@ -262,10 +303,22 @@ def hh_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean,
     if drawn:  # the streams after the last trial
         if fused:
             noise_state[0], noise_state[1], noise_state[2], noise_state[3] = (
-                starts[n_trials, 0], starts[n_trials, 1], starts[n_trials, 2], starts[n_trials, 3])
+                starts[n_trials, 0],
+                starts[n_trials, 1],
+                starts[n_trials, 2],
+                starts[n_trials, 3],
+            )
         if k1 > 0:
             uni_state[0], uni_state[1], uni_state[2], uni_state[3] = (
-                starts[n_trials, 4], starts[n_trials, 5], starts[n_trials, 6], starts[n_trials, 7])
+                starts[n_trials, 4],
+                starts[n_trials, 5],
+                starts[n_trials, 6],
+                starts[n_trials, 7],
+            )
         if k2 > 0:
             poi_state[0], poi_state[1], poi_state[2], poi_state[3] = (
-                starts[n_trials, 8], starts[n_trials, 9], starts[n_trials, 10], starts[n_trials, 11])
+                starts[n_trials, 8],
+                starts[n_trials, 9],
+                starts[n_trials, 10],
+                starts[n_trials, 11],
+            )

@@ -61,8 +61,7 @@ class Izhikevich(NeuronModel):
         return p["neuron.c_m"] / (p["neuron.k"] * (p["neuron.v_t"] - p["neuron.v_r"]))
 
     def run(self, p, dt, method, inputs, out, options=None):
-        arr = np.append(as_array(p, ["c_m", "k", "v_r", "v_t", "v_peak", "a", "b", "c", "d", "v_init", "u_init"]),
-                        [dt])
+        arr = np.append(as_array(p, ["c_m", "k", "v_r", "v_t", "v_peak", "a", "b", "c", "d", "v_init", "u_init"]), [dt])
         from .izhikevich_loop import izhikevich_trials
         from .loops import call
 

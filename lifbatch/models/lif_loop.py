@@ -23,9 +23,35 @@ __all__ = ["lif_trials", "scratch_size", "lif_syn_trials"]
 
 @numba.njit(cache=True, nogil=True)
 def lif_trials(
-    v_init, x_base, x_trial, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps,
-    z, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam, enlam, weights,
-    mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out, scratch,
+    v_init,
+    x_base,
+    x_trial,
+    a,
+    leak,
+    decay,
+    exact,
+    e_l,
+    v_th,
+    v_reset,
+    ref_steps,
+    z,
+    noise_state,
+    noise_scale,
+    uni_state,
+    uni_mean,
+    uni_half,
+    poi_state,
+    lam,
+    enlam,
+    weights,
+    mom_stride,
+    mom_out,
+    rec_stride,
+    rec_rows,
+    rec_out,
+    bits_out,
+    count_out,
+    scratch,
 ):  # pragma: no cover - compiled
     """Advance ``n_trials`` neurons through ``n_steps`` steps.
 
@@ -71,14 +97,52 @@ def lif_trials(
     # (the SFC64 state) is independent of V's, so the CPU overlaps the two.
     fused = not has_z and noise_state.shape[0] == 4
     if fused and not has_xt and k1 == 0 and k2 == 0:
-        _lif_trials_white_noise(v_init, x_base, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps,
-                                noise_state, noise_scale, mom_stride, mom_out, rec_stride, rec_rows, rec_out,
-                                bits_out, count_out, scratch)
+        _lif_trials_white_noise(
+            v_init,
+            x_base,
+            a,
+            leak,
+            decay,
+            exact,
+            e_l,
+            v_th,
+            v_reset,
+            ref_steps,
+            noise_state,
+            noise_scale,
+            mom_stride,
+            mom_out,
+            rec_stride,
+            rec_rows,
+            rec_out,
+            bits_out,
+            count_out,
+            scratch,
+        )
         return
     if not has_z and not fused and not has_xt and k1 == 0 and k2 == 1 and leak != 0.0:
-        _lif_trials_one_poisson(v_init, x_base, a, decay, exact, e_l, v_th, v_reset, ref_steps, poi_state,
-                                lam[0], enlam[0], weights[0], mom_stride, mom_out, rec_stride, rec_rows, rec_out,
-                                bits_out, count_out)
+        _lif_trials_one_poisson(
+            v_init,
+            x_base,
+            a,
+            decay,
+            exact,
+            e_l,
+            v_th,
+            v_reset,
+            ref_steps,
+            poi_state,
+            lam[0],
+            enlam[0],
+            weights[0],
+            mom_stride,
+            mom_out,
+            rec_stride,
+            rec_rows,
+            rec_out,
+            bits_out,
+            count_out,
+        )
         return
     s0 = s1 = s2 = s3 = np.uint64(0)
     if fused:
@@ -164,8 +228,26 @@ def lif_trials(
 
 @numba.njit(cache=True, nogil=True)
 def _lif_trials_one_poisson(
-    v_init, x_base, a, decay, exact, e_l, v_th, v_reset, ref_steps, poi_state, lam, enlam, w,
-    mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out,
+    v_init,
+    x_base,
+    a,
+    decay,
+    exact,
+    e_l,
+    v_th,
+    v_reset,
+    ref_steps,
+    poi_state,
+    lam,
+    enlam,
+    w,
+    mom_stride,
+    mom_out,
+    rec_stride,
+    rec_rows,
+    rec_out,
+    bits_out,
+    count_out,
 ):  # pragma: no cover - compiled
     """:func:`lif_trials` specialized to one Poisson drive (the Brian2 tutorial's 100 inputs,
     NMA's excitatory input) and shared continuous drives of a leaky neuron: its count a
@@ -253,8 +335,26 @@ def _lif_step(v, ref, x, z, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps
 
 @numba.njit(cache=True, nogil=True)
 def _lif_trials_white_noise(
-    v_init, x_base, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps, noise_state, noise_scale,
-    mom_stride, mom_out, rec_stride, rec_rows, rec_out, bits_out, count_out, scratch,
+    v_init,
+    x_base,
+    a,
+    leak,
+    decay,
+    exact,
+    e_l,
+    v_th,
+    v_reset,
+    ref_steps,
+    noise_state,
+    noise_scale,
+    mom_stride,
+    mom_out,
+    rec_stride,
+    rec_rows,
+    rec_out,
+    bits_out,
+    count_out,
+    scratch,
 ):  # pragma: no cover - compiled
     """:func:`lif_trials` specialized to fused white noise and shared drives only.
 
@@ -314,23 +414,25 @@ def _lif_trials_white_noise(
             x = x_base[s]
             byte = s >> 3
             bit = np.uint8(128 >> (s & 7))
-            v0, r0, spk = _lif_step(v0, r0, x, z[s], a, leak, decay, exact, e_l, v_th, v_reset,
-                                    ref_steps, noise_scale)
+            v0, r0, spk = _lif_step(v0, r0, x, z[s], a, leak, decay, exact, e_l, v_th, v_reset, ref_steps, noise_scale)
             if spk:
                 bits_out[t0, byte] |= bit
                 c0 += 1
-            v1, r1, spk = _lif_step(v1, r1, x, z[o1 + s], a, leak, decay, exact, e_l, v_th, v_reset,
-                                    ref_steps, noise_scale)
+            v1, r1, spk = _lif_step(
+                v1, r1, x, z[o1 + s], a, leak, decay, exact, e_l, v_th, v_reset, ref_steps, noise_scale
+            )
             if spk:
                 bits_out[t1, byte] |= bit
                 c1 += 1
-            v2, r2, spk = _lif_step(v2, r2, x, z[o2 + s], a, leak, decay, exact, e_l, v_th, v_reset,
-                                    ref_steps, noise_scale)
+            v2, r2, spk = _lif_step(
+                v2, r2, x, z[o2 + s], a, leak, decay, exact, e_l, v_th, v_reset, ref_steps, noise_scale
+            )
             if spk:
                 bits_out[t2, byte] |= bit
                 c2 += 1
-            v3, r3, spk = _lif_step(v3, r3, x, z[o3 + s], a, leak, decay, exact, e_l, v_th, v_reset,
-                                    ref_steps, noise_scale)
+            v3, r3, spk = _lif_step(
+                v3, r3, x, z[o3 + s], a, leak, decay, exact, e_l, v_th, v_reset, ref_steps, noise_scale
+            )
             if spk:
                 bits_out[t3, byte] |= bit
                 c3 += 1
@@ -370,8 +472,9 @@ def _lif_trials_white_noise(
         rec_i = 1
         for s in range(n_steps):
             zs, s0, s1, s2, s3 = sfc64_normal(s0, s1, s2, s3)
-            v, ref, spk = _lif_step(v, ref, x_base[s], zs, a, leak, decay, exact, e_l, v_th, v_reset,
-                                    ref_steps, noise_scale)
+            v, ref, spk = _lif_step(
+                v, ref, x_base[s], zs, a, leak, decay, exact, e_l, v_th, v_reset, ref_steps, noise_scale
+            )
             if spk:
                 bits_out[tr, s >> 3] |= np.uint8(128 >> (s & 7))
                 nspk += 1
@@ -391,9 +494,30 @@ def _lif_trials_white_noise(
 
 
 @numba.njit(cache=True, nogil=True)
-def lif_syn_trials(p, x_base, x_trial, noise_state, noise_scale, uni_state, uni_mean, uni_half, poi_state, lam, enlam,
-                   weights, syn, ref_steps, mom_stride, mom_out, rec_stride, rec_rows, rec_out, st_out, bits_out,
-                   count_out):  # pragma: no cover - compiled
+def lif_syn_trials(
+    p,
+    x_base,
+    x_trial,
+    noise_state,
+    noise_scale,
+    uni_state,
+    uni_mean,
+    uni_half,
+    poi_state,
+    lam,
+    enlam,
+    weights,
+    syn,
+    ref_steps,
+    mom_stride,
+    mom_out,
+    rec_stride,
+    rec_rows,
+    rec_out,
+    st_out,
+    bits_out,
+    count_out,
+):  # pragma: no cover - compiled
     a, leak, decay, exact, e_l, v_th, v_reset, v_init = p[0], p[1], p[2], p[3] != 0.0, p[4], p[5], p[6], p[7]
     n_trials = bits_out.shape[0]
     n_steps = x_base.shape[0]

@@ -63,7 +63,27 @@ def pack_states(noise_state, uni_state, poi_state, s0, s1, s2, s3, u0, u1, u2, u
 
 def call(loop, p_array, inputs: dict, out, extra=()) -> None:
     """``loop(params, *drive arguments, *extra, outputs...)`` with the point's inputs."""
-    loop(p_array, inputs["x_base"], inputs["x_trial"], inputs["noise_state"], inputs["noise_scale"],
-         inputs["uni_state"], inputs["uni_mean"], inputs["uni_half"], inputs["poi_state"], inputs["lam"],
-         inputs["enlam"], inputs["weights"], inputs["syn"], *extra, inputs["mom_stride"], out.moments, inputs["rec_stride"],
-         inputs["rec_rows"], out.traces, out.states, out.bits, out.counts)
+    loop(
+        p_array,
+        inputs["x_base"],
+        inputs["x_trial"],
+        inputs["noise_state"],
+        inputs["noise_scale"],
+        inputs["uni_state"],
+        inputs["uni_mean"],
+        inputs["uni_half"],
+        inputs["poi_state"],
+        inputs["lam"],
+        inputs["enlam"],
+        inputs["weights"],
+        inputs["syn"],
+        *extra,
+        inputs["mom_stride"],
+        out.moments,
+        inputs["rec_stride"],
+        inputs["rec_rows"],
+        out.traces,
+        out.states,
+        out.bits,
+        out.counts,
+    )

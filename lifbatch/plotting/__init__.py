@@ -42,20 +42,13 @@ Examples
 >>> lp.raster(ds, t_ref=5e-3, I=0.5e3)                            # doctest: +SKIP
 """
 
-
 from __future__ import annotations
 
 from os import PathLike
 
 import xarray as xr
 
-from ..figures import (
-    display_scale,
-    is_sampled,
-    open_dataset,
-    sampled_params,
-    sweep_axes,
-)
+from ..figures import display_scale, is_sampled, open_dataset, sampled_params, sweep_axes
 from .base import hv_backend
 from .point import (
     input_traces,
@@ -68,20 +61,8 @@ from .point import (
     v_ensemble,
     v_variance,
 )
-from .sampled import (
-    sample_overview,
-    sample_projection,
-    sample_projections,
-    sample_scatter,
-)
-from .summary import (
-    cv_heatmap,
-    isi_cv,
-    isi_errorbar,
-    rate_curve,
-    rate_heatmap,
-    summary_layout,
-)
+from .sampled import sample_overview, sample_projection, sample_projections, sample_scatter
+from .summary import cv_heatmap, isi_cv, isi_errorbar, rate_curve, rate_heatmap, summary_layout
 
 __all__ = [
     "rate_curve",

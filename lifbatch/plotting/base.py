@@ -33,15 +33,21 @@ def dimension(ax: Axis):
     return hv_backend().Dimension(ax.name, label=ax.label, unit=ax.unit)
 
 
-def scaled_dimension(name: str, attrs: Mapping[str, Any], *, label: str | None = None,
-                     default: str | None = None) -> tuple[float, Any]:
+def scaled_dimension(
+    name: str, attrs: Mapping[str, Any], *, label: str | None = None, default: str | None = None
+) -> tuple[float, Any]:
     """(SI-to-display factor, hv.Dimension) of a coordinate or variable."""
     ax = axis_of(name, attrs, label=label, default=default)
     return ax.factor, dimension(ax)
 
 
-def over_free_axes(ds: xr.Dataset, fixed: dict[str, float], plotted: list[str],
-                   build: Callable[[xr.Dataset, dict[str, float]], Any], func: str):
+def over_free_axes(
+    ds: xr.Dataset,
+    fixed: dict[str, float],
+    plotted: list[str],
+    build: Callable[[xr.Dataset, dict[str, float]], Any],
+    func: str,
+):
     """Call ``build`` on ``ds``, or build a HoloMap over the sweep axes left unselected
     (:func:`lifbatch.figures.free_axes`)."""
     hv = hv_backend()
@@ -62,8 +68,14 @@ def over_free_axes(ds: xr.Dataset, fixed: dict[str, float], plotted: list[str],
 
 def finish(overlay, title: str):
     """Common size, grid, title font and an outside legend (curves often fill the frame)."""
-    return overlay.opts(title=title, width=WIDTH + 140, height=HEIGHT, show_grid=True,
-                        legend_position="right", fontsize={"title": TITLE_SIZE})
+    return overlay.opts(
+        title=title,
+        width=WIDTH + 140,
+        height=HEIGHT,
+        show_grid=True,
+        legend_position="right",
+        fontsize={"title": TITLE_SIZE},
+    )
 
 
 def empty_note(text: str, x: float, y: float):

@@ -39,16 +39,19 @@ from ..figures import (
     trace_title,
     trace_vars,
 )
-from .base import (
-    dimension,
-    empty_note,
-    finish,
-    hv_backend,
-    over_free_axes,
-    scaled_dimension,
-)
+from .base import dimension, empty_note, finish, hv_backend, over_free_axes, scaled_dimension
 
-__all__ = ["isi_histogram", "v_ensemble", "v_variance", "v_autocov", "raster", "state_traces", "input_traces", "traces", "point_figures"]
+__all__ = [
+    "isi_histogram",
+    "v_ensemble",
+    "v_variance",
+    "v_autocov",
+    "raster",
+    "state_traces",
+    "input_traces",
+    "traces",
+    "point_figures",
+]
 
 
 def isi_histogram(ds: xr.Dataset | str | PathLike, **sel: float):
@@ -69,8 +72,7 @@ def isi_histogram(ds: xr.Dataset | str | PathLike, **sel: float):
     full, d, fixed = select_point(ds, sel, "isi_histogram")
     ax, edges, counts = isi_hist_data(d)
     xdim = dimension(ax)
-    hist = hv.Histogram((edges, counts), kdims=[xdim],
-                        vdims=[hv.Dimension("count", label="ISI count")])
+    hist = hv.Histogram((edges, counts), kdims=[xdim], vdims=[hv.Dimension("count", label="ISI count")])
     n = int(np.nansum(counts))
     layers = [hist.opts(color=PALETTE[0], tools=["hover"])]
     note = point_note(d, "isi")
@@ -78,9 +80,15 @@ def isi_histogram(ds: xr.Dataset | str | PathLike, **sel: float):
     if note:
         layers.append(empty_note(note, (edges[0] + edges[-1]) / 2, 0.5))
         opts["ylim"] = (0, 1)
-    return hv.Overlay(layers).opts(title=figure_title(f"ISI histogram, {n} ISIs", full, fixed), width=WIDTH,
-                                   height=HEIGHT, show_grid=True, fontsize={"title": TITLE_SIZE},
-                                   show_legend=False, **opts)
+    return hv.Overlay(layers).opts(
+        title=figure_title(f"ISI histogram, {n} ISIs", full, fixed),
+        width=WIDTH,
+        height=HEIGHT,
+        show_grid=True,
+        fontsize={"title": TITLE_SIZE},
+        show_legend=False,
+        **opts,
+    )
 
 
 def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
@@ -110,23 +118,26 @@ def v_ensemble(ds: xr.Dataset | str | PathLike, **sel: float):
     layers = []
     if e.traces is not None and e.trace_time is not None:  # (set together)
         paths = [np.column_stack([e.trace_time, tr]) for tr in e.traces]
-        layers.append(hv.Path(paths, [tdim, vdim], label="recorded trials")
-                      .opts(color="#888888", alpha=0.5, line_width=1))
+        layers.append(
+            hv.Path(paths, [tdim, vdim], label="recorded trials").opts(color="#888888", alpha=0.5, line_width=1)
+        )
     if np.isfinite(e.mean).any():  # (a pending point has no moments yet)
-        layers.append(hv.Spread((e.time, e.mean, np.nan_to_num(e.std)), [tdim],
-                                [vdim, "v_std"], label="mean ± std")
-                      .opts(color=PALETTE[0], alpha=0.3, line_alpha=0))
-    layers.append(hv.Curve((e.time, e.mean), [tdim], [vdim], label="mean")
-                  .opts(color=PALETTE[0], line_width=2, tools=["hover"]))
+        layers.append(
+            hv.Spread((e.time, e.mean, np.nan_to_num(e.std)), [tdim], [vdim, "v_std"], label="mean ± std").opts(
+                color=PALETTE[0], alpha=0.3, line_alpha=0
+            )
+        )
+    layers.append(
+        hv.Curve((e.time, e.mean), [tdim], [vdim], label="mean").opts(color=PALETTE[0], line_width=2, tools=["hover"])
+    )
     if e.theory_mean is not None and e.theory_std is not None:  # (set together)
-        layers.append(hv.Curve((e.time, e.theory_mean), [tdim], [vdim], label=OU_LABEL)
-                      .opts(**THEORY_STYLE))
+        layers.append(hv.Curve((e.time, e.theory_mean), [tdim], [vdim], label=OU_LABEL).opts(**THEORY_STYLE))
         band = [np.column_stack([e.time, e.theory_mean + sign * e.theory_std]) for sign in (-1, 1)]
-        layers.append(hv.Path(band, [tdim, vdim], label=f"{OU_LABEL} ± std")
-                      .opts(color="black", line_dash="dotted", line_width=1))
+        layers.append(
+            hv.Path(band, [tdim, vdim], label=f"{OU_LABEL} ± std").opts(color="black", line_dash="dotted", line_width=1)
+        )
     if e.spike is not None:
-        layers.append(hv.HLine(e.spike, label=e.spike_label)
-                      .opts(color=PALETTE[3], line_dash="dashed", line_width=1))
+        layers.append(hv.HLine(e.spike, label=e.spike_label).opts(color=PALETTE[3], line_dash="dashed", line_width=1))
     note = point_note(d, "mean")
     if note:
         layers.append(empty_note(note, float(np.mean(e.time[[0, -1]])), e.spike or 0.0))
@@ -141,12 +152,12 @@ def _moment_figure(ds, sel, func: str, var: str, coord: str, title: str, color: 
     vfac, vdim = scaled_dimension(var, square_attrs(full, var))
     xs = d[coord].values * xfac
     values = np.asarray(d[var].values, dtype=float) * vfac
-    layers = [hv.Curve((xs, values), [xdim], [vdim], label="simulation")
-              .opts(color=color, line_width=2, tools=["hover"])]
+    layers = [
+        hv.Curve((xs, values), [xdim], [vdim], label="simulation").opts(color=color, line_width=2, tools=["hover"])
+    ]
     th = theory_ou(d)
     if th is not None:
-        layers.append(hv.Curve((xs, th[var].values * vfac), [xdim], [vdim], label=OU_LABEL)
-                      .opts(**THEORY_STYLE))
+        layers.append(hv.Curve((xs, th[var].values * vfac), [xdim], [vdim], label=OU_LABEL).opts(**THEORY_STYLE))
     opts = {}
     note = point_note(d, "moments")
     if note is None and not np.isfinite(values).any():
@@ -206,8 +217,9 @@ def raster(ds: xr.Dataset | str | PathLike, **sel: float):
     full, d, fixed = select_point(ds, sel, "raster")
     times, trials = spike_raster_times(full, d)
     tfac, tdim = scaled_dimension("time", {"units": "s"}, default="ms")
-    seg = hv.Segments((times * tfac, trials - 0.4, times * tfac, trials + 0.4),
-                      [tdim, hv.Dimension("trial"), "x1", "y1"])
+    seg = hv.Segments(
+        (times * tfac, trials - 0.4, times * tfac, trials + 0.4), [tdim, hv.Dimension("trial"), "x1", "y1"]
+    )
     n_trials = d.sizes.get("trial", 1)
     xmax = raster_xmax(full, times) * tfac
     layers = [seg.opts(color="black", line_width=1)]
@@ -215,9 +227,14 @@ def raster(ds: xr.Dataset | str | PathLike, **sel: float):
     if note:
         layers.append(empty_note(note, xmax / 2, (n_trials - 1) / 2))
     return hv.Overlay(layers).opts(
-        title=figure_title(f"Spike raster, {times.size} spikes", full, fixed), width=WIDTH,
-        height=HEIGHT, xlim=(0, xmax), ylim=(-0.6, n_trials - 0.4), show_legend=False,
-        fontsize={"title": TITLE_SIZE})
+        title=figure_title(f"Spike raster, {times.size} spikes", full, fixed),
+        width=WIDTH,
+        height=HEIGHT,
+        xlim=(0, xmax),
+        ylim=(-0.6, n_trials - 0.4),
+        show_legend=False,
+        fontsize={"title": TITLE_SIZE},
+    )
 
 
 def _trace_overlay(hv, panel: TracePanel, where: Mapping[str, float], full: xr.Dataset):
@@ -225,9 +242,11 @@ def _trace_overlay(hv, panel: TracePanel, where: Mapping[str, float], full: xr.D
     layers = []
     for i, (label, traces) in enumerate(panel.lines):
         paths = [np.column_stack([panel.time, tr]) for tr in traces]
-        layers.append(hv.Path(paths, [tdim, ydim], label=label)
-                      .opts(color=PALETTE[i % len(PALETTE)], line_width=1.5,
-                            alpha=1.0 if len(traces) == 1 else 0.6))
+        layers.append(
+            hv.Path(paths, [tdim, ydim], label=label).opts(
+                color=PALETTE[i % len(PALETTE)], line_width=1.5, alpha=1.0 if len(traces) == 1 else 0.6
+            )
+        )
     opts = {}
     if panel.note:
         layers.append(empty_note(panel.note, float(np.mean(panel.time[[0, -1]])) if panel.time.size else 0.0, 0.5))
@@ -243,11 +262,16 @@ def _trace_layout(ds, sel, kind: str, func: str):
         model = neuron_model(full)
         if kind == "state":
             names = [s.name for s in model.state if s.name != "v"] if model is not None else []
-            fix = (f"record.state: [{', '.join(names)}] in the workflow" if names
-                   else f"model {model_name(full)} has no state variable besides v")
+            fix = (
+                f"record.state: [{', '.join(names)}] in the workflow"
+                if names
+                else f"model {model_name(full)} has no state variable besides v"
+            )
             raise ValueError(f"{func}: this store records no state variable ({fix})")
-        raise ValueError(f"{func}: this store records no input (record.inputs: [NAME] in the workflow, "
-                         "a drive with one value per step)")
+        raise ValueError(
+            f"{func}: this store records no input (record.inputs: [NAME] in the workflow, "
+            "a drive with one value per step)"
+        )
     return hv.Layout([_trace_overlay(hv, p, fixed, full) for p in panels]).cols(2)
 
 
@@ -284,8 +308,7 @@ def input_traces(ds: xr.Dataset | str | PathLike, **sel: float):
     return _trace_layout(ds, sel, "inputs", "input_traces")
 
 
-def traces(ds: xr.Dataset | str | PathLike, x: str, *, var: str = "v", trial: int | None = None,
-           **sel: float):
+def traces(ds: xr.Dataset | str | PathLike, x: str, *, var: str = "v", trial: int | None = None, **sel: float):
     """A recorded variable of one trial vs time at the points along one sweep axis: one
     curve per value of ``x`` (at most 8, evenly spaced); the Brian2 tutorial's v (and I)
     of its three cells (``traces(ds, "C")``, ``traces(ds, "C", var="input_I")``).
@@ -310,16 +333,21 @@ def traces(ds: xr.Dataset | str | PathLike, x: str, *, var: str = "v", trial: in
     hv = hv_backend()
     full = open_dataset(ds)
     if var not in full.data_vars or not is_trace(full, var):
-        raise ValueError(f"traces: {var!r} is not a recorded trace of this store; recorded: "
-                         f"{trace_vars(full) + recorded_state(full)}")
+        raise ValueError(
+            f"traces: {var!r} is not a recorded trace of this store; recorded: "
+            f"{trace_vars(full) + recorded_state(full)}"
+        )
     ds, fixed = select(full, sel)
 
     def build(d: xr.Dataset, where: dict[str, float]):
         c = trace_curves(full, thin_axis(d, x, 8), x, var, trial)
         tdim, ydim = dimension(c.t), dimension(c.y)
-        layers = [hv.Curve((c.time, values), [tdim], [ydim], label=label)
-                  .opts(color=PALETTE[i % len(PALETTE)], line_width=1.5, tools=["hover"])
-                  for i, (label, values) in enumerate(c.curves)]
+        layers = [
+            hv.Curve((c.time, values), [tdim], [ydim], label=label).opts(
+                color=PALETTE[i % len(PALETTE)], line_width=1.5, tools=["hover"]
+            )
+            for i, (label, values) in enumerate(c.curves)
+        ]
         return finish(hv.Overlay(layers), figure_title(trace_title(var, c.trial), full, where))
 
     return over_free_axes(ds, fixed, [x], build, "traces")
@@ -327,5 +355,10 @@ def traces(ds: xr.Dataset | str | PathLike, x: str, *, var: str = "v", trial: in
 
 def point_figures(ds: xr.Dataset | str | PathLike, **sel: float) -> list:
     """The figures of one point: V ensemble, raster, ISI histogram, V variance, autocovariance."""
-    return [v_ensemble(ds, **sel), raster(ds, **sel), isi_histogram(ds, **sel),
-            v_variance(ds, **sel), v_autocov(ds, **sel)]
+    return [
+        v_ensemble(ds, **sel),
+        raster(ds, **sel),
+        isi_histogram(ds, **sel),
+        v_variance(ds, **sel),
+        v_autocov(ds, **sel),
+    ]

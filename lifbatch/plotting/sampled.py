@@ -36,8 +36,7 @@ from .base import dimension, hv_backend, over_free_axes
 __all__ = ["sample_scatter", "sample_projection", "sample_projections", "sample_overview"]
 
 
-def _hv_points(hv, data: SampleData, layer: SampleLayer, *, colour: bool, colorbar: bool,
-               fill: str = PALETTE[0]):
+def _hv_points(hv, data: SampleData, layer: SampleLayer, *, colour: bool, colorbar: bool, fill: str = PALETTE[0]):
     """One layer of a sampled figure as ``hv.Points`` (kdims x, y; vdims colour, sample, round)."""
     i = layer.index
     cols = [data.xs[i], data.ys[i]]
@@ -55,15 +54,17 @@ def _hv_points(hv, data: SampleData, layer: SampleLayer, *, colour: bool, colorb
     else:
         style["line_color"] = line
     if layer.state == "done" and colour and data.z is not None:  # (colour: a scatter, z set)
-        style.update(color=data.z.name, cmap="viridis", clim=data.clim, colorbar=colorbar,
-                     clipping_colors={"NaN": NAN_COLOR})
+        style.update(
+            color=data.z.name, cmap="viridis", clim=data.clim, colorbar=colorbar, clipping_colors={"NaN": NAN_COLOR}
+        )
     elif layer.state == "done":
         style["fill_color"] = fill
     return pts.opts(tools=["hover", "tap"], **style)
 
 
-def sample_scatter(ds: xr.Dataset | str | PathLike, x: str | None = None, y: str | None = None, *,
-                   var: str = "rate", **sel: float):
+def sample_scatter(
+    ds: xr.Dataset | str | PathLike, x: str | None = None, y: str | None = None, *, var: str = "rate", **sel: float
+):
     """A summary as colour over two sampled parameters: one point per sample.
 
     Parameters
@@ -92,8 +93,10 @@ def sample_scatter(ds: xr.Dataset | str | PathLike, x: str | None = None, y: str
     d0, fixed = select_samples(full, sel, "sample_scatter")
     params = sampled_params(full)
     if len(params) < 2 and (x is None or y is None):
-        raise ValueError(f"sample_scatter needs two sampled parameters; this design samples only "
-                         f"{params}: use sample_projection(ds, {params[0]!r})")
+        raise ValueError(
+            f"sample_scatter needs two sampled parameters; this design samples only "
+            f"{params}: use sample_projection(ds, {params[0]!r})"
+        )
     x = x or params[0]
     y = y or next(p for p in params if p != x)
     for name in (x, y):
@@ -110,15 +113,22 @@ def sample_scatter(ds: xr.Dataset | str | PathLike, x: str | None = None, y: str
             layers.append(_hv_points(hv, data, layer, colour=True, colorbar=bar and layer.state == "done"))
             bar = bar and layer.state != "done"
         return hv.Overlay(layers).opts(
-            title=figure_title(SUMMARY_TITLES.get(var, var), full, where), width=WIDTH + 220,
-            height=HEIGHT, show_grid=True, legend_position="right", logx=log_scale(full, x),
-            logy=log_scale(full, y), fontsize={"title": TITLE_SIZE})
+            title=figure_title(SUMMARY_TITLES.get(var, var), full, where),
+            width=WIDTH + 220,
+            height=HEIGHT,
+            show_grid=True,
+            legend_position="right",
+            logx=log_scale(full, x),
+            logy=log_scale(full, y),
+            fontsize={"title": TITLE_SIZE},
+        )
 
     return over_free_axes(d0, fixed, [SAMPLE], build, "sample_scatter")
 
 
-def sample_projection(ds: xr.Dataset | str | PathLike, param: str, *, var: str = "rate",
-                      theory: bool | xr.DataArray = True, **sel: float):
+def sample_projection(
+    ds: xr.Dataset | str | PathLike, param: str, *, var: str = "rate", theory: bool | xr.DataArray = True, **sel: float
+):
     """A summary against one sampled parameter: one point per sample (the other parameters
     vary along with it).
 
@@ -158,19 +168,27 @@ def sample_projection(ds: xr.Dataset | str | PathLike, param: str, *, var: str =
         layers = [_hv_points(hv, data, layer, colour=False, colorbar=False) for layer in data.layers]
         th = theory_at_samples(theory_da, d, where)
         if th is not None and theory_da is not None:  # (th: from theory_da)
-            layers.append(hv.Points((data.xs, th), [dimension(data.x), dimension(data.y)],
-                                    label=theory_label(theory_da))
-                          .opts(marker="dash", size=14, color="black", line_width=2))
+            layers.append(
+                hv.Points((data.xs, th), [dimension(data.x), dimension(data.y)], label=theory_label(theory_da)).opts(
+                    marker="dash", size=14, color="black", line_width=2
+                )
+            )
         return hv.Overlay(layers).opts(
             title=figure_title(f"{SUMMARY_TITLES.get(var, var)} vs {param}", full, where),
-            width=WIDTH + 120, height=HEIGHT - 40, show_grid=True, legend_position="right",
-            logx=log_scale(full, param), fontsize={"title": TITLE_SIZE})
+            width=WIDTH + 120,
+            height=HEIGHT - 40,
+            show_grid=True,
+            legend_position="right",
+            logx=log_scale(full, param),
+            fontsize={"title": TITLE_SIZE},
+        )
 
     return over_free_axes(d0, fixed, [SAMPLE], build, "sample_projection")
 
 
-def sample_projections(ds: xr.Dataset | str | PathLike, *, var: str = "rate",
-                       theory: bool | xr.DataArray = True, **sel: float):
+def sample_projections(
+    ds: xr.Dataset | str | PathLike, *, var: str = "rate", theory: bool | xr.DataArray = True, **sel: float
+):
     """:func:`sample_projection` of ``var`` against every sampled parameter.
 
     Returns
@@ -180,8 +198,7 @@ def sample_projections(ds: xr.Dataset | str | PathLike, *, var: str = "rate",
     hv = hv_backend()
     full = open_dataset(ds)
     select_samples(full, sel, "sample_projections")
-    return hv.Layout([sample_projection(full, p, var=var, theory=theory, **sel)
-                      for p in sampled_params(full)]).cols(2)
+    return hv.Layout([sample_projection(full, p, var=var, theory=theory, **sel) for p in sampled_params(full)]).cols(2)
 
 
 def sample_overview(ds: xr.Dataset | str | PathLike, **sel: float):
@@ -198,8 +215,13 @@ def sample_overview(ds: xr.Dataset | str | PathLike, **sel: float):
     params = sampled_params(full)
     figs = []
     if len(params) >= 2:
-        figs += [sample_scatter(full, var=v, **sel)  # type: ignore[arg-type]  # (**sel: axes, never x= nor y=)
-                 for v in ("rate", "isi_cv") if v in full]
-    figs += [sample_projection(full, p, var="rate", **sel)  # type: ignore[arg-type]  # (**sel: axes, never theory=)
-             for p in params]
+        figs += [
+            sample_scatter(full, var=v, **sel)  # type: ignore[arg-type]  # (**sel: axes, never x= nor y=)
+            for v in ("rate", "isi_cv")
+            if v in full
+        ]
+    figs += [
+        sample_projection(full, p, var="rate", **sel)  # type: ignore[arg-type]  # (**sel: axes, never theory=)
+        for p in params
+    ]
     return hv.Layout(figs).cols(2)

@@ -34,8 +34,9 @@ __all__ = ["rate_curve", "rate_heatmap", "cv_heatmap", "isi_errorbar", "isi_cv",
 
 
 # --------------------------------------------------------------------------- summary figures
-def rate_curve(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None,
-               theory: bool | xr.DataArray = True, **sel: float):
+def rate_curve(
+    ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None, theory: bool | xr.DataArray = True, **sel: float
+):
     """Firing rate vs one sweep axis, with a ±1 std band over trials.
 
     Parameters
@@ -74,8 +75,7 @@ def rate_curve(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None
             rate = g["rate"].values * yfac
             std = g["rate_std"].values * yfac
             if np.isfinite(std).any() and np.isfinite(rate).any():
-                band = hv.Spread((xs, rate, np.nan_to_num(std)), [xdim], [ydim, "rate_std"],
-                                 label=label)
+                band = hv.Spread((xs, rate, np.nan_to_num(std)), [xdim], [ydim, "rate_std"], label=label)
                 layers.append(band.opts(color=color, alpha=0.2, line_alpha=0))
             curve = hv.Curve((xs, rate), [xdim], [ydim], label=label or "simulation")
             layers.append(curve.opts(color=color, line_width=2, tools=["hover", "tap"]))
@@ -86,12 +86,16 @@ def rate_curve(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None
     return over_free_axes(ds, fixed, plotted, build, "rate_curve")
 
 
-def _theory_layers(theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None,
-                   where: Mapping[str, float], xfac: float, xdim, ydim) -> list:
+def _theory_layers(
+    theory: xr.DataArray, d: xr.Dataset, x: str, by: str | None, where: Mapping[str, float], xfac: float, xdim, ydim
+) -> list:
     hv = hv_backend()
     label = theory_label(theory)
-    return [hv.Curve((xs * xfac, values), [xdim], [ydim], label=label).opts(**THEORY_STYLE)
-            for xs, values in theory_lines(theory, d, x, by, where) if np.isfinite(values).any()]
+    return [
+        hv.Curve((xs * xfac, values), [xdim], [ydim], label=label).opts(**THEORY_STYLE)
+        for xs, values in theory_lines(theory, d, x, by, where)
+        if np.isfinite(values).any()
+    ]
 
 
 # --------------------------------------------------------------------------- heatmaps
@@ -122,8 +126,7 @@ def cv_heatmap(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float):
     return _heatmap(ds, "isi_cv", x, y, sel, title="ISI CV", default=None, func="cv_heatmap")
 
 
-def _heatmap(ds, var: str, x: str, y: str, sel: Mapping[str, float], *, title: str,
-             default: str | None, func: str):
+def _heatmap(ds, var: str, x: str, y: str, sel: Mapping[str, float], *, title: str, default: str | None, func: str):
     hv = hv_backend()
     full = open_dataset(ds)
     ds, fixed = select(full, sel)
@@ -139,8 +142,7 @@ def _heatmap(ds, var: str, x: str, y: str, sel: Mapping[str, float], *, title: s
             xe, ye = cell_edges(np.sort(xs)), cell_edges(np.sort(ys))
             order_x, order_y = np.argsort(xs), np.argsort(ys)
             img = z[order_y][:, order_x][::-1] * zfac  # Image rows run from the top
-            mesh = hv.Image(img, bounds=(xe.min(), ye.min(), xe.max(), ye.max()),
-                            kdims=[xdim, ydim], vdims=[zdim])
+            mesh = hv.Image(img, bounds=(xe.min(), ye.min(), xe.max(), ye.max()), kdims=[xdim, ydim], vdims=[zdim])
         else:
             # Cells sized by the gaps between uneven values (sigma = 1, 4, 8 mV) would give
             # the values very different areas (a numeric HeatMap does that too): one equal
@@ -151,17 +153,22 @@ def _heatmap(ds, var: str, x: str, y: str, sel: Mapping[str, float], *, title: s
             gx, gy = np.meshgrid(grid_labels(xs[order_x]), grid_labels(ys[order_y]))
             cells = z[order_y][:, order_x].ravel() * zfac
             mesh = hv.HeatMap((gx.ravel(), gy.ravel(), cells), [xdim, ydim], [zdim])
-        return mesh.opts(title=figure_title(title, full, where), width=WIDTH + 80,
-                         height=HEIGHT, fontsize={"title": TITLE_SIZE}, colorbar=True,
-                         cmap="viridis",
-                         tools=["hover", "tap"], clipping_colors={"NaN": "#dddddd"})
+        return mesh.opts(
+            title=figure_title(title, full, where),
+            width=WIDTH + 80,
+            height=HEIGHT,
+            fontsize={"title": TITLE_SIZE},
+            colorbar=True,
+            cmap="viridis",
+            tools=["hover", "tap"],
+            clipping_colors={"NaN": "#dddddd"},
+        )
 
     return over_free_axes(ds, fixed, [x, y], build, func)
 
 
 # --------------------------------------------------------------------------- ISI summaries
-def isi_errorbar(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None,
-                 **sel: float):
+def isi_errorbar(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None, **sel: float):
     """ISI mean ± std vs a sweep axis (the Brian2 errorbar figure).
 
     Parameters
@@ -193,17 +200,22 @@ def isi_errorbar(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = No
             mean = g["isi_mean"].values * yfac
             std = g["isi_std"].values * yfac
             if np.isfinite(mean).any():  # (all-NaN error bars make HoloViews warn)
-                layers.append(hv.ErrorBars((xs, mean, np.nan_to_num(std)), [xdim],
-                                           [ydim, "isi_std"], label=label).opts(color=color))
-            layers.append(hv.Curve((xs, mean), [xdim], [ydim], label=label or "ISI mean")
-                          .opts(color=color, tools=["hover"]))
+                layers.append(
+                    hv.ErrorBars((xs, mean, np.nan_to_num(std)), [xdim], [ydim, "isi_std"], label=label).opts(
+                        color=color
+                    )
+                )
+            layers.append(
+                hv.Curve((xs, mean), [xdim], [ydim], label=label or "ISI mean").opts(color=color, tools=["hover"])
+            )
         return finish(hv.Overlay(layers), figure_title("ISI mean ± std", full, where))
 
     return over_free_axes(ds, fixed, [x] + ([by] if by else []), build, "isi_errorbar")
 
 
-def isi_cv(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None,
-           theory: bool | xr.DataArray = True, **sel: float):
+def isi_cv(
+    ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None, theory: bool | xr.DataArray = True, **sel: float
+):
     """Coefficient of variation of the ISIs vs a sweep axis.
 
     Parameters
@@ -239,8 +251,9 @@ def isi_cv(ds: xr.Dataset | str | PathLike, x: str, *, by: str | None = None,
         for i, (label, g) in enumerate(curve_groups(d, by)):
             color = PALETTE[i % len(PALETTE)]
             cv = g["isi_cv"].values
-            layers.append(hv.Curve((xs, cv), [xdim], [ydim], label=label or "ISI CV")
-                          .opts(color=color, tools=["hover"]))
+            layers.append(
+                hv.Curve((xs, cv), [xdim], [ydim], label=label or "ISI CV").opts(color=color, tools=["hover"])
+            )
         if theory_da is not None:
             layers.extend(_theory_layers(theory_da, d, x, by, where, xfac, xdim, ydim))
         return finish(hv.Overlay(layers), figure_title("ISI CV", full, where))
@@ -259,9 +272,12 @@ def summary_layout(ds: xr.Dataset | str | PathLike, x: str, y: str, **sel: float
     hv = hv_backend()
     full = open_dataset(ds)
     thin = thin_axis(full, y)
-    figs = [rate_heatmap(full, x, y, **sel), cv_heatmap(full, x, y, **sel),
-            # (mypy: **sel might fill by= or theory=; it holds sweep axes only)
-            rate_curve(thin, x, by=y, **sel),  # type: ignore[arg-type]
-            isi_errorbar(thin, x, by=y, **sel),
-            isi_cv(thin, x, by=y, **sel)]  # type: ignore[arg-type]
+    figs = [
+        rate_heatmap(full, x, y, **sel),
+        cv_heatmap(full, x, y, **sel),
+        # (mypy: **sel might fill by= or theory=; it holds sweep axes only)
+        rate_curve(thin, x, by=y, **sel),  # type: ignore[arg-type]
+        isi_errorbar(thin, x, by=y, **sel),
+        isi_cv(thin, x, by=y, **sel),  # type: ignore[arg-type]
+    ]
     return hv.Layout(figs).cols(2)

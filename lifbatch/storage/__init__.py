@@ -49,14 +49,18 @@ def check_location(store) -> None:
         return
     scheme = m.group(1).lower()
     if scheme not in SUPPORTED:
-        raise StoreError(f"store '{store}': lifbatch cannot write to '{m.group(1)}://' URLs; give a path on a "
-                         "file system, or an S3-compatible object store as s3://BUCKET/PATH.zarr "
-                         "(docs/store-layout.md)")
-    rest = store[m.end():]
+        raise StoreError(
+            f"store '{store}': lifbatch cannot write to '{m.group(1)}://' URLs; give a path on a "
+            "file system, or an S3-compatible object store as s3://BUCKET/PATH.zarr "
+            "(docs/store-layout.md)"
+        )
+    rest = store[m.end() :]
     bucket, _, prefix = rest.partition("/")
     if not bucket or not prefix.strip("/"):
-        raise StoreError(f"store '{store}' names no {'bucket' if not bucket else 'path in its bucket'}: give "
-                         "s3://BUCKET/PATH.zarr, e.g. s3://results/quickstart.zarr")
+        raise StoreError(
+            f"store '{store}' names no {'bucket' if not bucket else 'path in its bucket'}: give "
+            "s3://BUCKET/PATH.zarr, e.g. s3://results/quickstart.zarr"
+        )
 
 
 def canonical(store) -> str:

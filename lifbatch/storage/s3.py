@@ -52,8 +52,10 @@ def _settings() -> dict:
 
 def _profile_files() -> tuple[str, str]:
     """The AWS credentials and config files, where the AWS CLI looks for them."""
-    return (os.path.expanduser(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"),
-            os.path.expanduser(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"))
+    return (
+        os.path.expanduser(os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials"),
+        os.path.expanduser(os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config"),
+    )
 
 
 def _read_profile(name: str, where: str) -> dict | None:
@@ -73,8 +75,9 @@ def _read_profile(name: str, where: str) -> dict | None:
             parser.read(path)  # (a missing file reads as empty)
         except configparser.Error as exc:
             reason = str(exc).splitlines()[0]
-            raise StoreError(f"{where}: the AWS profile file {path} cannot be read ({reason}); fix or remove "
-                             "it") from None
+            raise StoreError(
+                f"{where}: the AWS profile file {path} cannot be read ({reason}); fix or remove it"
+            ) from None
         if parser.has_section(section):
             found = {**(found or {}), **{k.lower(): v.strip() for k, v in parser.items(section)}}
     return found
@@ -88,19 +91,32 @@ def _resolve(location: str) -> dict:
     where = f"store '{location}'"
     explicit = settings.get("profile")
     name = explicit or env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "default"
-    named_by = "lifbatch.s3.profile" if explicit else ("AWS_PROFILE" if env.get("AWS_PROFILE") else
-                                                        "AWS_DEFAULT_PROFILE" if env.get("AWS_DEFAULT_PROFILE") else None)
+    named_by = (
+        "lifbatch.s3.profile"
+        if explicit
+        else (
+            "AWS_PROFILE"
+            if env.get("AWS_PROFILE")
+            else "AWS_DEFAULT_PROFILE"
+            if env.get("AWS_DEFAULT_PROFILE")
+            else None
+        )
+    )
     profile = _read_profile(name, where)
     if profile is None and named_by:
         credentials, config = _profile_files()
-        raise StoreError(f"{where}: the AWS profile '{name}' (from {named_by}) is in neither {credentials} nor "
-                         f"{config}; name a profile of those files, or set AWS_SHARED_CREDENTIALS_FILE / "
-                         "AWS_CONFIG_FILE to the files that have it")
+        raise StoreError(
+            f"{where}: the AWS profile '{name}' (from {named_by}) is in neither {credentials} nor "
+            f"{config}; name a profile of those files, or set AWS_SHARED_CREDENTIALS_FILE / "
+            "AWS_CONFIG_FILE to the files that have it"
+        )
     profile = profile or {}
     half = [k for k in ("access-key-id", "secret-access-key") if not settings.get(k)]
     if len(half) == 1:
-        raise StoreError(f"{where}: lifbatch.s3.{half[0]} is not set but its pair is; set both (or neither, to "
-                         "use the environment or an AWS profile)")
+        raise StoreError(
+            f"{where}: lifbatch.s3.{half[0]} is not set but its pair is; set both (or neither, to "
+            "use the environment or an AWS profile)"
+        )
     if not half:
         keys = (settings["access-key-id"], settings["secret-access-key"], settings.get("session-token"))
         source = "lifbatch.s3.access-key-id"
@@ -112,10 +128,20 @@ def _resolve(location: str) -> dict:
         source = f"the AWS profile '{name}'"
     else:
         keys, source = None, None
-    endpoint = settings.get("endpoint") or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or \
-        env.get("AWS_ENDPOINT") or profile.get("endpoint_url")
-    region = settings.get("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or \
-        profile.get("region") or "us-east-1"  # (what an S3-compatible server without regions accepts)
+    endpoint = (
+        settings.get("endpoint")
+        or env.get("AWS_ENDPOINT_URL_S3")
+        or env.get("AWS_ENDPOINT_URL")
+        or env.get("AWS_ENDPOINT")
+        or profile.get("endpoint_url")
+    )
+    region = (
+        settings.get("region")
+        or env.get("AWS_REGION")
+        or env.get("AWS_DEFAULT_REGION")
+        or profile.get("region")
+        or "us-east-1"
+    )  # (what an S3-compatible server without regions accepts)
     return {"credentials": keys, "source": source, "endpoint": endpoint, "region": region}
 
 
@@ -124,8 +150,7 @@ class _Keys:
     obstore itself reads the environment's, which must not mix in (a session token of other keys)."""
 
     def __init__(self, key_id: str, secret: str, token: str | None):
-        self._credential = {"access_key_id": key_id, "secret_access_key": secret, "token": token,
-                            "expires_at": None}
+        self._credential = {"access_key_id": key_id, "secret_access_key": secret, "token": token, "expires_at": None}
 
     def __call__(self) -> dict:
         return self._credential
@@ -160,8 +185,14 @@ class S3Storage(Storage):
             provider = _Keys(*found["credentials"])
         client = {"allow_http": True} if endpoint and endpoint.startswith("http://") else {}
         retry = {"max_retries": 2, "retry_timeout": __import__("datetime").timedelta(seconds=10)}
-        self._store = S3Store(self.bucket, prefix=self.prefix or None, config=config or None,
-                              client_options=client or None, retry_config=retry, credential_provider=provider)
+        self._store = S3Store(
+            self.bucket,
+            prefix=self.prefix or None,
+            config=config or None,
+            client_options=client or None,
+            retry_config=retry,
+            credential_provider=provider,
+        )
 
     # ------------------------------------------------------------------ errors
     def _failed(self, exc: Exception, what: str) -> Exception:
@@ -171,18 +202,24 @@ class S3Storage(Storage):
         text = str(exc)
         where = f"store '{self.location}'" + (f" at {self.endpoint}" if self.endpoint else "")
         if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
-            return StoreError(f"{where}: the bucket '{self.bucket}' does not exist; create it first "
-                              f"(e.g. `aws s3 mb s3://{self.bucket}`), or give another s3://BUCKET/PATH")
-        if isinstance(exc, (oe.PermissionDeniedError, oe.UnauthenticatedError)) or \
-                any(code in text for code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
-                                              "403 Forbidden")):
+            return StoreError(
+                f"{where}: the bucket '{self.bucket}' does not exist; create it first "
+                f"(e.g. `aws s3 mb s3://{self.bucket}`), or give another s3://BUCKET/PATH"
+            )
+        if isinstance(exc, (oe.PermissionDeniedError, oe.UnauthenticatedError)) or any(
+            code in text for code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403 Forbidden")
+        ):
             source = f" (from {self.credentials_from})" if self.credentials_from else " (none found)"
-            return StoreError(f"{where}: the object store refused the credentials{source} for {what} (access "
-                              "denied); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION) to a key "
-                              "allowed to read and write that bucket")
+            return StoreError(
+                f"{where}: the object store refused the credentials{source} for {what} (access "
+                "denied); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION) to a key "
+                "allowed to read and write that bucket"
+            )
         reason = _short(text)
-        return StorageUnreachable(f"{where}: the object store did not complete {what} ({reason}); nothing "
-                                  "finished is lost: run the same command again once it answers")
+        return StorageUnreachable(
+            f"{where}: the object store did not complete {what} ({reason}); nothing "
+            "finished is lost: run the same command again once it answers"
+        )
 
     def _call(self, what: str, fn, *args, **kwargs):
         import obstore.exceptions as oe
@@ -239,8 +276,7 @@ class S3Storage(Storage):
         import obstore.exceptions as oe
 
         try:
-            return self._call(f"replacing {key}", obstore.put, self._store, key, data,
-                              mode={"e_tag": version})["e_tag"]
+            return self._call(f"replacing {key}", obstore.put, self._store, key, data, mode={"e_tag": version})["e_tag"]
         except (oe.PreconditionError, oe.NotFoundError, FileNotFoundError, oe.AlreadyExistsError):
             raise Conflict(key) from None
 
@@ -253,8 +289,10 @@ class S3Storage(Storage):
         try:
             self.create(key, data)
         except Conflict:
-            raise StoreError(f"store '{self.location}': {key} exists already, written by another command; "
-                             "nothing was changed: run the same command again") from None
+            raise StoreError(
+                f"store '{self.location}': {key} exists already, written by another command; "
+                "nothing was changed: run the same command again"
+            ) from None
 
     take_over = replace  # (If-Match on the ETag read: of two takers, the server lets one write)
 
@@ -272,7 +310,7 @@ class S3Storage(Storage):
 
         keys = self.list(prefix)
         for i in range(0, len(keys), 500):
-            self._call(f"deleting {prefix}", obstore.delete, self._store, keys[i:i + 500])
+            self._call(f"deleting {prefix}", obstore.delete, self._store, keys[i : i + 500])
 
     def exists(self, key):
         return self.identity(key) is not None
@@ -332,7 +370,7 @@ class S3Storage(Storage):
 
         async def one(key):
             try:
-                return (await obstore.head_async(self._store, key))["e_tag"],
+                return ((await obstore.head_async(self._store, key))["e_tag"],)
             except (FileNotFoundError, oe.NotFoundError) as exc:
                 if "NoSuchBucket" in str(exc):
                     raise
@@ -352,8 +390,9 @@ class S3Storage(Storage):
         found = self._call("listing the store", obstore.list_with_delimiter, self._store, None)
         names = {str(m["path"]).rsplit("/", 1)[-1] for m in found["objects"]}
         # (some servers, SeaweedFS among them, list an emptied "directory": kept only with objects in it)
-        names |= {name for name in (p.rstrip("/").rsplit("/", 1)[-1] for p in found["common_prefixes"])
-                  if self.is_dir(name)}
+        names |= {
+            name for name in (p.rstrip("/").rsplit("/", 1)[-1] for p in found["common_prefixes"]) if self.is_dir(name)
+        }
         return sorted(names)
 
     def root_exists(self):
@@ -371,7 +410,7 @@ class S3Storage(Storage):
 
     def only_run_files(self, control, names):
         for key in self.list(control):
-            rest = key[len(control) + 1:]
+            rest = key[len(control) + 1 :]
             if not rest.split("/", 1)[0].startswith(names):
                 return False
         return True
@@ -381,7 +420,7 @@ class S3Storage(Storage):
 
         keys = [k for k in self.list("") if not k.startswith(keep)]
         for i in range(0, len(keys), 500):
-            self._call("removing the old store", obstore.delete, self._store, keys[i:i + 500])
+            self._call("removing the old store", obstore.delete, self._store, keys[i : i + 500])
 
     def zarr_store(self, *, read_only=False):
         from zarr.storage import ObjectStore
