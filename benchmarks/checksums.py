@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from lifbatch import template as template_mod
-    from lifbatch.bench_sweep import _execution, _workflow
+    from harness.bench_sweep import _execution, _workflow
     from lifbatch.workflow import load_workflow
 
     with_sums = template_mod.compressors_for

@@ -29,7 +29,7 @@ import dask
 import psutil
 from distributed import Client
 
-from lifbatch.bench_sweep import _warm_up, _workflow
+from harness.bench_sweep import _warm_up, _workflow
 from lifbatch.execute import embedded_cluster, run_sweep
 from lifbatch.workflow import load_workflow
 

@@ -3,14 +3,14 @@
 
     python benchmarks/simulate.py [--rounds 7] [--neurons 10000] [--steps 10000] [--json out.json]
 
-The model of ``lifbatch bench`` (:func:`lifbatch.bench.bench_workflow`: 10^4 neurons x
+The model of ``lifbatch bench`` (:func:`harness.bench.bench_workflow`: 10^4 neurons x
 10^4 steps of 0.1 ms, tau_m 20 ms, t_ref 2 ms, 160 pA through 100 MOhm plus 4 mV of
 white noise, ~23 Hz), three ways, one thread each, in the same process:
 
 - ``simulate``: ``lifbatch.simulate(workflow)``, the whole call: the kernel, then the
   summaries (spike counts, rates, ISI statistics and histogram; V mean, variance and
   autocovariance over the 10^4 trials) and the labelled Dataset;
-- ``numpy``: :func:`lifbatch.bench.numpy_lif`, plain numpy (one Python loop over steps,
+- ``numpy``: :func:`harness.bench.numpy_lif`, plain numpy (one Python loop over steps,
   vectorized over neurons, in place, normals from ``Generator(SFC64)``), spike counts only;
 - ``kernel``: :func:`lifbatch.inputs.simulate_point`, the kernel alone (what ``lifbatch
   bench`` times).
@@ -101,7 +101,7 @@ def _parts(wf) -> dict:
 
 def simulate_bench(neurons: int = 10_000, steps: int = 10_000, rounds: int = 7) -> dict:
     import lifbatch
-    from lifbatch.bench import _rate_stats, bench_workflow, numpy_lif
+    from harness.bench import _rate_stats, bench_workflow, numpy_lif
     from lifbatch.inputs import simulate_point
 
     load_start = os.getloadavg()

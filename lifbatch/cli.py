@@ -379,25 +379,33 @@ def cmd_report(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    if args.sweep:
-        if args.model:
-            raise WorkflowError(
-                "`lifbatch bench`: --model and --sweep do not go together; run one, then the other",
-                "--model",
-                args.model,
-            )
-        from .bench_sweep import main as sweep_main
+    if args.sweep and args.model:
+        raise WorkflowError(
+            "`lifbatch bench`: --model and --sweep do not go together; run one, then the other", "--model", args.model
+        )
+    if not args.sweep:
+        args.neurons = (1000 if args.model else 10_000) if args.neurons is None else args.neurons
+    return _bench_harness("bench_sweep" if args.sweep else "bench_models" if args.model else "bench").main(args)
 
-        return sweep_main(args)
-    if args.model:
-        from .bench_models import main as model_main
 
-        args.neurons = 1000 if args.neurons is None else args.neurons
-        return model_main(args)
-    from .bench import main as bench_main
+def _bench_harness(module: str):
+    """``harness.<module>``, the benchmark harness of the source checkout lifbatch is imported
+    from (benchmarks/harness/, beside benchmarks/peers/ whose Brian2 scripts it runs); it is
+    not installed with lifbatch. Its folder's parent goes first on ``sys.path`` (the worker
+    processes of ``--sweep --processes`` inherit it, and import the harness from there too)."""
+    import importlib
 
-    args.neurons = 10_000 if args.neurons is None else args.neurons
-    return bench_main(args)
+    here = Path(__file__).resolve().parent
+    folder = here.parent / "benchmarks"
+    if not (folder / "harness" / "__init__.py").is_file():
+        raise LifbatchError(
+            f"`lifbatch bench` runs the harness in benchmarks/harness/ of lifbatch's source checkout, which is "
+            f"not installed with the package and is not beside this lifbatch ({here}): install lifbatch from a "
+            "clone of its repository (pip install -e . in the clone, as the README's first command does)"
+        )
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return importlib.import_module(f"harness.{module}")
 
 
 #: a file system that refuses the command's I/O (full, read-only, not ours): the environment,

@@ -10,8 +10,9 @@ import types
 import numpy as np
 import pytest
 
-from lifbatch import bench, cli, inputs, point, streams
-from lifbatch.bench import bench_workflow, kernel_bench, poisson_workflow
+from harness import bench
+from harness.bench import bench_workflow, kernel_bench, poisson_workflow
+from lifbatch import cli, inputs, point, streams
 from lifbatch.kernel import FUSED_NORMALS, sfc64_double, sfc64_normal, sfc64_poisson
 
 numba = pytest.importorskip("numba")
@@ -404,7 +405,7 @@ def test_ensemble_moments_sums_in_the_documented_order(n_t, j0, n_lag, trials):
 def test_sweep_bench_accounts_for_the_workers_time(processes):
     """``lifbatch bench --sweep`` on a small grid, in threads (as ``run``) and in worker
     processes (as ``run --processes``): its figures are consistent with each other."""
-    from lifbatch.bench_sweep import sweep_bench
+    from harness.bench_sweep import sweep_bench
 
     r = sweep_bench(points=16, trials=2, steps=200, workers=2, tiny_points=40, repeat=3, processes=processes)
     assert r["execution"] == ("processes" if processes else "threads")
@@ -431,7 +432,7 @@ def test_sweep_bench_accounts_for_the_workers_time(processes):
 )
 def test_sweep_bench_flags_a_baseline_slower_than_the_sweep(speed, parallel, flagged):
     """A kernel faster in the sweep than alone means the baseline met a busier host: said, not hidden."""
-    from lifbatch.bench_sweep import baseline_caveat
+    from harness.bench_sweep import baseline_caveat
 
     r = {
         "workers": 2,
@@ -605,6 +606,46 @@ def test_streams_states_and_generators_agree():
     assert np.array_equal(gen.bit_generator.state["state"]["state"], ref.bit_generator.state["state"]["state"])
 
 
+def test_bench_without_the_source_checkout_says_so_in_one_line(tmp_path):
+    """lifbatch installed without its checkout (the package alone, as in site-packages: no
+    benchmarks/harness/ beside it): `lifbatch bench`, with any option, names what is missing
+    and the fix in one line, exit 2, and `lifbatch bench --help` still answers."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    package = Path(cli.__file__).resolve().parent
+    shutil.copytree(package, tmp_path / "lifbatch", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    for args in ([], ["--model", "adex"], ["--sweep", "--points", "4"]):
+        p = subprocess.run(
+            [sys.executable, "-m", "lifbatch.cli", "bench", "--steps", "10", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert p.returncode == 2 and p.stdout == "", (args, p.stdout, p.stderr)
+        assert p.stderr.splitlines() == [
+            "lifbatch: error: `lifbatch bench` runs the harness in benchmarks/harness/ of lifbatch's source "
+            f"checkout, which is not installed with the package and is not beside this lifbatch "
+            f"({tmp_path / 'lifbatch'}): install lifbatch from a clone of its repository (pip install -e . in "
+            "the clone, as the README's first command does)"
+        ], args
+    p = subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", "bench", "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode == 0 and "--sweep" in p.stdout and p.stderr == ""
+
+
 # ---------------------------------------------------------------- lifbatch bench --model
 
 
@@ -628,7 +669,7 @@ def _bench_cli(*args, env_cache=None, timeout=900):
 def test_model_bench_runs_tiny_and_prints_its_figures(tmp_path):
     """`lifbatch bench --model hh_traub` on 10 neurons x 100 steps, without the peers' venv: the
     loop's figures, its rate (the spikes lifbatch counts on that workload), one line on Brian2."""
-    from lifbatch.bench_models import model_workflow
+    from harness.bench_models import model_workflow
 
     p = _bench_cli("--model", "hh_traub", "--neurons", 10, "--steps", 100, "--repeat", 1, env_cache=tmp_path / "none")
     assert p.returncode == 0 and p.stderr == "", p.stderr
@@ -665,7 +706,7 @@ def test_model_bench_refuses_an_unknown_model_in_one_line():
 @pytest.mark.parametrize("model", ["hh_traub", "adex", "eif", "izhikevich", "lif"])
 def test_model_bench_workloads_fire_regularly(model):
     """Each workload fires (>= 20 Hz) and regularly: its last inter-spike intervals agree to a step."""
-    from lifbatch.bench_models import model_workflow
+    from harness.bench_models import model_workflow
 
     wf = model_workflow(model, 2, 5000)
     res = point.simulate_point(wf, wf.point_params(()))
@@ -678,7 +719,7 @@ def test_model_bench_workloads_fire_regularly(model):
 def test_model_bench_takes_ratios_within_a_round():
     """Brian2 / lifbatch per round (CPU time against CPU time for the standalone loop, wall against wall
     otherwise), then their median: not the ratio of medians; a round a contender missed has no ratio."""
-    from lifbatch.bench_models import _summarize
+    from harness.bench_models import _summarize
 
     rounds = [
         {
@@ -702,7 +743,7 @@ def test_model_bench_takes_ratios_within_a_round():
 
 
 def test_model_bench_table_says_when_a_target_is_missed_and_a_rate_disagrees():
-    from lifbatch.bench_models import _table, model_bench
+    from harness.bench_models import _table, model_bench
 
     r = model_bench("adex", neurons=4, steps=200, repeat=1, brian2=False)
     assert r["brian2"] is None and r["target"] == 2.0 and r["rates"]["lifbatch"] > 0

@@ -8,7 +8,7 @@ import dask
 import pytest
 
 import lifbatch
-from lifbatch.bench_sweep import _workflow
+from harness.bench_sweep import _workflow
 from lifbatch.layout import point_bytes as _point_bytes
 from lifbatch.plan import plan_blocks
 from lifbatch.grid import Blocking, balanced_chunks, block_chunks

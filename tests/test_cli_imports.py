@@ -21,6 +21,7 @@ HEAVY = (
     "bokeh",
     "pandas",
     "dask.array",
+    "harness",  # (`lifbatch bench`'s harness, in the checkout's benchmarks/: only for bench itself)
     "obstore",
     "s3fs",
     "boto3",
@@ -47,7 +48,9 @@ def _loaded(argv) -> set[str]:
     return set(line[-1].split()[1:])
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["validate", str(WORKFLOWS / "quickstart.yaml")]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["run", "--help"], ["bench", "--help"], ["validate", str(WORKFLOWS / "quickstart.yaml")]]
+)
 def test_help_and_validate_load_no_heavy_module(argv):
     assert _loaded(argv) == set()
 

@@ -226,16 +226,16 @@ def test_peer_venv_helper_sees_an_outdated_venv(tmp_path):
 
 
 def test_peer_venv_helper_and_lifbatch_bench_agree_on_the_place(tmp_path, monkeypatch, bench):
-    from lifbatch import bench as lifbatch_bench
+    from harness import bench as harness_bench
 
-    # run.py (imported by the fixture, in this process's environment) and lifbatch.bench: one place
-    assert lifbatch_bench._peer_venv() == bench.VENV
-    assert lifbatch_bench._peers_dir() == PEERS
+    # run.py (imported by the fixture, in this process's environment) and the bench harness: one place
+    assert harness_bench._peer_venv() == bench.VENV
+    assert harness_bench._peers_dir() == PEERS
     monkeypatch.setenv("LIFBATCH_PEERS_CACHE", str(tmp_path / "cache"))
-    assert lifbatch_bench._peer_venv() == tmp_path / "cache" / "venv"
-    assert "peer_venv.py --create" in lifbatch_bench.brian2_unavailable()
+    assert harness_bench._peer_venv() == tmp_path / "cache" / "venv"
+    assert "peer_venv.py --create" in harness_bench.brian2_unavailable()
     monkeypatch.delenv("LIFBATCH_PEERS_CACHE")
-    assert lifbatch_bench._peer_venv() == Path.home() / ".cache" / "lifbatch-peers" / "venv"
+    assert harness_bench._peer_venv() == Path.home() / ".cache" / "lifbatch-peers" / "venv"
 
 
 def test_white_noise_script_refuses_a_standalone_build_without_a_project_dir():
@@ -250,7 +250,7 @@ def test_white_noise_script_refuses_a_standalone_build_without_a_project_dir():
 
 
 def test_white_noise_script_writes_the_bench_model():
-    """The Brian2 script's model is lifbatch.bench's: the same numbers, written out."""
+    """The Brian2 script's model is the bench harness's: the same numbers, written out."""
     src = (PEERS / "brian2_white_noise.py").read_text()
     for piece in [
         '"tau": 20 * ms',
@@ -269,7 +269,7 @@ def test_white_noise_script_writes_the_bench_model():
         'reset="v = v_reset"',
     ]:
         assert piece in src, piece
-    from lifbatch.bench import bench_workflow
+    from harness.bench import bench_workflow
 
     p = bench_workflow(2, 10).point_params(())
     assert (
@@ -307,7 +307,7 @@ def test_model_script_reads_only_parameters_lifbatch_gives():
     hands it lifbatch's values), and the equations are the ones documented."""
     import re
 
-    from lifbatch.bench_models import model_workflow
+    from harness.bench_models import model_workflow
 
     src = (PEERS / "brian2_model_bench.py").read_text()
     body = src[src.index("def build_network") : src.index("def main")]

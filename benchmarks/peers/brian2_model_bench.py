@@ -2,7 +2,7 @@
 
 The models are lifbatch's (docs/workflow.md, "Neuron models") written as Brian2
 equations, with the parameters lifbatch's bench workflow gives (``--params``:
-a JSON object of SI floats, from ``lifbatch.bench_models``), so that both sides
+a JSON object of SI floats, from ``harness.bench_models``), so that both sides
 simulate the same numbers:
 
 - ``hh_traub``: the Brian2 tutorial's HH equations (part 3, "Changing things
@@ -23,7 +23,7 @@ record=False)`` keeps each neuron's spike count (no spike times): the mean
 rate shows that both sides did the same work. Brian2 runs single-threaded (its
 default), with its default compiler flags.
 
-Used by ``lifbatch bench --model`` (lifbatch/bench_models.py), with the peer venv's Python:
+Used by ``lifbatch bench --model`` (benchmarks/harness/bench_models.py), with the peer venv's Python:
 
     python brian2_model_bench.py --model M --params JSON --target cpp_standalone --project-dir D \\
             --neurons N --steps S --dt DT

@@ -1,6 +1,6 @@
 """Brian2 2.9 on `lifbatch bench`'s model: an LIF ensemble with white noise, the network loop timed.
 
-The model of ``lifbatch.bench.bench_workflow`` / ``numpy_lif``: N independent
+The model of ``harness.bench.bench_workflow`` / ``numpy_lif``: N independent
 neurons, tau_m 20 ms, e_l -65 mV, v_th -50 mV, v_reset -65 mV, v_init -65 mV,
 t_ref 2 ms (v clamped during refractoriness), r_m 100 Mohm, a constant
 160 pA, white noise sigma 4 mV entering as sigma*sqrt(tau_m)*xi, method euler,
@@ -13,7 +13,7 @@ A ``SpikeMonitor(G, record=False)`` keeps the spike count of each neuron (no
 spike times), so that the mean rate shows the work is lifbatch's. Brian2 runs
 single-threaded (its default), with its default compiler flags.
 
-Used by ``lifbatch bench`` (lifbatch/bench.py), with the peer venv's Python
+Used by ``lifbatch bench`` (benchmarks/harness/bench.py), with the peer venv's Python
 (see peer_venv.py here):
 
     python brian2_white_noise.py --target cpp_standalone --project-dir D --neurons N --steps S
@@ -22,7 +22,7 @@ Used by ``lifbatch bench`` (lifbatch/bench.py), with the peer venv's Python
     (cd D && ./main)
         # one timed run: Brian2 writes D/results/last_run_info.txt, "<run time> <completed fraction>",
         # its own network run time (the loop only, std::clock of the process: CPU time), and the
-        # count array read by lifbatch.bench
+        # count array read by harness.bench
     python brian2_white_noise.py --target cython --neurons N --steps S --counts-out F.npy [--cython-cache C]
         # runtime mode: build the network, run() it; prints "TIME <loop s>" (Brian2's own network
         # run time, device._last_run_time: wall time of the loop, code generation and loading the

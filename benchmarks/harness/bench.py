@@ -47,7 +47,7 @@ holds v one step (0.1 ms) less than lifbatch's ``t_ref`` (about +0.2 % in rate).
 
 Examples
 --------
->>> from lifbatch.bench import kernel_bench
+>>> from harness.bench import kernel_bench
 >>> r = kernel_bench(neurons=200, steps=500, repeat=1)      # doctest: +SKIP
 >>> r["kernel"]["neuron_steps_per_s"] > 0                   # doctest: +SKIP
 True
@@ -103,7 +103,7 @@ _BRIAN2_RUN_TIMEOUT = 900.0
 
 def bench_workflow(neurons: int = 10_000, steps: int = 10_000):
     """The benchmark's workflow: one grid point, ``neurons`` trials, ``steps`` steps of 0.1 ms."""
-    from .workflow import load_workflow
+    from lifbatch.workflow import load_workflow
 
     return load_workflow(
         {
@@ -133,7 +133,7 @@ def bench_workflow(neurons: int = 10_000, steps: int = 10_000):
 def poisson_workflow(neurons: int = 10_000, steps: int = 10_000):
     """The Poisson-input figure's workflow: the Brian2 tutorial part 3 neuron (dv/dt = -v/tau,
     exact integration, threshold 1) with 100 Poisson inputs at 10 Hz of weight 0.1."""
-    from .workflow import load_workflow
+    from lifbatch.workflow import load_workflow
 
     return load_workflow(
         {
@@ -240,8 +240,8 @@ _NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
 
 
 def _peers_dir() -> Path:
-    """benchmarks/peers/ of the source tree lifbatch is imported from."""
-    return Path(__file__).resolve().parents[1] / "benchmarks" / "peers"
+    """benchmarks/peers/, beside this harness."""
+    return Path(__file__).resolve().parents[1] / "peers"
 
 
 def _peer_venv() -> Path:
@@ -265,8 +265,8 @@ def brian2_unavailable(script: str = _PEER_SCRIPT) -> str | None:
     path = _peers_dir() / script
     if not path.exists():
         return (
-            f"Brian2: not measured: {path} not found (benchmarks/peers/ of a lifbatch source "
-            f"checkout; lifbatch is imported from {Path(__file__).resolve().parent})"
+            f"Brian2: not measured: {path} not found (benchmarks/peers/ of the lifbatch checkout "
+            f"this harness is in, {Path(__file__).resolve().parent})"
         )
     venv = _peer_venv()
     if not (venv / "bin" / "python").exists():
@@ -584,8 +584,8 @@ def kernel_bench(neurons: int = 10_000, steps: int = 10_000, repeat: int = 3, br
     ``ratio_kernel_brian2_cpp_standalone`` and ``ratio_kernel_brian2_cython``
     (None when not measured).
     """
-    from .inputs import point_streams, simulate_point
-    from .theory import siegert_rate
+    from lifbatch.inputs import point_streams, simulate_point
+    from lifbatch.theory import siegert_rate
 
     wf = bench_workflow(neurons, steps)
     params = wf.point_params(())

@@ -28,7 +28,7 @@ import shutil
 import tempfile
 import time
 
-from .grid import Blocking, block_chunks
+from lifbatch.grid import Blocking, block_chunks
 
 __all__ = ["sweep_bench", "main"]
 
@@ -67,7 +67,7 @@ def _kernel_rate(wf, seconds: float = 1.0, start_at: float | None = None) -> flo
     streams' set-up, the summaries and the store. ``start_at`` (a ``time.time()``)
     makes processes measuring together start together.
     """
-    from .block import block_values
+    from lifbatch.block import block_values
 
     blocking = Blocking(shape=wf.shape, chunks=block_chunks(wf.shape, 16))
     block_values(wf, blocking.slices(blocking.block_id(0)))  # compile / warm up
@@ -101,7 +101,7 @@ class _Threads:
     def run(self, wf, store: str, **kwargs):
         import threading
 
-        from .execute import run_sweep
+        from lifbatch.execute import run_sweep
 
         # the process's resident memory, sampled while the sweep runs (its peak over the
         # whole process would include earlier sweeps)
@@ -143,7 +143,7 @@ class _Processes:
         self.workers = len(client.scheduler_info()["workers"])
 
     def run(self, wf, store: str, **kwargs):
-        from .execute import run_sweep
+        from lifbatch.execute import run_sweep
 
         return run_sweep(wf, store, client=self.client, progress=False, log=lambda m: None, **kwargs)
 
@@ -158,7 +158,7 @@ class _Processes:
 
 def _warm_up(tmp: str, ex) -> None:
     """One small sweep through every code path (imports, numba cache, Zarr codecs) on every worker."""
-    from .workflow import load_workflow
+    from lifbatch.workflow import load_workflow
 
     wf = load_workflow(_workflow(4 * ex.workers, 4, 100, "warm-up"))
     store = _join(tmp, "warm-up.zarr")
@@ -168,13 +168,13 @@ def _warm_up(tmp: str, ex) -> None:
 
 def _join(root: str, name: str) -> str:
     """The store ``name`` under ``root``: a directory, or an ``s3://BUCKET/PATH`` prefix."""
-    from . import storage
+    from lifbatch import storage
 
     return f"{root.rstrip('/')}/{name}" if storage.is_url(root) else os.path.join(root, name)
 
 
 def _remove(store: str) -> None:
-    from . import storage
+    from lifbatch import storage
 
     if storage.is_url(store):
         storage.of(store).delete_prefix("")
@@ -193,7 +193,7 @@ def _execution(workers: int, tmp: str, processes: bool):
         return
     from distributed import Client
 
-    from .cluster import embedded_cluster
+    from lifbatch.cluster import embedded_cluster
 
     with embedded_cluster(workers, dashboard_address=None) as cluster, Client(cluster) as client:
         ex = _Processes(client)
@@ -203,7 +203,7 @@ def _execution(workers: int, tmp: str, processes: bool):
 
 def _sweep_once(wf, ex, store: str) -> dict:
     """One sweep of ``wf`` into a fresh store: its seconds, and the workers' time from its block markers."""
-    from .store import read_markers
+    from lifbatch.store import read_markers
 
     t = time.perf_counter()
     res = ex.run(wf, store)
@@ -290,7 +290,7 @@ def sweep_bench(
     the sweep, above 1 when it was busier during the baseline). The 10x smaller
     grid (memory) is one sweep; the tiny sweep (overhead) is best of ``repeat``.
     """
-    from .workflow import load_workflow
+    from lifbatch.workflow import load_workflow
 
     local = tempfile.mkdtemp(prefix="lifbatch-bench-")
     # ``store``: where the sweeps' stores go (a directory, or s3://BUCKET/PATH), each round's

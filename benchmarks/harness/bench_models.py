@@ -32,10 +32,9 @@ import os
 import statistics
 import time
 
-import numpy as np
+from lifbatch.errors import WorkflowError
 
 from .bench import BRIAN2_RATE_TOLERANCE, Brian2Peer, brian2_unavailable
-from .errors import WorkflowError
 
 __all__ = ["WORKLOADS", "TARGETS", "model_workflow", "model_bench", "main"]
 
@@ -104,7 +103,7 @@ _LABELS = {
 
 def model_workflow(model: str, neurons: int = 1000, steps: int = 10_000):
     """The benchmark's workflow of ``model``: one grid point, ``neurons`` trials, a constant current."""
-    from .workflow import load_workflow
+    from lifbatch.workflow import load_workflow
 
     if model not in WORKLOADS:
         raise WorkflowError(
@@ -128,12 +127,9 @@ def model_workflow(model: str, neurons: int = 1000, steps: int = 10_000):
     )
 
 
-def _spread(values: list[float]) -> dict | None:
-    return (
-        {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": len(values)}
-        if values
-        else None
-    )
+def _spread(values: list[float]) -> dict:
+    """The median, min and max of ``values`` (not empty: a contender without figures has none)."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": len(values)}
 
 
 def _summarize(rounds: list[dict], work: float) -> tuple[dict, dict]:
@@ -167,7 +163,7 @@ def model_bench(model: str, neurons: int = 1000, steps: int = 10_000, repeat: in
     round, median, min, max); ``rates`` (Hz) and whether each agrees with lifbatch's; ``brian2``:
     availability, versions, excluded build times, errors.
     """
-    from .point import simulate_point
+    from lifbatch.point import simulate_point
 
     wf = model_workflow(model, neurons, steps)
     params = wf.point_params(())
