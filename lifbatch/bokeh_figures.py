@@ -9,12 +9,20 @@ models: each costs time on the server, in the page's JSON and in the browser.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import xarray as xr
 
 from lifbatch import figures
+
+if TYPE_CHECKING:
+    from bokeh.models import CustomJSHover, Range1d
+
+    #: HoverTool's ``formatters`` (a dict is invariant: its value type must be exactly Bokeh's)
+    _Formatters = dict[str, Literal["numeral", "datetime", "printf"] | CustomJSHover]
 
 __all__ = [
     "MAX_CURVES",
@@ -56,6 +64,7 @@ def _figure(
     grid: bool = True,
     **kwargs: Any,
 ):
+    from bokeh.models.annotations import Title
     from bokeh.plotting import figure
 
     fig = figure(
@@ -68,6 +77,8 @@ def _figure(
         y_axis_label=y if isinstance(y, str) else y.text,
         **kwargs,
     )
+    # (Bokeh makes a Title of the title's str; its stubs type the attribute as what it accepts)
+    assert isinstance(fig.title, Title)
     fig.title.text_font_size = figures.TITLE_SIZE
     if not grid:
         fig.grid.visible = False
@@ -85,26 +96,31 @@ def _legend(fig, items: list[tuple], *, above: bool = False) -> None:
 
     ``items``: (label, renderers) or (label, renderers, index of the point its swatch shows).
     """
-    from bokeh.models import Legend, LegendItem
+    from bokeh.models.annotations import Legend, LegendItem  # (not bokeh.models: mypy misses its re-export)
 
-    items = [
+    entries = [
         LegendItem(
             label=item[0], renderers=item[1], **({"index": item[2]} if len(item) > 2 and item[2] is not None else {})
         )
         for item in items
         if item[1]
     ]
-    if not items:
+    if not entries:
         return
     if above:
         fig.add_layout(
             Legend(
-                items=items, click_policy="hide", orientation="horizontal", padding=2, margin=2, border_line_alpha=0
+                items=entries,
+                click_policy="hide",
+                orientation="horizontal",
+                padding=2,  # type: ignore[arg-type]  # (Bokeh's stubs type it as its Property, not the value)
+                margin=2,
+                border_line_alpha=0,
             ),
             "above",
         )
     else:
-        fig.add_layout(Legend(items=items, click_policy="hide"), "right")
+        fig.add_layout(Legend(items=entries, click_policy="hide"), "right")
 
 
 def _hover(fig, renderers: list, tooltips: list[tuple[str, str]]) -> None:
@@ -114,7 +130,8 @@ def _hover(fig, renderers: list, tooltips: list[tuple[str, str]]) -> None:
         fig.add_tools(HoverTool(renderers=renderers, tooltips=tooltips))
 
 
-class _Cells(NamedTuple):
+@dataclass(frozen=True)
+class _Cells:
     """Where the cells of one heatmap axis sit: one equal cell per grid value."""
 
     values: np.ndarray  # grid values in display units, in the Dataset's order
@@ -176,7 +193,8 @@ def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], fu
     equal cells labelled with its values (:func:`heat_cells`), and the tooltip shows
     the grid values of the cell under the cursor, not the cursor's position.
     """
-    from bokeh.models import ColorBar, CustomJSHover, FixedTicker, Image, LinearColorMapper, Range1d
+    from bokeh.models import CustomJSHover, FixedTicker, Image, LinearColorMapper, Range1d
+    from bokeh.models.annotations import ColorBar
     from bokeh.palettes import Viridis256
 
     title, default = {"rate": ("Firing rate", "Hz"), "isi_cv": ("ISI CV", None)}[var]
@@ -217,7 +235,7 @@ def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], fu
         _source(image=[z[oy][:, ox]]),
         Image(image="image", x=xe[0], y=ye[0], dw=xe[-1] - xe[0], dh=ye[-1] - ye[0], color_mapper=mapper),
     )
-    snap = {
+    snap: _Formatters = {
         name: CustomJSHover(
             args={"centres": [float(c) for c in np.sort(cells.centres)], "labels": cells.labels}, code=_SNAP_JS
         )
@@ -294,7 +312,7 @@ def curves_figure(
 
 
 #: closed-form overlays (``figures.THEORY_STYLE``)
-_THEORY_LINE = {"line_color": "black", "line_dash": "dashed", "line_width": 1.5}
+_THEORY_LINE: dict[str, Any] = {"line_color": "black", "line_dash": "dashed", "line_width": 1.5}
 
 
 def _note(fig, text: str | None, x_range: tuple[float, float] | None = None) -> None:
@@ -303,16 +321,17 @@ def _note(fig, text: str | None, x_range: tuple[float, float] | None = None) -> 
     ``x_range`` (display units) fixes a data range for figures whose ranges would
     otherwise come from glyphs with no data.
     """
-    from bokeh.models import Label, Range1d
+    from bokeh.models import Range1d
+    from bokeh.models.annotations import Label
 
     if not text:
         return
     if x_range is not None:
-        fig.x_range = Range1d(*x_range)
+        fig.x_range = Range1d(start=x_range[0], end=x_range[1])
     if not isinstance(fig.y_range, Range1d):
-        fig.y_range = Range1d(0, 1)
-    x0, x1 = fig.x_range.start, fig.x_range.end
-    y0, y1 = fig.y_range.start, fig.y_range.end
+        fig.y_range = Range1d(start=0, end=1)
+    x0, x1 = _ends(fig.x_range)
+    y0, y1 = _ends(fig.y_range)
     fig.add_layout(
         Label(
             x=(x0 + x1) / 2,
@@ -325,6 +344,13 @@ def _note(fig, text: str | None, x_range: tuple[float, float] | None = None) -> 
             name="lb-note",
         )
     )
+
+
+def _ends(r: Range1d) -> tuple[float, float]:
+    """A range's start and end: numbers, on these figures' axes (a Range1d may hold times)."""
+    start, end = r.start, r.end
+    assert not isinstance(start, (datetime, timedelta)) and not isinstance(end, (datetime, timedelta))
+    return start, end
 
 
 def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
@@ -406,8 +432,8 @@ def raster_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
         ta,
         "trial",
         grid=False,
-        x_range=Range1d(0, figures.raster_xmax(full, times) * ta.factor),
-        y_range=Range1d(-0.6, d.sizes.get("trial", 1) - 0.4),
+        x_range=Range1d(start=0, end=figures.raster_xmax(full, times) * ta.factor),
+        y_range=Range1d(start=-0.6, end=d.sizes.get("trial", 1) - 0.4),
     )
     fig.add_glyph(
         _source(x0=t, y0=trials - 0.4, x1=t, y1=trials + 0.4),
@@ -609,8 +635,9 @@ def log_axis_ticks(fig, x: np.ndarray | None = None, y: np.ndarray | None = None
             finite = np.asarray(values, float)[np.isfinite(values)] if values is not None else np.empty(0)
             ticks = figures.log_ticks(float(finite.min()), float(finite.max())) if finite.size else []
             if ticks:
-                axis.ticker = FixedTicker(ticks=ticks)
-                axis.formatter = PrintfTickFormatter(format="%g")
+                # (Bokeh's stubs type a LogAxis's ticker and formatter as their defaults' classes; any will do)
+                axis.ticker = FixedTicker(ticks=ticks)  # type: ignore[assignment]
+                axis.formatter = PrintfTickFormatter(format="%g")  # type: ignore[assignment]
             else:
                 axis.ticker = LogTicker(mantissas=[1, 2, 5])
 
@@ -663,7 +690,7 @@ def _sample_hover(fig, renderers: list, data: figures.SampleData) -> None:
     if not renderers:
         return
     tips = [("sample", "@sample (@label)"), (data.x.text, "@x" + _G4), (data.y.text, "@y" + _G4)]
-    formatters = {"@x": "printf", "@y": "printf"}
+    formatters: _Formatters = {"@x": "printf", "@y": "printf"}
     if data.z is not None:
         tips.append((data.z.text, "@z" + _G4))
         formatters["@z"] = "printf"
@@ -686,10 +713,12 @@ def scatter_figure(
     figure's ``lb-selected`` glyph (legend ``selected``) rings the drill-down sample
     (:func:`mark_sample`).
     """
-    from bokeh.models import ColorBar, LinearColorMapper
+    from bokeh.models import LinearColorMapper
+    from bokeh.models.annotations import ColorBar
     from bokeh.palettes import Viridis256
 
     data = figures.sample_data(d, x, y, var)
+    assert data.z is not None  # (sample_data gives the colour's axis when given one, var)
     mapper = LinearColorMapper(palette=Viridis256, nan_color=figures.NAN_COLOR, low=data.clim[0], high=data.clim[1])
     fig = _figure(
         figures.figure_title(figures.SUMMARY_TITLES.get(var, var), full, where),
@@ -755,6 +784,7 @@ def projection_figure(
         r = fig.add_glyph(
             _source(x=data.xs, y=th), Scatter(x="x", y="y", marker="dash", size=14, line_color="black", line_width=2)
         )
+        assert theory is not None  # (theory_at_samples gives None without a theory)
         items.append((figures.theory_label(theory), [r]))
     mark = _selected_glyph(fig)
     if legend:

@@ -106,6 +106,7 @@ def recover(store, fence) -> str | None:
     from .workflow import load_workflow
 
     grown = load_workflow(json.loads(intent["workflow"]), limits=False)
+    assert grown.sample is not None  # (grow_store writes grow.json for a sampled store only)
     _apply(path, grown, int(intent["old_size"]), fence)
     return f"finished adding {grown.sample.size - int(intent['old_size'])} points to the store"
 
@@ -113,11 +114,12 @@ def recover(store, fence) -> str | None:
 def _apply(path, grown, old_size: int, fence):
     """Steps 2-4 of a growth (each idempotent); ``grown`` with the store's summary settings."""
     import zarr
+    from zarr.core.metadata import ArrayV3Metadata
 
     from .store import write_group_at, coordinate_array, store_generation
 
     st = storage.of(path)
-    meta = json.loads(st.read_bytes("zarr.json"))
+    meta = _root_metadata(st)
     attrs = meta["attributes"]
     chunks = tuple(json.loads(attrs["chunks"]))
     if simulation_identity(grown.canonical) != attrs.get("simulation"):
@@ -140,6 +142,7 @@ def _apply(path, grown, old_size: int, fence):
     root = zarr.open_group(st.zarr_store(), mode="r+", zarr_format=3)
     fence.check()
     for name, arr in root.arrays():
+        assert isinstance(arr.metadata, ArrayV3Metadata)  # (a Zarr v3 group's arrays have v3 metadata)
         dims = tuple(arr.metadata.dimension_names or ())
         if dims and dims[0] == "sample" and name not in crd and arr.shape[0] != new_size:
             arr.resize((new_size,) + tuple(arr.shape[1:]))
@@ -147,7 +150,7 @@ def _apply(path, grown, old_size: int, fence):
         if spec[0] == "sample":
             root.create_array(name, **coordinate_array(spec), overwrite=True)[...] = np.asarray(spec[1])
     # 4. the root attributes: the grown workflow
-    meta = json.loads(st.read_bytes("zarr.json"))
+    meta = _root_metadata(st)
     meta["attributes"].update(
         {"workflow": grown.source, "canonical": grown.canonical, "fingerprint": grown.fingerprint}
     )
@@ -165,3 +168,10 @@ def _apply(path, grown, old_size: int, fence):
 def new_round(wf) -> int:
     """The number of the next round of added points."""
     return max(wf.sample.rounds, default=0) + 1
+
+
+def _root_metadata(st) -> dict:
+    """The store's root ``zarr.json``, parsed."""
+    data = st.read_bytes("zarr.json")
+    assert data is not None  # (a store being grown under its lease has its root)
+    return json.loads(data)

@@ -19,7 +19,7 @@ def unfinished_template(path: Path) -> str:
     from .lease import describe, lease_state, read_lease
 
     held = read_lease(path)
-    if lease_state(held) == "live":
+    if held is not None and lease_state(held) == "live":  # (lease_state(None) is "none")
         return f"store '{path}' is being created by a run that is live ({describe(held)}): try again in a moment."
     return (
         f"store '{path}' was never finished: the run creating it stopped before its template was written, "
@@ -292,7 +292,7 @@ def unfinished_commit(store) -> str | None:
     if what is None:
         return None
     held = read_lease(path)
-    if lease_state(held) == "live":
+    if held is not None and lease_state(held) == "live":  # (lease_state(None) is "none")
         return f"store '{path}' is being changed by {what} that is live ({describe(held)}): try again in a moment."
     return (
         f"store '{path}': {what} was interrupted after its commit, so its arrays are partly old and partly "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,12 @@ from .grid import Blocking
 from .layout import VARIABLES, coords, variable_specs
 from .state import inspect_store, store_workflow_of, unfinished_commit
 from .template import coordinate_array, variable_array
+
+if TYPE_CHECKING:
+    import zarr
+
+#: a store's location: its directory, or its ``s3://`` URL as given (a Path would lose its ``//``)
+Location = Path | str
 
 
 @dataclass
@@ -76,7 +83,7 @@ class VerifyReport:
         return "\n".join(lines + notes)
 
 
-def _layout_of(path: Path):
+def _layout_of(path: Location):
     """(workflow, {data variable: spec}, {coordinate: spec}, None) of a store, from its
     ``workflow`` attribute (points added and summary settings included); (None, None, None,
     the reason) when that cannot be loaded (e.g. an input file moved)."""
@@ -91,7 +98,7 @@ def _layout_of(path: Path):
     return wf, {name: specs[name] for name in sorted(specs, key=lambda n: order.get(n, len(order)))}, coords(wf), None
 
 
-def _open_array(path: Path, name: str):
+def _open_array(path: Location, name: str):
     """The array ``name`` of the store, or what is wrong with its metadata (a str)."""
     import zarr
 
@@ -108,7 +115,7 @@ def _open_array(path: Path, name: str):
         return f"has unreadable metadata ({name}/zarr.json: {type(exc).__name__})"
 
 
-def _coordinate_problem(path: Path, name: str, spec: tuple) -> str | None:
+def _coordinate_problem(path: Location, name: str, spec: tuple) -> str | None:
     """What is wrong with coordinate ``name`` against the workflow's values, or None."""
     arr = _open_array(path, name)
     if isinstance(arr, str):
@@ -129,7 +136,7 @@ def _coordinate_problem(path: Path, name: str, spec: tuple) -> str | None:
     return None
 
 
-def _array_problems(path: Path, wf, specs: dict, crd: dict) -> dict[str, str]:
+def _array_problems(path: Location, wf, specs: dict, crd: dict) -> dict[str, str]:
     """{array: what is wrong} for every data variable the workflow must have whose metadata
     is missing or unreadable, and every coordinate that differs from the workflow's."""
     problems = {}
@@ -144,7 +151,7 @@ def _array_problems(path: Path, wf, specs: dict, crd: dict) -> dict[str, str]:
     return problems
 
 
-async def _chunk_problem(path: Path, name: str, arr, index: tuple[int, ...]) -> str | None:
+async def _chunk_problem(path: Location, name: str, arr, index: tuple[int, ...]) -> str | None:
     """What is wrong with chunk ``index`` of a data array: missing, undecodable (a failed
     checksum among them), or decoding to another shape; None when it is sound."""
     key = arr.metadata.encode_chunk_key(index)
@@ -211,7 +218,9 @@ def verify_store(store) -> VerifyReport:
     return report
 
 
-def _check_blocks(path: Path, blocking: Blocking, blocks: list[int], arrays: list, n_axes: int) -> dict:
+def _check_blocks(
+    path: Location, blocking: Blocking, blocks: list[int], arrays: list, n_axes: int
+) -> dict[int, list[str]]:
     """{block: [what is wrong with its chunks]} for the chunks of ``arrays`` ((name, zarr
     array) pairs) in each block's region, every chunk along the other dimensions too; read
     a few at a time concurrently (one after the other cost ~2 ms a chunk)."""
@@ -220,7 +229,7 @@ def _check_blocks(path: Path, blocking: Blocking, blocks: list[int], arrays: lis
 
     from zarr.core.sync import sync
 
-    found = {flat: [] for flat in blocks}
+    found: dict[int, list[str]] = {flat: [] for flat in blocks}
     limit = asyncio.Semaphore(8)  # chunks in memory at once
 
     async def check(flat, name, arr, index):
@@ -250,7 +259,13 @@ def _check_blocks(path: Path, blocking: Blocking, blocks: list[int], arrays: lis
 
 
 def _has_checksum(arr) -> bool:
-    return any(getattr(codec, "to_dict", lambda: {})().get("name") == "crc32c" for codec in arr.metadata.codecs)
+    return any(_codec_name(codec) == "crc32c" for codec in arr.metadata.codecs)
+
+
+def _codec_name(codec) -> object:
+    """A codec's ``name`` in its metadata (None for one that does not say it)."""
+    to_dict = getattr(codec, "to_dict", None)
+    return None if to_dict is None else to_dict().get("name")
 
 
 def _block_points(blocking: Blocking, region, shape: tuple[int, ...]) -> list[int]:
@@ -262,30 +277,27 @@ def _block_points(blocking: Blocking, region, shape: tuple[int, ...]) -> list[in
     return [int(np.ravel_multi_index(tuple(i + starts), shape)) for i in idx]
 
 
-def _verify_as_found(path: Path, state, why: str) -> VerifyReport:
+def _verify_as_found(path: Location, state, why: str) -> VerifyReport:
     """verify_store for a store whose workflow cannot be loaded: the chunks of the arrays found
     along the sweep axes, with a note that missing arrays and coordinates are not checked."""
     import zarr
 
     root = zarr.open_group(storage.of(path).zarr_store(read_only=True), mode="r", zarr_format=3)
-    try:
-        status = root["status"]
-    except (KeyError, ValueError) as exc:
+    status = _status_array(root)
+    if isinstance(status, str):
         raise StoreError(
             f"store '{path}': its workflow cannot be loaded ({why}), and its `status` array, which "
-            f"would give its sweep axes, is unreadable ({type(exc).__name__}): nothing to verify "
+            f"would give its sweep axes, is unreadable ({status}): nothing to verify "
             "against. Make the workflow's input files readable where they were."
-        ) from None
-    axes = tuple(status.metadata.dimension_names or ())
+        )
+    axes = _dimension_names(status)
     shape = tuple(status.shape)
     blocking = Blocking(shape=shape, chunks=tuple(state.chunks))
     listed = set(str(root.attrs.get("coordinates", "")).split()) | set(axes)
     arrays = [
         (name, arr)
         for name, arr in root.arrays()
-        if tuple(arr.metadata.dimension_names or ())[: len(axes)] == axes
-        and name not in listed
-        and name not in (arr.metadata.dimension_names or ())
+        if _dimension_names(arr)[: len(axes)] == axes and name not in listed and name not in _dimension_names(arr)
     ]  # (a dimension's coordinate)
     report = VerifyReport(
         store=str(path),
@@ -307,6 +319,27 @@ def _verify_as_found(path: Path, state, why: str) -> VerifyReport:
     return report
 
 
+def _status_array(root) -> zarr.Array | str:
+    """The store's ``status`` array, or why it cannot be read (the name of the error, or of
+    what is there instead)."""
+    import zarr
+
+    try:
+        status = root["status"]
+    except (KeyError, ValueError) as exc:
+        return type(exc).__name__
+    return status if isinstance(status, zarr.Array) else type(status).__name__
+
+
+def _dimension_names(arr: zarr.Array) -> tuple[str | None, ...]:
+    """An array's dimension names, () when it has none."""
+    from zarr.core.metadata import ArrayV3Metadata
+
+    meta = arr.metadata
+    assert isinstance(meta, ArrayV3Metadata)  # (the store is opened as Zarr v3, whose arrays all have v3 metadata)
+    return tuple(meta.dimension_names or ())
+
+
 def restore_arrays(store) -> list[str]:
     """Write again, as a new store's template has them, the arrays that :func:`verify_store`
     finds damaged as a whole: a data variable whose metadata is missing or unreadable (empty:
@@ -323,7 +356,9 @@ def restore_arrays(store) -> list[str]:
     damaged = _array_problems(path, wf, specs, crd)
     if not damaged:
         return []
-    chunks = tuple(json.loads(json.loads(st.read_bytes("zarr.json"))["attributes"]["chunks"]))
+    root_json = st.read_bytes("zarr.json")
+    assert root_json is not None  # (its workflow loaded just now, from this file; the caller holds the lease)
+    chunks = tuple(json.loads(json.loads(root_json)["attributes"]["chunks"]))
     root = zarr.open_group(st.zarr_store(), mode="r+", zarr_format=3)
     for name in damaged:
         if st.is_dir(name):

@@ -15,6 +15,7 @@ v is held for ``t_ref``. ``eif`` is the same loop with a = b = 0 and no w.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 
@@ -59,7 +60,8 @@ class AdEx(NeuronModel):
         "v_init": ParamSpec("V", "=e_l", None, "initial v"),
         "w_init": ParamSpec("A", "0 pA", None, "initial w"),
     }
-    state = (StateVar("v", "V"), StateVar("w", "A"))
+    # the base class's type, not the inferred pair: EIF overrides it with v alone
+    state: ClassVar[tuple[StateVar, ...]] = (StateVar("v", "V"), StateVar("w", "A"))
     methods = ("euler",)
     default_method = "euler"
     spike_param = "v_peak"
