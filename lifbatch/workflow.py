@@ -63,24 +63,10 @@ from .messages import (
     shown as _shown,
 )
 
-# the parts a workflow is parsed with, importable from here as before they had modules of their own
-from .parsing import (  # noqa: F401
-    DRIVE_KINDS,
-    DRIVE_ROLES,
-    NEURON_KEYS,
-    VOLTAGE_FIELDS,
-    drive_role,
-    model_of as _model_of,
-    parse_drive,
-    parse_inputs,
-    parse_model_neuron,
-    parse_neuron,
-    parse_noise,
-    parse_record,
-    parse_summaries,
-    parse_sweep,
-    sample_axis as _sample_axis,
-)
+from .sections.inputs import DRIVE_KINDS, parse_inputs  # DRIVE_KINDS: in __all__, public here
+from .sections.neuron import model_of, parse_model_neuron, parse_neuron
+from .sections.outputs import parse_record, parse_summaries
+from .sections.sweep import parse_noise, parse_sweep, sample_axis
 from .specs import (
     Drive,
     InputsSpec,
@@ -574,7 +560,7 @@ def parse(raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = Tr
             f"must be a whole number of steps of dt ({_short(raw.get('dt', '0.1 ms'))})",
             "Make duration a multiple of dt.",
         )
-    model = _model_of(raw.get("neuron"))
+    model = model_of(raw.get("neuron"))
     method = raw.get("method", model.default_method)
     if model.name == "lif" and method not in ("euler", "exact"):
         raise _err("method", method, "must be 'euler' or 'exact'", "Example: method: exact")
@@ -601,7 +587,7 @@ def parse(raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = Tr
     table = neuron.params.plus(inputs.params)
     sweep = parse_sweep(raw.get("sweep") or {}, run, table)
     if raw.get("sample") is not None:
-        sweep = (_sample_axis(raw["sample"], sweep, table, run, seed),) + sweep
+        sweep = (sample_axis(raw["sample"], sweep, table, run, seed),) + sweep
     check_work(run, math.prod(a.size for a in sweep), sweep)
     shared = parse_noise(raw.get("noise") or {}, sweep)
     record = parse_record(
