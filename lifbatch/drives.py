@@ -252,6 +252,7 @@ class TimedArray(_Tabulated):
     fields = {"file": ("file", ""), "values": ("values", ""), "dt": ("time", None), "unit": ("unit", "1")}
 
     def table(self, drive, get, point, gen):
+        # (deferred: a point's tasks (streams, point) import the drive kinds without pint)
         from .units import convert, si_unit, unit_dimensionality
 
         inline = drive.option("values")

@@ -71,6 +71,7 @@ _ISI_VARS = ("isi_mean", "isi_std", "isi_cv", "status")  # (status names the swe
 def _pn():
     """Import Panel (and Bokeh), or explain how to install them."""
     try:
+        # (here: Panel and Bokeh are the `review` extra; missing, they are said in one line)
         import bokeh  # noqa: F401
         import panel as pn
     except ImportError as err:  # (the `review` extra)
@@ -690,6 +691,7 @@ def _warm_up(store: xr.Dataset | str | PathLike) -> None:
     """Build one page before serving (imports, unit registry, theory, Bokeh models), and
     start preparing the first session's app (:func:`lifbatch.review_http.prepare`): the first page a browser
     opens is then as fast as the next ones."""
+    # (here: Bokeh is the `review` extra, loaded by _pn() before)
     from bokeh.document import Document
 
     make_app(store).server_doc(Document())  # (models once: Bokeh's and Panel's first uses)

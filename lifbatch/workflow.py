@@ -40,10 +40,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import dask.config
 import numpy as np
 import yaml
 
-from . import units as u
+from . import (
+    config,  # noqa: F401 - lifbatch's defaults, the known keys
+    units as u,
+)
 from .checks import check_values
 from .errors import WorkflowError
 from .limits import (
@@ -62,7 +66,6 @@ from .messages import (
     short as _short,
     shown as _shown,
 )
-
 from .sections.inputs import DRIVE_KINDS, parse_inputs  # DRIVE_KINDS: in __all__, public here
 from .sections.neuron import model_of, parse_model_neuron, parse_neuron
 from .sections.outputs import parse_record, parse_summaries
@@ -386,9 +389,6 @@ def _config_overrides(overrides) -> tuple[Any, dict]:
 
 def _apply_settings(settings: dict) -> None:
     """``--set lifbatch.limits.max-points=2e7``: set the dask.config keys, for this process."""
-    import dask.config
-
-    from . import config  # noqa: F401 - lifbatch's defaults, the known keys
 
     for key, value in settings.items():
         if dask.config.get(key, default=_MISSING) is _MISSING or isinstance(dask.config.get(key), Mapping):

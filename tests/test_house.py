@@ -164,10 +164,8 @@ PENDING = {
     "cluster.py",
     "lease.py",
     "store.py",
-    "markers.py",
     "template.py",
     "storage/__init__.py",
-    "storage/posix.py",
     "storage/s3.py",
     "bench.py",
     "bench_models.py",
@@ -410,6 +408,7 @@ def _unexplained(name: str) -> list[int]:
     say why they are there (a comment on the import's lines or the line above it; a run of
     imports shares the comment above its first)."""
     comments = _comment_lines(name)
+    text = _modules()[name].read_text().splitlines()
     explained_ends: set[int] = set()
     out = []
     for node, in_function in sorted(_imports(name), key=lambda item: item[0].lineno):
@@ -421,7 +420,10 @@ def _unexplained(name: str) -> list[int]:
         )
         ours = bool(_targets(name, node))
         lines = range(node.lineno - 1, node.end_lineno + 1)
-        if any(line in comments for line in lines) or node.lineno - 1 in explained_ends:
+        above = node.lineno - 1
+        while above > 0 and not text[above - 1].strip():  # (isort's blank line between groups)
+            above -= 1
+        if any(line in comments for line in lines) or above in explained_ends:
             explained_ends.add(node.end_lineno)
         elif heavy or ours:
             out.append(node.lineno)
@@ -453,7 +455,8 @@ def test_every_deferred_import_says_why():
     [
         ("def f():\n    import xarray\n", [2]),
         ("def f():\n    import xarray  # (deferred: --help)\n", []),
-        ("def f():\n    # (deferred: --help)\n    import xarray\n    from . import units\n", []),
+        ("def f():\n    # (deferred: --help)\n    import xarray\n\n    from . import units\n", []),
+        ("def f():\n    # (deferred: --help)\n    import xarray\n    x = 1\n    from . import units\n", [5]),
         ("def f():\n    import xarray  # noqa: F401\n", [2]),
         ("def f():\n    import xarray  # noqa: F401 - the registry\n", []),
         ("def f():\n    import json\n", []),
