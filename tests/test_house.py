@@ -296,16 +296,24 @@ def _cycles(graph: dict[str, dict[str, int]]) -> list[set[str]]:
 
 
 def _path_in(component: set[str], graph: dict[str, dict[str, int]]) -> str:
-    """One loop through a cycle's modules, with the lines of its imports, for the message."""
+    """The shortest loop through a cycle's first module (by name), with the line of each
+    import, for the message."""
     start = min(component)
-    path, seen, node = [start], {start}, start
-    while True:
-        nxt = min(t for t in graph[node] if t in component and (t not in seen or t == start))
-        path.append(f"{nxt} (line {graph[node][nxt]} of {node})")
-        if nxt == start or nxt in seen:
-            return " -> ".join(path)
-        seen.add(nxt)
-        node = nxt
+    came: dict[str, str] = {}
+    queue = [start]
+    while queue:  # breadth first, back to the start
+        node = queue.pop(0)
+        for nxt in sorted(graph[node]):
+            if nxt == start:
+                loop = [(node, start)]
+                while loop[-1][0] != start:
+                    loop.append((came[loop[-1][0]], loop[-1][0]))
+                steps = [f"{b} (line {graph[a][b]} of {a})" for a, b in reversed(loop)]
+                return " -> ".join([start, *steps])
+            if nxt in component and nxt not in came:
+                came[nxt] = node
+                queue.append(nxt)
+    raise AssertionError(f"no loop through {start} in {sorted(component)}")
 
 
 def _comment_lines(name: str) -> dict[int, str]:
@@ -343,34 +351,69 @@ def test_the_cycle_finder_finds_a_cycle():
     graph = {"a": {"b": 1}, "b": {"c": 2}, "c": {"a": 3, "d": 4}, "d": {}}
     assert _cycles(graph) == [{"a", "b", "c"}]
     assert _path_in({"a", "b", "c"}, graph) == "a -> b (line 1 of a) -> c (line 2 of b) -> a (line 3 of c)"
+    # a dead end inside the component (b -> e -> f -> b) is not the loop through a
+    graph = {"a": {"b": 1}, "b": {"e": 2, "z": 5}, "e": {"f": 3}, "f": {"b": 4}, "z": {"a": 6}}
+    assert _cycles(graph) == [{"a", "b", "e", "f", "z"}]
+    assert _path_in({"a", "b", "e", "f", "z"}, graph) == "a -> b (line 1 of a) -> z (line 5 of b) -> a (line 6 of z)"
+
+
+def _private_uses(name: str) -> list[str]:
+    """Where module ``name`` imports or reaches a private name (``_x``, not ``__x__``) of
+    another lifbatch module, but for :data:`PRIVATE_ALLOWED`."""
+    found = []
+    aliases: dict[str, str] = {}  # local name -> the lifbatch module it is bound to
+    for node, _ in _imports(name):
+        for target, taken in _targets(name, node):
+            if taken is not None and taken.startswith("_") and not taken.startswith("__") and target != name:
+                if (name, target, taken) not in PRIVATE_ALLOWED:
+                    found.append(f"{name} line {node.lineno}: imports {target}.{taken}")
+        for alias in node.names:
+            if isinstance(node, ast.Import) and alias.asname is None:
+                continue  # (`import lifbatch.x`: reached as lifbatch.x._y, below)
+            for target, taken in _targets(name, node):
+                if taken is None and target.rsplit(".", 1)[-1] == alias.name.rsplit(".", 1)[-1]:
+                    aliases[alias.asname or alias.name] = target
+    for node in ast.walk(_tree(name)):
+        if not (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")):
+            continue
+        owner = None
+        if isinstance(node.value, ast.Name):
+            owner = aliases.get(node.value.id)
+        elif isinstance(node.value, ast.Attribute):  # lifbatch.x._name
+            dotted = ast.unparse(node.value)
+            if dotted.startswith("lifbatch."):
+                owner = dotted.removeprefix("lifbatch.")
+        if owner and owner != name and owner in _modules() and (name, owner, node.attr) not in PRIVATE_ALLOWED:
+            found.append(f"{name} line {node.lineno}: reaches {owner}.{node.attr}")
+    return found
 
 
 def test_no_private_name_crosses_modules():
-    found = []
-    for name in _modules():
-        aliases: dict[str, str] = {}  # local name -> the lifbatch module it is bound to
-        for node, _ in _imports(name):
-            for target, taken in _targets(name, node):
-                if taken is not None and taken.startswith("_") and not taken.startswith("__") and target != name:
-                    if (name, target, taken) not in PRIVATE_ALLOWED:
-                        found.append(f"{name} line {node.lineno}: imports {target}.{taken}")
-            for alias in node.names:
-                for target, taken in _targets(name, node):
-                    if taken is None and target.rsplit(".", 1)[-1] == alias.name.rsplit(".", 1)[-1]:
-                        aliases[alias.asname or alias.name.split(".")[0]] = target
-        for node in ast.walk(_tree(name)):
-            if not (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")):
-                continue
-            owner = None
-            if isinstance(node.value, ast.Name):
-                owner = aliases.get(node.value.id)
-            elif isinstance(node.value, ast.Attribute):  # lifbatch.x._name
-                dotted = ast.unparse(node.value)
-                if dotted.startswith("lifbatch."):
-                    owner = dotted.removeprefix("lifbatch.")
-            if owner and owner != name and owner in _modules() and (name, owner, node.attr) not in PRIVATE_ALLOWED:
-                found.append(f"{name} line {node.lineno}: reaches {owner}.{node.attr}")
+    found = [use for name in _modules() for use in _private_uses(name)]
     assert not found, "private names used across modules (make them public, or move them): " + "; ".join(found)
+
+
+def test_the_private_name_reader(tmp_path, monkeypatch):
+    (tmp_path / "a.py").write_text("_hidden = 1\nshown = 2\n")
+    (tmp_path / "b.py").write_text("from .a import _hidden, shown\n")
+    (tmp_path / "c.py").write_text("from . import a\n\n\ndef f():\n    return a._hidden + a.shown\n")
+    (tmp_path / "d.py").write_text("import lifbatch.a\n\nx = lifbatch.a._hidden\n")
+    (tmp_path / "e.py").write_text("from .a import __doc__, shown as _shown\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path)
+    for f in (_modules, _tree):
+        f.cache_clear()
+    try:
+        found = {name: _private_uses(name) for name in ("a", "b", "c", "d", "e")}
+    finally:
+        for f in (_modules, _tree):
+            f.cache_clear()
+    assert found == {
+        "a": [],
+        "b": ["b line 1: imports a._hidden"],
+        "c": ["c line 5: reaches a._hidden"],
+        "d": ["d line 3: reaches a._hidden"],
+        "e": [],
+    }
 
 
 def _layer_of() -> dict[str, int]:
