@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .layout import STATUS_DONE
+
 if TYPE_CHECKING:
     import xarray as xr
 
@@ -87,9 +89,8 @@ def isi_adaptation(ds: xr.Dataset, *, lazy: bool = False) -> xr.DataArray | None
     at the points not done. None when ``ds`` has no ``spike_bits``."""
     import json
 
+    # (deferred: the store's writer and a block's tasks import this module without xarray)
     import xarray as xr
-
-    from .layout import STATUS_DONE
 
     if "spike_bits" not in ds or "dt" not in ds.attrs or "n_steps" not in ds.attrs:
         return None

@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import LifbatchWarning, WorkflowError
 from .adaptation import ADAPTATION_SKIP, isi_adaptation, isi_adaptation_values, with_isi_adaptation  # noqa: F401
+from .errors import LifbatchWarning, WorkflowError
 from .kernel import ensemble_moments, spike_train_stats
 from .layout import (
     SAMPLE,
     SPIKE_SUMMARIES,  # the outputs of spike_values, in order (moment_values: MOMENT_SUMMARIES)
 )
+from .query import format_coord, parse_selection
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -123,6 +124,7 @@ def spike_summary(spike_bits: xr.DataArray, *, dt: float, n_steps: int, warmup: 
     -------
     Dataset with rate, rate_std (Hz), isi_mean, isi_std (s), isi_cv, isi_hist (..., isi_bin)
     """
+    # (deferred: a block's tasks compute summaries with numpy only, without xarray)
     import xarray as xr
 
     n_bins = len(np.asarray(isi_edges)) - 1
@@ -148,6 +150,7 @@ def spike_summary(spike_bits: xr.DataArray, *, dt: float, n_steps: int, warmup: 
 
 def moment_summary(v_samples: xr.DataArray, *, warmup: float, every: float, max_lag: float) -> xr.Dataset:
     """:func:`moment_values` of a DataArray (..., trial, time), lazily on Dask arrays."""
+    # (deferred: a block's tasks compute summaries with numpy only, without xarray)
     import xarray as xr
 
     n_lag = int(round(max_lag / every)) + 1
@@ -179,7 +182,6 @@ def selection(ds: xr.Dataset, **where) -> dict:
     the nearest grid value, with a :class:`~lifbatch.errors.LifbatchWarning` saying which when
     it is not exact. On a sampled design, sampled parameters pick the nearest sample
     (``{"sample": number}``), as ``query --sel`` does."""
-    from .query import format_coord, parse_selection
 
     items, shown = [], {}
     for axis, value in where.items():
@@ -242,8 +244,6 @@ def spike_times(ds: xr.Dataset, **sel) -> dict[int, np.ndarray] | np.ndarray:
         axes = [d for d in bits.dims if d not in ("trial", "spike_byte")]
         raise ValueError(f"spike_times: {unknown[0]!r} is not an axis of this store; its axes are {axes}")
     if sel:
-        from .layout import SAMPLE
-
         picked = selection(ds, **sel)
         points = {k: v for k, v in picked.items() if k != SAMPLE}
         bits = bits.sel(points) if points else bits

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import units as u
 from .messages import err as _err, short as _short
+from .models import get_model
 from .specs import Drive, LabelledAxis, ParamTable, Run, SampleAxis, SweepAxis
 
 __all__ = ["check_values"]
@@ -116,7 +117,6 @@ def _check_lif_values(run, table, sweep, grid, require, where_of) -> None:
 def _check_model_values(name, run, table, sweep, grid, require, where_of) -> None:
     """A model's own checks (:meth:`lifbatch.models.NeuronModel.check`) at every combination
     of the values its swept parameters take (their own checks ran when they were parsed)."""
-    from .models import get_model
 
     model = get_model(name)
     paths = [f"neuron.{k}" for k in model.params]

@@ -18,7 +18,9 @@ import os
 import sys
 from pathlib import Path
 
+from . import __version__
 from .errors import LifbatchError, RunError, StoreError, WorkflowError, os_reason
+from .storage import check_location
 
 __all__ = ["main"]
 
@@ -32,12 +34,14 @@ def _bytes(n: float) -> str:
 
 
 def _load(args):
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .workflow import load_workflow
 
     return load_workflow(args.workflow, overrides=args.set)
 
 
 def cmd_validate(args) -> int:
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .config import available_cpus
     from .plan import estimate, plan_blocks
 
@@ -59,6 +63,7 @@ def cmd_validate(args) -> int:
     print(f"grid        {grid}  -> {_n(e['points'], 'point')} x {_n(e['trials'], 'trial')}")
     print(f"time        {wf.duration * 1e3:g} ms in {e['steps']} steps of {wf.dt * 1e3:g} ms ({wf.method})")
     if wf.model != "lif":
+        # (deferred: `lifbatch --help` imports no command's modules)
         from .models import get_model
 
         model = get_model(wf.model)
@@ -86,6 +91,7 @@ def _n(count: int, noun: str) -> str:
 
 def _warn_unusual(wf) -> None:
     """Valid values that are physically unlikely (``tau_m: 20 s`` in a 1 s run): one line each."""
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .plausibility import unusual_values
 
     for line in unusual_values(wf):
@@ -97,6 +103,7 @@ def _silent(wf, store) -> str:
     neuron could spike: not ``v_th: inf``, or the spike rule's parameter of another model)."""
     import math
 
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .models import get_model
     from .status import silent_points
 
@@ -110,6 +117,7 @@ def _silent(wf, store) -> str:
 
 
 def cmd_run(args) -> int:
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .execute import run_sweep
 
     _check_workers(args)
@@ -150,6 +158,7 @@ def cmd_run(args) -> int:
     print(f"  review:   lifbatch review {result.store}")
     print(f"  python:   lifbatch.open_results({result.store!r})")
     if n_failed:
+        # (deferred: `lifbatch --help` imports no command's modules)
         from .store import open_results
 
         ds = open_results(result.store)
@@ -186,6 +195,7 @@ def _adapt(text):
 def _point_label(ds, flat: int) -> str:
     import numpy as np
 
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .query import format_coord
 
     axes = [d for d in ds["status"].dims]
@@ -202,6 +212,7 @@ def _point_label(ds, flat: int) -> str:
 
 
 def cmd_status(args) -> int:
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .status import store_status
     from .store import inspect_store, unfinished_commit
 
@@ -218,6 +229,7 @@ def cmd_status(args) -> int:
     else:
         print(st.format())
     if args.provenance:
+        # (deferred: `lifbatch --help` imports no command's modules)
         from .provenance import format_provenance
         from .store import read_markers, store_workflow
 
@@ -225,6 +237,7 @@ def cmd_status(args) -> int:
         assert attrs is not None  # (the status above has read the store)
         print(format_provenance(attrs, read_markers(args.store)))
     if args.verify:
+        # (deferred: `lifbatch --help` imports no command's modules)
         from .store import verify_store
 
         report = verify_store(args.store)
@@ -234,6 +247,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_query(args) -> int:
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .query import query
     from .store import read_consistently
 
@@ -273,13 +287,11 @@ def _run_options(args) -> dict:
 
 
 def cmd_refine(args) -> int:
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .refine import refine_store
-
     from .store import inspect_store
 
     if inspect_store(args.store).kind != "store":
-        from .errors import StoreError
-
         raise StoreError(
             f"no finished lifbatch store at '{args.store}'. Run `lifbatch run WORKFLOW --store "
             f"{args.store}` with a workflow that has a `sample` section first."
@@ -312,6 +324,7 @@ def cmd_refine(args) -> int:
 
 
 def cmd_fit(args) -> int:
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .fitting import fit, format_result
 
     result = fit(
@@ -327,6 +340,7 @@ def cmd_fit(args) -> int:
     if args.format == "json":
         print(json.dumps(result.to_json()))
     else:
+        # (deferred: `lifbatch --help` imports no command's modules)
         from .fitting import parse_targets
 
         written = {k: v[1] for k, v in parse_targets(args.target).items()}
@@ -335,6 +349,7 @@ def cmd_fit(args) -> int:
 
 
 def cmd_summarize(args) -> int:
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .summarize import summarize_store
 
     summarize_store(args.store, overrides=args.set, log=print)
@@ -343,6 +358,7 @@ def cmd_summarize(args) -> int:
 
 
 def cmd_export(args) -> int:
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .nwb import export_nwb
 
     result = export_nwb(
@@ -364,6 +380,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_review(args) -> int:
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .review import serve
 
     serve(args.store, port=args.port, open_browser=not args.no_browser)
@@ -371,6 +388,7 @@ def cmd_review(args) -> int:
 
 
 def cmd_report(args) -> int:
+    # (deferred: `lifbatch --help` imports no command's modules)
     from .report import write_report
 
     write_report(args.store, args.output)
@@ -393,7 +411,7 @@ def _bench_harness(module: str):
     from (benchmarks/harness/, beside benchmarks/peers/ whose Brian2 scripts it runs); it is
     not installed with lifbatch. Its folder's parent goes first on ``sys.path`` (the worker
     processes of ``--sweep --processes`` inherit it, and import the harness from there too)."""
-    import importlib
+    import importlib  # (deferred: `lifbatch --help` imports no command's modules)
 
     here = Path(__file__).resolve().parent
     folder = here.parent / "benchmarks"
@@ -435,7 +453,6 @@ def _io_error(args, exc: OSError) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lifbatch", description="Batch sweeps of leaky integrate-and-fire ensembles.")
-    from . import __version__
 
     p.add_argument("--version", action="version", version=f"lifbatch {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -726,8 +743,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if getattr(args, "store", None):
-            from .storage import check_location
-
             check_location(args.store)  # (an unsupported URL is refused, never made a local directory)
         code = args.func(args)
         sys.stdout.flush()  # a reader that left shows here (| head -1), not in a traceback at exit

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import extend, swap
+from .storage import is_url
+
 __all__ = ["recover"]
 
 
@@ -23,8 +26,6 @@ def recover(store, fence, log=None) -> list[str]:
     """Finish or discard the store's interrupted summarize and growth, under the lease
     (``fence``: :class:`lifbatch.lease.Fence`, checked before every write); what was done,
     each also told to ``log``."""
-    from . import extend, swap
-    from .storage import is_url
 
     done = []
     for step in (swap.recover, extend.recover):

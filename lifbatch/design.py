@@ -25,8 +25,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .config import cache_dir
+from .errors import WorkflowError
 from .layout import AXIS_RE, MAX_AXIS_NAME, RESERVED_DIMS, RESERVED_VARS, ROUND, SAMPLE
 from .messages import check_keys, err
+from .values import parse_axis_values
 
 __all__ = ["SampleSpec", "SampledParam", "METHODS", "SCALES", "unit_points"]
 
@@ -129,8 +132,6 @@ def _cached(method: str, n: int, d: int, seed: int) -> np.ndarray:
     import os
     from pathlib import Path
 
-    from .config import cache_dir
-
     if os.environ.get("LIFBATCH_DESIGN_CACHE", "1") == "0":
         return _draw(method, n, d, seed)
     try:
@@ -161,6 +162,7 @@ def _draw(method: str, n: int, d: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng([int(seed), 0x5A4D])
     if method == "random":
         return rng.random((n, d))
+    # (deferred: scipy's QMC only for a sobol or halton design; validate of a grid loads none)
     from scipy.stats import qmc
 
     if method == "lhs":
@@ -192,7 +194,6 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
     workflow.Param, with its dimension and unit as written); ``swept`` maps the parameters
     the grid sweeps to their axes.
     """
-    from .values import parse_axis_values
 
     example = "Example: sample: {method: sobol, n: 256, params: {mu: {param: inputs.mu.value, bounds: [0.6, 1.4]}}}"
     if not isinstance(raw, Mapping):
@@ -202,8 +203,6 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
     if method not in METHODS:
         raise err("sample.method", method, f"must be one of {', '.join(METHODS)}", "Example: method: sobol")
     if "n" not in raw:
-        from .errors import WorkflowError
-
         raise WorkflowError("`sample.n` is required (the number of points). Example: n: 256", "sample.n", None)
     n = raw["n"]
     if (
@@ -252,8 +251,6 @@ def parse_sample(raw: Any, table: Mapping[str, Any], swept: Mapping[str, str]) -
         check_keys(spec, _PARAM_KEYS, where)
         param = spec.get("param")
         if param is None:
-            from .errors import WorkflowError
-
             raise WorkflowError(
                 f"`{where}.param` is required (the dot path of the sampled parameter). Example: param: inputs.mu.value",
                 f"{where}.param",

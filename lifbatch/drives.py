@@ -5,7 +5,7 @@ parser reads them from here), which random stream it draws from, and what it
 hands the kernel at one grid point (:meth:`DriveKind.apply`): a constant or
 time-varying part of the continuous drive ``x``, a per-trial table, a uniform
 drive, white noise or Poisson jumps. A new kind of input is one class here (and
-its tests); its parse rules beyond the field dimensions live in parsing.py.
+its tests); its parse rules beyond the field dimensions live in sections/inputs.py.
 
 How a continuous drive enters: with ``tau_m dV/dt = e_l - V + x`` the kernel's
 ``x`` is ``r_m * I`` for a current, ``mu`` for a voltage and ``tau_m * r`` for a
@@ -252,6 +252,7 @@ class TimedArray(_Tabulated):
     fields = {"file": ("file", ""), "values": ("values", ""), "dt": ("time", None), "unit": ("unit", "1")}
 
     def table(self, drive, get, point, gen):
+        # (deferred: a point's tasks (streams, point) import the drive kinds without pint)
         from .units import convert, si_unit, unit_dimensionality
 
         inline = drive.option("values")

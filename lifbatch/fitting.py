@@ -44,6 +44,7 @@ from .errors import RunError, WorkflowError, missing_extra
 from .execute import run_sweep
 from .extend import add_unit_points, check_unchanged, new_round
 from .refine import round_logs, unit_coords
+from .storage import is_url
 from .store import StoredArrays, store_workflow_of
 from .workflow import load_workflow
 
@@ -383,7 +384,6 @@ def fit(
             budget,
         )
     wf = fit_workflow(workflow, free, batch=batch, overrides=overrides)
-    from .storage import is_url
 
     if not is_url(store):  # (an s3:// URL as it is: a Path would lose its //)
         store = str(Path(store if store is not None else Path("results") / f"{_fit_name(wf.name)}.zarr"))

@@ -92,6 +92,7 @@ def _ziggurat_tables():
     off (``FUSED_NORMALS = False``) and numpy draws them, with the same results.
     """
     try:
+        # (here: numba's ziggurat tables, in a private module that other numba versions lack)
         from numba.np.random._constants import fi_double, ki_double, wi_double, ziggurat_nor_inv_r, ziggurat_nor_r
     except ImportError:  # pragma: no cover - other numba versions
         return None

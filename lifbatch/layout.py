@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .models import get_model
+
 __all__ = [
     "coords",
     "variable_specs",
@@ -277,7 +279,6 @@ def state_units(wf) -> dict[str, str]:
     """The recorded state variables (record.state) and their SI units."""
     if not getattr(wf, "record_state", ()):
         return {}
-    from .models import get_model
 
     units = {v.name: v.unit for v in get_model(wf.model).state}
     # a conductance drive's g: siemens (a dimensionless LIF's relative to the leak)

@@ -9,6 +9,9 @@ import math
 from decimal import Decimal
 from typing import Any
 
+from dask.utils import parse_bytes
+
+from . import config
 from .errors import WorkflowError
 from .layout import point_bytes, working_bytes
 from .messages import byte_size as _bytes, err as _err, short as _short, shown as _shown, three_digits as _g
@@ -19,7 +22,6 @@ __all__ = ["limit", "trials_text", "count_text", "raise_cap", "check_task_memory
 
 def limit(name: str) -> float:
     """The cap ``lifbatch.limits.<name>`` as a number (bytes for max-task-memory)."""
-    from . import config
 
     raw = config.get(f"limits.{name}")
     try:
@@ -29,7 +31,6 @@ def limit(name: str) -> float:
             except ValueError:
                 if not name.endswith(("memory", "-file")):
                     raise
-                from dask.utils import parse_bytes
 
                 value = float(parse_bytes(raw))
         else:

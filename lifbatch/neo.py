@@ -23,8 +23,11 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
+from .analysis import selection
 from .errors import StoreError, WorkflowError, missing_extra
-from .layout import ROUND, SAMPLE, STATUS_DONE
+from .layout import ROUND, SAMPLE, STATUS_DONE, sampled_params
+from .query import format_coord, parse_selection
+from .store import open_results, summary_settings
 
 if TYPE_CHECKING:
     import neo as neo_typing
@@ -48,8 +51,6 @@ def _neo():
 
 def _dataset(ds) -> "xr.Dataset":
     if isinstance(ds, (str, os.PathLike)):
-        from .store import open_results
-
         return open_results(ds)
     return ds
 
@@ -68,8 +69,6 @@ def select_points(ds, sel=None) -> tuple["xr.Dataset", list[int]]:
     numbers; ``trial=k`` or a list of trials), or a list of ``"AXIS=VALUE"`` strings as
     ``--sel`` reads them. Points that are not done (pending, failed) are refused in one line.
     """
-    from .analysis import selection
-    from .query import parse_selection
 
     ds = _dataset(ds)
     if isinstance(sel, (list, tuple)):
@@ -145,7 +144,6 @@ def _params(pt, order=()) -> dict:
 
 
 def _label(pt, order=()) -> str:
-    from .query import format_coord
 
     params = _params(pt, order)
     parts = [f"{n}={format_coord(pt[n], v[0])}" for n, v in params.items() if n not in (SAMPLE, ROUND)]
@@ -163,7 +161,6 @@ def _flat(full, pt, axes) -> int:
 
 def points(sub, full=None) -> Iterator[Point]:
     """The points of a selection (:func:`select_points`), in C order of its sweep axes."""
-    from .layout import sampled_params
 
     full = sub if full is None else full
     axes = list(sub["status"].dims)
@@ -216,7 +213,6 @@ def to_neo(ds, **sel) -> "neo_typing.Block":
     >>> elephant.statistics.mean_firing_rate(trains[0])                 # doctest: +SKIP
     """
     neo, pq = _neo()
-    from .store import summary_settings
 
     full = _dataset(ds)
     sub, trials = select_points(full, sel)

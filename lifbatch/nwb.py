@@ -35,8 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from . import __version__
 from .errors import StoreError, WorkflowError, missing_extra
 from .neo import points, select_points, trace_variables
+from .store import open_results, summary_settings
 
 __all__ = ["export_nwb", "ExportResult", "NWB_UNITS"]
 
@@ -140,6 +142,7 @@ class _Progress:
 def _lazy(shape: tuple[int, ...], dtype, chunks):
     """An hdmf data iterator of ``shape`` whose chunks ``chunks()`` yields as (selection, array)
     only when HDF5 writes the dataset."""
+    # (here: hdmf comes with pynwb, the `nwb` extra, checked by _pynwb() in one line)
     from hdmf.data_utils import AbstractDataChunkIterator, DataChunk
 
     class Lazy(AbstractDataChunkIterator):
@@ -205,14 +208,12 @@ def export_nwb(
     >>> export_nwb("results/quickstart.zarr", "quickstart.nwb", sel=["sigma=4 mV"])   # doctest: +SKIP
     """
     _pynwb()
+    # (here: the `nwb` extra, checked by _pynwb() above in one line)
     from hdmf.backends.hdf5.h5_utils import H5DataIO
     from hdmf.common import ElementIdentifiers, VectorData, VectorIndex
     from pynwb import NWBHDF5IO, NWBFile, TimeSeries
     from pynwb.file import Subject
     from pynwb.misc import Units
-
-    from . import __version__
-    from .store import open_results, summary_settings
 
     started = time.perf_counter()
     out = Path(out)

@@ -10,12 +10,15 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from dask.utils import parse_bytes
 
 from . import config
 from .errors import StoreError, WorkflowError
 from .grid import Blocking, balanced_chunks, block_chunks
 from .identity import describe_summaries, input_files, simulation_identity, summary_settings
 from .layout import point_bytes, sizes, variable_specs
+from .limits import check_task_memory  # lifbatch.limits.max-task-memory
+from .models import get_model
 
 __all__ = ["plan_blocks", "estimate", "plan_sweep", "SweepPlan", "StoreState"]
 
@@ -39,18 +42,15 @@ def plan_blocks(wf, *, points_per_task: int | None = None, workers: int = 1) -> 
     blocks are then evened out over the workers (:func:`grid.balanced_chunks`),
     so that no worker sits out the last wave.
     """
-    from .limits import check_task_memory  # lifbatch.limits.max-task-memory
 
     if points_per_task is not None:
         blocking = Blocking(shape=wf.shape, chunks=block_chunks(wf.shape, _check_points_per_task(points_per_task)))
         check_task_memory(wf, int(np.prod(blocking.chunks or (1,))), points_per_task=int(points_per_task))
         return blocking
-    from dask.utils import parse_bytes
 
     # never above the cap on a task's memory
     budget = min(parse_bytes(config.get("task.memory-budget")), parse_bytes(config.get("limits.max-task-memory")))
     ppt_mem = max(1, budget // max(1, point_bytes(wf)))
-    from .models import get_model
 
     # a model's neuron-step costs its measured multiple of the LIF's (lifbatch.models)
     steps = wf.trials * wf.n_steps * get_model(wf.model).cost

@@ -18,7 +18,9 @@ import numpy as np
 from .drives import DRIVES, PointInputs, x_scale
 from .kernel import EMPTY2, FUSED_NORMALS, NO_STATE
 from .layout import samples, spike_bytes
+from .models import get_model
 from .models.lif_loop import lif_trials, scratch_size
+from .models.loops import call
 from .streams import point_streams
 
 EMPTY3 = np.zeros((0, 0, 0))
@@ -59,7 +61,6 @@ def point_buffers(wf) -> PointResult:
 def state_names(wf) -> list[str]:
     """The state variables a model's loop records beside V, in its order: the model's own other
     than V, then the conductance of each ``poisson_conductance`` drive (``g_<drive>``)."""
-    from .models import get_model
 
     own = [v.name for v in get_model(wf.model).state if v.name != "v"]
     return own + [f"g_{d.name}" for d in wf.drives if d.kind == "poisson_conductance"]
@@ -236,7 +237,6 @@ class PointModel:
         """A point of a model other than the LIF (lifbatch.models): the same inputs, drawn from
         the same streams in the same order, handed to the model's loop. White noise needs
         the kernel's own normals (FUSED_NORMALS, true with numba's tables as numpy's)."""
-        from .models import get_model
 
         wf = self.wf
         model = get_model(wf.model)
@@ -250,7 +250,6 @@ class PointModel:
         return res
 
     def _run_loop(self, loop, p, acc, streams, noise_scale, out, extra=()) -> PointResult:
-        from .models.loops import call
 
         inputs = self._loop_inputs(acc, streams, noise_scale)
         res = out if out is not None else point_buffers(self.wf)

@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from . import __version__
 from .identity import input_files
 
 __all__ = ["collect", "worker_name", "format_provenance"]
@@ -41,8 +42,6 @@ def versions() -> dict:
 @functools.lru_cache(maxsize=1)
 def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
-
-    from . import __version__
 
     out: dict[str, str | None] = {"lifbatch": __version__, "python": platform.python_version()}
     for name in PACKAGES:
@@ -149,6 +148,7 @@ def worker_name() -> str:
 
     if "distributed" in sys.modules:  # (a task of a Dask worker: distributed is loaded; never import it here)
         try:
+            # (here: only in a Dask worker's task, where distributed is loaded already)
             from distributed import get_worker
 
             return get_worker().address

@@ -31,7 +31,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import StoreError, WorkflowError
+from . import control, lease, theory
+from .errors import RunError, StoreError, WorkflowError
+from .execute import run_sweep
+from .extend import add_unit_points, check_unchanged, new_round
+from .models import get_model
+from .store import StoredArrays, open_results, store_workflow_of
 
 __all__ = ["choose_points", "refine_store", "RefineResult", "SCALAR_VARS"]
 
@@ -51,6 +56,7 @@ def choose_points(x: np.ndarray, f: np.ndarray, k: int, *, border: bool = True) 
     value) NaN is undefined: such an edge scores by its length alone, and an edge
     between two undefined points is not split.
     """
+    # (deferred: scipy's k-d tree only where neighbours are looked for; fit's other steps load none)
     from scipy.spatial import cKDTree
 
     x = np.asarray(x, float)
@@ -121,8 +127,6 @@ def point_values(ds, var: str, against: str | None) -> np.ndarray:
     """What a refinement follows, (samples, grid cells): the summary, or its distance from theory."""
     values = np.asarray(ds[var].values, float)
     if against == "theory":
-        from . import theory
-
         th = getattr(theory, THEORY_VARS[var])(ds)
         if th is None:
             raise WorkflowError(
@@ -170,9 +174,6 @@ def refine_store(
     first."""
     import sys
 
-    from .execute import run_sweep
-    from .store import store_workflow_of
-
     log = log or (lambda msg: print(msg, file=sys.stderr))
     check_var(var, against)
     for name, value in (("--add", add), ("--rounds", rounds)):
@@ -180,8 +181,6 @@ def refine_store(
             raise WorkflowError(f"`{name}` must be a whole number >= 1, got {value!r}. Example: {name} 8", name, value)
     wf = store_workflow_of(store)
     if against == "theory":
-        from .models import get_model
-
         if not get_model(wf.model).theory:
             raise WorkflowError(
                 f"`--against theory`: model {wf.model} has no theory (lif has the Siegert rate and "
@@ -252,7 +251,6 @@ def round_logs(log):
 def _undefined(store, var: str, first: int, stop: int) -> int:
     """How many of the samples ``first``..``stop``-1 have no value of ``var`` (NaN: an ISI
     statistic of a point with fewer than 2 ISIs), read with Zarr alone."""
-    from .store import StoredArrays
 
     values = np.asarray(StoredArrays(store)[var].values, float)[first:stop]
     return int(np.isnan(values.reshape(len(values), -1)).all(axis=1).sum())
@@ -261,8 +259,6 @@ def _undefined(store, var: str, first: int, stop: int) -> int:
 def _stop_on_failures(res, result: RefineResult) -> None:
     result.failures.update(res.failures)
     if res.failures:
-        from .errors import RunError
-
         n = len(res.failures)
         raise RunError(
             f"{n} point{'s' if n != 1 else ''} of store '{res.store}' failed (lifbatch status {res.store}); "
@@ -275,9 +271,6 @@ def add_points(store, wf, *, var: str, add: int, against: str | None, log=None):
     """Choose and append one round of points (under the store's lease, from what the store
     holds then); the grown Workflow and the number added, or (None, 0) when there is no
     candidate."""
-    from . import control, lease
-    from .extend import add_unit_points, check_unchanged, new_round
-    from .store import StoredArrays, open_results
 
     held = lease.acquire(store, command="lifbatch refine", log=log)
     try:

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import xarray as xr
 
-from lifbatch import figures
+from lifbatch import bokeh_figures, figures
 from lifbatch.layout import SAMPLE
 
 __all__ = ["write_report", "external_urls"]
@@ -56,6 +56,7 @@ _STYLESHEET_URL = re.compile(r"\"url\"\s*:\s*\"((?:https?:)?//[^\"]+)\"")
 
 def _pn():
     try:
+        # (here: Panel and Bokeh are the `review` extra; missing, they are said in one line)
         import bokeh  # noqa: F401
         import panel as pn
     except ImportError as err:  # (the `review` extra)
@@ -85,6 +86,7 @@ def _data_uri(path: Path) -> str:
 
 def _inline_cdn(text: str) -> str:
     """Replace Panel CDN URLs by data: URIs of the files Panel ships; drop what it does not."""
+    # (here: Panel is the `review` extra, loaded by _pn() before)
     import panel
 
     dist = Path(panel.__file__).parent / "dist"
@@ -270,7 +272,6 @@ def _plan_sampled(ds: xr.Dataset) -> _Report:
 def _sampled_figures(plan: _Report, values: dict[str, float]) -> list:
     """Rate and ISI-CV scatters over the two parameters and their projections on each
     parameter (with the Siegert values where they apply), at one frame of the grid axes."""
-    from lifbatch import bokeh_figures
 
     ds, x, y = plan.ds, plan.x, plan.y
     assert x is not None  # (a sampled report's x: its first sampled parameter)
@@ -295,7 +296,6 @@ def _trace_figures(plan: _Report, x: str, d: xr.Dataset, where: dict[str, float]
     """V and each recorded input of the first recorded trial vs time, one curve per value of
     x (at most ``bokeh_figures.MAX_CURVES``), at the point's value of y: the Brian2 tutorial's v
     and I of its three cells. [] for a store without recorded traces."""
-    from lifbatch import bokeh_figures
 
     names = figures.trace_vars(plan.ds)
     if not names:
@@ -314,7 +314,6 @@ def _frame(plan: _Report, values: dict[str, float]):
     Drawn with the review app's Bokeh figures (the data, units, labels and titles of
     :mod:`lifbatch.plotting`): recording a frame through HoloViews took 3 - 4 times as long.
     """
-    from lifbatch import bokeh_figures
 
     pn = _pn()
     ds, x, y = plan.ds, plan.x, plan.y
@@ -391,6 +390,7 @@ def write_report(store_or_ds: xr.Dataset | str | PathLike, path: str | PathLike)
     ]
     layout = pn.Column(*parts, sizing_mode="stretch_width")
 
+    # (here: Bokeh is the `review` extra, loaded by _pn() before)
     from bokeh.resources import INLINE
 
     out = Path(path)

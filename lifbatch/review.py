@@ -29,8 +29,6 @@ HoloViews overlays to Bokeh took most of a page's time on a 10^4-point store.
 
 from __future__ import annotations
 
-import sys
-import threading
 from functools import partial
 from os import PathLike
 from pathlib import Path
@@ -54,8 +52,8 @@ from lifbatch.bokeh_figures import (
     traces_figure,
 )
 from lifbatch.layout import SAMPLE
-from lifbatch.review_http import check_port, free_port, only_hosts, port_error
-from lifbatch.review_store import read_slice, store_signature, theory_cv, theory_rate
+from lifbatch.review_http import check_port, free_port, prepare, run_server, session_app
+from lifbatch.review_store import read_slice, theory_cv, theory_rate
 
 __all__ = ["make_app", "serve"]
 
@@ -73,6 +71,7 @@ _ISI_VARS = ("isi_mean", "isi_std", "isi_cv", "status")  # (status names the swe
 def _pn():
     """Import Panel (and Bokeh), or explain how to install them."""
     try:
+        # (here: Panel and Bokeh are the `review` extra; missing, they are said in one line)
         import bokeh  # noqa: F401
         import panel as pn
     except ImportError as err:  # (the `review` extra)
@@ -688,79 +687,16 @@ def _build(store_or_ds: xr.Dataset | str | PathLike):
 
 
 # --------------------------------------------------------------------------- serving
-#: {store path: (store signature, app layout)}: the app of the next browser session,
-#: built in advance (before serving, then after each page has loaded)
-_SPARE: dict[str, tuple[tuple, Any]] = {}
-_SPARE_LOCK = threading.Lock()
-#: {store path: thread building its next app}
-_PREPARING: dict[str, threading.Thread] = {}
-
-
-def _prepare(store: str | PathLike) -> None:
-    """Build the app of the next session now, if the store is not being written."""
-    from lifbatch import storage
-
-    if storage.is_url(store):  # (an object store's objects have no file signature: each page reads the store)
-        return
-    path = Path(store)
-    try:
-        sig = store_signature(path)
-        if sig is None:
-            return
-        layout = _build(store)
-        if store_signature(path) != sig:  # (changed while reading it)
-            return
-    except Exception:  # (the session then builds its own app, and shows what fails)
-        return
-    with _SPARE_LOCK:
-        _SPARE[str(path)] = (sig, layout)
-
-
-def _session_app(store: xr.Dataset | str | PathLike):
-    """The app of a new browser session (called by the server for each page).
-
-    A store's app is built in advance while the browser of the previous page is idle, and
-    used if the store has not changed since (every file's modification time, size and
-    inode); otherwise, and for a Dataset, it is built now. Either way the page shows the
-    store as it is when the page is requested.
-    """
-    pn = _pn()
-    if isinstance(store, xr.Dataset):
-        return _build(store)
-    path = Path(store)
-    preparing = _PREPARING.pop(str(path), None)
-    if preparing is not None:  # nearly ready: finishing it is quicker than starting again
-        preparing.join()
-    with _SPARE_LOCK:
-        spare = _SPARE.pop(str(path), None)
-    layout = None
-    if spare is not None and store_signature(path) == spare[0]:
-        layout = spare[1]
-    if layout is None:
-        layout = _build(store)
-    pn.state.onload(lambda: _prepare_next(store))
-    return layout
-
-
-def _prepare_next(store: str | PathLike) -> None:
-    """Build the next page's app in a thread, once this page is drawn (the server is idle)."""
-    key = str(Path(store))
-    if key in _PREPARING:
-        return
-    thread = threading.Thread(target=_prepare, args=(store,), name="lifbatch-review-next-page", daemon=True)
-    _PREPARING[key] = thread
-    thread.start()
-
-
 def _warm_up(store: xr.Dataset | str | PathLike) -> None:
     """Build one page before serving (imports, unit registry, theory, Bokeh models), and
-    start preparing the first session's app (:func:`_prepare`): the first page a browser
+    start preparing the first session's app (:func:`lifbatch.review_http.prepare`): the first page a browser
     opens is then as fast as the next ones."""
+    # (here: Bokeh is the `review` extra, loaded by _pn() before)
     from bokeh.document import Document
 
     make_app(store).server_doc(Document())  # (models once: Bokeh's and Panel's first uses)
     if not isinstance(store, xr.Dataset):
-        _prepare(store)
+        prepare(store, _build)
 
 
 def serve(
@@ -791,28 +727,6 @@ def serve(
     if port:
         check_port(address, port)  # before the warm-up: a busy port is said at once
     port = port or free_port(address)
-    origins = {f"{address}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"}
-    url = f"http://{address}:{port}/"
     print(f"lifbatch review: preparing {store if not isinstance(store, xr.Dataset) else 'dataset'} ...", flush=True)
     _warm_up(store)
-    try:
-        server = pn.serve(
-            {"/": lambda: _session_app(store)},
-            port=port,
-            address=address,
-            websocket_origin=sorted(origins),
-            show=False,
-            start=False,
-            title="lifbatch review",
-            verbose=False,
-            **kwargs,
-        )
-    except OSError as exc:  # taken meanwhile
-        raise port_error(address, port, exc) from None
-    only_hosts(server._tornado, origins)
-    server.start()
-    print(f"lifbatch review: serving at {url} (Ctrl+C to stop)", flush=True)
-    if open_browser:
-        server.show("/")
-    server.io_loop.start()
-    sys.stdout.flush()
+    run_server(pn, lambda: session_app(store, _build), address=address, port=port, open_browser=open_browser, **kwargs)

@@ -1,4 +1,4 @@
-"""The frozen specs a workflow's sections parse into (:mod:`lifbatch.parsing`): a drive,
+"""The frozen specs a workflow's sections parse into (:mod:`lifbatch.sections`): a drive,
 a sweep axis (or a sampled design's), the run's top-level settings, what is recorded, the
 summaries' settings, the numeric parameters, the neuron and the inputs. Plain frozen data:
 each is built once, by its parser, and trusted downstream. :class:`lifbatch.workflow.Workflow`

@@ -13,6 +13,7 @@ import zarr
 from .identity import describe_summaries, summary_settings
 from .layout import ROUND, SAMPLE, sampled_params
 from .lease import describe, lease_state, read_lease, stale_reason
+from .storage import of
 from .store import (
     STATUS_DONE,
     STATUS_FAILED,
@@ -29,7 +30,6 @@ __all__ = ["store_status", "StoreStatus", "describe_design", "silent_points"]
 def silent_points(store) -> tuple[int, int] | None:
     """(done points without a spike after the warmup in any trial, done points), read with
     Zarr alone (``run`` imports no xarray); None for a store without ``rate``."""
-    from .storage import of
 
     root = zarr.open_group(of(store).zarr_store(read_only=True), mode="r", zarr_format=3)
     if "rate" not in root:

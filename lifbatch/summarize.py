@@ -26,11 +26,16 @@ import json
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
+from . import control, lease, storage, swap
+from .analysis import moment_summary, spike_summary
 from .errors import StoreError, WorkflowError
 from .identity import describe_summaries, summary_settings, with_summaries
 from .layout import MOMENT_SUMMARIES, SPIKE_SUMMARIES, STATUS_DONE, SUMMARIZE, SUMMARIZE_COMMIT, coords, variable_specs
 from .pause import pause
+from .store import compressors_for, inspect_store, open_results
+from .workflow import load_workflow
 
 __all__ = ["summarize_store"]
 
@@ -45,14 +50,8 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
     one), and a new ``moments_every`` or ``max_lag`` is refused. Points not done (pending,
     or failed) get NaN (0 for counts). Refused while a run holds the store's lease.
     """
-    import xarray as xr
-
-    from . import control, lease, swap
-    from .store import compressors_for, inspect_store, open_results
-    from .workflow import load_workflow
 
     log = log or (lambda msg: None)
-    from . import storage
 
     st = storage.of(store)
     path = Path(store) if st.local else st.location  # (an object store: its arrays and commit by key)
@@ -183,7 +182,6 @@ def _keep_moments(wf, before: dict, asked):
 def _summaries(ds, wf, xr, moments: bool):
     """The new summary variables as one Dataset (chunked like the store), and their names;
     the V moments among them when ``moments`` (:func:`_moments_recomputable`)."""
-    from .analysis import moment_summary, spike_summary
 
     new = spike_summary(ds["spike_bits"], dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges)
     done = ds["status"] == STATUS_DONE  # from the block markers: pending and failed points get no summaries

@@ -16,6 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
+from . import storage
 from .atomic import write_json_atomic
 from .layout import SUMMARIZE, SUMMARIZE_COMMIT
 from .pause import pause
@@ -26,7 +27,6 @@ __all__ = ["recover"]
 def recover(store, fence) -> str | None:
     """Finish (a commit file exists) or discard (none does) an interrupted summarize; what was
     done. Only under the store's lease: ``fence`` is checked before every write."""
-    from . import storage
 
     st = storage.of(store)
     if not st.local:

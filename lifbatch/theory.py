@@ -34,7 +34,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .drives import x_scale
 from .identity import with_store_summaries
+from .models import get_model
+from .workflow import load_workflow
 
 __all__ = [
     "lif_rate",
@@ -86,6 +89,7 @@ _LOG2 = math.log(2.0)
 
 def _log1p_erf(y: float) -> float:
     """log(1 + erf y), finite for very negative y (1 + erf y = 2 Phi(sqrt(2) y))."""
+    # (deferred: scipy where a closed form is evaluated; the figures of a store without one load none)
     from scipy.special import log_ndtr
 
     return _LOG2 + float(log_ndtr(math.sqrt(2.0) * y))
@@ -109,6 +113,7 @@ def siegert_rate(v_inf, sigma, *, tau_m, v_th, v_reset, t_ref=0.0):
     float or array
         Rate (Hz); ``sigma = 0`` gives the constant-input rate :func:`lif_rate`.
     """
+    # (deferred: scipy where a closed form is evaluated; the figures of a store without one load none)
     from scipy.integrate import quad
     from scipy.special import erfcx
 
@@ -128,6 +133,7 @@ def siegert_rate(v_inf, sigma, *, tau_m, v_th, v_reset, t_ref=0.0):
 
 def _siegert_cv_point(mu: float, s: float, tau_m: float, v_th: float, v_reset: float, t_ref: float) -> float:
     """ISI CV of one white-noise point (``s > 0``, finite ``v_th``); see :func:`siegert_cv`."""
+    # (deferred: scipy where a closed form is evaluated; the figures of a store without one load none)
     from scipy.integrate import quad
     from scipy.special import dawsn
 
@@ -297,7 +303,6 @@ def _coordinate_positions(coord, labels: tuple[str, ...]) -> np.ndarray:
 def _load(raw: str, canonical: str | None = None):
     """The stored workflow JSON, parsed once (Workflow is frozen: safe to share), with the
     store's summary settings (its canonical JSON)."""
-    from .workflow import load_workflow
 
     return with_store_summaries(load_workflow(json.loads(raw), limits=False), canonical)  # it ran already
 
@@ -312,7 +317,6 @@ def _white_noise_points(ds) -> _Grid | None:
     kernel integrates (lifbatch.inputs): each drive value times its scale (r_m for a
     current, tau_m for a voltage per time), independent white noises adding in quadrature.
     """
-    from .workflow import load_workflow
 
     raw = ds.attrs.get("workflow")
     if raw is None:  # (not a lifbatch Dataset: no model or inputs to apply the theory to)
@@ -358,7 +362,6 @@ def _white_noise_points(ds) -> _Grid | None:
 
 def _v_inf_sigma(wf, p: dict) -> tuple[float, float]:
     """V_inf and the white-noise amplitude of V at one point (constant and white-noise drives)."""
-    from .drives import x_scale
 
     x, s2 = 0.0, 0.0
     for d in wf.drives:
@@ -392,6 +395,7 @@ def point_theory(wf, p: dict) -> dict[str, float]:
 
 
 def _over_axes(grid: _Grid, values: np.ndarray, attrs: dict):
+    # (deferred: `lifbatch bench` evaluates the closed forms without xarray)
     import xarray as xr
 
     return xr.DataArray(values, dims=grid.dims, coords=grid.coords, attrs=attrs)
@@ -456,7 +460,6 @@ def theory_cv(ds):
 def _model_theory(grid: _Grid, what: str, attrs: dict):
     """A model's own theory (:meth:`NeuronModel.rate`) at every point, or None where it has
     none (the model returns None)."""
-    from .models import get_model
 
     model = get_model(grid.wf.model)
     out = np.full(grid.shape, np.nan)
@@ -477,7 +480,6 @@ def rheobase(wf, params: dict) -> float | None:
         if math.isinf(params["neuron.tau_m"]) or not math.isfinite(params["neuron.v_th"]):
             return None
         return (params["neuron.v_th"] - params["neuron.e_l"]) / params["neuron.r_m"]
-    from .models import get_model
 
     return get_model(wf.model).rheobase(params)
 
@@ -512,6 +514,7 @@ def theory_ou(ds):
         (sweep axes, lag) in SI, NaN at the points where the theory does not apply;
         None when it applies nowhere.
     """
+    # (deferred: `lifbatch bench` evaluates the closed forms without xarray)
     import xarray as xr
 
     if "time" not in ds.coords or "lag" not in ds.coords:

@@ -40,10 +40,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+import dask.config
 import numpy as np
 import yaml
 
-from . import units as u
+from . import (
+    config,  # noqa: F401 - lifbatch's defaults, the known keys
+    units as u,
+)
 from .checks import check_values
 from .errors import WorkflowError
 from .limits import (
@@ -62,25 +66,10 @@ from .messages import (
     short as _short,
     shown as _shown,
 )
-
-# the parts a workflow is parsed with, importable from here as before they had modules of their own
-from .parsing import (  # noqa: F401
-    DRIVE_KINDS,
-    DRIVE_ROLES,
-    NEURON_KEYS,
-    VOLTAGE_FIELDS,
-    drive_role,
-    model_of as _model_of,
-    parse_drive,
-    parse_inputs,
-    parse_model_neuron,
-    parse_neuron,
-    parse_noise,
-    parse_record,
-    parse_summaries,
-    parse_sweep,
-    sample_axis as _sample_axis,
-)
+from .sections.inputs import DRIVE_KINDS, parse_inputs  # DRIVE_KINDS: in __all__, public here
+from .sections.neuron import model_of, parse_model_neuron, parse_neuron
+from .sections.outputs import parse_record, parse_summaries
+from .sections.sweep import parse_noise, parse_sweep, sample_axis
 from .specs import (
     Drive,
     InputsSpec,
@@ -400,9 +389,6 @@ def _config_overrides(overrides) -> tuple[Any, dict]:
 
 def _apply_settings(settings: dict) -> None:
     """``--set lifbatch.limits.max-points=2e7``: set the dask.config keys, for this process."""
-    import dask.config
-
-    from . import config  # noqa: F401 - lifbatch's defaults, the known keys
 
     for key, value in settings.items():
         if dask.config.get(key, default=_MISSING) is _MISSING or isinstance(dask.config.get(key), Mapping):
@@ -574,7 +560,7 @@ def parse(raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = Tr
             f"must be a whole number of steps of dt ({_short(raw.get('dt', '0.1 ms'))})",
             "Make duration a multiple of dt.",
         )
-    model = _model_of(raw.get("neuron"))
+    model = model_of(raw.get("neuron"))
     method = raw.get("method", model.default_method)
     if model.name == "lif" and method not in ("euler", "exact"):
         raise _err("method", method, "must be 'euler' or 'exact'", "Example: method: exact")
@@ -601,7 +587,7 @@ def parse(raw: dict, base_dir: Path, *, confine: bool = False, limits: bool = Tr
     table = neuron.params.plus(inputs.params)
     sweep = parse_sweep(raw.get("sweep") or {}, run, table)
     if raw.get("sample") is not None:
-        sweep = (_sample_axis(raw["sample"], sweep, table, run, seed),) + sweep
+        sweep = (sample_axis(raw["sample"], sweep, table, run, seed),) + sweep
     check_work(run, math.prod(a.size for a in sweep), sweep)
     shared = parse_noise(raw.get("noise") or {}, sweep)
     record = parse_record(

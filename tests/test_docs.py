@@ -1,7 +1,7 @@
 """docs/workflow.md against the parser, and no references to files outside the repository.
 
 The keys the parser accepts are read from the parser's own modules (lifbatch/workflow.py,
-parsing.py and values.py: their key sets, the drive schema and the literal key sets of every
+sections/*.py and values.py: their key sets, the drive schema and the literal key sets of every
 ``_check_keys`` call),
 so a key added to the parser without documentation fails here.
 """
@@ -17,13 +17,25 @@ from pathlib import Path
 import pytest
 import yaml
 
-import lifbatch.parsing
+import lifbatch.sections.inputs
+import lifbatch.sections.neuron
+import lifbatch.sections.outputs
+import lifbatch.sections.sweep
 import lifbatch.values
 import lifbatch.workflow as wfmod
 from lifbatch.errors import WorkflowError
+from lifbatch.sections.inputs import DRIVE_KINDS
+from lifbatch.sections.neuron import NEURON_KEYS
 
 #: the modules of the parser: the top level and loading, the sections, one value
-PARSER = (wfmod, lifbatch.parsing, lifbatch.values)
+PARSER = (
+    wfmod,
+    lifbatch.sections.neuron,
+    lifbatch.sections.inputs,
+    lifbatch.sections.sweep,
+    lifbatch.sections.outputs,
+    lifbatch.values,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "workflow.md"
@@ -111,10 +123,10 @@ def parser_keys() -> dict[str, set[str]]:
     """Every key and keyword value the parser accepts, by section."""
     sections = {
         "top level (TOP_KEYS)": set(wfmod.TOP_KEYS),
-        "neuron (NEURON_KEYS)": set(wfmod.NEURON_KEYS),
-        "drive kinds (DRIVE_KINDS)": set(wfmod.DRIVE_KINDS),
+        "neuron (NEURON_KEYS)": set(NEURON_KEYS),
+        "drive kinds (DRIVE_KINDS)": set(DRIVE_KINDS),
     }
-    for kind, schema in wfmod.DRIVE_KINDS.items():
+    for kind, schema in DRIVE_KINDS.items():
         sections[f"inputs, kind {kind}"] = set(schema) | {"kind"}
     sections.update(check_keys_sites())
     sections["values of method"] = compared_strings("parse", "method")
@@ -190,7 +202,7 @@ _PROBES = {
     "isi_bins": {"summaries": {"isi_bins": {"linspace": [0, 5, 6], "unit": "ms", "zz_unknown": 1}}},
     "moments": {"summaries": {"moments": {"zz_unknown": 1}}},
     "autocov": {"summaries": {"autocov": {"zz_unknown": 1}}},
-    **{f"kind {kind}": {"inputs": {"drive": {"kind": kind, "zz_unknown": 1}}} for kind in wfmod.DRIVE_KINDS},
+    **{f"kind {kind}": {"inputs": {"drive": {"kind": kind, "zz_unknown": 1}}} for kind in DRIVE_KINDS},
 }
 
 
@@ -211,13 +223,13 @@ def test_every_parser_key_is_documented(doc):
     assert not missing, f"keys the parser accepts but docs/workflow.md does not show as code: {missing}"
 
 
-@pytest.mark.parametrize("kind", list(wfmod.DRIVE_KINDS))
+@pytest.mark.parametrize("kind", list(DRIVE_KINDS))
 def test_every_drive_kind_has_its_section(doc, kind):
     """Each drive kind has a heading ### `kind` whose section shows each of its fields."""
     sections = doc_sections(doc)
     heads = [h for h in sections if re.fullmatch(rf"#+\s+`{kind}`\s*", h)]
     assert heads, f"docs/workflow.md has no heading `{kind}`"
-    missing = sorted(set(wfmod.DRIVE_KINDS[kind]) - code_tokens(sections[heads[0]]))
+    missing = sorted(set(DRIVE_KINDS[kind]) - code_tokens(sections[heads[0]]))
     assert not missing, f"the section of `{kind}` does not document {missing}"
 
 

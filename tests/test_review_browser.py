@@ -517,24 +517,25 @@ def test_isi_tab_is_drawn_when_opened(server, browser):
 
 
 def test_next_page_app_is_prepared_and_used_only_if_the_store_is_unchanged(tmp_path, monkeypatch):
-    from lifbatch import review, review_store
+    from lifbatch import review, review_http, review_store
 
     wf = lif_workflow(n_x=3, n_y=3, trials=2, duration=0.05, seed=6)
     path = run_store(tmp_path / "live.zarr", wf, points_per_task=1, pending=4)
+    build = review._build
     monkeypatch.setattr(review_store, "_SETTLE_S", 0.0)
-    monkeypatch.setattr(review, "_prepare_next", lambda store: None)  # (no thread here)
-    review._prepare(path)
-    spare = review._SPARE[str(path)][1]
-    assert review._session_app(path) is spare  # unchanged store: the prepared app
-    review._prepare(path)
+    monkeypatch.setattr(review_http, "_prepare_next", lambda store, build: None)  # (no thread here)
+    review_http.prepare(path, build)
+    spare = review_http._SPARE[str(path)][1]
+    assert review_http.session_app(path, build) is spare  # unchanged store: the prepared app
+    review_http.prepare(path, build)
     resume(path, wf)
-    layout = review._session_app(path)  # the store changed since: a new app, new points
+    layout = review_http.session_app(path, build)  # the store changed since: a new app, new points
     assert layout is not spare
     assert "9 / 9 points done" in layout._lifbatch_app.status_md.object
     # a store being written (files younger than the settle time) gets no prepared app
     monkeypatch.setattr(review_store, "_SETTLE_S", 3600.0)
-    review._prepare(path)
-    assert str(path) not in review._SPARE
+    review_http.prepare(path, build)
+    assert str(path) not in review_http._SPARE
 
 
 # ----------------------------------------------------------------------------- theory, cells, notes

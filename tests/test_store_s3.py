@@ -565,10 +565,10 @@ def test_report_and_review_of_an_s3_store_as_of_the_same_on_disk(s3, on_disk, tm
     errors = proc.stderr.read()
     assert "Traceback" not in errors and "Error" not in errors, errors
     # each page reads the bucket as it is then: no page is prepared from a snapshot of it
-    from lifbatch import review
+    from lifbatch import review, review_http
 
-    review._prepare(url)
-    assert url not in review._SPARE and str(Path(url)) not in review._SPARE
+    review_http.prepare(url, review._build)
+    assert url not in review_http._SPARE and str(Path(url)) not in review_http._SPARE
 
 
 # --------------------------------------------------------------------------- #

@@ -20,22 +20,11 @@ from pathlib import Path
 import pytest
 
 import lifbatch.workflow as wfmod
-from lifbatch.workflow import (
-    InputsSpec,
-    NeuronSpec,
-    Param,
-    ParamTable,
-    RecordSpec,
-    Run,
-    SummarySpec,
-    load_workflow,
-    parse_inputs,
-    parse_neuron,
-    parse_noise,
-    parse_record,
-    parse_summaries,
-    parse_sweep,
-)
+from lifbatch.sections.inputs import parse_inputs
+from lifbatch.sections.neuron import parse_neuron
+from lifbatch.sections.outputs import parse_record, parse_summaries
+from lifbatch.sections.sweep import parse_noise, parse_sweep
+from lifbatch.workflow import InputsSpec, NeuronSpec, Param, ParamTable, RecordSpec, Run, SummarySpec, load_workflow
 
 MV_NEURON = {
     "tau_m": "20 ms",

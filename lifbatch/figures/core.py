@@ -120,6 +120,7 @@ def open_dataset(ds: xr.Dataset | str | PathLike, **kwargs: Any) -> xr.Dataset:
         return ds
     if isinstance(ds, (str, PathLike)):
         try:
+            # (deferred: a Dataset is drawn without the store layer; a path is opened with it)
             from lifbatch import open_results
         except ImportError:
             return xr.open_zarr(str(ds), **kwargs)

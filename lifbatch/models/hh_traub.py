@@ -61,6 +61,7 @@ class HHTraub(NeuronModel):
         """The first local maximum above e_l of the steady-state I-V curve, I_ss(v) = g_l (v - e_l)
         + g_na m_inf^3 h_inf (v - e_na) + g_k n_inf^4 (v - e_k) (its saddle node; a current
         above it leaves no resting state near e_l), or None where I_ss rises monotonically."""
+        # (deferred: scipy and the numba loop only for the rheobase; validate imports no numba)
         from scipy.optimize import minimize_scalar
 
         from .hh_traub_loop import rates
@@ -92,6 +93,7 @@ class HHTraub(NeuronModel):
         arr = np.append(
             as_array(p, ["c_m", "g_l", "g_na", "g_k", "e_l", "e_na", "e_k", "v_t", "v_spike", "v_init"]), [steady, dt]
         )
+        # (deferred: the numba loop; reading a workflow (`lifbatch validate`) imports no numba)
         from .hh_traub_loop import hh_trials
         from .loops import call
 

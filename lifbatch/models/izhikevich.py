@@ -62,6 +62,7 @@ class Izhikevich(NeuronModel):
 
     def run(self, p, dt, method, inputs, out, options=None):
         arr = np.append(as_array(p, ["c_m", "k", "v_r", "v_t", "v_peak", "a", "b", "c", "d", "v_init", "u_init"]), [dt])
+        # (deferred: the numba loop; reading a workflow (`lifbatch validate`) imports no numba)
         from .izhikevich_loop import izhikevich_trials
         from .loops import call
 

@@ -17,6 +17,7 @@ __all__ = ["hv_backend", "dimension", "scaled_dimension", "over_free_axes", "fin
 def hv_backend():
     """Import HoloViews with the bokeh backend loaded, or explain how to install it."""
     try:
+        # (here: HoloViews is the `review` extra; missing, it is said in one line)
         import holoviews as hv
         import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend)
     except ImportError as err:  # (the `review` extra)
