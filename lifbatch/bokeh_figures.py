@@ -16,11 +16,35 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import xarray as xr
 
+# (Bokeh at the top: only the review app and the report import this module, and both draw with it;
+# the annotations from bokeh.models.annotations, whose names mypy finds, not bokeh.models' re-export)
+from bokeh.events import Tap
+from bokeh.layouts import row
+from bokeh.models import (
+    ColumnDataSource,
+    CustomJSHover,
+    FixedTicker,
+    HoverTool,
+    Image,
+    Line,
+    LinearColorMapper,
+    LogAxis,
+    LogTicker,
+    MultiLine,
+    PrintfTickFormatter,
+    Quad,
+    Range1d,
+    Scatter,
+    Segment,
+    VArea,
+)
+from bokeh.models.annotations import ColorBar, Label, Legend, LegendItem, Title
+from bokeh.palettes import Viridis256
+from bokeh.plotting import figure
+
 from lifbatch import figures
 
 if TYPE_CHECKING:
-    from bokeh.models import CustomJSHover, Range1d
-
     #: HoverTool's ``formatters`` (a dict is invariant: its value type must be exactly Bokeh's)
     _Formatters = dict[str, Literal["numeral", "datetime", "printf"] | CustomJSHover]
 
@@ -64,9 +88,6 @@ def _figure(
     grid: bool = True,
     **kwargs: Any,
 ):
-    from bokeh.models.annotations import Title
-    from bokeh.plotting import figure
-
     fig = figure(
         title=title,
         width=width,
@@ -86,8 +107,6 @@ def _figure(
 
 
 def _source(**columns: Any):
-    from bokeh.models import ColumnDataSource
-
     return ColumnDataSource(data={k: v if isinstance(v, list) else np.asarray(v) for k, v in columns.items()})
 
 
@@ -96,8 +115,6 @@ def _legend(fig, items: list[tuple], *, above: bool = False) -> None:
 
     ``items``: (label, renderers) or (label, renderers, index of the point its swatch shows).
     """
-    from bokeh.models.annotations import Legend, LegendItem  # (not bokeh.models: mypy misses its re-export)
-
     entries = [
         LegendItem(
             label=item[0], renderers=item[1], **({"index": item[2]} if len(item) > 2 and item[2] is not None else {})
@@ -124,8 +141,6 @@ def _legend(fig, items: list[tuple], *, above: bool = False) -> None:
 
 
 def _hover(fig, renderers: list, tooltips: list[tuple[str, str]]) -> None:
-    from bokeh.models import HoverTool
-
     if renderers:
         fig.add_tools(HoverTool(renderers=renderers, tooltips=tooltips))
 
@@ -151,8 +166,6 @@ class _Cells:
 def _label_ticks(axis, coord: xr.DataArray) -> None:
     """Ticks of a labelled sweep axis (:func:`lifbatch.figures.label_positions`) at its
     points, showing its labels."""
-    from bokeh.models import FixedTicker
-
     labels = coord.attrs.get("labels")
     if labels is not None:
         ticks = [float(v) for v in np.asarray(coord.values)]
@@ -193,10 +206,6 @@ def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], fu
     equal cells labelled with its values (:func:`heat_cells`), and the tooltip shows
     the grid values of the cell under the cursor, not the cursor's position.
     """
-    from bokeh.models import CustomJSHover, FixedTicker, Image, LinearColorMapper, Range1d
-    from bokeh.models.annotations import ColorBar
-    from bokeh.palettes import Viridis256
-
     title, default = {"rate": ("Firing rate", "Hz"), "isi_cv": ("ISI CV", None)}[var]
     xa, ya = figures.axis_of(x, d[x].attrs), figures.axis_of(y, d[y].attrs)
     za = figures.axis_of(
@@ -246,8 +255,6 @@ def heatmap_figure(d: xr.Dataset, x: str, y: str, where: Mapping[str, float], fu
         (ya.text, "$y{custom}"),
         (za.text, "@image{0.[00]}" if var == "rate" else "@image{0.[000]}"),
     ]
-    from bokeh.models import HoverTool
-
     fig.add_tools(HoverTool(renderers=[r], tooltips=tips, formatters=snap))
     fig.add_layout(ColorBar(color_mapper=mapper, title=za.text), "right")
     return fig
@@ -266,8 +273,6 @@ def curves_figure(
 
     One curve per value of ``by``; ``plotting.rate_curve``, ``isi_errorbar``, ``isi_cv``.
     """
-    from bokeh.models import Line, Segment, VArea
-
     var, err, title, single, default = {
         "rate": ("rate", "rate_std", "Firing rate", "simulation", "Hz"),
         "isi": ("isi_mean", "isi_std", "ISI mean ± std", "ISI mean", None),
@@ -321,9 +326,6 @@ def _note(fig, text: str | None, x_range: tuple[float, float] | None = None) -> 
     ``x_range`` (display units) fixes a data range for figures whose ranges would
     otherwise come from glyphs with no data.
     """
-    from bokeh.models import Range1d
-    from bokeh.models.annotations import Label
-
     if not text:
         return
     if x_range is not None:
@@ -356,8 +358,6 @@ def _ends(r: Range1d) -> tuple[float, float]:
 def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
     """V traces, mean ± std over trials, the spike rule's line (threshold, ``v_spike``,
     ``v_peak``) and OU theory (``plotting.v_ensemble``)."""
-    from bokeh.models import Line, MultiLine, VArea
-
     e = figures.ensemble_data(full, d)
     fig = _figure(figures.figure_title("Membrane potential", full, where), e.t, e.v, width=_CURVE_WIDTH)
     items = []
@@ -422,8 +422,6 @@ def ensemble_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float])
 
 def raster_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
     """One tick per spike, trials on the y axis (``plotting.raster``)."""
-    from bokeh.models import Range1d, Segment
-
     times, trials = figures.spike_raster_times(full, d)
     ta = figures.axis_of("time", {"units": "s"}, default="ms")
     t = times * ta.factor
@@ -445,8 +443,6 @@ def raster_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
 
 def isi_histogram_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
     """Pooled ISI histogram of one point (``plotting.isi_histogram``)."""
-    from bokeh.models import Quad, Range1d
-
     ax, edges, counts = figures.isi_hist_data(d)
     n = int(np.nansum(counts))
     fig = _figure(
@@ -477,8 +473,6 @@ def _moment_figure(
     full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float], var: str, coord: str, title: str, color: str
 ):
     """Variance vs time or autocovariance vs lag, with the OU theory (``plotting.v_variance``, ``v_autocov``)."""
-    from bokeh.models import Line
-
     ca = figures.axis_of(coord, d[coord].attrs, default="ms")
     va = figures.axis_of(var, figures.square_attrs(full, var))
     xs = d[coord].values * ca.factor
@@ -513,8 +507,6 @@ def autocov_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
 def _trace_panel_figure(panel: figures.TracePanel, full: xr.Dataset, where: Mapping[str, float]):
     """One panel of recorded traces: a MultiLine per variable (its colour, one line per
     recorded trial), a legend of the variables."""
-    from bokeh.models import MultiLine
-
     fig = _figure(figures.figure_title(panel.title, full, where), panel.t, panel.y, width=_CURVE_WIDTH)
     items, renderers = [], []
     trials = [int(k) for k in panel.trials]
@@ -546,8 +538,6 @@ def _trace_figures(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float], 
     figs = [_trace_panel_figure(p, full, where) for p in panels]
     if len(figs) == 1:
         return figs[0]
-    from bokeh.layouts import row
-
     return row(*figs)
 
 
@@ -566,8 +556,6 @@ def input_figure(full: xr.Dataset, d: xr.Dataset, where: Mapping[str, float]):
 def traces_figure(d: xr.Dataset, x: str, var: str, where: Mapping[str, float], full: xr.Dataset):
     """A recorded variable of the first recorded trial vs time, one curve per value of ``x``
     (``plotting.traces``: the Brian2 tutorial's v and I of its three cells)."""
-    from bokeh.models import Line
-
     c = figures.trace_curves(full, d, x, var)
     fig = _figure(figures.figure_title(figures.trace_title(var, c.trial), full, where), c.t, c.y, width=_CURVE_WIDTH)
     items, lines = [], []
@@ -608,8 +596,6 @@ def point_figures(ds: xr.Dataset) -> dict[str, Callable]:
 
 def on_tap(fig, callback: Callable[[float | None, float | None], None]) -> None:
     """Call ``callback(x, y)`` (display units) when the plot is tapped."""
-    from bokeh.events import Tap
-
     fig.on_event(Tap, lambda event: callback(event.x, event.y))
 
 
@@ -626,8 +612,6 @@ def log_axis_ticks(fig, x: np.ndarray | None = None, y: np.ndarray | None = None
     """Every decade labelled on log axes (:func:`figures.log_ticks` over the values ``x``
     and ``y`` drawn, in display units), as plain numbers; without values, Bokeh's ticker
     at 1, 2 and 5 per decade (its default labels every mantissa of a decade, which overlap)."""
-    from bokeh.models import FixedTicker, LogAxis, LogTicker, PrintfTickFormatter
-
     for axes, values in ((fig.below, x), (fig.left, y)):
         for axis in axes:
             if not isinstance(axis, LogAxis):
@@ -659,8 +643,6 @@ def _sample_glyphs(fig, data: figures.SampleData, mapper=None) -> tuple[list, li
 
     Returns the legend items and the renderers to hover.
     """
-    from bokeh.models import Scatter
-
     items, renderers = [], []
     for layer in data.layers:
         i = layer.index
@@ -685,8 +667,6 @@ def _sample_glyphs(fig, data: figures.SampleData, mapper=None) -> tuple[list, li
 
 
 def _sample_hover(fig, renderers: list, data: figures.SampleData) -> None:
-    from bokeh.models import HoverTool
-
     if not renderers:
         return
     tips = [("sample", "@sample (@label)"), (data.x.text, "@x" + _G4), (data.y.text, "@y" + _G4)]
@@ -699,8 +679,6 @@ def _sample_hover(fig, renderers: list, data: figures.SampleData) -> None:
 
 def _selected_glyph(fig):
     """An empty ring glyph that marks the drill-down sample (:meth:`SampledReviewApp._mark`)."""
-    from bokeh.models import Scatter
-
     return fig.add_glyph(_source(x=np.empty(0), y=np.empty(0)), Scatter(x="x", y="y", **_SELECTED), name="lb-selected")
 
 
@@ -713,10 +691,6 @@ def scatter_figure(
     figure's ``lb-selected`` glyph (legend ``selected``) rings the drill-down sample
     (:func:`mark_sample`).
     """
-    from bokeh.models import LinearColorMapper
-    from bokeh.models.annotations import ColorBar
-    from bokeh.palettes import Viridis256
-
     data = figures.sample_data(d, x, y, var)
     assert data.z is not None  # (sample_data gives the colour's axis when given one, var)
     mapper = LinearColorMapper(palette=Viridis256, nan_color=figures.NAN_COLOR, low=data.clim[0], high=data.clim[1])
@@ -766,8 +740,6 @@ def projection_figure(
 
     Returns the figure and its :class:`figures.SampleData`.
     """
-    from bokeh.models import Scatter
-
     data = figures.sample_data(d, param, var, None)
     title = f"{figures.SUMMARY_TITLES.get(var, var)} vs {param}"
     fig = _figure(

@@ -36,6 +36,9 @@ from .grid import Blocking
 from .identity import simulation_identity, with_store_summaries
 from .layout import GROW, MARKERS, coords
 from .pause import pause
+from .design import add_to_section
+from .store import coordinate_array, store_generation, store_workflow, write_group_at
+from .workflow import load_workflow
 
 __all__ = ["add_unit_points", "grow_store", "recover", "check_unchanged"]
 
@@ -44,7 +47,6 @@ def check_unchanged(store, wf) -> None:
     """StoreError unless ``store`` still holds the design of ``wf`` (the same points, added ones
     included): a command that chose points from what it read grows the store only if no other
     command grew it meanwhile (two ``lifbatch fit`` on one store). Under the lease."""
-    from .store import store_workflow
 
     attrs = store_workflow(store) or {}
     try:
@@ -63,7 +65,6 @@ def add_unit_points(store, wf, unit, round_: int, fence):
     """Grow ``store`` (of workflow ``wf``) by the points ``unit`` (rows in the design's unit
     cube, clipped to it) as round ``round_``; the caller holds the lease (``fence``). Returns
     the grown Workflow."""
-    from .design import add_to_section
 
     spec = wf.sample.spec
     points = np.stack([p.from_unit(np.clip(unit[:, j], 0.0, 1.0)) for j, p in enumerate(spec.params)], axis=1)
@@ -75,7 +76,6 @@ def grow_store(store, wf, raw_sample: dict, fence):
     written, its ``added`` points extended); the caller holds the lease (``fence``), and has
     checked that the store still holds ``wf`` (:func:`check_unchanged`). Returns the grown
     Workflow, with the store's summary settings."""
-    from .workflow import load_workflow
 
     raw = wf.to_dict()
     raw["sample"] = raw_sample
@@ -103,7 +103,6 @@ def recover(store, fence) -> str | None:
     if data is None:
         return None
     intent = json.loads(data)
-    from .workflow import load_workflow
 
     grown = load_workflow(json.loads(intent["workflow"]), limits=False)
     assert grown.sample is not None  # (grow_store writes grow.json for a sampled store only)
@@ -113,10 +112,9 @@ def recover(store, fence) -> str | None:
 
 def _apply(path, grown, old_size: int, fence):
     """Steps 2-4 of a growth (each idempotent); ``grown`` with the store's summary settings."""
+    # (deferred: zarr loads when a store is grown, not when refine or fit only plan)
     import zarr
     from zarr.core.metadata import ArrayV3Metadata
-
-    from .store import write_group_at, coordinate_array, store_generation
 
     st = storage.of(path)
     meta = _root_metadata(st)

@@ -10,13 +10,16 @@ from pathlib import Path
 from . import storage
 from .errors import StoreError
 from .identity import input_files, simulation_identity, summary_settings, with_store_summaries
-from .layout import CREATING, MARKERS
+from .layout import CREATING, GROW, MARKERS, SUMMARIZE_COMMIT
+from .lease import describe, lease_state, read_lease
 from .markers import is_number, read_key, read_markers
+from .plan import StoreState
+from .units import excerpt
+from .workflow import load_workflow
 
 
 def unfinished_template(path: Path) -> str:
     """One line on a store whose template is not complete: being written, or interrupted."""
-    from .lease import describe, lease_state, read_lease
 
     held = read_lease(path)
     if held is not None and lease_state(held) == "live":  # (lease_state(None) is "none")
@@ -64,7 +67,6 @@ def store_workflow(store: str | os.PathLike) -> dict | None:
 
 def store_workflow_of(store):
     """The Workflow a store holds (its ``workflow`` attribute), points added included."""
-    from .workflow import load_workflow  # (not at import: `lifbatch --help` loads no workflow machinery)
 
     attrs = store_workflow(store)
     if attrs is None:
@@ -93,7 +95,6 @@ def _only_run_files(path: Path) -> bool:
 
 def inspect_store(store):
     """What is at ``store`` (a :class:`plan.StoreState`), from its files alone."""
-    from .plan import StoreState
 
     st = storage.of(store)
     path = Path(store) if st.local else st.location
@@ -207,7 +208,6 @@ def _root_problem(root, shape: tuple[int, ...] | None) -> str | None:
     its ``status`` array), as one phrase naming the attribute and its value; None if nothing.
     Checked: what lifbatch reads of it (the identity, the blocks, the workflow, the summary
     settings, the run's sizes), so that a damaged store is refused in one line."""
-    from .units import excerpt
 
     if root.get("node_type") != "group" or root.get("zarr_format") != 3:
         return (
@@ -277,8 +277,6 @@ def unfinished_commit(store) -> str | None:
     swap, or points added by ``refine`` / ``fit``), or None. Readers do not finish it
     (only a command holding the store's lease does, :func:`lifbatch.control.recover`):
     the arrays and attributes are then partly of before, partly of after."""
-    from .layout import GROW, SUMMARIZE_COMMIT
-    from .lease import describe, lease_state, read_lease
 
     st = storage.of(store)
     path = Path(store) if st.local else st.location

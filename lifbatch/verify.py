@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import storage
-from .errors import StoreError
+from .errors import LifbatchError, StoreError
 from .grid import Blocking
 from .layout import VARIABLES, coords, variable_specs
 from .state import inspect_store, store_workflow_of, unfinished_commit
@@ -87,7 +87,6 @@ def _layout_of(path: Location):
     """(workflow, {data variable: spec}, {coordinate: spec}, None) of a store, from its
     ``workflow`` attribute (points added and summary settings included); (None, None, None,
     the reason) when that cannot be loaded (e.g. an input file moved)."""
-    from .errors import LifbatchError
 
     try:
         wf = store_workflow_of(path)
@@ -100,7 +99,7 @@ def _layout_of(path: Location):
 
 def _open_array(path: Location, name: str):
     """The array ``name`` of the store, or what is wrong with its metadata (a str)."""
-    import zarr
+    import zarr  # (deferred: zarr loads when a store is read, not when this module is imported)
 
     st = storage.of(path)
     if not st.exists(f"{name}/zarr.json"):
@@ -227,7 +226,7 @@ def _check_blocks(
     import asyncio
     import itertools
 
-    from zarr.core.sync import sync
+    from zarr.core.sync import sync  # (deferred, as zarr above)
 
     found: dict[int, list[str]] = {flat: [] for flat in blocks}
     limit = asyncio.Semaphore(8)  # chunks in memory at once
@@ -280,7 +279,7 @@ def _block_points(blocking: Blocking, region, shape: tuple[int, ...]) -> list[in
 def _verify_as_found(path: Location, state, why: str) -> VerifyReport:
     """verify_store for a store whose workflow cannot be loaded: the chunks of the arrays found
     along the sweep axes, with a note that missing arrays and coordinates are not checked."""
-    import zarr
+    import zarr  # (deferred, as above)
 
     root = zarr.open_group(storage.of(path).zarr_store(read_only=True), mode="r", zarr_format=3)
     status = _status_array(root)
@@ -322,7 +321,7 @@ def _verify_as_found(path: Location, state, why: str) -> VerifyReport:
 def _status_array(root) -> zarr.Array | str:
     """The store's ``status`` array, or why it cannot be read (the name of the error, or of
     what is there instead)."""
-    import zarr
+    import zarr  # (deferred, as above)
 
     try:
         status = root["status"]
@@ -333,7 +332,7 @@ def _status_array(root) -> zarr.Array | str:
 
 def _dimension_names(arr: zarr.Array) -> tuple[str | None, ...]:
     """An array's dimension names, () when it has none."""
-    from zarr.core.metadata import ArrayV3Metadata
+    from zarr.core.metadata import ArrayV3Metadata  # (deferred, as above)
 
     meta = arr.metadata
     assert isinstance(meta, ArrayV3Metadata)  # (the store is opened as Zarr v3, whose arrays all have v3 metadata)
@@ -346,7 +345,7 @@ def restore_arrays(store) -> list[str]:
     every done block then lacks its chunks, and ``run --repair`` recomputes them), a coordinate
     whose values differ from the workflow's (its values again). The caller holds the lease.
     Returns their names."""
-    import zarr
+    import zarr  # (deferred, as above)
 
     st = storage.of(store)
     path = Path(store) if st.local else st.location

@@ -79,10 +79,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     # query is here, not with the views: analysis (selection) reads its --sel parser
     ("the unit of work, the summaries, reading results", {"block", "analysis", "query", "theory"}),
-    (
-        "running sweeps and what runs them again",
-        {"execute", "cluster", "summarize", "refine", "fitting", "bench", "bench_models", "bench_sweep"},
-    ),
+    ("running sweeps and what runs them again", {"execute", "cluster", "summarize", "refine", "fitting"}),
     (
         "figures, the review app, reports, exports, status",
         {
@@ -167,14 +164,6 @@ PENDING = {
     "template.py",
     "storage/__init__.py",
     "storage/s3.py",
-    "bench.py",
-    "bench_models.py",
-    "bench_sweep.py",
-    "bokeh_figures.py",
-    "models/adex.py",
-    "extend.py",
-    "verify.py",
-    "state.py",
 }
 
 

@@ -91,6 +91,7 @@ class AdEx(NeuronModel):
             ),
             [dt, 1.0 if self.state_has_w else 0.0],
         )
+        # (deferred: the numba loop; reading a workflow (`lifbatch validate`) imports no numba)
         from .adex_loop import adex_trials
         from .loops import call
 
@@ -112,7 +113,7 @@ class EIF(AdEx):
         below the rheobase (v settles at its stable fixed point)."""
         if not current > self.rheobase(p):
             return 0.0
-        from scipy.integrate import quad
+        from scipy.integrate import quad  # (deferred: scipy only for the theory line)
 
         c_m, g_l, e_l, v_t, d = (p[f"neuron.{k}"] for k in ("c_m", "g_l", "e_l", "v_t", "delta_t"))
         period, _ = quad(
