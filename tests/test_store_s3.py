@@ -614,6 +614,51 @@ def test_summarize_to_s3_equals_disk_and_a_kill_at_its_commit_recovers(s3, on_di
     assert _cli("status", url, "--verify", env=s3.env()).returncode == 0
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["summarize-begun", "summarize-written", "summarize-committed", "summarize-swapped"])
+def test_server_killed_while_summarize_writes_one_line_then_summarize_again_equals_disk(s3, on_disk, tmp_path, phase):
+    """The object store SIGKILLed while `lifbatch summarize` is paused at a phase (before its arrays
+    are read and staged, after, after its commit object, with some arrays copied into place),
+    then summarize let go: one line naming the store and what to do, exit 1, no traceback;
+    with the server back, `summarize` again gives the store the uninterrupted one gives on disk."""
+    import shutil
+
+    wf = _write(tmp_path, WF)
+    disk = tmp_path / "disk.zarr"
+    shutil.copytree(on_disk[WF["name"]], disk)
+    assert _cli("summarize", disk, "--set", "summaries.warmup=30 ms").returncode == 0
+    url = _url()
+    assert _cli("run", wf, "--store", url, "--no-progress", env=s3.env()).returncode == 0
+    p = _start(
+        "summarize",
+        url,
+        "--set",
+        "summaries.warmup=30 ms",
+        env=s3.env(LIFBATCH_TEST_PAUSE_AT=phase, LIFBATCH_TEST_PAUSE_SECONDS="2"),
+    )
+    try:
+        _wait_for(p, f"paused at {phase}")
+        os.killpg(s3.proc.pid, signal.SIGKILL)  # the server, at once, while summarize sleeps
+        s3.proc.wait()
+        out, err = p.communicate(timeout=180)
+    finally:
+        s3.start()  # back, on the same ports and directory
+    assert p.returncode == 1, err
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(
+        f"lifbatch: error: store '{url}' at {s3.endpoint}: the object store did not complete "
+    ), err
+    assert lines[0].endswith("nothing finished is lost: run the same command again once it answers"), err
+    again = _cli("summarize", url, "--set", "summaries.warmup=30 ms", env=s3.env())
+    assert again.returncode == 0, again.stderr
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
+    assert lifbatch.open_results(url).attrs["fingerprint"] == lifbatch.open_results(disk).attrs["fingerprint"]
+    assert _keys(url) == _keys(disk)
+    assert _cli("status", url, "--verify", env=s3.env()).returncode == 0
+
+
 # --------------------------------------------------------------------------- #
 # refine and fit: points added by grow.json as a conditional commit object
 # --------------------------------------------------------------------------- #
