@@ -302,6 +302,76 @@ def test_lease_renewal_is_conditional_on_its_etag(s3):
     assert read_lease(url)["token"] == "other"  # not overwritten by the loser
 
 
+def _objects(url: str) -> dict[str, bytes]:
+    """Every object of a store, name and bytes (its lease aside)."""
+    from lifbatch import storage
+
+    st = storage.of(url)
+    keys = sorted(_keys(url))
+    return dict(zip(keys, st.read_many(keys)))
+
+
+@pytest.mark.slow
+def test_a_writer_stopped_past_its_lease_on_s3_writes_nothing_after_a_takeover(s3, tmp_path):
+    """Run A (a block computed, not yet written) is stopped with SIGSTOP past its lease's timeout;
+    run B takes the stale lease over through the bucket (a conditional replace on its ETag),
+    replaces the store (--overwrite, another seed) and finishes it; A, woken with SIGCONT, exits 1
+    in one line and writes nothing: the bucket's objects, names and bytes, are B's as it left
+    them, and the same objects as B's command run uninterrupted into another prefix (every
+    array chunk byte for byte; the block markers and root attributes differ only in times, hosts
+    and workers, the generation). tests/test_fencing.py does the same on disk."""
+    from test_fencing import FAST, MEDIUM, _env
+
+    from lifbatch.store import read_markers, store_generation
+
+    path = _write(tmp_path, MEDIUM)
+    url, whole = _url(), _url()
+    a = _start(
+        "run",
+        path,
+        "--store",
+        url,
+        "--points-per-task",
+        "1",
+        "--workers",
+        "1",
+        "--no-progress",
+        env=_env(**s3.env(LIFBATCH_TEST_PAUSE_AT="block-computed", LIFBATCH_TEST_PAUSE_SECONDS="1")),
+    )
+    b_args = ("run", path, "--overwrite", "--set", "seed=99", "--set", "trials=4", "--no-progress")
+    try:
+        _wait_for(a, "paused at block-computed")
+        os.killpg(a.pid, signal.SIGSTOP)
+        time.sleep(4)  # past the lease's timeout + margin (FAST: 2 s + 1 s)
+        b = _cli(*b_args, "--store", url, env=_env(**s3.env()))
+        assert b.returncode == 0, b.stderr
+        assert f"took over a stale lease on '{url}'" in b.stderr, b.stderr
+        generation = store_generation(url)
+        before = _objects(url)
+    finally:
+        os.killpg(a.pid, signal.SIGCONT)
+    out, err = a.communicate(timeout=120)
+    assert a.returncode == 1, err
+    lines = [ln for ln in err.strip().splitlines() if "paused at" not in ln]
+    assert len(lines) == 1 and f"lost its lease on the store '{url}'" in lines[0], err
+    assert "writes nothing more" in lines[0] and "Traceback" not in err, err
+    assert _objects(url) == before  # not one object written, replaced or deleted by A after it woke
+    assert {m["generation"] for m in read_markers(url)} == {generation}
+    assert FAST["DASK_LIFBATCH__LEASE__TIMEOUT"] == "2s"
+    # the same command uninterrupted, into another prefix: the same objects; every chunk the same bytes
+    r = _cli(*b_args, "--store", whole, env=_env(**s3.env()))
+    assert r.returncode == 0, r.stderr
+    uninterrupted = _objects(whole)
+    assert set(before) == set(uninterrupted)
+    differ = sorted(k for k in before if before[k] != uninterrupted[k])
+    # (the root's provenance, the markers' times and workers, the store's generation: nothing else)
+    assert differ and all(k == "zarr.json" or k.startswith("_lifbatch/blocks/") for k in differ), differ
+    expected = lifbatch.simulate(lifbatch.load_workflow({**MEDIUM, "seed": 99, "trials": 4}))
+    assert_identical(lifbatch.open_results(url).load(), expected)
+    assert_identical(lifbatch.open_results(whole).load(), expected)
+    assert "verified" in _cli("status", url, "--verify", env=s3.env()).stdout
+
+
 # --------------------------------------------------------------------------- #
 # the object store refusing: one line each
 # --------------------------------------------------------------------------- #
