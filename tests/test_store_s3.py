@@ -6,6 +6,7 @@ If-Match); the results compared array by array with the same sweep on disk."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -186,6 +187,103 @@ def test_processes_workers_write_to_s3(s3, on_disk, tmp_path):
     assert r.returncode == 0, r.stderr
     assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[WF["name"]]).load())
     assert not [k for k in _keys(url) if "visible-" in k]  # the workers' probe, through S3, left nothing
+
+
+#: A Dask worker preload (``distributed.worker.preload``, given to the `--processes` workers by
+#: DASK_DISTRIBUTED__WORKER__PRELOAD, which they read with the rest of Dask's configuration when
+#: they start): the worker's main thread, before the worker starts, leaves the machine's mount
+#: namespace for one of its own (libc unshare(CLONE_NEWNS) through ctypes: Python 3.11 has no
+#: os.unshare), makes its mounts private and mounts an empty tmpfs over LIFBATCH_TEST_HIDE, then
+#: makes that its working directory. The threads that run the worker's tasks are started later, by
+#: that thread, and so share its namespace; dask_setup asks one of them what it sees and writes
+#: that to LIFBATCH_TEST_EVIDENCE (a directory outside the hidden one).
+HIDING_PRELOAD = """
+import ctypes
+import json
+import os
+import threading
+
+CLONE_NEWNS, MS_REC, MS_PRIVATE = 0x00020000, 0x4000, 0x40000
+HIDDEN = os.environ["LIFBATCH_TEST_HIDE"]
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _ok(rc, what):
+    if rc != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+_ok(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+_ok(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+_ok(libc.mount(b"tmpfs", HIDDEN.encode(), b"tmpfs", 0, b"size=1m"), "mount tmpfs " + HIDDEN)
+os.chdir(HIDDEN)  # (a working directory in the hidden one would still reach what is under the tmpfs)
+
+
+def _seen():
+    return {
+        "pid": os.getpid(),
+        "thread": threading.current_thread().name,
+        "mnt": os.readlink("/proc/thread-self/ns/mnt"),
+        "listing": os.listdir(HIDDEN),
+        "workflow": os.path.exists(os.environ["LIFBATCH_TEST_WORKFLOW"]),
+        "cwd": os.getcwd(),
+    }
+
+
+def dask_setup(worker):
+    seen = worker.executors["default"].submit(_seen).result()
+    path = os.path.join(os.environ["LIFBATCH_TEST_EVIDENCE"], str(os.getpid()) + ".json")
+    with open(path, "w") as f:
+        json.dump(seen, f)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_processes_workers_that_cannot_see_the_clients_directory_write_to_s3(s3, on_disk, tmp_path_factory):
+    """`run --processes` workers that have no access to the client's directory (its working
+    directory, where the workflow file is): each worker process, as it starts, is given a mount
+    namespace of its own with an empty tmpfs over that directory (HIDING_PRELOAD, a Dask worker
+    preload, which `--processes` workers honour: they read DASK_DISTRIBUTED__WORKER__PRELOAD).
+    Each worker's task thread says it sees the directory empty and the workflow file absent; the
+    sweep still writes through the object store alone, identical to the same sweep on disk."""
+    from lifbatch.store import read_markers
+
+    if os.geteuid() != 0:
+        pytest.skip("not root: the workers' preload mounts a tmpfs in a mount namespace of their own")
+    client_dir = tmp_path_factory.mktemp("client")  # the client's working directory: hidden from the workers
+    outside = tmp_path_factory.mktemp("outside")  # the preload and the workers' evidence
+    (outside / "evidence").mkdir()
+    (outside / "hide_client_dir.py").write_text(HIDING_PRELOAD)
+    wf = _write(client_dir, WF)
+    url = _url()
+    env = s3.env(
+        DASK_DISTRIBUTED__WORKER__PRELOAD=json.dumps([str(outside / "hide_client_dir.py")]),
+        LIFBATCH_TEST_HIDE=str(client_dir),
+        LIFBATCH_TEST_WORKFLOW=str(wf),
+        LIFBATCH_TEST_EVIDENCE=str(outside / "evidence"),
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", "run", wf.name, "--store", url, "--processes", "--workers", "2"]
+        + ["--points-per-task", "2", "--no-progress"],
+        cwd=client_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    seen = [json.loads(p.read_text()) for p in sorted((outside / "evidence").glob("*.json"))]
+    assert len({s["pid"] for s in seen}) == 2, seen  # both workers started under the preload
+    mine = os.readlink("/proc/self/ns/mnt")
+    for s in seen:
+        assert s["mnt"] != mine and "Dask-Default-Threads" in s["thread"], s  # a task thread, elsewhere
+        assert s["listing"] == [] and not s["workflow"] and s["cwd"] == str(client_dir), s
+    assert wf.exists() and sorted(p.name for p in client_dir.iterdir()) == [wf.name]  # (the client's, untouched)
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[WF["name"]]).load())
+    assert _keys(url) == _keys(on_disk[WF["name"]])
+    assert len(read_markers(url)) == 4  # (the sweep's 4 blocks, each written by a worker)
 
 
 # --------------------------------------------------------------------------- #
