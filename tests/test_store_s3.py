@@ -266,7 +266,7 @@ def test_processes_workers_that_cannot_see_the_clients_directory_write_to_s3(s3,
     )
     r = subprocess.run(
         [sys.executable, "-m", "lifbatch.cli", "run", wf.name, "--store", url, "--processes", "--workers", "2"]
-        + ["--points-per-task", "2", "--no-progress"],
+        + ["--no-progress"],
         cwd=client_dir,
         env=env,
         capture_output=True,
@@ -283,7 +283,7 @@ def test_processes_workers_that_cannot_see_the_clients_directory_write_to_s3(s3,
     assert wf.exists() and sorted(p.name for p in client_dir.iterdir()) == [wf.name]  # (the client's, untouched)
     assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[WF["name"]]).load())
     assert _keys(url) == _keys(on_disk[WF["name"]])
-    assert len(read_markers(url)) == 4  # (the sweep's 4 blocks, each written by a worker)
+    assert len(read_markers(url)) == 8  # (the sweep's 8 blocks, each written by a worker)
 
 
 # --------------------------------------------------------------------------- #
