@@ -1067,3 +1067,118 @@ def test_a_key_id_in_lifbatch_yaml_without_its_secret_one_line(s3, tmp_path):
         f"lifbatch: error: store '{url}': lifbatch.s3.secret-access-key is not set but its "
         "pair is; set both (or neither, to use the environment or an AWS profile)"
     )
+
+
+# --------------------------------------------------------------------------- #
+# session tokens: passed on with their keys, never printed; profiles lifbatch does not read
+# --------------------------------------------------------------------------- #
+TOKEN = "lifbatch-test-session-token-0123456789"
+
+
+@pytest.mark.parametrize("source", ["AWS_SESSION_TOKEN", "profile", "lifbatch.s3.session-token"])
+def test_a_session_token_reaches_the_server_with_its_keys_and_is_never_printed(s3, tmp_path, source):
+    """The server's keys with a session token, from each place a token is read: SeaweedFS checks
+    session tokens and refuses this one (it issued none), while the same keys without it are
+    accepted, so the refusal shows the token went with the requests. The refusal is one line
+    (exit 2) that says a session token came along, and nothing prints the key, secret or token."""
+    url = _url()
+    assert _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=s3.env()).returncode == 0
+    key, secret = s3.env()["AWS_ACCESS_KEY_ID"], s3.env()["AWS_SECRET_ACCESS_KEY"]
+    if source == "AWS_SESSION_TOKEN":
+        good = _bare(tmp_path, AWS_ENDPOINT_URL=s3.endpoint, AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
+        token, named = {**good, "AWS_SESSION_TOKEN": TOKEN}, "AWS_ACCESS_KEY_ID"
+    elif source == "profile":
+        _profiles(tmp_path, s3)
+        good = _bare(tmp_path, AWS_PROFILE="lab")
+        token, named = (
+            _bare(tmp_path, AWS_PROFILE="lab", AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "t")),
+            "the AWS profile 'lab'",
+        )
+        (tmp_path / "t").write_text((tmp_path / "credentials").read_text() + f"aws_session_token = {TOKEN}\n")
+    else:
+        good = _bare(
+            tmp_path,
+            DASK_LIFBATCH__S3__ENDPOINT=s3.endpoint,
+            DASK_LIFBATCH__S3__ACCESS_KEY_ID=key,
+            DASK_LIFBATCH__S3__SECRET_ACCESS_KEY=secret,
+        )
+        token, named = {**good, "DASK_LIFBATCH__S3__SESSION_TOKEN": TOKEN}, "lifbatch.s3.access-key-id"
+    ok = _cli("status", url, env=good)
+    assert ok.returncode == 0 and "8: 8 done" in ok.stdout, ok.stderr
+    for args in (("status", url), ("status", url, "--verify"), ("run", _write(tmp_path, WF), "--store", url)):
+        r = _cli(*args, env=token)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert r.stderr.startswith(
+            f"lifbatch: error: store '{url}' at {s3.endpoint}: the object store refused the credentials "
+            f"(from {named}), with a session token (temporary keys expire: get new ones) for "
+        ), r.stderr
+        for out in (r.stdout, r.stderr, ok.stdout, ok.stderr):
+            assert TOKEN not in out and secret not in out and key not in out, out
+
+
+def test_a_session_token_in_the_environment_does_not_go_with_other_keys(s3, tmp_path):
+    """Keys from lifbatch.yaml (lifbatch.s3.*) with a stray AWS_SESSION_TOKEN in the environment
+    (which the server would refuse): the token is not mixed into the other keys, the sweep runs;
+    neither the outputs nor any object of the store hold the secret or the token."""
+    (tmp_path / "dask").mkdir()
+    (tmp_path / "dask" / "lifbatch.yaml").write_text(
+        f"lifbatch:\n  s3:\n    endpoint: {s3.endpoint}\n    access-key-id: lifbatch-test\n"
+        "    secret-access-key: lifbatch-test-secret\n"
+    )
+    url, env = _url(), _bare(tmp_path, AWS_SESSION_TOKEN=TOKEN)
+    r = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=env)
+    assert r.returncode == 0, r.stderr
+    st = _cli("status", url, env=env)
+    assert st.returncode == 0 and "8: 8 done" in st.stdout, st.stderr
+    for out in (r.stdout, r.stderr, st.stdout, st.stderr, *(v.decode("latin-1") for v in _objects(url).values())):
+        assert TOKEN not in out and "lifbatch-test-secret" not in out
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "role_arn = arn:aws:iam::123456789012:role/lab\nsource_profile = default",
+        "sso_session = lab\nsso_account_id = 123456789012\nsso_role_name = lab",
+        "sso_start_url = https://lab.awsapps.com/start\nsso_region = us-east-1",
+        "web_identity_token_file = /var/run/secrets/token\nrole_arn = arn:aws:iam::123456789012:role/lab",
+        "credential_process = /usr/local/bin/lab-credentials",
+    ],
+    ids=["role_arn", "sso_session", "sso_start_url", "web_identity", "credential_process"],
+)
+def test_a_profile_whose_keys_come_from_elsewhere_is_refused_in_one_line(s3, tmp_path, setting):
+    """A profile that gets its keys by a role, IAM Identity Center, a web identity or a program
+    (which lifbatch does not read, nor obstore without boto3): one line naming the profile, the
+    setting and what to set instead, exit 2, nothing written; the key, not silently the next
+    source's (the instance's, or none)."""
+    (tmp_path / "config").write_text(
+        f"[default]\nregion = us-east-1\n\n[profile lab]\nregion = us-east-1\nendpoint_url = {s3.endpoint}\n{setting}\n"
+    )
+    url = _url()
+    first = setting.split(" =", 1)[0]
+    for args in (("status", url), ("run", _write(tmp_path, WF), "--store", url, "--no-progress")):
+        r = _cli(*args, env=_bare(tmp_path, AWS_PROFILE="lab"))
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.strip() == (
+            f"lifbatch: error: store '{url}': the AWS profile 'lab' (from AWS_PROFILE) gets its keys by "
+            f"{first}, which lifbatch does not read (only a profile's aws_access_key_id, aws_secret_access_key "
+            "and aws_session_token); set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (e.g. "
+            "`eval $(aws configure export-credentials --profile lab --format env)`), or "
+            "lifbatch.s3.access-key-id, secret-access-key and session-token"
+        )
+    assert _keys(url) == set()
+    # the fixes it names: the environment's keys (the profile's endpoint still read), or a profile's own keys
+    env = _bare(
+        tmp_path,
+        AWS_PROFILE="lab",
+        **{k: v for k, v in s3.env().items() if k.startswith("AWS_") and k != "AWS_ENDPOINT_URL"},
+    )
+    assert (
+        _cli("status", url, env=env).stderr.strip()
+        == f"lifbatch: error: no store at '{url}'. Run `lifbatch run WORKFLOW --store {url}` first."
+    )
+    if first == "credential_process":  # (a profile's own keys come before its credential_process, as for the AWS CLI)
+        _profiles(tmp_path, s3)
+        (tmp_path / "config").write_text((tmp_path / "config").read_text() + f"{setting}\n")
+        r = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=_bare(tmp_path, AWS_PROFILE="lab"))
+        assert r.returncode == 0, r.stderr
