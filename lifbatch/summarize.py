@@ -96,7 +96,14 @@ def summarize_store(store, overrides=None, *, log=None) -> list[str]:
             for n in names
         }
         fence.check()
-        new_ds.to_zarr(staged, mode="w", consolidated=False, encoding=enc, write_empty_chunks=True)
+        pause("summarize-begun")  # (tests stop here: nothing staged yet; the next line reads and writes the arrays)
+        try:
+            new_ds.to_zarr(staged, mode="w", consolidated=False, encoding=enc, write_empty_chunks=True)
+        except Exception as exc:  # (an object store's failure, raised inside Zarr or Dask: one line, as run's)
+            failed = st.failure(exc, "reading the spikes and writing the new summaries")
+            if failed is None:
+                raise
+            raise failed from None
         pause("summarize-written")
         written = {k.split("/")[4] for k in st.list(f"{work}/new/")}  # (_lifbatch/summarize/<own>/new/<array>/...)
         arrays = [n for n in list(new_ds.data_vars) + list(new_ds.coords) if n in written]

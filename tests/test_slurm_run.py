@@ -24,6 +24,7 @@ from lifbatch.store import done_blocks, read_markers
 
 from conftest import assert_identical, listening
 from test_slurm_setup import slurm  # noqa: F401 - the module's SLURM
+from test_store_s3 import _keys, _url, s3  # noqa: F401 - a real SeaweedFS (tests/_seaweed.py), started when asked for
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 pytest.importorskip("dask_jobqueue")
@@ -171,6 +172,41 @@ def test_a_sweep_on_slurm_jobs_is_bit_identical_and_releases_them(slurm, tmp_pat
     assert _wait_no_jobs(env) == []  # the jobs are released with the run
     prov = json.loads(lifbatch.open_results(store).attrs["provenance"])
     assert prov["cluster"]["kind"] == "slurm" and prov["cluster"]["workers"] >= 1
+
+
+def test_a_sweep_on_slurm_jobs_to_an_s3_store_equals_the_same_on_disk(slurm, s3, tmp_path):
+    """`--cluster slurm --store s3://...`: the blocks run in sbatch jobs' workers, which reach the
+    store through the object store only (the AWS_* variables, exported by sbatch as a site's
+    job environment would); the bucket's store equals the same sweep run on disk, array for
+    array and object for file, and the workers' probe left nothing in the bucket."""
+    import dask
+
+    path, reference = _write(tmp_path, WF)
+    url, disk = _url(), tmp_path / "disk.zarr"
+    env = _jobqueue_env(slurm, tmp_path, **{k: v for k, v in s3.env().items() if k.startswith("AWS_")})
+    args = ["run", str(path), "--points-per-task", "2", "--no-progress"]
+    r = subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", *args, "--store", url, "--cluster", "slurm", "--jobs", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "slurm: 2 job(s) submitted" in r.stderr and f"results: {url}" in r.stdout, (r.stdout, r.stderr)
+    d = subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", *args, "--store", str(disk)], capture_output=True, text=True
+    )
+    assert d.returncode == 0, d.stderr
+    with dask.config.set(scheduler="threads"):  # (read here, not by a Client an earlier test left as the default)
+        got, want = lifbatch.open_results(url).load(), lifbatch.open_results(disk).load()
+        prov = json.loads(lifbatch.open_results(url).attrs["provenance"])
+    assert_identical(got, want)
+    assert_identical(got, reference)
+    assert got.attrs["fingerprint"] == want.attrs["fingerprint"]
+    assert prov["cluster"]["kind"] == "slurm" and prov["cluster"]["workers"] >= 1
+    assert _keys(url) == _keys(disk)  # (no `visible-` probe object left, no lease)
+    assert _wait_no_jobs(env) == []
 
 
 def test_a_job_cancelled_mid_sweep_is_a_dead_worker(slurm, tmp_path):

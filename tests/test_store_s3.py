@@ -6,6 +6,7 @@ If-Match); the results compared array by array with the same sweep on disk."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -188,6 +189,103 @@ def test_processes_workers_write_to_s3(s3, on_disk, tmp_path):
     assert not [k for k in _keys(url) if "visible-" in k]  # the workers' probe, through S3, left nothing
 
 
+#: A Dask worker preload (``distributed.worker.preload``, given to the `--processes` workers by
+#: DASK_DISTRIBUTED__WORKER__PRELOAD, which they read with the rest of Dask's configuration when
+#: they start): the worker's main thread, before the worker starts, leaves the machine's mount
+#: namespace for one of its own (libc unshare(CLONE_NEWNS) through ctypes: Python 3.11 has no
+#: os.unshare), makes its mounts private and mounts an empty tmpfs over LIFBATCH_TEST_HIDE, then
+#: makes that its working directory. The threads that run the worker's tasks are started later, by
+#: that thread, and so share its namespace; dask_setup asks one of them what it sees and writes
+#: that to LIFBATCH_TEST_EVIDENCE (a directory outside the hidden one).
+HIDING_PRELOAD = """
+import ctypes
+import json
+import os
+import threading
+
+CLONE_NEWNS, MS_REC, MS_PRIVATE = 0x00020000, 0x4000, 0x40000
+HIDDEN = os.environ["LIFBATCH_TEST_HIDE"]
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _ok(rc, what):
+    if rc != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+_ok(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+_ok(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+_ok(libc.mount(b"tmpfs", HIDDEN.encode(), b"tmpfs", 0, b"size=1m"), "mount tmpfs " + HIDDEN)
+os.chdir(HIDDEN)  # (a working directory in the hidden one would still reach what is under the tmpfs)
+
+
+def _seen():
+    return {
+        "pid": os.getpid(),
+        "thread": threading.current_thread().name,
+        "mnt": os.readlink("/proc/thread-self/ns/mnt"),
+        "listing": os.listdir(HIDDEN),
+        "workflow": os.path.exists(os.environ["LIFBATCH_TEST_WORKFLOW"]),
+        "cwd": os.getcwd(),
+    }
+
+
+def dask_setup(worker):
+    seen = worker.executors["default"].submit(_seen).result()
+    path = os.path.join(os.environ["LIFBATCH_TEST_EVIDENCE"], str(os.getpid()) + ".json")
+    with open(path, "w") as f:
+        json.dump(seen, f)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_processes_workers_that_cannot_see_the_clients_directory_write_to_s3(s3, on_disk, tmp_path_factory):
+    """`run --processes` workers that have no access to the client's directory (its working
+    directory, where the workflow file is): each worker process, as it starts, is given a mount
+    namespace of its own with an empty tmpfs over that directory (HIDING_PRELOAD, a Dask worker
+    preload, which `--processes` workers honour: they read DASK_DISTRIBUTED__WORKER__PRELOAD).
+    Each worker's task thread says it sees the directory empty and the workflow file absent; the
+    sweep still writes through the object store alone, identical to the same sweep on disk."""
+    from lifbatch.store import read_markers
+
+    if os.geteuid() != 0:
+        pytest.skip("not root: the workers' preload mounts a tmpfs in a mount namespace of their own")
+    client_dir = tmp_path_factory.mktemp("client")  # the client's working directory: hidden from the workers
+    outside = tmp_path_factory.mktemp("outside")  # the preload and the workers' evidence
+    (outside / "evidence").mkdir()
+    (outside / "hide_client_dir.py").write_text(HIDING_PRELOAD)
+    wf = _write(client_dir, WF)
+    url = _url()
+    env = s3.env(
+        DASK_DISTRIBUTED__WORKER__PRELOAD=json.dumps([str(outside / "hide_client_dir.py")]),
+        LIFBATCH_TEST_HIDE=str(client_dir),
+        LIFBATCH_TEST_WORKFLOW=str(wf),
+        LIFBATCH_TEST_EVIDENCE=str(outside / "evidence"),
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "lifbatch.cli", "run", wf.name, "--store", url, "--processes", "--workers", "2"]
+        + ["--no-progress"],
+        cwd=client_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    seen = [json.loads(p.read_text()) for p in sorted((outside / "evidence").glob("*.json"))]
+    assert len({s["pid"] for s in seen}) == 2, seen  # both workers started under the preload
+    mine = os.readlink("/proc/self/ns/mnt")
+    for s in seen:
+        assert s["mnt"] != mine and "Dask-Default-Threads" in s["thread"], s  # a task thread, elsewhere
+        assert s["listing"] == [] and not s["workflow"] and s["cwd"] == str(client_dir), s
+    assert wf.exists() and sorted(p.name for p in client_dir.iterdir()) == [wf.name]  # (the client's, untouched)
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(on_disk[WF["name"]]).load())
+    assert _keys(url) == _keys(on_disk[WF["name"]])
+    assert len(read_markers(url)) == 8  # (the sweep's 8 blocks, each written by a worker)
+
+
 # --------------------------------------------------------------------------- #
 # killed mid-sweep, then a plain re-run: identical
 # --------------------------------------------------------------------------- #
@@ -300,6 +398,76 @@ def test_lease_renewal_is_conditional_on_its_etag(s3):
     st.replace("_lifbatch/lease.json", json.dumps(other).encode(), version)
     assert held.refresh() is False
     assert read_lease(url)["token"] == "other"  # not overwritten by the loser
+
+
+def _objects(url: str) -> dict[str, bytes]:
+    """Every object of a store, name and bytes (its lease aside)."""
+    from lifbatch import storage
+
+    st = storage.of(url)
+    keys = sorted(_keys(url))
+    return dict(zip(keys, st.read_many(keys)))
+
+
+@pytest.mark.slow
+def test_a_writer_stopped_past_its_lease_on_s3_writes_nothing_after_a_takeover(s3, tmp_path):
+    """Run A (a block computed, not yet written) is stopped with SIGSTOP past its lease's timeout;
+    run B takes the stale lease over through the bucket (a conditional replace on its ETag),
+    replaces the store (--overwrite, another seed) and finishes it; A, woken with SIGCONT, exits 1
+    in one line and writes nothing: the bucket's objects, names and bytes, are B's as it left
+    them, and the same objects as B's command run uninterrupted into another prefix (every
+    array chunk byte for byte; the block markers and root attributes differ only in times, hosts
+    and workers, the generation). tests/test_fencing.py does the same on disk."""
+    from test_fencing import FAST, MEDIUM, _env
+
+    from lifbatch.store import read_markers, store_generation
+
+    path = _write(tmp_path, MEDIUM)
+    url, whole = _url(), _url()
+    a = _start(
+        "run",
+        path,
+        "--store",
+        url,
+        "--points-per-task",
+        "1",
+        "--workers",
+        "1",
+        "--no-progress",
+        env=_env(**s3.env(LIFBATCH_TEST_PAUSE_AT="block-computed", LIFBATCH_TEST_PAUSE_SECONDS="1")),
+    )
+    b_args = ("run", path, "--overwrite", "--set", "seed=99", "--set", "trials=4", "--no-progress")
+    try:
+        _wait_for(a, "paused at block-computed")
+        os.killpg(a.pid, signal.SIGSTOP)
+        time.sleep(4)  # past the lease's timeout + margin (FAST: 2 s + 1 s)
+        b = _cli(*b_args, "--store", url, env=_env(**s3.env()))
+        assert b.returncode == 0, b.stderr
+        assert f"took over a stale lease on '{url}'" in b.stderr, b.stderr
+        generation = store_generation(url)
+        before = _objects(url)
+    finally:
+        os.killpg(a.pid, signal.SIGCONT)
+    out, err = a.communicate(timeout=120)
+    assert a.returncode == 1, err
+    lines = [ln for ln in err.strip().splitlines() if "paused at" not in ln]
+    assert len(lines) == 1 and f"lost its lease on the store '{url}'" in lines[0], err
+    assert "writes nothing more" in lines[0] and "Traceback" not in err, err
+    assert _objects(url) == before  # not one object written, replaced or deleted by A after it woke
+    assert {m["generation"] for m in read_markers(url)} == {generation}
+    assert FAST["DASK_LIFBATCH__LEASE__TIMEOUT"] == "2s"
+    # the same command uninterrupted, into another prefix: the same objects; every chunk the same bytes
+    r = _cli(*b_args, "--store", whole, env=_env(**s3.env()))
+    assert r.returncode == 0, r.stderr
+    uninterrupted = _objects(whole)
+    assert set(before) == set(uninterrupted)
+    differ = sorted(k for k in before if before[k] != uninterrupted[k])
+    # (the root's provenance, the markers' times and workers, the store's generation: nothing else)
+    assert differ and all(k == "zarr.json" or k.startswith("_lifbatch/blocks/") for k in differ), differ
+    expected = lifbatch.simulate(lifbatch.load_workflow({**MEDIUM, "seed": 99, "trials": 4}))
+    assert_identical(lifbatch.open_results(url).load(), expected)
+    assert_identical(lifbatch.open_results(whole).load(), expected)
+    assert "verified" in _cli("status", url, "--verify", env=s3.env()).stdout
 
 
 # --------------------------------------------------------------------------- #
@@ -614,6 +782,51 @@ def test_summarize_to_s3_equals_disk_and_a_kill_at_its_commit_recovers(s3, on_di
     assert _cli("status", url, "--verify", env=s3.env()).returncode == 0
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["summarize-begun", "summarize-written", "summarize-committed", "summarize-swapped"])
+def test_server_killed_while_summarize_writes_one_line_then_summarize_again_equals_disk(s3, on_disk, tmp_path, phase):
+    """The object store SIGKILLed while `lifbatch summarize` is paused at a phase (before its arrays
+    are read and staged, after, after its commit object, with some arrays copied into place),
+    then summarize let go: one line naming the store and what to do, exit 1, no traceback;
+    with the server back, `summarize` again gives the store the uninterrupted one gives on disk."""
+    import shutil
+
+    wf = _write(tmp_path, WF)
+    disk = tmp_path / "disk.zarr"
+    shutil.copytree(on_disk[WF["name"]], disk)
+    assert _cli("summarize", disk, "--set", "summaries.warmup=30 ms").returncode == 0
+    url = _url()
+    assert _cli("run", wf, "--store", url, "--no-progress", env=s3.env()).returncode == 0
+    p = _start(
+        "summarize",
+        url,
+        "--set",
+        "summaries.warmup=30 ms",
+        env=s3.env(LIFBATCH_TEST_PAUSE_AT=phase, LIFBATCH_TEST_PAUSE_SECONDS="2"),
+    )
+    try:
+        _wait_for(p, f"paused at {phase}")
+        os.killpg(s3.proc.pid, signal.SIGKILL)  # the server, at once, while summarize sleeps
+        s3.proc.wait()
+        out, err = p.communicate(timeout=180)
+    finally:
+        s3.start()  # back, on the same ports and directory
+    assert p.returncode == 1, err
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(
+        f"lifbatch: error: store '{url}' at {s3.endpoint}: the object store did not complete "
+    ), err
+    assert lines[0].endswith("nothing finished is lost: run the same command again once it answers"), err
+    again = _cli("summarize", url, "--set", "summaries.warmup=30 ms", env=s3.env())
+    assert again.returncode == 0, again.stderr
+    assert_identical(lifbatch.open_results(url).load(), lifbatch.open_results(disk).load())
+    assert lifbatch.open_results(url).attrs["fingerprint"] == lifbatch.open_results(disk).attrs["fingerprint"]
+    assert _keys(url) == _keys(disk)
+    assert _cli("status", url, "--verify", env=s3.env()).returncode == 0
+
+
 # --------------------------------------------------------------------------- #
 # refine and fit: points added by grow.json as a conditional commit object
 # --------------------------------------------------------------------------- #
@@ -854,3 +1067,118 @@ def test_a_key_id_in_lifbatch_yaml_without_its_secret_one_line(s3, tmp_path):
         f"lifbatch: error: store '{url}': lifbatch.s3.secret-access-key is not set but its "
         "pair is; set both (or neither, to use the environment or an AWS profile)"
     )
+
+
+# --------------------------------------------------------------------------- #
+# session tokens: passed on with their keys, never printed; profiles lifbatch does not read
+# --------------------------------------------------------------------------- #
+TOKEN = "lifbatch-test-session-token-0123456789"
+
+
+@pytest.mark.parametrize("source", ["AWS_SESSION_TOKEN", "profile", "lifbatch.s3.session-token"])
+def test_a_session_token_reaches_the_server_with_its_keys_and_is_never_printed(s3, tmp_path, source):
+    """The server's keys with a session token, from each place a token is read: SeaweedFS checks
+    session tokens and refuses this one (it issued none), while the same keys without it are
+    accepted, so the refusal shows the token went with the requests. The refusal is one line
+    (exit 2) that says a session token came along, and nothing prints the key, secret or token."""
+    url = _url()
+    assert _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=s3.env()).returncode == 0
+    key, secret = s3.env()["AWS_ACCESS_KEY_ID"], s3.env()["AWS_SECRET_ACCESS_KEY"]
+    if source == "AWS_SESSION_TOKEN":
+        good = _bare(tmp_path, AWS_ENDPOINT_URL=s3.endpoint, AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
+        token, named = {**good, "AWS_SESSION_TOKEN": TOKEN}, "AWS_ACCESS_KEY_ID"
+    elif source == "profile":
+        _profiles(tmp_path, s3)
+        good = _bare(tmp_path, AWS_PROFILE="lab")
+        token, named = (
+            _bare(tmp_path, AWS_PROFILE="lab", AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "t")),
+            "the AWS profile 'lab'",
+        )
+        (tmp_path / "t").write_text((tmp_path / "credentials").read_text() + f"aws_session_token = {TOKEN}\n")
+    else:
+        good = _bare(
+            tmp_path,
+            DASK_LIFBATCH__S3__ENDPOINT=s3.endpoint,
+            DASK_LIFBATCH__S3__ACCESS_KEY_ID=key,
+            DASK_LIFBATCH__S3__SECRET_ACCESS_KEY=secret,
+        )
+        token, named = {**good, "DASK_LIFBATCH__S3__SESSION_TOKEN": TOKEN}, "lifbatch.s3.access-key-id"
+    ok = _cli("status", url, env=good)
+    assert ok.returncode == 0 and "8: 8 done" in ok.stdout, ok.stderr
+    for args in (("status", url), ("status", url, "--verify"), ("run", _write(tmp_path, WF), "--store", url)):
+        r = _cli(*args, env=token)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert r.stderr.startswith(
+            f"lifbatch: error: store '{url}' at {s3.endpoint}: the object store refused the credentials "
+            f"(from {named}), with a session token (temporary keys expire: get new ones) for "
+        ), r.stderr
+        for out in (r.stdout, r.stderr, ok.stdout, ok.stderr):
+            assert TOKEN not in out and secret not in out and key not in out, out
+
+
+def test_a_session_token_in_the_environment_does_not_go_with_other_keys(s3, tmp_path):
+    """Keys from lifbatch.yaml (lifbatch.s3.*) with a stray AWS_SESSION_TOKEN in the environment
+    (which the server would refuse): the token is not mixed into the other keys, the sweep runs;
+    neither the outputs nor any object of the store hold the secret or the token."""
+    (tmp_path / "dask").mkdir()
+    (tmp_path / "dask" / "lifbatch.yaml").write_text(
+        f"lifbatch:\n  s3:\n    endpoint: {s3.endpoint}\n    access-key-id: lifbatch-test\n"
+        "    secret-access-key: lifbatch-test-secret\n"
+    )
+    url, env = _url(), _bare(tmp_path, AWS_SESSION_TOKEN=TOKEN)
+    r = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=env)
+    assert r.returncode == 0, r.stderr
+    st = _cli("status", url, env=env)
+    assert st.returncode == 0 and "8: 8 done" in st.stdout, st.stderr
+    for out in (r.stdout, r.stderr, st.stdout, st.stderr, *(v.decode("latin-1") for v in _objects(url).values())):
+        assert TOKEN not in out and "lifbatch-test-secret" not in out
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "role_arn = arn:aws:iam::123456789012:role/lab\nsource_profile = default",
+        "sso_session = lab\nsso_account_id = 123456789012\nsso_role_name = lab",
+        "sso_start_url = https://lab.awsapps.com/start\nsso_region = us-east-1",
+        "web_identity_token_file = /var/run/secrets/token\nrole_arn = arn:aws:iam::123456789012:role/lab",
+        "credential_process = /usr/local/bin/lab-credentials",
+    ],
+    ids=["role_arn", "sso_session", "sso_start_url", "web_identity", "credential_process"],
+)
+def test_a_profile_whose_keys_come_from_elsewhere_is_refused_in_one_line(s3, tmp_path, setting):
+    """A profile that gets its keys by a role, IAM Identity Center, a web identity or a program
+    (which lifbatch does not read, nor obstore without boto3): one line naming the profile, the
+    setting and what to set instead, exit 2, nothing written; the key, not silently the next
+    source's (the instance's, or none)."""
+    (tmp_path / "config").write_text(
+        f"[default]\nregion = us-east-1\n\n[profile lab]\nregion = us-east-1\nendpoint_url = {s3.endpoint}\n{setting}\n"
+    )
+    url = _url()
+    first = setting.split(" =", 1)[0]
+    for args in (("status", url), ("run", _write(tmp_path, WF), "--store", url, "--no-progress")):
+        r = _cli(*args, env=_bare(tmp_path, AWS_PROFILE="lab"))
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.strip() == (
+            f"lifbatch: error: store '{url}': the AWS profile 'lab' (from AWS_PROFILE) gets its keys by "
+            f"{first}, which lifbatch does not read (only a profile's aws_access_key_id, aws_secret_access_key "
+            "and aws_session_token); set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (e.g. "
+            "`eval $(aws configure export-credentials --profile lab --format env)`), or "
+            "lifbatch.s3.access-key-id, secret-access-key and session-token"
+        )
+    assert _keys(url) == set()
+    # the fixes it names: the environment's keys (the profile's endpoint still read), or a profile's own keys
+    env = _bare(
+        tmp_path,
+        AWS_PROFILE="lab",
+        **{k: v for k, v in s3.env().items() if k.startswith("AWS_") and k != "AWS_ENDPOINT_URL"},
+    )
+    assert (
+        _cli("status", url, env=env).stderr.strip()
+        == f"lifbatch: error: no store at '{url}'. Run `lifbatch run WORKFLOW --store {url}` first."
+    )
+    if first == "credential_process":  # (a profile's own keys come before its credential_process, as for the AWS CLI)
+        _profiles(tmp_path, s3)
+        (tmp_path / "config").write_text((tmp_path / "config").read_text() + f"{setting}\n")
+        r = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=_bare(tmp_path, AWS_PROFILE="lab"))
+        assert r.returncode == 0, r.stderr

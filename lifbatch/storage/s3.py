@@ -22,7 +22,9 @@ found first (:func:`_resolve`; docs/store-layout.md):
 
 The keys travel together (never a key id from one place with a secret from another); endpoint
 and region are looked up each on its own. A plain ``http://`` endpoint is allowed. A profile
-named but in neither file is refused in one line. Credentials are never printed: messages
+named but in neither file is refused in one line, and so is one whose keys come from
+elsewhere (``role_arn``, ``sso_*``, ``web_identity_token_file``, ``credential_process``), which
+lifbatch does not read. Credentials are never printed: messages
 name the store's URL, the endpoint, and where the keys came from only.
 """
 
@@ -123,6 +125,14 @@ def _resolve(location: str) -> dict:
     elif not explicit and env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
         keys = (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN") or None)
         source = "AWS_ACCESS_KEY_ID"
+    elif _unread(profile):
+        raise StoreError(
+            f"{where}: the AWS profile '{name}'{f' (from {named_by})' if named_by else ''} gets its keys "
+            f"by {_unread(profile)}, which lifbatch does not read (only a profile's aws_access_key_id, "
+            "aws_secret_access_key and aws_session_token); set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY "
+            f"and AWS_SESSION_TOKEN (e.g. `eval $(aws configure export-credentials --profile {name} "
+            "--format env)`), or lifbatch.s3.access-key-id, secret-access-key and session-token"
+        )
     elif profile.get("aws_access_key_id") and profile.get("aws_secret_access_key"):
         keys = (profile["aws_access_key_id"], profile["aws_secret_access_key"], profile.get("aws_session_token"))
         source = f"the AWS profile '{name}'"
@@ -143,6 +153,24 @@ def _resolve(location: str) -> dict:
         or "us-east-1"
     )  # (what an S3-compatible server without regions accepts)
     return {"credentials": keys, "source": source, "endpoint": endpoint, "region": region}
+
+
+#: a profile's settings by which the AWS tools get its keys elsewhere (an STS role, IAM Identity
+#: Center, a program): lifbatch reads none of them, nor does obstore (whose Boto3CredentialProvider
+#: would, through boto3, which lifbatch does not depend on)
+_ELSEWHERE = ("web_identity_token_file", "role_arn", "sso_session", "sso_start_url", "sso_account_id", "sso_role_name")
+
+
+def _unread(profile: dict) -> str | None:
+    """The setting by which ``profile`` gets its keys in a way lifbatch does not read, or None: a
+    role, web identity or IAM Identity Center (which the AWS tools take over the profile's own
+    keys), or a credential_process when the profile has no keys of its own."""
+    for key in _ELSEWHERE:
+        if profile.get(key):
+            return key
+    if profile.get("credential_process") and not profile.get("aws_access_key_id"):
+        return "credential_process"
+    return None
 
 
 class _Keys:
@@ -177,6 +205,7 @@ class S3Storage(Storage):
         found = _resolve(self.location)
         self.endpoint = endpoint = found["endpoint"]
         self.credentials_from = found["source"]
+        self.with_token = bool(found["credentials"] and found["credentials"][2])  # (temporary keys: they expire)
         config = {"region": found["region"]}
         if endpoint:
             config["endpoint"] = endpoint
@@ -210,8 +239,9 @@ class S3Storage(Storage):
             code in text for code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403 Forbidden")
         ):
             source = f" (from {self.credentials_from})" if self.credentials_from else " (none found)"
+            token = ", with a session token (temporary keys expire: get new ones)" if self.with_token else ""
             return StoreError(
-                f"{where}: the object store refused the credentials{source} for {what} (access "
+                f"{where}: the object store refused the credentials{source}{token} for {what} (access "
                 "denied); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION) to a key "
                 "allowed to read and write that bucket"
             )
