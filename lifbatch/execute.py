@@ -21,9 +21,9 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from functools import partial
+from multiprocessing.pool import ThreadPool  # (dask.threaded imports it too)
 from pathlib import Path
 from typing import Any
 
@@ -77,61 +77,34 @@ class SweepResult:
         return not self.failures
 
 
-class _DaemonThreads(Executor):
-    """``n`` daemon threads of this process as the executor of Dask's local scheduler.
-
-    Not ``concurrent.futures.ThreadPoolExecutor`` (nor dask.threaded's own pool, one of those):
-    Python joins its threads at exit, so an interrupted run (Ctrl-C, a lost lease, a template
-    that cannot be written) waited for its running blocks before it exited: a block's kernel
-    cannot be stopped, and a block waiting for a template that will never come waits
-    ``lifbatch.task.template-wait`` (120 s). Daemon threads end with the process; a block whose
-    marker is not written is simply run again on resume.
-    """
-
-    def __init__(self, n: int):
-        self._max_workers = n  # (what dask.threaded.get reads: its task slots)
-        self._todo: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._work, name=f"lifbatch-block-{i}", daemon=True) for i in range(n)]
-        for t in self._threads:
-            t.start()
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        self._todo.put((future, fn, args, kwargs))
-        return future
-
-    def _work(self) -> None:
-        while (item := self._todo.get()) is not None:
-            future, fn, args, kwargs = item
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn(*args, **kwargs))
-                except BaseException as exc:  # noqa: BLE001 - the future's (dask's tasks catch their own)
-                    future.set_exception(exc)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        for _ in self._threads:
-            self._todo.put(None)  # each thread ends after what it was given before
-        if wait:
-            for t in self._threads:
-                t.join()
-
-
 class _Cancelled(Exception):
     pass
+
+
+def _name_thread(name: str) -> None:
+    threading.current_thread().name = name  # (a block's marker names its thread: provenance.worker_name)
 
 
 class _LocalTasks:
     """The embedded execution without a cluster: a sweep's block tasks (the Dask delayed tasks of
     :func:`lifbatch.cluster.block_tasks`, the ones a cluster runs) by Dask's local threaded
-    scheduler (``dask.threaded.get``) on ``n`` daemon threads of this process (the kernel and
-    the summaries' loops release the GIL).
+    scheduler (``dask.threaded.get``) on ``n`` threads of this process (the kernel and the
+    summaries' loops release the GIL).
 
     The scheduler runs in a thread of its own, so that this one can write the template and
     follow the blocks meanwhile: ``results()`` yields each block's marker as it finishes (its
     ``posttask`` callback); the first block that raises stops the others from starting (as the
     scheduler does), and its exception is raised there once the running ones have ended.
     ``cancel()`` keeps blocks not yet started from starting (its ``pretask`` callback).
+
+    The threads are a ``multiprocessing.pool.ThreadPool`` (a pool Dask's scheduler takes, as
+    its documentation shows), not a ``concurrent.futures.ThreadPoolExecutor`` (dask.threaded's
+    own pool): its workers are daemon threads, which end with the process, while Python joins
+    an executor's threads at exit. On an executor an interrupted run (Ctrl-C, a lost lease, a
+    template that cannot be written) waited for its running blocks before it exited: a block's
+    kernel cannot be stopped, and a block waiting for a template that never comes waits
+    ``lifbatch.task.template-wait`` (120 s; tests/test_store_trust.py). A block whose marker is
+    not written is simply run again on resume.
     """
 
     def __init__(self, tasks: list, n: int):
@@ -155,16 +128,18 @@ class _LocalTasks:
                 self._done.put((marker, None))
 
         keys_set = set(keys)
-        pool = _DaemonThreads(n)
+        names = iter(range(n))
+        pool = ThreadPool(n, initializer=lambda: _name_thread(f"lifbatch-block-{next(names)}"))
         try:
             dask.threaded.get(graph, keys, pool=pool, callbacks=[(None, None, pretask, posttask, None)])
         except _Cancelled:
             pass
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            pool.shutdown(wait=True)  # the blocks running meanwhile end first
+            pool.close()
+            pool.join()  # the blocks running meanwhile end first
             self._done.put((None, exc))
         finally:
-            pool.shutdown(wait=False)
+            pool.close()
             self._done.put(None)  # the scheduler has ended
 
     def cancel(self) -> None:
