@@ -124,7 +124,7 @@ class _LocalTasks:
                 raise _Cancelled
 
         def posttask(key, marker, dsk, state, worker_id):
-            if key in keys_set:  # (not the workflow's node)
+            if key in keys_set:  # (not the workflow's or the fence's node)
                 self._done.put((marker, None))
 
         keys_set = set(keys)
