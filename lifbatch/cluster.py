@@ -3,8 +3,8 @@ embedded process cluster, watched until they finish.
 
 :func:`run_on_cluster` is one executor of :func:`lifbatch.execute.run_sweep` (the other runs
 the blocks in threads of this process): it is handed the run (:class:`lifbatch.execute.SweepRun`:
-the blocks to prepare, the template to write, the markers to follow) and runs
-:func:`lifbatch.block.run_block` once per block, as the threads do.
+the blocks to prepare, the template to write, the markers to follow) and runs the task graph of
+:func:`block_tasks` (:func:`lifbatch.block.run_block` once per block), as the threads do.
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ from .pause import pause
 from .store import done_blocks, read_marker
 from .workflow import Workflow
 
-__all__ = ["embedded_cluster", "run_on_cluster", "run_block_once", "check_batch_cluster", "cluster_processes"]
+__all__ = [
+    "embedded_cluster",
+    "run_on_cluster",
+    "block_tasks",
+    "run_block_once",
+    "check_batch_cluster",
+    "cluster_processes",
+]
 
 
 def _cluster_dask_config() -> dict:
@@ -221,7 +228,6 @@ def run_on_cluster(run, *, client, scheduler, n_workers, detach, provenance, bat
     ``run``: what every executor does around its blocks, bound to this run (its workflow,
     store, plan, lease and fence; :class:`lifbatch.execute.SweepRun`). Returns True when the
     lease was handed to the scheduler (``detach``)."""
-    from dask import delayed
     from dask.utils import parse_timedelta
     from distributed import Client
 
@@ -270,17 +276,8 @@ def run_on_cluster(run, *, client, scheduler, n_workers, detach, provenance, bat
             }
         )
         blocking, todo = run.prepare(slots, record)
-        prefix = f"lifbatch-block-{wf.fingerprint}-"
-        wf_node = delayed(wf, traverse=False)
-        # the markers of blocks run again (--repair, --retry-failed): a task tells them from its own
-        before = {flat: _marker(store, flat).get("finished") for flat in set(todo) & done_blocks(store)}
-        tasks = [
-            delayed(run_block_once, pure=False)(
-                wf_node, store, blocking.chunks, flat, before.get(flat), run.fence, dask_key_name=f"{prefix}{flat}"
-            )
-            for flat in todo
-        ]
-        futures = client.compute(tasks, retries=int(config.get("cluster.retries")))
+        prefix = _task_prefix(wf)
+        futures = client.compute(block_tasks(run, blocking.chunks, todo), retries=int(config.get("cluster.retries")))
         pending = set(futures)  # released one by one as the blocks finish (_cluster_results)
         if plan.new:
             run.create_template(blocking, lambda: client.cancel(list(pending)), record)
@@ -316,6 +313,32 @@ def run_on_cluster(run, *, client, scheduler, n_workers, detach, provenance, bat
     finally:
         if own_client is not None:
             _close_quietly(own_client)
+
+
+def _task_prefix(wf: Workflow) -> str:
+    return f"lifbatch-block-{wf.fingerprint}-"
+
+
+def block_tasks(run, chunks: tuple[int, ...], todo: list[int]) -> list:
+    """The sweep's blocks ``todo`` as Dask delayed tasks, one :func:`run_block_once` per block, named
+    ``lifbatch-block-<fingerprint>-<flat>``: the one task graph of every executor, a cluster's
+    (:func:`run_on_cluster`) and the threads of this process (``lifbatch.execute._run_in_threads``,
+    by Dask's local threaded scheduler). ``run``: the :class:`lifbatch.execute.SweepRun`."""
+    from dask import delayed  # (dask.delayed imports neither distributed nor dask.array)
+
+    wf, store = run.wf, run.store
+    prefix = _task_prefix(wf)
+    # nodes of their own: sent to a cluster's workers once, and not walked by Dask in every task
+    # (the fence holds the lease: walking it was half of a task's construction, ~0.1 ms)
+    wf_node, fence_node = delayed(wf, traverse=False), delayed(run.fence, traverse=False)
+    # the markers of blocks run again (--repair, --retry-failed): a task tells them from its own
+    before = {flat: _marker(store, flat).get("finished") for flat in set(todo) & done_blocks(store)}
+    return [
+        delayed(run_block_once, pure=False)(
+            wf_node, store, chunks, flat, before.get(flat), fence_node, dask_key_name=f"{prefix}{flat}"
+        )
+        for flat in todo
+    ]
 
 
 def run_block_once(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, before=None, fence=None) -> dict:

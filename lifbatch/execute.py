@@ -3,10 +3,11 @@ under the store's lease, in threads of this process or on a Dask cluster.
 
 :func:`run_sweep` is the orchestration over a :class:`~lifbatch.plan.SweepPlan`: it plans,
 takes the lease, recovers what an interrupted command left, and hands the blocks to an
-executor: the threads of this process (:class:`_BlockThreads`) or a cluster
+executor: the threads of this process (:class:`_LocalTasks`) or a cluster
 (:func:`lifbatch.cluster.run_on_cluster`). Both are handed the same :class:`SweepRun` (the
-blocks to prepare, the template to write, the markers to follow) and run the same unit of
-work, :func:`lifbatch.block.run_block`. ``simulate`` and ``simulate_block`` (lifbatch.block)
+blocks to prepare, the template to write, the markers to follow) and run the same Dask task
+graph (:func:`lifbatch.cluster.block_tasks`: :func:`lifbatch.block.run_block` once per
+block), the threads by Dask's local threaded scheduler. ``simulate`` and ``simulate_block`` (lifbatch.block)
 and ``embedded_cluster`` (lifbatch.cluster) are importable from here too.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import sys
 import threading
 import time
@@ -21,12 +23,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from multiprocessing.pool import ThreadPool  # (dask.threaded imports it too)
 from pathlib import Path
 from typing import Any
 
 from . import config, control, lease, storage
-from .block import run_block, simulate, simulate_block  # noqa: F401 - simulate*: importable from here
-from .cluster import check_batch_cluster, cluster_processes, embedded_cluster, run_on_cluster
+from .block import simulate, simulate_block  # noqa: F401 - simulate*: importable from here
+from .cluster import block_tasks, check_batch_cluster, cluster_processes, embedded_cluster, run_on_cluster
 from .errors import RunError, WorkflowError, os_reason
 from .grid import Blocking
 from .identity import simulation_identity, with_summaries
@@ -74,70 +77,87 @@ class SweepResult:
         return not self.failures
 
 
-class _BlockThreads:
-    """The embedded execution without a cluster: ``n`` daemon threads of this process
-    run the blocks (the kernel and the summaries' loops release the GIL).
+class _Cancelled(Exception):
+    pass
 
-    ``results()`` yields each block's marker as it finishes; the first block that
-    raises stops the others from starting, and its exception is raised there once the
-    running ones have ended. ``cancel()`` keeps blocks not yet started from starting.
-    Daemon threads: an interrupted run does not wait for its running blocks at exit
-    (a block whose marker is not written is simply run again on resume).
+
+def _name_thread(name: str) -> None:
+    threading.current_thread().name = name  # (a block's marker names its thread: provenance.worker_name)
+
+
+class _LocalTasks:
+    """The embedded execution without a cluster: a sweep's block tasks (the Dask delayed tasks of
+    :func:`lifbatch.cluster.block_tasks`, the ones a cluster runs) by Dask's local threaded
+    scheduler (``dask.threaded.get``) on ``n`` threads of this process (the kernel and the
+    summaries' loops release the GIL).
+
+    The scheduler runs in a thread of its own, so that this one can write the template and
+    follow the blocks meanwhile: ``results()`` yields each block's marker as it finishes (its
+    ``posttask`` callback); the first block that raises stops the others from starting (as the
+    scheduler does), and its exception is raised there once the running ones have ended.
+    ``cancel()`` keeps blocks not yet started from starting (its ``pretask`` callback).
+
+    The threads are a ``multiprocessing.pool.ThreadPool`` (a pool Dask's scheduler takes, as
+    its documentation shows), not a ``concurrent.futures.ThreadPoolExecutor`` (dask.threaded's
+    own pool): its workers are daemon threads, which end with the process, while Python joins
+    an executor's threads at exit. On an executor an interrupted run (Ctrl-C, a lost lease, a
+    template that cannot be written) waited for its running blocks before it exited: a block's
+    kernel cannot be stopped, and a block waiting for a template that never comes waits
+    ``lifbatch.task.template-wait`` (120 s; tests/test_store_trust.py). A block whose marker is
+    not written is simply run again on resume.
     """
 
-    def __init__(self, fn, items, n: int):
-        import queue
-
-        self._todo: queue.SimpleQueue = queue.SimpleQueue()
-        for item in items:
-            self._todo.put(item)
-        self._n_items = len(items)
+    def __init__(self, tasks: list, n: int):
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._work, args=(fn,), name=f"lifbatch-block-{i}", daemon=True)
-            for i in range(max(1, min(n, len(items))))
-        ]
-        for t in self._threads:
-            t.start()
+        graph: dict = {}
+        for task in tasks:
+            graph.update(task.__dask_graph__())
+        keys = [task.key for task in tasks]
+        threading.Thread(target=self._schedule, args=(graph, keys, n), name="lifbatch-scheduler", daemon=True).start()
 
-    def _work(self, fn):
-        import queue
+    def _schedule(self, graph: dict, keys: list, n: int) -> None:
+        import dask.threaded
 
-        while not self._stop.is_set():
-            try:
-                item = self._todo.get_nowait()
-            except queue.Empty:
-                break
-            try:
-                self._done.put((fn(item), None))
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-                self._stop.set()
-                self._done.put((None, exc))
-        self._done.put(None)  # this thread has ended
+        def pretask(key, dsk, state):
+            if self._stop.is_set():
+                raise _Cancelled
+
+        def posttask(key, marker, dsk, state, worker_id):
+            if key in keys_set:  # (not the workflow's or the fence's node)
+                self._done.put((marker, None))
+
+        keys_set = set(keys)
+        names = iter(range(n))
+        pool = ThreadPool(n, initializer=lambda: _name_thread(f"lifbatch-block-{next(names)}"))
+        try:
+            dask.threaded.get(graph, keys, pool=pool, callbacks=[(None, None, pretask, posttask, None)])
+        except _Cancelled:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            pool.close()
+            pool.join()  # the blocks running meanwhile end first
+            self._done.put((None, exc))
+        finally:
+            pool.close()
+            self._done.put(None)  # the scheduler has ended
 
     def cancel(self) -> None:
         self._stop.set()
 
     def results(self):
-        running = len(self._threads)
-        error = None
-        while running:
+        while True:
             # a timeout, so that Ctrl-C reaches the main thread at once
             try:
                 item = self._done.get(timeout=0.2)
-            except Exception:  # queue.Empty
+            except queue.Empty:
                 continue
             if item is None:
-                running -= 1
-                continue
+                return
             marker, exc = item
             if exc is not None:
-                error = error or exc
-            else:
-                yield marker
-        if error is not None:
-            raise error
+                raise exc
+            yield marker
 
 
 def run_sweep(
@@ -433,20 +453,20 @@ def _prepare(
 
 
 def _run_in_threads(run: SweepRun, *, n_workers: int, provenance) -> None:
-    """The embedded executor: the blocks in ``n_workers`` threads of this process."""
+    """The embedded executor: the sweep's block tasks (those a cluster runs) by Dask's local
+    threaded scheduler, in ``n_workers`` threads of this process."""
     record = provenance({"kind": "threads", "workers": n_workers})
     blocking, todo = run.prepare(n_workers, record)
     threads = min(n_workers, len(todo))
     run.log(f"running in {threads} thread{'s' if threads != 1 else ''} of this process")
     compiling = bool(todo) and _announce_compiling(run.log)
-    wf, store, chunks, fence = run.wf, run.store, blocking.chunks, run.fence
-    pool = _BlockThreads(lambda flat: run_block(wf, store, chunks, flat, fence=fence), todo, n_workers)
+    tasks = _LocalTasks(block_tasks(run, blocking.chunks, todo), max(1, threads))
     try:
         if run.plan.new:
-            run.create_template(blocking, pool.cancel, record)
-        run.follow(pool.results(), pool.cancel, compiling=compiling)
+            run.create_template(blocking, tasks.cancel, record)
+        run.follow(tasks.results(), tasks.cancel, compiling=compiling)
     except BaseException:
-        pool.cancel()
+        tasks.cancel()
         raise
 
 

@@ -130,6 +130,28 @@ def test_interrupted_creation_resumes_to_identical(tmp_path, reference, phase, s
 
 
 @pytest.mark.slow
+def test_ctrl_c_does_not_wait_for_the_blocks_running_in_threads(tmp_path, reference):
+    """SIGINT while the run's first blocks wait for a template that never comes (the run is
+    stopped writing it): the run exits at once, its block threads with it (daemon threads),
+    not after the blocks' wait for the template (lifbatch.task.template-wait, 120 s), as it
+    did on a ``ThreadPoolExecutor``, whose threads Python joins at exit. The store resumes."""
+    path = _write(tmp_path, WF)
+    store = tmp_path / "s.zarr"
+    env = {**os.environ, "LIFBATCH_TEST_PAUSE_AT": "template-begun"}
+    proc = _start("run", path, "--store", store, "--points-per-task", "2", "--workers", "2", "--no-progress", env=env)
+    _wait_for(proc, "paused at template-begun")
+    time.sleep(2)  # the first blocks (2 points of 100 ms) computed: waiting for the template
+    signalled = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert time.monotonic() - signalled < 30, err
+    r = _cli("run", path, "--store", store, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert_identical(lifbatch.open_results(store).load(), reference)
+
+
+@pytest.mark.slow
 @pytest.mark.cluster
 def test_killed_during_the_workers_visibility_probe(tmp_path, reference):
     path = _write(tmp_path, WF)
