@@ -26,13 +26,16 @@ from .layout import (
     STATUS_DONE,
     STATUS_FAILED,
     coords,
+    point_bytes,
     samples,
     spike_bytes,
     variable_specs,
 )
 from .messages import byte_size
 from .pause import pause
-from .point import PointModel, PointResult, n_state_vars
+from .inputs import recorded_inputs
+from .point import PointModel, PointResult, n_state_vars, state_names
+from .provenance import worker_name
 from .store import root_attrs, write_block
 from .streams import block_streams
 from .workflow import Workflow, load_workflow
@@ -64,8 +67,6 @@ def block_values(wf: Workflow, slices: tuple[slice, ...]) -> tuple[dict[str, np.
     try:
         return _computed_block(wf, slices)
     except MemoryError as exc:
-        from .layout import point_bytes
-
         _WORK.moments = None  # (a half-made work array is not kept)
         n = int(np.prod([s.stop - s.start for s in slices]))
         raise RunError(
@@ -156,8 +157,6 @@ def _recorded(wf, points, states, status, shape, n_rec) -> dict[str, np.ndarray]
     store holds them; NaN at failed points."""
     out = {}
     if wf.record_state:
-        from .point import state_names
-
         order = state_names(wf)
         for name in wf.record_state:
             out[name] = np.ascontiguousarray(states[..., order.index(name), :, :])
@@ -166,8 +165,6 @@ def _recorded(wf, points, states, status, shape, n_rec) -> dict[str, np.ndarray]
                 for local, params, _ in points:
                     out[name][local] /= params["neuron.r_m"]
     if wf.record_inputs:
-        from .inputs import recorded_inputs
-
         arrays = {name: np.full(shape + (len(wf.record_trials), n_rec), np.nan) for name in wf.record_inputs}
         for local, params, _ in points:
             if status[local] != STATUS_FAILED:
@@ -223,7 +220,7 @@ def _block_dataset(wf, slices, values: dict[str, np.ndarray]) -> "xr.Dataset":
     DataArrays one by one aligns their indexes each time, which cost more than
     the summaries themselves. Sweep tasks skip it: they write the arrays.
     """
-    import xarray as xr
+    import xarray as xr  # (deferred: a task writes its block without xarray; `simulate` builds a Dataset)
 
     axes = wf.axis_names
     block_coords = {}
@@ -268,7 +265,6 @@ def run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, writ
     data and its marker are written (store.write_block)."""
     if fence is not None:
         fence.check()
-    from .provenance import worker_name
 
     if written is not None and (marker := written()) is not None:
         return marker

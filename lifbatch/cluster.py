@@ -9,6 +9,8 @@ the blocks to prepare, the template to write, the markers to follow) and runs th
 
 from __future__ import annotations
 
+import logging
+import signal
 import threading
 import time
 import uuid
@@ -16,7 +18,7 @@ from functools import partial
 
 from . import config, storage
 from .block import run_block
-from .errors import RunError, StoreError, WorkflowError
+from .errors import RunError, StoreError, WorkflowError, missing_extra
 from .layout import MARKERS
 from .lease import keep_on_scheduler
 from .pause import pause
@@ -53,8 +55,7 @@ def embedded_cluster(n_workers: int, *, dashboard_address: str | None = "127.0.0
     processes of ``lifbatch.cluster.threads-per-worker`` threads on 127.0.0.1, with the
     Dask settings of ``lifbatch.cluster.dask-config`` (lifbatch.yaml: Dask's monitoring
     less often, no sampling profiler), which its processes take when they start."""
-    import logging
-
+    # (deferred: distributed loads for cluster runs only; an embedded run and --help do without it)
     import dask
     from distributed import LocalCluster
 
@@ -135,8 +136,6 @@ def check_batch_cluster(kind, jobs, adapt, *, scheduler, client) -> str:
     try:
         _import_dask_jobqueue()
     except ImportError:
-        from .errors import missing_extra
-
         raise missing_extra(f"`--cluster {kind}`", "cluster", "dask-jobqueue") from None
     return kind
 
@@ -146,12 +145,11 @@ def _import_dask_jobqueue():
     handler of its own (``sys.exit()``) when it is imported (dask/dask-jobqueue#696, fixed after
     0.9.0), so that Ctrl-C ended an interrupted run quietly with exit status 0 instead of as
     an interruption (130, the store resumable)."""
-    import signal
 
     main = threading.current_thread() is threading.main_thread()
     handler = signal.getsignal(signal.SIGINT) if main else None
     try:
-        import dask_jobqueue
+        import dask_jobqueue  # (deferred: an optional extra, for --cluster slurm only)
     finally:
         if main and handler is not None and signal.getsignal(signal.SIGINT) is not handler:
             signal.signal(signal.SIGINT, handler)
@@ -166,7 +164,7 @@ def _batch_cluster(kind: str, jobs, adapt, log):
     where, and ``distributed.scheduler.allowed-failures`` raised so that tasks on workers
     that a batch system ends (walltime, scancel) do not use up the retries of healthy
     tasks (cluster/README.md)."""
-    import dask
+    import dask  # (deferred, as distributed above)
 
     dask_jobqueue = _import_dask_jobqueue()
     cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[kind]
@@ -228,6 +226,7 @@ def run_on_cluster(run, *, client, scheduler, n_workers, detach, provenance, bat
     ``run``: what every executor does around its blocks, bound to this run (its workflow,
     store, plan, lease and fence; :class:`lifbatch.execute.SweepRun`). Returns True when the
     lease was handed to the scheduler (``detach``)."""
+    # (deferred, as above)
     from dask.utils import parse_timedelta
     from distributed import Client
 
@@ -236,7 +235,6 @@ def run_on_cluster(run, *, client, scheduler, n_workers, detach, provenance, bat
     if client is None:
         # this run reports the cluster's failures itself, in one line: distributed's own
         # logging (a traceback per reconnection attempt) stays quiet for its clients
-        import logging
 
         for name in ("distributed", "distributed.client", "distributed.core", "distributed.comm"):
             logging.getLogger(name).setLevel(logging.CRITICAL)  # (Dask's config sets some levels itself)
@@ -282,7 +280,7 @@ def run_on_cluster(run, *, client, scheduler, n_workers, detach, provenance, bat
         if plan.new:
             run.create_template(blocking, lambda: client.cancel(list(pending)), record)
         if detach:
-            from distributed import fire_and_forget
+            from distributed import fire_and_forget  # (deferred, as above)
 
             fire_and_forget(futures)
             # the scheduler holds the lease from now on, while the sweep's tasks exist;
@@ -381,7 +379,7 @@ def _cluster_results(
     while the run still holds its future. Kept to the end, the results of a sweep longer than
     a worker's life were lost and recomputed, blocks already done were written again, and the
     run never ended. ``tick`` (if given) is called every few seconds."""
-    from distributed import wait
+    from distributed import wait  # (deferred, as above)
 
     no_workers_since = None
     ticked = time.monotonic()
@@ -457,7 +455,6 @@ def _cancel_quietly(client, futures) -> None:
 
 def _close_quietly(client) -> None:
     """Close a client this run made (and its embedded cluster), whatever state it is in."""
-    import logging
 
     cluster = client.cluster
     quiet = logging.getLogger("distributed")

@@ -35,6 +35,7 @@ from .grid import Blocking
 from .identity import simulation_identity, with_summaries
 from .layout import GROW, MARKERS
 from .pause import pause
+from .provenance import collect
 from .plan import SweepPlan, estimate, plan_blocks, plan_sweep  # noqa: F401 - estimate: importable from here
 from .store import (
     add_run,
@@ -43,6 +44,7 @@ from .store import (
     create_store,
     inspect_store,
     read_markers,
+    restore_arrays,
     refuse_dangling_link,
     store_generation,
     verify_store,
@@ -117,7 +119,7 @@ class _LocalTasks:
         threading.Thread(target=self._schedule, args=(graph, keys, n), name="lifbatch-scheduler", daemon=True).start()
 
     def _schedule(self, graph: dict, keys: list, n: int) -> None:
-        import dask.threaded
+        import dask.threaded  # (deferred: dask loads when a run starts, not for --help or validate)
 
         def pretask(key, dsk, state):
             if self._stop.is_set():
@@ -266,8 +268,6 @@ def run_sweep(
         state = inspect_store(store)
         bad: frozenset[int] = frozenset()
         if repair and state.kind == "store" and _same_simulation(state, wf):
-            from .store import restore_arrays
-
             restore_arrays(store)  # arrays lost as a whole: written again, their blocks then recomputed
             report = verify_store(store)
             bad = frozenset(report.bad_blocks)
@@ -397,7 +397,6 @@ def _remove_if_empty(store, made: list[Path]) -> None:
 
 
 def _provenance(wf, workflow_path, cluster: dict, *, overrides=None) -> dict:
-    from .provenance import collect
 
     return collect(wf, workflow_path=workflow_path, cluster=cluster, overrides=overrides)
 
@@ -498,6 +497,7 @@ def _announce_compiling(log) -> bool:
     """Say so when this run's first blocks compile the kernels (numba's cache does not hold
     them: a fresh machine, a new lifbatch): the first blocks then take seconds, not the
     hang they would look like."""
+    # (deferred: numba loads when a run starts, not for --help or validate)
     from .kernel import COMPILE_SECONDS, kernels_cached
     from .models.lif_loop import lif_trials  # (the LIF's loop, the one every LIF run calls)
 
@@ -515,7 +515,7 @@ def _follow(wf, store: str, markers, progress: bool, log, cancel, *, compiling: 
     done = sum(m.get("points", 0) for m in read_markers(store)) if progress else 0  # before this run
 
     def start_bar():
-        from tqdm import tqdm
+        from tqdm import tqdm  # (deferred: only when a progress bar is shown)
 
         return tqdm(total=wf.n_points, initial=done, unit="pt", desc=wf.name, file=sys.stderr, dynamic_ncols=True)
 

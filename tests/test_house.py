@@ -155,16 +155,7 @@ HEAVY = {
 #: Files whose function-level imports are still to be explained: they are edited on other
 #: branches, and the lead adds their comments after merging them, then empties this set.
 #: (A file listed here whose imports all say why fails, so that this set only shrinks.)
-PENDING = {
-    "execute.py",
-    "block.py",
-    "cluster.py",
-    "lease.py",
-    "store.py",
-    "template.py",
-    "storage/__init__.py",
-    "storage/s3.py",
-}
+PENDING = {"lease.py", "store.py", "template.py", "storage/__init__.py", "storage/s3.py"}
 
 
 # --------------------------------------------------------------------------- reading the code
