@@ -119,6 +119,8 @@ def read_marker(store, flat: int) -> dict | None:
     """Block ``flat``'s marker (its attributes), or None when the block is not done (no
     marker, an unreadable one, or one written under another generation of the store)."""
     marker = _marker_attributes(f"{MARKERS.as_posix()}/{flat}/zarr.json", store)
+    if marker is None:
+        return None  # (no generation to read: one request for a block not done)
     return marker if _counts(marker, store_generation(store)) else None
 
 
