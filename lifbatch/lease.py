@@ -160,7 +160,8 @@ def lease_state(lease: dict | None, now: float | None = None) -> str:
     now = time.time() if now is None else now
     if stale_reason(lease, now) is not None:
         return "stale"
-    if now - _heartbeat(lease) > _seconds("timeout") + _seconds("margin"):
+    beat = _heartbeat(lease)  # (a number: stale_reason said so)
+    if beat is None or now - beat > _seconds("timeout") + _seconds("margin"):
         return "stale"
     if (
         lease.get("host") == socket.gethostname()

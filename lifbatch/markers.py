@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 
@@ -31,16 +32,16 @@ def read_key(store, key):
         return False
 
 
-def _marker_attributes(path: Path, store=None) -> dict | None:
+def _marker_attributes(path: Path | str, store=None) -> dict | None:
     """The attributes of the block marker at ``path`` (``_lifbatch/blocks/<n>/zarr.json``), or
     None when there is none, or when it is unreadable or not a marker lifbatch writes
     (:func:`_valid_marker`): the block counts as not done, and the run that resumes the
     store computes it again and writes its marker anew."""
     try:
         if store is None:
-            attrs = json.loads(path.read_text())["attributes"]
+            attrs = json.loads(Path(path).read_text())["attributes"]
         else:  # (``path`` a key of the store's storage)
-            attrs = json.loads(storage.of(store).read_bytes(path))["attributes"]
+            attrs = json.loads(storage.of(store).read_bytes(str(path)) or b"")["attributes"]
     except (OSError, ValueError, KeyError, TypeError):
         return None  # no marker, or unreadable
     return attrs if _valid_marker(attrs, str(path).split("/")[-2]) else None
@@ -49,7 +50,7 @@ def _marker_attributes(path: Path, store=None) -> dict | None:
 def _parsed_marker(key: str, data: bytes | None) -> dict | None:
     """:func:`_marker_attributes` of a marker's bytes (read with others at once)."""
     try:
-        attrs = json.loads(data)["attributes"]
+        attrs = json.loads(data or b"")["attributes"]
     except (ValueError, KeyError, TypeError):
         return None
     return attrs if _valid_marker(attrs, key.split("/")[-2]) else None
@@ -104,14 +105,14 @@ def store_generation(store) -> str | None:
     """The store's generation: a new one each time a store is created at its path (None for
     stores made before generations). Block markers of another generation do not count."""
     try:
-        attrs = json.loads(storage.of(store).read_bytes((MARKERS / "zarr.json").as_posix())).get("attributes")
+        attrs = json.loads(storage.of(store).read_bytes((MARKERS / "zarr.json").as_posix()) or b"").get("attributes")
     except (OSError, ValueError, AttributeError, TypeError):
         return None
     generation = attrs.get("generation") if isinstance(attrs, dict) else None
     return generation if isinstance(generation, str) else None
 
 
-def _counts(marker: dict | None, generation: str | None) -> bool:
+def _counts(marker: dict | None, generation: str | None) -> TypeGuard[dict]:
     return isinstance(marker, dict) and marker.get("generation") == generation
 
 

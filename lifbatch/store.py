@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Hashable, cast
 
 import numpy as np
 
@@ -86,7 +86,7 @@ __all__ = [
 ]
 
 
-def _open_zarr(path: Path, unreadable: str, **kwargs) -> "xr.Dataset":
+def _open_zarr(path: Path | str, unreadable: str, **kwargs) -> "xr.Dataset":
     """``xarray.open_zarr``, its failures as one-line StoreErrors.
 
     ``unreadable`` is the message (``{path}``, ``{type}`` and ``{exc}`` filled in) for a path
@@ -97,7 +97,7 @@ def _open_zarr(path: Path, unreadable: str, **kwargs) -> "xr.Dataset":
 
     state = inspect_store(path)
     if state.kind in ("creating", "empty"):
-        raise StoreError(unfinished_template(path))
+        raise StoreError(unfinished_template(path))  # type: ignore[arg-type]  # (state's annotation: a URL too)
     try:
         return xr.open_zarr(storage.of(path).zarr_store(read_only=True), consolidated=False, **kwargs)
     except Exception as exc:
@@ -257,7 +257,7 @@ def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray
 def add_run(store, provenance: dict) -> None:
     """Append a resuming run's provenance to the store's ``runs`` attribute (under the lease)."""
     st = storage.of(store)
-    meta = json.loads(st.read_bytes("zarr.json"))
+    meta = json.loads(cast(bytes, st.read_bytes("zarr.json")))
     runs = json.loads(meta["attributes"].get("runs") or "[]")
     meta["attributes"]["runs"] = json.dumps((runs + [provenance])[-100:])
     st.write_bytes("zarr.json", json.dumps(meta).encode())
@@ -307,7 +307,7 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
     if "fingerprint" not in ds.attrs:
         raise StoreError(f"'{path}' is not a lifbatch store (no fingerprint attribute).")
     # the contract's order (a directory listing has none)
-    order = {name: i for i, name in enumerate(VARIABLES)}
+    order: dict[Hashable, int] = {name: i for i, name in enumerate(VARIABLES)}
     ds = ds[sorted(ds.data_vars, key=lambda n: (order.get(n, len(order)), n))]
     # done means on disk: a point is done when its block's marker, written after all of
     # the block's data, exists (the status array is written with the data, before it)
