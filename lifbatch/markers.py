@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 
@@ -31,16 +32,16 @@ def read_key(store, key):
         return False
 
 
-def _marker_attributes(path: Path, store=None) -> dict | None:
+def _marker_attributes(path: Path | str, store=None) -> dict | None:
     """The attributes of the block marker at ``path`` (``_lifbatch/blocks/<n>/zarr.json``), or
     None when there is none, or when it is unreadable or not a marker lifbatch writes
     (:func:`_valid_marker`): the block counts as not done, and the run that resumes the
     store computes it again and writes its marker anew."""
     try:
         if store is None:
-            attrs = json.loads(path.read_text())["attributes"]
+            attrs = json.loads(Path(path).read_text())["attributes"]
         else:  # (``path`` a key of the store's storage)
-            attrs = json.loads(storage.of(store).read_bytes(path))["attributes"]
+            attrs = json.loads(storage.of(store).read_bytes(str(path)) or b"")["attributes"]
     except (OSError, ValueError, KeyError, TypeError):
         return None  # no marker, or unreadable
     return attrs if _valid_marker(attrs, str(path).split("/")[-2]) else None
@@ -49,7 +50,7 @@ def _marker_attributes(path: Path, store=None) -> dict | None:
 def _parsed_marker(key: str, data: bytes | None) -> dict | None:
     """:func:`_marker_attributes` of a marker's bytes (read with others at once)."""
     try:
-        attrs = json.loads(data)["attributes"]
+        attrs = json.loads(data or b"")["attributes"]
     except (ValueError, KeyError, TypeError):
         return None
     return attrs if _valid_marker(attrs, key.split("/")[-2]) else None
@@ -104,14 +105,23 @@ def store_generation(store) -> str | None:
     """The store's generation: a new one each time a store is created at its path (None for
     stores made before generations). Block markers of another generation do not count."""
     try:
-        attrs = json.loads(storage.of(store).read_bytes((MARKERS / "zarr.json").as_posix())).get("attributes")
-    except (OSError, ValueError, AttributeError, TypeError):
+        data = storage.of(store).read_bytes((MARKERS / "zarr.json").as_posix())
+    except OSError:
+        return None
+    return _generation_in(data)
+
+
+def _generation_in(data: bytes | None) -> str | None:
+    """:func:`store_generation` of the marker group's bytes."""
+    try:
+        attrs = json.loads(data or b"").get("attributes")
+    except (ValueError, AttributeError, TypeError):
         return None
     generation = attrs.get("generation") if isinstance(attrs, dict) else None
     return generation if isinstance(generation, str) else None
 
 
-def _counts(marker: dict | None, generation: str | None) -> bool:
+def _counts(marker: dict | None, generation: str | None) -> TypeGuard[dict]:
     return isinstance(marker, dict) and marker.get("generation") == generation
 
 
@@ -119,6 +129,8 @@ def read_marker(store, flat: int) -> dict | None:
     """Block ``flat``'s marker (its attributes), or None when the block is not done (no
     marker, an unreadable one, or one written under another generation of the store)."""
     marker = _marker_attributes(f"{MARKERS.as_posix()}/{flat}/zarr.json", store)
+    if marker is None:
+        return None  # (no generation to read: one request for a block not done)
     return marker if _counts(marker, store_generation(store)) else None
 
 
@@ -126,22 +138,32 @@ def read_markers(store) -> list[dict]:
     """The markers of the store's done blocks: of its generation, and of a block of its grid
     with failures among that block's points (:func:`_marker_fits`, where the grid is known)."""
     st = storage.of(store)
-    if not st.is_dir(MARKERS.as_posix()):
-        return []
-    generation = store_generation(store)
     keys = st.children(MARKERS.as_posix(), "zarr.json")
-    markers = [
-        m for m in (_parsed_marker(key, data) for key, data in zip(keys, st.read_many(keys))) if _counts(m, generation)
-    ]
-    blocking = _blocking_of(store)
+    if not keys:
+        return []
+    # the markers, the marker group (the generation), the root and status's metadata (the grid):
+    # read at once (one concurrent batch on an object store)
+    found = st.read_many([*keys, (MARKERS / "zarr.json").as_posix(), "zarr.json", "status/zarr.json"])
+    generation = _generation_in(found[len(keys)])
+    markers = [m for m in (_parsed_marker(key, data) for key, data in zip(keys, found)) if _counts(m, generation)]
+    blocking = _blocking_in(_json_or_false(found[-2]), _json_or_false(found[-1]))
     return [m for m in markers if blocking is None or _marker_fits(m, blocking)]
 
 
-def _blocking_of(path: Path) -> Blocking | None:
-    """The store's blocks from its root's ``chunks`` and its ``status`` array's shape, or None
-    when either cannot be read (a store being created, damaged metadata)."""
-    root = read_key(path, "zarr.json")
-    status_meta = read_key(path, "status/zarr.json")
+def _json_or_false(data: bytes | None):
+    """:func:`read_key` of bytes read: None when absent, False when not JSON."""
+    if data is None:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return False
+
+
+def _blocking_in(root, status_meta) -> Blocking | None:
+    """The store's blocks from its root's ``chunks`` and its ``status`` array's shape (their
+    metadata as :func:`read_key` gives them), or None when either cannot be read (a store being
+    created, damaged metadata)."""
     try:
         chunks = tuple(json.loads(root["attributes"]["chunks"]))
         shape = tuple(status_meta["shape"])

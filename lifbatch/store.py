@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Hashable, cast
 
 import numpy as np
 
@@ -85,7 +86,7 @@ __all__ = [
 ]
 
 
-def _open_zarr(path: Path, unreadable: str, **kwargs) -> "xr.Dataset":
+def _open_zarr(path: Path | str, unreadable: str, **kwargs) -> "xr.Dataset":
     """``xarray.open_zarr``, its failures as one-line StoreErrors.
 
     ``unreadable`` is the message (``{path}``, ``{type}`` and ``{exc}`` filled in) for a path
@@ -96,7 +97,7 @@ def _open_zarr(path: Path, unreadable: str, **kwargs) -> "xr.Dataset":
 
     state = inspect_store(path)
     if state.kind in ("creating", "empty"):
-        raise StoreError(unfinished_template(path))
+        raise StoreError(unfinished_template(path))  # type: ignore[arg-type]  # (state's annotation: a URL too)
     try:
         return xr.open_zarr(storage.of(path).zarr_store(read_only=True), consolidated=False, **kwargs)
     except Exception as exc:
@@ -148,7 +149,7 @@ def write_block(
     t0 = time.perf_counter()
     if fence is not None:
         fence.check()
-    _write_region(store, region, data)
+    _write_region(store, region, data, fence)
     timing = {**(timing or {}), "write": time.perf_counter() - t0}
     flat = blocking.flat_index(block_id)
     marker = {
@@ -168,23 +169,18 @@ def write_block(
     return marker
 
 
-# The store's opened Zarr arrays, kept in each worker process from one block to the
-# next (opening 12 arrays cost a quarter of a block's write): store -> (the template's
-# identity, {name: (the identity of the array's own metadata file, the array)}). An array
-# is used again only while both are unchanged: anything that replaces an array
-# (`lifbatch summarize`'s swap, a growth's resize, `run --repair` writing a lost array
-# again, a store created again with --overwrite) gives it a new metadata file, so a
-# long-lived worker never writes with a replaced array's codecs or shape.
+# The store's opened Zarr arrays, kept in each worker process from one block to the next
+# (opening them is a request per array on an object store, and cost a quarter of a block's
+# write on disk): store -> (the key of the fence they were opened under, {name: array}).
+# Used only under that same fence (lease.Fence.key: the store, the lease's token, the
+# store's generation, the fence's epoch), without a request per block: a block-writing
+# fence is made after its run's recovery and repair, and while it lives nothing replaces or
+# resizes an array (`lifbatch summarize`'s swap, a growth, `run --repair` writing a lost
+# array again and a store created again with --overwrite all happen under another lease, or
+# before that fence was made), so a long-lived worker never writes with a replaced array's
+# codecs or shape. Without a fence the arrays are opened for each block.
 _ARRAYS: dict[str, tuple[tuple, dict]] = {}
-
-
-def _file_id(path: Path) -> tuple | None:
-    """Identity of a file's current version (inode, times, size), None when it is absent."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+_OPENING = threading.Lock()
 
 
 def _template_id(store) -> tuple:
@@ -218,44 +214,50 @@ def _template_id(store) -> tuple:
         delay = min(0.1, 2 * delay)
 
 
-def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray]) -> None:
-    """``array[region] = value`` for every array of the store, concurrently."""
-    selection = region if region else Ellipsis
-    template = _template_id(store)
-    cached_template, cached = _ARRAYS.get(str(store), (None, {}))
-    # each array's metadata identity, taken before it is opened: an array replaced after
-    # this look is opened again next time, never kept under a newer identity than its own
-    st = storage.of(store)
-    idents = dict(zip(values, st.identities([f"{name}/zarr.json" for name in values])))
-    arrays = {
-        name: array
-        for name, (ident, array) in cached.items()
-        if cached_template == template and name in idents and ident == idents[name] and ident is not None
-    }
+def _opened_arrays(store, names, fence=None) -> dict:
+    """The store's arrays ``names``, opened (once per fence and process: ``_ARRAYS``) after its
+    template is complete (:func:`_template_id`)."""
+    key = fence.key if fence is not None else None
+    with _OPENING:  # (the threads of a process open them once, not each)
+        cached_key, cached = _ARRAYS.get(str(store), (None, {}))
+        if key is not None and cached_key == key and all(name in cached for name in names):
+            return cached
+        _template_id(store)
 
-    async def write(group, name, value):
-        array = arrays.get(name)
-        if array is None:
+        async def open_array(group, name, _):
             # write_empty_chunks: a block's chunks are all written (also when all zeros,
             # e.g. no spikes), which spares zarr comparing every chunk with the fill value
-            array = (await group.getitem(name)).with_config({"write_empty_chunks": True})
+            return name, (await group.getitem(name)).with_config({"write_empty_chunks": True})
+
+        arrays = dict(gather_on_group(store, open_array, dict.fromkeys(names)))
+        if key is not None:
+            _ARRAYS.clear()  # one store at a time: a worker serves one sweep's blocks in turn
+            _ARRAYS[str(store)] = (key, arrays)
+        return arrays
+
+
+def _write_region(store, region: tuple[slice, ...], values: dict[str, np.ndarray], fence=None) -> None:
+    """``array[region] = value`` for every array of the store, concurrently: one request per
+    array on an object store (its chunk's ``PUT``), once its arrays are open."""
+    selection = region if region else Ellipsis
+    arrays = _opened_arrays(store, list(values), fence)
+
+    async def write(_, name, value):
+        array = arrays[name]
         if array.dtype != value.dtype or array.shape[len(region) :] != value.shape[len(region) :]:
             raise StoreError(
                 f"block variable '{name}' {value.dtype}{value.shape} does not match the store's "
                 f"{array.dtype}{array.shape}; the store is not this workflow's"
             )
         await array.setitem(selection, value)
-        return name, array
 
-    opened = dict(gather_on_group(store, write, values, open_group=any(name not in arrays for name in values)))
-    _ARRAYS.clear()  # one store at a time: a worker serves one sweep's blocks in turn
-    _ARRAYS[str(store)] = (template, {name: (idents[name], array) for name, array in opened.items()})
+    gather_on_group(store, write, values, open_group=False)
 
 
 def add_run(store, provenance: dict) -> None:
     """Append a resuming run's provenance to the store's ``runs`` attribute (under the lease)."""
     st = storage.of(store)
-    meta = json.loads(st.read_bytes("zarr.json"))
+    meta = json.loads(cast(bytes, st.read_bytes("zarr.json")))
     runs = json.loads(meta["attributes"].get("runs") or "[]")
     meta["attributes"]["runs"] = json.dumps((runs + [provenance])[-100:])
     st.write_bytes("zarr.json", json.dumps(meta).encode())
@@ -305,7 +307,7 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
     if "fingerprint" not in ds.attrs:
         raise StoreError(f"'{path}' is not a lifbatch store (no fingerprint attribute).")
     # the contract's order (a directory listing has none)
-    order = {name: i for i, name in enumerate(VARIABLES)}
+    order: dict[Hashable, int] = {name: i for i, name in enumerate(VARIABLES)}
     ds = ds[sorted(ds.data_vars, key=lambda n: (order.get(n, len(order)), n))]
     # done means on disk: a point is done when its block's marker, written after all of
     # the block's data, exists (the status array is written with the data, before it)

@@ -84,7 +84,7 @@ def create_store(
 ) -> None:
     """Write the template of a new store: coordinates, attributes, and empty arrays.
 
-    Written by Zarr directly, all arrays at once, exactly as ``xarray.Dataset.to_zarr``
+    Written by Zarr, all arrays at once, exactly as ``xarray.Dataset.to_zarr``
     would write the coordinates (their attributes with xarray's ``_FillValue``, the
     non-index coordinates named in the root's ``coordinates`` attribute; tested
     against xarray's own template), so that a sweep needs no xarray. The data
@@ -95,9 +95,14 @@ def create_store(
 
     ``fence`` (:class:`lifbatch.lease.Fence`, checked before the root group and before the
     marker group, which completes the template) gives the store its ``generation``.
-    """
-    import zarr
 
+    The template is made by Zarr in memory, then written object by object: the root group
+    first, then every array's metadata and the coordinates' chunks at once (concurrent
+    requests on an object store: about 30, where Zarr's own creation on the store read and
+    wrote each array's parents as well, about 110), then the marker groups, then
+    ``creating.json`` is removed. The bytes are Zarr's own, the same as it writes on the
+    store; a creation interrupted anywhere is redone (``creating.json``, the marker group last).
+    """
     crd = coords(wf)
     generation = getattr(fence, "generation", None)
     attrs = {
@@ -105,33 +110,85 @@ def create_store(
         "chunks": json.dumps(list(blocking.chunks)),
         **({"generation": generation} if generation else {}),
     }
-    if fence is not None:
-        fence.check()
     extra = sorted(name for name, (dim, *_) in crd.items() if name != dim)
     if extra:
         attrs["coordinates"] = " ".join(extra)
-    # mode "a": the directory holds the run's lease and creation marker, which "w" would delete
+    objects = _template_objects(wf, blocking, crd, attrs)
     st = storage.of(store)
-    zarr.open_group(store=st.zarr_store(), mode="a", zarr_format=3, attributes=attrs)
+    if fence is not None:
+        fence.check()
+    # (the store holds the run's lease and creation marker: only the template's own keys are written)
+    put_objects(store, {"zarr.json": objects.pop("zarr.json")})
     pause("template-begun")  # (tests stop a run here: a root group without its arrays)
-    sizes = sizes_of(wf)
-
-    async def write_coord(group, name, spec):
-        values = np.asarray(spec[1])
-        array = await group.create_array(name, **coordinate_array(spec))
-        await array.setitem(Ellipsis, values)
-
-    def create(group, name, spec):
-        if name in crd:
-            return write_coord(group, name, spec)
-        return group.create_array(name, **variable_array(wf, blocking.chunks, spec, sizes=sizes))
-
-    gather_on_group(store, create, {**crd, **variable_specs(wf)})
+    put_objects(store, objects)
     if fence is not None:
         fence.check()
     write_group_at(st, MARKERS.parent, {})
     write_group_at(st, MARKERS, {"generation": generation} if generation else {})
     st.delete(CREATING.as_posix())  # complete: a store from now on
+
+
+def _template_objects(wf, blocking: Blocking, crd: dict, attrs: dict) -> dict[str, bytes]:
+    """The template's objects (key -> bytes) as Zarr writes them: the root group with
+    ``attrs``, the coordinates with their values, the data variables empty."""
+    import asyncio
+
+    import zarr.api.asynchronous
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+    from zarr.storage import MemoryStore
+
+    sizes = sizes_of(wf)
+    memory = MemoryStore()
+
+    async def build():
+        group = await zarr.api.asynchronous.open_group(store=memory, mode="w", zarr_format=3, attributes=attrs)
+
+        async def coordinate(name, spec):
+            array = await group.create_array(name, **coordinate_array(spec))
+            await array.setitem(Ellipsis, np.asarray(spec[1]))
+
+        await asyncio.gather(
+            *(coordinate(name, spec) for name, spec in crd.items()),
+            *(
+                group.create_array(name, **variable_array(wf, blocking.chunks, spec, sizes=sizes))
+                for name, spec in variable_specs(wf).items()
+            ),
+        )
+        keys = [key async for key in memory.list()]
+        found = await asyncio.gather(*(memory.get(key, default_buffer_prototype()) for key in keys))
+        return {key: buf.to_bytes() for key, buf in zip(keys, found)}
+
+    return sync(build())
+
+
+def put_objects(store, objects: dict[str, bytes]) -> None:
+    """Write whole objects (key -> bytes) into the store at once, through its Zarr store:
+    concurrent ``PUT``s on an object store, files written beside their targets and renamed
+    on disk, as Zarr writes them."""
+    import asyncio
+
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    st = storage.of(store)
+    target = st.zarr_store()
+    if isinstance(target, (str, os.PathLike)):
+        from zarr.storage import LocalStore
+
+        target = LocalStore(os.fspath(target))
+    prototype = default_buffer_prototype()
+
+    async def put_all():
+        await asyncio.gather(*(target.set(key, prototype.buffer.from_bytes(data)) for key, data in objects.items()))
+
+    try:
+        sync(put_all())
+    except Exception as exc:
+        failed = st.failure(exc, "writing the store's template")  # (an object store's, in one line)
+        if failed is None:
+            raise
+        raise failed from None
 
 
 def variable_array(wf, chunks: tuple[int, ...], spec: tuple, *, sizes: dict | None = None) -> dict:

@@ -160,6 +160,22 @@ class Seaweed:
                     raise
                 time.sleep(0.3)
 
+    def requests(self) -> dict[str, float]:
+        """The S3 gateway's requests so far by type (GET, PUT, LIST, DELETE, ...; a HEAD counts as
+        a GET), from its Prometheus metrics (``metrics`` must be given)."""
+        import re
+        import urllib.request
+
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics}/metrics", timeout=10).read().decode()
+        out: dict[str, float] = {}
+        for line in text.splitlines():
+            m = re.match(r"SeaweedFS_s3_request_total\{([^}]*)\} ([0-9.e+]+)", line)
+            if m:
+                kind = re.search(r'type="([^"]*)"', m.group(1))
+                key = kind.group(1) if kind else m.group(1)
+                out[key] = out.get(key, 0) + float(m.group(2))
+        return out
+
     def stop(self, grace: float = 5.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return

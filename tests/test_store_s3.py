@@ -52,7 +52,9 @@ def _reads_in_this_process():
 def s3(tmp_path_factory):
     """A real SeaweedFS on 127.0.0.1 (its own ports and directory) with a bucket; this process
     uses it through the AWS_* variables, as lifbatch's subprocesses do."""
-    server = Seaweed(str(tmp_path_factory.mktemp("seaweed")))
+    from _seaweed import _free_ports
+
+    server = Seaweed(str(tmp_path_factory.mktemp("seaweed")), metrics=_free_ports(1)[0])  # (metrics: its requests)
     server.start()
     server.bucket("lifbatch")
     saved = {
@@ -175,6 +177,61 @@ def test_sweep_to_s3_is_identical_to_disk(s3, on_disk, tmp_path):
     # a re-run has nothing to do, and takes no lease
     again = _cli("run", _write(tmp_path, WF), "--store", url, "--no-progress", env=s3.env())
     assert again.returncode == 0 and "(0 blocks run, 8 already done)" in again.stdout, again.stdout
+
+
+# --------------------------------------------------------------------------- #
+# the requests of a sweep, counted by the server: per block and once per run, bounded
+# --------------------------------------------------------------------------- #
+def _sweep_requests(s3, raw: dict) -> tuple[dict[str, float], int]:
+    """The requests (by type, from the server's metrics) of a sweep of ``raw`` in this
+    process's threads to a new store in the bucket, one point per block; and its blocks."""
+    before = s3.requests()
+    res = lifbatch.run_sweep(raw, _url(), workers=2, points_per_task=1, progress=False, log=lambda m: None)
+    after = s3.requests()
+    return {k: after.get(k, 0) - before.get(k, 0) for k in set(after) | set(before)}, res.blocks
+
+
+def test_requests_per_block_and_per_store_creation_are_bounded(s3):
+    """docs/store-layout.md, "Requests per block": a block is one PUT per data variable and one
+    of its marker, two GETs of the lease (the fence before its data and before its marker)
+    and the run's final reading of its marker; no listing, no HEAD of the template or of the
+    arrays. A run that creates its store costs a fixed number besides (its lease, recovery,
+    the template in one batch, the arrays opened once): 25 blocks against 1 tell them apart."""
+    import dask
+
+    from lifbatch.layout import variable_specs
+
+    one = {**WF, "name": "s3-requests", "sweep": {"I": {**WF["sweep"]["I"], "linspace": [100, 300, 1]}}}
+    many = {**one, "sweep": {"I": {**WF["sweep"]["I"], "linspace": [100, 300, 25]}}}
+    n_vars = len(variable_specs(lifbatch.load_workflow(one)))
+    # (no lease renewal during these sub-second sweeps: its GET and PUT would be counted)
+    with dask.config.set({"lifbatch.lease.heartbeat": "25s"}):
+        lifbatch.run_sweep(one, _url(), progress=False, log=lambda m: None)  # (compiled, imported)
+        small, one_block = _sweep_requests(s3, one)
+        large, blocks = _sweep_requests(s3, many)
+    assert (one_block, blocks) == (1, 25)
+    per_block = {k: (large[k] - small[k]) / 24 for k in large if large[k] != small[k]}
+    assert set(per_block) == {"PUT", "GET"} and per_block["PUT"] == n_vars + 1, per_block  # (no LIST, no DELETE)
+    # 3 GETs; the first blocks' HEADs while the template is being written (every 5-100 ms, once
+    # per run) vary from run to run by a few: over 24 blocks, a few hundredths
+    assert abs(per_block["GET"] - 3) <= 0.25, per_block
+    once = sum(small.values()) - sum(per_block.values())
+    assert once <= 2 * n_vars + 55, (once, small)  # (75 for 13 variables: README, Performance)
+
+
+def test_a_store_created_again_in_this_process_is_never_written_with_the_old_arrays(s3, tmp_path):
+    """The arrays a process opened are kept under the fence it wrote with (store, lease token,
+    generation, epoch): a store created again at the same URL with other arrays (more trials,
+    other chunks) is written with its own, identical to the same sweep on disk."""
+    url = _url()
+    opts = dict(workers=2, progress=False, log=lambda m: None)
+    lifbatch.run_sweep(WF, url, points_per_task=2, **opts)
+    other = {**WF, "trials": 6, "sweep": {"I": {**WF["sweep"]["I"], "linspace": [100, 300, 9]}}}
+    lifbatch.run_sweep(other, url, points_per_task=3, overwrite=True, **opts)
+    lifbatch.run_sweep(other, tmp_path / "disk.zarr", points_per_task=3, **opts)
+    got = lifbatch.open_results(url).load()
+    assert got.sizes["trial"] == 6 and int((got["status"] == 1).sum()) == 9
+    assert_identical(got, lifbatch.open_results(tmp_path / "disk.zarr").load())
 
 
 @pytest.mark.slow

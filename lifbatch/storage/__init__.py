@@ -12,6 +12,7 @@ This package imports no S3 client: ``lifbatch --help`` and ``validate`` never lo
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 
@@ -125,6 +126,11 @@ class Storage:
         :class:`Conflict`."""
         raise NotImplementedError
 
+    def take_over(self, key: str, data: bytes, version) -> object:
+        """Replace a stale object that still holds ``version`` (its new version), else raise
+        :class:`Conflict`: of two takers exactly one wins."""
+        raise NotImplementedError
+
     def copy(self, src: str, dst: str) -> None:
         """Copy the object ``src`` over ``dst`` (on an object store, by the server)."""
         data = self.read_bytes(src)
@@ -171,7 +177,7 @@ class Storage:
         """The keys under ``prefix`` (a ``/``-ending key), relative to the store."""
         raise NotImplementedError
 
-    def top(self) -> list[str]:
+    def top(self) -> builtins.list[str]:
         """The names directly in the store (its root's objects and "directories")."""
         raise NotImplementedError
 
@@ -192,7 +198,7 @@ class Storage:
         """Make the directory ``key`` (nothing on an object store, which has none)."""
         raise NotImplementedError
 
-    def children(self, prefix: str, name: str) -> list[str]:
+    def children(self, prefix: str, name: str) -> builtins.list[str]:
         """The keys ``<prefix>/<one level>/<name>`` (the block markers' ``blocks/*/zarr.json``)."""
         raise NotImplementedError
 

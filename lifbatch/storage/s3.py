@@ -31,9 +31,13 @@ name the store's URL, the endpoint, and where the keys came from only.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..errors import StoreError
 from . import Conflict, Storage, Unavailable
+
+if TYPE_CHECKING:
+    from obstore.store import ClientConfig, RetryConfig, S3Config, S3Credential, S3CredentialProvider
 
 __all__ = ["S3Storage"]
 
@@ -178,9 +182,14 @@ class _Keys:
     obstore itself reads the environment's, which must not mix in (a session token of other keys)."""
 
     def __init__(self, key_id: str, secret: str, token: str | None):
-        self._credential = {"access_key_id": key_id, "secret_access_key": secret, "token": token, "expires_at": None}
+        self._credential: S3Credential = {
+            "access_key_id": key_id,
+            "secret_access_key": secret,
+            "token": token,
+            "expires_at": None,
+        }
 
-    def __call__(self) -> dict:
+    def __call__(self) -> S3Credential:
         return self._credential
 
     def __repr__(self) -> str:  # (never the secret)
@@ -206,14 +215,14 @@ class S3Storage(Storage):
         self.endpoint = endpoint = found["endpoint"]
         self.credentials_from = found["source"]
         self.with_token = bool(found["credentials"] and found["credentials"][2])  # (temporary keys: they expire)
-        config = {"region": found["region"]}
+        config: S3Config = {"region": found["region"]}
         if endpoint:
             config["endpoint"] = endpoint
-        provider = None
+        provider: S3CredentialProvider | None = None
         if found["credentials"] is not None and found["source"] != "AWS_ACCESS_KEY_ID":
             provider = _Keys(*found["credentials"])
-        client = {"allow_http": True} if endpoint and endpoint.startswith("http://") else {}
-        retry = {"max_retries": 2, "retry_timeout": __import__("datetime").timedelta(seconds=10)}
+        client: ClientConfig = {"allow_http": True} if endpoint and endpoint.startswith("http://") else {}
+        retry: RetryConfig = {"max_retries": 2, "retry_timeout": __import__("datetime").timedelta(seconds=10)}
         self._store = S3Store(
             self.bucket,
             prefix=self.prefix or None,
