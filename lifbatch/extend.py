@@ -154,9 +154,9 @@ def _apply(path, grown, old_size: int, fence):
     )
     fence.check()
     st.write_bytes("zarr.json", json.dumps(meta).encode())
-    # a new identity for the template (store._template_id): processes that wrote blocks
-    # before keep the arrays open at their old shape, and open them again (the store's
-    # generation kept)
+    # the marker group written again with the store's generation kept; a run that writes the new
+    # points' blocks makes a new fence after this growth, so workers open the arrays again at
+    # their new shape (the arrays are kept per fence: store._ARRAYS)
     generation = store_generation(path)
     write_group_at(st, MARKERS, {"generation": generation} if generation else {})
     st.delete(GROW.as_posix())

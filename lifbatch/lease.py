@@ -56,7 +56,7 @@ _KEY = LEASE.as_posix()  # (its key in the store's storage: lifbatch.storage)
 
 
 def _seconds(key: str) -> float:
-    from dask.utils import parse_timedelta
+    from dask.utils import parse_timedelta  # (deferred: dask loads when a lease is taken, not for --help)
 
     return float(parse_timedelta(config.get(f"lease.{key}")))
 
@@ -389,7 +389,7 @@ def keep_on_scheduler(store: str, record: dict, key_prefix: str, period: float, 
     for good (the sweep cannot progress; its tasks, should workers return, fail their
     fence): after ``timeout + margin`` a local ``lifbatch run`` takes the store over. The
     lease records the number of workers, which ``lifbatch status`` shows."""
-    from tornado.ioloop import PeriodicCallback
+    from tornado.ioloop import PeriodicCallback  # (deferred: runs on a Dask scheduler, which has it)
 
     record = dict(record, detached=True, host=socket.gethostname(), pid=os.getpid())
     name = f"lifbatch-lease-{record['token']}"

@@ -15,16 +15,18 @@ import os
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Hashable, cast
 
 import numpy as np
 
-from . import storage
+from . import config, storage
+from .adaptation import with_isi_adaptation
 from .atomic import write_json_atomic
 from .errors import StoreError
 from .grid import Blocking
 from .identity import simulation_identity, summary_settings, with_summaries
-from .layout import MARKERS, STATUS_DONE, STATUS_FAILED, STATUS_PENDING, VARIABLES
+from .layout import GROW, LEASE, MARKERS, STATUS_DONE, STATUS_FAILED, STATUS_PENDING, SUMMARIZE_COMMIT, VARIABLES
 
 # the store's other jobs, in modules of their own (their names re-exported: callers import them from here)
 from .markers import done_blocks, marker_status, read_marker, read_markers, store_generation
@@ -93,7 +95,7 @@ def _open_zarr(path: Path | str, unreadable: str, **kwargs) -> "xr.Dataset":
     that is not a Zarr store; a store whose template ``run_sweep`` is still
     writing (while the first tasks compute) says so instead.
     """
-    import xarray as xr
+    import xarray as xr  # (deferred: xarray loads when a store is opened, not for a run's tasks)
 
     state = inspect_store(path)
     if state.kind in ("creating", "empty"):
@@ -109,7 +111,6 @@ _write_json_atomic = write_json_atomic  # (the name the modules that grow and su
 
 def clear_store(store) -> None:
     """Remove everything at a store's path but the run's own lease (the caller holds it)."""
-    from .layout import LEASE
 
     storage.of(store).clear(LEASE.as_posix())
 
@@ -189,9 +190,7 @@ def _template_id(store) -> tuple:
     ``run_sweep`` writes a new store's template while the first tasks compute;
     its marker group is written last, so a task finding it may write.
     """
-    from dask.utils import parse_timedelta
-
-    from . import config
+    from dask.utils import parse_timedelta  # (deferred: dask loads when a store is written, not for --help)
 
     st = storage.of(store)
     key = (MARKERS / "zarr.json").as_posix()
@@ -270,7 +269,7 @@ class StoredArrays:
     ``lifbatch refine`` and ``lifbatch fit`` read every round."""
 
     def __init__(self, store):
-        import zarr
+        import zarr  # (deferred: zarr loads when a store is opened, not for --help or validate)
 
         self._root = zarr.open_group(storage.of(store).zarr_store(read_only=True), mode="r", zarr_format=3)
         shape = tuple(self._root["status"].shape)
@@ -278,7 +277,6 @@ class StoredArrays:
         self._status = marker_status(store, shape, tuple(json.loads(self._root.attrs["chunks"])))
 
     def __getitem__(self, name: str):
-        from types import SimpleNamespace
 
         return SimpleNamespace(values=np.asarray(self._status if name == "status" else self._root[name][...]))
 
@@ -315,7 +313,6 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
         status = marker_status(path, ds["status"].shape, tuple(json.loads(ds.attrs["chunks"])))
         ds["status"] = ds["status"].copy(data=status)
     # isi_adaptation: derived from the spikes, not stored (old stores have it as well)
-    from .adaptation import with_isi_adaptation
 
     ds = with_isi_adaptation(ds, lazy=True)
     ds = ds[sorted(ds.data_vars, key=lambda n: (order.get(n, len(order)), n))]
@@ -326,7 +323,6 @@ def open_results(store: str | os.PathLike, **kwargs) -> "xr.Dataset":
 def commit_stamp(store) -> tuple:
     """What changes when a summarize or a growth commits (the root metadata file, a commit
     pending): readers compare it before and after an eager read (:func:`read_consistently`)."""
-    from .layout import GROW, SUMMARIZE_COMMIT
 
     st = storage.of(store)
     try:

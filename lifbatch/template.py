@@ -3,6 +3,7 @@ write them), with the codecs of its data variables; the Zarr group writes a run 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -16,11 +17,11 @@ from .atomic import write_json_atomic
 from .grid import Blocking
 from .identity import simulation_identity
 from .layout import CREATING, MARKERS, coords, variable_specs
+from .provenance import versions
 from .layout import sizes as sizes_of
 
 
 def _package_versions() -> dict:
-    from .provenance import versions
 
     return versions()
 
@@ -62,6 +63,7 @@ def compressors_for(dtype: np.dtype) -> list:
     (``status --verify`` finds it; its cost: README, Performance). Stores, and
     ``lifbatch summarize``'s arrays, written with these codecs are read back with them.
     """
+    # (deferred: zarr loads when a store is created, not for --help or validate)
     from zarr.codecs import BloscCodec, Crc32cCodec, ZstdCodec
 
     if np.dtype(dtype).kind == "f":
@@ -131,8 +133,7 @@ def create_store(
 def _template_objects(wf, blocking: Blocking, crd: dict, attrs: dict) -> dict[str, bytes]:
     """The template's objects (key -> bytes) as Zarr writes them: the root group with
     ``attrs``, the coordinates with their values, the data variables empty."""
-    import asyncio
-
+    # (deferred, as above)
     import zarr.api.asynchronous
     from zarr.core.buffer import default_buffer_prototype
     from zarr.core.sync import sync
@@ -166,15 +167,14 @@ def put_objects(store, objects: dict[str, bytes]) -> None:
     """Write whole objects (key -> bytes) into the store at once, through its Zarr store:
     concurrent ``PUT``s on an object store, files written beside their targets and renamed
     on disk, as Zarr writes them."""
-    import asyncio
-
+    # (deferred, as above)
     from zarr.core.buffer import default_buffer_prototype
     from zarr.core.sync import sync
 
     st = storage.of(store)
     target = st.zarr_store()
     if isinstance(target, (str, os.PathLike)):
-        from zarr.storage import LocalStore
+        from zarr.storage import LocalStore  # (deferred, as above)
 
         target = LocalStore(os.fspath(target))
     prototype = default_buffer_prototype()
@@ -211,7 +211,7 @@ def variable_array(wf, chunks: tuple[int, ...], spec: tuple, *, sizes: dict | No
 def coordinate_array(spec: tuple) -> dict:
     """``create_array`` arguments of a coordinate (``(dim, values, attrs)`` of layout.coords) as
     xarray writes it: one chunk, its attributes with xarray's ``_FillValue`` for floats."""
-    from zarr.codecs import ZstdCodec
+    from zarr.codecs import ZstdCodec  # (deferred, as above)
 
     dim, values, *rest = spec
     values = np.asarray(values)
@@ -262,8 +262,7 @@ def begin_creation(wf, store) -> None:
 def gather_on_group(store, job, items: dict, *, open_group: bool = True) -> list:
     """Run ``job(group, name, item)`` for every item at once on the store's root group
     (zarr's async API); ``group`` is None with ``open_group=False``. Returns their results."""
-    import asyncio
-
+    # (deferred, as above)
     import zarr.api.asynchronous
     from zarr.core.sync import sync
 

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from ..atomic import write_text_atomic
-from . import Conflict, Storage
+from .base import Conflict, Storage
 
 __all__ = ["PosixStorage"]
 

@@ -30,11 +30,23 @@ name the store's URL, the endpoint, and where the keys came from only.
 
 from __future__ import annotations
 
+import asyncio
+import configparser
 import os
 from typing import TYPE_CHECKING
 
-from ..errors import StoreError
-from . import Conflict, Storage, Unavailable
+from .. import config
+from ..errors import StoreError, missing_extra
+from .base import Conflict, Storage, Unavailable
+
+try:  # (the extra `s3`: without it S3Storage says how to install it; this module loads for s3:// stores only)
+    import obstore
+    import obstore.exceptions as oe
+    from obstore.store import S3Store
+
+    _HAVE_OBSTORE = True
+except ImportError:  # pragma: no cover - an install without the extra
+    _HAVE_OBSTORE = False
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig, S3Config, S3Credential, S3CredentialProvider
@@ -46,8 +58,6 @@ StorageUnreachable = Unavailable
 
 
 def _settings() -> dict:
-    from .. import config
-
     out = {}
     for key in ("endpoint", "region", "profile", "access-key-id", "secret-access-key", "session-token"):
         value = config.get(f"s3.{key}", None)
@@ -71,8 +81,6 @@ def _read_profile(name: str, where: str) -> dict | None:
     The files are INI, read by configparser: botocore reads them too, but it is a 100 MB
     dependency for reading two INI files, and obstore (the client) does not read them.
     """
-    import configparser
-
     credentials, config = _profile_files()
     found: dict | None = None
     for path, section in ((config, "default" if name == "default" else f"profile {name}"), (credentials, name)):
@@ -200,13 +208,8 @@ class S3Storage(Storage):
     local = False
 
     def __init__(self, location: str):
-        from ..errors import missing_extra
-
-        try:
-            import obstore  # noqa: F401
-            from obstore.store import S3Store
-        except ImportError:
-            raise missing_extra(f"the store '{location}'", "s3", "obstore") from None
+        if not _HAVE_OBSTORE:
+            raise missing_extra(f"the store '{location}'", "s3", "obstore")
         self.location = location.rstrip("/")
         rest = self.location.split("://", 1)[1]
         self.bucket, _, prefix = rest.partition("/")
@@ -235,8 +238,6 @@ class S3Storage(Storage):
     # ------------------------------------------------------------------ errors
     def _failed(self, exc: Exception, what: str) -> Exception:
         """One line for a request the object store refused or could not answer."""
-        import obstore.exceptions as oe
-
         text = str(exc)
         where = f"store '{self.location}'" + (f" at {self.endpoint}" if self.endpoint else "")
         if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
@@ -261,8 +262,6 @@ class S3Storage(Storage):
         )
 
     def _call(self, what: str, fn, *args, **kwargs):
-        import obstore.exceptions as oe
-
         try:
             return fn(*args, **kwargs)
         except (FileNotFoundError, oe.NotFoundError) as exc:
@@ -275,8 +274,6 @@ class S3Storage(Storage):
             raise self._failed(exc, what) from None
 
     def failure(self, exc, what):
-        import obstore.exceptions as oe
-
         if isinstance(exc, oe.BaseError) or (isinstance(exc, FileNotFoundError) and "NoSuchBucket" in str(exc)):
             return self._failed(exc, what)
         return None
@@ -287,9 +284,6 @@ class S3Storage(Storage):
         return None if found is None else found[0]
 
     def read_versioned(self, key):
-        import obstore
-        import obstore.exceptions as oe
-
         try:
             got = self._call(f"reading {key}", obstore.get, self._store, key)
             return bytes(self._call(f"reading {key}", got.bytes)), got.meta["e_tag"]
@@ -297,31 +291,21 @@ class S3Storage(Storage):
             return None
 
     def write_bytes(self, key, data):
-        import obstore
-
         self._call(f"writing {key}", obstore.put, self._store, key, data)
 
     def create(self, key, data):
-        import obstore
-        import obstore.exceptions as oe
-
         try:
             return self._call(f"creating {key}", obstore.put, self._store, key, data, mode="create")["e_tag"]
         except (oe.AlreadyExistsError, oe.PreconditionError):
             raise Conflict(key) from None
 
     def replace(self, key, data, version):
-        import obstore
-        import obstore.exceptions as oe
-
         try:
             return self._call(f"replacing {key}", obstore.put, self._store, key, data, mode={"e_tag": version})["e_tag"]
         except (oe.PreconditionError, oe.NotFoundError, FileNotFoundError, oe.AlreadyExistsError):
             raise Conflict(key) from None
 
     def copy(self, src, dst):
-        import obstore
-
         self._call(f"copying {src}", obstore.copy, self._store, src, dst, overwrite=True)
 
     def commit(self, key, data):
@@ -336,17 +320,12 @@ class S3Storage(Storage):
     take_over = replace  # (If-Match on the ETag read: of two takers, the server lets one write)
 
     def delete(self, key):
-        import obstore
-        import obstore.exceptions as oe
-
         try:
             self._call(f"deleting {key}", obstore.delete, self._store, key)
         except (FileNotFoundError, oe.NotFoundError):
             pass
 
     def delete_prefix(self, prefix):
-        import obstore
-
         keys = self.list(prefix)
         for i in range(0, len(keys), 500):
             self._call(f"deleting {prefix}", obstore.delete, self._store, keys[i : i + 500])
@@ -355,9 +334,6 @@ class S3Storage(Storage):
         return self.identity(key) is not None
 
     def identity(self, key):
-        import obstore
-        import obstore.exceptions as oe
-
         try:
             return (self._call(f"reading {key}", obstore.head, self._store, key)["e_tag"],)
         except (FileNotFoundError, oe.NotFoundError):
@@ -365,7 +341,6 @@ class S3Storage(Storage):
 
     def _listed(self, prefix: str, *, first: bool = False) -> list[str]:
         """The keys under ``prefix`` ('' the whole store); only the first one with ``first``."""
-        import obstore
 
         def run():
             out = []
@@ -379,11 +354,6 @@ class S3Storage(Storage):
         return self._call(f"listing {prefix or 'the store'}", run)
 
     def read_many(self, keys):
-        import asyncio
-
-        import obstore
-        import obstore.exceptions as oe
-
         async def every():
             limit = asyncio.Semaphore(64)  # (requests in flight at once)
 
@@ -402,11 +372,6 @@ class S3Storage(Storage):
         return self._call("reading the block markers", lambda: asyncio.run(every())) if keys else []
 
     def identities(self, keys):
-        import asyncio
-
-        import obstore
-        import obstore.exceptions as oe
-
         async def one(key):
             try:
                 return ((await obstore.head_async(self._store, key))["e_tag"],)
@@ -424,8 +389,6 @@ class S3Storage(Storage):
         return self._listed(prefix)
 
     def top(self):
-        import obstore
-
         found = self._call("listing the store", obstore.list_with_delimiter, self._store, None)
         names = {str(m["path"]).rsplit("/", 1)[-1] for m in found["objects"]}
         # (some servers, SeaweedFS among them, list an emptied "directory": kept only with objects in it)
@@ -455,14 +418,12 @@ class S3Storage(Storage):
         return True
 
     def clear(self, keep):
-        import obstore
-
         keys = [k for k in self.list("") if not k.startswith(keep)]
         for i in range(0, len(keys), 500):
             self._call("removing the old store", obstore.delete, self._store, keys[i : i + 500])
 
     def zarr_store(self, *, read_only=False):
-        from zarr.storage import ObjectStore
+        from zarr.storage import ObjectStore  # (deferred: zarr loads when a store's arrays are opened)
 
         return ObjectStore(self._store, read_only=read_only)
 
