@@ -317,11 +317,14 @@ def _task_prefix(wf: Workflow) -> str:
     return f"lifbatch-block-{wf.fingerprint}-"
 
 
-def block_tasks(run, chunks: tuple[int, ...], todo: list[int]) -> list:
+def block_tasks(run, chunks: tuple[int, ...], todo: list[int], *, again: bool = True) -> list:
     """The sweep's blocks ``todo`` as Dask delayed tasks, one :func:`run_block_once` per block, named
     ``lifbatch-block-<fingerprint>-<flat>``: the one task graph of every executor, a cluster's
     (:func:`run_on_cluster`) and the threads of this process (``lifbatch.execute._run_in_threads``,
-    by Dask's local threaded scheduler). ``run``: the :class:`lifbatch.execute.SweepRun`."""
+    by Dask's local threaded scheduler). ``run``: the :class:`lifbatch.execute.SweepRun`.
+    ``again``: whether Dask may run a task again after its block was written (a cluster's worker
+    that leaves); Dask's local scheduler runs each task once, so its tasks read no marker first
+    (two requests a block on an object store)."""
     from dask import delayed  # (dask.delayed imports neither distributed nor dask.array)
 
     wf, store = run.wf, run.store
@@ -330,16 +333,18 @@ def block_tasks(run, chunks: tuple[int, ...], todo: list[int]) -> list:
     # (the fence holds the lease: walking it was half of a task's construction, ~0.1 ms)
     wf_node, fence_node = delayed(wf, traverse=False), delayed(run.fence, traverse=False)
     # the markers of blocks run again (--repair, --retry-failed): a task tells them from its own
-    before = {flat: _marker(store, flat).get("finished") for flat in set(todo) & done_blocks(store)}
+    before = {flat: _marker(store, flat).get("finished") for flat in set(todo) & done_blocks(store)} if again else {}
     return [
         delayed(run_block_once, pure=False)(
-            wf_node, store, chunks, flat, before.get(flat), fence_node, dask_key_name=f"{prefix}{flat}"
+            wf_node, store, chunks, flat, before.get(flat), fence_node, again, dask_key_name=f"{prefix}{flat}"
         )
         for flat in todo
     ]
 
 
-def run_block_once(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, before=None, fence=None) -> dict:
+def run_block_once(
+    wf: Workflow, store: str, chunks: tuple[int, ...], flat: int, before=None, fence=None, again: bool = True
+) -> dict:
     """:func:`lifbatch.block.run_block` as a cluster's task, which Dask may run again after its block was written.
 
     A worker that leaves (at its --lifetime, or its job's walltime) is removed by the scheduler
@@ -353,7 +358,7 @@ def run_block_once(wf: Workflow, store: str, chunks: tuple[int, ...], flat: int,
         marker = read_marker(store, flat)
         return marker if marker is not None and marker.get("finished") != before else None
 
-    return run_block(wf, store, chunks, flat, written, fence)
+    return run_block(wf, store, chunks, flat, written if again else None, fence)
 
 
 def _task_blocks(prefix: str, dask_scheduler=None) -> list[int]:

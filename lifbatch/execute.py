@@ -459,7 +459,7 @@ def _run_in_threads(run: SweepRun, *, n_workers: int, provenance) -> None:
     threads = min(n_workers, len(todo))
     run.log(f"running in {threads} thread{'s' if threads != 1 else ''} of this process")
     compiling = bool(todo) and _announce_compiling(run.log)
-    tasks = _LocalTasks(block_tasks(run, blocking.chunks, todo), max(1, threads))
+    tasks = _LocalTasks(block_tasks(run, blocking.chunks, todo, again=False), max(1, threads))
     try:
         if run.plan.new:
             run.create_template(blocking, tasks.cancel, record)
