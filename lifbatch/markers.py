@@ -24,12 +24,7 @@ def read_key(store, key):
         data = storage.of(store).read_bytes(key.as_posix() if hasattr(key, "as_posix") else key)
     except OSError:
         return False
-    if data is None:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError:
-        return False
+    return _json_or_false(data)
 
 
 def _marker_attributes(path: Path | str, store=None) -> dict | None:
