@@ -76,7 +76,7 @@ def _commit() -> str | None:
 def _parts(wf) -> dict:
     """CPU seconds of a ``simulate`` call's parts, on the bench point (best of 3 each)."""
     from lifbatch import block
-    from lifbatch.analysis import moment_values, spike_values
+    from lifbatch.summaries import moment_values, spike_values
 
     best = {}
 

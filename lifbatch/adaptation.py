@@ -3,7 +3,7 @@ Dataset's spike rasters when it is opened (:func:`lifbatch.open_results`) or sim
 stored, so that every store, also one written before the index existed, has it.
 
 Its own module, below both :mod:`lifbatch.store` (which derives it when a store is opened)
-and :mod:`lifbatch.analysis` (which lists it among the summaries): numpy and the layout only.
+and :mod:`lifbatch.summaries` (which lists it among the summaries): numpy and the layout only.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .adaptation import with_isi_adaptation
-from .analysis import moment_values, spike_values
+from .summaries import moment_values, spike_values
 from .errors import RunError
 from .grid import Blocking
 from .layout import (
@@ -191,7 +191,7 @@ def _work_array(shape: tuple[int, ...]) -> np.ndarray:
 def _summarized(wf, bits, counts, moments, traces, status) -> dict[str, np.ndarray]:
     """Raw outputs and their summaries, each as the store holds it (``variable_specs``).
 
-    numpy only (:mod:`analysis`' numpy functions, which ``lifbatch summarize`` runs
+    numpy only (:mod:`summaries`' numpy functions, which ``lifbatch summarize`` runs
     through xarray): a sweep task needs no xarray.
     """
     spikes = spike_values(bits, dt=wf.dt, n_steps=wf.n_steps, warmup=wf.warmup, isi_edges=wf.isi_edges)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import extend, swap
+from . import growth, swap
 from .storage import is_url
 
 __all__ = ["recover"]
@@ -28,7 +28,7 @@ def recover(store, fence, log=None) -> list[str]:
     each also told to ``log``."""
 
     done = []
-    for step in (swap.recover, extend.recover):
+    for step in (swap.recover, growth.recover):
         what = step(store if is_url(store) else Path(store), fence)
         if what:
             done.append(what)

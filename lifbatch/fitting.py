@@ -1,6 +1,6 @@
 """``lifbatch fit``: find the parameters that give target statistics.
 
-A fit is a sampled design that grows (design.py, extend.py): its free parameters
+A fit is a sampled design that grows (design.py, growth.py): its free parameters
 are the ``sample`` section's, and every evaluation is a point of one store.
 
 1. The store starts with a Sobol design of ``batch`` points over the free
@@ -38,11 +38,11 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from . import control, lease, theory, units as u
-from .analysis import spike_values
+from .summaries import spike_values
 from .design import unit_points
 from .errors import RunError, WorkflowError, missing_extra
 from .execute import run_sweep
-from .extend import add_unit_points, check_unchanged, new_round
+from .growth import add_unit_points, check_unchanged, new_round
 from .refine import round_logs, unit_coords
 from .storage import is_url
 from .store import StoredArrays, store_workflow_of

@@ -65,15 +65,15 @@ MARKERS = CONTROL / "blocks"
 LEASE = CONTROL / "lease.json"
 #: a store being created (its template incomplete)
 CREATING = CONTROL / "creating.json"
-#: the commit of points being added to a sampled design (extend.py)
+#: the commit of points being added to a sampled design (growth.py)
 GROW = CONTROL / "grow.json"
 #: summarize's work directory, and its commit (summarize.py)
 SUMMARIZE = CONTROL / "summarize"
 SUMMARIZE_COMMIT = SUMMARIZE / "commit.json"
 
 
-#: the summaries of the spikes (analysis.spike_values' outputs, in order) and of V
-#: (analysis.moment_values'): what a sweep task computes and ``lifbatch summarize`` recomputes
+#: the summaries of the spikes (summaries.spike_values' outputs, in order) and of V
+#: (summaries.moment_values'): what a sweep task computes and ``lifbatch summarize`` recomputes
 SPIKE_SUMMARIES = ("rate", "rate_std", "isi_mean", "isi_std", "isi_cv", "isi_hist")
 MOMENT_SUMMARIES = ("v_mean", "v_var", "v_autocov")
 #: the results' data variables, in the contract's order (docs/store-layout.md)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from .analysis import selection
+from .summaries import selection
 from .errors import StoreError, WorkflowError, missing_extra
 from .layout import ROUND, SAMPLE, STATUS_DONE, sampled_params
 from .query import format_coord, parse_selection

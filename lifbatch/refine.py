@@ -18,7 +18,7 @@ undefined points are not joined; each round says how many added points have no v
 each new point at least half its edge's length from the ones already taken and a
 quarter of it from every stored point (an edge split before is not split again).
 
-The added points are appended to the store as new blocks (extend.py): earlier
+The added points are appended to the store as new blocks (growth.py): earlier
 points are never changed, and an added point's results equal those of
 simulating that point alone, since its random numbers depend on its own
 parameter values and the seed only.
@@ -34,7 +34,7 @@ import numpy as np
 from . import control, lease, theory
 from .errors import RunError, StoreError, WorkflowError
 from .execute import run_sweep
-from .extend import add_unit_points, check_unchanged, new_round
+from .growth import add_unit_points, check_unchanged, new_round
 from .models import get_model
 from .store import StoredArrays, open_results, store_workflow_of
 

@@ -1,6 +1,6 @@
 """``lifbatch summarize``: recompute summaries from a store's spikes and traces.
 
-Uses the same functions as the sweep tasks (:mod:`lifbatch.analysis`), with
+Uses the same functions as the sweep tasks (:mod:`lifbatch.summaries`), with
 Dask over the Zarr arrays, so new ISI bins or a new warmup need no new
 simulation. Only ``summaries.*`` may change; the store's simulation identity
 (what ``lifbatch run`` compares to resume) stays, and its summary settings are
@@ -29,7 +29,7 @@ import numpy as np
 import xarray as xr
 
 from . import control, lease, storage, swap
-from .analysis import moment_summary, spike_summary
+from .summaries import moment_summary, spike_summary
 from .errors import StoreError, WorkflowError
 from .identity import describe_summaries, summary_settings, with_summaries
 from .layout import MOMENT_SUMMARIES, SPIKE_SUMMARIES, STATUS_DONE, SUMMARIZE, SUMMARIZE_COMMIT, coords, variable_specs

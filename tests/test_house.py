@@ -75,10 +75,10 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     (
         "the store and its control plane (lease, markers, recovery)",
-        {"lease", "markers", "swap", "template", "state", "verify", "store", "extend", "control"},
+        {"lease", "markers", "swap", "template", "state", "verify", "store", "growth", "control"},
     ),
-    # query is here, not with the views: analysis (selection) reads its --sel parser
-    ("the unit of work, the summaries, reading results", {"block", "analysis", "query", "theory"}),
+    # query is here, not with the views: summaries (selection) reads its --sel parser
+    ("the unit of work, the summaries, reading results", {"block", "summaries", "query", "theory"}),
     ("running sweeps and what runs them again", {"execute", "cluster", "summarize", "refine", "fitting"}),
     (
         "figures, the review app, reports, exports, status",

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import lifbatch
-from lifbatch.analysis import isi_adaptation_values
+from lifbatch.summaries import isi_adaptation_values
 from lifbatch.store import done_blocks
 
 from conftest import assert_identical
