@@ -12,6 +12,7 @@ functions): ``lifbatch --help`` loads this module and errors.py only (under 0.5 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import LifbatchError, RunError, StoreError, WorkflowError, os_reason
+from .errors import LifbatchError, RunError, StoreError, WorkflowError, missing_extra, os_reason
 from .storage import check_location
 
 __all__ = ["main"]
@@ -380,20 +381,34 @@ def cmd_export(args) -> int:
 
 
 def cmd_review(args) -> int:
-    # (deferred: `lifbatch --help` imports no command's modules)
-    from .review import serve
+    with _review_extra("lifbatch review"):
+        # (deferred: `lifbatch --help` imports no command's modules)
+        from .review import serve
 
     serve(args.store, port=args.port, open_browser=not args.no_browser)
     return 0
 
 
 def cmd_report(args) -> int:
-    # (deferred: `lifbatch --help` imports no command's modules)
-    from .report import write_report
+    with _review_extra("lifbatch report"):
+        # (deferred: `lifbatch --help` imports no command's modules)
+        from .report import write_report
 
     write_report(args.store, args.output)
     print(f"report: {Path(args.output).resolve()}")
     return 0
+
+
+@contextlib.contextmanager
+def _review_extra(command: str):
+    """Panel and Bokeh (the `review` extra) missing while a command's modules are imported: said in
+    one line, as the modules' own check says it once they are loaded."""
+    try:
+        yield
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] not in ("bokeh", "panel"):
+            raise
+        raise missing_extra(command, "review", "Panel and Bokeh") from err
 
 
 def cmd_bench(args) -> int:
